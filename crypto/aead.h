@@ -1,0 +1,21 @@
+/* aead: XChaCha20-Poly1305 (IETF) sealing of a buffer.
+ *
+ * out holds len + MFS_AEAD_TAG_BYTES bytes: ciphertext then tag. A failed
+ * open returns MFS_E_AUTH and says nothing more (no oracle); out is then
+ * wiped. in and out may be the same buffer. */
+#ifndef MFS_AEAD_H
+#define MFS_AEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MFS_AEAD_TAG_BYTES 16
+#define MFS_AEAD_NONCE_BYTES 24
+
+void mfs_aead_seal(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad, size_t ad_len,
+		   const uint8_t nonce[static MFS_AEAD_NONCE_BYTES], const uint8_t key[static 32]);
+/* in holds len + tag bytes; writes len bytes of plaintext to out. */
+int mfs_aead_open(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad, size_t ad_len,
+		  const uint8_t nonce[static MFS_AEAD_NONCE_BYTES], const uint8_t key[static 32]);
+
+#endif

@@ -1,0 +1,29 @@
+#include "crypto/mfs_error.h"
+
+#include <string.h>
+
+static const char *const messages[] = {
+	[MFS_E_AUTH - MFS_E_FIRST] = "authentication failed",
+	[MFS_E_BADPASS - MFS_E_FIRST] = "wrong password: no volume in this store opens with it",
+	[MFS_E_CORRUPT - MFS_E_FIRST] = "stored data is damaged",
+	[MFS_E_FORMAT - MFS_E_FIRST] = "malformed input",
+	[MFS_E_NOTCANON - MFS_E_FIRST] = "signed JSON is not in canonical form",
+	[MFS_E_REPLAY - MFS_E_FIRST] = "manifest sequence is not newer than the last one seen (replay or rollback)",
+	[MFS_E_FULL - MFS_E_FIRST] = "store full: no free slots left",
+	[MFS_E_NOSTORE - MFS_E_FIRST] = "no megafs store there (run 'megafs init')",
+	[MFS_E_EXISTS - MFS_E_FIRST] = "already exists",
+	[MFS_E_NOTFOUND - MFS_E_FIRST] = "not found",
+	[MFS_E_TRUNCATED - MFS_E_FIRST] = "store file is truncated (shorter than its header says)",
+	[MFS_E_LMDB - MFS_E_FIRST] = "LMDB failure",
+};
+
+const char *mfs_strerror(int err)
+{
+	if (err == 0)
+		return "success";
+	if (err > MFS_E_FIRST && err < MFS_E_LAST)
+		return messages[err - MFS_E_FIRST];
+	if (err < 0 && err > -4096)
+		return strerror(-err);
+	return "unknown error";
+}

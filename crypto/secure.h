@@ -1,0 +1,31 @@
+/* secure: process-wide crypto setup, guarded memory for secrets, randomness,
+ * constant-time helpers and hex. The only gate to libsodium's utilities.
+ *
+ * mfs_crypto_init() must succeed once before any other crypto call; it is
+ * idempotent and thread-safe. Memory from mfs_secure_alloc is locked, guarded
+ * and zeroed when freed; mfs_secure_free(NULL) is a no-op. */
+#ifndef MFS_SECURE_H
+#define MFS_SECURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int mfs_crypto_init(void);
+
+void *mfs_secure_alloc(size_t len);   /* NULL on failure */
+void mfs_secure_free(void *p);
+void mfs_memzero(void *p, size_t len);
+
+void mfs_random(void *buf, size_t len);
+uint32_t mfs_random_uniform(uint32_t bound); /* 0 <= r < bound */
+
+/* Constant-time equality: 1 when equal, 0 otherwise. */
+int mfs_memeq(const void *a, const void *b, size_t len);
+
+/* hex: writes 2*len+1 bytes (NUL-terminated) into out. */
+void mfs_hex_encode(char *out, const uint8_t *in, size_t len);
+/* Decodes exactly outlen bytes from a string of exactly 2*outlen hex digits;
+ * returns 0 or MFS_E_FORMAT. */
+int mfs_hex_decode(uint8_t *out, size_t outlen, const char *hex);
+
+#endif

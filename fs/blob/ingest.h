@@ -1,0 +1,41 @@
+/* ingest: turns a byte stream into blobs and a FileEntry; extract undoes it.
+ *
+ * Streaming: mfs_ingest_write takes any amount of data and keeps at most one
+ * chunk of plaintext (guarded memory) plus one blob, whatever the file size,
+ * so the same writer serves `megafs ingest` and writes through a mount.
+ * Blobs go to a mfs_blob_sink as they are made; index blobs for files of
+ * more than MFS_ENTRY_INLINE_MAX chunks are built as the data arrives. */
+#ifndef MFS_INGEST_H
+#define MFS_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/blob/fileentry.h"
+
+struct mfs_blob_sink {
+	int (*put)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob,
+		   size_t len);
+	void *ctx;
+};
+
+struct mfs_ingest_opts {
+	uint32_t chunk_size;              /* 0: MFS_CHUNK_SIZE_DEFAULT */
+	enum mfs_key_mode mode;
+	const uint8_t *convergence;       /* 32-byte secret; required for convergent */
+};
+
+struct mfs_ingest;
+
+int mfs_ingest_begin(struct mfs_ingest **out, const char *name, const struct mfs_ingest_opts *o,
+		     const struct mfs_blob_sink *sink);
+int mfs_ingest_write(struct mfs_ingest *w, const void *buf, size_t len);
+/* Seals the last chunk and the index; fills *out (mfs_entry_clear it) and
+ * frees w whatever the result. */
+int mfs_ingest_finish(struct mfs_ingest *w, int64_t mtime, struct mfs_file_entry *out);
+void mfs_ingest_abort(struct mfs_ingest *w); /* NULL-safe */
+
+/* Writes the whole file of entry e, from blobs of src, to fd. */
+int mfs_extract_fd(const struct mfs_file_entry *e, const struct mfs_blob_source *src, int fd);
+
+#endif

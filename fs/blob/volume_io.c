@@ -1,0 +1,141 @@
+#include "fs/blob/volume_io.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/mfs_error.h"
+#include "fs/store/blobstore.h"
+
+void mfs_volume_sink_init(struct mfs_volume_sink *s, struct mfs_volume *v, int pin)
+{
+	memset(s, 0, sizeof *s);
+	s->vol = v;
+	s->pin = pin;
+}
+
+static int remember(struct mfs_volume_sink *s, const uint8_t *id, int what)
+{
+	if (s->count == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		struct mfs_sink_change *grown = realloc(s->changes, cap * sizeof *grown);
+
+		if (!grown)
+			return -ENOMEM;
+		s->changes = grown;
+		s->cap = cap;
+	}
+	memcpy(s->changes[s->count].id, id, MFS_BLOB_ID_BYTES);
+	s->changes[s->count].what = what;
+	s->count++;
+	return 0;
+}
+
+static void abort_batch(struct mfs_volume_sink *s)
+{
+	mfs_vtxn_abort(s->txn);
+	s->txn = NULL;
+	s->count = s->batch_start; /* those changes died with the transaction */
+	s->batch_bytes = 0;
+}
+
+int mfs_volume_sink_commit(struct mfs_volume_sink *s)
+{
+	int rc;
+
+	if (!s->txn)
+		return 0;
+	rc = mfs_vtxn_commit(s->txn);
+	s->txn = NULL;
+	if (rc != 0)
+		s->count = s->batch_start;
+	s->batch_start = s->count;
+	s->batch_bytes = 0;
+	return rc;
+}
+
+static int sink_put(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob,
+		    size_t len)
+{
+	struct mfs_volume_sink *s = ctx;
+	int what = 0, rc = 0;
+
+	if (!s->txn)
+		rc = mfs_vtxn_begin(s->vol, 1, &s->txn);
+	if (rc == 0)
+		rc = mfs_blob_put_hashed(s->txn, id, blob, len, s->pin, &what);
+	if (rc == 0 && what)
+		rc = remember(s, id, what);
+	if (rc != 0) {
+		abort_batch(s);
+		return rc;
+	}
+	if (what & MFS_BLOB_ADDED)
+		s->blobs_added++;
+	else
+		s->blobs_deduplicated++;
+	s->batch_bytes += len;
+	if (s->batch_bytes >= MFS_SINK_BATCH_BYTES)
+		rc = mfs_volume_sink_commit(s);
+	return rc;
+}
+
+struct mfs_blob_sink mfs_volume_sink_as_sink(struct mfs_volume_sink *s)
+{
+	return (struct mfs_blob_sink){.put = sink_put, .ctx = s};
+}
+
+int mfs_volume_sink_rollback(struct mfs_volume_sink *s)
+{
+	struct mfs_vtxn *t;
+	int rc;
+
+	if (s->txn)
+		abort_batch(s);
+	if (s->count == 0)
+		return 0;
+	rc = mfs_vtxn_begin(s->vol, 1, &t);
+	for (size_t i = s->count; rc == 0 && i-- > 0;) {
+		const struct mfs_sink_change *c = &s->changes[i];
+
+		if (c->what & MFS_BLOB_ADDED)
+			rc = mfs_blob_delete(t, c->id);
+		else if (c->what & MFS_BLOB_PINNED_NOW)
+			rc = mfs_blob_unpin(t, c->id);
+		if (rc == MFS_E_NOTFOUND)
+			rc = 0;
+	}
+	if (rc == 0)
+		rc = mfs_vtxn_commit(t);
+	else if (t)
+		mfs_vtxn_abort(t);
+	if (rc == 0)
+		s->count = s->batch_start = 0;
+	return rc;
+}
+
+void mfs_volume_sink_clear(struct mfs_volume_sink *s)
+{
+	if (s->txn)
+		abort_batch(s);
+	free(s->changes);
+	memset(s, 0, sizeof *s);
+}
+
+static int source_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
+		      size_t *len)
+{
+	struct mfs_vtxn *t;
+	int rc = mfs_vtxn_begin(ctx, 0, &t);
+
+	if (rc != 0)
+		return rc;
+	rc = mfs_blob_get(t, id, blob, len);
+	mfs_vtxn_abort(t);
+	return rc;
+}
+
+struct mfs_blob_source mfs_volume_source(struct mfs_volume *v)
+{
+	return (struct mfs_blob_source){.get = source_get, .ctx = v};
+}

@@ -1,0 +1,476 @@
+#include "fs/store/blobstore.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/le.h"
+#include "crypto/mfs_error.h"
+#include "crypto/secure.h"
+
+#define ENTRY_BYTES (MFS_BLOB_ID_BYTES + 4 + 1 + 8)
+#define FLAG_PINNED 1u
+#define BUCKET_TARGET 1024 /* entries per bucket on average before doubling */
+
+struct entry {
+	uint8_t id[MFS_BLOB_ID_BYTES];
+	uint32_t size;
+	uint8_t flags;
+	uint64_t tick;
+};
+
+struct bucket {
+	uint32_t index;
+	size_t count;
+	struct entry *entries;
+};
+
+static size_t blob_name(uint8_t name[static 1 + MFS_BLOB_ID_BYTES], const uint8_t *id)
+{
+	name[0] = 'b';
+	memcpy(name + 1, id, MFS_BLOB_ID_BYTES);
+	return 1 + MFS_BLOB_ID_BYTES;
+}
+
+static size_t bucket_name(uint8_t name[static 7], uint32_t index)
+{
+	memcpy(name, "\0bt", 3);
+	mfs_le_put(name + 3, index, 4);
+	return 7;
+}
+
+static uint32_t bucket_of(const uint8_t *id, uint32_t bucket_count)
+{
+	return (uint32_t)mfs_le_get(id, 4) & (bucket_count - 1);
+}
+
+static int bucket_load(struct mfs_vtxn *t, uint32_t index, struct bucket *b)
+{
+	uint8_t name[7];
+	uint8_t *raw = NULL;
+	uint64_t len;
+	size_t n = bucket_name(name, index);
+	int rc = mfs_obj_size(t, name, n, &len);
+
+	b->index = index;
+	b->count = 0;
+	b->entries = NULL;
+	if (rc == MFS_E_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (len % ENTRY_BYTES != 0)
+		return MFS_E_CORRUPT;
+	b->count = len / ENTRY_BYTES;
+	raw = malloc(len ? len : 1);
+	b->entries = calloc(b->count ? b->count : 1, sizeof *b->entries);
+	if (!raw || !b->entries) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = mfs_obj_read(t, name, n, 0, raw, len);
+	for (size_t i = 0; rc == 0 && i < b->count; i++) {
+		const uint8_t *p = raw + i * ENTRY_BYTES;
+		struct entry *e = &b->entries[i];
+
+		memcpy(e->id, p, MFS_BLOB_ID_BYTES);
+		e->size = (uint32_t)mfs_le_get(p + 32, 4);
+		e->flags = p[36];
+		e->tick = mfs_le_get(p + 37, 8);
+	}
+out:
+	free(raw);
+	if (rc != 0) {
+		free(b->entries);
+		b->entries = NULL;
+		b->count = 0;
+	}
+	return rc;
+}
+
+static int bucket_store(struct mfs_vtxn *t, const struct bucket *b)
+{
+	uint8_t name[7];
+	size_t n = bucket_name(name, b->index);
+	uint8_t *raw;
+	int rc;
+
+	if (b->count == 0) {
+		rc = mfs_obj_delete(t, name, n);
+		return rc == MFS_E_NOTFOUND ? 0 : rc;
+	}
+	raw = malloc(b->count * ENTRY_BYTES);
+	if (!raw)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->count; i++) {
+		uint8_t *p = raw + i * ENTRY_BYTES;
+		const struct entry *e = &b->entries[i];
+
+		memcpy(p, e->id, MFS_BLOB_ID_BYTES);
+		mfs_le_put(p + 32, e->size, 4);
+		p[36] = e->flags;
+		mfs_le_put(p + 37, e->tick, 8);
+	}
+	rc = mfs_obj_write(t, name, n, raw, b->count * ENTRY_BYTES);
+	free(raw);
+	return rc;
+}
+
+static struct entry *bucket_find(struct bucket *b, const uint8_t *id)
+{
+	for (size_t i = 0; i < b->count; i++)
+		if (memcmp(b->entries[i].id, id, MFS_BLOB_ID_BYTES) == 0)
+			return &b->entries[i];
+	return NULL;
+}
+
+static int bucket_append(struct bucket *b, const struct entry *e)
+{
+	struct entry *grown = realloc(b->entries, (b->count + 1) * sizeof *grown);
+
+	if (!grown)
+		return -ENOMEM;
+	b->entries = grown;
+	b->entries[b->count++] = *e;
+	return 0;
+}
+
+/* Loads the bucket holding id and finds its entry (NULL when absent). */
+static int lookup(struct mfs_vtxn *t, const uint8_t *id, struct bucket *b, struct entry **e)
+{
+	int rc = bucket_load(t, bucket_of(id, mfs_vtxn_sb(t)->bucket_count), b);
+
+	*e = rc == 0 ? bucket_find(b, id) : NULL;
+	return rc;
+}
+
+/* Doubles the table: bucket i splits into i and i + old count. */
+static int grow_table(struct mfs_vtxn *t)
+{
+	struct mfs_superblock *sb = mfs_vtxn_sb(t);
+	const uint32_t old = sb->bucket_count;
+	int rc = 0;
+
+	if (old > (UINT32_C(1) << 30))
+		return 0;
+	for (uint32_t i = 0; i < old && rc == 0; i++) {
+		struct bucket lo, hi = {.index = i + old};
+
+		rc = bucket_load(t, i, &lo);
+		if (rc != 0)
+			break;
+		for (size_t j = 0; j < lo.count && rc == 0;) {
+			if (bucket_of(lo.entries[j].id, old * 2) == i + old) {
+				rc = bucket_append(&hi, &lo.entries[j]);
+				lo.entries[j] = lo.entries[--lo.count];
+			} else {
+				j++;
+			}
+		}
+		if (rc == 0)
+			rc = bucket_store(t, &lo);
+		if (rc == 0)
+			rc = bucket_store(t, &hi);
+		free(lo.entries);
+		free(hi.entries);
+	}
+	if (rc == 0) {
+		sb->bucket_count = old * 2;
+		mfs_vtxn_sb_dirty(t);
+	}
+	return rc;
+}
+
+static int remove_blob(struct mfs_vtxn *t, struct bucket *b, struct entry *e)
+{
+	struct mfs_superblock *sb = mfs_vtxn_sb(t);
+	uint8_t name[1 + MFS_BLOB_ID_BYTES];
+	int rc = mfs_obj_delete(t, name, blob_name(name, e->id));
+
+	if (rc != 0)
+		return rc;
+	sb->blob_count--;
+	sb->blob_bytes -= e->size;
+	if (e->flags & FLAG_PINNED)
+		sb->pinned_bytes -= e->size;
+	mfs_vtxn_sb_dirty(t);
+	*e = b->entries[--b->count];
+	return bucket_store(t, b);
+}
+
+/* Evicts least recently used unpinned blobs until `incoming` more unpinned
+ * bytes fit under the cap (or none is left to evict). */
+static int evict_for(struct mfs_vtxn *t, uint64_t incoming)
+{
+	struct mfs_superblock *sb = mfs_vtxn_sb(t);
+
+	while (sb->blob_bytes - sb->pinned_bytes + incoming > sb->cache_cap) {
+		uint32_t best_bucket = 0;
+		uint64_t best_tick = UINT64_MAX;
+		uint8_t best_id[MFS_BLOB_ID_BYTES];
+		int found = 0, rc = 0;
+
+		for (uint32_t i = 0; i < sb->bucket_count && rc == 0; i++) {
+			struct bucket b;
+
+			rc = bucket_load(t, i, &b);
+			for (size_t j = 0; rc == 0 && j < b.count; j++)
+				if (!(b.entries[j].flags & FLAG_PINNED) && b.entries[j].tick < best_tick) {
+					best_tick = b.entries[j].tick;
+					best_bucket = i;
+					memcpy(best_id, b.entries[j].id, sizeof best_id);
+					found = 1;
+				}
+			free(b.entries);
+		}
+		if (rc != 0)
+			return rc;
+		if (!found)
+			return 0;
+		struct bucket b;
+		struct entry *e;
+
+		rc = bucket_load(t, best_bucket, &b);
+		e = rc == 0 ? bucket_find(&b, best_id) : NULL;
+		if (rc == 0)
+			rc = e ? remove_blob(t, &b, e) : MFS_E_CORRUPT;
+		free(b.entries);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int set_pinned(struct mfs_vtxn *t, struct bucket *b, struct entry *e, int pin)
+{
+	struct mfs_superblock *sb = mfs_vtxn_sb(t);
+
+	if (!!(e->flags & FLAG_PINNED) == !!pin)
+		return 0;
+	if (pin) {
+		e->flags |= FLAG_PINNED;
+		sb->pinned_bytes += e->size;
+	} else {
+		e->flags &= (uint8_t)~FLAG_PINNED;
+		sb->pinned_bytes -= e->size;
+		e->tick = ++sb->tick;
+	}
+	mfs_vtxn_sb_dirty(t);
+	return bucket_store(t, b);
+}
+
+int mfs_blob_put_hashed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			const uint8_t *blob, size_t len, int pin, int *what)
+{
+	struct mfs_superblock *sb = mfs_vtxn_sb(t);
+	uint8_t name[1 + MFS_BLOB_ID_BYTES];
+	struct bucket b;
+	struct entry *e, fresh;
+	int rc;
+
+	if (what)
+		*what = 0;
+	if (len == 0 || len > MFS_BLOB_MAX_BYTES)
+		return MFS_E_FORMAT;
+	rc = lookup(t, id, &b, &e);
+	if (rc != 0)
+		return rc;
+	if (e) {
+		/* Already here: content addressing makes the copy identical. */
+		if (pin && !(e->flags & FLAG_PINNED)) {
+			rc = set_pinned(t, &b, e, 1);
+			if (rc == 0 && what)
+				*what = MFS_BLOB_PINNED_NOW;
+		}
+		free(b.entries);
+		return rc;
+	}
+	if (!pin) {
+		/* Eviction rewrites buckets: look ours up again after it. */
+		free(b.entries);
+		rc = evict_for(t, len);
+		if (rc == 0)
+			rc = lookup(t, id, &b, &e);
+		if (rc != 0)
+			return rc;
+	}
+	rc = mfs_obj_write(t, name, blob_name(name, id), blob, len);
+	memcpy(fresh.id, id, MFS_BLOB_ID_BYTES);
+	fresh.size = (uint32_t)len;
+	fresh.flags = pin ? FLAG_PINNED : 0;
+	fresh.tick = ++sb->tick;
+	if (rc == 0)
+		rc = bucket_append(&b, &fresh);
+	if (rc == 0)
+		rc = bucket_store(t, &b);
+	free(b.entries);
+	if (rc != 0)
+		return rc;
+	sb->blob_count++;
+	sb->blob_bytes += len;
+	if (pin)
+		sb->pinned_bytes += len;
+	mfs_vtxn_sb_dirty(t);
+	if (what)
+		*what = MFS_BLOB_ADDED | (pin ? MFS_BLOB_PINNED_NOW : 0);
+	if (sb->blob_count > (uint64_t)sb->bucket_count * BUCKET_TARGET)
+		rc = grow_table(t);
+	return rc;
+}
+
+int mfs_blob_put(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+		 const uint8_t *blob, size_t len, int pin, int *what)
+{
+	uint8_t actual[MFS_BLOB_ID_BYTES];
+
+	mfs_blob_id(actual, blob, len);
+	if (!mfs_memeq(actual, id, sizeof actual))
+		return MFS_E_CORRUPT;
+	return mfs_blob_put_hashed(t, id, blob, len, pin, what);
+}
+
+int mfs_blob_has(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES])
+{
+	uint64_t len;
+	uint8_t name[1 + MFS_BLOB_ID_BYTES];
+	int rc = mfs_obj_size(t, name, blob_name(name, id), &len);
+
+	return rc == 0 ? 1 : rc == MFS_E_NOTFOUND ? 0 : rc;
+}
+
+int mfs_blob_size(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], size_t *len)
+{
+	uint8_t name[1 + MFS_BLOB_ID_BYTES];
+	uint64_t n;
+	int rc = mfs_obj_size(t, name, blob_name(name, id), &n);
+
+	if (rc == 0)
+		*len = (size_t)n;
+	return rc;
+}
+
+int mfs_blob_read(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint64_t off,
+		  void *buf, size_t len)
+{
+	uint8_t name[1 + MFS_BLOB_ID_BYTES];
+
+	return mfs_obj_read(t, name, blob_name(name, id), off, buf, len);
+}
+
+int mfs_blob_get(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
+		 size_t *len)
+{
+	uint8_t *buf;
+	size_t n;
+	int rc = mfs_blob_size(t, id, &n);
+
+	if (rc != 0)
+		return rc;
+	buf = malloc(n ? n : 1);
+	if (!buf)
+		return -ENOMEM;
+	rc = mfs_blob_read(t, id, 0, buf, n);
+	if (rc != 0) {
+		free(buf);
+		return rc;
+	}
+	*blob = buf;
+	*len = n;
+	return 0;
+}
+
+static int change_entry(struct mfs_vtxn *t, const uint8_t *id, int op)
+{
+	struct bucket b;
+	struct entry *e;
+	int rc = lookup(t, id, &b, &e);
+
+	if (rc == 0 && !e)
+		rc = MFS_E_NOTFOUND;
+	if (rc == 0) {
+		switch (op) {
+		case 'p':
+			rc = set_pinned(t, &b, e, 1);
+			break;
+		case 'u':
+			rc = set_pinned(t, &b, e, 0);
+			break;
+		case 'q':
+			rc = !!(e->flags & FLAG_PINNED);
+			break;
+		case 't':
+			if (!(e->flags & FLAG_PINNED)) {
+				e->tick = ++mfs_vtxn_sb(t)->tick;
+				mfs_vtxn_sb_dirty(t);
+				rc = bucket_store(t, &b);
+			}
+			break;
+		case 'd':
+			rc = remove_blob(t, &b, e);
+			break;
+		}
+	}
+	free(b.entries);
+	return rc;
+}
+
+int mfs_blob_pin(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES])
+{
+	return change_entry(t, id, 'p');
+}
+
+int mfs_blob_unpin(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES])
+{
+	int rc = change_entry(t, id, 'u');
+
+	return rc == 0 ? evict_for(t, 0) : rc;
+}
+
+int mfs_blob_is_pinned(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES])
+{
+	return change_entry(t, id, 'q');
+}
+
+int mfs_blob_touch(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES])
+{
+	return change_entry(t, id, 't');
+}
+
+int mfs_blob_delete(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES])
+{
+	return change_entry(t, id, 'd');
+}
+
+int mfs_blob_set_cap(struct mfs_vtxn *t, uint64_t cap)
+{
+	mfs_vtxn_sb(t)->cache_cap = cap;
+	mfs_vtxn_sb_dirty(t);
+	return evict_for(t, 0);
+}
+
+void mfs_blob_stats(struct mfs_vtxn *t, struct mfs_blob_stats *out)
+{
+	const struct mfs_superblock *sb = mfs_vtxn_sb(t);
+
+	out->count = sb->blob_count;
+	out->bytes = sb->blob_bytes;
+	out->pinned_bytes = sb->pinned_bytes;
+	out->cap = sb->cache_cap;
+}
+
+int mfs_blob_foreach(struct mfs_vtxn *t,
+		     int (*fn)(void *ctx, const uint8_t *id, uint32_t size, int pinned), void *ctx)
+{
+	int rc = 0;
+
+	for (uint32_t i = 0; i < mfs_vtxn_sb(t)->bucket_count && rc == 0; i++) {
+		struct bucket b;
+
+		rc = bucket_load(t, i, &b);
+		for (size_t j = 0; rc == 0 && j < b.count; j++)
+			rc = fn(ctx, b.entries[j].id, b.entries[j].size,
+				!!(b.entries[j].flags & FLAG_PINNED));
+		free(b.entries);
+	}
+	return rc;
+}

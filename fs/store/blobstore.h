@@ -1,0 +1,65 @@
+/* blobstore: seed 001's BlobStore on a volume.
+ *
+ * Blobs are content-addressed (id = BLAKE2b-256 of the bytes) and stored as
+ * volume objects "b"+id. A blob table (objects "\0bt"+bucket, a linear hash
+ * table that doubles as it fills) records each blob's size, pin flag and LRU
+ * tick, so stats, enumeration and eviction need no scan of the store.
+ * Unpinned blobs are a cache: when their bytes pass the cap, the least
+ * recently used go. Pinned blobs stay until unpinned.
+ *
+ * All calls work inside a volume transaction (reads in any, changes in a
+ * write one); on an error the caller aborts it and nothing is changed. */
+#ifndef MFS_BLOBSTORE_H
+#define MFS_BLOBSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/hash.h"
+#include "fs/store/volume.h"
+
+#define MFS_BLOB_MAX_BYTES (MFS_CHUNK_BLOB_MAX)
+/* Largest blob: a 16 MiB chunk sealed in 64 KiB segments. */
+#define MFS_CHUNK_BLOB_MAX ((16u << 20) + 256u * 16u)
+
+enum { MFS_BLOB_ADDED = 1, MFS_BLOB_PINNED_NOW = 2 };
+
+struct mfs_blob_stats {
+	uint64_t count;
+	uint64_t bytes;
+	uint64_t pinned_bytes;
+	uint64_t cap;          /* for unpinned bytes */
+};
+
+/* Stores a blob after checking that id is the hash of its bytes (else
+ * MFS_E_CORRUPT: "blob does not match its id"). A blob already present is
+ * not written again (pinned if pin is set). *what (may be NULL) receives
+ * MFS_BLOB_ADDED and/or MFS_BLOB_PINNED_NOW. */
+int mfs_blob_put(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+		 const uint8_t *blob, size_t len, int pin, int *what);
+/* The same for a caller that has just computed id from these bytes. */
+int mfs_blob_put_hashed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			const uint8_t *blob, size_t len, int pin, int *what);
+/* 1 when present, 0 when not, or an error. */
+int mfs_blob_has(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]);
+int mfs_blob_size(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], size_t *len);
+int mfs_blob_read(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint64_t off,
+		  void *buf, size_t len);
+/* The whole blob in a malloc'ed buffer (free()). */
+int mfs_blob_get(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
+		 size_t *len);
+int mfs_blob_pin(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]);
+int mfs_blob_unpin(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]);
+/* 1 pinned, 0 not, or an error (MFS_E_NOTFOUND). */
+int mfs_blob_is_pinned(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]);
+/* Marks an unpinned blob as just used (LRU). */
+int mfs_blob_touch(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]);
+int mfs_blob_delete(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]);
+/* Sets the cap on unpinned bytes, evicting down to it. */
+int mfs_blob_set_cap(struct mfs_vtxn *t, uint64_t cap);
+void mfs_blob_stats(struct mfs_vtxn *t, struct mfs_blob_stats *out);
+/* Calls fn for each blob; stops and returns fn's value when non-zero. */
+int mfs_blob_foreach(struct mfs_vtxn *t,
+		     int (*fn)(void *ctx, const uint8_t *id, uint32_t size, int pinned), void *ctx);
+
+#endif

@@ -1,0 +1,622 @@
+#include "fs/store/volume.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/aead.h"
+#include "crypto/hash.h"
+#include "crypto/kdf.h"
+#include "crypto/le.h"
+#include "crypto/mfs_error.h"
+#include "crypto/secure.h"
+
+#define TAG_BYTES 16
+#define HEAD_BYTES (TAG_BYTES + MFS_AEAD_NONCE_BYTES)
+#define LEN_BYTES 8
+#define SB_NAME "\0sb"
+#define SB_NAME_LEN 3
+#define SB_MAGIC 0x5653464du /* "MFSV" */
+#define SB_VERSION 1u
+#define SB_BYTES 64
+#define DEFAULT_CACHE_CAP (UINT64_C(1) << 30)
+
+/* One volume's keys, in guarded memory. */
+struct vol_keys {
+	uint8_t master[MFS_KEY_BYTES];
+	uint8_t naming[MFS_KEY_BYTES];
+	uint8_t tag[MFS_KEY_BYTES];
+	uint8_t seal[MFS_KEY_BYTES];
+};
+
+struct mfs_volume {
+	struct mfs_store *store;
+	struct vol_keys *keys;
+	struct vol_keys *protect;        /* NULL when no volume is protected */
+	pthread_mutex_t write_lock;      /* one write transaction at a time */
+	pthread_mutex_t sb_lock;
+	struct mfs_superblock sb;        /* protected by sb_lock */
+};
+
+struct mfs_vtxn {
+	struct mfs_volume *vol;
+	struct mfs_store_txn *st;
+	int write;
+	int sb_dirty;
+	uint64_t protected_used;
+	struct mfs_superblock sb;
+	uint8_t *scratch;                /* one slot payload, guarded memory */
+};
+
+static int derive_keys(struct vol_keys **out, struct mfs_store *s, const char *pw, size_t pw_len)
+{
+	const struct mfs_store_header *h = mfs_store_header(s);
+	struct vol_keys *k = mfs_secure_alloc(sizeof *k);
+	int rc;
+
+	if (!k)
+		return -ENOMEM;
+	rc = mfs_kdf_password(k->master, pw, pw_len, h->salt, &h->kdf);
+	if (rc != 0) {
+		mfs_secure_free(k);
+		return rc;
+	}
+	mfs_kdf_subkey(k->naming, 1, "mfs-vol_", k->master);
+	mfs_kdf_subkey(k->tag, 2, "mfs-vol_", k->master);
+	mfs_kdf_subkey(k->seal, 3, "mfs-vol_", k->master);
+	*out = k;
+	return 0;
+}
+
+static void slot_key(uint8_t key[static MFS_SLOT_KEY_BYTES], const struct vol_keys *k,
+		     const void *name, size_t name_len, uint32_t index)
+{
+	uint8_t idx[4];
+
+	mfs_le_put(idx, index, 4);
+	mfs_keyed_hash(key, MFS_SLOT_KEY_BYTES, k->naming, name, name_len, idx, sizeof idx);
+}
+
+static void owner_tag(uint8_t tag[static TAG_BYTES], const struct vol_keys *k,
+		      const uint8_t key[static MFS_SLOT_KEY_BYTES])
+{
+	mfs_keyed_hash(tag, TAG_BYTES, k->tag, key, MFS_SLOT_KEY_BYTES, NULL, 0);
+}
+
+static int tagged_by(const struct vol_keys *k, const uint8_t *key, const uint8_t *value)
+{
+	uint8_t tag[TAG_BYTES];
+
+	owner_tag(tag, k, key);
+	return mfs_memeq(tag, value, TAG_BYTES);
+}
+
+static int owned_cb(void *ctx, const uint8_t key[static MFS_SLOT_KEY_BYTES], const uint8_t *value)
+{
+	const struct mfs_volume *v = ctx;
+
+	return tagged_by(v->keys, key, value) || (v->protect && tagged_by(v->protect, key, value));
+}
+
+/* Seals payload (MFS_SLOT_PAYLOAD bytes, already in place at value+HEAD) . */
+static void seal_in_place(uint8_t *value, const struct vol_keys *k,
+			  const uint8_t key[static MFS_SLOT_KEY_BYTES])
+{
+	owner_tag(value, k, key);
+	mfs_random(value + TAG_BYTES, MFS_AEAD_NONCE_BYTES);
+	mfs_aead_seal(value + HEAD_BYTES, value + HEAD_BYTES, MFS_SLOT_PAYLOAD, key,
+		      MFS_SLOT_KEY_BYTES, value + TAG_BYTES, k->seal);
+}
+
+/* Opens the slot at key into out. NOTFOUND when the record is absent or
+ * not this volume's; CORRUPT when it is ours but fails authentication. */
+static int open_slot(struct mfs_store_txn *st, const struct vol_keys *k,
+		     const uint8_t key[static MFS_SLOT_KEY_BYTES], uint8_t *out)
+{
+	const uint8_t *value;
+	int rc = mfs_store_slot_get(st, key, &value);
+
+	if (rc != 0)
+		return rc;
+	if (!tagged_by(k, key, value))
+		return MFS_E_NOTFOUND;
+	if (mfs_aead_open(out, value + HEAD_BYTES, MFS_SLOT_PAYLOAD, key, MFS_SLOT_KEY_BYTES,
+			  value + TAG_BYTES, k->seal) != 0)
+		return MFS_E_CORRUPT;
+	return 0;
+}
+
+uint64_t mfs_obj_slots_for(uint64_t len)
+{
+	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
+
+	return len <= first ? 1 : 1 + (len - first + MFS_SLOT_PAYLOAD - 1) / MFS_SLOT_PAYLOAD;
+}
+
+static void sb_encode(uint8_t out[static SB_BYTES], const struct mfs_superblock *sb)
+{
+	memset(out, 0, SB_BYTES);
+	mfs_le_put(out, SB_MAGIC, 4);
+	mfs_le_put(out + 4, SB_VERSION, 4);
+	mfs_le_put(out + 8, sb->used_slots, 8);
+	mfs_le_put(out + 16, sb->blob_count, 8);
+	mfs_le_put(out + 24, sb->blob_bytes, 8);
+	mfs_le_put(out + 32, sb->pinned_bytes, 8);
+	mfs_le_put(out + 40, sb->cache_cap, 8);
+	mfs_le_put(out + 48, sb->tick, 8);
+	mfs_le_put(out + 56, sb->bucket_count, 4);
+}
+
+static int sb_decode(struct mfs_superblock *sb, const uint8_t *in, uint64_t len)
+{
+	if (len != SB_BYTES || mfs_le_get(in, 4) != SB_MAGIC || mfs_le_get(in + 4, 4) != SB_VERSION)
+		return MFS_E_CORRUPT;
+	sb->used_slots = mfs_le_get(in + 8, 8);
+	sb->blob_count = mfs_le_get(in + 16, 8);
+	sb->blob_bytes = mfs_le_get(in + 24, 8);
+	sb->pinned_bytes = mfs_le_get(in + 32, 8);
+	sb->cache_cap = mfs_le_get(in + 40, 8);
+	sb->tick = mfs_le_get(in + 48, 8);
+	sb->bucket_count = (uint32_t)mfs_le_get(in + 56, 4);
+	if (sb->used_slots == 0 || sb->bucket_count == 0 ||
+	    (sb->bucket_count & (sb->bucket_count - 1)) != 0)
+		return MFS_E_CORRUPT;
+	return 0;
+}
+
+/* Reads a volume's superblock with the given keys; scratch holds a payload. */
+static int read_sb(struct mfs_store_txn *st, const struct vol_keys *k, uint8_t *scratch,
+		   struct mfs_superblock *sb)
+{
+	uint8_t key[MFS_SLOT_KEY_BYTES];
+	int rc;
+
+	slot_key(key, k, SB_NAME, SB_NAME_LEN, 0);
+	rc = open_slot(st, k, key, scratch);
+	if (rc != 0)
+		return rc;
+	return sb_decode(sb, scratch + LEN_BYTES, mfs_le_get(scratch, LEN_BYTES));
+}
+
+/* Takes the protected volume's view into account (its used slot count). */
+static int read_protected_used(struct mfs_vtxn *t)
+{
+	struct mfs_superblock psb;
+	int rc;
+
+	t->protected_used = 0;
+	if (!t->vol->protect)
+		return 0;
+	rc = read_sb(t->st, t->vol->protect, t->scratch, &psb);
+	if (rc == 0)
+		t->protected_used = psb.used_slots;
+	return rc;
+}
+
+static int vtxn_start(struct mfs_volume *v, int write, struct mfs_vtxn **out)
+{
+	struct mfs_vtxn *t = calloc(1, sizeof *t);
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	t->vol = v;
+	t->write = write;
+	t->scratch = mfs_secure_alloc(MFS_SLOT_PAYLOAD);
+	if (!t->scratch) {
+		free(t);
+		return -ENOMEM;
+	}
+	if (write)
+		pthread_mutex_lock(&v->write_lock);
+	rc = mfs_store_txn_begin(v->store, write, &t->st);
+	if (rc != 0) {
+		if (write)
+			pthread_mutex_unlock(&v->write_lock);
+		mfs_secure_free(t->scratch);
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+static void vtxn_end(struct mfs_vtxn *t)
+{
+	if (t->write)
+		pthread_mutex_unlock(&t->vol->write_lock);
+	mfs_secure_free(t->scratch);
+	free(t);
+}
+
+int mfs_vtxn_begin(struct mfs_volume *v, int write, struct mfs_vtxn **out)
+{
+	struct mfs_vtxn *t;
+	int rc = vtxn_start(v, write, &t);
+
+	if (rc != 0)
+		return rc;
+	/* Another process may have written since: the store's superblock rules. */
+	rc = read_sb(t->st, v->keys, t->scratch, &t->sb);
+	if (rc == MFS_E_NOTFOUND)
+		rc = MFS_E_CORRUPT; /* it was there when the volume opened */
+	if (rc == 0 && write)
+		rc = read_protected_used(t);
+	if (rc != 0) {
+		mfs_store_txn_abort(t->st);
+		vtxn_end(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+struct mfs_superblock *mfs_vtxn_sb(struct mfs_vtxn *t)
+{
+	return &t->sb;
+}
+
+void mfs_vtxn_sb_dirty(struct mfs_vtxn *t)
+{
+	t->sb_dirty = 1;
+}
+
+uint64_t mfs_vtxn_free_slots(struct mfs_vtxn *t)
+{
+	uint64_t total = mfs_store_header(t->vol->store)->slot_count;
+	uint64_t used = t->sb.used_slots + t->protected_used;
+
+	return used >= total ? 0 : total - used;
+}
+
+void mfs_obj_slot_key(struct mfs_vtxn *t, uint8_t key[static MFS_SLOT_KEY_BYTES], const void *name,
+		      size_t name_len, uint32_t index)
+{
+	slot_key(key, t->vol->keys, name, name_len, index);
+}
+
+int mfs_obj_size(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t *len)
+{
+	uint8_t key[MFS_SLOT_KEY_BYTES];
+	int rc;
+
+	if (name_len == 0 || name_len > MFS_OBJ_NAME_MAX)
+		return MFS_E_FORMAT;
+	slot_key(key, t->vol->keys, name, name_len, 0);
+	rc = open_slot(t->st, t->vol->keys, key, t->scratch);
+	if (rc == 0)
+		*len = mfs_le_get(t->scratch, LEN_BYTES);
+	return rc;
+}
+
+int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t off, void *buf,
+		 size_t len)
+{
+	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
+	uint8_t key[MFS_SLOT_KEY_BYTES];
+	uint8_t *dst = buf;
+	uint64_t total;
+	int rc = mfs_obj_size(t, name, name_len, &total);
+
+	if (rc != 0)
+		return rc;
+	if (off > total || len > total - off)
+		return MFS_E_FORMAT;
+	while (len > 0) {
+		/* Byte off of the object sits in slot idx at payload offset at. */
+		uint32_t idx = off < first ? 0 : (uint32_t)(1 + (off - first) / MFS_SLOT_PAYLOAD);
+		size_t at = off < first ? (size_t)(LEN_BYTES + off)
+					: (size_t)((off - first) % MFS_SLOT_PAYLOAD);
+		size_t n = MFS_SLOT_PAYLOAD - at < len ? MFS_SLOT_PAYLOAD - at : len;
+
+		if (idx != 0) {
+			slot_key(key, t->vol->keys, name, name_len, idx);
+			rc = open_slot(t->st, t->vol->keys, key, t->scratch);
+			if (rc == MFS_E_NOTFOUND)
+				rc = MFS_E_CORRUPT; /* slot 0 says the object reaches here */
+			if (rc != 0)
+				return rc;
+		}
+		/* Slot 0 is already in scratch: mfs_obj_size opened it. */
+		memcpy(dst, t->scratch + at, n);
+		dst += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Fills one slot's payload area (value + HEAD_BYTES) for slot idx. */
+static void fill_payload(uint8_t *payload, uint32_t idx, const uint8_t *data, uint64_t len)
+{
+	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
+	uint64_t from, n;
+	uint8_t *dst = payload;
+	size_t room = MFS_SLOT_PAYLOAD;
+
+	if (idx == 0) {
+		mfs_le_put(dst, len, LEN_BYTES);
+		dst += LEN_BYTES;
+		room -= LEN_BYTES;
+		from = 0;
+	} else {
+		from = first + (uint64_t)(idx - 1) * MFS_SLOT_PAYLOAD;
+	}
+	n = len > from ? len - from : 0;
+	if (n > room)
+		n = room;
+	memcpy(dst, data + from, (size_t)n);
+	memset(dst + n, 0, room - (size_t)n);
+}
+
+static int take_slot(struct mfs_vtxn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES],
+		     uint8_t **value)
+{
+	int rc;
+
+	if (mfs_vtxn_free_slots(t) == 0)
+		return MFS_E_FULL;
+	rc = mfs_store_slot_insert(t->st, key, value);
+	if (rc == MFS_E_EXISTS)
+		rc = MFS_E_CORRUPT; /* a 2^-128 collision, or a damaged store */
+	return rc;
+}
+
+int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const void *data,
+		  size_t len)
+{
+	const struct vol_keys *k = t->vol->keys;
+	uint8_t key[MFS_SLOT_KEY_BYTES];
+	uint64_t old_len = 0, old_n = 0, new_n = mfs_obj_slots_for(len);
+	int rc;
+
+	if (!t->write)
+		return -EROFS;
+	rc = mfs_obj_size(t, name, name_len, &old_len);
+	if (rc == 0)
+		old_n = mfs_obj_slots_for(old_len);
+	else if (rc != MFS_E_NOTFOUND)
+		return rc;
+	if (new_n > old_n && new_n - old_n > mfs_vtxn_free_slots(t))
+		return MFS_E_FULL;
+	for (uint32_t i = 0; i < new_n; i++) {
+		uint8_t *value;
+
+		slot_key(key, k, name, name_len, i);
+		rc = i < old_n ? mfs_store_slot_rewrite(t->st, key, &value) : take_slot(t, key, &value);
+		if (rc != 0)
+			return rc;
+		fill_payload(value + HEAD_BYTES, i, data, len);
+		seal_in_place(value, k, key);
+		if (i >= old_n) {
+			rc = mfs_store_slot_drop_free(t->st, owned_cb, t->vol);
+			if (rc != 0)
+				return rc;
+			t->sb.used_slots++;
+			t->sb_dirty = 1;
+		}
+	}
+	for (uint64_t i = new_n; i < old_n; i++) {
+		slot_key(key, k, name, name_len, (uint32_t)i);
+		rc = mfs_store_slot_release(t->st, key);
+		if (rc != 0)
+			return rc;
+		t->sb.used_slots--;
+		t->sb_dirty = 1;
+	}
+	return 0;
+}
+
+int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len)
+{
+	uint8_t key[MFS_SLOT_KEY_BYTES];
+	uint64_t len;
+	int rc;
+
+	if (!t->write)
+		return -EROFS;
+	rc = mfs_obj_size(t, name, name_len, &len);
+	if (rc != 0)
+		return rc;
+	for (uint64_t i = 0; i < mfs_obj_slots_for(len); i++) {
+		slot_key(key, t->vol->keys, name, name_len, (uint32_t)i);
+		rc = mfs_store_slot_release(t->st, key);
+		if (rc != 0)
+			return rc;
+		t->sb.used_slots--;
+	}
+	t->sb_dirty = 1;
+	return 0;
+}
+
+static int write_sb(struct mfs_vtxn *t)
+{
+	uint8_t bytes[SB_BYTES];
+
+	sb_encode(bytes, &t->sb);
+	return mfs_obj_write(t, SB_NAME, SB_NAME_LEN, bytes, sizeof bytes);
+}
+
+int mfs_vtxn_commit(struct mfs_vtxn *t)
+{
+	struct mfs_volume *v = t->vol;
+	int rc = 0;
+
+	if (t->write && t->sb_dirty)
+		rc = write_sb(t);
+	if (rc == 0) {
+		rc = mfs_store_txn_commit(t->st);
+	} else {
+		mfs_store_txn_abort(t->st);
+	}
+	if (rc == 0 && t->write) {
+		pthread_mutex_lock(&v->sb_lock);
+		v->sb = t->sb;
+		pthread_mutex_unlock(&v->sb_lock);
+	}
+	vtxn_end(t);
+	return rc;
+}
+
+void mfs_vtxn_abort(struct mfs_vtxn *t)
+{
+	if (!t)
+		return;
+	mfs_store_txn_abort(t->st);
+	vtxn_end(t);
+}
+
+static struct mfs_volume *volume_alloc(struct mfs_store *s)
+{
+	struct mfs_volume *v = calloc(1, sizeof *v);
+
+	if (!v)
+		return NULL;
+	v->store = s;
+	pthread_mutex_init(&v->write_lock, NULL);
+	pthread_mutex_init(&v->sb_lock, NULL);
+	return v;
+}
+
+void mfs_volume_close(struct mfs_volume *v)
+{
+	if (!v)
+		return;
+	mfs_secure_free(v->keys);
+	mfs_secure_free(v->protect);
+	pthread_mutex_destroy(&v->write_lock);
+	pthread_mutex_destroy(&v->sb_lock);
+	free(v);
+}
+
+/* Does a volume with keys k exist? 0 yes, MFS_E_BADPASS no, or an error. */
+static int probe(struct mfs_volume *v, const struct vol_keys *k, struct mfs_superblock *sb)
+{
+	struct mfs_vtxn *t;
+	int rc = vtxn_start(v, 0, &t);
+
+	if (rc != 0)
+		return rc;
+	rc = read_sb(t->st, k, t->scratch, sb);
+	if (rc == MFS_E_NOTFOUND)
+		rc = MFS_E_BADPASS;
+	mfs_store_txn_abort(t->st);
+	vtxn_end(t);
+	return rc;
+}
+
+static int attach_protect(struct mfs_volume *v, const char *protect_pw, size_t protect_len)
+{
+	struct mfs_superblock psb;
+	int rc;
+
+	if (!protect_pw)
+		return 0;
+	rc = derive_keys(&v->protect, v->store, protect_pw, protect_len);
+	if (rc == 0)
+		rc = probe(v, v->protect, &psb);
+	return rc;
+}
+
+int mfs_volume_open(struct mfs_volume **out, struct mfs_store *s, const char *pw, size_t pw_len,
+		    const char *protect_pw, size_t protect_len)
+{
+	struct mfs_volume *v = volume_alloc(s);
+	int rc;
+
+	*out = NULL;
+	if (!v)
+		return -ENOMEM;
+	rc = derive_keys(&v->keys, s, pw, pw_len);
+	if (rc == 0)
+		rc = probe(v, v->keys, &v->sb);
+	if (rc == 0)
+		rc = attach_protect(v, protect_pw, protect_len);
+	if (rc == 0 && v->protect && mfs_memeq(v->protect->master, v->keys->master, MFS_KEY_BYTES))
+		rc = MFS_E_FORMAT; /* protecting a volume from itself means nothing */
+	if (rc != 0) {
+		mfs_volume_close(v);
+		return rc;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Writes a new volume's superblock into a slot it takes. */
+static int create_sb(struct mfs_vtxn *t)
+{
+	const struct vol_keys *k = t->vol->keys;
+	uint8_t key[MFS_SLOT_KEY_BYTES], bytes[SB_BYTES];
+	uint8_t *value;
+	int rc;
+
+	t->sb = (struct mfs_superblock){.used_slots = 1, .bucket_count = 1,
+					.cache_cap = DEFAULT_CACHE_CAP};
+	sb_encode(bytes, &t->sb);
+	slot_key(key, k, SB_NAME, SB_NAME_LEN, 0);
+	rc = take_slot(t, key, &value);
+	if (rc != 0)
+		return rc;
+	fill_payload(value + HEAD_BYTES, 0, bytes, sizeof bytes);
+	seal_in_place(value, k, key);
+	return mfs_store_slot_drop_free(t->st, owned_cb, t->vol);
+}
+
+int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const char *protect_pw,
+		      size_t protect_len)
+{
+	struct mfs_volume *v = volume_alloc(s);
+	struct mfs_superblock sb;
+	struct mfs_vtxn *t = NULL;
+	int rc;
+
+	if (!v)
+		return -ENOMEM;
+	rc = derive_keys(&v->keys, s, pw, pw_len);
+	if (rc == 0) {
+		rc = probe(v, v->keys, &sb);
+		rc = rc == 0 ? MFS_E_EXISTS : rc == MFS_E_BADPASS ? 0 : rc;
+	}
+	if (rc == 0)
+		rc = attach_protect(v, protect_pw, protect_len);
+	if (rc == 0)
+		rc = vtxn_start(v, 1, &t);
+	if (rc == 0) {
+		rc = read_protected_used(t);
+		if (rc == 0)
+			rc = create_sb(t);
+		if (rc == 0)
+			rc = mfs_vtxn_commit(t);
+		else
+			mfs_vtxn_abort(t);
+	}
+	mfs_volume_close(v);
+	return rc;
+}
+
+int mfs_volume_stats(struct mfs_volume *v, struct mfs_volume_stats *out)
+{
+	struct mfs_vtxn *t;
+	int rc = mfs_vtxn_begin(v, 0, &t);
+
+	if (rc != 0)
+		return rc;
+	rc = read_protected_used(t);
+	if (rc == 0) {
+		memset(out, 0, sizeof *out);
+		out->slot_count = mfs_store_header(v->store)->slot_count;
+		out->sb = t->sb;
+		out->used_slots = t->sb.used_slots;
+		out->protected_slots = t->protected_used;
+		out->free_slots = mfs_vtxn_free_slots(t);
+	}
+	mfs_vtxn_abort(t);
+	return rc;
+}
+
+void mfs_volume_subkey(struct mfs_volume *v, uint8_t out[static 32], uint64_t id,
+		       const char ctx[static 8])
+{
+	mfs_kdf_subkey(out, id, ctx, v->keys->master);
+}

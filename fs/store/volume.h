@@ -1,0 +1,96 @@
+/* volume: a password-opened object store inside a store.
+ *
+ * Argon2id(password, store salt) gives the volume's master key; subkeys of it
+ * name its slots (slot key = PRF(naming key, object name, slot index)), tag
+ * them (the first 16 bytes of each slot = PRF(tag key, slot key), so telling
+ * one's own slots from others costs a hash, not a decryption) and seal them
+ * (XChaCha20-Poly1305, random nonce, the slot key as associated data). To
+ * anyone without the password every slot is 65,520 random bytes.
+ *
+ *   slot value = tag[16] | nonce[24] | ciphertext[MFS_SLOT_PAYLOAD] | mac[16]
+ *   object     = slot 0: u64 length | data...;  slots 1..n-1: data...
+ *
+ * The superblock is the object "\0sb": counters, the blob table's size. An
+ * object write takes or gives back whole slots, deleting a free record for
+ * each slot taken, so the record count never changes. A volume opened with a
+ * protect password never takes the protected volume's slots; one opened
+ * alone may (they look free to it), which is how deniability works.
+ *
+ * Threads: a volume may be shared; write transactions are serialised by the
+ * volume (and across processes by LMDB). Keys live in guarded memory. */
+#ifndef MFS_VOLUME_H
+#define MFS_VOLUME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/store/store.h"
+
+#define MFS_SLOT_PAYLOAD (MFS_SLOT_BYTES - 16 - 24 - 16)
+#define MFS_OBJ_NAME_MAX 64
+
+struct mfs_volume;
+struct mfs_vtxn;
+
+/* The superblock's counters (in host order). Maintained by volume.c
+ * (used_slots) and blobstore.c (the rest). */
+struct mfs_superblock {
+	uint64_t used_slots;     /* slots this volume owns, superblock included */
+	uint64_t blob_count;
+	uint64_t blob_bytes;     /* bytes of all blobs */
+	uint64_t pinned_bytes;   /* bytes of pinned blobs */
+	uint64_t cache_cap;      /* LRU cap for unpinned blobs, bytes */
+	uint64_t tick;           /* LRU clock */
+	uint32_t bucket_count;   /* blob table buckets (power of two, >= 1) */
+};
+
+struct mfs_volume_stats {
+	uint64_t slot_count;      /* all records in the store */
+	uint64_t used_slots;      /* this volume's */
+	uint64_t protected_slots; /* the protected volume's, when one is open */
+	uint64_t free_slots;      /* as this volume sees them */
+	struct mfs_superblock sb;
+};
+
+/* Creates a volume opened by password. protect_pw (may be NULL) must open an
+ * existing volume, whose slots the new one then avoids. Errors: MFS_E_EXISTS
+ * (the password already opens a volume), MFS_E_BADPASS (protect_pw opens
+ * none), MFS_E_FULL, -ENOMEM. */
+int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const char *protect_pw,
+		      size_t protect_len);
+/* Opens the volume password opens; protect_pw as above. MFS_E_BADPASS when
+ * no volume opens with it, MFS_E_CORRUPT when its superblock is damaged. */
+int mfs_volume_open(struct mfs_volume **out, struct mfs_store *s, const char *pw, size_t pw_len,
+		    const char *protect_pw, size_t protect_len);
+void mfs_volume_close(struct mfs_volume *v); /* NULL-safe; wipes keys */
+int mfs_volume_stats(struct mfs_volume *v, struct mfs_volume_stats *out);
+/* A secret of this volume for another purpose (ctx is 8 characters). */
+void mfs_volume_subkey(struct mfs_volume *v, uint8_t out[static 32], uint64_t id,
+		       const char ctx[static 8]);
+
+int mfs_vtxn_begin(struct mfs_volume *v, int write, struct mfs_vtxn **out);
+int mfs_vtxn_commit(struct mfs_vtxn *t);     /* writes the superblock if changed */
+void mfs_vtxn_abort(struct mfs_vtxn *t);     /* NULL-safe */
+struct mfs_superblock *mfs_vtxn_sb(struct mfs_vtxn *t); /* writable in write txns */
+void mfs_vtxn_sb_dirty(struct mfs_vtxn *t);
+
+/* Object length; MFS_E_NOTFOUND when absent, MFS_E_CORRUPT when damaged. */
+int mfs_obj_size(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t *len);
+/* Reads bytes [off, off+len) of an object (must lie inside it). */
+int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t off, void *buf,
+		 size_t len);
+/* Creates or replaces an object. MFS_E_FULL (checked before anything is
+ * written) when the volume lacks free slots. */
+int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const void *data,
+		  size_t len);
+int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len);
+/* Slots an object of len bytes occupies. */
+uint64_t mfs_obj_slots_for(uint64_t len);
+/* Free slots as this transaction sees them. */
+uint64_t mfs_vtxn_free_slots(struct mfs_vtxn *t);
+
+/* For tests: the store key of slot index of an object. */
+void mfs_obj_slot_key(struct mfs_vtxn *t, uint8_t key[static MFS_SLOT_KEY_BYTES], const void *name,
+		      size_t name_len, uint32_t index);
+
+#endif

@@ -1,0 +1,75 @@
+/* cli: what every megafs subcommand shares: the common options, where the
+ * store is, how passwords are read, opening the store and a volume, and
+ * printing errors. Passwords live in guarded memory and are wiped. */
+#ifndef MFS_CLI_H
+#define MFS_CLI_H
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/store/store.h"
+#include "fs/store/volume.h"
+
+enum cli_common_opt {
+	OPT_STORE = 1000,
+	OPT_PASSWORD_FILE,
+	OPT_PROTECT_FILE,
+	OPT_NEW_PASSWORD_FILE,
+};
+
+#define CLI_COMMON_OPTIONS                                                   \
+	{"store", required_argument, NULL, OPT_STORE},                       \
+	{"password-file", required_argument, NULL, OPT_PASSWORD_FILE},       \
+	{"protect-file", required_argument, NULL, OPT_PROTECT_FILE},         \
+	{"new-password-file", required_argument, NULL, OPT_NEW_PASSWORD_FILE}
+
+struct cli {
+	const char *cmd;               /* e.g. "init", for messages */
+	const char *store_arg;         /* --store, else MEGAFS_STORE, else default */
+	const char *password_file;
+	const char *protect_file;
+	const char *new_password_file;
+	char store_dir[4096];
+};
+
+struct cli_password {
+	char *text;                    /* guarded, NUL-terminated */
+	size_t len;
+};
+
+enum cli_pw_kind { PW_MAIN, PW_PROTECT, PW_NEW };
+
+void cli_init(struct cli *c, const char *cmd);
+/* 1 when opt was a common option (and was taken), else 0. */
+int cli_common_option(struct cli *c, int opt, const char *arg);
+/* Resolves the store directory into c->store_dir. */
+int cli_resolve_store(struct cli *c);
+
+/* Reads a password of the given kind: from its file option, its environment
+ * variable, or the terminal without echo (twice when confirm is set).
+ * PW_PROTECT is optional: *pw stays empty (text NULL) when none is given. */
+int cli_read_password(struct cli *c, enum cli_pw_kind kind, const char *prompt, int confirm,
+		      struct cli_password *pw);
+void cli_password_clear(struct cli_password *pw);
+
+/* Opens the store and the volume the password opens (with the protected
+ * volume, if one is named). Prints the error and returns non-zero on failure. */
+int cli_open_volume(struct cli *c, struct mfs_store **store, struct mfs_volume **vol);
+
+/* "megafs <cmd>: <what>: <error>" on stderr; returns 1 (an exit status). */
+int cli_fail(const struct cli *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Formats a byte count like "1.5 MiB". */
+void cli_human_bytes(char *out, size_t len, uint64_t bytes);
+/* Parses "256M", "1G", "4096", "64K" (powers of 1024). */
+int cli_parse_size(const char *text, uint64_t *out);
+
+/* Subcommands: int cmd_x(int argc, char **argv), argv[0] = the subcommand. */
+int cmd_init(int argc, char **argv);
+int cmd_channel(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
+#endif

@@ -1,0 +1,300 @@
+/* megafs ingest / extract: a file into pinned blobs and a FileEntry, and back. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/canon_json.h"
+#include "crypto/hash.h"
+#include "crypto/mfs_error.h"
+#include "crypto/secure.h"
+#include "fs/blob/volume_io.h"
+#include "fs/store/keyring.h"
+#include "tools/cli.h"
+
+#define READ_BYTES (1u << 20)
+
+/* Convergence secret: the channel's, the public global one, or the volume's. */
+static int convergence_secret(struct cli *c, struct mfs_volume *v, const char *channel,
+			      int global, uint8_t secret[static 32])
+{
+	struct mfs_channel_list list;
+	uint8_t pk[MFS_SIGN_PK_BYTES];
+	struct mfs_vtxn *t;
+	long i;
+	int rc;
+
+	if (global) {
+		static const char label[] = "megafs global convergence v1";
+
+		mfs_blob_id(secret, (const uint8_t *)label, sizeof label - 1);
+		return 0;
+	}
+	if (!channel) {
+		mfs_volume_subkey(v, secret, 1, "mfsconv_");
+		return 0;
+	}
+	if (mfs_link_parse(pk, channel) != 0)
+		return cli_fail(c, 0, "'%s' is not a channel link", channel);
+	rc = mfs_vtxn_begin(v, 0, &t);
+	if (rc == 0) {
+		rc = mfs_keyring_load(t, &list);
+		mfs_vtxn_abort(t);
+	}
+	if (rc != 0)
+		return cli_fail(c, rc, "reading the channels");
+	i = mfs_keyring_find(&list, pk);
+	if (i < 0 || !list.items[i].owned) {
+		mfs_keyring_clear(&list);
+		return cli_fail(c, 0, "this volume does not own the channel %s", channel);
+	}
+	memcpy(secret, list.secrets[i].convergence, 32);
+	mfs_keyring_clear(&list);
+	return 0;
+}
+
+static int feed(struct mfs_ingest *w, int fd)
+{
+	uint8_t *buf = mfs_secure_alloc(READ_BYTES);
+	int rc = buf ? 0 : -ENOMEM;
+
+	while (rc == 0) {
+		ssize_t n = read(fd, buf, READ_BYTES);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = -errno;
+		else if (n == 0)
+			break;
+		else
+			rc = mfs_ingest_write(w, buf, (size_t)n);
+	}
+	mfs_secure_free(buf);
+	return rc;
+}
+
+static int print_entry(const struct mfs_file_entry *e)
+{
+	json_t *json;
+	char *text = NULL;
+	size_t len;
+	int rc = mfs_entry_to_json(&json, e);
+
+	if (rc != 0)
+		return rc;
+	rc = mfs_cjson_encode(&text, &len, json);
+	json_decref(json);
+	if (rc == 0 && (fwrite(text, 1, len, stdout) != len || fputc('\n', stdout) == EOF ||
+			fflush(stdout) != 0))
+		rc = -EIO;
+	if (text)
+		mfs_memzero(text, len);
+	free(text);
+	return rc;
+}
+
+int cmd_ingest(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"mode", required_argument, NULL, 'm'},
+		{"chunk-size", required_argument, NULL, 'c'},
+		{"channel", required_argument, NULL, 'C'},
+		{"global", no_argument, NULL, 'g'},
+		CLI_COMMON_OPTIONS,
+		{NULL, 0, NULL, 0},
+	};
+	struct mfs_ingest_opts o = {.mode = MFS_MODE_CONVERGENT};
+	struct mfs_file_entry entry = {0};
+	struct mfs_volume_sink sink = {0};
+	struct mfs_blob_sink as_sink;
+	struct mfs_store *store = NULL;
+	struct mfs_volume *vol = NULL;
+	struct mfs_ingest *w = NULL;
+	uint8_t *secret = NULL;
+	const char *channel = NULL, *path;
+	char name_buf[4096];
+	struct stat st;
+	uint64_t chunk = 0;
+	int global = 0, opt, rc, fd = -1, status = 1;
+	struct cli c;
+
+	cli_init(&c, "ingest");
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (cli_common_option(&c, opt, optarg))
+			continue;
+		switch (opt) {
+		case 'm':
+			if (strcmp(optarg, "convergent") == 0)
+				o.mode = MFS_MODE_CONVERGENT;
+			else if (strcmp(optarg, "random") == 0)
+				o.mode = MFS_MODE_RANDOM;
+			else
+				return cli_fail(&c, 0, "--mode takes convergent or random");
+			break;
+		case 'c':
+			if (cli_parse_size(optarg, &chunk) != 0 || !mfs_chunk_size_valid(chunk))
+				return cli_fail(&c, 0, "--chunk-size takes a power of two from 64K to 16M");
+			o.chunk_size = (uint32_t)chunk;
+			break;
+		case 'C':
+			channel = optarg;
+			break;
+		case 'g':
+			global = 1;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_fail(&c, 0, "usage: megafs ingest FILE [options] > entry.json");
+	path = argv[optind];
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cli_fail(&c, -errno, "%s", path);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return cli_fail(&c, 0, "%s is not a regular file", path);
+	}
+	snprintf(name_buf, sizeof name_buf, "%s", path);
+	if (cli_open_volume(&c, &store, &vol) != 0)
+		goto out;
+	secret = mfs_secure_alloc(32);
+	if (!secret) {
+		cli_fail(&c, -ENOMEM, "ingest");
+		goto out;
+	}
+	if (o.mode == MFS_MODE_CONVERGENT) {
+		if (convergence_secret(&c, vol, channel, global, secret) != 0)
+			goto out;
+		o.convergence = secret;
+	}
+	mfs_volume_sink_init(&sink, vol, 1);
+	as_sink = mfs_volume_sink_as_sink(&sink);
+	rc = mfs_ingest_begin(&w, basename(name_buf), &o, &as_sink);
+	if (rc == 0)
+		rc = feed(w, fd);
+	if (rc == 0) {
+		rc = mfs_ingest_finish(w, st.st_mtim.tv_sec, &entry);
+		w = NULL;
+	}
+	if (rc == 0)
+		rc = mfs_volume_sink_commit(&sink);
+	if (rc != 0) {
+		int undo = mfs_volume_sink_rollback(&sink);
+
+		cli_fail(&c, rc, "%s: %s", path,
+			 undo == 0 ? "nothing was kept" : "rolling back failed too; run status");
+		goto out;
+	}
+	rc = print_entry(&entry);
+	if (rc != 0) {
+		cli_fail(&c, rc, "writing the entry");
+		goto out;
+	}
+	fprintf(stderr, "ingested %s: %llu bytes, %llu chunks, %llu new blobs, %llu already stored\n",
+		entry.name, (unsigned long long)entry.size, (unsigned long long)entry.chunk_count,
+		(unsigned long long)sink.blobs_added, (unsigned long long)sink.blobs_deduplicated);
+	status = 0;
+out:
+	mfs_ingest_abort(w);
+	mfs_entry_clear(&entry);
+	mfs_volume_sink_clear(&sink);
+	mfs_secure_free(secret);
+	mfs_volume_close(vol);
+	mfs_store_close(store);
+	if (fd >= 0)
+		close(fd);
+	return status;
+}
+
+static int load_entry(struct cli *c, const char *path, struct mfs_file_entry *e)
+{
+	json_error_t err;
+	char why[160];
+	json_t *json = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &err)
+					      : json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+	int rc;
+
+	if (!json)
+		return cli_fail(c, 0, "%s: not a file entry: %s (line %d)", path, err.text, err.line);
+	rc = mfs_entry_from_json(e, json, why, sizeof why);
+	json_decref(json);
+	if (rc != 0)
+		return cli_fail(c, 0, "%s: %s", path, why);
+	return 0;
+}
+
+int cmd_extract(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"output", required_argument, NULL, 'o'},
+		CLI_COMMON_OPTIONS,
+		{NULL, 0, NULL, 0},
+	};
+	struct mfs_file_entry entry = {0};
+	struct mfs_store *store = NULL;
+	struct mfs_volume *vol = NULL;
+	struct mfs_blob_source src;
+	const char *out_path = NULL;
+	char partial[4096];
+	int opt, rc, fd = -1, status = 1, to_stdout;
+	struct cli c;
+
+	cli_init(&c, "extract");
+	while ((opt = getopt_long(argc, argv, "o:", options, NULL)) != -1) {
+		if (cli_common_option(&c, opt, optarg))
+			continue;
+		if (opt != 'o')
+			return 2;
+		out_path = optarg;
+	}
+	if (optind + 1 != argc || !out_path)
+		return cli_fail(&c, 0, "usage: megafs extract ENTRY.json -o OUT");
+	to_stdout = strcmp(out_path, "-") == 0;
+	if (load_entry(&c, argv[optind], &entry) != 0)
+		return 1;
+	if (cli_open_volume(&c, &store, &vol) != 0)
+		goto out;
+	if (to_stdout) {
+		fd = STDOUT_FILENO;
+	} else {
+		/* Write beside the target and rename: a failure leaves no half file. */
+		if (snprintf(partial, sizeof partial, "%s.partial", out_path) >= (int)sizeof partial) {
+			cli_fail(&c, -ENAMETOOLONG, "%s", out_path);
+			goto out;
+		}
+		fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			cli_fail(&c, -errno, "%s", partial);
+			goto out;
+		}
+	}
+	src = mfs_volume_source(vol);
+	rc = mfs_extract_fd(&entry, &src, fd);
+	if (rc == 0 && !to_stdout && fsync(fd) != 0)
+		rc = -errno;
+	if (!to_stdout) {
+		close(fd);
+		if (rc == 0 && rename(partial, out_path) != 0)
+			rc = -errno;
+		if (rc != 0)
+			unlink(partial);
+	}
+	if (rc == MFS_E_NOTFOUND)
+		cli_fail(&c, 0, "%s: a blob of this file is not in the volume", entry.name);
+	else if (rc != 0)
+		cli_fail(&c, rc, "%s", entry.name);
+	else
+		status = 0;
+out:
+	mfs_entry_clear(&entry);
+	mfs_volume_close(vol);
+	mfs_store_close(store);
+	return status;
+}

@@ -1,0 +1,70 @@
+/* megafs status: the store as the open volume sees it. */
+#include <stdio.h>
+
+#include "crypto/mfs_error.h"
+#include "fs/store/keyring.h"
+#include "tools/cli.h"
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option options[] = {CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+	struct mfs_volume_stats st;
+	struct mfs_channel_list list = {0};
+	struct mfs_store *store;
+	struct mfs_volume *vol;
+	struct mfs_vtxn *t;
+	const struct mfs_store_header *h;
+	uint64_t records = 0;
+	size_t owned = 0;
+	char a[32], b[32], d[32];
+	struct cli c;
+	int opt, rc;
+
+	cli_init(&c, "status");
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1)
+		if (!cli_common_option(&c, opt, optarg))
+			return 2;
+	if (optind != argc)
+		return cli_fail(&c, 0, "unexpected argument '%s'", argv[optind]);
+	if (cli_open_volume(&c, &store, &vol) != 0)
+		return 1;
+	rc = mfs_volume_stats(vol, &st);
+	if (rc == 0)
+		rc = mfs_store_record_count(store, &records);
+	if (rc == 0 && (rc = mfs_vtxn_begin(vol, 0, &t)) == 0) {
+		rc = mfs_keyring_load(t, &list);
+		mfs_vtxn_abort(t);
+	}
+	if (rc != 0) {
+		cli_fail(&c, rc, "reading the volume");
+		goto out;
+	}
+	for (size_t i = 0; i < list.count; i++)
+		owned += list.items[i].owned != 0;
+	h = mfs_store_header(store);
+	printf("store      %s\n", c.store_dir);
+	cli_human_bytes(a, sizeof a, st.slot_count * MFS_SLOT_PAYLOAD);
+	printf("capacity   %llu slots (%s of payload)\n", (unsigned long long)st.slot_count, a);
+	cli_human_bytes(a, sizeof a, st.used_slots * MFS_SLOT_PAYLOAD);
+	printf("used       %llu slots (%s)\n", (unsigned long long)st.used_slots, a);
+	if (st.protected_slots) {
+		cli_human_bytes(a, sizeof a, st.protected_slots * MFS_SLOT_PAYLOAD);
+		printf("protected  %llu slots (%s)\n", (unsigned long long)st.protected_slots, a);
+	}
+	cli_human_bytes(a, sizeof a, st.free_slots * MFS_SLOT_PAYLOAD);
+	printf("free       %llu slots (%s)\n", (unsigned long long)st.free_slots, a);
+	printf("records    %llu\n", (unsigned long long)records);
+	cli_human_bytes(a, sizeof a, st.sb.pinned_bytes);
+	cli_human_bytes(b, sizeof b, st.sb.blob_bytes - st.sb.pinned_bytes);
+	cli_human_bytes(d, sizeof d, st.sb.cache_cap);
+	printf("blobs      %llu (pinned %s, cached %s of a %s cap)\n",
+	       (unsigned long long)st.sb.blob_count, a, b, d);
+	printf("channels   %zu owned, %zu subscribed\n", owned, list.count - owned);
+	cli_human_bytes(a, sizeof a, h->kdf.mem);
+	printf("kdf        argon2id, %llu passes, %s\n", (unsigned long long)h->kdf.ops, a);
+out:
+	mfs_keyring_clear(&list);
+	mfs_volume_close(vol);
+	mfs_store_close(store);
+	return rc != 0;
+}

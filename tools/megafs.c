@@ -1,0 +1,102 @@
+/* megafs: one binary, one table of subcommands, one file per subcommand. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/secure.h"
+#include "tools/cli.h"
+
+#ifndef MFS_VERSION
+#define MFS_VERSION "0"
+#endif
+
+struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+};
+
+static int cmd_help(int argc, char **argv);
+
+static const struct subcommand commands[] = {
+	{"init", cmd_init, "init [--size N] [--kdf PRESET] | init --hidden"},
+	{"channel", cmd_channel, "channel new TITLE | channel list | channel subscribe LINK [TITLE]"},
+	{"ingest", cmd_ingest,
+	 "ingest FILE [--mode convergent|random] [--chunk-size N] [--channel LINK|--global]"},
+	{"extract", cmd_extract, "extract ENTRY.json -o OUT"},
+	{"status", cmd_status, "status"},
+	{"help", cmd_help, "help [COMMAND]"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"megafs %s: a private, censorship-resistant shared filesystem\n\n"
+		"usage: megafs [--store DIR] COMMAND [ARGS]\n\n",
+		MFS_VERSION);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  megafs %s\n", commands[i].usage);
+	fprintf(f,
+		"\nEvery command takes:\n"
+		"  --store DIR              the store (default $MEGAFS_STORE, else\n"
+		"                           $XDG_DATA_HOME/megafs or ~/.local/share/megafs)\n"
+		"  --password-file F        the volume's password (or MEGAFS_PASSWORD;\n"
+		"                           else it is asked on the terminal)\n"
+		"  --protect-file F         a second (hidden) volume whose slots must not be\n"
+		"                           overwritten (or MEGAFS_PROTECT_PASSWORD)\n"
+		"  --new-password-file F    init --hidden: the new volume's password\n"
+		"                           (or MEGAFS_NEW_PASSWORD)\n\n"
+		"Which volume opens depends only on the password. See megafs(1), megafs(7).\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	if (argc > 1)
+		for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+			if (strcmp(argv[1], commands[i].name) == 0) {
+				printf("usage: megafs %s\n", commands[i].usage);
+				return 0;
+			}
+	usage(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int first = 1;
+	const char *store = NULL;
+
+	if (mfs_crypto_init() != 0) {
+		fprintf(stderr, "megafs: cannot initialise libsodium\n");
+		return 1;
+	}
+	/* A --store before the command applies to it. */
+	while (first < argc && strncmp(argv[first], "--store", 7) == 0) {
+		if (argv[first][7] == '=') {
+			store = argv[first] + 8;
+			first++;
+		} else if (argv[first][7] == '\0' && first + 1 < argc) {
+			store = argv[first + 1];
+			first += 2;
+		} else {
+			break;
+		}
+	}
+	if (store && setenv("MEGAFS_STORE", store, 1) != 0)
+		return 1;
+	if (first >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[first], "--version") == 0 || strcmp(argv[first], "version") == 0) {
+		printf("megafs %s\n", MFS_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[first], "--help") == 0 || strcmp(argv[first], "-h") == 0)
+		return cmd_help(1, argv);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(argv[first], commands[i].name) == 0)
+			return commands[i].run(argc - first, argv + first);
+	fprintf(stderr, "megafs: unknown command '%s' (try 'megafs help')\n", argv[first]);
+	return 2;
+}
