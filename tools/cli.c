@@ -168,6 +168,9 @@ int cli_read_password(struct cli *c, enum cli_pw_kind kind, const char *prompt, 
 	const char *env = getenv(envs[kind]);
 	int rc;
 
+	if (env && !*env)
+		env = NULL; /* set but empty counts as not set */
+
 	pw->text = NULL;
 	pw->len = 0;
 	if (kind == PW_PROTECT && !file && !env)

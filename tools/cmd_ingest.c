@@ -288,6 +288,9 @@ int cmd_extract(int argc, char **argv)
 	}
 	if (rc == MFS_E_NOTFOUND)
 		cli_fail(&c, 0, "%s: a blob of this file is not in the volume", entry.name);
+	else if (rc == MFS_E_AUTH)
+		cli_fail(&c, 0, "%s: a chunk does not open with its key: the entry is not this "
+			 "file's or a blob is damaged; nothing was written", entry.name);
 	else if (rc != 0)
 		cli_fail(&c, rc, "%s", entry.name);
 	else

@@ -1,1 +1,403 @@
-int main(void){return 0;}
+/* mfs-bench-crypto: raw crypto ceilings on one core, and megafs's own paths.
+ *
+ * This benchmark calls libsodium directly (the only code outside crypto/
+ * allowed to): the raw primitives give the ceilings that megafs's paths are
+ * compared with. The megafs paths go through crypto/ (mfs_chunk_seal,
+ * mfs_blob_id, mfs_chunk_open_range, mfs_kdf_password).
+ *
+ * Every throughput test runs over the same 1 MiB buffers in memory (in cache,
+ * not from disk), one thread, after a warm-up; nothing is pinned. Output is
+ * one line per result, "name value unit", for scripts (tools/bench/ingest.sh
+ * builds its table from it):
+ *
+ *   xchacha20poly1305_encrypt   crypto_aead_xchacha20poly1305_ietf_encrypt
+ *   xchacha20poly1305_decrypt   ... _decrypt (verifies the tag)
+ *   blake2b256                  crypto_generichash, 32-byte output
+ *   sha256_libsodium            crypto_hash_sha256
+ *   ceiling                     encrypt, then BLAKE2b-256 of the ciphertext:
+ *                               the least an ingest must compute per byte
+ *   seal_random                 mfs_chunk_key_random + mfs_chunk_seal
+ *                               (64 KiB segments) + mfs_blob_id
+ *   seal_convergent             mfs_chunk_key_convergent + the same
+ *   chunk_open                  mfs_chunk_open_range of a whole chunk
+ *   model_ingest_convergent     seal_convergent, then each 64 KiB slot of the
+ *                               blob resealed as the volume layer does it
+ *                               (owner tag + XChaCha20-Poly1305): the crypto
+ *                               megafs ingest does per byte, without LMDB
+ *   model_extract               per-slot open + chunk_open: extract's crypto
+ *   argon2id_<preset>           mfs_kdf_password with mfs_kdf_preset(<preset>)
+ *                               (median of several runs, including the
+ *                               allocation of its memory, as an unlock does)
+ *
+ * MiB/s are MiB of plaintext per second. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto/aead.h"
+#include "crypto/chunk.h"
+#include "crypto/hash.h"
+#include "crypto/kdf.h"
+#include "crypto/secure.h"
+#include "fs/store/volume.h" /* MFS_SLOT_PAYLOAD only (a macro; nothing linked) */
+
+#define MIB (1u << 20)
+#define BUF_BYTES MIB
+
+struct bufs {
+	uint8_t *plain;   /* BUF_BYTES of random bytes */
+	uint8_t *out;     /* scratch: room for a sealed chunk or blob */
+	uint8_t *cipher;  /* a valid AEAD ciphertext of plain (fixed nonce) */
+	uint8_t *blob;    /* a valid sealed chunk of plain */
+	uint8_t *slots;   /* model: the blob cut into sealed slot payloads */
+	uint8_t *slots_w; /* model: where op_model_ingest writes its slots */
+	size_t blob_len;
+	size_t slot_count;
+	uint8_t key[32];
+	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+	uint8_t secret[32];
+};
+
+static volatile uint8_t sink; /* keeps results observable */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void op_encrypt(struct bufs *b)
+{
+	unsigned long long clen;
+
+	sodium_increment(b->nonce, sizeof b->nonce);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(b->out, &clen, b->plain, BUF_BYTES, NULL, 0,
+						   NULL, b->nonce, b->key);
+	sink ^= b->out[0];
+}
+
+static const uint8_t fixed_nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+
+static void op_decrypt(struct bufs *b)
+{
+	unsigned long long mlen;
+
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(b->out, &mlen, NULL, b->cipher,
+						       BUF_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES,
+						       NULL, 0, fixed_nonce, b->key) != 0) {
+		fprintf(stderr, "bench: decrypt failed\n");
+		exit(1);
+	}
+	sink ^= b->out[0];
+}
+
+static void op_blake2b(struct bufs *b)
+{
+	uint8_t h[32];
+
+	crypto_generichash(h, sizeof h, b->plain, BUF_BYTES, NULL, 0);
+	sink ^= h[0];
+}
+
+static void op_sha256(struct bufs *b)
+{
+	uint8_t h[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(h, b->plain, BUF_BYTES);
+	sink ^= h[0];
+}
+
+static void op_ceiling(struct bufs *b)
+{
+	unsigned long long clen;
+	uint8_t h[32];
+
+	sodium_increment(b->nonce, sizeof b->nonce);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(b->out, &clen, b->plain, BUF_BYTES, NULL, 0,
+						   NULL, b->nonce, b->key);
+	crypto_generichash(h, sizeof h, b->out, (size_t)clen, NULL, 0);
+	sink ^= h[0];
+}
+
+static void op_seal_random(struct bufs *b)
+{
+	uint8_t key[MFS_CHUNK_KEY_BYTES], id[MFS_BLOB_ID_BYTES];
+
+	mfs_chunk_key_random(key);
+	mfs_chunk_seal(b->out, b->plain, BUF_BYTES, key);
+	mfs_blob_id(id, b->out, b->blob_len);
+	sink ^= id[0];
+}
+
+static void seal_convergent(struct bufs *b, uint8_t id[static MFS_BLOB_ID_BYTES])
+{
+	uint8_t key[MFS_CHUNK_KEY_BYTES];
+
+	mfs_chunk_key_convergent(key, b->plain, BUF_BYTES, b->secret);
+	mfs_chunk_seal(b->out, b->plain, BUF_BYTES, key);
+	mfs_blob_id(id, b->out, b->blob_len);
+}
+
+static void op_seal_convergent(struct bufs *b)
+{
+	uint8_t id[MFS_BLOB_ID_BYTES];
+
+	seal_convergent(b, id);
+	sink ^= id[0];
+}
+
+static void op_chunk_open(struct bufs *b)
+{
+	if (mfs_chunk_open_range(b->out, b->blob, b->blob_len, 0, BUF_BYTES, b->key) != 0) {
+		fprintf(stderr, "bench: chunk open failed\n");
+		exit(1);
+	}
+	sink ^= b->out[0];
+}
+
+/* The volume layer's per-slot work: an owner tag (keyed BLAKE2b of the slot
+ * key) and XChaCha20-Poly1305 over the payload with a random nonce. */
+static void model_slot_seal(uint8_t *payload, uint32_t index, const uint8_t key[static 32])
+{
+	uint8_t slot_key[16], tag[16], nonce[MFS_AEAD_NONCE_BYTES];
+
+	mfs_keyed_hash(slot_key, sizeof slot_key, key, "bslot", 5, &index, sizeof index);
+	mfs_keyed_hash(tag, sizeof tag, key, slot_key, sizeof slot_key, NULL, 0);
+	mfs_random(nonce, sizeof nonce);
+	mfs_aead_seal(payload, payload, MFS_SLOT_PAYLOAD, slot_key, sizeof slot_key, nonce, key);
+	sink ^= tag[0];
+}
+
+static void op_model_ingest(struct bufs *b)
+{
+	uint8_t id[MFS_BLOB_ID_BYTES];
+	size_t stride = MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES;
+
+	seal_convergent(b, id);
+	for (size_t s = 0; s < b->slot_count; s++) {
+		size_t off = s * MFS_SLOT_PAYLOAD;
+		size_t n = b->blob_len - off < MFS_SLOT_PAYLOAD ? b->blob_len - off : MFS_SLOT_PAYLOAD;
+		uint8_t *dst = b->slots_w + s * stride;
+
+		memcpy(dst, b->out + off, n);
+		memset(dst + n, 0, MFS_SLOT_PAYLOAD - n);
+		model_slot_seal(dst, (uint32_t)s, b->key);
+	}
+	sink ^= id[0];
+}
+
+static void op_model_extract(struct bufs *b)
+{
+	size_t stride = MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES;
+
+	for (size_t s = 0; s < b->slot_count; s++) {
+		uint8_t slot_key[16], tag[16], nonce[MFS_AEAD_NONCE_BYTES];
+		uint32_t index = (uint32_t)s;
+
+		/* Same nonce as in setup; the point is the cost, not the secrecy. */
+		memset(nonce, (int)s, sizeof nonce);
+		mfs_keyed_hash(slot_key, sizeof slot_key, b->key, "bslot", 5, &index, sizeof index);
+		mfs_keyed_hash(tag, sizeof tag, b->key, slot_key, sizeof slot_key, NULL, 0);
+		if (mfs_aead_open(b->out + s * MFS_SLOT_PAYLOAD, b->slots + s * stride, MFS_SLOT_PAYLOAD,
+				  slot_key, sizeof slot_key, nonce, b->key) != 0) {
+			fprintf(stderr, "bench: slot open failed\n");
+			exit(1);
+		}
+		sink ^= tag[0];
+	}
+	op_chunk_open(b);
+}
+
+struct test {
+	const char *name;
+	void (*op)(struct bufs *b);
+};
+
+static void run_throughput(struct bufs *b, const struct test *t, uint64_t mib)
+{
+	uint64_t warm = mib / 16 < 16 ? 16 : mib / 16;
+	double t0, dt;
+
+	for (uint64_t i = 0; i < warm; i++)
+		t->op(b);
+	t0 = now_s();
+	for (uint64_t i = 0; i < mib; i++)
+		t->op(b);
+	dt = now_s() - t0;
+	printf("%s %.1f MiB/s\n", t->name, (double)mib / dt);
+	fflush(stdout);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int run_kdf(const char *preset, int runs)
+{
+	struct mfs_kdf_limits lim;
+	uint8_t key[MFS_KEY_BYTES], salt[MFS_KDF_SALT_BYTES] = {1};
+	static const char pw[] = "correct horse battery staple";
+	double ms[16];
+
+	if (mfs_kdf_preset(&lim, preset) != 0)
+		return 1;
+	for (int i = 0; i < runs; i++) {
+		double t0 = now_s();
+
+		if (mfs_kdf_password(key, pw, sizeof pw - 1, salt, &lim) != 0) {
+			fprintf(stderr, "bench: Argon2id (%s) failed: out of memory?\n", preset);
+			return 1;
+		}
+		ms[i] = (now_s() - t0) * 1e3;
+		sink ^= key[0];
+	}
+	qsort(ms, (size_t)runs, sizeof ms[0], cmp_double);
+	printf("argon2id_%s %.1f ms\n", preset, ms[runs / 2]);
+	printf("argon2id_%s_mem %" PRIu64 " MiB\n", preset, lim.mem / MIB);
+	printf("argon2id_%s_ops %" PRIu64 " passes\n", preset, lim.ops);
+	fflush(stdout);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mfs-bench-crypto [--size MIB] [--sensitive] [--no-kdf | --kdf-only]\n"
+		   "  --size MIB   MiB processed per throughput test (default 1024)\n"
+		   "  --sensitive  also time Argon2id \"sensitive\" (1 GiB, several seconds)\n"
+		   "  --no-kdf     skip the Argon2id timings\n"
+		   "  --kdf-only   only the Argon2id timings\n"
+		   "Prints \"name value unit\" lines.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"size", required_argument, NULL, 's'},
+		{"sensitive", no_argument, NULL, 'S'},
+		{"no-kdf", no_argument, NULL, 'n'},
+		{"kdf-only", no_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	static const struct test tests[] = {
+		{"xchacha20poly1305_encrypt", op_encrypt},
+		{"xchacha20poly1305_decrypt", op_decrypt},
+		{"blake2b256", op_blake2b},
+		{"sha256_libsodium", op_sha256},
+		{"ceiling", op_ceiling},
+		{"seal_random", op_seal_random},
+		{"seal_convergent", op_seal_convergent},
+		{"chunk_open", op_chunk_open},
+		{"model_ingest_convergent", op_model_ingest},
+		{"model_extract", op_model_extract},
+	};
+	uint64_t mib = 1024;
+	int sensitive = 0, kdf = 1, throughput = 1, opt;
+	struct bufs b;
+	size_t room;
+
+	while ((opt = getopt_long(argc, argv, "s:h", options, NULL)) != -1) {
+		char *end;
+
+		switch (opt) {
+		case 's':
+			mib = strtoull(optarg, &end, 10);
+			if (*end || mib == 0) {
+				fprintf(stderr, "bench: --size takes a positive number of MiB\n");
+				return 2;
+			}
+			break;
+		case 'S':
+			sensitive = 1;
+			break;
+		case 'n':
+			kdf = 0;
+			break;
+		case 'k':
+			throughput = 0;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (mfs_crypto_init() != 0) {
+		fprintf(stderr, "bench: libsodium failed to initialise\n");
+		return 1;
+	}
+
+	if (throughput) {
+		unsigned long long clen;
+
+		memset(&b, 0, sizeof b);
+		b.blob_len = mfs_blob_len(mfs_chunk_padded_len(BUF_BYTES));
+		b.slot_count = (b.blob_len + MFS_SLOT_PAYLOAD - 1) / MFS_SLOT_PAYLOAD;
+		room = b.slot_count * MFS_SLOT_PAYLOAD; /* >= blob_len >= BUF_BYTES + tag */
+		b.plain = malloc(BUF_BYTES);
+		b.out = malloc(room);
+		b.cipher = malloc(BUF_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+		b.blob = malloc(b.blob_len);
+		b.slots = malloc(b.slot_count * (MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES));
+		b.slots_w = malloc(b.slot_count * (MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES));
+		if (!b.plain || !b.out || !b.cipher || !b.blob || !b.slots || !b.slots_w) {
+			fprintf(stderr, "bench: out of memory\n");
+			return 1;
+		}
+		randombytes_buf(b.plain, BUF_BYTES);
+		randombytes_buf(b.key, sizeof b.key);
+		randombytes_buf(b.secret, sizeof b.secret);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(b.cipher, &clen, b.plain, BUF_BYTES, NULL, 0,
+							   NULL, fixed_nonce, b.key);
+		mfs_chunk_seal(b.blob, b.plain, BUF_BYTES, b.key);
+		/* Valid slots for model_extract: the blob sealed slot by slot. */
+		for (size_t s = 0; s < b.slot_count; s++) {
+			uint8_t *dst = b.slots + s * (MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES);
+			size_t off = s * MFS_SLOT_PAYLOAD;
+			size_t n = b.blob_len - off < MFS_SLOT_PAYLOAD ? b.blob_len - off
+									: MFS_SLOT_PAYLOAD;
+			uint8_t slot_key[16], nonce[MFS_AEAD_NONCE_BYTES];
+			uint32_t index = (uint32_t)s;
+
+			memcpy(dst, b.blob + off, n);
+			memset(dst + n, 0, MFS_SLOT_PAYLOAD - n);
+			memset(nonce, (int)s, sizeof nonce);
+			mfs_keyed_hash(slot_key, sizeof slot_key, b.key, "bslot", 5, &index,
+				       sizeof index);
+			mfs_aead_seal(dst, dst, MFS_SLOT_PAYLOAD, slot_key, sizeof slot_key, nonce,
+				      b.key);
+		}
+		printf("size %" PRIu64 " MiB\n", mib);
+		fflush(stdout);
+		for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+			run_throughput(&b, &tests[i], mib);
+		free(b.plain);
+		free(b.out);
+		free(b.cipher);
+		free(b.blob);
+		free(b.slots);
+		free(b.slots_w);
+	}
+	if (kdf) {
+		if (run_kdf("interactive", 5) != 0 || run_kdf("moderate", 3) != 0)
+			return 1;
+		if (sensitive && run_kdf("sensitive", 1) != 0)
+			return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,65 @@
+# The command line end to end: init, channels, ingest and extract round trips.
+source "$(dirname "$0")/lib.sh"
+
+megafs --version | grep -q '^megafs [0-9]' || fail "--version"
+megafs help | grep -q 'megafs ingest' || fail "help lists commands"
+megafs help ingest | grep -q 'usage: megafs ingest' || fail "help COMMAND"
+expect_fail "unknown command" megafs frobnicate
+expect_fail "no megafs store" megafs status
+ok "version, help, unknown command, missing store"
+
+megafs init --size 96M --kdf fast >"$T/init.out"
+grep -q "1536 slots" "$T/init.out" || fail "init summary: $(cat "$T/init.out")"
+expect_fail "already holds a store" megafs init --size 96M --kdf fast
+ok "init makes a store once"
+
+link=$(megafs channel new "Films")
+[[ $link =~ ^megafs://[0-9a-f]{64}$ ]] || fail "channel link $link"
+other="megafs://$(printf '%064d' 7)"
+megafs channel subscribe "$other" "Someone else" >/dev/null
+megafs channel list >"$T/list"
+grep -q "^owned  *$link seq=0 Films$" "$T/list" || fail "list: $(cat "$T/list")"
+grep -q "^subscribed *$other seq=0 Someone else$" "$T/list" || fail "list: $(cat "$T/list")"
+expect_fail "already knows" megafs channel subscribe "$other"
+expect_fail "not a channel link" megafs channel subscribe "megafs://xyz"
+ok "channel new, subscribe, list"
+
+chunk=$((1 << 20))
+for size in 0 1 $chunk $((chunk + 1)) $((5 * chunk + 12345)); do
+	random_file "$T/in.$size" "$size"
+	megafs ingest "$T/in.$size" >"$T/e.$size" 2>/dev/null
+	megafs extract "$T/e.$size" -o "$T/out.$size"
+	cmp "$T/in.$size" "$T/out.$size" || fail "round trip of $size bytes"
+done
+ok "ingest/extract byte-identical at 0, 1, chunk, chunk+1 and 5 chunks+ bytes"
+
+megafs ingest "$T/in.$chunk" --mode random --chunk-size 64K >"$T/r.json" 2>/dev/null
+grep -q '"chunkSize":65536' "$T/r.json" || fail "chunk size option"
+grep -q '"mode":"random"' "$T/r.json" || fail "mode option"
+megafs extract "$T/r.json" -o - | cmp - "$T/in.$chunk" || fail "extract to stdout"
+megafs ingest "$T/in.1" --channel "$link" >/dev/null 2>&1 || fail "ingest --channel"
+expect_fail "does not own" megafs ingest "$T/in.1" --channel "$other"
+expect_fail "--mode takes" megafs ingest "$T/in.1" --mode xor
+expect_fail "is not a regular file" megafs ingest "$T"
+ok "ingest options: mode, chunk size, channel"
+
+before=$(megafs status | grep '^used')
+megafs ingest "$T/in.$((5 * chunk + 12345))" 2>"$T/again.err" >/dev/null
+grep -q "0 new blobs, 6 already stored" "$T/again.err" || fail "dedup: $(cat "$T/again.err")"
+[ "$before" = "$(megafs status | grep '^used')" ] || fail "a second ingest took slots"
+ok "a second convergent ingest costs zero new slots"
+
+megafs status >"$T/status"
+for line in store capacity used free records blobs channels kdf; do
+	grep -q "^$line " "$T/status" || fail "status lacks $line"
+done
+grep -q "^records    1536$" "$T/status" || fail "records: $(cat "$T/status")"
+grep -q "^channels   1 owned, 1 subscribed$" "$T/status" || fail "status channels"
+ok "status"
+
+MEGAFS_PASSWORD= expect_fail "no password" setsid -w "$MEGAFS" status </dev/null
+printf 'correct horse battery staple\n' >"$T/pwfile"
+MEGAFS_PASSWORD=wrong megafs --store "$T/store" status --password-file "$T/pwfile" >/dev/null \
+	|| fail "--password-file wins over the environment"
+ok "password sources: file, environment, none"
+finish

@@ -1,0 +1,197 @@
+/* crypto/: KDF, AEAD, signatures, the blob (chunk) format, canonical JSON. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/aead.h"
+#include "crypto/canon_json.h"
+#include "crypto/chunk.h"
+#include "crypto/hash.h"
+#include "crypto/kdf.h"
+#include "crypto/mfs_error.h"
+#include "crypto/secure.h"
+#include "crypto/sign.h"
+#include "tests/unit/testutil.h"
+
+static void setup(void)
+{
+	cr_assert_eq(mfs_crypto_init(), 0);
+}
+
+TestSuite(crypto, .init = setup);
+
+Test(crypto, kdf_is_deterministic_and_salted)
+{
+	struct mfs_kdf_limits fast;
+	uint8_t salt[MFS_KDF_SALT_BYTES] = {1}, salt2[MFS_KDF_SALT_BYTES] = {2};
+	uint8_t a[32], b[32], c[32], d[32];
+
+	cr_assert_eq(mfs_kdf_preset(&fast, "fast"), 0);
+	cr_assert_eq(mfs_kdf_password(a, "pw", 2, salt, &fast), 0);
+	cr_assert_eq(mfs_kdf_password(b, "pw", 2, salt, &fast), 0);
+	cr_assert_eq(mfs_kdf_password(c, "pw", 2, salt2, &fast), 0);
+	cr_assert_eq(mfs_kdf_password(d, "pX", 2, salt, &fast), 0);
+	cr_assert_arr_eq(a, b, 32);
+	cr_assert_arr_neq(a, c, 32);
+	cr_assert_arr_neq(a, d, 32);
+	cr_assert_eq(mfs_kdf_preset(&fast, "nonsense"), MFS_E_FORMAT);
+	fast.mem = 1; /* below Argon2id's minimum */
+	cr_assert_eq(mfs_kdf_password(a, "pw", 2, salt, &fast), MFS_E_FORMAT);
+}
+
+Test(crypto, subkeys_differ_by_id_and_context)
+{
+	uint8_t key[32] = {7}, a[32], b[32], c[32];
+
+	mfs_kdf_subkey(a, 1, "ctx_one_", key);
+	mfs_kdf_subkey(b, 2, "ctx_one_", key);
+	mfs_kdf_subkey(c, 1, "ctx_two_", key);
+	cr_assert_arr_neq(a, b, 32);
+	cr_assert_arr_neq(a, c, 32);
+}
+
+Test(crypto, aead_round_trip_and_tamper)
+{
+	uint8_t key[32], nonce[24], msg[100], box[100 + MFS_AEAD_TAG_BYTES], out[100];
+
+	mfs_random(key, sizeof key);
+	mfs_random(nonce, sizeof nonce);
+	tu_fill_random(msg, sizeof msg, 1);
+	mfs_aead_seal(box, msg, sizeof msg, (const uint8_t *)"ad", 2, nonce, key);
+	cr_assert_eq(mfs_aead_open(out, box, sizeof msg, (const uint8_t *)"ad", 2, nonce, key), 0);
+	cr_assert_arr_eq(out, msg, sizeof msg);
+	cr_assert_eq(mfs_aead_open(out, box, sizeof msg, (const uint8_t *)"AD", 2, nonce, key),
+		     MFS_E_AUTH);
+	box[50] ^= 1;
+	cr_assert_eq(mfs_aead_open(out, box, sizeof msg, (const uint8_t *)"ad", 2, nonce, key),
+		     MFS_E_AUTH);
+}
+
+Test(crypto, signatures)
+{
+	uint8_t pk[32], sk[64], pk2[32], sk2[64], sig[64];
+	const uint8_t msg[] = "manifest bytes";
+
+	mfs_sign_keypair(pk, sk);
+	mfs_sign_keypair(pk2, sk2);
+	mfs_sign(sig, msg, sizeof msg, sk);
+	cr_assert_eq(mfs_sign_verify(sig, msg, sizeof msg, pk), 0);
+	cr_assert_eq(mfs_sign_verify(sig, msg, sizeof msg, pk2), MFS_E_AUTH);
+	cr_assert_eq(mfs_sign_check_pair(pk, sk), 0);
+	cr_assert_eq(mfs_sign_check_pair(pk2, sk), MFS_E_AUTH);
+	sig[3] ^= 0x10;
+	cr_assert_eq(mfs_sign_verify(sig, msg, sizeof msg, pk), MFS_E_AUTH);
+}
+
+Test(crypto, hex_is_strict)
+{
+	uint8_t out[2];
+
+	cr_assert_eq(mfs_hex_decode(out, 2, "0aff"), 0);
+	cr_assert_eq(out[1], 0xff);
+	cr_assert_eq(mfs_hex_decode(out, 2, "0AFF"), MFS_E_FORMAT);
+	cr_assert_eq(mfs_hex_decode(out, 2, "0af"), MFS_E_FORMAT);
+	cr_assert_eq(mfs_hex_decode(out, 2, "0afff"), MFS_E_FORMAT);
+	cr_assert_eq(mfs_hex_decode(out, 2, "0ag0"), MFS_E_FORMAT);
+}
+
+Test(crypto, padding_buckets)
+{
+	cr_assert_eq(mfs_chunk_padded_len(1), 4096);
+	cr_assert_eq(mfs_chunk_padded_len(4096), 4096);
+	cr_assert_eq(mfs_chunk_padded_len(4097), 8192);
+	cr_assert_eq(mfs_chunk_padded_len(1u << 20), 1u << 20);
+	cr_assert_eq(mfs_chunk_padded_len((1u << 20) - 5), 1u << 20);
+	cr_assert_eq(mfs_blob_len(4096), 4096 + 16);
+	cr_assert_eq(mfs_blob_len(1u << 20), (1u << 20) + 16 * 16);
+	for (size_t p = 4096; p <= (16u << 20); p <<= 1)
+		cr_assert_eq(mfs_blob_padded_len(mfs_blob_len(p)), p);
+	cr_assert_eq(mfs_blob_padded_len(12345), 0);
+	cr_assert(mfs_chunk_size_valid(1u << 20));
+	cr_assert_not(mfs_chunk_size_valid(3u << 19));
+	cr_assert_not(mfs_chunk_size_valid(32768));
+}
+
+/* Seals a chunk of len bytes and checks every interesting sub-range. */
+static void chunk_round_trip(size_t len)
+{
+	uint8_t key[32];
+	size_t padded = mfs_chunk_padded_len(len), blob_len = mfs_blob_len(padded);
+	uint8_t *plain = malloc(len), *blob = malloc(blob_len), *out = malloc(padded);
+	const size_t offs[] = {0, 1, 65535, 65536, 65537, len / 2, len - 1};
+
+	tu_fill_random(plain, len, len);
+	mfs_chunk_key_random(key);
+	mfs_chunk_seal(blob, plain, len, key);
+	cr_assert_eq(mfs_chunk_open_range(out, blob, blob_len, 0, padded, key), 0);
+	cr_assert_arr_eq(out, plain, len);
+	for (size_t i = len; i < padded; i++)
+		cr_assert_eq(out[i], 0, "padding is zeros");
+	for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
+		size_t off = offs[i], n = len - off < 70000 ? len - off : 70000;
+
+		if (off >= len)
+			continue;
+		cr_assert_eq(mfs_chunk_open_range(out, blob, blob_len, off, n, key), 0);
+		cr_assert_arr_eq(out, plain + off, n, "range at %zu", off);
+	}
+	cr_assert_eq(mfs_chunk_open_range(out, blob, blob_len, padded, 1, key), MFS_E_FORMAT);
+	blob[blob_len - 1] ^= 1;
+	cr_assert_eq(mfs_chunk_open_range(out, blob, blob_len, padded - 1, 1, key), MFS_E_AUTH);
+	if (padded > MFS_SEGMENT_BYTES)
+		cr_assert_eq(mfs_chunk_open_range(out, blob, blob_len, 0, 1, key), 0,
+			     "other segments still open");
+	free(plain);
+	free(blob);
+	free(out);
+}
+
+Test(crypto, chunk_seal_open_ranges)
+{
+	chunk_round_trip(1);
+	chunk_round_trip(4096);
+	chunk_round_trip(65536);
+	chunk_round_trip(65537);
+	chunk_round_trip(1u << 20);
+	chunk_round_trip((1u << 20) - 3);
+}
+
+Test(crypto, convergent_keys)
+{
+	uint8_t s1[32] = {1}, s2[32] = {2}, a[32], b[32], c[32], d[32];
+	const uint8_t data[] = "same content";
+
+	mfs_chunk_key_convergent(a, data, sizeof data, s1);
+	mfs_chunk_key_convergent(b, data, sizeof data, s1);
+	mfs_chunk_key_convergent(c, data, sizeof data, s2);
+	mfs_chunk_key_convergent(d, data, sizeof data - 1, s1);
+	cr_assert_arr_eq(a, b, 32);
+	cr_assert_arr_neq(a, c, 32, "another secret, another key");
+	cr_assert_arr_neq(a, d, 32, "the length is part of the key");
+}
+
+Test(crypto, canonical_json)
+{
+	json_t *j;
+	char why[160];
+	static const char *const rejected_format[] = {
+		"{\"a\":1,\"a\":2}", "{\"a\":1.5}", "{\"a\":1e3}", "{\"a\":", "[1,2",
+	};
+	static const char *const rejected_canon[] = {
+		"{\"b\":1,\"a\":2}", "{\"a\": 1}", " {\"a\":1}", "{\"a\":1}\n", "{\"a\":\"\\/\"}",
+		"{\"a\":\"\xc3\xa9\"}", "{\"a\":-0}",
+	};
+
+	static const char good[] = "{\"a\":1,\"b\":[true,null,\"x\"]}";
+
+	cr_assert_eq(mfs_cjson_parse(&j, good, sizeof good - 1, why, sizeof why), 0, "%s", why);
+	json_decref(j);
+	for (size_t i = 0; i < sizeof rejected_format / sizeof rejected_format[0]; i++)
+		cr_assert_eq(mfs_cjson_parse(&j, rejected_format[i], strlen(rejected_format[i]), why,
+					     sizeof why),
+			     MFS_E_FORMAT, "%s", rejected_format[i]);
+	for (size_t i = 0; i < sizeof rejected_canon / sizeof rejected_canon[0]; i++)
+		cr_assert_eq(mfs_cjson_parse(&j, rejected_canon[i], strlen(rejected_canon[i]), why,
+					     sizeof why),
+			     MFS_E_NOTCANON, "%s", rejected_canon[i]);
+}

@@ -1,0 +1,269 @@
+/* fs/blob: FileEntry, ingest and extract through a volume, index trees. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "crypto/mfs_error.h"
+#include "fs/blob/fileentry.h"
+#include "fs/blob/ingest.h"
+#include "fs/blob/volume_io.h"
+#include "fs/store/blobstore.h"
+#include "tests/unit/testutil.h"
+
+static char *dir;
+static struct mfs_store *store;
+static struct mfs_volume *vol;
+static const uint8_t secret[32] = {9, 9, 9};
+
+static void setup(void)
+{
+	tu_store(&dir, 4096);
+	cr_assert_eq(mfs_store_open(&store, dir), 0);
+	vol = tu_volume(store, "pw", NULL);
+}
+
+static void teardown(void)
+{
+	mfs_volume_close(vol);
+	mfs_store_close(store);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+TestSuite(ingest, .init = setup, .fini = teardown, .timeout = 300);
+
+static uint64_t used(void)
+{
+	struct mfs_volume_stats st;
+
+	cr_assert_eq(mfs_volume_stats(vol, &st), 0);
+	return st.used_slots;
+}
+
+static void ingest(const uint8_t *data, size_t len, enum mfs_key_mode mode, uint32_t chunk_size,
+		   struct mfs_file_entry *e)
+{
+	struct mfs_ingest_opts o = {.chunk_size = chunk_size, .mode = mode, .convergence = secret};
+	struct mfs_volume_sink sink;
+	struct mfs_blob_sink as;
+	struct mfs_ingest *w;
+
+	mfs_volume_sink_init(&sink, vol, 1);
+	as = mfs_volume_sink_as_sink(&sink);
+	cr_assert_eq(mfs_ingest_begin(&w, "file.bin", &o, &as), 0);
+	/* Odd write sizes, as a FUSE write or a pipe would deliver them. */
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off < 77777 ? len - off : 77777;
+
+		cr_assert_eq(mfs_ingest_write(w, data + off, n), 0);
+		off += n;
+	}
+	cr_assert_eq(mfs_ingest_finish(w, 1234, e), 0);
+	cr_assert_eq(mfs_volume_sink_commit(&sink), 0);
+	mfs_volume_sink_clear(&sink);
+}
+
+static void extract_and_compare(const struct mfs_file_entry *e, const uint8_t *data, size_t len)
+{
+	struct mfs_blob_source src = mfs_volume_source(vol);
+	int fd = memfd_create("extract", 0);
+	uint8_t *back = malloc(len + 1);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(mfs_extract_fd(e, &src, fd), 0);
+	cr_assert_eq(lseek(fd, 0, SEEK_END), (off_t)len);
+	cr_assert_eq(pread(fd, back, len, 0), (ssize_t)len);
+	cr_assert_arr_eq(back, data, len);
+	close(fd);
+	free(back);
+}
+
+static void round_trip(size_t len, enum mfs_key_mode mode, uint32_t chunk_size)
+{
+	uint8_t *data = malloc(len + 1);
+	struct mfs_file_entry e, again;
+	char why[160];
+	json_t *json;
+
+	tu_fill_random(data, len, len + mode);
+	ingest(data, len, mode, chunk_size, &e);
+	cr_assert_eq(e.size, len);
+	cr_assert_eq(e.chunk_count, (len + e.chunk_size - 1) / e.chunk_size);
+	extract_and_compare(&e, data, len);
+	/* Through JSON and back, as a manifest would carry it. */
+	cr_assert_eq(mfs_entry_to_json(&json, &e), 0);
+	cr_assert_eq(mfs_entry_from_json(&again, json, why, sizeof why), 0, "%s", why);
+	json_decref(json);
+	extract_and_compare(&again, data, len);
+	mfs_entry_clear(&again);
+	mfs_entry_clear(&e);
+	free(data);
+}
+
+Test(ingest, round_trips_at_edges)
+{
+	const size_t mib = 1u << 20;
+
+	round_trip(0, MFS_MODE_CONVERGENT, 0);
+	round_trip(1, MFS_MODE_CONVERGENT, 0);
+	round_trip(mib, MFS_MODE_CONVERGENT, 0);
+	round_trip(mib + 1, MFS_MODE_RANDOM, 0);
+	round_trip(33 * mib - 1, MFS_MODE_RANDOM, 0); /* 33 chunks: first size past inline */
+}
+
+Test(ingest, round_trip_100_mib)
+{
+	round_trip(100u << 20, MFS_MODE_CONVERGENT, 0);
+}
+
+Test(ingest, index_tree_two_levels)
+{
+	/* 64 KiB chunks: 963 refs per index blob, so 1000 chunks need depth 2. */
+	const size_t len = 1000u * 65536u + 17;
+	uint8_t *data = malloc(len);
+	struct mfs_file_entry e;
+	struct mfs_chunk_cursor *cur;
+	struct mfs_chunk_ref ref;
+	struct mfs_blob_source src = mfs_volume_source(vol);
+	uint8_t out[100];
+
+	tu_fill_random(data, len, 5);
+	ingest(data, len, MFS_MODE_CONVERGENT, 65536, &e);
+	cr_assert_eq(e.index_depth, 2);
+	extract_and_compare(&e, data, len);
+	/* Random access straight to a chunk in the second leaf. */
+	cr_assert_eq(mfs_chunk_cursor_new(&cur, &e, &src), 0);
+	cr_assert_eq(mfs_chunk_cursor_get(cur, 990, &ref), 0);
+	cr_assert_eq(mfs_chunk_read(&src, &ref, 100, sizeof out, out), 0);
+	cr_assert_arr_eq(out, data + 990u * 65536u + 100, sizeof out);
+	cr_assert_eq(mfs_chunk_cursor_get(cur, 1000, &ref), 0);
+	cr_assert_eq(ref.length, 17);
+	cr_assert_eq(mfs_chunk_cursor_get(cur, 1001, &ref), MFS_E_FORMAT);
+	mfs_chunk_cursor_free(cur);
+	mfs_entry_clear(&e);
+	free(data);
+}
+
+Test(ingest, convergent_dedups_random_does_not)
+{
+	const size_t len = 3u << 20;
+	uint8_t *data = malloc(len);
+	struct mfs_file_entry a, b, c, d;
+	uint64_t before;
+
+	tu_fill_random(data, len, 11);
+	ingest(data, len, MFS_MODE_CONVERGENT, 0, &a);
+	before = used();
+	ingest(data, len, MFS_MODE_CONVERGENT, 0, &b);
+	cr_assert_eq(used(), before, "a second convergent ingest takes zero new slots");
+	for (int i = 0; i < 3; i++)
+		cr_assert_arr_eq(a.chunks[i].id, b.chunks[i].id, 32, "same content, same blob ids");
+	ingest(data, len, MFS_MODE_RANDOM, 0, &c);
+	ingest(data, len, MFS_MODE_RANDOM, 0, &d);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_arr_neq(c.chunks[i].id, d.chunks[i].id, 32, "random keys, new blobs");
+		cr_assert_arr_neq(a.chunks[i].id, c.chunks[i].id, 32);
+	}
+	mfs_entry_clear(&a);
+	mfs_entry_clear(&b);
+	mfs_entry_clear(&c);
+	mfs_entry_clear(&d);
+	free(data);
+}
+
+/* A sink that fails after n puts, to test rollback. */
+struct failing {
+	struct mfs_volume_sink inner;
+	int left;
+};
+
+static int failing_put(void *ctx, const uint8_t id[static 32], const uint8_t *blob, size_t len)
+{
+	struct failing *f = ctx;
+	struct mfs_blob_sink s = mfs_volume_sink_as_sink(&f->inner);
+
+	if (f->left-- == 0)
+		return MFS_E_FULL;
+	return s.put(s.ctx, id, blob, len);
+}
+
+Test(ingest, failed_ingest_rolls_back_everything)
+{
+	const size_t len = 40u << 20;
+	uint8_t *data = malloc(len);
+	struct mfs_ingest_opts o = {.mode = MFS_MODE_RANDOM};
+	struct failing f = {.left = 30};
+	struct mfs_blob_sink sink = {.put = failing_put, .ctx = &f};
+	struct mfs_blob_stats st;
+	struct mfs_ingest *w;
+	struct mfs_vtxn *t;
+	uint64_t before = used();
+	int rc;
+
+	tu_fill_random(data, len, 12);
+	mfs_volume_sink_init(&f.inner, vol, 1);
+	cr_assert_eq(mfs_ingest_begin(&w, "big", &o, &sink), 0);
+	rc = mfs_ingest_write(w, data, len);
+	cr_assert_eq(rc, MFS_E_FULL);
+	mfs_ingest_abort(w);
+	cr_assert_eq(mfs_volume_sink_rollback(&f.inner), 0);
+	mfs_volume_sink_clear(&f.inner);
+	cr_assert_eq(used(), before, "every slot given back, committed batches too");
+	cr_assert_eq(mfs_vtxn_begin(vol, 0, &t), 0);
+	mfs_blob_stats(t, &st);
+	cr_assert_eq(st.count, 0);
+	mfs_vtxn_abort(t);
+	free(data);
+}
+
+Test(ingest, bad_entries_are_refused)
+{
+	static const char *const bad[] = {
+		"{}",
+		"{\"chunkSize\":1048576,\"chunks\":[],\"mode\":\"convergent\",\"mtime\":0,\"name\":\"a/b\",\"size\":0}",
+		"{\"chunkSize\":1000,\"chunks\":[],\"mode\":\"convergent\",\"mtime\":0,\"name\":\"a\",\"size\":0}",
+		"{\"chunkSize\":1048576,\"chunks\":[],\"mode\":\"xor\",\"mtime\":0,\"name\":\"a\",\"size\":0}",
+		"{\"chunkSize\":1048576,\"chunks\":[],\"mode\":\"random\",\"mtime\":0,\"name\":\"a\",\"size\":5}",
+		"{\"chunkSize\":1048576,\"chunks\":[],\"mode\":\"random\",\"mtime\":0,\"name\":\"..\",\"size\":0}",
+	};
+	struct mfs_file_entry e;
+	char why[160];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		json_t *j = json_loads(bad[i], 0, NULL);
+
+		cr_assert_not_null(j);
+		cr_assert_eq(mfs_entry_from_json(&e, j, why, sizeof why), MFS_E_FORMAT, "%s", bad[i]);
+		cr_assert(strncmp(why, "file entry: ", 12) == 0);
+		json_decref(j);
+	}
+}
+
+Test(ingest, tampered_blob_is_detected_on_extract)
+{
+	const size_t len = 200000;
+	uint8_t *data = malloc(len), *blob;
+	struct mfs_file_entry e;
+	struct mfs_blob_source src = mfs_volume_source(vol);
+	struct mfs_vtxn *t;
+	size_t blob_len;
+	int fd = memfd_create("x", 0);
+
+	tu_fill_random(data, len, 13);
+	ingest(data, len, MFS_MODE_RANDOM, 0, &e);
+	/* Swap the blob for another of the same length: the key will not open it. */
+	cr_assert_eq(mfs_vtxn_begin(vol, 1, &t), 0);
+	cr_assert_eq(mfs_blob_get(t, e.chunks[0].id, &blob, &blob_len), 0);
+	cr_assert_eq(mfs_blob_delete(t, e.chunks[0].id), 0);
+	blob[100] ^= 1;
+	cr_assert_eq(mfs_blob_put_hashed(t, e.chunks[0].id, blob, blob_len, 1, NULL), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	cr_assert_eq(mfs_extract_fd(&e, &src, fd), MFS_E_AUTH);
+	close(fd);
+	free(blob);
+	mfs_entry_clear(&e);
+	free(data);
+}

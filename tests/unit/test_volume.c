@@ -1,0 +1,382 @@
+/* fs/store/volume: objects, passwords, hidden volumes, damage, fullness. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto/hash.h"
+#include "crypto/mfs_error.h"
+#include "crypto/secure.h"
+#include "fs/store/volume.h"
+#include "tests/unit/testutil.h"
+
+struct fixture {
+	char *dir;
+	struct mfs_store *store;
+};
+
+static struct fixture open_store(uint64_t slots)
+{
+	struct fixture f;
+
+	tu_store(&f.dir, slots);
+	cr_assert_eq(mfs_store_open(&f.store, f.dir), 0);
+	return f;
+}
+
+static void close_store(struct fixture *f)
+{
+	mfs_store_close(f->store);
+	tu_rmtree(f->dir);
+	free(f->dir);
+}
+
+static void put(struct mfs_volume *v, const char *name, const void *data, size_t len)
+{
+	struct mfs_vtxn *t;
+
+	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+	cr_assert_eq(mfs_obj_write(t, name, strlen(name), data, len), 0, "write %s", name);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+}
+
+static int get(struct mfs_volume *v, const char *name, uint8_t **data, uint64_t *len)
+{
+	struct mfs_vtxn *t;
+	int rc;
+
+	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
+	rc = mfs_obj_size(t, name, strlen(name), len);
+	if (rc == 0) {
+		*data = malloc(*len + 1);
+		rc = mfs_obj_read(t, name, strlen(name), 0, *data, *len);
+		if (rc != 0)
+			free(*data);
+	}
+	mfs_vtxn_abort(t);
+	return rc;
+}
+
+static void expect(struct mfs_volume *v, const char *name, const uint8_t *want, size_t len)
+{
+	uint8_t *got;
+	uint64_t n;
+
+	cr_assert_eq(get(v, name, &got, &n), 0, "read %s", name);
+	cr_assert_eq(n, len, "%s length", name);
+	cr_assert_arr_eq(got, want, len, "%s content", name);
+	free(got);
+}
+
+static uint64_t used(struct mfs_volume *v)
+{
+	struct mfs_volume_stats st;
+
+	cr_assert_eq(mfs_volume_stats(v, &st), 0);
+	return st.used_slots;
+}
+
+Test(volume, objects_round_trip_at_slot_boundaries)
+{
+	struct fixture f = open_store(256);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	const size_t sizes[] = {0, 1, MFS_SLOT_PAYLOAD - 8, MFS_SLOT_PAYLOAD - 7, MFS_SLOT_PAYLOAD,
+				3 * MFS_SLOT_PAYLOAD + 5, 1u << 20};
+	uint8_t *data = malloc(1u << 20), *part = malloc(200000);
+	uint64_t count;
+	struct mfs_vtxn *t;
+
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		char name[16];
+
+		sprintf(name, "obj%zu", i);
+		tu_fill_random(data, sizes[i], i);
+		put(v, name, data, sizes[i]);
+		expect(v, name, data, sizes[i]);
+		cr_assert_eq(mfs_obj_slots_for(sizes[i]),
+			     i < 3 ? 1 : i == 3 ? 2 : i == 4 ? 2 : i == 5 ? 4 : 17);
+	}
+	/* A read across slot boundaries in the middle of an object. */
+	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
+	cr_assert_eq(mfs_obj_read(t, "obj6", 4, 65000, part, 200000), 0);
+	cr_assert_arr_eq(part, data + 65000, 200000);
+	cr_assert_eq(mfs_obj_read(t, "obj6", 4, (1u << 20) - 10, part, 11), MFS_E_FORMAT);
+	mfs_vtxn_abort(t);
+	cr_assert_eq(mfs_store_record_count(f.store, &count), 0);
+	cr_assert_eq(count, 256, "record count never changes");
+	mfs_volume_close(v);
+	free(data);
+	free(part);
+	close_store(&f);
+}
+
+Test(volume, rewrite_grow_shrink_delete_account_slots)
+{
+	struct fixture f = open_store(128);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	uint8_t *data = malloc(300000);
+	uint64_t base = used(v), count, n;
+	struct mfs_vtxn *t;
+	uint8_t *got;
+
+	tu_fill_random(data, 300000, 3);
+	put(v, "x", data, 300000);
+	cr_assert_eq(used(v), base + mfs_obj_slots_for(300000));
+	put(v, "x", data, 10);
+	cr_assert_eq(used(v), base + 1, "shrinking gives slots back");
+	expect(v, "x", data, 10);
+	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+	cr_assert_eq(mfs_obj_delete(t, "x", 1), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	cr_assert_eq(used(v), base);
+	cr_assert_eq(get(v, "x", &got, &n), MFS_E_NOTFOUND);
+	cr_assert_eq(mfs_store_record_count(f.store, &count), 0);
+	cr_assert_eq(count, 128);
+	mfs_volume_close(v);
+	free(data);
+	close_store(&f);
+}
+
+static uint8_t *file_digest(const char *dir)
+{
+	static uint8_t id[32];
+	char path[4096];
+	size_t len;
+	uint8_t *bytes;
+
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	bytes = tu_read_file(path, &len);
+	mfs_blob_id(id, bytes, len);
+	free(bytes);
+	return id;
+}
+
+Test(volume, wrong_password_changes_nothing)
+{
+	struct fixture f = open_store(64);
+	struct mfs_volume *v = tu_volume(f.store, "right", NULL), *w = NULL;
+	uint8_t before[32];
+
+	put(v, "secret", "data", 4);
+	mfs_volume_close(v);
+	memcpy(before, file_digest(f.dir), 32);
+	cr_assert_eq(mfs_volume_open(&w, f.store, "wrong", 5, NULL, 0), MFS_E_BADPASS);
+	cr_assert_null(w);
+	cr_assert_str_eq(mfs_strerror(MFS_E_BADPASS),
+			 "wrong password: no volume in this store opens with it");
+	cr_assert_arr_eq(file_digest(f.dir), before, 32, "data.mdb is byte-identical");
+	cr_assert_eq(mfs_volume_open(&v, f.store, "right", 5, NULL, 0), 0);
+	expect(v, "secret", (const uint8_t *)"data", 4);
+	cr_assert_eq(mfs_volume_create(f.store, "right", 5, NULL, 0), MFS_E_EXISTS);
+	mfs_volume_close(v);
+	close_store(&f);
+}
+
+Test(volume, volumes_see_only_their_own_objects)
+{
+	struct fixture f = open_store(64);
+	struct mfs_volume *outer = tu_volume(f.store, "outer", NULL);
+	struct mfs_volume *hidden = tu_volume(f.store, "hidden", "outer");
+	uint8_t *got;
+	uint64_t n;
+
+	put(outer, "name", "outer data", 10);
+	put(hidden, "name", "hidden data", 11);
+	expect(outer, "name", (const uint8_t *)"outer data", 10);
+	expect(hidden, "name", (const uint8_t *)"hidden data", 11);
+	put(hidden, "only-hidden", "x", 1);
+	cr_assert_eq(get(outer, "only-hidden", &got, &n), MFS_E_NOTFOUND);
+	cr_assert_eq(used(outer), 2, "the outer volume counts only its own slots");
+	mfs_volume_close(outer);
+	mfs_volume_close(hidden);
+	close_store(&f);
+}
+
+/* Writes objects of ~1 MiB into v until the store is full from its view. */
+static int fill(struct mfs_volume *v, uint8_t *data)
+{
+	int n = 0;
+
+	for (;; n++) {
+		struct mfs_vtxn *t;
+		char name[32];
+		int rc;
+
+		sprintf(name, "fill%d", n);
+		cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+		rc = mfs_obj_write(t, name, strlen(name), data, 1u << 20);
+		if (rc == MFS_E_FULL) {
+			mfs_vtxn_abort(t);
+			return n;
+		}
+		cr_assert_eq(rc, 0);
+		cr_assert_eq(mfs_vtxn_commit(t), 0);
+	}
+}
+
+Test(volume, protected_hidden_volume_survives_outer_writes)
+{
+	struct fixture f = open_store(400);
+	struct mfs_volume *outer, *hidden = NULL;
+	uint8_t *data = malloc(1u << 20), *secret = malloc(500000);
+	struct mfs_volume_stats st;
+	uint64_t count;
+	int n;
+
+	mfs_volume_close(tu_volume(f.store, "outer", NULL));
+	hidden = tu_volume(f.store, "hidden", "outer");
+	tu_fill_random(secret, 500000, 42);
+	put(hidden, "diary", secret, 500000);
+	mfs_volume_close(hidden);
+	tu_fill_random(data, 1u << 20, 7);
+	cr_assert_eq(mfs_volume_open(&outer, f.store, "outer", 5, "hidden", 6), 0);
+	n = fill(outer, data);
+	cr_assert_gt(n, 10);
+	cr_assert_eq(mfs_volume_stats(outer, &st), 0);
+	cr_assert_eq(st.protected_slots, 1 + mfs_obj_slots_for(500000));
+	cr_assert_lt(st.free_slots, 17, "the outer volume filled every slot it may take");
+	mfs_volume_close(outer);
+	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
+	expect(hidden, "diary", secret, 500000);
+	mfs_volume_close(hidden);
+	cr_assert_eq(mfs_store_record_count(f.store, &count), 0);
+	cr_assert_eq(count, 400);
+	free(data);
+	free(secret);
+	close_store(&f);
+}
+
+Test(volume, unprotected_outer_writes_may_destroy_the_hidden_volume)
+{
+	struct fixture f = open_store(200);
+	struct mfs_volume *outer, *hidden;
+	uint8_t *data = malloc(1u << 20);
+
+	mfs_volume_close(tu_volume(f.store, "outer", NULL));
+	hidden = tu_volume(f.store, "hidden", "outer");
+	put(hidden, "diary", "x", 1);
+	mfs_volume_close(hidden);
+	tu_fill_random(data, 1u << 20, 8);
+	cr_assert_eq(mfs_volume_open(&outer, f.store, "outer", 5, NULL, 0), 0);
+	fill(outer, data);
+	/* Top the store up with single-slot objects: then every record is outer's. */
+	for (int i = 0;; i++) {
+		struct mfs_vtxn *t;
+		char name[32];
+		int rc;
+
+		sprintf(name, "small%d", i);
+		cr_assert_eq(mfs_vtxn_begin(outer, 1, &t), 0);
+		rc = mfs_obj_write(t, name, strlen(name), "s", 1);
+		if (rc == MFS_E_FULL) {
+			mfs_vtxn_abort(t);
+			break;
+		}
+		cr_assert_eq(mfs_vtxn_commit(t), 0);
+	}
+	cr_assert_eq(used(outer), 200, "the outer volume took every slot, the hidden ones too");
+	mfs_volume_close(outer);
+	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), MFS_E_BADPASS,
+		     "as documented: without --protect-file the hidden volume can be overwritten");
+	free(data);
+	close_store(&f);
+}
+
+Test(volume, hidden_superblock_opens_only_with_its_password)
+{
+	struct fixture f = open_store(64);
+	struct mfs_volume *v = NULL;
+	struct mfs_volume_stats a, b;
+
+	mfs_volume_close(tu_volume(f.store, "outer", NULL));
+	cr_assert_eq(mfs_volume_open(&v, f.store, "outer", 5, NULL, 0), 0);
+	cr_assert_eq(mfs_volume_stats(v, &a), 0);
+	mfs_volume_close(v);
+	mfs_volume_close(tu_volume(f.store, "hidden", "outer"));
+	cr_assert_eq(mfs_volume_open(&v, f.store, "outer", 5, NULL, 0), 0);
+	cr_assert_eq(mfs_volume_stats(v, &b), 0);
+	cr_assert_eq(memcmp(&a, &b, sizeof a), 0, "the outer volume's view did not change");
+	mfs_volume_close(v);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "hiddeN", 6, NULL, 0), MFS_E_BADPASS);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "hidden", 6, NULL, 0), 0);
+	mfs_volume_close(v);
+	cr_assert_eq(mfs_volume_create(f.store, "third", 5, "nope", 4), MFS_E_BADPASS,
+		     "protecting a volume that does not exist is an error");
+	close_store(&f);
+}
+
+/* Flips one byte inside the stored value of object name's slot 0. */
+static void flip_slot_byte(struct fixture *f, struct mfs_volume *v, const char *name)
+{
+	uint8_t key[MFS_SLOT_KEY_BYTES], probe[64];
+	struct mfs_store_txn *st;
+	struct mfs_vtxn *t;
+	const uint8_t *value;
+	char path[4096];
+	uint8_t *file;
+	size_t len;
+	uint8_t *at;
+	int fd;
+
+	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
+	mfs_obj_slot_key(t, key, name, strlen(name), 0);
+	mfs_vtxn_abort(t);
+	cr_assert_eq(mfs_store_txn_begin(f->store, 0, &st), 0);
+	cr_assert_eq(mfs_store_slot_get(st, key, &value), 0);
+	memcpy(probe, value, sizeof probe);
+	mfs_store_txn_abort(st);
+	snprintf(path, sizeof path, "%s/data.mdb", f->dir);
+	file = tu_read_file(path, &len);
+	at = memmem(file, len, probe, sizeof probe);
+	cr_assert_not_null(at, "slot found in the file");
+	fd = open(path, O_RDWR);
+	cr_assert(fd >= 0);
+	file[(at - file) + 1000] ^= 0x20;
+	cr_assert_eq(pwrite(fd, file + (at - file) + 1000, 1, (at - file) + 1000), 1);
+	close(fd);
+	free(file);
+}
+
+Test(volume, flipped_byte_is_detected_and_others_stay_readable)
+{
+	struct fixture f = open_store(64);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	uint8_t *got;
+	uint64_t n;
+
+	put(v, "victim", "victim data", 11);
+	put(v, "bystander", "bystander data", 14);
+	flip_slot_byte(&f, v, "victim");
+	cr_assert_eq(get(v, "victim", &got, &n), MFS_E_CORRUPT);
+	cr_assert_str_eq(mfs_strerror(MFS_E_CORRUPT), "stored data is damaged");
+	expect(v, "bystander", (const uint8_t *)"bystander data", 14);
+	mfs_volume_close(v);
+	close_store(&f);
+}
+
+Test(volume, store_full_is_clear_and_writes_nothing)
+{
+	struct fixture f = open_store(40);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	uint8_t *data = malloc(4u << 20);
+	struct mfs_vtxn *t;
+	uint64_t before, count, n;
+	uint8_t *got;
+
+	tu_fill_random(data, 4u << 20, 9);
+	put(v, "a", data, 1u << 20);
+	before = used(v);
+	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+	cr_assert_eq(mfs_obj_write(t, "huge", 4, data, 4u << 20), MFS_E_FULL);
+	mfs_vtxn_abort(t);
+	cr_assert_eq(used(v), before);
+	cr_assert_eq(get(v, "huge", &got, &n), MFS_E_NOTFOUND, "nothing half-written");
+	expect(v, "a", data, 1u << 20);
+	cr_assert_eq(mfs_store_record_count(f.store, &count), 0);
+	cr_assert_eq(count, 40);
+	mfs_volume_close(v);
+	free(data);
+	close_store(&f);
+}

@@ -1,0 +1,86 @@
+#include "tests/unit/testutil.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/kdf.h"
+#include "crypto/secure.h"
+
+char *tu_tempdir(void)
+{
+	char *dir = strdup("/tmp/mfs-test-XXXXXX");
+
+	cr_assert_not_null(dir);
+	cr_assert_not_null(mkdtemp(dir));
+	return dir;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void tu_rmtree(const char *dir)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void tu_store(char **dir, uint64_t slot_count)
+{
+	struct mfs_kdf_limits kdf;
+
+	cr_assert_eq(mfs_crypto_init(), 0);
+	cr_assert_eq(mfs_kdf_preset(&kdf, "fast"), 0);
+	*dir = tu_tempdir();
+	cr_assert_eq(mfs_store_create(*dir, slot_count, &kdf), 0);
+}
+
+struct mfs_volume *tu_volume(struct mfs_store *s, const char *pw, const char *protect_pw)
+{
+	struct mfs_volume *v = NULL;
+
+	cr_assert_eq(mfs_volume_create(s, pw, strlen(pw), protect_pw,
+				       protect_pw ? strlen(protect_pw) : 0), 0);
+	cr_assert_eq(mfs_volume_open(&v, s, pw, strlen(pw), protect_pw,
+				     protect_pw ? strlen(protect_pw) : 0), 0);
+	return v;
+}
+
+void tu_fill_random(void *buf, size_t len, uint64_t seed)
+{
+	/* xorshift: reproducible, fast, not cryptographic (test data only). */
+	uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+	uint8_t *p = buf;
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = (uint8_t)(x >> 24);
+	}
+}
+
+uint8_t *tu_read_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY);
+	struct stat st;
+	uint8_t *buf;
+
+	cr_assert(fd >= 0, "open %s", path);
+	cr_assert_eq(fstat(fd, &st), 0);
+	buf = malloc((size_t)st.st_size + 1);
+	cr_assert_not_null(buf);
+	cr_assert_eq(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
+	close(fd);
+	*len = (size_t)st.st_size;
+	return buf;
+}

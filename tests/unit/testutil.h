@@ -1,0 +1,26 @@
+/* testutil: shared helpers for the criterion unit tests: temporary stores
+ * with fast Argon2id limits, random buffers, and a directory remover. */
+#ifndef MFS_TESTUTIL_H
+#define MFS_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/store/store.h"
+#include "fs/store/volume.h"
+
+/* Makes a fresh temporary directory and returns its path (static storage
+ * per call site is not needed: the caller frees with free()). */
+char *tu_tempdir(void);
+void tu_rmtree(const char *dir);
+/* Creates a store of slot_count slots with "fast" KDF limits in a new temp
+ * dir; *dir is malloc'ed. */
+void tu_store(char **dir, uint64_t slot_count);
+/* Creates a volume with password pw (protecting protect_pw when not NULL)
+ * and opens it. */
+struct mfs_volume *tu_volume(struct mfs_store *s, const char *pw, const char *protect_pw);
+void tu_fill_random(void *buf, size_t len, uint64_t seed);
+/* Reads a whole file into a malloc'ed buffer. */
+uint8_t *tu_read_file(const char *path, size_t *len);
+
+#endif

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# tools/bench/ingest.sh: end-to-end throughput of megafs ingest / extract,
+# next to the one-core crypto ceiling measured by mfs-bench-crypto.
+#
+#   tools/bench/ingest.sh
+#
+# Environment:
+#   BENCH_SIZE_MB     size of the random test file in MiB (default 1024)
+#   BENCH_CRYPTO_MB   MiB per mfs-bench-crypto throughput test (default 1024)
+#   BENCH_SENSITIVE   1: also time Argon2id "sensitive" (1 GiB, seconds)
+#   BENCH_TMPDIR      where the throwaway stores and files go (default
+#                     $TMPDIR or /tmp); it needs ~4x BENCH_SIZE_MB free
+#
+# Each ingest goes into a fresh store (megafs init --kdf fast, so unlocking
+# costs nothing); extract reads back the random-mode store and its output is
+# compared with the source (cmp). The source file is in the page cache when
+# ingested (it was just written); the page cache is dropped before extract
+# when this process may do so (root), and the table says whether it was.
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$script_dir/../.." && pwd)
+build="$root/build"
+size_mb=${BENCH_SIZE_MB:-1024}
+crypto_mb=${BENCH_CRYPTO_MB:-1024}
+sensitive=${BENCH_SENSITIVE:-0}
+
+die() { echo "ingest.sh: $*" >&2; exit 1; }
+log() { echo "ingest.sh: $*" >&2; }
+
+[[ $size_mb =~ ^[1-9][0-9]*$ ]] || die "BENCH_SIZE_MB must be a positive integer"
+[[ $crypto_mb =~ ^[1-9][0-9]*$ ]] || die "BENCH_CRYPTO_MB must be a positive integer"
+
+# --- build (make decides what is out of date) -------------------------------
+if [[ ! -f $build/CMakeCache.txt ]]; then
+	log "configuring $build"
+	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+make -C "$build" -s megafs mfs-bench-crypto >/dev/null
+megafs="$build/megafs"
+bench="$build/mfs-bench-crypto"
+
+# --- scratch space -----------------------------------------------------------
+work=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/mfs-bench.XXXXXX")
+cleanup() { rm -rf -- "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A 1 MiB chunk seals to 1,048,832 bytes (16 segments of 64 KiB + 16-byte
+# tags) and an object of that size takes 17 slots (65,464 payload bytes each).
+# Add the index blob, the blob table and the superblock, then a tenth.
+slot_payload=65464
+chunk_slots=$(( (1048832 + 8 + slot_payload - 1) / slot_payload ))
+need_slots=$(( size_mb * chunk_slots + 4 * chunk_slots + 64 ))
+store_mb=$(( (need_slots * 11 / 10 + 15) / 16 + 16 ))   # 16 nominal slots per MiB
+
+# The store file is ~1.2x its size (LMDB tree and slack); the source and the
+# extracted copy are size_mb each; only one store exists at a time.
+free_mb=$(df -Pm "$work" | awk 'NR == 2 { print $4 }')
+need_mb=$(( store_mb * 13 / 10 + 2 * size_mb + 64 ))
+(( free_mb >= need_mb )) || die "$work has $free_mb MiB free, needs ~$need_mb MiB"
+
+export MEGAFS_PASSWORD="bench-password"
+
+now() { echo "$EPOCHREALTIME"; }
+mibps() { awk -v mb="$1" -v s="$2" 'BEGIN { printf "%.1f", mb / s }'; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+new_store() {
+	export MEGAFS_STORE="$work/store-$1"
+	"$megafs" init --size "${store_mb}M" --kdf fast >/dev/null
+}
+
+drop_caches() {
+	sync
+	if { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then
+		echo yes
+	else
+		echo no
+	fi
+}
+
+# --- crypto ceilings (first, while the disk is quiet) -------------------------
+log "mfs-bench-crypto --size $crypto_mb"
+bench_args=(--size "$crypto_mb")
+[[ $sensitive == 1 ]] && bench_args+=(--sensitive)
+bench_out=$("$bench" "${bench_args[@]}")
+declare -A B
+while read -r name value _; do
+	B[$name]=$value
+done <<<"$bench_out"
+
+# --- the source file ---------------------------------------------------------
+src="$work/source.bin"
+log "writing $size_mb MiB of random data"
+head -c "$((size_mb * 1048576))" /dev/urandom >"$src"
+
+# --- ingest, convergent ------------------------------------------------------
+log "ingest --mode convergent (store of ${store_mb}M)"
+new_store conv
+sync
+t0=$(now)
+"$megafs" ingest "$src" --mode convergent >"$work/conv.json" 2>"$work/conv.log" ||
+	{ cat "$work/conv.log" >&2; die "ingest --mode convergent failed"; }
+t1=$(now)
+conv_s=$(secs "$t0" "$t1")
+conv_free=$("$megafs" status | awk '$1 == "free" { print $2 }')
+rm -rf -- "$MEGAFS_STORE"
+
+# --- ingest, random ----------------------------------------------------------
+log "ingest --mode random (fresh store)"
+new_store rand
+sync
+t0=$(now)
+"$megafs" ingest "$src" --mode random >"$work/rand.json" 2>"$work/rand.log" ||
+	{ cat "$work/rand.log" >&2; die "ingest --mode random failed"; }
+t1=$(now)
+rand_s=$(secs "$t0" "$t1")
+
+# --- extract (from the random-mode store) -----------------------------------
+log "extract"
+dropped=$(drop_caches)
+out="$work/extracted.bin"
+t0=$(now)
+"$megafs" extract "$work/rand.json" -o "$out"
+t1=$(now)
+extr_s=$(secs "$t0" "$t1")
+if cmp -s "$src" "$out"; then
+	verdict="identical (cmp)"
+else
+	verdict="DIFFERENT from the source (cmp failed)"
+fi
+rm -rf -- "$MEGAFS_STORE" "$out"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+conv_r=$(mibps "$size_mb" "$conv_s")
+rand_r=$(mibps "$size_mb" "$rand_s")
+extr_r=$(mibps "$size_mb" "$extr_s")
+ceil=${B[ceiling]}
+dec=${B[xchacha20poly1305_decrypt]}
+cache_note="page cache dropped before extract"
+[[ $dropped == yes ]] || cache_note="page cache NOT dropped (no permission): extract read from memory"
+
+cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+cores=$(nproc)
+sodium=$(pkg-config --modversion libsodium 2>/dev/null || echo "?")
+rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "?")
+
+echo
+echo "megafs $rev: $size_mb MiB random file, 1 MiB chunks; $cpu, $cores cores; libsodium $sodium"
+echo "Source file in page cache for ingest; stores on $(df -P "$work" | awk 'NR == 2 { print $1 }'); $cache_note."
+echo
+printf "%-52s %9s %9s %10s\n" "" "time (s)" "MiB/s" "x ceiling"
+printf "%-52s %9s %9s %10s\n" "megafs ingest --mode convergent" "$conv_s" "$conv_r" "$(ratio "$conv_r" "$ceil")"
+printf "%-52s %9s %9s %10s\n" "megafs ingest --mode random" "$rand_s" "$rand_r" "$(ratio "$rand_r" "$ceil")"
+printf "%-52s %9s %9s %10s\n" "megafs extract (random-mode store)" "$extr_s" "$extr_r" "$(ratio "$extr_r" "$ceil")"
+printf "%-52s %9s %9s %10s\n" "ceiling: XChaCha20-Poly1305 + BLAKE2b-256, 1 core" "" "$ceil" "1.00"
+echo
+echo "extract output: $verdict"
+echo "free slots after the convergent ingest: $conv_free (store of ${store_mb}M)"
+echo
+echo "One core, 1 MiB buffers in memory (mfs-bench-crypto, $crypto_mb MiB per test):"
+printf "  %-50s %9s MiB/s\n" "XChaCha20-Poly1305 encrypt" "${B[xchacha20poly1305_encrypt]}"
+printf "  %-50s %9s MiB/s\n" "XChaCha20-Poly1305 decrypt" "$dec"
+printf "  %-50s %9s MiB/s\n" "BLAKE2b-256" "${B[blake2b256]}"
+printf "  %-50s %9s MiB/s   (BLAKE2b is %sx)\n" "SHA-256 (libsodium)" "${B[sha256_libsodium]}" \
+	"$(ratio "${B[blake2b256]}" "${B[sha256_libsodium]}")"
+printf "  %-50s %9s MiB/s\n" "ceiling (encrypt + BLAKE2b-256 of the ciphertext)" "$ceil"
+printf "  %-50s %9s MiB/s\n" "mfs_chunk_seal + mfs_blob_id, random key" "${B[seal_random]}"
+printf "  %-50s %9s MiB/s\n" "mfs_chunk_seal + mfs_blob_id, convergent key" "${B[seal_convergent]}"
+printf "  %-50s %9s MiB/s\n" "mfs_chunk_open_range, whole chunk" "${B[chunk_open]}"
+printf "  %-50s %9s MiB/s   (ingest --mode convergent reaches %s of it)\n" \
+	"model: convergent seal + per-slot reseal (volume)" "${B[model_ingest_convergent]}" \
+	"$(ratio "$conv_r" "${B[model_ingest_convergent]}")"
+printf "  %-50s %9s MiB/s   (extract reaches %s of it)\n" \
+	"model: per-slot open + chunk open" "${B[model_extract]}" \
+	"$(ratio "$extr_r" "${B[model_extract]}")"
+echo
+echo "Argon2id unlock (mfs_kdf_password, median):"
+for p in interactive moderate sensitive; do
+	[[ -n ${B[argon2id_$p]:-} ]] || continue
+	printf "  %-50s %9s ms\n" "$p (${B[argon2id_${p}_ops]} passes, ${B[argon2id_${p}_mem]} MiB)" \
+		"${B[argon2id_$p]}"
+done
+[[ $sensitive == 1 ]] || echo "  sensitive (1 GiB): not run; BENCH_SENSITIVE=1 to include it"

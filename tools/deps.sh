@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages megafs needs to build and test, if missing.
+set -euo pipefail
+
+packages=(
+	build-essential cmake pkg-config
+	libsodium-dev liblmdb-dev libjansson-dev libcriterion-dev
+	util-linux coreutils
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "tools/deps.sh: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
