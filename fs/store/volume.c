@@ -363,6 +363,25 @@ static int take_slot(struct mfs_vtxn *t, const uint8_t key[static MFS_SLOT_KEY_B
 	return rc;
 }
 
+/* Gives back slots [from, to) of an object. */
+static int release_slots(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t from,
+			 uint64_t to)
+{
+	uint8_t key[MFS_SLOT_KEY_BYTES];
+
+	for (uint64_t i = from; i < to; i++) {
+		int rc;
+
+		slot_key(key, t->vol->keys, name, name_len, (uint32_t)i);
+		rc = mfs_store_slot_release(t->st, key);
+		if (rc != 0)
+			return rc;
+		t->sb.used_slots--;
+		t->sb_dirty = 1;
+	}
+	return 0;
+}
+
 int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const void *data,
 		  size_t len)
 {
@@ -397,20 +416,11 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 			t->sb_dirty = 1;
 		}
 	}
-	for (uint64_t i = new_n; i < old_n; i++) {
-		slot_key(key, k, name, name_len, (uint32_t)i);
-		rc = mfs_store_slot_release(t->st, key);
-		if (rc != 0)
-			return rc;
-		t->sb.used_slots--;
-		t->sb_dirty = 1;
-	}
-	return 0;
+	return release_slots(t, name, name_len, new_n, old_n);
 }
 
 int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len)
 {
-	uint8_t key[MFS_SLOT_KEY_BYTES];
 	uint64_t len;
 	int rc;
 
@@ -419,15 +429,7 @@ int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len)
 	rc = mfs_obj_size(t, name, name_len, &len);
 	if (rc != 0)
 		return rc;
-	for (uint64_t i = 0; i < mfs_obj_slots_for(len); i++) {
-		slot_key(key, t->vol->keys, name, name_len, (uint32_t)i);
-		rc = mfs_store_slot_release(t->st, key);
-		if (rc != 0)
-			return rc;
-		t->sb.used_slots--;
-	}
-	t->sb_dirty = 1;
-	return 0;
+	return release_slots(t, name, name_len, 0, mfs_obj_slots_for(len));
 }
 
 static int write_sb(struct mfs_vtxn *t)

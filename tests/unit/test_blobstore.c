@@ -9,23 +9,16 @@
 #include "fs/store/blobstore.h"
 #include "tests/unit/testutil.h"
 
-static char *dir;
-static struct mfs_store *store;
-static struct mfs_volume *vol;
+static struct tu_fixture fx;
 
 static void setup(void)
 {
-	tu_store(&dir, 4096);
-	cr_assert_eq(mfs_store_open(&store, dir), 0);
-	vol = tu_volume(store, "pw", NULL);
+	tu_fixture_open(&fx, 4096);
 }
 
 static void teardown(void)
 {
-	mfs_volume_close(vol);
-	mfs_store_close(store);
-	tu_rmtree(dir);
-	free(dir);
+	tu_fixture_close(&fx);
 }
 
 TestSuite(blobstore, .init = setup, .fini = teardown);
@@ -34,7 +27,7 @@ static struct mfs_vtxn *w(void)
 {
 	struct mfs_vtxn *t;
 
-	cr_assert_eq(mfs_vtxn_begin(vol, 1, &t), 0);
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 1, &t), 0);
 	return t;
 }
 
@@ -63,7 +56,7 @@ Test(blobstore, put_verifies_get_has_stats)
 	cr_assert_eq(mfs_blob_put(t, id, blob, sizeof blob, 1, &what), 0);
 	cr_assert_eq(what, 0, "a second put stores nothing");
 	cr_assert_eq(mfs_vtxn_commit(t), 0);
-	cr_assert_eq(mfs_vtxn_begin(vol, 0, &t), 0);
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 0, &t), 0);
 	cr_assert_eq(mfs_blob_has(t, id), 1);
 	cr_assert_eq(mfs_blob_get(t, id, &got, &len), 0);
 	cr_assert_eq(len, sizeof blob);

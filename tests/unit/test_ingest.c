@@ -13,24 +13,17 @@
 #include "fs/store/blobstore.h"
 #include "tests/unit/testutil.h"
 
-static char *dir;
-static struct mfs_store *store;
-static struct mfs_volume *vol;
+static struct tu_fixture fx;
 static const uint8_t secret[32] = {9, 9, 9};
 
 static void setup(void)
 {
-	tu_store(&dir, 4096);
-	cr_assert_eq(mfs_store_open(&store, dir), 0);
-	vol = tu_volume(store, "pw", NULL);
+	tu_fixture_open(&fx, 4096);
 }
 
 static void teardown(void)
 {
-	mfs_volume_close(vol);
-	mfs_store_close(store);
-	tu_rmtree(dir);
-	free(dir);
+	tu_fixture_close(&fx);
 }
 
 TestSuite(ingest, .init = setup, .fini = teardown, .timeout = 300);
@@ -39,7 +32,7 @@ static uint64_t used(void)
 {
 	struct mfs_volume_stats st;
 
-	cr_assert_eq(mfs_volume_stats(vol, &st), 0);
+	cr_assert_eq(mfs_volume_stats(fx.vol, &st), 0);
 	return st.used_slots;
 }
 
@@ -51,7 +44,7 @@ static void ingest(const uint8_t *data, size_t len, enum mfs_key_mode mode, uint
 	struct mfs_blob_sink as;
 	struct mfs_ingest *w;
 
-	mfs_volume_sink_init(&sink, vol, 1);
+	mfs_volume_sink_init(&sink, fx.vol, 1);
 	as = mfs_volume_sink_as_sink(&sink);
 	cr_assert_eq(mfs_ingest_begin(&w, "file.bin", &o, &as), 0);
 	/* Odd write sizes, as a FUSE write or a pipe would deliver them. */
@@ -68,7 +61,7 @@ static void ingest(const uint8_t *data, size_t len, enum mfs_key_mode mode, uint
 
 static void extract_and_compare(const struct mfs_file_entry *e, const uint8_t *data, size_t len)
 {
-	struct mfs_blob_source src = mfs_volume_source(vol);
+	struct mfs_blob_source src = mfs_volume_source(fx.vol);
 	int fd = memfd_create("extract", 0);
 	uint8_t *back = malloc(len + 1);
 
@@ -127,7 +120,7 @@ Test(ingest, index_tree_two_levels)
 	struct mfs_file_entry e;
 	struct mfs_chunk_cursor *cur;
 	struct mfs_chunk_ref ref;
-	struct mfs_blob_source src = mfs_volume_source(vol);
+	struct mfs_blob_source src = mfs_volume_source(fx.vol);
 	uint8_t out[100];
 
 	tu_fill_random(data, len, 5);
@@ -204,7 +197,7 @@ Test(ingest, failed_ingest_rolls_back_everything)
 	int rc;
 
 	tu_fill_random(data, len, 12);
-	mfs_volume_sink_init(&f.inner, vol, 1);
+	mfs_volume_sink_init(&f.inner, fx.vol, 1);
 	cr_assert_eq(mfs_ingest_begin(&w, "big", &o, &sink), 0);
 	rc = mfs_ingest_write(w, data, len);
 	cr_assert_eq(rc, MFS_E_FULL);
@@ -212,7 +205,7 @@ Test(ingest, failed_ingest_rolls_back_everything)
 	cr_assert_eq(mfs_volume_sink_rollback(&f.inner), 0);
 	mfs_volume_sink_clear(&f.inner);
 	cr_assert_eq(used(), before, "every slot given back, committed batches too");
-	cr_assert_eq(mfs_vtxn_begin(vol, 0, &t), 0);
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 0, &t), 0);
 	mfs_blob_stats(t, &st);
 	cr_assert_eq(st.count, 0);
 	mfs_vtxn_abort(t);
@@ -247,7 +240,7 @@ Test(ingest, tampered_blob_is_detected_on_extract)
 	const size_t len = 200000;
 	uint8_t *data = malloc(len), *blob;
 	struct mfs_file_entry e;
-	struct mfs_blob_source src = mfs_volume_source(vol);
+	struct mfs_blob_source src = mfs_volume_source(fx.vol);
 	struct mfs_vtxn *t;
 	size_t blob_len;
 	int fd = memfd_create("x", 0);
@@ -255,7 +248,7 @@ Test(ingest, tampered_blob_is_detected_on_extract)
 	tu_fill_random(data, len, 13);
 	ingest(data, len, MFS_MODE_RANDOM, 0, &e);
 	/* Swap the blob for another of the same length: the key will not open it. */
-	cr_assert_eq(mfs_vtxn_begin(vol, 1, &t), 0);
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 1, &t), 0);
 	cr_assert_eq(mfs_blob_get(t, e.chunks[0].id, &blob, &blob_len), 0);
 	cr_assert_eq(mfs_blob_delete(t, e.chunks[0].id), 0);
 	blob[100] ^= 1;

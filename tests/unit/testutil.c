@@ -55,6 +55,21 @@ struct mfs_volume *tu_volume(struct mfs_store *s, const char *pw, const char *pr
 	return v;
 }
 
+void tu_fixture_open(struct tu_fixture *f, uint64_t slot_count)
+{
+	tu_store(&f->dir, slot_count);
+	cr_assert_eq(mfs_store_open(&f->store, f->dir), 0);
+	f->vol = tu_volume(f->store, "pw", NULL);
+}
+
+void tu_fixture_close(struct tu_fixture *f)
+{
+	mfs_volume_close(f->vol);
+	mfs_store_close(f->store);
+	tu_rmtree(f->dir);
+	free(f->dir);
+}
+
 void tu_fill_random(void *buf, size_t len, uint64_t seed)
 {
 	/* xorshift: reproducible, fast, not cryptographic (test data only). */

@@ -19,6 +19,15 @@ void tu_store(char **dir, uint64_t slot_count);
 /* Creates a volume with password pw (protecting protect_pw when not NULL)
  * and opens it. */
 struct mfs_volume *tu_volume(struct mfs_store *s, const char *pw, const char *protect_pw);
+/* A store of slot_count slots with a volume opened by "pw", for suites that
+ * need one fixture; tu_fixture_close removes it all. */
+struct tu_fixture {
+	char *dir;
+	struct mfs_store *store;
+	struct mfs_volume *vol;
+};
+void tu_fixture_open(struct tu_fixture *f, uint64_t slot_count);
+void tu_fixture_close(struct tu_fixture *f);
 void tu_fill_random(void *buf, size_t len, uint64_t seed);
 /* Reads a whole file into a malloc'ed buffer. */
 uint8_t *tu_read_file(const char *path, size_t *len);
