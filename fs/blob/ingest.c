@@ -1,6 +1,7 @@
 #include "fs/blob/ingest.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,9 +10,24 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 
+#define RING 4          /* chunks in flight between the caller and the workers */
+#define MAX_WORKERS 4
+
 struct index_level {
 	uint8_t *node;   /* guarded: header + records (they hold keys) */
 	uint32_t count;
+};
+
+enum slot_state { SLOT_FREE, SLOT_FILLED, SLOT_SEALING, SLOT_SEALED };
+
+/* One chunk on its way: filled by the caller, sealed by a worker, handed to
+ * the sink by the caller in chunk order. */
+struct ring_slot {
+	enum slot_state state;   /* protected by mfs_ingest.lock */
+	uint8_t *plain;          /* guarded, chunk_size bytes */
+	size_t len;
+	uint8_t *blob;
+	struct mfs_chunk_ref ref;
 };
 
 struct mfs_ingest {
@@ -19,26 +35,91 @@ struct mfs_ingest {
 	uint8_t convergence[32];
 	struct mfs_blob_sink sink;
 	char name[MFS_NAME_MAX + 1];
-	uint8_t *chunk;        /* guarded, chunk_size bytes of plaintext */
-	size_t filled;
-	uint8_t *blob;         /* one sealed blob */
 	uint64_t size;
-	uint64_t chunk_count;
+	uint64_t chunk_count;      /* chunks handed to the sink */
 	uint32_t fanout;
 	struct mfs_chunk_ref *inline_refs; /* guarded, first MFS_ENTRY_INLINE_MAX refs */
 	struct index_level level[MFS_INDEX_MAX_DEPTH];
+	uint8_t *node_blob;        /* index blobs are sealed on the caller's thread */
+
+	pthread_mutex_t lock;
+	pthread_cond_t changed;    /* any slot changed state, or stop */
+	pthread_t workers[MAX_WORKERS];
+	int worker_count;
+	int stop;                  /* protected by lock */
+	struct ring_slot ring[RING];
+	uint64_t next_fill;        /* chunk number being filled */
+	size_t filled;             /* bytes in the slot being filled */
+	uint64_t next_drain;       /* chunk number the sink gets next */
+	int failed;                /* first error; everything after fails with it */
 };
+
+static void derive_and_seal(const struct mfs_ingest *w, const uint8_t *plain, size_t len,
+			    uint8_t *blob, struct mfs_chunk_ref *ref)
+{
+	if (w->opts.mode == MFS_MODE_CONVERGENT)
+		mfs_chunk_key_convergent(ref->key, plain, len, w->convergence);
+	else
+		mfs_chunk_key_random(ref->key);
+	mfs_chunk_seal(blob, plain, len, ref->key);
+	mfs_blob_id(ref->id, blob, mfs_blob_len(mfs_chunk_padded_len(len)));
+	ref->length = (uint32_t)len;
+}
+
+static void *worker_main(void *arg)
+{
+	struct mfs_ingest *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->stop) {
+		struct ring_slot *slot = NULL;
+
+		for (int i = 0; i < RING && !slot; i++)
+			if (w->ring[i].state == SLOT_FILLED)
+				slot = &w->ring[i];
+		if (!slot) {
+			pthread_cond_wait(&w->changed, &w->lock);
+			continue;
+		}
+		slot->state = SLOT_SEALING;
+		pthread_mutex_unlock(&w->lock);
+		derive_and_seal(w, slot->plain, slot->len, slot->blob, &slot->ref);
+		pthread_mutex_lock(&w->lock);
+		slot->state = SLOT_SEALED;
+		pthread_cond_broadcast(&w->changed);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static void stop_workers(struct mfs_ingest *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->stop = 1;
+	pthread_cond_broadcast(&w->changed);
+	pthread_mutex_unlock(&w->lock);
+	for (int i = 0; i < w->worker_count; i++)
+		pthread_join(w->workers[i], NULL);
+	w->worker_count = 0;
+}
 
 static void ingest_free(struct mfs_ingest *w)
 {
 	if (!w)
 		return;
-	mfs_secure_free(w->chunk);
-	free(w->blob);
+	stop_workers(w);
+	for (int i = 0; i < RING; i++) {
+		mfs_secure_free(w->ring[i].plain);
+		free(w->ring[i].blob);
+		mfs_memzero(&w->ring[i].ref, sizeof w->ring[i].ref);
+	}
+	free(w->node_blob);
 	mfs_secure_free(w->inline_refs);
 	for (int i = 0; i < MFS_INDEX_MAX_DEPTH; i++)
 		mfs_secure_free(w->level[i].node);
 	mfs_memzero(w->convergence, sizeof w->convergence);
+	pthread_cond_destroy(&w->changed);
+	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
 
@@ -47,6 +128,8 @@ int mfs_ingest_begin(struct mfs_ingest **out, const char *name, const struct mfs
 {
 	struct mfs_ingest *w;
 	uint32_t cs = o->chunk_size ? o->chunk_size : MFS_CHUNK_SIZE_DEFAULT;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc = 0;
 
 	if (!mfs_chunk_size_valid(cs) || !mfs_entry_name_valid(name) ||
 	    (o->mode == MFS_MODE_CONVERGENT && !o->convergence))
@@ -54,6 +137,8 @@ int mfs_ingest_begin(struct mfs_ingest **out, const char *name, const struct mfs
 	w = calloc(1, sizeof *w);
 	if (!w)
 		return -ENOMEM;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->changed, NULL);
 	w->opts = *o;
 	w->opts.chunk_size = cs;
 	w->opts.convergence = NULL;
@@ -62,31 +147,30 @@ int mfs_ingest_begin(struct mfs_ingest **out, const char *name, const struct mfs
 	w->sink = *sink;
 	strcpy(w->name, name);
 	w->fanout = mfs_index_fanout(cs);
-	w->chunk = mfs_secure_alloc(cs);
-	w->blob = malloc(mfs_blob_len(cs));
+	for (int i = 0; i < RING; i++) {
+		w->ring[i].plain = mfs_secure_alloc(cs);
+		w->ring[i].blob = malloc(mfs_blob_len(cs));
+		if (!w->ring[i].plain || !w->ring[i].blob)
+			rc = -ENOMEM;
+	}
+	w->node_blob = malloc(mfs_blob_len(cs));
 	w->inline_refs = mfs_secure_alloc(MFS_ENTRY_INLINE_MAX * sizeof *w->inline_refs);
-	if (!w->chunk || !w->blob || !w->inline_refs) {
+	if (!w->node_blob || !w->inline_refs)
+		rc = -ENOMEM;
+	/* Sealing is the CPU work: one worker per core, the caller stores. */
+	for (long i = 0; rc == 0 && i < (cores < 1 ? 1 : cores > MAX_WORKERS ? MAX_WORKERS : cores);
+	     i++) {
+		if (pthread_create(&w->workers[w->worker_count], NULL, worker_main, w) != 0)
+			rc = -EAGAIN;
+		else
+			w->worker_count++;
+	}
+	if (rc != 0) {
 		ingest_free(w);
-		return -ENOMEM;
+		return rc;
 	}
 	*out = w;
 	return 0;
-}
-
-/* Seals plain into a blob, hands it to the sink and describes it in ref. */
-static int emit_blob(struct mfs_ingest *w, const uint8_t *plain, size_t len,
-		     struct mfs_chunk_ref *ref)
-{
-	size_t blob_len = mfs_blob_len(mfs_chunk_padded_len(len));
-
-	if (w->opts.mode == MFS_MODE_CONVERGENT)
-		mfs_chunk_key_convergent(ref->key, plain, len, w->convergence);
-	else
-		mfs_chunk_key_random(ref->key);
-	mfs_chunk_seal(w->blob, plain, len, ref->key);
-	mfs_blob_id(ref->id, w->blob, blob_len);
-	ref->length = (uint32_t)len;
-	return w->sink.put(w->sink.ctx, ref->id, w->blob, blob_len);
 }
 
 static int push_ref(struct mfs_ingest *w, uint32_t l, const struct mfs_chunk_ref *ref);
@@ -102,7 +186,8 @@ static int flush_level(struct mfs_ingest *w, uint32_t l)
 	lv->node[0] = (uint8_t)l;
 	memset(lv->node + 1, 0, 3);
 	mfs_le_put(lv->node + 4, lv->count, 4);
-	rc = emit_blob(w, lv->node, len, &ref);
+	derive_and_seal(w, lv->node, len, w->node_blob, &ref);
+	rc = w->sink.put(w->sink.ctx, ref.id, w->node_blob, mfs_blob_len(mfs_chunk_padded_len(len)));
 	lv->count = 0;
 	if (rc == 0)
 		rc = push_ref(w, l + 1, &ref);
@@ -129,40 +214,79 @@ static int push_ref(struct mfs_ingest *w, uint32_t l, const struct mfs_chunk_ref
 	return 0;
 }
 
-static int seal_chunk(struct mfs_ingest *w)
+/* Hands the oldest sealed chunk to the sink (caller's thread, chunk order).
+ * Called with the lock held; drops it while storing. */
+static int drain_one(struct mfs_ingest *w)
 {
-	struct mfs_chunk_ref ref;
-	int rc = emit_blob(w, w->chunk, w->filled, &ref);
+	struct ring_slot *slot = &w->ring[w->next_drain % RING];
+	int rc;
 
+	while (slot->state != SLOT_SEALED)
+		pthread_cond_wait(&w->changed, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	rc = w->sink.put(w->sink.ctx, slot->ref.id, slot->blob,
+			 mfs_blob_len(mfs_chunk_padded_len(slot->len)));
 	if (rc == 0 && w->chunk_count < MFS_ENTRY_INLINE_MAX)
-		w->inline_refs[w->chunk_count] = ref;
+		w->inline_refs[w->chunk_count] = slot->ref;
 	if (rc == 0)
-		rc = push_ref(w, 0, &ref);
-	mfs_memzero(&ref, sizeof ref);
+		rc = push_ref(w, 0, &slot->ref);
+	mfs_memzero(&slot->ref, sizeof slot->ref);
 	w->chunk_count++;
+	pthread_mutex_lock(&w->lock);
+	slot->state = SLOT_FREE;
+	w->next_drain++;
+	return rc;
+}
+
+/* Queues the slot being filled for sealing, then makes sure the slot of the
+ * next chunk is free (storing older chunks meanwhile). */
+static int submit(struct mfs_ingest *w)
+{
+	struct ring_slot *slot = &w->ring[w->next_fill % RING];
+	int rc = 0;
+
+	pthread_mutex_lock(&w->lock);
+	slot->len = w->filled;
+	slot->state = SLOT_FILLED;
+	pthread_cond_broadcast(&w->changed);
+	w->next_fill++;
 	w->filled = 0;
+	while (rc == 0 && w->next_drain + RING <= w->next_fill)
+		rc = drain_one(w);
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+static int drain_all(struct mfs_ingest *w)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&w->lock);
+	while (rc == 0 && w->next_drain < w->next_fill)
+		rc = drain_one(w);
+	pthread_mutex_unlock(&w->lock);
 	return rc;
 }
 
 int mfs_ingest_write(struct mfs_ingest *w, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
-	int rc = 0;
 
-	while (len > 0 && rc == 0) {
+	while (len > 0 && w->failed == 0) {
+		struct ring_slot *slot = &w->ring[w->next_fill % RING];
 		size_t n = w->opts.chunk_size - w->filled;
 
 		if (n > len)
 			n = len;
-		memcpy(w->chunk + w->filled, p, n);
+		memcpy(slot->plain + w->filled, p, n);
 		w->filled += n;
 		w->size += n;
 		p += n;
 		len -= n;
 		if (w->filled == w->opts.chunk_size)
-			rc = seal_chunk(w);
+			w->failed = submit(w);
 	}
-	return rc;
+	return w->failed;
 }
 
 /* Closes the index tree bottom up; the root is the first level above the
@@ -198,8 +322,11 @@ int mfs_ingest_finish(struct mfs_ingest *w, int64_t mtime, struct mfs_file_entry
 	int rc = 0;
 
 	memset(out, 0, sizeof *out);
-	if (w->filled > 0)
-		rc = seal_chunk(w);
+	rc = w->failed;
+	if (rc == 0 && w->filled > 0)
+		rc = submit(w);
+	if (rc == 0)
+		rc = drain_all(w);
 	if (rc == 0) {
 		strcpy(out->name, w->name);
 		out->size = w->size;

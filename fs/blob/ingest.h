@@ -1,10 +1,12 @@
 /* ingest: turns a byte stream into blobs and a FileEntry; extract undoes it.
  *
- * Streaming: mfs_ingest_write takes any amount of data and keeps at most one
- * chunk of plaintext (guarded memory) plus one blob, whatever the file size,
- * so the same writer serves `megafs ingest` and writes through a mount.
- * Blobs go to a mfs_blob_sink as they are made; index blobs for files of
- * more than MFS_ENTRY_INLINE_MAX chunks are built as the data arrives. */
+ * Streaming: mfs_ingest_write takes any amount of data and keeps at most four
+ * chunks of plaintext (guarded memory) and four blobs in flight, whatever the
+ * file size, so the same writer serves `megafs ingest` and writes through a
+ * mount. Sealing (key, encryption, blob id) runs on worker threads, one per
+ * core up to four; blobs reach the mfs_blob_sink on the caller's thread, in
+ * chunk order. Index blobs for files of more than MFS_ENTRY_INLINE_MAX chunks
+ * are built as the data arrives. A writer is used by one thread at a time. */
 #ifndef MFS_INGEST_H
 #define MFS_INGEST_H
 
