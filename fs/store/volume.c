@@ -17,6 +17,10 @@
 #define LEN_BYTES 8
 #define SB_NAME "\0sb"
 #define SB_NAME_LEN 3
+/* A hidden volume keeps the master key of the volume it was made inside, so
+ * that it never takes that volume's slots even when opened alone. */
+#define PROTECT_NAME "\0protect"
+#define PROTECT_NAME_LEN 8
 #define SB_MAGIC 0x5653464du /* "MFSV" */
 #define SB_VERSION 1u
 #define SB_BYTES 64
@@ -49,6 +53,13 @@ struct mfs_vtxn {
 	uint8_t *scratch;                /* one slot payload, guarded memory */
 };
 
+static void keys_from_master(struct vol_keys *k)
+{
+	mfs_kdf_subkey(k->naming, 1, "mfs-vol_", k->master);
+	mfs_kdf_subkey(k->tag, 2, "mfs-vol_", k->master);
+	mfs_kdf_subkey(k->seal, 3, "mfs-vol_", k->master);
+}
+
 static int derive_keys(struct vol_keys **out, struct mfs_store *s, const char *pw, size_t pw_len)
 {
 	const struct mfs_store_header *h = mfs_store_header(s);
@@ -62,9 +73,7 @@ static int derive_keys(struct vol_keys **out, struct mfs_store *s, const char *p
 		mfs_secure_free(k);
 		return rc;
 	}
-	mfs_kdf_subkey(k->naming, 1, "mfs-vol_", k->master);
-	mfs_kdf_subkey(k->tag, 2, "mfs-vol_", k->master);
-	mfs_kdf_subkey(k->seal, 3, "mfs-vol_", k->master);
+	keys_from_master(k);
 	*out = k;
 	return 0;
 }
@@ -99,14 +108,16 @@ static int owned_cb(void *ctx, const uint8_t key[static MFS_SLOT_KEY_BYTES], con
 	return tagged_by(v->keys, key, value) || (v->protect && tagged_by(v->protect, key, value));
 }
 
-/* Seals payload (MFS_SLOT_PAYLOAD bytes, already in place at value+HEAD) . */
-static void seal_in_place(uint8_t *value, const struct vol_keys *k,
-			  const uint8_t key[static MFS_SLOT_KEY_BYTES])
+/* Seals a payload (MFS_SLOT_PAYLOAD bytes, built in guarded memory) into a
+ * slot value. The plaintext never enters the mapped file: its pages could be
+ * written back to disk at any moment. */
+static void seal_slot(uint8_t *value, const uint8_t *payload, const struct vol_keys *k,
+		      const uint8_t key[static MFS_SLOT_KEY_BYTES])
 {
 	owner_tag(value, k, key);
 	mfs_random(value + TAG_BYTES, MFS_AEAD_NONCE_BYTES);
-	mfs_aead_seal(value + HEAD_BYTES, value + HEAD_BYTES, MFS_SLOT_PAYLOAD, key,
-		      MFS_SLOT_KEY_BYTES, value + TAG_BYTES, k->seal);
+	mfs_aead_seal(value + HEAD_BYTES, payload, MFS_SLOT_PAYLOAD, key, MFS_SLOT_KEY_BYTES,
+		      value + TAG_BYTES, k->seal);
 }
 
 /* Opens the slot at key into out. NOTFOUND when the record is absent or
@@ -327,7 +338,7 @@ int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t
 	return 0;
 }
 
-/* Fills one slot's payload area (value + HEAD_BYTES) for slot idx. */
+/* Builds slot idx's payload of an object (data, len bytes) in payload. */
 static void fill_payload(uint8_t *payload, uint32_t idx, const uint8_t *data, uint64_t len)
 {
 	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
@@ -406,8 +417,8 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 		rc = i < old_n ? mfs_store_slot_rewrite(t->st, key, &value) : take_slot(t, key, &value);
 		if (rc != 0)
 			return rc;
-		fill_payload(value + HEAD_BYTES, i, data, len);
-		seal_in_place(value, k, key);
+		fill_payload(t->scratch, i, data, len);
+		seal_slot(value, t->scratch, k, key);
 		if (i >= old_n) {
 			rc = mfs_store_slot_drop_free(t->st, owned_cb, t->vol);
 			if (rc != 0)
@@ -521,6 +532,40 @@ static int attach_protect(struct mfs_volume *v, const char *protect_pw, size_t p
 	return rc;
 }
 
+/* Protects the volume whose master key this volume stores, if it still exists. */
+static int attach_stored_protect(struct mfs_volume *v)
+{
+	struct mfs_superblock psb;
+	struct mfs_vtxn *t;
+	uint64_t len;
+	int rc = mfs_vtxn_begin(v, 0, &t);
+
+	if (rc != 0)
+		return rc;
+	rc = mfs_obj_size(t, PROTECT_NAME, PROTECT_NAME_LEN, &len);
+	if (rc == 0 && len != MFS_KEY_BYTES)
+		rc = MFS_E_CORRUPT;
+	if (rc == 0 && !(v->protect = mfs_secure_alloc(sizeof *v->protect)))
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = mfs_obj_read(t, PROTECT_NAME, PROTECT_NAME_LEN, 0, v->protect->master,
+				  MFS_KEY_BYTES);
+	mfs_vtxn_abort(t);
+	if (rc == MFS_E_NOTFOUND)
+		return 0;
+	if (rc == 0) {
+		keys_from_master(v->protect);
+		rc = probe(v, v->protect, &psb);
+	}
+	if (rc == MFS_E_BADPASS) {
+		/* That volume is gone: nothing left to protect. */
+		mfs_secure_free(v->protect);
+		v->protect = NULL;
+		rc = 0;
+	}
+	return rc;
+}
+
 int mfs_volume_open(struct mfs_volume **out, struct mfs_store *s, const char *pw, size_t pw_len,
 		    const char *protect_pw, size_t protect_len)
 {
@@ -534,7 +579,7 @@ int mfs_volume_open(struct mfs_volume **out, struct mfs_store *s, const char *pw
 	if (rc == 0)
 		rc = probe(v, v->keys, &v->sb);
 	if (rc == 0)
-		rc = attach_protect(v, protect_pw, protect_len);
+		rc = protect_pw ? attach_protect(v, protect_pw, protect_len) : attach_stored_protect(v);
 	if (rc == 0 && v->protect && mfs_memeq(v->protect->master, v->keys->master, MFS_KEY_BYTES))
 		rc = MFS_E_FORMAT; /* protecting a volume from itself means nothing */
 	if (rc != 0) {
@@ -560,8 +605,8 @@ static int create_sb(struct mfs_vtxn *t)
 	rc = take_slot(t, key, &value);
 	if (rc != 0)
 		return rc;
-	fill_payload(value + HEAD_BYTES, 0, bytes, sizeof bytes);
-	seal_in_place(value, k, key);
+	fill_payload(t->scratch, 0, bytes, sizeof bytes);
+	seal_slot(value, t->scratch, k, key);
 	return mfs_store_slot_drop_free(t->st, owned_cb, t->vol);
 }
 
@@ -588,6 +633,9 @@ int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const 
 		rc = read_protected_used(t);
 		if (rc == 0)
 			rc = create_sb(t);
+		if (rc == 0 && v->protect)
+			rc = mfs_obj_write(t, PROTECT_NAME, PROTECT_NAME_LEN, v->protect->master,
+					   MFS_KEY_BYTES);
 		if (rc == 0)
 			rc = mfs_vtxn_commit(t);
 		else

@@ -14,7 +14,10 @@
  * object write takes or gives back whole slots, deleting a free record for
  * each slot taken, so the record count never changes. A volume opened with a
  * protect password never takes the protected volume's slots; one opened
- * alone may (they look free to it), which is how deniability works.
+ * alone may (they look free to it), which is how deniability works. A volume
+ * created with a protect password (a hidden volume inside an outer one)
+ * stores that volume's master key ("\0protect") and protects it whenever it
+ * is opened, so hidden writes never destroy the outer volume.
  *
  * Threads: a volume may be shared; write transactions are serialised by the
  * volume (and across processes by LMDB). Keys live in guarded memory. */
@@ -58,7 +61,8 @@ struct mfs_volume_stats {
  * none), MFS_E_FULL, -ENOMEM. */
 int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const char *protect_pw,
 		      size_t protect_len);
-/* Opens the volume password opens; protect_pw as above. MFS_E_BADPASS when
+/* Opens the volume password opens; protect_pw as above (without it, the
+ * volume protects the one whose key it stores, if any). MFS_E_BADPASS when
  * no volume opens with it, MFS_E_CORRUPT when its superblock is damaged. */
 int mfs_volume_open(struct mfs_volume **out, struct mfs_store *s, const char *pw, size_t pw_len,
 		    const char *protect_pw, size_t protect_len);

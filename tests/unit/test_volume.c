@@ -235,7 +235,8 @@ Test(volume, protected_hidden_volume_survives_outer_writes)
 	n = fill(outer, data);
 	cr_assert_gt(n, 10);
 	cr_assert_eq(mfs_volume_stats(outer, &st), 0);
-	cr_assert_eq(st.protected_slots, 1 + mfs_obj_slots_for(500000));
+	cr_assert_eq(st.protected_slots, 2 + mfs_obj_slots_for(500000),
+		     "superblock, the outer key it keeps, the diary");
 	cr_assert_lt(st.free_slots, 17, "the outer volume filled every slot it may take");
 	mfs_volume_close(outer);
 	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
@@ -378,5 +379,32 @@ Test(volume, store_full_is_clear_and_writes_nothing)
 	cr_assert_eq(count, 40);
 	mfs_volume_close(v);
 	free(data);
+	close_store(&f);
+}
+
+Test(volume, hidden_volume_alone_never_overwrites_the_outer_one)
+{
+	struct fixture f = open_store(300);
+	struct mfs_volume *outer = tu_volume(f.store, "outer", NULL), *hidden = NULL;
+	uint8_t *data = malloc(1u << 20), *public = malloc(400000);
+	struct mfs_volume_stats st;
+
+	tu_fill_random(public, 400000, 21);
+	put(outer, "public", public, 400000);
+	mfs_volume_close(outer);
+	mfs_volume_close(tu_volume(f.store, "hidden", "outer"));
+	/* Opened with its own password only, as a user would. */
+	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
+	tu_fill_random(data, 1u << 20, 22);
+	cr_assert_gt(fill(hidden, data), 5);
+	cr_assert_eq(mfs_volume_stats(hidden, &st), 0);
+	cr_assert_eq(st.protected_slots, 1 + mfs_obj_slots_for(400000),
+		     "the hidden volume knows the outer one's slots");
+	mfs_volume_close(hidden);
+	cr_assert_eq(mfs_volume_open(&outer, f.store, "outer", 5, NULL, 0), 0);
+	expect(outer, "public", public, 400000);
+	mfs_volume_close(outer);
+	free(data);
+	free(public);
 	close_store(&f);
 }
