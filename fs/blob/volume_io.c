@@ -85,32 +85,44 @@ struct mfs_blob_sink mfs_volume_sink_as_sink(struct mfs_volume_sink *s)
 	return (struct mfs_blob_sink){.put = sink_put, .ctx = s};
 }
 
+/* Giving a blob's slots back writes as many random records as it took, and
+ * LMDB reuses no page freed inside the same transaction: undo a few blobs
+ * per transaction so the map never fills up. */
+#define ROLLBACK_BATCH 12
+
+static int undo_change(struct mfs_vtxn *t, const struct mfs_sink_change *c)
+{
+	int rc = 0;
+
+	if (c->what & MFS_BLOB_PINNED_NOW)
+		rc = mfs_blob_unpin(t, c->id);
+	/* A blob this sink stored goes unless another file pinned it meanwhile. */
+	if ((rc == 0 || rc == -EINVAL) && (c->what & MFS_BLOB_ADDED))
+		rc = mfs_blob_pin_count(t, c->id) == 0 ? mfs_blob_delete(t, c->id) : 0;
+	return rc == MFS_E_NOTFOUND || rc == -EINVAL ? 0 : rc;
+}
+
 int mfs_volume_sink_rollback(struct mfs_volume_sink *s)
 {
-	struct mfs_vtxn *t;
-	int rc;
+	int rc = 0;
 
 	if (s->txn)
 		abort_batch(s);
-	if (s->count == 0)
-		return 0;
-	rc = mfs_vtxn_begin(s->vol, 1, &t);
-	for (size_t i = s->count; rc == 0 && i-- > 0;) {
-		const struct mfs_sink_change *c = &s->changes[i];
+	while (rc == 0 && s->count > 0) {
+		struct mfs_vtxn *t = NULL;
+		size_t n = s->count < ROLLBACK_BATCH ? s->count : ROLLBACK_BATCH;
 
-		if (c->what & MFS_BLOB_ADDED)
-			rc = mfs_blob_delete(t, c->id);
-		else if (c->what & MFS_BLOB_PINNED_NOW)
-			rc = mfs_blob_unpin(t, c->id);
-		if (rc == MFS_E_NOTFOUND)
-			rc = 0;
+		rc = mfs_vtxn_begin(s->vol, 1, &t);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			rc = undo_change(t, &s->changes[s->count - 1 - i]);
+		if (rc == 0)
+			rc = mfs_vtxn_commit(t);
+		else
+			mfs_vtxn_abort(t);
+		if (rc == 0)
+			s->count -= n;
 	}
-	if (rc == 0)
-		rc = mfs_vtxn_commit(t);
-	else if (t)
-		mfs_vtxn_abort(t);
-	if (rc == 0)
-		s->count = s->batch_start = 0;
+	s->batch_start = s->count;
 	return rc;
 }
 

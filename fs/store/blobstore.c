@@ -8,14 +8,13 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 
-#define ENTRY_BYTES (MFS_BLOB_ID_BYTES + 4 + 1 + 8)
-#define FLAG_PINNED 1u
+#define ENTRY_BYTES (MFS_BLOB_ID_BYTES + 4 + 4 + 8)
 #define BUCKET_TARGET 1024 /* entries per bucket on average before doubling */
 
 struct entry {
 	uint8_t id[MFS_BLOB_ID_BYTES];
 	uint32_t size;
-	uint8_t flags;
+	uint32_t pins;     /* references from file entries; 0: an evictable cache entry */
 	uint64_t tick;
 };
 
@@ -75,8 +74,8 @@ static int bucket_load(struct mfs_vtxn *t, uint32_t index, struct bucket *b)
 
 		memcpy(e->id, p, MFS_BLOB_ID_BYTES);
 		e->size = (uint32_t)mfs_le_get(p + 32, 4);
-		e->flags = p[36];
-		e->tick = mfs_le_get(p + 37, 8);
+		e->pins = (uint32_t)mfs_le_get(p + 36, 4);
+		e->tick = mfs_le_get(p + 40, 8);
 	}
 out:
 	free(raw);
@@ -108,8 +107,8 @@ static int bucket_store(struct mfs_vtxn *t, const struct bucket *b)
 
 		memcpy(p, e->id, MFS_BLOB_ID_BYTES);
 		mfs_le_put(p + 32, e->size, 4);
-		p[36] = e->flags;
-		mfs_le_put(p + 37, e->tick, 8);
+		mfs_le_put(p + 36, e->pins, 4);
+		mfs_le_put(p + 40, e->tick, 8);
 	}
 	rc = mfs_obj_write(t, name, n, raw, b->count * ENTRY_BYTES);
 	free(raw);
@@ -191,7 +190,7 @@ static int remove_blob(struct mfs_vtxn *t, struct bucket *b, struct entry *e)
 		return rc;
 	sb->blob_count--;
 	sb->blob_bytes -= e->size;
-	if (e->flags & FLAG_PINNED)
+	if (e->pins > 0)
 		sb->pinned_bytes -= e->size;
 	mfs_vtxn_sb_dirty(t);
 	*e = b->entries[--b->count];
@@ -215,7 +214,7 @@ static int evict_for(struct mfs_vtxn *t, uint64_t incoming)
 
 			rc = bucket_load(t, i, &b);
 			for (size_t j = 0; rc == 0 && j < b.count; j++)
-				if (!(b.entries[j].flags & FLAG_PINNED) && b.entries[j].tick < best_tick) {
+				if (b.entries[j].pins == 0 && b.entries[j].tick < best_tick) {
 					best_tick = b.entries[j].tick;
 					best_bucket = i;
 					memcpy(best_id, b.entries[j].id, sizeof best_id);
@@ -241,17 +240,19 @@ static int evict_for(struct mfs_vtxn *t, uint64_t incoming)
 	return 0;
 }
 
-static int set_pinned(struct mfs_vtxn *t, struct bucket *b, struct entry *e, int pin)
+/* Adds delta (+1 or -1) to a blob's pin count. */
+static int change_pins(struct mfs_vtxn *t, struct bucket *b, struct entry *e, int delta)
 {
 	struct mfs_superblock *sb = mfs_vtxn_sb(t);
 
-	if (!!(e->flags & FLAG_PINNED) == !!pin)
-		return 0;
-	if (pin) {
-		e->flags |= FLAG_PINNED;
+	if (delta < 0 && e->pins == 0)
+		return -EINVAL;
+	if (delta > 0 && e->pins == UINT32_MAX)
+		return -EOVERFLOW;
+	if (delta > 0 && e->pins == 0)
 		sb->pinned_bytes += e->size;
-	} else {
-		e->flags &= (uint8_t)~FLAG_PINNED;
+	e->pins = delta > 0 ? e->pins + 1 : e->pins - 1;
+	if (e->pins == 0) {
 		sb->pinned_bytes -= e->size;
 		e->tick = ++sb->tick;
 	}
@@ -277,8 +278,8 @@ int mfs_blob_put_hashed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_
 		return rc;
 	if (e) {
 		/* Already here: content addressing makes the copy identical. */
-		if (pin && !(e->flags & FLAG_PINNED)) {
-			rc = set_pinned(t, &b, e, 1);
+		if (pin) {
+			rc = change_pins(t, &b, e, +1);
 			if (rc == 0 && what)
 				*what = MFS_BLOB_PINNED_NOW;
 		}
@@ -297,7 +298,7 @@ int mfs_blob_put_hashed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_
 	rc = mfs_obj_write(t, name, blob_name(name, id), blob, len);
 	memcpy(fresh.id, id, MFS_BLOB_ID_BYTES);
 	fresh.size = (uint32_t)len;
-	fresh.flags = pin ? FLAG_PINNED : 0;
+	fresh.pins = pin ? 1 : 0;
 	fresh.tick = ++sb->tick;
 	if (rc == 0)
 		rc = bucket_append(&b, &fresh);
@@ -390,16 +391,16 @@ static int change_entry(struct mfs_vtxn *t, const uint8_t *id, int op)
 	if (rc == 0) {
 		switch (op) {
 		case 'p':
-			rc = set_pinned(t, &b, e, 1);
+			rc = change_pins(t, &b, e, +1);
 			break;
 		case 'u':
-			rc = set_pinned(t, &b, e, 0);
+			rc = change_pins(t, &b, e, -1);
 			break;
 		case 'q':
-			rc = !!(e->flags & FLAG_PINNED);
+			rc = e->pins > INT32_MAX ? INT32_MAX : (int)e->pins;
 			break;
 		case 't':
-			if (!(e->flags & FLAG_PINNED)) {
+			if (e->pins == 0) {
 				e->tick = ++mfs_vtxn_sb(t)->tick;
 				mfs_vtxn_sb_dirty(t);
 				rc = bucket_store(t, &b);
@@ -426,7 +427,7 @@ int mfs_blob_unpin(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES
 	return rc == 0 ? evict_for(t, 0) : rc;
 }
 
-int mfs_blob_is_pinned(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES])
+int mfs_blob_pin_count(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES])
 {
 	return change_entry(t, id, 'q');
 }
@@ -459,7 +460,7 @@ void mfs_blob_stats(struct mfs_vtxn *t, struct mfs_blob_stats *out)
 }
 
 int mfs_blob_foreach(struct mfs_vtxn *t,
-		     int (*fn)(void *ctx, const uint8_t *id, uint32_t size, int pinned), void *ctx)
+		     int (*fn)(void *ctx, const uint8_t *id, uint32_t size, uint32_t pins), void *ctx)
 {
 	int rc = 0;
 
@@ -468,8 +469,7 @@ int mfs_blob_foreach(struct mfs_vtxn *t,
 
 		rc = bucket_load(t, i, &b);
 		for (size_t j = 0; rc == 0 && j < b.count; j++)
-			rc = fn(ctx, b.entries[j].id, b.entries[j].size,
-				!!(b.entries[j].flags & FLAG_PINNED));
+			rc = fn(ctx, b.entries[j].id, b.entries[j].size, b.entries[j].pins);
 		free(b.entries);
 	}
 	return rc;

@@ -33,8 +33,9 @@ struct mfs_blob_stats {
 
 /* Stores a blob after checking that id is the hash of its bytes (else
  * MFS_E_CORRUPT: "blob does not match its id"). A blob already present is
- * not written again (pinned if pin is set). *what (may be NULL) receives
- * MFS_BLOB_ADDED and/or MFS_BLOB_PINNED_NOW. */
+ * not written again. With pin set, the blob gains one pin either way. *what
+ * (may be NULL) receives MFS_BLOB_ADDED (stored now) and/or
+ * MFS_BLOB_PINNED_NOW (a pin was added). */
 int mfs_blob_put(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 		 const uint8_t *blob, size_t len, int pin, int *what);
 /* The same for a caller that has just computed id from these bytes. */
@@ -48,10 +49,12 @@ int mfs_blob_read(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]
 /* The whole blob in a malloc'ed buffer (free()). */
 int mfs_blob_get(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 		 size_t *len);
+/* Adds or removes one pin (-EINVAL when unpinning a blob with none); the
+ * last unpin makes the blob a cache entry, evictable under the cap. */
 int mfs_blob_pin(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]);
 int mfs_blob_unpin(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]);
-/* 1 pinned, 0 not, or an error (MFS_E_NOTFOUND). */
-int mfs_blob_is_pinned(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]);
+/* The blob's pin count (0: cached only), or an error (MFS_E_NOTFOUND). */
+int mfs_blob_pin_count(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]);
 /* Marks an unpinned blob as just used (LRU). */
 int mfs_blob_touch(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]);
 int mfs_blob_delete(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]);
@@ -60,6 +63,6 @@ int mfs_blob_set_cap(struct mfs_vtxn *t, uint64_t cap);
 void mfs_blob_stats(struct mfs_vtxn *t, struct mfs_blob_stats *out);
 /* Calls fn for each blob; stops and returns fn's value when non-zero. */
 int mfs_blob_foreach(struct mfs_vtxn *t,
-		     int (*fn)(void *ctx, const uint8_t *id, uint32_t size, int pinned), void *ctx);
+		     int (*fn)(void *ctx, const uint8_t *id, uint32_t size, uint32_t pins), void *ctx);
 
 #endif

@@ -16,6 +16,9 @@ random_file "$T/huge" $((40 << 20))
 megafs status | grep -E '^(used|blobs)' >"$T/before"
 expect_fail "store full" megafs ingest "$T/huge"
 megafs status | grep -E '^(used|blobs)' | diff "$T/before" - || fail "a failed ingest kept slots or blobs"
+# Small chunks: hundreds of blobs committed in batches before the store fills.
+expect_fail "store full" megafs ingest "$T/huge" --chunk-size 64K --mode random
+megafs status | grep -E '^(used|blobs)' | diff "$T/before" - || fail "rollback of many blobs"
 megafs extract "$T/keep.json" -o "$T/keep.out" && cmp "$T/keep" "$T/keep.out" || fail "keep"
 ok "store full: clear error, nothing half-written, earlier file intact"
 

@@ -1,5 +1,6 @@
 /* fs/store/blobstore: seed 001's BlobStore surface on a volume. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@ Test(blobstore, put_verifies_get_has_stats)
 	cr_assert_eq(mfs_blob_put(t, id, blob, sizeof blob, 1, &what), 0);
 	cr_assert_eq(what, MFS_BLOB_ADDED | MFS_BLOB_PINNED_NOW);
 	cr_assert_eq(mfs_blob_put(t, id, blob, sizeof blob, 1, &what), 0);
-	cr_assert_eq(what, 0, "a second put stores nothing");
+	cr_assert_eq(what, MFS_BLOB_PINNED_NOW, "a second put stores nothing, adds a pin");
 	cr_assert_eq(mfs_vtxn_commit(t), 0);
 	cr_assert_eq(mfs_vtxn_begin(fx.vol, 0, &t), 0);
 	cr_assert_eq(mfs_blob_has(t, id), 1);
@@ -66,8 +67,31 @@ Test(blobstore, put_verifies_get_has_stats)
 	cr_assert_eq(st.count, 1);
 	cr_assert_eq(st.bytes, sizeof blob);
 	cr_assert_eq(st.pinned_bytes, sizeof blob);
-	cr_assert_eq(mfs_blob_is_pinned(t, id), 1);
+	cr_assert_eq(mfs_blob_pin_count(t, id), 2, "two references");
 	mfs_vtxn_abort(t);
+}
+
+Test(blobstore, pins_are_references)
+{
+	uint8_t blob[3000], id[32];
+	struct mfs_blob_stats st;
+	struct mfs_vtxn *t = w();
+
+	make_blob(blob, sizeof blob, id, 77);
+	cr_assert_eq(mfs_blob_put(t, id, blob, sizeof blob, 1, NULL), 0); /* file A */
+	cr_assert_eq(mfs_blob_put(t, id, blob, sizeof blob, 1, NULL), 0); /* file B, same chunk */
+	cr_assert_eq(mfs_blob_unpin(t, id), 0);                            /* A deleted */
+	cr_assert_eq(mfs_blob_pin_count(t, id), 1, "still B's");
+	cr_assert_eq(mfs_blob_set_cap(t, 0), 0);
+	cr_assert_eq(mfs_blob_has(t, id), 1, "a pinned blob is never evicted");
+	cr_assert_eq(mfs_blob_unpin(t, id), 0);                            /* B deleted */
+	cr_assert_eq(mfs_blob_has(t, id), 0, "unpinned under a zero cap: evicted");
+	mfs_blob_stats(t, &st);
+	cr_assert_eq(st.pinned_bytes, 0);
+	cr_assert_eq(mfs_blob_put(t, id, blob, sizeof blob, 0, NULL), 0);
+	cr_assert_eq(mfs_blob_set_cap(t, 1u << 20), 0);
+	cr_assert_eq(mfs_blob_unpin(t, id), -EINVAL, "no pin to take away");
+	mfs_vtxn_commit(t);
 }
 
 Test(blobstore, lru_evicts_unpinned_only)
@@ -102,11 +126,11 @@ Test(blobstore, lru_evicts_unpinned_only)
 	cr_assert_eq(mfs_vtxn_commit(t), 0);
 }
 
-static int count_cb(void *ctx, const uint8_t *id, uint32_t size, int pinned)
+static int count_cb(void *ctx, const uint8_t *id, uint32_t size, uint32_t pins)
 {
 	(void)id;
 	(void)size;
-	(void)pinned;
+	(void)pins;
 	++*(int *)ctx;
 	return 0;
 }
@@ -129,7 +153,7 @@ Test(blobstore, table_grows_and_finds_everything, .timeout = 120)
 	}
 	cr_assert_geq(mfs_vtxn_sb(t)->bucket_count, 2, "the table doubled");
 	for (int i = 0; i < N; i++)
-		cr_assert_eq(mfs_blob_is_pinned(t, ids[i]), 1, "blob %d after growth", i);
+		cr_assert_eq(mfs_blob_pin_count(t, ids[i]), 1, "blob %d after growth", i);
 	cr_assert_eq(mfs_blob_foreach(t, count_cb, &seen), 0);
 	cr_assert_eq(seen, N);
 	cr_assert_eq(mfs_blob_delete(t, ids[5]), 0);
