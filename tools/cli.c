@@ -35,6 +35,9 @@ int cli_common_option(struct cli *c, int opt, const char *arg)
 	case OPT_NEW_PASSWORD_FILE:
 		c->new_password_file = arg;
 		return 1;
+	case OPT_PROTECT_PROMPT:
+		c->protect_prompt = 1;
+		return 1;
 	default:
 		return 0;
 	}
@@ -73,6 +76,18 @@ int cli_fail(const struct cli *c, int err, const char *fmt, ...)
 		fprintf(stderr, ": %s", mfs_strerror(err));
 	fputc('\n', stderr);
 	return 1;
+}
+
+int cli_usage(const struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "megafs %s: ", c->cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see 'megafs help')\n", stderr);
+	return 2;
 }
 
 void cli_password_clear(struct cli_password *pw)
@@ -173,7 +188,7 @@ int cli_read_password(struct cli *c, enum cli_pw_kind kind, const char *prompt, 
 
 	pw->text = NULL;
 	pw->len = 0;
-	if (kind == PW_PROTECT && !file && !env)
+	if (kind == PW_PROTECT && !file && !env && !c->protect_prompt)
 		return 0;
 	rc = pw_alloc(pw);
 	if (rc != 0)
@@ -238,7 +253,7 @@ int cli_open_volume(struct cli *c, struct mfs_store **store, struct mfs_volume *
 	if (rc != 0)
 		return cli_fail(c, rc, "cannot open the store %s", c->store_dir);
 	if (cli_read_password(c, PW_MAIN, "Password: ", 0, &pw) != 0 ||
-	    cli_read_password(c, PW_PROTECT, "", 0, &protect) != 0) {
+	    cli_read_password(c, PW_PROTECT, "Password of the volume to protect: ", 0, &protect) != 0) {
 		rc = 1;
 		goto out;
 	}

@@ -16,13 +16,15 @@ enum cli_common_opt {
 	OPT_PASSWORD_FILE,
 	OPT_PROTECT_FILE,
 	OPT_NEW_PASSWORD_FILE,
+	OPT_PROTECT_PROMPT,
 };
 
 #define CLI_COMMON_OPTIONS                                                   \
 	{"store", required_argument, NULL, OPT_STORE},                       \
 	{"password-file", required_argument, NULL, OPT_PASSWORD_FILE},       \
 	{"protect-file", required_argument, NULL, OPT_PROTECT_FILE},         \
-	{"new-password-file", required_argument, NULL, OPT_NEW_PASSWORD_FILE}
+	{"new-password-file", required_argument, NULL, OPT_NEW_PASSWORD_FILE}, \
+	{"protect", no_argument, NULL, OPT_PROTECT_PROMPT}
 
 struct cli {
 	const char *cmd;               /* e.g. "init", for messages */
@@ -30,6 +32,7 @@ struct cli {
 	const char *password_file;
 	const char *protect_file;
 	const char *new_password_file;
+	int protect_prompt;            /* --protect: ask for the protect password */
 	char store_dir[4096];
 };
 
@@ -48,7 +51,8 @@ int cli_resolve_store(struct cli *c);
 
 /* Reads a password of the given kind: from its file option, its environment
  * variable, or the terminal without echo (twice when confirm is set).
- * PW_PROTECT is optional: *pw stays empty (text NULL) when none is given. */
+ * PW_PROTECT is optional: *pw stays empty (text NULL) when no file or
+ * variable names one and --protect did not ask for it. */
 int cli_read_password(struct cli *c, enum cli_pw_kind kind, const char *prompt, int confirm,
 		      struct cli_password *pw);
 void cli_password_clear(struct cli_password *pw);
@@ -60,6 +64,8 @@ int cli_open_volume(struct cli *c, struct mfs_store **store, struct mfs_volume *
 /* "megafs <cmd>: <what>: <error>" on stderr; returns 1 (an exit status). */
 int cli_fail(const struct cli *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* A usage error: "megafs <cmd>: <what>" on stderr; returns 2. */
+int cli_usage(const struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Formats a byte count like "1.5 MiB". */
 void cli_human_bytes(char *out, size_t len, uint64_t bytes);
 /* Parses "256M", "1G", "4096", "64K" (powers of 1024). */

@@ -92,16 +92,16 @@ int cmd_channel(int argc, char **argv)
 		if (!cli_common_option(&c, opt, optarg))
 			return 2;
 	if (optind >= argc)
-		return cli_fail(&c, 0, "which? channel new TITLE | list | subscribe LINK [TITLE]");
+		return cli_usage(&c, "which? channel new TITLE | list | subscribe LINK [TITLE]");
 	verb = argv[optind];
 	if (strcmp(verb, "new") == 0 && optind + 2 != argc)
-		return cli_fail(&c, 0, "usage: megafs channel new TITLE");
+		return cli_usage(&c, "usage: megafs channel new TITLE");
 	if (strcmp(verb, "list") == 0 && optind + 1 != argc)
-		return cli_fail(&c, 0, "usage: megafs channel list");
+		return cli_usage(&c, "usage: megafs channel list");
 	if (strcmp(verb, "subscribe") == 0 && (optind + 2 > argc || optind + 3 < argc))
-		return cli_fail(&c, 0, "usage: megafs channel subscribe LINK [TITLE]");
+		return cli_usage(&c, "usage: megafs channel subscribe LINK [TITLE]");
 	if (strcmp(verb, "new") != 0 && strcmp(verb, "list") != 0 && strcmp(verb, "subscribe") != 0)
-		return cli_fail(&c, 0, "unknown channel command '%s'", verb);
+		return cli_usage(&c, "unknown channel command '%s'", verb);
 	if (cli_open_volume(&c, &store, &vol) != 0)
 		return 1;
 	if (strcmp(verb, "new") == 0)

@@ -134,11 +134,11 @@ int cmd_ingest(int argc, char **argv)
 			else if (strcmp(optarg, "random") == 0)
 				o.mode = MFS_MODE_RANDOM;
 			else
-				return cli_fail(&c, 0, "--mode takes convergent or random");
+				return cli_usage(&c, "--mode takes convergent or random");
 			break;
 		case 'c':
 			if (cli_parse_size(optarg, &chunk) != 0 || !mfs_chunk_size_valid(chunk))
-				return cli_fail(&c, 0, "--chunk-size takes a power of two from 64K to 16M");
+				return cli_usage(&c, "--chunk-size takes a power of two from 64K to 16M");
 			o.chunk_size = (uint32_t)chunk;
 			break;
 		case 'C':
@@ -152,7 +152,11 @@ int cmd_ingest(int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_fail(&c, 0, "usage: megafs ingest FILE [options] > entry.json");
+		return cli_usage(&c, "usage: megafs ingest FILE [options] > entry.json");
+	if (channel && global)
+		return cli_usage(&c, "--channel and --global name two convergence secrets; give one");
+	if (o.mode == MFS_MODE_RANDOM && (channel || global))
+		return cli_usage(&c, "--channel and --global choose convergent keys; random mode has none");
 	path = argv[optind];
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -217,7 +221,7 @@ static int load_entry(struct cli *c, const char *path, struct mfs_file_entry *e)
 {
 	json_error_t err;
 	char why[160];
-	json_t *json = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &err)
+	json_t *json = strcmp(path, "-") == 0 ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &err)
 					      : json_load_file(path, JSON_REJECT_DUPLICATES, &err);
 	int rc;
 
@@ -255,7 +259,7 @@ int cmd_extract(int argc, char **argv)
 		out_path = optarg;
 	}
 	if (optind + 1 != argc || !out_path)
-		return cli_fail(&c, 0, "usage: megafs extract ENTRY.json -o OUT");
+		return cli_usage(&c, "usage: megafs extract ENTRY.json -o OUT");
 	to_stdout = strcmp(out_path, "-") == 0;
 	if (load_entry(&c, argv[optind], &entry) != 0)
 		return 1;

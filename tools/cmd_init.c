@@ -56,7 +56,7 @@ int cmd_init(int argc, char **argv)
 	struct cli_password pw = {0};
 	struct mfs_store *store = NULL;
 	uint64_t size = DEFAULT_SIZE, slots;
-	int hidden = 0, opt, rc, status = 1;
+	int hidden = 0, sized = 0, opt, rc, status = 1;
 	char human[32];
 
 	cli_init(&c, "init");
@@ -67,11 +67,13 @@ int cmd_init(int argc, char **argv)
 		switch (opt) {
 		case 's':
 			if (cli_parse_size(optarg, &size) != 0)
-				return cli_fail(&c, 0, "--size takes a size such as 256M or 2G");
+				return cli_usage(&c, "--size takes a size such as 256M or 2G");
+			sized = 1;
 			break;
 		case 'k':
 			if (mfs_kdf_preset(&kdf, optarg) != 0)
-				return cli_fail(&c, 0, "--kdf takes fast, interactive, moderate or sensitive");
+				return cli_usage(&c, "--kdf takes fast, interactive, moderate or sensitive");
+			sized = 1;
 			break;
 		case 'H':
 			hidden = 1;
@@ -81,12 +83,17 @@ int cmd_init(int argc, char **argv)
 		}
 	}
 	if (optind != argc)
-		return cli_fail(&c, 0, "unexpected argument '%s'", argv[optind]);
+		return cli_usage(&c, "unexpected argument '%s'", argv[optind]);
+	if (hidden && sized)
+		return cli_usage(&c, "--size and --kdf belong to the store; init --hidden takes neither");
+	if (c.protect_file || c.protect_prompt || (!hidden && c.new_password_file))
+		return cli_usage(&c, "init takes the new password alone (and, with --hidden, "
+				 "the outer one, which it protects)");
 	if (hidden)
 		return init_hidden(&c);
 	slots = (size + SLOT_NOMINAL - 1) / SLOT_NOMINAL;
 	if (slots < MIN_SLOTS)
-		return cli_fail(&c, 0, "--size must be at least 1M");
+		return cli_usage(&c, "--size must be at least 1M");
 	if (cli_resolve_store(&c) != 0)
 		return 1;
 	if (cli_read_password(&c, PW_MAIN, "New password: ", 1, &pw) != 0)

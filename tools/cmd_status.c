@@ -25,7 +25,7 @@ int cmd_status(int argc, char **argv)
 		if (!cli_common_option(&c, opt, optarg))
 			return 2;
 	if (optind != argc)
-		return cli_fail(&c, 0, "unexpected argument '%s'", argv[optind]);
+		return cli_usage(&c, "unexpected argument '%s'", argv[optind]);
 	if (cli_open_volume(&c, &store, &vol) != 0)
 		return 1;
 	rc = mfs_volume_stats(vol, &st);

@@ -44,6 +44,7 @@ static void usage(FILE *f)
 		"                           else it is asked on the terminal)\n"
 		"  --protect-file F         a second (hidden) volume whose slots must not be\n"
 		"                           overwritten (or MEGAFS_PROTECT_PASSWORD)\n"
+		"  --protect                ask for that password on the terminal\n"
 		"  --new-password-file F    init --hidden: the new volume's password\n"
 		"                           (or MEGAFS_NEW_PASSWORD)\n\n"
 		"Which volume opens depends only on the password. See megafs(1), megafs(7).\n");
@@ -95,8 +96,14 @@ int main(int argc, char **argv)
 	if (strcmp(argv[first], "--help") == 0 || strcmp(argv[first], "-h") == 0)
 		return cmd_help(1, argv);
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (strcmp(argv[first], commands[i].name) == 0)
+		if (strcmp(argv[first], commands[i].name) == 0) {
+			/* getopt names argv[0] in its messages: "megafs init: ..." */
+			char prog[64];
+
+			snprintf(prog, sizeof prog, "megafs %s", commands[i].name);
+			argv[first] = prog;
 			return commands[i].run(argc - first, argv + first);
+		}
 	fprintf(stderr, "megafs: unknown command '%s' (try 'megafs help')\n", argv[first]);
 	return 2;
 }

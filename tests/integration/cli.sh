@@ -41,7 +41,14 @@ megafs ingest "$T/in.1" --channel "$link" >/dev/null 2>&1 || fail "ingest --chan
 expect_fail "does not own" megafs ingest "$T/in.1" --channel "$other"
 expect_fail "--mode takes" megafs ingest "$T/in.1" --mode xor
 expect_fail "is not a regular file" megafs ingest "$T"
-ok "ingest options: mode, chunk size, channel"
+set +e
+megafs ingest "$T/in.1" --mode random --global 2>/dev/null; [ $? -eq 2 ] || fail "usage errors exit 2"
+megafs init --hidden --size 1M 2>/dev/null; [ $? -eq 2 ] || fail "init --hidden --size exits 2"
+megafs status --bogus 2>"$T/bogus"; [ $? -eq 2 ] || fail "unknown options exit 2"
+set -e
+grep -q "^megafs status: unrecognized option" "$T/bogus" || fail "getopt names the command"
+expect_fail "give one" megafs ingest "$T/in.1" --channel "$link" --global
+ok "ingest options: mode, chunk size, channel; conflicting options exit 2"
 
 before=$(megafs status | grep '^used')
 megafs ingest "$T/in.$((5 * chunk + 12345))" 2>"$T/again.err" >/dev/null

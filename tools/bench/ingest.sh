@@ -32,6 +32,8 @@ log() { echo "ingest.sh: $*" >&2; }
 [[ $crypto_mb =~ ^[1-9][0-9]*$ ]] || die "BENCH_CRYPTO_MB must be a positive integer"
 
 # --- build (make decides what is out of date) -------------------------------
+# The revision measured: what the work tree holds when it is built.
+rev=$(git -C "$root" describe --always --dirty 2>/dev/null || echo "?")
 if [[ ! -f $build/CMakeCache.txt ]]; then
 	log "configuring $build"
 	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -145,7 +147,6 @@ cache_note="page cache dropped before extract"
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 cores=$(nproc)
 sodium=$(pkg-config --modversion libsodium 2>/dev/null || echo "?")
-rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "?")
 
 echo
 echo "megafs $rev: $size_mb MiB random file, 1 MiB chunks; $cpu, $cores cores; libsodium $sodium"
