@@ -19,7 +19,6 @@
 #define HEADER_SUM_BYTES 16
 #define STORE_VERSION 1
 #define FILL_BATCH 256
-#define PAGE 4096u
 
 static const char magic[8] = {'M', 'E', 'G', 'A', 'F', 'S', 0, 'S'};
 
@@ -95,14 +94,18 @@ static int header_decode(struct mfs_store_header *h, const uint8_t in[static HEA
 }
 
 /* Room for the slots, the B-tree over them, and copy-on-write slack for the
- * largest transaction (a few tens of MiB) plus an eighth. */
+ * largest transaction (writers keep theirs near 16 MiB: two in flight, plus
+ * margin) plus an eighth. LMDB's page is the system's. */
 static uint64_t map_bytes_for(uint64_t slot_count)
 {
-	uint64_t data = slot_count * 16;
+	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	const uint64_t per_slot = (MFS_SLOT_BYTES + 16 + page - 1) / page;
+	uint64_t data = slot_count * per_slot;
 	uint64_t tree = slot_count / 40 + 64;
-	uint64_t slack = data / 8 > 24576 ? data / 8 : 24576;
+	uint64_t floor = (UINT64_C(64) << 20) / page;
+	uint64_t slack = data / 8 > floor ? data / 8 : floor;
 
-	return (data + tree + slack) * PAGE;
+	return (data + tree + slack) * page;
 }
 
 static int path_in(char *out, size_t len, const char *dir, const char *name)
@@ -205,7 +208,8 @@ static int randomize_tail(const char *dir, MDB_env *env, uint64_t map_bytes)
 		rc = fd < 0 ? -errno : -ENOMEM;
 		goto out;
 	}
-	for (uint64_t off = ((uint64_t)info.me_last_pgno + 1) * PAGE; off < map_bytes;) {
+	for (uint64_t off = ((uint64_t)info.me_last_pgno + 1) * (uint64_t)sysconf(_SC_PAGESIZE);
+	     off < map_bytes;) {
 		size_t n = map_bytes - off < (1u << 20) ? (size_t)(map_bytes - off) : (1u << 20);
 		ssize_t w;
 
