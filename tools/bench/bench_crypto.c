@@ -25,6 +25,9 @@
  *                               (owner tag + XChaCha20-Poly1305): the crypto
  *                               megafs ingest does per byte, without LMDB
  *   model_extract               per-slot open + chunk_open: extract's crypto
+ *   slot_payload, chunk_blob    layout facts for scripts (bytes of payload
+ *                               per store slot; bytes of a sealed 1 MiB
+ *                               chunk); --layout prints only these
  *   argon2id_<preset>           mfs_kdf_password with mfs_kdf_preset(<preset>)
  *                               (median of several runs, including the
  *                               allocation of its memory, as an unlock does)
@@ -271,10 +274,12 @@ static int run_kdf(const char *preset, int runs)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mfs-bench-crypto [--size MIB] [--sensitive] [--no-kdf | --kdf-only]\n"
+		   "       mfs-bench-crypto --layout\n"
 		   "  --size MIB   MiB processed per throughput test (default 1024)\n"
 		   "  --sensitive  also time Argon2id \"sensitive\" (1 GiB, several seconds)\n"
 		   "  --no-kdf     skip the Argon2id timings\n"
 		   "  --kdf-only   only the Argon2id timings\n"
+		   "  --layout     only the layout facts (slot payload, sealed chunk size)\n"
 		   "Prints \"name value unit\" lines.\n");
 }
 
@@ -285,6 +290,7 @@ int main(int argc, char **argv)
 		{"sensitive", no_argument, NULL, 'S'},
 		{"no-kdf", no_argument, NULL, 'n'},
 		{"kdf-only", no_argument, NULL, 'k'},
+		{"layout", no_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -301,7 +307,7 @@ int main(int argc, char **argv)
 		{"model_extract", op_model_extract},
 	};
 	uint64_t mib = 1024;
-	int sensitive = 0, kdf = 1, throughput = 1, opt;
+	int sensitive = 0, kdf = 1, throughput = 1, layout_only = 0, opt;
 	struct bufs b;
 	size_t room;
 
@@ -325,6 +331,9 @@ int main(int argc, char **argv)
 		case 'k':
 			throughput = 0;
 			break;
+		case 'l':
+			layout_only = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -337,6 +346,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	printf("slot_payload %u bytes\n", (unsigned)MFS_SLOT_PAYLOAD);
+	printf("chunk_blob %zu bytes\n", mfs_blob_len(mfs_chunk_padded_len(MFS_CHUNK_SIZE_DEFAULT)));
+	fflush(stdout);
+	if (layout_only)
+		return 0;
 	if (mfs_crypto_init() != 0) {
 		fprintf(stderr, "bench: libsodium failed to initialise\n");
 		return 1;
