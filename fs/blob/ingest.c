@@ -10,7 +10,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 
-#define RING 4          /* chunks in flight between the caller and the workers */
+#define RING 8          /* chunks in flight between the caller and the workers */
 #define MAX_WORKERS 4
 
 struct index_level {

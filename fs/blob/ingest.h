@@ -1,7 +1,7 @@
 /* ingest: turns a byte stream into blobs and a FileEntry; extract undoes it.
  *
- * Streaming: mfs_ingest_write takes any amount of data and keeps at most four
- * chunks of plaintext (guarded memory) and four blobs in flight, whatever the
+ * Streaming: mfs_ingest_write takes any amount of data and keeps at most eight
+ * chunks of plaintext (guarded memory) and eight blobs in flight, whatever the
  * file size, so the same writer serves `megafs ingest` and writes through a
  * mount. Sealing (key, encryption, blob id) runs on worker threads, one per
  * core up to four; blobs reach the mfs_blob_sink on the caller's thread, in

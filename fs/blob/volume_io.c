@@ -74,7 +74,8 @@ static int sink_put(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const
 		s->blobs_added++;
 	else
 		s->blobs_deduplicated++;
-	s->batch_bytes += len;
+	/* Count what the store pays: whole slots (a 64 KiB chunk takes two). */
+	s->batch_bytes += (size_t)mfs_obj_slots_for(len) * MFS_SLOT_BYTES;
 	if (s->batch_bytes >= MFS_SINK_BATCH_BYTES)
 		rc = mfs_volume_sink_commit(s);
 	return rc;

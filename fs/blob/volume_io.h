@@ -1,7 +1,9 @@
 /* volume_io: blobs in and out of a volume, in the shapes fs/blob consumes.
  *
  * The sink writes blobs in batched write transactions (one commit per
- * MFS_SINK_BATCH_BYTES) and remembers what it added or pinned, so a failed
+ * MFS_SINK_BATCH_BYTES of slots taken: LMDB reuses a page freed in one
+ * transaction only two transactions later, and the store's slack is sized
+ * for about three batches) and remembers what it added or pinned, so a failed
  * ingest can be rolled back whole: after mfs_volume_sink_rollback the volume
  * holds what it held before. The source reads a blob in its own short read
  * transaction. */
@@ -15,7 +17,7 @@
 #include "fs/blob/ingest.h"
 #include "fs/store/volume.h"
 
-#define MFS_SINK_BATCH_BYTES (16u << 20)
+#define MFS_SINK_BATCH_BYTES (12u << 20)
 
 struct mfs_sink_change {
 	uint8_t id[MFS_BLOB_ID_BYTES];

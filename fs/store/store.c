@@ -125,7 +125,7 @@ static int env_open(MDB_env **out, const char *dir, uint64_t map_bytes)
 	if (rc == 0)
 		rc = mdb_env_set_maxreaders(env, 254);
 	if (rc == 0)
-		rc = mdb_env_open(env, dir, MDB_WRITEMAP | MDB_NOTLS, 0600);
+		rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_NORDAHEAD | MDB_NOMETASYNC, 0600);
 	if (rc != 0) {
 		if (env)
 			mdb_env_close(env);
@@ -187,19 +187,16 @@ static int fill_slots(MDB_env *env, MDB_dbi dbi, uint64_t slot_count)
 	return rc;
 }
 
-/* Overwrites every page past LMDB's last used one with random bytes, so the
- * file looks the same however much of it later writes come to use. */
-static int randomize_tail(const char *dir, MDB_env *env, uint64_t map_bytes)
+/* Writes random bytes from LMDB's last used page to the end of the map, so
+ * the file is map_bytes long from the start and looks the same however much
+ * of it later writes come to use. LMDB never writes past its map. */
+static int randomize_tail(const char *dir, uint64_t last_pgno, uint64_t map_bytes)
 {
 	char path[PATH_MAX];
-	MDB_envinfo info;
 	uint8_t *buf = NULL;
 	int fd = -1, rc;
 
 	rc = path_in(path, sizeof path, dir, "data.mdb");
-	if (rc != 0)
-		return rc;
-	rc = map_lmdb(mdb_env_info(env, &info));
 	if (rc != 0)
 		return rc;
 	fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -208,7 +205,7 @@ static int randomize_tail(const char *dir, MDB_env *env, uint64_t map_bytes)
 		rc = fd < 0 ? -errno : -ENOMEM;
 		goto out;
 	}
-	for (uint64_t off = ((uint64_t)info.me_last_pgno + 1) * (uint64_t)sysconf(_SC_PAGESIZE);
+	for (uint64_t off = (last_pgno + 1) * (uint64_t)sysconf(_SC_PAGESIZE);
 	     off < map_bytes;) {
 		size_t n = map_bytes - off < (1u << 20) ? (size_t)(map_bytes - off) : (1u << 20);
 		ssize_t w;
@@ -223,6 +220,12 @@ static int randomize_tail(const char *dir, MDB_env *env, uint64_t map_bytes)
 	}
 	if (fsync(fd) != 0)
 		rc = -errno;
+	/* Init wrote the whole file: the kernel now caches it in large folios,
+	 * and a later 4 KiB write would dirty (and write back) a whole folio.
+	 * Drop them (nothing maps the file now); from here on pages come in one
+	 * by one (MDB_NORDAHEAD). */
+	if (rc == 0)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 out:
 	free(buf);
 	if (fd >= 0)
@@ -261,6 +264,7 @@ int mfs_store_create(const char *dir, uint64_t slot_count, const struct mfs_kdf_
 {
 	struct mfs_store_header h = {0};
 	char path[PATH_MAX];
+	MDB_envinfo info;
 	MDB_env *env = NULL;
 	MDB_dbi dbi;
 	int rc;
@@ -295,9 +299,11 @@ int mfs_store_create(const char *dir, uint64_t slot_count, const struct mfs_kdf_
 	if (rc == 0)
 		rc = map_lmdb(mdb_env_sync(env, 1));
 	if (rc == 0)
-		rc = randomize_tail(dir, env, h.map_bytes);
+		rc = map_lmdb(mdb_env_info(env, &info));
 	if (env)
 		mdb_env_close(env);
+	if (rc == 0)
+		rc = randomize_tail(dir, info.me_last_pgno, h.map_bytes);
 	/* The header goes last: a store exists only once it is whole. */
 	if (rc == 0)
 		rc = write_header(dir, &h);

@@ -6,8 +6,11 @@
  *   data.mdb  one LMDB environment, one unnamed database: slot_count records,
  *             each a 16-byte key and a MFS_SLOT_BYTES value. Init fills every
  *             record with random bytes; the record count never changes.
- *             The file is exactly map_bytes long (MDB_WRITEMAP) and its
- *             unused tail is random too, so its size tells nothing.
+ *             Init also writes random bytes up to map_bytes, LMDB never
+ *             writes past its map, so the file's size never changes and its
+ *             unused pages look like the rest. (No MDB_WRITEMAP: through a
+ *             writable mapping the kernel writes back whole large folios for
+ *             one dirty page, tens of times the data.)
  *
  * Callers work inside transactions (mfs_store_txn_*): one writer at a time
  * across processes, readers concurrent. Pointers returned by slot reads live

@@ -51,7 +51,9 @@ static void ingest(const uint8_t *data, size_t len, enum mfs_key_mode mode, uint
 	for (size_t off = 0; off < len;) {
 		size_t n = len - off < 77777 ? len - off : 77777;
 
-		cr_assert_eq(mfs_ingest_write(w, data + off, n), 0);
+		int wrc = mfs_ingest_write(w, data + off, n);
+
+		cr_assert_eq(wrc, 0, "write: %s", mfs_strerror(wrc));
 		off += n;
 	}
 	cr_assert_eq(mfs_ingest_finish(w, 1234, e), 0);
