@@ -27,6 +27,7 @@ struct ring_slot {
 	uint8_t *plain;          /* guarded, chunk_size bytes */
 	size_t len;
 	uint8_t *blob;
+	uint8_t *prepared;       /* the sink's prepare output, or NULL */
 	struct mfs_chunk_ref ref;
 };
 
@@ -84,6 +85,9 @@ static void *worker_main(void *arg)
 		slot->state = SLOT_SEALING;
 		pthread_mutex_unlock(&w->lock);
 		derive_and_seal(w, slot->plain, slot->len, slot->blob, &slot->ref);
+		if (slot->prepared)
+			w->sink.prepare(w->sink.ctx, slot->ref.id, slot->blob,
+					mfs_blob_len(mfs_chunk_padded_len(slot->len)), slot->prepared);
 		pthread_mutex_lock(&w->lock);
 		slot->state = SLOT_SEALED;
 		pthread_cond_broadcast(&w->changed);
@@ -111,6 +115,7 @@ static void ingest_free(struct mfs_ingest *w)
 	for (int i = 0; i < RING; i++) {
 		mfs_secure_free(w->ring[i].plain);
 		free(w->ring[i].blob);
+		free(w->ring[i].prepared);
 		mfs_memzero(&w->ring[i].ref, sizeof w->ring[i].ref);
 	}
 	free(w->node_blob);
@@ -151,6 +156,9 @@ int mfs_ingest_begin(struct mfs_ingest **out, const char *name, const struct mfs
 		w->ring[i].plain = mfs_secure_alloc(cs);
 		w->ring[i].blob = malloc(mfs_blob_len(cs));
 		if (!w->ring[i].plain || !w->ring[i].blob)
+			rc = -ENOMEM;
+		if (sink->prepare &&
+		    !(w->ring[i].prepared = malloc(sink->prepared_bytes(mfs_blob_len(cs)))))
 			rc = -ENOMEM;
 	}
 	w->node_blob = malloc(mfs_blob_len(cs));
@@ -224,8 +232,12 @@ static int drain_one(struct mfs_ingest *w)
 	while (slot->state != SLOT_SEALED)
 		pthread_cond_wait(&w->changed, &w->lock);
 	pthread_mutex_unlock(&w->lock);
-	rc = w->sink.put(w->sink.ctx, slot->ref.id, slot->blob,
-			 mfs_blob_len(mfs_chunk_padded_len(slot->len)));
+	if (slot->prepared)
+		rc = w->sink.put_prepared(w->sink.ctx, slot->ref.id, slot->blob,
+					  mfs_blob_len(mfs_chunk_padded_len(slot->len)), slot->prepared);
+	else
+		rc = w->sink.put(w->sink.ctx, slot->ref.id, slot->blob,
+				 mfs_blob_len(mfs_chunk_padded_len(slot->len)));
 	if (rc == 0 && w->chunk_count < MFS_ENTRY_INLINE_MAX)
 		w->inline_refs[w->chunk_count] = slot->ref;
 	if (rc == 0)

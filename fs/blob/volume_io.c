@@ -54,16 +54,17 @@ int mfs_volume_sink_commit(struct mfs_volume_sink *s)
 	return rc;
 }
 
-static int sink_put(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob,
-		    size_t len)
+/* Stores one blob (in clear, or sealed by sink_prepare) in the open batch. */
+static int sink_store(struct mfs_volume_sink *s, const uint8_t *id, const uint8_t *blob,
+		      const uint8_t *sealed, size_t len)
 {
-	struct mfs_volume_sink *s = ctx;
 	int what = 0, rc = 0;
 
 	if (!s->txn)
 		rc = mfs_vtxn_begin(s->vol, 1, &s->txn);
 	if (rc == 0)
-		rc = mfs_blob_put_hashed(s->txn, id, blob, len, s->pin, &what);
+		rc = sealed ? mfs_blob_put_sealed(s->txn, id, sealed, len, s->pin, &what)
+			    : mfs_blob_put_hashed(s->txn, id, blob, len, s->pin, &what);
 	if (rc == 0 && what)
 		rc = remember(s, id, what);
 	if (rc != 0) {
@@ -81,9 +82,43 @@ static int sink_put(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const
 	return rc;
 }
 
+static int sink_put(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob,
+		    size_t len)
+{
+	return sink_store(ctx, id, blob, NULL, len);
+}
+
+/* The sealed slots, then one payload of scratch for mfs_blob_seal (it holds
+ * a blob, which is ciphertext: no need for guarded memory). */
+static void sink_prepare(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			 const uint8_t *blob, size_t len, uint8_t *prepared)
+{
+	struct mfs_volume_sink *s = ctx;
+
+	mfs_blob_seal(s->vol, prepared, prepared + mfs_blob_sealed_bytes(len), id, blob, len);
+}
+
+static size_t sink_prepared_bytes(size_t blob_len)
+{
+	return mfs_blob_sealed_bytes(blob_len) + MFS_SLOT_PAYLOAD;
+}
+
+static int sink_put_prepared(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			     const uint8_t *blob, size_t len, const uint8_t *prepared)
+{
+	(void)blob;
+	return sink_store(ctx, id, NULL, prepared, len);
+}
+
 struct mfs_blob_sink mfs_volume_sink_as_sink(struct mfs_volume_sink *s)
 {
-	return (struct mfs_blob_sink){.put = sink_put, .ctx = s};
+	return (struct mfs_blob_sink){
+		.put = sink_put,
+		.prepared_bytes = sink_prepared_bytes,
+		.prepare = sink_prepare,
+		.put_prepared = sink_put_prepared,
+		.ctx = s,
+	};
 }
 
 /* Giving a blob's slots back writes as many random records as it took, and

@@ -260,8 +260,9 @@ static int change_pins(struct mfs_vtxn *t, struct bucket *b, struct entry *e, in
 	return bucket_store(t, b);
 }
 
-int mfs_blob_put_hashed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
-			const uint8_t *blob, size_t len, int pin, int *what)
+/* Stores a blob given in clear (blob) or sealed for this volume (sealed). */
+static int put_blob(struct mfs_vtxn *t, const uint8_t *id, const uint8_t *blob,
+		    const uint8_t *sealed, size_t len, int pin, int *what)
 {
 	struct mfs_superblock *sb = mfs_vtxn_sb(t);
 	uint8_t name[1 + MFS_BLOB_ID_BYTES];
@@ -295,7 +296,10 @@ int mfs_blob_put_hashed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_
 		if (rc != 0)
 			return rc;
 	}
-	rc = mfs_obj_write(t, name, blob_name(name, id), blob, len);
+	if (sealed)
+		rc = mfs_obj_insert_sealed(t, name, blob_name(name, id), sealed, len);
+	else
+		rc = mfs_obj_write(t, name, blob_name(name, id), blob, len);
 	memcpy(fresh.id, id, MFS_BLOB_ID_BYTES);
 	fresh.size = (uint32_t)len;
 	fresh.pins = pin ? 1 : 0;
@@ -317,6 +321,31 @@ int mfs_blob_put_hashed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_
 	if (sb->blob_count > (uint64_t)sb->bucket_count * BUCKET_TARGET)
 		rc = grow_table(t);
 	return rc;
+}
+
+int mfs_blob_put_hashed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			const uint8_t *blob, size_t len, int pin, int *what)
+{
+	return put_blob(t, id, blob, NULL, len, pin, what);
+}
+
+int mfs_blob_put_sealed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			const uint8_t *sealed, size_t len, int pin, int *what)
+{
+	return put_blob(t, id, NULL, sealed, len, pin, what);
+}
+
+size_t mfs_blob_sealed_bytes(size_t len)
+{
+	return (size_t)mfs_obj_slots_for(len) * MFS_SLOT_BYTES;
+}
+
+void mfs_blob_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch,
+		   const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob, size_t len)
+{
+	uint8_t name[1 + MFS_BLOB_ID_BYTES];
+
+	mfs_obj_seal(v, sealed, scratch, name, blob_name(name, id), blob, len);
 }
 
 int mfs_blob_put(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],

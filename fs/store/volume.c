@@ -430,6 +430,52 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 	return release_slots(t, name, name_len, new_n, old_n);
 }
 
+void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const void *name,
+		  size_t name_len, const void *data, size_t len)
+{
+	uint8_t key[MFS_SLOT_KEY_BYTES];
+
+	for (uint32_t i = 0; i < mfs_obj_slots_for(len); i++) {
+		slot_key(key, v->keys, name, name_len, i);
+		fill_payload(scratch, i, data, len);
+		seal_slot(sealed + (size_t)i * MFS_SLOT_BYTES, scratch, v->keys, key);
+	}
+	mfs_memzero(scratch, MFS_SLOT_PAYLOAD);
+}
+
+int mfs_obj_insert_sealed(struct mfs_vtxn *t, const void *name, size_t name_len,
+			  const uint8_t *sealed, uint64_t len)
+{
+	uint8_t key[MFS_SLOT_KEY_BYTES];
+	uint64_t n = mfs_obj_slots_for(len), old_len;
+	int rc;
+
+	if (!t->write)
+		return -EROFS;
+	rc = mfs_obj_size(t, name, name_len, &old_len);
+	if (rc == 0)
+		return MFS_E_EXISTS;
+	if (rc != MFS_E_NOTFOUND)
+		return rc;
+	if (n > mfs_vtxn_free_slots(t))
+		return MFS_E_FULL;
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t *value;
+
+		slot_key(key, t->vol->keys, name, name_len, i);
+		rc = take_slot(t, key, &value);
+		if (rc != 0)
+			return rc;
+		memcpy(value, sealed + (size_t)i * MFS_SLOT_BYTES, MFS_SLOT_BYTES);
+		rc = mfs_store_slot_drop_free(t->st, owned_cb, t->vol);
+		if (rc != 0)
+			return rc;
+		t->sb.used_slots++;
+		t->sb_dirty = 1;
+	}
+	return 0;
+}
+
 int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len)
 {
 	uint64_t len;

@@ -88,6 +88,19 @@ int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t
 int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const void *data,
 		  size_t len);
 int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len);
+
+/* Sealing an object's slots needs only the volume's keys, not a transaction,
+ * so it may run on any thread ahead of time (ingest does it on its workers).
+ * sealed receives mfs_obj_slots_for(len) * MFS_SLOT_BYTES bytes; scratch
+ * (MFS_SLOT_PAYLOAD bytes) holds the object's bytes in clear for a moment:
+ * guarded memory for secrets. */
+void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const void *name,
+		  size_t name_len, const void *data, size_t len);
+/* Stores, as a new object, slots sealed by mfs_obj_seal for an object of len
+ * bytes. MFS_E_EXISTS when an object of that name exists; MFS_E_FULL (before
+ * anything is written) when the slots do not fit. */
+int mfs_obj_insert_sealed(struct mfs_vtxn *t, const void *name, size_t name_len,
+			  const uint8_t *sealed, uint64_t len);
 /* Slots an object of len bytes occupies. */
 uint64_t mfs_obj_slots_for(uint64_t len);
 /* Free slots as this transaction sees them. */

@@ -408,3 +408,38 @@ Test(volume, hidden_volume_alone_never_overwrites_the_outer_one)
 	free(public);
 	close_store(&f);
 }
+
+Test(volume, objects_sealed_ahead_of_their_transaction)
+{
+	struct fixture f = open_store(128);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	struct mfs_volume *other = tu_volume(f.store, "other", NULL);
+	const size_t len = 3 * MFS_SLOT_PAYLOAD + 77;
+	uint8_t *data = malloc(len), *sealed = malloc(4 * MFS_SLOT_BYTES);
+	uint8_t *scratch = malloc(MFS_SLOT_PAYLOAD);
+	struct mfs_vtxn *t;
+	uint8_t *got;
+	uint64_t n, before = used(v);
+
+	tu_fill_random(data, len, 31);
+	mfs_obj_seal(v, sealed, scratch, "pre", 3, data, len);
+	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+	cr_assert_eq(mfs_obj_insert_sealed(t, "pre", 3, sealed, len), 0);
+	cr_assert_eq(mfs_obj_insert_sealed(t, "pre", 3, sealed, len), MFS_E_EXISTS);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	expect(v, "pre", data, len);
+	cr_assert_eq(used(v), before + 4);
+	/* Slots sealed with another volume's keys are not this volume's. */
+	mfs_obj_seal(other, sealed, scratch, "alien", 5, data, len);
+	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+	cr_assert_eq(mfs_obj_insert_sealed(t, "alien", 5, sealed, len), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	cr_assert_eq(get(v, "alien", &got, &n), MFS_E_NOTFOUND,
+		     "keys differ: the slots are not where this volume looks, nor tagged for it");
+	mfs_volume_close(v);
+	mfs_volume_close(other);
+	free(data);
+	free(sealed);
+	free(scratch);
+	close_store(&f);
+}
