@@ -125,7 +125,7 @@ static void ingest_free(struct mfs_ingest *w)
 	mfs_memzero(w->convergence, sizeof w->convergence);
 	pthread_cond_destroy(&w->changed);
 	pthread_mutex_destroy(&w->lock);
-	free(w);
+	mfs_secure_free(w);
 }
 
 int mfs_ingest_begin(struct mfs_ingest **out, const char *name, const struct mfs_ingest_opts *o,
@@ -139,9 +139,12 @@ int mfs_ingest_begin(struct mfs_ingest **out, const char *name, const struct mfs
 	if (!mfs_chunk_size_valid(cs) || !mfs_entry_name_valid(name) ||
 	    (o->mode == MFS_MODE_CONVERGENT && !o->convergence))
 		return MFS_E_FORMAT;
-	w = calloc(1, sizeof *w);
+	/* The writer holds the convergence secret and the keys of chunks in
+	 * flight: all of it lives in guarded memory. */
+	w = mfs_secure_alloc(sizeof *w);
 	if (!w)
 		return -ENOMEM;
+	memset(w, 0, sizeof *w);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->changed, NULL);
 	w->opts = *o;

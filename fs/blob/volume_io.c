@@ -122,19 +122,21 @@ struct mfs_blob_sink mfs_volume_sink_as_sink(struct mfs_volume_sink *s)
 }
 
 /* Giving a blob's slots back writes as many random records as it took, and
- * LMDB reuses no page freed inside the same transaction: undo a few blobs
- * per transaction so the map never fills up. */
-#define ROLLBACK_BATCH 12
-
-static int undo_change(struct mfs_vtxn *t, const struct mfs_sink_change *c)
+ * LMDB reuses no page freed inside the same transaction: undo about one
+ * batch's worth of slots per transaction so the map never fills up. */
+static int undo_change(struct mfs_vtxn *t, const struct mfs_sink_change *c, size_t *slots)
 {
-	int rc = 0;
+	size_t len = 0;
+	int rc = mfs_blob_size(t, c->id, &len);
 
-	if (c->what & MFS_BLOB_PINNED_NOW)
+	if (rc == 0 && (c->what & MFS_BLOB_PINNED_NOW))
 		rc = mfs_blob_unpin(t, c->id);
 	/* A blob this sink stored goes unless another file pinned it meanwhile. */
-	if ((rc == 0 || rc == -EINVAL) && (c->what & MFS_BLOB_ADDED))
-		rc = mfs_blob_pin_count(t, c->id) == 0 ? mfs_blob_delete(t, c->id) : 0;
+	if ((rc == 0 || rc == -EINVAL) && (c->what & MFS_BLOB_ADDED) &&
+	    mfs_blob_pin_count(t, c->id) == 0) {
+		rc = mfs_blob_delete(t, c->id);
+		*slots += (size_t)mfs_obj_slots_for(len);
+	}
 	return rc == MFS_E_NOTFOUND || rc == -EINVAL ? 0 : rc;
 }
 
@@ -146,17 +148,18 @@ int mfs_volume_sink_rollback(struct mfs_volume_sink *s)
 		abort_batch(s);
 	while (rc == 0 && s->count > 0) {
 		struct mfs_vtxn *t = NULL;
-		size_t n = s->count < ROLLBACK_BATCH ? s->count : ROLLBACK_BATCH;
+		size_t slots = 0, done = 0;
 
 		rc = mfs_vtxn_begin(s->vol, 1, &t);
-		for (size_t i = 0; rc == 0 && i < n; i++)
-			rc = undo_change(t, &s->changes[s->count - 1 - i]);
+		while (rc == 0 && done < s->count &&
+		       slots * MFS_SLOT_BYTES < MFS_SINK_BATCH_BYTES)
+			rc = undo_change(t, &s->changes[s->count - 1 - done++], &slots);
 		if (rc == 0)
 			rc = mfs_vtxn_commit(t);
 		else
 			mfs_vtxn_abort(t);
 		if (rc == 0)
-			s->count -= n;
+			s->count -= done;
 	}
 	s->batch_start = s->count;
 	return rc;

@@ -93,12 +93,20 @@ static int header_decode(struct mfs_store_header *h, const uint8_t in[static HEA
 	return 0;
 }
 
-/* Room for the slots, the B-tree over them, and copy-on-write slack for the
- * largest transaction (writers keep theirs near 16 MiB: two in flight, plus
- * margin) plus an eighth. LMDB's page is the system's. */
-static uint64_t map_bytes_for(uint64_t slot_count)
+/* LMDB's page: the system's, at most 32 KiB (LMDB's MAX_PAGESIZE). */
+static uint64_t lmdb_page(void)
 {
 	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	return page > 32768 ? 32768 : page;
+}
+
+/* Room for the slots, the B-tree over them, and copy-on-write slack for the
+ * largest transaction (writers keep theirs near 12 MiB: two in flight, plus
+ * margin) plus an eighth. */
+static uint64_t map_bytes_for(uint64_t slot_count)
+{
+	const uint64_t page = lmdb_page();
 	const uint64_t per_slot = (MFS_SLOT_BYTES + 16 + page - 1) / page;
 	uint64_t data = slot_count * per_slot;
 	uint64_t tree = slot_count / 40 + 64;
@@ -205,7 +213,7 @@ static int randomize_tail(const char *dir, uint64_t last_pgno, uint64_t map_byte
 		rc = fd < 0 ? -errno : -ENOMEM;
 		goto out;
 	}
-	for (uint64_t off = (last_pgno + 1) * (uint64_t)sysconf(_SC_PAGESIZE);
+	for (uint64_t off = (last_pgno + 1) * lmdb_page();
 	     off < map_bytes;) {
 		size_t n = map_bytes - off < (1u << 20) ? (size_t)(map_bytes - off) : (1u << 20);
 		ssize_t w;

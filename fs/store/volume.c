@@ -202,7 +202,9 @@ static int read_protected_used(struct mfs_vtxn *t)
 	rc = read_sb(t->st, t->vol->protect, t->scratch, &psb);
 	if (rc == 0)
 		t->protected_used = psb.used_slots;
-	return rc;
+	/* A damaged protected superblock costs only the count: its slots stay
+	 * recognisable by their tags and are still never taken. */
+	return rc == MFS_E_CORRUPT ? 0 : rc;
 }
 
 static int vtxn_start(struct mfs_volume *v, int write, struct mfs_vtxn **out)
@@ -603,6 +605,8 @@ static int attach_stored_protect(struct mfs_volume *v)
 		keys_from_master(v->protect);
 		rc = probe(v, v->protect, &psb);
 	}
+	if (rc == MFS_E_CORRUPT)
+		rc = 0; /* damaged, not gone: keep protecting what is left of it */
 	if (rc == MFS_E_BADPASS) {
 		/* That volume is gone: nothing left to protect. */
 		mfs_secure_free(v->protect);

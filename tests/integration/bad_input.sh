@@ -19,6 +19,15 @@ megafs status | grep -E '^(used|blobs)' | diff "$T/before" - || fail "a failed i
 # Small chunks: hundreds of blobs committed in batches before the store fills.
 expect_fail "store full" megafs ingest "$T/huge" --chunk-size 64K --mode random
 megafs status | grep -E '^(used|blobs)' | diff "$T/before" - || fail "rollback of many blobs"
+# Large chunks: the rollback frees more slots than the store's slack.
+big="$T/big-store"
+megafs --store "$big" init --size 128M --kdf fast >/dev/null
+random_file "$T/huge2" $((200 << 20))
+MEGAFS_STORE=$big megafs status | grep -E '^(used|blobs)' >"$T/before2"
+MEGAFS_STORE=$big expect_fail "store full" megafs ingest "$T/huge2" --chunk-size 16M --mode random
+MEGAFS_STORE=$big megafs status | grep -E '^(used|blobs)' | diff "$T/before2" - \
+	|| fail "rollback of 16 MiB blobs"
+rm -rf "$big" "$T/huge2"
 megafs extract "$T/keep.json" -o "$T/keep.out" && cmp "$T/keep" "$T/keep.out" || fail "keep"
 ok "store full: clear error, nothing half-written, earlier file intact"
 
