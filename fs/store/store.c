@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -461,6 +462,21 @@ int mfs_store_slot_get(struct mfs_store_txn *t, const uint8_t key[static MFS_SLO
 	if (v.mv_size != MFS_SLOT_BYTES)
 		return MFS_E_CORRUPT;
 	*value = v.mv_data;
+	return 0;
+}
+
+int mfs_store_slot_prefetch(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES])
+{
+	const uint64_t page = lmdb_page();
+	const uint8_t *value;
+	uintptr_t start, end;
+	int rc = mfs_store_slot_get(t, key, &value);
+
+	if (rc != 0)
+		return rc;
+	start = (uintptr_t)value & ~(uintptr_t)(page - 1);
+	end = ((uintptr_t)value + MFS_SLOT_BYTES + page - 1) & ~(uintptr_t)(page - 1);
+	madvise((void *)start, end - start, MADV_WILLNEED);
 	return 0;
 }
 

@@ -61,6 +61,10 @@ void mfs_store_txn_abort(struct mfs_store_txn *t); /* NULL-safe */
 /* The value of the record at key, or MFS_E_NOTFOUND. */
 int mfs_store_slot_get(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES],
 		       const uint8_t **value);
+/* Asks the kernel to read the slot's pages now, in one request (the store
+ * maps the file without readahead: writes must not meet large folios).
+ * Returns 0 or MFS_E_NOTFOUND. */
+int mfs_store_slot_prefetch(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES]);
 /* Writable space for the value at an existing key (overwrite in place). Fill
  * it before the next write in t. */
 int mfs_store_slot_rewrite(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES],

@@ -303,6 +303,28 @@ int mfs_obj_size(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t
 	return rc;
 }
 
+static uint32_t slot_of(uint64_t off)
+{
+	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
+
+	return off < first ? 0 : (uint32_t)(1 + (off - first) / MFS_SLOT_PAYLOAD);
+}
+
+/* Starts reading every slot of [off, off+len) from disk at once, so a cold
+ * read costs one wait, not one per slot (or per page). */
+static void prefetch_range(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t off,
+			   size_t len)
+{
+	uint8_t key[MFS_SLOT_KEY_BYTES];
+
+	if (len == 0)
+		return;
+	for (uint32_t i = slot_of(off) + (slot_of(off) == 0); i <= slot_of(off + len - 1); i++) {
+		slot_key(key, t->vol->keys, name, name_len, i);
+		mfs_store_slot_prefetch(t->st, key);
+	}
+}
+
 int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t off, void *buf,
 		 size_t len)
 {
@@ -316,9 +338,10 @@ int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t
 		return rc;
 	if (off > total || len > total - off)
 		return MFS_E_FORMAT;
+	prefetch_range(t, name, name_len, off, len);
 	while (len > 0) {
 		/* Byte off of the object sits in slot idx at payload offset at. */
-		uint32_t idx = off < first ? 0 : (uint32_t)(1 + (off - first) / MFS_SLOT_PAYLOAD);
+		uint32_t idx = slot_of(off);
 		size_t at = off < first ? (size_t)(LEN_BYTES + off)
 					: (size_t)((off - first) % MFS_SLOT_PAYLOAD);
 		size_t n = MFS_SLOT_PAYLOAD - at < len ? MFS_SLOT_PAYLOAD - at : len;
