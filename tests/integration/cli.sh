@@ -69,4 +69,20 @@ printf 'correct horse battery staple\n' >"$T/pwfile"
 MEGAFS_PASSWORD=wrong megafs --store "$T/store" status --password-file "$T/pwfile" >/dev/null \
 	|| fail "--password-file wins over the environment"
 ok "password sources: file, environment, none"
+
+# The terminal: asked twice, never echoed; a mismatch changes nothing.
+tty_store="$T/tty-store"
+(sleep 0.5; printf 'typed-secret\n'; sleep 0.3; printf 'typed-secret\n') |
+	env -u MEGAFS_PASSWORD script -qc "'$MEGAFS' --store '$tty_store' init --size 16M --kdf fast" \
+	/dev/null >"$T/tty.out"
+grep -q "New password:" "$T/tty.out" && grep -q "Repeat the password:" "$T/tty.out" \
+	|| fail "prompts: $(cat -A "$T/tty.out")"
+grep -q "typed-secret" "$T/tty.out" && fail "the password was echoed"
+MEGAFS_PASSWORD=typed-secret megafs --store "$tty_store" status >/dev/null || fail "typed password"
+(sleep 0.5; printf 'one\n'; sleep 0.3; printf 'two\n') |
+	env -u MEGAFS_PASSWORD script -qc "'$MEGAFS' --store '$T/tty2' init --size 16M --kdf fast" \
+	/dev/null >"$T/tty2.out" || true
+grep -q "the two passwords differ; nothing was changed" "$T/tty2.out" || fail "mismatch"
+[ ! -e "$T/tty2/header" ] || fail "a mismatched init made a store"
+ok "terminal prompts: twice, without echo; a mismatch makes nothing"
 finish
