@@ -1,0 +1,73 @@
+/* tree: the directory tree a channel's manifest describes, and the edits
+ * that turn one manifest's collections into the next. Pure: no FUSE, no I/O.
+ *
+ * Collections are directories: a collection's title is its path ("" is the
+ * root, "Season 2/Extras" a nested one); directories on the way to a titled
+ * one exist implicitly. Items are files: a FileEntry by its "name", a magnet
+ * link as "<name>.magnet" whose content is the link and a newline. Where a
+ * file and a directory would share a path, the directory wins.
+ *
+ * Inode numbers come from an mfs_inodes table that outlives trees: a path
+ * keeps its number across manifests while what it names is unchanged (the
+ * same directory, or a file with the same entry); a changed file gets a new
+ * number, so the kernel never mixes two contents under one inode.
+ *
+ * A tree is immutable once built; share it read-only between threads. */
+#ifndef MFS_TREE_H
+#define MFS_TREE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MFS_ROOT_INO 1
+
+enum mfs_node_kind { MFS_NODE_DIR, MFS_NODE_FILE, MFS_NODE_MAGNET };
+
+struct mfs_node {
+	uint64_t ino;
+	enum mfs_node_kind kind;
+	const char *name;              /* last component; "" for the root */
+	const char *path;              /* "" for the root, "a/b" below it */
+	struct mfs_node *parent;       /* NULL for the root */
+	struct mfs_node **children;    /* directories: sorted by name */
+	size_t child_count;
+	json_t *item;                  /* files: the FileEntry object or magnet string */
+	uint64_t size;
+	int64_t mtime;                 /* seconds */
+};
+
+struct mfs_inodes;
+struct mfs_tree;
+
+int mfs_inodes_new(struct mfs_inodes **out);
+void mfs_inodes_free(struct mfs_inodes *t); /* NULL-safe */
+
+/* Builds the tree of collections (borrowed; the tree keeps a reference).
+ * mtime_default (seconds) dates directories and magnets. -ENOMEM only:
+ * items that cannot be shown (a bad entry, a clash) are left out. */
+int mfs_tree_build(struct mfs_tree **out, json_t *collections, int64_t mtime_default,
+		   struct mfs_inodes *inodes);
+void mfs_tree_free(struct mfs_tree *t); /* NULL-safe */
+const struct mfs_node *mfs_tree_root(const struct mfs_tree *t);
+const struct mfs_node *mfs_tree_by_ino(const struct mfs_tree *t, uint64_t ino);
+const struct mfs_node *mfs_tree_child(const struct mfs_node *dir, const char *name);
+/* Number of nodes, for statfs. */
+uint64_t mfs_tree_node_count(const struct mfs_tree *t);
+
+/* Edits: each takes collections (not modified) and returns a new array in
+ * *out (a new reference). *removed (may be NULL) receives a new reference to
+ * the item an edit replaced or removed, or NULL: its blobs are to be
+ * unpinned. Errors are -errno, as the file operation would return them:
+ * -ENOENT (no such file or parent), -EEXIST, -ENOTEMPTY, -EISDIR, -ENOTDIR,
+ * -EINVAL (a bad name), -EPERM (magnet links cannot be renamed). */
+int mfs_tree_add_file(json_t **out, json_t **removed, json_t *collections, const char *dir,
+		      json_t *entry);
+int mfs_tree_remove_file(json_t **out, json_t **removed, json_t *collections, const char *dir,
+			 const char *name);
+int mfs_tree_mkdir(json_t **out, json_t *collections, const char *dir, const char *name);
+int mfs_tree_rmdir(json_t **out, json_t *collections, const char *dir, const char *name);
+int mfs_tree_rename(json_t **out, json_t **removed, json_t *collections, const char *from_dir,
+		    const char *from_name, const char *to_dir, const char *to_name);
+
+#endif
