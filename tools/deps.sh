@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
 	build-essential cmake pkg-config
-	libsodium-dev liblmdb-dev libjansson-dev libcriterion-dev
+	libsodium-dev liblmdb-dev libjansson-dev libcriterion-dev libfuse3-dev fuse3
 	util-linux coreutils
 )
 
