@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config
 	libsodium-dev liblmdb-dev libjansson-dev libcriterion-dev libfuse3-dev fuse3
+	ffmpeg
 	util-linux coreutils
 )
 

@@ -20,11 +20,14 @@ static int cmd_help(int argc, char **argv);
 
 static const struct subcommand commands[] = {
 	{"init", cmd_init, "init [--size N] [--kdf PRESET] | init --hidden"},
-	{"channel", cmd_channel, "channel new TITLE | channel list | channel subscribe LINK [TITLE]"},
+	{"channel", cmd_channel,
+	 "channel new TITLE | list | subscribe LINK [TITLE] | import FILE|- | export LINK"},
 	{"ingest", cmd_ingest,
 	 "ingest FILE [--mode convergent|random] [--chunk-size N] [--channel LINK|--global]"},
 	{"extract", cmd_extract, "extract ENTRY.json -o OUT"},
 	{"status", cmd_status, "status"},
+	{"mount", cmd_mount, "mount LINK DIR [-f] [-o OPTIONS]"},
+	{"umount", cmd_umount, "umount DIR"},
 	{"help", cmd_help, "help [COMMAND]"},
 };
 

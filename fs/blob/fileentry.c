@@ -169,6 +169,23 @@ void mfs_entry_clear(struct mfs_file_entry *e)
 	mfs_memzero(e, sizeof *e);
 }
 
+int mfs_entry_copy(struct mfs_file_entry *out, const struct mfs_file_entry *e)
+{
+	*out = *e;
+	out->chunks = NULL;
+	if (e->chunks) {
+		size_t bytes = (e->chunk_count ? e->chunk_count : 1) * sizeof *e->chunks;
+
+		out->chunks = mfs_secure_alloc(bytes);
+		if (!out->chunks) {
+			mfs_memzero(out, sizeof *out);
+			return -ENOMEM;
+		}
+		memcpy(out->chunks, e->chunks, e->chunk_count * sizeof *e->chunks);
+	}
+	return 0;
+}
+
 int mfs_chunk_read(const struct mfs_blob_source *src, const struct mfs_chunk_ref *ref, size_t off,
 		   size_t len, uint8_t *out)
 {
@@ -304,4 +321,50 @@ int mfs_chunk_cursor_get(struct mfs_chunk_cursor *c, uint64_t index, struct mfs_
 	*out = ref;
 	mfs_memzero(&ref, sizeof ref);
 	return 0;
+}
+
+/* Names node ref, then (level >= 0: it is an index node of that level) all
+ * it refers to. */
+static int walk(const struct mfs_file_entry *e, const struct mfs_blob_source *src,
+		const struct mfs_chunk_ref *ref, int level,
+		int (*fn)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES]), void *ctx)
+{
+	uint8_t *node;
+	uint32_t count;
+	int rc = fn(ctx, ref->id);
+
+	if (rc != 0 || level < 0)
+		return rc;
+	if (ref->length < MFS_INDEX_HEADER || ref->length > e->chunk_size)
+		return MFS_E_CORRUPT;
+	node = mfs_secure_alloc(ref->length);
+	if (!node)
+		return -ENOMEM;
+	rc = mfs_chunk_read(src, ref, 0, ref->length, node);
+	count = rc == 0 ? (uint32_t)mfs_le_get(node + 4, 4) : 0;
+	if (rc == 0 && (node[0] != level ||
+			ref->length != MFS_INDEX_HEADER + (uint64_t)count * MFS_INDEX_RECORD))
+		rc = MFS_E_CORRUPT;
+	for (uint32_t i = 0; rc == 0 && i < count; i++) {
+		struct mfs_chunk_ref child;
+
+		ref_decode(&child, node + MFS_INDEX_HEADER + (size_t)i * MFS_INDEX_RECORD);
+		rc = walk(e, src, &child, level - 1, fn, ctx);
+		mfs_memzero(&child, sizeof child);
+	}
+	mfs_secure_free(node);
+	return rc;
+}
+
+int mfs_entry_foreach_blob(const struct mfs_file_entry *e, const struct mfs_blob_source *src,
+			   int (*fn)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES]),
+			   void *ctx)
+{
+	int rc = 0;
+
+	if (e->index_depth > 0)
+		return walk(e, src, &e->index, (int)e->index_depth - 1, fn, ctx);
+	for (uint64_t i = 0; rc == 0 && i < e->chunk_count; i++)
+		rc = fn(ctx, e->chunks[i].id);
+	return rc;
 }

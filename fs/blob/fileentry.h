@@ -64,6 +64,8 @@ int mfs_entry_to_json(json_t **out, const struct mfs_file_entry *e);
 int mfs_entry_from_json(struct mfs_file_entry *out, const json_t *json, char *why,
 			size_t why_len);
 void mfs_entry_clear(struct mfs_file_entry *e); /* wipes keys; NULL-safe */
+/* A deep copy (its own guarded chunk list). */
+int mfs_entry_copy(struct mfs_file_entry *out, const struct mfs_file_entry *e);
 
 /* Finds chunk refs, caching one decoded index node per level. */
 struct mfs_chunk_cursor;
@@ -73,6 +75,12 @@ void mfs_chunk_cursor_free(struct mfs_chunk_cursor *c);
 /* MFS_E_CORRUPT when an index blob is inconsistent; MFS_E_AUTH when one does
  * not open with its key. */
 int mfs_chunk_cursor_get(struct mfs_chunk_cursor *c, uint64_t index, struct mfs_chunk_ref *out);
+
+/* Calls fn once per blob reference of the file, index blobs included (a
+ * chunk that appears twice is named twice: pins are references). */
+int mfs_entry_foreach_blob(const struct mfs_file_entry *e, const struct mfs_blob_source *src,
+			   int (*fn)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES]),
+			   void *ctx);
 
 /* Opens bytes [off, off+len) of chunk ref from src into out. */
 int mfs_chunk_read(const struct mfs_blob_source *src, const struct mfs_chunk_ref *ref, size_t off,

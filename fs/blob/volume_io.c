@@ -31,61 +31,94 @@ static int remember(struct mfs_volume_sink *s, const uint8_t *id, int what)
 	return 0;
 }
 
-static void abort_batch(struct mfs_volume_sink *s)
+/* A blob gathered for the next batch: its bytes, sealed for the volume or
+ * in clear. */
+struct mfs_pending_blob {
+	uint8_t id[MFS_BLOB_ID_BYTES];
+	size_t len;
+	uint8_t *bytes;
+	int sealed;
+};
+
+static void drop_pending(struct mfs_volume_sink *s)
 {
-	mfs_vtxn_abort(s->txn);
-	s->txn = NULL;
-	s->count = s->batch_start; /* those changes died with the transaction */
+	for (size_t i = 0; i < s->pending_count; i++)
+		free(s->pending[i].bytes);
+	s->pending_count = 0;
 	s->batch_bytes = 0;
 }
 
 int mfs_volume_sink_commit(struct mfs_volume_sink *s)
 {
+	struct mfs_vtxn *t = NULL;
+	size_t first = s->count;
+	uint64_t added = 0, dedup = 0;
 	int rc;
 
-	if (!s->txn)
+	if (s->pending_count == 0)
 		return 0;
-	rc = mfs_vtxn_commit(s->txn);
-	s->txn = NULL;
-	if (rc != 0)
-		s->count = s->batch_start;
-	s->batch_start = s->count;
-	s->batch_bytes = 0;
+	rc = mfs_vtxn_begin(s->vol, 1, &t);
+	for (size_t i = 0; rc == 0 && i < s->pending_count; i++) {
+		struct mfs_pending_blob *p = &s->pending[i];
+		int what = 0;
+
+		rc = p->sealed ? mfs_blob_put_sealed(t, p->id, p->bytes, p->len, s->pin, &what)
+			       : mfs_blob_put_hashed(t, p->id, p->bytes, p->len, s->pin, &what);
+		if (rc == 0 && what)
+			rc = remember(s, p->id, what);
+		if (what & MFS_BLOB_ADDED)
+			added++;
+		else
+			dedup++;
+	}
+	if (rc == 0)
+		rc = mfs_vtxn_commit(t);
+	else
+		mfs_vtxn_abort(t);
+	if (rc == 0) {
+		s->blobs_added += added;
+		s->blobs_deduplicated += dedup;
+	} else {
+		s->count = first; /* those changes died with the transaction */
+	}
+	drop_pending(s);
 	return rc;
 }
 
-/* Stores one blob (in clear, or sealed by sink_prepare) in the open batch. */
-static int sink_store(struct mfs_volume_sink *s, const uint8_t *id, const uint8_t *blob,
-		      const uint8_t *sealed, size_t len)
+/* Gathers one blob (copied: the caller reuses its buffers); stores the
+ * batch once it is full. */
+static int sink_gather(struct mfs_volume_sink *s, const uint8_t *id, const uint8_t *bytes,
+		       size_t bytes_len, size_t blob_len, int sealed)
 {
-	int what = 0, rc = 0;
+	struct mfs_pending_blob *p;
 
-	if (!s->txn)
-		rc = mfs_vtxn_begin(s->vol, 1, &s->txn);
-	if (rc == 0)
-		rc = sealed ? mfs_blob_put_sealed(s->txn, id, sealed, len, s->pin, &what)
-			    : mfs_blob_put_hashed(s->txn, id, blob, len, s->pin, &what);
-	if (rc == 0 && what)
-		rc = remember(s, id, what);
-	if (rc != 0) {
-		abort_batch(s);
-		return rc;
+	if (s->pending_count == s->pending_cap) {
+		size_t cap = s->pending_cap ? s->pending_cap * 2 : 16;
+		struct mfs_pending_blob *grown = realloc(s->pending, cap * sizeof *grown);
+
+		if (!grown)
+			return -ENOMEM;
+		s->pending = grown;
+		s->pending_cap = cap;
 	}
-	if (what & MFS_BLOB_ADDED)
-		s->blobs_added++;
-	else
-		s->blobs_deduplicated++;
+	p = &s->pending[s->pending_count];
+	p->bytes = malloc(bytes_len ? bytes_len : 1);
+	if (!p->bytes)
+		return -ENOMEM;
+	memcpy(p->bytes, bytes, bytes_len);
+	memcpy(p->id, id, MFS_BLOB_ID_BYTES);
+	p->len = blob_len;
+	p->sealed = sealed;
+	s->pending_count++;
 	/* Count what the store pays: whole slots (a 64 KiB chunk takes two). */
-	s->batch_bytes += (size_t)mfs_obj_slots_for(len) * MFS_SLOT_BYTES;
-	if (s->batch_bytes >= MFS_SINK_BATCH_BYTES)
-		rc = mfs_volume_sink_commit(s);
-	return rc;
+	s->batch_bytes += (size_t)mfs_obj_slots_for(blob_len) * MFS_SLOT_BYTES;
+	return s->batch_bytes >= MFS_SINK_BATCH_BYTES ? mfs_volume_sink_commit(s) : 0;
 }
 
 static int sink_put(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob,
 		    size_t len)
 {
-	return sink_store(ctx, id, blob, NULL, len);
+	return sink_gather(ctx, id, blob, len, len, 0);
 }
 
 /* The sealed slots, then one payload of scratch for mfs_blob_seal (it holds
@@ -107,7 +140,7 @@ static int sink_put_prepared(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTE
 			     const uint8_t *blob, size_t len, const uint8_t *prepared)
 {
 	(void)blob;
-	return sink_store(ctx, id, NULL, prepared, len);
+	return sink_gather(ctx, id, prepared, mfs_blob_sealed_bytes(len), len, 1);
 }
 
 struct mfs_blob_sink mfs_volume_sink_as_sink(struct mfs_volume_sink *s)
@@ -144,8 +177,7 @@ int mfs_volume_sink_rollback(struct mfs_volume_sink *s)
 {
 	int rc = 0;
 
-	if (s->txn)
-		abort_batch(s);
+	drop_pending(s);
 	while (rc == 0 && s->count > 0) {
 		struct mfs_vtxn *t = NULL;
 		size_t slots = 0, done = 0;
@@ -161,14 +193,13 @@ int mfs_volume_sink_rollback(struct mfs_volume_sink *s)
 		if (rc == 0)
 			s->count -= done;
 	}
-	s->batch_start = s->count;
 	return rc;
 }
 
 void mfs_volume_sink_clear(struct mfs_volume_sink *s)
 {
-	if (s->txn)
-		abort_batch(s);
+	drop_pending(s);
+	free(s->pending);
 	free(s->changes);
 	memset(s, 0, sizeof *s);
 }

@@ -1,11 +1,16 @@
 /* volume_io: blobs in and out of a volume, in the shapes fs/blob consumes.
  *
- * The sink writes blobs in batched write transactions (one commit per
- * MFS_SINK_BATCH_BYTES of slots taken: LMDB reuses a page freed in one
- * transaction only two transactions later, and the store's slack is sized
- * for about three batches) and remembers what it added or pinned, so a failed
- * ingest can be rolled back whole: after mfs_volume_sink_rollback the volume
- * holds what it held before. The source reads a blob in its own short read
+ * The sink gathers blobs (sealed for the volume when they come through
+ * prepare) and stores them a batch at a time, each batch in one write
+ * transaction begun and committed within one call: no transaction outlives a
+ * call, so successive calls may come from different threads (FUSE serves
+ * one file's writes on any of its threads; LMDB ties a write transaction to
+ * its thread). A batch is MFS_SINK_BATCH_BYTES of slots: LMDB reuses a page
+ * freed in one transaction only two transactions later, and the store's
+ * slack holds about three batches. The sink remembers what it added or
+ * pinned, so a failed ingest can be rolled back whole: after
+ * mfs_volume_sink_rollback the volume holds what it held before. One thread
+ * at a time per sink. The source reads a blob in its own short read
  * transaction. */
 #ifndef MFS_VOLUME_IO_H
 #define MFS_VOLUME_IO_H
@@ -24,12 +29,14 @@ struct mfs_sink_change {
 	int what; /* MFS_BLOB_ADDED | MFS_BLOB_PINNED_NOW */
 };
 
+struct mfs_pending_blob;
+
 struct mfs_volume_sink {
 	struct mfs_volume *vol;
 	int pin;
-	struct mfs_vtxn *txn;          /* open batch, or NULL */
-	size_t batch_bytes;
-	size_t batch_start;            /* first change of the open batch */
+	struct mfs_pending_blob *pending; /* the batch not stored yet */
+	size_t pending_count, pending_cap;
+	size_t batch_bytes;            /* slots the batch will take, in bytes */
 	struct mfs_sink_change *changes;
 	size_t count, cap;
 	uint64_t blobs_added;          /* statistics for the caller */
@@ -38,11 +45,11 @@ struct mfs_volume_sink {
 
 void mfs_volume_sink_init(struct mfs_volume_sink *s, struct mfs_volume *v, int pin);
 struct mfs_blob_sink mfs_volume_sink_as_sink(struct mfs_volume_sink *s);
-/* Commits the open batch: everything put so far is durable. */
+/* Stores the gathered batch: everything put so far is durable. */
 int mfs_volume_sink_commit(struct mfs_volume_sink *s);
 /* Undoes every change this sink made, committed or not. */
 int mfs_volume_sink_rollback(struct mfs_volume_sink *s);
-void mfs_volume_sink_clear(struct mfs_volume_sink *s); /* aborts an open batch */
+void mfs_volume_sink_clear(struct mfs_volume_sink *s); /* drops a batch not stored */
 
 struct mfs_blob_source mfs_volume_source(struct mfs_volume *v);
 

@@ -109,6 +109,54 @@ static uint64_t inode_for(struct mfs_inodes *t, const char *key)
 	return s->ino;
 }
 
+/* Rewrites keys "<k>:<from>..." to "<k>:<to>..." for from itself and
+ * everything below it. */
+int mfs_inodes_move(struct mfs_inodes *t, const char *from, const char *to)
+{
+	size_t flen = strlen(from), tlen = strlen(to);
+	struct ino_slot *moved = NULL;
+
+	for (size_t i = 0; i < t->bucket_count; i++) {
+		struct ino_slot **p = &t->buckets[i];
+
+		while (*p) {
+			struct ino_slot *s = *p;
+			const char *path = s->key + 2;
+
+			if (strncmp(path, from, flen) == 0 &&
+			    (path[flen] == '\0' || path[flen] == '/' || path[flen] == '\n')) {
+				*p = s->next;
+				s->next = moved;
+				moved = s;
+				t->count--;
+			} else {
+				p = &s->next;
+			}
+		}
+	}
+	while (moved) {
+		struct ino_slot *s = moved, *copy;
+		size_t rest = strlen(s->key + 2 + flen), j;
+
+		moved = s->next;
+		copy = malloc(sizeof *copy + 2 + tlen + rest + 1);
+		if (!copy) {
+			free(s);
+			continue; /* the number is lost: that name gets a new one */
+		}
+		memcpy(copy->key, s->key, 2);
+		memcpy(copy->key + 2, to, tlen);
+		memcpy(copy->key + 2 + tlen, s->key + 2 + flen, rest + 1);
+		copy->ino = s->ino;
+		free(s);
+		j = fnv1a(copy->key) & (t->bucket_count - 1);
+		copy->next = t->buckets[j];
+		t->buckets[j] = copy;
+		t->count++;
+	}
+	return 0;
+}
+
 /* ---- names ---- */
 
 static int name_valid(const char *name)
@@ -379,8 +427,18 @@ static int identity(struct mfs_tree *t, struct mfs_node *n)
 		n->ino = MFS_ROOT_INO;
 		return 0;
 	}
-	if (n->item && !(item = json_dumps(n->item, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)))
-		return -ENOMEM;
+	if (n->item) {
+		/* A file is what its entry holds, whatever its name. */
+		json_t *nameless = json_is_object(n->item) ? json_copy(n->item) : json_incref(n->item);
+
+		if (nameless && json_is_object(nameless))
+			json_object_del(nameless, "name");
+		item = nameless ? json_dumps(nameless, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+				: NULL;
+		json_decref(nameless);
+		if (!item)
+			return -ENOMEM;
+	}
 	len = strlen(n->path) + (item ? strlen(item) : 0) + 4;
 	key = malloc(len);
 	if (!key) {

@@ -9,8 +9,9 @@
  *
  * Inode numbers come from an mfs_inodes table that outlives trees: a path
  * keeps its number across manifests while what it names is unchanged (the
- * same directory, or a file with the same entry); a changed file gets a new
- * number, so the kernel never mixes two contents under one inode.
+ * same directory, or a file with the same entry, its name aside); a changed
+ * file gets a new number, so the kernel never mixes two contents under one
+ * inode. A rename carries numbers along (mfs_inodes_move).
  *
  * A tree is immutable once built; share it read-only between threads. */
 #ifndef MFS_TREE_H
@@ -42,6 +43,9 @@ struct mfs_tree;
 
 int mfs_inodes_new(struct mfs_inodes **out);
 void mfs_inodes_free(struct mfs_inodes *t); /* NULL-safe */
+/* A rename: what was known at from (and below it) keeps its numbers at to,
+ * as the kernel expects. Call before building the tree that shows it. */
+int mfs_inodes_move(struct mfs_inodes *t, const char *from, const char *to);
 
 /* Builds the tree of collections (borrowed; the tree keeps a reference).
  * mtime_default (seconds) dates directories and magnets. -ENOMEM only:

@@ -387,6 +387,14 @@ int mfs_blob_read(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]
 	return mfs_obj_read(t, name, blob_name(name, id), off, buf, len);
 }
 
+int mfs_blob_read_known(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			size_t blob_len, uint64_t off, void *buf, size_t len)
+{
+	uint8_t name[1 + MFS_BLOB_ID_BYTES];
+
+	return mfs_obj_read_known(t, name, blob_name(name, id), blob_len, off, buf, len);
+}
+
 int mfs_blob_get(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 		 size_t *len)
 {

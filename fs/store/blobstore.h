@@ -55,6 +55,9 @@ int mfs_blob_has(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES])
 int mfs_blob_size(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], size_t *len);
 int mfs_blob_read(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint64_t off,
 		  void *buf, size_t len);
+/* mfs_blob_read for a caller that knows the blob's length. */
+int mfs_blob_read_known(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			size_t blob_len, uint64_t off, void *buf, size_t len);
 /* The whole blob in a malloc'ed buffer (free()). */
 int mfs_blob_get(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 		 size_t *len);

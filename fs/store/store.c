@@ -413,6 +413,13 @@ int mfs_store_record_count(struct mfs_store *s, uint64_t *count)
 	return map_lmdb(rc);
 }
 
+uint64_t mfs_store_last_txnid(struct mfs_store *s)
+{
+	MDB_envinfo info;
+
+	return mdb_env_info(s->env, &info) == 0 ? (uint64_t)info.me_last_txnid : 0;
+}
+
 int mfs_store_txn_begin(struct mfs_store *s, int write, struct mfs_store_txn **out)
 {
 	struct mfs_store_txn *t = calloc(1, sizeof *t);

@@ -54,6 +54,10 @@ const struct mfs_store_header *mfs_store_header(const struct mfs_store *s);
 /* Number of records in the database (always slot_count for a sound store). */
 int mfs_store_record_count(struct mfs_store *s, uint64_t *count);
 
+/* The id of the last committed write transaction: it changes whenever any
+ * process commits anything (a cheap "did the store change?"). */
+uint64_t mfs_store_last_txnid(struct mfs_store *s);
+
 int mfs_store_txn_begin(struct mfs_store *s, int write, struct mfs_store_txn **out);
 int mfs_store_txn_commit(struct mfs_store_txn *t);
 void mfs_store_txn_abort(struct mfs_store_txn *t); /* NULL-safe */

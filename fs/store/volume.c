@@ -325,17 +325,15 @@ static void prefetch_range(struct mfs_vtxn *t, const void *name, size_t name_len
 	}
 }
 
-int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t off, void *buf,
-		 size_t len)
+/* Copies [off, off+len) of an object of total bytes; slot 0 must already be
+ * open in scratch when the range starts in it. */
+static int read_range(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total,
+		      uint64_t off, uint8_t *dst, size_t len)
 {
 	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
 	uint8_t key[MFS_SLOT_KEY_BYTES];
-	uint8_t *dst = buf;
-	uint64_t total;
-	int rc = mfs_obj_size(t, name, name_len, &total);
+	int rc;
 
-	if (rc != 0)
-		return rc;
 	if (off > total || len > total - off)
 		return MFS_E_FORMAT;
 	prefetch_range(t, name, name_len, off, len);
@@ -350,17 +348,43 @@ int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t
 			slot_key(key, t->vol->keys, name, name_len, idx);
 			rc = open_slot(t->st, t->vol->keys, key, t->scratch);
 			if (rc == MFS_E_NOTFOUND)
-				rc = MFS_E_CORRUPT; /* slot 0 says the object reaches here */
+				rc = MFS_E_CORRUPT; /* the length says the object reaches here */
 			if (rc != 0)
 				return rc;
 		}
-		/* Slot 0 is already in scratch: mfs_obj_size opened it. */
 		memcpy(dst, t->scratch + at, n);
 		dst += n;
 		off += n;
 		len -= n;
 	}
 	return 0;
+}
+
+int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t off, void *buf,
+		 size_t len)
+{
+	uint64_t total;
+	int rc = mfs_obj_size(t, name, name_len, &total); /* opens slot 0 into scratch */
+
+	return rc != 0 ? rc : read_range(t, name, name_len, total, off, buf, len);
+}
+
+int mfs_obj_read_known(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total,
+		       uint64_t off, void *buf, size_t len)
+{
+	uint64_t stored;
+
+	if (name_len == 0 || name_len > MFS_OBJ_NAME_MAX)
+		return MFS_E_FORMAT;
+	if (len > 0 && slot_of(off) == 0) {
+		int rc = mfs_obj_size(t, name, name_len, &stored);
+
+		if (rc != 0)
+			return rc;
+		if (stored != total)
+			return MFS_E_CORRUPT;
+	}
+	return read_range(t, name, name_len, total, off, buf, len);
 }
 
 /* Builds slot idx's payload of an object (data, len bytes) in payload. */
@@ -736,6 +760,11 @@ int mfs_volume_stats(struct mfs_volume *v, struct mfs_volume_stats *out)
 	}
 	mfs_vtxn_abort(t);
 	return rc;
+}
+
+struct mfs_store *mfs_volume_store(struct mfs_volume *v)
+{
+	return v->store;
 }
 
 void mfs_volume_subkey(struct mfs_volume *v, uint8_t out[static 32], uint64_t id,

@@ -68,6 +68,7 @@ int mfs_volume_open(struct mfs_volume **out, struct mfs_store *s, const char *pw
 		    const char *protect_pw, size_t protect_len);
 void mfs_volume_close(struct mfs_volume *v); /* NULL-safe; wipes keys */
 int mfs_volume_stats(struct mfs_volume *v, struct mfs_volume_stats *out);
+struct mfs_store *mfs_volume_store(struct mfs_volume *v);
 /* A secret of this volume for another purpose (ctx is 8 characters). */
 void mfs_volume_subkey(struct mfs_volume *v, uint8_t out[static 32], uint64_t id,
 		       const char ctx[static 8]);
@@ -83,6 +84,11 @@ int mfs_obj_size(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t
 /* Reads bytes [off, off+len) of an object (must lie inside it). */
 int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t off, void *buf,
 		 size_t len);
+/* The same for a caller that knows the object's length (e.g. a blob's,
+ * from its chunk): a range that misses slot 0 then costs no decryption of
+ * slot 0. A wrong length shows as MFS_E_CORRUPT or MFS_E_FORMAT. */
+int mfs_obj_read_known(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total,
+		       uint64_t off, void *buf, size_t len);
 /* Creates or replaces an object. MFS_E_FULL (checked before anything is
  * written) when the volume lacks free slots. */
 int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const void *data,

@@ -4,8 +4,16 @@ set -euo pipefail
 
 MEGAFS=${1:?usage: $0 path/to/megafs}
 MEGAFS=$(readlink -f "$MEGAFS")
-T=$(mktemp -d /tmp/mfs-it-XXXXXX)
-trap 'rm -rf "$T"' EXIT
+# Work files live in /var/tmp: the mount tests prove no plaintext reaches /tmp.
+T=$(mktemp -d /var/tmp/mfs-it-XXXXXX)
+MOUNTS=()
+cleanup() {
+	for m in "${MOUNTS[@]}"; do
+		mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
 export MEGAFS_STORE="$T/store"
 export MEGAFS_PASSWORD="correct horse battery staple"
 unset MEGAFS_PROTECT_PASSWORD MEGAFS_NEW_PASSWORD XDG_DATA_HOME
@@ -28,3 +36,32 @@ expect_fail() {
 random_file() { head -c "$2" /dev/urandom >"$1"; }
 
 finish() { echo "$passes passed, 0 failed"; }
+
+# mount_channel LINK DIR [options...]: mounts in the background (the daemon
+# returns once the mount works) and remembers DIR for the cleanup.
+mount_channel() {
+	local link=$1 dir=$2
+	shift 2
+	mkdir -p "$dir"
+	MOUNTS+=("$dir")
+	megafs mount "$link" "$dir" "$@"
+	mountpoint -q "$dir" || fail "$dir is not a mount point after megafs mount"
+}
+
+unmount() {
+	megafs umount "$1" || fail "megafs umount $1"
+	mountpoint -q "$1" && fail "$1 still mounted"
+	return 0
+}
+
+# The sequence of the newest manifest of LINK in the current store.
+sequence_of() {
+	megafs channel list | awk -v l="$1" '$2 == l { sub("seq=", "", $3); print $3 }'
+}
+
+# make_video PATH SECONDS: an mp4 (H.264 + AAC) made by ffmpeg.
+make_video() {
+	ffmpeg -v error -f lavfi -i "testsrc=duration=$2:size=640x360:rate=25" \
+		-f lavfi -i "sine=frequency=440:duration=$2" -c:v libx264 -preset ultrafast \
+		-g 50 -c:a aac -shortest -y "$1" || fail "ffmpeg could not make a video"
+}

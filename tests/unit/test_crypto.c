@@ -136,6 +136,21 @@ static void chunk_round_trip(size_t len)
 		cr_assert_arr_eq(out, plain + off, n, "range at %zu", off);
 	}
 	cr_assert_eq(mfs_chunk_open_range(out, blob, blob_len, padded, 1, key), MFS_E_FORMAT);
+	/* Segment by segment, as a reader with only part of the blob does. */
+	for (size_t s = 0;; s++) {
+		size_t at, sealed, n = mfs_chunk_segment_span(padded, s, &at, &sealed);
+
+		if (n == 0) {
+			cr_assert_eq(s, (padded + 65535) / 65536);
+			break;
+		}
+		cr_assert_eq(mfs_chunk_open_segment(out, blob + at, sealed, s, padded, key), 0);
+		if (s * 65536 < len)
+			cr_assert_arr_eq(out, plain + s * 65536, (len - s * 65536 < n ? len - s * 65536 : n));
+		if (s > 0)
+			cr_assert_eq(mfs_chunk_open_segment(out, blob + at, sealed, s - 1, padded, key),
+				     MFS_E_AUTH, "a segment is bound to its index");
+	}
 	blob[blob_len - 1] ^= 1;
 	cr_assert_eq(mfs_chunk_open_range(out, blob, blob_len, padded - 1, 1, key), MFS_E_AUTH);
 	if (padded > MFS_SEGMENT_BYTES)

@@ -1,0 +1,328 @@
+#include "fs/channel/channel.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/canon_json.h"
+#include "crypto/mfs_error.h"
+#include "fs/blob/fileentry.h"
+#include "fs/store/keyring.h"
+
+/* Object name of a channel's newest manifest: "m" + the raw public key. */
+#define MANIFEST_NAME_LEN (1 + MFS_SIGN_PK_BYTES)
+#define MAGNET_PREFIX "magnet:?"
+
+/* A name (borrowed from the manifest) and where it came from, for finding
+ * duplicates by sorting. */
+struct named {
+	const char *name;
+	size_t index;
+};
+
+static void manifest_name(uint8_t name[static MANIFEST_NAME_LEN],
+			  const uint8_t pk[static MFS_SIGN_PK_BYTES])
+{
+	name[0] = 'm';
+	memcpy(name + 1, pk, MFS_SIGN_PK_BYTES);
+}
+
+static void say(char *why, size_t why_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void say(char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || !why_len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, why_len, fmt, ap);
+	va_end(ap);
+}
+
+/* 1 when s is a JSON string with no NUL byte inside ("\u0000"). */
+static int plain_string(const json_t *s)
+{
+	return json_is_string(s) && strlen(json_string_value(s)) == json_string_length(s);
+}
+
+/* A title is a directory path: "" (the root) or non-empty components of at
+ * most MFS_NAME_MAX bytes, none "." or "..", joined by single slashes. */
+static int title_valid(const char *title)
+{
+	const char *p = title;
+
+	if (*p == '\0')
+		return 1;
+	for (;;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || n > MFS_NAME_MAX || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += n;
+		if (*p == '\0')
+			return 1;
+		p++; /* the slash: a trailing one leaves an empty component */
+	}
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Sorts v[n]; 1 and the indexes of the first equal pair, or 0. Sorting keeps
+ * a hostile manifest of many names from costing n^2 comparisons. */
+static int find_duplicate(struct named *v, size_t n, size_t *first, size_t *second)
+{
+	if (n < 2)
+		return 0;
+	qsort(v, n, sizeof *v, by_name);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(v[i - 1].name, v[i].name) == 0) {
+			*first = v[i - 1].index < v[i].index ? v[i - 1].index : v[i].index;
+			*second = v[i - 1].index < v[i].index ? v[i].index : v[i - 1].index;
+			return 1;
+		}
+	return 0;
+}
+
+/* The items of collections[ci]: magnet links, and valid file entries with
+ * distinct names. */
+static int check_items(const json_t *items, size_t ci, char *why, size_t why_len)
+{
+	size_t n = json_array_size(items), files = 0, j, a, b;
+	struct named *names = malloc((n ? n : 1) * sizeof *names);
+	struct mfs_file_entry e;
+	const json_t *item;
+	char detail[160];
+	int rc = 0;
+
+	if (!names)
+		return -ENOMEM;
+	json_array_foreach(items, j, item) {
+		if (json_is_string(item)) {
+			if (!plain_string(item) || strncmp(json_string_value(item), MAGNET_PREFIX,
+							   sizeof MAGNET_PREFIX - 1) != 0) {
+				say(why, why_len, "collections[%zu].items[%zu]: a string item must be "
+				    "a magnet link (magnet:?...)", ci, j);
+				rc = MFS_E_FORMAT;
+				break;
+			}
+			continue;
+		}
+		rc = mfs_entry_from_json(&e, item, detail, sizeof detail);
+		mfs_entry_clear(&e);
+		if (rc == MFS_E_FORMAT)
+			say(why, why_len, "collections[%zu].items[%zu]: %s", ci, j, detail);
+		if (rc != 0)
+			break;
+		/* Valid, so "name" is a string the manifest keeps alive. */
+		names[files].name = json_string_value(json_object_get(item, "name"));
+		names[files].index = j;
+		files++;
+	}
+	if (rc == 0 && find_duplicate(names, files, &a, &b)) {
+		say(why, why_len, "collections[%zu]: items[%zu] and items[%zu] have the same file name",
+		    ci, a, b);
+		rc = MFS_E_FORMAT;
+	}
+	free(names);
+	return rc;
+}
+
+/* What this module demands of collections beyond crypto/manifest's shape
+ * check: valid titles, unique within the manifest, and valid items. */
+static int check_collections(const json_t *collections, char *why, size_t why_len)
+{
+	size_t n = json_array_size(collections), i, a, b;
+	struct named *titles;
+	const json_t *c;
+	int rc = 0;
+
+	if (!json_is_array(collections)) {
+		say(why, why_len, "'collections' is not an array");
+		return MFS_E_FORMAT;
+	}
+	titles = malloc((n ? n : 1) * sizeof *titles);
+	if (!titles)
+		return -ENOMEM;
+	json_array_foreach(collections, i, c) {
+		const json_t *title = json_object_get(c, "title");
+		const json_t *items = json_object_get(c, "items");
+
+		if (!json_is_string(title) || !json_is_array(items)) {
+			say(why, why_len, "collections[%zu] must be {\"items\":[...],\"title\":\"...\"}",
+			    i);
+			rc = MFS_E_FORMAT;
+			break;
+		}
+		if (!plain_string(title) || !title_valid(json_string_value(title))) {
+			say(why, why_len, "collections[%zu]: a title must be \"\" or a path like "
+			    "\"A/B\": parts of 1 to %d bytes, not . or .., single slashes between",
+			    i, MFS_NAME_MAX);
+			rc = MFS_E_FORMAT;
+			break;
+		}
+		titles[i].name = json_string_value(title);
+		titles[i].index = i;
+		rc = check_items(items, i, why, why_len);
+		if (rc != 0)
+			break;
+	}
+	if (rc == 0 && find_duplicate(titles, n, &a, &b)) {
+		say(why, why_len, "collections[%zu] and collections[%zu] have the same title", a, b);
+		rc = MFS_E_FORMAT;
+	}
+	free(titles);
+	return rc;
+}
+
+int mfs_channel_manifest(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			 char **json, size_t *len)
+{
+	uint8_t name[MANIFEST_NAME_LEN];
+	char *buf;
+	uint64_t n;
+	int rc;
+
+	*json = NULL;
+	*len = 0;
+	manifest_name(name, pk);
+	rc = mfs_obj_size(t, name, sizeof name, &n);
+	if (rc != 0)
+		return rc;
+	if (n == 0 || n > MFS_CJSON_MAX_BYTES)
+		return MFS_E_CORRUPT;
+	buf = malloc((size_t)n + 1);
+	if (!buf)
+		return -ENOMEM;
+	rc = mfs_obj_read(t, name, sizeof name, 0, buf, (size_t)n);
+	if (rc != 0) {
+		free(buf);
+		return rc;
+	}
+	buf[n] = '\0';
+	*json = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+int mfs_channel_accept(struct mfs_vtxn *t, const char *json, size_t len, int subscribe_unknown,
+		       struct mfs_manifest *out, char *why, size_t why_len)
+{
+	struct mfs_channel_list list = {0};
+	uint8_t name[MANIFEST_NAME_LEN];
+	char link[MFS_LINK_BYTES];
+	struct mfs_manifest m;
+	long i;
+	int rc;
+
+	if (why && why_len)
+		why[0] = '\0';
+	if (out)
+		memset(out, 0, sizeof *out);
+	/* The channel, and so the last sequence seen, is known only once the
+	 * manifest is parsed: verify with 0, then refuse old sequences here.
+	 * Verification checks the signature before the sequence anyway, so the
+	 * outcome is the same as passing the keyring's sequence. */
+	rc = mfs_manifest_verify(&m, json, len, NULL, 0, why, why_len);
+	if (rc != 0)
+		return rc;
+	rc = check_collections(m.collections, why, why_len);
+	if (rc != 0)
+		goto out;
+	rc = mfs_keyring_load(t, &list);
+	if (rc != 0)
+		goto out;
+	i = mfs_keyring_find(&list, m.public_key);
+	if (i < 0 && !subscribe_unknown) {
+		mfs_link_format(link, m.public_key);
+		say(why, why_len, "%s is not a channel of this volume (subscribe to it first)", link);
+		rc = MFS_E_NOTFOUND;
+		goto out;
+	}
+	if (i >= 0 && m.sequence <= list.items[i].sequence) {
+		say(why, why_len, "sequence %llu <= last seen %llu (replay or rollback)",
+		    (unsigned long long)m.sequence, (unsigned long long)list.items[i].sequence);
+		rc = MFS_E_REPLAY;
+		goto out;
+	}
+	if (i < 0) {
+		mfs_keyring_clear(&list);
+		rc = mfs_keyring_subscribe(t, m.public_key, "");
+		if (rc == 0)
+			rc = mfs_keyring_load(t, &list);
+		if (rc != 0)
+			goto out;
+		i = mfs_keyring_find(&list, m.public_key);
+		if (i < 0) {
+			rc = MFS_E_CORRUPT;
+			goto out;
+		}
+	}
+	manifest_name(name, m.public_key);
+	rc = mfs_obj_write(t, name, sizeof name, json, len);
+	if (rc != 0)
+		goto out;
+	list.items[i].sequence = m.sequence;
+	rc = mfs_keyring_store(t, &list);
+out:
+	mfs_keyring_clear(&list);
+	if (rc != 0 && why && why_len && why[0] == '\0')
+		say(why, why_len, "%s", mfs_strerror(rc));
+	if (rc == 0 && out)
+		*out = m;
+	else
+		mfs_manifest_clear(&m);
+	return rc;
+}
+
+int mfs_channel_publish(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			json_t *collections, uint64_t timestamp_ms, uint64_t *sequence)
+{
+	struct mfs_channel_list list;
+	uint8_t name[MANIFEST_NAME_LEN];
+	char *text = NULL;
+	uint64_t next;
+	size_t len;
+	long i;
+	int rc = mfs_keyring_load(t, &list);
+
+	if (rc != 0)
+		return rc;
+	i = mfs_keyring_find(&list, pk);
+	if (i < 0)
+		rc = MFS_E_NOTFOUND;
+	else if (!list.items[i].owned)
+		rc = -EPERM;
+	else
+		rc = check_collections(collections, NULL, 0);
+	if (rc != 0)
+		goto out;
+	/* Past INT64_MAX (never in practice) signing refuses with MFS_E_FORMAT. */
+	next = list.items[i].sequence + 1;
+	rc = mfs_manifest_sign(&text, &len, next, timestamp_ms, collections, pk,
+			       list.secrets[i].sk);
+	if (rc != 0)
+		goto out;
+	manifest_name(name, pk);
+	rc = mfs_obj_write(t, name, sizeof name, text, len);
+	if (rc != 0)
+		goto out;
+	list.items[i].sequence = next;
+	rc = mfs_keyring_store(t, &list);
+	if (rc == 0 && sequence)
+		*sequence = next;
+out:
+	free(text);
+	mfs_keyring_clear(&list);
+	return rc;
+}

@@ -1,0 +1,46 @@
+/* channel: a channel's manifests inside a volume, and publishing new ones.
+ *
+ * The newest accepted manifest of each channel the volume knows is kept as
+ * the volume object "m" + public key, byte for byte as signed (canonical
+ * JSON); the keyring entry's sequence is that manifest's sequence. A
+ * manifest is accepted only if crypto/manifest verifies it against the
+ * keyring's sequence (newer only: replays and rollbacks are refused) and
+ * every item is a string (a magnet link) or a valid FileEntry
+ * (fs/blob/fileentry). Publishing signs collections with the channel's
+ * secret key as sequence + 1 and stores the result the same way.
+ *
+ * All calls work in a volume transaction the caller owns (write for the
+ * changing ones), so reading the newest manifest, changing it and storing
+ * the next is atomic even with other processes on the same store. */
+#ifndef MFS_CHANNEL_H
+#define MFS_CHANNEL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/manifest.h"
+#include "fs/store/volume.h"
+
+/* The newest manifest of channel pk: malloc'ed canonical JSON (free()).
+ * MFS_E_NOTFOUND when the volume holds none. */
+int mfs_channel_manifest(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			 char **json, size_t *len);
+
+/* Verifies and stores a manifest received from elsewhere (a file, another
+ * process, later a tracker). A channel the volume does not know is
+ * subscribed to when subscribe_unknown is set, else refused
+ * (MFS_E_NOTFOUND). out (may be NULL) receives the parsed manifest
+ * (mfs_manifest_clear it). Errors as mfs_manifest_verify, plus MFS_E_FORMAT
+ * for a bad file entry; why receives a one-line reason. */
+int mfs_channel_accept(struct mfs_vtxn *t, const char *json, size_t len, int subscribe_unknown,
+		       struct mfs_manifest *out, char *why, size_t why_len);
+
+/* Signs collections (borrowed) as the next manifest of owned channel pk,
+ * stamped timestamp_ms, and stores it; *sequence (may be NULL) receives its
+ * sequence. -EPERM when the volume does not own pk, MFS_E_NOTFOUND when it
+ * does not know it. */
+int mfs_channel_publish(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			json_t *collections, uint64_t timestamp_ms, uint64_t *sequence);
+
+#endif

@@ -1,0 +1,52 @@
+/* fs: a channel as a FUSE low-level filesystem.
+ *
+ * The tree is the channel's newest manifest in the volume (fs/fuse/tree).
+ * Reads go through fs/fuse/reader (lazy, segment by segment, read-ahead,
+ * session cache). On a channel the volume owns, a mount is writable: files
+ * are ingested as they are written (constant memory, no plaintext on disk)
+ * and published on close; mkdir, rmdir, unlink and rename publish too. Each
+ * publication reads the newest manifest, edits it, signs the next sequence
+ * and stores it in one volume transaction, and unpins what it dropped. A
+ * file being written is invisible to others until it is published. A mount
+ * of a channel it does not own refuses writes with EROFS (and says why in
+ * the log, once).
+ *
+ * A watcher thread notices new manifests in the store (another process
+ * published, `megafs channel import`) and swaps the tree, telling the kernel
+ * what changed. Unmounting wipes the session cache.
+ *
+ * Life: mfs_fs_new (no threads, no store: safe before fork), then, in the
+ * process that serves the mount, mfs_fs_start; mfs_fs_free after the loop. */
+#ifndef MFS_FS_H
+#define MFS_FS_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <stdint.h>
+
+#include "crypto/sign.h"
+#include "fs/store/volume.h"
+
+struct mfs_fs_config {
+	const char *store_dir;         /* absolute */
+	uint8_t pk[MFS_SIGN_PK_BYTES];
+	int writable;                  /* the volume owns the channel and ro was not asked */
+	uint64_t cache_bytes;          /* session cache cap; 0: 1 GiB */
+	int syslog;                    /* log to syslog (daemon) rather than stderr */
+};
+
+struct mfs_fs;
+
+int mfs_fs_new(struct mfs_fs **out, const struct mfs_fs_config *config);
+/* Takes the opened store and volume (the fs closes them in mfs_fs_free),
+ * loads the manifest, starts the reader, the session cache and the watcher. */
+int mfs_fs_start(struct mfs_fs *fs, struct mfs_store *store, struct mfs_volume *vol,
+		 struct fuse_session *se);
+void mfs_fs_free(struct mfs_fs *fs); /* NULL-safe; wipes the session cache */
+const struct fuse_lowlevel_ops *mfs_fs_ops(void);
+
+/* Logging for the mount: stderr, or syslog once daemonised. No file names,
+ * no content: what happened, not what was read or written. */
+void mfs_log(const struct mfs_fs *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,568 @@
+#include "fs/fuse/reader.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto/chunk.h"
+#include "crypto/mfs_error.h"
+#include "crypto/secure.h"
+#include "fs/store/blobstore.h"
+
+#define SEG MFS_SEGMENT_BYTES
+#define DEFAULT_CACHE (64u << 20)
+#define DEFAULT_AHEAD 4
+#define MAX_WORKERS 4
+#define JOB_MAX 64
+#define SEEK_WINDOW 2 /* chunks either side of the reading position */
+
+enum seg_state { SEG_FREE, SEG_LOADING, SEG_READY };
+
+/* One decrypted segment. Key, state, refs, tick and hnext are protected by
+ * mfs_reader.lock; data is written only by the thread that set LOADING, and
+ * read only while refs > 0. */
+struct seg {
+	uint8_t id[MFS_BLOB_ID_BYTES];
+	uint32_t index;
+	enum seg_state state;
+	unsigned refs;
+	uint64_t tick;
+	struct seg *hnext;
+	uint8_t *data;
+};
+
+struct job {
+	struct mfs_rfile *file;
+	uint64_t chunk;
+	uint64_t generation;
+};
+
+struct mfs_reader {
+	struct mfs_volume *vol;
+	struct mfs_session_cache *cache;
+	struct mfs_blob_fetcher fetcher;
+	struct mfs_reader_config cfg;
+
+	pthread_mutex_t lock;
+	pthread_cond_t seg_changed;     /* a segment left LOADING */
+	pthread_cond_t job_queued;      /* a job was queued, or stop */
+	uint8_t *arena;                 /* guarded: seg_count * SEG */
+	struct seg *segs;
+	size_t seg_count;
+	struct seg **hash;
+	size_t hash_size;
+	uint64_t tick;
+	struct job jobs[JOB_MAX];       /* ring */
+	size_t job_head, job_count;
+	pthread_t workers[MAX_WORKERS];
+	unsigned worker_count;
+	int stop;
+	struct mfs_reader_stats stats;
+};
+
+struct mfs_rfile {
+	struct mfs_reader *r;
+	struct mfs_file_entry entry;
+	struct mfs_blob_source src;
+	pthread_mutex_t cursor_lock;
+	struct mfs_chunk_cursor *cursor; /* protected by cursor_lock */
+	/* protected by r->lock: */
+	unsigned refs;                   /* the opener's, plus one per job */
+	uint64_t generation;             /* bumped by a seek: older jobs are dropped */
+	uint64_t next_off;               /* where a sequential reader goes on */
+	uint64_t ahead;                  /* first chunk not queued for read-ahead */
+};
+
+/* ---- where blobs come from ---- */
+
+/* A whole blob: session cache, volume, then the fetcher (checked, cached). */
+static int blob_get(struct mfs_reader *r, const uint8_t *id, uint8_t **blob, size_t *len)
+{
+	uint8_t actual[MFS_BLOB_ID_BYTES];
+	struct mfs_vtxn *t;
+	int rc = MFS_E_NOTFOUND;
+
+	if (r->cache)
+		rc = mfs_session_cache_get(r->cache, id, blob, len);
+	/* A damaged cache record is dropped by the cache: fetch the blob anew. */
+	if (rc != MFS_E_NOTFOUND && rc != MFS_E_CORRUPT)
+		return rc;
+	rc = mfs_vtxn_begin(r->vol, 0, &t);
+	if (rc == 0) {
+		rc = mfs_blob_get(t, id, blob, len);
+		mfs_vtxn_abort(t);
+	}
+	if (rc != MFS_E_NOTFOUND || !r->fetcher.fetch)
+		return rc;
+	rc = r->fetcher.fetch(r->fetcher.ctx, id, blob, len);
+	if (rc != 0)
+		return rc;
+	mfs_blob_id(actual, *blob, *len);
+	if (!mfs_memeq(actual, id, sizeof actual)) {
+		free(*blob);
+		*blob = NULL;
+		return MFS_E_CORRUPT;
+	}
+	if (r->cache)
+		mfs_session_cache_put(r->cache, id, *blob, *len); /* a cache: failure is fine */
+	return 0;
+}
+
+static int source_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
+		      size_t *len)
+{
+	return blob_get(ctx, id, blob, len);
+}
+
+/* The sealed bytes of one segment: from the volume without reading the rest
+ * of the blob when it is there, else out of the whole blob. */
+static int sealed_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref, size_t blob_off,
+			  size_t sealed_len, uint8_t *out)
+{
+	size_t blob_len = mfs_blob_len(mfs_chunk_padded_len(ref->length)), got;
+	uint8_t *blob = NULL;
+	struct mfs_vtxn *t;
+	int rc = MFS_E_NOTFOUND;
+
+	if (!r->cache || !mfs_session_cache_has(r->cache, ref->id)) {
+		rc = mfs_vtxn_begin(r->vol, 0, &t);
+		if (rc == 0) {
+			rc = mfs_blob_read_known(t, ref->id, blob_len, blob_off, out, sealed_len);
+			mfs_vtxn_abort(t);
+		}
+		if (rc != MFS_E_NOTFOUND)
+			return rc;
+	}
+	rc = blob_get(r, ref->id, &blob, &got);
+	if (rc == 0 && (got != blob_len || blob_off + sealed_len > got))
+		rc = MFS_E_CORRUPT;
+	if (rc == 0)
+		memcpy(out, blob + blob_off, sealed_len);
+	free(blob);
+	return rc;
+}
+
+/* ---- the segment cache ---- */
+
+static size_t seg_hash(const struct mfs_reader *r, const uint8_t *id, uint32_t index)
+{
+	uint64_t h;
+
+	memcpy(&h, id, sizeof h);
+	return (size_t)((h ^ (index * 0x9E3779B97F4A7C15ull)) % r->hash_size);
+}
+
+static struct seg *hash_find(struct mfs_reader *r, const uint8_t *id, uint32_t index)
+{
+	for (struct seg *s = r->hash[seg_hash(r, id, index)]; s; s = s->hnext)
+		if (s->index == index && memcmp(s->id, id, MFS_BLOB_ID_BYTES) == 0)
+			return s;
+	return NULL;
+}
+
+static void hash_remove(struct mfs_reader *r, struct seg *victim)
+{
+	struct seg **p = &r->hash[seg_hash(r, victim->id, victim->index)];
+
+	for (; *p; p = &(*p)->hnext)
+		if (*p == victim) {
+			*p = victim->hnext;
+			victim->hnext = NULL;
+			return;
+		}
+}
+
+/* The cached segment (refs taken; *load 0), or a slot claimed for loading
+ * it (refs taken, LOADING; *load 1), or NULL when every slot is in use
+ * (*load 1: the caller decrypts into a buffer of its own). */
+static struct seg *seg_acquire(struct mfs_reader *r, const uint8_t *id, uint32_t index, int *load)
+{
+	struct seg *s, *victim = NULL;
+
+	pthread_mutex_lock(&r->lock);
+	while ((s = hash_find(r, id, index)) && s->state == SEG_LOADING)
+		pthread_cond_wait(&r->seg_changed, &r->lock);
+	if (s) {
+		s->refs++;
+		s->tick = ++r->tick;
+		r->stats.segment_hits++;
+		pthread_mutex_unlock(&r->lock);
+		*load = 0;
+		return s;
+	}
+	for (size_t i = 0; i < r->seg_count; i++) {
+		struct seg *c = &r->segs[i];
+
+		if (c->refs == 0 && c->state != SEG_LOADING && (!victim || c->tick < victim->tick))
+			victim = c;
+	}
+	if (victim) {
+		if (victim->state == SEG_READY)
+			hash_remove(r, victim);
+		memcpy(victim->id, id, MFS_BLOB_ID_BYTES);
+		victim->index = index;
+		victim->state = SEG_LOADING;
+		victim->refs = 1;
+		victim->tick = ++r->tick;
+		victim->hnext = r->hash[seg_hash(r, id, index)];
+		r->hash[seg_hash(r, id, index)] = victim;
+	}
+	r->stats.segment_loads++;
+	pthread_mutex_unlock(&r->lock);
+	*load = 1;
+	return victim;
+}
+
+/* Ends a load: READY on success, else the slot is freed. */
+static void seg_loaded(struct mfs_reader *r, struct seg *s, int ok)
+{
+	pthread_mutex_lock(&r->lock);
+	if (ok) {
+		s->state = SEG_READY;
+	} else {
+		hash_remove(r, s);
+		s->state = SEG_FREE;
+	}
+	pthread_cond_broadcast(&r->seg_changed);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void seg_release(struct mfs_reader *r, struct seg *s)
+{
+	pthread_mutex_lock(&r->lock);
+	s->refs--;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* ---- files ---- */
+
+static void rfile_unref(struct mfs_rfile *f)
+{
+	struct mfs_reader *r = f->r;
+	unsigned left;
+
+	pthread_mutex_lock(&r->lock);
+	left = --f->refs;
+	pthread_mutex_unlock(&r->lock);
+	if (left)
+		return;
+	mfs_chunk_cursor_free(f->cursor);
+	pthread_mutex_destroy(&f->cursor_lock);
+	mfs_entry_clear(&f->entry);
+	free(f);
+}
+
+int mfs_rfile_open(struct mfs_rfile **out, struct mfs_reader *r, const struct mfs_file_entry *e)
+{
+	struct mfs_rfile *f = calloc(1, sizeof *f);
+	int rc;
+
+	if (!f)
+		return -ENOMEM;
+	rc = mfs_entry_copy(&f->entry, e);
+	if (rc != 0) {
+		free(f);
+		return rc;
+	}
+	f->r = r;
+	f->refs = 1;
+	f->src = (struct mfs_blob_source){.get = source_get, .ctx = r};
+	pthread_mutex_init(&f->cursor_lock, NULL);
+	rc = mfs_chunk_cursor_new(&f->cursor, &f->entry, &f->src);
+	if (rc != 0) {
+		rfile_unref(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+void mfs_rfile_close(struct mfs_rfile *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->r->lock);
+	f->generation++; /* queued read-ahead for it is moot */
+	pthread_mutex_unlock(&f->r->lock);
+	rfile_unref(f);
+}
+
+static int chunk_ref(struct mfs_rfile *f, uint64_t chunk, struct mfs_chunk_ref *ref)
+{
+	int rc;
+
+	pthread_mutex_lock(&f->cursor_lock);
+	rc = mfs_chunk_cursor_get(f->cursor, chunk, ref);
+	pthread_mutex_unlock(&f->cursor_lock);
+	return rc;
+}
+
+/* Copies n bytes at offset at of segment index of chunk ref into out. */
+static int read_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref, uint32_t index,
+			size_t at, size_t n, uint8_t *out)
+{
+	size_t padded = mfs_chunk_padded_len(ref->length), blob_off, sealed_len;
+	uint8_t *sealed = NULL, *plain;
+	int load, rc = 0;
+	struct seg *s;
+
+	if (mfs_chunk_segment_span(padded, index, &blob_off, &sealed_len) == 0)
+		return MFS_E_CORRUPT;
+	s = seg_acquire(r, ref->id, index, &load);
+	plain = s ? s->data : NULL;
+	if (load) {
+		sealed = malloc(sealed_len);
+		if (!plain)
+			plain = mfs_secure_alloc(SEG);
+		rc = sealed && plain ? sealed_segment(r, ref, blob_off, sealed_len, sealed) : -ENOMEM;
+		if (rc == 0)
+			rc = mfs_chunk_open_segment(plain, sealed, sealed_len, index, padded, ref->key);
+		if (s)
+			seg_loaded(r, s, rc == 0);
+		free(sealed);
+	}
+	if (rc == 0)
+		memcpy(out, plain + at, n);
+	if (s)
+		seg_release(r, s);
+	else
+		mfs_secure_free(plain);
+	return rc;
+}
+
+/* Queues chunks [from, to) of f for read-ahead (r->lock held). */
+static void queue_ahead(struct mfs_reader *r, struct mfs_rfile *f, uint64_t from, uint64_t to)
+{
+	if (f->ahead > from)
+		from = f->ahead;
+	for (uint64_t c = from; c < to && c < f->entry.chunk_count && r->job_count < JOB_MAX; c++) {
+		struct job *j = &r->jobs[(r->job_head + r->job_count++) % JOB_MAX];
+
+		j->file = f;
+		j->chunk = c;
+		j->generation = f->generation;
+		f->refs++;
+		f->ahead = c + 1;
+		pthread_cond_signal(&r->job_queued);
+	}
+}
+
+ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *buf)
+{
+	const struct mfs_file_entry *e = &f->entry;
+	struct mfs_reader *r = f->r;
+	struct mfs_chunk_ref ref;
+	uint64_t pos = off, end;
+	int sequential, rc = 0;
+
+	if (off >= e->size)
+		return 0;
+	if (len > e->size - off)
+		len = (size_t)(e->size - off);
+	end = off + len;
+	pthread_mutex_lock(&r->lock);
+	/* The kernel's own readahead arrives on several threads, a little out
+	 * of order: only a jump out of a window around the reading position is
+	 * a seek. A seek drops what was queued for the old place; read-ahead
+	 * resumes once reading goes on from the new one. */
+	sequential = off + SEEK_WINDOW * e->chunk_size >= f->next_off &&
+		     off <= f->next_off + SEEK_WINDOW * (uint64_t)e->chunk_size;
+	if (sequential) {
+		if (end > f->next_off)
+			f->next_off = end;
+	} else {
+		f->generation++;
+		f->ahead = off / e->chunk_size;
+		f->next_off = end;
+	}
+	pthread_mutex_unlock(&r->lock);
+
+	while (pos < end && rc == 0) {
+		uint64_t chunk = pos / e->chunk_size;
+		size_t in_chunk = (size_t)(pos % e->chunk_size);
+
+		rc = chunk_ref(f, chunk, &ref);
+		while (rc == 0 && pos < end && in_chunk < ref.length) {
+			uint32_t index = (uint32_t)(in_chunk / SEG);
+			size_t at = in_chunk % SEG, n = SEG - at;
+
+			if (n > end - pos)
+				n = (size_t)(end - pos);
+			if (n > ref.length - in_chunk)
+				n = ref.length - in_chunk;
+			rc = read_segment(r, &ref, index, at, n, buf + (pos - off));
+			pos += n;
+			in_chunk += n;
+		}
+	}
+	mfs_memzero(&ref, sizeof ref);
+	if (rc != 0)
+		return rc;
+	if (sequential) {
+		uint64_t last = (end - 1) / e->chunk_size;
+
+		pthread_mutex_lock(&r->lock);
+		queue_ahead(r, f, last, last + 1 + r->cfg.readahead_chunks);
+		pthread_mutex_unlock(&r->lock);
+	}
+	return (ssize_t)len;
+}
+
+/* ---- read-ahead workers ---- */
+
+/* Loads every segment of one chunk that is not cached yet, from one copy of
+ * the blob. */
+static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk)
+{
+	struct mfs_chunk_ref ref;
+	uint8_t *blob = NULL;
+	size_t blob_len, padded;
+	int missing = 0;
+
+	if (chunk_ref(f, chunk, &ref) != 0)
+		return;
+	padded = mfs_chunk_padded_len(ref.length);
+	for (uint32_t i = 0; !missing && i * (size_t)SEG < ref.length; i++) {
+		pthread_mutex_lock(&r->lock);
+		missing = hash_find(r, ref.id, i) == NULL;
+		pthread_mutex_unlock(&r->lock);
+	}
+	if (missing && blob_get(r, ref.id, &blob, &blob_len) == 0 &&
+	    blob_len == mfs_blob_len(padded)) {
+		for (uint32_t i = 0; i * (size_t)SEG < ref.length; i++) {
+			size_t at, sealed_len;
+			int load;
+			struct seg *s = seg_acquire(r, ref.id, i, &load);
+
+			if (!s)
+				break;
+			if (load) {
+				mfs_chunk_segment_span(padded, i, &at, &sealed_len);
+				seg_loaded(r, s, mfs_chunk_open_segment(s->data, blob + at, sealed_len,
+									i, padded, ref.key) == 0);
+			}
+			seg_release(r, s);
+		}
+		pthread_mutex_lock(&r->lock);
+		r->stats.readahead_chunks++;
+		pthread_mutex_unlock(&r->lock);
+	}
+	free(blob);
+	mfs_memzero(&ref, sizeof ref);
+}
+
+static void *worker_main(void *arg)
+{
+	struct mfs_reader *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		struct job j;
+
+		while (!r->stop && r->job_count == 0)
+			pthread_cond_wait(&r->job_queued, &r->lock);
+		if (r->stop)
+			break;
+		int current;
+
+		j = r->jobs[r->job_head];
+		r->job_head = (r->job_head + 1) % JOB_MAX;
+		r->job_count--;
+		current = j.generation == j.file->generation;
+		pthread_mutex_unlock(&r->lock);
+		if (current)
+			load_chunk(r, j.file, j.chunk);
+		rfile_unref(j.file);
+		pthread_mutex_lock(&r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+int mfs_reader_new(struct mfs_reader **out, struct mfs_volume *vol,
+		   struct mfs_session_cache *cache, const struct mfs_blob_fetcher *fetcher,
+		   const struct mfs_reader_config *config)
+{
+	struct mfs_reader *r = calloc(1, sizeof *r);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc = 0;
+
+	if (!r)
+		return -ENOMEM;
+	r->vol = vol;
+	r->cache = cache;
+	if (fetcher)
+		r->fetcher = *fetcher;
+	if (config)
+		r->cfg = *config;
+	if (!r->cfg.cache_bytes)
+		r->cfg.cache_bytes = DEFAULT_CACHE;
+	if (!r->cfg.readahead_chunks)
+		r->cfg.readahead_chunks = DEFAULT_AHEAD;
+	if (!r->cfg.workers)
+		r->cfg.workers = cores < 1 ? 1 : cores > MAX_WORKERS ? MAX_WORKERS : (unsigned)cores;
+	if (r->cfg.workers > MAX_WORKERS)
+		r->cfg.workers = MAX_WORKERS;
+	r->seg_count = r->cfg.cache_bytes / SEG;
+	if (r->seg_count < 16)
+		r->seg_count = 16;
+	r->hash_size = r->seg_count * 2 + 1;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->seg_changed, NULL);
+	pthread_cond_init(&r->job_queued, NULL);
+	r->arena = mfs_secure_alloc(r->seg_count * SEG);
+	r->segs = calloc(r->seg_count, sizeof *r->segs);
+	r->hash = calloc(r->hash_size, sizeof *r->hash);
+	if (!r->arena || !r->segs || !r->hash)
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < r->seg_count; i++)
+		r->segs[i].data = r->arena + i * SEG;
+	for (unsigned i = 0; rc == 0 && i < r->cfg.workers; i++) {
+		if (pthread_create(&r->workers[i], NULL, worker_main, r) != 0)
+			rc = -EAGAIN;
+		else
+			r->worker_count++;
+	}
+	if (rc != 0) {
+		mfs_reader_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void mfs_reader_free(struct mfs_reader *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stop = 1;
+	pthread_cond_broadcast(&r->job_queued);
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned i = 0; i < r->worker_count; i++)
+		pthread_join(r->workers[i], NULL);
+	/* Jobs never run still hold their files. */
+	while (r->job_count > 0) {
+		struct mfs_rfile *f = r->jobs[r->job_head].file;
+
+		r->job_head = (r->job_head + 1) % JOB_MAX;
+		r->job_count--;
+		rfile_unref(f);
+	}
+	mfs_secure_free(r->arena);
+	free(r->segs);
+	free(r->hash);
+	pthread_cond_destroy(&r->job_queued);
+	pthread_cond_destroy(&r->seg_changed);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+void mfs_reader_stats(struct mfs_reader *r, struct mfs_reader_stats *out)
+{
+	pthread_mutex_lock(&r->lock);
+	*out = r->stats;
+	pthread_mutex_unlock(&r->lock);
+}

@@ -1,0 +1,66 @@
+/* reader: reading files of a channel, byte ranges at a time, for the mount.
+ *
+ * A read fetches only the chunks, and within them only the 64 KiB segments,
+ * it needs: a 4 KiB read decrypts one segment. Decrypted segments live in a
+ * bounded LRU (one guarded arena, cache_bytes), so memory stays bounded
+ * whatever the file sizes; a segment another thread is loading is waited
+ * for, never decrypted twice. Sequential reads make worker threads load the
+ * next readahead_chunks chunks whole; a seek serves the wanted segment
+ * first (on the reader's own thread) and drops read-ahead queued for the old
+ * position.
+ *
+ * Blobs come from, in order: the session cache (blobs fetched this mount),
+ * the volume (pinned or cached blobs), then the fetcher, the seam where the
+ * network plugs in (NULL: a missing blob is an error, MFS_E_NOTFOUND). A
+ * fetched blob is checked against its id before anything uses it.
+ *
+ * Threads: every call may come from any thread. */
+#ifndef MFS_READER_H
+#define MFS_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fs/blob/fileentry.h"
+#include "fs/store/session_cache.h"
+#include "fs/store/volume.h"
+
+struct mfs_blob_fetcher {
+	/* Fills *blob (malloc'ed) with the blob's bytes from elsewhere. */
+	int (*fetch)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
+		     size_t *len);
+	void *ctx;
+};
+
+struct mfs_reader_config {
+	size_t cache_bytes;          /* decrypted segments kept; 0: 64 MiB */
+	unsigned readahead_chunks;   /* chunks loaded ahead of a sequential reader; 0: 4 */
+	unsigned workers;            /* read-ahead threads; 0: one per core, at most 4 */
+};
+
+struct mfs_reader;
+struct mfs_rfile;
+
+/* cache and fetcher may be NULL. */
+int mfs_reader_new(struct mfs_reader **out, struct mfs_volume *vol,
+		   struct mfs_session_cache *cache, const struct mfs_blob_fetcher *fetcher,
+		   const struct mfs_reader_config *config);
+/* Stops the workers; every rfile must be closed first. NULL-safe. */
+void mfs_reader_free(struct mfs_reader *r);
+
+/* Opens a file for reading; the rfile keeps its own copy of the entry. */
+int mfs_rfile_open(struct mfs_rfile **out, struct mfs_reader *r, const struct mfs_file_entry *e);
+void mfs_rfile_close(struct mfs_rfile *f); /* NULL-safe */
+/* Reads up to len bytes at off into buf: the bytes read (fewer only at the
+ * end of the file), or a negative error (MFS_E_AUTH for a chunk that does
+ * not open with its key, MFS_E_NOTFOUND for a blob found nowhere). */
+ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *buf);
+
+/* Statistics, for tests and benchmarks. */
+struct mfs_reader_stats {
+	uint64_t segment_hits, segment_loads, readahead_chunks;
+};
+void mfs_reader_stats(struct mfs_reader *r, struct mfs_reader_stats *out);
+
+#endif

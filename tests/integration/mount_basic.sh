@@ -1,0 +1,83 @@
+# A channel as a directory: cp to publish, cmp through the mount, players
+# and seeks, edits as new manifests, read-only mounts, remounts.
+source "$(dirname "$0")/lib.sh"
+PREADS=${MFS_TEST_PREADS:?the ctest environment names mfs-test-preads}
+
+megafs init --size 1200M --kdf fast >/dev/null
+link=$(megafs channel new "Films")
+mnt="$T/mnt"
+mount_channel "$link" "$mnt"
+[ "$(ls -A "$mnt")" = "" ] || fail "a new channel is empty"
+ok "an owned channel mounts, empty"
+
+chunk=$((1 << 20))
+for size in 0 1 $chunk $((chunk + 1)); do
+	random_file "$T/in.$size" "$size"
+	cp "$T/in.$size" "$mnt/f.$size" || fail "cp of $size bytes"
+	cmp "$T/in.$size" "$mnt/f.$size" || fail "cmp of $size bytes through the mount"
+done
+random_file "$T/big" $((300 << 20))
+cp "$T/big" "$mnt/big.bin" || fail "cp of 300 MiB"
+cmp "$T/big" "$mnt/big.bin" || fail "cmp of 300 MiB"
+[ "$(stat -c %s "$mnt/big.bin")" = $((300 << 20)) ] || fail "true size"
+ok "cp of 0, 1, chunk, chunk+1 bytes and 300 MiB; cmp through the mount"
+
+make_video "$T/clip.mp4" 20
+cp "$T/clip.mp4" "$mnt/clip.mp4"
+ffprobe -v error -show_entries format=duration -of csv=p=0 "$mnt/clip.mp4" >"$T/duration" \
+	|| fail "ffprobe through the mount"
+ffmpeg -v error -ss 18 -i "$mnt/clip.mp4" -frames:v 1 -f null - || fail "seek to 90% and decode"
+ok "ffprobe reads the mp4 ($(cat "$T/duration") s); a seek to 90% decodes"
+
+random_file "$T/r200" $((200 << 20))
+cp "$T/r200" "$mnt/r200.bin"
+"$PREADS" "$mnt/r200.bin" "$T/r200" 2000 || fail "random preads"
+ok "2000 random preads across 200 MiB match, chunk-straddling and past the end"
+
+random_file "$T/a" $((20 << 20))
+random_file "$T/b" $((20 << 20))
+cp "$T/a" "$mnt/a.bin" & pa=$!
+cp "$T/b" "$mnt/b.bin" & pb=$!
+wait $pa || fail "first of two parallel cp"
+wait $pb || fail "second of two parallel cp"
+cmp "$T/a" "$mnt/a.bin" && cmp "$T/b" "$mnt/b.bin" || fail "two files written at once"
+ok "two files written at once"
+
+megafs channel export "$link" >"$T/old-manifest.json" || fail "channel export"
+seq=$(sequence_of "$link")
+mkdir "$mnt/Season 2" || fail mkdir
+[ "$(sequence_of "$link")" = $((seq + 1)) ] || fail "mkdir publishes"
+mv "$mnt/a.bin" "$mnt/Season 2/a.bin" || fail mv
+[ "$(sequence_of "$link")" = $((seq + 2)) ] || fail "mv publishes"
+cmp "$T/a" "$mnt/Season 2/a.bin" || fail "moved file"
+rm "$mnt/b.bin" || fail rm
+[ "$(sequence_of "$link")" = $((seq + 3)) ] || fail "rm publishes"
+[ ! -e "$mnt/b.bin" ] || fail "removed file still there"
+rmdir "$mnt/Season 2" 2>/dev/null && fail "rmdir of a non-empty directory"
+expect_fail "replay or rollback" megafs channel import "$T/old-manifest.json"
+ok "mkdir, mv, rm publish sequences $((seq + 1))..$((seq + 3)); the old manifest is refused"
+
+unmount "$mnt"
+mount_channel "$link" "$mnt"
+for size in 0 1 $chunk $((chunk + 1)); do
+	cmp "$T/in.$size" "$mnt/f.$size" || fail "after remount: $size bytes"
+done
+cmp "$T/big" "$mnt/big.bin" && cmp "$T/a" "$mnt/Season 2/a.bin" || fail "after remount"
+ok "unmount, remount: identical"
+
+ro="$T/ro"
+mount_channel "$link" "$ro" -o ro
+before=$(sequence_of "$link")
+out=$(cp "$T/in.1" "$ro/new" 2>&1) && fail "a write to a read-only mount succeeded"
+grep -q "Read-only file system" <<<"$out" || fail "not EROFS: $out"
+out=$(mkdir "$ro/dir" 2>&1) && fail "mkdir on a read-only mount"
+grep -q "Read-only file system" <<<"$out" || fail "mkdir: $out"
+out=$(rm "$ro/f.1" 2>&1) && fail "rm on a read-only mount"
+grep -q "Read-only file system" <<<"$out" || fail "rm: $out"
+[ "$before" = "$(sequence_of "$link")" ] || fail "a read-only mount published"
+cmp "$T/big" "$ro/big.bin" || fail "reading a read-only mount"
+unmount "$ro"
+ok "a read-only mount refuses writes with EROFS and changes nothing"
+
+unmount "$mnt"
+finish

@@ -1,0 +1,221 @@
+/* fs/fuse/reader: byte ranges of files, segments, read-ahead, the fetch seam. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/mfs_error.h"
+#include "fs/blob/ingest.h"
+#include "fs/blob/volume_io.h"
+#include "fs/fuse/reader.h"
+#include "fs/store/blobstore.h"
+#include "tests/unit/testutil.h"
+
+static struct tu_fixture fx;
+static const uint8_t secret[32] = {7};
+
+static void setup(void)
+{
+	tu_fixture_open(&fx, 2048);
+}
+
+static void teardown(void)
+{
+	tu_fixture_close(&fx);
+}
+
+TestSuite(reader, .init = setup, .fini = teardown, .timeout = 300);
+
+static uint8_t *ingest(size_t len, uint32_t chunk_size, struct mfs_file_entry *e)
+{
+	struct mfs_ingest_opts o = {.chunk_size = chunk_size, .mode = MFS_MODE_CONVERGENT,
+				    .convergence = secret};
+	struct mfs_volume_sink sink;
+	struct mfs_blob_sink as;
+	struct mfs_ingest *w;
+	uint8_t *data = malloc(len + 1);
+
+	tu_fill_random(data, len, len);
+	mfs_volume_sink_init(&sink, fx.vol, 1);
+	as = mfs_volume_sink_as_sink(&sink);
+	cr_assert_eq(mfs_ingest_begin(&w, "f", &o, &as), 0);
+	cr_assert_eq(mfs_ingest_write(w, data, len), 0);
+	cr_assert_eq(mfs_ingest_finish(w, 0, e), 0);
+	cr_assert_eq(mfs_volume_sink_commit(&sink), 0);
+	mfs_volume_sink_clear(&sink);
+	return data;
+}
+
+Test(reader, random_reads_match_the_file)
+{
+	const size_t len = (40u << 20) + 12345;
+	struct mfs_file_entry e;
+	uint8_t *data = ingest(len, 0, &e), *buf = malloc(300000);
+	struct mfs_reader *r;
+	struct mfs_rfile *f;
+	struct mfs_reader_config cfg = {.cache_bytes = 4u << 20}; /* far smaller than the file */
+	uint64_t x = 12345;
+
+	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, NULL, &cfg), 0);
+	cr_assert_eq(mfs_rfile_open(&f, r, &e), 0);
+	for (int i = 0; i < 2000; i++) {
+		uint64_t off, n;
+		ssize_t got;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		off = x % (len + 1000); /* some past the end */
+		n = (x >> 32) % 300000;
+		got = mfs_rfile_read(f, off, n, buf);
+		if (off >= len) {
+			cr_assert_eq(got, 0, "read past the end");
+			continue;
+		}
+		cr_assert_eq(got, (ssize_t)(off + n > len ? len - off : n), "length at %llu",
+			     (unsigned long long)off);
+		cr_assert_arr_eq(buf, data + off, (size_t)got, "content at %llu",
+				 (unsigned long long)off);
+	}
+	/* Straddling a chunk boundary and a segment boundary. */
+	cr_assert_eq(mfs_rfile_read(f, (1u << 20) - 100, 200, buf), 200);
+	cr_assert_arr_eq(buf, data + (1u << 20) - 100, 200);
+	cr_assert_eq(mfs_rfile_read(f, 65536 - 1, 2, buf), 2);
+	cr_assert_arr_eq(buf, data + 65535, 2);
+	mfs_rfile_close(f);
+	mfs_reader_free(r);
+	mfs_entry_clear(&e);
+	free(data);
+	free(buf);
+}
+
+Test(reader, sequential_reads_load_ahead)
+{
+	const size_t len = 24u << 20;
+	struct mfs_file_entry e;
+	uint8_t *data = ingest(len, 0, &e), *buf = malloc(128 * 1024);
+	struct mfs_reader *r;
+	struct mfs_rfile *f;
+	struct mfs_reader_stats st;
+
+	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, NULL, NULL), 0);
+	cr_assert_eq(mfs_rfile_open(&f, r, &e), 0);
+	for (size_t off = 0; off < len; off += 128 * 1024) {
+		cr_assert_eq(mfs_rfile_read(f, off, 128 * 1024, buf), 128 * 1024);
+		cr_assert_arr_eq(buf, data + off, 128 * 1024, "at %zu", off);
+	}
+	mfs_reader_stats(r, &st);
+	cr_assert_gt(st.readahead_chunks, 0, "workers loaded chunks ahead");
+	cr_assert_gt(st.segment_hits, 0, "and the reader found them");
+	mfs_rfile_close(f);
+	mfs_reader_free(r);
+	mfs_entry_clear(&e);
+	free(data);
+	free(buf);
+}
+
+Test(reader, index_tree_files_and_many_readers)
+{
+	/* 64 KiB chunks: more than 32 chunks means index blobs. */
+	const size_t len = 3000u * 1024 + 7;
+	struct mfs_file_entry e;
+	uint8_t *data = ingest(len, 65536, &e), *buf = malloc(70000);
+	struct mfs_reader *r;
+	struct mfs_rfile *f[3];
+
+	cr_assert_gt(e.index_depth, 0);
+	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, NULL, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(mfs_rfile_open(&f[i], r, &e), 0);
+	for (size_t off = 0; off < len; off += 69999) {
+		ssize_t got = mfs_rfile_read(f[off % 3], off, 70000, buf);
+
+		cr_assert_eq(got, (ssize_t)(len - off < 70000 ? len - off : 70000));
+		cr_assert_arr_eq(buf, data + off, (size_t)got);
+	}
+	for (int i = 0; i < 3; i++)
+		mfs_rfile_close(f[i]);
+	mfs_reader_free(r);
+	mfs_entry_clear(&e);
+	free(data);
+	free(buf);
+}
+
+/* A stand-in for the network: serves blobs it was given, maybe damaged. */
+struct fake_peer {
+	uint8_t id[32];
+	uint8_t *blob;
+	size_t len;
+	int corrupt;
+	int calls;
+};
+
+static int fake_fetch(void *ctx, const uint8_t id[static 32], uint8_t **blob, size_t *len)
+{
+	struct fake_peer *p = ctx;
+
+	p->calls++;
+	if (memcmp(id, p->id, 32) != 0)
+		return MFS_E_NOTFOUND;
+	*blob = malloc(p->len);
+	memcpy(*blob, p->blob, p->len);
+	if (p->corrupt)
+		(*blob)[10] ^= 1;
+	*len = p->len;
+	return 0;
+}
+
+Test(reader, missing_blobs_come_from_the_fetcher_checked)
+{
+	const size_t len = 100000;
+	struct mfs_file_entry e;
+	uint8_t *data = ingest(len, 0, &e), buf[100];
+	struct fake_peer peer = {0};
+	struct mfs_blob_fetcher fetcher = {.fetch = fake_fetch, .ctx = &peer};
+	struct mfs_reader *r;
+	struct mfs_rfile *f;
+	struct mfs_vtxn *t;
+
+	/* Move the blob out of the volume, into the "peer". */
+	memcpy(peer.id, e.chunks[0].id, 32);
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 1, &t), 0);
+	cr_assert_eq(mfs_blob_get(t, peer.id, &peer.blob, &peer.len), 0);
+	cr_assert_eq(mfs_blob_delete(t, peer.id), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+
+	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, NULL, NULL), 0);
+	cr_assert_eq(mfs_rfile_open(&f, r, &e), 0);
+	cr_assert_eq(mfs_rfile_read(f, 0, sizeof buf, buf), MFS_E_NOTFOUND, "no fetcher, no blob");
+	mfs_rfile_close(f);
+	mfs_reader_free(r);
+
+	peer.corrupt = 1;
+	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, &fetcher, NULL), 0);
+	cr_assert_eq(mfs_rfile_open(&f, r, &e), 0);
+	cr_assert_eq(mfs_rfile_read(f, 5000, sizeof buf, buf), MFS_E_CORRUPT,
+		     "a blob that does not hash to its id is refused");
+	peer.corrupt = 0;
+	cr_assert_eq(mfs_rfile_read(f, 5000, sizeof buf, buf), sizeof buf);
+	cr_assert_arr_eq(buf, data + 5000, sizeof buf);
+	cr_assert_geq(peer.calls, 2);
+	mfs_rfile_close(f);
+	mfs_reader_free(r);
+	free(peer.blob);
+	mfs_entry_clear(&e);
+	free(data);
+}
+
+Test(reader, a_chunk_under_another_key_is_refused)
+{
+	const size_t len = 200000;
+	struct mfs_file_entry e;
+	uint8_t *data = ingest(len, 0, &e), buf[64];
+	struct mfs_reader *r;
+	struct mfs_rfile *f;
+
+	e.chunks[0].key[0] ^= 1;
+	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, NULL, NULL), 0);
+	cr_assert_eq(mfs_rfile_open(&f, r, &e), 0);
+	cr_assert_eq(mfs_rfile_read(f, 0, sizeof buf, buf), MFS_E_AUTH);
+	mfs_rfile_close(f);
+	mfs_reader_free(r);
+	mfs_entry_clear(&e);
+	free(data);
+}

@@ -1,0 +1,361 @@
+/* megafs mount / umount: a channel as a directory. */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "crypto/mfs_error.h"
+#include "fs/fuse/fs.h"
+#include "fs/store/keyring.h"
+#include "tools/cli.h"
+
+struct mount_args {
+	uint8_t pk[MFS_SIGN_PK_BYTES];
+	char link[MFS_LINK_BYTES];
+	const char *mountpoint;
+	int foreground;
+	int read_only;
+	char options[4096];            /* -o, passed to FUSE (ro kept too) */
+};
+
+/* Appends -o values to the FUSE options; notes "ro". */
+static int add_options(struct cli *c, struct mount_args *a, const char *opts)
+{
+	char copy[4096], *save = NULL;
+	size_t used = strlen(a->options);
+
+	if (snprintf(copy, sizeof copy, "%s", opts) >= (int)sizeof copy)
+		return cli_usage(c, "-o: options too long");
+	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		int n;
+
+		if (strcmp(o, "ro") == 0)
+			a->read_only = 1;
+		/* Only the mounting user reaches the mount (FUSE's rule) unless
+		 * allow_other: then the kernel checks the modes too. */
+		if (strcmp(o, "allow_other") == 0 && strstr(a->options, "default_permissions") == NULL) {
+			n = snprintf(a->options + used, sizeof a->options - used, ",default_permissions");
+			if (n < 0 || (size_t)n >= sizeof a->options - used)
+				return cli_usage(c, "-o: options too long");
+			used += (size_t)n;
+		}
+		if (strcmp(o, "rw") == 0)
+			continue;
+		n = snprintf(a->options + used, sizeof a->options - used, ",%s", o);
+		if (n < 0 || (size_t)n >= sizeof a->options - used)
+			return cli_usage(c, "-o: options too long");
+		used += (size_t)n;
+	}
+	return 0;
+}
+
+/* Knows the channel (subscribing when the volume does not) and says
+ * whether the volume owns it. */
+static int channel_role(struct cli *c, struct mfs_volume *vol, const struct mount_args *a,
+			int *owned)
+{
+	struct mfs_channel_list list;
+	struct mfs_vtxn *t;
+	long i;
+	int rc = mfs_vtxn_begin(vol, 0, &t);
+
+	if (rc == 0) {
+		rc = mfs_keyring_load(t, &list);
+		mfs_vtxn_abort(t);
+	}
+	if (rc != 0)
+		return cli_fail(c, rc, "reading the channels");
+	i = mfs_keyring_find(&list, a->pk);
+	*owned = i >= 0 && list.items[i].owned;
+	mfs_keyring_clear(&list);
+	if (i >= 0)
+		return 0;
+	rc = mfs_vtxn_begin(vol, 1, &t);
+	if (rc == 0) {
+		rc = mfs_keyring_subscribe(t, a->pk, "");
+		if (rc == 0)
+			rc = mfs_vtxn_commit(t);
+		else
+			mfs_vtxn_abort(t);
+	}
+	if (rc != 0)
+		return cli_fail(c, rc, "subscribing to %s", a->link);
+	fprintf(stderr, "megafs mount: subscribed to %s\n", a->link);
+	return 0;
+}
+
+/* Serves the mount until it is unmounted or a signal comes. status_fd (or
+ * -1 in the foreground) learns "ok" or an error message once it runs. */
+static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
+		 struct cli_password *protect, int owned, int status_fd)
+{
+	struct mfs_fs_config cfg = {.store_dir = c->store_dir};
+	char *fuse_argv[] = {"megafs", "-o", a->options, NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(3, fuse_argv);
+	struct fuse_loop_config *loop = NULL;
+	struct fuse_session *se = NULL;
+	struct mfs_store *store = NULL;
+	struct mfs_volume *vol = NULL;
+	struct mfs_fs *fs = NULL;
+	char msg[512] = "";
+	int rc, mounted = 0;
+
+	memcpy(cfg.pk, a->pk, sizeof cfg.pk);
+	cfg.writable = owned && !a->read_only;
+	cfg.syslog = status_fd >= 0;
+	rc = mfs_fs_new(&fs, &cfg);
+	if (rc == 0 && !(se = fuse_session_new(&args, mfs_fs_ops(), sizeof *mfs_fs_ops(), fs)))
+		rc = -EINVAL;
+	if (rc == 0 && fuse_session_mount(se, a->mountpoint) != 0) {
+		rc = -EIO;
+		snprintf(msg, sizeof msg, "cannot mount on %s (is it an empty directory, and is "
+			 "/dev/fuse there?)", a->mountpoint);
+	} else if (rc == 0) {
+		mounted = 1;
+	}
+	/* The store is opened here, in the process that serves: LMDB and
+	 * threads do not survive a fork. */
+	if (rc == 0)
+		rc = mfs_store_open(&store, c->store_dir);
+	if (rc == 0)
+		rc = mfs_volume_open(&vol, store, pw->text, pw->len, protect->text, protect->len);
+	cli_password_clear(pw);
+	cli_password_clear(protect);
+	if (rc == 0) {
+		rc = mfs_fs_start(fs, store, vol, se);
+		store = NULL; /* the fs owns them now */
+		vol = NULL;
+	}
+	if (rc == 0 && fuse_set_signal_handlers(se) != 0)
+		rc = -EIO;
+	if (rc != 0 && !msg[0])
+		snprintf(msg, sizeof msg, "%s", mfs_strerror(rc));
+	if (status_fd >= 0) {
+		/* Tell the waiting parent, then let go of its terminal. */
+		const char *say = rc == 0 ? "ok" : msg;
+		int null = open("/dev/null", O_RDWR);
+
+		if (write(status_fd, say, strlen(say)) < 0)
+			rc = rc ? rc : -EIO;
+		close(status_fd);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+			if (null > 2)
+				close(null);
+		}
+	} else if (rc != 0) {
+		cli_fail(c, 0, "%s", msg);
+	} else {
+		fprintf(stderr, "megafs: %s mounted on %s (%s); Ctrl-C or fusermount3 -u unmounts\n",
+			a->link, a->mountpoint, cfg.writable ? "read-write" : "read-only");
+	}
+	if (rc == 0) {
+		loop = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_max_threads(loop, 16);
+		rc = fuse_session_loop_mt(se, loop) == 0 ? 0 : -EIO;
+		fuse_loop_cfg_destroy(loop);
+		fuse_remove_signal_handlers(se);
+	}
+	if (mounted)
+		fuse_session_unmount(se);
+	if (se)
+		fuse_session_destroy(se);
+	/* Unmounted: the session cache's key and file go now. */
+	mfs_fs_free(fs);
+	mfs_volume_close(vol);
+	mfs_store_close(store);
+	fuse_opt_free_args(&args);
+	if (status_fd >= 0 && rc != 0)
+		syslog(LOG_ERR, "megafs: the mount of %s ended: %s", a->link, mfs_strerror(rc));
+	return rc == 0 ? 0 : 1;
+}
+
+/* Like sshfs: the parent returns once the mount works, with its error if
+ * it does not; the child serves it. */
+static int daemonise(struct cli *c, struct mount_args *a, struct cli_password *pw,
+		     struct cli_password *protect, int owned)
+{
+	int pipefd[2];
+	char status[513];
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	if (pipe(pipefd) != 0)
+		return cli_fail(c, -errno, "pipe");
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return cli_fail(c, -errno, "fork");
+	if (pid == 0) {
+		close(pipefd[0]);
+		if (setsid() < 0)
+			_exit(1);
+		openlog("megafs", LOG_PID, LOG_DAEMON);
+		_exit(serve(c, a, pw, protect, owned, pipefd[1]));
+	}
+	close(pipefd[1]);
+	cli_password_clear(pw);
+	cli_password_clear(protect);
+	while ((n = read(pipefd[0], status + got, sizeof status - 1 - (size_t)got)) > 0)
+		got += n;
+	close(pipefd[0]);
+	status[got > 0 ? got : 0] = '\0';
+	if (strcmp(status, "ok") == 0)
+		return 0;
+	waitpid(pid, NULL, 0);
+	return cli_fail(c, 0, "%s", got > 0 ? status : "the mount process died");
+}
+
+int cmd_mount(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"foreground", no_argument, NULL, 'f'},
+		{"options", required_argument, NULL, 'o'},
+		CLI_COMMON_OPTIONS,
+		{NULL, 0, NULL, 0},
+	};
+	struct mount_args a = {0};
+	struct cli_password pw = {0}, protect = {0};
+	struct mfs_store *store = NULL;
+	struct mfs_volume *vol = NULL;
+	char absolute[PATH_MAX];
+	int opt, owned = 0, status;
+	struct cli c;
+
+	cli_init(&c, "mount");
+	snprintf(a.options, sizeof a.options, "fsname=megafs,subtype=megafs");
+	while ((opt = getopt_long(argc, argv, "fo:", options, NULL)) != -1) {
+		if (cli_common_option(&c, opt, optarg))
+			continue;
+		if (opt == 'f')
+			a.foreground = 1;
+		else if (opt == 'o')
+			status = add_options(&c, &a, optarg);
+		else
+			return 2;
+		if (opt == 'o' && status != 0)
+			return status;
+	}
+	if (optind + 2 != argc)
+		return cli_usage(&c, "usage: megafs mount LINK DIR [-f] [-o OPTIONS]");
+	if (mfs_link_parse(a.pk, argv[optind]) != 0)
+		return cli_usage(&c, "'%s' is not a channel link (megafs://<64 hex digits>)",
+				 argv[optind]);
+	mfs_link_format(a.link, a.pk);
+	a.mountpoint = argv[optind + 1];
+	if (cli_resolve_store(&c) != 0)
+		return 1;
+	/* The daemon leaves the working directory: hold absolute paths. */
+	if (!realpath(c.store_dir, absolute))
+		return cli_fail(&c, -errno, "the store %s", c.store_dir);
+	snprintf(c.store_dir, sizeof c.store_dir, "%s", absolute);
+	if (cli_read_password(&c, PW_MAIN, "Password: ", 0, &pw) != 0 ||
+	    cli_read_password(&c, PW_PROTECT, "Password of the volume to protect: ", 0, &protect) != 0) {
+		cli_password_clear(&pw);
+		return 1;
+	}
+	/* Check everything that can be checked before going to the background. */
+	status = mfs_store_open(&store, c.store_dir);
+	if (status != 0) {
+		cli_fail(&c, status, "cannot open the store %s", c.store_dir);
+	} else if ((status = mfs_volume_open(&vol, store, pw.text, pw.len, protect.text,
+					     protect.len)) != 0) {
+		cli_fail(&c, status, "cannot open a volume in %s", c.store_dir);
+	} else {
+		status = channel_role(&c, vol, &a, &owned);
+	}
+	mfs_volume_close(vol);
+	mfs_store_close(store);
+	if (status != 0) {
+		cli_password_clear(&pw);
+		cli_password_clear(&protect);
+		return 1;
+	}
+	if (a.foreground)
+		return serve(&c, &a, &pw, &protect, owned, -1);
+	return daemonise(&c, &a, &pw, &protect, owned);
+}
+
+/* The pids of megafs processes serving a mount on dir (their command line
+ * is "megafs mount ... LINK DIR"). */
+static size_t mount_daemons(const char *dir, pid_t *pids, size_t cap)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *d;
+	size_t found = 0;
+
+	while (proc && (d = readdir(proc)) && found < cap) {
+		char path[300], cmd[8192], resolved[PATH_MAX], *arg, *last = NULL;
+		int is_megafs = 0, is_mount = 0, fd;
+		ssize_t n;
+
+		if (d->d_name[0] < '1' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/cmdline", d->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, cmd, sizeof cmd - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		cmd[n] = '\0';
+		for (arg = cmd; arg < cmd + n; arg += strlen(arg) + 1) {
+			if (arg == cmd)
+				is_megafs = strstr(arg, "megafs") != NULL;
+			else if (strcmp(arg, "mount") == 0)
+				is_mount = 1;
+			last = arg;
+		}
+		if (is_megafs && is_mount && last && realpath(last, resolved) &&
+		    strcmp(resolved, dir) == 0)
+			pids[found++] = (pid_t)atoi(d->d_name);
+	}
+	if (proc)
+		closedir(proc);
+	return found;
+}
+
+int cmd_umount(int argc, char **argv)
+{
+	char dir[PATH_MAX];
+	pid_t pids[16];
+	size_t count;
+	int status;
+	pid_t pid;
+	struct cli c;
+
+	cli_init(&c, "umount");
+	if (argc != 2)
+		return cli_usage(&c, "usage: megafs umount DIR");
+	if (!realpath(argv[1], dir))
+		return cli_fail(&c, -errno, "%s", argv[1]);
+	count = mount_daemons(dir, pids, 16);
+	pid = fork();
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", dir, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return cli_fail(&c, 0, "fusermount3 -u %s failed", dir);
+	/* Return once the mount has wiped its session cache and exited. */
+	for (int tries = 0; tries < 200; tries++) {
+		size_t alive = 0;
+
+		for (size_t i = 0; i < count; i++)
+			alive += kill(pids[i], 0) == 0;
+		if (alive == 0)
+			return 0;
+		usleep(50000);
+	}
+	return cli_fail(&c, 0, "unmounted, but the mount process has not exited after 10 s");
+}
