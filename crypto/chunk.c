@@ -139,3 +139,29 @@ int mfs_chunk_open_range(uint8_t *out, const uint8_t *blob, size_t blob_len, siz
 		sodium_memzero(out, len);
 	return rc;
 }
+
+size_t mfs_chunk_segment_span(size_t padded_len, size_t index, size_t *blob_off,
+			      size_t *sealed_len)
+{
+	size_t seg_off = index * MFS_SEGMENT_BYTES, len;
+
+	if (index >= segment_count(padded_len))
+		return 0;
+	len = padded_len - seg_off < MFS_SEGMENT_BYTES ? padded_len - seg_off : MFS_SEGMENT_BYTES;
+	*blob_off = index * (MFS_SEGMENT_BYTES + MFS_AEAD_TAG_BYTES);
+	*sealed_len = len + MFS_AEAD_TAG_BYTES;
+	return len;
+}
+
+int mfs_chunk_open_segment(uint8_t *out, const uint8_t *sealed, size_t sealed_len, size_t index,
+			   size_t padded_len, const uint8_t key[static MFS_CHUNK_KEY_BYTES])
+{
+	uint8_t nonce[MFS_AEAD_NONCE_BYTES], ad[8];
+	size_t blob_off, want;
+
+	if (mfs_chunk_segment_span(padded_len, index, &blob_off, &want) == 0 || want != sealed_len)
+		return MFS_E_FORMAT;
+	segment_nonce(nonce, index);
+	padded_ad(ad, padded_len);
+	return mfs_aead_open(out, sealed, sealed_len - MFS_AEAD_TAG_BYTES, ad, sizeof ad, nonce, key);
+}

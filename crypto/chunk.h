@@ -47,4 +47,13 @@ void mfs_chunk_seal(uint8_t *blob, const uint8_t *plain, size_t plain_len,
 int mfs_chunk_open_range(uint8_t *out, const uint8_t *blob, size_t blob_len, size_t off,
 			 size_t len, const uint8_t key[static MFS_CHUNK_KEY_BYTES]);
 
+/* Where segment index of a blob sealed from padded_len bytes lies in the
+ * blob, and how many plaintext bytes it holds. 0 when out of range. */
+size_t mfs_chunk_segment_span(size_t padded_len, size_t index, size_t *blob_off,
+			      size_t *sealed_len);
+/* Opens one sealed segment (sealed_len bytes: plaintext + tag, as given by
+ * mfs_chunk_segment_span) into out. MFS_E_AUTH or MFS_E_FORMAT. */
+int mfs_chunk_open_segment(uint8_t *out, const uint8_t *sealed, size_t sealed_len, size_t index,
+			   size_t padded_len, const uint8_t key[static MFS_CHUNK_KEY_BYTES]);
+
 #endif
