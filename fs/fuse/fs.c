@@ -761,7 +761,24 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	uint64_t parent = 0;
 
 	if (rc == 0 && ino >= PENDING_INO) {
-		rc = -EBUSY; /* a file being written is not readable until it is published */
+		/* The number create gave a file: once published, it stands for what
+		 * the file became (until the kernel learns the new number); before,
+		 * the file is not readable. */
+		struct writer *w = writer_find(fs, ino);
+		const struct mfs_node *parent_dir;
+
+		rc = -EBUSY;
+		if (w && !writing) {
+			pthread_mutex_lock(&w->lock);
+			if (w->state == W_PUBLISHED) {
+				pthread_rwlock_rdlock(&fs->tree_lock);
+				parent_dir = mfs_tree_by_ino(fs->tree, w->parent);
+				n = parent_dir ? mfs_tree_child(parent_dir, w->name) : NULL;
+				rc = n && n->kind == MFS_NODE_FILE ? open_node(fs, n, h) : -ENOENT;
+				pthread_rwlock_unlock(&fs->tree_lock);
+			}
+			pthread_mutex_unlock(&w->lock);
+		}
 	} else if (rc == 0) {
 		pthread_rwlock_rdlock(&fs->tree_lock);
 		n = mfs_tree_by_ino(fs->tree, ino);

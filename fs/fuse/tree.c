@@ -402,7 +402,8 @@ static void settle(struct mfs_node *dir)
 {
 	size_t kept = 0;
 
-	qsort(dir->children, dir->child_count, sizeof *dir->children, by_name);
+	if (dir->child_count > 1)
+		qsort(dir->children, dir->child_count, sizeof *dir->children, by_name);
 	for (size_t i = 0; i < dir->child_count; i++) {
 		struct mfs_node *c = dir->children[i];
 

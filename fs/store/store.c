@@ -27,6 +27,8 @@ struct mfs_store {
 	MDB_env *env;
 	MDB_dbi dbi;
 	struct mfs_store_header hdr;
+	const uint8_t *map;            /* LMDB's read-only map of data.mdb */
+	size_t map_size;
 };
 
 struct mfs_store_txn {
@@ -376,6 +378,13 @@ int mfs_store_open(struct mfs_store **out, const char *dir)
 		rc = mfs_store_record_count(s, &count);
 	if (rc == 0 && count != s->hdr.slot_count)
 		rc = MFS_E_CORRUPT;
+	if (rc == 0) {
+		MDB_envinfo info;
+
+		rc = map_lmdb(mdb_env_info(s->env, &info));
+		s->map = info.me_mapaddr;
+		s->map_size = info.me_mapsize;
+	}
 	if (rc != 0) {
 		mfs_store_close(s);
 		return rc;
@@ -485,6 +494,19 @@ int mfs_store_slot_prefetch(struct mfs_store_txn *t, const uint8_t key[static MF
 	end = ((uintptr_t)value + MFS_SLOT_BYTES + page - 1) & ~(uintptr_t)(page - 1);
 	madvise((void *)start, end - start, MADV_WILLNEED);
 	return 0;
+}
+
+void mfs_store_slot_done(struct mfs_store_txn *t, const uint8_t *value)
+{
+	const struct mfs_store *s = t->store;
+	const uint64_t page = lmdb_page();
+	/* A slot value is its whole overflow run less the run's page header. */
+	uintptr_t start = ((uintptr_t)value - 16) & ~(uintptr_t)(page - 1);
+	uintptr_t end = ((uintptr_t)value + MFS_SLOT_BYTES) & ~(uintptr_t)(page - 1);
+
+	if (value < s->map || value + MFS_SLOT_BYTES > s->map + s->map_size || end <= start)
+		return;
+	madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
 int mfs_store_slot_rewrite(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES],

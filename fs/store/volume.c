@@ -132,10 +132,10 @@ static int open_slot(struct mfs_store_txn *st, const struct vol_keys *k,
 		return rc;
 	if (!tagged_by(k, key, value))
 		return MFS_E_NOTFOUND;
-	if (mfs_aead_open(out, value + HEAD_BYTES, MFS_SLOT_PAYLOAD, key, MFS_SLOT_KEY_BYTES,
-			  value + TAG_BYTES, k->seal) != 0)
-		return MFS_E_CORRUPT;
-	return 0;
+	rc = mfs_aead_open(out, value + HEAD_BYTES, MFS_SLOT_PAYLOAD, key, MFS_SLOT_KEY_BYTES,
+			   value + TAG_BYTES, k->seal);
+	mfs_store_slot_done(st, value);
+	return rc == 0 ? 0 : MFS_E_CORRUPT;
 }
 
 uint64_t mfs_obj_slots_for(uint64_t len)

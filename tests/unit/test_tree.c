@@ -12,6 +12,24 @@ static json_t *entry(const char *name, int size)
 			 (json_int_t)size);
 }
 
+/* Entries handed to edits are borrowed: keep them here until the test ends. */
+static json_t *kept[64];
+static size_t kept_count;
+
+static json_t *keep(json_t *j)
+{
+	cr_assert_lt(kept_count, 64);
+	return kept[kept_count++] = j;
+}
+
+static void release_kept(void)
+{
+	while (kept_count)
+		json_decref(kept[--kept_count]);
+}
+
+TestSuite(tree, .fini = release_kept);
+
 static json_t *sample(void)
 {
 	return json_pack("[{s:s, s:[o, o, s]}, {s:s, s:[o]}, {s:s, s:[]}]", "title", "", "items",
@@ -73,7 +91,7 @@ Test(tree, inodes_are_stable_until_content_changes)
 	b = at(t1, "b.txt")->ino;
 	season = at(t1, "Season 1")->ino;
 	/* Replace a.mkv with different content. */
-	cr_assert_eq(mfs_tree_add_file(&next, NULL, cols, "", entry("a.mkv", 11)), 0);
+	cr_assert_eq(mfs_tree_add_file(&next, NULL, cols, "", keep(entry("a.mkv", 11))), 0);
 	cr_assert_eq(mfs_tree_build(&t2, next, 0, ino), 0);
 	cr_assert_neq(at(t2, "a.mkv")->ino, a, "new content, new inode");
 	cr_assert_eq(at(t2, "b.txt")->ino, b, "unchanged file keeps its inode");
@@ -111,15 +129,15 @@ Test(tree, edits)
 	struct mfs_tree *t;
 
 	/* add, replace */
-	cr_assert_eq(mfs_tree_add_file(&next, &removed, cols, "Empty", entry("new", 1)), 0);
+	cr_assert_eq(mfs_tree_add_file(&next, &removed, cols, "Empty", keep(entry("new", 1))), 0);
 	cr_assert_null(removed);
-	cr_assert_eq(mfs_tree_add_file(&again, &removed, next, "Empty", entry("new", 2)), 0);
+	cr_assert_eq(mfs_tree_add_file(&again, &removed, next, "Empty", keep(entry("new", 2))), 0);
 	cr_assert_not_null(removed, "the replaced entry is handed back to unpin");
 	json_decref(removed);
 	json_decref(next);
-	cr_assert_eq(mfs_tree_add_file(&next, NULL, cols, "Nowhere", entry("z", 1)), -ENOENT);
-	cr_assert_eq(mfs_tree_add_file(&next, NULL, cols, "", entry("Season 1", 1)), -EISDIR);
-	cr_assert_eq(mfs_tree_add_file(&next, NULL, cols, "", entry("a/b", 1)), -EINVAL);
+	cr_assert_eq(mfs_tree_add_file(&next, NULL, cols, "Nowhere", keep(entry("z", 1))), -ENOENT);
+	cr_assert_eq(mfs_tree_add_file(&next, NULL, cols, "", keep(entry("Season 1", 1))), -EISDIR);
+	cr_assert_eq(mfs_tree_add_file(&next, NULL, cols, "", keep(entry("a/b", 1))), -EINVAL);
 	/* remove */
 	cr_assert_eq(mfs_tree_remove_file(&next, &removed, again, "Empty", "new"), 0);
 	cr_assert_not_null(removed);

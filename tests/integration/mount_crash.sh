@@ -1,0 +1,45 @@
+# kill -9 of the mount while it reads and while cp writes: the mount point
+# comes back with fusermount3 -u, the store opens, and the published state
+# is the last complete manifest. The next mount sweeps the dead session cache.
+source "$(dirname "$0")/lib.sh"
+
+megafs init --size 1200M --kdf fast >/dev/null
+link=$(megafs channel new "Crash")
+mnt="$T/mnt"
+random_file "$T/keep" $((50 << 20))
+mount_channel "$link" "$mnt"
+cp "$T/keep" "$mnt/keep.bin"
+seq=$(sequence_of "$link")
+
+pid=$(pgrep -f "megafs mount $link $mnt" | head -1)
+cat "$mnt/keep.bin" >/dev/null &
+reader=$!
+sleep 0.2
+kill -9 "$pid"
+wait "$reader" 2>/dev/null || true
+fusermount3 -u "$mnt" || fail "fusermount3 -u after kill -9 while reading"
+megafs status >/dev/null || fail "the store does not open after kill -9"
+[ "$(sequence_of "$link")" = "$seq" ] || fail "the manifest changed"
+ok "kill -9 while reading: mount point recovered, store opens, manifest unchanged"
+
+mount_channel "$link" "$mnt"
+[ "$(ls "$MEGAFS_STORE" | grep -c '^session-.*\.mdb$')" = 1 ] \
+	|| fail "the dead mount's session cache was not swept: $(ls "$MEGAFS_STORE")"
+ok "the next mount sweeps the dead mount's session cache"
+
+random_file "$T/big" $((400 << 20))
+pid=$(pgrep -f "megafs mount $link $mnt" | head -1)
+cp "$T/big" "$mnt/big.bin" 2>/dev/null &
+writer=$!
+sleep 1
+kill -9 "$pid"
+wait "$writer" 2>/dev/null && fail "cp survived the death of the mount"
+fusermount3 -u "$mnt" || fail "fusermount3 -u after kill -9 during cp"
+megafs status >/dev/null || fail "the store does not open after kill -9 during cp"
+[ "$(sequence_of "$link")" = "$seq" ] || fail "a half-written file was published"
+mount_channel "$link" "$mnt"
+[ ! -e "$mnt/big.bin" ] || fail "the half-written file is visible"
+cmp "$T/keep" "$mnt/keep.bin" || fail "the earlier file after the crash"
+ok "kill -9 during cp: nothing half-published, the earlier file intact"
+unmount "$mnt"
+finish
