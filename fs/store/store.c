@@ -20,6 +20,7 @@
 #define HEADER_SUM_BYTES 16
 #define STORE_VERSION 1
 #define FILL_BATCH 256
+#define TRIM_SLOTS 256 /* 16 MiB */
 
 static const char magic[8] = {'M', 'E', 'G', 'A', 'F', 'S', 0, 'S'};
 
@@ -27,13 +28,15 @@ struct mfs_store {
 	MDB_env *env;
 	MDB_dbi dbi;
 	struct mfs_store_header hdr;
-	const uint8_t *map;            /* LMDB's read-only map of data.mdb */
-	size_t map_size;
+	void *map;                     /* LMDB's map of data.mdb, from /proc/self/maps */
+	size_t map_len;
+	uint64_t read_since_trim;      /* slots read since the last trim (atomic) */
 };
 
 struct mfs_store_txn {
 	struct mfs_store *store;
 	MDB_txn *txn;
+	int write;
 	MDB_cursor *cursor; /* lazily opened, for drop_free */
 };
 
@@ -349,6 +352,37 @@ static int read_header(struct mfs_store_header *h, const char *dir)
 	return header_decode(h, bytes);
 }
 
+/* Finds where LMDB mapped data_path (LMDB does not say: me_mapaddr is
+ * only set for fixed maps). Without it the store works; reads just leave
+ * their pages mapped until the kernel reclaims them. */
+static void find_map(struct mfs_store *s, const char *data_path)
+{
+	char line[PATH_MAX + 128], real[PATH_MAX];
+	FILE *maps = fopen("/proc/self/maps", "re");
+	size_t plen;
+
+	if (!maps || !realpath(data_path, real)) {
+		if (maps)
+			fclose(maps);
+		return;
+	}
+	plen = strlen(real);
+	while (fgets(line, sizeof line, maps)) {
+		size_t n = strlen(line);
+		unsigned long start, end;
+
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n < plen || strcmp(line + n - plen, real) != 0 ||
+		    sscanf(line, "%lx-%lx", &start, &end) != 2)
+			continue;
+		s->map = (void *)start;
+		s->map_len = end - start;
+		break;
+	}
+	fclose(maps);
+}
+
 int mfs_store_open(struct mfs_store **out, const char *dir)
 {
 	struct mfs_store *s = calloc(1, sizeof *s);
@@ -378,13 +412,9 @@ int mfs_store_open(struct mfs_store **out, const char *dir)
 		rc = mfs_store_record_count(s, &count);
 	if (rc == 0 && count != s->hdr.slot_count)
 		rc = MFS_E_CORRUPT;
-	if (rc == 0) {
-		MDB_envinfo info;
+	if (rc == 0)
+		find_map(s, path);
 
-		rc = map_lmdb(mdb_env_info(s->env, &info));
-		s->map = info.me_mapaddr;
-		s->map_size = info.me_mapsize;
-	}
 	if (rc != 0) {
 		mfs_store_close(s);
 		return rc;
@@ -442,6 +472,7 @@ int mfs_store_txn_begin(struct mfs_store *s, int write, struct mfs_store_txn **o
 		return map_lmdb(rc);
 	}
 	t->store = s;
+	t->write = write;
 	*out = t;
 	return 0;
 }
@@ -498,15 +529,17 @@ int mfs_store_slot_prefetch(struct mfs_store_txn *t, const uint8_t key[static MF
 
 void mfs_store_slot_done(struct mfs_store_txn *t, const uint8_t *value)
 {
-	const struct mfs_store *s = t->store;
-	const uint64_t page = lmdb_page();
-	/* A slot value is its whole overflow run less the run's page header. */
-	uintptr_t start = ((uintptr_t)value - 16) & ~(uintptr_t)(page - 1);
-	uintptr_t end = ((uintptr_t)value + MFS_SLOT_BYTES) & ~(uintptr_t)(page - 1);
+	struct mfs_store *s = t->store;
 
-	if (value < s->map || value + MFS_SLOT_BYTES > s->map + s->map_size || end <= start)
+	(void)value;
+	/* Reading maps pages, and the kernel maps their neighbours too (fault
+	 * around): every 16 MiB of slots read, drop them all from this
+	 * process (they stay in the page cache; the map is read-only and
+	 * shared, so nothing is lost and the next touch maps them again). */
+	if (!s->map ||
+	    __atomic_add_fetch(&s->read_since_trim, 1, __ATOMIC_RELAXED) % TRIM_SLOTS != 0)
 		return;
-	madvise((void *)start, end - start, MADV_DONTNEED);
+	madvise(s->map, s->map_len, MADV_DONTNEED);
 }
 
 int mfs_store_slot_rewrite(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES],

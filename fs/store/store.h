@@ -69,10 +69,11 @@ int mfs_store_slot_get(struct mfs_store_txn *t, const uint8_t key[static MFS_SLO
  * maps the file without readahead: writes must not meet large folios).
  * Returns 0 or MFS_E_NOTFOUND. */
 int mfs_store_slot_prefetch(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES]);
-/* Says a slot value just read is done with: its pages leave this process's
- * address space (they stay in the page cache), so reading a large file does
- * not grow the resident set by the file's size. No effect on values that
- * are not in the map (a write transaction's own pages). */
+/* Says a slot value just read is done with. Every so often the store's
+ * mapped pages leave this process's address space (they stay in the page
+ * cache), so reading a large file does not grow the resident set by the
+ * file's size. Safe from any thread, in any transaction: the map is
+ * read-only and shared, so a dropped page is mapped again when touched. */
 void mfs_store_slot_done(struct mfs_store_txn *t, const uint8_t *value);
 /* Writable space for the value at an existing key (overwrite in place). Fill
  * it before the next write in t. */

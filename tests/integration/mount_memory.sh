@@ -2,7 +2,7 @@
 # through the mount and watch the mount's resident set.
 source "$(dirname "$0")/lib.sh"
 
-bound_mib=${MFS_RSS_BOUND_MIB:-200}
+bound_mib=${MFS_RSS_BOUND_MIB:-128}
 megafs init --size 2300M --kdf fast >/dev/null
 link=$(megafs channel new "Memory")
 mnt="$T/mnt"
