@@ -6,7 +6,7 @@ packages=(
 	build-essential cmake pkg-config
 	libsodium-dev liblmdb-dev libjansson-dev libcriterion-dev libfuse3-dev fuse3
 	ffmpeg
-	util-linux coreutils
+	util-linux coreutils binutils
 )
 
 missing=()
