@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,9 @@
 #include "tools/cli.h"
 
 struct mount_args {
+	char store[PATH_MAX];          /* -o store=DIR (fstab) */
+	char password_file[PATH_MAX];  /* -o password_file=F */
+	char protect_file[PATH_MAX];   /* -o protect_file=F */
 	uint8_t pk[MFS_SIGN_PK_BYTES];
 	char link[MFS_LINK_BYTES];
 	const char *mountpoint;
@@ -25,16 +29,49 @@ struct mount_args {
 	char options[4096];            /* -o, passed to FUSE (ro kept too) */
 };
 
-/* Appends -o values to the FUSE options; notes "ro". */
+/* Options mount(8) keeps for itself; they may reach us from /etc/fstab. */
+static int mount8_only(const char *o)
+{
+	static const char *const names[] = {"defaults", "noauto", "auto", "user", "users",
+					    "nouser", "owner", "group", "nofail", "_netdev"};
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(o, names[i]) == 0)
+			return 1;
+	return strncmp(o, "x-", 2) == 0 || strncmp(o, "comment=", 8) == 0;
+}
+
+/* Appends -o values to the FUSE options; notes "ro"; takes megafs's own
+ * (store=, password_file=, protect_file=: how /etc/fstab says them). */
 static int add_options(struct cli *c, struct mount_args *a, const char *opts)
 {
+	static const struct {
+		const char *prefix;
+		size_t offset;
+	} own[] = {
+		{"store=", offsetof(struct mount_args, store)},
+		{"password_file=", offsetof(struct mount_args, password_file)},
+		{"protect_file=", offsetof(struct mount_args, protect_file)},
+	};
 	char copy[4096], *save = NULL;
 	size_t used = strlen(a->options);
 
 	if (snprintf(copy, sizeof copy, "%s", opts) >= (int)sizeof copy)
 		return cli_usage(c, "-o: options too long");
 	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
-		int n;
+		int n, taken = 0;
+
+		for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+			size_t plen = strlen(own[i].prefix);
+
+			if (strncmp(o, own[i].prefix, plen) == 0) {
+				if (snprintf((char *)a + own[i].offset, PATH_MAX, "%s", o + plen) >= PATH_MAX)
+					return cli_usage(c, "-o %s: path too long", own[i].prefix);
+				taken = 1;
+			}
+		}
+		if (taken || mount8_only(o))
+			continue;
 
 		if (strcmp(o, "ro") == 0)
 			a->read_only = 1;
@@ -247,6 +284,12 @@ int cmd_mount(int argc, char **argv)
 	}
 	if (optind + 2 != argc)
 		return cli_usage(&c, "usage: megafs mount LINK DIR [-f] [-o OPTIONS]");
+	if (a.store[0])
+		c.store_arg = a.store;
+	if (a.password_file[0])
+		c.password_file = a.password_file;
+	if (a.protect_file[0])
+		c.protect_file = a.protect_file;
 	if (mfs_link_parse(a.pk, argv[optind]) != 0)
 		return cli_usage(&c, "'%s' is not a channel link (megafs://<64 hex digits>)",
 				 argv[optind]);

@@ -98,6 +98,18 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[first], "--help") == 0 || strcmp(argv[first], "-h") == 0)
 		return cmd_help(1, argv);
+	/* mount(8) with type fuse.megafs (/etc/fstab) runs, through mount.fuse,
+	 * "megafs LINK DIR -o OPTIONS": that is a mount. */
+	if (strncmp(argv[first], "megafs://", 9) == 0) {
+		char *mount_argv[64];
+		int n = 0;
+
+		mount_argv[n++] = "megafs mount";
+		for (int i = first; i < argc && n < 63; i++)
+			mount_argv[n++] = argv[i];
+		mount_argv[n] = NULL;
+		return cmd_mount(n, mount_argv);
+	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(argv[first], commands[i].name) == 0) {
 			/* getopt names argv[0] in its messages: "megafs init: ..." */
