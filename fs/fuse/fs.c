@@ -498,27 +498,33 @@ static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	fuse_reply_none(req);
 }
 
-static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* Attributes of inode ino: a tree node, or a file being written. */
+static int ino_attr(struct mfs_fs *fs, fuse_ino_t ino, struct stat *st)
 {
-	struct mfs_fs *fs = fs_of(req);
 	const struct mfs_node *n;
 	struct writer *w;
-	struct stat st;
 	int rc = 0;
 
-	(void)fi;
 	if (ino >= PENDING_INO) {
 		w = writer_find(fs, ino);
-		rc = w ? writer_attr(fs, w, &st) : -ENOENT;
-	} else {
-		pthread_rwlock_rdlock(&fs->tree_lock);
-		n = mfs_tree_by_ino(fs->tree, ino);
-		if (n)
-			node_attr(fs, n, &st);
-		else
-			rc = -ENOENT;
-		pthread_rwlock_unlock(&fs->tree_lock);
+		return w ? writer_attr(fs, w, st) : -ENOENT;
 	}
+	pthread_rwlock_rdlock(&fs->tree_lock);
+	n = mfs_tree_by_ino(fs->tree, ino);
+	if (n)
+		node_attr(fs, n, st);
+	else
+		rc = -ENOENT;
+	pthread_rwlock_unlock(&fs->tree_lock);
+	return rc;
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	int rc = ino_attr(fs_of(req), ino, &st);
+
+	(void)fi;
 	if (rc != 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -529,28 +535,16 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		       struct fuse_file_info *fi)
 {
 	struct mfs_fs *fs = fs_of(req);
-	const struct mfs_node *n;
-	struct writer *w;
 	struct stat st;
-	int rc = 0;
+	int rc = ino_attr(fs, ino, &st);
 
 	(void)fi;
 	/* Modes, owners and times are the manifest's: accepted and ignored (so
-	 * cp -p and touch work). Sizes change only by writing a file whole. */
-	if (ino >= PENDING_INO) {
-		w = writer_find(fs, ino);
-		rc = w ? writer_attr(fs, w, &st) : -ENOENT;
-	} else {
-		pthread_rwlock_rdlock(&fs->tree_lock);
-		n = mfs_tree_by_ino(fs->tree, ino);
-		if (n)
-			node_attr(fs, n, &st);
-		else
-			rc = -ENOENT;
-		pthread_rwlock_unlock(&fs->tree_lock);
-		if (rc == 0 && to_set)
-			rc = refuse_read_only(fs);
-	}
+	 * cp -p and touch work). Sizes change only by writing a file whole. A
+	 * file being written may be "changed" (cp does); a published one only
+	 * on a writable mount. */
+	if (rc == 0 && to_set && ino < PENDING_INO)
+		rc = refuse_read_only(fs);
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != st.st_size)
 		rc = -EPERM;
 	if (rc != 0)
