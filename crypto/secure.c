@@ -1,14 +1,30 @@
 #include "crypto/secure.h"
 
 #include <errno.h>
+#include <jansson.h>
+#include <malloc.h>
+#include <stdlib.h>
 #include <sodium.h>
 #include <string.h>
 
 #include "crypto/mfs_error.h"
 
+/* jansson holds file entries, chunk keys included, in ordinary memory:
+ * every block it frees is wiped first. */
+static void json_wiping_free(void *p)
+{
+	if (p) {
+		sodium_memzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
 int mfs_crypto_init(void)
 {
-	return sodium_init() < 0 ? -EIO : 0;
+	if (sodium_init() < 0)
+		return -EIO;
+	json_set_alloc_funcs(malloc, json_wiping_free);
+	return 0;
 }
 
 void *mfs_secure_alloc(size_t len)

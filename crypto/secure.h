@@ -1,8 +1,9 @@
 /* secure: process-wide crypto setup, guarded memory for secrets, randomness,
  * constant-time helpers and hex. The only gate to libsodium's utilities.
  *
- * mfs_crypto_init() must succeed once before any other crypto call; it is
- * idempotent and thread-safe. Memory from mfs_secure_alloc is locked, guarded
+ * mfs_crypto_init() must succeed once before any other crypto call (and
+ * before any JSON is made: it makes jansson wipe what it frees); it is
+ * idempotent. Call it before starting threads. Memory from mfs_secure_alloc is locked, guarded
  * and zeroed when freed; mfs_secure_free(NULL) is a no-op. */
 #ifndef MFS_SECURE_H
 #define MFS_SECURE_H

@@ -1,5 +1,4 @@
 /* megafs mount / umount: a channel as a directory. */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -23,7 +22,7 @@ struct mount_args {
 	char protect_file[PATH_MAX];   /* -o protect_file=F */
 	uint8_t pk[MFS_SIGN_PK_BYTES];
 	char link[MFS_LINK_BYTES];
-	const char *mountpoint;
+	char mountpoint[PATH_MAX];     /* absolute: the daemon leaves the working directory */
 	int foreground;
 	int read_only;
 	char options[4096];            /* -o, passed to FUSE (ro kept too) */
@@ -134,16 +133,20 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 		 struct cli_password *protect, int owned, int status_fd)
 {
 	struct mfs_fs_config cfg = {.store_dir = c->store_dir};
-	char *fuse_argv[] = {"megafs", "-o", a->options, NULL};
+	char options[sizeof a->options + 64];
+	char *fuse_argv[] = {"megafs", "-o", options, NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(3, fuse_argv);
 	struct fuse_loop_config *loop = NULL;
 	struct fuse_session *se = NULL;
 	struct mfs_store *store = NULL;
 	struct mfs_volume *vol = NULL;
 	struct mfs_fs *fs = NULL;
-	char msg[512] = "";
+	char msg[PATH_MAX + 128] = "";
 	int rc, mounted = 0;
 
+	/* The mount's source names the process that serves it ("megafs:PID" in
+	 * /proc/mounts): megafs umount waits for that process to wipe and exit. */
+	snprintf(options, sizeof options, "fsname=megafs:%ld,%s", (long)getpid(), a->options);
 	memcpy(cfg.pk, a->pk, sizeof cfg.pk);
 	cfg.writable = owned && !a->read_only;
 	cfg.syslog = status_fd >= 0;
@@ -152,7 +155,7 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 		rc = -EINVAL;
 	if (rc == 0 && fuse_session_mount(se, a->mountpoint) != 0) {
 		rc = -EIO;
-		snprintf(msg, sizeof msg, "cannot mount on %s (is it an empty directory, and is "
+		snprintf(msg, sizeof msg, "cannot mount on %s (does the directory exist, and is "
 			 "/dev/fuse there?)", a->mountpoint);
 	} else if (rc == 0) {
 		mounted = 1;
@@ -170,6 +173,12 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 		store = NULL; /* the fs owns them now */
 		vol = NULL;
 	}
+	/* A mount started in the background by a script inherits SIGINT
+	 * ignored, and libfuse only takes signals left at their default: make
+	 * them so, so that every one of them unmounts cleanly. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	if (rc == 0 && fuse_set_signal_handlers(se) != 0)
 		rc = -EIO;
 	if (rc != 0 && !msg[0])
@@ -198,7 +207,9 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 	if (rc == 0) {
 		loop = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_max_threads(loop, 16);
-		rc = fuse_session_loop_mt(se, loop) == 0 ? 0 : -EIO;
+		/* A signal (Ctrl-C, SIGTERM) ends the loop with the signal's number:
+		 * a clean unmount, like fusermount3 -u. */
+		rc = fuse_session_loop_mt(se, loop) < 0 ? -EIO : 0;
 		fuse_loop_cfg_destroy(loop);
 		fuse_remove_signal_handlers(se);
 	}
@@ -222,7 +233,7 @@ static int daemonise(struct cli *c, struct mount_args *a, struct cli_password *p
 		     struct cli_password *protect, int owned)
 {
 	int pipefd[2];
-	char status[513];
+	char status[PATH_MAX + 129];
 	ssize_t n, got = 0;
 	pid_t pid;
 
@@ -234,7 +245,9 @@ static int daemonise(struct cli *c, struct mount_args *a, struct cli_password *p
 		return cli_fail(c, -errno, "fork");
 	if (pid == 0) {
 		close(pipefd[0]);
-		if (setsid() < 0)
+		/* Leave the caller's directory (it must not stay busy); the
+		 * store path is absolute already. */
+		if (setsid() < 0 || chdir("/") != 0)
 			_exit(1);
 		openlog("megafs", LOG_PID, LOG_DAEMON);
 		_exit(serve(c, a, pw, protect, owned, pipefd[1]));
@@ -269,7 +282,7 @@ int cmd_mount(int argc, char **argv)
 	struct cli c;
 
 	cli_init(&c, "mount");
-	snprintf(a.options, sizeof a.options, "fsname=megafs,subtype=megafs");
+	snprintf(a.options, sizeof a.options, "subtype=megafs");
 	while ((opt = getopt_long(argc, argv, "fo:", options, NULL)) != -1) {
 		if (cli_common_option(&c, opt, optarg))
 			continue;
@@ -294,7 +307,8 @@ int cmd_mount(int argc, char **argv)
 		return cli_usage(&c, "'%s' is not a channel link (megafs://<64 hex digits>)",
 				 argv[optind]);
 	mfs_link_format(a.link, a.pk);
-	a.mountpoint = argv[optind + 1];
+	if (!realpath(argv[optind + 1], a.mountpoint))
+		return cli_fail(&c, -errno, "the mount point %s", argv[optind + 1]);
 	if (cli_resolve_store(&c) != 0)
 		return 1;
 	/* The daemon leaves the working directory: hold absolute paths. */
@@ -328,53 +342,42 @@ int cmd_mount(int argc, char **argv)
 	return daemonise(&c, &a, &pw, &protect, owned);
 }
 
-/* The pids of megafs processes serving a mount on dir (their command line
- * is "megafs mount ... LINK DIR"). */
-static size_t mount_daemons(const char *dir, pid_t *pids, size_t cap)
+/* The pid of the process serving the megafs mount on dir, from its source
+ * "megafs:PID" in /proc/mounts; 0 when there is none. */
+static pid_t mount_daemon(const char *dir)
 {
-	DIR *proc = opendir("/proc");
-	struct dirent *d;
-	size_t found = 0;
+	FILE *mounts = fopen("/proc/mounts", "re");
+	char source[256], point[PATH_MAX], type[64], unescaped[PATH_MAX];
+	pid_t pid = 0;
 
-	while (proc && (d = readdir(proc)) && found < cap) {
-		char path[300], cmd[8192], resolved[PATH_MAX], *arg, *last = NULL;
-		int is_megafs = 0, is_mount = 0, fd;
-		ssize_t n;
+	while (mounts && fscanf(mounts, "%255s %4095s %63s %*[^\n]", source, point, type) == 3) {
+		size_t j = 0;
 
-		if (d->d_name[0] < '1' || d->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof path, "/proc/%s/cmdline", d->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, cmd, sizeof cmd - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		cmd[n] = '\0';
-		for (arg = cmd; arg < cmd + n; arg += strlen(arg) + 1) {
-			if (arg == cmd)
-				is_megafs = strstr(arg, "megafs") != NULL;
-			else if (strcmp(arg, "mount") == 0)
-				is_mount = 1;
-			last = arg;
+		/* /proc/mounts writes spaces and the like as \ooo. */
+		for (size_t i = 0; point[i] && j + 1 < sizeof unescaped; i++) {
+			if (point[i] == '\\' && point[i + 1] && point[i + 2] && point[i + 3]) {
+				unescaped[j++] = (char)((point[i + 1] - '0') * 64 + (point[i + 2] - '0') * 8 +
+							(point[i + 3] - '0'));
+				i += 3;
+			} else {
+				unescaped[j++] = point[i];
+			}
 		}
-		if (is_megafs && is_mount && last && realpath(last, resolved) &&
-		    strcmp(resolved, dir) == 0)
-			pids[found++] = (pid_t)atoi(d->d_name);
+		unescaped[j] = '\0';
+		if (strcmp(unescaped, dir) == 0 && strcmp(type, "fuse.megafs") == 0 &&
+		    strncmp(source, "megafs:", 7) == 0)
+			pid = (pid_t)atol(source + 7);
 	}
-	if (proc)
-		closedir(proc);
-	return found;
+	if (mounts)
+		fclose(mounts);
+	return pid;
 }
 
 int cmd_umount(int argc, char **argv)
 {
 	char dir[PATH_MAX];
-	pid_t pids[16];
-	size_t count;
+	pid_t daemon_pid, pid;
 	int status;
-	pid_t pid;
 	struct cli c;
 
 	cli_init(&c, "umount");
@@ -382,7 +385,7 @@ int cmd_umount(int argc, char **argv)
 		return cli_usage(&c, "usage: megafs umount DIR");
 	if (!realpath(argv[1], dir))
 		return cli_fail(&c, -errno, "%s", argv[1]);
-	count = mount_daemons(dir, pids, 16);
+	daemon_pid = mount_daemon(dir);
 	pid = fork();
 	if (pid == 0) {
 		execlp("fusermount3", "fusermount3", "-u", dir, (char *)NULL);
@@ -392,11 +395,7 @@ int cmd_umount(int argc, char **argv)
 		return cli_fail(&c, 0, "fusermount3 -u %s failed", dir);
 	/* Return once the mount has wiped its session cache and exited. */
 	for (int tries = 0; tries < 200; tries++) {
-		size_t alive = 0;
-
-		for (size_t i = 0; i < count; i++)
-			alive += kill(pids[i], 0) == 0;
-		if (alive == 0)
+		if (daemon_pid <= 0 || kill(daemon_pid, 0) != 0)
 			return 0;
 		usleep(50000);
 	}

@@ -426,6 +426,35 @@ static int writer_attr(struct mfs_fs *fs, struct writer *w, struct stat *st)
 	return rc;
 }
 
+/* Writes zeros up to offset end (a hole, or ftruncate to a larger size).
+ * Called with w->lock held. */
+static int writer_zero_to(struct writer *w, uint64_t end)
+{
+	static const uint8_t zeros[65536];
+	int rc = 0;
+
+	while (rc == 0 && end > w->written) {
+		size_t n = end - w->written < sizeof zeros ? (size_t)(end - w->written) : sizeof zeros;
+
+		rc = mfs_ingest_write(w->ingest, zeros, n);
+		if (rc == 0)
+			w->written += n;
+	}
+	return rc;
+}
+
+/* A write failed for lack of room or a store error: this file will not be
+ * published, and what it stored goes. Called with w->lock held. */
+static void writer_fail(struct writer *w, int rc)
+{
+	mfs_ingest_abort(w->ingest);
+	w->ingest = NULL;
+	mfs_volume_sink_rollback(&w->sink);
+	mfs_volume_sink_clear(&w->sink);
+	w->state = W_FAILED;
+	w->error = rc;
+}
+
 /* ---- operations ---- */
 
 static struct mfs_fs *fs_of(fuse_req_t req)
@@ -545,8 +574,24 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	 * on a writable mount. */
 	if (rc == 0 && to_set && ino < PENDING_INO)
 		rc = refuse_read_only(fs);
-	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != st.st_size)
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != st.st_size) {
+		struct writer *w = ino >= PENDING_INO ? writer_find(fs, ino) : NULL;
+
+		/* A file being written may grow (cp ends a sparse file with
+		 * ftruncate); nothing may shrink or change once published. */
 		rc = -EPERM;
+		if (w) {
+			pthread_mutex_lock(&w->lock);
+			if (w->state == W_OPEN && (uint64_t)attr->st_size > w->written) {
+				rc = writer_zero_to(w, (uint64_t)attr->st_size);
+				if (rc != 0)
+					writer_fail(w, rc);
+			}
+			pthread_mutex_unlock(&w->lock);
+			if (rc == 0)
+				rc = ino_attr(fs, ino, &st);
+		}
+	}
 	if (rc != 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -778,6 +823,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		n = mfs_tree_by_ino(fs->tree, ino);
 		if (!n) {
 			rc = -ENOENT;
+		} else if (writing && (rc = refuse_read_only(fs)) != 0) {
+			/* EROFS first: nothing is writable on a read-only mount. */
 		} else if (writing) {
 			if (n->kind != MFS_NODE_FILE)
 				rc = n->kind == MFS_NODE_DIR ? -EISDIR : -EPERM;
@@ -897,6 +944,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, to_errno((int)got) == ENOENT ? EIO : to_errno((int)got));
 	} else {
 		fuse_reply_buf(req, (const char *)buf, (size_t)got);
+		mfs_memzero(buf, (size_t)got); /* file content, in ordinary memory */
 	}
 	free(buf);
 }
@@ -907,7 +955,6 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 	struct mfs_fs *fs = fs_of(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	struct writer *w = h->writer;
-	static const uint8_t zeros[65536];
 	int rc = 0;
 
 	(void)ino;
@@ -924,27 +971,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 			    "written and published whole, so writes must go forward");
 	}
 	/* A hole (sparse copy): zeros up to the write. */
-	while (rc == 0 && (uint64_t)off > w->written) {
-		size_t n = (uint64_t)off - w->written < sizeof zeros ? (size_t)((uint64_t)off - w->written)
-								      : sizeof zeros;
-
-		rc = mfs_ingest_write(w->ingest, zeros, n);
-		if (rc == 0)
-			w->written += n;
-	}
+	if (rc == 0)
+		rc = writer_zero_to(w, (uint64_t)off);
 	if (rc == 0)
 		rc = mfs_ingest_write(w->ingest, data, size);
 	if (rc == 0)
 		w->written += size;
-	if (rc != 0 && w->state == W_OPEN && rc != -EIO) {
-		/* The store is full or failed: this file will not be published. */
-		mfs_ingest_abort(w->ingest);
-		w->ingest = NULL;
-		mfs_volume_sink_rollback(&w->sink);
-		mfs_volume_sink_clear(&w->sink);
-		w->state = W_FAILED;
-		w->error = rc;
-	}
+	if (rc != 0 && w->state == W_OPEN && rc != -EIO)
+		writer_fail(w, rc);
 	pthread_mutex_unlock(&w->lock);
 	if (rc != 0)
 		fuse_reply_err(req, to_errno(rc));
@@ -959,9 +993,14 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc = 0;
 
 	(void)ino;
+	/* close() of a written file publishes it, so that the next open by
+	 * path finds it (the release that follows is not waited for). A close
+	 * before anything was written is a shell's dup-and-close (echo x > f):
+	 * the file is published at a later close or at release. */
 	if (h->kind == H_WRITE) {
 		pthread_mutex_lock(&h->writer->lock);
-		rc = writer_finish(fs, h->writer);
+		if (h->writer->written > 0 || h->writer->state != W_OPEN)
+			rc = writer_finish(fs, h->writer);
 		pthread_mutex_unlock(&h->writer->lock);
 	}
 	fuse_reply_err(req, rc ? to_errno(rc) : 0);

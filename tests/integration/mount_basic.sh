@@ -43,6 +43,16 @@ wait $pb || fail "second of two parallel cp"
 cmp "$T/a" "$mnt/a.bin" && cmp "$T/b" "$mnt/b.bin" || fail "two files written at once"
 ok "two files written at once"
 
+echo "hello" >"$mnt/echo.txt" || fail "echo > (a shell dups the file before writing)"
+[ "$(cat "$mnt/echo.txt")" = "hello" ] || fail "echo > content"
+dd if="$T/in.$chunk" of="$mnt/dd.bin" bs=4k status=none || fail "dd of="
+cmp "$T/in.$chunk" "$mnt/dd.bin" || fail "dd content"
+truncate -s $((3 << 20)) "$T/sparse"
+printf 'head' | dd of="$T/sparse" conv=notrunc status=none
+cp "$T/sparse" "$mnt/sparse.bin" || fail "cp of a file ending in a hole"
+cmp "$T/sparse" "$mnt/sparse.bin" || fail "sparse content"
+ok "echo >, dd of= and a sparse cp (ftruncate at the end) publish whole files"
+
 megafs channel export "$link" >"$T/old-manifest.json" || fail "channel export"
 seq=$(sequence_of "$link")
 mkdir "$mnt/Season 2" || fail mkdir

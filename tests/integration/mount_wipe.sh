@@ -34,6 +34,28 @@ for how in fusermount3 megafs-umount sigterm; do
 	ok "unmount by $how: the process exits and the session cache file is gone"
 done
 
+# A relative mount point with a space, options after it: umount still
+# waits for the wipe.
+mkdir -p "$T/with space"
+(cd "$T" && megafs mount "$link" "with space" -o ro) || fail "mount of a relative path"
+MOUNTS+=("$T/with space")
+grep -q 'megafs:[0-9]* .*with\\040space fuse.megafs ro' /proc/mounts || fail "source names the pid"
+(cd / && megafs umount "$T/with space") || fail "umount"
+ls "$MEGAFS_STORE"/session-* >/dev/null 2>&1 && fail "umount returned before the wipe"
+ok "umount of a relative mount point with a space and options: returns after the wipe"
+
+# Ctrl-C in the foreground: a clean unmount, exit status 0.
+mkdir -p "$T/fg"
+"$MEGAFS" mount "$link" "$T/fg" -f >/dev/null 2>&1 &
+fg=$!
+MOUNTS+=("$T/fg")
+for _ in $(seq 1 50); do mountpoint -q "$T/fg" 2>/dev/null && break; sleep 0.1; done
+kill -INT "$fg"
+wait "$fg" || fail "Ctrl-C: exit status $?"
+mountpoint -q "$T/fg" && fail "still mounted after Ctrl-C"
+ls "$MEGAFS_STORE"/session-* >/dev/null 2>&1 && fail "Ctrl-C left the session cache"
+ok "Ctrl-C in the foreground: unmounted, wiped, exit status 0"
+
 for where in "$MEGAFS_STORE" /tmp; do
 	if grep -rqaF -- "$marker" "$where" 2>/dev/null; then fail "the marker is in $where"; fi
 	if grep -rqaF -- "${marker:4:16}" "$where" 2>/dev/null; then fail "part of it is in $where"; fi
