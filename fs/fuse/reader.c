@@ -349,6 +349,18 @@ static void queue_ahead(struct mfs_reader *r, struct mfs_rfile *f, uint64_t from
 	}
 }
 
+static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk);
+
+static int segment_cached(struct mfs_reader *r, const struct mfs_chunk_ref *ref, uint32_t index)
+{
+	int found;
+
+	pthread_mutex_lock(&r->lock);
+	found = hash_find(r, ref->id, index) != NULL;
+	pthread_mutex_unlock(&r->lock);
+	return found;
+}
+
 ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *buf)
 {
 	const struct mfs_file_entry *e = &f->entry;
@@ -384,6 +396,11 @@ ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *b
 		size_t in_chunk = (size_t)(pos % e->chunk_size);
 
 		rc = chunk_ref(f, chunk, &ref);
+		/* A sequential reader ahead of the read-ahead: load the chunk whole
+		 * (one read of its slots) rather than segment by segment (each
+		 * segment straddles two slots). */
+		if (rc == 0 && sequential && !segment_cached(r, &ref, (uint32_t)(in_chunk / SEG)))
+			load_chunk(r, f, chunk);
 		while (rc == 0 && pos < end && in_chunk < ref.length) {
 			uint32_t index = (uint32_t)(in_chunk / SEG);
 			size_t at = in_chunk % SEG, n = SEG - at;

@@ -47,6 +47,7 @@ struct mfs_vtxn {
 	struct mfs_volume *vol;
 	struct mfs_store_txn *st;
 	int write;
+	int sb_loaded;                   /* read transactions load it on demand */
 	int sb_dirty;
 	uint64_t protected_used;
 	struct mfs_superblock sb;
@@ -207,6 +208,44 @@ static int read_protected_used(struct mfs_vtxn *t)
 	return rc == MFS_E_CORRUPT ? 0 : rc;
 }
 
+/* Each thread keeps one guarded scratch buffer between transactions: a
+ * guarded allocation per transaction costs mmap, mprotect and TLB flushes on
+ * every read. Wiped when given back; freed when the thread ends. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_destroy(void *p)
+{
+	mfs_secure_free(p);
+}
+
+static void scratch_key_make(void)
+{
+	pthread_key_create(&scratch_key, scratch_destroy);
+}
+
+static uint8_t *scratch_take(void)
+{
+	uint8_t *p;
+
+	pthread_once(&scratch_once, scratch_key_make);
+	p = pthread_getspecific(scratch_key);
+	if (p) {
+		pthread_setspecific(scratch_key, NULL);
+		return p;
+	}
+	return mfs_secure_alloc(MFS_SLOT_PAYLOAD);
+}
+
+static void scratch_give(uint8_t *p)
+{
+	if (!p)
+		return;
+	mfs_memzero(p, MFS_SLOT_PAYLOAD);
+	if (pthread_getspecific(scratch_key) || pthread_setspecific(scratch_key, p) != 0)
+		mfs_secure_free(p); /* a nested transaction's: one is kept */
+}
+
 static int vtxn_start(struct mfs_volume *v, int write, struct mfs_vtxn **out)
 {
 	struct mfs_vtxn *t = calloc(1, sizeof *t);
@@ -216,7 +255,7 @@ static int vtxn_start(struct mfs_volume *v, int write, struct mfs_vtxn **out)
 		return -ENOMEM;
 	t->vol = v;
 	t->write = write;
-	t->scratch = mfs_secure_alloc(MFS_SLOT_PAYLOAD);
+	t->scratch = scratch_take();
 	if (!t->scratch) {
 		free(t);
 		return -ENOMEM;
@@ -227,7 +266,7 @@ static int vtxn_start(struct mfs_volume *v, int write, struct mfs_vtxn **out)
 	if (rc != 0) {
 		if (write)
 			pthread_mutex_unlock(&v->write_lock);
-		mfs_secure_free(t->scratch);
+		scratch_give(t->scratch);
 		free(t);
 		return rc;
 	}
@@ -239,7 +278,7 @@ static void vtxn_end(struct mfs_vtxn *t)
 {
 	if (t->write)
 		pthread_mutex_unlock(&t->vol->write_lock);
-	mfs_secure_free(t->scratch);
+	scratch_give(t->scratch);
 	free(t);
 }
 
@@ -250,12 +289,17 @@ int mfs_vtxn_begin(struct mfs_volume *v, int write, struct mfs_vtxn **out)
 
 	if (rc != 0)
 		return rc;
-	/* Another process may have written since: the store's superblock rules. */
-	rc = read_sb(t->st, v->keys, t->scratch, &t->sb);
-	if (rc == MFS_E_NOTFOUND)
-		rc = MFS_E_CORRUPT; /* it was there when the volume opened */
-	if (rc == 0 && write)
-		rc = read_protected_used(t);
+	/* Another process may have written since: the store's superblock rules.
+	 * A read transaction loads it only if asked (mfs_vtxn_sb): reading a
+	 * blob does not need it. */
+	if (write) {
+		rc = read_sb(t->st, v->keys, t->scratch, &t->sb);
+		if (rc == MFS_E_NOTFOUND)
+			rc = MFS_E_CORRUPT; /* it was there when the volume opened */
+		if (rc == 0)
+			rc = read_protected_used(t);
+		t->sb_loaded = 1;
+	}
 	if (rc != 0) {
 		mfs_store_txn_abort(t->st);
 		vtxn_end(t);
@@ -267,6 +311,15 @@ int mfs_vtxn_begin(struct mfs_volume *v, int write, struct mfs_vtxn **out)
 
 struct mfs_superblock *mfs_vtxn_sb(struct mfs_vtxn *t)
 {
+	if (!t->sb_loaded) {
+		/* Best effort: if it cannot be read now, this process's last view. */
+		if (read_sb(t->st, t->vol->keys, t->scratch, &t->sb) != 0) {
+			pthread_mutex_lock(&t->vol->sb_lock);
+			t->sb = t->vol->sb;
+			pthread_mutex_unlock(&t->vol->sb_lock);
+		}
+		t->sb_loaded = 1;
+	}
 	return &t->sb;
 }
 
@@ -753,7 +806,7 @@ int mfs_volume_stats(struct mfs_volume *v, struct mfs_volume_stats *out)
 	if (rc == 0) {
 		memset(out, 0, sizeof *out);
 		out->slot_count = mfs_store_header(v->store)->slot_count;
-		out->sb = t->sb;
+		out->sb = *mfs_vtxn_sb(t);
 		out->used_slots = t->sb.used_slots;
 		out->protected_slots = t->protected_used;
 		out->free_slots = mfs_vtxn_free_slots(t);
