@@ -501,29 +501,37 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_entry(req, &e);
 }
 
-static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+/* Drops kernel references (forget) or one open (release) of the writer
+ * for inode ino; frees it when neither is left. */
+static void writer_unref(struct mfs_fs *fs, uint64_t ino, uint64_t lookups, unsigned opens)
 {
-	struct mfs_fs *fs = fs_of(req);
 	struct writer **p, *gone = NULL;
 
-	if (ino >= PENDING_INO) {
-		pthread_mutex_lock(&fs->writers_lock);
-		for (p = &fs->writers; *p; p = &(*p)->next)
-			if ((*p)->ino == ino) {
-				(*p)->lookups = (*p)->lookups > nlookup ? (*p)->lookups - nlookup : 0;
-				if ((*p)->lookups == 0 && (*p)->opens == 0) {
-					gone = *p;
-					*p = gone->next;
-				}
-				break;
+	pthread_mutex_lock(&fs->writers_lock);
+	for (p = &fs->writers; *p; p = &(*p)->next)
+		if ((*p)->ino == ino) {
+			struct writer *w = *p;
+
+			w->lookups = w->lookups > lookups ? w->lookups - lookups : 0;
+			w->opens = w->opens > opens ? w->opens - opens : 0;
+			if (w->lookups == 0 && w->opens == 0) {
+				gone = w;
+				*p = w->next;
 			}
-		pthread_mutex_unlock(&fs->writers_lock);
-		if (gone) {
-			free(gone->dir);
-			pthread_mutex_destroy(&gone->lock);
-			free(gone);
+			break;
 		}
+	pthread_mutex_unlock(&fs->writers_lock);
+	if (gone) {
+		free(gone->dir);
+		pthread_mutex_destroy(&gone->lock);
+		free(gone);
 	}
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	if (ino >= PENDING_INO)
+		writer_unref(fs_of(req), ino, nlookup, 0);
 	fuse_reply_none(req);
 }
 
@@ -1008,7 +1016,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void close_handle(struct mfs_fs *fs, struct handle *h)
 {
-	struct writer *w = h->writer, **p, *gone = NULL;
+	struct writer *w = h->writer;
 
 	if (h->kind == H_READ)
 		mfs_rfile_close(h->rfile);
@@ -1016,20 +1024,7 @@ static void close_handle(struct mfs_fs *fs, struct handle *h)
 		pthread_mutex_lock(&w->lock);
 		writer_finish(fs, w);
 		pthread_mutex_unlock(&w->lock);
-		pthread_mutex_lock(&fs->writers_lock);
-		if (--w->opens == 0 && w->lookups == 0)
-			for (p = &fs->writers; *p; p = &(*p)->next)
-				if (*p == w) {
-					gone = w;
-					*p = w->next;
-					break;
-				}
-		pthread_mutex_unlock(&fs->writers_lock);
-		if (gone) {
-			free(gone->dir);
-			pthread_mutex_destroy(&gone->lock);
-			free(gone);
-		}
+		writer_unref(fs, w->ino, 0, 1);
 	}
 	free(h->text);
 	free(h);
