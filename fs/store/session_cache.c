@@ -18,6 +18,7 @@
 #include "crypto/le.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "fs/store/store.h"
 
 #define RECORD_KEY_BYTES 16
 #define VALUE_OVERHEAD (MFS_AEAD_NONCE_BYTES + MFS_AEAD_TAG_BYTES)
@@ -67,25 +68,6 @@ struct mfs_session_cache {
 	uint64_t bytes;                 /* protected by index_lock */
 	struct entry *newest, *oldest;  /* protected by index_lock */
 };
-
-static int map_lmdb(int rc)
-{
-	switch (rc) {
-	case MDB_SUCCESS:
-		return 0;
-	case MDB_NOTFOUND:
-		return MFS_E_NOTFOUND;
-	case MDB_MAP_FULL:
-		return MFS_E_FULL;
-	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-	case MDB_INVALID:
-	case MDB_VERSION_MISMATCH:
-		return MFS_E_CORRUPT;
-	default:
-		return rc > 0 ? -rc : MFS_E_LMDB;
-	}
-}
 
 /* The index: a chained hash table over record keys (already pseudo-random,
  * so their first bytes are the hash) and a doubly linked LRU list. */
@@ -379,7 +361,7 @@ static int env_open(struct mfs_session_cache *c)
 	rc = mdb_env_create(&c->env);
 	if (rc != 0) {
 		c->env = NULL;
-		return map_lmdb(rc);
+		return mfs_store_lmdb_error(rc);
 	}
 	rc = mdb_env_set_mapsize(c->env, (size_t)map);
 	if (rc == 0)
@@ -398,7 +380,7 @@ static int env_open(struct mfs_session_cache *c)
 		else
 			mdb_txn_abort(txn);
 	}
-	return map_lmdb(rc);
+	return mfs_store_lmdb_error(rc);
 }
 
 static int make_keys(struct mfs_session_cache *c)
@@ -492,7 +474,7 @@ static int commit_change(struct mfs_session_cache *c, struct entry **victims, si
 	int rc = mdb_txn_begin(c->env, NULL, 0, &txn);
 
 	if (rc != 0)
-		return map_lmdb(rc);
+		return mfs_store_lmdb_error(rc);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		MDB_val k = {RECORD_KEY_BYTES, victims[i]->key};
 
@@ -510,7 +492,7 @@ static int commit_change(struct mfs_session_cache *c, struct entry **victims, si
 	else
 		mdb_txn_abort(txn);
 	if (rc != 0)
-		return map_lmdb(rc);
+		return mfs_store_lmdb_error(rc);
 	pthread_mutex_lock(&c->index_lock);
 	for (size_t i = 0; i < n; i++)
 		index_remove(c, victims[i]);
@@ -564,7 +546,7 @@ static int advance(struct mfs_session_cache *c)
 	int rc = mdb_txn_begin(c->env, NULL, 0, &txn);
 
 	if (rc != 0)
-		return map_lmdb(rc);
+		return mfs_store_lmdb_error(rc);
 	do {
 		mfs_random(key, sizeof key);
 		rc = mdb_put(txn, c->dbi, &k, &v, MDB_NOOVERWRITE);
@@ -572,9 +554,9 @@ static int advance(struct mfs_session_cache *c)
 	if (rc == 0)
 		rc = mdb_del(txn, c->dbi, &k, NULL);
 	if (rc == 0)
-		return map_lmdb(mdb_txn_commit(txn));
+		return mfs_store_lmdb_error(mdb_txn_commit(txn));
 	mdb_txn_abort(txn);
-	return map_lmdb(rc);
+	return mfs_store_lmdb_error(rc);
 }
 
 /* Under write_lock: stores e's value, evicting what the cap asks. When the
@@ -699,10 +681,10 @@ int mfs_session_cache_get(struct mfs_session_cache *c, const uint8_t id[static M
 	if (!e)
 		return MFS_E_NOTFOUND;
 
-	rc = map_lmdb(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn));
+	rc = mfs_store_lmdb_error(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn));
 	if (rc != 0)
 		return rc;
-	rc = map_lmdb(mdb_get(txn, c->dbi, &k, &v));
+	rc = mfs_store_lmdb_error(mdb_get(txn, c->dbi, &k, &v));
 	if (rc != 0)
 		goto out; /* evicted since the look-up */
 	if (v.mv_size < VALUE_OVERHEAD || v.mv_size - VALUE_OVERHEAD != size) {

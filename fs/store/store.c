@@ -40,7 +40,7 @@ struct mfs_store_txn {
 	MDB_cursor *cursor; /* lazily opened, for drop_free */
 };
 
-static int map_lmdb(int rc)
+int mfs_store_lmdb_error(int rc)
 {
 	switch (rc) {
 	case MDB_SUCCESS:
@@ -143,7 +143,7 @@ static int env_open(MDB_env **out, const char *dir, uint64_t map_bytes)
 	if (rc != 0) {
 		if (env)
 			mdb_env_close(env);
-		return map_lmdb(rc);
+		return mfs_store_lmdb_error(rc);
 	}
 	*out = env;
 	return 0;
@@ -155,13 +155,13 @@ static int dbi_open(MDB_env *env, MDB_dbi *dbi)
 	int rc = mdb_txn_begin(env, NULL, 0, &txn);
 
 	if (rc != 0)
-		return map_lmdb(rc);
+		return mfs_store_lmdb_error(rc);
 	rc = mdb_dbi_open(txn, NULL, 0, dbi);
 	if (rc != 0) {
 		mdb_txn_abort(txn);
-		return map_lmdb(rc);
+		return mfs_store_lmdb_error(rc);
 	}
-	return map_lmdb(mdb_txn_commit(txn));
+	return mfs_store_lmdb_error(mdb_txn_commit(txn));
 }
 
 /* Inserts one record of random bytes under a fresh random key. */
@@ -177,7 +177,7 @@ static int put_random_record(MDB_txn *txn, MDB_dbi dbi)
 	} while (rc == MDB_KEYEXIST);
 	if (rc == 0)
 		mfs_random(v.mv_data, MFS_SLOT_BYTES);
-	return map_lmdb(rc);
+	return mfs_store_lmdb_error(rc);
 }
 
 static int fill_slots(MDB_env *env, MDB_dbi dbi, uint64_t slot_count)
@@ -189,11 +189,11 @@ static int fill_slots(MDB_env *env, MDB_dbi dbi, uint64_t slot_count)
 		MDB_txn *txn;
 		uint64_t batch = slot_count - done < FILL_BATCH ? slot_count - done : FILL_BATCH;
 
-		rc = map_lmdb(mdb_txn_begin(env, NULL, 0, &txn));
+		rc = mfs_store_lmdb_error(mdb_txn_begin(env, NULL, 0, &txn));
 		for (uint64_t i = 0; i < batch && rc == 0; i++)
 			rc = put_random_record(txn, dbi);
 		if (rc == 0)
-			rc = map_lmdb(mdb_txn_commit(txn));
+			rc = mfs_store_lmdb_error(mdb_txn_commit(txn));
 		else
 			mdb_txn_abort(txn);
 		done += batch;
@@ -311,9 +311,9 @@ int mfs_store_create(const char *dir, uint64_t slot_count, const struct mfs_kdf_
 	if (rc == 0)
 		rc = fill_slots(env, dbi, slot_count);
 	if (rc == 0)
-		rc = map_lmdb(mdb_env_sync(env, 1));
+		rc = mfs_store_lmdb_error(mdb_env_sync(env, 1));
 	if (rc == 0)
-		rc = map_lmdb(mdb_env_info(env, &info));
+		rc = mfs_store_lmdb_error(mdb_env_info(env, &info));
 	if (env)
 		mdb_env_close(env);
 	if (rc == 0)
@@ -444,12 +444,12 @@ int mfs_store_record_count(struct mfs_store *s, uint64_t *count)
 	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
 
 	if (rc != 0)
-		return map_lmdb(rc);
+		return mfs_store_lmdb_error(rc);
 	rc = mdb_stat(txn, s->dbi, &st);
 	mdb_txn_abort(txn);
 	if (rc == 0)
 		*count = st.ms_entries;
-	return map_lmdb(rc);
+	return mfs_store_lmdb_error(rc);
 }
 
 uint64_t mfs_store_last_txnid(struct mfs_store *s)
@@ -469,7 +469,7 @@ int mfs_store_txn_begin(struct mfs_store *s, int write, struct mfs_store_txn **o
 	rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
 	if (rc != 0) {
 		free(t);
-		return map_lmdb(rc);
+		return mfs_store_lmdb_error(rc);
 	}
 	t->store = s;
 	t->write = write;
@@ -485,7 +485,7 @@ int mfs_store_txn_commit(struct mfs_store_txn *t)
 		mdb_cursor_close(t->cursor);
 	rc = mdb_txn_commit(t->txn);
 	free(t);
-	return map_lmdb(rc);
+	return mfs_store_lmdb_error(rc);
 }
 
 void mfs_store_txn_abort(struct mfs_store_txn *t)
@@ -505,7 +505,7 @@ int mfs_store_slot_get(struct mfs_store_txn *t, const uint8_t key[static MFS_SLO
 	int rc = mdb_get(t->txn, t->store->dbi, &k, &v);
 
 	if (rc != 0)
-		return map_lmdb(rc);
+		return mfs_store_lmdb_error(rc);
 	if (v.mv_size != MFS_SLOT_BYTES)
 		return MFS_E_CORRUPT;
 	*value = v.mv_data;
@@ -554,7 +554,7 @@ int mfs_store_slot_rewrite(struct mfs_store_txn *t, const uint8_t key[static MFS
 	rc = mdb_put(t->txn, t->store->dbi, &k, &v, MDB_RESERVE);
 	if (rc == 0)
 		*value = v.mv_data;
-	return map_lmdb(rc);
+	return mfs_store_lmdb_error(rc);
 }
 
 int mfs_store_slot_insert(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES],
@@ -565,7 +565,7 @@ int mfs_store_slot_insert(struct mfs_store_txn *t, const uint8_t key[static MFS_
 
 	if (rc == 0)
 		*value = v.mv_data;
-	return map_lmdb(rc);
+	return mfs_store_lmdb_error(rc);
 }
 
 int mfs_store_slot_drop_free(struct mfs_store_txn *t, mfs_slot_owned_fn owned, void *ctx)
@@ -578,7 +578,7 @@ int mfs_store_slot_drop_free(struct mfs_store_txn *t, mfs_slot_owned_fn owned, v
 	if (!t->cursor) {
 		rc = mdb_cursor_open(t->txn, t->store->dbi, &t->cursor);
 		if (rc != 0)
-			return map_lmdb(rc);
+			return mfs_store_lmdb_error(rc);
 	}
 	/* Start at a random point, walk forward (wrapping) to the first free one. */
 	mfs_random(start, sizeof start);
@@ -588,12 +588,12 @@ int mfs_store_slot_drop_free(struct mfs_store_txn *t, mfs_slot_owned_fn owned, v
 	while (rc == 0 && tries-- > 0) {
 		if (k.mv_size == MFS_SLOT_KEY_BYTES && v.mv_size == MFS_SLOT_BYTES &&
 		    !owned(ctx, k.mv_data, v.mv_data))
-			return map_lmdb(mdb_cursor_del(t->cursor, 0));
+			return mfs_store_lmdb_error(mdb_cursor_del(t->cursor, 0));
 		rc = mdb_cursor_get(t->cursor, &k, &v, MDB_NEXT);
 		if (rc == MDB_NOTFOUND)
 			rc = mdb_cursor_get(t->cursor, &k, &v, MDB_FIRST);
 	}
-	return rc == 0 ? MFS_E_FULL : map_lmdb(rc);
+	return rc == 0 ? MFS_E_FULL : mfs_store_lmdb_error(rc);
 }
 
 int mfs_store_slot_release(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES])
@@ -602,7 +602,7 @@ int mfs_store_slot_release(struct mfs_store_txn *t, const uint8_t key[static MFS
 	int rc = mdb_del(t->txn, t->store->dbi, &k, NULL);
 
 	if (rc != 0)
-		return map_lmdb(rc);
+		return mfs_store_lmdb_error(rc);
 	return put_random_record(t->txn, t->store->dbi);
 }
 
@@ -614,7 +614,7 @@ int mfs_store_foreach(struct mfs_store_txn *t,
 	int rc = mdb_cursor_open(t->txn, t->store->dbi, &c);
 
 	if (rc != 0)
-		return map_lmdb(rc);
+		return mfs_store_lmdb_error(rc);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		int stop;
@@ -630,5 +630,5 @@ int mfs_store_foreach(struct mfs_store_txn *t,
 		}
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : map_lmdb(rc);
+	return rc == MDB_NOTFOUND ? 0 : mfs_store_lmdb_error(rc);
 }

@@ -43,6 +43,10 @@ struct mfs_store_txn;
 typedef int (*mfs_slot_owned_fn)(void *ctx, const uint8_t key[static MFS_SLOT_KEY_BYTES],
 				 const uint8_t *value);
 
+/* An LMDB return code as a megafs one (0, MFS_E_*, -errno). For the
+ * modules of this layer that keep an LMDB environment of their own. */
+int mfs_store_lmdb_error(int rc);
+
 /* Creates a store of slot_count random slots in dir (created if missing;
  * must not hold a store). Returns 0, MFS_E_EXISTS, MFS_E_FORMAT or -errno. */
 int mfs_store_create(const char *dir, uint64_t slot_count, const struct mfs_kdf_limits *kdf);
