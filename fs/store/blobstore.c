@@ -48,8 +48,7 @@ static int bucket_load(struct mfs_vtxn *t, uint32_t index, struct bucket *b)
 	uint8_t name[7];
 	uint8_t *raw = NULL;
 	uint64_t len;
-	size_t n = bucket_name(name, index);
-	int rc = mfs_obj_size(t, name, n, &len);
+	int rc = mfs_obj_get(t, name, bucket_name(name, index), &raw, &len);
 
 	b->index = index;
 	b->count = 0;
@@ -58,17 +57,18 @@ static int bucket_load(struct mfs_vtxn *t, uint32_t index, struct bucket *b)
 		return 0;
 	if (rc != 0)
 		return rc;
-	if (len % ENTRY_BYTES != 0)
+	if (len % ENTRY_BYTES != 0) {
+		free(raw);
 		return MFS_E_CORRUPT;
-	b->count = len / ENTRY_BYTES;
-	raw = malloc(len ? len : 1);
-	b->entries = calloc(b->count ? b->count : 1, sizeof *b->entries);
-	if (!raw || !b->entries) {
-		rc = -ENOMEM;
-		goto out;
 	}
-	rc = mfs_obj_read(t, name, n, 0, raw, len);
-	for (size_t i = 0; rc == 0 && i < b->count; i++) {
+	b->count = len / ENTRY_BYTES;
+	b->entries = calloc(b->count ? b->count : 1, sizeof *b->entries);
+	if (!b->entries) {
+		free(raw);
+		b->count = 0;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < b->count; i++) {
 		const uint8_t *p = raw + i * ENTRY_BYTES;
 		struct entry *e = &b->entries[i];
 
@@ -77,14 +77,8 @@ static int bucket_load(struct mfs_vtxn *t, uint32_t index, struct bucket *b)
 		e->pins = (uint32_t)mfs_le_get(p + 36, 4);
 		e->tick = mfs_le_get(p + 40, 8);
 	}
-out:
 	free(raw);
-	if (rc != 0) {
-		free(b->entries);
-		b->entries = NULL;
-		b->count = 0;
-	}
-	return rc;
+	return 0;
 }
 
 static int bucket_store(struct mfs_vtxn *t, const struct bucket *b)
@@ -398,23 +392,13 @@ int mfs_blob_read_known(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_
 int mfs_blob_get(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 		 size_t *len)
 {
-	uint8_t *buf;
-	size_t n;
-	int rc = mfs_blob_size(t, id, &n);
+	uint8_t name[1 + MFS_BLOB_ID_BYTES];
+	uint64_t n;
+	int rc = mfs_obj_get(t, name, blob_name(name, id), blob, &n);
 
-	if (rc != 0)
-		return rc;
-	buf = malloc(n ? n : 1);
-	if (!buf)
-		return -ENOMEM;
-	rc = mfs_blob_read(t, id, 0, buf, n);
-	if (rc != 0) {
-		free(buf);
-		return rc;
-	}
-	*blob = buf;
-	*len = n;
-	return 0;
+	if (rc == 0)
+		*len = (size_t)n;
+	return rc;
 }
 
 static int change_entry(struct mfs_vtxn *t, const uint8_t *id, int op)

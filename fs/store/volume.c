@@ -422,6 +422,27 @@ int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t
 	return rc != 0 ? rc : read_range(t, name, name_len, total, off, buf, len);
 }
 
+int mfs_obj_get(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t **data,
+		uint64_t *len)
+{
+	uint64_t total;
+	uint8_t *buf;
+	int rc = mfs_obj_size(t, name, name_len, &total); /* opens slot 0 into scratch */
+
+	if (rc != 0)
+		return rc;
+	if (total > SIZE_MAX - 1 || !(buf = malloc(total ? (size_t)total : 1)))
+		return -ENOMEM;
+	rc = read_range(t, name, name_len, total, 0, buf, (size_t)total);
+	if (rc != 0) {
+		free(buf);
+		return rc;
+	}
+	*data = buf;
+	*len = total;
+	return 0;
+}
+
 int mfs_obj_read_known(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total,
 		       uint64_t off, void *buf, size_t len)
 {

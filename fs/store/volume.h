@@ -84,6 +84,9 @@ int mfs_obj_size(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t
 /* Reads bytes [off, off+len) of an object (must lie inside it). */
 int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t off, void *buf,
 		 size_t len);
+/* The whole object in a malloc'ed buffer (free()); slot 0 is opened once. */
+int mfs_obj_get(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t **data,
+		uint64_t *len);
 /* The same for a caller that knows the object's length (e.g. a blob's,
  * from its chunk): a range that misses slot 0 then costs no decryption of
  * slot 0. A wrong length shows as MFS_E_CORRUPT or MFS_E_FORMAT. */
