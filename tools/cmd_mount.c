@@ -153,6 +153,18 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 	rc = mfs_fs_new(&fs, &cfg);
 	if (rc == 0 && !(se = fuse_session_new(&args, mfs_fs_ops(), sizeof *mfs_fs_ops(), fs)))
 		rc = -EINVAL;
+	/* Signals are taken before the mount appears, so none is lost (one
+	 * that comes early ends the loop as soon as it starts: still a clean
+	 * unmount and wipe). A mount started in the background by a script
+	 * inherits SIGINT ignored, and libfuse only takes signals left at their
+	 * default: make them so. */
+	if (rc == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		if (fuse_set_signal_handlers(se) != 0)
+			rc = -EIO;
+	}
 	if (rc == 0 && fuse_session_mount(se, a->mountpoint) != 0) {
 		rc = -EIO;
 		snprintf(msg, sizeof msg, "cannot mount on %s (does the directory exist, and is "
@@ -173,14 +185,7 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 		store = NULL; /* the fs owns them now */
 		vol = NULL;
 	}
-	/* A mount started in the background by a script inherits SIGINT
-	 * ignored, and libfuse only takes signals left at their default: make
-	 * them so, so that every one of them unmounts cleanly. */
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	if (rc == 0 && fuse_set_signal_handlers(se) != 0)
-		rc = -EIO;
+
 	if (rc != 0 && !msg[0])
 		snprintf(msg, sizeof msg, "%s", mfs_strerror(rc));
 	if (status_fd >= 0) {
@@ -211,12 +216,14 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 		 * a clean unmount, like fusermount3 -u. */
 		rc = fuse_session_loop_mt(se, loop) < 0 ? -EIO : 0;
 		fuse_loop_cfg_destroy(loop);
-		fuse_remove_signal_handlers(se);
 	}
 	if (mounted)
 		fuse_session_unmount(se);
-	if (se)
+	if (se) {
+		/* libfuse's handlers point at the session: off before it goes. */
+		fuse_remove_signal_handlers(se);
 		fuse_session_destroy(se);
+	}
 	/* Unmounted: the session cache's key and file go now. */
 	mfs_fs_free(fs);
 	mfs_volume_close(vol);

@@ -51,6 +51,12 @@ fg=$!
 MOUNTS+=("$T/fg")
 for _ in $(seq 1 50); do mountpoint -q "$T/fg" 2>/dev/null && break; sleep 0.1; done
 kill -INT "$fg"
+for _ in $(seq 1 100); do kill -0 "$fg" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$fg" 2>/dev/null; then
+	kill -9 "$fg"
+	fusermount3 -u "$T/fg"
+	fail "Ctrl-C did not end the mount within 10 s"
+fi
 wait "$fg" || fail "Ctrl-C: exit status $?"
 mountpoint -q "$T/fg" && fail "still mounted after Ctrl-C"
 ls "$MEGAFS_STORE"/session-* >/dev/null 2>&1 && fail "Ctrl-C left the session cache"
