@@ -17,6 +17,9 @@ enum cli_common_opt {
 	OPT_PROTECT_FILE,
 	OPT_NEW_PASSWORD_FILE,
 	OPT_PROTECT_PROMPT,
+	OPT_TRACKER,
+	OPT_LISTEN,
+	OPT_PEER,
 };
 
 #define CLI_COMMON_OPTIONS                                                   \
@@ -79,5 +82,8 @@ int cmd_extract(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
+int cmd_tracker(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
 
 #endif

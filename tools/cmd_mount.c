@@ -15,6 +15,7 @@
 #include "fs/fuse/fs.h"
 #include "fs/store/keyring.h"
 #include "tools/cli.h"
+#include "tools/netopts.h"
 
 struct mount_args {
 	char store[PATH_MAX];          /* -o store=DIR (fstab) */
@@ -26,6 +27,7 @@ struct mount_args {
 	int foreground;
 	int read_only;
 	char options[4096];            /* -o, passed to FUSE (ro kept too) */
+	struct net_opts net;
 };
 
 /* Options mount(8) keeps for itself; they may reach us from /etc/fstab. */
@@ -127,6 +129,27 @@ static int channel_role(struct cli *c, struct mfs_volume *vol, const struct moun
 	return 0;
 }
 
+/* The fs reaches the network through these: the swarm starts after the fs
+ * (it serves from the fs's session cache), before any request comes. */
+static int fetch_via(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,
+		     uint8_t **blob, size_t *len)
+{
+	struct mfs_swarm *const *swarm = ctx;
+	return *swarm ? mfs_swarm_fetch(*swarm, id, urgent, blob, len) : MFS_E_NOTFOUND;
+}
+
+static void publish_via(void *ctx, const char *json, size_t len)
+{
+	struct mfs_swarm *const *swarm = ctx;
+	if (*swarm)
+		mfs_swarm_publish(*swarm, json, len);
+}
+
+static void log_via(void *ctx, const char *line)
+{
+	mfs_log(ctx, "%s", line);
+}
+
 /* Serves the mount until it is unmounted or a signal comes. status_fd (or
  * -1 in the foreground) learns "ok" or an error message once it runs. */
 static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
@@ -141,6 +164,7 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 	struct mfs_store *store = NULL;
 	struct mfs_volume *vol = NULL;
 	struct mfs_fs *fs = NULL;
+	struct mfs_swarm *swarm = NULL;
 	char msg[PATH_MAX + 128] = "";
 	int rc, mounted = 0;
 
@@ -150,6 +174,9 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 	memcpy(cfg.pk, a->pk, sizeof cfg.pk);
 	cfg.writable = owned && !a->read_only;
 	cfg.syslog = status_fd >= 0;
+	cfg.fetcher = (struct mfs_blob_fetcher){.fetch = fetch_via, .ctx = &swarm, .verifies = 1};
+	cfg.published = publish_via;
+	cfg.published_ctx = &swarm;
 	rc = mfs_fs_new(&fs, &cfg);
 	if (rc == 0 && !(se = fuse_session_new(&args, mfs_fs_ops(), sizeof *mfs_fs_ops(), fs)))
 		rc = -EINVAL;
@@ -181,9 +208,28 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 	cli_password_clear(pw);
 	cli_password_clear(protect);
 	if (rc == 0) {
+		struct mfs_volume *fs_vol = vol;
 		rc = mfs_fs_start(fs, store, vol, se);
 		store = NULL; /* the fs owns them now */
 		vol = NULL;
+		if (rc == 0) {
+			struct mfs_swarm_config net = {
+				.vol = fs_vol,
+				.cache = mfs_fs_session_cache(fs),
+				.listen = a->net.listen,
+				.trackers = a->net.trackers,
+				.n_trackers = a->net.n_trackers,
+				.peers = a->net.peers,
+				.n_peers = a->net.n_peers,
+				.channels = &a->pk,
+				.n_channels = 1,
+				.log = log_via,
+				.log_ctx = fs,
+			};
+			rc = mfs_swarm_start(&swarm, &net);
+			if (rc != 0)
+				snprintf(msg, sizeof msg, "starting the network: %s", mfs_strerror(rc));
+		}
 	}
 
 	if (rc != 0 && !msg[0])
@@ -217,6 +263,9 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 		rc = fuse_session_loop_mt(se, loop) < 0 ? -EIO : 0;
 		fuse_loop_cfg_destroy(loop);
 	}
+	/* Peers first: no fetch may outlive the reader it feeds. */
+	mfs_swarm_stop(swarm);
+	swarm = NULL;
 	if (mounted)
 		fuse_session_unmount(se);
 	if (se) {
@@ -278,6 +327,7 @@ int cmd_mount(int argc, char **argv)
 		{"foreground", no_argument, NULL, 'f'},
 		{"options", required_argument, NULL, 'o'},
 		CLI_COMMON_OPTIONS,
+		NET_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
 	struct mount_args a = {0};
@@ -293,6 +343,11 @@ int cmd_mount(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "fo:", options, NULL)) != -1) {
 		if (cli_common_option(&c, opt, optarg))
 			continue;
+		status = net_option(&c, &a.net, opt, optarg);
+		if (status == 1)
+			continue;
+		if (status != 0)
+			return status;
 		if (opt == 'f')
 			a.foreground = 1;
 		else if (opt == 'o')
@@ -303,7 +358,8 @@ int cmd_mount(int argc, char **argv)
 			return status;
 	}
 	if (optind + 2 != argc)
-		return cli_usage(&c, "usage: megafs mount LINK DIR [-f] [-o OPTIONS]");
+		return cli_usage(&c, "usage: megafs mount LINK DIR [-f] [-o OPTIONS] [--tracker URL]... "
+				 "[--listen HOST:PORT] [--peer ADDR]...");
 	if (a.store[0])
 		c.store_arg = a.store;
 	if (a.password_file[0])

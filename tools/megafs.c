@@ -1,4 +1,5 @@
 /* megafs: one binary, one table of subcommands, one file per subcommand. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,11 @@ static const struct subcommand commands[] = {
 	{"status", cmd_status, "status"},
 	{"mount", cmd_mount, "mount LINK DIR [-f] [-o OPTIONS]"},
 	{"umount", cmd_umount, "umount DIR"},
+	{"tracker", cmd_tracker,
+	 "tracker --listen HOST:PORT [--db DIR] [--max-message N] [--max-subscriptions N]\n"
+	 "                 [--max-per-address N]"},
+	{"serve", cmd_serve, "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]..."},
+	{"fetch", cmd_fetch, "fetch LINK PATH -o OUT [--tracker URL]... [--peer ADDR]..."},
 	{"help", cmd_help, "help [COMMAND]"},
 };
 
@@ -74,6 +80,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "megafs: cannot initialise libsodium\n");
 		return 1;
 	}
+	/* A peer that resets a connection must cost that connection, not the
+	 * process: libuv writes with write(2). */
+	signal(SIGPIPE, SIG_IGN);
 	/* A --store before the command applies to it. */
 	while (first < argc && strncmp(argv[first], "--store", 7) == 0) {
 		if (argv[first][7] == '=') {

@@ -322,7 +322,8 @@ static int publish(struct mfs_fs *fs, const struct edit *ed)
 {
 	json_t *cols = NULL, *next = NULL, *removed = NULL;
 	struct mfs_vtxn *t = NULL;
-	char *from = NULL, *to = NULL;
+	char *from = NULL, *to = NULL, *signed_json = NULL;
+	size_t signed_len = 0;
 	uint64_t seq;
 	int64_t ts, stamp = now_ms();
 	int rc;
@@ -338,10 +339,15 @@ static int publish(struct mfs_fs *fs, const struct edit *ed)
 					 &seq);
 	if (rc == 0 && removed)
 		rc = unpin_item(t, removed);
+	if (rc == 0 && fs->cfg.published)
+		rc = mfs_channel_manifest(t, fs->cfg.pk, &signed_json, &signed_len);
 	if (rc == 0)
 		rc = mfs_vtxn_commit(t);
 	else
 		mfs_vtxn_abort(t);
+	if (rc == 0 && signed_json)
+		fs->cfg.published(fs->cfg.published_ctx, signed_json, signed_len);
+	free(signed_json);
 	if (rc == 0 && ed->kind == E_RENAME) {
 		from = join_path(ed->dir, ed->name);
 		to = join_path(ed->to_dir, ed->to_name);
@@ -1330,6 +1336,18 @@ int mfs_fs_new(struct mfs_fs **out, const struct mfs_fs_config *config)
 	return 0;
 }
 
+/* Blobs from the network arrive in parallel: more read-ahead, and more
+ * workers (they mostly wait on peers, not on a core). */
+static const struct mfs_reader_config network_reading = {
+	.readahead_chunks = 12,
+	.workers = 8,
+};
+
+struct mfs_session_cache *mfs_fs_session_cache(struct mfs_fs *fs)
+{
+	return fs->cache;
+}
+
 int mfs_fs_start(struct mfs_fs *fs, struct mfs_store *store, struct mfs_volume *vol,
 		 struct fuse_session *se)
 {
@@ -1341,7 +1359,9 @@ int mfs_fs_start(struct mfs_fs *fs, struct mfs_store *store, struct mfs_volume *
 	fs->seen_txnid = mfs_store_last_txnid(store);
 	rc = mfs_session_cache_open(&fs->cache, fs->cfg.store_dir, fs->cfg.cache_bytes);
 	if (rc == 0)
-		rc = mfs_reader_new(&fs->reader, vol, fs->cache, NULL, NULL);
+		rc = mfs_reader_new(&fs->reader, vol, fs->cache,
+				    fs->cfg.fetcher.fetch ? &fs->cfg.fetcher : NULL,
+				    fs->cfg.fetcher.fetch ? &network_reading : NULL);
 	if (rc == 0)
 		rc = refresh(fs);
 	if (rc == 0 && pthread_create(&fs->watcher, NULL, watcher_main, fs) != 0)

@@ -25,6 +25,8 @@
 #include <stdint.h>
 
 #include "crypto/sign.h"
+#include "fs/fuse/reader.h"
+#include "fs/store/session_cache.h"
 #include "fs/store/volume.h"
 
 struct mfs_fs_config {
@@ -33,6 +35,13 @@ struct mfs_fs_config {
 	int writable;                  /* the volume owns the channel and ro was not asked */
 	uint64_t cache_bytes;          /* session cache cap; 0: 1 GiB */
 	int syslog;                    /* log to syslog (daemon) rather than stderr */
+	/* Where blobs missing locally come from (fetch NULL: nowhere); the
+	 * network plugs in here. */
+	struct mfs_blob_fetcher fetcher;
+	/* Told each manifest this mount published (canonical JSON, borrowed
+	 * for the call), after it is stored; may be NULL. */
+	void (*published)(void *ctx, const char *json, size_t len);
+	void *published_ctx;
 };
 
 struct mfs_fs;
@@ -43,6 +52,8 @@ int mfs_fs_new(struct mfs_fs **out, const struct mfs_fs_config *config);
 int mfs_fs_start(struct mfs_fs *fs, struct mfs_store *store, struct mfs_volume *vol,
 		 struct fuse_session *se);
 void mfs_fs_free(struct mfs_fs *fs); /* NULL-safe; wipes the session cache */
+/* The mount's session cache (after mfs_fs_start), e.g. to serve from it. */
+struct mfs_session_cache *mfs_fs_session_cache(struct mfs_fs *fs);
 const struct fuse_lowlevel_ops *mfs_fs_ops(void);
 
 /* Logging for the mount: stderr, or syslog once daemonised. No file names,

@@ -14,7 +14,7 @@
 #define SEG MFS_SEGMENT_BYTES
 #define DEFAULT_CACHE (64u << 20)
 #define DEFAULT_AHEAD 4
-#define MAX_WORKERS 4
+#define MAX_WORKERS 16
 #define JOB_MAX 64
 #define SEEK_WINDOW 2 /* chunks either side of the reading position */
 
@@ -78,7 +78,8 @@ struct mfs_rfile {
 /* ---- where blobs come from ---- */
 
 /* A whole blob: session cache, volume, then the fetcher (checked, cached). */
-static int blob_get(struct mfs_reader *r, const uint8_t *id, uint8_t **blob, size_t *len)
+static int blob_get(struct mfs_reader *r, const uint8_t *id, int urgent, uint8_t **blob,
+		    size_t *len)
 {
 	uint8_t actual[MFS_BLOB_ID_BYTES];
 	struct mfs_vtxn *t;
@@ -96,11 +97,12 @@ static int blob_get(struct mfs_reader *r, const uint8_t *id, uint8_t **blob, siz
 	}
 	if (rc != MFS_E_NOTFOUND || !r->fetcher.fetch)
 		return rc;
-	rc = r->fetcher.fetch(r->fetcher.ctx, id, blob, len);
+	rc = r->fetcher.fetch(r->fetcher.ctx, id, urgent, blob, len);
 	if (rc != 0)
 		return rc;
-	mfs_blob_id(actual, *blob, *len);
-	if (!mfs_memeq(actual, id, sizeof actual)) {
+	if (!r->fetcher.verifies)
+		mfs_blob_id(actual, *blob, *len);
+	if (!r->fetcher.verifies && !mfs_memeq(actual, id, sizeof actual)) {
 		free(*blob);
 		*blob = NULL;
 		return MFS_E_CORRUPT;
@@ -113,7 +115,7 @@ static int blob_get(struct mfs_reader *r, const uint8_t *id, uint8_t **blob, siz
 static int source_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 		      size_t *len)
 {
-	return blob_get(ctx, id, blob, len);
+	return blob_get(ctx, id, 1, blob, len);
 }
 
 /* The sealed bytes of one segment: from the volume without reading the rest
@@ -135,7 +137,7 @@ static int sealed_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref,
 		if (rc != MFS_E_NOTFOUND)
 			return rc;
 	}
-	rc = blob_get(r, ref->id, &blob, &got);
+	rc = blob_get(r, ref->id, 1, &blob, &got);
 	if (rc == 0 && (got != blob_len || blob_off + sealed_len > got))
 		rc = MFS_E_CORRUPT;
 	if (rc == 0)
@@ -349,7 +351,7 @@ static void queue_ahead(struct mfs_reader *r, struct mfs_rfile *f, uint64_t from
 	}
 }
 
-static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk);
+static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk, int urgent);
 
 static int segment_cached(struct mfs_reader *r, const struct mfs_chunk_ref *ref, uint32_t index)
 {
@@ -400,7 +402,7 @@ ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *b
 		 * (one read of its slots) rather than segment by segment (each
 		 * segment straddles two slots). */
 		if (rc == 0 && sequential && !segment_cached(r, &ref, (uint32_t)(in_chunk / SEG)))
-			load_chunk(r, f, chunk);
+			load_chunk(r, f, chunk, 1);
 		while (rc == 0 && pos < end && in_chunk < ref.length) {
 			uint32_t index = (uint32_t)(in_chunk / SEG);
 			size_t at = in_chunk % SEG, n = SEG - at;
@@ -430,8 +432,8 @@ ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *b
 /* ---- read-ahead workers ---- */
 
 /* Loads every segment of one chunk that is not cached yet, from one copy of
- * the blob. */
-static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk)
+ * the blob. urgent: a reader waits for it (else read-ahead). */
+static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk, int urgent)
 {
 	struct mfs_chunk_ref ref;
 	uint8_t *blob = NULL;
@@ -446,7 +448,7 @@ static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk
 		missing = hash_find(r, ref.id, i) == NULL;
 		pthread_mutex_unlock(&r->lock);
 	}
-	if (missing && blob_get(r, ref.id, &blob, &blob_len) == 0 &&
+	if (missing && blob_get(r, ref.id, urgent, &blob, &blob_len) == 0 &&
 	    blob_len == mfs_blob_len(padded)) {
 		for (uint32_t i = 0; i * (size_t)SEG < ref.length; i++) {
 			size_t at, sealed_len;
@@ -490,7 +492,7 @@ static void *worker_main(void *arg)
 		current = j.generation == j.file->generation;
 		pthread_mutex_unlock(&r->lock);
 		if (current)
-			load_chunk(r, j.file, j.chunk);
+			load_chunk(r, j.file, j.chunk, 0);
 		rfile_unref(j.file);
 		pthread_mutex_lock(&r->lock);
 	}
@@ -519,7 +521,7 @@ int mfs_reader_new(struct mfs_reader **out, struct mfs_volume *vol,
 	if (!r->cfg.readahead_chunks)
 		r->cfg.readahead_chunks = DEFAULT_AHEAD;
 	if (!r->cfg.workers)
-		r->cfg.workers = cores < 1 ? 1 : cores > MAX_WORKERS ? MAX_WORKERS : (unsigned)cores;
+		r->cfg.workers = cores < 1 ? 1 : cores > 4 ? 4 : (unsigned)cores;
 	if (r->cfg.workers > MAX_WORKERS)
 		r->cfg.workers = MAX_WORKERS;
 	r->seg_count = r->cfg.cache_bytes / SEG;

@@ -27,16 +27,19 @@
 #include "fs/store/volume.h"
 
 struct mfs_blob_fetcher {
-	/* Fills *blob (malloc'ed) with the blob's bytes from elsewhere. */
-	int (*fetch)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
-		     size_t *len);
+	/* Fills *blob (malloc'ed) with the blob's bytes from elsewhere. urgent:
+	 * a reader is waiting for it now (else it is read-ahead). */
+	int (*fetch)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,
+		     uint8_t **blob, size_t *len);
 	void *ctx;
+	int verifies;  /* fetch itself checks blobs against their ids */
 };
 
 struct mfs_reader_config {
 	size_t cache_bytes;          /* decrypted segments kept; 0: 64 MiB */
 	unsigned readahead_chunks;   /* chunks loaded ahead of a sequential reader; 0: 4 */
-	unsigned workers;            /* read-ahead threads; 0: one per core, at most 4 */
+	unsigned workers;            /* read-ahead threads; 0: one per core, at most 4;
+	                              * at most 16 (more help when blobs come from peers) */
 };
 
 struct mfs_reader;

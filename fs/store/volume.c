@@ -400,8 +400,15 @@ static int read_range(struct mfs_vtxn *t, const void *name, size_t name_len, uin
 		if (idx != 0) {
 			slot_key(key, t->vol->keys, name, name_len, idx);
 			rc = open_slot(t->st, t->vol->keys, key, t->scratch);
-			if (rc == MFS_E_NOTFOUND)
-				rc = MFS_E_CORRUPT; /* the length says the object reaches here */
+			/* Missing: damage when the object exists (its length says it
+			 * reaches here), else simply absent (mfs_obj_read_known does
+			 * not look at slot 0 for a range past it). */
+			if (rc == MFS_E_NOTFOUND) {
+				uint64_t stored;
+				rc = mfs_obj_size(t, name, name_len, &stored);
+				if (rc == 0)
+					rc = MFS_E_CORRUPT;
+			}
 			if (rc != 0)
 				return rc;
 		}

@@ -7,9 +7,16 @@ MEGAFS=$(readlink -f "$MEGAFS")
 # Work files live in /var/tmp: the mount tests prove no plaintext reaches /tmp.
 T=$(mktemp -d /var/tmp/mfs-it-XXXXXX)
 MOUNTS=()
+PIDS=()
 cleanup() {
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
 	for m in "${MOUNTS[@]}"; do
 		mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
 	done
 	rm -rf "$T"
 }
@@ -64,4 +71,39 @@ make_video() {
 	ffmpeg -v error -f lavfi -i "testsrc=duration=$2:size=640x360:rate=25" \
 		-f lavfi -i "sine=frequency=440:duration=$2" -c:v libx264 -preset ultrafast \
 		-g 50 -c:a aac -shortest -y "$1" || fail "ffmpeg could not make a video"
+}
+
+# start_tracker DBDIR [options...]: runs `megafs tracker` on 127.0.0.1 (any
+# port) in the background; sets TRACKER_PID and TRACKER_URL.
+start_tracker() {
+	local db=$1 out
+	shift
+	out="$T/tracker.$RANDOM.out"
+	"$MEGAFS" tracker --listen 127.0.0.1:0 --db "$db" "$@" >"$out" 2>&1 &
+	TRACKER_PID=$!
+	PIDS+=("$TRACKER_PID")
+	for _ in $(seq 100); do
+		TRACKER_URL=$(sed -n 's/^megafs tracker: listening on \(ws:[^ ]*\).*/\1/p' "$out")
+		[ -n "$TRACKER_URL" ] && return 0
+		kill -0 "$TRACKER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$out" >&2
+	fail "the tracker did not start"
+}
+
+# wait_for SECONDS CMD...: retries CMD every 0.1 s until it succeeds.
+wait_for() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 10; i++)); do
+		"$@" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The daemon pid behind a megafs mount (its source is megafs:PID).
+mount_pid() {
+	awk -v d="$1" '$2 == d && $1 ~ /^megafs:/ { sub("megafs:", "", $1); print $1 }' /proc/mounts
 }

@@ -147,10 +147,12 @@ struct fake_peer {
 	int calls;
 };
 
-static int fake_fetch(void *ctx, const uint8_t id[static 32], uint8_t **blob, size_t *len)
+static int fake_fetch(void *ctx, const uint8_t id[static 32], int urgent, uint8_t **blob,
+		      size_t *len)
 {
 	struct fake_peer *p = ctx;
 
+	(void)urgent;
 	p->calls++;
 	if (memcmp(id, p->id, 32) != 0)
 		return MFS_E_NOTFOUND;

@@ -103,6 +103,12 @@ Test(volume, objects_round_trip_at_slot_boundaries)
 	cr_assert_eq(mfs_obj_read(t, "obj6", 4, 65000, part, 200000), 0);
 	cr_assert_arr_eq(part, data + 65000, 200000);
 	cr_assert_eq(mfs_obj_read(t, "obj6", 4, (1u << 20) - 10, part, 11), MFS_E_FORMAT);
+	/* A known-length read past slot 0 of an object the volume lacks is
+	 * "not found" (the reader then fetches it), not "damaged". */
+	cr_assert_eq(mfs_obj_read_known(t, "absent", 6, 1u << 20, 300000, part, 1000),
+		     MFS_E_NOTFOUND);
+	cr_assert_eq(mfs_obj_read_known(t, "obj6", 4, 1u << 20, 300000, part, 1000), 0);
+	cr_assert_arr_eq(part, data + 300000, 1000);
 	mfs_vtxn_abort(t);
 	cr_assert_eq(mfs_store_record_count(f.store, &count), 0);
 	cr_assert_eq(count, 256, "record count never changes");

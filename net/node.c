@@ -1,0 +1,1252 @@
+#include "net/node.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto/mfs_error.h"
+#include "crypto/secure.h"
+#include "fs/store/blobstore.h"
+#include "net/peer.h"
+
+#define MAX_IN_FLIGHT 32u     /* our requests on one connection, whatever it offers */
+#define MAX_TRIED 16u         /* peers remembered per fetch as "has it not" */
+#define MAX_BANNED 64u
+#define HAVE_SLOTS 1024u      /* blob-id prefixes a connection said it has */
+#define TICK_MS 100u
+#define REDIAL_MIN_MS 250u
+#define REDIAL_MAX_MS 10000u
+
+/* ---- state shared with fetching threads (under node->lock) ---- */
+
+enum fetch_state {
+	FETCH_QUEUED,     /* waiting for a peer to ask */
+	FETCH_ASKED,      /* asked; answer pending */
+	FETCH_LANDED,     /* bytes arrived, not yet checked */
+	FETCH_CHECKING,   /* a waiter is hashing them */
+	FETCH_OK,
+	FETCH_FAILED,
+};
+
+struct fetch {
+	struct fetch *next;
+	uint8_t id[MFS_BLOB_ID_BYTES];
+	int urgent;
+	enum fetch_state state;
+	int result;                       /* FETCH_FAILED */
+	uint8_t *blob;                    /* FETCH_LANDED, FETCH_CHECKING, FETCH_OK */
+	size_t len;
+	unsigned waiters;
+	pthread_cond_t changed;
+	uint64_t started_ms, asked_ms;
+	unsigned asks;                    /* requests in flight for it */
+	int wanted;                       /* WANT sent for it */
+	uint8_t served_by[MFS_NOISE_KEY_BYTES];
+	uint8_t avoid[MFS_NOISE_KEY_BYTES]; /* a peer that timed out on it */
+	int has_avoid;
+	uint8_t tried[MAX_TRIED][MFS_NOISE_KEY_BYTES]; /* said NOT_FOUND */
+	unsigned n_tried;
+};
+
+/* ---- loop-thread state ---- */
+
+struct dial {
+	struct dial *next;
+	char addr[64];
+	struct sockaddr_storage sa;
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+	int has_pk;
+	struct conn *conn;
+	unsigned failures;
+	int banned;
+	int timer_live;
+	uv_timer_t retry;
+	struct mfs_netnode *node;
+};
+
+struct req {
+	uint32_t rid;
+	uint8_t id[MFS_BLOB_ID_BYTES];
+};
+
+struct conn {
+	struct conn *next;
+	struct mfs_netnode *node;
+	struct mfs_peer *peer;
+	struct dial *dial;            /* NULL when accepted */
+	uint64_t gen;                 /* names it in thread-pool jobs */
+	int ready;
+	struct sockaddr_storage addr;
+	unsigned limit;               /* requests it takes at once */
+	unsigned in_flight;
+	struct req reqs[MAX_IN_FLIGHT];
+	uint32_t next_rid;
+	unsigned serving;             /* its requests we are answering */
+	uint64_t have[HAVE_SLOTS];    /* id prefixes (0: empty) */
+	unsigned have_count;
+};
+
+struct mfs_netnode {
+	struct mfs_loop *loop;
+	struct mfs_node_config cfg;
+	uint8_t *sk;                  /* guarded copy */
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+	struct mfs_peer_config peer_cfg;
+	struct mfs_peer_callbacks peer_cb;
+
+	pthread_mutex_t lock;
+	pthread_cond_t quiet;         /* stop: the loop side is finished */
+	struct fetch *fetches;        /* under lock */
+	int kick_posted;              /* under lock */
+	int stopping;                 /* under lock */
+	int stopped;                  /* under lock: loop side all closed */
+	struct mfs_node_stats stats;  /* under lock */
+
+	/* loop thread only */
+	uv_tcp_t listener;
+	int listening;
+	uint16_t port;
+	uv_timer_t tick;
+	struct conn *conns;
+	struct dial *dials;
+	uint64_t next_gen;
+	unsigned jobs;                /* thread-pool jobs not yet finished */
+	unsigned handles;             /* our own handles not yet closed */
+	uint8_t banned[MAX_BANNED][MFS_NOISE_KEY_BYTES];
+	unsigned n_banned;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t id_prefix(const uint8_t *id)
+{
+	uint64_t v;
+	memcpy(&v, id, sizeof v);
+	return v ? v : 1;
+}
+
+static struct fetch *fetch_find(struct mfs_netnode *n, const uint8_t *id)
+{
+	for (struct fetch *f = n->fetches; f; f = f->next)
+		if (memcmp(f->id, id, MFS_BLOB_ID_BYTES) == 0)
+			return f;
+	return NULL;
+}
+
+static int is_banned(const struct mfs_netnode *n, const uint8_t *pk)
+{
+	for (unsigned i = 0; i < n->n_banned; i++)
+		if (memcmp(n->banned[i], pk, MFS_NOISE_KEY_BYTES) == 0)
+			return 1;
+	return 0;
+}
+
+static void ban_key(struct mfs_netnode *n, const uint8_t *pk)
+{
+	if (is_banned(n, pk))
+		return;
+	if (n->n_banned < MAX_BANNED)
+		memcpy(n->banned[n->n_banned++], pk, MFS_NOISE_KEY_BYTES);
+	else /* forget the oldest */
+		memcpy(n->banned[n->n_banned - 1], pk, MFS_NOISE_KEY_BYTES);
+	pthread_mutex_lock(&n->lock);
+	n->stats.peers_banned++;
+	pthread_mutex_unlock(&n->lock);
+	for (struct dial *d = n->dials; d; d = d->next)
+		if (d->has_pk && memcmp(d->pk, pk, MFS_NOISE_KEY_BYTES) == 0)
+			d->banned = 1;
+}
+
+static int tried(const struct fetch *f, const uint8_t *pk)
+{
+	for (unsigned i = 0; i < f->n_tried; i++)
+		if (memcmp(f->tried[i], pk, MFS_NOISE_KEY_BYTES) == 0)
+			return 1;
+	return 0;
+}
+
+static void fail_fetch(struct fetch *f, int err)
+{
+	f->state = FETCH_FAILED;
+	f->result = err;
+	pthread_cond_broadcast(&f->changed);
+}
+
+/* ---- the scheduler (loop thread, lock held) ---- */
+
+static int conn_has(const struct conn *c, const uint8_t *id)
+{
+	uint64_t key = id_prefix(id);
+	for (unsigned i = (unsigned)(key % HAVE_SLOTS), probes = 0; probes < HAVE_SLOTS;
+	     i = (i + 1) % HAVE_SLOTS, probes++) {
+		if (c->have[i] == key)
+			return 1;
+		if (c->have[i] == 0)
+			return 0;
+	}
+	return 0;
+}
+
+static void conn_note_have(struct conn *c, const uint8_t *id)
+{
+	uint64_t key = id_prefix(id);
+	if (conn_has(c, id))
+		return;
+	if (c->have_count >= HAVE_SLOTS / 2) { /* a hint, not a record: start over */
+		memset(c->have, 0, sizeof c->have);
+		c->have_count = 0;
+	}
+	unsigned i = (unsigned)(key % HAVE_SLOTS);
+	while (c->have[i])
+		i = (i + 1) % HAVE_SLOTS;
+	c->have[i] = key;
+	c->have_count++;
+}
+
+/* The best ready connection to ask for f, or NULL. */
+static struct conn *pick(struct mfs_netnode *n, const struct fetch *f, int *any_untried)
+{
+	struct conn *best = NULL;
+	long best_score = 0;
+
+	*any_untried = 0;
+	for (struct conn *c = n->conns; c; c = c->next) {
+		const uint8_t *pk;
+		if (!c->ready)
+			continue;
+		pk = mfs_peer_remote_key(c->peer);
+		if (tried(f, pk) || is_banned(n, pk))
+			continue;
+		*any_untried = 1;
+		if (c->in_flight >= c->limit)
+			continue;
+		long score = (long)c->in_flight * 4;
+		if (conn_has(c, f->id))
+			score -= 2;
+		if (f->has_avoid && memcmp(f->avoid, pk, MFS_NOISE_KEY_BYTES) == 0)
+			score += 1000;
+		if (!best || score < best_score) {
+			best = c;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+static int ask(struct mfs_netnode *n, struct conn *c, struct fetch *f)
+{
+	struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = ++c->next_rid};
+	struct req *r;
+
+	memcpy(m.blob_id, f->id, sizeof m.blob_id);
+	if (mfs_peer_send(c->peer, &m) != 0)
+		return -1;
+	r = &c->reqs[c->in_flight++];
+	r->rid = m.request_id;
+	memcpy(r->id, f->id, sizeof r->id);
+	f->state = FETCH_ASKED;
+	f->asks++;
+	f->asked_ms = now_ms();
+	(void)n;
+	return 0;
+}
+
+/* A connection that is being dialled or waits to be redialled. */
+static int peers_pending(const struct mfs_netnode *n)
+{
+	for (const struct dial *d = n->dials; d; d = d->next)
+		if (!d->banned && (!d->conn || !d->conn->ready))
+			return 1;
+	return 0;
+}
+
+/* WANT for the blobs just queued, to every ready peer: their HAVE answers
+ * steer the next requests to peers that hold the blobs. */
+static void send_wants(struct mfs_netnode *n)
+{
+	uint8_t ids[64 * MFS_BLOB_ID_BYTES];
+	size_t count = 0, ready = 0;
+
+	for (struct conn *c = n->conns; c; c = c->next)
+		ready += c->ready;
+	if (ready < 2)
+		return;
+	for (struct fetch *f = n->fetches; f && count < 64; f = f->next)
+		if (!f->wanted && (f->state == FETCH_QUEUED || f->state == FETCH_ASKED)) {
+			f->wanted = 1;
+			memcpy(ids + count++ * MFS_BLOB_ID_BYTES, f->id, MFS_BLOB_ID_BYTES);
+		}
+	if (!count)
+		return;
+	struct mfs_wire_msg m = {.type = MFS_WIRE_WANT, .data = ids,
+				 .len = count * MFS_BLOB_ID_BYTES};
+	for (struct conn *c = n->conns; c; c = c->next)
+		if (c->ready)
+			mfs_peer_send(c->peer, &m);
+}
+
+static void pump_locked(struct mfs_netnode *n)
+{
+	uint64_t now = now_ms();
+
+	for (int pass = 1; pass >= 0; pass--)
+		for (struct fetch *f = n->fetches; f; f = f->next) {
+			int any_untried;
+			if (f->state != FETCH_QUEUED || f->urgent != pass)
+				continue;
+			if (now - f->started_ms >= n->cfg.fetch_timeout_ms) {
+				fail_fetch(f, -ETIMEDOUT);
+				continue;
+			}
+			struct conn *c = pick(n, f, &any_untried);
+			if (c) {
+				ask(n, c, f);
+			} else if (!any_untried && (f->n_tried > 0 || n->dials) &&
+				   !peers_pending(n) && f->asks == 0) {
+				/* Nobody left to ask: all said no, or every peer
+				 * known failed to prove its key. */
+				fail_fetch(f, MFS_E_NOTFOUND);
+			}
+		}
+	send_wants(n);
+}
+
+static void pump(struct mfs_netnode *n)
+{
+	pthread_mutex_lock(&n->lock);
+	n->kick_posted = 0;
+	pump_locked(n);
+	pthread_mutex_unlock(&n->lock);
+}
+
+static void on_kick(void *arg)
+{
+	pump(arg);
+}
+
+/* Every tick: fetches past their request timeout go to another peer (the
+ * slow one may still answer), fetches past their whole timeout fail. */
+static void on_tick(uv_timer_t *t)
+{
+	struct mfs_netnode *n = t->data;
+	uint64_t now = now_ms();
+
+	pthread_mutex_lock(&n->lock);
+	for (struct fetch *f = n->fetches; f; f = f->next) {
+		if (f->state == FETCH_ASKED && now - f->asked_ms >= n->cfg.request_timeout_ms) {
+			n->stats.timeouts++;
+			f->state = FETCH_QUEUED;
+			f->asks = 0;
+			/* Whoever holds the oldest request for it is avoided next. */
+			for (struct conn *c = n->conns; c; c = c->next)
+				for (unsigned i = 0; i < c->in_flight; i++)
+					if (memcmp(c->reqs[i].id, f->id, MFS_BLOB_ID_BYTES) == 0) {
+						memcpy(f->avoid, mfs_peer_remote_key(c->peer),
+						       MFS_NOISE_KEY_BYTES);
+						f->has_avoid = 1;
+					}
+		}
+		if ((f->state == FETCH_QUEUED || f->state == FETCH_ASKED) &&
+		    now - f->started_ms >= n->cfg.fetch_timeout_ms)
+			fail_fetch(f, -ETIMEDOUT);
+	}
+	pump_locked(n);
+	pthread_mutex_unlock(&n->lock);
+}
+
+/* ---- connections ---- */
+
+static void dial_now(struct mfs_netnode *n, struct dial *d);
+static void on_redial(uv_timer_t *t);
+static void maybe_finish_stop(struct mfs_netnode *n);
+
+static struct conn *conn_by_gen(struct mfs_netnode *n, uint64_t gen)
+{
+	for (struct conn *c = n->conns; c; c = c->next)
+		if (c->gen == gen)
+			return c;
+	return NULL;
+}
+
+static struct conn *conn_new(struct mfs_netnode *n, struct dial *d)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->node = n;
+	c->dial = d;
+	c->gen = ++n->next_gen;
+	c->next = n->conns;
+	n->conns = c;
+	return c;
+}
+
+static void conn_unlink(struct mfs_netnode *n, struct conn *c)
+{
+	for (struct conn **p = &n->conns; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			return;
+		}
+}
+
+static void on_ready(struct mfs_peer *p, void *ctx)
+{
+	struct conn *c = ctx;
+	struct mfs_netnode *n = c->node;
+	const uint8_t *pk = mfs_peer_remote_key(p);
+
+	if (is_banned(n, pk)) {
+		mfs_peer_close(p, 0, MFS_WIRE_ERR_BUSY, "refused");
+		return;
+	}
+	c->ready = 1;
+	c->limit = mfs_peer_hello(p)->max_requests;
+	if (c->limit > MAX_IN_FLIGHT)
+		c->limit = MAX_IN_FLIGHT;
+	if (c->limit == 0)
+		c->limit = 1;
+	if (c->dial) {
+		c->dial->failures = 0;
+		if (!c->dial->has_pk) { /* learnt: from now on the peer must prove it */
+			memcpy(c->dial->pk, pk, MFS_NOISE_KEY_BYTES);
+			c->dial->has_pk = 1;
+		}
+	}
+	pthread_mutex_lock(&n->lock);
+	n->stats.peers_ready++;
+	pump_locked(n);
+	pthread_mutex_unlock(&n->lock);
+}
+
+static void on_closed(struct mfs_peer *p, int reason, void *ctx)
+{
+	struct conn *c = ctx;
+	struct mfs_netnode *n = c->node;
+	struct dial *d = c->dial;
+
+	/* A peer that broke the protocol or failed to prove its key is not
+	 * asked again. */
+	if (reason == MFS_E_AUTH || reason == MFS_E_FORMAT) {
+		if (c->ready)
+			ban_key(n, mfs_peer_remote_key(p));
+		if (d)
+			d->banned = 1;
+	}
+	pthread_mutex_lock(&n->lock);
+	if (c->ready)
+		n->stats.peers_ready--;
+	for (unsigned i = 0; i < c->in_flight; i++) {
+		struct fetch *f = fetch_find(n, c->reqs[i].id);
+		if (f && f->asks > 0 && --f->asks == 0 && f->state == FETCH_ASKED)
+			f->state = FETCH_QUEUED;
+	}
+	pthread_mutex_unlock(&n->lock);
+	conn_unlink(n, c);
+	if (d) {
+		d->conn = NULL;
+		int stopping;
+		pthread_mutex_lock(&n->lock);
+		stopping = n->stopping;
+		pthread_mutex_unlock(&n->lock);
+		if (!d->banned && !stopping) {
+			unsigned delay = REDIAL_MIN_MS << (d->failures < 6 ? d->failures : 6);
+			if (delay > REDIAL_MAX_MS)
+				delay = REDIAL_MAX_MS;
+			d->failures++;
+			uv_timer_start(&d->retry, on_redial, delay, 0);
+		}
+	}
+	free(c);
+	pump(n);
+	maybe_finish_stop(n);
+}
+
+static void on_redial(uv_timer_t *t)
+{
+	struct dial *d = t->data;
+	dial_now(d->node, d);
+}
+
+/* ---- serving (lookups on the thread pool) ---- */
+
+struct job {
+	uv_work_t work;
+	struct mfs_netnode *node;
+	uint64_t gen;                 /* the asking connection */
+	int want;                     /* WANT (else REQUEST) */
+	uint32_t rid;
+	uint8_t id[MFS_BLOB_ID_BYTES];
+	uint8_t *ids;                 /* WANT: asked, then the ones held */
+	size_t n_ids;
+	uint8_t *blob;
+	size_t len;
+	int rc;
+};
+
+static void job_run(uv_work_t *w)
+{
+	struct job *j = w->data;
+	const struct mfs_serve_source *src = &j->node->cfg.source;
+
+	if (!j->want) {
+		j->rc = src->get(src->ctx, j->id, &j->blob, &j->len);
+		return;
+	}
+	size_t held = 0;
+	for (size_t i = 0; i < j->n_ids; i++)
+		if (src->has(src->ctx, j->ids + i * MFS_BLOB_ID_BYTES) == 1)
+			memmove(j->ids + held++ * MFS_BLOB_ID_BYTES, j->ids + i * MFS_BLOB_ID_BYTES,
+				MFS_BLOB_ID_BYTES);
+	j->n_ids = held;
+}
+
+
+static void job_done(uv_work_t *w, int status)
+{
+	struct job *j = w->data;
+	struct mfs_netnode *n = j->node;
+	struct conn *c = conn_by_gen(n, j->gen);
+
+	n->jobs--;
+	if (c && status == 0) {
+		struct mfs_wire_msg m = {.request_id = j->rid};
+		memcpy(m.blob_id, j->id, sizeof m.blob_id);
+		if (j->want) {
+			m.type = MFS_WIRE_HAVE;
+			m.data = j->ids;
+			m.len = j->n_ids * MFS_BLOB_ID_BYTES;
+			if (j->n_ids)
+				mfs_peer_send(c->peer, &m);
+		} else {
+			c->serving--;
+			if (j->rc == 0) {
+				m.type = MFS_WIRE_RESPONSE;
+				m.data = j->blob;
+				m.len = j->len;
+				pthread_mutex_lock(&n->lock);
+				n->stats.blobs_served++;
+				n->stats.bytes_served += j->len;
+				pthread_mutex_unlock(&n->lock);
+			} else {
+				m.type = MFS_WIRE_NOT_FOUND;
+			}
+			mfs_peer_send(c->peer, &m);
+		}
+	}
+	free(j->blob);
+	free(j->ids);
+	free(j);
+	maybe_finish_stop(n);
+}
+
+static int queue_job(struct mfs_netnode *n, struct job *j)
+{
+	j->node = n;
+	j->work.data = j;
+	if (uv_queue_work(mfs_loop_uv(n->loop), &j->work, job_run, job_done) != 0) {
+		free(j->ids);
+		free(j);
+		return -1;
+	}
+	n->jobs++;
+	return 0;
+}
+
+static void on_request(struct conn *c, const struct mfs_wire_msg *m)
+{
+	struct mfs_netnode *n = c->node;
+	struct mfs_wire_msg answer = {.type = MFS_WIRE_NOT_FOUND, .request_id = m->request_id};
+	struct job *j;
+
+	if (c->serving >= n->cfg.max_requests) {
+		mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_BUSY,
+			       "more requests than the hello allowed");
+		return;
+	}
+	memcpy(answer.blob_id, m->blob_id, sizeof answer.blob_id);
+	if (!n->cfg.source.get || !(j = calloc(1, sizeof *j))) {
+		mfs_peer_send(c->peer, &answer);
+		return;
+	}
+	j->gen = c->gen;
+	j->rid = m->request_id;
+	memcpy(j->id, m->blob_id, sizeof j->id);
+	if (queue_job(n, j) == 0)
+		c->serving++;
+	else
+		mfs_peer_send(c->peer, &answer);
+}
+
+static void on_want(struct conn *c, const struct mfs_wire_msg *m)
+{
+	struct mfs_netnode *n = c->node;
+	struct job *j;
+
+	if (!n->cfg.source.has || !(j = calloc(1, sizeof *j)))
+		return;
+	j->want = 1;
+	j->gen = c->gen;
+	j->n_ids = m->len / MFS_BLOB_ID_BYTES;
+	j->ids = malloc(m->len);
+	if (!j->ids) {
+		free(j);
+		return;
+	}
+	memcpy(j->ids, m->data, m->len);
+	queue_job(n, j);
+}
+
+/* ---- answers to our requests ---- */
+
+/* Removes our request rid from c; 0, or -1 when we never asked it. */
+static int take_request(struct conn *c, uint32_t rid, const uint8_t *id)
+{
+	for (unsigned i = 0; i < c->in_flight; i++)
+		if (c->reqs[i].rid == rid) {
+			if (memcmp(c->reqs[i].id, id, MFS_BLOB_ID_BYTES) != 0)
+				return -1;
+			c->reqs[i] = c->reqs[--c->in_flight];
+			return 0;
+		}
+	return -1;
+}
+
+static void on_answer(struct conn *c, const struct mfs_wire_msg *m)
+{
+	struct mfs_netnode *n = c->node;
+	const uint8_t *pk = mfs_peer_remote_key(c->peer);
+	struct fetch *f;
+
+	if (take_request(c, m->request_id, m->blob_id) != 0) {
+		mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_PROTOCOL,
+			       "an answer to no request");
+		return;
+	}
+	pthread_mutex_lock(&n->lock);
+	f = fetch_find(n, m->blob_id);
+	if (f && f->asks > 0)
+		f->asks--;
+	if (f && (f->state == FETCH_QUEUED || f->state == FETCH_ASKED)) {
+		if (m->type == MFS_WIRE_NOT_FOUND) {
+			if (!tried(f, pk) && f->n_tried < MAX_TRIED)
+				memcpy(f->tried[f->n_tried++], pk, MFS_NOISE_KEY_BYTES);
+			if (f->asks == 0)
+				f->state = FETCH_QUEUED;
+		} else if ((f->blob = malloc(m->len ? m->len : 1))) {
+			memcpy(f->blob, m->data, m->len);
+			f->len = m->len;
+			memcpy(f->served_by, pk, MFS_NOISE_KEY_BYTES);
+			f->state = FETCH_LANDED;
+			pthread_cond_broadcast(&f->changed);
+		} else {
+			fail_fetch(f, -ENOMEM);
+		}
+	}
+	pump_locked(n);
+	pthread_mutex_unlock(&n->lock);
+}
+
+static void on_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *ctx)
+{
+	struct conn *c = ctx;
+	(void)p;
+
+	switch (m->type) {
+	case MFS_WIRE_REQUEST:
+		on_request(c, m);
+		break;
+	case MFS_WIRE_RESPONSE:
+	case MFS_WIRE_NOT_FOUND:
+		on_answer(c, m);
+		break;
+	case MFS_WIRE_HAVE:
+		for (size_t i = 0; i < m->len / MFS_BLOB_ID_BYTES; i++)
+			conn_note_have(c, m->data + i * MFS_BLOB_ID_BYTES);
+		pump(c->node);
+		break;
+	case MFS_WIRE_WANT:
+		on_want(c, m);
+		break;
+	case MFS_WIRE_ERROR:
+		/* The peer tells why it is about to close, or that it is busy:
+		 * either way, the requests in flight go elsewhere. */
+		mfs_peer_close(c->peer, 0, 0, NULL);
+		break;
+	default:
+		mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_PROTOCOL, "unexpected message");
+		break;
+	}
+}
+
+/* ---- dialling and listening ---- */
+
+static void dial_now(struct mfs_netnode *n, struct dial *d)
+{
+	struct conn *c;
+	int stopping;
+
+	pthread_mutex_lock(&n->lock);
+	stopping = n->stopping;
+	pthread_mutex_unlock(&n->lock);
+	if (d->conn || d->banned || stopping || !(c = conn_new(n, d)))
+		return;
+	d->conn = c;
+	memcpy(&c->addr, &d->sa, sizeof c->addr);
+	if (mfs_peer_connect(&c->peer, mfs_loop_uv(n->loop), (const struct sockaddr *)&d->sa,
+			     d->has_pk ? d->pk : NULL, &n->peer_cfg, &n->peer_cb, c) != 0) {
+		conn_unlink(n, c);
+		free(c);
+		d->conn = NULL;
+		d->failures++;
+		uv_timer_start(&d->retry, on_redial, REDIAL_MAX_MS, 0);
+	}
+}
+
+static int same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct mfs_netnode *n = server->data;
+	unsigned total = 0, from_there = 0;
+	struct conn *c;
+
+	if (status < 0 || !(c = conn_new(n, NULL)))
+		return;
+	if (mfs_peer_accept(&c->peer, server, &n->peer_cfg, &n->peer_cb, c) != 0) {
+		conn_unlink(n, c);
+		free(c);
+		return;
+	}
+	mfs_peer_remote_addr(c->peer, &c->addr);
+	for (struct conn *o = n->conns; o; o = o->next) {
+		total++;
+		if (o != c && !o->dial && same_host(&o->addr, &c->addr))
+			from_there++;
+	}
+	if (total > n->cfg.max_peers || from_there >= n->cfg.max_per_address)
+		mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, "too many connections");
+}
+
+static int parse_addr(const char *text, struct sockaddr_storage *out)
+{
+	char host[64];
+	const char *colon = strrchr(text, ':');
+	char *end;
+	unsigned long port;
+	size_t hl;
+
+	if (!colon)
+		return -EINVAL;
+	hl = (size_t)(colon - text);
+	if (text[0] == '[' && hl >= 2 && text[hl - 1] == ']') {
+		text++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof host)
+		return -EINVAL;
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || port > 65535 || errno)
+		return -EINVAL;
+	memset(out, 0, sizeof *out);
+	if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0)
+		return 0;
+	if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) == 0)
+		return 0;
+	return -EINVAL;
+}
+
+/* ---- life ---- */
+
+static void maybe_finish_stop(struct mfs_netnode *n)
+{
+	int stopping;
+
+	pthread_mutex_lock(&n->lock);
+	stopping = n->stopping;
+	if (stopping && n->handles == 0 && n->jobs == 0 && !n->conns) {
+		n->stopped = 1;
+		pthread_cond_broadcast(&n->quiet);
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+static void on_node_handle_closed(uv_handle_t *h)
+{
+	struct mfs_netnode *n = h->data;
+	n->handles--;
+	maybe_finish_stop(n);
+}
+
+static void on_dial_closed(uv_handle_t *h)
+{
+	struct dial *d = h->data;
+	struct mfs_netnode *n = d->node;
+	free(d);
+	n->handles--;
+	maybe_finish_stop(n);
+}
+
+static int stop_on_loop(void *arg)
+{
+	struct mfs_netnode *n = arg;
+
+	pthread_mutex_lock(&n->lock);
+	n->stopping = 1;
+	for (struct fetch *f = n->fetches; f; f = f->next)
+		if (f->state != FETCH_OK && f->state != FETCH_FAILED)
+			fail_fetch(f, -ESHUTDOWN);
+	pthread_mutex_unlock(&n->lock);
+	if (n->listening)
+		uv_close((uv_handle_t *)&n->listener, on_node_handle_closed);
+	uv_close((uv_handle_t *)&n->tick, on_node_handle_closed);
+	for (struct dial *d = n->dials, *next; d; d = next) {
+		next = d->next;
+		uv_close((uv_handle_t *)&d->retry, on_dial_closed);
+	}
+	n->dials = NULL;
+	for (struct conn *c = n->conns; c; c = c->next) {
+		c->dial = NULL;
+		mfs_peer_close(c->peer, 0, 0, NULL);
+	}
+	maybe_finish_stop(n);
+	return 0;
+}
+
+static int start_on_loop(void *arg)
+{
+	struct mfs_netnode *n = arg;
+	uv_loop_t *uv = mfs_loop_uv(n->loop);
+	struct sockaddr_storage sa;
+	int rc;
+
+	uv_timer_init(uv, &n->tick);
+	n->tick.data = n;
+	n->handles++;
+	uv_timer_start(&n->tick, on_tick, TICK_MS, TICK_MS);
+	if (!n->cfg.listen)
+		return 0;
+	rc = parse_addr(n->cfg.listen, &sa);
+	if (rc < 0)
+		return rc;
+	uv_tcp_init(uv, &n->listener);
+	n->listener.data = n;
+	n->listening = 1;
+	n->handles++;
+	rc = uv_tcp_bind(&n->listener, (const struct sockaddr *)&sa, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&n->listener, 128, on_connection);
+	if (rc == 0) {
+		struct sockaddr_storage bound;
+		int blen = sizeof bound;
+		rc = uv_tcp_getsockname(&n->listener, (struct sockaddr *)&bound, &blen);
+		n->port = ntohs(bound.ss_family == AF_INET
+					? ((struct sockaddr_in *)&bound)->sin_port
+					: ((struct sockaddr_in6 *)&bound)->sin6_port);
+	}
+	return rc;
+}
+
+static void node_free(struct mfs_netnode *n)
+{
+	pthread_cond_destroy(&n->quiet);
+	pthread_mutex_destroy(&n->lock);
+	mfs_secure_free(n->sk);
+	free(n);
+}
+
+int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
+		   const struct mfs_node_config *config)
+{
+	struct mfs_netnode *n = calloc(1, sizeof *n);
+	int rc;
+
+	*out = NULL;
+	if (!n)
+		return -ENOMEM;
+	n->sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
+	if (!n->sk) {
+		free(n);
+		return -ENOMEM;
+	}
+	memcpy(n->sk, config->static_sk, MFS_NOISE_KEY_BYTES);
+	mfs_noise_public_key(n->pk, n->sk);
+	n->loop = loop;
+	n->cfg = *config;
+	if (!n->cfg.max_peers)
+		n->cfg.max_peers = 64;
+	if (!n->cfg.max_per_address)
+		n->cfg.max_per_address = 8;
+	if (!n->cfg.max_requests)
+		n->cfg.max_requests = 16;
+	if (!n->cfg.request_timeout_ms)
+		n->cfg.request_timeout_ms = 5000;
+	if (!n->cfg.fetch_timeout_ms)
+		n->cfg.fetch_timeout_ms = 30000;
+	n->peer_cfg = (struct mfs_peer_config){
+		.static_sk = n->sk,
+		.max_requests = (uint16_t)n->cfg.max_requests,
+		.handshake_timeout_ms = 10000,
+	};
+	n->peer_cb = (struct mfs_peer_callbacks){
+		.ready = on_ready, .message = on_message, .closed = on_closed};
+	pthread_mutex_init(&n->lock, NULL);
+	pthread_cond_init(&n->quiet, NULL);
+	rc = mfs_loop_call(loop, start_on_loop, n);
+	n->peer_cfg.listen_port = n->port;
+	if (rc < 0) {
+		mfs_node_stop(n);
+		return rc;
+	}
+	*out = n;
+	return 0;
+}
+
+void mfs_node_stop(struct mfs_netnode *n)
+{
+	if (!n)
+		return;
+	if (mfs_loop_call(n->loop, stop_on_loop, n) == 0) {
+		pthread_mutex_lock(&n->lock);
+		while (!n->stopped || n->fetches)
+			pthread_cond_wait(&n->quiet, &n->lock);
+		pthread_mutex_unlock(&n->lock);
+	}
+	node_free(n);
+}
+
+uint16_t mfs_node_port(const struct mfs_netnode *n)
+{
+	return n->port;
+}
+
+const uint8_t *mfs_node_public_key(const struct mfs_netnode *n)
+{
+	return n->pk;
+}
+
+/* ---- peers ---- */
+
+struct add_peer_job {
+	struct mfs_netnode *node;
+	char addr[64];
+	struct sockaddr_storage sa;
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+	int has_pk;
+};
+
+static int add_peer_on_loop(void *arg)
+{
+	struct add_peer_job *j = arg;
+	struct mfs_netnode *n = j->node;
+	struct dial *d;
+
+	if (j->has_pk && (is_banned(n, j->pk) || memcmp(j->pk, n->pk, sizeof n->pk) == 0))
+		return 0;
+	for (d = n->dials; d; d = d->next)
+		if (strcmp(d->addr, j->addr) == 0)
+			return 0;
+	pthread_mutex_lock(&n->lock);
+	int stopping = n->stopping;
+	pthread_mutex_unlock(&n->lock);
+	if (stopping)
+		return -ESHUTDOWN;
+	if (!(d = calloc(1, sizeof *d)))
+		return -ENOMEM;
+	d->node = n;
+	memcpy(d->addr, j->addr, sizeof d->addr);
+	d->sa = j->sa;
+	memcpy(d->pk, j->pk, sizeof d->pk);
+	d->has_pk = j->has_pk;
+	uv_timer_init(mfs_loop_uv(n->loop), &d->retry);
+	d->retry.data = d;
+	n->handles++;
+	d->next = n->dials;
+	n->dials = d;
+	dial_now(n, d);
+	return 0;
+}
+
+int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk)
+{
+	struct add_peer_job j = {.node = n};
+
+	if (strlen(addr) >= sizeof j.addr || parse_addr(addr, &j.sa) != 0)
+		return -EINVAL;
+	strcpy(j.addr, addr);
+	if (pk) {
+		memcpy(j.pk, pk, sizeof j.pk);
+		j.has_pk = 1;
+	}
+	return mfs_loop_call(n->loop, add_peer_on_loop, &j);
+}
+
+int mfs_node_add_peer_text(struct mfs_netnode *n, const char *text)
+{
+	char addr[64];
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+	const char *hash = strchr(text, '#');
+	size_t alen = hash ? (size_t)(hash - text) : strlen(text);
+
+	if (alen >= sizeof addr)
+		return -EINVAL;
+	memcpy(addr, text, alen);
+	addr[alen] = '\0';
+	if (hash && (strlen(hash + 1) != 2 * sizeof pk || mfs_hex_decode(pk, sizeof pk, hash + 1) != 0))
+		return -EINVAL;
+	return mfs_node_add_peer(n, addr, hash ? pk : NULL);
+}
+
+/* ---- fetching (caller threads) ---- */
+
+static void kick(struct mfs_netnode *n)
+{
+	/* lock held */
+	if (!n->kick_posted && mfs_loop_post(n->loop, on_kick, n) == 0)
+		n->kick_posted = 1;
+}
+
+static void fetch_leave(struct mfs_netnode *n, struct fetch *f)
+{
+	/* lock held */
+	if (--f->waiters)
+		return;
+	for (struct fetch **p = &n->fetches; *p; p = &(*p)->next)
+		if (*p == f) {
+			*p = f->next;
+			break;
+		}
+	free(f->blob);
+	pthread_cond_destroy(&f->changed);
+	free(f);
+	if (!n->fetches)
+		pthread_cond_broadcast(&n->quiet);
+}
+
+struct bad_report {
+	struct mfs_netnode *node;
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+};
+
+static void on_bad_report(void *arg)
+{
+	struct bad_report *b = arg;
+	struct mfs_netnode *n = b->node;
+
+	ban_key(n, b->pk);
+	for (struct conn *c = n->conns; c; c = c->next)
+		if (c->ready && memcmp(mfs_peer_remote_key(c->peer), b->pk, sizeof b->pk) == 0)
+			mfs_peer_close(c->peer, MFS_E_CORRUPT, MFS_WIRE_ERR_PROTOCOL,
+				       "a blob that does not match its id");
+	free(b);
+	pump(n);
+}
+
+int mfs_node_fetch(struct mfs_netnode *n, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,
+		   uint8_t **blob, size_t *len)
+{
+	struct fetch *f;
+	int rc;
+
+	*blob = NULL;
+	*len = 0;
+	pthread_mutex_lock(&n->lock);
+	if (n->stopping) {
+		pthread_mutex_unlock(&n->lock);
+		return -ESHUTDOWN;
+	}
+	f = fetch_find(n, id);
+	if (!f) {
+		if (!(f = calloc(1, sizeof *f))) {
+			pthread_mutex_unlock(&n->lock);
+			return -ENOMEM;
+		}
+		memcpy(f->id, id, sizeof f->id);
+		pthread_cond_init(&f->changed, NULL);
+		f->started_ms = now_ms();
+		f->next = n->fetches;
+		n->fetches = f;
+		kick(n);
+	}
+	if (urgent && !f->urgent) {
+		f->urgent = 1;
+		kick(n);
+	}
+	f->waiters++;
+	for (;;) {
+		while (f->state != FETCH_LANDED && f->state != FETCH_OK && f->state != FETCH_FAILED)
+			pthread_cond_wait(&f->changed, &n->lock);
+		if (f->state == FETCH_FAILED) {
+			rc = f->result;
+			break;
+		}
+		if (f->state == FETCH_OK) {
+			rc = 0;
+			if (f->waiters == 1) {
+				*blob = f->blob;
+				f->blob = NULL;
+			} else if ((*blob = malloc(f->len ? f->len : 1))) {
+				memcpy(*blob, f->blob, f->len);
+			} else {
+				rc = -ENOMEM;
+			}
+			*len = f->len;
+			break;
+		}
+		/* Landed: this waiter checks the bytes against the id, off the
+		 * loop thread and outside the lock. */
+		uint8_t actual[MFS_BLOB_ID_BYTES];
+		f->state = FETCH_CHECKING;
+		pthread_mutex_unlock(&n->lock);
+		mfs_blob_id(actual, f->blob, f->len);
+		pthread_mutex_lock(&n->lock);
+		if (mfs_memeq(actual, f->id, sizeof actual)) {
+			f->state = FETCH_OK;
+			n->stats.blobs_fetched++;
+			n->stats.bytes_fetched += f->len;
+		} else {
+			struct bad_report *b = malloc(sizeof *b);
+			n->stats.bad_blobs++;
+			free(f->blob);
+			f->blob = NULL;
+			f->state = n->stopping ? FETCH_FAILED : FETCH_QUEUED;
+			f->result = -ESHUTDOWN;
+			if (f->n_tried < MAX_TRIED)
+				memcpy(f->tried[f->n_tried++], f->served_by, MFS_NOISE_KEY_BYTES);
+			if (b) {
+				b->node = n;
+				memcpy(b->pk, f->served_by, sizeof b->pk);
+				if (mfs_loop_post(n->loop, on_bad_report, b) != 0)
+					free(b);
+			}
+			kick(n);
+		}
+		pthread_cond_broadcast(&f->changed);
+	}
+	fetch_leave(n, f);
+	pthread_mutex_unlock(&n->lock);
+	return rc;
+}
+
+void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out)
+{
+	pthread_mutex_lock(&n->lock);
+	*out = n->stats;
+	pthread_mutex_unlock(&n->lock);
+}
+
+/* ---- the node's key, and a blob source over the store ---- */
+
+static const char identity_name[] = "\0node";
+
+int mfs_node_identity(struct mfs_volume *vol, uint8_t sk[static MFS_NOISE_KEY_BYTES])
+{
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+	struct mfs_vtxn *t;
+	uint8_t *data = NULL;
+	uint64_t len = 0;
+	int rc;
+
+	rc = mfs_vtxn_begin(vol, 1, &t);
+	if (rc < 0)
+		return rc;
+	rc = mfs_obj_get(t, identity_name, sizeof identity_name - 1, &data, &len);
+	if (rc == 0 && len == MFS_NOISE_KEY_BYTES) {
+		memcpy(sk, data, MFS_NOISE_KEY_BYTES);
+		mfs_vtxn_abort(t);
+	} else if (rc == MFS_E_NOTFOUND) {
+		mfs_noise_keypair(pk, sk);
+		rc = mfs_obj_write(t, identity_name, sizeof identity_name - 1, sk,
+				   MFS_NOISE_KEY_BYTES);
+		rc = rc == 0 ? mfs_vtxn_commit(t) : (mfs_vtxn_abort(t), rc);
+	} else {
+		mfs_vtxn_abort(t);
+		if (rc == 0)
+			rc = MFS_E_CORRUPT;
+	}
+	if (data) {
+		mfs_memzero(data, (size_t)len);
+		free(data);
+	}
+	return rc;
+}
+
+struct store_source {
+	struct mfs_volume *vol;
+	struct mfs_session_cache *cache;
+};
+
+static int store_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
+		     size_t *len)
+{
+	struct store_source *s = ctx;
+	struct mfs_vtxn *t;
+	int rc = MFS_E_NOTFOUND;
+
+	if (s->cache)
+		rc = mfs_session_cache_get(s->cache, id, blob, len);
+	if (rc == 0)
+		return 0;
+	rc = mfs_vtxn_begin(s->vol, 0, &t);
+	if (rc < 0)
+		return rc;
+	rc = mfs_blob_get(t, id, blob, len);
+	mfs_vtxn_abort(t);
+	return rc;
+}
+
+static int store_has(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES])
+{
+	struct store_source *s = ctx;
+	struct mfs_vtxn *t;
+	int rc;
+
+	if (s->cache && mfs_session_cache_has(s->cache, id) == 1)
+		return 1;
+	if (mfs_vtxn_begin(s->vol, 0, &t) < 0)
+		return 0;
+	rc = mfs_blob_has(t, id);
+	mfs_vtxn_abort(t);
+	return rc == 1;
+}
+
+int mfs_store_source_new(struct mfs_serve_source *out, struct mfs_volume *vol,
+			 struct mfs_session_cache *cache)
+{
+	struct store_source *s = malloc(sizeof *s);
+
+	if (!s)
+		return -ENOMEM;
+	s->vol = vol;
+	s->cache = cache;
+	*out = (struct mfs_serve_source){.get = store_get, .has = store_has, .ctx = s};
+	return 0;
+}
+
+void mfs_store_source_free(struct mfs_serve_source *src)
+{
+	if (src) {
+		free(src->ctx);
+		src->ctx = NULL;
+	}
+}

@@ -1,0 +1,110 @@
+/* node: this process as a peer: it serves blobs to peers that ask and
+ * fetches blobs from peers for local readers.
+ *
+ * Serving: when listening, accepted connections (net/peer) may REQUEST any
+ * blob the blob source holds (RESPONSE, else NOT_FOUND) and ask with WANT
+ * which of a list it holds (HAVE). Lookups run on libuv's thread pool, never
+ * on the loop thread. Limits: max_peers connections in all, max_per_address
+ * from one address, max_requests outstanding per connection (as told in the
+ * hello; a peer asking for more is dropped).
+ *
+ * Fetching: mfs_node_fetch blocks its caller (any thread but the loop's)
+ * until a peer delivered the blob and it matched its id. Requests are
+ * spread over the ready peers, at most max_requests (the peer's hello) in
+ * flight per peer, urgent ones ahead of read-ahead ones; one fetch per blob
+ * however many threads want it. A peer that answers NOT_FOUND is not asked
+ * for that blob again; one that times out is asked again only after the
+ * others; one that sends a blob not matching its id, or anything malformed,
+ * is disconnected and never dialled again by this node. Requests in flight
+ * on a connection that drops go to other peers (or to the same one once it
+ * is back: dialled peers are redialled with backoff while wanted). A fetch
+ * fails with MFS_E_NOTFOUND when every peer known said NOT_FOUND and no
+ * connection is pending, or -ETIMEDOUT after fetch_timeout_ms.
+ *
+ * Peers come from mfs_node_add_peer (the command line, a tracker's
+ * announce, the volume's memory of earlier peers). A peer's address comes
+ * with the static key it must prove (Noise XX, net/peer), when known.
+ *
+ * Threads: mfs_node_fetch and mfs_node_add_peer from any thread; start and
+ * stop as documented. All sockets live on the loop's thread. */
+#ifndef MFS_NODE_H
+#define MFS_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/hash.h"
+#include "crypto/noise.h"
+#include "fs/store/session_cache.h"
+#include "fs/store/volume.h"
+#include "net/loop.h"
+
+/* Where served blobs come from. Called on thread-pool threads. */
+struct mfs_serve_source {
+	/* The whole blob, malloc'ed; MFS_E_NOTFOUND when not held. */
+	int (*get)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
+		   size_t *len);
+	/* 1 when held, else 0. */
+	int (*has)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES]);
+	void *ctx;
+};
+
+struct mfs_node_config {
+	const uint8_t *static_sk;      /* the node's Noise key (borrowed, guarded) */
+	const char *listen;            /* "HOST:PORT" (PORT may be 0) or NULL: do not listen */
+	struct mfs_serve_source source; /* get NULL: serve nothing */
+	unsigned max_peers;            /* 0: 64 */
+	unsigned max_per_address;      /* 0: 8 */
+	unsigned max_requests;         /* served at once per connection; 0: 16 */
+	unsigned request_timeout_ms;   /* before asking another peer; 0: 5000 */
+	unsigned fetch_timeout_ms;     /* before a fetch fails; 0: 30000 */
+};
+
+struct mfs_netnode;
+
+/* Starts the node on loop (listening, if asked, before returning).
+ * Errors: -errno (e.g. -EADDRINUSE), -EINVAL for a bad listen address. */
+int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
+		   const struct mfs_node_config *config);
+/* Closes every connection and frees the node; fetches still waiting fail
+ * with -ESHUTDOWN. Call before mfs_loop_stop, from any thread but the
+ * loop's. NULL-safe. */
+void mfs_node_stop(struct mfs_netnode *n);
+
+/* The port listened on (0 when not listening). */
+uint16_t mfs_node_port(const struct mfs_netnode *n);
+/* This node's static public key. */
+const uint8_t *mfs_node_public_key(const struct mfs_netnode *n);
+
+/* Adds a peer to dial: "HOST:PORT", with the static key it must prove
+ * (NULL: any key). A peer already known (same address) is kept as it is;
+ * a banned key is ignored. 0, -EINVAL (bad address) or -ESHUTDOWN. */
+int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk);
+/* Parses "HOST:PORT" or "HOST:PORT#<64 hex key>" and adds it. */
+int mfs_node_add_peer_text(struct mfs_netnode *n, const char *text);
+
+/* Fetches a blob (see above). *blob is malloc'ed and matches id. urgent:
+ * a reader waits for it now (else read-ahead). Never from the loop thread. */
+int mfs_node_fetch(struct mfs_netnode *n, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,
+		   uint8_t **blob, size_t *len);
+
+struct mfs_node_stats {
+	uint64_t blobs_fetched, bytes_fetched;  /* verified */
+	uint64_t blobs_served, bytes_served;
+	unsigned peers_ready, peers_banned;
+	uint64_t bad_blobs, timeouts;
+};
+void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out);
+
+/* The node's static key, kept in the volume (object "\0node"; a hidden
+ * volume has its own, so peers cannot link the two): loaded, or made and
+ * stored on first use. sk must be guarded memory of MFS_NOISE_KEY_BYTES. */
+int mfs_node_identity(struct mfs_volume *vol, uint8_t sk[static MFS_NOISE_KEY_BYTES]);
+
+/* A blob source over a volume's blob store and (may be NULL) a session
+ * cache. *out is malloc'ed; free it with mfs_store_source_free. */
+int mfs_store_source_new(struct mfs_serve_source *out, struct mfs_volume *vol,
+			 struct mfs_session_cache *cache);
+void mfs_store_source_free(struct mfs_serve_source *src);
+
+#endif

@@ -1,0 +1,115 @@
+/* peer: one encrypted, authenticated peer-wire connection on a libuv loop.
+ *
+ * A connection is TCP carrying Noise messages, each prefixed by its length
+ * (u16 big-endian), as the Noise specification suggests for streams:
+ *
+ *   1. the Noise_XX_25519_ChaChaPoly_BLAKE2b handshake (crypto/noise) with
+ *      the prologue MFS_PEER_PROLOGUE and empty payloads; each side proves
+ *      its node's static key; the initiator refuses a responder whose key
+ *      is not the one it expected (when it expected one);
+ *   2. transport messages whose plaintexts, concatenated, are the stream of
+ *      net/wire messages: first HANDSHAKE (initiator) and HANDSHAKE_ACK
+ *      (responder), then anything else.
+ *
+ * The connection is ready once both hellos are through (the ready callback);
+ * before that no other message is accepted. Anything wrong from the peer
+ * (a frame that does not decrypt, a malformed or oversized message, a
+ * message out of turn, a handshake or idle timeout) closes the connection
+ * with a reason; the closed callback tells the owner, once, and the peer is
+ * freed after it returns. Closing is asynchronous: after mfs_peer_close no
+ * callback but closed comes.
+ *
+ * Memory is bounded: one incoming Noise message (64 KiB), one incoming
+ * wire message at a time (at most MFS_WIRE_HEAD_BYTES + MFS_WIRE_MAX_BODY,
+ * allocated when its head arrives) and the outgoing queue, whose
+ * size the owner watches (mfs_peer_queued) to apply backpressure.
+ *
+ * Threads: everything here runs on the loop's thread only. The process
+ * must ignore SIGPIPE: libuv writes with write(2), and a peer that resets
+ * the connection would otherwise kill it. */
+#ifndef MFS_PEER_H
+#define MFS_PEER_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "crypto/noise.h"
+#include "net/wire.h"
+
+#define MFS_PEER_PROLOGUE "megafs peer wire 1"
+
+struct mfs_peer;
+
+struct mfs_peer_callbacks {
+	/* Both hellos are through; mfs_peer_remote_key and mfs_peer_hello work. */
+	void (*ready)(struct mfs_peer *p, void *ctx);
+	/* A message other than the hellos; m borrows buffers valid during the
+	 * call only. The callback may send, or close p. */
+	void (*message)(struct mfs_peer *p, const struct mfs_wire_msg *m, void *ctx);
+	/* The output queue fell below half of MFS_PEER_QUEUE_SOFT (may be NULL). */
+	void (*drained)(struct mfs_peer *p, void *ctx);
+	/* The connection is gone: reason 0 when closed by the owner or cleanly
+	 * by the peer, else a negative error (MFS_E_AUTH: handshake or frame
+	 * failed to authenticate or wrong key; MFS_E_FORMAT: malformed;
+	 * -EPROTONOSUPPORT: the other side's wire version; -ETIMEDOUT;
+	 * -ECONNRESET, also for a stream that ends before ready or inside a
+	 * message; -ECONNREFUSED...). With mfs_peer_close, the reason given
+	 * there. p is freed after this. */
+	void (*closed)(struct mfs_peer *p, int reason, void *ctx);
+};
+
+struct mfs_peer_config {
+	/* This node's Noise static private key (borrowed; keep it alive and in
+	 * guarded memory while connections use it). */
+	const uint8_t *static_sk;
+	uint16_t listen_port;          /* told to the peer in the hello */
+	uint16_t max_requests;         /* told to the peer in the hello */
+	unsigned handshake_timeout_ms; /* 0: 10 s */
+	unsigned idle_timeout_ms;      /* no byte received for this long; 0: none */
+};
+
+/* Soft limit on queued output: the owner should stop queueing above it. */
+#define MFS_PEER_QUEUE_SOFT (4u << 20)
+
+/* Dials addr. expected_pk: the responder's static key, or NULL for any
+ * (the initiator then learns it from the handshake). ctx goes to every
+ * callback. Returns 0 (the outcome comes through callbacks) or -errno. */
+int mfs_peer_connect(struct mfs_peer **out, uv_loop_t *loop, const struct sockaddr *addr,
+		     const uint8_t *expected_pk, const struct mfs_peer_config *config,
+		     const struct mfs_peer_callbacks *cb, void *ctx);
+/* Accepts one pending connection of server (in its connection callback)
+ * as the responder. Returns 0 or -errno. */
+int mfs_peer_accept(struct mfs_peer **out, uv_stream_t *server,
+		    const struct mfs_peer_config *config, const struct mfs_peer_callbacks *cb,
+		    void *ctx);
+
+/* Queues a message (encrypted at once; m's buffers may be reused on
+ * return). 0; -ENOTCONN before ready or after close; MFS_E_FORMAT when m
+ * breaks a wire rule or is a hello (those are this module's); -ENOMEM. */
+int mfs_peer_send(struct mfs_peer *p, const struct mfs_wire_msg *m);
+/* Bytes queued and not yet written to the socket. */
+size_t mfs_peer_queued(const struct mfs_peer *p);
+/* Sends ERROR(code, why) first when why is not NULL (best effort: why is
+ * cut to MFS_WIRE_MAX_TEXT bytes; text that is not UTF-8 is not sent), then
+ * closes; the closed callback follows with reason. Once the Noise handshake
+ * is done, what is queued is written first, then the write side is shut
+ * and the peer's end of stream awaited, 2 s at most; before that, the
+ * socket just closes. Safe to call twice. */
+void mfs_peer_close(struct mfs_peer *p, int reason, uint16_t code, const char *why);
+
+/* The peer's static key (valid after ready). */
+const uint8_t *mfs_peer_remote_key(const struct mfs_peer *p);
+/* The peer's hello (valid after ready). */
+const struct mfs_wire_hello *mfs_peer_hello(const struct mfs_peer *p);
+/* The remote address of the socket. 0 or -errno. */
+int mfs_peer_remote_addr(const struct mfs_peer *p, struct sockaddr_storage *out);
+/* 1 when this side dialled. */
+int mfs_peer_is_initiator(const struct mfs_peer *p);
+
+/* Traffic counters (plaintext bytes of wire messages), for stats. */
+void mfs_peer_counters(const struct mfs_peer *p, uint64_t *sent, uint64_t *received);
+
+#endif

@@ -1,0 +1,532 @@
+#include "net/swarm.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto/canon_json.h"
+#include "crypto/mfs_error.h"
+#include "crypto/secure.h"
+#include "fs/channel/channel.h"
+#include "net/loop.h"
+#include "net/tracker_client.h"
+
+#define MAX_TRACKERS 16u
+#define MAX_REMEMBERED_PEERS 32u
+#define PEER_TEXT 128u
+
+struct tracker {
+	struct mfs_swarm *swarm;
+	struct mfs_tracker_client *client;
+	char url[256];
+};
+
+struct mfs_swarm {
+	struct mfs_swarm_config cfg;
+	struct mfs_loop *loop;
+	struct mfs_netnode *node;
+	struct mfs_serve_source source;
+	uint8_t *sk;                           /* guarded */
+	struct tracker trackers[MAX_TRACKERS];
+	size_t n_trackers;
+
+	pthread_mutex_t lock;
+	pthread_cond_t manifest_stored;
+	uint64_t manifests_stored;             /* under lock */
+	/* peers to remember, "HOST:PORT#KEY", newest first (under lock) */
+	char peers[MAX_REMEMBERED_PEERS][PEER_TEXT];
+	size_t n_peers;
+	unsigned accepting;                    /* thread-pool jobs in flight (loop thread) */
+};
+
+static void say(struct mfs_swarm *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct mfs_swarm *s, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!s->cfg.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	s->cfg.log(s->cfg.log_ctx, line);
+}
+
+/* ---- what the volume remembers per channel ---- */
+
+static void memory_name(uint8_t name[1 + MFS_SIGN_PK_BYTES], const uint8_t *pk)
+{
+	name[0] = 'n';
+	memcpy(name + 1, pk, MFS_SIGN_PK_BYTES);
+}
+
+/* The remembered object of channel pk: a JSON object (new reference), empty
+ * when there is none yet. */
+static json_t *memory_load(struct mfs_vtxn *t, const uint8_t *pk)
+{
+	uint8_t name[1 + MFS_SIGN_PK_BYTES];
+	uint8_t *data = NULL;
+	uint64_t len = 0;
+	json_t *root = NULL;
+
+	memory_name(name, pk);
+	if (mfs_obj_get(t, name, sizeof name, &data, &len) == 0)
+		root = json_loadb((const char *)data, (size_t)len, 0, NULL);
+	free(data);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		root = json_object();
+	}
+	return root;
+}
+
+/* Adds text to the front of array key of root (once; at most max kept). */
+static void remember(json_t *root, const char *key, const char *text, size_t max)
+{
+	json_t *list = json_object_get(root, key), *fresh = json_array();
+	size_t i;
+	json_t *v;
+
+	json_array_append_new(fresh, json_string(text));
+	json_array_foreach(list, i, v) {
+		if (json_array_size(fresh) >= max)
+			break;
+		if (json_is_string(v) && strcmp(json_string_value(v), text) != 0)
+			json_array_append(fresh, v);
+	}
+	json_object_set_new(root, key, fresh);
+}
+
+static int memory_store(struct mfs_vtxn *t, const uint8_t *pk, json_t *root)
+{
+	uint8_t name[1 + MFS_SIGN_PK_BYTES];
+	char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	memory_name(name, pk);
+	rc = mfs_obj_write(t, name, sizeof name, text, strlen(text));
+	free(text);
+	return rc;
+}
+
+/* ---- manifests from trackers (accepted on the thread pool) ---- */
+
+struct accept_job {
+	uv_work_t work;
+	struct mfs_swarm *swarm;
+	struct tracker *from;
+	char *json;
+	size_t len;
+	int rc;
+	char why[160];
+};
+
+static void accept_run(uv_work_t *w)
+{
+	struct accept_job *j = w->data;
+	struct mfs_vtxn *t;
+
+	j->rc = mfs_vtxn_begin(j->swarm->cfg.vol, 1, &t);
+	if (j->rc < 0)
+		return;
+	j->rc = mfs_channel_accept(t, j->json, j->len, 0, NULL, j->why, sizeof j->why);
+	j->rc = j->rc == 0 ? mfs_vtxn_commit(t) : (mfs_vtxn_abort(t), j->rc);
+}
+
+static void accept_done(uv_work_t *w, int status)
+{
+	struct accept_job *j = w->data;
+	struct mfs_swarm *s = j->swarm;
+
+	s->accepting--;
+	if (status == 0 && j->rc == 0) {
+		pthread_mutex_lock(&s->lock);
+		s->manifests_stored++;
+		pthread_cond_broadcast(&s->manifest_stored);
+		pthread_mutex_unlock(&s->lock);
+		/* Pass it on: the other trackers may not have it yet. */
+		for (size_t i = 0; i < s->n_trackers; i++)
+			if (&s->trackers[i] != j->from && s->trackers[i].client)
+				mfs_tracker_client_publish(s->trackers[i].client, j->json, j->len);
+	} else if (status == 0 && j->rc != MFS_E_REPLAY) {
+		say(s, "a manifest from %s was refused: %s", j->from->url,
+		    j->why[0] ? j->why : mfs_strerror(j->rc));
+	}
+	free(j->json);
+	free(j);
+}
+
+static void on_manifest(void *ctx, const char *json, size_t len)
+{
+	struct tracker *tr = ctx;
+	struct mfs_swarm *s = tr->swarm;
+	struct accept_job *j = calloc(1, sizeof *j);
+
+	if (!j || !(j->json = malloc(len ? len : 1))) {
+		free(j);
+		return;
+	}
+	memcpy(j->json, json, len);
+	j->len = len;
+	j->swarm = s;
+	j->from = tr;
+	j->work.data = j;
+	if (uv_queue_work(mfs_loop_uv(s->loop), &j->work, accept_run, accept_done) != 0) {
+		free(j->json);
+		free(j);
+		return;
+	}
+	s->accepting++;
+}
+
+static void note_peer(struct mfs_swarm *s, const char *text)
+{
+	size_t i;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < s->n_peers && strcmp(s->peers[i], text) != 0; i++)
+		;
+	if (i == s->n_peers && s->n_peers < MAX_REMEMBERED_PEERS)
+		snprintf(s->peers[s->n_peers++], PEER_TEXT, "%s", text);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void on_peers(void *ctx, const uint8_t key[MFS_SIGN_PK_BYTES],
+		     const struct mfs_tracker_peer *peers, size_t n)
+{
+	struct tracker *tr = ctx;
+	struct mfs_swarm *s = tr->swarm;
+	char text[PEER_TEXT], hex[2 * MFS_NOISE_KEY_BYTES + 1];
+
+	(void)key;
+	for (size_t i = 0; i < n; i++) {
+		int v6 = strchr(peers[i].host, ':') != NULL;
+		mfs_hex_encode(hex, peers[i].node_pk, MFS_NOISE_KEY_BYTES);
+		snprintf(text, sizeof text, "%s%s%s:%u#%s", v6 ? "[" : "", peers[i].host,
+			 v6 ? "]" : "", peers[i].port, hex);
+		if (mfs_node_add_peer_text(s->node, text) == 0)
+			note_peer(s, text);
+	}
+}
+
+/* ---- start and stop ---- */
+
+struct start_trackers_job {
+	struct mfs_swarm *swarm;
+	const char *const *urls;
+	size_t n;
+};
+
+static int add_tracker_on_loop(struct mfs_swarm *s, const char *url)
+{
+	static const struct mfs_tracker_client_callbacks cb = {
+		.manifest = on_manifest,
+		.peers = on_peers,
+	};
+	struct tracker *tr;
+	int rc;
+
+	for (size_t i = 0; i < s->n_trackers; i++)
+		if (strcmp(s->trackers[i].url, url) == 0)
+			return 0;
+	if (s->n_trackers >= MAX_TRACKERS || strlen(url) >= sizeof tr->url)
+		return -EINVAL;
+	tr = &s->trackers[s->n_trackers];
+	tr->swarm = s;
+	strcpy(tr->url, url);
+	rc = mfs_tracker_client_new(&tr->client, mfs_loop_uv(s->loop), url, &cb, tr);
+	if (rc < 0) {
+		say(s, "tracker %s: %s", url, mfs_strerror(rc));
+		return rc;
+	}
+	s->n_trackers++;
+	for (size_t i = 0; i < s->cfg.n_channels; i++) {
+		mfs_tracker_client_subscribe(tr->client, s->cfg.channels[i]);
+		mfs_tracker_client_announce(tr->client, s->cfg.channels[i], mfs_node_port(s->node),
+					    mfs_node_public_key(s->node));
+	}
+	return 0;
+}
+
+static int start_trackers_on_loop(void *arg)
+{
+	struct start_trackers_job *j = arg;
+	int rc = 0;
+
+	for (size_t i = 0; i < j->n && rc == 0; i++)
+		rc = add_tracker_on_loop(j->swarm, j->urls[i]);
+	return rc;
+}
+
+static void stop_trackers_hook(void *arg)
+{
+	struct mfs_swarm *s = arg;
+
+	for (size_t i = 0; i < s->n_trackers; i++) {
+		mfs_tracker_client_free(s->trackers[i].client);
+		s->trackers[i].client = NULL;
+	}
+}
+
+/* Trackers and peers: remembered ones plus those given; the given ones
+ * are remembered from now on. Fills *urls (malloc'ed strings). */
+static int load_memory(struct mfs_swarm *s, char ***urls, size_t *n_urls, char ***peers,
+		       size_t *n_peers)
+{
+	const struct mfs_swarm_config *c = &s->cfg;
+	struct mfs_vtxn *t;
+	int rc;
+
+	*urls = calloc(MAX_TRACKERS, sizeof **urls);
+	*peers = calloc(MAX_REMEMBERED_PEERS + c->n_peers, sizeof **peers);
+	*n_urls = *n_peers = 0;
+	if (!*urls || !*peers)
+		return -ENOMEM;
+	/* Given peers first: for an address known both ways, the key given
+	 * now is the one the peer must prove. */
+	for (size_t g = 0; g < c->n_peers; g++)
+		(*peers)[(*n_peers)++] = strdup(c->peers[g]);
+	rc = mfs_vtxn_begin(c->vol, 1, &t);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < c->n_channels && rc == 0; i++) {
+		json_t *root = memory_load(t, c->channels[i]), *v;
+		size_t k;
+
+		for (size_t g = c->n_trackers; g-- > 0;)
+			remember(root, "trackers", c->trackers[g], MAX_TRACKERS);
+		json_array_foreach(json_object_get(root, "trackers"), k, v) {
+			size_t m;
+			for (m = 0; m < *n_urls && strcmp((*urls)[m], json_string_value(v)); m++)
+				;
+			if (m == *n_urls && *n_urls < MAX_TRACKERS)
+				(*urls)[(*n_urls)++] = strdup(json_string_value(v));
+		}
+		json_array_foreach(json_object_get(root, "peers"), k, v)
+			if (*n_peers < MAX_REMEMBERED_PEERS + c->n_peers && json_is_string(v))
+				(*peers)[(*n_peers)++] = strdup(json_string_value(v));
+		if (c->n_trackers)
+			rc = memory_store(t, c->channels[i], root);
+		json_decref(root);
+	}
+	rc = rc == 0 ? mfs_vtxn_commit(t) : (mfs_vtxn_abort(t), rc);
+	return rc;
+}
+
+static void free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *config)
+{
+	struct mfs_swarm *s = calloc(1, sizeof *s);
+	char **urls = NULL, **peers = NULL;
+	size_t n_urls = 0, n_peers = 0;
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->cfg = *config;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->manifest_stored, NULL);
+	rc = load_memory(s, &urls, &n_urls, &peers, &n_peers);
+	if (rc == 0 && !config->listen && n_urls == 0 && n_peers == 0) {
+		/* Nothing to serve, nobody to ask: no network at all. */
+		free_strings(urls, n_urls);
+		free_strings(peers, n_peers);
+		mfs_swarm_stop(s);
+		return 0;
+	}
+	s->sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
+	if (rc == 0)
+		rc = s->sk ? mfs_node_identity(config->vol, s->sk) : -ENOMEM;
+	if (rc == 0)
+		rc = mfs_store_source_new(&s->source, config->vol, config->cache);
+	if (rc == 0)
+		rc = mfs_loop_start(&s->loop);
+	if (rc == 0) {
+		struct mfs_node_config nc = {
+			.static_sk = s->sk,
+			.listen = config->listen,
+			.source = s->source,
+			.fetch_timeout_ms = config->fetch_timeout_ms,
+		};
+		rc = mfs_node_start(&s->node, s->loop, &nc);
+		if (rc < 0)
+			say(s, "cannot listen on %s: %s", config->listen, mfs_strerror(rc));
+	}
+	for (size_t i = 0; rc == 0 && i < n_peers; i++) {
+		rc = mfs_node_add_peer_text(s->node, peers[i]);
+		if (rc < 0)
+			say(s, "not a peer address: %s (HOST:PORT or HOST:PORT#KEY)", peers[i]);
+		else
+			note_peer(s, peers[i]);
+	}
+	if (rc == 0)
+		rc = mfs_loop_add_hook(s->loop, stop_trackers_hook, s);
+	if (rc == 0) {
+		struct start_trackers_job j = {s, (const char *const *)urls, n_urls};
+		rc = mfs_loop_call(s->loop, start_trackers_on_loop, &j);
+	}
+	free_strings(urls, n_urls);
+	free_strings(peers, n_peers);
+	if (rc < 0) {
+		mfs_swarm_stop(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+/* The peers met, for the next start. Failure only costs that memory. */
+static void save_memory(struct mfs_swarm *s)
+{
+	struct mfs_vtxn *t;
+
+	if (!s->n_peers || mfs_vtxn_begin(s->cfg.vol, 1, &t) < 0)
+		return;
+	for (size_t i = 0; i < s->cfg.n_channels; i++) {
+		json_t *root = memory_load(t, s->cfg.channels[i]);
+		for (size_t p = s->n_peers; p-- > 0;)
+			if (strchr(s->peers[p], '#'))
+				remember(root, "peers", s->peers[p], MAX_REMEMBERED_PEERS);
+		memory_store(t, s->cfg.channels[i], root);
+		json_decref(root);
+	}
+	if (mfs_vtxn_commit(t) < 0)
+		say(s, "the peers met could not be remembered");
+}
+
+void mfs_swarm_stop(struct mfs_swarm *s)
+{
+	if (!s)
+		return;
+	mfs_node_stop(s->node);
+	mfs_loop_stop(s->loop); /* runs stop_trackers_hook; waits for accept jobs */
+	if (s->loop)
+		save_memory(s);
+	mfs_store_source_free(&s->source);
+	mfs_secure_free(s->sk);
+	pthread_cond_destroy(&s->manifest_stored);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* ---- for readers and publishers ---- */
+
+int mfs_swarm_fetch(struct mfs_swarm *s, const uint8_t id[static MFS_BLOB_ID_BYTES],
+		    int urgent, uint8_t **blob, size_t *len)
+{
+	return mfs_node_fetch(s->node, id, urgent, blob, len);
+}
+
+int mfs_swarm_fetcher(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,
+		      uint8_t **blob, size_t *len)
+{
+	return mfs_swarm_fetch(ctx, id, urgent, blob, len);
+}
+
+struct publish_job {
+	struct mfs_swarm *swarm;
+	char *json;
+	size_t len;
+};
+
+static void publish_on_loop(void *arg)
+{
+	struct publish_job *j = arg;
+
+	for (size_t i = 0; i < j->swarm->n_trackers; i++)
+		if (j->swarm->trackers[i].client)
+			mfs_tracker_client_publish(j->swarm->trackers[i].client, j->json, j->len);
+	free(j->json);
+	free(j);
+}
+
+void mfs_swarm_publish(struct mfs_swarm *s, const char *json, size_t len)
+{
+	struct publish_job *j = malloc(sizeof *j);
+
+	if (!j || !(j->json = malloc(len ? len : 1))) {
+		free(j);
+		say(s, "a publication could not be sent to the trackers: out of memory");
+		return;
+	}
+	memcpy(j->json, json, len);
+	j->len = len;
+	j->swarm = s;
+	if (mfs_loop_post(s->loop, publish_on_loop, j) != 0) {
+		free(j->json);
+		free(j);
+	}
+}
+
+static int have_manifest(struct mfs_swarm *s, const uint8_t *pk)
+{
+	struct mfs_vtxn *t;
+	char *json = NULL;
+	size_t len;
+	int rc;
+
+	if (mfs_vtxn_begin(s->cfg.vol, 0, &t) < 0)
+		return 0;
+	rc = mfs_channel_manifest(t, pk, &json, &len);
+	mfs_vtxn_abort(t);
+	free(json);
+	return rc == 0;
+}
+
+int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			    unsigned timeout_ms)
+{
+	struct timespec deadline;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		uint64_t seen = s->manifests_stored;
+		pthread_mutex_unlock(&s->lock);
+		if (have_manifest(s, pk))
+			return 0;
+		pthread_mutex_lock(&s->lock);
+		while (rc == 0 && seen == s->manifests_stored)
+			rc = pthread_cond_timedwait(&s->manifest_stored, &s->lock, &deadline);
+		if (rc != 0)
+			break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return have_manifest(s, pk) ? 0 : -ETIMEDOUT;
+}
+
+uint16_t mfs_swarm_port(const struct mfs_swarm *s)
+{
+	return mfs_node_port(s->node);
+}
+
+const uint8_t *mfs_swarm_node_key(const struct mfs_swarm *s)
+{
+	return mfs_node_public_key(s->node);
+}
+
+void mfs_swarm_stats(struct mfs_swarm *s, struct mfs_node_stats *out)
+{
+	mfs_node_stats(s->node, out);
+}

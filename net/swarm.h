@@ -1,0 +1,80 @@
+/* swarm: everything one process does on the network for a set of channels.
+ *
+ * It runs the loop thread (net/loop), the node (net/node: serving blobs
+ * from the volume and the session cache, fetching for readers) and one
+ * tracker client per tracker (net/tracker_client): it subscribes to each
+ * channel, announces this node for it, dials the peers the trackers name,
+ * and sends this process's publications to every tracker.
+ *
+ * Manifests pushed by a tracker are verified and stored in the volume
+ * (fs/channel: newer only, signature checked) on the thread pool; a mount's
+ * watcher then shows them. A newer manifest learnt from one tracker is
+ * passed on to the others, so trackers need not all be reachable by the
+ * publisher.
+ *
+ * What worked is remembered per channel in the volume (object "n" + public
+ * key, canonical JSON {"peers":[...],"trackers":[...]}): trackers given once
+ * are used again by every later mount, serve or fetch of that channel, and
+ * the peers met are dialled at the next start even when every tracker is
+ * down.
+ *
+ * Threads: start and stop from the owning thread; fetch, publish and
+ * wait_manifest from any thread but the loop's. The node's key is made
+ * (net/node: mfs_node_identity) only when a network is started. */
+#ifndef MFS_SWARM_H
+#define MFS_SWARM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/sign.h"
+#include "fs/store/session_cache.h"
+#include "fs/store/volume.h"
+#include "net/node.h"
+
+struct mfs_swarm_config {
+	struct mfs_volume *vol;
+	struct mfs_session_cache *cache;     /* also served from; may be NULL */
+	const char *listen;                  /* "HOST:PORT" or NULL: serve nobody */
+	const char *const *trackers;         /* URLs to use (and remember) */
+	size_t n_trackers;
+	const char *const *peers;            /* "HOST:PORT[#KEY]" to dial */
+	size_t n_peers;
+	const uint8_t (*channels)[MFS_SIGN_PK_BYTES];
+	size_t n_channels;
+	unsigned fetch_timeout_ms;           /* 0: net/node's default */
+	/* One line about the network (no content, no blob ids); may be NULL. */
+	void (*log)(void *ctx, const char *line);
+	void *log_ctx;
+};
+
+struct mfs_swarm;
+
+/* *out is NULL (and 0 returned) when there is nothing to do: no listen
+ * address, and no tracker or peer given or remembered for the channels.
+ * Errors: -errno (a listen address in use...), -EINVAL for a bad tracker
+ * URL or peer address (logged with the culprit). */
+int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *config);
+/* Remembers trackers and peers, closes every connection, stops the loop.
+ * NULL-safe. */
+void mfs_swarm_stop(struct mfs_swarm *s);
+
+/* mfs_node_fetch on the swarm's node (blobs checked against their ids). */
+int mfs_swarm_fetch(struct mfs_swarm *s, const uint8_t id[static MFS_BLOB_ID_BYTES],
+		    int urgent, uint8_t **blob, size_t *len);
+/* A fetch function for fs/fuse/reader's struct mfs_blob_fetcher: ctx is
+ * a struct mfs_swarm *. */
+int mfs_swarm_fetcher(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,
+		      uint8_t **blob, size_t *len);
+/* Sends a signed manifest (canonical JSON; copied) to every tracker. */
+void mfs_swarm_publish(struct mfs_swarm *s, const char *json, size_t len);
+/* Waits until the volume holds a manifest of pk (stored before, or pushed
+ * by a tracker): 0, or -ETIMEDOUT after timeout_ms. */
+int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			    unsigned timeout_ms);
+/* The port served on (0 when not listening) and the node's key. */
+uint16_t mfs_swarm_port(const struct mfs_swarm *s);
+const uint8_t *mfs_swarm_node_key(const struct mfs_swarm *s);
+void mfs_swarm_stats(struct mfs_swarm *s, struct mfs_node_stats *out);
+
+#endif

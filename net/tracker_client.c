@@ -1,0 +1,708 @@
+#include "net/tracker_client.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "crypto/canon_json.h"
+#include "crypto/mfs_error.h"
+#include "crypto/secure.h"
+#include "net/ws.h"
+
+#define FRAGMENT_BYTES 16384
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 10000
+#define STABLE_MS 10000           /* a connection this old resets the backoff */
+#define DEFAULT_INTERVAL_S 60     /* until the tracker names one */
+#define MAX_INTERVAL_S 86400
+#define MAX_INCOMING ((size_t)MFS_CJSON_MAX_BYTES + 65536)
+#define RX_KEEP_BYTES 65536
+
+struct announce {
+	uint8_t key[MFS_TRACKER_KEY_BYTES];
+	uint16_t port;
+	uint8_t node_pk[MFS_TRACKER_KEY_BYTES];
+};
+
+/* A publish the tracker has not answered yet. */
+struct pending {
+	struct pending *next;
+	uint8_t key[MFS_TRACKER_KEY_BYTES];
+	uint64_t sequence;
+	char *json;
+	size_t len;
+};
+
+struct out_item {
+	struct out_item *next;
+	char *data;
+	size_t len;
+};
+
+struct mfs_tracker_client {
+	uv_loop_t *loop;
+	struct mfs_tracker_client_callbacks cb;
+	void *ctx;
+	char *host;               /* as in the URL, without brackets */
+	char *host_header;        /* host[:port] as the URL had it */
+	char *path;
+	int port;
+	struct mfs_ws ws;
+	struct lws *wsi;          /* the connection, while there is one */
+	int up;
+	uint64_t up_since;
+	uv_getaddrinfo_t resolver;
+	int resolving;
+	unsigned attempt;         /* picks one of the resolved addresses in turn */
+	uv_timer_t retry, reannounce;
+	unsigned backoff_ms;
+	uint32_t interval_s;
+	uint8_t (*subs)[MFS_TRACKER_KEY_BYTES];
+	size_t nsubs, subs_cap;
+	struct announce *anns;
+	size_t nanns, anns_cap;
+	struct pending *pending;
+	struct out_item *head, *tail;
+	size_t head_sent;
+	char *rx;
+	size_t rx_len, rx_cap;
+	int freeing;
+	int handles_open;         /* the two timers and the lws context */
+	unsigned char scratch[LWS_PRE + FRAGMENT_BYTES];
+};
+
+static const lws_retry_bo_t idle_policy = {
+	.secs_since_valid_ping = 60,
+	.secs_since_valid_hangup = 90,
+};
+
+/* ---- the output queue --------------------------------------------------- */
+
+static void drop_queue(struct mfs_tracker_client *c)
+{
+	for (struct out_item *i = c->head, *next; i; i = next) {
+		next = i->next;
+		free(i->data);
+		free(i);
+	}
+	c->head = c->tail = NULL;
+	c->head_sent = 0;
+}
+
+/* Queues text (taking it; rc from its builder) when connected: whatever is
+ * not sent now is sent again after the next connect. */
+static void send_built(struct mfs_tracker_client *c, int rc, char *text, size_t len)
+{
+	struct out_item *i;
+
+	if (rc != 0 || !c->up || !(i = malloc(sizeof *i))) {
+		free(text);
+		return;
+	}
+	i->data = text;
+	i->len = len;
+	i->next = NULL;
+	if (c->tail)
+		c->tail->next = i;
+	else
+		c->head = i;
+	c->tail = i;
+	lws_callback_on_writable(c->wsi);
+}
+
+static int write_next(struct mfs_tracker_client *c)
+{
+	unsigned char *buf = c->scratch + LWS_PRE;
+	struct out_item *i = c->head;
+	size_t n;
+	int flags;
+
+	if (!i)
+		return 0;
+	n = i->len - c->head_sent;
+	if (n > FRAGMENT_BYTES)
+		n = FRAGMENT_BYTES;
+	memcpy(buf, i->data + c->head_sent, n);
+	flags = lws_write_ws_flags(LWS_WRITE_TEXT, c->head_sent == 0, c->head_sent + n == i->len);
+	if (lws_write(c->wsi, buf, n, (enum lws_write_protocol)flags) < 0)
+		return -1;
+	c->head_sent += n;
+	if (c->head_sent == i->len) {
+		c->head = i->next;
+		if (!c->head)
+			c->tail = NULL;
+		c->head_sent = 0;
+		free(i->data);
+		free(i);
+	}
+	if (c->head)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+static void send_subscribe(struct mfs_tracker_client *c, const uint8_t *key)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = mfs_tracker_build_subscribe(&text, &len, key);
+
+	send_built(c, rc, text, len);
+}
+
+static void send_announce(struct mfs_tracker_client *c, const struct announce *a,
+			  enum mfs_tracker_event event)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = mfs_tracker_build_announce(&text, &len, a->key, a->node_pk, a->port,
+					    MFS_TRACKER_DEFAULT_NUMWANT, event);
+
+	send_built(c, rc, text, len);
+}
+
+static void send_publish(struct mfs_tracker_client *c, const struct pending *p)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = mfs_tracker_build_publish(&text, &len, p->json, p->len);
+
+	send_built(c, rc, text, len);
+}
+
+/* ---- connecting ---------------------------------------------------------- */
+
+static void start_connect(struct mfs_tracker_client *c);
+static void finish_free(struct mfs_tracker_client *c);
+
+static void on_retry(uv_timer_t *t)
+{
+	start_connect(t->data);
+}
+
+/* Schedules the next attempt (once), backing off. */
+static void schedule_retry(struct mfs_tracker_client *c)
+{
+	unsigned delay;
+
+	if (c->freeing || c->wsi || c->resolving || uv_is_active((uv_handle_t *)&c->retry))
+		return;
+	/* Jitter: a tracker that comes back is not hit by every client at once. */
+	delay = c->backoff_ms / 2 + mfs_random_uniform(c->backoff_ms / 2 + 1);
+	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+	uv_timer_start(&c->retry, on_retry, delay, 0);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct mfs_tracker_client *c = req->data;
+	struct lws_client_connect_info ci;
+	char address[INET6_ADDRSTRLEN];
+	struct addrinfo *a;
+	size_t n = 0;
+
+	c->resolving = 0;
+	if (c->freeing) {
+		uv_freeaddrinfo(res);
+		finish_free(c);
+		return;
+	}
+	if (status != 0) {
+		uv_freeaddrinfo(res);
+		schedule_retry(c);
+		return;
+	}
+	for (a = res; a; a = a->ai_next)
+		n++;
+	a = res;
+	for (size_t i = 0; n && i < c->attempt % n; i++)
+		a = a->ai_next;
+	c->attempt++;
+	if (!a || mfs_ws_numeric_host(address, sizeof address, a->ai_addr) != 0) {
+		uv_freeaddrinfo(res);
+		schedule_retry(c);
+		return;
+	}
+	uv_freeaddrinfo(res);
+	memset(&ci, 0, sizeof ci);
+	ci.context = c->ws.context;
+	ci.address = address;
+	ci.port = c->port;
+	ci.path = c->path;
+	ci.host = c->host_header;
+	ci.origin = c->host_header;
+	ci.ietf_version_or_minus_one = -1;
+	ci.local_protocol_name = "megafs-tracker-client";
+	ci.pwsi = &c->wsi;
+	ci.retry_and_idle_policy = &idle_policy;
+	/* A failure may already have been reported through the callback. */
+	if (!lws_client_connect_via_info(&ci)) {
+		c->wsi = NULL;
+		schedule_retry(c);
+	}
+}
+
+static void start_connect(struct mfs_tracker_client *c)
+{
+	struct addrinfo hints;
+
+	if (c->freeing || c->wsi || c->resolving)
+		return;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	c->resolver.data = c;
+	if (uv_getaddrinfo(c->loop, &c->resolver, on_resolved, c->host, NULL, &hints) == 0)
+		c->resolving = 1;
+	else
+		schedule_retry(c);
+}
+
+static void on_reannounce(uv_timer_t *t)
+{
+	struct mfs_tracker_client *c = t->data;
+
+	if (c->up)
+		for (size_t i = 0; i < c->nanns; i++)
+			send_announce(c, &c->anns[i], MFS_TRACKER_EVENT_NONE);
+}
+
+static void set_interval(struct mfs_tracker_client *c, uint32_t seconds)
+{
+	if (seconds > MAX_INTERVAL_S)
+		seconds = MAX_INTERVAL_S;
+	if (seconds == c->interval_s && uv_is_active((uv_handle_t *)&c->reannounce))
+		return;
+	c->interval_s = seconds;
+	uv_timer_start(&c->reannounce, on_reannounce, 1000ull * seconds, 1000ull * seconds);
+}
+
+static void on_established(struct mfs_tracker_client *c)
+{
+	c->up = 1;
+	c->up_since = uv_now(c->loop);
+	for (size_t i = 0; i < c->nsubs; i++)
+		send_subscribe(c, c->subs[i]);
+	for (size_t i = 0; i < c->nanns; i++)
+		send_announce(c, &c->anns[i], MFS_TRACKER_EVENT_STARTED);
+	for (struct pending *p = c->pending; p; p = p->next)
+		send_publish(c, p);
+	if (c->cb.connected)
+		c->cb.connected(c->ctx, 1);
+}
+
+static void on_lost(struct mfs_tracker_client *c)
+{
+	int was_up = c->up;
+
+	if (was_up && uv_now(c->loop) - c->up_since >= STABLE_MS)
+		c->backoff_ms = BACKOFF_MIN_MS;
+	c->up = 0;
+	c->wsi = NULL;
+	drop_queue(c);
+	c->rx_len = 0;
+	if (c->freeing)
+		return;
+	schedule_retry(c);
+	if (was_up && c->cb.connected)
+		c->cb.connected(c->ctx, 0);
+}
+
+/* ---- what the tracker says ----------------------------------------------- */
+
+static struct pending *take_pending(struct mfs_tracker_client *c, const uint8_t *key,
+				    int any_sequence, uint64_t sequence)
+{
+	for (struct pending **p = &c->pending; *p; p = &(*p)->next)
+		if (memcmp((*p)->key, key, MFS_TRACKER_KEY_BYTES) == 0 &&
+		    (any_sequence || (*p)->sequence == sequence)) {
+			struct pending *hit = *p;
+
+			*p = hit->next;
+			return hit;
+		}
+	return NULL;
+}
+
+static void report_error(struct mfs_tracker_client *c, const char *fmt, const char *detail)
+{
+	char line[MFS_TRACKER_REASON_MAX + 64];
+
+	if (!c->cb.error)
+		return;
+	snprintf(line, sizeof line, fmt, detail);
+	c->cb.error(c->ctx, line);
+}
+
+static int subscribed(const struct mfs_tracker_client *c, const uint8_t *key)
+{
+	for (size_t i = 0; i < c->nsubs; i++)
+		if (memcmp(c->subs[i], key, MFS_TRACKER_KEY_BYTES) == 0)
+			return 1;
+	return 0;
+}
+
+static void handle_message(struct mfs_tracker_client *c, const char *buf, size_t len)
+{
+	struct mfs_tracker_msg m;
+	struct pending *p;
+	char why[160];
+
+	why[0] = '\0';
+	if (mfs_tracker_parse_reply(&m, buf, len, why, sizeof why) != 0) {
+		report_error(c, "malformed message from the tracker: %s", why);
+		return;
+	}
+	switch (m.action) {
+	case MFS_TRACKER_PUBLISH:
+		if (subscribed(c, m.key))
+			c->cb.manifest(c->ctx, m.manifest, m.manifest_len);
+		break;
+	case MFS_TRACKER_PUBLISHED:
+		if ((p = take_pending(c, m.key, 0, m.sequence))) {
+			if (c->cb.published)
+				c->cb.published(c->ctx, p->key, p->sequence, 0, NULL);
+			free(p->json);
+			free(p);
+		}
+		break;
+	case MFS_TRACKER_PEERS:
+		if (m.interval != c->interval_s)
+			set_interval(c, m.interval);
+		c->cb.peers(c->ctx, m.key, m.peers, m.peer_count);
+		break;
+	case MFS_TRACKER_ERROR:
+		if (m.request == MFS_TRACKER_PUBLISH && m.has_key &&
+		    (p = take_pending(c, m.key, !m.has_sequence, m.sequence))) {
+			if (c->cb.published)
+				c->cb.published(c->ctx, p->key, p->sequence, m.code, m.reason);
+			free(p->json);
+			free(p);
+		} else {
+			report_error(c, "the tracker refused a request: %s", m.reason);
+		}
+		break;
+	default:
+		break;
+	}
+	mfs_tracker_msg_clear(&m);
+}
+
+static int receive(struct mfs_tracker_client *c, const void *in, size_t len)
+{
+	if (lws_frame_is_binary(c->wsi))
+		return 0; /* not ours to understand; ignored */
+	if (len > MAX_INCOMING - c->rx_len) {
+		report_error(c, "%s", "the tracker sent a message too large");
+		return -1;
+	}
+	if (c->rx_len + len > c->rx_cap) {
+		size_t cap = c->rx_cap ? c->rx_cap : FRAGMENT_BYTES;
+		char *p;
+
+		while (cap < c->rx_len + len)
+			cap *= 2;
+		if (!(p = realloc(c->rx, cap)))
+			return -1;
+		c->rx = p;
+		c->rx_cap = cap;
+	}
+	memcpy(c->rx + c->rx_len, in, len);
+	c->rx_len += len;
+	if (!lws_is_final_fragment(c->wsi))
+		return 0;
+	len = c->rx_len;
+	c->rx_len = 0;
+	handle_message(c, c->rx, len);
+	if (c->rx_cap > RX_KEEP_BYTES && c->rx_len == 0) {
+		free(c->rx);
+		c->rx = NULL;
+		c->rx_cap = 0;
+	}
+	return 0;
+}
+
+static int client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			   void *in, size_t len)
+{
+	struct mfs_tracker_client *c = lws_context_user(lws_get_context(wsi));
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		if (c->freeing)
+			return -1;
+		c->wsi = wsi;
+		on_established(c);
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		return c->freeing || wsi != c->wsi ? -1 : receive(c, in, len);
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return c->freeing || wsi != c->wsi ? -1 : write_next(c);
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (wsi == c->wsi || !c->wsi)
+			on_lost(c);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (wsi == c->wsi)
+			on_lost(c);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{"megafs-tracker-client", client_callback, 0, FRAGMENT_BYTES, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* ---- the API -------------------------------------------------------------- */
+
+/* ws://HOST[:PORT][/PATH]; HOST may be [IPv6]. */
+static int parse_url(struct mfs_tracker_client *c, const char *url)
+{
+	const char *p, *host, *host_end, *authority_end;
+	unsigned long port = 80;
+
+	if (strncasecmp(url, "ws://", 5) != 0)
+		return strstr(url, "://") ? -EPROTONOSUPPORT : -EINVAL;
+	for (p = url; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return -EINVAL;
+	host = url + 5;
+	if (*host == '[') {
+		host++;
+		if (!(host_end = strchr(host, ']')))
+			return -EINVAL;
+		p = host_end + 1;
+	} else {
+		host_end = host + strcspn(host, ":/?#");
+		p = host_end;
+	}
+	if (host_end == host)
+		return -EINVAL;
+	if (*p == ':') {
+		char *end;
+
+		if (p[1] < '0' || p[1] > '9')
+			return -EINVAL;
+		port = strtoul(p + 1, &end, 10);
+		if (port < 1 || port > 65535)
+			return -EINVAL;
+		p = end;
+	}
+	authority_end = p;
+	if (*p != '\0' && *p != '/')
+		return -EINVAL;
+	c->port = (int)port;
+	c->host = strndup(host, (size_t)(host_end - host));
+	c->host_header = strndup(url + 5, (size_t)(authority_end - (url + 5)));
+	c->path = strdup(*p ? p : "/");
+	return c->host && c->host_header && c->path ? 0 : -ENOMEM;
+}
+
+static void finish_free(struct mfs_tracker_client *c)
+{
+	if (c->handles_open > 0 || c->resolving)
+		return;
+	drop_queue(c);
+	for (struct pending *p = c->pending, *next; p; p = next) {
+		next = p->next;
+		free(p->json);
+		free(p);
+	}
+	free(c->subs);
+	free(c->anns);
+	free(c->rx);
+	free(c->host);
+	free(c->host_header);
+	free(c->path);
+	free(c);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct mfs_tracker_client *c = h->data;
+
+	c->handles_open--;
+	finish_free(c);
+}
+
+static void context_gone(void *arg)
+{
+	struct mfs_tracker_client *c = arg;
+
+	c->handles_open--;
+	finish_free(c);
+}
+
+int mfs_tracker_client_new(struct mfs_tracker_client **out, uv_loop_t *loop, const char *url,
+			   const struct mfs_tracker_client_callbacks *cb, void *ctx)
+{
+	struct lws_context_creation_info info;
+	struct mfs_tracker_client *c;
+	int rc;
+
+	*out = NULL;
+	if (!cb->manifest || !cb->peers)
+		return -EINVAL;
+	if (!(c = calloc(1, sizeof *c)))
+		return -ENOMEM;
+	c->loop = loop;
+	c->cb = *cb;
+	c->ctx = ctx;
+	c->backoff_ms = BACKOFF_MIN_MS;
+	c->interval_s = DEFAULT_INTERVAL_S;
+	if ((rc = parse_url(c, url)) != 0)
+		goto fail;
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.user = c;
+	info.timeout_secs = 10;
+	info.connect_timeout_secs = 10;
+	info.gid = -1;
+	info.uid = -1;
+	if ((rc = mfs_ws_start(&c->ws, loop, &info)) != 0)
+		goto fail;
+	uv_timer_init(loop, &c->retry);
+	uv_timer_init(loop, &c->reannounce);
+	c->retry.data = c->reannounce.data = c;
+	c->handles_open = 3;
+	start_connect(c);
+	*out = c;
+	return 0;
+fail:
+	finish_free(c);
+	return rc;
+}
+
+int mfs_tracker_client_subscribe(struct mfs_tracker_client *c,
+				 const uint8_t key[static MFS_TRACKER_KEY_BYTES])
+{
+	if (subscribed(c, key))
+		return 0;
+	if (c->nsubs == c->subs_cap) {
+		size_t cap = c->subs_cap ? 2 * c->subs_cap : 4;
+		void *p = realloc(c->subs, cap * sizeof *c->subs);
+
+		if (!p)
+			return -ENOMEM;
+		c->subs = p;
+		c->subs_cap = cap;
+	}
+	memcpy(c->subs[c->nsubs++], key, MFS_TRACKER_KEY_BYTES);
+	send_subscribe(c, key);
+	return 0;
+}
+
+static struct announce *find_announce(struct mfs_tracker_client *c, const uint8_t *key)
+{
+	for (size_t i = 0; i < c->nanns; i++)
+		if (memcmp(c->anns[i].key, key, MFS_TRACKER_KEY_BYTES) == 0)
+			return &c->anns[i];
+	return NULL;
+}
+
+int mfs_tracker_client_announce(struct mfs_tracker_client *c,
+				const uint8_t key[static MFS_TRACKER_KEY_BYTES], uint16_t port,
+				const uint8_t node_pk[static MFS_TRACKER_KEY_BYTES])
+{
+	struct announce *a = find_announce(c, key);
+
+	if (!a) {
+		if (c->nanns == c->anns_cap) {
+			size_t cap = c->anns_cap ? 2 * c->anns_cap : 4;
+			void *p = realloc(c->anns, cap * sizeof *c->anns);
+
+			if (!p)
+				return -ENOMEM;
+			c->anns = p;
+			c->anns_cap = cap;
+		}
+		a = &c->anns[c->nanns++];
+		memcpy(a->key, key, MFS_TRACKER_KEY_BYTES);
+	}
+	a->port = port;
+	memcpy(a->node_pk, node_pk, MFS_TRACKER_KEY_BYTES);
+	if (!uv_is_active((uv_handle_t *)&c->reannounce))
+		set_interval(c, c->interval_s);
+	send_announce(c, a, MFS_TRACKER_EVENT_STARTED);
+	return 0;
+}
+
+void mfs_tracker_client_unannounce(struct mfs_tracker_client *c,
+				   const uint8_t key[static MFS_TRACKER_KEY_BYTES])
+{
+	struct announce *a = find_announce(c, key);
+
+	if (!a)
+		return;
+	send_announce(c, a, MFS_TRACKER_EVENT_STOPPED);
+	*a = c->anns[--c->nanns];
+	if (c->nanns == 0)
+		uv_timer_stop(&c->reannounce);
+}
+
+int mfs_tracker_client_publish(struct mfs_tracker_client *c, const char *canonical_json,
+			       size_t len)
+{
+	struct pending *p, *old;
+	json_t *doc = NULL, *seq;
+	int rc;
+
+	if ((rc = mfs_cjson_parse(&doc, canonical_json, len, NULL, 0)) != 0)
+		return rc;
+	rc = MFS_E_FORMAT;
+	seq = json_object_get(doc, "sequence");
+	if (!(p = calloc(1, sizeof *p)))
+		rc = -ENOMEM;
+	else if (json_is_object(doc) && json_is_integer(seq) && json_integer_value(seq) >= 1 &&
+		 json_is_string(json_object_get(doc, "publicKey")) &&
+		 mfs_hex_decode(p->key, sizeof p->key,
+				json_string_value(json_object_get(doc, "publicKey"))) == 0)
+		rc = 0;
+	if (rc == 0) {
+		p->sequence = (uint64_t)json_integer_value(seq);
+		p->len = len;
+		if (!(p->json = malloc(len + 1)))
+			rc = -ENOMEM;
+	}
+	json_decref(doc);
+	if (rc != 0) {
+		free(p);
+		return rc;
+	}
+	memcpy(p->json, canonical_json, len);
+	p->json[len] = '\0';
+	/* The newer manifest supersedes one still waiting for its answer. */
+	if ((old = take_pending(c, p->key, 1, 0))) {
+		free(old->json);
+		free(old);
+	}
+	p->next = c->pending;
+	c->pending = p;
+	send_publish(c, p);
+	return 0;
+}
+
+int mfs_tracker_client_is_connected(const struct mfs_tracker_client *c)
+{
+	return c->up;
+}
+
+void mfs_tracker_client_free(struct mfs_tracker_client *c)
+{
+	if (!c || c->freeing)
+		return;
+	c->freeing = 1;
+	uv_close((uv_handle_t *)&c->retry, handle_closed);
+	uv_close((uv_handle_t *)&c->reannounce, handle_closed);
+	if (c->resolving)
+		uv_cancel((uv_req_t *)&c->resolver);
+	mfs_ws_stop(&c->ws, context_gone, c);
+}

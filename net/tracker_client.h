@@ -1,0 +1,88 @@
+/* tracker_client: one node's connection to one tracker (net/tracker_proto.h)
+ * over WebSocket, on the caller's libuv loop.
+ *
+ * The client remembers what it was asked (the keys to subscribe to, the
+ * keys to announce, the manifests to publish) and keeps the tracker told:
+ * it connects at once, reconnects with capped exponential backoff (250 ms
+ * doubling to 10 s, with jitter) while the tracker is away, and after
+ * every connect subscribes, announces and sends the publishes not yet
+ * answered again. Announces are repeated every interval the tracker asks
+ * for. A publish is sent until the tracker accepted it ("published") or
+ * refused it ("error"); either way the published callback says so.
+ *
+ * Names are resolved asynchronously (uv_getaddrinfo); only ws:// URLs are
+ * supported (no TLS yet). Every client owns one lws context, so several
+ * clients (one per tracker URL) and a tracker server can share a loop.
+ *
+ * Threads: every function and every callback on the loop's thread.
+ * Callbacks may call any function here, mfs_tracker_client_free included
+ * (no callback comes after it). Pointers passed to callbacks are valid
+ * during the call only. */
+#ifndef MFS_TRACKER_CLIENT_H
+#define MFS_TRACKER_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "net/tracker_proto.h"
+
+struct mfs_tracker_client;
+
+struct mfs_tracker_client_callbacks {
+	/* A manifest the tracker pushed for a subscribed key, re-encoded
+	 * canonically (NUL-terminated); not verified: the caller verifies. */
+	void (*manifest)(void *ctx, const char *canonical_json, size_t len);
+	/* The tracker's answer to an announce of key: other peers (n may be 0). */
+	void (*peers)(void *ctx, const uint8_t key[MFS_TRACKER_KEY_BYTES],
+		      const struct mfs_tracker_peer *peers, size_t n);
+	/* Optional. The fate of a publish: err 0 (accepted), or the tracker's
+	 * refusal: MFS_E_AUTH, MFS_E_REPLAY, MFS_E_FORMAT, -EPERM (a limit),
+	 * -EIO, -EPROTO, with its reason. */
+	void (*published)(void *ctx, const uint8_t key[MFS_TRACKER_KEY_BYTES], uint64_t sequence,
+			  int err, const char *reason);
+	/* Optional. up 1: connected (subscriptions and announces are on their
+	 * way); 0: the connection is gone (a reconnect is scheduled). */
+	void (*connected)(void *ctx, int up);
+	/* Optional. Any other refusal (a subscribe or announce over a limit)
+	 * or a malformed message from the tracker, in one line. */
+	void (*error)(void *ctx, const char *reason);
+};
+
+/* url: ws://HOST[:PORT][/PATH] (port 80 by default). cb is copied; ctx goes
+ * to every callback. Returns 0 (connecting starts at once), -EINVAL (not
+ * such a URL), -EPROTONOSUPPORT (wss:// or another scheme), -ENOMEM. */
+int mfs_tracker_client_new(struct mfs_tracker_client **out, uv_loop_t *loop, const char *url,
+			   const struct mfs_tracker_client_callbacks *cb, void *ctx);
+
+/* Subscribes to key (again after every reconnect). Twice is harmless.
+ * 0 or -ENOMEM. */
+int mfs_tracker_client_subscribe(struct mfs_tracker_client *c,
+				 const uint8_t key[static MFS_TRACKER_KEY_BYTES]);
+
+/* Announces that this node (node_pk: its Noise static public key) serves
+ * key on port (0: only ask for peers), now, after every reconnect and
+ * every interval the tracker asked for. Announcing a key again replaces
+ * its port and node key. 0 or -ENOMEM. */
+int mfs_tracker_client_announce(struct mfs_tracker_client *c,
+				const uint8_t key[static MFS_TRACKER_KEY_BYTES], uint16_t port,
+				const uint8_t node_pk[static MFS_TRACKER_KEY_BYTES]);
+/* Stops announcing key (tells the tracker "stopped" when connected). */
+void mfs_tracker_client_unannounce(struct mfs_tracker_client *c,
+				   const uint8_t key[static MFS_TRACKER_KEY_BYTES]);
+
+/* Publishes a signed manifest (its canonical JSON, copied). Only its form
+ * is checked here (a canonical JSON object with publicKey and sequence);
+ * the tracker verifies it. A newer publish of the same key replaces one
+ * not yet answered. 0, MFS_E_FORMAT, MFS_E_NOTCANON or -ENOMEM. */
+int mfs_tracker_client_publish(struct mfs_tracker_client *c, const char *canonical_json,
+			       size_t len);
+
+/* 1 while connected to the tracker. */
+int mfs_tracker_client_is_connected(const struct mfs_tracker_client *c);
+
+/* Closes the connection and frees the client once its handles are closed
+ * (the loop must run on). No callback comes after the call. NULL-safe. */
+void mfs_tracker_client_free(struct mfs_tracker_client *c);
+
+#endif

@@ -1,0 +1,1038 @@
+#include "net/tracker_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/hash.h"
+#include "crypto/manifest.h"
+#include "crypto/mfs_error.h"
+#include "crypto/secure.h"
+#include "fs/store/store.h"
+#include "net/tracker_proto.h"
+#include "net/ws.h"
+
+#define FRAGMENT_BYTES 16384      /* payload per lws_write and per receive */
+#define MIN_QUEUE_BYTES (4u << 20)
+#define DEFAULT_MAP_SIZE ((size_t)1 << 30)
+#define RX_KEEP_BYTES 65536       /* a receive buffer above this is freed after use */
+
+/* ---- a small hash table, keyed with a secret (keys come from clients) ---- */
+
+struct hnode {
+	struct hnode *next;
+	uint64_t hash;
+};
+
+struct htab {
+	struct hnode **buckets;
+	size_t nbuckets;          /* a power of two, or 0 before the first insert */
+	size_t count;
+};
+
+static uint64_t keyed_hash(const uint8_t secret[32], const void *key, size_t len)
+{
+	uint8_t h[16];
+	uint64_t v;
+
+	mfs_keyed_hash(h, sizeof h, secret, key, len, NULL, 0);
+	memcpy(&v, h, sizeof v);
+	return v;
+}
+
+static int htab_insert(struct htab *t, struct hnode *n)
+{
+	if (t->count + 1 > t->nbuckets) {
+		size_t nb = t->nbuckets ? 2 * t->nbuckets : 64;
+		struct hnode **b = calloc(nb, sizeof *b);
+
+		if (!b)
+			return -ENOMEM;
+		for (size_t i = 0; i < t->nbuckets; i++)
+			for (struct hnode *e = t->buckets[i], *next; e; e = next) {
+				next = e->next;
+				e->next = b[e->hash & (nb - 1)];
+				b[e->hash & (nb - 1)] = e;
+			}
+		free(t->buckets);
+		t->buckets = b;
+		t->nbuckets = nb;
+	}
+	n->next = t->buckets[n->hash & (t->nbuckets - 1)];
+	t->buckets[n->hash & (t->nbuckets - 1)] = n;
+	t->count++;
+	return 0;
+}
+
+static void htab_remove(struct htab *t, struct hnode *n)
+{
+	struct hnode **p = &t->buckets[n->hash & (t->nbuckets - 1)];
+
+	while (*p != n)
+		p = &(*p)->next;
+	*p = n->next;
+	t->count--;
+}
+
+/* The first node of the hash's chain (walk ->next and compare keys). */
+static struct hnode *htab_first(const struct htab *t, uint64_t hash)
+{
+	return t->nbuckets ? t->buckets[hash & (t->nbuckets - 1)] : NULL;
+}
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+/* ---- state ----------------------------------------------------------- */
+
+/* One message, queued to one or many connections. */
+struct out_msg {
+	size_t refs;
+	size_t len;
+	char *data;
+};
+
+struct out_item {
+	struct out_item *next;
+	struct out_msg *msg;
+};
+
+struct conn;
+
+/* One announced peer of a key. */
+struct record {
+	struct conn *conn;        /* the connection that announced it last */
+	uint8_t peer_id[MFS_TRACKER_KEY_BYTES];
+	uint16_t port;
+	uint64_t expires_ms;      /* loop time */
+};
+
+/* A key some connection subscribed to or announced. */
+struct topic {
+	struct hnode node;
+	uint8_t key[MFS_TRACKER_KEY_BYTES];
+	struct conn **subs;
+	size_t nsubs, subs_cap;
+	struct record *records;
+	size_t nrecords, records_cap;
+	size_t refs;              /* connections holding it in subs or announced */
+};
+
+/* Connections per source address (IPv4 as v4-mapped IPv6). */
+struct address {
+	struct hnode node;
+	uint8_t ip[16];
+	size_t conns;
+};
+
+struct conn {
+	struct mfs_tracker_server *s;
+	struct lws *wsi;
+	struct address *address;
+	char host[INET6_ADDRSTRLEN];
+	struct conn *prev, *next;
+	/* the message being received */
+	char *rx;
+	size_t rx_len, rx_cap;
+	/* the output queue; head_sent bytes of the head are written */
+	struct out_item *head, *tail;
+	size_t head_sent, queued;
+	/* a close to send at the next writeable callback */
+	enum lws_close_status close_status;
+	const char *close_reason;
+	struct topic **subs;
+	size_t nsubs;
+	struct topic **announced;
+	size_t nannounced;
+};
+
+struct mfs_tracker_server {
+	uv_loop_t *loop;
+	struct mfs_tracker_server_config cfg;   /* defaults filled in */
+	char *host, *db_dir;
+	struct mfs_ws ws;
+	int ws_started;
+	uint16_t port;
+	MDB_env *env;
+	MDB_dbi dbi;
+	uint8_t hash_secret[32];
+	struct htab topics, addresses;
+	struct conn *conns;
+	size_t nconns;
+	uint64_t published, refused;
+	size_t queue_cap;
+	unsigned char scratch[LWS_PRE + FRAGMENT_BYTES];
+	int stopping;
+};
+
+/* ---- the database -------------------------------------------------------- */
+
+static int db_open(struct mfs_tracker_server *s)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if (mkdir(s->db_dir, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	if ((rc = mdb_env_create(&s->env)) != 0)
+		return mfs_store_lmdb_error(rc);
+	if ((rc = mdb_env_set_mapsize(s->env, s->cfg.map_size)) != 0 ||
+	    (rc = mdb_env_open(s->env, s->db_dir, MDB_NOTLS, 0600)) != 0)
+		goto fail;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &s->dbi)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	return 0;
+fail:
+	mdb_env_close(s->env);
+	s->env = NULL;
+	return mfs_store_lmdb_error(rc);
+}
+
+/* The stored manifest of key (malloc'ed copy) and its sequence. 0,
+ * MFS_E_NOTFOUND, MFS_E_CORRUPT (stored bytes without a sequence) or an
+ * LMDB error. */
+static int db_get(struct mfs_tracker_server *s, const uint8_t key[MFS_TRACKER_KEY_BYTES],
+		  char **out, size_t *out_len, uint64_t *sequence)
+{
+	MDB_val k = {MFS_TRACKER_KEY_BYTES, (void *)key}, v;
+	MDB_txn *txn;
+	json_t *doc, *seq;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return mfs_store_lmdb_error(rc);
+	if ((rc = mdb_get(txn, s->dbi, &k, &v)) != 0) {
+		mdb_txn_abort(txn);
+		return mfs_store_lmdb_error(rc);
+	}
+	doc = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+	seq = json_object_get(doc, "sequence");
+	rc = MFS_E_CORRUPT;
+	if (json_is_integer(seq) && json_integer_value(seq) >= 1) {
+		*sequence = (uint64_t)json_integer_value(seq);
+		rc = 0;
+		if (out) {
+			if ((*out = malloc(v.mv_size + 1))) {
+				memcpy(*out, v.mv_data, v.mv_size);
+				(*out)[v.mv_size] = '\0';
+				*out_len = v.mv_size;
+			} else {
+				rc = -ENOMEM;
+			}
+		}
+	}
+	json_decref(doc);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+static int db_put(struct mfs_tracker_server *s, const uint8_t key[MFS_TRACKER_KEY_BYTES],
+		  const char *buf, size_t len)
+{
+	MDB_val k = {MFS_TRACKER_KEY_BYTES, (void *)key}, v = {len, (void *)buf};
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return mfs_store_lmdb_error(rc);
+	if ((rc = mdb_put(txn, s->dbi, &k, &v, 0)) != 0) {
+		mdb_txn_abort(txn);
+		return mfs_store_lmdb_error(rc);
+	}
+	return mfs_store_lmdb_error(mdb_txn_commit(txn));
+}
+
+/* ---- topics and addresses ------------------------------------------------ */
+
+static struct topic *topic_find(struct mfs_tracker_server *s, const uint8_t *key, int create)
+{
+	uint64_t h = keyed_hash(s->hash_secret, key, MFS_TRACKER_KEY_BYTES);
+	struct topic *t;
+
+	for (struct hnode *n = htab_first(&s->topics, h); n; n = n->next) {
+		t = container_of(n, struct topic, node);
+		if (n->hash == h && memcmp(t->key, key, MFS_TRACKER_KEY_BYTES) == 0)
+			return t;
+	}
+	if (!create || !(t = calloc(1, sizeof *t)))
+		return NULL;
+	memcpy(t->key, key, MFS_TRACKER_KEY_BYTES);
+	t->node.hash = h;
+	if (htab_insert(&s->topics, &t->node) != 0) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void topic_release(struct mfs_tracker_server *s, struct topic *t)
+{
+	if (--t->refs > 0)
+		return;
+	htab_remove(&s->topics, &t->node);
+	free(t->subs);
+	free(t->records);
+	free(t);
+}
+
+static void address_key(uint8_t out[16], const struct sockaddr *sa)
+{
+	memset(out, 0, 16);
+	if (sa->sa_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	} else if (sa->sa_family == AF_INET) {
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	}
+}
+
+static struct address *address_find(struct mfs_tracker_server *s, const uint8_t ip[16],
+				     int create)
+{
+	uint64_t h = keyed_hash(s->hash_secret, ip, 16);
+	struct address *a;
+
+	for (struct hnode *n = htab_first(&s->addresses, h); n; n = n->next) {
+		a = container_of(n, struct address, node);
+		if (n->hash == h && memcmp(a->ip, ip, 16) == 0)
+			return a;
+	}
+	if (!create || !(a = calloc(1, sizeof *a)))
+		return NULL;
+	memcpy(a->ip, ip, 16);
+	a->node.hash = h;
+	if (htab_insert(&s->addresses, &a->node) != 0) {
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+static void msg_unref(struct out_msg *m)
+{
+	if (m && --m->refs == 0) {
+		free(m->data);
+		free(m);
+	}
+}
+
+/* Wraps text (taking it) as a message with one reference. NULL: text freed. */
+static struct out_msg *msg_new(char *text, size_t len)
+{
+	struct out_msg *m = malloc(sizeof *m);
+
+	if (!m) {
+		free(text);
+		return NULL;
+	}
+	m->refs = 1;
+	m->len = len;
+	m->data = text;
+	return m;
+}
+
+static void drop_queue(struct conn *c)
+{
+	for (struct out_item *i = c->head, *next; i; i = next) {
+		next = i->next;
+		msg_unref(i->msg);
+		free(i);
+	}
+	c->head = c->tail = NULL;
+	c->head_sent = c->queued = 0;
+}
+
+/* Closes c: with a close frame when it can still be written, else at once. */
+static void conn_close(struct conn *c, enum lws_close_status status, const char *reason)
+{
+	if (c->close_status)
+		return;
+	c->close_status = status;
+	c->close_reason = reason;
+	drop_queue(c);
+	lws_callback_on_writable(c->wsi);
+}
+
+/* Queues m (adds a reference) to c. A client that does not read what it is
+ * sent is closed at once: it could not read a close frame either. */
+static void enqueue(struct conn *c, struct out_msg *m)
+{
+	struct out_item *i;
+
+	if (c->close_status)
+		return;
+	if (c->queued + m->len > c->s->queue_cap) {
+		drop_queue(c);
+		c->close_status = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	if (!(i = malloc(sizeof *i))) {
+		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+		return;
+	}
+	m->refs++;
+	i->msg = m;
+	i->next = NULL;
+	if (c->tail)
+		c->tail->next = i;
+	else
+		c->head = i;
+	c->tail = i;
+	c->queued += m->len;
+	lws_callback_on_writable(c->wsi);
+}
+
+/* Sends a freshly built text (rc from its builder) to c alone. */
+static void send_built(struct conn *c, int rc, char *text, size_t len)
+{
+	struct out_msg *m;
+
+	if (rc != 0) {
+		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+		return;
+	}
+	if (!(m = msg_new(text, len))) {
+		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+		return;
+	}
+	enqueue(c, m);
+	msg_unref(m);
+}
+
+static void send_error(struct conn *c, enum mfs_tracker_action request, const uint8_t *key,
+		       uint64_t sequence, int code, const char *reason)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = mfs_tracker_build_error(&text, &len, request, key, sequence, code, reason);
+
+	send_built(c, rc, text, len);
+}
+
+/* Writes the next fragment of the queue's head. 0 or -1 (close). */
+static int conn_write(struct conn *c)
+{
+	unsigned char *buf = c->s->scratch + LWS_PRE;
+	struct out_item *i = c->head;
+	size_t n;
+	int flags;
+
+	if (c->close_status) {
+		if (c->close_reason)
+			lws_close_reason(c->wsi, c->close_status, (unsigned char *)c->close_reason,
+					 strlen(c->close_reason));
+		return -1;
+	}
+	if (!i)
+		return 0;
+	n = i->msg->len - c->head_sent;
+	if (n > FRAGMENT_BYTES)
+		n = FRAGMENT_BYTES;
+	memcpy(buf, i->msg->data + c->head_sent, n);
+	flags = lws_write_ws_flags(LWS_WRITE_TEXT, c->head_sent == 0,
+				   c->head_sent + n == i->msg->len);
+	if (lws_write(c->wsi, buf, n, (enum lws_write_protocol)flags) < 0)
+		return -1;
+	c->head_sent += n;
+	c->queued -= n;
+	if (c->head_sent == i->msg->len) {
+		c->head = i->next;
+		if (!c->head)
+			c->tail = NULL;
+		c->head_sent = 0;
+		msg_unref(i->msg);
+		free(i);
+	}
+	if (c->head)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static int holds(struct topic *const *list, size_t n, const struct topic *t)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == t)
+			return 1;
+	return 0;
+}
+
+/* Appends p to *arr (of *n, capacity *cap). 0 or -ENOMEM. */
+static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? 2 * *cap : 4;
+	if (!(p = realloc(*arr, ncap * elem)))
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+static void do_subscribe(struct conn *c, const uint8_t key[MFS_TRACKER_KEY_BYTES])
+{
+	struct mfs_tracker_server *s = c->s;
+	struct topic *t = topic_find(s, key, 0);
+	char *stored = NULL, *text = NULL;
+	size_t stored_len = 0, len = 0;
+	uint64_t seq;
+	int rc;
+
+	if (!t || !holds(c->subs, c->nsubs, t)) {
+		char why[80];
+
+		if (c->nsubs >= s->cfg.max_subscriptions) {
+			snprintf(why, sizeof why, "at most %u subscriptions per connection",
+				 s->cfg.max_subscriptions);
+			send_error(c, MFS_TRACKER_SUBSCRIBE, key, 0, -EPERM, why);
+			return;
+		}
+		if (!c->subs && !(c->subs = calloc(s->cfg.max_subscriptions, sizeof *c->subs)))
+			goto oom;
+		if (!t && !(t = topic_find(s, key, 1)))
+			goto oom;
+		if (grow((void **)&t->subs, &t->subs_cap, t->nsubs, sizeof *t->subs) != 0) {
+			if (t->refs == 0) {
+				t->refs = 1;
+				topic_release(s, t);
+			}
+			goto oom;
+		}
+		t->subs[t->nsubs++] = c;
+		t->refs++;
+		c->subs[c->nsubs++] = t;
+	}
+	rc = db_get(s, key, &stored, &stored_len, &seq);
+	if (rc == MFS_E_NOTFOUND)
+		return;
+	if (rc != 0) {
+		send_error(c, MFS_TRACKER_SUBSCRIBE, key, 0, -EIO, mfs_strerror(rc));
+		return;
+	}
+	rc = mfs_tracker_build_publish(&text, &len, stored, stored_len);
+	free(stored);
+	send_built(c, rc, text, len);
+	return;
+oom:
+	send_error(c, MFS_TRACKER_SUBSCRIBE, key, 0, -EIO, "out of memory");
+}
+
+static void do_publish(struct conn *c, struct mfs_tracker_msg *m)
+{
+	struct mfs_tracker_server *s = c->s;
+	struct mfs_manifest man;
+	struct out_msg *push;
+	struct topic *t;
+	uint64_t last = 0;
+	char why[160], *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = db_get(s, m->key, NULL, NULL, &last);
+	if (rc != 0 && rc != MFS_E_NOTFOUND) {
+		send_error(c, MFS_TRACKER_PUBLISH, m->key, m->sequence, -EIO, mfs_strerror(rc));
+		return;
+	}
+	why[0] = '\0';
+	rc = mfs_manifest_verify(&man, m->manifest, m->manifest_len, NULL, last, why, sizeof why);
+	if (rc != 0) {
+		send_error(c, MFS_TRACKER_PUBLISH, m->key, m->sequence,
+			   rc == MFS_E_NOTCANON ? MFS_E_FORMAT : rc, why[0] ? why : mfs_strerror(rc));
+		return;
+	}
+	mfs_manifest_clear(&man);
+	if ((rc = db_put(s, m->key, m->manifest, m->manifest_len)) != 0) {
+		send_error(c, MFS_TRACKER_PUBLISH, m->key, m->sequence, -EIO, mfs_strerror(rc));
+		return;
+	}
+	s->published++;
+	rc = mfs_tracker_build_published(&text, &len, m->key, m->sequence);
+	send_built(c, rc, text, len);
+
+	if (!(t = topic_find(s, m->key, 0)) || t->nsubs == 0)
+		return;
+	if (mfs_tracker_build_publish(&text, &len, m->manifest, m->manifest_len) != 0 ||
+	    !(push = msg_new(text, len)))
+		return; /* out of memory: subscribers get it on their next subscribe */
+	for (size_t i = 0; i < t->nsubs; i++)
+		enqueue(t->subs[i], push);
+	msg_unref(push);
+}
+
+static void prune(struct topic *t, uint64_t now)
+{
+	for (size_t i = 0; i < t->nrecords;)
+		if (t->records[i].expires_ms <= now)
+			t->records[i] = t->records[--t->nrecords];
+		else
+			i++;
+}
+
+static void do_announce(struct conn *c, struct mfs_tracker_msg *m)
+{
+	struct mfs_tracker_server *s = c->s;
+	struct mfs_tracker_peer peers[MFS_TRACKER_MAX_PEERS];
+	uint64_t now = uv_now(s->loop);
+	int records = m->port != 0 || m->event == MFS_TRACKER_EVENT_STOPPED;
+	struct topic *t = topic_find(s, m->key, 0);
+	char *text = NULL;
+	size_t len = 0, n = 0;
+	int rc;
+
+	if (records && (!t || !holds(c->announced, c->nannounced, t))) {
+		char why[80];
+
+		if (c->nannounced >= s->cfg.max_subscriptions) {
+			snprintf(why, sizeof why, "at most %u announced keys per connection",
+				 s->cfg.max_subscriptions);
+			send_error(c, MFS_TRACKER_ANNOUNCE, m->key, 0, -EPERM, why);
+			return;
+		}
+		if (!c->announced &&
+		    !(c->announced = calloc(s->cfg.max_subscriptions, sizeof *c->announced)))
+			goto oom;
+		if (!t && !(t = topic_find(s, m->key, 1)))
+			goto oom;
+		t->refs++;
+		c->announced[c->nannounced++] = t;
+	}
+	if (t)
+		prune(t, now);
+	if (t && records) {
+		size_t i;
+
+		/* One record per (peer, address, port): a peer_id alone is public,
+		 * so nobody can take over another node's record. */
+		for (i = 0; i < t->nrecords; i++)
+			if (mfs_memeq(t->records[i].peer_id, m->peer_id, MFS_TRACKER_KEY_BYTES) &&
+			    t->records[i].port == (m->port ? m->port : t->records[i].port) &&
+			    strcmp(t->records[i].conn->host, c->host) == 0)
+				break;
+		if (m->event == MFS_TRACKER_EVENT_STOPPED) {
+			if (i < t->nrecords)
+				t->records[i] = t->records[--t->nrecords];
+		} else {
+			if (i == t->nrecords) {
+				if (grow((void **)&t->records, &t->records_cap, t->nrecords,
+					 sizeof *t->records) != 0)
+					goto oom;
+				t->nrecords++;
+				memcpy(t->records[i].peer_id, m->peer_id, MFS_TRACKER_KEY_BYTES);
+				t->records[i].port = m->port;
+			}
+			t->records[i].conn = c;
+			t->records[i].expires_ms = now + 3000ull * s->cfg.interval;
+		}
+	}
+	if (t && t->nrecords) {
+		/* Start at a random record so that every peer gets handed out. */
+		size_t start = mfs_random_uniform((uint32_t)t->nrecords);
+
+		for (size_t k = 0; k < t->nrecords && n < m->numwant; k++) {
+			const struct record *r = &t->records[(start + k) % t->nrecords];
+
+			if (mfs_memeq(r->peer_id, m->peer_id, MFS_TRACKER_KEY_BYTES))
+				continue;
+			memcpy(peers[n].host, r->conn->host, sizeof peers[n].host);
+			peers[n].port = r->port;
+			memcpy(peers[n].node_pk, r->peer_id, MFS_TRACKER_KEY_BYTES);
+			n++;
+		}
+	}
+	rc = mfs_tracker_build_peers(&text, &len, m->key, s->cfg.interval, peers, n);
+	send_built(c, rc, text, len);
+	return;
+oom:
+	send_error(c, MFS_TRACKER_ANNOUNCE, m->key, 0, -EIO, "out of memory");
+}
+
+static void handle_message(struct conn *c, const char *buf, size_t len)
+{
+	struct mfs_tracker_msg m;
+	char why[160];
+	int rc;
+
+	why[0] = '\0';
+	rc = mfs_tracker_parse_request(&m, buf, len, why, sizeof why);
+	if (rc != 0) {
+		send_error(c, MFS_TRACKER_NONE, NULL, 0, rc == -ENOMEM ? -EIO : MFS_E_FORMAT,
+			   why[0] ? why : mfs_strerror(rc));
+		return;
+	}
+	switch (m.action) {
+	case MFS_TRACKER_SUBSCRIBE:
+		do_subscribe(c, m.key);
+		break;
+	case MFS_TRACKER_PUBLISH:
+		do_publish(c, &m);
+		break;
+	case MFS_TRACKER_ANNOUNCE:
+		do_announce(c, &m);
+		break;
+	default:
+		break;
+	}
+	mfs_tracker_msg_clear(&m);
+}
+
+/* Collects a message's fragments. 0, or -1 after setting a close reason. */
+static int conn_receive(struct conn *c, const void *in, size_t len)
+{
+	size_t max = c->s->cfg.max_message;
+	static const char too_big[] = "message too large";
+	static const char binary[] = "binary messages are not understood";
+
+	if (c->close_status)
+		return 0;
+	if (lws_frame_is_binary(c->wsi)) {
+		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+				 (unsigned char *)binary, sizeof binary - 1);
+		return -1;
+	}
+	if (len > max || c->rx_len > max - len ||
+	    lws_remaining_packet_payload(c->wsi) > max - len - c->rx_len) {
+		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+				 (unsigned char *)too_big, sizeof too_big - 1);
+		return -1;
+	}
+	if (c->rx_len + len > c->rx_cap) {
+		size_t cap = c->rx_cap ? c->rx_cap : FRAGMENT_BYTES;
+		char *p;
+
+		while (cap < c->rx_len + len)
+			cap *= 2;
+		if (cap > max)
+			cap = max;
+		if (!(p = realloc(c->rx, cap)))
+			return -1;
+		c->rx = p;
+		c->rx_cap = cap;
+	}
+	memcpy(c->rx + c->rx_len, in, len);
+	c->rx_len += len;
+	if (!lws_is_final_fragment(c->wsi))
+		return 0;
+	handle_message(c, c->rx, c->rx_len);
+	c->rx_len = 0;
+	if (c->rx_cap > RX_KEEP_BYTES) {
+		free(c->rx);
+		c->rx = NULL;
+		c->rx_cap = 0;
+	}
+	return 0;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static int admit(struct mfs_tracker_server *s, const struct sockaddr *peer)
+{
+	uint8_t ip[16];
+	struct address *a;
+
+	address_key(ip, peer);
+	a = address_find(s, ip, 0);
+	if (s->stopping || s->nconns >= s->cfg.max_connections ||
+	    (a && a->conns >= s->cfg.max_per_address)) {
+		s->refused++;
+		return 0;
+	}
+	return 1;
+}
+
+static int conn_new(struct mfs_tracker_server *s, struct lws *wsi)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof peer;
+	uint8_t ip[16];
+	struct conn *c;
+
+	if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&peer, &plen) != 0 ||
+	    !(c = calloc(1, sizeof *c)))
+		return -1;
+	address_key(ip, (struct sockaddr *)&peer);
+	if (mfs_ws_numeric_host(c->host, sizeof c->host, (struct sockaddr *)&peer) != 0 ||
+	    !(c->address = address_find(s, ip, 1))) {
+		free(c);
+		return -1;
+	}
+	c->address->conns++;
+	c->s = s;
+	c->wsi = wsi;
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	lws_set_opaque_user_data(wsi, c);
+	return 0;
+}
+
+static void remove_sub(struct topic *t, const struct conn *c)
+{
+	for (size_t i = 0; i < t->nsubs; i++)
+		if (t->subs[i] == c) {
+			t->subs[i] = t->subs[--t->nsubs];
+			return;
+		}
+}
+
+static void remove_records(struct topic *t, const struct conn *c)
+{
+	for (size_t i = 0; i < t->nrecords;)
+		if (t->records[i].conn == c)
+			t->records[i] = t->records[--t->nrecords];
+		else
+			i++;
+}
+
+static void conn_free(struct conn *c)
+{
+	struct mfs_tracker_server *s = c->s;
+
+	lws_set_opaque_user_data(c->wsi, NULL);
+	for (size_t i = 0; i < c->nsubs; i++) {
+		remove_sub(c->subs[i], c);
+		topic_release(s, c->subs[i]);
+	}
+	for (size_t i = 0; i < c->nannounced; i++) {
+		remove_records(c->announced[i], c);
+		topic_release(s, c->announced[i]);
+	}
+	drop_queue(c);
+	if (--c->address->conns == 0) {
+		htab_remove(&s->addresses, &c->address->node);
+		free(c->address);
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	free(c->subs);
+	free(c->announced);
+	free(c->rx);
+	free(c);
+}
+
+static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			   void *in, size_t len)
+{
+	struct mfs_tracker_server *s = lws_context_user(lws_get_context(wsi));
+	struct conn *c = lws_get_opaque_user_data(wsi);
+	const struct lws_filter_network_conn_args *filter = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return admit(s, (const struct sockaddr *)&filter->cli_addr) ? 0 : -1;
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		return conn_new(s, wsi);
+	case LWS_CALLBACK_HTTP:
+		/* Not a WebSocket upgrade: nothing else is served here. */
+		lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
+				       "megafs tracker: WebSocket only");
+		return -1;
+	case LWS_CALLBACK_RECEIVE:
+		return c ? conn_receive(c, in, len) : -1;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return c ? conn_write(c) : -1;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (c)
+			conn_free(c);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{"megafs-tracker", server_callback, 0, FRAGMENT_BYTES, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* Ping a connection idle for a minute; drop it when a pong has not come a
+ * minute later (dead peers must not hold subscriptions forever). */
+static const lws_retry_bo_t idle_policy = {
+	.secs_since_valid_ping = 60,
+	.secs_since_valid_hangup = 120,
+};
+
+/* ---- start and stop -------------------------------------------------------- */
+
+/* Resolves cfg->host into addr (numeric or "localhost"). */
+static int listen_address(struct sockaddr_storage *addr, socklen_t *len, const char *host,
+			  uint16_t port)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)addr;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
+
+	memset(addr, 0, sizeof *addr);
+	if (strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		*len = sizeof *in;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*len = sizeof *in6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Binds a throw-away socket first: lws would only log why it failed. */
+static int try_bind(const struct sockaddr_storage *addr, socklen_t len)
+{
+	int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)addr, len) != 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static void server_free(void *arg)
+{
+	struct mfs_tracker_server *s = arg;
+
+	/* lws has destroyed every connection (conn_free ran for each). */
+	free(s->topics.buckets);
+	free(s->addresses.buckets);
+	if (s->env)
+		mdb_env_close(s->env);
+	free(s->host);
+	free(s->db_dir);
+	free(s);
+}
+
+static void teardown(struct mfs_tracker_server *s)
+{
+	s->stopping = 1;
+	if (s->ws_started)
+		mfs_ws_stop(&s->ws, server_free, s);
+	else
+		server_free(s);
+}
+
+int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
+			     const struct mfs_tracker_server_config *cfg)
+{
+	struct lws_context_creation_info info;
+	struct mfs_tracker_server *s;
+	struct sockaddr_storage addr;
+	struct lws_vhost *vh;
+	socklen_t addr_len;
+	int rc, any, v4;
+
+	*out = NULL;
+	if (!cfg->host || !cfg->db_dir)
+		return -EINVAL;
+	if ((rc = listen_address(&addr, &addr_len, cfg->host, cfg->port)) != 0)
+		return rc;
+	if ((rc = try_bind(&addr, addr_len)) != 0)
+		return rc;
+	if (!(s = calloc(1, sizeof *s)))
+		return -ENOMEM;
+	s->loop = loop;
+	s->cfg = *cfg;
+	if (!s->cfg.max_message)
+		s->cfg.max_message = MFS_TRACKER_DEFAULT_MAX_MESSAGE;
+	if (!s->cfg.max_subscriptions)
+		s->cfg.max_subscriptions = MFS_TRACKER_DEFAULT_MAX_SUBSCRIPTIONS;
+	if (!s->cfg.max_per_address)
+		s->cfg.max_per_address = MFS_TRACKER_DEFAULT_MAX_PER_ADDRESS;
+	if (!s->cfg.max_connections)
+		s->cfg.max_connections = MFS_TRACKER_DEFAULT_MAX_CONNECTIONS;
+	if (!s->cfg.interval)
+		s->cfg.interval = MFS_TRACKER_DEFAULT_INTERVAL;
+	if (!s->cfg.map_size)
+		s->cfg.map_size = DEFAULT_MAP_SIZE;
+	s->queue_cap = 4 * s->cfg.max_message > MIN_QUEUE_BYTES ? 4 * s->cfg.max_message
+								  : MIN_QUEUE_BYTES;
+	mfs_random(s->hash_secret, sizeof s->hash_secret);
+	s->host = strdup(strcmp(cfg->host, "localhost") == 0 ? "127.0.0.1" : cfg->host);
+	s->db_dir = strdup(cfg->db_dir);
+	rc = -ENOMEM;
+	if (!s->host || !s->db_dir)
+		goto fail;
+	if ((rc = db_open(s)) != 0)
+		goto fail;
+
+	v4 = addr.ss_family == AF_INET;
+	any = (v4 && ((struct sockaddr_in *)&addr)->sin_addr.s_addr == htonl(INADDR_ANY)) ||
+	      (!v4 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&addr)->sin6_addr));
+	memset(&info, 0, sizeof info);
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | (v4 ? LWS_SERVER_OPTION_DISABLE_IPV6 : 0);
+	info.user = s;
+	info.timeout_secs = 10;     /* for a handshake to complete */
+	info.gid = -1;
+	info.uid = -1;
+	if ((rc = mfs_ws_start(&s->ws, loop, &info)) != 0)
+		goto fail;
+	s->ws_started = 1;
+	memset(&info, 0, sizeof info);
+	info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
+		       (v4 ? LWS_SERVER_OPTION_DISABLE_IPV6 : 0);
+	info.vhost_name = "tracker";
+	info.port = cfg->port;
+	info.iface = any ? NULL : s->host;
+	info.protocols = protocols;
+	info.retry_and_idle_policy = &idle_policy;
+	rc = -EADDRINUSE;
+	if (!(vh = lws_create_vhost(s->ws.context, &info)))
+		goto fail;
+	s->port = (uint16_t)lws_get_vhost_listen_port(vh);
+	*out = s;
+	return 0;
+fail:
+	teardown(s);
+	return rc;
+}
+
+uint16_t mfs_tracker_server_port(const struct mfs_tracker_server *s)
+{
+	return s->port;
+}
+
+void mfs_tracker_server_stats(const struct mfs_tracker_server *s,
+			      struct mfs_tracker_server_stats *out)
+{
+	out->connections = s->nconns;
+	out->keys = s->topics.count;
+	out->published = s->published;
+	out->refused = s->refused;
+}
+
+void mfs_tracker_server_stop(struct mfs_tracker_server *s)
+{
+	if (s && !s->stopping)
+		teardown(s);
+}

@@ -1,0 +1,69 @@
+/* tracker_server: the tracker (net/tracker_proto.h has the protocol) as a
+ * WebSocket server on the caller's libuv loop.
+ *
+ * It keeps, per channel key, the subscribed connections and the announced
+ * peers in memory, and the newest verified manifest in a plain LMDB
+ * environment (tracker state is public: key = the 32-byte public key,
+ * value = the canonical manifest), so a restarted tracker still serves
+ * the newest manifest and still refuses replays. A manifest is pushed to
+ * every subscriber at once; one slow subscriber is closed (1008) rather
+ * than let its queue grow past 4 x max_message (at least 4 MiB). Every
+ * limit in the config is enforced; a misbehaving client gets an "error" or
+ * is closed, and the others are served meanwhile.
+ *
+ * Threads: everything, start and stop included, on the loop's thread. */
+#ifndef MFS_TRACKER_SERVER_H
+#define MFS_TRACKER_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct mfs_tracker_server;
+
+struct mfs_tracker_server_config {
+	const char *host;            /* numeric IPv4/IPv6 address or "localhost";
+				      * "0.0.0.0" or "::" for every interface */
+	uint16_t port;               /* 0: any free port (see mfs_tracker_server_port) */
+	const char *db_dir;          /* LMDB environment; made (0700) if missing */
+	size_t max_message;          /* bytes per message; 0: 1 MiB */
+	unsigned max_subscriptions;  /* keys per connection (subscribe, announce each); 0: 256 */
+	unsigned max_per_address;    /* connections per source address; 0: 64 */
+	unsigned max_connections;    /* in all; 0: 4096 */
+	unsigned interval;           /* announce interval in seconds; 0: 60 */
+	size_t map_size;             /* LMDB map size; 0: 1 GiB */
+};
+
+#define MFS_TRACKER_DEFAULT_MAX_MESSAGE (1u << 20)
+#define MFS_TRACKER_DEFAULT_MAX_SUBSCRIPTIONS 256
+#define MFS_TRACKER_DEFAULT_MAX_PER_ADDRESS 64
+#define MFS_TRACKER_DEFAULT_MAX_CONNECTIONS 4096
+#define MFS_TRACKER_DEFAULT_INTERVAL 60
+
+/* Opens the database and listens. Returns 0, -EINVAL (bad host or
+ * limits), -EADDRINUSE and other -errno of socket/bind, MFS_E_LMDB or
+ * MFS_E_CORRUPT (the database), -ENOMEM. On failure nothing is left
+ * listening, but the loop must still run once for lws to finish closing
+ * (uv_run returns at once when nothing else is on it). */
+int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
+			     const struct mfs_tracker_server_config *cfg);
+
+/* The port it listens on (the real one when the config asked for 0). */
+uint16_t mfs_tracker_server_port(const struct mfs_tracker_server *s);
+
+/* Counters, for tests and logs. */
+struct mfs_tracker_server_stats {
+	size_t connections;          /* open TCP connections (WebSocket or not yet) */
+	size_t keys;                 /* keys with subscribers or peers in memory */
+	uint64_t published;          /* manifests accepted since start */
+	uint64_t refused;            /* connections refused by a limit */
+};
+void mfs_tracker_server_stats(const struct mfs_tracker_server *s,
+			      struct mfs_tracker_server_stats *out);
+
+/* Closes every connection and the listening socket, then the database, and
+ * frees s once lws's handles are closed; uv_run returns when nothing else
+ * is left on the loop. NULL-safe; s is not to be used after the call. */
+void mfs_tracker_server_stop(struct mfs_tracker_server *s);
+
+#endif

@@ -1,0 +1,54 @@
+/* ws: libwebsockets (4.1) on the caller's libuv loop.
+ *
+ * Each tracker server and client owns one lws context, created here on the
+ * caller's uv loop (a "foreign" loop to lws: lws adds its own handles to
+ * it and never runs or stops it). Such a context cannot be freed at once:
+ * its uv handles close asynchronously, and lws may free the context only
+ * after the last close callback ran, which lws 4.1 leaves to its user.
+ * mfs_ws_stop does that on the loop: it starts the close, waits until no
+ * handle of the context is left on the loop (checking every few ms),
+ * frees the context, and then calls the owner's done callback; until then
+ * lws may still call the owner's protocol callback (closing connections),
+ * so the owner frees its state only in done.
+ *
+ * It also works around an lws 4.1 bug: the context's cancel eventfd is
+ * closed twice when the context is destroyed, once at once and once in a
+ * close callback a loop iteration later, which would close whatever
+ * descriptor took that number in between (another client's new socket).
+ * The number is held by a /dev/null placeholder until lws closes it again.
+ *
+ * lws logs only errors, to stderr, as "megafs: tracker: <message>".
+ *
+ * Threads: everything on the loop's thread. */
+#ifndef MFS_WS_H
+#define MFS_WS_H
+
+#include <libwebsockets.h>
+#include <uv.h>
+
+/* Embedded in its owner. */
+struct mfs_ws {
+	struct lws_context *context;  /* NULL when start failed */
+	uv_loop_t *loop;
+	int event_fd;                 /* lws's cancel eventfd, or -1 if unknown */
+	uv_timer_t reaper;
+	void (*done)(void *arg);
+	void *arg;
+	int destroy_called;
+};
+
+/* Creates ws->context on loop from info (protocols, vhost settings, user);
+ * adds the libuv options (and UTF-8 checks of text messages) and the
+ * foreign loop. 0, or -ENOMEM when lws fails (it says why on stderr). */
+int mfs_ws_start(struct mfs_ws *ws, uv_loop_t *loop, struct lws_context_creation_info *info);
+
+/* Tears the context down; done(arg) runs later on the loop, never from
+ * inside this call, once the context is freed and ws may be freed. Safe
+ * from outside any lws callback and from inside one. */
+void mfs_ws_stop(struct mfs_ws *ws, void (*done)(void *arg), void *arg);
+
+/* The numeric form of an AF_INET(6) address, "127.0.0.1" for
+ * ::ffff:127.0.0.1, into out[INET6_ADDRSTRLEN]. 0 or -EAFNOSUPPORT. */
+int mfs_ws_numeric_host(char *out, size_t out_len, const struct sockaddr *sa);
+
+#endif

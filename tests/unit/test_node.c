@@ -1,0 +1,304 @@
+/* net/node: real nodes on 127.0.0.1, each on its own loop thread, serving
+ * blobs from memory: fetching checks, spreads and survives bad peers. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto/hash.h"
+#include "crypto/mfs_error.h"
+#include "crypto/noise.h"
+#include "crypto/secure.h"
+#include "net/node.h"
+#include "tests/unit/testutil.h"
+
+#define BLOBS 24
+#define BLOB_BYTES (1u << 20)
+
+static uint8_t *blobs[BLOBS];
+static uint8_t ids[BLOBS][MFS_BLOB_ID_BYTES];
+
+struct memory_source {
+	int corrupt;        /* serve every blob with one byte flipped */
+	size_t count;       /* serve blobs [0, count) */
+};
+
+static int memory_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
+		      size_t *len)
+{
+	struct memory_source *m = ctx;
+
+	for (size_t i = 0; i < m->count; i++)
+		if (memcmp(ids[i], id, MFS_BLOB_ID_BYTES) == 0) {
+			*blob = malloc(BLOB_BYTES);
+			memcpy(*blob, blobs[i], BLOB_BYTES);
+			if (m->corrupt)
+				(*blob)[BLOB_BYTES / 2] ^= 0x40;
+			*len = BLOB_BYTES;
+			return 0;
+		}
+	return MFS_E_NOTFOUND;
+}
+
+static int memory_has(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES])
+{
+	struct memory_source *m = ctx;
+	for (size_t i = 0; i < m->count; i++)
+		if (memcmp(ids[i], id, MFS_BLOB_ID_BYTES) == 0)
+			return 1;
+	return 0;
+}
+
+struct running {
+	struct mfs_loop *loop;
+	struct mfs_netnode *node;
+	uint8_t *sk;
+	struct memory_source src;
+	char addr[96];      /* "127.0.0.1:PORT#KEY" when listening */
+};
+
+static void run_node(struct running *r, int listen, int corrupt, size_t count,
+		     unsigned fetch_timeout_ms)
+{
+	char hex[2 * MFS_NOISE_KEY_BYTES + 1];
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+
+	r->src = (struct memory_source){.corrupt = corrupt, .count = count};
+	r->sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
+	mfs_noise_keypair(pk, r->sk);
+	struct mfs_node_config cfg = {
+		.static_sk = r->sk,
+		.listen = listen ? "127.0.0.1:0" : NULL,
+		.source = {.get = memory_get, .has = memory_has, .ctx = &r->src},
+		.fetch_timeout_ms = fetch_timeout_ms,
+		.request_timeout_ms = 2000,
+	};
+	cr_assert_eq(mfs_loop_start(&r->loop), 0);
+	cr_assert_eq(mfs_node_start(&r->node, r->loop, &cfg), 0);
+	if (listen) {
+		cr_assert_gt(mfs_node_port(r->node), 0);
+		mfs_hex_encode(hex, mfs_node_public_key(r->node), MFS_NOISE_KEY_BYTES);
+		snprintf(r->addr, sizeof r->addr, "127.0.0.1:%u#%s", mfs_node_port(r->node), hex);
+	}
+}
+
+static void stop_node(struct running *r)
+{
+	mfs_node_stop(r->node);
+	mfs_loop_stop(r->loop);
+	mfs_secure_free(r->sk);
+	r->node = NULL;
+	r->loop = NULL;
+}
+
+static void setup(void)
+{
+	cr_assert_eq(mfs_crypto_init(), 0);
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 0; i < BLOBS; i++) {
+		blobs[i] = malloc(BLOB_BYTES);
+		tu_fill_random(blobs[i], BLOB_BYTES, (uint64_t)i + 1);
+		mfs_blob_id(ids[i], blobs[i], BLOB_BYTES);
+	}
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < BLOBS; i++)
+		free(blobs[i]);
+}
+
+TestSuite(node, .init = setup, .fini = teardown, .timeout = 120);
+
+static void fetch_ok(struct running *r, int i)
+{
+	uint8_t *blob;
+	size_t len;
+	int rc = mfs_node_fetch(r->node, ids[i], 1, &blob, &len);
+
+	cr_assert_eq(rc, 0, "blob %d: %s", i, mfs_strerror(rc));
+	cr_assert_eq(len, BLOB_BYTES);
+	cr_assert_eq(memcmp(blob, blobs[i], len), 0);
+	free(blob);
+}
+
+Test(node, fetches_from_a_seeder_and_serves_nothing_it_lacks)
+{
+	struct running seeder, leech;
+	struct mfs_node_stats st;
+	uint8_t *blob = NULL, unknown[MFS_BLOB_ID_BYTES] = {1, 2, 3};
+	size_t len;
+
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	run_node(&leech, 0, 0, 0, 0);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
+	for (int i = 0; i < 8; i++)
+		fetch_ok(&leech, i);
+	/* Everyone asked said NOT_FOUND: the fetch ends at once. */
+	cr_assert_eq(mfs_node_fetch(leech.node, unknown, 1, &blob, &len), MFS_E_NOTFOUND);
+	cr_assert_null(blob);
+	mfs_node_stats(leech.node, &st);
+	cr_assert_eq(st.blobs_fetched, 8);
+	cr_assert_eq(st.bytes_fetched, 8ull * BLOB_BYTES);
+	mfs_node_stats(seeder.node, &st);
+	cr_assert_eq(st.blobs_served, 8);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+Test(node, a_seeder_with_another_key_is_refused)
+{
+	struct running seeder, leech;
+	char wrong[96];
+	uint8_t *blob = NULL;
+	size_t len;
+
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	run_node(&leech, 0, 0, 0, 20000);
+	/* The right address, somebody else's key. */
+	snprintf(wrong, sizeof wrong, "%s", seeder.addr);
+	char *key = strchr(wrong, '#') + 1;
+	key[0] = key[0] == 'a' ? 'b' : 'a';
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, wrong), 0);
+	/* The only peer failed to prove its key: nobody is left to ask. */
+	cr_assert_eq(mfs_node_fetch(leech.node, ids[0], 1, &blob, &len), MFS_E_NOTFOUND);
+	cr_assert_null(blob);
+	struct mfs_node_stats st;
+	mfs_node_stats(seeder.node, &st);
+	cr_assert_eq(st.blobs_served, 0);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+struct fetcher_thread {
+	struct running *r;
+	int first, step, count;
+	int failed;
+	pthread_t thread;
+	pthread_barrier_t *start;   /* all begin together (may be NULL) */
+};
+
+static void *fetch_some(void *arg)
+{
+	struct fetcher_thread *t = arg;
+
+	if (t->start)
+		pthread_barrier_wait(t->start);
+	for (int k = 0; k < t->count; k++) {
+		int i = t->first + k * t->step;
+		uint8_t *blob;
+		size_t len;
+		if (mfs_node_fetch(t->r->node, ids[i], k == 0, &blob, &len) != 0 ||
+		    len != BLOB_BYTES || memcmp(blob, blobs[i], len) != 0)
+			t->failed++;
+		else
+			free(blob);
+	}
+	return NULL;
+}
+
+Test(node, a_seeder_that_lies_is_dropped_and_the_honest_one_serves)
+{
+	struct running honest, liar, leech;
+	struct fetcher_thread t[8];
+	struct mfs_node_stats st;
+
+	run_node(&honest, 1, 0, BLOBS, 0);
+	run_node(&liar, 1, 1, BLOBS, 0);
+	run_node(&leech, 0, 0, 0, 0);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, liar.addr), 0);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, honest.addr), 0);
+	for (int i = 0; i < 8; i++) {
+		t[i] = (struct fetcher_thread){.r = &leech, .first = i, .step = 8, .count = 3};
+		pthread_create(&t[i].thread, NULL, fetch_some, &t[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i].thread, NULL);
+		cr_assert_eq(t[i].failed, 0);
+	}
+	mfs_node_stats(leech.node, &st);
+	cr_assert_eq(st.blobs_fetched, BLOBS);
+	cr_assert_geq(st.bad_blobs, 1, "eight at once: the liar must have been asked");
+	cr_assert_eq(st.peers_banned, 1);
+	cr_assert_eq(st.peers_ready, 1, "the liar is disconnected");
+	stop_node(&leech);
+	stop_node(&liar);
+	stop_node(&honest);
+}
+
+Test(node, a_seeder_that_dies_midway_is_replaced)
+{
+	struct running a, b, leech;
+	struct fetcher_thread t[4];
+
+	run_node(&a, 1, 0, BLOBS, 0);
+	run_node(&b, 1, 0, BLOBS, 0);
+	run_node(&leech, 0, 0, 0, 0);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, a.addr), 0);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, b.addr), 0);
+	for (int i = 0; i < 4; i++)
+		fetch_ok(&leech, i);
+	stop_node(&a);
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct fetcher_thread){.r = &leech, .first = 4 + i, .step = 4, .count = 5};
+		pthread_create(&t[i].thread, NULL, fetch_some, &t[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i].thread, NULL);
+		cr_assert_eq(t[i].failed, 0);
+	}
+	stop_node(&leech);
+	stop_node(&b);
+}
+
+Test(node, one_blob_wanted_by_many_threads_is_fetched_once)
+{
+	struct running seeder, leech;
+	struct fetcher_thread t[8];
+	struct mfs_node_stats st;
+
+	pthread_barrier_t start;
+
+	pthread_barrier_init(&start, NULL, 8);
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	run_node(&leech, 0, 0, 0, 0);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
+	for (int i = 0; i < 8; i++) {
+		t[i] = (struct fetcher_thread){
+			.r = &leech, .first = 5, .step = 0, .count = 1, .start = &start};
+		pthread_create(&t[i].thread, NULL, fetch_some, &t[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i].thread, NULL);
+		cr_assert_eq(t[i].failed, 0);
+	}
+	mfs_node_stats(seeder.node, &st);
+	cr_assert_eq(st.blobs_served, 1, "served %llu times", (unsigned long long)st.blobs_served);
+	pthread_barrier_destroy(&start);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+Test(node, stopping_fails_waiting_fetches)
+{
+	struct running leech;
+	uint8_t *blob = NULL;
+	size_t len;
+
+	run_node(&leech, 0, 0, 0, 0);
+	/* Nobody to ask: the fetch waits until the node stops. */
+	struct fetcher_thread t = {.r = &leech, .first = 0, .step = 0, .count = 1};
+	pthread_create(&t.thread, NULL, fetch_some, &t);
+	usleep(200000);
+	mfs_node_stop(leech.node);
+	pthread_join(t.thread, NULL);
+	cr_assert_eq(t.failed, 1);
+	mfs_loop_stop(leech.loop);
+	mfs_secure_free(leech.sk);
+	(void)blob;
+	(void)len;
+}

@@ -1,0 +1,237 @@
+/* megafs fetch: one file of a channel, from peers, to a local file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/mfs_error.h"
+#include "fs/blob/fileentry.h"
+#include "fs/channel/channel.h"
+#include "fs/fuse/reader.h"
+#include "fs/fuse/tree.h"
+#include "fs/store/keyring.h"
+#include "tools/cli.h"
+#include "tools/netopts.h"
+
+#define MANIFEST_WAIT_MS 30000u
+#define READ_BYTES (1u << 20)
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Subscribes to pk when the volume does not know it yet. */
+static int know_channel(struct cli *c, struct mfs_volume *vol, const uint8_t *pk, const char *link)
+{
+	struct mfs_vtxn *t;
+	int rc = mfs_vtxn_begin(vol, 1, &t);
+
+	if (rc == 0) {
+		rc = mfs_keyring_subscribe(t, pk, "");
+		if (rc == 0)
+			rc = mfs_vtxn_commit(t);
+		else
+			mfs_vtxn_abort(t);
+	}
+	if (rc == MFS_E_EXISTS)
+		return 0;
+	if (rc != 0)
+		return cli_fail(c, rc, "subscribing to %s", link);
+	fprintf(stderr, "megafs fetch: subscribed to %s\n", link);
+	return 0;
+}
+
+/* The FileEntry at path in the newest manifest of pk. */
+static int find_entry(struct cli *c, struct mfs_volume *vol, const uint8_t *pk, const char *path,
+		      struct mfs_file_entry *out)
+{
+	struct mfs_manifest m = {0};
+	struct mfs_tree *tree = NULL;
+	struct mfs_inodes *inodes = NULL;
+	const struct mfs_node *node = NULL;
+	struct mfs_vtxn *t;
+	char *json = NULL, why[160] = "", *copy = strdup(path), *save = NULL;
+	size_t len;
+	int rc = copy ? mfs_vtxn_begin(vol, 0, &t) : -ENOMEM;
+
+	if (rc == 0) {
+		rc = mfs_channel_manifest(t, pk, &json, &len);
+		mfs_vtxn_abort(t);
+	}
+	if (rc == 0)
+		rc = mfs_manifest_verify(&m, json, len, pk, 0, why, sizeof why);
+	if (rc == 0)
+		rc = mfs_inodes_new(&inodes);
+	if (rc == 0)
+		rc = mfs_tree_build(&tree, m.collections, (int64_t)(m.timestamp / 1000), inodes);
+	if (rc == 0) {
+		node = mfs_tree_root(tree);
+		for (char *part = strtok_r(copy, "/", &save); node && part;
+		     part = strtok_r(NULL, "/", &save))
+			node = mfs_tree_child(node, part);
+		if (!node || node->kind != MFS_NODE_FILE)
+			rc = MFS_E_NOTFOUND;
+	}
+	if (rc == 0)
+		rc = mfs_entry_from_json(out, node->item, why, sizeof why);
+	if (rc != 0 && rc != MFS_E_NOTFOUND)
+		cli_fail(c, rc, "the channel's manifest%s%s", why[0] ? ": " : "", why);
+	mfs_tree_free(tree);
+	mfs_inodes_free(inodes);
+	mfs_manifest_clear(&m);
+	free(json);
+	free(copy);
+	return rc;
+}
+
+static void progress(uint64_t done, uint64_t total, double started)
+{
+	char have[32], all[32], rate[32];
+	double secs = now_s() - started;
+
+	cli_human_bytes(have, sizeof have, done);
+	cli_human_bytes(all, sizeof all, total);
+	cli_human_bytes(rate, sizeof rate, secs > 0 ? (uint64_t)((double)done / secs) : 0);
+	fprintf(stderr, "\r%3u%%  %s of %s  %s/s   ",
+		total ? (unsigned)(done * 100 / total) : 100u, have, all, rate);
+}
+
+/* Reads the whole file through the reader (read-ahead keeps many blobs in
+ * flight across the peers) into fd. */
+static int copy_out(struct cli *c, struct mfs_reader *r, const struct mfs_file_entry *e, int fd,
+		    const char *out_path)
+{
+	struct mfs_rfile *f = NULL;
+	uint8_t *buf = malloc(READ_BYTES);
+	int tty = isatty(STDERR_FILENO), rc;
+	double started = now_s(), shown = 0;
+	uint64_t off = 0;
+
+	rc = buf ? mfs_rfile_open(&f, r, e) : -ENOMEM;
+	while (rc == 0 && off < e->size) {
+		ssize_t n = mfs_rfile_read(f, off, READ_BYTES, buf);
+		if (n <= 0) {
+			rc = n < 0 ? (int)n : MFS_E_CORRUPT;
+			break;
+		}
+		for (ssize_t put = 0, w; put < n; put += w) {
+			w = write(fd, buf + put, (size_t)(n - put));
+			if (w < 0) {
+				rc = -errno;
+				break;
+			}
+		}
+		off += (uint64_t)n;
+		if (tty && (now_s() - shown > 0.2 || off == e->size)) {
+			progress(off, e->size, started);
+			shown = now_s();
+		}
+	}
+	if (tty)
+		fputc('\n', stderr);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	if (rc == MFS_E_NOTFOUND)
+		cli_fail(c, 0, "fetching into %s (at byte %llu): no peer could deliver it (every peer "
+			 "lacks it or failed to prove its key)", out_path, (unsigned long long)off);
+	else if (rc == -ETIMEDOUT)
+		cli_fail(c, 0, "fetching into %s (at byte %llu): no peer answered in time", out_path,
+			 (unsigned long long)off);
+	else if (rc != 0)
+		cli_fail(c, rc, "fetching into %s (at byte %llu)", out_path, (unsigned long long)off);
+	mfs_rfile_close(f);
+	free(buf);
+	return rc;
+}
+
+int cmd_fetch(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"output", required_argument, NULL, 'o'},
+		CLI_COMMON_OPTIONS,
+		NET_OPTIONS,
+		{NULL, 0, NULL, 0},
+	};
+	/* Pipelining: many chunks in flight, spread over the peers. */
+	static const struct mfs_reader_config reading = {.readahead_chunks = 16, .workers = 8};
+	struct net_opts net = {0};
+	struct mfs_store *store = NULL;
+	struct mfs_volume *vol = NULL;
+	struct mfs_swarm *swarm = NULL;
+	struct mfs_reader *reader = NULL;
+	struct mfs_file_entry entry = {0};
+	uint8_t pk[MFS_SIGN_PK_BYTES];
+	char link[MFS_LINK_BYTES], tmp[4096];
+	const char *out = NULL;
+	int opt, status, fd = -1;
+	struct cli c;
+
+	cli_init(&c, "fetch");
+	while ((opt = getopt_long(argc, argv, "o:", options, NULL)) != -1) {
+		if (cli_common_option(&c, opt, optarg))
+			continue;
+		if (opt == 'o') {
+			out = optarg;
+			continue;
+		}
+		status = net_option(&c, &net, opt, optarg);
+		if (status != 1)
+			return status ? status : 2;
+	}
+	if (optind + 2 != argc || !out)
+		return cli_usage(&c, "usage: megafs fetch LINK PATH -o OUT [--tracker URL]... "
+				 "[--peer ADDR]...");
+	if (mfs_link_parse(pk, argv[optind]) != 0)
+		return cli_usage(&c, "'%s' is not a channel link (megafs://<64 hex digits>)",
+				 argv[optind]);
+	mfs_link_format(link, pk);
+	if (snprintf(tmp, sizeof tmp, "%s.part", out) >= (int)sizeof tmp)
+		return cli_usage(&c, "-o %s: path too long", out);
+	if (cli_open_volume(&c, &store, &vol) != 0)
+		return 1;
+	status = know_channel(&c, vol, pk, link);
+	if (status == 0)
+		status = net_start(&c, &net, vol, NULL, (const uint8_t(*)[MFS_SIGN_PK_BYTES])&pk, 1,
+				   NULL, NULL, &swarm);
+	if (status == 0 && !swarm)
+		status = cli_fail(&c, 0, "no tracker or peer is known for %s: give --tracker or --peer",
+				  link);
+	if (status == 0 && mfs_swarm_wait_manifest(swarm, pk, MANIFEST_WAIT_MS) != 0)
+		status = cli_fail(&c, -ETIMEDOUT, "no manifest of %s came from the trackers", link);
+	if (status == 0) {
+		status = find_entry(&c, vol, pk, argv[optind + 1], &entry);
+		if (status == MFS_E_NOTFOUND)
+			status = cli_fail(&c, 0, "%s: no such file in %s", argv[optind + 1], link);
+	}
+	if (status == 0) {
+		struct mfs_blob_fetcher fetcher = {
+			.fetch = mfs_swarm_fetcher, .ctx = swarm, .verifies = 1};
+		status = mfs_reader_new(&reader, vol, NULL, &fetcher, &reading);
+		if (status != 0)
+			cli_fail(&c, status, "starting the reader");
+	}
+	/* Written beside the target and renamed when whole: a failed fetch
+	 * leaves no truncated file under the asked name. */
+	if (status == 0 && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		status = cli_fail(&c, -errno, "%s", tmp);
+	if (status == 0)
+		status = copy_out(&c, reader, &entry, fd, out);
+	if (fd >= 0 && close(fd) != 0 && status == 0)
+		status = cli_fail(&c, -errno, "%s", tmp);
+	if (status == 0 && rename(tmp, out) != 0)
+		status = cli_fail(&c, -errno, "%s", out);
+	if (status != 0 && fd >= 0)
+		unlink(tmp);
+	mfs_reader_free(reader);
+	mfs_swarm_stop(swarm);
+	mfs_entry_clear(&entry);
+	mfs_volume_close(vol);
+	mfs_store_close(store);
+	return status ? 1 : 0;
+}

@@ -1,0 +1,232 @@
+/* megafs tracker: run a tracker (net/tracker_server) in the foreground
+ * until SIGINT or SIGTERM. It has no store and asks for no password. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "crypto/mfs_error.h"
+#include "net/tracker_server.h"
+#include "tools/cli.h"
+
+enum {
+	TOPT_LISTEN = 1,
+	TOPT_DB,
+	TOPT_MAX_MESSAGE,
+	TOPT_MAX_SUBSCRIPTIONS,
+	TOPT_MAX_PER_ADDRESS,
+	TOPT_MAX_CONNECTIONS,
+	TOPT_INTERVAL,
+};
+
+struct run {
+	struct mfs_tracker_server *server;
+	uv_signal_t sigint, sigterm;
+};
+
+/* HOST:PORT or [IPv6]:PORT into host (pointing into buf) and port. */
+static int split_listen(char *buf, const char **host, uint16_t *port)
+{
+	char *colon, *end;
+	unsigned long p;
+
+	if (buf[0] == '[') {
+		char *close = strchr(buf, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		*close = '\0';
+		*host = buf + 1;
+		colon = close + 1;
+	} else {
+		if (!(colon = strrchr(buf, ':')) || strchr(buf, ':') != colon)
+			return -EINVAL;
+		*colon = '\0';
+		*host = buf;
+	}
+	if (!**host || colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno || *end || p > 65535)
+		return -EINVAL;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int parse_count(const char *text, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(text, &end, 10);
+	return errno || end == text || *end || text[0] == '-' || *out < 1 || *out > max ? -EINVAL
+											 : 0;
+}
+
+/* mkdir -p, every new directory 0700. */
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof buf)
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int default_db(char *out, size_t len)
+{
+	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	int n;
+
+	if (xdg && xdg[0] == '/')
+		n = snprintf(out, len, "%s/megafs-tracker", xdg);
+	else if (home && home[0])
+		n = snprintf(out, len, "%s/.local/share/megafs-tracker", home);
+	else
+		return -ENOENT;
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+/* Every connection is a descriptor: take the hard limit, not the soft one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+	struct run *run = sig->data;
+
+	(void)signum;
+	mfs_tracker_server_stop(run->server);
+	run->server = NULL;
+	uv_close((uv_handle_t *)&run->sigint, NULL);
+	uv_close((uv_handle_t *)&run->sigterm, NULL);
+}
+
+int cmd_tracker(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"listen", required_argument, NULL, TOPT_LISTEN},
+		{"db", required_argument, NULL, TOPT_DB},
+		{"max-message", required_argument, NULL, TOPT_MAX_MESSAGE},
+		{"max-subscriptions", required_argument, NULL, TOPT_MAX_SUBSCRIPTIONS},
+		{"max-per-address", required_argument, NULL, TOPT_MAX_PER_ADDRESS},
+		{"max-connections", required_argument, NULL, TOPT_MAX_CONNECTIONS},
+		{"interval", required_argument, NULL, TOPT_INTERVAL},
+		{NULL, 0, NULL, 0},
+	};
+	struct mfs_tracker_server_config cfg = {0};
+	char listen[300], db[4096];
+	const char *listen_arg = NULL, *db_arg = NULL;
+	struct run run = {0};
+	unsigned long n;
+	uint64_t size;
+	uv_loop_t loop;
+	struct cli c;
+	int opt, rc;
+
+	cli_init(&c, "tracker");
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case TOPT_LISTEN:
+			listen_arg = optarg;
+			break;
+		case TOPT_DB:
+			db_arg = optarg;
+			break;
+		case TOPT_MAX_MESSAGE:
+			if (cli_parse_size(optarg, &size) != 0 || size < 1024 || size > (64u << 20))
+				return cli_usage(&c, "--max-message %s: a size from 1K to 64M", optarg);
+			cfg.max_message = size;
+			break;
+		case TOPT_MAX_SUBSCRIPTIONS:
+			if (parse_count(optarg, 1u << 20, &n) != 0)
+				return cli_usage(&c, "--max-subscriptions %s: a count >= 1", optarg);
+			cfg.max_subscriptions = (unsigned)n;
+			break;
+		case TOPT_MAX_PER_ADDRESS:
+			if (parse_count(optarg, 1u << 20, &n) != 0)
+				return cli_usage(&c, "--max-per-address %s: a count >= 1", optarg);
+			cfg.max_per_address = (unsigned)n;
+			break;
+		case TOPT_MAX_CONNECTIONS:
+			if (parse_count(optarg, 1u << 20, &n) != 0)
+				return cli_usage(&c, "--max-connections %s: a count >= 1", optarg);
+			cfg.max_connections = (unsigned)n;
+			break;
+		case TOPT_INTERVAL:
+			if (parse_count(optarg, 86400, &n) != 0)
+				return cli_usage(&c, "--interval %s: seconds, 1 to 86400", optarg);
+			cfg.interval = (unsigned)n;
+			break;
+		default:
+			return cli_usage(&c, "usage: megafs tracker --listen HOST:PORT [--db DIR]");
+		}
+	}
+	if (optind != argc)
+		return cli_usage(&c, "unexpected argument '%s'", argv[optind]);
+	if (!listen_arg)
+		return cli_usage(&c, "usage: megafs tracker --listen HOST:PORT [--db DIR]");
+	if (strlen(listen_arg) >= sizeof listen ||
+	    (memcpy(listen, listen_arg, strlen(listen_arg) + 1),
+	     split_listen(listen, &cfg.host, &cfg.port) != 0))
+		return cli_usage(&c, "--listen %s: expected HOST:PORT or [IPV6]:PORT", listen_arg);
+	if (db_arg) {
+		if (strlen(db_arg) >= sizeof db)
+			return cli_usage(&c, "--db: path too long");
+		strcpy(db, db_arg);
+	} else if ((rc = default_db(db, sizeof db)) != 0) {
+		return cli_fail(&c, rc, "no --db and no HOME for the default database");
+	}
+	if ((rc = make_dirs(db)) != 0)
+		return cli_fail(&c, rc, "%s", db);
+	cfg.db_dir = db;
+	raise_fd_limit();
+
+	if ((rc = uv_loop_init(&loop)) != 0)
+		return cli_fail(&c, rc, "starting the event loop");
+	rc = mfs_tracker_server_start(&run.server, &loop, &cfg);
+	if (rc != 0) {
+		cli_fail(&c, rc, "listening on %s (database %s)", listen_arg, db);
+		uv_run(&loop, UV_RUN_DEFAULT); /* lets lws finish closing */
+		uv_loop_close(&loop);
+		return 1;
+	}
+	uv_signal_init(&loop, &run.sigint);
+	uv_signal_init(&loop, &run.sigterm);
+	run.sigint.data = run.sigterm.data = &run;
+	uv_signal_start(&run.sigint, on_signal, SIGINT);
+	uv_signal_start(&run.sigterm, on_signal, SIGTERM);
+	printf("megafs tracker: listening on ws://%s%s%s:%u\n", strchr(cfg.host, ':') ? "[" : "",
+	       cfg.host, strchr(cfg.host, ':') ? "]" : "", mfs_tracker_server_port(run.server));
+	fflush(stdout);
+
+	uv_run(&loop, UV_RUN_DEFAULT);
+	rc = uv_loop_close(&loop);
+	if (rc != 0)
+		return cli_fail(&c, rc, "closing the event loop");
+	return 0;
+}
