@@ -10,13 +10,13 @@ MOUNTS=()
 PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
+		kill "$p" 2>/dev/null || true
 	done
 	for m in "${MOUNTS[@]}"; do
 		mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m" 2>/dev/null
 	done
 	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null
+		wait "$p" 2>/dev/null || true
 	done
 	rm -rf "$T"
 }
