@@ -75,6 +75,8 @@ struct mfs_tracker_client {
 	unsigned char scratch[LWS_PRE + FRAGMENT_BYTES];
 };
 
+/* A tracker that stops answering pings (one a minute) within 30 s is
+ * taken for gone: the connection is dropped and dialled again. */
 static const lws_retry_bo_t idle_policy = {
 	.secs_since_valid_ping = 60,
 	.secs_since_valid_hangup = 90,
@@ -565,6 +567,9 @@ int mfs_tracker_client_new(struct mfs_tracker_client **out, uv_loop_t *loop, con
 	info.user = c;
 	info.timeout_secs = 10;
 	info.connect_timeout_secs = 10;
+	/* One connection at a time: small fd tables (lws's default is sized by
+	 * ulimit -n, per context). */
+	info.fd_limit_per_thread = 8;
 	info.gid = -1;
 	info.uid = -1;
 	if ((rc = mfs_ws_start(&c->ws, loop, &info)) != 0)

@@ -49,9 +49,11 @@ struct mfs_tracker_client_callbacks {
 	void (*error)(void *ctx, const char *reason);
 };
 
-/* url: ws://HOST[:PORT][/PATH] (port 80 by default). cb is copied; ctx goes
- * to every callback. Returns 0 (connecting starts at once), -EINVAL (not
- * such a URL), -EPROTONOSUPPORT (wss:// or another scheme), -ENOMEM. */
+/* url: ws://HOST[:PORT][/PATH] (port 80 by default). cb is copied (manifest
+ * and peers are required); ctx goes to every callback. Returns 0
+ * (connecting starts at once), -EINVAL (not such a URL, or a required
+ * callback missing), -EPROTONOSUPPORT (wss:// or another scheme), -ENOMEM.
+ * Note: lws makes the process ignore SIGPIPE. */
 int mfs_tracker_client_new(struct mfs_tracker_client **out, uv_loop_t *loop, const char *url,
 			   const struct mfs_tracker_client_callbacks *cb, void *ctx);
 

@@ -252,7 +252,8 @@ static int parse_error(struct mfs_tracker_msg *m, const json_t *root, char *why,
 	int rc;
 
 	if (!json_is_string(reason))
-		return bad(why, why_len, reason ? "'reason' is not a string" : "missing field 'reason'");
+		return bad(why, why_len,
+			   reason ? "'reason' is not a string" : "missing field 'reason'");
 	copy_reason(m->reason, sizeof m->reason, json_string_value(reason),
 		    json_string_length(reason));
 	m->code = -EPROTO;

@@ -43,14 +43,17 @@
  *       manifest's sequence) when known, so a client can tell which
  *       request failed. Only "reason" is required.
  *
- * The tracker keeps the connection after any "error". It closes it: with
+ * The tracker keeps the connection after any "error". It closes it with
  * 1009 when a message is larger than its limit (default 1 MiB), 1003 for a
- * binary message, 1007 for text that is not UTF-8, 1008 when the client
- * does not read what it is sent, 1002 for broken framing. It refuses new
+ * binary message, 1007 for text that is not UTF-8, 1002 for broken
+ * framing; it cuts off at once (no close frame) a client that does not
+ * read what it is sent (more than 4 x the message limit, at least 4 MiB,
+ * waiting), and one whose handshake takes over 10 s or that does not
+ * answer its pings (one a minute) within a minute. It refuses new
  * connections beyond its limits per source address (default 64) and in
- * all (default 4096); a connection may subscribe to and announce at most
- * 256 keys each (by default; "limit" errors beyond). Plain HTTP requests
- * are answered 400.
+ * all (default 4096); a connection may subscribe to at most 256 keys,
+ * announce at most 256 keys, and hold at most 256 peer records (by
+ * default; "limit" errors beyond). Plain HTTP requests are answered 400.
  *
  * Threads: none of its own; every function is reentrant. */
 #ifndef MFS_TRACKER_PROTO_H

@@ -147,9 +147,10 @@ struct conn {
 	enum lws_close_status close_status;
 	const char *close_reason;
 	struct topic **subs;
-	size_t nsubs;
-	struct topic **announced;
-	size_t nannounced;
+	size_t nsubs, subs_cap;
+	struct topic **announced;     /* keys it announced (records may be gone) */
+	size_t nannounced, announced_cap;
+	size_t nrecords;              /* records whose conn it is */
 };
 
 struct mfs_tracker_server {
@@ -473,7 +474,7 @@ static int holds(struct topic *const *list, size_t n, const struct topic *t)
 	return 0;
 }
 
-/* Appends p to *arr (of *n, capacity *cap). 0 or -ENOMEM. */
+/* Makes room in *arr (n used, capacity *cap) for one more. 0 or -ENOMEM. */
 static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
 	size_t ncap;
@@ -507,12 +508,12 @@ static void do_subscribe(struct conn *c, const uint8_t key[MFS_TRACKER_KEY_BYTES
 			send_error(c, MFS_TRACKER_SUBSCRIBE, key, 0, -EPERM, why);
 			return;
 		}
-		if (!c->subs && !(c->subs = calloc(s->cfg.max_subscriptions, sizeof *c->subs)))
+		if (grow((void **)&c->subs, &c->subs_cap, c->nsubs, sizeof *c->subs) != 0)
 			goto oom;
 		if (!t && !(t = topic_find(s, key, 1)))
 			goto oom;
 		if (grow((void **)&t->subs, &t->subs_cap, t->nsubs, sizeof *t->subs) != 0) {
-			if (t->refs == 0) {
+			if (t->refs == 0) { /* made just now */
 				t->refs = 1;
 				topic_release(s, t);
 			}
@@ -579,13 +580,62 @@ static void do_publish(struct conn *c, struct mfs_tracker_msg *m)
 	msg_unref(push);
 }
 
+static void remove_record(struct topic *t, size_t i)
+{
+	t->records[i].conn->nrecords--;
+	t->records[i] = t->records[--t->nrecords];
+}
+
 static void prune(struct topic *t, uint64_t now)
 {
 	for (size_t i = 0; i < t->nrecords;)
 		if (t->records[i].expires_ms <= now)
-			t->records[i] = t->records[--t->nrecords];
+			remove_record(t, i);
 		else
 			i++;
+}
+
+/* Records (or with "stopped" removes) the announcing peer under t. 0,
+ * -EPERM (the connection holds too many records) or -ENOMEM. */
+static int record(struct conn *c, struct topic *t, const struct mfs_tracker_msg *m,
+		  uint64_t now)
+{
+	struct record *r;
+	size_t i;
+
+	/* One record per (peer, address, port): a peer_id alone is public, so
+	 * nobody can take over another node's record. */
+	for (i = 0; i < t->nrecords; i++) {
+		r = &t->records[i];
+		if (mfs_memeq(r->peer_id, m->peer_id, MFS_TRACKER_KEY_BYTES) &&
+		    (r->port == m->port || m->port == 0) && strcmp(r->conn->host, c->host) == 0)
+			break;
+	}
+	if (m->event == MFS_TRACKER_EVENT_STOPPED) {
+		if (i < t->nrecords)
+			remove_record(t, i);
+		return 0;
+	}
+	if (i == t->nrecords) {
+		if (c->nrecords >= c->s->cfg.max_subscriptions)
+			return -EPERM;
+		if (grow((void **)&t->records, &t->records_cap, t->nrecords, sizeof *t->records) != 0)
+			return -ENOMEM;
+		r = &t->records[t->nrecords++];
+		memcpy(r->peer_id, m->peer_id, MFS_TRACKER_KEY_BYTES);
+		r->port = m->port;
+		r->conn = c;
+		c->nrecords++;
+	}
+	r = &t->records[i];
+	if (r->conn != c) {
+		/* The same node, reconnected: the record moves to this connection. */
+		r->conn->nrecords--;
+		r->conn = c;
+		c->nrecords++;
+	}
+	r->expires_ms = now + 3000ull * c->s->cfg.interval;
+	return 0;
 }
 
 static void do_announce(struct conn *c, struct mfs_tracker_msg *m)
@@ -608,8 +658,8 @@ static void do_announce(struct conn *c, struct mfs_tracker_msg *m)
 			send_error(c, MFS_TRACKER_ANNOUNCE, m->key, 0, -EPERM, why);
 			return;
 		}
-		if (!c->announced &&
-		    !(c->announced = calloc(s->cfg.max_subscriptions, sizeof *c->announced)))
+		if (grow((void **)&c->announced, &c->announced_cap, c->nannounced,
+			 sizeof *c->announced) != 0)
 			goto oom;
 		if (!t && !(t = topic_find(s, m->key, 1)))
 			goto oom;
@@ -618,31 +668,15 @@ static void do_announce(struct conn *c, struct mfs_tracker_msg *m)
 	}
 	if (t)
 		prune(t, now);
-	if (t && records) {
-		size_t i;
+	if (t && records && (rc = record(c, t, m, now)) != 0) {
+		char why[80];
 
-		/* One record per (peer, address, port): a peer_id alone is public,
-		 * so nobody can take over another node's record. */
-		for (i = 0; i < t->nrecords; i++)
-			if (mfs_memeq(t->records[i].peer_id, m->peer_id, MFS_TRACKER_KEY_BYTES) &&
-			    t->records[i].port == (m->port ? m->port : t->records[i].port) &&
-			    strcmp(t->records[i].conn->host, c->host) == 0)
-				break;
-		if (m->event == MFS_TRACKER_EVENT_STOPPED) {
-			if (i < t->nrecords)
-				t->records[i] = t->records[--t->nrecords];
-		} else {
-			if (i == t->nrecords) {
-				if (grow((void **)&t->records, &t->records_cap, t->nrecords,
-					 sizeof *t->records) != 0)
-					goto oom;
-				t->nrecords++;
-				memcpy(t->records[i].peer_id, m->peer_id, MFS_TRACKER_KEY_BYTES);
-				t->records[i].port = m->port;
-			}
-			t->records[i].conn = c;
-			t->records[i].expires_ms = now + 3000ull * s->cfg.interval;
-		}
+		if (rc != -EPERM)
+			goto oom;
+		snprintf(why, sizeof why, "at most %u announced peers per connection",
+			 s->cfg.max_subscriptions);
+		send_error(c, MFS_TRACKER_ANNOUNCE, m->key, 0, -EPERM, why);
+		return;
 	}
 	if (t && t->nrecords) {
 		/* Start at a random record so that every peer gets handed out. */
@@ -871,8 +905,9 @@ static const struct lws_protocols protocols[] = {
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* Ping a connection idle for a minute; drop it when a pong has not come a
- * minute later (dead peers must not hold subscriptions forever). */
+/* Ping every connection a minute after its last pong (or its handshake);
+ * drop it when no pong came a minute later: dead peers must not hold
+ * subscriptions forever. */
 static const lws_retry_bo_t idle_policy = {
 	.secs_since_valid_ping = 60,
 	.secs_since_valid_hangup = 120,

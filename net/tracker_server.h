@@ -6,10 +6,11 @@
  * environment (tracker state is public: key = the 32-byte public key,
  * value = the canonical manifest), so a restarted tracker still serves
  * the newest manifest and still refuses replays. A manifest is pushed to
- * every subscriber at once; one slow subscriber is closed (1008) rather
- * than let its queue grow past 4 x max_message (at least 4 MiB). Every
- * limit in the config is enforced; a misbehaving client gets an "error" or
- * is closed, and the others are served meanwhile.
+ * every subscriber at once (one copy in memory, however many); a
+ * subscriber that does not read is cut off rather than let its queue grow
+ * past 4 x max_message (at least 4 MiB). Every limit in the config is
+ * enforced; a misbehaving client gets an "error" or is closed, and the
+ * others are served meanwhile.
  *
  * Threads: everything, start and stop included, on the loop's thread. */
 #ifndef MFS_TRACKER_SERVER_H

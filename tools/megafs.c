@@ -31,7 +31,7 @@ static const struct subcommand commands[] = {
 	{"umount", cmd_umount, "umount DIR"},
 	{"tracker", cmd_tracker,
 	 "tracker --listen HOST:PORT [--db DIR] [--max-message N] [--max-subscriptions N]\n"
-	 "                 [--max-per-address N]"},
+	 "                 [--max-per-address N] [--max-connections N] [--interval S]"},
 	{"serve", cmd_serve, "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]..."},
 	{"fetch", cmd_fetch, "fetch LINK PATH -o OUT [--tracker URL]... [--peer ADDR]..."},
 	{"help", cmd_help, "help [COMMAND]"},
