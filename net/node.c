@@ -17,6 +17,7 @@
 #define MAX_BANNED 64u
 #define HAVE_SLOTS 1024u      /* blob-id prefixes a connection said it has */
 #define TICK_MS 100u
+#define MAX_QUEUED_ANSWERS (64u << 20) /* per connection */
 #define REDIAL_MIN_MS 250u
 #define REDIAL_MAX_MS 10000u
 
@@ -155,7 +156,7 @@ static void ban_key(struct mfs_netnode *n, const uint8_t *pk)
 		return;
 	if (n->n_banned < MAX_BANNED)
 		memcpy(n->banned[n->n_banned++], pk, MFS_NOISE_KEY_BYTES);
-	else /* forget the oldest */
+	else /* full: the newest entry gives way */
 		memcpy(n->banned[n->n_banned - 1], pk, MFS_NOISE_KEY_BYTES);
 	pthread_mutex_lock(&n->lock);
 	n->stats.peers_banned++;
@@ -572,6 +573,12 @@ static void on_request(struct conn *c, const struct mfs_wire_msg *m)
 			       "more requests than the hello allowed");
 		return;
 	}
+	/* Answers are queued as they are ready; a peer that keeps asking but
+	 * does not read what it is sent must not grow our memory. */
+	if (mfs_peer_queued(c->peer) > MAX_QUEUED_ANSWERS) {
+		mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, "answers are not being read");
+		return;
+	}
 	memcpy(answer.blob_id, m->blob_id, sizeof answer.blob_id);
 	if (!n->cfg.source.get || !(j = calloc(1, sizeof *j))) {
 		mfs_peer_send(c->peer, &answer);
@@ -591,7 +598,8 @@ static void on_want(struct conn *c, const struct mfs_wire_msg *m)
 	struct mfs_netnode *n = c->node;
 	struct job *j;
 
-	if (!n->cfg.source.has || !(j = calloc(1, sizeof *j)))
+	if (!n->cfg.source.has || mfs_peer_queued(c->peer) > MAX_QUEUED_ANSWERS ||
+	    !(j = calloc(1, sizeof *j)))
 		return;
 	j->want = 1;
 	j->gen = c->gen;

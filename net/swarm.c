@@ -102,6 +102,22 @@ static void remember(json_t *root, const char *key, const char *text, size_t max
 	json_object_set_new(root, key, fresh);
 }
 
+int mfs_swarm_remembers(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES])
+{
+	struct mfs_vtxn *t;
+	json_t *root;
+	int any;
+
+	if (mfs_vtxn_begin(vol, 0, &t) < 0)
+		return 0;
+	root = memory_load(t, pk);
+	any = json_array_size(json_object_get(root, "trackers")) > 0 ||
+	      json_array_size(json_object_get(root, "peers")) > 0;
+	json_decref(root);
+	mfs_vtxn_abort(t);
+	return any;
+}
+
 static int memory_store(struct mfs_vtxn *t, const uint8_t *pk, json_t *root)
 {
 	uint8_t name[1 + MFS_SIGN_PK_BYTES];
@@ -304,6 +320,8 @@ static int load_memory(struct mfs_swarm *s, char ***urls, size_t *n_urls, char *
 			remember(root, "trackers", c->trackers[g], MAX_TRACKERS);
 		json_array_foreach(json_object_get(root, "trackers"), k, v) {
 			size_t m;
+			if (!json_is_string(v) || mfs_tracker_url_check(json_string_value(v)) != 0)
+				continue; /* not one to use (an older version's mistake) */
 			for (m = 0; m < *n_urls && strcmp((*urls)[m], json_string_value(v)); m++)
 				;
 			if (m == *n_urls && *n_urls < MAX_TRACKERS)

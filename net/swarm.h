@@ -59,6 +59,10 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
  * NULL-safe. */
 void mfs_swarm_stop(struct mfs_swarm *s);
 
+/* 1 when the volume remembers a tracker or a peer for channel pk (a
+ * start with nothing given would still run a network). */
+int mfs_swarm_remembers(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES]);
+
 /* mfs_node_fetch on the swarm's node (blobs checked against their ids). */
 int mfs_swarm_fetch(struct mfs_swarm *s, const uint8_t id[static MFS_BLOB_ID_BYTES],
 		    int urgent, uint8_t **blob, size_t *len);

@@ -507,6 +507,17 @@ static int parse_url(struct mfs_tracker_client *c, const char *url)
 	return c->host && c->host_header && c->path ? 0 : -ENOMEM;
 }
 
+int mfs_tracker_url_check(const char *url)
+{
+	struct mfs_tracker_client probe = {0};
+	int rc = parse_url(&probe, url);
+
+	free(probe.host);
+	free(probe.host_header);
+	free(probe.path);
+	return rc;
+}
+
 static void finish_free(struct mfs_tracker_client *c)
 {
 	if (c->handles_open > 0 || c->resolving)

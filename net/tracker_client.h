@@ -57,6 +57,10 @@ struct mfs_tracker_client_callbacks {
 int mfs_tracker_client_new(struct mfs_tracker_client **out, uv_loop_t *loop, const char *url,
 			   const struct mfs_tracker_client_callbacks *cb, void *ctx);
 
+/* 0 when url is a tracker URL mfs_tracker_client_new takes, else its
+ * error (-EINVAL, -EPROTONOSUPPORT). */
+int mfs_tracker_url_check(const char *url);
+
 /* Subscribes to key (again after every reconnect). Twice is harmless.
  * 0 or -ENOMEM. */
 int mfs_tracker_client_subscribe(struct mfs_tracker_client *c,

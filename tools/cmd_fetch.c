@@ -184,6 +184,8 @@ int cmd_fetch(int argc, char **argv)
 		if (status != 1)
 			return status ? status : 2;
 	}
+	if (net.listen)
+		return cli_usage(&c, "--listen: megafs fetch serves nobody (see megafs serve)");
 	if (optind + 2 != argc || !out)
 		return cli_usage(&c, "usage: megafs fetch LINK PATH -o OUT [--tracker URL]... "
 				 "[--peer ADDR]...");

@@ -28,6 +28,7 @@ struct mount_args {
 	int read_only;
 	char options[4096];            /* -o, passed to FUSE (ro kept too) */
 	struct net_opts net;
+	int networked;                 /* a network will run (options, or remembered) */
 };
 
 /* Options mount(8) keeps for itself; they may reach us from /etc/fstab. */
@@ -174,9 +175,12 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 	memcpy(cfg.pk, a->pk, sizeof cfg.pk);
 	cfg.writable = owned && !a->read_only;
 	cfg.syslog = status_fd >= 0;
-	cfg.fetcher = (struct mfs_blob_fetcher){.fetch = fetch_via, .ctx = &swarm, .verifies = 1};
-	cfg.published = publish_via;
-	cfg.published_ctx = &swarm;
+	if (a->networked) {
+		cfg.fetcher = (struct mfs_blob_fetcher){
+			.fetch = fetch_via, .ctx = &swarm, .verifies = 1};
+		cfg.published = publish_via;
+		cfg.published_ctx = &swarm;
+	}
 	rc = mfs_fs_new(&fs, &cfg);
 	if (rc == 0 && !(se = fuse_session_new(&args, mfs_fs_ops(), sizeof *mfs_fs_ops(), fs)))
 		rc = -EINVAL;
@@ -212,7 +216,7 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 		rc = mfs_fs_start(fs, store, vol, se);
 		store = NULL; /* the fs owns them now */
 		vol = NULL;
-		if (rc == 0) {
+		if (rc == 0 && a->networked) {
 			struct mfs_swarm_config net = {
 				.vol = fs_vol,
 				.cache = mfs_fs_session_cache(fs),
@@ -392,6 +396,8 @@ int cmd_mount(int argc, char **argv)
 		cli_fail(&c, status, "cannot open a volume in %s", c.store_dir);
 	} else {
 		status = channel_role(&c, vol, &a, &owned);
+		a.networked = a.net.n_trackers || a.net.n_peers || a.net.listen ||
+			      mfs_swarm_remembers(vol, a.pk);
 	}
 	mfs_volume_close(vol);
 	mfs_store_close(store);

@@ -27,13 +27,15 @@ static const struct subcommand commands[] = {
 	 "ingest FILE [--mode convergent|random] [--chunk-size N] [--channel LINK|--global]"},
 	{"extract", cmd_extract, "extract ENTRY.json -o OUT"},
 	{"status", cmd_status, "status"},
-	{"mount", cmd_mount, "mount LINK DIR [-f] [-o OPTIONS]"},
+	{"mount", cmd_mount,
+	 "mount LINK DIR [-f] [-o OPTIONS] [--tracker URL]... [--listen HOST:PORT]\n"
+	 "                 [--peer HOST:PORT[#KEY]]..."},
 	{"umount", cmd_umount, "umount DIR"},
 	{"tracker", cmd_tracker,
 	 "tracker --listen HOST:PORT [--db DIR] [--max-message N] [--max-subscriptions N]\n"
 	 "                 [--max-per-address N] [--max-connections N] [--interval S]"},
 	{"serve", cmd_serve, "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]..."},
-	{"fetch", cmd_fetch, "fetch LINK PATH -o OUT [--tracker URL]... [--peer ADDR]..."},
+	{"fetch", cmd_fetch, "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY]]..."},
 	{"help", cmd_help, "help [COMMAND]"},
 };
 

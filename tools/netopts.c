@@ -4,13 +4,15 @@
 #include <string.h>
 
 #include "crypto/mfs_error.h"
+#include "net/tracker_client.h"
 
 int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
 {
 	switch (opt) {
 	case OPT_TRACKER:
-		if (strncmp(arg, "ws://", 5) != 0)
-			return cli_usage(c, "--tracker %s: a tracker is ws://HOST:PORT", arg);
+		if (mfs_tracker_url_check(arg) != 0)
+			return cli_usage(c, "--tracker %s: a tracker is ws://HOST[:PORT][/PATH] "
+					 "(wss:// is not supported yet)", arg);
 		if (n->n_trackers == NET_MAX_TRACKERS)
 			return cli_usage(c, "--tracker: at most %d trackers", NET_MAX_TRACKERS);
 		n->trackers[n->n_trackers++] = arg;
