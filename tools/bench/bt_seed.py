@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 # tools/bench/bt_seed.py: the BitTorrent side of tools/bench/net.sh. One
-# process that makes a torrent of each file, seeds them all with
+# process that makes a torrent of some files, seeds it with
 # libtorrent-rasterbar, and runs the tiny HTTP tracker that points every
 # client at that seeder. Loopback only: the tracker and the seeder listen on
 # 127.0.0.2 (--host), and DHT, local peer discovery, UPnP and NAT-PMP are off.
 #
 #   /usr/bin/python3 tools/bench/bt_seed.py --out DIR [--piece-kb N] FILE...
 #
-# Writes DIR/<basename of FILE>.torrent (BitTorrent v1, one file each, the
-# tracker as announce URL), then prints one line on stdout,
+# The FILEs share one directory, D: writes DIR/<basename of D>.torrent
+# (BitTorrent v1, the files in D's name in the order given, the tracker as
+# announce URL), then prints one line on stdout,
 #   ready tracker=PORT seeder=PORT
 # and seeds until SIGTERM or SIGINT. Seeding starts in seed mode (the pieces
 # were just hashed from the same files, no second check). Needs
@@ -94,23 +95,28 @@ def tracker_handler(handles):
 	return Announce
 
 
-def make_torrent(path, piece_kb, announce, out_dir):
+def make_torrent(paths, piece_kb, announce, out_dir):
+	"""One torrent of PATHS, which share a directory; returns its path."""
+	root = os.path.dirname(os.path.abspath(paths[0]))
+	if any(os.path.dirname(os.path.abspath(p)) != root for p in paths):
+		sys.exit("bt_seed.py: the files must be in one directory")
+	name = os.path.basename(root)
 	fs = lt.file_storage()
-	fs.add_file(os.path.basename(path), os.path.getsize(path))
+	for p in paths:
+		fs.add_file(os.path.join(name, os.path.basename(p)), os.path.getsize(p))
 	ct = lt.create_torrent(fs, piece_kb * 1024, flags=lt.create_torrent.v1_only)
 	ct.add_tracker(announce)
 	ct.set_creator("megafs tools/bench/bt_seed.py")
-	lt.set_piece_hashes(ct, os.path.dirname(os.path.abspath(path)))
-	data = lt.bencode(ct.generate())
-	torrent = os.path.join(out_dir, os.path.basename(path) + ".torrent")
+	lt.set_piece_hashes(ct, os.path.dirname(root))
+	torrent = os.path.join(out_dir, name + ".torrent")
 	with open(torrent, "wb") as f:
-		f.write(data)
+		f.write(lt.bencode(ct.generate()))
 	return torrent
 
 
 def main():
-	ap = argparse.ArgumentParser(description=__doc__)
-	ap.add_argument("--out", required=True, help="where the .torrent files go")
+	ap = argparse.ArgumentParser(description="Seed FILEs as one torrent, with a tracker, on loopback.")
+	ap.add_argument("--out", required=True, help="where the .torrent file goes")
 	ap.add_argument("--piece-kb", type=int, default=0,
 			help="piece size in KiB (0: libtorrent chooses)")
 	ap.add_argument("--host", default="127.0.0.2",
@@ -157,18 +163,15 @@ def main():
 	tracker.daemon_threads = True
 	announce = f"http://{args.host}:{tracker.server_address[1]}/announce"
 
-	for path in args.files:
-		torrent = make_torrent(path, args.piece_kb, announce, args.out)
-		p = lt.add_torrent_params()
-		p.ti = lt.torrent_info(torrent)
-		p.save_path = os.path.dirname(os.path.abspath(path))
-		# No announces of its own: the tracker would have it dial itself.
-		p.trackers = []
-		p.flags = lt.torrent_flags.seed_mode | lt.torrent_flags.override_trackers | \
-			  lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd | \
-			  lt.torrent_flags.disable_pex
-		h = ses.add_torrent(p)
-		handles[p.ti.info_hashes().v1.to_bytes()] = h
+	p = lt.add_torrent_params()
+	p.ti = lt.torrent_info(make_torrent(args.files, args.piece_kb, announce, args.out))
+	p.save_path = os.path.dirname(os.path.dirname(os.path.abspath(args.files[0])))
+	# No announces of its own: the tracker would have it dial itself.
+	p.trackers = []
+	p.flags = lt.torrent_flags.seed_mode | lt.torrent_flags.override_trackers | \
+		  lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd | \
+		  lt.torrent_flags.disable_pex
+	handles[p.ti.info_hashes().v1.to_bytes()] = ses.add_torrent(p)
 	threading.Thread(target=tracker.serve_forever, daemon=True).start()
 
 	stop = threading.Event()
