@@ -127,6 +127,14 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static int is_stopping(struct mfs_netnode *n)
+{
+	pthread_mutex_lock(&n->lock);
+	int stopping = n->stopping;
+	pthread_mutex_unlock(&n->lock);
+	return stopping;
+}
+
 static uint64_t id_prefix(const uint8_t *id)
 {
 	uint64_t v;
@@ -242,7 +250,7 @@ static struct conn *pick(struct mfs_netnode *n, const struct fetch *f, int *any_
 	return best;
 }
 
-static int ask(struct mfs_netnode *n, struct conn *c, struct fetch *f)
+static int ask(struct conn *c, struct fetch *f)
 {
 	struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = ++c->next_rid};
 	struct req *r;
@@ -256,7 +264,6 @@ static int ask(struct mfs_netnode *n, struct conn *c, struct fetch *f)
 	f->state = FETCH_ASKED;
 	f->asks++;
 	f->asked_ms = now_ms();
-	(void)n;
 	return 0;
 }
 
@@ -309,7 +316,7 @@ static void pump_locked(struct mfs_netnode *n)
 			}
 			struct conn *c = pick(n, f, &any_untried);
 			if (c) {
-				ask(n, c, f);
+				ask(c, f);
 			} else if (!any_untried && (f->n_tried > 0 || n->dials) &&
 				   !peers_pending(n) && f->asks == 0) {
 				/* Nobody left to ask: all said no, or every peer
@@ -454,11 +461,7 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 	conn_unlink(n, c);
 	if (d) {
 		d->conn = NULL;
-		int stopping;
-		pthread_mutex_lock(&n->lock);
-		stopping = n->stopping;
-		pthread_mutex_unlock(&n->lock);
-		if (!d->banned && !stopping) {
+		if (!d->banned && !is_stopping(n)) {
 			unsigned delay = REDIAL_MIN_MS << (d->failures < 6 ? d->failures : 6);
 			if (delay > REDIAL_MAX_MS)
 				delay = REDIAL_MAX_MS;
@@ -509,7 +512,6 @@ static void job_run(uv_work_t *w)
 				MFS_BLOB_ID_BYTES);
 	j->n_ids = held;
 }
-
 
 static void job_done(uv_work_t *w, int status)
 {
@@ -700,12 +702,8 @@ static void on_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *c
 static void dial_now(struct mfs_netnode *n, struct dial *d)
 {
 	struct conn *c;
-	int stopping;
 
-	pthread_mutex_lock(&n->lock);
-	stopping = n->stopping;
-	pthread_mutex_unlock(&n->lock);
-	if (d->conn || d->banned || stopping || !(c = conn_new(n, d)))
+	if (d->conn || d->banned || is_stopping(n) || !(c = conn_new(n, d)))
 		return;
 	d->conn = c;
 	memcpy(&c->addr, &d->sa, sizeof c->addr);
@@ -788,11 +786,8 @@ static int parse_addr(const char *text, struct sockaddr_storage *out)
 
 static void maybe_finish_stop(struct mfs_netnode *n)
 {
-	int stopping;
-
 	pthread_mutex_lock(&n->lock);
-	stopping = n->stopping;
-	if (stopping && n->handles == 0 && n->jobs == 0 && !n->conns) {
+	if (n->stopping && n->handles == 0 && n->jobs == 0 && !n->conns) {
 		n->stopped = 1;
 		pthread_cond_broadcast(&n->quiet);
 	}
@@ -974,10 +969,7 @@ static int add_peer_on_loop(void *arg)
 	for (d = n->dials; d; d = d->next)
 		if (strcmp(d->addr, j->addr) == 0)
 			return 0;
-	pthread_mutex_lock(&n->lock);
-	int stopping = n->stopping;
-	pthread_mutex_unlock(&n->lock);
-	if (stopping)
+	if (is_stopping(n))
 		return -ESHUTDOWN;
 	if (!(d = calloc(1, sizeof *d)))
 		return -ENOMEM;

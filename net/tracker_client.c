@@ -13,7 +13,6 @@
 #include "crypto/secure.h"
 #include "net/ws.h"
 
-#define FRAGMENT_BYTES 16384
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 10000
 #define STABLE_MS 10000           /* a connection this old resets the backoff */
@@ -72,7 +71,7 @@ struct mfs_tracker_client {
 	size_t rx_len, rx_cap;
 	int freeing;
 	int handles_open;         /* the two timers and the lws context */
-	unsigned char scratch[LWS_PRE + FRAGMENT_BYTES];
+	unsigned char scratch[LWS_PRE + MFS_WS_FRAGMENT_BYTES];
 };
 
 /* A tracker that stops answering pings (one a minute) within 30 s is
@@ -118,22 +117,15 @@ static void send_built(struct mfs_tracker_client *c, int rc, char *text, size_t 
 
 static int write_next(struct mfs_tracker_client *c)
 {
-	unsigned char *buf = c->scratch + LWS_PRE;
 	struct out_item *i = c->head;
-	size_t n;
-	int flags;
+	int done;
 
 	if (!i)
 		return 0;
-	n = i->len - c->head_sent;
-	if (n > FRAGMENT_BYTES)
-		n = FRAGMENT_BYTES;
-	memcpy(buf, i->data + c->head_sent, n);
-	flags = lws_write_ws_flags(LWS_WRITE_TEXT, c->head_sent == 0, c->head_sent + n == i->len);
-	if (lws_write(c->wsi, buf, n, (enum lws_write_protocol)flags) < 0)
+	done = mfs_ws_write_fragment(c->wsi, c->scratch, i->data, i->len, &c->head_sent);
+	if (done < 0)
 		return -1;
-	c->head_sent += n;
-	if (c->head_sent == i->len) {
+	if (done) {
 		c->head = i->next;
 		if (!c->head)
 			c->tail = NULL;
@@ -402,7 +394,7 @@ static int receive(struct mfs_tracker_client *c, const void *in, size_t len)
 		return -1;
 	}
 	if (c->rx_len + len > c->rx_cap) {
-		size_t cap = c->rx_cap ? c->rx_cap : FRAGMENT_BYTES;
+		size_t cap = c->rx_cap ? c->rx_cap : MFS_WS_FRAGMENT_BYTES;
 		char *p;
 
 		while (cap < c->rx_len + len)
@@ -458,7 +450,7 @@ static int client_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 }
 
 static const struct lws_protocols protocols[] = {
-	{"megafs-tracker-client", client_callback, 0, FRAGMENT_BYTES, 0, NULL, 0},
+	{"megafs-tracker-client", client_callback, 0, MFS_WS_FRAGMENT_BYTES, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

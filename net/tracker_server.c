@@ -19,7 +19,6 @@
 #include "net/tracker_proto.h"
 #include "net/ws.h"
 
-#define FRAGMENT_BYTES 16384      /* payload per lws_write and per receive */
 #define MIN_QUEUE_BYTES (4u << 20)
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
 #define RX_KEEP_BYTES 65536       /* a receive buffer above this is freed after use */
@@ -168,7 +167,7 @@ struct mfs_tracker_server {
 	size_t nconns;
 	uint64_t published, refused;
 	size_t queue_cap;
-	unsigned char scratch[LWS_PRE + FRAGMENT_BYTES];
+	unsigned char scratch[LWS_PRE + MFS_WS_FRAGMENT_BYTES];
 	int stopping;
 };
 
@@ -428,10 +427,9 @@ static void send_error(struct conn *c, enum mfs_tracker_action request, const ui
 /* Writes the next fragment of the queue's head. 0 or -1 (close). */
 static int conn_write(struct conn *c)
 {
-	unsigned char *buf = c->s->scratch + LWS_PRE;
 	struct out_item *i = c->head;
-	size_t n;
-	int flags;
+	size_t before = c->head_sent;
+	int done;
 
 	if (c->close_status) {
 		if (c->close_reason)
@@ -441,17 +439,12 @@ static int conn_write(struct conn *c)
 	}
 	if (!i)
 		return 0;
-	n = i->msg->len - c->head_sent;
-	if (n > FRAGMENT_BYTES)
-		n = FRAGMENT_BYTES;
-	memcpy(buf, i->msg->data + c->head_sent, n);
-	flags = lws_write_ws_flags(LWS_WRITE_TEXT, c->head_sent == 0,
-				   c->head_sent + n == i->msg->len);
-	if (lws_write(c->wsi, buf, n, (enum lws_write_protocol)flags) < 0)
+	done = mfs_ws_write_fragment(c->wsi, c->s->scratch, i->msg->data, i->msg->len,
+				     &c->head_sent);
+	if (done < 0)
 		return -1;
-	c->head_sent += n;
-	c->queued -= n;
-	if (c->head_sent == i->msg->len) {
+	c->queued -= c->head_sent - before;
+	if (done) {
 		c->head = i->next;
 		if (!c->head)
 			c->tail = NULL;
@@ -750,7 +743,7 @@ static int conn_receive(struct conn *c, const void *in, size_t len)
 		return -1;
 	}
 	if (c->rx_len + len > c->rx_cap) {
-		size_t cap = c->rx_cap ? c->rx_cap : FRAGMENT_BYTES;
+		size_t cap = c->rx_cap ? c->rx_cap : MFS_WS_FRAGMENT_BYTES;
 		char *p;
 
 		while (cap < c->rx_len + len)
@@ -901,7 +894,7 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 }
 
 static const struct lws_protocols protocols[] = {
-	{"megafs-tracker", server_callback, 0, FRAGMENT_BYTES, 0, NULL, 0},
+	{"megafs-tracker", server_callback, 0, MFS_WS_FRAGMENT_BYTES, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -186,3 +186,20 @@ int mfs_ws_numeric_host(char *out, size_t out_len, const struct sockaddr *sa)
 	}
 	return -EAFNOSUPPORT;
 }
+
+int mfs_ws_write_fragment(struct lws *wsi, unsigned char *scratch, const char *data, size_t len,
+			  size_t *sent)
+{
+	unsigned char *buf = scratch + LWS_PRE;
+	size_t n = len - *sent;
+	int flags;
+
+	if (n > MFS_WS_FRAGMENT_BYTES)
+		n = MFS_WS_FRAGMENT_BYTES;
+	memcpy(buf, data + *sent, n);
+	flags = lws_write_ws_flags(LWS_WRITE_TEXT, *sent == 0, *sent + n == len);
+	if (lws_write(wsi, buf, n, (enum lws_write_protocol)flags) < 0)
+		return -1;
+	*sent += n;
+	return *sent == len;
+}

@@ -47,6 +47,16 @@ int mfs_ws_start(struct mfs_ws *ws, uv_loop_t *loop, struct lws_context_creation
  * from outside any lws callback and from inside one. */
 void mfs_ws_stop(struct mfs_ws *ws, void (*done)(void *arg), void *arg);
 
+/* Payload bytes per lws_write and per receive buffer. */
+#define MFS_WS_FRAGMENT_BYTES 16384
+
+/* Writes the next fragment of text message data[len], *sent bytes of which
+ * are out already, through scratch (LWS_PRE + MFS_WS_FRAGMENT_BYTES bytes).
+ * Advances *sent; returns 1 when the whole message is out, 0 when more
+ * remains, -1 when the write failed (the connection must close). */
+int mfs_ws_write_fragment(struct lws *wsi, unsigned char *scratch, const char *data, size_t len,
+			  size_t *sent);
+
 /* The numeric form of an AF_INET(6) address, "127.0.0.1" for
  * ::ffff:127.0.0.1, into out[INET6_ADDRSTRLEN]. 0 or -EAFNOSUPPORT. */
 int mfs_ws_numeric_host(char *out, size_t out_len, const struct sockaddr *sa);
