@@ -18,6 +18,7 @@
 
 #define MANIFEST_WAIT_MS 30000u
 #define READ_BYTES (1u << 20)
+#define FETCH_AHEAD 16u          /* chunks of read-ahead */
 
 static double now_s(void)
 {
@@ -158,8 +159,6 @@ int cmd_fetch(int argc, char **argv)
 		NET_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
-	/* Pipelining: many chunks in flight, spread over the peers. */
-	static const struct mfs_reader_config reading = {.readahead_chunks = 16, .workers = 8};
 	struct net_opts net = {0};
 	struct mfs_store *store = NULL;
 	struct mfs_volume *vol = NULL;
@@ -212,6 +211,14 @@ int cmd_fetch(int argc, char **argv)
 			status = cli_fail(&c, 0, "%s: no such file in %s", argv[optind + 1], link);
 	}
 	if (status == 0) {
+		/* Pipelining: many chunks in flight, spread over the peers. A
+		 * download reads each byte once: the decrypted-segment cache
+		 * need hold only the read-ahead window, not the mount's 64 MiB. */
+		const struct mfs_reader_config reading = {
+			.readahead_chunks = FETCH_AHEAD,
+			.workers = 8,
+			.cache_bytes = (FETCH_AHEAD + 2) * (size_t)entry.chunk_size,
+		};
 		struct mfs_blob_fetcher fetcher = {
 			.fetch = mfs_swarm_fetcher, .ctx = swarm, .verifies = 1};
 		status = mfs_reader_new(&reader, vol, NULL, &fetcher, &reading);
