@@ -61,6 +61,23 @@ echo "   error shown: $(tail -1 "$T/wrong.err")"
 [ ! -e "$T/again.txt" ] || fail "a failed fetch left an output file"
 ok "a peer proving another key is refused; the fetch fails and writes nothing"
 
+# Bad requests: each says what is wrong, writes nothing.
+peer="127.0.0.1:$port#$key"
+MEGAFS_STORE=$SUB expect_fail "no such file" megafs fetch "$link" "nope.txt" -o "$T/x" --peer "$peer"
+MEGAFS_STORE=$SUB expect_fail "a tracker is ws://" megafs fetch "$link" "$name" -o "$T/x" \
+	--tracker ws://127.0.0.1:99999
+MEGAFS_STORE=$SUB expect_fail "a tracker is ws://" megafs fetch "$link" "$name" -o "$T/x" \
+	--tracker wss://127.0.0.1:7000
+MEGAFS_STORE=$SUB expect_fail "not a peer address" megafs fetch "$link" "$name" -o "$T/x" \
+	--peer "127.0.0.1#$key"
+MEGAFS_STORE=$SUB expect_fail "serves nobody" megafs fetch "$link" "$name" -o "$T/x" \
+	--listen 127.0.0.1:0
+MEGAFS_STORE=$T/fresh megafs init --size 64M --kdf fast >/dev/null
+MEGAFS_STORE=$T/fresh expect_fail "no tracker or peer is known" megafs fetch "$link" "$name" \
+	-o "$T/x"
+[ ! -e "$T/x" ] && [ ! -e "$T/x.part" ] || fail "a refused fetch left a file"
+ok "bad paths, tracker URLs, peer addresses and options are refused with a reason"
+
 kill "$serve_pid"
 wait "$serve_pid" || fail "megafs serve did not exit cleanly"
 finish
