@@ -142,6 +142,22 @@ static int read_manifest(struct cli *c, const char *path, char **text, size_t *l
 	return 0;
 }
 
+/* Refuses a manifest that is malformed or badly signed before the store is
+ * opened: a refused import then leaves the store file untouched (opening a
+ * volume writes, see mfs_volume_open). */
+static int precheck_manifest(struct cli *c, const char *path, const char *text, size_t len)
+{
+	const char *shown = strcmp(path, "-") == 0 ? "stdin" : path;
+	struct mfs_manifest m = {0};
+	char why[256] = "";
+	int rc = mfs_manifest_verify(&m, text, len, NULL, 0, why, sizeof why);
+
+	mfs_manifest_clear(&m);
+	if (rc == 0)
+		return 0;
+	return why[0] ? cli_fail(c, 0, "%s: %s", shown, why) : cli_fail(c, rc, "%s", shown);
+}
+
 /* Verifies text as the next manifest of its channel and stores it,
  * subscribing to a channel the volume does not know. A manifest is canonical
  * JSON with no trailing newline; export prints one after it, so
@@ -246,8 +262,11 @@ int cmd_channel(int argc, char **argv)
 	    strcmp(verb, "subscribe") != 0 && strcmp(verb, "import") != 0 &&
 	    strcmp(verb, "export") != 0)
 		return cli_usage(&c, "unknown channel command '%s'", verb);
-	if (strcmp(verb, "import") == 0 && read_manifest(&c, argv[optind + 1], &text, &len) != 0)
+	if (strcmp(verb, "import") == 0 && (read_manifest(&c, argv[optind + 1], &text, &len) != 0 ||
+					      precheck_manifest(&c, argv[optind + 1], text, len) != 0)) {
+		free(text);
 		return 1;
+	}
 	if (cli_open_volume(&c, &store, &vol) != 0) {
 		free(text);
 		return 1;

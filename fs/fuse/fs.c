@@ -100,7 +100,7 @@ struct mfs_fs {
 	int stop;
 	int started;
 	pthread_t watcher;
-	uint64_t seen_txnid;
+	uint64_t seen_generation;   /* the volume's, when the tree was last built */
 };
 
 void mfs_log(const struct mfs_fs *fs, const char *fmt, ...)
@@ -1272,7 +1272,7 @@ static void *watcher_main(void *arg)
 	while (!fs->stop) {
 		struct timespec until;
 		struct notice *list;
-		uint64_t txnid;
+		uint64_t generation;
 
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += WATCH_MS * 1000000L;
@@ -1288,10 +1288,10 @@ static void *watcher_main(void *arg)
 		fs->notices = NULL;
 		pthread_mutex_unlock(&fs->watch_lock);
 		/* Another process (or `channel import`) may have stored a newer
-		 * manifest: the store's transaction id tells cheaply. */
-		txnid = mfs_store_last_txnid(fs->store);
-		if (txnid != fs->seen_txnid) {
-			fs->seen_txnid = txnid;
+		 * manifest: the volume's newest superblock tells. */
+		if (mfs_volume_refresh(fs->vol, &generation) == 0 &&
+		    generation != fs->seen_generation) {
+			fs->seen_generation = generation;
 			if (refresh(fs) != 0)
 				mfs_log(fs, "could not read the channel's newest manifest");
 		}
@@ -1356,7 +1356,7 @@ int mfs_fs_start(struct mfs_fs *fs, struct mfs_store *store, struct mfs_volume *
 	fs->store = store;
 	fs->vol = vol;
 	fs->se = se;
-	fs->seen_txnid = mfs_store_last_txnid(store);
+	mfs_volume_refresh(vol, &fs->seen_generation);
 	rc = mfs_session_cache_open(&fs->cache, fs->cfg.store_dir, fs->cfg.cache_bytes);
 	if (rc == 0)
 		rc = mfs_reader_new(&fs->reader, vol, fs->cache,

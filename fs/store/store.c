@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,26 +20,18 @@
 
 #define HEADER_BYTES 80
 #define HEADER_SUM_BYTES 16
-#define STORE_VERSION 1
+#define STORE_VERSION 2
+#define FIRST_STORE_VERSION 1 /* LMDB copy-on-write for every slot write */
 #define FILL_BATCH 256
-#define TRIM_SLOTS 256 /* 16 MiB */
 
 static const char magic[8] = {'M', 'E', 'G', 'A', 'F', 'S', 0, 'S'};
 
 struct mfs_store {
-	MDB_env *env;
-	MDB_dbi dbi;
 	struct mfs_store_header hdr;
-	void *map;                     /* LMDB's map of data.mdb, from /proc/self/maps */
-	size_t map_len;
-	uint64_t read_since_trim;      /* slots read since the last trim (atomic) */
-};
-
-struct mfs_store_txn {
-	struct mfs_store *store;
-	MDB_txn *txn;
-	int write;
-	MDB_cursor *cursor; /* lazily opened, for drop_free */
+	int fd;                        /* data.mdb, read-write when allowed */
+	uint64_t *offsets;             /* slot position -> value offset in data.mdb */
+	pthread_mutex_t lock;          /* the writer's lock within this process (recursive) */
+	unsigned lock_depth;           /* protected by lock */
 };
 
 int mfs_store_lmdb_error(int rc)
@@ -93,7 +87,10 @@ static int header_decode(struct mfs_store_header *h, const uint8_t in[static HEA
 	h->kdf.ops = mfs_le_get(in + 32, 8);
 	h->kdf.mem = mfs_le_get(in + 40, 8);
 	memcpy(h->salt, in + 48, MFS_KDF_SALT_BYTES);
+	if (h->version == FIRST_STORE_VERSION)
+		return MFS_E_OLDSTORE;
 	if (h->version != STORE_VERSION || h->slot_bytes != MFS_SLOT_BYTES || h->slot_count == 0 ||
+	    h->slot_count > (UINT64_C(1) << 32) ||
 	    mfs_kdf_limits_check(&h->kdf) != 0)
 		return MFS_E_FORMAT;
 	return 0;
@@ -107,17 +104,15 @@ static uint64_t lmdb_page(void)
 	return page > 32768 ? 32768 : page;
 }
 
-/* Room for the slots, the B-tree over them, and copy-on-write slack for the
- * largest transaction (writers keep theirs near 12 MiB: two in flight, plus
- * margin) plus an eighth. */
+/* Room for the slots, the B-tree over them, and the copy-on-write slack of
+ * init's own transactions (LMDB commits nothing after init). */
 static uint64_t map_bytes_for(uint64_t slot_count)
 {
 	const uint64_t page = lmdb_page();
 	const uint64_t per_slot = (MFS_SLOT_BYTES + 16 + page - 1) / page;
 	uint64_t data = slot_count * per_slot;
 	uint64_t tree = slot_count / 40 + 64;
-	uint64_t floor = (UINT64_C(64) << 20) / page;
-	uint64_t slack = data / 8 > floor ? data / 8 : floor;
+	uint64_t slack = data / 32 + (UINT64_C(4) << 20) / page;
 
 	return (data + tree + slack) * page;
 }
@@ -129,7 +124,7 @@ static int path_in(char *out, size_t len, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static int env_open(MDB_env **out, const char *dir, uint64_t map_bytes)
+static int env_open(MDB_env **out, const char *dir, uint64_t map_bytes, unsigned flags)
 {
 	MDB_env *env = NULL;
 	int rc = mdb_env_create(&env);
@@ -139,7 +134,7 @@ static int env_open(MDB_env **out, const char *dir, uint64_t map_bytes)
 	if (rc == 0)
 		rc = mdb_env_set_maxreaders(env, 254);
 	if (rc == 0)
-		rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_NORDAHEAD | MDB_NOMETASYNC, 0600);
+		rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_NORDAHEAD | flags, 0600);
 	if (rc != 0) {
 		if (env)
 			mdb_env_close(env);
@@ -167,7 +162,7 @@ static int dbi_open(MDB_env *env, MDB_dbi *dbi)
 /* Inserts one record of random bytes under a fresh random key. */
 static int put_random_record(MDB_txn *txn, MDB_dbi dbi)
 {
-	uint8_t key[MFS_SLOT_KEY_BYTES];
+	uint8_t key[16];
 	MDB_val k = {sizeof key, key}, v = {MFS_SLOT_BYTES, NULL};
 	int rc;
 
@@ -305,7 +300,7 @@ int mfs_store_create(const char *dir, uint64_t slot_count, const struct mfs_kdf_
 	h.kdf = *kdf;
 	mfs_random(h.salt, sizeof h.salt);
 
-	rc = env_open(&env, dir, h.map_bytes);
+	rc = env_open(&env, dir, h.map_bytes, 0);
 	if (rc == 0)
 		rc = dbi_open(env, &dbi);
 	if (rc == 0)
@@ -316,6 +311,11 @@ int mfs_store_create(const char *dir, uint64_t slot_count, const struct mfs_kdf_
 		rc = mfs_store_lmdb_error(mdb_env_info(env, &info));
 	if (env)
 		mdb_env_close(env);
+	/* Nothing uses the lock file after init (opening takes no lock). */
+	if (path_in(path, sizeof path, dir, "lock.mdb") == 0)
+		unlink(path);
+	if (path_in(path, sizeof path, dir, "data.mdb") != 0)
+		rc = rc ? rc : -ENAMETOOLONG;
 	if (rc == 0)
 		rc = randomize_tail(dir, info.me_last_pgno, h.map_bytes);
 	/* The header goes last: a store exists only once it is whole. */
@@ -352,35 +352,81 @@ static int read_header(struct mfs_store_header *h, const char *dir)
 	return header_decode(h, bytes);
 }
 
-/* Finds where LMDB mapped data_path (LMDB does not say: me_mapaddr is
- * only set for fixed maps). Without it the store works; reads just leave
- * their pages mapped until the kernel reclaims them. */
-static void find_map(struct mfs_store *s, const char *data_path)
+/* The start of the mapping of data.mdb that holds p (LMDB does not say where
+ * it mapped the file: me_mapaddr is set only for fixed maps). */
+static int map_base_of(const void *p, uintptr_t *base)
 {
-	char line[PATH_MAX + 128], real[PATH_MAX];
+	char line[PATH_MAX + 128];
 	FILE *maps = fopen("/proc/self/maps", "re");
-	size_t plen;
+	int rc = MFS_E_LMDB;
 
-	if (!maps || !realpath(data_path, real)) {
-		if (maps)
-			fclose(maps);
-		return;
-	}
-	plen = strlen(real);
+	if (!maps)
+		return -errno;
 	while (fgets(line, sizeof line, maps)) {
-		size_t n = strlen(line);
 		unsigned long start, end;
 
-		if (n > 0 && line[n - 1] == '\n')
-			line[--n] = '\0';
-		if (n < plen || strcmp(line + n - plen, real) != 0 ||
-		    sscanf(line, "%lx-%lx", &start, &end) != 2)
-			continue;
-		s->map = (void *)start;
-		s->map_len = end - start;
-		break;
+		if (sscanf(line, "%lx-%lx", &start, &end) == 2 && (uintptr_t)p >= start &&
+		    (uintptr_t)p < end) {
+			*base = start;
+			rc = 0;
+			break;
+		}
 	}
 	fclose(maps);
+	return rc;
+}
+
+/* Walks the frozen B-tree once, read-only and without the lock file, and
+ * notes where every value sits in the file. */
+static int learn_layout(struct mfs_store *s, const char *dir)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_cursor *c = NULL;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	uintptr_t base = 0;
+	uint64_t n = 0;
+	int rc;
+
+	s->offsets = calloc((size_t)s->hdr.slot_count, sizeof *s->offsets);
+	if (!s->offsets)
+		return -ENOMEM;
+	rc = env_open(&env, dir, s->hdr.map_bytes, MDB_RDONLY | MDB_NOLOCK);
+	if (rc == 0)
+		rc = mfs_store_lmdb_error(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn));
+	if (rc == 0)
+		rc = mfs_store_lmdb_error(mdb_dbi_open(txn, NULL, 0, &dbi));
+	if (rc == 0)
+		rc = mfs_store_lmdb_error(mdb_cursor_open(txn, dbi, &c));
+	for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
+		int got = mdb_cursor_get(c, &k, &v, op);
+
+		if (got == MDB_NOTFOUND)
+			break;
+		rc = mfs_store_lmdb_error(got);
+		if (rc != 0)
+			break;
+		if (n >= s->hdr.slot_count || k.mv_size != 16 || v.mv_size != MFS_SLOT_BYTES) {
+			rc = MFS_E_CORRUPT;
+			break;
+		}
+		if (n == 0)
+			rc = map_base_of(v.mv_data, &base);
+		if (rc == 0 && ((uintptr_t)v.mv_data < base ||
+				(uintptr_t)v.mv_data - base + MFS_SLOT_BYTES > s->hdr.map_bytes))
+			rc = MFS_E_CORRUPT;
+		if (rc == 0)
+			s->offsets[n++] = (uintptr_t)v.mv_data - base;
+	}
+	if (rc == 0 && n != s->hdr.slot_count)
+		rc = MFS_E_CORRUPT;
+	if (c)
+		mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	if (env)
+		mdb_env_close(env);
+	return rc;
 }
 
 int mfs_store_open(struct mfs_store **out, const char *dir)
@@ -388,12 +434,20 @@ int mfs_store_open(struct mfs_store **out, const char *dir)
 	struct mfs_store *s = calloc(1, sizeof *s);
 	char path[PATH_MAX];
 	struct stat st;
-	uint64_t count;
 	int rc;
 
 	*out = NULL;
 	if (!s)
 		return -ENOMEM;
+	s->fd = -1;
+	{
+		pthread_mutexattr_t a;
+
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&s->lock, &a);
+		pthread_mutexattr_destroy(&a);
+	}
 	rc = read_header(&s->hdr, dir);
 	if (rc == 0)
 		rc = path_in(path, sizeof path, dir, "data.mdb");
@@ -405,16 +459,17 @@ int mfs_store_open(struct mfs_store **out, const char *dir)
 	else if (rc == 0 && (uint64_t)st.st_size != s->hdr.map_bytes)
 		rc = MFS_E_CORRUPT;
 	if (rc == 0)
-		rc = env_open(&s->env, dir, s->hdr.map_bytes);
+		rc = learn_layout(s, dir);
+	if (rc == 0) {
+		s->fd = open(path, O_RDWR | O_CLOEXEC);
+		if (s->fd < 0 && (errno == EACCES || errno == EROFS))
+			s->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (s->fd < 0)
+			rc = -errno;
+	}
+	/* Slots sit at random positions: reading ahead of one only wastes I/O. */
 	if (rc == 0)
-		rc = dbi_open(s->env, &s->dbi);
-	if (rc == 0)
-		rc = mfs_store_record_count(s, &count);
-	if (rc == 0 && count != s->hdr.slot_count)
-		rc = MFS_E_CORRUPT;
-	if (rc == 0)
-		find_map(s, path);
-
+		posix_fadvise(s->fd, 0, 0, POSIX_FADV_RANDOM);
 	if (rc != 0) {
 		mfs_store_close(s);
 		return rc;
@@ -427,8 +482,10 @@ void mfs_store_close(struct mfs_store *s)
 {
 	if (!s)
 		return;
-	if (s->env)
-		mdb_env_close(s->env);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->offsets);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
@@ -439,196 +496,108 @@ const struct mfs_store_header *mfs_store_header(const struct mfs_store *s)
 
 int mfs_store_record_count(struct mfs_store *s, uint64_t *count)
 {
-	MDB_txn *txn;
-	MDB_stat st;
-	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-
-	if (rc != 0)
-		return mfs_store_lmdb_error(rc);
-	rc = mdb_stat(txn, s->dbi, &st);
-	mdb_txn_abort(txn);
-	if (rc == 0)
-		*count = st.ms_entries;
-	return mfs_store_lmdb_error(rc);
+	*count = s->hdr.slot_count; /* learn_layout checked it at open */
+	return 0;
 }
 
-uint64_t mfs_store_last_txnid(struct mfs_store *s)
+uint64_t mfs_store_slot_offset(const struct mfs_store *s, uint32_t pos)
 {
-	MDB_envinfo info;
-
-	return mdb_env_info(s->env, &info) == 0 ? (uint64_t)info.me_last_txnid : 0;
+	return pos < s->hdr.slot_count ? s->offsets[pos] : 0;
 }
 
-int mfs_store_txn_begin(struct mfs_store *s, int write, struct mfs_store_txn **out)
+/* pread/pwrite of a whole slot, resumed after short transfers. */
+static int slot_io(struct mfs_store *s, uint32_t pos, uint8_t *buf, int write)
 {
-	struct mfs_store_txn *t = calloc(1, sizeof *t);
+	size_t done = 0;
+
+	if (pos >= s->hdr.slot_count)
+		return MFS_E_FORMAT;
+	while (done < MFS_SLOT_BYTES) {
+		off_t at = (off_t)(s->offsets[pos] + done);
+		ssize_t n = write ? pwrite(s->fd, buf + done, MFS_SLOT_BYTES - done, at)
+				  : pread(s->fd, buf + done, MFS_SLOT_BYTES - done, at);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EBADF ? -EROFS : -errno;
+		if (n == 0)
+			return MFS_E_TRUNCATED;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int mfs_store_slot_read(struct mfs_store *s, uint32_t pos, uint8_t value[static MFS_SLOT_BYTES])
+{
+	return slot_io(s, pos, value, 0);
+}
+
+int mfs_store_slot_write(struct mfs_store *s, uint32_t pos,
+			 const uint8_t value[static MFS_SLOT_BYTES])
+{
+	return slot_io(s, pos, (uint8_t *)value, 1);
+}
+
+int mfs_store_slot_wipe(struct mfs_store *s, uint32_t pos)
+{
+	uint8_t *noise = malloc(MFS_SLOT_BYTES);
 	int rc;
 
-	if (!t)
+	if (!noise)
 		return -ENOMEM;
-	rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
-	if (rc != 0) {
-		free(t);
-		return mfs_store_lmdb_error(rc);
-	}
-	t->store = s;
-	t->write = write;
-	*out = t;
-	return 0;
+	mfs_random(noise, MFS_SLOT_BYTES);
+	rc = slot_io(s, pos, noise, 1);
+	free(noise);
+	return rc;
 }
 
-int mfs_store_txn_commit(struct mfs_store_txn *t)
+void mfs_store_slot_prefetch(struct mfs_store *s, uint32_t pos)
 {
-	int rc;
-
-	if (t->cursor)
-		mdb_cursor_close(t->cursor);
-	rc = mdb_txn_commit(t->txn);
-	free(t);
-	return mfs_store_lmdb_error(rc);
+	if (pos < s->hdr.slot_count)
+		posix_fadvise(s->fd, (off_t)s->offsets[pos], MFS_SLOT_BYTES, POSIX_FADV_WILLNEED);
 }
 
-void mfs_store_txn_abort(struct mfs_store_txn *t)
+int mfs_store_sync(struct mfs_store *s)
 {
-	if (!t)
-		return;
-	if (t->cursor)
-		mdb_cursor_close(t->cursor);
-	mdb_txn_abort(t->txn);
-	free(t);
+	return fdatasync(s->fd) == 0 ? 0 : -errno;
 }
 
-int mfs_store_slot_get(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES],
-		       const uint8_t **value)
+int mfs_store_lock(struct mfs_store *s)
 {
-	MDB_val k = {MFS_SLOT_KEY_BYTES, (void *)key}, v;
-	int rc = mdb_get(t->txn, t->store->dbi, &k, &v);
+	pthread_mutex_lock(&s->lock);
+	if (s->lock_depth++ > 0)
+		return 0; /* this thread holds it already */
+	while (flock(s->fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			int rc = -errno;
 
-	if (rc != 0)
-		return mfs_store_lmdb_error(rc);
-	if (v.mv_size != MFS_SLOT_BYTES)
-		return MFS_E_CORRUPT;
-	*value = v.mv_data;
-	return 0;
-}
-
-int mfs_store_slot_prefetch(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES])
-{
-	const uint64_t page = lmdb_page();
-	const uint8_t *value;
-	uintptr_t start, end;
-	int rc = mfs_store_slot_get(t, key, &value);
-
-	if (rc != 0)
-		return rc;
-	start = (uintptr_t)value & ~(uintptr_t)(page - 1);
-	end = ((uintptr_t)value + MFS_SLOT_BYTES + page - 1) & ~(uintptr_t)(page - 1);
-	madvise((void *)start, end - start, MADV_WILLNEED);
-	return 0;
-}
-
-void mfs_store_slot_done(struct mfs_store_txn *t, const uint8_t *value)
-{
-	struct mfs_store *s = t->store;
-
-	(void)value;
-	/* Reading maps pages, and the kernel maps their neighbours too (fault
-	 * around): every 16 MiB of slots read, drop them all from this
-	 * process (they stay in the page cache; the map is read-only and
-	 * shared, so nothing is lost and the next touch maps them again). */
-	if (!s->map ||
-	    __atomic_add_fetch(&s->read_since_trim, 1, __ATOMIC_RELAXED) % TRIM_SLOTS != 0)
-		return;
-	madvise(s->map, s->map_len, MADV_DONTNEED);
-}
-
-int mfs_store_slot_rewrite(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES],
-			   uint8_t **value)
-{
-	const uint8_t *old;
-	MDB_val k = {MFS_SLOT_KEY_BYTES, (void *)key}, v = {MFS_SLOT_BYTES, NULL};
-	int rc = mfs_store_slot_get(t, key, &old);
-
-	if (rc != 0)
-		return rc;
-	rc = mdb_put(t->txn, t->store->dbi, &k, &v, MDB_RESERVE);
-	if (rc == 0)
-		*value = v.mv_data;
-	return mfs_store_lmdb_error(rc);
-}
-
-int mfs_store_slot_insert(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES],
-			  uint8_t **value)
-{
-	MDB_val k = {MFS_SLOT_KEY_BYTES, (void *)key}, v = {MFS_SLOT_BYTES, NULL};
-	int rc = mdb_put(t->txn, t->store->dbi, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
-
-	if (rc == 0)
-		*value = v.mv_data;
-	return mfs_store_lmdb_error(rc);
-}
-
-int mfs_store_slot_drop_free(struct mfs_store_txn *t, mfs_slot_owned_fn owned, void *ctx)
-{
-	uint8_t start[MFS_SLOT_KEY_BYTES];
-	MDB_val k = {sizeof start, start}, v;
-	uint64_t tries = t->store->hdr.slot_count + 1;
-	int rc;
-
-	if (!t->cursor) {
-		rc = mdb_cursor_open(t->txn, t->store->dbi, &t->cursor);
-		if (rc != 0)
-			return mfs_store_lmdb_error(rc);
-	}
-	/* Start at a random point, walk forward (wrapping) to the first free one. */
-	mfs_random(start, sizeof start);
-	rc = mdb_cursor_get(t->cursor, &k, &v, MDB_SET_RANGE);
-	if (rc == MDB_NOTFOUND)
-		rc = mdb_cursor_get(t->cursor, &k, &v, MDB_FIRST);
-	while (rc == 0 && tries-- > 0) {
-		if (k.mv_size == MFS_SLOT_KEY_BYTES && v.mv_size == MFS_SLOT_BYTES &&
-		    !owned(ctx, k.mv_data, v.mv_data))
-			return mfs_store_lmdb_error(mdb_cursor_del(t->cursor, 0));
-		rc = mdb_cursor_get(t->cursor, &k, &v, MDB_NEXT);
-		if (rc == MDB_NOTFOUND)
-			rc = mdb_cursor_get(t->cursor, &k, &v, MDB_FIRST);
-	}
-	return rc == 0 ? MFS_E_FULL : mfs_store_lmdb_error(rc);
-}
-
-int mfs_store_slot_release(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES])
-{
-	MDB_val k = {MFS_SLOT_KEY_BYTES, (void *)key};
-	int rc = mdb_del(t->txn, t->store->dbi, &k, NULL);
-
-	if (rc != 0)
-		return mfs_store_lmdb_error(rc);
-	return put_random_record(t->txn, t->store->dbi);
-}
-
-int mfs_store_foreach(struct mfs_store_txn *t,
-		      int (*fn)(void *ctx, const uint8_t *key, const uint8_t *value), void *ctx)
-{
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc = mdb_cursor_open(t->txn, t->store->dbi, &c);
-
-	if (rc != 0)
-		return mfs_store_lmdb_error(rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		int stop;
-
-		if (k.mv_size != MFS_SLOT_KEY_BYTES || v.mv_size != MFS_SLOT_BYTES) {
-			mdb_cursor_close(c);
-			return MFS_E_CORRUPT;
-		}
-		stop = fn(ctx, k.mv_data, v.mv_data);
-		if (stop) {
-			mdb_cursor_close(c);
-			return stop;
+			s->lock_depth--;
+			pthread_mutex_unlock(&s->lock);
+			return rc;
 		}
 	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : mfs_store_lmdb_error(rc);
+	return 0;
+}
+
+void mfs_store_unlock(struct mfs_store *s)
+{
+	if (--s->lock_depth == 0)
+		flock(s->fd, LOCK_UN);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int mfs_store_foreach(struct mfs_store *s,
+		      int (*fn)(void *ctx, uint32_t pos, const uint8_t *value), void *ctx)
+{
+	uint8_t *value = malloc(MFS_SLOT_BYTES);
+	int rc = value ? 0 : -ENOMEM;
+
+	for (uint64_t pos = 0; rc == 0 && pos < s->hdr.slot_count; pos++) {
+		rc = slot_io(s, (uint32_t)pos, value, 0);
+		if (rc == 0)
+			rc = fn(ctx, (uint32_t)pos, value);
+	}
+	free(value);
+	return rc;
 }

@@ -4,18 +4,27 @@
  *   header    80 plain bytes: magic, version, slot size and count, map size,
  *             Argon2id limits, salt, checksum (the same for every volume);
  *   data.mdb  one LMDB environment, one unnamed database: slot_count records,
- *             each a 16-byte key and a MFS_SLOT_BYTES value. Init fills every
- *             record with random bytes; the record count never changes.
- *             Init also writes random bytes up to map_bytes, LMDB never
- *             writes past its map, so the file's size never changes and its
- *             unused pages look like the rest. (No MDB_WRITEMAP: through a
- *             writable mapping the kernel writes back whole large folios for
- *             one dirty page, tens of times the data.)
+ *             each a random 16-byte key and a MFS_SLOT_BYTES value. Init
+ *             fills every record with random bytes, then random bytes up to
+ *             map_bytes, so the file's size never changes.
  *
- * Callers work inside transactions (mfs_store_txn_*): one writer at a time
- * across processes, readers concurrent. Pointers returned by slot reads live
- * until the transaction ends or the next write in it. Everything committed is
- * durable and atomic: a crash leaves the last committed state. */
+ * LMDB builds the layout once, at init, and never commits again: after init
+ * the B-tree, both meta pages, the free list and the transaction id are
+ * frozen. Opening walks the tree read-only (no lock file) to learn where
+ * each record's value sits in the file; record i in key order is slot
+ * position i. From then on megafs reads and rewrites slot values in place,
+ * at those offsets. Why: LMDB's copy-on-write keeps the previous tree, freed
+ * pages with their old bytes, per-transaction free-list records and a
+ * transaction counter, and each of those tells which records the last
+ * writes touched (man/megafs.7, DENIABILITY). A value rewritten in place
+ * leaves no second copy and no count.
+ *
+ * In-place writes are not atomic: the volume layer never overwrites a slot
+ * that its last durable state references (shadow paging) and makes a write
+ * durable with mfs_store_sync(). Writers take mfs_store_lock(): one at a time
+ * across threads and processes. Readers take no lock; a slot may change
+ * under them, so they read a private copy (mfs_store_slot_read) and check
+ * it (AEAD) before use. */
 #ifndef MFS_STORE_H
 #define MFS_STORE_H
 
@@ -24,7 +33,6 @@
 
 #include "crypto/kdf.h"
 
-#define MFS_SLOT_KEY_BYTES 16
 #define MFS_SLOT_BYTES 65520u /* 16 LMDB pages less LMDB's page header */
 
 struct mfs_store_header {
@@ -37,11 +45,6 @@ struct mfs_store_header {
 };
 
 struct mfs_store;
-struct mfs_store_txn;
-
-/* Says of a record whether some open volume owns it (1) or it is free (0). */
-typedef int (*mfs_slot_owned_fn)(void *ctx, const uint8_t key[static MFS_SLOT_KEY_BYTES],
-				 const uint8_t *value);
 
 /* An LMDB return code as a megafs one (0, MFS_E_*, -errno). For the
  * modules of this layer that keep an LMDB environment of their own. */
@@ -50,54 +53,41 @@ int mfs_store_lmdb_error(int rc);
 /* Creates a store of slot_count random slots in dir (created if missing;
  * must not hold a store). Returns 0, MFS_E_EXISTS, MFS_E_FORMAT or -errno. */
 int mfs_store_create(const char *dir, uint64_t slot_count, const struct mfs_kdf_limits *kdf);
-/* Opens a store. Errors: MFS_E_NOSTORE, MFS_E_CORRUPT (bad header),
- * MFS_E_TRUNCATED, MFS_E_LMDB, -errno. Opening writes nothing to data.mdb. */
+/* Opens a store. Errors: MFS_E_NOSTORE, MFS_E_OLDSTORE (an older format),
+ * MFS_E_CORRUPT (bad header or layout), MFS_E_TRUNCATED, MFS_E_LMDB,
+ * -errno. Opening writes nothing. */
 int mfs_store_open(struct mfs_store **out, const char *dir);
-void mfs_store_close(struct mfs_store *s);
+void mfs_store_close(struct mfs_store *s); /* NULL-safe */
 const struct mfs_store_header *mfs_store_header(const struct mfs_store *s);
-/* Number of records in the database (always slot_count for a sound store). */
+/* Number of records LMDB holds (always slot_count for a sound store). */
 int mfs_store_record_count(struct mfs_store *s, uint64_t *count);
 
-/* The id of the last committed write transaction: it changes whenever any
- * process commits anything (a cheap "did the store change?"). */
-uint64_t mfs_store_last_txnid(struct mfs_store *s);
+/* Copies slot pos's value into value. 0, MFS_E_FORMAT (pos out of range) or
+ * -errno. */
+int mfs_store_slot_read(struct mfs_store *s, uint32_t pos, uint8_t value[static MFS_SLOT_BYTES]);
+/* Overwrites slot pos in place (not durable until mfs_store_sync). Caller
+ * holds mfs_store_lock. */
+int mfs_store_slot_write(struct mfs_store *s, uint32_t pos,
+			 const uint8_t value[static MFS_SLOT_BYTES]);
+/* Overwrites slot pos with fresh random bytes. Caller holds the lock. */
+int mfs_store_slot_wipe(struct mfs_store *s, uint32_t pos);
+/* Asks the kernel to start reading slot pos now (a cold read of many slots
+ * then costs one wait, not one per slot). */
+void mfs_store_slot_prefetch(struct mfs_store *s, uint32_t pos);
+/* Makes every write so far durable. */
+int mfs_store_sync(struct mfs_store *s);
+/* Where slot pos's value starts in data.mdb (tests and forensics). */
+uint64_t mfs_store_slot_offset(const struct mfs_store *s, uint32_t pos);
 
-int mfs_store_txn_begin(struct mfs_store *s, int write, struct mfs_store_txn **out);
-int mfs_store_txn_commit(struct mfs_store_txn *t);
-void mfs_store_txn_abort(struct mfs_store_txn *t); /* NULL-safe */
+/* The writer's lock: excludes other threads of this process and other
+ * processes; a thread may take it again while it holds it. Returns 0 or
+ * -errno. */
+int mfs_store_lock(struct mfs_store *s);
+void mfs_store_unlock(struct mfs_store *s);
 
-/* The value of the record at key, or MFS_E_NOTFOUND. */
-int mfs_store_slot_get(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES],
-		       const uint8_t **value);
-/* Asks the kernel to read the slot's pages now, in one request (the store
- * maps the file without readahead: writes must not meet large folios).
- * Returns 0 or MFS_E_NOTFOUND. */
-int mfs_store_slot_prefetch(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES]);
-/* Says a slot value just read is done with. Every so often the store's
- * mapped pages leave this process's address space (they stay in the page
- * cache), so reading a large file does not grow the resident set by the
- * file's size. Safe from any thread, in any transaction: the map is
- * read-only and shared, so a dropped page is mapped again when touched. */
-void mfs_store_slot_done(struct mfs_store_txn *t, const uint8_t *value);
-/* Writable space for the value at an existing key (overwrite in place). Fill
- * it before the next write in t. */
-int mfs_store_slot_rewrite(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES],
-			   uint8_t **value);
-/* Takes a slot: inserts a record at the new key and deletes one free record
- * (chosen at random among those owned() calls free), so the count stays. The
- * value pointer must be filled (so that owned() recognises it) before the
- * next write: call mfs_store_slot_drop_free() right after filling it.
- * MFS_E_EXISTS if key is present. */
-int mfs_store_slot_insert(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES],
-			  uint8_t **value);
-int mfs_store_slot_drop_free(struct mfs_store_txn *t, mfs_slot_owned_fn owned, void *ctx);
-/* Gives a slot back: deletes the record at key and inserts a new random
- * record at a random key. */
-int mfs_store_slot_release(struct mfs_store_txn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES]);
-
-/* Calls fn for every record (read-only walk, e.g. tests and statistics);
- * stops early when fn returns non-zero and returns that value. */
-int mfs_store_foreach(struct mfs_store_txn *t,
-		      int (*fn)(void *ctx, const uint8_t *key, const uint8_t *value), void *ctx);
+/* Calls fn for every slot in position order (tests and statistics); stops
+ * early when fn returns non-zero and returns that value. */
+int mfs_store_foreach(struct mfs_store *s,
+		      int (*fn)(void *ctx, uint32_t pos, const uint8_t *value), void *ctx);
 
 #endif

@@ -12,53 +12,132 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 
-#define TAG_BYTES 16
-#define HEAD_BYTES (TAG_BYTES + MFS_AEAD_NONCE_BYTES)
+#define VID_BYTES 16
+#define AD_BYTES (VID_BYTES + 8)
+#define CT_AT MFS_AEAD_NONCE_BYTES
+#define PAD_AT (CT_AT + MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES)
 #define LEN_BYTES 8
-#define SB_NAME "\0sb"
-#define SB_NAME_LEN 3
 /* A hidden volume keeps the master key of the volume it was made inside, so
  * that it never takes that volume's slots even when opened alone. */
 #define PROTECT_NAME "\0protect"
 #define PROTECT_NAME_LEN 8
 #define SB_MAGIC 0x5653464du /* "MFSV" */
-#define SB_VERSION 1u
-#define SB_BYTES 64
+#define SB_VERSION 2u
+#define SB_HEAD 96
+#define SB_DIR_BYTES 12 /* per map bucket: position u32, generation u64 */
+#define MAX_BUCKETS 4096u
+#define PAGE_HEAD 4
+#define ENTRY_BYTES 24 /* slot id, position u32, generation u32 */
+#define PAGE_CAP ((MFS_SLOT_PAYLOAD - PAGE_HEAD) / ENTRY_BYTES)
+#define MAX_CANDIDATES 16u
+#define MIN_CANDIDATES 4u
+#define SB_COPIES 2u
+#define NO_POS UINT32_MAX
+#define MAX_OBJ_SLOTS 1024u /* 64 MiB: an object's slots share one map page */
 #define DEFAULT_CACHE_CAP (UINT64_C(1) << 30)
+/* Internal: a slot did not open as the view expects; a newer state may
+ * have moved it. Never returned to callers (becomes MFS_E_CORRUPT). */
+#define E_STALE (MFS_E_FIRST - 1)
+#define CATCH_UP_TRIES 8
+
+_Static_assert(SB_HEAD + MAX_BUCKETS * SB_DIR_BYTES <= MFS_SLOT_PAYLOAD, "superblock fits");
 
 /* One volume's keys, in guarded memory. */
 struct vol_keys {
 	uint8_t master[MFS_KEY_BYTES];
-	uint8_t naming[MFS_KEY_BYTES];
-	uint8_t tag[MFS_KEY_BYTES];
+	uint8_t naming[MFS_KEY_BYTES]; /* slot ids */
+	uint8_t bucket[MFS_KEY_BYTES]; /* which map page an object's slot ids go to */
 	uint8_t seal[MFS_KEY_BYTES];
+	uint8_t meta[MFS_KEY_BYTES];   /* superblock candidates and map page ids */
+};
+
+struct entry {
+	uint8_t vid[VID_BYTES];
+	uint32_t pos;
+	uint32_t gen;
+};
+
+/* One map page as committed: immutable, shared between views. */
+struct page {
+	unsigned refs; /* atomic */
+	uint32_t pos;
+	uint64_t gen;
+	uint32_t count;
+	struct entry e[]; /* sorted by vid */
+};
+
+/* A committed state of a volume: immutable, reference-counted. */
+struct view {
+	unsigned refs; /* atomic */
+	uint64_t gen;
+	struct mfs_superblock sb;
+	uint32_t nb;         /* map buckets (power of two) */
+	struct page **pages; /* nb; NULL for an empty bucket */
+	uint64_t entries;
+	uint64_t npages;
+	uint32_t sb_pos[SB_COPIES];
+	unsigned nsb;
+};
+
+/* A volume as seen through one set of keys: our own, or the protected one. */
+struct side {
+	struct vol_keys *keys;
+	uint32_t cand[MAX_CANDIDATES];
+	unsigned ncand;
+	uint8_t sb_vid[VID_BYTES];
+	struct view *view; /* protected by the volume's view_lock; NULL: unknown */
 };
 
 struct mfs_volume {
 	struct mfs_store *store;
-	struct vol_keys *keys;
-	struct vol_keys *protect;        /* NULL when no volume is protected */
+	struct side self;
+	struct side prot;                /* prot.keys NULL when nothing is protected */
 	pthread_mutex_t write_lock;      /* one write transaction at a time */
-	pthread_mutex_t sb_lock;
-	struct mfs_superblock sb;        /* protected by sb_lock */
+	pthread_mutex_t view_lock;       /* self.view, prot.view */
+	/* Write transactions only (under write_lock): */
+	uint8_t *busy;                   /* bitmap of positions not free to us */
+	uint64_t nbusy;
+	uint8_t cand_usable[MAX_CANDIDATES];
+	int opened;                      /* open succeeded: close refreshes */
+	int creating;                    /* self.view is not on disk yet */
+};
+
+struct change {
+	uint8_t vid[VID_BYTES];
+	uint32_t pos;
+	uint32_t gen;
+	uint8_t removed;
+	uint8_t used;
+};
+
+struct poslist {
+	uint32_t *p;
+	size_t n, cap;
 };
 
 struct mfs_vtxn {
 	struct mfs_volume *vol;
-	struct mfs_store_txn *st;
 	int write;
-	int sb_loaded;                   /* read transactions load it on demand */
-	int sb_dirty;
-	uint64_t protected_used;
+	struct view *view;               /* a reference */
 	struct mfs_superblock sb;
-	uint8_t *scratch;                /* one slot payload, guarded memory */
+	int sb_dirty;
+	uint64_t new_gen;                /* write: the generation this commit writes */
+	struct change *chg;              /* write: open-addressing table by slot id */
+	size_t chg_cap, chg_count;
+	struct poslist alloc;            /* positions written by this transaction */
+	struct poslist freed;            /* positions it replaced (wiped once durable) */
+	uint8_t *scratch;                /* one payload in clear: guarded memory */
+	uint8_t *raw;                    /* one slot value as stored */
 };
+
+/* ---- keys, ids, positions ---- */
 
 static void keys_from_master(struct vol_keys *k)
 {
-	mfs_kdf_subkey(k->naming, 1, "mfs-vol_", k->master);
-	mfs_kdf_subkey(k->tag, 2, "mfs-vol_", k->master);
-	mfs_kdf_subkey(k->seal, 3, "mfs-vol_", k->master);
+	mfs_kdf_subkey(k->naming, 1, "mfs-vol2", k->master);
+	mfs_kdf_subkey(k->bucket, 2, "mfs-vol2", k->master);
+	mfs_kdf_subkey(k->seal, 3, "mfs-vol2", k->master);
+	mfs_kdf_subkey(k->meta, 4, "mfs-vol2", k->master);
 }
 
 static int derive_keys(struct vol_keys **out, struct mfs_store *s, const char *pw, size_t pw_len)
@@ -79,134 +158,605 @@ static int derive_keys(struct vol_keys **out, struct mfs_store *s, const char *p
 	return 0;
 }
 
-static void slot_key(uint8_t key[static MFS_SLOT_KEY_BYTES], const struct vol_keys *k,
-		     const void *name, size_t name_len, uint32_t index)
+/* Slot id: 4 bytes that pick the object's map bucket (the same for all its
+ * slots, so writing an object dirties one map page), then 12 of a PRF of
+ * name and index. */
+static void slot_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *k, const void *name,
+		     size_t name_len, uint32_t index)
+{
+	uint8_t idx[4], h[VID_BYTES];
+
+	mfs_keyed_hash(h, sizeof h, k->bucket, name, name_len, NULL, 0);
+	memcpy(vid, h, 4);
+	mfs_le_put(idx, index, 4);
+	mfs_keyed_hash(h, sizeof h, k->naming, name, name_len, idx, sizeof idx);
+	memcpy(vid + 4, h, VID_BYTES - 4);
+}
+
+static uint32_t bucket_of(const uint8_t vid[static VID_BYTES], uint32_t nb)
+{
+	return (uint32_t)mfs_le_get(vid, 4) & (nb - 1);
+}
+
+static void meta_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *k, const char *what,
+		     uint32_t index)
 {
 	uint8_t idx[4];
 
 	mfs_le_put(idx, index, 4);
-	mfs_keyed_hash(key, MFS_SLOT_KEY_BYTES, k->naming, name, name_len, idx, sizeof idx);
+	mfs_keyed_hash(vid, VID_BYTES, k->meta, what, strlen(what), idx, sizeof idx);
 }
 
-static void owner_tag(uint8_t tag[static TAG_BYTES], const struct vol_keys *k,
-		      const uint8_t key[static MFS_SLOT_KEY_BYTES])
+/* Where a volume's superblock may sit: a few positions only its key finds. */
+static void side_init(struct side *sd, struct vol_keys *k, uint64_t slot_count)
 {
-	mfs_keyed_hash(tag, TAG_BYTES, k->tag, key, MFS_SLOT_KEY_BYTES, NULL, 0);
+	uint64_t want = slot_count / 64;
+	uint8_t h[VID_BYTES];
+
+	want = want < MIN_CANDIDATES ? MIN_CANDIDATES : want > MAX_CANDIDATES ? MAX_CANDIDATES : want;
+	sd->keys = k;
+	sd->ncand = 0;
+	sd->view = NULL;
+	for (uint32_t j = 0; sd->ncand < want && j < 8 * MAX_CANDIDATES; j++) {
+		uint32_t pos;
+		int dup = 0;
+
+		meta_vid(h, k, "candidate", j);
+		pos = (uint32_t)(mfs_le_get(h, 8) % slot_count);
+		for (unsigned i = 0; i < sd->ncand; i++)
+			dup |= sd->cand[i] == pos;
+		if (!dup)
+			sd->cand[sd->ncand++] = pos;
+	}
+	meta_vid(sd->sb_vid, k, "superblock", 0);
 }
 
-static int tagged_by(const struct vol_keys *k, const uint8_t *key, const uint8_t *value)
+/* ---- sealing ---- */
+
+static void make_ad(uint8_t ad[static AD_BYTES], const uint8_t vid[static VID_BYTES], uint64_t gen)
 {
-	uint8_t tag[TAG_BYTES];
-
-	owner_tag(tag, k, key);
-	return mfs_memeq(tag, value, TAG_BYTES);
-}
-
-static int owned_cb(void *ctx, const uint8_t key[static MFS_SLOT_KEY_BYTES], const uint8_t *value)
-{
-	const struct mfs_volume *v = ctx;
-
-	return tagged_by(v->keys, key, value) || (v->protect && tagged_by(v->protect, key, value));
+	memcpy(ad, vid, VID_BYTES);
+	mfs_le_put(ad + VID_BYTES, gen, 8);
 }
 
 /* Seals a payload (MFS_SLOT_PAYLOAD bytes, built in guarded memory) into a
- * slot value. The plaintext never enters the mapped file: its pages could be
- * written back to disk at any moment. */
+ * slot value. The plaintext never enters the store file. */
 static void seal_slot(uint8_t *value, const uint8_t *payload, const struct vol_keys *k,
-		      const uint8_t key[static MFS_SLOT_KEY_BYTES])
+		      const uint8_t vid[static VID_BYTES], uint64_t gen)
 {
-	owner_tag(value, k, key);
-	mfs_random(value + TAG_BYTES, MFS_AEAD_NONCE_BYTES);
-	mfs_aead_seal(value + HEAD_BYTES, payload, MFS_SLOT_PAYLOAD, key, MFS_SLOT_KEY_BYTES,
-		      value + TAG_BYTES, k->seal);
+	uint8_t ad[AD_BYTES];
+
+	make_ad(ad, vid, gen);
+	mfs_random(value, MFS_AEAD_NONCE_BYTES);
+	mfs_aead_seal(value + CT_AT, payload, MFS_SLOT_PAYLOAD, ad, sizeof ad, value, k->seal);
+	mfs_random(value + PAD_AT, MFS_SLOT_BYTES - PAD_AT);
 }
 
-/* Opens the slot at key into out. NOTFOUND when the record is absent or
- * not this volume's; CORRUPT when it is ours but fails authentication. */
-static int open_slot(struct mfs_store_txn *st, const struct vol_keys *k,
-		     const uint8_t key[static MFS_SLOT_KEY_BYTES], uint8_t *out)
+/* Reads slot pos and opens it as (vid, gen) into out. E_STALE when it does
+ * not open: overwritten since, or damaged. */
+static int open_slot(struct mfs_store *s, uint8_t *raw, const struct vol_keys *k, uint32_t pos,
+		     const uint8_t vid[static VID_BYTES], uint64_t gen, uint8_t *out)
 {
-	const uint8_t *value;
-	int rc = mfs_store_slot_get(st, key, &value);
+	uint8_t ad[AD_BYTES];
+	int rc = mfs_store_slot_read(s, pos, raw);
 
 	if (rc != 0)
 		return rc;
-	if (!tagged_by(k, key, value))
-		return MFS_E_NOTFOUND;
-	rc = mfs_aead_open(out, value + HEAD_BYTES, MFS_SLOT_PAYLOAD, key, MFS_SLOT_KEY_BYTES,
-			   value + TAG_BYTES, k->seal);
-	mfs_store_slot_done(st, value);
-	return rc == 0 ? 0 : MFS_E_CORRUPT;
+	make_ad(ad, vid, gen);
+	rc = mfs_aead_open(out, raw + CT_AT, MFS_SLOT_PAYLOAD, ad, sizeof ad, raw, k->seal);
+	return rc == 0 ? 0 : E_STALE;
 }
 
-uint64_t mfs_obj_slots_for(uint64_t len)
-{
-	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
+/* ---- views and pages ---- */
 
-	return len <= first ? 1 : 1 + (len - first + MFS_SLOT_PAYLOAD - 1) / MFS_SLOT_PAYLOAD;
+static void page_unref(struct page *p)
+{
+	if (p && __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(p);
 }
 
-static void sb_encode(uint8_t out[static SB_BYTES], const struct mfs_superblock *sb)
+static struct page *page_ref(struct page *p)
 {
-	memset(out, 0, SB_BYTES);
+	if (p)
+		__atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
+	return p;
+}
+
+static struct page *page_new(uint32_t count)
+{
+	struct page *p = malloc(sizeof *p + (size_t)count * sizeof(struct entry));
+
+	if (p) {
+		p->refs = 1;
+		p->pos = NO_POS;
+		p->gen = 0;
+		p->count = count;
+	}
+	return p;
+}
+
+static void view_unref(struct view *v)
+{
+	if (!v || __atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	for (uint32_t b = 0; b < v->nb; b++)
+		page_unref(v->pages[b]);
+	free(v->pages);
+	free(v);
+}
+
+static struct view *view_new(uint32_t nb)
+{
+	struct view *v = calloc(1, sizeof *v);
+
+	if (!v)
+		return NULL;
+	v->pages = calloc(nb, sizeof *v->pages);
+	if (!v->pages) {
+		free(v);
+		return NULL;
+	}
+	v->refs = 1;
+	v->nb = nb;
+	return v;
+}
+
+/* The current view of a side, with a reference (NULL when unknown). */
+static struct view *side_view(struct mfs_volume *vol, struct side *sd)
+{
+	struct view *v;
+
+	pthread_mutex_lock(&vol->view_lock);
+	v = sd->view;
+	if (v)
+		__atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&vol->view_lock);
+	return v;
+}
+
+/* Makes v (a reference the caller gives up) the side's view if newer. */
+static void side_install(struct mfs_volume *vol, struct side *sd, struct view *v)
+{
+	struct view *old = NULL;
+
+	pthread_mutex_lock(&vol->view_lock);
+	if (!sd->view || v->gen != sd->view->gen) {
+		old = sd->view;
+		sd->view = v;
+	} else {
+		old = v;
+	}
+	pthread_mutex_unlock(&vol->view_lock);
+	view_unref(old);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, VID_BYTES);
+}
+
+static const struct entry *page_find(const struct page *p, const uint8_t vid[static VID_BYTES])
+{
+	return p ? bsearch(vid, p->e, p->count, sizeof p->e[0], entry_cmp) : NULL;
+}
+
+/* ---- the superblock and map pages on disk ---- */
+
+struct sb_disk {
+	uint64_t gen;
+	struct mfs_superblock sb;
+	uint32_t nb;
+	uint64_t entries;
+	uint32_t dir_pos[MAX_BUCKETS];
+	uint64_t dir_gen[MAX_BUCKETS];
+};
+
+static void sb_encode(uint8_t *out, const struct view *v)
+{
+	memset(out, 0, MFS_SLOT_PAYLOAD);
 	mfs_le_put(out, SB_MAGIC, 4);
 	mfs_le_put(out + 4, SB_VERSION, 4);
-	mfs_le_put(out + 8, sb->used_slots, 8);
-	mfs_le_put(out + 16, sb->blob_count, 8);
-	mfs_le_put(out + 24, sb->blob_bytes, 8);
-	mfs_le_put(out + 32, sb->pinned_bytes, 8);
-	mfs_le_put(out + 40, sb->cache_cap, 8);
-	mfs_le_put(out + 48, sb->tick, 8);
-	mfs_le_put(out + 56, sb->bucket_count, 4);
+	mfs_le_put(out + 8, v->gen, 8);
+	mfs_le_put(out + 16, v->sb.blob_count, 8);
+	mfs_le_put(out + 24, v->sb.blob_bytes, 8);
+	mfs_le_put(out + 32, v->sb.pinned_bytes, 8);
+	mfs_le_put(out + 40, v->sb.cache_cap, 8);
+	mfs_le_put(out + 48, v->sb.tick, 8);
+	mfs_le_put(out + 56, v->sb.bucket_count, 4);
+	mfs_le_put(out + 60, v->nb, 4);
+	mfs_le_put(out + 64, v->entries, 8);
+	for (uint32_t b = 0; b < v->nb; b++) {
+		uint8_t *d = out + SB_HEAD + (size_t)b * SB_DIR_BYTES;
+
+		mfs_le_put(d, v->pages[b] ? v->pages[b]->pos : NO_POS, 4);
+		mfs_le_put(d + 4, v->pages[b] ? v->pages[b]->gen : 0, 8);
+	}
 }
 
-static int sb_decode(struct mfs_superblock *sb, const uint8_t *in, uint64_t len)
+static int sb_decode(struct sb_disk *d, const uint8_t *in, uint64_t slot_count)
 {
-	if (len != SB_BYTES || mfs_le_get(in, 4) != SB_MAGIC || mfs_le_get(in + 4, 4) != SB_VERSION)
+	if (mfs_le_get(in, 4) != SB_MAGIC || mfs_le_get(in + 4, 4) != SB_VERSION)
 		return MFS_E_CORRUPT;
-	sb->used_slots = mfs_le_get(in + 8, 8);
-	sb->blob_count = mfs_le_get(in + 16, 8);
-	sb->blob_bytes = mfs_le_get(in + 24, 8);
-	sb->pinned_bytes = mfs_le_get(in + 32, 8);
-	sb->cache_cap = mfs_le_get(in + 40, 8);
-	sb->tick = mfs_le_get(in + 48, 8);
-	sb->bucket_count = (uint32_t)mfs_le_get(in + 56, 4);
-	if (sb->used_slots == 0 || sb->bucket_count == 0 ||
-	    (sb->bucket_count & (sb->bucket_count - 1)) != 0)
+	d->gen = mfs_le_get(in + 8, 8);
+	d->sb.blob_count = mfs_le_get(in + 16, 8);
+	d->sb.blob_bytes = mfs_le_get(in + 24, 8);
+	d->sb.pinned_bytes = mfs_le_get(in + 32, 8);
+	d->sb.cache_cap = mfs_le_get(in + 40, 8);
+	d->sb.tick = mfs_le_get(in + 48, 8);
+	d->sb.bucket_count = (uint32_t)mfs_le_get(in + 56, 4);
+	d->nb = (uint32_t)mfs_le_get(in + 60, 4);
+	d->entries = mfs_le_get(in + 64, 8);
+	if (d->sb.bucket_count == 0 || (d->sb.bucket_count & (d->sb.bucket_count - 1)) != 0 ||
+	    d->nb == 0 || d->nb > MAX_BUCKETS || (d->nb & (d->nb - 1)) != 0)
 		return MFS_E_CORRUPT;
+	for (uint32_t b = 0; b < d->nb; b++) {
+		const uint8_t *e = in + SB_HEAD + (size_t)b * SB_DIR_BYTES;
+
+		d->dir_pos[b] = (uint32_t)mfs_le_get(e, 4);
+		d->dir_gen[b] = mfs_le_get(e + 4, 8);
+		if (d->dir_pos[b] != NO_POS && d->dir_pos[b] >= slot_count)
+			return MFS_E_CORRUPT;
+	}
 	return 0;
 }
 
-/* Reads a volume's superblock with the given keys; scratch holds a payload. */
-static int read_sb(struct mfs_store_txn *st, const struct vol_keys *k, uint8_t *scratch,
-		   struct mfs_superblock *sb)
+static void page_encode(uint8_t *out, const struct page *p)
 {
-	uint8_t key[MFS_SLOT_KEY_BYTES];
+	memset(out, 0, MFS_SLOT_PAYLOAD);
+	mfs_le_put(out, p->count, 4);
+	for (uint32_t i = 0; i < p->count; i++) {
+		uint8_t *e = out + PAGE_HEAD + (size_t)i * ENTRY_BYTES;
+
+		memcpy(e, p->e[i].vid, VID_BYTES);
+		mfs_le_put(e + VID_BYTES, p->e[i].pos, 4);
+		mfs_le_put(e + VID_BYTES + 4, p->e[i].gen, 4);
+	}
+}
+
+static int page_decode(struct page **out, const uint8_t *in, uint32_t bucket, uint32_t nb,
+		       uint64_t slot_count)
+{
+	uint32_t count = (uint32_t)mfs_le_get(in, 4);
+	struct page *p;
+
+	if (count == 0 || count > PAGE_CAP)
+		return MFS_E_CORRUPT;
+	p = page_new(count);
+	if (!p)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < count; i++) {
+		const uint8_t *e = in + PAGE_HEAD + (size_t)i * ENTRY_BYTES;
+
+		memcpy(p->e[i].vid, e, VID_BYTES);
+		p->e[i].pos = (uint32_t)mfs_le_get(e + VID_BYTES, 4);
+		p->e[i].gen = (uint32_t)mfs_le_get(e + VID_BYTES + 4, 4);
+		if (p->e[i].pos >= slot_count || bucket_of(p->e[i].vid, nb) != bucket ||
+		    (i > 0 && memcmp(p->e[i - 1].vid, p->e[i].vid, VID_BYTES) >= 0)) {
+			free(p);
+			return MFS_E_CORRUPT;
+		}
+	}
+	*out = p;
+	return 0;
+}
+
+/* Finds the newest superblock among a side's candidates and decodes it.
+ * MFS_E_NOTFOUND when no candidate opens. */
+static int scan_sb(struct mfs_store *s, const struct side *sd, uint8_t *raw, uint8_t *scratch,
+		   struct sb_disk *best, uint32_t pos_out[static SB_COPIES], unsigned *npos)
+{
+	struct sb_disk *d = malloc(sizeof *d);
+	int found = 0;
+
+	if (!d)
+		return -ENOMEM;
+	*npos = 0;
+	for (unsigned j = 0; j < sd->ncand; j++) {
+		if (open_slot(s, raw, sd->keys, sd->cand[j], sd->sb_vid, 0, scratch) != 0 ||
+		    sb_decode(d, scratch, mfs_store_header(s)->slot_count) != 0)
+			continue;
+		if (!found || d->gen > best->gen) {
+			*best = *d;
+			*npos = 0;
+			found = 1;
+		}
+		if (d->gen == best->gen && *npos < SB_COPIES)
+			pos_out[(*npos)++] = sd->cand[j];
+	}
+	mfs_memzero(scratch, MFS_SLOT_PAYLOAD);
+	free(d);
+	return found ? 0 : MFS_E_NOTFOUND;
+}
+
+/* Reads a side's newest committed state. Pages whose position and
+ * generation match hint's are shared, not read again. Caller holds the
+ * store's lock (nothing moves under it). */
+static int load_view(struct mfs_volume *vol, const struct side *sd, struct view *hint,
+		     struct view **out)
+{
+	struct mfs_store *s = vol->store;
+	const uint64_t slot_count = mfs_store_header(s)->slot_count;
+	uint8_t *raw = malloc(MFS_SLOT_BYTES), *scratch = mfs_secure_alloc(MFS_SLOT_PAYLOAD);
+	struct sb_disk *d = malloc(sizeof *d);
+	uint32_t sb_pos[SB_COPIES];
+	struct view *v = NULL;
+	unsigned nsb;
+	int rc = raw && scratch && d ? 0 : -ENOMEM;
+
+	if (rc == 0)
+		rc = scan_sb(s, sd, raw, scratch, d, sb_pos, &nsb);
+	if (rc == 0 && hint && hint->gen == d->gen) {
+		__atomic_add_fetch(&hint->refs, 1, __ATOMIC_RELAXED);
+		v = hint;
+		goto out;
+	}
+	if (rc == 0 && !(v = view_new(d->nb)))
+		rc = -ENOMEM;
+	if (rc == 0) {
+		v->gen = d->gen;
+		v->sb = d->sb;
+		v->nsb = nsb;
+		memcpy(v->sb_pos, sb_pos, sizeof sb_pos);
+	}
+	for (uint32_t b = 0; rc == 0 && b < d->nb; b++) {
+		uint8_t vid[VID_BYTES];
+
+		if (d->dir_pos[b] == NO_POS)
+			continue;
+		if (hint && hint->nb == d->nb && hint->pages[b] &&
+		    hint->pages[b]->pos == d->dir_pos[b] && hint->pages[b]->gen == d->dir_gen[b]) {
+			v->pages[b] = page_ref(hint->pages[b]);
+		} else {
+			meta_vid(vid, sd->keys, "map", b);
+			rc = open_slot(s, raw, sd->keys, d->dir_pos[b], vid, d->dir_gen[b], scratch);
+			if (rc == E_STALE)
+				rc = MFS_E_CORRUPT; /* nothing moves while we hold the lock */
+			if (rc == 0)
+				rc = page_decode(&v->pages[b], scratch, b, d->nb, slot_count);
+			if (rc == 0) {
+				v->pages[b]->pos = d->dir_pos[b];
+				v->pages[b]->gen = d->dir_gen[b];
+			}
+		}
+		if (rc == 0) {
+			v->entries += v->pages[b]->count;
+			v->npages++;
+		}
+	}
+	if (rc == 0 && v->entries != d->entries)
+		rc = MFS_E_CORRUPT;
+out:
+	if (rc != 0) {
+		view_unref(v);
+		v = NULL;
+	}
+	*out = v;
+	free(raw);
+	mfs_secure_free(scratch);
+	free(d);
+	return rc;
+}
+
+/* Brings a side up to the store's newest state (caller holds the store lock). */
+static int side_refresh(struct mfs_volume *vol, struct side *sd)
+{
+	struct view *hint = side_view(vol, sd), *v;
+	int rc = load_view(vol, sd, hint, &v);
+
+	view_unref(hint);
+	if (rc == 0)
+		side_install(vol, sd, v);
+	return rc;
+}
+
+/* ---- the free map (write transactions) ---- */
+
+static int busy_get(const struct mfs_volume *v, uint32_t pos)
+{
+	return (v->busy[pos >> 3] >> (pos & 7)) & 1;
+}
+
+static void busy_set(struct mfs_volume *v, uint32_t pos)
+{
+	if (!busy_get(v, pos)) {
+		v->busy[pos >> 3] |= (uint8_t)(1u << (pos & 7));
+		v->nbusy++;
+	}
+}
+
+static void mark_side(struct mfs_volume *vol, const struct side *sd, const struct view *v)
+{
+	for (unsigned j = 0; j < sd->ncand; j++)
+		busy_set(vol, sd->cand[j]);
+	if (!v)
+		return;
+	for (uint32_t b = 0; b < v->nb; b++) {
+		const struct page *p = v->pages[b];
+
+		if (!p)
+			continue;
+		busy_set(vol, p->pos);
+		for (uint32_t i = 0; i < p->count; i++)
+			busy_set(vol, p->e[i].pos);
+	}
+}
+
+/* Slots a side holds: its objects, its map, its superblock candidates. */
+static uint64_t used_by(const struct side *sd, const struct view *v)
+{
+	return sd->ncand + (v ? v->entries + v->npages : 0);
+}
+
+/* Which positions are not ours to take: our own state, the protected
+ * volume's, every superblock candidate of both. */
+static void busy_build(struct mfs_volume *vol)
+{
+	const uint64_t n = mfs_store_header(vol->store)->slot_count;
+
+	memset(vol->busy, 0, (size_t)((n + 7) / 8));
+	vol->nbusy = 0;
+	if (vol->prot.keys)
+		mark_side(vol, &vol->prot, vol->prot.view);
+	for (unsigned j = 0; j < vol->self.ncand; j++)
+		vol->cand_usable[j] = !busy_get(vol, vol->self.cand[j]);
+	mark_side(vol, &vol->self, vol->self.view);
+}
+
+static int poslist_add(struct poslist *l, uint32_t pos)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		uint32_t *p = realloc(l->p, cap * sizeof *p);
+
+		if (!p)
+			return -ENOMEM;
+		l->p = p;
+		l->cap = cap;
+	}
+	l->p[l->n++] = pos;
+	return 0;
+}
+
+/* A position free to this volume, chosen uniformly at random. */
+static int alloc_pos(struct mfs_vtxn *t, uint32_t *pos)
+{
+	struct mfs_volume *vol = t->vol;
+	const uint64_t n = mfs_store_header(vol->store)->slot_count;
+	uint64_t r;
 	int rc;
 
-	slot_key(key, k, SB_NAME, SB_NAME_LEN, 0);
-	rc = open_slot(st, k, key, scratch);
+	if (vol->nbusy >= n)
+		return MFS_E_FULL;
+	rc = poslist_add(&t->alloc, 0);
 	if (rc != 0)
 		return rc;
-	return sb_decode(sb, scratch + LEN_BYTES, mfs_le_get(scratch, LEN_BYTES));
+	mfs_random(&r, sizeof r);
+	r %= n;
+	if ((n - vol->nbusy) * 32 >= n) {
+		while (busy_get(vol, (uint32_t)r)) {
+			mfs_random(&r, sizeof r);
+			r %= n;
+		}
+	} else {
+		while (busy_get(vol, (uint32_t)r))
+			r = r + 1 == n ? 0 : r + 1;
+	}
+	busy_set(vol, (uint32_t)r);
+	t->alloc.p[t->alloc.n - 1] = (uint32_t)r;
+	*pos = (uint32_t)r;
+	return 0;
 }
 
-/* Takes the protected volume's view into account (its used slot count). */
-static int read_protected_used(struct mfs_vtxn *t)
+uint64_t mfs_vtxn_free_slots(struct mfs_vtxn *t)
 {
-	struct mfs_superblock psb;
-	int rc;
+	const uint64_t n = mfs_store_header(t->vol->store)->slot_count;
 
-	t->protected_used = 0;
-	if (!t->vol->protect)
-		return 0;
-	rc = read_sb(t->st, t->vol->protect, t->scratch, &psb);
-	if (rc == 0)
-		t->protected_used = psb.used_slots;
-	/* A damaged protected superblock costs only the count: its slots stay
-	 * recognisable by their tags and are still never taken. */
-	return rc == MFS_E_CORRUPT ? 0 : rc;
+	return t->write && t->vol->nbusy < n ? n - t->vol->nbusy : 0;
 }
+
+/* ---- a write transaction's changes ---- */
+
+static struct change *chg_slot(struct change *tab, size_t cap, const uint8_t vid[static VID_BYTES])
+{
+	size_t i = (size_t)mfs_le_get(vid + 4, 4) & (cap - 1);
+
+	while (tab[i].used && memcmp(tab[i].vid, vid, VID_BYTES) != 0)
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
+static struct change *chg_find(struct mfs_vtxn *t, const uint8_t vid[static VID_BYTES])
+{
+	struct change *c;
+
+	if (!t->chg)
+		return NULL;
+	c = chg_slot(t->chg, t->chg_cap, vid);
+	return c->used ? c : NULL;
+}
+
+static int chg_put(struct mfs_vtxn *t, const uint8_t vid[static VID_BYTES], uint32_t pos,
+		   uint32_t gen, int removed)
+{
+	struct change *c;
+
+	if (2 * (t->chg_count + 1) > t->chg_cap) {
+		size_t cap = t->chg_cap ? 2 * t->chg_cap : 256;
+		struct change *tab = calloc(cap, sizeof *tab);
+
+		if (!tab)
+			return -ENOMEM;
+		for (size_t i = 0; i < t->chg_cap; i++)
+			if (t->chg[i].used)
+				*chg_slot(tab, cap, t->chg[i].vid) = t->chg[i];
+		free(t->chg);
+		t->chg = tab;
+		t->chg_cap = cap;
+	}
+	c = chg_slot(t->chg, t->chg_cap, vid);
+	if (!c->used) {
+		memcpy(c->vid, vid, VID_BYTES);
+		c->used = 1;
+		t->chg_count++;
+	}
+	c->pos = pos;
+	c->gen = gen;
+	c->removed = (uint8_t)removed;
+	return 0;
+}
+
+/* Where slot vid is, as this transaction sees it. */
+static int lookup(struct mfs_vtxn *t, const uint8_t vid[static VID_BYTES], struct entry *out)
+{
+	const struct change *c = t->write ? chg_find(t, vid) : NULL;
+	const struct entry *e;
+
+	if (c) {
+		if (c->removed)
+			return MFS_E_NOTFOUND;
+		memcpy(out->vid, vid, VID_BYTES);
+		out->pos = c->pos;
+		out->gen = c->gen;
+		return 0;
+	}
+	e = page_find(t->view->pages[bucket_of(vid, t->view->nb)], vid);
+	if (!e)
+		return MFS_E_NOTFOUND;
+	*out = *e;
+	return 0;
+}
+
+/* Writes value (sealed for vid at gen) to a fresh position and maps vid there. */
+static int put_slot(struct mfs_vtxn *t, const uint8_t vid[static VID_BYTES], const uint8_t *value,
+		    uint32_t gen)
+{
+	struct entry old;
+	uint32_t pos;
+	int rc = alloc_pos(t, &pos);
+
+	if (rc == 0)
+		rc = mfs_store_slot_write(t->vol->store, pos, value);
+	if (rc == 0 && lookup(t, vid, &old) == 0)
+		rc = poslist_add(&t->freed, old.pos);
+	if (rc == 0)
+		rc = chg_put(t, vid, pos, gen, 0);
+	return rc;
+}
+
+static int drop_slot(struct mfs_vtxn *t, const uint8_t vid[static VID_BYTES])
+{
+	struct entry old;
+	int rc = lookup(t, vid, &old);
+
+	if (rc != 0)
+		return rc == MFS_E_NOTFOUND ? 0 : rc;
+	rc = poslist_add(&t->freed, old.pos);
+	if (rc == 0)
+		rc = chg_put(t, vid, NO_POS, 0, 1);
+	return rc;
+}
+
+/* ---- transactions ---- */
 
 /* Each thread keeps one guarded scratch buffer between transactions: a
  * guarded allocation per transaction costs mmap, mprotect and TLB flushes on
@@ -246,80 +796,106 @@ static void scratch_give(uint8_t *p)
 		mfs_secure_free(p); /* a nested transaction's: one is kept */
 }
 
-static int vtxn_start(struct mfs_volume *v, int write, struct mfs_vtxn **out)
+static void txn_free(struct mfs_vtxn *t)
+{
+	view_unref(t->view);
+	free(t->chg);
+	free(t->alloc.p);
+	free(t->freed.p);
+	free(t->raw);
+	scratch_give(t->scratch);
+	free(t);
+}
+
+static int txn_new(struct mfs_volume *v, int write, struct mfs_vtxn **out)
 {
 	struct mfs_vtxn *t = calloc(1, sizeof *t);
-	int rc;
 
 	if (!t)
 		return -ENOMEM;
 	t->vol = v;
 	t->write = write;
 	t->scratch = scratch_take();
-	if (!t->scratch) {
-		free(t);
+	t->raw = malloc(MFS_SLOT_BYTES);
+	if (!t->scratch || !t->raw) {
+		txn_free(t);
 		return -ENOMEM;
 	}
-	if (write)
-		pthread_mutex_lock(&v->write_lock);
-	rc = mfs_store_txn_begin(v->store, write, &t->st);
+	*out = t;
+	return 0;
+}
+
+/* The next generation: larger by a random step, so that its value does not
+ * count the commits (and sessions) that came before. */
+static uint64_t next_gen(uint64_t gen)
+{
+	return gen + 1 + mfs_random_uniform(1u << 16);
+}
+
+/* Takes the locks, brings both sides up to date and builds the free map. */
+static int write_start(struct mfs_volume *v, struct mfs_vtxn **out)
+{
+	struct mfs_vtxn *t;
+	int rc = txn_new(v, 1, &t);
+
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&v->write_lock);
+	rc = mfs_store_lock(v->store);
 	if (rc != 0) {
-		if (write)
-			pthread_mutex_unlock(&v->write_lock);
-		scratch_give(t->scratch);
-		free(t);
+		pthread_mutex_unlock(&v->write_lock);
+		txn_free(t);
+		return rc;
+	}
+	if (!v->creating)
+		rc = side_refresh(v, &v->self);
+	if (rc == MFS_E_NOTFOUND)
+		rc = MFS_E_CORRUPT; /* it was there when the volume opened */
+	/* The protected volume: its newest state, or what we last knew of it
+	 * (damaged or gone: its candidates stay reserved all the same). */
+	if (rc == 0 && v->prot.keys)
+		side_refresh(v, &v->prot);
+	if (rc == 0) {
+		t->view = side_view(v, &v->self);
+		t->sb = t->view->sb;
+		t->new_gen = next_gen(t->view->gen);
+		busy_build(v);
+	}
+	if (rc != 0) {
+		mfs_store_unlock(v->store);
+		pthread_mutex_unlock(&v->write_lock);
+		txn_free(t);
 		return rc;
 	}
 	*out = t;
 	return 0;
 }
 
-static void vtxn_end(struct mfs_vtxn *t)
+static void write_end(struct mfs_vtxn *t)
 {
-	if (t->write)
-		pthread_mutex_unlock(&t->vol->write_lock);
-	scratch_give(t->scratch);
-	free(t);
+	mfs_store_unlock(t->vol->store);
+	pthread_mutex_unlock(&t->vol->write_lock);
+	txn_free(t);
 }
 
 int mfs_vtxn_begin(struct mfs_volume *v, int write, struct mfs_vtxn **out)
 {
 	struct mfs_vtxn *t;
-	int rc = vtxn_start(v, write, &t);
+	int rc;
 
+	if (write)
+		return write_start(v, out);
+	rc = txn_new(v, 0, &t);
 	if (rc != 0)
 		return rc;
-	/* Another process may have written since: the store's superblock rules.
-	 * A read transaction loads it only if asked (mfs_vtxn_sb): reading a
-	 * blob does not need it. */
-	if (write) {
-		rc = read_sb(t->st, v->keys, t->scratch, &t->sb);
-		if (rc == MFS_E_NOTFOUND)
-			rc = MFS_E_CORRUPT; /* it was there when the volume opened */
-		if (rc == 0)
-			rc = read_protected_used(t);
-		t->sb_loaded = 1;
-	}
-	if (rc != 0) {
-		mfs_store_txn_abort(t->st);
-		vtxn_end(t);
-		return rc;
-	}
+	t->view = side_view(v, &v->self);
+	t->sb = t->view->sb;
 	*out = t;
 	return 0;
 }
 
 struct mfs_superblock *mfs_vtxn_sb(struct mfs_vtxn *t)
 {
-	if (!t->sb_loaded) {
-		/* Best effort: if it cannot be read now, this process's last view. */
-		if (read_sb(t->st, t->vol->keys, t->scratch, &t->sb) != 0) {
-			pthread_mutex_lock(&t->vol->sb_lock);
-			t->sb = t->vol->sb;
-			pthread_mutex_unlock(&t->vol->sb_lock);
-		}
-		t->sb_loaded = 1;
-	}
 	return &t->sb;
 }
 
@@ -328,32 +904,60 @@ void mfs_vtxn_sb_dirty(struct mfs_vtxn *t)
 	t->sb_dirty = 1;
 }
 
-uint64_t mfs_vtxn_free_slots(struct mfs_vtxn *t)
+static void wipe_all(struct mfs_store *s, const struct poslist *l)
 {
-	uint64_t total = mfs_store_header(t->vol->store)->slot_count;
-	uint64_t used = t->sb.used_slots + t->protected_used;
-
-	return used >= total ? 0 : total - used;
+	for (size_t i = 0; i < l->n; i++)
+		mfs_store_slot_wipe(s, l->p[i]);
 }
 
-void mfs_obj_slot_key(struct mfs_vtxn *t, uint8_t key[static MFS_SLOT_KEY_BYTES], const void *name,
-		      size_t name_len, uint32_t index)
+void mfs_vtxn_abort(struct mfs_vtxn *t)
 {
-	slot_key(key, t->vol->keys, name, name_len, index);
+	if (!t)
+		return;
+	if (!t->write) {
+		txn_free(t);
+		return;
+	}
+	/* Nothing durable references what this transaction wrote. */
+	wipe_all(t->vol->store, &t->alloc);
+	write_end(t);
 }
 
-int mfs_obj_size(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t *len)
+/* A read that found its slot overwritten: move the transaction to the
+ * newest state, or say the data is damaged when there is none newer. */
+static int catch_up(struct mfs_vtxn *t, int tries)
 {
-	uint8_t key[MFS_SLOT_KEY_BYTES];
+	struct mfs_volume *v = t->vol;
+	struct view *cur;
 	int rc;
 
-	if (name_len == 0 || name_len > MFS_OBJ_NAME_MAX)
-		return MFS_E_FORMAT;
-	slot_key(key, t->vol->keys, name, name_len, 0);
-	rc = open_slot(t->st, t->vol->keys, key, t->scratch);
-	if (rc == 0)
-		*len = mfs_le_get(t->scratch, LEN_BYTES);
-	return rc;
+	if (t->write || tries >= CATCH_UP_TRIES)
+		return MFS_E_CORRUPT;
+	rc = mfs_store_lock(v->store);
+	if (rc != 0)
+		return rc;
+	rc = side_refresh(v, &v->self);
+	mfs_store_unlock(v->store);
+	if (rc != 0)
+		return rc == MFS_E_NOTFOUND ? MFS_E_CORRUPT : rc;
+	cur = side_view(v, &v->self);
+	if (cur->gen == t->view->gen) {
+		view_unref(cur);
+		return MFS_E_CORRUPT;
+	}
+	view_unref(t->view);
+	t->view = cur;
+	t->sb = cur->sb;
+	return 0;
+}
+
+/* ---- objects: reading ---- */
+
+uint64_t mfs_obj_slots_for(uint64_t len)
+{
+	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
+
+	return len <= first ? 1 : 1 + (len - first + MFS_SLOT_PAYLOAD - 1) / MFS_SLOT_PAYLOAD;
 }
 
 static uint32_t slot_of(uint64_t off)
@@ -363,18 +967,62 @@ static uint32_t slot_of(uint64_t off)
 	return off < first ? 0 : (uint32_t)(1 + (off - first) / MFS_SLOT_PAYLOAD);
 }
 
-/* Starts reading every slot of [off, off+len) from disk at once, so a cold
- * read costs one wait, not one per slot (or per page). */
+static int check_name(size_t name_len)
+{
+	return name_len == 0 || name_len > MFS_OBJ_NAME_MAX ? MFS_E_FORMAT : 0;
+}
+
+/* Opens slot index of an object into scratch. */
+static int open_obj_slot(struct mfs_vtxn *t, const void *name, size_t name_len, uint32_t index)
+{
+	const struct vol_keys *k = t->vol->self.keys;
+	uint8_t vid[VID_BYTES];
+	struct entry e;
+	int rc;
+
+	slot_vid(vid, k, name, name_len, index);
+	rc = lookup(t, vid, &e);
+	if (rc != 0)
+		return rc;
+	return open_slot(t->vol->store, t->raw, k, e.pos, vid, e.gen, t->scratch);
+}
+
+static int size_once(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t *len)
+{
+	int rc = open_obj_slot(t, name, name_len, 0);
+
+	if (rc == 0)
+		*len = mfs_le_get(t->scratch, LEN_BYTES);
+	return rc;
+}
+
+int mfs_obj_size(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t *len)
+{
+	int rc = check_name(name_len);
+
+	for (int tries = 0; rc == 0; tries++) {
+		rc = size_once(t, name, name_len, len);
+		if (rc != E_STALE)
+			break;
+		rc = catch_up(t, tries);
+	}
+	return rc;
+}
+
+/* Starts reading every slot of [off, off+len) at once, so a cold read costs
+ * one wait, not one per slot. */
 static void prefetch_range(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t off,
 			   size_t len)
 {
-	uint8_t key[MFS_SLOT_KEY_BYTES];
+	uint8_t vid[VID_BYTES];
+	struct entry e;
 
 	if (len == 0)
 		return;
 	for (uint32_t i = slot_of(off) + (slot_of(off) == 0); i <= slot_of(off + len - 1); i++) {
-		slot_key(key, t->vol->keys, name, name_len, i);
-		mfs_store_slot_prefetch(t->st, key);
+		slot_vid(vid, t->vol->self.keys, name, name_len, i);
+		if (lookup(t, vid, &e) == 0)
+			mfs_store_slot_prefetch(t->vol->store, e.pos);
 	}
 }
 
@@ -384,7 +1032,8 @@ static int read_range(struct mfs_vtxn *t, const void *name, size_t name_len, uin
 		      uint64_t off, uint8_t *dst, size_t len)
 {
 	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
-	uint8_t key[MFS_SLOT_KEY_BYTES];
+	uint8_t vid[VID_BYTES];
+	struct entry e;
 	int rc;
 
 	if (off > total || len > total - off)
@@ -398,16 +1047,13 @@ static int read_range(struct mfs_vtxn *t, const void *name, size_t name_len, uin
 		size_t n = MFS_SLOT_PAYLOAD - at < len ? MFS_SLOT_PAYLOAD - at : len;
 
 		if (idx != 0) {
-			slot_key(key, t->vol->keys, name, name_len, idx);
-			rc = open_slot(t->st, t->vol->keys, key, t->scratch);
+			rc = open_obj_slot(t, name, name_len, idx);
 			/* Missing: damage when the object exists (its length says it
 			 * reaches here), else simply absent (mfs_obj_read_known does
 			 * not look at slot 0 for a range past it). */
 			if (rc == MFS_E_NOTFOUND) {
-				uint64_t stored;
-				rc = mfs_obj_size(t, name, name_len, &stored);
-				if (rc == 0)
-					rc = MFS_E_CORRUPT;
+				slot_vid(vid, t->vol->self.keys, name, name_len, 0);
+				rc = lookup(t, vid, &e) == 0 ? MFS_E_CORRUPT : MFS_E_NOTFOUND;
 			}
 			if (rc != 0)
 				return rc;
@@ -423,50 +1069,88 @@ static int read_range(struct mfs_vtxn *t, const void *name, size_t name_len, uin
 int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t off, void *buf,
 		 size_t len)
 {
-	uint64_t total;
-	int rc = mfs_obj_size(t, name, name_len, &total); /* opens slot 0 into scratch */
+	int rc = check_name(name_len);
 
-	return rc != 0 ? rc : read_range(t, name, name_len, total, off, buf, len);
+	for (int tries = 0; rc == 0; tries++) {
+		uint64_t total;
+
+		rc = size_once(t, name, name_len, &total); /* opens slot 0 into scratch */
+		if (rc == 0)
+			rc = read_range(t, name, name_len, total, off, buf, len);
+		if (rc != E_STALE)
+			break;
+		rc = catch_up(t, tries);
+	}
+	return rc;
 }
 
 int mfs_obj_get(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t **data,
 		uint64_t *len)
 {
-	uint64_t total;
-	uint8_t *buf;
-	int rc = mfs_obj_size(t, name, name_len, &total); /* opens slot 0 into scratch */
+	int rc = check_name(name_len);
 
-	if (rc != 0)
-		return rc;
-	if (total > SIZE_MAX - 1 || !(buf = malloc(total ? (size_t)total : 1)))
-		return -ENOMEM;
-	rc = read_range(t, name, name_len, total, 0, buf, (size_t)total);
-	if (rc != 0) {
-		free(buf);
-		return rc;
+	for (int tries = 0; rc == 0; tries++) {
+		uint64_t total;
+		uint8_t *buf;
+
+		rc = size_once(t, name, name_len, &total); /* opens slot 0 into scratch */
+		if (rc == 0 && (total > (uint64_t)MAX_OBJ_SLOTS * MFS_SLOT_PAYLOAD ||
+				!(buf = malloc(total ? (size_t)total : 1))))
+			rc = total > (uint64_t)MAX_OBJ_SLOTS * MFS_SLOT_PAYLOAD ? MFS_E_CORRUPT
+										: -ENOMEM;
+		if (rc == 0) {
+			rc = read_range(t, name, name_len, total, 0, buf, (size_t)total);
+			if (rc == 0) {
+				*data = buf;
+				*len = total;
+			} else {
+				free(buf);
+			}
+		}
+		if (rc != E_STALE)
+			break;
+		rc = catch_up(t, tries);
 	}
-	*data = buf;
-	*len = total;
-	return 0;
+	return rc;
 }
 
 int mfs_obj_read_known(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total,
 		       uint64_t off, void *buf, size_t len)
 {
-	uint64_t stored;
+	int rc = check_name(name_len);
 
-	if (name_len == 0 || name_len > MFS_OBJ_NAME_MAX)
-		return MFS_E_FORMAT;
-	if (len > 0 && slot_of(off) == 0) {
-		int rc = mfs_obj_size(t, name, name_len, &stored);
+	for (int tries = 0; rc == 0; tries++) {
+		uint64_t stored;
 
-		if (rc != 0)
-			return rc;
-		if (stored != total)
-			return MFS_E_CORRUPT;
+		if (len > 0 && slot_of(off) == 0) {
+			rc = size_once(t, name, name_len, &stored);
+			if (rc == 0 && stored != total)
+				rc = MFS_E_CORRUPT;
+		}
+		if (rc == 0)
+			rc = read_range(t, name, name_len, total, off, buf, len);
+		if (rc != E_STALE)
+			break;
+		rc = catch_up(t, tries);
 	}
-	return read_range(t, name, name_len, total, off, buf, len);
+	return rc;
 }
+
+int mfs_obj_slot_position(struct mfs_vtxn *t, const void *name, size_t name_len, uint32_t index,
+			  uint32_t *pos)
+{
+	uint8_t vid[VID_BYTES];
+	struct entry e;
+	int rc;
+
+	slot_vid(vid, t->vol->self.keys, name, name_len, index);
+	rc = lookup(t, vid, &e);
+	if (rc == 0)
+		*pos = e.pos;
+	return rc;
+}
+
+/* ---- objects: writing ---- */
 
 /* Builds slot idx's payload of an object (data, len bytes) in payload. */
 static void fill_payload(uint8_t *payload, uint32_t idx, const uint8_t *data, uint64_t len)
@@ -491,84 +1175,66 @@ static void fill_payload(uint8_t *payload, uint32_t idx, const uint8_t *data, ui
 	memset(dst + n, 0, room - (size_t)n);
 }
 
-static int take_slot(struct mfs_vtxn *t, const uint8_t key[static MFS_SLOT_KEY_BYTES],
-		     uint8_t **value)
+/* Room for n more slots, keeping one free position per map page a commit
+ * may rewrite. MFS_E_FULL is decided before anything is written. */
+static int have_room(struct mfs_vtxn *t, uint64_t n)
 {
-	int rc;
+	uint64_t reserve = (uint64_t)t->view->nb + 1;
 
-	if (mfs_vtxn_free_slots(t) == 0)
-		return MFS_E_FULL;
-	rc = mfs_store_slot_insert(t->st, key, value);
-	if (rc == MFS_E_EXISTS)
-		rc = MFS_E_CORRUPT; /* a 2^-128 collision, or a damaged store */
-	return rc;
+	return mfs_vtxn_free_slots(t) >= n + reserve ? 0 : MFS_E_FULL;
 }
 
-/* Gives back slots [from, to) of an object. */
-static int release_slots(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t from,
-			 uint64_t to)
+/* The number of slots object name has now, 0 when absent. */
+static int slots_now(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t *n)
 {
-	uint8_t key[MFS_SLOT_KEY_BYTES];
+	uint64_t len;
+	int rc = size_once(t, name, name_len, &len);
 
-	for (uint64_t i = from; i < to; i++) {
-		int rc;
-
-		slot_key(key, t->vol->keys, name, name_len, (uint32_t)i);
-		rc = mfs_store_slot_release(t->st, key);
-		if (rc != 0)
-			return rc;
-		t->sb.used_slots--;
-		t->sb_dirty = 1;
-	}
-	return 0;
+	if (rc == E_STALE)
+		rc = MFS_E_CORRUPT;
+	*n = rc == 0 ? mfs_obj_slots_for(len) : 0;
+	return rc == MFS_E_NOTFOUND ? 0 : rc;
 }
 
 int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const void *data,
 		  size_t len)
 {
-	const struct vol_keys *k = t->vol->keys;
-	uint8_t key[MFS_SLOT_KEY_BYTES];
-	uint64_t old_len = 0, old_n = 0, new_n = mfs_obj_slots_for(len);
-	int rc;
+	const struct vol_keys *k = t->vol->self.keys;
+	uint64_t old_n, new_n = mfs_obj_slots_for(len);
+	uint8_t vid[VID_BYTES];
+	int rc = check_name(name_len);
 
+	if (rc != 0)
+		return rc;
 	if (!t->write)
 		return -EROFS;
-	rc = mfs_obj_size(t, name, name_len, &old_len);
+	if (new_n > MAX_OBJ_SLOTS)
+		return -EFBIG;
+	rc = slots_now(t, name, name_len, &old_n);
 	if (rc == 0)
-		old_n = mfs_obj_slots_for(old_len);
-	else if (rc != MFS_E_NOTFOUND)
-		return rc;
-	if (new_n > old_n && new_n - old_n > mfs_vtxn_free_slots(t))
-		return MFS_E_FULL;
-	for (uint32_t i = 0; i < new_n; i++) {
-		uint8_t *value;
-
-		slot_key(key, k, name, name_len, i);
-		rc = i < old_n ? mfs_store_slot_rewrite(t->st, key, &value) : take_slot(t, key, &value);
-		if (rc != 0)
-			return rc;
+		rc = have_room(t, new_n);
+	for (uint32_t i = 0; rc == 0 && i < new_n; i++) {
+		slot_vid(vid, k, name, name_len, i);
 		fill_payload(t->scratch, i, data, len);
-		seal_slot(value, t->scratch, k, key);
-		if (i >= old_n) {
-			rc = mfs_store_slot_drop_free(t->st, owned_cb, t->vol);
-			if (rc != 0)
-				return rc;
-			t->sb.used_slots++;
-			t->sb_dirty = 1;
-		}
+		seal_slot(t->raw, t->scratch, k, vid, (uint32_t)t->new_gen);
+		rc = put_slot(t, vid, t->raw, (uint32_t)t->new_gen);
 	}
-	return release_slots(t, name, name_len, new_n, old_n);
+	for (uint64_t i = new_n; rc == 0 && i < old_n; i++) {
+		slot_vid(vid, k, name, name_len, (uint32_t)i);
+		rc = drop_slot(t, vid);
+	}
+	return rc;
 }
 
 void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const void *name,
 		  size_t name_len, const void *data, size_t len)
 {
-	uint8_t key[MFS_SLOT_KEY_BYTES];
+	uint8_t vid[VID_BYTES];
 
 	for (uint32_t i = 0; i < mfs_obj_slots_for(len); i++) {
-		slot_key(key, v->keys, name, name_len, i);
+		slot_vid(vid, v->self.keys, name, name_len, i);
 		fill_payload(scratch, i, data, len);
-		seal_slot(sealed + (size_t)i * MFS_SLOT_BYTES, scratch, v->keys, key);
+		seal_slot(sealed + (size_t)i * MFS_SLOT_BYTES, scratch, v->self.keys, vid, 0);
 	}
 	mfs_memzero(scratch, MFS_SLOT_PAYLOAD);
 }
@@ -576,142 +1242,364 @@ void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const
 int mfs_obj_insert_sealed(struct mfs_vtxn *t, const void *name, size_t name_len,
 			  const uint8_t *sealed, uint64_t len)
 {
-	uint8_t key[MFS_SLOT_KEY_BYTES];
-	uint64_t n = mfs_obj_slots_for(len), old_len;
-	int rc;
+	uint64_t n = mfs_obj_slots_for(len);
+	uint8_t vid[VID_BYTES];
+	struct entry e;
+	int rc = check_name(name_len);
 
+	if (rc != 0)
+		return rc;
 	if (!t->write)
 		return -EROFS;
-	rc = mfs_obj_size(t, name, name_len, &old_len);
-	if (rc == 0)
+	if (n > MAX_OBJ_SLOTS)
+		return -EFBIG;
+	slot_vid(vid, t->vol->self.keys, name, name_len, 0);
+	if (lookup(t, vid, &e) == 0)
 		return MFS_E_EXISTS;
-	if (rc != MFS_E_NOTFOUND)
-		return rc;
-	if (n > mfs_vtxn_free_slots(t))
-		return MFS_E_FULL;
-	for (uint32_t i = 0; i < n; i++) {
-		uint8_t *value;
-
-		slot_key(key, t->vol->keys, name, name_len, i);
-		rc = take_slot(t, key, &value);
-		if (rc != 0)
-			return rc;
-		memcpy(value, sealed + (size_t)i * MFS_SLOT_BYTES, MFS_SLOT_BYTES);
-		rc = mfs_store_slot_drop_free(t->st, owned_cb, t->vol);
-		if (rc != 0)
-			return rc;
-		t->sb.used_slots++;
-		t->sb_dirty = 1;
+	rc = have_room(t, n);
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		slot_vid(vid, t->vol->self.keys, name, name_len, i);
+		rc = put_slot(t, vid, sealed + (size_t)i * MFS_SLOT_BYTES, 0);
 	}
-	return 0;
+	return rc;
 }
 
 int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len)
 {
-	uint64_t len;
-	int rc;
+	uint8_t vid[VID_BYTES];
+	uint64_t n;
+	int rc = check_name(name_len);
 
-	if (!t->write)
-		return -EROFS;
-	rc = mfs_obj_size(t, name, name_len, &len);
 	if (rc != 0)
 		return rc;
-	return release_slots(t, name, name_len, 0, mfs_obj_slots_for(len));
+	if (!t->write)
+		return -EROFS;
+	rc = size_once(t, name, name_len, &n);
+	if (rc == E_STALE)
+		rc = MFS_E_CORRUPT;
+	if (rc != 0)
+		return rc;
+	n = mfs_obj_slots_for(n);
+	for (uint64_t i = 0; rc == 0 && i < n; i++) {
+		slot_vid(vid, t->vol->self.keys, name, name_len, (uint32_t)i);
+		rc = drop_slot(t, vid);
+	}
+	return rc;
 }
 
-static int write_sb(struct mfs_vtxn *t)
-{
-	uint8_t bytes[SB_BYTES];
+/* ---- commit ---- */
 
-	sb_encode(bytes, &t->sb);
-	return mfs_obj_write(t, SB_NAME, SB_NAME_LEN, bytes, sizeof bytes);
+struct sorted_change {
+	uint32_t bucket;
+	const struct change *c;
+};
+
+static int sorted_cmp(const void *a, const void *b)
+{
+	const struct sorted_change *x = a, *y = b;
+
+	if (x->bucket != y->bucket)
+		return x->bucket < y->bucket ? -1 : 1;
+	return memcmp(x->c->vid, y->c->vid, VID_BYTES);
+}
+
+/* Merges an old page's entries that belong to bucket b (under nb buckets)
+ * with this transaction's changes to b (sorted). E2BIG past a page. */
+static int merge_page(struct page **out, const struct page *old, uint32_t b, uint32_t nb,
+		      const struct sorted_change *ch, size_t nch, uint64_t gen)
+{
+	uint32_t room = (old ? old->count : 0) + (uint32_t)nch, n = 0, i = 0;
+	struct page *p = page_new(room);
+	size_t j = 0;
+
+	if (!p)
+		return -ENOMEM;
+	while ((old && i < old->count) || j < nch) {
+		const struct entry *e = NULL;
+		int cmp;
+
+		while (old && i < old->count && bucket_of(old->e[i].vid, nb) != b)
+			i++;
+		if (old && i < old->count)
+			e = &old->e[i];
+		if (!e && j == nch)
+			break;
+		cmp = !e ? 1 : j == nch ? -1 : memcmp(e->vid, ch[j].c->vid, VID_BYTES);
+		if (cmp < 0) {
+			p->e[n++] = *e;
+			i++;
+			continue;
+		}
+		if (!ch[j].c->removed) {
+			memcpy(p->e[n].vid, ch[j].c->vid, VID_BYTES);
+			p->e[n].pos = ch[j].c->pos;
+			p->e[n].gen = ch[j].c->gen;
+			n++;
+		}
+		if (cmp == 0)
+			i++;
+		j++;
+	}
+	if (n > PAGE_CAP) {
+		free(p);
+		return -E2BIG;
+	}
+	p->count = n;
+	p->gen = gen;
+	*out = p;
+	return 0;
+}
+
+/* The map under nb buckets after this transaction: pages it does not
+ * change are shared with the transaction's view. */
+static int build_map(struct mfs_vtxn *t, uint32_t nb, struct view *nv)
+{
+	const struct view *old = t->view;
+	const int regrow = nb != old->nb;
+	struct sorted_change *ch = calloc(t->chg_count + 1, sizeof *ch);
+	size_t nch = 0, at = 0;
+	int rc = ch ? 0 : -ENOMEM;
+
+	for (size_t i = 0; rc == 0 && i < t->chg_cap; i++)
+		if (t->chg[i].used)
+			ch[nch++] = (struct sorted_change){bucket_of(t->chg[i].vid, nb), &t->chg[i]};
+	if (rc == 0)
+		qsort(ch, nch, sizeof *ch, sorted_cmp);
+	for (uint32_t b = 0; rc == 0 && b < nb; b++) {
+		const struct page *src = old->pages[b & (old->nb - 1)];
+		size_t from = at;
+
+		while (at < nch && ch[at].bucket == b)
+			at++;
+		if (!regrow && at == from) {
+			nv->pages[b] = page_ref(old->pages[b]);
+		} else {
+			rc = merge_page(&nv->pages[b], src, b, nb, ch + from, at - from, t->new_gen);
+			if (rc == 0 && nv->pages[b]->count == 0) {
+				free(nv->pages[b]);
+				nv->pages[b] = NULL;
+			}
+		}
+		if (rc == 0 && nv->pages[b]) {
+			nv->entries += nv->pages[b]->count;
+			nv->npages++;
+		}
+	}
+	free(ch);
+	return rc;
+}
+
+/* The new view, its changed map pages written (not yet durable). */
+static int write_map(struct mfs_vtxn *t, struct view **out)
+{
+	const struct view *old = t->view;
+	struct vol_keys *k = t->vol->self.keys;
+	struct view *nv = NULL;
+	uint32_t nb = old->nb;
+	int rc;
+
+	for (;;) {
+		nv = view_new(nb);
+		if (!nv)
+			return -ENOMEM;
+		rc = build_map(t, nb, nv);
+		if (rc != -E2BIG)
+			break;
+		view_unref(nv);
+		nv = NULL;
+		if (nb >= MAX_BUCKETS)
+			return MFS_E_FULL;
+		nb *= 2;
+	}
+	for (uint32_t b = 0; rc == 0 && b < nb; b++) {
+		struct page *p = nv->pages[b];
+		uint8_t vid[VID_BYTES];
+
+		if (!p || p->pos != NO_POS)
+			continue; /* empty, or shared with the old view */
+		rc = alloc_pos(t, &p->pos);
+		if (rc == 0) {
+			meta_vid(vid, k, "map", b);
+			page_encode(t->scratch, p);
+			seal_slot(t->raw, t->scratch, k, vid, p->gen);
+			rc = mfs_store_slot_write(t->vol->store, p->pos, t->raw);
+		}
+	}
+	/* Old pages the new map does not share are replaced. */
+	for (uint32_t b = 0; rc == 0 && b < old->nb; b++) {
+		const struct page *p = old->pages[b];
+		int kept = 0;
+
+		kept = nb == old->nb && nv->pages[b] == p;
+		if (p && !kept)
+			rc = poslist_add(&t->freed, p->pos);
+	}
+	if (rc != 0) {
+		view_unref(nv);
+		return rc;
+	}
+	nv->gen = t->new_gen;
+	nv->sb = t->sb;
+	*out = nv;
+	return 0;
+}
+
+/* Writes the superblock of nv to candidates that do not hold the current one. */
+static int write_sb(struct mfs_vtxn *t, struct view *nv, struct poslist *written)
+{
+	struct mfs_volume *vol = t->vol;
+	const struct side *sd = &vol->self;
+	const unsigned start = mfs_random_uniform(sd->ncand);
+	int rc = 0;
+
+	nv->sb.used_slots = used_by(sd, nv);
+	sb_encode(t->scratch, nv);
+	for (unsigned i = 0; rc == 0 && i < sd->ncand && nv->nsb < SB_COPIES; i++) {
+		unsigned j = (start + i) % sd->ncand;
+		int current = 0;
+
+		for (unsigned c = 0; c < t->view->nsb; c++)
+			current |= t->view->sb_pos[c] == sd->cand[j];
+		if (current || !vol->cand_usable[j])
+			continue;
+		seal_slot(t->raw, t->scratch, sd->keys, sd->sb_vid, 0);
+		rc = poslist_add(written, sd->cand[j]);
+		if (rc == 0)
+			rc = mfs_store_slot_write(vol->store, sd->cand[j], t->raw);
+		if (rc == 0)
+			nv->sb_pos[nv->nsb++] = sd->cand[j];
+	}
+	if (rc == 0 && nv->nsb == 0)
+		rc = MFS_E_FULL; /* every candidate is the protected volume's */
+	return rc;
 }
 
 int mfs_vtxn_commit(struct mfs_vtxn *t)
 {
-	struct mfs_volume *v = t->vol;
-	int rc = 0;
+	struct mfs_volume *vol;
+	struct mfs_store *s;
+	struct poslist sb_written = {0};
+	struct view *nv = NULL;
+	int rc;
 
-	if (t->write && t->sb_dirty)
-		rc = write_sb(t);
-	if (rc == 0) {
-		rc = mfs_store_txn_commit(t->st);
-	} else {
-		mfs_store_txn_abort(t->st);
+	if (!t->write) {
+		txn_free(t);
+		return 0;
 	}
-	if (rc == 0 && t->write) {
-		pthread_mutex_lock(&v->sb_lock);
-		v->sb = t->sb;
-		pthread_mutex_unlock(&v->sb_lock);
+	vol = t->vol;
+	s = vol->store;
+	if (t->chg_count == 0 && !t->sb_dirty) {
+		write_end(t);
+		return 0;
 	}
-	vtxn_end(t);
-	return rc;
+	rc = write_map(t, &nv);
+	if (rc == 0)
+		rc = mfs_store_sync(s);
+	if (rc == 0)
+		rc = write_sb(t, nv, &sb_written);
+	if (rc == 0)
+		rc = mfs_store_sync(s);
+	if (rc != 0) {
+		/* Take back a superblock that may have reached the disk first:
+		 * it would name slots about to be wiped. */
+		wipe_all(s, &sb_written);
+		mfs_store_sync(s);
+		free(sb_written.p);
+		view_unref(nv);
+		mfs_vtxn_abort(t);
+		return rc;
+	}
+	free(sb_written.p);
+	/* Durable: what the new state replaced leaves the store. */
+	for (unsigned c = 0; c < t->view->nsb; c++)
+		mfs_store_slot_wipe(s, t->view->sb_pos[c]);
+	wipe_all(s, &t->freed);
+	side_install(vol, &vol->self, nv);
+	write_end(t);
+	return 0;
 }
 
-void mfs_vtxn_abort(struct mfs_vtxn *t)
-{
-	if (!t)
-		return;
-	mfs_store_txn_abort(t->st);
-	vtxn_end(t);
-}
+/* ---- volumes ---- */
 
 static struct mfs_volume *volume_alloc(struct mfs_store *s)
 {
+	const uint64_t n = mfs_store_header(s)->slot_count;
 	struct mfs_volume *v = calloc(1, sizeof *v);
 
 	if (!v)
 		return NULL;
+	v->busy = malloc((size_t)((n + 7) / 8));
+	if (!v->busy) {
+		free(v);
+		return NULL;
+	}
 	v->store = s;
 	pthread_mutex_init(&v->write_lock, NULL);
-	pthread_mutex_init(&v->sb_lock, NULL);
+	pthread_mutex_init(&v->view_lock, NULL);
 	return v;
+}
+
+/* A commit that changes nothing but the superblock: every session of any
+ * volume leaves the same trace (the file's time), whatever it did. */
+static int touch(struct mfs_volume *v)
+{
+	struct mfs_vtxn *t;
+	int rc = mfs_vtxn_begin(v, 1, &t);
+
+	if (rc != 0)
+		return rc;
+	mfs_vtxn_sb_dirty(t);
+	return mfs_vtxn_commit(t);
 }
 
 void mfs_volume_close(struct mfs_volume *v)
 {
 	if (!v)
 		return;
-	mfs_secure_free(v->keys);
-	mfs_secure_free(v->protect);
+	if (v->opened)
+		touch(v);
+	view_unref(v->self.view);
+	view_unref(v->prot.view);
+	mfs_secure_free(v->self.keys);
+	mfs_secure_free(v->prot.keys);
 	pthread_mutex_destroy(&v->write_lock);
-	pthread_mutex_destroy(&v->sb_lock);
+	pthread_mutex_destroy(&v->view_lock);
+	free(v->busy);
 	free(v);
 }
 
-/* Does a volume with keys k exist? 0 yes, MFS_E_BADPASS no, or an error. */
-static int probe(struct mfs_volume *v, const struct vol_keys *k, struct mfs_superblock *sb)
+/* Loads a side's state under the store's lock: 0, MFS_E_NOTFOUND (no
+ * volume has these keys), or an error. */
+static int side_load(struct mfs_volume *v, struct side *sd)
 {
-	struct mfs_vtxn *t;
-	int rc = vtxn_start(v, 0, &t);
+	int rc = mfs_store_lock(v->store);
 
 	if (rc != 0)
 		return rc;
-	rc = read_sb(t->st, k, t->scratch, sb);
-	if (rc == MFS_E_NOTFOUND)
-		rc = MFS_E_BADPASS;
-	mfs_store_txn_abort(t->st);
-	vtxn_end(t);
+	rc = side_refresh(v, sd);
+	mfs_store_unlock(v->store);
 	return rc;
 }
 
 static int attach_protect(struct mfs_volume *v, const char *protect_pw, size_t protect_len)
 {
-	struct mfs_superblock psb;
+	struct vol_keys *k;
 	int rc;
 
 	if (!protect_pw)
 		return 0;
-	rc = derive_keys(&v->protect, v->store, protect_pw, protect_len);
-	if (rc == 0)
-		rc = probe(v, v->protect, &psb);
-	return rc;
+	rc = derive_keys(&k, v->store, protect_pw, protect_len);
+	if (rc != 0)
+		return rc;
+	side_init(&v->prot, k, mfs_store_header(v->store)->slot_count);
+	rc = side_load(v, &v->prot);
+	return rc == MFS_E_NOTFOUND ? MFS_E_BADPASS : rc;
 }
 
 /* Protects the volume whose master key this volume stores, if it still exists. */
 static int attach_stored_protect(struct mfs_volume *v)
 {
-	struct mfs_superblock psb;
+	struct vol_keys *k = NULL;
 	struct mfs_vtxn *t;
 	uint64_t len;
 	int rc = mfs_vtxn_begin(v, 0, &t);
@@ -721,98 +1609,95 @@ static int attach_stored_protect(struct mfs_volume *v)
 	rc = mfs_obj_size(t, PROTECT_NAME, PROTECT_NAME_LEN, &len);
 	if (rc == 0 && len != MFS_KEY_BYTES)
 		rc = MFS_E_CORRUPT;
-	if (rc == 0 && !(v->protect = mfs_secure_alloc(sizeof *v->protect)))
+	if (rc == 0 && !(k = mfs_secure_alloc(sizeof *k)))
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = mfs_obj_read(t, PROTECT_NAME, PROTECT_NAME_LEN, 0, v->protect->master,
-				  MFS_KEY_BYTES);
+		rc = mfs_obj_read(t, PROTECT_NAME, PROTECT_NAME_LEN, 0, k->master, MFS_KEY_BYTES);
 	mfs_vtxn_abort(t);
-	if (rc == MFS_E_NOTFOUND)
-		return 0;
-	if (rc == 0) {
-		keys_from_master(v->protect);
-		rc = probe(v, v->protect, &psb);
+	if (rc != 0) {
+		mfs_secure_free(k);
+		return rc == MFS_E_NOTFOUND ? 0 : rc;
 	}
-	if (rc == MFS_E_CORRUPT)
-		rc = 0; /* damaged, not gone: keep protecting what is left of it */
-	if (rc == MFS_E_BADPASS) {
-		/* That volume is gone: nothing left to protect. */
-		mfs_secure_free(v->protect);
-		v->protect = NULL;
-		rc = 0;
-	}
-	return rc;
+	keys_from_master(k);
+	side_init(&v->prot, k, mfs_store_header(v->store)->slot_count);
+	rc = side_load(v, &v->prot);
+	/* Gone or damaged: its candidates stay reserved, and whatever of its
+	 * state is still readable is refreshed at every write. */
+	return rc == MFS_E_NOTFOUND || rc == MFS_E_CORRUPT ? 0 : rc;
 }
 
 int mfs_volume_open(struct mfs_volume **out, struct mfs_store *s, const char *pw, size_t pw_len,
 		    const char *protect_pw, size_t protect_len)
 {
 	struct mfs_volume *v = volume_alloc(s);
+	struct vol_keys *k;
 	int rc;
 
 	*out = NULL;
 	if (!v)
 		return -ENOMEM;
-	rc = derive_keys(&v->keys, s, pw, pw_len);
-	if (rc == 0)
-		rc = probe(v, v->keys, &v->sb);
+	rc = derive_keys(&k, s, pw, pw_len);
+	if (rc == 0) {
+		side_init(&v->self, k, mfs_store_header(s)->slot_count);
+		rc = side_load(v, &v->self);
+		if (rc == MFS_E_NOTFOUND)
+			rc = MFS_E_BADPASS;
+	}
 	if (rc == 0)
 		rc = protect_pw ? attach_protect(v, protect_pw, protect_len) : attach_stored_protect(v);
-	if (rc == 0 && v->protect && mfs_memeq(v->protect->master, v->keys->master, MFS_KEY_BYTES))
+	if (rc == 0 && v->prot.keys &&
+	    mfs_memeq(v->prot.keys->master, v->self.keys->master, MFS_KEY_BYTES))
 		rc = MFS_E_FORMAT; /* protecting a volume from itself means nothing */
+	/* A store the user may not write to still opens (read-only). */
+	if (rc == 0 && (rc = touch(v)) == -EROFS)
+		rc = 0;
 	if (rc != 0) {
 		mfs_volume_close(v);
 		return rc;
 	}
+	v->opened = 1;
 	*out = v;
 	return 0;
-}
-
-/* Writes a new volume's superblock into a slot it takes. */
-static int create_sb(struct mfs_vtxn *t)
-{
-	const struct vol_keys *k = t->vol->keys;
-	uint8_t key[MFS_SLOT_KEY_BYTES], bytes[SB_BYTES];
-	uint8_t *value;
-	int rc;
-
-	t->sb = (struct mfs_superblock){.used_slots = 1, .bucket_count = 1,
-					.cache_cap = DEFAULT_CACHE_CAP};
-	sb_encode(bytes, &t->sb);
-	slot_key(key, k, SB_NAME, SB_NAME_LEN, 0);
-	rc = take_slot(t, key, &value);
-	if (rc != 0)
-		return rc;
-	fill_payload(t->scratch, 0, bytes, sizeof bytes);
-	seal_slot(value, t->scratch, k, key);
-	return mfs_store_slot_drop_free(t->st, owned_cb, t->vol);
 }
 
 int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const char *protect_pw,
 		      size_t protect_len)
 {
 	struct mfs_volume *v = volume_alloc(s);
-	struct mfs_superblock sb;
-	struct mfs_vtxn *t = NULL;
+	struct vol_keys *k = NULL;
+	struct view *empty = NULL;
+	struct mfs_vtxn *t;
+	uint64_t start;
 	int rc;
 
 	if (!v)
 		return -ENOMEM;
-	rc = derive_keys(&v->keys, s, pw, pw_len);
+	rc = derive_keys(&k, s, pw, pw_len);
 	if (rc == 0) {
-		rc = probe(v, v->keys, &sb);
-		rc = rc == 0 ? MFS_E_EXISTS : rc == MFS_E_BADPASS ? 0 : rc;
+		side_init(&v->self, k, mfs_store_header(s)->slot_count);
+		rc = side_load(v, &v->self);
+		rc = rc == 0 ? MFS_E_EXISTS : rc == MFS_E_NOTFOUND ? 0 : rc;
 	}
 	if (rc == 0)
 		rc = attach_protect(v, protect_pw, protect_len);
-	if (rc == 0)
-		rc = vtxn_start(v, 1, &t);
+	if (rc == 0 && v->prot.keys &&
+	    mfs_memeq(v->prot.keys->master, v->self.keys->master, MFS_KEY_BYTES))
+		rc = MFS_E_EXISTS;
+	/* The first state: nothing in it, a generation that starts anywhere. */
+	if (rc == 0 && !(empty = view_new(1)))
+		rc = -ENOMEM;
 	if (rc == 0) {
-		rc = read_protected_used(t);
-		if (rc == 0)
-			rc = create_sb(t);
-		if (rc == 0 && v->protect)
-			rc = mfs_obj_write(t, PROTECT_NAME, PROTECT_NAME_LEN, v->protect->master,
+		mfs_random(&start, sizeof start);
+		empty->gen = start >> 16;
+		empty->sb = (struct mfs_superblock){.bucket_count = 1, .cache_cap = DEFAULT_CACHE_CAP};
+		side_install(v, &v->self, empty);
+		v->creating = 1;
+		rc = mfs_vtxn_begin(v, 1, &t);
+	}
+	if (rc == 0) {
+		mfs_vtxn_sb_dirty(t);
+		if (v->prot.keys)
+			rc = mfs_obj_write(t, PROTECT_NAME, PROTECT_NAME_LEN, v->prot.keys->master,
 					   MFS_KEY_BYTES);
 		if (rc == 0)
 			rc = mfs_vtxn_commit(t);
@@ -823,24 +1708,35 @@ int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const 
 	return rc;
 }
 
+int mfs_volume_refresh(struct mfs_volume *v, uint64_t *generation)
+{
+	struct view *cur;
+	int rc = side_load(v, &v->self);
+
+	if (rc != 0)
+		return rc == MFS_E_NOTFOUND ? MFS_E_CORRUPT : rc;
+	cur = side_view(v, &v->self);
+	*generation = cur->gen;
+	view_unref(cur);
+	return 0;
+}
+
 int mfs_volume_stats(struct mfs_volume *v, struct mfs_volume_stats *out)
 {
 	struct mfs_vtxn *t;
-	int rc = mfs_vtxn_begin(v, 0, &t);
+	int rc = mfs_vtxn_begin(v, 1, &t); /* the free map needs the writer's view */
 
 	if (rc != 0)
 		return rc;
-	rc = read_protected_used(t);
-	if (rc == 0) {
-		memset(out, 0, sizeof *out);
-		out->slot_count = mfs_store_header(v->store)->slot_count;
-		out->sb = *mfs_vtxn_sb(t);
-		out->used_slots = t->sb.used_slots;
-		out->protected_slots = t->protected_used;
-		out->free_slots = mfs_vtxn_free_slots(t);
-	}
+	memset(out, 0, sizeof *out);
+	out->slot_count = mfs_store_header(v->store)->slot_count;
+	out->sb = t->view->sb;
+	out->sb.used_slots = used_by(&v->self, t->view);
+	out->used_slots = out->sb.used_slots;
+	out->protected_slots = v->prot.keys ? used_by(&v->prot, v->prot.view) : 0;
+	out->free_slots = mfs_vtxn_free_slots(t);
 	mfs_vtxn_abort(t);
-	return rc;
+	return 0;
 }
 
 struct mfs_store *mfs_volume_store(struct mfs_volume *v)
@@ -851,5 +1747,5 @@ struct mfs_store *mfs_volume_store(struct mfs_volume *v)
 void mfs_volume_subkey(struct mfs_volume *v, uint8_t out[static 32], uint64_t id,
 		       const char ctx[static 8])
 {
-	mfs_kdf_subkey(out, id, ctx, v->keys->master);
+	mfs_kdf_subkey(out, id, ctx, v->self.keys->master);
 }

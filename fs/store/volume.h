@@ -1,26 +1,39 @@
 /* volume: a password-opened object store inside a store.
  *
  * Argon2id(password, store salt) gives the volume's master key; subkeys of it
- * name its slots (slot key = PRF(naming key, object name, slot index)), tag
- * them (the first 16 bytes of each slot = PRF(tag key, slot key), so telling
- * one's own slots from others costs a hash, not a decryption) and seal them
- * (XChaCha20-Poly1305, random nonce, the slot key as associated data). To
- * anyone without the password every slot is 65,520 random bytes.
+ * name its objects' slots (a 16-byte slot id = PRF(naming key, object name,
+ * slot index), never written anywhere in clear) and seal them
+ * (XChaCha20-Poly1305, random nonce, the slot id and the writing commit's
+ * generation as associated data). To anyone without the password every slot
+ * is 65,520 random bytes.
  *
- *   slot value = tag[16] | nonce[24] | ciphertext[MFS_SLOT_PAYLOAD] | mac[16]
+ *   slot value = nonce[24] | ciphertext[MFS_SLOT_PAYLOAD] | mac[16] | random[16]
  *   object     = slot 0: u64 length | data...;  slots 1..n-1: data...
  *
- * The superblock is the object "\0sb": counters, the blob table's size. An
- * object write takes or gives back whole slots, deleting a free record for
- * each slot taken, so the record count never changes. A volume opened with a
- * protect password never takes the protected volume's slots; one opened
- * alone may (they look free to it), which is how deniability works. A volume
- * created with a protect password (a hidden volume inside an outer one)
- * stores that volume's master key ("\0protect") and protects it whenever it
- * is opened, so hidden writes never destroy the outer volume.
+ * Where a slot sits is the volume's secret: its position map (slot id ->
+ * store position), kept in map pages (slots themselves) that the superblock
+ * lists. The superblock sits in one of a few candidate positions derived
+ * from the key (two copies, the newest generation wins). A commit writes
+ * every changed slot to a position free in the last durable state, then the
+ * map pages, syncs, writes the superblock to candidates not holding the
+ * current one, syncs, and only then overwrites what it replaced with random
+ * bytes: the store never holds two versions of anything, and a crash leaves
+ * the last committed state. Every open and every close commits (a
+ * superblock refresh), so any session of any volume changes the store file
+ * the same way.
+ *
+ * A volume opened with a protect password never takes the protected
+ * volume's slots; one opened alone may (they look free to it), which is how
+ * deniability works. A volume created with a protect password (a hidden
+ * volume inside an outer one) stores that volume's master key ("\0protect")
+ * and protects it whenever it is opened, so hidden writes never destroy the
+ * outer volume.
  *
  * Threads: a volume may be shared; write transactions are serialised by the
- * volume (and across processes by LMDB). Keys live in guarded memory. */
+ * volume and across processes by the store's lock. A read transaction sees
+ * the state of its start; when another writer has since overwritten what it
+ * reads, it moves to the newest state and reads again. Keys live in guarded
+ * memory. */
 #ifndef MFS_VOLUME_H
 #define MFS_VOLUME_H
 
@@ -29,7 +42,7 @@
 
 #include "fs/store/store.h"
 
-#define MFS_SLOT_PAYLOAD (MFS_SLOT_BYTES - 16 - 24 - 16)
+#define MFS_SLOT_PAYLOAD (MFS_SLOT_BYTES - 24 - 16 - 16)
 #define MFS_OBJ_NAME_MAX 64
 
 struct mfs_volume;
@@ -38,7 +51,7 @@ struct mfs_vtxn;
 /* The superblock's counters (in host order). Maintained by volume.c
  * (used_slots) and blobstore.c (the rest). */
 struct mfs_superblock {
-	uint64_t used_slots;     /* slots this volume owns, superblock included */
+	uint64_t used_slots;     /* slots this volume owns: objects, map, superblock candidates */
 	uint64_t blob_count;
 	uint64_t blob_bytes;     /* bytes of all blobs */
 	uint64_t pinned_bytes;   /* bytes of pinned blobs */
@@ -115,8 +128,13 @@ uint64_t mfs_obj_slots_for(uint64_t len);
 /* Free slots as this transaction sees them. */
 uint64_t mfs_vtxn_free_slots(struct mfs_vtxn *t);
 
-/* For tests: the store key of slot index of an object. */
-void mfs_obj_slot_key(struct mfs_vtxn *t, uint8_t key[static MFS_SLOT_KEY_BYTES], const void *name,
-		      size_t name_len, uint32_t index);
+/* Reads the newest committed state from the store, in case another process
+ * wrote, and says its generation: a number that changes with every commit
+ * of this volume, by any process. */
+int mfs_volume_refresh(struct mfs_volume *v, uint64_t *generation);
+
+/* For tests: the store position of slot index of an object. */
+int mfs_obj_slot_position(struct mfs_vtxn *t, const void *name, size_t name_len, uint32_t index,
+			  uint32_t *pos);
 
 #endif
