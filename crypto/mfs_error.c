@@ -15,6 +15,8 @@ static const char *const messages[] = {
 	[MFS_E_NOTFOUND - MFS_E_FIRST] = "not found",
 	[MFS_E_TRUNCATED - MFS_E_FIRST] = "store file is truncated (shorter than its header says)",
 	[MFS_E_LMDB - MFS_E_FIRST] = "LMDB failure",
+	[MFS_E_OVERWRITTEN - MFS_E_FIRST] =
+		"this volume was partly overwritten by another volume's writes (made without --protect-file): what is left reads, nothing more can be written",
 	[MFS_E_OLDSTORE - MFS_E_FIRST] =
 		"store made by an older megafs, whose format is not deniable: make a new store with 'megafs init' and copy the files over",
 };

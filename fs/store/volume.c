@@ -31,6 +31,9 @@
 #define PAGE_CAP ((MFS_SLOT_PAYLOAD - PAGE_HEAD) / ENTRY_BYTES)
 #define MAX_CANDIDATES 16u
 #define MIN_CANDIDATES 4u
+/* A new volume needs this many candidates free of the other volume's data:
+ * two for the superblock, one to write the next one to. */
+#define MIN_USABLE (SB_COPIES + 1)
 #define SB_COPIES 2u
 #define NO_POS UINT32_MAX
 #define MAX_OBJ_SLOTS 1024u /* 64 MiB: an object's slots share one map page */
@@ -190,7 +193,7 @@ static void meta_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *k, co
 /* Where a volume's superblock may sit: a few positions only its key finds. */
 static void side_init(struct side *sd, struct vol_keys *k, uint64_t slot_count)
 {
-	uint64_t want = slot_count / 64;
+	uint64_t want = slot_count / 8;
 	uint8_t h[VID_BYTES];
 
 	want = want < MIN_CANDIDATES ? MIN_CANDIDATES : want > MAX_CANDIDATES ? MAX_CANDIDATES : want;
@@ -1444,33 +1447,82 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 	return 0;
 }
 
-/* Writes the superblock of nv to candidates that do not hold the current one. */
-static int write_sb(struct mfs_vtxn *t, struct view *nv, struct poslist *written)
+/* Writes side sd's superblock for nv to usable candidates that do not hold
+ * the current one (cur's). */
+static int put_sb(struct mfs_store *s, uint8_t *raw, uint8_t *scratch, const struct side *sd,
+		  const struct view *cur, struct view *nv, const uint8_t *usable,
+		  struct poslist *written)
 {
-	struct mfs_volume *vol = t->vol;
-	const struct side *sd = &vol->self;
 	const unsigned start = mfs_random_uniform(sd->ncand);
 	int rc = 0;
 
 	nv->sb.used_slots = used_by(sd, nv);
-	sb_encode(t->scratch, nv);
+	nv->nsb = 0;
+	sb_encode(scratch, nv);
 	for (unsigned i = 0; rc == 0 && i < sd->ncand && nv->nsb < SB_COPIES; i++) {
 		unsigned j = (start + i) % sd->ncand;
 		int current = 0;
 
-		for (unsigned c = 0; c < t->view->nsb; c++)
-			current |= t->view->sb_pos[c] == sd->cand[j];
-		if (current || !vol->cand_usable[j])
+		for (unsigned c = 0; cur && c < cur->nsb; c++)
+			current |= cur->sb_pos[c] == sd->cand[j];
+		if (current || !usable[j])
 			continue;
-		seal_slot(t->raw, t->scratch, sd->keys, sd->sb_vid, 0);
+		seal_slot(raw, scratch, sd->keys, sd->sb_vid, 0);
 		rc = poslist_add(written, sd->cand[j]);
 		if (rc == 0)
-			rc = mfs_store_slot_write(vol->store, sd->cand[j], t->raw);
+			rc = mfs_store_slot_write(s, sd->cand[j], raw);
 		if (rc == 0)
 			nv->sb_pos[nv->nsb++] = sd->cand[j];
 	}
+	mfs_memzero(scratch, MFS_SLOT_PAYLOAD);
 	if (rc == 0 && nv->nsb == 0)
-		rc = MFS_E_FULL; /* every candidate is the protected volume's */
+		rc = MFS_E_OVERWRITTEN; /* the other volume's data sits on every candidate */
+	return rc;
+}
+
+/* Commits the protected volume's state again under a new generation, as
+ * its own sessions do at open and close: a session of this volume then
+ * leaves on the protected one exactly the trace of a session of its own
+ * that changed nothing. Caller holds the store lock and the write lock. */
+static int touch_protected(struct mfs_volume *vol, uint8_t *raw, uint8_t *scratch)
+{
+	struct side *sd = &vol->prot;
+	struct poslist written = {0};
+	uint8_t usable[MAX_CANDIDATES];
+	struct view *cur, *nv;
+	int rc;
+
+	if (!sd->keys || side_refresh(vol, sd) != 0 || !(cur = side_view(vol, sd)))
+		return 0; /* gone or damaged: nothing to refresh */
+	nv = view_new(cur->nb);
+	rc = nv ? 0 : -ENOMEM;
+	if (rc == 0) {
+		for (uint32_t b = 0; b < cur->nb; b++)
+			nv->pages[b] = page_ref(cur->pages[b]);
+		nv->gen = next_gen(cur->gen);
+		nv->sb = cur->sb;
+		nv->entries = cur->entries;
+		nv->npages = cur->npages;
+		/* Its candidates that our state does not hold. */
+		memset(vol->busy, 0, (size_t)((mfs_store_header(vol->store)->slot_count + 7) / 8));
+		vol->nbusy = 0;
+		mark_side(vol, &vol->self, vol->self.view);
+		for (unsigned j = 0; j < sd->ncand; j++)
+			usable[j] = !busy_get(vol, sd->cand[j]);
+		rc = put_sb(vol->store, raw, scratch, sd, cur, nv, usable, &written);
+	}
+	if (rc == 0)
+		rc = mfs_store_sync(vol->store);
+	if (rc == 0) {
+		for (unsigned c = 0; c < cur->nsb; c++)
+			mfs_store_slot_wipe(vol->store, cur->sb_pos[c]);
+		side_install(vol, sd, nv);
+	} else {
+		wipe_all(vol->store, &written);
+		view_unref(nv);
+	}
+	free(written.p);
+	view_unref(cur);
 	return rc;
 }
 
@@ -1496,7 +1548,8 @@ int mfs_vtxn_commit(struct mfs_vtxn *t)
 	if (rc == 0)
 		rc = mfs_store_sync(s);
 	if (rc == 0)
-		rc = write_sb(t, nv, &sb_written);
+		rc = put_sb(s, t->raw, t->scratch, &vol->self, t->view, nv, vol->cand_usable,
+			    &sb_written);
 	if (rc == 0)
 		rc = mfs_store_sync(s);
 	if (rc != 0) {
@@ -1539,6 +1592,19 @@ static struct mfs_volume *volume_alloc(struct mfs_store *s)
 	return v;
 }
 
+/* touch_protected in a transaction of its own (the locks, the buffers). */
+static int touch_protected_alone(struct mfs_volume *v)
+{
+	struct mfs_vtxn *t;
+	int rc = mfs_vtxn_begin(v, 1, &t);
+
+	if (rc != 0)
+		return rc;
+	rc = touch_protected(v, t->raw, t->scratch);
+	mfs_vtxn_abort(t); /* it wrote nothing of ours */
+	return rc;
+}
+
 /* A commit that changes nothing but the superblock: every session of any
  * volume leaves the same trace (the file's time), whatever it did. */
 static int touch(struct mfs_volume *v)
@@ -1549,7 +1615,10 @@ static int touch(struct mfs_volume *v)
 	if (rc != 0)
 		return rc;
 	mfs_vtxn_sb_dirty(t);
-	return mfs_vtxn_commit(t);
+	rc = mfs_vtxn_commit(t);
+	if (rc == 0 && v->prot.keys)
+		rc = touch_protected_alone(v);
+	return rc;
 }
 
 void mfs_volume_close(struct mfs_volume *v)
@@ -1692,7 +1761,21 @@ int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const 
 		empty->sb = (struct mfs_superblock){.bucket_count = 1, .cache_cap = DEFAULT_CACHE_CAP};
 		side_install(v, &v->self, empty);
 		v->creating = 1;
+	}
+	/* Creating a hidden volume is a session of the outer one: it opens... */
+	if (rc == 0 && v->prot.keys)
+		rc = touch_protected_alone(v);
+	if (rc == 0)
 		rc = mfs_vtxn_begin(v, 1, &t);
+	if (rc == 0) {
+		unsigned usable = 0;
+
+		for (unsigned j = 0; j < v->self.ncand; j++)
+			usable += v->cand_usable[j];
+		if (usable < MIN_USABLE) {
+			mfs_vtxn_abort(t);
+			rc = MFS_E_FULL; /* the outer volume's data fills our places */
+		}
 	}
 	if (rc == 0) {
 		mfs_vtxn_sb_dirty(t);
@@ -1704,6 +1787,10 @@ int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const 
 		else
 			mfs_vtxn_abort(t);
 	}
+	v->creating = 0;
+	/* ...and closes. */
+	if (rc == 0 && v->prot.keys)
+		rc = touch_protected_alone(v);
 	mfs_volume_close(v);
 	return rc;
 }

@@ -1,0 +1,99 @@
+# The forensic adversary of megafs(7) DENIABILITY: it reads data.mdb raw
+# (both meta pages, both trees and their diff, the free list, every slot),
+# holds the outer password, and tries to say "hidden volume present".
+source "$(dirname "$0")/lib.sh"
+forensic=${MFS_TEST_FORENSIC:?built by tests/CMakeLists.txt}
+
+# accuracy LINE-PREFIX FILE: the number after "accuracy" on that line.
+accuracy() { awk -v p="$1" 'index($0, p) == 1 { for (i = 1; i < NF; i++) if ($i == "accuracy") print $(i + 1) }' "$2"; }
+
+# The attack works: on stores written as format 1 wrote them (every slot
+# write an LMDB copy-on-write commit), the diff of the two meta trees shows
+# the hidden volume's writes.
+"$forensic" legacy 100 "$T" >"$T/legacy"
+cat "$T/legacy"
+acc=$(accuracy "combined" "$T/legacy")
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.95) }' || fail "the adversary lost on format 1 ($acc): it cannot fail"
+ok "on format 1's writes the adversary names the hidden store in $acc of 100 pairs"
+
+# Format 2: 200 pairs, same outer history, one with hidden activity of every
+# kind the API has (created, written, rewritten, deleted, opened alone) where
+# the other ran an outer session that changed nothing. Chance is 0.5: with 200
+# pairs, 0.60 lies 2.8 standard deviations above it (one false alarm in ~400
+# runs); a single feature is held to 0.65 (3.5 sd, twelve features).
+"$forensic" pairs 200 "$T" >"$T/pairs"
+cat "$T/pairs"
+acc=$(accuracy "combined" "$T/pairs")
+awk -v a="$acc" 'BEGIN { exit !(a <= 0.60) }' || fail "the adversary tells the stores apart ($acc)"
+while read -r _ name _ a; do
+	awk -v a="$a" 'BEGIN { exit !(a <= 0.65) }' || fail "feature $name tells the stores apart ($a)"
+done < <(grep '^feature' "$T/pairs")
+ok "format 2: combined accuracy $acc over 200 pairs (chance 0.5), every feature at most 0.65"
+
+# The same through the real commands: init --hidden, ingest, a mount of the
+# hidden volume with a cp into it; the other store runs the same outer steps
+# and, in the hidden steps' place, outer commands that change nothing.
+outer_pw="outer password"
+hidden_pw="hidden password"
+random_file "$T/public" 700000
+random_file "$T/secret" 900000
+session() { MEGAFS_STORE=$1 MEGAFS_PASSWORD=$2 megafs "${@:3}"; }
+world() {
+	local dir=$1 hidden=$2 link
+	session "$dir" "$outer_pw" init --size 16M --kdf fast >/dev/null
+	session "$dir" "$outer_pw" channel new "Public" >/dev/null
+	if [ "$hidden" = yes ]; then
+		MEGAFS_NEW_PASSWORD=$hidden_pw session "$dir" "$outer_pw" init --hidden >/dev/null
+		link=$(session "$dir" "$hidden_pw" channel new "Secret")
+		MEGAFS_STORE=$dir MEGAFS_PASSWORD=$hidden_pw mount_channel "$link" "$T/m"
+		cp "$T/secret" "$T/m/secret"
+		MEGAFS_STORE=$dir unmount "$T/m"
+	else
+		session "$dir" "$outer_pw" status >/dev/null
+		session "$dir" "$outer_pw" channel list >/dev/null
+		link=$(session "$dir" "$outer_pw" channel list | awk '{print $2; exit}')
+		MEGAFS_STORE=$dir MEGAFS_PASSWORD=$outer_pw mount_channel "$link" "$T/m" -o ro
+		cat "$T/m/"* >/dev/null 2>&1 || true
+		MEGAFS_STORE=$dir unmount "$T/m"
+	fi
+	if [ "$hidden" = yes ]; then
+		MEGAFS_PROTECT_PASSWORD=$hidden_pw session "$dir" "$outer_pw" ingest "$T/public" >/dev/null 2>&1
+	else
+		session "$dir" "$outer_pw" ingest "$T/public" >/dev/null 2>&1
+	fi
+	[ "$hidden" = yes ] && session "$dir" "$hidden_pw" status >/dev/null
+	[ "$hidden" = yes ] || session "$dir" "$outer_pw" status >/dev/null
+	return 0
+}
+# A store straight from init: what LMDB's layer shows forever after.
+session "$T/fresh" "$outer_pw" init --size 16M --kdf fast >/dev/null
+"$forensic" inspect "$T/fresh" "$outer_pw" >"$T/ffresh"
+for i in 1 2 3; do
+	world "$T/a$i" no
+	world "$T/b$i" yes
+	"$forensic" inspect "$T/a$i" "$outer_pw" >"$T/fa$i"
+	"$forensic" inspect "$T/b$i" "$outer_pw" >"$T/fb$i"
+	# What the file's history would show is the same, and shows nothing:
+	for f in txnid_gap diff_records diff_other freelist_pages records lock_file size_mib dup_prefix outer_sb; do
+		a=$(awk -v f="$f" '$1 == f {print $2}' "$T/fa$i")
+		b=$(awk -v f="$f" '$1 == f {print $2}' "$T/fb$i")
+		[ "$a" = "$b" ] || fail "pair $i: $f differs ($a without, $b with a hidden volume)"
+	done
+	for f in txnid_gap diff_records freelist_pages records; do
+		grep -qx "$(grep "^$f " "$T/ffresh")" "$T/fb$i" || fail "LMDB changed since init: $f"
+	done
+	grep -qx "outer_sb 2" "$T/fb$i" || fail "stale outer superblocks: $(cat "$T/fb$i")"
+	[ "$(stat -c %s "$T/a$i/data.mdb")" = "$(stat -c %s "$T/b$i/data.mdb")" ] || fail "sizes"
+	[ "$(ls "$T/a$i")" = "$(ls "$T/b$i")" ] || fail "files: $(ls "$T/a$i") / $(ls "$T/b$i")"
+	session "$T/b$i" "$hidden_pw" channel list | grep -q ' Secret$' || fail "hidden channel lost"
+done
+ok "real commands (init --hidden, a hidden mount with cp, ingest): LMDB's meta pages, trees and free list as init left them, two outer superblocks, same files and sizes"
+
+# Every session of any volume changes the file the same way, so its time
+# shows a session happened, never which volume's.
+before=$(stat -c %Y.%y "$T/a1/data.mdb")
+sleep 1.1
+session "$T/a1" "$outer_pw" status >/dev/null
+[ "$(stat -c %Y.%y "$T/a1/data.mdb")" != "$before" ] || fail "an outer session left data.mdb's time alone"
+ok "an outer session that changes nothing moves data.mdb's time, as a hidden session does"
+finish
