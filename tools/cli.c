@@ -12,7 +12,10 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 
-#define PASSWORD_MAX 1024
+/* Bytes a password may have; a longer one is refused, never cut short. A
+ * file may hold that and a line end ("\r\n"). */
+#define PASSWORD_MAX 4096
+#define PASSWORD_FILE_MAX (PASSWORD_MAX + 2)
 
 void cli_init(struct cli *c, const char *cmd)
 {
@@ -99,30 +102,43 @@ void cli_password_clear(struct cli_password *pw)
 
 static int pw_alloc(struct cli_password *pw)
 {
-	pw->text = mfs_secure_alloc(PASSWORD_MAX + 2);
+	pw->text = mfs_secure_alloc(PASSWORD_FILE_MAX + 1);
 	pw->len = 0;
 	return pw->text ? 0 : -ENOMEM;
 }
 
+/* The whole file (a pipe may deliver it in pieces), one trailing newline
+ * dropped: that is how files end, not part of the password. -E2BIG when
+ * what is left is longer than PASSWORD_MAX (reads stop just past that). */
 static int pw_from_file(struct cli_password *pw, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	size_t n = 0;
+	ssize_t got;
 
 	if (fd < 0)
 		return -errno;
-	n = read(fd, pw->text, PASSWORD_MAX + 1);
+	do {
+		got = read(fd, pw->text + n, PASSWORD_FILE_MAX + 1 - n);
+		if (got > 0)
+			n += (size_t)got;
+	} while ((got > 0 && n <= PASSWORD_FILE_MAX) || (got < 0 && errno == EINTR));
+	if (got < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
 	close(fd);
-	if (n < 0)
-		return -errno;
-	if (n > PASSWORD_MAX)
-		return -E2BIG;
-	pw->len = (size_t)n;
-	/* One trailing newline is how files end, not part of the password. */
+	pw->len = n;
 	if (pw->len > 0 && pw->text[pw->len - 1] == '\n')
 		pw->len--;
 	if (pw->len > 0 && pw->text[pw->len - 1] == '\r')
 		pw->len--;
+	if (n > PASSWORD_FILE_MAX || pw->len > PASSWORD_MAX) {
+		pw->len = 0;
+		return -E2BIG;
+	}
 	pw->text[pw->len] = '\0';
 	return 0;
 }
@@ -195,17 +211,15 @@ int cli_read_password(struct cli *c, enum cli_pw_kind kind, const char *prompt, 
 		return cli_fail(c, rc, "password");
 	if (file) {
 		rc = pw_from_file(pw, file);
-		if (rc != 0) {
+		if (rc != 0 && rc != -E2BIG) {
 			cli_password_clear(pw);
 			return cli_fail(c, rc, "cannot read password file %s", file);
 		}
 	} else if (env) {
-		if (strlen(env) > PASSWORD_MAX) {
-			cli_password_clear(pw);
-			return cli_fail(c, -E2BIG, "%s", envs[kind]);
-		}
-		pw->len = strlen(env);
-		memcpy(pw->text, env, pw->len + 1);
+		rc = strlen(env) > PASSWORD_MAX ? -E2BIG : 0;
+		pw->len = rc == 0 ? strlen(env) : 0;
+		memcpy(pw->text, env, pw->len);
+		pw->text[pw->len] = '\0';
 	} else {
 		rc = pw_from_tty(pw, prompt);
 		if (rc == -ENOTTY) {
@@ -228,14 +242,20 @@ int cli_read_password(struct cli *c, enum cli_pw_kind kind, const char *prompt, 
 				return cli_fail(c, 0, "the two passwords differ; nothing was changed");
 			}
 		}
-		if (rc != 0) {
+		if (rc != 0 && rc != -E2BIG) {
 			cli_password_clear(pw);
 			return cli_fail(c, rc, "reading the password");
 		}
 	}
-	if (pw->len == 0) {
+	if (rc == -E2BIG || pw->len == 0) {
+		const char *from = file ? file : env ? envs[kind] : "the terminal";
+
 		cli_password_clear(pw);
-		return cli_fail(c, 0, "the password is empty");
+		if (rc == -E2BIG)
+			return cli_fail(c, 0, "the password from %s is longer than %d bytes; "
+					"nothing was done", from, PASSWORD_MAX);
+		return cli_fail(c, 0, "the password from %s is empty; give a password "
+				"(nothing was done)", from);
 	}
 	return 0;
 }
