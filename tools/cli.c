@@ -260,6 +260,36 @@ int cli_read_password(struct cli *c, enum cli_pw_kind kind, const char *prompt, 
 	return 0;
 }
 
+int cli_volume_open(struct cli *c, struct mfs_store *store, const struct cli_password *pw,
+		    const struct cli_password *protect, struct mfs_volume **vol)
+{
+	struct mfs_volume *alone = NULL;
+	int rc;
+
+	*vol = NULL;
+	/* Protecting a volume from itself means nothing (the volume layer says
+	 * MFS_E_FORMAT, "malformed input"): say what is wrong and what to do. */
+	if (protect->text && protect->len == pw->len && mfs_memeq(protect->text, pw->text, pw->len))
+		return cli_fail(c, 0, "the protect password is the password itself: give the other "
+				"volume's password as the protect password, or none");
+	rc = mfs_volume_open(vol, store, pw->text, pw->len, protect->text, protect->len);
+	if (rc == 0)
+		return 0;
+	if (rc == MFS_E_FORMAT && protect->text)
+		return cli_fail(c, 0, "the protect password opens the same volume as the password: "
+				"give the other volume's password as the protect password, or none");
+	if (rc == MFS_E_BADPASS && protect->text) {
+		/* Which of the two opens nothing? The user holds both: telling
+		 * them costs one more key derivation, and says nothing to others. */
+		if (mfs_volume_open(&alone, store, pw->text, pw->len, NULL, 0) == 0) {
+			mfs_volume_close(alone);
+			return cli_fail(c, 0, "the password opens a volume, but the protect password "
+					"opens none in %s: check the protect password", c->store_dir);
+		}
+	}
+	return cli_fail(c, rc, "cannot open a volume in %s", c->store_dir);
+}
+
 int cli_open_volume(struct cli *c, struct mfs_store **store, struct mfs_volume **vol)
 {
 	struct cli_password pw = {0}, protect = {0};
@@ -273,19 +303,10 @@ int cli_open_volume(struct cli *c, struct mfs_store **store, struct mfs_volume *
 	if (rc != 0)
 		return cli_fail(c, rc, "cannot open the store %s", c->store_dir);
 	if (cli_read_password(c, PW_MAIN, "Password: ", 0, &pw) != 0 ||
-	    cli_read_password(c, PW_PROTECT, "Password of the volume to protect: ", 0, &protect) != 0) {
+	    cli_read_password(c, PW_PROTECT, "Password of the volume to protect: ", 0, &protect) != 0)
 		rc = 1;
-		goto out;
-	}
-	rc = mfs_volume_open(vol, *store, pw.text, pw.len, protect.text, protect.len);
-	if (rc != 0) {
-		if (rc == MFS_E_BADPASS && protect.text)
-			cli_fail(c, rc, "the password or the protect password");
-		else
-			cli_fail(c, rc, "cannot open a volume in %s", c->store_dir);
-		rc = 1;
-	}
-out:
+	else
+		rc = cli_volume_open(c, *store, &pw, &protect, vol);
 	cli_password_clear(&pw);
 	cli_password_clear(&protect);
 	if (rc != 0) {
