@@ -344,6 +344,29 @@ static void unescape_octal(char *s)
 	s[j] = '\0';
 }
 
+/* Whether process pid still runs: a zombie has exited (its parent, or
+ * init, has just not reaped it yet). */
+static int process_runs(pid_t pid)
+{
+	char path[64], line[256], *end;
+	FILE *f;
+	size_t n;
+
+	if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH))
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if (!(f = fopen(path, "re")))
+		return errno != ENOENT;
+	n = fread(line, 1, sizeof line - 1, f);
+	fclose(f);
+	line[n] = '\0';
+	/* "PID (COMM) STATE ...": COMM may hold spaces and parentheses. */
+	end = strrchr(line, ')');
+	if (!end || end[1] != ' ' || end[2] == '\0')
+		return 1;
+	return end[2] != 'Z' && end[2] != 'X';
+}
+
 struct mount_seen {
 	char type[64];                 /* e.g. "fuse.megafs", "tmpfs" */
 	int megafs;                    /* a megafs mount */
@@ -436,11 +459,17 @@ int cmd_mount(int argc, char **argv)
 	if (!realpath(argv[optind + 1], a.mountpoint))
 		return cli_fail(&c, -errno, "the mount point %s", argv[optind + 1]);
 	/* Said here, not as "cannot mount" after the passwords and the store. */
-	if (stat(a.mountpoint, &st) != 0 || !S_ISDIR(st.st_mode))
-		return cli_fail(&c, 0, "the mount point %s is not a directory", argv[optind + 1]);
-	if (mounted_on(a.mountpoint, &seen) && seen.megafs)
+	if (mounted_on(a.mountpoint, &seen) && seen.megafs) {
+		if (seen.pid > 0 && !process_runs(seen.pid))
+			return cli_fail(&c, 0, "%s is a mount whose process died (megafs umount %s "
+					"first)", argv[optind + 1], argv[optind + 1]);
 		return cli_fail(&c, 0, "%s is a megafs mount already (megafs umount %s first)",
 				argv[optind + 1], argv[optind + 1]);
+	}
+	if (stat(a.mountpoint, &st) != 0)
+		return cli_fail(&c, -errno, "the mount point %s", argv[optind + 1]);
+	if (!S_ISDIR(st.st_mode))
+		return cli_fail(&c, 0, "the mount point %s is not a directory", argv[optind + 1]);
 	if (cli_resolve_store(&c) != 0)
 		return 1;
 	/* The daemon leaves the working directory: hold absolute paths. */
@@ -475,36 +504,6 @@ int cmd_mount(int argc, char **argv)
 	return daemonise(&c, &a, &pw, &protect, owned);
 }
 
-/* The absolute path of a mount point whose filesystem no longer answers
- * (its process died: stat says ENOTCONN): its parent resolved, its name
- * as given. */
-static int resolve_dead(const char *arg, char out[static PATH_MAX])
-{
-	char copy[PATH_MAX], parent[PATH_MAX], *slash;
-	const char *name;
-	size_t len;
-
-	if (snprintf(copy, sizeof copy, "%s", arg) >= (int)sizeof copy)
-		return -ENAMETOOLONG;
-	for (len = strlen(copy); len > 1 && copy[len - 1] == '/'; len--)
-		copy[len - 1] = '\0';
-	slash = strrchr(copy, '/');
-	if (!slash) {
-		name = copy;
-		if (!realpath(".", parent))
-			return -errno;
-	} else {
-		*slash = '\0';
-		name = slash + 1;
-		if (!realpath(slash == copy ? "/" : copy, parent))
-			return -errno;
-	}
-	if (snprintf(out, PATH_MAX, "%s/%s", strcmp(parent, "/") == 0 ? "" : parent, name) >=
-	    PATH_MAX)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 /* Runs fusermount3 -u dir; said receives what it wrote on stderr. 0, 1
  * when it failed, -errno when it could not be started. */
 static int fusermount_u(const char *dir, char *said, size_t cap)
@@ -518,19 +517,24 @@ static int fusermount_u(const char *dir, char *said, size_t cap)
 	if (pipe2(pipefd, O_CLOEXEC) != 0)
 		return -errno;
 	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return err;
+	}
 	if (pid == 0) {
 		dup2(pipefd[1], 2);
 		execlp("fusermount3", "fusermount3", "-u", dir, (char *)NULL);
 		_exit(127);
 	}
 	close(pipefd[1]);
-	while (pid > 0 && got + 1 < cap &&
+	while (got + 1 < cap &&
 	       ((n = read(pipefd[0], said + got, cap - 1 - got)) > 0 || (n < 0 && errno == EINTR)))
 		got += n > 0 ? (size_t)n : 0;
 	said[got] = '\0';
 	close(pipefd[0]);
-	if (pid < 0)
-		return -errno;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
@@ -549,11 +553,8 @@ int cmd_umount(int argc, char **argv)
 	cli_init(&c, "umount");
 	if (argc != 2)
 		return cli_usage(&c, "usage: megafs umount DIR");
-	if (!realpath(argv[1], dir)) {
-		rc = -errno;
-		if (rc != -ENOTCONN || resolve_dead(argv[1], dir) != 0)
-			return cli_fail(&c, rc, "%s", argv[1]);
-	}
+	if (!realpath(argv[1], dir))
+		return cli_fail(&c, -errno, "%s", argv[1]);
 	/* Say what is wrong rather than relay fusermount3's "Invalid argument";
 	 * and never hand another filesystem to fusermount3 (as root it would
 	 * unmount it). */
@@ -575,7 +576,7 @@ int cmd_umount(int argc, char **argv)
 	}
 	/* Return once the mount has wiped its session cache and exited. */
 	for (int tries = 0; tries < 200; tries++) {
-		if (seen.pid <= 0 || kill(seen.pid, 0) != 0)
+		if (!process_runs(seen.pid))
 			return 0;
 		usleep(50000);
 	}

@@ -77,6 +77,8 @@ ok "umount of a busy mount says who to look for; once free, it unmounts"
 mount_channel "$link" "$T/mnt"
 kill -9 "$(mount_pid "$T/mnt")"
 wait_for 5 sh -c "! stat '$T/mnt' >/dev/null 2>&1" || fail "the dead mount still answers"
+expect_fail "$T/mnt is a mount whose process died (megafs umount $T/mnt first)" \
+	megafs mount "$link" "$T/mnt"
 megafs umount "$T/mnt" || fail "megafs umount of a mount whose process died"
 mountpoint -q "$T/mnt" && fail "the dead mount is still mounted"
 mount_channel "$link" "$T/mnt"
