@@ -12,7 +12,10 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 
-#define PASSWORD_MAX 1024
+/* Bytes a password may have; a longer one is refused, never cut short. A
+ * file may hold that and a line end ("\r\n"). */
+#define PASSWORD_MAX 4096
+#define PASSWORD_FILE_MAX (PASSWORD_MAX + 2)
 
 void cli_init(struct cli *c, const char *cmd)
 {
@@ -99,30 +102,43 @@ void cli_password_clear(struct cli_password *pw)
 
 static int pw_alloc(struct cli_password *pw)
 {
-	pw->text = mfs_secure_alloc(PASSWORD_MAX + 2);
+	pw->text = mfs_secure_alloc(PASSWORD_FILE_MAX + 1);
 	pw->len = 0;
 	return pw->text ? 0 : -ENOMEM;
 }
 
+/* The whole file (a pipe may deliver it in pieces), one trailing newline
+ * dropped: that is how files end, not part of the password. -E2BIG when
+ * what is left is longer than PASSWORD_MAX (reads stop just past that). */
 static int pw_from_file(struct cli_password *pw, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	size_t n = 0;
+	ssize_t got;
 
 	if (fd < 0)
 		return -errno;
-	n = read(fd, pw->text, PASSWORD_MAX + 1);
+	do {
+		got = read(fd, pw->text + n, PASSWORD_FILE_MAX + 1 - n);
+		if (got > 0)
+			n += (size_t)got;
+	} while ((got > 0 && n <= PASSWORD_FILE_MAX) || (got < 0 && errno == EINTR));
+	if (got < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
 	close(fd);
-	if (n < 0)
-		return -errno;
-	if (n > PASSWORD_MAX)
-		return -E2BIG;
-	pw->len = (size_t)n;
-	/* One trailing newline is how files end, not part of the password. */
+	pw->len = n;
 	if (pw->len > 0 && pw->text[pw->len - 1] == '\n')
 		pw->len--;
 	if (pw->len > 0 && pw->text[pw->len - 1] == '\r')
 		pw->len--;
+	if (n > PASSWORD_FILE_MAX || pw->len > PASSWORD_MAX) {
+		pw->len = 0;
+		return -E2BIG;
+	}
 	pw->text[pw->len] = '\0';
 	return 0;
 }
@@ -195,17 +211,15 @@ int cli_read_password(struct cli *c, enum cli_pw_kind kind, const char *prompt, 
 		return cli_fail(c, rc, "password");
 	if (file) {
 		rc = pw_from_file(pw, file);
-		if (rc != 0) {
+		if (rc != 0 && rc != -E2BIG) {
 			cli_password_clear(pw);
 			return cli_fail(c, rc, "cannot read password file %s", file);
 		}
 	} else if (env) {
-		if (strlen(env) > PASSWORD_MAX) {
-			cli_password_clear(pw);
-			return cli_fail(c, -E2BIG, "%s", envs[kind]);
-		}
-		pw->len = strlen(env);
-		memcpy(pw->text, env, pw->len + 1);
+		rc = strlen(env) > PASSWORD_MAX ? -E2BIG : 0;
+		pw->len = rc == 0 ? strlen(env) : 0;
+		memcpy(pw->text, env, pw->len);
+		pw->text[pw->len] = '\0';
 	} else {
 		rc = pw_from_tty(pw, prompt);
 		if (rc == -ENOTTY) {
@@ -228,16 +242,52 @@ int cli_read_password(struct cli *c, enum cli_pw_kind kind, const char *prompt, 
 				return cli_fail(c, 0, "the two passwords differ; nothing was changed");
 			}
 		}
-		if (rc != 0) {
+		if (rc != 0 && rc != -E2BIG) {
 			cli_password_clear(pw);
 			return cli_fail(c, rc, "reading the password");
 		}
 	}
-	if (pw->len == 0) {
+	if (rc == -E2BIG || pw->len == 0) {
+		const char *from = file ? file : env ? envs[kind] : "the terminal";
+
 		cli_password_clear(pw);
-		return cli_fail(c, 0, "the password is empty");
+		if (rc == -E2BIG)
+			return cli_fail(c, 0, "the password from %s is longer than %d bytes; "
+					"nothing was done", from, PASSWORD_MAX);
+		return cli_fail(c, 0, "the password from %s is empty; give a password "
+				"(nothing was done)", from);
 	}
 	return 0;
+}
+
+int cli_volume_open(struct cli *c, struct mfs_store *store, const struct cli_password *pw,
+		    const struct cli_password *protect, struct mfs_volume **vol)
+{
+	struct mfs_volume *alone = NULL;
+	int rc;
+
+	*vol = NULL;
+	/* Protecting a volume from itself means nothing (the volume layer says
+	 * MFS_E_FORMAT, "malformed input"): say what is wrong and what to do. */
+	if (protect->text && protect->len == pw->len && mfs_memeq(protect->text, pw->text, pw->len))
+		return cli_fail(c, 0, "the protect password is the password itself: give the other "
+				"volume's password as the protect password, or none");
+	rc = mfs_volume_open(vol, store, pw->text, pw->len, protect->text, protect->len);
+	if (rc == 0)
+		return 0;
+	if (rc == MFS_E_FORMAT && protect->text)
+		return cli_fail(c, 0, "the protect password opens the same volume as the password: "
+				"give the other volume's password as the protect password, or none");
+	if (rc == MFS_E_BADPASS && protect->text) {
+		/* Which of the two opens nothing? The user holds both: telling
+		 * them costs one more key derivation, and says nothing to others. */
+		if (mfs_volume_open(&alone, store, pw->text, pw->len, NULL, 0) == 0) {
+			mfs_volume_close(alone);
+			return cli_fail(c, 0, "the password opens a volume, but the protect password "
+					"opens none in %s: check the protect password", c->store_dir);
+		}
+	}
+	return cli_fail(c, rc, "cannot open a volume in %s", c->store_dir);
 }
 
 int cli_open_volume(struct cli *c, struct mfs_store **store, struct mfs_volume **vol)
@@ -253,19 +303,10 @@ int cli_open_volume(struct cli *c, struct mfs_store **store, struct mfs_volume *
 	if (rc != 0)
 		return cli_fail(c, rc, "cannot open the store %s", c->store_dir);
 	if (cli_read_password(c, PW_MAIN, "Password: ", 0, &pw) != 0 ||
-	    cli_read_password(c, PW_PROTECT, "Password of the volume to protect: ", 0, &protect) != 0) {
+	    cli_read_password(c, PW_PROTECT, "Password of the volume to protect: ", 0, &protect) != 0)
 		rc = 1;
-		goto out;
-	}
-	rc = mfs_volume_open(vol, *store, pw.text, pw.len, protect.text, protect.len);
-	if (rc != 0) {
-		if (rc == MFS_E_BADPASS && protect.text)
-			cli_fail(c, rc, "the password or the protect password");
-		else
-			cli_fail(c, rc, "cannot open a volume in %s", c->store_dir);
-		rc = 1;
-	}
-out:
+	else
+		rc = cli_volume_open(c, *store, &pw, &protect, vol);
 	cli_password_clear(&pw);
 	cli_password_clear(&protect);
 	if (rc != 0) {

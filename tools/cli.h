@@ -63,6 +63,12 @@ void cli_password_clear(struct cli_password *pw);
 /* Opens the store and the volume the password opens (with the protected
  * volume, if one is named). Prints the error and returns non-zero on failure. */
 int cli_open_volume(struct cli *c, struct mfs_store **store, struct mfs_volume **vol);
+/* Opens, in an open store, the volume pw opens, protecting the one protect
+ * opens (protect->text NULL: none). On failure prints what is wrong and
+ * what to do (a protect password that opens the same volume, or opens
+ * none while the password is right) and returns 1. */
+int cli_volume_open(struct cli *c, struct mfs_store *store, const struct cli_password *pw,
+		    const struct cli_password *protect, struct mfs_volume **vol);
 
 /* "megafs <cmd>: <what>: <error>" on stderr; returns 1 (an exit status). */
 int cli_fail(const struct cli *c, int err, const char *fmt, ...)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -325,6 +326,85 @@ static int daemonise(struct cli *c, struct mount_args *a, struct cli_password *p
 	return cli_fail(c, 0, "%s", got > 0 ? status : "the mount process died");
 }
 
+/* Undoes the \ooo escapes /proc/self/mountinfo writes for spaces and the
+ * like, in place. */
+static void unescape_octal(char *s)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; s[i]; i++) {
+		if (s[i] == '\\' && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+		    s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+			s[j++] = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+			i += 3;
+		} else {
+			s[j++] = s[i];
+		}
+	}
+	s[j] = '\0';
+}
+
+/* Whether process pid still runs: a zombie has exited (its parent, or
+ * init, has just not reaped it yet). */
+static int process_runs(pid_t pid)
+{
+	char path[64], line[256], *end;
+	FILE *f;
+	size_t n;
+
+	if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH))
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if (!(f = fopen(path, "re")))
+		return errno != ENOENT;
+	n = fread(line, 1, sizeof line - 1, f);
+	fclose(f);
+	line[n] = '\0';
+	/* "PID (COMM) STATE ...": COMM may hold spaces and parentheses. */
+	end = strrchr(line, ')');
+	if (!end || end[1] != ' ' || end[2] == '\0')
+		return 1;
+	return end[2] != 'Z' && end[2] != 'X';
+}
+
+struct mount_seen {
+	char type[64];                 /* e.g. "fuse.megafs", "tmpfs" */
+	int megafs;                    /* a megafs mount */
+	pid_t pid;                     /* the process serving it ("megafs:PID"), or 0 */
+};
+
+/* What is mounted on dir (absolute, resolved): the last mount there, the
+ * one that shows. 1 when something is, 0 when nothing is. */
+static int mounted_on(const char *dir, struct mount_seen *seen)
+{
+	FILE *info = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, point[PATH_MAX], type[64], source[256];
+	size_t cap = 0;
+	int found = 0;
+
+	memset(seen, 0, sizeof *seen);
+	/* "ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - TYPE SOURCE ..." */
+	while (info && getline(&line, &cap, info) > 0) {
+		const char *sep = strstr(line, " - ");
+
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 || !sep ||
+		    sscanf(sep + 3, "%63s %255s", type, source) != 2)
+			continue;
+		unescape_octal(point);
+		if (strcmp(point, dir) != 0)
+			continue;
+		found = 1;
+		snprintf(seen->type, sizeof seen->type, "%s", type);
+		seen->megafs = strncmp(source, "megafs:", 7) == 0 ? strncmp(type, "fuse", 4) == 0
+							       : strcmp(type, "fuse.megafs") == 0;
+		seen->pid = strncmp(source, "megafs:", 7) == 0 ? (pid_t)atol(source + 7) : 0;
+	}
+	free(line);
+	if (info)
+		fclose(info);
+	return found;
+}
+
 int cmd_mount(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -340,6 +420,8 @@ int cmd_mount(int argc, char **argv)
 	struct mfs_volume *vol = NULL;
 	char absolute[PATH_MAX];
 	int opt, owned = 0, status;
+	struct mount_seen seen;
+	struct stat st;
 	struct cli c;
 
 	cli_init(&c, "mount");
@@ -376,6 +458,18 @@ int cmd_mount(int argc, char **argv)
 	mfs_link_format(a.link, a.pk);
 	if (!realpath(argv[optind + 1], a.mountpoint))
 		return cli_fail(&c, -errno, "the mount point %s", argv[optind + 1]);
+	/* Said here, not as "cannot mount" after the passwords and the store. */
+	if (mounted_on(a.mountpoint, &seen) && seen.megafs) {
+		if (seen.pid > 0 && !process_runs(seen.pid))
+			return cli_fail(&c, 0, "%s is a mount whose process died (megafs umount %s "
+					"first)", argv[optind + 1], argv[optind + 1]);
+		return cli_fail(&c, 0, "%s is a megafs mount already (megafs umount %s first)",
+				argv[optind + 1], argv[optind + 1]);
+	}
+	if (stat(a.mountpoint, &st) != 0)
+		return cli_fail(&c, -errno, "the mount point %s", argv[optind + 1]);
+	if (!S_ISDIR(st.st_mode))
+		return cli_fail(&c, 0, "the mount point %s is not a directory", argv[optind + 1]);
 	if (cli_resolve_store(&c) != 0)
 		return 1;
 	/* The daemon leaves the working directory: hold absolute paths. */
@@ -391,9 +485,8 @@ int cmd_mount(int argc, char **argv)
 	status = mfs_store_open(&store, c.store_dir);
 	if (status != 0) {
 		cli_fail(&c, status, "cannot open the store %s", c.store_dir);
-	} else if ((status = mfs_volume_open(&vol, store, pw.text, pw.len, protect.text,
-					     protect.len)) != 0) {
-		cli_fail(&c, status, "cannot open a volume in %s", c.store_dir);
+	} else if ((status = cli_volume_open(&c, store, &pw, &protect, &vol)) != 0) {
+		/* said */
 	} else {
 		status = channel_role(&c, vol, &a, &owned);
 		a.networked = a.net.n_trackers || a.net.n_peers || a.net.listen ||
@@ -411,42 +504,50 @@ int cmd_mount(int argc, char **argv)
 	return daemonise(&c, &a, &pw, &protect, owned);
 }
 
-/* The pid of the process serving the megafs mount on dir, from its source
- * "megafs:PID" in /proc/mounts; 0 when there is none. */
-static pid_t mount_daemon(const char *dir)
+/* Runs fusermount3 -u dir; said receives what it wrote on stderr. 0, 1
+ * when it failed, -errno when it could not be started. */
+static int fusermount_u(const char *dir, char *said, size_t cap)
 {
-	FILE *mounts = fopen("/proc/mounts", "re");
-	char source[256], point[PATH_MAX], type[64], unescaped[PATH_MAX];
-	pid_t pid = 0;
+	int pipefd[2], status;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
 
-	while (mounts && fscanf(mounts, "%255s %4095s %63s %*[^\n]", source, point, type) == 3) {
-		size_t j = 0;
+	said[0] = '\0';
+	if (pipe2(pipefd, O_CLOEXEC) != 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
 
-		/* /proc/mounts writes spaces and the like as \ooo. */
-		for (size_t i = 0; point[i] && j + 1 < sizeof unescaped; i++) {
-			if (point[i] == '\\' && point[i + 1] && point[i + 2] && point[i + 3]) {
-				unescaped[j++] = (char)((point[i + 1] - '0') * 64 + (point[i + 2] - '0') * 8 +
-							(point[i + 3] - '0'));
-				i += 3;
-			} else {
-				unescaped[j++] = point[i];
-			}
-		}
-		unescaped[j] = '\0';
-		if (strcmp(unescaped, dir) == 0 && strcmp(type, "fuse.megafs") == 0 &&
-		    strncmp(source, "megafs:", 7) == 0)
-			pid = (pid_t)atol(source + 7);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return err;
 	}
-	if (mounts)
-		fclose(mounts);
-	return pid;
+	if (pid == 0) {
+		dup2(pipefd[1], 2);
+		execlp("fusermount3", "fusermount3", "-u", dir, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (got + 1 < cap &&
+	       ((n = read(pipefd[0], said + got, cap - 1 - got)) > 0 || (n < 0 && errno == EINTR)))
+		got += n > 0 ? (size_t)n : 0;
+	said[got] = '\0';
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !got)
+		snprintf(said, cap, "fusermount3 could not be run (is fuse3 installed?)\n");
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
 int cmd_umount(int argc, char **argv)
 {
-	char dir[PATH_MAX];
-	pid_t daemon_pid, pid;
-	int status;
+	struct mount_seen seen;
+	char dir[PATH_MAX], said[1024];
+	int rc;
 	struct cli c;
 
 	cli_init(&c, "umount");
@@ -454,17 +555,28 @@ int cmd_umount(int argc, char **argv)
 		return cli_usage(&c, "usage: megafs umount DIR");
 	if (!realpath(argv[1], dir))
 		return cli_fail(&c, -errno, "%s", argv[1]);
-	daemon_pid = mount_daemon(dir);
-	pid = fork();
-	if (pid == 0) {
-		execlp("fusermount3", "fusermount3", "-u", dir, (char *)NULL);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+	/* Say what is wrong rather than relay fusermount3's "Invalid argument";
+	 * and never hand another filesystem to fusermount3 (as root it would
+	 * unmount it). */
+	if (!mounted_on(dir, &seen))
+		return cli_fail(&c, 0, "%s is not a megafs mount: nothing is mounted there", argv[1]);
+	if (!seen.megafs)
+		return cli_fail(&c, 0, "%s is not a megafs mount (it is a %s mount): megafs umount "
+				"leaves it alone", argv[1], seen.type);
+	rc = fusermount_u(dir, said, sizeof said);
+	if (rc > 0 && strstr(said, "busy"))
+		return cli_fail(&c, 0, "%s is busy: a program has a file open there or its working "
+				"directory in it; end it and try again (fuser -vm %s names it)",
+				argv[1], dir);
+	if (rc < 0)
+		return cli_fail(&c, rc, "running fusermount3 -u %s", dir);
+	if (rc != 0) {
+		fputs(said, stderr);
 		return cli_fail(&c, 0, "fusermount3 -u %s failed", dir);
+	}
 	/* Return once the mount has wiped its session cache and exited. */
 	for (int tries = 0; tries < 200; tries++) {
-		if (daemon_pid <= 0 || kill(daemon_pid, 0) != 0)
+		if (!process_runs(seen.pid))
 			return 0;
 		usleep(50000);
 	}

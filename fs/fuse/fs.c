@@ -18,6 +18,7 @@
 #include "fs/blob/ingest.h"
 #include "fs/blob/volume_io.h"
 #include "fs/channel/channel.h"
+#include "fs/fuse/errno_map.h"
 #include "fs/fuse/reader.h"
 #include "fs/fuse/tree.h"
 #include "fs/store/blobstore.h"
@@ -118,21 +119,11 @@ void mfs_log(const struct mfs_fs *fs, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* megafs's codes as the errno a file operation returns. */
-static int to_errno(int rc)
+/* The one way a handler answers with an error (or 0): rc is 0, -errno or
+ * a megafs code, mapped to errno by fs/fuse/errno_map. */
+static void reply_err(fuse_req_t req, int rc)
 {
-	if (rc > -4096 && rc < 0)
-		return -rc;
-	switch (rc) {
-	case MFS_E_FULL:
-		return ENOSPC;
-	case MFS_E_FORMAT:
-		return EINVAL;
-	case MFS_E_EXISTS:
-		return EEXIST;
-	default:
-		return EIO;
-	}
+	fuse_reply_err(req, mfs_fuse_errno(rc));
 }
 
 static int64_t now_ms(void)
@@ -502,7 +493,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	pthread_rwlock_unlock(&fs->tree_lock);
 	if (!n)
-		fuse_reply_err(req, dir && dir->kind != MFS_NODE_DIR ? ENOTDIR : ENOENT);
+		reply_err(req, dir && dir->kind != MFS_NODE_DIR ? -ENOTDIR : -ENOENT);
 	else
 		fuse_reply_entry(req, &e);
 }
@@ -569,7 +560,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	(void)fi;
 	if (rc != 0)
-		fuse_reply_err(req, -rc);
+		reply_err(req, rc);
 	else
 		fuse_reply_attr(req, &st, TIMEOUT);
 }
@@ -607,7 +598,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		}
 	}
 	if (rc != 0)
-		fuse_reply_err(req, -rc);
+		reply_err(req, rc);
 	else
 		fuse_reply_attr(req, &st, TIMEOUT);
 }
@@ -623,15 +614,15 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)fi;
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		reply_err(req, -ENOMEM);
 		return;
 	}
 	pthread_rwlock_rdlock(&fs->tree_lock);
 	dir = mfs_tree_by_ino(fs->tree, ino);
 	if (!dir)
-		rc = ENOENT;
+		rc = -ENOENT;
 	else if (dir->kind != MFS_NODE_DIR)
-		rc = ENOTDIR;
+		rc = -ENOTDIR;
 	/* Offsets: 1 ".", 2 "..", 3 + i the i-th child. */
 	for (off_t i = off; rc == 0 && i < (off_t)dir->child_count + 2; i++) {
 		struct stat st = {0};
@@ -651,7 +642,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	pthread_rwlock_unlock(&fs->tree_lock);
 	if (rc != 0)
-		fuse_reply_err(req, rc);
+		reply_err(req, rc);
 	else
 		fuse_reply_buf(req, buf, used);
 	free(buf);
@@ -865,7 +856,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	free(dir);
 	if (rc != 0) {
 		free(h);
-		fuse_reply_err(req, -rc);
+		reply_err(req, rc);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
@@ -915,7 +906,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	free(path);
 	if (rc != 0) {
 		free(h);
-		fuse_reply_err(req, -rc);
+		reply_err(req, rc);
 		return;
 	}
 	pthread_mutex_lock(&fs->writers_lock);
@@ -944,18 +935,19 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	if (h->kind != H_READ) {
-		fuse_reply_err(req, EBADF);
+		reply_err(req, -EBADF);
 		return;
 	}
 	buf = malloc(size ? size : 1);
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		reply_err(req, -ENOMEM);
 		return;
 	}
 	got = mfs_rfile_read(h->rfile, (uint64_t)off, size, buf);
 	if (got < 0) {
 		mfs_log(fs, "a read failed: %s", mfs_strerror((int)got));
-		fuse_reply_err(req, to_errno((int)got) == ENOENT ? EIO : to_errno((int)got));
+		/* A blob found nowhere is a failed read of a file that exists. */
+		reply_err(req, got == MFS_E_NOTFOUND || got == -ENOENT ? -EIO : (int)got);
 	} else {
 		fuse_reply_buf(req, (const char *)buf, (size_t)got);
 		mfs_memzero(buf, (size_t)got); /* file content, in ordinary memory */
@@ -973,7 +965,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 
 	(void)ino;
 	if (h->kind != H_WRITE) {
-		fuse_reply_err(req, EBADF);
+		reply_err(req, -EBADF);
 		return;
 	}
 	pthread_mutex_lock(&w->lock);
@@ -995,7 +987,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 		writer_fail(w, rc);
 	pthread_mutex_unlock(&w->lock);
 	if (rc != 0)
-		fuse_reply_err(req, to_errno(rc));
+		reply_err(req, rc);
 	else
 		fuse_reply_write(req, size);
 }
@@ -1017,7 +1009,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			rc = writer_finish(fs, h->writer);
 		pthread_mutex_unlock(&h->writer->lock);
 	}
-	fuse_reply_err(req, rc ? to_errno(rc) : 0);
+	reply_err(req, rc);
 }
 
 static void close_handle(struct mfs_fs *fs, struct handle *h)
@@ -1044,7 +1036,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)ino;
 	untrack(fs, h);
 	close_handle(fs, h);
-	fuse_reply_err(req, 0);
+	reply_err(req, 0);
 }
 
 /* The path of directory ino (a copy), for an edit. */
@@ -1081,7 +1073,7 @@ static void reply_entry_at(fuse_req_t req, struct mfs_fs *fs, fuse_ino_t parent,
 	if (n)
 		fuse_reply_entry(req, &e);
 	else
-		fuse_reply_err(req, EIO);
+		reply_err(req, -EIO);
 }
 
 static int edit_in(struct mfs_fs *fs, enum edit_kind kind, fuse_ino_t parent, const char *name,
@@ -1112,7 +1104,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 	(void)mode;
 	if (rc != 0)
-		fuse_reply_err(req, to_errno(rc));
+		reply_err(req, rc);
 	else
 		reply_entry_at(req, fs, parent, name);
 }
@@ -1121,14 +1113,14 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	int rc = edit_in(fs_of(req), E_REMOVE, parent, name, 0, NULL);
 
-	fuse_reply_err(req, rc ? to_errno(rc) : 0);
+	reply_err(req, rc);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	int rc = edit_in(fs_of(req), E_RMDIR, parent, name, 0, NULL);
 
-	fuse_reply_err(req, rc ? to_errno(rc) : 0);
+	reply_err(req, rc);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -1139,7 +1131,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	int rc = 0;
 
 	if (flags & ~RENAME_NOREPLACE) {
-		fuse_reply_err(req, EINVAL); /* RENAME_EXCHANGE: not supported */
+		reply_err(req, -EINVAL); /* RENAME_EXCHANGE: not supported */
 		return;
 	}
 	if (flags & RENAME_NOREPLACE) {
@@ -1151,7 +1143,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	}
 	if (rc == 0)
 		rc = edit_in(fs, E_RENAME, parent, name, newparent, newname);
-	fuse_reply_err(req, rc ? to_errno(rc) : 0);
+	reply_err(req, rc);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

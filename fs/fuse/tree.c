@@ -259,6 +259,11 @@ struct mfs_tree {
 	size_t node_count, node_cap;
 	struct mfs_inodes *inodes;
 	int64_t mtime_default;
+	/* While building: (parent, name) -> node, open addressing, at most
+	 * half full, so that finding a name costs the same in a directory of
+	 * ten entries or a million. */
+	struct mfs_node **names;
+	size_t names_cap, names_used;
 };
 
 static void node_free(struct mfs_node *n)
@@ -272,6 +277,8 @@ static void node_free(struct mfs_node *n)
 	free(n);
 }
 
+/* A new node under parent, in the index but in no directory yet (the
+ * children arrays are made once every node is known). */
 static struct mfs_node *node_new(struct mfs_tree *t, struct mfs_node *parent, const char *name,
 				 enum mfs_node_kind kind)
 {
@@ -284,7 +291,6 @@ static struct mfs_node *node_new(struct mfs_tree *t, struct mfs_node *parent, co
 	n->name = strdup(name);
 	n->path = parent ? join(parent->path, name) : strdup("");
 	n->mtime = t->mtime_default;
-	n->ino = t->node_count; /* creation order, until identity() numbers it */
 	if (t->node_count == t->node_cap) {
 		size_t cap = t->node_cap ? t->node_cap * 2 : 64;
 		struct mfs_node **grown = realloc(t->by_ino, cap * sizeof *grown);
@@ -300,29 +306,70 @@ static struct mfs_node *node_new(struct mfs_tree *t, struct mfs_node *parent, co
 		node_free(n);
 		return NULL;
 	}
-	if (parent) {
-		struct mfs_node **kids =
-			realloc(parent->children, (parent->child_count + 1) * sizeof *kids);
-
-		if (!kids) {
-			node_free(n);
-			return NULL;
-		}
-		parent->children = kids;
-		kids[parent->child_count++] = n;
-	}
 	t->by_ino[t->node_count++] = n;
 	return n;
 }
 
-/* The child directory name of dir, made if missing (files are sorted out
- * later: at build time a directory and a file may coexist). */
+static size_t name_hash(const struct mfs_node *dir, const char *name)
+{
+	return (size_t)(fnv1a(name) ^ ((uint64_t)(uintptr_t)dir * 0x9e3779b97f4a7c15ull));
+}
+
+/* The slot of (dir, name) in the name table: the node holding that name
+ * there, or the empty slot where it would go. */
+static struct mfs_node **name_slot(struct mfs_tree *t, const struct mfs_node *dir,
+				   const char *name)
+{
+	size_t mask = t->names_cap - 1, i = name_hash(dir, name) & mask;
+
+	while (t->names[i] && (t->names[i]->parent != dir || strcmp(t->names[i]->name, name) != 0))
+		i = (i + 1) & mask;
+	return &t->names[i];
+}
+
+/* Room for one more name. */
+static int names_reserve(struct mfs_tree *t)
+{
+	size_t cap = t->names_cap ? t->names_cap * 2 : 1024;
+	struct mfs_node **old = t->names;
+	size_t old_cap = t->names_cap;
+
+	if ((t->names_used + 1) * 2 <= t->names_cap)
+		return 0;
+	t->names = calloc(cap, sizeof *t->names);
+	if (!t->names) {
+		t->names = old;
+		return -ENOMEM;
+	}
+	t->names_cap = cap;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i])
+			*name_slot(t, old[i]->parent, old[i]->name) = old[i];
+	free(old);
+	return 0;
+}
+
+/* The child directory name of dir, made if missing. A directory wins over
+ * a file of the same name: that file is dropped (parent NULL: it leaves
+ * the index before numbering). */
 static struct mfs_node *subdir(struct mfs_tree *t, struct mfs_node *dir, const char *name)
 {
-	for (size_t i = 0; i < dir->child_count; i++)
-		if (dir->children[i]->kind == MFS_NODE_DIR && strcmp(dir->children[i]->name, name) == 0)
-			return dir->children[i];
-	return node_new(t, dir, name, MFS_NODE_DIR);
+	struct mfs_node **slot, *n;
+
+	if (names_reserve(t) != 0)
+		return NULL;
+	slot = name_slot(t, dir, name);
+	if (*slot && (*slot)->kind == MFS_NODE_DIR)
+		return *slot;
+	n = node_new(t, dir, name, MFS_NODE_DIR);
+	if (!n)
+		return NULL;
+	if (*slot)
+		(*slot)->parent = NULL;
+	else
+		t->names_used++;
+	*slot = n;
+	return n;
 }
 
 /* The directory at path, made with every directory on the way. NULL when
@@ -354,68 +401,88 @@ static struct mfs_node *dir_at(struct mfs_tree *t, const char *path, int *oom)
 	return dir;
 }
 
+/* Adds an item to dir, unless it cannot be shown or its name is taken (by
+ * a directory or an earlier item: the first stays). */
 static int add_item(struct mfs_tree *t, struct mfs_node *dir, json_t *item)
 {
 	char name[MFS_NAME_MAX + 1];
-	struct mfs_node *n;
+	struct mfs_node **slot, *n;
+	json_t *size = json_object_get(item, "size"), *mtime = json_object_get(item, "mtime");
 
 	item_name(name, item);
 	if (!name[0])
 		return 0;
+	if (json_is_object(item) &&
+	    (!json_is_integer(size) || json_integer_value(size) < 0 || !json_is_integer(mtime)))
+		return 0;
+	if (names_reserve(t) != 0)
+		return -ENOMEM;
+	slot = name_slot(t, dir, name);
+	if (*slot)
+		return 0;
+	n = node_new(t, dir, name, json_is_object(item) ? MFS_NODE_FILE : MFS_NODE_MAGNET);
+	if (!n)
+		return -ENOMEM;
 	if (json_is_object(item)) {
-		json_t *size = json_object_get(item, "size"), *mtime = json_object_get(item, "mtime");
-
-		if (!json_is_integer(size) || json_integer_value(size) < 0 || !json_is_integer(mtime))
-			return 0;
-		n = node_new(t, dir, name, MFS_NODE_FILE);
-		if (!n)
-			return -ENOMEM;
 		n->size = (uint64_t)json_integer_value(size);
 		n->mtime = (int64_t)json_integer_value(mtime);
 	} else {
-		n = node_new(t, dir, name, MFS_NODE_MAGNET);
-		if (!n)
-			return -ENOMEM;
 		n->size = strlen(json_string_value(item)) + 1;
 	}
 	n->item = json_incref(item);
+	*slot = n;
+	t->names_used++;
 	return 0;
 }
 
 static int by_name(const void *a, const void *b)
 {
 	const struct mfs_node *x = *(struct mfs_node *const *)a, *y = *(struct mfs_node *const *)b;
-	int c = strcmp(x->name, y->name);
 
-	/* Equal names: directories first, then manifest order (until numbering,
-	 * ino holds the creation order). */
-	if (c != 0)
-		return c;
-	if (x->kind != y->kind && (x->kind == MFS_NODE_DIR || y->kind == MFS_NODE_DIR))
-		return x->kind == MFS_NODE_DIR ? -1 : 1;
-	return x->ino < y->ino ? -1 : x->ino > y->ino;
+	return strcmp(x->name, y->name); /* names in one directory are unique */
 }
 
-/* Sorts every directory's children and drops clashes: the first of equal
- * names stays (a directory, else the earliest item). */
-static void settle(struct mfs_node *dir)
+/* Drops the nodes that lost a clash from the index, and gives every
+ * directory its children, sorted by name: two passes over the nodes. */
+static int settle(struct mfs_tree *t)
 {
 	size_t kept = 0;
 
-	if (dir->child_count > 1)
-		qsort(dir->children, dir->child_count, sizeof *dir->children, by_name);
-	for (size_t i = 0; i < dir->child_count; i++) {
-		struct mfs_node *c = dir->children[i];
+	for (size_t i = 0; i < t->node_count; i++) {
+		struct mfs_node *n = t->by_ino[i];
 
-		if (kept > 0 && strcmp(dir->children[kept - 1]->name, c->name) == 0) {
-			c->parent = NULL; /* orphaned: dropped from the index below */
+		if (n != t->root && !n->parent) {
+			node_free(n);
 			continue;
 		}
-		dir->children[kept++] = c;
-		if (c->kind == MFS_NODE_DIR)
-			settle(c);
+		t->by_ino[kept++] = n;
+		if (n->parent)
+			n->parent->child_count++;
 	}
-	dir->child_count = kept;
+	t->node_count = kept;
+	for (size_t i = 0; i < t->node_count; i++) {
+		struct mfs_node *n = t->by_ino[i];
+
+		if (n->kind == MFS_NODE_DIR && n->child_count > 0) {
+			n->children = malloc(n->child_count * sizeof *n->children);
+			if (!n->children)
+				return -ENOMEM;
+			n->child_count = 0;
+		}
+	}
+	for (size_t i = 0; i < t->node_count; i++) {
+		struct mfs_node *n = t->by_ino[i];
+
+		if (n->parent)
+			n->parent->children[n->parent->child_count++] = n;
+	}
+	for (size_t i = 0; i < t->node_count; i++) {
+		struct mfs_node *n = t->by_ino[i];
+
+		if (n->child_count > 1)
+			qsort(n->children, n->child_count, sizeof *n->children, by_name);
+	}
+	return 0;
 }
 
 static int identity(struct mfs_tree *t, struct mfs_node *n)
@@ -463,25 +530,11 @@ static int by_ino(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int reachable(const struct mfs_node *n)
-{
-	for (; n->parent; n = n->parent) {
-		const struct mfs_node *p = n->parent;
-		int found = 0;
-
-		for (size_t i = 0; i < p->child_count && !found; i++)
-			found = p->children[i] == n;
-		if (!found)
-			return 0;
-	}
-	return 1;
-}
-
 int mfs_tree_build(struct mfs_tree **out, json_t *collections, int64_t mtime_default,
 		   struct mfs_inodes *inodes)
 {
 	struct mfs_tree *t = calloc(1, sizeof *t);
-	size_t i, j, kept = 0;
+	size_t i, j;
 	json_t *c, *item;
 	int rc = 0, oom = 0;
 
@@ -508,23 +561,14 @@ int mfs_tree_build(struct mfs_tree **out, json_t *collections, int64_t mtime_def
 			if (rc == 0)
 				rc = add_item(t, dir, item);
 	}
-	if (rc == 0) {
-		settle(t->root);
-		/* Drop what settle() orphaned; number the rest. */
-		for (i = 0; i < t->node_count; i++) {
-			struct mfs_node *n = t->by_ino[i];
-
-			if (n != t->root && !reachable(n)) {
-				node_free(n);
-				continue;
-			}
-			t->by_ino[kept++] = n;
-			if (rc == 0)
-				rc = identity(t, n);
-		}
-		t->node_count = kept;
+	free(t->names);
+	t->names = NULL;
+	if (rc == 0)
+		rc = settle(t);
+	for (i = 0; rc == 0 && i < t->node_count; i++)
+		rc = identity(t, t->by_ino[i]);
+	if (rc == 0)
 		qsort(t->by_ino, t->node_count, sizeof *t->by_ino, by_ino);
-	}
 	if (rc != 0) {
 		mfs_tree_free(t);
 		return rc;

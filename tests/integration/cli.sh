@@ -70,6 +70,32 @@ MEGAFS_PASSWORD=wrong megafs --store "$T/store" status --password-file "$T/pwfil
 	|| fail "--password-file wins over the environment"
 ok "password sources: file, environment, none"
 
+# A pipe may deliver a password in pieces: all of it counts, not the first read.
+pipe_store="$T/pipe-store"
+(printf abc; sleep 0.5; printf 'defghij\n') |
+	megafs --store "$pipe_store" init --size 16M --kdf fast --password-file /dev/stdin >/dev/null
+MEGAFS_PASSWORD=abcdefghij megafs --store "$pipe_store" status >/dev/null \
+	|| fail "the whole piped password does not open the volume"
+MEGAFS_PASSWORD=abc expect_fail "wrong password" megafs --store "$pipe_store" status
+ok "a password piped in pieces is read to its end"
+
+printf '\n' >"$T/empty-pw"
+expect_fail "is empty" megafs --store "$T/empty1" init --size 16M --kdf fast --password-file "$T/empty-pw"
+: | expect_fail "is empty" megafs --store "$T/empty2" init --size 16M --kdf fast \
+	--password-file /dev/stdin
+[ ! -e "$T/empty1/header" ] && [ ! -e "$T/empty2/header" ] || fail "an empty password made a store"
+long=$(head -c 4096 /dev/zero | tr '\0' x)
+printf '%sx\n' "$long" >"$T/long-pw"
+expect_fail "longer than 4096 bytes" megafs --store "$T/long1" init --size 16M --kdf fast \
+	--password-file "$T/long-pw"
+MEGAFS_PASSWORD="${long}x" expect_fail "longer than 4096 bytes" megafs status
+[ ! -e "$T/long1/header" ] || fail "a password over the limit made a store"
+printf '%s\n' "$long" >"$T/max-pw"
+megafs --store "$T/long2" init --size 16M --kdf fast --password-file "$T/max-pw" >/dev/null \
+	|| fail "a password of exactly 4096 bytes was refused"
+MEGAFS_PASSWORD=$long megafs --store "$T/long2" status >/dev/null || fail "the 4096-byte password"
+ok "empty passwords and passwords over 4096 bytes are refused; 4096 bytes are taken"
+
 # The terminal: asked twice, never echoed; a mismatch changes nothing.
 tty_store="$T/tty-store"
 (sleep 0.5; printf 'typed-secret\n'; sleep 0.3; printf 'typed-secret\n') |
