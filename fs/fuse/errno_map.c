@@ -17,6 +17,8 @@ static const int errnos[] = {
 	[MFS_E_NOTFOUND - MFS_E_FIRST] = ENOENT,
 	[MFS_E_TRUNCATED - MFS_E_FIRST] = EIO,
 	[MFS_E_LMDB - MFS_E_FIRST] = EIO,
+	[MFS_E_OLDSTORE - MFS_E_FIRST] = EIO,
+	[MFS_E_OVERWRITTEN - MFS_E_FIRST] = EIO, /* a commit with nowhere left to go */
 };
 
 /* A code added to mfs_error.h must be given its errno here. */

@@ -24,6 +24,8 @@ static const struct {
 	{MFS_E_NOTFOUND, ENOENT, "MFS_E_NOTFOUND"},
 	{MFS_E_TRUNCATED, EIO, "MFS_E_TRUNCATED"},
 	{MFS_E_LMDB, EIO, "MFS_E_LMDB"},
+	{MFS_E_OLDSTORE, EIO, "MFS_E_OLDSTORE"},
+	{MFS_E_OVERWRITTEN, EIO, "MFS_E_OVERWRITTEN"},
 };
 
 #define CASES (sizeof cases / sizeof cases[0])
