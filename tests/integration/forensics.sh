@@ -20,7 +20,7 @@ ok "on format 1's writes the adversary names the hidden store in $acc of 100 pai
 # kind the API has (created, written, rewritten, deleted, opened alone) where
 # the other ran an outer session that changed nothing. Chance is 0.5: with 200
 # pairs, 0.60 lies 2.8 standard deviations above it (one false alarm in ~400
-# runs); a single feature is held to 0.65 (3.5 sd, twelve features).
+# runs); a single feature is held to 0.65 (3.5 sd, thirteen features).
 "$forensic" pairs 200 "$T" >"$T/pairs"
 cat "$T/pairs"
 acc=$(accuracy "combined" "$T/pairs")

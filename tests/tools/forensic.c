@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto/aead.h"
@@ -174,12 +175,13 @@ struct features {
 	double dup_prefix;     /* slots sharing their first 16 bytes with another */
 	double lock_file;      /* lock.mdb exists */
 	double size_mib;       /* data.mdb's size */
+	double unlock_ms;      /* time megafs takes to open the outer volume */
 };
 
-#define NFEAT 12
+#define NFEAT 13
 static const char *const feature_names[NFEAT] = {
 	"txnid_gap", "diff_records", "diff_other", "freelist_pages", "records", "outer_slots",
-	"outer_sb", "gen_gap", "worst_chi2", "dup_prefix", "lock_file", "size_mib"};
+	"outer_sb", "gen_gap", "worst_chi2", "dup_prefix", "lock_file", "size_mib", "unlock_ms"};
 
 static double feat(const struct features *x, int i)
 {
@@ -660,6 +662,23 @@ static void legacy_history(const char *dir, int hidden, uint64_t seed, const str
 	mdb_env_close(env);
 }
 
+static double unlock_ms(const char *dir)
+{
+	struct mfs_store *s;
+	struct mfs_volume *v;
+	struct timespec t0, t1;
+
+	if (mfs_store_open(&s, dir) != 0)
+		die("store", -EIO);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (mfs_volume_open(&v, s, OUTER_PW, strlen(OUTER_PW), NULL, 0) != 0)
+		die("unlock", -EIO);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	mfs_volume_close(v);
+	mfs_store_close(s);
+	return (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
 /* The adversary's guess per feature: the store with the larger value is
  * the one with a hidden volume (ties: a coin). Returns hits per feature. */
 static void judge(const struct features *a, const struct features *b, int *hits, double *score_a,
@@ -726,6 +745,11 @@ static int play(int pairs, const char *work, int legacy)
 		}
 		if (inspect(&xa, a, OUTER_PW, legacy) != 0 || inspect(&xb, b, OUTER_PW, legacy) != 0)
 			die("inspect", -EIO);
+		/* Last (opening writes): how long unlocking takes, as a user sees it. */
+		if (!legacy) {
+			xa.unlock_ms = unlock_ms(a);
+			xb.unlock_ms = unlock_ms(b);
+		}
 		if (getenv("MFS_FORENSIC_VERBOSE"))
 			fprintf(stderr, "pair %d: A txn %.0f diff %.0f/%.0f outer %.0f | B txn %.0f diff %.0f/%.0f outer %.0f\n",
 				p, xa.txnid_gap, xa.diff_records, xa.diff_other, xa.outer_slots,
