@@ -12,6 +12,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/channel/channel.h"
+#include "fs/store/keyring.h"
 #include "net/loop.h"
 #include "net/tracker_client.h"
 
@@ -52,12 +53,12 @@ struct mfs_swarm {
 	pthread_mutex_t lock;
 	pthread_cond_t manifest_stored;
 	uint64_t manifests_stored;             /* under lock */
+	struct mfs_swarm_manifest_stats mstats; /* under lock */
 	/* peers to remember, "HOST:PORT#KEY", newest first (under lock) */
 	char peers[MAX_REMEMBERED_PEERS][PEER_TEXT];
 	size_t n_peers;
 	unsigned accepting;                    /* thread-pool jobs in flight (loop thread) */
 	struct inbox *inbox;                   /* [cfg.n_channels] */
-	uint64_t manifests_dropped;            /* superseded while waiting (loop thread) */
 };
 
 static void say(struct mfs_swarm *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -168,15 +169,59 @@ struct accept_job {
 	size_t len;
 	uint64_t sequence;
 	int rc;
+	int wrote;                             /* a write transaction was opened */
 	char why[160];
 };
 
+/* The sequence the volume holds for channel pk (0: none yet), in a read
+ * transaction. MFS_E_NOTFOUND when the volume does not know the channel. */
+static int stored_sequence(struct mfs_volume *vol, const uint8_t *pk, uint64_t *sequence)
+{
+	struct mfs_channel_list list = {0};
+	struct mfs_vtxn *t;
+	long i;
+	int rc = mfs_vtxn_begin(vol, 0, &t);
+
+	if (rc < 0)
+		return rc;
+	rc = mfs_keyring_load(t, &list);
+	mfs_vtxn_abort(t);
+	if (rc == 0 && (i = mfs_keyring_find(&list, pk)) >= 0)
+		*sequence = list.items[i].sequence;
+	else if (rc == 0)
+		rc = MFS_E_NOTFOUND;
+	mfs_keyring_clear(&list);
+	return rc;
+}
+
+/* Verifies first, outside any transaction (form, signature, then the
+ * sequence against a read transaction), so junk never holds the store's
+ * write lock; only a manifest that passed opens a write transaction, in
+ * which fs/channel checks it again (the sequence may have moved meanwhile)
+ * with its collections and stores it. */
 static void accept_run(uv_work_t *w)
 {
 	struct accept_job *j = w->data;
+	struct mfs_volume *vol = j->swarm->cfg.vol;
+	const uint8_t *pk = j->swarm->cfg.channels[j->channel];
+	struct mfs_manifest m;
+	uint64_t last = 0;
 	struct mfs_vtxn *t;
 
-	j->rc = mfs_vtxn_begin(j->swarm->cfg.vol, 1, &t);
+	j->rc = mfs_manifest_verify(&m, j->json, j->len, pk, 0, j->why, sizeof j->why);
+	if (j->rc != 0)
+		return;
+	j->rc = stored_sequence(vol, pk, &last);
+	if (j->rc == 0 && m.sequence <= last) {
+		snprintf(j->why, sizeof j->why, "sequence %llu <= last seen %llu",
+			 (unsigned long long)m.sequence, (unsigned long long)last);
+		j->rc = MFS_E_REPLAY;
+	}
+	mfs_manifest_clear(&m);
+	if (j->rc != 0)
+		return;
+	j->wrote = 1;
+	j->rc = mfs_vtxn_begin(vol, 1, &t);
 	if (j->rc < 0)
 		return;
 	j->rc = mfs_channel_accept(t, j->json, j->len, 0, NULL, j->why, sizeof j->why);
@@ -231,11 +276,17 @@ static void accept_done(uv_work_t *w, int status)
 
 	s->accepting--;
 	s->inbox[j->channel].busy = 0;
+	pthread_mutex_lock(&s->lock);
+	s->mstats.write_transactions += (uint64_t)j->wrote;
+	if (status == 0 && j->rc != 0)
+		s->mstats.refused++;
+	pthread_mutex_unlock(&s->lock);
 	if (status == 0 && j->rc == 0) {
 		if (j->sequence > s->inbox[j->channel].stored)
 			s->inbox[j->channel].stored = j->sequence;
 		pthread_mutex_lock(&s->lock);
 		s->manifests_stored++;
+		s->mstats.stored++;
 		pthread_cond_broadcast(&s->manifest_stored);
 		pthread_mutex_unlock(&s->lock);
 		/* Pass it on: the other trackers may not have it yet. */
@@ -267,17 +318,20 @@ static void on_manifest(void *ctx, const uint8_t key[MFS_TRACKER_KEY_BYTES], uin
 	if (ci == s->cfg.n_channels || !tr->waiting)
 		return;
 	wt = &tr->waiting[ci];
+	pthread_mutex_lock(&s->lock);
+	s->mstats.received++;
 	/* Not newer than what is stored or already waiting: nothing to do. */
 	if (sequence <= s->inbox[ci].stored || (wt->json && sequence <= wt->sequence)) {
-		s->manifests_dropped++;
+		s->mstats.dropped++;
+		pthread_mutex_unlock(&s->lock);
 		return;
 	}
+	s->mstats.dropped += wt->json != NULL;
+	pthread_mutex_unlock(&s->lock);
 	if (!(copy = malloc(len + 1)))
 		return;
 	memcpy(copy, json, len);
 	copy[len] = '\0';
-	if (wt->json)
-		s->manifests_dropped++;
 	free(wt->json);
 	wt->json = copy;
 	wt->len = len;
@@ -643,4 +697,11 @@ const uint8_t *mfs_swarm_node_key(const struct mfs_swarm *s)
 void mfs_swarm_stats(struct mfs_swarm *s, struct mfs_node_stats *out)
 {
 	mfs_node_stats(s->node, out);
+}
+
+void mfs_swarm_manifest_stats(struct mfs_swarm *s, struct mfs_swarm_manifest_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->mstats;
+	pthread_mutex_unlock(&s->lock);
 }

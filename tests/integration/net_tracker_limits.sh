@@ -5,7 +5,8 @@
 # 1 MiB of junk, then a real manifest; a megafs serve whose hostile tracker
 # floods 300 fake manifests of 900 KB while an honest tracker brings the
 # real next one. Each time peak memory (VmHWM) is bounded and the honest
-# message still gets through.
+# message still gets through; the fake manifests are refused before any
+# write transaction of the store is opened.
 source "$(dirname "$0")/lib.sh"
 PROBE=${MFS_TEST_WSPROBE:?the ctest environment names mfs-test-wsprobe (tests/tools/wsprobe.c)}
 probe() { "$PROBE" "$@"; }
@@ -114,8 +115,13 @@ hwm=$(hwm_kib "$spid")
 kill -TERM "$spid"
 wait "$spid" || fail "megafs serve did not exit cleanly"
 verified=$(grep -c "was refused" "$T/serve.err" || true)
+stats=$(sed -n 's/^megafs serve: manifests from trackers: //p' "$T/serve.err")
 echo "   serve: 300 fake manifests of 900 KB pushed, $verified verified, VmHWM ${hwm} KiB"
+echo "   serve: $stats"
 [ "$verified" -lt 300 ] || fail "every fake manifest was queued and verified ($verified)"
+# Junk is refused before any write transaction: one for sequence 2 only.
+grep -q " 1 write transactions, 1 stored$" <<<"$stats" ||
+	fail "write transactions were opened for junk: $stats"
 # 300 x 900 KB queued would be 270 MB on their own.
 [ "$hwm" -lt 131072 ] || fail "megafs serve peaked at $hwm KiB"
 ok "swarm: a flood of 300 fake manifests kept to one waiting per tracker ($verified verified, peak $hwm KiB); sequence 2 stored from the honest tracker"
