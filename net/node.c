@@ -20,6 +20,16 @@
 #define MAX_QUEUED_ANSWERS (64u << 20) /* per connection */
 #define REDIAL_MIN_MS 250u
 #define REDIAL_MAX_MS 10000u
+/* WANTs served: ids a second per connection (and the burst), lookups in
+ * flight per connection and in all. Beyond, a WANT is dropped unanswered. */
+#define WANT_IDS_PER_S 4096u
+#define WANT_IDS_BURST 4096u
+#define WANT_JOBS_PER_CONN 1u
+#define WANT_JOBS_MAX 4u
+/* The store source's index of held blobs: compared with the volume at most
+ * this often, rebuilt when it changed or at the latest after REBUILD_MS. */
+#define HELD_CHECK_MS 2000u
+#define HELD_REBUILD_MS 60000u
 
 /* ---- state shared with fetching threads (under node->lock) ---- */
 
@@ -86,6 +96,9 @@ struct conn {
 	struct req reqs[MAX_IN_FLIGHT];
 	uint32_t next_rid;
 	unsigned serving;             /* its requests we are answering */
+	unsigned want_jobs;           /* its WANTs being looked up */
+	uint64_t want_tokens;         /* ids it may still ask about now */
+	uint64_t want_refill_ms;      /* when want_tokens was last topped up */
 	uint64_t have[HAVE_SLOTS];    /* id prefixes (0: empty) */
 	unsigned have_count;
 };
@@ -115,6 +128,7 @@ struct mfs_netnode {
 	struct dial *dials;
 	uint64_t next_gen;
 	unsigned jobs;                /* thread-pool jobs not yet finished */
+	unsigned want_jobs;           /* of which WANT lookups */
 	unsigned handles;             /* our own handles not yet closed */
 	uint8_t banned[MAX_BANNED][MFS_NOISE_KEY_BYTES];
 	unsigned n_banned;
@@ -392,6 +406,8 @@ static struct conn *conn_new(struct mfs_netnode *n, struct dial *d)
 	c->node = n;
 	c->dial = d;
 	c->gen = ++n->next_gen;
+	c->want_tokens = WANT_IDS_BURST;
+	c->want_refill_ms = now_ms();
 	c->next = n->conns;
 	n->conns = c;
 	return c;
@@ -520,6 +536,11 @@ static void job_done(uv_work_t *w, int status)
 	struct conn *c = conn_by_gen(n, j->gen);
 
 	n->jobs--;
+	if (j->want) {
+		n->want_jobs--;
+		if (c)
+			c->want_jobs--;
+	}
 	if (c && status == 0) {
 		struct mfs_wire_msg m = {.request_id = j->rid};
 		memcpy(m.blob_id, j->id, sizeof m.blob_id);
@@ -595,24 +616,52 @@ static void on_request(struct conn *c, const struct mfs_wire_msg *m)
 		mfs_peer_send(c->peer, &answer);
 }
 
+/* 1 when c may have n_ids ids looked up now (taking them from its budget). */
+static int want_allowed(struct conn *c, size_t n_ids)
+{
+	uint64_t now = now_ms();
+
+	c->want_tokens += (now - c->want_refill_ms) * WANT_IDS_PER_S / 1000u;
+	if (c->want_tokens > WANT_IDS_BURST)
+		c->want_tokens = WANT_IDS_BURST;
+	c->want_refill_ms = now;
+	if (c->want_jobs >= WANT_JOBS_PER_CONN || c->node->want_jobs >= WANT_JOBS_MAX ||
+	    c->want_tokens < n_ids)
+		return 0;
+	c->want_tokens -= n_ids;
+	return 1;
+}
+
+/* A WANT is a hint (the asker requests anyway): one over the limits is
+ * dropped unanswered, and counted. */
 static void on_want(struct conn *c, const struct mfs_wire_msg *m)
 {
 	struct mfs_netnode *n = c->node;
-	struct job *j;
+	size_t n_ids = m->len / MFS_BLOB_ID_BYTES;
+	struct job *j = NULL;
 
-	if (!n->cfg.source.has || mfs_peer_queued(c->peer) > MAX_QUEUED_ANSWERS ||
-	    !(j = calloc(1, sizeof *j)))
+	if (!n->cfg.source.has)
 		return;
-	j->want = 1;
-	j->gen = c->gen;
-	j->n_ids = m->len / MFS_BLOB_ID_BYTES;
-	j->ids = malloc(m->len);
-	if (!j->ids) {
+	if (mfs_peer_queued(c->peer) > MAX_QUEUED_ANSWERS || !want_allowed(c, n_ids) ||
+	    !(j = calloc(1, sizeof *j)) || !(j->ids = malloc(m->len))) {
 		free(j);
+		pthread_mutex_lock(&n->lock);
+		n->stats.wants_dropped++;
+		pthread_mutex_unlock(&n->lock);
 		return;
 	}
+	j->want = 1;
+	j->gen = c->gen;
+	j->n_ids = n_ids;
 	memcpy(j->ids, m->data, m->len);
-	queue_job(n, j);
+	if (queue_job(n, j) == 0) {
+		c->want_jobs++;
+		n->want_jobs++;
+		pthread_mutex_lock(&n->lock);
+		n->stats.wants_served++;
+		n->stats.want_ids += n_ids;
+		pthread_mutex_unlock(&n->lock);
+	}
 }
 
 /* ---- answers to our requests ---- */
@@ -1191,10 +1240,93 @@ int mfs_node_identity(struct mfs_volume *vol, uint8_t sk[static MFS_NOISE_KEY_BY
 	return rc;
 }
 
+/* The blobs a volume holds, as 8-byte id prefixes in an open-addressing
+ * table (0: empty), so "have" costs a lookup and not the decryption of the
+ * blob's first slot (64 KiB) that mfs_blob_has needs. */
 struct store_source {
 	struct mfs_volume *vol;
 	struct mfs_session_cache *cache;
+	pthread_mutex_t lock;
+	uint64_t *held;               /* under lock; NULL until built */
+	size_t held_cap;              /* a power of two */
+	uint64_t held_count, held_bytes; /* the volume's blob count and bytes it reflects */
+	uint64_t checked_ms, built_ms;
+	uint64_t builds;
 };
+
+static void held_insert(uint64_t *table, size_t cap, uint64_t key)
+{
+	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
+
+	while (table[i] && table[i] != key)
+		i = (i + 1) & (cap - 1);
+	table[i] = key;
+}
+
+static int held_lookup(const uint64_t *table, size_t cap, uint64_t key)
+{
+	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
+
+	for (size_t probes = 0; table[i] && probes < cap; probes++, i = (i + 1) & (cap - 1))
+		if (table[i] == key)
+			return 1;
+	return 0;
+}
+
+struct held_build {
+	uint64_t *table;
+	size_t cap;
+};
+
+static int held_add(void *ctx, const uint8_t *id, uint32_t size, uint32_t pins)
+{
+	struct held_build *b = ctx;
+
+	(void)size;
+	(void)pins;
+	held_insert(b->table, b->cap, id_prefix(id));
+	return 0;
+}
+
+/* Brings s->held up to date when it is due (lock held). 0 or an error. */
+static int held_refresh(struct store_source *s)
+{
+	struct mfs_blob_stats st;
+	struct held_build b = {0};
+	struct mfs_vtxn *t;
+	uint64_t now = now_ms();
+	int rc;
+
+	if (s->held && now - s->checked_ms < HELD_CHECK_MS)
+		return 0;
+	if ((rc = mfs_vtxn_begin(s->vol, 0, &t)) < 0)
+		return rc;
+	s->checked_ms = now;
+	mfs_blob_stats(t, &st);
+	if (s->held && st.count == s->held_count && st.bytes == s->held_bytes &&
+	    now - s->built_ms < HELD_REBUILD_MS) {
+		mfs_vtxn_abort(t);
+		return 0;
+	}
+	/* At most half full: lookups of absent ids stop early. */
+	for (b.cap = 1024; b.cap < 2 * st.count; b.cap *= 2)
+		;
+	rc = (b.table = calloc(b.cap, sizeof *b.table)) ? mfs_blob_foreach(t, held_add, &b)
+							: -ENOMEM;
+	mfs_vtxn_abort(t);
+	if (rc != 0) {
+		free(b.table);
+		return rc;
+	}
+	free(s->held);
+	s->held = b.table;
+	s->held_cap = b.cap;
+	s->held_count = st.count;
+	s->held_bytes = st.bytes;
+	s->built_ms = now;
+	s->builds++;
+	return 0;
+}
 
 static int store_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 		     size_t *len)
@@ -1218,35 +1350,49 @@ static int store_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint
 static int store_has(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES])
 {
 	struct store_source *s = ctx;
-	struct mfs_vtxn *t;
-	int rc;
+	int held;
 
 	if (s->cache && mfs_session_cache_has(s->cache, id) == 1)
 		return 1;
-	if (mfs_vtxn_begin(s->vol, 0, &t) < 0)
-		return 0;
-	rc = mfs_blob_has(t, id);
-	mfs_vtxn_abort(t);
-	return rc == 1;
+	pthread_mutex_lock(&s->lock);
+	held = held_refresh(s) == 0 && held_lookup(s->held, s->held_cap, id_prefix(id));
+	pthread_mutex_unlock(&s->lock);
+	return held;
+}
+
+uint64_t mfs_store_source_builds(const struct mfs_serve_source *src)
+{
+	struct store_source *s = src->ctx;
+	uint64_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->builds;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 int mfs_store_source_new(struct mfs_serve_source *out, struct mfs_volume *vol,
 			 struct mfs_session_cache *cache)
 {
-	struct store_source *s = malloc(sizeof *s);
+	struct store_source *s = calloc(1, sizeof *s);
 
 	if (!s)
 		return -ENOMEM;
 	s->vol = vol;
 	s->cache = cache;
+	pthread_mutex_init(&s->lock, NULL);
 	*out = (struct mfs_serve_source){.get = store_get, .has = store_has, .ctx = s};
 	return 0;
 }
 
 void mfs_store_source_free(struct mfs_serve_source *src)
 {
-	if (src) {
-		free(src->ctx);
+	struct store_source *s = src ? src->ctx : NULL;
+
+	if (s) {
+		pthread_mutex_destroy(&s->lock);
+		free(s->held);
+		free(s);
 		src->ctx = NULL;
 	}
 }
