@@ -17,7 +17,12 @@
 #define MAX_BANNED 64u
 #define HAVE_SLOTS 1024u      /* blob-id prefixes a connection said it has */
 #define TICK_MS 100u
-#define MAX_QUEUED_ANSWERS (64u << 20) /* per connection */
+/* Per connection: what it may hold (its queue and the body it is sending
+ * us) before a further REQUEST closes it as not reading its answers. */
+#define MAX_CONN_MEMORY (32u << 20)
+#define DEFAULT_MEMORY_BUDGET ((size_t)256 << 20)
+#define MAX_DEFERRED 64u      /* REQUESTs of one connection waiting their turn */
+#define REQUEST_JOBS_MAX 4u   /* blobs being read for answers at once (libuv's pool) */
 #define REDIAL_MIN_MS 250u
 #define REDIAL_MAX_MS 10000u
 /* WANTs served: ids a second per connection (and the burst), lookups in
@@ -99,6 +104,9 @@ struct conn {
 	unsigned want_jobs;           /* its WANTs being looked up */
 	uint64_t want_tokens;         /* ids it may still ask about now */
 	uint64_t want_refill_ms;      /* when want_tokens was last topped up */
+	struct req deferred[MAX_DEFERRED]; /* REQUESTs waiting for memory, oldest first */
+	unsigned n_deferred;
+	int evicted;                  /* closed for holding too much */
 	uint64_t have[HAVE_SLOTS];    /* id prefixes (0: empty) */
 	unsigned have_count;
 };
@@ -129,6 +137,8 @@ struct mfs_netnode {
 	uint64_t next_gen;
 	unsigned jobs;                /* thread-pool jobs not yet finished */
 	unsigned want_jobs;           /* of which WANT lookups */
+	unsigned request_jobs;        /* and REQUEST lookups */
+	struct mfs_peer_budget budget; /* every connection's memory, and answers being read */
 	unsigned handles;             /* our own handles not yet closed */
 	uint8_t banned[MAX_BANNED][MFS_NOISE_KEY_BYTES];
 	unsigned n_banned;
@@ -356,6 +366,8 @@ static void on_kick(void *arg)
 
 /* Every tick: fetches past their request timeout go to another peer (the
  * slow one may still answer), fetches past their whole timeout fail. */
+static void run_deferred(struct mfs_netnode *n);
+
 static void on_tick(uv_timer_t *t)
 {
 	struct mfs_netnode *n = t->data;
@@ -382,6 +394,7 @@ static void on_tick(uv_timer_t *t)
 	}
 	pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
+	run_deferred(n);
 }
 
 /* ---- connections ---- */
@@ -519,6 +532,9 @@ static void job_run(uv_work_t *w)
 
 	if (!j->want) {
 		j->rc = src->get(src->ctx, j->id, &j->blob, &j->len);
+		/* Counted from now: answers being read are memory too. */
+		if (j->rc == 0)
+			mfs_peer_budget_charge(&j->node->budget, j->len);
 		return;
 	}
 	size_t held = 0;
@@ -536,6 +552,11 @@ static void job_done(uv_work_t *w, int status)
 	struct conn *c = conn_by_gen(n, j->gen);
 
 	n->jobs--;
+	if (!j->want) {
+		n->request_jobs--;
+		if (j->rc == 0) /* the queue charges it again, as sent */
+			mfs_peer_budget_release(&n->budget, j->len);
+	}
 	if (j->want) {
 		n->want_jobs--;
 		if (c)
@@ -569,6 +590,8 @@ static void job_done(uv_work_t *w, int status)
 	free(j->blob);
 	free(j->ids);
 	free(j);
+	if (!is_stopping(n))
+		run_deferred(n);
 	maybe_finish_stop(n);
 }
 
@@ -585,6 +608,106 @@ static int queue_job(struct mfs_netnode *n, struct job *j)
 	return 0;
 }
 
+/* 1 while the node's memory is under its budget. */
+static int memory_left(struct mfs_netnode *n)
+{
+	return mfs_peer_budget_used(&n->budget) < n->budget.limit;
+}
+
+/* 1 when another REQUEST may be looked up now: each reads a whole blob
+ * (up to 16 MiB) before it is counted, so only a few at once. */
+static int request_slot(struct mfs_netnode *n)
+{
+	return n->request_jobs < REQUEST_JOBS_MAX && memory_left(n);
+}
+
+/* Queues the lookup of a REQUEST counted in c->serving (j: zeroed). */
+static void start_request(struct conn *c, struct job *j, uint32_t rid, const uint8_t *id)
+{
+	struct mfs_wire_msg answer = {.type = MFS_WIRE_NOT_FOUND, .request_id = rid};
+
+	j->gen = c->gen;
+	j->rid = rid;
+	memcpy(j->id, id, sizeof j->id);
+	if (queue_job(c->node, j) != 0) {
+		c->serving--;
+		memcpy(answer.blob_id, id, sizeof answer.blob_id);
+		mfs_peer_send(c->peer, &answer);
+		return;
+	}
+	c->node->request_jobs++;
+}
+
+/* The connection holding the most memory, if it holds more than a quarter
+ * of the budget and is not c: it is closed, so that connections that do
+ * not read cannot keep the others waiting. */
+static void evict_hog(struct mfs_netnode *n, const struct conn *c)
+{
+	struct conn *hog = NULL;
+	size_t most = n->budget.limit / 4;
+
+	for (struct conn *k = n->conns; k; k = k->next)
+		if (k->peer && !k->evicted && mfs_peer_memory(k->peer) > most) {
+			most = mfs_peer_memory(k->peer);
+			hog = k;
+		}
+	if (hog && hog != c) {
+		hog->evicted = 1;
+		pthread_mutex_lock(&n->lock);
+		n->stats.peers_evicted++;
+		pthread_mutex_unlock(&n->lock);
+		mfs_peer_close(hog->peer, 0, MFS_WIRE_ERR_BUSY,
+			       "holds too much of this node's memory; read your answers");
+	}
+}
+
+/* The node is out of memory or reading REQUEST_JOBS_MAX blobs already:
+ * the REQUEST waits (answered later, in order, by run_deferred) rather
+ * than being refused. */
+static void defer_request(struct conn *c, uint32_t rid, const uint8_t *id)
+{
+	struct mfs_netnode *n = c->node;
+	struct req *r;
+
+	if (c->n_deferred == MAX_DEFERRED) { /* max_requests above 64: no room */
+		struct mfs_wire_msg answer = {.type = MFS_WIRE_NOT_FOUND, .request_id = rid};
+
+		c->serving--;
+		memcpy(answer.blob_id, id, sizeof answer.blob_id);
+		mfs_peer_send(c->peer, &answer);
+		return;
+	}
+	r = &c->deferred[c->n_deferred++];
+	r->rid = rid;
+	memcpy(r->id, id, sizeof r->id);
+	pthread_mutex_lock(&n->lock);
+	n->stats.requests_deferred++;
+	pthread_mutex_unlock(&n->lock);
+	if (!memory_left(n))
+		evict_hog(n, c);
+}
+
+/* Starts deferred REQUESTs while there is memory, one connection after
+ * another (every tick and whenever an answer is handed on). */
+static void run_deferred(struct mfs_netnode *n)
+{
+	int started = 1;
+
+	while (started && request_slot(n)) {
+		started = 0;
+		for (struct conn *c = n->conns; c && request_slot(n); c = c->next) {
+			struct job *j;
+
+			if (!c->n_deferred || !c->peer || !(j = calloc(1, sizeof *j)))
+				continue;
+			struct req r = c->deferred[0];
+			memmove(c->deferred, c->deferred + 1, --c->n_deferred * sizeof *c->deferred);
+			start_request(c, j, r.rid, r.id);
+			started = 1;
+		}
+	}
+}
+
 static void on_request(struct conn *c, const struct mfs_wire_msg *m)
 {
 	struct mfs_netnode *n = c->node;
@@ -598,22 +721,26 @@ static void on_request(struct conn *c, const struct mfs_wire_msg *m)
 	}
 	/* Answers are queued as they are ready; a peer that keeps asking but
 	 * does not read what it is sent must not grow our memory. */
-	if (mfs_peer_queued(c->peer) > MAX_QUEUED_ANSWERS) {
+	if (mfs_peer_memory(c->peer) > MAX_CONN_MEMORY) {
 		mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, "answers are not being read");
 		return;
 	}
 	memcpy(answer.blob_id, m->blob_id, sizeof answer.blob_id);
-	if (!n->cfg.source.get || !(j = calloc(1, sizeof *j))) {
+	if (!n->cfg.source.get) {
 		mfs_peer_send(c->peer, &answer);
 		return;
 	}
-	j->gen = c->gen;
-	j->rid = m->request_id;
-	memcpy(j->id, m->blob_id, sizeof j->id);
-	if (queue_job(n, j) == 0)
-		c->serving++;
-	else
+	c->serving++;
+	if (c->n_deferred || !request_slot(n)) {
+		defer_request(c, m->request_id, m->blob_id);
+		return;
+	}
+	if (!(j = calloc(1, sizeof *j))) {
+		c->serving--;
 		mfs_peer_send(c->peer, &answer);
+		return;
+	}
+	start_request(c, j, m->request_id, m->blob_id);
 }
 
 /* 1 when c may have n_ids ids looked up now (taking them from its budget). */
@@ -642,7 +769,7 @@ static void on_want(struct conn *c, const struct mfs_wire_msg *m)
 
 	if (!n->cfg.source.has)
 		return;
-	if (mfs_peer_queued(c->peer) > MAX_QUEUED_ANSWERS || !want_allowed(c, n_ids) ||
+	if (mfs_peer_memory(c->peer) > MAX_CONN_MEMORY || !want_allowed(c, n_ids) ||
 	    !(j = calloc(1, sizeof *j)) || !(j->ids = malloc(m->len))) {
 		free(j);
 		pthread_mutex_lock(&n->lock);
@@ -712,6 +839,19 @@ static void on_answer(struct conn *c, const struct mfs_wire_msg *m)
 	}
 	pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
+}
+
+/* Answers only while we are waiting for one: an unasked RESPONSE (up to
+ * 16 MiB) is refused from its head, before it is received. */
+static int on_admit(struct mfs_peer *p, enum mfs_wire_type type, size_t body_len, void *ctx)
+{
+	struct conn *c = ctx;
+
+	(void)p;
+	(void)body_len;
+	if ((type == MFS_WIRE_RESPONSE || type == MFS_WIRE_NOT_FOUND) && c->in_flight == 0)
+		return MFS_E_FORMAT;
+	return 0;
 }
 
 static void on_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *ctx)
@@ -955,13 +1095,17 @@ int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 		n->cfg.request_timeout_ms = 5000;
 	if (!n->cfg.fetch_timeout_ms)
 		n->cfg.fetch_timeout_ms = 30000;
+	if (!n->cfg.memory_budget)
+		n->cfg.memory_budget = DEFAULT_MEMORY_BUDGET;
+	n->budget.limit = n->cfg.memory_budget;
 	n->peer_cfg = (struct mfs_peer_config){
 		.static_sk = n->sk,
 		.max_requests = (uint16_t)n->cfg.max_requests,
 		.handshake_timeout_ms = 10000,
+		.budget = &n->budget,
 	};
 	n->peer_cb = (struct mfs_peer_callbacks){
-		.ready = on_ready, .message = on_message, .closed = on_closed};
+		.ready = on_ready, .message = on_message, .closed = on_closed, .admit = on_admit};
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->quiet, NULL);
 	rc = mfs_loop_call(loop, start_on_loop, n);
@@ -1202,6 +1346,9 @@ void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out)
 	pthread_mutex_lock(&n->lock);
 	*out = n->stats;
 	pthread_mutex_unlock(&n->lock);
+	out->memory_used = mfs_peer_budget_used(&n->budget);
+	out->memory_peak = __atomic_load_n(&n->budget.peak, __ATOMIC_RELAXED);
+	out->memory_refused = __atomic_load_n(&n->budget.refused, __ATOMIC_RELAXED);
 }
 
 /* ---- the node's key, and a blob source over the store ---- */

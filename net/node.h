@@ -14,6 +14,22 @@
  * wants_dropped. So a WANT flood costs at most 4,096 lookups a second per
  * connection, and with the store source each lookup is a hash probe.
  *
+ * Memory: one budget for the node (memory_budget, 256 MiB by default)
+ * counts every connection's queued output and the bodies being received
+ * (net/peer), and the blobs read for answers not yet queued. A REQUEST that
+ * comes while the budget is spent waits (answered later, in order, as
+ * memory frees: every 100 ms and after each answer) instead of being
+ * refused, and the connection holding the most memory, if more than a
+ * quarter of the budget, is closed (ERROR BUSY) so that peers that do not
+ * read cannot starve the others. The budget can be passed by at most the
+ * blobs being read at once (libuv's 4 pool threads, up to 16 MiB each) and
+ * the hellos and errors the peer module always queues. A connection whose
+ * memory passes 32 MiB is closed at its next REQUEST (its answers are not
+ * being read). A body too large for what is left is refused from its head
+ * (the connection closes, ERROR BUSY), and RESPONSE or NOT_FOUND while no
+ * request of ours is in flight on that connection is refused from its head
+ * as malformed, before anything is allocated.
+ *
  * Fetching: mfs_node_fetch blocks its caller (any thread but the loop's)
  * until a peer delivered the blob and it matched its id. Requests are
  * spread over the ready peers, at most max_requests (the peer's hello) in
@@ -64,6 +80,7 @@ struct mfs_node_config {
 	unsigned max_requests;         /* served at once per connection; 0: 16 */
 	unsigned request_timeout_ms;   /* before asking another peer; 0: 5000 */
 	unsigned fetch_timeout_ms;     /* before a fetch fails; 0: 30000 */
+	size_t memory_budget;          /* bytes for every connection; 0: 256 MiB */
 };
 
 struct mfs_netnode;
@@ -101,6 +118,10 @@ struct mfs_node_stats {
 	uint64_t bad_blobs, timeouts;
 	uint64_t wants_served, wants_dropped;   /* WANTs looked up, and dropped */
 	uint64_t want_ids;                      /* ids looked up for WANTs */
+	size_t memory_used, memory_peak;        /* of the memory budget */
+	uint64_t memory_refused;                /* bodies refused for want of memory */
+	uint64_t requests_deferred;             /* REQUESTs that waited for memory */
+	uint64_t peers_evicted;                 /* closed for holding too much */
 };
 void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out);
 

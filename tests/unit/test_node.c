@@ -69,6 +69,8 @@ struct running {
 	char addr[96];      /* "127.0.0.1:PORT#KEY" when listening */
 };
 
+static size_t next_budget; /* memory_budget of the next node run (0: default) */
+
 static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		     unsigned fetch_timeout_ms)
 {
@@ -84,6 +86,7 @@ static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		.source = {.get = memory_get, .has = memory_has, .ctx = &r->src},
 		.fetch_timeout_ms = fetch_timeout_ms,
 		.request_timeout_ms = 2000,
+		.memory_budget = next_budget,
 	};
 	cr_assert_eq(mfs_loop_start(&r->loop), 0);
 	cr_assert_eq(mfs_node_start(&r->node, r->loop, &cfg), 0);
@@ -499,4 +502,147 @@ Test(node, the_store_source_answers_have_from_memory)
 	cr_assert_eq(src.has(src.ctx, ids[5]), 0);
 	mfs_store_source_free(&src);
 	tu_fixture_close(&fx);
+}
+
+/* ---- peers that ask and do not read ---- */
+
+#define HOGS 6
+#define HOG_REQUESTS 16
+
+struct hogs {
+	struct mfs_loop *loop;
+	uint8_t *sk;
+	struct sockaddr_in addr;
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+	struct mfs_peer *peer[HOGS];
+	int ready;                /* atomic: how many are */
+	uint64_t responses;       /* atomic */
+};
+
+static void hog_ready(struct mfs_peer *p, void *ctx)
+{
+	struct hogs *h = ctx;
+
+	for (uint32_t i = 0; i < HOG_REQUESTS; i++) {
+		struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = i + 1};
+
+		memcpy(m.blob_id, ids[i], MFS_BLOB_ID_BYTES);
+		mfs_peer_send(p, &m);
+	}
+	__atomic_add_fetch(&h->ready, 1, __ATOMIC_RELEASE);
+}
+
+static void hog_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *ctx)
+{
+	struct hogs *h = ctx;
+
+	(void)p;
+	if (m->type == MFS_WIRE_RESPONSE)
+		__atomic_add_fetch(&h->responses, 1, __ATOMIC_RELAXED);
+}
+
+static void hog_closed(struct mfs_peer *p, int reason, void *ctx)
+{
+	struct hogs *h = ctx;
+
+	(void)reason;
+	for (int i = 0; i < HOGS; i++)
+		if (h->peer[i] == p)
+			h->peer[i] = NULL;
+}
+
+static int hogs_connect(void *arg)
+{
+	static const struct mfs_peer_callbacks cb = {
+		.ready = hog_ready, .message = hog_message, .closed = hog_closed};
+	struct hogs *h = arg;
+	struct mfs_peer_config cfg = {.static_sk = h->sk, .max_requests = 16};
+
+	for (int i = 0; i < HOGS; i++)
+		if (mfs_peer_connect(&h->peer[i], mfs_loop_uv(h->loop),
+				     (const struct sockaddr *)&h->addr, h->pk, &cfg, &cb, h) != 0)
+			return -1;
+	return 0;
+}
+
+/* Blocks the hogs' loop: none of them reads for that long. */
+static int hogs_stall(void *arg)
+{
+	(void)arg;
+	sleep(4);
+	return 0;
+}
+
+static int hogs_close(void *arg)
+{
+	struct hogs *h = arg;
+
+	for (int i = 0; i < HOGS; i++)
+		if (h->peer[i])
+			mfs_peer_close(h->peer[i], 0, 0, NULL);
+	return 0;
+}
+
+static void *stall_thread(void *arg)
+{
+	struct hogs *h = arg;
+
+	mfs_loop_call(h->loop, hogs_stall, h);
+	return NULL;
+}
+
+Test(node, connections_that_ask_and_do_not_read_stay_within_the_budget)
+{
+	const size_t budget = 8u << 20;
+	struct running seeder, leech;
+	struct hogs h = {0};
+	struct mfs_node_stats st;
+	uint8_t hpk[MFS_NOISE_KEY_BYTES];
+	struct timespec t0;
+	double served_s;
+	pthread_t stall;
+
+	next_budget = budget;
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	next_budget = 0;
+	run_node(&leech, 0, 0, 0, 0);
+	h.sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
+	mfs_noise_keypair(hpk, h.sk);
+	memcpy(h.pk, mfs_node_public_key(seeder.node), MFS_NOISE_KEY_BYTES);
+	h.addr.sin_family = AF_INET;
+	h.addr.sin_port = htons(mfs_node_port(seeder.node));
+	h.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(mfs_loop_start(&h.loop), 0);
+	cr_assert_eq(mfs_loop_call(h.loop, hogs_connect, &h), 0);
+	for (int i = 0; i < 100 && __atomic_load_n(&h.ready, __ATOMIC_ACQUIRE) < HOGS; i++)
+		usleep(50000);
+	cr_assert_eq(__atomic_load_n(&h.ready, __ATOMIC_ACQUIRE), HOGS);
+	/* 6 x 16 MiB asked for; none of it read for 4 s. */
+	pthread_create(&stall, NULL, stall_thread, &h);
+	usleep(300000);
+	/* An honest leech is served meanwhile: its requests wait for memory,
+	 * and the connections holding the most are closed. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
+	for (int i = 0; i < 6; i++)
+		fetch_ok(&leech, 16 + i);
+	served_s = seconds_since(&t0);
+	mfs_node_stats(seeder.node, &st);
+	cr_log_info("budget %zu: peak %zu, %llu REQUESTs deferred, %llu connections evicted, "
+		    "%llu blobs served; the leech had its 6 after %.2f s\n", budget,
+		    st.memory_peak, (unsigned long long)st.requests_deferred,
+		    (unsigned long long)st.peers_evicted, (unsigned long long)st.blobs_served,
+		    served_s);
+	cr_assert_lt(served_s, 3.5, "the leech waited for the hogs to read");
+	/* Over by at most the blobs being read at once (4 pool threads) and
+	 * one leech answer. */
+	cr_assert_leq(st.memory_peak, budget + 5 * (BLOB_BYTES + 4096), "peak %zu", st.memory_peak);
+	cr_assert_gt(st.requests_deferred, 0);
+	cr_assert_geq(st.peers_evicted, 1);
+	pthread_join(stall, NULL);
+	cr_assert_eq(mfs_loop_call(h.loop, hogs_close, &h), 0);
+	mfs_loop_stop(h.loop);
+	mfs_secure_free(h.sk);
+	stop_node(&leech);
+	stop_node(&seeder);
 }
