@@ -639,8 +639,8 @@ static void start_request(struct conn *c, struct job *j, uint32_t rid, const uin
 }
 
 /* The connection holding the most memory, if it holds more than a quarter
- * of the budget and is not c: it is closed, so that connections that do
- * not read cannot keep the others waiting. */
+ * of the budget and is not c: it is cut off at once (its queue dropped), so
+ * that connections that do not read cannot keep the others waiting. */
 static void evict_hog(struct mfs_netnode *n, const struct conn *c)
 {
 	struct conn *hog = NULL;
@@ -656,8 +656,8 @@ static void evict_hog(struct mfs_netnode *n, const struct conn *c)
 		pthread_mutex_lock(&n->lock);
 		n->stats.peers_evicted++;
 		pthread_mutex_unlock(&n->lock);
-		mfs_peer_close(hog->peer, 0, MFS_WIRE_ERR_BUSY,
-			       "holds too much of this node's memory; read your answers");
+		/* It does not read: an ERROR would wait behind its queue. */
+		mfs_peer_abort(hog->peer, -ENOBUFS);
 	}
 }
 
@@ -691,14 +691,14 @@ static void defer_request(struct conn *c, uint32_t rid, const uint8_t *id)
  * another (every tick and whenever an answer is handed on). */
 static void run_deferred(struct mfs_netnode *n)
 {
-	int started = 1;
+	int started = 1, waiting = 0;
 
 	while (started && request_slot(n)) {
 		started = 0;
 		for (struct conn *c = n->conns; c && request_slot(n); c = c->next) {
 			struct job *j;
 
-			if (!c->n_deferred || !c->peer || !(j = calloc(1, sizeof *j)))
+			if (!c->n_deferred || !c->peer || c->evicted || !(j = calloc(1, sizeof *j)))
 				continue;
 			struct req r = c->deferred[0];
 			memmove(c->deferred, c->deferred + 1, --c->n_deferred * sizeof *c->deferred);
@@ -706,6 +706,11 @@ static void run_deferred(struct mfs_netnode *n)
 			started = 1;
 		}
 	}
+	for (struct conn *c = n->conns; c; c = c->next)
+		waiting += c->n_deferred > 0 && !c->evicted;
+	/* Still waiting for memory: whoever holds the most (not reading) goes. */
+	if (waiting && !memory_left(n))
+		evict_hog(n, NULL);
 }
 
 static void on_request(struct conn *c, const struct mfs_wire_msg *m)

@@ -20,8 +20,9 @@
  * comes while the budget is spent waits (answered later, in order, as
  * memory frees: every 100 ms and after each answer) instead of being
  * refused, and the connection holding the most memory, if more than a
- * quarter of the budget, is closed (ERROR BUSY) so that peers that do not
- * read cannot starve the others. The budget can be passed by at most the
+ * quarter of the budget, is cut off at once (its queue dropped, no ERROR:
+ * it would wait behind that queue) so that peers that do not read cannot
+ * starve the others. The budget can be passed by at most the
  * blobs being read at once (libuv's 4 pool threads, up to 16 MiB each) and
  * the hellos and errors the peer module always queues. A connection whose
  * memory passes 32 MiB is closed at its next REQUEST (its answers are not

@@ -886,6 +886,12 @@ void mfs_peer_close(struct mfs_peer *p, int reason, uint16_t code, const char *w
 		close_gracefully(p, reason, code, why);
 }
 
+void mfs_peer_abort(struct mfs_peer *p, int reason)
+{
+	if (p)
+		hard_close(p, reason);
+}
+
 const uint8_t *mfs_peer_remote_key(const struct mfs_peer *p)
 {
 	return p->remote_pk;

@@ -135,6 +135,12 @@ size_t mfs_peer_memory(const struct mfs_peer *p);
  * socket just closes. Safe to call twice. */
 void mfs_peer_close(struct mfs_peer *p, int reason, uint16_t code, const char *why);
 
+/* Closes at once, dropping what is queued (its memory is freed when the
+ * socket is, on the next loop turn): for a peer that does not read, to
+ * which a graceful close would linger. The closed callback follows with
+ * reason. Safe after mfs_peer_close. */
+void mfs_peer_abort(struct mfs_peer *p, int reason);
+
 /* The peer's static key (valid after ready). */
 const uint8_t *mfs_peer_remote_key(const struct mfs_peer *p);
 /* The peer's hello (valid after ready). */
