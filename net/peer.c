@@ -95,18 +95,20 @@ static size_t get_be16(const uint8_t *p)
 
 /* ---- the budget ---- */
 
+/* Raises b->peak to used when it is higher. */
+static void note_peak(struct mfs_peer_budget *b, size_t used)
+{
+	size_t peak = __atomic_load_n(&b->peak, __ATOMIC_RELAXED);
+
+	while (used > peak && !__atomic_compare_exchange_n(&b->peak, &peak, used, 1,
+							   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 void mfs_peer_budget_charge(struct mfs_peer_budget *b, size_t n)
 {
-	size_t used, peak;
-
-	if (!b || !n)
-		return;
-	used = __atomic_add_fetch(&b->used, n, __ATOMIC_RELAXED);
-	peak = __atomic_load_n(&b->peak, __ATOMIC_RELAXED);
-	while (used > peak &&
-	       !__atomic_compare_exchange_n(&b->peak, &peak, used, 1, __ATOMIC_RELAXED,
-					    __ATOMIC_RELAXED))
-		;
+	if (b && n)
+		note_peak(b, __atomic_add_fetch(&b->used, n, __ATOMIC_RELAXED));
 }
 
 int mfs_peer_budget_try(struct mfs_peer_budget *b, size_t n)
@@ -123,12 +125,7 @@ int mfs_peer_budget_try(struct mfs_peer_budget *b, size_t n)
 		}
 	} while (!__atomic_compare_exchange_n(&b->used, &used, used + n, 1, __ATOMIC_RELAXED,
 					      __ATOMIC_RELAXED));
-	/* The peak, as charge keeps it. */
-	used += n;
-	for (size_t peak = __atomic_load_n(&b->peak, __ATOMIC_RELAXED);
-	     used > peak && !__atomic_compare_exchange_n(&b->peak, &peak, used, 1,
-							  __ATOMIC_RELAXED, __ATOMIC_RELAXED);)
-		;
+	note_peak(b, used + n);
 	return 0;
 }
 
