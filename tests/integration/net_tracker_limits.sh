@@ -11,6 +11,10 @@ source "$(dirname "$0")/lib.sh"
 PROBE=${MFS_TEST_WSPROBE:?the ctest environment names mfs-test-wsprobe (tests/tools/wsprobe.c)}
 probe() { "$PROBE" "$@"; }
 
+# Under AddressSanitizer freed memory stays resident in its quarantine
+# (256 MiB by default), which would count as peak memory here: keep it small.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8"
+
 # hwm_kib PID: the peak resident memory of a running process.
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
