@@ -17,9 +17,24 @@
 #define MAX_BANNED 64u
 #define HAVE_SLOTS 1024u      /* blob-id prefixes a connection said it has */
 #define TICK_MS 100u
-#define MAX_QUEUED_ANSWERS (64u << 20) /* per connection */
+/* Per connection: what it may hold (its queue and the body it is sending
+ * us) before a further REQUEST closes it as not reading its answers. */
+#define MAX_CONN_MEMORY (32u << 20)
+#define DEFAULT_MEMORY_BUDGET ((size_t)256 << 20)
+#define MAX_DEFERRED 64u      /* REQUESTs of one connection waiting their turn */
+#define REQUEST_JOBS_MAX 4u   /* blobs being read for answers at once (libuv's pool) */
 #define REDIAL_MIN_MS 250u
 #define REDIAL_MAX_MS 10000u
+/* WANTs served: ids a second per connection (and the burst), lookups in
+ * flight per connection and in all. Beyond, a WANT is dropped unanswered. */
+#define WANT_IDS_PER_S 4096u
+#define WANT_IDS_BURST 4096u
+#define WANT_JOBS_PER_CONN 1u
+#define WANT_JOBS_MAX 4u
+/* The store source's index of held blobs: compared with the volume at most
+ * this often, rebuilt when it changed or at the latest after REBUILD_MS. */
+#define HELD_CHECK_MS 2000u
+#define HELD_REBUILD_MS 60000u
 
 /* ---- state shared with fetching threads (under node->lock) ---- */
 
@@ -86,6 +101,12 @@ struct conn {
 	struct req reqs[MAX_IN_FLIGHT];
 	uint32_t next_rid;
 	unsigned serving;             /* its requests we are answering */
+	unsigned want_jobs;           /* its WANTs being looked up */
+	uint64_t want_tokens;         /* ids it may still ask about now */
+	uint64_t want_refill_ms;      /* when want_tokens was last topped up */
+	struct req deferred[MAX_DEFERRED]; /* REQUESTs waiting for memory, oldest first */
+	unsigned n_deferred;
+	int evicted;                  /* closed for holding too much */
 	uint64_t have[HAVE_SLOTS];    /* id prefixes (0: empty) */
 	unsigned have_count;
 };
@@ -115,6 +136,9 @@ struct mfs_netnode {
 	struct dial *dials;
 	uint64_t next_gen;
 	unsigned jobs;                /* thread-pool jobs not yet finished */
+	unsigned want_jobs;           /* of which WANT lookups */
+	unsigned request_jobs;        /* and REQUEST lookups */
+	struct mfs_peer_budget budget; /* every connection's memory, and answers being read */
 	unsigned handles;             /* our own handles not yet closed */
 	uint8_t banned[MAX_BANNED][MFS_NOISE_KEY_BYTES];
 	unsigned n_banned;
@@ -342,6 +366,8 @@ static void on_kick(void *arg)
 
 /* Every tick: fetches past their request timeout go to another peer (the
  * slow one may still answer), fetches past their whole timeout fail. */
+static void run_deferred(struct mfs_netnode *n);
+
 static void on_tick(uv_timer_t *t)
 {
 	struct mfs_netnode *n = t->data;
@@ -368,6 +394,7 @@ static void on_tick(uv_timer_t *t)
 	}
 	pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
+	run_deferred(n);
 }
 
 /* ---- connections ---- */
@@ -392,6 +419,8 @@ static struct conn *conn_new(struct mfs_netnode *n, struct dial *d)
 	c->node = n;
 	c->dial = d;
 	c->gen = ++n->next_gen;
+	c->want_tokens = WANT_IDS_BURST;
+	c->want_refill_ms = now_ms();
 	c->next = n->conns;
 	n->conns = c;
 	return c;
@@ -503,6 +532,9 @@ static void job_run(uv_work_t *w)
 
 	if (!j->want) {
 		j->rc = src->get(src->ctx, j->id, &j->blob, &j->len);
+		/* Counted from now: answers being read are memory too. */
+		if (j->rc == 0)
+			mfs_peer_budget_charge(&j->node->budget, j->len);
 		return;
 	}
 	size_t held = 0;
@@ -520,6 +552,16 @@ static void job_done(uv_work_t *w, int status)
 	struct conn *c = conn_by_gen(n, j->gen);
 
 	n->jobs--;
+	if (!j->want) {
+		n->request_jobs--;
+		if (j->rc == 0) /* the queue charges it again, as sent */
+			mfs_peer_budget_release(&n->budget, j->len);
+	}
+	if (j->want) {
+		n->want_jobs--;
+		if (c)
+			c->want_jobs--;
+	}
 	if (c && status == 0) {
 		struct mfs_wire_msg m = {.request_id = j->rid};
 		memcpy(m.blob_id, j->id, sizeof m.blob_id);
@@ -548,6 +590,8 @@ static void job_done(uv_work_t *w, int status)
 	free(j->blob);
 	free(j->ids);
 	free(j);
+	if (!is_stopping(n))
+		run_deferred(n);
 	maybe_finish_stop(n);
 }
 
@@ -564,6 +608,111 @@ static int queue_job(struct mfs_netnode *n, struct job *j)
 	return 0;
 }
 
+/* 1 while the node's memory is under its budget. */
+static int memory_left(struct mfs_netnode *n)
+{
+	return mfs_peer_budget_used(&n->budget) < n->budget.limit;
+}
+
+/* 1 when another REQUEST may be looked up now: each reads a whole blob
+ * (up to 16 MiB) before it is counted, so only a few at once. */
+static int request_slot(struct mfs_netnode *n)
+{
+	return n->request_jobs < REQUEST_JOBS_MAX && memory_left(n);
+}
+
+/* Queues the lookup of a REQUEST counted in c->serving (j: zeroed). */
+static void start_request(struct conn *c, struct job *j, uint32_t rid, const uint8_t *id)
+{
+	struct mfs_wire_msg answer = {.type = MFS_WIRE_NOT_FOUND, .request_id = rid};
+
+	j->gen = c->gen;
+	j->rid = rid;
+	memcpy(j->id, id, sizeof j->id);
+	if (queue_job(c->node, j) != 0) {
+		c->serving--;
+		memcpy(answer.blob_id, id, sizeof answer.blob_id);
+		mfs_peer_send(c->peer, &answer);
+		return;
+	}
+	c->node->request_jobs++;
+}
+
+/* The connection holding the most memory, if it holds more than a quarter
+ * of the budget and is not c: it is cut off at once (its queue dropped), so
+ * that connections that do not read cannot keep the others waiting. */
+static void evict_hog(struct mfs_netnode *n, const struct conn *c)
+{
+	struct conn *hog = NULL;
+	size_t most = n->budget.limit / 4;
+
+	for (struct conn *k = n->conns; k; k = k->next)
+		if (k->peer && !k->evicted && mfs_peer_memory(k->peer) > most) {
+			most = mfs_peer_memory(k->peer);
+			hog = k;
+		}
+	if (hog && hog != c) {
+		hog->evicted = 1;
+		pthread_mutex_lock(&n->lock);
+		n->stats.peers_evicted++;
+		pthread_mutex_unlock(&n->lock);
+		/* It does not read: an ERROR would wait behind its queue. */
+		mfs_peer_abort(hog->peer, -ENOBUFS);
+	}
+}
+
+/* The node is out of memory or reading REQUEST_JOBS_MAX blobs already:
+ * the REQUEST waits (answered later, in order, by run_deferred) rather
+ * than being refused. */
+static void defer_request(struct conn *c, uint32_t rid, const uint8_t *id)
+{
+	struct mfs_netnode *n = c->node;
+	struct req *r;
+
+	if (c->n_deferred == MAX_DEFERRED) { /* max_requests above 64: no room */
+		struct mfs_wire_msg answer = {.type = MFS_WIRE_NOT_FOUND, .request_id = rid};
+
+		c->serving--;
+		memcpy(answer.blob_id, id, sizeof answer.blob_id);
+		mfs_peer_send(c->peer, &answer);
+		return;
+	}
+	r = &c->deferred[c->n_deferred++];
+	r->rid = rid;
+	memcpy(r->id, id, sizeof r->id);
+	pthread_mutex_lock(&n->lock);
+	n->stats.requests_deferred++;
+	pthread_mutex_unlock(&n->lock);
+	if (!memory_left(n))
+		evict_hog(n, c);
+}
+
+/* Starts deferred REQUESTs while there is memory, one connection after
+ * another (every tick and whenever an answer is handed on). */
+static void run_deferred(struct mfs_netnode *n)
+{
+	int started = 1, waiting = 0;
+
+	while (started && request_slot(n)) {
+		started = 0;
+		for (struct conn *c = n->conns; c && request_slot(n); c = c->next) {
+			struct job *j;
+
+			if (!c->n_deferred || !c->peer || c->evicted || !(j = calloc(1, sizeof *j)))
+				continue;
+			struct req r = c->deferred[0];
+			memmove(c->deferred, c->deferred + 1, --c->n_deferred * sizeof *c->deferred);
+			start_request(c, j, r.rid, r.id);
+			started = 1;
+		}
+	}
+	for (struct conn *c = n->conns; c; c = c->next)
+		waiting += c->n_deferred > 0 && !c->evicted;
+	/* Still waiting for memory: whoever holds the most (not reading) goes. */
+	if (waiting && !memory_left(n))
+		evict_hog(n, NULL);
+}
+
 static void on_request(struct conn *c, const struct mfs_wire_msg *m)
 {
 	struct mfs_netnode *n = c->node;
@@ -577,42 +726,74 @@ static void on_request(struct conn *c, const struct mfs_wire_msg *m)
 	}
 	/* Answers are queued as they are ready; a peer that keeps asking but
 	 * does not read what it is sent must not grow our memory. */
-	if (mfs_peer_queued(c->peer) > MAX_QUEUED_ANSWERS) {
+	if (mfs_peer_memory(c->peer) > MAX_CONN_MEMORY) {
 		mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, "answers are not being read");
 		return;
 	}
 	memcpy(answer.blob_id, m->blob_id, sizeof answer.blob_id);
-	if (!n->cfg.source.get || !(j = calloc(1, sizeof *j))) {
+	if (!n->cfg.source.get) {
 		mfs_peer_send(c->peer, &answer);
 		return;
 	}
-	j->gen = c->gen;
-	j->rid = m->request_id;
-	memcpy(j->id, m->blob_id, sizeof j->id);
-	if (queue_job(n, j) == 0)
-		c->serving++;
-	else
+	c->serving++;
+	if (c->n_deferred || !request_slot(n)) {
+		defer_request(c, m->request_id, m->blob_id);
+		return;
+	}
+	if (!(j = calloc(1, sizeof *j))) {
+		c->serving--;
 		mfs_peer_send(c->peer, &answer);
+		return;
+	}
+	start_request(c, j, m->request_id, m->blob_id);
 }
 
+/* 1 when c may have n_ids ids looked up now (taking them from its budget). */
+static int want_allowed(struct conn *c, size_t n_ids)
+{
+	uint64_t now = now_ms();
+
+	c->want_tokens += (now - c->want_refill_ms) * WANT_IDS_PER_S / 1000u;
+	if (c->want_tokens > WANT_IDS_BURST)
+		c->want_tokens = WANT_IDS_BURST;
+	c->want_refill_ms = now;
+	if (c->want_jobs >= WANT_JOBS_PER_CONN || c->node->want_jobs >= WANT_JOBS_MAX ||
+	    c->want_tokens < n_ids)
+		return 0;
+	c->want_tokens -= n_ids;
+	return 1;
+}
+
+/* A WANT is a hint (the asker requests anyway): one over the limits is
+ * dropped unanswered, and counted. */
 static void on_want(struct conn *c, const struct mfs_wire_msg *m)
 {
 	struct mfs_netnode *n = c->node;
-	struct job *j;
+	size_t n_ids = m->len / MFS_BLOB_ID_BYTES;
+	struct job *j = NULL;
 
-	if (!n->cfg.source.has || mfs_peer_queued(c->peer) > MAX_QUEUED_ANSWERS ||
-	    !(j = calloc(1, sizeof *j)))
+	if (!n->cfg.source.has)
 		return;
-	j->want = 1;
-	j->gen = c->gen;
-	j->n_ids = m->len / MFS_BLOB_ID_BYTES;
-	j->ids = malloc(m->len);
-	if (!j->ids) {
+	if (mfs_peer_memory(c->peer) > MAX_CONN_MEMORY || !want_allowed(c, n_ids) ||
+	    !(j = calloc(1, sizeof *j)) || !(j->ids = malloc(m->len))) {
 		free(j);
+		pthread_mutex_lock(&n->lock);
+		n->stats.wants_dropped++;
+		pthread_mutex_unlock(&n->lock);
 		return;
 	}
+	j->want = 1;
+	j->gen = c->gen;
+	j->n_ids = n_ids;
 	memcpy(j->ids, m->data, m->len);
-	queue_job(n, j);
+	if (queue_job(n, j) == 0) {
+		c->want_jobs++;
+		n->want_jobs++;
+		pthread_mutex_lock(&n->lock);
+		n->stats.wants_served++;
+		n->stats.want_ids += n_ids;
+		pthread_mutex_unlock(&n->lock);
+	}
 }
 
 /* ---- answers to our requests ---- */
@@ -663,6 +844,19 @@ static void on_answer(struct conn *c, const struct mfs_wire_msg *m)
 	}
 	pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
+}
+
+/* Answers only while we are waiting for one: an unasked RESPONSE (up to
+ * 16 MiB) is refused from its head, before it is received. */
+static int on_admit(struct mfs_peer *p, enum mfs_wire_type type, size_t body_len, void *ctx)
+{
+	struct conn *c = ctx;
+
+	(void)p;
+	(void)body_len;
+	if ((type == MFS_WIRE_RESPONSE || type == MFS_WIRE_NOT_FOUND) && c->in_flight == 0)
+		return MFS_E_FORMAT;
+	return 0;
 }
 
 static void on_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *ctx)
@@ -906,13 +1100,17 @@ int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 		n->cfg.request_timeout_ms = 5000;
 	if (!n->cfg.fetch_timeout_ms)
 		n->cfg.fetch_timeout_ms = 30000;
+	if (!n->cfg.memory_budget)
+		n->cfg.memory_budget = DEFAULT_MEMORY_BUDGET;
+	n->budget.limit = n->cfg.memory_budget;
 	n->peer_cfg = (struct mfs_peer_config){
 		.static_sk = n->sk,
 		.max_requests = (uint16_t)n->cfg.max_requests,
 		.handshake_timeout_ms = 10000,
+		.budget = &n->budget,
 	};
 	n->peer_cb = (struct mfs_peer_callbacks){
-		.ready = on_ready, .message = on_message, .closed = on_closed};
+		.ready = on_ready, .message = on_message, .closed = on_closed, .admit = on_admit};
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->quiet, NULL);
 	rc = mfs_loop_call(loop, start_on_loop, n);
@@ -1153,6 +1351,9 @@ void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out)
 	pthread_mutex_lock(&n->lock);
 	*out = n->stats;
 	pthread_mutex_unlock(&n->lock);
+	out->memory_used = mfs_peer_budget_used(&n->budget);
+	out->memory_peak = __atomic_load_n(&n->budget.peak, __ATOMIC_RELAXED);
+	out->memory_refused = __atomic_load_n(&n->budget.refused, __ATOMIC_RELAXED);
 }
 
 /* ---- the node's key, and a blob source over the store ---- */
@@ -1191,10 +1392,93 @@ int mfs_node_identity(struct mfs_volume *vol, uint8_t sk[static MFS_NOISE_KEY_BY
 	return rc;
 }
 
+/* The blobs a volume holds, as 8-byte id prefixes in an open-addressing
+ * table (0: empty), so "have" costs a lookup and not the decryption of the
+ * blob's first slot (64 KiB) that mfs_blob_has needs. */
 struct store_source {
 	struct mfs_volume *vol;
 	struct mfs_session_cache *cache;
+	pthread_mutex_t lock;
+	uint64_t *held;               /* under lock; NULL until built */
+	size_t held_cap;              /* a power of two */
+	uint64_t held_count, held_bytes; /* the volume's blob count and bytes it reflects */
+	uint64_t checked_ms, built_ms;
+	uint64_t builds;
 };
+
+static void held_insert(uint64_t *table, size_t cap, uint64_t key)
+{
+	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
+
+	while (table[i] && table[i] != key)
+		i = (i + 1) & (cap - 1);
+	table[i] = key;
+}
+
+static int held_lookup(const uint64_t *table, size_t cap, uint64_t key)
+{
+	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
+
+	for (size_t probes = 0; table[i] && probes < cap; probes++, i = (i + 1) & (cap - 1))
+		if (table[i] == key)
+			return 1;
+	return 0;
+}
+
+struct held_build {
+	uint64_t *table;
+	size_t cap;
+};
+
+static int held_add(void *ctx, const uint8_t *id, uint32_t size, uint32_t pins)
+{
+	struct held_build *b = ctx;
+
+	(void)size;
+	(void)pins;
+	held_insert(b->table, b->cap, id_prefix(id));
+	return 0;
+}
+
+/* Brings s->held up to date when it is due (lock held). 0 or an error. */
+static int held_refresh(struct store_source *s)
+{
+	struct mfs_blob_stats st;
+	struct held_build b = {0};
+	struct mfs_vtxn *t;
+	uint64_t now = now_ms();
+	int rc;
+
+	if (s->held && now - s->checked_ms < HELD_CHECK_MS)
+		return 0;
+	if ((rc = mfs_vtxn_begin(s->vol, 0, &t)) < 0)
+		return rc;
+	s->checked_ms = now;
+	mfs_blob_stats(t, &st);
+	if (s->held && st.count == s->held_count && st.bytes == s->held_bytes &&
+	    now - s->built_ms < HELD_REBUILD_MS) {
+		mfs_vtxn_abort(t);
+		return 0;
+	}
+	/* At most half full: lookups of absent ids stop early. */
+	for (b.cap = 1024; b.cap < 2 * st.count; b.cap *= 2)
+		;
+	rc = (b.table = calloc(b.cap, sizeof *b.table)) ? mfs_blob_foreach(t, held_add, &b)
+							: -ENOMEM;
+	mfs_vtxn_abort(t);
+	if (rc != 0) {
+		free(b.table);
+		return rc;
+	}
+	free(s->held);
+	s->held = b.table;
+	s->held_cap = b.cap;
+	s->held_count = st.count;
+	s->held_bytes = st.bytes;
+	s->built_ms = now;
+	s->builds++;
+	return 0;
+}
 
 static int store_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 		     size_t *len)
@@ -1218,35 +1502,49 @@ static int store_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint
 static int store_has(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES])
 {
 	struct store_source *s = ctx;
-	struct mfs_vtxn *t;
-	int rc;
+	int held;
 
 	if (s->cache && mfs_session_cache_has(s->cache, id) == 1)
 		return 1;
-	if (mfs_vtxn_begin(s->vol, 0, &t) < 0)
-		return 0;
-	rc = mfs_blob_has(t, id);
-	mfs_vtxn_abort(t);
-	return rc == 1;
+	pthread_mutex_lock(&s->lock);
+	held = held_refresh(s) == 0 && held_lookup(s->held, s->held_cap, id_prefix(id));
+	pthread_mutex_unlock(&s->lock);
+	return held;
+}
+
+uint64_t mfs_store_source_builds(const struct mfs_serve_source *src)
+{
+	struct store_source *s = src->ctx;
+	uint64_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->builds;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 int mfs_store_source_new(struct mfs_serve_source *out, struct mfs_volume *vol,
 			 struct mfs_session_cache *cache)
 {
-	struct store_source *s = malloc(sizeof *s);
+	struct store_source *s = calloc(1, sizeof *s);
 
 	if (!s)
 		return -ENOMEM;
 	s->vol = vol;
 	s->cache = cache;
+	pthread_mutex_init(&s->lock, NULL);
 	*out = (struct mfs_serve_source){.get = store_get, .has = store_has, .ctx = s};
 	return 0;
 }
 
 void mfs_store_source_free(struct mfs_serve_source *src)
 {
-	if (src) {
-		free(src->ctx);
+	struct store_source *s = src ? src->ctx : NULL;
+
+	if (s) {
+		pthread_mutex_destroy(&s->lock);
+		free(s->held);
+		free(s);
 		src->ctx = NULL;
 	}
 }

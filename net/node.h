@@ -6,7 +6,30 @@
  * which of a list it holds (HAVE). Lookups run on libuv's thread pool, never
  * on the loop thread. Limits: max_peers connections in all, max_per_address
  * from one address, max_requests outstanding per connection (as told in the
- * hello; a peer asking for more is dropped).
+ * hello; a peer asking for more is dropped). WANTs (up to 1,024 ids each)
+ * are looked up one at a time per connection and 4 at a time in all, and a
+ * connection may have at most 4,096 ids a second looked up (a burst of
+ * 4,096): a WANT beyond any of these is dropped unanswered, not queued
+ * (HAVE only steers requests; the asker requests anyway), and counted in
+ * wants_dropped. So a WANT flood costs at most 4,096 lookups a second per
+ * connection, and with the store source each lookup is a hash probe.
+ *
+ * Memory: one budget for the node (memory_budget, 256 MiB by default)
+ * counts every connection's queued output and the bodies being received
+ * (net/peer), and the blobs read for answers not yet queued. A REQUEST that
+ * comes while the budget is spent waits (answered later, in order, as
+ * memory frees: every 100 ms and after each answer) instead of being
+ * refused, and the connection holding the most memory, if more than a
+ * quarter of the budget, is cut off at once (its queue dropped, no ERROR:
+ * it would wait behind that queue) so that peers that do not read cannot
+ * starve the others. The budget can be passed by at most the
+ * blobs being read at once (libuv's 4 pool threads, up to 16 MiB each) and
+ * the hellos and errors the peer module always queues. A connection whose
+ * memory passes 32 MiB is closed at its next REQUEST (its answers are not
+ * being read). A body too large for what is left is refused from its head
+ * (the connection closes, ERROR BUSY), and RESPONSE or NOT_FOUND while no
+ * request of ours is in flight on that connection is refused from its head
+ * as malformed, before anything is allocated.
  *
  * Fetching: mfs_node_fetch blocks its caller (any thread but the loop's)
  * until a peer delivered the blob and it matched its id. Requests are
@@ -58,6 +81,7 @@ struct mfs_node_config {
 	unsigned max_requests;         /* served at once per connection; 0: 16 */
 	unsigned request_timeout_ms;   /* before asking another peer; 0: 5000 */
 	unsigned fetch_timeout_ms;     /* before a fetch fails; 0: 30000 */
+	size_t memory_budget;          /* bytes for every connection; 0: 256 MiB */
 };
 
 struct mfs_netnode;
@@ -93,6 +117,12 @@ struct mfs_node_stats {
 	uint64_t blobs_served, bytes_served;
 	unsigned peers_ready, peers_banned;
 	uint64_t bad_blobs, timeouts;
+	uint64_t wants_served, wants_dropped;   /* WANTs looked up, and dropped */
+	uint64_t want_ids;                      /* ids looked up for WANTs */
+	size_t memory_used, memory_peak;        /* of the memory budget */
+	uint64_t memory_refused;                /* bodies refused for want of memory */
+	uint64_t requests_deferred;             /* REQUESTs that waited for memory */
+	uint64_t peers_evicted;                 /* closed for holding too much */
 };
 void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out);
 
@@ -102,9 +132,20 @@ void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out);
 int mfs_node_identity(struct mfs_volume *vol, uint8_t sk[static MFS_NOISE_KEY_BYTES]);
 
 /* A blob source over a volume's blob store and (may be NULL) a session
- * cache. *out is malloc'ed; free it with mfs_store_source_free. */
+ * cache. *out is malloc'ed; free it with mfs_store_source_free.
+ * Its has() never decrypts blob contents: it looks the id up in the session
+ * cache's index and in an index of the volume's blobs kept in memory (8
+ * bytes per blob, twice over: 16 MiB for a million blobs), built from the
+ * blob table when first needed, compared with the volume (its blob count
+ * and bytes, one superblock read) at most every 2 s and rebuilt when they
+ * changed, or after a minute. So a blob stored by this or another process
+ * is answered "have" within about 2 s, and one deleted may still be for as
+ * long (a REQUEST for it then gets NOT_FOUND). Index ids are 8-byte
+ * prefixes: a false "have" is possible and as harmless. */
 int mfs_store_source_new(struct mfs_serve_source *out, struct mfs_volume *vol,
 			 struct mfs_session_cache *cache);
 void mfs_store_source_free(struct mfs_serve_source *src);
+/* How many times the source's blob index was built (for tests). */
+uint64_t mfs_store_source_builds(const struct mfs_serve_source *src);
 
 #endif

@@ -40,6 +40,7 @@ struct mfs_peer {
 
 	struct mfs_peer_callbacks cb;
 	void *ctx;
+	struct mfs_peer_budget *budget; /* may be NULL */
 	uint16_t listen_port;
 	uint16_t max_requests;
 	unsigned idle_ms;
@@ -72,6 +73,7 @@ struct mfs_peer {
 	size_t head_got;
 	enum mfs_wire_type body_type;
 	uint8_t *body;         /* small_body or malloc'ed, exactly body_len */
+	size_t body_charged;   /* of body_len, charged to the budget */
 	size_t body_len, body_got;
 	uint8_t small_body[SMALL_BODY];
 
@@ -91,6 +93,53 @@ static size_t get_be16(const uint8_t *p)
 	return (size_t)p[0] << 8 | p[1];
 }
 
+/* ---- the budget ---- */
+
+/* Raises b->peak to used when it is higher. */
+static void note_peak(struct mfs_peer_budget *b, size_t used)
+{
+	size_t peak = __atomic_load_n(&b->peak, __ATOMIC_RELAXED);
+
+	while (used > peak && !__atomic_compare_exchange_n(&b->peak, &peak, used, 1,
+							   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+void mfs_peer_budget_charge(struct mfs_peer_budget *b, size_t n)
+{
+	if (b && n)
+		note_peak(b, __atomic_add_fetch(&b->used, n, __ATOMIC_RELAXED));
+}
+
+int mfs_peer_budget_try(struct mfs_peer_budget *b, size_t n)
+{
+	size_t used;
+
+	if (!b)
+		return 0;
+	used = __atomic_load_n(&b->used, __ATOMIC_RELAXED);
+	do {
+		if (b->limit && (n > b->limit || used > b->limit - n)) {
+			__atomic_add_fetch(&b->refused, 1, __ATOMIC_RELAXED);
+			return -ENOBUFS;
+		}
+	} while (!__atomic_compare_exchange_n(&b->used, &used, used + n, 1, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	note_peak(b, used + n);
+	return 0;
+}
+
+void mfs_peer_budget_release(struct mfs_peer_budget *b, size_t n)
+{
+	if (b && n)
+		__atomic_sub_fetch(&b->used, n, __ATOMIC_RELAXED);
+}
+
+size_t mfs_peer_budget_used(const struct mfs_peer_budget *b)
+{
+	return b ? __atomic_load_n(&b->used, __ATOMIC_RELAXED) : 0;
+}
+
 /* ---- closing ---- */
 
 static void free_peer(struct mfs_peer *p)
@@ -99,10 +148,12 @@ static void free_peer(struct mfs_peer *p)
 
 	for (b = p->out_head; b; b = next) {
 		next = b->next;
+		mfs_peer_budget_release(p->budget, b->len);
 		free(b);
 	}
 	if (p->body != p->small_body)
 		free(p->body);
+	mfs_peer_budget_release(p->budget, p->body_charged);
 	mfs_noise_hs_free(p->hs);
 	mfs_noise_transport_free(p->tx);
 	/* rx and small_body held plaintext. */
@@ -218,11 +269,14 @@ static void close_gracefully(struct mfs_peer *p, int reason, uint16_t code, cons
 		start_shutdown(p);
 }
 
-/* The one way a failure closes: a malformed message earns an ERROR first. */
+/* The one way a failure closes: a malformed message earns an ERROR first,
+ * and so does one that does not fit in memory. */
 static void fail(struct mfs_peer *p, int err)
 {
 	if (err == MFS_E_FORMAT)
 		close_gracefully(p, err, MFS_WIRE_ERR_PROTOCOL, "malformed or unexpected message");
+	else if (err == -ENOBUFS)
+		close_gracefully(p, err, MFS_WIRE_ERR_BUSY, "no memory for that message now");
 	else
 		hard_close(p, err);
 }
@@ -287,6 +341,7 @@ static void on_write(uv_write_t *req, int status)
 		if (!p->out_head)
 			p->out_tail = NULL;
 		p->queued -= b->len;
+		mfs_peer_budget_release(p->budget, b->len);
 		free(b);
 	}
 	if (status < 0) {
@@ -317,6 +372,7 @@ static void append(struct mfs_peer *p, struct out_block *b)
 		p->out_head = b;
 	p->out_tail = b;
 	p->queued += b->len;
+	mfs_peer_budget_charge(p->budget, b->len);
 	if (p->queued > MFS_PEER_QUEUE_SOFT)
 		p->over_soft = 1;
 	pump(p);
@@ -460,8 +516,38 @@ static void release_body(struct mfs_peer *p)
 {
 	if (p->body != p->small_body)
 		free(p->body);
+	mfs_peer_budget_release(p->budget, p->body_charged);
+	p->body_charged = 0;
 	p->body = NULL;
 	p->head_got = 0;
+}
+
+/* Whether a message of this type and length may come now, decided from its
+ * head alone: before ready only the hello this side waits for (or, to an
+ * initiator, the responder's ERROR); after, no hello, and what the owner
+ * admits. Then room for the body. 0, MFS_E_FORMAT, -ENOBUFS or the owner's
+ * error. */
+static int admit(struct mfs_peer *p, enum mfs_wire_type type, size_t body_len)
+{
+	int err;
+
+	if (!p->ready) {
+		enum mfs_wire_type want = p->initiator ? MFS_WIRE_HANDSHAKE_ACK
+						       : MFS_WIRE_HANDSHAKE;
+
+		if (type != want && !(p->initiator && type == MFS_WIRE_ERROR))
+			return MFS_E_FORMAT;
+	} else if (type == MFS_WIRE_HANDSHAKE || type == MFS_WIRE_HANDSHAKE_ACK) {
+		return MFS_E_FORMAT;
+	} else if (p->cb.admit && (err = p->cb.admit(p, type, body_len, p->ctx)) != 0) {
+		return err;
+	}
+	if (body_len > SMALL_BODY) {
+		if ((err = mfs_peer_budget_try(p->budget, body_len)) != 0)
+			return err;
+		p->body_charged = body_len;
+	}
+	return 0;
 }
 
 static int become_ready(struct mfs_peer *p)
@@ -533,6 +619,8 @@ static int feed(struct mfs_peer *p, const uint8_t *in, size_t len)
 			if (p->head_got < MFS_WIRE_HEAD_BYTES)
 				break;
 			err = mfs_wire_head_parse(p->head, &p->body_type, &p->body_len);
+			if (!err)
+				err = admit(p, p->body_type, p->body_len);
 			if (err)
 				return err;
 			/* Bounded by the head's checks; the pages of a large
@@ -703,6 +791,7 @@ static int new_peer(struct mfs_peer **out, uv_loop_t *loop, int initiator,
 	p->idle.data = p;
 	p->cb = *cb;
 	p->ctx = ctx;
+	p->budget = config->budget;
 	p->listen_port = config->listen_port;
 	p->max_requests = config->max_requests;
 	p->idle_ms = config->idle_timeout_ms;
@@ -783,10 +872,21 @@ size_t mfs_peer_queued(const struct mfs_peer *p)
 	return p->queued;
 }
 
+size_t mfs_peer_memory(const struct mfs_peer *p)
+{
+	return p->queued + p->body_charged + sizeof *p;
+}
+
 void mfs_peer_close(struct mfs_peer *p, int reason, uint16_t code, const char *why)
 {
 	if (p)
 		close_gracefully(p, reason, code, why);
+}
+
+void mfs_peer_abort(struct mfs_peer *p, int reason)
+{
+	if (p)
+		hard_close(p, reason);
 }
 
 const uint8_t *mfs_peer_remote_key(const struct mfs_peer *p)

@@ -20,9 +20,18 @@
  * callback but closed comes.
  *
  * Memory is bounded: one incoming Noise message (64 KiB), one incoming
- * wire message at a time (at most MFS_WIRE_HEAD_BYTES + MFS_WIRE_MAX_BODY,
- * allocated when its head arrives) and the outgoing queue, whose
- * size the owner watches (mfs_peer_queued) to apply backpressure.
+ * wire message at a time and the outgoing queue, whose size the owner
+ * watches (mfs_peer_memory) to apply backpressure. A message's head is
+ * checked before its body is allocated: its length against its type
+ * (net/wire), its type against the connection's state (before ready, only
+ * the hello expected, or ERROR from a responder; after, no hello, and
+ * whatever the owner's admit callback refuses), so a RESPONSE head of
+ * 16 MiB before the hello costs nothing and closes the connection as
+ * malformed. Bodies larger than 64 bytes and every queued message are
+ * charged to the owner's budget (mfs_peer_config.budget), shared by its
+ * connections: a body that does not fit closes the connection with ERROR
+ * BUSY (reason -ENOBUFS) before it is allocated; output is always queued
+ * (the owner checks the budget before it creates work).
  *
  * Threads: everything here runs on the loop's thread only. The process
  * must ignore SIGPIPE: libuv writes with write(2), and a peer that resets
@@ -43,6 +52,24 @@
 
 struct mfs_peer;
 
+/* Memory shared by connections (one node's): bytes of incoming bodies
+ * being reassembled and of queued output. Fields are read and changed with
+ * atomic operations: any thread may charge (e.g. a thread-pool job holding
+ * an answer) or read them. */
+struct mfs_peer_budget {
+	size_t limit;          /* 0: no limit (counted only) */
+	size_t used;
+	size_t peak;           /* the most used at once */
+	uint64_t refused;      /* bodies refused for want of room */
+};
+
+/* Adds n bytes whatever the limit (used for memory already taken). */
+void mfs_peer_budget_charge(struct mfs_peer_budget *b, size_t n);
+/* Adds n bytes if they fit under the limit: 0, or -ENOBUFS (refused counted). */
+int mfs_peer_budget_try(struct mfs_peer_budget *b, size_t n);
+void mfs_peer_budget_release(struct mfs_peer_budget *b, size_t n);
+size_t mfs_peer_budget_used(const struct mfs_peer_budget *b);
+
 struct mfs_peer_callbacks {
 	/* Both hellos are through; mfs_peer_remote_key and mfs_peer_hello work. */
 	void (*ready)(struct mfs_peer *p, void *ctx);
@@ -59,6 +86,10 @@ struct mfs_peer_callbacks {
 	 * message; -ECONNREFUSED...). With mfs_peer_close, the reason given
 	 * there. p is freed after this. */
 	void (*closed)(struct mfs_peer *p, int reason, void *ctx);
+	/* Optional. After ready, asked at each message's head, before its body
+	 * is allocated: 0 admits it; an error closes the connection with that
+	 * reason (MFS_E_FORMAT: ERROR(PROTOCOL) first, as malformed). */
+	int (*admit)(struct mfs_peer *p, enum mfs_wire_type type, size_t body_len, void *ctx);
 };
 
 struct mfs_peer_config {
@@ -69,6 +100,7 @@ struct mfs_peer_config {
 	uint16_t max_requests;         /* told to the peer in the hello */
 	unsigned handshake_timeout_ms; /* 0: 10 s */
 	unsigned idle_timeout_ms;      /* no byte received for this long; 0: none */
+	struct mfs_peer_budget *budget; /* shared, outlives the peer; NULL: none */
 };
 
 /* Soft limit on queued output: the owner should stop queueing above it. */
@@ -92,6 +124,9 @@ int mfs_peer_accept(struct mfs_peer **out, uv_stream_t *server,
 int mfs_peer_send(struct mfs_peer *p, const struct mfs_wire_msg *m);
 /* Bytes queued and not yet written to the socket. */
 size_t mfs_peer_queued(const struct mfs_peer *p);
+/* Everything the connection holds: the queue, the body being received and
+ * the receive buffer. */
+size_t mfs_peer_memory(const struct mfs_peer *p);
 /* Sends ERROR(code, why) first when why is not NULL (best effort: why is
  * cut to MFS_WIRE_MAX_TEXT bytes; text that is not UTF-8 is not sent), then
  * closes; the closed callback follows with reason. Once the Noise handshake
@@ -99,6 +134,12 @@ size_t mfs_peer_queued(const struct mfs_peer *p);
  * and the peer's end of stream awaited, 2 s at most; before that, the
  * socket just closes. Safe to call twice. */
 void mfs_peer_close(struct mfs_peer *p, int reason, uint16_t code, const char *why);
+
+/* Closes at once, dropping what is queued (its memory is freed when the
+ * socket is, on the next loop turn): for a peer that does not read, to
+ * which a graceful close would linger. The closed callback follows with
+ * reason. Safe after mfs_peer_close. */
+void mfs_peer_abort(struct mfs_peer *p, int reason);
 
 /* The peer's static key (valid after ready). */
 const uint8_t *mfs_peer_remote_key(const struct mfs_peer *p);

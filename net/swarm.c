@@ -12,6 +12,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/channel/channel.h"
+#include "fs/store/keyring.h"
 #include "net/loop.h"
 #include "net/tracker_client.h"
 
@@ -19,10 +20,25 @@
 #define MAX_REMEMBERED_PEERS 32u
 #define PEER_TEXT 128u
 
+/* A manifest a tracker pushed, waiting for its turn to be verified. */
+struct waiting {
+	char *json;                            /* NULL: none */
+	size_t len;
+	uint64_t sequence;                     /* as it claims */
+};
+
 struct tracker {
 	struct mfs_swarm *swarm;
 	struct mfs_tracker_client *client;
 	char url[256];
+	struct waiting *waiting;               /* one per channel (loop thread) */
+};
+
+/* Per channel, on the loop thread: one manifest verified at a time. */
+struct inbox {
+	int busy;                              /* a job is on the thread pool */
+	size_t next;                           /* the tracker served next */
+	uint64_t stored;                       /* the newest sequence stored here */
 };
 
 struct mfs_swarm {
@@ -37,10 +53,12 @@ struct mfs_swarm {
 	pthread_mutex_t lock;
 	pthread_cond_t manifest_stored;
 	uint64_t manifests_stored;             /* under lock */
+	struct mfs_swarm_manifest_stats mstats; /* under lock */
 	/* peers to remember, "HOST:PORT#KEY", newest first (under lock) */
 	char peers[MAX_REMEMBERED_PEERS][PEER_TEXT];
 	size_t n_peers;
 	unsigned accepting;                    /* thread-pool jobs in flight (loop thread) */
+	struct inbox *inbox;                   /* [cfg.n_channels] */
 };
 
 static void say(struct mfs_swarm *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -132,28 +150,123 @@ static int memory_store(struct mfs_vtxn *t, const uint8_t *pk, json_t *root)
 	return rc;
 }
 
-/* ---- manifests from trackers (accepted on the thread pool) ---- */
+/* ---- manifests from trackers (accepted on the thread pool) ----
+ *
+ * A tracker may push manifests faster than they can be verified. Each
+ * (tracker, channel) pair keeps at most one waiting, the newest by the
+ * sequence it claims (an older or equal one is dropped at once); each
+ * channel has at most one on the thread pool. So a flood costs at most
+ * 2 x trackers x channels manifests of memory (MFS_TRACKER_MANIFEST_MAX
+ * each) and one thread per channel, and one lying tracker cannot push
+ * out what another one sent. */
 
 struct accept_job {
 	uv_work_t work;
 	struct mfs_swarm *swarm;
 	struct tracker *from;
+	size_t channel;
 	char *json;
 	size_t len;
+	uint64_t sequence;
 	int rc;
+	int wrote;                             /* a write transaction was opened */
 	char why[160];
 };
 
+/* The sequence the volume holds for channel pk (0: none yet), in a read
+ * transaction. MFS_E_NOTFOUND when the volume does not know the channel. */
+static int stored_sequence(struct mfs_volume *vol, const uint8_t *pk, uint64_t *sequence)
+{
+	struct mfs_channel_list list = {0};
+	struct mfs_vtxn *t;
+	long i;
+	int rc = mfs_vtxn_begin(vol, 0, &t);
+
+	if (rc < 0)
+		return rc;
+	rc = mfs_keyring_load(t, &list);
+	mfs_vtxn_abort(t);
+	if (rc == 0 && (i = mfs_keyring_find(&list, pk)) >= 0)
+		*sequence = list.items[i].sequence;
+	else if (rc == 0)
+		rc = MFS_E_NOTFOUND;
+	mfs_keyring_clear(&list);
+	return rc;
+}
+
+/* Verifies first, outside any transaction (form, signature, then the
+ * sequence against a read transaction), so junk never holds the store's
+ * write lock; only a manifest that passed opens a write transaction, in
+ * which fs/channel checks it again (the sequence may have moved meanwhile)
+ * with its collections and stores it. */
 static void accept_run(uv_work_t *w)
 {
 	struct accept_job *j = w->data;
+	struct mfs_volume *vol = j->swarm->cfg.vol;
+	const uint8_t *pk = j->swarm->cfg.channels[j->channel];
+	struct mfs_manifest m;
+	uint64_t last = 0;
 	struct mfs_vtxn *t;
 
-	j->rc = mfs_vtxn_begin(j->swarm->cfg.vol, 1, &t);
+	j->rc = mfs_manifest_verify(&m, j->json, j->len, pk, 0, j->why, sizeof j->why);
+	if (j->rc != 0)
+		return;
+	j->rc = stored_sequence(vol, pk, &last);
+	if (j->rc == 0 && m.sequence <= last) {
+		snprintf(j->why, sizeof j->why, "sequence %llu <= last seen %llu",
+			 (unsigned long long)m.sequence, (unsigned long long)last);
+		j->rc = MFS_E_REPLAY;
+	}
+	mfs_manifest_clear(&m);
+	if (j->rc != 0)
+		return;
+	j->wrote = 1;
+	j->rc = mfs_vtxn_begin(vol, 1, &t);
 	if (j->rc < 0)
 		return;
 	j->rc = mfs_channel_accept(t, j->json, j->len, 0, NULL, j->why, sizeof j->why);
 	j->rc = j->rc == 0 ? mfs_vtxn_commit(t) : (mfs_vtxn_abort(t), j->rc);
+}
+
+static void accept_done(uv_work_t *w, int status);
+
+/* Starts verifying the next manifest waiting for channel ci, if any and
+ * none is on the thread pool; trackers take turns. */
+static void accept_next(struct mfs_swarm *s, size_t ci)
+{
+	struct inbox *in = &s->inbox[ci];
+	struct accept_job *j;
+	struct waiting *wt = NULL;
+	struct tracker *tr = NULL;
+
+	if (in->busy)
+		return;
+	for (size_t k = 0; k < s->n_trackers && !wt; k++) {
+		size_t i = (in->next + k) % s->n_trackers;
+
+		if (s->trackers[i].waiting && s->trackers[i].waiting[ci].json) {
+			tr = &s->trackers[i];
+			wt = &tr->waiting[ci];
+			in->next = i + 1;
+		}
+	}
+	if (!wt || !(j = calloc(1, sizeof *j)))
+		return;
+	j->json = wt->json;
+	j->len = wt->len;
+	j->sequence = wt->sequence;
+	wt->json = NULL;
+	j->swarm = s;
+	j->from = tr;
+	j->channel = ci;
+	j->work.data = j;
+	if (uv_queue_work(mfs_loop_uv(s->loop), &j->work, accept_run, accept_done) != 0) {
+		free(j->json);
+		free(j);
+		return;
+	}
+	in->busy = 1;
+	s->accepting++;
 }
 
 static void accept_done(uv_work_t *w, int status)
@@ -162,9 +275,18 @@ static void accept_done(uv_work_t *w, int status)
 	struct mfs_swarm *s = j->swarm;
 
 	s->accepting--;
+	s->inbox[j->channel].busy = 0;
+	pthread_mutex_lock(&s->lock);
+	s->mstats.write_transactions += (uint64_t)j->wrote;
+	if (status == 0 && j->rc != 0)
+		s->mstats.refused++;
+	pthread_mutex_unlock(&s->lock);
 	if (status == 0 && j->rc == 0) {
+		if (j->sequence > s->inbox[j->channel].stored)
+			s->inbox[j->channel].stored = j->sequence;
 		pthread_mutex_lock(&s->lock);
 		s->manifests_stored++;
+		s->mstats.stored++;
 		pthread_cond_broadcast(&s->manifest_stored);
 		pthread_mutex_unlock(&s->lock);
 		/* Pass it on: the other trackers may not have it yet. */
@@ -175,31 +297,46 @@ static void accept_done(uv_work_t *w, int status)
 		say(s, "a manifest from %s was refused: %s", j->from->url,
 		    j->why[0] ? j->why : mfs_strerror(j->rc));
 	}
+	if (status == 0)
+		accept_next(s, j->channel);
 	free(j->json);
 	free(j);
 }
 
-static void on_manifest(void *ctx, const char *json, size_t len)
+static void on_manifest(void *ctx, const uint8_t key[MFS_TRACKER_KEY_BYTES], uint64_t sequence,
+			const char *json, size_t len)
 {
 	struct tracker *tr = ctx;
 	struct mfs_swarm *s = tr->swarm;
-	struct accept_job *j = calloc(1, sizeof *j);
+	struct waiting *wt;
+	size_t ci;
+	char *copy;
 
-	if (!j || !(j->json = malloc(len ? len : 1))) {
-		free(j);
+	for (ci = 0; ci < s->cfg.n_channels; ci++)
+		if (memcmp(s->cfg.channels[ci], key, MFS_SIGN_PK_BYTES) == 0)
+			break;
+	if (ci == s->cfg.n_channels || !tr->waiting)
+		return;
+	wt = &tr->waiting[ci];
+	pthread_mutex_lock(&s->lock);
+	s->mstats.received++;
+	/* Not newer than what is stored or already waiting: nothing to do. */
+	if (sequence <= s->inbox[ci].stored || (wt->json && sequence <= wt->sequence)) {
+		s->mstats.dropped++;
+		pthread_mutex_unlock(&s->lock);
 		return;
 	}
-	memcpy(j->json, json, len);
-	j->len = len;
-	j->swarm = s;
-	j->from = tr;
-	j->work.data = j;
-	if (uv_queue_work(mfs_loop_uv(s->loop), &j->work, accept_run, accept_done) != 0) {
-		free(j->json);
-		free(j);
+	s->mstats.dropped += wt->json != NULL;
+	pthread_mutex_unlock(&s->lock);
+	if (!(copy = malloc(len + 1)))
 		return;
-	}
-	s->accepting++;
+	memcpy(copy, json, len);
+	copy[len] = '\0';
+	free(wt->json);
+	wt->json = copy;
+	wt->len = len;
+	wt->sequence = sequence;
+	accept_next(s, ci);
 }
 
 static void note_peer(struct mfs_swarm *s, const char *text)
@@ -257,6 +394,9 @@ static int add_tracker_on_loop(struct mfs_swarm *s, const char *url)
 	tr = &s->trackers[s->n_trackers];
 	tr->swarm = s;
 	strcpy(tr->url, url);
+	free(tr->waiting);
+	if (!(tr->waiting = calloc(s->cfg.n_channels ? s->cfg.n_channels : 1, sizeof *tr->waiting)))
+		return -ENOMEM;
 	rc = mfs_tracker_client_new(&tr->client, mfs_loop_uv(s->loop), url, &cb, tr);
 	if (rc < 0) {
 		say(s, "tracker %s: %s", url, mfs_strerror(rc));
@@ -356,6 +496,10 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 	if (!s)
 		return -ENOMEM;
 	s->cfg = *config;
+	if (!(s->inbox = calloc(config->n_channels ? config->n_channels : 1, sizeof *s->inbox))) {
+		free(s);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->manifest_stored, NULL);
 	rc = load_memory(s, &urls, &n_urls, &peers, &n_peers);
@@ -436,6 +580,12 @@ void mfs_swarm_stop(struct mfs_swarm *s)
 		save_memory(s);
 	mfs_store_source_free(&s->source);
 	mfs_secure_free(s->sk);
+	for (size_t i = 0; i < MAX_TRACKERS; i++) {
+		for (size_t c = 0; s->trackers[i].waiting && c < s->cfg.n_channels; c++)
+			free(s->trackers[i].waiting[c].json);
+		free(s->trackers[i].waiting);
+	}
+	free(s->inbox);
 	pthread_cond_destroy(&s->manifest_stored);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -547,4 +697,11 @@ const uint8_t *mfs_swarm_node_key(const struct mfs_swarm *s)
 void mfs_swarm_stats(struct mfs_swarm *s, struct mfs_node_stats *out)
 {
 	mfs_node_stats(s->node, out);
+}
+
+void mfs_swarm_manifest_stats(struct mfs_swarm *s, struct mfs_swarm_manifest_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->mstats;
+	pthread_mutex_unlock(&s->lock);
 }

@@ -8,9 +8,16 @@
  *
  * Manifests pushed by a tracker are verified and stored in the volume
  * (fs/channel: newer only, signature checked) on the thread pool; a mount's
- * watcher then shows them. A newer manifest learnt from one tracker is
- * passed on to the others, so trackers need not all be reachable by the
- * publisher.
+ * watcher then shows them. Verification comes first, outside any write
+ * transaction (the sequence is compared in a read transaction), so a flood
+ * of junk never holds the store's write lock; only a manifest that passed
+ * is stored, in a write transaction that checks it again. Each (tracker,
+ * channel) keeps at most one manifest waiting, the newest by the sequence
+ * it claims, and each channel has one on the thread pool at a time: a
+ * flood costs at most 2 x trackers x channels x MFS_TRACKER_MANIFEST_MAX
+ * bytes, and one lying tracker cannot push out another's manifest. A newer
+ * manifest learnt from one tracker is passed on to the others, so trackers
+ * need not all be reachable by the publisher.
  *
  * What worked is remembered per channel in the volume (object "n" + public
  * key, canonical JSON {"peers":[...],"trackers":[...]}): trackers given once
@@ -80,5 +87,15 @@ int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIG
 uint16_t mfs_swarm_port(const struct mfs_swarm *s);
 const uint8_t *mfs_swarm_node_key(const struct mfs_swarm *s);
 void mfs_swarm_stats(struct mfs_swarm *s, struct mfs_node_stats *out);
+
+/* What became of the manifests trackers pushed (any thread). */
+struct mfs_swarm_manifest_stats {
+	uint64_t received;            /* pushed for one of the channels */
+	uint64_t dropped;             /* not newer than one stored or waiting, or superseded */
+	uint64_t refused;             /* verified and refused (bad, replayed...) */
+	uint64_t write_transactions;  /* opened to store one (only after verifying) */
+	uint64_t stored;
+};
+void mfs_swarm_manifest_stats(struct mfs_swarm *s, struct mfs_swarm_manifest_stats *out);
 
 #endif

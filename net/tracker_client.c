@@ -18,7 +18,6 @@
 #define STABLE_MS 10000           /* a connection this old resets the backoff */
 #define DEFAULT_INTERVAL_S 60     /* until the tracker names one */
 #define MAX_INTERVAL_S 86400
-#define MAX_INCOMING ((size_t)MFS_CJSON_MAX_BYTES + 65536)
 #define RX_KEEP_BYTES 65536
 
 struct announce {
@@ -353,7 +352,7 @@ static void handle_message(struct mfs_tracker_client *c, const char *buf, size_t
 	switch (m.action) {
 	case MFS_TRACKER_PUBLISH:
 		if (subscribed(c, m.key))
-			c->cb.manifest(c->ctx, m.manifest, m.manifest_len);
+			c->cb.manifest(c->ctx, m.key, m.sequence, m.manifest, m.manifest_len);
 		break;
 	case MFS_TRACKER_PUBLISHED:
 		if ((p = take_pending(c, m.key, 0, m.sequence))) {
@@ -389,7 +388,9 @@ static int receive(struct mfs_tracker_client *c, const void *in, size_t len)
 {
 	if (lws_frame_is_binary(c->wsi))
 		return 0; /* not ours to understand; ignored */
-	if (len > MAX_INCOMING - c->rx_len) {
+	/* Refused before it is stored: at most one message's worth is held. */
+	if (len > MFS_TRACKER_MESSAGE_MAX - c->rx_len ||
+	    lws_remaining_packet_payload(c->wsi) > MFS_TRACKER_MESSAGE_MAX - c->rx_len - len) {
 		report_error(c, "%s", "the tracker sent a message too large");
 		return -1;
 	}
@@ -399,6 +400,8 @@ static int receive(struct mfs_tracker_client *c, const void *in, size_t len)
 
 		while (cap < c->rx_len + len)
 			cap *= 2;
+		if (cap > MFS_TRACKER_MESSAGE_MAX)
+			cap = MFS_TRACKER_MESSAGE_MAX;
 		if (!(p = realloc(c->rx, cap)))
 			return -1;
 		c->rx = p;
@@ -663,6 +666,8 @@ int mfs_tracker_client_publish(struct mfs_tracker_client *c, const char *canonic
 	json_t *doc = NULL, *seq;
 	int rc;
 
+	if (len > MFS_TRACKER_MANIFEST_MAX)
+		return -EMSGSIZE;
 	if ((rc = mfs_cjson_parse(&doc, canonical_json, len, NULL, 0)) != 0)
 		return rc;
 	rc = MFS_E_FORMAT;

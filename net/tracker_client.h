@@ -10,6 +10,11 @@
  * for. A publish is sent until the tracker accepted it ("published") or
  * refused it ("error"); either way the published callback says so.
  *
+ * A message from the tracker larger than MFS_TRACKER_MESSAGE_MAX closes the
+ * connection as it arrives (at most that much is ever buffered); a
+ * malformed one, or one over the parser's counts (net/tracker_proto.h),
+ * is reported through the error callback and skipped.
+ *
  * Names are resolved asynchronously (uv_getaddrinfo); only ws:// URLs are
  * supported (no TLS yet). Every client owns one lws context, so several
  * clients (one per tracker URL) and a tracker server can share a loop.
@@ -31,8 +36,11 @@ struct mfs_tracker_client;
 
 struct mfs_tracker_client_callbacks {
 	/* A manifest the tracker pushed for a subscribed key, re-encoded
-	 * canonically (NUL-terminated); not verified: the caller verifies. */
-	void (*manifest)(void *ctx, const char *canonical_json, size_t len);
+	 * canonically (NUL-terminated, at most MFS_TRACKER_MANIFEST_MAX
+	 * bytes), with the publicKey and sequence it claims; not verified:
+	 * the caller verifies. */
+	void (*manifest)(void *ctx, const uint8_t key[MFS_TRACKER_KEY_BYTES], uint64_t sequence,
+			 const char *canonical_json, size_t len);
 	/* The tracker's answer to an announce of key: other peers (n may be 0). */
 	void (*peers)(void *ctx, const uint8_t key[MFS_TRACKER_KEY_BYTES],
 		      const struct mfs_tracker_peer *peers, size_t n);
@@ -80,7 +88,8 @@ void mfs_tracker_client_unannounce(struct mfs_tracker_client *c,
 /* Publishes a signed manifest (its canonical JSON, copied). Only its form
  * is checked here (a canonical JSON object with publicKey and sequence);
  * the tracker verifies it. A newer publish of the same key replaces one
- * not yet answered. 0, MFS_E_FORMAT, MFS_E_NOTCANON or -ENOMEM. */
+ * not yet answered. 0, MFS_E_FORMAT, MFS_E_NOTCANON, -EMSGSIZE (larger
+ * than MFS_TRACKER_MANIFEST_MAX: no tracker would take it) or -ENOMEM. */
 int mfs_tracker_client_publish(struct mfs_tracker_client *c, const char *canonical_json,
 			       size_t len);
 

@@ -12,8 +12,13 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 
-/* A message carries at most one manifest and a few short fields. */
-#define MAX_MESSAGE_BYTES ((size_t)MFS_CJSON_MAX_BYTES + 4096)
+/* What jansson's tree costs per value, rounded up (see the header). */
+#define COST_OBJECT 256u
+#define COST_ARRAY 144u
+#define COST_STRING 96u
+#define COST_SCALAR 48u
+#define COST_PER_BYTE 32u
+#define COST_SLACK (64u << 10)
 
 static int bad(char *why, size_t why_len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -130,6 +135,9 @@ static int parse_publish(struct mfs_tracker_msg *m, const json_t *root, char *wh
 	rc = mfs_cjson_encode(&m->manifest, &m->manifest_len, man);
 	if (rc == MFS_E_FORMAT)
 		return bad(why, why_len, "the manifest holds a real number or nests too deep");
+	if (rc == 0 && m->manifest_len > MFS_TRACKER_MANIFEST_MAX)
+		return bad(why, why_len, "the manifest is larger than %u bytes",
+			   MFS_TRACKER_MANIFEST_MAX);
 	return rc;
 }
 
@@ -282,6 +290,46 @@ static int parse_error(struct mfs_tracker_msg *m, const json_t *root, char *why,
 	return 0;
 }
 
+int mfs_tracker_shape_check(const char *text, size_t len, char *why, size_t why_len)
+{
+	uint64_t cost = 0, budget;
+	int in_string = 0, in_scalar = 0;
+
+	if (len > MFS_TRACKER_MESSAGE_MAX)
+		return bad(why, why_len, "message larger than %u bytes", MFS_TRACKER_MESSAGE_MAX);
+	budget = (uint64_t)COST_PER_BYTE * len + COST_SLACK;
+	for (size_t i = 0; i < len; i++) {
+		char ch = text[i];
+
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = 0;
+			continue;
+		}
+		if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || ch == '-' ||
+		    ch == '+' || ch == '.' || (ch >= 'A' && ch <= 'Z')) {
+			if (!in_scalar)
+				cost += COST_SCALAR;
+			in_scalar = 1;
+			continue;
+		}
+		in_scalar = 0;
+		if (ch == '{')
+			cost += COST_OBJECT;
+		else if (ch == '[')
+			cost += COST_ARRAY;
+		else if (ch == '"') {
+			cost += COST_STRING;
+			in_string = 1;
+		}
+	}
+	if (cost > budget)
+		return bad(why, why_len, "too many values for the message's size");
+	return 0;
+}
+
 typedef int (*parse_fn)(struct mfs_tracker_msg *, const json_t *, char *, size_t);
 
 static int parse(struct mfs_tracker_msg *m, const char *buf, size_t len, int from_client,
@@ -304,8 +352,9 @@ static int parse(struct mfs_tracker_msg *m, const char *buf, size_t len, int fro
 	int rc;
 
 	memset(m, 0, sizeof *m);
-	if (len > MAX_MESSAGE_BYTES)
-		return bad(why, why_len, "message too large");
+	/* Counted first: the tree jansson builds may cost 80 x the text. */
+	if ((rc = mfs_tracker_shape_check(buf, len, why, why_len)) != 0)
+		return rc;
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
 	if (!root)
 		return bad(why, why_len, "invalid JSON: %s", err.text);
@@ -407,7 +456,8 @@ int mfs_tracker_build_publish(char **out, size_t *out_len, const char *manifest,
 	size_t total;
 	char *text;
 
-	if (len < 2 || manifest[0] != '{' || manifest[len - 1] != '}' || len > MFS_CJSON_MAX_BYTES)
+	if (len < 2 || manifest[0] != '{' || manifest[len - 1] != '}' ||
+	    len > MFS_TRACKER_MANIFEST_MAX)
 		return MFS_E_FORMAT;
 	total = sizeof head - 1 + len + 1;
 	if (!(text = malloc(total + 1)))

@@ -43,6 +43,22 @@
  *       manifest's sequence) when known, so a client can tell which
  *       request failed. Only "reason" is required.
  *
+ * Sizes. No message either side sends or accepts is larger than
+ * MFS_TRACKER_MESSAGE_MAX (1 MiB), so a manifest carried by a publish is
+ * at most MFS_TRACKER_MANIFEST_MAX bytes, canonical: some 3,900 files of
+ * one chunk each, or 200 of 32 inline chunks (a larger file takes one
+ * index entry, see fs/blob/fileentry.h). Parsing JSON into jansson's tree
+ * costs far more memory than the text: 128 bytes per empty array, 234 per
+ * empty object, 42 per integer, 90 per empty string. So before building
+ * anything, both parsers count the text of L bytes, in one pass with no
+ * allocation (mfs_tracker_shape_check), at 256 bytes per object, 144 per
+ * array, 96 per string (keys too) and 48 per number, true, false or null,
+ * and refuse it (MFS_E_FORMAT) when the sum passes 32 x L + 64 KiB.
+ * A real manifest counts 5 to 14 x L; junk like [[],[],...] counts 48 x L.
+ * Parsing L bytes thus takes at most about 32 x L + 64 KiB whatever the
+ * shape (33 MiB for the largest message), where 16 MiB of empty arrays
+ * took 765 MB before.
+ *
  * The tracker keeps the connection after any "error". It closes it with
  * 1009 when a message is larger than its limit (default 1 MiB), 1003 for a
  * binary message, 1007 for text that is not UTF-8, 1002 for broken
@@ -67,6 +83,11 @@
 #define MFS_TRACKER_MAX_PEERS 200        /* per announce reply, and numwant's cap */
 #define MFS_TRACKER_DEFAULT_NUMWANT 50
 #define MFS_TRACKER_REASON_MAX 201       /* a reason's bytes, NUL included */
+/* The largest message (text bytes) sent or accepted, in either direction. */
+#define MFS_TRACKER_MESSAGE_MAX (1u << 20)
+/* The largest manifest (canonical bytes) a publish may carry: what is
+ * left of a message after {"action":"publish","manifest":...}. */
+#define MFS_TRACKER_MANIFEST_MAX (MFS_TRACKER_MESSAGE_MAX - 64u)
 
 enum mfs_tracker_action {
 	MFS_TRACKER_NONE = 0,
@@ -125,8 +146,9 @@ struct mfs_tracker_msg {
 /* Parses one message from a client (subscribe, publish, announce) or from
  * a tracker (publish, published, announce, error). On success *out owns
  * memory: release it with mfs_tracker_msg_clear. Returns 0, MFS_E_FORMAT
- * (why, when not NULL, says what is wrong; *out is left cleared) or
- * -ENOMEM. */
+ * (why, when not NULL, says what is wrong; *out is left cleared: also for
+ * len > MFS_TRACKER_MESSAGE_MAX, a manifest re-encoded larger than
+ * MFS_TRACKER_MANIFEST_MAX, and text over the counts above) or -ENOMEM. */
 int mfs_tracker_parse_request(struct mfs_tracker_msg *out, const char *buf, size_t len,
 			      char *why, size_t why_len);
 int mfs_tracker_parse_reply(struct mfs_tracker_msg *out, const char *buf, size_t len, char *why,
@@ -140,7 +162,8 @@ void mfs_tracker_msg_clear(struct mfs_tracker_msg *m);
 int mfs_tracker_build_subscribe(char **out, size_t *out_len,
 				const uint8_t key[static MFS_TRACKER_KEY_BYTES]);
 /* manifest[len]: a JSON object, e.g. a canonical manifest; it is checked to
- * start with '{' and end with '}' and copied as it is. */
+ * start with '{' and end with '}' and to be at most MFS_TRACKER_MANIFEST_MAX
+ * bytes, and copied as it is. */
 int mfs_tracker_build_publish(char **out, size_t *out_len, const char *manifest, size_t len);
 int mfs_tracker_build_announce(char **out, size_t *out_len,
 			       const uint8_t info_hash[static MFS_TRACKER_KEY_BYTES],
@@ -157,5 +180,11 @@ int mfs_tracker_build_peers(char **out, size_t *out_len,
  * reason is cut to fit MFS_TRACKER_REASON_MAX. */
 int mfs_tracker_build_error(char **out, size_t *out_len, enum mfs_tracker_action request,
 			    const uint8_t *key, uint64_t sequence, int code, const char *reason);
+
+/* The count check of the parsers alone: 0 when text[len] (at most
+ * MFS_TRACKER_MESSAGE_MAX bytes) holds few enough arrays, objects and
+ * values for its size (see Sizes above), else MFS_E_FORMAT. It reads the
+ * text once and allocates nothing; it does not check that it is JSON. */
+int mfs_tracker_shape_check(const char *text, size_t len, char *why, size_t why_len);
 
 #endif

@@ -981,7 +981,7 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 	int rc, any, v4;
 
 	*out = NULL;
-	if (!cfg->host || !cfg->db_dir)
+	if (!cfg->host || !cfg->db_dir || cfg->max_message > MFS_TRACKER_MESSAGE_MAX)
 		return -EINVAL;
 	if ((rc = listen_address(&addr, &addr_len, cfg->host, cfg->port)) != 0)
 		return rc;

@@ -27,7 +27,8 @@ struct mfs_tracker_server_config {
 				      * "0.0.0.0" or "::" for every interface */
 	uint16_t port;               /* 0: any free port (see mfs_tracker_server_port) */
 	const char *db_dir;          /* LMDB environment; made (0700) if missing */
-	size_t max_message;          /* bytes per message; 0: 1 MiB */
+	size_t max_message;          /* bytes per message; 0: 1 MiB, at most
+				      * MFS_TRACKER_MESSAGE_MAX (1 MiB) */
 	unsigned max_subscriptions;  /* keys per connection (subscribe, announce each); 0: 256 */
 	unsigned max_per_address;    /* connections per source address; 0: 64 */
 	unsigned max_connections;    /* in all; 0: 4096 */

@@ -82,9 +82,16 @@ int cmd_serve(int argc, char **argv)
 		fflush(stdout);
 		sigwait(&stop, &sig);
 		struct mfs_node_stats st;
+		struct mfs_swarm_manifest_stats ms;
 		mfs_swarm_stats(swarm, &st);
+		mfs_swarm_manifest_stats(swarm, &ms);
 		fprintf(stderr, "megafs serve: stopping; served %llu blobs\n",
 			(unsigned long long)st.blobs_served);
+		fprintf(stderr, "megafs serve: manifests from trackers: %llu received, %llu dropped "
+			"as not newer, %llu refused, %llu write transactions, %llu stored\n",
+			(unsigned long long)ms.received, (unsigned long long)ms.dropped,
+			(unsigned long long)ms.refused, (unsigned long long)ms.write_transactions,
+			(unsigned long long)ms.stored);
 	}
 	mfs_swarm_stop(swarm);
 	free(channels);

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "crypto/mfs_error.h"
+#include "net/tracker_proto.h"
 #include "net/tracker_server.h"
 #include "tools/cli.h"
 
@@ -158,8 +159,9 @@ int cmd_tracker(int argc, char **argv)
 			db_arg = optarg;
 			break;
 		case TOPT_MAX_MESSAGE:
-			if (cli_parse_size(optarg, &size) != 0 || size < 1024 || size > (64u << 20))
-				return cli_usage(&c, "--max-message %s: a size from 1K to 64M", optarg);
+			if (cli_parse_size(optarg, &size) != 0 || size < 1024 ||
+			    size > MFS_TRACKER_MESSAGE_MAX)
+				return cli_usage(&c, "--max-message %s: a size from 1K to 1M", optarg);
 			cfg.max_message = size;
 			break;
 		case TOPT_MAX_SUBSCRIPTIONS:

@@ -31,6 +31,17 @@
  *       ("connected", "manifest <sequence>", "peers <n> ip:port:pk ...",
  *       "published <seq>", "refused <seq> <reason>", "error <why>");
  *       stops when the counts are reached (exit 0) or at the timeout (1).
+ *   wsprobe serve [--connections C] [--repeat N] FILE...
+ *       A hostile tracker: listens on 127.0.0.1 (any port; prints "port
+ *       P"), and after the WebSocket handshake sends its k-th connection
+ *       the messages of FILE k (the last FILE for later connections): each
+ *       line of FILE is one text message, sent N times (default 1) with
+ *       "%SEQ%" replaced by 1000, 1001, ... Then it reads and drops what
+ *       the client sends until it closes; per connection it prints "sent
+ *       K" (messages) once they are out and "closed" at the end. Stops
+ *       after C connections (default: when killed).
+ *       The client mode's --hwm 1 prints the client's peak memory when it
+ *       stops ("hwm <KiB>", VmHWM).
  *   wsprobe selftest
  *       In one process: a server and clients on one loop (publish, push,
  *       announce; clients freed while connecting and inside a callback;
@@ -43,6 +54,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +64,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
+
+#include <libwebsockets.h>
 
 #include "crypto/manifest.h"
 #include "crypto/mfs_error.h"
@@ -750,12 +764,15 @@ static void watch_check(struct watch *w)
 		watch_stop(w);
 }
 
-static void on_manifest(void *ctx, const char *json, size_t len)
+static void on_manifest(void *ctx, const uint8_t key[32], uint64_t sequence, const char *json,
+			size_t len)
 {
 	struct watch *w = ctx;
 	struct mfs_manifest m;
 	char why[160];
 
+	(void)key;
+	(void)sequence;
 	if (mfs_manifest_verify(&m, json, len, NULL, 0, why, sizeof why) == 0) {
 		printf("manifest %llu\n", (unsigned long long)m.sequence);
 		mfs_manifest_clear(&m);
@@ -840,10 +857,25 @@ static const struct mfs_tracker_client_callbacks watch_callbacks = {
 	.error = on_error,
 };
 
+/* This process's peak resident memory in KiB (VmHWM), or -1. */
+static long peak_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
 static int cmd_client(int argc, char **argv)
 {
 	struct watch w = {0};
-	int timeout_s = 10, rc;
+	int timeout_s = 10, rc, hwm = 0;
 
 	if (argc < 3)
 		die("usage: wsprobe client URL [options]");
@@ -884,6 +916,8 @@ static int cmd_client(int argc, char **argv)
 			w.want_published = atoi(v);
 		} else if (strcmp(argv[i], "--timeout") == 0) {
 			timeout_s = atoi(v);
+		} else if (strcmp(argv[i], "--hwm") == 0) {
+			hwm = atoi(v);
 		} else {
 			die("unknown option %s", argv[i]);
 		}
@@ -895,7 +929,159 @@ static int cmd_client(int argc, char **argv)
 	rc = uv_loop_close(&w.loop);
 	if (rc != 0)
 		die("the loop did not end clean: %s", uv_strerror(rc));
+	if (hwm)
+		printf("hwm %ld\n", peak_kib());
 	return w.timed_out;
+}
+
+/* ---- serve: a hostile tracker ------------------------------------------------ */
+
+/* One unmasked text frame, as a server sends it. */
+static int send_server_text(int fd, const char *data, size_t len)
+{
+	unsigned char head[10];
+	size_t h = 0;
+
+	head[h++] = 0x81;
+	if (len < 126) {
+		head[h++] = (unsigned char)len;
+	} else if (len < 65536) {
+		head[h++] = 126;
+		head[h++] = (unsigned char)(len >> 8);
+		head[h++] = (unsigned char)len;
+	} else {
+		head[h++] = 127;
+		for (int i = 7; i >= 0; i--)
+			head[h++] = (unsigned char)((uint64_t)len >> (8 * i));
+	}
+	return write_all(fd, head, h) == 0 && write_all(fd, data, len) == 0 ? 0 : -1;
+}
+
+/* Reads the client's upgrade request and answers 101. 0 or -1. */
+static int server_handshake(int fd)
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	char req[8192] = "", accept_key[64], reply[256], joined[128];
+	unsigned char digest[20];
+	size_t got = 0;
+	const char *k;
+	size_t klen;
+
+	while (!strstr(req, "\r\n\r\n")) {
+		ssize_t n;
+
+		if (got == sizeof req - 1)
+			return -1;
+		n = recv(fd, req + got, sizeof req - 1 - got, 0);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+		req[got] = '\0';
+	}
+	if (!(k = strcasestr(req, "Sec-WebSocket-Key:")))
+		return -1;
+	k += strlen("Sec-WebSocket-Key:");
+	k += strspn(k, " ");
+	klen = strcspn(k, "\r\n ");
+	if (klen > 40)
+		return -1;
+	snprintf(joined, sizeof joined, "%.*s%s", (int)klen, k, guid);
+	lws_SHA1((const unsigned char *)joined, strlen(joined), digest);
+	base64(accept_key, digest, sizeof digest);
+	snprintf(reply, sizeof reply,
+		 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		 "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept_key);
+	return write_all(fd, reply, strlen(reply));
+}
+
+/* Sends each line of text[len] repeat times; the number of messages sent. */
+static long serve_lines(int fd, const char *text, size_t len, long repeat, long *seq)
+{
+	long sent = 0;
+
+	for (const char *line = text, *end; line < text + len; line = end + 1) {
+		const char *mark;
+		size_t n;
+
+		if (!(end = memchr(line, '\n', (size_t)(text + len - line))))
+			end = text + len;
+		n = (size_t)(end - line);
+		mark = memmem(line, n, "%SEQ%", 5);
+		for (long r = 0; n && r < repeat; r++) {
+			char *msg = malloc(n + 32);
+			size_t m = n;
+
+			if (!msg)
+				die("out of memory");
+			if (mark) {
+				int w = sprintf(msg, "%.*s%ld", (int)(mark - line), line, (*seq)++);
+
+				memcpy(msg + w, mark + 5, n - (size_t)(mark - line) - 5);
+				m = (size_t)w + n - (size_t)(mark - line) - 5;
+			} else {
+				memcpy(msg, line, n);
+			}
+			if (send_server_text(fd, msg, m) != 0) {
+				free(msg);
+				return sent;
+			}
+			free(msg);
+			sent++;
+		}
+	}
+	return sent;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof a;
+	long repeat = 1, connections = -1, seq = 1000;
+	int first = 2, lfd;
+
+	for (; first + 1 < argc && strncmp(argv[first], "--", 2) == 0; first += 2) {
+		if (strcmp(argv[first], "--repeat") == 0)
+			repeat = atol(argv[first + 1]);
+		else if (strcmp(argv[first], "--connections") == 0)
+			connections = atol(argv[first + 1]);
+		else
+			die("unknown option %s", argv[first]);
+	}
+	if (first >= argc)
+		die("usage: wsprobe serve [--connections C] [--repeat N] FILE...");
+	signal(SIGPIPE, SIG_IGN);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((lfd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+	    bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 16) != 0 ||
+	    getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
+		die("listen: %s", strerror(errno));
+	printf("port %u\n", ntohs(a.sin_port));
+	fflush(stdout);
+	for (long k = 0; connections < 0 || k < connections; k++) {
+		int file = first + (int)k < argc ? first + (int)k : argc - 1;
+		int fd = accept(lfd, NULL, NULL);
+		char buf[65536];
+		long sent = 0;
+		size_t len;
+		char *text;
+
+		if (fd < 0)
+			die("accept: %s", strerror(errno));
+		if (server_handshake(fd) == 0) {
+			text = read_file(argv[file], &len);
+			sent = serve_lines(fd, text, len, repeat, &seq);
+			free(text);
+			printf("sent %ld\n", sent);
+			fflush(stdout);
+			while (recv(fd, buf, sizeof buf, 0) > 0)
+				;
+		}
+		close(fd);
+		printf("closed\n");
+		fflush(stdout);
+	}
+	close(lfd);
+	return 0;
 }
 
 /* ---- selftest ------------------------------------------------------------- */
@@ -918,16 +1104,22 @@ struct selftest {
 			die("selftest: %s:%d: %s", __FILE__, __LINE__, #cond);    \
 	} while (0)
 
-static void st_manifest_b(void *ctx, const char *json, size_t len)
+static void st_manifest_b(void *ctx, const uint8_t key[32], uint64_t sequence, const char *json,
+			  size_t len)
 {
 	struct selftest *t = ctx;
 
+	(void)key;
+	(void)sequence;
 	CHECK(len == t->manifest_len && memcmp(json, t->manifest, len) == 0);
 	t->b_manifests++;
 }
 
-static void st_manifest_c(void *ctx, const char *json, size_t len)
+static void st_manifest_c(void *ctx, const uint8_t key[32], uint64_t sequence, const char *json,
+			  size_t len)
 {
+	(void)key;
+	(void)sequence;
 	struct selftest *t = ctx;
 
 	(void)json;
@@ -976,8 +1168,11 @@ static void st_published_a(void *ctx, const uint8_t key[32], uint64_t seq, int e
 	t->a_published++;
 }
 
-static void st_never(void *ctx, const char *json, size_t len)
+static void st_never(void *ctx, const uint8_t key[32], uint64_t sequence, const char *json,
+		     size_t len)
 {
+	(void)key;
+	(void)sequence;
 	(void)ctx;
 	(void)json;
 	(void)len;
@@ -1168,7 +1363,8 @@ static void selftest_slow(void)
 {
 	struct mfs_tracker_client_callbacks cb = {.manifest = st_never, .peers = st_peers_a,
 						  .published = slow_published};
-	struct mfs_tracker_server_config cfg = {.host = "127.0.0.1", .max_message = 2u << 20};
+	struct mfs_tracker_server_config cfg = {.host = "127.0.0.1",
+						.max_message = MFS_TRACKER_MESSAGE_MAX};
 	char tmpl[] = "/var/tmp/wsprobe-XXXXXX", url[64], cmd[128], hex[65];
 	struct slowtest t = {0};
 
@@ -1203,7 +1399,7 @@ int main(int argc, char **argv)
 	if (mfs_crypto_init() != 0)
 		die("cannot initialise libsodium");
 	if (argc < 2)
-		die("usage: wsprobe talk|raw|many|limit|client|selftest ...");
+		die("usage: wsprobe talk|raw|many|limit|client|serve|selftest ...");
 	if (strcmp(argv[1], "talk") == 0)
 		return cmd_talk(argc, argv);
 	if (strcmp(argv[1], "raw") == 0)
@@ -1214,6 +1410,8 @@ int main(int argc, char **argv)
 		return cmd_limit(argc, argv);
 	if (strcmp(argv[1], "client") == 0)
 		return cmd_client(argc, argv);
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc, argv);
 	if (strcmp(argv[1], "selftest") == 0) {
 		selftest_clients();
 		selftest_slow();

@@ -1,19 +1,24 @@
 /* net/node: real nodes on 127.0.0.1, each on its own loop thread, serving
  * blobs from memory: fetching checks, spreads and survives bad peers. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto/hash.h"
 #include "crypto/mfs_error.h"
 #include "crypto/noise.h"
 #include "crypto/secure.h"
+#include "fs/store/blobstore.h"
 #include "net/node.h"
+#include "net/peer.h"
 #include "tests/unit/testutil.h"
 
 #define BLOBS 24
@@ -25,6 +30,7 @@ static uint8_t ids[BLOBS][MFS_BLOB_ID_BYTES];
 struct memory_source {
 	int corrupt;        /* serve every blob with one byte flipped */
 	size_t count;       /* serve blobs [0, count) */
+	uint64_t has_calls; /* lookups for WANTs (atomic) */
 };
 
 static int memory_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
@@ -47,6 +53,8 @@ static int memory_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uin
 static int memory_has(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES])
 {
 	struct memory_source *m = ctx;
+
+	__atomic_add_fetch(&m->has_calls, 1, __ATOMIC_RELAXED);
 	for (size_t i = 0; i < m->count; i++)
 		if (memcmp(ids[i], id, MFS_BLOB_ID_BYTES) == 0)
 			return 1;
@@ -60,6 +68,8 @@ struct running {
 	struct memory_source src;
 	char addr[96];      /* "127.0.0.1:PORT#KEY" when listening */
 };
+
+static size_t next_budget; /* memory_budget of the next node run (0: default) */
 
 static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		     unsigned fetch_timeout_ms)
@@ -76,6 +86,7 @@ static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		.source = {.get = memory_get, .has = memory_has, .ctx = &r->src},
 		.fetch_timeout_ms = fetch_timeout_ms,
 		.request_timeout_ms = 2000,
+		.memory_budget = next_budget,
 	};
 	cr_assert_eq(mfs_loop_start(&r->loop), 0);
 	cr_assert_eq(mfs_node_start(&r->node, r->loop, &cfg), 0);
@@ -301,4 +312,337 @@ Test(node, stopping_fails_waiting_fetches)
 	mfs_secure_free(leech.sk);
 	(void)blob;
 	(void)len;
+}
+
+/* ---- a peer that floods WANTs ---- */
+
+#define FLOOD_WANTS 400u
+
+struct flooder {
+	struct mfs_loop *loop;
+	struct mfs_peer *peer;
+	uint8_t *sk;
+	struct sockaddr_in addr;
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+	int ready, closed;      /* atomic */
+	uint64_t haves;         /* HAVE messages received (atomic) */
+};
+
+static void flood_ready(struct mfs_peer *p, void *ctx)
+{
+	struct flooder *f = ctx;
+	uint8_t *ids_ = malloc(MFS_WIRE_MAX_IDS * MFS_BLOB_ID_BYTES);
+	struct mfs_wire_msg m = {.type = MFS_WIRE_WANT, .data = ids_,
+				 .len = MFS_WIRE_MAX_IDS * MFS_BLOB_ID_BYTES};
+
+	/* Ids it holds among random ones: each would have to be looked up. */
+	tu_fill_random(ids_, m.len, 77);
+	memcpy(ids_, ids[0], MFS_BLOB_ID_BYTES);
+	for (unsigned i = 0; i < FLOOD_WANTS; i++)
+		mfs_peer_send(p, &m);
+	free(ids_);
+	__atomic_store_n(&f->ready, 1, __ATOMIC_RELEASE);
+}
+
+static void flood_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *ctx)
+{
+	struct flooder *f = ctx;
+
+	(void)p;
+	if (m->type == MFS_WIRE_HAVE)
+		__atomic_add_fetch(&f->haves, 1, __ATOMIC_RELAXED);
+}
+
+static void flood_closed(struct mfs_peer *p, int reason, void *ctx)
+{
+	struct flooder *f = ctx;
+
+	(void)p;
+	(void)reason;
+	f->peer = NULL;
+	__atomic_store_n(&f->closed, 1, __ATOMIC_RELEASE);
+}
+
+static int flood_connect(void *arg)
+{
+	static const struct mfs_peer_callbacks cb = {
+		.ready = flood_ready, .message = flood_message, .closed = flood_closed};
+	struct flooder *f = arg;
+	struct mfs_peer_config cfg = {.static_sk = f->sk, .max_requests = 16};
+
+	return mfs_peer_connect(&f->peer, mfs_loop_uv(f->loop), (const struct sockaddr *)&f->addr,
+				f->pk, &cfg, &cb, f);
+}
+
+static int flood_close(void *arg)
+{
+	struct flooder *f = arg;
+
+	if (f->peer)
+		mfs_peer_close(f->peer, 0, 0, NULL);
+	return 0;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+Test(node, a_want_flood_costs_bounded_lookups_while_an_honest_fetch_completes)
+{
+	struct running seeder, leech;
+	struct flooder f = {0};
+	struct mfs_node_stats st;
+	struct timespec t0;
+	uint8_t spk[MFS_NOISE_KEY_BYTES];
+	double elapsed;
+	uint64_t calls, bound;
+
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	run_node(&leech, 0, 0, 0, 0);
+	f.sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
+	mfs_noise_keypair(spk, f.sk);
+	memcpy(f.pk, mfs_node_public_key(seeder.node), MFS_NOISE_KEY_BYTES);
+	f.addr.sin_family = AF_INET;
+	f.addr.sin_port = htons(mfs_node_port(seeder.node));
+	f.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(mfs_loop_start(&f.loop), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(mfs_loop_call(f.loop, flood_connect, &f), 0);
+	for (int i = 0; i < 100 && !__atomic_load_n(&f.ready, __ATOMIC_ACQUIRE); i++)
+		usleep(50000);
+	cr_assert(__atomic_load_n(&f.ready, __ATOMIC_ACQUIRE), "the flooder never got ready");
+	/* An honest leech is served meanwhile. */
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
+	for (int i = 0; i < 6; i++)
+		fetch_ok(&leech, i);
+	usleep(500000);
+	cr_assert_eq(mfs_loop_call(f.loop, flood_close, &f), 0);
+	elapsed = seconds_since(&t0);
+	mfs_node_stats(seeder.node, &st);
+	calls = __atomic_load_n(&seeder.src.has_calls, __ATOMIC_RELAXED);
+	/* The burst, then 4,096 a second: before, every id of every WANT. */
+	bound = 4096 + (uint64_t)(4096 * elapsed) + 1024;
+	cr_log_info("WANT flood: %u x %u ids sent, %llu looked up in %.2f s (bound %llu), "
+		    "%llu WANTs served, %llu dropped, %llu HAVEs back\n",
+		    FLOOD_WANTS, MFS_WIRE_MAX_IDS, (unsigned long long)calls, elapsed,
+		    (unsigned long long)bound, (unsigned long long)st.wants_served,
+		    (unsigned long long)st.wants_dropped,
+		    (unsigned long long)__atomic_load_n(&f.haves, __ATOMIC_RELAXED));
+	cr_assert_leq(calls, bound, "%llu lookups in %.2f s", (unsigned long long)calls, elapsed);
+	cr_assert_eq(st.want_ids, calls);
+	cr_assert_gt(st.wants_dropped, 0);
+	cr_assert_geq(st.wants_served, 1, "the first WANT is answered");
+	cr_assert_geq(__atomic_load_n(&f.haves, __ATOMIC_RELAXED), 1, "it holds ids[0]");
+	cr_assert_eq(st.blobs_served, 6);
+	mfs_loop_stop(f.loop);
+	mfs_secure_free(f.sk);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+/* ---- the store source ---- */
+
+Test(node, the_store_source_answers_have_from_memory)
+{
+	struct tu_fixture fx;
+	struct mfs_serve_source src;
+	struct mfs_vtxn *t;
+	struct timespec t0;
+	uint8_t probe[MFS_BLOB_ID_BYTES];
+	double lookups_s, blob_has_s;
+	int hits = 0;
+
+	tu_fixture_open(&fx, 4096);
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 1, &t), 0);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(mfs_blob_put(t, ids[i], blobs[i], BLOB_BYTES, 1, NULL), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	cr_assert_eq(mfs_store_source_new(&src, fx.vol, NULL), 0);
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(src.has(src.ctx, ids[i]), i < 4, "blob %d", i);
+	/* 20,480 lookups (20 WANTs of 1,024 ids): no decryption, one build. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int k = 0; k < 20480; k++) {
+		tu_fill_random(probe, sizeof probe, (uint64_t)k + 1000);
+		if (k % 1024 == 0)
+			memcpy(probe, ids[k / 1024 % 4], sizeof probe);
+		hits += src.has(src.ctx, probe);
+	}
+	lookups_s = seconds_since(&t0);
+	cr_assert_eq(hits, 20);
+	cr_assert_eq(mfs_store_source_builds(&src), 1);
+	/* What one lookup cost before: the blob's first slot decrypted. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 0, &t), 0);
+	for (int k = 0; k < 200; k++)
+		cr_assert_eq(mfs_blob_has(t, ids[k % 4]), 1);
+	mfs_vtxn_abort(t);
+	blob_has_s = seconds_since(&t0) / 200 * 20480;
+	cr_log_info("20,480 'have' lookups: %.4f s from the index, about %.2f s by mfs_blob_has\n",
+		    lookups_s, blob_has_s);
+	cr_assert_lt(lookups_s, blob_has_s / 10, "the index is no faster (%.4f s vs %.2f s)",
+		     lookups_s, blob_has_s);
+	/* A blob stored later (by any process) is seen once the index is
+	 * compared again, within about 2 s. */
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 1, &t), 0);
+	cr_assert_eq(mfs_blob_put(t, ids[4], blobs[4], BLOB_BYTES, 1, NULL), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	int seen = 0;
+	for (int i = 0; i < 40 && !seen; i++) {
+		seen = src.has(src.ctx, ids[4]);
+		if (!seen)
+			usleep(100000);
+	}
+	cr_assert(seen, "a new blob was not seen within 4 s");
+	cr_assert_eq(mfs_store_source_builds(&src), 2);
+	cr_assert_eq(src.has(src.ctx, ids[5]), 0);
+	mfs_store_source_free(&src);
+	tu_fixture_close(&fx);
+}
+
+/* ---- peers that ask and do not read ---- */
+
+#define HOGS 6
+#define HOG_REQUESTS 16
+
+struct hogs {
+	struct mfs_loop *loop;
+	uint8_t *sk;
+	struct sockaddr_in addr;
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+	struct mfs_peer *peer[HOGS];
+	int ready;                /* atomic: how many are */
+	uint64_t responses;       /* atomic */
+};
+
+static void hog_ready(struct mfs_peer *p, void *ctx)
+{
+	struct hogs *h = ctx;
+
+	for (uint32_t i = 0; i < HOG_REQUESTS; i++) {
+		struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = i + 1};
+
+		memcpy(m.blob_id, ids[i], MFS_BLOB_ID_BYTES);
+		mfs_peer_send(p, &m);
+	}
+	__atomic_add_fetch(&h->ready, 1, __ATOMIC_RELEASE);
+}
+
+static void hog_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *ctx)
+{
+	struct hogs *h = ctx;
+
+	(void)p;
+	if (m->type == MFS_WIRE_RESPONSE)
+		__atomic_add_fetch(&h->responses, 1, __ATOMIC_RELAXED);
+}
+
+static void hog_closed(struct mfs_peer *p, int reason, void *ctx)
+{
+	struct hogs *h = ctx;
+
+	(void)reason;
+	for (int i = 0; i < HOGS; i++)
+		if (h->peer[i] == p)
+			h->peer[i] = NULL;
+}
+
+static int hogs_connect(void *arg)
+{
+	static const struct mfs_peer_callbacks cb = {
+		.ready = hog_ready, .message = hog_message, .closed = hog_closed};
+	struct hogs *h = arg;
+	struct mfs_peer_config cfg = {.static_sk = h->sk, .max_requests = 16};
+
+	for (int i = 0; i < HOGS; i++)
+		if (mfs_peer_connect(&h->peer[i], mfs_loop_uv(h->loop),
+				     (const struct sockaddr *)&h->addr, h->pk, &cfg, &cb, h) != 0)
+			return -1;
+	return 0;
+}
+
+/* Blocks the hogs' loop: none of them reads for that long. */
+static int hogs_stall(void *arg)
+{
+	(void)arg;
+	sleep(4);
+	return 0;
+}
+
+static int hogs_close(void *arg)
+{
+	struct hogs *h = arg;
+
+	for (int i = 0; i < HOGS; i++)
+		if (h->peer[i])
+			mfs_peer_close(h->peer[i], 0, 0, NULL);
+	return 0;
+}
+
+static void *stall_thread(void *arg)
+{
+	struct hogs *h = arg;
+
+	mfs_loop_call(h->loop, hogs_stall, h);
+	return NULL;
+}
+
+Test(node, connections_that_ask_and_do_not_read_stay_within_the_budget)
+{
+	const size_t budget = 8u << 20;
+	struct running seeder, leech;
+	struct hogs h = {0};
+	struct mfs_node_stats st;
+	uint8_t hpk[MFS_NOISE_KEY_BYTES];
+	struct timespec t0;
+	double served_s;
+	pthread_t stall;
+
+	next_budget = budget;
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	next_budget = 0;
+	run_node(&leech, 0, 0, 0, 0);
+	h.sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
+	mfs_noise_keypair(hpk, h.sk);
+	memcpy(h.pk, mfs_node_public_key(seeder.node), MFS_NOISE_KEY_BYTES);
+	h.addr.sin_family = AF_INET;
+	h.addr.sin_port = htons(mfs_node_port(seeder.node));
+	h.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(mfs_loop_start(&h.loop), 0);
+	cr_assert_eq(mfs_loop_call(h.loop, hogs_connect, &h), 0);
+	for (int i = 0; i < 100 && __atomic_load_n(&h.ready, __ATOMIC_ACQUIRE) < HOGS; i++)
+		usleep(50000);
+	cr_assert_eq(__atomic_load_n(&h.ready, __ATOMIC_ACQUIRE), HOGS);
+	/* 6 x 16 MiB asked for; none of it read for 4 s. */
+	pthread_create(&stall, NULL, stall_thread, &h);
+	usleep(300000);
+	/* An honest leech is served meanwhile: its requests wait for memory,
+	 * and the connections holding the most are closed. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
+	for (int i = 0; i < 6; i++)
+		fetch_ok(&leech, 16 + i);
+	served_s = seconds_since(&t0);
+	mfs_node_stats(seeder.node, &st);
+	cr_log_info("budget %zu: peak %zu, %llu REQUESTs deferred, %llu connections evicted, "
+		    "%llu blobs served; the leech had its 6 after %.2f s\n", budget,
+		    st.memory_peak, (unsigned long long)st.requests_deferred,
+		    (unsigned long long)st.peers_evicted, (unsigned long long)st.blobs_served,
+		    served_s);
+	cr_assert_lt(served_s, 3.5, "the leech waited for the hogs to read");
+	/* Over by at most the blobs being read at once (4 pool threads) and
+	 * one leech answer. */
+	cr_assert_leq(st.memory_peak, budget + 5 * (BLOB_BYTES + 4096), "peak %zu", st.memory_peak);
+	cr_assert_gt(st.requests_deferred, 0);
+	cr_assert_geq(st.peers_evicted, 1);
+	pthread_join(stall, NULL);
+	cr_assert_eq(mfs_loop_call(h.loop, hogs_close, &h), 0);
+	mfs_loop_stop(h.loop);
+	mfs_secure_free(h.sk);
+	stop_node(&leech);
+	stop_node(&seeder);
 }

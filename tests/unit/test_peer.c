@@ -148,7 +148,7 @@ static void h_start(void)
 	cr_assert_eq(uv_timer_init(&h.loop, &h.guard), 0);
 	cr_assert_eq(uv_timer_start(&h.guard, on_guard, GUARD_MS, 0), 0);
 	uv_unref((uv_handle_t *)&h.guard); /* the loop ends when the peers do */
-	h.cb = (struct mfs_peer_callbacks){ cb_ready, cb_message, cb_drained, cb_closed };
+	h.cb = (struct mfs_peer_callbacks){ cb_ready, cb_message, cb_drained, cb_closed, NULL };
 	for (int i = 0; i < 2; i++) {
 		h.cfg[i] = (struct mfs_peer_config){
 			.static_sk = sk[i],
@@ -1003,7 +1003,7 @@ Test(peer, garbage_instead_of_a_handshake_closes)
 }
 
 enum bad_message { HUGE_HEAD, UNKNOWN_TYPE, HAVE_33, BAD_UTF8, EARLY_REQUEST, SECOND_HELLO,
-		   ACK_FROM_INITIATOR };
+		   ACK_FROM_INITIATOR, EARLY_RESPONSE, RESPONSE_OVER_BUDGET };
 
 static void bad_message_script(struct raw *r)
 {
@@ -1011,6 +1011,25 @@ static void bad_message_script(struct raw *r)
 	struct mfs_wire_msg m = { .type = MFS_WIRE_REQUEST };
 	int err;
 
+	if (r->param == EARLY_RESPONSE) {
+		/* The largest RESPONSE a head may announce, before the hello. */
+		head[0] = MFS_WIRE_RESPONSE;
+		head[1] = (uint8_t)(MFS_WIRE_MAX_BODY >> 24);
+		head[2] = (uint8_t)(MFS_WIRE_MAX_BODY >> 16);
+		head[3] = (uint8_t)(MFS_WIRE_MAX_BODY >> 8);
+		head[4] = (uint8_t)MFS_WIRE_MAX_BODY;
+		if (raw_handshake(r) == 0 && send_plain(r, head, MFS_WIRE_HEAD_BYTES, -1) == 0)
+			expect_error_then_eof(r, MFS_WIRE_ERR_PROTOCOL);
+		return;
+	}
+	if (r->param == RESPONSE_OVER_BUDGET) {
+		/* Ready, then a RESPONSE of 2 MiB to a side with 1 MiB to spare. */
+		head[0] = MFS_WIRE_RESPONSE;
+		head[2] = 0x20;
+		if (open_ready(r) == 0 && send_plain(r, head, MFS_WIRE_HEAD_BYTES, -1) == 0)
+			expect_error_then_eof(r, MFS_WIRE_ERR_BUSY);
+		return;
+	}
 	if (r->param == EARLY_REQUEST || r->param == ACK_FROM_INITIATOR) {
 		err = raw_handshake(r);
 		if (!err)
@@ -1072,6 +1091,41 @@ Test(peer, malformed_or_unexpected_messages_close_with_format)
 		cr_assert_eq(h.side[1].ready, !early, "case %d", b);
 		cr_assert_eq(h.side[1].messages, 0, "case %d", b);
 	}
+}
+
+Test(peer, a_body_is_checked_from_its_head_before_it_is_allocated)
+{
+	struct mfs_peer_budget budget = {.limit = 1u << 20};
+	struct raw r;
+
+	/* A 16 MiB RESPONSE head before the hello: malformed, nothing allocated. */
+	h_start();
+	h.cfg[1].budget = &budget;
+	h_listen();
+	raw_client(&r, bad_message_script, EARLY_RESPONSE);
+	h_run();
+	raw_join(&r);
+	cr_assert(r.ok, "ERROR(PROTOCOL) then the end of stream");
+	cr_assert_eq(h.side[1].reason, MFS_E_FORMAT, "%s", mfs_strerror(h.side[1].reason));
+	cr_assert_eq(h.side[1].ready, 0);
+	/* Only the handshake's own messages and the ERROR were ever held. */
+	cr_assert_lt(budget.peak, 4096, "%zu bytes held", budget.peak);
+	cr_assert_eq(budget.used, 0);
+	cr_assert_eq(budget.refused, 0);
+
+	/* Ready, then a body larger than the budget has left: ERROR(BUSY). */
+	h_start();
+	h.cfg[1].budget = &budget;
+	h_listen();
+	raw_client(&r, bad_message_script, RESPONSE_OVER_BUDGET);
+	h_run();
+	raw_join(&r);
+	cr_assert(r.ok, "ERROR(BUSY) then the end of stream");
+	cr_assert_eq(h.side[1].reason, -ENOBUFS, "%s", mfs_strerror(h.side[1].reason));
+	cr_assert_eq(h.side[1].ready, 1);
+	cr_assert_eq(budget.refused, 1);
+	cr_assert_lt(budget.peak, 4096, "%zu bytes held", budget.peak);
+	cr_assert_eq(budget.used, 0, "everything released with the connection");
 }
 
 /* ---- versions ---- */

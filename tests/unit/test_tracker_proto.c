@@ -1,7 +1,9 @@
 /* net/tracker_proto: every message built and parsed back, and every way a
  * message can be malformed refused. */
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -557,4 +559,184 @@ Test(tracker_proto, clear_is_null_safe)
 	mfs_tracker_msg_clear(NULL);
 	mfs_tracker_msg_clear(&m);
 	mfs_tracker_msg_clear(&m);
+}
+
+/* ---- sizes: what a message may cost to parse ---- */
+
+/* A signed manifest of files (one chunk each, or none when empty) with
+ * names of name_len bytes, as large as fits under target bytes. */
+static char *manifest_of_files(size_t target, int empty, size_t name_len, size_t *len,
+			       size_t *files)
+{
+	json_t *items = json_array(), *cols;
+	char hex[65], name[300], *text = NULL;
+	size_t per_file = 0;
+
+	memset(hex, 'a', 64);
+	hex[64] = '\0';
+	cr_assert(name_len < sizeof name - 8);
+	for (*files = 0;; (*files)++) {
+		json_t *chunks = empty ? json_array()
+				       : json_pack("[{s:s,s:s,s:i}]", "id", hex, "key", hex,
+						   "length", 40000);
+		snprintf(name, sizeof name, "%0*zu", (int)name_len, *files);
+		json_array_append_new(items, json_pack("{s:i,s:o,s:s,s:i,s:s,s:i}", "chunkSize",
+						       65536, "chunks", chunks, "mode",
+						       "convergent", "mtime", 1700000000, "name",
+						       name, "size", empty ? 0 : 40000));
+		if (per_file == 0) {
+			char *one = json_dumps(json_array_get(items, 0), JSON_COMPACT);
+			per_file = strlen(one) + 1;
+			free(one);
+		}
+		if ((*files + 2) * per_file + 400 > target)
+			break;
+	}
+	cols = json_pack("[{s:o,s:s}]", "items", items, "title", "Films");
+	for (;;) {
+		cr_assert_eq(mfs_manifest_sign(&text, len, 9, 1700000000000ull, cols, pk, sk), 0);
+		if (*len <= target)
+			break;
+		free(text);
+		for (size_t over = (*len - target) / per_file + 1; over--;)
+			json_array_remove(items, json_array_size(items) - 1);
+	}
+	*files = json_array_size(items);
+	json_decref(cols);
+	return text;
+}
+
+Test(tracker_proto, honest_manifests_near_the_limit_pass)
+{
+	const struct {
+		int empty;
+		size_t name_len;
+	} kinds[] = {{0, 12}, {1, 1}, {1, 12}};
+
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		struct mfs_tracker_msg m;
+		size_t mlen, len, files;
+		char *manifest = manifest_of_files(MFS_TRACKER_MANIFEST_MAX, kinds[k].empty,
+						   kinds[k].name_len, &mlen, &files);
+		char *text, why[160] = "";
+
+		cr_assert_leq(mlen, MFS_TRACKER_MANIFEST_MAX);
+		cr_assert_geq(mlen, MFS_TRACKER_MANIFEST_MAX - 2000, "only %zu bytes", mlen);
+		cr_assert_eq(mfs_tracker_build_publish(&text, &len, manifest, mlen), 0);
+		cr_assert_leq(len, MFS_TRACKER_MESSAGE_MAX);
+		cr_assert_eq(mfs_tracker_parse_request(&m, text, len, why, sizeof why), 0,
+			     "%zu files (kind %zu) refused: %s", files, k, why);
+		cr_assert_eq(m.manifest_len, mlen);
+		mfs_tracker_msg_clear(&m);
+		cr_assert_eq(mfs_tracker_parse_reply(&m, text, len, why, sizeof why), 0);
+		mfs_tracker_msg_clear(&m);
+		if (k == 0)
+			cr_assert_geq(files, 3500, "only %zu files of one chunk fit", files);
+		free(text);
+		free(manifest);
+	}
+}
+
+Test(tracker_proto, sizes_over_the_limits_are_refused)
+{
+	size_t n = MFS_TRACKER_MANIFEST_MAX + 1;
+	char *big = malloc(MFS_TRACKER_MESSAGE_MAX + 2), *text;
+	struct mfs_tracker_msg m;
+	size_t len;
+
+	cr_assert_not_null(big);
+	memset(big, ' ', n);
+	big[0] = '{';
+	big[n - 1] = '}';
+	cr_assert_eq(mfs_tracker_build_publish(&text, &len, big, n), MFS_E_FORMAT);
+	cr_assert_eq(mfs_tracker_build_publish(&text, &len, big, n - 1 - 1), MFS_E_FORMAT);
+	big[n - 2] = '}';
+	cr_assert_eq(mfs_tracker_build_publish(&text, &len, big, n - 1), 0);
+	free(text);
+	/* A message one byte over, however harmless, is not parsed. */
+	memset(big, ' ', MFS_TRACKER_MESSAGE_MAX + 1);
+	memcpy(big, "{\"action\":\"subscribe\",\"key\":\"", 29);
+	memcpy(big + 29, key_hex, 64);
+	memcpy(big + 93, "\"}", 2);
+	cr_assert_eq(mfs_tracker_parse_request(&m, big, MFS_TRACKER_MESSAGE_MAX, NULL, 0), 0);
+	mfs_tracker_msg_clear(&m);
+	cr_assert_eq(mfs_tracker_parse_request(&m, big, MFS_TRACKER_MESSAGE_MAX + 1, NULL, 0),
+		     MFS_E_FORMAT);
+	cr_assert_eq(mfs_tracker_parse_reply(&m, big, MFS_TRACKER_MESSAGE_MAX + 1, NULL, 0),
+		     MFS_E_FORMAT);
+	free(big);
+}
+
+/* A publish of about 1 MiB whose manifest carries "junk": unit repeated,
+ * each followed by pad spaces. */
+static char *junk_publish(const char *unit, size_t pad, size_t *len)
+{
+	static const char tail[] = "],\"publicKey\":\"%s\",\"sequence\":5}}";
+	size_t cap = MFS_TRACKER_MESSAGE_MAX - 128, ul = strlen(unit), n;
+	char *text = malloc(cap + 1), *p = text;
+
+	cr_assert_not_null(text);
+	p += sprintf(p, "{\"action\":\"publish\",\"manifest\":{\"junk\":[");
+	for (n = 0; (size_t)(p - text) + ul + pad + 1 + sizeof tail + 64 < cap; n++) {
+		if (n)
+			*p++ = ',';
+		memcpy(p, unit, ul);
+		p += ul;
+		memset(p, ' ', pad);
+		p += pad;
+	}
+	p += sprintf(p, tail, key_hex);
+	*len = (size_t)(p - text);
+	return text;
+}
+
+static size_t heap_in_use(void)
+{
+	return mallinfo2().uordblks;
+}
+
+Test(tracker_proto, junk_is_counted_before_it_is_parsed)
+{
+	static const char *const units[] = {"[]", "{}", "[[[]]]", "{\"a\":{}}", "\"\"", "1",
+					    "[1,[]]", "{\"a\":1}", "true", "\"\\\"\""};
+	struct mfs_tracker_msg m;
+
+	for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+		size_t len, pad, before, tree;
+		char *text = NULL, why[160] = "";
+		json_t *root;
+
+		/* The densest form of this junk that the count lets through. */
+		for (pad = 0; pad < 256; pad++) {
+			free(text);
+			text = junk_publish(units[u], pad, &len);
+			if (mfs_tracker_shape_check(text, len, NULL, 0) == 0)
+				break;
+			if (pad == 0) {
+				/* Refused: so are both parsers, with a reason. */
+				cr_assert_eq(mfs_tracker_parse_request(&m, text, len, why, sizeof why),
+					     MFS_E_FORMAT);
+				cr_assert(strstr(why, "too many values"), "%s: %s", units[u], why);
+				cr_assert_eq(mfs_tracker_parse_reply(&m, text, len, NULL, 0),
+					     MFS_E_FORMAT);
+			}
+		}
+		cr_assert_lt(pad, 256);
+		cr_assert_geq(len, MFS_TRACKER_MESSAGE_MAX - 400);
+		/* What jansson's tree of it costs stays within the bound. */
+		before = heap_in_use();
+		root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+		cr_assert_not_null(root, "%s", units[u]);
+		tree = heap_in_use() - before;
+		cr_assert_leq(tree, 32 * len + (64u << 10), "%s (pad %zu): %zu bytes for %zu",
+			      units[u], pad, tree, len);
+		cr_log_info("%-10s pad %3zu: tree %5.1f x the text\n", units[u], pad,
+			    (double)tree / (double)len);
+		json_decref(root);
+		why[0] = '\0';
+		cr_assert_eq(mfs_tracker_parse_request(&m, text, len, why, sizeof why), 0, "%s: %s",
+			     units[u], why);
+		mfs_tracker_msg_clear(&m);
+		free(text);
+	}
 }
