@@ -533,6 +533,20 @@ int mfs_store_slot_read(struct mfs_store *s, uint32_t pos, uint8_t value[static 
 	return slot_io(s, pos, value, 0);
 }
 
+int mfs_store_slot_peek(struct mfs_store *s, uint32_t pos, uint8_t *buf, size_t len)
+{
+	ssize_t n;
+
+	if (pos >= s->hdr.slot_count || len > MFS_SLOT_BYTES)
+		return MFS_E_FORMAT;
+	do
+		n = pread(s->fd, buf, len, (off_t)s->offsets[pos]);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : MFS_E_TRUNCATED;
+}
+
 int mfs_store_slot_write(struct mfs_store *s, uint32_t pos,
 			 const uint8_t value[static MFS_SLOT_BYTES])
 {

@@ -65,6 +65,9 @@ int mfs_store_record_count(struct mfs_store *s, uint64_t *count);
 /* Copies slot pos's value into value. 0, MFS_E_FORMAT (pos out of range) or
  * -errno. */
 int mfs_store_slot_read(struct mfs_store *s, uint32_t pos, uint8_t value[static MFS_SLOT_BYTES]);
+/* Copies the first len bytes (at most MFS_SLOT_BYTES) of slot pos: a cheap
+ * look at whether a slot changed. */
+int mfs_store_slot_peek(struct mfs_store *s, uint32_t pos, uint8_t *buf, size_t len);
 /* Overwrites slot pos in place (not durable until mfs_store_sync). Caller
  * holds mfs_store_lock. */
 int mfs_store_slot_write(struct mfs_store *s, uint32_t pos,

@@ -79,6 +79,7 @@ struct view {
 	uint64_t entries;
 	uint64_t npages;
 	uint32_t sb_pos[SB_COPIES];
+	uint8_t sb_nonce[SB_COPIES][MFS_AEAD_NONCE_BYTES]; /* as written: changes when rewritten */
 	unsigned nsb;
 };
 
@@ -446,7 +447,8 @@ static int page_decode(struct page **out, const uint8_t *in, uint32_t bucket, ui
 /* Finds the newest superblock among a side's candidates and decodes it.
  * MFS_E_NOTFOUND when no candidate opens. */
 static int scan_sb(struct mfs_store *s, const struct side *sd, uint8_t *raw, uint8_t *scratch,
-		   struct sb_disk *best, uint32_t pos_out[static SB_COPIES], unsigned *npos)
+		   struct sb_disk *best, uint32_t pos_out[static SB_COPIES],
+		   uint8_t nonce_out[static SB_COPIES][MFS_AEAD_NONCE_BYTES], unsigned *npos)
 {
 	struct sb_disk *d = malloc(sizeof *d);
 	int found = 0;
@@ -463,8 +465,10 @@ static int scan_sb(struct mfs_store *s, const struct side *sd, uint8_t *raw, uin
 			*npos = 0;
 			found = 1;
 		}
-		if (d->gen == best->gen && *npos < SB_COPIES)
+		if (d->gen == best->gen && *npos < SB_COPIES) {
+			memcpy(nonce_out[*npos], raw, MFS_AEAD_NONCE_BYTES);
 			pos_out[(*npos)++] = sd->cand[j];
+		}
 	}
 	mfs_memzero(scratch, MFS_SLOT_PAYLOAD);
 	free(d);
@@ -481,13 +485,14 @@ static int load_view(struct mfs_volume *vol, const struct side *sd, struct view 
 	const uint64_t slot_count = mfs_store_header(s)->slot_count;
 	uint8_t *raw = malloc(MFS_SLOT_BYTES), *scratch = mfs_secure_alloc(MFS_SLOT_PAYLOAD);
 	struct sb_disk *d = malloc(sizeof *d);
+	uint8_t sb_nonce[SB_COPIES][MFS_AEAD_NONCE_BYTES];
 	uint32_t sb_pos[SB_COPIES];
 	struct view *v = NULL;
 	unsigned nsb;
 	int rc = raw && scratch && d ? 0 : -ENOMEM;
 
 	if (rc == 0)
-		rc = scan_sb(s, sd, raw, scratch, d, sb_pos, &nsb);
+		rc = scan_sb(s, sd, raw, scratch, d, sb_pos, sb_nonce, &nsb);
 	if (rc == 0 && hint && hint->gen == d->gen) {
 		__atomic_add_fetch(&hint->refs, 1, __ATOMIC_RELAXED);
 		v = hint;
@@ -500,6 +505,7 @@ static int load_view(struct mfs_volume *vol, const struct side *sd, struct view 
 		v->sb = d->sb;
 		v->nsb = nsb;
 		memcpy(v->sb_pos, sb_pos, sizeof sb_pos);
+		memcpy(v->sb_nonce, sb_nonce, sizeof sb_nonce);
 	}
 	for (uint32_t b = 0; rc == 0 && b < d->nb; b++) {
 		uint8_t vid[VID_BYTES];
@@ -881,6 +887,18 @@ static void write_end(struct mfs_vtxn *t)
 	txn_free(t);
 }
 
+/* Whether the superblock copy v was read from (or written as) has changed. */
+static int view_moved(struct mfs_volume *vol, const struct view *v)
+{
+	uint8_t nonce[MFS_AEAD_NONCE_BYTES];
+
+	if (v->nsb == 0 || vol->creating)
+		return 0;
+	if (mfs_store_slot_peek(vol->store, v->sb_pos[0], nonce, sizeof nonce) != 0)
+		return 1;
+	return !mfs_memeq(nonce, v->sb_nonce[0], sizeof nonce);
+}
+
 int mfs_vtxn_begin(struct mfs_volume *v, int write, struct mfs_vtxn **out)
 {
 	struct mfs_vtxn *t;
@@ -892,6 +910,14 @@ int mfs_vtxn_begin(struct mfs_volume *v, int write, struct mfs_vtxn **out)
 	if (rc != 0)
 		return rc;
 	t->view = side_view(v, &v->self);
+	/* Another process may have committed: it rewrote the superblock (new
+	 * nonce) and wiped ours. One small read tells; a full look only then. */
+	if (view_moved(v, t->view) && mfs_store_lock(v->store) == 0) {
+		side_refresh(v, &v->self);
+		mfs_store_unlock(v->store);
+		view_unref(t->view);
+		t->view = side_view(v, &v->self);
+	}
 	t->sb = t->view->sb;
 	*out = t;
 	return 0;
@@ -1471,8 +1497,10 @@ static int put_sb(struct mfs_store *s, uint8_t *raw, uint8_t *scratch, const str
 		rc = poslist_add(written, sd->cand[j]);
 		if (rc == 0)
 			rc = mfs_store_slot_write(s, sd->cand[j], raw);
-		if (rc == 0)
+		if (rc == 0) {
+			memcpy(nv->sb_nonce[nv->nsb], raw, MFS_AEAD_NONCE_BYTES);
 			nv->sb_pos[nv->nsb++] = sd->cand[j];
+		}
 	}
 	mfs_memzero(scratch, MFS_SLOT_PAYLOAD);
 	if (rc == 0 && nv->nsb == 0)
@@ -1797,9 +1825,12 @@ int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const 
 
 int mfs_volume_refresh(struct mfs_volume *v, uint64_t *generation)
 {
-	struct view *cur;
-	int rc = side_load(v, &v->self);
+	struct view *cur = side_view(v, &v->self);
+	int rc = 0;
 
+	if (view_moved(v, cur))
+		rc = side_load(v, &v->self);
+	view_unref(cur);
 	if (rc != 0)
 		return rc == MFS_E_NOTFOUND ? MFS_E_CORRUPT : rc;
 	cur = side_view(v, &v->self);

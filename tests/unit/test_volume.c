@@ -464,3 +464,28 @@ Test(volume, objects_sealed_ahead_of_their_transaction)
 	free(scratch);
 	close_store(&f);
 }
+
+Test(volume, a_read_sees_what_another_process_committed)
+{
+	struct fixture f = open_store(128);
+	struct mfs_store *other_store;
+	struct mfs_volume *mine = tu_volume(f.store, "pw", NULL), *theirs;
+	uint8_t *got;
+	uint64_t n;
+
+	/* A second handle on the same directory: another process, as far as
+	 * the store can tell (its own descriptor, its own lock). */
+	cr_assert_eq(mfs_store_open(&other_store, f.dir), 0);
+	cr_assert_eq(mfs_volume_open(&theirs, other_store, "pw", 2, NULL, 0), 0);
+	put(mine, "early", "before", 6);
+	expect(theirs, "early", (const uint8_t *)"before", 6);
+	put(theirs, "late", "after", 5);
+	expect(mine, "late", (const uint8_t *)"after", 5);
+	put(theirs, "early", "rewritten", 9);
+	expect(mine, "early", (const uint8_t *)"rewritten", 9);
+	cr_assert_eq(get(mine, "nothing", &got, &n), MFS_E_NOTFOUND);
+	mfs_volume_close(theirs);
+	mfs_store_close(other_store);
+	mfs_volume_close(mine);
+	close_store(&f);
+}
