@@ -11,86 +11,20 @@
 #include "crypto/le.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "fs/store/volmap.h"
 
-#define VID_BYTES 16
-#define AD_BYTES (VID_BYTES + 8)
-#define CT_AT MFS_AEAD_NONCE_BYTES
-#define PAD_AT (CT_AT + MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES)
 #define LEN_BYTES 8
 /* A hidden volume keeps the master key of the volume it was made inside, so
  * that it never takes that volume's slots even when opened alone. */
 #define PROTECT_NAME "\0protect"
 #define PROTECT_NAME_LEN 8
-#define SB_MAGIC 0x5653464du /* "MFSV" */
-#define SB_VERSION 2u
-#define SB_HEAD 96
-#define SB_DIR_BYTES 12 /* per map bucket: position u32, generation u64 */
-#define MAX_BUCKETS 4096u
-#define PAGE_HEAD 4
-#define ENTRY_BYTES 24 /* slot id, position u32, generation u32 */
-#define PAGE_CAP ((MFS_SLOT_PAYLOAD - PAGE_HEAD) / ENTRY_BYTES)
-#define MAX_CANDIDATES 16u
-#define MIN_CANDIDATES 4u
 /* A new volume needs this many candidates free of the other volume's data:
  * two for the superblock, one to write the next one to. */
 #define MIN_USABLE (SB_COPIES + 1)
-#define SB_COPIES 2u
-#define NO_POS UINT32_MAX
 #define MAX_OBJ_SLOTS 1024u /* 64 MiB: an object's slots share one map page */
 #define DEFAULT_CACHE_CAP (UINT64_C(1) << 30)
-/* Internal: a slot did not open as the view expects; a newer state may
- * have moved it. Never returned to callers (becomes MFS_E_CORRUPT). */
-#define E_STALE (MFS_E_FIRST - 1)
 #define CATCH_UP_TRIES 8
 
-_Static_assert(SB_HEAD + MAX_BUCKETS * SB_DIR_BYTES <= MFS_SLOT_PAYLOAD, "superblock fits");
-
-/* One volume's keys, in guarded memory. */
-struct vol_keys {
-	uint8_t master[MFS_KEY_BYTES];
-	uint8_t naming[MFS_KEY_BYTES]; /* slot ids */
-	uint8_t bucket[MFS_KEY_BYTES]; /* which map page an object's slot ids go to */
-	uint8_t seal[MFS_KEY_BYTES];
-	uint8_t meta[MFS_KEY_BYTES];   /* superblock candidates and map page ids */
-};
-
-struct entry {
-	uint8_t vid[VID_BYTES];
-	uint32_t pos;
-	uint32_t gen;
-};
-
-/* One map page as committed: immutable, shared between views. */
-struct page {
-	unsigned refs; /* atomic */
-	uint32_t pos;
-	uint64_t gen;
-	uint32_t count;
-	struct entry e[]; /* sorted by vid */
-};
-
-/* A committed state of a volume: immutable, reference-counted. */
-struct view {
-	unsigned refs; /* atomic */
-	uint64_t gen;
-	struct mfs_superblock sb;
-	uint32_t nb;         /* map buckets (power of two) */
-	struct page **pages; /* nb; NULL for an empty bucket */
-	uint64_t entries;
-	uint64_t npages;
-	uint32_t sb_pos[SB_COPIES];
-	uint8_t sb_nonce[SB_COPIES][MFS_AEAD_NONCE_BYTES]; /* as written: changes when rewritten */
-	unsigned nsb;
-};
-
-/* A volume as seen through one set of keys: our own, or the protected one. */
-struct side {
-	struct vol_keys *keys;
-	uint32_t cand[MAX_CANDIDATES];
-	unsigned ncand;
-	uint8_t sb_vid[VID_BYTES];
-	struct view *view; /* protected by the volume's view_lock; NULL: unknown */
-};
 
 struct mfs_volume {
 	struct mfs_store *store;
@@ -134,177 +68,6 @@ struct mfs_vtxn {
 	uint8_t *raw;                    /* one slot value as stored */
 };
 
-/* ---- keys, ids, positions ---- */
-
-static void keys_from_master(struct vol_keys *k)
-{
-	mfs_kdf_subkey(k->naming, 1, "mfs-vol2", k->master);
-	mfs_kdf_subkey(k->bucket, 2, "mfs-vol2", k->master);
-	mfs_kdf_subkey(k->seal, 3, "mfs-vol2", k->master);
-	mfs_kdf_subkey(k->meta, 4, "mfs-vol2", k->master);
-}
-
-static int derive_keys(struct vol_keys **out, struct mfs_store *s, const char *pw, size_t pw_len)
-{
-	const struct mfs_store_header *h = mfs_store_header(s);
-	struct vol_keys *k = mfs_secure_alloc(sizeof *k);
-	int rc;
-
-	if (!k)
-		return -ENOMEM;
-	rc = mfs_kdf_password(k->master, pw, pw_len, h->salt, &h->kdf);
-	if (rc != 0) {
-		mfs_secure_free(k);
-		return rc;
-	}
-	keys_from_master(k);
-	*out = k;
-	return 0;
-}
-
-/* Slot id: 4 bytes that pick the object's map bucket (the same for all its
- * slots, so writing an object dirties one map page), then 12 of a PRF of
- * name and index. */
-static void slot_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *k, const void *name,
-		     size_t name_len, uint32_t index)
-{
-	uint8_t idx[4], h[VID_BYTES];
-
-	mfs_keyed_hash(h, sizeof h, k->bucket, name, name_len, NULL, 0);
-	memcpy(vid, h, 4);
-	mfs_le_put(idx, index, 4);
-	mfs_keyed_hash(h, sizeof h, k->naming, name, name_len, idx, sizeof idx);
-	memcpy(vid + 4, h, VID_BYTES - 4);
-}
-
-static uint32_t bucket_of(const uint8_t vid[static VID_BYTES], uint32_t nb)
-{
-	return (uint32_t)mfs_le_get(vid, 4) & (nb - 1);
-}
-
-static void meta_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *k, const char *what,
-		     uint32_t index)
-{
-	uint8_t idx[4];
-
-	mfs_le_put(idx, index, 4);
-	mfs_keyed_hash(vid, VID_BYTES, k->meta, what, strlen(what), idx, sizeof idx);
-}
-
-/* Where a volume's superblock may sit: a few positions only its key finds. */
-static void side_init(struct side *sd, struct vol_keys *k, uint64_t slot_count)
-{
-	uint64_t want = slot_count / 8;
-	uint8_t h[VID_BYTES];
-
-	want = want < MIN_CANDIDATES ? MIN_CANDIDATES : want > MAX_CANDIDATES ? MAX_CANDIDATES : want;
-	sd->keys = k;
-	sd->ncand = 0;
-	sd->view = NULL;
-	for (uint32_t j = 0; sd->ncand < want && j < 8 * MAX_CANDIDATES; j++) {
-		uint32_t pos;
-		int dup = 0;
-
-		meta_vid(h, k, "candidate", j);
-		pos = (uint32_t)(mfs_le_get(h, 8) % slot_count);
-		for (unsigned i = 0; i < sd->ncand; i++)
-			dup |= sd->cand[i] == pos;
-		if (!dup)
-			sd->cand[sd->ncand++] = pos;
-	}
-	meta_vid(sd->sb_vid, k, "superblock", 0);
-}
-
-/* ---- sealing ---- */
-
-static void make_ad(uint8_t ad[static AD_BYTES], const uint8_t vid[static VID_BYTES], uint64_t gen)
-{
-	memcpy(ad, vid, VID_BYTES);
-	mfs_le_put(ad + VID_BYTES, gen, 8);
-}
-
-/* Seals a payload (MFS_SLOT_PAYLOAD bytes, built in guarded memory) into a
- * slot value. The plaintext never enters the store file. */
-static void seal_slot(uint8_t *value, const uint8_t *payload, const struct vol_keys *k,
-		      const uint8_t vid[static VID_BYTES], uint64_t gen)
-{
-	uint8_t ad[AD_BYTES];
-
-	make_ad(ad, vid, gen);
-	mfs_random(value, MFS_AEAD_NONCE_BYTES);
-	mfs_aead_seal(value + CT_AT, payload, MFS_SLOT_PAYLOAD, ad, sizeof ad, value, k->seal);
-	mfs_random(value + PAD_AT, MFS_SLOT_BYTES - PAD_AT);
-}
-
-/* Reads slot pos and opens it as (vid, gen) into out. E_STALE when it does
- * not open: overwritten since, or damaged. */
-static int open_slot(struct mfs_store *s, uint8_t *raw, const struct vol_keys *k, uint32_t pos,
-		     const uint8_t vid[static VID_BYTES], uint64_t gen, uint8_t *out)
-{
-	uint8_t ad[AD_BYTES];
-	int rc = mfs_store_slot_read(s, pos, raw);
-
-	if (rc != 0)
-		return rc;
-	make_ad(ad, vid, gen);
-	rc = mfs_aead_open(out, raw + CT_AT, MFS_SLOT_PAYLOAD, ad, sizeof ad, raw, k->seal);
-	return rc == 0 ? 0 : E_STALE;
-}
-
-/* ---- views and pages ---- */
-
-static void page_unref(struct page *p)
-{
-	if (p && __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		free(p);
-}
-
-static struct page *page_ref(struct page *p)
-{
-	if (p)
-		__atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
-	return p;
-}
-
-static struct page *page_new(uint32_t count)
-{
-	struct page *p = malloc(sizeof *p + (size_t)count * sizeof(struct entry));
-
-	if (p) {
-		p->refs = 1;
-		p->pos = NO_POS;
-		p->gen = 0;
-		p->count = count;
-	}
-	return p;
-}
-
-static void view_unref(struct view *v)
-{
-	if (!v || __atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) != 0)
-		return;
-	for (uint32_t b = 0; b < v->nb; b++)
-		page_unref(v->pages[b]);
-	free(v->pages);
-	free(v);
-}
-
-static struct view *view_new(uint32_t nb)
-{
-	struct view *v = calloc(1, sizeof *v);
-
-	if (!v)
-		return NULL;
-	v->pages = calloc(nb, sizeof *v->pages);
-	if (!v->pages) {
-		free(v);
-		return NULL;
-	}
-	v->refs = 1;
-	v->nb = nb;
-	return v;
-}
-
 /* The current view of a side, with a reference (NULL when unknown). */
 static struct view *side_view(struct mfs_volume *vol, struct side *sd)
 {
@@ -331,228 +94,16 @@ static void side_install(struct mfs_volume *vol, struct side *sd, struct view *v
 		old = v;
 	}
 	pthread_mutex_unlock(&vol->view_lock);
-	view_unref(old);
-}
-
-static int entry_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, VID_BYTES);
-}
-
-static const struct entry *page_find(const struct page *p, const uint8_t vid[static VID_BYTES])
-{
-	return p ? bsearch(vid, p->e, p->count, sizeof p->e[0], entry_cmp) : NULL;
-}
-
-/* ---- the superblock and map pages on disk ---- */
-
-struct sb_disk {
-	uint64_t gen;
-	struct mfs_superblock sb;
-	uint32_t nb;
-	uint64_t entries;
-	uint32_t dir_pos[MAX_BUCKETS];
-	uint64_t dir_gen[MAX_BUCKETS];
-};
-
-static void sb_encode(uint8_t *out, const struct view *v)
-{
-	memset(out, 0, MFS_SLOT_PAYLOAD);
-	mfs_le_put(out, SB_MAGIC, 4);
-	mfs_le_put(out + 4, SB_VERSION, 4);
-	mfs_le_put(out + 8, v->gen, 8);
-	mfs_le_put(out + 16, v->sb.blob_count, 8);
-	mfs_le_put(out + 24, v->sb.blob_bytes, 8);
-	mfs_le_put(out + 32, v->sb.pinned_bytes, 8);
-	mfs_le_put(out + 40, v->sb.cache_cap, 8);
-	mfs_le_put(out + 48, v->sb.tick, 8);
-	mfs_le_put(out + 56, v->sb.bucket_count, 4);
-	mfs_le_put(out + 60, v->nb, 4);
-	mfs_le_put(out + 64, v->entries, 8);
-	for (uint32_t b = 0; b < v->nb; b++) {
-		uint8_t *d = out + SB_HEAD + (size_t)b * SB_DIR_BYTES;
-
-		mfs_le_put(d, v->pages[b] ? v->pages[b]->pos : NO_POS, 4);
-		mfs_le_put(d + 4, v->pages[b] ? v->pages[b]->gen : 0, 8);
-	}
-}
-
-static int sb_decode(struct sb_disk *d, const uint8_t *in, uint64_t slot_count)
-{
-	if (mfs_le_get(in, 4) != SB_MAGIC || mfs_le_get(in + 4, 4) != SB_VERSION)
-		return MFS_E_CORRUPT;
-	d->gen = mfs_le_get(in + 8, 8);
-	d->sb.blob_count = mfs_le_get(in + 16, 8);
-	d->sb.blob_bytes = mfs_le_get(in + 24, 8);
-	d->sb.pinned_bytes = mfs_le_get(in + 32, 8);
-	d->sb.cache_cap = mfs_le_get(in + 40, 8);
-	d->sb.tick = mfs_le_get(in + 48, 8);
-	d->sb.bucket_count = (uint32_t)mfs_le_get(in + 56, 4);
-	d->nb = (uint32_t)mfs_le_get(in + 60, 4);
-	d->entries = mfs_le_get(in + 64, 8);
-	if (d->sb.bucket_count == 0 || (d->sb.bucket_count & (d->sb.bucket_count - 1)) != 0 ||
-	    d->nb == 0 || d->nb > MAX_BUCKETS || (d->nb & (d->nb - 1)) != 0)
-		return MFS_E_CORRUPT;
-	for (uint32_t b = 0; b < d->nb; b++) {
-		const uint8_t *e = in + SB_HEAD + (size_t)b * SB_DIR_BYTES;
-
-		d->dir_pos[b] = (uint32_t)mfs_le_get(e, 4);
-		d->dir_gen[b] = mfs_le_get(e + 4, 8);
-		if (d->dir_pos[b] != NO_POS && d->dir_pos[b] >= slot_count)
-			return MFS_E_CORRUPT;
-	}
-	return 0;
-}
-
-static void page_encode(uint8_t *out, const struct page *p)
-{
-	memset(out, 0, MFS_SLOT_PAYLOAD);
-	mfs_le_put(out, p->count, 4);
-	for (uint32_t i = 0; i < p->count; i++) {
-		uint8_t *e = out + PAGE_HEAD + (size_t)i * ENTRY_BYTES;
-
-		memcpy(e, p->e[i].vid, VID_BYTES);
-		mfs_le_put(e + VID_BYTES, p->e[i].pos, 4);
-		mfs_le_put(e + VID_BYTES + 4, p->e[i].gen, 4);
-	}
-}
-
-static int page_decode(struct page **out, const uint8_t *in, uint32_t bucket, uint32_t nb,
-		       uint64_t slot_count)
-{
-	uint32_t count = (uint32_t)mfs_le_get(in, 4);
-	struct page *p;
-
-	if (count == 0 || count > PAGE_CAP)
-		return MFS_E_CORRUPT;
-	p = page_new(count);
-	if (!p)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < count; i++) {
-		const uint8_t *e = in + PAGE_HEAD + (size_t)i * ENTRY_BYTES;
-
-		memcpy(p->e[i].vid, e, VID_BYTES);
-		p->e[i].pos = (uint32_t)mfs_le_get(e + VID_BYTES, 4);
-		p->e[i].gen = (uint32_t)mfs_le_get(e + VID_BYTES + 4, 4);
-		if (p->e[i].pos >= slot_count || bucket_of(p->e[i].vid, nb) != bucket ||
-		    (i > 0 && memcmp(p->e[i - 1].vid, p->e[i].vid, VID_BYTES) >= 0)) {
-			free(p);
-			return MFS_E_CORRUPT;
-		}
-	}
-	*out = p;
-	return 0;
-}
-
-/* Finds the newest superblock among a side's candidates and decodes it.
- * MFS_E_NOTFOUND when no candidate opens. */
-static int scan_sb(struct mfs_store *s, const struct side *sd, uint8_t *raw, uint8_t *scratch,
-		   struct sb_disk *best, uint32_t pos_out[static SB_COPIES],
-		   uint8_t nonce_out[static SB_COPIES][MFS_AEAD_NONCE_BYTES], unsigned *npos)
-{
-	struct sb_disk *d = malloc(sizeof *d);
-	int found = 0;
-
-	if (!d)
-		return -ENOMEM;
-	*npos = 0;
-	for (unsigned j = 0; j < sd->ncand; j++) {
-		if (open_slot(s, raw, sd->keys, sd->cand[j], sd->sb_vid, 0, scratch) != 0 ||
-		    sb_decode(d, scratch, mfs_store_header(s)->slot_count) != 0)
-			continue;
-		if (!found || d->gen > best->gen) {
-			*best = *d;
-			*npos = 0;
-			found = 1;
-		}
-		if (d->gen == best->gen && *npos < SB_COPIES) {
-			memcpy(nonce_out[*npos], raw, MFS_AEAD_NONCE_BYTES);
-			pos_out[(*npos)++] = sd->cand[j];
-		}
-	}
-	mfs_memzero(scratch, MFS_SLOT_PAYLOAD);
-	free(d);
-	return found ? 0 : MFS_E_NOTFOUND;
-}
-
-/* Reads a side's newest committed state. Pages whose position and
- * generation match hint's are shared, not read again. Caller holds the
- * store's lock (nothing moves under it). */
-static int load_view(struct mfs_volume *vol, const struct side *sd, struct view *hint,
-		     struct view **out)
-{
-	struct mfs_store *s = vol->store;
-	const uint64_t slot_count = mfs_store_header(s)->slot_count;
-	uint8_t *raw = malloc(MFS_SLOT_BYTES), *scratch = mfs_secure_alloc(MFS_SLOT_PAYLOAD);
-	struct sb_disk *d = malloc(sizeof *d);
-	uint8_t sb_nonce[SB_COPIES][MFS_AEAD_NONCE_BYTES];
-	uint32_t sb_pos[SB_COPIES];
-	struct view *v = NULL;
-	unsigned nsb;
-	int rc = raw && scratch && d ? 0 : -ENOMEM;
-
-	if (rc == 0)
-		rc = scan_sb(s, sd, raw, scratch, d, sb_pos, sb_nonce, &nsb);
-	if (rc == 0 && hint && hint->gen == d->gen) {
-		__atomic_add_fetch(&hint->refs, 1, __ATOMIC_RELAXED);
-		v = hint;
-		goto out;
-	}
-	if (rc == 0 && !(v = view_new(d->nb)))
-		rc = -ENOMEM;
-	if (rc == 0) {
-		v->gen = d->gen;
-		v->sb = d->sb;
-		v->nsb = nsb;
-		memcpy(v->sb_pos, sb_pos, sizeof sb_pos);
-		memcpy(v->sb_nonce, sb_nonce, sizeof sb_nonce);
-	}
-	for (uint32_t b = 0; rc == 0 && b < d->nb; b++) {
-		uint8_t vid[VID_BYTES];
-
-		if (d->dir_pos[b] == NO_POS)
-			continue;
-		if (hint && hint->nb == d->nb && hint->pages[b] &&
-		    hint->pages[b]->pos == d->dir_pos[b] && hint->pages[b]->gen == d->dir_gen[b]) {
-			v->pages[b] = page_ref(hint->pages[b]);
-		} else {
-			meta_vid(vid, sd->keys, "map", b);
-			rc = open_slot(s, raw, sd->keys, d->dir_pos[b], vid, d->dir_gen[b], scratch);
-			if (rc == E_STALE)
-				rc = MFS_E_CORRUPT; /* nothing moves while we hold the lock */
-			if (rc == 0)
-				rc = page_decode(&v->pages[b], scratch, b, d->nb, slot_count);
-			if (rc == 0) {
-				v->pages[b]->pos = d->dir_pos[b];
-				v->pages[b]->gen = d->dir_gen[b];
-			}
-		}
-		if (rc == 0) {
-			v->entries += v->pages[b]->count;
-			v->npages++;
-		}
-	}
-	if (rc == 0 && v->entries != d->entries)
-		rc = MFS_E_CORRUPT;
-out:
-	if (rc != 0) {
-		view_unref(v);
-		v = NULL;
-	}
-	*out = v;
-	free(raw);
-	mfs_secure_free(scratch);
-	free(d);
-	return rc;
+	volmap_view_unref(old);
 }
 
 /* Brings a side up to the store's newest state (caller holds the store lock). */
 static int side_refresh(struct mfs_volume *vol, struct side *sd)
 {
 	struct view *hint = side_view(vol, sd), *v;
-	int rc = load_view(vol, sd, hint, &v);
+	int rc = volmap_load_view(vol->store, sd, hint, &v);
 
-	view_unref(hint);
+	volmap_view_unref(hint);
 	if (rc == 0)
 		side_install(vol, sd, v);
 	return rc;
@@ -728,7 +279,7 @@ static int lookup(struct mfs_vtxn *t, const uint8_t vid[static VID_BYTES], struc
 		out->gen = c->gen;
 		return 0;
 	}
-	e = page_find(t->view->pages[bucket_of(vid, t->view->nb)], vid);
+	e = volmap_page_find(t->view->pages[volmap_bucket_of(vid, t->view->nb)], vid);
 	if (!e)
 		return MFS_E_NOTFOUND;
 	*out = *e;
@@ -807,7 +358,7 @@ static void scratch_give(uint8_t *p)
 
 static void txn_free(struct mfs_vtxn *t)
 {
-	view_unref(t->view);
+	volmap_view_unref(t->view);
 	free(t->chg);
 	free(t->alloc.p);
 	free(t->freed.p);
@@ -915,7 +466,7 @@ int mfs_vtxn_begin(struct mfs_volume *v, int write, struct mfs_vtxn **out)
 	if (view_moved(v, t->view) && mfs_store_lock(v->store) == 0) {
 		side_refresh(v, &v->self);
 		mfs_store_unlock(v->store);
-		view_unref(t->view);
+		volmap_view_unref(t->view);
 		t->view = side_view(v, &v->self);
 	}
 	t->sb = t->view->sb;
@@ -971,10 +522,10 @@ static int catch_up(struct mfs_vtxn *t, int tries)
 		return rc == MFS_E_NOTFOUND ? MFS_E_CORRUPT : rc;
 	cur = side_view(v, &v->self);
 	if (cur->gen == t->view->gen) {
-		view_unref(cur);
+		volmap_view_unref(cur);
 		return MFS_E_CORRUPT;
 	}
-	view_unref(t->view);
+	volmap_view_unref(t->view);
 	t->view = cur;
 	t->sb = cur->sb;
 	return 0;
@@ -1009,11 +560,11 @@ static int open_obj_slot(struct mfs_vtxn *t, const void *name, size_t name_len, 
 	struct entry e;
 	int rc;
 
-	slot_vid(vid, k, name, name_len, index);
+	volmap_slot_vid(vid, k, name, name_len, index);
 	rc = lookup(t, vid, &e);
 	if (rc != 0)
 		return rc;
-	return open_slot(t->vol->store, t->raw, k, e.pos, vid, e.gen, t->scratch);
+	return volmap_open_slot(t->vol->store, t->raw, k, e.pos, vid, e.gen, t->scratch);
 }
 
 static int size_once(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t *len)
@@ -1049,7 +600,7 @@ static void prefetch_range(struct mfs_vtxn *t, const void *name, size_t name_len
 	if (len == 0)
 		return;
 	for (uint32_t i = slot_of(off) + (slot_of(off) == 0); i <= slot_of(off + len - 1); i++) {
-		slot_vid(vid, t->vol->self.keys, name, name_len, i);
+		volmap_slot_vid(vid, t->vol->self.keys, name, name_len, i);
 		if (lookup(t, vid, &e) == 0)
 			mfs_store_slot_prefetch(t->vol->store, e.pos);
 	}
@@ -1081,7 +632,7 @@ static int read_range(struct mfs_vtxn *t, const void *name, size_t name_len, uin
 			 * reaches here), else simply absent (mfs_obj_read_known does
 			 * not look at slot 0 for a range past it). */
 			if (rc == MFS_E_NOTFOUND) {
-				slot_vid(vid, t->vol->self.keys, name, name_len, 0);
+				volmap_slot_vid(vid, t->vol->self.keys, name, name_len, 0);
 				rc = lookup(t, vid, &e) == 0 ? MFS_E_CORRUPT : MFS_E_NOTFOUND;
 			}
 			if (rc != 0)
@@ -1172,7 +723,7 @@ int mfs_obj_slot_position(struct mfs_vtxn *t, const void *name, size_t name_len,
 	struct entry e;
 	int rc;
 
-	slot_vid(vid, t->vol->self.keys, name, name_len, index);
+	volmap_slot_vid(vid, t->vol->self.keys, name, name_len, index);
 	rc = lookup(t, vid, &e);
 	if (rc == 0)
 		*pos = e.pos;
@@ -1243,13 +794,13 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 	if (rc == 0)
 		rc = have_room(t, new_n);
 	for (uint32_t i = 0; rc == 0 && i < new_n; i++) {
-		slot_vid(vid, k, name, name_len, i);
+		volmap_slot_vid(vid, k, name, name_len, i);
 		fill_payload(t->scratch, i, data, len);
-		seal_slot(t->raw, t->scratch, k, vid, (uint32_t)t->new_gen);
+		volmap_seal_slot(t->raw, t->scratch, k, vid, (uint32_t)t->new_gen);
 		rc = put_slot(t, vid, t->raw, (uint32_t)t->new_gen);
 	}
 	for (uint64_t i = new_n; rc == 0 && i < old_n; i++) {
-		slot_vid(vid, k, name, name_len, (uint32_t)i);
+		volmap_slot_vid(vid, k, name, name_len, (uint32_t)i);
 		rc = drop_slot(t, vid);
 	}
 	return rc;
@@ -1261,9 +812,9 @@ void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const
 	uint8_t vid[VID_BYTES];
 
 	for (uint32_t i = 0; i < mfs_obj_slots_for(len); i++) {
-		slot_vid(vid, v->self.keys, name, name_len, i);
+		volmap_slot_vid(vid, v->self.keys, name, name_len, i);
 		fill_payload(scratch, i, data, len);
-		seal_slot(sealed + (size_t)i * MFS_SLOT_BYTES, scratch, v->self.keys, vid, 0);
+		volmap_seal_slot(sealed + (size_t)i * MFS_SLOT_BYTES, scratch, v->self.keys, vid, 0);
 	}
 	mfs_memzero(scratch, MFS_SLOT_PAYLOAD);
 }
@@ -1282,12 +833,12 @@ int mfs_obj_insert_sealed(struct mfs_vtxn *t, const void *name, size_t name_len,
 		return -EROFS;
 	if (n > MAX_OBJ_SLOTS)
 		return -EFBIG;
-	slot_vid(vid, t->vol->self.keys, name, name_len, 0);
+	volmap_slot_vid(vid, t->vol->self.keys, name, name_len, 0);
 	if (lookup(t, vid, &e) == 0)
 		return MFS_E_EXISTS;
 	rc = have_room(t, n);
 	for (uint32_t i = 0; rc == 0 && i < n; i++) {
-		slot_vid(vid, t->vol->self.keys, name, name_len, i);
+		volmap_slot_vid(vid, t->vol->self.keys, name, name_len, i);
 		rc = put_slot(t, vid, sealed + (size_t)i * MFS_SLOT_BYTES, 0);
 	}
 	return rc;
@@ -1310,7 +861,7 @@ int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len)
 		return rc;
 	n = mfs_obj_slots_for(n);
 	for (uint64_t i = 0; rc == 0 && i < n; i++) {
-		slot_vid(vid, t->vol->self.keys, name, name_len, (uint32_t)i);
+		volmap_slot_vid(vid, t->vol->self.keys, name, name_len, (uint32_t)i);
 		rc = drop_slot(t, vid);
 	}
 	return rc;
@@ -1338,7 +889,7 @@ static int merge_page(struct page **out, const struct page *old, uint32_t b, uin
 		      const struct sorted_change *ch, size_t nch, uint64_t gen)
 {
 	uint32_t room = (old ? old->count : 0) + (uint32_t)nch, n = 0, i = 0;
-	struct page *p = page_new(room);
+	struct page *p = volmap_page_new(room);
 	size_t j = 0;
 
 	if (!p)
@@ -1347,7 +898,7 @@ static int merge_page(struct page **out, const struct page *old, uint32_t b, uin
 		const struct entry *e = NULL;
 		int cmp;
 
-		while (old && i < old->count && bucket_of(old->e[i].vid, nb) != b)
+		while (old && i < old->count && volmap_bucket_of(old->e[i].vid, nb) != b)
 			i++;
 		if (old && i < old->count)
 			e = &old->e[i];
@@ -1391,7 +942,7 @@ static int build_map(struct mfs_vtxn *t, uint32_t nb, struct view *nv)
 
 	for (size_t i = 0; rc == 0 && i < t->chg_cap; i++)
 		if (t->chg[i].used)
-			ch[nch++] = (struct sorted_change){bucket_of(t->chg[i].vid, nb), &t->chg[i]};
+			ch[nch++] = (struct sorted_change){volmap_bucket_of(t->chg[i].vid, nb), &t->chg[i]};
 	if (rc == 0)
 		qsort(ch, nch, sizeof *ch, sorted_cmp);
 	for (uint32_t b = 0; rc == 0 && b < nb; b++) {
@@ -1401,7 +952,7 @@ static int build_map(struct mfs_vtxn *t, uint32_t nb, struct view *nv)
 		while (at < nch && ch[at].bucket == b)
 			at++;
 		if (!regrow && at == from) {
-			nv->pages[b] = page_ref(old->pages[b]);
+			nv->pages[b] = volmap_page_ref(old->pages[b]);
 		} else {
 			rc = merge_page(&nv->pages[b], src, b, nb, ch + from, at - from, t->new_gen);
 			if (rc == 0 && nv->pages[b]->count == 0) {
@@ -1428,13 +979,13 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 	int rc;
 
 	for (;;) {
-		nv = view_new(nb);
+		nv = volmap_view_new(nb);
 		if (!nv)
 			return -ENOMEM;
 		rc = build_map(t, nb, nv);
 		if (rc != -E2BIG)
 			break;
-		view_unref(nv);
+		volmap_view_unref(nv);
 		nv = NULL;
 		if (nb >= MAX_BUCKETS)
 			return MFS_E_FULL;
@@ -1448,9 +999,9 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 			continue; /* empty, or shared with the old view */
 		rc = alloc_pos(t, &p->pos);
 		if (rc == 0) {
-			meta_vid(vid, k, "map", b);
-			page_encode(t->scratch, p);
-			seal_slot(t->raw, t->scratch, k, vid, p->gen);
+			volmap_meta_vid(vid, k, "map", b);
+			volmap_page_encode(t->scratch, p);
+			volmap_seal_slot(t->raw, t->scratch, k, vid, p->gen);
 			rc = mfs_store_slot_write(t->vol->store, p->pos, t->raw);
 		}
 	}
@@ -1464,7 +1015,7 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 			rc = poslist_add(&t->freed, p->pos);
 	}
 	if (rc != 0) {
-		view_unref(nv);
+		volmap_view_unref(nv);
 		return rc;
 	}
 	nv->gen = t->new_gen;
@@ -1484,7 +1035,7 @@ static int put_sb(struct mfs_store *s, uint8_t *raw, uint8_t *scratch, const str
 
 	nv->sb.used_slots = used_by(sd, nv);
 	nv->nsb = 0;
-	sb_encode(scratch, nv);
+	volmap_sb_encode(scratch, nv);
 	for (unsigned i = 0; rc == 0 && i < sd->ncand && nv->nsb < SB_COPIES; i++) {
 		unsigned j = (start + i) % sd->ncand;
 		int current = 0;
@@ -1493,7 +1044,7 @@ static int put_sb(struct mfs_store *s, uint8_t *raw, uint8_t *scratch, const str
 			current |= cur->sb_pos[c] == sd->cand[j];
 		if (current || !usable[j])
 			continue;
-		seal_slot(raw, scratch, sd->keys, sd->sb_vid, 0);
+		volmap_seal_slot(raw, scratch, sd->keys, sd->sb_vid, 0);
 		rc = poslist_add(written, sd->cand[j]);
 		if (rc == 0)
 			rc = mfs_store_slot_write(s, sd->cand[j], raw);
@@ -1522,11 +1073,11 @@ static int touch_protected(struct mfs_volume *vol, uint8_t *raw, uint8_t *scratc
 
 	if (!sd->keys || side_refresh(vol, sd) != 0 || !(cur = side_view(vol, sd)))
 		return 0; /* gone or damaged: nothing to refresh */
-	nv = view_new(cur->nb);
+	nv = volmap_view_new(cur->nb);
 	rc = nv ? 0 : -ENOMEM;
 	if (rc == 0) {
 		for (uint32_t b = 0; b < cur->nb; b++)
-			nv->pages[b] = page_ref(cur->pages[b]);
+			nv->pages[b] = volmap_page_ref(cur->pages[b]);
 		nv->gen = next_gen(cur->gen);
 		nv->sb = cur->sb;
 		nv->entries = cur->entries;
@@ -1547,10 +1098,10 @@ static int touch_protected(struct mfs_volume *vol, uint8_t *raw, uint8_t *scratc
 		side_install(vol, sd, nv);
 	} else {
 		wipe_all(vol->store, &written);
-		view_unref(nv);
+		volmap_view_unref(nv);
 	}
 	free(written.p);
-	view_unref(cur);
+	volmap_view_unref(cur);
 	return rc;
 }
 
@@ -1586,7 +1137,7 @@ int mfs_vtxn_commit(struct mfs_vtxn *t)
 		wipe_all(s, &sb_written);
 		mfs_store_sync(s);
 		free(sb_written.p);
-		view_unref(nv);
+		volmap_view_unref(nv);
 		mfs_vtxn_abort(t);
 		return rc;
 	}
@@ -1655,8 +1206,8 @@ void mfs_volume_close(struct mfs_volume *v)
 		return;
 	if (v->opened)
 		touch(v);
-	view_unref(v->self.view);
-	view_unref(v->prot.view);
+	volmap_view_unref(v->self.view);
+	volmap_view_unref(v->prot.view);
 	mfs_secure_free(v->self.keys);
 	mfs_secure_free(v->prot.keys);
 	pthread_mutex_destroy(&v->write_lock);
@@ -1685,10 +1236,10 @@ static int attach_protect(struct mfs_volume *v, const char *protect_pw, size_t p
 
 	if (!protect_pw)
 		return 0;
-	rc = derive_keys(&k, v->store, protect_pw, protect_len);
+	rc = volmap_derive_keys(&k, v->store, protect_pw, protect_len);
 	if (rc != 0)
 		return rc;
-	side_init(&v->prot, k, mfs_store_header(v->store)->slot_count);
+	volmap_side_init(&v->prot, k, mfs_store_header(v->store)->slot_count);
 	rc = side_load(v, &v->prot);
 	return rc == MFS_E_NOTFOUND ? MFS_E_BADPASS : rc;
 }
@@ -1715,8 +1266,8 @@ static int attach_stored_protect(struct mfs_volume *v)
 		mfs_secure_free(k);
 		return rc == MFS_E_NOTFOUND ? 0 : rc;
 	}
-	keys_from_master(k);
-	side_init(&v->prot, k, mfs_store_header(v->store)->slot_count);
+	volmap_keys_from_master(k);
+	volmap_side_init(&v->prot, k, mfs_store_header(v->store)->slot_count);
 	rc = side_load(v, &v->prot);
 	/* Gone or damaged: its candidates stay reserved, and whatever of its
 	 * state is still readable is refreshed at every write. */
@@ -1733,9 +1284,9 @@ int mfs_volume_open(struct mfs_volume **out, struct mfs_store *s, const char *pw
 	*out = NULL;
 	if (!v)
 		return -ENOMEM;
-	rc = derive_keys(&k, s, pw, pw_len);
+	rc = volmap_derive_keys(&k, s, pw, pw_len);
 	if (rc == 0) {
-		side_init(&v->self, k, mfs_store_header(s)->slot_count);
+		volmap_side_init(&v->self, k, mfs_store_header(s)->slot_count);
 		rc = side_load(v, &v->self);
 		if (rc == MFS_E_NOTFOUND)
 			rc = MFS_E_BADPASS;
@@ -1769,9 +1320,9 @@ int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const 
 
 	if (!v)
 		return -ENOMEM;
-	rc = derive_keys(&k, s, pw, pw_len);
+	rc = volmap_derive_keys(&k, s, pw, pw_len);
 	if (rc == 0) {
-		side_init(&v->self, k, mfs_store_header(s)->slot_count);
+		volmap_side_init(&v->self, k, mfs_store_header(s)->slot_count);
 		rc = side_load(v, &v->self);
 		rc = rc == 0 ? MFS_E_EXISTS : rc == MFS_E_NOTFOUND ? 0 : rc;
 	}
@@ -1781,7 +1332,7 @@ int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const 
 	    mfs_memeq(v->prot.keys->master, v->self.keys->master, MFS_KEY_BYTES))
 		rc = MFS_E_EXISTS;
 	/* The first state: nothing in it, a generation that starts anywhere. */
-	if (rc == 0 && !(empty = view_new(1)))
+	if (rc == 0 && !(empty = volmap_view_new(1)))
 		rc = -ENOMEM;
 	if (rc == 0) {
 		mfs_random(&start, sizeof start);
@@ -1830,12 +1381,12 @@ int mfs_volume_refresh(struct mfs_volume *v, uint64_t *generation)
 
 	if (view_moved(v, cur))
 		rc = side_load(v, &v->self);
-	view_unref(cur);
+	volmap_view_unref(cur);
 	if (rc != 0)
 		return rc == MFS_E_NOTFOUND ? MFS_E_CORRUPT : rc;
 	cur = side_view(v, &v->self);
 	*generation = cur->gen;
-	view_unref(cur);
+	volmap_view_unref(cur);
 	return 0;
 }
 

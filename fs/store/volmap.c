@@ -1,0 +1,392 @@
+#include "fs/store/volmap.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/hash.h"
+#include "crypto/le.h"
+#include "crypto/secure.h"
+
+/* ---- keys, ids, positions ---- */
+
+void volmap_keys_from_master(struct vol_keys *k)
+{
+	mfs_kdf_subkey(k->naming, 1, "mfs-vol2", k->master);
+	mfs_kdf_subkey(k->bucket, 2, "mfs-vol2", k->master);
+	mfs_kdf_subkey(k->seal, 3, "mfs-vol2", k->master);
+	mfs_kdf_subkey(k->meta, 4, "mfs-vol2", k->master);
+}
+
+int volmap_derive_keys(struct vol_keys **out, struct mfs_store *s, const char *pw, size_t pw_len)
+{
+	const struct mfs_store_header *h = mfs_store_header(s);
+	struct vol_keys *k = mfs_secure_alloc(sizeof *k);
+	int rc;
+
+	if (!k)
+		return -ENOMEM;
+	rc = mfs_kdf_password(k->master, pw, pw_len, h->salt, &h->kdf);
+	if (rc != 0) {
+		mfs_secure_free(k);
+		return rc;
+	}
+	volmap_keys_from_master(k);
+	*out = k;
+	return 0;
+}
+
+/* Slot id: 4 bytes that pick the object's map bucket (the same for all its
+ * slots, so writing an object dirties one map page), then 12 of a PRF of
+ * name and index. */
+void volmap_slot_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *k, const void *name,
+		     size_t name_len, uint32_t index)
+{
+	uint8_t idx[4], h[VID_BYTES];
+
+	mfs_keyed_hash(h, sizeof h, k->bucket, name, name_len, NULL, 0);
+	memcpy(vid, h, 4);
+	mfs_le_put(idx, index, 4);
+	mfs_keyed_hash(h, sizeof h, k->naming, name, name_len, idx, sizeof idx);
+	memcpy(vid + 4, h, VID_BYTES - 4);
+}
+
+uint32_t volmap_bucket_of(const uint8_t vid[static VID_BYTES], uint32_t nb)
+{
+	return (uint32_t)mfs_le_get(vid, 4) & (nb - 1);
+}
+
+void volmap_meta_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *k, const char *what,
+		     uint32_t index)
+{
+	uint8_t idx[4];
+
+	mfs_le_put(idx, index, 4);
+	mfs_keyed_hash(vid, VID_BYTES, k->meta, what, strlen(what), idx, sizeof idx);
+}
+
+/* Where a volume's superblock may sit: a few positions only its key finds. */
+void volmap_side_init(struct side *sd, struct vol_keys *k, uint64_t slot_count)
+{
+	uint64_t want = slot_count / 8;
+	uint8_t h[VID_BYTES];
+
+	want = want < MIN_CANDIDATES ? MIN_CANDIDATES : want > MAX_CANDIDATES ? MAX_CANDIDATES : want;
+	sd->keys = k;
+	sd->ncand = 0;
+	sd->view = NULL;
+	for (uint32_t j = 0; sd->ncand < want && j < 8 * MAX_CANDIDATES; j++) {
+		uint32_t pos;
+		int dup = 0;
+
+		volmap_meta_vid(h, k, "candidate", j);
+		pos = (uint32_t)(mfs_le_get(h, 8) % slot_count);
+		for (unsigned i = 0; i < sd->ncand; i++)
+			dup |= sd->cand[i] == pos;
+		if (!dup)
+			sd->cand[sd->ncand++] = pos;
+	}
+	volmap_meta_vid(sd->sb_vid, k, "superblock", 0);
+}
+
+/* ---- sealing ---- */
+
+static void make_ad(uint8_t ad[static AD_BYTES], const uint8_t vid[static VID_BYTES], uint64_t gen)
+{
+	memcpy(ad, vid, VID_BYTES);
+	mfs_le_put(ad + VID_BYTES, gen, 8);
+}
+
+/* Seals a payload (MFS_SLOT_PAYLOAD bytes, built in guarded memory) into a
+ * slot value. The plaintext never enters the store file. */
+void volmap_seal_slot(uint8_t *value, const uint8_t *payload, const struct vol_keys *k,
+		      const uint8_t vid[static VID_BYTES], uint64_t gen)
+{
+	uint8_t ad[AD_BYTES];
+
+	make_ad(ad, vid, gen);
+	mfs_random(value, MFS_AEAD_NONCE_BYTES);
+	mfs_aead_seal(value + CT_AT, payload, MFS_SLOT_PAYLOAD, ad, sizeof ad, value, k->seal);
+	mfs_random(value + PAD_AT, MFS_SLOT_BYTES - PAD_AT);
+}
+
+/* Reads slot pos and opens it as (vid, gen) into out. E_STALE when it does
+ * not open: overwritten since, or damaged. */
+int volmap_open_slot(struct mfs_store *s, uint8_t *raw, const struct vol_keys *k, uint32_t pos,
+		     const uint8_t vid[static VID_BYTES], uint64_t gen, uint8_t *out)
+{
+	uint8_t ad[AD_BYTES];
+	int rc = mfs_store_slot_read(s, pos, raw);
+
+	if (rc != 0)
+		return rc;
+	make_ad(ad, vid, gen);
+	rc = mfs_aead_open(out, raw + CT_AT, MFS_SLOT_PAYLOAD, ad, sizeof ad, raw, k->seal);
+	return rc == 0 ? 0 : E_STALE;
+}
+
+/* ---- views and pages ---- */
+
+void volmap_page_unref(struct page *p)
+{
+	if (p && __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(p);
+}
+
+struct page *volmap_page_ref(struct page *p)
+{
+	if (p)
+		__atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
+	return p;
+}
+
+struct page *volmap_page_new(uint32_t count)
+{
+	struct page *p = malloc(sizeof *p + (size_t)count * sizeof(struct entry));
+
+	if (p) {
+		p->refs = 1;
+		p->pos = NO_POS;
+		p->gen = 0;
+		p->count = count;
+	}
+	return p;
+}
+
+void volmap_view_unref(struct view *v)
+{
+	if (!v || __atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	for (uint32_t b = 0; b < v->nb; b++)
+		volmap_page_unref(v->pages[b]);
+	free(v->pages);
+	free(v);
+}
+
+struct view *volmap_view_new(uint32_t nb)
+{
+	struct view *v = calloc(1, sizeof *v);
+
+	if (!v)
+		return NULL;
+	v->pages = calloc(nb, sizeof *v->pages);
+	if (!v->pages) {
+		free(v);
+		return NULL;
+	}
+	v->refs = 1;
+	v->nb = nb;
+	return v;
+}
+
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, VID_BYTES);
+}
+
+const struct entry *volmap_page_find(const struct page *p, const uint8_t vid[static VID_BYTES])
+{
+	return p ? bsearch(vid, p->e, p->count, sizeof p->e[0], entry_cmp) : NULL;
+}
+
+/* ---- the superblock and map pages on disk ---- */
+
+struct sb_disk {
+	uint64_t gen;
+	struct mfs_superblock sb;
+	uint32_t nb;
+	uint64_t entries;
+	uint32_t dir_pos[MAX_BUCKETS];
+	uint64_t dir_gen[MAX_BUCKETS];
+};
+
+void volmap_sb_encode(uint8_t *out, const struct view *v)
+{
+	memset(out, 0, MFS_SLOT_PAYLOAD);
+	mfs_le_put(out, SB_MAGIC, 4);
+	mfs_le_put(out + 4, SB_VERSION, 4);
+	mfs_le_put(out + 8, v->gen, 8);
+	mfs_le_put(out + 16, v->sb.blob_count, 8);
+	mfs_le_put(out + 24, v->sb.blob_bytes, 8);
+	mfs_le_put(out + 32, v->sb.pinned_bytes, 8);
+	mfs_le_put(out + 40, v->sb.cache_cap, 8);
+	mfs_le_put(out + 48, v->sb.tick, 8);
+	mfs_le_put(out + 56, v->sb.bucket_count, 4);
+	mfs_le_put(out + 60, v->nb, 4);
+	mfs_le_put(out + 64, v->entries, 8);
+	for (uint32_t b = 0; b < v->nb; b++) {
+		uint8_t *d = out + SB_HEAD + (size_t)b * SB_DIR_BYTES;
+
+		mfs_le_put(d, v->pages[b] ? v->pages[b]->pos : NO_POS, 4);
+		mfs_le_put(d + 4, v->pages[b] ? v->pages[b]->gen : 0, 8);
+	}
+}
+
+static int sb_decode(struct sb_disk *d, const uint8_t *in, uint64_t slot_count)
+{
+	if (mfs_le_get(in, 4) != SB_MAGIC || mfs_le_get(in + 4, 4) != SB_VERSION)
+		return MFS_E_CORRUPT;
+	d->gen = mfs_le_get(in + 8, 8);
+	d->sb.blob_count = mfs_le_get(in + 16, 8);
+	d->sb.blob_bytes = mfs_le_get(in + 24, 8);
+	d->sb.pinned_bytes = mfs_le_get(in + 32, 8);
+	d->sb.cache_cap = mfs_le_get(in + 40, 8);
+	d->sb.tick = mfs_le_get(in + 48, 8);
+	d->sb.bucket_count = (uint32_t)mfs_le_get(in + 56, 4);
+	d->nb = (uint32_t)mfs_le_get(in + 60, 4);
+	d->entries = mfs_le_get(in + 64, 8);
+	if (d->sb.bucket_count == 0 || (d->sb.bucket_count & (d->sb.bucket_count - 1)) != 0 ||
+	    d->nb == 0 || d->nb > MAX_BUCKETS || (d->nb & (d->nb - 1)) != 0)
+		return MFS_E_CORRUPT;
+	for (uint32_t b = 0; b < d->nb; b++) {
+		const uint8_t *e = in + SB_HEAD + (size_t)b * SB_DIR_BYTES;
+
+		d->dir_pos[b] = (uint32_t)mfs_le_get(e, 4);
+		d->dir_gen[b] = mfs_le_get(e + 4, 8);
+		if (d->dir_pos[b] != NO_POS && d->dir_pos[b] >= slot_count)
+			return MFS_E_CORRUPT;
+	}
+	return 0;
+}
+
+void volmap_page_encode(uint8_t *out, const struct page *p)
+{
+	memset(out, 0, MFS_SLOT_PAYLOAD);
+	mfs_le_put(out, p->count, 4);
+	for (uint32_t i = 0; i < p->count; i++) {
+		uint8_t *e = out + PAGE_HEAD + (size_t)i * ENTRY_BYTES;
+
+		memcpy(e, p->e[i].vid, VID_BYTES);
+		mfs_le_put(e + VID_BYTES, p->e[i].pos, 4);
+		mfs_le_put(e + VID_BYTES + 4, p->e[i].gen, 4);
+	}
+}
+
+static int page_decode(struct page **out, const uint8_t *in, uint32_t bucket, uint32_t nb,
+		       uint64_t slot_count)
+{
+	uint32_t count = (uint32_t)mfs_le_get(in, 4);
+	struct page *p;
+
+	if (count == 0 || count > PAGE_CAP)
+		return MFS_E_CORRUPT;
+	p = volmap_page_new(count);
+	if (!p)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < count; i++) {
+		const uint8_t *e = in + PAGE_HEAD + (size_t)i * ENTRY_BYTES;
+
+		memcpy(p->e[i].vid, e, VID_BYTES);
+		p->e[i].pos = (uint32_t)mfs_le_get(e + VID_BYTES, 4);
+		p->e[i].gen = (uint32_t)mfs_le_get(e + VID_BYTES + 4, 4);
+		if (p->e[i].pos >= slot_count || volmap_bucket_of(p->e[i].vid, nb) != bucket ||
+		    (i > 0 && memcmp(p->e[i - 1].vid, p->e[i].vid, VID_BYTES) >= 0)) {
+			free(p);
+			return MFS_E_CORRUPT;
+		}
+	}
+	*out = p;
+	return 0;
+}
+
+/* Finds the newest superblock among a side's candidates and decodes it.
+ * MFS_E_NOTFOUND when no candidate opens. */
+static int scan_sb(struct mfs_store *s, const struct side *sd, uint8_t *raw, uint8_t *scratch,
+		   struct sb_disk *best, uint32_t pos_out[static SB_COPIES],
+		   uint8_t nonce_out[static SB_COPIES][MFS_AEAD_NONCE_BYTES], unsigned *npos)
+{
+	struct sb_disk *d = malloc(sizeof *d);
+	int found = 0;
+
+	if (!d)
+		return -ENOMEM;
+	*npos = 0;
+	for (unsigned j = 0; j < sd->ncand; j++) {
+		if (volmap_open_slot(s, raw, sd->keys, sd->cand[j], sd->sb_vid, 0, scratch) != 0 ||
+		    sb_decode(d, scratch, mfs_store_header(s)->slot_count) != 0)
+			continue;
+		if (!found || d->gen > best->gen) {
+			*best = *d;
+			*npos = 0;
+			found = 1;
+		}
+		if (d->gen == best->gen && *npos < SB_COPIES) {
+			memcpy(nonce_out[*npos], raw, MFS_AEAD_NONCE_BYTES);
+			pos_out[(*npos)++] = sd->cand[j];
+		}
+	}
+	mfs_memzero(scratch, MFS_SLOT_PAYLOAD);
+	free(d);
+	return found ? 0 : MFS_E_NOTFOUND;
+}
+
+/* Reads a side's newest committed state. Pages whose position and
+ * generation match hint's are shared, not read again. Caller holds the
+ * store's lock (nothing moves under it). */
+int volmap_load_view(struct mfs_store *s, const struct side *sd, struct view *hint,
+		     struct view **out)
+{
+	const uint64_t slot_count = mfs_store_header(s)->slot_count;
+	uint8_t *raw = malloc(MFS_SLOT_BYTES), *scratch = mfs_secure_alloc(MFS_SLOT_PAYLOAD);
+	struct sb_disk *d = malloc(sizeof *d);
+	uint8_t sb_nonce[SB_COPIES][MFS_AEAD_NONCE_BYTES];
+	uint32_t sb_pos[SB_COPIES];
+	struct view *v = NULL;
+	unsigned nsb;
+	int rc = raw && scratch && d ? 0 : -ENOMEM;
+
+	if (rc == 0)
+		rc = scan_sb(s, sd, raw, scratch, d, sb_pos, sb_nonce, &nsb);
+	if (rc == 0 && hint && hint->gen == d->gen) {
+		__atomic_add_fetch(&hint->refs, 1, __ATOMIC_RELAXED);
+		v = hint;
+		goto out;
+	}
+	if (rc == 0 && !(v = volmap_view_new(d->nb)))
+		rc = -ENOMEM;
+	if (rc == 0) {
+		v->gen = d->gen;
+		v->sb = d->sb;
+		v->nsb = nsb;
+		memcpy(v->sb_pos, sb_pos, sizeof sb_pos);
+		memcpy(v->sb_nonce, sb_nonce, sizeof sb_nonce);
+	}
+	for (uint32_t b = 0; rc == 0 && b < d->nb; b++) {
+		uint8_t vid[VID_BYTES];
+
+		if (d->dir_pos[b] == NO_POS)
+			continue;
+		if (hint && hint->nb == d->nb && hint->pages[b] &&
+		    hint->pages[b]->pos == d->dir_pos[b] && hint->pages[b]->gen == d->dir_gen[b]) {
+			v->pages[b] = volmap_page_ref(hint->pages[b]);
+		} else {
+			volmap_meta_vid(vid, sd->keys, "map", b);
+			rc = volmap_open_slot(s, raw, sd->keys, d->dir_pos[b], vid, d->dir_gen[b], scratch);
+			if (rc == E_STALE)
+				rc = MFS_E_CORRUPT; /* nothing moves while we hold the lock */
+			if (rc == 0)
+				rc = page_decode(&v->pages[b], scratch, b, d->nb, slot_count);
+			if (rc == 0) {
+				v->pages[b]->pos = d->dir_pos[b];
+				v->pages[b]->gen = d->dir_gen[b];
+			}
+		}
+		if (rc == 0) {
+			v->entries += v->pages[b]->count;
+			v->npages++;
+		}
+	}
+	if (rc == 0 && v->entries != d->entries)
+		rc = MFS_E_CORRUPT;
+out:
+	if (rc != 0) {
+		volmap_view_unref(v);
+		v = NULL;
+	}
+	*out = v;
+	free(raw);
+	mfs_secure_free(scratch);
+	free(d);
+	return rc;
+}

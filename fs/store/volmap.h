@@ -1,0 +1,153 @@
+/* volmap: a volume's durable layout, for volume.c alone (layer-internal,
+ * like libuv's uv__ tier: nothing outside fs/store includes it).
+ *
+ * Owns: the keys a password gives and the slot ids they name; sealing and
+ * opening one slot; the map (pages of slot id -> position entries) and
+ * views (a committed state: superblock counters, map pages, where the
+ * superblock copies lie), both immutable and reference-counted; the
+ * superblock and map pages as bytes; and reading a volume's newest state
+ * from its superblock candidates. Pointers a view hands out live as long
+ * as the caller's reference. Thread-safe except where a caller mutates a
+ * page or view it has not published yet. */
+#ifndef MFS_VOLMAP_H
+#define MFS_VOLMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/aead.h"
+#include "crypto/kdf.h"
+#include "crypto/mfs_error.h"
+#include "fs/store/volume.h"
+
+#define VID_BYTES 16
+#define AD_BYTES (VID_BYTES + 8)
+#define CT_AT MFS_AEAD_NONCE_BYTES
+#define PAD_AT (CT_AT + MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES)
+#define SB_MAGIC 0x5653464du /* "MFSV" */
+#define SB_VERSION 2u
+#define SB_HEAD 96
+#define SB_DIR_BYTES 12 /* per map bucket: position u32, generation u64 */
+#define MAX_BUCKETS 4096u
+#define PAGE_HEAD 4
+#define ENTRY_BYTES 24 /* slot id, position u32, generation u32 */
+#define PAGE_CAP ((MFS_SLOT_PAYLOAD - PAGE_HEAD) / ENTRY_BYTES)
+#define MAX_CANDIDATES 16u
+#define MIN_CANDIDATES 4u
+#define SB_COPIES 2u
+#define NO_POS UINT32_MAX
+/* A slot did not open as the view expects: a newer state may have moved
+ * it. Never returned past volume.c (it becomes MFS_E_CORRUPT). */
+#define E_STALE (MFS_E_FIRST - 1)
+
+_Static_assert(SB_HEAD + MAX_BUCKETS * SB_DIR_BYTES <= MFS_SLOT_PAYLOAD, "superblock fits");
+
+/* One volume's keys, in guarded memory. */
+struct vol_keys {
+	uint8_t master[MFS_KEY_BYTES];
+	uint8_t naming[MFS_KEY_BYTES]; /* slot ids */
+	uint8_t bucket[MFS_KEY_BYTES]; /* which map page an object's slot ids go to */
+	uint8_t seal[MFS_KEY_BYTES];
+	uint8_t meta[MFS_KEY_BYTES];   /* superblock candidates and map page ids */
+};
+
+struct entry {
+	uint8_t vid[VID_BYTES];
+	uint32_t pos;
+	uint32_t gen;
+};
+
+/* One map page as committed: immutable, shared between views. */
+struct page {
+	unsigned refs; /* atomic */
+	uint32_t pos;
+	uint64_t gen;
+	uint32_t count;
+	struct entry e[]; /* sorted by vid */
+};
+
+/* A committed state of a volume: immutable, reference-counted. */
+struct view {
+	unsigned refs; /* atomic */
+	uint64_t gen;
+	struct mfs_superblock sb;
+	uint32_t nb;         /* map buckets (power of two) */
+	struct page **pages; /* nb; NULL for an empty bucket */
+	uint64_t entries;
+	uint64_t npages;
+	uint32_t sb_pos[SB_COPIES];
+	uint8_t sb_nonce[SB_COPIES][MFS_AEAD_NONCE_BYTES]; /* as written: changes when rewritten */
+	unsigned nsb;
+};
+
+/* A volume as seen through one set of keys: our own, or the protected one. */
+struct side {
+	struct vol_keys *keys;
+	uint32_t cand[MAX_CANDIDATES];
+	unsigned ncand;
+	uint8_t sb_vid[VID_BYTES];
+	struct view *view; /* protected by the volume's view_lock; NULL: unknown */
+};
+
+
+/* Fills k's subkeys from k->master. */
+void volmap_keys_from_master(struct vol_keys *k);
+
+/* Argon2id of the password with the store's salt, then the subkeys, in
+ * guarded memory (mfs_secure_free). */
+int volmap_derive_keys(struct vol_keys **out, struct mfs_store *s, const char *pw, size_t pw_len);
+
+/* Slot id: 4 bytes that pick the object's map bucket (the same for all its
+ * slots, so writing an object dirties one map page), then 12 of a PRF of
+ * name and index. */
+void volmap_slot_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *k, const void *name,
+		     size_t name_len, uint32_t index);
+
+/* The map bucket of a slot id when the map has nb (a power of two). */
+uint32_t volmap_bucket_of(const uint8_t vid[static VID_BYTES], uint32_t nb);
+
+/* The id of a volume's own metadata (what: "map", "superblock",
+ * "candidate"; index: which). */
+void volmap_meta_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *k, const char *what,
+		     uint32_t index);
+
+/* Where a volume's superblock may sit: a few positions only its key finds. */
+void volmap_side_init(struct side *sd, struct vol_keys *k, uint64_t slot_count);
+
+/* Seals a payload (MFS_SLOT_PAYLOAD bytes, built in guarded memory) into a
+ * slot value. The plaintext never enters the store file. */
+void volmap_seal_slot(uint8_t *value, const uint8_t *payload, const struct vol_keys *k,
+		      const uint8_t vid[static VID_BYTES], uint64_t gen);
+
+/* Reads slot pos and opens it as (vid, gen) into out. E_STALE when it does
+ * not open: overwritten since, or damaged. */
+int volmap_open_slot(struct mfs_store *s, uint8_t *raw, const struct vol_keys *k, uint32_t pos,
+		     const uint8_t vid[static VID_BYTES], uint64_t gen, uint8_t *out);
+
+void volmap_page_unref(struct page *p);
+
+void volmap_view_unref(struct view *v);
+
+/* A view's superblock, and a map page, as payload bytes (MFS_SLOT_PAYLOAD,
+ * zero-filled past the fields). */
+void volmap_sb_encode(uint8_t *out, const struct view *v);
+
+void volmap_page_encode(uint8_t *out, const struct page *p);
+
+/* Reads a side's newest committed state. Pages whose position and
+ * generation match hint's are shared, not read again. Caller holds the
+ * store's lock (nothing moves under it). */
+int volmap_load_view(struct mfs_store *s, const struct side *sd, struct view *hint,
+		     struct view **out);
+
+/* Reference counts: a page or view starts at one; _ref adds one, _unref
+ * drops one and frees at zero (NULL-safe). */
+struct page *volmap_page_ref(struct page *p);
+/* A page with room for count entries, count set, not yet on disk. */
+struct page *volmap_page_new(uint32_t count);
+/* A view of nb buckets, every page NULL. */
+struct view *volmap_view_new(uint32_t nb);
+/* The entry for vid in p (NULL-safe), or NULL. */
+const struct entry *volmap_page_find(const struct page *p, const uint8_t vid[static VID_BYTES]);
+
+#endif
