@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crypto/mfs_error.h"
+#include "crypto/secure.h"
 
 #define CANON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
 #define MAX_DEPTH 32
@@ -87,7 +88,7 @@ int mfs_cjson_parse(json_t **out, const char *buf, size_t len, char *why, size_t
 		rc = MFS_E_NOTCANON;
 		goto fail;
 	}
-	free(again);
+	mfs_wipe_free(again);
 	*out = json;
 	return 0;
 fail:

@@ -28,9 +28,9 @@ int mfs_kdf_preset(struct mfs_kdf_limits *out, const char *name)
 
 int mfs_kdf_limits_check(const struct mfs_kdf_limits *limits)
 {
-	if (limits->ops < crypto_pwhash_argon2id_OPSLIMIT_MIN ||
+	if (limits->ops < crypto_pwhash_argon2id_OPSLIMIT_MIN || limits->ops > MFS_KDF_OPS_MAX ||
 	    limits->ops > crypto_pwhash_argon2id_OPSLIMIT_MAX ||
-	    limits->mem < crypto_pwhash_argon2id_MEMLIMIT_MIN ||
+	    limits->mem < crypto_pwhash_argon2id_MEMLIMIT_MIN || limits->mem > MFS_KDF_MEM_MAX ||
 	    limits->mem > (uint64_t)crypto_pwhash_argon2id_MEMLIMIT_MAX)
 		return MFS_E_FORMAT;
 	return 0;

@@ -19,7 +19,14 @@ struct mfs_kdf_limits {
 /* Presets: "fast" (tests only), "interactive", "moderate" (default),
  * "sensitive". Returns 0 or MFS_E_FORMAT for an unknown name. */
 int mfs_kdf_preset(struct mfs_kdf_limits *out, const char *name);
-/* 0 when limits are within what Argon2id accepts, else MFS_E_FORMAT. */
+/* The most a store may ask of every open: the header is not secret and not
+ * keyed, so whoever can write it could otherwise make every open take
+ * hours or all memory. The largest preset ("sensitive") is 4 passes, 1 GiB. */
+#define MFS_KDF_OPS_MAX 32
+#define MFS_KDF_MEM_MAX (UINT64_C(4) << 30)
+
+/* 0 when limits are within what Argon2id accepts and the caps above, else
+ * MFS_E_FORMAT. */
 int mfs_kdf_limits_check(const struct mfs_kdf_limits *limits);
 
 /* key = Argon2id(password, salt, limits). Returns 0, -ENOMEM or MFS_E_FORMAT. */

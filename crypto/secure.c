@@ -9,9 +9,7 @@
 
 #include "crypto/mfs_error.h"
 
-/* jansson holds file entries, chunk keys included, in ordinary memory:
- * every block it frees is wiped first. */
-static void json_wiping_free(void *p)
+void mfs_wipe_free(void *p)
 {
 	if (p) {
 		sodium_memzero(p, malloc_usable_size(p));
@@ -23,7 +21,9 @@ int mfs_crypto_init(void)
 {
 	if (sodium_init() < 0)
 		return -EIO;
-	json_set_alloc_funcs(malloc, json_wiping_free);
+	/* jansson holds file entries, chunk keys included, in ordinary
+	 * memory: every block it frees is wiped first. */
+	json_set_alloc_funcs(malloc, mfs_wipe_free);
 	return 0;
 }
 

@@ -16,6 +16,10 @@ int mfs_crypto_init(void);
 void *mfs_secure_alloc(size_t len);   /* NULL on failure */
 void mfs_secure_free(void *p);
 void mfs_memzero(void *p, size_t len);
+/* Wipes a malloc'ed block (all of it, as malloc sized it) and frees it;
+ * NULL-safe. For ordinary memory that held secrets: JSON text with chunk
+ * keys (what mfs_cjson_encode and json_dumps return), manifests. */
+void mfs_wipe_free(void *p);
 
 void mfs_random(void *buf, size_t len);
 uint32_t mfs_random_uniform(uint32_t bound); /* 0 <= r < bound */

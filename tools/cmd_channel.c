@@ -9,6 +9,7 @@
 
 #include "crypto/canon_json.h"
 #include "crypto/mfs_error.h"
+#include "crypto/secure.h"
 #include "fs/channel/channel.h"
 #include "fs/store/keyring.h"
 #include "tools/cli.h"
@@ -222,7 +223,7 @@ static int channel_export(struct cli *c, struct mfs_volume *v, const char *link)
 		cli_fail(c, errno ? -errno : -EIO, "writing the manifest");
 	else
 		status = 0;
-	free(text);
+	mfs_wipe_free(text);
 	mfs_keyring_clear(&list);
 	return status;
 }
@@ -264,11 +265,11 @@ int cmd_channel(int argc, char **argv)
 		return cli_usage(&c, "unknown channel command '%s'", verb);
 	if (strcmp(verb, "import") == 0 && (read_manifest(&c, argv[optind + 1], &text, &len) != 0 ||
 					      precheck_manifest(&c, argv[optind + 1], text, len) != 0)) {
-		free(text);
+		mfs_wipe_free(text);
 		return 1;
 	}
 	if (cli_open_volume(&c, &store, &vol) != 0) {
-		free(text);
+		mfs_wipe_free(text);
 		return 1;
 	}
 	if (strcmp(verb, "new") == 0)
@@ -282,7 +283,7 @@ int cmd_channel(int argc, char **argv)
 	else
 		status = channel_subscribe(&c, vol, argv[optind + 1],
 					   optind + 2 < argc ? argv[optind + 2] : "");
-	free(text);
+	mfs_wipe_free(text);
 	mfs_volume_close(vol);
 	mfs_store_close(store);
 	return status;

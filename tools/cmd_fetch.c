@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "crypto/mfs_error.h"
+#include "crypto/secure.h"
 #include "fs/blob/fileentry.h"
 #include "fs/channel/channel.h"
 #include "fs/fuse/reader.h"
@@ -86,7 +87,7 @@ static int find_entry(struct cli *c, struct mfs_volume *vol, const uint8_t *pk, 
 	mfs_tree_free(tree);
 	mfs_inodes_free(inodes);
 	mfs_manifest_clear(&m);
-	free(json);
+	mfs_wipe_free(json);
 	free(copy);
 	return rc;
 }

@@ -94,7 +94,7 @@ static int print_entry(const struct mfs_file_entry *e)
 		rc = -EIO;
 	if (text)
 		mfs_memzero(text, len);
-	free(text);
+	mfs_wipe_free(text);
 	return rc;
 }
 

@@ -99,6 +99,9 @@ int cmd_init(int argc, char **argv)
 	if (cli_read_password(&c, PW_MAIN, "New password: ", 1, &pw) != 0)
 		return 1;
 	rc = mfs_store_create(c.store_dir, slots, &kdf);
+	if (rc == 0 && kdf.mem < (UINT64_C(1) << 20))
+		fprintf(stderr, "megafs init: warning: --kdf fast makes a guess at this store's "
+				"passwords cost microseconds: for tests only, not for data to keep\n");
 	if (rc == MFS_E_EXISTS) {
 		cli_fail(&c, 0, "%s already holds a store (add a hidden volume with 'init --hidden')",
 			 c.store_dir);

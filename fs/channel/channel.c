@@ -8,6 +8,7 @@
 
 #include "crypto/canon_json.h"
 #include "crypto/mfs_error.h"
+#include "crypto/secure.h"
 #include "fs/blob/fileentry.h"
 #include "fs/store/keyring.h"
 
@@ -322,7 +323,7 @@ int mfs_channel_publish(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_
 	if (rc == 0 && sequence)
 		*sequence = next;
 out:
-	free(text);
+	mfs_wipe_free(text);
 	mfs_keyring_clear(&list);
 	return rc;
 }

@@ -155,7 +155,7 @@ static int read_manifest(struct mfs_fs *fs, struct mfs_vtxn *t, json_t **collect
 	if (rc != 0)
 		return rc;
 	root = json_loadb(text, len, 0, NULL);
-	free(text);
+	mfs_wipe_free(text);
 	if (!root || !json_is_array(json_object_get(root, "collections"))) {
 		json_decref(root);
 		return MFS_E_CORRUPT;

@@ -111,4 +111,9 @@ MEGAFS_PASSWORD=typed-secret megafs --store "$tty_store" status >/dev/null || fa
 grep -q "the two passwords differ; nothing was changed" "$T/tty2.out" || fail "mismatch"
 [ ! -e "$T/tty2/header" ] || fail "a mismatched init made a store"
 ok "terminal prompts: twice, without echo; a mismatch makes nothing"
+MEGAFS_STORE=$T/fastkdf megafs init --size 1M --kdf fast 2>"$T/fast.err" >/dev/null
+grep -q "warning: --kdf fast .*for tests only" "$T/fast.err" || fail "no warning for --kdf fast: $(cat "$T/fast.err")"
+MEGAFS_STORE=$T/slowkdf megafs init --size 1M --kdf interactive 2>"$T/slow.err" >/dev/null
+[ ! -s "$T/slow.err" ] || fail "a warning for a real preset: $(cat "$T/slow.err")"
+ok "init --kdf fast warns that it is for tests only; the real presets do not"
 finish

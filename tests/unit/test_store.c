@@ -235,3 +235,29 @@ Test(store, nothing_but_init_ever_commits_to_lmdb)
 	free(lock);
 	free(dir);
 }
+
+Test(store, a_header_asking_too_much_of_every_open_is_refused)
+{
+	struct mfs_store *s = NULL;
+	char *dir, *header;
+	uint8_t b[80], sum[32];
+	int fd;
+
+	tu_store(&dir, 16);
+	header = path_of(dir, "header");
+	fd = open(header, O_RDWR);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pread(fd, b, sizeof b, 0), (ssize_t)sizeof b);
+	/* 1 TiB of Argon2id memory: a header anyone can write, made to stall. */
+	memset(b + 40, 0, 8);
+	b[45] = 0x01; /* 2^40 */
+	mfs_blob_id(sum, b, 64);
+	memcpy(b + 64, sum, 16);
+	cr_assert_eq(pwrite(fd, b, sizeof b, 0), (ssize_t)sizeof b);
+	close(fd);
+	cr_assert_eq(mfs_store_open(&s, dir), MFS_E_FORMAT);
+	cr_assert_null(s);
+	tu_rmtree(dir);
+	free(header);
+	free(dir);
+}
