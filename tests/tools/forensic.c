@@ -11,6 +11,8 @@
  *   mfs-test-forensic pairs N WORKDIR           N pairs of stores with the
  *       same outer history, one with hidden-volume activity (megafs's volume
  *       API makes them); the adversary guesses which: accuracy per feature
+ *   mfs-test-forensic snapshots N WORKDIR       the multi-snapshot
+ *       adversary: copies before and after one session, outer or hidden
  *   mfs-test-forensic legacy N WORKDIR          the same game on stores
  *       written the way format 1 wrote them (every slot write an LMDB
  *       copy-on-write commit, owner tags on records): the attack of issue 8,
@@ -296,6 +298,27 @@ static void outer_view(struct features *x, const struct file *f, const struct tr
 	uint8_t *best_copy = malloc(MFS_SLOT_PAYLOAD);
 
 	meta_id(sb_vid, k, "superblock", 0);
+	/* Every candidate of the outer superblock is the outer volume's to
+	 * write (megafs(7), The superblock). */
+	{
+		uint64_t want = n / 8, cand[16];
+		unsigned found = 0;
+
+		want = want < 4 ? 4 : want > 16 ? 16 : want;
+		for (uint32_t j = 0; found < want && j < 128; j++) {
+			uint8_t h[16];
+			uint64_t pos;
+			int dup = 0;
+
+			meta_id(h, k, "candidate", j);
+			pos = mfs_le_get(h, 8) % n;
+			for (unsigned c = 0; c < found; c++)
+				dup |= cand[c] == pos;
+			if (!dup)
+				cand[found++] = pos;
+			is_outer[pos] = 1;
+		}
+	}
 	for (uint64_t pos = 0; pos < n; pos++) {
 		const uint8_t *v = f->b + t->r[pos].pgno * 4096 + 16;
 
@@ -356,7 +379,8 @@ static int legacy_outer(const struct outer_keys *k, const uint8_t key[16], const
 	return memcmp(tag, value, 16) == 0;
 }
 
-static int inspect(struct features *x, const char *dir, const char *pw, int legacy)
+static int inspect_keep(struct features *x, const char *dir, const char *pw, int legacy,
+			uint8_t **keep_outer)
 {
 	struct outer_keys *k = mfs_secure_alloc(sizeof *k);
 	struct meta m[2], *newer, *older;
@@ -424,12 +448,20 @@ static int inspect(struct features *x, const char *dir, const char *pw, int lega
 	snprintf(path, sizeof path, "%s/lock.mdb", dir);
 	x->lock_file = access(path, F_OK) == 0;
 	x->size_mib = (double)len / (1 << 20);
-	free(is_outer);
+	if (keep_outer)
+		*keep_outer = is_outer;
+	else
+		free(is_outer);
 	free(tn.r);
 	free(to.r);
 	free(bytes);
 	mfs_secure_free(k);
 	return 0;
+}
+
+static int inspect(struct features *x, const char *dir, const char *pw, int legacy)
+{
+	return inspect_keep(x, dir, pw, legacy, NULL);
 }
 
 /* ---- making pairs of stores ---- */
@@ -529,7 +561,10 @@ static struct mfs_volume *open_vol(struct mfs_store *s, const char *pw, const ch
 /* One world's history. Outer sessions are the same in both; at the extra
  * points world A runs an outer session that changes nothing and world B a
  * hidden-volume session of some kind. */
-static void run_history(const char *dir, int hidden, uint64_t seed)
+static void copy_file(const char *from, const char *to);
+
+/* snap: where to copy data.mdb before the last step (NULL: nowhere). */
+static void run_history(const char *dir, int hidden, uint64_t seed, const char *snap)
 {
 	struct mfs_store *s;
 	int steps, made_hidden = 0, rc;
@@ -546,6 +581,13 @@ static void run_history(const char *dir, int hidden, uint64_t seed)
 	for (int i = 0; i < steps; i++) {
 		int extra = i > 0 && (rnd(100) < 45 || i == steps - 1);
 		uint32_t kind = rnd(4), sz = 1 + rnd(300000), obj = rnd(6);
+
+		if (snap && i == steps - 1) {
+			char from[PATH_MAX];
+
+			snprintf(from, sizeof from, "%s/data.mdb", dir);
+			copy_file(from, snap);
+		}
 
 		if (!extra) {
 			struct mfs_volume *v = open_vol(s, OUTER_PW, made_hidden ? HIDDEN_PW : NULL);
@@ -740,8 +782,8 @@ static int play(int pairs, const char *work, int legacy)
 			legacy_history(a, 0, seed, k);
 			legacy_history(b, 1, seed, k);
 		} else {
-			run_history(a, 0, seed);
-			run_history(b, 1, seed);
+			run_history(a, 0, seed, NULL);
+			run_history(b, 1, seed, NULL);
 		}
 		if (inspect(&xa, a, OUTER_PW, legacy) != 0 || inspect(&xb, b, OUTER_PW, legacy) != 0)
 			die("inspect", -EIO);
@@ -786,6 +828,109 @@ static int play(int pairs, const char *work, int legacy)
 	return 0;
 }
 
+/* Positions whose bytes differ between data.mdb and its earlier copy, and
+ * of those, the ones that are the outer volume's in neither. */
+static void snapshot_diff(const char *dir, const char *before, double *changed, double *other)
+{
+	struct features x;
+	uint8_t *outer_now, *outer_then, *now, *then;
+	size_t now_len, then_len;
+	char path[PATH_MAX];
+	struct meta m;
+	struct tree t;
+	struct file f;
+
+	*changed = *other = 0;
+	/* The outer volume as it is now and as it was: inspect the copy in a
+	 * directory of its own (header shared). */
+	if (inspect_keep(&x, dir, OUTER_PW, 0, &outer_now) != 0 ||
+	    read_whole(dir, "data.mdb", &now, &now_len) != 0)
+		die("snapshot", -EIO);
+	snprintf(path, sizeof path, "%s/then", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof path, "%s/header", dir);
+	{
+		char to[PATH_MAX];
+
+		snprintf(to, sizeof to, "%s/then/header", dir);
+		copy_file(path, to);
+		snprintf(to, sizeof to, "%s/then/data.mdb", dir);
+		copy_file(before, to);
+	}
+	snprintf(path, sizeof path, "%s/then", dir);
+	if (inspect_keep(&x, path, OUTER_PW, 0, &outer_then) != 0 ||
+	    read_whole(path, "data.mdb", &then, &then_len) != 0 || then_len != now_len)
+		die("snapshot", -EIO);
+	f.b = now;
+	f.len = now_len;
+	meta_read(&m, &f, 0);
+	{
+		struct meta m1;
+
+		meta_read(&m1, &f, 1);
+		tree_read(&t, &f, m1.txnid > m.txnid ? &m1 : &m);
+	}
+	for (size_t i = 0; i < t.n; i++) {
+		size_t off = t.r[i].pgno * 4096 + 16;
+
+		if (off + MFS_SLOT_BYTES > now_len || memcmp(now + off, then + off, MFS_SLOT_BYTES) == 0)
+			continue;
+		(*changed)++;
+		*other += !outer_now[i] && !outer_then[i];
+	}
+	snprintf(path, sizeof path, "%s/then/header", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/then/data.mdb", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/then", dir);
+	rmdir(path);
+	free(t.r);
+	free(now);
+	free(then);
+	free(outer_now);
+	free(outer_then);
+}
+
+/* Two snapshots, before and after one session (an idle outer one, or a
+ * hidden one): the multi-snapshot adversary format 2 does not defeat. */
+static int play_snapshots(int pairs, const char *work)
+{
+	struct mfs_kdf_limits kdf;
+	char dir[1024], snap[PATH_MAX], f[PATH_MAX];
+	int hits = 0;
+	double sum_a = 0, sum_b = 0;
+
+	mfs_kdf_preset(&kdf, "fast");
+	for (int p = 0; p < pairs; p++) {
+		double changed[2], other[2];
+		uint64_t seed;
+
+		mfs_random(&seed, sizeof seed);
+		for (int hidden = 0; hidden < 2; hidden++) {
+			snprintf(dir, sizeof dir, "%s/w%d", work, hidden);
+			if (mfs_store_create(dir, SLOTS, &kdf) != 0)
+				die("create store", -EIO);
+			snprintf(snap, sizeof snap, "%s/before.mdb", work);
+			run_history(dir, hidden, seed, snap);
+			snapshot_diff(dir, snap, &changed[hidden], &other[hidden]);
+			unlink(snap);
+			snprintf(f, sizeof f, "%s/header", dir);
+			unlink(f);
+			snprintf(f, sizeof f, "%s/data.mdb", dir);
+			unlink(f);
+			rmdir(dir);
+		}
+		sum_a += other[0];
+		sum_b += other[1];
+		hits += other[1] > other[0] || (other[1] == other[0] && rnd(2) == 0);
+	}
+	printf("snapshots: positions changed that the outer volume never held: %.1f after an "
+	       "outer session, %.1f after a hidden one (means)\n",
+	       sum_a / pairs, sum_b / pairs);
+	printf("snapshots accuracy %.3f over %d pairs\n", (double)hits / pairs, pairs);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (mfs_crypto_init() != 0)
@@ -802,6 +947,8 @@ int main(int argc, char **argv)
 			printf("%s %.0f\n", feature_names[i], feat(&x, i));
 		return 0;
 	}
+	if (argc == 4 && strcmp(argv[1], "snapshots") == 0)
+		return play_snapshots(atoi(argv[2]), argv[3]);
 	if (argc == 4 && (strcmp(argv[1], "pairs") == 0 || strcmp(argv[1], "legacy") == 0))
 		return play(atoi(argv[2]), argv[3], strcmp(argv[1], "legacy") == 0);
 	fprintf(stderr, "usage: mfs-test-forensic inspect DIR PASSWORD | pairs N WORKDIR | "
