@@ -6,7 +6,8 @@
  *                MFS_ENTRY_INLINE_MAX chunks of 64 KiB)
  *   bytes 9-16   a chunk number the cursor looks up (besides first, last)
  *   then nodes   each a u16 little-endian length and that many bytes of
- *                index node plaintext (header and 68-byte records)
+ *                index node plaintext (header and 68-byte records), at
+ *                most MAX_NODES of them
  *
  * The entry is made through mfs_entry_from_json, as a manifest's would be.
  * Index nodes are sealed under one fixed key; every record's key field is
@@ -25,7 +26,7 @@
 #include "tests/fuzz/fuzz.h"
 
 #define CHUNK_SIZE MFS_CHUNK_SIZE_MIN
-#define MAX_NODES 64
+#define MAX_NODES 16
 
 struct nodes {
 	const uint8_t *data[MAX_NODES];
