@@ -13,7 +13,7 @@
 #include "crypto/secure.h"
 #include "tests/unit/testutil.h"
 
-#define VECTORS "../shared/vectors/noise-xx-25519-chachapoly-blake2b.json"
+#define VECTORS "tests/vectors/noise-xx-25519-chachapoly-blake2b.json"
 #define THIS_FILE "tests/unit/test_noise.c"
 #define BUF (MFS_NOISE_MAX_MSG + 1)
 
@@ -24,7 +24,7 @@ static void setup(void)
 
 TestSuite(noise, .init = setup);
 
-/* The vector file sits beside the project root: strip this file's path
+/* The vector file is in tests/vectors/ of this tree: strip this file's path
  * inside the project from __FILE__ (absolute under CMake). */
 static void vectors_path(char *out, size_t cap)
 {

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of tests/fuzz/corpus/<target>/: a few valid
+inputs and a few broken ones per harness (see each harness's comment for
+its input's layout). The manifest and FileEntry seeds start from the golden
+vectors of tests/vectors/. Run it again after changing a format or a
+harness's layout; it rewrites only the files it names."""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VECTORS = os.path.join(HERE, "..", "vectors")
+
+
+def vector(name):
+    with open(os.path.join(VECTORS, name), "rb") as f:
+        return f.read()
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def canon_json():
+    write("canon_json", "ok-vector", vector("canon.json"))
+    write("canon_json", "ok-nested", '{"a":[1,{"b":[]},"\\u00E9"],"z":-9}')
+    write("canon_json", "ok-scalars", "[true,false,null,0,-1,9223372036854775807]")
+    write("canon_json", "bad-unsorted", '{"b":1,"a":2}')
+    write("canon_json", "bad-space", '{"a": 1}')
+    write("canon_json", "bad-real", '{"a":1.5}')
+    write("canon_json", "bad-dup", '{"a":1,"a":1}')
+    write("canon_json", "bad-utf8", '["\xc3\xa9"]'.encode("latin-1"))
+    write("canon_json", "bad-lowerhex", '["\\u00e9"]')
+
+
+def manifest():
+    m = vector("manifest.json")
+    write("manifest", "ok-vector", m)
+    write("manifest", "bad-signature", m.replace(b'"signature":"d6', b'"signature":"d7'))
+    write("manifest", "bad-sequence", m.replace(b'"sequence":3', b'"sequence":4'))
+    write("manifest", "bad-truncated", m[:-1])
+    write("manifest", "bad-extra", m[:-1] + b',"x":1}')
+    write("manifest", "bad-empty", "{}")
+
+
+def fileentry():
+    e = vector("fileentry.json")
+    write("fileentry", "ok-vector", e)
+    write("fileentry", "ok-empty",
+          '{"chunkSize":65536,"chunks":[],"mode":"random","mtime":0,"name":"e","size":0}')
+    key = "5a" * 32
+    write("fileentry", "ok-index",
+          '{"chunkSize":65536,"index":{"depth":2,"id":"%s","key":"%s","length":76},'
+          '"mode":"random","mtime":-5,"name":"big","size":4294967296}' % ("11" * 32, key))
+    write("fileentry", "bad-count", e.replace(b'"size":100000', b'"size":200000'))
+    write("fileentry", "bad-name", e.replace(b'"golden.txt"', b'".."'))
+    write("fileentry", "bad-chunksize", e.replace(b'"chunkSize":65536', b'"chunkSize":65537'))
+    write("fileentry", "bad-hex", e.replace(b'"id":"10', b'"id":"zz'))
+
+
+RECORD = 68
+
+
+def index_node(level, records):
+    body = b"".join(rid + b"\0" * 32 + struct.pack("<I", length) for rid, length in records)
+    return struct.pack("<BxxxI", level, len(records)) + body
+
+
+def index_input(depth_byte, size, lookup, nodes):
+    out = bytes([depth_byte]) + struct.pack("<QQ", size, lookup)
+    for n in nodes:
+        out += struct.pack("<H", len(n)) + n
+    return out
+
+
+def index():
+    cs = 65536
+    size = 40 * cs + 100  # 41 chunks: one level-0 node
+    chunks = [(bytes([i]) * 32, cs if i < 40 else 100) for i in range(41)]
+    leaf = index_node(0, chunks)
+    write("index", "ok-depth1", index_input(0, size, 7, [leaf]))
+    # Depth 2: a root of one record naming the leaf, then the leaf.
+    root = index_node(1, [(b"\x77" * 32, len(leaf))])
+    write("index", "ok-depth2", index_input(1, size, 40, [root, leaf, leaf, leaf]))
+    write("index", "bad-level", index_input(0, size, 3, [index_node(1, chunks)]))
+    write("index", "bad-count", index_input(0, size, 3, [leaf[:4] + b"\xff\0\0\0" + leaf[8:]]))
+    write("index", "bad-short", index_input(0, size, 3, [index_node(0, chunks[:3])]))
+    write("index", "bad-length", index_input(0, size, 40, [index_node(0, chunks[:40] + [(b"\1" * 32, 99)])]))
+
+
+def wire():
+    rid = bytes(range(32))
+
+    def msg(t, body):
+        return struct.pack(">BI", t, len(body)) + body
+
+    hello = msg(0, struct.pack(">HHH", 1, 7000, 16))
+    write("wire", "ok-hello", hello + msg(1, struct.pack(">HHH", 1, 0, 8)))
+    write("wire", "ok-request", msg(2, struct.pack(">I", 9) + rid))
+    write("wire", "ok-response", msg(3, struct.pack(">I", 9) + rid + b"blob bytes"))
+    write("wire", "ok-have-want", msg(4, rid * 3) + msg(5, rid))
+    write("wire", "ok-notfound-error", msg(6, struct.pack(">I", 1) + rid)
+          + msg(7, struct.pack(">H", 2) + "busy \u00e9\u2603".encode()))
+    write("wire", "bad-type", msg(8, b"x"))
+    write("wire", "bad-hello-len", msg(0, b"\0\1\0"))
+    write("wire", "bad-have-len", msg(4, rid + b"\1"))
+    write("wire", "bad-error-utf8", msg(7, b"\0\1\xc0\xaf"))
+    write("wire", "bad-long", struct.pack(">BI", 3, 0xFFFFFFFF) + rid)
+
+
+def noise():
+    def inp(mode, first, rest):
+        return bytes([mode]) + struct.pack("<H", len(first)) + first + rest
+
+    write("noise", "ok-honest-empty", inp(1, b"", b""))
+    write("noise", "ok-honest-payloads", inp(1, b"megafs/1 hello", b"identity proof " * 4))
+    write("noise", "bad-honest-flipped", inp(3 | (40 << 2), b"hi", b"there"))
+    write("noise", "bad-raw-short", inp(0, b"\x01" * 31, b""))
+    write("noise", "bad-raw-msg3", inp(0, bytes(range(32)) + b"payload", bytes(range(64))))
+    write("noise", "bad-raw-zero-e", inp(0, b"\0" * 32, b"\0" * 80))
+
+
+def tracker():
+    k = "ab" * 32
+    p = "cd" * 32
+    m = vector("manifest.json").decode()
+    write("tracker", "ok-subscribe", '{"action":"subscribe","key":"%s"}' % k)
+    write("tracker", "ok-publish", '{"action":"publish","manifest":%s}' % m)
+    write("tracker", "ok-announce", '{"action":"announce","event":"started","info_hash":"%s",'
+          '"numwant":500,"peer_id":"%s","port":7000}' % (k, p))
+    write("tracker", "ok-peers", '{"action":"announce","info_hash":"%s","interval":60,"peers":'
+          '[{"ip":"127.0.0.1","peer_id":"%s","port":7001},{"ip":"::1","peer_id":"%s","port":1}]}'
+          % (k, p, k))
+    write("tracker", "ok-published", '{"action":"published","key":"%s","sequence":3}' % k)
+    write("tracker", "ok-error", '{"action":"error","code":"limit","key":"%s","reason":'
+          '"too many \\u0007 keys \u00e9","request":"subscribe","sequence":2}' % k)
+    write("tracker", "bad-key", '{"action":"subscribe","key":"%s"}' % k.upper())
+    write("tracker", "bad-port", '{"action":"announce","info_hash":"%s","peer_id":"%s",'
+          '"port":70000}' % (k, p))
+    write("tracker", "bad-shape", "[" + "[]," * 1500 + "[]]")
+    write("tracker", "bad-ip", '{"action":"announce","info_hash":"%s","interval":1,"peers":'
+          '[{"ip":"localhost","peer_id":"%s","port":1}]}' % (k, p))
+    write("tracker", "bad-action", '{"action":"scrape"}')
+
+
+def store_header():
+    h = vector("store_header.bin")
+    write("store_header", "ok-vector", h)
+    write("store_header", "old-version", h[:8] + b"\1" + h[9:])
+    write("store_header", "bad-sum", h[:-1] + bytes([h[-1] ^ 1]))
+    write("store_header", "bad-slots", h[:16] + b"\0" * 8 + h[24:])
+    write("store_header", "bad-kdf", h[:32] + b"\0" * 8 + h[40:])
+    write("store_header", "bad-magic", b"MEGAFS\0T" + h[8:])
+
+
+for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header):
+    make()
