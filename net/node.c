@@ -10,6 +10,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/store/blobstore.h"
+#include "net/addr.h"
 #include "net/peer.h"
 
 #define MAX_IN_FLIGHT 32u     /* our requests on one connection, whatever it offers */
@@ -25,6 +26,7 @@
 #define REQUEST_JOBS_MAX 4u   /* blobs being read for answers at once (libuv's pool) */
 #define REDIAL_MIN_MS 250u
 #define REDIAL_MAX_MS 10000u
+#define DEFAULT_IDLE_MS 60000u /* an accepted connection with nothing in flight */
 /* WANTs served: ids a second per connection (and the burst), lookups in
  * flight per connection and in all. Beyond, a WANT is dropped unanswered. */
 #define WANT_IDS_PER_S 4096u
@@ -107,6 +109,9 @@ struct conn {
 	struct req deferred[MAX_DEFERRED]; /* REQUESTs waiting for memory, oldest first */
 	unsigned n_deferred;
 	int evicted;                  /* closed for holding too much */
+	int closing;                  /* we closed it (idle, or room made): not counted */
+	uint64_t active_ms;           /* when it last had anything in flight */
+	uint8_t range[MFS_ADDR_RANGE_BYTES]; /* its address's /24 or /64 */
 	uint64_t have[HAVE_SLOTS];    /* id prefixes (0: empty) */
 	unsigned have_count;
 };
@@ -367,6 +372,7 @@ static void on_kick(void *arg)
 /* Every tick: fetches past their request timeout go to another peer (the
  * slow one may still answer), fetches past their whole timeout fail. */
 static void run_deferred(struct mfs_netnode *n);
+static void close_idle(struct mfs_netnode *n, uint64_t now);
 
 static void on_tick(uv_timer_t *t)
 {
@@ -395,6 +401,7 @@ static void on_tick(uv_timer_t *t)
 	pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
 	run_deferred(n);
+	close_idle(n, now);
 }
 
 /* ---- connections ---- */
@@ -421,6 +428,7 @@ static struct conn *conn_new(struct mfs_netnode *n, struct dial *d)
 	c->gen = ++n->next_gen;
 	c->want_tokens = WANT_IDS_BURST;
 	c->want_refill_ms = now_ms();
+	c->active_ms = c->want_refill_ms;
 	c->next = n->conns;
 	n->conns = c;
 	return c;
@@ -446,6 +454,7 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 		return;
 	}
 	c->ready = 1;
+	c->active_ms = now_ms();
 	c->limit = mfs_peer_hello(p)->max_requests;
 	if (c->limit > MAX_IN_FLIGHT)
 		c->limit = MAX_IN_FLIGHT;
@@ -864,6 +873,7 @@ static void on_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *c
 	struct conn *c = ctx;
 	(void)p;
 
+	c->active_ms = now_ms();
 	switch (m->type) {
 	case MFS_WIRE_REQUEST:
 		on_request(c, m);
@@ -911,22 +921,63 @@ static void dial_now(struct mfs_netnode *n, struct dial *d)
 	}
 }
 
-static int same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+/* Nothing of ours or theirs in flight, nothing waiting to be written. */
+static int conn_busy(const struct conn *c)
 {
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+	return c->in_flight || c->serving || c->want_jobs || c->n_deferred ||
+	       mfs_peer_queued(c->peer) > 0;
 }
 
+static void close_quietly(struct mfs_netnode *n, struct conn *c, const char *why)
+{
+	c->closing = 1;
+	pthread_mutex_lock(&n->lock);
+	n->stats.peers_idle_closed++;
+	pthread_mutex_unlock(&n->lock);
+	mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, why);
+}
+
+/* Accepted connections idle for idle_timeout_ms are closed (the peer
+ * dials again when it wants something); busy ones are marked active. */
+static void close_idle(struct mfs_netnode *n, uint64_t now)
+{
+	for (struct conn *c = n->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->dial || !c->ready || c->closing)
+			continue;
+		if (conn_busy(c))
+			c->active_ms = now;
+		else if (now - c->active_ms >= n->cfg.idle_timeout_ms)
+			close_quietly(n, c, "idle");
+	}
+}
+
+/* The accepted, ready connection idle the longest (in range when not
+ * NULL), or NULL when every one is busy or still in its handshake. */
+static struct conn *idlest(struct mfs_netnode *n, const struct conn *except,
+			   const uint8_t *range)
+{
+	struct conn *best = NULL;
+
+	for (struct conn *o = n->conns; o; o = o->next) {
+		if (o == except || o->dial || !o->ready || o->closing || conn_busy(o))
+			continue;
+		if (range && memcmp(o->range, range, MFS_ADDR_RANGE_BYTES) != 0)
+			continue;
+		if (!best || o->active_ms < best->active_ms)
+			best = o;
+	}
+	return best;
+}
+
+/* A newcomer over a limit takes the slot of the idlest connection (of its
+ * own range when its range is full); with none idle it is refused. */
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct mfs_netnode *n = server->data;
-	unsigned total = 0, from_there = 0;
-	struct conn *c;
+	unsigned total = 0, in_range = 0;
+	struct conn *c, *victim = NULL;
+	int over = 0;
 
 	if (status < 0 || !(c = conn_new(n, NULL)))
 		return;
@@ -936,13 +987,31 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	mfs_peer_remote_addr(c->peer, &c->addr);
+	mfs_addr_range(c->range, (const struct sockaddr *)&c->addr, n->cfg.range_bits_v4,
+		       n->cfg.range_bits_v6);
 	for (struct conn *o = n->conns; o; o = o->next) {
+		if (o == c || o->closing)
+			continue;
 		total++;
-		if (o != c && !o->dial && same_host(&o->addr, &c->addr))
-			from_there++;
+		if (!o->dial && memcmp(o->range, c->range, MFS_ADDR_RANGE_BYTES) == 0)
+			in_range++;
 	}
-	if (total > n->cfg.max_peers || from_there >= n->cfg.max_per_address)
+	if (in_range >= n->cfg.max_per_range) {
+		over = 1;
+		victim = idlest(n, c, c->range);
+	} else if (total >= n->cfg.max_peers) {
+		over = 1;
+		victim = idlest(n, c, NULL);
+	}
+	if (victim) {
+		close_quietly(n, victim, "idle, its slot taken");
+	} else if (over) {
+		c->closing = 1;
+		pthread_mutex_lock(&n->lock);
+		n->stats.peers_refused++;
+		pthread_mutex_unlock(&n->lock);
 		mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, "too many connections");
+	}
 }
 
 static int parse_addr(const char *text, struct sockaddr_storage *out)
@@ -1092,8 +1161,10 @@ int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 	n->cfg = *config;
 	if (!n->cfg.max_peers)
 		n->cfg.max_peers = 64;
-	if (!n->cfg.max_per_address)
-		n->cfg.max_per_address = 8;
+	if (!n->cfg.max_per_range)
+		n->cfg.max_per_range = 8;
+	if (!n->cfg.idle_timeout_ms)
+		n->cfg.idle_timeout_ms = DEFAULT_IDLE_MS;
 	if (!n->cfg.max_requests)
 		n->cfg.max_requests = 16;
 	if (!n->cfg.request_timeout_ms)

@@ -4,9 +4,20 @@
  * Serving: when listening, accepted connections (net/peer) may REQUEST any
  * blob the blob source holds (RESPONSE, else NOT_FOUND) and ask with WANT
  * which of a list it holds (HAVE). Lookups run on libuv's thread pool, never
- * on the loop thread. Limits: max_peers connections in all, max_per_address
- * from one address, max_requests outstanding per connection (as told in the
- * hello; a peer asking for more is dropped). WANTs (up to 1,024 ids each)
+ * on the loop thread. Limits: max_peers connections in all (64), at most
+ * max_per_range (8) accepted from one range of addresses (a /24 of IPv4, a
+ * /64 of IPv6: one host of IPv6 holds a /64, and an IPv4 attacker rarely
+ * holds many /24s; IPv4-mapped addresses count as IPv4), max_requests
+ * outstanding per connection (as told in the hello; a peer asking for
+ * more is dropped). An accepted connection, once through its handshake
+ * (10 s at most), that has nothing in flight either way (no request of
+ * ours or its, no WANT being looked up, nothing queued to it) for
+ * idle_timeout_ms (60 s) is closed with ERROR BUSY "idle". A newcomer
+ * over a limit takes the slot of the accepted connection idle the longest
+ * (of its own range, when its range is full), which is closed the same
+ * way; only when every one is busy or in its handshake is the newcomer
+ * refused (ERROR BUSY). So idle hosts cannot hold the slots, and a busy
+ * attacker needs max_peers / max_per_range = 8 ranges to fill them. WANTs (up to 1,024 ids each)
  * are looked up one at a time per connection and 4 at a time in all, and a
  * connection may have at most 4,096 ids a second looked up (a burst of
  * 4,096): a WANT beyond any of these is dropped unanswered, not queued
@@ -76,8 +87,12 @@ struct mfs_node_config {
 	const uint8_t *static_sk;      /* the node's Noise key (borrowed, guarded) */
 	const char *listen;            /* "HOST:PORT" (PORT may be 0) or NULL: do not listen */
 	struct mfs_serve_source source; /* get NULL: serve nothing */
-	unsigned max_peers;            /* 0: 64 */
-	unsigned max_per_address;      /* 0: 8 */
+	unsigned max_peers;            /* connections in all; 0: 64 */
+	unsigned max_per_range;        /* accepted from one range; 0: 8 */
+	unsigned range_bits_v4;        /* an IPv4 range's prefix; 0: 24 (32: per address) */
+	unsigned range_bits_v6;        /* an IPv6 range's prefix; 0: 64 */
+	unsigned idle_timeout_ms;      /* an accepted connection idle this long is
+					* closed; 0: 60000 */
 	unsigned max_requests;         /* served at once per connection; 0: 16 */
 	unsigned request_timeout_ms;   /* before asking another peer; 0: 5000 */
 	unsigned fetch_timeout_ms;     /* before a fetch fails; 0: 30000 */
@@ -123,6 +138,8 @@ struct mfs_node_stats {
 	uint64_t memory_refused;                /* bodies refused for want of memory */
 	uint64_t requests_deferred;             /* REQUESTs that waited for memory */
 	uint64_t peers_evicted;                 /* closed for holding too much */
+	uint64_t peers_idle_closed;             /* closed idle (timeout, or slot taken) */
+	uint64_t peers_refused;                 /* newcomers refused: full, none idle */
 };
 void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out);
 
