@@ -16,6 +16,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/store/store.h"
+#include "net/addr.h"
 #include "net/tracker_proto.h"
 #include "net/ws.h"
 
@@ -123,11 +124,12 @@ struct topic {
 	size_t refs;              /* connections holding it in subs or announced */
 };
 
-/* Connections per source address (IPv4 as v4-mapped IPv6). */
+/* Connections per range of source addresses (net/addr: a /24, a /64). */
 struct address {
 	struct hnode node;
-	uint8_t ip[16];
+	uint8_t range[MFS_ADDR_RANGE_BYTES];
 	size_t conns;
+	size_t dying;             /* of which closed to make room, not yet gone */
 };
 
 struct conn {
@@ -150,6 +152,9 @@ struct conn {
 	struct topic **announced;     /* keys it announced (records may be gone) */
 	size_t nannounced, announced_cap;
 	size_t nrecords;              /* records whose conn it is */
+	int established;              /* the WebSocket handshake is done */
+	int dying;                    /* closed to make room (counted in address) */
+	uint64_t active_ms;           /* loop time of its last message */
 };
 
 struct mfs_tracker_server {
@@ -164,8 +169,8 @@ struct mfs_tracker_server {
 	uint8_t hash_secret[32];
 	struct htab topics, addresses;
 	struct conn *conns;
-	size_t nconns;
-	uint64_t published, refused;
+	size_t nconns, dying;
+	uint64_t published, refused, evicted;
 	size_t queue_cap;
 	unsigned char scratch[LWS_PRE + MFS_WS_FRAGMENT_BYTES];
 	int stopping;
@@ -287,31 +292,26 @@ static void topic_release(struct mfs_tracker_server *s, struct topic *t)
 	free(t);
 }
 
-static void address_key(uint8_t out[16], const struct sockaddr *sa)
+static void address_key(const struct mfs_tracker_server *s,
+			uint8_t out[static MFS_ADDR_RANGE_BYTES], const struct sockaddr *sa)
 {
-	memset(out, 0, 16);
-	if (sa->sa_family == AF_INET6) {
-		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-	} else if (sa->sa_family == AF_INET) {
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	}
+	mfs_addr_range(out, sa, s->cfg.range_bits_v4, s->cfg.range_bits_v6);
 }
 
-static struct address *address_find(struct mfs_tracker_server *s, const uint8_t ip[16],
-				     int create)
+static struct address *address_find(struct mfs_tracker_server *s,
+				     const uint8_t range[MFS_ADDR_RANGE_BYTES], int create)
 {
-	uint64_t h = keyed_hash(s->hash_secret, ip, 16);
+	uint64_t h = keyed_hash(s->hash_secret, range, MFS_ADDR_RANGE_BYTES);
 	struct address *a;
 
 	for (struct hnode *n = htab_first(&s->addresses, h); n; n = n->next) {
 		a = container_of(n, struct address, node);
-		if (n->hash == h && memcmp(a->ip, ip, 16) == 0)
+		if (n->hash == h && memcmp(a->range, range, MFS_ADDR_RANGE_BYTES) == 0)
 			return a;
 	}
 	if (!create || !(a = calloc(1, sizeof *a)))
 		return NULL;
-	memcpy(a->ip, ip, 16);
+	memcpy(a->range, range, MFS_ADDR_RANGE_BYTES);
 	a->node.hash = h;
 	if (htab_insert(&s->addresses, &a->node) != 0) {
 		free(a);
@@ -455,6 +455,25 @@ static int conn_write(struct conn *c)
 	if (c->head)
 		lws_callback_on_writable(c->wsi);
 	return 0;
+}
+
+/* Holding nothing: no subscription, no announced peer, not closing. */
+static int conn_idle(const struct conn *c)
+{
+	return c->established && !c->dying && !c->close_status && c->nsubs == 0 &&
+	       c->nrecords == 0;
+}
+
+/* After the handshake and after each message: a connection that holds
+ * nothing is closed idle_timeout seconds later unless it does something. */
+static void arm_idle(struct conn *c)
+{
+	if (c->close_status)
+		return;
+	if (conn_idle(c))
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)c->s->cfg.idle_timeout);
+	else
+		lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -759,7 +778,9 @@ static int conn_receive(struct conn *c, const void *in, size_t len)
 	c->rx_len += len;
 	if (!lws_is_final_fragment(c->wsi))
 		return 0;
+	c->active_ms = uv_now(c->s->loop);
 	handle_message(c, c->rx, c->rx_len);
+	arm_idle(c);
 	c->rx_len = 0;
 	if (c->rx_cap > RX_KEEP_BYTES) {
 		free(c->rx);
@@ -771,40 +792,70 @@ static int conn_receive(struct conn *c, const void *in, size_t len)
 
 /* ---- connections -------------------------------------------------------- */
 
+/* The connection idle the longest (of range a when not NULL), or NULL. */
+static struct conn *idlest(struct mfs_tracker_server *s, const struct address *a)
+{
+	struct conn *best = NULL;
+
+	for (struct conn *c = s->conns; c; c = c->next)
+		if (conn_idle(c) && (!a || c->address == a) &&
+		    (!best || c->active_ms < best->active_ms))
+			best = c;
+	return best;
+}
+
+/* Admits a new TCP connection, when over a limit in place of the idlest
+ * connection (of its range when its range is full). 1, or 0: refused. */
 static int admit(struct mfs_tracker_server *s, const struct sockaddr *peer)
 {
-	uint8_t ip[16];
+	uint8_t range[MFS_ADDR_RANGE_BYTES];
 	struct address *a;
+	struct conn *victim = NULL;
 
-	address_key(ip, peer);
-	a = address_find(s, ip, 0);
-	if (s->stopping || s->nconns >= s->cfg.max_connections ||
-	    (a && a->conns >= s->cfg.max_per_address)) {
-		s->refused++;
+	if (s->stopping)
 		return 0;
+	address_key(s, range, peer);
+	a = address_find(s, range, 0);
+	if (a && a->conns - a->dying >= s->cfg.max_per_range) {
+		if (!(victim = idlest(s, a)))
+			goto refuse;
+	} else if (s->nconns - s->dying >= s->cfg.max_connections) {
+		if (!(victim = idlest(s, NULL)))
+			goto refuse;
+	}
+	if (victim) {
+		victim->dying = 1;
+		victim->address->dying++;
+		s->dying++;
+		s->evicted++;
+		conn_close(victim, LWS_CLOSE_STATUS_GOINGAWAY, "idle, its slot taken");
 	}
 	return 1;
+refuse:
+	s->refused++;
+	return 0;
 }
 
 static int conn_new(struct mfs_tracker_server *s, struct lws *wsi)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof peer;
-	uint8_t ip[16];
+	uint8_t range[MFS_ADDR_RANGE_BYTES];
 	struct conn *c;
 
 	if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&peer, &plen) != 0 ||
 	    !(c = calloc(1, sizeof *c)))
 		return -1;
-	address_key(ip, (struct sockaddr *)&peer);
+	address_key(s, range, (struct sockaddr *)&peer);
 	if (mfs_ws_numeric_host(c->host, sizeof c->host, (struct sockaddr *)&peer) != 0 ||
-	    !(c->address = address_find(s, ip, 1))) {
+	    !(c->address = address_find(s, range, 1))) {
 		free(c);
 		return -1;
 	}
 	c->address->conns++;
 	c->s = s;
 	c->wsi = wsi;
+	c->active_ms = uv_now(s->loop);
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
@@ -846,6 +897,10 @@ static void conn_free(struct conn *c)
 		topic_release(s, c->announced[i]);
 	}
 	drop_queue(c);
+	if (c->dying) {
+		c->address->dying--;
+		s->dying--;
+	}
 	if (--c->address->conns == 0) {
 		htab_remove(&s->addresses, &c->address->node);
 		free(c->address);
@@ -875,6 +930,13 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		return admit(s, (const struct sockaddr *)&filter->cli_addr) ? 0 : -1;
 	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
 		return conn_new(s, wsi);
+	case LWS_CALLBACK_ESTABLISHED:
+		if (c) {
+			c->established = 1;
+			c->active_ms = uv_now(s->loop);
+			arm_idle(c);
+		}
+		return 0;
 	case LWS_CALLBACK_HTTP:
 		/* Not a WebSocket upgrade: nothing else is served here. */
 		lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
@@ -995,8 +1057,10 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 		s->cfg.max_message = MFS_TRACKER_DEFAULT_MAX_MESSAGE;
 	if (!s->cfg.max_subscriptions)
 		s->cfg.max_subscriptions = MFS_TRACKER_DEFAULT_MAX_SUBSCRIPTIONS;
-	if (!s->cfg.max_per_address)
-		s->cfg.max_per_address = MFS_TRACKER_DEFAULT_MAX_PER_ADDRESS;
+	if (!s->cfg.max_per_range)
+		s->cfg.max_per_range = MFS_TRACKER_DEFAULT_MAX_PER_RANGE;
+	if (!s->cfg.idle_timeout)
+		s->cfg.idle_timeout = MFS_TRACKER_DEFAULT_IDLE_TIMEOUT;
 	if (!s->cfg.max_connections)
 		s->cfg.max_connections = MFS_TRACKER_DEFAULT_MAX_CONNECTIONS;
 	if (!s->cfg.interval)
@@ -1057,6 +1121,7 @@ void mfs_tracker_server_stats(const struct mfs_tracker_server *s,
 	out->keys = s->topics.count;
 	out->published = s->published;
 	out->refused = s->refused;
+	out->evicted = s->evicted;
 }
 
 void mfs_tracker_server_stop(struct mfs_tracker_server *s)
