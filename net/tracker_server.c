@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto/hash.h"
@@ -132,6 +133,25 @@ struct address {
 	size_t dying;             /* of which closed to make room, not yet gone */
 };
 
+/* A manifest the database keeps, and what its quota counts (the same as
+ * the meta table holds: when it was last published, and from where). */
+struct stored {
+	struct hnode node;
+	uint8_t key[MFS_TRACKER_KEY_BYTES];
+	uint8_t range[MFS_ADDR_RANGE_BYTES]; /* its last publisher's range */
+	size_t bytes;
+	uint64_t when;            /* milliseconds since the epoch */
+};
+
+/* What the manifests last published from one range hold. */
+struct usage {
+	struct hnode node;
+	uint8_t range[MFS_ADDR_RANGE_BYTES];
+	size_t keys, bytes;
+};
+
+#define META_BYTES (8 + MFS_ADDR_RANGE_BYTES)
+
 struct conn {
 	struct mfs_tracker_server *s;
 	struct lws *wsi;
@@ -165,7 +185,11 @@ struct mfs_tracker_server {
 	int ws_started;
 	uint16_t port;
 	MDB_env *env;
-	MDB_dbi dbi;
+	MDB_dbi dbi;                  /* key -> canonical manifest */
+	MDB_dbi meta;                 /* key -> when (u64 BE), publisher's range */
+	struct htab stored, usage;    /* mirror the database */
+	size_t stored_bytes;
+	uint64_t dropped;             /* manifests dropped for room */
 	uint8_t hash_secret[32];
 	struct htab topics, addresses;
 	struct conn *conns;
@@ -178,6 +202,150 @@ struct mfs_tracker_server {
 
 /* ---- the database -------------------------------------------------------- */
 
+static struct stored *stored_find(struct mfs_tracker_server *s, const uint8_t *key)
+{
+	uint64_t h = keyed_hash(s->hash_secret, key, MFS_TRACKER_KEY_BYTES);
+
+	for (struct hnode *n = htab_first(&s->stored, h); n; n = n->next) {
+		struct stored *st = container_of(n, struct stored, node);
+
+		if (n->hash == h && memcmp(st->key, key, MFS_TRACKER_KEY_BYTES) == 0)
+			return st;
+	}
+	return NULL;
+}
+
+static struct usage *usage_find(struct mfs_tracker_server *s, const uint8_t *range, int create)
+{
+	uint64_t h = keyed_hash(s->hash_secret, range, MFS_ADDR_RANGE_BYTES);
+	struct usage *u;
+
+	for (struct hnode *n = htab_first(&s->usage, h); n; n = n->next) {
+		u = container_of(n, struct usage, node);
+		if (n->hash == h && memcmp(u->range, range, MFS_ADDR_RANGE_BYTES) == 0)
+			return u;
+	}
+	if (!create || !(u = calloc(1, sizeof *u)))
+		return NULL;
+	memcpy(u->range, range, MFS_ADDR_RANGE_BYTES);
+	u->node.hash = h;
+	if (htab_insert(&s->usage, &u->node) != 0) {
+		free(u);
+		return NULL;
+	}
+	return u;
+}
+
+/* Counts a stored manifest (new or changed) against its range and in all.
+ * 0 or -ENOMEM (nothing changed). */
+static int stored_set(struct mfs_tracker_server *s, const uint8_t *key, const uint8_t *range,
+		      size_t bytes, uint64_t when)
+{
+	struct stored *st = stored_find(s, key);
+	struct usage *to = usage_find(s, range, 1), *from;
+
+	if (!to)
+		return -ENOMEM;
+	if (!st) {
+		if (!(st = calloc(1, sizeof *st)))
+			return -ENOMEM;
+		memcpy(st->key, key, MFS_TRACKER_KEY_BYTES);
+		st->node.hash = keyed_hash(s->hash_secret, key, MFS_TRACKER_KEY_BYTES);
+		if (htab_insert(&s->stored, &st->node) != 0) {
+			free(st);
+			return -ENOMEM;
+		}
+	} else {
+		from = usage_find(s, st->range, 0);
+		from->keys--;
+		from->bytes -= st->bytes;
+		s->stored_bytes -= st->bytes;
+		if (from->keys == 0 && from != to) {
+			htab_remove(&s->usage, &from->node);
+			free(from);
+		}
+	}
+	memcpy(st->range, range, MFS_ADDR_RANGE_BYTES);
+	st->bytes = bytes;
+	st->when = when;
+	to->keys++;
+	to->bytes += bytes;
+	s->stored_bytes += bytes;
+	return 0;
+}
+
+static void stored_drop(struct mfs_tracker_server *s, struct stored *st)
+{
+	struct usage *u = usage_find(s, st->range, 0);
+
+	u->keys--;
+	u->bytes -= st->bytes;
+	if (u->keys == 0) {
+		htab_remove(&s->usage, &u->node);
+		free(u);
+	}
+	s->stored_bytes -= st->bytes;
+	htab_remove(&s->stored, &st->node);
+	free(st);
+}
+
+static void free_table(struct htab *t, size_t offset)
+{
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (struct hnode *n = t->buckets[i], *next; n; n = next) {
+			next = n->next;
+			free((char *)n - offset);
+		}
+	free(t->buckets);
+	memset(t, 0, sizeof *t);
+}
+
+static void meta_encode(uint8_t out[META_BYTES], uint64_t when, const uint8_t *range)
+{
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(when >> (56 - 8 * i));
+	memcpy(out + 8, range, MFS_ADDR_RANGE_BYTES);
+}
+
+/* Counts what the database holds. A manifest without its meta record (a
+ * database from before quotas) counts as published long ago from nowhere:
+ * it is the first to go when room is needed, and no range is charged. */
+static int db_load(struct mfs_tracker_server *s)
+{
+	static const uint8_t nowhere[MFS_ADDR_RANGE_BYTES];
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v, mv;
+	int rc, err = 0;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return mfs_store_lmdb_error(rc);
+	if ((rc = mdb_cursor_open(txn, s->dbi, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return mfs_store_lmdb_error(rc);
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *range = nowhere;
+		uint64_t when = 0;
+
+		if (k.mv_size != MFS_TRACKER_KEY_BYTES)
+			continue; /* the name of the meta table */
+		if (mdb_get(txn, s->meta, &k, &mv) == 0 && mv.mv_size == META_BYTES) {
+			for (int i = 0; i < 8; i++)
+				when = when << 8 | ((const uint8_t *)mv.mv_data)[i];
+			range = (const uint8_t *)mv.mv_data + 8;
+		}
+		if ((err = stored_set(s, k.mv_data, range, v.mv_size, when)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (err)
+		return err;
+	return rc == MDB_NOTFOUND ? 0 : mfs_store_lmdb_error(rc);
+}
+
 static int db_open(struct mfs_tracker_server *s)
 {
 	MDB_txn *txn;
@@ -188,17 +356,19 @@ static int db_open(struct mfs_tracker_server *s)
 	if ((rc = mdb_env_create(&s->env)) != 0)
 		return mfs_store_lmdb_error(rc);
 	if ((rc = mdb_env_set_mapsize(s->env, s->cfg.map_size)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(s->env, 1)) != 0 ||
 	    (rc = mdb_env_open(s->env, s->db_dir, MDB_NOTLS, 0600)) != 0)
 		goto fail;
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		goto fail;
-	if ((rc = mdb_dbi_open(txn, NULL, 0, &s->dbi)) != 0) {
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &s->dbi)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		goto fail;
-	return 0;
+	return db_load(s);
 fail:
 	mdb_env_close(s->env);
 	s->env = NULL;
@@ -243,20 +413,35 @@ static int db_get(struct mfs_tracker_server *s, const uint8_t key[MFS_TRACKER_KE
 	return rc;
 }
 
-static int db_put(struct mfs_tracker_server *s, const uint8_t key[MFS_TRACKER_KEY_BYTES],
-		  const char *buf, size_t len)
+/* Stores key's manifest and meta record, and deletes the manifests in
+ * drop, in one transaction. 0, -ENOSPC (the map is full) or an LMDB error. */
+static int db_store(struct mfs_tracker_server *s, const uint8_t key[MFS_TRACKER_KEY_BYTES],
+		    const char *buf, size_t len, const uint8_t meta[META_BYTES],
+		    struct stored *const *drop, size_t ndrop)
 {
 	MDB_val k = {MFS_TRACKER_KEY_BYTES, (void *)key}, v = {len, (void *)buf};
+	MDB_val mv = {META_BYTES, (void *)meta};
 	MDB_txn *txn;
 	int rc;
 
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return mfs_store_lmdb_error(rc);
-	if ((rc = mdb_put(txn, s->dbi, &k, &v, 0)) != 0) {
-		mdb_txn_abort(txn);
-		return mfs_store_lmdb_error(rc);
+	for (size_t i = 0; i < ndrop && rc == 0; i++) {
+		MDB_val dk = {MFS_TRACKER_KEY_BYTES, drop[i]->key};
+
+		if ((rc = mdb_del(txn, s->dbi, &dk, NULL)) == MDB_NOTFOUND)
+			rc = 0;
+		if (rc == 0 && (rc = mdb_del(txn, s->meta, &dk, NULL)) == MDB_NOTFOUND)
+			rc = 0;
 	}
-	return mfs_store_lmdb_error(mdb_txn_commit(txn));
+	if (rc == 0 && (rc = mdb_put(txn, s->dbi, &k, &v, 0)) == 0)
+		rc = mdb_put(txn, s->meta, &k, &mv, 0);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc == MDB_MAP_FULL ? -ENOSPC : mfs_store_lmdb_error(rc);
+	}
+	rc = mdb_txn_commit(txn);
+	return rc == MDB_MAP_FULL ? -ENOSPC : mfs_store_lmdb_error(rc);
 }
 
 /* ---- topics and addresses ------------------------------------------------ */
@@ -550,14 +735,89 @@ oom:
 	send_error(c, MFS_TRACKER_SUBSCRIBE, key, 0, -EIO, "out of memory");
 }
 
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int older_first(const void *a, const void *b)
+{
+	const struct stored *x = *(struct stored *const *)a, *y = *(struct stored *const *)b;
+
+	return x->when < y->when ? -1 : x->when > y->when;
+}
+
+/* Whether key's manifest of len bytes may be stored for c: 0 with *drop
+ * (malloc'ed, may be NULL) the manifests to delete to make room, oldest
+ * first among those of channels nobody subscribes to; -EPERM with why
+ * when the quota of c's range or of the whole tracker does not allow it;
+ * -ENOMEM. */
+static int make_room(struct mfs_tracker_server *s, const struct conn *c, const uint8_t *key,
+		     size_t len, struct stored ***drop, size_t *ndrop, char *why, size_t why_len)
+{
+	const struct mfs_tracker_server_config *cfg = &s->cfg;
+	struct stored *old = stored_find(s, key), **cand;
+	struct usage *u = usage_find(s, c->address->range, 0);
+	int same = old && memcmp(old->range, c->address->range, MFS_ADDR_RANGE_BYTES) == 0;
+	size_t keys = (u ? u->keys : 0) + !same;
+	size_t bytes = (u ? u->bytes : 0) - (same ? old->bytes : 0) + len;
+	size_t n = 0, k = 0;
+
+	*drop = NULL;
+	*ndrop = 0;
+	if (keys > cfg->max_keys_per_range || bytes > cfg->max_bytes_per_range) {
+		snprintf(why, why_len,
+			 "tracker full for your address range: at most %zu channels and %zu "
+			 "bytes of manifests published from one range",
+			 cfg->max_keys_per_range, cfg->max_bytes_per_range);
+		return -EPERM;
+	}
+	keys = s->stored.count + !old;
+	bytes = s->stored_bytes - (old ? old->bytes : 0) + len;
+	if (keys <= cfg->max_keys && bytes <= cfg->max_bytes)
+		return 0;
+	if (!(cand = malloc(s->stored.count * sizeof *cand)))
+		return -ENOMEM;
+	for (size_t i = 0; i < s->stored.nbuckets; i++)
+		for (struct hnode *h = s->stored.buckets[i]; h; h = h->next) {
+			struct stored *st = container_of(h, struct stored, node);
+			struct topic *t = topic_find(s, st->key, 0);
+
+			if (st != old && (!t || t->nsubs == 0))
+				cand[n++] = st;
+		}
+	qsort(cand, n, sizeof *cand, older_first);
+	for (; k < n && (keys > cfg->max_keys || bytes > cfg->max_bytes); k++) {
+		keys--;
+		bytes -= cand[k]->bytes;
+	}
+	if (keys > cfg->max_keys || bytes > cfg->max_bytes) {
+		free(cand);
+		snprintf(why, why_len,
+			 "tracker full: at most %zu channels and %zu bytes of manifests, and "
+			 "every other channel it keeps has subscribers", cfg->max_keys,
+			 cfg->max_bytes);
+		return -EPERM;
+	}
+	*drop = cand;
+	*ndrop = k;
+	return 0;
+}
+
 static void do_publish(struct conn *c, struct mfs_tracker_msg *m)
 {
 	struct mfs_tracker_server *s = c->s;
 	struct mfs_manifest man;
 	struct out_msg *push;
 	struct topic *t;
-	uint64_t last = 0;
-	char why[160], *text = NULL;
+	struct stored **drop = NULL;
+	size_t ndrop = 0;
+	uint8_t meta[META_BYTES];
+	uint64_t last = 0, now;
+	char why[200], *text = NULL;
 	size_t len = 0;
 	int rc;
 
@@ -574,10 +834,27 @@ static void do_publish(struct conn *c, struct mfs_tracker_msg *m)
 		return;
 	}
 	mfs_manifest_clear(&man);
-	if ((rc = db_put(s, m->key, m->manifest, m->manifest_len)) != 0) {
-		send_error(c, MFS_TRACKER_PUBLISH, m->key, m->sequence, -EIO, mfs_strerror(rc));
+	if ((rc = make_room(s, c, m->key, m->manifest_len, &drop, &ndrop, why, sizeof why)) != 0) {
+		send_error(c, MFS_TRACKER_PUBLISH, m->key, m->sequence, rc == -EPERM ? rc : -EIO,
+			   rc == -EPERM ? why : mfs_strerror(rc));
 		return;
 	}
+	now = wall_ms();
+	meta_encode(meta, now, c->address->range);
+	rc = db_store(s, m->key, m->manifest, m->manifest_len, meta, drop, ndrop);
+	if (rc == 0 && (rc = stored_set(s, m->key, c->address->range, m->manifest_len,
+					now)) != 0)
+		rc = 0; /* stored; only counted short: recounted at the next start */
+	if (rc != 0) {
+		free(drop);
+		send_error(c, MFS_TRACKER_PUBLISH, m->key, m->sequence, rc == -ENOSPC ? -EPERM : -EIO,
+			   rc == -ENOSPC ? "tracker full: its database is full" : mfs_strerror(rc));
+		return;
+	}
+	for (size_t i = 0; i < ndrop; i++)
+		stored_drop(s, drop[i]);
+	s->dropped += ndrop;
+	free(drop);
 	s->published++;
 	rc = mfs_tracker_build_published(&text, &len, m->key, m->sequence);
 	send_built(c, rc, text, len);
@@ -1016,6 +1293,8 @@ static void server_free(void *arg)
 	/* lws has destroyed every connection (conn_free ran for each). */
 	free(s->topics.buckets);
 	free(s->addresses.buckets);
+	free_table(&s->stored, offsetof(struct stored, node));
+	free_table(&s->usage, offsetof(struct usage, node));
 	if (s->env)
 		mdb_env_close(s->env);
 	free(s->host);
@@ -1067,6 +1346,16 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 		s->cfg.interval = MFS_TRACKER_DEFAULT_INTERVAL;
 	if (!s->cfg.map_size)
 		s->cfg.map_size = DEFAULT_MAP_SIZE;
+	if (!s->cfg.max_announced_per_range)
+		s->cfg.max_announced_per_range = MFS_TRACKER_DEFAULT_MAX_ANNOUNCED_PER_RANGE;
+	if (!s->cfg.max_keys)
+		s->cfg.max_keys = MFS_TRACKER_DEFAULT_MAX_KEYS;
+	if (!s->cfg.max_bytes)
+		s->cfg.max_bytes = MFS_TRACKER_DEFAULT_MAX_BYTES;
+	if (!s->cfg.max_keys_per_range)
+		s->cfg.max_keys_per_range = MFS_TRACKER_DEFAULT_MAX_KEYS_PER_RANGE;
+	if (!s->cfg.max_bytes_per_range)
+		s->cfg.max_bytes_per_range = MFS_TRACKER_DEFAULT_MAX_BYTES_PER_RANGE;
 	s->queue_cap = 4 * s->cfg.max_message > MIN_QUEUE_BYTES ? 4 * s->cfg.max_message
 								  : MIN_QUEUE_BYTES;
 	mfs_random(s->hash_secret, sizeof s->hash_secret);
@@ -1122,6 +1411,9 @@ void mfs_tracker_server_stats(const struct mfs_tracker_server *s,
 	out->published = s->published;
 	out->refused = s->refused;
 	out->evicted = s->evicted;
+	out->stored = s->stored.count;
+	out->stored_bytes = s->stored_bytes;
+	out->dropped = s->dropped;
 }
 
 void mfs_tracker_server_stop(struct mfs_tracker_server *s)

@@ -23,6 +23,22 @@
  * (closed before its handshake). The WebSocket handshake itself must be
  * done within 10 s.
  *
+ * Storage: the database keeps at most max_keys manifests (100,000) of
+ * max_bytes in all (256 MiB, a quarter of the 1 GiB map), and of those
+ * last published from one range at most max_keys_per_range (256) of
+ * max_bytes_per_range (16 MiB); a table "meta" in the same environment
+ * keeps, per key, when it was last published (milliseconds) and from which
+ * range, so the counts survive a restart (a manifest stored before quotas
+ * counts as published long ago from no range). A publish past its range's
+ * quota is refused ("limit": "tracker full for your address range...").
+ * One past the whole quota drops, in the transaction that stores it, the
+ * manifests of channels nobody is subscribed to, least recently published
+ * first, as many as needed; when those are not enough it is refused
+ * ("limit": "tracker full: ..."), and so is one that finds the map full.
+ * An update of a stored channel counts only its change of size. Finding
+ * what to drop sorts the unsubscribed channels (a few ms at 100,000); it
+ * happens only when the tracker is full.
+ *
  * Threads: everything, start and stop included, on the loop's thread. */
 #ifndef MFS_TRACKER_SERVER_H
 #define MFS_TRACKER_SERVER_H
@@ -85,6 +101,8 @@ struct mfs_tracker_server_stats {
 	uint64_t published;          /* manifests accepted since start */
 	uint64_t refused;            /* connections refused by a limit */
 	uint64_t evicted;            /* idle connections closed to make room */
+	size_t stored, stored_bytes; /* manifests in the database, their bytes */
+	uint64_t dropped;            /* manifests dropped to make room */
 };
 void mfs_tracker_server_stats(const struct mfs_tracker_server *s,
 			      struct mfs_tracker_server_stats *out);
