@@ -131,6 +131,7 @@ struct address {
 	uint8_t range[MFS_ADDR_RANGE_BYTES];
 	size_t conns;
 	size_t dying;             /* of which closed to make room, not yet gone */
+	size_t picked;            /* scratch of do_announce, 0 between calls */
 };
 
 /* A manifest the database keeps, and what its quota counts (the same as
@@ -885,7 +886,8 @@ static void prune(struct topic *t, uint64_t now)
 }
 
 /* Records (or with "stopped" removes) the announcing peer under t. 0,
- * -EPERM (the connection holds too many records) or -ENOMEM. */
+ * -EPERM (the connection holds too many records), -EDQUOT (t has too many
+ * peers from c's range) or -ENOMEM. */
 static int record(struct conn *c, struct topic *t, const struct mfs_tracker_msg *m,
 		  uint64_t now)
 {
@@ -906,8 +908,14 @@ static int record(struct conn *c, struct topic *t, const struct mfs_tracker_msg 
 		return 0;
 	}
 	if (i == t->nrecords) {
+		size_t in_range = 0;
+
 		if (c->nrecords >= c->s->cfg.max_subscriptions)
 			return -EPERM;
+		for (size_t k = 0; k < t->nrecords; k++)
+			in_range += t->records[k].conn->address == c->address;
+		if (in_range >= c->s->cfg.max_announced_per_range)
+			return -EDQUOT;
 		if (grow((void **)&t->records, &t->records_cap, t->nrecords, sizeof *t->records) != 0)
 			return -ENOMEM;
 		r = &t->records[t->nrecords++];
@@ -924,6 +932,49 @@ static int record(struct conn *c, struct topic *t, const struct mfs_tracker_msg 
 		c->nrecords++;
 	}
 	r->expires_ms = now + 3000ull * c->s->cfg.interval;
+	return 0;
+}
+
+/* Up to m->numwant peers of t but the asker, mixed across ranges: in a
+ * random order, one peer of each range before a second of any, so that
+ * the peers of one range are at most a 1/k share of an answer drawn from
+ * k ranges, however many that range announced. 0 or -ENOMEM. */
+static int sample(struct topic *t, const struct mfs_tracker_msg *m,
+		  struct mfs_tracker_peer peers[MFS_TRACKER_MAX_PEERS], size_t *n)
+{
+	size_t nr = t->nrecords, *order = malloc(nr * sizeof *order), *rank, more = 1;
+
+	*n = 0;
+	if (!order || !(rank = malloc(nr * sizeof *rank))) {
+		free(order);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		size_t j = mfs_random_uniform((uint32_t)(i + 1));
+
+		order[i] = order[j];
+		order[j] = i;
+	}
+	for (size_t i = 0; i < nr; i++)
+		rank[i] = t->records[order[i]].conn->address->picked++;
+	for (size_t i = 0; i < nr; i++)
+		t->records[i].conn->address->picked = 0;
+	for (size_t round = 0; more && *n < m->numwant; round++) {
+		more = 0;
+		for (size_t i = 0; i < nr && *n < m->numwant; i++) {
+			const struct record *r = &t->records[order[i]];
+
+			more |= rank[i] > round;
+			if (rank[i] != round || mfs_memeq(r->peer_id, m->peer_id, MFS_TRACKER_KEY_BYTES))
+				continue;
+			memcpy(peers[*n].host, r->conn->host, sizeof peers[*n].host);
+			peers[*n].port = r->port;
+			memcpy(peers[*n].node_pk, r->peer_id, MFS_TRACKER_KEY_BYTES);
+			(*n)++;
+		}
+	}
+	free(rank);
+	free(order);
 	return 0;
 }
 
@@ -958,30 +1009,22 @@ static void do_announce(struct conn *c, struct mfs_tracker_msg *m)
 	if (t)
 		prune(t, now);
 	if (t && records && (rc = record(c, t, m, now)) != 0) {
-		char why[80];
+		char why[100];
 
-		if (rc != -EPERM)
+		if (rc == -EPERM)
+			snprintf(why, sizeof why, "at most %u announced peers per connection",
+				 s->cfg.max_subscriptions);
+		else if (rc == -EDQUOT)
+			snprintf(why, sizeof why,
+				 "at most %u peers of one channel from one address range",
+				 s->cfg.max_announced_per_range);
+		else
 			goto oom;
-		snprintf(why, sizeof why, "at most %u announced peers per connection",
-			 s->cfg.max_subscriptions);
 		send_error(c, MFS_TRACKER_ANNOUNCE, m->key, 0, -EPERM, why);
 		return;
 	}
-	if (t && t->nrecords) {
-		/* Start at a random record so that every peer gets handed out. */
-		size_t start = mfs_random_uniform((uint32_t)t->nrecords);
-
-		for (size_t k = 0; k < t->nrecords && n < m->numwant; k++) {
-			const struct record *r = &t->records[(start + k) % t->nrecords];
-
-			if (mfs_memeq(r->peer_id, m->peer_id, MFS_TRACKER_KEY_BYTES))
-				continue;
-			memcpy(peers[n].host, r->conn->host, sizeof peers[n].host);
-			peers[n].port = r->port;
-			memcpy(peers[n].node_pk, r->peer_id, MFS_TRACKER_KEY_BYTES);
-			n++;
-		}
-	}
+	if (t && t->nrecords && sample(t, m, peers, &n) != 0)
+		goto oom;
 	rc = mfs_tracker_build_peers(&text, &len, m->key, s->cfg.interval, peers, n);
 	send_built(c, rc, text, len);
 	return;

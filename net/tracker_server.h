@@ -39,6 +39,14 @@
  * what to drop sorts the unsubscribed channels (a few ms at 100,000); it
  * happens only when the tracker is full.
  *
+ * Announces: a channel holds at most max_announced_per_range (8) peers
+ * announced from one range; a further new one is refused ("limit": "at
+ * most 8 peers of one channel from one address range"), besides the limit
+ * per connection (max_subscriptions). An answer of W peers is drawn across
+ * ranges: the records in a random order, the first of each range, then
+ * the second of each, and so on, so one range holds at most one place in
+ * W when W ranges or more have peers.
+ *
  * Threads: everything, start and stop included, on the loop's thread. */
 #ifndef MFS_TRACKER_SERVER_H
 #define MFS_TRACKER_SERVER_H
