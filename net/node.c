@@ -27,6 +27,10 @@
 #define REDIAL_MIN_MS 250u
 #define REDIAL_MAX_MS 10000u
 #define DEFAULT_IDLE_MS 60000u /* an accepted connection with nothing in flight */
+#define MAX_LEARNT 128u       /* dials of peers others named, at once */
+#define LEARNT_TRIES 4u       /* failed dials before such a peer that never answered goes */
+#define DEAD_SLOTS 256u       /* addresses of peers dropped so, remembered */
+#define DEAD_MS (10u * 60u * 1000u) /* for this long */
 /* WANTs served: ids a second per connection (and the burst), lookups in
  * flight per connection and in all. Beyond, a WANT is dropped unanswered. */
 #define WANT_IDS_PER_S 4096u
@@ -80,6 +84,8 @@ struct dial {
 	struct conn *conn;
 	unsigned failures;
 	int banned;
+	int learnt;                   /* named by a tracker, not by the user */
+	int answered;                 /* was ready once */
 	int timer_live;
 	uv_timer_t retry;
 	struct mfs_netnode *node;
@@ -147,6 +153,13 @@ struct mfs_netnode {
 	unsigned handles;             /* our own handles not yet closed */
 	uint8_t banned[MAX_BANNED][MFS_NOISE_KEY_BYTES];
 	unsigned n_banned;
+	unsigned n_dials;             /* dials (atomic: read by mfs_node_stats) */
+	unsigned n_learnt;            /* of which learnt */
+	struct {
+		struct sockaddr_storage sa;
+		uint64_t since_ms;        /* 0: empty */
+	} dead[DEAD_SLOTS];           /* learnt peers dropped for never answering */
+	unsigned dead_next;
 };
 
 static uint64_t now_ms(void)
@@ -462,6 +475,7 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 		c->limit = 1;
 	if (c->dial) {
 		c->dial->failures = 0;
+		c->dial->answered = 1;
 		if (!c->dial->has_pk) { /* learnt: from now on the peer must prove it */
 			memcpy(c->dial->pk, pk, MFS_NOISE_KEY_BYTES);
 			c->dial->has_pk = 1;
@@ -471,6 +485,62 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 	n->stats.peers_ready++;
 	pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
+}
+
+static void on_dial_closed(uv_handle_t *h);
+
+/* Forgets dial d (not connected): its timer closes, then it is freed. */
+static void drop_dial(struct mfs_netnode *n, struct dial *d)
+{
+	for (struct dial **p = &n->dials; *p; p = &(*p)->next)
+		if (*p == d) {
+			*p = d->next;
+			break;
+		}
+	__atomic_sub_fetch(&n->n_dials, 1, __ATOMIC_RELAXED);
+	if (d->learnt)
+		n->n_learnt--;
+	uv_timer_stop(&d->retry);
+	uv_close((uv_handle_t *)&d->retry, on_dial_closed);
+}
+
+static int same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return memcmp(a, b, sizeof(struct sockaddr_in)) == 0;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0 &&
+	       ((const struct sockaddr_in6 *)a)->sin6_port ==
+		       ((const struct sockaddr_in6 *)b)->sin6_port;
+}
+
+static int recently_dead(const struct mfs_netnode *n, const struct sockaddr_storage *sa)
+{
+	uint64_t now = now_ms();
+
+	for (unsigned i = 0; i < DEAD_SLOTS; i++)
+		if (n->dead[i].since_ms && now - n->dead[i].since_ms < DEAD_MS &&
+		    same_address(&n->dead[i].sa, sa))
+			return 1;
+	return 0;
+}
+
+/* A learnt peer that never answered LEARNT_TRIES dials, or is banned, is
+ * dropped, and its address not taken again for DEAD_MS. 1 when d was. */
+static int gave_up(struct mfs_netnode *n, struct dial *d)
+{
+	if (!d->learnt || (!d->banned && (d->answered || d->failures + 1 < LEARNT_TRIES)))
+		return 0;
+	n->dead[n->dead_next].sa = d->sa;
+	n->dead[n->dead_next].since_ms = now_ms();
+	n->dead_next = (n->dead_next + 1) % DEAD_SLOTS;
+	pthread_mutex_lock(&n->lock);
+	n->stats.peers_dropped++;
+	pthread_mutex_unlock(&n->lock);
+	drop_dial(n, d);
+	return 1;
 }
 
 static void on_closed(struct mfs_peer *p, int reason, void *ctx)
@@ -499,7 +569,7 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 	conn_unlink(n, c);
 	if (d) {
 		d->conn = NULL;
-		if (!d->banned && !is_stopping(n)) {
+		if (!is_stopping(n) && !gave_up(n, d) && !d->banned) {
 			unsigned delay = REDIAL_MIN_MS << (d->failures < 6 ? d->failures : 6);
 			if (delay > REDIAL_MAX_MS)
 				delay = REDIAL_MAX_MS;
@@ -916,6 +986,8 @@ static void dial_now(struct mfs_netnode *n, struct dial *d)
 		conn_unlink(n, c);
 		free(c);
 		d->conn = NULL;
+		if (gave_up(n, d))
+			return;
 		d->failures++;
 		uv_timer_start(&d->retry, on_redial, REDIAL_MAX_MS, 0);
 	}
@@ -1225,7 +1297,30 @@ struct add_peer_job {
 	struct sockaddr_storage sa;
 	uint8_t pk[MFS_NOISE_KEY_BYTES];
 	int has_pk;
+	int learnt;
 };
+
+/* Room for one more learnt dial: 0, or -ENOSPC when every learnt dial
+ * answered once or has not failed yet. Makes room by dropping the learnt
+ * dial, never answered, with the most failures. */
+static int learnt_room(struct mfs_netnode *n)
+{
+	struct dial *worst = NULL;
+
+	if (n->n_learnt < MAX_LEARNT)
+		return 0;
+	for (struct dial *d = n->dials; d; d = d->next)
+		if (d->learnt && !d->answered && !d->conn && d->failures > 0 &&
+		    (!worst || d->failures > worst->failures))
+			worst = d;
+	if (!worst)
+		return -ENOSPC;
+	pthread_mutex_lock(&n->lock);
+	n->stats.peers_dropped++;
+	pthread_mutex_unlock(&n->lock);
+	drop_dial(n, worst);
+	return 0;
+}
 
 static int add_peer_on_loop(void *arg)
 {
@@ -1240,8 +1335,21 @@ static int add_peer_on_loop(void *arg)
 			return 0;
 	if (is_stopping(n))
 		return -ESHUTDOWN;
+	if (j->learnt) {
+		int rc = recently_dead(n, &j->sa) ? -EAGAIN : learnt_room(n);
+
+		if (rc != 0) {
+			pthread_mutex_lock(&n->lock);
+			n->stats.peers_declined++;
+			pthread_mutex_unlock(&n->lock);
+			return rc;
+		}
+	}
 	if (!(d = calloc(1, sizeof *d)))
 		return -ENOMEM;
+	d->learnt = j->learnt;
+	__atomic_add_fetch(&n->n_dials, 1, __ATOMIC_RELAXED);
+	n->n_learnt += d->learnt != 0;
 	d->node = n;
 	memcpy(d->addr, j->addr, sizeof d->addr);
 	d->sa = j->sa;
@@ -1256,12 +1364,19 @@ static int add_peer_on_loop(void *arg)
 	return 0;
 }
 
-int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk)
+static int add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk, int learnt,
+		    int allow_special)
 {
-	struct add_peer_job j = {.node = n};
+	struct add_peer_job j = {.node = n, .learnt = learnt};
 
 	if (strlen(addr) >= sizeof j.addr || parse_addr(addr, &j.sa) != 0)
 		return -EINVAL;
+	if (learnt && !allow_special && mfs_addr_is_special((const struct sockaddr *)&j.sa)) {
+		pthread_mutex_lock(&n->lock);
+		n->stats.peers_declined++;
+		pthread_mutex_unlock(&n->lock);
+		return -EPERM;
+	}
 	strcpy(j.addr, addr);
 	if (pk) {
 		memcpy(j.pk, pk, sizeof j.pk);
@@ -1270,20 +1385,45 @@ int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk
 	return mfs_loop_call(n->loop, add_peer_on_loop, &j);
 }
 
+int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk)
+{
+	return add_peer(n, addr, pk, 0, 1);
+}
+
+/* Splits "HOST:PORT[#KEY]". 0 or -EINVAL. */
+static int split_peer_text(const char *text, char addr[64], uint8_t pk[MFS_NOISE_KEY_BYTES],
+			   int *has_pk)
+{
+	const char *hash = strchr(text, '#');
+	size_t alen = hash ? (size_t)(hash - text) : strlen(text);
+
+	if (alen >= 64)
+		return -EINVAL;
+	memcpy(addr, text, alen);
+	addr[alen] = '\0';
+	if (hash && (strlen(hash + 1) != 2 * MFS_NOISE_KEY_BYTES ||
+		     mfs_hex_decode(pk, MFS_NOISE_KEY_BYTES, hash + 1) != 0))
+		return -EINVAL;
+	*has_pk = hash != NULL;
+	return 0;
+}
+
+int mfs_node_add_learnt_peer(struct mfs_netnode *n, const char *text, int allow_special)
+{
+	char addr[64];
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+	int has_pk, rc = split_peer_text(text, addr, pk, &has_pk);
+
+	return rc ? rc : add_peer(n, addr, has_pk ? pk : NULL, 1, allow_special);
+}
+
 int mfs_node_add_peer_text(struct mfs_netnode *n, const char *text)
 {
 	char addr[64];
 	uint8_t pk[MFS_NOISE_KEY_BYTES];
-	const char *hash = strchr(text, '#');
-	size_t alen = hash ? (size_t)(hash - text) : strlen(text);
+	int has_pk, rc = split_peer_text(text, addr, pk, &has_pk);
 
-	if (alen >= sizeof addr)
-		return -EINVAL;
-	memcpy(addr, text, alen);
-	addr[alen] = '\0';
-	if (hash && (strlen(hash + 1) != 2 * sizeof pk || mfs_hex_decode(pk, sizeof pk, hash + 1) != 0))
-		return -EINVAL;
-	return mfs_node_add_peer(n, addr, hash ? pk : NULL);
+	return rc ? rc : add_peer(n, addr, has_pk ? pk : NULL, 0, 1);
 }
 
 /* ---- fetching (caller threads) ---- */
@@ -1425,6 +1565,7 @@ void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out)
 	out->memory_used = mfs_peer_budget_used(&n->budget);
 	out->memory_peak = __atomic_load_n(&n->budget.peak, __ATOMIC_RELAXED);
 	out->memory_refused = __atomic_load_n(&n->budget.refused, __ATOMIC_RELAXED);
+	out->peers_known = __atomic_load_n(&n->n_dials, __ATOMIC_RELAXED);
 }
 
 /* ---- the node's key, and a blob source over the store ---- */

@@ -55,9 +55,11 @@
  * fails with MFS_E_NOTFOUND when every peer known said NOT_FOUND and no
  * connection is pending, or -ETIMEDOUT after fetch_timeout_ms.
  *
- * Peers come from mfs_node_add_peer (the command line, a tracker's
- * announce, the volume's memory of earlier peers). A peer's address comes
- * with the static key it must prove (Noise XX, net/peer), when known.
+ * Peers come from mfs_node_add_peer (the command line, the volume's memory
+ * of earlier peers) and mfs_node_add_learnt_peer (a tracker's answer: no
+ * special address unless allowed, 128 at most, dropped after 4 dials that
+ * never answered). A peer's address comes with the static key it must
+ * prove (Noise XX, net/peer), when known.
  *
  * Threads: mfs_node_fetch and mfs_node_add_peer from any thread; start and
  * stop as documented. All sockets live on the loop's thread. */
@@ -121,6 +123,16 @@ const uint8_t *mfs_node_public_key(const struct mfs_netnode *n);
 int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk);
 /* Parses "HOST:PORT" or "HOST:PORT#<64 hex key>" and adds it. */
 int mfs_node_add_peer_text(struct mfs_netnode *n, const char *text);
+/* Adds, as mfs_node_add_peer_text, a peer that someone else named (a
+ * tracker): unless allow_special, one at a special address (net/addr:
+ * loopback, private, link local...) is refused (-EPERM): a tracker must
+ * not turn nodes into a scanner of their own networks. At most 128 such
+ * peers are known at once: a newcomer takes the place of the one that
+ * never answered and failed most, else is refused (-ENOSPC). One that
+ * never answered 4 dials (250 ms, 0.5, 1 s apart) is dropped, and its
+ * address refused (-EAGAIN) for 10 minutes. Counted in peers_declined and
+ * peers_dropped. */
+int mfs_node_add_learnt_peer(struct mfs_netnode *n, const char *text, int allow_special);
 
 /* Fetches a blob (see above). *blob is malloc'ed and matches id. urgent:
  * a reader waits for it now (else read-ahead). Never from the loop thread. */
@@ -140,6 +152,9 @@ struct mfs_node_stats {
 	uint64_t peers_evicted;                 /* closed for holding too much */
 	uint64_t peers_idle_closed;             /* closed idle (timeout, or slot taken) */
 	uint64_t peers_refused;                 /* newcomers refused: full, none idle */
+	unsigned peers_known;                   /* peers to dial (given and learnt) */
+	uint64_t peers_declined;                /* learnt peers not taken */
+	uint64_t peers_dropped;                 /* learnt peers dropped, never answering */
 };
 void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out);
 

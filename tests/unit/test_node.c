@@ -778,3 +778,84 @@ Test(node, a_full_range_of_busy_handshakes_refuses_the_newcomer_until_they_time_
 	stop_node(&leech);
 	stop_node(&seeder);
 }
+
+/* ---- peers a tracker names ---- */
+
+Test(node, learnt_peers_at_special_addresses_are_dialled_only_when_allowed)
+{
+	struct running seeder, leech;
+	struct mfs_node_stats st;
+
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	run_node(&leech, 0, 0, 0, 0);
+	/* 127.0.0.1, named by a tracker at a public address: not dialled. */
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, seeder.addr, 0), -EPERM);
+	mfs_node_stats(leech.node, &st);
+	cr_assert_eq(st.peers_declined, 1);
+	cr_assert_eq(st.peers_known, 0);
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, "10.1.2.3:4000", 0), -EPERM);
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, "[fe80::1]:4000", 0), -EPERM);
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, "not-an-address", 1), -EINVAL);
+	/* Named by a tracker on loopback itself (allowed): dialled, served. */
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, seeder.addr, 1), 0);
+	fetch_ok(&leech, 3);
+	mfs_node_stats(leech.node, &st);
+	cr_assert_eq(st.peers_known, 1);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+#define DEAD_PEERS 200
+
+Test(node, learnt_peers_that_never_answer_are_bounded_and_dropped)
+{
+	struct running seeder, leech;
+	struct mfs_node_stats st;
+	int fds[DEAD_PEERS], added = 0, full = 0;
+	char addr[DEAD_PEERS][32];
+
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	run_node(&leech, 0, 0, 0, 0);
+	/* Ports bound and not listening: every dial is refused. */
+	for (int i = 0; i < DEAD_PEERS; i++) {
+		struct sockaddr_in sa = {.sin_family = AF_INET};
+		socklen_t len = sizeof sa;
+
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert_geq(fds[i], 0);
+		cr_assert_eq(bind(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+		cr_assert_eq(getsockname(fds[i], (struct sockaddr *)&sa, &len), 0);
+		snprintf(addr[i], sizeof addr[i], "127.0.0.1:%u", ntohs(sa.sin_port));
+	}
+	for (int i = 0; i < DEAD_PEERS; i++) {
+		int rc = mfs_node_add_learnt_peer(leech.node, addr[i], 1);
+
+		cr_assert(rc == 0 || rc == -ENOSPC, "peer %d: %d", i, rc);
+		added += rc == 0;
+		full += rc == -ENOSPC;
+		mfs_node_stats(leech.node, &st);
+		cr_assert_leq(st.peers_known, 128, "%u learnt peers known", st.peers_known);
+	}
+	cr_assert_geq(added, 128);
+	/* Four refused dials each (250 ms, 0.5, 1 s apart), then dropped. */
+	for (int i = 0; i < 200; i++) {
+		mfs_node_stats(leech.node, &st);
+		if (st.peers_known == 0)
+			break;
+		usleep(50000);
+	}
+	cr_log_info("dead peers: %d added (%d refused, list full), %llu dropped, %u left\n", added,
+		    full, (unsigned long long)st.peers_dropped, st.peers_known);
+	cr_assert_eq(st.peers_known, 0, "%u never-answering peers kept", st.peers_known);
+	cr_assert_eq(st.peers_dropped, (uint64_t)added, "every one added was dropped");
+	/* A dropped address is not taken again for a while. */
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, addr[DEAD_PEERS - 1], 1), -EAGAIN);
+	/* The honest seeder is dialled and serves. */
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, seeder.addr, 1), 0);
+	fetch_ok(&leech, 4);
+	for (int i = 0; i < DEAD_PEERS; i++)
+		close(fds[i]);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
