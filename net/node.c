@@ -85,6 +85,7 @@ struct dial {
 	unsigned failures;
 	int banned;
 	int learnt;                   /* named by a tracker, not by the user */
+	int parked;                   /* closed idle by the peer: dialled when wanted */
 	int answered;                 /* was ready once */
 	int timer_live;
 	uv_timer_t retry;
@@ -116,6 +117,7 @@ struct conn {
 	unsigned n_deferred;
 	int evicted;                  /* closed for holding too much */
 	int closing;                  /* we closed it (idle, or room made): not counted */
+	int told_idle;                /* the peer closes it as idle */
 	uint64_t active_ms;           /* when it last had anything in flight */
 	uint8_t range[MFS_ADDR_RANGE_BYTES]; /* its address's /24 or /64 */
 	uint64_t have[HAVE_SLOTS];    /* id prefixes (0: empty) */
@@ -160,6 +162,7 @@ struct mfs_netnode {
 		uint64_t since_ms;        /* 0: empty */
 	} dead[DEAD_SLOTS];           /* learnt peers dropped for never answering */
 	unsigned dead_next;
+	int wake_parked;              /* under lock: a fetch waits, dial parked peers */
 };
 
 static uint64_t now_ms(void)
@@ -359,7 +362,10 @@ static void pump_locked(struct mfs_netnode *n)
 			struct conn *c = pick(n, f, &any_untried);
 			if (c) {
 				ask(c, f);
-			} else if (!any_untried && (f->n_tried > 0 || n->dials) &&
+				continue;
+			}
+			n->wake_parked = 1;
+			if (!any_untried && (f->n_tried > 0 || n->dials) &&
 				   !peers_pending(n) && f->asks == 0) {
 				/* Nobody left to ask: all said no, or every peer
 				 * known failed to prove its key. */
@@ -369,12 +375,33 @@ static void pump_locked(struct mfs_netnode *n)
 	send_wants(n);
 }
 
+static void dial_now(struct mfs_netnode *n, struct dial *d);
+
+/* Dials the parked peers when a fetch found no connection to ask. */
+static void wake_parked(struct mfs_netnode *n)
+{
+	int wake;
+
+	pthread_mutex_lock(&n->lock);
+	wake = n->wake_parked;
+	n->wake_parked = 0;
+	pthread_mutex_unlock(&n->lock);
+	if (!wake)
+		return;
+	for (struct dial *d = n->dials; d; d = d->next)
+		if (d->parked) {
+			d->parked = 0;
+			dial_now(n, d);
+		}
+}
+
 static void pump(struct mfs_netnode *n)
 {
 	pthread_mutex_lock(&n->lock);
 	n->kick_posted = 0;
 	pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
+	wake_parked(n);
 }
 
 static void on_kick(void *arg)
@@ -415,6 +442,7 @@ static void on_tick(uv_timer_t *t)
 	pthread_mutex_unlock(&n->lock);
 	run_deferred(n);
 	close_idle(n, now);
+	wake_parked(n);
 }
 
 /* ---- connections ---- */
@@ -569,7 +597,10 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 	conn_unlink(n, c);
 	if (d) {
 		d->conn = NULL;
-		if (!is_stopping(n) && !gave_up(n, d) && !d->banned) {
+		if (c->told_idle && c->ready && reason == 0 && !d->banned) {
+			/* Nothing was wanted from it: dialled again when something is. */
+			d->parked = 1;
+		} else if (!is_stopping(n) && !gave_up(n, d) && !d->banned) {
 			unsigned delay = REDIAL_MIN_MS << (d->failures < 6 ? d->failures : 6);
 			if (delay > REDIAL_MAX_MS)
 				delay = REDIAL_MAX_MS;
@@ -963,6 +994,8 @@ static void on_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *c
 	case MFS_WIRE_ERROR:
 		/* The peer tells why it is about to close, or that it is busy:
 		 * either way, the requests in flight go elsewhere. */
+		c->told_idle = m->code == MFS_WIRE_ERR_BUSY && m->len >= 4 &&
+			       memcmp(m->data, "idle", 4) == 0;
 		mfs_peer_close(c->peer, 0, 0, NULL);
 		break;
 	default:

@@ -51,7 +51,8 @@
  * others; one that sends a blob not matching its id, or anything malformed,
  * is disconnected and never dialled again by this node. Requests in flight
  * on a connection that drops go to other peers (or to the same one once it
- * is back: dialled peers are redialled with backoff while wanted). A fetch
+ * is back: dialled peers are redialled with backoff; one the peer closed
+ * as idle is redialled only when a fetch finds no connection). A fetch
  * fails with MFS_E_NOTFOUND when every peer known said NOT_FOUND and no
  * connection is pending, or -ETIMEDOUT after fetch_timeout_ms.
  *

@@ -723,7 +723,17 @@ Test(node, idle_connections_give_their_slots_to_a_newcomer_and_time_out)
 		    (unsigned long long)st.peers_idle_closed,
 		    (unsigned long long)st.peers_refused);
 	cr_assert_geq(st.peers_idle_closed, 2);
-	/* And the leech, whose connection timed out too, is served again. */
+	/* The leech's connection, idle too, was closed as such; wanting
+	 * nothing, the leech does not dial again (no churn every 4 s)... */
+	for (int i = 0; i < 100 && st.peers_idle_closed < 3; i++) {
+		usleep(100000);
+		mfs_node_stats(seeder.node, &st);
+	}
+	cr_assert_eq(st.peers_idle_closed, 3, "the leech's idle connection");
+	sleep(5);
+	mfs_node_stats(seeder.node, &st);
+	cr_assert_eq(st.peers_idle_closed, 3, "the leech dialled again while wanting nothing");
+	/* ...until it wants a blob: then it dials and is served. */
 	fetch_ok(&leech, 1);
 	for (int i = 0; i < 2; i++) {
 		mfs_loop_stop(idlers[i].loop);
