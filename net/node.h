@@ -16,9 +16,11 @@
  * over a limit takes the slot of the accepted connection idle the longest
  * (of its own range, when its range is full), which is closed the same
  * way; only when every one is busy or in its handshake is the newcomer
- * refused (ERROR BUSY). So idle hosts cannot hold the slots, and a busy
- * attacker needs max_peers / max_per_range = 8 ranges to fill them. WANTs (up to 1,024 ids each)
- * are looked up one at a time per connection and 4 at a time in all, and a
+ * closed at once, before its handshake. So idle hosts cannot hold the
+ * slots, and a busy attacker needs max_peers / max_per_range = 8 ranges
+ * to fill them. The counters peers_idle_closed and peers_refused tell.
+ *
+ * WANTs (up to 1,024 ids each) are looked up one at a time per connection and 4 at a time in all, and a
  * connection may have at most 4,096 ids a second looked up (a burst of
  * 4,096): a WANT beyond any of these is dropped unanswered, not queued
  * (HAVE only steers requests; the asker requests anyway), and counted in

@@ -780,7 +780,7 @@ static int make_room(struct mfs_tracker_server *s, const struct conn *c, const u
 	bytes = s->stored_bytes - (old ? old->bytes : 0) + len;
 	if (keys <= cfg->max_keys && bytes <= cfg->max_bytes)
 		return 0;
-	if (!(cand = malloc(s->stored.count * sizeof *cand)))
+	if (!(cand = malloc((s->stored.count + 1) * sizeof *cand)))
 		return -ENOMEM;
 	for (size_t i = 0; i < s->stored.nbuckets; i++)
 		for (struct hnode *h = s->stored.buckets[i]; h; h = h->next) {
