@@ -278,7 +278,10 @@ set -e
 [ $status = 2 ] || fail "no --listen: exit $status"
 grep -q "^megafs tracker: usage: megafs tracker --listen" "$T/usage" || fail "$(cat "$T/usage")"
 for bad in "--listen nowhere" "--listen 127.0.0.1:99999" "--listen 127.0.0.1:1 --interval 0" \
-	"--listen 127.0.0.1:1 --max-message 1" "--listen 127.0.0.1:1 extra"; do
+	"--listen 127.0.0.1:1 --max-message 1" "--listen 127.0.0.1:1 extra" \
+	"--listen 127.0.0.1:1 --range-v4 33" "--listen 127.0.0.1:1 --range-v6 0" \
+	"--listen 127.0.0.1:1 --idle-timeout 0" "--listen 127.0.0.1:1 --max-bytes 1" \
+	"--listen 127.0.0.1:1 --max-keys-per-range 0" "--listen 127.0.0.1:1 --max-per-address 5"; do
 	set +e
 	# shellcheck disable=SC2086 # split on purpose
 	megafs tracker $bad 2>/dev/null
