@@ -28,7 +28,8 @@
  * last published from one range at most max_keys_per_range (256) of
  * max_bytes_per_range (16 MiB); a table "meta" in the same environment
  * keeps, per key, when it was last published (milliseconds) and from which
- * range, so the counts survive a restart (a manifest stored before quotas
+ * range (so a seized database tells each channel's publishing network;
+ * man/megafs.7, "On the network"), so the counts survive a restart (a manifest stored before quotas
  * counts as published long ago from no range). A publish past its range's
  * quota is refused ("limit": "tracker full for your address range...").
  * One past the whole quota drops, in the transaction that stores it, the
