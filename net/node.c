@@ -10,6 +10,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/store/blobstore.h"
+#include "net/addr.h"
 #include "net/peer.h"
 
 #define MAX_IN_FLIGHT 32u     /* our requests on one connection, whatever it offers */
@@ -25,6 +26,11 @@
 #define REQUEST_JOBS_MAX 4u   /* blobs being read for answers at once (libuv's pool) */
 #define REDIAL_MIN_MS 250u
 #define REDIAL_MAX_MS 10000u
+#define DEFAULT_IDLE_MS 60000u /* an accepted connection with nothing in flight */
+#define MAX_LEARNT 128u       /* dials of peers others named, at once */
+#define LEARNT_TRIES 4u       /* failed dials before such a peer that never answered goes */
+#define DEAD_SLOTS 256u       /* addresses of peers dropped so, remembered */
+#define DEAD_MS (10u * 60u * 1000u) /* for this long */
 /* WANTs served: ids a second per connection (and the burst), lookups in
  * flight per connection and in all. Beyond, a WANT is dropped unanswered. */
 #define WANT_IDS_PER_S 4096u
@@ -78,6 +84,9 @@ struct dial {
 	struct conn *conn;
 	unsigned failures;
 	int banned;
+	int learnt;                   /* named by a tracker, not by the user */
+	int parked;                   /* closed idle by the peer: dialled when wanted */
+	int answered;                 /* was ready once */
 	int timer_live;
 	uv_timer_t retry;
 	struct mfs_netnode *node;
@@ -107,6 +116,10 @@ struct conn {
 	struct req deferred[MAX_DEFERRED]; /* REQUESTs waiting for memory, oldest first */
 	unsigned n_deferred;
 	int evicted;                  /* closed for holding too much */
+	int closing;                  /* we closed it (idle, or room made): not counted */
+	int told_idle;                /* the peer closes it as idle */
+	uint64_t active_ms;           /* when it last had anything in flight */
+	uint8_t range[MFS_ADDR_RANGE_BYTES]; /* its address's /24 or /64 */
 	uint64_t have[HAVE_SLOTS];    /* id prefixes (0: empty) */
 	unsigned have_count;
 };
@@ -142,6 +155,14 @@ struct mfs_netnode {
 	unsigned handles;             /* our own handles not yet closed */
 	uint8_t banned[MAX_BANNED][MFS_NOISE_KEY_BYTES];
 	unsigned n_banned;
+	unsigned n_dials;             /* dials (atomic: read by mfs_node_stats) */
+	unsigned n_learnt;            /* of which learnt */
+	struct {
+		struct sockaddr_storage sa;
+		uint64_t since_ms;        /* 0: empty */
+	} dead[DEAD_SLOTS];           /* learnt peers dropped for never answering */
+	unsigned dead_next;
+	int wake_parked;              /* under lock: a fetch waits, dial parked peers */
 };
 
 static uint64_t now_ms(void)
@@ -341,7 +362,10 @@ static void pump_locked(struct mfs_netnode *n)
 			struct conn *c = pick(n, f, &any_untried);
 			if (c) {
 				ask(c, f);
-			} else if (!any_untried && (f->n_tried > 0 || n->dials) &&
+				continue;
+			}
+			n->wake_parked = 1;
+			if (!any_untried && (f->n_tried > 0 || n->dials) &&
 				   !peers_pending(n) && f->asks == 0) {
 				/* Nobody left to ask: all said no, or every peer
 				 * known failed to prove its key. */
@@ -351,12 +375,33 @@ static void pump_locked(struct mfs_netnode *n)
 	send_wants(n);
 }
 
+static void dial_now(struct mfs_netnode *n, struct dial *d);
+
+/* Dials the parked peers when a fetch found no connection to ask. */
+static void wake_parked(struct mfs_netnode *n)
+{
+	int wake;
+
+	pthread_mutex_lock(&n->lock);
+	wake = n->wake_parked;
+	n->wake_parked = 0;
+	pthread_mutex_unlock(&n->lock);
+	if (!wake)
+		return;
+	for (struct dial *d = n->dials; d; d = d->next)
+		if (d->parked) {
+			d->parked = 0;
+			dial_now(n, d);
+		}
+}
+
 static void pump(struct mfs_netnode *n)
 {
 	pthread_mutex_lock(&n->lock);
 	n->kick_posted = 0;
 	pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
+	wake_parked(n);
 }
 
 static void on_kick(void *arg)
@@ -367,6 +412,7 @@ static void on_kick(void *arg)
 /* Every tick: fetches past their request timeout go to another peer (the
  * slow one may still answer), fetches past their whole timeout fail. */
 static void run_deferred(struct mfs_netnode *n);
+static void close_idle(struct mfs_netnode *n, uint64_t now);
 
 static void on_tick(uv_timer_t *t)
 {
@@ -395,6 +441,8 @@ static void on_tick(uv_timer_t *t)
 	pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
 	run_deferred(n);
+	close_idle(n, now);
+	wake_parked(n);
 }
 
 /* ---- connections ---- */
@@ -421,6 +469,7 @@ static struct conn *conn_new(struct mfs_netnode *n, struct dial *d)
 	c->gen = ++n->next_gen;
 	c->want_tokens = WANT_IDS_BURST;
 	c->want_refill_ms = now_ms();
+	c->active_ms = c->want_refill_ms;
 	c->next = n->conns;
 	n->conns = c;
 	return c;
@@ -446,6 +495,7 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 		return;
 	}
 	c->ready = 1;
+	c->active_ms = now_ms();
 	c->limit = mfs_peer_hello(p)->max_requests;
 	if (c->limit > MAX_IN_FLIGHT)
 		c->limit = MAX_IN_FLIGHT;
@@ -453,6 +503,7 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 		c->limit = 1;
 	if (c->dial) {
 		c->dial->failures = 0;
+		c->dial->answered = 1;
 		if (!c->dial->has_pk) { /* learnt: from now on the peer must prove it */
 			memcpy(c->dial->pk, pk, MFS_NOISE_KEY_BYTES);
 			c->dial->has_pk = 1;
@@ -462,6 +513,62 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 	n->stats.peers_ready++;
 	pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
+}
+
+static void on_dial_closed(uv_handle_t *h);
+
+/* Forgets dial d (not connected): its timer closes, then it is freed. */
+static void drop_dial(struct mfs_netnode *n, struct dial *d)
+{
+	for (struct dial **p = &n->dials; *p; p = &(*p)->next)
+		if (*p == d) {
+			*p = d->next;
+			break;
+		}
+	__atomic_sub_fetch(&n->n_dials, 1, __ATOMIC_RELAXED);
+	if (d->learnt)
+		n->n_learnt--;
+	uv_timer_stop(&d->retry);
+	uv_close((uv_handle_t *)&d->retry, on_dial_closed);
+}
+
+static int same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return memcmp(a, b, sizeof(struct sockaddr_in)) == 0;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0 &&
+	       ((const struct sockaddr_in6 *)a)->sin6_port ==
+		       ((const struct sockaddr_in6 *)b)->sin6_port;
+}
+
+static int recently_dead(const struct mfs_netnode *n, const struct sockaddr_storage *sa)
+{
+	uint64_t now = now_ms();
+
+	for (unsigned i = 0; i < DEAD_SLOTS; i++)
+		if (n->dead[i].since_ms && now - n->dead[i].since_ms < DEAD_MS &&
+		    same_address(&n->dead[i].sa, sa))
+			return 1;
+	return 0;
+}
+
+/* A learnt peer that never answered LEARNT_TRIES dials, or is banned, is
+ * dropped, and its address not taken again for DEAD_MS. 1 when d was. */
+static int gave_up(struct mfs_netnode *n, struct dial *d)
+{
+	if (!d->learnt || (!d->banned && (d->answered || d->failures + 1 < LEARNT_TRIES)))
+		return 0;
+	n->dead[n->dead_next].sa = d->sa;
+	n->dead[n->dead_next].since_ms = now_ms();
+	n->dead_next = (n->dead_next + 1) % DEAD_SLOTS;
+	pthread_mutex_lock(&n->lock);
+	n->stats.peers_dropped++;
+	pthread_mutex_unlock(&n->lock);
+	drop_dial(n, d);
+	return 1;
 }
 
 static void on_closed(struct mfs_peer *p, int reason, void *ctx)
@@ -490,7 +597,10 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 	conn_unlink(n, c);
 	if (d) {
 		d->conn = NULL;
-		if (!d->banned && !is_stopping(n)) {
+		if (c->told_idle && c->ready && reason == 0 && !d->banned) {
+			/* Nothing was wanted from it: dialled again when something is. */
+			d->parked = 1;
+		} else if (!is_stopping(n) && !gave_up(n, d) && !d->banned) {
 			unsigned delay = REDIAL_MIN_MS << (d->failures < 6 ? d->failures : 6);
 			if (delay > REDIAL_MAX_MS)
 				delay = REDIAL_MAX_MS;
@@ -864,6 +974,7 @@ static void on_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *c
 	struct conn *c = ctx;
 	(void)p;
 
+	c->active_ms = now_ms();
 	switch (m->type) {
 	case MFS_WIRE_REQUEST:
 		on_request(c, m);
@@ -883,6 +994,8 @@ static void on_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *c
 	case MFS_WIRE_ERROR:
 		/* The peer tells why it is about to close, or that it is busy:
 		 * either way, the requests in flight go elsewhere. */
+		c->told_idle = m->code == MFS_WIRE_ERR_BUSY && m->len >= 4 &&
+			       memcmp(m->data, "idle", 4) == 0;
 		mfs_peer_close(c->peer, 0, 0, NULL);
 		break;
 	default:
@@ -906,27 +1019,70 @@ static void dial_now(struct mfs_netnode *n, struct dial *d)
 		conn_unlink(n, c);
 		free(c);
 		d->conn = NULL;
+		if (gave_up(n, d))
+			return;
 		d->failures++;
 		uv_timer_start(&d->retry, on_redial, REDIAL_MAX_MS, 0);
 	}
 }
 
-static int same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+/* Nothing of ours or theirs in flight, nothing waiting to be written. */
+static int conn_busy(const struct conn *c)
 {
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+	return c->in_flight || c->serving || c->want_jobs || c->n_deferred ||
+	       mfs_peer_queued(c->peer) > 0;
 }
 
+static void close_quietly(struct mfs_netnode *n, struct conn *c, const char *why)
+{
+	c->closing = 1;
+	pthread_mutex_lock(&n->lock);
+	n->stats.peers_idle_closed++;
+	pthread_mutex_unlock(&n->lock);
+	mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, why);
+}
+
+/* Accepted connections idle for idle_timeout_ms are closed (the peer
+ * dials again when it wants something); busy ones are marked active. */
+static void close_idle(struct mfs_netnode *n, uint64_t now)
+{
+	for (struct conn *c = n->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->dial || !c->ready || c->closing)
+			continue;
+		if (conn_busy(c))
+			c->active_ms = now;
+		else if (now - c->active_ms >= n->cfg.idle_timeout_ms)
+			close_quietly(n, c, "idle");
+	}
+}
+
+/* The accepted, ready connection idle the longest (in range when not
+ * NULL), or NULL when every one is busy or still in its handshake. */
+static struct conn *idlest(struct mfs_netnode *n, const struct conn *except,
+			   const uint8_t *range)
+{
+	struct conn *best = NULL;
+
+	for (struct conn *o = n->conns; o; o = o->next) {
+		if (o == except || o->dial || !o->ready || o->closing || conn_busy(o))
+			continue;
+		if (range && memcmp(o->range, range, MFS_ADDR_RANGE_BYTES) != 0)
+			continue;
+		if (!best || o->active_ms < best->active_ms)
+			best = o;
+	}
+	return best;
+}
+
+/* A newcomer over a limit takes the slot of the idlest connection (of its
+ * own range when its range is full); with none idle it is refused. */
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct mfs_netnode *n = server->data;
-	unsigned total = 0, from_there = 0;
-	struct conn *c;
+	unsigned total = 0, in_range = 0;
+	struct conn *c, *victim = NULL;
+	int over = 0;
 
 	if (status < 0 || !(c = conn_new(n, NULL)))
 		return;
@@ -936,13 +1092,31 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	mfs_peer_remote_addr(c->peer, &c->addr);
+	mfs_addr_range(c->range, (const struct sockaddr *)&c->addr, n->cfg.range_bits_v4,
+		       n->cfg.range_bits_v6);
 	for (struct conn *o = n->conns; o; o = o->next) {
+		if (o == c || o->closing)
+			continue;
 		total++;
-		if (o != c && !o->dial && same_host(&o->addr, &c->addr))
-			from_there++;
+		if (!o->dial && memcmp(o->range, c->range, MFS_ADDR_RANGE_BYTES) == 0)
+			in_range++;
 	}
-	if (total > n->cfg.max_peers || from_there >= n->cfg.max_per_address)
+	if (in_range >= n->cfg.max_per_range) {
+		over = 1;
+		victim = idlest(n, c, c->range);
+	} else if (total >= n->cfg.max_peers) {
+		over = 1;
+		victim = idlest(n, c, NULL);
+	}
+	if (victim) {
+		close_quietly(n, victim, "idle, its slot taken");
+	} else if (over) {
+		c->closing = 1;
+		pthread_mutex_lock(&n->lock);
+		n->stats.peers_refused++;
+		pthread_mutex_unlock(&n->lock);
 		mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, "too many connections");
+	}
 }
 
 static int parse_addr(const char *text, struct sockaddr_storage *out)
@@ -1092,8 +1266,10 @@ int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 	n->cfg = *config;
 	if (!n->cfg.max_peers)
 		n->cfg.max_peers = 64;
-	if (!n->cfg.max_per_address)
-		n->cfg.max_per_address = 8;
+	if (!n->cfg.max_per_range)
+		n->cfg.max_per_range = 8;
+	if (!n->cfg.idle_timeout_ms)
+		n->cfg.idle_timeout_ms = DEFAULT_IDLE_MS;
 	if (!n->cfg.max_requests)
 		n->cfg.max_requests = 16;
 	if (!n->cfg.request_timeout_ms)
@@ -1154,7 +1330,30 @@ struct add_peer_job {
 	struct sockaddr_storage sa;
 	uint8_t pk[MFS_NOISE_KEY_BYTES];
 	int has_pk;
+	int learnt;
 };
+
+/* Room for one more learnt dial: 0, or -ENOSPC when every learnt dial
+ * answered once or has not failed yet. Makes room by dropping the learnt
+ * dial, never answered, with the most failures. */
+static int learnt_room(struct mfs_netnode *n)
+{
+	struct dial *worst = NULL;
+
+	if (n->n_learnt < MAX_LEARNT)
+		return 0;
+	for (struct dial *d = n->dials; d; d = d->next)
+		if (d->learnt && !d->answered && !d->conn && d->failures > 0 &&
+		    (!worst || d->failures > worst->failures))
+			worst = d;
+	if (!worst)
+		return -ENOSPC;
+	pthread_mutex_lock(&n->lock);
+	n->stats.peers_dropped++;
+	pthread_mutex_unlock(&n->lock);
+	drop_dial(n, worst);
+	return 0;
+}
 
 static int add_peer_on_loop(void *arg)
 {
@@ -1169,8 +1368,21 @@ static int add_peer_on_loop(void *arg)
 			return 0;
 	if (is_stopping(n))
 		return -ESHUTDOWN;
+	if (j->learnt) {
+		int rc = recently_dead(n, &j->sa) ? -EAGAIN : learnt_room(n);
+
+		if (rc != 0) {
+			pthread_mutex_lock(&n->lock);
+			n->stats.peers_declined++;
+			pthread_mutex_unlock(&n->lock);
+			return rc;
+		}
+	}
 	if (!(d = calloc(1, sizeof *d)))
 		return -ENOMEM;
+	d->learnt = j->learnt;
+	__atomic_add_fetch(&n->n_dials, 1, __ATOMIC_RELAXED);
+	n->n_learnt += d->learnt != 0;
 	d->node = n;
 	memcpy(d->addr, j->addr, sizeof d->addr);
 	d->sa = j->sa;
@@ -1185,12 +1397,19 @@ static int add_peer_on_loop(void *arg)
 	return 0;
 }
 
-int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk)
+static int add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk, int learnt,
+		    int allow_special)
 {
-	struct add_peer_job j = {.node = n};
+	struct add_peer_job j = {.node = n, .learnt = learnt};
 
 	if (strlen(addr) >= sizeof j.addr || parse_addr(addr, &j.sa) != 0)
 		return -EINVAL;
+	if (learnt && !allow_special && mfs_addr_is_special((const struct sockaddr *)&j.sa)) {
+		pthread_mutex_lock(&n->lock);
+		n->stats.peers_declined++;
+		pthread_mutex_unlock(&n->lock);
+		return -EPERM;
+	}
 	strcpy(j.addr, addr);
 	if (pk) {
 		memcpy(j.pk, pk, sizeof j.pk);
@@ -1199,20 +1418,45 @@ int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk
 	return mfs_loop_call(n->loop, add_peer_on_loop, &j);
 }
 
+int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk)
+{
+	return add_peer(n, addr, pk, 0, 1);
+}
+
+/* Splits "HOST:PORT[#KEY]". 0 or -EINVAL. */
+static int split_peer_text(const char *text, char addr[64], uint8_t pk[MFS_NOISE_KEY_BYTES],
+			   int *has_pk)
+{
+	const char *hash = strchr(text, '#');
+	size_t alen = hash ? (size_t)(hash - text) : strlen(text);
+
+	if (alen >= 64)
+		return -EINVAL;
+	memcpy(addr, text, alen);
+	addr[alen] = '\0';
+	if (hash && (strlen(hash + 1) != 2 * MFS_NOISE_KEY_BYTES ||
+		     mfs_hex_decode(pk, MFS_NOISE_KEY_BYTES, hash + 1) != 0))
+		return -EINVAL;
+	*has_pk = hash != NULL;
+	return 0;
+}
+
+int mfs_node_add_learnt_peer(struct mfs_netnode *n, const char *text, int allow_special)
+{
+	char addr[64];
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+	int has_pk, rc = split_peer_text(text, addr, pk, &has_pk);
+
+	return rc ? rc : add_peer(n, addr, has_pk ? pk : NULL, 1, allow_special);
+}
+
 int mfs_node_add_peer_text(struct mfs_netnode *n, const char *text)
 {
 	char addr[64];
 	uint8_t pk[MFS_NOISE_KEY_BYTES];
-	const char *hash = strchr(text, '#');
-	size_t alen = hash ? (size_t)(hash - text) : strlen(text);
+	int has_pk, rc = split_peer_text(text, addr, pk, &has_pk);
 
-	if (alen >= sizeof addr)
-		return -EINVAL;
-	memcpy(addr, text, alen);
-	addr[alen] = '\0';
-	if (hash && (strlen(hash + 1) != 2 * sizeof pk || mfs_hex_decode(pk, sizeof pk, hash + 1) != 0))
-		return -EINVAL;
-	return mfs_node_add_peer(n, addr, hash ? pk : NULL);
+	return rc ? rc : add_peer(n, addr, has_pk ? pk : NULL, 0, 1);
 }
 
 /* ---- fetching (caller threads) ---- */
@@ -1354,6 +1598,7 @@ void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out)
 	out->memory_used = mfs_peer_budget_used(&n->budget);
 	out->memory_peak = __atomic_load_n(&n->budget.peak, __ATOMIC_RELAXED);
 	out->memory_refused = __atomic_load_n(&n->budget.refused, __ATOMIC_RELAXED);
+	out->peers_known = __atomic_load_n(&n->n_dials, __ATOMIC_RELAXED);
 }
 
 /* ---- the node's key, and a blob source over the store ---- */

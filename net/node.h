@@ -4,10 +4,23 @@
  * Serving: when listening, accepted connections (net/peer) may REQUEST any
  * blob the blob source holds (RESPONSE, else NOT_FOUND) and ask with WANT
  * which of a list it holds (HAVE). Lookups run on libuv's thread pool, never
- * on the loop thread. Limits: max_peers connections in all, max_per_address
- * from one address, max_requests outstanding per connection (as told in the
- * hello; a peer asking for more is dropped). WANTs (up to 1,024 ids each)
- * are looked up one at a time per connection and 4 at a time in all, and a
+ * on the loop thread. Limits: max_peers connections in all (64), at most
+ * max_per_range (8) accepted from one range of addresses (a /24 of IPv4, a
+ * /64 of IPv6: one host of IPv6 holds a /64, and an IPv4 attacker rarely
+ * holds many /24s; IPv4-mapped addresses count as IPv4), max_requests
+ * outstanding per connection (as told in the hello; a peer asking for
+ * more is dropped). An accepted connection, once through its handshake
+ * (10 s at most), that has nothing in flight either way (no request of
+ * ours or its, no WANT being looked up, nothing queued to it) for
+ * idle_timeout_ms (60 s) is closed with ERROR BUSY "idle". A newcomer
+ * over a limit takes the slot of the accepted connection idle the longest
+ * (of its own range, when its range is full), which is closed the same
+ * way; only when every one is busy or in its handshake is the newcomer
+ * closed at once, before its handshake. So idle hosts cannot hold the
+ * slots, and a busy attacker needs max_peers / max_per_range = 8 ranges
+ * to fill them. The counters peers_idle_closed and peers_refused tell.
+ *
+ * WANTs (up to 1,024 ids each) are looked up one at a time per connection and 4 at a time in all, and a
  * connection may have at most 4,096 ids a second looked up (a burst of
  * 4,096): a WANT beyond any of these is dropped unanswered, not queued
  * (HAVE only steers requests; the asker requests anyway), and counted in
@@ -40,13 +53,16 @@
  * others; one that sends a blob not matching its id, or anything malformed,
  * is disconnected and never dialled again by this node. Requests in flight
  * on a connection that drops go to other peers (or to the same one once it
- * is back: dialled peers are redialled with backoff while wanted). A fetch
+ * is back: dialled peers are redialled with backoff; one the peer closed
+ * as idle is redialled only when a fetch finds no connection). A fetch
  * fails with MFS_E_NOTFOUND when every peer known said NOT_FOUND and no
  * connection is pending, or -ETIMEDOUT after fetch_timeout_ms.
  *
- * Peers come from mfs_node_add_peer (the command line, a tracker's
- * announce, the volume's memory of earlier peers). A peer's address comes
- * with the static key it must prove (Noise XX, net/peer), when known.
+ * Peers come from mfs_node_add_peer (the command line, the volume's memory
+ * of earlier peers) and mfs_node_add_learnt_peer (a tracker's answer: no
+ * special address unless allowed, 128 at most, dropped after 4 dials that
+ * never answered). A peer's address comes with the static key it must
+ * prove (Noise XX, net/peer), when known.
  *
  * Threads: mfs_node_fetch and mfs_node_add_peer from any thread; start and
  * stop as documented. All sockets live on the loop's thread. */
@@ -76,8 +92,12 @@ struct mfs_node_config {
 	const uint8_t *static_sk;      /* the node's Noise key (borrowed, guarded) */
 	const char *listen;            /* "HOST:PORT" (PORT may be 0) or NULL: do not listen */
 	struct mfs_serve_source source; /* get NULL: serve nothing */
-	unsigned max_peers;            /* 0: 64 */
-	unsigned max_per_address;      /* 0: 8 */
+	unsigned max_peers;            /* connections in all; 0: 64 */
+	unsigned max_per_range;        /* accepted from one range; 0: 8 */
+	unsigned range_bits_v4;        /* an IPv4 range's prefix; 0: 24 (32: per address) */
+	unsigned range_bits_v6;        /* an IPv6 range's prefix; 0: 64 */
+	unsigned idle_timeout_ms;      /* an accepted connection idle this long is
+					* closed; 0: 60000 */
 	unsigned max_requests;         /* served at once per connection; 0: 16 */
 	unsigned request_timeout_ms;   /* before asking another peer; 0: 5000 */
 	unsigned fetch_timeout_ms;     /* before a fetch fails; 0: 30000 */
@@ -106,6 +126,16 @@ const uint8_t *mfs_node_public_key(const struct mfs_netnode *n);
 int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk);
 /* Parses "HOST:PORT" or "HOST:PORT#<64 hex key>" and adds it. */
 int mfs_node_add_peer_text(struct mfs_netnode *n, const char *text);
+/* Adds, as mfs_node_add_peer_text, a peer that someone else named (a
+ * tracker): unless allow_special, one at a special address (net/addr:
+ * loopback, private, link local...) is refused (-EPERM): a tracker must
+ * not turn nodes into a scanner of their own networks. At most 128 such
+ * peers are known at once: a newcomer takes the place of the one that
+ * never answered and failed most, else is refused (-ENOSPC). One that
+ * never answered 4 dials (250 ms, 0.5, 1 s apart) is dropped, and its
+ * address refused (-EAGAIN) for 10 minutes. Counted in peers_declined and
+ * peers_dropped. */
+int mfs_node_add_learnt_peer(struct mfs_netnode *n, const char *text, int allow_special);
 
 /* Fetches a blob (see above). *blob is malloc'ed and matches id. urgent:
  * a reader waits for it now (else read-ahead). Never from the loop thread. */
@@ -123,6 +153,11 @@ struct mfs_node_stats {
 	uint64_t memory_refused;                /* bodies refused for want of memory */
 	uint64_t requests_deferred;             /* REQUESTs that waited for memory */
 	uint64_t peers_evicted;                 /* closed for holding too much */
+	uint64_t peers_idle_closed;             /* closed idle (timeout, or slot taken) */
+	uint64_t peers_refused;                 /* newcomers refused: full, none idle */
+	unsigned peers_known;                   /* peers to dial (given and learnt) */
+	uint64_t peers_declined;                /* learnt peers not taken */
+	uint64_t peers_dropped;                 /* learnt peers dropped, never answering */
 };
 void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out);
 

@@ -13,6 +13,7 @@
 #include "crypto/secure.h"
 #include "fs/channel/channel.h"
 #include "fs/store/keyring.h"
+#include "net/addr.h"
 #include "net/loop.h"
 #include "net/tracker_client.h"
 
@@ -357,6 +358,11 @@ static void on_peers(void *ctx, const uint8_t key[MFS_SIGN_PK_BYTES],
 	struct tracker *tr = ctx;
 	struct mfs_swarm *s = tr->swarm;
 	char text[PEER_TEXT], hex[2 * MFS_NOISE_KEY_BYTES + 1];
+	struct sockaddr_storage at;
+	/* Peers at special addresses (loopback, private...) only from a
+	 * tracker at one: a tracker must not aim nodes at their own networks. */
+	int special = mfs_tracker_client_remote(tr->client, &at) == 0 &&
+		      mfs_addr_is_special((const struct sockaddr *)&at);
 
 	(void)key;
 	for (size_t i = 0; i < n; i++) {
@@ -364,7 +370,7 @@ static void on_peers(void *ctx, const uint8_t key[MFS_SIGN_PK_BYTES],
 		mfs_hex_encode(hex, peers[i].node_pk, MFS_NOISE_KEY_BYTES);
 		snprintf(text, sizeof text, "%s%s%s:%u#%s", v6 ? "[" : "", peers[i].host,
 			 v6 ? "]" : "", peers[i].port, hex);
-		if (mfs_node_add_peer_text(s->node, text) == 0)
+		if (mfs_node_add_learnt_peer(s->node, text, special) == 0)
 			note_peer(s, text);
 	}
 }

@@ -4,7 +4,12 @@
  * from the volume and the session cache, fetching for readers) and one
  * tracker client per tracker (net/tracker_client): it subscribes to each
  * channel, announces this node for it, dials the peers the trackers name,
- * and sends this process's publications to every tracker.
+ * and sends this process's publications to every tracker. Peers a tracker
+ * names go through mfs_node_add_learnt_peer: those at special addresses
+ * (net/addr) are dialled only when the tracker's own connection is to a
+ * special address (so tests and LANs work, and a public tracker cannot aim
+ * nodes at their own networks); the number kept is bounded and those that
+ * never answer are dropped (net/node.h).
  *
  * Manifests pushed by a tracker are verified and stored in the volume
  * (fs/channel: newer only, signature checked) on the thread pool; a mount's

@@ -708,6 +708,17 @@ int mfs_tracker_client_is_connected(const struct mfs_tracker_client *c)
 	return c->up;
 }
 
+int mfs_tracker_client_remote(const struct mfs_tracker_client *c, struct sockaddr_storage *out)
+{
+	socklen_t len = sizeof *out;
+
+	if (!c->up || !c->wsi)
+		return -ENOTCONN;
+	if (getpeername(lws_get_socket_fd(c->wsi), (struct sockaddr *)out, &len) != 0)
+		return -errno;
+	return 0;
+}
+
 void mfs_tracker_client_free(struct mfs_tracker_client *c)
 {
 	if (!c || c->freeing)

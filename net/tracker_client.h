@@ -95,6 +95,9 @@ int mfs_tracker_client_publish(struct mfs_tracker_client *c, const char *canonic
 
 /* 1 while connected to the tracker. */
 int mfs_tracker_client_is_connected(const struct mfs_tracker_client *c);
+/* The tracker's address, while connected (in a callback, the address of
+ * the tracker that sent it): 0, -ENOTCONN or -errno. */
+int mfs_tracker_client_remote(const struct mfs_tracker_client *c, struct sockaddr_storage *out);
 
 /* Closes the connection and frees the client once its handles are closed
  * (the loop must run on). No callback comes after the call. NULL-safe. */

@@ -65,9 +65,13 @@
  * framing; it cuts off at once (no close frame) a client that does not
  * read what it is sent (more than 4 x the message limit, at least 4 MiB,
  * waiting), and one whose handshake takes over 10 s or that does not
- * answer its pings (one a minute) within a minute. It refuses new
- * connections beyond its limits per source address (default 64) and in
- * all (default 4096); a connection may subscribe to at most 256 keys,
+ * answer its pings (one a minute) within a minute. It closes with 1001 a
+ * connection that holds nothing (no subscription, no announced peer) a
+ * minute after its last message, or sooner when a new connection needs
+ * its slot; it refuses new connections beyond its limits per range of
+ * source addresses (a /24, a /64; default 64) and in all (default 4096)
+ * when no connection is idle (net/tracker_server.h); a connection may
+ * subscribe to at most 256 keys,
  * announce at most 256 keys, and hold at most 256 peer records (by
  * default; "limit" errors beyond). Plain HTTP requests are answered 400.
  *

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto/hash.h"
@@ -16,6 +17,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/store/store.h"
+#include "net/addr.h"
 #include "net/tracker_proto.h"
 #include "net/ws.h"
 
@@ -123,12 +125,33 @@ struct topic {
 	size_t refs;              /* connections holding it in subs or announced */
 };
 
-/* Connections per source address (IPv4 as v4-mapped IPv6). */
+/* Connections per range of source addresses (net/addr: a /24, a /64). */
 struct address {
 	struct hnode node;
-	uint8_t ip[16];
+	uint8_t range[MFS_ADDR_RANGE_BYTES];
 	size_t conns;
+	size_t dying;             /* of which closed to make room, not yet gone */
+	size_t picked;            /* scratch of do_announce, 0 between calls */
 };
+
+/* A manifest the database keeps, and what its quota counts (the same as
+ * the meta table holds: when it was last published, and from where). */
+struct stored {
+	struct hnode node;
+	uint8_t key[MFS_TRACKER_KEY_BYTES];
+	uint8_t range[MFS_ADDR_RANGE_BYTES]; /* its last publisher's range */
+	size_t bytes;
+	uint64_t when;            /* milliseconds since the epoch */
+};
+
+/* What the manifests last published from one range hold. */
+struct usage {
+	struct hnode node;
+	uint8_t range[MFS_ADDR_RANGE_BYTES];
+	size_t keys, bytes;
+};
+
+#define META_BYTES (8 + MFS_ADDR_RANGE_BYTES)
 
 struct conn {
 	struct mfs_tracker_server *s;
@@ -150,6 +173,9 @@ struct conn {
 	struct topic **announced;     /* keys it announced (records may be gone) */
 	size_t nannounced, announced_cap;
 	size_t nrecords;              /* records whose conn it is */
+	int established;              /* the WebSocket handshake is done */
+	int dying;                    /* closed to make room (counted in address) */
+	uint64_t active_ms;           /* loop time of its last message */
 };
 
 struct mfs_tracker_server {
@@ -160,18 +186,166 @@ struct mfs_tracker_server {
 	int ws_started;
 	uint16_t port;
 	MDB_env *env;
-	MDB_dbi dbi;
+	MDB_dbi dbi;                  /* key -> canonical manifest */
+	MDB_dbi meta;                 /* key -> when (u64 BE), publisher's range */
+	struct htab stored, usage;    /* mirror the database */
+	size_t stored_bytes;
+	uint64_t dropped;             /* manifests dropped for room */
 	uint8_t hash_secret[32];
 	struct htab topics, addresses;
 	struct conn *conns;
-	size_t nconns;
-	uint64_t published, refused;
+	size_t nconns, dying;
+	uint64_t published, refused, evicted;
 	size_t queue_cap;
 	unsigned char scratch[LWS_PRE + MFS_WS_FRAGMENT_BYTES];
 	int stopping;
 };
 
 /* ---- the database -------------------------------------------------------- */
+
+static struct stored *stored_find(struct mfs_tracker_server *s, const uint8_t *key)
+{
+	uint64_t h = keyed_hash(s->hash_secret, key, MFS_TRACKER_KEY_BYTES);
+
+	for (struct hnode *n = htab_first(&s->stored, h); n; n = n->next) {
+		struct stored *st = container_of(n, struct stored, node);
+
+		if (n->hash == h && memcmp(st->key, key, MFS_TRACKER_KEY_BYTES) == 0)
+			return st;
+	}
+	return NULL;
+}
+
+static struct usage *usage_find(struct mfs_tracker_server *s, const uint8_t *range, int create)
+{
+	uint64_t h = keyed_hash(s->hash_secret, range, MFS_ADDR_RANGE_BYTES);
+	struct usage *u;
+
+	for (struct hnode *n = htab_first(&s->usage, h); n; n = n->next) {
+		u = container_of(n, struct usage, node);
+		if (n->hash == h && memcmp(u->range, range, MFS_ADDR_RANGE_BYTES) == 0)
+			return u;
+	}
+	if (!create || !(u = calloc(1, sizeof *u)))
+		return NULL;
+	memcpy(u->range, range, MFS_ADDR_RANGE_BYTES);
+	u->node.hash = h;
+	if (htab_insert(&s->usage, &u->node) != 0) {
+		free(u);
+		return NULL;
+	}
+	return u;
+}
+
+/* Counts a stored manifest (new or changed) against its range and in all.
+ * 0 or -ENOMEM (nothing changed). */
+static int stored_set(struct mfs_tracker_server *s, const uint8_t *key, const uint8_t *range,
+		      size_t bytes, uint64_t when)
+{
+	struct stored *st = stored_find(s, key);
+	struct usage *to = usage_find(s, range, 1), *from;
+
+	if (!to)
+		return -ENOMEM;
+	if (!st) {
+		if (!(st = calloc(1, sizeof *st)))
+			return -ENOMEM;
+		memcpy(st->key, key, MFS_TRACKER_KEY_BYTES);
+		st->node.hash = keyed_hash(s->hash_secret, key, MFS_TRACKER_KEY_BYTES);
+		if (htab_insert(&s->stored, &st->node) != 0) {
+			free(st);
+			return -ENOMEM;
+		}
+	} else {
+		from = usage_find(s, st->range, 0);
+		from->keys--;
+		from->bytes -= st->bytes;
+		s->stored_bytes -= st->bytes;
+		if (from->keys == 0 && from != to) {
+			htab_remove(&s->usage, &from->node);
+			free(from);
+		}
+	}
+	memcpy(st->range, range, MFS_ADDR_RANGE_BYTES);
+	st->bytes = bytes;
+	st->when = when;
+	to->keys++;
+	to->bytes += bytes;
+	s->stored_bytes += bytes;
+	return 0;
+}
+
+static void stored_drop(struct mfs_tracker_server *s, struct stored *st)
+{
+	struct usage *u = usage_find(s, st->range, 0);
+
+	u->keys--;
+	u->bytes -= st->bytes;
+	if (u->keys == 0) {
+		htab_remove(&s->usage, &u->node);
+		free(u);
+	}
+	s->stored_bytes -= st->bytes;
+	htab_remove(&s->stored, &st->node);
+	free(st);
+}
+
+static void free_table(struct htab *t, size_t offset)
+{
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (struct hnode *n = t->buckets[i], *next; n; n = next) {
+			next = n->next;
+			free((char *)n - offset);
+		}
+	free(t->buckets);
+	memset(t, 0, sizeof *t);
+}
+
+static void meta_encode(uint8_t out[META_BYTES], uint64_t when, const uint8_t *range)
+{
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(when >> (56 - 8 * i));
+	memcpy(out + 8, range, MFS_ADDR_RANGE_BYTES);
+}
+
+/* Counts what the database holds. A manifest without its meta record (a
+ * database from before quotas) counts as published long ago from nowhere:
+ * it is the first to go when room is needed, and no range is charged. */
+static int db_load(struct mfs_tracker_server *s)
+{
+	static const uint8_t nowhere[MFS_ADDR_RANGE_BYTES];
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v, mv;
+	int rc, err = 0;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return mfs_store_lmdb_error(rc);
+	if ((rc = mdb_cursor_open(txn, s->dbi, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return mfs_store_lmdb_error(rc);
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *range = nowhere;
+		uint64_t when = 0;
+
+		if (k.mv_size != MFS_TRACKER_KEY_BYTES)
+			continue; /* the name of the meta table */
+		if (mdb_get(txn, s->meta, &k, &mv) == 0 && mv.mv_size == META_BYTES) {
+			for (int i = 0; i < 8; i++)
+				when = when << 8 | ((const uint8_t *)mv.mv_data)[i];
+			range = (const uint8_t *)mv.mv_data + 8;
+		}
+		if ((err = stored_set(s, k.mv_data, range, v.mv_size, when)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (err)
+		return err;
+	return rc == MDB_NOTFOUND ? 0 : mfs_store_lmdb_error(rc);
+}
 
 static int db_open(struct mfs_tracker_server *s)
 {
@@ -183,17 +357,19 @@ static int db_open(struct mfs_tracker_server *s)
 	if ((rc = mdb_env_create(&s->env)) != 0)
 		return mfs_store_lmdb_error(rc);
 	if ((rc = mdb_env_set_mapsize(s->env, s->cfg.map_size)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(s->env, 1)) != 0 ||
 	    (rc = mdb_env_open(s->env, s->db_dir, MDB_NOTLS, 0600)) != 0)
 		goto fail;
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		goto fail;
-	if ((rc = mdb_dbi_open(txn, NULL, 0, &s->dbi)) != 0) {
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &s->dbi)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		goto fail;
-	return 0;
+	return db_load(s);
 fail:
 	mdb_env_close(s->env);
 	s->env = NULL;
@@ -238,20 +414,35 @@ static int db_get(struct mfs_tracker_server *s, const uint8_t key[MFS_TRACKER_KE
 	return rc;
 }
 
-static int db_put(struct mfs_tracker_server *s, const uint8_t key[MFS_TRACKER_KEY_BYTES],
-		  const char *buf, size_t len)
+/* Stores key's manifest and meta record, and deletes the manifests in
+ * drop, in one transaction. 0, -ENOSPC (the map is full) or an LMDB error. */
+static int db_store(struct mfs_tracker_server *s, const uint8_t key[MFS_TRACKER_KEY_BYTES],
+		    const char *buf, size_t len, const uint8_t meta[META_BYTES],
+		    struct stored *const *drop, size_t ndrop)
 {
 	MDB_val k = {MFS_TRACKER_KEY_BYTES, (void *)key}, v = {len, (void *)buf};
+	MDB_val mv = {META_BYTES, (void *)meta};
 	MDB_txn *txn;
 	int rc;
 
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return mfs_store_lmdb_error(rc);
-	if ((rc = mdb_put(txn, s->dbi, &k, &v, 0)) != 0) {
-		mdb_txn_abort(txn);
-		return mfs_store_lmdb_error(rc);
+	for (size_t i = 0; i < ndrop && rc == 0; i++) {
+		MDB_val dk = {MFS_TRACKER_KEY_BYTES, drop[i]->key};
+
+		if ((rc = mdb_del(txn, s->dbi, &dk, NULL)) == MDB_NOTFOUND)
+			rc = 0;
+		if (rc == 0 && (rc = mdb_del(txn, s->meta, &dk, NULL)) == MDB_NOTFOUND)
+			rc = 0;
 	}
-	return mfs_store_lmdb_error(mdb_txn_commit(txn));
+	if (rc == 0 && (rc = mdb_put(txn, s->dbi, &k, &v, 0)) == 0)
+		rc = mdb_put(txn, s->meta, &k, &mv, 0);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc == MDB_MAP_FULL ? -ENOSPC : mfs_store_lmdb_error(rc);
+	}
+	rc = mdb_txn_commit(txn);
+	return rc == MDB_MAP_FULL ? -ENOSPC : mfs_store_lmdb_error(rc);
 }
 
 /* ---- topics and addresses ------------------------------------------------ */
@@ -287,31 +478,26 @@ static void topic_release(struct mfs_tracker_server *s, struct topic *t)
 	free(t);
 }
 
-static void address_key(uint8_t out[16], const struct sockaddr *sa)
+static void address_key(const struct mfs_tracker_server *s,
+			uint8_t out[static MFS_ADDR_RANGE_BYTES], const struct sockaddr *sa)
 {
-	memset(out, 0, 16);
-	if (sa->sa_family == AF_INET6) {
-		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-	} else if (sa->sa_family == AF_INET) {
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	}
+	mfs_addr_range(out, sa, s->cfg.range_bits_v4, s->cfg.range_bits_v6);
 }
 
-static struct address *address_find(struct mfs_tracker_server *s, const uint8_t ip[16],
-				     int create)
+static struct address *address_find(struct mfs_tracker_server *s,
+				     const uint8_t range[MFS_ADDR_RANGE_BYTES], int create)
 {
-	uint64_t h = keyed_hash(s->hash_secret, ip, 16);
+	uint64_t h = keyed_hash(s->hash_secret, range, MFS_ADDR_RANGE_BYTES);
 	struct address *a;
 
 	for (struct hnode *n = htab_first(&s->addresses, h); n; n = n->next) {
 		a = container_of(n, struct address, node);
-		if (n->hash == h && memcmp(a->ip, ip, 16) == 0)
+		if (n->hash == h && memcmp(a->range, range, MFS_ADDR_RANGE_BYTES) == 0)
 			return a;
 	}
 	if (!create || !(a = calloc(1, sizeof *a)))
 		return NULL;
-	memcpy(a->ip, ip, 16);
+	memcpy(a->range, range, MFS_ADDR_RANGE_BYTES);
 	a->node.hash = h;
 	if (htab_insert(&s->addresses, &a->node) != 0) {
 		free(a);
@@ -457,6 +643,25 @@ static int conn_write(struct conn *c)
 	return 0;
 }
 
+/* Holding nothing: no subscription, no announced peer, not closing. */
+static int conn_idle(const struct conn *c)
+{
+	return c->established && !c->dying && !c->close_status && c->nsubs == 0 &&
+	       c->nrecords == 0;
+}
+
+/* After the handshake and after each message: a connection that holds
+ * nothing is closed idle_timeout seconds later unless it does something. */
+static void arm_idle(struct conn *c)
+{
+	if (c->close_status)
+		return;
+	if (conn_idle(c))
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)c->s->cfg.idle_timeout);
+	else
+		lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+}
+
 /* ---- requests ------------------------------------------------------------ */
 
 static int holds(struct topic *const *list, size_t n, const struct topic *t)
@@ -531,14 +736,89 @@ oom:
 	send_error(c, MFS_TRACKER_SUBSCRIBE, key, 0, -EIO, "out of memory");
 }
 
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int older_first(const void *a, const void *b)
+{
+	const struct stored *x = *(struct stored *const *)a, *y = *(struct stored *const *)b;
+
+	return x->when < y->when ? -1 : x->when > y->when;
+}
+
+/* Whether key's manifest of len bytes may be stored for c: 0 with *drop
+ * (malloc'ed, may be NULL) the manifests to delete to make room, oldest
+ * first among those of channels nobody subscribes to; -EPERM with why
+ * when the quota of c's range or of the whole tracker does not allow it;
+ * -ENOMEM. */
+static int make_room(struct mfs_tracker_server *s, const struct conn *c, const uint8_t *key,
+		     size_t len, struct stored ***drop, size_t *ndrop, char *why, size_t why_len)
+{
+	const struct mfs_tracker_server_config *cfg = &s->cfg;
+	struct stored *old = stored_find(s, key), **cand;
+	struct usage *u = usage_find(s, c->address->range, 0);
+	int same = old && memcmp(old->range, c->address->range, MFS_ADDR_RANGE_BYTES) == 0;
+	size_t keys = (u ? u->keys : 0) + !same;
+	size_t bytes = (u ? u->bytes : 0) - (same ? old->bytes : 0) + len;
+	size_t n = 0, k = 0;
+
+	*drop = NULL;
+	*ndrop = 0;
+	if (keys > cfg->max_keys_per_range || bytes > cfg->max_bytes_per_range) {
+		snprintf(why, why_len,
+			 "tracker full for your address range: at most %zu channels and %zu "
+			 "bytes of manifests published from one range",
+			 cfg->max_keys_per_range, cfg->max_bytes_per_range);
+		return -EPERM;
+	}
+	keys = s->stored.count + !old;
+	bytes = s->stored_bytes - (old ? old->bytes : 0) + len;
+	if (keys <= cfg->max_keys && bytes <= cfg->max_bytes)
+		return 0;
+	if (!(cand = malloc((s->stored.count + 1) * sizeof *cand)))
+		return -ENOMEM;
+	for (size_t i = 0; i < s->stored.nbuckets; i++)
+		for (struct hnode *h = s->stored.buckets[i]; h; h = h->next) {
+			struct stored *st = container_of(h, struct stored, node);
+			struct topic *t = topic_find(s, st->key, 0);
+
+			if (st != old && (!t || t->nsubs == 0))
+				cand[n++] = st;
+		}
+	qsort(cand, n, sizeof *cand, older_first);
+	for (; k < n && (keys > cfg->max_keys || bytes > cfg->max_bytes); k++) {
+		keys--;
+		bytes -= cand[k]->bytes;
+	}
+	if (keys > cfg->max_keys || bytes > cfg->max_bytes) {
+		free(cand);
+		snprintf(why, why_len,
+			 "tracker full: at most %zu channels and %zu bytes of manifests, and "
+			 "every other channel it keeps has subscribers", cfg->max_keys,
+			 cfg->max_bytes);
+		return -EPERM;
+	}
+	*drop = cand;
+	*ndrop = k;
+	return 0;
+}
+
 static void do_publish(struct conn *c, struct mfs_tracker_msg *m)
 {
 	struct mfs_tracker_server *s = c->s;
 	struct mfs_manifest man;
 	struct out_msg *push;
 	struct topic *t;
-	uint64_t last = 0;
-	char why[160], *text = NULL;
+	struct stored **drop = NULL;
+	size_t ndrop = 0;
+	uint8_t meta[META_BYTES];
+	uint64_t last = 0, now;
+	char why[200], *text = NULL;
 	size_t len = 0;
 	int rc;
 
@@ -555,10 +835,27 @@ static void do_publish(struct conn *c, struct mfs_tracker_msg *m)
 		return;
 	}
 	mfs_manifest_clear(&man);
-	if ((rc = db_put(s, m->key, m->manifest, m->manifest_len)) != 0) {
-		send_error(c, MFS_TRACKER_PUBLISH, m->key, m->sequence, -EIO, mfs_strerror(rc));
+	if ((rc = make_room(s, c, m->key, m->manifest_len, &drop, &ndrop, why, sizeof why)) != 0) {
+		send_error(c, MFS_TRACKER_PUBLISH, m->key, m->sequence, rc == -EPERM ? rc : -EIO,
+			   rc == -EPERM ? why : mfs_strerror(rc));
 		return;
 	}
+	now = wall_ms();
+	meta_encode(meta, now, c->address->range);
+	rc = db_store(s, m->key, m->manifest, m->manifest_len, meta, drop, ndrop);
+	if (rc == 0 && (rc = stored_set(s, m->key, c->address->range, m->manifest_len,
+					now)) != 0)
+		rc = 0; /* stored; only counted short: recounted at the next start */
+	if (rc != 0) {
+		free(drop);
+		send_error(c, MFS_TRACKER_PUBLISH, m->key, m->sequence, rc == -ENOSPC ? -EPERM : -EIO,
+			   rc == -ENOSPC ? "tracker full: its database is full" : mfs_strerror(rc));
+		return;
+	}
+	for (size_t i = 0; i < ndrop; i++)
+		stored_drop(s, drop[i]);
+	s->dropped += ndrop;
+	free(drop);
 	s->published++;
 	rc = mfs_tracker_build_published(&text, &len, m->key, m->sequence);
 	send_built(c, rc, text, len);
@@ -589,7 +886,8 @@ static void prune(struct topic *t, uint64_t now)
 }
 
 /* Records (or with "stopped" removes) the announcing peer under t. 0,
- * -EPERM (the connection holds too many records) or -ENOMEM. */
+ * -EPERM (the connection holds too many records), -EDQUOT (t has too many
+ * peers from c's range) or -ENOMEM. */
 static int record(struct conn *c, struct topic *t, const struct mfs_tracker_msg *m,
 		  uint64_t now)
 {
@@ -610,8 +908,14 @@ static int record(struct conn *c, struct topic *t, const struct mfs_tracker_msg 
 		return 0;
 	}
 	if (i == t->nrecords) {
+		size_t in_range = 0;
+
 		if (c->nrecords >= c->s->cfg.max_subscriptions)
 			return -EPERM;
+		for (size_t k = 0; k < t->nrecords; k++)
+			in_range += t->records[k].conn->address == c->address;
+		if (in_range >= c->s->cfg.max_announced_per_range)
+			return -EDQUOT;
 		if (grow((void **)&t->records, &t->records_cap, t->nrecords, sizeof *t->records) != 0)
 			return -ENOMEM;
 		r = &t->records[t->nrecords++];
@@ -628,6 +932,49 @@ static int record(struct conn *c, struct topic *t, const struct mfs_tracker_msg 
 		c->nrecords++;
 	}
 	r->expires_ms = now + 3000ull * c->s->cfg.interval;
+	return 0;
+}
+
+/* Up to m->numwant peers of t but the asker, mixed across ranges: in a
+ * random order, one peer of each range before a second of any, so that
+ * the peers of one range are at most a 1/k share of an answer drawn from
+ * k ranges, however many that range announced. 0 or -ENOMEM. */
+static int sample(struct topic *t, const struct mfs_tracker_msg *m,
+		  struct mfs_tracker_peer peers[MFS_TRACKER_MAX_PEERS], size_t *n)
+{
+	size_t nr = t->nrecords, *order = malloc(nr * sizeof *order), *rank, more = 1;
+
+	*n = 0;
+	if (!order || !(rank = malloc(nr * sizeof *rank))) {
+		free(order);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		size_t j = mfs_random_uniform((uint32_t)(i + 1));
+
+		order[i] = order[j];
+		order[j] = i;
+	}
+	for (size_t i = 0; i < nr; i++)
+		rank[i] = t->records[order[i]].conn->address->picked++;
+	for (size_t i = 0; i < nr; i++)
+		t->records[i].conn->address->picked = 0;
+	for (size_t round = 0; more && *n < m->numwant; round++) {
+		more = 0;
+		for (size_t i = 0; i < nr && *n < m->numwant; i++) {
+			const struct record *r = &t->records[order[i]];
+
+			more |= rank[i] > round;
+			if (rank[i] != round || mfs_memeq(r->peer_id, m->peer_id, MFS_TRACKER_KEY_BYTES))
+				continue;
+			memcpy(peers[*n].host, r->conn->host, sizeof peers[*n].host);
+			peers[*n].port = r->port;
+			memcpy(peers[*n].node_pk, r->peer_id, MFS_TRACKER_KEY_BYTES);
+			(*n)++;
+		}
+	}
+	free(rank);
+	free(order);
 	return 0;
 }
 
@@ -662,30 +1009,22 @@ static void do_announce(struct conn *c, struct mfs_tracker_msg *m)
 	if (t)
 		prune(t, now);
 	if (t && records && (rc = record(c, t, m, now)) != 0) {
-		char why[80];
+		char why[100];
 
-		if (rc != -EPERM)
+		if (rc == -EPERM)
+			snprintf(why, sizeof why, "at most %u announced peers per connection",
+				 s->cfg.max_subscriptions);
+		else if (rc == -EDQUOT)
+			snprintf(why, sizeof why,
+				 "at most %u peers of one channel from one address range",
+				 s->cfg.max_announced_per_range);
+		else
 			goto oom;
-		snprintf(why, sizeof why, "at most %u announced peers per connection",
-			 s->cfg.max_subscriptions);
 		send_error(c, MFS_TRACKER_ANNOUNCE, m->key, 0, -EPERM, why);
 		return;
 	}
-	if (t && t->nrecords) {
-		/* Start at a random record so that every peer gets handed out. */
-		size_t start = mfs_random_uniform((uint32_t)t->nrecords);
-
-		for (size_t k = 0; k < t->nrecords && n < m->numwant; k++) {
-			const struct record *r = &t->records[(start + k) % t->nrecords];
-
-			if (mfs_memeq(r->peer_id, m->peer_id, MFS_TRACKER_KEY_BYTES))
-				continue;
-			memcpy(peers[n].host, r->conn->host, sizeof peers[n].host);
-			peers[n].port = r->port;
-			memcpy(peers[n].node_pk, r->peer_id, MFS_TRACKER_KEY_BYTES);
-			n++;
-		}
-	}
+	if (t && t->nrecords && sample(t, m, peers, &n) != 0)
+		goto oom;
 	rc = mfs_tracker_build_peers(&text, &len, m->key, s->cfg.interval, peers, n);
 	send_built(c, rc, text, len);
 	return;
@@ -759,7 +1098,9 @@ static int conn_receive(struct conn *c, const void *in, size_t len)
 	c->rx_len += len;
 	if (!lws_is_final_fragment(c->wsi))
 		return 0;
+	c->active_ms = uv_now(c->s->loop);
 	handle_message(c, c->rx, c->rx_len);
+	arm_idle(c);
 	c->rx_len = 0;
 	if (c->rx_cap > RX_KEEP_BYTES) {
 		free(c->rx);
@@ -771,40 +1112,70 @@ static int conn_receive(struct conn *c, const void *in, size_t len)
 
 /* ---- connections -------------------------------------------------------- */
 
+/* The connection idle the longest (of range a when not NULL), or NULL. */
+static struct conn *idlest(struct mfs_tracker_server *s, const struct address *a)
+{
+	struct conn *best = NULL;
+
+	for (struct conn *c = s->conns; c; c = c->next)
+		if (conn_idle(c) && (!a || c->address == a) &&
+		    (!best || c->active_ms < best->active_ms))
+			best = c;
+	return best;
+}
+
+/* Admits a new TCP connection, when over a limit in place of the idlest
+ * connection (of its range when its range is full). 1, or 0: refused. */
 static int admit(struct mfs_tracker_server *s, const struct sockaddr *peer)
 {
-	uint8_t ip[16];
+	uint8_t range[MFS_ADDR_RANGE_BYTES];
 	struct address *a;
+	struct conn *victim = NULL;
 
-	address_key(ip, peer);
-	a = address_find(s, ip, 0);
-	if (s->stopping || s->nconns >= s->cfg.max_connections ||
-	    (a && a->conns >= s->cfg.max_per_address)) {
-		s->refused++;
+	if (s->stopping)
 		return 0;
+	address_key(s, range, peer);
+	a = address_find(s, range, 0);
+	if (a && a->conns - a->dying >= s->cfg.max_per_range) {
+		if (!(victim = idlest(s, a)))
+			goto refuse;
+	} else if (s->nconns - s->dying >= s->cfg.max_connections) {
+		if (!(victim = idlest(s, NULL)))
+			goto refuse;
+	}
+	if (victim) {
+		victim->dying = 1;
+		victim->address->dying++;
+		s->dying++;
+		s->evicted++;
+		conn_close(victim, LWS_CLOSE_STATUS_GOINGAWAY, "idle, its slot taken");
 	}
 	return 1;
+refuse:
+	s->refused++;
+	return 0;
 }
 
 static int conn_new(struct mfs_tracker_server *s, struct lws *wsi)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof peer;
-	uint8_t ip[16];
+	uint8_t range[MFS_ADDR_RANGE_BYTES];
 	struct conn *c;
 
 	if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&peer, &plen) != 0 ||
 	    !(c = calloc(1, sizeof *c)))
 		return -1;
-	address_key(ip, (struct sockaddr *)&peer);
+	address_key(s, range, (struct sockaddr *)&peer);
 	if (mfs_ws_numeric_host(c->host, sizeof c->host, (struct sockaddr *)&peer) != 0 ||
-	    !(c->address = address_find(s, ip, 1))) {
+	    !(c->address = address_find(s, range, 1))) {
 		free(c);
 		return -1;
 	}
 	c->address->conns++;
 	c->s = s;
 	c->wsi = wsi;
+	c->active_ms = uv_now(s->loop);
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
@@ -846,6 +1217,10 @@ static void conn_free(struct conn *c)
 		topic_release(s, c->announced[i]);
 	}
 	drop_queue(c);
+	if (c->dying) {
+		c->address->dying--;
+		s->dying--;
+	}
 	if (--c->address->conns == 0) {
 		htab_remove(&s->addresses, &c->address->node);
 		free(c->address);
@@ -875,6 +1250,13 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		return admit(s, (const struct sockaddr *)&filter->cli_addr) ? 0 : -1;
 	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
 		return conn_new(s, wsi);
+	case LWS_CALLBACK_ESTABLISHED:
+		if (c) {
+			c->established = 1;
+			c->active_ms = uv_now(s->loop);
+			arm_idle(c);
+		}
+		return 0;
 	case LWS_CALLBACK_HTTP:
 		/* Not a WebSocket upgrade: nothing else is served here. */
 		lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
@@ -954,6 +1336,8 @@ static void server_free(void *arg)
 	/* lws has destroyed every connection (conn_free ran for each). */
 	free(s->topics.buckets);
 	free(s->addresses.buckets);
+	free_table(&s->stored, offsetof(struct stored, node));
+	free_table(&s->usage, offsetof(struct usage, node));
 	if (s->env)
 		mdb_env_close(s->env);
 	free(s->host);
@@ -995,14 +1379,26 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 		s->cfg.max_message = MFS_TRACKER_DEFAULT_MAX_MESSAGE;
 	if (!s->cfg.max_subscriptions)
 		s->cfg.max_subscriptions = MFS_TRACKER_DEFAULT_MAX_SUBSCRIPTIONS;
-	if (!s->cfg.max_per_address)
-		s->cfg.max_per_address = MFS_TRACKER_DEFAULT_MAX_PER_ADDRESS;
+	if (!s->cfg.max_per_range)
+		s->cfg.max_per_range = MFS_TRACKER_DEFAULT_MAX_PER_RANGE;
+	if (!s->cfg.idle_timeout)
+		s->cfg.idle_timeout = MFS_TRACKER_DEFAULT_IDLE_TIMEOUT;
 	if (!s->cfg.max_connections)
 		s->cfg.max_connections = MFS_TRACKER_DEFAULT_MAX_CONNECTIONS;
 	if (!s->cfg.interval)
 		s->cfg.interval = MFS_TRACKER_DEFAULT_INTERVAL;
 	if (!s->cfg.map_size)
 		s->cfg.map_size = DEFAULT_MAP_SIZE;
+	if (!s->cfg.max_announced_per_range)
+		s->cfg.max_announced_per_range = MFS_TRACKER_DEFAULT_MAX_ANNOUNCED_PER_RANGE;
+	if (!s->cfg.max_keys)
+		s->cfg.max_keys = MFS_TRACKER_DEFAULT_MAX_KEYS;
+	if (!s->cfg.max_bytes)
+		s->cfg.max_bytes = MFS_TRACKER_DEFAULT_MAX_BYTES;
+	if (!s->cfg.max_keys_per_range)
+		s->cfg.max_keys_per_range = MFS_TRACKER_DEFAULT_MAX_KEYS_PER_RANGE;
+	if (!s->cfg.max_bytes_per_range)
+		s->cfg.max_bytes_per_range = MFS_TRACKER_DEFAULT_MAX_BYTES_PER_RANGE;
 	s->queue_cap = 4 * s->cfg.max_message > MIN_QUEUE_BYTES ? 4 * s->cfg.max_message
 								  : MIN_QUEUE_BYTES;
 	mfs_random(s->hash_secret, sizeof s->hash_secret);
@@ -1057,6 +1453,10 @@ void mfs_tracker_server_stats(const struct mfs_tracker_server *s,
 	out->keys = s->topics.count;
 	out->published = s->published;
 	out->refused = s->refused;
+	out->evicted = s->evicted;
+	out->stored = s->stored.count;
+	out->stored_bytes = s->stored_bytes;
+	out->dropped = s->dropped;
 }
 
 void mfs_tracker_server_stop(struct mfs_tracker_server *s)

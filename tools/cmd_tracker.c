@@ -19,7 +19,15 @@ enum {
 	TOPT_DB,
 	TOPT_MAX_MESSAGE,
 	TOPT_MAX_SUBSCRIPTIONS,
-	TOPT_MAX_PER_ADDRESS,
+	TOPT_MAX_PER_RANGE,
+	TOPT_RANGE_V4,
+	TOPT_RANGE_V6,
+	TOPT_IDLE_TIMEOUT,
+	TOPT_MAX_ANNOUNCED,
+	TOPT_MAX_KEYS,
+	TOPT_MAX_BYTES,
+	TOPT_MAX_KEYS_PER_RANGE,
+	TOPT_MAX_BYTES_PER_RANGE,
 	TOPT_MAX_CONNECTIONS,
 	TOPT_INTERVAL,
 };
@@ -134,7 +142,15 @@ int cmd_tracker(int argc, char **argv)
 		{"db", required_argument, NULL, TOPT_DB},
 		{"max-message", required_argument, NULL, TOPT_MAX_MESSAGE},
 		{"max-subscriptions", required_argument, NULL, TOPT_MAX_SUBSCRIPTIONS},
-		{"max-per-address", required_argument, NULL, TOPT_MAX_PER_ADDRESS},
+		{"max-per-range", required_argument, NULL, TOPT_MAX_PER_RANGE},
+		{"range-v4", required_argument, NULL, TOPT_RANGE_V4},
+		{"range-v6", required_argument, NULL, TOPT_RANGE_V6},
+		{"idle-timeout", required_argument, NULL, TOPT_IDLE_TIMEOUT},
+		{"max-announced-per-range", required_argument, NULL, TOPT_MAX_ANNOUNCED},
+		{"max-keys", required_argument, NULL, TOPT_MAX_KEYS},
+		{"max-bytes", required_argument, NULL, TOPT_MAX_BYTES},
+		{"max-keys-per-range", required_argument, NULL, TOPT_MAX_KEYS_PER_RANGE},
+		{"max-bytes-per-range", required_argument, NULL, TOPT_MAX_BYTES_PER_RANGE},
 		{"max-connections", required_argument, NULL, TOPT_MAX_CONNECTIONS},
 		{"interval", required_argument, NULL, TOPT_INTERVAL},
 		{NULL, 0, NULL, 0},
@@ -169,10 +185,47 @@ int cmd_tracker(int argc, char **argv)
 				return cli_usage(&c, "--max-subscriptions %s: a count >= 1", optarg);
 			cfg.max_subscriptions = (unsigned)n;
 			break;
-		case TOPT_MAX_PER_ADDRESS:
+		case TOPT_MAX_PER_RANGE:
 			if (parse_count(optarg, 1u << 20, &n) != 0)
-				return cli_usage(&c, "--max-per-address %s: a count >= 1", optarg);
-			cfg.max_per_address = (unsigned)n;
+				return cli_usage(&c, "--max-per-range %s: a count >= 1", optarg);
+			cfg.max_per_range = (unsigned)n;
+			break;
+		case TOPT_RANGE_V4:
+			if (parse_count(optarg, 32, &n) != 0)
+				return cli_usage(&c, "--range-v4 %s: prefix bits, 1 to 32", optarg);
+			cfg.range_bits_v4 = (unsigned)n;
+			break;
+		case TOPT_RANGE_V6:
+			if (parse_count(optarg, 128, &n) != 0)
+				return cli_usage(&c, "--range-v6 %s: prefix bits, 1 to 128", optarg);
+			cfg.range_bits_v6 = (unsigned)n;
+			break;
+		case TOPT_IDLE_TIMEOUT:
+			if (parse_count(optarg, 86400, &n) != 0)
+				return cli_usage(&c, "--idle-timeout %s: seconds, 1 to 86400", optarg);
+			cfg.idle_timeout = (unsigned)n;
+			break;
+		case TOPT_MAX_ANNOUNCED:
+			if (parse_count(optarg, 1u << 20, &n) != 0)
+				return cli_usage(&c, "--max-announced-per-range %s: a count >= 1",
+						 optarg);
+			cfg.max_announced_per_range = (unsigned)n;
+			break;
+		case TOPT_MAX_KEYS:
+		case TOPT_MAX_KEYS_PER_RANGE:
+			if (parse_count(optarg, 1ul << 30, &n) != 0)
+				return cli_usage(&c, "--%s %s: a count >= 1",
+						 opt == TOPT_MAX_KEYS ? "max-keys" : "max-keys-per-range",
+						 optarg);
+			*(opt == TOPT_MAX_KEYS ? &cfg.max_keys : &cfg.max_keys_per_range) = n;
+			break;
+		case TOPT_MAX_BYTES:
+		case TOPT_MAX_BYTES_PER_RANGE:
+			if (cli_parse_size(optarg, &size) != 0 || size < 1024 || size > ((uint64_t)1 << 40))
+				return cli_usage(&c, "--%s %s: a size from 1K to 1T",
+						 opt == TOPT_MAX_BYTES ? "max-bytes" : "max-bytes-per-range",
+						 optarg);
+			*(opt == TOPT_MAX_BYTES ? &cfg.max_bytes : &cfg.max_bytes_per_range) = size;
 			break;
 		case TOPT_MAX_CONNECTIONS:
 			if (parse_count(optarg, 1u << 20, &n) != 0)

@@ -33,7 +33,10 @@ static const struct subcommand commands[] = {
 	{"umount", cmd_umount, "umount DIR"},
 	{"tracker", cmd_tracker,
 	 "tracker --listen HOST:PORT [--db DIR] [--max-message N] [--max-subscriptions N]\n"
-	 "                 [--max-per-address N] [--max-connections N] [--interval S]"},
+	 "                 [--max-per-range N] [--max-connections N] [--idle-timeout S]\n"
+	 "                 [--range-v4 BITS] [--range-v6 BITS] [--max-announced-per-range N]\n"
+	 "                 [--max-keys N] [--max-bytes N] [--max-keys-per-range N]\n"
+	 "                 [--max-bytes-per-range N] [--interval S]"},
 	{"serve", cmd_serve, "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]..."},
 	{"fetch", cmd_fetch, "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY]]..."},
 	{"help", cmd_help, "help [COMMAND]"},

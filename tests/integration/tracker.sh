@@ -65,7 +65,7 @@ stop_tracker() {
 alive() { kill -0 "$TPID" 2>/dev/null || fail "the tracker died ($*)"; }
 
 DB=$T/db
-run_tracker 127.0.0.1:0 "$DB" --max-per-address 50 --max-subscriptions 8 --interval 1
+run_tracker 127.0.0.1:0 "$DB" --max-per-range 50 --range-v4 32 --max-subscriptions 8 --interval 1
 [ "$(stat -c %a "$DB")" = 700 ] || fail "the database directory is not 0700"
 ok "megafs tracker listens on $TURL (one line on stdout), database in a 0700 directory"
 
@@ -173,12 +173,12 @@ out=$(talk --wait 9 "${anns[@]}")
 [ "$(grep -c '"action":"announce"' <<<"$out")" = 8 ] || fail "8 announces: $out"
 grep -q '"code":"limit".*at most 8 announced peers per connection' <<<"$(sed -n 9p <<<"$out")" ||
 	fail "9th peer: $out"
-out=$(probe limit "$TURL" --from 127.0.0.90 --count 51)
+out=$(probe limit "$TURL" --from 127.0.0.90 --count 51 --subscribe "$K")
 [ "$out" = "accepted 50 refused 1" ] || fail "per-address limit: $out"
 out=$(talk --from 127.0.0.91 --wait 1 "{\"action\":\"subscribe\",\"key\":\"$K\"}")
 [ "$out" = "text $(cat "$T/pub3.msg")" ] || fail "another address: $out"
 ok "limits: a 9th subscription and a 9th announced peer refused (8 allowed)," \
-	"a 51st connection from one address (50)"
+	"a 51st connection from one address (50, each subscribed: none idle)"
 
 # ---- 1,000 subscribers ---------------------------------------------------------
 probe many "$TURL" "$K" --from-base 127.0.0.10 --addrs 20 --per 50 --seq 3 --next 4 \
@@ -251,7 +251,7 @@ rc_client=$!
 wait_for 10 grep -q "^manifest 4$" "$T/reconnect.out" || fail "$(cat "$T/reconnect.out")"
 stop_tracker TERM
 ok "SIGTERM: the tracker exits 0 with connections open, its port closed"
-run_tracker "127.0.0.1:$TPORT" "$DB" --max-per-address 50 --interval 1
+run_tracker "127.0.0.1:$TPORT" "$DB" --max-per-range 50 --range-v4 32 --interval 1
 wait $rc_client || fail "the client did not come back: $(cat "$T/reconnect.out")"
 [ "$(grep -c '^manifest 4$' "$T/reconnect.out")" = 2 ] || fail "$(cat "$T/reconnect.out")"
 grep -q "^disconnected$" "$T/reconnect.out" || fail "$(cat "$T/reconnect.out")"
@@ -278,7 +278,10 @@ set -e
 [ $status = 2 ] || fail "no --listen: exit $status"
 grep -q "^megafs tracker: usage: megafs tracker --listen" "$T/usage" || fail "$(cat "$T/usage")"
 for bad in "--listen nowhere" "--listen 127.0.0.1:99999" "--listen 127.0.0.1:1 --interval 0" \
-	"--listen 127.0.0.1:1 --max-message 1" "--listen 127.0.0.1:1 extra"; do
+	"--listen 127.0.0.1:1 --max-message 1" "--listen 127.0.0.1:1 extra" \
+	"--listen 127.0.0.1:1 --range-v4 33" "--listen 127.0.0.1:1 --range-v6 0" \
+	"--listen 127.0.0.1:1 --idle-timeout 0" "--listen 127.0.0.1:1 --max-bytes 1" \
+	"--listen 127.0.0.1:1 --max-keys-per-range 0" "--listen 127.0.0.1:1 --max-per-address 5"; do
 	set +e
 	# shellcheck disable=SC2086 # split on purpose
 	megafs tracker $bad 2>/dev/null

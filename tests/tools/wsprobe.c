@@ -22,8 +22,22 @@
  *       from IP), subscribes each to KEY, waits until every one received
  *       a manifest of sequence N, prints "ready", then (with --next) until
  *       every one received sequence M: "all <count> received <M>".
- *   wsprobe limit URL --from IP --count N
+ *   wsprobe limit URL --from IP --count N [--subscribe KEY] [--hold S]
  *       Opens N connections from IP, keeping them open: "accepted K refused R".
+ *       With --subscribe, each subscribes to KEY (which must have a
+ *       manifest) and waits for it before the next opens; a connection
+ *       refused or closed before then counts as refused. With --hold, it
+ *       then keeps them S seconds and prints "closed C": how many of them
+ *       the tracker closed meanwhile.
+ *   wsprobe mint URL --from IP --count N [--bytes B] [--keys FILE]
+ *                    [--subscribe 1] [--hold S]
+ *       On one connection from IP, publishes N manifests, each of a channel
+ *       made for it (fresh keys, sequence 1, a title padding the manifest
+ *       to about B bytes), one after the other, waiting for each answer.
+ *       Prints "published P refused R", then "reason <why>" of the first
+ *       refusal. --keys appends each published channel's key (hex) to
+ *       FILE; --subscribe 1 subscribes the connection to each one it
+ *       published; --hold keeps the connection S seconds more.
  *   wsprobe client URL [--subscribe KEY]... [--announce KEY:PORT:NODEPK]...
  *                      [--publish FILE]... [--manifests N] [--peers N]
  *                      [--published N] [--timeout S]
@@ -704,10 +718,74 @@ static int cmd_many(int argc, char **argv)
 	return 0;
 }
 
+/* 1 when the message received last holds text. */
+static int has_text(const struct ws *w, const char *text)
+{
+	return w->msg && memmem(w->msg, w->msg_len, text, strlen(text)) != NULL;
+}
+
+/* Subscribes w to key and waits up to 5 s for the manifest. 0 or -1. */
+static int subscribe_one(struct ws *w, const char *key)
+{
+	char sub[128];
+	long long deadline = now_ms() + 5000;
+	int code;
+
+	snprintf(sub, sizeof sub, "{\"action\":\"subscribe\",\"key\":\"%s\"}", key);
+	if (ws_send(w, 1, 1, sub, strlen(sub)) != 0)
+		return -1;
+	for (;;) {
+		struct pollfd p = {.fd = w->fd, .events = POLLIN};
+		enum ev e;
+
+		while ((e = ws_next(w, &code)) != EV_NONE)
+			if (e == EV_TEXT)
+				return has_text(w, "\"action\":\"publish\"") ? 0 : -1;
+			else if (e == EV_CLOSE)
+				return -1;
+		if (now_ms() >= deadline || poll(&p, 1, (int)(deadline - now_ms())) <= 0 ||
+		    ws_read(w) != 0)
+			return -1;
+	}
+}
+
+/* How many of the n connections end within s seconds. */
+static int count_closed(struct ws *ws, int n, int seconds)
+{
+	long long deadline = now_ms() + 1000LL * seconds;
+	struct pollfd *p = calloc((size_t)n, sizeof *p);
+	int closed = 0, code;
+
+	if (!p)
+		die("out of memory");
+	while (now_ms() < deadline) {
+		for (int i = 0; i < n; i++) {
+			p[i].fd = ws[i].fd > 0 && !ws[i].done ? ws[i].fd : -1;
+			p[i].events = POLLIN;
+			p[i].revents = 0;
+		}
+		if (poll(p, (nfds_t)n, 100) <= 0)
+			continue;
+		for (int i = 0; i < n; i++) {
+			if (!p[i].revents)
+				continue;
+			if (ws_read(&ws[i]) != 0) {
+				ws[i].done = 1;
+				closed++;
+				continue;
+			}
+			while (ws_next(&ws[i], &code) != EV_NONE)
+				;
+		}
+	}
+	free(p);
+	return closed;
+}
+
 static int cmd_limit(int argc, char **argv)
 {
-	const char *from = "127.0.0.1";
-	int count = 1, accepted = 0, refused = 0;
+	const char *from = "127.0.0.1", *key = NULL;
+	int count = 1, accepted = 0, refused = 0, hold = -1;
 	char why[256];
 	struct ws *ws;
 	struct url u;
@@ -720,22 +798,152 @@ static int cmd_limit(int argc, char **argv)
 			from = argv[i + 1];
 		else if (strcmp(argv[i], "--count") == 0)
 			count = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--subscribe") == 0)
+			key = argv[i + 1];
+		else if (strcmp(argv[i], "--hold") == 0)
+			hold = atoi(argv[i + 1]);
 		else
 			die("unknown option %s", argv[i]);
 	}
 	raise_fd_limit();
 	ws = calloc((size_t)count, sizeof *ws);
 	for (int i = 0; i < count; i++) {
-		if (ws_open(&ws[i], &u, from, NULL, why, sizeof why) == 0)
+		if (ws_open(&ws[i], &u, from, NULL, why, sizeof why) == 0 &&
+		    (!key || subscribe_one(&ws[i], key) == 0)) {
 			accepted++;
-		else
+		} else {
 			refused++;
+			ws_close(&ws[i]);
+		}
 	}
 	printf("accepted %d refused %d\n", accepted, refused);
+	fflush(stdout);
+	if (hold >= 0)
+		printf("closed %d\n", count_closed(ws, count, hold));
 	for (int i = 0; i < count; i++)
 		if (ws[i].fd > 0)
 			ws_close(&ws[i]);
 	free(ws);
+	return 0;
+}
+
+/* ---- mint: many channels of one publisher ---------------------------------- */
+
+/* The next text message of w (in w->msg), waiting up to 10 s. 0 or -1. */
+static int next_text(struct ws *w)
+{
+	long long deadline = now_ms() + 10000;
+	int code;
+
+	for (;;) {
+		struct pollfd p = {.fd = w->fd, .events = POLLIN};
+		enum ev e;
+
+		while ((e = ws_next(w, &code)) != EV_NONE)
+			if (e == EV_TEXT)
+				return 0;
+			else if (e == EV_CLOSE)
+				return -1;
+		if (now_ms() >= deadline || poll(&p, 1, (int)(deadline - now_ms())) <= 0 ||
+		    ws_read(w) != 0)
+			return -1;
+	}
+}
+
+/* A signed manifest of a fresh channel, about bytes long; its key in hex. */
+static char *mint_manifest(size_t bytes, char key_hex[65], size_t *len)
+{
+	uint8_t pk[MFS_SIGN_PK_BYTES], *sk = mfs_secure_alloc(MFS_SIGN_SK_BYTES);
+	size_t pad = bytes > 400 ? bytes - 400 : 1;
+	char *title = malloc(pad + 1), *out = NULL;
+	json_t *cols;
+
+	if (!sk || !title)
+		die("out of memory");
+	mfs_sign_keypair(pk, sk);
+	memset(title, 'x', pad);
+	title[pad] = '\0';
+	cols = json_pack("[{s:[], s:s}]", "items", "title", title);
+	if (!cols || mfs_manifest_sign(&out, len, 1, (uint64_t)time(NULL) * 1000, cols, pk, sk) != 0)
+		die("cannot sign a manifest");
+	json_decref(cols);
+	free(title);
+	mfs_secure_free(sk);
+	mfs_hex_encode(key_hex, pk, MFS_SIGN_PK_BYTES);
+	return out;
+}
+
+static int cmd_mint(int argc, char **argv)
+{
+	const char *from = "127.0.0.1", *keys_path = NULL;
+	int count = 1, published = 0, refused = 0, subscribe = 0, hold = 0;
+	size_t bytes = 0;
+	char why[256], *reason = NULL, key[65];
+	FILE *keys = NULL;
+	struct ws w;
+	struct url u;
+
+	if (argc < 3)
+		die("usage: wsprobe mint URL --from IP --count N [--bytes B] [--keys FILE]");
+	parse_url(&u, argv[2]);
+	for (int i = 3; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--from") == 0)
+			from = argv[i + 1];
+		else if (strcmp(argv[i], "--count") == 0)
+			count = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--bytes") == 0)
+			bytes = (size_t)atol(argv[i + 1]);
+		else if (strcmp(argv[i], "--keys") == 0)
+			keys_path = argv[i + 1];
+		else if (strcmp(argv[i], "--subscribe") == 0)
+			subscribe = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--hold") == 0)
+			hold = atoi(argv[i + 1]);
+		else
+			die("unknown option %s", argv[i]);
+	}
+	if (keys_path && !(keys = fopen(keys_path, "a")))
+		die("%s: %s", keys_path, strerror(errno));
+	if (ws_open(&w, &u, from, NULL, why, sizeof why) != 0)
+		die("connect from %s: %s", from, why);
+	for (int i = 0; i < count; i++) {
+		size_t len;
+		char *manifest = mint_manifest(bytes, key, &len), *msg;
+
+		if (asprintf(&msg, "{\"action\":\"publish\",\"manifest\":%s}", manifest) < 0)
+			die("out of memory");
+		free(manifest);
+		if (ws_send(&w, 1, 1, msg, strlen(msg)) != 0 || next_text(&w) != 0)
+			die("publish %d: the connection ended", i);
+		free(msg);
+		if (has_text(&w, "\"action\":\"published\"")) {
+			published++;
+			if (keys)
+				fprintf(keys, "%s\n", key);
+			if (subscribe) {
+				char sub[128];
+
+				snprintf(sub, sizeof sub, "{\"action\":\"subscribe\",\"key\":\"%s\"}",
+					 key);
+				if (ws_send(&w, 1, 1, sub, strlen(sub)) != 0 || next_text(&w) != 0)
+					die("subscribe %d: no manifest back", i);
+			}
+		} else {
+			refused++;
+			if (!reason)
+				reason = strndup(w.msg, w.msg_len);
+		}
+	}
+	if (keys)
+		fclose(keys);
+	printf("published %d refused %d\n", published, refused);
+	if (reason)
+		printf("reason %s\n", reason);
+	fflush(stdout);
+	free(reason);
+	if (hold > 0)
+		count_closed(&w, 1, hold);
+	ws_close(&w);
 	return 0;
 }
 
@@ -1406,6 +1614,8 @@ int main(int argc, char **argv)
 		return cmd_raw(argc, argv);
 	if (strcmp(argv[1], "many") == 0)
 		return cmd_many(argc, argv);
+	if (strcmp(argv[1], "mint") == 0)
+		return cmd_mint(argc, argv);
 	if (strcmp(argv[1], "limit") == 0)
 		return cmd_limit(argc, argv);
 	if (strcmp(argv[1], "client") == 0)

@@ -70,6 +70,7 @@ struct running {
 };
 
 static size_t next_budget; /* memory_budget of the next node run (0: default) */
+static unsigned next_per_range, next_idle_ms; /* the next node's slot limits (0: default) */
 
 static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		     unsigned fetch_timeout_ms)
@@ -87,6 +88,8 @@ static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		.fetch_timeout_ms = fetch_timeout_ms,
 		.request_timeout_ms = 2000,
 		.memory_budget = next_budget,
+		.max_per_range = next_per_range,
+		.idle_timeout_ms = next_idle_ms,
 	};
 	cr_assert_eq(mfs_loop_start(&r->loop), 0);
 	cr_assert_eq(mfs_node_start(&r->node, r->loop, &cfg), 0);
@@ -643,6 +646,226 @@ Test(node, connections_that_ask_and_do_not_read_stay_within_the_budget)
 	cr_assert_eq(mfs_loop_call(h.loop, hogs_close, &h), 0);
 	mfs_loop_stop(h.loop);
 	mfs_secure_free(h.sk);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+/* ---- connection slots ---- */
+
+static void idle_ready(struct mfs_peer *p, void *ctx)
+{
+	struct flooder *f = ctx;
+
+	(void)p;
+	__atomic_store_n(&f->ready, 1, __ATOMIC_RELEASE);
+}
+
+static int idle_connect(void *arg)
+{
+	static const struct mfs_peer_callbacks cb = {
+		.ready = idle_ready, .message = flood_message, .closed = flood_closed};
+	struct flooder *f = arg;
+	struct mfs_peer_config cfg = {.static_sk = f->sk, .max_requests = 16};
+
+	return mfs_peer_connect(&f->peer, mfs_loop_uv(f->loop), (const struct sockaddr *)&f->addr,
+				f->pk, &cfg, &cb, f);
+}
+
+static int wait_flag(int *flag, int seconds)
+{
+	for (int i = 0; i < seconds * 20 && !__atomic_load_n(flag, __ATOMIC_ACQUIRE); i++)
+		usleep(50000);
+	return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
+}
+
+Test(node, idle_connections_give_their_slots_to_a_newcomer_and_time_out)
+{
+	struct running seeder, leech;
+	struct flooder idlers[2] = {0};
+	struct mfs_node_stats st;
+	uint8_t spk[MFS_NOISE_KEY_BYTES];
+
+	/* One range (127.0.0.0/24) may hold 2 accepted connections. */
+	next_per_range = 2;
+	next_idle_ms = 4000;
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	next_per_range = next_idle_ms = 0;
+	run_node(&leech, 0, 0, 0, 0);
+	for (int i = 0; i < 2; i++) {
+		struct flooder *f = &idlers[i];
+
+		f->sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
+		mfs_noise_keypair(spk, f->sk);
+		memcpy(f->pk, mfs_node_public_key(seeder.node), MFS_NOISE_KEY_BYTES);
+		f->addr.sin_family = AF_INET;
+		f->addr.sin_port = htons(mfs_node_port(seeder.node));
+		f->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		cr_assert_eq(mfs_loop_start(&f->loop), 0);
+		cr_assert_eq(mfs_loop_call(f->loop, idle_connect, f), 0);
+		cr_assert(wait_flag(&f->ready, 5), "idler %d never got ready", i);
+	}
+	/* The range is full of idle connections: the honest leech takes the
+	 * slot of the idlest and is served. */
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
+	fetch_ok(&leech, 0);
+	mfs_node_stats(seeder.node, &st);
+	cr_assert_geq(st.peers_idle_closed, 1, "an idle connection made room");
+	cr_assert_eq(st.peers_refused, 0);
+	cr_assert_eq(st.blobs_served, 1);
+	cr_assert(__atomic_load_n(&idlers[0].closed, __ATOMIC_ACQUIRE) ||
+		      __atomic_load_n(&idlers[1].closed, __ATOMIC_ACQUIRE),
+		  "one idler lost its slot");
+	/* The other one times out after 4 s with nothing in flight. */
+	cr_assert(wait_flag(&idlers[0].closed, 15) && wait_flag(&idlers[1].closed, 15),
+		  "an idle connection outlived its timeout");
+	mfs_node_stats(seeder.node, &st);
+	cr_log_info("slots: %llu closed idle, %llu refused\n",
+		    (unsigned long long)st.peers_idle_closed,
+		    (unsigned long long)st.peers_refused);
+	cr_assert_geq(st.peers_idle_closed, 2);
+	/* The leech's connection, idle too, was closed as such; wanting
+	 * nothing, the leech does not dial again (no churn every 4 s)... */
+	for (int i = 0; i < 100 && st.peers_idle_closed < 3; i++) {
+		usleep(100000);
+		mfs_node_stats(seeder.node, &st);
+	}
+	cr_assert_eq(st.peers_idle_closed, 3, "the leech's idle connection");
+	sleep(5);
+	mfs_node_stats(seeder.node, &st);
+	cr_assert_eq(st.peers_idle_closed, 3, "the leech dialled again while wanting nothing");
+	/* ...until it wants a blob: then it dials and is served. */
+	fetch_ok(&leech, 1);
+	for (int i = 0; i < 2; i++) {
+		mfs_loop_stop(idlers[i].loop);
+		mfs_secure_free(idlers[i].sk);
+	}
+	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+static int raw_connect(const struct sockaddr_in *addr)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(connect(fd, (const struct sockaddr *)addr, sizeof *addr), 0);
+	return fd;
+}
+
+Test(node, a_full_range_of_busy_handshakes_refuses_the_newcomer_until_they_time_out)
+{
+	struct running seeder, leech;
+	struct mfs_node_stats st;
+	struct sockaddr_in addr = {.sin_family = AF_INET};
+	int fds[2];
+
+	next_per_range = 2;
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	next_per_range = 0;
+	run_node(&leech, 0, 0, 0, 0);
+	addr.sin_port = htons(mfs_node_port(seeder.node));
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* Two sockets that never say a word hold the range: no slot is idle
+	 * (they are in their handshake), so the leech is refused... */
+	for (int i = 0; i < 2; i++)
+		fds[i] = raw_connect(&addr);
+	usleep(300000);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
+	for (int i = 0; i < 40; i++) {
+		mfs_node_stats(seeder.node, &st);
+		if (st.peers_refused > 0)
+			break;
+		usleep(50000);
+	}
+	cr_assert_geq(st.peers_refused, 1, "the newcomer was not refused");
+	/* ...until the handshake timeout (10 s) frees the range; it dials
+	 * again and is served. */
+	fetch_ok(&leech, 2);
+	mfs_node_stats(seeder.node, &st);
+	cr_assert_eq(st.blobs_served, 1);
+	for (int i = 0; i < 2; i++)
+		close(fds[i]);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+/* ---- peers a tracker names ---- */
+
+Test(node, learnt_peers_at_special_addresses_are_dialled_only_when_allowed)
+{
+	struct running seeder, leech;
+	struct mfs_node_stats st;
+
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	run_node(&leech, 0, 0, 0, 0);
+	/* 127.0.0.1, named by a tracker at a public address: not dialled. */
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, seeder.addr, 0), -EPERM);
+	mfs_node_stats(leech.node, &st);
+	cr_assert_eq(st.peers_declined, 1);
+	cr_assert_eq(st.peers_known, 0);
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, "10.1.2.3:4000", 0), -EPERM);
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, "[fe80::1]:4000", 0), -EPERM);
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, "not-an-address", 1), -EINVAL);
+	/* Named by a tracker on loopback itself (allowed): dialled, served. */
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, seeder.addr, 1), 0);
+	fetch_ok(&leech, 3);
+	mfs_node_stats(leech.node, &st);
+	cr_assert_eq(st.peers_known, 1);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+#define DEAD_PEERS 200
+
+Test(node, learnt_peers_that_never_answer_are_bounded_and_dropped)
+{
+	struct running seeder, leech;
+	struct mfs_node_stats st;
+	int fds[DEAD_PEERS], added = 0, full = 0;
+	char addr[DEAD_PEERS][32];
+
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	run_node(&leech, 0, 0, 0, 0);
+	/* Ports bound and not listening: every dial is refused. */
+	for (int i = 0; i < DEAD_PEERS; i++) {
+		struct sockaddr_in sa = {.sin_family = AF_INET};
+		socklen_t len = sizeof sa;
+
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert_geq(fds[i], 0);
+		cr_assert_eq(bind(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+		cr_assert_eq(getsockname(fds[i], (struct sockaddr *)&sa, &len), 0);
+		snprintf(addr[i], sizeof addr[i], "127.0.0.1:%u", ntohs(sa.sin_port));
+	}
+	for (int i = 0; i < DEAD_PEERS; i++) {
+		int rc = mfs_node_add_learnt_peer(leech.node, addr[i], 1);
+
+		cr_assert(rc == 0 || rc == -ENOSPC, "peer %d: %d", i, rc);
+		added += rc == 0;
+		full += rc == -ENOSPC;
+		mfs_node_stats(leech.node, &st);
+		cr_assert_leq(st.peers_known, 128, "%u learnt peers known", st.peers_known);
+	}
+	cr_assert_geq(added, 128);
+	/* Four refused dials each (250 ms, 0.5, 1 s apart), then dropped. */
+	for (int i = 0; i < 200; i++) {
+		mfs_node_stats(leech.node, &st);
+		if (st.peers_known == 0)
+			break;
+		usleep(50000);
+	}
+	cr_log_info("dead peers: %d added (%d refused, list full), %llu dropped, %u left\n", added,
+		    full, (unsigned long long)st.peers_dropped, st.peers_known);
+	cr_assert_eq(st.peers_known, 0, "%u never-answering peers kept", st.peers_known);
+	cr_assert_eq(st.peers_dropped, (uint64_t)added, "every one added was dropped");
+	/* A dropped address is not taken again for a while. */
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, addr[DEAD_PEERS - 1], 1), -EAGAIN);
+	/* The honest seeder is dialled and serves. */
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, seeder.addr, 1), 0);
+	fetch_ok(&leech, 4);
+	for (int i = 0; i < DEAD_PEERS; i++)
+		close(fds[i]);
 	stop_node(&leech);
 	stop_node(&seeder);
 }

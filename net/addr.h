@@ -1,0 +1,34 @@
+/* addr: what the network limits need to know about an IP address: the
+ * range it belongs to (one /24 of IPv4, one /64 of IPv6, by default), so
+ * that limits hold per range and not per exact address (one host of IPv6
+ * has a whole /64), and whether it is special (loopback, private, link
+ * local...) and so not to be dialled on a stranger's word.
+ *
+ * IPv4-mapped IPv6 addresses (::ffff:a.b.c.d, what a socket listening on
+ * "::" sees of an IPv4 client) count as the IPv4 address they carry.
+ * Pure functions; any thread. */
+#ifndef MFS_ADDR_H
+#define MFS_ADDR_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define MFS_ADDR_RANGE_BYTES 17
+#define MFS_ADDR_DEFAULT_V4_BITS 24
+#define MFS_ADDR_DEFAULT_V6_BITS 64
+
+/* The range of sa as a key: a family byte, then the address with every bit
+ * past the prefix cleared (v4_bits of 32 for IPv4, v6_bits of 128 for
+ * IPv6; 0 for either means its default, /24 or /64; more than the address
+ * has means the whole address). Two addresses are in one range exactly
+ * when their keys are equal. Returns 0, or -EAFNOSUPPORT (key zeroed). */
+int mfs_addr_range(uint8_t out[static MFS_ADDR_RANGE_BYTES], const struct sockaddr *sa,
+		   unsigned v4_bits, unsigned v6_bits);
+
+/* 1 when sa is not a public unicast address: unspecified, loopback,
+ * private (10/8, 172.16/12, 192.168/16, fc00::/7), carrier-grade NAT
+ * (100.64/10), link local (169.254/16, fe80::/10), multicast, broadcast,
+ * reserved (0/8, 240/4), documentation and benchmarking ranges; else 0. */
+int mfs_addr_is_special(const struct sockaddr *sa);
+
+#endif
