@@ -113,7 +113,9 @@ grep -q "a manifest from ws://127.0.0.1:$eport was refused" "$T/serve.err" ||
 # The honest tracker brings sequence 2 meanwhile.
 out=$(probe client "$TRACKER_URL" --publish "$T/m2.json" --published 1 --timeout 10) ||
 	fail "publishing manifest 2: $out"
-if ! wait_for 60 test "$(MEGAFS_STORE=$SUB sequence_of "$link")" = 2; then
+# A function, so that wait_for reads the sequence again at every try.
+holds_2() { [ "$(MEGAFS_STORE=$SUB sequence_of "$link")" = 2 ]; }
+if ! wait_for 60 holds_2; then
 	kill -TERM "$spid"
 	wait "$spid" || true
 	fail "the subscriber never stored sequence 2: $(grep -v 'was refused' "$T/serve.err")"
