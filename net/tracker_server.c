@@ -447,18 +447,26 @@ static int db_store(struct mfs_tracker_server *s, const uint8_t key[MFS_TRACKER_
 
 /* ---- topics and addresses ------------------------------------------------ */
 
-static struct topic *topic_find(struct mfs_tracker_server *s, const uint8_t *key, int create)
+/* The topic of key, whose keyed hash is h (stored ones keep theirs). */
+static struct topic *topic_find_hashed(struct mfs_tracker_server *s, const uint8_t *key,
+				       uint64_t h)
 {
-	uint64_t h = keyed_hash(s->hash_secret, key, MFS_TRACKER_KEY_BYTES);
-	struct topic *t;
-
 	for (struct hnode *n = htab_first(&s->topics, h); n; n = n->next) {
-		t = container_of(n, struct topic, node);
+		struct topic *t = container_of(n, struct topic, node);
+
 		if (n->hash == h && memcmp(t->key, key, MFS_TRACKER_KEY_BYTES) == 0)
 			return t;
 	}
-	if (!create || !(t = calloc(1, sizeof *t)))
-		return NULL;
+	return NULL;
+}
+
+static struct topic *topic_find(struct mfs_tracker_server *s, const uint8_t *key, int create)
+{
+	uint64_t h = keyed_hash(s->hash_secret, key, MFS_TRACKER_KEY_BYTES);
+	struct topic *t = topic_find_hashed(s, key, h);
+
+	if (t || !create || !(t = calloc(1, sizeof *t)))
+		return t;
 	memcpy(t->key, key, MFS_TRACKER_KEY_BYTES);
 	t->node.hash = h;
 	if (htab_insert(&s->topics, &t->node) != 0) {
@@ -785,7 +793,7 @@ static int make_room(struct mfs_tracker_server *s, const struct conn *c, const u
 	for (size_t i = 0; i < s->stored.nbuckets; i++)
 		for (struct hnode *h = s->stored.buckets[i]; h; h = h->next) {
 			struct stored *st = container_of(h, struct stored, node);
-			struct topic *t = topic_find(s, st->key, 0);
+			struct topic *t = topic_find_hashed(s, st->key, h->hash);
 
 			if (st != old && (!t || t->nsubs == 0))
 				cand[n++] = st;

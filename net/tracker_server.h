@@ -37,8 +37,8 @@
  * first, as many as needed; when those are not enough it is refused
  * ("limit": "tracker full: ..."), and so is one that finds the map full.
  * An update of a stored channel counts only its change of size. Finding
- * what to drop sorts the unsubscribed channels (a few ms at 100,000); it
- * happens only when the tracker is full.
+ * what to drop walks the channels stored and sorts the unsubscribed ones;
+ * it happens only when the tracker is full.
  *
  * Announces: a channel holds at most max_announced_per_range (8) peers
  * announced from one range; a further new one is refused ("limit": "at

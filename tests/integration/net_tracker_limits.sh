@@ -113,9 +113,11 @@ grep -q "a manifest from ws://127.0.0.1:$eport was refused" "$T/serve.err" ||
 # The honest tracker brings sequence 2 meanwhile.
 out=$(probe client "$TRACKER_URL" --publish "$T/m2.json" --published 1 --timeout 10) ||
 	fail "publishing manifest 2: $out"
-# Within seconds on an idle machine; the bound is for a loaded one (the flood
-# is 300 manifests of 900 KB to verify, ~150 ms of CPU each).
-if ! wait_for 180 test "$(MEGAFS_STORE=$SUB sequence_of "$link")" = 2; then
+# A function, so that wait_for reads the sequence again at every try. Within
+# seconds on an idle machine; the bound is for a loaded one (the flood is 300
+# manifests of 900 KB to verify, ~150 ms of CPU each).
+holds_2() { [ "$(MEGAFS_STORE=$SUB sequence_of "$link")" = 2 ]; }
+if ! wait_for 120 holds_2; then
 	kill -TERM "$spid"
 	wait "$spid" || true
 	fail "the subscriber never stored sequence 2: $(grep -v 'was refused' "$T/serve.err")"

@@ -29,7 +29,9 @@ key() { sed -n "${2}p" "$T/keys.$1"; }
 out=$(mint 127.0.0.1 1)
 [ "$out" = "published 1 refused 0" ] || fail "the honest publish: $out"
 K=$(key 127.0.0.1 1)
-probe client "$TRACKER_URL" --subscribe "$K" --manifests 2 --timeout 120 >"$T/sub.out" &
+# Background processes run "$PROBE" itself (a function would run in a
+# subshell, whose pid the cleanup would kill instead).
+"$PROBE" client "$TRACKER_URL" --subscribe "$K" --manifests 2 --timeout 120 >"$T/sub.out" &
 PIDS+=($!)
 wait_for 10 grep -q "^manifest 1$" "$T/sub.out" || fail "the subscriber: $(cat "$T/sub.out")"
 ok "an honest channel, published and subscribed to"
@@ -59,7 +61,8 @@ ok "bytes per range: 2 manifests of 100 KB stored from 127.0.7.1, a 3rd refused 
 
 # ---- full of subscribed channels: the publisher is told ---------------------------
 for r in 4 5; do
-	mint 127.0.$r.1 4 --subscribe 1 --hold 60 >"$T/held.$r" &
+	"$PROBE" mint "$TRACKER_URL" --from 127.0.$r.1 --count 4 --keys "$T/keys.127.0.$r.1" \
+		--subscribe 1 --hold 60 >"$T/held.$r" &
 	PIDS+=($!)
 	wait_for 20 grep -q "^published" "$T/held.$r" || fail "127.0.$r.1: $(cat "$T/held.$r")"
 	grep -q "^published 4 refused 0$" "$T/held.$r" || fail "127.0.$r.1: $(cat "$T/held.$r")"

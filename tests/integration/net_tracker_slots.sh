@@ -18,7 +18,7 @@ served() { grep -q '^text {"action":"publish"' <<<"$1"; }
 ok "a channel published on a tracker allowing 4 connections per /24, 3 s idle"
 
 # ---- idle connections give way ----------------------------------------------------
-probe limit "$TRACKER_URL" --from 127.0.1.1 --count 4 --hold 8 >"$T/idle.out" &
+"$PROBE" limit "$TRACKER_URL" --from 127.0.1.1 --count 4 --hold 8 >"$T/idle.out" &
 idle=$!
 PIDS+=("$idle")
 wait_for 10 grep -q "^accepted" "$T/idle.out" || fail "4 idle connections: $(cat "$T/idle.out")"
@@ -31,7 +31,7 @@ ok "4 idle connections fill 127.0.1.0/24; a 5th from 127.0.1.2 takes a slot and 
 	"the idle ones are all closed within 8 s (one made room, three timed out)"
 
 # ---- busy connections keep their slots ---------------------------------------------
-probe limit "$TRACKER_URL" --from 127.0.2.1 --count 4 --subscribe "$K" --hold 6 >"$T/busy.out" &
+"$PROBE" limit "$TRACKER_URL" --from 127.0.2.1 --count 4 --subscribe "$K" --hold 6 >"$T/busy.out" &
 busy=$!
 PIDS+=("$busy")
 wait_for 10 grep -q "^accepted" "$T/busy.out" || fail "4 subscribers: $(cat "$T/busy.out")"

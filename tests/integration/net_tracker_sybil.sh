@@ -20,12 +20,12 @@ peers_of() { grep -o '"ip":"[^"]*"' <<<"$1" | cut -d'"' -f4; }
 # One network: 6 peers from 127.0.1.1, on one connection held 12 s.
 items=()
 for i in 1 2 3 4 5 6; do items+=("$(announce $((100 + i)) $((7000 + i)))"); done
-probe talk "$TRACKER_URL" --from 127.0.1.1 --wait 6 --timeout 20 "${items[@]}" sleep:12000 \
+"$PROBE" talk "$TRACKER_URL" --from 127.0.1.1 --wait 6 --timeout 20 "${items[@]}" sleep:12000 \
 	>"$T/sybil.out" &
 PIDS+=($!)
 # Ten honest peers, each of its own range.
 for r in $(seq 10); do
-	probe talk "$TRACKER_URL" --from "127.0.$((10 + r)).1" --wait 1 --timeout 20 \
+	"$PROBE" talk "$TRACKER_URL" --from "127.0.$((10 + r)).1" --wait 1 --timeout 20 \
 		"$(announce $((200 + r)) $((8000 + r)))" sleep:12000 >/dev/null &
 	PIDS+=($!)
 done
