@@ -458,6 +458,11 @@ int mfs_store_open(struct mfs_store **out, const char *dir)
 		rc = MFS_E_TRUNCATED;
 	else if (rc == 0 && (uint64_t)st.st_size != s->hdr.map_bytes)
 		rc = MFS_E_CORRUPT;
+	/* Every slot takes at least its own bytes of the file: a header that
+	 * claims more slots than the file can hold is not believed (it would
+	 * have us allocate for them before LMDB counts them). */
+	if (rc == 0 && s->hdr.slot_count > s->hdr.map_bytes / MFS_SLOT_BYTES)
+		rc = MFS_E_CORRUPT;
 	if (rc == 0)
 		rc = learn_layout(s, dir);
 	if (rc == 0) {

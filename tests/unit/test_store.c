@@ -261,3 +261,29 @@ Test(store, a_header_asking_too_much_of_every_open_is_refused)
 	free(header);
 	free(dir);
 }
+
+Test(store, a_header_claiming_more_slots_than_the_file_holds_is_refused)
+{
+	struct mfs_store *s = NULL;
+	char *dir, *header;
+	uint8_t b[80], sum[32];
+	int fd;
+
+	tu_store(&dir, 16);
+	header = path_of(dir, "header");
+	fd = open(header, O_RDWR);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pread(fd, b, sizeof b, 0), (ssize_t)sizeof b);
+	/* 2^32 slots in a file of a few MiB: opening must not believe it. */
+	memset(b + 16, 0, 8);
+	b[20] = 1;
+	mfs_blob_id(sum, b, 64);
+	memcpy(b + 64, sum, 16);
+	cr_assert_eq(pwrite(fd, b, sizeof b, 0), (ssize_t)sizeof b);
+	close(fd);
+	cr_assert_eq(mfs_store_open(&s, dir), MFS_E_CORRUPT);
+	cr_assert_null(s);
+	tu_rmtree(dir);
+	free(header);
+	free(dir);
+}
