@@ -155,8 +155,9 @@ Test(store, slots_pass_chi_square_before_and_after_writes)
 	free(zeros);
 }
 
-/* Rewrites the header's version field (and its checksum, as a writer would). */
-static void set_version(const char *dir, uint32_t version)
+/* Writes a u64 field (little-endian, width bytes) into the header and
+ * makes its checksum right again, as anyone who can write the file could. */
+static void forge_header(const char *dir, size_t at, uint64_t value, size_t width)
 {
 	char *header = path_of(dir, "header");
 	uint8_t b[80], sum[32];
@@ -164,13 +165,18 @@ static void set_version(const char *dir, uint32_t version)
 
 	cr_assert(fd >= 0);
 	cr_assert_eq(pread(fd, b, sizeof b, 0), (ssize_t)sizeof b);
-	b[8] = (uint8_t)version;
-	b[9] = b[10] = b[11] = 0;
+	for (size_t i = 0; i < width; i++)
+		b[at + i] = (uint8_t)(value >> (8 * i));
 	mfs_blob_id(sum, b, 64);
 	memcpy(b + 64, sum, 16);
 	cr_assert_eq(pwrite(fd, b, sizeof b, 0), (ssize_t)sizeof b);
 	close(fd);
 	free(header);
+}
+
+static void set_version(const char *dir, uint32_t version)
+{
+	forge_header(dir, 8, version, 4);
 }
 
 Test(store, a_store_of_the_first_format_is_refused_with_what_to_do)
@@ -239,51 +245,27 @@ Test(store, nothing_but_init_ever_commits_to_lmdb)
 Test(store, a_header_asking_too_much_of_every_open_is_refused)
 {
 	struct mfs_store *s = NULL;
-	char *dir, *header;
-	uint8_t b[80], sum[32];
-	int fd;
+	char *dir;
 
 	tu_store(&dir, 16);
-	header = path_of(dir, "header");
-	fd = open(header, O_RDWR);
-	cr_assert(fd >= 0);
-	cr_assert_eq(pread(fd, b, sizeof b, 0), (ssize_t)sizeof b);
 	/* 1 TiB of Argon2id memory: a header anyone can write, made to stall. */
-	memset(b + 40, 0, 8);
-	b[45] = 0x01; /* 2^40 */
-	mfs_blob_id(sum, b, 64);
-	memcpy(b + 64, sum, 16);
-	cr_assert_eq(pwrite(fd, b, sizeof b, 0), (ssize_t)sizeof b);
-	close(fd);
+	forge_header(dir, 40, UINT64_C(1) << 40, 8);
 	cr_assert_eq(mfs_store_open(&s, dir), MFS_E_FORMAT);
 	cr_assert_null(s);
 	tu_rmtree(dir);
-	free(header);
 	free(dir);
 }
 
 Test(store, a_header_claiming_more_slots_than_the_file_holds_is_refused)
 {
 	struct mfs_store *s = NULL;
-	char *dir, *header;
-	uint8_t b[80], sum[32];
-	int fd;
+	char *dir;
 
 	tu_store(&dir, 16);
-	header = path_of(dir, "header");
-	fd = open(header, O_RDWR);
-	cr_assert(fd >= 0);
-	cr_assert_eq(pread(fd, b, sizeof b, 0), (ssize_t)sizeof b);
 	/* 2^32 slots in a file of a few MiB: opening must not believe it. */
-	memset(b + 16, 0, 8);
-	b[20] = 1;
-	mfs_blob_id(sum, b, 64);
-	memcpy(b + 64, sum, 16);
-	cr_assert_eq(pwrite(fd, b, sizeof b, 0), (ssize_t)sizeof b);
-	close(fd);
+	forge_header(dir, 16, UINT64_C(1) << 32, 8);
 	cr_assert_eq(mfs_store_open(&s, dir), MFS_E_CORRUPT);
 	cr_assert_null(s);
 	tu_rmtree(dir);
-	free(header);
 	free(dir);
 }
