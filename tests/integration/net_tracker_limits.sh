@@ -130,8 +130,11 @@ stats=$(sed -n 's/^megafs serve: manifests from trackers: //p' "$T/serve.err")
 echo "   serve: 300 fake manifests of 900 KB pushed, $verified verified, VmHWM ${hwm} KiB"
 echo "   serve: $stats"
 [ "$verified" -lt 300 ] || fail "every fake manifest was queued and verified ($verified)"
-# Junk is refused before any write transaction: one for sequence 2 only.
-grep -q " 1 write transactions, 1 stored$" <<<"$stats" ||
+# Junk is refused before any write transaction: one for sequence 2 only (or
+# none counted: serve may be stopped after sequence 2 reached the store and
+# before its loop counted the job that wrote it).
+writes=$(sed -n 's/.* \([0-9]*\) write transactions.*/\1/p' <<<"$stats")
+[ -n "$writes" ] && [ "$writes" -le 1 ] ||
 	fail "write transactions were opened for junk: $stats"
 # 300 x 900 KB queued would be 270 MB on their own.
 [ "$hwm" -lt 131072 ] || fail "megafs serve peaked at $hwm KiB"
