@@ -126,12 +126,15 @@ struct topic {
 };
 
 /* Connections per range of source addresses (net/addr: a /24, a /64). */
+/* One address range: its connections, and the manifests it last published
+ * (what its quotas count). Kept while it has either. */
 struct address {
 	struct hnode node;
 	uint8_t range[MFS_ADDR_RANGE_BYTES];
 	size_t conns;
 	size_t dying;             /* of which closed to make room, not yet gone */
 	size_t picked;            /* scratch of do_announce, 0 between calls */
+	size_t keys, bytes;       /* stored manifests last published from it */
 };
 
 /* A manifest the database keeps, and what its quota counts (the same as
@@ -145,12 +148,6 @@ struct stored {
 };
 
 /* What the manifests last published from one range hold. */
-struct usage {
-	struct hnode node;
-	uint8_t range[MFS_ADDR_RANGE_BYTES];
-	size_t keys, bytes;
-};
-
 #define META_BYTES (8 + MFS_ADDR_RANGE_BYTES)
 
 struct conn {
@@ -188,7 +185,7 @@ struct mfs_tracker_server {
 	MDB_env *env;
 	MDB_dbi dbi;                  /* key -> canonical manifest */
 	MDB_dbi meta;                 /* key -> when (u64 BE), publisher's range */
-	struct htab stored, usage;    /* mirror the database */
+	struct htab stored;           /* mirrors the database */
 	size_t stored_bytes;
 	uint64_t dropped;             /* manifests dropped for room */
 	uint8_t hash_secret[32];
@@ -216,25 +213,35 @@ static struct stored *stored_find(struct mfs_tracker_server *s, const uint8_t *k
 	return NULL;
 }
 
-static struct usage *usage_find(struct mfs_tracker_server *s, const uint8_t *range, int create)
+static struct address *address_find(struct mfs_tracker_server *s,
+				     const uint8_t range[MFS_ADDR_RANGE_BYTES], int create)
 {
 	uint64_t h = keyed_hash(s->hash_secret, range, MFS_ADDR_RANGE_BYTES);
-	struct usage *u;
+	struct address *a;
 
-	for (struct hnode *n = htab_first(&s->usage, h); n; n = n->next) {
-		u = container_of(n, struct usage, node);
-		if (n->hash == h && memcmp(u->range, range, MFS_ADDR_RANGE_BYTES) == 0)
-			return u;
+	for (struct hnode *n = htab_first(&s->addresses, h); n; n = n->next) {
+		a = container_of(n, struct address, node);
+		if (n->hash == h && memcmp(a->range, range, MFS_ADDR_RANGE_BYTES) == 0)
+			return a;
 	}
-	if (!create || !(u = calloc(1, sizeof *u)))
+	if (!create || !(a = calloc(1, sizeof *a)))
 		return NULL;
-	memcpy(u->range, range, MFS_ADDR_RANGE_BYTES);
-	u->node.hash = h;
-	if (htab_insert(&s->usage, &u->node) != 0) {
-		free(u);
+	memcpy(a->range, range, MFS_ADDR_RANGE_BYTES);
+	a->node.hash = h;
+	if (htab_insert(&s->addresses, &a->node) != 0) {
+		free(a);
 		return NULL;
 	}
-	return u;
+	return a;
+}
+
+/* Frees a range's record once nothing counts against it. */
+static void address_put(struct mfs_tracker_server *s, struct address *a)
+{
+	if (a->conns == 0 && a->keys == 0) {
+		htab_remove(&s->addresses, &a->node);
+		free(a);
+	}
 }
 
 /* Counts a stored manifest (new or changed) against its range and in all.
@@ -243,7 +250,7 @@ static int stored_set(struct mfs_tracker_server *s, const uint8_t *key, const ui
 		      size_t bytes, uint64_t when)
 {
 	struct stored *st = stored_find(s, key);
-	struct usage *to = usage_find(s, range, 1), *from;
+	struct address *to = address_find(s, range, 1), *from;
 
 	if (!to)
 		return -ENOMEM;
@@ -257,14 +264,12 @@ static int stored_set(struct mfs_tracker_server *s, const uint8_t *key, const ui
 			return -ENOMEM;
 		}
 	} else {
-		from = usage_find(s, st->range, 0);
+		from = address_find(s, st->range, 0);
 		from->keys--;
 		from->bytes -= st->bytes;
 		s->stored_bytes -= st->bytes;
-		if (from->keys == 0 && from != to) {
-			htab_remove(&s->usage, &from->node);
-			free(from);
-		}
+		if (from != to)
+			address_put(s, from);
 	}
 	memcpy(st->range, range, MFS_ADDR_RANGE_BYTES);
 	st->bytes = bytes;
@@ -277,14 +282,11 @@ static int stored_set(struct mfs_tracker_server *s, const uint8_t *key, const ui
 
 static void stored_drop(struct mfs_tracker_server *s, struct stored *st)
 {
-	struct usage *u = usage_find(s, st->range, 0);
+	struct address *a = address_find(s, st->range, 0);
 
-	u->keys--;
-	u->bytes -= st->bytes;
-	if (u->keys == 0) {
-		htab_remove(&s->usage, &u->node);
-		free(u);
-	}
+	a->keys--;
+	a->bytes -= st->bytes;
+	address_put(s, a);
 	s->stored_bytes -= st->bytes;
 	htab_remove(&s->stored, &st->node);
 	free(st);
@@ -492,27 +494,6 @@ static void address_key(const struct mfs_tracker_server *s,
 	mfs_addr_range(out, sa, s->cfg.range_bits_v4, s->cfg.range_bits_v6);
 }
 
-static struct address *address_find(struct mfs_tracker_server *s,
-				     const uint8_t range[MFS_ADDR_RANGE_BYTES], int create)
-{
-	uint64_t h = keyed_hash(s->hash_secret, range, MFS_ADDR_RANGE_BYTES);
-	struct address *a;
-
-	for (struct hnode *n = htab_first(&s->addresses, h); n; n = n->next) {
-		a = container_of(n, struct address, node);
-		if (n->hash == h && memcmp(a->range, range, MFS_ADDR_RANGE_BYTES) == 0)
-			return a;
-	}
-	if (!create || !(a = calloc(1, sizeof *a)))
-		return NULL;
-	memcpy(a->range, range, MFS_ADDR_RANGE_BYTES);
-	a->node.hash = h;
-	if (htab_insert(&s->addresses, &a->node) != 0) {
-		free(a);
-		return NULL;
-	}
-	return a;
-}
 
 /* ---- output ---------------------------------------------------------------- */
 
@@ -769,10 +750,10 @@ static int make_room(struct mfs_tracker_server *s, const struct conn *c, const u
 {
 	const struct mfs_tracker_server_config *cfg = &s->cfg;
 	struct stored *old = stored_find(s, key), **cand;
-	struct usage *u = usage_find(s, c->address->range, 0);
+	const struct address *u = c->address; /* the range's record counts both */
 	int same = old && memcmp(old->range, c->address->range, MFS_ADDR_RANGE_BYTES) == 0;
-	size_t keys = (u ? u->keys : 0) + !same;
-	size_t bytes = (u ? u->bytes : 0) - (same ? old->bytes : 0) + len;
+	size_t keys = u->keys + !same;
+	size_t bytes = u->bytes - (same ? old->bytes : 0) + len;
 	size_t n = 0, k = 0;
 
 	*drop = NULL;
@@ -1229,10 +1210,8 @@ static void conn_free(struct conn *c)
 		c->address->dying--;
 		s->dying--;
 	}
-	if (--c->address->conns == 0) {
-		htab_remove(&s->addresses, &c->address->node);
-		free(c->address);
-	}
+	c->address->conns--;
+	address_put(s, c->address);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -1343,9 +1322,8 @@ static void server_free(void *arg)
 
 	/* lws has destroyed every connection (conn_free ran for each). */
 	free(s->topics.buckets);
-	free(s->addresses.buckets);
+	free_table(&s->addresses, offsetof(struct address, node));
 	free_table(&s->stored, offsetof(struct stored, node));
-	free_table(&s->usage, offsetof(struct usage, node));
 	if (s->env)
 		mdb_env_close(s->env);
 	free(s->host);
