@@ -36,18 +36,25 @@ int volmap_derive_keys(struct vol_keys **out, struct mfs_store *s, const char *p
 	return 0;
 }
 
-/* Slot id: 4 bytes that pick the object's map bucket (the same for all its
- * slots, so writing an object dirties one map page), then 12 of a PRF of
- * name and index. */
-void volmap_slot_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *k, const void *name,
-		     size_t name_len, uint32_t index)
+void volmap_obj_init(struct volmap_obj *o, const struct vol_keys *k, const void *name,
+		     size_t name_len)
+{
+	uint8_t h[VID_BYTES];
+
+	mfs_keyed_hash(h, sizeof h, k->bucket, name, name_len, NULL, 0);
+	memcpy(o->bucket, h, sizeof o->bucket);
+	o->name = name;
+	o->len = name_len;
+}
+
+void volmap_obj_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *k,
+		    const struct volmap_obj *o, uint32_t index)
 {
 	uint8_t idx[4], h[VID_BYTES];
 
-	mfs_keyed_hash(h, sizeof h, k->bucket, name, name_len, NULL, 0);
-	memcpy(vid, h, 4);
+	memcpy(vid, o->bucket, sizeof o->bucket);
 	mfs_le_put(idx, index, 4);
-	mfs_keyed_hash(h, sizeof h, k->naming, name, name_len, idx, sizeof idx);
+	mfs_keyed_hash(h, sizeof h, k->naming, o->name, o->len, idx, sizeof idx);
 	memcpy(vid + 4, h, VID_BYTES - 4);
 }
 

@@ -97,11 +97,19 @@ void volmap_keys_from_master(struct vol_keys *k);
  * guarded memory (mfs_secure_free). */
 int volmap_derive_keys(struct vol_keys **out, struct mfs_store *s, const char *pw, size_t pw_len);
 
-/* Slot id: 4 bytes that pick the object's map bucket (the same for all its
- * slots, so writing an object dirties one map page), then 12 of a PRF of
- * name and index. */
-void volmap_slot_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *k, const void *name,
-		     size_t name_len, uint32_t index);
+/* An object's name and what all its slot ids share: 4 bytes that pick its
+ * map bucket (the same for all its slots, so writing an object dirties one
+ * map page). The name is borrowed. */
+struct volmap_obj {
+	const void *name;
+	size_t len;
+	uint8_t bucket[4];
+};
+void volmap_obj_init(struct volmap_obj *o, const struct vol_keys *k, const void *name,
+		     size_t name_len);
+/* Slot index's id: the bucket bytes, then 12 bytes of a PRF of name and index. */
+void volmap_obj_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *k,
+		    const struct volmap_obj *o, uint32_t index);
 
 /* The map bucket of a slot id when the map has nb (a power of two). */
 uint32_t volmap_bucket_of(const uint8_t vid[static VID_BYTES], uint32_t nb);

@@ -35,7 +35,8 @@ struct mfs_volume {
 	/* Write transactions only (under write_lock): */
 	uint8_t *busy;                   /* bitmap of positions not free to us */
 	uint64_t nbusy;
-	uint8_t cand_usable[MAX_CANDIDATES];
+	uint8_t cand_usable[MAX_CANDIDATES];      /* ours free of the protected volume */
+	uint8_t prot_cand_usable[MAX_CANDIDATES]; /* its free of ours */
 	int opened;                      /* open succeeded: close refreshes */
 	int creating;                    /* self.view is not on disk yet */
 };
@@ -53,6 +54,8 @@ struct poslist {
 	size_t n, cap;
 };
 
+struct bufs;
+
 struct mfs_vtxn {
 	struct mfs_volume *vol;
 	int write;
@@ -64,8 +67,8 @@ struct mfs_vtxn {
 	size_t chg_cap, chg_count;
 	struct poslist alloc;            /* positions written by this transaction */
 	struct poslist freed;            /* positions it replaced (wiped once durable) */
-	uint8_t *scratch;                /* one payload in clear: guarded memory */
-	uint8_t *raw;                    /* one slot value as stored */
+	struct bufs *bufs;               /* this thread's, while the transaction runs */
+	int prot_current;                /* write: the protected volume's state was read */
 };
 
 /* The current view of a side, with a reference (NULL when unknown). */
@@ -109,6 +112,19 @@ static int side_refresh(struct mfs_volume *vol, struct side *sd)
 	return rc;
 }
 
+/* Loads a side's state under the store's lock: 0, MFS_E_NOTFOUND (no
+ * volume has these keys), or an error. */
+static int side_load(struct mfs_volume *v, struct side *sd)
+{
+	int rc = mfs_store_lock(v->store);
+
+	if (rc != 0)
+		return rc;
+	rc = side_refresh(v, sd);
+	mfs_store_unlock(v->store);
+	return rc;
+}
+
 /* ---- the free map (write transactions) ---- */
 
 static int busy_get(const struct mfs_volume *v, uint32_t pos)
@@ -124,13 +140,10 @@ static void busy_set(struct mfs_volume *v, uint32_t pos)
 	}
 }
 
-static void mark_side(struct mfs_volume *vol, const struct side *sd, const struct view *v)
+/* The positions a state holds: its map pages and its slots. */
+static void mark_state(struct mfs_volume *vol, const struct view *v)
 {
-	for (unsigned j = 0; j < sd->ncand; j++)
-		busy_set(vol, sd->cand[j]);
-	if (!v)
-		return;
-	for (uint32_t b = 0; b < v->nb; b++) {
+	for (uint32_t b = 0; v && b < v->nb; b++) {
 		const struct page *p = v->pages[b];
 
 		if (!p)
@@ -141,6 +154,19 @@ static void mark_side(struct mfs_volume *vol, const struct side *sd, const struc
 	}
 }
 
+/* Which of sd's candidates a superblock may go to: none of other's
+ * candidates, nothing either state holds (marked in the free map already;
+ * a state never holds its own candidates). */
+static void usable_candidates(const struct mfs_volume *vol, uint8_t usable[static MAX_CANDIDATES],
+			      const struct side *sd, const struct side *other)
+{
+	for (unsigned j = 0; j < sd->ncand; j++) {
+		usable[j] = !busy_get(vol, sd->cand[j]);
+		for (unsigned c = 0; c < other->ncand; c++)
+			usable[j] &= sd->cand[j] != other->cand[c];
+	}
+}
+
 /* Slots a side holds: its objects, its map, its superblock candidates. */
 static uint64_t used_by(const struct side *sd, const struct view *v)
 {
@@ -148,18 +174,22 @@ static uint64_t used_by(const struct side *sd, const struct view *v)
 }
 
 /* Which positions are not ours to take: our own state, the protected
- * volume's, every superblock candidate of both. */
+ * volume's, every superblock candidate of both; and which candidates of
+ * each a superblock may go to. */
 static void busy_build(struct mfs_volume *vol)
 {
 	const uint64_t n = mfs_store_header(vol->store)->slot_count;
 
 	memset(vol->busy, 0, (size_t)((n + 7) / 8));
 	vol->nbusy = 0;
-	if (vol->prot.keys)
-		mark_side(vol, &vol->prot, vol->prot.view);
+	mark_state(vol, vol->self.view);
+	mark_state(vol, vol->prot.view);
+	usable_candidates(vol, vol->cand_usable, &vol->self, &vol->prot);
+	usable_candidates(vol, vol->prot_cand_usable, &vol->prot, &vol->self);
 	for (unsigned j = 0; j < vol->self.ncand; j++)
-		vol->cand_usable[j] = !busy_get(vol, vol->self.cand[j]);
-	mark_side(vol, &vol->self, vol->self.view);
+		busy_set(vol, vol->self.cand[j]);
+	for (unsigned j = 0; j < vol->prot.ncand; j++)
+		busy_set(vol, vol->prot.cand[j]);
 }
 
 static int poslist_add(struct poslist *l, uint32_t pos)
@@ -318,42 +348,61 @@ static int drop_slot(struct mfs_vtxn *t, const uint8_t vid[static VID_BYTES])
 
 /* ---- transactions ---- */
 
-/* Each thread keeps one guarded scratch buffer between transactions: a
- * guarded allocation per transaction costs mmap, mprotect and TLB flushes on
- * every read. Wiped when given back; freed when the thread ends. */
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+/* A transaction's two slot buffers: scratch (one payload in clear, guarded
+ * memory) and raw (one slot as stored). Each thread keeps one pair between
+ * transactions: a guarded allocation costs mmap, mprotect and TLB flushes,
+ * and every read is a transaction. Scratch is wiped when given back; both
+ * are freed when the thread ends. */
+struct bufs {
+	uint8_t *scratch;
+	uint8_t *raw;
+};
 
-static void scratch_destroy(void *p)
+static pthread_key_t bufs_key;
+static pthread_once_t bufs_once = PTHREAD_ONCE_INIT;
+
+static void bufs_free(void *p)
 {
-	mfs_secure_free(p);
-}
+	struct bufs *b = p;
 
-static void scratch_key_make(void)
-{
-	pthread_key_create(&scratch_key, scratch_destroy);
-}
-
-static uint8_t *scratch_take(void)
-{
-	uint8_t *p;
-
-	pthread_once(&scratch_once, scratch_key_make);
-	p = pthread_getspecific(scratch_key);
-	if (p) {
-		pthread_setspecific(scratch_key, NULL);
-		return p;
-	}
-	return mfs_secure_alloc(MFS_SLOT_PAYLOAD);
-}
-
-static void scratch_give(uint8_t *p)
-{
-	if (!p)
+	if (!b)
 		return;
-	mfs_memzero(p, MFS_SLOT_PAYLOAD);
-	if (pthread_getspecific(scratch_key) || pthread_setspecific(scratch_key, p) != 0)
-		mfs_secure_free(p); /* a nested transaction's: one is kept */
+	mfs_secure_free(b->scratch);
+	free(b->raw);
+	free(b);
+}
+
+static void bufs_key_make(void)
+{
+	pthread_key_create(&bufs_key, bufs_free);
+}
+
+static struct bufs *bufs_take(void)
+{
+	struct bufs *b;
+
+	pthread_once(&bufs_once, bufs_key_make);
+	b = pthread_getspecific(bufs_key);
+	if (b) {
+		pthread_setspecific(bufs_key, NULL);
+		return b;
+	}
+	b = calloc(1, sizeof *b);
+	if (b && (!(b->scratch = mfs_secure_alloc(MFS_SLOT_PAYLOAD)) ||
+		  !(b->raw = malloc(MFS_SLOT_BYTES)))) {
+		bufs_free(b);
+		b = NULL;
+	}
+	return b;
+}
+
+static void bufs_give(struct bufs *b)
+{
+	if (!b)
+		return;
+	mfs_memzero(b->scratch, MFS_SLOT_PAYLOAD);
+	if (pthread_getspecific(bufs_key) || pthread_setspecific(bufs_key, b) != 0)
+		bufs_free(b); /* a nested transaction's: one pair is kept */
 }
 
 static void txn_free(struct mfs_vtxn *t)
@@ -362,8 +411,7 @@ static void txn_free(struct mfs_vtxn *t)
 	free(t->chg);
 	free(t->alloc.p);
 	free(t->freed.p);
-	free(t->raw);
-	scratch_give(t->scratch);
+	bufs_give(t->bufs);
 	free(t);
 }
 
@@ -375,9 +423,8 @@ static int txn_new(struct mfs_volume *v, int write, struct mfs_vtxn **out)
 		return -ENOMEM;
 	t->vol = v;
 	t->write = write;
-	t->scratch = scratch_take();
-	t->raw = malloc(MFS_SLOT_BYTES);
-	if (!t->scratch || !t->raw) {
+	t->bufs = bufs_take();
+	if (!t->bufs) {
 		txn_free(t);
 		return -ENOMEM;
 	}
@@ -414,7 +461,7 @@ static int write_start(struct mfs_volume *v, struct mfs_vtxn **out)
 	/* The protected volume: its newest state, or what we last knew of it
 	 * (damaged or gone: its candidates stay reserved all the same). */
 	if (rc == 0 && v->prot.keys)
-		side_refresh(v, &v->prot);
+		t->prot_current = side_refresh(v, &v->prot) == 0;
 	if (rc == 0) {
 		t->view = side_view(v, &v->self);
 		t->sb = t->view->sb;
@@ -463,9 +510,7 @@ int mfs_vtxn_begin(struct mfs_volume *v, int write, struct mfs_vtxn **out)
 	t->view = side_view(v, &v->self);
 	/* Another process may have committed: it rewrote the superblock (new
 	 * nonce) and wiped ours. One small read tells; a full look only then. */
-	if (view_moved(v, t->view) && mfs_store_lock(v->store) == 0) {
-		side_refresh(v, &v->self);
-		mfs_store_unlock(v->store);
+	if (view_moved(v, t->view) && side_load(v, &v->self) == 0) {
 		volmap_view_unref(t->view);
 		t->view = side_view(v, &v->self);
 	}
@@ -513,11 +558,7 @@ static int catch_up(struct mfs_vtxn *t, int tries)
 
 	if (t->write || tries >= CATCH_UP_TRIES)
 		return MFS_E_CORRUPT;
-	rc = mfs_store_lock(v->store);
-	if (rc != 0)
-		return rc;
-	rc = side_refresh(v, &v->self);
-	mfs_store_unlock(v->store);
+	rc = side_load(v, &v->self);
 	if (rc != 0)
 		return rc == MFS_E_NOTFOUND ? MFS_E_CORRUPT : rc;
 	cur = side_view(v, &v->self);
@@ -552,144 +593,175 @@ static int check_name(size_t name_len)
 	return name_len == 0 || name_len > MFS_OBJ_NAME_MAX ? MFS_E_FORMAT : 0;
 }
 
-/* Opens slot index of an object into scratch. */
-static int open_obj_slot(struct mfs_vtxn *t, const void *name, size_t name_len, uint32_t index)
+/* Opens slot index of object o into scratch. */
+static int open_obj_slot(struct mfs_vtxn *t, const struct volmap_obj *o, uint32_t index)
 {
 	const struct vol_keys *k = t->vol->self.keys;
 	uint8_t vid[VID_BYTES];
 	struct entry e;
 	int rc;
 
-	volmap_slot_vid(vid, k, name, name_len, index);
+	volmap_obj_vid(vid, k, o, index);
 	rc = lookup(t, vid, &e);
 	if (rc != 0)
 		return rc;
-	return volmap_open_slot(t->vol->store, t->raw, k, e.pos, vid, e.gen, t->scratch);
+	return volmap_open_slot(t->vol->store, t->bufs->raw, k, e.pos, vid, e.gen, t->bufs->scratch);
 }
 
-static int size_once(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t *len)
+static int size_once(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t *len)
 {
-	int rc = open_obj_slot(t, name, name_len, 0);
+	int rc = open_obj_slot(t, o, 0);
 
 	if (rc == 0)
-		*len = mfs_le_get(t->scratch, LEN_BYTES);
+		*len = mfs_le_get(t->bufs->scratch, LEN_BYTES);
 	return rc;
+}
+
+#define READ_BATCH 32u
+
+/* Copies [off, off+len) of object o of total bytes; slot 0 must already be
+ * open in scratch when the range starts in it. Slots are looked up a batch
+ * at a time and all of a batch is asked of the disk at once, so a cold read
+ * waits once per batch, not once per slot. */
+static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t total, uint64_t off,
+		      uint8_t *dst, size_t len)
+{
+	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
+	const struct vol_keys *k = t->vol->self.keys;
+	uint8_t vids[READ_BATCH][VID_BYTES];
+	struct entry e[READ_BATCH];
+	int found[READ_BATCH];
+
+	if (off > total || len > total - off)
+		return MFS_E_FORMAT;
+	while (len > 0) {
+		uint32_t from = slot_of(off), count = slot_of(off + len - 1) - from + 1;
+
+		if (count > READ_BATCH)
+			count = READ_BATCH;
+		for (uint32_t i = 0; i < count; i++) {
+			found[i] = from + i == 0; /* open in scratch already */
+			if (found[i])
+				continue;
+			volmap_obj_vid(vids[i], k, o, from + i);
+			found[i] = lookup(t, vids[i], &e[i]) == 0;
+			if (found[i])
+				mfs_store_slot_prefetch(t->vol->store, e[i].pos);
+		}
+		for (uint32_t i = 0; i < count; i++) {
+			/* Byte off of the object sits in slot from + i at payload offset at. */
+			size_t at = off < first ? (size_t)(LEN_BYTES + off)
+						: (size_t)((off - first) % MFS_SLOT_PAYLOAD);
+			size_t n = MFS_SLOT_PAYLOAD - at < len ? MFS_SLOT_PAYLOAD - at : len;
+
+			/* Missing: damage when the object exists (its length says it
+			 * reaches here), else simply absent (a known-length read does
+			 * not look at slot 0 for a range past it). */
+			if (!found[i]) {
+				volmap_obj_vid(vids[i], k, o, 0);
+				return lookup(t, vids[i], &e[i]) == 0 ? MFS_E_CORRUPT : MFS_E_NOTFOUND;
+			}
+			if (from + i != 0) {
+				int rc = volmap_open_slot(t->vol->store, t->bufs->raw, k, e[i].pos, vids[i],
+							  e[i].gen, t->bufs->scratch);
+
+				if (rc != 0)
+					return rc;
+			}
+			memcpy(dst, t->bufs->scratch + at, n);
+			dst += n;
+			off += n;
+			len -= n;
+		}
+	}
+	return 0;
+}
+
+/* One read of an object, as the four public reads ask it. */
+struct obj_read {
+	struct volmap_obj o;
+	uint64_t total; /* given (known), else found */
+	int known;      /* the caller knows the length: slot 0 only when read */
+	int whole;      /* allocate dst for the whole object (mfs_obj_get) */
+	uint64_t off;
+	size_t len;     /* 0: the length only */
+	uint8_t *dst;
+};
+
+static int read_once(struct mfs_vtxn *t, struct obj_read *r)
+{
+	uint64_t stored;
+	int rc;
+
+	if (!r->known || (r->len > 0 && slot_of(r->off) == 0)) {
+		rc = size_once(t, &r->o, &stored); /* opens slot 0 into scratch */
+		if (rc != 0)
+			return rc;
+		if (r->known && stored != r->total)
+			return MFS_E_CORRUPT;
+		r->total = stored;
+	}
+	if (r->whole) {
+		if (r->total > (uint64_t)MAX_OBJ_SLOTS * MFS_SLOT_PAYLOAD)
+			return MFS_E_CORRUPT;
+		r->dst = malloc(r->total ? (size_t)r->total : 1);
+		if (!r->dst)
+			return -ENOMEM;
+		r->len = (size_t)r->total;
+	}
+	rc = read_range(t, &r->o, r->total, r->off, r->dst, r->len);
+	if (rc != 0 && r->whole) {
+		free(r->dst);
+		r->dst = NULL;
+	}
+	return rc;
+}
+
+/* Runs r, moving to a newer state when a slot was overwritten under it. */
+static int read_obj(struct mfs_vtxn *t, const void *name, size_t name_len, struct obj_read *r)
+{
+	int rc = check_name(name_len);
+
+	if (rc != 0)
+		return rc;
+	volmap_obj_init(&r->o, t->vol->self.keys, name, name_len);
+	for (int tries = 0;; tries++) {
+		rc = read_once(t, r);
+		if (rc != E_STALE)
+			return rc;
+		rc = catch_up(t, tries);
+		if (rc != 0)
+			return rc;
+	}
 }
 
 int mfs_obj_size(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t *len)
 {
-	int rc = check_name(name_len);
+	struct obj_read r = {0};
+	int rc = read_obj(t, name, name_len, &r);
 
-	for (int tries = 0; rc == 0; tries++) {
-		rc = size_once(t, name, name_len, len);
-		if (rc != E_STALE)
-			break;
-		rc = catch_up(t, tries);
-	}
+	if (rc == 0)
+		*len = r.total;
 	return rc;
-}
-
-/* Starts reading every slot of [off, off+len) at once, so a cold read costs
- * one wait, not one per slot. */
-static void prefetch_range(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t off,
-			   size_t len)
-{
-	uint8_t vid[VID_BYTES];
-	struct entry e;
-
-	if (len == 0)
-		return;
-	for (uint32_t i = slot_of(off) + (slot_of(off) == 0); i <= slot_of(off + len - 1); i++) {
-		volmap_slot_vid(vid, t->vol->self.keys, name, name_len, i);
-		if (lookup(t, vid, &e) == 0)
-			mfs_store_slot_prefetch(t->vol->store, e.pos);
-	}
-}
-
-/* Copies [off, off+len) of an object of total bytes; slot 0 must already be
- * open in scratch when the range starts in it. */
-static int read_range(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total,
-		      uint64_t off, uint8_t *dst, size_t len)
-{
-	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
-	uint8_t vid[VID_BYTES];
-	struct entry e;
-	int rc;
-
-	if (off > total || len > total - off)
-		return MFS_E_FORMAT;
-	prefetch_range(t, name, name_len, off, len);
-	while (len > 0) {
-		/* Byte off of the object sits in slot idx at payload offset at. */
-		uint32_t idx = slot_of(off);
-		size_t at = off < first ? (size_t)(LEN_BYTES + off)
-					: (size_t)((off - first) % MFS_SLOT_PAYLOAD);
-		size_t n = MFS_SLOT_PAYLOAD - at < len ? MFS_SLOT_PAYLOAD - at : len;
-
-		if (idx != 0) {
-			rc = open_obj_slot(t, name, name_len, idx);
-			/* Missing: damage when the object exists (its length says it
-			 * reaches here), else simply absent (mfs_obj_read_known does
-			 * not look at slot 0 for a range past it). */
-			if (rc == MFS_E_NOTFOUND) {
-				volmap_slot_vid(vid, t->vol->self.keys, name, name_len, 0);
-				rc = lookup(t, vid, &e) == 0 ? MFS_E_CORRUPT : MFS_E_NOTFOUND;
-			}
-			if (rc != 0)
-				return rc;
-		}
-		memcpy(dst, t->scratch + at, n);
-		dst += n;
-		off += n;
-		len -= n;
-	}
-	return 0;
 }
 
 int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t off, void *buf,
 		 size_t len)
 {
-	int rc = check_name(name_len);
+	struct obj_read r = {.off = off, .len = len, .dst = buf};
 
-	for (int tries = 0; rc == 0; tries++) {
-		uint64_t total;
-
-		rc = size_once(t, name, name_len, &total); /* opens slot 0 into scratch */
-		if (rc == 0)
-			rc = read_range(t, name, name_len, total, off, buf, len);
-		if (rc != E_STALE)
-			break;
-		rc = catch_up(t, tries);
-	}
-	return rc;
+	return read_obj(t, name, name_len, &r);
 }
 
 int mfs_obj_get(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t **data,
 		uint64_t *len)
 {
-	int rc = check_name(name_len);
+	struct obj_read r = {.whole = 1};
+	int rc = read_obj(t, name, name_len, &r);
 
-	for (int tries = 0; rc == 0; tries++) {
-		uint64_t total;
-		uint8_t *buf;
-
-		rc = size_once(t, name, name_len, &total); /* opens slot 0 into scratch */
-		if (rc == 0 && (total > (uint64_t)MAX_OBJ_SLOTS * MFS_SLOT_PAYLOAD ||
-				!(buf = malloc(total ? (size_t)total : 1))))
-			rc = total > (uint64_t)MAX_OBJ_SLOTS * MFS_SLOT_PAYLOAD ? MFS_E_CORRUPT
-										: -ENOMEM;
-		if (rc == 0) {
-			rc = read_range(t, name, name_len, total, 0, buf, (size_t)total);
-			if (rc == 0) {
-				*data = buf;
-				*len = total;
-			} else {
-				free(buf);
-			}
-		}
-		if (rc != E_STALE)
-			break;
-		rc = catch_up(t, tries);
+	if (rc == 0) {
+		*data = r.dst;
+		*len = r.total;
 	}
 	return rc;
 }
@@ -697,33 +769,21 @@ int mfs_obj_get(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t *
 int mfs_obj_read_known(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total,
 		       uint64_t off, void *buf, size_t len)
 {
-	int rc = check_name(name_len);
+	struct obj_read r = {.known = 1, .total = total, .off = off, .len = len, .dst = buf};
 
-	for (int tries = 0; rc == 0; tries++) {
-		uint64_t stored;
-
-		if (len > 0 && slot_of(off) == 0) {
-			rc = size_once(t, name, name_len, &stored);
-			if (rc == 0 && stored != total)
-				rc = MFS_E_CORRUPT;
-		}
-		if (rc == 0)
-			rc = read_range(t, name, name_len, total, off, buf, len);
-		if (rc != E_STALE)
-			break;
-		rc = catch_up(t, tries);
-	}
-	return rc;
+	return read_obj(t, name, name_len, &r);
 }
 
 int mfs_obj_slot_position(struct mfs_vtxn *t, const void *name, size_t name_len, uint32_t index,
 			  uint32_t *pos)
 {
+	struct volmap_obj o;
 	uint8_t vid[VID_BYTES];
 	struct entry e;
 	int rc;
 
-	volmap_slot_vid(vid, t->vol->self.keys, name, name_len, index);
+	volmap_obj_init(&o, t->vol->self.keys, name, name_len);
+	volmap_obj_vid(vid, t->vol->self.keys, &o, index);
 	rc = lookup(t, vid, &e);
 	if (rc == 0)
 		*pos = e.pos;
@@ -764,11 +824,11 @@ static int have_room(struct mfs_vtxn *t, uint64_t n)
 	return mfs_vtxn_free_slots(t) >= n + reserve ? 0 : MFS_E_FULL;
 }
 
-/* The number of slots object name has now, 0 when absent. */
-static int slots_now(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t *n)
+/* The number of slots object o has now (a write transaction), 0 when absent. */
+static int slots_now(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t *n)
 {
 	uint64_t len;
-	int rc = size_once(t, name, name_len, &len);
+	int rc = size_once(t, o, &len);
 
 	if (rc == E_STALE)
 		rc = MFS_E_CORRUPT;
@@ -781,6 +841,7 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 {
 	const struct vol_keys *k = t->vol->self.keys;
 	uint64_t old_n, new_n = mfs_obj_slots_for(len);
+	struct volmap_obj o;
 	uint8_t vid[VID_BYTES];
 	int rc = check_name(name_len);
 
@@ -790,17 +851,18 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 		return -EROFS;
 	if (new_n > MAX_OBJ_SLOTS)
 		return -EFBIG;
-	rc = slots_now(t, name, name_len, &old_n);
+	volmap_obj_init(&o, k, name, name_len);
+	rc = slots_now(t, &o, &old_n);
 	if (rc == 0)
 		rc = have_room(t, new_n);
 	for (uint32_t i = 0; rc == 0 && i < new_n; i++) {
-		volmap_slot_vid(vid, k, name, name_len, i);
-		fill_payload(t->scratch, i, data, len);
-		volmap_seal_slot(t->raw, t->scratch, k, vid, (uint32_t)t->new_gen);
-		rc = put_slot(t, vid, t->raw, (uint32_t)t->new_gen);
+		volmap_obj_vid(vid, k, &o, i);
+		fill_payload(t->bufs->scratch, i, data, len);
+		volmap_seal_slot(t->bufs->raw, t->bufs->scratch, k, vid, (uint32_t)t->new_gen);
+		rc = put_slot(t, vid, t->bufs->raw, (uint32_t)t->new_gen);
 	}
 	for (uint64_t i = new_n; rc == 0 && i < old_n; i++) {
-		volmap_slot_vid(vid, k, name, name_len, (uint32_t)i);
+		volmap_obj_vid(vid, k, &o, (uint32_t)i);
 		rc = drop_slot(t, vid);
 	}
 	return rc;
@@ -809,10 +871,12 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const void *name,
 		  size_t name_len, const void *data, size_t len)
 {
+	struct volmap_obj o;
 	uint8_t vid[VID_BYTES];
 
+	volmap_obj_init(&o, v->self.keys, name, name_len);
 	for (uint32_t i = 0; i < mfs_obj_slots_for(len); i++) {
-		volmap_slot_vid(vid, v->self.keys, name, name_len, i);
+		volmap_obj_vid(vid, v->self.keys, &o, i);
 		fill_payload(scratch, i, data, len);
 		volmap_seal_slot(sealed + (size_t)i * MFS_SLOT_BYTES, scratch, v->self.keys, vid, 0);
 	}
@@ -822,7 +886,9 @@ void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const
 int mfs_obj_insert_sealed(struct mfs_vtxn *t, const void *name, size_t name_len,
 			  const uint8_t *sealed, uint64_t len)
 {
+	const struct vol_keys *k = t->vol->self.keys;
 	uint64_t n = mfs_obj_slots_for(len);
+	struct volmap_obj o;
 	uint8_t vid[VID_BYTES];
 	struct entry e;
 	int rc = check_name(name_len);
@@ -833,12 +899,13 @@ int mfs_obj_insert_sealed(struct mfs_vtxn *t, const void *name, size_t name_len,
 		return -EROFS;
 	if (n > MAX_OBJ_SLOTS)
 		return -EFBIG;
-	volmap_slot_vid(vid, t->vol->self.keys, name, name_len, 0);
+	volmap_obj_init(&o, k, name, name_len);
+	volmap_obj_vid(vid, k, &o, 0);
 	if (lookup(t, vid, &e) == 0)
 		return MFS_E_EXISTS;
 	rc = have_room(t, n);
 	for (uint32_t i = 0; rc == 0 && i < n; i++) {
-		volmap_slot_vid(vid, t->vol->self.keys, name, name_len, i);
+		volmap_obj_vid(vid, k, &o, i);
 		rc = put_slot(t, vid, sealed + (size_t)i * MFS_SLOT_BYTES, 0);
 	}
 	return rc;
@@ -846,6 +913,7 @@ int mfs_obj_insert_sealed(struct mfs_vtxn *t, const void *name, size_t name_len,
 
 int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len)
 {
+	struct volmap_obj o;
 	uint8_t vid[VID_BYTES];
 	uint64_t n;
 	int rc = check_name(name_len);
@@ -854,14 +922,12 @@ int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len)
 		return rc;
 	if (!t->write)
 		return -EROFS;
-	rc = size_once(t, name, name_len, &n);
-	if (rc == E_STALE)
-		rc = MFS_E_CORRUPT;
-	if (rc != 0)
-		return rc;
-	n = mfs_obj_slots_for(n);
+	volmap_obj_init(&o, t->vol->self.keys, name, name_len);
+	rc = slots_now(t, &o, &n);
+	if (rc == 0 && n == 0)
+		rc = MFS_E_NOTFOUND;
 	for (uint64_t i = 0; rc == 0 && i < n; i++) {
-		volmap_slot_vid(vid, t->vol->self.keys, name, name_len, (uint32_t)i);
+		volmap_obj_vid(vid, t->vol->self.keys, &o, (uint32_t)i);
 		rc = drop_slot(t, vid);
 	}
 	return rc;
@@ -1000,9 +1066,9 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 		rc = alloc_pos(t, &p->pos);
 		if (rc == 0) {
 			volmap_meta_vid(vid, k, "map", b);
-			volmap_page_encode(t->scratch, p);
-			volmap_seal_slot(t->raw, t->scratch, k, vid, p->gen);
-			rc = mfs_store_slot_write(t->vol->store, p->pos, t->raw);
+			volmap_page_encode(t->bufs->scratch, p);
+			volmap_seal_slot(t->bufs->raw, t->bufs->scratch, k, vid, p->gen);
+			rc = mfs_store_slot_write(t->vol->store, p->pos, t->bufs->raw);
 		}
 	}
 	/* Old pages the new map does not share are replaced. */
@@ -1062,16 +1128,17 @@ static int put_sb(struct mfs_store *s, uint8_t *raw, uint8_t *scratch, const str
 /* Commits the protected volume's state again under a new generation, as
  * its own sessions do at open and close: a session of this volume then
  * leaves on the protected one exactly the trace of a session of its own
- * that changed nothing. Caller holds the store lock and the write lock. */
-static int touch_protected(struct mfs_volume *vol, uint8_t *raw, uint8_t *scratch)
+ * that changed nothing. In a write transaction t (its locks, its view of
+ * the protected volume). */
+static int touch_protected(struct mfs_vtxn *t)
 {
+	struct mfs_volume *vol = t->vol;
 	struct side *sd = &vol->prot;
 	struct poslist written = {0};
-	uint8_t usable[MAX_CANDIDATES];
 	struct view *cur, *nv;
 	int rc;
 
-	if (!sd->keys || side_refresh(vol, sd) != 0 || !(cur = side_view(vol, sd)))
+	if (!t->prot_current || !(cur = side_view(vol, sd)))
 		return 0; /* gone or damaged: nothing to refresh */
 	nv = volmap_view_new(cur->nb);
 	rc = nv ? 0 : -ENOMEM;
@@ -1082,13 +1149,8 @@ static int touch_protected(struct mfs_volume *vol, uint8_t *raw, uint8_t *scratc
 		nv->sb = cur->sb;
 		nv->entries = cur->entries;
 		nv->npages = cur->npages;
-		/* Its candidates that our state does not hold. */
-		memset(vol->busy, 0, (size_t)((mfs_store_header(vol->store)->slot_count + 7) / 8));
-		vol->nbusy = 0;
-		mark_side(vol, &vol->self, vol->self.view);
-		for (unsigned j = 0; j < sd->ncand; j++)
-			usable[j] = !busy_get(vol, sd->cand[j]);
-		rc = put_sb(vol->store, raw, scratch, sd, cur, nv, usable, &written);
+		rc = put_sb(vol->store, t->bufs->raw, t->bufs->scratch, sd, cur, nv,
+			    vol->prot_cand_usable, &written);
 	}
 	if (rc == 0)
 		rc = mfs_store_sync(vol->store);
@@ -1127,7 +1189,7 @@ int mfs_vtxn_commit(struct mfs_vtxn *t)
 	if (rc == 0)
 		rc = mfs_store_sync(s);
 	if (rc == 0)
-		rc = put_sb(s, t->raw, t->scratch, &vol->self, t->view, nv, vol->cand_usable,
+		rc = put_sb(s, t->bufs->raw, t->bufs->scratch, &vol->self, t->view, nv, vol->cand_usable,
 			    &sb_written);
 	if (rc == 0)
 		rc = mfs_store_sync(s);
@@ -1171,32 +1233,22 @@ static struct mfs_volume *volume_alloc(struct mfs_store *s)
 	return v;
 }
 
-/* touch_protected in a transaction of its own (the locks, the buffers). */
-static int touch_protected_alone(struct mfs_volume *v)
+/* A session's trace: the protected volume's superblock written again (if
+ * any), then, with self_too, ours (a commit that changes nothing else).
+ * Every session of any volume so changes the store the same way. */
+static int touch(struct mfs_volume *v, int self_too)
 {
 	struct mfs_vtxn *t;
 	int rc = mfs_vtxn_begin(v, 1, &t);
 
 	if (rc != 0)
 		return rc;
-	rc = touch_protected(v, t->raw, t->scratch);
-	mfs_vtxn_abort(t); /* it wrote nothing of ours */
-	return rc;
-}
-
-/* A commit that changes nothing but the superblock: every session of any
- * volume leaves the same trace (the file's time), whatever it did. */
-static int touch(struct mfs_volume *v)
-{
-	struct mfs_vtxn *t;
-	int rc = mfs_vtxn_begin(v, 1, &t);
-
-	if (rc != 0)
-		return rc;
-	mfs_vtxn_sb_dirty(t);
-	rc = mfs_vtxn_commit(t);
-	if (rc == 0 && v->prot.keys)
-		rc = touch_protected_alone(v);
+	rc = touch_protected(t);
+	if (rc == 0 && self_too) {
+		mfs_vtxn_sb_dirty(t);
+		return mfs_vtxn_commit(t);
+	}
+	mfs_vtxn_abort(t); /* wrote nothing of ours */
 	return rc;
 }
 
@@ -1205,7 +1257,7 @@ void mfs_volume_close(struct mfs_volume *v)
 	if (!v)
 		return;
 	if (v->opened)
-		touch(v);
+		touch(v, 1);
 	volmap_view_unref(v->self.view);
 	volmap_view_unref(v->prot.view);
 	mfs_secure_free(v->self.keys);
@@ -1214,19 +1266,6 @@ void mfs_volume_close(struct mfs_volume *v)
 	pthread_mutex_destroy(&v->view_lock);
 	free(v->busy);
 	free(v);
-}
-
-/* Loads a side's state under the store's lock: 0, MFS_E_NOTFOUND (no
- * volume has these keys), or an error. */
-static int side_load(struct mfs_volume *v, struct side *sd)
-{
-	int rc = mfs_store_lock(v->store);
-
-	if (rc != 0)
-		return rc;
-	rc = side_refresh(v, sd);
-	mfs_store_unlock(v->store);
-	return rc;
 }
 
 static int attach_protect(struct mfs_volume *v, const char *protect_pw, size_t protect_len)
@@ -1297,7 +1336,7 @@ int mfs_volume_open(struct mfs_volume **out, struct mfs_store *s, const char *pw
 	    mfs_memeq(v->prot.keys->master, v->self.keys->master, MFS_KEY_BYTES))
 		rc = MFS_E_FORMAT; /* protecting a volume from itself means nothing */
 	/* A store the user may not write to still opens (read-only). */
-	if (rc == 0 && (rc = touch(v)) == -EROFS)
+	if (rc == 0 && (rc = touch(v, 1)) == -EROFS)
 		rc = 0;
 	if (rc != 0) {
 		mfs_volume_close(v);
@@ -1343,7 +1382,7 @@ int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const 
 	}
 	/* Creating a hidden volume is a session of the outer one: it opens... */
 	if (rc == 0 && v->prot.keys)
-		rc = touch_protected_alone(v);
+		rc = touch(v, 0);
 	if (rc == 0)
 		rc = mfs_vtxn_begin(v, 1, &t);
 	if (rc == 0) {
@@ -1369,7 +1408,7 @@ int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const 
 	v->creating = 0;
 	/* ...and closes. */
 	if (rc == 0 && v->prot.keys)
-		rc = touch_protected_alone(v);
+		rc = touch(v, 0);
 	mfs_volume_close(v);
 	return rc;
 }

@@ -30,6 +30,15 @@ static struct vol_keys *fixed_keys(void)
 	return k;
 }
 
+static void slot_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *k, const void *name,
+		     size_t len, uint32_t index)
+{
+	struct volmap_obj o;
+
+	volmap_obj_init(&o, k, name, len);
+	volmap_obj_vid(vid, k, &o, index);
+}
+
 static void hex_line(FILE *out, const char *label, const uint8_t *b, size_t len)
 {
 	char *hex = malloc(2 * len + 1);
@@ -56,7 +65,7 @@ static char *format_lines(size_t *len)
 		for (uint32_t i = 0; i < 2; i++) {
 			char label[32];
 
-			volmap_slot_vid(vid, k, names[n], name_lens[n], i);
+			slot_vid(vid, k, names[n], name_lens[n], i);
 			snprintf(label, sizeof label, "slot_id_%d_%u", n, i);
 			hex_line(out, label, vid, sizeof vid);
 		}
@@ -134,7 +143,7 @@ Test(volmap, a_slot_sealed_by_format_2_still_opens)
 
 	cr_assert_eq(mfs_crypto_init(), 0);
 	k = fixed_keys();
-	volmap_slot_vid(vid, k, "vector", 6, 0);
+	slot_vid(vid, k, "vector", 6, 0);
 	payload[0] = 8; /* u64 length, then the bytes */
 	memcpy(payload + 8, "format 2", 8);
 	if (getenv("MFS_WRITE_VECTORS")) {
@@ -157,7 +166,7 @@ Test(volmap, a_slot_sealed_by_format_2_still_opens)
 	cr_assert_arr_eq(opened, payload, MFS_SLOT_PAYLOAD);
 	cr_assert_eq(volmap_open_slot(s, raw, k, 3, vid, 6, opened), E_STALE,
 		     "another generation does not open");
-	volmap_slot_vid(vid, k, "vector", 6, 1);
+	slot_vid(vid, k, "vector", 6, 1);
 	cr_assert_eq(volmap_open_slot(s, raw, k, 3, vid, 5, opened), E_STALE,
 		     "nor another slot id");
 	mfs_store_close(s);
