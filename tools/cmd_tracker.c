@@ -1,6 +1,7 @@
 /* megafs tracker: run a tracker (net/tracker_server) in the foreground
  * until SIGINT or SIGTERM. It has no store and asks for no password. */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,55 @@ static int parse_count(const char *text, unsigned long max, unsigned long *out)
 	*out = strtoul(text, &end, 10);
 	return errno || end == text || *end || text[0] == '-' || *out < 1 || *out > max ? -EINVAL
 											 : 0;
+}
+
+/* The options that take a whole number, and where it goes. */
+static const struct {
+	int opt;
+	const char *name;
+	unsigned long max;
+	const char *what; /* the number asked for, as an error says it */
+	size_t offset;
+	size_t width;     /* the field's size: unsigned or size_t */
+} count_options[] = {
+#define COUNT(o, n, m, w, field)                                                              \
+	{o, n, m, w, offsetof(struct mfs_tracker_server_config, field),                       \
+	 sizeof(((struct mfs_tracker_server_config *)0)->field)}
+	COUNT(TOPT_MAX_SUBSCRIPTIONS, "max-subscriptions", 1ul << 20, "a count >= 1",
+	      max_subscriptions),
+	COUNT(TOPT_MAX_PER_RANGE, "max-per-range", 1ul << 20, "a count >= 1", max_per_range),
+	COUNT(TOPT_RANGE_V4, "range-v4", 32, "prefix bits, 1 to 32", range_bits_v4),
+	COUNT(TOPT_RANGE_V6, "range-v6", 128, "prefix bits, 1 to 128", range_bits_v6),
+	COUNT(TOPT_IDLE_TIMEOUT, "idle-timeout", 86400, "seconds, 1 to 86400", idle_timeout),
+	COUNT(TOPT_MAX_ANNOUNCED, "max-announced-per-range", 1ul << 20, "a count >= 1",
+	      max_announced_per_range),
+	COUNT(TOPT_MAX_KEYS, "max-keys", 1ul << 30, "a count >= 1", max_keys),
+	COUNT(TOPT_MAX_KEYS_PER_RANGE, "max-keys-per-range", 1ul << 30, "a count >= 1",
+	      max_keys_per_range),
+	COUNT(TOPT_MAX_CONNECTIONS, "max-connections", 1ul << 20, "a count >= 1", max_connections),
+	COUNT(TOPT_INTERVAL, "interval", 86400, "seconds, 1 to 86400", interval),
+#undef COUNT
+};
+
+/* Sets the count option opt from text: 0, or the usage error's exit status. */
+static int set_count(struct cli *c, struct mfs_tracker_server_config *cfg, int opt,
+		     const char *text)
+{
+	unsigned long n;
+
+	for (size_t i = 0; i < sizeof count_options / sizeof count_options[0]; i++) {
+		if (count_options[i].opt != opt)
+			continue;
+		if (parse_count(text, count_options[i].max, &n) != 0)
+			return cli_usage(c, "--%s %s: %s", count_options[i].name, text,
+					 count_options[i].what);
+		if (count_options[i].width == sizeof(unsigned))
+			*(unsigned *)((char *)cfg + count_options[i].offset) = (unsigned)n;
+		else
+			*(size_t *)((char *)cfg + count_options[i].offset) = n;
+		return 0;
+	}
+	return cli_usage(c, "usage: megafs tracker --listen HOST:PORT [--db DIR]");
 }
 
 /* mkdir -p, every new directory 0700. */
@@ -159,7 +209,6 @@ int cmd_tracker(int argc, char **argv)
 	char listen[300], db[4096];
 	const char *listen_arg = NULL, *db_arg = NULL;
 	struct run run = {0};
-	unsigned long n;
 	uint64_t size;
 	uv_loop_t loop;
 	struct cli c;
@@ -180,45 +229,6 @@ int cmd_tracker(int argc, char **argv)
 				return cli_usage(&c, "--max-message %s: a size from 1K to 1M", optarg);
 			cfg.max_message = size;
 			break;
-		case TOPT_MAX_SUBSCRIPTIONS:
-			if (parse_count(optarg, 1u << 20, &n) != 0)
-				return cli_usage(&c, "--max-subscriptions %s: a count >= 1", optarg);
-			cfg.max_subscriptions = (unsigned)n;
-			break;
-		case TOPT_MAX_PER_RANGE:
-			if (parse_count(optarg, 1u << 20, &n) != 0)
-				return cli_usage(&c, "--max-per-range %s: a count >= 1", optarg);
-			cfg.max_per_range = (unsigned)n;
-			break;
-		case TOPT_RANGE_V4:
-			if (parse_count(optarg, 32, &n) != 0)
-				return cli_usage(&c, "--range-v4 %s: prefix bits, 1 to 32", optarg);
-			cfg.range_bits_v4 = (unsigned)n;
-			break;
-		case TOPT_RANGE_V6:
-			if (parse_count(optarg, 128, &n) != 0)
-				return cli_usage(&c, "--range-v6 %s: prefix bits, 1 to 128", optarg);
-			cfg.range_bits_v6 = (unsigned)n;
-			break;
-		case TOPT_IDLE_TIMEOUT:
-			if (parse_count(optarg, 86400, &n) != 0)
-				return cli_usage(&c, "--idle-timeout %s: seconds, 1 to 86400", optarg);
-			cfg.idle_timeout = (unsigned)n;
-			break;
-		case TOPT_MAX_ANNOUNCED:
-			if (parse_count(optarg, 1u << 20, &n) != 0)
-				return cli_usage(&c, "--max-announced-per-range %s: a count >= 1",
-						 optarg);
-			cfg.max_announced_per_range = (unsigned)n;
-			break;
-		case TOPT_MAX_KEYS:
-		case TOPT_MAX_KEYS_PER_RANGE:
-			if (parse_count(optarg, 1ul << 30, &n) != 0)
-				return cli_usage(&c, "--%s %s: a count >= 1",
-						 opt == TOPT_MAX_KEYS ? "max-keys" : "max-keys-per-range",
-						 optarg);
-			*(opt == TOPT_MAX_KEYS ? &cfg.max_keys : &cfg.max_keys_per_range) = n;
-			break;
 		case TOPT_MAX_BYTES:
 		case TOPT_MAX_BYTES_PER_RANGE:
 			if (cli_parse_size(optarg, &size) != 0 || size < 1024 || size > ((uint64_t)1 << 40))
@@ -227,18 +237,10 @@ int cmd_tracker(int argc, char **argv)
 						 optarg);
 			*(opt == TOPT_MAX_BYTES ? &cfg.max_bytes : &cfg.max_bytes_per_range) = size;
 			break;
-		case TOPT_MAX_CONNECTIONS:
-			if (parse_count(optarg, 1u << 20, &n) != 0)
-				return cli_usage(&c, "--max-connections %s: a count >= 1", optarg);
-			cfg.max_connections = (unsigned)n;
-			break;
-		case TOPT_INTERVAL:
-			if (parse_count(optarg, 86400, &n) != 0)
-				return cli_usage(&c, "--interval %s: seconds, 1 to 86400", optarg);
-			cfg.interval = (unsigned)n;
-			break;
 		default:
-			return cli_usage(&c, "usage: megafs tracker --listen HOST:PORT [--db DIR]");
+			rc = set_count(&c, &cfg, opt, optarg);
+			if (rc != 0)
+				return rc;
 		}
 	}
 	if (optind != argc)
