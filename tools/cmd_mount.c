@@ -204,8 +204,8 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 	} else if (rc == 0) {
 		mounted = 1;
 	}
-	/* The store is opened here, in the process that serves: LMDB and
-	 * threads do not survive a fork. */
+	/* The store is opened here, in the process that serves: its lock,
+	 * its descriptors' locks and threads do not survive a fork. */
 	if (rc == 0)
 		rc = mfs_store_open(&store, c->store_dir);
 	if (rc == 0)

@@ -14,7 +14,6 @@ int cmd_status(int argc, char **argv)
 	struct mfs_volume *vol;
 	struct mfs_vtxn *t;
 	const struct mfs_store_header *h;
-	uint64_t records = 0;
 	size_t owned = 0;
 	char a[32], b[32], d[32];
 	struct cli c;
@@ -29,8 +28,6 @@ int cmd_status(int argc, char **argv)
 	if (cli_open_volume(&c, &store, &vol) != 0)
 		return 1;
 	rc = mfs_volume_stats(vol, &st);
-	if (rc == 0)
-		rc = mfs_store_record_count(store, &records);
 	if (rc == 0 && (rc = mfs_vtxn_begin(vol, 0, &t)) == 0) {
 		rc = mfs_keyring_load(t, &list);
 		mfs_vtxn_abort(t);
@@ -53,7 +50,6 @@ int cmd_status(int argc, char **argv)
 	}
 	cli_human_bytes(a, sizeof a, st.free_slots * MFS_SLOT_PAYLOAD);
 	printf("free       %llu slots (%s)\n", (unsigned long long)st.free_slots, a);
-	printf("records    %llu\n", (unsigned long long)records);
 	cli_human_bytes(a, sizeof a, st.sb.pinned_bytes);
 	cli_human_bytes(b, sizeof b, st.sb.blob_bytes - st.sb.pinned_bytes);
 	cli_human_bytes(d, sizeof d, st.sb.cache_cap);

@@ -154,9 +154,8 @@ struct mfs_blob_sink mfs_volume_sink_as_sink(struct mfs_volume_sink *s)
 	};
 }
 
-/* Giving a blob's slots back writes as many random records as it took, and
- * LMDB reuses no page freed inside the same transaction: undo about one
- * batch's worth of slots per transaction so the map never fills up. */
+/* Undoes one change. Rollback commits about one batch's worth of slots per
+ * transaction, so the store's lock is never held for a whole file. */
 static int undo_change(struct mfs_vtxn *t, const struct mfs_sink_change *c, size_t *slots)
 {
 	size_t len = 0;

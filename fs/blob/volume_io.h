@@ -4,10 +4,11 @@
  * prepare) and stores them a batch at a time, each batch in one write
  * transaction begun and committed within one call: no transaction outlives a
  * call, so successive calls may come from different threads (FUSE serves
- * one file's writes on any of its threads; LMDB ties a write transaction to
- * its thread). A batch is MFS_SINK_BATCH_BYTES of slots: LMDB reuses a page
- * freed in one transaction only two transactions later, and the store's
- * slack holds about three batches. The sink remembers what it added or
+ * one file's writes on any of its threads; a write transaction holds locks
+ * its thread must release). A batch is MFS_SINK_BATCH_BYTES of slots: a
+ * write transaction holds the store's lock (other writers, other processes
+ * wait) and its new slots need free positions until it commits (megafs(7),
+ * Commits), so batches stay small. The sink remembers what it added or
  * pinned, so a failed ingest can be rolled back whole: after
  * mfs_volume_sink_rollback the volume holds what it held before. One thread
  * at a time per sink. The source reads a blob in its own short read

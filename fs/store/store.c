@@ -499,12 +499,6 @@ const struct mfs_store_header *mfs_store_header(const struct mfs_store *s)
 	return &s->hdr;
 }
 
-int mfs_store_record_count(struct mfs_store *s, uint64_t *count)
-{
-	*count = s->hdr.slot_count; /* learn_layout checked it at open */
-	return 0;
-}
-
 uint64_t mfs_store_slot_offset(const struct mfs_store *s, uint32_t pos)
 {
 	return pos < s->hdr.slot_count ? s->offsets[pos] : 0;

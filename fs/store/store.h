@@ -59,8 +59,6 @@ int mfs_store_create(const char *dir, uint64_t slot_count, const struct mfs_kdf_
 int mfs_store_open(struct mfs_store **out, const char *dir);
 void mfs_store_close(struct mfs_store *s); /* NULL-safe */
 const struct mfs_store_header *mfs_store_header(const struct mfs_store *s);
-/* Number of records LMDB holds (always slot_count for a sound store). */
-int mfs_store_record_count(struct mfs_store *s, uint64_t *count);
 
 /* Copies slot pos's value into value. 0, MFS_E_FORMAT (pos out of range) or
  * -errno. */

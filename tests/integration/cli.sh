@@ -57,10 +57,10 @@ grep -q "0 new blobs, 6 already stored" "$T/again.err" || fail "dedup: $(cat "$T
 ok "a second convergent ingest costs zero new slots"
 
 megafs status >"$T/status"
-for line in store capacity used free records blobs channels kdf; do
+for line in store capacity used free blobs channels kdf; do
 	grep -q "^$line " "$T/status" || fail "status lacks $line"
 done
-grep -q "^records    1536$" "$T/status" || fail "records: $(cat "$T/status")"
+grep -q "^capacity   1536 slots " "$T/status" || fail "capacity: $(cat "$T/status")"
 grep -q "^channels   1 owned, 1 subscribed$" "$T/status" || fail "status channels"
 ok "status"
 
