@@ -161,7 +161,7 @@ int mfs_ingest_begin(struct mfs_ingest **out, const char *name, const struct mfs
 		if (!w->ring[i].plain || !w->ring[i].blob)
 			rc = -ENOMEM;
 		if (sink->prepare &&
-		    !(w->ring[i].prepared = malloc(sink->prepared_bytes(mfs_blob_len(cs)))))
+		    !(w->ring[i].prepared = malloc(sink->prepared_bytes(sink->ctx, mfs_blob_len(cs)))))
 			rc = -ENOMEM;
 	}
 	w->node_blob = malloc(mfs_blob_len(cs));

@@ -24,7 +24,7 @@ struct mfs_blob_sink {
 	 * put_prepared then stores the blob from them on the caller's thread.
 	 * Ingest runs prepare on its workers, so a store's sealing runs in
 	 * parallel. */
-	size_t (*prepared_bytes)(size_t blob_len);
+	size_t (*prepared_bytes)(void *ctx, size_t blob_len);
 	void (*prepare)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob,
 			size_t len, uint8_t *prepared);
 	int (*put_prepared)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES],

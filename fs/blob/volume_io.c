@@ -110,8 +110,9 @@ static int sink_gather(struct mfs_volume_sink *s, const uint8_t *id, const uint8
 	p->len = blob_len;
 	p->sealed = sealed;
 	s->pending_count++;
-	/* Count what the store pays: whole slots (a 64 KiB chunk takes two). */
-	s->batch_bytes += (size_t)mfs_obj_slots_for(blob_len) * MFS_SLOT_BYTES;
+	/* Count what the store pays: whole slots (a 64 KiB chunk takes two, and
+	 * as many again for parity in a redundant volume). */
+	s->batch_bytes += mfs_blob_sealed_bytes(s->vol, blob_len);
 	return s->batch_bytes >= MFS_SINK_BATCH_BYTES ? mfs_volume_sink_commit(s) : 0;
 }
 
@@ -121,26 +122,30 @@ static int sink_put(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const
 	return sink_gather(ctx, id, blob, len, len, 0);
 }
 
-/* The sealed slots, then one payload of scratch for mfs_blob_seal (it holds
- * a blob, which is ciphertext: no need for guarded memory). */
+/* The sealed slots, then the scratch mfs_blob_seal needs (it holds a
+ * blob, which is ciphertext: no need for guarded memory). */
 static void sink_prepare(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES],
 			 const uint8_t *blob, size_t len, uint8_t *prepared)
 {
 	struct mfs_volume_sink *s = ctx;
 
-	mfs_blob_seal(s->vol, prepared, prepared + mfs_blob_sealed_bytes(len), id, blob, len);
+	mfs_blob_seal(s->vol, prepared, prepared + mfs_blob_sealed_bytes(s->vol, len), id, blob, len);
 }
 
-static size_t sink_prepared_bytes(size_t blob_len)
+static size_t sink_prepared_bytes(void *ctx, size_t blob_len)
 {
-	return mfs_blob_sealed_bytes(blob_len) + MFS_SLOT_PAYLOAD;
+	struct mfs_volume_sink *s = ctx;
+
+	return mfs_blob_sealed_bytes(s->vol, blob_len) + mfs_blob_seal_scratch(s->vol, blob_len);
 }
 
 static int sink_put_prepared(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES],
 			     const uint8_t *blob, size_t len, const uint8_t *prepared)
 {
+	struct mfs_volume_sink *s = ctx;
+
 	(void)blob;
-	return sink_gather(ctx, id, prepared, mfs_blob_sealed_bytes(len), len, 1);
+	return sink_gather(ctx, id, prepared, mfs_blob_sealed_bytes(s->vol, len), len, 1);
 }
 
 struct mfs_blob_sink mfs_volume_sink_as_sink(struct mfs_volume_sink *s)
@@ -167,7 +172,7 @@ static int undo_change(struct mfs_vtxn *t, const struct mfs_sink_change *c, size
 	if ((rc == 0 || rc == -EINVAL) && (c->what & MFS_BLOB_ADDED) &&
 	    mfs_blob_pin_count(t, c->id) == 0) {
 		rc = mfs_blob_delete(t, c->id);
-		*slots += (size_t)mfs_obj_slots_for(len);
+		*slots += (size_t)mfs_obj_slots_for(len); /* data slots: paces the rollback */
 	}
 	return rc == MFS_E_NOTFOUND || rc == -EINVAL ? 0 : rc;
 }

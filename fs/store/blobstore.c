@@ -329,9 +329,14 @@ int mfs_blob_put_sealed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_
 	return put_blob(t, id, NULL, sealed, len, pin, what);
 }
 
-size_t mfs_blob_sealed_bytes(size_t len)
+size_t mfs_blob_sealed_bytes(struct mfs_volume *v, size_t len)
 {
-	return (size_t)mfs_obj_slots_for(len) * MFS_SLOT_BYTES;
+	return (size_t)mfs_obj_sealed_slots(v, len) * MFS_SLOT_BYTES;
+}
+
+size_t mfs_blob_seal_scratch(struct mfs_volume *v, size_t len)
+{
+	return mfs_obj_seal_scratch(v, len);
 }
 
 void mfs_blob_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch,

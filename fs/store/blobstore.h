@@ -42,9 +42,11 @@ int mfs_blob_put(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 int mfs_blob_put_hashed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 			const uint8_t *blob, size_t len, int pin, int *what);
 /* Seals a blob for this volume ahead of its transaction (any thread; see
- * mfs_obj_seal): sealed receives mfs_blob_sealed_bytes(len) bytes, scratch
- * MFS_SLOT_PAYLOAD bytes. The caller vouches that id is the blob's hash. */
-size_t mfs_blob_sealed_bytes(size_t len);
+ * mfs_obj_seal): sealed receives mfs_blob_sealed_bytes(v, len) bytes, scratch
+ * mfs_blob_seal_scratch(v, len). The caller vouches that id is the blob's
+ * hash. */
+size_t mfs_blob_sealed_bytes(struct mfs_volume *v, size_t len);
+size_t mfs_blob_seal_scratch(struct mfs_volume *v, size_t len);
 void mfs_blob_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch,
 		   const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob, size_t len);
 /* mfs_blob_put_hashed for a blob sealed by mfs_blob_seal. */

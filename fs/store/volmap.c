@@ -153,7 +153,8 @@ struct page *volmap_page_new(uint32_t count)
 
 	if (p) {
 		p->refs = 1;
-		p->pos = NO_POS;
+		for (unsigned c = 0; c < MAP_COPIES; c++)
+			p->pos[c] = NO_POS;
 		p->gen = 0;
 		p->count = count;
 	}
@@ -204,7 +205,8 @@ struct sb_disk {
 	struct mfs_superblock sb;
 	uint32_t nb;
 	uint64_t entries;
-	uint32_t dir_pos[MAX_BUCKETS];
+	int redundant;
+	uint32_t dir_pos[MAX_BUCKETS][MAP_COPIES];
 	uint64_t dir_gen[MAX_BUCKETS];
 };
 
@@ -222,11 +224,14 @@ void volmap_sb_encode(uint8_t *out, const struct view *v)
 	mfs_le_put(out + 56, v->sb.bucket_count, 4);
 	mfs_le_put(out + 60, v->nb, 4);
 	mfs_le_put(out + 64, v->entries, 8);
+	mfs_le_put(out + 72, (uint64_t)v->redundant, 4);
 	for (uint32_t b = 0; b < v->nb; b++) {
-		uint8_t *d = out + SB_HEAD + (size_t)b * SB_DIR_BYTES;
+		const unsigned copies = volmap_copies(v);
+		uint8_t *d = out + SB_HEAD + (size_t)b * SB_DIR_BYTES(copies);
 
-		mfs_le_put(d, v->pages[b] ? v->pages[b]->pos : NO_POS, 4);
-		mfs_le_put(d + 4, v->pages[b] ? v->pages[b]->gen : 0, 8);
+		mfs_le_put(d, v->pages[b] ? v->pages[b]->gen : 0, 8);
+		for (unsigned c = 0; c < copies; c++)
+			mfs_le_put(d + 8 + 4 * c, v->pages[b] ? v->pages[b]->pos[c] : NO_POS, 4);
 	}
 }
 
@@ -243,15 +248,23 @@ static int sb_decode(struct sb_disk *d, const uint8_t *in, uint64_t slot_count)
 	d->sb.bucket_count = (uint32_t)mfs_le_get(in + 56, 4);
 	d->nb = (uint32_t)mfs_le_get(in + 60, 4);
 	d->entries = mfs_le_get(in + 64, 8);
+	d->redundant = (int)mfs_le_get(in + 72, 4);
 	if (d->sb.bucket_count == 0 || (d->sb.bucket_count & (d->sb.bucket_count - 1)) != 0 ||
-	    d->nb == 0 || d->nb > MAX_BUCKETS || (d->nb & (d->nb - 1)) != 0)
+	    d->nb == 0 || (d->nb & (d->nb - 1)) != 0 || d->redundant > 1 ||
+	    d->nb > (d->redundant ? MAX_BUCKETS_REDUNDANT : MAX_BUCKETS))
 		return MFS_E_CORRUPT;
 	for (uint32_t b = 0; b < d->nb; b++) {
-		const uint8_t *e = in + SB_HEAD + (size_t)b * SB_DIR_BYTES;
+		const unsigned copies = d->redundant ? MAP_COPIES : 1;
+		const uint8_t *e = in + SB_HEAD + (size_t)b * SB_DIR_BYTES(copies);
 
-		d->dir_pos[b] = (uint32_t)mfs_le_get(e, 4);
-		d->dir_gen[b] = mfs_le_get(e + 4, 8);
-		if (d->dir_pos[b] != NO_POS && d->dir_pos[b] >= slot_count)
+		d->dir_gen[b] = mfs_le_get(e, 8);
+		for (unsigned c = 0; c < MAP_COPIES; c++) {
+			d->dir_pos[b][c] = c < copies ? (uint32_t)mfs_le_get(e + 8 + 4 * c, 4) : NO_POS;
+			if (d->dir_pos[b][c] != NO_POS && d->dir_pos[b][c] >= slot_count)
+				return MFS_E_CORRUPT;
+		}
+		/* A page has all its copies or none. */
+		if ((d->dir_pos[b][0] == NO_POS) != (d->dir_pos[b][copies - 1] == NO_POS))
 			return MFS_E_CORRUPT;
 	}
 	return 0;
@@ -300,8 +313,8 @@ static int page_decode(struct page **out, const uint8_t *in, uint32_t bucket, ui
 /* Finds the newest superblock among a side's candidates and decodes it.
  * MFS_E_NOTFOUND when no candidate opens. */
 static int scan_sb(struct mfs_store *s, const struct side *sd, uint8_t *raw, uint8_t *scratch,
-		   struct sb_disk *best, uint32_t pos_out[static SB_COPIES],
-		   uint8_t nonce_out[static SB_COPIES][MFS_AEAD_NONCE_BYTES], unsigned *npos)
+		   struct sb_disk *best, uint32_t pos_out[static MAX_CANDIDATES],
+		   uint8_t nonce_out[static MAX_CANDIDATES][MFS_AEAD_NONCE_BYTES], unsigned *npos)
 {
 	struct sb_disk *d = malloc(sizeof *d);
 	int found = 0;
@@ -318,7 +331,7 @@ static int scan_sb(struct mfs_store *s, const struct side *sd, uint8_t *raw, uin
 			*npos = 0;
 			found = 1;
 		}
-		if (d->gen == best->gen && *npos < SB_COPIES) {
+		if (d->gen == best->gen) {
 			memcpy(nonce_out[*npos], raw, MFS_AEAD_NONCE_BYTES);
 			pos_out[(*npos)++] = sd->cand[j];
 		}
@@ -328,17 +341,43 @@ static int scan_sb(struct mfs_store *s, const struct side *sd, uint8_t *raw, uin
 	return found ? 0 : MFS_E_NOTFOUND;
 }
 
+/* Reads map page b from the first of its copies that opens. Nothing moves
+ * while the caller holds the store's lock: a copy that does not open was
+ * written over (by a volume that did not know of this one) or damaged. */
+static int load_page(struct mfs_store *s, const struct side *sd, const struct sb_disk *d,
+		     uint32_t b, uint8_t *raw, uint8_t *scratch, struct page **out)
+{
+	const uint64_t slot_count = mfs_store_header(s)->slot_count;
+	uint8_t vid[VID_BYTES];
+	int rc = MFS_E_CORRUPT;
+
+	volmap_meta_vid(vid, sd->keys, "map", b);
+	for (unsigned c = 0; rc != 0 && rc != -ENOMEM && c < MAP_COPIES; c++) {
+		if (d->dir_pos[b][c] == NO_POS)
+			break;
+		rc = volmap_open_slot(s, raw, sd->keys, d->dir_pos[b][c], vid, d->dir_gen[b], scratch);
+		if (rc == E_STALE)
+			rc = MFS_E_CORRUPT;
+		if (rc == 0)
+			rc = page_decode(out, scratch, b, d->nb, slot_count);
+	}
+	if (rc == 0) {
+		memcpy((*out)->pos, d->dir_pos[b], sizeof (*out)->pos);
+		(*out)->gen = d->dir_gen[b];
+	}
+	return rc;
+}
+
 /* Reads a side's newest committed state. Pages whose position and
  * generation match hint's are shared, not read again. Caller holds the
  * store's lock (nothing moves under it). */
 int volmap_load_view(struct mfs_store *s, const struct side *sd, struct view *hint,
 		     struct view **out)
 {
-	const uint64_t slot_count = mfs_store_header(s)->slot_count;
 	uint8_t *raw = malloc(MFS_SLOT_BYTES), *scratch = mfs_secure_alloc(MFS_SLOT_PAYLOAD);
 	struct sb_disk *d = malloc(sizeof *d);
-	uint8_t sb_nonce[SB_COPIES][MFS_AEAD_NONCE_BYTES];
-	uint32_t sb_pos[SB_COPIES];
+	uint8_t sb_nonce[MAX_CANDIDATES][MFS_AEAD_NONCE_BYTES];
+	uint32_t sb_pos[MAX_CANDIDATES];
 	struct view *v = NULL;
 	unsigned nsb;
 	int rc = raw && scratch && d ? 0 : -ENOMEM;
@@ -355,30 +394,20 @@ int volmap_load_view(struct mfs_store *s, const struct side *sd, struct view *hi
 	if (rc == 0) {
 		v->gen = d->gen;
 		v->sb = d->sb;
+		v->redundant = d->redundant;
 		v->nsb = nsb;
 		memcpy(v->sb_pos, sb_pos, sizeof sb_pos);
 		memcpy(v->sb_nonce, sb_nonce, sizeof sb_nonce);
 	}
 	for (uint32_t b = 0; rc == 0 && b < d->nb; b++) {
-		uint8_t vid[VID_BYTES];
-
-		if (d->dir_pos[b] == NO_POS)
+		if (d->dir_pos[b][0] == NO_POS)
 			continue;
 		if (hint && hint->nb == d->nb && hint->pages[b] &&
-		    hint->pages[b]->pos == d->dir_pos[b] && hint->pages[b]->gen == d->dir_gen[b]) {
+		    memcmp(hint->pages[b]->pos, d->dir_pos[b], sizeof d->dir_pos[b]) == 0 &&
+		    hint->pages[b]->gen == d->dir_gen[b])
 			v->pages[b] = volmap_page_ref(hint->pages[b]);
-		} else {
-			volmap_meta_vid(vid, sd->keys, "map", b);
-			rc = volmap_open_slot(s, raw, sd->keys, d->dir_pos[b], vid, d->dir_gen[b], scratch);
-			if (rc == E_STALE)
-				rc = MFS_E_CORRUPT; /* nothing moves while we hold the lock */
-			if (rc == 0)
-				rc = page_decode(&v->pages[b], scratch, b, d->nb, slot_count);
-			if (rc == 0) {
-				v->pages[b]->pos = d->dir_pos[b];
-				v->pages[b]->gen = d->dir_gen[b];
-			}
-		}
+		else
+			rc = load_page(s, sd, d, b, raw, scratch, &v->pages[b]);
 		if (rc == 0) {
 			v->entries += v->pages[b]->count;
 			v->npages++;

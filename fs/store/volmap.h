@@ -25,10 +25,16 @@
 #define CT_AT MFS_AEAD_NONCE_BYTES
 #define PAD_AT (CT_AT + MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES)
 #define SB_MAGIC 0x5653464du /* "MFSV" */
-#define SB_VERSION 2u
+#define SB_VERSION 3u
 #define SB_HEAD 96
-#define SB_DIR_BYTES 12 /* per map bucket: position u32, generation u64 */
+/* Per map bucket: generation u64, then one position u32 per copy. */
+#define SB_DIR_BYTES(copies) (8u + 4u * (copies))
 #define MAX_BUCKETS 4096u
+/* A redundant volume (one made inside another, whose sessions may write
+ * over it) keeps MAP_COPIES copies of each map page, its superblock on
+ * half its candidates, and parity for every object. */
+#define MAP_COPIES 3u
+#define MAX_BUCKETS_REDUNDANT 2048u
 #define PAGE_HEAD 4
 #define ENTRY_BYTES 24 /* slot id, position u32, generation u32 */
 #define PAGE_CAP ((MFS_SLOT_PAYLOAD - PAGE_HEAD) / ENTRY_BYTES)
@@ -40,7 +46,9 @@
  * it. Never returned past volume.c (it becomes MFS_E_CORRUPT). */
 #define E_STALE (MFS_E_FIRST - 1)
 
-_Static_assert(SB_HEAD + MAX_BUCKETS * SB_DIR_BYTES <= MFS_SLOT_PAYLOAD, "superblock fits");
+_Static_assert(SB_HEAD + MAX_BUCKETS * SB_DIR_BYTES(1) <= MFS_SLOT_PAYLOAD, "superblock fits");
+_Static_assert(SB_HEAD + MAX_BUCKETS_REDUNDANT * SB_DIR_BYTES(MAP_COPIES) <= MFS_SLOT_PAYLOAD,
+	       "a redundant volume's superblock fits");
 
 /* One volume's keys, in guarded memory. */
 struct vol_keys {
@@ -60,7 +68,7 @@ struct entry {
 /* One map page as committed: immutable, shared between views. */
 struct page {
 	unsigned refs; /* atomic */
-	uint32_t pos;
+	uint32_t pos[MAP_COPIES]; /* NO_POS past the view's copies */
 	uint64_t gen;
 	uint32_t count;
 	struct entry e[]; /* sorted by vid */
@@ -75,10 +83,23 @@ struct view {
 	struct page **pages; /* nb; NULL for an empty bucket */
 	uint64_t entries;
 	uint64_t npages;
-	uint32_t sb_pos[SB_COPIES];
-	uint8_t sb_nonce[SB_COPIES][MFS_AEAD_NONCE_BYTES]; /* as written: changes when rewritten */
+	int redundant;
+	uint32_t sb_pos[MAX_CANDIDATES];
+	uint8_t sb_nonce[MAX_CANDIDATES][MFS_AEAD_NONCE_BYTES]; /* as written: changes when rewritten */
 	unsigned nsb;
 };
+
+/* Copies of each map page a view keeps; its largest map; how many
+ * superblock copies a commit of side sd writes. */
+static inline unsigned volmap_copies(const struct view *v)
+{
+	return v->redundant ? MAP_COPIES : 1;
+}
+
+static inline uint32_t volmap_max_buckets(const struct view *v)
+{
+	return v->redundant ? MAX_BUCKETS_REDUNDANT : MAX_BUCKETS;
+}
 
 /* A volume as seen through one set of keys: our own, or the protected one. */
 struct side {

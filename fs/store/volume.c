@@ -11,6 +11,7 @@
 #include "crypto/le.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "fs/store/parity.h"
 #include "fs/store/volmap.h"
 
 #define LEN_BYTES 8
@@ -21,7 +22,16 @@
 /* A new volume needs this many candidates free of the other volume's data:
  * two for the superblock, one to write the next one to. */
 #define MIN_USABLE (SB_COPIES + 1)
-#define MAX_OBJ_SLOTS 1024u /* 64 MiB: an object's slots share one map page */
+#define MAX_OBJ_SLOTS 1024u /* 64 MiB: an object's slots (and parity) share one map page */
+/* A redundant volume's objects: stripes of up to STRIPE data slots, each
+ * with as many parity slots, and at least MIN_PARITY (the small objects:
+ * blob table buckets, one-chunk blobs, are the ones whose loss costs most);
+ * any k slots of a stripe of k data slots give back the rest. Parity slot
+ * j of the stripe that starts at data slot from has slot index
+ * MFS_OBJ_PARITY_INDEX | (from + j). */
+#define STRIPE MFS_PARITY_MAX_K
+#define MIN_PARITY 4u
+_Static_assert(2 * MAX_OBJ_SLOTS + MIN_PARITY <= PAGE_CAP, "an object and its parity fit one map page");
 #define DEFAULT_CACHE_CAP (UINT64_C(1) << 30)
 #define CATCH_UP_TRIES 8
 
@@ -32,9 +42,12 @@ struct mfs_volume {
 	struct side prot;                /* prot.keys NULL when nothing is protected */
 	pthread_mutex_t write_lock;      /* one write transaction at a time */
 	pthread_mutex_t view_lock;       /* self.view, prot.view */
+	int redundant;                   /* ours: parity and copies (fixed at creation) */
 	/* Write transactions only (under write_lock): */
 	uint8_t *busy;                   /* bitmap of positions not free to us */
 	uint64_t nbusy;
+	uint8_t *mine;                   /* positions our state holds, candidates too */
+	uint8_t *theirs;                 /* the same for the protected volume */
 	uint8_t cand_usable[MAX_CANDIDATES];      /* ours free of the protected volume */
 	uint8_t prot_cand_usable[MAX_CANDIDATES]; /* its free of ours */
 	int opened;                      /* open succeeded: close refreshes */
@@ -127,30 +140,48 @@ static int side_load(struct mfs_volume *v, struct side *sd)
 
 /* ---- the free map (write transactions) ---- */
 
+static int bit_get(const uint8_t *map, uint32_t pos)
+{
+	return (map[pos >> 3] >> (pos & 7)) & 1;
+}
+
+static void bit_set(uint8_t *map, uint32_t pos)
+{
+	map[pos >> 3] |= (uint8_t)(1u << (pos & 7));
+}
+
 static int busy_get(const struct mfs_volume *v, uint32_t pos)
 {
-	return (v->busy[pos >> 3] >> (pos & 7)) & 1;
+	return bit_get(v->busy, pos);
 }
 
 static void busy_set(struct mfs_volume *v, uint32_t pos)
 {
 	if (!busy_get(v, pos)) {
-		v->busy[pos >> 3] |= (uint8_t)(1u << (pos & 7));
+		bit_set(v->busy, pos);
 		v->nbusy++;
 	}
 }
 
+/* Position pos is busy, and held by the state marked in held. */
+static void hold(struct mfs_volume *vol, uint8_t *held, uint32_t pos)
+{
+	busy_set(vol, pos);
+	bit_set(held, pos);
+}
+
 /* The positions a state holds: its map pages and its slots. */
-static void mark_state(struct mfs_volume *vol, const struct view *v)
+static void mark_state(struct mfs_volume *vol, uint8_t *held, const struct view *v)
 {
 	for (uint32_t b = 0; v && b < v->nb; b++) {
 		const struct page *p = v->pages[b];
 
 		if (!p)
 			continue;
-		busy_set(vol, p->pos);
+		for (unsigned c = 0; c < volmap_copies(v); c++)
+			hold(vol, held, p->pos[c]);
 		for (uint32_t i = 0; i < p->count; i++)
-			busy_set(vol, p->e[i].pos);
+			hold(vol, held, p->e[i].pos);
 	}
 }
 
@@ -170,7 +201,7 @@ static void usable_candidates(const struct mfs_volume *vol, uint8_t usable[stati
 /* Slots a side holds: its objects, its map, its superblock candidates. */
 static uint64_t used_by(const struct side *sd, const struct view *v)
 {
-	return sd->ncand + (v ? v->entries + v->npages : 0);
+	return sd->ncand + (v ? v->entries + v->npages * volmap_copies(v) : 0);
 }
 
 /* Which positions are not ours to take: our own state, the protected
@@ -180,16 +211,20 @@ static void busy_build(struct mfs_volume *vol)
 {
 	const uint64_t n = mfs_store_header(vol->store)->slot_count;
 
-	memset(vol->busy, 0, (size_t)((n + 7) / 8));
+	const size_t bytes = (size_t)((n + 7) / 8);
+
+	memset(vol->busy, 0, bytes);
+	memset(vol->mine, 0, bytes);
+	memset(vol->theirs, 0, bytes);
 	vol->nbusy = 0;
-	mark_state(vol, vol->self.view);
-	mark_state(vol, vol->prot.view);
+	mark_state(vol, vol->mine, vol->self.view);
+	mark_state(vol, vol->theirs, vol->prot.view);
 	usable_candidates(vol, vol->cand_usable, &vol->self, &vol->prot);
 	usable_candidates(vol, vol->prot_cand_usable, &vol->prot, &vol->self);
 	for (unsigned j = 0; j < vol->self.ncand; j++)
-		busy_set(vol, vol->self.cand[j]);
+		hold(vol, vol->mine, vol->self.cand[j]);
 	for (unsigned j = 0; j < vol->prot.ncand; j++)
-		busy_set(vol, vol->prot.cand[j]);
+		hold(vol, vol->theirs, vol->prot.cand[j]);
 }
 
 static int poslist_add(struct poslist *l, uint32_t pos)
@@ -356,6 +391,8 @@ static int drop_slot(struct mfs_vtxn *t, const uint8_t vid[static VID_BYTES])
 struct bufs {
 	uint8_t *scratch;
 	uint8_t *raw;
+	uint8_t *stripe; /* redundant volumes: a stripe's payloads, guarded; wiped after use */
+	uint8_t *values; /* and a stripe's sealed slots */
 };
 
 static pthread_key_t bufs_key;
@@ -368,7 +405,9 @@ static void bufs_free(void *p)
 	if (!b)
 		return;
 	mfs_secure_free(b->scratch);
+	mfs_secure_free(b->stripe);
 	free(b->raw);
+	free(b->values);
 	free(b);
 }
 
@@ -403,6 +442,16 @@ static void bufs_give(struct bufs *b)
 	mfs_memzero(b->scratch, MFS_SLOT_PAYLOAD);
 	if (pthread_getspecific(bufs_key) || pthread_setspecific(bufs_key, b) != 0)
 		bufs_free(b); /* a nested transaction's: one pair is kept */
+}
+
+/* The stripe buffers, made on first use (only redundant volumes need them). */
+static int bufs_stripe(struct bufs *b)
+{
+	if (!b->stripe && !(b->stripe = mfs_secure_alloc(2 * STRIPE * MFS_SLOT_PAYLOAD)))
+		return -ENOMEM;
+	if (!b->values && !(b->values = malloc(2 * STRIPE * MFS_SLOT_BYTES)))
+		return -ENOMEM;
+	return 0;
 }
 
 static void txn_free(struct mfs_vtxn *t)
@@ -535,6 +584,15 @@ static void wipe_all(struct mfs_store *s, const struct poslist *l)
 		mfs_store_slot_wipe(s, l->p[i]);
 }
 
+/* Wipes pos unless the other volume's state holds it: a session that did
+ * not know of us may have written there since (ours is then lost, theirs
+ * must stay). */
+static void wipe_unless_held(struct mfs_store *s, uint32_t pos, const uint8_t *held)
+{
+	if (!bit_get(held, pos))
+		mfs_store_slot_wipe(s, pos);
+}
+
 void mfs_vtxn_abort(struct mfs_vtxn *t)
 {
 	if (!t)
@@ -572,7 +630,7 @@ static int catch_up(struct mfs_vtxn *t, int tries)
 	return 0;
 }
 
-/* ---- objects: reading ---- */
+/* ---- objects: layout ---- */
 
 uint64_t mfs_obj_slots_for(uint64_t len)
 {
@@ -593,8 +651,46 @@ static int check_name(size_t name_len)
 	return name_len == 0 || name_len > MFS_OBJ_NAME_MAX ? MFS_E_FORMAT : 0;
 }
 
-/* Opens slot index of object o into scratch. */
-static int open_obj_slot(struct mfs_vtxn *t, const struct volmap_obj *o, uint32_t index)
+/* Data slots a stripe holds: STRIPE in a redundant volume, else each slot
+ * stands alone. */
+static uint32_t stripe_width(int redundant)
+{
+	return redundant ? STRIPE : 1;
+}
+
+/* Parity slots of a stripe of k data slots. */
+static uint32_t parity_for(uint32_t k)
+{
+	return k < MIN_PARITY ? MIN_PARITY : k;
+}
+
+/* Slots of a stripe of k data slots: data and (redundant) parity. */
+static uint32_t stripe_slots(int redundant, uint32_t k)
+{
+	return redundant ? k + parity_for(k) : k;
+}
+
+/* Parity slots of an object of n data slots (its last stripe's decide). */
+static uint64_t parity_slots(uint64_t n)
+{
+	uint64_t last = n % STRIPE ? n % STRIPE : STRIPE;
+
+	return n == 0 ? 0 : n - last + parity_for((uint32_t)last);
+}
+
+/* Slot j of the stripe that starts at data slot from and holds k data
+ * slots: the data slots, then (redundant) their parity. */
+static void stripe_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *keys,
+		       const struct volmap_obj *o, uint32_t from, uint32_t k, uint32_t j)
+{
+	volmap_obj_vid(vid, keys, o, j < k ? from + j : MFS_OBJ_PARITY_INDEX | (from + j - k));
+}
+
+/* ---- objects: reading ---- */
+
+/* Opens slot index of object o into out. */
+static int open_obj_slot(struct mfs_vtxn *t, const struct volmap_obj *o, uint32_t index,
+			 uint8_t *out)
 {
 	const struct vol_keys *k = t->vol->self.keys;
 	uint8_t vid[VID_BYTES];
@@ -605,12 +701,59 @@ static int open_obj_slot(struct mfs_vtxn *t, const struct volmap_obj *o, uint32_
 	rc = lookup(t, vid, &e);
 	if (rc != 0)
 		return rc;
-	return volmap_open_slot(t->vol->store, t->bufs->raw, k, e.pos, vid, e.gen, t->bufs->scratch);
+	return volmap_open_slot(t->vol->store, t->bufs->raw, k, e.pos, vid, e.gen, out);
 }
 
-static int size_once(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t *len)
+/* Rebuilds data slot index of object o into scratch from the rest of its
+ * stripe (a redundant volume whose slot was written over). The stripe's
+ * shape comes from the map, so even a lost slot 0 (the length) comes back.
+ * MFS_E_CORRUPT when too little of the stripe is left. */
+static int rebuild_slot(struct mfs_vtxn *t, const struct volmap_obj *o, uint32_t index)
 {
-	int rc = open_obj_slot(t, o, 0);
+	const uint32_t from = index / STRIPE * STRIPE;
+	uint8_t vid[VID_BYTES], present[2 * STRIPE] = {0};
+	uint8_t *blocks[2 * STRIPE];
+	struct entry e;
+	uint32_t k = 0, m, got = 0;
+	int rc = bufs_stripe(t->bufs);
+
+	if (rc != 0)
+		return rc;
+	while (k < STRIPE && (volmap_obj_vid(vid, t->vol->self.keys, o, from + k),
+			      lookup(t, vid, &e) == 0))
+		k++;
+	if (index - from >= k)
+		return MFS_E_CORRUPT;
+	m = parity_for(k);
+	for (uint32_t j = 0; j < k + m; j++) {
+		blocks[j] = t->bufs->stripe + (size_t)j * MFS_SLOT_PAYLOAD;
+		if (got == k || j == index - from)
+			continue;
+		stripe_vid(vid, t->vol->self.keys, o, from, k, j);
+		present[j] = lookup(t, vid, &e) == 0 &&
+			     volmap_open_slot(t->vol->store, t->bufs->raw, t->vol->self.keys, e.pos, vid,
+					      e.gen, blocks[j]) == 0;
+		got += present[j];
+	}
+	rc = mfs_parity_rebuild(blocks, present, k, m, MFS_SLOT_PAYLOAD);
+	if (rc == 0)
+		memcpy(t->bufs->scratch, blocks[index - from], MFS_SLOT_PAYLOAD);
+	mfs_memzero(t->bufs->stripe, (size_t)(k + m) * MFS_SLOT_PAYLOAD);
+	return rc;
+}
+
+/* Opens slot index into scratch; with rebuild, a slot that does not open
+ * is rebuilt from its stripe. */
+static int obj_slot(struct mfs_vtxn *t, const struct volmap_obj *o, uint32_t index, int rebuild)
+{
+	int rc = open_obj_slot(t, o, index, t->bufs->scratch);
+
+	return rc == E_STALE && rebuild ? rebuild_slot(t, o, index) : rc;
+}
+
+static int size_once(struct mfs_vtxn *t, const struct volmap_obj *o, int rebuild, uint64_t *len)
+{
+	int rc = obj_slot(t, o, 0, rebuild);
 
 	if (rc == 0)
 		*len = mfs_le_get(t->bufs->scratch, LEN_BYTES);
@@ -624,7 +767,7 @@ static int size_once(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t *l
  * at a time and all of a batch is asked of the disk at once, so a cold read
  * waits once per batch, not once per slot. */
 static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t total, uint64_t off,
-		      uint8_t *dst, size_t len)
+		      uint8_t *dst, size_t len, int rebuild)
 {
 	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
 	const struct vol_keys *k = t->vol->self.keys;
@@ -665,6 +808,8 @@ static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t t
 				int rc = volmap_open_slot(t->vol->store, t->bufs->raw, k, e[i].pos, vids[i],
 							  e[i].gen, t->bufs->scratch);
 
+				if (rc == E_STALE && rebuild)
+					rc = rebuild_slot(t, o, from + i);
 				if (rc != 0)
 					return rc;
 			}
@@ -683,6 +828,7 @@ struct obj_read {
 	uint64_t total; /* given (known), else found */
 	int known;      /* the caller knows the length: slot 0 only when read */
 	int whole;      /* allocate dst for the whole object (mfs_obj_get) */
+	int rebuild;    /* rebuild slots that do not open (redundant volumes) */
 	uint64_t off;
 	size_t len;     /* 0: the length only */
 	uint8_t *dst;
@@ -694,7 +840,7 @@ static int read_once(struct mfs_vtxn *t, struct obj_read *r)
 	int rc;
 
 	if (!r->known || (r->len > 0 && slot_of(r->off) == 0)) {
-		rc = size_once(t, &r->o, &stored); /* opens slot 0 into scratch */
+		rc = size_once(t, &r->o, r->rebuild, &stored); /* opens slot 0 into scratch */
 		if (rc != 0)
 			return rc;
 		if (r->known && stored != r->total)
@@ -709,7 +855,7 @@ static int read_once(struct mfs_vtxn *t, struct obj_read *r)
 			return -ENOMEM;
 		r->len = (size_t)r->total;
 	}
-	rc = read_range(t, &r->o, r->total, r->off, r->dst, r->len);
+	rc = read_range(t, &r->o, r->total, r->off, r->dst, r->len, r->rebuild);
 	if (rc != 0 && r->whole) {
 		free(r->dst);
 		r->dst = NULL;
@@ -717,7 +863,9 @@ static int read_once(struct mfs_vtxn *t, struct obj_read *r)
 	return rc;
 }
 
-/* Runs r, moving to a newer state when a slot was overwritten under it. */
+/* Runs r, moving to a newer state when a slot was overwritten under it;
+ * when there is none, the slot was written over for good: a redundant
+ * volume rebuilds it. */
 static int read_obj(struct mfs_vtxn *t, const void *name, size_t name_len, struct obj_read *r)
 {
 	int rc = check_name(name_len);
@@ -730,6 +878,10 @@ static int read_obj(struct mfs_vtxn *t, const void *name, size_t name_len, struc
 		if (rc != E_STALE)
 			return rc;
 		rc = catch_up(t, tries);
+		if (rc == MFS_E_CORRUPT && t->vol->redundant && !r->rebuild) {
+			r->rebuild = 1;
+			rc = 0;
+		}
 		if (rc != 0)
 			return rc;
 	}
@@ -815,34 +967,127 @@ static void fill_payload(uint8_t *payload, uint32_t idx, const uint8_t *data, ui
 	memset(dst + n, 0, room - (size_t)n);
 }
 
-/* Room for n more slots, keeping one free position per map page a commit
- * may rewrite. MFS_E_FULL is decided before anything is written. */
+uint64_t mfs_obj_sealed_slots(struct mfs_volume *v, uint64_t len)
+{
+	const uint64_t n = mfs_obj_slots_for(len);
+
+	return n + (v->redundant ? parity_slots(n) : 0);
+}
+
+size_t mfs_obj_seal_scratch(struct mfs_volume *v, uint64_t len)
+{
+	uint64_t k = mfs_obj_slots_for(len);
+
+	k = k < stripe_width(v->redundant) ? k : stripe_width(v->redundant);
+	return (size_t)(v->redundant ? stripe_slots(1, (uint32_t)k) : 1) * MFS_SLOT_PAYLOAD;
+}
+
+/* Seals the stripe of object o that starts at data slot from into values
+ * (the sealed slots in stripe_vid's order; scratch as mfs_obj_seal_scratch
+ * says) and says how many data slots it holds. */
+static uint32_t seal_stripe(const struct vol_keys *keys, int redundant, const struct volmap_obj *o,
+			    const uint8_t *data, uint64_t len, uint32_t from, uint64_t gen,
+			    uint8_t *scratch, uint8_t *values)
+{
+	const uint64_t n = mfs_obj_slots_for(len);
+	const uint32_t k = (uint32_t)(n - from < stripe_width(redundant) ? n - from
+									  : stripe_width(redundant));
+	const uint32_t total = stripe_slots(redundant, k);
+	uint8_t *blocks[2 * STRIPE];
+	uint8_t vid[VID_BYTES];
+
+	for (uint32_t j = 0; j < total; j++)
+		blocks[j] = scratch + (redundant ? (size_t)j * MFS_SLOT_PAYLOAD : 0);
+	for (uint32_t j = 0; j < total; j++) {
+		if (j < k)
+			fill_payload(blocks[j], from + j, data, len);
+		if (redundant && j == k)
+			mfs_parity_encode(blocks + k, blocks, k, total - k, MFS_SLOT_PAYLOAD);
+		stripe_vid(vid, keys, o, from, k, j);
+		volmap_seal_slot(values + (size_t)j * MFS_SLOT_BYTES, blocks[j], keys, vid, gen);
+	}
+	mfs_memzero(scratch, (size_t)(redundant ? total : 1) * MFS_SLOT_PAYLOAD);
+	return k;
+}
+
+/* Room for n more slots, keeping room for the map pages a commit may
+ * rewrite. MFS_E_FULL is decided before anything is written. */
 static int have_room(struct mfs_vtxn *t, uint64_t n)
 {
-	uint64_t reserve = (uint64_t)t->view->nb + 1;
+	uint64_t reserve = ((uint64_t)t->view->nb + 1) * volmap_copies(t->view);
 
 	return mfs_vtxn_free_slots(t) >= n + reserve ? 0 : MFS_E_FULL;
 }
 
-/* The number of slots object o has now (a write transaction), 0 when absent. */
+/* The number of data slots object o has now (a write transaction), 0 when
+ * absent. */
 static int slots_now(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t *n)
 {
 	uint64_t len;
-	int rc = size_once(t, o, &len);
+	int rc = size_once(t, o, 0, &len);
 
+	if (rc == E_STALE && t->vol->redundant)
+		rc = size_once(t, o, 1, &len);
 	if (rc == E_STALE)
 		rc = MFS_E_CORRUPT;
 	*n = rc == 0 ? mfs_obj_slots_for(len) : 0;
 	return rc == MFS_E_NOTFOUND ? 0 : rc;
 }
 
+/* Forgets the slots object o had at old_n data slots and has no more at
+ * new_n (0: all of them): data slots and parity slots each run from index
+ * 0 up, so what goes is the tail of each. */
+static int drop_slots(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t new_n,
+		      uint64_t old_n)
+{
+	const uint64_t new_p = t->vol->redundant ? parity_slots(new_n) : 0;
+	const uint64_t old_p = t->vol->redundant ? parity_slots(old_n) : 0;
+	uint8_t vid[VID_BYTES];
+	int rc = 0;
+
+	for (uint64_t i = new_n; rc == 0 && i < old_n; i++) {
+		volmap_obj_vid(vid, t->vol->self.keys, o, (uint32_t)i);
+		rc = drop_slot(t, vid);
+	}
+	for (uint64_t i = new_p; rc == 0 && i < old_p; i++) {
+		volmap_obj_vid(vid, t->vol->self.keys, o, MFS_OBJ_PARITY_INDEX | (uint32_t)i);
+		rc = drop_slot(t, vid);
+	}
+	return rc;
+}
+
+/* Stores the sealed slots of object o (len bytes, sealed in stripe order
+ * at generation gen). */
+static int put_sealed(struct mfs_vtxn *t, const struct volmap_obj *o, const uint8_t *sealed,
+		      uint64_t len, uint32_t gen)
+{
+	const uint64_t n = mfs_obj_slots_for(len);
+	const uint32_t width = stripe_width(t->vol->redundant);
+	uint8_t vid[VID_BYTES];
+	int rc = 0;
+
+	for (uint32_t from = 0; rc == 0 && from < n; from += width) {
+		uint32_t k = n - from < width ? (uint32_t)(n - from) : width;
+		uint32_t total = stripe_slots(t->vol->redundant, k);
+
+		for (uint32_t j = 0; rc == 0 && j < total; j++, sealed += MFS_SLOT_BYTES) {
+			stripe_vid(vid, t->vol->self.keys, o, from, k, j);
+			rc = put_slot(t, vid, sealed, gen);
+		}
+	}
+	return rc;
+}
+
 int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const void *data,
 		  size_t len)
 {
-	const struct vol_keys *k = t->vol->self.keys;
-	uint64_t old_n, new_n = mfs_obj_slots_for(len);
+	struct mfs_volume *v = t->vol;
+	const uint64_t new_n = mfs_obj_slots_for(len);
+	const uint32_t width = stripe_width(v->redundant);
+	uint8_t *scratch = t->bufs->scratch, *values = t->bufs->raw;
 	struct volmap_obj o;
 	uint8_t vid[VID_BYTES];
+	uint64_t old_n;
 	int rc = check_name(name_len);
 
 	if (rc != 0)
@@ -851,43 +1096,49 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 		return -EROFS;
 	if (new_n > MAX_OBJ_SLOTS)
 		return -EFBIG;
-	volmap_obj_init(&o, k, name, name_len);
-	rc = slots_now(t, &o, &old_n);
+	if (v->redundant && (rc = bufs_stripe(t->bufs)) == 0) {
+		scratch = t->bufs->stripe;
+		values = t->bufs->values;
+	}
+	volmap_obj_init(&o, v->self.keys, name, name_len);
 	if (rc == 0)
-		rc = have_room(t, new_n);
-	for (uint32_t i = 0; rc == 0 && i < new_n; i++) {
-		volmap_obj_vid(vid, k, &o, i);
-		fill_payload(t->bufs->scratch, i, data, len);
-		volmap_seal_slot(t->bufs->raw, t->bufs->scratch, k, vid, (uint32_t)t->new_gen);
-		rc = put_slot(t, vid, t->bufs->raw, (uint32_t)t->new_gen);
+		rc = slots_now(t, &o, &old_n);
+	if (rc == 0)
+		rc = have_room(t, mfs_obj_sealed_slots(v, len));
+	for (uint32_t from = 0; rc == 0 && from < new_n; from += width) {
+		uint32_t k = seal_stripe(v->self.keys, v->redundant, &o, data, len, from,
+					 (uint32_t)t->new_gen, scratch, values);
+
+		for (uint32_t j = 0; rc == 0 && j < stripe_slots(v->redundant, k); j++) {
+			stripe_vid(vid, v->self.keys, &o, from, k, j);
+			rc = put_slot(t, vid, values + (size_t)j * MFS_SLOT_BYTES, (uint32_t)t->new_gen);
+		}
 	}
-	for (uint64_t i = new_n; rc == 0 && i < old_n; i++) {
-		volmap_obj_vid(vid, k, &o, (uint32_t)i);
-		rc = drop_slot(t, vid);
-	}
+	if (rc == 0)
+		rc = drop_slots(t, &o, new_n, old_n);
 	return rc;
 }
 
 void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const void *name,
 		  size_t name_len, const void *data, size_t len)
 {
+	const uint64_t n = mfs_obj_slots_for(len);
+	const uint32_t width = stripe_width(v->redundant);
 	struct volmap_obj o;
-	uint8_t vid[VID_BYTES];
 
 	volmap_obj_init(&o, v->self.keys, name, name_len);
-	for (uint32_t i = 0; i < mfs_obj_slots_for(len); i++) {
-		volmap_obj_vid(vid, v->self.keys, &o, i);
-		fill_payload(scratch, i, data, len);
-		volmap_seal_slot(sealed + (size_t)i * MFS_SLOT_BYTES, scratch, v->self.keys, vid, 0);
+	for (uint32_t from = 0; from < n; from += width) {
+		uint32_t k = seal_stripe(v->self.keys, v->redundant, &o, data, len, from, 0, scratch,
+					 sealed);
+
+		sealed += (size_t)stripe_slots(v->redundant, k) * MFS_SLOT_BYTES;
 	}
-	mfs_memzero(scratch, MFS_SLOT_PAYLOAD);
 }
 
 int mfs_obj_insert_sealed(struct mfs_vtxn *t, const void *name, size_t name_len,
 			  const uint8_t *sealed, uint64_t len)
 {
 	const struct vol_keys *k = t->vol->self.keys;
-	uint64_t n = mfs_obj_slots_for(len);
 	struct volmap_obj o;
 	uint8_t vid[VID_BYTES];
 	struct entry e;
@@ -897,24 +1148,21 @@ int mfs_obj_insert_sealed(struct mfs_vtxn *t, const void *name, size_t name_len,
 		return rc;
 	if (!t->write)
 		return -EROFS;
-	if (n > MAX_OBJ_SLOTS)
+	if (mfs_obj_slots_for(len) > MAX_OBJ_SLOTS)
 		return -EFBIG;
 	volmap_obj_init(&o, k, name, name_len);
 	volmap_obj_vid(vid, k, &o, 0);
 	if (lookup(t, vid, &e) == 0)
 		return MFS_E_EXISTS;
-	rc = have_room(t, n);
-	for (uint32_t i = 0; rc == 0 && i < n; i++) {
-		volmap_obj_vid(vid, k, &o, i);
-		rc = put_slot(t, vid, sealed + (size_t)i * MFS_SLOT_BYTES, 0);
-	}
+	rc = have_room(t, mfs_obj_sealed_slots(t->vol, len));
+	if (rc == 0)
+		rc = put_sealed(t, &o, sealed, len, 0);
 	return rc;
 }
 
 int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len)
 {
 	struct volmap_obj o;
-	uint8_t vid[VID_BYTES];
 	uint64_t n;
 	int rc = check_name(name_len);
 
@@ -926,10 +1174,8 @@ int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len)
 	rc = slots_now(t, &o, &n);
 	if (rc == 0 && n == 0)
 		rc = MFS_E_NOTFOUND;
-	for (uint64_t i = 0; rc == 0 && i < n; i++) {
-		volmap_obj_vid(vid, t->vol->self.keys, &o, (uint32_t)i);
-		rc = drop_slot(t, vid);
-	}
+	if (rc == 0)
+		rc = drop_slots(t, &o, 0, n);
 	return rc;
 }
 
@@ -1040,6 +1286,7 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 {
 	const struct view *old = t->view;
 	struct vol_keys *k = t->vol->self.keys;
+	const unsigned copies = volmap_copies(old);
 	struct view *nv = NULL;
 	uint32_t nb = old->nb;
 	int rc;
@@ -1048,12 +1295,13 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 		nv = volmap_view_new(nb);
 		if (!nv)
 			return -ENOMEM;
+		nv->redundant = old->redundant;
 		rc = build_map(t, nb, nv);
 		if (rc != -E2BIG)
 			break;
 		volmap_view_unref(nv);
 		nv = NULL;
-		if (nb >= MAX_BUCKETS)
+		if (nb >= volmap_max_buckets(old))
 			return MFS_E_FULL;
 		nb *= 2;
 	}
@@ -1061,14 +1309,16 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 		struct page *p = nv->pages[b];
 		uint8_t vid[VID_BYTES];
 
-		if (!p || p->pos != NO_POS)
+		if (!p || p->pos[0] != NO_POS)
 			continue; /* empty, or shared with the old view */
-		rc = alloc_pos(t, &p->pos);
-		if (rc == 0) {
-			volmap_meta_vid(vid, k, "map", b);
-			volmap_page_encode(t->bufs->scratch, p);
-			volmap_seal_slot(t->bufs->raw, t->bufs->scratch, k, vid, p->gen);
-			rc = mfs_store_slot_write(t->vol->store, p->pos, t->bufs->raw);
+		volmap_meta_vid(vid, k, "map", b);
+		volmap_page_encode(t->bufs->scratch, p);
+		for (unsigned c = 0; rc == 0 && c < copies; c++) {
+			rc = alloc_pos(t, &p->pos[c]);
+			if (rc == 0) {
+				volmap_seal_slot(t->bufs->raw, t->bufs->scratch, k, vid, p->gen);
+				rc = mfs_store_slot_write(t->vol->store, p->pos[c], t->bufs->raw);
+			}
 		}
 	}
 	/* Old pages the new map does not share are replaced. */
@@ -1077,8 +1327,8 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 		int kept = 0;
 
 		kept = nb == old->nb && nv->pages[b] == p;
-		if (p && !kept)
-			rc = poslist_add(&t->freed, p->pos);
+		for (unsigned c = 0; p && !kept && rc == 0 && c < copies; c++)
+			rc = poslist_add(&t->freed, p->pos[c]);
 	}
 	if (rc != 0) {
 		volmap_view_unref(nv);
@@ -1097,12 +1347,15 @@ static int put_sb(struct mfs_store *s, uint8_t *raw, uint8_t *scratch, const str
 		  struct poslist *written)
 {
 	const unsigned start = mfs_random_uniform(sd->ncand);
+	/* A redundant volume's superblock on half its candidates: the other
+	 * volume's sessions may write over some. */
+	const unsigned want = nv->redundant ? sd->ncand / 2 : SB_COPIES;
 	int rc = 0;
 
 	nv->sb.used_slots = used_by(sd, nv);
 	nv->nsb = 0;
 	volmap_sb_encode(scratch, nv);
-	for (unsigned i = 0; rc == 0 && i < sd->ncand && nv->nsb < SB_COPIES; i++) {
+	for (unsigned i = 0; rc == 0 && i < sd->ncand && nv->nsb < want; i++) {
 		unsigned j = (start + i) % sd->ncand;
 		int current = 0;
 
@@ -1147,6 +1400,7 @@ static int touch_protected(struct mfs_vtxn *t)
 			nv->pages[b] = volmap_page_ref(cur->pages[b]);
 		nv->gen = next_gen(cur->gen);
 		nv->sb = cur->sb;
+		nv->redundant = cur->redundant;
 		nv->entries = cur->entries;
 		nv->npages = cur->npages;
 		rc = put_sb(vol->store, t->bufs->raw, t->bufs->scratch, sd, cur, nv,
@@ -1156,7 +1410,7 @@ static int touch_protected(struct mfs_vtxn *t)
 		rc = mfs_store_sync(vol->store);
 	if (rc == 0) {
 		for (unsigned c = 0; c < cur->nsb; c++)
-			mfs_store_slot_wipe(vol->store, cur->sb_pos[c]);
+			wipe_unless_held(vol->store, cur->sb_pos[c], vol->mine);
 		side_install(vol, sd, nv);
 	} else {
 		wipe_all(vol->store, &written);
@@ -1206,8 +1460,9 @@ int mfs_vtxn_commit(struct mfs_vtxn *t)
 	free(sb_written.p);
 	/* Durable: what the new state replaced leaves the store. */
 	for (unsigned c = 0; c < t->view->nsb; c++)
-		mfs_store_slot_wipe(s, t->view->sb_pos[c]);
-	wipe_all(s, &t->freed);
+		wipe_unless_held(s, t->view->sb_pos[c], vol->theirs);
+	for (size_t i = 0; i < t->freed.n; i++)
+		wipe_unless_held(s, t->freed.p[i], vol->theirs);
 	side_install(vol, &vol->self, nv);
 	write_end(t);
 	return 0;
@@ -1223,7 +1478,12 @@ static struct mfs_volume *volume_alloc(struct mfs_store *s)
 	if (!v)
 		return NULL;
 	v->busy = malloc((size_t)((n + 7) / 8));
-	if (!v->busy) {
+	v->mine = malloc((size_t)((n + 7) / 8));
+	v->theirs = malloc((size_t)((n + 7) / 8));
+	if (!v->busy || !v->mine || !v->theirs) {
+		free(v->busy);
+		free(v->mine);
+		free(v->theirs);
 		free(v);
 		return NULL;
 	}
@@ -1265,6 +1525,8 @@ void mfs_volume_close(struct mfs_volume *v)
 	pthread_mutex_destroy(&v->write_lock);
 	pthread_mutex_destroy(&v->view_lock);
 	free(v->busy);
+	free(v->mine);
+	free(v->theirs);
 	free(v);
 }
 
@@ -1329,6 +1591,8 @@ int mfs_volume_open(struct mfs_volume **out, struct mfs_store *s, const char *pw
 		rc = side_load(v, &v->self);
 		if (rc == MFS_E_NOTFOUND)
 			rc = MFS_E_BADPASS;
+		if (rc == 0)
+			v->redundant = v->self.view->redundant;
 	}
 	if (rc == 0)
 		rc = protect_pw ? attach_protect(v, protect_pw, protect_len) : attach_stored_protect(v);
@@ -1377,6 +1641,9 @@ int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const 
 		mfs_random(&start, sizeof start);
 		empty->gen = start >> 16;
 		empty->sb = (struct mfs_superblock){.bucket_count = 1, .cache_cap = DEFAULT_CACHE_CAP};
+		/* A volume made inside another is written over by that one's
+		 * sessions that do not know of it: it keeps parity. */
+		empty->redundant = v->redundant = v->prot.keys != NULL;
 		side_install(v, &v->self, empty);
 		v->creating = 1;
 	}
@@ -1443,6 +1710,7 @@ int mfs_volume_stats(struct mfs_volume *v, struct mfs_volume_stats *out)
 	out->used_slots = out->sb.used_slots;
 	out->protected_slots = v->prot.keys ? used_by(&v->prot, v->prot.view) : 0;
 	out->free_slots = mfs_vtxn_free_slots(t);
+	out->redundant = v->redundant;
 	mfs_vtxn_abort(t);
 	return 0;
 }

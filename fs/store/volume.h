@@ -65,6 +65,7 @@ struct mfs_volume_stats {
 	uint64_t used_slots;      /* this volume's */
 	uint64_t protected_slots; /* the protected volume's, when one is open */
 	uint64_t free_slots;      /* as this volume sees them */
+	int redundant;            /* objects carry parity, the map is kept in copies */
 	struct mfs_superblock sb;
 };
 
@@ -113,9 +114,9 @@ int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len);
 
 /* Sealing an object's slots needs only the volume's keys, not a transaction,
  * so it may run on any thread ahead of time (ingest does it on its workers).
- * sealed receives mfs_obj_slots_for(len) * MFS_SLOT_BYTES bytes; scratch
- * (MFS_SLOT_PAYLOAD bytes) holds the object's bytes in clear for a moment:
- * guarded memory for secrets. */
+ * sealed receives mfs_obj_sealed_slots(v, len) * MFS_SLOT_BYTES bytes;
+ * scratch (mfs_obj_seal_scratch(v, len) bytes) holds the object's bytes in
+ * clear for a moment: guarded memory for secrets. */
 void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const void *name,
 		  size_t name_len, const void *data, size_t len);
 /* Stores, as a new object, slots sealed by mfs_obj_seal for an object of len
@@ -123,8 +124,11 @@ void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const
  * anything is written) when the slots do not fit. */
 int mfs_obj_insert_sealed(struct mfs_vtxn *t, const void *name, size_t name_len,
 			  const uint8_t *sealed, uint64_t len);
-/* Slots an object of len bytes occupies. */
+/* Data slots an object of len bytes occupies; with its parity in this
+ * volume (what mfs_obj_seal fills); the scratch bytes sealing it needs. */
 uint64_t mfs_obj_slots_for(uint64_t len);
+uint64_t mfs_obj_sealed_slots(struct mfs_volume *v, uint64_t len);
+size_t mfs_obj_seal_scratch(struct mfs_volume *v, uint64_t len);
 /* Free slots as this transaction sees them. */
 uint64_t mfs_vtxn_free_slots(struct mfs_vtxn *t);
 
@@ -133,7 +137,9 @@ uint64_t mfs_vtxn_free_slots(struct mfs_vtxn *t);
  * of this volume, by any process. */
 int mfs_volume_refresh(struct mfs_volume *v, uint64_t *generation);
 
-/* For tests: the store position of slot index of an object. */
+/* For tests: the store position of slot index of an object (data slot i,
+ * or MFS_OBJ_PARITY_INDEX | i for its parity in a redundant volume). */
+#define MFS_OBJ_PARITY_INDEX 0x80000000u
 int mfs_obj_slot_position(struct mfs_vtxn *t, const void *name, size_t name_len, uint32_t index,
 			  uint32_t *pos);
 

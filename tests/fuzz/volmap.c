@@ -30,11 +30,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(payload, data + 6, size - 6 < MFS_SLOT_PAYLOAD ? size - 6 : MFS_SLOT_PAYLOAD);
 	if (data[0] % 2 == 0) {
 		if (sb_decode(d, payload, SLOTS) == 0) {
-			if (d->nb == 0 || d->nb > MAX_BUCKETS || (d->nb & (d->nb - 1)) != 0)
+			if (d->nb == 0 || (d->nb & (d->nb - 1)) != 0 ||
+			    d->nb > (d->redundant ? MAX_BUCKETS_REDUNDANT : MAX_BUCKETS))
 				abort();
 			for (uint32_t b = 0; b < d->nb; b++)
-				if (d->dir_pos[b] != NO_POS && d->dir_pos[b] >= SLOTS)
-					abort();
+				for (unsigned c = 0; c < MAP_COPIES; c++)
+					if (d->dir_pos[b][c] != NO_POS && d->dir_pos[b][c] >= SLOTS)
+						abort();
 		}
 	} else {
 		nb = 1u << (data[1] % 13);

@@ -1,5 +1,6 @@
-/* fs/store/volmap: format 2 of a volume, held to golden vectors made once
- * from fixed keys (tests/vectors/volume-format-2.txt and slot-format-2.bin),
+/* fs/store/volmap: format 3 of a volume, held to golden vectors made once
+ * from fixed keys (tests/vectors/volume-format-3.txt; slot-format-2.bin: the
+ * slot seal has not changed since format 2),
  * so a silent change of slot ids, candidates, the superblock, map pages or
  * the slot seal fails here. MFS_WRITE_VECTORS=1 writes the files instead
  * (only when the format changes on purpose, with a new version). */
@@ -16,7 +17,7 @@
 #ifndef MFS_SOURCE_DIR
 #define MFS_SOURCE_DIR "."
 #endif
-#define VECTORS MFS_SOURCE_DIR "/tests/vectors/volume-format-2.txt"
+#define VECTORS MFS_SOURCE_DIR "/tests/vectors/volume-format-3.txt"
 #define SLOT_VECTOR MFS_SOURCE_DIR "/tests/vectors/slot-format-2.bin"
 
 static struct vol_keys *fixed_keys(void)
@@ -86,7 +87,7 @@ static char *format_lines(size_t *len)
 		p->e[i].pos = 100 + i;
 		p->e[i].gen = 7 + i;
 	}
-	p->pos = 42;
+	p->pos[0] = 42;
 	p->gen = 0x1122334455ull;
 	v->pages[1] = p;
 	v->gen = 0x123456789abull;
@@ -98,9 +99,17 @@ static char *format_lines(size_t *len)
 	mfs_blob_id(digest, payload, MFS_SLOT_PAYLOAD);
 	hex_line(out, "map_page_digest", digest, sizeof digest);
 	volmap_sb_encode(payload, v);
-	hex_line(out, "superblock_head", payload, SB_HEAD + 2 * SB_DIR_BYTES);
+	hex_line(out, "superblock_head", payload, SB_HEAD + 2 * SB_DIR_BYTES(1));
 	mfs_blob_id(digest, payload, MFS_SLOT_PAYLOAD);
 	hex_line(out, "superblock_digest", digest, sizeof digest);
+	/* A redundant volume: three copies of each map page, parity slots. */
+	v->redundant = 1;
+	p->pos[1] = 43;
+	p->pos[2] = 44;
+	volmap_sb_encode(payload, v);
+	hex_line(out, "redundant_superblock_head", payload, SB_HEAD + 2 * SB_DIR_BYTES(MAP_COPIES));
+	slot_vid(vid, k, names[0], name_lens[0], 0x80000000u | 1);
+	hex_line(out, "parity_slot_id_0_1", vid, sizeof vid);
 	fclose(out);
 	volmap_view_unref(v);
 	free(payload);

@@ -479,3 +479,173 @@ Test(volume, a_read_sees_what_another_process_committed)
 	mfs_volume_close(mine);
 	close_store(&f);
 }
+
+/* The store positions of an object's n data slots and n parity slots. */
+static void slot_positions(struct mfs_volume *v, const char *name, uint32_t n, uint32_t *data,
+			   uint32_t *parity)
+{
+	struct mfs_vtxn *t;
+	uint32_t past;
+
+	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name), i, &data[i]), 0);
+		cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name), MFS_OBJ_PARITY_INDEX | i,
+						   &parity[i]),
+			     0, "%s has parity for slot %u", name, i);
+	}
+	cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name), n, &past), MFS_E_NOTFOUND);
+	mfs_vtxn_abort(t);
+}
+
+/* Writes random bytes over a slot, as a session that did not know of the
+ * volume holding it would. */
+static void write_over(struct mfs_store *s, uint32_t pos)
+{
+	cr_assert_eq(mfs_store_lock(s), 0);
+	cr_assert_eq(mfs_store_slot_wipe(s, pos), 0);
+	cr_assert_eq(mfs_store_sync(s), 0);
+	mfs_store_unlock(s);
+}
+
+Test(volume, a_hidden_volume_rebuilds_slots_written_over_from_parity)
+{
+	struct fixture f = open_store(600);
+	const uint32_t n = 40; /* three stripes: 16, 16 and 8 data slots */
+	const size_t len = (size_t)(n - 1) * MFS_SLOT_PAYLOAD + 100;
+	uint8_t *secret = malloc(len), *got;
+	uint32_t data[40], parity[40], small_data[1], small_parity[4];
+	struct mfs_volume_stats st;
+	struct mfs_vtxn *t;
+	struct mfs_volume *outer, *hidden;
+	uint64_t got_len;
+
+	cr_assert_eq(mfs_obj_slots_for(len), n);
+	outer = tu_volume(f.store, "outer", NULL);
+	cr_assert_eq(mfs_volume_stats(outer, &st), 0);
+	cr_assert_eq(st.redundant, 0, "an outer volume keeps no parity");
+	mfs_volume_close(outer);
+	hidden = tu_volume(f.store, "hidden", "outer");
+	cr_assert_eq(mfs_volume_stats(hidden, &st), 0);
+	cr_assert_eq(st.redundant, 1, "a volume made inside another does");
+	tu_fill_random(secret, len, 51);
+	put(hidden, "diary", secret, len);
+	put(hidden, "note", "a small secret", 14);
+	slot_positions(hidden, "diary", n, data, parity);
+	slot_positions(hidden, "note", 1, small_data, small_parity);
+	cr_assert_eq(mfs_vtxn_begin(hidden, 0, &t), 0);
+	for (uint32_t i = 1; i < 4; i++)
+		cr_assert_eq(mfs_obj_slot_position(t, "note", 4, MFS_OBJ_PARITY_INDEX | i,
+						   &small_parity[i]), 0);
+	mfs_vtxn_abort(t);
+	mfs_volume_close(hidden);
+	/* The small object keeps one of its five slots. */
+	write_over(f.store, small_data[0]);
+	for (uint32_t i = 0; i < 3; i++)
+		write_over(f.store, small_parity[i]);
+	/* Stripe 0 loses all its data slots (the length in slot 0 too), stripe
+	 * 1 half of each kind, stripe 2 all its parity: each keeps exactly k. */
+	for (uint32_t i = 0; i < 16; i++)
+		write_over(f.store, data[i]);
+	for (uint32_t i = 16; i < 32; i++)
+		write_over(f.store, i % 2 ? data[i] : parity[i]);
+	for (uint32_t i = 32; i < 40; i++)
+		write_over(f.store, parity[i]);
+	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
+	expect(hidden, "diary", secret, len);
+	expect(hidden, "note", (const uint8_t *)"a small secret", 14);
+	mfs_volume_close(hidden);
+	/* One slot more in stripe 1: too little is left, and it says so. */
+	write_over(f.store, data[17 - 1]);
+	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
+	cr_assert_eq(get(hidden, "diary", &got, &got_len), MFS_E_CORRUPT);
+	mfs_volume_close(hidden);
+	free(secret);
+	close_store(&f);
+}
+
+Test(volume, sealed_ahead_objects_of_a_hidden_volume_carry_parity)
+{
+	struct fixture f = open_store(300);
+	const size_t len = 20 * MFS_SLOT_PAYLOAD;
+	const uint32_t n = (uint32_t)mfs_obj_slots_for(len);
+	struct mfs_volume *hidden;
+	uint8_t *secret = malloc(len), *sealed, *scratch;
+	uint32_t data[32], parity[32];
+	struct mfs_vtxn *t;
+
+	mfs_volume_close(tu_volume(f.store, "outer", NULL));
+	hidden = tu_volume(f.store, "hidden", "outer");
+	cr_assert_eq(mfs_obj_sealed_slots(hidden, len), 2 * n, "21 data slots: stripes of 16 and 5");
+	cr_assert_eq(mfs_obj_sealed_slots(hidden, 1), 1 + 4, "a small object keeps 4 parity slots");
+	sealed = malloc(mfs_obj_sealed_slots(hidden, len) * MFS_SLOT_BYTES);
+	scratch = mfs_secure_alloc(mfs_obj_seal_scratch(hidden, len));
+	tu_fill_random(secret, len, 52);
+	mfs_obj_seal(hidden, sealed, scratch, "pre", 3, secret, len);
+	cr_assert_eq(mfs_vtxn_begin(hidden, 1, &t), 0);
+	cr_assert_eq(mfs_obj_insert_sealed(t, "pre", 3, sealed, len), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	slot_positions(hidden, "pre", n, data, parity);
+	for (uint32_t i = 0; i < n; i += 2)
+		write_over(f.store, data[i]);
+	expect(hidden, "pre", secret, len);
+	mfs_volume_close(hidden);
+	free(secret);
+	free(sealed);
+	mfs_secure_free(scratch);
+	close_store(&f);
+}
+
+/* The outer volume, opened alone, writes where the hidden one had a slot;
+ * the hidden one, opened later, rebuilds its slot and, when it lets that
+ * object go, must not wipe the position: the outer volume's data is there. */
+Test(volume, a_session_never_wipes_what_the_other_volume_now_holds)
+{
+	struct fixture f = open_store(400);
+	const size_t len = 10 * MFS_SLOT_PAYLOAD;
+	const uint32_t n = (uint32_t)mfs_obj_slots_for(len);
+	uint8_t *secret = malloc(len);
+	uint32_t data[16], parity[16], pos = 0;
+	struct mfs_volume *outer, *hidden;
+	int hit = 0, count = 0;
+	char name[32];
+
+	mfs_volume_close(tu_volume(f.store, "outer", NULL));
+	hidden = tu_volume(f.store, "hidden", "outer");
+	tu_fill_random(secret, len, 53);
+	put(hidden, "diary", secret, len);
+	slot_positions(hidden, "diary", n, data, parity);
+	mfs_volume_close(hidden);
+	cr_assert_eq(mfs_volume_open(&outer, f.store, "outer", 5, NULL, 0), 0);
+	while (!hit) {
+		struct mfs_vtxn *t;
+
+		cr_assert_lt(count, 300, "the outer volume never took a slot of the diary");
+		sprintf(name, "small%d", count++);
+		put(outer, name, name, strlen(name));
+		cr_assert_eq(mfs_vtxn_begin(outer, 0, &t), 0);
+		cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name), 0, &pos), 0);
+		mfs_vtxn_abort(t);
+		for (uint32_t i = 0; i < n; i++)
+			hit |= pos == data[i] || pos == parity[i];
+	}
+	mfs_volume_close(outer);
+	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
+	expect(hidden, "diary", secret, len);
+	{
+		struct mfs_vtxn *t;
+
+		cr_assert_eq(mfs_vtxn_begin(hidden, 1, &t), 0);
+		cr_assert_eq(mfs_obj_delete(t, "diary", 5), 0);
+		cr_assert_eq(mfs_vtxn_commit(t), 0);
+	}
+	mfs_volume_close(hidden);
+	cr_assert_eq(mfs_volume_open(&outer, f.store, "outer", 5, NULL, 0), 0);
+	for (int i = 0; i < count; i++) {
+		sprintf(name, "small%d", i);
+		expect(outer, name, (const uint8_t *)name, strlen(name));
+	}
+	mfs_volume_close(outer);
+	free(secret);
+	close_store(&f);
+}
