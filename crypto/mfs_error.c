@@ -18,7 +18,7 @@ static const char *const messages[] = {
 	[MFS_E_OVERWRITTEN - MFS_E_FIRST] =
 		"this volume was partly overwritten by another volume's writes (made without --protect-file): what is left reads, nothing more can be written",
 	[MFS_E_OLDSTORE - MFS_E_FIRST] =
-		"store made by an older megafs, whose format is not deniable: make a new store with 'megafs init' and copy the files over",
+		"store made by an older megafs, in a format this one does not read: make a new store with 'megafs init' and copy the files over",
 };
 
 const char *mfs_strerror(int err)

@@ -20,8 +20,9 @@
 
 #define HEADER_BYTES 80
 #define HEADER_SUM_BYTES 16
-#define STORE_VERSION 2
-#define FIRST_STORE_VERSION 1 /* LMDB copy-on-write for every slot write */
+/* 3: hidden volumes keep parity (volume format 3). 2: slots written in
+ * place. 1: LMDB copy-on-write for every slot write (not deniable). */
+#define STORE_VERSION 3
 #define FILL_BATCH 256
 
 static const char magic[8] = {'M', 'E', 'G', 'A', 'F', 'S', 0, 'S'};
@@ -87,7 +88,7 @@ static int header_decode(struct mfs_store_header *h, const uint8_t in[static HEA
 	h->kdf.ops = mfs_le_get(in + 32, 8);
 	h->kdf.mem = mfs_le_get(in + 40, 8);
 	memcpy(h->salt, in + 48, MFS_KDF_SALT_BYTES);
-	if (h->version == FIRST_STORE_VERSION)
+	if (h->version >= 1 && h->version < STORE_VERSION)
 		return MFS_E_OLDSTORE;
 	if (h->version != STORE_VERSION || h->slot_bytes != MFS_SLOT_BYTES || h->slot_count == 0 ||
 	    h->slot_count > (UINT64_C(1) << 32) ||

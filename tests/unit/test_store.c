@@ -177,21 +177,23 @@ static void set_version(const char *dir, uint32_t version)
 	forge_header(dir, 8, version, 4);
 }
 
-Test(store, a_store_of_the_first_format_is_refused_with_what_to_do)
+Test(store, a_store_of_an_older_format_is_refused_with_what_to_do)
 {
 	struct mfs_store *s = NULL;
 	char *dir;
 
 	tu_store(&dir, 32);
-	set_version(dir, 1);
-	cr_assert_eq(mfs_store_open(&s, dir), MFS_E_OLDSTORE);
-	cr_assert_null(s);
+	for (uint32_t version = 1; version <= 2; version++) {
+		set_version(dir, version);
+		cr_assert_eq(mfs_store_open(&s, dir), MFS_E_OLDSTORE, "version %u", version);
+		cr_assert_null(s);
+	}
 	cr_assert_str_eq(mfs_strerror(MFS_E_OLDSTORE),
-			 "store made by an older megafs, whose format is not deniable: make a new "
-			 "store with 'megafs init' and copy the files over");
-	set_version(dir, 3);
+			 "store made by an older megafs, in a format this one does not read: make a "
+			 "new store with 'megafs init' and copy the files over");
+	set_version(dir, 4);
 	cr_assert_eq(mfs_store_open(&s, dir), MFS_E_FORMAT, "a newer format: not ours to read");
-	set_version(dir, 2);
+	set_version(dir, 3);
 	cr_assert_eq(mfs_store_open(&s, dir), 0, "the checksum rewrite itself is sound");
 	mfs_store_close(s);
 	tu_rmtree(dir);
