@@ -50,6 +50,9 @@ int cmd_status(int argc, char **argv)
 	}
 	cli_human_bytes(a, sizeof a, st.free_slots * MFS_SLOT_PAYLOAD);
 	printf("free       %llu slots (%s)\n", (unsigned long long)st.free_slots, a);
+	if (st.redundant)
+		printf("parity     on: made inside another volume, this one rebuilds what that "
+		       "one's unprotected sessions write over\n");
 	cli_human_bytes(a, sizeof a, st.sb.pinned_bytes);
 	cli_human_bytes(b, sizeof b, st.sb.blob_bytes - st.sb.pinned_bytes);
 	cli_human_bytes(d, sizeof d, st.sb.cache_cap);

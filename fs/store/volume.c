@@ -46,7 +46,7 @@ struct mfs_volume {
 	/* Write transactions only (under write_lock): */
 	uint8_t *busy;                   /* bitmap of positions not free to us */
 	uint64_t nbusy;
-	uint8_t *mine;                   /* positions our state holds, candidates too */
+	uint8_t *mine;                   /* positions our state holds (superblock copies too) */
 	uint8_t *theirs;                 /* the same for the protected volume */
 	uint8_t cand_usable[MAX_CANDIDATES];      /* ours free of the protected volume */
 	uint8_t prot_cand_usable[MAX_CANDIDATES]; /* its free of ours */
@@ -170,9 +170,13 @@ static void hold(struct mfs_volume *vol, uint8_t *held, uint32_t pos)
 	bit_set(held, pos);
 }
 
-/* The positions a state holds: its map pages and its slots. */
+/* The positions a state holds: its map pages, its slots, and its
+ * superblock copies (a candidate holding none is nobody's: a session that
+ * did not know of this volume may have put its own superblock there). */
 static void mark_state(struct mfs_volume *vol, uint8_t *held, const struct view *v)
 {
+	for (unsigned c = 0; v && c < v->nsb; c++)
+		bit_set(held, v->sb_pos[c]);
 	for (uint32_t b = 0; v && b < v->nb; b++) {
 		const struct page *p = v->pages[b];
 
@@ -222,9 +226,9 @@ static void busy_build(struct mfs_volume *vol)
 	usable_candidates(vol, vol->cand_usable, &vol->self, &vol->prot);
 	usable_candidates(vol, vol->prot_cand_usable, &vol->prot, &vol->self);
 	for (unsigned j = 0; j < vol->self.ncand; j++)
-		hold(vol, vol->mine, vol->self.cand[j]);
+		busy_set(vol, vol->self.cand[j]);
 	for (unsigned j = 0; j < vol->prot.ncand; j++)
-		hold(vol, vol->theirs, vol->prot.cand[j]);
+		busy_set(vol, vol->prot.cand[j]);
 }
 
 static int poslist_add(struct poslist *l, uint32_t pos)

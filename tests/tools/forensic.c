@@ -339,10 +339,14 @@ static void outer_view(struct features *x, const struct file *f, const struct tr
 	if (best) {
 		uint32_t nb = (uint32_t)mfs_le_get(best_copy + 60, 4);
 
+		/* Format 3: per bucket a u64 generation, then a u32 position per
+		 * copy (three in a redundant volume: never an outer one). */
+		unsigned copies = mfs_le_get(best_copy + 72, 4) ? 3 : 1;
+
 		for (uint32_t b = 0; b < nb && b < 4096; b++) {
-			const uint8_t *d = best_copy + 96 + (size_t)b * 12;
-			uint32_t pp = (uint32_t)mfs_le_get(d, 4);
-			uint64_t pg = mfs_le_get(d + 4, 8);
+			const uint8_t *d = best_copy + 96 + (size_t)b * (8 + 4 * copies);
+			uint32_t pp = (uint32_t)mfs_le_get(d + 8, 4);
+			uint64_t pg = mfs_le_get(d, 8);
 			uint8_t vid[16];
 
 			if (pp >= n)
@@ -892,7 +896,7 @@ static void snapshot_diff(const char *dir, const char *before, double *changed, 
 }
 
 /* Two snapshots, before and after one session (an idle outer one, or a
- * hidden one): the multi-snapshot adversary format 2 does not defeat. */
+ * hidden one): the multi-snapshot adversary formats 2 and 3 do not defeat. */
 static int play_snapshots(int pairs, const char *work)
 {
 	struct mfs_kdf_limits kdf;
