@@ -86,6 +86,7 @@ int cmd_channel(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_tracker(int argc, char **argv);

@@ -24,14 +24,15 @@ struct bucket {
 	struct entry *entries;
 };
 
-static size_t blob_name(uint8_t name[static 1 + MFS_BLOB_ID_BYTES], const uint8_t *id)
+size_t mfs_blob_object_name(uint8_t name[static MFS_BLOB_OBJ_NAME_MAX],
+			    const uint8_t id[static MFS_BLOB_ID_BYTES])
 {
 	name[0] = 'b';
 	memcpy(name + 1, id, MFS_BLOB_ID_BYTES);
 	return 1 + MFS_BLOB_ID_BYTES;
 }
 
-static size_t bucket_name(uint8_t name[static 7], uint32_t index)
+size_t mfs_blob_table_object_name(uint8_t name[static MFS_BLOB_OBJ_NAME_MAX], uint32_t index)
 {
 	memcpy(name, "\0bt", 3);
 	mfs_le_put(name + 3, index, 4);
@@ -45,10 +46,10 @@ static uint32_t bucket_of(const uint8_t *id, uint32_t bucket_count)
 
 static int bucket_load(struct mfs_vtxn *t, uint32_t index, struct bucket *b)
 {
-	uint8_t name[7];
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
 	uint8_t *raw = NULL;
 	uint64_t len;
-	int rc = mfs_obj_get(t, name, bucket_name(name, index), &raw, &len);
+	int rc = mfs_obj_get(t, name, mfs_blob_table_object_name(name, index), &raw, &len);
 
 	b->index = index;
 	b->count = 0;
@@ -83,8 +84,8 @@ static int bucket_load(struct mfs_vtxn *t, uint32_t index, struct bucket *b)
 
 static int bucket_store(struct mfs_vtxn *t, const struct bucket *b)
 {
-	uint8_t name[7];
-	size_t n = bucket_name(name, b->index);
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
+	size_t n = mfs_blob_table_object_name(name, b->index);
 	uint8_t *raw;
 	int rc;
 
@@ -177,8 +178,8 @@ static int grow_table(struct mfs_vtxn *t)
 static int remove_blob(struct mfs_vtxn *t, struct bucket *b, struct entry *e)
 {
 	struct mfs_superblock *sb = mfs_vtxn_sb(t);
-	uint8_t name[1 + MFS_BLOB_ID_BYTES];
-	int rc = mfs_obj_delete(t, name, blob_name(name, e->id));
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
+	int rc = mfs_obj_delete(t, name, mfs_blob_object_name(name, e->id));
 
 	if (rc != 0)
 		return rc;
@@ -259,7 +260,7 @@ static int put_blob(struct mfs_vtxn *t, const uint8_t *id, const uint8_t *blob,
 		    const uint8_t *sealed, size_t len, int pin, int *what)
 {
 	struct mfs_superblock *sb = mfs_vtxn_sb(t);
-	uint8_t name[1 + MFS_BLOB_ID_BYTES];
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
 	struct bucket b;
 	struct entry *e, fresh;
 	int rc;
@@ -291,9 +292,9 @@ static int put_blob(struct mfs_vtxn *t, const uint8_t *id, const uint8_t *blob,
 			return rc;
 	}
 	if (sealed)
-		rc = mfs_obj_insert_sealed(t, name, blob_name(name, id), sealed, len);
+		rc = mfs_obj_insert_sealed(t, name, mfs_blob_object_name(name, id), sealed, len);
 	else
-		rc = mfs_obj_write(t, name, blob_name(name, id), blob, len);
+		rc = mfs_obj_write(t, name, mfs_blob_object_name(name, id), blob, len);
 	memcpy(fresh.id, id, MFS_BLOB_ID_BYTES);
 	fresh.size = (uint32_t)len;
 	fresh.pins = pin ? 1 : 0;
@@ -342,9 +343,9 @@ size_t mfs_blob_seal_scratch(struct mfs_volume *v, size_t len)
 void mfs_blob_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch,
 		   const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob, size_t len)
 {
-	uint8_t name[1 + MFS_BLOB_ID_BYTES];
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
 
-	mfs_obj_seal(v, sealed, scratch, name, blob_name(name, id), blob, len);
+	mfs_obj_seal(v, sealed, scratch, name, mfs_blob_object_name(name, id), blob, len);
 }
 
 int mfs_blob_put(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
@@ -361,17 +362,17 @@ int mfs_blob_put(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 int mfs_blob_has(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES])
 {
 	uint64_t len;
-	uint8_t name[1 + MFS_BLOB_ID_BYTES];
-	int rc = mfs_obj_size(t, name, blob_name(name, id), &len);
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
+	int rc = mfs_obj_size(t, name, mfs_blob_object_name(name, id), &len);
 
 	return rc == 0 ? 1 : rc == MFS_E_NOTFOUND ? 0 : rc;
 }
 
 int mfs_blob_size(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], size_t *len)
 {
-	uint8_t name[1 + MFS_BLOB_ID_BYTES];
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
 	uint64_t n;
-	int rc = mfs_obj_size(t, name, blob_name(name, id), &n);
+	int rc = mfs_obj_size(t, name, mfs_blob_object_name(name, id), &n);
 
 	if (rc == 0)
 		*len = (size_t)n;
@@ -381,25 +382,25 @@ int mfs_blob_size(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]
 int mfs_blob_read(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint64_t off,
 		  void *buf, size_t len)
 {
-	uint8_t name[1 + MFS_BLOB_ID_BYTES];
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
 
-	return mfs_obj_read(t, name, blob_name(name, id), off, buf, len);
+	return mfs_obj_read(t, name, mfs_blob_object_name(name, id), off, buf, len);
 }
 
 int mfs_blob_read_known(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 			size_t blob_len, uint64_t off, void *buf, size_t len)
 {
-	uint8_t name[1 + MFS_BLOB_ID_BYTES];
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
 
-	return mfs_obj_read_known(t, name, blob_name(name, id), blob_len, off, buf, len);
+	return mfs_obj_read_known(t, name, mfs_blob_object_name(name, id), blob_len, off, buf, len);
 }
 
 int mfs_blob_get(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 		 size_t *len)
 {
-	uint8_t name[1 + MFS_BLOB_ID_BYTES];
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
 	uint64_t n;
-	int rc = mfs_obj_get(t, name, blob_name(name, id), blob, &n);
+	int rc = mfs_obj_get(t, name, mfs_blob_object_name(name, id), blob, &n);
 
 	if (rc == 0)
 		*len = (size_t)n;

@@ -75,6 +75,13 @@ int mfs_blob_delete(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTE
 /* Sets the cap on unpinned bytes, evicting down to it. */
 int mfs_blob_set_cap(struct mfs_vtxn *t, uint64_t cap);
 void mfs_blob_stats(struct mfs_vtxn *t, struct mfs_blob_stats *out);
+/* The volume objects the blob store keeps (for a check of every object):
+ * blob id's, and the blob table's bucket i (of mfs_vtxn_sb(t)->bucket_count).
+ * Return the name's length. */
+#define MFS_BLOB_OBJ_NAME_MAX (1 + MFS_BLOB_ID_BYTES)
+size_t mfs_blob_object_name(uint8_t name[static MFS_BLOB_OBJ_NAME_MAX],
+			    const uint8_t id[static MFS_BLOB_ID_BYTES]);
+size_t mfs_blob_table_object_name(uint8_t name[static MFS_BLOB_OBJ_NAME_MAX], uint32_t index);
 /* Calls fn for each blob; stops and returns fn's value when non-zero. */
 int mfs_blob_foreach(struct mfs_vtxn *t,
 		     int (*fn)(void *ctx, const uint8_t *id, uint32_t size, uint32_t pins), void *ctx);

@@ -6,7 +6,7 @@
 
 #include "crypto/mfs_error.h"
 
-#define MAX_ROWS (2 * MFS_PARITY_MAX_K)
+#define MAX_ROWS (MFS_PARITY_MAX_K + MFS_PARITY_MAX_M)
 
 /* The ((k + m) x k) Cauchy matrix: identity on top, the parity rows below.
  * Any k of its rows are independent, which is what makes any k blocks
@@ -18,14 +18,14 @@ static void code_matrix(uint8_t a[static MAX_ROWS * MFS_PARITY_MAX_K], unsigned 
 
 static int valid(unsigned k, unsigned m, size_t len)
 {
-	return k >= 1 && k <= MFS_PARITY_MAX_K && m >= 1 && m <= MFS_PARITY_MAX_K && len <= INT32_MAX;
+	return k >= 1 && k <= MFS_PARITY_MAX_K && m >= 1 && m <= MFS_PARITY_MAX_M && len <= INT32_MAX;
 }
 
 int mfs_parity_encode(uint8_t *const *parity, uint8_t *const *data, unsigned k, unsigned m,
 		      size_t len)
 {
 	uint8_t a[MAX_ROWS * MFS_PARITY_MAX_K];
-	uint8_t tables[32 * MFS_PARITY_MAX_K * MFS_PARITY_MAX_K];
+	uint8_t tables[32 * MFS_PARITY_MAX_K * MFS_PARITY_MAX_M];
 
 	if (!valid(k, m, len))
 		return -EINVAL;

@@ -1,8 +1,9 @@
 /* parity: Reed–Solomon erasure coding of a stripe of equal-sized blocks
  * (ISA-L's Cauchy matrices over GF(2^8)).
  *
- * A stripe of k data blocks gets m parity blocks (1 <= k, m <=
- * MFS_PARITY_MAX_K); any k of the k + m blocks give back the others. The code is fixed
+ * A stripe of k data blocks (1 <= k <= MFS_PARITY_MAX_K) gets m parity
+ * blocks (1 <= m <= MFS_PARITY_MAX_M); any k of the k + m blocks give back
+ * the others. The code is fixed
  * (the same bytes always give the same parity: a format, pinned by a golden
  * vector in tests/unit/test_parity.c). Pure functions of their arguments:
  * any thread. */
@@ -13,6 +14,7 @@
 #include <stdint.h>
 
 #define MFS_PARITY_MAX_K 16u
+#define MFS_PARITY_MAX_M 32u
 
 /* parity[0..m-1] receive the parity of data[0..k-1], len bytes each.
  * -EINVAL for a k or m out of range. */

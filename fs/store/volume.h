@@ -106,6 +106,14 @@ int mfs_obj_get(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t *
  * slot 0. A wrong length shows as MFS_E_CORRUPT or MFS_E_FORMAT. */
 int mfs_obj_read_known(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total,
 		       uint64_t off, void *buf, size_t len);
+/* Opens every slot of an object, its parity slots too: *lost receives how
+ * many did not open (0: intact). Returns 0 while the object still reads
+ * (its lost data slots rebuilt from parity: mfs_obj_rewrite restores it),
+ * MFS_E_CORRUPT when it does not, MFS_E_NOTFOUND when absent. */
+int mfs_obj_check(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t *lost);
+/* Writes an object again with the bytes it reads (rebuilt where needed):
+ * every slot and all its parity at fresh positions. Write transactions. */
+int mfs_obj_rewrite(struct mfs_vtxn *t, const void *name, size_t name_len);
 /* Creates or replaces an object. MFS_E_FULL (checked before anything is
  * written) when the volume lacks free slots. */
 int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const void *data,

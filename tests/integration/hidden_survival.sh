@@ -3,8 +3,9 @@
 # space, and that every hidden file either comes back byte-identical or is
 # refused with a clear message (never garbage). The hidden volume's parity
 # must bring back every file at 10 % and at least 22 of 24 at 25 % (a file's
-# one-chunk blob is 3 data + 4 parity slots: lost only when 5 of 7 are, about
-# 1 % of blobs at 25 %); 50 % is reported. Outer writes made with the protect
+# one-chunk blob is 3 data + 7 parity slots: lost only when 8 of 10 are,
+# about 0.3 % of blobs when a third of the positions go, which is what a
+# 25 % share reaches); 50 % is reported. Outer writes made with the protect
 # password lose nothing (deniability.sh shows it).
 source "$(dirname "$0")/lib.sh"
 

@@ -12,8 +12,8 @@
 #define LEN 4099 /* not a multiple of the SIMD width */
 
 struct stripe {
-	uint8_t bytes[2 * MFS_PARITY_MAX_K][LEN];
-	uint8_t *ptr[2 * MFS_PARITY_MAX_K];
+	uint8_t bytes[MFS_PARITY_MAX_K + MFS_PARITY_MAX_M][LEN];
+	uint8_t *ptr[MFS_PARITY_MAX_K + MFS_PARITY_MAX_M];
 };
 
 static void stripe_fill(struct stripe *s, unsigned k, unsigned m)
@@ -29,7 +29,7 @@ static void stripe_fill(struct stripe *s, unsigned k, unsigned m)
 static void lose_and_rebuild(const struct stripe *s, unsigned k, unsigned m)
 {
 	static struct stripe copy;
-	uint8_t present[2 * MFS_PARITY_MAX_K];
+	uint8_t present[MFS_PARITY_MAX_K + MFS_PARITY_MAX_M];
 	unsigned lost = 0;
 
 	memcpy(&copy.bytes, &s->bytes, sizeof s->bytes);
@@ -56,7 +56,7 @@ Test(parity, any_k_of_k_plus_m_blocks_rebuild_the_data)
 	static struct stripe s;
 
 	for (unsigned k = 1; k <= MFS_PARITY_MAX_K; k++) {
-		unsigned ms[] = {k, k < 4 ? 4 : k, 1, MFS_PARITY_MAX_K};
+		unsigned ms[] = {k, k + 4, 1, MFS_PARITY_MAX_M};
 
 		for (unsigned c = 0; c < 4; c++) {
 			stripe_fill(&s, k, ms[c]);
@@ -75,6 +75,7 @@ Test(parity, fewer_than_k_blocks_are_refused)
 	cr_assert_eq(mfs_parity_rebuild(s.ptr, present, 4, 4, LEN), MFS_E_CORRUPT);
 	cr_assert_eq(mfs_parity_encode(s.ptr + 4, s.ptr, 0, 4, LEN), -EINVAL);
 	cr_assert_eq(mfs_parity_encode(s.ptr + 4, s.ptr, MFS_PARITY_MAX_K + 1, 4, LEN), -EINVAL);
+	cr_assert_eq(mfs_parity_encode(s.ptr + 4, s.ptr, 4, MFS_PARITY_MAX_M + 1, LEN), -EINVAL);
 	cr_assert_eq(mfs_parity_encode(s.ptr + 4, s.ptr, 4, 0, LEN), -EINVAL);
 }
 

@@ -390,7 +390,7 @@ Test(volume, store_full_is_clear_and_writes_nothing)
 
 Test(volume, hidden_volume_alone_never_overwrites_the_outer_one)
 {
-	struct fixture f = open_store(300);
+	struct fixture f = open_store(500);
 	struct mfs_volume *outer = tu_volume(f.store, "outer", NULL), *hidden = NULL;
 	uint8_t *data = malloc(1u << 20), *public = malloc(400000);
 	struct mfs_volume_stats st;
@@ -480,7 +480,17 @@ Test(volume, a_read_sees_what_another_process_committed)
 	close_store(&f);
 }
 
-/* The store positions of an object's n data slots and n parity slots. */
+/* A hidden volume's parity: per stripe of up to 16 data slots, 4 more
+ * parity slots than data slots, numbered on from the last stripe's. */
+#define STRIPE 16u
+#define EXTRA 4u
+
+static uint32_t parity_count(uint32_t n)
+{
+	return n + EXTRA * ((n + STRIPE - 1) / STRIPE);
+}
+
+/* The store positions of an object's n data slots and all its parity slots. */
 static void slot_positions(struct mfs_volume *v, const char *name, uint32_t n, uint32_t *data,
 			   uint32_t *parity)
 {
@@ -488,13 +498,16 @@ static void slot_positions(struct mfs_volume *v, const char *name, uint32_t n, u
 	uint32_t past;
 
 	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < n; i++)
 		cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name), i, &data[i]), 0);
+	for (uint32_t i = 0; i < parity_count(n); i++)
 		cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name), MFS_OBJ_PARITY_INDEX | i,
 						   &parity[i]),
-			     0, "%s has parity for slot %u", name, i);
-	}
+			     0, "%s has parity slot %u", name, i);
 	cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name), n, &past), MFS_E_NOTFOUND);
+	cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name),
+					   MFS_OBJ_PARITY_INDEX | parity_count(n), &past),
+		     MFS_E_NOTFOUND);
 	mfs_vtxn_abort(t);
 }
 
@@ -510,13 +523,12 @@ static void write_over(struct mfs_store *s, uint32_t pos)
 
 Test(volume, a_hidden_volume_rebuilds_slots_written_over_from_parity)
 {
-	struct fixture f = open_store(600);
-	const uint32_t n = 40; /* three stripes: 16, 16 and 8 data slots */
+	struct fixture f = open_store(800);
+	const uint32_t n = 40; /* three stripes: 16, 16 and 8 data slots; 20, 20, 12 parity */
 	const size_t len = (size_t)(n - 1) * MFS_SLOT_PAYLOAD + 100;
 	uint8_t *secret = malloc(len), *got;
-	uint32_t data[40], parity[40], small_data[1], small_parity[4];
+	uint32_t data[40], parity[52], small_data[1], small_parity[5];
 	struct mfs_volume_stats st;
-	struct mfs_vtxn *t;
 	struct mfs_volume *outer, *hidden;
 	uint64_t got_len;
 
@@ -533,30 +545,30 @@ Test(volume, a_hidden_volume_rebuilds_slots_written_over_from_parity)
 	put(hidden, "note", "a small secret", 14);
 	slot_positions(hidden, "diary", n, data, parity);
 	slot_positions(hidden, "note", 1, small_data, small_parity);
-	cr_assert_eq(mfs_vtxn_begin(hidden, 0, &t), 0);
-	for (uint32_t i = 1; i < 4; i++)
-		cr_assert_eq(mfs_obj_slot_position(t, "note", 4, MFS_OBJ_PARITY_INDEX | i,
-						   &small_parity[i]), 0);
-	mfs_vtxn_abort(t);
 	mfs_volume_close(hidden);
-	/* The small object keeps one of its five slots. */
+	/* The small object keeps one of its six slots. */
 	write_over(f.store, small_data[0]);
-	for (uint32_t i = 0; i < 3; i++)
+	for (uint32_t i = 0; i < 4; i++)
 		write_over(f.store, small_parity[i]);
-	/* Stripe 0 loses all its data slots (the length in slot 0 too), stripe
-	 * 1 half of each kind, stripe 2 all its parity: each keeps exactly k. */
+	/* Each stripe loses exactly as many slots as it has parity: stripe 0
+	 * all its data (the length in slot 0 too) and 4 parity, stripe 1 ten
+	 * of each, stripe 2 all its parity. */
 	for (uint32_t i = 0; i < 16; i++)
 		write_over(f.store, data[i]);
-	for (uint32_t i = 16; i < 32; i++)
-		write_over(f.store, i % 2 ? data[i] : parity[i]);
-	for (uint32_t i = 32; i < 40; i++)
+	for (uint32_t i = 0; i < 4; i++)
+		write_over(f.store, parity[i]);
+	for (uint32_t i = 0; i < 10; i++) {
+		write_over(f.store, data[16 + i]);
+		write_over(f.store, parity[20 + i]);
+	}
+	for (uint32_t i = 40; i < 52; i++)
 		write_over(f.store, parity[i]);
 	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
 	expect(hidden, "diary", secret, len);
 	expect(hidden, "note", (const uint8_t *)"a small secret", 14);
 	mfs_volume_close(hidden);
 	/* One slot more in stripe 1: too little is left, and it says so. */
-	write_over(f.store, data[17 - 1]);
+	write_over(f.store, data[16 + 10]);
 	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
 	cr_assert_eq(get(hidden, "diary", &got, &got_len), MFS_E_CORRUPT);
 	mfs_volume_close(hidden);
@@ -571,13 +583,14 @@ Test(volume, sealed_ahead_objects_of_a_hidden_volume_carry_parity)
 	const uint32_t n = (uint32_t)mfs_obj_slots_for(len);
 	struct mfs_volume *hidden;
 	uint8_t *secret = malloc(len), *sealed, *scratch;
-	uint32_t data[32], parity[32];
+	uint32_t data[32], parity[64];
 	struct mfs_vtxn *t;
 
 	mfs_volume_close(tu_volume(f.store, "outer", NULL));
 	hidden = tu_volume(f.store, "hidden", "outer");
-	cr_assert_eq(mfs_obj_sealed_slots(hidden, len), 2 * n, "21 data slots: stripes of 16 and 5");
-	cr_assert_eq(mfs_obj_sealed_slots(hidden, 1), 1 + 4, "a small object keeps 4 parity slots");
+	cr_assert_eq(mfs_obj_sealed_slots(hidden, len), 2 * n + 8,
+		     "21 data slots: stripes of 16 and 5, 20 and 9 parity");
+	cr_assert_eq(mfs_obj_sealed_slots(hidden, 1), 1 + 5, "one data slot, five parity");
 	sealed = malloc(mfs_obj_sealed_slots(hidden, len) * MFS_SLOT_BYTES);
 	scratch = mfs_secure_alloc(mfs_obj_seal_scratch(hidden, len));
 	tu_fill_random(secret, len, 52);
@@ -605,7 +618,7 @@ Test(volume, a_session_never_wipes_what_the_other_volume_now_holds)
 	const size_t len = 10 * MFS_SLOT_PAYLOAD;
 	const uint32_t n = (uint32_t)mfs_obj_slots_for(len);
 	uint8_t *secret = malloc(len);
-	uint32_t data[16], parity[16], pos = 0;
+	uint32_t data[16], parity[32], pos = 0;
 	struct mfs_volume *outer, *hidden;
 	int hit = 0, count = 0;
 	char name[32];
