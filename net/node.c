@@ -291,7 +291,7 @@ static void on_redial(uv_timer_t *t)
 	dial_now(d->node, d);
 }
 
-/* ---- the peer callbacks ---- */
+/* ---- what a peer sends ---- */
 
 /* Answers only while we are waiting for one: an unasked RESPONSE (up to
  * 16 MiB) is refused from its head, before it is received. */
@@ -579,6 +579,13 @@ static void node_free(struct mfs_netnode *n)
 	free(n);
 }
 
+/* A config's 0 means "the default". */
+static void or_default(unsigned *v, unsigned def)
+{
+	if (!*v)
+		*v = def;
+}
+
 int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 		   const struct mfs_node_config *config)
 {
@@ -597,18 +604,12 @@ int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 	mfs_noise_public_key(n->pk, n->sk);
 	n->loop = loop;
 	n->cfg = *config;
-	if (!n->cfg.max_peers)
-		n->cfg.max_peers = 64;
-	if (!n->cfg.max_per_range)
-		n->cfg.max_per_range = 8;
-	if (!n->cfg.idle_timeout_ms)
-		n->cfg.idle_timeout_ms = DEFAULT_IDLE_MS;
-	if (!n->cfg.max_requests)
-		n->cfg.max_requests = 16;
-	if (!n->cfg.request_timeout_ms)
-		n->cfg.request_timeout_ms = 5000;
-	if (!n->cfg.fetch_timeout_ms)
-		n->cfg.fetch_timeout_ms = 30000;
+	or_default(&n->cfg.max_peers, 64);
+	or_default(&n->cfg.max_per_range, 8);
+	or_default(&n->cfg.idle_timeout_ms, DEFAULT_IDLE_MS);
+	or_default(&n->cfg.max_requests, 16);
+	or_default(&n->cfg.request_timeout_ms, 5000);
+	or_default(&n->cfg.fetch_timeout_ms, 30000);
 	if (!n->cfg.memory_budget)
 		n->cfg.memory_budget = DEFAULT_MEMORY_BUDGET;
 	n->budget.limit = n->cfg.memory_budget;
@@ -756,40 +757,32 @@ int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk
 	return add_peer(n, addr, pk, 0, 1);
 }
 
-/* Splits "HOST:PORT[#KEY]". 0 or -EINVAL. */
-static int split_peer_text(const char *text, char addr[64], uint8_t pk[MFS_NOISE_KEY_BYTES],
-			   int *has_pk)
+/* "HOST:PORT[#KEY]": split, then add_peer. 0 or a negative errno. */
+static int add_peer_text(struct mfs_netnode *n, const char *text, int learnt, int allow_special)
 {
 	const char *hash = strchr(text, '#');
 	size_t alen = hash ? (size_t)(hash - text) : strlen(text);
+	char addr[64];
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
 
-	if (alen >= 64)
+	if (alen >= sizeof addr)
 		return -EINVAL;
 	memcpy(addr, text, alen);
 	addr[alen] = '\0';
 	if (hash && (strlen(hash + 1) != 2 * MFS_NOISE_KEY_BYTES ||
 		     mfs_hex_decode(pk, MFS_NOISE_KEY_BYTES, hash + 1) != 0))
 		return -EINVAL;
-	*has_pk = hash != NULL;
-	return 0;
+	return add_peer(n, addr, hash ? pk : NULL, learnt, allow_special);
 }
 
 int mfs_node_add_learnt_peer(struct mfs_netnode *n, const char *text, int allow_special)
 {
-	char addr[64];
-	uint8_t pk[MFS_NOISE_KEY_BYTES];
-	int has_pk, rc = split_peer_text(text, addr, pk, &has_pk);
-
-	return rc ? rc : add_peer(n, addr, has_pk ? pk : NULL, 1, allow_special);
+	return add_peer_text(n, text, 1, allow_special);
 }
 
 int mfs_node_add_peer_text(struct mfs_netnode *n, const char *text)
 {
-	char addr[64];
-	uint8_t pk[MFS_NOISE_KEY_BYTES];
-	int has_pk, rc = split_peer_text(text, addr, pk, &has_pk);
-
-	return rc ? rc : add_peer(n, addr, has_pk ? pk : NULL, 0, 1);
+	return add_peer_text(n, text, 0, 1);
 }
 
 /* ---- bad blobs ---- */

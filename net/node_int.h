@@ -30,16 +30,18 @@
  * Which may be taken while holding which:
  *   node->lock -> the loop's lock (mfs_loop_post of a kick or a bad
  *     report while a fetch is updated). Nothing else is taken under
- *     node->lock: mfs_peer_send and mfs_peer_close, called under it by the
- *     scheduler, take no lock and never call back into the node (the
- *     closed callback comes from a later turn of the loop). node->lock is
- *     never held across a blocking call: a fetching thread drops it while
- *     it hashes a blob.
+ *     node->lock: mfs_peer_send, called under it by the scheduler, takes
+ *     no lock and never calls back into the node (the closed callback
+ *     comes from a later turn of the loop). node->lock is never held
+ *     across a blocking call: a fetching thread drops it while it hashes
+ *     a blob.
  *   store_source->lock -> the volume's locks (LMDB read transactions that
  *     rebuild the index). The session cache is asked before, not under it.
  *   Pool jobs never take node->lock, and the loop thread never holds it
  *   while it hands work to the pool; so node->lock and the store's locks
  *   are never held together.
+ *   The public calls that wait for the loop thread (mfs_node_start, stop,
+ *   add_peer*: mfs_loop_call) must hold no lock the loop thread takes.
  * Not locks: the memory budget (net/peer, atomics, charged by pool jobs)
  * and node->n_dials (atomic: read by mfs_node_stats). */
 #ifndef MFS_NODE_INT_H
