@@ -1,80 +1,38 @@
+/* node: the node's life and its connections (net/node.h; the split of the
+ * node in net/node_int.h).
+ *
+ * Owns: starting and stopping the node, the listener and the tick; every
+ * connection (accepted or dialled), its slot among max_peers and
+ * max_per_range, idle closing and eviction of the idlest; the peers to
+ * dial (given and learnt), their redial backoff and parking, the learnt
+ * peers' limits and the addresses dropped; the banned keys. The peer
+ * callbacks live here and hand each message to fetch.c or serve.c.
+ * Promises: what net/node.h says of connections and peers; a stop ends
+ * only when every handle, connection and pool job is gone.
+ *
+ * Threads: the loop thread, except the public calls, which hand their work
+ * to it (mfs_loop_call) or take node->lock (mfs_node_stats). */
 #include "net/node.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
-#include "fs/store/blobstore.h"
-#include "net/addr.h"
-#include "net/peer.h"
+#include "net/node_int.h"
 
-#define MAX_IN_FLIGHT 32u     /* our requests on one connection, whatever it offers */
-#define MAX_TRIED 16u         /* peers remembered per fetch as "has it not" */
-#define MAX_BANNED 64u
-#define HAVE_SLOTS 1024u      /* blob-id prefixes a connection said it has */
 #define TICK_MS 100u
-/* Per connection: what it may hold (its queue and the body it is sending
- * us) before a further REQUEST closes it as not reading its answers. */
-#define MAX_CONN_MEMORY (32u << 20)
 #define DEFAULT_MEMORY_BUDGET ((size_t)256 << 20)
-#define MAX_DEFERRED 64u      /* REQUESTs of one connection waiting their turn */
-#define REQUEST_JOBS_MAX 4u   /* blobs being read for answers at once (libuv's pool) */
 #define REDIAL_MIN_MS 250u
 #define REDIAL_MAX_MS 10000u
 #define DEFAULT_IDLE_MS 60000u /* an accepted connection with nothing in flight */
 #define MAX_LEARNT 128u       /* dials of peers others named, at once */
 #define LEARNT_TRIES 4u       /* failed dials before such a peer that never answered goes */
-#define DEAD_SLOTS 256u       /* addresses of peers dropped so, remembered */
-#define DEAD_MS (10u * 60u * 1000u) /* for this long */
-/* WANTs served: ids a second per connection (and the burst), lookups in
- * flight per connection and in all. Beyond, a WANT is dropped unanswered. */
-#define WANT_IDS_PER_S 4096u
-#define WANT_IDS_BURST 4096u
-#define WANT_JOBS_PER_CONN 1u
-#define WANT_JOBS_MAX 4u
-/* The store source's index of held blobs: compared with the volume at most
- * this often, rebuilt when it changed or at the latest after REBUILD_MS. */
-#define HELD_CHECK_MS 2000u
-#define HELD_REBUILD_MS 60000u
+#define DEAD_MS (10u * 60u * 1000u) /* how long a dropped learnt peer's address is refused */
 
-/* ---- state shared with fetching threads (under node->lock) ---- */
-
-enum fetch_state {
-	FETCH_QUEUED,     /* waiting for a peer to ask */
-	FETCH_ASKED,      /* asked; answer pending */
-	FETCH_LANDED,     /* bytes arrived, not yet checked */
-	FETCH_CHECKING,   /* a waiter is hashing them */
-	FETCH_OK,
-	FETCH_FAILED,
-};
-
-struct fetch {
-	struct fetch *next;
-	uint8_t id[MFS_BLOB_ID_BYTES];
-	int urgent;
-	enum fetch_state state;
-	int result;                       /* FETCH_FAILED */
-	uint8_t *blob;                    /* FETCH_LANDED, FETCH_CHECKING, FETCH_OK */
-	size_t len;
-	unsigned waiters;
-	pthread_cond_t changed;
-	uint64_t started_ms, asked_ms;
-	unsigned asks;                    /* requests in flight for it */
-	int wanted;                       /* WANT sent for it */
-	uint8_t served_by[MFS_NOISE_KEY_BYTES];
-	uint8_t avoid[MFS_NOISE_KEY_BYTES]; /* a peer that timed out on it */
-	int has_avoid;
-	uint8_t tried[MAX_TRIED][MFS_NOISE_KEY_BYTES]; /* said NOT_FOUND */
-	unsigned n_tried;
-};
-
-/* ---- loop-thread state ---- */
-
+/* A peer to dial (loop thread only). */
 struct dial {
 	struct dial *next;
 	char addr[64];
@@ -87,92 +45,11 @@ struct dial {
 	int learnt;                   /* named by a tracker, not by the user */
 	int parked;                   /* closed idle by the peer: dialled when wanted */
 	int answered;                 /* was ready once */
-	int timer_live;
 	uv_timer_t retry;
 	struct mfs_netnode *node;
 };
 
-struct req {
-	uint32_t rid;
-	uint8_t id[MFS_BLOB_ID_BYTES];
-};
-
-struct conn {
-	struct conn *next;
-	struct mfs_netnode *node;
-	struct mfs_peer *peer;
-	struct dial *dial;            /* NULL when accepted */
-	uint64_t gen;                 /* names it in thread-pool jobs */
-	int ready;
-	struct sockaddr_storage addr;
-	unsigned limit;               /* requests it takes at once */
-	unsigned in_flight;
-	struct req reqs[MAX_IN_FLIGHT];
-	uint32_t next_rid;
-	unsigned serving;             /* its requests we are answering */
-	unsigned want_jobs;           /* its WANTs being looked up */
-	uint64_t want_tokens;         /* ids it may still ask about now */
-	uint64_t want_refill_ms;      /* when want_tokens was last topped up */
-	struct req deferred[MAX_DEFERRED]; /* REQUESTs waiting for memory, oldest first */
-	unsigned n_deferred;
-	int evicted;                  /* closed for holding too much */
-	int closing;                  /* we closed it (idle, or room made): not counted */
-	int told_idle;                /* the peer closes it as idle */
-	uint64_t active_ms;           /* when it last had anything in flight */
-	uint8_t range[MFS_ADDR_RANGE_BYTES]; /* its address's /24 or /64 */
-	uint64_t have[HAVE_SLOTS];    /* id prefixes (0: empty) */
-	unsigned have_count;
-};
-
-struct mfs_netnode {
-	struct mfs_loop *loop;
-	struct mfs_node_config cfg;
-	uint8_t *sk;                  /* guarded copy */
-	uint8_t pk[MFS_NOISE_KEY_BYTES];
-	struct mfs_peer_config peer_cfg;
-	struct mfs_peer_callbacks peer_cb;
-
-	pthread_mutex_t lock;
-	pthread_cond_t quiet;         /* stop: the loop side is finished */
-	struct fetch *fetches;        /* under lock */
-	int kick_posted;              /* under lock */
-	int stopping;                 /* under lock */
-	int stopped;                  /* under lock: loop side all closed */
-	struct mfs_node_stats stats;  /* under lock */
-
-	/* loop thread only */
-	uv_tcp_t listener;
-	int listening;
-	uint16_t port;
-	uv_timer_t tick;
-	struct conn *conns;
-	struct dial *dials;
-	uint64_t next_gen;
-	unsigned jobs;                /* thread-pool jobs not yet finished */
-	unsigned want_jobs;           /* of which WANT lookups */
-	unsigned request_jobs;        /* and REQUEST lookups */
-	struct mfs_peer_budget budget; /* every connection's memory, and answers being read */
-	unsigned handles;             /* our own handles not yet closed */
-	uint8_t banned[MAX_BANNED][MFS_NOISE_KEY_BYTES];
-	unsigned n_banned;
-	unsigned n_dials;             /* dials (atomic: read by mfs_node_stats) */
-	unsigned n_learnt;            /* of which learnt */
-	struct {
-		struct sockaddr_storage sa;
-		uint64_t since_ms;        /* 0: empty */
-	} dead[DEAD_SLOTS];           /* learnt peers dropped for never answering */
-	unsigned dead_next;
-	int wake_parked;              /* under lock: a fetch waits, dial parked peers */
-};
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int is_stopping(struct mfs_netnode *n)
+int node_stopping(struct mfs_netnode *n)
 {
 	pthread_mutex_lock(&n->lock);
 	int stopping = n->stopping;
@@ -180,22 +57,7 @@ static int is_stopping(struct mfs_netnode *n)
 	return stopping;
 }
 
-static uint64_t id_prefix(const uint8_t *id)
-{
-	uint64_t v;
-	memcpy(&v, id, sizeof v);
-	return v ? v : 1;
-}
-
-static struct fetch *fetch_find(struct mfs_netnode *n, const uint8_t *id)
-{
-	for (struct fetch *f = n->fetches; f; f = f->next)
-		if (memcmp(f->id, id, MFS_BLOB_ID_BYTES) == 0)
-			return f;
-	return NULL;
-}
-
-static int is_banned(const struct mfs_netnode *n, const uint8_t *pk)
+int node_banned(const struct mfs_netnode *n, const uint8_t *pk)
 {
 	for (unsigned i = 0; i < n->n_banned; i++)
 		if (memcmp(n->banned[i], pk, MFS_NOISE_KEY_BYTES) == 0)
@@ -205,7 +67,7 @@ static int is_banned(const struct mfs_netnode *n, const uint8_t *pk)
 
 static void ban_key(struct mfs_netnode *n, const uint8_t *pk)
 {
-	if (is_banned(n, pk))
+	if (node_banned(n, pk))
 		return;
 	if (n->n_banned < MAX_BANNED)
 		memcpy(n->banned[n->n_banned++], pk, MFS_NOISE_KEY_BYTES);
@@ -219,101 +81,7 @@ static void ban_key(struct mfs_netnode *n, const uint8_t *pk)
 			d->banned = 1;
 }
 
-static int tried(const struct fetch *f, const uint8_t *pk)
-{
-	for (unsigned i = 0; i < f->n_tried; i++)
-		if (memcmp(f->tried[i], pk, MFS_NOISE_KEY_BYTES) == 0)
-			return 1;
-	return 0;
-}
-
-static void fail_fetch(struct fetch *f, int err)
-{
-	f->state = FETCH_FAILED;
-	f->result = err;
-	pthread_cond_broadcast(&f->changed);
-}
-
-/* ---- the scheduler (loop thread, lock held) ---- */
-
-static int conn_has(const struct conn *c, const uint8_t *id)
-{
-	uint64_t key = id_prefix(id);
-	for (unsigned i = (unsigned)(key % HAVE_SLOTS), probes = 0; probes < HAVE_SLOTS;
-	     i = (i + 1) % HAVE_SLOTS, probes++) {
-		if (c->have[i] == key)
-			return 1;
-		if (c->have[i] == 0)
-			return 0;
-	}
-	return 0;
-}
-
-static void conn_note_have(struct conn *c, const uint8_t *id)
-{
-	uint64_t key = id_prefix(id);
-	if (conn_has(c, id))
-		return;
-	if (c->have_count >= HAVE_SLOTS / 2) { /* a hint, not a record: start over */
-		memset(c->have, 0, sizeof c->have);
-		c->have_count = 0;
-	}
-	unsigned i = (unsigned)(key % HAVE_SLOTS);
-	while (c->have[i])
-		i = (i + 1) % HAVE_SLOTS;
-	c->have[i] = key;
-	c->have_count++;
-}
-
-/* The best ready connection to ask for f, or NULL. */
-static struct conn *pick(struct mfs_netnode *n, const struct fetch *f, int *any_untried)
-{
-	struct conn *best = NULL;
-	long best_score = 0;
-
-	*any_untried = 0;
-	for (struct conn *c = n->conns; c; c = c->next) {
-		const uint8_t *pk;
-		if (!c->ready)
-			continue;
-		pk = mfs_peer_remote_key(c->peer);
-		if (tried(f, pk) || is_banned(n, pk))
-			continue;
-		*any_untried = 1;
-		if (c->in_flight >= c->limit)
-			continue;
-		long score = (long)c->in_flight * 4;
-		if (conn_has(c, f->id))
-			score -= 2;
-		if (f->has_avoid && memcmp(f->avoid, pk, MFS_NOISE_KEY_BYTES) == 0)
-			score += 1000;
-		if (!best || score < best_score) {
-			best = c;
-			best_score = score;
-		}
-	}
-	return best;
-}
-
-static int ask(struct conn *c, struct fetch *f)
-{
-	struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = ++c->next_rid};
-	struct req *r;
-
-	memcpy(m.blob_id, f->id, sizeof m.blob_id);
-	if (mfs_peer_send(c->peer, &m) != 0)
-		return -1;
-	r = &c->reqs[c->in_flight++];
-	r->rid = m.request_id;
-	memcpy(r->id, f->id, sizeof r->id);
-	f->state = FETCH_ASKED;
-	f->asks++;
-	f->asked_ms = now_ms();
-	return 0;
-}
-
-/* A connection that is being dialled or waits to be redialled. */
-static int peers_pending(const struct mfs_netnode *n)
+int node_peers_pending(const struct mfs_netnode *n)
 {
 	for (const struct dial *d = n->dials; d; d = d->next)
 		if (!d->banned && (!d->conn || !d->conn->ready))
@@ -321,64 +89,11 @@ static int peers_pending(const struct mfs_netnode *n)
 	return 0;
 }
 
-/* WANT for the blobs just queued, to every ready peer: their HAVE answers
- * steer the next requests to peers that hold the blobs. */
-static void send_wants(struct mfs_netnode *n)
-{
-	uint8_t ids[64 * MFS_BLOB_ID_BYTES];
-	size_t count = 0, ready = 0;
-
-	for (struct conn *c = n->conns; c; c = c->next)
-		ready += c->ready;
-	if (ready < 2)
-		return;
-	for (struct fetch *f = n->fetches; f && count < 64; f = f->next)
-		if (!f->wanted && (f->state == FETCH_QUEUED || f->state == FETCH_ASKED)) {
-			f->wanted = 1;
-			memcpy(ids + count++ * MFS_BLOB_ID_BYTES, f->id, MFS_BLOB_ID_BYTES);
-		}
-	if (!count)
-		return;
-	struct mfs_wire_msg m = {.type = MFS_WIRE_WANT, .data = ids,
-				 .len = count * MFS_BLOB_ID_BYTES};
-	for (struct conn *c = n->conns; c; c = c->next)
-		if (c->ready)
-			mfs_peer_send(c->peer, &m);
-}
-
-static void pump_locked(struct mfs_netnode *n)
-{
-	uint64_t now = now_ms();
-
-	for (int pass = 1; pass >= 0; pass--)
-		for (struct fetch *f = n->fetches; f; f = f->next) {
-			int any_untried;
-			if (f->state != FETCH_QUEUED || f->urgent != pass)
-				continue;
-			if (now - f->started_ms >= n->cfg.fetch_timeout_ms) {
-				fail_fetch(f, -ETIMEDOUT);
-				continue;
-			}
-			struct conn *c = pick(n, f, &any_untried);
-			if (c) {
-				ask(c, f);
-				continue;
-			}
-			n->wake_parked = 1;
-			if (!any_untried && (f->n_tried > 0 || n->dials) &&
-				   !peers_pending(n) && f->asks == 0) {
-				/* Nobody left to ask: all said no, or every peer
-				 * known failed to prove its key. */
-				fail_fetch(f, MFS_E_NOTFOUND);
-			}
-		}
-	send_wants(n);
-}
-
 static void dial_now(struct mfs_netnode *n, struct dial *d);
 
-/* Dials the parked peers when a fetch found no connection to ask. */
-static void wake_parked(struct mfs_netnode *n)
+/* A peer that closed us as idle is dialled again only when a fetch found
+ * no connection to ask: not at every idle timeout. */
+void node_wake_parked(struct mfs_netnode *n)
 {
 	int wake;
 
@@ -395,63 +110,24 @@ static void wake_parked(struct mfs_netnode *n)
 		}
 }
 
-static void pump(struct mfs_netnode *n)
-{
-	pthread_mutex_lock(&n->lock);
-	n->kick_posted = 0;
-	pump_locked(n);
-	pthread_mutex_unlock(&n->lock);
-	wake_parked(n);
-}
-
-static void on_kick(void *arg)
-{
-	pump(arg);
-}
-
-/* Every tick: fetches past their request timeout go to another peer (the
- * slow one may still answer), fetches past their whole timeout fail. */
-static void run_deferred(struct mfs_netnode *n);
 static void close_idle(struct mfs_netnode *n, uint64_t now);
 
 static void on_tick(uv_timer_t *t)
 {
 	struct mfs_netnode *n = t->data;
-	uint64_t now = now_ms();
+	uint64_t now = node_now_ms();
 
-	pthread_mutex_lock(&n->lock);
-	for (struct fetch *f = n->fetches; f; f = f->next) {
-		if (f->state == FETCH_ASKED && now - f->asked_ms >= n->cfg.request_timeout_ms) {
-			n->stats.timeouts++;
-			f->state = FETCH_QUEUED;
-			f->asks = 0;
-			/* Whoever holds the oldest request for it is avoided next. */
-			for (struct conn *c = n->conns; c; c = c->next)
-				for (unsigned i = 0; i < c->in_flight; i++)
-					if (memcmp(c->reqs[i].id, f->id, MFS_BLOB_ID_BYTES) == 0) {
-						memcpy(f->avoid, mfs_peer_remote_key(c->peer),
-						       MFS_NOISE_KEY_BYTES);
-						f->has_avoid = 1;
-					}
-		}
-		if ((f->state == FETCH_QUEUED || f->state == FETCH_ASKED) &&
-		    now - f->started_ms >= n->cfg.fetch_timeout_ms)
-			fail_fetch(f, -ETIMEDOUT);
-	}
-	pump_locked(n);
-	pthread_mutex_unlock(&n->lock);
-	run_deferred(n);
+	fetch_tick(n, now);
+	serve_deferred(n);
 	close_idle(n, now);
-	wake_parked(n);
+	node_wake_parked(n);
 }
 
 /* ---- connections ---- */
 
-static void dial_now(struct mfs_netnode *n, struct dial *d);
 static void on_redial(uv_timer_t *t);
-static void maybe_finish_stop(struct mfs_netnode *n);
 
-static struct conn *conn_by_gen(struct mfs_netnode *n, uint64_t gen)
+struct conn *node_conn_by_gen(struct mfs_netnode *n, uint64_t gen)
 {
 	for (struct conn *c = n->conns; c; c = c->next)
 		if (c->gen == gen)
@@ -468,7 +144,7 @@ static struct conn *conn_new(struct mfs_netnode *n, struct dial *d)
 	c->dial = d;
 	c->gen = ++n->next_gen;
 	c->want_tokens = WANT_IDS_BURST;
-	c->want_refill_ms = now_ms();
+	c->want_refill_ms = node_now_ms();
 	c->active_ms = c->want_refill_ms;
 	c->next = n->conns;
 	n->conns = c;
@@ -490,12 +166,12 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 	struct mfs_netnode *n = c->node;
 	const uint8_t *pk = mfs_peer_remote_key(p);
 
-	if (is_banned(n, pk)) {
+	if (node_banned(n, pk)) {
 		mfs_peer_close(p, 0, MFS_WIRE_ERR_BUSY, "refused");
 		return;
 	}
 	c->ready = 1;
-	c->active_ms = now_ms();
+	c->active_ms = node_now_ms();
 	c->limit = mfs_peer_hello(p)->max_requests;
 	if (c->limit > MAX_IN_FLIGHT)
 		c->limit = MAX_IN_FLIGHT;
@@ -511,7 +187,7 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 	}
 	pthread_mutex_lock(&n->lock);
 	n->stats.peers_ready++;
-	pump_locked(n);
+	fetch_pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
 }
 
@@ -546,7 +222,7 @@ static int same_address(const struct sockaddr_storage *a, const struct sockaddr_
 
 static int recently_dead(const struct mfs_netnode *n, const struct sockaddr_storage *sa)
 {
-	uint64_t now = now_ms();
+	uint64_t now = node_now_ms();
 
 	for (unsigned i = 0; i < DEAD_SLOTS; i++)
 		if (n->dead[i].since_ms && now - n->dead[i].since_ms < DEAD_MS &&
@@ -562,7 +238,7 @@ static int gave_up(struct mfs_netnode *n, struct dial *d)
 	if (!d->learnt || (!d->banned && (d->answered || d->failures + 1 < LEARNT_TRIES)))
 		return 0;
 	n->dead[n->dead_next].sa = d->sa;
-	n->dead[n->dead_next].since_ms = now_ms();
+	n->dead[n->dead_next].since_ms = node_now_ms();
 	n->dead_next = (n->dead_next + 1) % DEAD_SLOTS;
 	pthread_mutex_lock(&n->lock);
 	n->stats.peers_dropped++;
@@ -588,11 +264,7 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 	pthread_mutex_lock(&n->lock);
 	if (c->ready)
 		n->stats.peers_ready--;
-	for (unsigned i = 0; i < c->in_flight; i++) {
-		struct fetch *f = fetch_find(n, c->reqs[i].id);
-		if (f && f->asks > 0 && --f->asks == 0 && f->state == FETCH_ASKED)
-			f->state = FETCH_QUEUED;
-	}
+	fetch_conn_lost(n, c);
 	pthread_mutex_unlock(&n->lock);
 	conn_unlink(n, c);
 	if (d) {
@@ -600,7 +272,7 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 		if (c->told_idle && c->ready && reason == 0 && !d->banned) {
 			/* Nothing was wanted from it: dialled again when something is. */
 			d->parked = 1;
-		} else if (!is_stopping(n) && !gave_up(n, d) && !d->banned) {
+		} else if (!node_stopping(n) && !gave_up(n, d) && !d->banned) {
 			unsigned delay = REDIAL_MIN_MS << (d->failures < 6 ? d->failures : 6);
 			if (delay > REDIAL_MAX_MS)
 				delay = REDIAL_MAX_MS;
@@ -609,8 +281,8 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 		}
 	}
 	free(c);
-	pump(n);
-	maybe_finish_stop(n);
+	fetch_pump(n);
+	node_maybe_finish_stop(n);
 }
 
 static void on_redial(uv_timer_t *t)
@@ -619,342 +291,7 @@ static void on_redial(uv_timer_t *t)
 	dial_now(d->node, d);
 }
 
-/* ---- serving (lookups on the thread pool) ---- */
-
-struct job {
-	uv_work_t work;
-	struct mfs_netnode *node;
-	uint64_t gen;                 /* the asking connection */
-	int want;                     /* WANT (else REQUEST) */
-	uint32_t rid;
-	uint8_t id[MFS_BLOB_ID_BYTES];
-	uint8_t *ids;                 /* WANT: asked, then the ones held */
-	size_t n_ids;
-	uint8_t *blob;
-	size_t len;
-	int rc;
-};
-
-static void job_run(uv_work_t *w)
-{
-	struct job *j = w->data;
-	const struct mfs_serve_source *src = &j->node->cfg.source;
-
-	if (!j->want) {
-		j->rc = src->get(src->ctx, j->id, &j->blob, &j->len);
-		/* Counted from now: answers being read are memory too. */
-		if (j->rc == 0)
-			mfs_peer_budget_charge(&j->node->budget, j->len);
-		return;
-	}
-	size_t held = 0;
-	for (size_t i = 0; i < j->n_ids; i++)
-		if (src->has(src->ctx, j->ids + i * MFS_BLOB_ID_BYTES) == 1)
-			memmove(j->ids + held++ * MFS_BLOB_ID_BYTES, j->ids + i * MFS_BLOB_ID_BYTES,
-				MFS_BLOB_ID_BYTES);
-	j->n_ids = held;
-}
-
-static void job_done(uv_work_t *w, int status)
-{
-	struct job *j = w->data;
-	struct mfs_netnode *n = j->node;
-	struct conn *c = conn_by_gen(n, j->gen);
-
-	n->jobs--;
-	if (!j->want) {
-		n->request_jobs--;
-		if (j->rc == 0) /* the queue charges it again, as sent */
-			mfs_peer_budget_release(&n->budget, j->len);
-	}
-	if (j->want) {
-		n->want_jobs--;
-		if (c)
-			c->want_jobs--;
-	}
-	if (c && status == 0) {
-		struct mfs_wire_msg m = {.request_id = j->rid};
-		memcpy(m.blob_id, j->id, sizeof m.blob_id);
-		if (j->want) {
-			m.type = MFS_WIRE_HAVE;
-			m.data = j->ids;
-			m.len = j->n_ids * MFS_BLOB_ID_BYTES;
-			if (j->n_ids)
-				mfs_peer_send(c->peer, &m);
-		} else {
-			c->serving--;
-			if (j->rc == 0) {
-				m.type = MFS_WIRE_RESPONSE;
-				m.data = j->blob;
-				m.len = j->len;
-				pthread_mutex_lock(&n->lock);
-				n->stats.blobs_served++;
-				n->stats.bytes_served += j->len;
-				pthread_mutex_unlock(&n->lock);
-			} else {
-				m.type = MFS_WIRE_NOT_FOUND;
-			}
-			mfs_peer_send(c->peer, &m);
-		}
-	}
-	free(j->blob);
-	free(j->ids);
-	free(j);
-	if (!is_stopping(n))
-		run_deferred(n);
-	maybe_finish_stop(n);
-}
-
-static int queue_job(struct mfs_netnode *n, struct job *j)
-{
-	j->node = n;
-	j->work.data = j;
-	if (uv_queue_work(mfs_loop_uv(n->loop), &j->work, job_run, job_done) != 0) {
-		free(j->ids);
-		free(j);
-		return -1;
-	}
-	n->jobs++;
-	return 0;
-}
-
-/* 1 while the node's memory is under its budget. */
-static int memory_left(struct mfs_netnode *n)
-{
-	return mfs_peer_budget_used(&n->budget) < n->budget.limit;
-}
-
-/* 1 when another REQUEST may be looked up now: each reads a whole blob
- * (up to 16 MiB) before it is counted, so only a few at once. */
-static int request_slot(struct mfs_netnode *n)
-{
-	return n->request_jobs < REQUEST_JOBS_MAX && memory_left(n);
-}
-
-/* Queues the lookup of a REQUEST counted in c->serving (j: zeroed). */
-static void start_request(struct conn *c, struct job *j, uint32_t rid, const uint8_t *id)
-{
-	struct mfs_wire_msg answer = {.type = MFS_WIRE_NOT_FOUND, .request_id = rid};
-
-	j->gen = c->gen;
-	j->rid = rid;
-	memcpy(j->id, id, sizeof j->id);
-	if (queue_job(c->node, j) != 0) {
-		c->serving--;
-		memcpy(answer.blob_id, id, sizeof answer.blob_id);
-		mfs_peer_send(c->peer, &answer);
-		return;
-	}
-	c->node->request_jobs++;
-}
-
-/* The connection holding the most memory, if it holds more than a quarter
- * of the budget and is not c: it is cut off at once (its queue dropped), so
- * that connections that do not read cannot keep the others waiting. */
-static void evict_hog(struct mfs_netnode *n, const struct conn *c)
-{
-	struct conn *hog = NULL;
-	size_t most = n->budget.limit / 4;
-
-	for (struct conn *k = n->conns; k; k = k->next)
-		if (k->peer && !k->evicted && mfs_peer_memory(k->peer) > most) {
-			most = mfs_peer_memory(k->peer);
-			hog = k;
-		}
-	if (hog && hog != c) {
-		hog->evicted = 1;
-		pthread_mutex_lock(&n->lock);
-		n->stats.peers_evicted++;
-		pthread_mutex_unlock(&n->lock);
-		/* It does not read: an ERROR would wait behind its queue. */
-		mfs_peer_abort(hog->peer, -ENOBUFS);
-	}
-}
-
-/* The node is out of memory or reading REQUEST_JOBS_MAX blobs already:
- * the REQUEST waits (answered later, in order, by run_deferred) rather
- * than being refused. */
-static void defer_request(struct conn *c, uint32_t rid, const uint8_t *id)
-{
-	struct mfs_netnode *n = c->node;
-	struct req *r;
-
-	if (c->n_deferred == MAX_DEFERRED) { /* max_requests above 64: no room */
-		struct mfs_wire_msg answer = {.type = MFS_WIRE_NOT_FOUND, .request_id = rid};
-
-		c->serving--;
-		memcpy(answer.blob_id, id, sizeof answer.blob_id);
-		mfs_peer_send(c->peer, &answer);
-		return;
-	}
-	r = &c->deferred[c->n_deferred++];
-	r->rid = rid;
-	memcpy(r->id, id, sizeof r->id);
-	pthread_mutex_lock(&n->lock);
-	n->stats.requests_deferred++;
-	pthread_mutex_unlock(&n->lock);
-	if (!memory_left(n))
-		evict_hog(n, c);
-}
-
-/* Starts deferred REQUESTs while there is memory, one connection after
- * another (every tick and whenever an answer is handed on). */
-static void run_deferred(struct mfs_netnode *n)
-{
-	int started = 1, waiting = 0;
-
-	while (started && request_slot(n)) {
-		started = 0;
-		for (struct conn *c = n->conns; c && request_slot(n); c = c->next) {
-			struct job *j;
-
-			if (!c->n_deferred || !c->peer || c->evicted || !(j = calloc(1, sizeof *j)))
-				continue;
-			struct req r = c->deferred[0];
-			memmove(c->deferred, c->deferred + 1, --c->n_deferred * sizeof *c->deferred);
-			start_request(c, j, r.rid, r.id);
-			started = 1;
-		}
-	}
-	for (struct conn *c = n->conns; c; c = c->next)
-		waiting += c->n_deferred > 0 && !c->evicted;
-	/* Still waiting for memory: whoever holds the most (not reading) goes. */
-	if (waiting && !memory_left(n))
-		evict_hog(n, NULL);
-}
-
-static void on_request(struct conn *c, const struct mfs_wire_msg *m)
-{
-	struct mfs_netnode *n = c->node;
-	struct mfs_wire_msg answer = {.type = MFS_WIRE_NOT_FOUND, .request_id = m->request_id};
-	struct job *j;
-
-	if (c->serving >= n->cfg.max_requests) {
-		mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_BUSY,
-			       "more requests than the hello allowed");
-		return;
-	}
-	/* Answers are queued as they are ready; a peer that keeps asking but
-	 * does not read what it is sent must not grow our memory. */
-	if (mfs_peer_memory(c->peer) > MAX_CONN_MEMORY) {
-		mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, "answers are not being read");
-		return;
-	}
-	memcpy(answer.blob_id, m->blob_id, sizeof answer.blob_id);
-	if (!n->cfg.source.get) {
-		mfs_peer_send(c->peer, &answer);
-		return;
-	}
-	c->serving++;
-	if (c->n_deferred || !request_slot(n)) {
-		defer_request(c, m->request_id, m->blob_id);
-		return;
-	}
-	if (!(j = calloc(1, sizeof *j))) {
-		c->serving--;
-		mfs_peer_send(c->peer, &answer);
-		return;
-	}
-	start_request(c, j, m->request_id, m->blob_id);
-}
-
-/* 1 when c may have n_ids ids looked up now (taking them from its budget). */
-static int want_allowed(struct conn *c, size_t n_ids)
-{
-	uint64_t now = now_ms();
-
-	c->want_tokens += (now - c->want_refill_ms) * WANT_IDS_PER_S / 1000u;
-	if (c->want_tokens > WANT_IDS_BURST)
-		c->want_tokens = WANT_IDS_BURST;
-	c->want_refill_ms = now;
-	if (c->want_jobs >= WANT_JOBS_PER_CONN || c->node->want_jobs >= WANT_JOBS_MAX ||
-	    c->want_tokens < n_ids)
-		return 0;
-	c->want_tokens -= n_ids;
-	return 1;
-}
-
-/* A WANT is a hint (the asker requests anyway): one over the limits is
- * dropped unanswered, and counted. */
-static void on_want(struct conn *c, const struct mfs_wire_msg *m)
-{
-	struct mfs_netnode *n = c->node;
-	size_t n_ids = m->len / MFS_BLOB_ID_BYTES;
-	struct job *j = NULL;
-
-	if (!n->cfg.source.has)
-		return;
-	if (mfs_peer_memory(c->peer) > MAX_CONN_MEMORY || !want_allowed(c, n_ids) ||
-	    !(j = calloc(1, sizeof *j)) || !(j->ids = malloc(m->len))) {
-		free(j);
-		pthread_mutex_lock(&n->lock);
-		n->stats.wants_dropped++;
-		pthread_mutex_unlock(&n->lock);
-		return;
-	}
-	j->want = 1;
-	j->gen = c->gen;
-	j->n_ids = n_ids;
-	memcpy(j->ids, m->data, m->len);
-	if (queue_job(n, j) == 0) {
-		c->want_jobs++;
-		n->want_jobs++;
-		pthread_mutex_lock(&n->lock);
-		n->stats.wants_served++;
-		n->stats.want_ids += n_ids;
-		pthread_mutex_unlock(&n->lock);
-	}
-}
-
-/* ---- answers to our requests ---- */
-
-/* Removes our request rid from c; 0, or -1 when we never asked it. */
-static int take_request(struct conn *c, uint32_t rid, const uint8_t *id)
-{
-	for (unsigned i = 0; i < c->in_flight; i++)
-		if (c->reqs[i].rid == rid) {
-			if (memcmp(c->reqs[i].id, id, MFS_BLOB_ID_BYTES) != 0)
-				return -1;
-			c->reqs[i] = c->reqs[--c->in_flight];
-			return 0;
-		}
-	return -1;
-}
-
-static void on_answer(struct conn *c, const struct mfs_wire_msg *m)
-{
-	struct mfs_netnode *n = c->node;
-	const uint8_t *pk = mfs_peer_remote_key(c->peer);
-	struct fetch *f;
-
-	if (take_request(c, m->request_id, m->blob_id) != 0) {
-		mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_PROTOCOL,
-			       "an answer to no request");
-		return;
-	}
-	pthread_mutex_lock(&n->lock);
-	f = fetch_find(n, m->blob_id);
-	if (f && f->asks > 0)
-		f->asks--;
-	if (f && (f->state == FETCH_QUEUED || f->state == FETCH_ASKED)) {
-		if (m->type == MFS_WIRE_NOT_FOUND) {
-			if (!tried(f, pk) && f->n_tried < MAX_TRIED)
-				memcpy(f->tried[f->n_tried++], pk, MFS_NOISE_KEY_BYTES);
-			if (f->asks == 0)
-				f->state = FETCH_QUEUED;
-		} else if ((f->blob = malloc(m->len ? m->len : 1))) {
-			memcpy(f->blob, m->data, m->len);
-			f->len = m->len;
-			memcpy(f->served_by, pk, MFS_NOISE_KEY_BYTES);
-			f->state = FETCH_LANDED;
-			pthread_cond_broadcast(&f->changed);
-		} else {
-			fail_fetch(f, -ENOMEM);
-		}
-	}
-	pump_locked(n);
-	pthread_mutex_unlock(&n->lock);
-}
+/* ---- what a peer sends ---- */
 
 /* Answers only while we are waiting for one: an unasked RESPONSE (up to
  * 16 MiB) is refused from its head, before it is received. */
@@ -974,22 +311,20 @@ static void on_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *c
 	struct conn *c = ctx;
 	(void)p;
 
-	c->active_ms = now_ms();
+	c->active_ms = node_now_ms();
 	switch (m->type) {
 	case MFS_WIRE_REQUEST:
-		on_request(c, m);
+		serve_request(c, m);
 		break;
 	case MFS_WIRE_RESPONSE:
 	case MFS_WIRE_NOT_FOUND:
-		on_answer(c, m);
+		fetch_answer(c, m);
 		break;
 	case MFS_WIRE_HAVE:
-		for (size_t i = 0; i < m->len / MFS_BLOB_ID_BYTES; i++)
-			conn_note_have(c, m->data + i * MFS_BLOB_ID_BYTES);
-		pump(c->node);
+		fetch_have(c, m);
 		break;
 	case MFS_WIRE_WANT:
-		on_want(c, m);
+		serve_want(c, m);
 		break;
 	case MFS_WIRE_ERROR:
 		/* The peer tells why it is about to close, or that it is busy:
@@ -1010,7 +345,7 @@ static void dial_now(struct mfs_netnode *n, struct dial *d)
 {
 	struct conn *c;
 
-	if (d->conn || d->banned || is_stopping(n) || !(c = conn_new(n, d)))
+	if (d->conn || d->banned || node_stopping(n) || !(c = conn_new(n, d)))
 		return;
 	d->conn = c;
 	memcpy(&c->addr, &d->sa, sizeof c->addr);
@@ -1152,7 +487,7 @@ static int parse_addr(const char *text, struct sockaddr_storage *out)
 
 /* ---- life ---- */
 
-static void maybe_finish_stop(struct mfs_netnode *n)
+void node_maybe_finish_stop(struct mfs_netnode *n)
 {
 	pthread_mutex_lock(&n->lock);
 	if (n->stopping && n->handles == 0 && n->jobs == 0 && !n->conns) {
@@ -1166,7 +501,7 @@ static void on_node_handle_closed(uv_handle_t *h)
 {
 	struct mfs_netnode *n = h->data;
 	n->handles--;
-	maybe_finish_stop(n);
+	node_maybe_finish_stop(n);
 }
 
 static void on_dial_closed(uv_handle_t *h)
@@ -1175,7 +510,7 @@ static void on_dial_closed(uv_handle_t *h)
 	struct mfs_netnode *n = d->node;
 	free(d);
 	n->handles--;
-	maybe_finish_stop(n);
+	node_maybe_finish_stop(n);
 }
 
 static int stop_on_loop(void *arg)
@@ -1184,9 +519,7 @@ static int stop_on_loop(void *arg)
 
 	pthread_mutex_lock(&n->lock);
 	n->stopping = 1;
-	for (struct fetch *f = n->fetches; f; f = f->next)
-		if (f->state != FETCH_OK && f->state != FETCH_FAILED)
-			fail_fetch(f, -ESHUTDOWN);
+	fetch_fail_all(n, -ESHUTDOWN);
 	pthread_mutex_unlock(&n->lock);
 	if (n->listening)
 		uv_close((uv_handle_t *)&n->listener, on_node_handle_closed);
@@ -1200,7 +533,7 @@ static int stop_on_loop(void *arg)
 		c->dial = NULL;
 		mfs_peer_close(c->peer, 0, 0, NULL);
 	}
-	maybe_finish_stop(n);
+	node_maybe_finish_stop(n);
 	return 0;
 }
 
@@ -1246,6 +579,13 @@ static void node_free(struct mfs_netnode *n)
 	free(n);
 }
 
+/* A config's 0 means "the default". */
+static void or_default(unsigned *v, unsigned def)
+{
+	if (!*v)
+		*v = def;
+}
+
 int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 		   const struct mfs_node_config *config)
 {
@@ -1264,18 +604,12 @@ int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 	mfs_noise_public_key(n->pk, n->sk);
 	n->loop = loop;
 	n->cfg = *config;
-	if (!n->cfg.max_peers)
-		n->cfg.max_peers = 64;
-	if (!n->cfg.max_per_range)
-		n->cfg.max_per_range = 8;
-	if (!n->cfg.idle_timeout_ms)
-		n->cfg.idle_timeout_ms = DEFAULT_IDLE_MS;
-	if (!n->cfg.max_requests)
-		n->cfg.max_requests = 16;
-	if (!n->cfg.request_timeout_ms)
-		n->cfg.request_timeout_ms = 5000;
-	if (!n->cfg.fetch_timeout_ms)
-		n->cfg.fetch_timeout_ms = 30000;
+	or_default(&n->cfg.max_peers, 64);
+	or_default(&n->cfg.max_per_range, 8);
+	or_default(&n->cfg.idle_timeout_ms, DEFAULT_IDLE_MS);
+	or_default(&n->cfg.max_requests, 16);
+	or_default(&n->cfg.request_timeout_ms, 5000);
+	or_default(&n->cfg.fetch_timeout_ms, 30000);
 	if (!n->cfg.memory_budget)
 		n->cfg.memory_budget = DEFAULT_MEMORY_BUDGET;
 	n->budget.limit = n->cfg.memory_budget;
@@ -1361,12 +695,12 @@ static int add_peer_on_loop(void *arg)
 	struct mfs_netnode *n = j->node;
 	struct dial *d;
 
-	if (j->has_pk && (is_banned(n, j->pk) || memcmp(j->pk, n->pk, sizeof n->pk) == 0))
+	if (j->has_pk && (node_banned(n, j->pk) || memcmp(j->pk, n->pk, sizeof n->pk) == 0))
 		return 0;
 	for (d = n->dials; d; d = d->next)
 		if (strcmp(d->addr, j->addr) == 0)
 			return 0;
-	if (is_stopping(n))
+	if (node_stopping(n))
 		return -ESHUTDOWN;
 	if (j->learnt) {
 		int rc = recently_dead(n, &j->sa) ? -EAGAIN : learnt_room(n);
@@ -1423,67 +757,35 @@ int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk
 	return add_peer(n, addr, pk, 0, 1);
 }
 
-/* Splits "HOST:PORT[#KEY]". 0 or -EINVAL. */
-static int split_peer_text(const char *text, char addr[64], uint8_t pk[MFS_NOISE_KEY_BYTES],
-			   int *has_pk)
+/* "HOST:PORT[#KEY]": split, then add_peer. 0 or a negative errno. */
+static int add_peer_text(struct mfs_netnode *n, const char *text, int learnt, int allow_special)
 {
 	const char *hash = strchr(text, '#');
 	size_t alen = hash ? (size_t)(hash - text) : strlen(text);
+	char addr[64];
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
 
-	if (alen >= 64)
+	if (alen >= sizeof addr)
 		return -EINVAL;
 	memcpy(addr, text, alen);
 	addr[alen] = '\0';
 	if (hash && (strlen(hash + 1) != 2 * MFS_NOISE_KEY_BYTES ||
 		     mfs_hex_decode(pk, MFS_NOISE_KEY_BYTES, hash + 1) != 0))
 		return -EINVAL;
-	*has_pk = hash != NULL;
-	return 0;
+	return add_peer(n, addr, hash ? pk : NULL, learnt, allow_special);
 }
 
 int mfs_node_add_learnt_peer(struct mfs_netnode *n, const char *text, int allow_special)
 {
-	char addr[64];
-	uint8_t pk[MFS_NOISE_KEY_BYTES];
-	int has_pk, rc = split_peer_text(text, addr, pk, &has_pk);
-
-	return rc ? rc : add_peer(n, addr, has_pk ? pk : NULL, 1, allow_special);
+	return add_peer_text(n, text, 1, allow_special);
 }
 
 int mfs_node_add_peer_text(struct mfs_netnode *n, const char *text)
 {
-	char addr[64];
-	uint8_t pk[MFS_NOISE_KEY_BYTES];
-	int has_pk, rc = split_peer_text(text, addr, pk, &has_pk);
-
-	return rc ? rc : add_peer(n, addr, has_pk ? pk : NULL, 0, 1);
+	return add_peer_text(n, text, 0, 1);
 }
 
-/* ---- fetching (caller threads) ---- */
-
-static void kick(struct mfs_netnode *n)
-{
-	/* lock held */
-	if (!n->kick_posted && mfs_loop_post(n->loop, on_kick, n) == 0)
-		n->kick_posted = 1;
-}
-
-static void fetch_leave(struct mfs_netnode *n, struct fetch *f)
-{
-	/* lock held */
-	if (--f->waiters)
-		return;
-	for (struct fetch **p = &n->fetches; *p; p = &(*p)->next)
-		if (*p == f) {
-			*p = f->next;
-			break;
-		}
-	free(f->blob);
-	pthread_cond_destroy(&f->changed);
-	free(f);
-	if (!n->fetches)
-		pthread_cond_broadcast(&n->quiet);
-}
+/* ---- bad blobs ---- */
 
 struct bad_report {
 	struct mfs_netnode *node;
@@ -1501,92 +803,20 @@ static void on_bad_report(void *arg)
 			mfs_peer_close(c->peer, MFS_E_CORRUPT, MFS_WIRE_ERR_PROTOCOL,
 				       "a blob that does not match its id");
 	free(b);
-	pump(n);
+	fetch_pump(n);
 }
 
-int mfs_node_fetch(struct mfs_netnode *n, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,
-		   uint8_t **blob, size_t *len)
+int node_report_bad(struct mfs_netnode *n, const uint8_t *pk)
 {
-	struct fetch *f;
+	struct bad_report *b = malloc(sizeof *b);
 	int rc;
 
-	*blob = NULL;
-	*len = 0;
-	pthread_mutex_lock(&n->lock);
-	if (n->stopping) {
-		pthread_mutex_unlock(&n->lock);
-		return -ESHUTDOWN;
-	}
-	f = fetch_find(n, id);
-	if (!f) {
-		if (!(f = calloc(1, sizeof *f))) {
-			pthread_mutex_unlock(&n->lock);
-			return -ENOMEM;
-		}
-		memcpy(f->id, id, sizeof f->id);
-		pthread_cond_init(&f->changed, NULL);
-		f->started_ms = now_ms();
-		f->next = n->fetches;
-		n->fetches = f;
-		kick(n);
-	}
-	if (urgent && !f->urgent) {
-		f->urgent = 1;
-		kick(n);
-	}
-	f->waiters++;
-	for (;;) {
-		while (f->state != FETCH_LANDED && f->state != FETCH_OK && f->state != FETCH_FAILED)
-			pthread_cond_wait(&f->changed, &n->lock);
-		if (f->state == FETCH_FAILED) {
-			rc = f->result;
-			break;
-		}
-		if (f->state == FETCH_OK) {
-			rc = 0;
-			if (f->waiters == 1) {
-				*blob = f->blob;
-				f->blob = NULL;
-			} else if ((*blob = malloc(f->len ? f->len : 1))) {
-				memcpy(*blob, f->blob, f->len);
-			} else {
-				rc = -ENOMEM;
-			}
-			*len = f->len;
-			break;
-		}
-		/* Landed: this waiter checks the bytes against the id, off the
-		 * loop thread and outside the lock. */
-		uint8_t actual[MFS_BLOB_ID_BYTES];
-		f->state = FETCH_CHECKING;
-		pthread_mutex_unlock(&n->lock);
-		mfs_blob_id(actual, f->blob, f->len);
-		pthread_mutex_lock(&n->lock);
-		if (mfs_memeq(actual, f->id, sizeof actual)) {
-			f->state = FETCH_OK;
-			n->stats.blobs_fetched++;
-			n->stats.bytes_fetched += f->len;
-		} else {
-			struct bad_report *b = malloc(sizeof *b);
-			n->stats.bad_blobs++;
-			free(f->blob);
-			f->blob = NULL;
-			f->state = n->stopping ? FETCH_FAILED : FETCH_QUEUED;
-			f->result = -ESHUTDOWN;
-			if (f->n_tried < MAX_TRIED)
-				memcpy(f->tried[f->n_tried++], f->served_by, MFS_NOISE_KEY_BYTES);
-			if (b) {
-				b->node = n;
-				memcpy(b->pk, f->served_by, sizeof b->pk);
-				if (mfs_loop_post(n->loop, on_bad_report, b) != 0)
-					free(b);
-			}
-			kick(n);
-		}
-		pthread_cond_broadcast(&f->changed);
-	}
-	fetch_leave(n, f);
-	pthread_mutex_unlock(&n->lock);
+	if (!b)
+		return -ENOMEM;
+	b->node = n;
+	memcpy(b->pk, pk, sizeof b->pk);
+	if ((rc = mfs_loop_post(n->loop, on_bad_report, b)) != 0)
+		free(b);
 	return rc;
 }
 
@@ -1599,197 +829,4 @@ void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out)
 	out->memory_peak = __atomic_load_n(&n->budget.peak, __ATOMIC_RELAXED);
 	out->memory_refused = __atomic_load_n(&n->budget.refused, __ATOMIC_RELAXED);
 	out->peers_known = __atomic_load_n(&n->n_dials, __ATOMIC_RELAXED);
-}
-
-/* ---- the node's key, and a blob source over the store ---- */
-
-static const char identity_name[] = "\0node";
-
-int mfs_node_identity(struct mfs_volume *vol, uint8_t sk[static MFS_NOISE_KEY_BYTES])
-{
-	uint8_t pk[MFS_NOISE_KEY_BYTES];
-	struct mfs_vtxn *t;
-	uint8_t *data = NULL;
-	uint64_t len = 0;
-	int rc;
-
-	rc = mfs_vtxn_begin(vol, 1, &t);
-	if (rc < 0)
-		return rc;
-	rc = mfs_obj_get(t, identity_name, sizeof identity_name - 1, &data, &len);
-	if (rc == 0 && len == MFS_NOISE_KEY_BYTES) {
-		memcpy(sk, data, MFS_NOISE_KEY_BYTES);
-		mfs_vtxn_abort(t);
-	} else if (rc == MFS_E_NOTFOUND) {
-		mfs_noise_keypair(pk, sk);
-		rc = mfs_obj_write(t, identity_name, sizeof identity_name - 1, sk,
-				   MFS_NOISE_KEY_BYTES);
-		rc = rc == 0 ? mfs_vtxn_commit(t) : (mfs_vtxn_abort(t), rc);
-	} else {
-		mfs_vtxn_abort(t);
-		if (rc == 0)
-			rc = MFS_E_CORRUPT;
-	}
-	if (data) {
-		mfs_memzero(data, (size_t)len);
-		free(data);
-	}
-	return rc;
-}
-
-/* The blobs a volume holds, as 8-byte id prefixes in an open-addressing
- * table (0: empty), so "have" costs a lookup and not the decryption of the
- * blob's first slot (64 KiB) that mfs_blob_has needs. */
-struct store_source {
-	struct mfs_volume *vol;
-	struct mfs_session_cache *cache;
-	pthread_mutex_t lock;
-	uint64_t *held;               /* under lock; NULL until built */
-	size_t held_cap;              /* a power of two */
-	uint64_t held_count, held_bytes; /* the volume's blob count and bytes it reflects */
-	uint64_t checked_ms, built_ms;
-	uint64_t builds;
-};
-
-static void held_insert(uint64_t *table, size_t cap, uint64_t key)
-{
-	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
-
-	while (table[i] && table[i] != key)
-		i = (i + 1) & (cap - 1);
-	table[i] = key;
-}
-
-static int held_lookup(const uint64_t *table, size_t cap, uint64_t key)
-{
-	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
-
-	for (size_t probes = 0; table[i] && probes < cap; probes++, i = (i + 1) & (cap - 1))
-		if (table[i] == key)
-			return 1;
-	return 0;
-}
-
-struct held_build {
-	uint64_t *table;
-	size_t cap;
-};
-
-static int held_add(void *ctx, const uint8_t *id, uint32_t size, uint32_t pins)
-{
-	struct held_build *b = ctx;
-
-	(void)size;
-	(void)pins;
-	held_insert(b->table, b->cap, id_prefix(id));
-	return 0;
-}
-
-/* Brings s->held up to date when it is due (lock held). 0 or an error. */
-static int held_refresh(struct store_source *s)
-{
-	struct mfs_blob_stats st;
-	struct held_build b = {0};
-	struct mfs_vtxn *t;
-	uint64_t now = now_ms();
-	int rc;
-
-	if (s->held && now - s->checked_ms < HELD_CHECK_MS)
-		return 0;
-	if ((rc = mfs_vtxn_begin(s->vol, 0, &t)) < 0)
-		return rc;
-	s->checked_ms = now;
-	mfs_blob_stats(t, &st);
-	if (s->held && st.count == s->held_count && st.bytes == s->held_bytes &&
-	    now - s->built_ms < HELD_REBUILD_MS) {
-		mfs_vtxn_abort(t);
-		return 0;
-	}
-	/* At most half full: lookups of absent ids stop early. */
-	for (b.cap = 1024; b.cap < 2 * st.count; b.cap *= 2)
-		;
-	rc = (b.table = calloc(b.cap, sizeof *b.table)) ? mfs_blob_foreach(t, held_add, &b)
-							: -ENOMEM;
-	mfs_vtxn_abort(t);
-	if (rc != 0) {
-		free(b.table);
-		return rc;
-	}
-	free(s->held);
-	s->held = b.table;
-	s->held_cap = b.cap;
-	s->held_count = st.count;
-	s->held_bytes = st.bytes;
-	s->built_ms = now;
-	s->builds++;
-	return 0;
-}
-
-static int store_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
-		     size_t *len)
-{
-	struct store_source *s = ctx;
-	struct mfs_vtxn *t;
-	int rc = MFS_E_NOTFOUND;
-
-	if (s->cache)
-		rc = mfs_session_cache_get(s->cache, id, blob, len);
-	if (rc == 0)
-		return 0;
-	rc = mfs_vtxn_begin(s->vol, 0, &t);
-	if (rc < 0)
-		return rc;
-	rc = mfs_blob_get(t, id, blob, len);
-	mfs_vtxn_abort(t);
-	return rc;
-}
-
-static int store_has(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES])
-{
-	struct store_source *s = ctx;
-	int held;
-
-	if (s->cache && mfs_session_cache_has(s->cache, id) == 1)
-		return 1;
-	pthread_mutex_lock(&s->lock);
-	held = held_refresh(s) == 0 && held_lookup(s->held, s->held_cap, id_prefix(id));
-	pthread_mutex_unlock(&s->lock);
-	return held;
-}
-
-uint64_t mfs_store_source_builds(const struct mfs_serve_source *src)
-{
-	struct store_source *s = src->ctx;
-	uint64_t n;
-
-	pthread_mutex_lock(&s->lock);
-	n = s->builds;
-	pthread_mutex_unlock(&s->lock);
-	return n;
-}
-
-int mfs_store_source_new(struct mfs_serve_source *out, struct mfs_volume *vol,
-			 struct mfs_session_cache *cache)
-{
-	struct store_source *s = calloc(1, sizeof *s);
-
-	if (!s)
-		return -ENOMEM;
-	s->vol = vol;
-	s->cache = cache;
-	pthread_mutex_init(&s->lock, NULL);
-	*out = (struct mfs_serve_source){.get = store_get, .has = store_has, .ctx = s};
-	return 0;
-}
-
-void mfs_store_source_free(struct mfs_serve_source *src)
-{
-	struct store_source *s = src ? src->ctx : NULL;
-
-	if (s) {
-		pthread_mutex_destroy(&s->lock);
-		free(s->held);
-		free(s);
-		src->ctx = NULL;
-	}
 }

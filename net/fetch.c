@@ -1,0 +1,433 @@
+/* fetch: the fetch scheduler (net/node.h, "Fetching"; the split of the
+ * node in net/node_int.h).
+ *
+ * Owns: the fetches (one per blob, however many threads wait for it),
+ * our requests in flight on each connection (conn.reqs) and the ids each
+ * connection said it has (conn.have). Promises: a fetch ends OK only with
+ * bytes that hash to its id; urgent fetches are asked before read-ahead
+ * ones; no connection gets more than its limit; a peer that said
+ * NOT_FOUND is not asked again for that blob, one that timed out is asked
+ * last, one that sent a wrong blob is reported (node.c bans it).
+ *
+ * Threads: mfs_node_fetch blocks on its caller's thread; everything else
+ * runs on the loop thread. Fetches change only under node->lock, which a
+ * waiter drops while it hashes what landed. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/mfs_error.h"
+#include "crypto/secure.h"
+#include "fs/store/blobstore.h"
+#include "net/node_int.h"
+
+#define MAX_TRIED 16u         /* peers remembered per fetch as "has it not" */
+
+enum fetch_state {
+	FETCH_QUEUED,     /* waiting for a peer to ask */
+	FETCH_ASKED,      /* asked; answer pending */
+	FETCH_LANDED,     /* bytes arrived, not yet checked */
+	FETCH_CHECKING,   /* a waiter is hashing them */
+	FETCH_OK,
+	FETCH_FAILED,
+};
+
+/* Under node->lock, all of it. */
+struct fetch {
+	struct fetch *next;
+	uint8_t id[MFS_BLOB_ID_BYTES];
+	int urgent;
+	enum fetch_state state;
+	int result;                       /* FETCH_FAILED */
+	uint8_t *blob;                    /* FETCH_LANDED, FETCH_CHECKING, FETCH_OK */
+	size_t len;
+	unsigned waiters;
+	pthread_cond_t changed;
+	uint64_t started_ms, asked_ms;
+	unsigned asks;                    /* requests in flight for it */
+	int wanted;                       /* WANT sent for it */
+	uint8_t served_by[MFS_NOISE_KEY_BYTES];
+	uint8_t avoid[MFS_NOISE_KEY_BYTES]; /* a peer that timed out on it */
+	int has_avoid;
+	uint8_t tried[MAX_TRIED][MFS_NOISE_KEY_BYTES]; /* said NOT_FOUND */
+	unsigned n_tried;
+};
+
+static struct fetch *fetch_find(struct mfs_netnode *n, const uint8_t *id)
+{
+	for (struct fetch *f = n->fetches; f; f = f->next)
+		if (memcmp(f->id, id, MFS_BLOB_ID_BYTES) == 0)
+			return f;
+	return NULL;
+}
+
+static int tried(const struct fetch *f, const uint8_t *pk)
+{
+	for (unsigned i = 0; i < f->n_tried; i++)
+		if (memcmp(f->tried[i], pk, MFS_NOISE_KEY_BYTES) == 0)
+			return 1;
+	return 0;
+}
+
+static void fail_fetch(struct fetch *f, int err)
+{
+	f->state = FETCH_FAILED;
+	f->result = err;
+	pthread_cond_broadcast(&f->changed);
+}
+
+/* ---- the scheduler (loop thread, lock held) ---- */
+
+static int conn_has(const struct conn *c, const uint8_t *id)
+{
+	uint64_t key = node_id_prefix(id);
+	for (unsigned i = (unsigned)(key % HAVE_SLOTS), probes = 0; probes < HAVE_SLOTS;
+	     i = (i + 1) % HAVE_SLOTS, probes++) {
+		if (c->have[i] == key)
+			return 1;
+		if (c->have[i] == 0)
+			return 0;
+	}
+	return 0;
+}
+
+static void conn_note_have(struct conn *c, const uint8_t *id)
+{
+	uint64_t key = node_id_prefix(id);
+	if (conn_has(c, id))
+		return;
+	if (c->have_count >= HAVE_SLOTS / 2) { /* a hint, not a record: start over */
+		memset(c->have, 0, sizeof c->have);
+		c->have_count = 0;
+	}
+	unsigned i = (unsigned)(key % HAVE_SLOTS);
+	while (c->have[i])
+		i = (i + 1) % HAVE_SLOTS;
+	c->have[i] = key;
+	c->have_count++;
+}
+
+/* The best ready connection to ask for f, or NULL. */
+static struct conn *pick(struct mfs_netnode *n, const struct fetch *f, int *any_untried)
+{
+	struct conn *best = NULL;
+	long best_score = 0;
+
+	*any_untried = 0;
+	for (struct conn *c = n->conns; c; c = c->next) {
+		const uint8_t *pk;
+		if (!c->ready)
+			continue;
+		pk = mfs_peer_remote_key(c->peer);
+		if (tried(f, pk) || node_banned(n, pk))
+			continue;
+		*any_untried = 1;
+		if (c->in_flight >= c->limit)
+			continue;
+		long score = (long)c->in_flight * 4;
+		if (conn_has(c, f->id))
+			score -= 2;
+		if (f->has_avoid && memcmp(f->avoid, pk, MFS_NOISE_KEY_BYTES) == 0)
+			score += 1000;
+		if (!best || score < best_score) {
+			best = c;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+/* 0, or the error of mfs_peer_send (f stays queued). */
+static int ask(struct conn *c, struct fetch *f)
+{
+	struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = ++c->next_rid};
+	struct req *r;
+	int rc;
+
+	memcpy(m.blob_id, f->id, sizeof m.blob_id);
+	if ((rc = mfs_peer_send(c->peer, &m)) != 0)
+		return rc;
+	r = &c->reqs[c->in_flight++];
+	r->rid = m.request_id;
+	memcpy(r->id, f->id, sizeof r->id);
+	f->state = FETCH_ASKED;
+	f->asks++;
+	f->asked_ms = node_now_ms();
+	return 0;
+}
+
+/* WANT for the blobs just queued, to every ready peer: their HAVE answers
+ * steer the next requests to peers that hold the blobs. */
+static void send_wants(struct mfs_netnode *n)
+{
+	uint8_t ids[64 * MFS_BLOB_ID_BYTES];
+	size_t count = 0, ready = 0;
+
+	for (struct conn *c = n->conns; c; c = c->next)
+		ready += c->ready;
+	if (ready < 2)
+		return;
+	for (struct fetch *f = n->fetches; f && count < 64; f = f->next)
+		if (!f->wanted && (f->state == FETCH_QUEUED || f->state == FETCH_ASKED)) {
+			f->wanted = 1;
+			memcpy(ids + count++ * MFS_BLOB_ID_BYTES, f->id, MFS_BLOB_ID_BYTES);
+		}
+	if (!count)
+		return;
+	struct mfs_wire_msg m = {.type = MFS_WIRE_WANT, .data = ids,
+				 .len = count * MFS_BLOB_ID_BYTES};
+	for (struct conn *c = n->conns; c; c = c->next)
+		if (c->ready)
+			mfs_peer_send(c->peer, &m);
+}
+
+void fetch_pump_locked(struct mfs_netnode *n)
+{
+	uint64_t now = node_now_ms();
+
+	for (int pass = 1; pass >= 0; pass--)
+		for (struct fetch *f = n->fetches; f; f = f->next) {
+			int any_untried;
+			if (f->state != FETCH_QUEUED || f->urgent != pass)
+				continue;
+			if (now - f->started_ms >= n->cfg.fetch_timeout_ms) {
+				fail_fetch(f, -ETIMEDOUT);
+				continue;
+			}
+			struct conn *c = pick(n, f, &any_untried);
+			if (c) {
+				ask(c, f);
+				continue;
+			}
+			n->wake_parked = 1;
+			if (!any_untried && (f->n_tried > 0 || n->dials) &&
+				   !node_peers_pending(n) && f->asks == 0) {
+				/* Nobody left to ask: all said no, or every peer
+				 * known failed to prove its key. */
+				fail_fetch(f, MFS_E_NOTFOUND);
+			}
+		}
+	send_wants(n);
+}
+
+void fetch_pump(struct mfs_netnode *n)
+{
+	pthread_mutex_lock(&n->lock);
+	n->kick_posted = 0;
+	fetch_pump_locked(n);
+	pthread_mutex_unlock(&n->lock);
+	node_wake_parked(n);
+}
+
+static void on_kick(void *arg)
+{
+	fetch_pump(arg);
+}
+
+/* A new or newly urgent fetch: one pump on the loop thread, however many
+ * threads ask before it runs. Lock held. */
+static void kick(struct mfs_netnode *n)
+{
+	if (!n->kick_posted && mfs_loop_post(n->loop, on_kick, n) == 0)
+		n->kick_posted = 1;
+}
+
+/* A slow peer may still answer: the fetch is asked again elsewhere
+ * without cancelling the request in flight. */
+void fetch_tick(struct mfs_netnode *n, uint64_t now)
+{
+	pthread_mutex_lock(&n->lock);
+	for (struct fetch *f = n->fetches; f; f = f->next) {
+		if (f->state == FETCH_ASKED && now - f->asked_ms >= n->cfg.request_timeout_ms) {
+			n->stats.timeouts++;
+			f->state = FETCH_QUEUED;
+			f->asks = 0;
+			/* Whoever holds the oldest request for it is avoided next. */
+			for (struct conn *c = n->conns; c; c = c->next)
+				for (unsigned i = 0; i < c->in_flight; i++)
+					if (memcmp(c->reqs[i].id, f->id, MFS_BLOB_ID_BYTES) == 0) {
+						memcpy(f->avoid, mfs_peer_remote_key(c->peer),
+						       MFS_NOISE_KEY_BYTES);
+						f->has_avoid = 1;
+					}
+		}
+		if ((f->state == FETCH_QUEUED || f->state == FETCH_ASKED) &&
+		    now - f->started_ms >= n->cfg.fetch_timeout_ms)
+			fail_fetch(f, -ETIMEDOUT);
+	}
+	fetch_pump_locked(n);
+	pthread_mutex_unlock(&n->lock);
+}
+
+void fetch_conn_lost(struct mfs_netnode *n, struct conn *c)
+{
+	for (unsigned i = 0; i < c->in_flight; i++) {
+		struct fetch *f = fetch_find(n, c->reqs[i].id);
+		if (f && f->asks > 0 && --f->asks == 0 && f->state == FETCH_ASKED)
+			f->state = FETCH_QUEUED;
+	}
+}
+
+void fetch_fail_all(struct mfs_netnode *n, int err)
+{
+	for (struct fetch *f = n->fetches; f; f = f->next)
+		if (f->state != FETCH_OK && f->state != FETCH_FAILED)
+			fail_fetch(f, err);
+}
+
+/* ---- answers to our requests (loop thread) ---- */
+
+/* Removes our request rid from c; 0, or -ENOENT when we never asked it. */
+static int take_request(struct conn *c, uint32_t rid, const uint8_t *id)
+{
+	for (unsigned i = 0; i < c->in_flight; i++)
+		if (c->reqs[i].rid == rid) {
+			if (memcmp(c->reqs[i].id, id, MFS_BLOB_ID_BYTES) != 0)
+				return -ENOENT;
+			c->reqs[i] = c->reqs[--c->in_flight];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+void fetch_answer(struct conn *c, const struct mfs_wire_msg *m)
+{
+	struct mfs_netnode *n = c->node;
+	const uint8_t *pk = mfs_peer_remote_key(c->peer);
+	struct fetch *f;
+
+	if (take_request(c, m->request_id, m->blob_id) != 0) {
+		mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_PROTOCOL,
+			       "an answer to no request");
+		return;
+	}
+	pthread_mutex_lock(&n->lock);
+	f = fetch_find(n, m->blob_id);
+	if (f && f->asks > 0)
+		f->asks--;
+	if (f && (f->state == FETCH_QUEUED || f->state == FETCH_ASKED)) {
+		if (m->type == MFS_WIRE_NOT_FOUND) {
+			if (!tried(f, pk) && f->n_tried < MAX_TRIED)
+				memcpy(f->tried[f->n_tried++], pk, MFS_NOISE_KEY_BYTES);
+			if (f->asks == 0)
+				f->state = FETCH_QUEUED;
+		} else if ((f->blob = malloc(m->len ? m->len : 1))) {
+			memcpy(f->blob, m->data, m->len);
+			f->len = m->len;
+			memcpy(f->served_by, pk, MFS_NOISE_KEY_BYTES);
+			f->state = FETCH_LANDED;
+			pthread_cond_broadcast(&f->changed);
+		} else {
+			fail_fetch(f, -ENOMEM);
+		}
+	}
+	fetch_pump_locked(n);
+	pthread_mutex_unlock(&n->lock);
+}
+
+void fetch_have(struct conn *c, const struct mfs_wire_msg *m)
+{
+	for (size_t i = 0; i < m->len / MFS_BLOB_ID_BYTES; i++)
+		conn_note_have(c, m->data + i * MFS_BLOB_ID_BYTES);
+	fetch_pump(c->node);
+}
+
+/* ---- fetching (caller threads) ---- */
+
+/* The last waiter frees f. Lock held. */
+static void fetch_leave(struct mfs_netnode *n, struct fetch *f)
+{
+	if (--f->waiters)
+		return;
+	for (struct fetch **p = &n->fetches; *p; p = &(*p)->next)
+		if (*p == f) {
+			*p = f->next;
+			break;
+		}
+	free(f->blob);
+	pthread_cond_destroy(&f->changed);
+	free(f);
+	if (!n->fetches)
+		pthread_cond_broadcast(&n->quiet);
+}
+
+int mfs_node_fetch(struct mfs_netnode *n, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,
+		   uint8_t **blob, size_t *len)
+{
+	struct fetch *f;
+	int rc;
+
+	*blob = NULL;
+	*len = 0;
+	pthread_mutex_lock(&n->lock);
+	if (n->stopping) {
+		pthread_mutex_unlock(&n->lock);
+		return -ESHUTDOWN;
+	}
+	f = fetch_find(n, id);
+	if (!f) {
+		if (!(f = calloc(1, sizeof *f))) {
+			pthread_mutex_unlock(&n->lock);
+			return -ENOMEM;
+		}
+		memcpy(f->id, id, sizeof f->id);
+		pthread_cond_init(&f->changed, NULL);
+		f->started_ms = node_now_ms();
+		f->next = n->fetches;
+		n->fetches = f;
+		kick(n);
+	}
+	if (urgent && !f->urgent) {
+		f->urgent = 1;
+		kick(n);
+	}
+	f->waiters++;
+	for (;;) {
+		while (f->state != FETCH_LANDED && f->state != FETCH_OK && f->state != FETCH_FAILED)
+			pthread_cond_wait(&f->changed, &n->lock);
+		if (f->state == FETCH_FAILED) {
+			rc = f->result;
+			break;
+		}
+		if (f->state == FETCH_OK) {
+			rc = 0;
+			if (f->waiters == 1) {
+				*blob = f->blob;
+				f->blob = NULL;
+			} else if ((*blob = malloc(f->len ? f->len : 1))) {
+				memcpy(*blob, f->blob, f->len);
+			} else {
+				rc = -ENOMEM;
+			}
+			*len = f->len;
+			break;
+		}
+		/* Landed: this waiter checks the bytes against the id, off the
+		 * loop thread and outside the lock. */
+		uint8_t actual[MFS_BLOB_ID_BYTES];
+		f->state = FETCH_CHECKING;
+		pthread_mutex_unlock(&n->lock);
+		mfs_blob_id(actual, f->blob, f->len);
+		pthread_mutex_lock(&n->lock);
+		if (mfs_memeq(actual, f->id, sizeof actual)) {
+			f->state = FETCH_OK;
+			n->stats.blobs_fetched++;
+			n->stats.bytes_fetched += f->len;
+		} else {
+			n->stats.bad_blobs++;
+			free(f->blob);
+			f->blob = NULL;
+			f->state = n->stopping ? FETCH_FAILED : FETCH_QUEUED;
+			f->result = -ESHUTDOWN;
+			if (f->n_tried < MAX_TRIED)
+				memcpy(f->tried[f->n_tried++], f->served_by, MFS_NOISE_KEY_BYTES);
+			node_report_bad(n, f->served_by);
+			kick(n);
+		}
+		pthread_cond_broadcast(&f->changed);
+	}
+	fetch_leave(n, f);
+	pthread_mutex_unlock(&n->lock);
+	return rc;
+}

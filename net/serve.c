@@ -1,0 +1,323 @@
+/* serve: answering peers (net/node.h, "Serving" and "Memory"; the split of
+ * the node in net/node_int.h).
+ *
+ * Owns: the lookups of REQUESTs and WANTs on libuv's thread pool, the
+ * REQUESTs deferred for want of memory, each connection's WANT budget, and
+ * cutting off the connection that holds the most memory. Promises: a
+ * REQUEST taken is answered once (RESPONSE or NOT_FOUND) while its
+ * connection lasts, in order when it had to wait; at most REQUEST_JOBS_MAX
+ * blobs are read at once, none while the budget is spent; a WANT over its
+ * limits is dropped, not queued; a connection that asks more than its
+ * hello allowed, or does not read its answers, is closed.
+ *
+ * Threads: the loop thread, except job_run, which runs on a pool thread
+ * and touches only its job, the node's config (read-only), the blob source
+ * and the budget (atomics); never node->lock. A job names its connection
+ * by generation, since the connection may be gone when the job is done. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/mfs_error.h"
+#include "net/node_int.h"
+
+/* Per connection: what it may hold (its queue and the body it is sending
+ * us) before a further REQUEST closes it as not reading its answers. */
+#define MAX_CONN_MEMORY (32u << 20)
+#define REQUEST_JOBS_MAX 4u   /* blobs being read for answers at once (libuv's pool) */
+/* WANTs served: ids a second per connection (and the burst, in
+ * node_int.h), lookups in flight per connection and in all. Beyond, a
+ * WANT is dropped unanswered. */
+#define WANT_IDS_PER_S 4096u
+#define WANT_JOBS_PER_CONN 1u
+#define WANT_JOBS_MAX 4u
+
+struct job {
+	uv_work_t work;
+	struct mfs_netnode *node;
+	uint64_t gen;                 /* the asking connection */
+	int want;                     /* WANT (else REQUEST) */
+	uint32_t rid;
+	uint8_t id[MFS_BLOB_ID_BYTES];
+	uint8_t *ids;                 /* WANT: asked, then the ones held */
+	size_t n_ids;
+	uint8_t *blob;
+	size_t len;
+	int rc;
+};
+
+static void job_run(uv_work_t *w)
+{
+	struct job *j = w->data;
+	const struct mfs_serve_source *src = &j->node->cfg.source;
+
+	if (!j->want) {
+		j->rc = src->get(src->ctx, j->id, &j->blob, &j->len);
+		/* Counted from now: answers being read are memory too. */
+		if (j->rc == 0)
+			mfs_peer_budget_charge(&j->node->budget, j->len);
+		return;
+	}
+	size_t held = 0;
+	for (size_t i = 0; i < j->n_ids; i++)
+		if (src->has(src->ctx, j->ids + i * MFS_BLOB_ID_BYTES) == 1)
+			memmove(j->ids + held++ * MFS_BLOB_ID_BYTES, j->ids + i * MFS_BLOB_ID_BYTES,
+				MFS_BLOB_ID_BYTES);
+	j->n_ids = held;
+}
+
+static void job_done(uv_work_t *w, int status)
+{
+	struct job *j = w->data;
+	struct mfs_netnode *n = j->node;
+	struct conn *c = node_conn_by_gen(n, j->gen);
+
+	n->jobs--;
+	if (!j->want) {
+		n->request_jobs--;
+		if (j->rc == 0) /* the queue charges it again, as sent */
+			mfs_peer_budget_release(&n->budget, j->len);
+	} else {
+		n->want_jobs--;
+		if (c)
+			c->want_jobs--;
+	}
+	if (c && status == 0) {
+		struct mfs_wire_msg m = {.request_id = j->rid};
+		memcpy(m.blob_id, j->id, sizeof m.blob_id);
+		if (j->want) {
+			m.type = MFS_WIRE_HAVE;
+			m.data = j->ids;
+			m.len = j->n_ids * MFS_BLOB_ID_BYTES;
+			if (j->n_ids)
+				mfs_peer_send(c->peer, &m);
+		} else {
+			c->serving--;
+			if (j->rc == 0) {
+				m.type = MFS_WIRE_RESPONSE;
+				m.data = j->blob;
+				m.len = j->len;
+				pthread_mutex_lock(&n->lock);
+				n->stats.blobs_served++;
+				n->stats.bytes_served += j->len;
+				pthread_mutex_unlock(&n->lock);
+			} else {
+				m.type = MFS_WIRE_NOT_FOUND;
+			}
+			mfs_peer_send(c->peer, &m);
+		}
+	}
+	free(j->blob);
+	free(j->ids);
+	free(j);
+	if (!node_stopping(n))
+		serve_deferred(n);
+	node_maybe_finish_stop(n);
+}
+
+/* 0, or libuv's error (j freed). */
+static int queue_job(struct mfs_netnode *n, struct job *j)
+{
+	int rc;
+
+	j->node = n;
+	j->work.data = j;
+	if ((rc = uv_queue_work(mfs_loop_uv(n->loop), &j->work, job_run, job_done)) != 0) {
+		free(j->ids);
+		free(j);
+		return rc;
+	}
+	n->jobs++;
+	return 0;
+}
+
+/* REQUEST rid answered NOT_FOUND at once, without a lookup. */
+static void not_found(struct conn *c, uint32_t rid, const uint8_t *id)
+{
+	struct mfs_wire_msg answer = {.type = MFS_WIRE_NOT_FOUND, .request_id = rid};
+
+	memcpy(answer.blob_id, id, sizeof answer.blob_id);
+	mfs_peer_send(c->peer, &answer);
+}
+
+/* 1 while the node's memory is under its budget. */
+static int memory_left(struct mfs_netnode *n)
+{
+	return mfs_peer_budget_used(&n->budget) < n->budget.limit;
+}
+
+/* 1 when another REQUEST may be looked up now: each reads a whole blob
+ * (up to 16 MiB) before it is counted, so only a few at once. */
+static int request_slot(struct mfs_netnode *n)
+{
+	return n->request_jobs < REQUEST_JOBS_MAX && memory_left(n);
+}
+
+/* Queues the lookup of a REQUEST counted in c->serving (j: zeroed). */
+static void start_request(struct conn *c, struct job *j, uint32_t rid, const uint8_t *id)
+{
+	j->gen = c->gen;
+	j->rid = rid;
+	memcpy(j->id, id, sizeof j->id);
+	if (queue_job(c->node, j) != 0) {
+		c->serving--;
+		not_found(c, rid, id);
+		return;
+	}
+	c->node->request_jobs++;
+}
+
+/* The connection holding the most memory, if it holds more than a quarter
+ * of the budget and is not c: it is cut off at once (its queue dropped), so
+ * that connections that do not read cannot keep the others waiting. */
+static void evict_hog(struct mfs_netnode *n, const struct conn *c)
+{
+	struct conn *hog = NULL;
+	size_t most = n->budget.limit / 4;
+
+	for (struct conn *k = n->conns; k; k = k->next)
+		if (k->peer && !k->evicted && mfs_peer_memory(k->peer) > most) {
+			most = mfs_peer_memory(k->peer);
+			hog = k;
+		}
+	if (hog && hog != c) {
+		hog->evicted = 1;
+		pthread_mutex_lock(&n->lock);
+		n->stats.peers_evicted++;
+		pthread_mutex_unlock(&n->lock);
+		/* It does not read: an ERROR would wait behind its queue. */
+		mfs_peer_abort(hog->peer, -ENOBUFS);
+	}
+}
+
+/* The node is out of memory or reading REQUEST_JOBS_MAX blobs already:
+ * the REQUEST waits (answered later, in order, by serve_deferred) rather
+ * than being refused. */
+static void defer_request(struct conn *c, uint32_t rid, const uint8_t *id)
+{
+	struct mfs_netnode *n = c->node;
+	struct req *r;
+
+	if (c->n_deferred == MAX_DEFERRED) { /* max_requests above 64: no room */
+		c->serving--;
+		not_found(c, rid, id);
+		return;
+	}
+	r = &c->deferred[c->n_deferred++];
+	r->rid = rid;
+	memcpy(r->id, id, sizeof r->id);
+	pthread_mutex_lock(&n->lock);
+	n->stats.requests_deferred++;
+	pthread_mutex_unlock(&n->lock);
+	if (!memory_left(n))
+		evict_hog(n, c);
+}
+
+/* One connection after another, so that none waits behind another's
+ * backlog. */
+void serve_deferred(struct mfs_netnode *n)
+{
+	int started = 1, waiting = 0;
+
+	while (started && request_slot(n)) {
+		started = 0;
+		for (struct conn *c = n->conns; c && request_slot(n); c = c->next) {
+			struct job *j;
+
+			if (!c->n_deferred || !c->peer || c->evicted || !(j = calloc(1, sizeof *j)))
+				continue;
+			struct req r = c->deferred[0];
+			memmove(c->deferred, c->deferred + 1, --c->n_deferred * sizeof *c->deferred);
+			start_request(c, j, r.rid, r.id);
+			started = 1;
+		}
+	}
+	for (struct conn *c = n->conns; c; c = c->next)
+		waiting += c->n_deferred > 0 && !c->evicted;
+	/* Still waiting for memory: whoever holds the most (not reading) goes. */
+	if (waiting && !memory_left(n))
+		evict_hog(n, NULL);
+}
+
+void serve_request(struct conn *c, const struct mfs_wire_msg *m)
+{
+	struct mfs_netnode *n = c->node;
+	struct job *j;
+
+	if (c->serving >= n->cfg.max_requests) {
+		mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_BUSY,
+			       "more requests than the hello allowed");
+		return;
+	}
+	/* Answers are queued as they are ready; a peer that keeps asking but
+	 * does not read what it is sent must not grow our memory. */
+	if (mfs_peer_memory(c->peer) > MAX_CONN_MEMORY) {
+		mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, "answers are not being read");
+		return;
+	}
+	if (!n->cfg.source.get) {
+		not_found(c, m->request_id, m->blob_id);
+		return;
+	}
+	c->serving++;
+	if (c->n_deferred || !request_slot(n)) {
+		defer_request(c, m->request_id, m->blob_id);
+		return;
+	}
+	if (!(j = calloc(1, sizeof *j))) {
+		c->serving--;
+		not_found(c, m->request_id, m->blob_id);
+		return;
+	}
+	start_request(c, j, m->request_id, m->blob_id);
+}
+
+/* 1 when c may have n_ids ids looked up now (taking them from its budget). */
+static int want_allowed(struct conn *c, size_t n_ids)
+{
+	uint64_t now = node_now_ms();
+
+	c->want_tokens += (now - c->want_refill_ms) * WANT_IDS_PER_S / 1000u;
+	if (c->want_tokens > WANT_IDS_BURST)
+		c->want_tokens = WANT_IDS_BURST;
+	c->want_refill_ms = now;
+	if (c->want_jobs >= WANT_JOBS_PER_CONN || c->node->want_jobs >= WANT_JOBS_MAX ||
+	    c->want_tokens < n_ids)
+		return 0;
+	c->want_tokens -= n_ids;
+	return 1;
+}
+
+/* A WANT is a hint (the asker requests anyway): one over the limits is
+ * dropped unanswered, and counted. */
+void serve_want(struct conn *c, const struct mfs_wire_msg *m)
+{
+	struct mfs_netnode *n = c->node;
+	size_t n_ids = m->len / MFS_BLOB_ID_BYTES;
+	struct job *j = NULL;
+
+	if (!n->cfg.source.has)
+		return;
+	if (mfs_peer_memory(c->peer) > MAX_CONN_MEMORY || !want_allowed(c, n_ids) ||
+	    !(j = calloc(1, sizeof *j)) || !(j->ids = malloc(m->len))) {
+		free(j);
+		pthread_mutex_lock(&n->lock);
+		n->stats.wants_dropped++;
+		pthread_mutex_unlock(&n->lock);
+		return;
+	}
+	j->want = 1;
+	j->gen = c->gen;
+	j->n_ids = n_ids;
+	memcpy(j->ids, m->data, m->len);
+	if (queue_job(n, j) == 0) {
+		c->want_jobs++;
+		n->want_jobs++;
+		pthread_mutex_lock(&n->lock);
+		n->stats.wants_served++;
+		n->stats.want_ids += n_ids;
+		pthread_mutex_unlock(&n->lock);
+	}
+}
+
