@@ -746,7 +746,7 @@ int mfs_fs_start(struct mfs_fs *fs, struct mfs_store *store, struct mfs_volume *
 {
 	int rc;
 
-	fs->store = store;
+	(void)store; /* the volume's: borrowed with it */
 	fs->vol = vol;
 	fs->se = se;
 	/* Before the tree is read: what is stored meanwhile is not missed. */
@@ -784,8 +784,6 @@ void mfs_fs_free(struct mfs_fs *fs)
 	mfs_session_cache_close(fs->cache);
 	mfs_tree_free(fs->tree);
 	mfs_inodes_free(fs->inodes);
-	mfs_volume_close(fs->vol);
-	mfs_store_close(fs->store);
 	pthread_cond_destroy(&fs->watch_wake);
 	pthread_mutex_destroy(&fs->watch_lock);
 	pthread_mutex_destroy(&fs->handles_lock);

@@ -93,8 +93,7 @@ struct handle; /* fs.c's: an open file */
 struct mfs_fs {
 	/* Set by mfs_fs_new and mfs_fs_start, then read-only. */
 	struct mfs_fs_config cfg;
-	struct mfs_store *store;       /* owned: closed by mfs_fs_free */
-	struct mfs_volume *vol;        /* owned: closed by mfs_fs_free */
+	struct mfs_volume *vol;        /* borrowed from mfs_fs_start's caller */
 	struct mfs_session_cache *cache;
 	struct mfs_reader *reader;
 	struct fuse_session *se;       /* NULL: no kernel to tell (unit tests) */
