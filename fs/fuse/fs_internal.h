@@ -24,9 +24,10 @@
  * this list; the last three are leaves (nothing is taken while one is held):
  *   1. writer->lock      one file being written: its ingest, sink, size and
  *                        state. A thread holds at most one writer's lock.
- *   2. publish_lock      one edit at a time in this process, held across
- *                        read, edit, sign, store and show, so that trees are
- *                        shown in the order their manifests were signed.
+ *   2. publish_lock      one edit (or refresh) at a time in this process,
+ *                        held across read, edit, sign, store and show, so
+ *                        that trees are shown in the order their manifests
+ *                        were signed, each with its own inode moves.
  *   3. tree_lock (rw)    the tree shown, its sequence, the inode table.
  *   -  writers_lock      the list of writers and their kernel references.
  *   -  handles_lock      the list of open handles.
@@ -144,7 +145,8 @@ struct edit {
  * nothing but (at most) one writer's lock. */
 int mfs__publish_edit(struct mfs_fs *fs, const struct edit *ed);
 /* Shows the store's newest manifest, if it is newer than the tree. Takes
- * tree_lock, then watch_lock. */
+ * publish_lock and, inside it, tree_lock and watch_lock: call it holding
+ * nothing. */
 int mfs__publish_refresh(struct mfs_fs *fs);
 
 /* ---- writer.c: files being written ---- */

@@ -8,8 +8,8 @@
  * replaced by a newer one; every replaced tree goes to the watcher, which
  * tells the kernel what changed.
  *
- * Threads: any. publish_lock orders edits, tree_lock guards the tree (see
- * fs_internal.h for the order). */
+ * Threads: any. publish_lock orders edits and refreshes, tree_lock guards
+ * the tree (see fs_internal.h for the order). */
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -101,14 +101,20 @@ int mfs__publish_refresh(struct mfs_fs *fs)
 	json_t *cols = NULL;
 	uint64_t seq;
 	int64_t ts;
-	int rc = mfs_vtxn_begin(fs->vol, 0, &t);
+	int rc;
 
-	if (rc != 0)
-		return rc;
-	rc = read_manifest(fs, t, &cols, &seq, &ts);
-	mfs_vtxn_abort(t);
+	/* Never between an edit's commit and its show: the edit's manifest,
+	 * shown from here, would lose a rename's inode numbers (and the kernel
+	 * would find the file it renamed stale). */
+	pthread_mutex_lock(&fs->publish_lock);
+	rc = mfs_vtxn_begin(fs->vol, 0, &t);
+	if (rc == 0) {
+		rc = read_manifest(fs, t, &cols, &seq, &ts);
+		mfs_vtxn_abort(t);
+	}
 	if (rc == 0)
 		rc = show(fs, cols, seq, ts, NULL, NULL);
+	pthread_mutex_unlock(&fs->publish_lock);
 	json_decref(cols);
 	return rc;
 }
