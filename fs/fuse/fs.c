@@ -80,7 +80,7 @@ static int refuse_read_only(struct mfs_fs *fs)
 	return -EROFS;
 }
 
-/* ---- the tree: every function here is called with tree_lock held ---- */
+/* ---- the tree: nodes, numbers, attributes ---- */
 
 static void fill_attr(const struct mfs_fs *fs, struct stat *st, uint64_t ino,
 		      enum mfs_node_kind kind, uint64_t size, int64_t mtime, size_t children)
@@ -111,7 +111,7 @@ static void node_attr(const struct mfs_fs *fs, const struct mfs_node *n, struct 
 	fill_attr(fs, st, n->ino, n->kind, n->size, n->mtime, dirs);
 }
 
-/* The directory numbered ino. */
+/* The directory numbered ino. tree_lock held. */
 static int dir_of(struct mfs_fs *fs, uint64_t ino, const struct mfs_node **dir)
 {
 	*dir = mfs_tree_by_ino(fs->tree, ino);
@@ -120,7 +120,8 @@ static int dir_of(struct mfs_fs *fs, uint64_t ino, const struct mfs_node **dir)
 	return (*dir)->kind == MFS_NODE_DIR ? 0 : -ENOTDIR;
 }
 
-/* The entry parent/name, for lookup and the replies that create a name. */
+/* The entry parent/name, for lookup and the replies that create a name.
+ * tree_lock held. */
 static int entry_of(struct mfs_fs *fs, uint64_t parent, const char *name,
 		    struct fuse_entry_param *e)
 {
@@ -137,7 +138,8 @@ static int entry_of(struct mfs_fs *fs, uint64_t parent, const char *name,
 }
 
 /* What a published writer became (the kernel may still call it by the
- * number create gave it): a file, or NULL once it is gone. */
+ * number create gave it): a file, or NULL once it is gone. tree_lock
+ * held. */
 static const struct mfs_node *published_as(struct mfs_fs *fs, const struct writer *w)
 {
 	const struct mfs_node *dir = mfs_tree_by_ino(fs->tree, w->parent);
@@ -146,36 +148,45 @@ static const struct mfs_node *published_as(struct mfs_fs *fs, const struct write
 	return n && n->kind == MFS_NODE_FILE ? n : NULL;
 }
 
-/* Attributes of inode ino: a tree node, or a file being written (or what
- * it became). Takes tree_lock itself. */
-static int ino_attr(struct mfs_fs *fs, fuse_ino_t ino, struct stat *st)
+/* Attributes of a file being written, or of what it became. */
+static int pending_attr(struct mfs_fs *fs, fuse_ino_t ino, struct stat *st)
 {
-	const struct mfs_node *n = NULL;
-	struct writer *w = NULL;
+	struct writer *w = mfs__writer_find(fs, ino);
+	const struct mfs_node *n;
 	uint64_t written = 0;
-	enum writer_state state = W_PUBLISHED;
+	enum writer_state state = w ? mfs__writer_state(w, &written) : W_FAILED;
 	int rc = 0;
 
-	if (ino >= MFS_PENDING_INO) {
-		w = mfs__writer_find(fs, ino);
-		if (!w)
-			return -ENOENT;
-		state = mfs__writer_state(w, &written);
-		if (state == W_OPEN) {
-			fill_attr(fs, st, w->ino, MFS_NODE_FILE, written, w->mtime, 0);
-			return 0;
-		}
-		if (state == W_FAILED)
-			return -ENOENT;
-	}
-	pthread_rwlock_rdlock(&fs->tree_lock);
-	n = w ? published_as(fs, w) : mfs_tree_by_ino(fs->tree, ino);
-	if (!n)
+	if (state == W_OPEN) {
+		fill_attr(fs, st, w->ino, MFS_NODE_FILE, written, w->mtime, 0);
+	} else if (state == W_FAILED) {
 		rc = -ENOENT;
-	else if (w)
-		fill_attr(fs, st, w->ino, MFS_NODE_FILE, n->size, n->mtime, 0);
-	else
+	} else {
+		pthread_rwlock_rdlock(&fs->tree_lock);
+		n = published_as(fs, w);
+		if (n)
+			fill_attr(fs, st, w->ino, MFS_NODE_FILE, n->size, n->mtime, 0);
+		else
+			rc = -ENOENT;
+		pthread_rwlock_unlock(&fs->tree_lock);
+	}
+	return rc;
+}
+
+/* Attributes of inode ino: a tree node, or a file being written. */
+static int ino_attr(struct mfs_fs *fs, fuse_ino_t ino, struct stat *st)
+{
+	const struct mfs_node *n;
+	int rc = 0;
+
+	if (ino >= MFS_PENDING_INO)
+		return pending_attr(fs, ino, st);
+	pthread_rwlock_rdlock(&fs->tree_lock);
+	n = mfs_tree_by_ino(fs->tree, ino);
+	if (n)
 		node_attr(fs, n, st);
+	else
+		rc = -ENOENT;
 	pthread_rwlock_unlock(&fs->tree_lock);
 	return rc;
 }
