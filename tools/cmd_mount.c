@@ -213,13 +213,10 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 	cli_password_clear(pw);
 	cli_password_clear(protect);
 	if (rc == 0) {
-		struct mfs_volume *fs_vol = vol;
 		rc = mfs_fs_start(fs, store, vol, se);
-		store = NULL; /* the fs owns them now */
-		vol = NULL;
 		if (rc == 0 && a->networked) {
 			struct mfs_swarm_config net = {
-				.vol = fs_vol,
+				.vol = vol,
 				.cache = mfs_fs_session_cache(fs),
 				.listen = a->net.listen,
 				.trackers = a->net.trackers,
@@ -278,7 +275,8 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 		fuse_remove_signal_handlers(se);
 		fuse_session_destroy(se);
 	}
-	/* Unmounted: the session cache's key and file go now. */
+	/* Unmounted: the session cache's key and file go now, then the
+	 * volume the fs borrowed. */
 	mfs_fs_free(fs);
 	mfs_volume_close(vol);
 	mfs_store_close(store);

@@ -16,7 +16,10 @@
  * what changed. Unmounting wipes the session cache.
  *
  * Life: mfs_fs_new (no threads, no store: safe before fork), then, in the
- * process that serves the mount, mfs_fs_start; mfs_fs_free after the loop. */
+ * process that serves the mount, mfs_fs_start; mfs_fs_free after the loop.
+ * The store and volume are the caller's: opened before mfs_fs_start,
+ * closed after mfs_fs_free. Handlers may run on any number of threads;
+ * the other calls on the one that serves the mount. */
 #ifndef MFS_FS_H
 #define MFS_FS_H
 
@@ -47,8 +50,10 @@ struct mfs_fs_config {
 struct mfs_fs;
 
 int mfs_fs_new(struct mfs_fs **out, const struct mfs_fs_config *config);
-/* Takes the opened store and volume (the fs closes them in mfs_fs_free),
- * loads the manifest, starts the reader, the session cache and the watcher. */
+/* Borrows the opened store and volume (they must outlive the fs), loads
+ * the manifest, starts the reader, the session cache and the watcher. se
+ * may be NULL: no kernel to tell what changed (tests drive the fs's parts
+ * directly). */
 int mfs_fs_start(struct mfs_fs *fs, struct mfs_store *store, struct mfs_volume *vol,
 		 struct fuse_session *se);
 void mfs_fs_free(struct mfs_fs *fs); /* NULL-safe; wipes the session cache */

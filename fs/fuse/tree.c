@@ -233,7 +233,7 @@ static void item_name(char out[static MFS_NAME_MAX + 1], json_t *item)
 	}
 }
 
-static char *join(const char *dir, const char *name)
+char *mfs_path_join(const char *dir, const char *name)
 {
 	size_t a = strlen(dir), b = strlen(name);
 	char *p = malloc(a + b + 2);
@@ -289,7 +289,7 @@ static struct mfs_node *node_new(struct mfs_tree *t, struct mfs_node *parent, co
 	n->kind = kind;
 	n->parent = parent;
 	n->name = strdup(name);
-	n->path = parent ? join(parent->path, name) : strdup("");
+	n->path = parent ? mfs_path_join(parent->path, name) : strdup("");
 	n->mtime = t->mtime_default;
 	if (t->node_count == t->node_cap) {
 		size_t cap = t->node_cap ? t->node_cap * 2 : 64;
@@ -628,6 +628,26 @@ const struct mfs_node *mfs_tree_child(const struct mfs_node *dir, const char *na
 	return NULL;
 }
 
+const struct mfs_node *mfs_tree_at(const struct mfs_tree *t, const char *path)
+{
+	const struct mfs_node *n = t->root;
+	const char *p = path;
+	char part[MFS_NAME_MAX + 1];
+
+	while (n && *p) {
+		size_t len = strcspn(p, "/");
+
+		/* Longer than any name: no node has it (and part could not hold it). */
+		if (len > MFS_NAME_MAX)
+			return NULL;
+		memcpy(part, p, len);
+		part[len] = '\0';
+		n = mfs_tree_child(n, part);
+		p += len + (p[len] == '/');
+	}
+	return n;
+}
+
 uint64_t mfs_tree_node_count(const struct mfs_tree *t)
 {
 	return t->node_count;
@@ -735,7 +755,7 @@ static int finish(json_t **out, json_t *copy, int rc)
 
 static int sub_path_is_dir(json_t *cols, const char *dir, const char *name)
 {
-	char *path = join(dir, name);
+	char *path = mfs_path_join(dir, name);
 	int yes = path && is_dir(cols, path);
 
 	free(path);
@@ -798,7 +818,7 @@ int mfs_tree_mkdir(json_t **out, json_t *collections, const char *dir, const cha
 		return -ENOENT;
 	if (sub_path_is_dir(collections, dir, name) || find_item(collections, dir, name, &at) >= 0)
 		return -EEXIST;
-	path = join(dir, name);
+	path = mfs_path_join(dir, name);
 	copy = json_deep_copy(collections);
 	c = path ? json_pack("{s:s, s:[]}", "title", path, "items") : NULL;
 	rc = copy && c && json_array_append_new(copy, c) == 0 ? 0 : -ENOMEM;
@@ -830,7 +850,7 @@ static int dir_empty(json_t *cols, const char *path)
 
 int mfs_tree_rmdir(json_t **out, json_t *collections, const char *dir, const char *name)
 {
-	char *path = join(dir, name);
+	char *path = mfs_path_join(dir, name);
 	json_t *copy = NULL;
 	size_t at;
 	int rc = 0;
@@ -912,7 +932,7 @@ static int rename_dir(json_t **out, json_t *cols, const char *from, const char *
 int mfs_tree_rename(json_t **out, json_t **removed, json_t *collections, const char *from_dir,
 		    const char *from_name, const char *to_dir, const char *to_name)
 {
-	char *from = join(from_dir, from_name), *to = join(to_dir, to_name);
+	char *from = mfs_path_join(from_dir, from_name), *to = mfs_path_join(to_dir, to_name);
 	json_t *copy = NULL, *item = NULL, *moved = NULL;
 	size_t at;
 	long ci;

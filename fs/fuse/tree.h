@@ -61,6 +61,8 @@ void mfs_tree_free(struct mfs_tree *t); /* NULL-safe */
 const struct mfs_node *mfs_tree_root(const struct mfs_tree *t);
 const struct mfs_node *mfs_tree_by_ino(const struct mfs_tree *t, uint64_t ino);
 const struct mfs_node *mfs_tree_child(const struct mfs_node *dir, const char *name);
+/* The node at path ("" the root, "a/b" below it), or NULL. */
+const struct mfs_node *mfs_tree_at(const struct mfs_tree *t, const char *path);
 /* Number of nodes, for statfs. */
 uint64_t mfs_tree_node_count(const struct mfs_tree *t);
 
@@ -78,5 +80,9 @@ int mfs_tree_mkdir(json_t **out, json_t *collections, const char *dir, const cha
 int mfs_tree_rmdir(json_t **out, json_t *collections, const char *dir, const char *name);
 int mfs_tree_rename(json_t **out, json_t **removed, json_t *collections, const char *from_dir,
 		    const char *from_name, const char *to_dir, const char *to_name);
+
+/* dir + "/" + name, or name alone under the root (""): a path as nodes and
+ * edits spell it. malloc'ed; NULL when memory runs out. */
+char *mfs_path_join(const char *dir, const char *name);
 
 #endif

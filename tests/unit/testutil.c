@@ -11,6 +11,8 @@
 
 #include "crypto/kdf.h"
 #include "crypto/secure.h"
+#include "fs/fuse/fs.h"
+#include "fs/store/keyring.h"
 
 char *tu_tempdir(void)
 {
@@ -68,6 +70,30 @@ void tu_fixture_close(struct tu_fixture *f)
 	mfs_store_close(f->store);
 	tu_rmtree(f->dir);
 	free(f->dir);
+}
+
+void tu_channel_new(struct mfs_volume *v, uint8_t pk[static MFS_SIGN_PK_BYTES])
+{
+	struct mfs_vtxn *t;
+
+	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+	cr_assert_eq(mfs_keyring_new_channel(t, "test", pk), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+}
+
+struct mfs_fs *tu_fs_start(struct tu_fixture *f, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			   int writable, void (*published)(void *ctx, const char *json, size_t len),
+			   void *ctx)
+{
+	struct mfs_fs_config cfg = {.store_dir = f->dir, .writable = writable,
+				    .cache_bytes = 16u << 20, .published = published,
+				    .published_ctx = ctx};
+	struct mfs_fs *fs;
+
+	memcpy(cfg.pk, pk, sizeof cfg.pk);
+	cr_assert_eq(mfs_fs_new(&fs, &cfg), 0);
+	cr_assert_eq(mfs_fs_start(fs, f->store, f->vol, NULL), 0);
+	return fs;
 }
 
 void tu_fill_random(void *buf, size_t len, uint64_t seed)

@@ -6,8 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/sign.h"
 #include "fs/store/store.h"
 #include "fs/store/volume.h"
+
+struct mfs_fs;
 
 /* Makes a fresh temporary directory and returns its path (static storage
  * per call site is not needed: the caller frees with free()). */
@@ -28,6 +31,15 @@ struct tu_fixture {
 };
 void tu_fixture_open(struct tu_fixture *f, uint64_t slot_count);
 void tu_fixture_close(struct tu_fixture *f);
+/* A new channel owned by v ("pw"'s volume of a fixture); pk receives it. */
+void tu_channel_new(struct mfs_volume *v, uint8_t pk[static MFS_SIGN_PK_BYTES]);
+/* A mount of channel pk over f's store and volume (borrowed) with no
+ * kernel: no FUSE session, nothing is told; the watcher runs. writable as
+ * the mount asks it; published (may be NULL) hears each manifest. Free
+ * with mfs_fs_free before tu_fixture_close. */
+struct mfs_fs *tu_fs_start(struct tu_fixture *f, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			   int writable, void (*published)(void *ctx, const char *json, size_t len),
+			   void *ctx);
 void tu_fill_random(void *buf, size_t len, uint64_t seed);
 /* Reads a whole file into a malloc'ed buffer. */
 uint8_t *tu_read_file(const char *path, size_t *len);
