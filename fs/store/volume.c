@@ -1405,8 +1405,35 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 	return 0;
 }
 
+static int sb_copy_put(struct mfs_store *s, uint8_t *raw, const uint8_t *scratch,
+		       const struct side *sd, struct view *nv, uint32_t pos, struct poslist *written)
+{
+	int rc;
+
+	volmap_seal_slot(raw, scratch, sd->keys, sd->sb_vid, 0);
+	rc = poslist_add(written, pos);
+	if (rc == 0)
+		rc = mfs_store_slot_write(s, pos, raw);
+	if (rc == 0) {
+		memcpy(nv->sb_nonce[nv->nsb], raw, MFS_AEAD_NONCE_BYTES);
+		nv->sb_pos[nv->nsb++] = pos;
+	}
+	return rc;
+}
+
+/* Whether v's superblock sits at pos (v may be NULL). */
+static int holds_sb(const struct view *v, uint32_t pos)
+{
+	for (unsigned c = 0; v && c < v->nsb; c++)
+		if (v->sb_pos[c] == pos)
+			return 1;
+	return 0;
+}
+
 /* Writes side sd's superblock for nv to usable candidates that do not hold
- * the current one (cur's). */
+ * the current one (cur's); when none is left (the other volume's data on
+ * all the rest), over the current copies but the first, which stays until
+ * the new state is durable. */
 static int put_sb(struct mfs_store *s, uint8_t *raw, uint8_t *scratch, const struct side *sd,
 		  const struct view *cur, struct view *nv, const uint8_t *usable,
 		  struct poslist *written)
@@ -1422,20 +1449,15 @@ static int put_sb(struct mfs_store *s, uint8_t *raw, uint8_t *scratch, const str
 	volmap_sb_encode(scratch, nv);
 	for (unsigned i = 0; rc == 0 && i < sd->ncand && nv->nsb < want; i++) {
 		unsigned j = (start + i) % sd->ncand;
-		int current = 0;
 
-		for (unsigned c = 0; cur && c < cur->nsb; c++)
-			current |= cur->sb_pos[c] == sd->cand[j];
-		if (current || !usable[j])
-			continue;
-		volmap_seal_slot(raw, scratch, sd->keys, sd->sb_vid, 0);
-		rc = poslist_add(written, sd->cand[j]);
-		if (rc == 0)
-			rc = mfs_store_slot_write(s, sd->cand[j], raw);
-		if (rc == 0) {
-			memcpy(nv->sb_nonce[nv->nsb], raw, MFS_AEAD_NONCE_BYTES);
-			nv->sb_pos[nv->nsb++] = sd->cand[j];
-		}
+		if (usable[j] && !holds_sb(cur, sd->cand[j]))
+			rc = sb_copy_put(s, raw, scratch, sd, nv, sd->cand[j], written);
+	}
+	for (unsigned i = 0; rc == 0 && nv->nsb == 0 && i < sd->ncand; i++) {
+		unsigned j = (start + i) % sd->ncand;
+
+		if (usable[j] && holds_sb(cur, sd->cand[j]) && cur->sb_pos[0] != sd->cand[j])
+			rc = sb_copy_put(s, raw, scratch, sd, nv, sd->cand[j], written);
 	}
 	mfs_memzero(scratch, MFS_SLOT_PAYLOAD);
 	if (rc == 0 && nv->nsb == 0)
@@ -1475,7 +1497,8 @@ static int touch_protected(struct mfs_vtxn *t)
 		rc = mfs_store_sync(vol->store);
 	if (rc == 0) {
 		for (unsigned c = 0; c < cur->nsb; c++)
-			wipe_unless_held(vol->store, cur->sb_pos[c], vol->mine);
+			if (!holds_sb(nv, cur->sb_pos[c]))
+				wipe_unless_held(vol->store, cur->sb_pos[c], vol->mine);
 		side_install(vol, sd, nv);
 	} else {
 		wipe_all(vol->store, &written);
@@ -1525,7 +1548,8 @@ int mfs_vtxn_commit(struct mfs_vtxn *t)
 	free(sb_written.p);
 	/* Durable: what the new state replaced leaves the store. */
 	for (unsigned c = 0; c < t->view->nsb; c++)
-		wipe_unless_held(s, t->view->sb_pos[c], vol->theirs);
+		if (!holds_sb(nv, t->view->sb_pos[c]))
+			wipe_unless_held(s, t->view->sb_pos[c], vol->theirs);
 	for (size_t i = 0; i < t->freed.n; i++)
 		wipe_unless_held(s, t->freed.p[i], vol->theirs);
 	side_install(vol, &vol->self, nv);
