@@ -1,21 +1,83 @@
 #include "crypto/aead.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <sodium.h>
+#include <string.h>
 
 #include "crypto/mfs_error.h"
+
+/* XChaCha20-Poly1305 is HChaCha20 (a subkey from the key and the nonce's
+ * first 16 bytes) followed by RFC 8439's ChaCha20-Poly1305 under that
+ * subkey with the nonce 0^4 || the nonce's last 8 bytes: libsodium's
+ * construction, bit for bit. libsodium computes HChaCha20; the bulk runs
+ * through OpenSSL's EVP, whose vectorised ChaCha20 and Poly1305 run about
+ * five times faster than libsodium 1.0.18's on this hardware
+ * (build/mfs-bench-crypto: aead_* against xchacha20poly1305_*). Tests hold
+ * the result to libsodium's on every length class. */
+
+#define IETF_NONCE_BYTES 12
+
+/* One pass of RFC 8439 ChaCha20-Poly1305: encrypt writes the tag, decrypt
+ * checks it. 0; -ENOMEM when OpenSSL has no context to give; -1 when it
+ * fails otherwise or (decrypt) the tag is wrong. */
+static int ietf(int encrypt, uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad,
+		size_t ad_len, const uint8_t nonce[static MFS_AEAD_NONCE_BYTES],
+		const uint8_t key[static 32], uint8_t tag[static MFS_AEAD_TAG_BYTES])
+{
+	uint8_t subkey[32], ietf_nonce[IETF_NONCE_BYTES] = {0};
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int n, ok = len <= INT_MAX && ad_len <= INT_MAX;
+
+	if (!c)
+		return -ENOMEM;
+
+	crypto_core_hchacha20(subkey, nonce, key, NULL);
+	memcpy(ietf_nonce + 4, nonce + 16, 8);
+	ok = ok && EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, NULL, NULL, encrypt) == 1 &&
+	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, IETF_NONCE_BYTES, NULL) == 1 &&
+	     EVP_CipherInit_ex(c, NULL, NULL, subkey, ietf_nonce, encrypt) == 1;
+	if (ok && !encrypt)
+		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, MFS_AEAD_TAG_BYTES, tag) == 1;
+	if (ok && ad_len > 0)
+		ok = EVP_CipherUpdate(c, NULL, &n, ad, (int)ad_len) == 1;
+	if (ok && len > 0)
+		ok = EVP_CipherUpdate(c, out, &n, in, (int)len) == 1;
+	if (ok)
+		ok = EVP_CipherFinal_ex(c, out + len, &n) == 1;
+	if (ok && encrypt)
+		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, MFS_AEAD_TAG_BYTES, tag) == 1;
+	EVP_CIPHER_CTX_free(c);
+	sodium_memzero(subkey, sizeof subkey);
+	return ok ? 0 : -1;
+}
 
 void mfs_aead_seal(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad, size_t ad_len,
 		   const uint8_t nonce[static MFS_AEAD_NONCE_BYTES], const uint8_t key[static 32])
 {
-	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out, out + len, NULL, in, len, ad,
-							    ad_len, NULL, nonce, key);
+	uint8_t tag[MFS_AEAD_TAG_BYTES];
+
+	/* OpenSSL fails only without memory: libsodium's result is the same. */
+	if (ietf(1, out, in, len, ad, ad_len, nonce, key, tag) == 0)
+		memcpy(out + len, tag, sizeof tag);
+	else
+		crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out, out + len, NULL, in, len, ad,
+								    ad_len, NULL, nonce, key);
 }
 
 int mfs_aead_open(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad, size_t ad_len,
 		  const uint8_t nonce[static MFS_AEAD_NONCE_BYTES], const uint8_t key[static 32])
 {
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(out, NULL, in, len, in + len, ad,
-								ad_len, nonce, key) != 0) {
+	uint8_t tag[MFS_AEAD_TAG_BYTES];
+	int rc;
+
+	memcpy(tag, in + len, sizeof tag); /* out may be in: the tag goes first */
+	rc = ietf(0, out, in, len, ad, ad_len, nonce, key, tag);
+	if (rc == -ENOMEM)
+		rc = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(out, NULL, in, len, tag, ad,
+									 ad_len, nonce, key);
+	if (rc != 0) {
 		sodium_memzero(out, len);
 		return MFS_E_AUTH;
 	}

@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
 	build-essential cmake pkg-config
-	libsodium-dev liblmdb-dev libisal-dev libjansson-dev libcriterion-dev libfuse3-dev fuse3
+	libsodium-dev libssl-dev liblmdb-dev libisal-dev libjansson-dev libcriterion-dev libfuse3-dev fuse3
 	libuv1-dev libwebsockets-dev libwebsockets-evlib-uv
 	ffmpeg tcpdump iproute2
 	util-linux coreutils binutils

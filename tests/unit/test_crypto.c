@@ -1,5 +1,6 @@
 /* crypto/: KDF, AEAD, signatures, the blob (chunk) format, canonical JSON. */
 #include <criterion/criterion.h>
+#include <sodium.h> /* the reference the AEAD is held to */
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,54 @@ Test(crypto, aead_round_trip_and_tamper)
 	box[50] ^= 1;
 	cr_assert_eq(mfs_aead_open(out, box, sizeof msg, (const uint8_t *)"ad", 2, nonce, key),
 		     MFS_E_AUTH);
+}
+
+/* crypto/aead computes XChaCha20-Poly1305 through OpenSSL: it must give
+ * libsodium's bytes exactly, for every length class (empty, under, at and
+ * over ChaCha20's 64-byte block and Poly1305's 16, a slot payload, a
+ * segment, a chunk), any associated data, and in place. */
+Test(crypto, aead_matches_libsodium_byte_for_byte)
+{
+	static const size_t lens[] = {0, 1, 15, 16, 17, 63, 64, 65, 255, 256, 1000, 65464, 65536,
+				      (1u << 20) + 4096};
+	static const size_t ad_lens[] = {0, 1, 24, 100};
+	uint8_t key[32], nonce[24], ad[100];
+	const size_t max = (1u << 20) + 4096;
+	uint8_t *msg = malloc(max), *ours = malloc(max + 16), *theirs = malloc(max + 16);
+	uint8_t *back = malloc(max);
+
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
+		for (size_t j = 0; j < sizeof ad_lens / sizeof ad_lens[0]; j++) {
+			size_t len = lens[i];
+
+			mfs_random(key, sizeof key);
+			mfs_random(nonce, sizeof nonce);
+			mfs_random(ad, sizeof ad);
+			mfs_random(msg, len);
+			mfs_aead_seal(ours, msg, len, ad, ad_lens[j], nonce, key);
+			crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+				theirs, theirs + len, NULL, msg, len, ad, ad_lens[j], NULL, nonce, key);
+			cr_assert_arr_eq(ours, theirs, len + 16, "len %zu ad %zu", len, ad_lens[j]);
+			cr_assert_eq(mfs_aead_open(back, theirs, len, ad, ad_lens[j], nonce, key), 0);
+			cr_assert_arr_eq(back, msg, len);
+			/* In place, both ways. */
+			memcpy(ours, msg, len);
+			mfs_aead_seal(ours, ours, len, ad, ad_lens[j], nonce, key);
+			cr_assert_arr_eq(ours, theirs, len + 16, "in place, len %zu", len);
+			cr_assert_eq(mfs_aead_open(ours, ours, len, ad, ad_lens[j], nonce, key), 0);
+			cr_assert_arr_eq(ours, msg, len, "opened in place, len %zu", len);
+			if (len > 0) {
+				theirs[len - 1] ^= 0x80;
+				cr_assert_eq(mfs_aead_open(back, theirs, len, ad, ad_lens[j], nonce, key),
+					     MFS_E_AUTH);
+				for (size_t b = 0; b < len; b++)
+					cr_assert_eq(back[b], 0, "a failed open leaves nothing");
+			}
+		}
+	free(msg);
+	free(ours);
+	free(theirs);
+	free(back);
 }
 
 Test(crypto, signatures)
