@@ -33,12 +33,12 @@
 /* A redundant volume (one made inside another, whose sessions may write
  * over it) keeps MAP_COPIES copies of each map page, its superblock on
  * half its candidates, and parity for every object. */
-#define MAP_COPIES 3u
+#define MAP_COPIES 5u
 #define MAX_BUCKETS_REDUNDANT 2048u
 #define PAGE_HEAD 4
 #define ENTRY_BYTES 24 /* slot id, position u32, generation u32 */
 #define PAGE_CAP ((MFS_SLOT_PAYLOAD - PAGE_HEAD) / ENTRY_BYTES)
-#define MAX_CANDIDATES 16u
+#define MAX_CANDIDATES 32u
 #define MIN_CANDIDATES 4u
 #define SB_COPIES 2u
 #define NO_POS UINT32_MAX

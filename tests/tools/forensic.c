@@ -301,11 +301,11 @@ static void outer_view(struct features *x, const struct file *f, const struct tr
 	/* Every candidate of the outer superblock is the outer volume's to
 	 * write (megafs(7), The superblock). */
 	{
-		uint64_t want = n / 8, cand[16];
+		uint64_t want = n / 8, cand[32];
 		unsigned found = 0;
 
-		want = want < 4 ? 4 : want > 16 ? 16 : want;
-		for (uint32_t j = 0; found < want && j < 128; j++) {
+		want = want < 4 ? 4 : want > 32 ? 32 : want;
+		for (uint32_t j = 0; found < want && j < 256; j++) {
 			uint8_t h[16];
 			uint64_t pos;
 			int dup = 0;
@@ -340,8 +340,8 @@ static void outer_view(struct features *x, const struct file *f, const struct tr
 		uint32_t nb = (uint32_t)mfs_le_get(best_copy + 60, 4);
 
 		/* Format 3: per bucket a u64 generation, then a u32 position per
-		 * copy (three in a redundant volume: never an outer one). */
-		unsigned copies = mfs_le_get(best_copy + 72, 4) ? 3 : 1;
+		 * copy (five in a redundant volume: never an outer one). */
+		unsigned copies = mfs_le_get(best_copy + 72, 4) ? 5 : 1;
 
 		for (uint32_t b = 0; b < nb && b < 4096; b++) {
 			const uint8_t *d = best_copy + 96 + (size_t)b * (8 + 4 * copies);

@@ -102,10 +102,10 @@ static char *format_lines(size_t *len)
 	hex_line(out, "superblock_head", payload, SB_HEAD + 2 * SB_DIR_BYTES(1));
 	mfs_blob_id(digest, payload, MFS_SLOT_PAYLOAD);
 	hex_line(out, "superblock_digest", digest, sizeof digest);
-	/* A redundant volume: three copies of each map page, parity slots. */
+	/* A redundant volume: five copies of each map page, parity slots. */
 	v->redundant = 1;
-	p->pos[1] = 43;
-	p->pos[2] = 44;
+	for (unsigned c = 1; c < MAP_COPIES; c++)
+		p->pos[c] = 42 + c;
 	volmap_sb_encode(payload, v);
 	hex_line(out, "redundant_superblock_head", payload, SB_HEAD + 2 * SB_DIR_BYTES(MAP_COPIES));
 	slot_vid(vid, k, names[0], name_lens[0], 0x80000000u | 1);
