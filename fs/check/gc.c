@@ -71,7 +71,8 @@ static int id_cmp(const void *a, const void *b)
 
 static int referenced(const struct gc *g, const uint8_t *id)
 {
-	return bsearch(id, g->refs, g->nrefs, sizeof *g->refs, id_cmp) != NULL;
+	/* (bsearch and qsort take no NULL array, even empty.) */
+	return g->nrefs > 0 && bsearch(id, g->refs, g->nrefs, sizeof *g->refs, id_cmp) != NULL;
 }
 
 static int add_ref(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES])
@@ -126,7 +127,7 @@ static int read_refs(struct gc *g)
 			say(g, "channel \"%s\": its manifest does not read (megafs fsck); nothing "
 			       "more was freed", g->ch->title);
 	}
-	if (rc == 0)
+	if (rc == 0 && g->nrefs > 0)
 		qsort(g->refs, g->nrefs, sizeof *g->refs, id_cmp);
 	return rc;
 }
