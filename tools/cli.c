@@ -46,6 +46,19 @@ int cli_common_option(struct cli *c, int opt, const char *arg)
 	}
 }
 
+int cli_parse_common_only(struct cli *c, int argc, char **argv)
+{
+	static const struct option options[] = {CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1)
+		if (!cli_common_option(c, opt, optarg))
+			return 2;
+	if (optind != argc)
+		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
 int cli_resolve_store(struct cli *c)
 {
 	const char *dir = c->store_arg, *xdg, *home;

@@ -49,6 +49,9 @@ enum cli_pw_kind { PW_MAIN, PW_PROTECT, PW_NEW };
 void cli_init(struct cli *c, const char *cmd);
 /* 1 when opt was a common option (and was taken), else 0. */
 int cli_common_option(struct cli *c, int opt, const char *arg);
+/* Parses the arguments of a subcommand that takes only the common options
+ * and no operand: 0, else the exit status to return (2, said). */
+int cli_parse_common_only(struct cli *c, int argc, char **argv);
 /* Resolves the store directory into c->store_dir. */
 int cli_resolve_store(struct cli *c);
 
@@ -87,6 +90,7 @@ int cmd_ingest(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_tracker(int argc, char **argv);

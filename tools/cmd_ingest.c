@@ -187,8 +187,10 @@ int cmd_ingest(int argc, char **argv)
 		rc = mfs_ingest_finish(w, st.st_mtim.tv_sec, &entry);
 		w = NULL;
 	}
+	/* The pins are the entry's from here: it goes to stdout, or is lost
+	 * with its pins (space, not correctness). */
 	if (rc == 0)
-		rc = mfs_volume_sink_commit(&sink);
+		rc = mfs_volume_sink_finish(&sink);
 	if (rc != 0) {
 		int undo = mfs_volume_sink_rollback(&sink);
 

@@ -7,7 +7,6 @@
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option options[] = {CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
 	struct mfs_volume_stats st;
 	struct mfs_channel_list list = {0};
 	struct mfs_store *store;
@@ -17,14 +16,12 @@ int cmd_status(int argc, char **argv)
 	size_t owned = 0;
 	char a[32], b[32], d[32];
 	struct cli c;
-	int opt, rc;
+	int rc;
 
 	cli_init(&c, "status");
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1)
-		if (!cli_common_option(&c, opt, optarg))
-			return 2;
-	if (optind != argc)
-		return cli_usage(&c, "unexpected argument '%s'", argv[optind]);
+	rc = cli_parse_common_only(&c, argc, argv);
+	if (rc != 0)
+		return rc;
 	if (cli_open_volume(&c, &store, &vol) != 0)
 		return 1;
 	rc = mfs_volume_stats(vol, &st);

@@ -28,6 +28,7 @@ static const struct subcommand commands[] = {
 	{"extract", cmd_extract, "extract ENTRY.json -o OUT"},
 	{"status", cmd_status, "status"},
 	{"fsck", cmd_fsck, "fsck [--repair]"},
+	{"gc", cmd_gc, "gc"},
 	{"mount", cmd_mount,
 	 "mount LINK DIR [-f] [-o OPTIONS] [--tracker URL]... [--listen HOST:PORT]\n"
 	 "                 [--peer HOST:PORT[#KEY]]..."},

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "crypto/mfs_error.h"
+#include "crypto/secure.h"
+#include "fs/blob/pinlog.h"
 #include "fs/store/blobstore.h"
 
 void mfs_volume_sink_init(struct mfs_volume_sink *s, struct mfs_volume *v, int pin)
@@ -48,16 +50,48 @@ static void drop_pending(struct mfs_volume_sink *s)
 	s->batch_bytes = 0;
 }
 
-int mfs_volume_sink_commit(struct mfs_volume_sink *s)
+/* Writes in t the pinlog of the first count changes (none: drops it);
+ * *logged receives how many pins it names. */
+static int log_pins(struct mfs_volume_sink *s, struct mfs_vtxn *t, size_t count, size_t *logged)
 {
-	struct mfs_vtxn *t = NULL;
-	size_t first = s->count;
-	uint64_t added = 0, dedup = 0;
+	uint8_t (*ids)[MFS_BLOB_ID_BYTES] = NULL;
+	size_t n = 0;
 	int rc;
 
-	if (s->pending_count == 0)
+	*logged = s->logged;
+	if (!s->claimed)
+		return 0; /* nothing was ever logged */
+	if (count > 0 && !(ids = malloc(count * sizeof *ids)))
+		return -ENOMEM;
+	for (size_t i = 0; i < count; i++)
+		if (s->changes[i].what & MFS_BLOB_PINNED_NOW)
+			memcpy(ids[n++], s->changes[i].id, MFS_BLOB_ID_BYTES);
+	rc = mfs_pinlog_write(t, s->token, (const uint8_t(*)[MFS_BLOB_ID_BYTES])ids, n, s->logged);
+	free(ids);
+	if (rc == 0)
+		*logged = n;
+	return rc;
+}
+
+/* Stores the gathered batch; settle: the pins get their owner in this
+ * same transaction (a batch that is the first and the last needs no
+ * pinlog at all). */
+static int store_batch(struct mfs_volume_sink *s, int settle)
+{
+	struct mfs_vtxn *t = NULL;
+	size_t first = s->count, logged = 0;
+	uint64_t added = 0, dedup = 0;
+	int rc = 0;
+
+	if (s->pending_count == 0 && !(settle && s->logged > 0))
 		return 0;
-	rc = mfs_vtxn_begin(s->vol, 1, &t);
+	if (s->pin && !settle && !s->claimed) {
+		mfs_random(&s->token, sizeof s->token);
+		rc = mfs_store_claim(mfs_volume_store(s->vol), s->token);
+		s->claimed = rc == 0;
+	}
+	if (rc == 0)
+		rc = mfs_vtxn_begin(s->vol, 1, &t);
 	for (size_t i = 0; rc == 0 && i < s->pending_count; i++) {
 		struct mfs_pending_blob *p = &s->pending[i];
 		int what = 0;
@@ -72,17 +106,37 @@ int mfs_volume_sink_commit(struct mfs_volume_sink *s)
 			dedup++;
 	}
 	if (rc == 0)
+		rc = log_pins(s, t, settle ? 0 : s->count, &logged);
+	if (rc == 0)
 		rc = mfs_vtxn_commit(t);
 	else
 		mfs_vtxn_abort(t);
 	if (rc == 0) {
 		s->blobs_added += added;
 		s->blobs_deduplicated += dedup;
+		s->logged = logged;
 	} else {
 		s->count = first; /* those changes died with the transaction */
 	}
 	drop_pending(s);
 	return rc;
+}
+
+int mfs_volume_sink_commit(struct mfs_volume_sink *s)
+{
+	return store_batch(s, 0);
+}
+
+int mfs_volume_sink_finish(struct mfs_volume_sink *s)
+{
+	return store_batch(s, 1);
+}
+
+int mfs_volume_sink_settle(struct mfs_volume_sink *s, struct mfs_vtxn *t)
+{
+	size_t logged;
+
+	return s->pending_count > 0 ? -EINVAL : log_pins(s, t, 0, &logged);
 }
 
 /* Gathers one blob (copied: the caller reuses its buffers); stores the
@@ -184,18 +238,23 @@ int mfs_volume_sink_rollback(struct mfs_volume_sink *s)
 	drop_pending(s);
 	while (rc == 0 && s->count > 0) {
 		struct mfs_vtxn *t = NULL;
-		size_t slots = 0, done = 0;
+		size_t slots = 0, done = 0, logged = 0;
 
 		rc = mfs_vtxn_begin(s->vol, 1, &t);
 		while (rc == 0 && done < s->count &&
 		       slots * MFS_SLOT_BYTES < MFS_SINK_BATCH_BYTES)
 			rc = undo_change(t, &s->changes[s->count - 1 - done++], &slots);
+		/* The pinlog shrinks with the pins, in the same transaction. */
+		if (rc == 0)
+			rc = log_pins(s, t, s->count - done, &logged);
 		if (rc == 0)
 			rc = mfs_vtxn_commit(t);
 		else
 			mfs_vtxn_abort(t);
-		if (rc == 0)
+		if (rc == 0) {
 			s->count -= done;
+			s->logged = logged;
+		}
 	}
 	return rc;
 }
@@ -203,6 +262,8 @@ int mfs_volume_sink_rollback(struct mfs_volume_sink *s)
 void mfs_volume_sink_clear(struct mfs_volume_sink *s)
 {
 	drop_pending(s);
+	if (s->claimed)
+		mfs_store_unclaim(mfs_volume_store(s->vol), s->token);
 	free(s->pending);
 	free(s->changes);
 	memset(s, 0, sizeof *s);
@@ -224,4 +285,15 @@ static int source_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uin
 struct mfs_blob_source mfs_volume_source(struct mfs_volume *v)
 {
 	return (struct mfs_blob_source){.get = source_get, .ctx = v};
+}
+
+static int txn_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
+		   size_t *len)
+{
+	return mfs_blob_get(ctx, id, blob, len);
+}
+
+struct mfs_blob_source mfs_txn_source(struct mfs_vtxn *t)
+{
+	return (struct mfs_blob_source){.get = txn_get, .ctx = t};
 }

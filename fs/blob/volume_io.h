@@ -10,9 +10,13 @@
  * wait) and its new slots need free positions until it commits (megafs(7),
  * Commits), so batches stay small. The sink remembers what it added or
  * pinned, so a failed ingest can be rolled back whole: after
- * mfs_volume_sink_rollback the volume holds what it held before. One thread
- * at a time per sink. The source reads a blob in its own short read
- * transaction. */
+ * mfs_volume_sink_rollback the volume holds what it held before. A sink that
+ * pins writes its pins down with each batch (fs/blob/pinlog: a process
+ * killed mid-file leaves a record `megafs gc` undoes) until they have an
+ * owner: mfs_volume_sink_finish (the caller keeps the FileEntry) or
+ * mfs_volume_sink_settle (a manifest takes it, in the caller's
+ * transaction). One thread at a time per sink. The source reads a blob in
+ * its own short read transaction. */
 #ifndef MFS_VOLUME_IO_H
 #define MFS_VOLUME_IO_H
 
@@ -40,6 +44,9 @@ struct mfs_volume_sink {
 	size_t batch_bytes;            /* slots the batch will take, in bytes */
 	struct mfs_sink_change *changes;
 	size_t count, cap;
+	uint64_t token;                /* the pinlog's, once claimed */
+	int claimed;                   /* this process holds the claim on token */
+	size_t logged;                 /* pins the committed pinlog names */
 	uint64_t blobs_added;          /* statistics for the caller */
 	uint64_t blobs_deduplicated;
 };
@@ -48,10 +55,21 @@ void mfs_volume_sink_init(struct mfs_volume_sink *s, struct mfs_volume *v, int p
 struct mfs_blob_sink mfs_volume_sink_as_sink(struct mfs_volume_sink *s);
 /* Stores the gathered batch: everything put so far is durable. */
 int mfs_volume_sink_commit(struct mfs_volume_sink *s);
+/* Stores the last batch and, in the same transaction, drops the pinlog:
+ * the pins now belong to the FileEntry the caller holds. */
+int mfs_volume_sink_finish(struct mfs_volume_sink *s);
+/* Drops the pinlog in t, a write transaction that gives the pins an owner
+ * (the manifest the entry is published in). Everything put must have been
+ * committed; once t commits, the sink is only cleared. */
+int mfs_volume_sink_settle(struct mfs_volume_sink *s, struct mfs_vtxn *t);
 /* Undoes every change this sink made, committed or not. */
 int mfs_volume_sink_rollback(struct mfs_volume_sink *s);
-void mfs_volume_sink_clear(struct mfs_volume_sink *s); /* drops a batch not stored */
+/* Drops a batch not stored and the claim: a pinlog still written (neither
+ * finished, settled nor rolled back) is then gc's to undo. */
+void mfs_volume_sink_clear(struct mfs_volume_sink *s);
 
 struct mfs_blob_source mfs_volume_source(struct mfs_volume *v);
+/* A source that reads in t, a transaction the caller keeps open meanwhile. */
+struct mfs_blob_source mfs_txn_source(struct mfs_vtxn *t);
 
 #endif

@@ -216,6 +216,37 @@ int mfs_channel_manifest(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK
 	return 0;
 }
 
+int mfs_channel_foreach_entry(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			      int (*fn)(void *ctx, const struct mfs_file_entry *e), void *ctx)
+{
+	struct mfs_manifest m = {0};
+	json_t *col, *item;
+	size_t len, ci, ii;
+	char *json = NULL;
+	int rc = mfs_channel_manifest(t, pk, &json, &len);
+
+	/* Stored only once verified: one that no longer verifies is damaged. */
+	if (rc == 0 && mfs_manifest_verify(&m, json, len, pk, 0, NULL, 0) != 0)
+		rc = MFS_E_CORRUPT;
+	mfs_wipe_free(json);
+	json_array_foreach(rc == 0 ? m.collections : NULL, ci, col) {
+		json_array_foreach(json_object_get(col, "items"), ii, item) {
+			struct mfs_file_entry e;
+
+			if (!json_is_object(item) || mfs_entry_from_json(&e, item, NULL, 0) != 0)
+				continue; /* a magnet link: no blobs of ours */
+			rc = fn(ctx, &e);
+			mfs_entry_clear(&e);
+			if (rc != 0)
+				break;
+		}
+		if (rc != 0)
+			break;
+	}
+	mfs_manifest_clear(&m);
+	return rc;
+}
+
 int mfs_channel_accept(struct mfs_vtxn *t, const char *json, size_t len, int subscribe_unknown,
 		       struct mfs_manifest *out, char *why, size_t why_len)
 {

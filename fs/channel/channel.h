@@ -20,12 +20,20 @@
 #include <stdint.h>
 
 #include "crypto/manifest.h"
+#include "fs/blob/fileentry.h"
 #include "fs/store/volume.h"
 
 /* The newest manifest of channel pk: malloc'ed canonical JSON (free()).
  * MFS_E_NOTFOUND when the volume holds none. */
 int mfs_channel_manifest(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 			 char **json, size_t *len);
+
+/* Calls fn for each FileEntry of channel pk's newest manifest, in order
+ * (magnet links skipped; e is valid during the call); stops at fn's first
+ * non-zero value and returns it. MFS_E_NOTFOUND when the volume holds no
+ * manifest of pk, MFS_E_CORRUPT when the one it holds does not verify. */
+int mfs_channel_foreach_entry(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			      int (*fn)(void *ctx, const struct mfs_file_entry *e), void *ctx);
 
 /* Verifies and stores a manifest received from elsewhere (a file, another
  * process, later a tracker). A channel the volume does not know is

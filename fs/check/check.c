@@ -10,6 +10,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/blob/fileentry.h"
+#include "fs/blob/volume_io.h"
 #include "fs/channel/channel.h"
 #include "fs/store/blobstore.h"
 #include "fs/store/keyring.h"
@@ -160,61 +161,53 @@ static int check_blobs(struct check *c)
 	return 0;
 }
 
-static int source_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
-		      size_t *len)
-{
-	return mfs_blob_get(ctx, id, blob, len);
-}
-
-struct file_damage {
+struct bad_count {
 	const struct check *c;
-	size_t bad;
+	size_t *bad;
 };
 
 static int count_bad(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES])
 {
-	struct file_damage *d = ctx;
+	struct bad_count *b = ctx;
 
-	d->bad += bsearch(id, d->c->bad, d->c->nbad, sizeof *d->c->bad, id_cmp) != NULL;
+	*b->bad += bsearch(id, b->c->bad, b->c->nbad, sizeof *b->c->bad, id_cmp) != NULL;
+	return 0;
+}
+
+struct file_damage {
+	struct check *c;
+	const struct mfs_channel *ch;
+	struct mfs_blob_source src;
+};
+
+/* Names a file that references damaged blobs (an index blob that does not
+ * read hides the rest: it counts). */
+static int name_if_damaged(void *ctx, const struct mfs_file_entry *e)
+{
+	struct file_damage *d = ctx;
+	size_t bad = 0;
+	int walked = mfs_entry_foreach_blob(e, &d->src, count_bad, &(struct bad_count){d->c, &bad});
+
+	if (walked == MFS_E_CORRUPT || walked == MFS_E_AUTH)
+		say(d->c, "damaged    channel \"%s\": %s (an index blob of it)", d->ch->title,
+		    e->name);
+	else if (bad > 0)
+		say(d->c, "damaged    channel \"%s\": %s (%zu of its blobs)", d->ch->title, e->name,
+		    bad);
 	return 0;
 }
 
 /* Names the files of a channel's newest manifest that reference damaged
- * blobs (an index blob that does not read hides the rest: it counts). */
+ * blobs. */
 static int name_damaged_files(struct check *c, const struct mfs_channel *ch)
 {
-	struct mfs_manifest m = {0};
 	struct mfs_vtxn *t;
-	size_t len, ci, ii;
-	json_t *col, *item;
-	char *json = NULL, why[128];
 	int rc = mfs_vtxn_begin(c->v, 0, &t);
 
 	if (rc != 0)
 		return rc;
-	rc = mfs_channel_manifest(t, ch->pk, &json, &len);
-	if (rc == 0)
-		rc = mfs_manifest_verify(&m, json, len, ch->pk, 0, why, sizeof why);
-	mfs_wipe_free(json);
-	json_array_foreach(rc == 0 ? m.collections : NULL, ci, col) {
-		json_array_foreach(json_object_get(col, "items"), ii, item) {
-			struct mfs_blob_source src = {.get = source_get, .ctx = t};
-			struct file_damage d = {.c = c};
-			struct mfs_file_entry e;
-			int walked;
-
-			if (!json_is_object(item) || mfs_entry_from_json(&e, item, NULL, 0) != 0)
-				continue; /* a magnet link: no blobs of ours */
-			walked = mfs_entry_foreach_blob(&e, &src, count_bad, &d);
-			if (walked == MFS_E_CORRUPT || walked == MFS_E_AUTH)
-				say(c, "damaged    channel \"%s\": %s (an index blob of it)", ch->title, e.name);
-			else if (d.bad > 0)
-				say(c, "damaged    channel \"%s\": %s (%zu of its blobs)", ch->title, e.name,
-				    d.bad);
-			mfs_entry_clear(&e);
-		}
-	}
-	mfs_manifest_clear(&m);
+	rc = mfs_channel_foreach_entry(t, ch->pk, name_if_damaged,
+				       &(struct file_damage){c, ch, mfs_txn_source(t)});
 	mfs_vtxn_abort(t);
 	/* A manifest that does not read was named when its object was checked. */
 	return rc == MFS_E_NOTFOUND || rc == MFS_E_CORRUPT ? 0 : rc;
@@ -259,6 +252,8 @@ int mfs_check_volume(struct mfs_volume *v, int repair, void (*say_fn)(void *ctx,
 	rc = keyring < 0 ? keyring : check_object(&c, "\0protect", 8, "the outer volume's key");
 	if (rc >= 0)
 		rc = check_object(&c, "\0node", 5, "the node key");
+	if (rc >= 0)
+		rc = check_object(&c, "\0pinlogs", 8, "the list of files being ingested (megafs gc)");
 	if (rc >= 0)
 		rc = check_blobs(&c);
 	if (rc >= 0 && keyring == 0 && (rc = mfs_vtxn_begin(v, 0, &t)) == 0) {

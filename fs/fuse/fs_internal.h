@@ -135,10 +135,14 @@ struct edit {
 	const char *dir, *name;        /* E_ADD: dir only (the entry has the name) */
 	const char *to_dir, *to_name;  /* E_RENAME */
 	json_t *entry;                 /* E_ADD: a FileEntry object */
+	/* E_ADD (may be NULL): the sink that pinned the entry's blobs; the
+	 * manifest takes its pins over in the same transaction. */
+	struct mfs_volume_sink *sink;
 };
 
-/* Reads the newest manifest, applies ed, signs and stores the next one and
- * unpins what it dropped, in one volume write transaction; then tells
+/* Reads the newest manifest, applies ed, signs and stores the next one,
+ * unpins what it dropped and settles ed->sink, in one volume write
+ * transaction; then tells
  * cfg.published and shows the new tree. Nothing changes on an error (the
  * tree's errors are -errno, as the file operation returns them). Takes
  * publish_lock and, inside it, tree_lock and watch_lock: call it holding

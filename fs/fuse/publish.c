@@ -2,7 +2,8 @@
  *
  * Owns: the tree shown (fs->tree, its sequence, the inode table) and every
  * change of it; the publish pipeline (read the newest manifest, edit it,
- * sign and store the next, unpin what left it). Promises: one volume write
+ * sign and store the next, unpin what left it, settle the pins of what
+ * joined it). Promises: one volume write
  * transaction per edit, so another process on the same store never sees
  * half of one, and nothing changes when an edit fails; a tree is only ever
  * replaced by a newer one; every replaced tree goes to the watcher, which
@@ -119,16 +120,6 @@ int mfs__publish_refresh(struct mfs_fs *fs)
 	return rc;
 }
 
-struct txn_source {
-	struct mfs_vtxn *t;
-};
-
-static int txn_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
-		   size_t *len)
-{
-	return mfs_blob_get(((struct txn_source *)ctx)->t, id, blob, len);
-}
-
 static int unpin_one(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES])
 {
 	int rc = mfs_blob_unpin(ctx, id);
@@ -140,8 +131,7 @@ static int unpin_one(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES])
 /* Unpins every blob of a file entry that left the manifest. */
 static int unpin_item(struct mfs_vtxn *t, json_t *item)
 {
-	struct txn_source ts = {.t = t};
-	struct mfs_blob_source src = {.get = txn_get, .ctx = &ts};
+	struct mfs_blob_source src = mfs_txn_source(t);
 	struct mfs_file_entry e;
 	int rc;
 
@@ -197,6 +187,8 @@ int mfs__publish_edit(struct mfs_fs *fs, const struct edit *ed)
 		rc = mfs_channel_publish(t, fs->cfg.pk, next, (uint64_t)stamp, &seq);
 	if (rc == 0 && removed)
 		rc = unpin_item(t, removed);
+	if (rc == 0 && ed->sink)
+		rc = mfs_volume_sink_settle(ed->sink, t);
 	if (rc == 0 && fs->cfg.published)
 		rc = mfs_channel_manifest(t, fs->cfg.pk, &signed_json, &signed_len);
 	if (rc == 0)

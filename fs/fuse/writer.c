@@ -203,6 +203,7 @@ static int writer_finish(struct mfs_fs *fs, struct writer *w)
 		rc = mfs_entry_to_json(&entry, &e);
 	if (rc == 0) {
 		ed.entry = entry;
+		ed.sink = &w->sink;
 		rc = mfs__publish_edit(fs, &ed);
 	}
 	if (rc != 0) {

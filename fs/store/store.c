@@ -30,6 +30,7 @@ static const char magic[8] = {'M', 'E', 'G', 'A', 'F', 'S', 0, 'S'};
 struct mfs_store {
 	struct mfs_store_header hdr;
 	int fd;                        /* data.mdb, read-write when allowed */
+	char *path;                    /* data.mdb's path: claims are tested through a new open */
 	uint64_t *offsets;             /* slot position -> value offset in data.mdb */
 	pthread_mutex_t lock;          /* the writer's lock within this process (recursive) */
 	unsigned lock_depth;           /* protected by lock */
@@ -466,6 +467,8 @@ int mfs_store_open(struct mfs_store **out, const char *dir)
 		rc = MFS_E_CORRUPT;
 	if (rc == 0)
 		rc = learn_layout(s, dir);
+	if (rc == 0 && !(s->path = strdup(path)))
+		rc = -ENOMEM;
 	if (rc == 0) {
 		s->fd = open(path, O_RDWR | O_CLOEXEC);
 		if (s->fd < 0 && (errno == EACCES || errno == EROFS))
@@ -490,6 +493,7 @@ void mfs_store_close(struct mfs_store *s)
 		return;
 	if (s->fd >= 0)
 		close(s->fd);
+	free(s->path);
 	free(s->offsets);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -599,6 +603,46 @@ void mfs_store_unlock(struct mfs_store *s)
 	if (--s->lock_depth == 0)
 		flock(s->fd, LOCK_UN);
 	pthread_mutex_unlock(&s->lock);
+}
+
+#define CLAIM_BASE (INT64_C(1) << 62)
+
+static struct flock claim_range(short type, uint64_t token)
+{
+	return (struct flock){
+		.l_type = type,
+		.l_whence = SEEK_SET,
+		.l_start = (off_t)(CLAIM_BASE + (int64_t)(token & ((UINT64_C(1) << 62) - 1))),
+		.l_len = 1,
+	};
+}
+
+int mfs_store_claim(struct mfs_store *s, uint64_t token)
+{
+	struct flock fl = claim_range(F_RDLCK, token);
+
+	return fcntl(s->fd, F_OFD_SETLK, &fl) == 0 ? 0 : -errno;
+}
+
+void mfs_store_unclaim(struct mfs_store *s, uint64_t token)
+{
+	struct flock fl = claim_range(F_UNLCK, token);
+
+	fcntl(s->fd, F_OFD_SETLK, &fl);
+}
+
+int mfs_store_claimed(struct mfs_store *s, uint64_t token)
+{
+	struct flock fl = claim_range(F_WRLCK, token);
+	/* A lock never conflicts with its own open file description, so the
+	 * test goes through a new one: claims of this very process count too. */
+	int fd = open(s->path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = fcntl(fd, F_OFD_GETLK, &fl) == 0 ? fl.l_type != F_UNLCK : -errno;
+	close(fd);
+	return rc;
 }
 
 int mfs_store_foreach(struct mfs_store *s,

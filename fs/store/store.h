@@ -86,6 +86,20 @@ uint64_t mfs_store_slot_offset(const struct mfs_store *s, uint32_t pos);
 int mfs_store_lock(struct mfs_store *s);
 void mfs_store_unlock(struct mfs_store *s);
 
+/* Claims: a mark that a process is at work on something it has written to
+ * a volume (an ingest's pins, say), which the kernel takes away when the
+ * process ends, however it ends (kill -9 included). A claim is a shared
+ * fcntl lock (open file description lock) on one byte of data.mdb far past
+ * its end, at 2^62 + (token mod 2^62): nothing is written, and nothing of it
+ * outlives the process. token should be random (64 bits from mfs_random).
+ * mfs_store_claim returns 0 or -errno; a claim lasts until
+ * mfs_store_unclaim, mfs_store_close or the end of the process.
+ * mfs_store_claimed returns 1 when any process holds the claim (this one
+ * too, through any store handle), 0 when none does, or -errno. */
+int mfs_store_claim(struct mfs_store *s, uint64_t token);
+void mfs_store_unclaim(struct mfs_store *s, uint64_t token);
+int mfs_store_claimed(struct mfs_store *s, uint64_t token);
+
 /* Calls fn for every slot in position order (tests and statistics); stops
  * early when fn returns non-zero and returns that value. */
 int mfs_store_foreach(struct mfs_store *s,

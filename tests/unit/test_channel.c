@@ -417,7 +417,7 @@ Test(channel, ingested_file_entries_travel_between_stores)
 	cr_assert_eq(mfs_ingest_begin(&w, "clip.bin", &o, &as), 0);
 	cr_assert_eq(mfs_ingest_write(w, data, len), 0);
 	cr_assert_eq(mfs_ingest_finish(w, 1234, &e), 0);
-	cr_assert_eq(mfs_volume_sink_commit(&sink), 0);
+	cr_assert_eq(mfs_volume_sink_finish(&sink), 0);
 	mfs_volume_sink_clear(&sink);
 	cr_assert_eq(mfs_entry_to_json(&entry, &e), 0);
 	cols = one_collection("Clips", json_pack("[o]", entry));

@@ -57,7 +57,7 @@ static void ingest(const uint8_t *data, size_t len, enum mfs_key_mode mode, uint
 		off += n;
 	}
 	cr_assert_eq(mfs_ingest_finish(w, 1234, e), 0);
-	cr_assert_eq(mfs_volume_sink_commit(&sink), 0);
+	cr_assert_eq(mfs_volume_sink_finish(&sink), 0);
 	mfs_volume_sink_clear(&sink);
 }
 

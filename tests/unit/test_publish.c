@@ -135,7 +135,7 @@ static json_t *stored_file(const char *name, size_t len, uint8_t first[MFS_BLOB_
 	cr_assert_eq(mfs_ingest_begin(&w, name, &o, &as), 0);
 	cr_assert_eq(mfs_ingest_write(w, data, len), 0);
 	cr_assert_eq(mfs_ingest_finish(w, 1700000000, &e), 0);
-	cr_assert_eq(mfs_volume_sink_commit(&sink), 0);
+	cr_assert_eq(mfs_volume_sink_finish(&sink), 0);
 	mfs_volume_sink_clear(&sink);
 	cr_assert_eq(e.index_depth, 0, "a small file's chunks are inline");
 	memcpy(first, e.chunks[0].id, MFS_BLOB_ID_BYTES);
@@ -143,17 +143,6 @@ static json_t *stored_file(const char *name, size_t len, uint8_t first[MFS_BLOB_
 	mfs_entry_clear(&e);
 	free(data);
 	return j;
-}
-
-static int pin_count(const uint8_t id[MFS_BLOB_ID_BYTES])
-{
-	struct mfs_vtxn *t;
-	int n;
-
-	cr_assert_eq(mfs_vtxn_begin(fx.vol, 0, &t), 0);
-	n = mfs_blob_pin_count(t, id);
-	mfs_vtxn_abort(t);
-	return n;
 }
 
 Test(publish, a_new_channel_shows_an_empty_root)
@@ -248,16 +237,16 @@ Test(publish, a_file_that_leaves_the_manifest_is_unpinned)
 	int n;
 
 	cr_assert_eq(mfs__publish_edit(fs, &add), 0);
-	cr_assert_eq(pin_count(first), 1);
+	cr_assert_eq(tu_pin_count(fx.vol, first), 1);
 	/* The same name again: the file it replaces is unpinned. */
 	add.entry = b;
 	cr_assert_eq(mfs__publish_edit(fs, &add), 0);
-	n = pin_count(first);
+	n = tu_pin_count(fx.vol, first);
 	cr_assert(n == 0 || n == MFS_E_NOTFOUND, "replaced: pin count %d", n);
-	cr_assert_eq(pin_count(second), 1);
+	cr_assert_eq(tu_pin_count(fx.vol, second), 1);
 
 	cr_assert_eq(edit(E_REMOVE, "", "f", NULL, NULL), 0);
-	n = pin_count(second);
+	n = tu_pin_count(fx.vol, second);
 	cr_assert(n == 0 || n == MFS_E_NOTFOUND, "removed: pin count %d", n);
 	cr_assert_eq(shown_ino("f", NULL), 0);
 	json_decref(a);

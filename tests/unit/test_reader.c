@@ -40,7 +40,7 @@ static uint8_t *ingest(size_t len, uint32_t chunk_size, struct mfs_file_entry *e
 	cr_assert_eq(mfs_ingest_begin(&w, "f", &o, &as), 0);
 	cr_assert_eq(mfs_ingest_write(w, data, len), 0);
 	cr_assert_eq(mfs_ingest_finish(w, 0, e), 0);
-	cr_assert_eq(mfs_volume_sink_commit(&sink), 0);
+	cr_assert_eq(mfs_volume_sink_finish(&sink), 0);
 	mfs_volume_sink_clear(&sink);
 	return data;
 }

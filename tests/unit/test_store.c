@@ -270,3 +270,26 @@ Test(store, forged_headers_are_refused_before_anything_is_allocated_or_derived)
 		free(dir);
 	}
 }
+
+Test(store, a_claim_is_seen_from_any_handle_until_released_or_closed)
+{
+	struct mfs_store *a, *b;
+	char *dir;
+
+	tu_store(&dir, 64);
+	cr_assert_eq(mfs_store_open(&a, dir), 0);
+	cr_assert_eq(mfs_store_open(&b, dir), 0);
+	cr_assert_eq(mfs_store_claimed(b, 42), 0, "nobody claims 42 yet");
+	cr_assert_eq(mfs_store_claim(a, 42), 0);
+	cr_assert_eq(mfs_store_claimed(b, 42), 1, "another handle sees the claim");
+	cr_assert_eq(mfs_store_claimed(a, 42), 1, "so does the handle that holds it");
+	cr_assert_eq(mfs_store_claimed(b, 43), 0, "a claim covers its token alone");
+	mfs_store_unclaim(a, 42);
+	cr_assert_eq(mfs_store_claimed(b, 42), 0, "released");
+	cr_assert_eq(mfs_store_claim(a, 7), 0);
+	mfs_store_close(a);
+	cr_assert_eq(mfs_store_claimed(b, 7), 0, "closing the store drops its claims, as dying does");
+	mfs_store_close(b);
+	tu_rmtree(dir);
+	free(dir);
+}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "crypto/kdf.h"
+#include "fs/store/blobstore.h"
 #include "crypto/secure.h"
 #include "fs/fuse/fs.h"
 #include "fs/store/keyring.h"
@@ -124,4 +125,15 @@ uint8_t *tu_read_file(const char *path, size_t *len)
 	close(fd);
 	*len = (size_t)st.st_size;
 	return buf;
+}
+
+int tu_pin_count(struct mfs_volume *v, const uint8_t id[32])
+{
+	struct mfs_vtxn *t;
+	int pins;
+
+	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
+	pins = mfs_blob_pin_count(t, id);
+	mfs_vtxn_abort(t);
+	return pins;
 }

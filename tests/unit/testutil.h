@@ -41,6 +41,8 @@ struct mfs_fs *tu_fs_start(struct tu_fixture *f, const uint8_t pk[static MFS_SIG
 			   int writable, void (*published)(void *ctx, const char *json, size_t len),
 			   void *ctx);
 void tu_fill_random(void *buf, size_t len, uint64_t seed);
+/* The pins of blob id in v (a read transaction of its own), or an error. */
+int tu_pin_count(struct mfs_volume *v, const uint8_t id[32]);
 /* Reads a whole file into a malloc'ed buffer. */
 uint8_t *tu_read_file(const char *path, size_t *len);
 
