@@ -1075,12 +1075,24 @@ static uint32_t seal_stripe(const struct vol_keys *keys, int redundant, const st
 	return k;
 }
 
+/* Slots a write that makes the volume larger leaves free (a 32nd of a
+ * small store): deleting is copy on write too (a blob table bucket, a
+ * pinlog page, map pages), so a volume that writes filled must keep the
+ * room to undo and delete. */
+#define DELETE_SLACK 16u
+
 /* Room for n more slots, keeping room for the map pages a commit may
- * rewrite. MFS_E_FULL is decided before anything is written. */
-static int have_room(struct mfs_vtxn *t, uint64_t n)
+ * rewrite, and (grows) for deleting later. MFS_E_FULL is decided before
+ * anything is written. */
+static int have_room(struct mfs_vtxn *t, uint64_t n, int grows)
 {
 	uint64_t reserve = ((uint64_t)t->view->nb + 1) * volmap_copies(t->view);
 
+	if (grows) {
+		uint64_t slots = mfs_store_header(t->vol->store)->slot_count;
+
+		reserve += slots / 32 < DELETE_SLACK ? slots / 32 : DELETE_SLACK;
+	}
 	return mfs_vtxn_free_slots(t) >= n + reserve ? 0 : MFS_E_FULL;
 }
 
@@ -1169,7 +1181,7 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 	if (rc == 0)
 		rc = slots_now(t, &o, &old_n);
 	if (rc == 0)
-		rc = have_room(t, mfs_obj_sealed_slots(v, len));
+		rc = have_room(t, mfs_obj_sealed_slots(v, len), new_n > old_n);
 	for (uint32_t from = 0; rc == 0 && from < new_n; from += width) {
 		uint32_t k = seal_stripe(v->self.keys, v->redundant, &o, data, len, from,
 					 (uint32_t)t->new_gen, scratch, values);
@@ -1219,7 +1231,7 @@ int mfs_obj_insert_sealed(struct mfs_vtxn *t, const void *name, size_t name_len,
 	volmap_obj_vid(vid, k, &o, 0);
 	if (lookup(t, vid, &e) == 0)
 		return MFS_E_EXISTS;
-	rc = have_room(t, mfs_obj_sealed_slots(t->vol, len));
+	rc = have_room(t, mfs_obj_sealed_slots(t->vol, len), 1);
 	if (rc == 0)
 		rc = put_sealed(t, &o, sealed, len, 0);
 	return rc;

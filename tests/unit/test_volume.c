@@ -243,7 +243,9 @@ Test(volume, protected_hidden_volume_survives_outer_writes)
 	cr_assert_eq(mfs_volume_stats(outer, &st), 0);
 	cr_assert_eq(st.protected_slots, hidden_used,
 		     "the diary, the outer key it keeps, its map and superblock candidates");
-	cr_assert_lt(st.free_slots, 17 + 2, "the outer volume filled every slot it may take");
+	cr_assert_lt(st.free_slots, 17 + 2 + 400 / 32,
+		     "the outer volume filled every slot it may take (but the slack it keeps to "
+		     "delete)");
 	mfs_volume_close(outer);
 	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
 	expect(hidden, "diary", secret, 500000);
@@ -281,16 +283,22 @@ Test(volume, unprotected_outer_writes_may_destroy_the_hidden_volume)
 		}
 		cr_assert_eq(mfs_vtxn_commit(t), 0);
 	}
-	cr_assert_geq(used(outer), 200 - 2, "the outer volume took every slot, the hidden ones too");
+	cr_assert_geq(used(outer), 200 - 2 - 200 / 32,
+		      "the outer volume took every slot, the hidden ones too, but its slack");
 	mfs_volume_close(outer);
 	/* As documented: without --protect-file the hidden volume can be
-	 * overwritten; what is left of it says so. */
+	 * overwritten; what is left of it says so (or, when one of its six
+	 * slots and its map survived, parity brings the one byte back). */
 	rc = mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0);
 	if (rc == 0) {
-		uint8_t *got;
-		uint64_t n;
+		uint8_t *got = NULL;
+		uint64_t n = 0;
 
-		cr_assert_eq(get(hidden, "diary", &got, &n), MFS_E_CORRUPT);
+		rc = get(hidden, "diary", &got, &n);
+		cr_assert(rc == MFS_E_CORRUPT || (rc == 0 && n == 1 && got[0] == 'x'), "%s",
+			  mfs_strerror(rc));
+		if (rc == 0)
+			free(got);
 		mfs_volume_close(hidden);
 	} else {
 		cr_assert(rc == MFS_E_BADPASS || rc == MFS_E_CORRUPT, "%s", mfs_strerror(rc));
