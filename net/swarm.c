@@ -14,6 +14,7 @@
 #include "fs/channel/channel.h"
 #include "fs/store/keyring.h"
 #include "net/addr.h"
+#include "net/hostport.h"
 #include "net/loop.h"
 #include "net/tracker_client.h"
 
@@ -358,18 +359,18 @@ static void on_peers(void *ctx, const uint8_t key[MFS_SIGN_PK_BYTES],
 	struct tracker *tr = ctx;
 	struct mfs_swarm *s = tr->swarm;
 	char text[PEER_TEXT], hex[2 * MFS_NOISE_KEY_BYTES + 1];
-	struct sockaddr_storage at;
+	char at[sizeof peers->host + sizeof "[]:65535"];
+	struct sockaddr_storage from;
 	/* Peers at special addresses (loopback, private...) only from a
 	 * tracker at one: a tracker must not aim nodes at their own networks. */
-	int special = mfs_tracker_client_remote(tr->client, &at) == 0 &&
-		      mfs_addr_is_special((const struct sockaddr *)&at);
+	int special = mfs_tracker_client_remote(tr->client, &from) == 0 &&
+		      mfs_addr_is_special((const struct sockaddr *)&from);
 
 	(void)key;
 	for (size_t i = 0; i < n; i++) {
-		int v6 = strchr(peers[i].host, ':') != NULL;
+		mfs_hostport_format(at, sizeof at, peers[i].host, peers[i].port);
 		mfs_hex_encode(hex, peers[i].node_pk, MFS_NOISE_KEY_BYTES);
-		snprintf(text, sizeof text, "%s%s%s:%u#%s", v6 ? "[" : "", peers[i].host,
-			 v6 ? "]" : "", peers[i].port, hex);
+		snprintf(text, sizeof text, "%s#%s", at, hex);
 		if (mfs_node_add_learnt_peer(s->node, text, special) == 0)
 			note_peer(s, text);
 	}

@@ -11,6 +11,7 @@
 #include "crypto/canon_json.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "net/hostport.h"
 #include "net/ws.h"
 
 #define BACKOFF_MIN_MS 250
@@ -459,46 +460,27 @@ static const struct lws_protocols protocols[] = {
 
 /* ---- the API -------------------------------------------------------------- */
 
-/* ws://HOST[:PORT][/PATH]; HOST may be [IPv6]. */
+/* ws://HOST[:PORT][/PATH]; HOST:PORT as net/hostport reads it, PORT 80
+ * when left out, and not 0. */
 static int parse_url(struct mfs_tracker_client *c, const char *url)
 {
-	const char *p, *host, *host_end, *authority_end;
-	unsigned long port = 80;
+	char host[MFS_HOSTPORT_HOST_MAX + 1];
+	const char *authority = url + 5, *path;
+	uint16_t port = 80;
 
 	if (strncasecmp(url, "ws://", 5) != 0)
 		return strstr(url, "://") ? -EPROTONOSUPPORT : -EINVAL;
-	for (p = url; *p; p++)
+	for (const char *p = url; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
 			return -EINVAL;
-	host = url + 5;
-	if (*host == '[') {
-		host++;
-		if (!(host_end = strchr(host, ']')))
-			return -EINVAL;
-		p = host_end + 1;
-	} else {
-		host_end = host + strcspn(host, ":/?#");
-		p = host_end;
-	}
-	if (host_end == host)
+	path = authority + strcspn(authority, "/");
+	if (mfs_hostport_parse(host, &port, authority, (size_t)(path - authority),
+			       MFS_HOSTPORT_PORT_OPTIONAL) != 0 || port == 0)
 		return -EINVAL;
-	if (*p == ':') {
-		char *end;
-
-		if (p[1] < '0' || p[1] > '9')
-			return -EINVAL;
-		port = strtoul(p + 1, &end, 10);
-		if (port < 1 || port > 65535)
-			return -EINVAL;
-		p = end;
-	}
-	authority_end = p;
-	if (*p != '\0' && *p != '/')
-		return -EINVAL;
-	c->port = (int)port;
-	c->host = strndup(host, (size_t)(host_end - host));
-	c->host_header = strndup(url + 5, (size_t)(authority_end - (url + 5)));
-	c->path = strdup(*p ? p : "/");
+	c->port = port;
+	c->host = strdup(host);
+	c->host_header = strndup(authority, (size_t)(path - authority));
+	c->path = strdup(*path ? path : "/");
 	return c->host && c->host_header && c->path ? 0 : -ENOMEM;
 }
 

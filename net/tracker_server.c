@@ -18,6 +18,7 @@
 #include "crypto/secure.h"
 #include "fs/store/store.h"
 #include "net/addr.h"
+#include "net/hostport.h"
 #include "net/tracker_proto.h"
 #include "net/ws.h"
 
@@ -1277,31 +1278,6 @@ static const lws_retry_bo_t idle_policy = {
 
 /* ---- start and stop -------------------------------------------------------- */
 
-/* Resolves cfg->host into addr (numeric or "localhost"). */
-static int listen_address(struct sockaddr_storage *addr, socklen_t *len, const char *host,
-			  uint16_t port)
-{
-	struct sockaddr_in *in = (struct sockaddr_in *)addr;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
-
-	memset(addr, 0, sizeof *addr);
-	if (strcmp(host, "localhost") == 0)
-		host = "127.0.0.1";
-	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		*len = sizeof *in;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		*len = sizeof *in6;
-		return 0;
-	}
-	return -EINVAL;
-}
-
 /* Binds a throw-away socket first: lws would only log why it failed. */
 static int try_bind(const struct sockaddr_storage *addr, socklen_t len)
 {
@@ -1353,7 +1329,7 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 	*out = NULL;
 	if (!cfg->host || !cfg->db_dir || cfg->max_message > MFS_TRACKER_MESSAGE_MAX)
 		return -EINVAL;
-	if ((rc = listen_address(&addr, &addr_len, cfg->host, cfg->port)) != 0)
+	if ((rc = mfs_hostport_sockaddr(&addr, &addr_len, cfg->host, cfg->port)) != 0)
 		return rc;
 	if ((rc = try_bind(&addr, addr_len)) != 0)
 		return rc;
