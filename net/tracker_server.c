@@ -24,7 +24,6 @@
 
 #define MIN_QUEUE_BYTES (4u << 20)
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
-#define RX_KEEP_BYTES 65536       /* a receive buffer above this is freed after use */
 
 /* ---- a small hash table, keyed with a secret (keys come from clients) ---- */
 
@@ -157,9 +156,7 @@ struct conn {
 	struct address *address;
 	char host[INET6_ADDRSTRLEN];
 	struct conn *prev, *next;
-	/* the message being received */
-	char *rx;
-	size_t rx_len, rx_cap;
+	struct mfs_ws_rx rx;          /* the message being received */
 	/* the output queue; head_sent bytes of the head are written */
 	struct out_item *head, *tail;
 	size_t head_sent, queued;
@@ -1054,9 +1051,9 @@ static void handle_message(struct conn *c, const char *buf, size_t len)
 /* Collects a message's fragments. 0, or -1 after setting a close reason. */
 static int conn_receive(struct conn *c, const void *in, size_t len)
 {
-	size_t max = c->s->cfg.max_message;
 	static const char too_big[] = "message too large";
 	static const char binary[] = "binary messages are not understood";
+	int rc;
 
 	if (c->close_status)
 		return 0;
@@ -1065,38 +1062,17 @@ static int conn_receive(struct conn *c, const void *in, size_t len)
 				 (unsigned char *)binary, sizeof binary - 1);
 		return -1;
 	}
-	if (len > max || c->rx_len > max - len ||
-	    lws_remaining_packet_payload(c->wsi) > max - len - c->rx_len) {
+	rc = mfs_ws_rx_add(&c->rx, in, len, lws_remaining_packet_payload(c->wsi),
+			   lws_is_final_fragment(c->wsi), c->s->cfg.max_message);
+	if (rc == -EMSGSIZE)
 		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 				 (unsigned char *)too_big, sizeof too_big - 1);
-		return -1;
-	}
-	if (c->rx_len + len > c->rx_cap) {
-		size_t cap = c->rx_cap ? c->rx_cap : MFS_WS_FRAGMENT_BYTES;
-		char *p;
-
-		while (cap < c->rx_len + len)
-			cap *= 2;
-		if (cap > max)
-			cap = max;
-		if (!(p = realloc(c->rx, cap)))
-			return -1;
-		c->rx = p;
-		c->rx_cap = cap;
-	}
-	memcpy(c->rx + c->rx_len, in, len);
-	c->rx_len += len;
-	if (!lws_is_final_fragment(c->wsi))
-		return 0;
+	if (rc <= 0)
+		return rc < 0 ? -1 : 0;
 	c->active_ms = uv_now(c->s->loop);
-	handle_message(c, c->rx, c->rx_len);
+	handle_message(c, c->rx.buf, c->rx.len);
 	arm_idle(c);
-	c->rx_len = 0;
-	if (c->rx_cap > RX_KEEP_BYTES) {
-		free(c->rx);
-		c->rx = NULL;
-		c->rx_cap = 0;
-	}
+	mfs_ws_rx_done(&c->rx);
 	return 0;
 }
 
@@ -1222,7 +1198,7 @@ static void conn_free(struct conn *c)
 	s->nconns--;
 	free(c->subs);
 	free(c->announced);
-	free(c->rx);
+	mfs_ws_rx_clear(&c->rx);
 	free(c);
 }
 
