@@ -12,7 +12,6 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/channel/channel.h"
-#include "fs/store/keyring.h"
 #include "net/addr.h"
 #include "net/hostport.h"
 #include "net/loop.h"
@@ -179,20 +178,11 @@ struct accept_job {
  * transaction. MFS_E_NOTFOUND when the volume does not know the channel. */
 static int stored_sequence(struct mfs_volume *vol, const uint8_t *pk, uint64_t *sequence)
 {
-	struct mfs_channel_list list = {0};
-	struct mfs_vtxn *t;
-	long i;
-	int rc = mfs_vtxn_begin(vol, 0, &t);
+	struct mfs_channel ch;
+	int rc = mfs_channel_find(vol, pk, &ch, NULL);
 
-	if (rc < 0)
-		return rc;
-	rc = mfs_keyring_load(t, &list);
-	mfs_vtxn_abort(t);
-	if (rc == 0 && (i = mfs_keyring_find(&list, pk)) >= 0)
-		*sequence = list.items[i].sequence;
-	else if (rc == 0)
-		rc = MFS_E_NOTFOUND;
-	mfs_keyring_clear(&list);
+	if (rc == 0)
+		*sequence = ch.sequence;
 	return rc;
 }
 

@@ -286,6 +286,41 @@ out:
 	return rc;
 }
 
+int mfs_channel_list_read(struct mfs_volume *vol, struct mfs_channel_list *out)
+{
+	struct mfs_vtxn *t;
+	int rc = mfs_vtxn_begin(vol, 0, &t);
+
+	memset(out, 0, sizeof *out);
+	if (rc != 0)
+		return rc;
+	rc = mfs_keyring_load(t, out);
+	mfs_vtxn_abort(t);
+	return rc;
+}
+
+int mfs_channel_find(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+		     struct mfs_channel *out, struct mfs_channel_secret *secret)
+{
+	struct mfs_channel_list list;
+	long i;
+	int rc = mfs_channel_list_read(vol, &list);
+
+	if (rc != 0)
+		return rc;
+	i = mfs_keyring_find(&list, pk);
+	if (i < 0) {
+		rc = MFS_E_NOTFOUND;
+	} else {
+		if (out)
+			*out = list.items[i];
+		if (secret)
+			*secret = list.secrets[i];
+	}
+	mfs_keyring_clear(&list);
+	return rc;
+}
+
 int mfs_channel_publish(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 			json_t *collections, uint64_t timestamp_ms, uint64_t *sequence)
 {
