@@ -50,9 +50,7 @@ static int plain_string(const json_t *s)
 	return json_is_string(s) && strlen(json_string_value(s)) == json_string_length(s);
 }
 
-/* A title is a directory path: "" (the root) or non-empty components of at
- * most MFS_NAME_MAX bytes, none "." or "..", joined by single slashes. */
-static int title_valid(const char *title)
+int mfs_channel_title_valid(const char *title)
 {
 	const char *p = title;
 
@@ -165,7 +163,7 @@ static int check_collections(const json_t *collections, char *why, size_t why_le
 			rc = MFS_E_FORMAT;
 			break;
 		}
-		if (!plain_string(title) || !title_valid(json_string_value(title))) {
+		if (!plain_string(title) || !mfs_channel_title_valid(json_string_value(title))) {
 			say(why, why_len, "collections[%zu]: a title must be \"\" or a path like "
 			    "\"A/B\": parts of 1 to %d bytes, not . or .., single slashes between",
 			    i, MFS_NAME_MAX);

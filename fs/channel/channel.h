@@ -25,6 +25,11 @@
 #include "fs/store/keyring.h"
 #include "fs/store/volume.h"
 
+/* 1 when title can title a collection: a directory path, "" (the root) or
+ * names (mfs_entry_name_valid) joined by single slashes, none at either
+ * end; else 0. The mount's tree (fs/fuse/tree) shows no other. */
+int mfs_channel_title_valid(const char *title);
+
 /* Channel pk as the volume knows it: *out (may be NULL) receives its
  * keyring entry, *secret (may be NULL) its secrets, zero when the volume
  * does not own it; secret must be guarded memory (mfs_secure_alloc).
