@@ -21,6 +21,7 @@
 
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "net/hostport.h"
 #include "net/node_int.h"
 
 #define TICK_MS 100u
@@ -454,37 +455,6 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 }
 
-static int parse_addr(const char *text, struct sockaddr_storage *out)
-{
-	char host[64];
-	const char *colon = strrchr(text, ':');
-	char *end;
-	unsigned long port;
-	size_t hl;
-
-	if (!colon)
-		return -EINVAL;
-	hl = (size_t)(colon - text);
-	if (text[0] == '[' && hl >= 2 && text[hl - 1] == ']') {
-		text++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof host)
-		return -EINVAL;
-	memcpy(host, text, hl);
-	host[hl] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || port > 65535 || errno)
-		return -EINVAL;
-	memset(out, 0, sizeof *out);
-	if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0)
-		return 0;
-	if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) == 0)
-		return 0;
-	return -EINVAL;
-}
-
 /* ---- life ---- */
 
 void node_maybe_finish_stop(struct mfs_netnode *n)
@@ -550,7 +520,7 @@ static int start_on_loop(void *arg)
 	uv_timer_start(&n->tick, on_tick, TICK_MS, TICK_MS);
 	if (!n->cfg.listen)
 		return 0;
-	rc = parse_addr(n->cfg.listen, &sa);
+	rc = mfs_hostport_resolve_numeric(&sa, n->cfg.listen);
 	if (rc < 0)
 		return rc;
 	uv_tcp_init(uv, &n->listener);
@@ -736,7 +706,7 @@ static int add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk, 
 {
 	struct add_peer_job j = {.node = n, .learnt = learnt};
 
-	if (strlen(addr) >= sizeof j.addr || parse_addr(addr, &j.sa) != 0)
+	if (strlen(addr) >= sizeof j.addr || mfs_hostport_resolve_numeric(&j.sa, addr) != 0)
 		return -EINVAL;
 	if (learnt && !allow_special && mfs_addr_is_special((const struct sockaddr *)&j.sa)) {
 		pthread_mutex_lock(&n->lock);

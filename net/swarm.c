@@ -12,8 +12,8 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/channel/channel.h"
-#include "fs/store/keyring.h"
 #include "net/addr.h"
+#include "net/hostport.h"
 #include "net/loop.h"
 #include "net/tracker_client.h"
 
@@ -178,20 +178,11 @@ struct accept_job {
  * transaction. MFS_E_NOTFOUND when the volume does not know the channel. */
 static int stored_sequence(struct mfs_volume *vol, const uint8_t *pk, uint64_t *sequence)
 {
-	struct mfs_channel_list list = {0};
-	struct mfs_vtxn *t;
-	long i;
-	int rc = mfs_vtxn_begin(vol, 0, &t);
+	struct mfs_channel ch;
+	int rc = mfs_channel_find(vol, pk, &ch, NULL);
 
-	if (rc < 0)
-		return rc;
-	rc = mfs_keyring_load(t, &list);
-	mfs_vtxn_abort(t);
-	if (rc == 0 && (i = mfs_keyring_find(&list, pk)) >= 0)
-		*sequence = list.items[i].sequence;
-	else if (rc == 0)
-		rc = MFS_E_NOTFOUND;
-	mfs_keyring_clear(&list);
+	if (rc == 0)
+		*sequence = ch.sequence;
 	return rc;
 }
 
@@ -358,18 +349,18 @@ static void on_peers(void *ctx, const uint8_t key[MFS_SIGN_PK_BYTES],
 	struct tracker *tr = ctx;
 	struct mfs_swarm *s = tr->swarm;
 	char text[PEER_TEXT], hex[2 * MFS_NOISE_KEY_BYTES + 1];
-	struct sockaddr_storage at;
+	char at[sizeof peers->host + sizeof "[]:65535"];
+	struct sockaddr_storage from;
 	/* Peers at special addresses (loopback, private...) only from a
 	 * tracker at one: a tracker must not aim nodes at their own networks. */
-	int special = mfs_tracker_client_remote(tr->client, &at) == 0 &&
-		      mfs_addr_is_special((const struct sockaddr *)&at);
+	int special = mfs_tracker_client_remote(tr->client, &from) == 0 &&
+		      mfs_addr_is_special((const struct sockaddr *)&from);
 
 	(void)key;
 	for (size_t i = 0; i < n; i++) {
-		int v6 = strchr(peers[i].host, ':') != NULL;
+		mfs_hostport_format(at, sizeof at, peers[i].host, peers[i].port);
 		mfs_hex_encode(hex, peers[i].node_pk, MFS_NOISE_KEY_BYTES);
-		snprintf(text, sizeof text, "%s%s%s:%u#%s", v6 ? "[" : "", peers[i].host,
-			 v6 ? "]" : "", peers[i].port, hex);
+		snprintf(text, sizeof text, "%s#%s", at, hex);
 		if (mfs_node_add_learnt_peer(s->node, text, special) == 0)
 			note_peer(s, text);
 	}

@@ -11,6 +11,7 @@
 #include "crypto/canon_json.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "net/hostport.h"
 #include "net/ws.h"
 
 #define BACKOFF_MIN_MS 250
@@ -18,7 +19,6 @@
 #define STABLE_MS 10000           /* a connection this old resets the backoff */
 #define DEFAULT_INTERVAL_S 60     /* until the tracker names one */
 #define MAX_INTERVAL_S 86400
-#define RX_KEEP_BYTES 65536
 
 struct announce {
 	uint8_t key[MFS_TRACKER_KEY_BYTES];
@@ -66,8 +66,7 @@ struct mfs_tracker_client {
 	struct pending *pending;
 	struct out_item *head, *tail;
 	size_t head_sent;
-	char *rx;
-	size_t rx_len, rx_cap;
+	struct mfs_ws_rx rx;       /* the message arriving */
 	int freeing;
 	int handles_open;         /* the two timers and the lws context */
 	unsigned char scratch[LWS_PRE + MFS_WS_FRAGMENT_BYTES];
@@ -296,7 +295,7 @@ static void on_lost(struct mfs_tracker_client *c)
 	c->up = 0;
 	c->wsi = NULL;
 	drop_queue(c);
-	c->rx_len = 0;
+	mfs_ws_rx_done(&c->rx);
 	if (c->freeing)
 		return;
 	schedule_retry(c);
@@ -386,39 +385,18 @@ static void handle_message(struct mfs_tracker_client *c, const char *buf, size_t
 
 static int receive(struct mfs_tracker_client *c, const void *in, size_t len)
 {
+	int rc;
+
 	if (lws_frame_is_binary(c->wsi))
 		return 0; /* not ours to understand; ignored */
-	/* Refused before it is stored: at most one message's worth is held. */
-	if (len > MFS_TRACKER_MESSAGE_MAX - c->rx_len ||
-	    lws_remaining_packet_payload(c->wsi) > MFS_TRACKER_MESSAGE_MAX - c->rx_len - len) {
+	rc = mfs_ws_rx_add(&c->rx, in, len, lws_remaining_packet_payload(c->wsi),
+			   lws_is_final_fragment(c->wsi), MFS_TRACKER_MESSAGE_MAX);
+	if (rc == -EMSGSIZE)
 		report_error(c, "%s", "the tracker sent a message too large");
-		return -1;
-	}
-	if (c->rx_len + len > c->rx_cap) {
-		size_t cap = c->rx_cap ? c->rx_cap : MFS_WS_FRAGMENT_BYTES;
-		char *p;
-
-		while (cap < c->rx_len + len)
-			cap *= 2;
-		if (cap > MFS_TRACKER_MESSAGE_MAX)
-			cap = MFS_TRACKER_MESSAGE_MAX;
-		if (!(p = realloc(c->rx, cap)))
-			return -1;
-		c->rx = p;
-		c->rx_cap = cap;
-	}
-	memcpy(c->rx + c->rx_len, in, len);
-	c->rx_len += len;
-	if (!lws_is_final_fragment(c->wsi))
-		return 0;
-	len = c->rx_len;
-	c->rx_len = 0;
-	handle_message(c, c->rx, len);
-	if (c->rx_cap > RX_KEEP_BYTES && c->rx_len == 0) {
-		free(c->rx);
-		c->rx = NULL;
-		c->rx_cap = 0;
-	}
+	if (rc <= 0)
+		return rc < 0 ? -1 : 0;
+	handle_message(c, c->rx.buf, c->rx.len);
+	mfs_ws_rx_done(&c->rx);
 	return 0;
 }
 
@@ -459,46 +437,27 @@ static const struct lws_protocols protocols[] = {
 
 /* ---- the API -------------------------------------------------------------- */
 
-/* ws://HOST[:PORT][/PATH]; HOST may be [IPv6]. */
+/* ws://HOST[:PORT][/PATH]; HOST:PORT as net/hostport reads it, PORT 80
+ * when left out, and not 0. */
 static int parse_url(struct mfs_tracker_client *c, const char *url)
 {
-	const char *p, *host, *host_end, *authority_end;
-	unsigned long port = 80;
+	char host[MFS_HOSTPORT_HOST_MAX + 1];
+	const char *authority = url + 5, *path;
+	uint16_t port = 80;
 
 	if (strncasecmp(url, "ws://", 5) != 0)
 		return strstr(url, "://") ? -EPROTONOSUPPORT : -EINVAL;
-	for (p = url; *p; p++)
+	for (const char *p = url; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
 			return -EINVAL;
-	host = url + 5;
-	if (*host == '[') {
-		host++;
-		if (!(host_end = strchr(host, ']')))
-			return -EINVAL;
-		p = host_end + 1;
-	} else {
-		host_end = host + strcspn(host, ":/?#");
-		p = host_end;
-	}
-	if (host_end == host)
+	path = authority + strcspn(authority, "/");
+	if (mfs_hostport_parse(host, &port, authority, (size_t)(path - authority),
+			       MFS_HOSTPORT_PORT_OPTIONAL) != 0 || port == 0)
 		return -EINVAL;
-	if (*p == ':') {
-		char *end;
-
-		if (p[1] < '0' || p[1] > '9')
-			return -EINVAL;
-		port = strtoul(p + 1, &end, 10);
-		if (port < 1 || port > 65535)
-			return -EINVAL;
-		p = end;
-	}
-	authority_end = p;
-	if (*p != '\0' && *p != '/')
-		return -EINVAL;
-	c->port = (int)port;
-	c->host = strndup(host, (size_t)(host_end - host));
-	c->host_header = strndup(url + 5, (size_t)(authority_end - (url + 5)));
-	c->path = strdup(*p ? p : "/");
+	c->port = port;
+	c->host = strdup(host);
+	c->host_header = strndup(authority, (size_t)(path - authority));
+	c->path = strdup(*path ? path : "/");
 	return c->host && c->host_header && c->path ? 0 : -ENOMEM;
 }
 
@@ -525,7 +484,7 @@ static void finish_free(struct mfs_tracker_client *c)
 	}
 	free(c->subs);
 	free(c->anns);
-	free(c->rx);
+	mfs_ws_rx_clear(&c->rx);
 	free(c->host);
 	free(c->host_header);
 	free(c->path);

@@ -18,12 +18,12 @@
 #include "crypto/secure.h"
 #include "fs/store/store.h"
 #include "net/addr.h"
+#include "net/hostport.h"
 #include "net/tracker_proto.h"
 #include "net/ws.h"
 
 #define MIN_QUEUE_BYTES (4u << 20)
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
-#define RX_KEEP_BYTES 65536       /* a receive buffer above this is freed after use */
 
 /* ---- a small hash table, keyed with a secret (keys come from clients) ---- */
 
@@ -156,9 +156,7 @@ struct conn {
 	struct address *address;
 	char host[INET6_ADDRSTRLEN];
 	struct conn *prev, *next;
-	/* the message being received */
-	char *rx;
-	size_t rx_len, rx_cap;
+	struct mfs_ws_rx rx;          /* the message being received */
 	/* the output queue; head_sent bytes of the head are written */
 	struct out_item *head, *tail;
 	size_t head_sent, queued;
@@ -1053,9 +1051,9 @@ static void handle_message(struct conn *c, const char *buf, size_t len)
 /* Collects a message's fragments. 0, or -1 after setting a close reason. */
 static int conn_receive(struct conn *c, const void *in, size_t len)
 {
-	size_t max = c->s->cfg.max_message;
 	static const char too_big[] = "message too large";
 	static const char binary[] = "binary messages are not understood";
+	int rc;
 
 	if (c->close_status)
 		return 0;
@@ -1064,38 +1062,17 @@ static int conn_receive(struct conn *c, const void *in, size_t len)
 				 (unsigned char *)binary, sizeof binary - 1);
 		return -1;
 	}
-	if (len > max || c->rx_len > max - len ||
-	    lws_remaining_packet_payload(c->wsi) > max - len - c->rx_len) {
+	rc = mfs_ws_rx_add(&c->rx, in, len, lws_remaining_packet_payload(c->wsi),
+			   lws_is_final_fragment(c->wsi), c->s->cfg.max_message);
+	if (rc == -EMSGSIZE)
 		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 				 (unsigned char *)too_big, sizeof too_big - 1);
-		return -1;
-	}
-	if (c->rx_len + len > c->rx_cap) {
-		size_t cap = c->rx_cap ? c->rx_cap : MFS_WS_FRAGMENT_BYTES;
-		char *p;
-
-		while (cap < c->rx_len + len)
-			cap *= 2;
-		if (cap > max)
-			cap = max;
-		if (!(p = realloc(c->rx, cap)))
-			return -1;
-		c->rx = p;
-		c->rx_cap = cap;
-	}
-	memcpy(c->rx + c->rx_len, in, len);
-	c->rx_len += len;
-	if (!lws_is_final_fragment(c->wsi))
-		return 0;
+	if (rc <= 0)
+		return rc < 0 ? -1 : 0;
 	c->active_ms = uv_now(c->s->loop);
-	handle_message(c, c->rx, c->rx_len);
+	handle_message(c, c->rx.buf, c->rx.len);
 	arm_idle(c);
-	c->rx_len = 0;
-	if (c->rx_cap > RX_KEEP_BYTES) {
-		free(c->rx);
-		c->rx = NULL;
-		c->rx_cap = 0;
-	}
+	mfs_ws_rx_done(&c->rx);
 	return 0;
 }
 
@@ -1221,7 +1198,7 @@ static void conn_free(struct conn *c)
 	s->nconns--;
 	free(c->subs);
 	free(c->announced);
-	free(c->rx);
+	mfs_ws_rx_clear(&c->rx);
 	free(c);
 }
 
@@ -1277,31 +1254,6 @@ static const lws_retry_bo_t idle_policy = {
 
 /* ---- start and stop -------------------------------------------------------- */
 
-/* Resolves cfg->host into addr (numeric or "localhost"). */
-static int listen_address(struct sockaddr_storage *addr, socklen_t *len, const char *host,
-			  uint16_t port)
-{
-	struct sockaddr_in *in = (struct sockaddr_in *)addr;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
-
-	memset(addr, 0, sizeof *addr);
-	if (strcmp(host, "localhost") == 0)
-		host = "127.0.0.1";
-	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		*len = sizeof *in;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		*len = sizeof *in6;
-		return 0;
-	}
-	return -EINVAL;
-}
-
 /* Binds a throw-away socket first: lws would only log why it failed. */
 static int try_bind(const struct sockaddr_storage *addr, socklen_t len)
 {
@@ -1353,7 +1305,7 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 	*out = NULL;
 	if (!cfg->host || !cfg->db_dir || cfg->max_message > MFS_TRACKER_MESSAGE_MAX)
 		return -EINVAL;
-	if ((rc = listen_address(&addr, &addr_len, cfg->host, cfg->port)) != 0)
+	if ((rc = mfs_hostport_sockaddr(&addr, &addr_len, cfg->host, cfg->port)) != 0)
 		return rc;
 	if ((rc = try_bind(&addr, addr_len)) != 0)
 		return rc;

@@ -203,3 +203,47 @@ int mfs_ws_write_fragment(struct lws *wsi, unsigned char *scratch, const char *d
 	*sent += n;
 	return *sent == len;
 }
+
+int mfs_ws_rx_add(struct mfs_ws_rx *rx, const void *in, size_t len, size_t remaining, int final,
+		  size_t max)
+{
+	/* Refused before it is stored: at most one message's worth is held,
+	 * and a frame announcing more is refused at its first fragment. */
+	if (len > max - rx->len || remaining > max - rx->len - len) {
+		rx->len = 0;
+		return -EMSGSIZE;
+	}
+	if (rx->len + len > rx->cap) {
+		size_t cap = rx->cap ? rx->cap : MFS_WS_FRAGMENT_BYTES;
+		char *p;
+
+		while (cap < rx->len + len)
+			cap *= 2;
+		if (cap > max)
+			cap = max;
+		if (!(p = realloc(rx->buf, cap))) {
+			rx->len = 0;
+			return -ENOMEM;
+		}
+		rx->buf = p;
+		rx->cap = cap;
+	}
+	if (len > 0) /* an empty message may have no buffer yet */
+		memcpy(rx->buf + rx->len, in, len);
+	rx->len += len;
+	return final ? 1 : 0;
+}
+
+void mfs_ws_rx_done(struct mfs_ws_rx *rx)
+{
+	rx->len = 0;
+	if (rx->cap > MFS_WS_RX_KEEP_BYTES)
+		mfs_ws_rx_clear(rx);
+}
+
+void mfs_ws_rx_clear(struct mfs_ws_rx *rx)
+{
+	free(rx->buf);
+	rx->buf = NULL;
+	rx->len = rx->cap = 0;
+}

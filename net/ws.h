@@ -57,6 +57,35 @@ void mfs_ws_stop(struct mfs_ws *ws, void (*done)(void *arg), void *arg);
 int mfs_ws_write_fragment(struct lws *wsi, unsigned char *scratch, const char *data, size_t len,
 			  size_t *sent);
 
+/* A text message arriving in fragments, held until it is whole: the one
+ * receive buffer of the tracker's client and server. Embedded in its owner,
+ * zeroed to begin; it holds at most the max its caller gives, counted
+ * before anything is stored, and gives back memory it grew past
+ * MFS_WS_RX_KEEP_BYTES once a message is handled, so an idle connection
+ * holds little. Not thread safe: the loop's thread. */
+struct mfs_ws_rx {
+	char *buf;                    /* malloc'ed; NULL until a byte came */
+	size_t len, cap;
+};
+
+#define MFS_WS_RX_KEEP_BYTES 65536
+
+/* Adds fragment in[len] of a text message. remaining is what is left of
+ * its frame (lws_remaining_packet_payload), final whether it ends the
+ * message (lws_is_final_fragment). Returns 1 when the message is whole:
+ * rx->buf holds its rx->len bytes until mfs_ws_rx_done; 0 when more is to
+ * come; -EMSGSIZE when the message would pass max bytes (nothing of it is
+ * kept); -ENOMEM (likewise). */
+int mfs_ws_rx_add(struct mfs_ws_rx *rx, const void *in, size_t len, size_t remaining, int final,
+		  size_t max);
+
+/* Empties rx after a whole message, or drops the part of one (a
+ * connection lost): frees a buffer grown past MFS_WS_RX_KEEP_BYTES. */
+void mfs_ws_rx_done(struct mfs_ws_rx *rx);
+
+/* Frees rx's memory; rx is empty after. */
+void mfs_ws_rx_clear(struct mfs_ws_rx *rx);
+
 /* The numeric form of an AF_INET(6) address, "127.0.0.1" for
  * ::ffff:127.0.0.1, into out[INET6_ADDRSTRLEN]. 0 or -EAFNOSUPPORT. */
 int mfs_ws_numeric_host(char *out, size_t out_len, const struct sockaddr *sa);

@@ -63,14 +63,9 @@ static int channel_subscribe(struct cli *c, struct mfs_volume *v, const char *li
 static int channel_list(struct cli *c, struct mfs_volume *v)
 {
 	struct mfs_channel_list list;
-	struct mfs_vtxn *t;
 	char link[MFS_LINK_BYTES];
-	int rc = mfs_vtxn_begin(v, 0, &t);
+	int rc = mfs_channel_list_read(v, &list);
 
-	if (rc == 0) {
-		rc = mfs_keyring_load(t, &list);
-		mfs_vtxn_abort(t);
-	}
 	if (rc != 0)
 		return cli_fail(c, rc, "reading the channels");
 	for (size_t i = 0; i < list.count; i++) {

@@ -58,9 +58,9 @@ static int find_entry(struct cli *c, struct mfs_volume *vol, const uint8_t *pk, 
 	struct mfs_inodes *inodes = NULL;
 	const struct mfs_node *node = NULL;
 	struct mfs_vtxn *t;
-	char *json = NULL, why[160] = "", *copy = strdup(path), *save = NULL;
+	char *json = NULL, why[160] = "";
 	size_t len;
-	int rc = copy ? mfs_vtxn_begin(vol, 0, &t) : -ENOMEM;
+	int rc = mfs_vtxn_begin(vol, 0, &t);
 
 	if (rc == 0) {
 		rc = mfs_channel_manifest(t, pk, &json, &len);
@@ -73,10 +73,7 @@ static int find_entry(struct cli *c, struct mfs_volume *vol, const uint8_t *pk, 
 	if (rc == 0)
 		rc = mfs_tree_build(&tree, m.collections, (int64_t)(m.timestamp / 1000), inodes);
 	if (rc == 0) {
-		node = mfs_tree_root(tree);
-		for (char *part = strtok_r(copy, "/", &save); node && part;
-		     part = strtok_r(NULL, "/", &save))
-			node = mfs_tree_child(node, part);
+		node = mfs_tree_at(tree, path);
 		if (!node || node->kind != MFS_NODE_FILE)
 			rc = MFS_E_NOTFOUND;
 	}
@@ -88,7 +85,6 @@ static int find_entry(struct cli *c, struct mfs_volume *vol, const uint8_t *pk, 
 	mfs_inodes_free(inodes);
 	mfs_manifest_clear(&m);
 	mfs_wipe_free(json);
-	free(copy);
 	return rc;
 }
 

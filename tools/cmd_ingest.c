@@ -13,7 +13,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/blob/volume_io.h"
-#include "fs/store/keyring.h"
+#include "fs/channel/channel.h"
 #include "tools/cli.h"
 
 #define READ_BYTES (1u << 20)
@@ -22,10 +22,9 @@
 static int convergence_secret(struct cli *c, struct mfs_volume *v, const char *channel,
 			      int global, uint8_t secret[static 32])
 {
-	struct mfs_channel_list list;
+	struct mfs_channel_secret *known;
+	struct mfs_channel ch;
 	uint8_t pk[MFS_SIGN_PK_BYTES];
-	struct mfs_vtxn *t;
-	long i;
 	int rc;
 
 	if (global) {
@@ -40,20 +39,15 @@ static int convergence_secret(struct cli *c, struct mfs_volume *v, const char *c
 	}
 	if (mfs_link_parse(pk, channel) != 0)
 		return cli_fail(c, 0, "'%s' is not a channel link", channel);
-	rc = mfs_vtxn_begin(v, 0, &t);
-	if (rc == 0) {
-		rc = mfs_keyring_load(t, &list);
-		mfs_vtxn_abort(t);
-	}
+	known = mfs_secure_alloc(sizeof *known);
+	rc = known ? mfs_channel_find(v, pk, &ch, known) : -ENOMEM;
+	if (rc == 0 && ch.owned)
+		memcpy(secret, known->convergence, 32);
+	mfs_secure_free(known);
+	if (rc == MFS_E_NOTFOUND || (rc == 0 && !ch.owned))
+		return cli_fail(c, 0, "this volume does not own the channel %s", channel);
 	if (rc != 0)
 		return cli_fail(c, rc, "reading the channels");
-	i = mfs_keyring_find(&list, pk);
-	if (i < 0 || !list.items[i].owned) {
-		mfs_keyring_clear(&list);
-		return cli_fail(c, 0, "this volume does not own the channel %s", channel);
-	}
-	memcpy(secret, list.secrets[i].convergence, 32);
-	mfs_keyring_clear(&list);
 	return 0;
 }
 

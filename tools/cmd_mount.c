@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "crypto/mfs_error.h"
+#include "fs/channel/channel.h"
 #include "fs/fuse/fs.h"
 #include "fs/store/keyring.h"
 #include "tools/cli.h"
@@ -101,22 +102,15 @@ static int add_options(struct cli *c, struct mount_args *a, const char *opts)
 static int channel_role(struct cli *c, struct mfs_volume *vol, const struct mount_args *a,
 			int *owned)
 {
-	struct mfs_channel_list list;
+	struct mfs_channel ch;
 	struct mfs_vtxn *t;
-	long i;
-	int rc = mfs_vtxn_begin(vol, 0, &t);
+	int rc = mfs_channel_find(vol, a->pk, &ch, NULL);
 
-	if (rc == 0) {
-		rc = mfs_keyring_load(t, &list);
-		mfs_vtxn_abort(t);
-	}
-	if (rc != 0)
-		return cli_fail(c, rc, "reading the channels");
-	i = mfs_keyring_find(&list, a->pk);
-	*owned = i >= 0 && list.items[i].owned;
-	mfs_keyring_clear(&list);
-	if (i >= 0)
+	*owned = rc == 0 && ch.owned;
+	if (rc == 0)
 		return 0;
+	if (rc != MFS_E_NOTFOUND)
+		return cli_fail(c, rc, "reading the channels");
 	rc = mfs_vtxn_begin(vol, 1, &t);
 	if (rc == 0) {
 		rc = mfs_keyring_subscribe(t, a->pk, "");

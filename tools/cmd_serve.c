@@ -7,7 +7,7 @@
 
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
-#include "fs/store/keyring.h"
+#include "fs/channel/channel.h"
 #include "tools/cli.h"
 #include "tools/netopts.h"
 
@@ -16,13 +16,8 @@ static int all_channels(struct cli *c, struct mfs_volume *vol, uint8_t (**out)[M
 			size_t *count)
 {
 	struct mfs_channel_list list;
-	struct mfs_vtxn *t;
-	int rc = mfs_vtxn_begin(vol, 0, &t);
+	int rc = mfs_channel_list_read(vol, &list);
 
-	if (rc == 0) {
-		rc = mfs_keyring_load(t, &list);
-		mfs_vtxn_abort(t);
-	}
 	if (rc != 0)
 		return cli_fail(c, rc, "reading the channels");
 	*count = list.count;

@@ -2,7 +2,7 @@
 #include <stdio.h>
 
 #include "crypto/mfs_error.h"
-#include "fs/store/keyring.h"
+#include "fs/channel/channel.h"
 #include "tools/cli.h"
 
 int cmd_status(int argc, char **argv)
@@ -11,7 +11,6 @@ int cmd_status(int argc, char **argv)
 	struct mfs_channel_list list = {0};
 	struct mfs_store *store;
 	struct mfs_volume *vol;
-	struct mfs_vtxn *t;
 	const struct mfs_store_header *h;
 	size_t owned = 0;
 	char a[32], b[32], d[32];
@@ -25,10 +24,8 @@ int cmd_status(int argc, char **argv)
 	if (cli_open_volume(&c, &store, &vol) != 0)
 		return 1;
 	rc = mfs_volume_stats(vol, &st);
-	if (rc == 0 && (rc = mfs_vtxn_begin(vol, 0, &t)) == 0) {
-		rc = mfs_keyring_load(t, &list);
-		mfs_vtxn_abort(t);
-	}
+	if (rc == 0)
+		rc = mfs_channel_list_read(vol, &list);
 	if (rc != 0) {
 		cli_fail(&c, rc, "reading the volume");
 		goto out;

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "crypto/mfs_error.h"
+#include "net/hostport.h"
 #include "net/tracker_proto.h"
 #include "net/tracker_server.h"
 #include "tools/cli.h"
@@ -37,36 +38,6 @@ struct run {
 	struct mfs_tracker_server *server;
 	uv_signal_t sigint, sigterm;
 };
-
-/* HOST:PORT or [IPv6]:PORT into host (pointing into buf) and port. */
-static int split_listen(char *buf, const char **host, uint16_t *port)
-{
-	char *colon, *end;
-	unsigned long p;
-
-	if (buf[0] == '[') {
-		char *close = strchr(buf, ']');
-
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		*close = '\0';
-		*host = buf + 1;
-		colon = close + 1;
-	} else {
-		if (!(colon = strrchr(buf, ':')) || strchr(buf, ':') != colon)
-			return -EINVAL;
-		*colon = '\0';
-		*host = buf;
-	}
-	if (!**host || colon[1] < '0' || colon[1] > '9')
-		return -EINVAL;
-	errno = 0;
-	p = strtoul(colon + 1, &end, 10);
-	if (errno || *end || p > 65535)
-		return -EINVAL;
-	*port = (uint16_t)p;
-	return 0;
-}
 
 static int parse_count(const char *text, unsigned long max, unsigned long *out)
 {
@@ -206,7 +177,7 @@ int cmd_tracker(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct mfs_tracker_server_config cfg = {0};
-	char listen[300], db[4096];
+	char listen[MFS_HOSTPORT_HOST_MAX + 1], db[4096], shown[MFS_HOSTPORT_TEXT_MAX];
 	const char *listen_arg = NULL, *db_arg = NULL;
 	struct run run = {0};
 	uint64_t size;
@@ -247,10 +218,9 @@ int cmd_tracker(int argc, char **argv)
 		return cli_usage(&c, "unexpected argument '%s'", argv[optind]);
 	if (!listen_arg)
 		return cli_usage(&c, "usage: megafs tracker --listen HOST:PORT [--db DIR]");
-	if (strlen(listen_arg) >= sizeof listen ||
-	    (memcpy(listen, listen_arg, strlen(listen_arg) + 1),
-	     split_listen(listen, &cfg.host, &cfg.port) != 0))
+	if (mfs_hostport_parse(listen, &cfg.port, listen_arg, strlen(listen_arg), 0) != 0)
 		return cli_usage(&c, "--listen %s: expected HOST:PORT or [IPV6]:PORT", listen_arg);
+	cfg.host = listen;
 	if (db_arg) {
 		if (strlen(db_arg) >= sizeof db)
 			return cli_usage(&c, "--db: path too long");
@@ -277,8 +247,8 @@ int cmd_tracker(int argc, char **argv)
 	run.sigint.data = run.sigterm.data = &run;
 	uv_signal_start(&run.sigint, on_signal, SIGINT);
 	uv_signal_start(&run.sigterm, on_signal, SIGTERM);
-	printf("megafs tracker: listening on ws://%s%s%s:%u\n", strchr(cfg.host, ':') ? "[" : "",
-	       cfg.host, strchr(cfg.host, ':') ? "]" : "", mfs_tracker_server_port(run.server));
+	mfs_hostport_format(shown, sizeof shown, cfg.host, mfs_tracker_server_port(run.server));
+	printf("megafs tracker: listening on ws://%s\n", shown);
 	fflush(stdout);
 
 	uv_run(&loop, UV_RUN_DEFAULT);

@@ -50,9 +50,7 @@ static int plain_string(const json_t *s)
 	return json_is_string(s) && strlen(json_string_value(s)) == json_string_length(s);
 }
 
-/* A title is a directory path: "" (the root) or non-empty components of at
- * most MFS_NAME_MAX bytes, none "." or "..", joined by single slashes. */
-static int title_valid(const char *title)
+int mfs_channel_title_valid(const char *title)
 {
 	const char *p = title;
 
@@ -165,7 +163,7 @@ static int check_collections(const json_t *collections, char *why, size_t why_le
 			rc = MFS_E_FORMAT;
 			break;
 		}
-		if (!plain_string(title) || !title_valid(json_string_value(title))) {
+		if (!plain_string(title) || !mfs_channel_title_valid(json_string_value(title))) {
 			say(why, why_len, "collections[%zu]: a title must be \"\" or a path like "
 			    "\"A/B\": parts of 1 to %d bytes, not . or .., single slashes between",
 			    i, MFS_NAME_MAX);
@@ -314,6 +312,41 @@ out:
 		*out = m;
 	else
 		mfs_manifest_clear(&m);
+	return rc;
+}
+
+int mfs_channel_list_read(struct mfs_volume *vol, struct mfs_channel_list *out)
+{
+	struct mfs_vtxn *t;
+	int rc = mfs_vtxn_begin(vol, 0, &t);
+
+	memset(out, 0, sizeof *out);
+	if (rc != 0)
+		return rc;
+	rc = mfs_keyring_load(t, out);
+	mfs_vtxn_abort(t);
+	return rc;
+}
+
+int mfs_channel_find(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+		     struct mfs_channel *out, struct mfs_channel_secret *secret)
+{
+	struct mfs_channel_list list;
+	long i;
+	int rc = mfs_channel_list_read(vol, &list);
+
+	if (rc != 0)
+		return rc;
+	i = mfs_keyring_find(&list, pk);
+	if (i < 0) {
+		rc = MFS_E_NOTFOUND;
+	} else {
+		if (out)
+			*out = list.items[i];
+		if (secret)
+			*secret = list.secrets[i];
+	}
+	mfs_keyring_clear(&list);
 	return rc;
 }
 

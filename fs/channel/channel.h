@@ -9,9 +9,11 @@
  * (fs/blob/fileentry). Publishing signs collections with the channel's
  * secret key as sequence + 1 and stores the result the same way.
  *
- * All calls work in a volume transaction the caller owns (write for the
- * changing ones), so reading the newest manifest, changing it and storing
- * the next is atomic even with other processes on the same store. */
+ * The calls on manifests work in a volume transaction the caller owns
+ * (write for the changing ones), so reading the newest manifest, changing
+ * it and storing the next is atomic even with other processes on the same
+ * store. Looking channels up (mfs_channel_find, mfs_channel_list_read)
+ * takes a read transaction of its own: the keyring as it was then. */
 #ifndef MFS_CHANNEL_H
 #define MFS_CHANNEL_H
 
@@ -21,7 +23,26 @@
 
 #include "crypto/manifest.h"
 #include "fs/blob/fileentry.h"
+#include "fs/store/keyring.h"
 #include "fs/store/volume.h"
+
+/* 1 when title can title a collection: a directory path, "" (the root) or
+ * names (mfs_entry_name_valid) joined by single slashes, none at either
+ * end; else 0. The mount's tree (fs/fuse/tree) shows no other. */
+int mfs_channel_title_valid(const char *title);
+
+/* Channel pk as the volume knows it: *out (may be NULL) receives its
+ * keyring entry, *secret (may be NULL) its secrets, zero when the volume
+ * does not own it; secret must be guarded memory (mfs_secure_alloc).
+ * 0, MFS_E_NOTFOUND when the volume does not know pk, or the volume's
+ * errors (nothing written then). */
+int mfs_channel_find(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+		     struct mfs_channel *out, struct mfs_channel_secret *secret);
+
+/* Every channel the volume knows, owned and subscribed, into *out
+ * (mfs_keyring_clear it; it is empty after an error). 0 or the volume's
+ * errors. */
+int mfs_channel_list_read(struct mfs_volume *vol, struct mfs_channel_list *out);
 
 /* The newest manifest of channel pk: malloc'ed canonical JSON (free()).
  * MFS_E_NOTFOUND when the volume holds none. */

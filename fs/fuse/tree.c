@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fs/blob/fileentry.h"
+#include "fs/channel/channel.h"
 
 #define MAGNET_SUFFIX ".magnet"
 #define MAGNET_NAME_MAX 200
@@ -157,14 +158,31 @@ int mfs_inodes_move(struct mfs_inodes *t, const char *from, const char *to)
 	return 0;
 }
 
-/* ---- names ---- */
+/* ---- names and paths ---- */
 
-static int name_valid(const char *name)
+/* Copies the next component of *p into part and moves *p past it, skipping
+ * slashes on the way (as a path lookup does: "/a//b/" is "a", "b"). Its
+ * length; 0 at the end; -1 when it is longer than any name (*p moved on). */
+static long next_component(const char **p, char part[static MFS_NAME_MAX + 1])
 {
-	size_t n = strlen(name);
+	size_t len;
 
-	return n > 0 && n <= MFS_NAME_MAX && !strchr(name, '/') && strcmp(name, ".") != 0 &&
-	       strcmp(name, "..") != 0;
+	*p += strspn(*p, "/");
+	len = strcspn(*p, "/");
+	if (len <= MFS_NAME_MAX) {
+		memcpy(part, *p, len);
+		part[len] = '\0';
+	}
+	*p += len;
+	return len <= MFS_NAME_MAX ? (long)len : -1;
+}
+
+/* 1 when path is dir or lies below it ("a/b" is below "a", "ab" is not). */
+static int at_or_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
 static int hexval(char c)
@@ -228,7 +246,7 @@ static void item_name(char out[static MFS_NAME_MAX + 1], json_t *item)
 	if (json_is_string(item)) {
 		magnet_name(out, json_string_value(item));
 	} else if (json_is_object(item) && (name = json_string_value(json_object_get(item, "name"))) &&
-		   name_valid(name)) {
+		   mfs_entry_name_valid(name)) {
 		snprintf(out, MFS_NAME_MAX + 1, "%s", name);
 	}
 }
@@ -377,27 +395,13 @@ static struct mfs_node *subdir(struct mfs_tree *t, struct mfs_node *dir, const c
 static struct mfs_node *dir_at(struct mfs_tree *t, const char *path, int *oom)
 {
 	struct mfs_node *dir = t->root;
-	char *copy, *save = NULL, *part;
+	char part[MFS_NAME_MAX + 1];
 
-	if (path[0] == '\0')
-		return dir;
-	if (path[0] == '/' || path[strlen(path) - 1] == '/' || strstr(path, "//"))
+	if (!mfs_channel_title_valid(path))
 		return NULL;
-	copy = strdup(path);
-	if (!copy) {
-		*oom = 1;
-		return NULL;
-	}
-	for (part = strtok_r(copy, "/", &save); part && dir; part = strtok_r(NULL, "/", &save)) {
-		if (!name_valid(part)) {
-			dir = NULL;
-			break;
-		}
-		dir = subdir(t, dir, part);
-		if (!dir)
+	while (dir && next_component(&path, part) > 0)
+		if (!(dir = subdir(t, dir, part)))
 			*oom = 1;
-	}
-	free(copy);
 	return dir;
 }
 
@@ -631,20 +635,12 @@ const struct mfs_node *mfs_tree_child(const struct mfs_node *dir, const char *na
 const struct mfs_node *mfs_tree_at(const struct mfs_tree *t, const char *path)
 {
 	const struct mfs_node *n = t->root;
-	const char *p = path;
 	char part[MFS_NAME_MAX + 1];
+	long len;
 
-	while (n && *p) {
-		size_t len = strcspn(p, "/");
-
-		/* Longer than any name: no node has it (and part could not hold it). */
-		if (len > MFS_NAME_MAX)
-			return NULL;
-		memcpy(part, p, len);
-		part[len] = '\0';
-		n = mfs_tree_child(n, part);
-		p += len + (p[len] == '/');
-	}
+	/* Longer than any name (-1): no node has it. */
+	while (n && (len = next_component(&path, part)) != 0)
+		n = len > 0 ? mfs_tree_child(n, part) : NULL;
 	return n;
 }
 
@@ -681,7 +677,7 @@ static int is_dir(json_t *cols, const char *path)
 	json_array_foreach(cols, i, c) {
 		const char *t = json_string_value(json_object_get(c, "title"));
 
-		if (t && strncmp(t, path, n) == 0 && (t[n] == '\0' || t[n] == '/'))
+		if (t && at_or_below(t, path))
 			return 1;
 	}
 	return 0;
@@ -770,7 +766,7 @@ int mfs_tree_add_file(json_t **out, json_t **removed, json_t *collections, const
 
 	if (removed)
 		*removed = NULL;
-	if (!name || !name_valid(name))
+	if (!name || !mfs_entry_name_valid(name))
 		return -EINVAL;
 	if (!is_dir(collections, dir))
 		return -ENOENT;
@@ -812,7 +808,7 @@ int mfs_tree_mkdir(json_t **out, json_t *collections, const char *dir, const cha
 	json_t *copy, *c;
 	int rc;
 
-	if (!name_valid(name))
+	if (!mfs_entry_name_valid(name))
 		return -EINVAL;
 	if (!is_dir(collections, dir))
 		return -ENOENT;
@@ -888,7 +884,7 @@ static int retitle(json_t *cols, const char *from, const char *to)
 		const char *t = json_string_value(json_object_get(c, "title"));
 		char *moved;
 
-		if (!t || strncmp(t, from, n) != 0 || (t[n] != '\0' && t[n] != '/'))
+		if (!t || !at_or_below(t, from))
 			continue;
 		moved = malloc(strlen(to) + strlen(t + n) + 1);
 		if (!moved)
@@ -907,12 +903,12 @@ static int retitle(json_t *cols, const char *from, const char *to)
 static int rename_dir(json_t **out, json_t *cols, const char *from, const char *to,
 		      const char *to_dir, const char *to_name)
 {
-	size_t n = strlen(from), at;
+	size_t at;
 	json_t *copy;
 	long ci;
 	int rc;
 
-	if (strncmp(to, from, n) == 0 && (to[n] == '/' || to[n] == '\0'))
+	if (at_or_below(to, from))
 		return strcmp(to, from) == 0 ? (*out = json_deep_copy(cols)) ? 0 : -ENOMEM
 					     : -EINVAL;
 	if (find_item(cols, to_dir, to_name, &at) >= 0)
@@ -944,7 +940,7 @@ int mfs_tree_rename(json_t **out, json_t **removed, json_t *collections, const c
 		rc = -ENOMEM;
 		goto out;
 	}
-	if (!name_valid(to_name)) {
+	if (!mfs_entry_name_valid(to_name)) {
 		rc = -EINVAL;
 		goto out;
 	}

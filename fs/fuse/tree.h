@@ -61,7 +61,8 @@ void mfs_tree_free(struct mfs_tree *t); /* NULL-safe */
 const struct mfs_node *mfs_tree_root(const struct mfs_tree *t);
 const struct mfs_node *mfs_tree_by_ino(const struct mfs_tree *t, uint64_t ino);
 const struct mfs_node *mfs_tree_child(const struct mfs_node *dir, const char *name);
-/* The node at path ("" the root, "a/b" below it), or NULL. */
+/* The node at path ("" the root, "a/b" below it), or NULL. Empty
+ * components are skipped, as a path lookup does ("/a//b/" is "a/b"). */
 const struct mfs_node *mfs_tree_at(const struct mfs_tree *t, const char *path);
 /* Number of nodes, for statfs. */
 uint64_t mfs_tree_node_count(const struct mfs_tree *t);

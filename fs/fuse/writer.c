@@ -18,30 +18,25 @@
 #include <time.h>
 
 #include "crypto/mfs_error.h"
+#include "crypto/secure.h"
+#include "fs/channel/channel.h"
 #include "fs/fuse/fs_internal.h"
-#include "fs/store/keyring.h"
 
-/* The convergence secret of fs's channel, into o; -EROFS when the volume
- * does not own it. */
-static int channel_convergence(struct mfs_fs *fs, struct mfs_channel_list *list,
+/* The convergence secret of fs's channel, into secret and o (which points
+ * at it); -EROFS when the volume does not own the channel. */
+static int channel_convergence(struct mfs_fs *fs, struct mfs_channel_secret *secret,
 			       struct mfs_ingest_opts *o)
 {
-	struct mfs_vtxn *t;
-	long i;
-	int rc = mfs_vtxn_begin(fs->vol, 0, &t);
+	struct mfs_channel ch;
+	int rc = secret ? mfs_channel_find(fs->vol, fs->cfg.pk, &ch, secret) : -ENOMEM;
 
-	if (rc != 0)
-		return rc;
-	rc = mfs_keyring_load(t, list);
-	mfs_vtxn_abort(t);
-	if (rc != 0)
-		return rc;
-	i = mfs_keyring_find(list, fs->cfg.pk);
-	if (i < 0 || !list->items[i].owned)
+	if (rc == MFS_E_NOTFOUND || (rc == 0 && !ch.owned))
 		return -EROFS;
+	if (rc != 0)
+		return rc;
 	/* Convergent keys under the channel's own secret: the same file twice
 	 * in this channel costs nothing, and says nothing outside it. */
-	o->convergence = list->secrets[i].convergence;
+	o->convergence = secret->convergence;
 	return 0;
 }
 
@@ -57,7 +52,7 @@ int mfs__writer_new(struct writer **out, struct mfs_fs *fs, uint64_t parent, con
 	       const char *name, uint64_t lookups)
 {
 	struct mfs_ingest_opts o = {.mode = MFS_MODE_CONVERGENT};
-	struct mfs_channel_list list = {0};
+	struct mfs_channel_secret *secret = mfs_secure_alloc(sizeof *secret);
 	struct mfs_blob_sink sink;
 	struct writer *w = calloc(1, sizeof *w);
 	int rc = w ? 0 : -ENOMEM;
@@ -74,12 +69,12 @@ int mfs__writer_new(struct writer **out, struct mfs_fs *fs, uint64_t parent, con
 			rc = -ENOMEM;
 	}
 	if (rc == 0)
-		rc = channel_convergence(fs, &list, &o);
+		rc = channel_convergence(fs, secret, &o);
 	if (rc == 0) {
 		sink = mfs_volume_sink_as_sink(&w->sink);
 		rc = mfs_ingest_begin(&w->ingest, name, &o, &sink);
 	}
-	mfs_keyring_clear(&list);
+	mfs_secure_free(secret);
 	if (rc != 0) {
 		if (w)
 			writer_free(w);

@@ -129,22 +129,15 @@ static int manifest(struct mfs_volume *v, const uint8_t pk[static MFS_SIGN_PK_BY
 static long long keyring_sequence(struct mfs_volume *v, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 				  int *owned)
 {
-	struct mfs_channel_list list;
-	struct mfs_vtxn *t;
-	long long seq = -1;
-	long i;
+	struct mfs_channel ch;
+	int rc = mfs_channel_find(v, pk, &ch, NULL);
 
-	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
-	cr_assert_eq(mfs_keyring_load(t, &list), 0);
-	mfs_vtxn_abort(t);
-	i = mfs_keyring_find(&list, pk);
-	if (i >= 0) {
-		seq = (long long)list.items[i].sequence;
-		if (owned)
-			*owned = list.items[i].owned;
-	}
-	mfs_keyring_clear(&list);
-	return seq;
+	cr_assert(rc == 0 || rc == MFS_E_NOTFOUND, "%s", mfs_strerror(rc));
+	if (rc != 0)
+		return -1;
+	if (owned)
+		*owned = ch.owned;
+	return (long long)ch.sequence;
 }
 
 /* Publishes sample collections on a's channel pk and returns the stored
@@ -211,6 +204,42 @@ Test(channel, publish_needs_an_owned_channel)
 	cr_assert_eq(manifest(a.vol, theirs, &text, &len), MFS_E_NOTFOUND);
 	cr_assert_eq(keyring_sequence(a.vol, theirs, NULL), 0);
 	json_decref(cols);
+}
+
+/* The lookups mount, ingest, the writer and the swarm make, each in a read
+ * transaction of its own. */
+Test(channel, find_and_list_read_see_the_keyring)
+{
+	uint8_t mine[MFS_SIGN_PK_BYTES], theirs[MFS_SIGN_PK_BYTES], unknown[MFS_SIGN_PK_BYTES];
+	struct mfs_channel_secret *secret = mfs_secure_alloc(sizeof *secret), zero = {0};
+	struct mfs_channel_list list;
+	struct mfs_channel ch;
+
+	cr_assert_not_null(secret);
+	cr_assert_eq(mfs_channel_list_read(a.vol, &list), 0);
+	cr_assert_eq(list.count, 0, "a new volume knows no channel");
+	mfs_keyring_clear(&list);
+	new_channel(a.vol, mine);
+	new_channel(b.vol, theirs);
+	subscribe(a.vol, theirs);
+	memset(unknown, 7, sizeof unknown);
+
+	cr_assert_eq(mfs_channel_find(a.vol, mine, &ch, secret), 0);
+	cr_assert(ch.owned);
+	cr_assert_eq(memcmp(ch.pk, mine, sizeof mine), 0);
+	cr_assert_neq(memcmp(secret->convergence, zero.convergence, 32), 0, "owned: secrets");
+	cr_assert_eq(mfs_channel_find(a.vol, theirs, &ch, secret), 0);
+	cr_assert_not(ch.owned);
+	cr_assert_eq(memcmp(secret, &zero, sizeof zero), 0, "subscribed: no secrets");
+	cr_assert_eq(mfs_channel_find(a.vol, unknown, &ch, secret), MFS_E_NOTFOUND);
+	cr_assert_eq(mfs_channel_find(a.vol, mine, NULL, NULL), 0, "both outputs optional");
+
+	cr_assert_eq(mfs_channel_list_read(a.vol, &list), 0);
+	cr_assert_eq(list.count, 2);
+	cr_assert_geq(mfs_keyring_find(&list, mine), 0);
+	cr_assert_geq(mfs_keyring_find(&list, theirs), 0);
+	mfs_keyring_clear(&list);
+	mfs_secure_free(secret);
 }
 
 Test(channel, publish_refuses_bad_collections)

@@ -1,5 +1,6 @@
 /* crypto/: KDF, AEAD, signatures, the blob (chunk) format, canonical JSON. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <sodium.h> /* the reference the AEAD is held to */
 #include <stdlib.h>
 #include <string.h>
@@ -258,4 +259,72 @@ Test(crypto, canonical_json)
 		cr_assert_eq(mfs_cjson_parse(&j, rejected_canon[i], strlen(rejected_canon[i]), why,
 					     sizeof why),
 			     MFS_E_NOTCANON, "%s", rejected_canon[i]);
+}
+
+/* The error paths of crypto/ that the tests above leave out (found by
+ * tools/coverage.sh). */
+Test(crypto, every_kdf_preset_passes_its_own_check)
+{
+	static const char *const names[] = {"fast", "interactive", "moderate", "sensitive"};
+	struct mfs_kdf_limits l;
+
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		cr_assert_eq(mfs_kdf_preset(&l, names[i]), 0, "%s", names[i]);
+		cr_assert_eq(mfs_kdf_limits_check(&l), 0, "%s", names[i]);
+	}
+}
+
+Test(crypto, strerror_names_success_and_unknown_codes)
+{
+	cr_assert_str_eq(mfs_strerror(0), "success");
+	cr_assert_str_eq(mfs_strerror(1), "unknown error");
+	cr_assert_str_eq(mfs_strerror(-5000), "unknown error", "below errno, above our block");
+	cr_assert_str_eq(mfs_strerror(MFS_E_FIRST - 1), "unknown error");
+	cr_assert_str_eq(mfs_strerror(-ENOENT), strerror(ENOENT));
+}
+
+Test(crypto, canonical_json_refuses_reals_anywhere_and_depth_past_32)
+{
+	json_t *nested = json_pack("[i, [s, {s:[f]}]]", 1, "x", "k", 1.5);
+	json_t *deep = json_array();
+	char *text = NULL, *huge, why[64] = "";
+	json_t *parsed = NULL;
+	size_t len;
+
+	cr_assert_eq(mfs_cjson_encode(&text, &len, nested), MFS_E_FORMAT, "a real in an array");
+	for (int i = 0; i < 40; i++) {
+		json_t *outer = json_array();
+
+		json_array_append_new(outer, deep);
+		deep = outer;
+	}
+	cr_assert_eq(mfs_cjson_encode(&text, &len, deep), MFS_E_FORMAT, "40 levels");
+	cr_assert_null(text);
+	huge = calloc(1, MFS_CJSON_MAX_BYTES + 1);
+	cr_assert_not_null(huge);
+	cr_assert_eq(mfs_cjson_parse(&parsed, huge, MFS_CJSON_MAX_BYTES + 1, why, sizeof why),
+		     MFS_E_FORMAT);
+	cr_assert_str_eq(why, "document too large");
+	cr_assert_null(parsed);
+	free(huge);
+	json_decref(nested);
+	json_decref(deep);
+}
+
+Test(crypto, chunk_empty_ranges_and_wrong_segment_lengths)
+{
+	uint8_t key[MFS_CHUNK_KEY_BYTES] = {3}, plain[100] = {0}, out[MFS_SEGMENT_BYTES];
+	size_t padded = mfs_chunk_padded_len(sizeof plain), blob_len = mfs_blob_len(padded);
+	size_t blob_off, sealed;
+	uint8_t *blob = malloc(blob_len);
+
+	cr_assert_not_null(blob);
+	mfs_chunk_seal(blob, plain, sizeof plain, key);
+	cr_assert_eq(mfs_chunk_open_range(out, blob, blob_len, 10, 0, key), 0, "nothing to open");
+	cr_assert_gt(mfs_chunk_segment_span(padded, 0, &blob_off, &sealed), 0);
+	cr_assert_eq(mfs_chunk_open_segment(out, blob, sealed - 1, 0, padded, key), MFS_E_FORMAT);
+	cr_assert_eq(mfs_chunk_open_segment(out, blob, sealed, 1000, padded, key), MFS_E_FORMAT,
+		     "no such segment");
+	cr_assert_eq(mfs_chunk_open_segment(out, blob, sealed, 0, padded, key), 0);
+	free(blob);
 }

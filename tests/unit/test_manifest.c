@@ -210,4 +210,13 @@ Test(manifest, sign_refuses_bad_input)
 	cr_assert_eq(mfs_manifest_sign(&text, &len, 1, 1, bad, pk, sk), MFS_E_FORMAT);
 	json_decref(cols);
 	json_decref(bad);
+	/* Not an array; a real number inside an item (canonical JSON has none). */
+	bad = json_pack("{s:[]}", "title");
+	cr_assert_eq(mfs_manifest_sign(&text, &len, 1, 1, bad, pk, sk), MFS_E_FORMAT);
+	json_decref(bad);
+	bad = json_pack("[{s:[{s:f}], s:s}]", "items", "size", 1.5, "title", "");
+	cr_assert_eq(mfs_manifest_sign(&text, &len, 1, 1, bad, pk, sk), MFS_E_FORMAT);
+	json_decref(bad);
+	cr_assert_null(text);
+	mfs_manifest_clear(NULL); /* NULL-safe, as every release */
 }

@@ -398,6 +398,8 @@ Test(noise, out_of_turn_calls_fail)
 	struct pair p;
 
 	pair_new(&p, "", "");
+	cr_assert_eq(mfs_noise_hs_write(p.hs[0], msg, sizeof msg, &len, got,
+					MFS_NOISE_MAX_MSG + 1), -EMSGSIZE, "a payload too large");
 	cr_assert_eq(mfs_noise_hs_write(p.hs[1], msg, sizeof msg, &len, NULL, 0), -EPROTO);
 	cr_assert_eq(mfs_noise_hs_read(p.hs[0], got, sizeof got, &got_len, msg, 64), -EPROTO);
 	cr_assert_eq(mfs_noise_hs_split(p.hs[0], &t, hash, rs), -EPROTO);

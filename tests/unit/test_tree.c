@@ -42,13 +42,7 @@ static json_t *sample(void)
 
 static const struct mfs_node *at(const struct mfs_tree *t, const char *path)
 {
-	const struct mfs_node *n = mfs_tree_root(t);
-	char buf[256], *save = NULL;
-
-	strcpy(buf, path);
-	for (char *p = strtok_r(buf, "/", &save); p && n; p = strtok_r(NULL, "/", &save))
-		n = mfs_tree_child(n, p);
-	return n;
+	return mfs_tree_at(t, path);
 }
 
 Test(tree, builds_dirs_files_magnets)
@@ -119,6 +113,56 @@ Test(tree, clashes_and_bad_titles_are_left_out)
 	cr_assert_not_null(at(t, "dup/in"));
 	cr_assert_null(at(t, ".."));
 	cr_assert_eq(mfs_tree_root(t)->child_count, 2);
+	mfs_tree_free(t);
+	mfs_inodes_free(ino);
+	json_decref(cols);
+}
+
+/* The one path walk: megafs fetch's PATH and the watcher's both go
+ * through mfs_tree_at. */
+Test(tree, tree_at_skips_empty_components_and_refuses_overlong_ones)
+{
+	struct mfs_inodes *ino;
+	struct mfs_tree *t;
+	json_t *cols = sample();
+	char overlong[300];
+
+	cr_assert_eq(mfs_inodes_new(&ino), 0);
+	cr_assert_eq(mfs_tree_build(&t, cols, 0, ino), 0);
+	cr_assert_eq(mfs_tree_at(t, ""), mfs_tree_root(t));
+	cr_assert_eq(mfs_tree_at(t, "/"), mfs_tree_root(t));
+	cr_assert_not_null(mfs_tree_at(t, "Season 1/Extras/x.mp4"));
+	cr_assert_eq(mfs_tree_at(t, "/Season 1//Extras/x.mp4/"),
+		     mfs_tree_at(t, "Season 1/Extras/x.mp4"));
+	cr_assert_null(mfs_tree_at(t, "Season 1/nope"));
+	cr_assert_null(mfs_tree_at(t, "a.mkv/below a file"));
+	memset(overlong, 'a', 256);
+	strcpy(overlong + 256, "/x");
+	cr_assert_null(mfs_tree_at(t, overlong), "a component longer than any name");
+	mfs_tree_free(t);
+	mfs_inodes_free(ino);
+	json_decref(cols);
+}
+
+/* Titles are read by fs/channel's rule (mfs_channel_title_valid), the one
+ * that accepting a manifest applies. */
+Test(tree, titles_that_are_not_paths_are_left_out)
+{
+	static const char *const bad[] = {"/a", "a/", "a//b", "a/./b", "a/../b", "."};
+	struct mfs_inodes *ino;
+	struct mfs_tree *t;
+	json_t *cols = json_array();
+
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		json_array_append_new(cols, json_pack("{s:s, s:[o]}", "title", bad[i], "items",
+						      entry("f", 1)));
+	json_array_append_new(cols, json_pack("{s:s, s:[o]}", "title", "a/b", "items",
+					      entry("f", 1)));
+	cr_assert_eq(mfs_inodes_new(&ino), 0);
+	cr_assert_eq(mfs_tree_build(&t, cols, 0, ino), 0);
+	cr_assert_eq(mfs_tree_root(t)->child_count, 1, "only a");
+	cr_assert_eq(mfs_tree_at(t, "a")->child_count, 1, "only a/b");
+	cr_assert_not_null(mfs_tree_at(t, "a/b/f"));
 	mfs_tree_free(t);
 	mfs_inodes_free(ino);
 	json_decref(cols);
