@@ -129,7 +129,9 @@ void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const
 		  size_t name_len, const void *data, size_t len);
 /* Stores, as a new object, slots sealed by mfs_obj_seal for an object of len
  * bytes. MFS_E_EXISTS when an object of that name exists; MFS_E_FULL (before
- * anything is written) when the slots do not fit. */
+ * anything is written) when the slots do not fit; MFS_E_FORMAT for a record
+ * (a name that starts with a zero byte: those keep more parity and are
+ * written with mfs_obj_write only). */
 int mfs_obj_insert_sealed(struct mfs_vtxn *t, const void *name, size_t name_len,
 			  const uint8_t *sealed, uint64_t len);
 /* Data slots an object of len bytes occupies; with its parity in this

@@ -1,5 +1,6 @@
 /* fs/store/volume: objects, passwords, hidden volumes, damage, fullness. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -581,6 +582,51 @@ Test(volume, a_hidden_volume_rebuilds_slots_written_over_from_parity)
 	cr_assert_eq(get(hidden, "diary", &got, &got_len), MFS_E_CORRUPT);
 	mfs_volume_close(hidden);
 	free(secret);
+	close_store(&f);
+}
+
+/* A record (a name starting with a zero byte, as the protect key's) keeps
+ * 16 slots per small stripe: one of them is enough. */
+Test(volume, a_hidden_volume_record_comes_back_from_any_one_of_its_sixteen_slots)
+{
+	struct fixture f = open_store(300);
+	uint32_t data[1], parity[15];
+	struct mfs_volume *hidden;
+	struct mfs_vtxn *t;
+	uint32_t past;
+
+	mfs_volume_close(tu_volume(f.store, "outer", NULL));
+	hidden = tu_volume(f.store, "hidden", "outer");
+	cr_assert_eq(mfs_vtxn_begin(hidden, 1, &t), 0);
+	cr_assert_eq(mfs_obj_write(t, "\0rec", 4, "record", 6), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	cr_assert_eq(mfs_vtxn_begin(hidden, 0, &t), 0);
+	cr_assert_eq(mfs_obj_slot_position(t, "\0rec", 4, 0, &data[0]), 0);
+	for (uint32_t i = 0; i < 15; i++)
+		cr_assert_eq(mfs_obj_slot_position(t, "\0rec", 4, MFS_OBJ_PARITY_INDEX | i, &parity[i]),
+			     0, "parity slot %u", i);
+	cr_assert_eq(mfs_obj_slot_position(t, "\0rec", 4, MFS_OBJ_PARITY_INDEX | 15, &past),
+		     MFS_E_NOTFOUND);
+	cr_assert_eq(mfs_obj_insert_sealed(t, "\0rec2", 5, NULL, 1), -EROFS);
+	mfs_vtxn_abort(t);
+	cr_assert_eq(mfs_vtxn_begin(hidden, 1, &t), 0);
+	cr_assert_eq(mfs_obj_insert_sealed(t, "\0rec2", 5, NULL, 1), MFS_E_FORMAT,
+		     "records are never sealed ahead");
+	mfs_vtxn_abort(t);
+	mfs_volume_close(hidden);
+	write_over(f.store, data[0]);
+	for (uint32_t i = 0; i < 14; i++)
+		write_over(f.store, parity[i]);
+	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
+	{
+		char got[6];
+
+		cr_assert_eq(mfs_vtxn_begin(hidden, 0, &t), 0);
+		cr_assert_eq(mfs_obj_read(t, "\0rec", 4, 0, got, 6), 0);
+		cr_assert_arr_eq(got, "record", 6);
+		mfs_vtxn_abort(t);
+	}
+	mfs_volume_close(hidden);
 	close_store(&f);
 }
 
