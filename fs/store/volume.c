@@ -1088,7 +1088,10 @@ static uint32_t seal_stripe(const struct vol_keys *keys, int redundant, const st
 		stripe_vid(vid, keys, o, from, k, j);
 		volmap_seal_slot(values + (size_t)j * MFS_SLOT_BYTES, blocks[j], keys, vid, gen);
 	}
-	mfs_memzero(scratch, (size_t)(redundant ? total : 1) * MFS_SLOT_PAYLOAD);
+	/* A stripe's payloads are wiped here; a lone slot's scratch is reused
+	 * for the next one and wiped once by the caller, not 64 KiB per slot. */
+	if (redundant)
+		mfs_memzero(scratch, (size_t)total * MFS_SLOT_PAYLOAD);
 	return k;
 }
 
@@ -1229,6 +1232,7 @@ void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const
 
 		sealed += (size_t)stripe_slots(v->redundant, 0, k) * MFS_SLOT_BYTES;
 	}
+	mfs_memzero(scratch, MFS_SLOT_PAYLOAD);
 }
 
 int mfs_obj_insert_sealed(struct mfs_vtxn *t, const void *name, size_t name_len,
