@@ -407,6 +407,13 @@ struct bufs {
 	uint8_t *raw;
 	uint8_t *stripe; /* redundant volumes: a stripe's payloads, guarded; wiped after use */
 	uint8_t *values; /* and a stripe's sealed slots */
+	/* The stripe rebuilt last, kept in stripe until the transaction ends
+	 * (or the buffer seals): a read across a stripe with several lost
+	 * slots decodes it once. Named by its first data slot's id and where
+	 * its data slots are (a rewrite moves them). */
+	uint32_t rebuilt_k;       /* 0: none */
+	uint8_t rebuilt_vid[VID_BYTES];
+	uint32_t rebuilt_pos[STRIPE];
 };
 
 static pthread_key_t bufs_key;
@@ -449,11 +456,21 @@ static struct bufs *bufs_take(void)
 	return b;
 }
 
+/* Forgets (and wipes) the stripe rebuilt last. */
+static void bufs_forget_rebuilt(struct bufs *b)
+{
+	if (b->rebuilt_k == 0)
+		return;
+	mfs_memzero(b->stripe, (size_t)b->rebuilt_k * MFS_SLOT_PAYLOAD);
+	b->rebuilt_k = 0;
+}
+
 static void bufs_give(struct bufs *b)
 {
 	if (!b)
 		return;
 	mfs_memzero(b->scratch, MFS_SLOT_PAYLOAD);
+	bufs_forget_rebuilt(b);
 	if (pthread_getspecific(bufs_key) || pthread_setspecific(bufs_key, b) != 0)
 		bufs_free(b); /* a nested transaction's: one pair is kept */
 }
@@ -739,35 +756,50 @@ static int open_obj_slot(struct mfs_vtxn *t, const struct volmap_obj *o, uint32_
 static int rebuild_slot(struct mfs_vtxn *t, const struct volmap_obj *o, uint32_t index)
 {
 	const uint32_t from = index / STRIPE * STRIPE;
-	uint8_t vid[VID_BYTES], present[STRIPE_MAX] = {0};
+	struct bufs *b = t->bufs;
+	uint8_t vid[VID_BYTES], first[VID_BYTES], present[STRIPE_MAX] = {0};
 	uint8_t *blocks[STRIPE_MAX];
+	uint32_t pos[STRIPE];
 	struct entry e;
 	uint32_t k = 0, m, got = 0;
-	int rc = bufs_stripe(t->bufs);
+	int rc = bufs_stripe(b);
 
 	if (rc != 0)
 		return rc;
+	volmap_obj_vid(first, t->vol->self.keys, o, from);
 	while (k < STRIPE && (volmap_obj_vid(vid, t->vol->self.keys, o, from + k),
 			      lookup(t, vid, &e) == 0))
-		k++;
+		pos[k++] = e.pos;
 	if (index - from >= k)
 		return MFS_E_CORRUPT;
+	if (b->rebuilt_k == k && mfs_memeq(b->rebuilt_vid, first, VID_BYTES) &&
+	    memcmp(b->rebuilt_pos, pos, k * sizeof pos[0]) == 0)
+		goto done;
+	bufs_forget_rebuilt(b);
 	m = parity_for(k, is_record(o));
 	for (uint32_t j = 0; j < k + m; j++) {
-		blocks[j] = t->bufs->stripe + (size_t)j * MFS_SLOT_PAYLOAD;
+		blocks[j] = b->stripe + (size_t)j * MFS_SLOT_PAYLOAD;
 		if (got == k || j == index - from)
 			continue;
 		stripe_vid(vid, t->vol->self.keys, o, from, k, j);
 		present[j] = lookup(t, vid, &e) == 0 &&
-			     volmap_open_slot(t->vol->store, t->bufs->raw, t->vol->self.keys, e.pos, vid,
+			     volmap_open_slot(t->vol->store, b->raw, t->vol->self.keys, e.pos, vid,
 					      e.gen, blocks[j]) == 0;
 		got += present[j];
 	}
 	rc = mfs_parity_rebuild(blocks, present, k, m, MFS_SLOT_PAYLOAD);
-	if (rc == 0)
-		memcpy(t->bufs->scratch, blocks[index - from], MFS_SLOT_PAYLOAD);
-	mfs_memzero(t->bufs->stripe, (size_t)(k + m) * MFS_SLOT_PAYLOAD);
-	return rc;
+	/* The parity blocks were only the means: keep the data, wipe the rest. */
+	mfs_memzero(b->stripe + (size_t)k * MFS_SLOT_PAYLOAD, (size_t)m * MFS_SLOT_PAYLOAD);
+	if (rc != 0) {
+		mfs_memzero(b->stripe, (size_t)k * MFS_SLOT_PAYLOAD);
+		return rc;
+	}
+	b->rebuilt_k = k;
+	memcpy(b->rebuilt_vid, first, VID_BYTES);
+	memcpy(b->rebuilt_pos, pos, k * sizeof pos[0]);
+done:
+	memcpy(b->scratch, b->stripe + (size_t)(index - from) * MFS_SLOT_PAYLOAD, MFS_SLOT_PAYLOAD);
+	return 0;
 }
 
 /* Opens slot index into scratch; with rebuild, a slot that does not open
@@ -1194,6 +1226,7 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 	if (new_n > MAX_OBJ_SLOTS)
 		return -EFBIG;
 	if (v->redundant && (rc = bufs_stripe(t->bufs)) == 0) {
+		bufs_forget_rebuilt(t->bufs); /* the buffer seals now */
 		scratch = t->bufs->stripe;
 		values = t->bufs->values;
 	}
@@ -1349,7 +1382,9 @@ static int merge_page(struct page **out, const struct page *old, uint32_t b, uin
 static int build_map(struct mfs_vtxn *t, uint32_t nb, struct view *nv)
 {
 	const struct view *old = t->view;
-	const int regrow = nb != old->nb;
+	/* Every page is written again when the map grows or keeps another
+	 * number of copies (a superblock lists the same count for each). */
+	const int regrow = nb != old->nb || nv->copies != old->copies;
 	struct sorted_change *ch = calloc(t->chg_count + 1, sizeof *ch);
 	size_t nch = 0, at = 0;
 	int rc = ch ? 0 : -ENOMEM;
@@ -1388,7 +1423,6 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 {
 	const struct view *old = t->view;
 	struct vol_keys *k = t->vol->self.keys;
-	const unsigned copies = volmap_copies(old);
 	struct view *nv = NULL;
 	uint32_t nb = old->nb;
 	int rc;
@@ -1398,6 +1432,8 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 		if (!nv)
 			return -ENOMEM;
 		nv->redundant = old->redundant;
+		nv->copies = volmap_copies_for(old->redundant, nb,
+					       mfs_store_header(t->vol->store)->slot_count);
 		rc = build_map(t, nb, nv);
 		if (rc != -E2BIG)
 			break;
@@ -1415,7 +1451,7 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 			continue; /* empty, or shared with the old view */
 		volmap_meta_vid(vid, k, "map", b);
 		volmap_page_encode(t->bufs->scratch, p);
-		for (unsigned c = 0; rc == 0 && c < copies; c++) {
+		for (unsigned c = 0; rc == 0 && c < volmap_copies(nv); c++) {
 			rc = alloc_pos(t, &p->pos[c]);
 			if (rc == 0) {
 				volmap_seal_slot(t->bufs->raw, t->bufs->scratch, k, vid, p->gen);
@@ -1428,8 +1464,8 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 		const struct page *p = old->pages[b];
 		int kept = 0;
 
-		kept = nb == old->nb && nv->pages[b] == p;
-		for (unsigned c = 0; p && !kept && rc == 0 && c < copies; c++)
+		kept = nv->pages[b] == p;
+		for (unsigned c = 0; p && !kept && rc == 0 && c < volmap_copies(old); c++)
 			rc = poslist_add(&t->freed, p->pos[c]);
 	}
 	if (rc != 0) {
@@ -1525,6 +1561,7 @@ static int touch_protected(struct mfs_vtxn *t)
 		nv->gen = next_gen(cur->gen);
 		nv->sb = cur->sb;
 		nv->redundant = cur->redundant;
+		nv->copies = cur->copies;
 		nv->entries = cur->entries;
 		nv->npages = cur->npages;
 		rc = put_sb(vol->store, t->bufs->raw, t->bufs->scratch, sd, cur, nv,
@@ -1775,6 +1812,7 @@ int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const 
 		/* A volume made inside another is written over by that one's
 		 * sessions that do not know of it: it keeps parity. */
 		empty->redundant = v->redundant = v->prot.keys != NULL;
+		empty->copies = volmap_copies_for(empty->redundant, 1, mfs_store_header(s)->slot_count);
 		side_install(v, &v->self, empty);
 		v->creating = 1;
 	}
