@@ -27,12 +27,14 @@
  * k data slots with PARITY_FOR(k) parity slots, any k of which give back
  * the rest. The rate decides what survives an outer volume that writes
  * over a share p of the hidden slots (a stripe is lost when fewer than k
- * of its slots are left): with k + 4 (2.25x), a full stripe was lost with
- * probability 1.6e-3 at p = 0.33 (what a 25 % unprotected outer share
- * reaches), a 1 GiB file in four of five cases; with k + k/2 + 4 (2.75x),
- * 8e-6, the 1 GiB file in one of 120. Small stripes need the + 4 (a 1:1
- * code lost about 4 % of three-slot blobs when a third of the slots went).
- * Parity slot j of the stripe that starts at data slot from has slot index
+ * of its slots are left): with k + 4 (2.25x) and stripes of 16, a 1 MiB
+ * chunk's blob (17 slots: 16 + 1) was lost with probability 1.6e-3 at
+ * p = 0.33 (what a 25 % unprotected outer share reaches), a 1 GiB file in
+ * four of five cases. With k + k/2 + 4 and stripes of 32, the blob is one
+ * stripe of 17 + 30 slots (2.76x), lost with probability 4e-6, the 1 GiB
+ * file in one case of 250. Small stripes need the + 4 (a 1:1 code lost
+ * about 4 % of three-slot blobs when a third of the slots went). Parity
+ * slot j of the stripe that starts at data slot from has slot index
  * MFS_OBJ_PARITY_INDEX | (from / STRIPE * PARITY_FOR(STRIPE) + j). */
 #define STRIPE MFS_PARITY_MAX_K
 #define EXTRA_PARITY 4u

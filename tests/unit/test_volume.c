@@ -489,10 +489,10 @@ Test(volume, a_read_sees_what_another_process_committed)
 	close_store(&f);
 }
 
-/* A hidden volume's parity: per stripe of k (up to 16) data slots,
+/* A hidden volume's parity: per stripe of k (up to 32) data slots,
  * k + k/2 (rounded up) + 4 parity slots, numbered on from the last
  * stripe's. */
-#define STRIPE 16u
+#define STRIPE 32u
 #define PARITY(k) ((k) + ((k) + 1) / 2 + 4u)
 
 static uint32_t parity_count(uint32_t n)
@@ -534,16 +534,16 @@ static void write_over(struct mfs_store *s, uint32_t pos)
 Test(volume, a_hidden_volume_rebuilds_slots_written_over_from_parity)
 {
 	struct fixture f = open_store(800);
-	const uint32_t n = 40; /* three stripes: 16, 16 and 8 data slots; 28, 28, 16 parity */
+	const uint32_t n = 72; /* three stripes: 32, 32 and 8 data slots; 52, 52, 16 parity */
 	const size_t len = (size_t)(n - 1) * MFS_SLOT_PAYLOAD + 100;
 	uint8_t *secret = malloc(len), *got;
-	uint32_t data[40], parity[72], small_data[1], small_parity[6];
+	uint32_t data[72], parity[120], small_data[1], small_parity[6];
 	struct mfs_volume_stats st;
 	struct mfs_volume *outer, *hidden;
 	uint64_t got_len;
 
 	cr_assert_eq(mfs_obj_slots_for(len), n);
-	cr_assert_eq(parity_count(n), 72);
+	cr_assert_eq(parity_count(n), 120);
 	outer = tu_volume(f.store, "outer", NULL);
 	cr_assert_eq(mfs_volume_stats(outer, &st), 0);
 	cr_assert_eq(st.redundant, 0, "an outer volume keeps no parity");
@@ -562,24 +562,24 @@ Test(volume, a_hidden_volume_rebuilds_slots_written_over_from_parity)
 	for (uint32_t i = 0; i < 5; i++)
 		write_over(f.store, small_parity[i]);
 	/* Each stripe loses exactly as many slots as it has parity: stripe 0
-	 * all its data (the length in slot 0 too) and 12 parity, stripe 1
-	 * fourteen of each, stripe 2 all its parity. */
-	for (uint32_t i = 0; i < 16; i++)
+	 * all its data (the length in slot 0 too) and 20 parity, stripe 1
+	 * twenty-six of each, stripe 2 all its parity. */
+	for (uint32_t i = 0; i < 32; i++)
 		write_over(f.store, data[i]);
-	for (uint32_t i = 0; i < 12; i++)
+	for (uint32_t i = 0; i < 20; i++)
 		write_over(f.store, parity[i]);
-	for (uint32_t i = 0; i < 14; i++) {
-		write_over(f.store, data[16 + i]);
-		write_over(f.store, parity[28 + i]);
+	for (uint32_t i = 0; i < 26; i++) {
+		write_over(f.store, data[32 + i]);
+		write_over(f.store, parity[52 + i]);
 	}
-	for (uint32_t i = 56; i < 72; i++)
+	for (uint32_t i = 104; i < 120; i++)
 		write_over(f.store, parity[i]);
 	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
 	expect(hidden, "diary", secret, len);
 	expect(hidden, "note", (const uint8_t *)"a small secret", 14);
 	mfs_volume_close(hidden);
 	/* One slot more in stripe 1: too little is left, and it says so. */
-	write_over(f.store, data[16 + 14]);
+	write_over(f.store, data[32 + 26]);
 	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
 	cr_assert_eq(get(hidden, "diary", &got, &got_len), MFS_E_CORRUPT);
 	mfs_volume_close(hidden);
@@ -685,8 +685,8 @@ Test(volume, sealed_ahead_objects_of_a_hidden_volume_carry_parity)
 
 	mfs_volume_close(tu_volume(f.store, "outer", NULL));
 	hidden = tu_volume(f.store, "hidden", "outer");
-	cr_assert_eq(mfs_obj_sealed_slots(hidden, len), n + 28 + 12,
-		     "21 data slots: stripes of 16 and 5, 28 and 12 parity");
+	cr_assert_eq(mfs_obj_sealed_slots(hidden, len), n + 36,
+		     "21 data slots: one stripe, 36 parity");
 	cr_assert_eq(mfs_obj_sealed_slots(hidden, 1), 1 + 6, "one data slot, six parity");
 	sealed = malloc(mfs_obj_sealed_slots(hidden, len) * MFS_SLOT_BYTES);
 	scratch = mfs_secure_alloc(mfs_obj_seal_scratch(hidden, len));
