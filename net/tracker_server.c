@@ -182,7 +182,6 @@ struct mfs_tracker_server {
 	int ws_started;
 	uint16_t port;
 	int tls;                      /* wss:// (the config's paths are not kept) */
-	uint8_t pin[MFS_TLS_PIN_BYTES]; /* its certificate's, with TLS */
 	MDB_env *env;
 	MDB_dbi dbi;                  /* key -> canonical manifest */
 	MDB_dbi meta;                 /* key -> when (u64 BE), publisher's range */
@@ -1307,6 +1306,7 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 	struct sockaddr_storage addr;
 	struct lws_vhost *vh;
 	socklen_t addr_len;
+	uint8_t pin[MFS_TLS_PIN_BYTES];
 	char why[256];
 	int rc, any, v4;
 
@@ -1354,7 +1354,8 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 	rc = -ENOMEM;
 	if (!s->host || !s->db_dir)
 		goto fail;
-	if (cfg->tls_cert && (rc = mfs_tls_server_check(s->pin, cfg->tls_cert, cfg->tls_key, why,
+	/* lws would only log why it cannot load them. */
+	if (cfg->tls_cert && (rc = mfs_tls_server_check(pin, cfg->tls_cert, cfg->tls_key, why,
 							 sizeof why)) != 0)
 		goto fail;
 	s->tls = cfg->tls_cert != NULL;
@@ -1401,14 +1402,6 @@ fail:
 uint16_t mfs_tracker_server_port(const struct mfs_tracker_server *s)
 {
 	return s->port;
-}
-
-int mfs_tracker_server_pin(const struct mfs_tracker_server *s, uint8_t pin[static MFS_TLS_PIN_BYTES])
-{
-	if (!s->tls)
-		return -ENOENT;
-	memcpy(pin, s->pin, MFS_TLS_PIN_BYTES);
-	return 0;
 }
 
 void mfs_tracker_server_stats(const struct mfs_tracker_server *s,

@@ -104,7 +104,8 @@ struct mfs_tracker_server_config {
 
 /* Opens the database and listens. Returns 0, -EINVAL (bad host or
  * limits, or a certificate and key mfs_tls_server_check refuses: call it
- * first to say why), -ENOENT (no such certificate or key file), -EADDRINUSE and other -errno of socket/bind, MFS_E_LMDB or
+ * first to say why), -ENOENT (no such certificate or key file),
+ * -EADDRINUSE and other -errno of socket/bind, MFS_E_LMDB or
  * MFS_E_CORRUPT (the database), -ENOMEM. On failure nothing is left
  * listening, but the loop must still run once for lws to finish closing
  * (uv_run returns at once when nothing else is on it). */
@@ -113,9 +114,6 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 
 /* The port it listens on (the real one when the config asked for 0). */
 uint16_t mfs_tracker_server_port(const struct mfs_tracker_server *s);
-
-/* The pin of its certificate (net/tls.h): 0, or -ENOENT without TLS. */
-int mfs_tracker_server_pin(const struct mfs_tracker_server *s, uint8_t pin[static 32]);
 
 /* Counters, for tests and logs. */
 struct mfs_tracker_server_stats {
