@@ -306,6 +306,9 @@ static void connect_failed(struct mfs_tracker_client *c, const char *in, size_t 
 
 	if (c->tls.why[0])
 		snprintf(line, sizeof line, "%s", c->tls.why);
+	else if (c->tls_on && in && len >= 15 && strncmp(in, "connect SSL err", 15) == 0)
+		snprintf(line, sizeof line, "cannot connect: the TLS handshake failed (is it a "
+			 "wss:// tracker, speaking TLS 1.3? a ws:// one needs ws://)");
 	else if (in && len)
 		snprintf(line, sizeof line, "cannot connect: %.*s", (int)len, in);
 	else

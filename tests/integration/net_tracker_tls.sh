@@ -81,6 +81,9 @@ plain_port=${TRACKER_URL##*:}
 plain_port=${plain_port%%/*}
 capture "$plain_port" "$T/ws.pcap" publish_and_get "$TRACKER_URL"
 holds "$T/ws.pcap" || fail "the ws:// capture does not hold the manifest: the search is blind"
+out=$("$PROBE" client "wss://127.0.0.1:$plain_port/" --timeout 2 || true)
+grep -q "^error cannot connect: the TLS handshake failed" <<<"$out" ||
+	fail "a wss:// client on a ws:// tracker: $out"
 kill "$TRACKER_PID"
 ok "the same session over ws:// shows the key, the signature and the name (the warning is true)"
 
