@@ -1,6 +1,5 @@
 #include "fs/channel/magnet.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,20 +72,7 @@ int mfs_magnet_is_name(const char *name)
 
 /* ---- the strict check (links megafs publishes) ---- */
 
-static int fail(char *why, size_t why_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && why_len) {
-		va_start(ap, fmt);
-		vsnprintf(why, why_len, fmt, ap);
-		va_end(ap);
-	}
-	return MFS_E_FORMAT;
-}
+#define fail(why, why_len, ...) mfs_error_why(why, why_len, MFS_E_FORMAT, __VA_ARGS__)
 
 /* 1 for a byte RFC 3986 allows in a query, '%' aside: unreserved,
  * sub-delims, ':', '@', '/', '?'. */
