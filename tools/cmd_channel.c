@@ -1,5 +1,6 @@
 /* megafs channel: make, list and subscribe to channels of the open volume,
- * and carry their manifests between volumes (import, export). */
+ * carry their manifests between volumes (import, export), and add magnet
+ * links to an owned one (add). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/channel/channel.h"
+#include "fs/channel/magnet.h"
+#include "fs/fuse/fs.h"
 #include "fs/store/keyring.h"
 #include "tools/cli.h"
 
@@ -223,8 +226,58 @@ static int channel_export(struct cli *c, struct mfs_volume *v, const char *link)
 	return status;
 }
 
+/* megafs channel add LINK MAGNET [DIR]: argv[0] is "add". Everything is
+ * checked before the volume opens (a bad link costs no password); the item
+ * is published as a write into a mount would publish it. */
+static int channel_add(struct cli *c, int argc, char **argv)
+{
+	const char *link = argc > 1 ? argv[1] : "", *magnet = argc > 2 ? argv[2] : "";
+	const char *dir = argc > 3 ? argv[3] : "";
+	uint8_t pk[MFS_SIGN_PK_BYTES];
+	struct mfs_store *store;
+	struct mfs_volume *vol;
+	struct mfs_magnet m;
+	uint64_t seq = 0;
+	json_t *item;
+	char why[200];
+	int rc;
+
+	if (argc < 3 || argc > 4)
+		return cli_usage(c, "usage: megafs channel add LINK MAGNET [DIR]");
+	if (mfs_link_parse(pk, link) != 0)
+		return cli_fail(c, 0, "'%s' is not a channel link (megafs://<64 hex digits>)", link);
+	if (mfs_magnet_parse(&m, magnet, strlen(magnet), why, sizeof why) != 0)
+		return cli_fail(c, 0, "not a magnet link megafs publishes: %s", why);
+	if (!mfs_channel_title_valid(dir))
+		return cli_fail(c, 0, "'%s' is not a directory path (names joined by single "
+				"slashes, none at either end, no . or ..)", dir);
+	if (!(item = json_stringn(magnet, m.len)))
+		return cli_fail(c, -ENOMEM, "adding the link");
+	if (cli_open_volume(c, &store, &vol) != 0) {
+		json_decref(item);
+		return 1;
+	}
+	rc = mfs_fs_publish_item(vol, pk, dir, item, &seq);
+	json_decref(item);
+	mfs_volume_close(vol);
+	mfs_store_close(store);
+	if (rc == MFS_E_NOTFOUND)
+		return cli_fail(c, 0, "this volume does not know %s", link);
+	if (rc == -EPERM)
+		return cli_fail(c, 0, "this volume does not own %s: only its owner adds to it", link);
+	if (rc == -EEXIST || rc == -EISDIR || rc == -ENOTDIR)
+		return cli_fail(c, rc, "'%s%s%s' clashes with a file or directory of the channel",
+				dir, dir[0] ? "/" : "", m.name);
+	if (rc != 0)
+		return cli_fail(c, rc, "adding the link to %s", link);
+	printf("added %s%s%s (sequence %llu)\n", dir, dir[0] ? "/" : "", m.name,
+	       (unsigned long long)seq);
+	return 0;
+}
+
 #define CHANNEL_USAGE \
-	"channel new TITLE | list | subscribe LINK [TITLE] | import FILE|- | export LINK"
+	"channel new TITLE | list | subscribe LINK [TITLE] | import FILE|- | export LINK\n" \
+	"                 | add LINK MAGNET [DIR]"
 
 int cmd_channel(int argc, char **argv)
 {
@@ -244,6 +297,8 @@ int cmd_channel(int argc, char **argv)
 	if (optind >= argc)
 		return cli_usage(&c, "which? " CHANNEL_USAGE);
 	verb = argv[optind];
+	if (strcmp(verb, "add") == 0)
+		return channel_add(&c, argc - optind, argv + optind);
 	if (strcmp(verb, "new") == 0 && optind + 2 != argc)
 		return cli_usage(&c, "usage: megafs channel new TITLE");
 	if (strcmp(verb, "list") == 0 && optind + 1 != argc)
