@@ -143,12 +143,14 @@ mount_up() {
 	mount_pid "$mnt" >"$T/$name.pid"
 }
 
-# mount_alive NAME: its daemon runs and its mount answers (a killed daemon
-# may linger as a zombie a moment; its mount fails at once).
+# mount_alive NAME: its daemon runs. A killed daemon may stay a zombie
+# (here no one may reap it: it left its parent) while its mount fails.
 mount_alive() {
-	local pid
+	local pid state
 	pid=$(cat "$T/$1.pid" 2>/dev/null || true)
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && stat "$T/$1.mnt/." >/dev/null 2>&1
+	[ -n "$pid" ] || return 1
+	state=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null || true)
+	[ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
 }
 
 mount_loop() {
@@ -168,8 +170,10 @@ mount_loop() {
 		if cp "$mnt/$f" "$T/$name.out/$f" 2>"$T/$name.cperr"; then
 			cmp -s "$T/files/$f" "$T/$name.out/$f" || { echo "corrupt $name $f" >>"$E"; return 1; }
 			echo "fetched $name ${sizes[i]}" >>"$E"
-		elif sleep 0.5 && mount_alive "$name"; then
-			# (a kill lands a moment before the mount stops answering)
+		elif wait_for 5 eval '! mount_alive "$name"'; then
+			: # killed: the mount fails as soon as the daemon's descriptors
+			  # close, which may be a second before the process is gone
+		else
 			echo "failed $name $(tail -1 "$T/$name.cperr")" >>"$E"
 			sleep 1
 		fi
