@@ -127,7 +127,7 @@ fetch_loop() {
 			pause
 			echo "restart $name" >>"$E"
 		else
-			echo "failed $name $(grep -v '^megafs fetch: subscribed' "$T/$name.err" | tail -1)" >>"$E"
+			echo "failed $name (exit $rc) $(grep -v '^megafs fetch: subscribed' "$T/$name.err" | tail -1)" >>"$E"
 			sleep 1
 		fi
 	done
