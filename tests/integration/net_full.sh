@@ -10,23 +10,6 @@
 source "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" = 0 ] || fail "net_full.sh mounts a tmpfs and an ext2 image: it needs root"
-SMALL=()
-# The small filesystems go before lib.sh's cleanup removes $T; the
-# processes that may hold files on them go first.
-cleanup_small() {
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	PIDS=()
-	for m in "${SMALL[@]}"; do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-	done
-	cleanup
-}
-trap cleanup_small EXIT
 
 PUB="$T/pub"
 MEGAFS_STORE=$PUB megafs init --size 96M --kdf fast >/dev/null
@@ -84,7 +67,7 @@ fill_up() {
 
 mkdir "$T/tmpfs"
 mount -t tmpfs -o size=32m tmpfs "$T/tmpfs" || fail "cannot mount a tmpfs"
-SMALL+=("$T/tmpfs")
+UMOUNTS+=("$T/tmpfs")
 fill_up "$T/tmpfs" "no room for $T/tmpfs/big.bin: the file is 24.0 MiB and its disk has"
 ok "tmpfs of 32 MiB: the fetch reserves its room first and fails at once, clearly; nothing kept, the store and free space unchanged, small.bin identical; the same store fetches big.bin to a disk with room"
 
@@ -92,7 +75,7 @@ mkdir "$T/ext2"
 truncate -s 40M "$T/ext2.img"
 mkfs.ext2 -q -F "$T/ext2.img" || fail "mkfs.ext2"
 mount -o loop "$T/ext2.img" "$T/ext2" || fail "cannot mount an ext2 image (loop devices?)"
-SMALL+=("$T/ext2")
+UMOUNTS+=("$T/ext2")
 fill_up "$T/ext2" "the disk of $T/ext2/big.bin filled up after"
 ok "ext2 of 40 MiB (no reservation): the disk filled up during the fetch; a clear error, the partial file removed, free space given back, the store unchanged, small.bin identical; the same store fetches big.bin to a disk with room"
 finish
