@@ -8,7 +8,8 @@
 # slots, junk handshakes, WANT floods, unsolicited 1 MiB RESPONSE bodies,
 # REQUESTs of every blob never read. Prints a table: the honest client's
 # rate (median of 3 fetches), the seeder's peak RSS (VmHWM) and what the
-# attacker managed, against the unloaded run; and whether each row meets
+# attacker managed, each against an unloaded run made just before it (a
+# fresh seeder each); and whether each row meets
 # issue 11's bar: the honest client keeps at least half its unloaded rate,
 # and the node's memory stays within its budget (net/node.h: 256 MiB for
 # the connections' queues and bodies, over its unloaded peak).
@@ -114,13 +115,15 @@ row() {
 	wait "$pid" || true
 }
 
-row unloaded
-base_rate=$RATE base_peak=$PEAK
-fmt='%-9s %12s %8s %14s %6s  %s\n'
-printf "$fmt" attack "honest MiB/s" "vs idle" "node peak RSS" bar "attacker (${conns} connections)"
-printf "$fmt" unloaded "$base_rate" "100 %" "$base_peak MiB" "" ""
+fmt='%-9s %12s %12s %8s %14s %6s  %s\n'
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+printf "$fmt" attack "honest MiB/s" "unloaded" "ratio" "node peak RSS" bar "attacker (${conns} connections)"
 missed=0
 for a in $attacks; do
+	# An unloaded run just before each attack: other work on the machine
+	# changes the rates more than some attacks do.
+	row unloaded
+	base_rate=$RATE base_peak=$PEAK
 	row "$a"
 	pct=$(awk -v r="$RATE" -v b="$base_rate" 'BEGIN { printf "%d", (b > 0) ? 100 * r / b : 0 }')
 	bar=ok
@@ -128,7 +131,7 @@ for a in $attacks; do
 		bar=MISSED
 		missed=1
 	fi
-	printf "$fmt" "$a" "$RATE" "$pct %" "$PEAK MiB" "$bar" "$SAID"
+	printf "$fmt" "$a" "$RATE" "$base_rate" "$pct %" "$PEAK MiB ($base_peak)" "$bar" "$SAID"
 done
-echo "bar: at least half the unloaded rate; peak RSS at most the unloaded peak + the node's ${budget_mb} MiB budget (${size_mb} MiB file, median of ${repeat})"
+echo "bar: at least half the unloaded rate; peak RSS at most the unloaded peak (in brackets) + the node's ${budget_mb} MiB budget (${size_mb} MiB file, median of ${repeat}; load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
 exit $missed
