@@ -829,6 +829,8 @@ int mfs_peer_connect(struct mfs_peer **out, uv_loop_t *loop, const struct sockad
 	if (err)
 		return p ? abandon(p, err) : err;
 	p->connect_req.data = p;
+	if (config->bind_addr && (err = uv_tcp_bind(&p->tcp, config->bind_addr, 0)) != 0)
+		return abandon(p, err);
 	err = uv_tcp_connect(&p->connect_req, &p->tcp, addr, on_connect);
 	if (err)
 		return abandon(p, err);

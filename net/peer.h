@@ -101,6 +101,7 @@ struct mfs_peer_config {
 	unsigned handshake_timeout_ms; /* 0: 10 s */
 	unsigned idle_timeout_ms;      /* no byte received for this long; 0: none */
 	struct mfs_peer_budget *budget; /* shared, outlives the peer; NULL: none */
+	const struct sockaddr *bind_addr; /* mfs_peer_connect dials from it; NULL: any */
 };
 
 /* Soft limit on queued output: the owner should stop queueing above it. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,6 +101,46 @@ static void progress(uint64_t done, uint64_t total, double started)
 		total ? (unsigned)(done * 100 / total) : 100u, have, all, rate);
 }
 
+/* The disk of out_path has no room: says how much the file needs, how much
+ * is free, and what to do. done: the bytes written when it filled up. */
+static int no_room(struct cli *c, int fd, const char *out_path, int err, uint64_t size,
+		   uint64_t done, int reserving)
+{
+	struct statvfs sv;
+	char need[32], avail[32] = "?", at[32];
+
+	cli_human_bytes(need, sizeof need, size);
+	cli_human_bytes(at, sizeof at, done);
+	if (fstatvfs(fd, &sv) == 0)
+		cli_human_bytes(avail, sizeof avail, (uint64_t)sv.f_bavail * sv.f_frsize);
+	if (reserving)
+		return cli_fail(c, 0, "no room for %s: the file is %s and its disk has %s free (%s); "
+				"nothing was fetched or kept: free space there, or give -o a path "
+				"on a disk with room", out_path, need, avail, mfs_strerror(err));
+	return cli_fail(c, 0, "the disk of %s filled up after %s of %s (%s); the partial file "
+			"is removed and nothing else changed: free space there, or give -o a "
+			"path on a disk with room, and fetch again", out_path, at, need,
+			mfs_strerror(err));
+}
+
+/* Takes the file's room on its disk before anything is fetched: a disk too
+ * small fails now, not after a long download, and no other writer can fill
+ * it up under the fetch. A filesystem that cannot reserve (ext2, some FUSE
+ * and network ones) is written without: its fill-up shows in the writes. */
+static int reserve_room(struct cli *c, int fd, const char *out_path, uint64_t size)
+{
+	int err;
+
+	if (size == 0 || fallocate(fd, 0, 0, (off_t)size) == 0)
+		return 0;
+	err = -errno;
+	if (err == -EOPNOTSUPP || err == -ENOSYS)
+		return 0;
+	if (err == -ENOSPC || err == -EDQUOT)
+		return no_room(c, fd, out_path, err, size, 0, 1);
+	return cli_fail(c, err, "reserving %llu bytes for %s", (unsigned long long)size, out_path);
+}
+
 /* Reads the whole file through the reader (read-ahead keeps many blobs in
  * flight across the peers) into fd. */
 static int copy_out(struct cli *c, struct mfs_reader *r, const struct mfs_file_entry *e, int fd,
@@ -124,8 +165,8 @@ static int copy_out(struct cli *c, struct mfs_reader *r, const struct mfs_file_e
 				rc = -errno;
 				break;
 			}
+			off += (uint64_t)w;
 		}
-		off += (uint64_t)n;
 		if (tty && (now_s() - shown > 0.2 || off == e->size)) {
 			progress(off, e->size, started);
 			shown = now_s();
@@ -135,7 +176,9 @@ static int copy_out(struct cli *c, struct mfs_reader *r, const struct mfs_file_e
 		fputc('\n', stderr);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
-	if (rc == MFS_E_NOTFOUND)
+	if (rc == -ENOSPC || rc == -EDQUOT)
+		no_room(c, fd, out_path, rc, e->size, off, 0);
+	else if (rc == MFS_E_NOTFOUND)
 		cli_fail(c, 0, "fetching into %s (at byte %llu): no peer could deliver it (every peer "
 			 "lacks it or failed to prove its key)", out_path, (unsigned long long)off);
 	else if (rc == -ETIMEDOUT)
@@ -226,6 +269,8 @@ int cmd_fetch(int argc, char **argv)
 	 * leaves no truncated file under the asked name. */
 	if (status == 0 && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
 		status = cli_fail(&c, -errno, "%s", tmp);
+	if (status == 0)
+		status = reserve_room(&c, fd, out, entry.size);
 	if (status == 0)
 		status = copy_out(&c, reader, &entry, fd, out);
 	if (fd >= 0 && close(fd) != 0 && status == 0)

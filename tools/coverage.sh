@@ -39,10 +39,11 @@ if ! command -v gcovr >/dev/null; then
 fi
 
 dir=build-cov
-# Atomic counters: the loop, pool and FUSE threads run the same lines, and
-# plain ones lose updates (gcov then reads negative counts and gcovr stops).
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="--coverage -O0 -fprofile-update=atomic" \
-	-DCMAKE_EXE_LINKER_FLAGS=--coverage >/dev/null
+# MFS_COVERAGE (CMakeLists.txt): --coverage -O0 with atomic counters (the
+# loop, pool and FUSE threads run the same lines, and plain ones lose
+# updates: gcov then reads negative counts and gcovr stops); the mount
+# daemon dumps its counters before its _exit.
+cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DMFS_COVERAGE=ON >/dev/null
 nice cmake --build "$dir" -j"$(nproc)" -- --no-print-directory >/dev/null
 
 # Counters of an earlier run would add to this one's.

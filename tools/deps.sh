@@ -8,6 +8,8 @@ packages=(
 	libuv1-dev libwebsockets-dev libwebsockets-evlib-uv
 	ffmpeg tcpdump iproute2 openssl
 	util-linux coreutils binutils
+	# net_full.sh: a small ext2 image on a loop device (mkfs.ext2, mount -o loop)
+	e2fsprogs mount
 )
 
 missing=()

@@ -8,6 +8,7 @@ MEGAFS=$(readlink -f "$MEGAFS")
 T=$(mktemp -d /var/tmp/mfs-it-XXXXXX)
 MOUNTS=()
 PIDS=()
+UMOUNTS=() # other filesystems mounted in $T (umount once the processes end)
 cleanup() {
 	for p in "${PIDS[@]}"; do
 		kill "$p" 2>/dev/null || true
@@ -17,6 +18,9 @@ cleanup() {
 	done
 	for p in "${PIDS[@]}"; do
 		wait "$p" 2>/dev/null || true
+	done
+	for m in "${UMOUNTS[@]}"; do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done
 	rm -rf "$T"
 }
