@@ -37,7 +37,7 @@ static int read_manifest(struct mfs_fs *fs, struct mfs_vtxn *t, json_t **collect
 	char *text = NULL;
 	size_t len;
 	json_t *root;
-	int rc = mfs_channel_manifest(t, fs->cfg.pk, &text, &len);
+	int rc = mfs_channel_plain(t, fs->cfg.pk, &text, &len);
 
 	*sequence = 0;
 	*timestamp_ms = 0;
