@@ -34,6 +34,7 @@ MEGAFS_STORE=$PUB megafs init --size 32M --kdf fast >/dev/null
 MEGAFS_STORE=$SUB megafs init --size 32M --kdf fast >/dev/null
 link=$(MEGAFS_STORE=$PUB megafs channel new "Limits")
 K=${link#megafs://}
+K=${K%%#*}
 MEGAFS_STORE=$PUB mount_channel "$link" "$T/mnt"
 for i in 1 2; do
 	echo "file $i" >"$T/mnt/f$i.txt"
