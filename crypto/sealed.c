@@ -18,8 +18,11 @@
 #define MIN_WRAPS 4
 #define MIN_BUCKET 4096
 #define DOMAIN "megafs sealed manifest v1"
-/* label(2) | E | recipient (zeros for the read key) | channel | sequence */
-#define KDF_INPUT (2 + 2 * MFS_BOX_KEY_BYTES + MFS_SIGN_PK_BYTES + 8)
+/* label(2) | E | recipient (zeros for the read key). The wraps are not
+ * bound to the manifest: the content key is fresh for each, and the body
+ * (bound to channel and sequence) opens under no other. A moved envelope
+ * thus unwraps and then fails as moved (MFS_E_AUTH), not as keyless. */
+#define KDF_INPUT (2 + 2 * MFS_BOX_KEY_BYTES)
 
 static const uint8_t zero_nonce[MFS_AEAD_NONCE_BYTES];
 
@@ -53,8 +56,7 @@ int mfs_box_public(uint8_t pk[static MFS_BOX_KEY_BYTES], const uint8_t sk[static
  * the read key (recipient NULL) or by the X25519 secret shared with
  * recipient. */
 static void wrap_key(uint8_t kek[static 32], const uint8_t secret[static 32],
-		     const uint8_t e[static MFS_BOX_KEY_BYTES], const uint8_t *recipient,
-		     const uint8_t pk[static MFS_SIGN_PK_BYTES], uint64_t seq)
+		     const uint8_t e[static MFS_BOX_KEY_BYTES], const uint8_t *recipient)
 {
 	uint8_t in[KDF_INPUT];
 
@@ -65,8 +67,6 @@ static void wrap_key(uint8_t kek[static 32], const uint8_t secret[static 32],
 		memcpy(in + 2 + MFS_BOX_KEY_BYTES, recipient, MFS_BOX_KEY_BYTES);
 	else
 		memset(in + 2 + MFS_BOX_KEY_BYTES, 0, MFS_BOX_KEY_BYTES);
-	memcpy(in + 2 + 2 * MFS_BOX_KEY_BYTES, pk, MFS_SIGN_PK_BYTES);
-	mfs_le_put(in + 2 + 2 * MFS_BOX_KEY_BYTES + MFS_SIGN_PK_BYTES, seq, 8);
 	mfs_keyed_hash(kek, 32, secret, in, sizeof in, NULL, 0);
 }
 
@@ -93,7 +93,7 @@ static int body_ad(uint8_t **ad, size_t *ad_len, const uint8_t *pk, uint64_t seq
  * 0..n_real-1: 0 is the read key when there is one), or a filler when r <
  * 0. rnd holds the wrap's 32-byte scalar then 48 filler bytes. */
 static int write_wrap(uint8_t *w, long r, const struct mfs_seal_to *to, const uint8_t *rnd,
-		      const uint8_t *content_key, const uint8_t *pk, uint64_t seq)
+		      const uint8_t *content_key)
 {
 	uint8_t shared[32], kek[32];
 	const uint8_t *recipient;
@@ -106,13 +106,13 @@ static int write_wrap(uint8_t *w, long r, const struct mfs_seal_to *to, const ui
 		return 0;
 	}
 	if (to->read_key && r == 0) {
-		wrap_key(kek, to->read_key, w, NULL, pk, seq);
+		wrap_key(kek, to->read_key, w, NULL);
 	} else {
 		recipient = to->grants[r - (to->read_key ? 1 : 0)];
 		if (crypto_scalarmult(shared, rnd, recipient) != 0)
 			rc = MFS_E_FORMAT; /* a low-order point is nobody's key */
 		else
-			wrap_key(kek, shared, w, recipient, pk, seq);
+			wrap_key(kek, shared, w, recipient);
 	}
 	if (rc == 0)
 		mfs_aead_seal(w + MFS_BOX_KEY_BYTES, content_key, 32, NULL, 0, zero_nonce, kek);
@@ -177,7 +177,7 @@ int mfs_sealed_seal(char **out, size_t *out_len, const uint8_t *body, size_t len
 	mfs_le_put(env + 5, wraps, 2);
 	for (size_t i = 0; rc == 0 && i < wraps; i++)
 		rc = write_wrap(env + HEADER + i * WRAP, who[i], to,
-				rnd + 32 + i * (32 + WRAP - MFS_BOX_KEY_BYTES), rnd, pk, seq);
+				rnd + 32 + i * (32 + WRAP - MFS_BOX_KEY_BYTES), rnd);
 	if (rc == 0)
 		rc = body_ad(&ad, &ad_len, pk, seq, env, head_len);
 	if (rc != 0)
@@ -209,8 +209,7 @@ out:
 /* The content key from the first wrap that opens with the read key or the
  * X25519 pair: 0 or MFS_E_NOKEY. */
 static int unwrap(uint8_t content_key[static 32], const uint8_t *env, size_t wraps,
-		  const uint8_t *pk, uint64_t seq, const uint8_t *read_key, const uint8_t *id_sk,
-		  const uint8_t *id_pk)
+		  const uint8_t *read_key, const uint8_t *id_sk, const uint8_t *id_pk)
 {
 	uint8_t shared[32], kek[32];
 	int rc = MFS_E_NOKEY;
@@ -218,7 +217,7 @@ static int unwrap(uint8_t content_key[static 32], const uint8_t *env, size_t wra
 	for (size_t i = 0; rc != 0 && read_key && i < wraps; i++) {
 		const uint8_t *w = env + HEADER + i * WRAP;
 
-		wrap_key(kek, read_key, w, NULL, pk, seq);
+		wrap_key(kek, read_key, w, NULL);
 		if (mfs_aead_open(content_key, w + MFS_BOX_KEY_BYTES, 32, NULL, 0, zero_nonce,
 				  kek) == 0)
 			rc = 0;
@@ -228,7 +227,7 @@ static int unwrap(uint8_t content_key[static 32], const uint8_t *env, size_t wra
 
 		if (crypto_scalarmult(shared, id_sk, w) != 0)
 			continue;
-		wrap_key(kek, shared, w, id_pk, pk, seq);
+		wrap_key(kek, shared, w, id_pk);
 		if (mfs_aead_open(content_key, w + MFS_BOX_KEY_BYTES, 32, NULL, 0, zero_nonce,
 				  kek) == 0)
 			rc = 0;
@@ -274,7 +273,7 @@ int mfs_sealed_open(uint8_t **body, size_t *len, const char *b64, size_t b64_len
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = unwrap(key, env, wraps, pk, seq, read_key, id_sk, id_pk);
+	rc = unwrap(key, env, wraps, read_key, id_sk, id_pk);
 	if (rc == 0)
 		rc = body_ad(&ad, &ad_len, pk, seq, env, head_len);
 	if (rc == 0 && mfs_aead_open(plain, env + head_len, plain_len, ad, ad_len, zero_nonce,
