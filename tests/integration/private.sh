@@ -29,7 +29,7 @@ wait_for 10 grep -q "listening on lo" "$T/tcpdump.err" || fail "tcpdump did not 
 
 marker="plaintext-marker-$RANDOM$RANDOM$RANDOM"
 name="secret-name-$RANDOM$RANDOM.txt"
-for i in $(seq 4000); do echo "$marker $i"; done >"$T/$name"
+for i in $(seq 90000); do echo "$marker $i"; done >"$T/$name"
 MEGAFS_STORE=$PUB mount_channel "$link" "$T/pub" --tracker "$TRACKER_URL" --listen "127.0.0.1:$pport"
 cp "$T/$name" "$T/pub/"
 MEGAFS_STORE=$SUB mount_channel "$link" "$T/sub" --tracker "$TRACKER_URL"
@@ -144,6 +144,15 @@ ok "a 4 s grant read the manifest before its expiry and not the one after; what 
 MEGAFS_STORE=$PUB megafs channel grant "$link" --to "$gkey" --expires 30d >/dev/null 2>&1
 export_to "$T/g3.json"
 MEGAFS_STORE=$GR megafs channel import "$T/g3.json" >/dev/null || fail "a renewed grant did not read"
+# A grantee mounts with its grant, through the tracker, and reads a file
+# published after the grant from the owner's peer.
+echo "for the grantee $RANDOM" >"$T/granted.txt"
+cp "$T/granted.txt" "$T/pub/"
+MEGAFS_STORE=$GR mount_channel "$glink" "$T/gr" --tracker "$TRACKER_URL"
+wait_for 20 test -e "$T/gr/granted.txt" || fail "the grantee's mount never saw granted.txt"
+cmp "$T/granted.txt" "$T/gr/granted.txt" || fail "the grantee's mount reads other bytes"
+MEGAFS_STORE=$GR megafs umount "$T/gr"
+ok "a grantee's mount (LINK#grant) through the tracker reads a file published after the grant"
 MEGAFS_STORE=$PUB megafs channel revoke "$link" --to "$gkey" 2>"$T/revoke.err" || fail "revoke failed"
 export_to "$T/g4.json"
 MEGAFS_STORE=$GR expect_fail "no key of this volume opens its manifest" megafs channel import "$T/g4.json"
