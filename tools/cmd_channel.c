@@ -214,8 +214,9 @@ static int channel_import(struct cli *c, struct mfs_volume *v, const char *path,
 	return 0;
 }
 
-/* Prints the newest manifest of link exactly as stored, then a newline. */
-static int channel_export(struct cli *c, struct mfs_volume *v, const char *link)
+/* Prints the newest manifest of link exactly as stored (signed; sealed for
+ * a private channel), or as its readers see it (opened), then a newline. */
+static int channel_export(struct cli *c, struct mfs_volume *v, const char *link, int opened)
 {
 	struct mfs_channel_list list = {0};
 	uint8_t pk[MFS_SIGN_PK_BYTES];
@@ -225,14 +226,14 @@ static int channel_export(struct cli *c, struct mfs_volume *v, const char *link)
 	int rc, known, status = 1;
 
 	if (mfs_link_parse(pk, link) != 0)
-		return cli_fail(c, 0, "'%s' is not a channel link (megafs://<64 hex digits>)", link);
+		return cli_fail(c, 0, "'%s' is not a channel link (" LINK_HELP ")", link);
 	rc = mfs_vtxn_begin(v, 0, &t);
 	if (rc != 0)
 		return cli_fail(c, rc, "reading the channels");
 	rc = mfs_keyring_load(t, &list);
 	known = rc == 0 && mfs_keyring_find(&list, pk) >= 0;
 	if (known)
-		rc = mfs_channel_manifest(t, pk, &text, &len);
+		rc = (opened ? mfs_channel_plain : mfs_channel_manifest)(t, pk, &text, &len);
 	mfs_vtxn_abort(t);
 	errno = 0;
 	if (rc == 0 && !known)
@@ -247,40 +248,6 @@ static int channel_export(struct cli *c, struct mfs_volume *v, const char *link)
 		status = 0;
 	mfs_wipe_free(text);
 	mfs_keyring_clear(&list);
-	return status;
-}
-
-/* Prints the newest manifest of link as its readers see it (opened). */
-static int channel_show(struct cli *c, struct mfs_volume *v, const char *link)
-{
-	uint8_t pk[MFS_SIGN_PK_BYTES];
-	struct mfs_channel ch;
-	struct mfs_vtxn *t;
-	char *text = NULL;
-	size_t len = 0;
-	int rc, status = 1;
-
-	if (mfs_link_parse(pk, link) != 0)
-		return cli_fail(c, 0, "'%s' is not a channel link (" LINK_HELP ")", link);
-	rc = mfs_channel_find(v, pk, &ch, NULL);
-	if (rc == MFS_E_NOTFOUND)
-		return cli_fail(c, 0, "this volume does not know %s", link);
-	if (rc == 0)
-		rc = mfs_vtxn_begin(v, 0, &t);
-	if (rc == 0) {
-		rc = mfs_channel_plain(t, pk, &text, &len);
-		mfs_vtxn_abort(t);
-	}
-	errno = 0;
-	if (rc == MFS_E_NOTFOUND)
-		cli_fail(c, 0, "%s has no manifest in this volume yet", link);
-	else if (rc != 0)
-		cli_fail(c, rc, "reading the manifest of %s", link);
-	else if (fwrite(text, 1, len, stdout) != len || putchar('\n') == EOF || fflush(stdout) != 0)
-		cli_fail(c, errno ? -errno : -EIO, "writing the manifest");
-	else
-		status = 0;
-	mfs_wipe_free(text);
 	return status;
 }
 
@@ -515,9 +482,9 @@ int cmd_channel(int argc, char **argv)
 	else if (strcmp(verb, "import") == 0)
 		status = channel_import(&c, vol, argv[optind + 1], text, len);
 	else if (strcmp(verb, "export") == 0)
-		status = channel_export(&c, vol, argv[optind + 1]);
+		status = channel_export(&c, vol, argv[optind + 1], 0);
 	else if (strcmp(verb, "show") == 0)
-		status = channel_show(&c, vol, argv[optind + 1]);
+		status = channel_export(&c, vol, argv[optind + 1], 1);
 	else if (strcmp(verb, "grant") == 0)
 		status = channel_access(&c, vol, GRANT, argv[optind + 1], to, now_ms() + duration);
 	else if (strcmp(verb, "revoke") == 0)

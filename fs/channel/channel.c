@@ -238,25 +238,6 @@ int mfs_channel_plain(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BY
 	return rc == MFS_E_NOTFOUND ? read_object(t, 'm', pk, json, len) : rc;
 }
 
-/* The manifest document a reader sees: the signed one's fields without the
- * signature, collections as opened. Canonical JSON in *out (free()). */
-static int plain_document(char **out, size_t *out_len, json_t *collections,
-			  const uint8_t pk[static MFS_SIGN_PK_BYTES], uint64_t seq, uint64_t ts)
-{
-	char pk_hex[2 * MFS_SIGN_PK_BYTES + 1];
-	json_t *root;
-	int rc;
-
-	mfs_hex_encode(pk_hex, pk, MFS_SIGN_PK_BYTES);
-	root = json_pack("{s:O, s:s, s:I, s:I}", "collections", collections, "publicKey", pk_hex,
-			 "sequence", (json_int_t)seq, "timestamp", (json_int_t)ts);
-	if (!root)
-		return -ENOMEM;
-	rc = mfs_cjson_encode(out, out_len, root);
-	json_decref(root);
-	return rc;
-}
-
 int mfs_channel_open(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 		     struct mfs_manifest *out)
 {
@@ -389,7 +370,7 @@ static int store_plain(struct mfs_vtxn *t, const struct mfs_manifest *m, json_t 
 		rc = mfs_obj_delete(t, name, sizeof name);
 		return rc == MFS_E_NOTFOUND ? 0 : rc;
 	}
-	rc = plain_document(&text, &len, cols, m->public_key, m->sequence, m->timestamp);
+	rc = mfs_manifest_unsigned(&text, &len, m->sequence, m->timestamp, cols, m->public_key);
 	if (rc == 0)
 		rc = mfs_obj_write(t, name, sizeof name, text, len);
 	mfs_wipe_free(text);
