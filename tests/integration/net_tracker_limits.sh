@@ -43,6 +43,7 @@ for i in 1 2; do
 	printf '{"action":"publish","manifest":%s}' "$(cat "$T/m$i.json")" >"$T/pub$i.msg"
 done
 MEGAFS_STORE=$PUB unmount "$T/mnt"
+MEGAFS_STORE=$SUB megafs channel subscribe "$link" >/dev/null  # its read key
 MEGAFS_STORE=$SUB megafs channel import "$T/m1.json" >/dev/null
 [ "$(MEGAFS_STORE=$SUB sequence_of "$link")" = 1 ] || fail "the subscriber does not hold sequence 1"
 junk_publish '[]' 340000 7 >"$T/junk1m.msg"      # 1 MiB less a little: under every limit
