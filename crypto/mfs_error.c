@@ -1,5 +1,7 @@
 #include "crypto/mfs_error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const messages[] = {
@@ -32,4 +34,16 @@ const char *mfs_strerror(int err)
 	if (err < 0 && err > -4096)
 		return strerror(-err);
 	return "unknown error";
+}
+
+int mfs_error_why(char *why, size_t why_len, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && why_len) {
+		va_start(ap, fmt);
+		vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
 }

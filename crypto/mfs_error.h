@@ -7,6 +7,8 @@
 #ifndef MFS_ERROR_H
 #define MFS_ERROR_H
 
+#include <stddef.h>
+
 enum {
 	MFS_E_FIRST = -40000,
 	MFS_E_AUTH,        /* authentication failed (AEAD open, signature) */
@@ -29,5 +31,10 @@ enum {
 
 /* A static, human-readable description of err (0, -errno or MFS_E_*). */
 const char *mfs_strerror(int err);
+
+/* For parsers that explain a refusal: formats the reason into why[why_len]
+ * (nothing when why is NULL) and returns rc. */
+int mfs_error_why(char *why, size_t why_len, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "crypto/canon_json.h"
@@ -379,11 +380,21 @@ struct start_trackers_job {
 	size_t n;
 };
 
+/* Why a tracker refused a request or a connect failed (a certificate
+ * refused: net/tracker_client says each reason once). */
+static void on_tracker_error(void *ctx, const char *reason)
+{
+	struct tracker *tr = ctx;
+
+	say(tr->swarm, "tracker %s: %s", tr->url, reason);
+}
+
 static int add_tracker_on_loop(struct mfs_swarm *s, const char *url)
 {
 	static const struct mfs_tracker_client_callbacks cb = {
 		.manifest = on_manifest,
 		.peers = on_peers,
+		.error = on_tracker_error,
 	};
 	struct tracker *tr;
 	int rc;
@@ -405,6 +416,10 @@ static int add_tracker_on_loop(struct mfs_swarm *s, const char *url)
 		return rc;
 	}
 	s->n_trackers++;
+	if (strncasecmp(url, "ws://", 5) == 0)
+		say(s, "tracker %s: warning: plain ws://: whoever is on the path reads which "
+		    "channels this node follows and the manifests it sends and gets; use a "
+		    "wss:// tracker", url);
 	for (size_t i = 0; i < s->cfg.n_channels; i++) {
 		mfs_tracker_client_subscribe(tr->client, s->cfg.channels[i]);
 		mfs_tracker_client_announce(tr->client, s->cfg.channels[i], mfs_node_port(s->node),

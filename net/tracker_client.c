@@ -12,6 +12,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "net/hostport.h"
+#include "net/tls.h"
 #include "net/ws.h"
 
 #define BACKOFF_MIN_MS 250
@@ -49,6 +50,11 @@ struct mfs_tracker_client {
 	char *host_header;        /* host[:port] as the URL had it */
 	char *path;
 	int port;
+	int tls_on;               /* wss:// */
+	int pinned;               /* the URL's fragment pins the certificate */
+	uint8_t pin[MFS_TLS_PIN_BYTES];
+	struct mfs_tls_client tls; /* its OpenSSL context, for wss:// */
+	char last_error[MFS_TLS_WHY_MAX]; /* the failure last reported, until a connect */
 	struct mfs_ws ws;
 	struct lws *wsi;          /* the connection, while there is one */
 	int up;
@@ -230,6 +236,9 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	ci.local_protocol_name = "megafs-tracker-client";
 	ci.pwsi = &c->wsi;
 	ci.retry_and_idle_policy = &idle_policy;
+	/* net/tls checks the name itself, or the pin in its place. */
+	ci.ssl_connection = c->tls_on ? LCCSCF_USE_SSL | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK : 0;
+	c->tls.why[0] = '\0';
 	/* A failure may already have been reported through the callback. */
 	if (!lws_client_connect_via_info(&ci)) {
 		c->wsi = NULL;
@@ -276,6 +285,7 @@ static void on_established(struct mfs_tracker_client *c)
 {
 	c->up = 1;
 	c->up_since = uv_now(c->loop);
+	c->last_error[0] = '\0';
 	for (size_t i = 0; i < c->nsubs; i++)
 		send_subscribe(c, c->subs[i]);
 	for (size_t i = 0; i < c->nanns; i++)
@@ -284,6 +294,32 @@ static void on_established(struct mfs_tracker_client *c)
 		send_publish(c, p);
 	if (c->cb.connected)
 		c->cb.connected(c->ctx, 1);
+}
+
+static void report_error(struct mfs_tracker_client *c, const char *fmt, const char *detail);
+
+/* A connect that failed: why, once until the reason changes or a connect
+ * succeeds (a tracker away for an hour is said once, not every 10 s). */
+static void connect_failed(struct mfs_tracker_client *c, const char *in, size_t len)
+{
+	char line[MFS_TLS_WHY_MAX];
+
+	if (c->tls.why[0])
+		snprintf(line, sizeof line, "%s", c->tls.why);
+	else if (c->tls_on && in && len >= 15 && strncmp(in, "connect SSL err", 15) == 0)
+		snprintf(line, sizeof line, "cannot connect: the TLS handshake failed (is it a "
+			 "wss:// tracker, speaking TLS 1.3? a ws:// one needs ws://)");
+	else if (in && len)
+		snprintf(line, sizeof line, "cannot connect: %.*s", (int)len, in);
+	else
+		snprintf(line, sizeof line, "cannot connect");
+	/* lws ends some of its reasons with a newline. */
+	line[strcspn(line, "\r\n")] = '\0';
+	c->tls.why[0] = '\0';
+	if (strcmp(line, c->last_error) == 0)
+		return;
+	snprintf(c->last_error, sizeof c->last_error, "%s", line);
+	report_error(c, "%s", line);
 }
 
 static void on_lost(struct mfs_tracker_client *c)
@@ -321,7 +357,7 @@ static struct pending *take_pending(struct mfs_tracker_client *c, const uint8_t 
 
 static void report_error(struct mfs_tracker_client *c, const char *fmt, const char *detail)
 {
-	char line[MFS_TRACKER_REASON_MAX + 64];
+	char line[MFS_TLS_WHY_MAX + MFS_TRACKER_REASON_MAX + 64];
 
 	if (!c->cb.error)
 		return;
@@ -400,6 +436,10 @@ static int receive(struct mfs_tracker_client *c, const void *in, size_t len)
 	return 0;
 }
 
+/* A connection closed before its WebSocket handshake was done. */
+#define HANDSHAKE_CUT "the tracker closed the connection during the handshake (a wss:// " \
+		      "tracker dialled as ws://? or one refusing this address)"
+
 static int client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			   void *in, size_t len)
 {
@@ -417,13 +457,22 @@ static int client_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		return c->freeing || wsi != c->wsi ? -1 : write_next(c);
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (wsi == c->wsi || !c->wsi) {
+			if (!c->freeing)
+				connect_failed(c, in, in ? strnlen(in, 256) : 0);
+			on_lost(c);
+		}
+		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		if (wsi == c->wsi || !c->wsi)
 			on_lost(c);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
-		if (wsi == c->wsi)
+		if (wsi == c->wsi) {
+			if (!c->up && !c->freeing)
+				connect_failed(c, HANDSHAKE_CUT, sizeof HANDSHAKE_CUT - 1);
 			on_lost(c);
+		}
 		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -437,27 +486,42 @@ static const struct lws_protocols protocols[] = {
 
 /* ---- the API -------------------------------------------------------------- */
 
-/* ws://HOST[:PORT][/PATH]; HOST:PORT as net/hostport reads it, PORT 80
- * when left out, and not 0. */
+/* ws://HOST[:PORT][/PATH] or wss://HOST[:PORT][/PATH][#sha256=PIN];
+ * HOST:PORT as net/hostport reads it, PORT 80 (ws) or 443 (wss) when left
+ * out, and not 0; the pin as net/tls reads it, only on wss://. */
 static int parse_url(struct mfs_tracker_client *c, const char *url)
 {
 	char host[MFS_HOSTPORT_HOST_MAX + 1];
-	const char *authority = url + 5, *path;
-	uint16_t port = 80;
+	const char *authority, *path, *end;
+	uint16_t port;
 
-	if (strncasecmp(url, "ws://", 5) != 0)
+	if (strncasecmp(url, "ws://", 5) == 0) {
+		authority = url + 5;
+		port = 80;
+	} else if (strncasecmp(url, "wss://", 6) == 0) {
+		authority = url + 6;
+		port = 443;
+		c->tls_on = 1;
+	} else {
 		return strstr(url, "://") ? -EPROTONOSUPPORT : -EINVAL;
+	}
 	for (const char *p = url; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
 			return -EINVAL;
-	path = authority + strcspn(authority, "/");
+	end = authority + strcspn(authority, "#");
+	path = authority + strcspn(authority, "/#");
 	if (mfs_hostport_parse(host, &port, authority, (size_t)(path - authority),
 			       MFS_HOSTPORT_PORT_OPTIONAL) != 0 || port == 0)
 		return -EINVAL;
+	if (*end) {
+		if (!c->tls_on || mfs_tls_pin_parse(c->pin, end + 1, strlen(end + 1)) != 0)
+			return -EINVAL;
+		c->pinned = 1;
+	}
 	c->port = port;
 	c->host = strdup(host);
 	c->host_header = strndup(authority, (size_t)(path - authority));
-	c->path = strdup(*path ? path : "/");
+	c->path = path < end ? strndup(path, (size_t)(end - path)) : strdup("/");
 	return c->host && c->host_header && c->path ? 0 : -ENOMEM;
 }
 
@@ -485,6 +549,8 @@ static void finish_free(struct mfs_tracker_client *c)
 	free(c->subs);
 	free(c->anns);
 	mfs_ws_rx_clear(&c->rx);
+	/* libwebsockets never frees a context it was given; it is done with it. */
+	mfs_tls_client_clear(&c->tls);
 	free(c->host);
 	free(c->host_header);
 	free(c->path);
@@ -537,6 +603,12 @@ int mfs_tracker_client_new(struct mfs_tracker_client **out, uv_loop_t *loop, con
 	info.fd_limit_per_thread = 8;
 	info.gid = -1;
 	info.uid = -1;
+	if (c->tls_on) {
+		if ((rc = mfs_tls_client_init(&c->tls, c->host, c->pinned ? c->pin : NULL)) != 0)
+			goto fail;
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.provided_client_ssl_ctx = c->tls.ctx;
+	}
 	if ((rc = mfs_ws_start(&c->ws, loop, &info)) != 0)
 		goto fail;
 	uv_timer_init(loop, &c->retry);

@@ -15,9 +15,18 @@
  * malformed one, or one over the parser's counts (net/tracker_proto.h),
  * is reported through the error callback and skipped.
  *
- * Names are resolved asynchronously (uv_getaddrinfo); only ws:// URLs are
- * supported (no TLS yet). Every client owns one lws context, so several
- * clients (one per tracker URL) and a tracker server can share a loop.
+ * wss:// speaks TLS 1.3 (net/tls): the tracker's certificate is checked
+ * against the pin in the URL's fragment (wss://HOST/#sha256=...) when it
+ * has one, else against the system's CAs and the URL's host. A refused
+ * certificate, like any failed connect, is reported through the error
+ * callback once (again only when the reason changes or after a connect),
+ * and dialled again with the backoff; ws:// is plain text on the path.
+ *
+ * Names are resolved asynchronously (uv_getaddrinfo). Every client owns
+ * one lws context, so several clients (one per tracker URL) and a tracker
+ * server can share a loop. (lws 4.1 keeps one OpenSSL index per process
+ * and takes a new one at each TLS context's creation; the check here does
+ * not use it, so creating clients while others shake hands is safe.)
  *
  * Threads: every function and every callback on the loop's thread.
  * Callbacks may call any function here, mfs_tracker_client_free included
@@ -52,15 +61,18 @@ struct mfs_tracker_client_callbacks {
 	/* Optional. up 1: connected (subscriptions and announces are on their
 	 * way); 0: the connection is gone (a reconnect is scheduled). */
 	void (*connected)(void *ctx, int up);
-	/* Optional. Any other refusal (a subscribe or announce over a limit)
-	 * or a malformed message from the tracker, in one line. */
+	/* Optional. Any other refusal (a subscribe or announce over a limit),
+	 * a malformed message from the tracker, or why a connect failed (a
+	 * certificate refused says why and what to do), in one line. */
 	void (*error)(void *ctx, const char *reason);
 };
 
-/* url: ws://HOST[:PORT][/PATH] (port 80 by default). cb is copied (manifest
- * and peers are required); ctx goes to every callback. Returns 0
- * (connecting starts at once), -EINVAL (not such a URL, or a required
- * callback missing), -EPROTONOSUPPORT (wss:// or another scheme), -ENOMEM.
+/* url: ws://HOST[:PORT][/PATH] (port 80 by default) or
+ * wss://HOST[:PORT][/PATH][#sha256=PIN] (port 443; the pin as net/tls.h
+ * reads it). cb is copied (manifest and peers are required); ctx goes to
+ * every callback. Returns 0 (connecting starts at once), -EINVAL (not such
+ * a URL, a pin on ws:// or malformed, or a required callback missing),
+ * -EPROTONOSUPPORT (another scheme), -ENOMEM, -EIO (OpenSSL refused).
  * Note: lws makes the process ignore SIGPIPE. */
 int mfs_tracker_client_new(struct mfs_tracker_client **out, uv_loop_t *loop, const char *url,
 			   const struct mfs_tracker_client_callbacks *cb, void *ctx);

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,20 +19,7 @@
 #define COST_PER_BYTE 32u
 #define COST_SLACK (64u << 10)
 
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && why_len) {
-		va_start(ap, fmt);
-		vsnprintf(why, why_len, fmt, ap);
-		va_end(ap);
-	}
-	return MFS_E_FORMAT;
-}
+#define bad(why, why_len, ...) mfs_error_why(why, why_len, MFS_E_FORMAT, __VA_ARGS__)
 
 static const struct {
 	enum mfs_tracker_action action;

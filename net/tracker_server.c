@@ -19,6 +19,7 @@
 #include "fs/store/store.h"
 #include "net/addr.h"
 #include "net/hostport.h"
+#include "net/tls.h"
 #include "net/tracker_proto.h"
 #include "net/ws.h"
 
@@ -180,6 +181,7 @@ struct mfs_tracker_server {
 	struct mfs_ws ws;
 	int ws_started;
 	uint16_t port;
+	int tls;                      /* wss:// (the config's paths are not kept) */
 	MDB_env *env;
 	MDB_dbi dbi;                  /* key -> canonical manifest */
 	MDB_dbi meta;                 /* key -> when (u64 BE), publisher's range */
@@ -1206,9 +1208,13 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 			   void *in, size_t len)
 {
 	struct mfs_tracker_server *s = lws_context_user(lws_get_context(wsi));
-	struct conn *c = lws_get_opaque_user_data(wsi);
+	struct conn *c;
 	const struct lws_filter_network_conn_args *filter = user;
 
+	/* At start, for the vhost's TLS context (user), before any connection. */
+	if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS)
+		return mfs_tls_server_setup(user) == 0 ? 0 : -1;
+	c = lws_get_opaque_user_data(wsi);
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		return admit(s, (const struct sockaddr *)&filter->cli_addr) ? 0 : -1;
@@ -1300,10 +1306,13 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 	struct sockaddr_storage addr;
 	struct lws_vhost *vh;
 	socklen_t addr_len;
+	uint8_t pin[MFS_TLS_PIN_BYTES];
+	char why[256];
 	int rc, any, v4;
 
 	*out = NULL;
-	if (!cfg->host || !cfg->db_dir || cfg->max_message > MFS_TRACKER_MESSAGE_MAX)
+	if (!cfg->host || !cfg->db_dir || cfg->max_message > MFS_TRACKER_MESSAGE_MAX ||
+	    !cfg->tls_cert != !cfg->tls_key)
 		return -EINVAL;
 	if ((rc = mfs_hostport_sockaddr(&addr, &addr_len, cfg->host, cfg->port)) != 0)
 		return rc;
@@ -1345,6 +1354,12 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 	rc = -ENOMEM;
 	if (!s->host || !s->db_dir)
 		goto fail;
+	/* lws would only log why it cannot load them. */
+	if (cfg->tls_cert && (rc = mfs_tls_server_check(pin, cfg->tls_cert, cfg->tls_key, why,
+							 sizeof why)) != 0)
+		goto fail;
+	s->tls = cfg->tls_cert != NULL;
+	s->cfg.tls_cert = s->cfg.tls_key = NULL; /* the caller's, used only here */
 	if ((rc = db_open(s)) != 0)
 		goto fail;
 
@@ -1352,9 +1367,10 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 	any = (v4 && ((struct sockaddr_in *)&addr)->sin_addr.s_addr == htonl(INADDR_ANY)) ||
 	      (!v4 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&addr)->sin6_addr));
 	memset(&info, 0, sizeof info);
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | (v4 ? LWS_SERVER_OPTION_DISABLE_IPV6 : 0);
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | (v4 ? LWS_SERVER_OPTION_DISABLE_IPV6 : 0) |
+		       (cfg->tls_cert ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
 	info.user = s;
-	info.timeout_secs = 10;     /* for a handshake to complete */
+	info.timeout_secs = 10;     /* for each handshake (TLS, then WebSocket) to complete */
 	info.gid = -1;
 	info.uid = -1;
 	if ((rc = mfs_ws_start(&s->ws, loop, &info)) != 0)
@@ -1362,12 +1378,16 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 	s->ws_started = 1;
 	memset(&info, 0, sizeof info);
 	info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
-		       (v4 ? LWS_SERVER_OPTION_DISABLE_IPV6 : 0);
+		       (v4 ? LWS_SERVER_OPTION_DISABLE_IPV6 : 0) |
+		       (s->tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
 	info.vhost_name = "tracker";
 	info.port = cfg->port;
 	info.iface = any ? NULL : s->host;
 	info.protocols = protocols;
 	info.retry_and_idle_policy = &idle_policy;
+	/* TLS only: a client speaking plain text here is closed (lws's default). */
+	info.ssl_cert_filepath = cfg->tls_cert;
+	info.ssl_private_key_filepath = cfg->tls_key;
 	rc = -EADDRINUSE;
 	if (!(vh = lws_create_vhost(s->ws.context, &info)))
 		goto fail;

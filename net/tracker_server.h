@@ -1,5 +1,7 @@
 /* tracker_server: the tracker (net/tracker_proto.h has the protocol) as a
- * WebSocket server on the caller's libuv loop.
+ * WebSocket server on the caller's libuv loop: plain (ws://) or, given a
+ * certificate and its key, TLS 1.3 only (wss://, net/tls), where a client
+ * speaking anything else than TLS is closed at its first bytes.
  *
  * It keeps, per channel key, the subscribed connections and the announced
  * peers in memory, and the newest verified manifest in a plain LMDB
@@ -20,8 +22,14 @@
  * connection over a limit takes the place of the connection idle the
  * longest (of its own range when its range is full), closed with 1001
  * "idle, its slot taken"; only with none idle is the newcomer refused
- * (closed before its handshake). The WebSocket handshake itself must be
- * done within 10 s.
+ * (closed before its handshake). Every TCP connection counts, its TLS
+ * handshake included: the limits above apply at accept, before TLS. The
+ * TLS handshake must be done within 10 s of the accept, and the WebSocket
+ * handshake within 10 s of that; a connection still shaking hands is not
+ * idle, so it never gives its slot but cannot outstay those 10 s. TLS
+ * adds OpenSSL's buffers per connection (a record is at most 16 KiB, and
+ * buffers are released while a connection is quiet); the message and
+ * queue limits count the bytes inside TLS, as with ws://.
  *
  * Storage: the database keeps at most max_keys manifests (100,000) of
  * max_bytes in all (256 MiB, a quarter of the 1 GiB map), and of those
@@ -78,6 +86,8 @@ struct mfs_tracker_server_config {
 	size_t max_bytes_per_range;  /* 0: 16 MiB */
 	unsigned interval;           /* announce interval in seconds; 0: 60 */
 	size_t map_size;             /* LMDB map size; 0: 1 GiB */
+	const char *tls_cert;        /* PEM certificate (chain may follow): wss://; NULL: ws:// */
+	const char *tls_key;         /* its PEM private key (both or neither) */
 };
 
 #define MFS_TRACKER_DEFAULT_MAX_MESSAGE (1u << 20)
@@ -93,7 +103,9 @@ struct mfs_tracker_server_config {
 #define MFS_TRACKER_DEFAULT_INTERVAL 60
 
 /* Opens the database and listens. Returns 0, -EINVAL (bad host or
- * limits), -EADDRINUSE and other -errno of socket/bind, MFS_E_LMDB or
+ * limits, or a certificate and key mfs_tls_server_check refuses: call it
+ * first to say why), -ENOENT (no such certificate or key file),
+ * -EADDRINUSE and other -errno of socket/bind, MFS_E_LMDB or
  * MFS_E_CORRUPT (the database), -ENOMEM. On failure nothing is left
  * listening, but the loop must still run once for lws to finish closing
  * (uv_run returns at once when nothing else is on it). */

@@ -1,7 +1,7 @@
 /* megafs channel: make, list and subscribe to channels of the open volume,
  * carry their manifests between volumes (import, export), show what a
- * manifest holds, and say who reads a private channel (grant, revoke,
- * rekey). */
+ * manifest holds, add magnet links to an owned one (add), and say who reads
+ * a private channel (grant, revoke, rekey). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +15,8 @@
 #include "crypto/secure.h"
 #include "fs/channel/channel.h"
 #include "fs/channel/grant.h"
+#include "fs/channel/magnet.h"
+#include "fs/fuse/fs.h"
 #include "fs/store/keyring.h"
 #include "tools/cli.h"
 
@@ -251,6 +253,55 @@ static int channel_export(struct cli *c, struct mfs_volume *v, const char *link,
 	return status;
 }
 
+/* megafs channel add LINK MAGNET [DIR]: argv[0] is "add". Everything is
+ * checked before the volume opens (a bad link costs no password); the item
+ * is published as a write into a mount would publish it. */
+static int channel_add(struct cli *c, int argc, char **argv)
+{
+	const char *link = argc > 1 ? argv[1] : "", *magnet = argc > 2 ? argv[2] : "";
+	const char *dir = argc > 3 ? argv[3] : "";
+	uint8_t pk[MFS_SIGN_PK_BYTES];
+	struct mfs_store *store;
+	struct mfs_volume *vol;
+	struct mfs_magnet m;
+	uint64_t seq = 0;
+	json_t *item;
+	char why[200];
+	int rc;
+
+	if (argc < 3 || argc > 4)
+		return cli_usage(c, "usage: megafs channel add LINK MAGNET [DIR]");
+	if (mfs_link_parse(pk, link) != 0)
+		return cli_fail(c, 0, "'%s' is not a channel link (megafs://<64 hex digits>)", link);
+	if (mfs_magnet_parse(&m, magnet, strlen(magnet), why, sizeof why) != 0)
+		return cli_fail(c, 0, "not a magnet link megafs publishes: %s", why);
+	if (!mfs_channel_title_valid(dir))
+		return cli_fail(c, 0, "'%s' is not a directory path (names joined by single "
+				"slashes, none at either end, no . or ..)", dir);
+	if (!(item = json_stringn(magnet, m.len)))
+		return cli_fail(c, -ENOMEM, "adding the link");
+	if (cli_open_volume(c, &store, &vol) != 0) {
+		json_decref(item);
+		return 1;
+	}
+	rc = mfs_fs_publish_item(vol, pk, dir, item, &seq);
+	json_decref(item);
+	mfs_volume_close(vol);
+	mfs_store_close(store);
+	if (rc == MFS_E_NOTFOUND)
+		return cli_fail(c, 0, "this volume does not know %s", link);
+	if (rc == -EPERM)
+		return cli_fail(c, 0, "this volume does not own %s: only its owner adds to it", link);
+	if (rc == -EEXIST || rc == -EISDIR || rc == -ENOTDIR)
+		return cli_fail(c, rc, "'%s%s%s' clashes with a file or directory of the channel",
+				dir, dir[0] ? "/" : "", m.name);
+	if (rc != 0)
+		return cli_fail(c, rc, "adding the link to %s", link);
+	printf("added %s%s%s (sequence %llu)\n", dir, dir[0] ? "/" : "", m.name,
+	       (unsigned long long)seq);
+	return 0;
+}
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -392,8 +443,8 @@ static int channel_access(struct cli *c, struct mfs_volume *v, enum access_verb 
 
 #define CHANNEL_USAGE \
 	"channel new [--public] TITLE | list | subscribe LINK [TITLE] | import FILE|- |\n" \
-	"                 export LINK | show LINK | grant LINK --to KEY --expires DURATION |\n" \
-	"                 revoke LINK --to KEY | rekey LINK"
+	"                 export LINK | show LINK | add LINK MAGNET [DIR] |\n" \
+	"                 grant LINK --to KEY --expires DURATION | revoke LINK --to KEY | rekey LINK"
 
 /* Verbs and how many words each takes after "channel": min and max. */
 static const struct {
@@ -446,6 +497,8 @@ int cmd_channel(int argc, char **argv)
 	if (optind >= argc)
 		return cli_usage(&c, "which? " CHANNEL_USAGE);
 	verb = argv[optind];
+	if (strcmp(verb, "add") == 0)
+		return channel_add(&c, argc - optind, argv + optind);
 	words = argc - optind;
 	for (vi = 0; vi < sizeof verbs / sizeof verbs[0]; vi++)
 		if (strcmp(verb, verbs[vi].verb) == 0)

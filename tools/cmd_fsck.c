@@ -20,6 +20,7 @@ int cmd_fsck(int argc, char **argv)
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS, {"repair", no_argument, NULL, 'R'}, {NULL, 0, NULL, 0}};
 	struct mfs_check_report r;
+	struct mfs_volume_stats st;
 	struct mfs_store *store;
 	struct mfs_volume *vol;
 	int opt, rc, repair = 0;
@@ -36,7 +37,15 @@ int cmd_fsck(int argc, char **argv)
 		return cli_usage(&c, "unexpected argument '%s'", argv[optind]);
 	if (cli_open_volume(&c, &store, &vol) != 0)
 		return FSCK_FAILED;
-	rc = mfs_check_volume(vol, repair, print_line, NULL, &r);
+	rc = mfs_volume_stats(vol, &st);
+	if (rc == 0 && st.writes_refused) {
+		printf("read-only  %s: nothing is repaired; copy its files out ('megafs extract') "
+		       "into a new store\n",
+		       mfs_strerror(st.writes_refused));
+		repair = 0;
+	}
+	if (rc == 0)
+		rc = mfs_check_volume(vol, repair, print_line, NULL, &r);
 	mfs_volume_close(vol);
 	mfs_store_close(store);
 	if (rc != 0) {
@@ -58,7 +67,7 @@ int cmd_fsck(int argc, char **argv)
 		printf("damaged    %llu objects cannot be read back: what a channel's peers still "
 		       "hold, 'megafs fetch' brings again\n",
 		       (unsigned long long)r.damaged);
-	if (r.damaged > 0 || (r.rebuilt > 0 && !repair))
+	if (r.damaged > 0 || (r.rebuilt > 0 && !repair) || st.writes_refused)
 		return FSCK_UNCORRECTED;
 	return r.repaired > 0 ? FSCK_CORRECTED : FSCK_CLEAN;
 }

@@ -47,6 +47,9 @@ int cmd_status(int argc, char **argv)
 	if (st.redundant)
 		printf("parity     on: made inside another volume, this one rebuilds what that "
 		       "one's unprotected sessions write over\n");
+	if (st.writes_refused)
+		printf("read-only  %s; copy its files out ('megafs extract') into a new store\n",
+		       mfs_strerror(st.writes_refused));
 	cli_human_bytes(a, sizeof a, st.sb.pinned_bytes);
 	cli_human_bytes(b, sizeof b, st.sb.blob_bytes - st.sb.pinned_bytes);
 	cli_human_bytes(d, sizeof d, st.sb.cache_cap);

@@ -1,5 +1,8 @@
 /* megafs tracker: run a tracker (net/tracker_server) in the foreground
- * until SIGINT or SIGTERM. It has no store and asks for no password. */
+ * until SIGINT or SIGTERM. It has no store and asks for no password. With
+ * --tls-cert and --tls-key it speaks wss:// only and prints the URL to
+ * hand out, its certificate's pin included; without, it warns that ws://
+ * is readable on the path. */
 #include <errno.h>
 #include <stddef.h>
 #include <signal.h>
@@ -12,6 +15,7 @@
 
 #include "crypto/mfs_error.h"
 #include "net/hostport.h"
+#include "net/tls.h"
 #include "net/tracker_proto.h"
 #include "net/tracker_server.h"
 #include "tools/cli.h"
@@ -32,6 +36,8 @@ enum {
 	TOPT_MAX_BYTES_PER_RANGE,
 	TOPT_MAX_CONNECTIONS,
 	TOPT_INTERVAL,
+	TOPT_TLS_CERT,
+	TOPT_TLS_KEY,
 };
 
 struct run {
@@ -174,10 +180,14 @@ int cmd_tracker(int argc, char **argv)
 		{"max-bytes-per-range", required_argument, NULL, TOPT_MAX_BYTES_PER_RANGE},
 		{"max-connections", required_argument, NULL, TOPT_MAX_CONNECTIONS},
 		{"interval", required_argument, NULL, TOPT_INTERVAL},
+		{"tls-cert", required_argument, NULL, TOPT_TLS_CERT},
+		{"tls-key", required_argument, NULL, TOPT_TLS_KEY},
 		{NULL, 0, NULL, 0},
 	};
 	struct mfs_tracker_server_config cfg = {0};
 	char listen[MFS_HOSTPORT_HOST_MAX + 1], db[4096], shown[MFS_HOSTPORT_TEXT_MAX];
+	char why[256], pin_text[MFS_TLS_PIN_TEXT_MAX];
+	uint8_t pin[MFS_TLS_PIN_BYTES];
 	const char *listen_arg = NULL, *db_arg = NULL;
 	struct run run = {0};
 	uint64_t size;
@@ -193,6 +203,12 @@ int cmd_tracker(int argc, char **argv)
 			break;
 		case TOPT_DB:
 			db_arg = optarg;
+			break;
+		case TOPT_TLS_CERT:
+			cfg.tls_cert = optarg;
+			break;
+		case TOPT_TLS_KEY:
+			cfg.tls_key = optarg;
 			break;
 		case TOPT_MAX_MESSAGE:
 			if (cli_parse_size(optarg, &size) != 0 || size < 1024 ||
@@ -221,6 +237,12 @@ int cmd_tracker(int argc, char **argv)
 	if (mfs_hostport_parse(listen, &cfg.port, listen_arg, strlen(listen_arg), 0) != 0)
 		return cli_usage(&c, "--listen %s: expected HOST:PORT or [IPV6]:PORT", listen_arg);
 	cfg.host = listen;
+	if (!cfg.tls_cert != !cfg.tls_key)
+		return cli_usage(&c, "%s: wss:// needs both --tls-cert FILE and --tls-key FILE",
+				 cfg.tls_cert ? "--tls-cert" : "--tls-key");
+	if (cfg.tls_cert && (rc = mfs_tls_server_check(pin, cfg.tls_cert, cfg.tls_key, why,
+							sizeof why)) != 0)
+		return cli_fail(&c, 0, "%s", why);
 	if (db_arg) {
 		if (strlen(db_arg) >= sizeof db)
 			return cli_usage(&c, "--db: path too long");
@@ -248,7 +270,17 @@ int cmd_tracker(int argc, char **argv)
 	uv_signal_start(&run.sigint, on_signal, SIGINT);
 	uv_signal_start(&run.sigterm, on_signal, SIGTERM);
 	mfs_hostport_format(shown, sizeof shown, cfg.host, mfs_tracker_server_port(run.server));
-	printf("megafs tracker: listening on ws://%s\n", shown);
+	if (cfg.tls_cert) {
+		mfs_tls_pin_format(pin_text, pin);
+		printf("megafs tracker: listening on wss://%s/#%s\n", shown, pin_text);
+		printf("megafs tracker: certificate %s (hand out the URL with it; clients "
+		       "that trust a CA for this name may leave it out)\n", pin_text);
+	} else {
+		printf("megafs tracker: listening on ws://%s\n", shown);
+		fprintf(stderr, "megafs tracker: warning: plain ws://: whoever is on a client's "
+			"path reads the channels it follows and the manifests it publishes; "
+			"give --tls-cert and --tls-key for wss://\n");
+	}
 	fflush(stdout);
 
 	uv_run(&loop, UV_RUN_DEFAULT);

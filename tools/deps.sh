@@ -6,7 +6,7 @@ packages=(
 	build-essential cmake pkg-config
 	libsodium-dev libssl-dev liblmdb-dev libisal-dev libjansson-dev libcriterion-dev libfuse3-dev fuse3
 	libuv1-dev libwebsockets-dev libwebsockets-evlib-uv
-	ffmpeg tcpdump iproute2
+	ffmpeg tcpdump iproute2 openssl
 	util-linux coreutils binutils
 )
 

@@ -23,8 +23,8 @@ static const struct subcommand commands[] = {
 	{"init", cmd_init, "init [--size N] [--kdf PRESET] | init --hidden"},
 	{"channel", cmd_channel,
 	 "channel new [--public] TITLE | list | subscribe LINK [TITLE] | import FILE|- |\n"
-	 "                 export LINK | show LINK | grant LINK --to KEY --expires DURATION |\n"
-	 "                 revoke LINK --to KEY | rekey LINK"},
+	 "                 export LINK | show LINK | add LINK MAGNET [DIR] |\n"
+	 "                 grant LINK --to KEY --expires DURATION | revoke LINK --to KEY | rekey LINK"},
 	{"id", cmd_id, "id"},
 	{"ingest", cmd_ingest,
 	 "ingest FILE [--mode convergent|random] [--chunk-size N] [--channel LINK|--global]"},
@@ -41,7 +41,8 @@ static const struct subcommand commands[] = {
 	 "                 [--max-per-range N] [--max-connections N] [--idle-timeout S]\n"
 	 "                 [--range-v4 BITS] [--range-v6 BITS] [--max-announced-per-range N]\n"
 	 "                 [--max-keys N] [--max-bytes N] [--max-keys-per-range N]\n"
-	 "                 [--max-bytes-per-range N] [--interval S]"},
+	 "                 [--max-bytes-per-range N] [--interval S]\n"
+	 "                 [--tls-cert FILE --tls-key FILE]"},
 	{"serve", cmd_serve, "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]..."},
 	{"fetch", cmd_fetch, "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY]]..."},
 	{"help", cmd_help, "help [COMMAND]"},
@@ -66,6 +67,9 @@ static void usage(FILE *f)
 		"  --protect                ask for that password on the terminal\n"
 		"  --new-password-file F    init --hidden: the new volume's password\n"
 		"                           (or MEGAFS_NEW_PASSWORD)\n\n"
+		"A tracker URL is wss://HOST[:PORT][/PATH][#sha256=FINGERPRINT] (TLS 1.3; the\n"
+		"fingerprint megafs tracker prints pins its certificate, else a CA must vouch\n"
+		"for HOST) or ws://HOST[:PORT][/PATH] (plain text: readable on its path).\n\n"
 		"Which volume opens depends only on the password. See megafs(1), megafs(7).\n");
 }
 

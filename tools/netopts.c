@@ -11,8 +11,9 @@ int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
 	switch (opt) {
 	case OPT_TRACKER:
 		if (mfs_tracker_url_check(arg) != 0)
-			return cli_usage(c, "--tracker %s: a tracker is ws://HOST[:PORT][/PATH] "
-					 "(wss:// is not supported yet)", arg);
+			return cli_usage(c, "--tracker %s: a tracker is wss://HOST[:PORT][/PATH]"
+					 "[#sha256=FINGERPRINT] (64 hex digits, as `megafs tracker` "
+					 "prints it) or ws://HOST[:PORT][/PATH]", arg);
 		if (n->n_trackers == NET_MAX_TRACKERS)
 			return cli_usage(c, "--tracker: at most %d trackers", NET_MAX_TRACKERS);
 		n->trackers[n->n_trackers++] = arg;

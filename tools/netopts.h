@@ -1,8 +1,9 @@
 /* netopts: the network options mount, serve and fetch share, and starting
  * the swarm (net/swarm) they describe.
  *
- *   --tracker URL      a tracker (ws://HOST:PORT); many allowed; remembered
- *                      per channel in the volume and used again later
+ *   --tracker URL      a tracker (wss://HOST:PORT/#sha256=PIN, or plain
+ *                      ws://HOST:PORT); many allowed; remembered whole (its
+ *                      pin too) per channel in the volume and used again later
  *   --listen HOST:PORT serve blobs to peers here (PORT 0: any free port)
  *   --peer ADDR        a peer to dial, HOST:PORT or HOST:PORT#NODEKEY */
 #ifndef MFS_NETOPTS_H

@@ -97,7 +97,7 @@ static void fill_attr(const struct mfs_fs *fs, struct stat *st, uint64_t ino,
 		st->st_mode = S_IFDIR | (fs->cfg.writable ? 0755 : 0555);
 		st->st_nlink = 2 + children;
 	} else {
-		st->st_mode = S_IFREG | (fs->cfg.writable && kind == MFS_NODE_FILE ? 0644 : 0444);
+		st->st_mode = S_IFREG | (fs->cfg.writable ? 0644 : 0444);
 		st->st_nlink = 1;
 	}
 }
@@ -138,14 +138,14 @@ static int entry_of(struct mfs_fs *fs, uint64_t parent, const char *name,
 }
 
 /* What a published writer became (the kernel may still call it by the
- * number create gave it): a file, or NULL once it is gone. tree_lock
- * held. */
+ * number create gave it): a file or a magnet link, or NULL once it is
+ * gone. tree_lock held. */
 static const struct mfs_node *published_as(struct mfs_fs *fs, const struct writer *w)
 {
 	const struct mfs_node *dir = mfs_tree_by_ino(fs->tree, w->parent);
 	const struct mfs_node *n = dir ? mfs_tree_child(dir, w->name) : NULL;
 
-	return n && n->kind == MFS_NODE_FILE ? n : NULL;
+	return n && n->kind != MFS_NODE_DIR ? n : NULL;
 }
 
 /* Attributes of a file being written, or of what it became. */
@@ -298,8 +298,8 @@ static int open_to_write(struct mfs_fs *fs, fuse_ino_t ino, int flags, struct ha
 	n = mfs_tree_by_ino(fs->tree, ino);
 	/* EROFS first: nothing is writable on a read-only mount. */
 	rc = n ? refuse_read_only(fs) : -ENOENT;
-	if (rc == 0 && n->kind != MFS_NODE_FILE)
-		rc = n->kind == MFS_NODE_DIR ? -EISDIR : -EPERM;
+	if (rc == 0 && n->kind == MFS_NODE_DIR)
+		rc = -EISDIR; /* a file or a magnet link is written anew, whole */
 	else if (rc == 0 && !(flags & O_TRUNC) && n->size > 0)
 		rc = -EPERM; /* open with O_TRUNC */
 	else if (rc == 0 && !(dir = strdup(n->parent->path)))
@@ -453,7 +453,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 		/* A file being written may grow (cp ends a sparse file with
 		 * ftruncate); nothing may shrink or change once published. */
-		rc = w ? mfs__writer_grow(w, (uint64_t)attr->st_size) : -EPERM;
+		rc = w ? mfs__writer_grow(fs, w, (uint64_t)attr->st_size) : -EPERM;
 		if (rc == 0)
 			rc = ino_attr(fs, ino, &st);
 	}
@@ -768,7 +768,7 @@ int mfs_fs_start(struct mfs_fs *fs, struct mfs_store *store, struct mfs_volume *
 				    fs->cfg.fetcher.fetch ? &fs->cfg.fetcher : NULL,
 				    fs->cfg.fetcher.fetch ? &network_reading : NULL);
 	if (rc == 0)
-		rc = mfs__publish_refresh(fs);
+		rc = mfs__publish_refresh(fs, 0);
 	if (rc == 0)
 		rc = mfs__watch_start(fs);
 	return rc;

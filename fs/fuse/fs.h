@@ -25,6 +25,7 @@
 
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
+#include <jansson.h>
 #include <stdint.h>
 
 #include "crypto/sign.h"
@@ -42,7 +43,9 @@ struct mfs_fs_config {
 	 * network plugs in here. */
 	struct mfs_blob_fetcher fetcher;
 	/* Told each manifest this mount published (canonical JSON, borrowed
-	 * for the call), after it is stored; may be NULL. */
+	 * for the call), after it is stored, and on a writable mount each
+	 * newer one another process stored in the volume (`megafs channel
+	 * add`); may be NULL. */
 	void (*published)(void *ctx, const char *json, size_t len);
 	void *published_ctx;
 };
@@ -60,6 +63,18 @@ void mfs_fs_free(struct mfs_fs *fs); /* NULL-safe; wipes the session cache */
 /* The mount's session cache (after mfs_fs_start), e.g. to serve from it. */
 struct mfs_session_cache *mfs_fs_session_cache(struct mfs_fs *fs);
 const struct fuse_lowlevel_ops *mfs_fs_ops(void);
+
+/* Publishes item into directory dir ("" the root; made, with the ones on
+ * the way, when missing) of channel pk, with no mount: the same pipeline
+ * as a write through one (newest manifest, edit, sign, store, in one write
+ * transaction). item is a magnet link string the caller checked
+ * (fs/channel/magnet); an item shown under the same name is replaced.
+ * Mounts of pk in the volume show it within a watch period. *sequence
+ * (may be NULL) receives the new sequence. Errors: -EPERM (the volume does
+ * not own pk), MFS_E_NOTFOUND (it does not know pk), -EINVAL, -EEXIST,
+ * -EISDIR, -ENOTDIR as the tree's edits (fs/fuse/tree.h), the volume's. */
+int mfs_fs_publish_item(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			const char *dir, json_t *item, uint64_t *sequence);
 
 /* Logging for the mount: stderr, or syslog once daemonised. No file names,
  * no content: what happened, not what was read or written. */

@@ -70,6 +70,11 @@ struct writer {
 	int64_t mtime;
 
 	pthread_mutex_t lock;
+	/* A NAME.magnet file holds one magnet link: its bytes gather here
+	 * (text non-NULL, no ingest) and are checked and published as a
+	 * magnet item on close. */
+	char *text;                    /* protected by lock */
+	size_t text_len;               /* protected by lock */
 	struct mfs_ingest *ingest;     /* protected by lock */
 	struct mfs_volume_sink sink;   /* protected by lock */
 	uint64_t written;              /* protected by lock */
@@ -134,7 +139,8 @@ struct edit {
 	enum edit_kind kind;
 	const char *dir, *name;        /* E_ADD: dir only (the entry has the name) */
 	const char *to_dir, *to_name;  /* E_RENAME */
-	json_t *entry;                 /* E_ADD: a FileEntry object */
+	json_t *entry;                 /* E_ADD: a FileEntry object or a magnet link string */
+	int parents;                   /* E_ADD: make the directories on the way */
 	/* E_ADD (may be NULL): the sink that pinned the entry's blobs; the
 	 * manifest takes its pins over in the same transaction. */
 	struct mfs_volume_sink *sink;
@@ -148,16 +154,22 @@ struct edit {
  * publish_lock and, inside it, tree_lock and watch_lock: call it holding
  * nothing but (at most) one writer's lock. */
 int mfs__publish_edit(struct mfs_fs *fs, const struct edit *ed);
-/* Shows the store's newest manifest, if it is newer than the tree. Takes
- * publish_lock and, inside it, tree_lock and watch_lock: call it holding
- * nothing. */
-int mfs__publish_refresh(struct mfs_fs *fs);
+/* Shows the store's newest manifest, if it is newer than the tree. With
+ * announce, on a writable mount, a newer manifest shown (stored by another
+ * process: `megafs channel add`) also goes to cfg.published, so that
+ * the trackers get it. Takes publish_lock and, inside it, tree_lock and
+ * watch_lock: call it holding nothing. */
+int mfs__publish_refresh(struct mfs_fs *fs, int announce);
 
 /* ---- writer.c: files being written ---- */
 
 /* A new file dir/name (parent: dir's inode) being written, numbered from
  * MFS_PENDING_INO, with one open and lookups kernel references. -EROFS
- * when the volume does not own the channel. Takes writers_lock. */
+ * when the volume does not own the channel. A name ending in .magnet makes
+ * a magnet item, not a file: at most MFS_MAGNET_MAX bytes (and a newline),
+ * published only if they are a magnet link (fs/channel/magnet) that shows
+ * as that very name; else the close fails with EINVAL (-EFBIG for a write
+ * past the limit) and the log says why. Takes writers_lock. */
 int mfs__writer_new(struct writer **out, struct mfs_fs *fs, uint64_t parent, const char *dir,
 	       const char *name, uint64_t lookups);
 /* The writer numbered ino, or NULL. The pointer stays good while the
@@ -171,7 +183,7 @@ int mfs__writer_write(struct mfs_fs *fs, struct writer *w, const void *data, siz
 		 uint64_t off);
 /* ftruncate while being written: it may only grow (with zeros); -EPERM for
  * any other size, or once the file is no longer being written. */
-int mfs__writer_grow(struct writer *w, uint64_t size);
+int mfs__writer_grow(struct mfs_fs *fs, struct writer *w, uint64_t size);
 /* close(): publishes the file if anything was written (a close of an empty
  * file is a shell's dup-and-close: it waits for a later close); later calls
  * return the first result. */

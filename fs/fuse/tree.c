@@ -7,9 +7,7 @@
 
 #include "fs/blob/fileentry.h"
 #include "fs/channel/channel.h"
-
-#define MAGNET_SUFFIX ".magnet"
-#define MAGNET_NAME_MAX 200
+#include "fs/channel/magnet.h"
 
 /* ---- inode numbers: a chained hash table from identity to number ---- */
 
@@ -185,58 +183,6 @@ static int at_or_below(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Copies the value of query parameter key of a magnet link, URL-decoded,
- * with '/' and control characters made '_'; 0 when absent or empty. */
-static size_t magnet_param(char *out, size_t cap, const char *link, const char *key)
-{
-	size_t klen = strlen(key), n = 0;
-	const char *p = strchr(link, '?');
-
-	while (p && *p) {
-		p++;
-		if (strncmp(p, key, klen) == 0 && p[klen] == '=') {
-			for (p += klen + 1; *p && *p != '&' && n + 1 < cap; p++) {
-				int c = (uint8_t)*p;
-
-				if (c == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-					c = hexval(p[1]) * 16 + hexval(p[2]);
-					p += 2;
-				} else if (c == '+') {
-					c = ' ';
-				}
-				out[n++] = (char)(c == '/' || c < 0x20 || c == 0x7f ? '_' : c);
-			}
-			out[n] = '\0';
-			return n;
-		}
-		p = strchr(p, '&');
-	}
-	return 0;
-}
-
-/* "<dn>.magnet", else "<info hash>.magnet", else "link.magnet". */
-static void magnet_name(char out[static MAGNET_NAME_MAX + sizeof MAGNET_SUFFIX], const char *link)
-{
-	char base[MAGNET_NAME_MAX + 1];
-	const char *btih;
-
-	if (magnet_param(base, sizeof base, link, "dn") == 0 || strcmp(base, ".") == 0 ||
-	    strcmp(base, "..") == 0) {
-		if (magnet_param(base, sizeof base, link, "xt") > 0 &&
-		    (btih = strrchr(base, ':')) && btih[1])
-			memmove(base, btih + 1, strlen(btih));
-		else
-			strcpy(base, "link");
-	}
-	snprintf(out, MAGNET_NAME_MAX + sizeof MAGNET_SUFFIX, "%s%s", base, MAGNET_SUFFIX);
-}
-
 /* The name an item shows as; "" when it cannot be shown. */
 static void item_name(char out[static MFS_NAME_MAX + 1], json_t *item)
 {
@@ -244,7 +190,7 @@ static void item_name(char out[static MFS_NAME_MAX + 1], json_t *item)
 
 	out[0] = '\0';
 	if (json_is_string(item)) {
-		magnet_name(out, json_string_value(item));
+		mfs_magnet_name(out, json_string_value(item));
 	} else if (json_is_object(item) && (name = json_string_value(json_object_get(item, "name"))) &&
 		   mfs_entry_name_valid(name)) {
 		snprintf(out, MFS_NAME_MAX + 1, "%s", name);
@@ -761,12 +707,13 @@ static int sub_path_is_dir(json_t *cols, const char *dir, const char *name)
 int mfs_tree_add_file(json_t **out, json_t **removed, json_t *collections, const char *dir,
 		      json_t *entry)
 {
-	const char *name = json_string_value(json_object_get(entry, "name"));
+	char name[MFS_NAME_MAX + 1];
 	json_t *copy;
 
 	if (removed)
 		*removed = NULL;
-	if (!name || !mfs_entry_name_valid(name))
+	item_name(name, entry); /* "" for an entry that cannot be shown */
+	if (!name[0])
 		return -EINVAL;
 	if (!is_dir(collections, dir))
 		return -ENOENT;
@@ -824,6 +771,40 @@ int mfs_tree_mkdir(json_t **out, json_t *collections, const char *dir, const cha
 	if (!copy)
 		return -ENOMEM;
 	return finish(out, copy, rc);
+}
+
+int mfs_tree_mkdir_p(json_t **out, json_t *collections, const char *path)
+{
+	json_t *cur = json_incref(collections), *next;
+	char *copy = strdup(path), *end;
+	int rc = copy ? 0 : -ENOMEM;
+
+	if (rc == 0 && !mfs_channel_title_valid(path))
+		rc = -EINVAL;
+	/* Each prefix in turn: "a", "a/b", "a/b/c". */
+	for (end = copy; rc == 0 && end && *end; end = end ? end + 1 : NULL) {
+		char *last;
+
+		end = strchr(end, '/');
+		if (end)
+			*end = '\0';
+		last = strrchr(copy, '/');
+		if (!is_dir(cur, copy)) {
+			if (last)
+				*last = '\0';
+			rc = mfs_tree_mkdir(&next, cur, last ? copy : "", last ? last + 1 : copy);
+			if (last)
+				*last = '/';
+			if (rc == 0) {
+				json_decref(cur);
+				cur = next;
+			}
+		}
+		if (end)
+			*end = '/';
+	}
+	free(copy);
+	return finish(out, cur, rc);
 }
 
 /* 1 when nothing is below path: no items in its collection, no titles under it. */

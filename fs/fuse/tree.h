@@ -73,11 +73,17 @@ uint64_t mfs_tree_node_count(const struct mfs_tree *t);
  * unpinned. Errors are -errno, as the file operation would return them:
  * -ENOENT (no such file or parent), -EEXIST, -ENOTEMPTY, -EISDIR, -ENOTDIR,
  * -EINVAL (a bad name), -EPERM (magnet links cannot be renamed). */
+/* add_file: entry is a FileEntry object, or a magnet link string (checked by
+ * the caller: fs/channel/magnet), shown under the name the tree gives it. */
 int mfs_tree_add_file(json_t **out, json_t **removed, json_t *collections, const char *dir,
 		      json_t *entry);
 int mfs_tree_remove_file(json_t **out, json_t **removed, json_t *collections, const char *dir,
 			 const char *name);
 int mfs_tree_mkdir(json_t **out, json_t *collections, const char *dir, const char *name);
+/* mkdir -p: path ("" the root) and every directory on the way, where
+ * missing; -EINVAL for a path no title can be (mfs_channel_title_valid),
+ * -EEXIST where a file holds a name on the way. */
+int mfs_tree_mkdir_p(json_t **out, json_t *collections, const char *path);
 int mfs_tree_rmdir(json_t **out, json_t *collections, const char *dir, const char *name);
 int mfs_tree_rename(json_t **out, json_t **removed, json_t *collections, const char *from_dir,
 		    const char *from_name, const char *to_dir, const char *to_name);

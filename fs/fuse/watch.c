@@ -122,7 +122,7 @@ static void *watcher_main(void *arg)
 		if (mfs_volume_refresh(fs->vol, &generation) == 0 &&
 		    generation != fs->seen_generation) {
 			fs->seen_generation = generation;
-			if (mfs__publish_refresh(fs) != 0)
+			if (mfs__publish_refresh(fs, 1) != 0)
 				mfs_log(fs, "could not read the channel's newest manifest");
 		}
 		while (list) {

@@ -7,7 +7,9 @@
  * published whole at its first close that follows a write, or not at all;
  * a file that fails or is abandoned gives back what it stored; nobody else
  * sees it before it is published. Writes must go forward (a gap is a hole
- * of zeros): the content is sealed as it comes.
+ * of zeros): the content is sealed as it comes. A NAME.magnet file is no
+ * file: its few bytes gather in memory and become a magnet item of the
+ * manifest, if they are a magnet link that shows as NAME.magnet.
  *
  * Threads: any. Each writer's lock guards its content; writers_lock the
  * list and the kernel's references (see fs_internal.h for the order). */
@@ -20,6 +22,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/channel/channel.h"
+#include "fs/channel/magnet.h"
 #include "fs/fuse/fs_internal.h"
 
 /* The convergence secret of fs's channel, into secret and o (which points
@@ -43,6 +46,7 @@ static int channel_convergence(struct mfs_fs *fs, struct mfs_channel_secret *sec
 static void writer_free(struct writer *w)
 {
 	mfs_volume_sink_clear(&w->sink); /* cleared already, but where ingest never began */
+	free(w->text);
 	free(w->dir);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
@@ -70,7 +74,10 @@ int mfs__writer_new(struct writer **out, struct mfs_fs *fs, uint64_t parent, con
 	}
 	if (rc == 0)
 		rc = channel_convergence(fs, secret, &o);
-	if (rc == 0) {
+	/* Room for the longest link and "\r\n": a longer write fails. */
+	if (rc == 0 && mfs_magnet_is_name(name) && !(w->text = malloc(MFS_MAGNET_MAX + 2)))
+		rc = -ENOMEM;
+	if (rc == 0 && !w->text) {
 		sink = mfs_volume_sink_as_sink(&w->sink);
 		rc = mfs_ingest_begin(&w->ingest, name, &o, &sink);
 	}
@@ -123,13 +130,38 @@ static void writer_fail(struct writer *w, int rc)
 	w->error = rc;
 }
 
+/* Appends data[size] to a .magnet file's bytes (data NULL: zeros).
+ * Called with w->lock held. */
+static int text_append(struct mfs_fs *fs, struct writer *w, const void *data, size_t size)
+{
+	if (size > MFS_MAGNET_MAX + 2 - w->text_len) {
+		mfs_log(fs, "a .magnet file was not published: it is longer than the %d bytes a "
+			"magnet link may be, and it holds one magnet link", MFS_MAGNET_MAX);
+		return -EFBIG;
+	}
+	if (data)
+		memcpy(w->text + w->text_len, data, size);
+	else
+		memset(w->text + w->text_len, 0, size);
+	w->text_len += size;
+	return 0;
+}
+
 /* Writes zeros up to offset end (a hole, or ftruncate to a larger size).
  * Called with w->lock held. */
-static int writer_zero_to(struct writer *w, uint64_t end)
+static int writer_zero_to(struct mfs_fs *fs, struct writer *w, uint64_t end)
 {
 	static const uint8_t zeros[65536];
 	int rc = 0;
 
+	if (w->text && end > w->written) {
+		/* Anything past the limit fails: a size_t holds that much. */
+		rc = text_append(fs, w, NULL, (size_t)(end - w->written > MFS_MAGNET_MAX + 3
+							? MFS_MAGNET_MAX + 3 : end - w->written));
+		if (rc == 0)
+			w->written = end;
+		return rc;
+	}
 	while (rc == 0 && end > w->written) {
 		size_t n = end - w->written < sizeof zeros ? (size_t)(end - w->written) : sizeof zeros;
 
@@ -154,9 +186,9 @@ int mfs__writer_write(struct mfs_fs *fs, struct writer *w, const void *data, siz
 			    "written and published whole, so writes must go forward");
 	}
 	if (rc == 0)
-		rc = writer_zero_to(w, off);
+		rc = writer_zero_to(fs, w, off);
 	if (rc == 0)
-		rc = mfs_ingest_write(w->ingest, data, size);
+		rc = w->text ? text_append(fs, w, data, size) : mfs_ingest_write(w->ingest, data, size);
 	if (rc == 0)
 		w->written += size;
 	if (rc != 0 && w->state == W_OPEN && rc != -EIO)
@@ -165,13 +197,13 @@ int mfs__writer_write(struct mfs_fs *fs, struct writer *w, const void *data, siz
 	return rc;
 }
 
-int mfs__writer_grow(struct writer *w, uint64_t size)
+int mfs__writer_grow(struct mfs_fs *fs, struct writer *w, uint64_t size)
 {
 	int rc = -EPERM;
 
 	pthread_mutex_lock(&w->lock);
 	if (w->state == W_OPEN && size > w->written) {
-		rc = writer_zero_to(w, size);
+		rc = writer_zero_to(fs, w, size);
 		if (rc != 0)
 			writer_fail(w, rc);
 	}
@@ -179,23 +211,55 @@ int mfs__writer_grow(struct writer *w, uint64_t size)
 	return rc;
 }
 
+/* A .magnet file's bytes as the magnet item *entry: -EINVAL (and the log
+ * says why) unless they are a magnet link that shows as the file's name.
+ * Called with w->lock held. */
+static int text_item(struct mfs_fs *fs, struct writer *w, json_t **entry)
+{
+	struct mfs_magnet m;
+	char why[200];
+
+	if (mfs_magnet_parse(&m, w->text, w->text_len, why, sizeof why) != 0) {
+		mfs_log(fs, "a .magnet file was not published: it must hold one magnet link "
+			"(magnet:?xt=urn:btih:...): %s", why);
+		return -EINVAL;
+	}
+	if (strcmp(m.name, w->name) != 0) {
+		mfs_log(fs, "a .magnet file was not published: its link shows under another "
+			"name (its dn parameter, else its info hash, then .magnet); write it "
+			"under that name");
+		return -EINVAL;
+	}
+	*entry = json_stringn(w->text, m.len);
+	return *entry ? 0 : -ENOMEM;
+}
+
+/* The file's FileEntry as JSON, its blobs committed. Called with w->lock
+ * held. */
+static int file_item(struct writer *w, struct mfs_file_entry *e, json_t **entry)
+{
+	int rc = mfs_ingest_finish(w->ingest, w->mtime, e);
+
+	w->ingest = NULL;
+	if (rc == 0)
+		rc = mfs_volume_sink_commit(&w->sink);
+	if (rc == 0)
+		rc = mfs_entry_to_json(entry, e);
+	return rc;
+}
+
 /* Seals the file and publishes it; later calls return the first result.
  * Called with w->lock held. */
 static int writer_finish(struct mfs_fs *fs, struct writer *w)
 {
-	struct mfs_file_entry e;
+	struct mfs_file_entry e = {0};
 	struct edit ed = {.kind = E_ADD, .dir = w->dir};
 	json_t *entry = NULL;
 	int rc;
 
 	if (w->state != W_OPEN)
 		return w->error;
-	rc = mfs_ingest_finish(w->ingest, w->mtime, &e);
-	w->ingest = NULL;
-	if (rc == 0)
-		rc = mfs_volume_sink_commit(&w->sink);
-	if (rc == 0)
-		rc = mfs_entry_to_json(&entry, &e);
+	rc = w->text ? text_item(fs, w, &entry) : file_item(w, &e, &entry);
 	if (rc == 0) {
 		ed.entry = entry;
 		ed.sink = &w->sink;

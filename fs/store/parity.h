@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MFS_PARITY_MAX_K 16u
-#define MFS_PARITY_MAX_M 32u
+#define MFS_PARITY_MAX_K 32u
+#define MFS_PARITY_MAX_M 64u
 
 /* parity[0..m-1] receive the parity of data[0..k-1], len bytes each.
  * -EINVAL for a k or m out of range. */

@@ -20,9 +20,10 @@
 
 #define HEADER_BYTES 80
 #define HEADER_SUM_BYTES 16
-/* 3: hidden volumes keep parity (volume format 3). 2: slots written in
+/* 4: a hidden volume keeps up to 16 copies of each map page. 3: hidden
+ * volumes keep parity (volume format 3). 2: slots written in
  * place. 1: LMDB copy-on-write for every slot write (not deniable). */
-#define STORE_VERSION 3
+#define STORE_VERSION 4
 #define FILL_BATCH 256
 
 static const char magic[8] = {'M', 'E', 'G', 'A', 'F', 'S', 0, 'S'};

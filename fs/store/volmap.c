@@ -184,6 +184,7 @@ struct view *volmap_view_new(uint32_t nb)
 	}
 	v->refs = 1;
 	v->nb = nb;
+	v->copies = 1;
 	return v;
 }
 
@@ -206,6 +207,7 @@ struct sb_disk {
 	uint32_t nb;
 	uint64_t entries;
 	int redundant;
+	unsigned copies;
 	uint32_t dir_pos[MAX_BUCKETS][MAP_COPIES];
 	uint64_t dir_gen[MAX_BUCKETS];
 };
@@ -225,6 +227,7 @@ void volmap_sb_encode(uint8_t *out, const struct view *v)
 	mfs_le_put(out + 60, v->nb, 4);
 	mfs_le_put(out + 64, v->entries, 8);
 	mfs_le_put(out + 72, (uint64_t)v->redundant, 4);
+	mfs_le_put(out + 76, volmap_copies(v), 4);
 	for (uint32_t b = 0; b < v->nb; b++) {
 		const unsigned copies = volmap_copies(v);
 		uint8_t *d = out + SB_HEAD + (size_t)b * SB_DIR_BYTES(copies);
@@ -249,12 +252,15 @@ static int sb_decode(struct sb_disk *d, const uint8_t *in, uint64_t slot_count)
 	d->nb = (uint32_t)mfs_le_get(in + 60, 4);
 	d->entries = mfs_le_get(in + 64, 8);
 	d->redundant = (int)mfs_le_get(in + 72, 4);
+	d->copies = (unsigned)mfs_le_get(in + 76, 4);
 	if (d->sb.bucket_count == 0 || (d->sb.bucket_count & (d->sb.bucket_count - 1)) != 0 ||
 	    d->nb == 0 || (d->nb & (d->nb - 1)) != 0 || d->redundant > 1 ||
-	    d->nb > (d->redundant ? MAX_BUCKETS_REDUNDANT : MAX_BUCKETS))
+	    d->nb > (d->redundant ? MAX_BUCKETS_REDUNDANT : MAX_BUCKETS) || d->copies == 0 ||
+	    d->copies > MAP_COPIES || (!d->redundant && d->copies != 1) ||
+	    SB_HEAD + (uint64_t)d->nb * SB_DIR_BYTES(d->copies) > MFS_SLOT_PAYLOAD)
 		return MFS_E_CORRUPT;
 	for (uint32_t b = 0; b < d->nb; b++) {
-		const unsigned copies = d->redundant ? MAP_COPIES : 1;
+		const unsigned copies = d->copies;
 		const uint8_t *e = in + SB_HEAD + (size_t)b * SB_DIR_BYTES(copies);
 
 		d->dir_gen[b] = mfs_le_get(e, 8);
@@ -395,6 +401,7 @@ int volmap_load_view(struct mfs_store *s, const struct side *sd, struct view *hi
 		v->gen = d->gen;
 		v->sb = d->sb;
 		v->redundant = d->redundant;
+		v->copies = d->copies;
 		v->nsb = nsb;
 		memcpy(v->sb_pos, sb_pos, sizeof sb_pos);
 		memcpy(v->sb_nonce, sb_nonce, sizeof sb_nonce);

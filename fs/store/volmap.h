@@ -25,15 +25,17 @@
 #define CT_AT MFS_AEAD_NONCE_BYTES
 #define PAD_AT (CT_AT + MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES)
 #define SB_MAGIC 0x5653464du /* "MFSV" */
-#define SB_VERSION 3u
+#define SB_VERSION 4u
 #define SB_HEAD 96
 /* Per map bucket: generation u64, then one position u32 per copy. */
 #define SB_DIR_BYTES(copies) (8u + 4u * (copies))
 #define MAX_BUCKETS 4096u
 /* A redundant volume (one made inside another, whose sessions may write
- * over it) keeps MAP_COPIES copies of each map page, its superblock on
- * half its candidates, and parity for every object. */
-#define MAP_COPIES 5u
+ * over it) keeps MIN_MAP_COPIES to MAP_COPIES copies of each map page (a
+ * lost page loses the volume), its superblock on half its candidates, and
+ * parity for every object. */
+#define MAP_COPIES 16u
+#define MIN_MAP_COPIES 5u
 #define MAX_BUCKETS_REDUNDANT 2048u
 #define PAGE_HEAD 4
 #define ENTRY_BYTES 24 /* slot id, position u32, generation u32 */
@@ -47,8 +49,8 @@
 #define E_STALE (MFS_E_FIRST - 1)
 
 _Static_assert(SB_HEAD + MAX_BUCKETS * SB_DIR_BYTES(1) <= MFS_SLOT_PAYLOAD, "superblock fits");
-_Static_assert(SB_HEAD + MAX_BUCKETS_REDUNDANT * SB_DIR_BYTES(MAP_COPIES) <= MFS_SLOT_PAYLOAD,
-	       "a redundant volume's superblock fits");
+_Static_assert(SB_HEAD + MAX_BUCKETS_REDUNDANT * SB_DIR_BYTES(MIN_MAP_COPIES) <= MFS_SLOT_PAYLOAD,
+	       "a redundant volume's largest map keeps five copies of each page");
 
 /* One volume's keys, in guarded memory. */
 struct vol_keys {
@@ -84,16 +86,33 @@ struct view {
 	uint64_t entries;
 	uint64_t npages;
 	int redundant;
+	unsigned copies; /* of each map page: 1, or volmap_copies_for's */
 	uint32_t sb_pos[MAX_CANDIDATES];
 	uint8_t sb_nonce[MAX_CANDIDATES][MFS_AEAD_NONCE_BYTES]; /* as written: changes when rewritten */
 	unsigned nsb;
 };
 
-/* Copies of each map page a view keeps; its largest map; how many
- * superblock copies a commit of side sd writes. */
+/* Copies of each map page a redundant volume writes in a store of
+ * slot_count slots with a map of nb pages: a 32nd of the store's slots,
+ * at least MIN_MAP_COPIES, at most MAP_COPIES and what the superblock's
+ * directory holds (16 up to 512 pages, 13 at 1,024, 5 at 2,048). A page
+ * is lost with probability p^copies when a share p of the slots is
+ * written over: 16 copies keep a 512-page map at p = 0.6 (an outer share
+ * of 50 %) with odds of about 6 %. The superblock says how many a state
+ * has: readers never recompute this. */
+static inline unsigned volmap_copies_for(int redundant, uint32_t nb, uint64_t slot_count)
+{
+	const uint64_t fit = ((MFS_SLOT_PAYLOAD - SB_HEAD) / nb - SB_DIR_BYTES(0)) / 4u;
+	uint64_t c = slot_count / 32 < MIN_MAP_COPIES ? MIN_MAP_COPIES : slot_count / 32;
+
+	c = c < MAP_COPIES ? c : MAP_COPIES;
+	return !redundant ? 1 : (unsigned)(c < fit ? c : fit);
+}
+
+/* Copies of each map page a view keeps; its largest map. */
 static inline unsigned volmap_copies(const struct view *v)
 {
-	return v->redundant ? MAP_COPIES : 1;
+	return v->copies;
 }
 
 static inline uint32_t volmap_max_buckets(const struct view *v)

@@ -22,26 +22,34 @@
 /* A new volume needs this many candidates free of the other volume's data:
  * two for the superblock, one to write the next one to. */
 #define MIN_USABLE (SB_COPIES + 1)
-#define MAX_OBJ_SLOTS 1024u /* 64 MiB: an object's slots (and parity) share one map page */
+#define MAX_OBJ_SLOTS 960u /* 60 MiB: an object's slots (and parity) share one map page */
 /* A redundant volume's objects: stripes of up to STRIPE data slots, each
- * with as many parity slots and EXTRA_PARITY more (a 1:1 code alone loses
- * small stripes too often: a three-slot blob with four parity slots lost
- * about 4 % of blobs when a third of the slots went); any k slots of a
- * stripe of k data slots give back the rest. Parity slot
- * j of the stripe that starts at data slot from has slot index
- * MFS_OBJ_PARITY_INDEX | (from + j). */
+ * k data slots with PARITY_FOR(k) parity slots, any k of which give back
+ * the rest. The rate decides what survives an outer volume that writes
+ * over a share p of the hidden slots (a stripe is lost when fewer than k
+ * of its slots are left): with k + 4 (2.25x) and stripes of 16, a 1 MiB
+ * chunk's blob (17 slots: 16 + 1) was lost with probability 1.6e-3 at
+ * p = 0.33 (what a 25 % unprotected outer share reaches), a 1 GiB file in
+ * four of five cases. With k + k/2 + 4 and stripes of 32, the blob is one
+ * stripe of 17 + 30 slots (2.76x), lost with probability 4e-6, the 1 GiB
+ * file in one case of 250. Small stripes need the + 4 (a 1:1 code lost
+ * about 4 % of three-slot blobs when a third of the slots went). Parity
+ * slot j of the stripe that starts at data slot from has slot index
+ * MFS_OBJ_PARITY_INDEX | (from / STRIPE * PARITY_FOR(STRIPE) + j). */
 #define STRIPE MFS_PARITY_MAX_K
 #define EXTRA_PARITY 4u
+#define PARITY_FOR(k) ((k) + ((k) + 1) / 2 + EXTRA_PARITY)
 /* A record (a name that starts with a zero byte: the keyring, the protect
  * key, the blob table's buckets, pinlogs) is small and every read of the
  * volume needs it: its stripes take at least RECORD_SLOTS slots. Without
- * the protect key a hidden volume does not open; with k + 4 it was the
+ * the protect key a hidden volume opens read-only; with k + 4 it was the
  * one object lost in some runs at a 50 % unprotected outer share. */
 #define RECORD_SLOTS 16u
-#define STRIPE_MAX (2 * STRIPE + EXTRA_PARITY) /* slots of a full stripe */
-_Static_assert(2 * MAX_OBJ_SLOTS + EXTRA_PARITY * (MAX_OBJ_SLOTS / STRIPE) <= PAGE_CAP,
+#define STRIPE_MAX (STRIPE + PARITY_FOR(STRIPE)) /* slots of a full stripe */
+_Static_assert(MAX_OBJ_SLOTS % STRIPE == 0 &&
+		       MAX_OBJ_SLOTS + PARITY_FOR(STRIPE) * (MAX_OBJ_SLOTS / STRIPE) <= PAGE_CAP,
 	       "an object and its parity fit one map page");
-_Static_assert(STRIPE + EXTRA_PARITY <= MFS_PARITY_MAX_M, "the code has the parity rows");
+_Static_assert(PARITY_FOR(STRIPE) <= MFS_PARITY_MAX_M, "the code has the parity rows");
 #define DEFAULT_CACHE_CAP (UINT64_C(1) << 30)
 #define CATCH_UP_TRIES 8
 
@@ -61,6 +69,7 @@ struct mfs_volume {
 	uint8_t cand_usable[MAX_CANDIDATES];      /* ours free of the protected volume */
 	uint8_t prot_cand_usable[MAX_CANDIDATES]; /* its free of ours */
 	int opened;                      /* open succeeded: close refreshes */
+	int protect_lost;                /* the stored protect key does not read: no writes */
 	int creating;                    /* self.view is not on disk yet */
 };
 
@@ -407,6 +416,13 @@ struct bufs {
 	uint8_t *raw;
 	uint8_t *stripe; /* redundant volumes: a stripe's payloads, guarded; wiped after use */
 	uint8_t *values; /* and a stripe's sealed slots */
+	/* The stripe rebuilt last, kept in stripe until the transaction ends
+	 * (or the buffer seals): a read across a stripe with several lost
+	 * slots decodes it once. Named by its first data slot's id and where
+	 * its data slots are (a rewrite moves them). */
+	uint32_t rebuilt_k;       /* 0: none */
+	uint8_t rebuilt_vid[VID_BYTES];
+	uint32_t rebuilt_pos[STRIPE];
 };
 
 static pthread_key_t bufs_key;
@@ -449,11 +465,21 @@ static struct bufs *bufs_take(void)
 	return b;
 }
 
+/* Forgets (and wipes) the stripe rebuilt last. */
+static void bufs_forget_rebuilt(struct bufs *b)
+{
+	if (b->rebuilt_k == 0)
+		return;
+	mfs_memzero(b->stripe, (size_t)b->rebuilt_k * MFS_SLOT_PAYLOAD);
+	b->rebuilt_k = 0;
+}
+
 static void bufs_give(struct bufs *b)
 {
 	if (!b)
 		return;
 	mfs_memzero(b->scratch, MFS_SLOT_PAYLOAD);
+	bufs_forget_rebuilt(b);
 	if (pthread_getspecific(bufs_key) || pthread_setspecific(bufs_key, b) != 0)
 		bufs_free(b); /* a nested transaction's: one pair is kept */
 }
@@ -566,7 +592,7 @@ int mfs_vtxn_begin(struct mfs_volume *v, int write, struct mfs_vtxn **out)
 	int rc;
 
 	if (write)
-		return write_start(v, out);
+		return v->protect_lost ? MFS_E_OVERWRITTEN : write_start(v, out);
 	rc = txn_new(v, 0, &t);
 	if (rc != 0)
 		return rc;
@@ -680,7 +706,7 @@ static int is_record(const struct volmap_obj *o)
 /* Parity slots of a stripe of k data slots. */
 static uint32_t parity_for(uint32_t k, int record)
 {
-	uint32_t m = k + EXTRA_PARITY;
+	uint32_t m = PARITY_FOR(k);
 
 	return record && k + m < RECORD_SLOTS ? RECORD_SLOTS - k : m;
 }
@@ -692,14 +718,14 @@ static uint32_t stripe_slots(int redundant, int record, uint32_t k)
 }
 
 /* Parity slots of an object of n data slots: stripe by stripe, each
- * stripe's parity indices following the last one's (STRIPE + EXTRA_PARITY
+ * stripe's parity indices following the last one's (PARITY_FOR(STRIPE)
  * apart, what a full stripe has), so they run from 0 up without a gap. */
 static uint64_t parity_slots(uint64_t n, int record)
 {
 	const uint64_t stripes = (n + STRIPE - 1) / STRIPE;
 
 	return n == 0 ? 0
-		      : (stripes - 1) * (STRIPE + EXTRA_PARITY) +
+		      : (stripes - 1) * PARITY_FOR(STRIPE) +
 				parity_for((uint32_t)(n - (stripes - 1) * STRIPE), record);
 }
 
@@ -708,7 +734,7 @@ static uint64_t parity_slots(uint64_t n, int record)
 static void stripe_vid(uint8_t vid[static VID_BYTES], const struct vol_keys *keys,
 		       const struct volmap_obj *o, uint32_t from, uint32_t k, uint32_t j)
 {
-	const uint32_t parity_from = from / STRIPE * (STRIPE + EXTRA_PARITY);
+	const uint32_t parity_from = from / STRIPE * PARITY_FOR(STRIPE);
 
 	volmap_obj_vid(vid, keys, o,
 		       j < k ? from + j : MFS_OBJ_PARITY_INDEX | (parity_from + j - k));
@@ -739,35 +765,50 @@ static int open_obj_slot(struct mfs_vtxn *t, const struct volmap_obj *o, uint32_
 static int rebuild_slot(struct mfs_vtxn *t, const struct volmap_obj *o, uint32_t index)
 {
 	const uint32_t from = index / STRIPE * STRIPE;
-	uint8_t vid[VID_BYTES], present[STRIPE_MAX] = {0};
+	struct bufs *b = t->bufs;
+	uint8_t vid[VID_BYTES], first[VID_BYTES], present[STRIPE_MAX] = {0};
 	uint8_t *blocks[STRIPE_MAX];
+	uint32_t pos[STRIPE];
 	struct entry e;
 	uint32_t k = 0, m, got = 0;
-	int rc = bufs_stripe(t->bufs);
+	int rc = bufs_stripe(b);
 
 	if (rc != 0)
 		return rc;
+	volmap_obj_vid(first, t->vol->self.keys, o, from);
 	while (k < STRIPE && (volmap_obj_vid(vid, t->vol->self.keys, o, from + k),
 			      lookup(t, vid, &e) == 0))
-		k++;
+		pos[k++] = e.pos;
 	if (index - from >= k)
 		return MFS_E_CORRUPT;
+	if (b->rebuilt_k == k && mfs_memeq(b->rebuilt_vid, first, VID_BYTES) &&
+	    memcmp(b->rebuilt_pos, pos, k * sizeof pos[0]) == 0)
+		goto done;
+	bufs_forget_rebuilt(b);
 	m = parity_for(k, is_record(o));
 	for (uint32_t j = 0; j < k + m; j++) {
-		blocks[j] = t->bufs->stripe + (size_t)j * MFS_SLOT_PAYLOAD;
+		blocks[j] = b->stripe + (size_t)j * MFS_SLOT_PAYLOAD;
 		if (got == k || j == index - from)
 			continue;
 		stripe_vid(vid, t->vol->self.keys, o, from, k, j);
 		present[j] = lookup(t, vid, &e) == 0 &&
-			     volmap_open_slot(t->vol->store, t->bufs->raw, t->vol->self.keys, e.pos, vid,
+			     volmap_open_slot(t->vol->store, b->raw, t->vol->self.keys, e.pos, vid,
 					      e.gen, blocks[j]) == 0;
 		got += present[j];
 	}
 	rc = mfs_parity_rebuild(blocks, present, k, m, MFS_SLOT_PAYLOAD);
-	if (rc == 0)
-		memcpy(t->bufs->scratch, blocks[index - from], MFS_SLOT_PAYLOAD);
-	mfs_memzero(t->bufs->stripe, (size_t)(k + m) * MFS_SLOT_PAYLOAD);
-	return rc;
+	/* The parity blocks were only the means: keep the data, wipe the rest. */
+	mfs_memzero(b->stripe + (size_t)k * MFS_SLOT_PAYLOAD, (size_t)m * MFS_SLOT_PAYLOAD);
+	if (rc != 0) {
+		mfs_memzero(b->stripe, (size_t)k * MFS_SLOT_PAYLOAD);
+		return rc;
+	}
+	b->rebuilt_k = k;
+	memcpy(b->rebuilt_vid, first, VID_BYTES);
+	memcpy(b->rebuilt_pos, pos, k * sizeof pos[0]);
+done:
+	memcpy(b->scratch, b->stripe + (size_t)(index - from) * MFS_SLOT_PAYLOAD, MFS_SLOT_PAYLOAD);
+	return 0;
 }
 
 /* Opens slot index into scratch; with rebuild, a slot that does not open
@@ -1194,6 +1235,7 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 	if (new_n > MAX_OBJ_SLOTS)
 		return -EFBIG;
 	if (v->redundant && (rc = bufs_stripe(t->bufs)) == 0) {
+		bufs_forget_rebuilt(t->bufs); /* the buffer seals now */
 		scratch = t->bufs->stripe;
 		values = t->bufs->values;
 	}
@@ -1349,7 +1391,9 @@ static int merge_page(struct page **out, const struct page *old, uint32_t b, uin
 static int build_map(struct mfs_vtxn *t, uint32_t nb, struct view *nv)
 {
 	const struct view *old = t->view;
-	const int regrow = nb != old->nb;
+	/* Every page is written again when the map grows or keeps another
+	 * number of copies (a superblock lists the same count for each). */
+	const int regrow = nb != old->nb || nv->copies != old->copies;
 	struct sorted_change *ch = calloc(t->chg_count + 1, sizeof *ch);
 	size_t nch = 0, at = 0;
 	int rc = ch ? 0 : -ENOMEM;
@@ -1388,7 +1432,6 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 {
 	const struct view *old = t->view;
 	struct vol_keys *k = t->vol->self.keys;
-	const unsigned copies = volmap_copies(old);
 	struct view *nv = NULL;
 	uint32_t nb = old->nb;
 	int rc;
@@ -1398,6 +1441,8 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 		if (!nv)
 			return -ENOMEM;
 		nv->redundant = old->redundant;
+		nv->copies = volmap_copies_for(old->redundant, nb,
+					       mfs_store_header(t->vol->store)->slot_count);
 		rc = build_map(t, nb, nv);
 		if (rc != -E2BIG)
 			break;
@@ -1415,7 +1460,7 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 			continue; /* empty, or shared with the old view */
 		volmap_meta_vid(vid, k, "map", b);
 		volmap_page_encode(t->bufs->scratch, p);
-		for (unsigned c = 0; rc == 0 && c < copies; c++) {
+		for (unsigned c = 0; rc == 0 && c < volmap_copies(nv); c++) {
 			rc = alloc_pos(t, &p->pos[c]);
 			if (rc == 0) {
 				volmap_seal_slot(t->bufs->raw, t->bufs->scratch, k, vid, p->gen);
@@ -1428,8 +1473,8 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 		const struct page *p = old->pages[b];
 		int kept = 0;
 
-		kept = nb == old->nb && nv->pages[b] == p;
-		for (unsigned c = 0; p && !kept && rc == 0 && c < copies; c++)
+		kept = nv->pages[b] == p;
+		for (unsigned c = 0; p && !kept && rc == 0 && c < volmap_copies(old); c++)
 			rc = poslist_add(&t->freed, p->pos[c]);
 	}
 	if (rc != 0) {
@@ -1525,6 +1570,7 @@ static int touch_protected(struct mfs_vtxn *t)
 		nv->gen = next_gen(cur->gen);
 		nv->sb = cur->sb;
 		nv->redundant = cur->redundant;
+		nv->copies = cur->copies;
 		nv->entries = cur->entries;
 		nv->npages = cur->npages;
 		rc = put_sb(vol->store, t->bufs->raw, t->bufs->scratch, sd, cur, nv,
@@ -1694,9 +1740,11 @@ static int attach_stored_protect(struct mfs_volume *v)
 	if (rc == 0)
 		rc = mfs_obj_read(t, PROTECT_NAME, PROTECT_NAME_LEN, 0, k->master, MFS_KEY_BYTES);
 	mfs_vtxn_abort(t);
+	if (rc == MFS_E_CORRUPT)
+		v->protect_lost = 1; /* reads stay possible; writes would land anywhere */
 	if (rc != 0) {
 		mfs_secure_free(k);
-		return rc == MFS_E_NOTFOUND ? 0 : rc;
+		return rc == MFS_E_NOTFOUND || rc == MFS_E_CORRUPT ? 0 : rc;
 	}
 	volmap_keys_from_master(k);
 	volmap_side_init(&v->prot, k, mfs_store_header(v->store)->slot_count);
@@ -1730,8 +1778,9 @@ int mfs_volume_open(struct mfs_volume **out, struct mfs_store *s, const char *pw
 	if (rc == 0 && v->prot.keys &&
 	    mfs_memeq(v->prot.keys->master, v->self.keys->master, MFS_KEY_BYTES))
 		rc = MFS_E_FORMAT; /* protecting a volume from itself means nothing */
-	/* A store the user may not write to still opens (read-only). */
-	if (rc == 0 && (rc = touch(v, 1)) == -EROFS)
+	/* A store the user may not write to still opens (read-only), and so
+	 * does a volume that lost its protect key. */
+	if (rc == 0 && ((rc = touch(v, 1)) == -EROFS || rc == MFS_E_OVERWRITTEN))
 		rc = 0;
 	if (rc != 0) {
 		mfs_volume_close(v);
@@ -1775,6 +1824,7 @@ int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const 
 		/* A volume made inside another is written over by that one's
 		 * sessions that do not know of it: it keeps parity. */
 		empty->redundant = v->redundant = v->prot.keys != NULL;
+		empty->copies = volmap_copies_for(empty->redundant, 1, mfs_store_header(s)->slot_count);
 		side_install(v, &v->self, empty);
 		v->creating = 1;
 	}
@@ -1830,7 +1880,9 @@ int mfs_volume_refresh(struct mfs_volume *v, uint64_t *generation)
 int mfs_volume_stats(struct mfs_volume *v, struct mfs_volume_stats *out)
 {
 	struct mfs_vtxn *t;
-	int rc = mfs_vtxn_begin(v, 1, &t); /* the free map needs the writer's view */
+	/* The free map needs the writer's view (nothing is written: even a
+	 * volume whose writes are refused counts). */
+	int rc = write_start(v, &t);
 
 	if (rc != 0)
 		return rc;
@@ -1842,6 +1894,7 @@ int mfs_volume_stats(struct mfs_volume *v, struct mfs_volume_stats *out)
 	out->protected_slots = v->prot.keys ? used_by(&v->prot, v->prot.view) : 0;
 	out->free_slots = mfs_vtxn_free_slots(t);
 	out->redundant = v->redundant;
+	out->writes_refused = v->protect_lost ? MFS_E_OVERWRITTEN : 0;
 	mfs_vtxn_abort(t);
 	return 0;
 }

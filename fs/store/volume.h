@@ -66,6 +66,8 @@ struct mfs_volume_stats {
 	uint64_t protected_slots; /* the protected volume's, when one is open */
 	uint64_t free_slots;      /* as this volume sees them */
 	int redundant;            /* objects carry parity, the map is kept in copies */
+	int writes_refused;       /* 0, or why (MFS_E_OVERWRITTEN: the key of the
+				   * volume it protects was written over) */
 	struct mfs_superblock sb;
 };
 
@@ -77,7 +79,10 @@ int mfs_volume_create(struct mfs_store *s, const char *pw, size_t pw_len, const 
 		      size_t protect_len);
 /* Opens the volume password opens; protect_pw as above (without it, the
  * volume protects the one whose key it stores, if any). MFS_E_BADPASS when
- * no volume opens with it, MFS_E_CORRUPT when its superblock is damaged. */
+ * no volume opens with it, MFS_E_CORRUPT when its superblock is damaged.
+ * A volume whose stored protect key was written over opens for reading:
+ * its write transactions are refused with MFS_E_OVERWRITTEN (writing
+ * without knowing where the other volume lies would destroy it). */
 int mfs_volume_open(struct mfs_volume **out, struct mfs_store *s, const char *pw, size_t pw_len,
 		    const char *protect_pw, size_t protect_len);
 void mfs_volume_close(struct mfs_volume *v); /* NULL-safe; wipes keys */

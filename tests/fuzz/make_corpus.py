@@ -157,5 +157,15 @@ def store_header():
     write("store_header", "bad-magic", b"MEGAFS\0T" + h[8:])
 
 
-for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header):
+def magnet():
+    """The links of the golden vector magnet.txt (verdict, tab, link with
+    \\xHH escapes), each a seed as a file holds it."""
+    for i, line in enumerate(vector("magnet.txt").decode().splitlines()):
+        verdict, link = line.split("\t", 1)
+        raw = link.encode("latin-1").decode("unicode_escape").encode("latin-1")
+        write("magnet", "%s-%02d" % ("ok" if verdict != "refused" else "bad", i), raw)
+    write("magnet", "ok-line", "magnet:?xt=urn:btih:%s&dn=x\n" % ("ab" * 20))
+
+
+for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet):
     make()

@@ -74,7 +74,8 @@ make_video() {
 }
 
 # start_tracker DBDIR [options...]: runs `megafs tracker` on 127.0.0.1 (any
-# port) in the background; sets TRACKER_PID and TRACKER_URL.
+# port) in the background; sets TRACKER_PID and TRACKER_URL (wss://...#sha256=
+# with --tls-cert and --tls-key).
 start_tracker() {
 	local db=$1 out
 	shift
@@ -83,7 +84,7 @@ start_tracker() {
 	TRACKER_PID=$!
 	PIDS+=("$TRACKER_PID")
 	for _ in $(seq 100); do
-		TRACKER_URL=$(sed -n 's/^megafs tracker: listening on \(ws:[^ ]*\).*/\1/p' "$out")
+		TRACKER_URL=$(sed -n 's/^megafs tracker: listening on \(wss\{0,1\}:[^ ]*\).*/\1/p' "$out")
 		[ -n "$TRACKER_URL" ] && return 0
 		kill -0 "$TRACKER_PID" 2>/dev/null || break
 		sleep 0.1

@@ -67,10 +67,10 @@ ok "a peer proving another key is refused; the fetch fails and writes nothing"
 # Bad requests: each says what is wrong, writes nothing.
 peer="127.0.0.1:$port#$key"
 MEGAFS_STORE=$SUB expect_fail "no such file" megafs fetch "$link" "nope.txt" -o "$T/x" --peer "$peer"
-MEGAFS_STORE=$SUB expect_fail "a tracker is ws://" megafs fetch "$link" "$name" -o "$T/x" \
+MEGAFS_STORE=$SUB expect_fail "a tracker is wss://" megafs fetch "$link" "$name" -o "$T/x" \
 	--tracker ws://127.0.0.1:99999
-MEGAFS_STORE=$SUB expect_fail "a tracker is ws://" megafs fetch "$link" "$name" -o "$T/x" \
-	--tracker wss://127.0.0.1:7000
+MEGAFS_STORE=$SUB expect_fail "a tracker is wss://" megafs fetch "$link" "$name" -o "$T/x" \
+	--tracker "wss://127.0.0.1:7000/#sha256=00"
 MEGAFS_STORE=$SUB expect_fail "not a peer address" megafs fetch "$link" "$name" -o "$T/x" \
 	--peer "127.0.0.1#$key"
 MEGAFS_STORE=$SUB expect_fail "serves nobody" megafs fetch "$link" "$name" -o "$T/x" \

@@ -339,10 +339,12 @@ static void outer_view(struct features *x, const struct file *f, const struct tr
 	if (best) {
 		uint32_t nb = (uint32_t)mfs_le_get(best_copy + 60, 4);
 
-		/* Format 3: per bucket a u64 generation, then a u32 position per
-		 * copy (five in a redundant volume: never an outer one). */
-		unsigned copies = mfs_le_get(best_copy + 72, 4) ? 5 : 1;
+		/* Format 4: per bucket a u64 generation, then a u32 position per
+		 * copy; the superblock says how many copies (offset 76: one, or
+		 * 5 to 16 in a redundant volume, never an outer one). */
+		unsigned copies = (unsigned)mfs_le_get(best_copy + 76, 4);
 
+		copies = copies < 1 || copies > 16 ? 1 : copies;
 		for (uint32_t b = 0; b < nb && b < 4096; b++) {
 			const uint8_t *d = best_copy + 96 + (size_t)b * (8 + 4 * copies);
 			uint32_t pp = (uint32_t)mfs_le_get(d + 8, 4);

@@ -1445,7 +1445,8 @@ static void selftest_clients(void)
 	CHECK(mfs_tracker_client_new(&t.doomed, &t.loop, "ws://127.0.0.1:9/", &cb_never, &t) == 0);
 	mfs_tracker_client_free(t.doomed);
 	CHECK(mfs_tracker_client_new(&t.dialer, &t.loop, "ws://127.0.0.1:9/", &cb_never, &t) == 0);
-	CHECK(mfs_tracker_client_new(&t.a, &t.loop, "wss://x/", &cb_a, &t) == -EPROTONOSUPPORT);
+	CHECK(mfs_tracker_client_new(&t.a, &t.loop, "https://x/", &cb_a, &t) == -EPROTONOSUPPORT);
+	CHECK(mfs_tracker_client_new(&t.a, &t.loop, "ws://x/#sha256=00", &cb_a, &t) == -EINVAL);
 	CHECK(mfs_tracker_client_new(&t.a, &t.loop, "ws://", &cb_a, &t) == -EINVAL);
 	CHECK(mfs_tracker_client_new(&t.a, &t.loop, "ws://h:0/", &cb_a, &t) == -EINVAL);
 

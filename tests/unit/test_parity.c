@@ -56,7 +56,7 @@ Test(parity, any_k_of_k_plus_m_blocks_rebuild_the_data)
 	static struct stripe s;
 
 	for (unsigned k = 1; k <= MFS_PARITY_MAX_K; k++) {
-		unsigned ms[] = {k, k + 4, 1, MFS_PARITY_MAX_M};
+		unsigned ms[] = {k, k + (k + 1) / 2 + 4, 1, MFS_PARITY_MAX_M};
 
 		for (unsigned c = 0; c < 4; c++) {
 			stripe_fill(&s, k, ms[c]);

@@ -270,11 +270,11 @@ static void publish_elsewhere(const char *name)
 Test(publish, refresh_shows_what_was_stored_elsewhere)
 {
 	publish_elsewhere("x");
-	cr_assert_eq(mfs__publish_refresh(fs), 0);
+	cr_assert_eq(mfs__publish_refresh(fs, 0), 0);
 	cr_assert_eq(shown_sequence(), 1);
 	cr_assert_neq(shown_ino("x", NULL), 0);
 	/* Nothing newer: the tree stays as it is. */
-	cr_assert_eq(mfs__publish_refresh(fs), 0);
+	cr_assert_eq(mfs__publish_refresh(fs, 0), 0);
 	cr_assert_eq(shown_sequence(), 1);
 	/* An edit starts from the newest stored manifest, not the tree. */
 	publish_elsewhere("y");

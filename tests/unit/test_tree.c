@@ -366,6 +366,55 @@ static double build_seconds(size_t n)
 /* Not a speed limit (machines differ; benchmarks measure speed): the
  * shape of the cost. Ten times the entries cost about ten times the time
  * (n log n for the sort); the quadratic build cost a hundred times. */
+/* The number of items in the collection titled title of cols. */
+static size_t items_in(json_t *cols, const char *title)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(cols, i, c)
+		if (strcmp(json_string_value(json_object_get(c, "title")), title) == 0)
+			return json_array_size(json_object_get(c, "items"));
+	return (size_t)-1;
+}
+
+Test(tree, a_magnet_is_added_under_its_shown_name_and_replaces_that_name)
+{
+	json_t *cols = keep(sample()), *next, *again, *removed;
+	json_t *link = keep(json_string("magnet:?xt=urn:btih:00&dn=Big+Buck+Bunny"));
+	json_t *plain = keep(json_string("magnet:?xt=urn:btih:ff"));
+
+	cr_assert_eq(mfs_tree_add_file(&next, &removed, cols, "", link), 0);
+	keep(next);
+	cr_assert_not_null(removed, "the link shown as Big Buck Bunny.magnet is replaced");
+	cr_assert(json_is_string(removed));
+	keep(removed);
+	cr_assert_eq(items_in(next, ""), 3);
+	cr_assert_eq(mfs_tree_add_file(&again, &removed, next, "Season 1/Extras", plain), 0);
+	keep(again);
+	cr_assert_null(removed);
+	cr_assert_eq(items_in(again, "Season 1/Extras"), 2);
+	cr_assert_eq(mfs_tree_add_file(&next, NULL, cols, "nowhere", plain), -ENOENT);
+	cr_assert_eq(mfs_tree_add_file(&next, NULL, cols, "", keep(json_integer(1))), -EINVAL);
+}
+
+Test(tree, mkdir_p_makes_what_is_missing_on_the_way)
+{
+	json_t *cols = keep(sample()), *next;
+
+	cr_assert_eq(mfs_tree_mkdir_p(&next, cols, "Season 1/Extras/Deleted/Scenes"), 0);
+	keep(next);
+	cr_assert_eq(items_in(next, "Season 1/Extras/Deleted"), 0);
+	cr_assert_eq(items_in(next, "Season 1/Extras/Deleted/Scenes"), 0);
+	cr_assert_eq(items_in(next, "Season 1"), (size_t)-1, "an implicit directory stays so");
+	cr_assert_eq(mfs_tree_mkdir_p(&next, cols, ""), 0);
+	cr_assert_eq(next, cols, "nothing to make");
+	json_decref(next);
+	cr_assert_eq(mfs_tree_mkdir_p(&next, cols, "a.mkv/x"), -EEXIST, "a file on the way");
+	cr_assert_eq(mfs_tree_mkdir_p(&next, cols, "a//b"), -EINVAL);
+	cr_assert_eq(mfs_tree_mkdir_p(&next, cols, "../b"), -EINVAL);
+}
+
 Test(tree, building_grows_linearly_with_the_entries_of_a_directory)
 {
 	double small = build_seconds(BIG / 10), big = build_seconds(BIG);

@@ -1,5 +1,5 @@
-/* fs/store/volmap: format 3 of a volume, held to golden vectors made once
- * from fixed keys (tests/vectors/volume-format-3.txt; slot-format-2.bin: the
+/* fs/store/volmap: format 4 of a volume, held to golden vectors made once
+ * from fixed keys (tests/vectors/volume-format-4.txt; slot-format-2.bin: the
  * slot seal has not changed since format 2),
  * so a silent change of slot ids, candidates, the superblock, map pages or
  * the slot seal fails here. MFS_WRITE_VECTORS=1 writes the files instead
@@ -17,7 +17,7 @@
 #ifndef MFS_SOURCE_DIR
 #define MFS_SOURCE_DIR "."
 #endif
-#define VECTORS MFS_SOURCE_DIR "/tests/vectors/volume-format-3.txt"
+#define VECTORS MFS_SOURCE_DIR "/tests/vectors/volume-format-4.txt"
 #define SLOT_VECTOR MFS_SOURCE_DIR "/tests/vectors/slot-format-2.bin"
 
 static struct vol_keys *fixed_keys(void)
@@ -102,12 +102,14 @@ static char *format_lines(size_t *len)
 	hex_line(out, "superblock_head", payload, SB_HEAD + 2 * SB_DIR_BYTES(1));
 	mfs_blob_id(digest, payload, MFS_SLOT_PAYLOAD);
 	hex_line(out, "superblock_digest", digest, sizeof digest);
-	/* A redundant volume: five copies of each map page, parity slots. */
+	/* A redundant volume: copies of each map page (16 in a small map),
+	 * parity slots. */
 	v->redundant = 1;
-	for (unsigned c = 1; c < MAP_COPIES; c++)
+	v->copies = MAP_COPIES;
+	for (unsigned c = 1; c < volmap_copies(v); c++)
 		p->pos[c] = 42 + c;
 	volmap_sb_encode(payload, v);
-	hex_line(out, "redundant_superblock_head", payload, SB_HEAD + 2 * SB_DIR_BYTES(MAP_COPIES));
+	hex_line(out, "redundant_superblock_head", payload, SB_HEAD + 2 * SB_DIR_BYTES(volmap_copies(v)));
 	slot_vid(vid, k, names[0], name_lens[0], 0x80000000u | 1);
 	hex_line(out, "parity_slot_id_0_1", vid, sizeof vid);
 	fclose(out);

@@ -180,7 +180,7 @@ Test(volume, wrong_password_changes_nothing)
 
 Test(volume, volumes_see_only_their_own_objects)
 {
-	struct fixture f = open_store(64);
+	struct fixture f = open_store(128);
 	struct mfs_volume *outer = tu_volume(f.store, "outer", NULL);
 	struct mfs_volume *hidden = tu_volume(f.store, "hidden", "outer");
 	uint8_t *got;
@@ -489,14 +489,15 @@ Test(volume, a_read_sees_what_another_process_committed)
 	close_store(&f);
 }
 
-/* A hidden volume's parity: per stripe of up to 16 data slots, 4 more
- * parity slots than data slots, numbered on from the last stripe's. */
-#define STRIPE 16u
-#define EXTRA 4u
+/* A hidden volume's parity: per stripe of k (up to 32) data slots,
+ * k + k/2 (rounded up) + 4 parity slots, numbered on from the last
+ * stripe's. */
+#define STRIPE 32u
+#define PARITY(k) ((k) + ((k) + 1) / 2 + 4u)
 
 static uint32_t parity_count(uint32_t n)
 {
-	return n + EXTRA * ((n + STRIPE - 1) / STRIPE);
+	return (n - 1) / STRIPE * PARITY(STRIPE) + PARITY(n - (n - 1) / STRIPE * STRIPE);
 }
 
 /* The store positions of an object's n data slots and all its parity slots. */
@@ -533,15 +534,16 @@ static void write_over(struct mfs_store *s, uint32_t pos)
 Test(volume, a_hidden_volume_rebuilds_slots_written_over_from_parity)
 {
 	struct fixture f = open_store(800);
-	const uint32_t n = 40; /* three stripes: 16, 16 and 8 data slots; 20, 20, 12 parity */
+	const uint32_t n = 72; /* three stripes: 32, 32 and 8 data slots; 52, 52, 16 parity */
 	const size_t len = (size_t)(n - 1) * MFS_SLOT_PAYLOAD + 100;
 	uint8_t *secret = malloc(len), *got;
-	uint32_t data[40], parity[52], small_data[1], small_parity[5];
+	uint32_t data[72], parity[120], small_data[1], small_parity[6];
 	struct mfs_volume_stats st;
 	struct mfs_volume *outer, *hidden;
 	uint64_t got_len;
 
 	cr_assert_eq(mfs_obj_slots_for(len), n);
+	cr_assert_eq(parity_count(n), 120);
 	outer = tu_volume(f.store, "outer", NULL);
 	cr_assert_eq(mfs_volume_stats(outer, &st), 0);
 	cr_assert_eq(st.redundant, 0, "an outer volume keeps no parity");
@@ -555,29 +557,29 @@ Test(volume, a_hidden_volume_rebuilds_slots_written_over_from_parity)
 	slot_positions(hidden, "diary", n, data, parity);
 	slot_positions(hidden, "note", 1, small_data, small_parity);
 	mfs_volume_close(hidden);
-	/* The small object keeps one of its six slots. */
+	/* The small object keeps one of its seven slots. */
 	write_over(f.store, small_data[0]);
-	for (uint32_t i = 0; i < 4; i++)
+	for (uint32_t i = 0; i < 5; i++)
 		write_over(f.store, small_parity[i]);
 	/* Each stripe loses exactly as many slots as it has parity: stripe 0
-	 * all its data (the length in slot 0 too) and 4 parity, stripe 1 ten
-	 * of each, stripe 2 all its parity. */
-	for (uint32_t i = 0; i < 16; i++)
+	 * all its data (the length in slot 0 too) and 20 parity, stripe 1
+	 * twenty-six of each, stripe 2 all its parity. */
+	for (uint32_t i = 0; i < 32; i++)
 		write_over(f.store, data[i]);
-	for (uint32_t i = 0; i < 4; i++)
+	for (uint32_t i = 0; i < 20; i++)
 		write_over(f.store, parity[i]);
-	for (uint32_t i = 0; i < 10; i++) {
-		write_over(f.store, data[16 + i]);
-		write_over(f.store, parity[20 + i]);
+	for (uint32_t i = 0; i < 26; i++) {
+		write_over(f.store, data[32 + i]);
+		write_over(f.store, parity[52 + i]);
 	}
-	for (uint32_t i = 40; i < 52; i++)
+	for (uint32_t i = 104; i < 120; i++)
 		write_over(f.store, parity[i]);
 	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
 	expect(hidden, "diary", secret, len);
 	expect(hidden, "note", (const uint8_t *)"a small secret", 14);
 	mfs_volume_close(hidden);
 	/* One slot more in stripe 1: too little is left, and it says so. */
-	write_over(f.store, data[16 + 10]);
+	write_over(f.store, data[32 + 26]);
 	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
 	cr_assert_eq(get(hidden, "diary", &got, &got_len), MFS_E_CORRUPT);
 	mfs_volume_close(hidden);
@@ -630,6 +632,47 @@ Test(volume, a_hidden_volume_record_comes_back_from_any_one_of_its_sixteen_slots
 	close_store(&f);
 }
 
+/* A hidden volume whose stored protect key (the outer volume's) was
+ * written over in all 16 of its slots still opens and reads, but refuses
+ * every write: it no longer knows where the outer volume lies. */
+Test(volume, a_hidden_volume_that_lost_its_protect_key_opens_read_only)
+{
+	struct fixture f = open_store(300);
+	uint32_t key[16];
+	struct mfs_volume_stats st;
+	struct mfs_volume *hidden;
+	struct mfs_vtxn *t;
+	char got[6];
+
+	mfs_volume_close(tu_volume(f.store, "outer", NULL));
+	hidden = tu_volume(f.store, "hidden", "outer");
+	put(hidden, "file", "hidden", 6);
+	cr_assert_eq(mfs_vtxn_begin(hidden, 0, &t), 0);
+	cr_assert_eq(mfs_obj_slot_position(t, "\0protect", 8, 0, &key[0]), 0);
+	for (uint32_t i = 0; i < 15; i++)
+		cr_assert_eq(mfs_obj_slot_position(t, "\0protect", 8, MFS_OBJ_PARITY_INDEX | i,
+						   &key[1 + i]),
+			     0);
+	mfs_vtxn_abort(t);
+	cr_assert_eq(mfs_volume_stats(hidden, &st), 0);
+	cr_assert_eq(st.writes_refused, 0);
+	mfs_volume_close(hidden);
+	for (uint32_t i = 0; i < 16; i++)
+		write_over(f.store, key[i]);
+	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
+	expect(hidden, "file", (const uint8_t *)"hidden", 6);
+	cr_assert_eq(mfs_vtxn_begin(hidden, 1, &t), MFS_E_OVERWRITTEN);
+	cr_assert_eq(mfs_volume_stats(hidden, &st), 0);
+	cr_assert_eq(st.writes_refused, MFS_E_OVERWRITTEN);
+	cr_assert_eq(mfs_vtxn_begin(hidden, 0, &t), 0);
+	cr_assert_eq(mfs_obj_read(t, "\0protect", 8, 0, got, 1), MFS_E_CORRUPT);
+	mfs_vtxn_abort(t);
+	mfs_volume_close(hidden);
+	cr_assert_eq(mfs_volume_open(&hidden, f.store, "outer", 5, NULL, 0), 0, "the outer one opens");
+	mfs_volume_close(hidden);
+	close_store(&f);
+}
+
 Test(volume, sealed_ahead_objects_of_a_hidden_volume_carry_parity)
 {
 	struct fixture f = open_store(300);
@@ -642,9 +685,9 @@ Test(volume, sealed_ahead_objects_of_a_hidden_volume_carry_parity)
 
 	mfs_volume_close(tu_volume(f.store, "outer", NULL));
 	hidden = tu_volume(f.store, "hidden", "outer");
-	cr_assert_eq(mfs_obj_sealed_slots(hidden, len), 2 * n + 8,
-		     "21 data slots: stripes of 16 and 5, 20 and 9 parity");
-	cr_assert_eq(mfs_obj_sealed_slots(hidden, 1), 1 + 5, "one data slot, five parity");
+	cr_assert_eq(mfs_obj_sealed_slots(hidden, len), n + 36,
+		     "21 data slots: one stripe, 36 parity");
+	cr_assert_eq(mfs_obj_sealed_slots(hidden, 1), 1 + 6, "one data slot, six parity");
 	sealed = malloc(mfs_obj_sealed_slots(hidden, len) * MFS_SLOT_BYTES);
 	scratch = mfs_secure_alloc(mfs_obj_seal_scratch(hidden, len));
 	tu_fill_random(secret, len, 52);

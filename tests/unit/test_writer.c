@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "crypto/mfs_error.h"
+#include "fs/channel/magnet.h"
 #include "fs/fuse/fs_internal.h"
 #include "fs/fuse/reader.h"
 #include "fs/store/keyring.h"
@@ -136,9 +137,9 @@ Test(writer, a_gap_and_a_larger_size_are_zeros)
 	memset(want + 100, 'b', 10);
 	cr_assert_eq(mfs__writer_write(fs, w, want, 10, 0), 0);
 	cr_assert_eq(mfs__writer_write(fs, w, want + 100, 10, 100), 0);
-	cr_assert_eq(mfs__writer_grow(w, 300), 0, "ftruncate may grow the file");
-	cr_assert_eq(mfs__writer_grow(w, 200), -EPERM, "never shrink it");
-	cr_assert_eq(mfs__writer_grow(w, 300), -EPERM, "nor leave it as it is");
+	cr_assert_eq(mfs__writer_grow(fs, w, 300), 0, "ftruncate may grow the file");
+	cr_assert_eq(mfs__writer_grow(fs, w, 200), -EPERM, "never shrink it");
+	cr_assert_eq(mfs__writer_grow(fs, w, 300), -EPERM, "nor leave it as it is");
 	done(w);
 	assert_published("holes", want, sizeof want);
 }
@@ -261,6 +262,68 @@ Test(writer, a_channel_the_volume_does_not_own_is_not_written)
 	cr_assert_eq(mfs__writer_new(&w, ro, MFS_ROOT_INO, "", "f", 1), -EROFS);
 	cr_assert_null(w);
 	mfs_fs_free(ro);
+}
+
+/* The magnet link the tree shows at path, or NULL. */
+static const char *magnet_at(const char *path)
+{
+	const struct mfs_node *n = mfs_tree_at(fs->tree, path);
+
+	return n && n->kind == MFS_NODE_MAGNET ? json_string_value(n->item) : NULL;
+}
+
+#define LINK "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=Ep+1"
+
+Test(writer, a_magnet_file_becomes_a_magnet_item_and_stores_nothing)
+{
+	const char line[] = LINK "\n";
+	uint64_t before = free_slots(), written;
+	struct writer *w = create("Ep 1.magnet");
+
+	cr_assert_eq(mfs__writer_write(fs, w, line, 10, 0), 0);
+	cr_assert_eq(mfs__writer_write(fs, w, line + 10, sizeof line - 11, 10), 0);
+	cr_assert_eq(mfs__writer_flush(fs, w), 0);
+	cr_assert_eq(mfs__writer_state(w, &written), W_PUBLISHED);
+	cr_assert_str_eq(magnet_at("Ep 1.magnet"), LINK, "the link, without its newline");
+	cr_assert_eq(fs->sequence, 1);
+	done(w);
+	cr_assert_geq(free_slots() + 1, before, "no blob: at most the manifest's slot");
+}
+
+Test(writer, a_magnet_file_that_is_no_link_or_not_its_name_is_refused)
+{
+	static const char *const cases[][2] = {
+		{"notes.magnet", "just some notes\n"},
+		{"Ep 2.magnet", LINK "\n"},  /* the link shows as "Ep 1.magnet" */
+		{"Ep 1.magnet", LINK "&dn=again"},
+	};
+	struct writer *w;
+	uint64_t written;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		w = create(cases[i][0]);
+		cr_assert_eq(mfs__writer_write(fs, w, cases[i][1], strlen(cases[i][1]), 0), 0);
+		cr_assert_eq(mfs__writer_flush(fs, w), -EINVAL, "%s", cases[i][1]);
+		cr_assert_eq(mfs__writer_state(w, &written), W_FAILED);
+		done(w);
+	}
+	cr_assert_eq(fs->sequence, 0, "nothing published");
+}
+
+Test(writer, a_magnet_file_longer_than_a_link_fails_at_the_write)
+{
+	static char big[MFS_MAGNET_MAX + 3];
+	struct writer *w = create("big.magnet");
+
+	memset(big, 'a', sizeof big);
+	cr_assert_eq(mfs__writer_write(fs, w, big, MFS_MAGNET_MAX + 2, 0), 0, "room for a CRLF");
+	cr_assert_eq(mfs__writer_write(fs, w, big, 1, MFS_MAGNET_MAX + 2), -EFBIG);
+	cr_assert_eq(mfs__writer_flush(fs, w), -EFBIG);
+	done(w);
+	w = create("hole.magnet");
+	cr_assert_eq(mfs__writer_grow(fs, w, UINT64_C(1) << 40), -EFBIG, "a hole too");
+	done(w);
+	cr_assert_eq(fs->sequence, 0);
 }
 
 /* Files written by several threads at once, as libfuse's workers do. */
