@@ -56,27 +56,51 @@ static int check_collections(json_t *collections, char *why, size_t why_len)
 	return 0;
 }
 
-int mfs_manifest_sign(char **out, size_t *out_len, uint64_t sequence, uint64_t timestamp,
-		      json_t *collections, const uint8_t pk[static MFS_SIGN_PK_BYTES],
-		      const uint8_t sk[static MFS_SIGN_SK_BYTES])
+/* The manifest without its signature: *root is a new reference. */
+static int unsigned_root(json_t **root, uint64_t sequence, uint64_t timestamp, json_t *collections,
+			 const uint8_t pk[static MFS_SIGN_PK_BYTES])
 {
-	char pk_hex[2 * MFS_SIGN_PK_BYTES + 1], sig_hex[2 * MFS_SIGN_BYTES + 1];
-	uint8_t sig[MFS_SIGN_BYTES];
-	char *body = NULL;
-	size_t body_len;
-	json_t *root;
+	char pk_hex[2 * MFS_SIGN_PK_BYTES + 1];
 	int rc;
 
+	*root = NULL;
 	if (sequence == 0 || sequence > INT64_MAX || timestamp > INT64_MAX)
 		return MFS_E_FORMAT;
 	rc = check_collections(collections, NULL, 0);
 	if (rc != 0)
 		return rc;
 	mfs_hex_encode(pk_hex, pk, MFS_SIGN_PK_BYTES);
-	root = json_pack("{s:O, s:s, s:I, s:I}", "collections", collections, "publicKey", pk_hex,
-			 "sequence", (json_int_t)sequence, "timestamp", (json_int_t)timestamp);
-	if (!root)
-		return -ENOMEM;
+	*root = json_pack("{s:O, s:s, s:I, s:I}", "collections", collections, "publicKey", pk_hex,
+			  "sequence", (json_int_t)sequence, "timestamp", (json_int_t)timestamp);
+	return *root ? 0 : -ENOMEM;
+}
+
+int mfs_manifest_unsigned(char **out, size_t *out_len, uint64_t sequence, uint64_t timestamp,
+			  json_t *collections, const uint8_t pk[static MFS_SIGN_PK_BYTES])
+{
+	json_t *root;
+	int rc = unsigned_root(&root, sequence, timestamp, collections, pk);
+
+	if (rc == 0)
+		rc = mfs_cjson_encode(out, out_len, root);
+	json_decref(root);
+	return rc;
+}
+
+int mfs_manifest_sign(char **out, size_t *out_len, uint64_t sequence, uint64_t timestamp,
+		      json_t *collections, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+		      const uint8_t sk[static MFS_SIGN_SK_BYTES])
+{
+	char sig_hex[2 * MFS_SIGN_BYTES + 1];
+	uint8_t sig[MFS_SIGN_BYTES];
+	char *body = NULL;
+	size_t body_len;
+	json_t *root;
+	int rc;
+
+	rc = unsigned_root(&root, sequence, timestamp, collections, pk);
+	if (rc != 0)
+		return rc;
 	rc = signed_bytes(&body, &body_len, root);
 	if (rc != 0)
 		goto out;

@@ -32,6 +32,11 @@ int mfs_manifest_sign(char **out, size_t *out_len, uint64_t sequence, uint64_t t
 		      json_t *collections, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 		      const uint8_t sk[static MFS_SIGN_SK_BYTES]);
 
+/* The same document without "signature" (what a private channel's reader
+ * keeps once it opened one: fs/channel), canonical, in *out (free()). */
+int mfs_manifest_unsigned(char **out, size_t *out_len, uint64_t sequence, uint64_t timestamp,
+			  json_t *collections, const uint8_t pk[static MFS_SIGN_PK_BYTES]);
+
 /* Verifies buf[len]. expected_pk may be NULL (any channel). Sequences <=
  * last_sequence are refused (pass 0 when none was seen). On success fills
  * *out (release with mfs_manifest_clear). Errors: MFS_E_FORMAT (malformed,

@@ -21,6 +21,8 @@ static const char *const messages[] = {
 		"this volume was partly overwritten by another volume's writes (made without --protect-file): what is left reads, nothing more can be written",
 	[MFS_E_OLDSTORE - MFS_E_FIRST] =
 		"store made by an older megafs, in a format this one does not read: make a new store with 'megafs init' and copy the files over",
+	[MFS_E_NOKEY - MFS_E_FIRST] =
+		"this channel is private and this volume holds no key that opens it: ask its owner for the link with its read key (megafs://KEY#READ-KEY) or for a grant to this volume's key (megafs id)",
 };
 
 const char *mfs_strerror(int err)

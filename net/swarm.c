@@ -41,6 +41,7 @@ struct inbox {
 	int busy;                              /* a job is on the thread pool */
 	size_t next;                           /* the tracker served next */
 	uint64_t stored;                       /* the newest sequence stored here */
+	int no_key;                            /* under lock: the last refused wanted a key */
 };
 
 struct mfs_swarm {
@@ -273,6 +274,10 @@ static void accept_done(uv_work_t *w, int status)
 	s->mstats.write_transactions += (uint64_t)j->wrote;
 	if (status == 0 && j->rc != 0)
 		s->mstats.refused++;
+	if (status == 0 && (j->rc == 0 || j->rc == MFS_E_NOKEY)) {
+		s->inbox[j->channel].no_key = j->rc == MFS_E_NOKEY;
+		pthread_cond_broadcast(&s->manifest_stored);
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (status == 0 && j->rc == 0) {
 		if (j->sequence > s->inbox[j->channel].stored)
@@ -667,6 +672,35 @@ static int have_manifest(struct mfs_swarm *s, const uint8_t *pk)
 	return rc == 0;
 }
 
+void mfs_swarm_publish_owned(struct mfs_swarm *s)
+{
+	for (size_t ci = 0; ci < s->cfg.n_channels; ci++) {
+		struct mfs_channel ch;
+		struct mfs_vtxn *t;
+		char *json = NULL;
+		size_t len = 0;
+		int rc = mfs_channel_find(s->cfg.vol, s->cfg.channels[ci], &ch, NULL);
+
+		if (rc != 0 || !ch.owned || mfs_vtxn_begin(s->cfg.vol, 0, &t) != 0)
+			continue;
+		rc = mfs_channel_manifest(t, s->cfg.channels[ci], &json, &len);
+		mfs_vtxn_abort(t);
+		if (rc == 0)
+			mfs_swarm_publish(s, json, len);
+		free(json);
+	}
+}
+
+/* 1 when the newest manifest of pk a tracker pushed was refused for want of
+ * a key (under s->lock). */
+static int no_key(struct mfs_swarm *s, const uint8_t *pk)
+{
+	for (size_t ci = 0; ci < s->cfg.n_channels; ci++)
+		if (memcmp(s->cfg.channels[ci], pk, MFS_SIGN_PK_BYTES) == 0)
+			return s->inbox[ci].no_key;
+	return 0;
+}
+
 int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 			    unsigned timeout_ms)
 {
@@ -687,8 +721,12 @@ int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIG
 		if (have_manifest(s, pk))
 			return 0;
 		pthread_mutex_lock(&s->lock);
-		while (rc == 0 && seen == s->manifests_stored)
+		while (rc == 0 && seen == s->manifests_stored && !no_key(s, pk))
 			rc = pthread_cond_timedwait(&s->manifest_stored, &s->lock, &deadline);
+		if (rc == 0 && no_key(s, pk)) {
+			pthread_mutex_unlock(&s->lock);
+			return MFS_E_NOKEY;
+		}
 		if (rc != 0)
 			break;
 	}

@@ -84,8 +84,14 @@ int mfs_swarm_fetcher(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], int
 		      uint8_t **blob, size_t *len);
 /* Sends a signed manifest (canonical JSON; copied) to every tracker. */
 void mfs_swarm_publish(struct mfs_swarm *s, const char *json, size_t len);
+/* Publishes the stored manifest of each of the swarm's channels the volume
+ * owns (one published by a command while no network ran: megafs channel
+ * grant, revoke, rekey). */
+void mfs_swarm_publish_owned(struct mfs_swarm *s);
 /* Waits until the volume holds a manifest of pk (stored before, or pushed
- * by a tracker): 0, or -ETIMEDOUT after timeout_ms. */
+ * by a tracker): 0, MFS_E_NOKEY as soon as a pushed one is refused for
+ * want of a key (a private channel: fs/channel), or -ETIMEDOUT after
+ * timeout_ms. */
 int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 			    unsigned timeout_ms);
 /* The port served on (0 when not listening) and the node's key. */

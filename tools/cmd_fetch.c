@@ -29,24 +29,17 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Subscribes to pk when the volume does not know it yet. */
-static int know_channel(struct cli *c, struct mfs_volume *vol, const uint8_t *pk, const char *link)
+/* Subscribes to link's channel when the volume does not know it yet, and
+ * keeps the read key (or grant) the link carries. */
+static int know_channel(struct cli *c, struct mfs_volume *vol, const struct mfs_link *l,
+			const char *link)
 {
-	struct mfs_vtxn *t;
-	int rc = mfs_vtxn_begin(vol, 1, &t);
+	int subscribed, rc = mfs_channel_know(vol, l, "", &subscribed, NULL);
 
-	if (rc == 0) {
-		rc = mfs_keyring_subscribe(t, pk, "");
-		if (rc == 0)
-			rc = mfs_vtxn_commit(t);
-		else
-			mfs_vtxn_abort(t);
-	}
-	if (rc == MFS_E_EXISTS)
-		return 0;
 	if (rc != 0)
 		return cli_fail(c, rc, "subscribing to %s", link);
-	fprintf(stderr, "megafs fetch: subscribed to %s\n", link);
+	if (subscribed)
+		fprintf(stderr, "megafs fetch: subscribed to %s\n", link);
 	return 0;
 }
 
@@ -59,16 +52,13 @@ static int find_entry(struct cli *c, struct mfs_volume *vol, const uint8_t *pk, 
 	struct mfs_inodes *inodes = NULL;
 	const struct mfs_node *node = NULL;
 	struct mfs_vtxn *t;
-	char *json = NULL, why[160] = "";
-	size_t len;
+	char why[160] = "";
 	int rc = mfs_vtxn_begin(vol, 0, &t);
 
 	if (rc == 0) {
-		rc = mfs_channel_manifest(t, pk, &json, &len);
+		rc = mfs_channel_open(t, pk, &m);
 		mfs_vtxn_abort(t);
 	}
-	if (rc == 0)
-		rc = mfs_manifest_verify(&m, json, len, pk, 0, why, sizeof why);
 	if (rc == 0)
 		rc = mfs_inodes_new(&inodes);
 	if (rc == 0)
@@ -85,7 +75,6 @@ static int find_entry(struct cli *c, struct mfs_volume *vol, const uint8_t *pk, 
 	mfs_tree_free(tree);
 	mfs_inodes_free(inodes);
 	mfs_manifest_clear(&m);
-	mfs_wipe_free(json);
 	return rc;
 }
 
@@ -205,6 +194,7 @@ int cmd_fetch(int argc, char **argv)
 	struct mfs_swarm *swarm = NULL;
 	struct mfs_reader *reader = NULL;
 	struct mfs_file_entry entry = {0};
+	struct mfs_link *l = NULL;
 	uint8_t pk[MFS_SIGN_PK_BYTES];
 	char link[MFS_LINK_BYTES], tmp[4096];
 	const char *out = NULL;
@@ -228,23 +218,35 @@ int cmd_fetch(int argc, char **argv)
 	if (optind + 2 != argc || !out)
 		return cli_usage(&c, "usage: megafs fetch LINK PATH -o OUT [--tracker URL]... "
 				 "[--peer ADDR]...");
-	if (mfs_link_parse(pk, argv[optind]) != 0)
-		return cli_usage(&c, "'%s' is not a channel link (megafs://<64 hex digits>)",
+	if (!(l = mfs_secure_alloc(sizeof *l)))
+		return cli_fail(&c, -ENOMEM, "reading the link");
+	if (mfs_link_parse_full(l, argv[optind]) != 0) {
+		mfs_secure_free(l);
+		return cli_usage(&c, "'%s' is not a channel link (megafs://<64 hex digits>, then "
+				 "#<read key: 64 hex digits> or #grant for a private channel)",
 				 argv[optind]);
+	}
+	memcpy(pk, l->pk, sizeof pk);
 	mfs_link_format(link, pk);
-	if (snprintf(tmp, sizeof tmp, "%s.part", out) >= (int)sizeof tmp)
+	if (snprintf(tmp, sizeof tmp, "%s.part", out) >= (int)sizeof tmp) {
+		mfs_secure_free(l);
 		return cli_usage(&c, "-o %s: path too long", out);
-	if (cli_open_volume(&c, &store, &vol) != 0)
+	}
+	if (cli_open_volume(&c, &store, &vol) != 0) {
+		mfs_secure_free(l);
 		return 1;
-	status = know_channel(&c, vol, pk, link);
+	}
+	status = know_channel(&c, vol, l, link);
+	mfs_secure_free(l);
 	if (status == 0)
 		status = net_start(&c, &net, vol, NULL, (const uint8_t(*)[MFS_SIGN_PK_BYTES])&pk, 1,
 				   NULL, NULL, &swarm);
 	if (status == 0 && !swarm)
 		status = cli_fail(&c, 0, "no tracker or peer is known for %s: give --tracker or --peer",
 				  link);
-	if (status == 0 && mfs_swarm_wait_manifest(swarm, pk, MANIFEST_WAIT_MS) != 0)
-		status = cli_fail(&c, -ETIMEDOUT, "no manifest of %s came from the trackers", link);
+	if (status == 0 && (status = mfs_swarm_wait_manifest(swarm, pk, MANIFEST_WAIT_MS)) != 0)
+		status = status == MFS_E_NOKEY ? cli_fail(&c, 0, "%s: %s", link, mfs_strerror(status))
+			: cli_fail(&c, -ETIMEDOUT, "no manifest of %s came from the trackers", link);
 	if (status == 0) {
 		status = find_entry(&c, vol, pk, argv[optind + 1], &entry);
 		if (status == MFS_E_NOTFOUND)

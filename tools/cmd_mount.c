@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "crypto/mfs_error.h"
+#include "crypto/secure.h"
 #include "fs/channel/channel.h"
 #include "fs/fuse/fs.h"
 #include "fs/store/keyring.h"
@@ -23,12 +24,18 @@
 void __gcov_dump(void); /* gcc's libgcov (--coverage builds only) */
 #endif
 
+/* How long a first mount from a link without a key waits for the trackers'
+ * manifest, to refuse a private channel at once. */
+#define FIRST_MANIFEST_MS 5000u
+
 struct mount_args {
 	char store[PATH_MAX];          /* -o store=DIR (fstab) */
 	char password_file[PATH_MAX];  /* -o password_file=F */
 	char protect_file[PATH_MAX];   /* -o protect_file=F */
 	uint8_t pk[MFS_SIGN_PK_BYTES];
 	char link[MFS_LINK_BYTES];
+	struct mfs_link *full;         /* guarded: the link as given, with its key */
+	int keyed;                     /* the link carries a read key or #grant */
 	char mountpoint[PATH_MAX];     /* absolute: the daemon leaves the working directory */
 	int foreground;
 	int read_only;
@@ -101,32 +108,33 @@ static int add_options(struct cli *c, struct mount_args *a, const char *opts)
 	return 0;
 }
 
-/* Knows the channel (subscribing when the volume does not) and says
- * whether the volume owns it. */
+/* Knows the channel (subscribing when the volume does not, keeping the
+ * read key or grant the link carries) and says whether the volume owns it. */
 static int channel_role(struct cli *c, struct mfs_volume *vol, const struct mount_args *a,
 			int *owned)
 {
-	struct mfs_channel ch;
-	struct mfs_vtxn *t;
-	int rc = mfs_channel_find(vol, a->pk, &ch, NULL);
+	int subscribed, rc = mfs_channel_know(vol, a->full, "", &subscribed, owned);
 
-	*owned = rc == 0 && ch.owned;
-	if (rc == 0)
-		return 0;
-	if (rc != MFS_E_NOTFOUND)
-		return cli_fail(c, rc, "reading the channels");
-	rc = mfs_vtxn_begin(vol, 1, &t);
-	if (rc == 0) {
-		rc = mfs_keyring_subscribe(t, a->pk, "");
-		if (rc == 0)
-			rc = mfs_vtxn_commit(t);
-		else
-			mfs_vtxn_abort(t);
-	}
 	if (rc != 0)
 		return cli_fail(c, rc, "subscribing to %s", a->link);
-	fprintf(stderr, "megafs mount: subscribed to %s\n", a->link);
+	if (subscribed)
+		fprintf(stderr, "megafs mount: subscribed to %s\n", a->link);
 	return 0;
+}
+
+/* 1 when the volume holds a manifest of pk it can read. */
+static int readable(struct mfs_volume *vol, const uint8_t *pk)
+{
+	struct mfs_manifest m;
+	struct mfs_vtxn *t;
+	int rc = mfs_vtxn_begin(vol, 0, &t);
+
+	if (rc == 0) {
+		rc = mfs_channel_open(t, pk, &m);
+		mfs_vtxn_abort(t);
+		mfs_manifest_clear(&m);
+	}
+	return rc == 0;
 }
 
 /* The fs reaches the network through these: the swarm starts after the fs
@@ -229,6 +237,19 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 			rc = mfs_swarm_start(&swarm, &net);
 			if (rc != 0)
 				snprintf(msg, sizeof msg, "starting the network: %s", mfs_strerror(rc));
+			if (rc == 0 && swarm && owned)
+				mfs_swarm_publish_owned(swarm);
+		}
+		/* A subscriber's first mount from a link without a key: the
+		 * trackers' manifest says whether the channel is private, and
+		 * then the mount refuses at once rather than show nothing. */
+		if (rc == 0 && swarm && !owned && !a->keyed && !readable(vol, a->pk) &&
+		    mfs_swarm_wait_manifest(swarm, a->pk, FIRST_MANIFEST_MS) == MFS_E_NOKEY) {
+			rc = MFS_E_NOKEY;
+			snprintf(msg, sizeof msg, "%s is a private channel and this link has no read "
+				 "key: ask its owner for the link with the read key (%s#READ-KEY), "
+				 "or give them this volume's key (megafs id) for a grant and mount "
+				 "%s#grant", a->link, a->link, a->link);
 		}
 	}
 
@@ -454,10 +475,20 @@ int cmd_mount(int argc, char **argv)
 		c.password_file = a.password_file;
 	if (a.protect_file[0])
 		c.protect_file = a.protect_file;
-	if (mfs_link_parse(a.pk, argv[optind]) != 0)
-		return cli_usage(&c, "'%s' is not a channel link (megafs://<64 hex digits>)",
+	if (!(a.full = mfs_secure_alloc(sizeof *a.full)))
+		return cli_fail(&c, -ENOMEM, "reading the link");
+	if (mfs_link_parse_full(a.full, argv[optind]) != 0) {
+		mfs_secure_free(a.full);
+		return cli_usage(&c, "'%s' is not a channel link (megafs://<64 hex digits>, then "
+				 "#<read key: 64 hex digits> or #grant for a private channel)",
 				 argv[optind]);
+	}
+	memcpy(a.pk, a.full->pk, sizeof a.pk);
+	a.keyed = a.full->kind != MFS_LINK_PUBLIC;
 	mfs_link_format(a.link, a.pk);
+	/* Parsed again (into guarded memory) when the volume is open. */
+	mfs_secure_free(a.full);
+	a.full = NULL;
 	if (!realpath(argv[optind + 1], a.mountpoint))
 		return cli_fail(&c, -errno, "the mount point %s", argv[optind + 1]);
 	/* Said here, not as "cannot mount" after the passwords and the store. */
@@ -489,13 +520,19 @@ int cmd_mount(int argc, char **argv)
 		cli_fail(&c, status, "cannot open the store %s", c.store_dir);
 	} else if ((status = cli_volume_open(&c, store, &pw, &protect, &vol)) != 0) {
 		/* said */
+	} else if (!(a.full = mfs_secure_alloc(sizeof *a.full)) ||
+		   mfs_link_parse_full(a.full, argv[optind]) != 0) {
+		status = cli_fail(&c, -ENOMEM, "reading the link");
 	} else {
 		status = channel_role(&c, vol, &a, &owned);
+		a.keyed = a.keyed || owned;
 		a.networked = a.net.n_trackers || a.net.n_peers || a.net.listen ||
 			      mfs_swarm_remembers(vol, a.pk);
 	}
 	mfs_volume_close(vol);
 	mfs_store_close(store);
+	mfs_secure_free(a.full);
+	a.full = NULL;
 	if (status != 0) {
 		cli_password_clear(&pw);
 		cli_password_clear(&protect);

@@ -71,6 +71,7 @@ int cmd_serve(int argc, char **argv)
 		status = net_start(&c, &net, vol, NULL, (const uint8_t(*)[MFS_SIGN_PK_BYTES])channels,
 				   n_channels, NULL, NULL, &swarm);
 	if (status == 0) {
+		mfs_swarm_publish_owned(swarm);
 		mfs_hex_encode(key, mfs_swarm_node_key(swarm), MFS_NOISE_KEY_BYTES);
 		printf("megafs serve: serving %zu channel%s on port %u as node %s\n", n_channels,
 		       n_channels == 1 ? "" : "s", mfs_swarm_port(swarm), key);

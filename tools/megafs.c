@@ -22,8 +22,10 @@ static int cmd_help(int argc, char **argv);
 static const struct subcommand commands[] = {
 	{"init", cmd_init, "init [--size N] [--kdf PRESET] | init --hidden"},
 	{"channel", cmd_channel,
-	 "channel new TITLE | list | subscribe LINK [TITLE] | import FILE|- | export LINK\n"
-	 "                 | add LINK MAGNET [DIR]"},
+	 "channel new [--public] TITLE | list | subscribe LINK [TITLE] | import FILE|- |\n"
+	 "                 export LINK | show LINK | add LINK MAGNET [DIR] |\n"
+	 "                 grant LINK --to KEY --expires DURATION | revoke LINK --to KEY | rekey LINK"},
+	{"id", cmd_id, "id"},
 	{"ingest", cmd_ingest,
 	 "ingest FILE [--mode convergent|random] [--chunk-size N] [--channel LINK|--global]"},
 	{"extract", cmd_extract, "extract ENTRY.json -o OUT"},

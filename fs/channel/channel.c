@@ -8,11 +8,15 @@
 
 #include "crypto/canon_json.h"
 #include "crypto/mfs_error.h"
+#include "crypto/sealed.h"
 #include "crypto/secure.h"
 #include "fs/blob/fileentry.h"
+#include "fs/channel/grant.h"
+#include "fs/channel/identity.h"
 #include "fs/store/keyring.h"
 
-/* Object name of a channel's newest manifest: "m" + the raw public key. */
+/* Object names of a channel's newest manifest: "m" + the raw public key (as
+ * signed), and for a private channel "o" + the public key (as opened). */
 #define MANIFEST_NAME_LEN (1 + MFS_SIGN_PK_BYTES)
 #define MAGNET_PREFIX "magnet:?"
 
@@ -23,11 +27,17 @@ struct named {
 	size_t index;
 };
 
+static void object_name(uint8_t name[static MANIFEST_NAME_LEN], char kind,
+			const uint8_t pk[static MFS_SIGN_PK_BYTES])
+{
+	name[0] = (uint8_t)kind;
+	memcpy(name + 1, pk, MFS_SIGN_PK_BYTES);
+}
+
 static void manifest_name(uint8_t name[static MANIFEST_NAME_LEN],
 			  const uint8_t pk[static MFS_SIGN_PK_BYTES])
 {
-	name[0] = 'm';
-	memcpy(name + 1, pk, MFS_SIGN_PK_BYTES);
+	object_name(name, 'm', pk);
 }
 
 static void say(char *why, size_t why_len, const char *fmt, ...)
@@ -184,8 +194,8 @@ static int check_collections(const json_t *collections, char *why, size_t why_le
 	return rc;
 }
 
-int mfs_channel_manifest(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
-			 char **json, size_t *len)
+static int read_object(struct mfs_vtxn *t, char kind, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+		       char **json, size_t *len)
 {
 	uint8_t name[MANIFEST_NAME_LEN];
 	char *buf;
@@ -194,7 +204,7 @@ int mfs_channel_manifest(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK
 
 	*json = NULL;
 	*len = 0;
-	manifest_name(name, pk);
+	object_name(name, kind, pk);
 	rc = mfs_obj_size(t, name, sizeof name, &n);
 	if (rc != 0)
 		return rc;
@@ -214,19 +224,71 @@ int mfs_channel_manifest(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK
 	return 0;
 }
 
+int mfs_channel_manifest(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			 char **json, size_t *len)
+{
+	return read_object(t, 'm', pk, json, len);
+}
+
+int mfs_channel_plain(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+		      char **json, size_t *len)
+{
+	int rc = read_object(t, 'o', pk, json, len);
+
+	return rc == MFS_E_NOTFOUND ? read_object(t, 'm', pk, json, len) : rc;
+}
+
+int mfs_channel_open(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+		     struct mfs_manifest *out)
+{
+	const char *b64;
+	size_t len, b64_len;
+	char *json = NULL;
+	json_t *root = NULL, *seq, *ts;
+	int rc = read_object(t, 'o', pk, &json, &len);
+
+	memset(out, 0, sizeof *out);
+	if (rc == MFS_E_NOTFOUND) {
+		/* Public: the signed manifest is the one to read. Stored only
+		 * once verified: one that no longer verifies is damaged. */
+		rc = mfs_channel_manifest(t, pk, &json, &len);
+		if (rc == 0 && mfs_manifest_verify(out, json, len, pk, 0, NULL, 0) != 0)
+			rc = MFS_E_CORRUPT;
+		if (rc == 0 && mfs_sealed_find(out->collections, &b64, &b64_len) != 0) {
+			mfs_manifest_clear(out);
+			rc = MFS_E_NOKEY;
+		}
+		mfs_wipe_free(json);
+		return rc;
+	}
+	if (rc == 0 && mfs_cjson_parse(&root, json, len, NULL, 0) != 0)
+		rc = MFS_E_CORRUPT;
+	mfs_wipe_free(json);
+	if (rc != 0)
+		return rc;
+	seq = json_object_get(root, "sequence");
+	ts = json_object_get(root, "timestamp");
+	if (!json_is_integer(seq) || !json_is_integer(ts) || json_integer_value(seq) < 1 ||
+	    json_integer_value(ts) < 0 || !json_is_array(json_object_get(root, "collections"))) {
+		json_decref(root);
+		return MFS_E_CORRUPT;
+	}
+	memcpy(out->public_key, pk, MFS_SIGN_PK_BYTES);
+	out->sequence = (uint64_t)json_integer_value(seq);
+	out->timestamp = (uint64_t)json_integer_value(ts);
+	out->root = root;
+	out->collections = json_object_get(root, "collections");
+	return 0;
+}
+
 int mfs_channel_foreach_entry(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 			      int (*fn)(void *ctx, const struct mfs_file_entry *e), void *ctx)
 {
 	struct mfs_manifest m = {0};
 	json_t *col, *item;
-	size_t len, ci, ii;
-	char *json = NULL;
-	int rc = mfs_channel_manifest(t, pk, &json, &len);
+	size_t ci, ii;
+	int rc = mfs_channel_open(t, pk, &m);
 
-	/* Stored only once verified: one that no longer verifies is damaged. */
-	if (rc == 0 && mfs_manifest_verify(&m, json, len, pk, 0, NULL, 0) != 0)
-		rc = MFS_E_CORRUPT;
-	mfs_wipe_free(json);
 	json_array_foreach(rc == 0 ? m.collections : NULL, ci, col) {
 		json_array_foreach(json_object_get(col, "items"), ii, item) {
 			struct mfs_file_entry e;
@@ -245,6 +307,76 @@ int mfs_channel_foreach_entry(struct mfs_vtxn *t, const uint8_t pk[static MFS_SI
 	return rc;
 }
 
+/* Opens the sealed envelope b64 of manifest m with what the volume holds:
+ * the read key of its keyring entry (ch may be NULL) and the volume's
+ * identity. *cols receives the collections (checked). */
+static int open_sealed(struct mfs_vtxn *t, const struct mfs_manifest *m,
+		       const struct mfs_channel *ch, const struct mfs_channel_secret *secret,
+		       const char *b64, size_t b64_len, json_t **cols, char *why, size_t why_len)
+{
+	uint8_t id_pk[MFS_BOX_KEY_BYTES], *id_sk = mfs_secure_alloc(MFS_BOX_KEY_BYTES);
+	char link[MFS_LINK_BYTES];
+	uint8_t *body = NULL;
+	size_t len = 0;
+	json_t *root = NULL;
+	int rc, have_id;
+
+	*cols = NULL;
+	if (!id_sk)
+		return -ENOMEM;
+	rc = mfs_identity_get(t, 0, id_pk, id_sk);
+	have_id = rc == 0;
+	if (rc == 0 || rc == MFS_E_NOTFOUND)
+		rc = mfs_sealed_open(&body, &len, b64, b64_len, m->public_key, m->sequence,
+				     ch && ch->has_read_key ? secret->read_key : NULL,
+				     have_id ? id_sk : NULL, have_id ? id_pk : NULL);
+	mfs_secure_free(id_sk);
+	mfs_link_format(link, m->public_key);
+	if (rc == MFS_E_NOKEY)
+		say(why, why_len, "%s is private and no key of this volume opens its manifest %llu: "
+		    "ask its owner for its link with the read key (%s#READ-KEY) or for a grant "
+		    "to this volume's key (megafs id prints it); a read key that was rotated or a "
+		    "grant that expired or was revoked reads nothing newer", link,
+		    (unsigned long long)m->sequence, link);
+	else if (rc == MFS_E_AUTH)
+		say(why, why_len, "the sealed body of manifest %llu of %s does not open: it was "
+		    "changed, or moved from another channel or sequence",
+		    (unsigned long long)m->sequence, link);
+	else if (rc == MFS_E_FORMAT)
+		say(why, why_len, "manifest %llu of %s: malformed sealed envelope",
+		    (unsigned long long)m->sequence, link);
+	if (rc == 0 && mfs_cjson_parse(&root, (const char *)body, len, why, why_len) != 0)
+		rc = MFS_E_FORMAT;
+	mfs_secure_free(body);
+	if (rc == 0)
+		rc = check_collections(root, why, why_len);
+	if (rc == 0)
+		*cols = root;
+	else
+		json_decref(root);
+	return rc;
+}
+
+/* Stores (or removes, cols NULL) the opened form "o" + pk of manifest m. */
+static int store_plain(struct mfs_vtxn *t, const struct mfs_manifest *m, json_t *cols)
+{
+	uint8_t name[MANIFEST_NAME_LEN];
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	object_name(name, 'o', m->public_key);
+	if (!cols) {
+		rc = mfs_obj_delete(t, name, sizeof name);
+		return rc == MFS_E_NOTFOUND ? 0 : rc;
+	}
+	rc = mfs_manifest_unsigned(&text, &len, m->sequence, m->timestamp, cols, m->public_key);
+	if (rc == 0)
+		rc = mfs_obj_write(t, name, sizeof name, text, len);
+	mfs_wipe_free(text);
+	return rc;
+}
+
 int mfs_channel_accept(struct mfs_vtxn *t, const char *json, size_t len, int subscribe_unknown,
 		       struct mfs_manifest *out, char *why, size_t why_len)
 {
@@ -252,8 +384,11 @@ int mfs_channel_accept(struct mfs_vtxn *t, const char *json, size_t len, int sub
 	uint8_t name[MANIFEST_NAME_LEN];
 	char link[MFS_LINK_BYTES];
 	struct mfs_manifest m;
+	json_t *opened = NULL;
+	const char *b64;
+	size_t b64_len;
+	int rc, sealed;
 	long i;
-	int rc;
 
 	if (why && why_len)
 		why[0] = '\0';
@@ -266,7 +401,14 @@ int mfs_channel_accept(struct mfs_vtxn *t, const char *json, size_t len, int sub
 	rc = mfs_manifest_verify(&m, json, len, NULL, 0, why, why_len);
 	if (rc != 0)
 		return rc;
-	rc = check_collections(m.collections, why, why_len);
+	sealed = mfs_sealed_find(m.collections, &b64, &b64_len);
+	if (sealed < 0) {
+		say(why, why_len, "a collection titled \"%s\" must hold one sealed envelope",
+		    MFS_SEALED_TITLE);
+		rc = sealed;
+	} else if (!sealed) {
+		rc = check_collections(m.collections, why, why_len);
+	}
 	if (rc != 0)
 		goto out;
 	rc = mfs_keyring_load(t, &list);
@@ -285,6 +427,13 @@ int mfs_channel_accept(struct mfs_vtxn *t, const char *json, size_t len, int sub
 		rc = MFS_E_REPLAY;
 		goto out;
 	}
+	if (sealed) {
+		rc = open_sealed(t, &m, i >= 0 ? &list.items[i] : NULL,
+				 i >= 0 ? &list.secrets[i] : NULL, b64, b64_len, &opened, why,
+				 why_len);
+		if (rc != 0)
+			goto out;
+	}
 	if (i < 0) {
 		mfs_keyring_clear(&list);
 		rc = mfs_keyring_subscribe(t, m.public_key, "");
@@ -300,11 +449,15 @@ int mfs_channel_accept(struct mfs_vtxn *t, const char *json, size_t len, int sub
 	}
 	manifest_name(name, m.public_key);
 	rc = mfs_obj_write(t, name, sizeof name, json, len);
+	if (rc == 0)
+		rc = store_plain(t, &m, opened);
 	if (rc != 0)
 		goto out;
 	list.items[i].sequence = m.sequence;
+	list.items[i].sealed = list.items[i].sealed || sealed;
 	rc = mfs_keyring_store(t, &list);
 out:
+	json_decref(opened);
 	mfs_keyring_clear(&list);
 	if (rc != 0 && why && why_len && why[0] == '\0')
 		say(why, why_len, "%s", mfs_strerror(rc));
@@ -350,11 +503,47 @@ int mfs_channel_find(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK
 	return rc;
 }
 
+/* The sealed form of collections for manifest seq of owned private channel
+ * pk stamped ts: wrapped for the read key and the grants valid at ts. */
+static int seal_collections(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			    const struct mfs_channel *ch, const struct mfs_channel_secret *secret,
+			    json_t *collections, uint64_t seq, uint64_t ts, json_t **out)
+{
+	struct mfs_grant_list grants = {0};
+	uint8_t (*keys)[MFS_BOX_KEY_BYTES] = NULL;
+	struct mfs_seal_to to = {0};
+	char *body = NULL, *b64 = NULL;
+	size_t body_len, b64_len;
+	int rc;
+
+	*out = NULL;
+	rc = mfs_cjson_encode(&body, &body_len, collections);
+	if (rc == 0)
+		rc = mfs_grants_load(t, pk, &grants);
+	if (rc == 0)
+		rc = mfs_grants_valid(&grants, ts, &keys, &to.n_grants);
+	if (rc == 0) {
+		to.read_key = ch->has_read_key ? secret->read_key : NULL;
+		to.grants = (const uint8_t(*)[MFS_BOX_KEY_BYTES])keys;
+		rc = mfs_sealed_seal(&b64, &b64_len, (const uint8_t *)body, body_len, pk, seq, &to,
+				     NULL);
+	}
+	if (rc == 0 && !(*out = mfs_sealed_collections(b64)))
+		rc = -ENOMEM;
+	mfs_wipe_free(body);
+	free(b64);
+	free(keys);
+	mfs_grants_clear(&grants);
+	return rc;
+}
+
 int mfs_channel_publish(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 			json_t *collections, uint64_t timestamp_ms, uint64_t *sequence)
 {
 	struct mfs_channel_list list;
+	struct mfs_manifest m = {0};
 	uint8_t name[MANIFEST_NAME_LEN];
+	json_t *sealed = NULL;
 	char *text = NULL;
 	uint64_t next;
 	size_t len;
@@ -374,12 +563,21 @@ int mfs_channel_publish(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_
 		goto out;
 	/* Past INT64_MAX (never in practice) signing refuses with MFS_E_FORMAT. */
 	next = list.items[i].sequence + 1;
-	rc = mfs_manifest_sign(&text, &len, next, timestamp_ms, collections, pk,
-			       list.secrets[i].sk);
+	if (list.items[i].sealed)
+		rc = seal_collections(t, pk, &list.items[i], &list.secrets[i], collections, next,
+				      timestamp_ms, &sealed);
+	if (rc == 0)
+		rc = mfs_manifest_sign(&text, &len, next, timestamp_ms, sealed ? sealed : collections,
+				       pk, list.secrets[i].sk);
 	if (rc != 0)
 		goto out;
 	manifest_name(name, pk);
 	rc = mfs_obj_write(t, name, sizeof name, text, len);
+	memcpy(m.public_key, pk, MFS_SIGN_PK_BYTES);
+	m.sequence = next;
+	m.timestamp = timestamp_ms;
+	if (rc == 0)
+		rc = store_plain(t, &m, sealed ? collections : NULL);
 	if (rc != 0)
 		goto out;
 	list.items[i].sequence = next;
@@ -387,7 +585,43 @@ int mfs_channel_publish(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_
 	if (rc == 0 && sequence)
 		*sequence = next;
 out:
+	json_decref(sealed);
 	mfs_wipe_free(text);
 	mfs_keyring_clear(&list);
+	return rc;
+}
+
+int mfs_channel_know(struct mfs_volume *vol, const struct mfs_link *link, const char *title,
+		     int *subscribed, int *owned)
+{
+	struct mfs_channel ch;
+	struct mfs_vtxn *t;
+	int rc = mfs_channel_find(vol, link->pk, &ch, NULL), known = rc == 0;
+
+	*subscribed = 0;
+	if (owned)
+		*owned = known && ch.owned;
+	if (rc != 0 && rc != MFS_E_NOTFOUND)
+		return rc;
+	/* Nothing to record: known, and the link carries no key (or the
+	 * volume owns the channel and keeps its own). */
+	if (known && (ch.owned || link->kind == MFS_LINK_PUBLIC))
+		return 0;
+	rc = mfs_vtxn_begin(vol, 1, &t);
+	if (rc != 0)
+		return rc;
+	if (!known) {
+		rc = mfs_keyring_subscribe(t, link->pk, title);
+		*subscribed = rc == 0;
+	}
+	if (rc == 0 && link->kind != MFS_LINK_PUBLIC)
+		rc = mfs_keyring_set_private(t, link->pk, link->kind == MFS_LINK_READ_KEY ?
+						   link->read_key : NULL);
+	if (rc == 0)
+		rc = mfs_vtxn_commit(t);
+	else
+		mfs_vtxn_abort(t);
+	if (rc != 0)
+		*subscribed = 0;
 	return rc;
 }

@@ -233,6 +233,16 @@ static int check_channels(struct check *c, struct mfs_channel_list *list)
 				 ch->title);
 			rc = check_object(c, name, sizeof name, what);
 		}
+		if (rc >= 0 && ch->sealed) {
+			name[0] = 'o';
+			snprintf(what, sizeof what, "the opened manifest of channel \"%s\"", ch->title);
+			rc = check_object(c, name, sizeof name, what);
+		}
+		if (rc >= 0 && ch->sealed && ch->owned) {
+			name[0] = 'g';
+			snprintf(what, sizeof what, "the grants of channel \"%s\"", ch->title);
+			rc = check_object(c, name, sizeof name, what);
+		}
 		if (rc >= 0 && c->nbad > 0)
 			rc = name_damaged_files(c, ch);
 	}
@@ -252,6 +262,8 @@ int mfs_check_volume(struct mfs_volume *v, int repair, void (*say_fn)(void *ctx,
 	rc = keyring < 0 ? keyring : check_object(&c, "\0protect", 8, "the outer volume's key");
 	if (rc >= 0)
 		rc = check_object(&c, "\0node", 5, "the node key");
+	if (rc >= 0)
+		rc = check_object(&c, "\0identity", 9, "the subscriber key (megafs id)");
 	if (rc >= 0)
 		rc = check_object(&c, "\0pinlogs", 8, "the list of files being ingested (megafs gc)");
 	if (rc >= 0)

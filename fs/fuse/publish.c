@@ -37,7 +37,7 @@ static int read_manifest(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK
 	char *text = NULL;
 	size_t len;
 	json_t *root;
-	int rc = mfs_channel_manifest(t, pk, &text, &len);
+	int rc = mfs_channel_plain(t, pk, &text, &len);
 
 	*sequence = 0;
 	*timestamp_ms = 0;

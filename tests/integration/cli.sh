@@ -14,15 +14,18 @@ expect_fail "already holds a store" megafs init --size 96M --kdf fast
 ok "init makes a store once"
 
 link=$(megafs channel new "Films")
-[[ $link =~ ^megafs://[0-9a-f]{64}$ ]] || fail "channel link $link"
+[[ $link =~ ^megafs://[0-9a-f]{64}#[0-9a-f]{64}$ ]] || fail "private channel link $link"
+open_link=$(megafs channel new --public "Open")
+[[ $open_link =~ ^megafs://[0-9a-f]{64}$ ]] || fail "public channel link $open_link"
 other="megafs://$(printf '%064d' 7)"
 megafs channel subscribe "$other" "Someone else" >/dev/null
 megafs channel list >"$T/list"
-grep -q "^owned  *$link seq=0 Films$" "$T/list" || fail "list: $(cat "$T/list")"
+grep -q "^owned  *${link%%#*} seq=0 Films (private)$" "$T/list" || fail "list: $(cat "$T/list")"
+grep -q "^owned  *$open_link seq=0 Open$" "$T/list" || fail "list: $(cat "$T/list")"
 grep -q "^subscribed *$other seq=0 Someone else$" "$T/list" || fail "list: $(cat "$T/list")"
 expect_fail "already knows" megafs channel subscribe "$other"
 expect_fail "not a channel link" megafs channel subscribe "megafs://xyz"
-ok "channel new, subscribe, list"
+ok "channel new (private by default, --public), subscribe, list"
 
 chunk=$((1 << 20))
 for size in 0 1 $chunk $((chunk + 1)) $((5 * chunk + 12345)); do
@@ -61,7 +64,7 @@ for line in store capacity used free blobs channels kdf; do
 	grep -q "^$line " "$T/status" || fail "status lacks $line"
 done
 grep -q "^capacity   1536 slots " "$T/status" || fail "capacity: $(cat "$T/status")"
-grep -q "^channels   1 owned, 1 subscribed$" "$T/status" || fail "status channels"
+grep -q "^channels   2 owned, 1 subscribed$" "$T/status" || fail "status channels"
 ok "status"
 
 MEGAFS_PASSWORD= expect_fail "no password" setsid -w "$MEGAFS" status </dev/null

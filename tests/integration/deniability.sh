@@ -47,7 +47,7 @@ for s in b c; do
 done
 ok "file sizes identical: $(stat -c %s "$T/a/data.mdb") bytes"
 
-MEGAFS_STORE=$T/c MEGAFS_PASSWORD=$hidden_pw megafs channel list | grep -q ' Secret$' \
+MEGAFS_STORE=$T/c MEGAFS_PASSWORD=$hidden_pw megafs channel list | grep -q ' Secret (private)$' \
 	|| fail "the hidden volume opens with its password"
 MEGAFS_STORE=$T/c MEGAFS_PASSWORD=$hidden_pw megafs extract "$T/secret.json" -o "$T/secret.out"
 cmp "$T/secret" "$T/secret.out" || fail "hidden file after protected outer writes"

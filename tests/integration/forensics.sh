@@ -85,7 +85,7 @@ for i in 1 2 3; do
 	grep -qx "outer_sb 2" "$T/fb$i" || fail "stale outer superblocks: $(cat "$T/fb$i")"
 	[ "$(stat -c %s "$T/a$i/data.mdb")" = "$(stat -c %s "$T/b$i/data.mdb")" ] || fail "sizes"
 	[ "$(ls "$T/a$i")" = "$(ls "$T/b$i")" ] || fail "files: $(ls "$T/a$i") / $(ls "$T/b$i")"
-	session "$T/b$i" "$hidden_pw" channel list | grep -q ' Secret$' || fail "hidden channel lost"
+	session "$T/b$i" "$hidden_pw" channel list | grep -q ' Secret (private)$' || fail "hidden channel lost"
 done
 ok "real commands (init --hidden, a hidden mount with cp, ingest): LMDB's meta pages, trees and free list as init left them, two outer superblocks, same files and sizes"
 

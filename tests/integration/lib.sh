@@ -67,7 +67,7 @@ unmount() {
 
 # The sequence of the newest manifest of LINK in the current store.
 sequence_of() {
-	megafs channel list | awk -v l="$1" '$2 == l { sub("seq=", "", $3); print $3 }'
+	megafs channel list | awk -v l="${1%%#*}" '$2 == l { sub("seq=", "", $3); print $3 }'
 }
 
 # make_video PATH SECONDS: an mp4 (H.264 + AAC) made by ffmpeg.

@@ -83,7 +83,7 @@ wait_for 10 grep -q fedcba "$T/sub/Big Buck Bunny (2008).magnet" ||
 rm "$T/pub/ABCDEFGHIJKLMNOPQRSTUVWXYZ234567.magnet" || fail "rm of a .magnet failed"
 wait_for 10 test ! -e "$T/sub/ABCDEFGHIJKLMNOPQRSTUVWXYZ234567.magnet" ||
 	fail "a removed magnet stayed on the subscriber"
-manifest=$(MEGAFS_STORE=$SUB megafs channel export "$link")
+manifest=$(MEGAFS_STORE=$SUB megafs channel show "$link")  # opened: the channel is private
 grep -qF "fedcba9876543210" <<<"$manifest" || fail "the subscriber's manifest lacks the new link"
 grep -qF "ABCDEFGHIJ" <<<"$manifest" && fail "the subscriber's manifest still has the removed link"
 ok "overwrite replaces a magnet, rm removes it, on the subscriber too"

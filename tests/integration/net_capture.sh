@@ -17,8 +17,11 @@ MEGAFS_STORE=$PUB mount_channel "$link" "$T/pub-mnt"
 cp "$T/$name" "$T/pub-mnt/"
 MEGAFS_STORE=$PUB megafs umount "$T/pub-mnt"
 MEGAFS_STORE=$PUB megafs channel export "$link" >"$T/manifest.json"
+MEGAFS_STORE=$SUB megafs channel subscribe "$link" >/dev/null  # its read key
 MEGAFS_STORE=$SUB megafs channel import "$T/manifest.json" >/dev/null
-mapfile -t ids < <(grep -o '"id":"[0-9a-f]\{64\}"' "$T/manifest.json" | cut -d'"' -f4)
+# The blob ids are in the opened manifest (the exported one is sealed).
+mapfile -t ids < <(MEGAFS_STORE=$PUB megafs channel show "$link" |
+	grep -o '"id":"[0-9a-f]\{64\}"' | cut -d'"' -f4)
 [ "${#ids[@]}" -ge 1 ] || fail "no blob ids in the manifest"
 
 MEGAFS_STORE=$PUB "$MEGAFS" serve --listen 127.0.0.1:0 >"$T/serve.out" 2>&1 &

@@ -19,6 +19,7 @@ MEGAFS_STORE=$PUB megafs umount "$T/pub-mnt"
 # key the first time it serves (no network has run on the store yet).
 cp -a "$PUB" "$T/pub2"
 MEGAFS_STORE=$PUB megafs channel export "$link" >"$T/manifest.json"
+MEGAFS_STORE=$SUB megafs channel subscribe "$link" >/dev/null  # its read key
 MEGAFS_STORE=$SUB megafs channel import "$T/manifest.json" >/dev/null
 ok "a ${size_mb} MiB file published; two stores hold its blobs"
 

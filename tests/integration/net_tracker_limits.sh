@@ -34,6 +34,7 @@ MEGAFS_STORE=$PUB megafs init --size 32M --kdf fast >/dev/null
 MEGAFS_STORE=$SUB megafs init --size 32M --kdf fast >/dev/null
 link=$(MEGAFS_STORE=$PUB megafs channel new "Limits")
 K=${link#megafs://}
+K=${K%%#*}
 MEGAFS_STORE=$PUB mount_channel "$link" "$T/mnt"
 for i in 1 2; do
 	echo "file $i" >"$T/mnt/f$i.txt"
@@ -42,6 +43,7 @@ for i in 1 2; do
 	printf '{"action":"publish","manifest":%s}' "$(cat "$T/m$i.json")" >"$T/pub$i.msg"
 done
 MEGAFS_STORE=$PUB unmount "$T/mnt"
+MEGAFS_STORE=$SUB megafs channel subscribe "$link" >/dev/null  # its read key
 MEGAFS_STORE=$SUB megafs channel import "$T/m1.json" >/dev/null
 [ "$(MEGAFS_STORE=$SUB sequence_of "$link")" = 1 ] || fail "the subscriber does not hold sequence 1"
 junk_publish '[]' 340000 7 >"$T/junk1m.msg"      # 1 MiB less a little: under every limit

@@ -36,7 +36,7 @@ ok "megafs tracker --tls-cert prints wss://$hostport/#sha256=<the openssl finger
 
 # A channel with one file, and its signed manifest.
 megafs init --size 64M --kdf fast >/dev/null 2>&1
-link=$(megafs channel new "Secret")
+link=$(megafs channel new --public "Secret")  # what TLS hides: a public manifest
 name="name-$RANDOM$RANDOM.txt"
 pk=${link#megafs://}
 mount_channel "$link" "$T/mnt"

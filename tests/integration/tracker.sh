@@ -9,8 +9,9 @@ probe() { "$PROBE" "$@"; }
 
 # ---- signed manifests, made with the real CLI: each cp publishes one --------
 megafs init --size 32M --kdf fast >/dev/null
-link=$(megafs channel new "Tracked")
+link=$(megafs channel new --public "Tracked")
 K=${link#megafs://}
+K=${K%%#*}
 mount_channel "$link" "$T/mnt"
 for i in 1 2 3 4 5; do
 	echo "file $i" >"$T/mnt/f$i.txt"

@@ -26,6 +26,7 @@ static const struct {
 	{MFS_E_LMDB, EIO, "MFS_E_LMDB"},
 	{MFS_E_OLDSTORE, EIO, "MFS_E_OLDSTORE"},
 	{MFS_E_OVERWRITTEN, EIO, "MFS_E_OVERWRITTEN"},
+	{MFS_E_NOKEY, EACCES, "MFS_E_NOKEY"},
 };
 
 #define CASES (sizeof cases / sizeof cases[0])

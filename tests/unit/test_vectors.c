@@ -19,6 +19,7 @@
 #include "crypto/chunk.h"
 #include "crypto/hash.h"
 #include "crypto/manifest.h"
+#include "crypto/sealed.h"
 #include "crypto/secure.h"
 #include "fs/blob/fileentry.h"
 #include "fs/store/store.c"
@@ -153,6 +154,57 @@ Test(vectors, a_manifest_signed_with_a_fixed_key)
 /* 5000 bytes of text under its convergent key (secret 32 x 0x42): padded
  * to 8192, one segment. blob.bin is the sealed blob, blob.id its id and
  * key in hex. */
+/* A private channel's manifest: the channel of seed 00 01 ... 1f, read
+ * key 40 41 ... 5f, one grant to the X25519 key of secret 60 61 ... 7f,
+ * every random choice of the seal from seed 80 81 ... 9f, sequence 1. The
+ * file entry and magnet of the manifest above, sealed. */
+Test(vectors, a_sealed_manifest_from_fixed_keys)
+{
+	uint8_t seed[crypto_sign_SEEDBYTES], pk[MFS_SIGN_PK_BYTES], sk[MFS_SIGN_SK_BYTES];
+	uint8_t read_key[32], g_sk[32], g_pk[1][32], rnd[32], *body;
+	struct mfs_seal_to to = {.read_key = read_key, .grants = g_pk, .n_grants = 1};
+	struct mfs_manifest m;
+	json_t *entry, *cols, *sealed;
+	char *entry_json, *plain, *b64, *text, why[160];
+	size_t entry_len, plain_len, b64_len, len, body_len;
+
+	fill(seed, sizeof seed, 0);
+	cr_assert_eq(crypto_sign_seed_keypair(pk, sk, seed), 0);
+	fill(read_key, 32, 0x40);
+	fill(g_sk, 32, 0x60);
+	cr_assert_eq(mfs_box_public(g_pk[0], g_sk), 0);
+	fill(rnd, 32, 0x80);
+	entry_json = entry_text(&entry_len);
+	entry = json_loadb(entry_json, entry_len, 0, NULL);
+	cr_assert_not_null(entry);
+	cols = json_pack("[{s:[o, s], s:s}]", "items", entry,
+			 "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567", "title",
+			 "Golden");
+	cr_assert_eq(mfs_cjson_encode(&plain, &plain_len, cols), 0);
+	cr_assert_eq(mfs_sealed_seal(&b64, &b64_len, (const uint8_t *)plain, plain_len, pk, 1, &to,
+				     rnd), 0);
+	sealed = mfs_sealed_collections(b64);
+	cr_assert_eq(mfs_manifest_sign(&text, &len, 1, 1764806400000ull, sealed, pk, sk), 0);
+	golden("sealed-manifest.json", text, len);
+	cr_assert_null(strstr(text, "golden.txt"));
+	/* It verifies as seed 004 says, and opens for both readers. */
+	cr_assert_eq(mfs_manifest_verify(&m, text, len, pk, 0, why, sizeof why), 0, "%s", why);
+	mfs_manifest_clear(&m);
+	cr_assert_eq(mfs_sealed_open(&body, &body_len, b64, b64_len, pk, 1, read_key, NULL, NULL), 0);
+	cr_assert_eq(body_len, plain_len);
+	cr_assert_arr_eq(body, plain, plain_len);
+	mfs_secure_free(body);
+	cr_assert_eq(mfs_sealed_open(&body, &body_len, b64, b64_len, pk, 1, NULL, g_sk, g_pk[0]), 0);
+	cr_assert_arr_eq(body, plain, plain_len);
+	mfs_secure_free(body);
+	json_decref(cols);
+	json_decref(sealed);
+	free(entry_json);
+	free(plain);
+	free(b64);
+	free(text);
+}
+
 Test(vectors, a_sealed_blob_and_its_id)
 {
 	static const char line[] = "megafs golden chunk: the quick brown fox jumps over it.\n";
