@@ -86,6 +86,7 @@ cp -a "$PUB" "$T/seed2"
 MEGAFS_STORE=$PUB megafs channel export "$link" >"$T/manifest.json"
 for s in fetch1 fetch2 mount1; do
 	MEGAFS_STORE=$T/$s megafs init --size 16M --kdf fast 2>/dev/null >/dev/null
+	MEGAFS_STORE=$T/$s megafs channel subscribe "$link" >/dev/null # its read key
 	MEGAFS_STORE=$T/$s megafs channel import "$T/manifest.json" >/dev/null
 	mkdir "$T/$s.out"
 done
