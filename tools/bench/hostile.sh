@@ -71,6 +71,7 @@ MEGAFS_STORE=$PUB "$megafs" umount "$T/mnt"
 cp -a "$PUB" "$T/attacker-copy"
 MEGAFS_STORE=$PUB "$megafs" channel export "$link" >"$T/manifest.json"
 MEGAFS_STORE=$SUB "$megafs" init --size 16M --kdf fast >/dev/null 2>&1
+MEGAFS_STORE=$SUB "$megafs" channel subscribe "$link" >/dev/null # its read key
 MEGAFS_STORE=$SUB "$megafs" channel import "$T/manifest.json" >/dev/null
 
 # row ATTACK: one fresh seeder, the attack (none: "unloaded"), the fetches.
