@@ -152,6 +152,8 @@ printf '...\n\n'
 for name in sample.mp4 trailer.mp4 "Big+Buck+Bunny"; do
 	if grep -qaF -- "$name" "$db_file"; then
 		echo "\"$name\": VISIBLE to the tracker (the manifest is in the clear: names, sizes, chunk keys)"
+		# A private channel (its link carries a read key) must not show one.
+		[[ $link != *#* ]] || die "a private channel's file name reached the tracker"
 	else
 		echo "\"$name\": not visible to the tracker"
 	fi
