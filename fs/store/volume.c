@@ -28,9 +28,9 @@
  * the rest. The rate decides what survives an outer volume that writes
  * over a share p of the hidden slots (a stripe is lost when fewer than k
  * of its slots are left): with k + 4 (2.25x) and stripes of 16, a 1 MiB
- * chunk's blob (17 slots: 16 + 1) was lost with probability 1.6e-3 at
+ * chunk's blob (17 slots: 16 + 1) was lost with probability 2.9e-3 at
  * p = 0.33 (what a 25 % unprotected outer share reaches), a 1 GiB file in
- * four of five cases. With k + k/2 + 4 and stripes of 32, the blob is one
+ * 19 cases of 20. With k + k/2 + 4 and stripes of 32, the blob is one
  * stripe of 17 + 30 slots (2.76x), lost with probability 4e-6, the 1 GiB
  * file in one case of 250. Small stripes need the + 4 (a 1:1 code lost
  * about 4 % of three-slot blobs when a third of the slots went). Parity
