@@ -276,6 +276,15 @@ static int sb_decode(struct sb_disk *d, const uint8_t *in, uint64_t slot_count)
 	return 0;
 }
 
+int volmap_sb_check(const uint8_t *in, uint64_t slot_count)
+{
+	struct sb_disk *d = malloc(sizeof *d);
+	int rc = d ? sb_decode(d, in, slot_count) : -ENOMEM;
+
+	free(d);
+	return rc;
+}
+
 void volmap_page_encode(uint8_t *out, const struct page *p)
 {
 	memset(out, 0, MFS_SLOT_PAYLOAD);

@@ -179,6 +179,9 @@ void volmap_view_unref(struct view *v);
 /* A view's superblock, and a map page, as payload bytes (MFS_SLOT_PAYLOAD,
  * zero-filled past the fields). */
 void volmap_sb_encode(uint8_t *out, const struct view *v);
+/* Whether a superblock payload (opened) decodes in a store of slot_count
+ * slots: 0 or MFS_E_CORRUPT (-ENOMEM). What loading a view checks first. */
+int volmap_sb_check(const uint8_t *in, uint64_t slot_count);
 
 void volmap_page_encode(uint8_t *out, const struct page *p);
 

@@ -167,5 +167,29 @@ def magnet():
     write("magnet", "ok-line", "magnet:?xt=urn:btih:%s&dn=x\n" % ("ab" * 20))
 
 
-for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet):
+def volmap():
+    """Superblocks (format 4) and map pages, behind the harness's 6-byte
+    head (mode, log2 of the bucket count, bucket)."""
+    def sb(nb, redundant, copies, dir_copies=None, version=4):
+        dc = copies if dir_copies is None else dir_copies
+        head = struct.pack("<IIQQQQQQIIQII", 0x5653464D, version, 0x1234, 3, 4, 5, 6, 7, 1,
+                           nb, 3, redundant, copies)
+        head += b"\0" * (96 - len(head))
+        d = b""
+        for b in range(nb):
+            d += struct.pack("<Q", 0 if b else 3)
+            d += b"".join(struct.pack("<I", (0xFFFFFFFF if b else 40 + c)) for c in range(dc))
+        return b"\0\1\0\0\0\0" + head + d
+    write("volmap", "superblock", sb(2, 0, 1))
+    write("volmap", "superblock-bad-nb", sb(3, 0, 1))
+    write("volmap", "superblock-redundant", sb(2, 1, 16))
+    write("volmap", "superblock-redundant-5", sb(2048, 1, 5))
+    write("volmap", "superblock-copies-0", sb(2, 1, 0, 1))
+    write("volmap", "superblock-copies-17", sb(2, 1, 17))
+    write("volmap", "superblock-outer-copies-2", sb(2, 0, 2))
+    write("volmap", "superblock-dir-too-big", sb(2048, 1, 16, 5))
+    write("volmap", "superblock-version-3", sb(2, 1, 5, version=3))
+
+
+for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet, volmap):
     make()

@@ -189,3 +189,45 @@ Test(volmap, a_slot_sealed_by_format_2_still_opens)
 	free(opened);
 	mfs_secure_free(k);
 }
+
+/* The superblock seeds of the volmap fuzz corpus (tests/fuzz/make_corpus.py)
+ * with the verdict each must get: a copy count out of range, a directory
+ * that does not fit, an outer volume with copies, format 3, are refused. */
+Test(volmap, superblocks_with_a_bad_copy_count_are_refused)
+{
+	static const struct {
+		const char *seed;
+		int ok;
+	} cases[] = {
+		{"superblock", 1},
+		{"superblock-redundant", 1},
+		{"superblock-redundant-5", 1},
+		{"superblock-bad-nb", 0},
+		{"superblock-copies-0", 0},
+		{"superblock-copies-17", 0},
+		{"superblock-outer-copies-2", 0},
+		{"superblock-dir-too-big", 0},
+		{"superblock-version-3", 0},
+	};
+	uint8_t *payload = calloc(1, MFS_SLOT_PAYLOAD);
+
+	cr_assert_not_null(payload);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char path[512];
+		FILE *f;
+		size_t n;
+
+		snprintf(path, sizeof path, MFS_SOURCE_DIR "/tests/fuzz/corpus/volmap/%s",
+			 cases[i].seed);
+		f = fopen(path, "rb");
+		cr_assert_not_null(f, "%s", path);
+		memset(payload, 0, MFS_SLOT_PAYLOAD);
+		cr_assert_eq(fseek(f, 6, SEEK_SET), 0); /* the harness's head */
+		n = fread(payload, 1, MFS_SLOT_PAYLOAD, f);
+		fclose(f);
+		cr_assert_gt(n, SB_HEAD);
+		cr_assert_eq(volmap_sb_check(payload, 4096), cases[i].ok ? 0 : MFS_E_CORRUPT, "%s",
+			     cases[i].seed);
+	}
+	free(payload);
+}
