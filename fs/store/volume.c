@@ -775,10 +775,12 @@ static int rebuild_slot(struct mfs_vtxn *t, const struct volmap_obj *o, uint32_t
 
 	if (rc != 0)
 		return rc;
-	volmap_obj_vid(first, t->vol->self.keys, o, from);
 	while (k < STRIPE && (volmap_obj_vid(vid, t->vol->self.keys, o, from + k),
-			      lookup(t, vid, &e) == 0))
+			      lookup(t, vid, &e) == 0)) {
+		if (k == 0)
+			memcpy(first, vid, VID_BYTES);
 		pos[k++] = e.pos;
+	}
 	if (index - from >= k)
 		return MFS_E_CORRUPT;
 	if (b->rebuilt_k == k && mfs_memeq(b->rebuilt_vid, first, VID_BYTES) &&
