@@ -122,23 +122,34 @@ Test(vectors, a_file_entry_as_json)
 
 /* Signed with the Ed25519 key of seed 00 01 ... 1f, sequence 3, at
  * 2025-12-04T00:00:00Z; Ed25519 signatures are deterministic. */
-Test(vectors, a_manifest_signed_with_a_fixed_key)
+/* The collections both manifest vectors carry: the file entry above and a
+ * magnet link, titled "Golden" (a new reference). */
+static json_t *golden_collections(void)
 {
-	uint8_t seed[crypto_sign_SEEDBYTES], pk[MFS_SIGN_PK_BYTES], sk[MFS_SIGN_SK_BYTES];
-	struct mfs_manifest m;
-	json_t *entry, *cols;
-	char *entry_json, *text, why[160];
-	size_t entry_len, len;
+	size_t len;
+	char *text = entry_text(&len);
+	json_t *entry = json_loadb(text, len, 0, NULL), *cols;
 
-	fill(seed, sizeof seed, 0);
-	cr_assert_eq(crypto_sign_seed_keypair(pk, sk, seed), 0);
-	entry_json = entry_text(&entry_len);
-	entry = json_loadb(entry_json, entry_len, 0, NULL);
+	free(text);
 	cr_assert_not_null(entry);
 	cols = json_pack("[{s:[o, s], s:s}]", "items", entry,
 			 "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567", "title",
 			 "Golden");
 	cr_assert_not_null(cols);
+	return cols;
+}
+
+Test(vectors, a_manifest_signed_with_a_fixed_key)
+{
+	uint8_t seed[crypto_sign_SEEDBYTES], pk[MFS_SIGN_PK_BYTES], sk[MFS_SIGN_SK_BYTES];
+	struct mfs_manifest m;
+	json_t *cols;
+	char *text, why[160];
+	size_t len;
+
+	fill(seed, sizeof seed, 0);
+	cr_assert_eq(crypto_sign_seed_keypair(pk, sk, seed), 0);
+	cols = golden_collections();
 	cr_assert_eq(mfs_manifest_sign(&text, &len, 3, 1764806400000ull, cols, pk, sk), 0);
 	golden("manifest.json", text, len);
 	cr_assert_eq(mfs_manifest_verify(&m, text, len, pk, 2, why, sizeof why), 0, "%s", why);
@@ -146,14 +157,10 @@ Test(vectors, a_manifest_signed_with_a_fixed_key)
 	cr_assert_eq(m.timestamp, 1764806400000ull);
 	mfs_manifest_clear(&m);
 	json_decref(cols);
-	free(entry_json);
 	free(text);
 	sodium_memzero(sk, sizeof sk);
 }
 
-/* 5000 bytes of text under its convergent key (secret 32 x 0x42): padded
- * to 8192, one segment. blob.bin is the sealed blob, blob.id its id and
- * key in hex. */
 /* A private channel's manifest: the channel of seed 00 01 ... 1f, read
  * key 40 41 ... 5f, one grant to the X25519 key of secret 60 61 ... 7f,
  * every random choice of the seal from seed 80 81 ... 9f, sequence 1. The
@@ -164,9 +171,9 @@ Test(vectors, a_sealed_manifest_from_fixed_keys)
 	uint8_t read_key[32], g_sk[32], g_pk[1][32], rnd[32], *body;
 	struct mfs_seal_to to = {.read_key = read_key, .grants = g_pk, .n_grants = 1};
 	struct mfs_manifest m;
-	json_t *entry, *cols, *sealed;
-	char *entry_json, *plain, *b64, *text, why[160];
-	size_t entry_len, plain_len, b64_len, len, body_len;
+	json_t *cols, *sealed;
+	char *plain, *b64, *text, why[160];
+	size_t plain_len, b64_len, len, body_len;
 
 	fill(seed, sizeof seed, 0);
 	cr_assert_eq(crypto_sign_seed_keypair(pk, sk, seed), 0);
@@ -174,12 +181,7 @@ Test(vectors, a_sealed_manifest_from_fixed_keys)
 	fill(g_sk, 32, 0x60);
 	cr_assert_eq(mfs_box_public(g_pk[0], g_sk), 0);
 	fill(rnd, 32, 0x80);
-	entry_json = entry_text(&entry_len);
-	entry = json_loadb(entry_json, entry_len, 0, NULL);
-	cr_assert_not_null(entry);
-	cols = json_pack("[{s:[o, s], s:s}]", "items", entry,
-			 "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567", "title",
-			 "Golden");
+	cols = golden_collections();
 	cr_assert_eq(mfs_cjson_encode(&plain, &plain_len, cols), 0);
 	cr_assert_eq(mfs_sealed_seal(&b64, &b64_len, (const uint8_t *)plain, plain_len, pk, 1, &to,
 				     rnd), 0);
@@ -199,12 +201,14 @@ Test(vectors, a_sealed_manifest_from_fixed_keys)
 	mfs_secure_free(body);
 	json_decref(cols);
 	json_decref(sealed);
-	free(entry_json);
 	free(plain);
 	free(b64);
 	free(text);
 }
 
+/* 5000 bytes of text under its convergent key (secret 32 x 0x42): padded
+ * to 8192, one segment. blob.bin is the sealed blob, blob.id its id and
+ * key in hex. */
 Test(vectors, a_sealed_blob_and_its_id)
 {
 	static const char line[] = "megafs golden chunk: the quick brown fox jumps over it.\n";
