@@ -8,6 +8,9 @@
 #include "crypto/hash.h"
 #include "crypto/mfs_error.h"
 
+_Static_assert(MFS_BLOB_LEAF_BYTES == MFS_SEGMENT_BYTES + MFS_AEAD_TAG_BYTES,
+	       "a blob id's leaf is one sealed segment");
+
 int mfs_chunk_size_valid(size_t chunk_size)
 {
 	return chunk_size >= MFS_CHUNK_SIZE_MIN && chunk_size <= MFS_CHUNK_SIZE_MAX &&
@@ -50,7 +53,7 @@ void mfs_chunk_key_convergent(uint8_t key[static MFS_CHUNK_KEY_BYTES],
 
 	for (int i = 0; i < 8; i++)
 		len_le[i] = (uint8_t)((uint64_t)plain_len >> (8 * i));
-	mfs_keyed_hash(key, MFS_CHUNK_KEY_BYTES, secret, len_le, sizeof len_le, plain, plain_len);
+	mfs_hmac_sha256(key, secret, len_le, sizeof len_le, plain, plain_len);
 }
 
 void mfs_chunk_key_random(uint8_t key[static MFS_CHUNK_KEY_BYTES])

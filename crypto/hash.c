@@ -1,10 +1,102 @@
 #include "crypto/hash.h"
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <sodium.h>
+
+static const uint8_t LEAF_TAG = 0x00, LIST_TAG = 0x01;
+
+/* The hash list through OpenSSL's EVP. 0, or -1 when OpenSSL fails (no
+ * memory): the caller then computes the same bytes with libsodium. */
+static int blob_id_evp(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *data, size_t len)
+{
+	EVP_MD_CTX *list = EVP_MD_CTX_new(), *leaf = EVP_MD_CTX_new();
+	const EVP_MD *sha256 = EVP_sha256();
+	uint8_t h[32];
+	size_t off = 0;
+	int ok = list && leaf && EVP_DigestInit_ex(list, sha256, NULL) == 1 &&
+		 EVP_DigestUpdate(list, &LIST_TAG, 1) == 1;
+
+	do {
+		size_t n = len - off < MFS_BLOB_LEAF_BYTES ? len - off : MFS_BLOB_LEAF_BYTES;
+
+		ok = ok && EVP_DigestInit_ex(leaf, sha256, NULL) == 1 &&
+		     EVP_DigestUpdate(leaf, &LEAF_TAG, 1) == 1 &&
+		     EVP_DigestUpdate(leaf, data + off, n) == 1 &&
+		     EVP_DigestFinal_ex(leaf, h, NULL) == 1 && EVP_DigestUpdate(list, h, sizeof h) == 1;
+		off += n;
+	} while (ok && off < len);
+	ok = ok && EVP_DigestFinal_ex(list, id, NULL) == 1;
+	EVP_MD_CTX_free(leaf);
+	EVP_MD_CTX_free(list);
+	return ok ? 0 : -1;
+}
+
+static void blob_id_sodium(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *data, size_t len)
+{
+	crypto_hash_sha256_state list, leaf;
+	uint8_t h[32];
+	size_t off = 0;
+
+	crypto_hash_sha256_init(&list);
+	crypto_hash_sha256_update(&list, &LIST_TAG, 1);
+	do {
+		size_t n = len - off < MFS_BLOB_LEAF_BYTES ? len - off : MFS_BLOB_LEAF_BYTES;
+
+		crypto_hash_sha256_init(&leaf);
+		crypto_hash_sha256_update(&leaf, &LEAF_TAG, 1);
+		crypto_hash_sha256_update(&leaf, data + off, n);
+		crypto_hash_sha256_final(&leaf, h);
+		crypto_hash_sha256_update(&list, h, sizeof h);
+		off += n;
+	} while (off < len);
+	crypto_hash_sha256_final(&list, id);
+}
 
 void mfs_blob_id(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *data, size_t len)
 {
-	crypto_generichash(id, MFS_BLOB_ID_BYTES, data, len, NULL, 0);
+	if (blob_id_evp(id, data, len) != 0)
+		blob_id_sodium(id, data, len);
+}
+
+void mfs_hash32(uint8_t out[static 32], const void *data, size_t len)
+{
+	crypto_generichash(out, 32, data, len, NULL, 0);
+}
+
+static int hmac_evp(uint8_t out[static 32], const uint8_t key[static 32], const void *part1,
+		    size_t len1, const void *part2, size_t len2)
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+	EVP_MAC_CTX *c = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	size_t n = 0;
+	int ok = c && EVP_MAC_init(c, key, 32, params) == 1 &&
+		 EVP_MAC_update(c, part1, len1) == 1 &&
+		 (!part2 || EVP_MAC_update(c, part2, len2) == 1) &&
+		 EVP_MAC_final(c, out, &n, 32) == 1 && n == 32;
+
+	EVP_MAC_CTX_free(c); /* OpenSSL wipes the keyed state it frees */
+	EVP_MAC_free(mac);
+	return ok ? 0 : -1;
+}
+
+void mfs_hmac_sha256(uint8_t out[static 32], const uint8_t key[static 32], const void *part1,
+		     size_t len1, const void *part2, size_t len2)
+{
+	crypto_auth_hmacsha256_state st;
+
+	if (hmac_evp(out, key, part1, len1, part2, len2) == 0)
+		return;
+	crypto_auth_hmacsha256_init(&st, key, 32);
+	crypto_auth_hmacsha256_update(&st, part1, len1);
+	if (part2)
+		crypto_auth_hmacsha256_update(&st, part2, len2);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof st);
 }
 
 void mfs_keyed_hash(uint8_t *out, size_t outlen, const uint8_t key[static 32],

@@ -29,7 +29,7 @@
 #include "crypto/hash.h"
 #include "fs/store/blobstore.h"
 
-#define MFS_WIRE_VERSION 1
+#define MFS_WIRE_VERSION 2
 #define MFS_WIRE_HEAD_BYTES 5u
 #define MFS_WIRE_MAX_IDS 1024u
 #define MFS_WIRE_MAX_TEXT 512u

@@ -30,7 +30,7 @@ static int convergence_secret(struct cli *c, struct mfs_volume *v, const char *c
 	if (global) {
 		static const char label[] = "megafs global convergence v1";
 
-		mfs_blob_id(secret, (const uint8_t *)label, sizeof label - 1);
+		mfs_hash32(secret, label, sizeof label - 1);
 		return 0;
 	}
 	if (!channel) {

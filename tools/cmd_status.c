@@ -34,15 +34,15 @@ int cmd_status(int argc, char **argv)
 		owned += list.items[i].owned != 0;
 	h = mfs_store_header(store);
 	printf("store      %s\n", c.store_dir);
-	cli_human_bytes(a, sizeof a, st.slot_count * MFS_SLOT_PAYLOAD);
+	cli_human_bytes(a, sizeof a, st.slot_count * MFS_SLOT_DATA);
 	printf("capacity   %llu slots (%s of payload)\n", (unsigned long long)st.slot_count, a);
-	cli_human_bytes(a, sizeof a, st.used_slots * MFS_SLOT_PAYLOAD);
+	cli_human_bytes(a, sizeof a, st.used_slots * MFS_SLOT_DATA);
 	printf("used       %llu slots (%s)\n", (unsigned long long)st.used_slots, a);
 	if (st.protected_slots) {
-		cli_human_bytes(a, sizeof a, st.protected_slots * MFS_SLOT_PAYLOAD);
+		cli_human_bytes(a, sizeof a, st.protected_slots * MFS_SLOT_DATA);
 		printf("protected  %llu slots (%s)\n", (unsigned long long)st.protected_slots, a);
 	}
-	cli_human_bytes(a, sizeof a, st.free_slots * MFS_SLOT_PAYLOAD);
+	cli_human_bytes(a, sizeof a, st.free_slots * MFS_SLOT_DATA);
 	printf("free       %llu slots (%s)\n", (unsigned long long)st.free_slots, a);
 	if (st.redundant)
 		printf("parity     on: made inside another volume, this one rebuilds what that "

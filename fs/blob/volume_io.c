@@ -235,13 +235,15 @@ int mfs_volume_sink_rollback(struct mfs_volume_sink *s)
 {
 	int rc = 0;
 
+	size_t most = SIZE_MAX; /* changes a transaction may undo */
+
 	drop_pending(s);
 	while (rc == 0 && s->count > 0) {
 		struct mfs_vtxn *t = NULL;
 		size_t slots = 0, done = 0, logged = 0;
 
 		rc = mfs_vtxn_begin(s->vol, 1, &t);
-		while (rc == 0 && done < s->count &&
+		while (rc == 0 && done < s->count && done < most &&
 		       slots * MFS_SLOT_BYTES < MFS_SINK_BATCH_BYTES)
 			rc = undo_change(t, &s->changes[s->count - 1 - done++], &slots);
 		/* The pinlog shrinks with the pins, in the same transaction. */
@@ -254,6 +256,13 @@ int mfs_volume_sink_rollback(struct mfs_volume_sink *s)
 		if (rc == 0) {
 			s->count -= done;
 			s->logged = logged;
+		} else if (rc == MFS_E_FULL && done > 1) {
+			/* Undoing is copy on write too: in a full store the slots
+			 * it frees come back only at its commit, and the room a
+			 * volume keeps for deleting covers a few blobs at once,
+			 * not a batch of small ones. Fewer per transaction. */
+			most = done / 2;
+			rc = 0;
 		}
 	}
 	return rc;

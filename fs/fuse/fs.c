@@ -676,8 +676,8 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	(void)ino;
 	if (mfs_volume_stats(fs->vol, &st) == 0) {
 		sv.f_bsize = sv.f_frsize = 4096;
-		sv.f_blocks = st.slot_count * (MFS_SLOT_PAYLOAD / 4096);
-		sv.f_bfree = sv.f_bavail = st.free_slots * (MFS_SLOT_PAYLOAD / 4096);
+		sv.f_blocks = st.slot_count * (MFS_SLOT_DATA / 4096);
+		sv.f_bfree = sv.f_bavail = st.free_slots * (MFS_SLOT_DATA / 4096);
 	}
 	pthread_rwlock_rdlock(&fs->tree_lock);
 	sv.f_files = mfs_tree_node_count(fs->tree);

@@ -399,8 +399,8 @@ ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *b
 
 		rc = chunk_ref(f, chunk, &ref);
 		/* A sequential reader ahead of the read-ahead: load the chunk whole
-		 * (one read of its slots) rather than segment by segment (each
-		 * segment straddles two slots). */
+		 * (its slots asked of the disk at once) rather than segment by
+		 * segment (a wait for each). */
 		if (rc == 0 && sequential && !segment_cached(r, &ref, (uint32_t)(in_chunk / SEG)))
 			load_chunk(r, f, chunk, 1);
 		while (rc == 0 && pos < end && in_chunk < ref.length) {

@@ -23,7 +23,7 @@
 /* 4: a hidden volume keeps up to 16 copies of each map page. 3: hidden
  * volumes keep parity (volume format 3). 2: slots written in
  * place. 1: LMDB copy-on-write for every slot write (not deniable). */
-#define STORE_VERSION 4
+#define STORE_VERSION 5
 #define FILL_BATCH 256
 
 static const char magic[8] = {'M', 'E', 'G', 'A', 'F', 'S', 0, 'S'};
@@ -71,7 +71,7 @@ static void header_encode(uint8_t out[static HEADER_BYTES], const struct mfs_sto
 	mfs_le_put(out + 32, h->kdf.ops, 8);
 	mfs_le_put(out + 40, h->kdf.mem, 8);
 	memcpy(out + 48, h->salt, MFS_KDF_SALT_BYTES);
-	mfs_blob_id(sum, out, HEADER_BYTES - HEADER_SUM_BYTES);
+	mfs_hash32(sum, out, HEADER_BYTES - HEADER_SUM_BYTES);
 	memcpy(out + HEADER_BYTES - HEADER_SUM_BYTES, sum, HEADER_SUM_BYTES);
 }
 
@@ -79,7 +79,7 @@ static int header_decode(struct mfs_store_header *h, const uint8_t in[static HEA
 {
 	uint8_t sum[MFS_BLOB_ID_BYTES];
 
-	mfs_blob_id(sum, in, HEADER_BYTES - HEADER_SUM_BYTES);
+	mfs_hash32(sum, in, HEADER_BYTES - HEADER_SUM_BYTES);
 	if (memcmp(in, magic, sizeof magic) != 0 ||
 	    memcmp(sum, in + HEADER_BYTES - HEADER_SUM_BYTES, HEADER_SUM_BYTES) != 0)
 		return MFS_E_CORRUPT;

@@ -33,7 +33,10 @@
 
 #include "crypto/kdf.h"
 
-#define MFS_SLOT_BYTES 65520u /* 16 LMDB pages less LMDB's page header */
+/* 17 LMDB pages less LMDB's page header: the smallest slot whose payload
+ * holds a sealed 64 KiB segment beside an object's length (volume.h), so a
+ * blob read opens one slot per segment. */
+#define MFS_SLOT_BYTES 69616u
 
 struct mfs_store_header {
 	uint32_t version;

@@ -25,7 +25,7 @@
 #define CT_AT MFS_AEAD_NONCE_BYTES
 #define PAD_AT (CT_AT + MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES)
 #define SB_MAGIC 0x5653464du /* "MFSV" */
-#define SB_VERSION 4u
+#define SB_VERSION 5u
 #define SB_HEAD 96
 /* Per map bucket: generation u64, then one position u32 per copy. */
 #define SB_DIR_BYTES(copies) (8u + 4u * (copies))

@@ -30,20 +30,24 @@
  * of its slots are left): with k + 4 (2.25x) and stripes of 16, a 1 MiB
  * chunk's blob (17 slots: 16 + 1) was lost with probability 2.9e-3 at
  * p = 0.33 (what a 25 % unprotected outer share reaches), a 1 GiB file in
- * 19 cases of 20. With k + k/2 + 4 and stripes of 32, the blob is one
+ * 19 cases of 20. With k + k/2 + 4 and stripes of 32, the blob was one
  * stripe of 17 + 30 slots (2.76x), lost with probability 4e-6, the 1 GiB
- * file in one case of 250. Small stripes need the + 4 (a 1:1 code lost
- * about 4 % of three-slot blobs when a third of the slots went). Parity
+ * file in one case of 250. Format 5's slots hold a segment each, so the
+ * blob is 16 slots: + 4 would give 16 + 28, lost with probability 8e-6
+ * (the file once in 120); + 5 gives 16 + 29, 4e-6 again, in 45 slots of
+ * 17 pages (765 pages; 752 before). Small stripes need the extra (a 1:1
+ * code lost about 4 % of three-slot blobs when a third of the slots went). Parity
  * slot j of the stripe that starts at data slot from has slot index
  * MFS_OBJ_PARITY_INDEX | (from / STRIPE * PARITY_FOR(STRIPE) + j). */
 #define STRIPE MFS_PARITY_MAX_K
-#define EXTRA_PARITY 4u
+#define EXTRA_PARITY 5u
 #define PARITY_FOR(k) ((k) + ((k) + 1) / 2 + EXTRA_PARITY)
 /* A record (a name that starts with a zero byte: the keyring, the protect
  * key, the blob table's buckets, pinlogs) is small and every read of the
  * volume needs it: its stripes take at least RECORD_SLOTS slots. Without
- * the protect key a hidden volume opens read-only; with k + 4 it was the
- * one object lost in some runs at a 50 % unprotected outer share. */
+ * the protect key a hidden volume opens read-only; with k + 4 in stripes
+ * of its own size it was the one object lost in some runs at a 50 %
+ * unprotected outer share. */
 #define RECORD_SLOTS 16u
 #define STRIPE_MAX (STRIPE + PARITY_FOR(STRIPE)) /* slots of a full stripe */
 _Static_assert(MAX_OBJ_SLOTS % STRIPE == 0 &&
@@ -672,18 +676,16 @@ static int catch_up(struct mfs_vtxn *t, int tries)
 
 /* ---- objects: layout ---- */
 
+_Static_assert(MFS_SLOT_PAYLOAD == LEN_BYTES + MFS_SLOT_DATA, "a slot: the length, then data");
+
 uint64_t mfs_obj_slots_for(uint64_t len)
 {
-	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
-
-	return len <= first ? 1 : 1 + (len - first + MFS_SLOT_PAYLOAD - 1) / MFS_SLOT_PAYLOAD;
+	return len == 0 ? 1 : (len + MFS_SLOT_DATA - 1) / MFS_SLOT_DATA;
 }
 
 static uint32_t slot_of(uint64_t off)
 {
-	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
-
-	return off < first ? 0 : (uint32_t)(1 + (off - first) / MFS_SLOT_PAYLOAD);
+	return (uint32_t)(off / MFS_SLOT_DATA);
 }
 
 static int check_name(size_t name_len)
@@ -840,7 +842,6 @@ static int size_once(struct mfs_vtxn *t, const struct volmap_obj *o, int rebuild
 static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t total, uint64_t off,
 		      uint8_t *dst, size_t len, int rebuild)
 {
-	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
 	const struct vol_keys *k = t->vol->self.keys;
 	uint8_t vids[READ_BATCH][VID_BYTES];
 	struct entry e[READ_BATCH];
@@ -864,8 +865,7 @@ static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t t
 		}
 		for (uint32_t i = 0; i < count; i++) {
 			/* Byte off of the object sits in slot from + i at payload offset at. */
-			size_t at = off < first ? (size_t)(LEN_BYTES + off)
-						: (size_t)((off - first) % MFS_SLOT_PAYLOAD);
+			size_t at = LEN_BYTES + (size_t)(off % MFS_SLOT_DATA);
 			size_t n = MFS_SLOT_PAYLOAD - at < len ? MFS_SLOT_PAYLOAD - at : len;
 
 			/* Missing: damage when the object exists (its length says it
@@ -883,6 +883,10 @@ static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t t
 					rc = rebuild_slot(t, o, from + i);
 				if (rc != 0)
 					return rc;
+				/* Every slot repeats the length: one that disagrees
+				 * was not written with the rest. */
+				if (mfs_le_get(t->bufs->scratch, LEN_BYTES) != total)
+					return MFS_E_CORRUPT;
 			}
 			memcpy(dst, t->bufs->scratch + at, n);
 			dst += n;
@@ -919,7 +923,7 @@ static int read_once(struct mfs_vtxn *t, struct obj_read *r)
 		r->total = stored;
 	}
 	if (r->whole) {
-		if (r->total > (uint64_t)MAX_OBJ_SLOTS * MFS_SLOT_PAYLOAD)
+		if (r->total > (uint64_t)MAX_OBJ_SLOTS * MFS_SLOT_DATA)
 			return MFS_E_CORRUPT;
 		r->dst = malloc(r->total ? (size_t)r->total : 1);
 		if (!r->dst)
@@ -1072,24 +1076,14 @@ int mfs_obj_rewrite(struct mfs_vtxn *t, const void *name, size_t name_len)
 /* Builds slot idx's payload of an object (data, len bytes) in payload. */
 static void fill_payload(uint8_t *payload, uint32_t idx, const uint8_t *data, uint64_t len)
 {
-	const uint64_t first = MFS_SLOT_PAYLOAD - LEN_BYTES;
-	uint64_t from, n;
-	uint8_t *dst = payload;
-	size_t room = MFS_SLOT_PAYLOAD;
+	const uint64_t from = (uint64_t)idx * MFS_SLOT_DATA;
+	uint64_t n = len > from ? len - from : 0;
 
-	if (idx == 0) {
-		mfs_le_put(dst, len, LEN_BYTES);
-		dst += LEN_BYTES;
-		room -= LEN_BYTES;
-		from = 0;
-	} else {
-		from = first + (uint64_t)(idx - 1) * MFS_SLOT_PAYLOAD;
-	}
-	n = len > from ? len - from : 0;
-	if (n > room)
-		n = room;
-	memcpy(dst, data + from, (size_t)n);
-	memset(dst + n, 0, room - (size_t)n);
+	if (n > MFS_SLOT_DATA)
+		n = MFS_SLOT_DATA;
+	mfs_le_put(payload, len, LEN_BYTES);
+	memcpy(payload + LEN_BYTES, data + from, (size_t)n);
+	memset(payload + LEN_BYTES + n, 0, MFS_SLOT_DATA - (size_t)n);
 }
 
 uint64_t mfs_obj_sealed_slots(struct mfs_volume *v, uint64_t len)

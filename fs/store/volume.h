@@ -5,10 +5,13 @@
  * slot index), never written anywhere in clear) and seal them
  * (XChaCha20-Poly1305, random nonce, the slot id and the writing commit's
  * generation as associated data). To anyone without the password every slot
- * is 65,520 random bytes.
+ * is 69,616 random bytes.
  *
- *   slot value = nonce[24] | ciphertext[MFS_SLOT_PAYLOAD] | mac[16] | random[16]
- *   object     = slot 0: u64 length | data...;  slots 1..n-1: data...
+ *   slot value = nonce[24] | ciphertext[MFS_SLOT_PAYLOAD] | mac[16] | random[4016]
+ *   object     = every slot i: u64 length | data[i * MFS_SLOT_DATA, +MFS_SLOT_DATA)
+ *
+ * MFS_SLOT_DATA is one sealed blob segment, so each segment of a blob is
+ * one slot, and every slot says its object's length.
  *
  * Where a slot sits is the volume's secret: its position map (slot id ->
  * store position), kept in map pages (slots themselves) that the superblock
@@ -42,7 +45,8 @@
 
 #include "fs/store/store.h"
 
-#define MFS_SLOT_PAYLOAD (MFS_SLOT_BYTES - 24 - 16 - 16)
+#define MFS_SLOT_DATA 65552u /* object bytes per slot: one sealed 64 KiB segment */
+#define MFS_SLOT_PAYLOAD (8u + MFS_SLOT_DATA)
 #define MFS_OBJ_NAME_MAX 64
 
 struct mfs_volume;

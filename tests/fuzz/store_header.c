@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(in, data, HEADER_BYTES);
 	decode(in);
-	mfs_blob_id(sum, in, HEADER_BYTES - HEADER_SUM_BYTES);
+	mfs_hash32(sum, in, HEADER_BYTES - HEADER_SUM_BYTES);
 	memcpy(in + HEADER_BYTES - HEADER_SUM_BYTES, sum, HEADER_SUM_BYTES);
 	decode(in);
 	return 0;

@@ -28,7 +28,7 @@ awk -v a="$acc" 'BEGIN { exit !(a <= 0.60) }' || fail "the adversary tells the s
 while read -r _ name _ a; do
 	awk -v a="$a" 'BEGIN { exit !(a <= 0.65) }' || fail "feature $name tells the stores apart ($a)"
 done < <(grep '^feature' "$T/pairs")
-ok "format 4 (hidden volumes with parity): combined accuracy $acc over 200 pairs (chance 0.5), every feature at most 0.65"
+ok "format 5 (hidden volumes with parity, a segment per slot): combined accuracy $acc over 200 pairs (chance 0.5), every feature at most 0.65"
 
 # The same through the real commands: init --hidden, ingest, a mount of the
 # hidden volume with a cp into it; the other store runs the same outer steps

@@ -23,7 +23,7 @@ ok "whole volumes: exit 0"
 
 # The outer volume, opened alone, writes a quarter of what it sees as free.
 free=$(as "$outer_pw" status | awk '/^free/ {print $2}')
-random_file "$T/o" $((free / 4 * 65464))
+random_file "$T/o" $((free / 4 * 65552))
 as "$outer_pw" ingest "$T/o" >/dev/null 2>&1 || fail "outer ingest"
 [ "$(status_of as "$hidden_pw" fsck)" = 4 ] || fail "rebuilt but not repaired: $(cat "$T/out")"
 grep -q "megafs fsck --repair' writes them again" "$T/out" || fail "$(cat "$T/out")"

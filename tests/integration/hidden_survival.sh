@@ -3,8 +3,8 @@
 # space, and that every hidden file either comes back byte-identical or is
 # refused with a clear message (never garbage). The hidden volume's parity
 # must bring back every file at 10 % and at least 22 of 24 at 25 % (a file's
-# one-chunk blob is 3 data + 9 parity slots: lost only when 10 of 12 are,
-# about 0.05 % of blobs when a third of the positions go, which is what a
+# one-chunk blob is 4 data + 11 parity slots: lost only when 12 of 15 are,
+# about 0.03 % of blobs when a third of the positions go, which is what a
 # 25 % share reaches). At 50 % (about 60 % of the hidden slots written
 # over) the hidden volume must still open, its map pages kept in 16 copies
 # (with 5 it did not open in 2 runs of 6); what survives is reported. Outer
@@ -25,7 +25,7 @@ for pct in 10 25 50; do
 		as "$s" "$hidden_pw" ingest "$T/h$i" >"$T/h$i.json" 2>/dev/null
 	done
 	free=$(as "$s" "$outer_pw" status | awk '/^free/ {print $2}')
-	fill=$((free * pct / 100 * 65464))
+	fill=$((free * pct / 100 * 65552))
 	# The outer volume, opened alone, writes pct % of what it sees as free.
 	while [ "$fill" -gt 0 ]; do
 		n=$((fill > 3000000 ? 3000000 : fill))

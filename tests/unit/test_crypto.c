@@ -75,7 +75,7 @@ Test(crypto, aead_round_trip_and_tamper)
  * segment, a chunk), any associated data, and in place. */
 Test(crypto, aead_matches_libsodium_byte_for_byte)
 {
-	static const size_t lens[] = {0, 1, 15, 16, 17, 63, 64, 65, 255, 256, 1000, 65464, 65536,
+	static const size_t lens[] = {0, 1, 15, 16, 17, 63, 64, 65, 255, 256, 1000, 65560, 65536,
 				      (1u << 20) + 4096};
 	static const size_t ad_lens[] = {0, 1, 24, 100};
 	uint8_t key[32], nonce[24], ad[100];
@@ -115,6 +115,84 @@ Test(crypto, aead_matches_libsodium_byte_for_byte)
 	free(ours);
 	free(theirs);
 	free(back);
+}
+
+/* The blob id as megafs(7) defines it, computed with libsodium's SHA-256 one
+ * piece at a time: the reference crypto/hash's OpenSSL path must match. */
+static void blob_id_reference(uint8_t id[32], const uint8_t *data, size_t len)
+{
+	const size_t pieces = len == 0 ? 1 : (len + MFS_BLOB_LEAF_BYTES - 1) / MFS_BLOB_LEAF_BYTES;
+	uint8_t *list = malloc(1 + 32 * pieces), *piece = malloc(1 + MFS_BLOB_LEAF_BYTES);
+
+	cr_assert(list && piece);
+	list[0] = 1;
+	for (size_t i = 0; i < pieces; i++) {
+		size_t off = i * MFS_BLOB_LEAF_BYTES;
+		size_t n = len - off < MFS_BLOB_LEAF_BYTES ? len - off : MFS_BLOB_LEAF_BYTES;
+
+		piece[0] = 0;
+		memcpy(piece + 1, data + off, n);
+		crypto_hash_sha256(list + 1 + 32 * i, piece, 1 + n);
+	}
+	crypto_hash_sha256(id, list, 1 + 32 * pieces);
+	free(list);
+	free(piece);
+}
+
+/* Every length class of the hash list (empty, one byte, a piece less one,
+ * a piece, a piece and one, the largest blob), the reference's bytes, and
+ * two answers computed outside megafs (Python's hashlib) so that the
+ * reference itself is held to the definition. */
+Test(crypto, blob_id_is_the_sha256_hash_list_of_its_segments)
+{
+	static const size_t lens[] = {0, 1, 65551, 65552, 65553, 2 * 65552, 1048832, 16781312};
+	const size_t max = 16781312;
+	uint8_t *data = malloc(max), ours[32], theirs[32];
+	char hex[65];
+
+	cr_assert_not_null(data);
+	for (size_t i = 0; i < max; i++)
+		data[i] = (uint8_t)(i % 251);
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		mfs_blob_id(ours, data, lens[i]);
+		blob_id_reference(theirs, data, lens[i]);
+		cr_assert_arr_eq(ours, theirs, 32, "len %zu", lens[i]);
+	}
+	mfs_blob_id(ours, data, 0);
+	mfs_hex_encode(hex, ours, 32);
+	cr_assert_str_eq(hex, "d582e1d0cdfac8ddf46a67ec6bd551715dd708375d5b3f5d794009710d83e83b");
+	mfs_blob_id(ours, data, 65553);
+	mfs_hex_encode(hex, ours, 32);
+	cr_assert_str_eq(hex, "61deab697b1976fd1581356b98da0a5d4fc8a1bb915058f82eaea2dead17959e");
+	/* One flipped byte in the last piece changes the id. */
+	data[65552] ^= 1;
+	mfs_blob_id(theirs, data, 65553);
+	cr_assert(memcmp(ours, theirs, 32) != 0);
+	free(data);
+}
+
+/* Convergent keys: HMAC-SHA-256 through OpenSSL, libsodium's bytes. */
+Test(crypto, hmac_sha256_matches_libsodium_and_the_rfc)
+{
+	static const size_t lens[] = {0, 1, 64, 65, 1u << 20};
+	uint8_t key[32], ours[32], theirs[32], len_le[8] = {0};
+	uint8_t *msg = malloc(8 + (1u << 20));
+	char hex[65];
+
+	cr_assert_not_null(msg);
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		mfs_random(key, sizeof key);
+		mfs_random(msg, 8 + lens[i]);
+		mfs_hmac_sha256(ours, key, msg, 8, msg + 8, lens[i]);
+		crypto_auth_hmacsha256(theirs, msg, 8 + lens[i], key);
+		cr_assert_arr_eq(ours, theirs, 32, "len %zu", lens[i]);
+	}
+	for (int i = 0; i < 32; i++)
+		key[i] = (uint8_t)i;
+	mfs_hmac_sha256(ours, key, len_le, sizeof len_le, "abc", 3);
+	mfs_hex_encode(hex, ours, 32);
+	cr_assert_str_eq(hex, "f1450e1f8603fccbb74f55fb6add0d5890cd71a9adb5728e7c986adadaa88d01");
+	free(msg);
 }
 
 Test(crypto, signatures)

@@ -1130,14 +1130,14 @@ Test(peer, a_body_is_checked_from_its_head_before_it_is_allocated)
 
 /* ---- versions ---- */
 
-static void client_version_2(struct raw *r)
+static void client_version_1(struct raw *r)
 {
-	if (raw_handshake(r) == 0 && send_hello(r, MFS_WIRE_HANDSHAKE, 2) == 0)
+	if (raw_handshake(r) == 0 && send_hello(r, MFS_WIRE_HANDSHAKE, 1) == 0)
 		expect_error_then_eof(r, MFS_WIRE_ERR_VERSION);
 }
 
-/* param 0: answers ACK version 2; 1: answers ERROR(VERSION). */
-static void server_version_2(struct raw *r)
+/* param 0: answers ACK version 1 (BLAKE2b blob ids); 1: answers ERROR(VERSION). */
+static void server_version_1(struct raw *r)
 {
 	struct mfs_wire_msg m;
 
@@ -1145,12 +1145,12 @@ static void server_version_2(struct raw *r)
 	    m.hello.version != MFS_WIRE_VERSION || m.hello.listen_port != 1000)
 		return;
 	if (r->param == 0) {
-		if (send_hello(r, MFS_WIRE_HANDSHAKE_ACK, 2) == 0)
+		if (send_hello(r, MFS_WIRE_HANDSHAKE_ACK, 1) == 0)
 			expect_error_then_eof(r, MFS_WIRE_ERR_VERSION);
 		return;
 	}
 	m = (struct mfs_wire_msg){ .type = MFS_WIRE_ERROR, .code = MFS_WIRE_ERR_VERSION,
-				   .data = (const uint8_t *)"v1 only", .len = 7 };
+				   .data = (const uint8_t *)"v3 only", .len = 7 };
 	if (send_msg(r, &m, -1) == 0) {
 		drain(r);
 		r->ok = r->eof;
@@ -1163,7 +1163,7 @@ Test(peer, a_version_mismatch_is_refused_with_error_version)
 
 	h_start();
 	h_listen();
-	raw_client(&r, client_version_2, 0);
+	raw_client(&r, client_version_1, 0);
 	h_run();
 	raw_join(&r);
 	cr_assert(r.ok, "the responder sent ERROR(VERSION), then closed");
@@ -1172,7 +1172,7 @@ Test(peer, a_version_mismatch_is_refused_with_error_version)
 
 	for (int param = 0; param < 2; param++) {
 		h_start();
-		raw_server(&r, server_version_2, param);
+		raw_server(&r, server_version_1, param);
 		h_dial(pk[1]);
 		h_run();
 		raw_join(&r);

@@ -1,6 +1,6 @@
-/* fs/store/volmap: format 4 of a volume, held to golden vectors made once
- * from fixed keys (tests/vectors/volume-format-4.txt; slot-format-2.bin: the
- * slot seal has not changed since format 2),
+/* fs/store/volmap: format 5 of a volume, held to golden vectors made once
+ * from fixed keys (tests/vectors/volume-format-5.txt; slot-format-5.bin: a
+ * sealed slot of 17 pages),
  * so a silent change of slot ids, candidates, the superblock, map pages or
  * the slot seal fails here. MFS_WRITE_VECTORS=1 writes the files instead
  * (only when the format changes on purpose, with a new version). */
@@ -17,8 +17,8 @@
 #ifndef MFS_SOURCE_DIR
 #define MFS_SOURCE_DIR "."
 #endif
-#define VECTORS MFS_SOURCE_DIR "/tests/vectors/volume-format-4.txt"
-#define SLOT_VECTOR MFS_SOURCE_DIR "/tests/vectors/slot-format-2.bin"
+#define VECTORS MFS_SOURCE_DIR "/tests/vectors/volume-format-5.txt"
+#define SLOT_VECTOR MFS_SOURCE_DIR "/tests/vectors/slot-format-5.bin"
 
 static struct vol_keys *fixed_keys(void)
 {
@@ -142,8 +142,8 @@ Test(volmap, ids_candidates_superblock_and_map_pages_match_the_golden_vectors)
 }
 
 /* A slot sealed once under the fixed keys (payload: object slot 0 of
- * "format 2", at generation 5): it must still open, to the same bytes. */
-Test(volmap, a_slot_sealed_by_format_2_still_opens)
+ * "format 5", at generation 5): it must still open, to the same bytes. */
+Test(volmap, a_slot_sealed_by_format_5_still_opens)
 {
 	struct vol_keys *k;
 	struct mfs_store *s;
@@ -156,7 +156,7 @@ Test(volmap, a_slot_sealed_by_format_2_still_opens)
 	k = fixed_keys();
 	slot_vid(vid, k, "vector", 6, 0);
 	payload[0] = 8; /* u64 length, then the bytes */
-	memcpy(payload + 8, "format 2", 8);
+	memcpy(payload + 8, "format 5", 8);
 	if (getenv("MFS_WRITE_VECTORS")) {
 		FILE *f = fopen(SLOT_VECTOR, "wb");
 
@@ -207,7 +207,7 @@ Test(volmap, superblocks_with_a_bad_copy_count_are_refused)
 		{"superblock-copies-17", 0},
 		{"superblock-outer-copies-2", 0},
 		{"superblock-dir-too-big", 0},
-		{"superblock-version-3", 0},
+		{"superblock-version-4", 0},
 	};
 	uint8_t *payload = calloc(1, MFS_SLOT_PAYLOAD);
 

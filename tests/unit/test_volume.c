@@ -83,8 +83,8 @@ Test(volume, objects_round_trip_at_slot_boundaries)
 {
 	struct fixture f = open_store(256);
 	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
-	const size_t sizes[] = {0, 1, MFS_SLOT_PAYLOAD - 8, MFS_SLOT_PAYLOAD - 7, MFS_SLOT_PAYLOAD,
-				3 * MFS_SLOT_PAYLOAD + 5, 1u << 20};
+	const size_t sizes[] = {0, 1, MFS_SLOT_DATA, MFS_SLOT_DATA + 1, 2 * MFS_SLOT_DATA,
+				3 * MFS_SLOT_DATA + 5, 1u << 20};
 	uint8_t *data = malloc(1u << 20), *part = malloc(200000);
 	struct mfs_vtxn *t;
 
@@ -96,8 +96,10 @@ Test(volume, objects_round_trip_at_slot_boundaries)
 		put(v, name, data, sizes[i]);
 		expect(v, name, data, sizes[i]);
 		cr_assert_eq(mfs_obj_slots_for(sizes[i]),
-			     i < 3 ? 1 : i == 3 ? 2 : i == 4 ? 2 : i == 5 ? 4 : 17);
+			     i < 3 ? 1 : i == 3 ? 2 : i == 4 ? 2 : i == 5 ? 4 : 16);
 	}
+	/* A 1 MiB chunk's blob is 16 sealed segments: 16 slots, one each. */
+	cr_assert_eq(mfs_obj_slots_for(16 * (65536 + 16)), 16);
 	/* A read across slot boundaries in the middle of an object. */
 	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
 	cr_assert_eq(mfs_obj_read(t, "obj6", 4, 65000, part, 200000), 0);
@@ -432,7 +434,7 @@ Test(volume, objects_sealed_ahead_of_their_transaction)
 	struct fixture f = open_store(128);
 	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
 	struct mfs_volume *other = tu_volume(f.store, "other", NULL);
-	const size_t len = 3 * MFS_SLOT_PAYLOAD + 77;
+	const size_t len = 3 * MFS_SLOT_DATA + 77;
 	uint8_t *data = malloc(len), *sealed = malloc(4 * MFS_SLOT_BYTES);
 	uint8_t *scratch = malloc(MFS_SLOT_PAYLOAD);
 	struct mfs_vtxn *t;
@@ -490,10 +492,10 @@ Test(volume, a_read_sees_what_another_process_committed)
 }
 
 /* A hidden volume's parity: per stripe of k (up to 32) data slots,
- * k + k/2 (rounded up) + 4 parity slots, numbered on from the last
+ * k + k/2 (rounded up) + 5 parity slots, numbered on from the last
  * stripe's. */
 #define STRIPE 32u
-#define PARITY(k) ((k) + ((k) + 1) / 2 + 4u)
+#define PARITY(k) ((k) + ((k) + 1) / 2 + 5u)
 
 static uint32_t parity_count(uint32_t n)
 {
@@ -534,16 +536,16 @@ static void write_over(struct mfs_store *s, uint32_t pos)
 Test(volume, a_hidden_volume_rebuilds_slots_written_over_from_parity)
 {
 	struct fixture f = open_store(800);
-	const uint32_t n = 72; /* three stripes: 32, 32 and 8 data slots; 52, 52, 16 parity */
-	const size_t len = (size_t)(n - 1) * MFS_SLOT_PAYLOAD + 100;
+	const uint32_t n = 72; /* three stripes: 32, 32 and 8 data slots; 53, 53, 17 parity */
+	const size_t len = (size_t)(n - 1) * MFS_SLOT_DATA + 100;
 	uint8_t *secret = malloc(len), *got;
-	uint32_t data[72], parity[120], small_data[1], small_parity[6];
+	uint32_t data[72], parity[123], small_data[1], small_parity[7];
 	struct mfs_volume_stats st;
 	struct mfs_volume *outer, *hidden;
 	uint64_t got_len;
 
 	cr_assert_eq(mfs_obj_slots_for(len), n);
-	cr_assert_eq(parity_count(n), 120);
+	cr_assert_eq(parity_count(n), 123);
 	outer = tu_volume(f.store, "outer", NULL);
 	cr_assert_eq(mfs_volume_stats(outer, &st), 0);
 	cr_assert_eq(st.redundant, 0, "an outer volume keeps no parity");
@@ -557,22 +559,22 @@ Test(volume, a_hidden_volume_rebuilds_slots_written_over_from_parity)
 	slot_positions(hidden, "diary", n, data, parity);
 	slot_positions(hidden, "note", 1, small_data, small_parity);
 	mfs_volume_close(hidden);
-	/* The small object keeps one of its seven slots. */
+	/* The small object keeps one of its eight slots. */
 	write_over(f.store, small_data[0]);
-	for (uint32_t i = 0; i < 5; i++)
+	for (uint32_t i = 0; i < 6; i++)
 		write_over(f.store, small_parity[i]);
 	/* Each stripe loses exactly as many slots as it has parity: stripe 0
-	 * all its data (the length in slot 0 too) and 20 parity, stripe 1
-	 * twenty-six of each, stripe 2 all its parity. */
+	 * all its data (the length in slot 0 too) and 21 parity, stripe 1
+	 * twenty-six data and twenty-seven parity, stripe 2 all its parity. */
 	for (uint32_t i = 0; i < 32; i++)
 		write_over(f.store, data[i]);
-	for (uint32_t i = 0; i < 20; i++)
+	for (uint32_t i = 0; i < 21; i++)
 		write_over(f.store, parity[i]);
-	for (uint32_t i = 0; i < 26; i++) {
+	for (uint32_t i = 0; i < 26; i++)
 		write_over(f.store, data[32 + i]);
-		write_over(f.store, parity[52 + i]);
-	}
-	for (uint32_t i = 104; i < 120; i++)
+	for (uint32_t i = 0; i < 27; i++)
+		write_over(f.store, parity[53 + i]);
+	for (uint32_t i = 106; i < 123; i++)
 		write_over(f.store, parity[i]);
 	cr_assert_eq(mfs_volume_open(&hidden, f.store, "hidden", 6, NULL, 0), 0);
 	expect(hidden, "diary", secret, len);
@@ -676,7 +678,7 @@ Test(volume, a_hidden_volume_that_lost_its_protect_key_opens_read_only)
 Test(volume, sealed_ahead_objects_of_a_hidden_volume_carry_parity)
 {
 	struct fixture f = open_store(300);
-	const size_t len = 20 * MFS_SLOT_PAYLOAD;
+	const size_t len = 20 * MFS_SLOT_DATA + 1;
 	const uint32_t n = (uint32_t)mfs_obj_slots_for(len);
 	struct mfs_volume *hidden;
 	uint8_t *secret = malloc(len), *sealed, *scratch;
@@ -685,9 +687,9 @@ Test(volume, sealed_ahead_objects_of_a_hidden_volume_carry_parity)
 
 	mfs_volume_close(tu_volume(f.store, "outer", NULL));
 	hidden = tu_volume(f.store, "hidden", "outer");
-	cr_assert_eq(mfs_obj_sealed_slots(hidden, len), n + 36,
-		     "21 data slots: one stripe, 36 parity");
-	cr_assert_eq(mfs_obj_sealed_slots(hidden, 1), 1 + 6, "one data slot, six parity");
+	cr_assert_eq(mfs_obj_sealed_slots(hidden, len), n + 37,
+		     "21 data slots: one stripe, 37 parity");
+	cr_assert_eq(mfs_obj_sealed_slots(hidden, 1), 1 + 7, "one data slot, seven parity");
 	sealed = malloc(mfs_obj_sealed_slots(hidden, len) * MFS_SLOT_BYTES);
 	scratch = mfs_secure_alloc(mfs_obj_seal_scratch(hidden, len));
 	tu_fill_random(secret, len, 52);
@@ -712,7 +714,7 @@ Test(volume, sealed_ahead_objects_of_a_hidden_volume_carry_parity)
 Test(volume, a_session_never_wipes_what_the_other_volume_now_holds)
 {
 	struct fixture f = open_store(400);
-	const size_t len = 10 * MFS_SLOT_PAYLOAD;
+	const size_t len = 10 * MFS_SLOT_DATA + 1;
 	const uint32_t n = (uint32_t)mfs_obj_slots_for(len);
 	uint8_t *secret = malloc(len);
 	uint32_t data[16], parity[32], pos = 0;

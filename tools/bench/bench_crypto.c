@@ -17,8 +17,12 @@
  *                               libsodium, the bulk by OpenSSL's EVP)
  *   blake2b256                  crypto_generichash, 32-byte output
  *   sha256_libsodium            crypto_hash_sha256
- *   ceiling                     encrypt, then BLAKE2b-256 of the ciphertext:
- *                               the least an ingest must compute per byte
+ *   blob_id                     mfs_blob_id of a 1 MiB chunk's blob (the
+ *                               SHA-256 hash list, through OpenSSL)
+ *   hmac_sha256                 mfs_hmac_sha256 (convergent keys)
+ *   ceiling                     mfs_aead_seal, then mfs_blob_id of the
+ *                               ciphertext: the least an ingest must compute
+ *                               per byte, with the ciphers megafs uses
  *   seal_random                 mfs_chunk_key_random + mfs_chunk_seal
  *                               (64 KiB segments) + mfs_blob_id
  *   seal_convergent             mfs_chunk_key_convergent + the same
@@ -28,9 +32,10 @@
  *                               (owner tag + XChaCha20-Poly1305): the crypto
  *                               megafs ingest does per byte, without LMDB
  *   model_extract               per-slot open + chunk_open: extract's crypto
- *   slot_payload, chunk_blob    layout facts for scripts (bytes of payload
- *                               per store slot; bytes of a sealed 1 MiB
- *                               chunk); --layout prints only these
+ *   slot_payload, slot_data,    layout facts for scripts (bytes of payload
+ *   chunk_blob                  per store slot, of object data per slot;
+ *                               bytes of a sealed 1 MiB chunk); --layout
+ *                               prints only these
  *   argon2id_<preset>           mfs_kdf_password with mfs_kdf_preset(<preset>)
  *                               (median of several runs, including the
  *                               allocation of its memory, as an unlock does)
@@ -135,16 +140,30 @@ static void op_sha256(struct bufs *b)
 	sink ^= h[0];
 }
 
-static void op_ceiling(struct bufs *b)
+static void op_blob_id(struct bufs *b)
 {
-	unsigned long long clen;
+	uint8_t id[MFS_BLOB_ID_BYTES];
+
+	mfs_blob_id(id, b->blob, b->blob_len);
+	sink ^= id[0];
+}
+
+static void op_hmac(struct bufs *b)
+{
 	uint8_t h[32];
 
-	sodium_increment(b->nonce, sizeof b->nonce);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(b->out, &clen, b->plain, BUF_BYTES, NULL, 0,
-						   NULL, b->nonce, b->key);
-	crypto_generichash(h, sizeof h, b->out, (size_t)clen, NULL, 0);
+	mfs_hmac_sha256(h, b->secret, b->plain, BUF_BYTES, NULL, 0);
 	sink ^= h[0];
+}
+
+static void op_ceiling(struct bufs *b)
+{
+	uint8_t id[MFS_BLOB_ID_BYTES];
+
+	sodium_increment(b->nonce, sizeof b->nonce);
+	mfs_aead_seal(b->out, b->plain, BUF_BYTES, NULL, 0, b->nonce, b->key);
+	mfs_blob_id(id, b->out, BUF_BYTES + MFS_AEAD_TAG_BYTES);
+	sink ^= id[0];
 }
 
 static void op_seal_random(struct bufs *b)
@@ -203,12 +222,13 @@ static void op_model_ingest(struct bufs *b)
 
 	seal_convergent(b, id);
 	for (size_t s = 0; s < b->slot_count; s++) {
-		size_t off = s * MFS_SLOT_PAYLOAD;
-		size_t n = b->blob_len - off < MFS_SLOT_PAYLOAD ? b->blob_len - off : MFS_SLOT_PAYLOAD;
+		size_t off = s * MFS_SLOT_DATA;
+		size_t n = b->blob_len - off < MFS_SLOT_DATA ? b->blob_len - off : MFS_SLOT_DATA;
 		uint8_t *dst = b->slots_w + s * stride;
 
-		memcpy(dst, b->out + off, n);
-		memset(dst + n, 0, MFS_SLOT_PAYLOAD - n);
+		memset(dst, 0, MFS_SLOT_PAYLOAD - MFS_SLOT_DATA); /* the object's length */
+		memcpy(dst + MFS_SLOT_PAYLOAD - MFS_SLOT_DATA, b->out + off, n);
+		memset(dst + MFS_SLOT_PAYLOAD - MFS_SLOT_DATA + n, 0, MFS_SLOT_DATA - n);
 		model_slot_seal(dst, (uint32_t)s, b->key);
 	}
 	sink ^= id[0];
@@ -320,6 +340,8 @@ int main(int argc, char **argv)
 		{"aead_open", op_aead_open},
 		{"blake2b256", op_blake2b},
 		{"sha256_libsodium", op_sha256},
+		{"blob_id", op_blob_id},
+		{"hmac_sha256", op_hmac},
 		{"ceiling", op_ceiling},
 		{"seal_random", op_seal_random},
 		{"seal_convergent", op_seal_convergent},
@@ -368,6 +390,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	printf("slot_payload %u bytes\n", (unsigned)MFS_SLOT_PAYLOAD);
+	printf("slot_data %u bytes\n", (unsigned)MFS_SLOT_DATA);
 	printf("chunk_blob %zu bytes\n", mfs_blob_len(mfs_chunk_padded_len(MFS_CHUNK_SIZE_DEFAULT)));
 	fflush(stdout);
 	if (layout_only)
@@ -382,7 +405,7 @@ int main(int argc, char **argv)
 
 		memset(&b, 0, sizeof b);
 		b.blob_len = mfs_blob_len(mfs_chunk_padded_len(BUF_BYTES));
-		b.slot_count = (b.blob_len + MFS_SLOT_PAYLOAD - 1) / MFS_SLOT_PAYLOAD;
+		b.slot_count = (b.blob_len + MFS_SLOT_DATA - 1) / MFS_SLOT_DATA;
 		room = b.slot_count * MFS_SLOT_PAYLOAD; /* >= blob_len >= BUF_BYTES + tag */
 		b.plain = malloc(BUF_BYTES);
 		b.out = malloc(room);
@@ -403,14 +426,13 @@ int main(int argc, char **argv)
 		/* Valid slots for model_extract: the blob sealed slot by slot. */
 		for (size_t s = 0; s < b.slot_count; s++) {
 			uint8_t *dst = b.slots + s * (MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES);
-			size_t off = s * MFS_SLOT_PAYLOAD;
-			size_t n = b.blob_len - off < MFS_SLOT_PAYLOAD ? b.blob_len - off
-									: MFS_SLOT_PAYLOAD;
+			size_t off = s * MFS_SLOT_DATA;
+			size_t n = b.blob_len - off < MFS_SLOT_DATA ? b.blob_len - off : MFS_SLOT_DATA;
 			uint8_t slot_key[16], nonce[MFS_AEAD_NONCE_BYTES];
 			uint32_t index = (uint32_t)s;
 
-			memcpy(dst, b.blob + off, n);
-			memset(dst + n, 0, MFS_SLOT_PAYLOAD - n);
+			memset(dst, 0, MFS_SLOT_PAYLOAD);
+			memcpy(dst + MFS_SLOT_PAYLOAD - MFS_SLOT_DATA, b.blob + off, n);
 			memset(nonce, (int)s, sizeof nonce);
 			mfs_keyed_hash(slot_key, sizeof slot_key, b.key, "bslot", 5, &index,
 				       sizeof index);

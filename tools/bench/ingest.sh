@@ -56,14 +56,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # A 1 MiB chunk seals to 1,048,832 bytes (16 segments of 64 KiB + 16-byte
-# tags) and an object of that size (plus its 8-byte length) takes 17 slots
-# of 65,464 payload bytes; mfs-bench-crypto --layout reads both from the
+# tags) and an object of that size takes 16 slots of 65,552 data bytes (one
+# sealed segment each); mfs-bench-crypto --layout reads both from the
 # headers. Add the index blob, the blob table and the superblock, then a
 # tenth.
 layout=$("$bench" --layout)
-slot_payload=$(awk '$1 == "slot_payload" { print $2 }' <<<"$layout")
+slot_data=$(awk '$1 == "slot_data" { print $2 }' <<<"$layout")
 chunk_blob=$(awk '$1 == "chunk_blob" { print $2 }' <<<"$layout")
-chunk_slots=$(( (chunk_blob + 8 + slot_payload - 1) / slot_payload ))
+chunk_slots=$(( (chunk_blob + slot_data - 1) / slot_data ))
 need_slots=$(( size_mb * chunk_slots + 4 * chunk_slots + 64 ))
 store_mb=$(( (need_slots * 11 / 10 + 15) / 16 + 16 ))   # 16 nominal slots per MiB
 
