@@ -1,112 +1,217 @@
 #!/usr/bin/env bash
 # tools/bench/fuse.sh: megafs mounted, side by side with gocryptfs, cryfs and
 # the plain file on the same disk (the limit), on the same random file and
-# the same mp4.
+# the same mp4; optionally an older megafs build beside this tree's.
 #
 #   sudo tools/bench/fuse.sh
 #
-# Environment:
-#   BENCH_SIZE_MB   size of the random file in MiB (default 1024)
-#   BENCH_VIDEO_S   length of the test mp4 in seconds (default 120)
-#   BENCH_FIO_S     seconds of each fio random-read run (default 20)
-#   BENCH_REPEAT    cold ffprobe / seek runs per filesystem, the median shown
-#                   (default 3)
-#   BENCH_FS        which columns to run (default "megafs gocryptfs cryfs plain")
-#   BENCH_PERF      1: perf record (DWARF call graphs) the megafs daemon
-#                   during its cold sequential read and its fio run, and print
-#                   the top symbols and megafs' inclusive costs (perf slows
-#                   what it watches: not for the table's numbers; with
-#                   BENCH_FS=megafs it takes ~1 minute)
-#   BENCH_TMPDIR    where the stores, mounts and files go (default /var/tmp);
-#                   it needs ~6x BENCH_SIZE_MB + 1 GiB free
+# Every number is the median of BENCH_REPEAT runs. Each run starts from a
+# fresh filesystem (a new store, cipher directory or plain directory), so
+# each run's cp in writes into an empty one. "Cold" means: every FUSE
+# filesystem unmounted and mounted again (no in-process cache warm: megafs'
+# session cache and reader, cryfs' block cache), then sync and
+# echo 3 > /proc/sys/vm/drop_caches (the backing disk's pages gone too);
+# for plain, only the latter. The rows, per column:
 #
-# Needs root: the cold rows drop the page cache (echo 3 > drop_caches), and
-# missing tools (gocryptfs, cryfs, fio, ffmpeg, jq) are installed with
-# apt-get. Every FUSE filesystem is unmounted and mounted again before each
-# cold row, so no in-process cache (megafs' session cache and reader, cryfs'
-# block cache) is warm. Nothing leaves the machine.
+#   cp in              MiB/s of `cp FILE MNT/` + `sync` (the source in the
+#                      page cache first; for megafs, cp's close publishes;
+#                      cryfs may still hold blocks in its own cache after
+#                      sync: it writes them out at unmount)
+#   cold seq read      MiB/s of `dd bs=1M` of the whole file, cold
+#   warm seq read      MiB/s of the same dd right after the cold one, nothing
+#                      dropped: what the page cache (and the filesystem's own
+#                      caches) give a second read; the plain column's is the
+#                      page cache alone, and the next row is each column's as
+#                      a percentage of plain's
+#   daemon CPU         CPU-seconds (user + system, /proc/PID/stat of the FUSE
+#                      daemon, all its threads) spent during the cold dd, per
+#                      GiB read; none for plain (the kernel reads it)
+#   random p50/p99     4 KiB random reads, cold: mfs-bench-randread (from
+#                      tools/bench/randread.c) reads BENCH_RANDREAD_N distinct
+#                      4 KiB-aligned pages of the file once each, in an order
+#                      fixed by the seed (splitmix64): the same pages in the
+#                      same order on every filesystem (run r uses seed
+#                      BENCH_SEED + r - 1), readahead off (POSIX_FADV_RANDOM);
+#                      the median and 99th percentile of the single preads
+#                      (us). No page is read twice, so the page cache cannot
+#                      answer any of them.
+#   random IOPS        the same run's reads / its seconds
+#   ffprobe            ms of `ffprobe -show_entries format=duration` of the
+#                      mp4, cold (process start included)
+#   seek + decode      ms of `ffmpeg -ss 90% -i clip.mp4 -frames:v 1 -f null -`,
+#                      cold (process start included)
+#
+# Environment:
+#   BENCH_SIZE_MB     size of the random file in MiB (default 1024)
+#   BENCH_VIDEO_S     length of the test mp4 in seconds (default 120)
+#   BENCH_REPEAT      runs per filesystem, the median shown (default 3)
+#   BENCH_FS          which columns to run (default "megafs gocryptfs cryfs
+#                     plain")
+#   BENCH_OLD_REV     a git revision (e.g. 746f839): also build that commit
+#                     of megafs in a temporary worktree and run it as the
+#                     column "megafs@REV", next to megafs (or first, when
+#                     BENCH_FS has no megafs); each megafs column inits,
+#                     ingests and mounts with its own binary, store formats
+#                     differing between revisions. Default: none.
+#   BENCH_RANDREAD_N  4 KiB pages each random-read run reads (default 3000;
+#                     at most the file's pages)
+#   BENCH_SEED        the random-read seed of the first run (default 1)
+#   BENCH_BUILD       the tree's build directory (default build/; configured
+#                     RelWithDebInfo when it has no CMakeCache.txt). The old
+#                     revision is built with the same CMAKE_BUILD_TYPE.
+#   BENCH_JOBS        parallel jobs for the builds (default: all cores)
+#   BENCH_PERF        1: perf record (DWARF call graphs) the megafs daemon
+#                     during the first run's cold sequential read and random
+#                     reads, and print the top symbols and megafs' inclusive
+#                     costs (perf slows what it watches: that run's numbers
+#                     count in the medians, so use it apart from the table)
+#   BENCH_TMPDIR      where the stores, mounts and files go (default /var/tmp);
+#                     it needs ~6x BENCH_SIZE_MB + 1 GiB free
+#
+# Needs root: the cold rows drop the page cache, and missing tools
+# (gocryptfs, cryfs, ffmpeg, fuse3, perf) are installed with apt-get.
+# Prints one Markdown table (rows: measurements, columns: filesystems) on
+# stdout, progress on stderr. Nothing leaves the machine.
 set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$script_dir/../.." && pwd)
-build="$root/build"
+build=${BENCH_BUILD:-"$root/build"}
 size_mb=${BENCH_SIZE_MB:-1024}
 video_s=${BENCH_VIDEO_S:-120}
-fio_s=${BENCH_FIO_S:-20}
 repeat=${BENCH_REPEAT:-3}
 fs_list=${BENCH_FS:-"megafs gocryptfs cryfs plain"}
+old_rev=${BENCH_OLD_REV:-}
+rr_n=${BENCH_RANDREAD_N:-3000}
+rr_seed=${BENCH_SEED:-1}
+jobs=${BENCH_JOBS:-$(nproc)}
 perf_on=${BENCH_PERF:-0}
 pw="bench-password"
+export MEGAFS_PASSWORD=$pw # every megafs column's store
 
 die() { echo "fuse.sh: $*" >&2; exit 1; }
 log() { echo "fuse.sh: $*" >&2; }
 
+# The command line and the date, for the table's header.
+cmdline=""
+for v in $(compgen -e | grep '^BENCH_' || true); do
+	cmdline+="$v=$(printf '%q' "${!v}") "
+done
+cmdline+="$0${*:+ $*}"
+started_at=$(date -u '+%Y-%m-%d %H:%M UTC')
+
 [[ $size_mb =~ ^[1-9][0-9]*$ ]] || die "BENCH_SIZE_MB must be a positive integer"
 [[ $video_s =~ ^[1-9][0-9]*$ ]] || die "BENCH_VIDEO_S must be a positive integer"
-[[ $fio_s =~ ^[1-9][0-9]*$ ]] || die "BENCH_FIO_S must be a positive integer"
 [[ $repeat =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPEAT must be a positive integer"
+[[ $rr_n =~ ^[1-9][0-9]*$ ]] || die "BENCH_RANDREAD_N must be a positive integer"
+[[ $rr_seed =~ ^[0-9]+$ ]] || die "BENCH_SEED must be a non-negative integer"
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || die "BENCH_JOBS must be a positive integer"
 for f in $fs_list; do
 	[[ $f =~ ^(megafs|gocryptfs|cryfs|plain)$ ]] || die "BENCH_FS: unknown '$f'"
 done
 (( EUID == 0 )) || die "needs root (drop_caches, apt-get)"
+pages=$(( size_mb * 256 ))
+(( rr_n <= pages )) || rr_n=$pages
 
 # --- tools (installed only when missing) --------------------------------------
+# apt_install PKG...: apt-get install; on failure apt-get update, then again.
+apt_install() {
+	log "installing $*"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 && return 0
+	log "apt-get install failed: apt-get update, then again"
+	apt-get update -qq >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null ||
+		die "could not install $*"
+}
 need=()
-command -v fio >/dev/null || need+=(fio)
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
-command -v jq >/dev/null || need+=(jq)
 command -v fusermount3 >/dev/null || need+=(fuse3)
 [[ " $fs_list " == *" gocryptfs "* ]] && ! command -v gocryptfs >/dev/null && need+=(gocryptfs)
 [[ " $fs_list " == *" cryfs "* ]] && ! command -v cryfs >/dev/null && need+=(cryfs)
 [[ $perf_on == 1 ]] && ! command -v perf >/dev/null && need+=(linux-perf)
-if (( ${#need[@]} )); then
-	log "installing ${need[*]}"
-	apt-get update -qq >/dev/null
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-# --- build (make decides what is out of date) -------------------------------
-rev=$(git -C "$root" describe --always --dirty 2>/dev/null || echo "?")
-if [[ ! -f $build/CMakeCache.txt ]]; then
-	log "configuring $build"
-	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-make -C "$build" -s megafs >/dev/null
-megafs="$build/megafs"
+(( ${#need[@]} == 0 )) || apt_install "${need[@]}"
 
 # --- scratch space -----------------------------------------------------------
 work=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/mfs-fuse-bench.XXXXXX")
-declare -A MNT PID LINK
+old_src="$work/old-src"
+declare -A MNT PID LINK BIN DIR
 perf_pid=""
 cleanup() {
 	set +e
 	[[ -n $perf_pid ]] && kill -INT "$perf_pid" 2>/dev/null && wait "$perf_pid" 2>/dev/null
 	for f in "${!MNT[@]}"; do
 		mountpoint -q "${MNT[$f]}" 2>/dev/null || continue
-		if [[ $f == megafs ]]; then
-			"$megafs" umount "${MNT[$f]}" 2>/dev/null || fusermount3 -u "${MNT[$f]}"
+		if [[ $(kind "$f") == megafs ]]; then
+			"${BIN[$f]}" umount "${MNT[$f]}" 2>/dev/null || fusermount3 -u "${MNT[$f]}"
 		else
 			fusermount3 -u "${MNT[$f]}" 2>/dev/null
 		fi
 	done
 	for f in "${!PID[@]}"; do
-		[[ -n ${PID[$f]} ]] && wait "${PID[$f]}" 2>/dev/null
+		[[ -n ${PID[$f]} && $(kind "$f") != megafs ]] && wait "${PID[$f]}" 2>/dev/null
 	done
+	if [[ -d $old_src ]]; then
+		git -C "$root" worktree remove --force "$old_src" 2>/dev/null
+		git -C "$root" worktree prune 2>/dev/null
+	fi
 	rm -rf -- "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The source file, the mp4, each filesystem's store and the plain copies.
+# kind COLUMN: megafs for megafs and megafs@REV, else the column's name.
+kind() { [[ $1 == megafs || $1 == megafs@* ]] && echo megafs || echo "$1"; }
+
 free_mb=$(df -Pm "$work" | awk 'NR == 2 { print $4 }')
 need_mb=$(( 6 * size_mb + 1024 ))
 (( free_mb >= need_mb )) || die "$work has $free_mb MiB free, needs ~$need_mb MiB"
+
+# --- builds: this tree's megafs and randread; BENCH_OLD_REV's megafs ---------
+rev=$(git -C "$root" describe --always --dirty 2>/dev/null || echo "?")
+if [[ ! -f $build/CMakeCache.txt ]]; then
+	log "configuring $build"
+	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+else
+	cmake -S "$root" -B "$build" >/dev/null # so it knows targets added since
+fi
+cmake --build "$build" -j"$jobs" --target megafs mfs-bench-randread >/dev/null
+randread="$build/mfs-bench-randread"
+build_type=$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$build/CMakeCache.txt")
+
+cols=()
+for f in $fs_list; do
+	cols+=("$f")
+	[[ $f == megafs ]] && BIN[$f]="$build/megafs"
+done
+if [[ -n $old_rev ]]; then
+	old_short=$(git -C "$root" rev-parse --short "$old_rev^{commit}" 2>/dev/null) ||
+		die "BENCH_OLD_REV: no revision '$old_rev'"
+	old_col="megafs@$old_short"
+	log "building megafs $old_short ($build_type) for the column $old_col"
+	git -C "$root" worktree add --detach "$old_src" "$old_short" >/dev/null 2>&1 ||
+		die "could not check out $old_short"
+	cmake -S "$old_src" -B "$old_src/build" -DCMAKE_BUILD_TYPE="${build_type:-Release}" >/dev/null
+	cmake --build "$old_src/build" -j"$jobs" --target megafs >/dev/null ||
+		die "megafs $old_short does not build"
+	BIN[$old_col]="$old_src/build/megafs"
+	# Right after megafs, or first.
+	if [[ " $fs_list " == *" megafs "* ]]; then
+		new_cols=()
+		for f in "${cols[@]}"; do
+			new_cols+=("$f")
+			[[ $f == megafs ]] && new_cols+=("$old_col")
+		done
+		cols=("${new_cols[@]}")
+	else
+		cols=("$old_col" "${cols[@]}")
+	fi
+fi
 
 now() { echo "$EPOCHREALTIME"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 mibps() { awk -v mb="$1" -v s="$2" 'BEGIN { printf "%.1f", mb / s }'; }
 ms() { awk -v s="$1" 'BEGIN { printf "%.0f", s * 1000 }'; }
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
@@ -120,18 +225,25 @@ wait_mounted() {
 	return 1
 }
 
-# --- the filesystems: setup, mount, umount -----------------------------------
+# cpu_ticks PID: user + system clock ticks of the process (all threads).
+# Fields 14 and 15 of /proc/PID/stat, counted after the ")" closing comm.
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+clk_tck=$(getconf CLK_TCK)
+
+# --- the filesystems: setup, mount, umount, teardown -----------------------------
 # MNT[f] is where the files go; for plain, a directory on the same disk.
+# DIR[f] holds the column's store (or cipher directory) and its mount point.
 fs_setup() {
-	local f=$1 d="$work/$1"
+	local f=$1 d="$work/fs-${1//@/-}"
+	rm -rf -- "$d"
 	mkdir -p "$d/mnt"
+	DIR[$f]=$d
 	MNT[$f]="$d/mnt"
 	PID[$f]=""
-	case $f in
+	case $(kind "$f") in
 	megafs)
-		export MEGAFS_STORE="$d/store" MEGAFS_PASSWORD="$pw"
-		"$megafs" init --size "${store_mb}M" --kdf fast >/dev/null
-		LINK[$f]=$("$megafs" channel new "bench")
+		MEGAFS_STORE="$d/store" "${BIN[$f]}" init --size "${store_mb}M" --kdf fast >/dev/null
+		LINK[$f]=$(MEGAFS_STORE="$d/store" "${BIN[$f]}" channel new "bench")
 		;;
 	gocryptfs)
 		mkdir -p "$d/cipher"
@@ -145,11 +257,12 @@ fs_setup() {
 }
 
 fs_mount() {
-	local f=$1 d="$work/$1"
-	case $f in
+	local f=$1 d=${DIR[$1]}
+	case $(kind "$f") in
 	megafs)
-		"$megafs" mount "${LINK[$f]}" "${MNT[$f]}"
+		MEGAFS_STORE="$d/store" "${BIN[$f]}" mount "${LINK[$f]}" "${MNT[$f]}"
 		PID[$f]=$(pgrep -f -- "mount ${LINK[$f]} ${MNT[$f]}\$" | head -1)
+		[[ -n ${PID[$f]} ]] || die "$f: no mount process found"
 		;;
 	gocryptfs)
 		gocryptfs -q -fg -extpass "echo $pw" "$d/cipher" "${MNT[$f]}" >>"$d/log" 2>&1 &
@@ -167,7 +280,7 @@ fs_mount() {
 		return 0
 		;;
 	esac
-	if [[ $f != megafs ]] && ! wait_mounted "${MNT[$f]}" "${PID[$f]}"; then
+	if [[ $(kind "$f") != megafs ]] && ! wait_mounted "${MNT[$f]}" "${PID[$f]}"; then
 		cat "$d/log" >&2
 		die "$f did not mount"
 	fi
@@ -176,8 +289,8 @@ fs_mount() {
 
 fs_umount() {
 	local f=$1
-	case $f in
-	megafs) "$megafs" umount "${MNT[$f]}" ;; # returns once the daemon exited
+	case $(kind "$f") in
+	megafs) "${BIN[$f]}" umount "${MNT[$f]}" ;; # returns once the daemon exited
 	plain) return 0 ;;
 	*)
 		fusermount3 -u "${MNT[$f]}"
@@ -185,6 +298,12 @@ fs_umount() {
 		;;
 	esac
 	PID[$f]=""
+}
+
+fs_teardown() {
+	fs_umount "$1"
+	rm -rf -- "${DIR[$1]}"
+	unset "MNT[$1]"
 }
 
 # cold: a fresh mount and an empty page cache.
@@ -196,9 +315,10 @@ cold() {
 	drop_caches
 }
 
+# perf_start COLUMN RUN NAME: record the megafs column's daemon, first run only.
 perf_start() {
-	[[ $perf_on == 1 && $1 == megafs ]] || return 0
-	perf record -q --call-graph dwarf,16384 -F 499 -o "$work/perf.$2.data" \
+	[[ $perf_on == 1 && $1 == megafs && $2 == 1 ]] || return 0
+	perf record -q --call-graph dwarf,16384 -F 499 -o "$work/perf.$3.data" \
 		-p "${PID[megafs]}" >/dev/null 2>&1 &
 	perf_pid=$!
 	sleep 0.3
@@ -232,13 +352,16 @@ seek_to=$(awk -v d="$duration" 'BEGIN { printf "%.2f", d * 0.9 }')
 store_mb=$(( 2 * (size_mb + clip_mb) + 256 ))
 
 # --- the runs ----------------------------------------------------------------
-declare -A R # R[metric.fs]
+declare -A S # S[metric.column]: the runs' values, space-separated
+declare -A R # R[metric.column]: their median
 ffprobe_cmd() { ffprobe -v error -show_entries format=duration -of csv=p=0 "$1" >/dev/null; }
 seek_cmd() { ffmpeg -v error -ss "$seek_to" -i "$1" -frames:v 1 -f null - </dev/null; }
+add() { S[$1.$2]+="$3 "; }
 
-run_fs() {
-	local f=$1 m t0 t1 js
-	log "$f: setting up"
+# run_once COLUMN RUN: one run of every row, from a fresh filesystem.
+run_once() {
+	local f=$1 r=$2 m t0 t1 c0 c1 out
+	log "$f, run $r of $repeat: setting up"
 	fs_setup "$f"
 	m=${MNT[$f]}
 
@@ -252,87 +375,100 @@ run_fs() {
 	cp "$src" "$m/file.bin"
 	sync
 	t1=$(now)
-	R[cp.$f]=$(mibps "$size_mb" "$(secs "$t0" "$t1")")
+	add cp "$f" "$(mibps "$size_mb" "$(secs "$t0" "$t1")")"
 	cp "$clip" "$m/clip.mp4"
 	sync
 	[[ $(stat -c %s "$m/file.bin") == $((size_mb * 1048576)) ]] || die "$f: wrong size after cp"
 
 	log "$f: cold sequential read"
 	cold "$f"
-	perf_start "$f" seqread
+	perf_start "$f" "$r" seqread
+	[[ -n ${PID[$f]} ]] && c0=$(cpu_ticks "${PID[$f]}")
 	t0=$(now)
 	dd if="$m/file.bin" of=/dev/null bs=1M status=none
 	t1=$(now)
+	[[ -n ${PID[$f]} ]] && c1=$(cpu_ticks "${PID[$f]}")
 	perf_stop
-	R[cold.$f]=$(mibps "$size_mb" "$(secs "$t0" "$t1")")
+	add cold "$f" "$(mibps "$size_mb" "$(secs "$t0" "$t1")")"
+	if [[ -n ${PID[$f]} ]]; then
+		add cpu "$f" "$(awk -v t=$((c1 - c0)) -v hz="$clk_tck" -v mb="$size_mb" \
+			'BEGIN { printf "%.2f", t / hz / (mb / 1024) }')"
+	fi
 
 	log "$f: warm sequential read"
 	t0=$(now)
 	dd if="$m/file.bin" of=/dev/null bs=1M status=none
 	t1=$(now)
-	R[warm.$f]=$(mibps "$size_mb" "$(secs "$t0" "$t1")")
+	add warm "$f" "$(mibps "$size_mb" "$(secs "$t0" "$t1")")"
 
-	log "$f: fio 4 KiB random reads, ${fio_s} s"
+	log "$f: $rr_n 4 KiB random reads, cold"
 	cold "$f"
-	js="$work/fio.$f.json"
-	perf_start "$f" fio
-	fio --name=r --filename="$m/file.bin" --rw=randread --bs=4k --ioengine=psync \
-		--direct=0 --runtime="$fio_s" --time_based --size="${size_mb}m" --invalidate=1 \
-		--readonly --output-format=json --output="$js" >/dev/null
+	perf_start "$f" "$r" randread
+	out=$("$randread" "$m/file.bin" "$rr_n" $((rr_seed + r - 1))) || die "$f: random reads failed"
 	perf_stop
-	R[p50.$f]=$(jq '.jobs[0].read.clat_ns.percentile["50.000000"] / 1000 | round' "$js")
-	R[p99.$f]=$(jq '.jobs[0].read.clat_ns.percentile["99.000000"] / 1000 | round' "$js")
-	R[iops.$f]=$(jq '.jobs[0].read.iops | round' "$js")
+	add p50 "$f" "$(awk '$1 == "p50_us" { print $2 }' <<<"$out")"
+	add p99 "$f" "$(awk '$1 == "p99_us" { print $2 }' <<<"$out")"
+	add iops "$f" "$(awk '$1 == "iops" { print $2 }' <<<"$out")"
 
-	# Each a few times, cold every time: the median (ffmpeg's own start-up
-	# is most of it, and varies by some 10 ms).
-	local probes=() seeks=()
-	for _ in $(seq "$repeat"); do
-		log "$f: ffprobe, cold"
-		cold "$f"
-		t0=$(now)
-		ffprobe_cmd "$m/clip.mp4"
-		t1=$(now)
-		probes+=("$(ms "$(secs "$t0" "$t1")")")
+	log "$f: ffprobe, cold"
+	cold "$f"
+	t0=$(now)
+	ffprobe_cmd "$m/clip.mp4"
+	t1=$(now)
+	add probe "$f" "$(ms "$(secs "$t0" "$t1")")"
 
-		log "$f: seek to ${seek_to} s and decode a frame, cold"
-		cold "$f"
-		t0=$(now)
-		seek_cmd "$m/clip.mp4"
-		t1=$(now)
-		seeks+=("$(ms "$(secs "$t0" "$t1")")")
-	done
-	R[probe.$f]=$(median "${probes[@]}")
-	R[seek.$f]=$(median "${seeks[@]}")
+	log "$f: seek to ${seek_to} s and decode a frame, cold"
+	cold "$f"
+	t0=$(now)
+	seek_cmd "$m/clip.mp4"
+	t1=$(now)
+	add seek "$f" "$(ms "$(secs "$t0" "$t1")")"
 
 	# What was measured was the file: the mp4 must come back identical.
 	cmp -s "$clip" "$m/clip.mp4" || die "$f: the mp4 read back differs"
 
-	fs_umount "$f"
-	rm -rf -- "$work/$f"
-	unset "MNT[$f]"
+	fs_teardown "$f"
 }
 
+metrics=(cp cold warm cpu p50 p99 iops probe seek)
 started=$(now)
-for f in $fs_list; do
-	run_fs "$f"
+for f in "${cols[@]}"; do
+	for r in $(seq "$repeat"); do
+		run_once "$f" "$r"
+	done
+	for k in "${metrics[@]}"; do
+		[[ -n ${S[$k.$f]:-} ]] || continue
+		# shellcheck disable=SC2086 # the runs' values, one word each
+		R[$k.$f]=$(median ${S[$k.$f]})
+	done
 done
 elapsed=$(secs "$started" "$(now)")
+
+# Each column's warm read as a percentage of plain's (the page cache alone).
+if [[ -n ${R[warm.plain]:-} ]]; then
+	for f in "${cols[@]}"; do
+		R[warmpct.$f]=$(awk -v a="${R[warm.$f]}" -v b="${R[warm.plain]}" 'BEGIN { printf "%.0f", 100 * a / b }')
+	done
+fi
 
 # --- the table ---------------------------------------------------------------
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 disk=$(df -P "$work" | awk 'NR == 2 { print $1 " (" $6 ")" }')
-vers="gocryptfs $(gocryptfs -version 2>/dev/null | awk '{ sub(";", "", $2); print $2; exit }' || echo -)"
-vers+=", cryfs $(cryfs --version 2>/dev/null | awk '/Version/ { print $3; exit }' || echo -)"
-vers+=", fio $(fio --version 2>/dev/null || echo -), kernel $(uname -r)"
+vers=""
+[[ " ${cols[*]} " == *" gocryptfs "* ]] &&
+	vers+="gocryptfs $(gocryptfs -version 2>/dev/null | awk '{ sub(";", "", $2); print $2; exit }'), "
+[[ " ${cols[*]} " == *" cryfs "* ]] &&
+	vers+="cryfs $(cryfs --version 2>/dev/null | awk '/Version/ { print $3; exit }'), "
+vers+="$(ffmpeg -version 2>/dev/null | awk 'NR == 1 { print $1 " " $3 }'), kernel $(uname -r)"
 
-# better METRIC: "hi" or "lo" (MiB/s and IOPS higher, times lower).
-declare -A BETTER=([cp]=hi [cold]=hi [warm]=hi [iops]=hi [p50]=lo [p99]=lo [probe]=lo [seek]=lo)
+# better METRIC: "hi" or "lo" (MiB/s and IOPS higher, times and CPU lower).
+declare -A BETTER=([cp]=hi [cold]=hi [warm]=hi [iops]=hi [p50]=lo [p99]=lo [probe]=lo
+	[seek]=lo [cpu]=lo)
 # goal METRIC: whether megafs beats gocryptfs and cryfs (those run), and for
 # the cold read reaches half of plain.
 goal() {
 	local k=$1 mine=${R[$1.megafs]:-} o v verdict=yes compared=0
-	[[ -n $mine ]] || { echo "-"; return; }
+	[[ -n $mine && -n ${BETTER[$k]:-} ]] || { echo "-"; return; }
 	for o in gocryptfs cryfs; do
 		v=${R[$k.$o]:-}
 		[[ -n $v ]] || continue
@@ -352,47 +488,57 @@ goal() {
 }
 
 row() {
-	local k=$1 label=$2 f
-	printf "%-44s" "$label"
-	for f in megafs gocryptfs cryfs plain; do
-		printf " %10s" "${R[$k.$f]:--}"
+	local k=$1 f line="| $2 |"
+	for f in "${cols[@]}"; do
+		line+=" ${R[$k.$f]:--} |"
 	done
-	printf " %6s\n" "$(goal "$k")"
+	echo "$line $(goal "$k") |"
 }
 
 echo
-echo "megafs $rev mounted, next to gocryptfs, cryfs and the plain file; $size_mb MiB random"
-echo "file, ${video_s} s 1280x720 mp4 ($((clip_bytes / 1024)) KiB, seek to ${seek_to} s); $cpu, $(nproc) cores"
-echo "All on $disk; $vers; run took $(printf '%.0f' "$elapsed") s."
+echo "\`$cmdline\`, $started_at"
 echo
-printf "%-44s %10s %10s %10s %10s %6s\n" "" megafs gocryptfs cryfs plain "goal"
+echo "megafs $rev ($build_type) mounted${old_rev:+, megafs $old_short built the same way}, next to the other"
+echo "columns; $size_mb MiB random file, ${video_s} s 1280x720 mp4 ($((clip_bytes / 1024)) KiB, seek to ${seek_to} s);"
+echo "medians of $repeat run(s) each; $cpu, $(nproc) cores; all on $disk;"
+echo "$vers; the run took $(printf '%.0f' "$elapsed") s."
+echo
+header="| |" sep="|---|"
+for f in "${cols[@]}"; do
+	header+=" $f |"
+	sep+="---:|"
+done
+echo "$header goal |"
+echo "$sep:---:|"
 row cp "cp in (MiB/s)"
 row cold "cold sequential read, dd bs=1M (MiB/s)"
 row warm "warm sequential read, dd bs=1M (MiB/s)"
-row p50 "4 KiB random read p50, cold-ish (us)"
-row p99 "4 KiB random read p99, cold-ish (us)"
-row iops "4 KiB random read, cold-ish (IOPS)"
+[[ -n ${R[warm.plain]:-} ]] && row warmpct "warm sequential read, % of plain's (%)"
+row cpu "daemon CPU, cold sequential read (CPU-s/GiB)"
+row p50 "4 KiB random read p50, cold, $rr_n pages once (us)"
+row p99 "4 KiB random read p99, cold, $rr_n pages once (us)"
+row iops "4 KiB random reads, cold, $rr_n pages once (IOPS)"
 row probe "ffprobe the mp4, cold (ms)"
 row seek "seek to 90% + decode a frame, cold (ms)"
 echo
-echo "Goals: megafs faster than gocryptfs and cryfs on every row; its cold sequential"
-echo "read at least half of plain's. (goal column: yes when met.)"
-echo "cp in: time of cp (source in the page cache) + sync, the same rule for all; for"
-echo "  plain a directory on the same disk; for megafs cp's close publishes. cryfs may"
-echo "  still hold blocks in its own cache after sync (it writes them out at unmount)."
-echo "Cold rows: FUSE filesystems unmounted and mounted again, then sync and"
-echo "  drop_caches (3). Warm: the same dd right after the cold one."
-echo "Random reads: fio psync, 4 KiB, 1 job, ${fio_s} s, --invalidate=1, buffered; clat"
-echo "  percentiles. The page cache fills during the run, hence cold-ish."
+echo "Goals: megafs faster than gocryptfs and cryfs on every row (less CPU); its cold"
+echo "sequential read at least half of plain's. (goal column: yes when met, for megafs.)"
+echo "Every run from a fresh filesystem. Cold: FUSE filesystems unmounted and mounted"
+echo "again, then sync and drop_caches (3). Warm: the same dd right after the cold one."
+echo "cp in: cp (source in the page cache) + sync; for megafs cp's close publishes."
+echo "Daemon CPU: utime + stime of the FUSE process during the cold dd, per GiB."
+echo "Random reads: mfs-bench-randread, $rr_n distinct 4 KiB pages (splitmix64, seed"
+echo "$rr_seed in run 1, one more in each further run: the same pages on every"
+echo "filesystem), each read once, readahead off; percentiles of the single preads;"
+echo "IOPS = reads / seconds."
 echo "ffprobe / seek: wall time of ffprobe -show_entries format=duration, and of"
-echo "  ffmpeg -ss ${seek_to} -i clip.mp4 -frames:v 1 -f null - (process start included);"
-echo "  median of $repeat, each cold."
+echo "ffmpeg -ss ${seek_to} -i clip.mp4 -frames:v 1 -f null - (process start included)."
 
 if [[ $perf_on == 1 ]]; then
 	# libsodium is stripped: its hot code shows as addresses (ChaCha20's
 	# AVX2 rounds, Poly1305); the inclusive view names megafs' callers.
 	report() { perf report -i "$1" --stdio -g none "${@:2}" 2>/dev/null | grep -v -e '^#' -e '^$' || true; }
-	for p in seqread fio; do
+	for p in seqread randread; do
 		d="$work/perf.$p.data"
 		[[ -f $d ]] || continue
 		echo
