@@ -7,6 +7,7 @@
 #include "crypto/aead.h"
 #include "crypto/hash.h"
 #include "crypto/mfs_error.h"
+#include "crypto/secure.h"
 
 _Static_assert(MFS_BLOB_LEAF_BYTES == MFS_SEGMENT_BYTES + MFS_AEAD_TAG_BYTES,
 	       "a blob id's leaf is one sealed segment");
@@ -58,7 +59,7 @@ void mfs_chunk_key_convergent(uint8_t key[static MFS_CHUNK_KEY_BYTES],
 
 void mfs_chunk_key_random(uint8_t key[static MFS_CHUNK_KEY_BYTES])
 {
-	randombytes_buf(key, MFS_CHUNK_KEY_BYTES);
+	mfs_random(key, MFS_CHUNK_KEY_BYTES);
 }
 
 static void segment_nonce(uint8_t nonce[static MFS_AEAD_NONCE_BYTES], uint64_t index)

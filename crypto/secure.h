@@ -21,6 +21,7 @@ void mfs_memzero(void *p, size_t len);
  * keys (what mfs_cjson_encode and json_dumps return), manifests. */
 void mfs_wipe_free(void *p);
 
+/* Cryptographic random bytes (OpenSSL's DRBG; libsodium's as fallback). */
 void mfs_random(void *buf, size_t len);
 uint32_t mfs_random_uniform(uint32_t bound); /* 0 <= r < bound */
 
