@@ -72,6 +72,7 @@ struct mfs_rfile {
 	unsigned refs;                   /* the opener's, plus one per job */
 	uint64_t generation;             /* bumped by a seek: older jobs are dropped */
 	uint64_t next_off;               /* where a sequential reader goes on */
+	int near_last;                   /* the last read fell in the window too */
 	uint64_t ahead;                  /* first chunk not queued for read-ahead */
 };
 
@@ -369,7 +370,7 @@ ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *b
 	struct mfs_reader *r = f->r;
 	struct mfs_chunk_ref ref;
 	uint64_t pos = off, end;
-	int sequential, rc = 0;
+	int near, sequential, rc = 0;
 
 	if (off >= e->size)
 		return 0;
@@ -380,10 +381,16 @@ ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *b
 	/* The kernel's own readahead arrives on several threads, a little out
 	 * of order: only a jump out of a window around the reading position is
 	 * a seek. A seek drops what was queued for the old place; read-ahead
-	 * resumes once reading goes on from the new one. */
-	sequential = off + SEEK_WINDOW * e->chunk_size >= f->next_off &&
-		     off <= f->next_off + SEEK_WINDOW * (uint64_t)e->chunk_size;
-	if (sequential) {
+	 * resumes once reading goes on from the new one. A read is sequential
+	 * when it and the read before it both fell in the window: a random
+	 * reader lands in it by chance now and then, and loading the chunk
+	 * and the next ones for it read 5 MiB for 4 KiB (the first read of a
+	 * file, or after a seek, takes only the segments it needs). */
+	near = off + SEEK_WINDOW * e->chunk_size >= f->next_off &&
+	       off <= f->next_off + SEEK_WINDOW * (uint64_t)e->chunk_size;
+	sequential = near && f->near_last;
+	f->near_last = near;
+	if (near) {
 		if (end > f->next_off)
 			f->next_off = end;
 	} else {

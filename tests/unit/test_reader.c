@@ -111,6 +111,38 @@ Test(reader, sequential_reads_load_ahead)
 	free(buf);
 }
 
+/* A random reader lands near its last read now and then: one read in the
+ * window is not a sequential reader, and loads only its segment (it loaded
+ * the chunk and queued the next ones: 5 MiB for 4 KiB). Two in a row are. */
+Test(reader, a_lone_read_near_the_last_loads_no_chunk)
+{
+	const size_t len = 24u << 20;
+	struct mfs_file_entry e;
+	uint8_t *data = ingest(len, 0, &e), *buf = malloc(4096);
+	struct mfs_reader *r;
+	struct mfs_rfile *f;
+	struct mfs_reader_stats st;
+	const uint64_t at = 10u << 20;
+
+	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, NULL, NULL), 0);
+	cr_assert_eq(mfs_rfile_open(&f, r, &e), 0);
+	cr_assert_eq(mfs_rfile_read(f, at, 4096, buf), 4096); /* a seek */
+	cr_assert_eq(mfs_rfile_read(f, at + 200 * 1024, 4096, buf), 4096);
+	cr_assert_arr_eq(buf, data + at + 200 * 1024, 4096);
+	mfs_reader_stats(r, &st);
+	cr_assert_eq(st.readahead_chunks, 0, "no chunk loaded for two scattered reads");
+	cr_assert_eq(st.segment_loads, 2, "one segment each");
+	cr_assert_eq(mfs_rfile_read(f, at + 260 * 1024, 4096, buf), 4096);
+	cr_assert_arr_eq(buf, data + at + 260 * 1024, 4096);
+	mfs_reader_stats(r, &st);
+	cr_assert_gt(st.readahead_chunks, 0, "the second read in a row loads its chunk whole");
+	mfs_rfile_close(f);
+	mfs_reader_free(r);
+	mfs_entry_clear(&e);
+	free(data);
+	free(buf);
+}
+
 Test(reader, index_tree_files_and_many_readers)
 {
 	/* 64 KiB chunks: more than 32 chunks means index blobs. */
