@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "crypto/hash.h"
@@ -33,6 +34,7 @@ struct mfs_store {
 	int fd;                        /* data.mdb, read-write when allowed */
 	char *path;                    /* data.mdb's path: claims are tested through a new open */
 	uint64_t *offsets;             /* slot position -> value offset in data.mdb */
+	int whole_pages;               /* slot writes include LMDB's page header (below) */
 	pthread_mutex_t lock;          /* the writer's lock within this process (recursive) */
 	unsigned lock_depth;           /* protected by lock */
 };
@@ -432,6 +434,64 @@ static int learn_layout(struct mfs_store *s, const char *dir)
 	return rc;
 }
 
+/* A slot's value starts LMDB_PAGE_HEAD bytes into its first overflow page, after
+ * LMDB's header: u64 page number, u16 0, u16 P_OVERFLOW, u32 pages. A write
+ * of the value alone leaves the first page partly written, and the kernel
+ * reads that page from disk before it can take the write: one synchronous
+ * read for every slot written to a cold store. Writing the header too, as
+ * the bytes LMDB put there (which nothing changes after init), makes every
+ * write whole pages. The header is computed, and checked against the file
+ * at open on a few slots: a store whose headers look otherwise gets
+ * value-only writes (tests/unit/test_store.c holds every header unchanged
+ * across writes). */
+#define LMDB_PAGE_HEAD 16u
+#define LMDB_P_OVERFLOW 0x04u
+
+static void page_head(uint8_t out[static LMDB_PAGE_HEAD], uint64_t value_off)
+{
+	mfs_le_put(out, (value_off - LMDB_PAGE_HEAD) / lmdb_page(), 8);
+	mfs_le_put(out + 8, 0, 2);
+	mfs_le_put(out + 10, LMDB_P_OVERFLOW, 2);
+	mfs_le_put(out + 12, (LMDB_PAGE_HEAD + MFS_SLOT_BYTES + lmdb_page() - 1) / lmdb_page(), 4);
+}
+
+/* 1 when the headers of slot 0, the last and a few between are what
+ * page_head computes (and every value starts LMDB_PAGE_HEAD into a page). */
+static int headers_as_computed(const struct mfs_store *s)
+{
+	const uint64_t n = s->hdr.slot_count, page = lmdb_page();
+
+	for (uint64_t i = 0; i < 8 && i < n; i++) {
+		uint64_t pos = i == 7 ? n - 1 : i * (n / 7), off = s->offsets[pos];
+		uint8_t want[LMDB_PAGE_HEAD], got[LMDB_PAGE_HEAD];
+
+		if (off % page != LMDB_PAGE_HEAD)
+			return 0;
+		page_head(want, off);
+		if (pread(s->fd, got, sizeof got, (off_t)(off - LMDB_PAGE_HEAD)) != (ssize_t)sizeof got ||
+		    memcmp(got, want, sizeof got) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* One pwritev of the page header and the value: 0 when it all went, 1 when
+ * part did (the caller writes the value again the plain way), or -errno. */
+static int slot_write_whole(struct mfs_store *s, uint32_t pos, const uint8_t *buf)
+{
+	uint8_t head[LMDB_PAGE_HEAD];
+	struct iovec iov[2] = {{head, sizeof head}, {(void *)buf, MFS_SLOT_BYTES}};
+	ssize_t n;
+
+	page_head(head, s->offsets[pos]);
+	do
+		n = pwritev(s->fd, iov, 2, (off_t)(s->offsets[pos] - LMDB_PAGE_HEAD));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EBADF ? -EROFS : -errno;
+	return (size_t)n == LMDB_PAGE_HEAD + MFS_SLOT_BYTES ? 0 : 1;
+}
+
 int mfs_store_open(struct mfs_store **out, const char *dir)
 {
 	struct mfs_store *s = calloc(1, sizeof *s);
@@ -478,8 +538,10 @@ int mfs_store_open(struct mfs_store **out, const char *dir)
 			rc = -errno;
 	}
 	/* Slots sit at random positions: reading ahead of one only wastes I/O. */
-	if (rc == 0)
+	if (rc == 0) {
 		posix_fadvise(s->fd, 0, 0, POSIX_FADV_RANDOM);
+		s->whole_pages = headers_as_computed(s);
+	}
 	if (rc != 0) {
 		mfs_store_close(s);
 		return rc;
@@ -517,6 +579,12 @@ static int slot_io(struct mfs_store *s, uint32_t pos, uint8_t *buf, int write)
 
 	if (pos >= s->hdr.slot_count)
 		return MFS_E_FORMAT;
+	if (write && s->whole_pages) {
+		int rc = slot_write_whole(s, pos, buf);
+
+		if (rc <= 0)
+			return rc;
+	}
 	while (done < MFS_SLOT_BYTES) {
 		off_t at = (off_t)(s->offsets[pos] + done);
 		ssize_t n = write ? pwrite(s->fd, buf + done, MFS_SLOT_BYTES - done, at)

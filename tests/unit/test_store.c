@@ -242,6 +242,54 @@ Test(store, nothing_but_init_ever_commits_to_lmdb)
 	free(dir);
 }
 
+/* Slot writes take whole pages, LMDB's header of each slot's first page
+ * included (store.c: no read before each write): every byte of data.mdb
+ * outside the slot values (meta pages, the B-tree, every page header, the
+ * tail init filled) must stay exactly as init left it, whatever is
+ * written, rewritten and wiped. */
+Test(store, slot_writes_change_nothing_but_slot_values)
+{
+	struct mfs_volume *v;
+	struct mfs_store *s;
+	char *dir, *data;
+	uint8_t *before, *after, *blob = calloc(1, 1u << 20);
+	size_t len_before, len_after;
+
+	tu_store(&dir, 96);
+	data = path_of(dir, "data.mdb");
+	before = tu_read_file(data, &len_before);
+	cr_assert_not_null(before);
+	cr_assert_eq(mfs_store_open(&s, dir), 0);
+	v = tu_volume(s, "pw", NULL);
+	for (int round = 0; round < 3; round++) {
+		struct mfs_vtxn *t;
+
+		tu_fill_random(blob, 1u << 20, (uint64_t)round);
+		cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+		cr_assert_eq(mfs_obj_write(t, "x", 1, blob, (1u << 20) - round * 70000u), 0);
+		cr_assert_eq(mfs_vtxn_commit(t), 0);
+	}
+	mfs_volume_close(v);
+	after = tu_read_file(data, &len_after);
+	cr_assert_not_null(after);
+	cr_assert_eq(len_after, len_before);
+	for (uint32_t pos = 0; pos < 96; pos++) {
+		uint64_t off = mfs_store_slot_offset(s, pos);
+
+		memset(before + off, 0, MFS_SLOT_BYTES);
+		memset(after + off, 0, MFS_SLOT_BYTES);
+	}
+	mfs_store_close(s);
+	cr_assert(memcmp(before, after, len_before) == 0,
+		  "only slot values changed: page headers, tree and meta pages are init's");
+	free(before);
+	free(after);
+	free(blob);
+	tu_rmtree(dir);
+	free(data);
+	free(dir);
+}
+
 /* Headers anyone who can write the file could forge, checksum and all. */
 Test(store, forged_headers_are_refused_before_anything_is_allocated_or_derived)
 {
