@@ -5,8 +5,9 @@
 # introduces the peers; the subscriber runs `megafs fetch` (a download) or a
 # `megafs mount` (streaming). BitTorrent: a libtorrent-rasterbar seeder and a
 # tiny HTTP tracker (tools/bench/bt_seed.py); the subscriber runs aria2c (a
-# download; tools/bench/aria2_first_byte.py watches it for its first piece)
-# or btfs (a FUSE mount of the torrent, streaming).
+# download; tools/bench/aria2_first_byte.py watches it for its first piece),
+# a libtorrent client (a download; tools/bench/bt_get.py) or btfs (a FUSE
+# mount of the torrent, streaming).
 #
 #   sudo tools/bench/net.sh
 #
@@ -387,6 +388,35 @@ bt_download() {
 	rm -rf "$out"
 }
 
+# libtorrent downloads the file (tools/bench/bt_get.py): throughput and peak RSS.
+bt_download_lt() {
+	local out="$bt_dir/lt" t0 t1 pid hp wd hwm anon rc=0
+	rm -rf "$out"
+	mkdir -p "$out"
+	drop_caches
+	t0=$(now)
+	"$python" "$script_dir/bt_get.py" --torrent "$torrent" --dir "$out" --port "$(free_port)" \
+		--file 0 --timeout "$op_timeout" >>"$bt_dir/bt_get.log" 2>&1 &
+	pid=$!
+	register_pid "$pid"
+	peak_rss "$pid" >"$bt_dir/hwm" &
+	hp=$!
+	watchdog "$pid" "$op_timeout" libtorrent &
+	wd=$!
+	wait "$pid" || rc=$?
+	t1=$(now)
+	kill "$wd" 2>/dev/null || true
+	wait "$wd" "$hp" 2>/dev/null || true
+	(( rc == 0 )) || { tail -5 "$bt_dir/bt_get.log" >&2; die "libtorrent failed ($rc)"; }
+	cmp -s "$src" "$out/bench/file.bin" || die "libtorrent: the download differs from the source"
+	read -r hwm anon <"$bt_dir/hwm"
+	(( hwm > 0 )) || die "libtorrent: no VmHWM read"
+	DL_LT+=("$(mibps "$size_mb" "$(secs "$t0" "$t1")")")
+	RSSDL_LT+=("$(kib_to_mib "$hwm")")
+	log "  libtorrent: ${DL_LT[-1]} MiB/s, peak RSS ${RSSDL_LT[-1]} MiB (anonymous $(kib_to_mib "$anon"))"
+	rm -rf "$out"
+}
+
 # aria2c again, with its RPC on, until it reports a first verified piece.
 bt_first_byte() {
 	local out="$bt_dir/ttfb" rpc t0 t1 pid
@@ -460,10 +490,12 @@ side_bittorrent() {
 	register_pid "$seeder"
 	wait_line "$bt_dir/seed.out" '^ready ' "$seeder" 300 ||
 		{ cat "$bt_dir/seed.log" >&2; die "bt_seed.py did not start"; }
-	DL=() RSSDL=() TTFB_DL=() TTFB_FS=() STREAM=() RSSFS=() SEEK=()
+	DL=() RSSDL=() DL_LT=() RSSDL_LT=() TTFB_DL=() TTFB_FS=() STREAM=() RSSFS=() SEEK=()
 	for i in $(seq "$repeat"); do
 		log "bittorrent: run $i/$repeat: aria2c download"
 		bt_download
+		log "bittorrent: run $i/$repeat: libtorrent download"
+		bt_download_lt
 		log "bittorrent: run $i/$repeat: aria2c first piece"
 		bt_first_byte
 		log "bittorrent: run $i/$repeat: btfs first byte and streaming read"
@@ -473,6 +505,8 @@ side_bittorrent() {
 	done
 	result dl aria2c "${DL[@]}"
 	result rssdl aria2c "${RSSDL[@]}"
+	result dl libtorrent "${DL_LT[@]}"
+	result rssdl libtorrent "${RSSDL_LT[@]}"
 	result ttfb aria2c "${TTFB_DL[@]}"
 	result ttfb btfs "${TTFB_FS[@]}"
 	result stream btfs "${STREAM[@]}"
@@ -714,8 +748,8 @@ declare -A LABEL=(
 	[rssfs]="subscriber peak RSS, mount (MiB)"
 )
 declare -A HAS=(
-	[dl]="megafs aria2c" [stream]="megafs btfs" [ttfb]="megafs aria2c btfs"
-	[seek]="megafs btfs" [rssdl]="megafs aria2c" [rssfs]="megafs btfs"
+	[dl]="megafs aria2c libtorrent" [stream]="megafs btfs" [ttfb]="megafs aria2c btfs"
+	[seek]="megafs btfs" [rssdl]="megafs aria2c libtorrent" [rssfs]="megafs btfs"
 )
 declare -A BETTER=([dl]=hi [stream]=hi [ttfb]=lo [seek]=lo [rssdl]=lo [rssfs]=lo)
 
@@ -728,7 +762,7 @@ cell() {
 goal() {
 	local k=$1 mine=${R[$1.megafs]:-} c v verdict=yes compared=0
 	[[ -n $mine ]] || { echo "-"; return; }
-	for c in aria2c btfs; do
+	for c in aria2c libtorrent btfs; do
 		v=${R[$k.$c]:-}
 		[[ -n $v ]] || continue
 		compared=1
@@ -743,8 +777,8 @@ goal() {
 }
 
 row() {
-	printf "%-40s %9s %9s %9s %6s\n" "${LABEL[$1]}" "$(cell "$1" megafs)" \
-		"$(cell "$1" aria2c)" "$(cell "$1" btfs)" "$(goal "$1")"
+	printf "%-40s %9s %9s %10s %9s %6s\n" "${LABEL[$1]}" "$(cell "$1" megafs)" \
+		"$(cell "$1" aria2c)" "$(cell "$1" libtorrent)" "$(cell "$1" btfs)" "$(goal "$1")"
 }
 
 echo
@@ -756,7 +790,7 @@ for s in megafs bittorrent; do
 	[[ -n ${NOTE[$s]:-} ]] && echo "$s: ${NOTE[$s]}"
 done
 echo
-printf "%-40s %9s %9s %9s %6s\n" "" megafs aria2c btfs goal
+printf "%-40s %9s %9s %10s %9s %6s\n" "" megafs aria2c libtorrent btfs goal
 for k in dl stream ttfb seek rssdl rssfs; do
 	row "$k"
 done
@@ -770,7 +804,8 @@ echo "client over TCP at once). N/A: the tool has no such mode."
 echo "download: file bytes / wall time of \`megafs fetch LINK file.bin -o OUT\` vs of"
 echo "  aria2c (of the torrent's file.bin: --select-file=1; file-allocation=none,"
 echo "  DHT/LPD/PEX off, exits when done), from start to exit; the output is compared"
-echo "  with the source afterwards."
+echo "  with the source afterwards. libtorrent: tools/bench/bt_get.py, a libtorrent 2.0"
+echo "  client (high_performance_seed settings, TCP only, file.bin alone), start to exit."
 echo "mount + read: file bytes / time from starting the mount (megafs mount, which"
 echo "  returns once mounted; btfs -f) to the end of dd bs=1M of the whole file."
 echo "time to first byte: megafs and btfs: from starting the mount until head -c 1 of"
