@@ -287,6 +287,8 @@ static void accept_done(uv_work_t *w, int status)
 		s->mstats.stored++;
 		pthread_cond_broadcast(&s->manifest_stored);
 		pthread_mutex_unlock(&s->lock);
+		if (s->cfg.stored)
+			s->cfg.stored(s->cfg.stored_ctx);
 		/* Pass it on: the other trackers may not have it yet. */
 		for (size_t i = 0; i < s->n_trackers; i++)
 			if (&s->trackers[i] != j->from && s->trackers[i].client)

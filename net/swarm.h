@@ -55,6 +55,11 @@ struct mfs_swarm_config {
 	const uint8_t (*channels)[MFS_SIGN_PK_BYTES];
 	size_t n_channels;
 	unsigned fetch_timeout_ms;           /* 0: net/node's default */
+	/* Told, on the loop thread, each time a manifest from a tracker was
+	 * stored in the volume (a mount then shows it at once, not at its
+	 * next look at the volume); may be NULL. */
+	void (*stored)(void *ctx);
+	void *stored_ctx;
 	/* One line about the network (no content, no blob ids); may be NULL. */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;

@@ -233,6 +233,8 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 				.n_channels = 1,
 				.log = log_via,
 				.log_ctx = fs,
+				.stored = mfs_fs_poke,
+				.stored_ctx = fs,
 			};
 			rc = mfs_swarm_start(&swarm, &net);
 			if (rc != 0)

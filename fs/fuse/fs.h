@@ -60,6 +60,10 @@ int mfs_fs_new(struct mfs_fs **out, const struct mfs_fs_config *config);
 int mfs_fs_start(struct mfs_fs *fs, struct mfs_store *store, struct mfs_volume *vol,
 		 struct fuse_session *se);
 void mfs_fs_free(struct mfs_fs *fs); /* NULL-safe; wipes the session cache */
+/* A manifest was just stored in the volume (by the network, in this
+ * process): the watcher looks now rather than at its next period. Any
+ * thread; a void *ctx for net/swarm's stored hook. */
+void mfs_fs_poke(void *fs);
 /* The mount's session cache (after mfs_fs_start), e.g. to serve from it. */
 struct mfs_session_cache *mfs_fs_session_cache(struct mfs_fs *fs);
 const struct fuse_lowlevel_ops *mfs_fs_ops(void);

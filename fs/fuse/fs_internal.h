@@ -124,6 +124,7 @@ struct mfs_fs {
 	pthread_mutex_t watch_lock;
 	pthread_cond_t watch_wake;     /* with watch_lock: notices or stop changed */
 	struct notice *notices;        /* protected by watch_lock */
+	int poked;                     /* protected by watch_lock: look at the volume now */
 	int stop;                      /* protected by watch_lock */
 	int started;                   /* the watcher runs: start's and free's thread alone */
 	pthread_t watcher;

@@ -2,7 +2,8 @@
  *
  * Owns: the thread, and the queue of notices (replaced trees, entries to
  * forget). Promises: manifests stored by another process (or `megafs
- * channel import`) are shown within WATCH_MS; the kernel is told which
+ * channel import`) are shown within WATCH_MS, those this process's network
+ * stored at once (mfs_fs_poke); the kernel is told which
  * names went or changed and which listings changed, from this thread only:
  * a handler that told it itself could deadlock, as the kernel may hold the
  * directory's lock while it waits for that handler's reply. With no FUSE
@@ -94,6 +95,16 @@ static void tell(struct mfs_fs *fs, struct notice *n)
 	notice_free(n);
 }
 
+void mfs_fs_poke(void *arg)
+{
+	struct mfs_fs *fs = arg;
+
+	pthread_mutex_lock(&fs->watch_lock);
+	fs->poked = 1;
+	pthread_cond_signal(&fs->watch_wake);
+	pthread_mutex_unlock(&fs->watch_lock);
+}
+
 static void *watcher_main(void *arg)
 {
 	struct mfs_fs *fs = arg;
@@ -110,10 +121,11 @@ static void *watcher_main(void *arg)
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
 		}
-		if (!fs->notices)
+		if (!fs->notices && !fs->poked)
 			pthread_cond_timedwait(&fs->watch_wake, &fs->watch_lock, &until);
 		if (fs->stop)
 			break;
+		fs->poked = 0;
 		list = fs->notices;
 		fs->notices = NULL;
 		pthread_mutex_unlock(&fs->watch_lock);
