@@ -12,7 +12,13 @@
 #include "fs/store/blobstore.h"
 
 #define SEG MFS_SEGMENT_BYTES
-#define DEFAULT_CACHE (64u << 20)
+/* The default cache holds what two sequential readers have in flight
+ * (read-ahead, the chunk being read and the one before it) of 1 MiB
+ * chunks, at least 16 MiB. It is guarded memory, locked when allocated:
+ * 64 MiB (the old default) made every mount 64 MiB resident and took about
+ * 100 ms to lock before the first read. */
+#define DEFAULT_CACHE_MIN (16u << 20)
+#define CACHE_PER_CHUNK (2u * MFS_CHUNK_SIZE_DEFAULT)
 #define DEFAULT_AHEAD 4
 #define MAX_WORKERS 16
 #define JOB_MAX 64
@@ -523,10 +529,13 @@ int mfs_reader_new(struct mfs_reader **out, struct mfs_volume *vol,
 		r->fetcher = *fetcher;
 	if (config)
 		r->cfg = *config;
-	if (!r->cfg.cache_bytes)
-		r->cfg.cache_bytes = DEFAULT_CACHE;
 	if (!r->cfg.readahead_chunks)
 		r->cfg.readahead_chunks = DEFAULT_AHEAD;
+	if (!r->cfg.cache_bytes) {
+		r->cfg.cache_bytes = (size_t)(r->cfg.readahead_chunks + 2) * CACHE_PER_CHUNK;
+		if (r->cfg.cache_bytes < DEFAULT_CACHE_MIN)
+			r->cfg.cache_bytes = DEFAULT_CACHE_MIN;
+	}
 	if (!r->cfg.workers)
 		r->cfg.workers = cores < 1 ? 1 : cores > 4 ? 4 : (unsigned)cores;
 	if (r->cfg.workers > MAX_WORKERS)

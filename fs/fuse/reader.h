@@ -36,7 +36,8 @@ struct mfs_blob_fetcher {
 };
 
 struct mfs_reader_config {
-	size_t cache_bytes;          /* decrypted segments kept; 0: 64 MiB */
+	size_t cache_bytes;          /* decrypted segments kept; 0: what two sequential
+	                              * readers have in flight, at least 16 MiB */
 	unsigned readahead_chunks;   /* chunks loaded ahead of a sequential reader; 0: 4 */
 	unsigned workers;            /* read-ahead threads; 0: one per core, at most 4;
 	                              * at most 16 (more help when blobs come from peers) */
