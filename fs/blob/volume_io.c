@@ -233,9 +233,8 @@ static int undo_change(struct mfs_vtxn *t, const struct mfs_sink_change *c, size
 
 int mfs_volume_sink_rollback(struct mfs_volume_sink *s)
 {
-	int rc = 0;
-
 	size_t most = SIZE_MAX; /* changes a transaction may undo */
+	int rc = 0;
 
 	drop_pending(s);
 	while (rc == 0 && s->count > 0) {

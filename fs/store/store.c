@@ -21,7 +21,8 @@
 
 #define HEADER_BYTES 80
 #define HEADER_SUM_BYTES 16
-/* 4: a hidden volume keeps up to 16 copies of each map page. 3: hidden
+/* 5: slots of 17 pages, one sealed blob segment each; blob ids are SHA-256
+ * hash lists. 4: a hidden volume keeps up to 16 copies of each map page. 3: hidden
  * volumes keep parity (volume format 3). 2: slots written in
  * place. 1: LMDB copy-on-write for every slot write (not deniable). */
 #define STORE_VERSION 5
