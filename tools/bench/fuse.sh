@@ -358,6 +358,17 @@ ffprobe_cmd() { ffprobe -v error -show_entries format=duration -of csv=p=0 "$1" 
 seek_cmd() { ffmpeg -v error -ss "$seek_to" -i "$1" -frames:v 1 -f null - </dev/null; }
 add() { S[$1.$2]+="$3 "; }
 
+# cold_ms ROW FS CMD...: CMD's wall time in ms, after FS is made cold, into ROW.
+cold_ms() {
+	local row=$1 f=$2 t0 t1
+	shift 2
+	cold "$f"
+	t0=$(now)
+	"$@"
+	t1=$(now)
+	add "$row" "$f" "$(ms "$(secs "$t0" "$t1")")"
+}
+
 # run_once COLUMN RUN: one run of every row, from a fresh filesystem.
 run_once() {
 	local f=$1 r=$2 m t0 t1 c0 c1 out
@@ -411,18 +422,10 @@ run_once() {
 	add iops "$f" "$(awk '$1 == "iops" { print $2 }' <<<"$out")"
 
 	log "$f: ffprobe, cold"
-	cold "$f"
-	t0=$(now)
-	ffprobe_cmd "$m/clip.mp4"
-	t1=$(now)
-	add probe "$f" "$(ms "$(secs "$t0" "$t1")")"
+	cold_ms probe "$f" ffprobe_cmd "$m/clip.mp4"
 
 	log "$f: seek to ${seek_to} s and decode a frame, cold"
-	cold "$f"
-	t0=$(now)
-	seek_cmd "$m/clip.mp4"
-	t1=$(now)
-	add seek "$f" "$(ms "$(secs "$t0" "$t1")")"
+	cold_ms seek "$f" seek_cmd "$m/clip.mp4"
 
 	# What was measured was the file: the mp4 must come back identical.
 	cmp -s "$clip" "$m/clip.mp4" || die "$f: the mp4 read back differs"

@@ -359,62 +359,51 @@ aria2_args() { # DIR LISTEN_PORT -> ARIA2_ARGS
 		--console-log-level=warn --download-result=hide --quiet=true --select-file=1)
 }
 
-# aria2c downloads the file: throughput and peak RSS.
-bt_download() {
-	local out="$bt_dir/dl" t0 t1 pid hp wd hwm anon rc=0
-	rm -rf "$out"
-	mkdir -p "$out"
-	aria2_args "$out" "$(free_port)"
+# bt_fetch NAME DL RSS DIR CMD...: a BitTorrent client (CMD) downloads
+# file.bin into DIR: its throughput into array DL, its peak RSS into RSS.
+bt_fetch() {
+	local name=$1 out=$4 t0 t1 pid hp wd hwm anon rc=0
+	local -n dl_to=$2 rss_to=$3
+	shift 4
 	drop_caches
 	t0=$(now)
-	aria2c "${ARIA2_ARGS[@]}" "$torrent" >>"$bt_dir/aria2c.log" 2>&1 &
+	"$@" >>"$bt_dir/$name.log" 2>&1 &
 	pid=$!
 	register_pid "$pid"
 	peak_rss "$pid" >"$bt_dir/hwm" &
 	hp=$!
-	watchdog "$pid" "$op_timeout" aria2c &
+	watchdog "$pid" "$op_timeout" "$name" &
 	wd=$!
 	wait "$pid" || rc=$?
 	t1=$(now)
 	kill "$wd" 2>/dev/null || true
 	wait "$wd" "$hp" 2>/dev/null || true
-	(( rc == 0 )) || { tail -5 "$bt_dir/aria2c.log" >&2; die "aria2c failed ($rc)"; }
-	cmp -s "$src" "$out/bench/file.bin" || die "aria2c: the download differs from the source"
+	(( rc == 0 )) || { tail -5 "$bt_dir/$name.log" >&2; die "$name failed ($rc)"; }
+	cmp -s "$src" "$out/bench/file.bin" || die "$name: the download differs from the source"
 	read -r hwm anon <"$bt_dir/hwm"
-	(( hwm > 0 )) || die "aria2c: no VmHWM read"
-	DL+=("$(mibps "$size_mb" "$(secs "$t0" "$t1")")")
-	RSSDL+=("$(kib_to_mib "$hwm")")
-	log "  aria2c: ${DL[-1]} MiB/s, peak RSS ${RSSDL[-1]} MiB (anonymous $(kib_to_mib "$anon"))"
+	(( hwm > 0 )) || die "$name: no VmHWM read"
+	dl_to+=("$(mibps "$size_mb" "$(secs "$t0" "$t1")")")
+	rss_to+=("$(kib_to_mib "$hwm")")
+	log "  $name: ${dl_to[-1]} MiB/s, peak RSS ${rss_to[-1]} MiB (anonymous $(kib_to_mib "$anon"))"
 	rm -rf "$out"
 }
 
-# libtorrent downloads the file (tools/bench/bt_get.py): throughput and peak RSS.
-bt_download_lt() {
-	local out="$bt_dir/lt" t0 t1 pid hp wd hwm anon rc=0
+# aria2c downloads the file.
+bt_download() {
+	local out="$bt_dir/dl"
 	rm -rf "$out"
 	mkdir -p "$out"
-	drop_caches
-	t0=$(now)
-	"$python" "$script_dir/bt_get.py" --torrent "$torrent" --dir "$out" --port "$(free_port)" \
-		--file 0 --timeout "$op_timeout" >>"$bt_dir/bt_get.log" 2>&1 &
-	pid=$!
-	register_pid "$pid"
-	peak_rss "$pid" >"$bt_dir/hwm" &
-	hp=$!
-	watchdog "$pid" "$op_timeout" libtorrent &
-	wd=$!
-	wait "$pid" || rc=$?
-	t1=$(now)
-	kill "$wd" 2>/dev/null || true
-	wait "$wd" "$hp" 2>/dev/null || true
-	(( rc == 0 )) || { tail -5 "$bt_dir/bt_get.log" >&2; die "libtorrent failed ($rc)"; }
-	cmp -s "$src" "$out/bench/file.bin" || die "libtorrent: the download differs from the source"
-	read -r hwm anon <"$bt_dir/hwm"
-	(( hwm > 0 )) || die "libtorrent: no VmHWM read"
-	DL_LT+=("$(mibps "$size_mb" "$(secs "$t0" "$t1")")")
-	RSSDL_LT+=("$(kib_to_mib "$hwm")")
-	log "  libtorrent: ${DL_LT[-1]} MiB/s, peak RSS ${RSSDL_LT[-1]} MiB (anonymous $(kib_to_mib "$anon"))"
+	aria2_args "$out" "$(free_port)"
+	bt_fetch aria2c DL RSSDL "$out" aria2c "${ARIA2_ARGS[@]}" "$torrent"
+}
+
+# A libtorrent client downloads the file (tools/bench/bt_get.py).
+bt_download_lt() {
+	local out="$bt_dir/lt"
 	rm -rf "$out"
+	mkdir -p "$out"
+	bt_fetch libtorrent DL_LT RSSDL_LT "$out" "$python" "$script_dir/bt_get.py" \
+		--torrent "$torrent" --dir "$out" --port "$(free_port)" --file 0 --timeout "$op_timeout"
 }
 
 # aria2c again, with its RPC on, until it reports a first verified piece.
