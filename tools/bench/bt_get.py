@@ -10,8 +10,8 @@
 # client listens on 127.0.0.1:P over TCP (uTP off: on loopback it runs at a
 # few MB/s), with DHT, local peer discovery, UPnP, NAT-PMP and peer exchange
 # off, so the only peer it meets is the one bt_seed.py's tracker has dial
-# it. Settings are libtorrent's high_performance_seed preset (its large
-# buffers serve a downloader as well), ticks of 20 ms. Prints nothing on
+# it. Settings: bt_seed.loopback_settings (libtorrent's high_performance_seed
+# preset, whose large buffers serve a downloader as well). Prints nothing on
 # success; exits 1 with a message after --timeout seconds or on an error
 # alert. Needs python3-libtorrent (Debian's /usr/bin/python3).
 import argparse
@@ -19,6 +19,8 @@ import sys
 import time
 
 import libtorrent as lt
+
+from bt_seed import loopback_settings
 
 
 def main():
@@ -30,19 +32,7 @@ def main():
 	ap.add_argument("--timeout", type=float, default=600)
 	args = ap.parse_args()
 
-	settings = lt.high_performance_seed()
-	settings.update({
-		"listen_interfaces": f"127.0.0.1:{args.port}",
-		"enable_dht": False,
-		"enable_lsd": False,
-		"enable_upnp": False,
-		"enable_natpmp": False,
-		"enable_incoming_utp": False,
-		"enable_outgoing_utp": False,
-		"tick_interval": 20,
-		"alert_mask": lt.alert.category_t.error_notification |
-			      lt.alert.category_t.status_notification,
-	})
+	settings = loopback_settings(f"127.0.0.1:{args.port}")
 	ses = lt.session(settings)
 	p = lt.add_torrent_params()
 	p.ti = lt.torrent_info(args.torrent)

@@ -95,6 +95,28 @@ def tracker_handler(handles):
 	return Announce
 
 
+def loopback_settings(listen, extra=None):
+	"""libtorrent's high_performance_seed for a session on loopback: TCP only
+	(uTP on loopback runs at a few MB/s), no DHT, local peer discovery,
+	UPnP or NAT-PMP, errors and status alerts. Peer connections start on
+	the session's tick (500 ms by default): 20 ms. bt_get.py uses it too."""
+	settings = lt.high_performance_seed()
+	settings.update({
+		"listen_interfaces": listen,
+		"enable_dht": False,
+		"enable_lsd": False,
+		"enable_upnp": False,
+		"enable_natpmp": False,
+		"enable_incoming_utp": False,
+		"enable_outgoing_utp": False,
+		"tick_interval": 20,
+		"alert_mask": lt.alert.category_t.error_notification |
+			      lt.alert.category_t.status_notification,
+	})
+	settings.update(extra or {})
+	return settings
+
+
 def make_torrent(paths, piece_kb, announce, out_dir):
 	"""One torrent of PATHS, which share a directory; returns its path."""
 	root = os.path.dirname(os.path.abspath(paths[0]))
@@ -124,25 +146,12 @@ def main():
 	ap.add_argument("files", nargs="+")
 	args = ap.parse_args()
 
-	settings = lt.high_performance_seed()
-	settings.update({
-		"listen_interfaces": f"{args.host}:0",
+	settings = loopback_settings(f"{args.host}:0", {
 		"outgoing_interfaces": args.host,
-		"enable_dht": False,
-		"enable_lsd": False,
-		"enable_upnp": False,
-		"enable_natpmp": False,
-		"enable_incoming_utp": False,
-		"enable_outgoing_utp": False,
 		"allow_multiple_connections_per_ip": True,
-		# Peer connections are started on the session's tick (500 ms
-		# by default): dial an announced client within 20 ms.
-		"tick_interval": 20,
 		# A plaintext handshake when dialling: no Diffie-Hellman round
 		# before the first byte (the clients take either).
 		"out_enc_policy": int(lt.enc_policy.disabled),
-		"alert_mask": lt.alert.category_t.error_notification |
-			      lt.alert.category_t.status_notification,
 	})
 	ses = lt.session(settings)
 
