@@ -21,7 +21,7 @@ struct index_level {
 enum slot_state { SLOT_FREE, SLOT_FILLED, SLOT_SEALING, SLOT_SEALED };
 
 /* One chunk on its way: filled by the caller, sealed by a worker, handed to
- * the sink by the caller in chunk order. */
+ * the sink by the storer in chunk order. */
 struct ring_slot {
 	enum slot_state state;   /* protected by mfs_ingest.lock */
 	uint8_t *plain;          /* guarded, chunk_size bytes */
@@ -41,18 +41,22 @@ struct mfs_ingest {
 	uint32_t fanout;
 	struct mfs_chunk_ref *inline_refs; /* guarded, first MFS_ENTRY_INLINE_MAX refs */
 	struct index_level level[MFS_INDEX_MAX_DEPTH];
-	uint8_t *node_blob;        /* index blobs are sealed on the caller's thread */
+	uint8_t *node_blob;        /* index blobs: sealed by the storer while the
+				    * file is written, by the caller at finish */
 
 	pthread_mutex_t lock;
 	pthread_cond_t changed;    /* any slot changed state, or stop */
 	pthread_t workers[MAX_WORKERS];
 	int worker_count;
+	pthread_t storer;          /* the one thread that uses the sink until finish */
+	int storer_running;
 	int stop;                  /* protected by lock */
 	struct ring_slot ring[RING];
 	uint64_t next_fill;        /* chunk number being filled */
 	size_t filled;             /* bytes in the slot being filled */
-	uint64_t next_drain;       /* chunk number the sink gets next */
-	int failed;                /* first error; everything after fails with it */
+	uint64_t next_drain;       /* chunk number the sink gets next; under lock */
+	int store_failed;          /* the storer's first error; under lock */
+	int failed;                /* the caller's first error; everything after fails with it */
 };
 
 static void derive_and_seal(const struct mfs_ingest *w, const uint8_t *plain, size_t len,
@@ -96,7 +100,9 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void stop_workers(struct mfs_ingest *w)
+/* Stops the sealing workers and the storer (each after the chunk in its
+ * hands); afterwards the caller's thread owns the sink and the index. */
+static void stop_threads(struct mfs_ingest *w)
 {
 	pthread_mutex_lock(&w->lock);
 	w->stop = 1;
@@ -105,13 +111,16 @@ static void stop_workers(struct mfs_ingest *w)
 	for (int i = 0; i < w->worker_count; i++)
 		pthread_join(w->workers[i], NULL);
 	w->worker_count = 0;
+	if (w->storer_running)
+		pthread_join(w->storer, NULL);
+	w->storer_running = 0;
 }
 
 static void ingest_free(struct mfs_ingest *w)
 {
 	if (!w)
 		return;
-	stop_workers(w);
+	stop_threads(w);
 	for (int i = 0; i < RING; i++) {
 		mfs_secure_free(w->ring[i].plain);
 		free(w->ring[i].blob);
@@ -127,6 +136,8 @@ static void ingest_free(struct mfs_ingest *w)
 	pthread_mutex_destroy(&w->lock);
 	mfs_secure_free(w);
 }
+
+static void *storer_main(void *arg);
 
 int mfs_ingest_begin(struct mfs_ingest **out, const char *name, const struct mfs_ingest_opts *o,
 		     const struct mfs_blob_sink *sink)
@@ -168,13 +179,21 @@ int mfs_ingest_begin(struct mfs_ingest **out, const char *name, const struct mfs
 	w->inline_refs = mfs_secure_alloc(MFS_ENTRY_INLINE_MAX * sizeof *w->inline_refs);
 	if (!w->node_blob || !w->inline_refs)
 		rc = -ENOMEM;
-	/* Sealing is the CPU work: one worker per core, the caller stores. */
+	/* Sealing is the CPU work: one worker per core. Storing waits on the
+	 * disk (a batch's writes and syncs): a thread of its own, so neither
+	 * the caller nor the sealing waits for it while the ring has room. */
 	for (long i = 0; rc == 0 && i < (cores < 1 ? 1 : cores > MAX_WORKERS ? MAX_WORKERS : cores);
 	     i++) {
 		if (pthread_create(&w->workers[w->worker_count], NULL, worker_main, w) != 0)
 			rc = -EAGAIN;
 		else
 			w->worker_count++;
+	}
+	if (rc == 0) {
+		if (pthread_create(&w->storer, NULL, storer_main, w) != 0)
+			rc = -EAGAIN;
+		else
+			w->storer_running = 1;
 	}
 	if (rc != 0) {
 		ingest_free(w);
@@ -225,40 +244,62 @@ static int push_ref(struct mfs_ingest *w, uint32_t l, const struct mfs_chunk_ref
 	return 0;
 }
 
-/* Hands the oldest sealed chunk to the sink (caller's thread, chunk order).
- * Called with the lock held; drops it while storing. */
-static int drain_one(struct mfs_ingest *w)
+/* Hands a sealed chunk to the sink and its ref to the index (storer
+ * thread). */
+static int store_one(struct mfs_ingest *w, struct ring_slot *slot)
 {
-	struct ring_slot *slot = &w->ring[w->next_drain % RING];
+	size_t blob_len = mfs_blob_len(mfs_chunk_padded_len(slot->len));
 	int rc;
 
-	while (slot->state != SLOT_SEALED)
-		pthread_cond_wait(&w->changed, &w->lock);
-	pthread_mutex_unlock(&w->lock);
 	if (slot->prepared)
-		rc = w->sink.put_prepared(w->sink.ctx, slot->ref.id, slot->blob,
-					  mfs_blob_len(mfs_chunk_padded_len(slot->len)), slot->prepared);
+		rc = w->sink.put_prepared(w->sink.ctx, slot->ref.id, slot->blob, blob_len,
+					  slot->prepared);
 	else
-		rc = w->sink.put(w->sink.ctx, slot->ref.id, slot->blob,
-				 mfs_blob_len(mfs_chunk_padded_len(slot->len)));
+		rc = w->sink.put(w->sink.ctx, slot->ref.id, slot->blob, blob_len);
 	if (rc == 0 && w->chunk_count < MFS_ENTRY_INLINE_MAX)
 		w->inline_refs[w->chunk_count] = slot->ref;
 	if (rc == 0)
 		rc = push_ref(w, 0, &slot->ref);
 	mfs_memzero(&slot->ref, sizeof slot->ref);
 	w->chunk_count++;
-	pthread_mutex_lock(&w->lock);
-	slot->state = SLOT_FREE;
-	w->next_drain++;
 	return rc;
 }
 
-/* Queues the slot being filled for sealing, then makes sure the slot of the
- * next chunk is free (storing older chunks meanwhile). */
+/* The storer: takes sealed chunks in chunk order until stopped or until a
+ * store fails (the caller then fails with that error). */
+static void *storer_main(void *arg)
+{
+	struct mfs_ingest *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct ring_slot *slot = &w->ring[w->next_drain % RING];
+		int rc;
+
+		while (!w->stop && slot->state != SLOT_SEALED)
+			pthread_cond_wait(&w->changed, &w->lock);
+		if (w->stop)
+			break;
+		pthread_mutex_unlock(&w->lock);
+		rc = store_one(w, slot);
+		pthread_mutex_lock(&w->lock);
+		slot->state = SLOT_FREE;
+		w->next_drain++;
+		w->store_failed = rc;
+		pthread_cond_broadcast(&w->changed);
+		if (rc != 0)
+			break;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Queues the slot being filled for sealing, then waits until the slot of
+ * the next chunk is free. */
 static int submit(struct mfs_ingest *w)
 {
 	struct ring_slot *slot = &w->ring[w->next_fill % RING];
-	int rc = 0;
+	int rc;
 
 	pthread_mutex_lock(&w->lock);
 	slot->len = w->filled;
@@ -266,20 +307,25 @@ static int submit(struct mfs_ingest *w)
 	pthread_cond_broadcast(&w->changed);
 	w->next_fill++;
 	w->filled = 0;
-	while (rc == 0 && w->next_drain + RING <= w->next_fill)
-		rc = drain_one(w);
+	while (w->store_failed == 0 && w->next_drain + RING <= w->next_fill)
+		pthread_cond_wait(&w->changed, &w->lock);
+	rc = w->store_failed;
 	pthread_mutex_unlock(&w->lock);
 	return rc;
 }
 
+/* Waits until every submitted chunk is stored, then stops the threads:
+ * the index and the sink are the caller's again. */
 static int drain_all(struct mfs_ingest *w)
 {
-	int rc = 0;
+	int rc;
 
 	pthread_mutex_lock(&w->lock);
-	while (rc == 0 && w->next_drain < w->next_fill)
-		rc = drain_one(w);
+	while (w->store_failed == 0 && w->next_drain < w->next_fill)
+		pthread_cond_wait(&w->changed, &w->lock);
+	rc = w->store_failed;
 	pthread_mutex_unlock(&w->lock);
+	stop_threads(w);
 	return rc;
 }
 

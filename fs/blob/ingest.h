@@ -3,10 +3,14 @@
  * Streaming: mfs_ingest_write takes any amount of data and keeps at most eight
  * chunks of plaintext (guarded memory) and eight blobs in flight, whatever the
  * file size, so the same writer serves `megafs ingest` and writes through a
- * mount. Sealing (key, encryption, blob id) runs on worker threads, one per
- * core up to four; blobs reach the mfs_blob_sink on the caller's thread, in
- * chunk order. Index blobs for files of more than MFS_ENTRY_INLINE_MAX chunks
- * are built as the data arrives. A writer is used by one thread at a time. */
+ * mount. The caller's thread only copies: sealing (key, encryption, blob id)
+ * runs on worker threads, one per core up to four, and blobs reach the
+ * mfs_blob_sink on a storer thread of the writer's own, in chunk order, so
+ * a batch's disk writes overlap the sealing and the caller's next writes.
+ * Between begin and finish (or abort) the sink is used by that thread
+ * alone; afterwards by the caller again. Index blobs for files of more than
+ * MFS_ENTRY_INLINE_MAX chunks are built as the data arrives. A writer is
+ * used by one thread at a time. */
 #ifndef MFS_INGEST_H
 #define MFS_INGEST_H
 

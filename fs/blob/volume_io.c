@@ -33,21 +33,21 @@ static int remember(struct mfs_volume_sink *s, const uint8_t *id, int what)
 	return 0;
 }
 
-/* A blob gathered for the next batch: its bytes, sealed for the volume or
- * in clear. */
+/* A blob gathered for the next batch: its bytes (at offset in the batch
+ * buffer), sealed for the volume or in clear. */
 struct mfs_pending_blob {
 	uint8_t id[MFS_BLOB_ID_BYTES];
 	size_t len;
-	uint8_t *bytes;
+	size_t offset;
 	int sealed;
 };
 
+/* Forgets the batch; its buffer stays for the next one. */
 static void drop_pending(struct mfs_volume_sink *s)
 {
-	for (size_t i = 0; i < s->pending_count; i++)
-		free(s->pending[i].bytes);
 	s->pending_count = 0;
 	s->batch_bytes = 0;
+	s->buf_used = 0;
 }
 
 /* Writes in t the pinlog of the first count changes (none: drops it);
@@ -94,10 +94,11 @@ static int store_batch(struct mfs_volume_sink *s, int settle)
 		rc = mfs_vtxn_begin(s->vol, 1, &t);
 	for (size_t i = 0; rc == 0 && i < s->pending_count; i++) {
 		struct mfs_pending_blob *p = &s->pending[i];
+		const uint8_t *bytes = s->buf + p->offset;
 		int what = 0;
 
-		rc = p->sealed ? mfs_blob_put_sealed(t, p->id, p->bytes, p->len, s->pin, &what)
-			       : mfs_blob_put_hashed(t, p->id, p->bytes, p->len, s->pin, &what);
+		rc = p->sealed ? mfs_blob_put_sealed(t, p->id, bytes, p->len, s->pin, &what)
+			       : mfs_blob_put_hashed(t, p->id, bytes, p->len, s->pin, &what);
 		if (rc == 0 && what)
 			rc = remember(s, p->id, what);
 		if (what & MFS_BLOB_ADDED)
@@ -140,7 +141,9 @@ int mfs_volume_sink_settle(struct mfs_volume_sink *s, struct mfs_vtxn *t)
 }
 
 /* Gathers one blob (copied: the caller reuses its buffers); stores the
- * batch once it is full. */
+ * batch once it is full. The copies go to one buffer kept from batch to
+ * batch: a megabyte malloc'ed and freed per blob is an mmap and 256 page
+ * faults each time (more than the copy costs). */
 static int sink_gather(struct mfs_volume_sink *s, const uint8_t *id, const uint8_t *bytes,
 		       size_t bytes_len, size_t blob_len, int sealed)
 {
@@ -155,11 +158,22 @@ static int sink_gather(struct mfs_volume_sink *s, const uint8_t *id, const uint8
 		s->pending = grown;
 		s->pending_cap = cap;
 	}
+	if (bytes_len > s->buf_cap - s->buf_used) {
+		size_t cap = s->buf_used + bytes_len;
+		uint8_t *grown;
+
+		/* Room for a whole batch and the blob that ends it. */
+		if (cap < MFS_SINK_BATCH_BYTES + bytes_len)
+			cap = MFS_SINK_BATCH_BYTES + bytes_len;
+		if (!(grown = realloc(s->buf, cap)))
+			return -ENOMEM;
+		s->buf = grown;
+		s->buf_cap = cap;
+	}
 	p = &s->pending[s->pending_count];
-	p->bytes = malloc(bytes_len ? bytes_len : 1);
-	if (!p->bytes)
-		return -ENOMEM;
-	memcpy(p->bytes, bytes, bytes_len);
+	p->offset = s->buf_used;
+	memcpy(s->buf + p->offset, bytes, bytes_len);
+	s->buf_used += bytes_len;
 	memcpy(p->id, id, MFS_BLOB_ID_BYTES);
 	p->len = blob_len;
 	p->sealed = sealed;
@@ -273,6 +287,7 @@ void mfs_volume_sink_clear(struct mfs_volume_sink *s)
 	if (s->claimed)
 		mfs_store_unclaim(mfs_volume_store(s->vol), s->token);
 	free(s->pending);
+	free(s->buf);
 	free(s->changes);
 	memset(s, 0, sizeof *s);
 }

@@ -41,6 +41,8 @@ struct mfs_volume_sink {
 	int pin;
 	struct mfs_pending_blob *pending; /* the batch not stored yet */
 	size_t pending_count, pending_cap;
+	uint8_t *buf;                  /* the batch's bytes, kept for the next */
+	size_t buf_used, buf_cap;
 	size_t batch_bytes;            /* slots the batch will take, in bytes */
 	struct mfs_sink_change *changes;
 	size_t count, cap;
