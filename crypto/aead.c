@@ -17,27 +17,21 @@
  * (build/mfs-bench-crypto: aead_* against xchacha20poly1305_*). Tests hold
  * the result to libsodium's on every length class. */
 
-#define IETF_NONCE_BYTES 12
-
 /* One pass of RFC 8439 ChaCha20-Poly1305: encrypt writes the tag, decrypt
  * checks it. 0; -ENOMEM when OpenSSL has no context to give; -1 when it
  * fails otherwise or (decrypt) the tag is wrong. */
 static int ietf(int encrypt, uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad,
-		size_t ad_len, const uint8_t nonce[static MFS_AEAD_NONCE_BYTES],
+		size_t ad_len, const uint8_t nonce[static MFS_AEAD_IETF_NONCE_BYTES],
 		const uint8_t key[static 32], uint8_t tag[static MFS_AEAD_TAG_BYTES])
 {
-	uint8_t subkey[32], ietf_nonce[IETF_NONCE_BYTES] = {0};
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	int n, ok = len <= INT_MAX && ad_len <= INT_MAX;
 
 	if (!c)
 		return -ENOMEM;
-
-	crypto_core_hchacha20(subkey, nonce, key, NULL);
-	memcpy(ietf_nonce + 4, nonce + 16, 8);
 	ok = ok && EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, NULL, NULL, encrypt) == 1 &&
-	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, IETF_NONCE_BYTES, NULL) == 1 &&
-	     EVP_CipherInit_ex(c, NULL, NULL, subkey, ietf_nonce, encrypt) == 1;
+	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, MFS_AEAD_IETF_NONCE_BYTES, NULL) == 1 &&
+	     EVP_CipherInit_ex(c, NULL, NULL, key, nonce, encrypt) == 1;
 	if (ok && !encrypt)
 		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, MFS_AEAD_TAG_BYTES, tag) == 1;
 	if (ok && ad_len > 0)
@@ -49,8 +43,22 @@ static int ietf(int encrypt, uint8_t *out, const uint8_t *in, size_t len, const 
 	if (ok && encrypt)
 		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, MFS_AEAD_TAG_BYTES, tag) == 1;
 	EVP_CIPHER_CTX_free(c);
-	sodium_memzero(subkey, sizeof subkey);
 	return ok ? 0 : -1;
+}
+
+/* XChaCha20-Poly1305 as one IETF pass under the HChaCha20 subkey. */
+static int xchacha(int encrypt, uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad,
+		   size_t ad_len, const uint8_t nonce[static MFS_AEAD_NONCE_BYTES],
+		   const uint8_t key[static 32], uint8_t tag[static MFS_AEAD_TAG_BYTES])
+{
+	uint8_t subkey[32], ietf_nonce[MFS_AEAD_IETF_NONCE_BYTES] = {0};
+	int rc;
+
+	crypto_core_hchacha20(subkey, nonce, key, NULL);
+	memcpy(ietf_nonce + 4, nonce + 16, 8);
+	rc = ietf(encrypt, out, in, len, ad, ad_len, ietf_nonce, subkey, tag);
+	sodium_memzero(subkey, sizeof subkey);
+	return rc;
 }
 
 void mfs_aead_seal(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad, size_t ad_len,
@@ -59,7 +67,7 @@ void mfs_aead_seal(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *a
 	uint8_t tag[MFS_AEAD_TAG_BYTES];
 
 	/* OpenSSL fails only without memory: libsodium's result is the same. */
-	if (ietf(1, out, in, len, ad, ad_len, nonce, key, tag) == 0)
+	if (xchacha(1, out, in, len, ad, ad_len, nonce, key, tag) == 0)
 		memcpy(out + len, tag, sizeof tag);
 	else
 		crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out, out + len, NULL, in, len, ad,
@@ -73,10 +81,42 @@ int mfs_aead_open(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad
 	int rc;
 
 	memcpy(tag, in + len, sizeof tag); /* out may be in: the tag goes first */
-	rc = ietf(0, out, in, len, ad, ad_len, nonce, key, tag);
+	rc = xchacha(0, out, in, len, ad, ad_len, nonce, key, tag);
 	if (rc == -ENOMEM)
 		rc = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(out, NULL, in, len, tag, ad,
 									 ad_len, nonce, key);
+	if (rc != 0) {
+		sodium_memzero(out, len);
+		return MFS_E_AUTH;
+	}
+	return 0;
+}
+
+void mfs_aead_ietf_seal(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad,
+			size_t ad_len, const uint8_t nonce[static MFS_AEAD_IETF_NONCE_BYTES],
+			const uint8_t key[static 32])
+{
+	uint8_t tag[MFS_AEAD_TAG_BYTES];
+
+	if (ietf(1, out, in, len, ad, ad_len, nonce, key, tag) == 0)
+		memcpy(out + len, tag, sizeof tag);
+	else
+		crypto_aead_chacha20poly1305_ietf_encrypt_detached(out, out + len, NULL, in, len, ad,
+								   ad_len, NULL, nonce, key);
+}
+
+int mfs_aead_ietf_open(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad,
+		       size_t ad_len, const uint8_t nonce[static MFS_AEAD_IETF_NONCE_BYTES],
+		       const uint8_t key[static 32])
+{
+	uint8_t tag[MFS_AEAD_TAG_BYTES];
+	int rc;
+
+	memcpy(tag, in + len, sizeof tag);
+	rc = ietf(0, out, in, len, ad, ad_len, nonce, key, tag);
+	if (rc == -ENOMEM)
+		rc = crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, NULL, in, len, tag, ad,
+									ad_len, nonce, key);
 	if (rc != 0) {
 		sodium_memzero(out, len);
 		return MFS_E_AUTH;

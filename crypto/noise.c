@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "crypto/aead.h"
 #include "crypto/le.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
@@ -124,8 +125,7 @@ static int cs_encrypt(struct cipher_state *cs, uint8_t *out, const uint8_t *ad, 
 	if (cs->n == NONCE_MAX)
 		return -EOVERFLOW;
 	cs_nonce(nonce, cs->n);
-	crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, in, len, ad, ad_len, NULL, nonce,
-						  cs->k);
+	mfs_aead_ietf_seal(out, in, len, ad, ad_len, nonce, cs->k);
 	cs->n++;
 	return 0;
 }
@@ -147,12 +147,8 @@ static int cs_decrypt(struct cipher_state *cs, uint8_t *out, const uint8_t *ad, 
 	if (cs->n == NONCE_MAX)
 		return -EOVERFLOW;
 	cs_nonce(nonce, cs->n);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, in, in_len, ad, ad_len,
-						      nonce, cs->k) != 0) {
-		if (in_len > TAGLEN)
-			sodium_memzero(out, in_len - TAGLEN);
-		return MFS_E_AUTH;
-	}
+	if (mfs_aead_ietf_open(out, in, in_len - TAGLEN, ad, ad_len, nonce, cs->k) != 0)
+		return MFS_E_AUTH; /* out is wiped */
 	cs->n++;
 	return 0;
 }

@@ -69,8 +69,8 @@ Test(crypto, aead_round_trip_and_tamper)
 		     MFS_E_AUTH);
 }
 
-/* crypto/aead computes XChaCha20-Poly1305 through OpenSSL: it must give
- * libsodium's bytes exactly, for every length class (empty, under, at and
+/* crypto/aead computes XChaCha20-Poly1305, and the IETF ChaCha20-Poly1305
+ * Noise uses, through OpenSSL: both must give libsodium's bytes exactly, for every length class (empty, under, at and
  * over ChaCha20's 64-byte block and Poly1305's 16, a slot payload, a
  * segment, a chunk), any associated data, and in place. */
 Test(crypto, aead_matches_libsodium_byte_for_byte)
@@ -110,6 +110,18 @@ Test(crypto, aead_matches_libsodium_byte_for_byte)
 				for (size_t b = 0; b < len; b++)
 					cr_assert_eq(back[b], 0, "a failed open leaves nothing");
 			}
+			/* The RFC 8439 cipher under it (Noise's), the same way. */
+			mfs_aead_ietf_seal(ours, msg, len, ad, ad_lens[j], nonce, key);
+			crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+				theirs, theirs + len, NULL, msg, len, ad, ad_lens[j], NULL, nonce, key);
+			cr_assert_arr_eq(ours, theirs, len + 16, "ietf, len %zu ad %zu", len, ad_lens[j]);
+			cr_assert_eq(mfs_aead_ietf_open(ours, ours, len, ad, ad_lens[j], nonce, key), 0);
+			cr_assert_arr_eq(ours, msg, len, "ietf, opened in place, len %zu", len);
+			theirs[len] ^= 0x01; /* the tag */
+			cr_assert_eq(mfs_aead_ietf_open(back, theirs, len, ad, ad_lens[j], nonce, key),
+				     MFS_E_AUTH);
+			for (size_t b = 0; b < len; b++)
+				cr_assert_eq(back[b], 0, "a failed ietf open leaves nothing");
 		}
 	free(msg);
 	free(ours);
