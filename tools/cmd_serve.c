@@ -11,23 +11,6 @@
 #include "tools/cli.h"
 #include "tools/netopts.h"
 
-/* Every channel the volume knows: its blobs are what peers may ask for. */
-static int all_channels(struct cli *c, struct mfs_volume *vol, uint8_t (**out)[MFS_SIGN_PK_BYTES],
-			size_t *count)
-{
-	struct mfs_channel_list list;
-	int rc = mfs_channel_list_read(vol, &list);
-
-	if (rc != 0)
-		return cli_fail(c, rc, "reading the channels");
-	*count = list.count;
-	*out = calloc(list.count ? list.count : 1, sizeof **out);
-	for (size_t i = 0; *out && i < list.count; i++)
-		memcpy((*out)[i], list.items[i].pk, MFS_SIGN_PK_BYTES);
-	mfs_keyring_clear(&list);
-	return *out ? 0 : cli_fail(c, -ENOMEM, "reading the channels");
-}
-
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -66,7 +49,7 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	if (cli_open_volume(&c, &store, &vol) != 0)
 		return 1;
-	status = all_channels(&c, vol, &channels, &n_channels);
+	status = net_all_channels(&c, vol, &channels, &n_channels);
 	if (status == 0)
 		status = net_start(&c, &net, vol, NULL, (const uint8_t(*)[MFS_SIGN_PK_BYTES])channels,
 				   n_channels, NULL, NULL, &swarm);

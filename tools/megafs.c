@@ -30,7 +30,7 @@ static const struct subcommand commands[] = {
 	 "ingest FILE [--mode convergent|random] [--chunk-size N] [--channel LINK|--global]"},
 	{"extract", cmd_extract, "extract ENTRY.json -o OUT"},
 	{"status", cmd_status, "status"},
-	{"fsck", cmd_fsck, "fsck [--repair]"},
+	{"fsck", cmd_fsck, "fsck [--repair] [--tracker URL]... [--peer ADDR]..."},
 	{"gc", cmd_gc, "gc"},
 	{"mount", cmd_mount,
 	 "mount LINK DIR [-f] [-o OPTIONS] [--tracker URL]... [--listen HOST:PORT]\n"

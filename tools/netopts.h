@@ -44,4 +44,10 @@ int net_start(struct cli *c, const struct net_opts *n, struct mfs_volume *vol,
 	      size_t n_channels, void (*log)(void *ctx, const char *line), void *log_ctx,
 	      struct mfs_swarm **out);
 
+/* Every channel the volume knows (free *out): a seeder serves their blobs,
+ * a repair asks their peers. Prints the error and returns non-zero on
+ * failure. */
+int net_all_channels(struct cli *c, struct mfs_volume *vol, uint8_t (**out)[MFS_SIGN_PK_BYTES],
+		     size_t *count);
+
 #endif

@@ -20,6 +20,7 @@
 struct check {
 	struct mfs_volume *v;
 	int repair;
+	const struct mfs_check_refetch *refetch;
 	void (*say)(void *ctx, const char *line);
 	void *ctx;
 	struct mfs_check_report *rep;
@@ -115,6 +116,55 @@ static int id_cmp(const void *a, const void *b)
 	return memcmp(a, b, MFS_BLOB_ID_BYTES);
 }
 
+/* Writes damaged blob id again with bytes from refetch: 0 when it then
+ * reads, else why not. */
+static int refetch_one(struct check *c, const uint8_t *id)
+{
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX], *blob = NULL;
+	struct mfs_vtxn *t;
+	uint64_t lost = 0;
+	size_t len = 0;
+	int rc = c->refetch->fetch(c->refetch->ctx, id, &blob, &len);
+
+	if (rc == 0)
+		rc = mfs_vtxn_begin(c->v, 1, &t);
+	if (rc == 0) {
+		rc = mfs_blob_restore(t, id, blob, len);
+		rc = rc == 0 ? mfs_vtxn_commit(t) : (mfs_vtxn_abort(t), rc);
+	}
+	free(blob);
+	if (rc == 0)
+		rc = mfs_vtxn_begin(c->v, 0, &t);
+	if (rc == 0) {
+		rc = mfs_obj_check(t, name, mfs_blob_object_name(name, id), &lost);
+		mfs_vtxn_abort(t);
+	}
+	return rc;
+}
+
+/* Asks refetch for every damaged blob; those written again leave the list
+ * of damaged ones. A blob no peer sends stays damaged, and so does the check
+ * go on: one missing blob costs one line. */
+static void refetch_bad(struct check *c)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < c->nbad; i++) {
+		char hex[2 * MFS_BLOB_ID_BYTES + 1];
+		int rc = refetch_one(c, c->bad[i]);
+
+		mfs_hex_encode(hex, c->bad[i], MFS_BLOB_ID_BYTES);
+		if (rc == 0) {
+			c->rep->refetched++;
+			say(c, "refetched  blob %s: written again with a peer's copy", hex);
+		} else {
+			say(c, "not found  blob %s: no peer sent it (%s)", hex, mfs_strerror(rc));
+			memmove(c->bad[kept++], c->bad[i], MFS_BLOB_ID_BYTES);
+		}
+	}
+	c->nbad = kept;
+}
+
 /* The blob table's buckets, then every blob they list. */
 static int check_blobs(struct check *c)
 {
@@ -157,6 +207,8 @@ static int check_blobs(struct check *c)
 		if (rc == 1)
 			memcpy(c->bad[c->nbad++], c->blobs[i], MFS_BLOB_ID_BYTES);
 	}
+	if (c->repair && c->refetch)
+		refetch_bad(c);
 	qsort(c->bad, c->nbad, sizeof *c->bad, id_cmp);
 	return 0;
 }
@@ -249,10 +301,12 @@ static int check_channels(struct check *c, struct mfs_channel_list *list)
 	return rc < 0 ? rc : 0;
 }
 
-int mfs_check_volume(struct mfs_volume *v, int repair, void (*say_fn)(void *ctx, const char *line),
-		     void *ctx, struct mfs_check_report *out)
+int mfs_check_volume(struct mfs_volume *v, int repair, const struct mfs_check_refetch *refetch,
+		     void (*say_fn)(void *ctx, const char *line), void *ctx,
+		     struct mfs_check_report *out)
 {
-	struct check c = {.v = v, .repair = repair, .say = say_fn, .ctx = ctx, .rep = out};
+	struct check c = {.v = v, .repair = repair, .refetch = refetch, .say = say_fn, .ctx = ctx,
+			  .rep = out};
 	struct mfs_channel_list list = {0};
 	struct mfs_vtxn *t;
 	int rc, keyring;

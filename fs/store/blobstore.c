@@ -359,6 +359,28 @@ int mfs_blob_put(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 	return mfs_blob_put_hashed(t, id, blob, len, pin, what);
 }
 
+int mfs_blob_restore(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+		     const uint8_t *blob, size_t len)
+{
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX], actual[MFS_BLOB_ID_BYTES];
+	struct bucket b;
+	struct entry *e;
+	int rc;
+
+	mfs_blob_id(actual, blob, len);
+	if (!mfs_memeq(actual, id, sizeof actual))
+		return MFS_E_CORRUPT;
+	rc = lookup(t, id, &b, &e);
+	if (rc == 0 && !e)
+		rc = MFS_E_NOTFOUND;
+	if (rc == 0 && e->size != len)
+		rc = MFS_E_CORRUPT; /* the table is damaged, or the bytes are another blob's */
+	free(b.entries);
+	if (rc == 0)
+		rc = mfs_obj_write(t, name, mfs_blob_object_name(name, id), blob, len);
+	return rc;
+}
+
 int mfs_blob_has(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES])
 {
 	uint64_t len;

@@ -36,6 +36,12 @@ struct mfs_blob_stats {
  * not written again. With pin set, the blob gains one pin either way. *what
  * (may be NULL) receives MFS_BLOB_ADDED (stored now) and/or
  * MFS_BLOB_PINNED_NOW (a pin was added). */
+/* Writes a listed blob's bytes again (its object was damaged: megafs fsck
+ * --repair with bytes from a peer), its pins and place in the table as they
+ * were. MFS_E_CORRUPT when id is not the hash of the bytes or the table
+ * lists another size, MFS_E_NOTFOUND when the table does not list id. */
+int mfs_blob_restore(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+		     const uint8_t *blob, size_t len);
 int mfs_blob_put(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 		 const uint8_t *blob, size_t len, int pin, int *what);
 /* The same for a caller that has just computed id from these bytes. */

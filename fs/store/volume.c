@@ -1155,6 +1155,25 @@ static int have_room(struct mfs_vtxn *t, uint64_t n, int grows)
 
 /* The number of data slots object o has now (a write transaction), 0 when
  * absent. */
+/* The data slots the map lists for o, counted from 0: what a rewrite
+ * must drop when slot 0 (the length) does not open. */
+static int slots_listed(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t *n)
+{
+	uint8_t vid[VID_BYTES];
+	struct entry e;
+	uint32_t i;
+	int rc = 0;
+
+	for (i = 1; rc == 0 && i < MAX_OBJ_SLOTS; i++) {
+		volmap_obj_vid(vid, t->vol->self.keys, o, i);
+		rc = lookup(t, vid, &e);
+		if (rc == MFS_E_NOTFOUND)
+			break;
+	}
+	*n = i;
+	return rc == MFS_E_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
 static int slots_now(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t *n)
 {
 	uint64_t len;
@@ -1162,8 +1181,9 @@ static int slots_now(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t *n
 
 	if (rc == E_STALE && t->vol->redundant)
 		rc = size_once(t, o, 1, &len);
+	/* A damaged object being written again (megafs fsck --repair). */
 	if (rc == E_STALE)
-		rc = MFS_E_CORRUPT;
+		return slots_listed(t, o, n);
 	*n = rc == 0 ? mfs_obj_slots_for(len) : 0;
 	return rc == MFS_E_NOTFOUND ? 0 : rc;
 }

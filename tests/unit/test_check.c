@@ -104,17 +104,87 @@ Test(check, a_damaged_blob_is_named_by_its_channel_and_file)
 	cr_assert_eq(mfs_crypto_init(), 0);
 	tu_fixture_open(&f, 256);
 	films(f.vol, a, b);
-	cr_assert_eq(mfs_check_volume(f.vol, 0, collect, &said, &r), 0);
+	cr_assert_eq(mfs_check_volume(f.vol, 0, NULL, collect, &said, &r), 0);
 	cr_assert_eq(r.damaged, 0, "%s", said.text);
 	cr_assert_eq(r.rebuilt, 0);
 	cr_assert_geq(r.objects, 4 + 3, "keyring, table, manifest, four blobs");
 	write_over_blob_slot(f.store, f.vol, a[1], 1);
-	cr_assert_eq(mfs_check_volume(f.vol, 1, collect, &said, &r), 0);
+	cr_assert_eq(mfs_check_volume(f.vol, 1, NULL, collect, &said, &r), 0);
 	cr_assert_eq(r.damaged, 1);
 	cr_assert_eq(r.repaired, 0, "an outer volume has no parity to repair from");
 	cr_assert_not_null(strstr(said.text, "damaged    channel \"Films\": a.bin (1 of its blobs)"),
 			   "%s", said.text);
 	cr_assert_null(strstr(said.text, "b.bin"), "%s", said.text);
+	tu_fixture_close(&f);
+}
+
+/* A peer for the repair: it has blob a[1] of films() (seed 101) and sends
+ * another blob's bytes for everything else. */
+struct peer {
+	uint8_t honest[MFS_BLOB_ID_BYTES];
+	unsigned asked;
+};
+
+static int peer_fetch(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
+		      size_t *len)
+{
+	struct peer *p = ctx;
+
+	p->asked++;
+	*blob = malloc(BLOB_LEN);
+	*len = BLOB_LEN;
+	tu_fill_random(*blob, BLOB_LEN, memcmp(id, p->honest, MFS_BLOB_ID_BYTES) == 0 ? 101 : 999);
+	return 0;
+}
+
+Test(check, repair_writes_damaged_blobs_again_from_a_peer_and_refuses_wrong_bytes)
+{
+	struct tu_fixture f;
+	uint8_t a[3][MFS_BLOB_ID_BYTES], b[1][MFS_BLOB_ID_BYTES], id[MFS_BLOB_ID_BYTES], *got;
+	struct mfs_check_report r;
+	struct said said = {{0}};
+	struct peer peer = {.asked = 0};
+	const struct mfs_check_refetch from_peer = {.fetch = peer_fetch, .ctx = &peer};
+	struct mfs_vtxn *t;
+	size_t len;
+
+	cr_assert_eq(mfs_crypto_init(), 0);
+	tu_fixture_open(&f, 256);
+	films(f.vol, a, b);
+	memcpy(peer.honest, a[1], sizeof peer.honest);
+	write_over_blob_slot(f.store, f.vol, a[1], 0);
+	write_over_blob_slot(f.store, f.vol, b[0], 1);
+
+	/* Without --repair nobody is asked. */
+	cr_assert_eq(mfs_check_volume(f.vol, 0, &from_peer, collect, &said, &r), 0);
+	cr_assert_eq(r.damaged, 2);
+	cr_assert_eq(peer.asked, 0);
+
+	said.text[0] = 0;
+	cr_assert_eq(mfs_check_volume(f.vol, 1, &from_peer, collect, &said, &r), 0);
+	cr_assert_eq(peer.asked, 2);
+	cr_assert_eq(r.damaged, 2, "%s", said.text);
+	cr_assert_eq(r.refetched, 1, "%s", said.text);
+	cr_assert_not_null(strstr(said.text, "refetched  blob "), "%s", said.text);
+	cr_assert_not_null(strstr(said.text, "not found  blob "), "%s", said.text);
+	/* a.bin is whole again: only b.bin is named. */
+	cr_assert_null(strstr(said.text, "a.bin"), "%s", said.text);
+	cr_assert_not_null(strstr(said.text, "damaged    channel \"Films\": b.bin (1 of its blobs)"),
+			   "%s", said.text);
+
+	/* The blob reads back as it was, with its pin; the wrong bytes did not
+	 * go in. */
+	cr_assert_eq(mfs_vtxn_begin(f.vol, 0, &t), 0);
+	cr_assert_eq(mfs_blob_get(t, a[1], &got, &len), 0);
+	mfs_blob_id(id, got, len);
+	cr_assert_arr_eq(id, a[1], MFS_BLOB_ID_BYTES);
+	free(got);
+	cr_assert_eq(mfs_blob_pin_count(t, a[1]), 1);
+	cr_assert_eq(mfs_blob_get(t, b[0], &got, &len), MFS_E_CORRUPT);
+	mfs_vtxn_abort(t);
+	said.text[0] = 0;
+	cr_assert_eq(mfs_check_volume(f.vol, 0, NULL, collect, &said, &r), 0);
+	cr_assert_eq(r.damaged, 1, "%s", said.text);
 	tu_fixture_close(&f);
 }
 
@@ -138,14 +208,14 @@ Test(check, a_hidden_volume_rebuilds_then_repairs_what_was_written_over)
 	films(hidden, a, b);
 	write_over_blob_slot(s, hidden, a[0], 0);
 	write_over_blob_slot(s, hidden, b[0], MFS_OBJ_PARITY_INDEX | 2);
-	cr_assert_eq(mfs_check_volume(hidden, 0, collect, &said, &r), 0);
+	cr_assert_eq(mfs_check_volume(hidden, 0, NULL, collect, &said, &r), 0);
 	cr_assert_eq(r.damaged, 0, "%s", said.text);
 	cr_assert_eq(r.rebuilt, 2);
 	cr_assert_eq(r.lost_slots, 2);
 	cr_assert_eq(r.repaired, 0);
-	cr_assert_eq(mfs_check_volume(hidden, 1, collect, &said, &r), 0);
+	cr_assert_eq(mfs_check_volume(hidden, 1, NULL, collect, &said, &r), 0);
 	cr_assert_eq(r.repaired, 2);
-	cr_assert_eq(mfs_check_volume(hidden, 0, collect, &said, &r), 0);
+	cr_assert_eq(mfs_check_volume(hidden, 0, NULL, collect, &said, &r), 0);
 	cr_assert_eq(r.rebuilt, 0, "written again, whole: %s", said.text);
 	cr_assert_eq(r.lost_slots, 0);
 	cr_assert_eq(mfs_vtxn_begin(hidden, 0, &t), 0);
