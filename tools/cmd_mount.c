@@ -353,7 +353,7 @@ static int serve(struct cli *c, struct mount_args *a, const char *link, struct c
 static int daemonise(struct cli *c, struct mount_args *a, const char *link,
 		     struct cli_password *pw, struct cli_password *protect)
 {
-	int pipefd[2], wstatus;
+	int pipefd[2], wstatus = 0;
 	char status[PATH_MAX + 129];
 	ssize_t n, got = 0;
 	pid_t pid;
