@@ -67,11 +67,7 @@ cleanup() {
 	set +e
 	trap - INT TERM
 	release_all
-	if findmnt -rn -o TARGET | grep -qF -- "$work/"; then
-		log "something is still mounted below $work: left in place"
-	else
-		rm -rf -- "$work"
-	fi
+	remove_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

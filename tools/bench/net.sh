@@ -148,11 +148,7 @@ cleanup() {
 		wait "$side_pid" 2>/dev/null
 	fi
 	release_all
-	if findmnt -rn -o TARGET | grep -qF -- "$work/"; then
-		log "something is still mounted below $work: left in place"
-	else
-		rm -rf -- "$work"
-	fi
+	remove_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -63,6 +63,16 @@ release_all() {
 	return 0
 }
 
+# remove_work: the scratch directory goes, unless something is still
+# mounted below it (after release_all).
+remove_work() {
+	if findmnt -rn -o TARGET | grep -qF -- "$work/"; then
+		log "something is still mounted below $work: left in place"
+	else
+		rm -rf -- "$work"
+	fi
+}
+
 now() { echo "$EPOCHREALTIME"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 mibps() { awk -v mb="$1" -v s="$2" 'BEGIN { printf "%.1f", mb / s }'; }
