@@ -163,8 +163,10 @@ void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out);
 
 /* The node's static key, kept in the volume (object "\0node"; a hidden
  * volume has its own, so peers cannot link the two): loaded, or made and
- * stored on first use. sk must be guarded memory of MFS_NOISE_KEY_BYTES. */
-int mfs_node_identity(struct mfs_volume *vol, uint8_t sk[static MFS_NOISE_KEY_BYTES]);
+ * written on first use, in the write transaction t (the caller commits it,
+ * with whatever else it writes there: one commit on the way to a mount's
+ * first byte). sk must be guarded memory of MFS_NOISE_KEY_BYTES. */
+int mfs_node_identity(struct mfs_vtxn *t, uint8_t sk[static MFS_NOISE_KEY_BYTES]);
 
 /* A blob source over a volume's blob store and (may be NULL) a session
  * cache. *out is malloc'ed; free it with mfs_store_source_free.

@@ -13,7 +13,7 @@
  * Threads: the source's get and has run on pool threads, any number at
  * once: the index is under store_source->lock (under which LMDB read
  * transactions run); the session cache and the volume lock themselves.
- * mfs_node_identity runs on its caller's thread. */
+ * mfs_node_identity runs on its caller's thread, in its transaction. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -33,30 +33,21 @@
 
 static const char identity_name[] = "\0node";
 
-int mfs_node_identity(struct mfs_volume *vol, uint8_t sk[static MFS_NOISE_KEY_BYTES])
+int mfs_node_identity(struct mfs_vtxn *t, uint8_t sk[static MFS_NOISE_KEY_BYTES])
 {
 	uint8_t pk[MFS_NOISE_KEY_BYTES];
-	struct mfs_vtxn *t;
 	uint8_t *data = NULL;
 	uint64_t len = 0;
-	int rc;
+	int rc = mfs_obj_get(t, identity_name, sizeof identity_name - 1, &data, &len);
 
-	rc = mfs_vtxn_begin(vol, 1, &t);
-	if (rc < 0)
-		return rc;
-	rc = mfs_obj_get(t, identity_name, sizeof identity_name - 1, &data, &len);
 	if (rc == 0 && len == MFS_NOISE_KEY_BYTES) {
 		memcpy(sk, data, MFS_NOISE_KEY_BYTES);
-		mfs_vtxn_abort(t);
 	} else if (rc == MFS_E_NOTFOUND) {
 		mfs_noise_keypair(pk, sk);
 		rc = mfs_obj_write(t, identity_name, sizeof identity_name - 1, sk,
 				   MFS_NOISE_KEY_BYTES);
-		rc = rc == 0 ? mfs_vtxn_commit(t) : (mfs_vtxn_abort(t), rc);
-	} else {
-		mfs_vtxn_abort(t);
-		if (rc == 0)
-			rc = MFS_E_CORRUPT;
+	} else if (rc == 0) {
+		rc = MFS_E_CORRUPT;
 	}
 	if (data) {
 		mfs_memzero(data, (size_t)len);

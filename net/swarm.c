@@ -451,13 +451,13 @@ static void stop_trackers_hook(void *arg)
 }
 
 /* Trackers and peers: remembered ones plus those given; the given ones
- * are remembered from now on. Fills *urls (malloc'ed strings). */
-static int load_memory(struct mfs_swarm *s, char ***urls, size_t *n_urls, char ***peers,
-		       size_t *n_peers)
+ * are remembered from now on, in the write transaction t (the caller
+ * commits). Fills *urls (malloc'ed strings). */
+static int load_memory(struct mfs_swarm *s, struct mfs_vtxn *t, char ***urls, size_t *n_urls,
+		       char ***peers, size_t *n_peers)
 {
 	const struct mfs_swarm_config *c = &s->cfg;
-	struct mfs_vtxn *t;
-	int rc;
+	int rc = 0;
 
 	*urls = calloc(MAX_TRACKERS, sizeof **urls);
 	*peers = calloc(MAX_REMEMBERED_PEERS + c->n_peers, sizeof **peers);
@@ -468,9 +468,6 @@ static int load_memory(struct mfs_swarm *s, char ***urls, size_t *n_urls, char *
 	 * now is the one the peer must prove. */
 	for (size_t g = 0; g < c->n_peers; g++)
 		(*peers)[(*n_peers)++] = strdup(c->peers[g]);
-	rc = mfs_vtxn_begin(c->vol, 1, &t);
-	if (rc < 0)
-		return rc;
 	for (size_t i = 0; i < c->n_channels && rc == 0; i++) {
 		json_t *root = memory_load(t, c->channels[i]), *v;
 		size_t k;
@@ -493,7 +490,6 @@ static int load_memory(struct mfs_swarm *s, char ***urls, size_t *n_urls, char *
 			rc = memory_store(t, c->channels[i], root);
 		json_decref(root);
 	}
-	rc = rc == 0 ? mfs_vtxn_commit(t) : (mfs_vtxn_abort(t), rc);
 	return rc;
 }
 
@@ -509,6 +505,7 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 	struct mfs_swarm *s = calloc(1, sizeof *s);
 	char **urls = NULL, **peers = NULL;
 	size_t n_urls = 0, n_peers = 0;
+	struct mfs_vtxn *t = NULL;
 	int rc;
 
 	*out = NULL;
@@ -521,17 +518,24 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->manifest_stored, NULL);
-	rc = load_memory(s, &urls, &n_urls, &peers, &n_peers);
+	/* What the volume remembers and the node's key: one write
+	 * transaction, one commit (two syncs) before the trackers are asked. */
+	rc = mfs_vtxn_begin(config->vol, 1, &t);
+	if (rc == 0)
+		rc = load_memory(s, t, &urls, &n_urls, &peers, &n_peers);
 	if (rc == 0 && !config->listen && n_urls == 0 && n_peers == 0) {
 		/* Nothing to serve, nobody to ask: no network at all. */
+		rc = mfs_vtxn_commit(t);
 		free_strings(urls, n_urls);
 		free_strings(peers, n_peers);
 		mfs_swarm_stop(s);
-		return 0;
+		return rc < 0 ? rc : 0;
 	}
 	s->sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
 	if (rc == 0)
-		rc = s->sk ? mfs_node_identity(config->vol, s->sk) : -ENOMEM;
+		rc = s->sk ? mfs_node_identity(t, s->sk) : -ENOMEM;
+	if (t)
+		rc = rc == 0 ? mfs_vtxn_commit(t) : (mfs_vtxn_abort(t), rc);
 	if (rc == 0)
 		rc = mfs_store_source_new(&s->source, config->vol, config->cache);
 	if (rc == 0)

@@ -158,10 +158,50 @@ static void log_via(void *ctx, const char *line)
 	mfs_log(ctx, "%s", line);
 }
 
+/* Opens the store and the volume once, in the process that serves (LMDB's
+ * environments, the store's locks and threads do not survive a fork), knows
+ * the channel (subscribing when the volume does not; *owned when the volume
+ * owns it) and whether a network runs. Says what is wrong on stderr (the
+ * terminal's still) and returns 1, or 0. */
+static int open_volume(struct cli *c, struct mount_args *a, const char *link,
+		       struct cli_password *pw, struct cli_password *protect,
+		       struct mfs_store **store, struct mfs_volume **vol, int *owned)
+{
+	int status = mfs_store_open(store, c->store_dir);
+
+	if (status != 0) {
+		cli_fail(c, status, "cannot open the store %s", c->store_dir);
+	} else if ((status = cli_volume_open(c, *store, pw, protect, vol)) != 0) {
+		/* said */
+	} else if (!(a->full = mfs_secure_alloc(sizeof *a->full)) ||
+		   mfs_link_parse_full(a->full, link) != 0) {
+		status = cli_fail(c, -ENOMEM, "reading the link");
+	} else {
+		status = channel_role(c, *vol, a, owned);
+		a->keyed = a->keyed || *owned;
+		a->networked = a->net.n_trackers || a->net.n_peers || a->net.listen ||
+			       mfs_swarm_remembers(*vol, a->pk);
+	}
+	cli_password_clear(pw);
+	cli_password_clear(protect);
+	mfs_secure_free(a->full);
+	a->full = NULL;
+	if (status != 0) {
+		mfs_volume_close(*vol);
+		mfs_store_close(*store);
+		*vol = NULL;
+		*store = NULL;
+		return 1;
+	}
+	return 0;
+}
+
 /* Serves the mount until it is unmounted or a signal comes. status_fd (or
- * -1 in the foreground) learns "ok" or an error message once it runs. */
-static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
-		 struct cli_password *protect, int owned, int status_fd)
+ * -1 in the foreground) learns "ok" or an error message once it runs; when
+ * the store or volume does not open, it is closed unwritten (said on
+ * stderr already). */
+static int serve(struct cli *c, struct mount_args *a, const char *link, struct cli_password *pw,
+		 struct cli_password *protect, int status_fd)
 {
 	struct mfs_fs_config cfg = {.store_dir = c->store_dir};
 	char options[sizeof a->options + 64];
@@ -174,8 +214,13 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 	struct mfs_fs *fs = NULL;
 	struct mfs_swarm *swarm = NULL;
 	char msg[PATH_MAX + 128] = "";
-	int rc, mounted = 0;
+	int rc, mounted = 0, owned = 0;
 
+	if (open_volume(c, a, link, pw, protect, &store, &vol, &owned) != 0) {
+		if (status_fd >= 0)
+			close(status_fd);
+		return 1;
+	}
 	/* The mount's source names the process that serves it ("megafs:PID" in
 	 * /proc/mounts): megafs umount waits for that process to wipe and exit. */
 	snprintf(options, sizeof options, "fsname=megafs:%ld,%s", (long)getpid(), a->options);
@@ -210,14 +255,6 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 	} else if (rc == 0) {
 		mounted = 1;
 	}
-	/* The store is opened here, in the process that serves: its lock,
-	 * its descriptors' locks and threads do not survive a fork. */
-	if (rc == 0)
-		rc = mfs_store_open(&store, c->store_dir);
-	if (rc == 0)
-		rc = mfs_volume_open(&vol, store, pw->text, pw->len, protect->text, protect->len);
-	cli_password_clear(pw);
-	cli_password_clear(protect);
 	if (rc == 0) {
 		rc = mfs_fs_start(fs, store, vol, se);
 		if (rc == 0 && a->networked) {
@@ -308,11 +345,15 @@ static int serve(struct cli *c, struct mount_args *a, struct cli_password *pw,
 }
 
 /* Like sshfs: the parent returns once the mount works, with its error if
- * it does not; the child serves it. */
-static int daemonise(struct cli *c, struct mount_args *a, struct cli_password *pw,
-		     struct cli_password *protect, int owned)
+ * it does not; the child opens the store (once: the parent never does),
+ * and serves the mount. The child says the errors of the store, the
+ * volume and the link itself, on the terminal's stderr, and exits with
+ * nothing written to the pipe; the mount's own errors come through the
+ * pipe for the parent to say. */
+static int daemonise(struct cli *c, struct mount_args *a, const char *link,
+		     struct cli_password *pw, struct cli_password *protect)
 {
-	int pipefd[2];
+	int pipefd[2], wstatus = 0;
 	char status[PATH_MAX + 129];
 	ssize_t n, got = 0;
 	pid_t pid;
@@ -328,10 +369,12 @@ static int daemonise(struct cli *c, struct mount_args *a, struct cli_password *p
 		close(pipefd[0]);
 		/* Leave the caller's directory (it must not stay busy); the
 		 * store path is absolute already. */
-		if (setsid() < 0 || chdir("/") != 0)
+		if (setsid() < 0 || chdir("/") != 0) {
+			cli_fail(c, -errno, "starting the mount process");
 			_exit(1);
+		}
 		openlog("megafs", LOG_PID, LOG_DAEMON);
-		rc = serve(c, a, pw, protect, owned, pipefd[1]);
+		rc = serve(c, a, link, pw, protect, pipefd[1]);
 #ifdef MFS_COVERAGE
 		/* _exit writes no coverage counters: fs/fuse runs here. */
 		__gcov_dump();
@@ -347,7 +390,11 @@ static int daemonise(struct cli *c, struct mount_args *a, struct cli_password *p
 	status[got > 0 ? got : 0] = '\0';
 	if (strcmp(status, "ok") == 0)
 		return 0;
-	waitpid(pid, NULL, 0);
+	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+		;
+	/* Nothing written and a plain exit: the child said why already. */
+	if (got == 0 && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0)
+		return WEXITSTATUS(wstatus);
 	return cli_fail(c, 0, "%s", got > 0 ? status : "the mount process died");
 }
 
@@ -441,10 +488,8 @@ int cmd_mount(int argc, char **argv)
 	};
 	struct mount_args a = {0};
 	struct cli_password pw = {0}, protect = {0};
-	struct mfs_store *store = NULL;
-	struct mfs_volume *vol = NULL;
 	char absolute[PATH_MAX];
-	int opt, owned = 0, status;
+	int opt, status;
 	struct mount_seen seen;
 	struct stat st;
 	struct cli c;
@@ -516,33 +561,11 @@ int cmd_mount(int argc, char **argv)
 		cli_password_clear(&pw);
 		return 1;
 	}
-	/* Check everything that can be checked before going to the background. */
-	status = mfs_store_open(&store, c.store_dir);
-	if (status != 0) {
-		cli_fail(&c, status, "cannot open the store %s", c.store_dir);
-	} else if ((status = cli_volume_open(&c, store, &pw, &protect, &vol)) != 0) {
-		/* said */
-	} else if (!(a.full = mfs_secure_alloc(sizeof *a.full)) ||
-		   mfs_link_parse_full(a.full, argv[optind]) != 0) {
-		status = cli_fail(&c, -ENOMEM, "reading the link");
-	} else {
-		status = channel_role(&c, vol, &a, &owned);
-		a.keyed = a.keyed || owned;
-		a.networked = a.net.n_trackers || a.net.n_peers || a.net.listen ||
-			      mfs_swarm_remembers(vol, a.pk);
-	}
-	mfs_volume_close(vol);
-	mfs_store_close(store);
-	mfs_secure_free(a.full);
-	a.full = NULL;
-	if (status != 0) {
-		cli_password_clear(&pw);
-		cli_password_clear(&protect);
-		return 1;
-	}
+	/* The store and the volume open in the process that serves, once: the
+	 * background one waits until it says the mount works, or why not. */
 	if (a.foreground)
-		return serve(&c, &a, &pw, &protect, owned, -1);
-	return daemonise(&c, &a, &pw, &protect, owned);
+		return serve(&c, &a, argv[optind], &pw, &protect, -1);
+	return daemonise(&c, &a, argv[optind], &pw, &protect);
 }
 
 /* Runs fusermount3 -u dir; said receives what it wrote on stderr. 0, 1

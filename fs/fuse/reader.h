@@ -4,10 +4,11 @@
  * it needs: a 4 KiB read decrypts one segment. Decrypted segments live in a
  * bounded LRU (one guarded arena, cache_bytes), so memory stays bounded
  * whatever the file sizes; a segment another thread is loading is waited
- * for, never decrypted twice. Sequential reads make worker threads load the
- * next readahead_chunks chunks whole; a seek serves the wanted segment
- * first (on the reader's own thread) and drops read-ahead queued for the old
- * position.
+ * for, never decrypted twice. The arena is allocated (and locked) on a
+ * thread of its own while the mount starts; the first read waits for it.
+ * Sequential reads make worker threads load the next readahead_chunks
+ * chunks whole; a seek serves the wanted segment first (on the reader's
+ * own thread) and drops read-ahead queued for the old position.
  *
  * Blobs come from, in order: the session cache (blobs fetched this mount),
  * the volume (pinned or cached blobs), then the fetcher, the seam where the

@@ -382,17 +382,87 @@ static int map_base_of(const void *p, uintptr_t *base)
 	return rc;
 }
 
+/* The layout walk: keys are 16 random bytes, so LAYOUT_WALKERS threads
+ * each walk the keys whose first byte falls in their share of 0..255, in
+ * read transactions of their own. A cold store's leaf pages are random
+ * reads: several in flight at once take the time of a few, not of all
+ * (a 384 MiB store's walk, cold: 48-61 ms alone). */
+#define LAYOUT_WALKERS 4
+
+struct layout_walk {
+	MDB_env *env;
+	MDB_dbi dbi;
+	unsigned first, end;           /* first bytes [first, end) */
+	uintptr_t base;                /* where data.mdb is mapped */
+	uint64_t map_bytes, max;       /* the map's size; the slot count */
+	uint64_t *offs, n, cap;        /* the values' offsets, in key order */
+	int rc;
+};
+
+static int walk_note(struct layout_walk *w, const MDB_val *k, const MDB_val *v)
+{
+	if (k->mv_size != 16 || v->mv_size != MFS_SLOT_BYTES || w->n >= w->max)
+		return MFS_E_CORRUPT;
+	if ((uintptr_t)v->mv_data < w->base ||
+	    (uintptr_t)v->mv_data - w->base + MFS_SLOT_BYTES > w->map_bytes)
+		return MFS_E_CORRUPT;
+	if (w->n == w->cap) {
+		uint64_t cap = w->cap ? w->cap * 2 : 256;
+		uint64_t *grown = cap <= SIZE_MAX / sizeof *grown ? realloc(w->offs, (size_t)cap * sizeof *grown)
+								   : NULL;
+
+		if (!grown)
+			return -ENOMEM;
+		w->offs = grown;
+		w->cap = cap;
+	}
+	w->offs[w->n++] = (uintptr_t)v->mv_data - w->base;
+	return 0;
+}
+
+static void *walk_share(void *arg)
+{
+	struct layout_walk *w = arg;
+	uint8_t from[16] = {(uint8_t)w->first};
+	MDB_val k = {sizeof from, from}, v;
+	MDB_txn *txn = NULL;
+	MDB_cursor *c = NULL;
+	int rc = mfs_store_lmdb_error(mdb_txn_begin(w->env, NULL, MDB_RDONLY, &txn));
+
+	if (rc == 0)
+		rc = mfs_store_lmdb_error(mdb_cursor_open(txn, w->dbi, &c));
+	for (int op = MDB_SET_RANGE; rc == 0; op = MDB_NEXT) {
+		int got = mdb_cursor_get(c, &k, &v, op);
+
+		if (got == MDB_NOTFOUND)
+			break;
+		rc = mfs_store_lmdb_error(got);
+		if (rc == 0 && k.mv_size > 0 && ((const uint8_t *)k.mv_data)[0] >= w->end)
+			break;
+		if (rc == 0)
+			rc = walk_note(w, &k, &v);
+	}
+	if (c)
+		mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	w->rc = rc;
+	return NULL;
+}
+
 /* Walks the frozen B-tree once, read-only and without the lock file, and
  * notes where every value sits in the file. */
 static int learn_layout(struct mfs_store *s, const char *dir)
 {
+	struct layout_walk w[LAYOUT_WALKERS] = {0};
+	pthread_t tid[LAYOUT_WALKERS];
 	MDB_env *env = NULL;
 	MDB_txn *txn = NULL;
 	MDB_cursor *c = NULL;
-	MDB_dbi dbi;
+	MDB_dbi dbi = 0;
 	MDB_val k, v;
 	uintptr_t base = 0;
 	uint64_t n = 0;
+	unsigned started = 0;
 	int rc;
 
 	s->offsets = calloc((size_t)s->hdr.slot_count, sizeof *s->offsets);
@@ -405,31 +475,39 @@ static int learn_layout(struct mfs_store *s, const char *dir)
 		rc = mfs_store_lmdb_error(mdb_dbi_open(txn, NULL, 0, &dbi));
 	if (rc == 0)
 		rc = mfs_store_lmdb_error(mdb_cursor_open(txn, dbi, &c));
-	for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
-		int got = mdb_cursor_get(c, &k, &v, op);
-
-		if (got == MDB_NOTFOUND)
-			break;
-		rc = mfs_store_lmdb_error(got);
-		if (rc != 0)
-			break;
-		if (n >= s->hdr.slot_count || k.mv_size != 16 || v.mv_size != MFS_SLOT_BYTES) {
-			rc = MFS_E_CORRUPT;
-			break;
-		}
-		if (n == 0)
-			rc = map_base_of(v.mv_data, &base);
-		if (rc == 0 && ((uintptr_t)v.mv_data < base ||
-				(uintptr_t)v.mv_data - base + MFS_SLOT_BYTES > s->hdr.map_bytes))
-			rc = MFS_E_CORRUPT;
-		if (rc == 0)
-			s->offsets[n++] = (uintptr_t)v.mv_data - base;
-	}
-	if (rc == 0 && n != s->hdr.slot_count)
-		rc = MFS_E_CORRUPT;
+	/* The first value tells where LMDB mapped the file. */
+	if (rc == 0)
+		rc = mfs_store_lmdb_error(mdb_cursor_get(c, &k, &v, MDB_FIRST));
+	if (rc == 0)
+		rc = map_base_of(v.mv_data, &base);
 	if (c)
 		mdb_cursor_close(c);
 	mdb_txn_abort(txn);
+	for (unsigned i = 0; rc == 0 && i < LAYOUT_WALKERS; i++) {
+		w[i] = (struct layout_walk){.env = env, .dbi = dbi, .first = 256 * i / LAYOUT_WALKERS,
+					    .end = 256 * (i + 1) / LAYOUT_WALKERS, .base = base,
+					    .map_bytes = s->hdr.map_bytes, .max = s->hdr.slot_count};
+		if (pthread_create(&tid[i], NULL, walk_share, &w[i]) != 0)
+			rc = -EAGAIN;
+		else
+			started++;
+	}
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(tid[i], NULL);
+		if (rc == 0)
+			rc = w[i].rc;
+		/* In key order: slot position n is the n-th key. */
+		if (rc == 0 && w[i].n > s->hdr.slot_count - n)
+			rc = MFS_E_CORRUPT;
+		if (rc == 0)
+			memcpy(s->offsets + n, w[i].offs, (size_t)w[i].n * sizeof *s->offsets);
+		if (rc == 0)
+			n += w[i].n;
+	}
+	for (unsigned i = 0; i < LAYOUT_WALKERS; i++)
+		free(w[i].offs);
+	if (rc == MFS_E_NOTFOUND || (rc == 0 && n != s->hdr.slot_count))
+		rc = MFS_E_CORRUPT;
 	if (env)
 		mdb_env_close(env);
 	return rc;
