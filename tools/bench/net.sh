@@ -28,6 +28,8 @@
 #                    address still 127.0.0.x
 #   BENCH_TMPDIR     where the stores, downloads and files go (default
 #                    /var/tmp); it needs ~7x BENCH_SIZE_MB + 1 GiB free
+#   BENCH_BUILD      the tree's build directory (default build/; configured
+#                    and built when it has no megafs yet)
 #
 # Needs root: the page cache is dropped (echo 3 > drop_caches) before every
 # measured run, the namespace is made with unshare, and missing tools
@@ -44,7 +46,7 @@ set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$script_dir/../.." && pwd)
-build="$root/build"
+build=${BENCH_BUILD:-"$root/build"}
 megafs="$build/megafs"
 size_mb=${BENCH_SIZE_MB:-1024}
 video_s=${BENCH_VIDEO_S:-120}
