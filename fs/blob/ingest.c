@@ -318,14 +318,23 @@ static int submit(struct mfs_ingest *w)
  * the index and the sink are the caller's again. */
 static int drain_all(struct mfs_ingest *w)
 {
+	int rc = mfs_ingest_flush(w);
+
+	stop_threads(w);
+	return rc;
+}
+
+int mfs_ingest_flush(struct mfs_ingest *w)
+{
 	int rc;
 
+	if (w->failed)
+		return w->failed;
 	pthread_mutex_lock(&w->lock);
 	while (w->store_failed == 0 && w->next_drain < w->next_fill)
 		pthread_cond_wait(&w->changed, &w->lock);
 	rc = w->store_failed;
 	pthread_mutex_unlock(&w->lock);
-	stop_threads(w);
 	return rc;
 }
 

@@ -47,6 +47,9 @@ struct mfs_ingest;
 int mfs_ingest_begin(struct mfs_ingest **out, const char *name, const struct mfs_ingest_opts *o,
 		     const struct mfs_blob_sink *sink);
 int mfs_ingest_write(struct mfs_ingest *w, const void *buf, size_t len);
+/* Waits until every whole chunk written so far is in the sink: until the
+ * next write, the caller may use the sink (commit what it gathered). */
+int mfs_ingest_flush(struct mfs_ingest *w);
 /* Seals the last chunk and the index; fills *out (mfs_entry_clear it) and
  * frees w whatever the result. */
 int mfs_ingest_finish(struct mfs_ingest *w, int64_t mtime, struct mfs_file_entry *out);

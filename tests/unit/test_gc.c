@@ -69,8 +69,9 @@ static size_t pinlogs(void)
 	return n;
 }
 
-/* Starts an ingest of len bytes of seed into sink and writes them all;
- * the caller finishes it, or abandons it as a killed process would. */
+/* Starts an ingest of len bytes of seed into sink and writes them all,
+ * every whole chunk in the sink (the caller may commit it); the caller
+ * finishes it, or abandons it as a killed process would. */
 static struct mfs_ingest *ingest_all(struct mfs_volume_sink *sink, size_t len, uint64_t seed)
 {
 	struct mfs_ingest_opts o = {.chunk_size = CHUNK, .mode = MFS_MODE_CONVERGENT,
@@ -84,6 +85,7 @@ static struct mfs_ingest *ingest_all(struct mfs_volume_sink *sink, size_t len, u
 	as = mfs_volume_sink_as_sink(sink);
 	cr_assert_eq(mfs_ingest_begin(&w, "file.bin", &o, &as), 0);
 	cr_assert_eq(mfs_ingest_write(w, data, len), 0);
+	cr_assert_eq(mfs_ingest_flush(w), 0);
 	free(data);
 	return w;
 }
