@@ -466,6 +466,121 @@ Test(volume, objects_sealed_ahead_of_their_transaction)
 	close_store(&f);
 }
 
+/* Writes value over slot pos's value in data.mdb, behind the store's back. */
+static void raw_slot_write(struct fixture *f, uint32_t pos, const uint8_t *value)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/data.mdb", f->dir);
+	fd = open(path, O_RDWR);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pwrite(fd, value, MFS_SLOT_BYTES, (off_t)mfs_store_slot_offset(f->store, pos)),
+		     MFS_SLOT_BYTES);
+	close(fd);
+}
+
+static uint32_t slot_pos(struct mfs_volume *v, const char *name, uint32_t index)
+{
+	struct mfs_vtxn *t;
+	uint32_t pos;
+
+	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
+	cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name), index, &pos), 0);
+	mfs_vtxn_abort(t);
+	return pos;
+}
+
+/* Seals name as an object of len bytes (data), stores it as sealed ahead,
+ * then writes over its slot `index` a slot of the same name and index
+ * sealed for an object of other_len bytes: a slot that opens (the right
+ * keys, id and generation) but says another length, what a writer that
+ * mixed up two versions of an object would leave. */
+static void store_with_foreign_slot(struct fixture *f, struct mfs_volume *v, const char *name,
+				    const uint8_t *data, size_t len, size_t other_len,
+				    uint32_t index)
+{
+	const size_t n = (size_t)mfs_obj_sealed_slots(v, len);
+	const size_t other_n = (size_t)mfs_obj_sealed_slots(v, other_len);
+	uint8_t *sealed = malloc(n * MFS_SLOT_BYTES), *other = malloc(other_n * MFS_SLOT_BYTES);
+	uint8_t *scratch = malloc(mfs_obj_seal_scratch(v, len > other_len ? len : other_len));
+	struct mfs_vtxn *t;
+
+	cr_assert(index < n && index < other_n);
+	mfs_obj_seal(v, sealed, scratch, name, strlen(name), data, len);
+	mfs_obj_seal(v, other, scratch, name, strlen(name), data, other_len);
+	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+	cr_assert_eq(mfs_obj_insert_sealed(t, name, strlen(name), sealed, len), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	raw_slot_write(f, slot_pos(v, name, index), other + (size_t)index * MFS_SLOT_BYTES);
+	free(sealed);
+	free(other);
+	free(scratch);
+}
+
+Test(volume, a_slot_whose_length_disagrees_is_damage_wherever_a_read_meets_it)
+{
+	struct fixture f = open_store(128);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	const size_t len = 2 * MFS_SLOT_DATA + 100; /* three slots */
+	const size_t same_n = len + 1000, longer = 3 * MFS_SLOT_DATA + 1, one = 100;
+	uint8_t *data = malloc(longer), *got = malloc(len), *all;
+	struct mfs_vtxn *t;
+	uint64_t n, lost;
+
+	tu_fill_random(data, longer, 41);
+	put(v, "bystander", data + 7, 100000);
+	store_with_foreign_slot(&f, v, "mid", data, len, same_n, 1);
+	store_with_foreign_slot(&f, v, "head", data, len, same_n, 0);
+	store_with_foreign_slot(&f, v, "head-long", data, len, longer, 0);
+	store_with_foreign_slot(&f, v, "head-short", data, len, one, 0);
+	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
+	/* Slot 1 says another length than slots 0 and 2: every read that
+	 * opens it says so, whether it starts past slot 0 (with the length
+	 * known or not) or in slot 0. */
+	cr_assert_eq(mfs_obj_read_known(t, "mid", 3, len, MFS_SLOT_DATA + 5, got, 10), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_read(t, "mid", 3, MFS_SLOT_DATA + 5, got, 10), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_read(t, "mid", 3, 0, got, MFS_SLOT_DATA + 10), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_get(t, "mid", 3, &all, &n), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_check(t, "mid", 3, &lost), MFS_E_CORRUPT);
+	cr_assert_eq(lost, 0, "every slot opened: the damage is the length");
+	/* The slots that agree still read. */
+	cr_assert_eq(mfs_obj_read_known(t, "mid", 3, len, 2 * MFS_SLOT_DATA, got, 100), 0);
+	cr_assert_arr_eq(got, data + 2 * MFS_SLOT_DATA, 100);
+	/* Slot 0 disagrees with slots 1 and 2 (the same number of slots): a
+	 * read of slot 0 that knows the length, a whole read and a check say
+	 * so; slot 1, which agrees with the length given, reads. */
+	cr_assert_eq(mfs_obj_read_known(t, "head", 4, len, 0, got, 10), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_get(t, "head", 4, &all, &n), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_read(t, "head", 4, 0, got, MFS_SLOT_DATA + 10), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_check(t, "head", 4, &lost), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_read_known(t, "head", 4, len, MFS_SLOT_DATA + 5, got, 10), 0);
+	cr_assert_arr_eq(got, data + MFS_SLOT_DATA + 5, 10);
+	/* Slot 0 says more or fewer slots than the object has: even asking
+	 * its length, or reading slot 0 alone, is damage (the map disagrees). */
+	for (int i = 0; i < 2; i++) {
+		const char *name = i == 0 ? "head-long" : "head-short";
+
+		cr_assert_eq(mfs_obj_size(t, name, strlen(name), &n), MFS_E_CORRUPT, "%s", name);
+		cr_assert_eq(mfs_obj_read(t, name, strlen(name), 0, got, 10), MFS_E_CORRUPT, "%s",
+			     name);
+		cr_assert_eq(mfs_obj_get(t, name, strlen(name), &all, &n), MFS_E_CORRUPT, "%s", name);
+		cr_assert_eq(mfs_obj_check(t, name, strlen(name), &lost), MFS_E_CORRUPT, "%s", name);
+		cr_assert_eq(mfs_obj_read_known(t, name, strlen(name), len, 0, got, 10),
+			     MFS_E_CORRUPT, "%s", name);
+	}
+	mfs_vtxn_abort(t);
+	/* Nothing else of the volume is lost, now or after a new session. */
+	expect(v, "bystander", data + 7, 100000);
+	mfs_volume_close(v);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), 0);
+	expect(v, "bystander", data + 7, 100000);
+	mfs_volume_close(v);
+	free(data);
+	free(got);
+	close_store(&f);
+}
+
 Test(volume, a_read_sees_what_another_process_committed)
 {
 	struct fixture f = open_store(128);
