@@ -10,6 +10,7 @@
 #include "crypto/hash.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "fs/store/volmap.h"
 #include "fs/store/volume.h"
 #include "tests/unit/testutil.h"
 
@@ -578,6 +579,230 @@ Test(volume, a_slot_whose_length_disagrees_is_damage_wherever_a_read_meets_it)
 	mfs_volume_close(v);
 	free(data);
 	free(got);
+	close_store(&f);
+}
+
+/* The state the volume pw opens as read from its candidates (what an
+ * adversary who knows the password finds); *keys to mfs_secure_free. */
+static struct view *load_state(struct fixture *f, const char *pw, struct vol_keys **keys)
+{
+	struct side sd;
+	struct view *v = NULL;
+
+	cr_assert_eq(volmap_derive_keys(keys, f->store, pw, strlen(pw)), 0);
+	volmap_side_init(&sd, *keys, mfs_store_header(f->store)->slot_count);
+	cr_assert_eq(mfs_store_lock(f->store), 0);
+	cr_assert_eq(volmap_load_view(f->store, &sd, NULL, &v), 0);
+	mfs_store_unlock(f->store);
+	return v;
+}
+
+/* Where the superblock copies of the volume pw opens lie: their count. */
+static unsigned sb_copies(struct fixture *f, const char *pw, uint32_t pos[static MAX_CANDIDATES])
+{
+	struct vol_keys *k;
+	struct view *v = load_state(f, pw, &k);
+	unsigned n = v->nsb;
+
+	memcpy(pos, v->sb_pos, sizeof v->sb_pos);
+	volmap_view_unref(v);
+	mfs_secure_free(k);
+	return n;
+}
+
+/* Flips one byte of slot pos's ciphertext in data.mdb. */
+static void flip_at(struct fixture *f, uint32_t pos)
+{
+	char path[4096];
+	off_t at = (off_t)mfs_store_slot_offset(f->store, pos) + 100;
+	uint8_t b;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/data.mdb", f->dir);
+	fd = open(path, O_RDWR);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pread(fd, &b, 1, at), 1);
+	b ^= 0x01;
+	cr_assert_eq(pwrite(fd, &b, 1, at), 1);
+	close(fd);
+}
+
+static uint8_t *store_file(struct fixture *f, size_t *len)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s/data.mdb", f->dir);
+	return tu_read_file(path, len);
+}
+
+Test(volume, a_damaged_superblock_copy_is_replaced_by_the_other_one)
+{
+	struct fixture f = open_store(64);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	uint8_t *data = malloc(100000);
+	uint32_t pos[MAX_CANDIDATES];
+
+	tu_fill_random(data, 100000, 51);
+	put(v, "a", data, 100000);
+	put(v, "b", "bee", 3);
+	mfs_volume_close(v);
+	/* The first copy, then (a session later) the second: either alone
+	 * opens the volume, and the session writes two sound copies again. */
+	for (unsigned copy = 0; copy < SB_COPIES; copy++) {
+		cr_assert_eq(sb_copies(&f, "pw", pos), SB_COPIES);
+		flip_at(&f, pos[copy]);
+		cr_assert_eq(sb_copies(&f, "pw", pos), SB_COPIES - 1, "copy %u damaged", copy);
+		cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), 0, "copy %u", copy);
+		expect(v, "a", data, 100000);
+		expect(v, "b", (const uint8_t *)"bee", 3);
+		mfs_volume_close(v);
+		cr_assert_eq(sb_copies(&f, "pw", pos), SB_COPIES, "the session healed copy %u", copy);
+	}
+	free(data);
+	close_store(&f);
+}
+
+Test(volume, every_superblock_copy_damaged_opens_nothing_writes_nothing_and_loses_nothing)
+{
+	struct fixture f = open_store(256);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL), *other;
+	uint32_t pos[MAX_CANDIDATES];
+	uint8_t *before, *after;
+	size_t len, len2;
+	unsigned n;
+
+	put(v, "a", "apple", 5);
+	mfs_volume_close(v);
+	/* Two volumes that protect each other (a session of one alone may
+	 * write over the other's slots: VeraCrypt's price of deniability). */
+	other = tu_volume(f.store, "other", "pw");
+	put(other, "o", "orange", 6);
+	mfs_volume_close(other);
+	n = sb_copies(&f, "pw", pos);
+	for (unsigned c = 0; c < n; c++)
+		flip_at(&f, pos[c]);
+	/* No candidate opens: to the store that is a wrong password (a
+	 * volume without a sound superblock cannot be told from none, and
+	 * must not be), never another volume, never a crash. */
+	before = store_file(&f, &len);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), MFS_E_BADPASS);
+	cr_assert_null(v);
+	cr_assert_str_eq(mfs_strerror(MFS_E_BADPASS),
+			 "wrong password: no volume in this store opens with it");
+	after = store_file(&f, &len2);
+	cr_assert(len == len2 && memcmp(before, after, len) == 0, "a failed open writes nothing");
+	free(after);
+	/* Nothing was lost: undoing the damage gives the volume back whole. */
+	for (unsigned c = 0; c < n; c++)
+		flip_at(&f, pos[c]);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, "other", 5), 0);
+	expect(v, "a", (const uint8_t *)"apple", 5);
+	mfs_volume_close(v);
+	/* The other volume opens and reads while this one is damaged. */
+	n = sb_copies(&f, "pw", pos);
+	for (unsigned c = 0; c < n; c++)
+		flip_at(&f, pos[c]);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), MFS_E_BADPASS);
+	cr_assert_eq(mfs_volume_open(&other, f.store, "other", 5, NULL, 0), 0);
+	expect(other, "o", (const uint8_t *)"orange", 6);
+	mfs_volume_close(other);
+	free(before);
+	close_store(&f);
+}
+
+/* Whether pos is one of the n positions in list. */
+static int among(const uint32_t *list, unsigned n, uint32_t pos)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (list[i] == pos)
+			return 1;
+	return 0;
+}
+
+Test(volume, a_stale_superblock_never_wins_and_alone_is_damage_not_an_old_volume)
+{
+	struct fixture f = open_store(256);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	uint8_t *old[SB_COPIES];
+	uint32_t was[MAX_CANDIDATES], pos[MAX_CANDIDATES];
+	unsigned n, stale = SB_COPIES;
+
+	put(v, "a", "apple", 5);
+	mfs_volume_close(v);
+	cr_assert_eq(sb_copies(&f, "pw", was), SB_COPIES);
+	for (unsigned c = 0; c < SB_COPIES; c++) {
+		old[c] = malloc(MFS_SLOT_BYTES);
+		cr_assert_eq(mfs_store_slot_read(f.store, was[c], old[c]), 0);
+	}
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), 0);
+	put(v, "b", "banana", 6); /* a new map page: the old one is wiped */
+	mfs_volume_close(v);
+	/* A crash before the wipes would leave an old superblock: put one
+	 * back where no current copy lies. The newest still wins. */
+	n = sb_copies(&f, "pw", pos);
+	for (unsigned c = 0; c < SB_COPIES && stale == SB_COPIES; c++)
+		if (!among(pos, n, was[c]))
+			stale = c;
+	cr_assert_lt(stale, SB_COPIES, "an old copy's candidate is free");
+	raw_slot_write(&f, was[stale], old[stale]);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), 0);
+	expect(v, "b", (const uint8_t *)"banana", 6);
+	mfs_volume_close(v);
+	/* Only the stale copy left: its map page is gone, so the volume is
+	 * damaged; it never opens as the state it had before "b" (and it is
+	 * not "wrong password": a superblock did open). */
+	n = sb_copies(&f, "pw", pos);
+	raw_slot_write(&f, was[stale], old[stale]);
+	for (unsigned c = 0; c < n; c++)
+		if (pos[c] != was[stale])
+			flip_at(&f, pos[c]);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), MFS_E_CORRUPT);
+	cr_assert_null(v);
+	for (unsigned c = 0; c < SB_COPIES; c++)
+		free(old[c]);
+	close_store(&f);
+}
+
+Test(volume, a_lost_map_page_is_damage_not_a_crash_and_writes_nothing)
+{
+	struct fixture f = open_store(256);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL), *other;
+	uint8_t *before, *after;
+	struct vol_keys *k;
+	struct view *st;
+	uint32_t page;
+	size_t len, len2;
+
+	put(v, "a", "apple", 5);
+	mfs_volume_close(v);
+	/* Two volumes that protect each other (a session of one alone may
+	 * write over the other's slots: VeraCrypt's price of deniability). */
+	other = tu_volume(f.store, "other", "pw");
+	put(other, "o", "orange", 6);
+	mfs_volume_close(other);
+	st = load_state(&f, "pw", &k);
+	cr_assert_eq(st->nb, 1, "a small volume's map is one page");
+	cr_assert_eq(volmap_copies(st), 1, "an outer volume keeps one copy of it");
+	page = st->pages[0]->pos[0];
+	volmap_view_unref(st);
+	mfs_secure_free(k);
+	flip_at(&f, page);
+	before = store_file(&f, &len);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), MFS_E_CORRUPT);
+	cr_assert_null(v);
+	cr_assert_str_eq(mfs_strerror(MFS_E_CORRUPT), "stored data is damaged");
+	after = store_file(&f, &len2);
+	cr_assert(len == len2 && memcmp(before, after, len) == 0, "a failed open writes nothing");
+	/* Undone, the volume is whole; the other volume never noticed. */
+	flip_at(&f, page);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, "other", 5), 0);
+	expect(v, "a", (const uint8_t *)"apple", 5);
+	mfs_volume_close(v);
+	cr_assert_eq(mfs_volume_open(&other, f.store, "other", 5, NULL, 0), 0);
+	expect(other, "o", (const uint8_t *)"orange", 6);
+	mfs_volume_close(other);
+	free(before);
+	free(after);
 	close_store(&f);
 }
 
