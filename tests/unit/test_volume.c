@@ -337,27 +337,38 @@ Test(volume, hidden_superblock_opens_only_with_its_password)
 	close_store(&f);
 }
 
-/* Flips one byte inside the stored value of object name's slot 0. */
-static void flip_slot_byte(struct fixture *f, struct mfs_volume *v, const char *name)
+/* Flips one byte of slot pos's ciphertext in data.mdb. */
+static void flip_at(struct fixture *f, uint32_t pos)
 {
-	struct mfs_vtxn *t;
 	char path[4096];
-	uint32_t pos;
+	off_t at = (off_t)mfs_store_slot_offset(f->store, pos) + 100;
 	uint8_t b;
-	off_t at;
 	int fd;
 
-	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
-	cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name), 0, &pos), 0);
-	mfs_vtxn_abort(t);
-	at = (off_t)mfs_store_slot_offset(f->store, pos) + 1000;
 	snprintf(path, sizeof path, "%s/data.mdb", f->dir);
 	fd = open(path, O_RDWR);
 	cr_assert(fd >= 0);
 	cr_assert_eq(pread(fd, &b, 1, at), 1);
-	b ^= 0x20;
+	b ^= 0x01;
 	cr_assert_eq(pwrite(fd, &b, 1, at), 1);
 	close(fd);
+}
+
+static uint32_t slot_pos(struct mfs_volume *v, const char *name, uint32_t index)
+{
+	struct mfs_vtxn *t;
+	uint32_t pos;
+
+	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
+	cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name), index, &pos), 0);
+	mfs_vtxn_abort(t);
+	return pos;
+}
+
+/* Flips one byte inside the stored value of object name's slot 0. */
+static void flip_slot_byte(struct fixture *f, struct mfs_volume *v, const char *name)
+{
+	flip_at(f, slot_pos(v, name, 0));
 }
 
 Test(volume, flipped_byte_is_detected_and_others_stay_readable)
@@ -481,17 +492,6 @@ static void raw_slot_write(struct fixture *f, uint32_t pos, const uint8_t *value
 	close(fd);
 }
 
-static uint32_t slot_pos(struct mfs_volume *v, const char *name, uint32_t index)
-{
-	struct mfs_vtxn *t;
-	uint32_t pos;
-
-	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
-	cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name), index, &pos), 0);
-	mfs_vtxn_abort(t);
-	return pos;
-}
-
 /* Seals name as an object of len bytes (data), stores it as sealed ahead,
  * then writes over its slot `index` a slot of the same name and index
  * sealed for an object of other_len bytes: a slot that opens (the right
@@ -608,23 +608,6 @@ static unsigned sb_copies(struct fixture *f, const char *pw, uint32_t pos[static
 	volmap_view_unref(v);
 	mfs_secure_free(k);
 	return n;
-}
-
-/* Flips one byte of slot pos's ciphertext in data.mdb. */
-static void flip_at(struct fixture *f, uint32_t pos)
-{
-	char path[4096];
-	off_t at = (off_t)mfs_store_slot_offset(f->store, pos) + 100;
-	uint8_t b;
-	int fd;
-
-	snprintf(path, sizeof path, "%s/data.mdb", f->dir);
-	fd = open(path, O_RDWR);
-	cr_assert(fd >= 0);
-	cr_assert_eq(pread(fd, &b, 1, at), 1);
-	b ^= 0x01;
-	cr_assert_eq(pwrite(fd, &b, 1, at), 1);
-	close(fd);
 }
 
 static uint8_t *store_file(struct fixture *f, size_t *len)
