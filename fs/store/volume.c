@@ -909,6 +909,25 @@ struct obj_read {
 	uint8_t *dst;
 };
 
+/* Whether the map holds exactly the data slots an object of len bytes
+ * takes: slot 0's length checked against the object's shape, at the cost
+ * of two lookups and no decryption. A slot 0 that disagrees was not
+ * written with the rest of its object: MFS_E_CORRUPT. */
+static int shape_agrees(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t len)
+{
+	const uint64_t n = mfs_obj_slots_for(len);
+	uint8_t vid[VID_BYTES];
+	struct entry e;
+
+	if (n > MAX_OBJ_SLOTS)
+		return MFS_E_CORRUPT;
+	volmap_obj_vid(vid, t->vol->self.keys, o, (uint32_t)n - 1);
+	if (lookup(t, vid, &e) != 0)
+		return MFS_E_CORRUPT;
+	volmap_obj_vid(vid, t->vol->self.keys, o, (uint32_t)n);
+	return lookup(t, vid, &e) == 0 ? MFS_E_CORRUPT : 0;
+}
+
 static int read_once(struct mfs_vtxn *t, struct obj_read *r)
 {
 	uint64_t stored;
@@ -920,6 +939,8 @@ static int read_once(struct mfs_vtxn *t, struct obj_read *r)
 			return rc;
 		if (r->known && stored != r->total)
 			return MFS_E_CORRUPT;
+		if (!r->known && (rc = shape_agrees(t, &r->o, stored)) != 0)
+			return rc;
 		r->total = stored;
 	}
 	if (r->whole) {
@@ -1017,11 +1038,15 @@ int mfs_obj_slot_position(struct mfs_vtxn *t, const void *name, size_t name_len,
 	return rc;
 }
 
-/* Opens every slot of o (n data slots) and counts those that do not; a
- * lost data slot must rebuild, else the object is damaged. */
-static int check_once(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t n, uint64_t *lost)
+/* Opens every slot of o, its parity slots too, and counts in *lost those
+ * that do not open. Slot 0 comes first and once: its length says how many
+ * data slots there are (the map must agree), and every other data slot
+ * must repeat it. A lost data slot must rebuild, else the object is
+ * damaged. MFS_E_NOTFOUND when o is absent. */
+static int check_once(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t *lost)
 {
-	const uint64_t np = t->vol->redundant ? parity_slots(n, is_record(o)) : 0;
+	const uint8_t *payload = t->bufs->scratch;
+	uint64_t len = 0, n = 1, np = 0;
 	int rc = 0;
 
 	*lost = 0;
@@ -1029,11 +1054,23 @@ static int check_once(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t n
 		uint32_t index = i < n ? (uint32_t)i : MFS_OBJ_PARITY_INDEX | (uint32_t)(i - n);
 
 		rc = open_obj_slot(t, o, index, t->bufs->scratch);
+		if (rc == MFS_E_NOTFOUND && i == 0)
+			return rc;
 		if (rc == E_STALE || rc == MFS_E_NOTFOUND) {
 			++*lost;
 			rc = i < n && t->vol->redundant ? rebuild_slot(t, o, index)
 			   : i < n		   ? MFS_E_CORRUPT
 						   : 0;
+		}
+		if (rc != 0 || i >= n)
+			continue; /* a parity slot's first bytes are parity, not the length */
+		if (i == 0) {
+			len = mfs_le_get(payload, LEN_BYTES);
+			rc = shape_agrees(t, o, len);
+			n = mfs_obj_slots_for(len);
+			np = t->vol->redundant ? parity_slots(n, is_record(o)) : 0;
+		} else if (mfs_le_get(payload, LEN_BYTES) != len) {
+			rc = MFS_E_CORRUPT;
 		}
 	}
 	return rc;
@@ -1041,18 +1078,19 @@ static int check_once(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t n
 
 int mfs_obj_check(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t *lost)
 {
-	struct obj_read r = {0};
-	int rc = read_obj(t, name, name_len, &r); /* the length, slot 0 rebuilt if need be */
+	struct volmap_obj o;
+	int rc = check_name(name_len);
 
-	for (int tries = 0; rc == 0; tries++) {
-		rc = check_once(t, &r.o, mfs_obj_slots_for(r.total), lost);
+	if (rc != 0)
+		return rc;
+	volmap_obj_init(&o, t->vol->self.keys, name, name_len);
+	for (int tries = 0;; tries++) {
+		rc = check_once(t, &o, lost);
 		/* Damage, or another process moved the object since: look again
 		 * at the newest state, once per newer state. */
-		if ((rc == 0 && *lost == 0) || catch_up(t, tries) != 0)
-			break;
-		rc = read_obj(t, name, name_len, &r);
+		if ((rc == 0 && *lost == 0) || rc == MFS_E_NOTFOUND || catch_up(t, tries) != 0)
+			return rc;
 	}
-	return rc;
 }
 
 int mfs_obj_rewrite(struct mfs_vtxn *t, const void *name, size_t name_len)

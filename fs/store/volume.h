@@ -118,7 +118,9 @@ int mfs_obj_read_known(struct mfs_vtxn *t, const void *name, size_t name_len, ui
 /* Opens every slot of an object, its parity slots too: *lost receives how
  * many did not open (0: intact). Returns 0 while the object still reads
  * (its lost data slots rebuilt from parity: mfs_obj_rewrite restores it),
- * MFS_E_CORRUPT when it does not, MFS_E_NOTFOUND when absent. */
+ * MFS_E_CORRUPT when it does not or when a slot's length disagrees with
+ * slot 0's (or slot 0's with the slots the map holds), MFS_E_NOTFOUND when
+ * absent. Slot 0 is opened once. */
 int mfs_obj_check(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t *lost);
 /* Writes an object again with the bytes it reads (rebuilt where needed):
  * every slot and all its parity at fresh positions. Write transactions. */

@@ -10,6 +10,7 @@
 #include "crypto/hash.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "fs/store/volmap.h"
 #include "fs/store/volume.h"
 #include "tests/unit/testutil.h"
 
@@ -336,27 +337,38 @@ Test(volume, hidden_superblock_opens_only_with_its_password)
 	close_store(&f);
 }
 
-/* Flips one byte inside the stored value of object name's slot 0. */
-static void flip_slot_byte(struct fixture *f, struct mfs_volume *v, const char *name)
+/* Flips one byte of slot pos's ciphertext in data.mdb. */
+static void flip_at(struct fixture *f, uint32_t pos)
 {
-	struct mfs_vtxn *t;
 	char path[4096];
-	uint32_t pos;
+	off_t at = (off_t)mfs_store_slot_offset(f->store, pos) + 100;
 	uint8_t b;
-	off_t at;
 	int fd;
 
-	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
-	cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name), 0, &pos), 0);
-	mfs_vtxn_abort(t);
-	at = (off_t)mfs_store_slot_offset(f->store, pos) + 1000;
 	snprintf(path, sizeof path, "%s/data.mdb", f->dir);
 	fd = open(path, O_RDWR);
 	cr_assert(fd >= 0);
 	cr_assert_eq(pread(fd, &b, 1, at), 1);
-	b ^= 0x20;
+	b ^= 0x01;
 	cr_assert_eq(pwrite(fd, &b, 1, at), 1);
 	close(fd);
+}
+
+static uint32_t slot_pos(struct mfs_volume *v, const char *name, uint32_t index)
+{
+	struct mfs_vtxn *t;
+	uint32_t pos;
+
+	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
+	cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name), index, &pos), 0);
+	mfs_vtxn_abort(t);
+	return pos;
+}
+
+/* Flips one byte inside the stored value of object name's slot 0. */
+static void flip_slot_byte(struct fixture *f, struct mfs_volume *v, const char *name)
+{
+	flip_at(f, slot_pos(v, name, 0));
 }
 
 Test(volume, flipped_byte_is_detected_and_others_stay_readable)
@@ -463,6 +475,317 @@ Test(volume, objects_sealed_ahead_of_their_transaction)
 	free(data);
 	free(sealed);
 	free(scratch);
+	close_store(&f);
+}
+
+/* Writes value over slot pos's value in data.mdb, behind the store's back. */
+static void raw_slot_write(struct fixture *f, uint32_t pos, const uint8_t *value)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/data.mdb", f->dir);
+	fd = open(path, O_RDWR);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pwrite(fd, value, MFS_SLOT_BYTES, (off_t)mfs_store_slot_offset(f->store, pos)),
+		     MFS_SLOT_BYTES);
+	close(fd);
+}
+
+/* Seals name as an object of len bytes (data), stores it as sealed ahead,
+ * then writes over its slot `index` a slot of the same name and index
+ * sealed for an object of other_len bytes: a slot that opens (the right
+ * keys, id and generation) but says another length, what a writer that
+ * mixed up two versions of an object would leave. */
+static void store_with_foreign_slot(struct fixture *f, struct mfs_volume *v, const char *name,
+				    const uint8_t *data, size_t len, size_t other_len,
+				    uint32_t index)
+{
+	const size_t n = (size_t)mfs_obj_sealed_slots(v, len);
+	const size_t other_n = (size_t)mfs_obj_sealed_slots(v, other_len);
+	uint8_t *sealed = malloc(n * MFS_SLOT_BYTES), *other = malloc(other_n * MFS_SLOT_BYTES);
+	uint8_t *scratch = malloc(mfs_obj_seal_scratch(v, len > other_len ? len : other_len));
+	struct mfs_vtxn *t;
+
+	cr_assert(index < n && index < other_n);
+	mfs_obj_seal(v, sealed, scratch, name, strlen(name), data, len);
+	mfs_obj_seal(v, other, scratch, name, strlen(name), data, other_len);
+	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+	cr_assert_eq(mfs_obj_insert_sealed(t, name, strlen(name), sealed, len), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	raw_slot_write(f, slot_pos(v, name, index), other + (size_t)index * MFS_SLOT_BYTES);
+	free(sealed);
+	free(other);
+	free(scratch);
+}
+
+Test(volume, a_slot_whose_length_disagrees_is_damage_wherever_a_read_meets_it)
+{
+	struct fixture f = open_store(128);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	const size_t len = 2 * MFS_SLOT_DATA + 100; /* three slots */
+	const size_t same_n = len + 1000, longer = 3 * MFS_SLOT_DATA + 1, one = 100;
+	uint8_t *data = malloc(longer), *got = malloc(len), *all;
+	struct mfs_vtxn *t;
+	uint64_t n, lost;
+
+	tu_fill_random(data, longer, 41);
+	put(v, "bystander", data + 7, 100000);
+	store_with_foreign_slot(&f, v, "mid", data, len, same_n, 1);
+	store_with_foreign_slot(&f, v, "head", data, len, same_n, 0);
+	store_with_foreign_slot(&f, v, "head-long", data, len, longer, 0);
+	store_with_foreign_slot(&f, v, "head-short", data, len, one, 0);
+	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
+	/* Slot 1 says another length than slots 0 and 2: every read that
+	 * opens it says so, whether it starts past slot 0 (with the length
+	 * known or not) or in slot 0. */
+	cr_assert_eq(mfs_obj_read_known(t, "mid", 3, len, MFS_SLOT_DATA + 5, got, 10), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_read(t, "mid", 3, MFS_SLOT_DATA + 5, got, 10), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_read(t, "mid", 3, 0, got, MFS_SLOT_DATA + 10), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_get(t, "mid", 3, &all, &n), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_check(t, "mid", 3, &lost), MFS_E_CORRUPT);
+	cr_assert_eq(lost, 0, "every slot opened: the damage is the length");
+	/* The slots that agree still read. */
+	cr_assert_eq(mfs_obj_read_known(t, "mid", 3, len, 2 * MFS_SLOT_DATA, got, 100), 0);
+	cr_assert_arr_eq(got, data + 2 * MFS_SLOT_DATA, 100);
+	/* Slot 0 disagrees with slots 1 and 2 (the same number of slots): a
+	 * read of slot 0 that knows the length, a whole read and a check say
+	 * so; slot 1, which agrees with the length given, reads. */
+	cr_assert_eq(mfs_obj_read_known(t, "head", 4, len, 0, got, 10), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_get(t, "head", 4, &all, &n), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_read(t, "head", 4, 0, got, MFS_SLOT_DATA + 10), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_check(t, "head", 4, &lost), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_read_known(t, "head", 4, len, MFS_SLOT_DATA + 5, got, 10), 0);
+	cr_assert_arr_eq(got, data + MFS_SLOT_DATA + 5, 10);
+	/* Slot 0 says more or fewer slots than the object has: even asking
+	 * its length, or reading slot 0 alone, is damage (the map disagrees). */
+	for (int i = 0; i < 2; i++) {
+		const char *name = i == 0 ? "head-long" : "head-short";
+
+		cr_assert_eq(mfs_obj_size(t, name, strlen(name), &n), MFS_E_CORRUPT, "%s", name);
+		cr_assert_eq(mfs_obj_read(t, name, strlen(name), 0, got, 10), MFS_E_CORRUPT, "%s",
+			     name);
+		cr_assert_eq(mfs_obj_get(t, name, strlen(name), &all, &n), MFS_E_CORRUPT, "%s", name);
+		cr_assert_eq(mfs_obj_check(t, name, strlen(name), &lost), MFS_E_CORRUPT, "%s", name);
+		cr_assert_eq(mfs_obj_read_known(t, name, strlen(name), len, 0, got, 10),
+			     MFS_E_CORRUPT, "%s", name);
+	}
+	mfs_vtxn_abort(t);
+	/* Nothing else of the volume is lost, now or after a new session. */
+	expect(v, "bystander", data + 7, 100000);
+	mfs_volume_close(v);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), 0);
+	expect(v, "bystander", data + 7, 100000);
+	mfs_volume_close(v);
+	free(data);
+	free(got);
+	close_store(&f);
+}
+
+/* The state the volume pw opens as read from its candidates (what an
+ * adversary who knows the password finds); *keys to mfs_secure_free. */
+static struct view *load_state(struct fixture *f, const char *pw, struct vol_keys **keys)
+{
+	struct side sd;
+	struct view *v = NULL;
+
+	cr_assert_eq(volmap_derive_keys(keys, f->store, pw, strlen(pw)), 0);
+	volmap_side_init(&sd, *keys, mfs_store_header(f->store)->slot_count);
+	cr_assert_eq(mfs_store_lock(f->store), 0);
+	cr_assert_eq(volmap_load_view(f->store, &sd, NULL, &v), 0);
+	mfs_store_unlock(f->store);
+	return v;
+}
+
+/* Where the superblock copies of the volume pw opens lie: their count. */
+static unsigned sb_copies(struct fixture *f, const char *pw, uint32_t pos[static MAX_CANDIDATES])
+{
+	struct vol_keys *k;
+	struct view *v = load_state(f, pw, &k);
+	unsigned n = v->nsb;
+
+	memcpy(pos, v->sb_pos, sizeof v->sb_pos);
+	volmap_view_unref(v);
+	mfs_secure_free(k);
+	return n;
+}
+
+static uint8_t *store_file(struct fixture *f, size_t *len)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s/data.mdb", f->dir);
+	return tu_read_file(path, len);
+}
+
+Test(volume, a_damaged_superblock_copy_is_replaced_by_the_other_one)
+{
+	struct fixture f = open_store(64);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	uint8_t *data = malloc(100000);
+	uint32_t pos[MAX_CANDIDATES];
+
+	tu_fill_random(data, 100000, 51);
+	put(v, "a", data, 100000);
+	put(v, "b", "bee", 3);
+	mfs_volume_close(v);
+	/* The first copy, then (a session later) the second: either alone
+	 * opens the volume, and the session writes two sound copies again. */
+	for (unsigned copy = 0; copy < SB_COPIES; copy++) {
+		cr_assert_eq(sb_copies(&f, "pw", pos), SB_COPIES);
+		flip_at(&f, pos[copy]);
+		cr_assert_eq(sb_copies(&f, "pw", pos), SB_COPIES - 1, "copy %u damaged", copy);
+		cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), 0, "copy %u", copy);
+		expect(v, "a", data, 100000);
+		expect(v, "b", (const uint8_t *)"bee", 3);
+		mfs_volume_close(v);
+		cr_assert_eq(sb_copies(&f, "pw", pos), SB_COPIES, "the session healed copy %u", copy);
+	}
+	free(data);
+	close_store(&f);
+}
+
+Test(volume, every_superblock_copy_damaged_opens_nothing_writes_nothing_and_loses_nothing)
+{
+	struct fixture f = open_store(256);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL), *other;
+	uint32_t pos[MAX_CANDIDATES];
+	uint8_t *before, *after;
+	size_t len, len2;
+	unsigned n;
+
+	put(v, "a", "apple", 5);
+	mfs_volume_close(v);
+	/* Two volumes that protect each other (a session of one alone may
+	 * write over the other's slots: VeraCrypt's price of deniability). */
+	other = tu_volume(f.store, "other", "pw");
+	put(other, "o", "orange", 6);
+	mfs_volume_close(other);
+	n = sb_copies(&f, "pw", pos);
+	for (unsigned c = 0; c < n; c++)
+		flip_at(&f, pos[c]);
+	/* No candidate opens: to the store that is a wrong password (a
+	 * volume without a sound superblock cannot be told from none, and
+	 * must not be), never another volume, never a crash. */
+	before = store_file(&f, &len);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), MFS_E_BADPASS);
+	cr_assert_null(v);
+	cr_assert_str_eq(mfs_strerror(MFS_E_BADPASS),
+			 "wrong password: no volume in this store opens with it");
+	after = store_file(&f, &len2);
+	cr_assert(len == len2 && memcmp(before, after, len) == 0, "a failed open writes nothing");
+	free(after);
+	/* Nothing was lost: undoing the damage gives the volume back whole. */
+	for (unsigned c = 0; c < n; c++)
+		flip_at(&f, pos[c]);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, "other", 5), 0);
+	expect(v, "a", (const uint8_t *)"apple", 5);
+	mfs_volume_close(v);
+	/* The other volume opens and reads while this one is damaged. */
+	n = sb_copies(&f, "pw", pos);
+	for (unsigned c = 0; c < n; c++)
+		flip_at(&f, pos[c]);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), MFS_E_BADPASS);
+	cr_assert_eq(mfs_volume_open(&other, f.store, "other", 5, NULL, 0), 0);
+	expect(other, "o", (const uint8_t *)"orange", 6);
+	mfs_volume_close(other);
+	free(before);
+	close_store(&f);
+}
+
+/* Whether pos is one of the n positions in list. */
+static int among(const uint32_t *list, unsigned n, uint32_t pos)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (list[i] == pos)
+			return 1;
+	return 0;
+}
+
+Test(volume, a_stale_superblock_never_wins_and_alone_is_damage_not_an_old_volume)
+{
+	struct fixture f = open_store(256);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	uint8_t *old[SB_COPIES];
+	uint32_t was[MAX_CANDIDATES], pos[MAX_CANDIDATES];
+	unsigned n, stale = SB_COPIES;
+
+	put(v, "a", "apple", 5);
+	mfs_volume_close(v);
+	cr_assert_eq(sb_copies(&f, "pw", was), SB_COPIES);
+	for (unsigned c = 0; c < SB_COPIES; c++) {
+		old[c] = malloc(MFS_SLOT_BYTES);
+		cr_assert_eq(mfs_store_slot_read(f.store, was[c], old[c]), 0);
+	}
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), 0);
+	put(v, "b", "banana", 6); /* a new map page: the old one is wiped */
+	mfs_volume_close(v);
+	/* A crash before the wipes would leave an old superblock: put one
+	 * back where no current copy lies. The newest still wins. */
+	n = sb_copies(&f, "pw", pos);
+	for (unsigned c = 0; c < SB_COPIES && stale == SB_COPIES; c++)
+		if (!among(pos, n, was[c]))
+			stale = c;
+	cr_assert_lt(stale, SB_COPIES, "an old copy's candidate is free");
+	raw_slot_write(&f, was[stale], old[stale]);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), 0);
+	expect(v, "b", (const uint8_t *)"banana", 6);
+	mfs_volume_close(v);
+	/* Only the stale copy left: its map page is gone, so the volume is
+	 * damaged; it never opens as the state it had before "b" (and it is
+	 * not "wrong password": a superblock did open). */
+	n = sb_copies(&f, "pw", pos);
+	raw_slot_write(&f, was[stale], old[stale]);
+	for (unsigned c = 0; c < n; c++)
+		if (pos[c] != was[stale])
+			flip_at(&f, pos[c]);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), MFS_E_CORRUPT);
+	cr_assert_null(v);
+	for (unsigned c = 0; c < SB_COPIES; c++)
+		free(old[c]);
+	close_store(&f);
+}
+
+Test(volume, a_lost_map_page_is_damage_not_a_crash_and_writes_nothing)
+{
+	struct fixture f = open_store(256);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL), *other;
+	uint8_t *before, *after;
+	struct vol_keys *k;
+	struct view *st;
+	uint32_t page;
+	size_t len, len2;
+
+	put(v, "a", "apple", 5);
+	mfs_volume_close(v);
+	/* Two volumes that protect each other (a session of one alone may
+	 * write over the other's slots: VeraCrypt's price of deniability). */
+	other = tu_volume(f.store, "other", "pw");
+	put(other, "o", "orange", 6);
+	mfs_volume_close(other);
+	st = load_state(&f, "pw", &k);
+	cr_assert_eq(st->nb, 1, "a small volume's map is one page");
+	cr_assert_eq(volmap_copies(st), 1, "an outer volume keeps one copy of it");
+	page = st->pages[0]->pos[0];
+	volmap_view_unref(st);
+	mfs_secure_free(k);
+	flip_at(&f, page);
+	before = store_file(&f, &len);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), MFS_E_CORRUPT);
+	cr_assert_null(v);
+	cr_assert_str_eq(mfs_strerror(MFS_E_CORRUPT), "stored data is damaged");
+	after = store_file(&f, &len2);
+	cr_assert(len == len2 && memcmp(before, after, len) == 0, "a failed open writes nothing");
+	/* Undone, the volume is whole; the other volume never noticed. */
+	flip_at(&f, page);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, "other", 5), 0);
+	expect(v, "a", (const uint8_t *)"apple", 5);
+	mfs_volume_close(v);
+	cr_assert_eq(mfs_volume_open(&other, f.store, "other", 5, NULL, 0), 0);
+	expect(other, "o", (const uint8_t *)"orange", 6);
+	mfs_volume_close(other);
+	free(before);
+	free(after);
 	close_store(&f);
 }
 
