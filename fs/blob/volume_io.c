@@ -172,7 +172,8 @@ static int sink_gather(struct mfs_volume_sink *s, const uint8_t *id, const uint8
 	}
 	p = &s->pending[s->pending_count];
 	p->offset = s->buf_used;
-	memcpy(s->buf + p->offset, bytes, bytes_len);
+	if (bytes_len > 0)
+		memcpy(s->buf + p->offset, bytes, bytes_len);
 	s->buf_used += bytes_len;
 	memcpy(p->id, id, MFS_BLOB_ID_BYTES);
 	p->len = blob_len;
