@@ -191,5 +191,26 @@ def volmap():
     write("volmap", "superblock-version-4", sb(2, 1, 5, version=4))
 
 
-for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet, volmap):
+def bencode():
+    """BEP 5's example packets (the golden vector bep5-krpc.txt), a few
+    canonical values, and the refusals the parser names."""
+    for line in vector("bep5-krpc.txt").decode().splitlines():
+        if line and not line.startswith("#"):
+            name, packet = line.split("\t", 1)
+            write("bencode", "ok-bep5-" + name, packet)
+    write("bencode", "ok-ints", "li0ei-1ei9223372036854775807ei-9223372036854775808ee")
+    write("bencode", "ok-nested", "d0:le1:ad1:bl1:cdeee2:zzi1ee")
+    write("bencode", "ok-binary", b"3:\x00\x01\xff")
+    write("bencode", "bad-leading-zero", "i03e")
+    write("bencode", "bad-minus-zero", "i-0e")
+    write("bencode", "bad-overflow", "i9223372036854775808e")
+    write("bencode", "bad-unsorted", "d1:bi1e1:ai2ee")
+    write("bencode", "bad-duplicate", "d1:ai1e1:ai2ee")
+    write("bencode", "bad-long-string", "9:abc")
+    write("bencode", "bad-deep", "l" * 40 + "e" * 40)
+    write("bencode", "bad-trailing", "i1ei2e")
+
+
+for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet, volmap,
+             bencode):
     make()
