@@ -350,6 +350,12 @@ void mfs_benc_w_cstr(struct mfs_benc_w *w, const char *s)
 	mfs_benc_w_str(w, s, strlen(s));
 }
 
+void mfs_benc_w_raw(struct mfs_benc_w *w, const void *enc, size_t len)
+{
+	if (value_begins(w) == 0)
+		put(w, enc, len);
+}
+
 void mfs_benc_w_key_bytes(struct mfs_benc_w *w, const void *key, size_t len)
 {
 	unsigned d = w->depth - 1;

@@ -100,6 +100,9 @@ void mfs_benc_w_key_bytes(struct mfs_benc_w *w, const void *key, size_t len);
 void mfs_benc_w_list(struct mfs_benc_w *w);
 void mfs_benc_w_dict(struct mfs_benc_w *w);
 void mfs_benc_w_end(struct mfs_benc_w *w);
+/* Appends enc[len], one value already in canonical bencoding (the caller
+ * vouches for it: for a value it parsed or made itself). */
+void mfs_benc_w_raw(struct mfs_benc_w *w, const void *enc, size_t len);
 /* Copies the value a parsed node holds (its subtree, canonical). */
 void mfs_benc_w_node(struct mfs_benc_w *w, const struct mfs_bnode *node);
 /* 0 with *len the bytes written when every container is closed;
