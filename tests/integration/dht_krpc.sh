@@ -7,7 +7,9 @@
 # among them, decoded from compact node info), and gets
 # both items from the nodes that store them: the immutable value must hash
 # to its target, the mutable one's key and salt must hash to its target and
-# its signature must verify (BEP 44). Nothing of megafs's CLI uses the DHT
+# its signature must verify (BEP 44). Then the other way: mfs-test-krpc
+# puts an immutable and a mutable salted item signed by net/dht_item, and
+# libtorrent gets both (it checks hash and signature itself). Nothing of megafs's CLI uses the DHT
 # yet; this checks the formats against another implementation.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3 # Debian's, with python3-libtorrent (see TOOLS.md)
@@ -91,5 +93,47 @@ done
 [ $rc -eq 1 ] && grep -q "do not hash to the target" "$T/bad" ||
 	fail "a wrong salt was not caught: $(cat "$T/bad")"
 ok "with the wrong salt the answer is refused"
+# The other way: megafs signs and puts, libtorrent gets (and checks, as it
+# checks every item it returns: target hash, signature).
+ask() { # ask COMMAND: the libtorrent nodes' JSON answer to one command
+	local before
+	before=$(wc -l <"$T/nodes.json")
+	echo "$*" >&3
+	for _ in $(seq 200); do
+		[ "$(wc -l <"$T/nodes.json")" -gt "$before" ] && break
+		sleep 0.1
+	done
+	tail -n 1 "$T/nodes.json"
+}
+hexof() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+for p in "${PORTS[@]:1}"; do
+	"$PROBE" 127.0.0.1 "$p" put "from megafs" >"$T/put-imm" 2>&1 ||
+		fail "immutable put to $p: $(cat "$T/put-imm")"
+done
+target=$(sed -n 's/^target=//p' "$T/put-imm")
+[ "$target" = "$(printf '11:from megafs' | sha1sum | cut -c1-40)" ] ||
+	fail "immutable target $target is not sha1sum's"
+ask get_immutable "$target" >"$T/lt-imm"
+grep -qF "\"value\": \"$(hexof '11:from megafs')\"" "$T/lt-imm" ||
+	fail "libtorrent did not get megafs's immutable item: $(cat "$T/lt-imm")"
+ok "megafs's immutable put: its target is sha1sum's, and libtorrent gets the value"
+
+SEED2=$(printf '09%.0s' $(seq 32))
+PK2=$($PY -c 'import sys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey as K
+from cryptography.hazmat.primitives import serialization as s
+k = K.from_private_bytes(bytes.fromhex(sys.argv[1])).public_key()
+print(k.public_bytes(s.Encoding.Raw, s.PublicFormat.Raw).hex())' "$SEED2")
+for p in "${PORTS[@]:1}"; do
+	"$PROBE" 127.0.0.1 "$p" put "megafs says hi" "$SEED2" megafs-salt 5 >"$T/put-mut" 2>&1 ||
+		fail "mutable put to $p: $(cat "$T/put-mut")"
+done
+[ "$(sed -n 's/^target=//p' "$T/put-mut")" = \
+	"$($PY -c 'import hashlib,sys; print(hashlib.sha1(bytes.fromhex(sys.argv[1]) + b"megafs-salt").hexdigest())' "$PK2")" ] ||
+	fail "mutable target is not hashlib's: $(cat "$T/put-mut")"
+ask get_mutable "$PK2" megafs-salt >"$T/lt-mut"
+grep -qF "\"value\": \"$(hexof '14:megafs says hi')\", \"seq\": 5," "$T/lt-mut" ||
+	fail "libtorrent did not get megafs's mutable item: $(cat "$T/lt-mut")"
+ok "megafs's mutable salted put (seq 5): libtorrent gets it with a signature it accepts"
 exec 3>&-
 echo "dht_krpc: $passes checks passed"

@@ -5,6 +5,7 @@
  *   mfs-test-krpc IPV4 PORT ping
  *   mfs-test-krpc IPV4 PORT find_node TARGET_HEX
  *   mfs-test-krpc IPV4 PORT get TARGET_HEX [SALT]
+ *   mfs-test-krpc IPV4 PORT put TEXT [SEED_HEX SALT SEQ]
  *
  * Prints what the answer holds, one "key=value" a line (id, nodes,
  * nodes6, token, seq, k, v as hex). find_node pings first from the same
@@ -12,7 +13,11 @@
  * and each compact node as "node=ID IP PORT". For get, a value is checked as BEP 44
  * says: an immutable one must hash to the target; a mutable one's key and
  * SALT must hash to the target and its signature must verify; then it
- * prints "verified=immutable" or "verified=mutable". Exit 0 on a valid
+ * prints "verified=immutable" or "verified=mutable". put stores TEXT (as a
+ * bencoded string) as an immutable item, or, given a seed, as a mutable
+ * item signed with the Ed25519 key of SEED (net/dht_item): it gets a write
+ * token with a get, puts, and prints "target=HEX" once the node accepts.
+ * Exit 0 on a valid
  * answer, 3 when a get finds no value, 1 on no answer (3 tries of 2 s), a
  * refused answer or an error answer, 2 on bad usage. */
 #include <arpa/inet.h>
@@ -123,6 +128,66 @@ static int check_value(const struct mfs_krpc_msg *r, const uint8_t target[20], c
 	return 0;
 }
 
+/* put: a get for the token, then the put; 0 when the node accepts. */
+static int put(int fd, const struct sockaddr_in *addr, struct mfs_krpc_msg *q, int argc,
+	       char **argv, struct mfs_bnode *arena, uint8_t *buf, size_t cap)
+{
+	uint8_t v[MFS_DHT_VALUE_MAX], target[20], pk[32], sig[64], seed[32], token[64];
+	uint8_t *sk = sodium_malloc(MFS_SIGN_SK_BYTES);
+	const char *salt = argc > 6 ? argv[6] : "";
+	struct mfs_dht_mutable item = {.salt = (const uint8_t *)salt, .salt_len = strlen(salt),
+				       .seq = argc > 7 ? atoll(argv[7]) : 0, .v = v};
+	struct mfs_benc_w w;
+	struct mfs_krpc_msg r;
+	size_t n = 0;
+	int rc = -1;
+
+	mfs_benc_w_init(&w, v, sizeof v);
+	mfs_benc_w_cstr(&w, argv[4]);
+	if (!sk || mfs_benc_w_finish(&w, &item.v_len) != 0)
+		goto out;
+	if (argc > 7) {
+		if (sodium_hex2bin(seed, 32, argv[5], strlen(argv[5]), NULL, &n, NULL) != 0 ||
+		    n != 32)
+			goto out;
+		crypto_sign_seed_keypair(pk, sk, seed);
+		if (mfs_dht_item_sign(sig, &item, sk) != 0 ||
+		    mfs_dht_item_mutable_target(target, pk, item.salt, item.salt_len) != 0)
+			goto out;
+		*q = (struct mfs_krpc_msg){.kind = 'q', .tid = q->tid, .tid_len = q->tid_len,
+					   .id = q->id, .k = pk, .sig = sig, .salt = item.salt,
+					   .salt_len = item.salt_len, .has_seq = 1, .seq = item.seq};
+	} else if (mfs_dht_item_immutable_target(target, v, item.v_len) != 0) {
+		goto out;
+	}
+	struct mfs_krpc_msg get = {.kind = 'q', .method = MFS_KRPC_GET, .tid = q->tid,
+				   .tid_len = q->tid_len, .id = q->id, .target = target};
+	if (exchange(fd, addr, &get, &r, arena, buf, cap) != 0 || r.kind != 'r' || !r.token) {
+		fprintf(stderr, "mfs-test-krpc: no write token from the get\n");
+		goto out;
+	}
+	memcpy(token, r.token, r.token_len);
+	q->method = MFS_KRPC_PUT;
+	q->token = token;
+	q->token_len = r.token_len;
+	q->v = v;
+	q->v_len = item.v_len;
+	((uint8_t *)q->tid)[0] ^= 0x80;
+	if (exchange(fd, addr, q, &r, arena, buf, cap) != 0)
+		goto out;
+	if (r.kind == 'e') {
+		fprintf(stderr, "mfs-test-krpc: put refused: %lld %.*s\n", (long long)r.error_code,
+			(int)r.error_msg_len, (const char *)r.error_msg);
+		goto out;
+	}
+	print_hex("target", target, 20);
+	rc = 0;
+out:
+	sodium_free(sk);
+	sodium_memzero(seed, sizeof seed);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static struct mfs_bnode arena[MFS_KRPC_ARENA];
@@ -142,9 +207,11 @@ int main(int argc, char **argv)
 		q.method = MFS_KRPC_FIND_NODE;
 	else if (!strcmp(method, "get"))
 		q.method = MFS_KRPC_GET;
+	else if (!strcmp(method, "put") && argc >= 5 && (argc == 5 || argc == 8))
+		q.method = MFS_KRPC_PUT;
 	else
 		goto usage;
-	if (q.method != MFS_KRPC_PING) {
+	if (q.method == MFS_KRPC_FIND_NODE || q.method == MFS_KRPC_GET) {
 		if (argc < 5 || sodium_hex2bin(target, 20, argv[4], strlen(argv[4]), NULL, &tlen,
 					       NULL) != 0 || tlen != 20)
 			goto usage;
@@ -156,6 +223,11 @@ int main(int argc, char **argv)
 	if (fd < 0) {
 		perror("socket");
 		return 1;
+	}
+	if (q.method == MFS_KRPC_PUT) {
+		rc = put(fd, &addr, &q, argc, argv, arena, buf, sizeof buf);
+		close(fd);
+		return rc == 0 ? 0 : 1;
 	}
 	if (q.method == MFS_KRPC_FIND_NODE) {
 		struct mfs_krpc_msg ping = q;
@@ -199,6 +271,6 @@ int main(int argc, char **argv)
 	return check_value(&r, target, argc > 5 ? argv[5] : NULL);
 usage:
 	fprintf(stderr, "usage: mfs-test-krpc IPV4 PORT ping|find_node TARGET_HEX|get TARGET_HEX "
-			"[SALT]\n");
+			"[SALT]|put TEXT [SEED_HEX SALT SEQ]\n");
 	return 2;
 }

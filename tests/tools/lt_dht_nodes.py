@@ -1,7 +1,15 @@
 #!/usr/bin/python3
 """Runs N libtorrent DHT nodes (python3-libtorrent, Debian's) on 127.0.0.1
 that know each other, puts one immutable and one mutable salted BEP 44 item
-from the first, and then serves until killed (or until its stdin closes).
+from the first, and then serves until killed (or until its stdin closes),
+answering commands read from stdin, one a line, with one JSON line each:
+
+    get_immutable TARGET_HEX    -> {"value": hex of the bencoded value} or {}
+    get_mutable PK_HEX SALT     -> {"value": hex, "seq": n, "signature": hex} or {}
+
+(the first node looks the item up in the DHT; libtorrent checks the target
+hash and the signature of what it returns, and itself never reads its own
+storage).
 
     /usr/bin/python3 lt_dht_nodes.py N SEED_HEX SALT IMMUTABLE_TEXT MUTABLE_TEXT
 
@@ -100,10 +108,40 @@ def main():
     # Serve until killed or until stdin closes.
     while True:
         r, _, _ = select.select([sys.stdin], [], [], 1.0)
-        if r and not sys.stdin.read(1):
-            break
-        for s in sessions:
+        for s in sessions[1:]:
             s.pop_alerts()
+        if not r:
+            continue
+        line = sys.stdin.readline()
+        if not line:
+            break
+        print(json.dumps(command(first, line.split())), flush=True)
+
+
+def command(s, words):
+    """One get through session s; what libtorrent reports, after up to 15 s."""
+    s.pop_alerts()
+    if words[0] == "get_immutable":
+        s.dht_get_immutable_item(lt.sha1_hash(bytes.fromhex(words[1])))
+    elif words[0] == "get_mutable":
+        s.dht_get_mutable_item(bytes.fromhex(words[1]), words[2].encode())
+    else:
+        return {"error": "unknown command"}
+    found = {}
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        for a in s.pop_alerts():
+            if words[0] == "get_immutable" and isinstance(a, lt.dht_immutable_item_alert):
+                return {"value": lt.bencode(a.item["value"]).hex()}
+            if words[0] == "get_mutable" and isinstance(a, lt.dht_mutable_item_alert):
+                item = a.item
+                if item["seq"] > 0:
+                    found = {"value": lt.bencode(item["value"]).hex(), "seq": item["seq"],
+                             "signature": bytes(item["signature"]).hex()}
+                if item["authoritative"]:
+                    return found
+        time.sleep(0.1)
+    return found
 
 
 if __name__ == "__main__":
