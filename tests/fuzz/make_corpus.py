@@ -191,13 +191,18 @@ def volmap():
     write("volmap", "superblock-version-4", sb(2, 1, 5, version=4))
 
 
+def bep5_packets():
+    """(name, bytes) of each example packet of the golden vector bep5-krpc.txt."""
+    for line in vector("bep5-krpc.txt").decode().splitlines():
+        if line and not line.startswith("#"):
+            yield tuple(line.split("\t", 1))
+
+
 def bencode():
     """BEP 5's example packets (the golden vector bep5-krpc.txt), a few
     canonical values, and the refusals the parser names."""
-    for line in vector("bep5-krpc.txt").decode().splitlines():
-        if line and not line.startswith("#"):
-            name, packet = line.split("\t", 1)
-            write("bencode", "ok-bep5-" + name, packet)
+    for name, packet in bep5_packets():
+        write("bencode", "ok-bep5-" + name, packet)
     write("bencode", "ok-ints", "li0ei-1ei9223372036854775807ei-9223372036854775808ee")
     write("bencode", "ok-nested", "d0:le1:ad1:bl1:cdeee2:zzi1ee")
     write("bencode", "ok-binary", b"3:\x00\x01\xff")
@@ -214,10 +219,8 @@ def bencode():
 def krpc():
     """BEP 5's example packets, BEP 44's get and put both ways, and
     datagrams the parser refuses."""
-    for line in vector("bep5-krpc.txt").decode().splitlines():
-        if line and not line.startswith("#"):
-            name, packet = line.split("\t", 1)
-            write("krpc", ("bad-" if "nodes" in name else "ok-") + name, packet)
+    for name, packet in bep5_packets():
+        write("krpc", ("bad-" if "nodes" in name else "ok-") + name, packet)
     nid, tgt = b"abcdefghij0123456789", b"mnopqrstuvwxyz123456"
     node4 = tgt + bytes([127, 0, 0, 1, 0x1a, 0xe1])
     node6 = tgt + bytes(15) + b"\x01" + b"\x1a\xe1"
