@@ -319,7 +319,7 @@ static int check_fields(const struct mfs_krpc_msg *m)
 	if (!m->tid || m->tid_len == 0 || m->tid_len > MFS_KRPC_TID_MAX)
 		return MFS_E_FORMAT;
 	if (m->kind == 'e')
-		return 0;
+		return m->error_msg || m->error_msg_len == 0 ? 0 : MFS_E_FORMAT;
 	if (m->kind != 'q' && m->kind != 'r')
 		return MFS_E_FORMAT;
 	if (!m->id || (m->kind == 'q' && (m->method <= MFS_KRPC_UNKNOWN || m->method >= METHODS)))

@@ -352,6 +352,10 @@ Test(krpc, the_writer_refuses_messages_it_cannot_write_whole)
 	m.nodes_len = 25;
 	cr_assert_eq(mfs_krpc_encode(out, sizeof out, &len, &m), MFS_E_FORMAT);
 	m = ok;
+	m.kind = 'e';
+	m.error_msg_len = 3;
+	cr_assert_eq(mfs_krpc_encode(out, sizeof out, &len, &m), MFS_E_FORMAT);
+	m = ok;
 	m.v = (const uint8_t *)"Hello";
 	m.v_len = 5;
 	cr_assert_eq(mfs_krpc_encode(out, sizeof out, &len, &m), MFS_E_FORMAT);
