@@ -3,14 +3,15 @@
 # (python3-libtorrent 2.0.8, tests/tools/lt_dht_nodes.py) on 127.0.0.1
 # know each other; the first puts an immutable item and a mutable salted
 # item signed with a key python3-cryptography made. mfs-test-krpc (our KRPC
-# writer and parser over UDP) pings each node, asks one for nodes (and finds itself
-# among them, decoded from compact node info), and gets
-# both items from the nodes that store them: the immutable value must hash
-# to its target, the mutable one's key and salt must hash to its target and
+# writer and parser over UDP) pings each node, asks one for nodes (and
+# finds itself among them, decoded from compact node info), and gets both
+# items from the nodes that store them: the immutable value must hash to
+# its target, the mutable one's key and salt must hash to its target and
 # its signature must verify (BEP 44). Then the other way: mfs-test-krpc
-# puts an immutable and a mutable salted item signed by net/dht_item, and
-# libtorrent gets both (it checks hash and signature itself). Nothing of megafs's CLI uses the DHT
-# yet; this checks the formats against another implementation.
+# puts an immutable and a mutable salted item signed by net/dht_item, the
+# storing libtorrent nodes accept them (they check the signature first),
+# and another libtorrent node gets both. Nothing of megafs's CLI uses the
+# DHT yet; this checks the formats against another implementation.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3 # Debian's, with python3-libtorrent (see TOOLS.md)
 PROBE=${MFS_TEST_KRPC:?MFS_TEST_KRPC names mfs-test-krpc}
@@ -32,13 +33,19 @@ for _ in $(seq 300); do
 	sleep 0.1
 done
 [ -s "$T/nodes.json" ] || fail "libtorrent nodes never reported: $(cat "$T/nodes.err")"
-field() { $PY -c 'import json,sys; print(eval("json.load(open(sys.argv[1]))" + sys.argv[2]))' \
-	"$T/nodes.json" "$1"; }
-read -r -a PORTS <<<"$(field '["ports"]' | tr -d '[],')"
-IMM=$(field '["immutable_target"]')
-MUT=$(field '["mutable_target"]')
-PK=$(field '["pk"]')
-[ "$(field '["put_ok"]["immutable"]')" -ge 1 ] && [ "$(field '["put_ok"]["mutable"]')" -ge 1 ] ||
+field() { # field KEY...: a value of the nodes' first JSON line
+	$PY -c 'import json, sys
+v = json.loads(open(sys.argv[1]).readline())
+for k in sys.argv[2:]:
+    v = v[k]
+print(" ".join(map(str, v)) if isinstance(v, list) else v)' "$T/nodes.json" "$@"
+}
+hexof() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+read -r -a PORTS <<<"$(field ports)"
+IMM=$(field immutable_target)
+MUT=$(field mutable_target)
+PK=$(field pk)
+[ "$(field put_ok immutable)" -ge 1 ] && [ "$(field put_ok mutable)" -ge 1 ] ||
 	fail "libtorrent could not put its items: $(cat "$T/nodes.json")"
 ok "three libtorrent nodes on ports ${PORTS[*]} stored both items"
 
@@ -72,7 +79,7 @@ get_from_any() {
 }
 get_from_any "$IMM" "$T/imm"
 grep -qx "verified=immutable" "$T/imm" || fail "immutable get: $(cat "$T/imm")"
-grep -qx "v=$(printf '14:megafs interop' | od -An -tx1 | tr -d ' \n')" "$T/imm" ||
+grep -qx "v=$(hexof '14:megafs interop')" "$T/imm" ||
 	fail "immutable value: $(cat "$T/imm")"
 ok "libtorrent's immutable item: the value we parse hashes to its target"
 
@@ -80,7 +87,7 @@ get_from_any "$MUT" "$T/mut" "$SALT"
 grep -qx "verified=mutable" "$T/mut" || fail "mutable get: $(cat "$T/mut")"
 grep -qx "k=$PK" "$T/mut" || fail "mutable get: not the key python made: $(cat "$T/mut")"
 grep -qx "seq=1" "$T/mut" || fail "mutable get: seq: $(cat "$T/mut")"
-grep -qx "v=$(printf '12:Hello World!' | od -An -tx1 | tr -d ' \n')" "$T/mut" ||
+grep -qx "v=$(hexof '12:Hello World!')" "$T/mut" ||
 	fail "mutable value: $(cat "$T/mut")"
 ok "libtorrent's mutable salted item: key and salt hash to the target, the signature verifies"
 
@@ -93,6 +100,7 @@ done
 [ $rc -eq 1 ] && grep -q "do not hash to the target" "$T/bad" ||
 	fail "a wrong salt was not caught: $(cat "$T/bad")"
 ok "with the wrong salt the answer is refused"
+
 # The other way: megafs signs and puts, libtorrent gets (and checks, as it
 # checks every item it returns: target hash, signature).
 ask() { # ask COMMAND: the libtorrent nodes' JSON answer to one command
@@ -105,7 +113,6 @@ ask() { # ask COMMAND: the libtorrent nodes' JSON answer to one command
 	done
 	tail -n 1 "$T/nodes.json"
 }
-hexof() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
 for p in "${PORTS[@]:1}"; do
 	"$PROBE" 127.0.0.1 "$p" put "from megafs" >"$T/put-imm" 2>&1 ||
 		fail "immutable put to $p: $(cat "$T/put-imm")"
