@@ -1,6 +1,7 @@
 #include "net/dht_item.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "crypto/hash.h"
 #include "crypto/mfs_error.h"
@@ -93,6 +94,24 @@ int mfs_dht_item_verify(const uint8_t sig[static MFS_SIGN_BYTES],
 	int rc = mfs_dht_item_signed_bytes(msg, sizeof msg, &len, item);
 
 	return rc != 0 ? rc : mfs_sign_verify(sig, msg, len, pk);
+}
+
+int mfs_dht_item_check_got(const uint8_t target[static MFS_DHT_TARGET_BYTES],
+			   const uint8_t *k, const uint8_t *sig,
+			   const struct mfs_dht_mutable *item)
+{
+	uint8_t got[MFS_DHT_TARGET_BYTES];
+	int rc;
+
+	if (k && !sig)
+		return MFS_E_FORMAT;
+	rc = k ? mfs_dht_item_mutable_target(got, k, item->salt, item->salt_len)
+	       : mfs_dht_item_immutable_target(got, item->v, item->v_len);
+	if (rc != 0)
+		return rc;
+	if (memcmp(got, target, sizeof got) != 0)
+		return MFS_E_AUTH;
+	return k ? mfs_dht_item_verify(sig, item, k) : 0;
 }
 
 int mfs_dht_item_put_rule(int *replace, int held, int64_t held_seq, int64_t seq, int has_cas,

@@ -64,6 +64,15 @@ int mfs_dht_item_verify(const uint8_t sig[static MFS_SIGN_BYTES],
 			const struct mfs_dht_mutable *item,
 			const uint8_t pk[static MFS_SIGN_PK_BYTES]);
 
+/* BEP 44's check of an item a get for target brought back: with k NULL an
+ * immutable item, whose v must hash to target; else a mutable one, whose
+ * k and item->salt (the salt the getter asked with) must hash to target
+ * and whose sig must verify. 0; MFS_E_AUTH when the hash or the signature
+ * does not match; MFS_E_FORMAT for a bad value or salt, or k without sig. */
+int mfs_dht_item_check_got(const uint8_t target[static MFS_DHT_TARGET_BYTES],
+			   const uint8_t *k, const uint8_t *sig,
+			   const struct mfs_dht_mutable *item);
+
 /* What a storing node does with a put whose signature verified, for a
  * target where it holds an item of seq held_seq (held is 0 when it holds
  * none): 0 with *replace 1 (store the new item) or 0 (same seq: keep the

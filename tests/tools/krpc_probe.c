@@ -100,31 +100,17 @@ static int exchange(int fd, const struct sockaddr_in *addr, const struct mfs_krp
 /* BEP 44: a get's answer must match the target it was asked for. */
 static int check_value(const struct mfs_krpc_msg *r, const uint8_t target[20], const char *salt)
 {
-	uint8_t got[20];
-	struct mfs_dht_mutable item;
+	struct mfs_dht_mutable item = {.salt = (const uint8_t *)salt,
+				       .salt_len = salt ? strlen(salt) : 0, .seq = r->seq,
+				       .v = r->v, .v_len = r->v_len};
+	int rc = mfs_dht_item_check_got(target, r->k, r->sig, &item);
 
-	if (!r->k) {
-		if (mfs_dht_item_immutable_target(got, r->v, r->v_len) != 0 ||
-		    memcmp(got, target, 20) != 0) {
-			fprintf(stderr, "mfs-test-krpc: the value does not hash to the target\n");
-			return 1;
-		}
-		printf("verified=immutable\n");
-		return 0;
-	}
-	item = (struct mfs_dht_mutable){.salt = (const uint8_t *)salt,
-					.salt_len = salt ? strlen(salt) : 0, .seq = r->seq,
-					.v = r->v, .v_len = r->v_len};
-	if (mfs_dht_item_mutable_target(got, r->k, item.salt, item.salt_len) != 0 ||
-	    memcmp(got, target, 20) != 0) {
-		fprintf(stderr, "mfs-test-krpc: the key and salt do not hash to the target\n");
+	if (rc != 0) {
+		fprintf(stderr, "mfs-test-krpc: the item does not match the target: %s\n",
+			mfs_strerror(rc));
 		return 1;
 	}
-	if (mfs_dht_item_verify(r->sig, &item, r->k) != 0) {
-		fprintf(stderr, "mfs-test-krpc: the signature does not verify\n");
-		return 1;
-	}
-	printf("verified=mutable\n");
+	printf("verified=%s\n", r->k ? "mutable" : "immutable");
 	return 0;
 }
 

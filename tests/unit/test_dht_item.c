@@ -266,6 +266,47 @@ Test(dht_item, values_and_salts_beyond_bep44s_limits_or_not_bencoded_are_refused
 	sodium_memzero(sk, sizeof sk);
 }
 
+Test(dht_item, a_getter_accepts_only_items_that_match_the_target_it_asked_for)
+{
+	json_t *doc = load("bep44.json");
+	json_t *c = json_array_get(json_object_get(doc, "mutable"), 1); /* with salt */
+	const char *value = field(c, "value"), *salt = field(c, "salt");
+	uint8_t pk[32], sig[64], target[20], imm_target[20];
+	struct mfs_dht_mutable item = {.salt = (const uint8_t *)salt, .salt_len = strlen(salt),
+				       .seq = 1, .v = (const uint8_t *)value,
+				       .v_len = strlen(value)}, alt;
+
+	cr_assert_eq(sodium_init() < 0, 0);
+	hex(pk, sizeof pk, c, "public_key");
+	hex(sig, sizeof sig, c, "signature");
+	hex(target, sizeof target, c, "target");
+	hex(imm_target, sizeof imm_target,
+	    json_array_get(json_object_get(doc, "immutable"), 0), "target");
+	cr_assert_eq(mfs_dht_item_check_got(target, pk, sig, &item), 0);
+	cr_assert_eq(mfs_dht_item_check_got(imm_target, NULL, NULL, &item), 0);
+	/* An item for another target: an immutable one under the mutable
+	 * target, the mutable one under the immutable target. */
+	cr_assert_eq(mfs_dht_item_check_got(target, NULL, NULL, &item), MFS_E_AUTH);
+	cr_assert_eq(mfs_dht_item_check_got(imm_target, pk, sig, &item), MFS_E_AUTH);
+	/* Asked with another salt: the key no longer leads to the target. */
+	alt = item;
+	alt.salt_len = 0;
+	cr_assert_eq(mfs_dht_item_check_got(target, pk, sig, &alt), MFS_E_AUTH);
+	/* A node that answers with its own value, or a higher seq, under the key. */
+	alt = item;
+	alt.v = (const uint8_t *)"12:Hello World?";
+	cr_assert_eq(mfs_dht_item_check_got(target, pk, sig, &alt), MFS_E_AUTH);
+	alt = item;
+	alt.seq = 2;
+	cr_assert_eq(mfs_dht_item_check_got(target, pk, sig, &alt), MFS_E_AUTH);
+	cr_assert_eq(mfs_dht_item_check_got(target, pk, NULL, &item), MFS_E_FORMAT);
+	alt = item;
+	alt.v = (const uint8_t *)"Hello World!";
+	alt.v_len = 12;
+	cr_assert_eq(mfs_dht_item_check_got(imm_target, NULL, NULL, &alt), MFS_E_FORMAT);
+	json_decref(doc);
+}
+
 Test(dht_item, a_storing_node_refuses_lower_seq_and_cas_mismatch)
 {
 	static const struct {
