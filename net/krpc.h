@@ -24,8 +24,9 @@
 #define MFS_KRPC_NODE6_BYTES 38  /* id, IPv6, port */
 #define MFS_KRPC_PEER4_BYTES 6   /* compact peer info: IPv4, port */
 #define MFS_KRPC_PEER6_BYTES 18
-#define MFS_KRPC_ARENA 256       /* bencode nodes a message needs, at most */
 #define MFS_KRPC_MSG_MAX 1500    /* the largest datagram written or read */
+/* bencode nodes a datagram can hold, at most: every value takes 2 bytes or more. */
+#define MFS_KRPC_ARENA (MFS_KRPC_MSG_MAX / 2 + 1)
 
 enum mfs_krpc_method {
 	MFS_KRPC_UNKNOWN = 0, /* a query for a method not below: answer 204 */
@@ -78,8 +79,8 @@ struct mfs_krpc_msg {
 	size_t error_msg_len;
 };
 
-/* Parses one datagram buf[len] into *m, using arena[arena_n] (at least
- * MFS_KRPC_ARENA is enough for any message that fits MFS_KRPC_MSG_MAX).
+/* Parses one datagram buf[len] into *m, using arena[arena_n]
+ * (MFS_KRPC_ARENA nodes are enough for any datagram of MFS_KRPC_MSG_MAX).
  * Checks the shape BEP 5 and BEP 44 give: a dictionary with "t" and "y";
  * a query's "q" and "a" with its 20-byte "id" and the arguments its method
  * requires (for a put: a token and a valid value; a mutable put also a

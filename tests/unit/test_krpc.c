@@ -320,6 +320,13 @@ Test(krpc, values_over_1000_bytes_and_oversized_datagrams_are_refused)
 	n = snprintf(buf, sizeof buf, "d1:rd2:id20:" ID_M "1:v996:%0996de1:t2:aa1:y1:re", 0);
 	cr_assert_eq(parse(&m, buf, (size_t)n, why, sizeof why), 0, "%s", why);
 	cr_assert_eq(m.v_len, 1000);
+	/* A value of 497 tiny values: the arena holds every value a datagram can. */
+	n = snprintf(buf, sizeof buf, "d1:rd2:id20:" ID_M "1:vl");
+	for (int i = 0; i < 497; i++)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, "0:");
+	n += snprintf(buf + n, sizeof buf - (size_t)n, "ee1:t2:aa1:y1:re");
+	cr_assert_eq(parse(&m, buf, (size_t)n, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(m.v_len, 996);
 	cr_assert_eq(parse(&m, buf, 1501, why, sizeof why), MFS_E_FORMAT);
 	cr_assert(strstr(why, "1501 bytes, more than 1500"), "%s", why);
 }
