@@ -1,5 +1,6 @@
 #include "crypto/hash.h"
 
+#include <errno.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <sodium.h>
@@ -110,4 +111,18 @@ void mfs_keyed_hash(uint8_t *out, size_t outlen, const uint8_t key[static 32],
 		crypto_generichash_update(&st, part2, len2);
 	crypto_generichash_final(&st, out, outlen);
 	sodium_memzero(&st, sizeof st);
+}
+
+int mfs_sha1(uint8_t out[static 20], const void *part1, size_t len1, const void *part2,
+	     size_t len2)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
+		 EVP_DigestUpdate(ctx, part1, len1) == 1 &&
+		 (!part2 || EVP_DigestUpdate(ctx, part2, len2) == 1) &&
+		 EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == 20;
+
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : -ENOMEM;
 }

@@ -23,6 +23,12 @@
  * shorter; no bytes are one empty piece). Defined for any data. */
 void mfs_blob_id(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *data, size_t len);
 
+/* out = SHA-1(part1 || part2) (part2 may be NULL), through OpenSSL's EVP:
+ * only where another protocol fixes it (BEP 44's DHT targets); no format of
+ * megafs's own uses it. 0, or -ENOMEM when OpenSSL fails. */
+int mfs_sha1(uint8_t out[static 20], const void *part1, size_t len1, const void *part2,
+	     size_t len2);
+
 /* out = BLAKE2b-256(data): checksums and named constants, never blob ids. */
 void mfs_hash32(uint8_t out[static 32], const void *data, size_t len);
 

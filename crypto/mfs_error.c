@@ -23,6 +23,8 @@ static const char *const messages[] = {
 		"store made by an older megafs, in a format this one does not read: make a new store with 'megafs init' and copy the files over",
 	[MFS_E_NOKEY - MFS_E_FIRST] =
 		"this channel is private and this volume holds no key that opens it: ask its owner for the link with its read key (megafs://KEY#READ-KEY) or for a grant to this volume's key (megafs id)",
+	[MFS_E_CAS - MFS_E_FIRST] =
+		"the item changed since it was read (its sequence number is not the one given as cas): read it again and retry",
 };
 
 const char *mfs_strerror(int err)

@@ -10,6 +10,9 @@ packages=(
 	util-linux coreutils binutils
 	# net_full.sh: a small ext2 image on a loop device (mkfs.ext2, mount -o loop)
 	e2fsprogs mount
+	# The Mainline DHT's interop tests: real DHT nodes (dht_krpc.sh) and an
+	# independent Ed25519 for the BEP 44 vectors (make_bep44_interop.py)
+	python3-libtorrent python3-cryptography
 )
 
 missing=()

@@ -20,6 +20,7 @@ static const int errnos[] = {
 	[MFS_E_OLDSTORE - MFS_E_FIRST] = EIO,
 	[MFS_E_OVERWRITTEN - MFS_E_FIRST] = EIO, /* a commit with nowhere left to go */
 	[MFS_E_NOKEY - MFS_E_FIRST] = EACCES,   /* a private channel this volume cannot read */
+	[MFS_E_CAS - MFS_E_FIRST] = EAGAIN,     /* a DHT put that lost a race (no FUSE path yet) */
 };
 
 /* A code added to mfs_error.h must be given its errno here. */

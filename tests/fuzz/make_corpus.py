@@ -191,5 +191,53 @@ def volmap():
     write("volmap", "superblock-version-4", sb(2, 1, 5, version=4))
 
 
-for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet, volmap):
+def bep5_packets():
+    """(name, bytes) of each example packet of the golden vector bep5-krpc.txt."""
+    for line in vector("bep5-krpc.txt").decode().splitlines():
+        if line and not line.startswith("#"):
+            yield tuple(line.split("\t", 1))
+
+
+def bencode():
+    """BEP 5's example packets (the golden vector bep5-krpc.txt), a few
+    canonical values, and the refusals the parser names."""
+    for name, packet in bep5_packets():
+        write("bencode", "ok-bep5-" + name, packet)
+    write("bencode", "ok-ints", "li0ei-1ei9223372036854775807ei-9223372036854775808ee")
+    write("bencode", "ok-nested", "d0:le1:ad1:bl1:cdeee2:zzi1ee")
+    write("bencode", "ok-binary", b"3:\x00\x01\xff")
+    write("bencode", "bad-leading-zero", "i03e")
+    write("bencode", "bad-minus-zero", "i-0e")
+    write("bencode", "bad-overflow", "i9223372036854775808e")
+    write("bencode", "bad-unsorted", "d1:bi1e1:ai2ee")
+    write("bencode", "bad-duplicate", "d1:ai1e1:ai2ee")
+    write("bencode", "bad-long-string", "9:abc")
+    write("bencode", "bad-deep", "l" * 40 + "e" * 40)
+    write("bencode", "bad-trailing", "i1ei2e")
+
+
+def krpc():
+    """BEP 5's example packets, BEP 44's get and put both ways, and
+    datagrams the parser refuses."""
+    for name, packet in bep5_packets():
+        write("krpc", ("bad-" if "nodes" in name else "ok-") + name, packet)
+    nid, tgt = b"abcdefghij0123456789", b"mnopqrstuvwxyz123456"
+    node4 = tgt + bytes([127, 0, 0, 1, 0x1a, 0xe1])
+    node6 = tgt + bytes(15) + b"\x01" + b"\x1a\xe1"
+    write("krpc", "ok-get", b"d1:ad2:id20:" + nid + b"3:seqi4e6:target20:" + tgt +
+          b"e1:q3:get1:t2:aa1:y1:qe")
+    write("krpc", "ok-put-mutable", b"d1:ad3:casi3e2:id20:" + nid + b"1:k32:" + b"k" * 32 +
+          b"4:salt6:foobar3:seqi4e3:sig64:" + b"s" * 64 + b"5:token2:tk1:v12:Hello World!e"
+          b"1:q3:put1:t2:aa1:y1:qe")
+    write("krpc", "ok-get-answer", b"d2:ip6:\x7f\x00\x00\x01\x1a\xe11:rd2:id20:" + tgt +
+          b"1:k32:" + b"k" * 32 + b"5:nodes26:" + node4 + b"6:nodes638:" + node6 +
+          b"3:seqi4e3:sig64:" + b"s" * 64 + b"5:token2:tk1:vli1eee1:t2:aa1:v4:LT\x02\x001:y1:re")
+    write("krpc", "bad-put-no-sig", b"d1:ad2:id20:" + nid + b"1:k32:" + b"k" * 32 +
+          b"5:token2:tk1:vi1ee1:q3:put1:t2:aa1:y1:qe")
+    write("krpc", "bad-values", b"d1:rd2:id20:" + tgt + b"6:valuesl5:abcdeee1:t2:aa1:y1:re")
+    write("krpc", "bad-kind", "d1:t2:aa1:y1:xe")
+
+
+for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet, volmap,
+             bencode, krpc):
     make()

@@ -27,6 +27,7 @@ static const struct {
 	{MFS_E_OLDSTORE, EIO, "MFS_E_OLDSTORE"},
 	{MFS_E_OVERWRITTEN, EIO, "MFS_E_OVERWRITTEN"},
 	{MFS_E_NOKEY, EACCES, "MFS_E_NOKEY"},
+	{MFS_E_CAS, EAGAIN, "MFS_E_CAS"},
 };
 
 #define CASES (sizeof cases / sizeof cases[0])
