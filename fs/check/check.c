@@ -118,7 +118,7 @@ static int id_cmp(const void *a, const void *b)
 
 /* Writes damaged blob id again with bytes from refetch: 0 when it then
  * reads, else why not. */
-static int refetch_one(struct check *c, const uint8_t *id)
+static int refetch_one(struct check *c, const uint8_t *id, const char **why)
 {
 	uint8_t name[MFS_BLOB_OBJ_NAME_MAX], *blob = NULL;
 	struct mfs_vtxn *t;
@@ -126,15 +126,22 @@ static int refetch_one(struct check *c, const uint8_t *id)
 	size_t len = 0;
 	int rc = c->refetch->fetch(c->refetch->ctx, id, &blob, &len);
 
-	if (rc == 0)
+	*why = "no peer sent it";
+	if (rc == 0) {
+		*why = "writing it again failed";
 		rc = mfs_vtxn_begin(c->v, 1, &t);
+	}
 	if (rc == 0) {
 		rc = mfs_blob_restore(t, id, blob, len);
+		if (rc == MFS_E_CORRUPT)
+			*why = "the bytes sent are not this blob, refused";
 		rc = rc == 0 ? mfs_vtxn_commit(t) : (mfs_vtxn_abort(t), rc);
 	}
 	free(blob);
-	if (rc == 0)
+	if (rc == 0) {
+		*why = "it does not read back";
 		rc = mfs_vtxn_begin(c->v, 0, &t);
+	}
 	if (rc == 0) {
 		rc = mfs_obj_check(t, name, mfs_blob_object_name(name, id), &lost);
 		mfs_vtxn_abort(t);
@@ -151,14 +158,15 @@ static void refetch_bad(struct check *c)
 
 	for (size_t i = 0; i < c->nbad; i++) {
 		char hex[2 * MFS_BLOB_ID_BYTES + 1];
-		int rc = refetch_one(c, c->bad[i]);
+		const char *why;
+		int rc = refetch_one(c, c->bad[i], &why);
 
 		mfs_hex_encode(hex, c->bad[i], MFS_BLOB_ID_BYTES);
 		if (rc == 0) {
 			c->rep->refetched++;
 			say(c, "refetched  blob %s: written again with a peer's copy", hex);
 		} else {
-			say(c, "not found  blob %s: no peer sent it (%s)", hex, mfs_strerror(rc));
+			say(c, "not found  blob %s: %s (%s)", hex, why, mfs_strerror(rc));
 			memmove(c->bad[kept++], c->bad[i], MFS_BLOB_ID_BYTES);
 		}
 	}

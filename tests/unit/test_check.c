@@ -167,6 +167,8 @@ Test(check, repair_writes_damaged_blobs_again_from_a_peer_and_refuses_wrong_byte
 	cr_assert_eq(r.refetched, 1, "%s", said.text);
 	cr_assert_not_null(strstr(said.text, "refetched  blob "), "%s", said.text);
 	cr_assert_not_null(strstr(said.text, "not found  blob "), "%s", said.text);
+	cr_assert_not_null(strstr(said.text, ": the bytes sent are not this blob, refused ("), "%s",
+			   said.text);
 	/* a.bin is whole again: only b.bin is named. */
 	cr_assert_null(strstr(said.text, "a.bin"), "%s", said.text);
 	cr_assert_not_null(strstr(said.text, "damaged    channel \"Films\": b.bin (1 of its blobs)"),
