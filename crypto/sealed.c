@@ -322,7 +322,7 @@ int mfs_sealed_find(const json_t *collections, const char **b64, size_t *b64_len
 	items = json_object_get(c, "items");
 	item = json_array_get(items, 0);
 	if (json_object_size(c) != 2 || !json_is_array(items) || json_array_size(items) != 1 ||
-	    !json_is_string(item))
+	    !json_is_string(item) || json_string_length(item) == 0)
 		return MFS_E_FORMAT;
 	*b64 = json_string_value(item);
 	*b64_len = json_string_length(item);

@@ -57,9 +57,10 @@ int mfs_sealed_open(uint8_t **body, size_t *len, const char *b64, size_t b64_len
 		    const uint8_t pk[static MFS_SIGN_PK_BYTES], uint64_t seq,
 		    const uint8_t *read_key, const uint8_t *id_sk, const uint8_t *id_pk);
 
-/* The envelope of a sealed manifest's collections: 1 and *b64 (borrowed)
- * when collections is the sealed form, 0 when it is a public manifest's,
- * MFS_E_FORMAT when it uses the sealed title in another shape. */
+/* The envelope of a sealed manifest's collections: 1 and *b64 (borrowed,
+ * never empty) when collections is the sealed form, 0 when it is a public
+ * manifest's, MFS_E_FORMAT when it uses the sealed title in another shape
+ * (an empty envelope included). */
 int mfs_sealed_find(const json_t *collections, const char **b64, size_t *b64_len);
 
 /* [{"items":[b64],"title":MFS_SEALED_TITLE}] (a new reference) or NULL. */

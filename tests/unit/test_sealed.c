@@ -222,6 +222,11 @@ Test(sealed, the_sealed_form_is_one_collection_no_public_manifest_can_have)
 	bad = json_pack("[{s:[s,s], s:s}]", "items", "a", "b", "title", MFS_SEALED_TITLE);
 	cr_assert_eq(mfs_sealed_find(bad, &b64, &n), MFS_E_FORMAT);
 	json_decref(bad);
+	/* Found by fuzz_sealed (4.1 M runs): an empty envelope is no envelope. */
+	bad = json_pack("[{s:[s], s:s}]", "items", "", "title", MFS_SEALED_TITLE);
+	cr_assert_eq(mfs_sealed_find(bad, &b64, &n), MFS_E_FORMAT);
+	cr_assert_null(b64);
+	json_decref(bad);
 	bad = json_pack("[{s:[s], s:s}]", "items", "QUJD", "title", "Films");
 	cr_assert_eq(mfs_sealed_find(bad, &b64, &n), 0);
 	json_decref(bad);
