@@ -187,6 +187,20 @@ Test(check, repair_writes_damaged_blobs_again_from_a_peer_and_refuses_wrong_byte
 	said.text[0] = 0;
 	cr_assert_eq(mfs_check_volume(f.vol, 0, NULL, collect, &said, &r), 0);
 	cr_assert_eq(r.damaged, 1, "%s", said.text);
+
+	/* A blob whose slot 0 (its length) is gone can still be deleted: the
+	 * slots the map lists for it are freed, all of them. */
+	{
+		struct mfs_volume_stats before, after;
+
+		write_over_blob_slot(f.store, f.vol, a[0], 0);
+		cr_assert_eq(mfs_volume_stats(f.vol, &before), 0);
+		cr_assert_eq(mfs_vtxn_begin(f.vol, 1, &t), 0);
+		cr_assert_eq(mfs_blob_delete(t, a[0]), 0);
+		cr_assert_eq(mfs_vtxn_commit(t), 0);
+		cr_assert_eq(mfs_volume_stats(f.vol, &after), 0);
+		cr_assert_geq(before.used_slots - after.used_slots, 2, "both of its slots freed");
+	}
 	tu_fixture_close(&f);
 }
 
