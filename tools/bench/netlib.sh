@@ -88,13 +88,19 @@ free_port() {
 # status_kib PID FIELD: a KiB field of /proc/PID/status (VmHWM: the peak
 
 
-# watchdog PID SECS WHAT: ends PID when it runs longer than SECS.
-watchdog() {
+# gone_within PID SECS: 0 once PID has exited, 1 when it still runs after SECS.
+gone_within() {
 	local i
 	for (( i = 0; i < $2 * 10; i++ )); do
 		kill -0 "$1" 2>/dev/null || return 0
 		sleep 0.1
 	done
+	return 1
+}
+
+# watchdog PID SECS WHAT: ends PID when it runs longer than SECS.
+watchdog() {
+	gone_within "$1" "$2" && return 0
 	log "$3: still running after $2 s, ended"
 	kill -TERM "$1" 2>/dev/null || true
 }
@@ -146,11 +152,7 @@ mfs_mount() {
 
 mfs_umount() { # MNT PID
 	timeout 60 "$megafs" umount "$1" || fusermount3 -u "$1" || umount -l "$1"
-	local i
-	for i in $(seq 50); do
-		kill -0 "$2" 2>/dev/null || return 0
-		sleep 0.1
-	done
+	gone_within "$2" 5 && return 0
 	log "megafs: the daemon $2 outlived its unmount, killed"
 	kill -KILL "$2" 2>/dev/null || true
 }
