@@ -21,6 +21,7 @@ cp -a "$MEGAFS_STORE" "$T/evil"
 id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["chunks"][1]["id"])' \
 	"$T/film.json")
 [ "$(status_of megafs fsck)" = 0 ] || fail "a whole volume: $(cat "$T/out")"
+expect_fail "--listen: megafs fsck serves nobody" megafs fsck --repair --listen 127.0.0.1:0
 
 # The disk loses the blob: every one of its slots overwritten in place.
 slots=$("$MFS_TEST_BLOB_SLOTS" "$MEGAFS_STORE" "$MEGAFS_PASSWORD" "$id")
