@@ -499,7 +499,9 @@ static int learn_layout(struct mfs_store *s, const char *dir)
 		/* In key order: slot position n is the n-th key. */
 		if (rc == 0 && w[i].n > s->hdr.slot_count - n)
 			rc = MFS_E_CORRUPT;
-		if (rc == 0)
+		/* A share of the key space may hold no key (a small store): no
+		 * offsets, and no buffer to copy from. */
+		if (rc == 0 && w[i].n > 0)
 			memcpy(s->offsets + n, w[i].offs, (size_t)w[i].n * sizeof *s->offsets);
 		if (rc == 0)
 			n += w[i].n;
