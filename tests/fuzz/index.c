@@ -14,7 +14,10 @@
  * set to it before sealing (a record with another key only fails to open,
  * which teaches nothing). The blob source hands out the nodes in the order
  * they are asked for, whatever id is asked, then says "not found". A
- * chunk the cursor finds must have the length its place in the file says. */
+ * chunk the cursor finds must have the length its place in the file says.
+ * Each node is sealed once per input, when first asked for, and handed out
+ * as a copy after that: the four walks ask for the same nodes, and sealing
+ * was nine tenths of the target's time (550 runs/s). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,38 +34,51 @@
 struct nodes {
 	const uint8_t *data[MAX_NODES];
 	size_t len[MAX_NODES];
+	uint8_t *sealed[MAX_NODES];
+	size_t sealed_len[MAX_NODES];
 	size_t count, next;
 	uint8_t key[MFS_CHUNK_KEY_BYTES];
 };
+
+static int seal_node(struct nodes *n, size_t i)
+{
+	uint8_t *copy;
+	size_t plain_len = n->len[i];
+
+	if (!(copy = malloc(plain_len)))
+		return -ENOMEM;
+	memcpy(copy, n->data[i], plain_len);
+	for (size_t off = MFS_INDEX_HEADER; off + MFS_INDEX_RECORD <= plain_len;
+	     off += MFS_INDEX_RECORD)
+		memcpy(copy + off + MFS_BLOB_ID_BYTES, n->key, MFS_CHUNK_KEY_BYTES);
+	n->sealed_len[i] = mfs_blob_len(mfs_chunk_padded_len(plain_len));
+	n->sealed[i] = malloc(n->sealed_len[i]);
+	if (n->sealed[i])
+		mfs_chunk_seal(n->sealed[i], copy, plain_len, n->key);
+	free(copy);
+	return n->sealed[i] ? 0 : -ENOMEM;
+}
 
 static int get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 	       size_t *len)
 {
 	struct nodes *n = ctx;
-	const uint8_t *plain;
-	uint8_t *copy;
-	size_t plain_len, blob_len;
+	size_t i;
+	int rc;
 
 	(void)id;
 	if (n->next >= n->count)
 		return MFS_E_NOTFOUND;
-	plain = n->data[n->next];
-	plain_len = n->len[n->next++];
-	if (plain_len == 0 || plain_len > CHUNK_SIZE)
+	i = n->next++;
+	if (n->len[i] == 0 || n->len[i] > CHUNK_SIZE)
 		return MFS_E_NOTFOUND;
-	if (!(copy = malloc(plain_len)))
+	if (!n->sealed[i] && (rc = seal_node(n, i)) != 0)
+		return rc;
+	if (!(*blob = malloc(n->sealed_len[i])))
 		return -ENOMEM;
-	memcpy(copy, plain, plain_len);
-	for (size_t off = MFS_INDEX_HEADER; off + MFS_INDEX_RECORD <= plain_len;
-	     off += MFS_INDEX_RECORD)
-		memcpy(copy + off + MFS_BLOB_ID_BYTES, n->key, MFS_CHUNK_KEY_BYTES);
-	blob_len = mfs_blob_len(mfs_chunk_padded_len(plain_len));
-	*blob = malloc(blob_len);
-	if (*blob)
-		mfs_chunk_seal(*blob, copy, plain_len, n->key);
-	free(copy);
-	*len = blob_len;
-	return *blob ? 0 : -ENOMEM;
+	memcpy(*blob, n->sealed[i], n->sealed_len[i]);
+	*len = n->sealed_len[i];
+	return 0;
 }
 
 static int count_blob(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES])
@@ -147,5 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n.next = 0;
 	mfs_entry_foreach_blob(&e, &src, count_blob, &named);
 	mfs_entry_clear(&e);
+	for (size_t i = 0; i < n.count; i++)
+		free(n.sealed[i]);
 	return 0;
 }
