@@ -20,6 +20,8 @@
 #define STABLE_MS 10000           /* a connection this old resets the backoff */
 #define DEFAULT_INTERVAL_S 60     /* until the tracker names one */
 #define MAX_INTERVAL_S 86400
+/* What may pile up unsent past the messages a connection starts with. */
+#define TX_SLACK_BYTES (4 * (size_t)MFS_TRACKER_MESSAGE_MAX)
 
 struct announce {
 	uint8_t key[MFS_TRACKER_KEY_BYTES];
@@ -33,12 +35,6 @@ struct pending {
 	uint8_t key[MFS_TRACKER_KEY_BYTES];
 	uint64_t sequence;
 	char *json;
-	size_t len;
-};
-
-struct out_item {
-	struct out_item *next;
-	char *data;
 	size_t len;
 };
 
@@ -70,9 +66,10 @@ struct mfs_tracker_client {
 	struct announce *anns;
 	size_t nanns, anns_cap;
 	struct pending *pending;
-	struct out_item *head, *tail;
-	size_t head_sent;
+	struct mfs_ws_tx tx;      /* what is to be sent */
+	size_t tx_max;            /* what tx may hold; see on_established */
 	struct mfs_ws_rx rx;       /* the message arriving */
+	int stalled;              /* dropped for not reading, until the next connect */
 	int freeing;
 	int handles_open;         /* the two timers and the lws context */
 	unsigned char scratch[LWS_PRE + MFS_WS_FRAGMENT_BYTES];
@@ -87,57 +84,40 @@ static const lws_retry_bo_t idle_policy = {
 
 /* ---- the output queue --------------------------------------------------- */
 
-static void drop_queue(struct mfs_tracker_client *c)
-{
-	for (struct out_item *i = c->head, *next; i; i = next) {
-		next = i->next;
-		free(i->data);
-		free(i);
-	}
-	c->head = c->tail = NULL;
-	c->head_sent = 0;
-}
+static void report_error(struct mfs_tracker_client *c, const char *fmt, const char *detail);
 
 /* Queues text (taking it; rc from its builder) when connected: whatever is
- * not sent now is sent again after the next connect. */
+ * not sent now is sent again after the next connect. A tracker that lets
+ * more than tx_max bytes pile up is not reading: it is dropped and dialled
+ * again (everything is sent anew then). */
 static void send_built(struct mfs_tracker_client *c, int rc, char *text, size_t len)
 {
-	struct out_item *i;
+	struct mfs_ws_msg *m;
 
-	if (rc != 0 || !c->up || !(i = malloc(sizeof *i))) {
+	if (rc != 0 || !c->up) {
 		free(text);
 		return;
 	}
-	i->data = text;
-	i->len = len;
-	i->next = NULL;
-	if (c->tail)
-		c->tail->next = i;
-	else
-		c->head = i;
-	c->tail = i;
-	lws_callback_on_writable(c->wsi);
+	if (!(m = mfs_ws_msg_new(text, len)))
+		return;
+	rc = mfs_ws_tx_push(&c->tx, m, c->tx_max);
+	mfs_ws_msg_unref(m);
+	if (rc == -ENOBUFS && !c->stalled) {
+		c->stalled = 1;
+		report_error(c, "%s", "the tracker stopped reading what it is sent; dialling again");
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
+	if (rc == 0)
+		lws_callback_on_writable(c->wsi);
 }
 
 static int write_next(struct mfs_tracker_client *c)
 {
-	struct out_item *i = c->head;
-	int done;
+	int more = mfs_ws_tx_write(&c->tx, c->wsi, c->scratch);
 
-	if (!i)
-		return 0;
-	done = mfs_ws_write_fragment(c->wsi, c->scratch, i->data, i->len, &c->head_sent);
-	if (done < 0)
+	if (more < 0)
 		return -1;
-	if (done) {
-		c->head = i->next;
-		if (!c->head)
-			c->tail = NULL;
-		c->head_sent = 0;
-		free(i->data);
-		free(i);
-	}
-	if (c->head)
+	if (more)
 		lws_callback_on_writable(c->wsi);
 	return 0;
 }
@@ -286,17 +266,21 @@ static void on_established(struct mfs_tracker_client *c)
 	c->up = 1;
 	c->up_since = uv_now(c->loop);
 	c->last_error[0] = '\0';
+	c->stalled = 0;
+	/* Everything a connection starts with is queued whatever its size (a
+	 * cap under it would drop every connection); the cap is what more
+	 * may pile up while the tracker does not read. */
+	c->tx_max = SIZE_MAX;
 	for (size_t i = 0; i < c->nsubs; i++)
 		send_subscribe(c, c->subs[i]);
 	for (size_t i = 0; i < c->nanns; i++)
 		send_announce(c, &c->anns[i], MFS_TRACKER_EVENT_STARTED);
 	for (struct pending *p = c->pending; p; p = p->next)
 		send_publish(c, p);
+	c->tx_max = c->tx.queued + TX_SLACK_BYTES;
 	if (c->cb.connected)
 		c->cb.connected(c->ctx, 1);
 }
-
-static void report_error(struct mfs_tracker_client *c, const char *fmt, const char *detail);
 
 /* A connect that failed: why, once until the reason changes or a connect
  * succeeds (a tracker away for an hour is said once, not every 10 s). */
@@ -330,7 +314,7 @@ static void on_lost(struct mfs_tracker_client *c)
 		c->backoff_ms = BACKOFF_MIN_MS;
 	c->up = 0;
 	c->wsi = NULL;
-	drop_queue(c);
+	mfs_ws_tx_clear(&c->tx);
 	mfs_ws_rx_done(&c->rx);
 	if (c->freeing)
 		return;
@@ -540,7 +524,7 @@ static void finish_free(struct mfs_tracker_client *c)
 {
 	if (c->handles_open > 0 || c->resolving)
 		return;
-	drop_queue(c);
+	mfs_ws_tx_clear(&c->tx);
 	for (struct pending *p = c->pending, *next; p; p = next) {
 		next = p->next;
 		free(p->json);

@@ -93,18 +93,6 @@ static struct hnode *htab_first(const struct htab *t, uint64_t hash)
 
 /* ---- state ----------------------------------------------------------- */
 
-/* One message, queued to one or many connections. */
-struct out_msg {
-	size_t refs;
-	size_t len;
-	char *data;
-};
-
-struct out_item {
-	struct out_item *next;
-	struct out_msg *msg;
-};
-
 struct conn;
 
 /* One announced peer of a key. */
@@ -158,9 +146,7 @@ struct conn {
 	char host[INET6_ADDRSTRLEN];
 	struct conn *prev, *next;
 	struct mfs_ws_rx rx;          /* the message being received */
-	/* the output queue; head_sent bytes of the head are written */
-	struct out_item *head, *tail;
-	size_t head_sent, queued;
+	struct mfs_ws_tx tx;          /* what is to be sent */
 	/* a close to send at the next writeable callback */
 	enum lws_close_status close_status;
 	const char *close_reason;
@@ -497,40 +483,6 @@ static void address_key(const struct mfs_tracker_server *s,
 
 /* ---- output ---------------------------------------------------------------- */
 
-static void msg_unref(struct out_msg *m)
-{
-	if (m && --m->refs == 0) {
-		free(m->data);
-		free(m);
-	}
-}
-
-/* Wraps text (taking it) as a message with one reference. NULL: text freed. */
-static struct out_msg *msg_new(char *text, size_t len)
-{
-	struct out_msg *m = malloc(sizeof *m);
-
-	if (!m) {
-		free(text);
-		return NULL;
-	}
-	m->refs = 1;
-	m->len = len;
-	m->data = text;
-	return m;
-}
-
-static void drop_queue(struct conn *c)
-{
-	for (struct out_item *i = c->head, *next; i; i = next) {
-		next = i->next;
-		msg_unref(i->msg);
-		free(i);
-	}
-	c->head = c->tail = NULL;
-	c->head_sent = c->queued = 0;
-}
-
 /* Closes c: with a close frame when it can still be written, else at once. */
 static void conn_close(struct conn *c, enum lws_close_status status, const char *reason)
 {
@@ -538,55 +490,47 @@ static void conn_close(struct conn *c, enum lws_close_status status, const char 
 		return;
 	c->close_status = status;
 	c->close_reason = reason;
-	drop_queue(c);
+	mfs_ws_tx_clear(&c->tx);
 	lws_callback_on_writable(c->wsi);
 }
 
 /* Queues m (adds a reference) to c. A client that does not read what it is
  * sent is closed at once: it could not read a close frame either. */
-static void enqueue(struct conn *c, struct out_msg *m)
+static void enqueue(struct conn *c, struct mfs_ws_msg *m)
 {
-	struct out_item *i;
+	int rc;
 
 	if (c->close_status)
 		return;
-	if (c->queued + m->len > c->s->queue_cap) {
-		drop_queue(c);
+	rc = mfs_ws_tx_push(&c->tx, m, c->s->queue_cap);
+	if (rc == -ENOBUFS) {
+		mfs_ws_tx_clear(&c->tx);
 		c->close_status = LWS_CLOSE_STATUS_POLICY_VIOLATION;
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		return;
 	}
-	if (!(i = malloc(sizeof *i))) {
+	if (rc != 0) {
 		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
 		return;
 	}
-	m->refs++;
-	i->msg = m;
-	i->next = NULL;
-	if (c->tail)
-		c->tail->next = i;
-	else
-		c->head = i;
-	c->tail = i;
-	c->queued += m->len;
 	lws_callback_on_writable(c->wsi);
 }
 
 /* Sends a freshly built text (rc from its builder) to c alone. */
 static void send_built(struct conn *c, int rc, char *text, size_t len)
 {
-	struct out_msg *m;
+	struct mfs_ws_msg *m;
 
 	if (rc != 0) {
 		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
 		return;
 	}
-	if (!(m = msg_new(text, len))) {
+	if (!(m = mfs_ws_msg_new(text, len))) {
 		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
 		return;
 	}
 	enqueue(c, m);
-	msg_unref(m);
+	mfs_ws_msg_unref(m);
 }
 
 static void send_error(struct conn *c, enum mfs_tracker_action request, const uint8_t *key,
@@ -602,9 +546,7 @@ static void send_error(struct conn *c, enum mfs_tracker_action request, const ui
 /* Writes the next fragment of the queue's head. 0 or -1 (close). */
 static int conn_write(struct conn *c)
 {
-	struct out_item *i = c->head;
-	size_t before = c->head_sent;
-	int done;
+	int more;
 
 	if (c->close_status) {
 		if (c->close_reason)
@@ -612,22 +554,9 @@ static int conn_write(struct conn *c)
 					 strlen(c->close_reason));
 		return -1;
 	}
-	if (!i)
-		return 0;
-	done = mfs_ws_write_fragment(c->wsi, c->s->scratch, i->msg->data, i->msg->len,
-				     &c->head_sent);
-	if (done < 0)
+	if ((more = mfs_ws_tx_write(&c->tx, c->wsi, c->s->scratch)) < 0)
 		return -1;
-	c->queued -= c->head_sent - before;
-	if (done) {
-		c->head = i->next;
-		if (!c->head)
-			c->tail = NULL;
-		c->head_sent = 0;
-		msg_unref(i->msg);
-		free(i);
-	}
-	if (c->head)
+	if (more)
 		lws_callback_on_writable(c->wsi);
 	return 0;
 }
@@ -801,7 +730,7 @@ static void do_publish(struct conn *c, struct mfs_tracker_msg *m)
 {
 	struct mfs_tracker_server *s = c->s;
 	struct mfs_manifest man;
-	struct out_msg *push;
+	struct mfs_ws_msg *push;
 	struct topic *t;
 	struct stored **drop = NULL;
 	size_t ndrop = 0;
@@ -852,11 +781,11 @@ static void do_publish(struct conn *c, struct mfs_tracker_msg *m)
 	if (!(t = topic_find(s, m->key, 0)) || t->nsubs == 0)
 		return;
 	if (mfs_tracker_build_publish(&text, &len, m->manifest, m->manifest_len) != 0 ||
-	    !(push = msg_new(text, len)))
+	    !(push = mfs_ws_msg_new(text, len)))
 		return; /* out of memory: subscribers get it on their next subscribe */
 	for (size_t i = 0; i < t->nsubs; i++)
 		enqueue(t->subs[i], push);
-	msg_unref(push);
+	mfs_ws_msg_unref(push);
 }
 
 static void remove_record(struct topic *t, size_t i)
@@ -1184,7 +1113,7 @@ static void conn_free(struct conn *c)
 		remove_records(c->announced[i], c);
 		topic_release(s, c->announced[i]);
 	}
-	drop_queue(c);
+	mfs_ws_tx_clear(&c->tx);
 	if (c->dying) {
 		c->address->dying--;
 		s->dying--;

@@ -204,6 +204,89 @@ int mfs_ws_write_fragment(struct lws *wsi, unsigned char *scratch, const char *d
 	return *sent == len;
 }
 
+struct mfs_ws_msg *mfs_ws_msg_new(char *text, size_t len)
+{
+	struct mfs_ws_msg *m = malloc(sizeof *m);
+
+	if (!m) {
+		free(text);
+		return NULL;
+	}
+	m->refs = 1;
+	m->len = len;
+	m->data = text;
+	return m;
+}
+
+void mfs_ws_msg_unref(struct mfs_ws_msg *m)
+{
+	if (m && --m->refs == 0) {
+		free(m->data);
+		free(m);
+	}
+}
+
+struct mfs_ws_tx_item {
+	struct mfs_ws_tx_item *next;
+	struct mfs_ws_msg *msg;
+};
+
+int mfs_ws_tx_push(struct mfs_ws_tx *tx, struct mfs_ws_msg *m, size_t max)
+{
+	struct mfs_ws_tx_item *i;
+
+	if (m->len > max || tx->queued > max - m->len)
+		return -ENOBUFS;
+	if (!(i = malloc(sizeof *i)))
+		return -ENOMEM;
+	m->refs++;
+	i->msg = m;
+	i->next = NULL;
+	if (tx->tail)
+		tx->tail->next = i;
+	else
+		tx->head = i;
+	tx->tail = i;
+	tx->queued += m->len;
+	return 0;
+}
+
+static void drop_head(struct mfs_ws_tx *tx)
+{
+	struct mfs_ws_tx_item *i = tx->head;
+
+	tx->head = i->next;
+	if (!tx->head)
+		tx->tail = NULL;
+	tx->head_sent = 0;
+	mfs_ws_msg_unref(i->msg);
+	free(i);
+}
+
+int mfs_ws_tx_write(struct mfs_ws_tx *tx, struct lws *wsi, unsigned char *scratch)
+{
+	size_t before = tx->head_sent;
+	int done;
+
+	if (!tx->head)
+		return 0;
+	done = mfs_ws_write_fragment(wsi, scratch, tx->head->msg->data, tx->head->msg->len,
+				     &tx->head_sent);
+	if (done < 0)
+		return -1;
+	tx->queued -= tx->head_sent - before;
+	if (done)
+		drop_head(tx);
+	return tx->head != NULL;
+}
+
+void mfs_ws_tx_clear(struct mfs_ws_tx *tx)
+{
+	while (tx->head)
+		drop_head(tx);
+	tx->queued = 0;
+}
+
 int mfs_ws_rx_add(struct mfs_ws_rx *rx, const void *in, size_t len, size_t remaining, int final,
 		  size_t max)
 {

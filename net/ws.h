@@ -86,6 +86,48 @@ void mfs_ws_rx_done(struct mfs_ws_rx *rx);
 /* Frees rx's memory; rx is empty after. */
 void mfs_ws_rx_clear(struct mfs_ws_rx *rx);
 
+/* A text message to send, shared by every queue it is on (a manifest
+ * pushed to many subscribers is held once). */
+struct mfs_ws_msg {
+	size_t refs;
+	size_t len;
+	char *data;                   /* malloc'ed, freed with the last reference */
+};
+
+/* Makes a message of text[len], taking text (freed on failure too), with
+ * one reference for the caller. NULL when out of memory. */
+struct mfs_ws_msg *mfs_ws_msg_new(char *text, size_t len);
+
+/* Drops a reference; the last frees the message. NULL is fine. */
+void mfs_ws_msg_unref(struct mfs_ws_msg *m);
+
+/* One connection's outgoing messages, written a fragment per writeable
+ * callback: the one send queue of the tracker's client and server.
+ * Embedded in its owner, zeroed to begin. queued counts the bytes not yet
+ * written, the head's unwritten part included. Not thread safe: the
+ * loop's thread. */
+struct mfs_ws_tx_item;
+struct mfs_ws_tx {
+	struct mfs_ws_tx_item *head, *tail;
+	size_t head_sent;             /* bytes of the head already written */
+	size_t queued;
+};
+
+/* Adds m (taking a reference of its own) to the end of tx, unless tx
+ * would then hold more than max bytes. 0; -ENOBUFS when it would (nothing
+ * is added: a peer that does not read what it is sent is the caller's to
+ * drop); -ENOMEM. */
+int mfs_ws_tx_push(struct mfs_ws_tx *tx, struct mfs_ws_msg *m, size_t max);
+
+/* Writes the next fragment of tx's head to wsi through scratch (as
+ * mfs_ws_write_fragment), dropping the head once it is out. 1 when more
+ * is queued (ask for another writeable callback), 0 when tx is empty, -1
+ * when the write failed (the connection must close). */
+int mfs_ws_tx_write(struct mfs_ws_tx *tx, struct lws *wsi, unsigned char *scratch);
+
+/* Drops everything queued; tx is empty after. */
+void mfs_ws_tx_clear(struct mfs_ws_tx *tx);
+
 /* The numeric form of an AF_INET(6) address, "127.0.0.1" for
  * ::ffff:127.0.0.1, into out[INET6_ADDRSTRLEN]. 0 or -EAFNOSUPPORT. */
 int mfs_ws_numeric_host(char *out, size_t out_len, const struct sockaddr *sa);

@@ -3,6 +3,7 @@
  * scripts). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,4 +84,58 @@ Test(ws_rx, a_grown_buffer_is_given_back_after_its_message)
 	cr_assert_null(rx.buf);
 	cr_assert_eq(rx.cap, 0);
 	free(big);
+}
+
+static struct mfs_ws_msg *msg_of(const char *text)
+{
+	struct mfs_ws_msg *m = mfs_ws_msg_new(strdup(text), strlen(text));
+
+	cr_assert_not_null(m);
+	return m;
+}
+
+/* One message on two queues is held once and freed with its last holder
+ * (ASan's leak check and use-after-free catch a miscount). */
+Test(ws_tx, a_message_on_two_queues_is_shared_and_freed_with_the_last)
+{
+	struct mfs_ws_tx a = {0}, b = {0};
+	struct mfs_ws_msg *m = msg_of("manifest");
+
+	cr_assert_eq(mfs_ws_tx_push(&a, m, 100), 0);
+	cr_assert_eq(mfs_ws_tx_push(&b, m, 100), 0);
+	cr_assert_eq(m->refs, 3);
+	mfs_ws_msg_unref(m);
+	cr_assert_eq(a.queued, 8);
+	cr_assert_eq(b.queued, 8);
+	mfs_ws_tx_clear(&a);
+	cr_assert_eq(m->refs, 1, "b still holds it");
+	cr_assert_str_eq(b.head ? m->data : "", "manifest");
+	mfs_ws_tx_clear(&b);
+	cr_assert_null(b.head);
+	cr_assert_null(b.tail);
+	cr_assert_eq(b.queued, 0);
+	mfs_ws_msg_unref(NULL);
+}
+
+/* The cap counts every byte queued: exactly max is taken, one byte more is
+ * refused with nothing added, and a message larger than max never fits. */
+Test(ws_tx, the_cap_counts_every_byte_queued)
+{
+	struct mfs_ws_tx tx = {0};
+	struct mfs_ws_msg *six = msg_of("abcdef"), *four = msg_of("abcd"), *one = msg_of("a");
+
+	cr_assert_eq(mfs_ws_tx_push(&tx, six, 10), 0);
+	cr_assert_eq(mfs_ws_tx_push(&tx, four, 10), 0, "6 + 4 = max");
+	cr_assert_eq(mfs_ws_tx_push(&tx, one, 10), -ENOBUFS);
+	cr_assert_eq(one->refs, 1, "a refused message is not held");
+	cr_assert_eq(tx.queued, 10);
+	mfs_ws_tx_clear(&tx);
+	cr_assert_eq(mfs_ws_tx_push(&tx, six, 5), -ENOBUFS, "larger than max on an empty queue");
+	cr_assert_eq(mfs_ws_tx_push(&tx, six, SIZE_MAX), 0, "no overflow at SIZE_MAX");
+	cr_assert_eq(mfs_ws_tx_push(&tx, four, SIZE_MAX), 0);
+	cr_assert_eq(tx.queued, 10);
+	mfs_ws_tx_clear(&tx);
+	mfs_ws_msg_unref(six);
+	mfs_ws_msg_unref(four);
+	mfs_ws_msg_unref(one);
 }
