@@ -1,4 +1,7 @@
-/* megafs serve: seed the volume's blobs to peers, with no mount. */
+/* megafs serve: seed the volume's blobs to peers, with no mount: every
+ * channel the volume knows, or the ones named. Tells a service manager
+ * when it serves and when it stops (tools/notify). */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +13,34 @@
 #include "fs/channel/channel.h"
 #include "tools/cli.h"
 #include "tools/netopts.h"
+#include "tools/notify.h"
+
+/* The channels links names, each one the volume must know. */
+static int named_channels(struct cli *c, struct mfs_volume *vol, char **links, size_t n,
+			  uint8_t (**out)[MFS_SIGN_PK_BYTES], size_t *count)
+{
+	int rc = 0;
+
+	*count = 0;
+	if (!(*out = calloc(n, sizeof **out)))
+		return cli_fail(c, -ENOMEM, "reading the channels");
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		mfs_link_parse((*out)[i], links[i]); /* checked with the arguments */
+		rc = mfs_channel_find(vol, (*out)[i], NULL, NULL);
+		if (rc == MFS_E_NOTFOUND)
+			cli_fail(c, 0, "this volume does not know %s: subscribe to it first (megafs "
+				 "channel subscribe LINK)", links[i]);
+		else if (rc != 0)
+			cli_fail(c, rc, "looking %s up", links[i]);
+	}
+	if (rc != 0) {
+		free(*out);
+		*out = NULL;
+		return 1;
+	}
+	*count = n;
+	return 0;
+}
 
 int cmd_serve(int argc, char **argv)
 {
@@ -25,6 +56,7 @@ int cmd_serve(int argc, char **argv)
 	uint8_t (*channels)[MFS_SIGN_PK_BYTES] = NULL;
 	size_t n_channels = 0;
 	char key[2 * MFS_NOISE_KEY_BYTES + 1];
+	uint8_t key_scratch[MFS_SIGN_PK_BYTES];
 	sigset_t stop;
 	int opt, status, sig;
 	struct cli c;
@@ -37,9 +69,11 @@ int cmd_serve(int argc, char **argv)
 		if (status != 1)
 			return status ? status : 2;
 	}
-	if (optind != argc)
-		return cli_usage(&c, "usage: megafs serve [--listen HOST:PORT] [--tracker URL]... "
-				 "[--peer ADDR]...");
+	for (int i = optind; i < argc; i++)
+		if (mfs_link_parse(key_scratch, argv[i]) != 0)
+			return cli_usage(&c, "'%s' is not a channel link (megafs://<64 hex digits>, "
+					 "or the hex alone)\nusage: megafs serve [--listen HOST:PORT] "
+					 "[--tracker URL]... [--peer ADDR]... [LINK]...", argv[i]);
 	/* Signals wait for sigwait below; every thread started later inherits
 	 * the mask, so none of them takes SIGINT by surprise. */
 	sigemptyset(&stop);
@@ -49,7 +83,9 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	if (cli_open_volume(&c, &store, &vol) != 0)
 		return 1;
-	status = net_all_channels(&c, vol, &channels, &n_channels);
+	status = optind < argc ? named_channels(&c, vol, argv + optind, (size_t)(argc - optind),
+						&channels, &n_channels)
+			       : net_all_channels(&c, vol, &channels, &n_channels);
 	if (status == 0)
 		status = net_start(&c, &net, vol, NULL, (const uint8_t(*)[MFS_SIGN_PK_BYTES])channels,
 				   n_channels, NULL, NULL, &swarm);
@@ -59,7 +95,9 @@ int cmd_serve(int argc, char **argv)
 		printf("megafs serve: serving %zu channel%s on port %u as node %s\n", n_channels,
 		       n_channels == 1 ? "" : "s", mfs_swarm_port(swarm), key);
 		fflush(stdout);
+		mfs_notify("READY=1");
 		sigwait(&stop, &sig);
+		mfs_notify("STOPPING=1");
 		struct mfs_node_stats st;
 		struct mfs_swarm_manifest_stats ms;
 		mfs_swarm_stats(swarm, &st);

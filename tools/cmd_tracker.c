@@ -19,6 +19,7 @@
 #include "net/tracker_proto.h"
 #include "net/tracker_server.h"
 #include "tools/cli.h"
+#include "tools/notify.h"
 
 enum {
 	TOPT_LISTEN = 1,
@@ -156,6 +157,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	struct run *run = sig->data;
 
 	(void)signum;
+	mfs_notify("STOPPING=1");
 	mfs_tracker_server_stop(run->server);
 	run->server = NULL;
 	uv_close((uv_handle_t *)&run->sigint, NULL);
@@ -282,6 +284,7 @@ int cmd_tracker(int argc, char **argv)
 			"give --tls-cert and --tls-key for wss://\n");
 	}
 	fflush(stdout);
+	mfs_notify("READY=1");
 
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&loop);

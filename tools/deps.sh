@@ -13,6 +13,9 @@ packages=(
 	# The Mainline DHT's interop tests: real DHT nodes (dht_krpc.sh) and an
 	# independent Ed25519 for the BEP 44 vectors (make_bep44_interop.py)
 	python3-libtorrent python3-cryptography
+	# The install test: systemd-analyze verify (and man, for the units'
+	# Documentation=), bash completion; tools/package.sh: dpkg-shlibdeps
+	systemd man-db bash-completion dpkg-dev
 )
 
 missing=()

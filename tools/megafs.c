@@ -43,7 +43,7 @@ static const struct subcommand commands[] = {
 	 "                 [--max-keys N] [--max-bytes N] [--max-keys-per-range N]\n"
 	 "                 [--max-bytes-per-range N] [--interval S]\n"
 	 "                 [--tls-cert FILE --tls-key FILE]"},
-	{"serve", cmd_serve, "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]..."},
+	{"serve", cmd_serve, "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]... [LINK]..."},
 	{"fetch", cmd_fetch, "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY]]..."},
 	{"help", cmd_help, "help [COMMAND]"},
 };
