@@ -551,7 +551,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct mfs_fs *fs = fs_of(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	uint8_t *buf;
+	struct mfs_rread rr;
 	ssize_t got;
 
 	(void)ino;
@@ -565,21 +565,17 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_err(req, -EBADF);
 		return;
 	}
-	buf = malloc(size ? size : 1);
-	if (!buf) {
-		reply_err(req, -ENOMEM);
-		return;
-	}
-	got = mfs_rfile_read(h->rfile, (uint64_t)off, size, buf);
+	/* Straight from the segment cache to the kernel: one copy, and no
+	 * plaintext in a buffer of ordinary memory to wipe. */
+	got = mfs_rfile_read_pinned(h->rfile, (uint64_t)off, size, &rr);
 	if (got < 0) {
 		mfs_log(fs, "a read failed: %s", mfs_strerror((int)got));
 		/* A blob found nowhere is a failed read of a file that exists. */
 		reply_err(req, got == MFS_E_NOTFOUND || got == -ENOENT ? -EIO : (int)got);
 	} else {
-		fuse_reply_buf(req, (const char *)buf, (size_t)got);
-		mfs_memzero(buf, (size_t)got); /* file content, in ordinary memory */
+		fuse_reply_iov(req, rr.iov, rr.count);
 	}
-	free(buf);
+	mfs_rread_release(&rr);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,

@@ -39,6 +39,13 @@ struct seg {
 	uint8_t *data;
 };
 
+/* A read's piece: a segment pinned in the cache, or a guarded buffer of
+ * its own when the cache had no slot free. */
+struct mfs_rpiece {
+	struct seg *seg;
+	uint8_t *own;
+};
+
 struct job {
 	struct mfs_rfile *file;
 	uint64_t chunk;
@@ -316,37 +323,55 @@ static int chunk_ref(struct mfs_rfile *f, uint64_t chunk, struct mfs_chunk_ref *
 	return rc;
 }
 
-/* Copies n bytes at offset at of segment index of chunk ref into out. */
-static int read_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref, uint32_t index,
-			size_t at, size_t n, uint8_t *out)
+static void piece_release(struct mfs_reader *r, struct mfs_rpiece *piece);
+
+/* Segment index of chunk ref, decrypted: pinned in the cache (piece->seg),
+ * or, when every cache slot is in use, in a guarded buffer of the piece's
+ * own (piece->own). *plain points at it until piece_release. */
+static int acquire_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref, uint32_t index,
+			   struct mfs_rpiece *piece, const uint8_t **plain)
 {
 	size_t padded = mfs_chunk_padded_len(ref->length), blob_off, sealed_len;
-	uint8_t *sealed = NULL, *plain;
+	uint8_t *sealed = NULL, *data;
 	int load, rc = 0;
 	struct seg *s;
 
+	piece->seg = NULL;
+	piece->own = NULL;
 	if (mfs_chunk_segment_span(padded, index, &blob_off, &sealed_len) == 0)
 		return MFS_E_CORRUPT;
 	s = seg_acquire(r, ref->id, index, &load);
-	plain = s ? s->data : NULL;
+	data = s ? s->data : NULL;
 	if (load) {
 		sealed = malloc(sealed_len);
-		if (!plain)
-			plain = mfs_secure_alloc(SEG);
-		rc = sealed && plain ? sealed_segment(r, ref, blob_off, sealed_len, sealed) : -ENOMEM;
+		if (!data)
+			data = mfs_secure_alloc(SEG);
+		rc = sealed && data ? sealed_segment(r, ref, blob_off, sealed_len, sealed) : -ENOMEM;
 		if (rc == 0)
-			rc = mfs_chunk_open_segment(plain, sealed, sealed_len, index, padded, ref->key);
+			rc = mfs_chunk_open_segment(data, sealed, sealed_len, index, padded, ref->key);
 		if (s)
 			seg_loaded(r, s, rc == 0);
 		free(sealed);
 	}
-	if (rc == 0)
-		memcpy(out, plain + at, n);
 	if (s)
-		seg_release(r, s);
+		piece->seg = s;
 	else
-		mfs_secure_free(plain);
-	return rc;
+		piece->own = data;
+	if (rc != 0) {
+		piece_release(r, piece);
+		return rc;
+	}
+	*plain = data;
+	return 0;
+}
+
+static void piece_release(struct mfs_reader *r, struct mfs_rpiece *piece)
+{
+	if (piece->seg)
+		seg_release(r, piece->seg);
+	mfs_secure_free(piece->own);
+	piece->seg = NULL;
+	piece->own = NULL;
 }
 
 /* Queues chunks [from, to) of f for read-ahead (r->lock held). */
@@ -378,18 +403,22 @@ static int segment_cached(struct mfs_reader *r, const struct mfs_chunk_ref *ref,
 	return found;
 }
 
-ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *buf)
+/* Where a read's pieces go: emit(ctx, piece, bytes, n) takes the piece
+ * (releases it or keeps it), also when it fails. */
+typedef int (*emit_fn)(void *ctx, struct mfs_rpiece *piece, const uint8_t *bytes, size_t n);
+
+/* The bytes [off, off + len) of f (len already cut at the end of the
+ * file), segment piece by segment piece, in order. */
+static int read_range(struct mfs_rfile *f, uint64_t off, size_t len, emit_fn emit, void *ctx)
 {
 	const struct mfs_file_entry *e = &f->entry;
 	struct mfs_reader *r = f->r;
 	struct mfs_chunk_ref ref;
+	struct mfs_rpiece piece;
+	const uint8_t *plain = NULL;
 	uint64_t pos = off, end;
 	int near, sequential, rc = 0;
 
-	if (off >= e->size)
-		return 0;
-	if (len > e->size - off)
-		len = (size_t)(e->size - off);
 	end = off + len;
 	pthread_mutex_lock(&r->lock);
 	/* The kernel's own readahead arrives on several threads, a little out
@@ -432,7 +461,9 @@ ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *b
 				n = (size_t)(end - pos);
 			if (n > ref.length - in_chunk)
 				n = ref.length - in_chunk;
-			rc = read_segment(r, &ref, index, at, n, buf + (pos - off));
+			rc = acquire_segment(r, &ref, index, &piece, &plain);
+			if (rc == 0)
+				rc = emit(ctx, &piece, plain + at, n);
 			pos += n;
 			in_chunk += n;
 		}
@@ -447,7 +478,89 @@ ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *b
 		queue_ahead(r, f, last, last + 1 + r->cfg.readahead_chunks);
 		pthread_mutex_unlock(&r->lock);
 	}
+	return 0;
+}
+
+struct copy_sink {
+	struct mfs_reader *r;
+	uint8_t *at;
+};
+
+static int emit_copy(void *ctx, struct mfs_rpiece *piece, const uint8_t *bytes, size_t n)
+{
+	struct copy_sink *c = ctx;
+
+	memcpy(c->at, bytes, n);
+	c->at += n;
+	piece_release(c->r, piece);
+	return 0;
+}
+
+/* Cuts a read at the end of the file: the bytes to read, 0 past it. */
+static size_t read_len(const struct mfs_rfile *f, uint64_t off, size_t len)
+{
+	if (off >= f->entry.size)
+		return 0;
+	return len > f->entry.size - off ? (size_t)(f->entry.size - off) : len;
+}
+
+ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *buf)
+{
+	struct copy_sink c = {f->r, buf};
+	int rc;
+
+	if ((len = read_len(f, off, len)) == 0)
+		return 0;
+	rc = read_range(f, off, len, emit_copy, &c);
+	return rc != 0 ? rc : (ssize_t)len;
+}
+
+static int emit_pin(void *ctx, struct mfs_rpiece *piece, const uint8_t *bytes, size_t n)
+{
+	struct mfs_rread *rr = ctx;
+
+	if (rr->count == rr->cap) {
+		size_t cap = rr->cap ? 2 * (size_t)rr->cap : 8;
+		struct iovec *iov = realloc(rr->iov, cap * sizeof *iov);
+		struct mfs_rpiece *pieces = iov ? realloc(rr->pieces, cap * sizeof *pieces) : NULL;
+
+		if (iov)
+			rr->iov = iov;
+		if (!pieces) {
+			piece_release(rr->r, piece);
+			return -ENOMEM;
+		}
+		rr->pieces = pieces;
+		rr->cap = (int)cap;
+	}
+	rr->pieces[rr->count] = *piece;
+	rr->iov[rr->count].iov_base = (void *)bytes;
+	rr->iov[rr->count++].iov_len = n;
+	return 0;
+}
+
+ssize_t mfs_rfile_read_pinned(struct mfs_rfile *f, uint64_t off, size_t len, struct mfs_rread *rr)
+{
+	int rc;
+
+	*rr = (struct mfs_rread){.r = f->r};
+	if ((len = read_len(f, off, len)) == 0)
+		return 0;
+	rc = read_range(f, off, len, emit_pin, rr);
+	if (rc != 0) {
+		mfs_rread_release(rr);
+		return rc;
+	}
 	return (ssize_t)len;
+}
+
+void mfs_rread_release(struct mfs_rread *rr)
+{
+	for (int i = 0; i < rr->count; i++)
+		piece_release(rr->r, &rr->pieces[i]);
+	free(rr->iov);
+	free(rr->pieces);
+	*rr = (struct mfs_rread){.r = rr->r};
 }
 
 /* ---- read-ahead workers ---- */

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "fs/blob/fileentry.h"
 #include "fs/store/session_cache.h"
@@ -61,6 +62,30 @@ void mfs_rfile_close(struct mfs_rfile *f); /* NULL-safe */
  * end of the file), or a negative error (MFS_E_AUTH for a chunk that does
  * not open with its key, MFS_E_NOTFOUND for a blob found nowhere). */
 ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *buf);
+
+/* A read left where its bytes are: count pieces of the reader's segment
+ * cache, pinned (never evicted nor written) until mfs_rread_release, for
+ * a reply that copies them once (fuse_reply_iov) instead of through a
+ * buffer. A piece is a guarded buffer of its own when every cache slot
+ * was pinned. The pointers in iov are valid until the release. */
+struct mfs_rpiece;
+struct mfs_rread {
+	struct iovec *iov;
+	int count;
+	/* the reader's: */
+	struct mfs_reader *r;
+	struct mfs_rpiece *pieces;
+	int cap;
+};
+
+/* mfs_rfile_read's bytes as pinned pieces into *rr (emptied first): the
+ * bytes read (0 and no piece at or past the end of the file) or a
+ * negative error (as mfs_rfile_read; nothing is held then). Release with
+ * mfs_rread_release in every case. */
+ssize_t mfs_rfile_read_pinned(struct mfs_rfile *f, uint64_t off, size_t len, struct mfs_rread *rr);
+/* Unpins rr's pieces (wiping and freeing those of their own) and frees
+ * its arrays; rr is empty after, and may be released again. */
+void mfs_rread_release(struct mfs_rread *rr);
 
 /* Statistics, for tests and benchmarks. */
 struct mfs_reader_stats {

@@ -86,6 +86,67 @@ Test(reader, random_reads_match_the_file)
 	free(buf);
 }
 
+/* Bytes gathered from a pinned read's pieces. */
+static size_t gather(const struct mfs_rread *rr, uint8_t *out)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < rr->count; i++) {
+		memcpy(out + n, rr->iov[i].iov_base, rr->iov[i].iov_len);
+		n += rr->iov[i].iov_len;
+	}
+	return n;
+}
+
+/* The mount replies from pinned pieces: the same bytes as a copying read,
+ * across segment and chunk boundaries and at the end of the file; held
+ * pieces are never evicted, so a cache of 4 segments with 4 pinned still
+ * serves another read (from pieces of its own) and the pinned bytes stay
+ * as they were. */
+Test(reader, pinned_reads_give_the_bytes_and_hold_them)
+{
+	const size_t len = (3u << 20) + 777, seg = 65536;
+	struct mfs_file_entry e;
+	uint8_t *data = ingest(len, 0, &e), *buf = malloc(1u << 20);
+	struct mfs_reader *r;
+	struct mfs_rfile *f;
+	struct mfs_rread held, other;
+	struct mfs_reader_config cfg = {.cache_bytes = 4 * seg};
+	const uint64_t offs[] = {0, seg - 1, (1u << 20) - 100, len - 500, len - 1, len, len + 9};
+	const size_t lens[] = {1, 2, 200, 1000, 1, 10, 10};
+
+	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, NULL, &cfg), 0);
+	cr_assert_eq(mfs_rfile_open(&f, r, &e), 0);
+	for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
+		ssize_t want = offs[i] >= len ? 0 : (ssize_t)(offs[i] + lens[i] > len ? len - offs[i]
+										  : lens[i]);
+
+		cr_assert_eq(mfs_rfile_read_pinned(f, offs[i], lens[i], &held), want, "at %zu", i);
+		cr_assert_eq(gather(&held, buf), (size_t)want);
+		if (want)
+			cr_assert_arr_eq(buf, data + offs[i], (size_t)want);
+		else
+			cr_assert_eq(held.count, 0, "nothing pinned past the end");
+		mfs_rread_release(&held);
+		mfs_rread_release(&held); /* twice is harmless */
+	}
+	/* Four segments pinned (the whole cache), then a read elsewhere. */
+	cr_assert_eq(mfs_rfile_read_pinned(f, seg / 2, 4 * seg, &held), (ssize_t)(4 * seg));
+	cr_assert_eq(held.count, 5, "4 segments straddled: 5 pieces");
+	cr_assert_eq(mfs_rfile_read_pinned(f, 2u << 20, 3 * seg, &other), (ssize_t)(3 * seg));
+	cr_assert_eq(gather(&other, buf), 3 * seg);
+	cr_assert_arr_eq(buf, data + (2u << 20), 3 * seg);
+	mfs_rread_release(&other);
+	cr_assert_eq(gather(&held, buf), 4 * seg);
+	cr_assert_arr_eq(buf, data + seg / 2, 4 * seg, "pinned pieces kept their bytes");
+	mfs_rread_release(&held);
+	mfs_rfile_close(f);
+	mfs_reader_free(r);
+	mfs_entry_clear(&e);
+	free(data);
+	free(buf);
+}
+
 Test(reader, sequential_reads_load_ahead)
 {
 	const size_t len = 24u << 20;
