@@ -17,18 +17,22 @@
  * (build/mfs-bench-crypto: aead_* against xchacha20poly1305_*). Tests hold
  * the result to libsodium's on every length class. */
 
+/* OpenSSL could not run the cipher (no memory, or a provider without
+ * ChaCha20-Poly1305: a FIPS-only or restricted configuration): the
+ * caller runs libsodium's instead, which gives the same bytes. Never a
+ * verdict on the data. */
+#define NO_OPENSSL (-ENOSYS)
+
 /* One pass of RFC 8439 ChaCha20-Poly1305: encrypt writes the tag, decrypt
- * checks it. 0; -ENOMEM when OpenSSL has no context to give; -1 when it
- * fails otherwise or (decrypt) the tag is wrong. */
+ * checks it. 0; NO_OPENSSL; -1 (decrypt) when the tag is wrong: only the
+ * final check of a pass that ran is a verdict. */
 static int ietf(int encrypt, uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad,
 		size_t ad_len, const uint8_t nonce[static MFS_AEAD_IETF_NONCE_BYTES],
 		const uint8_t key[static 32], uint8_t tag[static MFS_AEAD_TAG_BYTES])
 {
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	int n, ok = len <= INT_MAX && ad_len <= INT_MAX;
+	int n, rc = NO_OPENSSL, ok = c && len <= INT_MAX && ad_len <= INT_MAX;
 
-	if (!c)
-		return -ENOMEM;
 	ok = ok && EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, NULL, NULL, encrypt) == 1 &&
 	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, MFS_AEAD_IETF_NONCE_BYTES, NULL) == 1 &&
 	     EVP_CipherInit_ex(c, NULL, NULL, key, nonce, encrypt) == 1;
@@ -38,12 +42,13 @@ static int ietf(int encrypt, uint8_t *out, const uint8_t *in, size_t len, const 
 		ok = EVP_CipherUpdate(c, NULL, &n, ad, (int)ad_len) == 1;
 	if (ok && len > 0)
 		ok = EVP_CipherUpdate(c, out, &n, in, (int)len) == 1;
-	if (ok)
-		ok = EVP_CipherFinal_ex(c, out + len, &n) == 1;
-	if (ok && encrypt)
-		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, MFS_AEAD_TAG_BYTES, tag) == 1;
+	if (ok && !encrypt)
+		rc = EVP_CipherFinal_ex(c, out + len, &n) == 1 ? 0 : -1;
+	else if (ok && EVP_CipherFinal_ex(c, out + len, &n) == 1 &&
+		 EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, MFS_AEAD_TAG_BYTES, tag) == 1)
+		rc = 0;
 	EVP_CIPHER_CTX_free(c);
-	return ok ? 0 : -1;
+	return rc;
 }
 
 /* XChaCha20-Poly1305 as one IETF pass under the HChaCha20 subkey. */
@@ -66,7 +71,6 @@ void mfs_aead_seal(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *a
 {
 	uint8_t tag[MFS_AEAD_TAG_BYTES];
 
-	/* OpenSSL fails only without memory: libsodium's result is the same. */
 	if (xchacha(1, out, in, len, ad, ad_len, nonce, key, tag) == 0)
 		memcpy(out + len, tag, sizeof tag);
 	else
@@ -82,7 +86,7 @@ int mfs_aead_open(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad
 
 	memcpy(tag, in + len, sizeof tag); /* out may be in: the tag goes first */
 	rc = xchacha(0, out, in, len, ad, ad_len, nonce, key, tag);
-	if (rc == -ENOMEM)
+	if (rc == NO_OPENSSL)
 		rc = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(out, NULL, in, len, tag, ad,
 									 ad_len, nonce, key);
 	if (rc != 0) {
@@ -114,7 +118,7 @@ int mfs_aead_ietf_open(uint8_t *out, const uint8_t *in, size_t len, const uint8_
 
 	memcpy(tag, in + len, sizeof tag);
 	rc = ietf(0, out, in, len, ad, ad_len, nonce, key, tag);
-	if (rc == -ENOMEM)
+	if (rc == NO_OPENSSL)
 		rc = crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, NULL, in, len, tag, ad,
 									ad_len, nonce, key);
 	if (rc != 0) {

@@ -1,6 +1,7 @@
 /* crypto/: KDF, AEAD, signatures, the blob (chunk) format, canonical JSON. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <sodium.h> /* the reference the AEAD is held to */
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,22 @@ Test(crypto, aead_round_trip_and_tamper)
  * Noise uses, through OpenSSL: both must give libsodium's bytes exactly, for every length class (empty, under, at and
  * over ChaCha20's 64-byte block and Poly1305's 16, a slot payload, a
  * segment, a chunk), any associated data, and in place. */
+/* The premise of the run: OpenSSL's ciphers and hashes are there (the
+ * fast path), or, under tests/unit/openssl-null.cnf
+ * (unit_*_without_openssl), none is, so every test of this run went
+ * through libsodium's path and still matched. */
+Test(crypto, openssl_runs_as_the_run_expects)
+{
+	EVP_CIPHER *chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+	EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	const int none = getenv("MFS_EXPECT_NO_OPENSSL") != NULL;
+
+	cr_assert_eq(chacha == NULL, none, "ChaCha20-Poly1305 %s", chacha ? "there" : "absent");
+	cr_assert_eq(sha256 == NULL, none, "SHA-256 %s", sha256 ? "there" : "absent");
+	EVP_CIPHER_free(chacha);
+	EVP_MD_free(sha256);
+}
+
 Test(crypto, aead_matches_libsodium_byte_for_byte)
 {
 	static const size_t lens[] = {0, 1, 15, 16, 17, 63, 64, 65, 255, 256, 1000, 65560, 65536,
