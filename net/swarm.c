@@ -518,9 +518,12 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->manifest_stored, NULL);
-	/* What the volume remembers and the node's key: one write
-	 * transaction, one commit (two syncs) before the trackers are asked. */
+	/* The caller's changes, what the volume remembers and the node's key:
+	 * one write transaction, one commit (two syncs) before the trackers
+	 * are asked. */
 	rc = mfs_vtxn_begin(config->vol, 1, &t);
+	if (rc == 0 && config->in_start)
+		rc = config->in_start(config->in_start_ctx, t);
 	if (rc == 0)
 		rc = load_memory(s, t, &urls, &n_urls, &peers, &n_peers);
 	if (rc == 0 && !config->listen && n_urls == 0 && n_peers == 0) {

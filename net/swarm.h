@@ -63,12 +63,19 @@ struct mfs_swarm_config {
 	/* One line about the network (no content, no blob ids); may be NULL. */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
+	/* Writes the caller's own changes into the start's write transaction
+	 * (a mount's new subscription), so that they cost no commit of their
+	 * own on the way to the first byte; may be NULL. An error fails the
+	 * start, with nothing of the transaction committed. */
+	int (*in_start)(void *ctx, struct mfs_vtxn *t);
+	void *in_start_ctx;
 };
 
 struct mfs_swarm;
 
 /* *out is NULL (and 0 returned) when there is nothing to do: no listen
- * address, and no tracker or peer given or remembered for the channels.
+ * address, and no tracker or peer given or remembered for the channels
+ * (in_start has run and its changes are committed then too).
  * Errors: -errno (a listen address in use...), -EINVAL for a bad tracker
  * URL or peer address (logged with the culprit). */
 int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *config);

@@ -42,6 +42,8 @@ struct mount_args {
 	char options[4096];            /* -o, passed to FUSE (ro kept too) */
 	struct net_opts net;
 	int networked;                 /* a network will run (options, or remembered) */
+	int record_at_start;           /* full is recorded in the swarm's start transaction */
+	int subscribed;                /* ...and that subscribed the volume to it */
 };
 
 /* Options mount(8) keeps for itself; they may reach us from /etc/fstab. */
@@ -109,17 +111,32 @@ static int add_options(struct cli *c, struct mount_args *a, const char *opts)
 }
 
 /* Knows the channel (subscribing when the volume does not, keeping the
- * read key or grant the link carries) and says whether the volume owns it. */
-static int channel_role(struct cli *c, struct mfs_volume *vol, const struct mount_args *a,
-			int *owned)
+ * read key or grant the link carries) and says whether the volume owns it.
+ * With a network the change waits for the swarm's start transaction (one
+ * commit fewer before the first byte: record_at_start, a->full kept). */
+static int channel_role(struct cli *c, struct mfs_volume *vol, struct mount_args *a, int *owned)
 {
-	int subscribed, rc = mfs_channel_know(vol, a->full, "", &subscribed, owned);
+	int subscribed, rc = mfs_channel_needs_recording(vol, a->full, owned);
 
-	if (rc != 0)
+	if (rc > 0 && a->networked) {
+		a->record_at_start = 1;
+		return 0;
+	}
+	if (rc > 0)
+		rc = mfs_channel_know(vol, a->full, "", &subscribed, owned);
+	if (rc < 0)
 		return cli_fail(c, rc, "subscribing to %s", a->link);
-	if (subscribed)
+	if (rc == 0 && subscribed)
 		fprintf(stderr, "megafs mount: subscribed to %s\n", a->link);
 	return 0;
+}
+
+/* The swarm's in_start: the link recorded in its start transaction. */
+static int record_in_start(void *ctx, struct mfs_vtxn *t)
+{
+	struct mount_args *a = ctx;
+
+	return a->record_at_start ? mfs_channel_record(t, a->full, "", &a->subscribed) : 0;
 }
 
 /* 1 when the volume holds a manifest of pk it can read. */
@@ -177,15 +194,17 @@ static int open_volume(struct cli *c, struct mount_args *a, const char *link,
 		   mfs_link_parse_full(a->full, link) != 0) {
 		status = cli_fail(c, -ENOMEM, "reading the link");
 	} else {
-		status = channel_role(c, *vol, a, owned);
-		a->keyed = a->keyed || *owned;
 		a->networked = a->net.n_trackers || a->net.n_peers || a->net.listen ||
 			       mfs_swarm_remembers(*vol, a->pk);
+		status = channel_role(c, *vol, a, owned);
+		a->keyed = a->keyed || *owned;
 	}
 	cli_password_clear(pw);
 	cli_password_clear(protect);
-	mfs_secure_free(a->full);
-	a->full = NULL;
+	if (status != 0 || !a->record_at_start) {
+		mfs_secure_free(a->full);
+		a->full = NULL;
+	}
 	if (status != 0) {
 		mfs_volume_close(*vol);
 		mfs_store_close(*store);
@@ -272,8 +291,15 @@ static int serve(struct cli *c, struct mount_args *a, const char *link, struct c
 				.log_ctx = fs,
 				.stored = mfs_fs_poke,
 				.stored_ctx = fs,
+				.in_start = record_in_start,
+				.in_start_ctx = a,
 			};
 			rc = mfs_swarm_start(&swarm, &net);
+			/* The link's key is recorded (or the start failed): gone. */
+			mfs_secure_free(a->full);
+			a->full = NULL;
+			if (rc == 0 && a->subscribed) /* the terminal's stderr still */
+				fprintf(stderr, "megafs mount: subscribed to %s\n", a->link);
 			if (rc != 0)
 				snprintf(msg, sizeof msg, "starting the network: %s", mfs_strerror(rc));
 			if (rc == 0 && swarm && owned)
@@ -338,6 +364,8 @@ static int serve(struct cli *c, struct mount_args *a, const char *link, struct c
 	mfs_fs_free(fs);
 	mfs_volume_close(vol);
 	mfs_store_close(store);
+	mfs_secure_free(a->full); /* a start that never came */
+	a->full = NULL;
 	fuse_opt_free_args(&args);
 	if (status_fd >= 0 && rc != 0)
 		syslog(LOG_ERR, "megafs: the mount of %s ended: %s", a->link, mfs_strerror(rc));

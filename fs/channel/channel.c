@@ -591,25 +591,38 @@ out:
 	return rc;
 }
 
-int mfs_channel_know(struct mfs_volume *vol, const struct mfs_link *link, const char *title,
-		     int *subscribed, int *owned)
+int mfs_channel_needs_recording(struct mfs_volume *vol, const struct mfs_link *link, int *owned)
 {
 	struct mfs_channel ch;
-	struct mfs_vtxn *t;
 	int rc = mfs_channel_find(vol, link->pk, &ch, NULL), known = rc == 0;
 
-	*subscribed = 0;
 	if (owned)
 		*owned = known && ch.owned;
 	if (rc != 0 && rc != MFS_E_NOTFOUND)
 		return rc;
 	/* Nothing to record: known, and the link carries no key (or the
 	 * volume owns the channel and keeps its own). */
-	if (known && (ch.owned || link->kind == MFS_LINK_PUBLIC))
-		return 0;
-	rc = mfs_vtxn_begin(vol, 1, &t);
+	return !(known && (ch.owned || link->kind == MFS_LINK_PUBLIC));
+}
+
+int mfs_channel_record(struct mfs_vtxn *t, const struct mfs_link *link, const char *title,
+		       int *subscribed)
+{
+	struct mfs_channel_list list;
+	int rc = mfs_keyring_load(t, &list), known, owned;
+	long i;
+
+	*subscribed = 0;
 	if (rc != 0)
 		return rc;
+	i = mfs_keyring_find(&list, link->pk);
+	known = i >= 0;
+	owned = known && list.items[i].owned;
+	mfs_keyring_clear(&list);
+	/* The owner keeps its own key; a public link adds nothing to a known
+	 * channel. */
+	if (known && (owned || link->kind == MFS_LINK_PUBLIC))
+		return 0;
 	if (!known) {
 		rc = mfs_keyring_subscribe(t, link->pk, title);
 		*subscribed = rc == 0;
@@ -617,6 +630,24 @@ int mfs_channel_know(struct mfs_volume *vol, const struct mfs_link *link, const 
 	if (rc == 0 && link->kind != MFS_LINK_PUBLIC)
 		rc = mfs_keyring_set_private(t, link->pk, link->kind == MFS_LINK_READ_KEY ?
 						   link->read_key : NULL);
+	if (rc != 0)
+		*subscribed = 0;
+	return rc;
+}
+
+int mfs_channel_know(struct mfs_volume *vol, const struct mfs_link *link, const char *title,
+		     int *subscribed, int *owned)
+{
+	struct mfs_vtxn *t;
+	int rc = mfs_channel_needs_recording(vol, link, owned);
+
+	*subscribed = 0;
+	if (rc <= 0)
+		return rc;
+	rc = mfs_vtxn_begin(vol, 1, &t);
+	if (rc != 0)
+		return rc;
+	rc = mfs_channel_record(t, link, title, subscribed);
 	if (rc == 0)
 		rc = mfs_vtxn_commit(t);
 	else

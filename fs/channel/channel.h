@@ -101,5 +101,13 @@ int mfs_channel_publish(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_
  * says whether the volume owns it. 0 or the volume's errors. */
 int mfs_channel_know(struct mfs_volume *vol, const struct mfs_link *link, const char *title,
 		     int *subscribed, int *owned);
+/* mfs_channel_know in two steps, for a caller that commits the change
+ * with others (a mount: in its swarm's start transaction). The first says
+ * whether link would change the volume (1, else 0; or an error) and
+ * whether the volume owns the channel; the second makes the change in t
+ * (the same rules as mfs_channel_know; nothing when there is none). */
+int mfs_channel_needs_recording(struct mfs_volume *vol, const struct mfs_link *link, int *owned);
+int mfs_channel_record(struct mfs_vtxn *t, const struct mfs_link *link, const char *title,
+		       int *subscribed);
 
 #endif

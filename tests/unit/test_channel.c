@@ -242,6 +242,61 @@ Test(channel, find_and_list_read_see_the_keyring)
 	mfs_secure_free(secret);
 }
 
+/* A link known in two steps (a mount records it in its swarm's start
+ * transaction): what needs recording, and the record, whose changes hold
+ * only once that transaction commits. */
+Test(channel, a_link_is_recorded_in_the_callers_transaction)
+{
+	uint8_t mine[MFS_SIGN_PK_BYTES], theirs[MFS_SIGN_PK_BYTES];
+	struct mfs_link link = {.kind = MFS_LINK_PUBLIC};
+	struct mfs_vtxn *t;
+	struct mfs_channel ch;
+	int owned = -1, subscribed = -1;
+
+	new_channel(a.vol, mine);
+	new_channel(b.vol, theirs);
+	memcpy(link.pk, mine, sizeof mine);
+	cr_assert_eq(mfs_channel_needs_recording(a.vol, &link, &owned), 0, "owned: nothing to do");
+	cr_assert_eq(owned, 1);
+	memcpy(link.pk, theirs, sizeof theirs);
+	cr_assert_eq(mfs_channel_needs_recording(a.vol, &link, &owned), 1, "unknown");
+	cr_assert_eq(owned, 0);
+
+	cr_assert_eq(mfs_vtxn_begin(a.vol, 1, &t), 0);
+	cr_assert_eq(mfs_channel_record(t, &link, "", &subscribed), 0);
+	cr_assert_eq(subscribed, 1);
+	mfs_vtxn_abort(t);
+	cr_assert_eq(mfs_channel_find(a.vol, theirs, &ch, NULL), MFS_E_NOTFOUND,
+		     "an aborted start records nothing");
+
+	cr_assert_eq(mfs_vtxn_begin(a.vol, 1, &t), 0);
+	cr_assert_eq(mfs_channel_record(t, &link, "", &subscribed), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	cr_assert_eq(mfs_channel_find(a.vol, theirs, &ch, NULL), 0);
+	cr_assert_not(ch.owned);
+	cr_assert_eq(mfs_channel_needs_recording(a.vol, &link, &owned), 0, "known now");
+
+	/* A read key for the known channel: recorded, once, and not a subscription. */
+	link.kind = MFS_LINK_READ_KEY;
+	memset(link.read_key, 9, sizeof link.read_key);
+	cr_assert_eq(mfs_channel_needs_recording(a.vol, &link, &owned), 1);
+	cr_assert_eq(mfs_vtxn_begin(a.vol, 1, &t), 0);
+	cr_assert_eq(mfs_channel_record(t, &link, "", &subscribed), 0);
+	cr_assert_eq(subscribed, 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	cr_assert_eq(mfs_channel_find(a.vol, theirs, &ch, NULL), 0);
+	cr_assert(ch.sealed, "the read key made it private");
+	/* The owner's own channel is left as it is, key or not. */
+	memcpy(link.pk, mine, sizeof mine);
+	cr_assert_eq(mfs_vtxn_begin(a.vol, 1, &t), 0);
+	cr_assert_eq(mfs_channel_record(t, &link, "", &subscribed), 0);
+	cr_assert_eq(subscribed, 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	cr_assert_eq(mfs_channel_find(a.vol, mine, &ch, NULL), 0);
+	cr_assert(ch.owned);
+	cr_assert_not(ch.sealed, "an owned public channel stays public");
+}
+
 Test(channel, publish_refuses_bad_collections)
 {
 	uint8_t pk[MFS_SIGN_PK_BYTES];
