@@ -4,8 +4,9 @@
  * hours, malformed datagrams dropped, no answer more than
  * MFS_DHT_AMPLIFICATION times its query. Its lookups run on a network of
  * 20 nodes over UDP on 127.0.0.1 in this process: find_node finds the true
- * nearest nodes (checked against a sort of all ids), and items and peers
- * put by one node are got by another. */
+ * nearest nodes (checked against a sort of all ids), items and peers
+ * put by one node are got by another, and a saved table starts a node
+ * again; four nodes on ::1 do the same over IPv6. */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -339,6 +340,15 @@ static void net_start(struct net *net)
 		wait_for(&net->loop, &w);
 		cr_assert_eq(w.r.status, 0);
 	}
+	/* Each looks itself up once more, as a node refreshes its table: the
+	 * first ones learn of those that came after them. */
+	for (int i = 0; i < NET_NODES; i++) {
+		struct wait w = {0};
+
+		cr_assert_eq(mfs_dht_find_node(net->n[i], mfs_dht_id(net->n[i]), on_done, &w), 0);
+		wait_for(&net->loop, &w);
+		cr_assert_eq(w.r.status, 0);
+	}
 }
 
 static void net_stop(struct net *net)
@@ -485,4 +495,49 @@ Test(dht, a_node_saves_its_table_and_starts_again_from_it)
 	cr_assert_eq(w.r.status, 0);
 	cr_assert_geq(w.r.answered, MFS_DHT_K);
 	net_stop(&net);
+}
+
+Test(dht, nodes_on_ipv6_find_each_other_and_their_peers)
+{
+	static uv_loop_t loop;
+	struct sockaddr_in6 any = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	struct mfs_dht_config cfg = {.bind6 = (const struct sockaddr *)&any, .timeout_ms = 500};
+	struct mfs_dht *n[4];
+	struct sockaddr_storage first = {0};
+	struct sockaddr_in6 *f = (struct sockaddr_in6 *)&first;
+	uint8_t ih[20] = {0x66};
+	struct wait w = {0};
+	char ip[INET6_ADDRSTRLEN];
+
+	cr_assert_eq(mfs_crypto_init(), 0);
+	cr_assert_eq(uv_loop_init(&loop), 0);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(mfs_dht_new(&n[i], &loop, &cfg), 0);
+		cr_assert_eq(mfs_dht_port(n[i], 4), 0, "no IPv4 socket");
+		if (i == 0)
+			continue;
+		*f = any;
+		f->sin6_port = htons(mfs_dht_port(n[0], 6));
+		memset(&w, 0, sizeof w);
+		cr_assert_eq(mfs_dht_bootstrap(n[i], &first, 1, on_done, &w), 0);
+		wait_for(&loop, &w);
+		cr_assert_eq(w.r.status, 0);
+		cr_assert_eq(w.r.closest[0].family, 6);
+	}
+	memset(&w, 0, sizeof w);
+	cr_assert_eq(mfs_dht_announce(n[1], ih, 0, on_done, &w), 0);
+	wait_for(&loop, &w);
+	cr_assert_eq(w.r.status, 0);
+	memset(&w, 0, sizeof w);
+	cr_assert_eq(mfs_dht_get_peers(n[3], ih, on_done, &w), 0);
+	wait_for(&loop, &w);
+	cr_assert_eq(w.r.n_peers, 1);
+	cr_assert_eq(w.peers[0].family, 6);
+	inet_ntop(AF_INET6, w.peers[0].ip, ip, sizeof ip);
+	cr_assert_str_eq(ip, "::1");
+	cr_assert_eq(w.peers[0].port, mfs_dht_port(n[1], 6), "implied_port: the port it sends from");
+	for (int i = 0; i < 4; i++)
+		mfs_dht_close(n[i]);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	cr_assert_eq(uv_loop_close(&loop), 0);
 }
