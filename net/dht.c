@@ -117,16 +117,14 @@ int mfs_dht__query(struct mfs_dht *d, struct mfs_krpc_msg *q, const struct socka
 		   const uint8_t *id, struct mfs_dht_lookup *lookup, int store_phase)
 {
 	struct dht_pending *p = free_slot(d);
-	uint32_t tid = d->next_tid++;
 	int rc;
 
 	if (!p)
 		return -EBUSY;
 	memset(p, 0, offsetof(struct dht_pending, query));
-	p->tid[0] = (uint8_t)(tid >> 24);
-	p->tid[1] = (uint8_t)(tid >> 16);
-	p->tid[2] = (uint8_t)(tid >> 8);
-	p->tid[3] = (uint8_t)tid;
+	/* Random, so that someone off the path cannot forge an answer (its
+	 * nodes would steer our lookups) without guessing 32 bits. */
+	mfs_random(p->tid, DHT_TID_BYTES);
 	q->kind = 'q';
 	q->tid = p->tid;
 	q->tid_len = DHT_TID_BYTES;
@@ -154,6 +152,7 @@ int mfs_dht__query(struct mfs_dht *d, struct mfs_krpc_msg *q, const struct socka
  * stalest node there is pinged, so that one that went away makes room. */
 static void heard(struct mfs_dht *d, const uint8_t *id, const struct sockaddr *from)
 {
+	struct mfs_krpc_msg ping = {.method = MFS_KRPC_PING};
 	struct mfs_krpc_node n, stale;
 	struct sockaddr_storage to;
 
@@ -161,12 +160,16 @@ static void heard(struct mfs_dht *d, const uint8_t *id, const struct sockaddr *f
 		return;
 	if (mfs_dht_table_heard(d->table, &n, mfs_dht__now(d)) != MFS_E_FULL)
 		return;
-	if (mfs_dht_table_stalest(d->table, id, mfs_dht__now(d), &stale) == 0) {
-		struct mfs_krpc_msg ping = {.method = MFS_KRPC_PING};
-
-		mfs_dht__sockaddr(&to, &stale);
-		(void)mfs_dht__query(d, &ping, (const struct sockaddr *)&to, stale.id, NULL, 0);
-	}
+	if (mfs_dht_table_stalest(d->table, id, mfs_dht__now(d), &stale) != 0)
+		return;
+	/* One ping at a time: a flood of new ids must not become a flood of
+	 * pings to the node we already know. */
+	for (size_t i = 0; i < DHT_PENDING_MAX; i++)
+		if (d->pending[i].used && !d->pending[i].lookup && d->pending[i].has_id &&
+		    memcmp(d->pending[i].id, stale.id, MFS_KRPC_ID_BYTES) == 0)
+			return;
+	mfs_dht__sockaddr(&to, &stale);
+	(void)mfs_dht__query(d, &ping, (const struct sockaddr *)&to, stale.id, NULL, 0);
 }
 
 /* An answer or a timeout (m NULL) of p: its slot is freed first (the
@@ -374,7 +377,6 @@ int mfs_dht_new(struct mfs_dht **out, uv_loop_t *loop, const struct mfs_dht_conf
 	d->cfg.table = NULL; /* borrowed for this call only */
 	if (!d->cfg.timeout_ms)
 		d->cfg.timeout_ms = MFS_DHT_TIMEOUT_MS;
-	mfs_random(&d->next_tid, sizeof d->next_tid);
 	rc = make_state(d, cfg);
 	if (rc == 0)
 		rc = uv_timer_init(loop, &d->tick);

@@ -8,6 +8,11 @@
  * (net/dht_store). No answer is more than MFS_DHT_AMPLIFICATION times
  * the size of the query it answers: nodes, then peers, then a value are
  * left out until it fits. A datagram that does not parse is dropped.
+ * Nodes that query or answer go into the routing table (net/dht_table);
+ * when their bucket is full, its stalest node is pinged (one ping at a
+ * time) so that a node that went away makes room. Our queries carry
+ * random 4-byte transaction ids; an answer counts only from the address
+ * the query went to.
  *
  * As a client it runs iterative lookups (net/dht_lookup.c): find_node,
  * get_peers, BEP 44 get (the valid item of the highest seq), and put and
@@ -66,7 +71,9 @@ struct mfs_dht_config {
 };
 
 /* A new node on loop: 0, -errno (bind failed, -ENOMEM) or MFS_E_FORMAT
- * (cfg->table not valid saved bytes). */
+ * (cfg->table not valid saved bytes). After a failed bind the handles
+ * opened so far are closed: the loop must run once more to free them.
+ * cfg and what it points to are read during the call only. */
 int mfs_dht_new(struct mfs_dht **out, uv_loop_t *loop, const struct mfs_dht_config *cfg);
 /* Ends every lookup (its callback gets -ECANCELED), closes the sockets and
  * timer; the memory is freed once the loop ran their close callbacks.

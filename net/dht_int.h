@@ -40,7 +40,6 @@ struct mfs_dht {
 	struct mfs_dht_tokens *tokens;
 	struct mfs_dht_store *store;
 	struct dht_pending *pending;    /* DHT_PENDING_MAX */
-	uint32_t next_tid;
 	struct mfs_dht_lookup *lookups; /* running, a list */
 	uint64_t last_expire;
 	struct mfs_dht_stats stats;

@@ -94,6 +94,23 @@ int mfs_dht_store_charge(struct mfs_dht_store *s, const struct sockaddr *from, u
 	return 0;
 }
 
+/* Doubles the array *p of *cap elements of size bytes, to at most limit
+ * (memory is taken as the store fills, not at once). 0 or -ENOMEM. */
+static int grow(void **p, size_t *cap, size_t limit, size_t size)
+{
+	size_t more = *cap ? 2 * *cap : 16;
+	void *q;
+
+	if (more > limit)
+		more = limit;
+	q = realloc(*p, more * size);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = more;
+	return 0;
+}
+
 static struct mfs_dht_stored *find_item(const struct mfs_dht_store *s, const uint8_t *target)
 {
 	for (size_t i = 0; i < s->n_items; i++)
@@ -109,19 +126,10 @@ static struct mfs_dht_stored *new_item(struct mfs_dht_store *s, size_t v_len, in
 		*rc = MFS_E_FULL;
 		return NULL;
 	}
-	if (s->n_items == s->cap_items) {
-		size_t cap = s->cap_items ? 2 * s->cap_items : 16;
-		struct mfs_dht_stored *p;
-
-		if (cap > s->lim.items)
-			cap = s->lim.items;
-		p = realloc(s->items, cap * sizeof *p);
-		if (!p) {
-			*rc = -ENOMEM;
-			return NULL;
-		}
-		s->items = p;
-		s->cap_items = cap;
+	if (s->n_items == s->cap_items && grow((void **)&s->items, &s->cap_items, s->lim.items,
+					       sizeof *s->items) != 0) {
+		*rc = -ENOMEM;
+		return NULL;
 	}
 	*rc = 0;
 	return &s->items[s->n_items++];
@@ -231,18 +239,9 @@ int mfs_dht_store_announce(struct mfs_dht_store *s, const uint8_t info_hash[stat
 	}
 	if (s->n_peers >= s->lim.peers || of_hash >= s->lim.peers_per_hash)
 		return MFS_E_FULL;
-	if (s->n_peers == s->cap_peers) {
-		size_t cap = s->cap_peers ? 2 * s->cap_peers : 32;
-		struct peer_entry *p;
-
-		if (cap > s->lim.peers)
-			cap = s->lim.peers;
-		p = realloc(s->peers, cap * sizeof *p);
-		if (!p)
-			return -ENOMEM;
-		s->peers = p;
-		s->cap_peers = cap;
-	}
+	if (s->n_peers == s->cap_peers &&
+	    grow((void **)&s->peers, &s->cap_peers, s->lim.peers, sizeof *s->peers) != 0)
+		return -ENOMEM;
 	s->peers[s->n_peers] = (struct peer_entry){.p = *peer, .written = now};
 	memcpy(s->peers[s->n_peers].info_hash, info_hash, 20);
 	s->n_peers++;
