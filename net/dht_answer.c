@@ -179,6 +179,10 @@ static void answer_announce(struct mfs_dht *d, const struct mfs_krpc_msg *q, siz
 	peer.family = who.family;
 	memcpy(peer.ip, who.ip, sizeof peer.ip);
 	peer.port = q->implied_port ? who.port : q->port;
+	if (peer.port == 0) {
+		send_error(d, q, q_len, from, E_PROTOCOL, "port 0");
+		return;
+	}
 	rc = mfs_dht_store_announce(d->store, q->info_hash, &peer, mfs_dht__now(d));
 	if (rc != 0) {
 		send_error(d, q, q_len, from, E_SERVER, "peer store full");

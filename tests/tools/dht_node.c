@@ -209,6 +209,11 @@ static void on_bootstrapped(void *arg, const struct mfs_dht_result *r)
 	}
 }
 
+static void close_node(void *arg)
+{
+	mfs_dht_close(arg);
+}
+
 static int start(void *arg)
 {
 	struct job *j = arg;
@@ -220,6 +225,8 @@ static int start(void *arg)
 	else
 		cfg.bind4 = (const struct sockaddr *)&j->bind;
 	rc = mfs_dht_new(&j->node, mfs_loop_uv(j->loop), &cfg);
+	if (rc == 0)
+		rc = mfs_loop_add_hook(j->loop, close_node, j->node);
 	if (rc != 0)
 		return rc;
 	printf("port=%u\n", mfs_dht_port(j->node, j->bind.ss_family == AF_INET6 ? 6 : 4));
@@ -229,11 +236,6 @@ static int start(void *arg)
 	if (rc == MFS_E_NOTFOUND && !strcmp(j->cmd, "serve"))
 		rc = 0; /* the first node of a network: others bootstrap from it */
 	return rc;
-}
-
-static void close_node(void *arg)
-{
-	mfs_dht_close(arg);
 }
 
 int main(int argc, char **argv)
@@ -274,7 +276,6 @@ int main(int argc, char **argv)
 		mfs_loop_stop(j.loop);
 		return 1;
 	}
-	mfs_loop_add_hook(j.loop, close_node, j.node);
 	if (!strcmp(j.cmd, "serve"))
 		for (;;)
 			pause(); /* until killed */

@@ -151,6 +151,10 @@ Test(dht, a_write_token_is_good_only_from_the_address_it_was_given_to)
 	cr_assert_eq(announce(&p, ih, id, &b, token, len), 203, "from another address");
 	cr_assert_eq(announce(&p, other, id, &a, token, len), 203, "for another info-hash");
 	cr_assert_eq(announce(&p, ih, id, &a2, token, len), 0, "another port, same address");
+	struct mfs_krpc_msg port0 = {.method = MFS_KRPC_ANNOUNCE_PEER, .info_hash = ih,
+				     .token = token, .token_len = len};
+	cr_assert_eq(ask(&p, &port0, id, &a), 1);
+	cr_assert_eq(p.r.error_code, 203, "a peer at port 0 is no peer");
 	/* The peer is at the announcing address with the port it named. */
 	cr_assert_eq(ask(&p, &(struct mfs_krpc_msg){.method = MFS_KRPC_GET_PEERS, .info_hash = ih},
 			 id, &b), 1);
