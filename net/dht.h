@@ -126,7 +126,8 @@ typedef void (*mfs_dht_done_fn)(void *arg, const struct mfs_dht_result *r);
 
 /* Each starts a lookup and returns 0 (done is called once, later), or
  * MFS_E_NOTFOUND when the node knows no other node, -ENOMEM, MFS_E_FORMAT
- * for a bad value or salt (done is then never called). A finished lookup's
+ * for a bad value or salt, -ECANCELED after mfs_dht_close (done is then
+ * never called). A finished lookup's
  * status: 0; MFS_E_NOTFOUND when no node answered (get, get_peers: nothing
  * found is status 0 with found 0 / n_peers 0); for put and announce,
  * when no node accepted: MFS_E_CAS or MFS_E_REPLAY when a node said so
