@@ -167,3 +167,69 @@ size_t mfs_dht_table_count(const struct mfs_dht_table *t)
 {
 	return t->count;
 }
+
+#define SAVE_MAGIC "MDT1"
+
+int mfs_dht_table_save(const struct mfs_dht_table *t, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t at = 4 + MFS_KRPC_ID_BYTES;
+
+	*len = 0;
+	if (cap < at)
+		return -ENOBUFS;
+	memcpy(out, SAVE_MAGIC, 4);
+	memcpy(out + 4, t->self, MFS_KRPC_ID_BYTES);
+	for (int bi = 0; bi < BUCKETS; bi++) {
+		for (int i = 0; i < MFS_DHT_K; i++) {
+			const struct entry *e = &t->b[bi][i];
+			uint8_t one[MFS_KRPC_NODE6_BYTES];
+			size_t n;
+
+			if (!e->used || is_bad(e))
+				continue;
+			n = mfs_krpc_node_put(one, &e->n);
+			if (cap - at < 1 + n)
+				return -ENOBUFS;
+			out[at] = e->n.family;
+			memcpy(out + at + 1, one, n);
+			at += 1 + n;
+		}
+	}
+	*len = at;
+	return 0;
+}
+
+int mfs_dht_table_load(struct mfs_dht_table **out, const uint8_t *bytes, size_t len,
+		       uint64_t now, char *why, size_t why_len)
+{
+	struct mfs_dht_table *t = NULL;
+	size_t at = 4 + MFS_KRPC_ID_BYTES;
+	int rc;
+
+	*out = NULL;
+	if (len < at || memcmp(bytes, SAVE_MAGIC, 4) != 0)
+		return mfs_error_why(why, why_len, MFS_E_FORMAT, "DHT table: no MDT1 header");
+	rc = mfs_dht_table_new(&t, bytes + 4);
+	while (rc == 0 && at < len) {
+		int family = bytes[at];
+		size_t size = family == 4 ? MFS_KRPC_NODE4_BYTES : MFS_KRPC_NODE6_BYTES;
+		struct mfs_krpc_node n;
+
+		if ((family != 4 && family != 6) || len - at - 1 < size) {
+			rc = mfs_error_why(why, why_len, MFS_E_FORMAT,
+					   "DHT table: a bad node entry at byte %zu", at);
+			break;
+		}
+		mfs_krpc_node_at(&n, bytes + at + 1, size, family, 0);
+		/* Entries that do not fit (our id, a full bucket, an id twice)
+		 * are skipped: the bytes may come from another version's table. */
+		(void)mfs_dht_table_heard(t, &n, now);
+		at += 1 + size;
+	}
+	if (rc != 0) {
+		mfs_dht_table_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}

@@ -238,6 +238,37 @@ def krpc():
     write("krpc", "bad-kind", "d1:t2:aa1:y1:xe")
 
 
+def dht():
+    """Every query a node answers (as krpc's seeds and BEP 5's examples),
+    answers and errors it did not ask for, and datagrams it drops."""
+    nid, tgt = b"abcdefghij0123456789", b"mnopqrstuvwxyz123456"
+    for name, packet in bep5_packets():
+        write("dht", name, packet)
+    write("dht", "get", b"d1:ad2:id20:" + nid + b"6:target20:" + tgt + b"e1:q3:get1:t2:aa1:y1:qe")
+    write("dht", "get-seq", b"d1:ad2:id20:" + nid + b"3:seqi4e6:target20:" + tgt +
+          b"e1:q3:get1:t2:aa1:y1:qe")
+    write("dht", "put-immutable", b"d1:ad2:id20:" + nid + b"5:token8:12345678"
+          b"1:v12:Hello World!e1:q3:put1:t2:aa1:y1:qe")
+    write("dht", "put-mutable", b"d1:ad3:casi3e2:id20:" + nid + b"1:k32:" + b"k" * 32 +
+          b"4:salt6:foobar3:seqi4e3:sig64:" + b"s" * 64 + b"5:token8:12345678"
+          b"1:v12:Hello World!e1:q3:put1:t2:aa1:y1:qe")
+    write("dht", "unknown-method", b"d1:ad2:id20:" + nid + b"e1:q3:foo1:t2:aa1:y1:qe")
+    write("dht", "own-id", b"d1:ad2:id20:" + nid + b"e1:q4:ping1:t1:a1:y1:qe")
+    write("dht", "truncated", b"d1:ad2:id20:" + nid + b"e1:q4:ping1:t2:aa1:y1:q")
+
+
+def dht_table():
+    """Saved routing tables (MDT1, our id, family + compact node info)."""
+    me, a, b = b"abcdefghij0123456789", b"mnopqrstuvwxyz123456", b"ABCDEFGHIJKLMNOPQRST"
+    write("dht_table", "ok-empty", b"MDT1" + me)
+    write("dht_table", "ok-two", b"MDT1" + me + b"\x04" + a + bytes([127, 0, 0, 1, 0x1a, 0xe1]) +
+          b"\x06" + b + bytes(15) + b"\x01\x1a\xe1")
+    write("dht_table", "ok-self-skipped", b"MDT1" + me + b"\x04" + me + bytes([10, 0, 0, 1, 0, 1]))
+    write("dht_table", "bad-family", b"MDT1" + me + b"\x05" + a + bytes(6))
+    write("dht_table", "bad-short", b"MDT1" + me + b"\x04" + a)
+    write("dht_table", "bad-magic", b"MDT0" + me)
+
+
 for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet, volmap,
-             bencode, krpc):
+             bencode, krpc, dht, dht_table):
     make()

@@ -6,10 +6,18 @@ answering commands read from stdin, one a line, with one JSON line each:
 
     get_immutable TARGET_HEX    -> {"value": hex of the bencoded value} or {}
     get_mutable PK_HEX SALT     -> {"value": hex, "seq": n, "signature": hex} or {}
+    put_immutable TEXT          -> {"target": hex, "stored": nodes that accepted}
+    put_mutable SEED_HEX SALT TEXT -> {"target": hex, "stored": n} (libtorrent
+                                   picks the seq: one above the highest it finds)
+    get_peers INFOHASH_HEX      -> {"peers": ["IP:PORT", ...]}
+    announce INFOHASH_HEX       -> {"port": n} (a magnet-only torrent added to
+                                   the first node, which announces it: its Python
+                                   dht_announce is broken in 2.0.8)
+    add_node PORT               -> {} (every node learns 127.0.0.1:PORT)
 
 (the first node looks the item up in the DHT; libtorrent checks the target
 hash and the signature of what it returns, and itself never reads its own
-storage).
+storage). TEXT travels as a bencoded string (one word: commands split at spaces).
 
     /usr/bin/python3 lt_dht_nodes.py N SEED_HEX SALT IMMUTABLE_TEXT MUTABLE_TEXT
 
@@ -25,6 +33,7 @@ import json
 import select
 import socket
 import sys
+import tempfile
 import time
 
 import libtorrent as lt
@@ -49,6 +58,17 @@ def free_port():
             u.close()
 
 
+def keys(seed):
+    """libtorrent's 64-byte secret key and the public key of an Ed25519 seed."""
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    pk = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    h = bytearray(hashlib.sha512(seed).digest())
+    h[0] &= 248
+    h[31] &= 63
+    h[31] |= 64
+    return bytes(h), pk
+
+
 def session(port, others):
     s = lt.session({
         "listen_interfaces": "127.0.0.1:%d" % port,
@@ -60,7 +80,8 @@ def session(port, others):
         "dht_restrict_routing_ips": False,
         "dht_restrict_search_ips": False,
         "dht_enforce_node_id": False,
-        "alert_mask": lt.alert.category_t.dht_notification | lt.alert.category_t.error_notification,
+        "alert_mask": lt.alert.category_t.dht_notification | lt.alert.category_t.error_notification
+        | lt.alert.category_t.dht_operation_notification,
     })
     for p in others:
         s.add_dht_node(("127.0.0.1", p))
@@ -72,13 +93,7 @@ def main():
     n = int(n)
     seed = bytes.fromhex(seed_hex)
     salt = salt.encode()
-    key = Ed25519PrivateKey.from_private_bytes(seed)
-    pk = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    h = bytearray(hashlib.sha512(seed).digest())
-    h[0] &= 248
-    h[31] &= 63
-    h[31] |= 64
-    sk64 = bytes(h)
+    sk64, pk = keys(seed)
 
     ports = [free_port() for _ in range(n)]
     sessions = [session(p, [q for q in ports if q != p]) for p in ports]
@@ -115,12 +130,47 @@ def main():
         line = sys.stdin.readline()
         if not line:
             break
-        print(json.dumps(command(first, line.split())), flush=True)
+        print(json.dumps(command(sessions, ports, line.split())), flush=True)
 
 
-def command(s, words):
-    """One get through session s; what libtorrent reports, after up to 15 s."""
+def wait_alert(s, kind, seconds=60):
+    """The first alert of kind from session s within seconds, or None."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        for a in s.pop_alerts():
+            if isinstance(a, kind):
+                return a
+        time.sleep(0.1)
+    return None
+
+
+def command(sessions, ports, words):
+    """One command through the first session; what libtorrent reports."""
+    s = sessions[0]
     s.pop_alerts()
+    if words[0] == "add_node":
+        for t in sessions:
+            t.add_dht_node(("127.0.0.1", int(words[1])))
+        return {}
+    if words[0] == "put_immutable":
+        target = s.dht_put_immutable_item(words[1].encode())
+        a = wait_alert(s, lt.dht_put_alert)
+        return {"target": str(target), "stored": a.num_success if a else 0}
+    if words[0] == "put_mutable":
+        sk64, pk = keys(bytes.fromhex(words[1]))
+        s.dht_put_mutable_item(sk64, pk, words[3].encode(), words[2].encode())
+        a = wait_alert(s, lt.dht_put_alert)
+        return {"target": hashlib.sha1(pk + words[2].encode()).hexdigest(),
+                "stored": a.num_success if a else 0, "seq": a.seq if a else 0}
+    if words[0] == "get_peers":
+        s.dht_get_peers(lt.sha1_hash(bytes.fromhex(words[1])))
+        a = wait_alert(s, lt.dht_get_peers_reply_alert)
+        return {"peers": ["%s:%d" % p for p in a.peers()] if a else []}
+    if words[0] == "announce":
+        atp = lt.parse_magnet_uri("magnet:?xt=urn:btih:" + words[1])
+        atp.save_path = tempfile.mkdtemp()
+        s.add_torrent(atp)
+        return {"port": ports[0]}
     if words[0] == "get_immutable":
         s.dht_get_immutable_item(lt.sha1_hash(bytes.fromhex(words[1])))
     elif words[0] == "get_mutable":

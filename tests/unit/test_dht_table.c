@@ -168,3 +168,60 @@ Test(dht_table, the_closest_nodes_are_the_nearest_by_xor_distance)
 	cr_assert_eq(mfs_dht_table_closest(t, target, out, 0), 0);
 	mfs_dht_table_free(t);
 }
+
+Test(dht_table, the_table_saved_as_bytes_loads_back_with_the_same_nodes)
+{
+	static uint8_t bytes[MFS_DHT_TABLE_SAVE_MAX];
+	struct mfs_dht_table *t, *back;
+	struct mfs_krpc_node n, six = node(0x20, 7, 6881), a[64], b[64];
+	uint8_t me[20], small[30];
+	size_t len, len2, na, nb;
+	char why[100];
+
+	cr_assert_eq(mfs_crypto_init(), 0);
+	mfs_random(me, sizeof me);
+	cr_assert_eq(mfs_dht_table_new(&t, me), 0);
+	/* A bad node is not kept. */
+	n = node(0x21, 9, 999);
+	cr_assert_eq(mfs_dht_table_heard(t, &n, 5), 0);
+	mfs_dht_table_failed(t, n.id);
+	mfs_dht_table_failed(t, n.id);
+	six.family = 6;
+	memset(six.ip, 0, 16);
+	six.ip[15] = 1; /* ::1 */
+	cr_assert_eq(mfs_dht_table_heard(t, &six, 5), 0);
+	for (int i = 0; i < 40; i++) {
+		n = node((uint8_t)(i * 37), (uint8_t)i, (uint16_t)(1000 + i));
+		(void)mfs_dht_table_heard(t, &n, 5);
+	}
+
+	cr_assert_eq(mfs_dht_table_save(t, bytes, sizeof bytes, &len), 0);
+	cr_assert_arr_eq(bytes, "MDT1", 4);
+	cr_assert_arr_eq(bytes + 4, me, 20);
+	/* Every node that is not bad: family byte and compact info, one of them IPv6. */
+	na = mfs_dht_table_closest(t, me, a, 64);
+	cr_assert_eq(len, 24 + 27 * (na - 1) + 39);
+	cr_assert_eq(mfs_dht_table_load(&back, bytes, len, 100, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(mfs_dht_table_count(back), na);
+	nb = mfs_dht_table_closest(back, me, b, 64);
+	cr_assert_eq(na, nb);
+	for (size_t i = 0; i < na; i++)
+		cr_assert_eq(memcmp(&a[i], &b[i], sizeof a[i]), 0, "node %zu differs", i);
+	/* The same bytes again: the round trip is exact. */
+	cr_assert_eq(mfs_dht_table_save(back, small, sizeof small, &len2), -ENOBUFS);
+	static uint8_t again[MFS_DHT_TABLE_SAVE_MAX];
+	cr_assert_eq(mfs_dht_table_save(back, again, sizeof again, &len2), 0);
+	cr_assert_eq(len2, len);
+	cr_assert_arr_eq(again, bytes, len);
+	mfs_dht_table_free(back);
+
+	/* Not these bytes: refused with a reason. */
+	cr_assert_eq(mfs_dht_table_load(&back, bytes, 10, 0, why, sizeof why), MFS_E_FORMAT);
+	cr_assert_eq(mfs_dht_table_load(&back, bytes, len - 1, 0, why, sizeof why), MFS_E_FORMAT);
+	cr_assert(strstr(why, "bad node entry"), "%s", why);
+	bytes[24] = 5;
+	cr_assert_eq(mfs_dht_table_load(&back, bytes, len, 0, why, sizeof why), MFS_E_FORMAT);
+	cr_assert_null(back);
+	mfs_dht_table_free(t);
+	mfs_dht_table_free(NULL);
+}
