@@ -18,6 +18,8 @@
 #include "crypto/secure.h"
 #include "fs/store/store.h"
 #include "net/addr.h"
+#include "net/bt_http.h"
+#include "net/bt_swarm.h"
 #include "net/hostport.h"
 #include "net/tls.h"
 #include "net/tracker_proto.h"
@@ -155,6 +157,7 @@ struct conn {
 	struct topic **announced;     /* keys it announced (records may be gone) */
 	size_t nannounced, announced_cap;
 	size_t nrecords;              /* records whose conn it is */
+	struct mfs_bt_http *http;     /* a connection of the BitTorrent listener */
 	int established;              /* the WebSocket handshake is done */
 	int dying;                    /* closed to make room (counted in address) */
 	uint64_t active_ms;           /* loop time of its last message */
@@ -167,6 +170,8 @@ struct mfs_tracker_server {
 	struct mfs_ws ws;
 	int ws_started;
 	uint16_t port;
+	uint16_t http_port;           /* BitTorrent announces; 0: none */
+	struct mfs_bt_swarm *bt;      /* their peers */
 	int tls;                      /* wss:// (the config's paths are not kept) */
 	MDB_env *env;
 	MDB_dbi dbi;                  /* key -> canonical manifest */
@@ -1114,6 +1119,7 @@ static void conn_free(struct conn *c)
 		topic_release(s, c->announced[i]);
 	}
 	mfs_ws_tx_clear(&c->tx);
+	mfs_bt_http_free(c->http);
 	if (c->dying) {
 		c->address->dying--;
 		s->dying--;
@@ -1131,6 +1137,44 @@ static void conn_free(struct conn *c)
 	free(c->announced);
 	mfs_ws_rx_clear(&c->rx);
 	free(c);
+}
+
+/* ---- BitTorrent announces over HTTP (net/bt_http) ----------------------- */
+
+/* A connection to the BitTorrent listener: counted and limited as every
+ * other (admit ran at accept); its request must be whole within 10 s. */
+static int http_adopt(struct mfs_tracker_server *s, struct lws *wsi)
+{
+	struct conn *c = lws_get_opaque_user_data(wsi);
+
+	if (!c && conn_new(s, wsi) != 0)
+		return -1;
+	c = lws_get_opaque_user_data(wsi);
+	if (mfs_bt_http_new(&c->http) != 0)
+		return -1;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 10);
+	return 0;
+}
+
+static int http_receive(struct conn *c, const void *in, size_t len)
+{
+	struct mfs_tracker_server *s = c->s;
+	struct mfs_bt_source src;
+	struct mfs_bt_http_ctx ctx = {s->bt, &src, s->cfg.interval,
+				      s->cfg.max_announced_per_range, uv_now(s->loop)};
+	int rc;
+
+	memset(&src, 0, sizeof src);
+	memcpy(src.range, c->address->range, sizeof src.range);
+	src.peer.v6 = strchr(c->host, ':') != NULL;
+	if (inet_pton(src.peer.v6 ? AF_INET6 : AF_INET, c->host, src.peer.addr) != 1)
+		return -1;
+	c->active_ms = ctx.now_ms;
+	if ((rc = mfs_bt_http_receive(c->http, in, len, &ctx)) < 0)
+		return -1;
+	if (rc > 0)
+		lws_callback_on_writable(c->wsi);
+	return 0;
 }
 
 static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -1169,6 +1213,12 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		if (c)
 			conn_free(c);
 		return 0;
+	case LWS_CALLBACK_RAW_ADOPT:
+		return http_adopt(s, wsi);
+	case LWS_CALLBACK_RAW_RX:
+		return c && c->http ? http_receive(c, in, len) : -1;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return c && c->http ? mfs_bt_http_write(c->http, wsi) : -1;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	}
@@ -1176,6 +1226,12 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 
 static const struct lws_protocols protocols[] = {
 	{"megafs-tracker", server_callback, 0, MFS_WS_FRAGMENT_BYTES, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* The BitTorrent listener's connections are raw: bt_http reads HTTP. */
+static const struct lws_protocols http_protocols[] = {
+	{"megafs-bt-http", server_callback, 0, MFS_BT_HEAD_MAX, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -1209,6 +1265,7 @@ static void server_free(void *arg)
 
 	/* lws has destroyed every connection (conn_free ran for each). */
 	free(s->topics.buckets);
+	mfs_bt_swarm_free(s->bt);
 	free_table(&s->addresses, offsetof(struct address, node));
 	free_table(&s->stored, offsetof(struct stored, node));
 	if (s->env)
@@ -1225,6 +1282,35 @@ static void teardown(struct mfs_tracker_server *s)
 		mfs_ws_stop(&s->ws, server_free, s);
 	else
 		server_free(s);
+}
+
+/* The BitTorrent listener: a second vhost like the first (info, with its
+ * TLS files when it has them) on port, its connections raw. */
+static int start_http(struct mfs_tracker_server *s, struct lws_context_creation_info *info,
+		      uint16_t port)
+{
+	struct mfs_bt_swarm_limits lim = {
+		.per_range_in_torrent = s->cfg.max_announced_per_range,
+		.interval = s->cfg.interval,
+	};
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	struct lws_vhost *vh;
+	int rc;
+
+	if ((rc = mfs_hostport_sockaddr(&addr, &addr_len, s->host, port)) != 0 ||
+	    (rc = try_bind(&addr, addr_len)) != 0 || (rc = mfs_bt_swarm_new(&s->bt, &lim)) != 0)
+		return rc;
+	info->vhost_name = "bittorrent";
+	info->port = port;
+	info->protocols = http_protocols;
+	info->options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+	info->listen_accept_role = "raw-skt";
+	info->listen_accept_protocol = http_protocols[0].name;
+	if (!(vh = lws_create_vhost(s->ws.context, info)))
+		return -EADDRINUSE;
+	s->http_port = (uint16_t)lws_get_vhost_listen_port(vh);
+	return 0;
 }
 
 int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
@@ -1321,6 +1407,8 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 	if (!(vh = lws_create_vhost(s->ws.context, &info)))
 		goto fail;
 	s->port = (uint16_t)lws_get_vhost_listen_port(vh);
+	if (cfg->http && (rc = start_http(s, &info, cfg->http_port)) != 0)
+		goto fail;
 	*out = s;
 	return 0;
 fail:
@@ -1331,6 +1419,11 @@ fail:
 uint16_t mfs_tracker_server_port(const struct mfs_tracker_server *s)
 {
 	return s->port;
+}
+
+uint16_t mfs_tracker_server_http_port(const struct mfs_tracker_server *s)
+{
+	return s->http_port;
 }
 
 void mfs_tracker_server_stats(const struct mfs_tracker_server *s,

@@ -88,6 +88,8 @@ struct mfs_tracker_server_config {
 	size_t map_size;             /* LMDB map size; 0: 1 GiB */
 	const char *tls_cert;        /* PEM certificate (chain may follow): wss://; NULL: ws:// */
 	const char *tls_key;         /* its PEM private key (both or neither) */
+	int http;                    /* also take BitTorrent announces (BEP 3) on http_port */
+	uint16_t http_port;          /* 0: any free port (see mfs_tracker_server_http_port) */
 };
 
 #define MFS_TRACKER_DEFAULT_MAX_MESSAGE (1u << 20)
@@ -114,6 +116,9 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 
 /* The port it listens on (the real one when the config asked for 0). */
 uint16_t mfs_tracker_server_port(const struct mfs_tracker_server *s);
+
+/* The port of the BitTorrent listener, 0 when it has none. */
+uint16_t mfs_tracker_server_http_port(const struct mfs_tracker_server *s);
 
 /* Counters, for tests and logs. */
 struct mfs_tracker_server_stats {
