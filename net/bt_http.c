@@ -104,5 +104,6 @@ int mfs_bt_http_write(struct mfs_bt_http *h, struct lws *wsi)
 	if (lws_write(wsi, h->out + LWS_PRE, h->out_len, LWS_WRITE_RAW) < (int)h->out_len)
 		return -1;
 	h->state = SENT;
+	lws_callback_on_writable(wsi);
 	return 0;
 }

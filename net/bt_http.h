@@ -42,8 +42,9 @@ struct mfs_bt_http_ctx {
 int mfs_bt_http_receive(struct mfs_bt_http *h, const void *in, size_t len,
 			const struct mfs_bt_http_ctx *ctx);
 
-/* At a writeable callback: writes the response. 0: written, ask for
- * another writeable callback; -1: all written (or a failed write), close. */
+/* At a writeable callback: writes the response and asks for another
+ * writeable callback (0); at that one, when lws has sent it all, or after
+ * a failed write: -1, close. */
 int mfs_bt_http_write(struct mfs_bt_http *h, struct lws *wsi);
 
 #endif

@@ -1307,6 +1307,7 @@ static int start_http(struct mfs_tracker_server *s, struct lws_context_creation_
 	info->options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
 	info->listen_accept_role = "raw-skt";
 	info->listen_accept_protocol = http_protocols[0].name;
+	info->alpn = "http/1.1"; /* not lws's h2: bt_http speaks HTTP/1 only */
 	if (!(vh = lws_create_vhost(s->ws.context, info)))
 		return -EADDRINUSE;
 	s->http_port = (uint16_t)lws_get_vhost_listen_port(vh);
