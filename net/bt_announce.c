@@ -296,7 +296,7 @@ int mfs_bt_reply_build(char *out, size_t cap, size_t *out_len, unsigned interval
 		       uint64_t complete, uint64_t incomplete, const struct mfs_bt_peer *peers,
 		       size_t count)
 {
-	uint8_t body[64 + 18 * MFS_BT_MAX_PEERS], v4[6 * MFS_BT_MAX_PEERS],
+	uint8_t body[MFS_BT_BODY_OVERHEAD + 18 * MFS_BT_MAX_PEERS], v4[6 * MFS_BT_MAX_PEERS],
 		v6[18 * MFS_BT_MAX_PEERS];
 	size_t n4 = 0, n6 = 0, body_len;
 	struct mfs_benc_w w;

@@ -41,8 +41,11 @@
 #define MFS_BT_MAX_PEERS 200        /* per answer, and numwant's cap */
 #define MFS_BT_DEFAULT_NUMWANT 50
 #define MFS_BT_REASON_MAX 160       /* a failure reason's bytes, at most */
+/* A body's bytes besides its peers: keys, three integers of up to 19
+ * digits, two string lengths (under 128). */
+#define MFS_BT_BODY_OVERHEAD 128
 /* The largest response: head, and a body of 200 IPv6 peers. */
-#define MFS_BT_RESPONSE_MAX (256 + 64 + 18 * MFS_BT_MAX_PEERS)
+#define MFS_BT_RESPONSE_MAX (256 + MFS_BT_BODY_OVERHEAD + 18 * MFS_BT_MAX_PEERS)
 
 enum mfs_bt_event {
 	MFS_BT_EVENT_NONE = 0,   /* a regular announce (or "paused", BEP 21) */
