@@ -13,7 +13,6 @@
 struct range {
 	uint8_t key[MFS_ADDR_RANGE_BYTES];
 	size_t peers;                 /* records over all torrents */
-	size_t picked;                /* scratch of sample, 0 between calls */
 };
 
 struct record {
@@ -234,41 +233,85 @@ static int record(struct mfs_bt_swarm *s, struct torrent *t, const struct mfs_bt
 	return 0;
 }
 
-/* Up to a->numwant peers of t but the asker, one of each range before a
- * second of any, in a random order. 0 or -ENOMEM. */
+struct mix_item {
+	const uint8_t *range;
+	size_t index, position, rank;
+};
+
+static int by_range_then_position(const void *a, const void *b)
+{
+	const struct mix_item *x = a, *y = b;
+	int c = memcmp(x->range, y->range, MFS_ADDR_RANGE_BYTES);
+
+	return c ? c : (x->position > y->position) - (x->position < y->position);
+}
+
+static int by_rank_then_position(const void *a, const void *b)
+{
+	const struct mix_item *x = a, *y = b;
+
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return (x->position > y->position) - (x->position < y->position);
+}
+
+int mfs_bt_mix(size_t *pick, size_t *npick, size_t want, size_t n,
+	       const uint8_t *const *range, const uint8_t *skip)
+{
+	struct mix_item *items = malloc((n + 1) * sizeof *items);
+	size_t m = 0, *pos = malloc((n + 1) * sizeof *pos);
+
+	*npick = 0;
+	if (!items || !pos) {
+		free(items);
+		free(pos);
+		return -ENOMEM;
+	}
+	/* a random position for each item (Fisher-Yates) */
+	for (size_t i = 0; i < n; i++) {
+		size_t j = mfs_random_uniform((uint32_t)(i + 1));
+
+		pos[i] = pos[j];
+		pos[j] = i;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!skip || !skip[i])
+			items[m++] = (struct mix_item){range[i], i, pos[i], 0};
+	/* an item's rank: how many of its range come before it */
+	qsort(items, m, sizeof *items, by_range_then_position);
+	for (size_t i = 1; i < m; i++)
+		if (memcmp(items[i].range, items[i - 1].range, MFS_ADDR_RANGE_BYTES) == 0)
+			items[i].rank = items[i - 1].rank + 1;
+	qsort(items, m, sizeof *items, by_rank_then_position);
+	for (size_t i = 0; i < m && i < want; i++)
+		pick[(*npick)++] = items[i].index;
+	free(pos);
+	free(items);
+	return 0;
+}
+
+/* Up to a->numwant peers of t but the asker, mixed across ranges. 0 or
+ * -ENOMEM. */
 static int sample(struct torrent *t, const struct mfs_bt_announce *a,
 		  const struct mfs_bt_source *src, struct mfs_bt_answer *out)
 {
-	size_t nr = t->n, *order = malloc((nr + 1) * sizeof *order), *rank, more = 1;
+	const uint8_t **range = malloc((t->n + 1) * sizeof *range);
+	uint8_t *skip = malloc(t->n + 1);
+	size_t pick[MFS_BT_MAX_PEERS];
+	int rc = -ENOMEM;
 
-	if (!order || !(rank = malloc((nr + 1) * sizeof *rank))) {
-		free(order);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < nr; i++) {
-		size_t j = mfs_random_uniform((uint32_t)(i + 1));
-
-		order[i] = order[j];
-		order[j] = i;
-	}
-	for (size_t i = 0; i < nr; i++)
-		rank[i] = t->recs[order[i]].range->picked++;
-	for (size_t i = 0; i < nr; i++)
-		t->recs[i].range->picked = 0;
-	for (size_t round = 0; more && out->count < a->numwant; round++) {
-		more = 0;
-		for (size_t i = 0; i < nr && out->count < a->numwant; i++) {
-			const struct record *r = &t->recs[order[i]];
-
-			more |= rank[i] > round;
-			if (rank[i] != round || same_peer(r, a, src))
-				continue;
-			out->peers[out->count++] = r->peer;
+	if (range && skip) {
+		for (size_t i = 0; i < t->n; i++) {
+			range[i] = t->recs[i].range->key;
+			skip[i] = (uint8_t)same_peer(&t->recs[i], a, src);
 		}
+		rc = mfs_bt_mix(pick, &out->count, a->numwant, t->n, range, skip);
+		for (size_t i = 0; rc == 0 && i < out->count; i++)
+			out->peers[i] = t->recs[pick[i]].peer;
 	}
-	free(rank);
-	free(order);
-	return 0;
+	free(range);
+	free(skip);
+	return rc;
 }
 
 int mfs_bt_swarm_announce(struct mfs_bt_swarm *s, struct mfs_bt_answer *out,

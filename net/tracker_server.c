@@ -23,6 +23,7 @@
 #include "net/hostport.h"
 #include "net/tls.h"
 #include "net/tracker_proto.h"
+#include "net/webtorrent.h"
 #include "net/ws.h"
 
 #define MIN_QUEUE_BYTES (4u << 20)
@@ -158,6 +159,7 @@ struct conn {
 	size_t nannounced, announced_cap;
 	size_t nrecords;              /* records whose conn it is */
 	struct mfs_bt_http *http;     /* a connection of the BitTorrent listener */
+	struct mfs_wt_conn *wt;       /* its WebTorrent swarms (net/webtorrent) */
 	int established;              /* the WebSocket handshake is done */
 	int dying;                    /* closed to make room (counted in address) */
 	uint64_t active_ms;           /* loop time of its last message */
@@ -172,6 +174,7 @@ struct mfs_tracker_server {
 	uint16_t port;
 	uint16_t http_port;           /* BitTorrent announces; 0: none */
 	struct mfs_bt_swarm *bt;      /* their peers */
+	struct mfs_webtorrent *wt;    /* WebTorrent's swarms */
 	int tls;                      /* wss:// (the config's paths are not kept) */
 	MDB_env *env;
 	MDB_dbi dbi;                  /* key -> canonical manifest */
@@ -570,7 +573,7 @@ static int conn_write(struct conn *c)
 static int conn_idle(const struct conn *c)
 {
 	return c->established && !c->dying && !c->close_status && c->nsubs == 0 &&
-	       c->nrecords == 0;
+	       c->nrecords == 0 && mfs_webtorrent_joined(c->wt) == 0;
 }
 
 /* After the handshake and after each message: a connection that holds
@@ -964,8 +967,14 @@ static void handle_message(struct conn *c, const char *buf, size_t len)
 	why[0] = '\0';
 	rc = mfs_tracker_parse_request(&m, buf, len, why, sizeof why);
 	if (rc != 0) {
-		send_error(c, MFS_TRACKER_NONE, NULL, 0, rc == -ENOMEM ? -EIO : MFS_E_FORMAT,
-			   why[0] ? why : mfs_strerror(rc));
+		/* Not megafs's: WebTorrent's announce, or an error. */
+		int taken = mfs_webtorrent_handle(c->s->wt, &c->wt, c, c->address->range, buf, len);
+
+		if (taken == 0)
+			send_error(c, MFS_TRACKER_NONE, NULL, 0, rc == -ENOMEM ? -EIO : MFS_E_FORMAT,
+				   why[0] ? why : mfs_strerror(rc));
+		else if (taken < 0)
+			send_error(c, MFS_TRACKER_NONE, NULL, 0, -EIO, "out of memory");
 		return;
 	}
 	switch (m.action) {
@@ -1120,6 +1129,7 @@ static void conn_free(struct conn *c)
 	}
 	mfs_ws_tx_clear(&c->tx);
 	mfs_bt_http_free(c->http);
+	mfs_webtorrent_leave(s->wt, c->wt);
 	if (c->dying) {
 		c->address->dying--;
 		s->dying--;
@@ -1137,6 +1147,12 @@ static void conn_free(struct conn *c)
 	free(c->announced);
 	mfs_ws_rx_clear(&c->rx);
 	free(c);
+}
+
+/* net/webtorrent's way to send: a built text to one connection. */
+static void webtorrent_send(void *conn, char *text, size_t len)
+{
+	send_built(conn, 0, text, len);
 }
 
 /* ---- BitTorrent announces over HTTP (net/bt_http) ----------------------- */
@@ -1266,6 +1282,7 @@ static void server_free(void *arg)
 	/* lws has destroyed every connection (conn_free ran for each). */
 	free(s->topics.buckets);
 	mfs_bt_swarm_free(s->bt);
+	mfs_webtorrent_free(s->wt);
 	free_table(&s->addresses, offsetof(struct address, node));
 	free_table(&s->stored, offsetof(struct stored, node));
 	if (s->env)
@@ -1318,6 +1335,7 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 			     const struct mfs_tracker_server_config *cfg)
 {
 	struct lws_context_creation_info info;
+	struct mfs_webtorrent_config wt_cfg = {0};
 	struct mfs_tracker_server *s;
 	struct sockaddr_storage addr;
 	struct lws_vhost *vh;
@@ -1377,6 +1395,11 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 	s->tls = cfg->tls_cert != NULL;
 	s->cfg.tls_cert = s->cfg.tls_key = NULL; /* the caller's, used only here */
 	if ((rc = db_open(s)) != 0)
+		goto fail;
+	wt_cfg.per_range_in_torrent = s->cfg.max_announced_per_range;
+	wt_cfg.per_conn = s->cfg.max_subscriptions;
+	wt_cfg.send = webtorrent_send;
+	if ((rc = mfs_webtorrent_new(&s->wt, &wt_cfg)) != 0)
 		goto fail;
 
 	v4 = addr.ss_family == AF_INET;
