@@ -56,6 +56,14 @@
  * the second of each, and so on, so one range holds at most one place in
  * W when W ranges or more have peers.
  *
+ * BitTorrent: with cfg.http, a second listener on http_port (a vhost of
+ * raw connections: net/bt_http reads HTTP, lws does TCP and TLS with the
+ * same certificate) takes BEP 3 announces into net/bt_swarm, one request
+ * per connection, each connection counted and limited as above and closed
+ * 10 s after its accept if its request is not whole. WebTorrent announces
+ * arrive on the WebSocket (net/webtorrent); a connection in a WebTorrent
+ * swarm holds something, so it is not idle.
+ *
  * Threads: everything, start and stop included, on the loop's thread. */
 #ifndef MFS_TRACKER_SERVER_H
 #define MFS_TRACKER_SERVER_H

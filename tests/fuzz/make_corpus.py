@@ -291,6 +291,30 @@ def bt_announce():
     write("bt_announce", "bad-empty-pair", head % (good + "&&x=1"))
 
 
+def webtorrent():
+    """WebTorrent announces (one message a line, its first byte picking the
+    connection): joins with offers, an answer, a stop, and broken ones."""
+    def b(c):
+        return "\\u0000&\\u0080\\u00ff" + c * 16
+    ih = b("h")
+    def ann(peer, extra=""):
+        return '{"action":"announce","info_hash":"%s","peer_id":"%s"%s}' % (ih, b(peer), extra)
+    offer = ',"offers":[{"offer":{"type":"offer","sdp":"v=0"},"offer_id":"%s"}]' % b("o")
+    write("webtorrent", "ok-offer-answer", "\n".join([
+        "0" + ann("a", ',"left":0,"event":"started"' + offer),
+        "1" + ann("b", offer),
+        "0" + ann("a", ',"to_peer_id":"%s","answer":{"type":"answer","sdp":"x"},"offer_id":"%s"'
+                  % (b("b"), b("o"))),
+        "1" + ann("b", ',"event":"stopped"'),
+        "2" + ann("c", offer)]))
+    write("webtorrent", "bad-mixed", "\n".join([
+        "0" + '{"action":"announce","info_hash":"short"}',
+        "1" + '{"action":"scrape","info_hash":["%s"]}' % ih,
+        "2" + ann("a", ',"offers":[1]'),
+        "0" + ann("a", ',"answer":{}'),
+        "1" + '{"action":"announce","info_hash":"%s"}' % ("0" * 64)]))
+
+
 for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet,
-             volmap, bencode, krpc, dht, dht_table, bt_announce):
+             volmap, bencode, krpc, dht, dht_table, bt_announce, webtorrent):
     make()
