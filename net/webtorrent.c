@@ -134,19 +134,6 @@ static json_t *binary_json(const uint8_t in[static MFS_WT_ID_BYTES])
 	return json_stringn(s, n);
 }
 
-/* A megafs key: 64 hex digits (net/tracker_proto's messages). */
-static int is_megafs_key(const json_t *v)
-{
-	const char *s = json_string_value(v);
-
-	if (!s || json_string_length(v) != 2 * MFS_TRACKER_KEY_BYTES)
-		return 0;
-	for (size_t i = 0; i < 2 * MFS_TRACKER_KEY_BYTES; i++)
-		if (!strchr("0123456789abcdefABCDEF", s[i]) || !s[i])
-			return 0;
-	return 1;
-}
-
 /* ---- sending -------------------------------------------------------------- */
 
 /* Sends obj (taken) to conn. -ENOMEM when it could not be written. */
@@ -161,17 +148,18 @@ static int send_obj(struct mfs_webtorrent *wt, void *conn, json_t *obj)
 	return 0;
 }
 
-static int send_failure(struct mfs_webtorrent *wt, void *conn, const uint8_t *info_hash,
-			const char *reason)
+/* {"action":action,"failure reason":reason,"info_hash":..}, as
+ * bittorrent-tracker refuses. */
+static int send_failure(struct mfs_webtorrent *wt, void *conn, const char *action,
+			const uint8_t *info_hash, const char *reason)
 {
 	json_t *o = json_object();
 
-	if (o && info_hash) {
-		json_object_set_new(o, "action", json_string("announce"));
+	if (o) {
+		json_object_set_new(o, "action", json_string(action));
 		json_object_set_new(o, "info_hash", binary_json(info_hash));
-	}
-	if (o)
 		json_object_set_new(o, "failure reason", json_string(reason));
+	}
 	return send_obj(wt, conn, o);
 }
 
@@ -396,7 +384,7 @@ static int do_announce(struct mfs_webtorrent *wt, struct mfs_wt_conn **state, vo
 	int rc;
 
 	if (why)
-		return send_failure(wt, conn, a->info_hash, why);
+		return send_failure(wt, conn, "announce", a->info_hash, why);
 	if (!*state) {
 		if (!(*state = calloc(1, sizeof **state)))
 			return -ENOMEM;
@@ -415,7 +403,7 @@ static int do_announce(struct mfs_webtorrent *wt, struct mfs_wt_conn **state, vo
 		if (rc == -ENOMEM)
 			return rc;
 		if (rc == -EEXIST)
-			return send_failure(wt, conn, a->info_hash,
+			return send_failure(wt, conn, "announce", a->info_hash,
 					    "peer_id already in this swarm on another connection");
 		if (rc == -EPERM)
 			snprintf(text, sizeof text, "at most %u torrents per connection",
@@ -424,7 +412,7 @@ static int do_announce(struct mfs_webtorrent *wt, struct mfs_wt_conn **state, vo
 			snprintf(text, sizeof text,
 				 "at most %u peers of one torrent from one address range",
 				 wt->cfg.per_range_in_torrent);
-		return send_failure(wt, conn, a->info_hash, text);
+		return send_failure(wt, conn, "announce", a->info_hash, text);
 	}
 	if (a->answer) {
 		for (size_t i = 0; t && i < t->n; i++)
@@ -468,17 +456,16 @@ int mfs_webtorrent_handle(struct mfs_webtorrent *wt, struct mfs_wt_conn **state,
 		return 0;
 	action = json_object_get(msg, "action");
 	info_hash = json_object_get(msg, "info_hash");
-	if (!json_is_string(action) || is_megafs_key(info_hash) ||
+	memset(&a, 0, sizeof a);
+	/* WebTorrent's: an info_hash of 20 characters (megafs's have 64) */
+	if (!json_is_string(action) || binary_of(a.info_hash, info_hash) != 0 ||
 	    (strcmp(json_string_value(action), "announce") != 0 &&
 	     strcmp(json_string_value(action), "scrape") != 0))
-		goto done; /* not WebTorrent's */
+		goto done;
 	rc = 1;
-	memset(&a, 0, sizeof a);
 	if (strcmp(json_string_value(action), "scrape") == 0) {
-		if (send_failure(wt, conn, NULL, "scrape is not served by this tracker") != 0)
-			rc = -ENOMEM;
-	} else if (binary_of(a.info_hash, info_hash) != 0) {
-		if (send_failure(wt, conn, NULL, "invalid info_hash") != 0)
+		if (send_failure(wt, conn, "scrape", a.info_hash,
+				 "scrape is not served by this tracker") != 0)
 			rc = -ENOMEM;
 	} else if (do_announce(wt, state, conn, range, msg, &a) != 0) {
 		rc = -ENOMEM;

@@ -21,11 +21,13 @@
  *       of the swarm whose peer_id is to_peer_id as {"action":"announce",
  *       "answer":A,"info_hash":B,"offer_id":B,"peer_id":<the answerer>}.
  * A refused message is answered {"action":"announce","failure reason":R,
- * "info_hash":B} (or {"failure reason":R} before the info-hash is known)
- * and the connection stays. "scrape" is refused so.
+ * "info_hash":B} and the connection stays. "scrape" is refused so (its
+ * "action" is "scrape").
  *
  * Which messages are WebTorrent's: an object whose "action" is "announce"
- * or "scrape" and whose "info_hash" is not a megafs key (64 hex digits).
+ * or "scrape" and whose "info_hash" is a binary string (a megafs key has
+ * 64 characters). Anything else is left to the tracker's own protocol,
+ * which answers what it cannot read with its "error".
  *
  * Limits: a message at most MFS_WT_MESSAGE_MAX bytes, at most
  * MFS_WT_MAX_OFFERS offers (more are refused); a connection in at most
