@@ -1398,6 +1398,7 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 		goto fail;
 	wt_cfg.per_range_in_torrent = s->cfg.max_announced_per_range;
 	wt_cfg.per_conn = s->cfg.max_subscriptions;
+	wt_cfg.interval = s->cfg.interval;
 	wt_cfg.send = webtorrent_send;
 	if ((rc = mfs_webtorrent_new(&s->wt, &wt_cfg)) != 0)
 		goto fail;
