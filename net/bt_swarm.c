@@ -233,63 +233,6 @@ static int record(struct mfs_bt_swarm *s, struct torrent *t, const struct mfs_bt
 	return 0;
 }
 
-struct mix_item {
-	const uint8_t *range;
-	size_t index, position, rank;
-};
-
-static int by_range_then_position(const void *a, const void *b)
-{
-	const struct mix_item *x = a, *y = b;
-	int c = memcmp(x->range, y->range, MFS_ADDR_RANGE_BYTES);
-
-	return c ? c : (x->position > y->position) - (x->position < y->position);
-}
-
-static int by_rank_then_position(const void *a, const void *b)
-{
-	const struct mix_item *x = a, *y = b;
-
-	if (x->rank != y->rank)
-		return x->rank < y->rank ? -1 : 1;
-	return (x->position > y->position) - (x->position < y->position);
-}
-
-int mfs_bt_mix(size_t *pick, size_t *npick, size_t want, size_t n,
-	       const uint8_t *const *range, const uint8_t *skip)
-{
-	struct mix_item *items = malloc((n + 1) * sizeof *items);
-	size_t m = 0, *pos = malloc((n + 1) * sizeof *pos);
-
-	*npick = 0;
-	if (!items || !pos) {
-		free(items);
-		free(pos);
-		return -ENOMEM;
-	}
-	/* a random position for each item (Fisher-Yates) */
-	for (size_t i = 0; i < n; i++) {
-		size_t j = mfs_random_uniform((uint32_t)(i + 1));
-
-		pos[i] = pos[j];
-		pos[j] = i;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (!skip || !skip[i])
-			items[m++] = (struct mix_item){range[i], i, pos[i], 0};
-	/* an item's rank: how many of its range come before it */
-	qsort(items, m, sizeof *items, by_range_then_position);
-	for (size_t i = 1; i < m; i++)
-		if (memcmp(items[i].range, items[i - 1].range, MFS_ADDR_RANGE_BYTES) == 0)
-			items[i].rank = items[i - 1].rank + 1;
-	qsort(items, m, sizeof *items, by_rank_then_position);
-	for (size_t i = 0; i < m && i < want; i++)
-		pick[(*npick)++] = items[i].index;
-	free(pos);
-	free(items);
-	return 0;
-}
-
 /* Up to a->numwant peers of t but the asker, mixed across ranges. 0 or
  * -ENOMEM. */
 static int sample(struct torrent *t, const struct mfs_bt_announce *a,
@@ -305,7 +248,7 @@ static int sample(struct torrent *t, const struct mfs_bt_announce *a,
 			range[i] = t->recs[i].range->key;
 			skip[i] = (uint8_t)same_peer(&t->recs[i], a, src);
 		}
-		rc = mfs_bt_mix(pick, &out->count, a->numwant, t->n, range, skip);
+		rc = mfs_addr_mix(pick, &out->count, a->numwant, t->n, range, skip);
 		for (size_t i = 0; rc == 0 && i < out->count; i++)
 			out->peers[i] = t->recs[pick[i]].peer;
 	}

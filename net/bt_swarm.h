@@ -70,14 +70,6 @@ int mfs_bt_swarm_announce(struct mfs_bt_swarm *s, struct mfs_bt_answer *out,
 			  const struct mfs_bt_announce *a, const struct mfs_bt_source *src,
 			  uint64_t now_ms);
 
-/* The mixing of answers, for any list of n items from ranges (range[i]:
- * item i's range key, MFS_ADDR_RANGE_BYTES bytes): up to want indices into
- * pick[] (*npick of them), never an item whose skip[i] is nonzero (skip
- * may be NULL), in a random order where the k-th item of any range comes
- * after the (k-1)-th of every range. 0 or -ENOMEM. */
-int mfs_bt_mix(size_t *pick, size_t *npick, size_t want, size_t n,
-	       const uint8_t *const *range, const uint8_t *skip);
-
 /* Counts, for tests and logs. */
 void mfs_bt_swarm_counts(const struct mfs_bt_swarm *s, size_t *torrents, size_t *peers);
 

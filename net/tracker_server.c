@@ -125,7 +125,6 @@ struct address {
 	uint8_t range[MFS_ADDR_RANGE_BYTES];
 	size_t conns;
 	size_t dying;             /* of which closed to make room, not yet gone */
-	size_t picked;            /* scratch of do_announce, 0 between calls */
 	size_t keys, bytes;       /* stored manifests last published from it */
 };
 
@@ -861,47 +860,37 @@ static int record(struct conn *c, struct topic *t, const struct mfs_tracker_msg 
 	return 0;
 }
 
-/* Up to m->numwant peers of t but the asker, mixed across ranges: in a
- * random order, one peer of each range before a second of any, so that
+/* Up to m->numwant peers of t but the asker, mixed across ranges
+ * (mfs_addr_mix): one peer of each range before a second of any, so that
  * the peers of one range are at most a 1/k share of an answer drawn from
  * k ranges, however many that range announced. 0 or -ENOMEM. */
 static int sample(struct topic *t, const struct mfs_tracker_msg *m,
 		  struct mfs_tracker_peer peers[MFS_TRACKER_MAX_PEERS], size_t *n)
 {
-	size_t nr = t->nrecords, *order = malloc(nr * sizeof *order), *rank, more = 1;
+	size_t nr = t->nrecords, pick[MFS_TRACKER_MAX_PEERS];
+	const uint8_t **range = malloc((nr + 1) * sizeof *range);
+	uint8_t *skip = malloc(nr + 1);
+	int rc = -ENOMEM;
 
 	*n = 0;
-	if (!order || !(rank = malloc(nr * sizeof *rank))) {
-		free(order);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < nr; i++) {
-		size_t j = mfs_random_uniform((uint32_t)(i + 1));
-
-		order[i] = order[j];
-		order[j] = i;
-	}
-	for (size_t i = 0; i < nr; i++)
-		rank[i] = t->records[order[i]].conn->address->picked++;
-	for (size_t i = 0; i < nr; i++)
-		t->records[i].conn->address->picked = 0;
-	for (size_t round = 0; more && *n < m->numwant; round++) {
-		more = 0;
-		for (size_t i = 0; i < nr && *n < m->numwant; i++) {
-			const struct record *r = &t->records[order[i]];
-
-			more |= rank[i] > round;
-			if (rank[i] != round || mfs_memeq(r->peer_id, m->peer_id, MFS_TRACKER_KEY_BYTES))
-				continue;
-			memcpy(peers[*n].host, r->conn->host, sizeof peers[*n].host);
-			peers[*n].port = r->port;
-			memcpy(peers[*n].node_pk, r->peer_id, MFS_TRACKER_KEY_BYTES);
-			(*n)++;
+	if (range && skip) {
+		for (size_t i = 0; i < nr; i++) {
+			range[i] = t->records[i].conn->address->range;
+			skip[i] = (uint8_t)mfs_memeq(t->records[i].peer_id, m->peer_id,
+						     MFS_TRACKER_KEY_BYTES);
 		}
+		rc = mfs_addr_mix(pick, n, m->numwant, nr, range, skip);
 	}
-	free(rank);
-	free(order);
-	return 0;
+	for (size_t i = 0; rc == 0 && i < *n; i++) {
+		const struct record *r = &t->records[pick[i]];
+
+		memcpy(peers[i].host, r->conn->host, sizeof peers[i].host);
+		peers[i].port = r->port;
+		memcpy(peers[i].node_pk, r->peer_id, MFS_TRACKER_KEY_BYTES);
+	}
+	free(range);
+	free(skip);
+	return rc;
 }
 
 static void do_announce(struct conn *c, struct mfs_tracker_msg *m)

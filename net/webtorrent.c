@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/bt_swarm.h"
 #include "net/tracker_proto.h"
 
 #define DEFAULT_PER_RANGE_IN_TORRENT 8
@@ -360,7 +359,7 @@ static int relay_offers(struct mfs_webtorrent *wt, struct torrent *t,
 			range[i] = t->recs[i].range;
 			skip[i] = t->recs[i].state == from; /* not to itself, whatever its peer_id */
 		}
-		rc = mfs_bt_mix(pick, &npick, json_array_size(a->offers), n, range, skip);
+		rc = mfs_addr_mix(pick, &npick, json_array_size(a->offers), n, range, skip);
 	}
 	/* sending never touches t: the picks stay valid */
 	for (size_t i = 0; rc == 0 && i < npick; i++) {
