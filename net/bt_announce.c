@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crypto/mfs_error.h"
+#include "crypto/secure.h"
 #include "net/bencode.h"
 
 /* The longest value worth keeping, decoded: a number of 20 digits, a hash
@@ -40,17 +41,6 @@ static int refuse(char *why, size_t why_len, const char *fmt, ...)
 	return MFS_E_FORMAT;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* RFC 3986's query characters that stand for themselves in a value:
  * unreserved, sub-delims but '&' and '=', ':', '@', '/', '?'. */
 static int plain_value_char(char c)
@@ -79,8 +69,8 @@ static int decode_value(uint8_t out[static VALUE_MAX], size_t *out_len, const ch
 		if (in[i] == '%') {
 			int hi, lo;
 
-			if (len - i < 3 || (hi = hex_digit(in[i + 1])) < 0 ||
-			    (lo = hex_digit(in[i + 2])) < 0)
+			if (len - i < 3 || (hi = mfs_hex_digit(in[i + 1])) < 0 ||
+			    (lo = mfs_hex_digit(in[i + 2])) < 0)
 				return -1;
 			b = (uint8_t)(hi << 4 | lo);
 			i += 3;

@@ -11,7 +11,7 @@
 #define DEFAULT_INTERVAL 60
 
 struct range {
-	uint8_t key[MFS_ADDR_RANGE_BYTES];
+	uint8_t key[MFS_ADDR_RANGE_BYTES]; /* first: tree_get reads it there */
 	size_t peers;                 /* records over all torrents */
 };
 
@@ -24,7 +24,7 @@ struct record {
 };
 
 struct torrent {
-	uint8_t info_hash[MFS_BT_HASH_BYTES];
+	uint8_t info_hash[MFS_BT_HASH_BYTES]; /* first: tree_get reads it there */
 	struct record *recs;
 	size_t n, cap;
 };
@@ -85,22 +85,34 @@ void mfs_bt_swarm_free(struct mfs_bt_swarm *s)
 	free(s);
 }
 
-/* The range of key, made when asked and missing. NULL: none, or -ENOMEM. */
-static struct range *range_get(struct mfs_bt_swarm *s, const uint8_t *key, int create)
+/* The object of tree *root whose key (its first key_len bytes) is key; when
+ * missing and create is set, a new zeroed one of size bytes holding it
+ * (*made = 1). NULL: missing, or -ENOMEM. cmp reads only the key. */
+static void *tree_get(void **root, const uint8_t *key, size_t key_len, size_t size,
+		      int (*cmp)(const void *, const void *), int create, int *made)
 {
-	struct range probe, *r, **found;
+	void **found = tfind(key, root, cmp), *obj;
 
-	memcpy(probe.key, key, MFS_ADDR_RANGE_BYTES);
-	if ((found = tfind(&probe, &s->ranges, range_cmp)))
+	*made = 0;
+	if (found)
 		return *found;
-	if (!create || !(r = calloc(1, sizeof *r)))
+	if (!create || !(obj = calloc(1, size)))
 		return NULL;
-	memcpy(r->key, key, MFS_ADDR_RANGE_BYTES);
-	if (!tsearch(r, &s->ranges, range_cmp)) {
-		free(r);
+	memcpy(obj, key, key_len);
+	if (!tsearch(obj, root, cmp)) {
+		free(obj);
 		return NULL;
 	}
-	return r;
+	*made = 1;
+	return obj;
+}
+
+static struct range *range_get(struct mfs_bt_swarm *s, const uint8_t *key, int create)
+{
+	int made;
+
+	return tree_get(&s->ranges, key, MFS_ADDR_RANGE_BYTES, sizeof(struct range), range_cmp,
+			create, &made);
 }
 
 static void remove_record(struct mfs_bt_swarm *s, struct torrent *t, size_t i)
@@ -168,19 +180,11 @@ static void sweep(struct mfs_bt_swarm *s, uint64_t now)
 
 static struct torrent *torrent_get(struct mfs_bt_swarm *s, const uint8_t *info_hash, int create)
 {
-	struct torrent probe, *t, **found;
+	int made;
+	struct torrent *t = tree_get(&s->torrents, info_hash, MFS_BT_HASH_BYTES,
+				     sizeof(struct torrent), torrent_cmp, create, &made);
 
-	memcpy(probe.info_hash, info_hash, MFS_BT_HASH_BYTES);
-	if ((found = tfind(&probe, &s->torrents, torrent_cmp)))
-		return *found;
-	if (!create || !(t = calloc(1, sizeof *t)))
-		return NULL;
-	memcpy(t->info_hash, info_hash, MFS_BT_HASH_BYTES);
-	if (!tsearch(t, &s->torrents, torrent_cmp)) {
-		free(t);
-		return NULL;
-	}
-	s->ntorrents++;
+	s->ntorrents += made;
 	return t;
 }
 
