@@ -1,7 +1,6 @@
 #include "net/bt_announce.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,17 +28,8 @@ enum {
 	SEEN_REQUIRED = (1 << 6) - 1,
 };
 
-static int refuse(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && why_len) {
-		va_start(ap, fmt);
-		vsnprintf(why, why_len, fmt, ap);
-		va_end(ap);
-	}
-	return MFS_E_FORMAT;
-}
+/* MFS_E_FORMAT, saying why. */
+#define refuse(why, why_len, ...) mfs_error_why(why, why_len, MFS_E_FORMAT, __VA_ARGS__)
 
 /* RFC 3986's query characters that stand for themselves in a value:
  * unreserved, sub-delims but '&' and '=', ':', '@', '/', '?'. */

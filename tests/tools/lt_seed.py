@@ -5,8 +5,9 @@
 #   /usr/bin/python3 tests/tools/lt_seed.py --announce URL --out TORRENT FILE
 #
 # Makes a BitTorrent v1 torrent of FILE with URL as its only tracker, writes
-# it to TORRENT, seeds it from 127.0.0.1 (TCP only; DHT, local peer
-# discovery, peer exchange, UPnP and NAT-PMP off), prints one line
+# it to TORRENT, seeds it from 127.0.0.1 (tools/bench/bt_seed.py's loopback
+# settings: TCP only; DHT, local peer discovery, UPnP and NAT-PMP off; and
+# no peer exchange), prints one line
 #   ready port=PORT info_hash=HEX
 # then a line "tracker: MESSAGE" for each answer or error of the tracker
 # that libtorrent reports, until SIGTERM or SIGINT. Needs python3-libtorrent
@@ -19,6 +20,9 @@ import time
 
 import libtorrent as lt
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "bench"))
+from bt_seed import loopback_settings  # noqa: E402 (TCP only, no DHT, LSD, UPnP, NAT-PMP)
+
 
 def main():
 	ap = argparse.ArgumentParser()
@@ -27,20 +31,13 @@ def main():
 	ap.add_argument("file")
 	args = ap.parse_args()
 
-	ses = lt.session({
-		"listen_interfaces": "127.0.0.1:0",
-		"enable_dht": False,
-		"enable_lsd": False,
-		"enable_upnp": False,
-		"enable_natpmp": False,
-		"enable_incoming_utp": False,
-		"enable_outgoing_utp": False,
+	ses = lt.session(loopback_settings("127.0.0.1:0", {
 		"announce_to_all_trackers": True,
 		"allow_multiple_connections_per_ip": True,
 		"alert_mask": lt.alert.category_t.error_notification |
 			      lt.alert.category_t.status_notification |
 			      lt.alert.category_t.tracker_notification,
-	})
+	}))
 	deadline = time.monotonic() + 10
 	while ses.listen_port() == 0 and time.monotonic() < deadline:
 		ses.wait_for_alert(100)
