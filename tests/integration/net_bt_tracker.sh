@@ -147,6 +147,20 @@ wait_for 15 bash -c "[[ \"\$(curl -sS --max-time 2 '$ANNOUNCE?$good' | head -c 8
 for fd in "${held[@]}"; do exec {fd}>&-; done
 ok "4 silent connections fill 127.0.0.0/24 (--max-per-range 4), others are served; closed within 10 s, the range is served again"
 
+# ---- IPv6: peers6 -------------------------------------------------------------------------
+if ip -6 addr show lo 2>/dev/null | grep -q 'inet6 ::1/128'; then
+	"$MEGAFS" tracker --listen '[::1]:0' --http-port 0 --db "$T/tdb6" >"$T/tracker6.out" 2>&1 &
+	PIDS+=($!)
+	wait_for 10 grep -q 'BitTorrent announces' "$T/tracker6.out" || fail "no IPv6 tracker: $(cat "$T/tracker6.out")"
+	V6=$(sed -n 's/^megafs tracker: BitTorrent announces on \(http:[^ ]*\)$/\1/p' "$T/tracker6.out")
+	announce "$V6" "$(hash20 6)" 61 7061 0 "" -g >/dev/null
+	out=$(announce "$V6" "$(hash20 6)" 62 7062 9 "" -g)
+	[[ "$out" == "complete=1 incomplete=1 interval=60 peers=[::1]:7061" ]] || fail "IPv6 announce: '$out'"
+	ok "over IPv6 ($V6) peers come as BEP 7's peers6: [::1]:7061"
+else
+	echo "skipped: no ::1 on lo, the IPv6 part"
+fi
+
 # ---- over TLS ----------------------------------------------------------------------------
 unset SSL_CERT_FILE SSL_CERT_DIR
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
