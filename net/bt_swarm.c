@@ -36,16 +36,16 @@ struct mfs_bt_swarm {
 	uint64_t next_sweep_ms;
 };
 
+/* Both compare keys as bytes: a key is first in its struct, and tree_get
+ * looks up by the bare key (no struct around it to align). */
 static int torrent_cmp(const void *a, const void *b)
 {
-	return memcmp(((const struct torrent *)a)->info_hash, ((const struct torrent *)b)->info_hash,
-		      MFS_BT_HASH_BYTES);
+	return memcmp(a, b, MFS_BT_HASH_BYTES);
 }
 
 static int range_cmp(const void *a, const void *b)
 {
-	return memcmp(((const struct range *)a)->key, ((const struct range *)b)->key,
-		      MFS_ADDR_RANGE_BYTES);
+	return memcmp(a, b, MFS_ADDR_RANGE_BYTES);
 }
 
 int mfs_bt_swarm_new(struct mfs_bt_swarm **out, const struct mfs_bt_swarm_limits *limits)
