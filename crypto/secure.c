@@ -80,6 +80,17 @@ void mfs_hex_encode(char *out, const uint8_t *in, size_t len)
 	sodium_bin2hex(out, 2 * len + 1, in, len);
 }
 
+int mfs_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int mfs_hex_decode(uint8_t *out, size_t outlen, const char *hex)
 {
 	size_t bin_len = 0;

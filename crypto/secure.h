@@ -33,5 +33,8 @@ void mfs_hex_encode(char *out, const uint8_t *in, size_t len);
 /* Decodes exactly outlen bytes from a string of exactly 2*outlen hex digits;
  * returns 0 or MFS_E_FORMAT. */
 int mfs_hex_decode(uint8_t *out, size_t outlen, const char *hex);
+/* The value of one hex digit of either case (what %XX escapes and
+ * fingerprints use), or -1. */
+int mfs_hex_digit(char c);
 
 #endif

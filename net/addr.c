@@ -2,7 +2,10 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "crypto/secure.h"
 
 /* The IPv4 address sa carries (host order), plain or v4-mapped: 1, else 0. */
 static int ipv4_of(const struct sockaddr *sa, uint32_t *out)
@@ -102,4 +105,61 @@ int mfs_addr_is_special(const struct sockaddr *sa)
 	       (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) || /* doc */
 	       (a[0] == 0x01 && a[1] == 0x00 && memcmp(a + 2, zero, 6) == 0) || /* discard */
 	       (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xff && a[3] == 0x9b); /* NAT64 */
+}
+
+struct mix_item {
+	const uint8_t *range;
+	size_t index, position, rank;
+};
+
+static int by_range_then_position(const void *a, const void *b)
+{
+	const struct mix_item *x = a, *y = b;
+	int c = memcmp(x->range, y->range, MFS_ADDR_RANGE_BYTES);
+
+	return c ? c : (x->position > y->position) - (x->position < y->position);
+}
+
+static int by_rank_then_position(const void *a, const void *b)
+{
+	const struct mix_item *x = a, *y = b;
+
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return (x->position > y->position) - (x->position < y->position);
+}
+
+int mfs_addr_mix(size_t *pick, size_t *npick, size_t want, size_t n,
+		 const uint8_t *const *range, const uint8_t *skip)
+{
+	struct mix_item *items = malloc((n + 1) * sizeof *items);
+	size_t m = 0, *pos = malloc((n + 1) * sizeof *pos);
+
+	*npick = 0;
+	if (!items || !pos) {
+		free(items);
+		free(pos);
+		return -ENOMEM;
+	}
+	/* a random position for each item (Fisher-Yates) */
+	for (size_t i = 0; i < n; i++) {
+		size_t j = mfs_random_uniform((uint32_t)(i + 1));
+
+		pos[i] = pos[j];
+		pos[j] = i;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!skip || !skip[i])
+			items[m++] = (struct mix_item){range[i], i, pos[i], 0};
+	/* an item's rank: how many of its range come before it */
+	qsort(items, m, sizeof *items, by_range_then_position);
+	for (size_t i = 1; i < m; i++)
+		if (memcmp(items[i].range, items[i - 1].range, MFS_ADDR_RANGE_BYTES) == 0)
+			items[i].rank = items[i - 1].rank + 1;
+	qsort(items, m, sizeof *items, by_rank_then_position);
+	for (size_t i = 0; i < m && i < want; i++)
+		pick[(*npick)++] = items[i].index;
+	free(pos);
+	free(items);
+	return 0;
 }

@@ -6,10 +6,14 @@
  *
  * IPv4-mapped IPv6 addresses (::ffff:a.b.c.d, what a socket listening on
  * "::" sees of an IPv4 client) count as the IPv4 address they carry.
- * Pure functions; any thread. */
+ *
+ * And how the tracker's answers are drawn from many ranges
+ * (mfs_addr_mix), so that one range holds few places in them.
+ * Pure functions but for the randomness; any thread. */
 #ifndef MFS_ADDR_H
 #define MFS_ADDR_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -30,5 +34,14 @@ int mfs_addr_range(uint8_t out[static MFS_ADDR_RANGE_BYTES], const struct sockad
  * (100.64/10), link local (169.254/16, fe80::/10), multicast, broadcast,
  * reserved (0/8, 240/4), documentation and benchmarking ranges; else 0. */
 int mfs_addr_is_special(const struct sockaddr *sa);
+
+/* Draws up to want of n items, each of a range (range[i]: item i's range
+ * key, MFS_ADDR_RANGE_BYTES bytes), never one whose skip[i] is nonzero
+ * (skip may be NULL): their indices into pick[] (*npick of them), in a
+ * random order where the k-th item of any range comes after the (k-1)-th
+ * of every range. So a range that has many items holds at most one place
+ * in want when want ranges or more have items. 0 or -ENOMEM. */
+int mfs_addr_mix(size_t *pick, size_t *npick, size_t want, size_t n,
+		 const uint8_t *const *range, const uint8_t *skip);
 
 #endif

@@ -11,17 +11,6 @@
 
 #include "crypto/secure.h"
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int mfs_tls_pin_parse(uint8_t pin[static MFS_TLS_PIN_BYTES], const char *text, size_t len)
 {
 	static const char prefix[] = "sha256=";
@@ -40,7 +29,7 @@ int mfs_tls_pin_parse(uint8_t pin[static MFS_TLS_PIN_BYTES], const char *text, s
 		return -EINVAL;
 	for (size_t n = 0; n < MFS_TLS_PIN_BYTES; n++) {
 		const char *p = h + n * step;
-		int hi = hex_value(p[0]), lo = hex_value(p[1]);
+		int hi = mfs_hex_digit(p[0]), lo = mfs_hex_digit(p[1]);
 
 		if (hi < 0 || lo < 0 || (step == 3 && n > 0 && p[-1] != ':'))
 			return -EINVAL;

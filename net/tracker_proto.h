@@ -75,6 +75,9 @@
  * announce at most 256 keys, and hold at most 256 peer records (by
  * default; "limit" errors beyond). Plain HTTP requests are answered 400.
  *
+ * A message this module does not take may be WebTorrent's announce, which
+ * the tracker answers on the same connection (net/webtorrent.h).
+ *
  * Threads: none of its own; every function is reentrant. */
 #ifndef MFS_TRACKER_PROTO_H
 #define MFS_TRACKER_PROTO_H

@@ -18,9 +18,12 @@
 #include "crypto/secure.h"
 #include "fs/store/store.h"
 #include "net/addr.h"
+#include "net/bt_http.h"
+#include "net/bt_swarm.h"
 #include "net/hostport.h"
 #include "net/tls.h"
 #include "net/tracker_proto.h"
+#include "net/webtorrent.h"
 #include "net/ws.h"
 
 #define MIN_QUEUE_BYTES (4u << 20)
@@ -122,7 +125,6 @@ struct address {
 	uint8_t range[MFS_ADDR_RANGE_BYTES];
 	size_t conns;
 	size_t dying;             /* of which closed to make room, not yet gone */
-	size_t picked;            /* scratch of do_announce, 0 between calls */
 	size_t keys, bytes;       /* stored manifests last published from it */
 };
 
@@ -155,6 +157,8 @@ struct conn {
 	struct topic **announced;     /* keys it announced (records may be gone) */
 	size_t nannounced, announced_cap;
 	size_t nrecords;              /* records whose conn it is */
+	struct mfs_bt_http *http;     /* a connection of the BitTorrent listener */
+	struct mfs_wt_conn *wt;       /* its WebTorrent swarms (net/webtorrent) */
 	int established;              /* the WebSocket handshake is done */
 	int dying;                    /* closed to make room (counted in address) */
 	uint64_t active_ms;           /* loop time of its last message */
@@ -167,6 +171,9 @@ struct mfs_tracker_server {
 	struct mfs_ws ws;
 	int ws_started;
 	uint16_t port;
+	uint16_t http_port;           /* BitTorrent announces; 0: none */
+	struct mfs_bt_swarm *bt;      /* their peers */
+	struct mfs_webtorrent *wt;    /* WebTorrent's swarms */
 	int tls;                      /* wss:// (the config's paths are not kept) */
 	MDB_env *env;
 	MDB_dbi dbi;                  /* key -> canonical manifest */
@@ -565,7 +572,7 @@ static int conn_write(struct conn *c)
 static int conn_idle(const struct conn *c)
 {
 	return c->established && !c->dying && !c->close_status && c->nsubs == 0 &&
-	       c->nrecords == 0;
+	       c->nrecords == 0 && mfs_webtorrent_joined(c->wt) == 0;
 }
 
 /* After the handshake and after each message: a connection that holds
@@ -853,47 +860,37 @@ static int record(struct conn *c, struct topic *t, const struct mfs_tracker_msg 
 	return 0;
 }
 
-/* Up to m->numwant peers of t but the asker, mixed across ranges: in a
- * random order, one peer of each range before a second of any, so that
+/* Up to m->numwant peers of t but the asker, mixed across ranges
+ * (mfs_addr_mix): one peer of each range before a second of any, so that
  * the peers of one range are at most a 1/k share of an answer drawn from
  * k ranges, however many that range announced. 0 or -ENOMEM. */
 static int sample(struct topic *t, const struct mfs_tracker_msg *m,
 		  struct mfs_tracker_peer peers[MFS_TRACKER_MAX_PEERS], size_t *n)
 {
-	size_t nr = t->nrecords, *order = malloc(nr * sizeof *order), *rank, more = 1;
+	size_t nr = t->nrecords, pick[MFS_TRACKER_MAX_PEERS];
+	const uint8_t **range = malloc((nr + 1) * sizeof *range);
+	uint8_t *skip = malloc(nr + 1);
+	int rc = -ENOMEM;
 
 	*n = 0;
-	if (!order || !(rank = malloc(nr * sizeof *rank))) {
-		free(order);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < nr; i++) {
-		size_t j = mfs_random_uniform((uint32_t)(i + 1));
-
-		order[i] = order[j];
-		order[j] = i;
-	}
-	for (size_t i = 0; i < nr; i++)
-		rank[i] = t->records[order[i]].conn->address->picked++;
-	for (size_t i = 0; i < nr; i++)
-		t->records[i].conn->address->picked = 0;
-	for (size_t round = 0; more && *n < m->numwant; round++) {
-		more = 0;
-		for (size_t i = 0; i < nr && *n < m->numwant; i++) {
-			const struct record *r = &t->records[order[i]];
-
-			more |= rank[i] > round;
-			if (rank[i] != round || mfs_memeq(r->peer_id, m->peer_id, MFS_TRACKER_KEY_BYTES))
-				continue;
-			memcpy(peers[*n].host, r->conn->host, sizeof peers[*n].host);
-			peers[*n].port = r->port;
-			memcpy(peers[*n].node_pk, r->peer_id, MFS_TRACKER_KEY_BYTES);
-			(*n)++;
+	if (range && skip) {
+		for (size_t i = 0; i < nr; i++) {
+			range[i] = t->records[i].conn->address->range;
+			skip[i] = (uint8_t)mfs_memeq(t->records[i].peer_id, m->peer_id,
+						     MFS_TRACKER_KEY_BYTES);
 		}
+		rc = mfs_addr_mix(pick, n, m->numwant, nr, range, skip);
 	}
-	free(rank);
-	free(order);
-	return 0;
+	for (size_t i = 0; rc == 0 && i < *n; i++) {
+		const struct record *r = &t->records[pick[i]];
+
+		memcpy(peers[i].host, r->conn->host, sizeof peers[i].host);
+		peers[i].port = r->port;
+		memcpy(peers[i].node_pk, r->peer_id, MFS_TRACKER_KEY_BYTES);
+	}
+	free(range);
+	free(skip);
+	return rc;
 }
 
 static void do_announce(struct conn *c, struct mfs_tracker_msg *m)
@@ -959,8 +956,14 @@ static void handle_message(struct conn *c, const char *buf, size_t len)
 	why[0] = '\0';
 	rc = mfs_tracker_parse_request(&m, buf, len, why, sizeof why);
 	if (rc != 0) {
-		send_error(c, MFS_TRACKER_NONE, NULL, 0, rc == -ENOMEM ? -EIO : MFS_E_FORMAT,
-			   why[0] ? why : mfs_strerror(rc));
+		/* Not megafs's: WebTorrent's announce, or an error. */
+		int taken = mfs_webtorrent_handle(c->s->wt, &c->wt, c, c->address->range, buf, len);
+
+		if (taken == 0)
+			send_error(c, MFS_TRACKER_NONE, NULL, 0, rc == -ENOMEM ? -EIO : MFS_E_FORMAT,
+				   why[0] ? why : mfs_strerror(rc));
+		else if (taken < 0)
+			send_error(c, MFS_TRACKER_NONE, NULL, 0, -EIO, "out of memory");
 		return;
 	}
 	switch (m.action) {
@@ -1114,6 +1117,8 @@ static void conn_free(struct conn *c)
 		topic_release(s, c->announced[i]);
 	}
 	mfs_ws_tx_clear(&c->tx);
+	mfs_bt_http_free(c->http);
+	mfs_webtorrent_leave(s->wt, c->wt);
 	if (c->dying) {
 		c->address->dying--;
 		s->dying--;
@@ -1131,6 +1136,50 @@ static void conn_free(struct conn *c)
 	free(c->announced);
 	mfs_ws_rx_clear(&c->rx);
 	free(c);
+}
+
+/* net/webtorrent's way to send: a built text to one connection. */
+static void webtorrent_send(void *conn, char *text, size_t len)
+{
+	send_built(conn, 0, text, len);
+}
+
+/* ---- BitTorrent announces over HTTP (net/bt_http) ----------------------- */
+
+/* A connection to the BitTorrent listener: counted and limited as every
+ * other (admit ran at accept); its request must be whole within 10 s. */
+static int http_adopt(struct mfs_tracker_server *s, struct lws *wsi)
+{
+	struct conn *c = lws_get_opaque_user_data(wsi);
+
+	if (!c && conn_new(s, wsi) != 0)
+		return -1;
+	c = lws_get_opaque_user_data(wsi);
+	if (mfs_bt_http_new(&c->http) != 0)
+		return -1;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 10);
+	return 0;
+}
+
+static int http_receive(struct conn *c, const void *in, size_t len)
+{
+	struct mfs_tracker_server *s = c->s;
+	struct mfs_bt_source src;
+	struct mfs_bt_http_ctx ctx = {s->bt, &src, s->cfg.interval,
+				      s->cfg.max_announced_per_range, uv_now(s->loop)};
+	int rc;
+
+	memset(&src, 0, sizeof src);
+	memcpy(src.range, c->address->range, sizeof src.range);
+	src.peer.v6 = strchr(c->host, ':') != NULL;
+	if (inet_pton(src.peer.v6 ? AF_INET6 : AF_INET, c->host, src.peer.addr) != 1)
+		return -1;
+	c->active_ms = ctx.now_ms;
+	if ((rc = mfs_bt_http_receive(c->http, in, len, &ctx)) < 0)
+		return -1;
+	if (rc > 0)
+		lws_callback_on_writable(c->wsi);
+	return 0;
 }
 
 static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -1169,6 +1218,12 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		if (c)
 			conn_free(c);
 		return 0;
+	case LWS_CALLBACK_RAW_ADOPT:
+		return http_adopt(s, wsi);
+	case LWS_CALLBACK_RAW_RX:
+		return c && c->http ? http_receive(c, in, len) : -1;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return c && c->http ? mfs_bt_http_write(c->http, wsi) : -1;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	}
@@ -1176,6 +1231,12 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 
 static const struct lws_protocols protocols[] = {
 	{"megafs-tracker", server_callback, 0, MFS_WS_FRAGMENT_BYTES, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* The BitTorrent listener's connections are raw: bt_http reads HTTP. */
+static const struct lws_protocols http_protocols[] = {
+	{"megafs-bt-http", server_callback, 0, MFS_BT_HEAD_MAX, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -1209,6 +1270,8 @@ static void server_free(void *arg)
 
 	/* lws has destroyed every connection (conn_free ran for each). */
 	free(s->topics.buckets);
+	mfs_bt_swarm_free(s->bt);
+	mfs_webtorrent_free(s->wt);
 	free_table(&s->addresses, offsetof(struct address, node));
 	free_table(&s->stored, offsetof(struct stored, node));
 	if (s->env)
@@ -1227,10 +1290,41 @@ static void teardown(struct mfs_tracker_server *s)
 		server_free(s);
 }
 
+/* The BitTorrent listener: a second vhost like the first (info, with its
+ * TLS files when it has them) on port, its connections raw. */
+static int start_http(struct mfs_tracker_server *s, struct lws_context_creation_info *info,
+		      uint16_t port)
+{
+	struct mfs_bt_swarm_limits lim = {
+		.per_range_in_torrent = s->cfg.max_announced_per_range,
+		.interval = s->cfg.interval,
+	};
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	struct lws_vhost *vh;
+	int rc;
+
+	if ((rc = mfs_hostport_sockaddr(&addr, &addr_len, s->host, port)) != 0 ||
+	    (rc = try_bind(&addr, addr_len)) != 0 || (rc = mfs_bt_swarm_new(&s->bt, &lim)) != 0)
+		return rc;
+	info->vhost_name = "bittorrent";
+	info->port = port;
+	info->protocols = http_protocols;
+	info->options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+	info->listen_accept_role = "raw-skt";
+	info->listen_accept_protocol = http_protocols[0].name;
+	info->alpn = "http/1.1"; /* not lws's h2: bt_http speaks HTTP/1 only */
+	if (!(vh = lws_create_vhost(s->ws.context, info)))
+		return -EADDRINUSE;
+	s->http_port = (uint16_t)lws_get_vhost_listen_port(vh);
+	return 0;
+}
+
 int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 			     const struct mfs_tracker_server_config *cfg)
 {
 	struct lws_context_creation_info info;
+	struct mfs_webtorrent_config wt_cfg = {0};
 	struct mfs_tracker_server *s;
 	struct sockaddr_storage addr;
 	struct lws_vhost *vh;
@@ -1291,6 +1385,12 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 	s->cfg.tls_cert = s->cfg.tls_key = NULL; /* the caller's, used only here */
 	if ((rc = db_open(s)) != 0)
 		goto fail;
+	wt_cfg.per_range_in_torrent = s->cfg.max_announced_per_range;
+	wt_cfg.per_conn = s->cfg.max_subscriptions;
+	wt_cfg.interval = s->cfg.interval;
+	wt_cfg.send = webtorrent_send;
+	if ((rc = mfs_webtorrent_new(&s->wt, &wt_cfg)) != 0)
+		goto fail;
 
 	v4 = addr.ss_family == AF_INET;
 	any = (v4 && ((struct sockaddr_in *)&addr)->sin_addr.s_addr == htonl(INADDR_ANY)) ||
@@ -1321,6 +1421,8 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 	if (!(vh = lws_create_vhost(s->ws.context, &info)))
 		goto fail;
 	s->port = (uint16_t)lws_get_vhost_listen_port(vh);
+	if (cfg->http && (rc = start_http(s, &info, cfg->http_port)) != 0)
+		goto fail;
 	*out = s;
 	return 0;
 fail:
@@ -1331,6 +1433,11 @@ fail:
 uint16_t mfs_tracker_server_port(const struct mfs_tracker_server *s)
 {
 	return s->port;
+}
+
+uint16_t mfs_tracker_server_http_port(const struct mfs_tracker_server *s)
+{
+	return s->http_port;
 }
 
 void mfs_tracker_server_stats(const struct mfs_tracker_server *s,

@@ -56,6 +56,14 @@
  * the second of each, and so on, so one range holds at most one place in
  * W when W ranges or more have peers.
  *
+ * BitTorrent: with cfg.http, a second listener on http_port (a vhost of
+ * raw connections: net/bt_http reads HTTP, lws does TCP and TLS with the
+ * same certificate) takes BEP 3 announces into net/bt_swarm, one request
+ * per connection, each connection counted and limited as above and closed
+ * 10 s after its accept if its request is not whole. WebTorrent announces
+ * arrive on the WebSocket (net/webtorrent); a connection in a WebTorrent
+ * swarm holds something, so it is not idle.
+ *
  * Threads: everything, start and stop included, on the loop's thread. */
 #ifndef MFS_TRACKER_SERVER_H
 #define MFS_TRACKER_SERVER_H
@@ -88,6 +96,8 @@ struct mfs_tracker_server_config {
 	size_t map_size;             /* LMDB map size; 0: 1 GiB */
 	const char *tls_cert;        /* PEM certificate (chain may follow): wss://; NULL: ws:// */
 	const char *tls_key;         /* its PEM private key (both or neither) */
+	int http;                    /* also take BitTorrent announces (BEP 3) on http_port */
+	uint16_t http_port;          /* 0: any free port (see mfs_tracker_server_http_port) */
 };
 
 #define MFS_TRACKER_DEFAULT_MAX_MESSAGE (1u << 20)
@@ -114,6 +124,9 @@ int mfs_tracker_server_start(struct mfs_tracker_server **out, uv_loop_t *loop,
 
 /* The port it listens on (the real one when the config asked for 0). */
 uint16_t mfs_tracker_server_port(const struct mfs_tracker_server *s);
+
+/* The port of the BitTorrent listener, 0 when it has none. */
+uint16_t mfs_tracker_server_http_port(const struct mfs_tracker_server *s);
 
 /* Counters, for tests and logs. */
 struct mfs_tracker_server_stats {

@@ -39,6 +39,7 @@ enum {
 	TOPT_INTERVAL,
 	TOPT_TLS_CERT,
 	TOPT_TLS_KEY,
+	TOPT_HTTP_PORT,
 };
 
 struct run {
@@ -184,6 +185,7 @@ int cmd_tracker(int argc, char **argv)
 		{"interval", required_argument, NULL, TOPT_INTERVAL},
 		{"tls-cert", required_argument, NULL, TOPT_TLS_CERT},
 		{"tls-key", required_argument, NULL, TOPT_TLS_KEY},
+		{"http-port", required_argument, NULL, TOPT_HTTP_PORT},
 		{NULL, 0, NULL, 0},
 	};
 	struct mfs_tracker_server_config cfg = {0};
@@ -212,6 +214,19 @@ int cmd_tracker(int argc, char **argv)
 		case TOPT_TLS_KEY:
 			cfg.tls_key = optarg;
 			break;
+		case TOPT_HTTP_PORT: {
+			char *end;
+			unsigned long port;
+
+			errno = 0;
+			port = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || port > 65535)
+				return cli_usage(&c, "--http-port %s: a port, 0 to 65535 (0: any)",
+						 optarg);
+			cfg.http = 1;
+			cfg.http_port = (uint16_t)port;
+			break;
+		}
 		case TOPT_MAX_MESSAGE:
 			if (cli_parse_size(optarg, &size) != 0 || size < 1024 ||
 			    size > MFS_TRACKER_MESSAGE_MAX)
@@ -282,6 +297,12 @@ int cmd_tracker(int argc, char **argv)
 		fprintf(stderr, "megafs tracker: warning: plain ws://: whoever is on a client's "
 			"path reads the channels it follows and the manifests it publishes; "
 			"give --tls-cert and --tls-key for wss://\n");
+	}
+	if (cfg.http) {
+		mfs_hostport_format(shown, sizeof shown, cfg.host,
+				    mfs_tracker_server_http_port(run.server));
+		printf("megafs tracker: BitTorrent announces on %s://%s/announce\n",
+		       cfg.tls_cert ? "https" : "http", shown);
 	}
 	fflush(stdout);
 	mfs_notify("READY=1");

@@ -16,6 +16,8 @@ packages=(
 	# The install test: systemd-analyze verify (and man, for the units'
 	# Documentation=), bash completion; tools/package.sh: dpkg-shlibdeps
 	systemd man-db bash-completion dpkg-dev
+	# net_bt_tracker.sh: a BitTorrent leecher of another implementation
+	aria2
 )
 
 missing=()

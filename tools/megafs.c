@@ -42,7 +42,7 @@ static const struct subcommand commands[] = {
 	 "                 [--range-v4 BITS] [--range-v6 BITS] [--max-announced-per-range N]\n"
 	 "                 [--max-keys N] [--max-bytes N] [--max-keys-per-range N]\n"
 	 "                 [--max-bytes-per-range N] [--interval S]\n"
-	 "                 [--tls-cert FILE --tls-key FILE]"},
+	 "                 [--tls-cert FILE --tls-key FILE] [--http-port PORT]"},
 	{"serve", cmd_serve, "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]... [LINK]..."},
 	{"fetch", cmd_fetch, "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY]]..."},
 	{"help", cmd_help, "help [COMMAND]"},

@@ -6,14 +6,9 @@
 #include <strings.h>
 
 #include "crypto/mfs_error.h"
+#include "crypto/secure.h"
 
 #define PREFIX "magnet:?"
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
 
 /* ---- the name a link shows as (any link) ---- */
 
@@ -31,8 +26,8 @@ static size_t param(char *out, size_t cap, const char *link, const char *key)
 			for (p += klen + 1; *p && *p != '&' && n + 1 < cap; p++) {
 				int c = (uint8_t)*p;
 
-				if (c == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-					c = hexval(p[1]) * 16 + hexval(p[2]);
+				if (c == '%' && mfs_hex_digit(p[1]) >= 0 && mfs_hex_digit(p[2]) >= 0) {
+					c = mfs_hex_digit(p[1]) * 16 + mfs_hex_digit(p[2]);
 					p += 2;
 				} else if (c == '+') {
 					c = ' ';
@@ -92,7 +87,7 @@ static int key_byte(int c)
 static int all_hex(const char *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (hexval(v[i]) < 0)
+		if (mfs_hex_digit(v[i]) < 0)
 			return 0;
 	return 1;
 }
@@ -132,7 +127,7 @@ static long decode(char *out, size_t cap, const char *v, size_t n)
 		int c = (uint8_t)v[i];
 
 		if (c == '%') {
-			c = hexval(v[i + 1]) * 16 + hexval(v[i + 2]);
+			c = mfs_hex_digit(v[i + 1]) * 16 + mfs_hex_digit(v[i + 2]);
 			i += 2;
 		} else if (c == '+') {
 			c = ' ';
@@ -242,7 +237,7 @@ static int check_bytes(const char *s, size_t n, char *why, size_t why_len)
 		int c = (uint8_t)s[i];
 
 		if (c == '%') {
-			if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+			if (i + 2 >= n || mfs_hex_digit(s[i + 1]) < 0 || mfs_hex_digit(s[i + 2]) < 0)
 				return fail(why, why_len, "byte %zu: '%%' must start an escape of two "
 					    "hex digits", i);
 			i += 2;

@@ -269,6 +269,52 @@ def dht_table():
     write("dht_table", "bad-magic", b"MDT0" + me)
 
 
-for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet, volmap,
-             bencode, krpc, dht, dht_table):
+def bt_announce():
+    """BitTorrent HTTP announces as aria2c and libtorrent send them (the
+    20-byte values holding %00 and %26), and broken ones."""
+    ih = "%00%26%3D%2B%0d%0A%25%ff%FFabcdefghijk"
+    good = ("info_hash=" + ih + "&peer_id=-LT2080-abcdefghijkl&port=6881&uploaded=0"
+            "&downloaded=0&left=1234")
+    head = "GET /announce?%s HTTP/1.1\r\nHost: 127.0.0.1:6969\r\nUser-Agent: x\r\n\r\n"
+    write("bt_announce", "ok-libtorrent", head % (good + "&corrupt=0&key=5f1a&event=started"
+                                                    "&numwant=200&compact=1&no_peer_id=1"))
+    write("bt_announce", "ok-aria2c", head % ("info_hash=" + ih + "&peer_id=A2-1-36-0-%a5%12%00"
+                                                "%ff%01%02%03%04%05%06&uploaded=0&downloaded=0"
+                                                "&left=6303777&compact=1&key=%5b%07%ff%00"
+                                                "&event=stopped&numwant=50&no_peer_id=1&port=6881"
+                                                "&supportcrypto=1"))
+    write("bt_announce", "ok-http10", "GET /announce?%s HTTP/1.0\r\n\r\n" % good)
+    write("bt_announce", "bad-twice", head % (good + "&port=1"))
+    write("bt_announce", "bad-short-hash", head % good.replace("%ff%FF", ""))
+    write("bt_announce", "bad-escape", head % good.replace("%0d", "%0"))
+    write("bt_announce", "bad-path", "GET /scrape?%s HTTP/1.1\r\n\r\n" % good)
+    write("bt_announce", "bad-empty-pair", head % (good + "&&x=1"))
+
+
+def webtorrent():
+    """WebTorrent announces (one message a line, its first byte picking the
+    connection): joins with offers, an answer, a stop, and broken ones."""
+    def b(c):
+        return "\\u0000&\\u0080\\u00ff" + c * 16
+    ih = b("h")
+    def ann(peer, extra=""):
+        return '{"action":"announce","info_hash":"%s","peer_id":"%s"%s}' % (ih, b(peer), extra)
+    offer = ',"offers":[{"offer":{"type":"offer","sdp":"v=0"},"offer_id":"%s"}]' % b("o")
+    write("webtorrent", "ok-offer-answer", "\n".join([
+        "0" + ann("a", ',"left":0,"event":"started"' + offer),
+        "1" + ann("b", offer),
+        "0" + ann("a", ',"to_peer_id":"%s","answer":{"type":"answer","sdp":"x"},"offer_id":"%s"'
+                  % (b("b"), b("o"))),
+        "1" + ann("b", ',"event":"stopped"'),
+        "2" + ann("c", offer)]))
+    write("webtorrent", "bad-mixed", "\n".join([
+        "0" + '{"action":"announce","info_hash":"short"}',
+        "1" + '{"action":"scrape","info_hash":["%s"]}' % ih,
+        "2" + ann("a", ',"offers":[1]'),
+        "0" + ann("a", ',"answer":{}'),
+        "1" + '{"action":"announce","info_hash":"%s"}' % ("0" * 64)]))
+
+
+for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet,
+             volmap, bencode, krpc, dht, dht_table, bt_announce, webtorrent):
     make()

@@ -81,3 +81,40 @@ Test(addr, special_ranges_are_told_from_public_ones)
 	for (size_t i = 0; i < sizeof no / sizeof *no; i++)
 		cr_assert_eq(special(no[i]), 0, "%s is public", no[i]);
 }
+
+/* mfs_addr_mix: 6 items of range A, one each of B, C, D: any 4 drawn are
+ * of 4 ranges, in every order seen; skipped items never come; all 9 come
+ * when asked for more, A's last. */
+Test(addr, answers_take_one_of_each_range_before_a_second_of_any)
+{
+	uint8_t keys[4][MFS_ADDR_RANGE_BYTES] = {{4, 1}, {4, 2}, {4, 3}, {4, 4}};
+	const uint8_t *range[9];
+	uint8_t skip[9] = {0};
+	size_t pick[9], n;
+	int first_seen[9] = {0};
+
+	for (size_t i = 0; i < 6; i++)
+		range[i] = keys[0];
+	for (size_t i = 6; i < 9; i++)
+		range[i] = keys[i - 5];
+	skip[8] = 1;
+	for (int round = 0; round < 400; round++) {
+		int ranges[4] = {0};
+
+		cr_assert_eq(mfs_addr_mix(pick, &n, 3, 9, range, skip), 0);
+		cr_assert_eq(n, 3);
+		for (size_t i = 0; i < n; i++) {
+			cr_assert_neq(pick[i], 8, "a skipped item was drawn");
+			cr_assert_eq(ranges[range[pick[i]][1] - 1]++, 0, "a range twice in 3");
+		}
+		first_seen[pick[0]] = 1;
+		cr_assert_eq(mfs_addr_mix(pick, &n, 20, 9, range, NULL), 0);
+		cr_assert_eq(n, 9);
+		for (size_t i = 4; i < 9; i++)
+			cr_assert(pick[i] < 6, "after one of each range only A's are left");
+	}
+	for (size_t i = 0; i < 8; i++)
+		cr_assert(first_seen[i], "item %zu never came first in 400 draws", i);
+	cr_assert_eq(mfs_addr_mix(pick, &n, 5, 0, range, NULL), 0);
+	cr_assert_eq(n, 0);
+}

@@ -435,3 +435,16 @@ Test(crypto, chunk_empty_ranges_and_wrong_segment_lengths)
 	cr_assert_eq(mfs_chunk_open_segment(out, blob, sealed, 0, padded, key), 0);
 	free(blob);
 }
+
+Test(crypto, a_hex_digit_of_either_case_has_its_value_and_nothing_else_has_one)
+{
+	static const char digits[] = "0123456789abcdefABCDEF";
+	static const int values[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+				     10, 11, 12, 13, 14, 15};
+
+	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+		cr_assert_eq(mfs_hex_digit(digits[i]), values[i], "%c", digits[i]);
+	for (int c = -128; c < 128; c++)
+		if (!strchr(digits, c) || c == 0)
+			cr_assert_eq(mfs_hex_digit((char)c), -1, "%d", c);
+}
