@@ -171,6 +171,44 @@ Test(sealed, every_changed_byte_is_refused)
 	free(b64);
 }
 
+/* b64 with every wrap's ephemeral point replaced by zeros: a point of low
+ * order, whose product with any key is zero (libsodium refuses it). */
+static char *zero_points(const char *b64)
+{
+	size_t cap = strlen(b64), n = 0, out_len, wraps;
+	uint8_t *bin = malloc(cap);
+	char *out;
+
+	cr_assert_eq(sodium_base642bin(bin, cap, b64, strlen(b64), NULL, &n, NULL,
+				       sodium_base64_VARIANT_URLSAFE_NO_PADDING), 0);
+	wraps = (size_t)bin[5] | (size_t)bin[6] << 8;
+	for (size_t i = 0; i < wraps; i++)
+		memset(bin + 7 + i * (32 + 32 + 16), 0, 32);
+	out_len = sodium_base64_encoded_len(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	out = malloc(out_len);
+	sodium_bin2base64(out, out_len, bin, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	free(bin);
+	return out;
+}
+
+/* A hostile publisher's envelope whose wraps carry low-order points: each
+ * is skipped by a grantee (no shared secret to derive), nothing crashes,
+ * and the envelope opens for nobody. */
+Test(sealed, wraps_with_low_order_points_open_for_nobody)
+{
+	const uint8_t (*grants)[32] = (const uint8_t (*)[32])g_pk;
+	struct mfs_seal_to to = {.read_key = read_key, .grants = grants, .n_grants = 2};
+	char *b64 = seal_to(&to, pk, 4), *bad = zero_points(b64);
+
+	cr_assert_eq(open_as(b64, pk, 4, NULL, g_sk[1], g_pk[1]), 0, "the untouched one opens");
+	cr_assert_eq(open_as(bad, pk, 4, NULL, g_sk[0], g_pk[0]), MFS_E_NOKEY);
+	cr_assert_eq(open_as(bad, pk, 4, NULL, g_sk[1], g_pk[1]), MFS_E_NOKEY);
+	cr_assert_neq(open_as(bad, pk, 4, read_key, NULL, NULL), 0,
+		      "the read key's wrap is bound to its point too");
+	free(bad);
+	free(b64);
+}
+
 static size_t sealed_size(size_t body_len, size_t grants)
 {
 	static uint8_t keys[64][32];
