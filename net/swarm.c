@@ -153,6 +153,80 @@ static int memory_store(struct mfs_vtxn *t, const uint8_t *pk, json_t *root)
 	return rc;
 }
 
+/* Whether remembered entry text is what the user named: the same text,
+ * or a peer named by its HOST:PORT without the key it was kept with. */
+static int names(const char *text, const char *what)
+{
+	size_t n = strlen(what);
+
+	return strcmp(text, what) == 0 || (strncmp(text, what, n) == 0 && text[n] == '#' &&
+					   !strchr(what, '#') && !strstr(what, "://"));
+}
+
+/* Drops from list (in root under key) the entries what[] names (all when
+ * n is 0), marking in hit[] the names that matched; said for each. */
+static void forget_in(json_t *root, const char *key, const char *kind, const char *const *what,
+		      size_t n, int *hit, void (*said)(void *, const char *, const char *), void *ctx)
+{
+	json_t *list = json_object_get(root, key), *kept = json_array();
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(list, i, v) {
+		const char *text = json_is_string(v) ? json_string_value(v) : "";
+		int drop = n == 0;
+
+		for (size_t w = 0; w < n; w++)
+			if (names(text, what[w]))
+				drop = hit[w] = 1;
+		if (!drop)
+			json_array_append(kept, v);
+		else if (said)
+			said(ctx, kind, text);
+	}
+	json_object_set_new(root, key, kept);
+}
+
+int mfs_swarm_forget(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+		     const char *const *what, size_t n,
+		     void (*said)(void *ctx, const char *kind, const char *text), void *ctx,
+		     size_t *unknown)
+{
+	struct mfs_vtxn *t;
+	json_t *root;
+	int *hit = calloc(n ? n : 1, sizeof *hit), rc;
+
+	*unknown = SIZE_MAX;
+	if (!hit)
+		return -ENOMEM;
+	if ((rc = mfs_vtxn_begin(vol, 1, &t)) != 0) {
+		free(hit);
+		return rc;
+	}
+	root = memory_load(t, pk);
+	/* First only look (said NULL): a name that matches nothing changes
+	 * nothing at all. */
+	forget_in(root, "trackers", "tracker", what, n, hit, NULL, NULL);
+	forget_in(root, "peers", "peer", what, n, hit, NULL, NULL);
+	for (size_t w = 0; w < n && *unknown == SIZE_MAX; w++)
+		if (!hit[w])
+			*unknown = w;
+	json_decref(root);
+	if (*unknown != SIZE_MAX) {
+		mfs_vtxn_abort(t);
+		free(hit);
+		return MFS_E_NOTFOUND;
+	}
+	root = memory_load(t, pk);
+	forget_in(root, "trackers", "tracker", what, n, hit, said, ctx);
+	forget_in(root, "peers", "peer", what, n, hit, said, ctx);
+	rc = memory_store(t, pk, root);
+	json_decref(root);
+	rc = rc == 0 ? mfs_vtxn_commit(t) : (mfs_vtxn_abort(t), rc);
+	free(hit);
+	return rc < 0 ? rc : 0;
+}
+
 /* ---- manifests from trackers (accepted on the thread pool) ----
  *
  * A tracker may push manifests faster than they can be verified. Each

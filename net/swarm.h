@@ -87,6 +87,17 @@ void mfs_swarm_stop(struct mfs_swarm *s);
  * start with nothing given would still run a network). */
 int mfs_swarm_remembers(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES]);
 
+/* Forgets what the volume remembers for channel pk (no swarm need run):
+ * each tracker URL or peer what[] names (a peer by "HOST:PORT#KEY" as
+ * kept, or by its "HOST:PORT" alone), or every tracker and peer when n is
+ * 0; said(ctx, "tracker" or "peer", text) for each one forgotten (may be
+ * NULL). 0; MFS_E_NOTFOUND when what[*unknown] names nothing remembered
+ * (then nothing is forgotten); -ENOMEM or the volume's errors. */
+int mfs_swarm_forget(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+		     const char *const *what, size_t n,
+		     void (*said)(void *ctx, const char *kind, const char *text), void *ctx,
+		     size_t *unknown);
+
 /* mfs_node_fetch on the swarm's node (blobs checked against their ids). */
 int mfs_swarm_fetch(struct mfs_swarm *s, const uint8_t id[static MFS_BLOB_ID_BYTES],
 		    int urgent, uint8_t **blob, size_t *len);

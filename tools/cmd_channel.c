@@ -18,6 +18,7 @@
 #include "fs/channel/magnet.h"
 #include "fs/fuse/fs.h"
 #include "fs/store/keyring.h"
+#include "net/swarm.h"
 #include "tools/cli.h"
 
 /* Prints the link of channel pk as its owner hands it out: with the read
@@ -61,6 +62,39 @@ static int channel_new(struct cli *c, struct mfs_volume *v, const char *title, i
 
 #define LINK_HELP "megafs://<64 hex digits>, then #<read key: 64 hex digits> or #grant " \
 	"for a private channel"
+
+static void say_forgotten(void *ctx, const char *kind, const char *text)
+{
+	(void)ctx;
+	printf("forgot %s %s\n", kind, text);
+}
+
+/* Forgets trackers and peers the volume remembers for link's channel:
+ * those named, or all of them. */
+static int channel_forget(struct cli *c, struct mfs_volume *v, const char *link,
+			  const char *const *what, size_t n)
+{
+	uint8_t pk[MFS_SIGN_PK_BYTES];
+	char shown[MFS_LINK_BYTES];
+	size_t unknown;
+	int rc;
+
+	if (mfs_link_parse(pk, link) != 0)
+		return cli_fail(c, 0, "'%s' is not a channel link (" LINK_HELP ")", link);
+	mfs_link_format(shown, pk);
+	rc = mfs_channel_find(v, pk, NULL, NULL);
+	if (rc == MFS_E_NOTFOUND)
+		return cli_fail(c, 0, "this volume does not know %s", shown);
+	if (rc == 0)
+		rc = mfs_swarm_forget(v, pk, what, n, say_forgotten, NULL, &unknown);
+	if (rc == MFS_E_NOTFOUND)
+		return cli_fail(c, 0, "%s remembers no tracker or peer '%s' (nothing was forgotten; "
+				"a peer is named HOST:PORT, a tracker by its whole URL)", shown,
+				what[unknown]);
+	if (rc != 0)
+		return cli_fail(c, rc, "forgetting for %s", shown);
+	return 0;
+}
 
 static int channel_subscribe(struct cli *c, struct mfs_volume *v, const char *link,
 			     const char *title)
@@ -444,7 +478,8 @@ static int channel_access(struct cli *c, struct mfs_volume *v, enum access_verb 
 #define CHANNEL_USAGE \
 	"channel new [--public] TITLE | list | subscribe LINK [TITLE] | import FILE|- |\n" \
 	"                 export LINK | show LINK | add LINK MAGNET [DIR] |\n" \
-	"                 grant LINK --to KEY --expires DURATION | revoke LINK --to KEY | rekey LINK"
+	"                 grant LINK --to KEY --expires DURATION | revoke LINK --to KEY | rekey LINK |\n" \
+	"                 forget LINK [TRACKER-URL|PEER]..."
 
 /* Verbs and how many words each takes after "channel": min and max. */
 static const struct {
@@ -461,6 +496,7 @@ static const struct {
 	{"grant", 2, 2, "grant LINK --to KEY --expires DURATION (e.g. 30d, 12h, 10s)"},
 	{"revoke", 2, 2, "revoke LINK --to KEY"},
 	{"rekey", 2, 2, "rekey LINK"},
+	{"forget", 2, 2 + 64, "forget LINK [TRACKER-URL|HOST:PORT]... (none: every one remembered)"},
 };
 
 int cmd_channel(int argc, char **argv)
@@ -544,6 +580,9 @@ int cmd_channel(int argc, char **argv)
 		status = channel_access(&c, vol, REVOKE, argv[optind + 1], to, 0);
 	else if (strcmp(verb, "rekey") == 0)
 		status = channel_access(&c, vol, REKEY, argv[optind + 1], NULL, 0);
+	else if (strcmp(verb, "forget") == 0)
+		status = channel_forget(&c, vol, argv[optind + 1], (const char *const *)argv + optind + 2,
+					(size_t)(argc - optind - 2));
 	else
 		status = channel_subscribe(&c, vol, argv[optind + 1],
 					   optind + 2 < argc ? argv[optind + 2] : "");

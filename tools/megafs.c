@@ -24,7 +24,8 @@ static const struct subcommand commands[] = {
 	{"channel", cmd_channel,
 	 "channel new [--public] TITLE | list | subscribe LINK [TITLE] | import FILE|- |\n"
 	 "                 export LINK | show LINK | add LINK MAGNET [DIR] |\n"
-	 "                 grant LINK --to KEY --expires DURATION | revoke LINK --to KEY | rekey LINK"},
+	 "                 grant LINK --to KEY --expires DURATION | revoke LINK --to KEY | rekey LINK |\n"
+	 "                 forget LINK [TRACKER-URL|HOST:PORT]..."},
 	{"id", cmd_id, "id"},
 	{"ingest", cmd_ingest,
 	 "ingest FILE [--mode convergent|random] [--chunk-size N] [--channel LINK|--global]"},

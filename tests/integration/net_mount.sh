@@ -83,4 +83,20 @@ for s in "$PUB" "$SUB" "$THIRD"; do
 	ls "$s" | grep -q '^session-' && fail "a session cache is left in $s"
 done
 ok "every process exited with 0; no sockets, mounts or session caches left"
+
+# What the volume remembers can be forgotten: a name remembered nowhere
+# changes nothing; a tracker by its URL; then every peer left.
+expect_fail "remembers no tracker or peer 'ws://127.0.0.1:1'" \
+	env MEGAFS_STORE="$SUB" "$MEGAFS" channel forget "$link" "$TRACKER_URL" ws://127.0.0.1:1
+MEGAFS_STORE=$SUB megafs channel forget "$link" "$TRACKER_URL" >"$T/forgot" ||
+	fail "forgetting the tracker: $(cat "$T/forgot")"
+[ "$(cat "$T/forgot")" = "forgot tracker $TRACKER_URL" ] || fail "forget said: $(cat "$T/forgot")"
+MEGAFS_STORE=$SUB megafs channel forget "$link" >"$T/forgot" || fail "forgetting all: $(cat "$T/forgot")"
+grep -q "^forgot peer 127.0.0.1:$serve_port#[0-9a-f]\{64\}$" "$T/forgot" ||
+	fail "the peer met was not forgotten: $(cat "$T/forgot")"
+grep -q "^forgot tracker" "$T/forgot" && fail "the tracker was forgotten twice"
+[ -z "$(MEGAFS_STORE=$SUB megafs channel forget "$link")" ] || fail "something is still remembered"
+expect_fail "this volume does not know" env MEGAFS_STORE="$SUB" "$MEGAFS" channel forget \
+	"megafs://$(printf '%064d' 5)"
+ok "channel forget: a tracker by its URL, then every peer; nothing is left remembered; an unknown name forgets nothing"
 finish

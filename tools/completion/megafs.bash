@@ -61,7 +61,7 @@ _megafs()
 	init) opts="--size --kdf --hidden" ;;
 	channel)
 		if [[ -z $sub ]]; then
-			COMPREPLY=($(compgen -W "new list subscribe import export show add grant revoke rekey" -- "$cur"))
+			COMPREPLY=($(compgen -W "new list subscribe import export show add grant revoke rekey forget" -- "$cur"))
 			return
 		fi
 		case $sub in
