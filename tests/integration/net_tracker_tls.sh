@@ -112,7 +112,12 @@ wait_for 10 grep -q "not the pinned one" "$T/fetch.err" ||
 	fail "megafs fetch with a wrong pin said: $(cat "$T/fetch.err")"
 kill "$fetch"
 echo "   megafs fetch: $(grep -m1 "not the pinned one" "$T/fetch.err" | cut -c1-150)..."
-ok "megafs fetch --tracker with a wrong pin logs the refusal at once"
+# The volume remembers the wrongly pinned URL, as any: forgotten here, or
+# every later start of the channel would try it (and log its refusal) too.
+MEGAFS_STORE=$T/sub megafs channel forget "$link" "$wrong" >"$T/forgot" ||
+	fail "channel forget of the wrongly pinned URL: $(cat "$T/forgot")"
+grep -qxF "forgot tracker $wrong" "$T/forgot" || fail "channel forget said: $(cat "$T/forgot")"
+ok "megafs fetch --tracker with a wrong pin logs the refusal at once; channel forget forgets that URL"
 
 out=$("$PROBE" client "ws://$hostport/" --subscribe "$pk" --manifests 1 --timeout 3 || true)
 grep -q "^error cannot connect: the tracker closed the connection during the handshake" \
