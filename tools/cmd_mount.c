@@ -116,7 +116,7 @@ static int add_options(struct cli *c, struct mount_args *a, const char *opts)
  * commit fewer before the first byte: record_at_start, a->full kept). */
 static int channel_role(struct cli *c, struct mfs_volume *vol, struct mount_args *a, int *owned)
 {
-	int subscribed, rc = mfs_channel_needs_recording(vol, a->full, owned);
+	int subscribed = 0, rc = mfs_channel_needs_recording(vol, a->full, owned);
 
 	if (rc > 0 && a->networked) {
 		a->record_at_start = 1;
