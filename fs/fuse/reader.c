@@ -39,13 +39,6 @@ struct seg {
 	uint8_t *data;
 };
 
-/* A read's piece: a segment pinned in the cache, or a guarded buffer of
- * its own when the cache had no slot free. */
-struct mfs_rpiece {
-	struct seg *seg;
-	uint8_t *own;
-};
-
 struct job {
 	struct mfs_rfile *file;
 	uint64_t chunk;
@@ -519,19 +512,11 @@ static int emit_pin(void *ctx, struct mfs_rpiece *piece, const uint8_t *bytes, s
 {
 	struct mfs_rread *rr = ctx;
 
+	/* read_pinned sized the arrays for every piece the read can have;
+	 * checked all the same, as every length is. */
 	if (rr->count == rr->cap) {
-		size_t cap = rr->cap ? 2 * (size_t)rr->cap : 8;
-		struct iovec *iov = realloc(rr->iov, cap * sizeof *iov);
-		struct mfs_rpiece *pieces = iov ? realloc(rr->pieces, cap * sizeof *pieces) : NULL;
-
-		if (iov)
-			rr->iov = iov;
-		if (!pieces) {
-			piece_release(rr->r, piece);
-			return -ENOMEM;
-		}
-		rr->pieces = pieces;
-		rr->cap = (int)cap;
+		piece_release(rr->r, piece);
+		return MFS_E_CORRUPT;
 	}
 	rr->pieces[rr->count] = *piece;
 	rr->iov[rr->count].iov_base = (void *)bytes;
@@ -539,14 +524,37 @@ static int emit_pin(void *ctx, struct mfs_rpiece *piece, const uint8_t *bytes, s
 	return 0;
 }
 
+/* rr empty, with arrays for pieces pieces: its own, or one allocation. */
+static int rread_init(struct mfs_rread *rr, struct mfs_reader *r, size_t pieces)
+{
+	rr->r = r;
+	rr->count = 0;
+	rr->cap = MFS_RREAD_INLINE;
+	rr->iov = rr->iov_inline;
+	rr->pieces = rr->pieces_inline;
+	if (pieces <= MFS_RREAD_INLINE)
+		return 0;
+	rr->iov = malloc(pieces * (sizeof *rr->iov + sizeof *rr->pieces));
+	if (!rr->iov) {
+		rr->iov = rr->iov_inline;
+		return -ENOMEM;
+	}
+	rr->pieces = (struct mfs_rpiece *)(rr->iov + pieces);
+	rr->cap = (int)pieces;
+	return 0;
+}
+
 ssize_t mfs_rfile_read_pinned(struct mfs_rfile *f, uint64_t off, size_t len, struct mfs_rread *rr)
 {
 	int rc;
 
-	*rr = (struct mfs_rread){.r = f->r};
+	rread_init(rr, f->r, 0); /* no allocation: cannot fail */
 	if ((len = read_len(f, off, len)) == 0)
 		return 0;
-	rc = read_range(f, off, len, emit_pin, rr);
+	/* A piece per segment touched: whole ones, and one more at each end. */
+	rc = rread_init(rr, f->r, len / SEG + 2);
+	if (rc == 0)
+		rc = read_range(f, off, len, emit_pin, rr);
 	if (rc != 0) {
 		mfs_rread_release(rr);
 		return rc;
@@ -558,9 +566,9 @@ void mfs_rread_release(struct mfs_rread *rr)
 {
 	for (int i = 0; i < rr->count; i++)
 		piece_release(rr->r, &rr->pieces[i]);
-	free(rr->iov);
-	free(rr->pieces);
-	*rr = (struct mfs_rread){.r = rr->r};
+	if (rr->iov != rr->iov_inline)
+		free(rr->iov);
+	rread_init(rr, rr->r, 0);
 }
 
 /* ---- read-ahead workers ---- */

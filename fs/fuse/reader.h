@@ -67,15 +67,26 @@ ssize_t mfs_rfile_read(struct mfs_rfile *f, uint64_t off, size_t len, uint8_t *b
  * cache, pinned (never evicted nor written) until mfs_rread_release, for
  * a reply that copies them once (fuse_reply_iov) instead of through a
  * buffer. A piece is a guarded buffer of its own when every cache slot
- * was pinned. The pointers in iov are valid until the release. */
-struct mfs_rpiece;
+ * was pinned. The pointers in iov are valid until the release; a read
+ * longer than 1 MiB takes one allocation for its arrays. */
+/* One piece: a segment pinned in the cache (seg), or a guarded buffer of
+ * its own (own). The reader's. */
+struct mfs_rpiece {
+	void *seg;
+	uint8_t *own;
+};
+/* Pieces a read of up to 1 MiB needs at most (16 whole segments and one
+ * straddled), held in the struct itself: no allocation per read. */
+#define MFS_RREAD_INLINE 18
 struct mfs_rread {
-	struct iovec *iov;
+	struct iovec *iov;            /* count pieces */
 	int count;
 	/* the reader's: */
 	struct mfs_reader *r;
 	struct mfs_rpiece *pieces;
 	int cap;
+	struct iovec iov_inline[MFS_RREAD_INLINE];
+	struct mfs_rpiece pieces_inline[MFS_RREAD_INLINE];
 };
 
 /* mfs_rfile_read's bytes as pinned pieces into *rr (emptied first): the

@@ -140,6 +140,14 @@ Test(reader, pinned_reads_give_the_bytes_and_hold_them)
 	cr_assert_eq(gather(&held, buf), 4 * seg);
 	cr_assert_arr_eq(buf, data + seg / 2, 4 * seg, "pinned pieces kept their bytes");
 	mfs_rread_release(&held);
+	/* Longer than the pieces the struct holds (1 MiB): arrays of its own. */
+	cr_assert_eq(mfs_rfile_read_pinned(f, 100, (2u << 20) + 1, &held), (ssize_t)(2u << 20) + 1);
+	cr_assert_eq(held.count, 33, "segments 0 to 32: 2 MiB of 64 KiB ones, one more for the offset");
+	cr_assert_neq(held.iov, held.iov_inline);
+	for (size_t at = 0, i = 0; i < (size_t)held.count; at += held.iov[i++].iov_len)
+		cr_assert_arr_eq(held.iov[i].iov_base, data + 100 + at, held.iov[i].iov_len);
+	mfs_rread_release(&held);
+	cr_assert_eq(held.iov, held.iov_inline, "released: its own arrays again");
 	mfs_rfile_close(f);
 	mfs_reader_free(r);
 	mfs_entry_clear(&e);
