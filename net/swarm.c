@@ -163,10 +163,11 @@ static int names(const char *text, const char *what)
 					   !strchr(what, '#') && !strstr(what, "://"));
 }
 
-/* Drops from list (in root under key) the entries what[] names (all when
- * n is 0), marking in hit[] the names that matched; said for each. */
+/* Drops from root's list under key the entries what[] names (all when n
+ * is 0), marking in hit[] the names that matched, and appends each one
+ * dropped to gone as [kind, text]. */
 static void forget_in(json_t *root, const char *key, const char *kind, const char *const *what,
-		      size_t n, int *hit, void (*said)(void *, const char *, const char *), void *ctx)
+		      size_t n, int *hit, json_t *gone)
 {
 	json_t *list = json_object_get(root, key), *kept = json_array();
 	size_t i;
@@ -181,8 +182,8 @@ static void forget_in(json_t *root, const char *key, const char *kind, const cha
 				drop = hit[w] = 1;
 		if (!drop)
 			json_array_append(kept, v);
-		else if (said)
-			said(ctx, kind, text);
+		else
+			json_array_append_new(gone, json_pack("[ss]", kind, text));
 	}
 	json_object_set_new(root, key, kept);
 }
@@ -193,36 +194,32 @@ int mfs_swarm_forget(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK
 		     size_t *unknown)
 {
 	struct mfs_vtxn *t;
-	json_t *root;
+	json_t *root, *gone = json_array(), *g;
 	int *hit = calloc(n ? n : 1, sizeof *hit), rc;
+	size_t i;
 
 	*unknown = SIZE_MAX;
-	if (!hit)
-		return -ENOMEM;
-	if ((rc = mfs_vtxn_begin(vol, 1, &t)) != 0) {
+	rc = hit && gone ? mfs_vtxn_begin(vol, 1, &t) : -ENOMEM;
+	if (rc != 0) {
 		free(hit);
+		json_decref(gone);
 		return rc;
 	}
 	root = memory_load(t, pk);
-	/* First only look (said NULL): a name that matches nothing changes
-	 * nothing at all. */
-	forget_in(root, "trackers", "tracker", what, n, hit, NULL, NULL);
-	forget_in(root, "peers", "peer", what, n, hit, NULL, NULL);
+	forget_in(root, "trackers", "tracker", what, n, hit, gone);
+	forget_in(root, "peers", "peer", what, n, hit, gone);
+	/* A name that matches nothing changes nothing at all. */
 	for (size_t w = 0; w < n && *unknown == SIZE_MAX; w++)
 		if (!hit[w])
 			*unknown = w;
-	json_decref(root);
-	if (*unknown != SIZE_MAX) {
-		mfs_vtxn_abort(t);
-		free(hit);
-		return MFS_E_NOTFOUND;
-	}
-	root = memory_load(t, pk);
-	forget_in(root, "trackers", "tracker", what, n, hit, said, ctx);
-	forget_in(root, "peers", "peer", what, n, hit, said, ctx);
-	rc = memory_store(t, pk, root);
-	json_decref(root);
+	rc = *unknown != SIZE_MAX ? MFS_E_NOTFOUND : memory_store(t, pk, root);
 	rc = rc == 0 ? mfs_vtxn_commit(t) : (mfs_vtxn_abort(t), rc);
+	json_array_foreach(gone, i, g)
+		if (rc >= 0 && said)
+			said(ctx, json_string_value(json_array_get(g, 0)),
+			     json_string_value(json_array_get(g, 1)));
+	json_decref(root);
+	json_decref(gone);
 	free(hit);
 	return rc < 0 ? rc : 0;
 }
