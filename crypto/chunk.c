@@ -126,7 +126,7 @@ int mfs_chunk_open_range(uint8_t *out, const uint8_t *blob, size_t blob_len, siz
 			/* Whole segment wanted: open straight into the caller's buffer. */
 			rc = mfs_aead_open(out + (seg_off - off), src, seg_len, ad, sizeof ad, nonce, key);
 		} else {
-			if (!seg_plain && !(seg_plain = sodium_malloc(MFS_SEGMENT_BYTES))) {
+			if (!seg_plain && !(seg_plain = mfs_secure_alloc(MFS_SEGMENT_BYTES))) {
 				rc = -ENOMEM;
 				break;
 			}
@@ -137,8 +137,7 @@ int mfs_chunk_open_range(uint8_t *out, const uint8_t *blob, size_t blob_len, siz
 		if (rc != 0)
 			break;
 	}
-	if (seg_plain)
-		sodium_free(seg_plain);
+	mfs_secure_free(seg_plain);
 	if (rc != 0)
 		sodium_memzero(out, len);
 	return rc;
