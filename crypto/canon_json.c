@@ -70,10 +70,12 @@ int mfs_cjson_parse(json_t **out, const char *buf, size_t len, char *why, size_t
 		say(why, why_len, "%s", "document too large");
 		return MFS_E_FORMAT;
 	}
+	mfs_json_alloc_watch();
 	json = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
 	if (!json) {
 		say(why, why_len, "invalid JSON: %s", err.text);
-		return MFS_E_FORMAT;
+		rc = MFS_E_FORMAT;
+		goto fail;
 	}
 	if (has_real(json, 0)) {
 		say(why, why_len, "%s", "real numbers (or nesting too deep) are not allowed");
@@ -92,7 +94,13 @@ int mfs_cjson_parse(json_t **out, const char *buf, size_t len, char *why, size_t
 	*out = json;
 	return 0;
 fail:
-	free(again);
+	/* jansson may also go on without what it could not allocate: a
+	 * member or an element missing makes the text seem not canonical. */
+	if (mfs_json_alloc_failed()) {
+		say(why, why_len, "%s", "out of memory");
+		rc = -ENOMEM;
+	}
+	mfs_wipe_free(again);
 	json_decref(json);
 	return rc;
 }

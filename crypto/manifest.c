@@ -25,8 +25,12 @@ static int signed_bytes(char **out, size_t *out_len, json_t *root)
 	json_t *copy = json_copy(root);
 	int rc;
 
-	if (!copy)
+	/* jansson's copy of an object skips a member it could not add when
+	 * memory ran out: a short copy would be refused as a bad signature. */
+	if (!copy || json_object_size(copy) != json_object_size(root)) {
+		json_decref(copy);
 		return -ENOMEM;
+	}
 	json_object_del(copy, "signature");
 	rc = mfs_cjson_encode(out, out_len, copy);
 	json_decref(copy);

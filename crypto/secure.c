@@ -19,13 +19,37 @@ void mfs_wipe_free(void *p)
 	}
 }
 
+/* jansson reports some of its failed allocations as errors in the input
+ * ("string or '}' expected"): each failure is noted for the thread, so that
+ * mfs_cjson_parse can tell a want of memory from a malformed document. */
+static _Thread_local int json_alloc_failed;
+
+static void *json_malloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (!p)
+		json_alloc_failed = 1;
+	return p;
+}
+
+void mfs_json_alloc_watch(void)
+{
+	json_alloc_failed = 0;
+}
+
+int mfs_json_alloc_failed(void)
+{
+	return json_alloc_failed;
+}
+
 int mfs_crypto_init(void)
 {
 	if (sodium_init() < 0)
 		return -EIO;
 	/* jansson holds file entries, chunk keys included, in ordinary
 	 * memory: every block it frees is wiped first. */
-	json_set_alloc_funcs(malloc, mfs_wipe_free);
+	json_set_alloc_funcs(json_malloc, mfs_wipe_free);
 	return 0;
 }
 

@@ -20,6 +20,11 @@ void mfs_memzero(void *p, size_t len);
  * NULL-safe. For ordinary memory that held secrets: JSON text with chunk
  * keys (what mfs_cjson_encode and json_dumps return), manifests. */
 void mfs_wipe_free(void *p);
+/* Whether an allocation of jansson's (on this thread) failed since
+ * mfs_json_alloc_watch(): jansson reports some of them as errors in the
+ * input it parses. */
+void mfs_json_alloc_watch(void);
+int mfs_json_alloc_failed(void);
 
 /* Cryptographic random bytes (OpenSSL's DRBG; libsodium's as fallback). */
 void mfs_random(void *buf, size_t len);
