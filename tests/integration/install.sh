@@ -98,6 +98,16 @@ kill -TERM "$spid"
 wait "$spid" || fail "serve did not stop cleanly on SIGTERM: $(cat "$T/serve.err")"
 wait_note STOPPING=1 2
 expect_fail "this volume does not know" megafs serve "$(printf '%064d' 7)"
+expect_fail "is not a channel link" megafs serve "megafs://$(printf '%063d' 7)"
+# A NOTIFY_SOCKET that names no socket systemd could have made (neither a
+# path nor @abstract) is no reason to fail: the tracker runs, stops, exits 0.
+NOTIFY_SOCKET="notify.sock" "$MEGAFS" tracker --listen 127.0.0.1:0 --db "$T/tdb" \
+	>"$T/tracker2.out" 2>"$T/tracker2.err" & tpid=$!
+PIDS+=($tpid)
+wait_for 10 grep -q "listening on ws://127.0.0.1:" "$T/tracker2.out" ||
+	fail "with NOTIFY_SOCKET=notify.sock the tracker did not start: $(cat "$T/tracker2.err")"
+kill -TERM "$tpid"
+wait "$tpid" || fail "with NOTIFY_SOCKET=notify.sock the tracker did not stop cleanly"
 ok "tracker and serve say READY=1 once they listen and STOPPING=1 on SIGTERM, exiting 0 (the units' Type=notify)"
 
 # Completion, as bash runs it for a user who presses TAB.
