@@ -1,4 +1,5 @@
 /* megafs: one binary, one table of subcommands, one file per subcommand. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,41 @@ static int cmd_help(int argc, char **argv)
 	return 0;
 }
 
+static int all_hex(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (mfs_hex_digit(p[i]) < 0)
+			return 0;
+	return 1;
+}
+
+/* A private channel's link carries its read key after the '#', and every
+ * local user reads a process's command line (/proc/PID/cmdline, ps): an
+ * argument ending in 64 hex digits, '#' and 64 hex digits (a link, alone
+ * or after "--option=") is replaced by a copy in guarded memory, and the
+ * key's digits in the original are zeroed before anything else runs. What
+ * a daemon forks keeps that. The copies live as long as the process. */
+#define KEY_DIGITS 64 /* hex digits of a public or a read key in a link */
+
+static int hide_read_keys(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		char *hash = strrchr(argv[i], '#'), *copy;
+		size_t len = strlen(argv[i]);
+
+		if (!hash || hash - argv[i] < KEY_DIGITS ||
+		    strlen(hash + 1) != KEY_DIGITS || !all_hex(hash + 1, KEY_DIGITS) ||
+		    !all_hex(hash - KEY_DIGITS, KEY_DIGITS))
+			continue;
+		if (!(copy = mfs_secure_alloc(len + 1)))
+			return -ENOMEM;
+		memcpy(copy, argv[i], len + 1);
+		mfs_memzero(hash + 1, KEY_DIGITS);
+		argv[i] = copy;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int first = 1;
@@ -93,6 +129,10 @@ int main(int argc, char **argv)
 
 	if (mfs_crypto_init() != 0) {
 		fprintf(stderr, "megafs: cannot initialise libsodium\n");
+		return 1;
+	}
+	if (hide_read_keys(argc, argv) != 0) {
+		fprintf(stderr, "megafs: out of memory\n");
 		return 1;
 	}
 	/* A peer that resets a connection must cost that connection, not the

@@ -40,6 +40,19 @@ MEGAFS_STORE=$NOKEY megafs fetch "$link" "$name" -o "$T/fetched" --tracker "$TRA
 cmp "$T/$name" "$T/fetched" || fail "megafs fetch wrote other bytes"
 ok "publish, subscribe (a mount) and fetch of a private channel through $TRACKER_URL"
 
+# Every local user reads a process's command line (ps, /proc/PID/cmdline):
+# the subscriber's mount was given the link with its read key, and must not
+# show the key there (megafs zeroes it in its arguments as it starts).
+read_key=${link#*#}
+for dir in "$T/sub" "$T/pub"; do
+	pid=$(mount_pid "$dir")
+	[ -n "$pid" ] || fail "no daemon behind $dir"
+	shown=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+	grep -q "${link%%#*}" <<<"$shown" || fail "the command line of $dir's daemon: $shown"
+	grep -qi "$read_key" <<<"$shown" && fail "$dir's daemon shows the read key to every user: $shown"
+done
+ok "the mounts' command lines (/proc/PID/cmdline, what every local user reads) show the link without its read key"
+
 # What the owner knows: the opened manifest, its chunk keys and blob ids.
 MEGAFS_STORE=$PUB megafs channel show "$link" >"$T/open.json"
 grep -qF "\"name\":\"$name\"" "$T/open.json" || fail "the owner's opened manifest lacks the file"
