@@ -1,6 +1,7 @@
 /* Allocation failures in crypto/: every allocation crypto/ makes, failed in
- * turn. The binary is linked with --wrap for malloc, calloc, realloc and
- * sodium_malloc (tests/CMakeLists.txt), so the calls of megafs's own code
+ * turn. The binary is linked with --wrap for malloc, calloc, realloc,
+ * sodium_malloc and crypto_pwhash (whose Argon2 memory is its own
+ * allocation) (tests/CMakeLists.txt), so the calls of megafs's own code
  * (and of jansson, which crypto/secure hands our malloc) go through the
  * counters below; libc's, libsodium's and OpenSSL's own do not.
  *
@@ -18,6 +19,7 @@
 
 #include "crypto/canon_json.h"
 #include "crypto/chunk.h"
+#include "crypto/kdf.h"
 #include "crypto/manifest.h"
 #include "crypto/mfs_error.h"
 #include "crypto/noise.h"
@@ -34,6 +36,12 @@ void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t n);
 void *__wrap_sodium_malloc(size_t n);
+int __real_crypto_pwhash(unsigned char *out, unsigned long long outlen, const char *passwd,
+			 unsigned long long passwdlen, const unsigned char *salt,
+			 unsigned long long opslimit, size_t memlimit, int alg);
+int __wrap_crypto_pwhash(unsigned char *out, unsigned long long outlen, const char *passwd,
+			 unsigned long long passwdlen, const unsigned char *salt,
+			 unsigned long long opslimit, size_t memlimit, int alg);
 
 static long fail_at = -1; /* the allocation (from 0) to fail; -1: none */
 static long allocs;       /* allocations made since the counter was set */
@@ -61,6 +69,16 @@ void *__wrap_realloc(void *p, size_t n)
 void *__wrap_sodium_malloc(size_t n)
 {
 	return should_fail() ? NULL : __real_sodium_malloc(n);
+}
+
+/* Argon2's memory is libsodium's own allocation: it fails as one here. */
+int __wrap_crypto_pwhash(unsigned char *out, unsigned long long outlen, const char *passwd,
+			 unsigned long long passwdlen, const unsigned char *salt,
+			 unsigned long long opslimit, size_t memlimit, int alg)
+{
+	if (should_fail())
+		return -1;
+	return __real_crypto_pwhash(out, outlen, passwd, passwdlen, salt, opslimit, memlimit, alg);
 }
 
 /* An operation: 0 when it worked and gave what it should, else its code
@@ -296,4 +314,22 @@ static int chunk_range(void)
 Test(crypto_faults, chunk_open_range)
 {
 	cr_assert_gt(fail_each("chunk range", chunk_range), 0);
+}
+
+static int password_key(void)
+{
+	static const uint8_t salt[MFS_KDF_SALT_BYTES] = {9};
+	uint8_t key[MFS_KEY_BYTES];
+	struct mfs_kdf_limits fast;
+	int rc;
+
+	cr_assert_eq(mfs_kdf_preset(&fast, "fast"), 0);
+	rc = mfs_kdf_password(key, "pw", 2, salt, &fast);
+	mfs_memzero(key, sizeof key);
+	return rc;
+}
+
+Test(crypto_faults, password_kdf)
+{
+	cr_assert_eq(fail_each("password KDF", password_key), 1);
 }

@@ -223,6 +223,25 @@ Test(sealed, wraps_with_low_order_points_open_for_nobody)
 	free(b64);
 }
 
+/* An owner whose grant names a low-order point (a key no one holds, whose
+ * shared secret anyone can compute): nothing is sealed, and it says so. */
+Test(sealed, sealing_for_a_low_order_point_is_refused)
+{
+	static const uint8_t keys[2][32] = {{0}, {1}}; /* order 4 and the identity */
+	const uint8_t (*grants)[32] = keys;
+	struct mfs_seal_to to = {.read_key = read_key, .grants = grants, .n_grants = 1};
+	char *b64 = NULL;
+	size_t len = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		to.grants = keys + i;
+		cr_assert_eq(mfs_sealed_seal(&b64, &len, (const uint8_t *)body, strlen(body), pk, 1,
+					     &to, NULL),
+			     MFS_E_FORMAT);
+		cr_assert_null(b64);
+	}
+}
+
 static size_t sealed_size(size_t body_len, size_t grants)
 {
 	static uint8_t keys[64][32];
@@ -255,6 +274,7 @@ Test(sealed, the_size_says_a_bucket_not_the_count)
 	cr_assert_eq(mfs_sealed_bucket(4097), 6144);
 	cr_assert_eq(mfs_sealed_bucket(6145), 8192);
 	cr_assert_eq(mfs_sealed_bucket(1u << 24), 1u << 24);
+	cr_assert_eq(mfs_sealed_bucket(SIZE_MAX), SIZE_MAX, "no bucket overflows");
 	/* 4 to 7 readers: 8 wraps (fillers hide which are real). */
 	cr_assert_eq(sealed_size(0, 3), 4096);
 	cr_assert_eq(sealed_size(3000, 4), 4096);
