@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/aead.h"
 #include "crypto/canon_json.h"
 #include "crypto/le.h"
 #include "crypto/mfs_error.h"
@@ -220,6 +221,66 @@ Test(sealed, wraps_with_low_order_points_open_for_nobody)
 	cr_assert_neq(open_as(bad, pk, 4, read_key, NULL, NULL), 0,
 		      "the read key's wrap is bound to its point too");
 	free(bad);
+	free(b64);
+}
+
+/* A hostile publisher holds the content key (here: the first 32 bytes of
+ * the seed's stream, as mfs_sealed_seal draws them) and seals a body whose
+ * framing lies: a length past the plaintext, or bytes in the padding. The
+ * tag checks out; the framing must not. Layout as megafs(7) gives it. */
+struct reframe {
+	const uint8_t *seed, *pk;
+	uint64_t seq;
+	int pad; /* 0: a length too long by one; 1: a byte of padding set */
+};
+
+static void reframe_body(uint8_t *bin, size_t n, const void *arg)
+{
+	static const char domain[] = "megafs sealed manifest v1";
+	static const uint8_t zero_nonce[MFS_AEAD_NONCE_BYTES];
+	const struct reframe *f = arg;
+	size_t head = 7 + mfs_le_get(bin + 5, 2) * (32 + 32 + MFS_AEAD_TAG_BYTES);
+	size_t ad_len = sizeof domain - 1 + 32 + 8 + head, plain_len = n - head - MFS_AEAD_TAG_BYTES;
+	uint8_t key[32], *ad = malloc(ad_len), *plain = malloc(plain_len);
+
+	cr_assert(ad && plain && head < n);
+	randombytes_buf_deterministic(key, sizeof key, f->seed);
+	memcpy(ad, domain, sizeof domain - 1);
+	memcpy(ad + sizeof domain - 1, f->pk, 32);
+	mfs_le_put(ad + sizeof domain - 1 + 32, f->seq, 8);
+	memcpy(ad + sizeof domain - 1 + 40, bin, head);
+	cr_assert_eq(mfs_aead_open(plain, bin + head, plain_len, ad, ad_len, zero_nonce, key), 0,
+		     "the test reads the envelope as megafs(7) says");
+	if (f->pad)
+		plain[plain_len - 1] = 1;
+	else
+		mfs_le_put(plain, plain_len - 4 + 1, 4);
+	mfs_aead_seal(bin + head, plain, plain_len, ad, ad_len, zero_nonce, key);
+	free(plain);
+	free(ad);
+}
+
+Test(sealed, a_body_whose_framing_lies_is_refused)
+{
+	static const uint8_t seed[32] = {42};
+	const uint8_t (*grants)[32] = (const uint8_t (*)[32])g_pk;
+	struct mfs_seal_to to = {.read_key = read_key, .grants = grants, .n_grants = 1};
+	char *b64 = NULL, *bad;
+	size_t len = 0;
+
+	cr_assert_eq(mfs_sealed_seal(&b64, &len, (const uint8_t *)body, strlen(body), pk, 5, &to,
+				     seed),
+		     0);
+	cr_assert_eq(open_as(b64, pk, 5, read_key, NULL, NULL), 0);
+	for (int pad = 0; pad < 2; pad++) {
+		struct reframe f = {seed, pk, 5, pad};
+
+		bad = edit(b64, reframe_body, &f);
+		cr_assert_eq(open_as(bad, pk, 5, read_key, NULL, NULL), MFS_E_FORMAT,
+			     "%s", pad ? "padding" : "length");
+		cr_assert_eq(open_as(bad, pk, 5, NULL, g_sk[0], g_pk[0]), MFS_E_FORMAT);
+		free(bad);
+	}
 	free(b64);
 }
 
