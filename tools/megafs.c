@@ -1,9 +1,11 @@
 /* megafs: one binary, one table of subcommands, one file per subcommand. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crypto/secure.h"
 #include "tools/cli.h"
@@ -122,6 +124,21 @@ static int hide_read_keys(int argc, char **argv)
 	return 0;
 }
 
+/* glibc gives each thread that allocates an arena of its own, up to 8 per
+ * core, and each keeps what its blob buffers (1 MiB each) once took: a
+ * mount streaming 256 MiB over the network (21 threads) peaked at 88 MiB
+ * here, 64-73 with two arenas, for no more CPU (fetch: 38 -> 31 MiB).
+ * Giving large buffers back at once instead (M_MMAP_THRESHOLD) cost three
+ * times the CPU in page faults. */
+static void limit_malloc_arenas(void)
+{
+#ifdef M_ARENA_MAX
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	mallopt(M_ARENA_MAX, cores < 2 ? 2 : cores > 4 ? 4 : (int)cores);
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	int first = 1;
@@ -131,6 +148,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "megafs: cannot initialise libsodium\n");
 		return 1;
 	}
+	limit_malloc_arenas();
 	if (hide_read_keys(argc, argv) != 0) {
 		fprintf(stderr, "megafs: out of memory\n");
 		return 1;
