@@ -318,7 +318,7 @@ static int channel_add(struct cli *c, int argc, char **argv)
 		json_decref(item);
 		return 1;
 	}
-	rc = mfs_fs_publish_item(vol, pk, dir, item, &seq);
+	rc = mfs_fs_publish_item(vol, pk, dir, item, NULL, &seq);
 	json_decref(item);
 	mfs_volume_close(vol);
 	mfs_store_close(store);

@@ -12,8 +12,8 @@
 #include "crypto/secure.h"
 #include "fs/blob/fileentry.h"
 #include "fs/channel/channel.h"
+#include "fs/fuse/lookup.h"
 #include "fs/fuse/reader.h"
-#include "fs/fuse/tree.h"
 #include "fs/store/keyring.h"
 #include "tools/cli.h"
 #include "tools/netopts.h"
@@ -48,38 +48,15 @@ static int know_channel(struct cli *c, struct mfs_volume *vol, const struct mfs_
 	return 0;
 }
 
-/* The FileEntry at path in the newest manifest of pk. */
+/* The FileEntry at path in the newest manifest of pk (fs/fuse/lookup). */
 static int find_entry(struct cli *c, struct mfs_volume *vol, const uint8_t *pk, const char *path,
 		      struct mfs_file_entry *out)
 {
-	struct mfs_manifest m = {0};
-	struct mfs_tree *tree = NULL;
-	struct mfs_inodes *inodes = NULL;
-	const struct mfs_node *node = NULL;
-	struct mfs_vtxn *t;
 	char why[160] = "";
-	int rc = mfs_vtxn_begin(vol, 0, &t);
+	int rc = mfs_lookup_entry(vol, pk, path, out, why, sizeof why);
 
-	if (rc == 0) {
-		rc = mfs_channel_open(t, pk, &m);
-		mfs_vtxn_abort(t);
-	}
-	if (rc == 0)
-		rc = mfs_inodes_new(&inodes);
-	if (rc == 0)
-		rc = mfs_tree_build(&tree, m.collections, (int64_t)(m.timestamp / 1000), inodes);
-	if (rc == 0) {
-		node = mfs_tree_at(tree, path);
-		if (!node || node->kind != MFS_NODE_FILE)
-			rc = MFS_E_NOTFOUND;
-	}
-	if (rc == 0)
-		rc = mfs_entry_from_json(out, node->item, why, sizeof why);
 	if (rc != 0 && rc != MFS_E_NOTFOUND)
 		cli_fail(c, rc, "the channel's manifest%s%s", why[0] ? ": " : "", why);
-	mfs_tree_free(tree);
-	mfs_inodes_free(inodes);
-	mfs_manifest_clear(&m);
 	return rc;
 }
 

@@ -16,8 +16,6 @@
 #include "fs/channel/channel.h"
 #include "tools/cli.h"
 
-#define READ_BYTES (1u << 20)
-
 /* Convergence secret: the channel's, the public global one, or the volume's. */
 static int convergence_secret(struct cli *c, struct mfs_volume *v, const char *channel,
 			      int global, uint8_t secret[static 32])
@@ -49,27 +47,6 @@ static int convergence_secret(struct cli *c, struct mfs_volume *v, const char *c
 	if (rc != 0)
 		return cli_fail(c, rc, "reading the channels");
 	return 0;
-}
-
-static int feed(struct mfs_ingest *w, int fd)
-{
-	uint8_t *buf = mfs_secure_alloc(READ_BYTES);
-	int rc = buf ? 0 : -ENOMEM;
-
-	while (rc == 0) {
-		ssize_t n = read(fd, buf, READ_BYTES);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			rc = -errno;
-		else if (n == 0)
-			break;
-		else
-			rc = mfs_ingest_write(w, buf, (size_t)n);
-	}
-	mfs_secure_free(buf);
-	return rc;
 }
 
 static int print_entry(const struct mfs_file_entry *e)
@@ -176,7 +153,7 @@ int cmd_ingest(int argc, char **argv)
 	as_sink = mfs_volume_sink_as_sink(&sink);
 	rc = mfs_ingest_begin(&w, basename(name_buf), &o, &as_sink);
 	if (rc == 0)
-		rc = feed(w, fd);
+		rc = mfs_ingest_write_fd(w, fd);
 	if (rc == 0) {
 		rc = mfs_ingest_finish(w, st.st_mtim.tv_sec, &entry);
 		w = NULL;

@@ -67,15 +67,7 @@ int net_start(struct cli *c, const struct net_opts *n, struct mfs_volume *vol,
 int net_all_channels(struct cli *c, struct mfs_volume *vol, uint8_t (**out)[MFS_SIGN_PK_BYTES],
 		     size_t *count)
 {
-	struct mfs_channel_list list;
-	int rc = mfs_channel_list_read(vol, &list);
+	int rc = mfs_channel_list_keys(vol, out, count);
 
-	if (rc != 0)
-		return cli_fail(c, rc, "reading the channels");
-	*count = list.count;
-	*out = calloc(list.count ? list.count : 1, sizeof **out);
-	for (size_t i = 0; *out && i < list.count; i++)
-		memcpy((*out)[i], list.items[i].pk, MFS_SIGN_PK_BYTES);
-	mfs_keyring_clear(&list);
-	return *out ? 0 : cli_fail(c, -ENOMEM, "reading the channels");
+	return rc == 0 ? 0 : cli_fail(c, rc, "reading the channels");
 }

@@ -12,6 +12,7 @@
 
 #define RING 8          /* chunks in flight between the caller and the workers */
 #define MAX_WORKERS 4
+#define READ_BYTES (1u << 20) /* what mfs_ingest_write_fd reads at a time */
 
 struct index_level {
 	uint8_t *node;   /* guarded: header + records (they hold keys) */
@@ -357,6 +358,27 @@ int mfs_ingest_write(struct mfs_ingest *w, const void *buf, size_t len)
 			w->failed = submit(w);
 	}
 	return w->failed;
+}
+
+int mfs_ingest_write_fd(struct mfs_ingest *w, int fd)
+{
+	uint8_t *buf = mfs_secure_alloc(READ_BYTES);
+	int rc = buf ? 0 : -ENOMEM;
+
+	while (rc == 0) {
+		ssize_t n = read(fd, buf, READ_BYTES);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = -errno;
+		else if (n == 0)
+			break;
+		else
+			rc = mfs_ingest_write(w, buf, (size_t)n);
+	}
+	mfs_secure_free(buf);
+	return rc;
 }
 
 /* Closes the index tree bottom up; the root is the first level above the

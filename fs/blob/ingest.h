@@ -47,6 +47,9 @@ struct mfs_ingest;
 int mfs_ingest_begin(struct mfs_ingest **out, const char *name, const struct mfs_ingest_opts *o,
 		     const struct mfs_blob_sink *sink);
 int mfs_ingest_write(struct mfs_ingest *w, const void *buf, size_t len);
+/* mfs_ingest_write of everything fd reads until its end (through guarded
+ * memory: the bytes are plaintext). 0, -errno of a read, or the write's. */
+int mfs_ingest_write_fd(struct mfs_ingest *w, int fd);
 /* Waits until every whole chunk written so far is in the sink: until the
  * next write, the caller may use the sink (commit what it gathered). */
 int mfs_ingest_flush(struct mfs_ingest *w);

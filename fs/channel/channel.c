@@ -481,6 +481,22 @@ int mfs_channel_list_read(struct mfs_volume *vol, struct mfs_channel_list *out)
 	return rc;
 }
 
+int mfs_channel_list_keys(struct mfs_volume *vol, uint8_t (**out)[MFS_SIGN_PK_BYTES],
+			  size_t *count)
+{
+	struct mfs_channel_list list;
+	int rc = mfs_channel_list_read(vol, &list);
+
+	if (rc != 0)
+		return rc;
+	*out = calloc(list.count ? list.count : 1, sizeof **out);
+	for (size_t i = 0; *out && i < list.count; i++)
+		memcpy((*out)[i], list.items[i].pk, MFS_SIGN_PK_BYTES);
+	*count = *out ? list.count : 0;
+	mfs_keyring_clear(&list);
+	return *out ? 0 : -ENOMEM;
+}
+
 int mfs_channel_find(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 		     struct mfs_channel *out, struct mfs_channel_secret *secret)
 {

@@ -51,6 +51,11 @@ int mfs_channel_find(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK
  * (mfs_keyring_clear it; it is empty after an error). 0 or the volume's
  * errors. */
 int mfs_channel_list_read(struct mfs_volume *vol, struct mfs_channel_list *out);
+/* The public keys of every channel the volume knows, into *out (malloc'ed:
+ * free() it; room for one at least) and *count: what a seeder serves. 0,
+ * -ENOMEM or the volume's errors. */
+int mfs_channel_list_keys(struct mfs_volume *vol, uint8_t (**out)[MFS_SIGN_PK_BYTES],
+			  size_t *count);
 
 /* The newest manifest of channel pk: malloc'ed canonical JSON (free()).
  * MFS_E_NOTFOUND when the volume holds none. */

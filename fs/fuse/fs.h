@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "crypto/sign.h"
+#include "fs/blob/volume_io.h"
 #include "fs/fuse/reader.h"
 #include "fs/store/session_cache.h"
 #include "fs/store/volume.h"
@@ -72,13 +73,16 @@ const struct fuse_lowlevel_ops *mfs_fs_ops(void);
  * the way, when missing) of channel pk, with no mount: the same pipeline
  * as a write through one (newest manifest, edit, sign, store, in one write
  * transaction). item is a magnet link string the caller checked
- * (fs/channel/magnet); an item shown under the same name is replaced.
+ * (fs/channel/magnet), or a FileEntry object whose blobs sink (else NULL)
+ * stored and pinned: the manifest takes its pins over in the same
+ * transaction (mfs_volume_sink_settle; on an error the caller rolls the
+ * sink back). An item shown under the same name is replaced.
  * Mounts of pk in the volume show it within a watch period. *sequence
  * (may be NULL) receives the new sequence. Errors: -EPERM (the volume does
  * not own pk), MFS_E_NOTFOUND (it does not know pk), -EINVAL, -EEXIST,
  * -EISDIR, -ENOTDIR as the tree's edits (fs/fuse/tree.h), the volume's. */
 int mfs_fs_publish_item(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES],
-			const char *dir, json_t *item, uint64_t *sequence);
+			const char *dir, json_t *item, struct mfs_volume_sink *sink, uint64_t *sequence);
 
 /* Logging for the mount: stderr, or syslog once daemonised. No file names,
  * no content: what happened, not what was read or written. */
