@@ -158,7 +158,7 @@ MEGAFS_API int megafs_subscribe(megafs *m, const char *link, const char *title);
  * Errors: -EINVAL (NULL argument), MEGAFS_E_FORMAT (link, or path: empty
  * names, "." or "..", a slash at either end), MEGAFS_E_NOTFOUND (the
  * volume does not know the channel), -EPERM (it does not own it), -EISDIR
- * (a directory is at path), -ENOTDIR (a file is on the way), -errno of
+ * (a directory is at path), -EEXIST (a file is on the way), -errno of
  * local_path (-ENOENT...), MEGAFS_E_FULL (the store has no room),
  * MEGAFS_E_OVERWRITTEN, -ENOMEM. */
 MEGAFS_API int megafs_publish_file(megafs *m, const char *link, const char *path,

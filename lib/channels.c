@@ -112,7 +112,7 @@ static int split_path(const char *path, char **dir, const char **name)
 	size_t dir_len = slash ? (size_t)(slash - path) : 0;
 
 	*name = slash ? slash + 1 : path;
-	if (!mfs_entry_name_valid(*name))
+	if (!mfs_entry_name_valid(*name) || path[0] == '/')
 		return MFS_E_FORMAT;
 	if (!(*dir = strndup(path, dir_len)))
 		return -ENOMEM;

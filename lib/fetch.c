@@ -142,15 +142,6 @@ static int copy_range(struct fetch *f, uint64_t offset, uint64_t len, struct out
 	return rc;
 }
 
-static int check_net(const struct megafs_net_options *net)
-{
-	if (net && net->listen)
-		return -EINVAL; /* a fetch serves nobody: megafs_serve_start does */
-	if (net && ((net->tracker_count && !net->trackers) || (net->peer_count && !net->peers)))
-		return -EINVAL;
-	return 0;
-}
-
 MEGAFS_API int megafs_fetch_file(megafs *m, const char *link, const char *path,
 				 const char *local_path, const struct megafs_net_options *net,
 				 megafs_progress_cb progress, void *user)
@@ -162,7 +153,7 @@ MEGAFS_API int megafs_fetch_file(megafs *m, const char *link, const char *path,
 
 	if (!m || !link || !path || !local_path)
 		return -EINVAL;
-	if ((rc = check_net(net)) != 0)
+	if ((rc = lib_net_check(net, 0)) != 0)
 		return rc;
 	if (asprintf(&part, "%s.part", local_path) < 0)
 		return -ENOMEM;
@@ -195,7 +186,7 @@ MEGAFS_API int megafs_fetch_range(megafs *m, const char *link, const char *path,
 
 	if (!m || !link || !path || (!buf && len > 0))
 		return -EINVAL;
-	if ((rc = check_net(net)) != 0)
+	if ((rc = lib_net_check(net, 0)) != 0)
 		return rc;
 	rc = fetch_open(m, link, path, net, &f);
 	if (rc != 0)

@@ -7,6 +7,7 @@
 #include "crypto/secure.h"
 #include "fs/store/keyring.h"
 #include "lib/lib_internal.h"
+#include "net/tracker_client.h"
 
 /* The header's codes are megafs's own (crypto/mfs_error.h), by value: a
  * program built against one header keeps working with the next library. */
@@ -99,4 +100,21 @@ struct mfs_swarm_config lib_swarm_config(const struct megafs *m,
 		cfg.log_ctx = net->log_user;
 	}
 	return cfg;
+}
+
+int lib_net_check(const struct megafs_net_options *net, int serving)
+{
+	if (!net)
+		return 0;
+	if ((net->tracker_count && !net->trackers) || (net->peer_count && !net->peers))
+		return -EINVAL;
+	if (net->listen && !serving)
+		return -EINVAL; /* a fetch serves nobody: megafs_serve_start does */
+	for (size_t i = 0; i < net->tracker_count; i++)
+		if (!net->trackers[i] || mfs_tracker_url_check(net->trackers[i]) != 0)
+			return -EINVAL;
+	for (size_t i = 0; i < net->peer_count; i++)
+		if (!net->peers[i])
+			return -EINVAL;
+	return 0;
 }

@@ -33,6 +33,11 @@ struct megafs_server {
  * 0, -EINVAL for NULL, MEGAFS_E_FORMAT for anything else. */
 int lib_link_channel(uint8_t pk[static MFS_SIGN_PK_BYTES], const char *link);
 
+/* 0 when net (may be NULL) is whole: arrays where counts say, tracker URLs
+ * megafs takes (net/tracker_client), a listen address only when serving;
+ * else -EINVAL. */
+int lib_net_check(const struct megafs_net_options *net, int serving);
+
 /* A swarm config for net (may be NULL: nothing given) on m's volume; the
  * caller adds the channels and listen. */
 struct mfs_swarm_config lib_swarm_config(const struct megafs *m,

@@ -23,6 +23,8 @@ MEGAFS_API int megafs_serve_start(megafs *m, const struct megafs_net_options *ne
 		return -EINVAL;
 	if (m->server)
 		return -EBUSY;
+	if ((rc = lib_net_check(net, 1)) != 0)
+		return rc;
 	if (!(s = calloc(1, sizeof *s)))
 		return -ENOMEM;
 	cfg = lib_swarm_config(m, net);
