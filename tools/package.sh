@@ -2,7 +2,8 @@
 # Builds megafs's Debian package with CPack: a Release build of the binary
 # in BUILD_DIR (default build-pkg/), then BUILD_DIR/megafs_VERSION_ARCH.deb,
 # whose path it prints last. Its files install below /usr (binary, man
-# pages, systemd units, bash completion); its dependencies are Debian's
+# pages, systemd units, bash completion, libmegafs with its header and
+# pkg-config file); its dependencies are Debian's
 # package names, found by dpkg-shlibdeps. Installs the build's own
 # dependencies first (tools/deps.sh).
 #
@@ -17,9 +18,10 @@ command -v dpkg-shlibdeps >/dev/null || {
 	sudo=$([ "$(id -u)" = 0 ] || echo sudo)
 	$sudo apt-get install -y -qq --no-install-recommends dpkg-dev >/dev/null
 }
-# Only the binary is built: the package holds nothing else that compiles.
+# Only the binary and libmegafs are built: the package holds nothing else
+# that compiles.
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target megafs -- --no-print-directory >/dev/null
+cmake --build "$build" -j"$(nproc)" --target megafs megafs_shared -- --no-print-directory >/dev/null
 rm -f "$build"/megafs_*.deb
 (cd "$build" && cpack -G DEB >/dev/null)
 ls "$build"/megafs_*.deb
