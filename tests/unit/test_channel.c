@@ -242,6 +242,26 @@ Test(channel, find_and_list_read_see_the_keyring)
 	mfs_secure_free(secret);
 }
 
+Test(channel, list_keys_gives_every_known_channel_in_keyring_order)
+{
+	uint8_t mine[MFS_SIGN_PK_BYTES], theirs[MFS_SIGN_PK_BYTES];
+	uint8_t (*keys)[MFS_SIGN_PK_BYTES] = NULL;
+	size_t count = 99;
+
+	cr_assert_eq(mfs_channel_list_keys(a.vol, &keys, &count), 0);
+	cr_assert_eq(count, 0);
+	cr_assert_not_null(keys, "room for one even when there is none");
+	free(keys);
+	new_channel(a.vol, mine);
+	new_channel(b.vol, theirs);
+	subscribe(a.vol, theirs);
+	cr_assert_eq(mfs_channel_list_keys(a.vol, &keys, &count), 0);
+	cr_assert_eq(count, 2);
+	cr_assert_eq(memcmp(keys[0], mine, sizeof mine), 0);
+	cr_assert_eq(memcmp(keys[1], theirs, sizeof theirs), 0);
+	free(keys);
+}
+
 /* A link known in two steps (a mount records it in its swarm's start
  * transaction): what needs recording, and the record, whose changes hold
  * only once that transaction commits. */

@@ -1,9 +1,11 @@
 /* fs/blob: FileEntry, ingest and extract through a volume, index trees. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "crypto/mfs_error.h"
@@ -95,6 +97,61 @@ static void round_trip(size_t len, enum mfs_key_mode mode, uint32_t chunk_size)
 	extract_and_compare(&again, data, len);
 	mfs_entry_clear(&again);
 	mfs_entry_clear(&e);
+	free(data);
+}
+
+/* The bytes a file descriptor reads, to its end: a pipe delivers them in
+ * pieces. */
+Test(ingest, write_fd_takes_everything_a_pipe_delivers)
+{
+	struct mfs_ingest_opts o = {.mode = MFS_MODE_CONVERGENT, .convergence = secret};
+	size_t len = (2u << 20) + 4321;
+	uint8_t *data = malloc(len);
+	struct mfs_volume_sink sink;
+	struct mfs_blob_sink as;
+	struct mfs_file_entry e, direct;
+	struct mfs_ingest *w;
+	int fds[2];
+	pid_t child;
+
+	tu_fill_random(data, len, 77);
+	cr_assert_eq(pipe(fds), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		close(fds[0]);
+		for (size_t off = 0; off < len;) {
+			ssize_t n = write(fds[1], data + off, len - off < 5000 ? len - off : 5000);
+			if (n <= 0)
+				_exit(1);
+			off += (size_t)n;
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	mfs_volume_sink_init(&sink, fx.vol, 1);
+	as = mfs_volume_sink_as_sink(&sink);
+	cr_assert_eq(mfs_ingest_begin(&w, "file.bin", &o, &as), 0);
+	cr_assert_eq(mfs_ingest_write_fd(w, fds[0]), 0);
+	cr_assert_eq(mfs_ingest_finish(w, 1234, &e), 0);
+	cr_assert_eq(mfs_volume_sink_finish(&sink), 0);
+	mfs_volume_sink_clear(&sink);
+	close(fds[0]);
+	cr_assert_eq(waitpid(child, NULL, 0), child);
+	cr_assert_eq(e.size, len);
+	extract_and_compare(&e, data, len);
+	/* Convergent: the same blobs as the bytes written directly. */
+	ingest(data, len, MFS_MODE_CONVERGENT, 0, &direct);
+	cr_assert_eq(memcmp(e.chunks[0].id, direct.chunks[0].id, MFS_BLOB_ID_BYTES), 0);
+	mfs_entry_clear(&direct);
+	mfs_entry_clear(&e);
+	/* A descriptor that cannot be read: its error, nothing ingested. */
+	mfs_volume_sink_init(&sink, fx.vol, 1);
+	as = mfs_volume_sink_as_sink(&sink);
+	cr_assert_eq(mfs_ingest_begin(&w, "bad.bin", &o, &as), 0);
+	cr_assert_eq(mfs_ingest_write_fd(w, -1), -EBADF);
+	mfs_ingest_abort(w);
+	mfs_volume_sink_clear(&sink);
 	free(data);
 }
 
