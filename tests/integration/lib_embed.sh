@@ -96,17 +96,19 @@ ok "tools/examples/fetch.py (ctypes) fetched the same file (cmp equal), progress
 # The library as the seeder: megafs serve stops, embed serves, megafs fetches.
 kill "$serve_pid"
 wait "$serve_pid" || fail "megafs serve did not stop cleanly"
-coproc SERVER { exec "$T/embed" "$PUB" serve "$TRACKER_URL" 2>&1; }
-PIDS+=("$SERVER_PID")
-read -r -t 10 _ <&"${SERVER[0]}" && read -r -t 10 serving <&"${SERVER[0]}" ||
-	fail "embed serve said nothing"
-[[ $serving == "serving on port "* ]] || fail "embed serve said '$serving'"
+# embed serves until its stdin ends: a fifo this script holds open.
+mkfifo "$T/serve.in"
+"$T/embed" "$PUB" serve "$TRACKER_URL" <"$T/serve.in" >"$T/embed-serve.out" 2>&1 & embed_pid=$!
+PIDS+=("$embed_pid")
+exec 3>"$T/serve.in"
+wait_for 10 grep -q "^serving on port " "$T/embed-serve.out" ||
+	fail "embed serve did not start: $(cat "$T/embed-serve.out")"
+serving=$(grep "^serving on port " "$T/embed-serve.out")
 MEGAFS_STORE="$T/again" timeout 60 "$MEGAFS" fetch "$link" "Season 1/film.bin" -o "$T/again.out" \
 	--tracker "$TRACKER_URL" >"$T/again.log" 2>&1 || fail "megafs fetch from embed: $(cat "$T/again.log")"
 cmp "$T/in" "$T/again.out" || fail "the file fetched from the library's server differs"
-eval "exec ${SERVER[1]}>&-" # stdin ends: embed stops its server and closes the store
-read -r -t 20 stopped <&"${SERVER[0]}" || true
-[ "$stopped" = stopped ] || fail "embed serve did not stop: '$stopped'"
-wait "$SERVER_PID" || fail "embed serve exited $?"
+exec 3>&- # stdin ends: embed stops its server and closes the store
+wait "$embed_pid" || fail "embed serve exited $?: $(cat "$T/embed-serve.out")"
+[ "$(tail -1 "$T/embed-serve.out")" = stopped ] || fail "embed serve said: $(cat "$T/embed-serve.out")"
 ok "megafs fetch got the file from the library's own server ($serving; cmp equal); it stopped cleanly"
 finish
