@@ -27,6 +27,7 @@
 
 /* One file of a channel, open for reading, with the network it needs. */
 struct fetch {
+	uint8_t pk[MFS_SIGN_PK_BYTES]; /* the channel: the swarm's, until it stops */
 	struct mfs_swarm *swarm;       /* NULL: the volume's blobs alone */
 	struct mfs_reader *reader;
 	struct mfs_rfile *file;
@@ -68,23 +69,22 @@ static void fetch_close(struct fetch *f)
 static int fetch_open(struct megafs *m, const char *link, const char *path,
 		      const struct megafs_net_options *net, struct fetch *f)
 {
-	uint8_t pk[MFS_SIGN_PK_BYTES];
 	struct mfs_swarm_config cfg = lib_swarm_config(m, net);
 	struct mfs_blob_fetcher fetcher = {.fetch = mfs_swarm_fetcher, .verifies = 1};
 	struct mfs_reader_config reading = {.readahead_chunks = FETCH_AHEAD, .workers = 8};
 	int rc;
 
 	memset(f, 0, sizeof *f);
-	rc = know(m, link, net, pk);
-	cfg.channels = (const uint8_t(*)[MFS_SIGN_PK_BYTES])pk;
+	rc = know(m, link, net, f->pk);
+	cfg.channels = (const uint8_t(*)[MFS_SIGN_PK_BYTES])f->pk;
 	cfg.n_channels = 1;
 	if (rc == 0)
 		rc = mfs_swarm_start(&f->swarm, &cfg);
 	if (rc == 0 && f->swarm)
-		rc = mfs_swarm_wait_manifest(f->swarm, pk, net && net->timeout_ms ? net->timeout_ms
+		rc = mfs_swarm_wait_manifest(f->swarm, f->pk, net && net->timeout_ms ? net->timeout_ms
 										: MANIFEST_WAIT_MS);
 	if (rc == 0)
-		rc = mfs_lookup_entry(m->vol, pk, path, &f->entry, NULL, 0);
+		rc = mfs_lookup_entry(m->vol, f->pk, path, &f->entry, NULL, 0);
 	if (rc == 0) {
 		/* A download reads each byte once: the segment cache need hold
 		 * only the read-ahead window. */

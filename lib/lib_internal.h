@@ -27,6 +27,7 @@ struct megafs {
 struct megafs_server {
 	struct megafs *m;
 	struct mfs_swarm *swarm;
+	uint8_t (*channels)[MFS_SIGN_PK_BYTES]; /* the swarm's, until it stops */
 };
 
 /* The channel of link ("megafs://<hex>", a fragment allowed) into pk:

@@ -15,7 +15,6 @@ MEGAFS_API int megafs_serve_start(megafs *m, const struct megafs_net_options *ne
 				  megafs_server **out)
 {
 	struct mfs_swarm_config cfg;
-	uint8_t (*channels)[MFS_SIGN_PK_BYTES] = NULL;
 	struct megafs_server *s;
 	int rc;
 
@@ -29,12 +28,12 @@ MEGAFS_API int megafs_serve_start(megafs *m, const struct megafs_net_options *ne
 		return -ENOMEM;
 	cfg = lib_swarm_config(m, net);
 	cfg.listen = net && net->listen ? net->listen : "0.0.0.0:0";
-	rc = mfs_channel_list_keys(m->vol, &channels, &cfg.n_channels);
-	cfg.channels = (const uint8_t(*)[MFS_SIGN_PK_BYTES])channels;
+	rc = mfs_channel_list_keys(m->vol, &s->channels, &cfg.n_channels);
+	cfg.channels = (const uint8_t(*)[MFS_SIGN_PK_BYTES])s->channels;
 	if (rc == 0)
 		rc = mfs_swarm_start(&s->swarm, &cfg);
-	free(channels);
 	if (rc != 0) {
+		free(s->channels);
 		free(s);
 		return rc;
 	}
@@ -63,5 +62,6 @@ MEGAFS_API void megafs_serve_stop(megafs_server *s)
 		return;
 	mfs_swarm_stop(s->swarm);
 	s->m->server = NULL;
+	free(s->channels);
 	free(s);
 }

@@ -52,7 +52,7 @@ struct mfs_swarm_config {
 	size_t n_trackers;
 	const char *const *peers;            /* "HOST:PORT[#KEY]" to dial */
 	size_t n_peers;
-	const uint8_t (*channels)[MFS_SIGN_PK_BYTES];
+	const uint8_t (*channels)[MFS_SIGN_PK_BYTES]; /* borrowed until mfs_swarm_stop */
 	size_t n_channels;
 	unsigned fetch_timeout_ms;           /* 0: net/node's default */
 	/* Told, on the loop thread, each time a manifest from a tracker was
