@@ -68,11 +68,10 @@ def main():
         return 1
 
     # Bytes with a length, as megafs_open takes them; wiped after the call.
-    password = ctypes.create_string_buffer(
-        os.environb.get(b"MEGAFS_PASSWORD") or getpass.getpass().encode())
+    raw = os.environb.get(b"MEGAFS_PASSWORD") or getpass.getpass().encode()
+    password = ctypes.create_string_buffer(raw, len(raw))
     handle = ctypes.c_void_p()
-    rc = lib.megafs_open(ctypes.byref(handle), args.store.encode(), password,
-                         len(password.value))
+    rc = lib.megafs_open(ctypes.byref(handle), args.store.encode(), password, len(raw))
     ctypes.memset(password, 0, len(password))
     if rc != 0:
         return error("open", rc)
