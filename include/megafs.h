@@ -189,8 +189,9 @@ struct megafs_net_options {
 
 /* Told how a fetch goes: done of total bytes delivered (total: the file's
  * size, or the range's length). Called on the fetching thread after each
- * piece (about 1 MiB) and once at the end; a nonzero return cancels the
- * fetch, which then returns -ECANCELED. */
+ * piece (about 1 MiB; the last call has done == total; an empty file or
+ * range gets one call, 0 of 0); a nonzero return cancels the fetch, which
+ * then returns -ECANCELED. */
 typedef int (*megafs_progress_cb)(uint64_t done, uint64_t total, void *user);
 
 /* Fetches the file at path of channel link into local_path (written beside

@@ -38,7 +38,8 @@ MEGAFS_API int megafs_channel_create(megafs *m, const char *title, int is_privat
 	rc = mfs_vtxn_begin(m->vol, 1, &t);
 	if (rc != 0)
 		return rc;
-	rc = is_private ? mfs_keyring_new_private(t, title, pk) : mfs_keyring_new_channel(t, title, pk);
+	rc = is_private ? mfs_keyring_new_private(t, title, pk)
+			: mfs_keyring_new_channel(t, title, pk);
 	if (rc == 0)
 		rc = mfs_vtxn_commit(t);
 	else

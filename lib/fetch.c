@@ -81,8 +81,9 @@ static int fetch_open(struct megafs *m, const char *link, const char *path,
 	if (rc == 0)
 		rc = mfs_swarm_start(&f->swarm, &cfg);
 	if (rc == 0 && f->swarm)
-		rc = mfs_swarm_wait_manifest(f->swarm, f->pk, net && net->timeout_ms ? net->timeout_ms
-										: MANIFEST_WAIT_MS);
+		rc = mfs_swarm_wait_manifest(f->swarm, f->pk,
+					     net && net->timeout_ms ? net->timeout_ms
+								    : MANIFEST_WAIT_MS);
 	if (rc == 0)
 		rc = mfs_lookup_entry(m->vol, f->pk, path, &f->entry, NULL, 0);
 	if (rc == 0) {

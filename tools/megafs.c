@@ -75,7 +75,8 @@ static void usage(FILE *f)
 		"fingerprint megafs tracker prints pins its certificate, else a CA must vouch\n"
 		"for HOST) or ws://HOST[:PORT][/PATH] (plain text: readable on its path).\n\n"
 		"Which volume opens depends only on the password. See megafs(1), megafs(7);\n"
-		"programs use megafs through libmegafs (megafs.h, pkg-config megafs): libmegafs(3).\n");
+		"programs use megafs through libmegafs (megafs.h, pkg-config megafs):\n"
+		"libmegafs(3).\n");
 }
 
 static int cmd_help(int argc, char **argv)

@@ -82,7 +82,8 @@ const struct fuse_lowlevel_ops *mfs_fs_ops(void);
  * not own pk), MFS_E_NOTFOUND (it does not know pk), -EINVAL, -EEXIST,
  * -EISDIR, -ENOTDIR as the tree's edits (fs/fuse/tree.h), the volume's. */
 int mfs_fs_publish_item(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES],
-			const char *dir, json_t *item, struct mfs_volume_sink *sink, uint64_t *sequence);
+			const char *dir, json_t *item, struct mfs_volume_sink *sink,
+			uint64_t *sequence);
 
 /* Logging for the mount: stderr, or syslog once daemonised. No file names,
  * no content: what happened, not what was read or written. */

@@ -221,7 +221,8 @@ static int edit_txn(struct mfs_vtxn *t, const uint8_t pk[static MFS_SIGN_PK_BYTE
 }
 
 int mfs_fs_publish_item(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES],
-			const char *dir, json_t *item, struct mfs_volume_sink *sink, uint64_t *sequence)
+			const char *dir, json_t *item, struct mfs_volume_sink *sink,
+			uint64_t *sequence)
 {
 	struct edit ed = {.kind = E_ADD, .dir = dir, .entry = item, .parents = 1, .sink = sink};
 	struct mfs_vtxn *t = NULL;

@@ -268,14 +268,17 @@ Test(lib, fetch_range_refuses_ranges_past_the_end_and_unknown_things)
 	new_channel(link);
 	snprintf(other, sizeof other, "megafs://%064d", 7);
 	cr_assert_eq(megafs_publish_buffer(m, link, "ten", "0123456789", 10, NULL), 0);
-	cr_assert_eq(megafs_fetch_range(m, link, "ten", 5, buf, 6, NULL, NULL, NULL, &size), -ERANGE);
+	cr_assert_eq(megafs_fetch_range(m, link, "ten", 5, buf, 6, NULL, NULL, NULL, &size),
+		     -ERANGE);
 	cr_assert_eq(size, 10, "the size is told with -ERANGE");
-	cr_assert_eq(megafs_fetch_range(m, link, "ten", 11, buf, 0, NULL, NULL, NULL, NULL), -ERANGE);
+	cr_assert_eq(megafs_fetch_range(m, link, "ten", 11, buf, 0, NULL, NULL, NULL, NULL),
+		     -ERANGE);
 	cr_assert_eq(megafs_fetch_range(m, link, "ten", UINT64_MAX, buf, 2, NULL, NULL, NULL, NULL),
 		     -ERANGE);
 	cr_assert_eq(megafs_fetch_range(m, link, "ten", 4, buf, 6, NULL, NULL, NULL, NULL), 0);
 	cr_assert_eq(memcmp(buf, "456789", 6), 0);
-	cr_assert_eq(megafs_fetch_range(m, link, "ten", 0, NULL, 1, NULL, NULL, NULL, NULL), -EINVAL);
+	cr_assert_eq(megafs_fetch_range(m, link, "ten", 0, NULL, 1, NULL, NULL, NULL, NULL),
+		     -EINVAL);
 	cr_assert_eq(megafs_fetch_range(m, link, "eleven", 0, buf, 1, NULL, NULL, NULL, NULL),
 		     MEGAFS_E_NOTFOUND);
 	cr_assert_eq(megafs_fetch_range(m, "megafs://", "ten", 0, buf, 1, NULL, NULL, NULL, NULL),
