@@ -235,6 +235,38 @@ Test(lib, publish_buffer_then_fetch_range_reads_it_back)
 	free(back);
 }
 
+Test(lib, an_empty_file_is_told_once_as_0_of_0)
+{
+	char link[MEGAFS_LINK_MAX];
+	struct heard h = {.last_done = 0};
+
+	new_channel(link);
+	cr_assert_eq(megafs_publish_buffer(m, link, "empty", NULL, 0, NULL), 0);
+	cr_assert_eq(megafs_fetch_range(m, link, "empty", 0, NULL, 0, NULL, on_progress, &h, NULL),
+		     0);
+	cr_assert_eq(h.calls, 1);
+	cr_assert_eq(h.total, 0);
+}
+
+Test(lib, a_private_channel_publishes_sealed_and_reads_back)
+{
+	char link[MEGAFS_LINK_MAX];
+	struct megafs_channel_info info;
+	uint8_t back[5];
+	size_t count;
+
+	cr_assert_eq(megafs_channel_create(m, "Secret", 1, link), 0);
+	cr_assert_eq(megafs_publish_buffer(m, link, "notes/a.txt", "hello", 5, NULL), 0);
+	cr_assert_eq(megafs_channel_list(m, &info, 1, &count), 0);
+	cr_assert(info.is_private && info.sequence == 1);
+	/* The full link (with its read key) names the channel as the public one does. */
+	cr_assert_eq(megafs_fetch_range(m, link, "notes/a.txt", 0, back, 5, NULL, NULL, NULL, NULL),
+		     0);
+	cr_assert_eq(memcmp(back, "hello", 5), 0);
+	cr_assert_eq(megafs_fetch_range(m, info.link, "notes/a.txt", 0, back, 5, NULL, NULL, NULL,
+					NULL), 0);
+}
+
 Test(lib, publish_file_reads_a_local_file_and_replaces_one_at_the_same_path)
 {
 	char link[MEGAFS_LINK_MAX], *in = path_in("in.bin"), *nowhere = path_in("nowhere");
