@@ -34,21 +34,12 @@ TestSuite(lookup, .init = setup, .fini = teardown, .timeout = 300);
 static void publish_file(const char *dir, const char *name, size_t len, uint64_t seed,
 			 uint8_t first_blob[MFS_BLOB_ID_BYTES])
 {
-	static const uint8_t secret[32] = {1};
-	struct mfs_ingest_opts o = {.mode = MFS_MODE_CONVERGENT, .convergence = secret};
-	uint8_t *data = malloc(len);
 	struct mfs_volume_sink sink;
-	struct mfs_blob_sink as;
 	struct mfs_file_entry e;
-	struct mfs_ingest *w;
 	json_t *item;
 
-	tu_fill_random(data, len, seed);
 	mfs_volume_sink_init(&sink, fx.vol, 1);
-	as = mfs_volume_sink_as_sink(&sink);
-	cr_assert_eq(mfs_ingest_begin(&w, name, &o, &as), 0);
-	cr_assert_eq(mfs_ingest_write(w, data, len), 0);
-	cr_assert_eq(mfs_ingest_finish(w, 1, &e), 0);
+	tu_ingest_random(&sink, name, len, seed, &e);
 	cr_assert_eq(mfs_volume_sink_commit(&sink), 0);
 	cr_assert_eq(mfs_entry_to_json(&item, &e), 0);
 	cr_assert_eq(mfs_fs_publish_item(fx.vol, pk, dir, item, &sink, NULL), 0);
@@ -56,7 +47,6 @@ static void publish_file(const char *dir, const char *name, size_t len, uint64_t
 	memcpy(first_blob, e.chunks[0].id, MFS_BLOB_ID_BYTES);
 	json_decref(item);
 	mfs_entry_clear(&e);
-	free(data);
 }
 
 Test(lookup, finds_files_by_path_and_nothing_else)

@@ -120,28 +120,18 @@ static int edit(enum edit_kind kind, const char *dir, const char *name, const ch
  * pinned; *first receives its first chunk's blob id. */
 static json_t *stored_file(const char *name, size_t len, uint8_t first[MFS_BLOB_ID_BYTES])
 {
-	static const uint8_t secret[32] = {3};
-	struct mfs_ingest_opts o = {.mode = MFS_MODE_CONVERGENT, .convergence = secret};
 	struct mfs_volume_sink sink;
-	struct mfs_blob_sink as;
-	struct mfs_ingest *w;
 	struct mfs_file_entry e;
-	uint8_t *data = malloc(len + 1);
 	json_t *j;
 
-	tu_fill_random(data, len, len);
 	mfs_volume_sink_init(&sink, fx.vol, 1);
-	as = mfs_volume_sink_as_sink(&sink);
-	cr_assert_eq(mfs_ingest_begin(&w, name, &o, &as), 0);
-	cr_assert_eq(mfs_ingest_write(w, data, len), 0);
-	cr_assert_eq(mfs_ingest_finish(w, 1700000000, &e), 0);
+	tu_ingest_random(&sink, name, len, len, &e);
 	cr_assert_eq(mfs_volume_sink_finish(&sink), 0);
 	mfs_volume_sink_clear(&sink);
 	cr_assert_eq(e.index_depth, 0, "a small file's chunks are inline");
 	memcpy(first, e.chunks[0].id, MFS_BLOB_ID_BYTES);
 	cr_assert_eq(mfs_entry_to_json(&j, &e), 0);
 	mfs_entry_clear(&e);
-	free(data);
 	return j;
 }
 

@@ -111,6 +111,23 @@ void tu_fill_random(void *buf, size_t len, uint64_t seed)
 	}
 }
 
+void tu_ingest_random(struct mfs_volume_sink *sink, const char *name, size_t len, uint64_t seed,
+		      struct mfs_file_entry *out)
+{
+	static const uint8_t secret[32] = {3};
+	struct mfs_ingest_opts o = {.mode = MFS_MODE_CONVERGENT, .convergence = secret};
+	struct mfs_blob_sink as = mfs_volume_sink_as_sink(sink);
+	uint8_t *data = malloc(len + 1);
+	struct mfs_ingest *w;
+
+	cr_assert_not_null(data);
+	tu_fill_random(data, len, seed);
+	cr_assert_eq(mfs_ingest_begin(&w, name, &o, &as), 0);
+	cr_assert_eq(mfs_ingest_write(w, data, len), 0);
+	cr_assert_eq(mfs_ingest_finish(w, 1700000000, out), 0);
+	free(data);
+}
+
 uint8_t *tu_read_file(const char *path, size_t *len)
 {
 	int fd = open(path, O_RDONLY);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "crypto/sign.h"
+#include "fs/blob/volume_io.h"
 #include "fs/store/store.h"
 #include "fs/store/volume.h"
 
@@ -41,6 +42,12 @@ struct mfs_fs *tu_fs_start(struct tu_fixture *f, const uint8_t pk[static MFS_SIG
 			   int writable, void (*published)(void *ctx, const char *json, size_t len),
 			   void *ctx);
 void tu_fill_random(void *buf, size_t len, uint64_t seed);
+/* Ingests len random bytes (tu_fill_random's, of seed) as file name,
+ * convergent under a fixed secret, mtime 1700000000, into sink (the
+ * caller's, initialised; it finishes, commits or settles it): *out is the
+ * file (mfs_entry_clear it). */
+void tu_ingest_random(struct mfs_volume_sink *sink, const char *name, size_t len, uint64_t seed,
+		      struct mfs_file_entry *out);
 /* The pins of blob id in v (a read transaction of its own), or an error. */
 int tu_pin_count(struct mfs_volume *v, const uint8_t id[32]);
 /* Reads a whole file into a malloc'ed buffer. */
