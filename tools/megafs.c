@@ -34,11 +34,14 @@ static const struct subcommand commands[] = {
 	 "ingest FILE [--mode convergent|random] [--chunk-size N] [--channel LINK|--global]"},
 	{"extract", cmd_extract, "extract ENTRY.json -o OUT"},
 	{"status", cmd_status, "status"},
-	{"fsck", cmd_fsck, "fsck [--repair] [--tracker URL]... [--peer ADDR]... " DHT_OPTIONS},
+	{"fsck", cmd_fsck,
+	 "fsck [--repair] [--tracker URL]... [--peer ADDR]...\n"
+	 "                 " DHT_OPTIONS},
 	{"gc", cmd_gc, "gc"},
 	{"mount", cmd_mount,
 	 "mount LINK DIR [-f] [-o OPTIONS] [--tracker URL]... [--listen HOST:PORT]\n"
-	 "                 [--peer HOST:PORT[#KEY]]... " DHT_OPTIONS},
+	 "                 [--peer HOST:PORT[#KEY]]...\n"
+	 "                 " DHT_OPTIONS},
 	{"umount", cmd_umount, "umount DIR"},
 	{"tracker", cmd_tracker,
 	 "tracker --listen HOST:PORT [--db DIR] [--max-message N] [--max-subscriptions N]\n"
@@ -48,8 +51,8 @@ static const struct subcommand commands[] = {
 	 "                 [--max-bytes-per-range N] [--interval S]\n"
 	 "                 [--tls-cert FILE --tls-key FILE] [--http-port PORT]"},
 	{"serve", cmd_serve,
-	 "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]... " DHT_OPTIONS "\n"
-	 "                 [LINK]..."},
+	 "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]...\n"
+	 "                 " DHT_OPTIONS " [LINK]..."},
 	{"fetch", cmd_fetch,
 	 "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY]]...\n"
 	 "                 " DHT_OPTIONS},
