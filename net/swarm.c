@@ -57,6 +57,7 @@ struct mfs_swarm {
 	struct tracker trackers[MAX_SOURCES];
 	size_t n_trackers;
 	struct mfs_swarm_dht *dht;             /* NULL: no DHT */
+	struct tracker *dht_source;            /* the DHT's entry in trackers[], or NULL */
 
 	pthread_mutex_t lock;
 	pthread_cond_t manifest_stored;
@@ -480,7 +481,7 @@ static int add_tracker_on_loop(struct mfs_swarm *s, const char *url)
 	for (size_t i = 0; i < s->n_trackers; i++)
 		if (strcmp(s->trackers[i].url, url) == 0)
 			return 0;
-	if (s->n_trackers >= MAX_TRACKERS || strlen(url) >= sizeof tr->url)
+	if (s->n_trackers - (s->dht_source != NULL) >= MAX_TRACKERS || strlen(url) >= sizeof tr->url)
 		return -EINVAL;
 	tr = &s->trackers[s->n_trackers];
 	tr->swarm = s;
@@ -576,9 +577,7 @@ static void on_dht_manifest(void *ctx, size_t channel, uint64_t sequence, const 
 {
 	struct mfs_swarm *s = ctx;
 
-	for (size_t i = 0; i < s->n_trackers; i++)
-		if (!s->trackers[i].client)
-			on_manifest(&s->trackers[i], s->cfg.channels[channel], sequence, json, len);
+	on_manifest(s->dht_source, s->cfg.channels[channel], sequence, json, len);
 }
 
 static int add_dht_source_on_loop(void *arg)
@@ -591,6 +590,7 @@ static int add_dht_source_on_loop(void *arg)
 	if (!(tr->waiting = calloc(s->cfg.n_channels ? s->cfg.n_channels : 1, sizeof *tr->waiting)))
 		return -ENOMEM;
 	s->n_trackers++;
+	s->dht_source = tr;
 	return 0;
 }
 
@@ -689,12 +689,14 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 	}
 	if (rc == 0)
 		rc = mfs_loop_add_hook(s->loop, stop_trackers_hook, s);
+	/* Discovery: the remembered and given peers (dialled above), the DHT,
+	 * then the trackers; they run at once, and any one suffices. */
+	if (rc == 0 && config->dht)
+		rc = start_dht(s);
 	if (rc == 0) {
 		struct start_trackers_job j = {s, (const char *const *)urls, n_urls};
 		rc = mfs_loop_call(s->loop, start_trackers_on_loop, &j);
 	}
-	if (rc == 0 && config->dht)
-		rc = start_dht(s);
 	free_strings(urls, n_urls);
 	free_strings(peers, n_peers);
 	if (rc < 0) {

@@ -809,10 +809,10 @@ void mfs_swarm_dht_free(struct mfs_swarm_dht *d)
 {
 	if (!d)
 		return;
-	if (d->table || d->timers) {
+	if (d->timers) { /* the DHT ran */
 		json_t *chans = status_now(d);
 
-		if (d->timers && save(d->cfg.vol, d->table, d->table_len, chans) != 0)
+		if (save(d->cfg.vol, d->table, d->table_len, chans) != 0)
 			say(d, "DHT: the routing table could not be saved");
 		json_decref(chans);
 	}
