@@ -8,8 +8,10 @@
 # and reads a file byte for byte; a new cp on the publisher appears on
 # the subscriber within the polling interval (--dht-interval 2: the delay
 # is printed). The same for a private channel by its link with the read
-# key. megafs dht status shows what the volumes recorded; the routing
-# table is saved and a remount with no --dht-bootstrap starts from it.
+# key; a link without it finds nothing. megafs dht status shows what the
+# volumes recorded; the routing table is saved and a remount with no
+# --dht-bootstrap starts from it. megafs serve --dht seeds and puts, and
+# megafs fetch --dht on a fresh store finds it.
 source "$(dirname "$0")/lib.sh"
 DHT=${MFS_TEST_DHT:?MFS_TEST_DHT names mfs-test-dht}
 INTERVAL=2
@@ -90,7 +92,23 @@ cmp "$T/public-late.bin" "$T/sub-again/public-late.bin" || fail "a remount from 
 MEGAFS_STORE=$SUB megafs umount "$T/sub-again"
 ok "a remount with --dht and no bootstrap started from the saved routing table and read a file"
 
+# The owner's store seeds with megafs serve --dht instead of its mount;
+# megafs fetch --dht on a third store finds it through the DHT alone.
 MEGAFS_STORE=$PUB megafs umount "$T/pub-public"
+MEGAFS_STORE=$PUB "$MEGAFS" serve --listen 127.0.0.1:0 "${BOOT[@]}" "$pub_link" >"$T/serve.out" 2>&1 &
+SERVE_PID=$!
+PIDS+=("$SERVE_PID")
+wait_for 10 grep -q "serving" "$T/serve.out" || fail "megafs serve did not start: $(cat "$T/serve.out")"
+FOURTH="$T/fourth-store"
+MEGAFS_STORE=$FOURTH megafs init --size 100M --kdf fast >/dev/null 2>&1
+MEGAFS_STORE=$FOURTH megafs fetch "$pub_link" public-first.bin -o "$T/fetched.bin" "${BOOT[@]}" ||
+	fail "megafs fetch --dht failed"
+cmp "$T/public-first.bin" "$T/fetched.bin" || fail "megafs fetch --dht wrote other bytes"
+kill "$SERVE_PID"
+wait "$SERVE_PID" || fail "megafs serve --dht did not exit cleanly: $(cat "$T/serve.out")"
+grep -q "DHT: put the pointer" "$T/serve.out" || fail "megafs serve did not put the pointer: $(cat "$T/serve.out")"
+ok "megafs serve --dht put the pointer and seeded; megafs fetch --dht (a fresh store, no tracker, no --peer) wrote the file byte for byte"
+
 MEGAFS_STORE=$PUB megafs umount "$T/pub-private"
 MEGAFS_STORE=$PUB megafs dht status >"$T/pub-status" || fail "dht status failed"
 grep -q "^routing table  [1-9][0-9]* nodes\? saved" "$T/pub-status" ||
