@@ -481,7 +481,8 @@ static int add_tracker_on_loop(struct mfs_swarm *s, const char *url)
 	for (size_t i = 0; i < s->n_trackers; i++)
 		if (strcmp(s->trackers[i].url, url) == 0)
 			return 0;
-	if (s->n_trackers - (s->dht_source != NULL) >= MAX_TRACKERS || strlen(url) >= sizeof tr->url)
+	if (s->n_trackers - (s->dht_source != NULL) >= MAX_TRACKERS ||
+	    strlen(url) >= sizeof tr->url)
 		return -EINVAL;
 	tr = &s->trackers[s->n_trackers];
 	tr->swarm = s;

@@ -55,7 +55,8 @@ struct mfs_swarm_dht {
 	size_t table_len;
 };
 
-static void say(struct mfs_swarm_dht *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct mfs_swarm_dht *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static void say(struct mfs_swarm_dht *d, const char *fmt, ...)
 {
 	char line[512];

@@ -78,12 +78,18 @@ expect_fail "no manifest of" env MEGAFS_STORE="$THIRD" "$MEGAFS" fetch "${priv_l
 [ ! -e "$T/nokey.bin" ] || fail "a fetch without the read key wrote a file"
 ok "without the read key the private channel's pointer is not found (megafs fetch fails)"
 
+# dht_status STORE WHO WHAT: megafs dht status of STORE (into $T/WHO-status)
+# shows a saved routing table and a pointer WHAT ("put" or "seen") for
+# both channels.
+dht_status() {
+	MEGAFS_STORE=$1 megafs dht status >"$T/$2-status" || fail "dht status failed"
+	grep -q "^routing table  [1-9][0-9]* nodes\? saved" "$T/$2-status" ||
+		fail "the $2 saved no routing table: $(cat "$T/$2-status")"
+	[ "$(grep -c "pointer $3 *seq [1-9]" "$T/$2-status")" = 2 ] ||
+		fail "the $2's status lists no pointer $3 for both: $(cat "$T/$2-status")"
+}
 MEGAFS_STORE=$SUB megafs umount "$T/sub-public"
-MEGAFS_STORE=$SUB megafs dht status >"$T/sub-status" || fail "dht status failed"
-grep -q "^routing table  [1-9][0-9]* nodes\? saved" "$T/sub-status" ||
-	fail "the subscriber saved no routing table: $(cat "$T/sub-status")"
-[ "$(grep -c "pointer seen  seq [1-9]" "$T/sub-status")" = 2 ] ||
-	fail "the subscriber's status lists no pointer seen for both: $(cat "$T/sub-status")"
+dht_status "$SUB" subscriber seen
 
 # A remount with --dht alone starts from the saved table (its nodes are
 # all on 127.0.0.1, so the loopback peers it names are dialled).
@@ -110,11 +116,7 @@ grep -q "DHT: put the pointer" "$T/serve.out" || fail "megafs serve did not put 
 ok "megafs serve --dht put the pointer and seeded; megafs fetch --dht (a fresh store, no tracker, no --peer) wrote the file byte for byte"
 
 MEGAFS_STORE=$PUB megafs umount "$T/pub-private"
-MEGAFS_STORE=$PUB megafs dht status >"$T/pub-status" || fail "dht status failed"
-grep -q "^routing table  [1-9][0-9]* nodes\? saved" "$T/pub-status" ||
-	fail "the publisher saved no routing table: $(cat "$T/pub-status")"
-[ "$(grep -c "pointer put   seq [1-9]" "$T/pub-status")" = 2 ] ||
-	fail "the publisher's status lists no put for both channels: $(cat "$T/pub-status")"
-cat "$T/pub-status" "$T/sub-status"
+dht_status "$PUB" publisher put
+cat "$T/publisher-status" "$T/subscriber-status"
 ok "megafs dht status: the saved table's nodes, the pointers put (publisher) and seen (subscriber)"
 finish

@@ -45,8 +45,8 @@ _megafs()
 		COMPREPLY=($(compgen -W "interactive moderate sensitive fast" -- "$cur"))
 		return
 		;;
-	--tracker | --listen | --peer | --dht-bootstrap | --dht-interval | --size | --chunk-size | --channel | --expires | --to | \
-		--max-* | --idle-timeout | --interval | --range-v4 | --range-v6 | --http-port)
+	--tracker | --listen | --peer | --dht-bootstrap | --dht-interval | --size | --chunk-size | \
+		--channel | --expires | --to | --max-* | --idle-timeout | --interval | --range-v4 | --range-v6 | --http-port)
 		return
 		;;
 	esac
