@@ -251,8 +251,8 @@ int cmd_fetch(int argc, char **argv)
 				  "--peer or --dht", link);
 	if (status == 0 && (status = mfs_swarm_wait_manifest(swarm, pk, MANIFEST_WAIT_MS)) != 0)
 		status = status == MFS_E_NOKEY ? cli_fail(&c, 0, "%s: %s", link, mfs_strerror(status))
-			: cli_fail(&c, -ETIMEDOUT, "no manifest of %s came from the trackers, "
-				     "peers or DHT", link);
+			: cli_fail(&c, -ETIMEDOUT, "no manifest of %s came from the trackers or "
+				     "the DHT", link);
 	if (status == 0) {
 		status = find_entry(&c, vol, pk, argv[optind + 1], &entry);
 		if (status == MFS_E_NOTFOUND)
