@@ -235,6 +235,72 @@ static void get_round(struct dht_channel *c)
 					 on_got, c) == 0;
 }
 
+/* ---- what the volume records: "\0dht-status" ---- */
+
+/* The status object (new reference), with a "channels" object, empty
+ * when there is none yet or it does not read. */
+static json_t *status_load(struct mfs_vtxn *t)
+{
+	uint8_t *data = NULL;
+	uint64_t len = 0;
+	json_t *root = NULL;
+
+	if (mfs_obj_get(t, status_object, sizeof status_object - 1, &data, &len) == 0)
+		root = json_loadb((const char *)data, (size_t)len, 0, NULL);
+	free(data);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		root = json_object();
+	}
+	if (!json_is_object(json_object_get(root, "channels")))
+		json_object_set_new(root, "channels", json_object());
+	return root;
+}
+
+static int status_store(struct mfs_vtxn *t, json_t *root)
+{
+	char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	rc = mfs_obj_write(t, status_object, sizeof status_object - 1, text, strlen(text));
+	free(text);
+	return rc;
+}
+
+/* Stores the manifest blob of channel pk's pointer, pinned once for the
+ * channel (gc keeps it while the pointer names it): the pin moves from
+ * the blob the status recorded to this one. In t, a write transaction. */
+static int keep_blob(struct mfs_vtxn *t, const uint8_t *pk, const uint8_t *id,
+		     const uint8_t *blob, size_t len)
+{
+	char hex[2 * MFS_SIGN_PK_BYTES + 1], id_hex[2 * MFS_BLOB_ID_BYTES + 1];
+	uint8_t old[MFS_BLOB_ID_BYTES];
+	json_t *root = status_load(t), *ch;
+	const char *was;
+	int rc = mfs_blob_put(t, id, blob, len, 0, NULL);
+
+	mfs_hex_encode(hex, pk, MFS_SIGN_PK_BYTES);
+	mfs_hex_encode(id_hex, id, MFS_BLOB_ID_BYTES);
+	if (!json_is_object(ch = json_object_get(json_object_get(root, "channels"), hex)))
+		json_object_set_new(json_object_get(root, "channels"), hex, ch = json_object());
+	was = json_string_value(json_object_get(ch, "blob"));
+	/* The same blob (a put again): pinned already, unless gc took it
+	 * between an earlier version's put and this one. */
+	if (rc == 0 && (!was || strcmp(was, id_hex) != 0 || mfs_blob_pin_count(t, id) == 0))
+		rc = mfs_blob_pin(t, id);
+	if (rc == 0 && was && strcmp(was, id_hex) != 0 &&
+	    mfs_hex_decode(old, sizeof old, was) == 0 && mfs_blob_pin_count(t, old) > 0)
+		rc = mfs_blob_unpin(t, old);
+	if (rc == 0) {
+		json_object_set_new(ch, "blob", json_string(id_hex));
+		rc = status_store(t, root);
+	}
+	json_decref(root);
+	return rc;
+}
+
 /* ---- an owner: store the manifest blob, sign and put the pointer ---- */
 
 struct put_job {
@@ -278,7 +344,7 @@ static void put_run(uv_work_t *w)
 	if (j->rc == 0)
 		j->rc = mfs_vtxn_begin(vol, 1, &t);
 	if (j->rc == 0) {
-		j->rc = mfs_blob_put(t, ptr.blob_id, blob, blob_len, 0, NULL);
+		j->rc = keep_blob(t, c->pk, ptr.blob_id, blob, blob_len);
 		j->rc = j->rc == 0 ? mfs_vtxn_commit(t) : (mfs_vtxn_abort(t), j->rc);
 	}
 	if (j->rc == 0) {
@@ -405,25 +471,16 @@ static json_t *status_now(struct mfs_swarm_dht *d)
 static int save(struct mfs_volume *vol, const uint8_t *table, size_t len, json_t *chans)
 {
 	struct mfs_vtxn *t;
-	uint8_t *old = NULL;
-	uint64_t old_len = 0;
 	json_t *root = NULL, *all, *mine;
 	const char *key;
-	char *text = NULL;
 	int rc = mfs_vtxn_begin(vol, 1, &t);
 
 	if (rc != 0)
 		return rc;
 	if (table)
 		rc = mfs_obj_write(t, table_object, sizeof table_object - 1, table, len);
-	if (rc == 0 && mfs_obj_get(t, status_object, sizeof status_object - 1, &old, &old_len) == 0)
-		root = json_loadb((const char *)old, (size_t)old_len, 0, NULL);
-	if (!json_is_object(root)) {
-		json_decref(root);
-		root = json_object();
-	}
-	if (!json_is_object(all = json_object_get(root, "channels")))
-		json_object_set_new(root, "channels", all = json_object());
+	root = status_load(t);
+	all = json_object_get(root, "channels");
 	json_object_foreach(chans, key, mine) {
 		json_t *was = json_object_get(all, key);
 
@@ -433,14 +490,10 @@ static int save(struct mfs_volume *vol, const uint8_t *table, size_t len, json_t
 			json_object_set(all, key, mine);
 	}
 	json_object_set_new(root, "saved_at", json_integer((json_int_t)time(NULL)));
-	if (rc == 0 && !(text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS)))
-		rc = -ENOMEM;
 	if (rc == 0)
-		rc = mfs_obj_write(t, status_object, sizeof status_object - 1, text, strlen(text));
+		rc = status_store(t, root);
 	rc = rc == 0 ? mfs_vtxn_commit(t) : (mfs_vtxn_abort(t), rc);
 	json_decref(root);
-	free(text);
-	free(old);
 	return rc;
 }
 
@@ -837,14 +890,7 @@ int mfs_swarm_dht_recorded(struct mfs_volume *vol, size_t *nodes, json_t **statu
 		*nodes = mfs_dht_table_count(table);
 	mfs_dht_table_free(table);
 	free(data);
-	data = NULL;
-	if (mfs_obj_get(t, status_object, sizeof status_object - 1, &data, &len) == 0)
-		*status = json_loadb((const char *)data, (size_t)len, 0, NULL);
+	*status = status_load(t);
 	mfs_vtxn_abort(t);
-	free(data);
-	if (!json_is_object(*status)) {
-		json_decref(*status);
-		*status = json_object();
-	}
 	return 0;
 }

@@ -11,8 +11,9 @@
  *   - an owned channel's pointer is put (BEP 44, signed with the channel's
  *     key, seq = the manifest's sequence) once bootstrapped, after each
  *     publication (mfs_swarm_dht_kick) and every hour; the manifest blob it
- *     points to is stored first in the volume, unpinned (a cache blob,
- *     written again at each put), where the node serves it;
+ *     points to is stored first in the volume, where the node serves it,
+ *     with one pin that moves from the previous pointer's blob (recorded
+ *     in the status object as "blob"), so gc keeps what the pointer names;
  *   - another channel's pointer is got once bootstrapped and then every
  *     interval; one of a higher seq than known is opened, its blob fetched
  *     from peers (net/node, checked against its id), opened, and handed to
@@ -85,8 +86,8 @@ void mfs_swarm_dht_free(struct mfs_swarm_dht *d);
 /* What the volume records (megafs dht status): *nodes in the saved table
  * (0 when none), *status the "\0dht-status" object (new reference; an
  * empty object when none): {"channels":{PK_HEX:{"seen_seq":N,"seen_at":S,
- * "put_seq":N,"put_at":S}}, "saved_at":S} (S: Unix seconds; a field only
- * once it happened). 0 or the volume's errors. */
+ * "put_seq":N,"put_at":S,"blob":ID_HEX}}, "saved_at":S} (S: Unix seconds;
+ * a field only once it happened). 0 or the volume's errors. */
 int mfs_swarm_dht_recorded(struct mfs_volume *vol, size_t *nodes, json_t **status);
 
 #endif
