@@ -140,7 +140,7 @@ struct fetch_job {
 	struct dht_channel *c;
 	struct mfs_dht_pointer ptr;
 	int64_t seq;
-	char *json;
+	char *json;                            /* NULL: the volume holds seq already */
 	size_t len;
 	int rc;
 };
@@ -148,9 +148,16 @@ struct fetch_job {
 static void fetch_run(uv_work_t *w)
 {
 	struct fetch_job *j = w->data;
+	struct mfs_channel ch;
 	uint8_t *blob = NULL;
 	size_t len = 0;
 
+	/* A tracker may have brought that manifest meanwhile: no fetch then. */
+	if (mfs_channel_find(j->c->owner->cfg.vol, j->c->pk, &ch, NULL) == 0 &&
+	    ch.sequence >= (uint64_t)j->seq) {
+		j->rc = 0;
+		return;
+	}
 	j->rc = mfs_node_fetch(j->c->owner->cfg.node, j->ptr.blob_id, 1, &blob, &len);
 	if (j->rc == 0)
 		j->rc = mfs_dht_manifest_open(&j->json, &j->len, blob, len, &j->ptr);
@@ -169,7 +176,8 @@ static void fetch_done(uv_work_t *w, int status)
 		/* Verified by the receiver; not asked again whatever it says. */
 		if ((uint64_t)j->seq > c->known)
 			c->known = (uint64_t)j->seq;
-		d->cfg.manifest(d->cfg.ctx, c->index, (uint64_t)j->seq, j->json, j->len);
+		if (j->json)
+			d->cfg.manifest(d->cfg.ctx, c->index, (uint64_t)j->seq, j->json, j->len);
 	} else if (status == 0 && d->dht) {
 		say(d, "DHT: the manifest of channel %s (seq %lld) could not be fetched: %s",
 		    short_name(name, c->pk), (long long)j->seq, mfs_strerror(j->rc));
