@@ -731,8 +731,13 @@ void mfs_swarm_stop(struct mfs_swarm *s)
 {
 	if (!s)
 		return;
-	mfs_node_stop(s->node);
+	/* The node is shut down first (its fetches fail at once) but freed
+	 * only once the loop stopped: tracker and DHT callbacks until the
+	 * stop hooks, and the DHT's fetch jobs on the thread pool, may still
+	 * reach it. */
+	mfs_node_shutdown(s->node);
 	mfs_loop_stop(s->loop); /* runs stop_trackers_hook; waits for accept jobs */
+	mfs_node_stop(s->node);
 	mfs_swarm_dht_free(s->dht);
 	if (s->loop)
 		save_memory(s);

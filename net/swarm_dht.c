@@ -37,6 +37,7 @@ struct dht_channel {
 	int has_pending;                       /* a pointer waits for its fetch */
 	struct mfs_dht_pointer pending;
 	int64_t pending_seq;
+	int64_t putting_seq;                   /* the seq of the put under way */
 	/* What happened, for dht status (0: never). */
 	int64_t seen_seq, put_seq;
 	uint64_t seen_at, put_at;
@@ -374,6 +375,17 @@ static void put_run(uv_work_t *w)
 	free(json);
 }
 
+static void put_round(struct dht_channel *c);
+
+/* A publication came while a put was under way: put the newer one now. */
+static void put_if_asked(struct dht_channel *c)
+{
+	if (c->put_again) {
+		c->put_again = 0;
+		put_round(c);
+	}
+}
+
 static void on_put(void *arg, const struct mfs_dht_result *r);
 
 static void put_done(uv_work_t *w, int status)
@@ -386,23 +398,25 @@ static void put_done(uv_work_t *w, int status)
 				       .seq = j->seq,
 				       .v = j->v,
 				       .v_len = sizeof j->v};
-	char name[17];
+	char name[17], why[sizeof j->why];
 	int rc = status == 0 ? j->rc : -ECANCELED;
 
+	memcpy(why, j->why, sizeof why);
 	if (rc == 0 && d->dht) {
-		c->pending_seq = j->seq;
+		c->putting_seq = j->seq;
 		rc = mfs_dht_put_mutable(d->dht, c->pk, j->sig, &item, 0, 0, on_put, c);
 	}
-	if (rc != 0) {
-		c->putting = 0;
-		if (d->dht && rc != MFS_E_NOTFOUND)
-			say(d, "DHT: the pointer of channel %s could not be put: %s",
-			    short_name(name, c->pk), j->why[0] ? j->why : mfs_strerror(rc));
-	}
 	free(j);
+	if (rc == 0)
+		return;
+	c->putting = 0;
+	/* MFS_E_NOTFOUND: no manifest yet, or no node known yet (the
+	 * bootstrap puts again). */
+	if (d->dht && rc != MFS_E_NOTFOUND && rc != -ECANCELED)
+		say(d, "DHT: the pointer of channel %s could not be put: %s",
+		    short_name(name, c->pk), why[0] ? why : mfs_strerror(rc));
+	put_if_asked(c);
 }
-
-static void put_round(struct dht_channel *c);
 
 static void on_put(void *arg, const struct mfs_dht_result *r)
 {
@@ -413,7 +427,7 @@ static void on_put(void *arg, const struct mfs_dht_result *r)
 	if (r->status == -ECANCELED)
 		return;
 	if (r->status == 0) {
-		c->put_seq = c->pending_seq;
+		c->put_seq = c->putting_seq;
 		c->put_at = (uint64_t)time(NULL);
 		say(c->owner, "DHT: put the pointer of channel %s, seq %lld, on %zu nodes",
 		    short_name(name, c->pk), (long long)c->put_seq, r->stored);
@@ -421,10 +435,7 @@ static void on_put(void *arg, const struct mfs_dht_result *r)
 		say(c->owner, "DHT: no node took the pointer of channel %s: %s",
 		    short_name(name, c->pk), mfs_strerror(r->status));
 	}
-	if (c->put_again) {
-		c->put_again = 0;
-		put_round(c);
-	}
+	put_if_asked(c);
 }
 
 static void put_round(struct dht_channel *c)
