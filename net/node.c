@@ -603,16 +603,24 @@ int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 	return 0;
 }
 
-void mfs_node_stop(struct mfs_netnode *n)
+void mfs_node_shutdown(struct mfs_netnode *n)
 {
-	if (!n)
+	if (!n || n->shut)
 		return;
+	n->shut = 1;
 	if (mfs_loop_call(n->loop, stop_on_loop, n) == 0) {
 		pthread_mutex_lock(&n->lock);
 		while (!n->stopped || n->fetches)
 			pthread_cond_wait(&n->quiet, &n->lock);
 		pthread_mutex_unlock(&n->lock);
 	}
+}
+
+void mfs_node_stop(struct mfs_netnode *n)
+{
+	if (!n)
+		return;
+	mfs_node_shutdown(n);
 	node_free(n);
 }
 

@@ -112,8 +112,16 @@ int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 		   const struct mfs_node_config *config);
 /* Closes every connection and frees the node; fetches still waiting fail
  * with -ESHUTDOWN. Call before mfs_loop_stop, from any thread but the
- * loop's. NULL-safe. */
+ * loop's, or after mfs_node_shutdown (then also after mfs_loop_stop).
+ * NULL-safe. */
 void mfs_node_stop(struct mfs_netnode *n);
+/* mfs_node_stop's first half: closes every connection, fails the fetches
+ * waiting, and from then on refuses fetches (-ESHUTDOWN) and new peers,
+ * but keeps the node's memory, so that callbacks still to come on the
+ * loop (a tracker's peers, the DHT's) and threads still to call
+ * mfs_node_fetch find a stopped node, not a freed one. Once only; before
+ * mfs_loop_stop, from any thread but the loop's. NULL-safe. */
+void mfs_node_shutdown(struct mfs_netnode *n);
 
 /* The port listened on (0 when not listening). */
 uint16_t mfs_node_port(const struct mfs_netnode *n);

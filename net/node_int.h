@@ -118,6 +118,7 @@ struct mfs_netnode {
 	struct fetch *fetches;        /* under lock (fetch.c) */
 	int kick_posted;              /* under lock (fetch.c) */
 	int stopping;                 /* under lock */
+	int shut;                     /* mfs_node_shutdown ran (owner's thread) */
 	int stopped;                  /* under lock: loop side all closed */
 	int wake_parked;              /* under lock: a fetch waits, dial parked peers */
 	struct mfs_node_stats stats;  /* under lock */

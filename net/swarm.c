@@ -16,9 +16,11 @@
 #include "net/addr.h"
 #include "net/hostport.h"
 #include "net/loop.h"
+#include "net/swarm_dht.h"
 #include "net/tracker_client.h"
 
 #define MAX_TRACKERS 16u
+#define MAX_SOURCES (MAX_TRACKERS + 1u) /* the trackers and the DHT */
 #define MAX_REMEMBERED_PEERS 32u
 #define PEER_TEXT 128u
 
@@ -29,6 +31,8 @@ struct waiting {
 	uint64_t sequence;                     /* as it claims */
 };
 
+/* Where manifests come from: a tracker, or the DHT (client NULL, url
+ * "the DHT"; net/swarm_dht fetches what its pointers name). */
 struct tracker {
 	struct mfs_swarm *swarm;
 	struct mfs_tracker_client *client;
@@ -50,8 +54,10 @@ struct mfs_swarm {
 	struct mfs_netnode *node;
 	struct mfs_serve_source source;
 	uint8_t *sk;                           /* guarded */
-	struct tracker trackers[MAX_TRACKERS];
+	struct tracker trackers[MAX_SOURCES];
 	size_t n_trackers;
+	struct mfs_swarm_dht *dht;             /* NULL: no DHT */
+	struct tracker *dht_source;            /* the DHT's entry in trackers[], or NULL */
 
 	pthread_mutex_t lock;
 	pthread_cond_t manifest_stored;
@@ -475,7 +481,8 @@ static int add_tracker_on_loop(struct mfs_swarm *s, const char *url)
 	for (size_t i = 0; i < s->n_trackers; i++)
 		if (strcmp(s->trackers[i].url, url) == 0)
 			return 0;
-	if (s->n_trackers >= MAX_TRACKERS || strlen(url) >= sizeof tr->url)
+	if (s->n_trackers - (s->dht_source != NULL) >= MAX_TRACKERS ||
+	    strlen(url) >= sizeof tr->url)
 		return -EINVAL;
 	tr = &s->trackers[s->n_trackers];
 	tr->swarm = s;
@@ -564,6 +571,55 @@ static int load_memory(struct mfs_swarm *s, struct mfs_vtxn *t, char ***urls, si
 	return rc;
 }
 
+/* ---- the DHT: one more source of manifests ---- */
+
+static void on_dht_manifest(void *ctx, size_t channel, uint64_t sequence, const char *json,
+			    size_t len)
+{
+	struct mfs_swarm *s = ctx;
+
+	on_manifest(s->dht_source, s->cfg.channels[channel], sequence, json, len);
+}
+
+static int add_dht_source_on_loop(void *arg)
+{
+	struct mfs_swarm *s = arg;
+	struct tracker *tr = &s->trackers[s->n_trackers];
+
+	tr->swarm = s;
+	strcpy(tr->url, "the DHT");
+	if (!(tr->waiting = calloc(s->cfg.n_channels ? s->cfg.n_channels : 1, sizeof *tr->waiting)))
+		return -ENOMEM;
+	s->n_trackers++;
+	s->dht_source = tr;
+	return 0;
+}
+
+static int start_dht(struct mfs_swarm *s)
+{
+	const struct mfs_swarm_config *c = &s->cfg;
+	struct mfs_swarm_dht_config dc = {
+		.loop = s->loop,
+		.node = s->node,
+		.vol = c->vol,
+		.channels = c->channels,
+		.n_channels = c->n_channels,
+		.bootstrap = c->dht_bootstrap,
+		.n_bootstrap = c->n_dht_bootstrap,
+		.listen = c->listen,
+		.interval_s = c->dht_interval_s,
+		.manifest = on_dht_manifest,
+		.ctx = s,
+		.log = c->log,
+		.log_ctx = c->log_ctx,
+	};
+	int rc = mfs_loop_call(s->loop, add_dht_source_on_loop, s);
+
+	if (rc == 0)
+		rc = mfs_swarm_dht_start(&s->dht, &dc);
+	return rc;
+}
+
 static void free_strings(char **v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++)
@@ -597,7 +653,7 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 		rc = config->in_start(config->in_start_ctx, t);
 	if (rc == 0)
 		rc = load_memory(s, t, &urls, &n_urls, &peers, &n_peers);
-	if (rc == 0 && !config->listen && n_urls == 0 && n_peers == 0) {
+	if (rc == 0 && !config->listen && n_urls == 0 && n_peers == 0 && !config->dht) {
 		/* Nothing to serve, nobody to ask: no network at all. */
 		rc = mfs_vtxn_commit(t);
 		free_strings(urls, n_urls);
@@ -634,6 +690,10 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 	}
 	if (rc == 0)
 		rc = mfs_loop_add_hook(s->loop, stop_trackers_hook, s);
+	/* Discovery: the remembered and given peers (dialled above), the DHT,
+	 * then the trackers; they run at once, and any one suffices. */
+	if (rc == 0 && config->dht)
+		rc = start_dht(s);
 	if (rc == 0) {
 		struct start_trackers_job j = {s, (const char *const *)urls, n_urls};
 		rc = mfs_loop_call(s->loop, start_trackers_on_loop, &j);
@@ -671,13 +731,19 @@ void mfs_swarm_stop(struct mfs_swarm *s)
 {
 	if (!s)
 		return;
-	mfs_node_stop(s->node);
+	/* The node is shut down first (its fetches fail at once) but freed
+	 * only once the loop stopped: tracker and DHT callbacks until the
+	 * stop hooks, and the DHT's fetch jobs on the thread pool, may still
+	 * reach it. */
+	mfs_node_shutdown(s->node);
 	mfs_loop_stop(s->loop); /* runs stop_trackers_hook; waits for accept jobs */
+	mfs_node_stop(s->node);
+	mfs_swarm_dht_free(s->dht);
 	if (s->loop)
 		save_memory(s);
 	mfs_store_source_free(&s->source);
 	mfs_secure_free(s->sk);
-	for (size_t i = 0; i < MAX_TRACKERS; i++) {
+	for (size_t i = 0; i < MAX_SOURCES; i++) {
 		for (size_t c = 0; s->trackers[i].waiting && c < s->cfg.n_channels; c++)
 			free(s->trackers[i].waiting[c].json);
 		free(s->trackers[i].waiting);
@@ -735,6 +801,7 @@ void mfs_swarm_publish(struct mfs_swarm *s, const char *json, size_t len)
 		free(j->json);
 		free(j);
 	}
+	mfs_swarm_dht_kick(s->dht);
 }
 
 static int have_manifest(struct mfs_swarm *s, const uint8_t *pk)

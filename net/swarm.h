@@ -24,6 +24,10 @@
  * manifest learnt from one tracker is passed on to the others, so trackers
  * need not all be reachable by the publisher.
  *
+ * With the DHT (net/swarm_dht) the channels' pointers are put (owned) or
+ * got (others), and the manifests they lead to take the same path as a
+ * tracker's: the DHT is one more source of manifests, as untrusted.
+ *
  * What worked is remembered per channel in the volume (object "n" + public
  * key, canonical JSON {"peers":[...],"trackers":[...]}): trackers given once
  * are used again by every later mount, serve or fetch of that channel, and
@@ -55,6 +59,14 @@ struct mfs_swarm_config {
 	const uint8_t (*channels)[MFS_SIGN_PK_BYTES]; /* borrowed until mfs_swarm_stop */
 	size_t n_channels;
 	unsigned fetch_timeout_ms;           /* 0: net/node's default */
+	/* The Mainline DHT (net/swarm_dht): run when dht is set, bootstrapped
+	 * from dht_bootstrap ("HOST:PORT"; none: the volume's saved table,
+	 * else the well-known routers); a subscriber gets the channels'
+	 * pointers every dht_interval_s (0: 60 s). */
+	int dht;
+	const char *const *dht_bootstrap;
+	size_t n_dht_bootstrap;
+	unsigned dht_interval_s;
 	/* Told, on the loop thread, each time a manifest from a tracker was
 	 * stored in the volume (a mount then shows it at once, not at its
 	 * next look at the volume); may be NULL. */
@@ -74,7 +86,7 @@ struct mfs_swarm_config {
 struct mfs_swarm;
 
 /* *out is NULL (and 0 returned) when there is nothing to do: no listen
- * address, and no tracker or peer given or remembered for the channels
+ * address, no DHT, and no tracker or peer given or remembered for the channels
  * (in_start has run and its changes are committed then too).
  * Errors: -errno (a listen address in use...), -EINVAL for a bad tracker
  * URL or peer address (logged with the culprit). */

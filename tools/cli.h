@@ -20,6 +20,9 @@ enum cli_common_opt {
 	OPT_TRACKER,
 	OPT_LISTEN,
 	OPT_PEER,
+	OPT_DHT,
+	OPT_DHT_BOOTSTRAP,
+	OPT_DHT_INTERVAL,
 };
 
 #define CLI_COMMON_OPTIONS                                                   \
@@ -97,5 +100,6 @@ int cmd_umount(int argc, char **argv);
 int cmd_tracker(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
+int cmd_dht(int argc, char **argv);
 
 #endif

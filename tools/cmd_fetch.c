@@ -199,7 +199,7 @@ int cmd_fetch(int argc, char **argv)
 		return cli_usage(&c, "--listen: megafs fetch serves nobody (see megafs serve)");
 	if (optind + 2 != argc || !out)
 		return cli_usage(&c, "usage: megafs fetch LINK PATH -o OUT [--tracker URL]... "
-				 "[--peer ADDR]...");
+				 "[--peer ADDR]... [--dht] [--dht-bootstrap HOST:PORT]...");
 	if (!(l = mfs_secure_alloc(sizeof *l)))
 		return cli_fail(&c, -ENOMEM, "reading the link");
 	if (mfs_link_parse_full(l, argv[optind]) != 0) {
@@ -224,11 +224,12 @@ int cmd_fetch(int argc, char **argv)
 		status = net_start(&c, &net, vol, NULL, (const uint8_t(*)[MFS_SIGN_PK_BYTES])&pk, 1,
 				   NULL, NULL, &swarm);
 	if (status == 0 && !swarm)
-		status = cli_fail(&c, 0, "no tracker or peer is known for %s: give --tracker or --peer",
-				  link);
+		status = cli_fail(&c, 0, "no tracker or peer is known for %s: give --tracker, "
+				  "--peer or --dht", link);
 	if (status == 0 && (status = mfs_swarm_wait_manifest(swarm, pk, MANIFEST_WAIT_MS)) != 0)
 		status = status == MFS_E_NOKEY ? cli_fail(&c, 0, "%s: %s", link, mfs_strerror(status))
-			: cli_fail(&c, -ETIMEDOUT, "no manifest of %s came from the trackers", link);
+			: cli_fail(&c, -ETIMEDOUT, "no manifest of %s came from the trackers or "
+				     "the DHT", link);
 	if (status == 0) {
 		status = find_entry(&c, vol, pk, argv[optind + 1], &entry);
 		if (status == MFS_E_NOTFOUND)

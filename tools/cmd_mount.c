@@ -194,8 +194,7 @@ static int open_volume(struct cli *c, struct mount_args *a, const char *link,
 		   mfs_link_parse_full(a->full, link) != 0) {
 		status = cli_fail(c, -ENOMEM, "reading the link");
 	} else {
-		a->networked = a->net.n_trackers || a->net.n_peers || a->net.listen ||
-			       mfs_swarm_remembers(*vol, a->pk);
+		a->networked = net_wanted(&a->net) || mfs_swarm_remembers(*vol, a->pk);
 		status = channel_role(c, *vol, a, owned);
 		a->keyed = a->keyed || *owned;
 	}
@@ -280,11 +279,6 @@ static int serve(struct cli *c, struct mount_args *a, const char *link, struct c
 			struct mfs_swarm_config net = {
 				.vol = vol,
 				.cache = mfs_fs_session_cache(fs),
-				.listen = a->net.listen,
-				.trackers = a->net.trackers,
-				.n_trackers = a->net.n_trackers,
-				.peers = a->net.peers,
-				.n_peers = a->net.n_peers,
 				.channels = &a->pk,
 				.n_channels = 1,
 				.log = log_via,
@@ -294,6 +288,7 @@ static int serve(struct cli *c, struct mount_args *a, const char *link, struct c
 				.in_start = record_in_start,
 				.in_start_ctx = a,
 			};
+			net_swarm_config(&a->net, &net);
 			rc = mfs_swarm_start(&swarm, &net);
 			/* The link's key is recorded (or the start failed): gone. */
 			mfs_secure_free(a->full);

@@ -73,7 +73,8 @@ int cmd_serve(int argc, char **argv)
 		if (mfs_link_parse(key_scratch, argv[i]) != 0)
 			return cli_usage(&c, "'%s' is not a channel link (megafs://<64 hex digits>, "
 					 "or the hex alone)\nusage: megafs serve [--listen HOST:PORT] "
-					 "[--tracker URL]... [--peer ADDR]... [LINK]...", argv[i]);
+					 "[--tracker URL]... [--peer ADDR]... [--dht] "
+					 "[--dht-bootstrap HOST:PORT]... [LINK]...", argv[i]);
 	/* Signals wait for sigwait below; every thread started later inherits
 	 * the mask, so none of them takes SIGINT by surprise. */
 	sigemptyset(&stop);

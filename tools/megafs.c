@@ -22,6 +22,9 @@ struct subcommand {
 
 static int cmd_help(int argc, char **argv);
 
+/* The DHT options of mount, serve, fetch and fsck (tools/netopts.h). */
+#define DHT_OPTIONS "[--dht] [--dht-bootstrap HOST:PORT]... [--dht-interval S]"
+
 static const struct subcommand commands[] = {
 	{"init", cmd_init, "init [--size N] [--kdf PRESET] | init --hidden"},
 	{"channel", cmd_channel,
@@ -34,11 +37,14 @@ static const struct subcommand commands[] = {
 	 "ingest FILE [--mode convergent|random] [--chunk-size N] [--channel LINK|--global]"},
 	{"extract", cmd_extract, "extract ENTRY.json -o OUT"},
 	{"status", cmd_status, "status"},
-	{"fsck", cmd_fsck, "fsck [--repair] [--tracker URL]... [--peer ADDR]..."},
+	{"fsck", cmd_fsck,
+	 "fsck [--repair] [--tracker URL]... [--peer ADDR]...\n"
+	 "                 " DHT_OPTIONS},
 	{"gc", cmd_gc, "gc"},
 	{"mount", cmd_mount,
 	 "mount LINK DIR [-f] [-o OPTIONS] [--tracker URL]... [--listen HOST:PORT]\n"
-	 "                 [--peer HOST:PORT[#KEY]]..."},
+	 "                 [--peer HOST:PORT[#KEY]]...\n"
+	 "                 " DHT_OPTIONS},
 	{"umount", cmd_umount, "umount DIR"},
 	{"tracker", cmd_tracker,
 	 "tracker --listen HOST:PORT [--db DIR] [--max-message N] [--max-subscriptions N]\n"
@@ -47,8 +53,13 @@ static const struct subcommand commands[] = {
 	 "                 [--max-keys N] [--max-bytes N] [--max-keys-per-range N]\n"
 	 "                 [--max-bytes-per-range N] [--interval S]\n"
 	 "                 [--tls-cert FILE --tls-key FILE] [--http-port PORT]"},
-	{"serve", cmd_serve, "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]... [LINK]..."},
-	{"fetch", cmd_fetch, "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY]]..."},
+	{"serve", cmd_serve,
+	 "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]...\n"
+	 "                 " DHT_OPTIONS " [LINK]..."},
+	{"fetch", cmd_fetch,
+	 "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY]]...\n"
+	 "                 " DHT_OPTIONS},
+	{"dht", cmd_dht, "dht status"},
 	{"help", cmd_help, "help [COMMAND]"},
 };
 
@@ -74,6 +85,12 @@ static void usage(FILE *f)
 		"A tracker URL is wss://HOST[:PORT][/PATH][#sha256=FINGERPRINT] (TLS 1.3; the\n"
 		"fingerprint megafs tracker prints pins its certificate, else a CA must vouch\n"
 		"for HOST) or ws://HOST[:PORT][/PATH] (plain text: readable on its path).\n\n"
+		"--dht finds a channel with no tracker: its owner puts a pointer to the newest\n"
+		"manifest in the Mainline DHT (every hour and after each publication) and peers\n"
+		"announce there; a subscriber looks every --dht-interval seconds (60). Public\n"
+		"channels are found by anyone with the link; a private one only with its read\n"
+		"key (a #grant reader uses trackers and peers). --dht-bootstrap replaces the\n"
+		"volume's saved routing table and the well-known routers.\n\n"
 		"Which volume opens depends only on the password. See megafs(1), megafs(7);\n"
 		"programs use megafs through libmegafs (megafs.h, pkg-config megafs):\n"
 		"libmegafs(3).\n");

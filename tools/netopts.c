@@ -6,6 +6,7 @@
 
 #include "crypto/mfs_error.h"
 #include "fs/channel/channel.h"
+#include "net/hostport.h"
 #include "net/tracker_client.h"
 
 int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
@@ -28,9 +29,52 @@ int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
 	case OPT_LISTEN:
 		n->listen = arg;
 		return 1;
+	case OPT_DHT:
+		n->dht = 1;
+		return 1;
+	case OPT_DHT_BOOTSTRAP: {
+		char host[MFS_HOSTPORT_HOST_MAX + 1];
+		uint16_t port;
+
+		if (mfs_hostport_parse(host, &port, arg, strlen(arg), 0) != 0 || port == 0)
+			return cli_usage(c, "--dht-bootstrap %s: HOST:PORT of a DHT node", arg);
+		if (n->n_dht_bootstrap == NET_MAX_DHT_BOOTSTRAP)
+			return cli_usage(c, "--dht-bootstrap: at most %d nodes", NET_MAX_DHT_BOOTSTRAP);
+		n->dht_bootstrap[n->n_dht_bootstrap++] = arg;
+		n->dht = 1;
+		return 1;
+	}
+	case OPT_DHT_INTERVAL: {
+		char *end;
+		unsigned long s = strtoul(arg, &end, 10);
+
+		if (*arg < '0' || *arg > '9' || *end || s == 0 || s > 86400)
+			return cli_usage(c, "--dht-interval %s: seconds, 1 to 86400", arg);
+		n->dht_interval_s = (unsigned)s;
+		n->dht = 1;
+		return 1;
+	}
 	default:
 		return 0;
 	}
+}
+
+void net_swarm_config(const struct net_opts *n, struct mfs_swarm_config *cfg)
+{
+	cfg->listen = n->listen;
+	cfg->trackers = n->trackers;
+	cfg->n_trackers = n->n_trackers;
+	cfg->peers = n->peers;
+	cfg->n_peers = n->n_peers;
+	cfg->dht = n->dht;
+	cfg->dht_bootstrap = n->dht_bootstrap;
+	cfg->n_dht_bootstrap = n->n_dht_bootstrap;
+	cfg->dht_interval_s = n->dht_interval_s;
+}
+
+int net_wanted(const struct net_opts *n)
+{
+	return n->n_trackers || n->n_peers || n->listen || n->dht;
 }
 
 static void log_stderr(void *ctx, const char *line)
@@ -47,18 +91,15 @@ int net_start(struct cli *c, const struct net_opts *n, struct mfs_volume *vol,
 	struct mfs_swarm_config cfg = {
 		.vol = vol,
 		.cache = cache,
-		.listen = n->listen,
-		.trackers = n->trackers,
-		.n_trackers = n->n_trackers,
-		.peers = n->peers,
-		.n_peers = n->n_peers,
 		.channels = channels,
 		.n_channels = n_channels,
 		.log = log ? log : log_stderr,
 		.log_ctx = log ? log_ctx : c,
 	};
-	int rc = mfs_swarm_start(out, &cfg);
+	int rc;
 
+	net_swarm_config(n, &cfg);
+	rc = mfs_swarm_start(out, &cfg);
 	if (rc != 0)
 		return cli_fail(c, rc, "starting the network");
 	return 0;

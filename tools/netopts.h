@@ -5,7 +5,14 @@
  *                      ws://HOST:PORT); many allowed; remembered whole (its
  *                      pin too) per channel in the volume and used again later
  *   --listen HOST:PORT serve blobs to peers here (PORT 0: any free port)
- *   --peer ADDR        a peer to dial, HOST:PORT or HOST:PORT#NODEKEY */
+ *   --peer ADDR        a peer to dial, HOST:PORT or HOST:PORT#NODEKEY
+ *   --dht              find and announce the channels in the Mainline DHT
+ *                      (net/swarm_dht)
+ *   --dht-bootstrap HOST:PORT  a DHT node to start from (many allowed; they
+ *                      replace the saved table and the well-known routers;
+ *                      implies --dht)
+ *   --dht-interval S   a subscriber looks for a newer pointer every S
+ *                      seconds (default 60; implies --dht) */
 #ifndef MFS_NETOPTS_H
 #define MFS_NETOPTS_H
 
@@ -18,11 +25,15 @@
 
 #define NET_MAX_TRACKERS 16
 #define NET_MAX_PEERS 64
+#define NET_MAX_DHT_BOOTSTRAP 16
 
 #define NET_OPTIONS                                                  \
 	{"tracker", required_argument, NULL, OPT_TRACKER},           \
 	{"listen", required_argument, NULL, OPT_LISTEN},             \
-	{"peer", required_argument, NULL, OPT_PEER}
+	{"peer", required_argument, NULL, OPT_PEER},                 \
+	{"dht", no_argument, NULL, OPT_DHT},                         \
+	{"dht-bootstrap", required_argument, NULL, OPT_DHT_BOOTSTRAP}, \
+	{"dht-interval", required_argument, NULL, OPT_DHT_INTERVAL}
 
 struct net_opts {
 	const char *trackers[NET_MAX_TRACKERS];
@@ -30,11 +41,23 @@ struct net_opts {
 	const char *peers[NET_MAX_PEERS];
 	size_t n_peers;
 	const char *listen;
+	int dht;
+	const char *dht_bootstrap[NET_MAX_DHT_BOOTSTRAP];
+	size_t n_dht_bootstrap;
+	unsigned dht_interval_s;     /* 0: the default */
 };
 
 /* 1 when opt was a network option (taken), 0 when not, 2 after a usage
  * error (printed). */
 int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg);
+
+/* The network part of a swarm's config (listen, trackers, peers, DHT)
+ * from n; n must outlive the swarm's start. */
+void net_swarm_config(const struct net_opts *n, struct mfs_swarm_config *cfg);
+
+/* 1 when n asks for a network (trackers, peers, a listen address, the
+ * DHT). */
+int net_wanted(const struct net_opts *n);
 
 /* Starts the swarm for channels; log (may be NULL) gets its lines, else
  * they go to stderr as "megafs CMD: ...". Prints the error and returns

@@ -17,7 +17,7 @@
 #   bytes, a bad signature, a lower seq, a cas mismatch, a token got from
 #   another address) is refused with BEP 44's codes, no answer is more
 #   than 8 times its query, and the node answers a ping afterwards.
-# No megafs command uses the DHT yet: mfs-test-dht is a test tool.
+# megafs's own use of the DHT (mount, serve, fetch --dht) is dht_channel.sh's.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3 # Debian's, with python3-libtorrent (see TOOLS.md)
 DHT=${MFS_TEST_DHT:?MFS_TEST_DHT names mfs-test-dht}

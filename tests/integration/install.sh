@@ -124,6 +124,8 @@ complete_words() { # complete_words WORD...: what TAB offers after them
 [ "$(complete_words megafs mo)" = mount ] || fail "'megafs mo<TAB>' offered: $(complete_words megafs mo)"
 offered=$(complete_words megafs channel s)
 grep -qx subscribe <<<"$offered" || fail "'megafs channel s<TAB>' offered: $offered"
+offered=$(complete_words megafs dht s)
+[ "$offered" = status ] || fail "'megafs dht s<TAB>' offered: $offered"
 for cmd in init channel ingest extract fsck mount tracker serve fetch; do
 	if [ "$cmd" = channel ]; then # its options belong to its subcommands
 		offered=$(for sub in new grant revoke; do complete_words megafs channel "$sub" --; done)

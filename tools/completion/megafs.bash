@@ -8,9 +8,9 @@ _megafs()
 	local cur prev words cword
 	_init_completion || return
 
-	local commands="init channel id ingest extract status fsck gc mount umount tracker serve fetch help version"
+	local commands="init channel id ingest extract status fsck gc mount umount tracker serve fetch dht help version"
 	local common="--store --password-file --protect-file --protect --new-password-file"
-	local net="--tracker --listen --peer"
+	local net="--tracker --listen --peer --dht --dht-bootstrap --dht-interval"
 	local cmd="" sub="" i
 
 	for ((i = 1; i < cword; i++)); do
@@ -20,7 +20,7 @@ _megafs()
 		*)
 			if [[ -z $cmd ]]; then
 				cmd=${words[i]}
-			elif [[ $cmd == channel && -z $sub ]]; then
+			elif [[ ($cmd == channel || $cmd == dht) && -z $sub ]]; then
 				sub=${words[i]}
 			fi
 			;;
@@ -45,8 +45,8 @@ _megafs()
 		COMPREPLY=($(compgen -W "interactive moderate sensitive fast" -- "$cur"))
 		return
 		;;
-	--tracker | --listen | --peer | --size | --chunk-size | --channel | --expires | --to | \
-		--max-* | --idle-timeout | --interval | --range-v4 | --range-v6 | --http-port)
+	--tracker | --listen | --peer | --dht-bootstrap | --dht-interval | --size | --chunk-size | \
+		--channel | --expires | --to | --max-* | --idle-timeout | --interval | --range-v4 | --range-v6 | --http-port)
 		return
 		;;
 	esac
@@ -73,7 +73,7 @@ _megafs()
 		;;
 	ingest) opts="--mode --chunk-size --channel --global" ;;
 	extract) opts="-o --output" ;;
-	fsck) opts="--repair --tracker --peer" ;;
+	fsck) opts="--repair --tracker --peer --dht --dht-bootstrap --dht-interval" ;;
 	mount) opts="-f --foreground -o --options $net" ;;
 	umount) [[ $cur != -* ]] && _filedir -d ;;
 	tracker)
@@ -84,6 +84,12 @@ _megafs()
 		;;
 	serve) opts="$net" ;;
 	fetch) opts="-o --output $net" ;;
+	dht)
+		if [[ -z $sub ]]; then
+			COMPREPLY=($(compgen -W "status" -- "$cur"))
+			return
+		fi
+		;;
 	help)
 		COMPREPLY=($(compgen -W "$commands" -- "$cur"))
 		return
