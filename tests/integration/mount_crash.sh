@@ -11,7 +11,7 @@ mount_channel "$link" "$mnt"
 cp "$T/keep" "$mnt/keep.bin"
 seq=$(sequence_of "$link")
 
-pid=$(pgrep -f "megafs mount $link $mnt" | head -1)
+pid=$(mount_pid "$mnt")
 cat "$mnt/keep.bin" >/dev/null &
 reader=$!
 sleep 0.2
@@ -28,7 +28,7 @@ mount_channel "$link" "$mnt"
 ok "the next mount sweeps the dead mount's session cache"
 
 random_file "$T/big" $((400 << 20))
-pid=$(pgrep -f "megafs mount $link $mnt" | head -1)
+pid=$(mount_pid "$mnt")
 cp "$T/big" "$mnt/big.bin" 2>/dev/null &
 writer=$!
 sleep 1

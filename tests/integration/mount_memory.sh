@@ -13,7 +13,7 @@ unmount "$mnt"
 sync
 echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
 mount_channel "$link" "$mnt"
-pid=$(pgrep -f "megafs mount $link $mnt" | head -1)
+pid=$(mount_pid "$mnt")
 peak=0
 cmp "$mnt/2g.bin" "$T/2g" &
 reader=$!

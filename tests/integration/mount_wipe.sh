@@ -19,7 +19,7 @@ for how in fusermount3 megafs-umount sigterm; do
 	cp "$T/marked.txt" "$mnt/marked-$how.txt"
 	cmp "$T/marked.txt" "$mnt/marked-$how.txt" || fail "read back"
 	grep -c "$marker" "$mnt/marked-$how.txt" >/dev/null || fail "grep through the mount"
-	pid=$(pgrep -f "megafs mount $link $mnt" | head -1)
+	pid=$(mount_pid "$mnt")
 	case $how in
 	fusermount3) fusermount3 -u "$mnt" ;;
 	megafs-umount) megafs umount "$mnt" ;;

@@ -261,7 +261,10 @@ fs_mount() {
 	case $(kind "$f") in
 	megafs)
 		MEGAFS_STORE="$d/store" "${BIN[$f]}" mount "${LINK[$f]}" "${MNT[$f]}"
-		PID[$f]=$(pgrep -f -- "mount ${LINK[$f]} ${MNT[$f]}\$" | head -1)
+		# The daemon's pid is the mount's source (megafs:PID); its command
+		# line no longer shows a private link whole.
+		PID[$f]=$(awk -v d="$(readlink -f "${MNT[$f]}")" \
+			'$2 == d && $1 ~ /^megafs:/ { sub("megafs:", "", $1); print $1 }' /proc/mounts)
 		[[ -n ${PID[$f]} ]] || die "$f: no mount process found"
 		;;
 	gocryptfs)

@@ -80,7 +80,8 @@ cp_run() {
 	MEGAFS_STORE=$s "$bin" init --size "${store_mb}M" --kdf interactive >/dev/null
 	link=$(MEGAFS_STORE=$s "$bin" channel new bench)
 	MEGAFS_STORE=$s "$bin" mount "$link" "$work/m"
-	pid=$(pgrep -f -- "mount $link $work/m\$" | head -1)
+	pid=$(awk -v d="$(readlink -f "$work/m")" \
+		'$2 == d && $1 ~ /^megafs:/ { sub("megafs:", "", $1); print $1 }' /proc/mounts)
 	cold
 	t0=$(now)
 	cp "$work/file" "$work/m/file"
