@@ -55,6 +55,10 @@ struct mfs_swarm_config {
 	const uint8_t (*channels)[MFS_SIGN_PK_BYTES];
 	size_t n_channels;
 	unsigned fetch_timeout_ms;           /* 0: net/node's default */
+	/* Every peer dial through this SOCKS5 proxy (borrowed, outlives the
+	 * swarm); NULL: straight. Trackers cannot go through it yet: with a
+	 * proxy, none is dialled (each remembered one is logged as skipped). */
+	const struct mfs_socks5_proxy *proxy;
 	/* Told, on the loop thread, each time a manifest from a tracker was
 	 * stored in the volume (a mount then shows it at once, not at its
 	 * next look at the volume); may be NULL. */

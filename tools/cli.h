@@ -20,6 +20,7 @@ enum cli_common_opt {
 	OPT_TRACKER,
 	OPT_LISTEN,
 	OPT_PEER,
+	OPT_PROXY,
 };
 
 #define CLI_COMMON_OPTIONS                                                   \

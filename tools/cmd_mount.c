@@ -285,6 +285,7 @@ static int serve(struct cli *c, struct mount_args *a, const char *link, struct c
 				.n_trackers = a->net.n_trackers,
 				.peers = a->net.peers,
 				.n_peers = a->net.n_peers,
+				.proxy = a->net.proxy,
 				.channels = &a->pk,
 				.n_channels = 1,
 				.log = log_via,

@@ -5,7 +5,10 @@
  *                      ws://HOST:PORT); many allowed; remembered whole (its
  *                      pin too) per channel in the volume and used again later
  *   --listen HOST:PORT serve blobs to peers here (PORT 0: any free port)
- *   --peer ADDR        a peer to dial, HOST:PORT or HOST:PORT#NODEKEY */
+ *   --peer ADDR        a peer to dial, HOST:PORT or HOST:PORT#NODEKEY
+ *   --proxy URL        every peer dial through this SOCKS5 proxy,
+ *                      socks5://[USER:PASS@]HOST:PORT; refused with --tracker
+ *                      (trackers cannot go through it yet) */
 #ifndef MFS_NETOPTS_H
 #define MFS_NETOPTS_H
 
@@ -13,6 +16,7 @@
 #include <stdint.h>
 
 #include "crypto/sign.h"
+#include "net/socks5.h"
 #include "net/swarm.h"
 #include "tools/cli.h"
 
@@ -22,7 +26,8 @@
 #define NET_OPTIONS                                                  \
 	{"tracker", required_argument, NULL, OPT_TRACKER},           \
 	{"listen", required_argument, NULL, OPT_LISTEN},             \
-	{"peer", required_argument, NULL, OPT_PEER}
+	{"peer", required_argument, NULL, OPT_PEER},                 \
+	{"proxy", required_argument, NULL, OPT_PROXY}
 
 struct net_opts {
 	const char *trackers[NET_MAX_TRACKERS];
@@ -30,6 +35,8 @@ struct net_opts {
 	const char *peers[NET_MAX_PEERS];
 	size_t n_peers;
 	const char *listen;
+	/* --proxy, in guarded memory, wiped and freed at exit; NULL: none. */
+	const struct mfs_socks5_proxy *proxy;
 };
 
 /* 1 when opt was a network option (taken), 0 when not, 2 after a usage
