@@ -34,11 +34,11 @@ static const struct subcommand commands[] = {
 	 "ingest FILE [--mode convergent|random] [--chunk-size N] [--channel LINK|--global]"},
 	{"extract", cmd_extract, "extract ENTRY.json -o OUT"},
 	{"status", cmd_status, "status"},
-	{"fsck", cmd_fsck, "fsck [--repair] [--tracker URL]... [--peer ADDR]..."},
+	{"fsck", cmd_fsck, "fsck [--repair] [--tracker URL]... [--peer ADDR]... [--proxy URL]"},
 	{"gc", cmd_gc, "gc"},
 	{"mount", cmd_mount,
 	 "mount LINK DIR [-f] [-o OPTIONS] [--tracker URL]... [--listen HOST:PORT]\n"
-	 "                 [--peer HOST:PORT[#KEY]]..."},
+	 "                 [--peer HOST:PORT[#KEY]]... [--proxy socks5://[USER:PASS@]HOST:PORT]"},
 	{"umount", cmd_umount, "umount DIR"},
 	{"tracker", cmd_tracker,
 	 "tracker --listen HOST:PORT [--db DIR] [--max-message N] [--max-subscriptions N]\n"
@@ -47,8 +47,10 @@ static const struct subcommand commands[] = {
 	 "                 [--max-keys N] [--max-bytes N] [--max-keys-per-range N]\n"
 	 "                 [--max-bytes-per-range N] [--interval S]\n"
 	 "                 [--tls-cert FILE --tls-key FILE] [--http-port PORT]"},
-	{"serve", cmd_serve, "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]... [LINK]..."},
-	{"fetch", cmd_fetch, "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY]]..."},
+	{"serve", cmd_serve,
+	 "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]... [--proxy URL] [LINK]..."},
+	{"fetch", cmd_fetch,
+	 "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY]]... [--proxy URL]"},
 	{"help", cmd_help, "help [COMMAND]"},
 };
 
