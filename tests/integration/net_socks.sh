@@ -81,6 +81,42 @@ grep -q "> 127\.0\.0\.1\.$socks: " "$T/syn.txt" || fail "the capture holds no co
 if grep -qE "\.53: |\.53 >" "$T/syn.txt"; then fail "DNS in the capture: $(grep '\.53' "$T/syn.txt")"; fi
 ok "the seeder saw $to_seeder connection(s), every one from the proxy's 127.0.0.2; no DNS on any interface"
 
+# A mount through the proxy, in a store that remembers a tracker: the
+# tracker is not dialled (said in the log), the peer only through the proxy.
+start_tracker "$T/tracker-db"
+tport=${TRACKER_URL##*:}
+tport=${tport%%[!0-9]*}
+new_sub "$T/sub3"
+MEGAFS_STORE=$T/sub3 megafs fetch "$link" file.bin -o "$T/direct.bin" --tracker "$TRACKER_URL" \
+	--peer "$peer" 2>/dev/null || fail "the direct fetch that remembers the tracker failed"
+tcpdump -i any -n -U -s 128 -w "$T/mount.pcap" "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn" \
+	2>"$T/tcpdump3.err" &
+dump_pid=$!
+PIDS+=("$dump_pid")
+wait_for 10 grep -q "listening on any" "$T/tcpdump3.err" || fail "tcpdump did not start"
+mkdir -p "$T/mnt3"
+MOUNTS+=("$T/mnt3")
+MEGAFS_STORE=$T/sub3 "$MEGAFS" mount "$link" "$T/mnt3" -f --peer "$peer" \
+	--proxy "socks5://alice:s3cret%3Apw@127.0.0.1:$socks" 2>"$T/mount3.err" &
+mount3=$!
+PIDS+=("$mount3")
+wait_for 10 mountpoint -q "$T/mnt3" || fail "the mount through the proxy did not start: $(cat "$T/mount3.err")"
+cmp "$T/file.bin" "$T/mnt3/file.bin" || fail "the file read through the mount and the proxy differs"
+grep -q "tracker .*not dialled: trackers through --proxy are not built yet" "$T/mount3.err" ||
+	fail "the remembered tracker was not said to be skipped: $(cat "$T/mount3.err")"
+fusermount3 -u "$T/mnt3"
+wait "$mount3" || fail "the mount through the proxy did not exit cleanly"
+sleep 0.5
+kill "$dump_pid"
+wait "$dump_pid" 2>/dev/null || true
+tcpdump -n -r "$T/mount.pcap" 2>/dev/null >"$T/mount.txt"
+grep -q "> 127\.0\.0\.1\.$tport: " "$T/mount.txt" && fail "the mount dialled the remembered tracker"
+grep -q " 127\.0\.0\.2\.[0-9]* > 127\.0\.0\.1\.$port: " "$T/mount.txt" ||
+	fail "the mount's peer connection did not come from the proxy: $(cat "$T/mount.txt")"
+grep "> 127\.0\.0\.[0-9]*\.$port: " "$T/mount.txt" | grep -qv " 127\.0\.0\.2\.[0-9]* >" &&
+	fail "the seeder saw a connection not from the proxy during the mount"
+ok "a mount through the proxy reads the file; the tracker its store remembers is skipped, not dialled"
+
 # dante, no authentication, its own configuration.
 dport=$(free_port)
 cat >"$T/danted.conf" <<CONF
