@@ -156,7 +156,23 @@ static void proxy_at(struct mfs_socks5_proxy *p, uint16_t port)
 	p->port = port;
 }
 
-TestSuite(dial, .init = NULL, .timeout = 30);
+/* Dials target through a proxy playing s, until the proxy is done (its
+ * port closed after). */
+static void dial_through(struct script *s, struct mfs_socks5_proxy *p, struct owner *o)
+{
+	start_proxy(s);
+	proxy_at(p, s->port);
+	dial(o, (const struct sockaddr *)&target, p);
+	pthread_join(s->thread, NULL);
+	close(s->listener);
+}
+
+static void ignore_sigpipe(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+}
+
+TestSuite(dial, .init = ignore_sigpipe, .timeout = 30);
 
 Test(dial, through_a_proxy_leaves_the_tunnel_bytes_to_the_owner)
 {
@@ -166,12 +182,7 @@ Test(dial, through_a_proxy_leaves_the_tunnel_bytes_to_the_owner)
 	struct mfs_socks5_proxy p;
 	struct owner o;
 
-	signal(SIGPIPE, SIG_IGN);
-	start_proxy(&s);
-	proxy_at(&p, s.port);
-	dial(&o, (const struct sockaddr *)&target, &p);
-	pthread_join(s.thread, NULL);
-	close(s.listener);
+	dial_through(&s, &p, &o);
 	cr_assert_eq(o.status, 0, "%s", o.why);
 	cr_assert_eq(s.got_len, sizeof want);
 	cr_assert_arr_eq(s.got, want, sizeof want, "greeting, then CONNECT 10.0.0.7:7000");
@@ -186,12 +197,7 @@ Test(dial, a_proxy_reply_code_fails_with_its_words)
 	struct mfs_socks5_proxy p;
 	struct owner o;
 
-	signal(SIGPIPE, SIG_IGN);
-	start_proxy(&s);
-	proxy_at(&p, s.port);
-	dial(&o, (const struct sockaddr *)&target, &p);
-	pthread_join(s.thread, NULL);
-	close(s.listener);
+	dial_through(&s, &p, &o);
 	cr_assert_eq(o.status, -EHOSTUNREACH);
 	cr_assert(strstr(o.why, "host unreachable (SOCKS5 reply 4)"), "%s", o.why);
 }
@@ -202,12 +208,7 @@ Test(dial, a_proxy_that_hangs_up_or_is_not_there)
 	struct mfs_socks5_proxy p;
 	struct owner o;
 
-	signal(SIGPIPE, SIG_IGN);
-	start_proxy(&s);
-	proxy_at(&p, s.port);
-	dial(&o, (const struct sockaddr *)&target, &p);
-	pthread_join(s.thread, NULL);
-	close(s.listener);
+	dial_through(&s, &p, &o);
 	cr_assert(o.status == -ECONNRESET || o.status == UV_EPIPE, "%d %s", o.status, o.why);
 	cr_assert(strstr(o.why, "the proxy"), "%s", o.why);
 	/* The same port, now closed. */
