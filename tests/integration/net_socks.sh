@@ -173,6 +173,7 @@ wait $r1 $r2 $r3
 for r in creds closed mute; do
 	echo "   $r: $(grep -m1 'peer 127' "$T/r-$r.out" || tail -1 "$T/r-$r.out")"
 	grep -q succeeded "$T/r-$r.out" && fail "a fetch through a refusing proxy ($r) succeeded"
+	grep -q "Sanitizer\|runtime error" "$T/r-$r.out" && fail "$r: $(cat "$T/r-$r.out")"
 	[ ! -e "$T/r-$r.bin" ] || fail "a refused fetch ($r) wrote its output"
 done
 grep -q "the proxy refused the user name and password" "$T/r-creds.out" ||
