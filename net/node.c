@@ -262,7 +262,8 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 		char line[256];
 
 		d->told_why = 1;
-		snprintf(line, sizeof line, "peer %s: %s", d->addr, why);
+		/* The reason, not the peer: no log says whom this node dials. */
+		snprintf(line, sizeof line, "dialling a peer through the proxy: %s", why);
 		n->cfg.log(n->cfg.log_ctx, line);
 	}
 	/* A peer that broke the protocol or failed to prove its key is not

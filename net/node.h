@@ -106,8 +106,8 @@ struct mfs_node_config {
 	/* Every dial goes through this SOCKS5 proxy (borrowed, outlives the
 	 * node); NULL: straight. Incoming connections are not affected. */
 	const struct mfs_socks5_proxy *proxy;
-	/* Told, on the loop thread, why a dial through the proxy failed, once
-	 * per peer until it answers; may be NULL. */
+	/* Told, on the loop thread, why a dial through the proxy failed (not
+	 * which peer's), once per peer until it answers; may be NULL. */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
 };

@@ -171,7 +171,8 @@ refuse mute "socks5://127.0.0.1:$mute" &
 r3=$!
 wait $r1 $r2 $r3
 for r in creds closed mute; do
-	echo "   $r: $(grep -m1 'peer 127' "$T/r-$r.out" || tail -1 "$T/r-$r.out")"
+	echo "   $r: $(grep -m1 'through the proxy:' "$T/r-$r.out" || tail -1 "$T/r-$r.out")"
+	grep -q ":$port\b" "$T/r-$r.out" && fail "$r: the log names the peer: $(cat "$T/r-$r.out")"
 	grep -q succeeded "$T/r-$r.out" && fail "a fetch through a refusing proxy ($r) succeeded"
 	grep -q "Sanitizer\|runtime error" "$T/r-$r.out" && fail "$r: $(cat "$T/r-$r.out")"
 	[ ! -e "$T/r-$r.bin" ] || fail "a refused fetch ($r) wrote its output"
