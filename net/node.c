@@ -15,6 +15,7 @@
 #include "net/node.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ struct dial {
 	int learnt;                   /* named by a tracker, not by the user */
 	int parked;                   /* closed idle by the peer: dialled when wanted */
 	int answered;                 /* was ready once */
+	int told_why;                 /* a failed dial through the proxy was logged */
 	uv_timer_t retry;
 	struct mfs_netnode *node;
 };
@@ -181,6 +183,7 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 	if (c->dial) {
 		c->dial->failures = 0;
 		c->dial->answered = 1;
+		c->dial->told_why = 0;
 		if (!c->dial->has_pk) { /* learnt: from now on the peer must prove it */
 			memcpy(c->dial->pk, pk, MFS_NOISE_KEY_BYTES);
 			c->dial->has_pk = 1;
@@ -253,7 +256,16 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 	struct conn *c = ctx;
 	struct mfs_netnode *n = c->node;
 	struct dial *d = c->dial;
+	const char *why = mfs_peer_dial_why(p);
 
+	if (d && why && n->cfg.proxy && n->cfg.log && !d->told_why) {
+		char line[256];
+
+		d->told_why = 1;
+		/* The reason, not the peer: no log says whom this node dials. */
+		snprintf(line, sizeof line, "dialling a peer through the proxy: %s", why);
+		n->cfg.log(n->cfg.log_ctx, line);
+	}
 	/* A peer that broke the protocol or failed to prove its key is not
 	 * asked again. */
 	if (reason == MFS_E_AUTH || reason == MFS_E_FORMAT) {
@@ -588,6 +600,7 @@ int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 		.max_requests = (uint16_t)n->cfg.max_requests,
 		.handshake_timeout_ms = 10000,
 		.budget = &n->budget,
+		.proxy = n->cfg.proxy,
 	};
 	n->peer_cb = (struct mfs_peer_callbacks){
 		.ready = on_ready, .message = on_message, .closed = on_closed, .admit = on_admit};

@@ -77,6 +77,7 @@
 #include "fs/store/session_cache.h"
 #include "fs/store/volume.h"
 #include "net/loop.h"
+#include "net/socks5.h"
 
 /* Where served blobs come from. Called on thread-pool threads. */
 struct mfs_serve_source {
@@ -102,6 +103,13 @@ struct mfs_node_config {
 	unsigned request_timeout_ms;   /* before asking another peer; 0: 5000 */
 	unsigned fetch_timeout_ms;     /* before a fetch fails; 0: 30000 */
 	size_t memory_budget;          /* bytes for every connection; 0: 256 MiB */
+	/* Every dial goes through this SOCKS5 proxy (borrowed, outlives the
+	 * node); NULL: straight. Incoming connections are not affected. */
+	const struct mfs_socks5_proxy *proxy;
+	/* Told, on the loop thread, why a dial through the proxy failed (not
+	 * which peer's), once per peer until it answers; may be NULL. */
+	void (*log)(void *ctx, const char *line);
+	void *log_ctx;
 };
 
 struct mfs_netnode;

@@ -1,11 +1,13 @@
 #include "net/peer.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "net/dial.h"
 
 #define LEN_BYTES 2u /* the length before each Noise message */
 #define FRAME_MAX (LEN_BYTES + MFS_NOISE_MAX_MSG)
@@ -30,10 +32,9 @@ struct out_block {
 };
 
 struct mfs_peer {
-	uv_tcp_t tcp;
+	struct mfs_dial dial;  /* its tcp is the connection's stream, dialled or accepted */
 	uv_timer_t deadline; /* the handshake timeout, then the close linger */
 	uv_timer_t idle;
-	uv_connect_t connect_req;
 	uv_write_t write_req;
 	uv_shutdown_t shutdown_req;
 	unsigned handles;      /* H_* initialised and not yet closed */
@@ -44,6 +45,7 @@ struct mfs_peer {
 	uint16_t listen_port;
 	uint16_t max_requests;
 	unsigned idle_ms;
+	unsigned handshake_ms;
 	uint64_t last_rx;      /* uv_now of the last byte received */
 
 	int initiator;
@@ -61,6 +63,7 @@ struct mfs_peer {
 	int hard;              /* uv_close issued */
 	int silent;            /* setup failed: free with no closed callback */
 	int reason;
+	char dial_why[160];    /* why the dial failed; "" when it did not */
 
 	struct out_block *out_head, *out_tail;
 	size_t queued;         /* bytes in the blocks below */
@@ -165,7 +168,7 @@ static void on_handle_closed(uv_handle_t *h)
 {
 	struct mfs_peer *p = h->data;
 
-	if (h == (uv_handle_t *)&p->tcp)
+	if (h == (uv_handle_t *)&p->dial.tcp)
 		p->handles &= ~(unsigned)H_TCP;
 	else if (h == (uv_handle_t *)&p->deadline)
 		p->handles &= ~(unsigned)H_DEADLINE;
@@ -190,7 +193,7 @@ static void hard_close(struct mfs_peer *p, int reason)
 		return;
 	p->hard = 1;
 	if (p->handles & H_TCP)
-		uv_close((uv_handle_t *)&p->tcp, on_handle_closed);
+		uv_close((uv_handle_t *)&p->dial.tcp, on_handle_closed);
 	if (p->handles & H_DEADLINE)
 		uv_close((uv_handle_t *)&p->deadline, on_handle_closed);
 	if (p->handles & H_IDLE)
@@ -214,7 +217,7 @@ static void start_shutdown(struct mfs_peer *p)
 		return;
 	p->shutting = 1;
 	p->shutdown_req.data = p;
-	err = uv_shutdown(&p->shutdown_req, (uv_stream_t *)&p->tcp, on_shutdown);
+	err = uv_shutdown(&p->shutdown_req, (uv_stream_t *)&p->dial.tcp, on_shutdown);
 	if (err)
 		hard_close(p, err);
 }
@@ -285,7 +288,11 @@ static void on_deadline(uv_timer_t *t)
 {
 	struct mfs_peer *p = t->data;
 
-	/* Closing: the linger is over. Otherwise: the handshake took too long. */
+	/* Closing: the linger is over. Otherwise: the handshake took too long,
+	 * or the dial (a proxy that accepts and never answers). */
+	if (!p->closing && p->initiator && !p->connected)
+		snprintf(p->dial_why, sizeof p->dial_why, "%s did not connect within %u ms",
+			 p->dial.through_proxy ? "the proxy" : "the peer", p->handshake_ms);
 	hard_close(p, -ETIMEDOUT);
 }
 
@@ -322,7 +329,7 @@ static void pump(struct mfs_peer *p)
 	if (!n)
 		return;
 	p->write_req.data = p;
-	err = uv_write(&p->write_req, (uv_stream_t *)&p->tcp, bufs, n, on_write);
+	err = uv_write(&p->write_req, (uv_stream_t *)&p->dial.tcp, bufs, n, on_write);
 	if (err) {
 		hard_close(p, err);
 		return;
@@ -735,23 +742,25 @@ static int start_io(struct mfs_peer *p)
 	int err;
 
 	p->connected = 1;
-	err = uv_tcp_nodelay(&p->tcp, 1);
+	err = uv_tcp_nodelay(&p->dial.tcp, 1);
 	if (!err)
-		err = uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
-	p->last_rx = uv_now(p->tcp.loop);
+		err = uv_read_start((uv_stream_t *)&p->dial.tcp, on_alloc, on_read);
+	p->last_rx = uv_now(p->dial.tcp.loop);
 	if (!err && p->idle_ms)
 		err = uv_timer_start(&p->idle, on_idle, p->idle_ms, 0);
 	return err;
 }
 
-static void on_connect(uv_connect_t *req, int status)
+static void on_dialled(struct mfs_dial *d, int status, const char *why, void *ctx)
 {
-	struct mfs_peer *p = req->data;
+	struct mfs_peer *p = ctx;
 	int err;
 
-	if (p->closing) /* also a cancelled connect */
+	(void)d;
+	if (p->closing) /* also a cancelled dial */
 		return;
 	if (status < 0) {
+		snprintf(p->dial_why, sizeof p->dial_why, "%s", why);
 		hard_close(p, status);
 		return;
 	}
@@ -776,7 +785,7 @@ static int new_peer(struct mfs_peer **out, uv_loop_t *loop, int initiator,
 	err = mfs_noise_hs_new(&p->hs, initiator, config->static_sk, (const uint8_t *)prologue,
 			       sizeof prologue - 1);
 	if (!err)
-		err = uv_tcp_init(loop, &p->tcp);
+		err = uv_tcp_init(loop, &p->dial.tcp);
 	if (err) {
 		free_peer(p);
 		return err;
@@ -786,7 +795,7 @@ static int new_peer(struct mfs_peer **out, uv_loop_t *loop, int initiator,
 		p->handles |= H_DEADLINE;
 	if (uv_timer_init(loop, &p->idle) == 0)
 		p->handles |= H_IDLE;
-	p->tcp.data = p;
+	p->dial.tcp.data = p;
 	p->deadline.data = p;
 	p->idle.data = p;
 	p->cb = *cb;
@@ -803,10 +812,9 @@ static int new_peer(struct mfs_peer **out, uv_loop_t *loop, int initiator,
 	*out = p;
 	if (p->handles != (H_TCP | H_DEADLINE | H_IDLE))
 		return -ENOMEM;
-	return uv_timer_start(&p->deadline, on_deadline,
-			      config->handshake_timeout_ms ? config->handshake_timeout_ms
-							   : HANDSHAKE_TIMEOUT_MS,
-			      0);
+	p->handshake_ms = config->handshake_timeout_ms ? config->handshake_timeout_ms
+						       : HANDSHAKE_TIMEOUT_MS;
+	return uv_timer_start(&p->deadline, on_deadline, p->handshake_ms, 0);
 }
 
 /* A setup failure after handles exist: they close, the peer is freed with
@@ -828,10 +836,9 @@ int mfs_peer_connect(struct mfs_peer **out, uv_loop_t *loop, const struct sockad
 	*out = NULL;
 	if (err)
 		return p ? abandon(p, err) : err;
-	p->connect_req.data = p;
-	if (config->bind_addr && (err = uv_tcp_bind(&p->tcp, config->bind_addr, 0)) != 0)
+	if (config->bind_addr && (err = uv_tcp_bind(&p->dial.tcp, config->bind_addr, 0)) != 0)
 		return abandon(p, err);
-	err = uv_tcp_connect(&p->connect_req, &p->tcp, addr, on_connect);
+	err = mfs_dial_start(&p->dial, addr, config->proxy, on_dialled, p);
 	if (err)
 		return abandon(p, err);
 	*out = p;
@@ -848,7 +855,7 @@ int mfs_peer_accept(struct mfs_peer **out, uv_stream_t *server,
 	*out = NULL;
 	if (err)
 		return p ? abandon(p, err) : err;
-	err = uv_accept(server, (uv_stream_t *)&p->tcp);
+	err = uv_accept(server, (uv_stream_t *)&p->dial.tcp);
 	if (!err)
 		err = start_io(p);
 	if (err)
@@ -905,7 +912,12 @@ int mfs_peer_remote_addr(const struct mfs_peer *p, struct sockaddr_storage *out)
 {
 	int len = (int)sizeof *out;
 
-	return uv_tcp_getpeername(&p->tcp, (struct sockaddr *)out, &len);
+	return uv_tcp_getpeername(&p->dial.tcp, (struct sockaddr *)out, &len);
+}
+
+const char *mfs_peer_dial_why(const struct mfs_peer *p)
+{
+	return p->dial_why[0] ? p->dial_why : NULL;
 }
 
 int mfs_peer_is_initiator(const struct mfs_peer *p)

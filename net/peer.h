@@ -1,6 +1,7 @@
 /* peer: one encrypted, authenticated peer-wire connection on a libuv loop.
  *
- * A connection is TCP carrying Noise messages, each prefixed by its length
+ * A connection is TCP (dialled straight or through a SOCKS5 proxy: net/dial)
+ * carrying Noise messages, each prefixed by its length
  * (u16 big-endian), as the Noise specification suggests for streams:
  *
  *   1. the Noise_XX_25519_ChaChaPoly_BLAKE2b handshake (crypto/noise) with
@@ -46,6 +47,7 @@
 #include <uv.h>
 
 #include "crypto/noise.h"
+#include "net/socks5.h"
 #include "net/wire.h"
 
 #define MFS_PEER_PROLOGUE "megafs peer wire 1"
@@ -102,6 +104,9 @@ struct mfs_peer_config {
 	unsigned idle_timeout_ms;      /* no byte received for this long; 0: none */
 	struct mfs_peer_budget *budget; /* shared, outlives the peer; NULL: none */
 	const struct sockaddr *bind_addr; /* mfs_peer_connect dials from it; NULL: any */
+	/* mfs_peer_connect dials through this SOCKS5 proxy (net/dial), under
+	 * the handshake timeout; NULL: straight. Borrowed, outlives the peer. */
+	const struct mfs_socks5_proxy *proxy;
 };
 
 /* Soft limit on queued output: the owner should stop queueing above it. */
@@ -148,6 +153,9 @@ const uint8_t *mfs_peer_remote_key(const struct mfs_peer *p);
 const struct mfs_wire_hello *mfs_peer_hello(const struct mfs_peer *p);
 /* The remote address of the socket. 0 or -errno. */
 int mfs_peer_remote_addr(const struct mfs_peer *p, struct sockaddr_storage *out);
+/* Why the dial failed (net/dial's sentence: "the proxy refused the user
+ * name and password..."), in the closed callback; NULL when it did not. */
+const char *mfs_peer_dial_why(const struct mfs_peer *p);
 /* 1 when this side dialled. */
 int mfs_peer_is_initiator(const struct mfs_peer *p);
 

@@ -230,6 +230,11 @@ int mfs_swarm_forget(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK
 	return rc < 0 ? rc : 0;
 }
 
+static void node_log(void *ctx, const char *line)
+{
+	say(ctx, "%s", line);
+}
+
 /* ---- manifests from trackers (accepted on the thread pool) ----
  *
  * A tracker may push manifests faster than they can be verified. Each
@@ -676,6 +681,9 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 			.listen = config->listen,
 			.source = s->source,
 			.fetch_timeout_ms = config->fetch_timeout_ms,
+			.proxy = config->proxy,
+			.log = config->proxy ? node_log : NULL,
+			.log_ctx = s,
 		};
 		rc = mfs_node_start(&s->node, s->loop, &nc);
 		if (rc < 0)
@@ -690,12 +698,17 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 	}
 	if (rc == 0)
 		rc = mfs_loop_add_hook(s->loop, stop_trackers_hook, s);
+	/* Never around the proxy: a tracker it cannot carry is not dialled. */
+	for (size_t i = 0; rc == 0 && config->proxy && i < n_urls; i++)
+		say(s, "tracker %s: not dialled: trackers through --proxy are not built yet "
+		    "(this libwebsockets has no SOCKS5)", urls[i]);
 	/* Discovery: the remembered and given peers (dialled above), the DHT,
 	 * then the trackers; they run at once, and any one suffices. */
 	if (rc == 0 && config->dht)
 		rc = start_dht(s);
 	if (rc == 0) {
-		struct start_trackers_job j = {s, (const char *const *)urls, n_urls};
+		struct start_trackers_job j = {s, (const char *const *)urls,
+					       config->proxy ? 0 : n_urls};
 		rc = mfs_loop_call(s->loop, start_trackers_on_loop, &j);
 	}
 	free_strings(urls, n_urls);

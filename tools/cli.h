@@ -23,6 +23,7 @@ enum cli_common_opt {
 	OPT_DHT,
 	OPT_DHT_BOOTSTRAP,
 	OPT_DHT_INTERVAL,
+	OPT_PROXY,
 };
 
 #define CLI_COMMON_OPTIONS                                                   \

@@ -18,6 +18,8 @@ packages=(
 	systemd man-db bash-completion dpkg-dev
 	# net_bt_tracker.sh: a BitTorrent leecher of another implementation
 	aria2
+	# net_socks.sh: two SOCKS5 servers (--proxy)
+	microsocks dante-server
 )
 
 missing=()

@@ -38,12 +38,12 @@ static const struct subcommand commands[] = {
 	{"extract", cmd_extract, "extract ENTRY.json -o OUT"},
 	{"status", cmd_status, "status"},
 	{"fsck", cmd_fsck,
-	 "fsck [--repair] [--tracker URL]... [--peer ADDR]...\n"
+	 "fsck [--repair] [--tracker URL]... [--peer ADDR]... [--proxy URL]\n"
 	 "                 " DHT_OPTIONS},
 	{"gc", cmd_gc, "gc"},
 	{"mount", cmd_mount,
 	 "mount LINK DIR [-f] [-o OPTIONS] [--tracker URL]... [--listen HOST:PORT]\n"
-	 "                 [--peer HOST:PORT[#KEY]]...\n"
+	 "                 [--peer HOST:PORT[#KEY]]... [--proxy socks5://[USER:PASS@]HOST:PORT]\n"
 	 "                 " DHT_OPTIONS},
 	{"umount", cmd_umount, "umount DIR"},
 	{"tracker", cmd_tracker,
@@ -54,10 +54,10 @@ static const struct subcommand commands[] = {
 	 "                 [--max-bytes-per-range N] [--interval S]\n"
 	 "                 [--tls-cert FILE --tls-key FILE] [--http-port PORT]"},
 	{"serve", cmd_serve,
-	 "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]...\n"
+	 "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]... [--proxy URL]\n"
 	 "                 " DHT_OPTIONS " [LINK]..."},
 	{"fetch", cmd_fetch,
-	 "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY]]...\n"
+	 "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY]]... [--proxy URL]\n"
 	 "                 " DHT_OPTIONS},
 	{"dht", cmd_dht, "dht status"},
 	{"help", cmd_help, "help [COMMAND]"},

@@ -1,34 +1,61 @@
 #include "tools/netopts.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto/mfs_error.h"
+#include "crypto/secure.h"
 #include "fs/channel/channel.h"
 #include "net/hostport.h"
 #include "net/tracker_client.h"
 
-int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
+#define TRACKER_VIA_PROXY                                                                   \
+	"--proxy and --tracker: trackers cannot go through a proxy yet (this libwebsockets "  \
+	"has no SOCKS5), and a tracker dialled around the proxy would show who you are; "    \
+	"name peers with --peer"
+#define DHT_VIA_PROXY                                                                       \
+	"--proxy and the DHT options: the DHT speaks UDP, which a SOCKS5 proxy does not "     \
+	"carry, and a DHT node beside the proxy would show who you are"
+
+/* The one proxy of the process (options are read once): guarded, wiped at exit. */
+static struct mfs_socks5_proxy *the_proxy;
+
+static void free_proxy(void)
+{
+	mfs_secure_free(the_proxy);
+	the_proxy = NULL;
+}
+
+/* --proxy URL: read into guarded memory, and the URL's credentials in argv
+ * overwritten, so that the process list does not show them for long. */
+static int take_proxy(struct cli *c, struct net_opts *n, char *arg)
+{
+	char why[160];
+	char *at = strrchr(arg, '@');
+
+	if (n->n_trackers)
+		return cli_usage(c, TRACKER_VIA_PROXY);
+	if (n->dht)
+		return cli_usage(c, DHT_VIA_PROXY);
+	if (!the_proxy) {
+		if (!(the_proxy = mfs_secure_alloc(sizeof *the_proxy)))
+			return cli_fail(c, -ENOMEM, "--proxy");
+		atexit(free_proxy);
+	}
+	if (mfs_socks5_url_parse(the_proxy, arg, why, sizeof why) != 0)
+		return cli_usage(c, "--proxy %s: %s", at ? "socks5://...@..." : arg, why);
+	for (char *p = arg + sizeof "socks5://" - 1; at && p < at; p++)
+		*p = '*';
+	n->proxy = the_proxy;
+	return 1;
+}
+
+/* --dht, --dht-bootstrap, --dht-interval (never with --proxy). */
+static int dht_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
 {
 	switch (opt) {
-	case OPT_TRACKER:
-		if (mfs_tracker_url_check(arg) != 0)
-			return cli_usage(c, "--tracker %s: a tracker is wss://HOST[:PORT][/PATH]"
-					 "[#sha256=FINGERPRINT] (64 hex digits, as `megafs tracker` "
-					 "prints it) or ws://HOST[:PORT][/PATH]", arg);
-		if (n->n_trackers == NET_MAX_TRACKERS)
-			return cli_usage(c, "--tracker: at most %d trackers", NET_MAX_TRACKERS);
-		n->trackers[n->n_trackers++] = arg;
-		return 1;
-	case OPT_PEER:
-		if (n->n_peers == NET_MAX_PEERS)
-			return cli_usage(c, "--peer: at most %d peers", NET_MAX_PEERS);
-		n->peers[n->n_peers++] = arg;
-		return 1;
-	case OPT_LISTEN:
-		n->listen = arg;
-		return 1;
 	case OPT_DHT:
 		n->dht = 1;
 		return 1;
@@ -59,6 +86,41 @@ int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
 	}
 }
 
+int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_PROXY:
+		return take_proxy(c, n, (char *)arg); /* optarg: argv's own bytes */
+	case OPT_TRACKER:
+		if (n->proxy)
+			return cli_usage(c, TRACKER_VIA_PROXY);
+		if (mfs_tracker_url_check(arg) != 0)
+			return cli_usage(c, "--tracker %s: a tracker is wss://HOST[:PORT][/PATH]"
+					 "[#sha256=FINGERPRINT] (64 hex digits, as `megafs tracker` "
+					 "prints it) or ws://HOST[:PORT][/PATH]", arg);
+		if (n->n_trackers == NET_MAX_TRACKERS)
+			return cli_usage(c, "--tracker: at most %d trackers", NET_MAX_TRACKERS);
+		n->trackers[n->n_trackers++] = arg;
+		return 1;
+	case OPT_PEER:
+		if (n->n_peers == NET_MAX_PEERS)
+			return cli_usage(c, "--peer: at most %d peers", NET_MAX_PEERS);
+		n->peers[n->n_peers++] = arg;
+		return 1;
+	case OPT_LISTEN:
+		n->listen = arg;
+		return 1;
+	case OPT_DHT:
+	case OPT_DHT_BOOTSTRAP:
+	case OPT_DHT_INTERVAL:
+		if (n->proxy)
+			return cli_usage(c, DHT_VIA_PROXY);
+		return dht_option(c, n, opt, arg);
+	default:
+		return 0;
+	}
+}
+
 void net_swarm_config(const struct net_opts *n, struct mfs_swarm_config *cfg)
 {
 	cfg->listen = n->listen;
@@ -70,6 +132,7 @@ void net_swarm_config(const struct net_opts *n, struct mfs_swarm_config *cfg)
 	cfg->dht_bootstrap = n->dht_bootstrap;
 	cfg->n_dht_bootstrap = n->n_dht_bootstrap;
 	cfg->dht_interval_s = n->dht_interval_s;
+	cfg->proxy = n->proxy;
 }
 
 int net_wanted(const struct net_opts *n)

@@ -12,7 +12,10 @@
  *                      replace the saved table and the well-known routers;
  *                      implies --dht)
  *   --dht-interval S   a subscriber looks for a newer pointer every S
- *                      seconds (default 60; implies --dht) */
+ *                      seconds (default 60; implies --dht)
+ *   --proxy URL        every peer dial through this SOCKS5 proxy,
+ *                      socks5://[USER:PASS@]HOST:PORT; refused with --tracker
+ *                      (trackers cannot go through it yet) */
 #ifndef MFS_NETOPTS_H
 #define MFS_NETOPTS_H
 
@@ -20,6 +23,7 @@
 #include <stdint.h>
 
 #include "crypto/sign.h"
+#include "net/socks5.h"
 #include "net/swarm.h"
 #include "tools/cli.h"
 
@@ -33,7 +37,8 @@
 	{"peer", required_argument, NULL, OPT_PEER},                 \
 	{"dht", no_argument, NULL, OPT_DHT},                         \
 	{"dht-bootstrap", required_argument, NULL, OPT_DHT_BOOTSTRAP}, \
-	{"dht-interval", required_argument, NULL, OPT_DHT_INTERVAL}
+	{"dht-interval", required_argument, NULL, OPT_DHT_INTERVAL}, \
+	{"proxy", required_argument, NULL, OPT_PROXY}
 
 struct net_opts {
 	const char *trackers[NET_MAX_TRACKERS];
@@ -45,6 +50,8 @@ struct net_opts {
 	const char *dht_bootstrap[NET_MAX_DHT_BOOTSTRAP];
 	size_t n_dht_bootstrap;
 	unsigned dht_interval_s;     /* 0: the default */
+	/* --proxy, in guarded memory, wiped and freed at exit; NULL: none. */
+	const struct mfs_socks5_proxy *proxy;
 };
 
 /* 1 when opt was a network option (taken), 0 when not, 2 after a usage

@@ -315,6 +315,24 @@ def webtorrent():
         "1" + '{"action":"announce","info_hash":"%s"}' % ("0" * 64)]))
 
 
+def socks5():
+    """Proxies' answers: flags (1: credentials; 2, 4: IPv6 or name target;
+    0x80: a URL follows), piece size, then the bytes."""
+    v4 = bytes([5, 0, 0, 1, 10, 0, 0, 2, 4, 56])
+    write("socks5", "ok-noauth-v4", bytes([0, 15, 5, 0]) + v4 + b"tunnel")
+    write("socks5", "ok-auth-byte-by-byte", bytes([1, 0, 5, 2, 1, 0]) + v4)
+    write("socks5", "ok-name-reply", bytes([4, 3, 5, 0, 5, 0, 0, 3, 3]) + b"a.b" + bytes([0, 1]))
+    write("socks5", "ok-v6-reply", bytes([2, 7, 5, 0, 5, 0, 0, 4]) + bytes(16) + bytes([0, 1]))
+    write("socks5", "bad-refused", bytes([0, 15, 5, 0, 5, 5, 0, 1]) + bytes(6))
+    write("socks5", "bad-no-method", bytes([1, 15, 5, 0xff]))
+    write("socks5", "bad-creds", bytes([1, 15, 5, 2, 1, 1]))
+    write("socks5", "bad-atyp", bytes([0, 15, 5, 0, 5, 0, 0, 9]))
+    write("socks5", "bad-empty-name", bytes([0, 15, 5, 0, 5, 0, 0, 3, 0, 0, 0]))
+    write("socks5", "url-ok", b"\x80socks5://cert=x;iat-mode=0:%00@127.0.0.1:9050")
+    write("socks5", "url-bad", b"\x80socks5://u:%z@[::1]:0")
+
+
 for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet,
-             volmap, bencode, krpc, dht, dht_table, bt_announce, webtorrent):
+             volmap, bencode, krpc, dht, dht_table, bt_announce, webtorrent,
+             socks5):
     make()

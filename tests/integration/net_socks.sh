@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# megafs fetch --proxy socks5://...: every peer dial through a SOCKS5 proxy
+# (microsocks, then dante), the file byte for byte; a capture on every
+# interface shows what the seeder (the adversary here: the peer at the far
+# end) sees: connections only from the proxy's outgoing address (microsocks
+# -b 127.0.0.2; the fetch itself would come from 127.0.0.1), no DNS query.
+# Proxies that refuse (wrong credentials, a closed port, one that never
+# answers) fail the fetch with their reason and no direct dial.
+source "$(dirname "$0")/lib.sh"
+command -v microsocks >/dev/null || fail "microsocks is missing (tools/deps.sh installs it)"
+command -v danted >/dev/null || fail "danted is missing (dante-server; tools/deps.sh installs it)"
+command -v tcpdump >/dev/null || fail "tcpdump is missing (tools/deps.sh installs it)"
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+listening() { ss -ltn "sport = :$1" | grep -q LISTEN; }
+
+PUB="$T/pub" SUB="$T/sub"
+MEGAFS_STORE=$PUB megafs init --size 64M --kdf fast >/dev/null 2>&1
+link=$(MEGAFS_STORE=$PUB megafs channel new "Through a proxy")
+random_file "$T/file.bin" $((3 * 1024 * 1024 + 777))
+MEGAFS_STORE=$PUB mount_channel "$link" "$T/pub-mnt"
+cp "$T/file.bin" "$T/pub-mnt/"
+MEGAFS_STORE=$PUB megafs umount "$T/pub-mnt"
+MEGAFS_STORE=$PUB megafs channel export "$link" >"$T/manifest.json"
+# Each subscriber store knows the manifest: what moves is the blobs.
+new_sub() {
+	MEGAFS_STORE=$1 megafs init --size 64M --kdf fast >/dev/null 2>&1
+	MEGAFS_STORE=$1 megafs channel subscribe "$link" >/dev/null
+	MEGAFS_STORE=$1 megafs channel import "$T/manifest.json" >/dev/null
+}
+
+MEGAFS_STORE=$PUB "$MEGAFS" serve --listen 127.0.0.1:0 >"$T/serve.out" 2>&1 &
+PIDS+=($!)
+wait_for 10 grep -q serving "$T/serve.out" || fail "megafs serve did not start"
+port=$(sed -n 's/.* on port \([0-9]*\) .*/\1/p' "$T/serve.out")
+key=$(sed -n 's/.* as node \([0-9a-f]*\)$/\1/p' "$T/serve.out")
+peer="127.0.0.1:$port#$key"
+
+socks=$(free_port)
+microsocks -i 127.0.0.1 -p "$socks" -b 127.0.0.2 -u alice -P 's3cret:pw' >"$T/microsocks.out" 2>&1 &
+PIDS+=($!)
+wait_for 10 listening "$socks" || fail "microsocks did not start"
+
+tcpdump -i any -n -U -s 128 -w "$T/syn.pcap" \
+	"(tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or udp port 53 or tcp port 53" \
+	2>"$T/tcpdump.err" &
+dump_pid=$!
+PIDS+=("$dump_pid")
+wait_for 10 grep -q "listening on any" "$T/tcpdump.err" || fail "tcpdump did not start"
+new_sub "$SUB"
+# The password holds ':' (percent-encoded); argv loses the credentials.
+start=$(date +%s%N)
+MEGAFS_STORE=$SUB "$MEGAFS" fetch "$link" file.bin -o "$T/got.bin" --peer "$peer" \
+	--proxy "socks5://alice:s3cret%3Apw@127.0.0.1:$socks" 2>"$T/fetch.err" &
+fetch_pid=$!
+# Read once the options are (the instant before is the read key's too).
+wait_for 5 grep -qa 'socks5://\*' "/proc/$fetch_pid/cmdline" || true
+seen_args=$(tr '\0' ' ' <"/proc/$fetch_pid/cmdline" 2>/dev/null || true)
+wait "$fetch_pid" || fail "the fetch through microsocks failed: $(cat "$T/fetch.err")"
+ms=$((($(date +%s%N) - start) / 1000000))
+cmp "$T/file.bin" "$T/got.bin" || fail "the file fetched through the proxy differs"
+ok "megafs fetch through microsocks (user and password) wrote the file byte for byte in $ms ms"
+[[ "$seen_args" == *"socks5://"* ]] || fail "no --proxy in the fetch's command line: $seen_args"
+[[ "$seen_args" == *"s3cret"* || "$seen_args" == *"alice"* ]] &&
+	fail "the proxy's credentials show in the process list: $seen_args"
+echo "   the process list showed: ${seen_args#*--proxy }"
+ok "the proxy's user name and password do not show in /proc/PID/cmdline"
+
+sleep 0.5
+kill "$dump_pid"
+wait "$dump_pid" 2>/dev/null || true
+tcpdump -n -r "$T/syn.pcap" 2>/dev/null >"$T/syn.txt"
+to_seeder=$(grep -c "> 127\.0\.0\.[0-9]*\.$port: " "$T/syn.txt" || true)
+[ "$to_seeder" -ge 1 ] || fail "the capture holds no connection to the seeder: $(cat "$T/syn.txt")"
+from_other=$(grep "> 127\.0\.0\.[0-9]*\.$port: " "$T/syn.txt" | grep -vc " 127\.0\.0\.2\.[0-9]* >" || true)
+[ "$from_other" -eq 0 ] || fail "the seeder saw connections not from the proxy: $(grep "\.$port: " "$T/syn.txt")"
+grep -q "> 127\.0\.0\.1\.$socks: " "$T/syn.txt" || fail "the capture holds no connection to the proxy"
+if grep -qE "\.53: |\.53 >" "$T/syn.txt"; then fail "DNS in the capture: $(grep '\.53' "$T/syn.txt")"; fi
+ok "the seeder saw $to_seeder connection(s), every one from the proxy's 127.0.0.2; no DNS on any interface"
+
+# A mount through the proxy, in a store that remembers a tracker: the
+# tracker is not dialled (said in the log), the peer only through the proxy.
+start_tracker "$T/tracker-db"
+tport=${TRACKER_URL##*:}
+tport=${tport%%[!0-9]*}
+new_sub "$T/sub3"
+MEGAFS_STORE=$T/sub3 megafs fetch "$link" file.bin -o "$T/direct.bin" --tracker "$TRACKER_URL" \
+	--peer "$peer" 2>/dev/null || fail "the direct fetch that remembers the tracker failed"
+tcpdump -i any -n -U -s 128 -w "$T/mount.pcap" "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn" \
+	2>"$T/tcpdump3.err" &
+dump_pid=$!
+PIDS+=("$dump_pid")
+wait_for 10 grep -q "listening on any" "$T/tcpdump3.err" || fail "tcpdump did not start"
+mkdir -p "$T/mnt3"
+MOUNTS+=("$T/mnt3")
+MEGAFS_STORE=$T/sub3 "$MEGAFS" mount "$link" "$T/mnt3" -f --peer "$peer" \
+	--proxy "socks5://alice:s3cret%3Apw@127.0.0.1:$socks" 2>"$T/mount3.err" &
+mount3=$!
+PIDS+=("$mount3")
+wait_for 10 mountpoint -q "$T/mnt3" || fail "the mount through the proxy did not start: $(cat "$T/mount3.err")"
+cmp "$T/file.bin" "$T/mnt3/file.bin" || fail "the file read through the mount and the proxy differs"
+grep -q "tracker .*not dialled: trackers through --proxy are not built yet" "$T/mount3.err" ||
+	fail "the remembered tracker was not said to be skipped: $(cat "$T/mount3.err")"
+fusermount3 -u "$T/mnt3"
+wait "$mount3" || fail "the mount through the proxy did not exit cleanly"
+sleep 0.5
+kill "$dump_pid"
+wait "$dump_pid" 2>/dev/null || true
+tcpdump -n -r "$T/mount.pcap" 2>/dev/null >"$T/mount.txt"
+grep -q "> 127\.0\.0\.1\.$tport: " "$T/mount.txt" && fail "the mount dialled the remembered tracker"
+grep -q " 127\.0\.0\.2\.[0-9]* > 127\.0\.0\.1\.$port: " "$T/mount.txt" ||
+	fail "the mount's peer connection did not come from the proxy: $(cat "$T/mount.txt")"
+grep "> 127\.0\.0\.[0-9]*\.$port: " "$T/mount.txt" | grep -qv " 127\.0\.0\.2\.[0-9]* >" &&
+	fail "the seeder saw a connection not from the proxy during the mount"
+ok "a mount through the proxy reads the file; the tracker its store remembers is skipped, not dialled"
+
+# dante, no authentication, its own configuration.
+dport=$(free_port)
+cat >"$T/danted.conf" <<CONF
+logoutput: $T/danted.log
+internal: 127.0.0.1 port = $dport
+external: 127.0.0.1
+socksmethod: none
+clientmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
+socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect }
+CONF
+danted -f "$T/danted.conf" -p "$T/danted.pid" >"$T/danted.out" 2>&1 &
+PIDS+=($!)
+wait_for 10 listening "$dport" || fail "danted did not start: $(cat "$T/danted.out" "$T/danted.log" 2>/dev/null)"
+new_sub "$T/sub2"
+MEGAFS_STORE=$T/sub2 megafs fetch "$link" file.bin -o "$T/got2.bin" --peer "$peer" \
+	--proxy "socks5://127.0.0.1:$dport" || fail "the fetch through dante failed"
+cmp "$T/file.bin" "$T/got2.bin" || fail "the file fetched through dante differs"
+ok "megafs fetch through dante (no authentication) wrote the file byte for byte"
+
+# Refusals, at once (each fetch waits out its 30 s before it gives up).
+# A proxy that accepts and never answers: the handshake deadline cuts it.
+/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True)
+held = []
+while True:
+    held.append(s.accept()[0])
+' >"$T/mute.port" &
+PIDS+=($!)
+wait_for 10 test -s "$T/mute.port" || fail "the mute proxy did not start"
+mute=$(cat "$T/mute.port")
+closed=$(free_port)
+refuse() { # NAME PROXY-URL
+	new_sub "$T/r-$1"
+	MEGAFS_STORE=$T/r-$1 timeout 60 "$MEGAFS" fetch "$link" file.bin -o "$T/r-$1.bin" \
+		--peer "$peer" --proxy "$2" >"$T/r-$1.out" 2>&1 && echo "succeeded" >>"$T/r-$1.out"
+	return 0
+}
+tcpdump -i any -n -U -s 128 -w "$T/refused.pcap" "tcp dst port $port" 2>"$T/tcpdump2.err" &
+dump_pid=$!
+PIDS+=("$dump_pid")
+wait_for 10 grep -q "listening on any" "$T/tcpdump2.err" || fail "tcpdump did not start"
+refuse creds "socks5://alice:wrong@127.0.0.1:$socks" &
+r1=$!
+refuse closed "socks5://127.0.0.1:$closed" &
+r2=$!
+refuse mute "socks5://127.0.0.1:$mute" &
+r3=$!
+wait $r1 $r2 $r3
+for r in creds closed mute; do
+	echo "   $r: $(grep -m1 'through the proxy:' "$T/r-$r.out" || tail -1 "$T/r-$r.out")"
+	grep -q ":$port\b" "$T/r-$r.out" && fail "$r: the log names the peer: $(cat "$T/r-$r.out")"
+	grep -q succeeded "$T/r-$r.out" && fail "a fetch through a refusing proxy ($r) succeeded"
+	grep -q "Sanitizer\|runtime error" "$T/r-$r.out" && fail "$r: $(cat "$T/r-$r.out")"
+	[ ! -e "$T/r-$r.bin" ] || fail "a refused fetch ($r) wrote its output"
+done
+grep -q "the proxy refused the user name and password" "$T/r-creds.out" ||
+	fail "wrong credentials: $(cat "$T/r-creds.out")"
+grep -q "the proxy at 127.0.0.1:$closed: .*refused" "$T/r-closed.out" ||
+	fail "a closed proxy port: $(cat "$T/r-closed.out")"
+grep -q "the proxy did not connect within 10000 ms" "$T/r-mute.out" ||
+	fail "a mute proxy: $(cat "$T/r-mute.out")"
+grep -q "Connection refused\|connection refused" "$T/r-creds.out" && fail "wrong credentials said refused"
+ok "wrong credentials, a closed port and a mute proxy each fail the fetch with their reason"
+sleep 0.5
+kill "$dump_pid"
+wait "$dump_pid" 2>/dev/null || true
+packets=$(tcpdump -n -r "$T/refused.pcap" 2>/dev/null | grep -c . || true)
+[ "$packets" -eq 0 ] || fail "the seeder's port got $packets packets while every proxy refused"
+ok "no packet reached the seeder's port in those 30 s: nothing was dialled around the proxy"
+MEGAFS_STORE=$SUB expect_fail "trackers cannot go through a proxy" megafs fetch "$link" \
+	file.bin -o "$T/x" --proxy "socks5://127.0.0.1:$socks" --tracker ws://127.0.0.1:1
+MEGAFS_STORE=$SUB expect_fail "resolving its name would send a DNS query" megafs fetch "$link" \
+	file.bin -o "$T/x" --proxy "socks5://proxy.example:1080" --peer "$peer"
+MEGAFS_STORE=$SUB expect_fail "--proxy socks5://...@...:" megafs fetch "$link" \
+	file.bin -o "$T/x" --proxy "socks5://a:b@c:d@127.0.0.1:0" --peer "$peer"
+ok "--proxy with --tracker, a proxy named by a DNS name and a bad URL are refused"
+finish
