@@ -197,5 +197,9 @@ MEGAFS_STORE=$SUB expect_fail "resolving its name would send a DNS query" megafs
 	file.bin -o "$T/x" --proxy "socks5://proxy.example:1080" --peer "$peer"
 MEGAFS_STORE=$SUB expect_fail "--proxy socks5://...@...:" megafs fetch "$link" \
 	file.bin -o "$T/x" --proxy "socks5://a:b@c:d@127.0.0.1:0" --peer "$peer"
-ok "--proxy with --tracker, a proxy named by a DNS name and a bad URL are refused"
+MEGAFS_STORE=$SUB expect_fail "the DHT speaks UDP" megafs fetch "$link" \
+	file.bin -o "$T/x" --proxy "socks5://127.0.0.1:$socks" --dht-bootstrap 127.0.0.1:6881
+MEGAFS_STORE=$SUB expect_fail "the DHT speaks UDP" megafs mount "$link" "$T/x" --dht \
+	--proxy "socks5://127.0.0.1:$socks"
+ok "--proxy with --tracker or with the DHT (either order), a proxy named by a DNS name and a bad URL are refused"
 finish
