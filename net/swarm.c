@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "fs/channel/channel.h"
 #include "net/addr.h"
 #include "net/hostport.h"
+#include "net/logline.h"
 #include "net/loop.h"
 #include "net/swarm_dht.h"
 #include "net/tracker_client.h"
@@ -70,19 +70,8 @@ struct mfs_swarm {
 	struct inbox *inbox;                   /* [cfg.n_channels] */
 };
 
-static void say(struct mfs_swarm *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct mfs_swarm *s, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	if (!s->cfg.log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	s->cfg.log(s->cfg.log_ctx, line);
-}
+/* say(owner, fmt, ...): a line to the owner's log. */
+#define say(o, ...) mfs_logline((o)->cfg.log, (o)->cfg.log_ctx, __VA_ARGS__)
 
 /* ---- what the volume remembers per channel ---- */
 
@@ -232,7 +221,9 @@ int mfs_swarm_forget(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK
 
 static void node_log(void *ctx, const char *line)
 {
-	say(ctx, "%s", line);
+	struct mfs_swarm *s = ctx;
+
+	say(s, "%s", line);
 }
 
 /* ---- manifests from trackers (accepted on the thread pool) ----

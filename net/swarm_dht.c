@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "net/dht.h"
 #include "net/dht_channel.h"
 #include "net/hostport.h"
+#include "net/logline.h"
 
 #define PEERS_EVERY_MS (15u * 60u * 1000u)
 #define PUT_EVERY_MS (60u * 60u * 1000u)
@@ -56,20 +56,8 @@ struct mfs_swarm_dht {
 	size_t table_len;
 };
 
-static void say(struct mfs_swarm_dht *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void say(struct mfs_swarm_dht *d, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	if (!d->cfg.log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	d->cfg.log(d->cfg.log_ctx, line);
-}
+/* say(owner, fmt, ...): a line to the owner's log. */
+#define say(o, ...) mfs_logline((o)->cfg.log, (o)->cfg.log_ctx, __VA_ARGS__)
 
 /* A channel's name in the log: its key's first 16 hex digits. */
 static const char *short_name(char out[17], const uint8_t *pk)
