@@ -21,9 +21,6 @@
 #include "lib/lib_internal.h"
 
 #define MANIFEST_WAIT_MS 30000u
-#define PIECE_BYTES (1u << 20)   /* read, written and reported at a time */
-/* Chunks in flight ahead of the reader: tools/cmd_fetch.c's measure. */
-#define FETCH_AHEAD 8u
 
 /* One file of a channel, open for reading, with the network it needs. */
 struct fetch {
@@ -71,7 +68,7 @@ static int fetch_open(struct megafs *m, const char *link, const char *path,
 {
 	struct mfs_swarm_config cfg = lib_swarm_config(m, net);
 	struct mfs_blob_fetcher fetcher = {.fetch = mfs_swarm_fetcher, .verifies = 1};
-	struct mfs_reader_config reading = {.readahead_chunks = FETCH_AHEAD, .workers = 8};
+	struct mfs_reader_config reading;
 	int rc;
 
 	memset(f, 0, sizeof *f);
@@ -87,9 +84,7 @@ static int fetch_open(struct megafs *m, const char *link, const char *path,
 	if (rc == 0)
 		rc = mfs_lookup_entry(m->vol, f->pk, path, &f->entry, NULL, 0);
 	if (rc == 0) {
-		/* A download reads each byte once: the segment cache need hold
-		 * only the read-ahead window. */
-		reading.cache_bytes = (FETCH_AHEAD + 2) * (size_t)f->entry.chunk_size;
+		reading = mfs_reader_download_config(f->entry.chunk_size);
 		fetcher.ctx = f->swarm;
 		rc = mfs_reader_new(&f->reader, m->vol, NULL, f->swarm ? &fetcher : NULL, &reading);
 	}
@@ -100,55 +95,58 @@ static int fetch_open(struct megafs *m, const char *link, const char *path,
 	return rc;
 }
 
-/* Where a fetch's bytes go: a file descriptor, or a buffer. */
-struct out {
-	int fd;                        /* -1: to buf */
-	uint8_t *buf;
+/* The caller's progress callback, as the reader's copy calls one. */
+struct told {
+	megafs_progress_cb progress;
+	void *user;
+	uint64_t total;
 };
 
-/* Reads [offset, offset + len) of f into out, piece by piece, telling
- * progress after each. */
-static int copy_range(struct fetch *f, uint64_t offset, uint64_t len, struct out *out,
-		      megafs_progress_cb progress, void *user)
+static int tell(void *ctx, uint64_t done)
 {
-	uint8_t *piece = out->fd >= 0 ? malloc(PIECE_BYTES) : NULL;
+	struct told *t = ctx;
+
+	return t->progress(done, t->total, t->user);
+}
+
+/* An empty file or range is told once, 0 of 0 (the header promises a last
+ * call with done == total). */
+static int tell_empty(const struct told *t)
+{
+	return t->progress && t->progress(0, 0, t->user) != 0 ? -ECANCELED : 0;
+}
+
+/* Reads [offset, offset + len) of f into buf, a piece at a time, telling
+ * progress after each. */
+static int read_range(struct fetch *f, uint64_t offset, uint64_t len, uint8_t *buf,
+		      struct told *t)
+{
 	uint64_t done = 0;
-	int rc = out->fd >= 0 && !piece ? -ENOMEM : 0;
+	int rc = 0;
 
 	while (rc == 0 && done < len) {
-		size_t want = len - done < PIECE_BYTES ? (size_t)(len - done) : PIECE_BYTES;
-		uint8_t *to = out->fd >= 0 ? piece : out->buf + done;
-		ssize_t n = mfs_rfile_read(f->file, offset + done, want, to);
+		size_t want = len - done < MFS_RFILE_COPY_PIECE ? (size_t)(len - done)
+								: MFS_RFILE_COPY_PIECE;
+		ssize_t n = mfs_rfile_read(f->file, offset + done, want, buf + done);
 
 		if (n <= 0) {
 			rc = n < 0 ? (int)n : MFS_E_CORRUPT;
 			break;
 		}
-		for (ssize_t put = 0, w; out->fd >= 0 && put < n; put += w) {
-			w = write(out->fd, piece + put, (size_t)(n - put));
-			if (w < 0 && errno == EINTR) {
-				w = 0;
-			} else if (w < 0) {
-				rc = -errno;
-				break;
-			}
-		}
 		done += (uint64_t)n;
-		if (rc == 0 && progress && progress(done, len, user) != 0)
+		if (t->progress && tell(t, done) != 0)
 			rc = -ECANCELED;
 	}
-	if (rc == 0 && len == 0 && progress && progress(0, 0, user) != 0)
-		rc = -ECANCELED;
-	free(piece);
-	return rc;
+	return rc == 0 && len == 0 ? tell_empty(t) : rc;
 }
 
 MEGAFS_API int megafs_fetch_file(megafs *m, const char *link, const char *path,
 				 const char *local_path, const struct megafs_net_options *net,
 				 megafs_progress_cb progress, void *user)
 {
-	struct out out = {.fd = -1};
+	struct told t = {progress, user, 0};
 	struct fetch f;
+	int fd = -1;
 	char *part = NULL;
 	int rc;
 
@@ -159,17 +157,20 @@ MEGAFS_API int megafs_fetch_file(megafs *m, const char *link, const char *path,
 	if (asprintf(&part, "%s.part", local_path) < 0)
 		return -ENOMEM;
 	rc = fetch_open(m, link, path, net, &f);
-	if (rc == 0 && (out.fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+	if (rc == 0 && (fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
 		rc = -errno;
+	t.total = rc == 0 ? f.entry.size : 0;
 	if (rc == 0)
-		rc = copy_range(&f, 0, f.entry.size, &out, progress, user);
-	if (rc == 0 && fsync(out.fd) != 0)
+		rc = mfs_rfile_copy_fd(f.file, 0, t.total, fd, progress ? tell : NULL, &t, NULL);
+	if (rc == 0 && t.total == 0)
+		rc = tell_empty(&t);
+	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
-	if (out.fd >= 0 && close(out.fd) != 0 && rc == 0)
+	if (fd >= 0 && close(fd) != 0 && rc == 0)
 		rc = -errno;
 	if (rc == 0 && rename(part, local_path) != 0)
 		rc = -errno;
-	if (rc != 0 && out.fd >= 0)
+	if (rc != 0 && fd >= 0)
 		unlink(part);
 	fetch_close(&f);
 	free(part);
@@ -181,7 +182,7 @@ MEGAFS_API int megafs_fetch_range(megafs *m, const char *link, const char *path,
 				  const struct megafs_net_options *net, megafs_progress_cb progress,
 				  void *user, uint64_t *file_size)
 {
-	struct out out = {.fd = -1, .buf = buf};
+	struct told t = {progress, user, len};
 	struct fetch f;
 	int rc;
 
@@ -197,7 +198,7 @@ MEGAFS_API int megafs_fetch_range(megafs *m, const char *link, const char *path,
 	if (offset > f.entry.size || len > f.entry.size - offset)
 		rc = -ERANGE;
 	else
-		rc = copy_range(&f, offset, len, &out, progress, user);
+		rc = read_range(&f, offset, len, buf, &t);
 	fetch_close(&f);
 	return rc;
 }

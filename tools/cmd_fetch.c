@@ -19,13 +19,6 @@
 #include "tools/netopts.h"
 
 #define MANIFEST_WAIT_MS 30000u
-#define READ_BYTES (1u << 20)
-/* Chunks of read-ahead: what is in flight across the peers, and what the
- * decrypted-segment cache holds. 8 MiB in flight covers ~160 MiB/s at a
- * 50 ms round trip; on loopback (tools/bench/net.sh, 256 MiB, medians of 3)
- * 4, 8 and 16 all fetched at 103-104 MiB/s, with a peak RSS of 32.6, 36.5
- * and 47.4 MiB. */
-#define FETCH_AHEAD 8u
 
 static double now_s(void)
 {
@@ -112,37 +105,36 @@ static int reserve_room(struct cli *c, int fd, const char *out_path, uint64_t si
 	return cli_fail(c, err, "reserving %llu bytes for %s", (unsigned long long)size, out_path);
 }
 
+/* What the terminal is shown of a fetch: at most every 0.2 s. */
+struct shown {
+	uint64_t total;
+	double started, last;
+};
+
+static int show_progress(void *ctx, uint64_t done)
+{
+	struct shown *s = ctx;
+
+	if (now_s() - s->last > 0.2 || done == s->total) {
+		progress(done, s->total, s->started);
+		s->last = now_s();
+	}
+	return 0;
+}
+
 /* Reads the whole file through the reader (read-ahead keeps many blobs in
  * flight across the peers) into fd. */
 static int copy_out(struct cli *c, struct mfs_reader *r, const struct mfs_file_entry *e, int fd,
 		    const char *out_path)
 {
 	struct mfs_rfile *f = NULL;
-	uint8_t *buf = malloc(READ_BYTES);
+	struct shown shown = {.total = e->size, .started = now_s()};
 	int tty = isatty(STDERR_FILENO), rc;
-	double started = now_s(), shown = 0;
 	uint64_t off = 0;
 
-	rc = buf ? mfs_rfile_open(&f, r, e) : -ENOMEM;
-	while (rc == 0 && off < e->size) {
-		ssize_t n = mfs_rfile_read(f, off, READ_BYTES, buf);
-		if (n <= 0) {
-			rc = n < 0 ? (int)n : MFS_E_CORRUPT;
-			break;
-		}
-		for (ssize_t put = 0, w; put < n; put += w) {
-			w = write(fd, buf + put, (size_t)(n - put));
-			if (w < 0) {
-				rc = -errno;
-				break;
-			}
-			off += (uint64_t)w;
-		}
-		if (tty && (now_s() - shown > 0.2 || off == e->size)) {
-			progress(off, e->size, started);
-			shown = now_s();
-		}
-	}
+	rc = mfs_rfile_open(&f, r, e);
+	if (rc == 0)
+		rc = mfs_rfile_copy_fd(f, 0, e->size, fd, tty ? show_progress : NULL, &shown, &off);
 	if (tty)
 		fputc('\n', stderr);
 	if (rc == 0 && fsync(fd) != 0)
@@ -158,7 +150,6 @@ static int copy_out(struct cli *c, struct mfs_reader *r, const struct mfs_file_e
 	else if (rc != 0)
 		cli_fail(c, rc, "fetching into %s (at byte %llu)", out_path, (unsigned long long)off);
 	mfs_rfile_close(f);
-	free(buf);
 	return rc;
 }
 
@@ -236,14 +227,8 @@ int cmd_fetch(int argc, char **argv)
 			status = cli_fail(&c, 0, "%s: no such file in %s", argv[optind + 1], link);
 	}
 	if (status == 0) {
-		/* Pipelining: many chunks in flight, spread over the peers. A
-		 * download reads each byte once: the decrypted-segment cache
-		 * need hold only the read-ahead window, not the mount's 64 MiB. */
-		const struct mfs_reader_config reading = {
-			.readahead_chunks = FETCH_AHEAD,
-			.workers = 8,
-			.cache_bytes = (FETCH_AHEAD + 2) * (size_t)entry.chunk_size,
-		};
+		const struct mfs_reader_config reading =
+			mfs_reader_download_config(entry.chunk_size);
 		struct mfs_blob_fetcher fetcher = {
 			.fetch = mfs_swarm_fetcher, .ctx = swarm, .verifies = 1};
 		status = mfs_reader_new(&reader, vol, NULL, &fetcher, &reading);

@@ -1,9 +1,11 @@
 #include "fs/fuse/reader.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "crypto/chunk.h"
@@ -569,6 +571,67 @@ void mfs_rread_release(struct mfs_rread *rr)
 	if (rr->iov != rr->iov_inline)
 		free(rr->iov);
 	rread_init(rr, rr->r, 0);
+}
+
+/* Writes iov[0..n) to fd whole. The iovecs are advanced as they go out. */
+static int write_iov(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t w = writev(fd, iov, n > IOV_MAX ? IOV_MAX : n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+int mfs_rfile_copy_fd(struct mfs_rfile *f, uint64_t off, uint64_t len, int fd,
+		      int (*progress)(void *ctx, uint64_t done), void *ctx, uint64_t *done)
+{
+	uint64_t copied = 0;
+	int rc = 0;
+
+	while (rc == 0 && copied < len) {
+		size_t want = len - copied < MFS_RFILE_COPY_PIECE ? (size_t)(len - copied)
+								   : MFS_RFILE_COPY_PIECE;
+		struct mfs_rread rr;
+		ssize_t n = mfs_rfile_read_pinned(f, off + copied, want, &rr);
+
+		if (n <= 0) {
+			rc = n < 0 ? (int)n : MFS_E_CORRUPT;
+		} else {
+			/* Partial writes are not counted: done says what is whole. */
+			rc = write_iov(fd, rr.iov, rr.count);
+			if (rc == 0)
+				copied += (uint64_t)n;
+		}
+		mfs_rread_release(&rr);
+		if (rc == 0 && progress && progress(ctx, copied) != 0)
+			rc = -ECANCELED;
+	}
+	if (done)
+		*done = copied;
+	return rc;
+}
+
+struct mfs_reader_config mfs_reader_download_config(size_t chunk_size)
+{
+	return (struct mfs_reader_config){
+		.readahead_chunks = MFS_READER_DOWNLOAD_AHEAD,
+		.workers = 8,
+		.cache_bytes = (MFS_READER_DOWNLOAD_AHEAD + 2) * chunk_size,
+	};
 }
 
 /* ---- read-ahead workers ---- */

@@ -1,5 +1,8 @@
 /* fs/fuse/reader: byte ranges of files, segments, read-ahead, the fetch seam. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,6 +156,62 @@ Test(reader, pinned_reads_give_the_bytes_and_hold_them)
 	mfs_entry_clear(&e);
 	free(data);
 	free(buf);
+}
+
+struct copy_seen {
+	uint64_t calls, last, stop_after;
+};
+
+static int note_copy(void *ctx, uint64_t done)
+{
+	struct copy_seen *s = ctx;
+
+	cr_assert_gt(done, s->last, "progress only grows");
+	s->last = done;
+	return ++s->calls == s->stop_after;
+}
+
+/* A download's copy: the bytes of a range land in the file whole, progress
+ * is told a piece at a time, a nonzero answer stops it, and a range past
+ * the end of the file is an error with what was written said. */
+Test(reader, copy_to_a_file_descriptor)
+{
+	const size_t len = (3u << 20) + 777;
+	struct mfs_file_entry e;
+	uint8_t *data = ingest(len, 0, &e), *back = malloc(len);
+	struct mfs_reader_config cfg = mfs_reader_download_config(e.chunk_size);
+	struct copy_seen seen = {0};
+	struct mfs_reader *r;
+	struct mfs_rfile *f;
+	uint64_t done = 0;
+	int fd = memfd_create("copy", 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, NULL, &cfg), 0);
+	cr_assert_eq(mfs_rfile_open(&f, r, &e), 0);
+	cr_assert_eq(mfs_rfile_copy_fd(f, 1000, len - 1000, fd, note_copy, &seen, &done), 0);
+	cr_assert_eq(done, len - 1000);
+	cr_assert_eq(seen.calls, 3, "223 bytes short of 3 MiB: three pieces");
+	cr_assert_eq(seen.last, len - 1000);
+	cr_assert_eq(pread(fd, back, len, 0), (ssize_t)(len - 1000));
+	cr_assert_arr_eq(back, data + 1000, len - 1000);
+
+	seen = (struct copy_seen){.stop_after = 2};
+	cr_assert_eq(ftruncate(fd, 0), 0);
+	cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+	cr_assert_eq(mfs_rfile_copy_fd(f, 0, len, fd, note_copy, &seen, &done), -ECANCELED);
+	cr_assert_eq(done, 2u << 20, "stopped after the second piece");
+
+	cr_assert_eq(mfs_rfile_copy_fd(f, len - 10, 20, fd, NULL, NULL, &done), MFS_E_CORRUPT);
+	cr_assert_eq(done, 10, "the ten bytes the file has were written");
+	cr_assert_eq(mfs_rfile_copy_fd(f, 0, 10, -1, NULL, NULL, &done), -EBADF);
+	cr_assert_eq(done, 0);
+	close(fd);
+	mfs_rfile_close(f);
+	mfs_reader_free(r);
+	mfs_entry_clear(&e);
+	free(back);
+	free(data);
 }
 
 Test(reader, sequential_reads_load_ahead)
