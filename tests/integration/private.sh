@@ -51,7 +51,20 @@ for dir in "$T/sub" "$T/pub"; do
 	grep -q "${link%%#*}" <<<"$shown" || fail "the command line of $dir's daemon: $shown"
 	grep -qi "$read_key" <<<"$shown" && fail "$dir's daemon shows the read key to every user: $shown"
 done
-ok "the mounts' command lines (/proc/PID/cmdline, what every local user reads) show the link without its read key"
+# The same for a link given as --option=LINK#KEY: an ingest held open on a
+# fifo (it opens its FILE before anything else) shows its command line.
+mkfifo "$T/held"
+MEGAFS_STORE=$PUB "$MEGAFS" ingest "$T/held" --channel="$link" >/dev/null 2>&1 &
+held=$!
+PIDS+=("$held")
+# Blocked opening the fifo: main() has run, the wipe included.
+wait_for 10 grep -qx wait_for_partner "/proc/$held/wchan" || fail "megafs ingest did not start"
+shown=$(tr '\0' ' ' <"/proc/$held/cmdline")
+grep -q -- "--channel=${link%%#*}#" <<<"$shown" || fail "the ingest's command line: $shown"
+grep -qi "$read_key" <<<"$shown" && fail "--channel=LINK shows the read key to every user: $shown"
+echo x >"$T/held"
+wait "$held" 2>/dev/null || true
+ok "the mounts' command lines (/proc/PID/cmdline, what every local user reads) show the link without its read key, and so does --channel=LINK's"
 
 # What the owner knows: the opened manifest, its chunk keys and blob ids.
 MEGAFS_STORE=$PUB megafs channel show "$link" >"$T/open.json"
