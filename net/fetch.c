@@ -235,9 +235,15 @@ static void kick(struct mfs_netnode *n)
 
 /* A slow peer may still answer: the fetch is asked again elsewhere
  * without cancelling the request in flight. */
-void fetch_tick(struct mfs_netnode *n, uint64_t now)
+void fetch_tick(struct mfs_netnode *n)
 {
+	uint64_t now;
+
 	pthread_mutex_lock(&n->lock);
+	/* Read under the lock: a fetch another thread added meanwhile has a
+	 * start no later than now (read before the lock, now - started_ms
+	 * wrapped around and the fetch timed out at once). */
+	now = node_now_ms();
 	for (struct fetch *f = n->fetches; f; f = f->next) {
 		if (f->state == FETCH_ASKED && now - f->asked_ms >= n->cfg.request_timeout_ms) {
 			n->stats.timeouts++;

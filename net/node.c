@@ -120,7 +120,7 @@ static void on_tick(uv_timer_t *t)
 	struct mfs_netnode *n = t->data;
 	uint64_t now = node_now_ms();
 
-	fetch_tick(n, now);
+	fetch_tick(n);
 	serve_deferred(n);
 	close_idle(n, now);
 	node_wake_parked(n);

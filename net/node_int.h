@@ -176,7 +176,7 @@ void fetch_pump_locked(struct mfs_netnode *n);
 void fetch_pump(struct mfs_netnode *n);
 /* Every tick: fetches past their request timeout are asked again, past
  * their whole timeout fail; then pump. Takes node->lock. */
-void fetch_tick(struct mfs_netnode *n, uint64_t now);
+void fetch_tick(struct mfs_netnode *n);
 /* c closed: its requests in flight go back to the queue; node->lock held. */
 void fetch_conn_lost(struct mfs_netnode *n, struct conn *c);
 /* Every fetch not finished fails with err; node->lock held. */

@@ -191,7 +191,7 @@ Test(node, a_seeder_with_another_key_is_refused)
 struct fetcher_thread {
 	struct running *r;
 	int first, step, count;
-	int failed;
+	int failed, why;            /* fetches that failed, and the last one's code */
 	pthread_t thread;
 	pthread_barrier_t *start;   /* all begin together (may be NULL) */
 };
@@ -206,10 +206,13 @@ static void *fetch_some(void *arg)
 		int i = t->first + k * t->step;
 		uint8_t *blob;
 		size_t len;
-		if (mfs_node_fetch(t->r->node, ids[i], k == 0, &blob, &len) != 0 ||
-		    len != BLOB_BYTES || memcmp(blob, blobs[i], len) != 0)
+		int rc = mfs_node_fetch(t->r->node, ids[i], k == 0, &blob, &len);
+
+		if (rc != 0 || len != BLOB_BYTES || memcmp(blob, blobs[i], len) != 0) {
 			t->failed++;
-		else
+			t->why = rc;
+		}
+		if (rc == 0)
 			free(blob);
 	}
 	return NULL;
@@ -263,7 +266,8 @@ Test(node, a_seeder_that_dies_midway_is_replaced)
 	}
 	for (int i = 0; i < 4; i++) {
 		pthread_join(t[i].thread, NULL);
-		cr_assert_eq(t[i].failed, 0);
+		cr_assert_eq(t[i].failed, 0, "%d failed, the last with %d (%s)", t[i].failed, t[i].why,
+			     mfs_strerror(t[i].why));
 	}
 	stop_node(&leech);
 	stop_node(&b);
