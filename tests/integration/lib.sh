@@ -108,6 +108,27 @@ wait_for() {
 	return 1
 }
 
+# capture_start IFACE FILE FILTER...: tcpdump writes IFACE's packets that
+# FILTER matches to FILE, from the moment this returns. Immediate mode: each
+# packet is handed over as it comes; without it the kernel holds them in a
+# ring block for up to a second, and a capture stopped sooner loses them.
+capture_start() {
+	local iface=$1 file=$2
+	shift 2
+	tcpdump -i "$iface" --immediate-mode -n -U -s 0 -w "$file" "$@" 2>"$file.err" &
+	CAPTURE_PID=$!
+	PIDS+=("$CAPTURE_PID")
+	wait_for 10 grep -q "listening on $iface" "$file.err" ||
+		fail "tcpdump did not start: $(cat "$file.err")"
+}
+
+# capture_stop: ends the capture capture_start began (what is in flight first).
+capture_stop() {
+	sleep 0.5
+	kill "$CAPTURE_PID"
+	wait "$CAPTURE_PID" 2>/dev/null || true
+}
+
 # The daemon pid behind a megafs mount (its source is megafs:PID).
 mount_pid() {
 	awk -v d="$1" '$2 == d && $1 ~ /^megafs:/ { sub("megafs:", "", $1); print $1 }' /proc/mounts

@@ -31,16 +31,11 @@ wait_for 10 grep -q serving "$T/serve.out" || fail "megafs serve did not start"
 port=$(sed -n 's/.* on port \([0-9]*\) .*/\1/p' "$T/serve.out")
 key=$(sed -n 's/.* as node \([0-9a-f]*\)$/\1/p' "$T/serve.out")
 
-tcpdump -i lo -U -s 0 -w "$T/wire.pcap" "tcp port $port" 2>"$T/tcpdump.err" &
-dump_pid=$!
-PIDS+=("$dump_pid")
-wait_for 10 grep -q "listening on lo" "$T/tcpdump.err" || fail "tcpdump did not start"
+capture_start lo "$T/wire.pcap" "tcp port $port"
 MEGAFS_STORE=$SUB megafs fetch "$link" "$name" -o "$T/got.txt" --peer "127.0.0.1:$port#$key" ||
 	fail "the fetch failed"
 cmp "$T/$name" "$T/got.txt" || fail "the fetched file differs"
-sleep 0.5
-kill "$dump_pid"
-wait "$dump_pid" 2>/dev/null
+capture_stop
 bytes=$(stat -c %s "$T/wire.pcap")
 [ "$bytes" -gt $(($(stat -c %s "$T/$name") / 2)) ] || fail "the capture ($bytes bytes) missed the transfer"
 grep -qaF "$marker" "$T/wire.pcap" && fail "the plaintext marker is in the capture"

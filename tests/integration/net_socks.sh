@@ -44,12 +44,8 @@ microsocks -i 127.0.0.1 -p "$socks" -b 127.0.0.2 -u alice -P 's3cret:pw' >"$T/mi
 PIDS+=($!)
 wait_for 10 listening "$socks" || fail "microsocks did not start"
 
-tcpdump -i any -n -U -s 128 -w "$T/syn.pcap" \
-	"(tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or udp port 53 or tcp port 53" \
-	2>"$T/tcpdump.err" &
-dump_pid=$!
-PIDS+=("$dump_pid")
-wait_for 10 grep -q "listening on any" "$T/tcpdump.err" || fail "tcpdump did not start"
+capture_start any "$T/syn.pcap" \
+	"(tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or udp port 53 or tcp port 53"
 new_sub "$SUB"
 # The password holds ':' (percent-encoded); argv loses the credentials.
 start=$(date +%s%N)
@@ -69,9 +65,7 @@ ok "megafs fetch through microsocks (user and password) wrote the file byte for 
 echo "   the process list showed: ${seen_args#*--proxy }"
 ok "the proxy's user name and password do not show in /proc/PID/cmdline"
 
-sleep 0.5
-kill "$dump_pid"
-wait "$dump_pid" 2>/dev/null || true
+capture_stop
 tcpdump -n -r "$T/syn.pcap" 2>/dev/null >"$T/syn.txt"
 to_seeder=$(grep -c "> 127\.0\.0\.[0-9]*\.$port: " "$T/syn.txt" || true)
 [ "$to_seeder" -ge 1 ] || fail "the capture holds no connection to the seeder: $(cat "$T/syn.txt")"
@@ -89,11 +83,7 @@ tport=${tport%%[!0-9]*}
 new_sub "$T/sub3"
 MEGAFS_STORE=$T/sub3 megafs fetch "$link" file.bin -o "$T/direct.bin" --tracker "$TRACKER_URL" \
 	--peer "$peer" 2>/dev/null || fail "the direct fetch that remembers the tracker failed"
-tcpdump -i any -n -U -s 128 -w "$T/mount.pcap" "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn" \
-	2>"$T/tcpdump3.err" &
-dump_pid=$!
-PIDS+=("$dump_pid")
-wait_for 10 grep -q "listening on any" "$T/tcpdump3.err" || fail "tcpdump did not start"
+capture_start any "$T/mount.pcap" "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"
 mkdir -p "$T/mnt3"
 MOUNTS+=("$T/mnt3")
 MEGAFS_STORE=$T/sub3 "$MEGAFS" mount "$link" "$T/mnt3" -f --peer "$peer" \
@@ -106,9 +96,7 @@ grep -q "tracker .*not dialled: trackers through --proxy are not built yet" "$T/
 	fail "the remembered tracker was not said to be skipped: $(cat "$T/mount3.err")"
 fusermount3 -u "$T/mnt3"
 wait "$mount3" || fail "the mount through the proxy did not exit cleanly"
-sleep 0.5
-kill "$dump_pid"
-wait "$dump_pid" 2>/dev/null || true
+capture_stop
 tcpdump -n -r "$T/mount.pcap" 2>/dev/null >"$T/mount.txt"
 grep -q "> 127\.0\.0\.1\.$tport: " "$T/mount.txt" && fail "the mount dialled the remembered tracker"
 grep -q " 127\.0\.0\.2\.[0-9]* > 127\.0\.0\.1\.$port: " "$T/mount.txt" ||
@@ -159,10 +147,7 @@ refuse() { # NAME PROXY-URL
 		--peer "$peer" --proxy "$2" >"$T/r-$1.out" 2>&1 && echo "succeeded" >>"$T/r-$1.out"
 	return 0
 }
-tcpdump -i any -n -U -s 128 -w "$T/refused.pcap" "tcp dst port $port" 2>"$T/tcpdump2.err" &
-dump_pid=$!
-PIDS+=("$dump_pid")
-wait_for 10 grep -q "listening on any" "$T/tcpdump2.err" || fail "tcpdump did not start"
+capture_start any "$T/refused.pcap" "tcp dst port $port"
 refuse creds "socks5://alice:wrong@127.0.0.1:$socks" &
 r1=$!
 refuse closed "socks5://127.0.0.1:$closed" &
@@ -185,9 +170,7 @@ grep -q "the proxy did not connect within 10000 ms" "$T/r-mute.out" ||
 	fail "a mute proxy: $(cat "$T/r-mute.out")"
 grep -q "Connection refused\|connection refused" "$T/r-creds.out" && fail "wrong credentials said refused"
 ok "wrong credentials, a closed port and a mute proxy each fail the fetch with their reason"
-sleep 0.5
-kill "$dump_pid"
-wait "$dump_pid" 2>/dev/null || true
+capture_stop
 packets=$(tcpdump -n -r "$T/refused.pcap" 2>/dev/null | grep -c . || true)
 [ "$packets" -eq 0 ] || fail "the seeder's port got $packets packets while every proxy refused"
 ok "no packet reached the seeder's port in those 30 s: nothing was dialled around the proxy"

@@ -49,16 +49,11 @@ sig=$(grep -o '"signature":"[0-9a-f]*"' "$T/manifest.json" | cut -d'"' -f4)
 
 # capture PORT FILE CMD...: CMD while tcpdump records lo's traffic to PORT.
 capture() {
-	local cport=$1 file=$2 dump
+	local cport=$1 file=$2
 	shift 2
-	tcpdump -i lo --immediate-mode -U -s 0 -w "$file" "tcp port $cport" 2>"$file.err" &
-	dump=$!
-	PIDS+=("$dump")
-	wait_for 10 grep -q "listening on lo" "$file.err" || fail "tcpdump did not start"
+	capture_start lo "$file" "tcp port $cport"
 	"$@"
-	sleep 0.5
-	kill "$dump"
-	wait "$dump" 2>/dev/null || true
+	capture_stop
 }
 publish_and_get() {
 	out=$("$PROBE" client "$1" --publish "$T/manifest.json" --published 1 --timeout 10)

@@ -22,10 +22,7 @@ start_tracker "$T/tracker-db"
 tport=${TRACKER_URL##*:}
 tport=${tport%%/*}
 pport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-tcpdump -i lo -U -s 0 -w "$T/wire.pcap" "tcp port $tport or tcp port $pport" 2>"$T/tcpdump.err" &
-dump_pid=$!
-PIDS+=("$dump_pid")
-wait_for 10 grep -q "listening on lo" "$T/tcpdump.err" || fail "tcpdump did not start"
+capture_start lo "$T/wire.pcap" "tcp port $tport or tcp port $pport"
 
 marker="plaintext-marker-$RANDOM$RANDOM$RANDOM"
 name="secret-name-$RANDOM$RANDOM.txt"
@@ -71,9 +68,7 @@ MEGAFS_STORE=$PUB megafs channel show "$link" >"$T/open.json"
 grep -qF "\"name\":\"$name\"" "$T/open.json" || fail "the owner's opened manifest lacks the file"
 mapfile -t keys < <(grep -o '"key":"[0-9a-f]\{64\}"' "$T/open.json" | cut -d'"' -f4)
 [ "${#keys[@]}" -ge 1 ] || fail "no chunk keys in the opened manifest"
-sleep 0.5
-kill "$dump_pid"
-wait "$dump_pid" 2>/dev/null || true
+capture_stop
 # Every byte the tracker keeps, in one file; every stream of the capture
 # with the clients' WebSocket frames unmasked (masking hides nothing from an
 # observer, only from grep).
