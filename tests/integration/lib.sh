@@ -60,9 +60,23 @@ mount_channel() {
 }
 
 unmount() {
-	megafs umount "$1" || fail "megafs umount $1"
+	local pid
+	pid=$(mount_pid "$1")
+	megafs umount "$1" || fail "megafs umount $1$(stuck_threads "$pid")"
 	mountpoint -q "$1" && fail "$1 still mounted"
 	return 0
+}
+
+# stuck_threads PID: where each thread of a process that should have ended
+# waits (gdb's backtraces when gdb is here, else the kernel's wait channels).
+stuck_threads() {
+	[ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
+	echo
+	if command -v gdb >/dev/null; then
+		timeout 60 gdb -p "$1" -batch -ex "thread apply all bt" 2>/dev/null | grep -E "^(Thread|#)"
+	else
+		grep -H . /proc/"$1"/task/*/wchan 2>/dev/null
+	fi
 }
 
 # The sequence of the newest manifest of LINK in the current store.
