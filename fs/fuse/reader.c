@@ -134,10 +134,14 @@ static int source_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uin
 	return blob_get(ctx, id, 1, blob, len);
 }
 
-/* The sealed bytes of one segment: from the volume without reading the rest
- * of the blob when it is there, else out of the whole blob. */
-static int sealed_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref, size_t blob_off,
-			  size_t sealed_len, uint8_t *out)
+static void cache_other_segments(struct mfs_reader *r, const struct mfs_chunk_ref *ref,
+				 const uint8_t *blob, uint32_t except);
+
+/* The sealed bytes of segment index: from the volume without reading the
+ * rest of the blob when it is there, else out of the whole blob (whose
+ * other segments then go to the cache too). */
+static int sealed_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref, uint32_t index,
+			  size_t blob_off, size_t sealed_len, uint8_t *out)
 {
 	size_t blob_len = mfs_blob_len(mfs_chunk_padded_len(ref->length)), got;
 	uint8_t *blob = NULL;
@@ -156,8 +160,10 @@ static int sealed_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref,
 	rc = blob_get(r, ref->id, 1, &blob, &got);
 	if (rc == 0 && (got != blob_len || blob_off + sealed_len > got))
 		rc = MFS_E_CORRUPT;
-	if (rc == 0)
+	if (rc == 0) {
 		memcpy(out, blob + blob_off, sealed_len);
+		cache_other_segments(r, ref, blob, index);
+	}
 	free(blob);
 	return rc;
 }
@@ -192,25 +198,13 @@ static void hash_remove(struct mfs_reader *r, struct seg *victim)
 		}
 }
 
-/* The cached segment (refs taken; *load 0), or a slot claimed for loading
- * it (refs taken, LOADING; *load 1), or NULL when every slot is in use
- * (*load 1: the caller decrypts into a buffer of its own). */
-static struct seg *seg_acquire(struct mfs_reader *r, const uint8_t *id, uint32_t index, int *load)
+/* The least recently used slot nobody holds, taken for loading segment
+ * index of id (refs 1, LOADING), or NULL when every slot is in use. Lock
+ * held. */
+static struct seg *claim_slot_locked(struct mfs_reader *r, const uint8_t *id, uint32_t index)
 {
-	struct seg *s, *victim = NULL;
+	struct seg *victim = NULL;
 
-	pthread_mutex_lock(&r->lock);
-	while (!r->arena_done ||
-	       ((s = hash_find(r, id, index)) && s->state == SEG_LOADING))
-		pthread_cond_wait(&r->seg_changed, &r->lock);
-	if (s) {
-		s->refs++;
-		s->tick = ++r->tick;
-		r->stats.segment_hits++;
-		pthread_mutex_unlock(&r->lock);
-		*load = 0;
-		return s;
-	}
 	for (size_t i = 0; r->arena && i < r->seg_count; i++) {
 		struct seg *c = &r->segs[i];
 
@@ -228,10 +222,47 @@ static struct seg *seg_acquire(struct mfs_reader *r, const uint8_t *id, uint32_t
 		victim->hnext = r->hash[seg_hash(r, id, index)];
 		r->hash[seg_hash(r, id, index)] = victim;
 	}
+	return victim;
+}
+
+/* The cached segment (refs taken; *load 0), or a slot claimed for loading
+ * it (refs taken, LOADING; *load 1), or NULL when every slot is in use
+ * (*load 1: the caller decrypts into a buffer of its own). */
+static struct seg *seg_acquire(struct mfs_reader *r, const uint8_t *id, uint32_t index, int *load)
+{
+	struct seg *s, *victim;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->arena_done ||
+	       ((s = hash_find(r, id, index)) && s->state == SEG_LOADING))
+		pthread_cond_wait(&r->seg_changed, &r->lock);
+	if (s) {
+		s->refs++;
+		s->tick = ++r->tick;
+		r->stats.segment_hits++;
+		pthread_mutex_unlock(&r->lock);
+		*load = 0;
+		return s;
+	}
+	victim = claim_slot_locked(r, id, index);
 	r->stats.segment_loads++;
 	pthread_mutex_unlock(&r->lock);
 	*load = 1;
 	return victim;
+}
+
+/* A slot claimed for loading segment index of id (refs taken, LOADING),
+ * or NULL when it is cached or being loaded already, or no slot is free
+ * now: never waits. */
+static struct seg *seg_try_claim(struct mfs_reader *r, const uint8_t *id, uint32_t index)
+{
+	struct seg *s = NULL;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->arena_done && !hash_find(r, id, index) && (s = claim_slot_locked(r, id, index)))
+		r->stats.segment_loads++;
+	pthread_mutex_unlock(&r->lock);
+	return s;
 }
 
 /* Ends a load: READY on success, else the slot is freed. */
@@ -253,6 +284,28 @@ static void seg_release(struct mfs_reader *r, struct seg *s)
 	pthread_mutex_lock(&r->lock);
 	s->refs--;
 	pthread_mutex_unlock(&r->lock);
+}
+
+/* The segments but except (UINT32_MAX: all) of a whole blob just got, decrypted into free
+ * cache slots (a slot being loaded by another thread, or none free, is
+ * skipped). Without this a read that finds the next segment missing gets
+ * the whole blob again: over the network, once per segment (a 1 MiB chunk
+ * read from its start fetched its blob 16 times). */
+static void cache_other_segments(struct mfs_reader *r, const struct mfs_chunk_ref *ref,
+				 const uint8_t *blob, uint32_t except)
+{
+	size_t padded = mfs_chunk_padded_len(ref->length), at, sealed_len;
+
+	for (uint32_t i = 0; i * (size_t)SEG < ref->length; i++) {
+		struct seg *s;
+
+		if (i == except || mfs_chunk_segment_span(padded, i, &at, &sealed_len) == 0 ||
+		    !(s = seg_try_claim(r, ref->id, i)))
+			continue;
+		seg_loaded(r, s, mfs_chunk_open_segment(s->data, blob + at, sealed_len, i, padded,
+							ref->key) == 0);
+		seg_release(r, s);
+	}
 }
 
 /* ---- files ---- */
@@ -341,7 +394,7 @@ static int acquire_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref
 		sealed = malloc(sealed_len);
 		if (!data)
 			data = mfs_secure_alloc(SEG);
-		rc = sealed && data ? sealed_segment(r, ref, blob_off, sealed_len, sealed) : -ENOMEM;
+		rc = sealed && data ? sealed_segment(r, ref, index, blob_off, sealed_len, sealed) : -ENOMEM;
 		if (rc == 0)
 			rc = mfs_chunk_open_segment(data, sealed, sealed_len, index, padded, ref->key);
 		if (s)
@@ -655,20 +708,7 @@ static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk
 	}
 	if (missing && blob_get(r, ref.id, urgent, &blob, &blob_len) == 0 &&
 	    blob_len == mfs_blob_len(padded)) {
-		for (uint32_t i = 0; i * (size_t)SEG < ref.length; i++) {
-			size_t at, sealed_len;
-			int load;
-			struct seg *s = seg_acquire(r, ref.id, i, &load);
-
-			if (!s)
-				break;
-			if (load) {
-				mfs_chunk_segment_span(padded, i, &at, &sealed_len);
-				seg_loaded(r, s, mfs_chunk_open_segment(s->data, blob + at, sealed_len,
-									i, padded, ref.key) == 0);
-			}
-			seg_release(r, s);
-		}
+		cache_other_segments(r, &ref, blob, UINT32_MAX);
 		pthread_mutex_lock(&r->lock);
 		r->stats.readahead_chunks++;
 		pthread_mutex_unlock(&r->lock);

@@ -364,6 +364,43 @@ Test(reader, missing_blobs_come_from_the_fetcher_checked)
 	free(data);
 }
 
+/* A blob fetched for one segment fills the cache with its others: read
+ * from its start, a chunk's blob crossed the network once per segment (16
+ * times for 1 MiB), which on a lossy link cost minutes. */
+Test(reader, a_fetched_blob_serves_all_its_segments)
+{
+	const size_t len = 300000; /* one chunk, five segments */
+	struct mfs_file_entry e;
+	uint8_t *data = ingest(len, 0, &e), *buf = malloc(len);
+	struct fake_peer peer = {0};
+	struct mfs_blob_fetcher fetcher = {.fetch = fake_fetch, .ctx = &peer};
+	struct mfs_reader *r;
+	struct mfs_rfile *f;
+	struct mfs_vtxn *t;
+
+	cr_assert_eq(e.chunk_count, 1);
+	memcpy(peer.id, e.chunks[0].id, 32);
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 1, &t), 0);
+	cr_assert_eq(mfs_blob_get(t, peer.id, &peer.blob, &peer.len), 0);
+	cr_assert_eq(mfs_blob_delete(t, peer.id), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, &fetcher, NULL), 0);
+	cr_assert_eq(mfs_rfile_open(&f, r, &e), 0);
+	for (size_t off = 0; off < len; off += 4096) {
+		size_t n = len - off < 4096 ? len - off : 4096;
+		cr_assert_eq(mfs_rfile_read(f, off, n, buf + off), (ssize_t)n);
+	}
+	cr_assert_arr_eq(buf, data, len);
+	cr_assert_eq(peer.calls, 1, "the blob was fetched %d times for one read of its chunk",
+		     peer.calls);
+	mfs_rfile_close(f);
+	mfs_reader_free(r);
+	free(peer.blob);
+	mfs_entry_clear(&e);
+	free(buf);
+	free(data);
+}
+
 Test(reader, a_chunk_under_another_key_is_refused)
 {
 	const size_t len = 200000;
