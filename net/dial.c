@@ -9,6 +9,7 @@
 
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "net/tcpopt.h"
 
 /* The dial that holds stream h. */
 static struct mfs_dial *dial_of(uv_handle_t *h)
@@ -161,6 +162,8 @@ int mfs_dial_start(struct mfs_dial *d, const struct sockaddr *to,
 		to = (const struct sockaddr *)&proxy_addr;
 	}
 	err = uv_tcp_connect(&d->connect_req, &d->tcp, to, on_connected);
+	if (!err)
+		(void)mfs_tcp_bound_backoff(&d->tcp); /* the SYN's retries too */
 	if (err) {
 		mfs_socks5_client_free(&d->socks);
 		mfs_memzero(d->out, sizeof d->out);

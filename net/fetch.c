@@ -23,6 +23,10 @@
 #include "net/node_int.h"
 
 #define MAX_TRIED 16u         /* peers remembered per fetch as "has it not" */
+/* However steadily bytes trickle in, a fetch ends after this many
+ * fetch_timeout_ms (10 minutes by default): a peer sending one byte in
+ * each window cannot hold a reader forever. */
+#define PATIENCE_WINDOWS 20u
 
 enum fetch_state {
 	FETCH_QUEUED,     /* waiting for a peer to ask */
@@ -45,6 +49,9 @@ struct fetch {
 	unsigned waiters;
 	pthread_cond_t changed;
 	uint64_t started_ms, asked_ms;
+	uint64_t progress_ms;             /* bytes last arrived on a connection
+					   * asked for it (or, queued for want of
+					   * room, on any carrying our requests) */
 	unsigned asks;                    /* requests in flight for it */
 	int wanted;                       /* WANT sent for it */
 	uint8_t served_by[MFS_NOISE_KEY_BYTES];
@@ -108,7 +115,18 @@ static void conn_note_have(struct conn *c, const uint8_t *id)
 	c->have_count++;
 }
 
-/* The best ready connection to ask for f, or NULL. */
+/* 1 when c has a request for id in flight. */
+static int conn_asked(const struct conn *c, const uint8_t *id)
+{
+	for (unsigned i = 0; i < c->in_flight; i++)
+		if (memcmp(c->reqs[i].id, id, MFS_BLOB_ID_BYTES) == 0)
+			return 1;
+	return 0;
+}
+
+/* The best ready connection to ask for f, or NULL. One already asked for
+ * it is not asked twice: it answers in order, and on a slow link a second
+ * copy would only double the bytes the first one waits behind. */
 static struct conn *pick(struct mfs_netnode *n, const struct fetch *f, int *any_untried)
 {
 	struct conn *best = NULL;
@@ -123,7 +141,7 @@ static struct conn *pick(struct mfs_netnode *n, const struct fetch *f, int *any_
 		if (tried(f, pk) || node_banned(n, pk))
 			continue;
 		*any_untried = 1;
-		if (c->in_flight >= c->limit)
+		if (c->in_flight >= c->limit || conn_asked(c, f->id))
 			continue;
 		long score = (long)c->in_flight * 4;
 		if (conn_has(c, f->id))
@@ -182,6 +200,18 @@ static void send_wants(struct mfs_netnode *n)
 			mfs_peer_send(c->peer, &m);
 }
 
+/* A fetch fails when no byte has come for it for fetch_timeout_ms, or
+ * after PATIENCE_WINDOWS of them in all: the timeout follows the link's
+ * pace (a 1 MiB blob takes 33 s at 256 kbit/s, longer at 40 % loss)
+ * instead of a constant tuned for fast links. */
+static int fetch_expired(const struct mfs_netnode *n, const struct fetch *f, uint64_t now)
+{
+	uint64_t since = f->progress_ms > f->started_ms ? f->progress_ms : f->started_ms;
+
+	return now - since >= n->cfg.fetch_timeout_ms ||
+	       now - f->started_ms >= (uint64_t)n->cfg.fetch_timeout_ms * PATIENCE_WINDOWS;
+}
+
 void fetch_pump_locked(struct mfs_netnode *n)
 {
 	uint64_t now = node_now_ms();
@@ -191,7 +221,7 @@ void fetch_pump_locked(struct mfs_netnode *n)
 			int any_untried;
 			if (f->state != FETCH_QUEUED || f->urgent != pass)
 				continue;
-			if (now - f->started_ms >= n->cfg.fetch_timeout_ms) {
+			if (fetch_expired(n, f, now)) {
 				fail_fetch(f, -ETIMEDOUT);
 				continue;
 			}
@@ -200,6 +230,10 @@ void fetch_pump_locked(struct mfs_netnode *n)
 				ask(c, f);
 				continue;
 			}
+			/* Waiting for room on peers that are delivering: that
+			 * is progress too. */
+			if (any_untried && n->rx_ms > f->progress_ms)
+				f->progress_ms = n->rx_ms;
 			n->wake_parked = 1;
 			if (!any_untried && (f->n_tried > 0 || n->dials) &&
 				   !node_peers_pending(n) && f->asks == 0) {
@@ -233,8 +267,32 @@ static void kick(struct mfs_netnode *n)
 		n->kick_posted = 1;
 }
 
-/* A slow peer may still answer: the fetch is asked again elsewhere
- * without cancelling the request in flight. */
+/* Bytes arriving on a connection carry every request on it forward: the
+ * peer answers in order, so the last request waits behind the others. */
+static void note_progress(struct mfs_netnode *n, uint64_t now)
+{
+	for (struct conn *c = n->conns; c; c = c->next) {
+		uint64_t got;
+
+		if (!c->ready || !c->in_flight)
+			continue;
+		got = mfs_peer_read_bytes(c->peer);
+		if (got == c->rx_seen)
+			continue;
+		c->rx_seen = got;
+		c->rx_ms = n->rx_ms = now;
+		for (unsigned i = 0; i < c->in_flight; i++) {
+			struct fetch *f = fetch_find(n, c->reqs[i].id);
+			if (f)
+				f->progress_ms = now;
+		}
+	}
+}
+
+/* A peer silent on a request for request_timeout_ms may still answer: the
+ * fetch is asked of another peer too (never of the same one again),
+ * without cancelling the request in flight. Silent, not slow: a request
+ * whose connection is delivering waits its turn. */
 void fetch_tick(struct mfs_netnode *n)
 {
 	uint64_t now;
@@ -244,22 +302,22 @@ void fetch_tick(struct mfs_netnode *n)
 	 * start no later than now (read before the lock, now - started_ms
 	 * wrapped around and the fetch timed out at once). */
 	now = node_now_ms();
+	note_progress(n, now);
 	for (struct fetch *f = n->fetches; f; f = f->next) {
-		if (f->state == FETCH_ASKED && now - f->asked_ms >= n->cfg.request_timeout_ms) {
+		uint64_t heard = f->progress_ms > f->asked_ms ? f->progress_ms : f->asked_ms;
+
+		if (f->state == FETCH_ASKED && now - heard >= n->cfg.request_timeout_ms) {
 			n->stats.timeouts++;
 			f->state = FETCH_QUEUED;
-			f->asks = 0;
-			/* Whoever holds the oldest request for it is avoided next. */
+			/* Whoever holds a request for it is avoided next. */
 			for (struct conn *c = n->conns; c; c = c->next)
-				for (unsigned i = 0; i < c->in_flight; i++)
-					if (memcmp(c->reqs[i].id, f->id, MFS_BLOB_ID_BYTES) == 0) {
-						memcpy(f->avoid, mfs_peer_remote_key(c->peer),
-						       MFS_NOISE_KEY_BYTES);
-						f->has_avoid = 1;
-					}
+				if (conn_asked(c, f->id)) {
+					memcpy(f->avoid, mfs_peer_remote_key(c->peer),
+					       MFS_NOISE_KEY_BYTES);
+					f->has_avoid = 1;
+				}
 		}
-		if ((f->state == FETCH_QUEUED || f->state == FETCH_ASKED) &&
-		    now - f->started_ms >= n->cfg.fetch_timeout_ms)
+		if ((f->state == FETCH_QUEUED || f->state == FETCH_ASKED) && fetch_expired(n, f, now))
 			fail_fetch(f, -ETIMEDOUT);
 	}
 	fetch_pump_locked(n);

@@ -24,6 +24,8 @@
 #include "crypto/secure.h"
 #include "net/hostport.h"
 #include "net/node_int.h"
+#include "net/tcpopt.h"
+#include "net/tcpopt.h"
 
 #define TICK_MS 100u
 #define DEFAULT_MEMORY_BUDGET ((size_t)256 << 20)
@@ -378,7 +380,7 @@ static void dial_now(struct mfs_netnode *n, struct dial *d)
 static int conn_busy(const struct conn *c)
 {
 	return c->in_flight || c->serving || c->want_jobs || c->n_deferred ||
-	       mfs_peer_queued(c->peer) > 0;
+	       mfs_peer_queued(c->peer) > 0 || mfs_peer_kernel_backlog(c->peer) > 0;
 }
 
 static void close_quietly(struct mfs_netnode *n, struct conn *c, const char *why)
@@ -540,6 +542,8 @@ static int start_on_loop(void *arg)
 	n->listening = 1;
 	n->handles++;
 	rc = uv_tcp_bind(&n->listener, (const struct sockaddr *)&sa, 0);
+	if (rc == 0)
+		(void)mfs_tcp_bound_backoff(&n->listener); /* inherited by what it accepts */
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)&n->listener, 128, on_connection);
 	if (rc == 0) {

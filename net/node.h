@@ -11,7 +11,8 @@
  * outstanding per connection (as told in the hello; a peer asking for
  * more is dropped). An accepted connection, once through its handshake
  * (10 s at most), that has nothing in flight either way (no request of
- * ours or its, no WANT being looked up, nothing queued to it) for
+ * ours or its, no WANT being looked up, nothing queued to it, nothing in
+ * the kernel's send queue: on a slow link megabytes sit there) for
  * idle_timeout_ms (60 s) is closed with ERROR BUSY "idle". A newcomer
  * over a limit takes the slot of the accepted connection idle the longest
  * (of its own range, when its range is full), which is closed the same
@@ -49,14 +50,20 @@
  * spread over the ready peers, at most max_requests (the peer's hello) in
  * flight per peer, urgent ones ahead of read-ahead ones; one fetch per blob
  * however many threads want it. A peer that answers NOT_FOUND is not asked
- * for that blob again; one that times out is asked again only after the
- * others; one that sends a blob not matching its id, or anything malformed,
+ * for that blob again; a request whose connection received nothing for
+ * request_timeout_ms is asked of another peer too (never again of the
+ * same one), and that peer is tried last for it; one that sends a blob not
+ * matching its id, or anything malformed,
  * is disconnected and never dialled again by this node. Requests in flight
  * on a connection that drops go to other peers (or to the same one once it
  * is back: dialled peers are redialled with backoff; one the peer closed
  * as idle is redialled only when a fetch finds no connection). A fetch
  * fails with MFS_E_NOTFOUND when every peer known said NOT_FOUND and no
- * connection is pending, or -ETIMEDOUT after fetch_timeout_ms.
+ * connection is pending, or -ETIMEDOUT when no byte came for it for
+ * fetch_timeout_ms, or 20 of them after it began. Silence, not time: bytes
+ * arriving on a connection (counted as read) carry every request on it,
+ * so a slow or lossy link that keeps delivering is waited for. Sockets
+ * bound TCP's retransmission backoff (net/tcpopt.h).
  *
  * Peers come from mfs_node_add_peer (the command line, the volume's memory
  * of earlier peers) and mfs_node_add_learnt_peer (a tracker's answer: no
@@ -100,8 +107,8 @@ struct mfs_node_config {
 	unsigned idle_timeout_ms;      /* an accepted connection idle this long is
 					* closed; 0: 60000 */
 	unsigned max_requests;         /* served at once per connection; 0: 16 */
-	unsigned request_timeout_ms;   /* before asking another peer; 0: 5000 */
-	unsigned fetch_timeout_ms;     /* before a fetch fails; 0: 30000 */
+	unsigned request_timeout_ms;   /* silence before asking another peer; 0: 5000 */
+	unsigned fetch_timeout_ms;     /* silence before a fetch fails; 0: 30000 */
 	size_t memory_budget;          /* bytes for every connection; 0: 256 MiB */
 	/* Every dial goes through this SOCKS5 proxy (borrowed, outlives the
 	 * node); NULL: straight. Incoming connections are not affected. */

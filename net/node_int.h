@@ -94,6 +94,8 @@ struct conn {
 	uint32_t next_rid;
 	uint64_t have[HAVE_SLOTS];    /* id prefixes (0: empty) */
 	unsigned have_count;
+	uint64_t rx_seen;             /* bytes received, at the last tick */
+	uint64_t rx_ms;               /* the last tick that saw bytes arrive */
 
 	/* serve.c: its requests to us */
 	unsigned serving;             /* its requests we are answering */
@@ -116,6 +118,8 @@ struct mfs_netnode {
 	pthread_mutex_t lock;
 	pthread_cond_t quiet;         /* stop: the loop side is finished, no fetch left */
 	struct fetch *fetches;        /* under lock (fetch.c) */
+	uint64_t rx_ms;               /* under lock: the last tick a connection
+				       * carrying our requests saw bytes arrive */
 	int kick_posted;              /* under lock (fetch.c) */
 	int stopping;                 /* under lock */
 	int shut;                     /* mfs_node_shutdown ran (owner's thread) */

@@ -4,10 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "net/dial.h"
+#include "net/tcpopt.h"
 
 #define LEN_BYTES 2u /* the length before each Noise message */
 #define FRAME_MAX (LEN_BYTES + MFS_NOISE_MAX_MSG)
@@ -70,6 +73,7 @@ struct mfs_peer {
 	unsigned writing;      /* blocks at out_head in the uv_write under way */
 	int over_soft;         /* queued passed MFS_PEER_QUEUE_SOFT since drained */
 	uint64_t sent, received;
+	uint64_t read_bytes;   /* from the socket, as they come */
 
 	/* The message being reassembled: its head, then its body. */
 	uint8_t head[MFS_WIRE_HEAD_BYTES];
@@ -729,6 +733,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread == 0)
 		return;
 	p->last_rx = uv_now(s->loop);
+	p->read_bytes += (uint64_t)nread;
 	p->rx_len += (size_t)nread;
 	err = take_frames(p);
 	if (err)
@@ -742,6 +747,7 @@ static int start_io(struct mfs_peer *p)
 	int err;
 
 	p->connected = 1;
+	(void)mfs_tcp_bound_backoff(&p->dial.tcp); /* best effort: see net/tcpopt.h */
 	err = uv_tcp_nodelay(&p->dial.tcp, 1);
 	if (!err)
 		err = uv_read_start((uv_stream_t *)&p->dial.tcp, on_alloc, on_read);
@@ -881,6 +887,17 @@ size_t mfs_peer_queued(const struct mfs_peer *p)
 	return p->queued;
 }
 
+size_t mfs_peer_kernel_backlog(const struct mfs_peer *p)
+{
+	uv_os_fd_t fd;
+	int n = 0;
+
+	if (!p->connected || uv_fileno((const uv_handle_t *)&p->dial.tcp, &fd) != 0 ||
+	    ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0)
+		return 0;
+	return (size_t)n;
+}
+
 size_t mfs_peer_memory(const struct mfs_peer *p)
 {
 	return p->queued + p->body_charged + sizeof *p;
@@ -923,6 +940,11 @@ const char *mfs_peer_dial_why(const struct mfs_peer *p)
 int mfs_peer_is_initiator(const struct mfs_peer *p)
 {
 	return p->initiator;
+}
+
+uint64_t mfs_peer_read_bytes(const struct mfs_peer *p)
+{
+	return p->read_bytes;
 }
 
 void mfs_peer_counters(const struct mfs_peer *p, uint64_t *sent, uint64_t *received)

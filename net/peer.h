@@ -130,6 +130,9 @@ int mfs_peer_accept(struct mfs_peer **out, uv_stream_t *server,
 int mfs_peer_send(struct mfs_peer *p, const struct mfs_wire_msg *m);
 /* Bytes queued and not yet written to the socket. */
 size_t mfs_peer_queued(const struct mfs_peer *p);
+/* Bytes handed to the kernel and not yet acknowledged by the far end (0
+ * when not known): on a slow link, megabytes still on their way. */
+size_t mfs_peer_kernel_backlog(const struct mfs_peer *p);
 /* Everything the connection holds: the queue, the body being received and
  * the receive buffer. */
 size_t mfs_peer_memory(const struct mfs_peer *p);
@@ -159,6 +162,9 @@ const char *mfs_peer_dial_why(const struct mfs_peer *p);
 /* 1 when this side dialled. */
 int mfs_peer_is_initiator(const struct mfs_peer *p);
 
+/* Bytes read from the socket so far, counted as they come (a message
+ * only half received counts its half): how a slow link shows progress. */
+uint64_t mfs_peer_read_bytes(const struct mfs_peer *p);
 /* Traffic counters (plaintext bytes of wire messages), for stats. */
 void mfs_peer_counters(const struct mfs_peer *p, uint64_t *sent, uint64_t *received);
 

@@ -9,6 +9,7 @@ T=$(mktemp -d /var/tmp/mfs-it-XXXXXX)
 MOUNTS=()
 PIDS=()
 UMOUNTS=() # other filesystems mounted in $T (umount once the processes end)
+NETNS=()   # network namespaces the test made (deleted once the processes end)
 cleanup() {
 	for p in "${PIDS[@]}"; do
 		kill "$p" 2>/dev/null || true
@@ -21,6 +22,9 @@ cleanup() {
 	done
 	for m in "${UMOUNTS[@]}"; do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+	done
+	for ns in "${NETNS[@]}"; do
+		ip netns del "$ns" 2>/dev/null || true
 	done
 	rm -rf "$T"
 }

@@ -1,0 +1,32 @@
+/* tcpopt: how every peer-wire TCP socket of this process behaves on a bad
+ * link. Owns nothing; each call is on one socket, on the loop thread.
+ *
+ * A lost retransmission doubles TCP's retransmission timeout, up to two
+ * minutes by default: at 40 % loss a working connection sat silent for
+ * tens of seconds (measured on a veth pair: a 4 MiB send took 1.3 s for its
+ * first MiB and 121 to 195 s in all). Linux 6.15 lets a socket bound that
+ * backoff (TCP_RTO_MAX_MS); the timeout still follows the measured round
+ * trip below the bound (a path slower than the bound sends some segments
+ * twice). And the kernel gives up on a connection after 15 retransmissions
+ * of one segment, which with a bounded backoff comes after some 15 s: at
+ * 40 % loss (each try fails with 64 % odds) that struck a working
+ * connection every few minutes. TCP_USER_TIMEOUT makes it time instead:
+ * 60 s with nothing acknowledged. On a kernel without TCP_RTO_MAX_MS the
+ * call changes nothing (-ENOPROTOOPT): the link then backs off as TCP
+ * does. */
+#ifndef MFS_TCPOPT_H
+#define MFS_TCPOPT_H
+
+#include <uv.h>
+
+/* A lost segment is sent again at least this often. */
+#define MFS_TCP_RTO_MAX_MS 1000
+/* Nothing acknowledged for this long: the connection is dead. */
+#define MFS_TCP_USER_TIMEOUT_MS 60000
+
+/* Sets both on t (a listener's accepted sockets inherit them). 0,
+ * -ENOPROTOOPT when this kernel cannot bound the backoff, or -errno
+ * (-EBADF before t has a socket). */
+int mfs_tcp_bound_backoff(uv_tcp_t *t);
+
+#endif

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# A fetch over a bad link: two network namespaces joined by a veth pair,
+# the seeder (megafs serve) in one, the subscriber (megafs fetch) in the
+# other. This kernel has no netem: nftables drops packets leaving each side
+# at random (numgen), tc's tbf holds each side to a rate. A 4 MiB file
+# arrives cmp-identical at 40 % loss each way, and at 256 kbit/s; the times
+# are reported, not asserted (tools/bench is where speed is measured).
+# What it takes (net/tcpopt.h, net/node.h "Fetching"): TCP's retransmission
+# backoff bounded and its give-up timed, timeouts that count silence
+# instead of time, a blob fetched once for all its segments, and a
+# served connection whose answers are still in the kernel not taken for idle.
+# Needs root (namespaces, nftables, tc).
+source "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || fail "net_lossy.sh makes network namespaces: it needs root"
+for tool in ip nft tc; do
+	command -v "$tool" >/dev/null || fail "$tool is missing (tools/deps.sh installs it)"
+done
+
+# The bound on TCP's backoff needs Linux 6.15 (TCP_RTO_MAX_MS); without it
+# a connection at 40 % loss stalls for minutes and this test says so.
+/usr/bin/python3 -c 'import socket; socket.socket().setsockopt(socket.IPPROTO_TCP, 44, 2000)' \
+	2>/dev/null || fail "this kernel ($(uname -r)) cannot bound TCP's retransmission backoff" \
+	"(TCP_RTO_MAX_MS, Linux 6.15): a 40 % lossy link is out of reach"
+
+SIZE=$((4 * 1024 * 1024))
+PUB="$T/pub"
+MEGAFS_STORE=$PUB megafs init --size 64M --kdf fast >/dev/null 2>&1
+link=$(MEGAFS_STORE=$PUB megafs channel new "Over a bad link")
+random_file "$T/file.bin" "$SIZE"
+MEGAFS_STORE=$PUB mount_channel "$link" "$T/pub-mnt"
+cp "$T/file.bin" "$T/pub-mnt/"
+# Unmounted before any namespace exists: a mount namespace made while a
+# FUSE mount lives holds a copy of it, and the mount could not end.
+MEGAFS_STORE=$PUB megafs umount "$T/pub-mnt"
+MEGAFS_STORE=$PUB megafs channel export "$link" >"$T/manifest.json"
+SUB="$T/sub"
+MEGAFS_STORE=$SUB megafs init --size 64M --kdf fast >/dev/null 2>&1
+MEGAFS_STORE=$SUB megafs channel subscribe "$link" >/dev/null
+MEGAFS_STORE=$SUB megafs channel import "$T/manifest.json" >/dev/null
+
+A=mfsa$$ B=mfsb$$
+NETNS+=("$A" "$B")
+ip netns add "$A"
+ip netns add "$B"
+ip link add "va$$" netns "$A" type veth peer name "vb$$" netns "$B"
+ip -n "$A" addr add 10.231.7.1/24 dev "va$$"
+ip -n "$B" addr add 10.231.7.2/24 dev "vb$$"
+for ns in "$A" "$B"; do
+	ip -n "$ns" link set lo up
+done
+ip -n "$A" link set "va$$" up
+ip -n "$B" link set "vb$$" up
+
+MEGAFS_STORE=$PUB ip netns exec "$A" "$MEGAFS" serve --listen 10.231.7.1:7001 >"$T/serve.out" 2>&1 &
+PIDS+=($!)
+wait_for 10 grep -q serving "$T/serve.out" || fail "megafs serve did not start: $(cat "$T/serve.out")"
+key=$(sed -n 's/.* as node \([0-9a-f]*\)$/\1/p' "$T/serve.out")
+peer="10.231.7.1:7001#$key"
+
+# fetch NAME: the file through the link, in a fresh copy of the subscriber's
+# store; prints the seconds it took.
+fetch() {
+	local start out="$T/$1.bin"
+	rm -rf "$T/sub-$1"
+	cp -a "$SUB" "$T/sub-$1"
+	start=$(date +%s%N)
+	MEGAFS_STORE=$T/sub-$1 timeout 600 ip netns exec "$B" "$MEGAFS" fetch "$link" file.bin \
+		-o "$out" --peer "$peer" 2>"$T/$1.err" ||
+		fail "$1: the fetch failed after $((($(date +%s%N) - start) / 1000000)) ms: $(cat "$T/$1.err")"
+	cmp "$T/file.bin" "$out" || fail "$1: the file fetched differs"
+	echo "$((($(date +%s%N) - start) / 1000000))"
+}
+
+ms=$(fetch clean)
+ok "a clean veth link: 4 MiB cmp-identical in $ms ms"
+
+# 40 % of the packets leaving each side are dropped: about 64 % of the
+# exchanges (a segment and its ACK) fail.
+for side in "$A:va$$" "$B:vb$$"; do
+	ip netns exec "${side%%:*}" nft -f - <<EOF
+table inet lossy {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		oifname "${side##*:}" numgen random mod 100 < 40 drop
+	}
+}
+EOF
+done
+# What the rule drops, measured: 200 datagrams sent, those that arrive counted.
+/usr/bin/python3 - "$A" "$B" <<'EOF' >"$T/loss.txt"
+import subprocess, sys
+receiver = ("import socket\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "s.bind(('10.231.7.2', 7999)); s.settimeout(2); n = 0\n"
+            "print('ready', flush=True)\n"
+            "try:\n"
+            "    while True: s.recv(64); n += 1\n"
+            "except OSError: print(n)\n")
+sender = ("import socket, time\n"
+          "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+          "for i in range(200):\n"
+          "    try: s.sendto(b'x', ('10.231.7.2', 7999))\n"
+          "    except PermissionError: pass  # dropped on the way out: nftables says EPERM\n"
+          "    time.sleep(0.002)\n")
+r = subprocess.Popen(["ip", "netns", "exec", sys.argv[2], "/usr/bin/python3", "-c", receiver],
+                     stdout=subprocess.PIPE, text=True)
+assert r.stdout.readline().strip() == "ready"
+subprocess.run(["ip", "netns", "exec", sys.argv[1], "/usr/bin/python3", "-c", sender], check=True)
+print(200 - int(r.stdout.readline()))
+EOF
+dropped=$(cat "$T/loss.txt")
+[ "$dropped" -ge 50 ] && [ "$dropped" -le 110 ] ||
+	fail "the nftables rule dropped $dropped of 200 datagrams, not about 80"
+ms=$(fetch lossy)
+ok "40 % loss each way ($dropped of 200 datagrams dropped): 4 MiB cmp-identical in $ms ms"
+for ns in "$A" "$B"; do
+	ip netns exec "$ns" nft delete table inet lossy
+done
+
+for side in "$A:va$$" "$B:vb$$"; do
+	tc -n "${side%%:*}" qdisc add dev "${side##*:}" root tbf rate 256kbit burst 4kb latency 400ms
+done
+ms=$(fetch slow)
+kbit=$((SIZE * 8 / ms))
+[ "$kbit" -le 270 ] || fail "the rate limit did not hold: $kbit kbit/s"
+ok "256 kbit/s each way: 4 MiB cmp-identical in $ms ms ($kbit kbit/s of file)"
+finish
