@@ -20,6 +20,8 @@ packages=(
 	aria2
 	# net_socks.sh: two SOCKS5 servers (--proxy)
 	microsocks dante-server
+	# net_lossy.sh: packet loss between two network namespaces (no netem here)
+	nftables
 )
 
 missing=()
