@@ -237,7 +237,12 @@ void mfs_dht_receive(struct mfs_dht *d, const uint8_t *buf, size_t len,
 		if (memcmp(m.id, d->id, MFS_KRPC_ID_BYTES) == 0)
 			return;
 		mfs_dht__answer(d, &m, len, from);
-		heard(d, m.id, from);
+		/* BEP 43: a read-only node (a client behind a NAT, a
+		 * short-lived one) answers no queries; in the table, and in
+		 * the nodes we hand out, it would only make lookups wait for
+		 * its timeouts. */
+		if (!m.read_only)
+			heard(d, m.id, from);
 	} else {
 		on_answer(d, &m, from);
 	}

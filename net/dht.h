@@ -8,7 +8,8 @@
  * (net/dht_store). No answer is more than MFS_DHT_AMPLIFICATION times
  * the size of the query it answers: nodes, then peers, then a value are
  * left out until it fits. A datagram that does not parse is dropped.
- * Nodes that query or answer go into the routing table (net/dht_table);
+ * Nodes that query (unless read-only: BEP 43's "ro") or answer go into
+ * the routing table (net/dht_table);
  * when their bucket is full, its stalest node is pinged (one ping at a
  * time) so that a node that went away makes room. Our queries carry
  * random 4-byte transaction ids; an answer counts only from the address

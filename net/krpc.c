@@ -95,7 +95,7 @@ static int get_mutable(const struct mfs_bnode *d, struct mfs_krpc_msg *m, struct
 
 static int parse_query(struct mfs_krpc_msg *m, const struct mfs_bnode *top, struct why *w)
 {
-	const struct mfs_bnode *a = mfs_benc_dict_get_type(top, "a", MFS_BENC_DICT);
+	const struct mfs_bnode *a = mfs_benc_dict_get_type(top, "a", MFS_BENC_DICT), *ro;
 	int64_t port = 0;
 	int has, rc;
 
@@ -105,6 +105,8 @@ static int parse_query(struct mfs_krpc_msg *m, const struct mfs_bnode *top, stru
 	if (!a)
 		return bad(w, "no dictionary", "a");
 	rc = get_id(a, "id", 1, &m->id, w);
+	ro = mfs_benc_dict_get_type(top, "ro", MFS_BENC_INT);
+	m->read_only = ro && ro->num == 1;
 	for (int i = 1; i < METHODS && rc == 0; i++)
 		if (strlen(method_names[i]) == m->method_name_len &&
 		    memcmp(method_names[i], m->method_name, m->method_name_len) == 0)

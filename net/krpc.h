@@ -6,7 +6,9 @@
  * A parsed message borrows: its pointers lead into the datagram and into
  * the caller's node arena, both of which must outlive it. Keys a message
  * may carry beyond those named here (a client's "v" version, BEP 42's
- * "ip", "ro") are ignored; named ones must have their type and length.
+ * "ip") are ignored; named ones must have their type and length. A
+ * query's "ro" (BEP 43) is read when it is the integer 1 and ignored
+ * otherwise.
  * Responses carry no method: the caller matches them to its query by the
  * transaction id. */
 #ifndef MFS_KRPC_H
@@ -54,6 +56,7 @@ struct mfs_krpc_msg {
 	const uint8_t *info_hash;       /* get_peers, announce_peer: 20 bytes */
 	uint16_t port;                  /* announce_peer */
 	int implied_port;               /* announce_peer: use the source port */
+	int read_only;                  /* BEP 43 "ro": 1: the sender answers no queries */
 	/* Queries and responses. */
 	const uint8_t *token;           /* announce_peer, put; get/get_peers answers */
 	size_t token_len;

@@ -833,7 +833,10 @@ int mfs_swarm_dht_start(struct mfs_swarm_dht **out, const struct mfs_swarm_dht_c
 	rc = (d->ch = calloc(cfg->n_channels ? cfg->n_channels : 1, sizeof *d->ch)) ? 0 : -ENOMEM;
 	if (rc == 0)
 		rc = load_channels(d);
-	if (rc == 0 && (rc = mfs_vtxn_begin(cfg->vol, 0, &t)) == 0) {
+	/* Bootstrap nodes given replace the saved table (megafs(1)): its nodes
+	 * may be of another DHT, or gone, and each would cost a lookup its
+	 * timeouts. The table saved at the end is the one this run builds. */
+	if (rc == 0 && !cfg->n_bootstrap && (rc = mfs_vtxn_begin(cfg->vol, 0, &t)) == 0) {
 		if (mfs_obj_get(t, table_object, sizeof table_object - 1, &d->table, &len) == 0)
 			d->table_len = (size_t)len;
 		mfs_vtxn_abort(t);

@@ -121,4 +121,22 @@ MEGAFS_STORE=$PUB megafs umount "$T/pub-private"
 dht_status "$PUB" publisher put
 cat "$T/publisher-status" "$T/subscriber-status"
 ok "megafs dht status: the saved table's nodes, the pointers put (publisher) and seen (subscriber)"
+
+# --dht-bootstrap replaces the saved table (megafs(1)): a serve bootstrapped
+# from a fifth node that knows no other knows that node alone, although
+# the publisher's volume saved the four above (all still up).
+"$DHT" --timeout-ms 500 serve >"$T/d5.out" 2>&1 &
+PIDS+=($!)
+wait_for 10 grep -q '^port=' "$T/d5.out" || fail "DHT node 5 did not start: $(cat "$T/d5.out")"
+MEGAFS_STORE=$PUB "$MEGAFS" serve --listen 127.0.0.1:0 \
+	--dht-bootstrap "127.0.0.1:$(sed -n 's/^port=//p' "$T/d5.out")" >"$T/serve5.out" 2>&1 &
+SERVE_PID=$!
+PIDS+=("$SERVE_PID")
+wait_for 10 grep -q "DHT: bootstrapped" "$T/serve5.out" ||
+	fail "megafs serve did not bootstrap: $(cat "$T/serve5.out")"
+kill "$SERVE_PID"
+wait "$SERVE_PID" || fail "megafs serve did not exit cleanly: $(cat "$T/serve5.out")"
+grep -q "DHT: bootstrapped, 1 nodes known (1 answered)" "$T/serve5.out" ||
+	fail "megafs serve --dht-bootstrap also used the saved table: $(cat "$T/serve5.out")"
+ok "--dht-bootstrap replaces the volume's saved routing table (serve knew the one node given)"
 finish

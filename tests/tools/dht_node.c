@@ -3,7 +3,7 @@
  * the addresses given (no well-known router is ever contacted), runs one
  * command and prints what it found, one "key=value" a line:
  *
- *   mfs-test-dht [--bind IP:PORT] [--bootstrap IP:PORT]... [--timeout-ms N] COMMAND
+ *   mfs-test-dht [--bind IP:PORT] [--bootstrap IP:PORT]... [--timeout-ms N] [--id HEX] COMMAND
  *
  *   serve                               prints port=N, then answers until killed
  *   put-mutable SEED_HEX SALT TEXT SEQ [CAS]   target=, stored=
@@ -16,9 +16,14 @@
  * TEXT is stored as a bencoded string. The mutable item is signed with the
  * Ed25519 key of SEED by net/dht_item. A got item was checked by the node
  * (target hash, signature) before it is printed. Every command also prints
- * port=, nodes= (after the bootstrap) and queries= (datagrams its lookup
- * sent). Exit 0 when the command succeeded, 1 when it failed (with the
- * reason on stderr), 2 on bad usage, 3 when a get found nothing.
+ * port=, nodes= (after the bootstrap), queries= (datagrams its lookup
+ * sent) and ms= (the lookup's wall time, from its start after the
+ * bootstrap to its result; tools/bench/dht.sh). --id gives the node a
+ * fixed id (40 hex digits): clients run one after another on one port
+ * with one id look like a single node to the network, so none of them
+ * leaves a departed node in its routing tables. Exit 0 when the command
+ * succeeded, 1 when it failed (with the reason on stderr), 2 on bad
+ * usage, 3 when a get found nothing.
  * A test tool, not a megafs command: no megafs command uses the DHT yet. */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -28,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "crypto/mfs_error.h"
 #include "net/dht.h"
@@ -45,6 +51,9 @@ struct job {
 	struct sockaddr_storage boot[MAX_BOOT];
 	size_t n_boot;
 	unsigned timeout_ms;
+	uint8_t id[20];
+	int has_id;
+	uint64_t started_ns; /* the command's lookup, uv_hrtime */
 	struct mfs_loop *loop;
 	struct mfs_dht *node;
 	uint8_t v[MFS_DHT_VALUE_MAX];
@@ -87,7 +96,8 @@ static void on_result(void *arg, const struct mfs_dht_result *r)
 	struct job *j = arg;
 	char ip[INET6_ADDRSTRLEN];
 
-	printf("queries=%zu\nanswered=%zu\n", r->queries, r->answered);
+	printf("queries=%zu\nanswered=%zu\nms=%.3f\n", r->queries, r->answered,
+	       (double)(uv_hrtime() - j->started_ns) / 1e6);
 	if (r->status != 0) {
 		fprintf(stderr, "mfs-test-dht: %s: %s (code %lld)\n", j->cmd,
 			mfs_strerror(r->status), (long long)r->error_code);
@@ -202,6 +212,7 @@ static void on_bootstrapped(void *arg, const struct mfs_dht_result *r)
 		finish(j, 1);
 		return;
 	}
+	j->started_ns = uv_hrtime();
 	rc = start_command(j);
 	if (rc != 0) {
 		fprintf(stderr, "mfs-test-dht: %s: %s\n", j->cmd, mfs_strerror(rc));
@@ -217,7 +228,7 @@ static void close_node(void *arg)
 static int start(void *arg)
 {
 	struct job *j = arg;
-	struct mfs_dht_config cfg = {.timeout_ms = j->timeout_ms};
+	struct mfs_dht_config cfg = {.timeout_ms = j->timeout_ms, .id = j->has_id ? j->id : NULL};
 	int rc;
 
 	if (j->bind.ss_family == AF_INET6)
@@ -243,6 +254,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {{"bind", required_argument, NULL, 'b'},
 					     {"bootstrap", required_argument, NULL, 'B'},
 					     {"timeout-ms", required_argument, NULL, 't'},
+					     {"id", required_argument, NULL, 'i'},
 					     {NULL, 0, NULL, 0}};
 	static struct job j = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 	int c, rc;
@@ -259,6 +271,10 @@ int main(int argc, char **argv)
 		}
 		if (c == 't' && atoi(optarg) > 0) {
 			j.timeout_ms = (unsigned)atoi(optarg);
+			continue;
+		}
+		if (c == 'i' && hex(j.id, sizeof j.id, optarg) == 0) {
+			j.has_id = 1;
 			continue;
 		}
 		goto usage;
@@ -287,7 +303,7 @@ int main(int argc, char **argv)
 	return j.exit_code;
 usage:
 	fprintf(stderr, "usage: mfs-test-dht [--bind IP:PORT] [--bootstrap IP:PORT]... "
-			"[--timeout-ms N] serve|put-mutable SEED_HEX SALT TEXT SEQ [CAS]|"
+			"[--timeout-ms N] [--id HEX] serve|put-mutable SEED_HEX SALT TEXT SEQ [CAS]|"
 			"get-mutable PK_HEX SALT|put-immutable TEXT|get-immutable TARGET_HEX|"
 			"announce INFOHASH_HEX PORT|get-peers INFOHASH_HEX\n");
 	return 2;

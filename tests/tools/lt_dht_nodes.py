@@ -19,7 +19,14 @@ answering commands read from stdin, one a line, with one JSON line each:
 hash and the signature of what it returns, and itself never reads its own
 storage). TEXT travels as a bencoded string (one word: commands split at spaces).
 
-    /usr/bin/python3 lt_dht_nodes.py N SEED_HEX SALT IMMUTABLE_TEXT MUTABLE_TEXT
+    /usr/bin/python3 lt_dht_nodes.py [--mesh] N SEED_HEX SALT IMMUTABLE_TEXT MUTABLE_TEXT
+
+Without --mesh each node has the others as its bootstrap routers, and
+libtorrent never puts a router into its routing table: the nodes answer
+with no nodes, and a lookup reaches only the nodes it starts from (enough
+for 3 nodes). With --mesh they have no routers and learn each other with
+add_dht_node: their routing tables fill and lookups walk the DHT as on the
+Internet (tools/bench/dht.sh).
 
 Prints one JSON line on stdout once both puts are done (or failed):
 {"ports": [...], "immutable_target": hex, "mutable_target": hex, "pk": hex,
@@ -27,7 +34,8 @@ Prints one JSON line on stdout once both puts are done (or failed):
 with the Ed25519 key of SEED (libtorrent wants the 64-byte expanded secret
 key: SHA-512 of the seed, clamped; the public key comes from
 python3-cryptography). Settings as /work/shared/TOOLS.md says they work on
-loopback."""
+loopback, and no per-IP rate limit (tools/bench/dht.sh runs up to 100 of
+these nodes)."""
 import hashlib
 import json
 import select
@@ -69,34 +77,46 @@ def keys(seed):
     return bytes(h), pk
 
 
-def session(port, others):
-    s = lt.session({
+def session(port, others, routers=True, extra=None):
+    """A session on 127.0.0.1:port that knows the nodes on ports others
+    (as its bootstrap routers too, unless routers is False), with the
+    settings in extra on top (from the start: the DHT starts at once)."""
+    settings = {
         "listen_interfaces": "127.0.0.1:%d" % port,
         "enable_dht": True,
         "enable_lsd": False,
         "enable_upnp": False,
         "enable_natpmp": False,
-        "dht_bootstrap_nodes": ",".join("127.0.0.1:%d" % p for p in others),
+        "dht_bootstrap_nodes": ",".join("127.0.0.1:%d" % p for p in others) if routers else "",
         "dht_restrict_routing_ips": False,
         "dht_restrict_search_ips": False,
         "dht_enforce_node_id": False,
+        # Every node is on 127.0.0.1: libtorrent's per-IP rate limit (5
+        # packets a second) would block the others for 5 minutes once there
+        # are more than a few, and its 8,000 bytes/s upload limit would
+        # slow the answers to a crawl.
+        "dht_block_ratelimit": 1000000,
+        "dht_upload_rate_limit": 100000000,
         "alert_mask": lt.alert.category_t.dht_notification | lt.alert.category_t.error_notification
         | lt.alert.category_t.dht_operation_notification,
-    })
+    }
+    settings.update(extra or {})
+    s = lt.session(settings)
     for p in others:
         s.add_dht_node(("127.0.0.1", p))
     return s
 
 
 def main():
-    n, seed_hex, salt, imm_text, mut_text = sys.argv[1:6]
+    mesh = sys.argv[1] == "--mesh"
+    n, seed_hex, salt, imm_text, mut_text = sys.argv[1 + mesh:6 + mesh]
     n = int(n)
     seed = bytes.fromhex(seed_hex)
     salt = salt.encode()
     sk64, pk = keys(seed)
 
     ports = [free_port() for _ in range(n)]
-    sessions = [session(p, [q for q in ports if q != p]) for p in ports]
+    sessions = [session(p, [q for q in ports if q != p], not mesh) for p in ports]
     time.sleep(3)
     for s in sessions:  # nodes learnt again after start, as TOOLS.md advises
         for p in ports:

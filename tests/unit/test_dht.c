@@ -1,6 +1,7 @@
 /* net/dht: the node. Its answers are checked datagram by datagram (no
  * socket: mfs_dht_receive in, the `sent` hook out, a clock the test
- * moves): write tokens bound to the asker's address, expiry after two
+ * moves): read-only nodes (BEP 43) left out of the routing table,
+ * write tokens bound to the asker's address, expiry after two
  * hours, malformed datagrams dropped, no answer more than
  * MFS_DHT_AMPLIFICATION times its query. Its lookups run on a network of
  * 20 nodes over UDP on 127.0.0.1 in this process: find_node finds the true
@@ -229,6 +230,27 @@ Test(dht, malformed_datagrams_are_dropped_and_the_node_still_answers)
 	cr_assert_eq(send_raw(&p, (const uint8_t *)foo, strlen(foo), &a), 1);
 	cr_assert_eq(p.r.kind, 'e');
 	cr_assert_eq(p.r.error_code, 204);
+	probe_stop(&p);
+}
+
+Test(dht, a_read_only_node_is_answered_but_not_put_in_the_routing_table)
+{
+	static struct probe p;
+	static const char ro_ping[] =
+		"d1:ad2:id20:01234567890123456789e1:q4:ping2:roi1e1:t1:a1:y1:qe";
+	static const char ro_other[] = /* "ro": 2 is not BEP 43's: an ordinary node */
+		"d1:ad2:id20:abcdefghijabcdefghije1:q4:ping2:roi2e1:t1:a1:y1:qe";
+	struct sockaddr_storage a = addr4("192.0.2.1", 6881), b = addr4("192.0.2.2", 6881);
+	struct mfs_dht_stats st;
+
+	probe_start(&p, NULL);
+	cr_assert_eq(send_raw(&p, (const uint8_t *)ro_ping, strlen(ro_ping), &a), 1);
+	cr_assert_eq(p.r.kind, 'r', "a read-only node's query is answered");
+	mfs_dht_stats(p.d, &st);
+	cr_assert_eq(st.nodes, 0, "a read-only node is not in the table");
+	cr_assert_eq(send_raw(&p, (const uint8_t *)ro_other, strlen(ro_other), &b), 1);
+	mfs_dht_stats(p.d, &st);
+	cr_assert_eq(st.nodes, 1, "a node that did not say ro 1 is");
 	probe_stop(&p);
 }
 

@@ -11,10 +11,12 @@
 
 # stat_fields PID: /proc/PID/stat from field 3 (the state) on, in F[];
 # F[19] is the start time (clock ticks since boot), which tells a PID we
-# started from a later process given the same number.
+# started from a later process given the same number. (Not $(<FILE): under
+# set -e, bash 5.2 ends the whole script when FILE cannot be opened, as
+# when PID has exited and been reaped, even in an if's condition.)
 stat_fields() {
 	local s
-	{ s=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
+	s=$(cat -- "/proc/$1/stat" 2>/dev/null) || return 1
 	read -ra F <<<"${s##*) }"
 }
 
