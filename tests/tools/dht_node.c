@@ -24,7 +24,8 @@
  * leaves a departed node in its routing tables. Exit 0 when the command
  * succeeded, 1 when it failed (with the reason on stderr), 2 on bad
  * usage, 3 when a get found nothing.
- * A test tool, not a megafs command: no megafs command uses the DHT yet. */
+ * A test tool, not a megafs command (megafs mount/serve/fetch --dht run the
+ * same node inside the swarm: net/swarm_dht). */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <pthread.h>
