@@ -280,7 +280,7 @@ static void note_progress(struct mfs_netnode *n, uint64_t now)
 		if (got == c->rx_seen)
 			continue;
 		c->rx_seen = got;
-		c->rx_ms = n->rx_ms = now;
+		n->rx_ms = now;
 		for (unsigned i = 0; i < c->in_flight; i++) {
 			struct fetch *f = fetch_find(n, c->reqs[i].id);
 			if (f)

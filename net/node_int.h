@@ -95,7 +95,6 @@ struct conn {
 	uint64_t have[HAVE_SLOTS];    /* id prefixes (0: empty) */
 	unsigned have_count;
 	uint64_t rx_seen;             /* bytes received, at the last tick */
-	uint64_t rx_ms;               /* the last tick that saw bytes arrive */
 
 	/* serve.c: its requests to us */
 	unsigned serving;             /* its requests we are answering */
