@@ -107,6 +107,11 @@ MEGAFS_STORE=$PUB "$MEGAFS" serve --listen 127.0.0.1:0 "${BOOT[@]}" "$pub_link" 
 SERVE_PID=$!
 PIDS+=("$SERVE_PID")
 wait_for 10 grep -q "serving" "$T/serve.out" || fail "megafs serve did not start: $(cat "$T/serve.out")"
+# Its announce begins with the put (on_bootstrapped) and takes as many
+# round trips: a fetch that looked before either would find only the
+# mounts' old announcements (failed once in a loaded CI run).
+wait_for 30 grep -q "DHT: put the pointer" "$T/serve.out" ||
+	fail "megafs serve --dht put no pointer: $(cat "$T/serve.out")"
 FOURTH="$T/fourth-store"
 MEGAFS_STORE=$FOURTH megafs init --size 100M --kdf fast >/dev/null 2>&1
 MEGAFS_STORE=$FOURTH megafs fetch "$pub_link" public-first.bin -o "$T/fetched.bin" "${BOOT[@]}" ||
