@@ -25,7 +25,6 @@
 #include "net/hostport.h"
 #include "net/node_int.h"
 #include "net/tcpopt.h"
-#include "net/tcpopt.h"
 
 #define TICK_MS 100u
 #define DEFAULT_MEMORY_BUDGET ((size_t)256 << 20)
