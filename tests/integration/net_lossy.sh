@@ -18,10 +18,11 @@ for tool in ip nft tc; do
 done
 
 # The bound on TCP's backoff needs Linux 6.15 (TCP_RTO_MAX_MS); without it
-# a connection at 40 % loss stalls for minutes and this test says so.
-/usr/bin/python3 -c 'import socket; socket.socket().setsockopt(socket.IPPROTO_TCP, 44, 2000)' \
-	2>/dev/null || fail "this kernel ($(uname -r)) cannot bound TCP's retransmission backoff" \
-	"(TCP_RTO_MAX_MS, Linux 6.15): a 40 % lossy link is out of reach"
+# a connection at 40 % loss stalls for minutes (megafs then backs off as
+# TCP does), and the lossy part is left out, saying why.
+bounded=1
+/usr/bin/python3 -c 'import socket; socket.socket().setsockopt(socket.IPPROTO_TCP, 44, 1000)' \
+	2>/dev/null || bounded=0
 
 SIZE=$((4 * 1024 * 1024))
 PUB="$T/pub"
@@ -77,46 +78,54 @@ ok "a clean veth link: 4 MiB cmp-identical in $ms ms"
 
 # 40 % of the packets leaving each side are dropped: about 64 % of the
 # exchanges (a segment and its ACK) fail.
-for side in "$A:va$$" "$B:vb$$"; do
-	ip netns exec "${side%%:*}" nft -f - <<EOF
-table inet lossy {
-	chain out {
-		type filter hook output priority 0; policy accept;
-		oifname "${side##*:}" numgen random mod 100 < 40 drop
+lossy() {
+	for side in "$A:va$$" "$B:vb$$"; do
+		ip netns exec "${side%%:*}" nft -f - <<-EOF
+	table inet lossy {
+		chain out {
+			type filter hook output priority 0; policy accept;
+			oifname "${side##*:}" numgen random mod 100 < 40 drop
+		}
 	}
+	EOF
+	done
+	# What the rule drops, measured: 200 datagrams sent, those that arrive counted.
+	/usr/bin/python3 - "$A" "$B" <<-'EOF' >"$T/loss.txt"
+	import subprocess, sys
+	receiver = ("import socket\n"
+	            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+	            "s.bind(('10.231.7.2', 7999)); s.settimeout(2); n = 0\n"
+	            "print('ready', flush=True)\n"
+	            "try:\n"
+	            "    while True: s.recv(64); n += 1\n"
+	            "except OSError: print(n)\n")
+	sender = ("import socket, time\n"
+	          "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+	          "for i in range(200):\n"
+	          "    try: s.sendto(b'x', ('10.231.7.2', 7999))\n"
+	          "    except PermissionError: pass  # dropped on the way out: nftables says EPERM\n"
+	          "    time.sleep(0.002)\n")
+	r = subprocess.Popen(["ip", "netns", "exec", sys.argv[2], "/usr/bin/python3", "-c", receiver],
+	                     stdout=subprocess.PIPE, text=True)
+	assert r.stdout.readline().strip() == "ready"
+	subprocess.run(["ip", "netns", "exec", sys.argv[1], "/usr/bin/python3", "-c", sender], check=True)
+	print(200 - int(r.stdout.readline()))
+	EOF
+	dropped=$(cat "$T/loss.txt")
+	[ "$dropped" -ge 50 ] && [ "$dropped" -le 110 ] ||
+		fail "the nftables rule dropped $dropped of 200 datagrams, not about 80"
+	ms=$(fetch lossy)
+	ok "40 % loss each way ($dropped of 200 datagrams dropped): 4 MiB cmp-identical in $ms ms"
+	for ns in "$A" "$B"; do
+		ip netns exec "$ns" nft delete table inet lossy
+	done
 }
-EOF
-done
-# What the rule drops, measured: 200 datagrams sent, those that arrive counted.
-/usr/bin/python3 - "$A" "$B" <<'EOF' >"$T/loss.txt"
-import subprocess, sys
-receiver = ("import socket\n"
-            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-            "s.bind(('10.231.7.2', 7999)); s.settimeout(2); n = 0\n"
-            "print('ready', flush=True)\n"
-            "try:\n"
-            "    while True: s.recv(64); n += 1\n"
-            "except OSError: print(n)\n")
-sender = ("import socket, time\n"
-          "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-          "for i in range(200):\n"
-          "    try: s.sendto(b'x', ('10.231.7.2', 7999))\n"
-          "    except PermissionError: pass  # dropped on the way out: nftables says EPERM\n"
-          "    time.sleep(0.002)\n")
-r = subprocess.Popen(["ip", "netns", "exec", sys.argv[2], "/usr/bin/python3", "-c", receiver],
-                     stdout=subprocess.PIPE, text=True)
-assert r.stdout.readline().strip() == "ready"
-subprocess.run(["ip", "netns", "exec", sys.argv[1], "/usr/bin/python3", "-c", sender], check=True)
-print(200 - int(r.stdout.readline()))
-EOF
-dropped=$(cat "$T/loss.txt")
-[ "$dropped" -ge 50 ] && [ "$dropped" -le 110 ] ||
-	fail "the nftables rule dropped $dropped of 200 datagrams, not about 80"
-ms=$(fetch lossy)
-ok "40 % loss each way ($dropped of 200 datagrams dropped): 4 MiB cmp-identical in $ms ms"
-for ns in "$A" "$B"; do
-	ip netns exec "$ns" nft delete table inet lossy
-done
+if [ "$bounded" = 1 ]; then
+	lossy
+else
+	echo "   not run: 40 % loss, as this kernel ($(uname -r)) cannot bound TCP's" \
+		"retransmission backoff (TCP_RTO_MAX_MS, Linux 6.15)"
+fi
 
 for side in "$A:va$$" "$B:vb$$"; do
 	tc -n "${side%%:*}" qdisc add dev "${side##*:}" root tbf rate 256kbit burst 4kb latency 400ms
