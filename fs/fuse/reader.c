@@ -94,8 +94,10 @@ struct mfs_rfile {
 /* ---- where blobs come from ---- */
 
 /* A whole blob: session cache, volume, then the fetcher (checked, cached). */
+/* The whole blob: from the session cache, the volume, else the peers
+ * (then *fetched is 1, when fetched is not NULL). */
 static int blob_get(struct mfs_reader *r, const uint8_t *id, int urgent, uint8_t **blob,
-		    size_t *len)
+		    size_t *len, int *fetched)
 {
 	uint8_t actual[MFS_BLOB_ID_BYTES];
 	struct mfs_vtxn *t;
@@ -116,6 +118,8 @@ static int blob_get(struct mfs_reader *r, const uint8_t *id, int urgent, uint8_t
 	rc = r->fetcher.fetch(r->fetcher.ctx, id, urgent, blob, len);
 	if (rc != 0)
 		return rc;
+	if (fetched)
+		*fetched = 1;
 	if (!r->fetcher.verifies)
 		mfs_blob_id(actual, *blob, *len);
 	if (!r->fetcher.verifies && !mfs_memeq(actual, id, sizeof actual)) {
@@ -131,7 +135,7 @@ static int blob_get(struct mfs_reader *r, const uint8_t *id, int urgent, uint8_t
 static int source_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 		      size_t *len)
 {
-	return blob_get(ctx, id, 1, blob, len);
+	return blob_get(ctx, id, 1, blob, len, NULL);
 }
 
 static void cache_other_segments(struct mfs_reader *r, const struct mfs_chunk_ref *ref,
@@ -139,14 +143,14 @@ static void cache_other_segments(struct mfs_reader *r, const struct mfs_chunk_re
 
 /* The sealed bytes of segment index: from the volume without reading the
  * rest of the blob when it is there, else out of the whole blob (whose
- * other segments then go to the cache too). */
+ * other segments then go to the cache too, when it came from the peers). */
 static int sealed_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref, uint32_t index,
 			  size_t blob_off, size_t sealed_len, uint8_t *out)
 {
 	size_t blob_len = mfs_blob_len(mfs_chunk_padded_len(ref->length)), got;
 	uint8_t *blob = NULL;
 	struct mfs_vtxn *t;
-	int rc = MFS_E_NOTFOUND;
+	int rc = MFS_E_NOTFOUND, fetched = 0;
 
 	if (!r->cache || !mfs_session_cache_has(r->cache, ref->id)) {
 		rc = mfs_vtxn_begin(r->vol, 0, &t);
@@ -157,13 +161,16 @@ static int sealed_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref,
 		if (rc != MFS_E_NOTFOUND)
 			return rc;
 	}
-	rc = blob_get(r, ref->id, 1, &blob, &got);
+	rc = blob_get(r, ref->id, 1, &blob, &got, &fetched);
 	if (rc == 0 && (got != blob_len || blob_off + sealed_len > got))
 		rc = MFS_E_CORRUPT;
-	if (rc == 0) {
+	if (rc == 0)
 		memcpy(out, blob + blob_off, sealed_len);
+	/* Only what crossed the network: a blob in the session cache is read
+	 * again at the cost of a lookup, and decrypting its other segments
+	 * would make each random read decrypt the whole chunk. */
+	if (rc == 0 && fetched)
 		cache_other_segments(r, ref, blob, index);
-	}
 	free(blob);
 	return rc;
 }
@@ -706,7 +713,7 @@ static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk
 		missing = hash_find(r, ref.id, i) == NULL;
 		pthread_mutex_unlock(&r->lock);
 	}
-	if (missing && blob_get(r, ref.id, urgent, &blob, &blob_len) == 0 &&
+	if (missing && blob_get(r, ref.id, urgent, &blob, &blob_len, NULL) == 0 &&
 	    blob_len == mfs_blob_len(padded)) {
 		cache_other_segments(r, &ref, blob, UINT32_MAX);
 		pthread_mutex_lock(&r->lock);
