@@ -31,6 +31,8 @@ struct memory_source {
 	int corrupt;        /* serve every blob with one byte flipped */
 	size_t count;       /* serve blobs [0, count) */
 	uint64_t has_calls; /* lookups for WANTs (atomic) */
+	uint64_t get_calls; /* lookups for REQUESTs (atomic) */
+	unsigned delay_ms;  /* each lookup takes this long first */
 };
 
 static int memory_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
@@ -38,6 +40,9 @@ static int memory_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uin
 {
 	struct memory_source *m = ctx;
 
+	__atomic_add_fetch(&m->get_calls, 1, __ATOMIC_RELAXED);
+	if (m->delay_ms)
+		usleep(m->delay_ms * 1000u);
 	for (size_t i = 0; i < m->count; i++)
 		if (memcmp(ids[i], id, MFS_BLOB_ID_BYTES) == 0) {
 			*blob = malloc(BLOB_BYTES);
@@ -271,6 +276,27 @@ Test(node, a_seeder_that_dies_midway_is_replaced)
 	}
 	stop_node(&leech);
 	stop_node(&b);
+}
+
+/* A peer silent past the request timeout (its lookup takes 5 s, the
+ * timeout is 2 s) is not asked again for the same blob: it answers in
+ * order, and a second copy would only double what the first waits behind.
+ * With no other peer, the fetch waits for it (the fetch timeout counts
+ * silence: 30 s). */
+Test(node, a_silent_peer_is_not_asked_twice_for_one_blob)
+{
+	struct running seed, leech;
+
+	run_node(&seed, 1, 0, 1, 0);
+	seed.src.delay_ms = 5000;
+	run_node(&leech, 0, 0, 0, 0);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, seed.addr), 0);
+	fetch_ok(&leech, 0);
+	cr_assert_eq(__atomic_load_n(&seed.src.get_calls, __ATOMIC_RELAXED), 1,
+		     "the seeder was asked %llu times",
+		     (unsigned long long)__atomic_load_n(&seed.src.get_calls, __ATOMIC_RELAXED));
+	stop_node(&leech);
+	stop_node(&seed);
 }
 
 Test(node, one_blob_wanted_by_many_threads_is_fetched_once)
