@@ -60,6 +60,49 @@ void mfs_blob_id(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *data, size
 		blob_id_sodium(id, data, len);
 }
 
+size_t mfs_blob_leaf_count(size_t len)
+{
+	return len == 0 ? 1 : (len - 1) / MFS_BLOB_LEAF_BYTES + 1;
+}
+
+size_t mfs_blob_leaf_len(size_t len, size_t i)
+{
+	size_t off = i * MFS_BLOB_LEAF_BYTES;
+
+	if (off >= len)
+		return 0;
+	return len - off < MFS_BLOB_LEAF_BYTES ? len - off : MFS_BLOB_LEAF_BYTES;
+}
+
+/* SHA-256(tag || data), through EVP, else libsodium. */
+static void tagged_sha256(uint8_t out[static 32], uint8_t tag, const uint8_t *data, size_t len)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	crypto_hash_sha256_state st;
+	int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+		 EVP_DigestUpdate(c, &tag, 1) == 1 && EVP_DigestUpdate(c, data, len) == 1 &&
+		 EVP_DigestFinal_ex(c, out, NULL) == 1;
+
+	EVP_MD_CTX_free(c);
+	if (ok)
+		return;
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, &tag, 1);
+	crypto_hash_sha256_update(&st, data, len);
+	crypto_hash_sha256_final(&st, out);
+}
+
+void mfs_blob_leaf(uint8_t leaf[static MFS_BLOB_ID_BYTES], const uint8_t *piece, size_t len)
+{
+	tagged_sha256(leaf, LEAF_TAG, piece, len);
+}
+
+void mfs_blob_id_of_leaves(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *leaves,
+			   size_t n)
+{
+	tagged_sha256(id, LIST_TAG, leaves, n * MFS_BLOB_ID_BYTES);
+}
+
 void mfs_hash32(uint8_t out[static 32], const void *data, size_t len)
 {
 	crypto_generichash(out, 32, data, len, NULL, 0);

@@ -22,6 +22,17 @@
  * piece i), the pieces data cut every MFS_BLOB_LEAF_BYTES (the last may be
  * shorter; no bytes are one empty piece). Defined for any data. */
 void mfs_blob_id(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *data, size_t len);
+/* The pieces (leaves) of a blob of len bytes: ceil(len / MFS_BLOB_LEAF_BYTES),
+ * 1 for no bytes. */
+size_t mfs_blob_leaf_count(size_t len);
+/* Bytes in piece i of a blob of len bytes (i < mfs_blob_leaf_count(len)). */
+size_t mfs_blob_leaf_len(size_t len, size_t i);
+/* leaf = SHA-256(0x00 || piece): a piece checked on its own. */
+void mfs_blob_leaf(uint8_t leaf[static MFS_BLOB_ID_BYTES], const uint8_t *piece, size_t len);
+/* id = SHA-256(0x01 || leaves), n leaves of MFS_BLOB_ID_BYTES each: the
+ * leaves a peer sends are checked against the id they claim. */
+void mfs_blob_id_of_leaves(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *leaves,
+			   size_t n);
 
 /* out = SHA-1(part1 || part2) (part2 may be NULL), through OpenSSL's EVP:
  * only where another protocol fixes it (BEP 44's DHT targets); no format of

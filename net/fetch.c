@@ -31,9 +31,7 @@
 enum fetch_state {
 	FETCH_QUEUED,     /* waiting for a peer to ask */
 	FETCH_ASKED,      /* asked; answer pending */
-	FETCH_LANDED,     /* bytes arrived, not yet checked */
-	FETCH_CHECKING,   /* a waiter is hashing them */
-	FETCH_OK,
+	FETCH_OK,         /* every segment arrived and matched its leaf */
 	FETCH_FAILED,
 };
 
@@ -44,7 +42,14 @@ struct fetch {
 	int urgent;
 	enum fetch_state state;
 	int result;                       /* FETCH_FAILED */
-	uint8_t *blob;                    /* FETCH_LANDED, FETCH_CHECKING, FETCH_OK */
+	/* From the first answer's head on: its leaves (checked against the
+	 * id), room for every segment, and which have arrived (checked each
+	 * against its leaf). len is known once the last segment came. */
+	uint8_t *leaves;
+	size_t n_leaves;
+	uint8_t *blob;
+	uint8_t *got;
+	size_t n_got;
 	size_t len;
 	unsigned waiters;
 	pthread_cond_t changed;
@@ -54,10 +59,9 @@ struct fetch {
 					   * room, on any carrying our requests) */
 	unsigned asks;                    /* requests in flight for it */
 	int wanted;                       /* WANT sent for it */
-	uint8_t served_by[MFS_NOISE_KEY_BYTES];
 	uint8_t avoid[MFS_NOISE_KEY_BYTES]; /* a peer that timed out on it */
 	int has_avoid;
-	uint8_t tried[MAX_TRIED][MFS_NOISE_KEY_BYTES]; /* said NOT_FOUND */
+	uint8_t tried[MAX_TRIED][MFS_NOISE_KEY_BYTES]; /* said NOT_FOUND, or lied */
 	unsigned n_tried;
 };
 
@@ -75,6 +79,22 @@ static int tried(const struct fetch *f, const uint8_t *pk)
 		if (memcmp(f->tried[i], pk, MFS_NOISE_KEY_BYTES) == 0)
 			return 1;
 	return 0;
+}
+
+static void note_tried(struct fetch *f, const uint8_t *pk)
+{
+	if (!tried(f, pk) && f->n_tried < MAX_TRIED)
+		memcpy(f->tried[f->n_tried++], pk, MFS_NOISE_KEY_BYTES);
+}
+
+/* The segment to ask from: the first not yet arrived. */
+static uint32_t first_missing(const struct fetch *f)
+{
+	size_t i = 0;
+
+	while (f->got && i < f->n_leaves && f->got[i])
+		i++;
+	return (uint32_t)i;
 }
 
 static void fail_fetch(struct fetch *f, int err)
@@ -159,7 +179,8 @@ static struct conn *pick(struct mfs_netnode *n, const struct fetch *f, int *any_
 /* 0, or the error of mfs_peer_send (f stays queued). */
 static int ask(struct conn *c, struct fetch *f)
 {
-	struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = ++c->next_rid};
+	struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = ++c->next_rid,
+				 .segment = first_missing(f)};
 	struct req *r;
 	int rc;
 
@@ -167,7 +188,7 @@ static int ask(struct conn *c, struct fetch *f)
 	if ((rc = mfs_peer_send(c->peer, &m)) != 0)
 		return rc;
 	r = &c->reqs[c->in_flight++];
-	r->rid = m.request_id;
+	*r = (struct req){.rid = m.request_id, .segment = m.segment};
 	memcpy(r->id, f->id, sizeof r->id);
 	f->state = FETCH_ASKED;
 	f->asks++;
@@ -342,49 +363,149 @@ void fetch_fail_all(struct mfs_netnode *n, int err)
 
 /* ---- answers to our requests (loop thread) ---- */
 
-/* Removes our request rid from c; 0, or -ENOENT when we never asked it. */
-static int take_request(struct conn *c, uint32_t rid, const uint8_t *id)
+static struct req *find_request(struct conn *c, uint32_t rid)
 {
 	for (unsigned i = 0; i < c->in_flight; i++)
-		if (c->reqs[i].rid == rid) {
-			if (memcmp(c->reqs[i].id, id, MFS_BLOB_ID_BYTES) != 0)
-				return -ENOENT;
-			c->reqs[i] = c->reqs[--c->in_flight];
-			return 0;
+		if (c->reqs[i].rid == rid)
+			return &c->reqs[i];
+	return NULL;
+}
+
+/* Our request r on c has ended (answered whole, NOT_FOUND, or a lie): it
+ * leaves c, and its fetch, if still waiting, is asked again when nothing
+ * else is in flight for it. Lock held. */
+static void request_ended(struct mfs_netnode *n, struct conn *c, struct req *r)
+{
+	struct fetch *f = fetch_find(n, r->id);
+
+	*r = c->reqs[--c->in_flight];
+	if (f && f->asks > 0 && --f->asks == 0 && f->state == FETCH_ASKED)
+		f->state = FETCH_QUEUED;
+}
+
+/* The peer sent what does not match the blob id (leaves or a segment): it
+ * is never asked for this blob again, and banned and cut off (node.c). */
+static void lied(struct mfs_netnode *n, struct conn *c, struct req *r, struct fetch *f)
+{
+	const uint8_t *pk = mfs_peer_remote_key(c->peer);
+
+	n->stats.bad_blobs++;
+	if (f)
+		note_tried(f, pk);
+	node_report_bad(n, pk);
+	request_ended(n, c, r);
+	mfs_peer_close(c->peer, MFS_E_CORRUPT, MFS_WIRE_ERR_PROTOCOL,
+		       "a blob that does not match its id");
+}
+
+/* 1 while f still wants bytes. */
+static int fetch_waiting(const struct fetch *f)
+{
+	return f && (f->state == FETCH_QUEUED || f->state == FETCH_ASKED);
+}
+
+/* The answer's head: its leaves, checked against the id, give the fetch
+ * room for every segment. Lock held. */
+static void answer_head(struct mfs_netnode *n, struct conn *c, struct req *r,
+			const struct mfs_wire_msg *m, int leaves_match)
+{
+	struct fetch *f = fetch_find(n, r->id);
+	size_t count = m->len / MFS_BLOB_ID_BYTES;
+
+	if (!leaves_match) {
+		lied(n, c, r, f);
+		return;
+	}
+	r->answered = 1;
+	r->blob_len = m->blob_len;
+	r->next_segment = m->segment;
+	if (!fetch_waiting(f) || f->leaves)
+		return; /* equal leaves: the id fixes them */
+	f->leaves = malloc(m->len);
+	f->blob = malloc(count * MFS_BLOB_LEAF_BYTES);
+	f->got = calloc(count, 1);
+	if (!f->leaves || !f->blob || !f->got) {
+		free(f->leaves);
+		free(f->blob);
+		free(f->got);
+		f->leaves = f->blob = f->got = NULL;
+		fail_fetch(f, -ENOMEM);
+		return;
+	}
+	memcpy(f->leaves, m->data, m->len);
+	f->n_leaves = count;
+}
+
+/* A segment, hashed (leaf) by the caller outside the lock. Lock held. */
+static void answer_segment(struct mfs_netnode *n, struct conn *c, struct req *r,
+			   const struct mfs_wire_msg *m, const uint8_t *leaf)
+{
+	struct fetch *f = fetch_find(n, r->id);
+	const size_t i = m->segment;
+	const int last_of_request = ++r->next_segment == mfs_blob_leaf_count(r->blob_len);
+
+	if (fetch_waiting(f) && f->leaves) {
+		if (!mfs_memeq(leaf, f->leaves + i * MFS_BLOB_ID_BYTES, MFS_BLOB_ID_BYTES)) {
+			lied(n, c, r, f);
+			return;
 		}
-	return -ENOENT;
+		if (!f->got[i]) {
+			memcpy(f->blob + i * MFS_BLOB_LEAF_BYTES, m->data, m->len);
+			f->got[i] = 1;
+			if (i == f->n_leaves - 1)
+				f->len = i * MFS_BLOB_LEAF_BYTES + m->len;
+			if (++f->n_got == f->n_leaves) {
+				f->state = FETCH_OK;
+				n->stats.blobs_fetched++;
+				n->stats.bytes_fetched += f->len;
+				pthread_cond_broadcast(&f->changed);
+			}
+		}
+	}
+	if (last_of_request)
+		request_ended(n, c, r);
 }
 
 void fetch_answer(struct conn *c, const struct mfs_wire_msg *m)
 {
 	struct mfs_netnode *n = c->node;
-	const uint8_t *pk = mfs_peer_remote_key(c->peer);
-	struct fetch *f;
+	struct req *r = find_request(c, m->request_id);
+	uint8_t hash[MFS_BLOB_ID_BYTES];
+	const char *wrong = NULL;
 
-	if (take_request(c, m->request_id, m->blob_id) != 0) {
-		mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_PROTOCOL,
-			       "an answer to no request");
+	/* Each answer in its turn: a head once, for the blob and from the
+	 * segment asked; then each segment in order, of the length the head's
+	 * blob length gives it. */
+	if (!r)
+		wrong = "an answer to no request";
+	else if (m->type != MFS_WIRE_SEGMENT &&
+		 (r->answered || memcmp(r->id, m->blob_id, MFS_BLOB_ID_BYTES) != 0))
+		wrong = "an answer to no request";
+	else if (m->type == MFS_WIRE_RESPONSE && m->segment != r->segment)
+		wrong = "an answer from another segment than asked";
+	else if (m->type == MFS_WIRE_SEGMENT &&
+		 (!r->answered || m->segment != r->next_segment ||
+		  m->len != mfs_blob_leaf_len(r->blob_len, m->segment)))
+		wrong = "a segment out of turn";
+	if (wrong) {
+		mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_PROTOCOL, wrong);
 		return;
 	}
+	/* Hashing outside the lock: readers wait on it. */
+	if (m->type == MFS_WIRE_RESPONSE)
+		mfs_blob_id_of_leaves(hash, m->data, m->len / MFS_BLOB_ID_BYTES);
+	else if (m->type == MFS_WIRE_SEGMENT)
+		mfs_blob_leaf(hash, m->data, m->len);
 	pthread_mutex_lock(&n->lock);
-	f = fetch_find(n, m->blob_id);
-	if (f && f->asks > 0)
-		f->asks--;
-	if (f && (f->state == FETCH_QUEUED || f->state == FETCH_ASKED)) {
-		if (m->type == MFS_WIRE_NOT_FOUND) {
-			if (!tried(f, pk) && f->n_tried < MAX_TRIED)
-				memcpy(f->tried[f->n_tried++], pk, MFS_NOISE_KEY_BYTES);
-			if (f->asks == 0)
-				f->state = FETCH_QUEUED;
-		} else if ((f->blob = malloc(m->len ? m->len : 1))) {
-			memcpy(f->blob, m->data, m->len);
-			f->len = m->len;
-			memcpy(f->served_by, pk, MFS_NOISE_KEY_BYTES);
-			f->state = FETCH_LANDED;
-			pthread_cond_broadcast(&f->changed);
-		} else {
-			fail_fetch(f, -ENOMEM);
-		}
+	if (m->type == MFS_WIRE_RESPONSE) {
+		answer_head(n, c, r, m, mfs_memeq(hash, r->id, sizeof hash));
+	} else if (m->type == MFS_WIRE_SEGMENT) {
+		answer_segment(n, c, r, m, hash);
+	} else {
+		struct fetch *f = fetch_find(n, r->id);
+		if (f)
+			note_tried(f, mfs_peer_remote_key(c->peer));
+		request_ended(n, c, r);
 	}
 	fetch_pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
@@ -410,6 +531,8 @@ static void fetch_leave(struct mfs_netnode *n, struct fetch *f)
 			break;
 		}
 	free(f->blob);
+	free(f->leaves);
+	free(f->got);
 	pthread_cond_destroy(&f->changed);
 	free(f);
 	if (!n->fetches)
@@ -447,50 +570,22 @@ int mfs_node_fetch(struct mfs_netnode *n, const uint8_t id[static MFS_BLOB_ID_BY
 		kick(n);
 	}
 	f->waiters++;
-	for (;;) {
-		while (f->state != FETCH_LANDED && f->state != FETCH_OK && f->state != FETCH_FAILED)
-			pthread_cond_wait(&f->changed, &n->lock);
-		if (f->state == FETCH_FAILED) {
-			rc = f->result;
-			break;
-		}
-		if (f->state == FETCH_OK) {
-			rc = 0;
-			if (f->waiters == 1) {
-				*blob = f->blob;
-				f->blob = NULL;
-			} else if ((*blob = malloc(f->len ? f->len : 1))) {
-				memcpy(*blob, f->blob, f->len);
-			} else {
-				rc = -ENOMEM;
-			}
-			*len = f->len;
-			break;
-		}
-		/* Landed: this waiter checks the bytes against the id, off the
-		 * loop thread and outside the lock. */
-		uint8_t actual[MFS_BLOB_ID_BYTES];
-		f->state = FETCH_CHECKING;
-		pthread_mutex_unlock(&n->lock);
-		mfs_blob_id(actual, f->blob, f->len);
-		pthread_mutex_lock(&n->lock);
-		if (mfs_memeq(actual, f->id, sizeof actual)) {
-			f->state = FETCH_OK;
-			n->stats.blobs_fetched++;
-			n->stats.bytes_fetched += f->len;
-		} else {
-			n->stats.bad_blobs++;
-			free(f->blob);
-			f->blob = NULL;
-			f->state = n->stopping ? FETCH_FAILED : FETCH_QUEUED;
-			f->result = -ESHUTDOWN;
-			if (f->n_tried < MAX_TRIED)
-				memcpy(f->tried[f->n_tried++], f->served_by, MFS_NOISE_KEY_BYTES);
-			node_report_bad(n, f->served_by);
-			kick(n);
-		}
-		pthread_cond_broadcast(&f->changed);
+	while (f->state != FETCH_OK && f->state != FETCH_FAILED)
+		pthread_cond_wait(&f->changed, &n->lock);
+	rc = f->state == FETCH_OK ? 0 : f->result;
+	if (rc == 0 && f->waiters == 1) {
+		/* Room was made for whole segments: give back the last one's
+		 * slack. */
+		uint8_t *fit = realloc(f->blob, f->len ? f->len : 1);
+		*blob = fit ? fit : f->blob;
+		f->blob = NULL;
+	} else if (rc == 0 && (*blob = malloc(f->len ? f->len : 1))) {
+		memcpy(*blob, f->blob, f->len);
+	} else if (rc == 0) {
+		rc = -ENOMEM;
 	}
+	if (rc == 0)
+		*len = f->len;
 	fetch_leave(n, f);
 	pthread_mutex_unlock(&n->lock);
 	return rc;

@@ -307,15 +307,16 @@ static void on_redial(uv_timer_t *t)
 
 /* ---- what a peer sends ---- */
 
-/* Answers only while we are waiting for one: an unasked RESPONSE (up to
- * 16 MiB) is refused from its head, before it is received. */
+/* Answers only while we are waiting for one: an unasked RESPONSE or
+ * SEGMENT is refused from its head, before it is received. */
 static int on_admit(struct mfs_peer *p, enum mfs_wire_type type, size_t body_len, void *ctx)
 {
 	struct conn *c = ctx;
 
 	(void)p;
 	(void)body_len;
-	if ((type == MFS_WIRE_RESPONSE || type == MFS_WIRE_NOT_FOUND) && c->in_flight == 0)
+	if ((type == MFS_WIRE_RESPONSE || type == MFS_WIRE_SEGMENT ||
+	     type == MFS_WIRE_NOT_FOUND) && c->in_flight == 0)
 		return MFS_E_FORMAT;
 	return 0;
 }
@@ -331,6 +332,7 @@ static void on_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *c
 		serve_request(c, m);
 		break;
 	case MFS_WIRE_RESPONSE:
+	case MFS_WIRE_SEGMENT:
 	case MFS_WIRE_NOT_FOUND:
 		fetch_answer(c, m);
 		break;

@@ -71,6 +71,12 @@ struct dial;                  /* node.c's: a peer we dial */
 struct req {
 	uint32_t rid;
 	uint8_t id[MFS_BLOB_ID_BYTES];
+	uint32_t segment;             /* the first segment asked */
+	/* fetch.c, ours: the answer's head came (its blob's length), and the
+	 * segment expected next; the request ends after the blob's last. */
+	int answered;
+	uint32_t blob_len;
+	uint32_t next_segment;
 };
 
 /* One peer-wire connection (loop thread only). */
@@ -184,7 +190,7 @@ void fetch_tick(struct mfs_netnode *n);
 void fetch_conn_lost(struct mfs_netnode *n, struct conn *c);
 /* Every fetch not finished fails with err; node->lock held. */
 void fetch_fail_all(struct mfs_netnode *n, int err);
-/* RESPONSE or NOT_FOUND from c. */
+/* RESPONSE, SEGMENT or NOT_FOUND from c. */
 void fetch_answer(struct conn *c, const struct mfs_wire_msg *m);
 /* HAVE from c: its ids steer the next requests. */
 void fetch_have(struct conn *c, const struct mfs_wire_msg *m);

@@ -4,8 +4,8 @@
  * Owns: the lookups of REQUESTs and WANTs on libuv's thread pool, the
  * REQUESTs deferred for want of memory, each connection's WANT budget, and
  * cutting off the connection that holds the most memory. Promises: a
- * REQUEST taken is answered once (RESPONSE or NOT_FOUND) while its
- * connection lasts, in order when it had to wait; at most REQUEST_JOBS_MAX
+ * REQUEST taken is answered once (RESPONSE and its SEGMENTs, or NOT_FOUND)
+ * while its connection lasts, in order when it had to wait; at most REQUEST_JOBS_MAX
  * blobs are read at once, none while the budget is spent; a WANT over its
  * limits is dropped, not queued; a connection that asks more than its
  * hello allowed, or does not read its answers, is closed.
@@ -40,12 +40,56 @@ struct job {
 	int want;                     /* WANT (else REQUEST) */
 	uint32_t rid;
 	uint8_t id[MFS_BLOB_ID_BYTES];
+	uint32_t first;               /* REQUEST: the first segment asked */
 	uint8_t *ids;                 /* WANT: asked, then the ones held */
 	size_t n_ids;
 	uint8_t *blob;
 	size_t len;
+	uint8_t *leaves;              /* REQUEST: the blob's, computed here */
 	int rc;
 };
+
+/* The blob's leaves for its RESPONSE (pool thread). 0, -ERANGE when the
+ * first segment asked is past the blob's last, or -ENOMEM. */
+static int leaves_of(struct job *j)
+{
+	size_t n = mfs_blob_leaf_count(j->len);
+
+	if (j->first >= n)
+		return -ERANGE;
+	if (!(j->leaves = malloc(n * MFS_BLOB_ID_BYTES)))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		mfs_blob_leaf(j->leaves + i * MFS_BLOB_ID_BYTES, j->blob + i * MFS_BLOB_LEAF_BYTES,
+			      mfs_blob_leaf_len(j->len, i));
+	return 0;
+}
+
+/* The RESPONSE head, then the segments from the first asked (loop thread). */
+static void send_blob(struct conn *c, const struct job *j)
+{
+	struct mfs_wire_msg m = {.type = MFS_WIRE_RESPONSE, .request_id = j->rid,
+				 .blob_len = (uint32_t)j->len, .segment = j->first,
+				 .data = j->leaves,
+				 .len = mfs_blob_leaf_count(j->len) * MFS_BLOB_ID_BYTES};
+	struct mfs_netnode *n = c->node;
+	uint64_t sent = 0;
+
+	memcpy(m.blob_id, j->id, sizeof m.blob_id);
+	mfs_peer_send(c->peer, &m);
+	m = (struct mfs_wire_msg){.type = MFS_WIRE_SEGMENT, .request_id = j->rid};
+	for (size_t i = j->first; i < mfs_blob_leaf_count(j->len); i++) {
+		m.segment = (uint32_t)i;
+		m.data = j->blob + i * MFS_BLOB_LEAF_BYTES;
+		m.len = mfs_blob_leaf_len(j->len, i);
+		mfs_peer_send(c->peer, &m);
+		sent += m.len;
+	}
+	pthread_mutex_lock(&n->lock);
+	n->stats.blobs_served++;
+	n->stats.bytes_served += sent;
+	pthread_mutex_unlock(&n->lock);
+}
 
 static void job_run(uv_work_t *w)
 {
@@ -54,8 +98,12 @@ static void job_run(uv_work_t *w)
 
 	if (!j->want) {
 		j->rc = src->get(src->ctx, j->id, &j->blob, &j->len);
-		/* Counted from now: answers being read are memory too. */
+		if (j->rc == 0 && j->len > MFS_BLOB_MAX_BYTES)
+			j->rc = MFS_E_NOTFOUND; /* no blob: nothing to answer with */
 		if (j->rc == 0)
+			j->rc = leaves_of(j);
+		/* Counted from now: answers being read are memory too. */
+		if (j->blob)
 			mfs_peer_budget_charge(&j->node->budget, j->len);
 		return;
 	}
@@ -76,7 +124,7 @@ static void job_done(uv_work_t *w, int status)
 	n->jobs--;
 	if (!j->want) {
 		n->request_jobs--;
-		if (j->rc == 0) /* the queue charges it again, as sent */
+		if (j->blob) /* the queue charges it again, as sent */
 			mfs_peer_budget_release(&n->budget, j->len);
 	} else {
 		n->want_jobs--;
@@ -92,23 +140,22 @@ static void job_done(uv_work_t *w, int status)
 			m.len = j->n_ids * MFS_BLOB_ID_BYTES;
 			if (j->n_ids)
 				mfs_peer_send(c->peer, &m);
+		} else if (j->rc == -ERANGE) {
+			c->serving--;
+			mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_PROTOCOL,
+				       "a segment past the blob's end");
 		} else {
 			c->serving--;
 			if (j->rc == 0) {
-				m.type = MFS_WIRE_RESPONSE;
-				m.data = j->blob;
-				m.len = j->len;
-				pthread_mutex_lock(&n->lock);
-				n->stats.blobs_served++;
-				n->stats.bytes_served += j->len;
-				pthread_mutex_unlock(&n->lock);
+				send_blob(c, j);
 			} else {
 				m.type = MFS_WIRE_NOT_FOUND;
+				mfs_peer_send(c->peer, &m);
 			}
-			mfs_peer_send(c->peer, &m);
 		}
 	}
 	free(j->blob);
+	free(j->leaves);
 	free(j->ids);
 	free(j);
 	if (!node_stopping(n))
@@ -155,10 +202,14 @@ static int request_slot(struct mfs_netnode *n)
 }
 
 /* Queues the lookup of a REQUEST counted in c->serving (j: zeroed). */
-static void start_request(struct conn *c, struct job *j, uint32_t rid, const uint8_t *id)
+static void start_request(struct conn *c, struct job *j, const struct req *r)
 {
+	const uint32_t rid = r->rid;
+	const uint8_t *id = r->id;
+
 	j->gen = c->gen;
 	j->rid = rid;
+	j->first = r->segment;
 	memcpy(j->id, id, sizeof j->id);
 	if (queue_job(c->node, j) != 0) {
 		c->serving--;
@@ -194,19 +245,16 @@ static void evict_hog(struct mfs_netnode *n, const struct conn *c)
 /* The node is out of memory or reading REQUEST_JOBS_MAX blobs already:
  * the REQUEST waits (answered later, in order, by serve_deferred) rather
  * than being refused. */
-static void defer_request(struct conn *c, uint32_t rid, const uint8_t *id)
+static void defer_request(struct conn *c, const struct req *asked)
 {
 	struct mfs_netnode *n = c->node;
-	struct req *r;
 
 	if (c->n_deferred == MAX_DEFERRED) { /* max_requests above 64: no room */
 		c->serving--;
-		not_found(c, rid, id);
+		not_found(c, asked->rid, asked->id);
 		return;
 	}
-	r = &c->deferred[c->n_deferred++];
-	r->rid = rid;
-	memcpy(r->id, id, sizeof r->id);
+	c->deferred[c->n_deferred++] = *asked;
 	pthread_mutex_lock(&n->lock);
 	n->stats.requests_deferred++;
 	pthread_mutex_unlock(&n->lock);
@@ -229,7 +277,7 @@ void serve_deferred(struct mfs_netnode *n)
 				continue;
 			struct req r = c->deferred[0];
 			memmove(c->deferred, c->deferred + 1, --c->n_deferred * sizeof *c->deferred);
-			start_request(c, j, r.rid, r.id);
+			start_request(c, j, &r);
 			started = 1;
 		}
 	}
@@ -243,8 +291,10 @@ void serve_deferred(struct mfs_netnode *n)
 void serve_request(struct conn *c, const struct mfs_wire_msg *m)
 {
 	struct mfs_netnode *n = c->node;
+	struct req r = {.rid = m->request_id, .segment = m->segment};
 	struct job *j;
 
+	memcpy(r.id, m->blob_id, sizeof r.id);
 	if (c->serving >= n->cfg.max_requests) {
 		mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_BUSY,
 			       "more requests than the hello allowed");
@@ -262,7 +312,7 @@ void serve_request(struct conn *c, const struct mfs_wire_msg *m)
 	}
 	c->serving++;
 	if (c->n_deferred || !request_slot(n)) {
-		defer_request(c, m->request_id, m->blob_id);
+		defer_request(c, &r);
 		return;
 	}
 	if (!(j = calloc(1, sizeof *j))) {
@@ -270,7 +320,7 @@ void serve_request(struct conn *c, const struct mfs_wire_msg *m)
 		not_found(c, m->request_id, m->blob_id);
 		return;
 	}
-	start_request(c, j, m->request_id, m->blob_id);
+	start_request(c, j, &r);
 }
 
 /* 1 when c may have n_ids ids looked up now (taking them from its budget). */

@@ -7,6 +7,9 @@
 /* Fixed parts of the bodies. */
 #define HELLO_BYTES 6u
 #define REF_BYTES (4u + MFS_BLOB_ID_BYTES) /* request id | blob id */
+#define REQUEST_BYTES (REF_BYTES + 4u)    /* | first segment */
+#define RESPONSE_HEAD (REF_BYTES + 8u)    /* | blob length | first segment */
+#define SEGMENT_HEAD 8u                   /* request id | index */
 #define CODE_BYTES 2u
 
 static void put_be16(uint8_t *p, uint16_t v)
@@ -41,10 +44,15 @@ static int body_len_ok(enum mfs_wire_type type, size_t len)
 	case MFS_WIRE_HANDSHAKE_ACK:
 		return len == HELLO_BYTES;
 	case MFS_WIRE_REQUEST:
+		return len == REQUEST_BYTES;
 	case MFS_WIRE_NOT_FOUND:
 		return len == REF_BYTES;
 	case MFS_WIRE_RESPONSE:
-		return len >= REF_BYTES && len <= MFS_WIRE_MAX_BODY;
+		return len >= RESPONSE_HEAD + MFS_BLOB_ID_BYTES &&
+		       len <= RESPONSE_HEAD + MFS_WIRE_MAX_LEAVES * MFS_BLOB_ID_BYTES &&
+		       (len - RESPONSE_HEAD) % MFS_BLOB_ID_BYTES == 0;
+	case MFS_WIRE_SEGMENT:
+		return len >= SEGMENT_HEAD && len <= SEGMENT_HEAD + MFS_BLOB_LEAF_BYTES;
 	case MFS_WIRE_HAVE:
 	case MFS_WIRE_WANT:
 		return len >= MFS_BLOB_ID_BYTES && len <= MFS_WIRE_MAX_IDS * MFS_BLOB_ID_BYTES &&
@@ -102,7 +110,7 @@ int mfs_wire_head_parse(const uint8_t head[static MFS_WIRE_HEAD_BYTES], enum mfs
 	enum mfs_wire_type t = (enum mfs_wire_type)head[0];
 	size_t len = get_be32(head + 1);
 
-	if (head[0] > MFS_WIRE_ERROR || !body_len_ok(t, len))
+	if (head[0] > MFS_WIRE_SEGMENT || !body_len_ok(t, len))
 		return MFS_E_FORMAT;
 	*type = t;
 	*body_len = len;
@@ -128,10 +136,31 @@ int mfs_wire_parse(struct mfs_wire_msg *m, enum mfs_wire_type type, const uint8_
 	case MFS_WIRE_RESPONSE:
 		m->request_id = get_be32(body);
 		memcpy(m->blob_id, body + 4, MFS_BLOB_ID_BYTES);
-		m->data = body + REF_BYTES;
-		m->len = len - REF_BYTES;
+		if (type == MFS_WIRE_REQUEST)
+			m->segment = get_be32(body + REF_BYTES);
 		if (type != MFS_WIRE_RESPONSE)
-			m->data = NULL;
+			break;
+		m->blob_len = get_be32(body + REF_BYTES);
+		m->segment = get_be32(body + REF_BYTES + 4);
+		m->data = body + RESPONSE_HEAD;
+		m->len = len - RESPONSE_HEAD;
+		/* Every leaf of a blob that may exist, and a first segment in it. */
+		if (m->blob_len > MFS_BLOB_MAX_BYTES ||
+		    m->len != mfs_blob_leaf_count(m->blob_len) * MFS_BLOB_ID_BYTES ||
+		    m->segment >= m->len / MFS_BLOB_ID_BYTES) {
+			memset(m, 0, sizeof *m);
+			return MFS_E_FORMAT;
+		}
+		break;
+	case MFS_WIRE_SEGMENT:
+		m->request_id = get_be32(body);
+		m->segment = get_be32(body + 4);
+		if (m->segment >= MFS_WIRE_MAX_LEAVES) {
+			memset(m, 0, sizeof *m);
+			return MFS_E_FORMAT;
+		}
+		m->data = body + SEGMENT_HEAD;
+		m->len = len - SEGMENT_HEAD;
 		break;
 	case MFS_WIRE_HAVE:
 	case MFS_WIRE_WANT:
@@ -162,10 +191,13 @@ static size_t body_len_of(const struct mfs_wire_msg *m)
 	case MFS_WIRE_HANDSHAKE_ACK:
 		return HELLO_BYTES;
 	case MFS_WIRE_REQUEST:
+		return REQUEST_BYTES;
 	case MFS_WIRE_NOT_FOUND:
 		return REF_BYTES;
 	case MFS_WIRE_RESPONSE:
-		return REF_BYTES + m->len;
+		return RESPONSE_HEAD + m->len;
+	case MFS_WIRE_SEGMENT:
+		return SEGMENT_HEAD + m->len;
 	case MFS_WIRE_HAVE:
 	case MFS_WIRE_WANT:
 		return m->len;
@@ -188,13 +220,21 @@ size_t mfs_wire_encode(uint8_t *out, size_t cap, const struct mfs_wire_msg *m)
 	size_t total = MFS_WIRE_HEAD_BYTES + body;
 	uint8_t *b = out + MFS_WIRE_HEAD_BYTES;
 	int has_data = m->type == MFS_WIRE_RESPONSE || m->type == MFS_WIRE_HAVE ||
-		       m->type == MFS_WIRE_WANT || m->type == MFS_WIRE_ERROR;
+		       m->type == MFS_WIRE_WANT || m->type == MFS_WIRE_ERROR ||
+		       m->type == MFS_WIRE_SEGMENT;
 
 	if (!body || !body_len_ok(m->type, body) || cap < total)
 		return 0;
 	if (has_data && m->len && !m->data)
 		return 0;
 	if (m->type == MFS_WIRE_ERROR && !utf8_ok(m->data, m->len))
+		return 0;
+	if (m->type == MFS_WIRE_RESPONSE &&
+	    (m->blob_len > MFS_BLOB_MAX_BYTES ||
+	     m->len != mfs_blob_leaf_count(m->blob_len) * MFS_BLOB_ID_BYTES ||
+	     m->segment >= m->len / MFS_BLOB_ID_BYTES))
+		return 0;
+	if (m->type == MFS_WIRE_SEGMENT && m->segment >= MFS_WIRE_MAX_LEAVES)
 		return 0;
 
 	out[0] = (uint8_t)m->type;
@@ -211,8 +251,19 @@ size_t mfs_wire_encode(uint8_t *out, size_t cap, const struct mfs_wire_msg *m)
 	case MFS_WIRE_RESPONSE:
 		put_be32(b, m->request_id);
 		memcpy(b + 4, m->blob_id, MFS_BLOB_ID_BYTES);
-		if (m->type == MFS_WIRE_RESPONSE && m->len)
-			memcpy(b + REF_BYTES, m->data, m->len);
+		if (m->type == MFS_WIRE_REQUEST)
+			put_be32(b + REF_BYTES, m->segment);
+		if (m->type == MFS_WIRE_RESPONSE) {
+			put_be32(b + REF_BYTES, m->blob_len);
+			put_be32(b + REF_BYTES + 4, m->segment);
+			memcpy(b + RESPONSE_HEAD, m->data, m->len);
+		}
+		break;
+	case MFS_WIRE_SEGMENT:
+		put_be32(b, m->request_id);
+		put_be32(b + 4, m->segment);
+		if (m->len)
+			memcpy(b + SEGMENT_HEAD, m->data, m->len);
 		break;
 	case MFS_WIRE_HAVE:
 	case MFS_WIRE_WANT:
@@ -234,6 +285,7 @@ const char *mfs_wire_type_name(enum mfs_wire_type type)
 		[MFS_WIRE_REQUEST] = "REQUEST",     [MFS_WIRE_RESPONSE] = "RESPONSE",
 		[MFS_WIRE_HAVE] = "HAVE",           [MFS_WIRE_WANT] = "WANT",
 		[MFS_WIRE_NOT_FOUND] = "NOT_FOUND", [MFS_WIRE_ERROR] = "ERROR",
+		[MFS_WIRE_SEGMENT] = "SEGMENT",
 	};
 
 	if ((unsigned)type >= sizeof names / sizeof names[0])

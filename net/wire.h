@@ -10,12 +10,23 @@
  *
  *   HANDSHAKE      0  version u16 | listen port u16 | max requests u16
  *   HANDSHAKE_ACK  1  the same, from the responder
- *   REQUEST        2  request id u32 | blob id [32]
- *   RESPONSE       3  request id u32 | blob id [32] | blob bytes
+ *   REQUEST        2  request id u32 | blob id [32] | first segment u32
+ *   RESPONSE       3  request id u32 | blob id [32] | blob length u32 |
+ *                     first segment u32 | leaf [32] * n
  *   HAVE           4  blob id [32] * n   (1 <= n <= MFS_WIRE_MAX_IDS)
  *   WANT           5  blob id [32] * n   (1 <= n <= MFS_WIRE_MAX_IDS)
  *   NOT_FOUND      6  request id u32 | blob id [32]
  *   ERROR          7  code u16 | UTF-8 text (at most MFS_WIRE_MAX_TEXT bytes)
+ *   SEGMENT        8  request id u32 | segment index u32 | the segment's bytes
+ *
+ * A blob is answered as a RESPONSE, the head, then one SEGMENT per piece
+ * of the blob's hash list (crypto/hash.h: pieces of MFS_BLOB_LEAF_BYTES, one
+ * sealed segment each), in order from the first segment asked to the last.
+ * RESPONSE carries all n = mfs_blob_leaf_count(blob length) leaves, which
+ * the asker checks against the blob id before it takes any segment, and
+ * then each SEGMENT against its leaf as it arrives: a blob is verified a
+ * segment at a time, never held whole on the wire, and a transfer cut off
+ * midway is asked again from its first missing segment.
  *
  * This module only encodes and parses: it owns no socket and keeps no state.
  * Parsing checks every length; a message that breaks a rule above is
@@ -29,12 +40,16 @@
 #include "crypto/hash.h"
 #include "fs/store/blobstore.h"
 
-#define MFS_WIRE_VERSION 2
+#define MFS_WIRE_VERSION 3
 #define MFS_WIRE_HEAD_BYTES 5u
 #define MFS_WIRE_MAX_IDS 1024u
 #define MFS_WIRE_MAX_TEXT 512u
-/* The largest body: a RESPONSE carrying the largest blob. */
-#define MFS_WIRE_MAX_BODY (4u + MFS_BLOB_ID_BYTES + MFS_BLOB_MAX_BYTES)
+/* The leaves of the largest blob. */
+#define MFS_WIRE_MAX_LEAVES                                                                     \
+	((MFS_BLOB_MAX_BYTES + MFS_BLOB_LEAF_BYTES - 1) / MFS_BLOB_LEAF_BYTES)
+/* The largest body: a SEGMENT of a whole piece (a RESPONSE with every
+ * leaf of the largest blob is 8 KiB). */
+#define MFS_WIRE_MAX_BODY (8u + MFS_BLOB_LEAF_BYTES)
 
 enum mfs_wire_type {
 	MFS_WIRE_HANDSHAKE = 0,
@@ -45,6 +60,7 @@ enum mfs_wire_type {
 	MFS_WIRE_WANT = 5,
 	MFS_WIRE_NOT_FOUND = 6,
 	MFS_WIRE_ERROR = 7,
+	MFS_WIRE_SEGMENT = 8,
 };
 
 /* ERROR codes. */
@@ -65,11 +81,16 @@ struct mfs_wire_hello {
 struct mfs_wire_msg {
 	enum mfs_wire_type type;
 	struct mfs_wire_hello hello;               /* HANDSHAKE, HANDSHAKE_ACK */
-	uint32_t request_id;                       /* REQUEST, RESPONSE, NOT_FOUND */
-	uint8_t blob_id[MFS_BLOB_ID_BYTES];        /* REQUEST, RESPONSE, NOT_FOUND */
-	uint16_t code;                             /* ERROR */
-	const uint8_t *data;  /* RESPONSE: blob; HAVE, WANT: ids; ERROR: text */
-	size_t len;           /* bytes at data (ids: a multiple of 32) */
+	uint32_t request_id;                /* REQUEST, RESPONSE, NOT_FOUND, SEGMENT */
+	uint8_t blob_id[MFS_BLOB_ID_BYTES]; /* REQUEST, RESPONSE, NOT_FOUND */
+	uint32_t blob_len;                  /* RESPONSE */
+	/* REQUEST, RESPONSE: the first segment asked, and sent; SEGMENT: its
+	 * index. Always below the blob's leaf count. */
+	uint32_t segment;
+	uint16_t code;                      /* ERROR */
+	/* RESPONSE: the leaves; SEGMENT: its bytes; HAVE, WANT: ids; ERROR: text */
+	const uint8_t *data;
+	size_t len;           /* bytes at data (ids and leaves: a multiple of 32) */
 };
 
 /* Reads a message head: the type (checked) and the body length (checked

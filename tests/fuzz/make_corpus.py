@@ -100,12 +100,19 @@ def wire():
 
     hello = msg(0, struct.pack(">HHH", 1, 7000, 16))
     write("wire", "ok-hello", hello + msg(1, struct.pack(">HHH", 1, 0, 8)))
-    write("wire", "ok-request", msg(2, struct.pack(">I", 9) + rid))
-    write("wire", "ok-response", msg(3, struct.pack(">I", 9) + rid + b"blob bytes"))
+    write("wire", "ok-request", msg(2, struct.pack(">I", 9) + rid + struct.pack(">I", 3)))
+    # A head for a blob of 65,553 bytes (two leaves) from segment 1, then
+    # a segment of it.
+    write("wire", "ok-response", msg(3, struct.pack(">I", 9) + rid + struct.pack(">II", 65553, 1)
+                                     + rid + rid[::-1])
+          + msg(8, struct.pack(">II", 9, 1) + b"segment bytes"))
+    write("wire", "bad-response-leaves", msg(3, struct.pack(">I", 9) + rid
+                                             + struct.pack(">II", 65552, 0) + rid + rid))
+    write("wire", "bad-segment-index", msg(8, struct.pack(">II", 9, 256) + b"x"))
     write("wire", "ok-have-want", msg(4, rid * 3) + msg(5, rid))
     write("wire", "ok-notfound-error", msg(6, struct.pack(">I", 1) + rid)
           + msg(7, struct.pack(">H", 2) + "busy \u00e9\u2603".encode()))
-    write("wire", "bad-type", msg(8, b"x"))
+    write("wire", "bad-type", msg(9, b"x"))
     write("wire", "bad-hello-len", msg(0, b"\0\1\0"))
     write("wire", "bad-have-len", msg(4, rid + b"\1"))
     write("wire", "bad-error-utf8", msg(7, b"\0\1\xc0\xaf"))

@@ -351,6 +351,167 @@ Test(node, stopping_fails_waiting_fetches)
 
 #define FLOOD_WANTS 400u
 
+/* ---- answers cut off or lying, segment by segment ---- */
+
+enum half_mode { HALF_CUT, HALF_BAD_LEAVES, HALF_OUT_OF_TURN, HALF_SHORT_LAST };
+#define HALF_SENT 10u /* segments HALF_CUT sends before it hangs up */
+
+/* A peer that dials a leech and answers its REQUEST for blobs[0] badly. */
+struct half_seeder {
+	struct mfs_loop *loop;
+	struct mfs_peer *peer;
+	uint8_t *sk;
+	struct sockaddr_in addr;
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+	enum half_mode mode;
+	int ready, closed, reason; /* atomic */
+};
+
+static void half_ready(struct mfs_peer *p, void *ctx)
+{
+	struct half_seeder *h = ctx;
+
+	(void)p;
+	__atomic_store_n(&h->ready, 1, __ATOMIC_RELEASE);
+}
+
+static void half_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *ctx)
+{
+	struct half_seeder *h = ctx;
+	static uint8_t leaves[MFS_WIRE_MAX_LEAVES * MFS_BLOB_ID_BYTES];
+	const size_t n = mfs_blob_leaf_count(BLOB_BYTES);
+	uint32_t claimed = BLOB_BYTES - (h->mode == HALF_SHORT_LAST);
+	size_t end = h->mode == HALF_CUT ? m->segment + HALF_SENT : n;
+
+	if (m->type != MFS_WIRE_REQUEST)
+		return;
+	cr_assert_arr_eq(m->blob_id, ids[0], MFS_BLOB_ID_BYTES);
+	for (size_t i = 0; i < n; i++)
+		mfs_blob_leaf(leaves + i * MFS_BLOB_ID_BYTES, blobs[0] + i * MFS_BLOB_LEAF_BYTES,
+			      mfs_blob_leaf_len(BLOB_BYTES, i));
+	if (h->mode == HALF_BAD_LEAVES)
+		leaves[3 * MFS_BLOB_ID_BYTES] ^= 1;
+	struct mfs_wire_msg r = {.type = MFS_WIRE_RESPONSE, .request_id = m->request_id,
+				 .blob_len = claimed, .segment = m->segment, .data = leaves,
+				 .len = n * MFS_BLOB_ID_BYTES};
+	memcpy(r.blob_id, m->blob_id, MFS_BLOB_ID_BYTES);
+	cr_assert_eq(mfs_peer_send(p, &r), 0);
+	for (size_t i = m->segment; i < end; i++) {
+		size_t k = h->mode == HALF_OUT_OF_TURN && i == m->segment ? i + 1 : i;
+		r = (struct mfs_wire_msg){.type = MFS_WIRE_SEGMENT, .request_id = m->request_id,
+					  .segment = (uint32_t)k,
+					  .data = blobs[0] + k * MFS_BLOB_LEAF_BYTES,
+					  .len = mfs_blob_leaf_len(claimed, k)};
+		cr_assert_eq(mfs_peer_send(p, &r), 0);
+	}
+	if (h->mode == HALF_CUT)
+		mfs_peer_close(p, 0, 0, NULL);
+}
+
+static void half_closed(struct mfs_peer *p, int reason, void *ctx)
+{
+	struct half_seeder *h = ctx;
+
+	(void)p;
+	h->peer = NULL;
+	__atomic_store_n(&h->reason, reason, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->closed, 1, __ATOMIC_RELEASE);
+}
+
+static int half_connect(void *arg)
+{
+	static const struct mfs_peer_callbacks cb = {
+		.ready = half_ready, .message = half_message, .closed = half_closed};
+	struct half_seeder *h = arg;
+	struct mfs_peer_config cfg = {.static_sk = h->sk, .max_requests = 16};
+
+	return mfs_peer_connect(&h->peer, mfs_loop_uv(h->loop), (const struct sockaddr *)&h->addr,
+				h->pk, &cfg, &cb, h);
+}
+
+/* The leech asks the half seeder for blobs[0] (its only peer), which
+ * answers as mode says; then an honest seeder is added. A fetch cut off,
+ * or answered out of turn, waits for it and ends with the right bytes; one
+ * whose only peer lied fails as not found (nobody left to ask), never with
+ * the lie, and the next fetch gets the blob from the honest one. Returns what the honest
+ * one served. */
+static uint64_t fetch_after_half(enum half_mode mode, struct mfs_node_stats *leech_stats)
+{
+	struct running seeder, leech;
+	struct half_seeder h = {.mode = mode};
+	struct fetcher_thread t = {.first = 0, .step = 1, .count = 1};
+	struct mfs_node_stats st;
+	uint8_t hpk[MFS_NOISE_KEY_BYTES];
+
+	run_node(&seeder, 1, 0, 1, 0);
+	run_node(&leech, 1, 0, 0, 0);
+	h.sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
+	mfs_noise_keypair(hpk, h.sk);
+	memcpy(h.pk, mfs_node_public_key(leech.node), MFS_NOISE_KEY_BYTES);
+	h.addr.sin_family = AF_INET;
+	h.addr.sin_port = htons(mfs_node_port(leech.node));
+	h.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(mfs_loop_start(&h.loop), 0);
+	cr_assert_eq(mfs_loop_call(h.loop, half_connect, &h), 0);
+	for (int i = 0; i < 100 && !__atomic_load_n(&h.ready, __ATOMIC_ACQUIRE); i++)
+		usleep(50000);
+	cr_assert(__atomic_load_n(&h.ready, __ATOMIC_ACQUIRE), "mode %d: never ready", mode);
+	usleep(100000); /* the leech's side is ready too */
+	t.r = &leech;
+	pthread_create(&t.thread, NULL, fetch_some, &t);
+	for (int i = 0; i < 200 && !__atomic_load_n(&h.closed, __ATOMIC_ACQUIRE); i++)
+		usleep(50000);
+	cr_assert(__atomic_load_n(&h.closed, __ATOMIC_ACQUIRE), "mode %d: still connected", mode);
+	if (mode == HALF_BAD_LEAVES || mode == HALF_SHORT_LAST) {
+		pthread_join(t.thread, NULL);
+		cr_assert_eq(t.failed, 1, "mode %d", mode);
+		cr_assert_eq(t.why, MFS_E_NOTFOUND, "mode %d: %s", mode, mfs_strerror(t.why));
+		t = (struct fetcher_thread){.r = &leech, .first = 0, .step = 1, .count = 1};
+		pthread_create(&t.thread, NULL, fetch_some, &t);
+	}
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
+	pthread_join(t.thread, NULL);
+	cr_assert_eq(t.failed, 0, "mode %d: %s", mode, mfs_strerror(t.why));
+	mfs_node_stats(leech.node, leech_stats);
+	mfs_node_stats(seeder.node, &st);
+	mfs_loop_stop(h.loop);
+	mfs_secure_free(h.sk);
+	stop_node(&leech);
+	stop_node(&seeder);
+	return st.bytes_served;
+}
+
+/* A blob cut off midway is asked again from its first missing segment:
+ * what arrived is kept (each segment was checked against its leaf). */
+Test(node, a_blob_cut_off_midway_resumes_from_its_first_missing_segment)
+{
+	struct mfs_node_stats st;
+	uint64_t served = fetch_after_half(HALF_CUT, &st);
+
+	cr_assert_eq(served, BLOB_BYTES - HALF_SENT * MFS_BLOB_LEAF_BYTES,
+		     "the honest seeder sent %llu bytes", (unsigned long long)served);
+	cr_assert_eq(st.bad_blobs, 0);
+	cr_assert_eq(st.peers_banned, 0, "hanging up is no lie");
+	cr_assert_eq(st.bytes_fetched, BLOB_BYTES);
+}
+
+/* Leaves that do not hash to the id, a segment out of turn, a last segment
+ * of the wrong length: each is caught before the bytes are used, the
+ * sender is cut off, and the honest seeder serves the whole blob. */
+Test(node, lying_or_malformed_answers_are_caught_segment_by_segment)
+{
+	static const enum half_mode modes[] = {HALF_BAD_LEAVES, HALF_OUT_OF_TURN, HALF_SHORT_LAST};
+
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		struct mfs_node_stats st;
+		uint64_t served = fetch_after_half(modes[i], &st);
+
+		cr_assert_eq(served, BLOB_BYTES, "mode %d", modes[i]);
+		cr_assert_eq(st.peers_banned, 1, "mode %d", modes[i]);
+		cr_assert_eq(st.bad_blobs, modes[i] != HALF_OUT_OF_TURN, "mode %d", modes[i]);
+	}
+}
+
 struct flooder {
 	struct mfs_loop *loop;
 	struct mfs_peer *peer;

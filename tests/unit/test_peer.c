@@ -597,6 +597,7 @@ static void request_blob_id(uint8_t id[static MFS_BLOB_ID_BYTES], uint32_t n)
 
 struct exchange {
 	uint32_t next;      /* responder: next request id; initiator: next answer */
+	uint32_t segment;   /* initiator: the next segment of a blob answer, +1 */
 	unsigned haves;
 	size_t peak_queued;
 };
@@ -643,14 +644,25 @@ static void exchange_serve(struct side *s, const struct mfs_wire_msg *m)
 	x->next++;
 
 	struct mfs_wire_msg r = { .type = MFS_WIRE_NOT_FOUND, .request_id = m->request_id };
+	static uint8_t leaves[MFS_WIRE_MAX_LEAVES * MFS_BLOB_ID_BYTES];
 
 	memcpy(r.blob_id, m->blob_id, MFS_BLOB_ID_BYTES);
-	if (is_big(m->request_id)) {
+	if (is_big(m->request_id)) { /* the largest blob: a head and 256 segments */
 		r.type = MFS_WIRE_RESPONSE;
-		r.data = blob;
-		r.len = MFS_BLOB_MAX_BYTES;
+		r.blob_len = MFS_BLOB_MAX_BYTES;
+		r.data = leaves;
+		r.len = sizeof leaves;
+		cr_assert_eq(mfs_peer_send(s->p, &r), 0);
+		r.type = MFS_WIRE_SEGMENT;
+		r.len = MFS_BLOB_LEAF_BYTES;
+		for (uint32_t i = 0; i < MFS_WIRE_MAX_LEAVES; i++) {
+			r.segment = i;
+			r.data = blob + (size_t)i * MFS_BLOB_LEAF_BYTES;
+			cr_assert_eq(mfs_peer_send(s->p, &r), 0);
+		}
+	} else {
+		cr_assert_eq(mfs_peer_send(s->p, &r), 0);
 	}
-	cr_assert_eq(mfs_peer_send(s->p, &r), 0);
 	if (mfs_peer_queued(s->p) > x->peak_queued)
 		x->peak_queued = mfs_peer_queued(s->p);
 }
@@ -661,13 +673,25 @@ static void exchange_check(struct side *s, const struct mfs_wire_msg *m)
 	uint8_t want[MFS_BLOB_ID_BYTES];
 
 	cr_assert_eq(m->request_id, x->next, "answers in order");
-	request_blob_id(want, m->request_id);
-	cr_assert_arr_eq(m->blob_id, want, MFS_BLOB_ID_BYTES);
-	if (is_big(m->request_id)) {
-		cr_assert_eq(m->type, MFS_WIRE_RESPONSE);
-		cr_assert_eq(m->len, MFS_BLOB_MAX_BYTES);
-		cr_assert(memcmp(m->data, blob, m->len) == 0, "the blob arrives intact");
+	if (x->segment) { /* inside a blob answer */
+		const uint32_t i = x->segment - 1;
+		cr_assert_eq(m->type, MFS_WIRE_SEGMENT);
+		cr_assert_eq(m->segment, i);
+		cr_assert_eq(m->len, MFS_BLOB_LEAF_BYTES);
+		cr_assert(memcmp(m->data, blob + (size_t)i * MFS_BLOB_LEAF_BYTES, m->len) == 0,
+			  "the blob arrives intact");
+		if (++x->segment <= MFS_WIRE_MAX_LEAVES)
+			return;
+		x->segment = 0;
 	} else {
+		request_blob_id(want, m->request_id);
+		cr_assert_arr_eq(m->blob_id, want, MFS_BLOB_ID_BYTES);
+		if (is_big(m->request_id)) {
+			cr_assert_eq(m->type, MFS_WIRE_RESPONSE);
+			cr_assert_eq(m->blob_len, MFS_BLOB_MAX_BYTES);
+			x->segment = 1;
+			return;
+		}
 		cr_assert_eq(m->type, MFS_WIRE_NOT_FOUND);
 	}
 	if (++x->next == REQUESTS)
@@ -697,7 +721,7 @@ Test(peer, blob_sized_response_and_many_small_messages_in_order)
 	cr_assert_eq(x[0].next, REQUESTS);
 	cr_assert_eq(x[1].next, REQUESTS);
 	cr_assert_eq(x[1].haves, 1);
-	cr_assert_eq(h.side[0].messages, REQUESTS);
+	cr_assert_eq(h.side[0].messages, REQUESTS + 2 * MFS_WIRE_MAX_LEAVES);
 	cr_assert_eq(h.side[1].messages, REQUESTS + 1);
 	cr_assert_eq(h.side[0].reason, 0, "%s", mfs_strerror(h.side[0].reason));
 	cr_assert_eq(h.side[1].reason, 0, "%s", mfs_strerror(h.side[1].reason));
@@ -707,10 +731,13 @@ Test(peer, blob_sized_response_and_many_small_messages_in_order)
 	/* Every byte sent was received, both ways. */
 	cr_assert_eq(h.side[0].sent, h.side[1].received);
 	cr_assert_eq(h.side[1].sent, h.side[0].received);
-	wire_out = 11 + (REQUESTS * 41) + 5 + MFS_WIRE_MAX_IDS * 32;
+	wire_out = 11 + (REQUESTS * 45) + 5 + MFS_WIRE_MAX_IDS * 32;
 	cr_assert_eq(h.side[0].sent, wire_out);
+	/* NOT_FOUNDs, and two heads with their segments. */
 	cr_assert_eq(h.side[1].sent,
-		     11 + REQUESTS * 41 + 2 * (uint64_t)MFS_BLOB_MAX_BYTES);
+		     11 + (REQUESTS - 2) * 41 +
+			     2 * (5 + 44 + MFS_WIRE_MAX_LEAVES * 32 + MFS_WIRE_MAX_LEAVES * 13 +
+				  (uint64_t)MFS_BLOB_MAX_BYTES));
 	free(blob);
 }
 
@@ -718,7 +745,7 @@ Test(peer, blob_sized_response_and_many_small_messages_in_order)
  * messages in one, a head split in two, a large body in many. */
 #define REASM_COUNT 200u
 #define REASM_BIG_AT 53u
-#define REASM_BIG 300000u
+#define REASM_BIG MFS_BLOB_LEAF_BYTES /* the largest body: many Noise messages */
 
 static void reasm_msg(unsigned k, struct mfs_wire_msg *m, uint8_t *data)
 {
@@ -738,8 +765,9 @@ static void reasm_msg(unsigned k, struct mfs_wire_msg *m, uint8_t *data)
 		m->type = MFS_WIRE_NOT_FOUND;
 		break;
 	case 3:
-		m->type = MFS_WIRE_RESPONSE;
+		m->type = MFS_WIRE_SEGMENT;
 		m->len = k == REASM_BIG_AT ? REASM_BIG : k;
+		m->segment = k % MFS_WIRE_MAX_LEAVES;
 		break;
 	default:
 		m->type = k % 10 == 4 ? MFS_WIRE_WANT : MFS_WIRE_ERROR;
@@ -754,6 +782,8 @@ static void reasm_msg(unsigned k, struct mfs_wire_msg *m, uint8_t *data)
 		memset(m->blob_id, 0, sizeof m->blob_id), m->request_id = 0;
 	if (m->type == MFS_WIRE_ERROR)
 		memset(m->blob_id, 0, sizeof m->blob_id), m->request_id = 0;
+	if (m->type == MFS_WIRE_SEGMENT)
+		memset(m->blob_id, 0, sizeof m->blob_id);
 }
 
 static void reasm_script(struct raw *r)
@@ -1012,8 +1042,8 @@ static void bad_message_script(struct raw *r)
 	int err;
 
 	if (r->param == EARLY_RESPONSE) {
-		/* The largest RESPONSE a head may announce, before the hello. */
-		head[0] = MFS_WIRE_RESPONSE;
+		/* The largest SEGMENT a head may announce, before the hello. */
+		head[0] = MFS_WIRE_SEGMENT;
 		head[1] = (uint8_t)(MFS_WIRE_MAX_BODY >> 24);
 		head[2] = (uint8_t)(MFS_WIRE_MAX_BODY >> 16);
 		head[3] = (uint8_t)(MFS_WIRE_MAX_BODY >> 8);
@@ -1023,9 +1053,12 @@ static void bad_message_script(struct raw *r)
 		return;
 	}
 	if (r->param == RESPONSE_OVER_BUDGET) {
-		/* Ready, then a RESPONSE of 2 MiB to a side with 1 MiB to spare. */
-		head[0] = MFS_WIRE_RESPONSE;
-		head[2] = 0x20;
+		/* Ready, then the largest SEGMENT to a side with 48 KiB to spare. */
+		head[0] = MFS_WIRE_SEGMENT;
+		head[1] = (uint8_t)(MFS_WIRE_MAX_BODY >> 24);
+		head[2] = (uint8_t)(MFS_WIRE_MAX_BODY >> 16);
+		head[3] = (uint8_t)(MFS_WIRE_MAX_BODY >> 8);
+		head[4] = (uint8_t)MFS_WIRE_MAX_BODY;
 		if (open_ready(r) == 0 && send_plain(r, head, MFS_WIRE_HEAD_BYTES, -1) == 0)
 			expect_error_then_eof(r, MFS_WIRE_ERR_BUSY);
 		return;
@@ -1042,8 +1075,8 @@ static void bad_message_script(struct raw *r)
 	if (err)
 		return;
 	switch (r->param) {
-	case HUGE_HEAD: /* a RESPONSE one byte over the largest blob */
-		head[0] = MFS_WIRE_RESPONSE;
+	case HUGE_HEAD: /* a SEGMENT one byte over the largest */
+		head[0] = MFS_WIRE_SEGMENT;
 		head[1] = (uint8_t)((MFS_WIRE_MAX_BODY + 1) >> 24);
 		head[2] = (uint8_t)((MFS_WIRE_MAX_BODY + 1) >> 16);
 		head[3] = (uint8_t)((MFS_WIRE_MAX_BODY + 1) >> 8);
@@ -1051,7 +1084,7 @@ static void bad_message_script(struct raw *r)
 		err = send_plain(r, head, MFS_WIRE_HEAD_BYTES, -1);
 		break;
 	case UNKNOWN_TYPE:
-		head[0] = 8, head[4] = 6;
+		head[0] = 9, head[4] = 6;
 		err = send_plain(r, head, MFS_WIRE_HEAD_BYTES + 6, -1);
 		break;
 	case HAVE_33:
@@ -1098,7 +1131,7 @@ Test(peer, a_body_is_checked_from_its_head_before_it_is_allocated)
 	struct mfs_peer_budget budget = {.limit = 1u << 20};
 	struct raw r;
 
-	/* A 16 MiB RESPONSE head before the hello: malformed, nothing allocated. */
+	/* The largest head before the hello: malformed, nothing allocated. */
 	h_start();
 	h.cfg[1].budget = &budget;
 	h_listen();
@@ -1114,6 +1147,7 @@ Test(peer, a_body_is_checked_from_its_head_before_it_is_allocated)
 	cr_assert_eq(budget.refused, 0);
 
 	/* Ready, then a body larger than the budget has left: ERROR(BUSY). */
+	budget = (struct mfs_peer_budget){.limit = 48u << 10};
 	h_start();
 	h.cfg[1].budget = &budget;
 	h_listen();
@@ -1316,7 +1350,7 @@ static void send_rules(struct side *s)
 	memset(text, 'x', sizeof text);
 	m = (struct mfs_wire_msg){ .type = MFS_WIRE_ERROR, .data = text, .len = sizeof text };
 	cr_assert_eq(mfs_peer_send(s->p, &m), MFS_E_FORMAT);
-	m = (struct mfs_wire_msg){ .type = (enum mfs_wire_type)8 };
+	m = (struct mfs_wire_msg){ .type = (enum mfs_wire_type)9 };
 	cr_assert_eq(mfs_peer_send(s->p, &m), MFS_E_FORMAT);
 	uint64_t sent, received;
 

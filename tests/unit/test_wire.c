@@ -75,6 +75,12 @@ static void round_trip(const struct mfs_wire_msg *m)
 	case MFS_WIRE_RESPONSE:
 		cr_assert_eq(got.request_id, m->request_id);
 		cr_assert_arr_eq(got.blob_id, m->blob_id, MFS_BLOB_ID_BYTES);
+		cr_assert_eq(got.segment, m->type == MFS_WIRE_NOT_FOUND ? 0 : m->segment);
+		cr_assert_eq(got.blob_len, m->type == MFS_WIRE_RESPONSE ? m->blob_len : 0);
+		break;
+	case MFS_WIRE_SEGMENT:
+		cr_assert_eq(got.request_id, m->request_id);
+		cr_assert_eq(got.segment, m->segment);
 		break;
 	case MFS_WIRE_ERROR:
 		cr_assert_eq(got.code, m->code);
@@ -83,7 +89,7 @@ static void round_trip(const struct mfs_wire_msg *m)
 		break;
 	}
 	if (m->type == MFS_WIRE_RESPONSE || m->type == MFS_WIRE_HAVE || m->type == MFS_WIRE_WANT ||
-	    m->type == MFS_WIRE_ERROR) {
+	    m->type == MFS_WIRE_ERROR || m->type == MFS_WIRE_SEGMENT) {
 		cr_assert_eq(got.len, m->len);
 		cr_assert(got.len == 0 || memcmp(got.data, m->data, got.len) == 0);
 		/* data borrows from the parsed buffer. */
@@ -125,6 +131,14 @@ static void accepted(uint8_t type, uint32_t len)
 	cr_assert_eq((unsigned)t, type);
 	cr_assert_eq(body_len, len);
 	memset(src, 'a', len < 600 ? len : 600); /* ERROR text must be UTF-8 */
+	if (type == MFS_WIRE_RESPONSE) { /* the blob length its leaves need */
+		uint32_t leaves = (len - 44) / 32, blob_len = leaves * MFS_BLOB_LEAF_BYTES;
+		src[36] = (uint8_t)(blob_len >> 24), src[37] = (uint8_t)(blob_len >> 16);
+		src[38] = (uint8_t)(blob_len >> 8), src[39] = (uint8_t)blob_len;
+		memset(src + 40, 0, 4);
+	}
+	if (type == MFS_WIRE_SEGMENT)
+		memset(src + 4, 0, 4);
 	cr_assert_eq(mfs_wire_parse(&m, t, src, len), 0, "type %u len %u", type, len);
 }
 
@@ -132,31 +146,47 @@ Test(wire, byte_layout_is_big_endian_as_documented)
 {
 	struct mfs_wire_msg m = { .type = MFS_WIRE_HANDSHAKE, .hello = { 1, 6881, 32 } };
 	const uint8_t hello[] = { 0, 0, 0, 0, 6, 0x00, 0x01, 0x1a, 0xe1, 0x00, 0x20 };
-	uint8_t want[MFS_WIRE_HEAD_BYTES + 36];
+	uint8_t want[MFS_WIRE_HEAD_BYTES + 44];
 
 	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), sizeof hello);
 	cr_assert_arr_eq(enc, hello, sizeof hello);
 
-	m = (struct mfs_wire_msg){ .type = MFS_WIRE_REQUEST, .request_id = 0x01020304 };
+	/* REQUEST: request id | blob id | first segment. */
+	m = (struct mfs_wire_msg){ .type = MFS_WIRE_REQUEST, .request_id = 0x01020304,
+				   .segment = 0x0a0b0c0d };
 	blob_id(m.blob_id, 0x40);
-	put_head(want, 2, 36);
+	put_head(want, 2, 40);
 	want[5] = 1, want[6] = 2, want[7] = 3, want[8] = 4;
 	blob_id(want + 9, 0x40);
-	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), sizeof want);
-	cr_assert_arr_eq(enc, want, sizeof want);
-	m.type = MFS_WIRE_NOT_FOUND;
-	want[0] = 6;
-	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), sizeof want);
-	cr_assert_arr_eq(enc, want, sizeof want);
+	want[41] = 0x0a, want[42] = 0x0b, want[43] = 0x0c, want[44] = 0x0d;
+	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), MFS_WIRE_HEAD_BYTES + 40);
+	cr_assert_arr_eq(enc, want, MFS_WIRE_HEAD_BYTES + 40);
+	m.type = MFS_WIRE_NOT_FOUND; /* request id | blob id */
+	put_head(want, 6, 36);
+	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), MFS_WIRE_HEAD_BYTES + 36);
+	cr_assert_arr_eq(enc, want, MFS_WIRE_HEAD_BYTES + 36);
 
-	/* RESPONSE: request id | blob id | blob, as seed 001 draws it. */
-	m.type = MFS_WIRE_RESPONSE;
-	m.data = (const uint8_t *)"xyz";
-	m.len = 3;
-	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), MFS_WIRE_HEAD_BYTES + 39);
-	put_head(want, 3, 39);
+	/* RESPONSE: request id | blob id | blob length | first segment |
+	 * leaves: a blob of 65,553 bytes has two. */
+	uint8_t leaves[64];
+	blob_id(leaves, 0x80);
+	blob_id(leaves + 32, 0xa0);
+	m = (struct mfs_wire_msg){ .type = MFS_WIRE_RESPONSE, .request_id = 0x01020304,
+				   .blob_len = 65553, .segment = 1, .data = leaves, .len = 64 };
+	blob_id(m.blob_id, 0x40);
+	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), MFS_WIRE_HEAD_BYTES + 44 + 64);
+	put_head(want, 3, 44 + 64);
+	want[41] = 0x00, want[42] = 0x01, want[43] = 0x00, want[44] = 0x11;
+	want[45] = 0, want[46] = 0, want[47] = 0, want[48] = 1;
 	cr_assert_arr_eq(enc, want, sizeof want);
-	cr_assert_arr_eq(enc + sizeof want, "xyz", 3);
+	cr_assert_arr_eq(enc + sizeof want, leaves, 64);
+
+	/* SEGMENT: request id | index | bytes. */
+	m = (struct mfs_wire_msg){ .type = MFS_WIRE_SEGMENT, .request_id = 0x01020304,
+				   .segment = 0xfe, .data = (const uint8_t *)"xyz", .len = 3 };
+	const uint8_t segment[] = { 8, 0, 0, 0, 11, 1, 2, 3, 4, 0, 0, 0, 0xfe, 'x', 'y', 'z' };
+	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), sizeof segment);
+	cr_assert_arr_eq(enc, segment, sizeof segment);
 
 	m = (struct mfs_wire_msg){ .type = MFS_WIRE_ERROR, .code = 0x0102,
 				   .data = (const uint8_t *)"no", .len = 2 };
@@ -192,12 +222,26 @@ Test(wire, every_type_round_trips)
 		round_trip(&m);
 	}
 
+	m = (struct mfs_wire_msg){ .type = MFS_WIRE_REQUEST, .request_id = 3, .segment = 255 };
+	round_trip(&m);
+
 	m = (struct mfs_wire_msg){ .type = MFS_WIRE_RESPONSE, .request_id = 0, .data = src };
 	blob_id(m.blob_id, 9);
-	const size_t sizes[] = { 0, 1, 65519, 1u << 20, MFS_BLOB_MAX_BYTES };
+	const size_t sizes[] = { 0, 1, 65552, 65553, 1u << 20, MFS_BLOB_MAX_BYTES };
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-		m.len = sizes[i];
+		m.blob_len = (uint32_t)sizes[i];
+		m.len = mfs_blob_leaf_count(sizes[i]) * MFS_BLOB_ID_BYTES;
 		m.request_id = (uint32_t)i * 0x01000001u;
+		m.segment = (uint32_t)(m.len / MFS_BLOB_ID_BYTES - 1);
+		round_trip(&m);
+	}
+	cr_assert_eq(m.len, MFS_WIRE_MAX_LEAVES * MFS_BLOB_ID_BYTES);
+
+	m = (struct mfs_wire_msg){ .type = MFS_WIRE_SEGMENT, .request_id = 5, .data = src };
+	const size_t pieces[] = { 0, 1, 4096, MFS_BLOB_LEAF_BYTES };
+	for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+		m.len = pieces[i];
+		m.segment = (uint32_t)(i * 80);
 		round_trip(&m);
 	}
 
@@ -231,20 +275,31 @@ Test(wire, lengths_each_type_cannot_have_are_refused)
 		refused(t, 7);
 		accepted(t, 6);
 	}
-	refused(MFS_WIRE_REQUEST, 35);
-	refused(MFS_WIRE_REQUEST, 37);
+	refused(MFS_WIRE_REQUEST, 36);
+	refused(MFS_WIRE_REQUEST, 39);
+	refused(MFS_WIRE_REQUEST, 41);
 	refused(MFS_WIRE_REQUEST, 0);
-	accepted(MFS_WIRE_REQUEST, 36);
+	accepted(MFS_WIRE_REQUEST, 40);
 	refused(MFS_WIRE_NOT_FOUND, 35);
+	refused(MFS_WIRE_NOT_FOUND, 40);
 	refused(MFS_WIRE_NOT_FOUND, 68);
 	accepted(MFS_WIRE_NOT_FOUND, 36);
 
 	refused(MFS_WIRE_RESPONSE, 0);
-	refused(MFS_WIRE_RESPONSE, 35);
-	refused(MFS_WIRE_RESPONSE, MFS_WIRE_MAX_BODY + 1);
+	refused(MFS_WIRE_RESPONSE, 44);          /* no leaf */
+	refused(MFS_WIRE_RESPONSE, 44 + 31);
+	refused(MFS_WIRE_RESPONSE, 44 + 33);
+	refused(MFS_WIRE_RESPONSE, 44 + 32 * (MFS_WIRE_MAX_LEAVES + 1));
 	refused(MFS_WIRE_RESPONSE, 0xffffffffu);
-	accepted(MFS_WIRE_RESPONSE, 36);
-	accepted(MFS_WIRE_RESPONSE, MFS_WIRE_MAX_BODY);
+	accepted(MFS_WIRE_RESPONSE, 44 + 32);
+	accepted(MFS_WIRE_RESPONSE, 44 + 32 * MFS_WIRE_MAX_LEAVES);
+
+	refused(MFS_WIRE_SEGMENT, 0);
+	refused(MFS_WIRE_SEGMENT, 7);
+	refused(MFS_WIRE_SEGMENT, MFS_WIRE_MAX_BODY + 1);
+	refused(MFS_WIRE_SEGMENT, 0xffffffffu);
+	accepted(MFS_WIRE_SEGMENT, 8);
+	accepted(MFS_WIRE_SEGMENT, MFS_WIRE_MAX_BODY);
 
 	for (uint8_t t = MFS_WIRE_HAVE; t <= MFS_WIRE_WANT; t++) {
 		refused(t, 0);  /* no ids */
@@ -264,7 +319,7 @@ Test(wire, lengths_each_type_cannot_have_are_refused)
 	accepted(MFS_WIRE_ERROR, 2 + MFS_WIRE_MAX_TEXT);
 
 	/* Unknown types, whatever the length. */
-	for (unsigned t = 8; t <= 255; t++) {
+	for (unsigned t = 9; t <= 255; t++) {
 		refused((uint8_t)t, 0);
 		refused((uint8_t)t, 6);
 		refused((uint8_t)t, 36);
@@ -326,26 +381,61 @@ Test(wire, encoder_refuses_what_the_parser_would)
 	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0, "ids missing");
 
 	m = (struct mfs_wire_msg){ .type = MFS_WIRE_RESPONSE, .data = src };
-	m.len = MFS_BLOB_MAX_BYTES + 1;
+	m.len = (MFS_WIRE_MAX_LEAVES + 1) * 32;
 	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0);
 	m.len = SIZE_MAX; /* no overflow into a small length */
 	cr_assert_eq(mfs_wire_encoded_len(&m), 0);
 	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0);
-	m.len = SIZE_MAX - 35;
+	m.len = SIZE_MAX - 43;
 	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0);
+	/* Leaves and blob length must agree, and the first segment be one of
+	 * the blob's. */
+	m.len = 64;
+	m.blob_len = 65552;
+	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0, "one leaf's blob, two leaves");
+	m.blob_len = 65553;
+	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), MFS_WIRE_HEAD_BYTES + 44 + 64);
+	m.segment = 2;
+	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0, "past the last segment");
+	m.segment = 1;
+	m.blob_len = MFS_BLOB_MAX_BYTES + 1;
+	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0, "no blob is that long");
+	/* ... and the parser refuses the same. */
+	m.blob_len = 65553;
+	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), MFS_WIRE_HEAD_BYTES + 44 + 64);
+	struct mfs_wire_msg got;
+	enc[MFS_WIRE_HEAD_BYTES + 39] = 0x10; /* blob length 65,552 */
+	cr_assert_eq(mfs_wire_parse(&got, MFS_WIRE_RESPONSE, enc + MFS_WIRE_HEAD_BYTES, 44 + 64),
+		     MFS_E_FORMAT);
+	enc[MFS_WIRE_HEAD_BYTES + 39] = 0x11;
+	enc[MFS_WIRE_HEAD_BYTES + 43] = 2;    /* first segment 2 of 2 */
+	cr_assert_eq(mfs_wire_parse(&got, MFS_WIRE_RESPONSE, enc + MFS_WIRE_HEAD_BYTES, 44 + 64),
+		     MFS_E_FORMAT);
+	enc[MFS_WIRE_HEAD_BYTES + 43] = 1;
+	cr_assert_eq(mfs_wire_parse(&got, MFS_WIRE_RESPONSE, enc + MFS_WIRE_HEAD_BYTES, 44 + 64),
+		     0);
+
+	m = (struct mfs_wire_msg){ .type = MFS_WIRE_SEGMENT, .data = src };
+	m.len = MFS_BLOB_LEAF_BYTES + 1;
+	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0, "longer than a piece");
+	m.len = 1;
+	m.segment = MFS_WIRE_MAX_LEAVES;
+	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0, "no blob has that segment");
+	const uint8_t far[] = { 0, 0, 0, 1, 0, 0, 1, 0, 'x' }; /* segment 256 */
+	cr_assert_eq(mfs_wire_parse(&got, MFS_WIRE_SEGMENT, far, sizeof far), MFS_E_FORMAT);
 
 	m = (struct mfs_wire_msg){ .type = MFS_WIRE_ERROR, .data = src };
 	memset(src, 'y', MFS_WIRE_MAX_TEXT + 1);
 	m.len = MFS_WIRE_MAX_TEXT + 1;
 	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0);
 
-	m = (struct mfs_wire_msg){ .type = (enum mfs_wire_type)8 };
+	m = (struct mfs_wire_msg){ .type = (enum mfs_wire_type)9 };
 	cr_assert_eq(mfs_wire_encoded_len(&m), 0);
 	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0);
 
 	m = (struct mfs_wire_msg){ .type = MFS_WIRE_REQUEST };
-	cr_assert_eq(mfs_wire_encode(enc, 40, &m), 0, "41 bytes needed");
-	cr_assert_eq(mfs_wire_encode(enc, 41, &m), 41);
+	cr_assert_eq(mfs_wire_encode(enc, 44, &m), 0, "45 bytes needed");
+	cr_assert_eq(mfs_wire_encode(enc, 45, &m), 45);
 }
 
 Test(wire, type_names)
@@ -358,6 +448,7 @@ Test(wire, type_names)
 	cr_assert_str_eq(mfs_wire_type_name(MFS_WIRE_WANT), "WANT");
 	cr_assert_str_eq(mfs_wire_type_name(MFS_WIRE_NOT_FOUND), "NOT_FOUND");
 	cr_assert_str_eq(mfs_wire_type_name(MFS_WIRE_ERROR), "ERROR");
-	cr_assert_str_eq(mfs_wire_type_name((enum mfs_wire_type)8), "UNKNOWN");
+	cr_assert_str_eq(mfs_wire_type_name(MFS_WIRE_SEGMENT), "SEGMENT");
+	cr_assert_str_eq(mfs_wire_type_name((enum mfs_wire_type)9), "UNKNOWN");
 	cr_assert_str_eq(mfs_wire_type_name((enum mfs_wire_type)-1), "UNKNOWN");
 }

@@ -39,7 +39,7 @@
 /* A first handshake message (an ephemeral key: any 32 bytes are one), then a
  * third of random bytes, each behind its 2-byte length. */
 #define JUNK_BYTES (2 + MFS_NOISE_XX_MSG1_OVERHEAD + 2 + MFS_NOISE_XX_MSG3_OVERHEAD)
-#define BODY_BYTES (1u << 20)
+#define BODY_BYTES MFS_BLOB_LEAF_BYTES /* the largest body: a whole segment */
 #define HOG_IN_FLIGHT 16u
 #define HOG_IDS 4096u
 
@@ -122,7 +122,7 @@ static void pump(struct conn *c)
 static void on_ready(struct mfs_peer *p, void *ctx)
 {
 	struct conn *c = ctx;
-	struct mfs_wire_msg m = {.type = MFS_WIRE_RESPONSE, .request_id = 1};
+	struct mfs_wire_msg m = {.type = MFS_WIRE_SEGMENT, .request_id = 1};
 
 	(void)p;
 	c->h->handshakes++;
