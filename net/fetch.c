@@ -7,11 +7,13 @@
  * bytes that hash to its id; urgent fetches are asked before read-ahead
  * ones; no connection gets more than its limit; a peer that said
  * NOT_FOUND is not asked again for that blob, one that timed out is asked
- * last, one that sent a wrong blob is reported (node.c bans it).
+ * last, one that sent wrong leaves or a wrong segment is reported (node.c
+ * bans it); segments that arrived are kept, and a blob is asked again from
+ * its first missing one.
  *
  * Threads: mfs_node_fetch blocks on its caller's thread; everything else
- * runs on the loop thread. Fetches change only under node->lock, which a
- * waiter drops while it hashes what landed. */
+ * runs on the loop thread. Fetches change only under node->lock; the loop
+ * thread hashes what arrives before it takes the lock. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -345,13 +347,17 @@ void fetch_tick(struct mfs_netnode *n)
 	pthread_mutex_unlock(&n->lock);
 }
 
+/* A request for f ended: with none left in flight, f is asked again. */
+static void ask_ended(struct fetch *f)
+{
+	if (f && f->asks > 0 && --f->asks == 0 && f->state == FETCH_ASKED)
+		f->state = FETCH_QUEUED;
+}
+
 void fetch_conn_lost(struct mfs_netnode *n, struct conn *c)
 {
-	for (unsigned i = 0; i < c->in_flight; i++) {
-		struct fetch *f = fetch_find(n, c->reqs[i].id);
-		if (f && f->asks > 0 && --f->asks == 0 && f->state == FETCH_ASKED)
-			f->state = FETCH_QUEUED;
-	}
+	for (unsigned i = 0; i < c->in_flight; i++)
+		ask_ended(fetch_find(n, c->reqs[i].id));
 }
 
 void fetch_fail_all(struct mfs_netnode *n, int err)
@@ -379,8 +385,7 @@ static void request_ended(struct mfs_netnode *n, struct conn *c, struct req *r)
 	struct fetch *f = fetch_find(n, r->id);
 
 	*r = c->reqs[--c->in_flight];
-	if (f && f->asks > 0 && --f->asks == 0 && f->state == FETCH_ASKED)
-		f->state = FETCH_QUEUED;
+	ask_ended(f);
 }
 
 /* The peer sent what does not match the blob id (leaves or a segment): it

@@ -46,14 +46,17 @@
  * as malformed, before anything is allocated.
  *
  * Fetching: mfs_node_fetch blocks its caller (any thread but the loop's)
- * until a peer delivered the blob and it matched its id. Requests are
+ * until peers delivered every segment of the blob (net/wire: the answer's
+ * leaves are checked against the id, each segment against its leaf as it
+ * arrives, on the loop thread). A request cut off midway is asked again
+ * from the first segment missing, of any peer: what arrived is kept. Requests are
  * spread over the ready peers, at most max_requests (the peer's hello) in
  * flight per peer, urgent ones ahead of read-ahead ones; one fetch per blob
  * however many threads want it. A peer that answers NOT_FOUND is not asked
  * for that blob again; a request whose connection received nothing for
  * request_timeout_ms is asked of another peer too (never again of the
- * same one), and that peer is tried last for it; one that sends a blob not
- * matching its id, or anything malformed,
+ * same one), and that peer is tried last for it; one that sends leaves or
+ * a segment not matching the blob's id, or anything malformed,
  * is disconnected and never dialled again by this node. Requests in flight
  * on a connection that drops go to other peers (or to the same one once it
  * is back: dialled peers are redialled with backoff; one the peer closed

@@ -33,8 +33,8 @@
  *     node->lock: mfs_peer_send, called under it by the scheduler, takes
  *     no lock and never calls back into the node (the closed callback
  *     comes from a later turn of the loop). node->lock is never held
- *     across a blocking call: a fetching thread drops it while it hashes
- *     a blob.
+ *     across a blocking call, nor while the loop thread hashes what
+ *     arrived (net/fetch.c hashes, then locks).
  *   store_source->lock -> the volume's locks (LMDB read transactions that
  *     rebuild the index). The session cache is asked before, not under it.
  *   Pool jobs never take node->lock, and the loop thread never holds it

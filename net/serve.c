@@ -204,16 +204,13 @@ static int request_slot(struct mfs_netnode *n)
 /* Queues the lookup of a REQUEST counted in c->serving (j: zeroed). */
 static void start_request(struct conn *c, struct job *j, const struct req *r)
 {
-	const uint32_t rid = r->rid;
-	const uint8_t *id = r->id;
-
 	j->gen = c->gen;
-	j->rid = rid;
+	j->rid = r->rid;
 	j->first = r->segment;
-	memcpy(j->id, id, sizeof j->id);
+	memcpy(j->id, r->id, sizeof j->id);
 	if (queue_job(c->node, j) != 0) {
 		c->serving--;
-		not_found(c, rid, id);
+		not_found(c, r->rid, r->id);
 		return;
 	}
 	c->node->request_jobs++;
