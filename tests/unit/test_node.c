@@ -353,8 +353,19 @@ Test(node, stopping_fails_waiting_fetches)
 
 /* ---- answers cut off or lying, segment by segment ---- */
 
-enum half_mode { HALF_CUT, HALF_BAD_LEAVES, HALF_OUT_OF_TURN, HALF_SHORT_LAST };
-#define HALF_SENT 10u /* segments HALF_CUT sends before it hangs up */
+static double seconds_since(const struct timespec *t0);
+
+enum half_mode {
+	HALF_CUT,         /* HALF_SENT segments, then it hangs up */
+	HALF_BAD_LEAVES,  /* leaves that do not hash to the id */
+	HALF_OUT_OF_TURN, /* segment 1 first */
+	HALF_SHORT_LAST,  /* a blob length one byte short */
+	HALF_TRICKLE,     /* a segment every HALF_TICK_MS */
+	HALF_KEEPALIVE,   /* one segment, then a HAVE every HALF_TICK_MS, forever */
+	HALF_SILENT,      /* two segments, then nothing */
+};
+#define HALF_SENT 10u
+#define HALF_TICK_MS 150u
 
 /* A peer that dials a leech and answers its REQUEST for blobs[0] badly. */
 struct half_seeder {
@@ -365,7 +376,41 @@ struct half_seeder {
 	uint8_t pk[MFS_NOISE_KEY_BYTES];
 	enum half_mode mode;
 	int ready, closed, reason; /* atomic */
+	uv_timer_t timer;          /* HALF_TRICKLE, HALF_KEEPALIVE (its loop's thread) */
+	int timer_on;
+	uint32_t rid, next;        /* the request being answered; the next segment */
 };
+
+static void half_tick(uv_timer_t *t)
+{
+	struct half_seeder *h = t->data;
+	struct mfs_wire_msg m = {.type = MFS_WIRE_HAVE, .data = ids[0], .len = MFS_BLOB_ID_BYTES};
+
+	if (!h->peer)
+		return;
+	if (h->mode == HALF_TRICKLE) {
+		if (h->next == mfs_blob_leaf_count(BLOB_BYTES))
+			return;
+		m = (struct mfs_wire_msg){.type = MFS_WIRE_SEGMENT, .request_id = h->rid,
+					  .segment = h->next,
+					  .data = blobs[0] + (size_t)h->next * MFS_BLOB_LEAF_BYTES,
+					  .len = mfs_blob_leaf_len(BLOB_BYTES, h->next)};
+		h->next++;
+	}
+	mfs_peer_send(h->peer, &m);
+}
+
+static int half_stop(void *arg)
+{
+	struct half_seeder *h = arg;
+
+	if (h->timer_on)
+		uv_close((uv_handle_t *)&h->timer, NULL);
+	h->timer_on = 0;
+	if (h->peer)
+		mfs_peer_close(h->peer, 0, 0, NULL);
+	return 0;
+}
 
 static void half_ready(struct mfs_peer *p, void *ctx)
 {
@@ -382,6 +427,13 @@ static void half_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void 
 	const size_t n = mfs_blob_leaf_count(BLOB_BYTES);
 	uint32_t claimed = BLOB_BYTES - (h->mode == HALF_SHORT_LAST);
 	size_t end = h->mode == HALF_CUT ? m->segment + HALF_SENT : n;
+
+	if (h->mode == HALF_TRICKLE)
+		end = m->segment;
+	else if (h->mode == HALF_KEEPALIVE)
+		end = m->segment + 1u;
+	else if (h->mode == HALF_SILENT)
+		end = m->segment + 2u;
 
 	if (m->type != MFS_WIRE_REQUEST)
 		return;
@@ -406,6 +458,14 @@ static void half_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void 
 	}
 	if (h->mode == HALF_CUT)
 		mfs_peer_close(p, 0, 0, NULL);
+	if (h->mode == HALF_TRICKLE || h->mode == HALF_KEEPALIVE) {
+		h->rid = m->request_id;
+		h->next = (uint32_t)end;
+		h->timer.data = h;
+		uv_timer_init(mfs_loop_uv(h->loop), &h->timer);
+		uv_timer_start(&h->timer, half_tick, HALF_TICK_MS, HALF_TICK_MS);
+		h->timer_on = 1;
+	}
 }
 
 static void half_closed(struct mfs_peer *p, int reason, void *ctx)
@@ -435,28 +495,42 @@ static int half_connect(void *arg)
  * whose only peer lied fails as not found (nobody left to ask), never with
  * the lie, and the next fetch gets the blob from the honest one. Returns what the honest
  * one served. */
+/* h dials leech (listening) and is ready. */
+static void half_join(struct half_seeder *h, struct running *leech)
+{
+	uint8_t hpk[MFS_NOISE_KEY_BYTES];
+
+	h->sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
+	mfs_noise_keypair(hpk, h->sk);
+	memcpy(h->pk, mfs_node_public_key(leech->node), MFS_NOISE_KEY_BYTES);
+	h->addr.sin_family = AF_INET;
+	h->addr.sin_port = htons(mfs_node_port(leech->node));
+	h->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(mfs_loop_start(&h->loop), 0);
+	cr_assert_eq(mfs_loop_call(h->loop, half_connect, h), 0);
+	for (int i = 0; i < 100 && !__atomic_load_n(&h->ready, __ATOMIC_ACQUIRE); i++)
+		usleep(50000);
+	cr_assert(__atomic_load_n(&h->ready, __ATOMIC_ACQUIRE), "mode %d: never ready", h->mode);
+	usleep(100000); /* the leech's side is ready too */
+}
+
+static void half_leave(struct half_seeder *h)
+{
+	mfs_loop_call(h->loop, half_stop, h);
+	mfs_loop_stop(h->loop);
+	mfs_secure_free(h->sk);
+}
+
 static uint64_t fetch_after_half(enum half_mode mode, struct mfs_node_stats *leech_stats)
 {
 	struct running seeder, leech;
 	struct half_seeder h = {.mode = mode};
 	struct fetcher_thread t = {.first = 0, .step = 1, .count = 1};
 	struct mfs_node_stats st;
-	uint8_t hpk[MFS_NOISE_KEY_BYTES];
 
 	run_node(&seeder, 1, 0, 1, 0);
 	run_node(&leech, 1, 0, 0, 0);
-	h.sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
-	mfs_noise_keypair(hpk, h.sk);
-	memcpy(h.pk, mfs_node_public_key(leech.node), MFS_NOISE_KEY_BYTES);
-	h.addr.sin_family = AF_INET;
-	h.addr.sin_port = htons(mfs_node_port(leech.node));
-	h.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(mfs_loop_start(&h.loop), 0);
-	cr_assert_eq(mfs_loop_call(h.loop, half_connect, &h), 0);
-	for (int i = 0; i < 100 && !__atomic_load_n(&h.ready, __ATOMIC_ACQUIRE); i++)
-		usleep(50000);
-	cr_assert(__atomic_load_n(&h.ready, __ATOMIC_ACQUIRE), "mode %d: never ready", mode);
-	usleep(100000); /* the leech's side is ready too */
+	half_join(&h, &leech);
 	t.r = &leech;
 	pthread_create(&t.thread, NULL, fetch_some, &t);
 	for (int i = 0; i < 200 && !__atomic_load_n(&h.closed, __ATOMIC_ACQUIRE); i++)
@@ -474,8 +548,7 @@ static uint64_t fetch_after_half(enum half_mode mode, struct mfs_node_stats *lee
 	cr_assert_eq(t.failed, 0, "mode %d: %s", mode, mfs_strerror(t.why));
 	mfs_node_stats(leech.node, leech_stats);
 	mfs_node_stats(seeder.node, &st);
-	mfs_loop_stop(h.loop);
-	mfs_secure_free(h.sk);
+	half_leave(&h);
 	stop_node(&leech);
 	stop_node(&seeder);
 	return st.bytes_served;
@@ -510,6 +583,59 @@ Test(node, lying_or_malformed_answers_are_caught_segment_by_segment)
 		cr_assert_eq(st.peers_banned, 1, "mode %d", modes[i]);
 		cr_assert_eq(st.bad_blobs, modes[i] != HALF_OUT_OF_TURN, "mode %d", modes[i]);
 	}
+}
+
+
+/* The half seeder is the leech's only peer; the leech's fetch timeout is
+ * fetch_timeout_ms. The fetch's result, its seconds in *elapsed. */
+static int fetch_from_half(enum half_mode mode, unsigned fetch_timeout_ms, double *elapsed,
+			   struct mfs_node_stats *leech_stats)
+{
+	struct running leech;
+	struct half_seeder h = {.mode = mode};
+	struct timespec t0;
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	int rc;
+
+	run_node(&leech, 1, 0, 0, fetch_timeout_ms);
+	half_join(&h, &leech);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = mfs_node_fetch(leech.node, ids[0], 1, &blob, &len);
+	*elapsed = seconds_since(&t0);
+	if (rc == 0)
+		cr_assert(len == BLOB_BYTES && memcmp(blob, blobs[0], len) == 0);
+	free(blob);
+	mfs_node_stats(leech.node, leech_stats);
+	half_leave(&h);
+	stop_node(&leech);
+	return rc;
+}
+
+/* Timeouts count silence, not time (net/node.h): a peer that keeps
+ * delivering, a segment every 150 ms, is waited for past 4 fetch timeouts
+ * of 500 ms and never counted as timed out; one that goes silent fails the
+ * fetch one timeout after its last byte; and one that keeps the connection
+ * busy with anything but the blob (a HAVE every 150 ms) fails it after 20
+ * timeouts however lively it looks. */
+Test(node, timeouts_count_silence_and_trickling_has_a_cap)
+{
+	struct mfs_node_stats st;
+	double s;
+	int rc;
+
+	rc = fetch_from_half(HALF_TRICKLE, 500, &s, &st);
+	cr_assert_eq(rc, 0, "trickle: %s after %.2f s", mfs_strerror(rc), s);
+	cr_assert_gt(s, 2.0, "16 segments 150 ms apart took %.2f s", s);
+	cr_assert_eq(st.timeouts, 0, "a delivering peer never times out");
+
+	rc = fetch_from_half(HALF_SILENT, 500, &s, &st);
+	cr_assert_eq(rc, -ETIMEDOUT, "silent: %s", mfs_strerror(rc));
+	cr_assert(s >= 0.5 && s < 3.0, "silent: failed after %.2f s", s);
+
+	rc = fetch_from_half(HALF_KEEPALIVE, 300, &s, &st);
+	cr_assert_eq(rc, -ETIMEDOUT, "keep-alive: %s", mfs_strerror(rc));
+	cr_assert(s >= 6.0 && s < 9.0, "keep-alive: failed after %.2f s, the cap is 6 s", s);
 }
 
 struct flooder {
