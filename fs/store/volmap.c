@@ -256,7 +256,7 @@ static int sb_decode(struct sb_disk *d, const uint8_t *in, uint64_t slot_count)
 	if (d->sb.bucket_count == 0 || (d->sb.bucket_count & (d->sb.bucket_count - 1)) != 0 ||
 	    d->nb == 0 || (d->nb & (d->nb - 1)) != 0 || d->redundant > 1 ||
 	    d->nb > (d->redundant ? MAX_BUCKETS_REDUNDANT : MAX_BUCKETS) || d->copies == 0 ||
-	    d->copies > MAP_COPIES || (!d->redundant && d->copies != 1) ||
+	    d->copies > MAP_COPIES || (!d->redundant && d->copies > OUTER_MAP_COPIES) ||
 	    SB_HEAD + (uint64_t)d->nb * SB_DIR_BYTES(d->copies) > MFS_SLOT_PAYLOAD)
 		return MFS_E_CORRUPT;
 	for (uint32_t b = 0; b < d->nb; b++) {

@@ -25,7 +25,7 @@
 #define CT_AT MFS_AEAD_NONCE_BYTES
 #define PAD_AT (CT_AT + MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES)
 #define SB_MAGIC 0x5653464du /* "MFSV" */
-#define SB_VERSION 5u
+#define SB_VERSION 6u
 #define SB_HEAD 96
 /* Per map bucket: generation u64, then one position u32 per copy. */
 #define SB_DIR_BYTES(copies) (8u + 4u * (copies))
@@ -36,6 +36,11 @@
  * parity for every object. */
 #define MAP_COPIES 16u
 #define MIN_MAP_COPIES 5u
+/* Any other volume keeps two copies of each map page while its directory
+ * holds them (up to 2,048 pages): one damaged slot (a sector gone bad, a
+ * write of a volume it does not know about) would otherwise lose every
+ * object of its bucket. */
+#define OUTER_MAP_COPIES 2u
 #define MAX_BUCKETS_REDUNDANT 2048u
 #define PAGE_HEAD 4
 #define ENTRY_BYTES 24 /* slot id, position u32, generation u32 */
@@ -51,6 +56,8 @@
 _Static_assert(SB_HEAD + MAX_BUCKETS * SB_DIR_BYTES(1) <= MFS_SLOT_PAYLOAD, "superblock fits");
 _Static_assert(SB_HEAD + MAX_BUCKETS_REDUNDANT * SB_DIR_BYTES(MIN_MAP_COPIES) <= MFS_SLOT_PAYLOAD,
 	       "a redundant volume's largest map keeps five copies of each page");
+_Static_assert(SB_HEAD + 2048u * SB_DIR_BYTES(OUTER_MAP_COPIES) <= MFS_SLOT_PAYLOAD,
+	       "a volume keeps two copies of each map page up to 2,048 pages");
 
 /* One volume's keys, in guarded memory. */
 struct vol_keys {
@@ -92,8 +99,9 @@ struct view {
 	unsigned nsb;
 };
 
-/* Copies of each map page a redundant volume writes in a store of
- * slot_count slots with a map of nb pages: a 32nd of the store's slots,
+/* Copies of each map page a volume writes in a store of slot_count slots
+ * with a map of nb pages. Not redundant: OUTER_MAP_COPIES while the
+ * superblock's directory holds them, else 1. Redundant: a 32nd of the store's slots,
  * at least MIN_MAP_COPIES, at most MAP_COPIES and what the superblock's
  * directory holds (16 up to 512 pages, 13 at 1,024, 5 at 2,048). A page
  * is lost with probability p^copies when a share p of the slots is
@@ -106,7 +114,9 @@ static inline unsigned volmap_copies_for(int redundant, uint32_t nb, uint64_t sl
 	uint64_t c = slot_count / 32 < MIN_MAP_COPIES ? MIN_MAP_COPIES : slot_count / 32;
 
 	c = c < MAP_COPIES ? c : MAP_COPIES;
-	return !redundant ? 1 : (unsigned)(c < fit ? c : fit);
+	if (!redundant)
+		return fit >= OUTER_MAP_COPIES ? OUTER_MAP_COPIES : 1;
+	return (unsigned)(c < fit ? c : fit);
 }
 
 /* Copies of each map page a view keeps; its largest map. */

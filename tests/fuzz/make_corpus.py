@@ -175,9 +175,9 @@ def magnet():
 
 
 def volmap():
-    """Superblocks (format 5) and map pages, behind the harness's 6-byte
+    """Superblocks (format 6) and map pages, behind the harness's 6-byte
     head (mode, log2 of the bucket count, bucket)."""
-    def sb(nb, redundant, copies, dir_copies=None, version=5):
+    def sb(nb, redundant, copies, dir_copies=None, version=6):
         dc = copies if dir_copies is None else dir_copies
         head = struct.pack("<IIQQQQQQIIQII", 0x5653464D, version, 0x1234, 3, 4, 5, 6, 7, 1,
                            nb, 3, redundant, copies)
@@ -194,8 +194,10 @@ def volmap():
     write("volmap", "superblock-copies-0", sb(2, 1, 0, 1))
     write("volmap", "superblock-copies-17", sb(2, 1, 17))
     write("volmap", "superblock-outer-copies-2", sb(2, 0, 2))
+    write("volmap", "superblock-outer-copies-3", sb(2, 0, 3))
     write("volmap", "superblock-dir-too-big", sb(2048, 1, 16, 5))
     write("volmap", "superblock-version-4", sb(2, 1, 5, version=4))
+    write("volmap", "superblock-version-5", sb(2, 0, 1, version=5))
 
 
 def bep5_packets():

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (d->nb == 0 || (d->nb & (d->nb - 1)) != 0 ||
 			    d->nb > (d->redundant ? MAX_BUCKETS_REDUNDANT : MAX_BUCKETS) ||
 			    d->copies < 1 || d->copies > MAP_COPIES ||
-			    (!d->redundant && d->copies != 1) ||
+			    (!d->redundant && d->copies > OUTER_MAP_COPIES) ||
 			    SB_HEAD + (size_t)d->nb * SB_DIR_BYTES(d->copies) > MFS_SLOT_PAYLOAD)
 				abort();
 			for (uint32_t b = 0; b < d->nb; b++)

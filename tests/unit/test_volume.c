@@ -247,7 +247,9 @@ Test(volume, protected_hidden_volume_survives_outer_writes)
 	cr_assert_eq(mfs_volume_stats(outer, &st), 0);
 	cr_assert_eq(st.protected_slots, hidden_used,
 		     "the diary, the outer key it keeps, its map and superblock candidates");
-	cr_assert_lt(st.free_slots, 17 + 2 + 400 / 32,
+	/* Its slack: a slot object's worth, room to rewrite its map (two
+	 * pages, two copies each) and to delete. */
+	cr_assert_lt(st.free_slots, 17 + 2 * OUTER_MAP_COPIES + 400 / 32,
 		     "the outer volume filled every slot it may take (but the slack it keeps to "
 		     "delete)");
 	mfs_volume_close(outer);
@@ -287,7 +289,7 @@ Test(volume, unprotected_outer_writes_may_destroy_the_hidden_volume)
 		}
 		cr_assert_eq(mfs_vtxn_commit(t), 0);
 	}
-	cr_assert_geq(used(outer), 200 - 2 - 200 / 32,
+	cr_assert_geq(used(outer), 200 - 2 * OUTER_MAP_COPIES - 200 / 32,
 		      "the outer volume took every slot, the hidden ones too, but its slack");
 	mfs_volume_close(outer);
 	/* As documented: without --protect-file the hidden volume can be
@@ -751,14 +753,18 @@ Test(volume, a_stale_superblock_never_wins_and_alone_is_damage_not_an_old_volume
 	close_store(&f);
 }
 
-Test(volume, a_lost_map_page_is_damage_not_a_crash_and_writes_nothing)
+/* An outer volume keeps two copies of each map page: one damaged (a bad
+ * sector, or a session of a volume it protects that did not know of it)
+ * loses nothing; both damaged make the volume damaged, not a crash, and a
+ * failed open writes nothing. */
+Test(volume, a_lost_map_page_copy_loses_nothing_and_both_are_damage)
 {
 	struct fixture f = open_store(256);
 	struct mfs_volume *v = tu_volume(f.store, "pw", NULL), *other;
 	uint8_t *before, *after;
 	struct vol_keys *k;
 	struct view *st;
-	uint32_t page;
+	uint32_t page[OUTER_MAP_COPIES];
 	size_t len, len2;
 
 	put(v, "a", "apple", 5);
@@ -770,11 +776,31 @@ Test(volume, a_lost_map_page_is_damage_not_a_crash_and_writes_nothing)
 	mfs_volume_close(other);
 	st = load_state(&f, "pw", &k);
 	cr_assert_eq(st->nb, 1, "a small volume's map is one page");
-	cr_assert_eq(volmap_copies(st), 1, "an outer volume keeps one copy of it");
-	page = st->pages[0]->pos[0];
+	cr_assert_eq(volmap_copies(st), OUTER_MAP_COPIES, "an outer volume keeps two copies of it");
+	for (unsigned c = 0; c < OUTER_MAP_COPIES; c++)
+		page[c] = st->pages[0]->pos[c];
+	cr_assert_neq(page[0], page[1]);
 	volmap_view_unref(st);
 	mfs_secure_free(k);
-	flip_at(&f, page);
+
+	/* One copy gone: the volume opens from the other, whole. */
+	flip_at(&f, page[0]);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, "other", 5), 0);
+	expect(v, "a", (const uint8_t *)"apple", 5);
+	mfs_volume_close(v);
+
+	/* Both gone: damage, said so, and nothing written. (The session
+	 * may have moved the page; a copy still where the flipped one was is
+	 * still flipped.) */
+	const uint32_t flipped = page[0];
+	st = load_state(&f, "pw", &k);
+	for (unsigned c = 0; c < OUTER_MAP_COPIES; c++)
+		page[c] = st->pages[0]->pos[c];
+	volmap_view_unref(st);
+	mfs_secure_free(k);
+	for (unsigned c = 0; c < OUTER_MAP_COPIES; c++)
+		if (page[c] != flipped)
+			flip_at(&f, page[c]);
 	before = store_file(&f, &len);
 	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), MFS_E_CORRUPT);
 	cr_assert_null(v);
@@ -782,7 +808,8 @@ Test(volume, a_lost_map_page_is_damage_not_a_crash_and_writes_nothing)
 	after = store_file(&f, &len2);
 	cr_assert(len == len2 && memcmp(before, after, len) == 0, "a failed open writes nothing");
 	/* Undone, the volume is whole; the other volume never noticed. */
-	flip_at(&f, page);
+	for (unsigned c = 0; c < OUTER_MAP_COPIES; c++)
+		flip_at(&f, page[c]);
 	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, "other", 5), 0);
 	expect(v, "a", (const uint8_t *)"apple", 5);
 	mfs_volume_close(v);
