@@ -478,15 +478,24 @@ static void half_closed(struct mfs_peer *p, int reason, void *ctx)
 	__atomic_store_n(&h->closed, 1, __ATOMIC_RELEASE);
 }
 
+/* A test peer (key sk) dials the node at addr with key pk, on loop. */
+static int dial_node(struct mfs_loop *loop, struct mfs_peer **peer, const uint8_t *sk,
+		     const struct sockaddr_in *addr, const uint8_t *pk,
+		     const struct mfs_peer_callbacks *cb, void *ctx)
+{
+	struct mfs_peer_config cfg = {.static_sk = sk, .max_requests = 16};
+
+	return mfs_peer_connect(peer, mfs_loop_uv(loop), (const struct sockaddr *)addr, pk, &cfg,
+				cb, ctx);
+}
+
 static int half_connect(void *arg)
 {
 	static const struct mfs_peer_callbacks cb = {
 		.ready = half_ready, .message = half_message, .closed = half_closed};
 	struct half_seeder *h = arg;
-	struct mfs_peer_config cfg = {.static_sk = h->sk, .max_requests = 16};
 
-	return mfs_peer_connect(&h->peer, mfs_loop_uv(h->loop), (const struct sockaddr *)&h->addr,
-				h->pk, &cfg, &cb, h);
+	return dial_node(h->loop, &h->peer, h->sk, &h->addr, h->pk, &cb, h);
 }
 
 /* The leech asks the half seeder for blobs[0] (its only peer), which
@@ -688,10 +697,8 @@ static int flood_connect(void *arg)
 	static const struct mfs_peer_callbacks cb = {
 		.ready = flood_ready, .message = flood_message, .closed = flood_closed};
 	struct flooder *f = arg;
-	struct mfs_peer_config cfg = {.static_sk = f->sk, .max_requests = 16};
 
-	return mfs_peer_connect(&f->peer, mfs_loop_uv(f->loop), (const struct sockaddr *)&f->addr,
-				f->pk, &cfg, &cb, f);
+	return dial_node(f->loop, &f->peer, f->sk, &f->addr, f->pk, &cb, f);
 }
 
 static int flood_close(void *arg)
