@@ -127,8 +127,13 @@ MEGAFS_STORE=$T/sub2 megafs fetch "$link" file.bin -o "$T/got2.bin" --peer "$pee
 cmp "$T/file.bin" "$T/got2.bin" || fail "the file fetched through dante differs"
 ok "megafs fetch through dante (no authentication) wrote the file byte for byte"
 
-# Refusals, at once (each fetch waits out its 30 s before it gives up).
-# A proxy that accepts and never answers: the handshake deadline cuts it.
+# Refusals, side by side. A proxy that refuses (its port closed, the
+# credentials wrong, a SOCKS error for the peer: here microsocks's
+# "connection refused" for a seeder port where nothing listens) fails the
+# fetch once its 4th dial in a row is refused (about 2 s of redials: a
+# proxy restarting is waited for), naming the proxy, not after the 30 s
+# fetch timeout. A proxy that accepts and never answers: each dial is cut
+# by the 10 s handshake deadline, and the fetch fails at its timeout.
 /usr/bin/python3 -c '
 import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
@@ -141,10 +146,14 @@ PIDS+=($!)
 wait_for 10 test -s "$T/mute.port" || fail "the mute proxy did not start"
 mute=$(cat "$T/mute.port")
 closed=$(free_port)
-refuse() { # NAME PROXY-URL
+nobody=$(free_port)
+refuse() { # NAME PROXY-URL [PEER]
+	local t0
 	new_sub "$T/r-$1"
+	t0=$(date +%s%N)
 	MEGAFS_STORE=$T/r-$1 timeout 60 "$MEGAFS" fetch "$link" file.bin -o "$T/r-$1.bin" \
-		--peer "$peer" --proxy "$2" >"$T/r-$1.out" 2>&1 && echo "succeeded" >>"$T/r-$1.out"
+		--peer "${3:-$peer}" --proxy "$2" >"$T/r-$1.out" 2>&1 && echo "succeeded" >>"$T/r-$1.out"
+	echo $((($(date +%s%N) - t0) / 1000000)) >"$T/r-$1.ms"
 	return 0
 }
 capture_start any "$T/refused.pcap" "tcp dst port $port"
@@ -154,9 +163,11 @@ refuse closed "socks5://127.0.0.1:$closed" &
 r2=$!
 refuse mute "socks5://127.0.0.1:$mute" &
 r3=$!
-wait $r1 $r2 $r3
-for r in creds closed mute; do
-	echo "   $r: $(grep -m1 'through the proxy:' "$T/r-$r.out" || tail -1 "$T/r-$r.out")"
+refuse peerdown "socks5://alice:s3cret%3Apw@127.0.0.1:$socks" "127.0.0.1:$nobody#$key" &
+r4=$!
+wait $r1 $r2 $r3 $r4
+for r in creds closed mute peerdown; do
+	echo "   $r ($(cat "$T/r-$r.ms") ms): $(grep -m1 'through the proxy:' "$T/r-$r.out" || tail -1 "$T/r-$r.out")"
 	grep -q ":$port\b" "$T/r-$r.out" && fail "$r: the log names the peer: $(cat "$T/r-$r.out")"
 	grep -q succeeded "$T/r-$r.out" && fail "a fetch through a refusing proxy ($r) succeeded"
 	grep -q "Sanitizer\|runtime error" "$T/r-$r.out" && fail "$r: $(cat "$T/r-$r.out")"
@@ -168,12 +179,35 @@ grep -q "the proxy at 127.0.0.1:$closed: .*refused" "$T/r-closed.out" ||
 	fail "a closed proxy port: $(cat "$T/r-closed.out")"
 grep -q "the proxy did not connect within 10000 ms" "$T/r-mute.out" ||
 	fail "a mute proxy: $(cat "$T/r-mute.out")"
+grep -q "through the proxy: .*connection refused" "$T/r-peerdown.out" ||
+	fail "a peer refused beyond the proxy: $(cat "$T/r-peerdown.out")"
 grep -q "Connection refused\|connection refused" "$T/r-creds.out" && fail "wrong credentials said refused"
-ok "wrong credentials, a closed port and a mute proxy each fail the fetch with their reason"
+ok "wrong credentials, a closed port, a mute proxy and a peer refused beyond it each fail the fetch with their reason"
+for r in creds closed peerdown; do
+	grep -q "the proxy at 127.0.0.1:[0-9]* refused every connection" "$T/r-$r.out" ||
+		fail "$r: the fetch's error does not name the proxy: $(cat "$T/r-$r.out")"
+	[ "$(cat "$T/r-$r.ms")" -lt 10000 ] ||
+		fail "$r: the fetch took $(cat "$T/r-$r.ms") ms to give up on a refusing proxy"
+done
+[ "$(cat "$T/r-mute.ms")" -ge 25000 ] || fail "the mute proxy's fetch gave up in $(cat "$T/r-mute.ms") ms"
+ok "refused by the proxy: the fetch fails in $(cat "$T/r-closed.ms") ms (closed port), $(cat "$T/r-creds.ms") ms (credentials), $(cat "$T/r-peerdown.ms") ms (SOCKS error), naming the proxy; a mute one at the timeout"
 capture_stop
 packets=$(tcpdump -n -r "$T/refused.pcap" 2>/dev/null | grep -c . || true)
 [ "$packets" -eq 0 ] || fail "the seeder's port got $packets packets while every proxy refused"
-ok "no packet reached the seeder's port in those 30 s: nothing was dialled around the proxy"
+ok "no packet reached the seeder's port while the proxies refused: nothing was dialled around them"
+# A proxy that comes back within the redials (here 0.5 s after the fetch
+# began) is waited for: a refusal is not taken as final at once.
+late=$(free_port)
+new_sub "$T/late"
+MEGAFS_STORE=$T/late "$MEGAFS" fetch "$link" file.bin -o "$T/late.bin" --peer "$peer" \
+	--proxy "socks5://127.0.0.1:$late" 2>"$T/late.err" &
+late_fetch=$!
+sleep 0.5
+microsocks -i 127.0.0.1 -p "$late" >/dev/null 2>&1 &
+PIDS+=($!)
+wait "$late_fetch" || fail "the fetch through a proxy back after 0.5 s failed: $(cat "$T/late.err")"
+cmp "$T/file.bin" "$T/late.bin" || fail "the file fetched through the late proxy differs"
+ok "a proxy refusing for the first 0.5 s is waited for: the fetch completes ($(grep -c 'through the proxy' "$T/late.err") refusal logged)"
 MEGAFS_STORE=$SUB expect_fail "trackers cannot go through a proxy" megafs fetch "$link" \
 	file.bin -o "$T/x" --proxy "socks5://127.0.0.1:$socks" --tracker ws://127.0.0.1:1
 MEGAFS_STORE=$SUB expect_fail "resolving its name would send a DNS query" megafs fetch "$link" \
