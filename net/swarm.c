@@ -486,7 +486,8 @@ static int add_tracker_on_loop(struct mfs_swarm *s, const char *url)
 	free(tr->waiting);
 	if (!(tr->waiting = calloc(s->cfg.n_channels ? s->cfg.n_channels : 1, sizeof *tr->waiting)))
 		return -ENOMEM;
-	rc = mfs_tracker_client_new(&tr->client, mfs_loop_uv(s->loop), url, &cb, tr);
+	rc = mfs_tracker_client_new_via(&tr->client, mfs_loop_uv(s->loop), url, s->cfg.proxy, &cb,
+					 tr);
 	if (rc < 0) {
 		say(s, "tracker %s: %s", url, mfs_strerror(rc));
 		return rc;
@@ -689,17 +690,12 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 	}
 	if (rc == 0)
 		rc = mfs_loop_add_hook(s->loop, stop_trackers_hook, s);
-	/* Never around the proxy: a tracker it cannot carry is not dialled. */
-	for (size_t i = 0; rc == 0 && config->proxy && i < n_urls; i++)
-		say(s, "tracker %s: not dialled: trackers through --proxy are not built yet "
-		    "(this libwebsockets has no SOCKS5)", urls[i]);
 	/* Discovery: the remembered and given peers (dialled above), the DHT,
 	 * then the trackers; they run at once, and any one suffices. */
 	if (rc == 0 && config->dht)
 		rc = start_dht(s);
 	if (rc == 0) {
-		struct start_trackers_job j = {s, (const char *const *)urls,
-					       config->proxy ? 0 : n_urls};
+		struct start_trackers_job j = {s, (const char *const *)urls, n_urls};
 		rc = mfs_loop_call(s->loop, start_trackers_on_loop, &j);
 	}
 	free_strings(urls, n_urls);

@@ -67,9 +67,9 @@ struct mfs_swarm_config {
 	const char *const *dht_bootstrap;
 	size_t n_dht_bootstrap;
 	unsigned dht_interval_s;
-	/* Every peer dial through this SOCKS5 proxy (borrowed, outlives the
-	 * swarm); NULL: straight. Trackers cannot go through it yet: with a
-	 * proxy, none is dialled (each remembered one is logged as skipped). */
+	/* Every peer and tracker dial through this SOCKS5 proxy (borrowed,
+	 * outlives the swarm); NULL: straight. A tracker's host name is
+	 * resolved by the proxy. Never with dht (UDP). */
 	const struct mfs_socks5_proxy *proxy;
 	/* Told, on the loop thread, each time a manifest from a tracker was
 	 * stored in the volume (a mount then shows it at once, not at its

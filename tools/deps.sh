@@ -18,8 +18,9 @@ packages=(
 	systemd man-db bash-completion dpkg-dev
 	# net_bt_tracker.sh: a BitTorrent leecher of another implementation
 	aria2
-	# net_socks.sh: two SOCKS5 servers (--proxy)
-	microsocks dante-server
+	# net_socks.sh: two SOCKS5 servers (--proxy), and strace, which lists
+	# every connect and send of the process behind the proxy
+	microsocks dante-server strace
 	# net_lossy.sh: packet loss between two network namespaces (no netem here)
 	nftables
 )

@@ -140,6 +140,30 @@ capture_start() {
 		fail "tcpdump did not start: $(cat "$file.err")"
 }
 
+# free_port: a TCP port of 127.0.0.1 free a moment ago.
+free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# strace_only_to PORT FILE: FILE, from strace -f -e trace=connect,sendto,
+# sendmsg,sendmmsg, shows connects to 127.0.0.1:PORT (a proxy) and none
+# elsewhere but the process's own tunnel into it (net/tunnel's abstract
+# Unix socket), and no send naming an address (no UDP, no DNS). A process
+# reaches the network only through such calls: this is the whole list.
+strace_only_to() {
+	local port=$1 file=$2 bad
+	local to_proxy="sin_port=htons\($port\), sin_addr=inet_addr\(\"127\.0\.0\.1\"\)"
+	grep -qE "connect\(.*$to_proxy" "$file" ||
+		fail "strace shows no connect to 127.0.0.1:$port: $(grep connect "$file" | head -5)"
+	bad=$(grep -E "connect\(" "$file" | grep -vE "$to_proxy" |
+		grep -vE 'sun_path=@"megafs-tunnel-[0-9a-f]{16}"' | grep -v "resumed>" || true)
+	[ -z "$bad" ] || fail "a connect not to 127.0.0.1:$port: $bad"
+	bad=$(grep -E "(sendto|sendmsg|sendmmsg)\(" "$file" | grep -vE "sendto\([0-9]+, .*, NULL, 0\)" |
+		grep -vE "sendmsg\([0-9]+, \{msg_name=NULL" | grep -v "resumed>" || true)
+	[ -z "$bad" ] || fail "a send naming an address: $bad"
+	return 0
+}
+
 # capture_stop: ends the capture capture_start began (what is in flight first).
 capture_stop() {
 	sleep 0.5
