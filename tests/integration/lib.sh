@@ -63,6 +63,18 @@ mount_channel() {
 	mountpoint -q "$dir" || fail "$dir is not a mount point after megafs mount"
 }
 
+# publish_random STORE TITLE BYTES: a new store with a new channel TITLE
+# holding file.bin, BYTES random bytes (kept as $T/file.bin); sets LINK.
+publish_random() {
+	local store=$1
+	MEGAFS_STORE=$store megafs init --size 64M --kdf fast >/dev/null 2>&1
+	LINK=$(MEGAFS_STORE=$store megafs channel new "$2")
+	random_file "$T/file.bin" "$3"
+	MEGAFS_STORE=$store mount_channel "$LINK" "$T/pub-mnt"
+	cp "$T/file.bin" "$T/pub-mnt/"
+	MEGAFS_STORE=$store megafs umount "$T/pub-mnt"
+}
+
 unmount() {
 	local pid
 	pid=$(mount_pid "$1")

@@ -18,12 +18,8 @@ unset SSL_CERT_FILE SSL_CERT_DIR
 listening() { ss -ltn "sport = :$1" | grep -q LISTEN; }
 
 PUB="$T/pub" SUB="$T/sub"
-MEGAFS_STORE=$PUB megafs init --size 64M --kdf fast >/dev/null 2>&1
-link=$(MEGAFS_STORE=$PUB megafs channel new "Through a proxy")
-random_file "$T/file.bin" $((3 * 1024 * 1024 + 777))
-MEGAFS_STORE=$PUB mount_channel "$link" "$T/pub-mnt"
-cp "$T/file.bin" "$T/pub-mnt/"
-MEGAFS_STORE=$PUB megafs umount "$T/pub-mnt"
+publish_random "$PUB" "Through a proxy" $((3 * 1024 * 1024 + 777))
+link=$LINK
 MEGAFS_STORE=$PUB megafs channel export "$link" >"$T/manifest.json"
 # Each subscriber store knows the manifest: what moves is the blobs.
 new_sub() {

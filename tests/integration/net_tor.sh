@@ -112,12 +112,8 @@ ok "a private Tor network (3 authority+relay+exit nodes, 1 client) bootstrapped 
 
 # ---- the seeder and the tracker (straight, on 127.0.0.1) ----------------------------
 PUB="$T/pub"
-MEGAFS_STORE=$PUB megafs init --size 64M --kdf fast >/dev/null 2>&1
-link=$(MEGAFS_STORE=$PUB megafs channel new "Through Tor")
-random_file "$T/file.bin" $((2 * 1024 * 1024 + 333))
-MEGAFS_STORE=$PUB mount_channel "$link" "$T/pub-mnt"
-cp "$T/file.bin" "$T/pub-mnt/"
-MEGAFS_STORE=$PUB megafs umount "$T/pub-mnt"
+publish_random "$PUB" "Through Tor" $((2 * 1024 * 1024 + 333))
+link=$LINK
 start_tracker "$T/tracker-db"
 tport=${TRACKER_URL#ws://*:}
 tport=${tport%%[!0-9]*}

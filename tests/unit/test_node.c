@@ -823,20 +823,6 @@ Test(node, a_full_range_of_busy_handshakes_refuses_the_newcomer_until_they_time_
 
 /* ---- through a proxy ---- */
 
-/* A port of 127.0.0.1 where nothing listens (bound, then closed). */
-static uint16_t closed_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 /* Every peer dialled through a proxy whose port is closed: the fetch fails
  * with MFS_E_PROXY once each peer's 4th dial in a row was refused (the
  * redials 0.25, 0.5 and 1 s apart: a proxy back within that is waited
@@ -851,7 +837,7 @@ Test(node, a_proxy_that_refuses_every_dial_fails_the_fetch_after_its_redials)
 	long ms;
 	int rc;
 
-	proxy.port = closed_port();
+	close(tu_loopback_socket(&proxy.port, 0)); /* nothing listens there */
 	run_node(&seeder, 1, 0, BLOBS, 0);
 	next_proxy = &proxy;
 	run_node(&leech, 0, 0, 0, 0);

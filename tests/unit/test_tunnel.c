@@ -18,6 +18,7 @@
 #include "crypto/secure.h"
 #include "net/loop.h"
 #include "net/tunnel.h"
+#include "tests/unit/testutil.h"
 
 struct echo_proxy {
 	int listener;
@@ -38,19 +39,6 @@ static int read_all(int fd, uint8_t *buf, size_t n)
 		n -= (size_t)r;
 	}
 	return 0;
-}
-
-static uint16_t listen_loopback(int *fd_out)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	*fd_out = fd;
-	return ntohs(a.sin_port);
 }
 
 /* Greeting (no authentication), CONNECT with a domain name, success, then
@@ -161,9 +149,8 @@ Test(tunnel, carries_bytes_both_ways_to_a_name_the_proxy_resolves)
 	char back[sizeof msg];
 	int fd;
 
-	p.port = listen_loopback(&p.listener);
+	p.listener = tu_loopback_socket(&p.port, 4);
 	p.connect_len = 0;
-	cr_assert_eq(listen(p.listener, 4), 0);
 	cr_assert_eq(pthread_create(&p.thread, NULL, echo_proxy_thread, &p), 0);
 	start(&f, p.port, "tracker.example", 443);
 	cr_assert_eq(strncmp(mfs_tunnel_lws_address(f.tunnel), "+@megafs-tunnel-", 16), 0);
@@ -186,8 +173,8 @@ Test(tunnel, carries_bytes_both_ways_to_a_name_the_proxy_resolves)
 Test(tunnel, another_process_is_shut_out_before_any_dial)
 {
 	struct fixture f;
-	int listener, status;
-	uint16_t proxy_port = listen_loopback(&listener); /* bound, never listening */
+	uint16_t proxy_port;
+	int listener = tu_loopback_socket(&proxy_port, 0), status; /* never listening */
 	pid_t child;
 
 	start(&f, proxy_port, "tracker.example", 80);
@@ -213,11 +200,11 @@ Test(tunnel, another_process_is_shut_out_before_any_dial)
 Test(tunnel, a_refusing_proxy_is_told_and_the_connection_closed)
 {
 	struct fixture f;
-	int listener, fd;
-	uint16_t proxy_port = listen_loopback(&listener);
+	uint16_t proxy_port;
 	char c, want[64];
+	int fd;
 
-	close(listener); /* nothing listens there now */
+	close(tu_loopback_socket(&proxy_port, 0)); /* nothing listens there */
 	start(&f, proxy_port, "tracker.example", 80);
 	fd = enter(&f);
 	cr_assert_geq(fd, 0);
