@@ -103,7 +103,14 @@ int node_proxy_refused(const struct mfs_netnode *n)
 			return 0;
 		any = 1;
 	}
-	return any;
+	return any || n->discovery_refused;
+}
+
+void mfs_node_set_discovery_refused(struct mfs_netnode *n, int refused)
+{
+	n->discovery_refused = refused;
+	if (refused)
+		fetch_pump(n);
 }
 
 int node_peers_pending(const struct mfs_netnode *n)

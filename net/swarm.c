@@ -38,6 +38,7 @@ struct tracker {
 	struct mfs_tracker_client *client;
 	char url[256];
 	struct waiting *waiting;               /* one per channel (loop thread) */
+	int proxy_refused;                     /* the proxy refuses it (loop thread) */
 };
 
 /* Per channel, on the loop thread: one manifest verified at a time. */
@@ -62,6 +63,7 @@ struct mfs_swarm {
 	pthread_mutex_t lock;
 	pthread_cond_t manifest_stored;
 	uint64_t manifests_stored;             /* under lock */
+	int trackers_refused;                  /* under lock: the proxy refuses every one */
 	struct mfs_swarm_manifest_stats mstats; /* under lock */
 	/* peers to remember, "HOST:PORT#KEY", newest first (under lock) */
 	char peers[MAX_REMEMBERED_PEERS][PEER_TEXT];
@@ -464,12 +466,33 @@ static void on_tracker_error(void *ctx, const char *reason)
 	say(tr->swarm, "tracker %s: %s", tr->url, reason);
 }
 
+/* A tracker the proxy refuses, or no longer: when it refuses every one,
+ * neither manifests nor peers can come (the DHT is never run with a
+ * proxy), and whoever waits for them is told at once. */
+static void on_tracker_proxy_refused(void *ctx, int refused)
+{
+	struct tracker *tr = ctx;
+	struct mfs_swarm *s = tr->swarm;
+	int all = 1;
+
+	tr->proxy_refused = refused;
+	for (size_t i = 0; i < s->n_trackers; i++)
+		if (&s->trackers[i] != s->dht_source && !s->trackers[i].proxy_refused)
+			all = 0;
+	pthread_mutex_lock(&s->lock);
+	s->trackers_refused = all;
+	pthread_cond_broadcast(&s->manifest_stored);
+	pthread_mutex_unlock(&s->lock);
+	mfs_node_set_discovery_refused(s->node, all);
+}
+
 static int add_tracker_on_loop(struct mfs_swarm *s, const char *url)
 {
 	static const struct mfs_tracker_client_callbacks cb = {
 		.manifest = on_manifest,
 		.peers = on_peers,
 		.error = on_tracker_error,
+		.proxy_refused = on_tracker_proxy_refused,
 	};
 	struct tracker *tr;
 	int rc;
@@ -868,11 +891,16 @@ int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIG
 		if (have_manifest(s, pk))
 			return 0;
 		pthread_mutex_lock(&s->lock);
-		while (rc == 0 && seen == s->manifests_stored && !no_key(s, pk))
+		while (rc == 0 && seen == s->manifests_stored && !no_key(s, pk) &&
+		       !s->trackers_refused)
 			rc = pthread_cond_timedwait(&s->manifest_stored, &s->lock, &deadline);
 		if (rc == 0 && no_key(s, pk)) {
 			pthread_mutex_unlock(&s->lock);
 			return MFS_E_NOKEY;
+		}
+		if (rc == 0 && s->trackers_refused) {
+			pthread_mutex_unlock(&s->lock);
+			return have_manifest(s, pk) ? 0 : MFS_E_PROXY;
 		}
 		if (rc != 0)
 			break;

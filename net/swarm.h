@@ -129,8 +129,9 @@ void mfs_swarm_publish(struct mfs_swarm *s, const char *json, size_t len);
 void mfs_swarm_publish_owned(struct mfs_swarm *s);
 /* Waits until the volume holds a manifest of pk (stored before, or pushed
  * by a tracker): 0, MFS_E_NOKEY as soon as a pushed one is refused for
- * want of a key (a private channel: fs/channel), or -ETIMEDOUT after
- * timeout_ms. */
+ * want of a key (a private channel: fs/channel), MFS_E_PROXY as soon as
+ * the proxy refused 4 connects in a row to every tracker (with --proxy;
+ * nothing else could bring one), or -ETIMEDOUT after timeout_ms. */
 int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 			    unsigned timeout_ms);
 /* The port served on (0 when not listening) and the node's key. */

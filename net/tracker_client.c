@@ -20,6 +20,7 @@
 #define BACKOFF_MAX_MS 10000
 #define STABLE_MS 10000           /* a connection this old resets the backoff */
 #define DEFAULT_INTERVAL_S 60     /* until the tracker names one */
+#define PROXY_TRIES 4             /* connects in a row the proxy refused: told */
 #define MAX_INTERVAL_S 86400
 /* What may pile up unsent past the messages a connection starts with. */
 #define TX_SLACK_BYTES (4 * (size_t)MFS_TRACKER_MESSAGE_MAX)
@@ -55,6 +56,7 @@ struct mfs_tracker_client {
 	struct mfs_ws ws;
 	struct mfs_tunnel *tunnel; /* through a proxy: lws connects to its socket */
 	char tunnel_why[160];     /* why the proxy failed the dial under way */
+	unsigned proxy_refusals;  /* connects in a row the proxy refused */
 	struct lws *wsi;          /* the connection, while there is one */
 	int up;
 	uint64_t up_since;
@@ -281,6 +283,9 @@ static void on_established(struct mfs_tracker_client *c)
 {
 	c->up = 1;
 	c->up_since = uv_now(c->loop);
+	if (c->proxy_refusals >= PROXY_TRIES && c->cb.proxy_refused && !c->freeing)
+		c->cb.proxy_refused(c->ctx, 0);
+	c->proxy_refusals = 0;
 	c->last_error[0] = '\0';
 	c->stalled = 0;
 	/* Everything a connection starts with is queued whatever its size (a
@@ -304,6 +309,9 @@ static void connect_failed(struct mfs_tracker_client *c, const char *in, size_t 
 {
 	char line[MFS_TLS_WHY_MAX];
 
+	c->proxy_refusals = c->tunnel_why[0] ? c->proxy_refusals + 1 : 0;
+	if (c->proxy_refusals == PROXY_TRIES && c->cb.proxy_refused && !c->freeing)
+		c->cb.proxy_refused(c->ctx, 1);
 	if (c->tunnel_why[0])
 		snprintf(line, sizeof line, "cannot connect through the proxy: %s", c->tunnel_why);
 	else if (c->tls.why[0])

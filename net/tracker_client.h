@@ -71,6 +71,11 @@ struct mfs_tracker_client_callbacks {
 	 * a malformed message from the tracker, or why a connect failed (a
 	 * certificate refused says why and what to do), in one line. */
 	void (*error)(void *ctx, const char *reason);
+	/* Optional; through a proxy only. refused 1: the proxy refused the
+	 * last 4 connects in a row (its port closed, the credentials refused,
+	 * a SOCKS5 error for the tracker: the backoff's first 4 tries, about
+	 * 1.5 s); 0: a connect made it after that. Dialling goes on either way. */
+	void (*proxy_refused)(void *ctx, int refused);
 };
 
 /* url: ws://HOST[:PORT][/PATH] (port 80 by default) or

@@ -149,8 +149,8 @@ static int copy_out(struct cli *c, struct mfs_reader *r, const struct mfs_file_e
 			 (unsigned long long)off);
 	else if (rc == MFS_E_PROXY && proxy)
 		cli_fail(c, 0, "fetching into %s (at byte %llu): the proxy at %s:%u refused every "
-			 "connection to every peer known (the lines above say why)", out_path,
-			 (unsigned long long)off, proxy->host, proxy->port);
+			 "connection to the peers and trackers known (the lines above say why)",
+			 out_path, (unsigned long long)off, proxy->host, proxy->port);
 	else if (rc != 0)
 		cli_fail(c, rc, "fetching into %s (at byte %llu)", out_path, (unsigned long long)off);
 	mfs_rfile_close(f);
@@ -223,6 +223,10 @@ int cmd_fetch(int argc, char **argv)
 				  "--peer or --dht", link);
 	if (status == 0 && (status = mfs_swarm_wait_manifest(swarm, pk, MANIFEST_WAIT_MS)) != 0)
 		status = status == MFS_E_NOKEY ? cli_fail(&c, 0, "%s: %s", link, mfs_strerror(status))
+			: status == MFS_E_PROXY && net.proxy
+			? cli_fail(&c, 0, "no manifest of %s: the proxy at %s:%u refused every "
+				   "connection to the trackers (the lines above say why)", link,
+				   net.proxy->host, net.proxy->port)
 			: cli_fail(&c, -ETIMEDOUT, "no manifest of %s came from the trackers or "
 				     "the DHT", link);
 	if (status == 0) {

@@ -93,7 +93,7 @@ for url in "$WS_URL" "$WSS_URL"; do
 	scheme=${url%%://*}
 	MEGAFS_STORE=$T/t-$scheme megafs init --size 64M --kdf fast >/dev/null 2>&1
 	capture_start any "$T/t-$scheme.pcap" \
-		"(tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or udp"
+		"(tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or port 53"
 	MEGAFS_STORE=$T/t-$scheme strace -f -qq -e trace=connect,sendto,sendmsg,sendmmsg \
 		-o "$T/t-$scheme.strace" "$MEGAFS" fetch "$link" file.bin -o "$T/t-$scheme.bin" \
 		--tracker "$url" --proxy "socks5://alice:s3cret%3Apw@127.0.0.1:$socks" \
@@ -108,14 +108,15 @@ for url in "$WS_URL" "$WSS_URL"; do
 		grep "> 127\.0\.0\.[0-9]*\.$p: " "$T/t-$scheme.txt" | grep -v " 127\.0\.0\.2\.[0-9]* >" &&
 			fail "$scheme://: port $p saw a connection not from the proxy"
 	done
-	grep -q "UDP\|\.53: " "$T/t-$scheme.txt" && fail "$scheme://: UDP in the capture: $(grep -m3 'UDP\|\.53: ' "$T/t-$scheme.txt")"
-	ok "fetch through microsocks with only a $scheme:// tracker: the file byte for byte; the tracker and the seeder saw only the proxy's 127.0.0.2; strace: $(grep -c 'connect(' "$T/t-$scheme.strace") connects, each to the proxy or its tunnel; no UDP"
+	# (UDP of other tests on this machine may be on lo: strace speaks for megafs's.)
+	grep -q "\.53: " "$T/t-$scheme.txt" && fail "$scheme://: DNS in the capture: $(grep -m3 '\.53: ' "$T/t-$scheme.txt")"
+	ok "fetch through microsocks with only a $scheme:// tracker: the file byte for byte; the tracker and the seeder saw only the proxy's 127.0.0.2; strace: $(grep -c 'connect(' "$T/t-$scheme.strace") connects, each to the proxy or its tunnel, no send naming an address; no DNS"
 done
 
 # A tracker named by a host name: the proxy resolves it (megafs opens no
 # resolver file and sends no query); microsocks connects to it.
 MEGAFS_STORE=$T/t-name megafs init --size 64M --kdf fast >/dev/null 2>&1
-capture_start any "$T/t-name.pcap" "(tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or udp"
+capture_start any "$T/t-name.pcap" "(tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or port 53"
 MEGAFS_STORE=$T/t-name strace -f -qq -e trace=connect,sendto,sendmsg,sendmmsg,openat \
 	-o "$T/t-name.strace" "$MEGAFS" fetch "$link" file.bin -o "$T/t-name.bin" \
 	--tracker "ws://localhost:$tport" --peer "$peer" --proxy "socks5://alice:s3cret%3Apw@127.0.0.1:$socks" \
@@ -128,7 +129,7 @@ grep -E 'openat\(.*"/etc/(hosts|resolv\.conf|gai\.conf)"' "$T/t-name.strace" &&
 tcpdump -n -r "$T/t-name.pcap" 2>/dev/null >"$T/t-name.txt"
 grep -q " 127\.0\.0\.2\.[0-9]* > 127\.0\.0\.1\.$tport: " "$T/t-name.txt" ||
 	fail "the proxy did not connect to the tracker it resolved: $(cat "$T/t-name.txt")"
-grep -q "UDP\|\.53: " "$T/t-name.txt" && fail "UDP in the capture: $(grep -m3 'UDP\|\.53: ' "$T/t-name.txt")"
+grep -q "\.53: " "$T/t-name.txt" && fail "DNS in the capture: $(grep -m3 '\.53: ' "$T/t-name.txt")"
 ok "a tracker named ws://localhost:PORT is resolved by the proxy: megafs opened no resolver file, the tracker saw the proxy"
 
 # A mount through the proxy, in a store that remembers the ws:// tracker
@@ -211,6 +212,22 @@ refuse() { # NAME PROXY-URL [PEER]
 	echo $((($(date +%s%N) - t0) / 1000000)) >"$T/r-$1.ms"
 	return 0
 }
+# Only a tracker, through a closed proxy port: the manifest cannot come
+# (a store without it), nor peers (a store with it).
+refuse_tracker() { # NAME with|without (the manifest)
+	local t0
+	if [ "$2" = with ]; then
+		new_sub "$T/r-$1"
+	else
+		MEGAFS_STORE=$T/r-$1 megafs init --size 64M --kdf fast >/dev/null 2>&1
+	fi
+	t0=$(date +%s%N)
+	MEGAFS_STORE=$T/r-$1 timeout 60 "$MEGAFS" fetch "$link" file.bin -o "$T/r-$1.bin" \
+		--tracker "$WS_URL" --proxy "socks5://127.0.0.1:$closed" >"$T/r-$1.out" 2>&1 &&
+		echo "succeeded" >>"$T/r-$1.out"
+	echo $((($(date +%s%N) - t0) / 1000000)) >"$T/r-$1.ms"
+	return 0
+}
 capture_start any "$T/refused.pcap" "tcp dst port $port"
 refuse creds "socks5://alice:wrong@127.0.0.1:$socks" &
 r1=$!
@@ -220,8 +237,12 @@ refuse mute "socks5://127.0.0.1:$mute" &
 r3=$!
 refuse peerdown "socks5://alice:s3cret%3Apw@127.0.0.1:$socks" "127.0.0.1:$nobody#$key" &
 r4=$!
-wait $r1 $r2 $r3 $r4
-for r in creds closed mute peerdown; do
+refuse_tracker trkbare without &
+r5=$!
+refuse_tracker trkknown with &
+r6=$!
+wait $r1 $r2 $r3 $r4 $r5 $r6
+for r in creds closed mute peerdown trkbare trkknown; do
 	echo "   $r ($(cat "$T/r-$r.ms") ms): $(grep -m1 'through the proxy:' "$T/r-$r.out" || tail -1 "$T/r-$r.out")"
 	grep -q ":$port\b" "$T/r-$r.out" && fail "$r: the log names the peer: $(cat "$T/r-$r.out")"
 	grep -q succeeded "$T/r-$r.out" && fail "a fetch through a refusing proxy ($r) succeeded"
@@ -238,14 +259,18 @@ grep -q "through the proxy: .*connection refused" "$T/r-peerdown.out" ||
 	fail "a peer refused beyond the proxy: $(cat "$T/r-peerdown.out")"
 grep -q "Connection refused\|connection refused" "$T/r-creds.out" && fail "wrong credentials said refused"
 ok "wrong credentials, a closed port, a mute proxy and a peer refused beyond it each fail the fetch with their reason"
-for r in creds closed peerdown; do
+grep -q "tracker ws://.*: cannot connect through the proxy: the proxy at 127.0.0.1:$closed: " \
+	"$T/r-trkbare.out" || fail "a tracker through a closed proxy port: $(cat "$T/r-trkbare.out")"
+grep -q "no manifest of .*: the proxy at 127.0.0.1:$closed refused every connection to the trackers" \
+	"$T/r-trkbare.out" || fail "no manifest through a closed proxy: $(cat "$T/r-trkbare.out")"
+for r in creds closed peerdown trkknown trkbare; do
 	grep -q "the proxy at 127.0.0.1:[0-9]* refused every connection" "$T/r-$r.out" ||
 		fail "$r: the fetch's error does not name the proxy: $(cat "$T/r-$r.out")"
 	[ "$(cat "$T/r-$r.ms")" -lt 10000 ] ||
 		fail "$r: the fetch took $(cat "$T/r-$r.ms") ms to give up on a refusing proxy"
 done
 [ "$(cat "$T/r-mute.ms")" -ge 25000 ] || fail "the mute proxy's fetch gave up in $(cat "$T/r-mute.ms") ms"
-ok "refused by the proxy: the fetch fails in $(cat "$T/r-closed.ms") ms (closed port), $(cat "$T/r-creds.ms") ms (credentials), $(cat "$T/r-peerdown.ms") ms (SOCKS error), naming the proxy; a mute one at the timeout"
+ok "refused by the proxy: the fetch fails in $(cat "$T/r-closed.ms") ms (closed port), $(cat "$T/r-creds.ms") ms (credentials), $(cat "$T/r-peerdown.ms") ms (SOCKS error), $(cat "$T/r-trkbare.ms") ms (only a tracker, no manifest), $(cat "$T/r-trkknown.ms") ms (only a tracker, the manifest known), naming the proxy; a mute one at the timeout"
 capture_stop
 packets=$(tcpdump -n -r "$T/refused.pcap" 2>/dev/null | grep -c . || true)
 [ "$packets" -eq 0 ] || fail "the seeder's port got $packets packets while every proxy refused"

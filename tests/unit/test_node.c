@@ -856,6 +856,52 @@ Test(node, a_proxy_that_refuses_every_dial_fails_the_fetch_after_its_redials)
 	stop_node(&seeder);
 }
 
+struct waiting_fetch {
+	struct running *r;
+	int rc;
+	int done; /* atomic */
+	pthread_t thread;
+};
+
+static void *fetch_and_note(void *arg)
+{
+	struct waiting_fetch *w = arg;
+	uint8_t *blob = NULL;
+	size_t len;
+
+	w->rc = mfs_node_fetch(w->r->node, ids[0], 1, &blob, &len);
+	free(blob);
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int refuse_discovery(void *node)
+{
+	mfs_node_set_discovery_refused(node, 1);
+	return 0;
+}
+
+/* No peer known: a fetch waits (a tracker may name some) until the swarm
+ * says the proxy refuses every tracker too, then fails with MFS_E_PROXY. */
+Test(node, with_no_peer_known_a_fetch_fails_once_the_proxy_refuses_every_tracker)
+{
+	struct mfs_socks5_proxy proxy = {.host = "127.0.0.1", .port = 9};
+	struct running leech;
+	struct waiting_fetch w = {.r = &leech};
+
+	next_proxy = &proxy;
+	run_node(&leech, 0, 0, 0, 0);
+	next_proxy = NULL;
+	cr_assert_eq(pthread_create(&w.thread, NULL, fetch_and_note, &w), 0);
+	usleep(500 * 1000);
+	cr_assert_eq(__atomic_load_n(&w.done, __ATOMIC_ACQUIRE), 0, "gave up at once: %s",
+		     mfs_strerror(w.rc));
+	cr_assert_eq(mfs_loop_call(leech.loop, refuse_discovery, leech.node), 0);
+	pthread_join(w.thread, NULL);
+	cr_assert_eq(w.rc, MFS_E_PROXY, "the fetch gave %d (%s)", w.rc, mfs_strerror(w.rc));
+	stop_node(&leech);
+}
+
 /* ---- peers a tracker names ---- */
 
 Test(node, learnt_peers_at_special_addresses_are_dialled_only_when_allowed)
