@@ -63,10 +63,10 @@
  * fetch_timeout_ms, or 20 of them after it began, or MFS_E_PROXY when
  * every peer known (at least one, or none while every tracker is refused
  * too: mfs_node_set_discovery_refused) is dialled through the proxy and
- * its last 4 dials in a row were refused there (the proxy's port closed, its credentials
- * refused, or its SOCKS error for that peer: about 2 s of redials, so a
- * proxy that restarts is waited for; one that never answers is a silence,
- * waited for as above). Silence, not time: bytes
+ * its last 4 dials in a row were refused there (the proxy's port closed,
+ * its credentials refused, or its SOCKS error for that peer: about 2 s of
+ * redials, so a proxy that restarts is waited for; one that never answers
+ * is a silence, waited for as above). Silence, not time: bytes
  * arriving on a connection (counted as read) carry every request on it,
  * so a slow or lossy link that keeps delivering is waited for. Sockets
  * bound TCP's retransmission backoff (net/tcpopt.h).

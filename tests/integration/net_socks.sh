@@ -6,8 +6,10 @@
 # (microsocks -b 127.0.0.2; the fetch itself would come from 127.0.0.1), no
 # DNS query; strace of the fetch lists every connect and send it made: to
 # the proxy and to its own tunnel (net/tunnel), nothing else.
-# Proxies that refuse (wrong credentials, a closed port, one that never
-# answers) fail the fetch with their reason and no direct dial.
+# Proxies that refuse (wrong credentials, a closed port, a SOCKS error,
+# only a tracker behind a closed port) fail the fetch within about 2 s with
+# their reason, naming the proxy, and no direct dial; one that never answers
+# at the fetch's timeout; one back within the redials is waited for.
 source "$(dirname "$0")/lib.sh"
 command -v microsocks >/dev/null || fail "microsocks is missing (tools/deps.sh installs it)"
 command -v danted >/dev/null || fail "danted is missing (dante-server; tools/deps.sh installs it)"
@@ -38,7 +40,6 @@ start_tracker "$T/tracker-tls-db" --tls-cert "$T/self.pem" --tls-key "$T/self.ke
 WSS_URL=$TRACKER_URL
 url_port() { local p=${1#*://*:}; echo "${p%%[!0-9]*}"; }
 tport=$(url_port "$WS_URL")
-tlsport=$(url_port "$WSS_URL")
 MEGAFS_STORE=$PUB "$MEGAFS" serve --listen 127.0.0.1:0 --tracker "$WS_URL" \
 	--tracker "$WSS_URL" >"$T/serve.out" 2>&1 &
 PIDS+=($!)
