@@ -25,6 +25,7 @@ static const char *const messages[] = {
 		"this channel is private and this volume holds no key that opens it: ask its owner for the link with its read key (megafs://KEY#READ-KEY) or for a grant to this volume's key (megafs id)",
 	[MFS_E_CAS - MFS_E_FIRST] =
 		"the item changed since it was read (its sequence number is not the one given as cas): read it again and retry",
+	[MFS_E_PROXY - MFS_E_FIRST] = "the proxy refused every connection to the peers and trackers known",
 };
 
 const char *mfs_strerror(int err)

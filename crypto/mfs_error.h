@@ -27,6 +27,7 @@ enum {
 	MFS_E_OVERWRITTEN, /* another volume's unprotected writes took this one's place */
 	MFS_E_NOKEY,       /* a sealed manifest that no key of this volume opens */
 	MFS_E_CAS,         /* a DHT put's cas is not the stored item's seq (BEP 44) */
+	MFS_E_PROXY,       /* the proxy refused every dial to every peer and tracker */
 	MFS_E_LAST
 };
 

@@ -135,39 +135,69 @@ static int target_text(char *out, size_t cap, uint16_t *port, const struct socka
 	return -EAFNOSUPPORT;
 }
 
-int mfs_dial_start(struct mfs_dial *d, const struct sockaddr *to,
-		   const struct mfs_socks5_proxy *proxy, mfs_dial_cb cb, void *ctx)
+/* Everything but the owner's stream, then the callback. */
+static void reset(struct mfs_dial *d, mfs_dial_cb cb, void *ctx)
 {
-	struct sockaddr_storage proxy_addr;
-	char target[INET6_ADDRSTRLEN];
-	uint16_t port = 0;
-	int err;
-
-	/* Everything but the owner's stream. */
 	memset((char *)d + sizeof d->tcp, 0, sizeof *d - sizeof d->tcp);
 	d->cb = cb;
 	d->ctx = ctx;
 	d->connect_req.data = d;
 	d->write_req.data = d;
-	if (proxy) {
-		d->through_proxy = 1;
-		err = mfs_hostport_sockaddr(&proxy_addr, NULL, proxy->host, proxy->port);
-		if (!err)
-			err = target_text(target, sizeof target, &port, to);
-		if (!err)
-			err = mfs_socks5_client_start(&d->socks, d->out, &d->greeting_len, proxy,
-						      target, port);
-		if (err)
-			return err;
-		to = (const struct sockaddr *)&proxy_addr;
-	}
-	err = uv_tcp_connect(&d->connect_req, &d->tcp, to, on_connected);
+}
+
+/* Connects d->tcp to to (the target, or the proxy once d->socks holds the
+ * greeting). */
+static int connect_to(struct mfs_dial *d, const struct sockaddr *to)
+{
+	int err = uv_tcp_connect(&d->connect_req, &d->tcp, to, on_connected);
+
 	if (!err)
 		(void)mfs_tcp_bound_backoff(&d->tcp); /* the SYN's retries too */
 	if (err) {
 		mfs_socks5_client_free(&d->socks);
 		mfs_memzero(d->out, sizeof d->out);
+	}
+	return err;
+}
+
+/* To the proxy, with a CONNECT to host (a literal or a name) and port. */
+static int via_proxy(struct mfs_dial *d, const struct mfs_socks5_proxy *proxy, const char *host,
+		     uint16_t port)
+{
+	struct sockaddr_storage proxy_addr;
+	int err;
+
+	d->through_proxy = 1;
+	err = mfs_hostport_sockaddr(&proxy_addr, NULL, proxy->host, proxy->port);
+	if (!err)
+		err = mfs_socks5_client_start(&d->socks, d->out, &d->greeting_len, proxy, host, port);
+	if (err) {
+		mfs_socks5_client_free(&d->socks);
+		mfs_memzero(d->out, sizeof d->out);
 		return err;
 	}
-	return 0;
+	return connect_to(d, (const struct sockaddr *)&proxy_addr);
+}
+
+int mfs_dial_start(struct mfs_dial *d, const struct sockaddr *to,
+		   const struct mfs_socks5_proxy *proxy, mfs_dial_cb cb, void *ctx)
+{
+	char target[INET6_ADDRSTRLEN];
+	uint16_t port = 0;
+	int err;
+
+	reset(d, cb, ctx);
+	if (!proxy)
+		return connect_to(d, to);
+	err = target_text(target, sizeof target, &port, to);
+	return err ? err : via_proxy(d, proxy, target, port);
+}
+
+int mfs_dial_start_name(struct mfs_dial *d, const char *host, uint16_t port,
+			const struct mfs_socks5_proxy *proxy, mfs_dial_cb cb, void *ctx)
+{
+	if (!proxy || port == 0)
+		return -EINVAL;
+	reset(d, cb, ctx);
+	return via_proxy(d, proxy, host, port);
 }

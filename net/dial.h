@@ -2,8 +2,8 @@
  * to an address, either straight (tcp) or through a SOCKS5 proxy's CONNECT
  * (net/socks5). The caller above gets the same stream either way and does
  * not know which; with a proxy, the only connection this side opens is to
- * the proxy, and the target goes to it as an address literal (nothing is
- * resolved here).
+ * the proxy, and the target goes to it as an address literal, or as a name
+ * the proxy resolves (mfs_dial_start_name: nothing is resolved here).
  *
  * A dial is embedded in its owner, and holds the uv_tcp_t it connects: the
  * owner initialises it (uv_tcp_init, and binds it if it wants), sets its
@@ -49,5 +49,12 @@ struct mfs_dial {
  * cb), or -errno at once (no callback then). */
 int mfs_dial_start(struct mfs_dial *d, const struct sockaddr *to,
 		   const struct mfs_socks5_proxy *proxy, mfs_dial_cb cb, void *ctx);
+
+/* Dials host:port through proxy (required): host, an address literal or a
+ * name (1 to 255 bytes), goes to the proxy as it is, and the proxy
+ * resolves a name (no DNS query leaves this process). As mfs_dial_start;
+ * -EINVAL also for no proxy, port 0 or a host net/socks5 refuses. */
+int mfs_dial_start_name(struct mfs_dial *d, const char *host, uint16_t port,
+			const struct mfs_socks5_proxy *proxy, mfs_dial_cb cb, void *ctx);
 
 #endif

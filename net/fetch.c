@@ -258,8 +258,14 @@ void fetch_pump_locked(struct mfs_netnode *n)
 			if (any_untried && n->rx_ms > f->progress_ms)
 				f->progress_ms = n->rx_ms;
 			n->wake_parked = 1;
-			if (!any_untried && (f->n_tried > 0 || n->dials) &&
-				   !node_peers_pending(n) && f->asks == 0) {
+			if (any_untried || f->asks > 0)
+				continue;
+			if (node_proxy_refused(n)) {
+				/* Every way to the blob goes through a proxy
+				 * that refuses: waiting out the timeout would
+				 * only hide why. */
+				fail_fetch(f, MFS_E_PROXY);
+			} else if ((f->n_tried > 0 || n->dials) && !node_peers_pending(n)) {
 				/* Nobody left to ask: all said no, or every peer
 				 * known failed to prove its key. */
 				fail_fetch(f, MFS_E_NOTFOUND);

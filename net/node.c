@@ -33,6 +33,10 @@
 #define DEFAULT_IDLE_MS 60000u /* an accepted connection with nothing in flight */
 #define MAX_LEARNT 128u       /* dials of peers others named, at once */
 #define LEARNT_TRIES 4u       /* failed dials before such a peer that never answered goes */
+/* Dials in a row that the proxy refused before a peer counts as out of
+ * reach through it: the redial backoff spaces them 0.25, 0.5 and 1 s apart,
+ * so a proxy that restarts within about 2 s is waited for. */
+#define PROXY_TRIES 4u
 #define DEAD_MS (10u * 60u * 1000u) /* how long a dropped learnt peer's address is refused */
 
 /* A peer to dial (loop thread only). */
@@ -49,6 +53,7 @@ struct dial {
 	int parked;                   /* closed idle by the peer: dialled when wanted */
 	int answered;                 /* was ready once */
 	int told_why;                 /* a failed dial through the proxy was logged */
+	unsigned proxy_refusals;      /* dials in a row the proxy refused */
 	uv_timer_t retry;
 	struct mfs_netnode *node;
 };
@@ -83,6 +88,29 @@ static void ban_key(struct mfs_netnode *n, const uint8_t *pk)
 	for (struct dial *d = n->dials; d; d = d->next)
 		if (d->has_pk && memcmp(d->pk, pk, MFS_NOISE_KEY_BYTES) == 0)
 			d->banned = 1;
+}
+
+int node_proxy_refused(const struct mfs_netnode *n)
+{
+	int any = 0;
+
+	if (!n->cfg.proxy)
+		return 0;
+	for (const struct dial *d = n->dials; d; d = d->next) {
+		if (d->banned)
+			continue;
+		if (d->conn || d->proxy_refusals < PROXY_TRIES)
+			return 0;
+		any = 1;
+	}
+	return any || n->discovery_refused;
+}
+
+void mfs_node_set_discovery_refused(struct mfs_netnode *n, int refused)
+{
+	n->discovery_refused = refused;
+	if (refused)
+		fetch_pump(n);
 }
 
 int node_peers_pending(const struct mfs_netnode *n)
@@ -185,6 +213,7 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 		c->dial->failures = 0;
 		c->dial->answered = 1;
 		c->dial->told_why = 0;
+		c->dial->proxy_refusals = 0;
 		if (!c->dial->has_pk) { /* learnt: from now on the peer must prove it */
 			memcpy(c->dial->pk, pk, MFS_NOISE_KEY_BYTES);
 			c->dial->has_pk = 1;
@@ -267,6 +296,9 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 		snprintf(line, sizeof line, "dialling a peer through the proxy: %s", why);
 		n->cfg.log(n->cfg.log_ctx, line);
 	}
+	if (d && !c->ready)
+		d->proxy_refusals = n->cfg.proxy && mfs_peer_dial_refused(p) ?
+			d->proxy_refusals + 1 : 0;
 	/* A peer that broke the protocol or failed to prove its key is not
 	 * asked again. */
 	if (reason == MFS_E_AUTH || reason == MFS_E_FORMAT) {

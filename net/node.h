@@ -63,7 +63,13 @@
  * as idle is redialled only when a fetch finds no connection). A fetch
  * fails with MFS_E_NOTFOUND when every peer known said NOT_FOUND and no
  * connection is pending, or -ETIMEDOUT when no byte came for it for
- * fetch_timeout_ms, or 20 of them after it began. Silence, not time: bytes
+ * fetch_timeout_ms, or 20 of them after it began, or MFS_E_PROXY when
+ * every peer known (at least one, or none while every tracker is refused
+ * too: mfs_node_set_discovery_refused) is dialled through the proxy and
+ * its last 4 dials in a row were refused there (the proxy's port closed,
+ * its credentials refused, or its SOCKS error for that peer: about 2 s of
+ * redials, so a proxy that restarts is waited for; one that never answers
+ * is a silence, waited for as above). Silence, not time: bytes
  * arriving on a connection (counted as read) carry every request on it,
  * so a slow or lossy link that keeps delivering is waited for. Sockets
  * bound TCP's retransmission backoff (net/tcpopt.h).
@@ -162,6 +168,11 @@ int mfs_node_add_peer_text(struct mfs_netnode *n, const char *text);
  * address refused (-EAGAIN) for 10 minutes. Counted in peers_declined and
  * peers_dropped. */
 int mfs_node_add_learnt_peer(struct mfs_netnode *n, const char *text, int allow_special);
+/* Tells the node whether every way it could learn peers (the trackers,
+ * through the proxy) is refused by the proxy: then, with no peer known, a
+ * fetch fails with MFS_E_PROXY instead of waiting for peers that cannot
+ * come. Only with a proxy. Loop thread only. */
+void mfs_node_set_discovery_refused(struct mfs_netnode *n, int refused);
 
 /* Fetches a blob (see above). *blob is malloc'ed and matches id. urgent:
  * a reader waits for it now (else read-ahead). Never from the loop thread. */

@@ -150,6 +150,7 @@ struct mfs_netnode {
 		uint64_t since_ms;        /* 0: empty */
 	} dead[DEAD_SLOTS];           /* learnt peers dropped for never answering */
 	unsigned dead_next;
+	int discovery_refused;        /* the proxy refuses every tracker too */
 
 	/* loop thread only (serve.c) */
 	unsigned jobs;                /* thread-pool jobs not yet finished */
@@ -168,6 +169,11 @@ int node_banned(const struct mfs_netnode *n, const uint8_t *pk);
 struct conn *node_conn_by_gen(struct mfs_netnode *n, uint64_t gen);
 /* 1 while a known peer is being dialled or waits to be redialled. */
 int node_peers_pending(const struct mfs_netnode *n);
+/* 1 when every peer known is dialled through the proxy and its last
+ * PROXY_TRIES dials were refused there (the proxy's port closed, or its
+ * SOCKS error for the peer), and none is connected or being dialled; with
+ * no peer known, when discovery_refused. */
+int node_proxy_refused(const struct mfs_netnode *n);
 /* Dials the parked peers if a fetch asked for it (node->wake_parked). */
 void node_wake_parked(struct mfs_netnode *n);
 /* Ends the stop once nothing of the loop side is left. */

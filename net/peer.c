@@ -67,6 +67,7 @@ struct mfs_peer {
 	int silent;            /* setup failed: free with no closed callback */
 	int reason;
 	char dial_why[160];    /* why the dial failed; "" when it did not */
+	int dial_refused;      /* the dial's answer was a refusal */
 
 	struct out_block *out_head, *out_tail;
 	size_t queued;         /* bytes in the blocks below */
@@ -767,6 +768,7 @@ static void on_dialled(struct mfs_dial *d, int status, const char *why, void *ct
 		return;
 	if (status < 0) {
 		snprintf(p->dial_why, sizeof p->dial_why, "%s", why);
+		p->dial_refused = 1;
 		hard_close(p, status);
 		return;
 	}
@@ -935,6 +937,11 @@ int mfs_peer_remote_addr(const struct mfs_peer *p, struct sockaddr_storage *out)
 const char *mfs_peer_dial_why(const struct mfs_peer *p)
 {
 	return p->dial_why[0] ? p->dial_why : NULL;
+}
+
+int mfs_peer_dial_refused(const struct mfs_peer *p)
+{
+	return p->dial_refused;
 }
 
 int mfs_peer_is_initiator(const struct mfs_peer *p)

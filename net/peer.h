@@ -159,6 +159,10 @@ int mfs_peer_remote_addr(const struct mfs_peer *p, struct sockaddr_storage *out)
 /* Why the dial failed (net/dial's sentence: "the proxy refused the user
  * name and password..."), in the closed callback; NULL when it did not. */
 const char *mfs_peer_dial_why(const struct mfs_peer *p);
+/* 1 when the dial was answered with a refusal (the socket's error, or a
+ * proxy's: it refused the connection or answered CONNECT with an error),
+ * 0 otherwise (it connected, or the handshake deadline cut it short). */
+int mfs_peer_dial_refused(const struct mfs_peer *p);
 /* 1 when this side dialled. */
 int mfs_peer_is_initiator(const struct mfs_peer *p);
 

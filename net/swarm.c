@@ -38,6 +38,7 @@ struct tracker {
 	struct mfs_tracker_client *client;
 	char url[256];
 	struct waiting *waiting;               /* one per channel (loop thread) */
+	int proxy_refused;                     /* the proxy refuses it (loop thread) */
 };
 
 /* Per channel, on the loop thread: one manifest verified at a time. */
@@ -62,6 +63,7 @@ struct mfs_swarm {
 	pthread_mutex_t lock;
 	pthread_cond_t manifest_stored;
 	uint64_t manifests_stored;             /* under lock */
+	int trackers_refused;                  /* under lock: the proxy refuses every one */
 	struct mfs_swarm_manifest_stats mstats; /* under lock */
 	/* peers to remember, "HOST:PORT#KEY", newest first (under lock) */
 	char peers[MAX_REMEMBERED_PEERS][PEER_TEXT];
@@ -464,12 +466,33 @@ static void on_tracker_error(void *ctx, const char *reason)
 	say(tr->swarm, "tracker %s: %s", tr->url, reason);
 }
 
+/* A tracker the proxy refuses, or no longer: when it refuses every one,
+ * neither manifests nor peers can come (the DHT is never run with a
+ * proxy), and whoever waits for them is told at once. */
+static void on_tracker_proxy_refused(void *ctx, int refused)
+{
+	struct tracker *tr = ctx;
+	struct mfs_swarm *s = tr->swarm;
+	int all = 1;
+
+	tr->proxy_refused = refused;
+	for (size_t i = 0; i < s->n_trackers; i++)
+		if (&s->trackers[i] != s->dht_source && !s->trackers[i].proxy_refused)
+			all = 0;
+	pthread_mutex_lock(&s->lock);
+	s->trackers_refused = all;
+	pthread_cond_broadcast(&s->manifest_stored);
+	pthread_mutex_unlock(&s->lock);
+	mfs_node_set_discovery_refused(s->node, all);
+}
+
 static int add_tracker_on_loop(struct mfs_swarm *s, const char *url)
 {
 	static const struct mfs_tracker_client_callbacks cb = {
 		.manifest = on_manifest,
 		.peers = on_peers,
 		.error = on_tracker_error,
+		.proxy_refused = on_tracker_proxy_refused,
 	};
 	struct tracker *tr;
 	int rc;
@@ -486,7 +509,8 @@ static int add_tracker_on_loop(struct mfs_swarm *s, const char *url)
 	free(tr->waiting);
 	if (!(tr->waiting = calloc(s->cfg.n_channels ? s->cfg.n_channels : 1, sizeof *tr->waiting)))
 		return -ENOMEM;
-	rc = mfs_tracker_client_new(&tr->client, mfs_loop_uv(s->loop), url, &cb, tr);
+	rc = mfs_tracker_client_new_via(&tr->client, mfs_loop_uv(s->loop), url, s->cfg.proxy, &cb,
+					 tr);
 	if (rc < 0) {
 		say(s, "tracker %s: %s", url, mfs_strerror(rc));
 		return rc;
@@ -689,17 +713,12 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 	}
 	if (rc == 0)
 		rc = mfs_loop_add_hook(s->loop, stop_trackers_hook, s);
-	/* Never around the proxy: a tracker it cannot carry is not dialled. */
-	for (size_t i = 0; rc == 0 && config->proxy && i < n_urls; i++)
-		say(s, "tracker %s: not dialled: trackers through --proxy are not built yet "
-		    "(this libwebsockets has no SOCKS5)", urls[i]);
 	/* Discovery: the remembered and given peers (dialled above), the DHT,
 	 * then the trackers; they run at once, and any one suffices. */
 	if (rc == 0 && config->dht)
 		rc = start_dht(s);
 	if (rc == 0) {
-		struct start_trackers_job j = {s, (const char *const *)urls,
-					       config->proxy ? 0 : n_urls};
+		struct start_trackers_job j = {s, (const char *const *)urls, n_urls};
 		rc = mfs_loop_call(s->loop, start_trackers_on_loop, &j);
 	}
 	free_strings(urls, n_urls);
@@ -872,11 +891,16 @@ int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIG
 		if (have_manifest(s, pk))
 			return 0;
 		pthread_mutex_lock(&s->lock);
-		while (rc == 0 && seen == s->manifests_stored && !no_key(s, pk))
+		while (rc == 0 && seen == s->manifests_stored && !no_key(s, pk) &&
+		       !s->trackers_refused)
 			rc = pthread_cond_timedwait(&s->manifest_stored, &s->lock, &deadline);
 		if (rc == 0 && no_key(s, pk)) {
 			pthread_mutex_unlock(&s->lock);
 			return MFS_E_NOKEY;
+		}
+		if (rc == 0 && s->trackers_refused) {
+			pthread_mutex_unlock(&s->lock);
+			return have_manifest(s, pk) ? 0 : MFS_E_PROXY;
 		}
 		if (rc != 0)
 			break;

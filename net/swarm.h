@@ -67,9 +67,9 @@ struct mfs_swarm_config {
 	const char *const *dht_bootstrap;
 	size_t n_dht_bootstrap;
 	unsigned dht_interval_s;
-	/* Every peer dial through this SOCKS5 proxy (borrowed, outlives the
-	 * swarm); NULL: straight. Trackers cannot go through it yet: with a
-	 * proxy, none is dialled (each remembered one is logged as skipped). */
+	/* Every peer and tracker dial through this SOCKS5 proxy (borrowed,
+	 * outlives the swarm); NULL: straight. A tracker's host name is
+	 * resolved by the proxy. Never with dht (UDP). */
 	const struct mfs_socks5_proxy *proxy;
 	/* Told, on the loop thread, each time a manifest from a tracker was
 	 * stored in the volume (a mount then shows it at once, not at its
@@ -129,8 +129,9 @@ void mfs_swarm_publish(struct mfs_swarm *s, const char *json, size_t len);
 void mfs_swarm_publish_owned(struct mfs_swarm *s);
 /* Waits until the volume holds a manifest of pk (stored before, or pushed
  * by a tracker): 0, MFS_E_NOKEY as soon as a pushed one is refused for
- * want of a key (a private channel: fs/channel), or -ETIMEDOUT after
- * timeout_ms. */
+ * want of a key (a private channel: fs/channel), MFS_E_PROXY as soon as
+ * the proxy refused 4 connects in a row to every tracker (with --proxy;
+ * nothing else could bring one), or -ETIMEDOUT after timeout_ms. */
 int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 			    unsigned timeout_ms);
 /* The port served on (0 when not listening) and the node's key. */

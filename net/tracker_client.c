@@ -13,12 +13,14 @@
 #include "crypto/secure.h"
 #include "net/hostport.h"
 #include "net/tls.h"
+#include "net/tunnel.h"
 #include "net/ws.h"
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 10000
 #define STABLE_MS 10000           /* a connection this old resets the backoff */
 #define DEFAULT_INTERVAL_S 60     /* until the tracker names one */
+#define PROXY_TRIES 4             /* connects in a row the proxy refused: told */
 #define MAX_INTERVAL_S 86400
 /* What may pile up unsent past the messages a connection starts with. */
 #define TX_SLACK_BYTES (4 * (size_t)MFS_TRACKER_MESSAGE_MAX)
@@ -52,6 +54,9 @@ struct mfs_tracker_client {
 	struct mfs_tls_client tls; /* its OpenSSL context, for wss:// */
 	char last_error[MFS_TLS_WHY_MAX]; /* the failure last reported, until a connect */
 	struct mfs_ws ws;
+	struct mfs_tunnel *tunnel; /* through a proxy: lws connects to its socket */
+	char tunnel_why[160];     /* why the proxy failed the dial under way */
+	unsigned proxy_refusals;  /* connects in a row the proxy refused */
 	struct lws *wsi;          /* the connection, while there is one */
 	int up;
 	uint64_t up_since;
@@ -174,10 +179,37 @@ static void schedule_retry(struct mfs_tracker_client *c)
 	uv_timer_start(&c->retry, on_retry, delay, 0);
 }
 
+/* lws connects to address: the tracker's, numeric, or the tunnel's. */
+static void connect_lws(struct mfs_tracker_client *c, const char *address)
+{
+	struct lws_client_connect_info ci;
+
+	memset(&ci, 0, sizeof ci);
+	ci.context = c->ws.context;
+	ci.address = address;
+	ci.port = c->port;
+	ci.path = c->path;
+	ci.host = c->host_header;
+	ci.origin = c->host_header;
+	ci.ietf_version_or_minus_one = -1;
+	ci.local_protocol_name = "megafs-tracker-client";
+	ci.pwsi = &c->wsi;
+	ci.retry_and_idle_policy = &idle_policy;
+	/* net/tls checks the name itself, or the pin in its place (the SNI
+	 * and the check are the host's, through a tunnel too). */
+	ci.ssl_connection = c->tls_on ? LCCSCF_USE_SSL | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK : 0;
+	c->tls.why[0] = '\0';
+	c->tunnel_why[0] = '\0';
+	/* A failure may already have been reported through the callback. */
+	if (!lws_client_connect_via_info(&ci)) {
+		c->wsi = NULL;
+		schedule_retry(c);
+	}
+}
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct mfs_tracker_client *c = req->data;
-	struct lws_client_connect_info ci;
 	char address[INET6_ADDRSTRLEN];
 	struct addrinfo *a;
 	size_t n = 0;
@@ -205,25 +237,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		return;
 	}
 	uv_freeaddrinfo(res);
-	memset(&ci, 0, sizeof ci);
-	ci.context = c->ws.context;
-	ci.address = address;
-	ci.port = c->port;
-	ci.path = c->path;
-	ci.host = c->host_header;
-	ci.origin = c->host_header;
-	ci.ietf_version_or_minus_one = -1;
-	ci.local_protocol_name = "megafs-tracker-client";
-	ci.pwsi = &c->wsi;
-	ci.retry_and_idle_policy = &idle_policy;
-	/* net/tls checks the name itself, or the pin in its place. */
-	ci.ssl_connection = c->tls_on ? LCCSCF_USE_SSL | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK : 0;
-	c->tls.why[0] = '\0';
-	/* A failure may already have been reported through the callback. */
-	if (!lws_client_connect_via_info(&ci)) {
-		c->wsi = NULL;
-		schedule_retry(c);
-	}
+	connect_lws(c, address);
 }
 
 static void start_connect(struct mfs_tracker_client *c)
@@ -232,6 +246,10 @@ static void start_connect(struct mfs_tracker_client *c)
 
 	if (c->freeing || c->wsi || c->resolving)
 		return;
+	if (c->tunnel) { /* the proxy resolves the name */
+		connect_lws(c, mfs_tunnel_lws_address(c->tunnel));
+		return;
+	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -265,6 +283,9 @@ static void on_established(struct mfs_tracker_client *c)
 {
 	c->up = 1;
 	c->up_since = uv_now(c->loop);
+	if (c->proxy_refusals >= PROXY_TRIES && c->cb.proxy_refused && !c->freeing)
+		c->cb.proxy_refused(c->ctx, 0);
+	c->proxy_refusals = 0;
 	c->last_error[0] = '\0';
 	c->stalled = 0;
 	/* Everything a connection starts with is queued whatever its size (a
@@ -288,7 +309,12 @@ static void connect_failed(struct mfs_tracker_client *c, const char *in, size_t 
 {
 	char line[MFS_TLS_WHY_MAX];
 
-	if (c->tls.why[0])
+	c->proxy_refusals = c->tunnel_why[0] ? c->proxy_refusals + 1 : 0;
+	if (c->proxy_refusals == PROXY_TRIES && c->cb.proxy_refused && !c->freeing)
+		c->cb.proxy_refused(c->ctx, 1);
+	if (c->tunnel_why[0])
+		snprintf(line, sizeof line, "cannot connect through the proxy: %s", c->tunnel_why);
+	else if (c->tls.why[0])
 		snprintf(line, sizeof line, "%s", c->tls.why);
 	else if (c->tls_on && in && len >= 15 && strncmp(in, "connect SSL err", 15) == 0)
 		snprintf(line, sizeof line, "cannot connect: the TLS handshake failed (is it a "
@@ -300,6 +326,7 @@ static void connect_failed(struct mfs_tracker_client *c, const char *in, size_t 
 	/* lws ends some of its reasons with a newline. */
 	line[strcspn(line, "\r\n")] = '\0';
 	c->tls.why[0] = '\0';
+	c->tunnel_why[0] = '\0';
 	if (strcmp(line, c->last_error) == 0)
 		return;
 	snprintf(c->last_error, sizeof c->last_error, "%s", line);
@@ -557,8 +584,22 @@ static void context_gone(void *arg)
 	finish_free(c);
 }
 
+static void on_tunnel_fail(void *ctx, const char *why)
+{
+	struct mfs_tracker_client *c = ctx;
+
+	snprintf(c->tunnel_why, sizeof c->tunnel_why, "%s", why);
+}
+
 int mfs_tracker_client_new(struct mfs_tracker_client **out, uv_loop_t *loop, const char *url,
 			   const struct mfs_tracker_client_callbacks *cb, void *ctx)
+{
+	return mfs_tracker_client_new_via(out, loop, url, NULL, cb, ctx);
+}
+
+int mfs_tracker_client_new_via(struct mfs_tracker_client **out, uv_loop_t *loop, const char *url,
+			       const struct mfs_socks5_proxy *proxy,
+			       const struct mfs_tracker_client_callbacks *cb, void *ctx)
 {
 	struct lws_context_creation_info info;
 	struct mfs_tracker_client *c;
@@ -580,8 +621,9 @@ int mfs_tracker_client_new(struct mfs_tracker_client **out, uv_loop_t *loop, con
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.user = c;
-	info.timeout_secs = 10;
-	info.connect_timeout_secs = 10;
+	/* Through a proxy (Tor: a circuit to build) the dial takes longer. */
+	info.timeout_secs = proxy ? 30 : 10;
+	info.connect_timeout_secs = proxy ? 30 : 10;
 	/* One connection at a time: small fd tables (lws's default is sized by
 	 * ulimit -n, per context). */
 	info.fd_limit_per_thread = 8;
@@ -593,6 +635,9 @@ int mfs_tracker_client_new(struct mfs_tracker_client **out, uv_loop_t *loop, con
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.provided_client_ssl_ctx = c->tls.ctx;
 	}
+	if (proxy && (rc = mfs_tunnel_new(&c->tunnel, loop, proxy, c->host, (uint16_t)c->port,
+					  on_tunnel_fail, c)) != 0)
+		goto fail;
 	if ((rc = mfs_ws_start(&c->ws, loop, &info)) != 0)
 		goto fail;
 	uv_timer_init(loop, &c->retry);
@@ -603,6 +648,7 @@ int mfs_tracker_client_new(struct mfs_tracker_client **out, uv_loop_t *loop, con
 	*out = c;
 	return 0;
 fail:
+	mfs_tunnel_free(c->tunnel);
 	finish_free(c);
 	return rc;
 }
@@ -729,6 +775,11 @@ int mfs_tracker_client_remote(const struct mfs_tracker_client *c, struct sockadd
 
 	if (!c->up || !c->wsi)
 		return -ENOTCONN;
+	/* Through the proxy: the URL's address, when it names one (a name
+	 * the proxy resolved is not known here). */
+	if (c->tunnel)
+		return mfs_hostport_sockaddr(out, NULL, c->host, (uint16_t)c->port) == 0 ?
+			0 : -EADDRNOTAVAIL;
 	if (getpeername(lws_get_socket_fd(c->wsi), (struct sockaddr *)out, &len) != 0)
 		return -errno;
 	return 0;
@@ -743,5 +794,7 @@ void mfs_tracker_client_free(struct mfs_tracker_client *c)
 	uv_close((uv_handle_t *)&c->reannounce, handle_closed);
 	if (c->resolving)
 		uv_cancel((uv_req_t *)&c->resolver);
+	mfs_tunnel_free(c->tunnel);
+	c->tunnel = NULL;
 	mfs_ws_stop(&c->ws, context_gone, c);
 }

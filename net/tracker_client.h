@@ -22,7 +22,12 @@
  * callback once (again only when the reason changes or after a connect),
  * and dialled again with the backoff; ws:// is plain text on the path.
  *
- * Names are resolved asynchronously (uv_getaddrinfo). Every client owns
+ * Names are resolved asynchronously (uv_getaddrinfo), except through a
+ * SOCKS5 proxy (mfs_tracker_client_new_via): then lws connects to a
+ * net/tunnel of the client's, which dials the tracker's host name or
+ * address through the proxy (the proxy resolves a name: no DNS, no UDP,
+ * no connection but to the proxy leaves this process), and TLS runs inside
+ * the tunnel with the same SNI and the same pin or CA check. Every client owns
  * one lws context, so several clients (one per tracker URL) and a tracker
  * server can share a loop. (lws 4.1 keeps one OpenSSL index per process
  * and takes a new one at each TLS context's creation; the check here does
@@ -39,6 +44,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "net/socks5.h"
 #include "net/tracker_proto.h"
 
 struct mfs_tracker_client;
@@ -65,6 +71,11 @@ struct mfs_tracker_client_callbacks {
 	 * a malformed message from the tracker, or why a connect failed (a
 	 * certificate refused says why and what to do), in one line. */
 	void (*error)(void *ctx, const char *reason);
+	/* Optional; through a proxy only. refused 1: the proxy refused the
+	 * last 4 connects in a row (its port closed, the credentials refused,
+	 * a SOCKS5 error for the tracker: the backoff's first 4 tries, about
+	 * 1.5 s); 0: a connect made it after that. Dialling goes on either way. */
+	void (*proxy_refused)(void *ctx, int refused);
 };
 
 /* url: ws://HOST[:PORT][/PATH] (port 80 by default) or
@@ -76,6 +87,13 @@ struct mfs_tracker_client_callbacks {
  * Note: lws makes the process ignore SIGPIPE. */
 int mfs_tracker_client_new(struct mfs_tracker_client **out, uv_loop_t *loop, const char *url,
 			   const struct mfs_tracker_client_callbacks *cb, void *ctx);
+/* The same, every connection through proxy (borrowed: it must outlive the
+ * client; NULL: straight). A dial the proxy fails is reported through the
+ * error callback ("cannot connect through the proxy: ..."). Also -errno
+ * when the tunnel's socket cannot be made. */
+int mfs_tracker_client_new_via(struct mfs_tracker_client **out, uv_loop_t *loop, const char *url,
+			       const struct mfs_socks5_proxy *proxy,
+			       const struct mfs_tracker_client_callbacks *cb, void *ctx);
 
 /* 0 when url is a tracker URL mfs_tracker_client_new takes, else its
  * error (-EINVAL, -EPROTONOSUPPORT). */
@@ -108,7 +126,9 @@ int mfs_tracker_client_publish(struct mfs_tracker_client *c, const char *canonic
 /* 1 while connected to the tracker. */
 int mfs_tracker_client_is_connected(const struct mfs_tracker_client *c);
 /* The tracker's address, while connected (in a callback, the address of
- * the tracker that sent it): 0, -ENOTCONN or -errno. */
+ * the tracker that sent it): 0, -ENOTCONN or -errno. Through a proxy, the
+ * URL's address literal; -EADDRNOTAVAIL when the URL names a host (the
+ * proxy resolved it). */
 int mfs_tracker_client_remote(const struct mfs_tracker_client *c, struct sockaddr_storage *out);
 
 /* Closes the connection and frees the client once its handles are closed

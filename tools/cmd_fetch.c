@@ -125,7 +125,7 @@ static int show_progress(void *ctx, uint64_t done)
 /* Reads the whole file through the reader (read-ahead keeps many blobs in
  * flight across the peers) into fd. */
 static int copy_out(struct cli *c, struct mfs_reader *r, const struct mfs_file_entry *e, int fd,
-		    const char *out_path)
+		    const char *out_path, const struct mfs_socks5_proxy *proxy)
 {
 	struct mfs_rfile *f = NULL;
 	struct shown shown = {.total = e->size, .started = now_s()};
@@ -147,6 +147,10 @@ static int copy_out(struct cli *c, struct mfs_reader *r, const struct mfs_file_e
 	else if (rc == -ETIMEDOUT)
 		cli_fail(c, 0, "fetching into %s (at byte %llu): no peer answered in time", out_path,
 			 (unsigned long long)off);
+	else if (rc == MFS_E_PROXY && proxy)
+		cli_fail(c, 0, "fetching into %s (at byte %llu): the proxy at %s:%u refused every "
+			 "connection to the peers and trackers known (the lines above say why)",
+			 out_path, (unsigned long long)off, proxy->host, proxy->port);
 	else if (rc != 0)
 		cli_fail(c, rc, "fetching into %s (at byte %llu)", out_path, (unsigned long long)off);
 	mfs_rfile_close(f);
@@ -219,6 +223,10 @@ int cmd_fetch(int argc, char **argv)
 				  "--peer or --dht", link);
 	if (status == 0 && (status = mfs_swarm_wait_manifest(swarm, pk, MANIFEST_WAIT_MS)) != 0)
 		status = status == MFS_E_NOKEY ? cli_fail(&c, 0, "%s: %s", link, mfs_strerror(status))
+			: status == MFS_E_PROXY && net.proxy
+			? cli_fail(&c, 0, "no manifest of %s: the proxy at %s:%u refused every "
+				   "connection to the trackers (the lines above say why)", link,
+				   net.proxy->host, net.proxy->port)
 			: cli_fail(&c, -ETIMEDOUT, "no manifest of %s came from the trackers or "
 				     "the DHT", link);
 	if (status == 0) {
@@ -242,7 +250,7 @@ int cmd_fetch(int argc, char **argv)
 	if (status == 0)
 		status = reserve_room(&c, fd, out, entry.size);
 	if (status == 0)
-		status = copy_out(&c, reader, &entry, fd, out);
+		status = copy_out(&c, reader, &entry, fd, out, net.proxy);
 	if (fd >= 0 && close(fd) != 0 && status == 0)
 		status = cli_fail(&c, -errno, "%s", tmp);
 	if (status == 0 && rename(tmp, out) != 0)

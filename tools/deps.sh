@@ -18,8 +18,11 @@ packages=(
 	systemd man-db bash-completion dpkg-dev
 	# net_bt_tracker.sh: a BitTorrent leecher of another implementation
 	aria2
-	# net_socks.sh: two SOCKS5 servers (--proxy)
-	microsocks dante-server
+	# net_socks.sh: two SOCKS5 servers (--proxy); net_socks.sh and net_tor.sh:
+	# strace lists every connect and send of the process behind the proxy
+	microsocks dante-server strace
+	# net_tor.sh: a private Tor network on loopback (tor-gencert comes with it)
+	tor
 	# net_lossy.sh: packet loss between two network namespaces (no netem here)
 	nftables
 )

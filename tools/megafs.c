@@ -91,6 +91,10 @@ static void usage(FILE *f)
 		"channels are found by anyone with the link; a private one only with its read\n"
 		"key (a #grant reader uses trackers and peers). --dht-bootstrap replaces the\n"
 		"volume's saved routing table and the well-known routers.\n\n"
+		"--proxy socks5://[USER:PASS@]HOST:PORT dials every peer and tracker through a\n"
+		"SOCKS5 proxy such as Tor's (HOST an IP address; a tracker's name is resolved\n"
+		"by the proxy; wss:// keeps its TLS check inside). Not with the DHT (UDP). A\n"
+		"proxy that refuses every dial fails a read after about 2 s of redials.\n\n"
 		"Which volume opens depends only on the password. See megafs(1), megafs(7);\n"
 		"programs use megafs through libmegafs (megafs.h, pkg-config megafs):\n"
 		"libmegafs(3).\n");

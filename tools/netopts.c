@@ -11,10 +11,6 @@
 #include "net/hostport.h"
 #include "net/tracker_client.h"
 
-#define TRACKER_VIA_PROXY                                                                   \
-	"--proxy and --tracker: trackers cannot go through a proxy yet (this libwebsockets "  \
-	"has no SOCKS5), and a tracker dialled around the proxy would show who you are; "    \
-	"name peers with --peer"
 #define DHT_VIA_PROXY                                                                       \
 	"--proxy and the DHT options: the DHT speaks UDP, which a SOCKS5 proxy does not "     \
 	"carry, and a DHT node beside the proxy would show who you are"
@@ -35,8 +31,6 @@ static int take_proxy(struct cli *c, struct net_opts *n, char *arg)
 	char why[160];
 	char *at = strrchr(arg, '@');
 
-	if (n->n_trackers)
-		return cli_usage(c, TRACKER_VIA_PROXY);
 	if (n->dht)
 		return cli_usage(c, DHT_VIA_PROXY);
 	if (!the_proxy) {
@@ -92,8 +86,6 @@ int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
 	case OPT_PROXY:
 		return take_proxy(c, n, (char *)arg); /* optarg: argv's own bytes */
 	case OPT_TRACKER:
-		if (n->proxy)
-			return cli_usage(c, TRACKER_VIA_PROXY);
 		if (mfs_tracker_url_check(arg) != 0)
 			return cli_usage(c, "--tracker %s: a tracker is wss://HOST[:PORT][/PATH]"
 					 "[#sha256=FINGERPRINT] (64 hex digits, as `megafs tracker` "

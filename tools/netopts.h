@@ -13,9 +13,9 @@
  *                      implies --dht)
  *   --dht-interval S   a subscriber looks for a newer pointer every S
  *                      seconds (default 60; implies --dht)
- *   --proxy URL        every peer dial through this SOCKS5 proxy,
- *                      socks5://[USER:PASS@]HOST:PORT; refused with --tracker
- *                      (trackers cannot go through it yet) */
+ *   --proxy URL        every peer and tracker dial through this SOCKS5
+ *                      proxy, socks5://[USER:PASS@]HOST:PORT; refused with
+ *                      the DHT options (UDP) */
 #ifndef MFS_NETOPTS_H
 #define MFS_NETOPTS_H
 

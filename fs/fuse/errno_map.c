@@ -21,6 +21,7 @@ static const int errnos[] = {
 	[MFS_E_OVERWRITTEN - MFS_E_FIRST] = EIO, /* a commit with nowhere left to go */
 	[MFS_E_NOKEY - MFS_E_FIRST] = EACCES,   /* a private channel this volume cannot read */
 	[MFS_E_CAS - MFS_E_FIRST] = EAGAIN,     /* a DHT put that lost a race (no FUSE path yet) */
+	[MFS_E_PROXY - MFS_E_FIRST] = EHOSTUNREACH, /* a read whose every peer the proxy refused */
 };
 
 /* A code added to mfs_error.h must be given its errno here. */

@@ -63,6 +63,18 @@ mount_channel() {
 	mountpoint -q "$dir" || fail "$dir is not a mount point after megafs mount"
 }
 
+# publish_random STORE TITLE BYTES: a new store with a new channel TITLE
+# holding file.bin, BYTES random bytes (kept as $T/file.bin); sets LINK.
+publish_random() {
+	local store=$1
+	MEGAFS_STORE=$store megafs init --size 64M --kdf fast >/dev/null 2>&1
+	LINK=$(MEGAFS_STORE=$store megafs channel new "$2")
+	random_file "$T/file.bin" "$3"
+	MEGAFS_STORE=$store mount_channel "$LINK" "$T/pub-mnt"
+	cp "$T/file.bin" "$T/pub-mnt/"
+	MEGAFS_STORE=$store megafs umount "$T/pub-mnt"
+}
+
 unmount() {
 	local pid
 	pid=$(mount_pid "$1")
@@ -138,6 +150,30 @@ capture_start() {
 	PIDS+=("$CAPTURE_PID")
 	wait_for 10 grep -q "listening on $iface" "$file.err" ||
 		fail "tcpdump did not start: $(cat "$file.err")"
+}
+
+# free_port: a TCP port of 127.0.0.1 free a moment ago.
+free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# strace_only_to PORT FILE: FILE, from strace -f -e trace=connect,sendto,
+# sendmsg,sendmmsg, shows connects to 127.0.0.1:PORT (a proxy) and none
+# elsewhere but the process's own tunnel into it (net/tunnel's abstract
+# Unix socket), and no send naming an address (no UDP, no DNS). A process
+# reaches the network only through such calls: this is the whole list.
+strace_only_to() {
+	local port=$1 file=$2 bad
+	local to_proxy="sin_port=htons\($port\), sin_addr=inet_addr\(\"127\.0\.0\.1\"\)"
+	grep -qE "connect\(.*$to_proxy" "$file" ||
+		fail "strace shows no connect to 127.0.0.1:$port: $(grep connect "$file" | head -5)"
+	bad=$(grep -E "connect\(" "$file" | grep -vE "$to_proxy" |
+		grep -vE 'sun_path=@"megafs-tunnel-[0-9a-f]{16}"' | grep -v "resumed>" || true)
+	[ -z "$bad" ] || fail "a connect not to 127.0.0.1:$port: $bad"
+	bad=$(grep -E "(sendto|sendmsg|sendmmsg)\(" "$file" | grep -vE "sendto\([0-9]+, .*, NULL, 0\)" |
+		grep -vE "sendmsg\([0-9]+, \{msg_name=NULL" | grep -v "resumed>" || true)
+	[ -z "$bad" ] || fail "a send naming an address: $bad"
+	return 0
 }
 
 # capture_stop: ends the capture capture_start began (what is in flight first).

@@ -28,6 +28,7 @@ static const struct {
 	{MFS_E_OVERWRITTEN, EIO, "MFS_E_OVERWRITTEN"},
 	{MFS_E_NOKEY, EACCES, "MFS_E_NOKEY"},
 	{MFS_E_CAS, EAGAIN, "MFS_E_CAS"},
+	{MFS_E_PROXY, EHOSTUNREACH, "MFS_E_PROXY"},
 };
 
 #define CASES (sizeof cases / sizeof cases[0])

@@ -76,6 +76,7 @@ struct running {
 
 static size_t next_budget; /* memory_budget of the next node run (0: default) */
 static unsigned next_per_range, next_idle_ms; /* the next node's slot limits (0: default) */
+static const struct mfs_socks5_proxy *next_proxy; /* the next node's proxy (NULL: none) */
 
 static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		     unsigned fetch_timeout_ms)
@@ -95,6 +96,7 @@ static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		.memory_budget = next_budget,
 		.max_per_range = next_per_range,
 		.idle_timeout_ms = next_idle_ms,
+		.proxy = next_proxy,
 	};
 	cr_assert_eq(mfs_loop_start(&r->loop), 0);
 	cr_assert_eq(mfs_node_start(&r->node, r->loop, &cfg), 0);
@@ -1111,6 +1113,87 @@ Test(node, a_full_range_of_busy_handshakes_refuses_the_newcomer_until_they_time_
 		close(fds[i]);
 	stop_node(&leech);
 	stop_node(&seeder);
+}
+
+/* ---- through a proxy ---- */
+
+/* Every peer dialled through a proxy whose port is closed: the fetch fails
+ * with MFS_E_PROXY once each peer's 4th dial in a row was refused (the
+ * redials 0.25, 0.5 and 1 s apart: a proxy back within that is waited
+ * for), not at the fetch timeout (30 s). */
+Test(node, a_proxy_that_refuses_every_dial_fails_the_fetch_after_its_redials)
+{
+	struct mfs_socks5_proxy proxy = {.host = "127.0.0.1"};
+	struct running seeder, leech;
+	struct timespec t0, t1;
+	uint8_t *blob = NULL;
+	size_t len;
+	long ms;
+	int rc;
+
+	close(tu_loopback_socket(&proxy.port, 0)); /* nothing listens there */
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	next_proxy = &proxy;
+	run_node(&leech, 0, 0, 0, 0);
+	next_proxy = NULL;
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
+	cr_assert_eq(mfs_node_add_peer(leech.node, "127.0.0.1:9", NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = mfs_node_fetch(leech.node, ids[0], 1, &blob, &len);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_eq(rc, MFS_E_PROXY, "the fetch gave %d (%s)", rc, mfs_strerror(rc));
+	cr_assert_null(blob);
+	cr_assert_geq(ms, 1500, "gave up after %ld ms, before its redials", ms);
+	cr_assert_lt(ms, 10000, "gave up after %ld ms", ms);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+struct waiting_fetch {
+	struct running *r;
+	int rc;
+	int done; /* atomic */
+	pthread_t thread;
+};
+
+static void *fetch_and_note(void *arg)
+{
+	struct waiting_fetch *w = arg;
+	uint8_t *blob = NULL;
+	size_t len;
+
+	w->rc = mfs_node_fetch(w->r->node, ids[0], 1, &blob, &len);
+	free(blob);
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int refuse_discovery(void *node)
+{
+	mfs_node_set_discovery_refused(node, 1);
+	return 0;
+}
+
+/* No peer known: a fetch waits (a tracker may name some) until the swarm
+ * says the proxy refuses every tracker too, then fails with MFS_E_PROXY. */
+Test(node, with_no_peer_known_a_fetch_fails_once_the_proxy_refuses_every_tracker)
+{
+	struct mfs_socks5_proxy proxy = {.host = "127.0.0.1", .port = 9};
+	struct running leech;
+	struct waiting_fetch w = {.r = &leech};
+
+	next_proxy = &proxy;
+	run_node(&leech, 0, 0, 0, 0);
+	next_proxy = NULL;
+	cr_assert_eq(pthread_create(&w.thread, NULL, fetch_and_note, &w), 0);
+	usleep(500 * 1000);
+	cr_assert_eq(__atomic_load_n(&w.done, __ATOMIC_ACQUIRE), 0, "gave up at once: %s",
+		     mfs_strerror(w.rc));
+	cr_assert_eq(mfs_loop_call(leech.loop, refuse_discovery, leech.node), 0);
+	pthread_join(w.thread, NULL);
+	cr_assert_eq(w.rc, MFS_E_PROXY, "the fetch gave %d (%s)", w.rc, mfs_strerror(w.rc));
+	stop_node(&leech);
 }
 
 /* ---- peers a tracker names ---- */

@@ -1,6 +1,7 @@
 #include "tests/unit/testutil.h"
 
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -153,4 +154,19 @@ int tu_pin_count(struct mfs_volume *v, const uint8_t id[32])
 	pins = mfs_blob_pin_count(t, id);
 	mfs_vtxn_abort(t);
 	return pins;
+}
+
+int tu_loopback_socket(uint16_t *port, int backlog)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	if (backlog > 0)
+		cr_assert_eq(listen(fd, backlog), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
 }
