@@ -603,6 +603,8 @@ static int start_dht(struct mfs_swarm *s)
 		.bootstrap = c->dht_bootstrap,
 		.n_bootstrap = c->n_dht_bootstrap,
 		.listen = c->listen,
+		.port_given = c->dht_port_given,
+		.port = c->dht_port,
 		.interval_s = c->dht_interval_s,
 		.manifest = on_dht_manifest,
 		.ctx = s,

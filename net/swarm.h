@@ -67,6 +67,10 @@ struct mfs_swarm_config {
 	const char *const *dht_bootstrap;
 	size_t n_dht_bootstrap;
 	unsigned dht_interval_s;
+	/* The DHT's UDP port when dht_port_given (0: any free one), else the
+	 * one saved with the table when free, else any (net/swarm_dht.h). */
+	int dht_port_given;
+	uint16_t dht_port;
 	/* Every peer dial through this SOCKS5 proxy (borrowed, outlives the
 	 * swarm); NULL: straight. Trackers cannot go through it yet: with a
 	 * proxy, none is dialled (each remembered one is logged as skipped). */
