@@ -29,7 +29,8 @@
  *     before each fetch and every 15 minutes; each found peer goes to the
  *     node as a learnt peer, at a special address only when every bootstrap
  *     address given was special (as for trackers, net/swarm.h), or, with
- *     none given, every node of the saved table is.
+ *     none given, every node of the saved table is; once one proves its
+ *     node key in a handshake, net/swarm remembers it as a tracker's peer.
  * The routing table with the port bound (object "\0dht-table",
  * net/dht_table.h's form) and what was seen and put per channel (object
  * "\0dht-status", JSON) are saved in the volume every 10 minutes and at

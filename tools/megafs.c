@@ -93,7 +93,9 @@ static void usage(FILE *f)
 		"key (a #grant reader uses trackers and peers). --dht-bootstrap replaces the\n"
 		"volume's saved routing table and the well-known routers. The DHT's UDP port\n"
 		"is --dht-port (0: any; one in use is an error), else the port saved with the\n"
-		"routing table when free, else any; the port used is saved.\n\n"
+		"routing table when free, else any; the port used is saved. Peers met through\n"
+		"a tracker or the DHT are remembered per channel and dialled at the next start,\n"
+		"even with no --dht and no tracker.\n\n"
 		"Which volume opens depends only on the password. See megafs(1), megafs(7);\n"
 		"programs use megafs through libmegafs (megafs.h, pkg-config megafs):\n"
 		"libmegafs(3).\n");

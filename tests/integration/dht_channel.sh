@@ -10,7 +10,9 @@
 # is printed). The same for a private channel by its link with the read
 # key; a link without it finds nothing. megafs dht status shows what the
 # volumes recorded; the routing table is saved and a remount with no
-# --dht-bootstrap starts from it. megafs serve --dht seeds and puts,
+# --dht-bootstrap starts from it. The publisher, found through the DHT
+# alone, is remembered once it proved its node key: a remount with no
+# --dht and no tracker reads from it. megafs serve --dht seeds and puts,
 # and megafs fetch --dht on a fresh store finds it. --dht-port binds the
 # DHT's UDP port; the port is saved with the table and bound again by the
 # next start without the option; a port in use given with --dht-port is
@@ -100,6 +102,20 @@ MEGAFS_STORE=$SUB mount_channel "$pub_link" "$T/sub-again" --dht
 cmp "$T/public-late.bin" "$T/sub-again/public-late.bin" || fail "a remount from the table cannot read"
 MEGAFS_STORE=$SUB megafs umount "$T/sub-again"
 ok "a remount with --dht and no bootstrap started from the saved routing table and read a file"
+
+# The publisher was found through the DHT alone (no tracker, no --peer)
+# and proved its node key: the volume remembers it as a tracker's peer,
+# so a mount with neither --dht nor a tracker dials it. Blobs fetched
+# live in a mount's session cache only: this read crosses the network.
+MEGAFS_STORE=$SUB mount_channel "$pub_link" "$T/sub-memory"
+cmp "$T/public-first.bin" "$T/sub-memory/public-first.bin" ||
+	fail "a remount with no --dht and no tracker cannot read from the peer the DHT found"
+MEGAFS_STORE=$SUB megafs umount "$T/sub-memory"
+MEGAFS_STORE=$SUB megafs channel forget "$pub_link" >"$T/forgot-dht" ||
+	fail "channel forget failed: $(cat "$T/forgot-dht")"
+grep -q "^forgot peer 127\.0\.0\.1:[0-9]*#[0-9a-f]\{64\}$" "$T/forgot-dht" ||
+	fail "the peer found through the DHT is not remembered with its key: $(cat "$T/forgot-dht")"
+ok "the publisher found through the DHT was remembered (HOST:PORT#KEY): a remount with no --dht and no tracker read a file from it"
 
 # The owner's store seeds with megafs serve --dht instead of its mount;
 # megafs fetch --dht on a third store finds it through the DHT alone. A gc
