@@ -93,8 +93,9 @@ void mfs_swarm_dht_kick(struct mfs_swarm_dht *d);
 void mfs_swarm_dht_free(struct mfs_swarm_dht *d);
 
 /* What the volume records (megafs dht status): *nodes in the saved table
- * (0 when none), *port the UDP port saved with it (0 when none), *status the "\0dht-status" object (new reference; an
- * empty object when none): {"channels":{PK_HEX:{"seen_seq":N,"seen_at":S,
+ * (0 when none), *port the UDP port saved with it (0 when none), *status
+ * the "\0dht-status" object (new reference; an empty object when none):
+ * {"channels":{PK_HEX:{"seen_seq":N,"seen_at":S,
  * "put_seq":N,"put_at":S,"blob":ID_HEX}}, "saved_at":S} (S: Unix seconds;
  * a field only once it happened). 0 or the volume's errors. */
 int mfs_swarm_dht_recorded(struct mfs_volume *vol, size_t *nodes, uint16_t *port,

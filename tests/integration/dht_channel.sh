@@ -134,7 +134,7 @@ wait_for 30 grep -q "DHT: put the pointer" "$T/serve.out" ||
 FOURTH="$T/fourth-store"
 MEGAFS_STORE=$FOURTH megafs init --size 100M --kdf fast >/dev/null 2>&1
 MEGAFS_STORE=$FOURTH megafs fetch "$pub_link" public-first.bin -o "$T/fetched.bin" "${BOOT[@]}" ||
-	fail "megafs fetch --dht failed"
+	fail "megafs fetch --dht failed; megafs serve said: $(cat "$T/serve.out")"
 cmp "$T/public-first.bin" "$T/fetched.bin" || fail "megafs fetch --dht wrote other bytes"
 kill "$SERVE_PID"
 wait "$SERVE_PID" || fail "megafs serve --dht did not exit cleanly: $(cat "$T/serve.out")"
