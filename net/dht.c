@@ -343,11 +343,11 @@ static int make_state(struct mfs_dht *d, const struct mfs_dht_config *cfg)
 	int rc;
 
 	if (cfg->table) {
-		rc = mfs_dht_table_load(&d->table, cfg->table, cfg->table_len, now, NULL, 0);
+		/* The saved port is the caller's to bind (cfg->bind4, bind6). */
+		rc = mfs_dht_table_load(&d->table, NULL, cfg->table, cfg->table_len, now, NULL, 0);
 		if (rc != 0)
 			return rc;
-		/* The saved bytes begin "MDT1" and our id (net/dht_table.h). */
-		memcpy(d->id, cfg->table + 4, MFS_KRPC_ID_BYTES);
+		memcpy(d->id, mfs_dht_table_id(d->table), MFS_KRPC_ID_BYTES);
 	} else {
 		if (cfg->id)
 			memcpy(d->id, cfg->id, MFS_KRPC_ID_BYTES);
@@ -426,7 +426,9 @@ const uint8_t *mfs_dht_id(const struct mfs_dht *d)
 
 int mfs_dht_save_table(const struct mfs_dht *d, uint8_t *out, size_t cap, size_t *len)
 {
-	return mfs_dht_table_save(d->table, out, cap, len);
+	uint16_t port = mfs_dht_port(d, 4);
+
+	return mfs_dht_table_save(d->table, port ? port : mfs_dht_port(d, 6), out, cap, len);
 }
 
 void mfs_dht_stats(const struct mfs_dht *d, struct mfs_dht_stats *out)

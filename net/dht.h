@@ -57,7 +57,10 @@ struct mfs_dht_config {
 	 * (the fuzz harness feeds it with mfs_dht_receive). */
 	const struct sockaddr *bind4, *bind6;
 	const uint8_t *id;             /* 20 bytes; NULL: random */
-	const uint8_t *table;          /* bytes of mfs_dht_table_save to start from, or NULL */
+	/* Bytes of mfs_dht_table_save to start from (our id and the nodes;
+	 * the port saved there is not bound unless bind4/bind6 name it), or
+	 * NULL. */
+	const uint8_t *table;
 	size_t table_len;
 	struct mfs_dht_limits limits;  /* 0 fields: defaults (net/dht_store.h) */
 	unsigned timeout_ms;           /* 0: MFS_DHT_TIMEOUT_MS */
@@ -92,7 +95,8 @@ const uint8_t *mfs_dht_id(const struct mfs_dht *d);
 void mfs_dht_receive(struct mfs_dht *d, const uint8_t *buf, size_t len,
 		     const struct sockaddr *from);
 
-/* The routing table as bytes (mfs_dht_table_save's form). */
+/* The routing table as bytes (mfs_dht_table_save's form), with the port
+ * bound for IPv4, else for IPv6 (0 with neither). */
 int mfs_dht_save_table(const struct mfs_dht *d, uint8_t *out, size_t cap, size_t *len);
 
 struct mfs_dht_stats {

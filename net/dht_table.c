@@ -168,17 +168,28 @@ size_t mfs_dht_table_count(const struct mfs_dht_table *t)
 	return t->count;
 }
 
-#define SAVE_MAGIC "MDT1"
+/* The saved form's magic: MDT2 (with our port) is written; MDT1 (without)
+ * is read too. */
+#define SAVE_MAGIC "MDT2"
+#define SAVE_MAGIC_V1 "MDT1"
 
-int mfs_dht_table_save(const struct mfs_dht_table *t, uint8_t *out, size_t cap, size_t *len)
+const uint8_t *mfs_dht_table_id(const struct mfs_dht_table *t)
 {
-	size_t at = 4 + MFS_KRPC_ID_BYTES;
+	return t->self;
+}
+
+int mfs_dht_table_save(const struct mfs_dht_table *t, uint16_t port, uint8_t *out, size_t cap,
+		       size_t *len)
+{
+	size_t at = MFS_DHT_TABLE_HEAD;
 
 	*len = 0;
 	if (cap < at)
 		return -ENOBUFS;
 	memcpy(out, SAVE_MAGIC, 4);
 	memcpy(out + 4, t->self, MFS_KRPC_ID_BYTES);
+	out[4 + MFS_KRPC_ID_BYTES] = (uint8_t)(port >> 8);
+	out[4 + MFS_KRPC_ID_BYTES + 1] = (uint8_t)port;
 	for (int bi = 0; bi < BUCKETS; bi++) {
 		for (int i = 0; i < MFS_DHT_K; i++) {
 			const struct entry *e = &t->b[bi][i];
@@ -199,16 +210,24 @@ int mfs_dht_table_save(const struct mfs_dht_table *t, uint8_t *out, size_t cap, 
 	return 0;
 }
 
-int mfs_dht_table_load(struct mfs_dht_table **out, const uint8_t *bytes, size_t len,
-		       uint64_t now, char *why, size_t why_len)
+int mfs_dht_table_load(struct mfs_dht_table **out, uint16_t *port, const uint8_t *bytes,
+		       size_t len, uint64_t now, char *why, size_t why_len)
 {
 	struct mfs_dht_table *t = NULL;
 	size_t at = 4 + MFS_KRPC_ID_BYTES;
+	uint16_t saved_port = 0;
 	int rc;
 
 	*out = NULL;
-	if (len < at || memcmp(bytes, SAVE_MAGIC, 4) != 0)
-		return mfs_error_why(why, why_len, MFS_E_FORMAT, "DHT table: no MDT1 header");
+	if (port)
+		*port = 0;
+	if (len >= MFS_DHT_TABLE_HEAD && memcmp(bytes, SAVE_MAGIC, 4) == 0) {
+		saved_port = (uint16_t)(bytes[at] << 8 | bytes[at + 1]);
+		at += 2;
+	} else if (len < at || memcmp(bytes, SAVE_MAGIC_V1, 4) != 0) {
+		return mfs_error_why(why, why_len, MFS_E_FORMAT,
+				     "DHT table: no MDT2 (or MDT1) header");
+	}
 	rc = mfs_dht_table_new(&t, bytes + 4);
 	while (rc == 0 && at < len) {
 		int family = bytes[at];
@@ -230,6 +249,8 @@ int mfs_dht_table_load(struct mfs_dht_table **out, const uint8_t *bytes, size_t 
 		mfs_dht_table_free(t);
 		return rc;
 	}
+	if (port)
+		*port = saved_port;
 	*out = t;
 	return 0;
 }

@@ -55,20 +55,29 @@ size_t mfs_dht_table_count(const struct mfs_dht_table *t);
 
 /* The table as bytes, to keep (in the volume) and start from next time:
  *
- *   "MDT1" (4 bytes), our id (20 bytes), then for each node that is not
- *   bad, nearest bucket last: its family (one byte, 4 or 6) and its compact
- *   node info (BEP 5: id, address, port; 26 or 38 bytes).
+ *   "MDT2" (4 bytes), our id (20 bytes), the UDP port the node was bound
+ *   on (2 bytes, big-endian; 0: none known), then for each node that is
+ *   not bad, nearest bucket last: its family (one byte, 4 or 6) and its
+ *   compact node info (BEP 5: id, address, port; 26 or 38 bytes).
  *
- * Times and failure counts are not kept: they mean nothing in another
- * process. At most MFS_DHT_TABLE_SAVE_MAX bytes. 0 with *len, or -ENOBUFS
- * when cap is too small. */
-#define MFS_DHT_TABLE_SAVE_MAX (4 + MFS_KRPC_ID_BYTES + 160 * MFS_DHT_K * (1 + MFS_KRPC_NODE6_BYTES))
-int mfs_dht_table_save(const struct mfs_dht_table *t, uint8_t *out, size_t cap, size_t *len);
+ * The port is kept so that a node starts again where the others knew it
+ * (net/swarm_dht reuses it). Times and failure counts are not kept: they
+ * mean nothing in another process. At most MFS_DHT_TABLE_SAVE_MAX bytes.
+ * 0 with *len, or -ENOBUFS when cap is too small. */
+#define MFS_DHT_TABLE_HEAD (4 + MFS_KRPC_ID_BYTES + 2)
+#define MFS_DHT_TABLE_SAVE_MAX (MFS_DHT_TABLE_HEAD + 160 * MFS_DHT_K * (1 + MFS_KRPC_NODE6_BYTES))
+int mfs_dht_table_save(const struct mfs_dht_table *t, uint16_t port, uint8_t *out, size_t cap,
+		       size_t *len);
 /* A new table from saved bytes: our id and the nodes, each as heard at now
  * (so questionable once MFS_DHT_GOOD_SECS passed; a node that does not
- * answer goes bad as any other). 0, MFS_E_FORMAT for bytes not of that
- * form (the reason in why), or -ENOMEM. */
-int mfs_dht_table_load(struct mfs_dht_table **out, const uint8_t *bytes, size_t len,
-		       uint64_t now, char *why, size_t why_len);
+ * answer goes bad as any other), and *port (may be NULL) the port saved.
+ * The older form "MDT1" (the same without the port, before megafs saved
+ * one) loads too, with *port 0. 0, MFS_E_FORMAT for bytes of neither form
+ * (the reason in why), or -ENOMEM. */
+int mfs_dht_table_load(struct mfs_dht_table **out, uint16_t *port, const uint8_t *bytes,
+		       size_t len, uint64_t now, char *why, size_t why_len);
+
+/* The id the table is built around (ours; as long as t lives). */
+const uint8_t *mfs_dht_table_id(const struct mfs_dht_table *t);
 
 #endif

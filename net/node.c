@@ -192,6 +192,21 @@ static void conn_unlink(struct mfs_netnode *n, struct conn *c)
 		}
 }
 
+/* A learnt peer named without a key proved d->pk: the owner hears of it
+ * as "HOST:PORT#KEY" (to remember it as a tracker's peer). */
+static void tell_learnt_key(struct mfs_netnode *n, const struct dial *d)
+{
+	char text[sizeof d->addr + 1 + 2 * MFS_NOISE_KEY_BYTES + 1];
+	size_t at = strlen(d->addr);
+
+	if (!n->cfg.learnt_key || memcmp(d->pk, n->pk, MFS_NOISE_KEY_BYTES) == 0)
+		return;
+	memcpy(text, d->addr, at);
+	text[at++] = '#';
+	mfs_hex_encode(text + at, d->pk, MFS_NOISE_KEY_BYTES);
+	n->cfg.learnt_key(n->cfg.learnt_key_ctx, text);
+}
+
 static void on_ready(struct mfs_peer *p, void *ctx)
 {
 	struct conn *c = ctx;
@@ -217,6 +232,8 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 		if (!c->dial->has_pk) { /* learnt: from now on the peer must prove it */
 			memcpy(c->dial->pk, pk, MFS_NOISE_KEY_BYTES);
 			c->dial->has_pk = 1;
+			if (c->dial->learnt)
+				tell_learnt_key(n, c->dial);
 		}
 	}
 	pthread_mutex_lock(&n->lock);

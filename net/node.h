@@ -78,7 +78,9 @@
  * of earlier peers) and mfs_node_add_learnt_peer (a tracker's answer: no
  * special address unless allowed, 128 at most, dropped after 4 dials that
  * never answered). A peer's address comes with the static key it must
- * prove (Noise XX, net/peer), when known.
+ * prove (Noise XX, net/peer), when known; a learnt peer named without one
+ * must prove, from its first handshake on, the key it showed then (told
+ * to learnt_key).
  *
  * Threads: mfs_node_fetch and mfs_node_add_peer from any thread; start and
  * stop as documented. All sockets live on the loop's thread. */
@@ -126,6 +128,13 @@ struct mfs_node_config {
 	 * which peer's), once per peer until it answers; may be NULL. */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
+	/* Told, on the loop thread, when a peer someone else named without
+	 * its key (mfs_node_add_learnt_peer "HOST:PORT": a DHT's get_peers)
+	 * first proved one in a handshake: "HOST:PORT#KEY", as a tracker
+	 * names a peer (never this node's own key: a node that found its own
+	 * announcement); may be NULL. */
+	void (*learnt_key)(void *ctx, const char *text);
+	void *learnt_key_ctx;
 };
 
 struct mfs_netnode;

@@ -426,6 +426,14 @@ static void note_peer(struct mfs_swarm *s, const char *text)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* A peer the DHT named (by address alone) proved its node key: kept as a
+ * tracker's peer is, "HOST:PORT#KEY". The node took it as a learnt peer,
+ * so one at a special address came from a DHT begun at special nodes. */
+static void on_learnt_key(void *ctx, const char *text)
+{
+	note_peer(ctx, text);
+}
+
 static void on_peers(void *ctx, const uint8_t key[MFS_SIGN_PK_BYTES],
 		     const struct mfs_tracker_peer *peers, size_t n)
 {
@@ -627,6 +635,8 @@ static int start_dht(struct mfs_swarm *s)
 		.bootstrap = c->dht_bootstrap,
 		.n_bootstrap = c->n_dht_bootstrap,
 		.listen = c->listen,
+		.port_given = c->dht_port_given,
+		.port = c->dht_port,
 		.interval_s = c->dht_interval_s,
 		.manifest = on_dht_manifest,
 		.ctx = s,
@@ -699,6 +709,8 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 			.proxy = config->proxy,
 			.log = config->proxy ? node_log : NULL,
 			.log_ctx = s,
+			.learnt_key = on_learnt_key,
+			.learnt_key_ctx = s,
 		};
 		rc = mfs_node_start(&s->node, s->loop, &nc);
 		if (rc < 0)

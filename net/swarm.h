@@ -32,7 +32,12 @@
  * key, canonical JSON {"peers":[...],"trackers":[...]}): trackers given once
  * are used again by every later mount, serve or fetch of that channel, and
  * the peers met are dialled at the next start even when every tracker is
- * down.
+ * down and no DHT runs. A peer is remembered as "HOST:PORT#KEY": one given
+ * with its key, one a tracker named (the node took it: net/node's learnt
+ * peer rules, special addresses included), and one the DHT named that
+ * proved its key in a handshake (net/node's learnt_key); at most 32 a run,
+ * written to each of the swarm's channels at the stop, newest first, 32 a
+ * channel.
  *
  * Threads: start and stop from the owning thread; fetch, publish and
  * wait_manifest from any thread but the loop's. The node's key is made
@@ -67,6 +72,10 @@ struct mfs_swarm_config {
 	const char *const *dht_bootstrap;
 	size_t n_dht_bootstrap;
 	unsigned dht_interval_s;
+	/* The DHT's UDP port when dht_port_given (0: any free one), else the
+	 * one saved with the table when free, else any (net/swarm_dht.h). */
+	int dht_port_given;
+	uint16_t dht_port;
 	/* Every peer and tracker dial through this SOCKS5 proxy (borrowed,
 	 * outlives the swarm); NULL: straight. A tracker's host name is
 	 * resolved by the proxy. Never with dht (UDP). */

@@ -54,6 +54,7 @@ struct mfs_swarm_dht {
 	int special;                           /* every bootstrap address given is special */
 	uint8_t *table;                        /* the saved table (start: loaded; stop: to save) */
 	size_t table_len;
+	uint16_t saved_port;                   /* the port saved with the table (0: none) */
 };
 
 /* say(owner, fmt, ...): a line to the owner's log. */
@@ -629,6 +630,28 @@ void mfs_swarm_dht_kick(struct mfs_swarm_dht *d)
 
 /* ---- start and stop ---- */
 
+/* A DHT node on host:port into d->dht, from dc's table (started without
+ * it, logged, when it does not read). 0 or mfs_dht_new's errors. */
+static int open_node(struct mfs_swarm_dht *d, struct mfs_dht_config *dc,
+		     struct sockaddr_storage *bind_at, const char *host, uint16_t port)
+{
+	uv_loop_t *uv = mfs_loop_uv(d->cfg.loop);
+	int rc;
+
+	if (mfs_hostport_sockaddr(bind_at, NULL, host, port) != 0)
+		return -EINVAL;
+	dc->bind4 = bind_at->ss_family == AF_INET ? (const struct sockaddr *)bind_at : NULL;
+	dc->bind6 = bind_at->ss_family == AF_INET6 ? (const struct sockaddr *)bind_at : NULL;
+	rc = mfs_dht_new(&d->dht, uv, dc);
+	if (rc == MFS_E_FORMAT) { /* a saved table that does not read: start without */
+		say(d, "DHT: the saved routing table does not read; starting without it");
+		dc->table = NULL;
+		dc->table_len = 0;
+		rc = mfs_dht_new(&d->dht, uv, dc);
+	}
+	return rc;
+}
+
 static int start_on_loop(void *arg)
 {
 	struct mfs_swarm_dht *d = arg;
@@ -636,6 +659,8 @@ static int start_on_loop(void *arg)
 	struct mfs_dht_config dc = {.table = d->table, .table_len = d->table_len};
 	char host[MFS_HOSTPORT_HOST_MAX + 1] = "0.0.0.0";
 	uint16_t port = 0;
+	/* The port given, else the one saved (others' tables know us there). */
+	uint16_t want = d->cfg.port_given ? d->cfg.port : d->saved_port;
 	uv_loop_t *uv = mfs_loop_uv(d->cfg.loop);
 	int rc;
 
@@ -644,18 +669,16 @@ static int start_on_loop(void *arg)
 	    (mfs_hostport_parse(host, &port, d->cfg.listen, strlen(d->cfg.listen), 0) != 0 ||
 	     mfs_hostport_sockaddr(&bind_at, NULL, host, 0) != 0))
 		strcpy(host, "0.0.0.0");
-	if (mfs_hostport_sockaddr(&bind_at, NULL, host, 0) != 0)
-		return -EINVAL;
-	if (bind_at.ss_family == AF_INET6)
-		dc.bind6 = (const struct sockaddr *)&bind_at;
-	else
-		dc.bind4 = (const struct sockaddr *)&bind_at;
-	rc = mfs_dht_new(&d->dht, uv, &dc);
-	if (rc == MFS_E_FORMAT) { /* a saved table that does not read: start without */
-		say(d, "DHT: the saved routing table does not read; starting without it");
-		dc.table = NULL;
-		dc.table_len = 0;
-		rc = mfs_dht_new(&d->dht, uv, &dc);
+	rc = open_node(d, &dc, &bind_at, host, want);
+	if (rc < 0 && want && d->cfg.port_given) {
+		say(d, "DHT: --dht-port %u: UDP port %u on %s cannot be bound: %s", want, want, host,
+		    mfs_strerror(rc));
+		return rc;
+	}
+	if (rc < 0 && want) {
+		say(d, "DHT: the saved UDP port %u cannot be bound (%s); using a random one", want,
+		    mfs_strerror(rc));
+		rc = open_node(d, &dc, &bind_at, host, 0);
 	}
 	if (rc != 0)
 		return rc;
@@ -771,10 +794,11 @@ static int load_channels(struct mfs_swarm_dht *d)
 	return rc;
 }
 
-/* 1 when the saved table holds nodes and all are at special addresses:
- * a DHT begun from special bootstrap nodes (a LAN, a test), which may
- * then name special peers as it did then. */
-static int table_all_special(const uint8_t *bytes, size_t len)
+/* Reads the saved table: *port the port saved with it (0: none, or bytes
+ * that do not read); returns 1 when it holds nodes and all are at special
+ * addresses: a DHT begun from special bootstrap nodes (a LAN, a test),
+ * which may then name special peers as it did then. */
+static int read_saved(const uint8_t *bytes, size_t len, uint16_t *port)
 {
 	static const uint8_t anywhere[MFS_KRPC_ID_BYTES];
 	struct mfs_dht_table *t = NULL;
@@ -782,7 +806,7 @@ static int table_all_special(const uint8_t *bytes, size_t len)
 	size_t n = 0, got = 0;
 	int special = 0;
 
-	if (mfs_dht_table_load(&t, bytes, len, 0, NULL, 0) == 0 &&
+	if (mfs_dht_table_load(&t, port, bytes, len, 0, NULL, 0) == 0 &&
 	    (n = mfs_dht_table_count(t)) > 0 && (nodes = calloc(n, sizeof *nodes))) {
 		got = mfs_dht_table_closest(t, anywhere, nodes, n);
 		special = got > 0;
@@ -822,7 +846,7 @@ int mfs_swarm_dht_start(struct mfs_swarm_dht **out, const struct mfs_swarm_dht_c
 	struct mfs_swarm_dht *d = calloc(1, sizeof *d);
 	struct mfs_vtxn *t;
 	uint64_t len = 0;
-	int rc;
+	int rc, special = 0;
 
 	*out = NULL;
 	if (!d)
@@ -833,20 +857,27 @@ int mfs_swarm_dht_start(struct mfs_swarm_dht **out, const struct mfs_swarm_dht_c
 	rc = (d->ch = calloc(cfg->n_channels ? cfg->n_channels : 1, sizeof *d->ch)) ? 0 : -ENOMEM;
 	if (rc == 0)
 		rc = load_channels(d);
-	/* Bootstrap nodes given replace the saved table (megafs(1)): its nodes
-	 * may be of another DHT, or gone, and each would cost a lookup its
-	 * timeouts. The table saved at the end is the one this run builds. */
-	if (rc == 0 && !cfg->n_bootstrap && (rc = mfs_vtxn_begin(cfg->vol, 0, &t)) == 0) {
+	if (rc == 0 && (rc = mfs_vtxn_begin(cfg->vol, 0, &t)) == 0) {
 		if (mfs_obj_get(t, table_object, sizeof table_object - 1, &d->table, &len) == 0)
 			d->table_len = (size_t)len;
 		mfs_vtxn_abort(t);
 	}
-	if (rc == 0 && cfg->n_bootstrap)
+	if (rc == 0 && d->table)
+		special = read_saved(d->table, d->table_len, &d->saved_port);
+	/* Bootstrap nodes given replace the saved table's nodes (megafs(1)):
+	 * they may be of another DHT, or gone, and each would cost a lookup
+	 * its timeouts; its port is kept all the same. The table saved at the
+	 * end is the one this run builds. */
+	if (rc == 0 && cfg->n_bootstrap) {
+		free(d->table);
+		d->table = NULL;
+		d->table_len = 0;
 		rc = resolve(d, cfg->bootstrap, cfg->n_bootstrap, 1);
-	else if (rc == 0 && !d->table)
+	} else if (rc == 0 && !d->table) {
 		rc = resolve(d, routers, sizeof routers / sizeof *routers, 0);
-	else if (rc == 0)
-		d->special = table_all_special(d->table, d->table_len);
+	} else if (rc == 0) {
+		d->special = special;
+	}
 	if (rc == 0 && !d->n_boot && !d->table) {
 		/* Not fatal: trackers and peers may still find the channel. */
 		say(d, "DHT: not started: no bootstrap node resolves and the volume saved no "
@@ -883,7 +914,8 @@ void mfs_swarm_dht_free(struct mfs_swarm_dht *d)
 	free_dht(d);
 }
 
-int mfs_swarm_dht_recorded(struct mfs_volume *vol, size_t *nodes, json_t **status)
+int mfs_swarm_dht_recorded(struct mfs_volume *vol, size_t *nodes, uint16_t *port,
+			   json_t **status)
 {
 	struct mfs_dht_table *table = NULL;
 	struct mfs_vtxn *t;
@@ -892,11 +924,12 @@ int mfs_swarm_dht_recorded(struct mfs_volume *vol, size_t *nodes, json_t **statu
 	int rc = mfs_vtxn_begin(vol, 0, &t);
 
 	*nodes = 0;
+	*port = 0;
 	*status = NULL;
 	if (rc != 0)
 		return rc;
 	if (mfs_obj_get(t, table_object, sizeof table_object - 1, &data, &len) == 0 &&
-	    mfs_dht_table_load(&table, data, (size_t)len, 0, NULL, 0) == 0)
+	    mfs_dht_table_load(&table, port, data, (size_t)len, 0, NULL, 0) == 0)
 		*nodes = mfs_dht_table_count(table);
 	mfs_dht_table_free(table);
 	free(data);

@@ -1,10 +1,14 @@
 /* swarm_dht: a swarm's channels in the Mainline DHT (net/dht), so that a
  * channel is found with no tracker at all (issue 10, parts 2 and 3).
  *
- * It runs one DHT node on the swarm's loop, on a UDP socket of its own
- * (bound to the host of the swarm's listen address, any port; 0.0.0.0
- * without one), bootstrapped from the addresses given, else from the
- * routing table the volume saved, else from the well-known routers. For
+ * It runs one DHT node on the swarm's loop, on a UDP socket of its own,
+ * bound to the host of the swarm's listen address (0.0.0.0 without one)
+ * and a port: the one given (0: any free one; one that cannot be bound
+ * fails the start), else the one saved with the routing table when it can
+ * be bound again (a node whose port changes at each start is stale in the
+ * tables of every node that knew it), else any free one (logged). It is
+ * bootstrapped from the addresses given, else from the routing table the
+ * volume saved, else from the well-known routers. For
  * each channel it knows a DHT secret of (net/dht_channel: a public
  * channel's key, a private one's read key; a channel read by grant has
  * none and is left to trackers and peers):
@@ -25,10 +29,12 @@
  *     before each fetch and every 15 minutes; each found peer goes to the
  *     node as a learnt peer, at a special address only when every bootstrap
  *     address given was special (as for trackers, net/swarm.h), or, with
- *     none given, every node of the saved table is.
- * The routing table (object "\0dht-table") and what was seen and put per
- * channel (object "\0dht-status", JSON) are saved in the volume every 10
- * minutes and at the end.
+ *     none given, every node of the saved table is; once one proves its
+ *     node key in a handshake, net/swarm remembers it as a tracker's peer.
+ * The routing table with the port bound (object "\0dht-table",
+ * net/dht_table.h's form) and what was seen and put per channel (object
+ * "\0dht-status", JSON) are saved in the volume every 10 minutes and at
+ * the end.
  *
  * Threads: start and free from the owning thread (start after the loop and
  * node run; free after mfs_loop_stop, which closes the DHT through a stop
@@ -60,6 +66,8 @@ struct mfs_swarm_dht_config {
 	const char *const *bootstrap;  /* "HOST:PORT"; none: saved table, else the routers */
 	size_t n_bootstrap;
 	const char *listen;            /* the swarm's, or NULL (nothing announced then) */
+	int port_given;                /* port is the UDP port to bind (0: any) */
+	uint16_t port;
 	unsigned interval_s;           /* 0: MFS_SWARM_DHT_INTERVAL_S */
 	/* A manifest (NUL-terminated) that a pointer of seq led to, for
 	 * channel index channel: not yet verified. */
@@ -74,8 +82,9 @@ struct mfs_swarm_dht;
 /* Reads the channels' keys and the saved table, binds and bootstraps.
  * 0 (*out NULL, logged, when no bootstrap address resolves and no table is
  * saved: no DHT runs), -EINVAL for a bootstrap address that is no
- * HOST:PORT (logged), -errno (bind), -ENOMEM. After an error *out may be
- * set all the same: free it after mfs_loop_stop. */
+ * HOST:PORT (logged), -errno (bind; a port given that cannot be bound,
+ * -EADDRINUSE when in use, is logged with its number), -ENOMEM. After an
+ * error *out may be set all the same: free it after mfs_loop_stop. */
 int mfs_swarm_dht_start(struct mfs_swarm_dht **out, const struct mfs_swarm_dht_config *cfg);
 /* A publication: puts the owned channels' pointers again now. */
 void mfs_swarm_dht_kick(struct mfs_swarm_dht *d);
@@ -84,10 +93,12 @@ void mfs_swarm_dht_kick(struct mfs_swarm_dht *d);
 void mfs_swarm_dht_free(struct mfs_swarm_dht *d);
 
 /* What the volume records (megafs dht status): *nodes in the saved table
- * (0 when none), *status the "\0dht-status" object (new reference; an
- * empty object when none): {"channels":{PK_HEX:{"seen_seq":N,"seen_at":S,
+ * (0 when none), *port the UDP port saved with it (0 when none), *status
+ * the "\0dht-status" object (new reference; an empty object when none):
+ * {"channels":{PK_HEX:{"seen_seq":N,"seen_at":S,
  * "put_seq":N,"put_at":S,"blob":ID_HEX}}, "saved_at":S} (S: Unix seconds;
  * a field only once it happened). 0 or the volume's errors. */
-int mfs_swarm_dht_recorded(struct mfs_volume *vol, size_t *nodes, json_t **status);
+int mfs_swarm_dht_recorded(struct mfs_volume *vol, size_t *nodes, uint16_t *port,
+			   json_t **status);
 
 #endif

@@ -23,6 +23,7 @@ enum cli_common_opt {
 	OPT_DHT,
 	OPT_DHT_BOOTSTRAP,
 	OPT_DHT_INTERVAL,
+	OPT_DHT_PORT,
 	OPT_PROXY,
 };
 

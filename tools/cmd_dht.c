@@ -1,5 +1,6 @@
 /* megafs dht status: what the volume recorded of the Mainline DHT
- * (net/swarm_dht): the nodes of the routing table it saved, and per
+ * (net/swarm_dht): the nodes of the routing table it saved and the UDP
+ * port saved with it (the next start binds it again when free), and per
  * channel the newest pointer a mount, serve or fetch with --dht saw or put,
  * and when. Only what was recorded: nothing is asked of the network. */
 #include <jansson.h>
@@ -53,6 +54,7 @@ int cmd_dht(int argc, char **argv)
 	struct mfs_volume *vol;
 	json_t *rec = NULL;
 	size_t nodes = 0;
+	uint16_t port = 0;
 	char at[32];
 	struct cli c;
 	int rc;
@@ -65,7 +67,7 @@ int cmd_dht(int argc, char **argv)
 		return rc;
 	if (cli_open_volume(&c, &store, &vol) != 0)
 		return 1;
-	rc = mfs_swarm_dht_recorded(vol, &nodes, &rec);
+	rc = mfs_swarm_dht_recorded(vol, &nodes, &port, &rec);
 	if (rc == 0)
 		rc = mfs_channel_list_read(vol, &list);
 	mfs_volume_close(vol);
@@ -78,6 +80,10 @@ int cmd_dht(int argc, char **argv)
 	if (json_object_get(rec, "saved_at"))
 		printf(" at %s", when(at, json_object_get(rec, "saved_at")));
 	printf("\n");
+	if (port)
+		printf("UDP port       %u (bound again at the next start when free)\n", port);
+	else
+		printf("UDP port       none saved\n");
 	for (size_t i = 0; i < list.count; i++)
 		show_channel(&list.items[i], rec);
 	mfs_keyring_clear(&list);

@@ -23,7 +23,8 @@ struct subcommand {
 static int cmd_help(int argc, char **argv);
 
 /* The DHT options of mount, serve, fetch and fsck (tools/netopts.h). */
-#define DHT_OPTIONS "[--dht] [--dht-bootstrap HOST:PORT]... [--dht-interval S]"
+#define DHT_OPTIONS \
+	"[--dht] [--dht-bootstrap HOST:PORT]... [--dht-interval S] [--dht-port PORT]"
 
 static const struct subcommand commands[] = {
 	{"init", cmd_init, "init [--size N] [--kdf PRESET] | init --hidden"},
@@ -90,7 +91,11 @@ static void usage(FILE *f)
 		"announce there; a subscriber looks every --dht-interval seconds (60). Public\n"
 		"channels are found by anyone with the link; a private one only with its read\n"
 		"key (a #grant reader uses trackers and peers). --dht-bootstrap replaces the\n"
-		"volume's saved routing table and the well-known routers.\n\n"
+		"volume's saved routing table and the well-known routers. The DHT's UDP port\n"
+		"is --dht-port (0: any; one in use is an error), else the port saved with the\n"
+		"routing table when free, else any; the port used is saved. Peers met through\n"
+		"a tracker or the DHT are remembered per channel and dialled at the next start,\n"
+		"even with no --dht and no tracker.\n\n"
 		"--proxy socks5://[USER:PASS@]HOST:PORT dials every peer and tracker through a\n"
 		"SOCKS5 proxy such as Tor's (HOST an IP address; a tracker's name is resolved\n"
 		"by the proxy; wss:// keeps its TLS check inside). Not with the DHT (UDP). A\n"

@@ -46,7 +46,7 @@ static int take_proxy(struct cli *c, struct net_opts *n, char *arg)
 	return 1;
 }
 
-/* --dht, --dht-bootstrap, --dht-interval (never with --proxy). */
+/* --dht, --dht-bootstrap, --dht-interval, --dht-port (never with --proxy). */
 static int dht_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
 {
 	switch (opt) {
@@ -72,6 +72,18 @@ static int dht_option(struct cli *c, struct net_opts *n, int opt, const char *ar
 		if (*arg < '0' || *arg > '9' || *end || s == 0 || s > 86400)
 			return cli_usage(c, "--dht-interval %s: seconds, 1 to 86400", arg);
 		n->dht_interval_s = (unsigned)s;
+		n->dht = 1;
+		return 1;
+	}
+	case OPT_DHT_PORT: {
+		char *end;
+		unsigned long port = strtoul(arg, &end, 10);
+
+		if (*arg < '0' || *arg > '9' || *end || port > 65535)
+			return cli_usage(c, "--dht-port %s: a UDP port, 0 (any free one) to 65535",
+					 arg);
+		n->dht_port = (uint16_t)port;
+		n->dht_port_given = 1;
 		n->dht = 1;
 		return 1;
 	}
@@ -105,6 +117,7 @@ int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
 	case OPT_DHT:
 	case OPT_DHT_BOOTSTRAP:
 	case OPT_DHT_INTERVAL:
+	case OPT_DHT_PORT:
 		if (n->proxy)
 			return cli_usage(c, DHT_VIA_PROXY);
 		return dht_option(c, n, opt, arg);
@@ -124,6 +137,8 @@ void net_swarm_config(const struct net_opts *n, struct mfs_swarm_config *cfg)
 	cfg->dht_bootstrap = n->dht_bootstrap;
 	cfg->n_dht_bootstrap = n->n_dht_bootstrap;
 	cfg->dht_interval_s = n->dht_interval_s;
+	cfg->dht_port_given = n->dht_port_given;
+	cfg->dht_port = n->dht_port;
 	cfg->proxy = n->proxy;
 }
 

@@ -13,6 +13,9 @@
  *                      implies --dht)
  *   --dht-interval S   a subscriber looks for a newer pointer every S
  *                      seconds (default 60; implies --dht)
+ *   --dht-port PORT    the DHT's UDP port (0: any free one); without it the
+ *                      port saved with the routing table when free, else
+ *                      any (implies --dht)
  *   --proxy URL        every peer and tracker dial through this SOCKS5
  *                      proxy, socks5://[USER:PASS@]HOST:PORT; refused with
  *                      the DHT options (UDP) */
@@ -38,6 +41,7 @@
 	{"dht", no_argument, NULL, OPT_DHT},                         \
 	{"dht-bootstrap", required_argument, NULL, OPT_DHT_BOOTSTRAP}, \
 	{"dht-interval", required_argument, NULL, OPT_DHT_INTERVAL}, \
+	{"dht-port", required_argument, NULL, OPT_DHT_PORT},         \
 	{"proxy", required_argument, NULL, OPT_PROXY}
 
 struct net_opts {
@@ -50,6 +54,8 @@ struct net_opts {
 	const char *dht_bootstrap[NET_MAX_DHT_BOOTSTRAP];
 	size_t n_dht_bootstrap;
 	unsigned dht_interval_s;     /* 0: the default */
+	int dht_port_given;          /* --dht-port: dht_port (0: any) */
+	uint16_t dht_port;
 	/* --proxy, in guarded memory, wiped and freed at exit; NULL: none. */
 	const struct mfs_socks5_proxy *proxy;
 };

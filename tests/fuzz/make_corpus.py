@@ -267,14 +267,21 @@ def dht():
 
 
 def dht_table():
-    """Saved routing tables (MDT1, our id, family + compact node info)."""
+    """Saved routing tables (MDT2: our id, our port, family + compact node
+    info; the older MDT1 has no port)."""
     me, a, b = b"abcdefghij0123456789", b"mnopqrstuvwxyz123456", b"ABCDEFGHIJKLMNOPQRST"
-    write("dht_table", "ok-empty", b"MDT1" + me)
-    write("dht_table", "ok-two", b"MDT1" + me + b"\x04" + a + bytes([127, 0, 0, 1, 0x1a, 0xe1]) +
-          b"\x06" + b + bytes(15) + b"\x01\x1a\xe1")
-    write("dht_table", "ok-self-skipped", b"MDT1" + me + b"\x04" + me + bytes([10, 0, 0, 1, 0, 1]))
-    write("dht_table", "bad-family", b"MDT1" + me + b"\x05" + a + bytes(6))
-    write("dht_table", "bad-short", b"MDT1" + me + b"\x04" + a)
+    port = bytes([0x1a, 0xe9])  # 6889
+    two = (b"\x04" + a + bytes([127, 0, 0, 1, 0x1a, 0xe1]) +
+           b"\x06" + b + bytes(15) + b"\x01\x1a\xe1")
+    write("dht_table", "ok-empty", b"MDT2" + me + port)
+    write("dht_table", "ok-no-port", b"MDT2" + me + bytes(2))
+    write("dht_table", "ok-two", b"MDT2" + me + port + two)
+    write("dht_table", "ok-v1-two", b"MDT1" + me + two)
+    write("dht_table", "ok-v1-empty", b"MDT1" + me)
+    write("dht_table", "ok-self-skipped", b"MDT2" + me + port + b"\x04" + me + bytes([10, 0, 0, 1, 0, 1]))
+    write("dht_table", "bad-family", b"MDT2" + me + port + b"\x05" + a + bytes(6))
+    write("dht_table", "bad-short", b"MDT2" + me + port + b"\x04" + a)
+    write("dht_table", "bad-short-head", b"MDT2" + me + port[:1])
     write("dht_table", "bad-magic", b"MDT0" + me)
 
 

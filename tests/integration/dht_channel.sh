@@ -10,8 +10,13 @@
 # is printed). The same for a private channel by its link with the read
 # key; a link without it finds nothing. megafs dht status shows what the
 # volumes recorded; the routing table is saved and a remount with no
-# --dht-bootstrap starts from it. megafs serve --dht seeds and puts, and
-# megafs fetch --dht on a fresh store finds it.
+# --dht-bootstrap starts from it. The publisher, found through the DHT
+# alone, is remembered once it proved its node key: a remount with no
+# --dht and no tracker reads from it. megafs serve --dht seeds and puts,
+# and megafs fetch --dht on a fresh store finds it. --dht-port binds the
+# DHT's UDP port; the port is saved with the table and bound again by the
+# next start without the option; a port in use given with --dht-port is
+# an error that names it, and a saved one in use gives way to a random one.
 source "$(dirname "$0")/lib.sh"
 DHT=${MFS_TEST_DHT:?MFS_TEST_DHT names mfs-test-dht}
 INTERVAL=2
@@ -98,6 +103,20 @@ cmp "$T/public-late.bin" "$T/sub-again/public-late.bin" || fail "a remount from 
 MEGAFS_STORE=$SUB megafs umount "$T/sub-again"
 ok "a remount with --dht and no bootstrap started from the saved routing table and read a file"
 
+# The publisher was found through the DHT alone (no tracker, no --peer)
+# and proved its node key: the volume remembers it as a tracker's peer,
+# so a mount with neither --dht nor a tracker dials it. Blobs fetched
+# live in a mount's session cache only: this read crosses the network.
+MEGAFS_STORE=$SUB mount_channel "$pub_link" "$T/sub-memory"
+cmp "$T/public-first.bin" "$T/sub-memory/public-first.bin" ||
+	fail "a remount with no --dht and no tracker cannot read from the peer the DHT found"
+MEGAFS_STORE=$SUB megafs umount "$T/sub-memory"
+MEGAFS_STORE=$SUB megafs channel forget "$pub_link" >"$T/forgot-dht" ||
+	fail "channel forget failed: $(cat "$T/forgot-dht")"
+grep -q "^forgot peer 127\.0\.0\.1:[0-9]*#[0-9a-f]\{64\}$" "$T/forgot-dht" ||
+	fail "the peer found through the DHT is not remembered with its key: $(cat "$T/forgot-dht")"
+ok "the publisher found through the DHT was remembered (HOST:PORT#KEY): a remount with no --dht and no tracker read a file from it"
+
 # The owner's store seeds with megafs serve --dht instead of its mount;
 # megafs fetch --dht on a third store finds it through the DHT alone. A gc
 # first: the manifest blob the pointer names is pinned, so it stays.
@@ -115,7 +134,7 @@ wait_for 30 grep -q "DHT: put the pointer" "$T/serve.out" ||
 FOURTH="$T/fourth-store"
 MEGAFS_STORE=$FOURTH megafs init --size 100M --kdf fast >/dev/null 2>&1
 MEGAFS_STORE=$FOURTH megafs fetch "$pub_link" public-first.bin -o "$T/fetched.bin" "${BOOT[@]}" ||
-	fail "megafs fetch --dht failed"
+	fail "megafs fetch --dht failed; megafs serve said: $(cat "$T/serve.out")"
 cmp "$T/public-first.bin" "$T/fetched.bin" || fail "megafs fetch --dht wrote other bytes"
 kill "$SERVE_PID"
 wait "$SERVE_PID" || fail "megafs serve --dht did not exit cleanly: $(cat "$T/serve.out")"
@@ -129,19 +148,51 @@ ok "megafs dht status: the saved table's nodes, the pointers put (publisher) and
 
 # --dht-bootstrap replaces the saved table (megafs(1)): a serve bootstrapped
 # from a fifth node that knows no other knows that node alone, although
-# the publisher's volume saved the four above (all still up).
+# the publisher's volume saved the four above (all still up). It binds the
+# DHT on the --dht-port given.
 "$DHT" --timeout-ms 500 serve >"$T/d5.out" 2>&1 &
 PIDS+=($!)
 wait_for 10 grep -q '^port=' "$T/d5.out" || fail "DHT node 5 did not start: $(cat "$T/d5.out")"
-MEGAFS_STORE=$PUB "$MEGAFS" serve --listen 127.0.0.1:0 \
-	--dht-bootstrap "127.0.0.1:$(sed -n 's/^port=//p' "$T/d5.out")" >"$T/serve5.out" 2>&1 &
+D5=(--dht-bootstrap "127.0.0.1:$(sed -n 's/^port=//p' "$T/d5.out")")
+DHT_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+udp_bound() { ss -Huln "sport = :$1" | grep -q "127\.0\.0\.1:$1 "; }
+MEGAFS_STORE=$PUB "$MEGAFS" serve --listen 127.0.0.1:0 "${D5[@]}" --dht-port "$DHT_PORT" \
+	>"$T/serve5.out" 2>&1 &
 SERVE_PID=$!
 PIDS+=("$SERVE_PID")
 wait_for 10 grep -q "DHT: bootstrapped" "$T/serve5.out" ||
 	fail "megafs serve did not bootstrap: $(cat "$T/serve5.out")"
+udp_bound "$DHT_PORT" || fail "--dht-port $DHT_PORT: not bound: $(ss -Huln)"
 kill "$SERVE_PID"
 wait "$SERVE_PID" || fail "megafs serve did not exit cleanly: $(cat "$T/serve5.out")"
 grep -q "DHT: bootstrapped, 1 nodes known (1 answered)" "$T/serve5.out" ||
 	fail "megafs serve --dht-bootstrap also used the saved table: $(cat "$T/serve5.out")"
-ok "--dht-bootstrap replaces the volume's saved routing table (serve knew the one node given)"
+ok "--dht-bootstrap replaces the volume's saved routing table (serve knew the one node given); --dht-port $DHT_PORT was bound (ss -uln)"
+
+# Without --dht-port the port saved with the table is bound again.
+MEGAFS_STORE=$PUB "$MEGAFS" serve --listen 127.0.0.1:0 "${D5[@]}" >"$T/serve6.out" 2>&1 &
+SERVE_PID=$!
+PIDS+=("$SERVE_PID")
+wait_for 10 grep -q "DHT: bootstrapped" "$T/serve6.out" ||
+	fail "megafs serve did not bootstrap: $(cat "$T/serve6.out")"
+udp_bound "$DHT_PORT" && grep -q "DHT: on UDP port $DHT_PORT$" "$T/serve6.out" ||
+	fail "a start without --dht-port did not bind the saved port $DHT_PORT: $(cat "$T/serve6.out")"
+MEGAFS_STORE=$PUB megafs dht status >"$T/port-status"
+grep -q "^UDP port       $DHT_PORT " "$T/port-status" ||
+	fail "megafs dht status does not show port $DHT_PORT: $(cat "$T/port-status")"
+ok "a start without --dht-port bound the saved port $DHT_PORT again; megafs dht status shows it"
+
+# That port is taken now: given with --dht-port it is an error naming it;
+# saved (the publisher's volume saved it), a random one is bound instead.
+expect_fail "--dht-port $DHT_PORT: UDP port $DHT_PORT" env MEGAFS_STORE="$FOURTH" "$MEGAFS" \
+	fetch "$pub_link" public-first.bin -o "$T/busy.bin" "${D5[@]}" --dht-port "$DHT_PORT"
+[ ! -e "$T/busy.bin" ] || fail "a fetch whose --dht-port is in use wrote a file"
+MEGAFS_STORE=$PUB "$MEGAFS" fetch "$pub_link" public-first.bin -o "$T/own.bin" "${D5[@]}" \
+	>"$T/fetch-own.out" 2>&1 || fail "megafs fetch beside the serve failed: $(cat "$T/fetch-own.out")"
+[ "$(grep -c "the saved UDP port $DHT_PORT cannot be bound" "$T/fetch-own.out")" = 1 ] ||
+	fail "a saved port in use was not said once: $(cat "$T/fetch-own.out")"
+cmp "$T/public-first.bin" "$T/own.bin" || fail "megafs fetch on a random DHT port wrote other bytes"
+kill "$SERVE_PID"
+wait "$SERVE_PID" || fail "megafs serve did not exit cleanly: $(cat "$T/serve6.out")"
+ok "--dht-port $DHT_PORT in use: megafs fetch fails naming it; the saved port in use: a random one, said in one line"
 finish

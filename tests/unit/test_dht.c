@@ -506,9 +506,12 @@ Test(dht, a_node_saves_its_table_and_starts_again_from_it)
 	struct mfs_dht *again;
 	struct wait w = {0};
 	size_t len;
+	uint16_t port;
 
 	net_start(&net);
+	port = mfs_dht_port(net.n[6], 4);
 	cr_assert_eq(mfs_dht_save_table(net.n[6], bytes, sizeof bytes, &len), 0);
+	cr_assert_eq(bytes[24] << 8 | bytes[25], port, "the port bound is saved with the table");
 	mfs_dht_close(net.n[6]);
 	cfg.table = bytes;
 	cfg.table_len = len;

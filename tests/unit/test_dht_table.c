@@ -176,6 +176,7 @@ Test(dht_table, the_table_saved_as_bytes_loads_back_with_the_same_nodes)
 	struct mfs_krpc_node n, six = node(0x20, 7, 6881), a[64], b[64];
 	uint8_t me[20], small[30];
 	size_t len, len2, na, nb;
+	uint16_t port;
 	char why[100];
 
 	cr_assert_eq(mfs_crypto_init(), 0);
@@ -195,33 +196,120 @@ Test(dht_table, the_table_saved_as_bytes_loads_back_with_the_same_nodes)
 		(void)mfs_dht_table_heard(t, &n, 5);
 	}
 
-	cr_assert_eq(mfs_dht_table_save(t, bytes, sizeof bytes, &len), 0);
-	cr_assert_arr_eq(bytes, "MDT1", 4);
+	cr_assert_eq(mfs_dht_table_save(t, 6881, bytes, sizeof bytes, &len), 0);
+	cr_assert_arr_eq(bytes, "MDT2", 4);
 	cr_assert_arr_eq(bytes + 4, me, 20);
+	cr_assert_arr_eq(bytes + 24, "\x1a\xe1", 2, "the port, big-endian");
 	/* Every node that is not bad: family byte and compact info, one of them IPv6. */
 	na = mfs_dht_table_closest(t, me, a, 64);
-	cr_assert_eq(len, 24 + 27 * (na - 1) + 39);
-	cr_assert_eq(mfs_dht_table_load(&back, bytes, len, 100, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(len, 26 + 27 * (na - 1) + 39);
+	cr_assert_eq(mfs_dht_table_load(&back, &port, bytes, len, 100, why, sizeof why), 0, "%s",
+		     why);
+	cr_assert_eq(port, 6881);
+	cr_assert_arr_eq(mfs_dht_table_id(back), me, 20);
 	cr_assert_eq(mfs_dht_table_count(back), na);
 	nb = mfs_dht_table_closest(back, me, b, 64);
 	cr_assert_eq(na, nb);
 	for (size_t i = 0; i < na; i++)
 		cr_assert_eq(memcmp(&a[i], &b[i], sizeof a[i]), 0, "node %zu differs", i);
 	/* The same bytes again: the round trip is exact. */
-	cr_assert_eq(mfs_dht_table_save(back, small, sizeof small, &len2), -ENOBUFS);
+	cr_assert_eq(mfs_dht_table_save(back, port, small, sizeof small, &len2), -ENOBUFS);
 	static uint8_t again[MFS_DHT_TABLE_SAVE_MAX];
-	cr_assert_eq(mfs_dht_table_save(back, again, sizeof again, &len2), 0);
+	cr_assert_eq(mfs_dht_table_save(back, port, again, sizeof again, &len2), 0);
 	cr_assert_eq(len2, len);
 	cr_assert_arr_eq(again, bytes, len);
 	mfs_dht_table_free(back);
 
 	/* Not these bytes: refused with a reason. */
-	cr_assert_eq(mfs_dht_table_load(&back, bytes, 10, 0, why, sizeof why), MFS_E_FORMAT);
-	cr_assert_eq(mfs_dht_table_load(&back, bytes, len - 1, 0, why, sizeof why), MFS_E_FORMAT);
+	cr_assert_eq(mfs_dht_table_load(&back, &port, bytes, 10, 0, why, sizeof why),
+		     MFS_E_FORMAT);
+	cr_assert_eq(mfs_dht_table_load(&back, &port, bytes, 25, 0, why, sizeof why),
+		     MFS_E_FORMAT, "MDT2 with half a port");
+	cr_assert_eq(mfs_dht_table_load(&back, &port, bytes, len - 1, 0, why, sizeof why),
+		     MFS_E_FORMAT);
 	cr_assert(strstr(why, "bad node entry"), "%s", why);
-	bytes[24] = 5;
-	cr_assert_eq(mfs_dht_table_load(&back, bytes, len, 0, why, sizeof why), MFS_E_FORMAT);
+	bytes[26] = 5;
+	cr_assert_eq(mfs_dht_table_load(&back, &port, bytes, len, 0, why, sizeof why),
+		     MFS_E_FORMAT);
 	cr_assert_null(back);
+	cr_assert_eq(port, 0, "no port from bytes that did not load");
+	memcpy(bytes, "MDT3", 4);
+	cr_assert_eq(mfs_dht_table_load(&back, &port, bytes, len, 0, why, sizeof why),
+		     MFS_E_FORMAT, "a later version is refused, not misread");
+	cr_assert(strstr(why, "no MDT2"), "%s", why);
 	mfs_dht_table_free(t);
 	mfs_dht_table_free(NULL);
+}
+
+/* The saved form, byte for byte (net/dht_table.h): a table of our id
+ * "abcdefghij0123456789", bound on port 6889, holding node
+ * "mnopqrstuvwxyz123456" at 127.0.0.1:6881 (bucket 4: 'a' ^ 'm' = 0x0c)
+ * and node "ABCDEFGHIJKLMNOPQRST" at [::1]:6881 (bucket 2: 'a' ^ 'A' =
+ * 0x20), nearest bucket last. */
+static const uint8_t golden_mdt2[] =
+	"MDT2" "abcdefghij0123456789" "\x1a\xe9"
+	"\x06" "ABCDEFGHIJKLMNOPQRST" "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01" "\x1a\xe1"
+	"\x04" "mnopqrstuvwxyz123456" "\x7f\0\0\x01" "\x1a\xe1";
+
+static struct mfs_dht_table *golden_table(void)
+{
+	struct mfs_dht_table *t;
+	struct mfs_krpc_node four = {.family = 4, .ip = {127, 0, 0, 1}, .port = 6881};
+	struct mfs_krpc_node six = {.family = 6, .port = 6881};
+
+	memcpy(four.id, "mnopqrstuvwxyz123456", 20);
+	memcpy(six.id, "ABCDEFGHIJKLMNOPQRST", 20);
+	six.ip[15] = 1;
+	cr_assert_eq(mfs_dht_table_new(&t, (const uint8_t *)"abcdefghij0123456789"), 0);
+	cr_assert_eq(mfs_dht_table_heard(t, &four, 1), 0);
+	cr_assert_eq(mfs_dht_table_heard(t, &six, 1), 0);
+	return t;
+}
+
+Test(dht_table, the_saved_form_with_its_port_matches_the_golden_bytes)
+{
+	struct mfs_dht_table *t = golden_table(), *back;
+	uint8_t bytes[256];
+	size_t len;
+	uint16_t port;
+	char why[100];
+
+	cr_assert_eq(mfs_dht_table_save(t, 6889, bytes, sizeof bytes, &len), 0);
+	cr_assert_eq(len, sizeof golden_mdt2 - 1);
+	cr_assert_arr_eq(bytes, golden_mdt2, len);
+	cr_assert_eq(mfs_dht_table_load(&back, &port, golden_mdt2, sizeof golden_mdt2 - 1, 0, why,
+					sizeof why),
+		     0, "%s", why);
+	cr_assert_eq(port, 6889);
+	cr_assert_eq(mfs_dht_table_count(back), 2);
+	mfs_dht_table_free(back);
+	mfs_dht_table_free(t);
+}
+
+Test(dht_table, a_table_saved_before_the_port_MDT1_loads_with_no_port)
+{
+	struct mfs_dht_table *t = golden_table(), *back;
+	struct mfs_krpc_node a[4], b[4];
+	uint8_t v1[256], again[256];
+	size_t v1_len = sizeof golden_mdt2 - 1 - 2, len;
+	uint16_t port = 1;
+	char why[100];
+
+	/* The same table as MDT1 wrote it: no port after the id. */
+	memcpy(v1, "MDT1", 4);
+	memcpy(v1 + 4, golden_mdt2 + 4, 20);
+	memcpy(v1 + 24, golden_mdt2 + 26, v1_len - 24);
+	cr_assert_eq(mfs_dht_table_load(&back, &port, v1, v1_len, 0, why, sizeof why), 0, "%s",
+		     why);
+	cr_assert_eq(port, 0);
+	cr_assert_arr_eq(mfs_dht_table_id(back), "abcdefghij0123456789", 20);
+	cr_assert_eq(mfs_dht_table_closest(back, mfs_dht_table_id(back), b, 4), 2);
+	cr_assert_eq(mfs_dht_table_closest(t, mfs_dht_table_id(t), a, 4), 2);
+	cr_assert_eq(memcmp(a, b, sizeof a[0] * 2), 0);
+	/* Saved again it is MDT2, with the port the caller gives. */
+	cr_assert_eq(mfs_dht_table_save(back, 6889, again, sizeof again, &len), 0);
+	cr_assert_eq(len, sizeof golden_mdt2 - 1);
+	cr_assert_arr_eq(again, golden_mdt2, len);
+	mfs_dht_table_free(back);
+	mfs_dht_table_free(t);
 }

@@ -72,7 +72,21 @@ struct running {
 	uint8_t *sk;
 	struct memory_source src;
 	char addr[96];      /* "127.0.0.1:PORT#KEY" when listening */
+	/* What learnt_key told (loop thread; n_told read atomically). */
+	char told[4][160];
+	int n_told;
 };
+
+static void on_learnt_key(void *ctx, const char *text)
+{
+	struct running *r = ctx;
+	int n = __atomic_load_n(&r->n_told, __ATOMIC_ACQUIRE);
+
+	if (n < 4) {
+		snprintf(r->told[n], sizeof r->told[n], "%s", text);
+		__atomic_store_n(&r->n_told, n + 1, __ATOMIC_RELEASE);
+	}
+}
 
 static size_t next_budget; /* memory_budget of the next node run (0: default) */
 static unsigned next_per_range, next_idle_ms; /* the next node's slot limits (0: default) */
@@ -97,7 +111,10 @@ static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		.max_per_range = next_per_range,
 		.idle_timeout_ms = next_idle_ms,
 		.proxy = next_proxy,
+		.learnt_key = on_learnt_key,
+		.learnt_key_ctx = r,
 	};
+	r->n_told = 0;
 	cr_assert_eq(mfs_loop_start(&r->loop), 0);
 	cr_assert_eq(mfs_node_start(&r->node, r->loop, &cfg), 0);
 	if (listen) {
@@ -1219,6 +1236,46 @@ Test(node, learnt_peers_at_special_addresses_are_dialled_only_when_allowed)
 	mfs_node_stats(leech.node, &st);
 	cr_assert_eq(st.peers_known, 1);
 	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+Test(node, a_learnt_peer_named_without_a_key_is_told_with_the_key_it_proved)
+{
+	struct running seeder, other, leech;
+	struct mfs_node_stats st;
+	char bare[64];
+
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	run_node(&other, 1, 0, BLOBS, 0);
+	run_node(&leech, 1, 0, 0, 0);
+	/* Named by address alone (as the DHT names peers): told once it
+	 * proved its key, as "HOST:PORT#KEY". */
+	snprintf(bare, sizeof bare, "%.*s", (int)(strchr(seeder.addr, '#') - seeder.addr),
+		 seeder.addr);
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, bare, 1), 0);
+	fetch_ok(&leech, 1);
+	cr_assert_eq(__atomic_load_n(&leech.n_told, __ATOMIC_ACQUIRE), 1);
+	cr_assert_str_eq(leech.told[0], seeder.addr);
+	/* Named with its key (as a tracker names peers), or given by the
+	 * user: nothing to tell. */
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, other.addr, 1), 0);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, "127.0.0.1:1"), 0);
+	/* Its own address, named by address alone (its own announcement):
+	 * it dials itself, and is not told its own key. */
+	snprintf(bare, sizeof bare, "%.*s", (int)(strchr(leech.addr, '#') - leech.addr),
+		 leech.addr);
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, bare, 1), 0);
+	for (int i = 0; i < 100; i++) {
+		mfs_node_stats(leech.node, &st);
+		if (st.peers_ready >= 4) /* seeder, other, itself dialled and accepted */
+			break;
+		usleep(20000);
+	}
+	cr_assert_geq(st.peers_ready, 4, "%u ready", st.peers_ready);
+	cr_assert_eq(__atomic_load_n(&leech.n_told, __ATOMIC_ACQUIRE), 1, "told: %s",
+		     leech.told[1]);
+	stop_node(&leech);
+	stop_node(&other);
 	stop_node(&seeder);
 }
 
