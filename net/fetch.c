@@ -29,6 +29,8 @@
  * fetch_timeout_ms (10 minutes by default): a peer sending one byte in
  * each window cannot hold a reader forever. */
 #define PATIENCE_WINDOWS 20u
+/* Fetches that go on with nobody waiting (mfs_node_fetch_segment's). */
+#define MAX_STREAMED 16u
 
 enum fetch_state {
 	FETCH_QUEUED,     /* waiting for a peer to ask */
@@ -61,6 +63,10 @@ struct fetch {
 					   * room, on any carrying our requests) */
 	unsigned asks;                    /* requests in flight for it */
 	int wanted;                       /* WANT sent for it */
+	/* A segment waiter left before it was whole: it goes on with nobody
+	 * waiting, and once whole is lent to the config's fetched (handing:
+	 * a pool job has it; that job frees it). */
+	int streamed, handing;
 	uint8_t avoid[MFS_NOISE_KEY_BYTES]; /* a peer that timed out on it */
 	int has_avoid;
 	uint8_t tried[MAX_TRIED][MFS_NOISE_KEY_BYTES]; /* said NOT_FOUND, or lied */
@@ -98,6 +104,8 @@ static uint32_t first_missing(const struct fetch *f)
 		i++;
 	return (uint32_t)i;
 }
+
+static void sweep_alone(struct mfs_netnode *n);
 
 static void fail_fetch(struct fetch *f, int err)
 {
@@ -350,6 +358,7 @@ void fetch_tick(struct mfs_netnode *n)
 			fail_fetch(f, -ETIMEDOUT);
 	}
 	fetch_pump_locked(n);
+	sweep_alone(n);
 	pthread_mutex_unlock(&n->lock);
 }
 
@@ -371,6 +380,7 @@ void fetch_fail_all(struct mfs_netnode *n, int err)
 	for (struct fetch *f = n->fetches; f; f = f->next)
 		if (f->state != FETCH_OK && f->state != FETCH_FAILED)
 			fail_fetch(f, err);
+	sweep_alone(n); /* nobody waits for those: freed now */
 }
 
 /* ---- answers to our requests (loop thread) ---- */
@@ -445,6 +455,7 @@ static void answer_head(struct mfs_netnode *n, struct conn *c, struct req *r,
 	}
 	memcpy(f->leaves, m->data, m->len);
 	f->n_leaves = count;
+	pthread_cond_broadcast(&f->changed); /* a segment past the end is known now */
 }
 
 /* A segment, hashed (leaf) by the caller outside the lock. Lock held. */
@@ -469,8 +480,10 @@ static void answer_segment(struct mfs_netnode *n, struct conn *c, struct req *r,
 				f->state = FETCH_OK;
 				n->stats.blobs_fetched++;
 				n->stats.bytes_fetched += f->len;
-				pthread_cond_broadcast(&f->changed);
 			}
+			/* Segment waiters take it now; the others at the end. */
+			if (f->waiters)
+				pthread_cond_broadcast(&f->changed);
 		}
 	}
 	if (last_of_request)
@@ -531,11 +544,9 @@ void fetch_have(struct conn *c, const struct mfs_wire_msg *m)
 
 /* ---- fetching (caller threads) ---- */
 
-/* The last waiter frees f. Lock held. */
-static void fetch_leave(struct mfs_netnode *n, struct fetch *f)
+/* Unlinks and frees f. Lock held. */
+static void fetch_free(struct mfs_netnode *n, struct fetch *f)
 {
-	if (--f->waiters)
-		return;
 	for (struct fetch **p = &n->fetches; *p; p = &(*p)->next)
 		if (*p == f) {
 			*p = f->next;
@@ -550,25 +561,97 @@ static void fetch_leave(struct mfs_netnode *n, struct fetch *f)
 		pthread_cond_broadcast(&n->quiet);
 }
 
-int mfs_node_fetch(struct mfs_netnode *n, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,
-		   uint8_t **blob, size_t *len)
+/* 1 when f goes on with nobody waiting. Lock held. */
+static int fetch_alone(const struct fetch *f)
 {
-	struct fetch *f;
-	int rc;
+	return f->streamed && f->waiters == 0;
+}
 
-	*blob = NULL;
-	*len = 0;
+/* The last waiter frees f, unless it goes on alone or is being lent.
+ * Lock held. */
+static void fetch_leave(struct mfs_netnode *n, struct fetch *f)
+{
+	if (--f->waiters || f->handing) /* a lend job frees it when done */
+		return;
+	if (f->streamed && f->state != FETCH_FAILED)
+		return; /* goes on alone, or is lent by sweep_alone */
+	fetch_free(n, f);
+}
+
+struct lend_job {
+	uv_work_t work;
+	struct mfs_netnode *node;
+	struct fetch *f;
+};
+
+static void lend_run(uv_work_t *w)
+{
+	struct lend_job *j = w->data;
+	const struct mfs_node_config *cfg = &j->node->cfg;
+
+	/* OK and handing: nothing changes f's blob, nobody frees f. */
+	cfg->fetched(cfg->fetched_ctx, j->f->id, j->f->blob, j->f->len);
+}
+
+static void lend_done(uv_work_t *w, int status)
+{
+	struct lend_job *j = w->data;
+	struct mfs_netnode *n = j->node;
+
+	(void)status;
 	pthread_mutex_lock(&n->lock);
-	if (n->stopping) {
-		pthread_mutex_unlock(&n->lock);
-		return -ESHUTDOWN;
-	}
-	f = fetch_find(n, id);
-	if (!f) {
-		if (!(f = calloc(1, sizeof *f))) {
-			pthread_mutex_unlock(&n->lock);
-			return -ENOMEM;
+	n->jobs--;
+	j->f->handing = 0;
+	if (j->f->waiters == 0)
+		fetch_free(n, j->f);
+	pthread_mutex_unlock(&n->lock);
+	free(j);
+	node_maybe_finish_stop(n);
+}
+
+/* Fetches going on alone: a failed one is dropped, a whole one lent to
+ * the config's fetched first (loop thread, lock held). */
+static void sweep_alone(struct mfs_netnode *n)
+{
+	for (struct fetch *f = n->fetches, *next; f; f = next) {
+		struct lend_job *j;
+
+		next = f->next;
+		if (!fetch_alone(f) || f->handing ||
+		    (f->state != FETCH_OK && f->state != FETCH_FAILED))
+			continue;
+		if (f->state == FETCH_OK && n->cfg.fetched && !n->stopping &&
+		    (j = calloc(1, sizeof *j))) {
+			*j = (struct lend_job){.node = n, .f = f};
+			j->work.data = j;
+			if (uv_queue_work(mfs_loop_uv(n->loop), &j->work, lend_run, lend_done) == 0) {
+				f->handing = 1;
+				n->jobs++;
+				continue;
+			}
+			free(j);
 		}
+		fetch_free(n, f);
+	}
+}
+
+static unsigned count_alone(const struct mfs_netnode *n)
+{
+	unsigned count = 0;
+
+	for (const struct fetch *f = n->fetches; f; f = f->next)
+		count += fetch_alone(f);
+	return count;
+}
+
+/* f, found or made, with one more waiter. NULL: -ENOMEM. Lock held. */
+static struct fetch *fetch_join(struct mfs_netnode *n, const uint8_t *id, int urgent)
+{
+	struct fetch *f = fetch_find(n, id);
+
+	if (!f) {
+		if (!(f = calloc(1, sizeof *f)))
+			return NULL;
 		memcpy(f->id, id, sizeof f->id);
 		pthread_cond_init(&f->changed, NULL);
 		f->started_ms = node_now_ms();
@@ -581,15 +664,33 @@ int mfs_node_fetch(struct mfs_netnode *n, const uint8_t id[static MFS_BLOB_ID_BY
 		kick(n);
 	}
 	f->waiters++;
+	return f;
+}
+
+int mfs_node_fetch(struct mfs_netnode *n, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,
+		   uint8_t **blob, size_t *len)
+{
+	struct fetch *f;
+	int rc;
+
+	*blob = NULL;
+	*len = 0;
+	pthread_mutex_lock(&n->lock);
+	if (n->stopping || !(f = fetch_join(n, id, urgent))) {
+		rc = n->stopping ? -ESHUTDOWN : -ENOMEM;
+		pthread_mutex_unlock(&n->lock);
+		return rc;
+	}
 	while (f->state != FETCH_OK && f->state != FETCH_FAILED)
 		pthread_cond_wait(&f->changed, &n->lock);
 	rc = f->state == FETCH_OK ? 0 : f->result;
-	if (rc == 0 && f->waiters == 1) {
+	if (rc == 0 && f->waiters == 1 && !f->handing) {
 		/* Room was made for whole segments: give back the last one's
 		 * slack. */
 		uint8_t *fit = realloc(f->blob, f->len ? f->len : 1);
 		*blob = fit ? fit : f->blob;
 		f->blob = NULL;
+		f->streamed = 0; /* taken: nothing to lend */
 	} else if (rc == 0 && (*blob = malloc(f->len ? f->len : 1))) {
 		memcpy(*blob, f->blob, f->len);
 	} else if (rc == 0) {
@@ -597,6 +698,52 @@ int mfs_node_fetch(struct mfs_netnode *n, const uint8_t id[static MFS_BLOB_ID_BY
 	}
 	if (rc == 0)
 		*len = f->len;
+	fetch_leave(n, f);
+	pthread_mutex_unlock(&n->lock);
+	return rc;
+}
+
+/* 1 once segment index of f is known: arrived, or past the blob's end. */
+static int segment_known(const struct fetch *f, uint32_t index)
+{
+	return f->state == FETCH_OK || f->state == FETCH_FAILED ||
+	       (f->leaves && (index >= f->n_leaves || f->got[index]));
+}
+
+int mfs_node_fetch_segment(struct mfs_netnode *n, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			   int urgent, uint32_t index, uint8_t *out, size_t cap, size_t *len)
+{
+	struct fetch *f;
+	int rc = 0, whole;
+
+	*len = 0;
+	pthread_mutex_lock(&n->lock);
+	if (n->stopping || !(f = fetch_join(n, id, urgent))) {
+		rc = n->stopping ? -ESHUTDOWN : -ENOMEM;
+		pthread_mutex_unlock(&n->lock);
+		return rc;
+	}
+	/* Too many going on alone already: this one is waited for whole. */
+	whole = !f->streamed && f->state != FETCH_OK && count_alone(n) >= MAX_STREAMED;
+	while (whole ? f->state != FETCH_OK && f->state != FETCH_FAILED : !segment_known(f, index))
+		pthread_cond_wait(&f->changed, &n->lock);
+	if (f->state == FETCH_FAILED) {
+		rc = f->result;
+	} else if (index >= f->n_leaves) {
+		rc = MFS_E_CORRUPT;
+	} else {
+		/* The last piece's length is known once it arrived. */
+		size_t piece = index + 1 < f->n_leaves ? MFS_BLOB_LEAF_BYTES
+						       : f->len - (size_t)index * MFS_BLOB_LEAF_BYTES;
+		if (piece > cap) {
+			rc = -ENOBUFS;
+		} else {
+			memcpy(out, f->blob + (size_t)index * MFS_BLOB_LEAF_BYTES, piece);
+			*len = piece;
+		}
+	}
+	if (f->state != FETCH_OK && f->state != FETCH_FAILED)
+		f->streamed = 1;
 	fetch_leave(n, f);
 	pthread_mutex_unlock(&n->lock);
 	return rc;

@@ -124,6 +124,13 @@ struct mfs_node_config {
 	/* Every dial goes through this SOCKS5 proxy (borrowed, outlives the
 	 * node); NULL: straight. Incoming connections are not affected. */
 	const struct mfs_socks5_proxy *proxy;
+	/* A blob that mfs_node_fetch_segment callers left before it was
+	 * whole, made whole: lent (verified, valid during the call) on a
+	 * thread-pool thread, e.g. to keep in a session cache; may be NULL
+	 * (dropped). */
+	void (*fetched)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob,
+			size_t len);
+	void *fetched_ctx;
 	/* Told, on the loop thread, why a dial through the proxy failed (not
 	 * which peer's), once per peer until it answers; may be NULL. */
 	void (*log)(void *ctx, const char *line);
@@ -187,6 +194,17 @@ void mfs_node_set_discovery_refused(struct mfs_netnode *n, int refused);
  * a reader waits for it now (else read-ahead). Never from the loop thread. */
 int mfs_node_fetch(struct mfs_netnode *n, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,
 		   uint8_t **blob, size_t *len);
+/* Segment index of blob id (piece index of its hash list: crypto/hash.h),
+ * copied to out (cap bytes, at least its length) as soon as it arrived and
+ * matched its leaf; *len its length. The fetch of the rest goes on after
+ * the call: a later call for another segment of the blob joins it, and the
+ * blob made whole goes to the config's fetched (then is dropped from the
+ * node). At most 16 such fetches go on with nobody waiting; past that the
+ * call waits for the whole blob first. MFS_E_CORRUPT for an index past
+ * the blob's end, -ENOBUFS when cap is too small; else as mfs_node_fetch.
+ * Never from the loop thread. */
+int mfs_node_fetch_segment(struct mfs_netnode *n, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			   int urgent, uint32_t index, uint8_t *out, size_t cap, size_t *len);
 
 struct mfs_node_stats {
 	uint64_t blobs_fetched, bytes_fetched;  /* verified */

@@ -657,6 +657,17 @@ static void free_strings(char **v, size_t n)
 	free(v);
 }
 
+/* The node lends a blob fetched for segment readers now gone (a pool
+ * thread): kept in the session cache, where the next read of the chunk
+ * finds it. A cache: failing to keep it costs a fetch, nothing more. */
+static void keep_fetched(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			 const uint8_t *blob, size_t len)
+{
+	struct mfs_session_cache *cache = ctx;
+
+	mfs_session_cache_put(cache, id, blob, len);
+}
+
 int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *config)
 {
 	struct mfs_swarm *s = calloc(1, sizeof *s);
@@ -711,6 +722,8 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 			.log_ctx = s,
 			.learnt_key = on_learnt_key,
 			.learnt_key_ctx = s,
+			.fetched = config->cache ? keep_fetched : NULL,
+			.fetched_ctx = config->cache,
 		};
 		rc = mfs_node_start(&s->node, s->loop, &nc);
 		if (rc < 0)
@@ -795,6 +808,12 @@ int mfs_swarm_fetch(struct mfs_swarm *s, const uint8_t id[static MFS_BLOB_ID_BYT
 		    int urgent, uint8_t **blob, size_t *len)
 {
 	return mfs_node_fetch(s->node, id, urgent, blob, len);
+}
+
+int mfs_swarm_fetch_segment(struct mfs_swarm *s, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			    int urgent, uint32_t index, uint8_t *out, size_t cap, size_t *len)
+{
+	return mfs_node_fetch_segment(s->node, id, urgent, index, out, cap, len);
 }
 
 int mfs_swarm_fetcher(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,

@@ -126,6 +126,11 @@ int mfs_swarm_forget(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK
 /* mfs_node_fetch on the swarm's node (blobs checked against their ids). */
 int mfs_swarm_fetch(struct mfs_swarm *s, const uint8_t id[static MFS_BLOB_ID_BYTES],
 		    int urgent, uint8_t **blob, size_t *len);
+/* mfs_node_fetch_segment on the swarm's node: a blob made whole for
+ * segment callers gone goes to the session cache (when the swarm has one;
+ * else it is dropped, and fetched again if asked again). */
+int mfs_swarm_fetch_segment(struct mfs_swarm *s, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			    int urgent, uint32_t index, uint8_t *out, size_t cap, size_t *len);
 /* A fetch function for fs/fuse/reader's struct mfs_blob_fetcher: ctx is
  * a struct mfs_swarm *. */
 int mfs_swarm_fetcher(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,

@@ -163,6 +163,14 @@ static int fetch_via(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], int 
 	return *swarm ? mfs_swarm_fetch(*swarm, id, urgent, blob, len) : MFS_E_NOTFOUND;
 }
 
+static int fetch_segment_via(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,
+			     uint32_t index, uint8_t *out, size_t cap, size_t *len)
+{
+	struct mfs_swarm *const *swarm = ctx;
+	return *swarm ? mfs_swarm_fetch_segment(*swarm, id, urgent, index, out, cap, len)
+		      : MFS_E_NOTFOUND;
+}
+
 static void publish_via(void *ctx, const char *json, size_t len)
 {
 	struct mfs_swarm *const *swarm = ctx;
@@ -246,8 +254,10 @@ static int serve(struct cli *c, struct mount_args *a, const char *link, struct c
 	cfg.writable = owned && !a->read_only;
 	cfg.syslog = status_fd >= 0;
 	if (a->networked) {
-		cfg.fetcher = (struct mfs_blob_fetcher){
-			.fetch = fetch_via, .ctx = &swarm, .verifies = 1};
+		cfg.fetcher = (struct mfs_blob_fetcher){.fetch = fetch_via,
+							.fetch_segment = fetch_segment_via,
+							.ctx = &swarm,
+							.verifies = 1};
 		cfg.published = publish_via;
 		cfg.published_ctx = &swarm;
 	}

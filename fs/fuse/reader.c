@@ -160,6 +160,12 @@ static int sealed_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref,
 		}
 		if (rc != MFS_E_NOTFOUND)
 			return rc;
+		/* Held nowhere here: this segment as soon as it arrives. */
+		if (r->fetcher.fetch_segment && r->fetcher.verifies) {
+			rc = r->fetcher.fetch_segment(r->fetcher.ctx, ref->id, 1, index, out,
+						      sealed_len, &got);
+			return rc == 0 && got != sealed_len ? MFS_E_CORRUPT : rc;
+		}
 	}
 	rc = blob_get(r, ref->id, 1, &blob, &got, &fetched);
 	if (rc == 0 && (got != blob_len || blob_off + sealed_len > got))
@@ -448,6 +454,23 @@ static void queue_ahead(struct mfs_reader *r, struct mfs_rfile *f, uint64_t from
 
 static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk, int urgent);
 
+/* 1 when the blob is in the session cache or the volume, or there is no
+ * fetch_segment: then a sequential reader loads the chunk whole, else it
+ * takes each segment as it arrives from the peers. */
+static int blob_held(struct mfs_reader *r, const uint8_t *id)
+{
+	struct mfs_vtxn *t;
+	int held = 0;
+
+	if (!r->fetcher.fetch_segment || (r->cache && mfs_session_cache_has(r->cache, id) == 1))
+		return 1;
+	if (mfs_vtxn_begin(r->vol, 0, &t) == 0) {
+		held = mfs_blob_has(t, id) == 1;
+		mfs_vtxn_abort(t);
+	}
+	return held;
+}
+
 static int segment_cached(struct mfs_reader *r, const struct mfs_chunk_ref *ref, uint32_t index)
 {
 	int found;
@@ -506,7 +529,8 @@ static int read_range(struct mfs_rfile *f, uint64_t off, size_t len, emit_fn emi
 		/* A sequential reader ahead of the read-ahead: load the chunk whole
 		 * (its slots asked of the disk at once) rather than segment by
 		 * segment (a wait for each). */
-		if (rc == 0 && sequential && !segment_cached(r, &ref, (uint32_t)(in_chunk / SEG)))
+		if (rc == 0 && sequential && !segment_cached(r, &ref, (uint32_t)(in_chunk / SEG)) &&
+		    blob_held(r, ref.id))
 			load_chunk(r, f, chunk, 1);
 		while (rc == 0 && pos < end && in_chunk < ref.length) {
 			uint32_t index = (uint32_t)(in_chunk / SEG);

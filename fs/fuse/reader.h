@@ -13,7 +13,10 @@
  * Blobs come from, in order: the session cache (blobs fetched this mount),
  * the volume (pinned or cached blobs), then the fetcher, the seam where the
  * network plugs in (NULL: a missing blob is an error, MFS_E_NOTFOUND). A
- * fetched blob is checked against its id before anything uses it.
+ * fetched blob is checked against its id before anything uses it; with
+ * the fetcher's fetch_segment, a read takes its segments as they arrive
+ * (each checked against the blob's hash list) instead of waiting for the
+ * whole blob.
  *
  * Threads: every call may come from any thread. */
 #ifndef MFS_READER_H
@@ -33,6 +36,13 @@ struct mfs_blob_fetcher {
 	 * a reader is waiting for it now (else it is read-ahead). */
 	int (*fetch)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,
 		     uint8_t **blob, size_t *len);
+	/* Optional, with verifies: segment index of the blob (its sealed
+	 * bytes, cap at least their length) as soon as it arrived and was
+	 * checked, the rest still coming (net/node.h,
+	 * mfs_node_fetch_segment). A read of a blob not held locally waits
+	 * for its segment only, not for the whole blob. */
+	int (*fetch_segment)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], int urgent,
+			     uint32_t index, uint8_t *out, size_t cap, size_t *len);
 	void *ctx;
 	int verifies;  /* fetch itself checks blobs against their ids */
 };

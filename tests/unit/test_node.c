@@ -89,6 +89,9 @@ static void on_learnt_key(void *ctx, const char *text)
 }
 
 static size_t next_budget; /* memory_budget of the next node run (0: default) */
+/* The next node's fetched (blobs made whole for segment callers gone). */
+static void (*next_fetched)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			    const uint8_t *blob, size_t len);
 static unsigned next_per_range, next_idle_ms; /* the next node's slot limits (0: default) */
 static const struct mfs_socks5_proxy *next_proxy; /* the next node's proxy (NULL: none) */
 
@@ -113,6 +116,7 @@ static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		.proxy = next_proxy,
 		.learnt_key = on_learnt_key,
 		.learnt_key_ctx = r,
+		.fetched = next_fetched,
 	};
 	r->n_told = 0;
 	cr_assert_eq(mfs_loop_start(&r->loop), 0);
@@ -414,7 +418,7 @@ static void half_tick(uv_timer_t *t)
 					  .segment = h->next,
 					  .data = blobs[0] + (size_t)h->next * MFS_BLOB_LEAF_BYTES,
 					  .len = mfs_blob_leaf_len(BLOB_BYTES, h->next)};
-		h->next++;
+		__atomic_store_n(&h->next, h->next + 1, __ATOMIC_RELEASE);
 	}
 	mfs_peer_send(h->peer, &m);
 }
@@ -664,6 +668,105 @@ Test(node, timeouts_count_silence_and_trickling_has_a_cap)
 	rc = fetch_from_half(HALF_KEEPALIVE, 300, &s, &st);
 	cr_assert_eq(rc, -ETIMEDOUT, "keep-alive: %s", mfs_strerror(rc));
 	cr_assert(s >= 6.0 && s < 9.0, "keep-alive: failed after %.2f s, the cap is 6 s", s);
+}
+
+
+/* ---- a segment before its blob is whole ---- */
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned count;  /* blobs lent */
+	int whole;       /* the last one was blobs[0], byte for byte */
+} lent = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+static void on_fetched(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob,
+		       size_t len)
+{
+	(void)ctx;
+	pthread_mutex_lock(&lent.lock);
+	lent.count++;
+	lent.whole = memcmp(id, ids[0], MFS_BLOB_ID_BYTES) == 0 && len == BLOB_BYTES &&
+		     memcmp(blob, blobs[0], len) == 0;
+	pthread_cond_broadcast(&lent.cond);
+	pthread_mutex_unlock(&lent.lock);
+}
+
+/* A listening leech that lends what it fetched to on_fetched, with the
+ * half seeder h dialled in. */
+static void lending_leech(struct running *leech, struct half_seeder *h)
+{
+	lent.count = 0;
+	next_fetched = on_fetched;
+	run_node(leech, 1, 0, 0, 0);
+	next_fetched = NULL;
+	half_join(h, leech);
+}
+
+/* A segment is handed over as soon as it arrived and matched its leaf,
+ * while the rest of the blob still trickles in (a segment every 150 ms);
+ * one past the blob's end is refused once the leaves are known; the last
+ * comes with its own length; and the blob made whole, nobody waiting, is
+ * lent to the node's fetched. */
+Test(node, a_segment_is_handed_over_before_its_blob_is_whole)
+{
+	struct running leech;
+	struct half_seeder h = {.mode = HALF_TRICKLE};
+	const size_t n = mfs_blob_leaf_count(BLOB_BYTES);
+	static uint8_t piece[MFS_BLOB_LEAF_BYTES];
+	struct mfs_node_stats st;
+	size_t len;
+	int rc;
+
+	lending_leech(&leech, &h);
+	rc = mfs_node_fetch_segment(leech.node, ids[0], 1, 0, piece, sizeof piece, &len);
+	cr_assert_eq(rc, 0, "%s", mfs_strerror(rc));
+	cr_assert_eq(len, MFS_BLOB_LEAF_BYTES);
+	cr_assert_eq(memcmp(piece, blobs[0], len), 0);
+	cr_assert_lt(__atomic_load_n(&h.next, __ATOMIC_ACQUIRE), n,
+		     "the first segment came before the last was sent");
+	cr_assert_eq(mfs_node_fetch_segment(leech.node, ids[0], 1, (uint32_t)n, piece, sizeof piece,
+					    &len),
+		     MFS_E_CORRUPT, "past the end");
+	cr_assert_eq(mfs_node_fetch_segment(leech.node, ids[0], 1, 1, piece, 100, &len), -ENOBUFS);
+	rc = mfs_node_fetch_segment(leech.node, ids[0], 1, (uint32_t)n - 1, piece, sizeof piece, &len);
+	cr_assert_eq(rc, 0, "%s", mfs_strerror(rc));
+	cr_assert_eq(len, BLOB_BYTES - (n - 1) * MFS_BLOB_LEAF_BYTES);
+	cr_assert_eq(memcmp(piece, blobs[0] + (n - 1) * MFS_BLOB_LEAF_BYTES, len), 0);
+	pthread_mutex_lock(&lent.lock);
+	for (int i = 0; i < 50 && lent.count == 0; i++) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100000000;
+		if (until.tv_nsec >= 1000000000)
+			until.tv_sec++, until.tv_nsec -= 1000000000;
+		pthread_cond_timedwait(&lent.cond, &lent.lock, &until);
+	}
+	cr_assert_eq(lent.count, 1, "the whole blob was lent once");
+	cr_assert(lent.whole, "byte for byte");
+	pthread_mutex_unlock(&lent.lock);
+	mfs_node_stats(leech.node, &st);
+	cr_assert_eq(st.blobs_fetched, 1);
+	half_leave(&h);
+	stop_node(&leech);
+}
+
+/* A fetch left going on alone that never ends (its peer fell silent) is
+ * dropped when the node stops: the stop does not wait for it, and nothing
+ * is lent. */
+Test(node, a_fetch_going_on_alone_ends_with_the_node)
+{
+	struct running leech;
+	struct half_seeder h = {.mode = HALF_SILENT};
+	static uint8_t piece[MFS_BLOB_LEAF_BYTES];
+	size_t len;
+
+	lending_leech(&leech, &h);
+	cr_assert_eq(mfs_node_fetch_segment(leech.node, ids[0], 1, 1, piece, sizeof piece, &len), 0);
+	cr_assert_eq(memcmp(piece, blobs[0] + MFS_BLOB_LEAF_BYTES, len), 0);
+	half_leave(&h);
+	stop_node(&leech);
+	cr_assert_eq(lent.count, 0);
 }
 
 struct flooder {

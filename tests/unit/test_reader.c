@@ -324,6 +324,28 @@ static int fake_fetch(void *ctx, const uint8_t id[static 32], int urgent, uint8_
 	return 0;
 }
 
+/* Reads f whole, 4 KiB at a time, into buf and compares it with data. */
+static void read_in_pages(struct mfs_rfile *f, uint8_t *buf, const uint8_t *data, size_t len)
+{
+	for (size_t off = 0; off < len; off += 4096) {
+		size_t n = len - off < 4096 ? len - off : 4096;
+		cr_assert_eq(mfs_rfile_read(f, off, n, buf + off), (ssize_t)n);
+	}
+	cr_assert_arr_eq(buf, data, len);
+}
+
+/* Moves the blob of e's first chunk out of the volume, into the "peer". */
+static void move_to_peer(struct fake_peer *peer, const struct mfs_file_entry *e)
+{
+	struct mfs_vtxn *t;
+
+	memcpy(peer->id, e->chunks[0].id, 32);
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 1, &t), 0);
+	cr_assert_eq(mfs_blob_get(t, peer->id, &peer->blob, &peer->len), 0);
+	cr_assert_eq(mfs_blob_delete(t, peer->id), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+}
+
 Test(reader, missing_blobs_come_from_the_fetcher_checked)
 {
 	const size_t len = 100000;
@@ -333,14 +355,8 @@ Test(reader, missing_blobs_come_from_the_fetcher_checked)
 	struct mfs_blob_fetcher fetcher = {.fetch = fake_fetch, .ctx = &peer};
 	struct mfs_reader *r;
 	struct mfs_rfile *f;
-	struct mfs_vtxn *t;
 
-	/* Move the blob out of the volume, into the "peer". */
-	memcpy(peer.id, e.chunks[0].id, 32);
-	cr_assert_eq(mfs_vtxn_begin(fx.vol, 1, &t), 0);
-	cr_assert_eq(mfs_blob_get(t, peer.id, &peer.blob, &peer.len), 0);
-	cr_assert_eq(mfs_blob_delete(t, peer.id), 0);
-	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	move_to_peer(&peer, &e);
 
 	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, NULL, NULL), 0);
 	cr_assert_eq(mfs_rfile_open(&f, r, &e), 0);
@@ -376,23 +392,83 @@ Test(reader, a_fetched_blob_serves_all_its_segments)
 	struct mfs_blob_fetcher fetcher = {.fetch = fake_fetch, .ctx = &peer};
 	struct mfs_reader *r;
 	struct mfs_rfile *f;
-	struct mfs_vtxn *t;
 
 	cr_assert_eq(e.chunk_count, 1);
-	memcpy(peer.id, e.chunks[0].id, 32);
-	cr_assert_eq(mfs_vtxn_begin(fx.vol, 1, &t), 0);
-	cr_assert_eq(mfs_blob_get(t, peer.id, &peer.blob, &peer.len), 0);
-	cr_assert_eq(mfs_blob_delete(t, peer.id), 0);
-	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	move_to_peer(&peer, &e);
 	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, &fetcher, NULL), 0);
 	cr_assert_eq(mfs_rfile_open(&f, r, &e), 0);
-	for (size_t off = 0; off < len; off += 4096) {
-		size_t n = len - off < 4096 ? len - off : 4096;
-		cr_assert_eq(mfs_rfile_read(f, off, n, buf + off), (ssize_t)n);
-	}
-	cr_assert_arr_eq(buf, data, len);
+	read_in_pages(f, buf, data, len);
 	cr_assert_eq(peer.calls, 1, "the blob was fetched %d times for one read of its chunk",
 		     peer.calls);
+	mfs_rfile_close(f);
+	mfs_reader_free(r);
+	free(peer.blob);
+	mfs_entry_clear(&e);
+	free(buf);
+	free(data);
+}
+
+/* The fetcher's fetch_segment: piece index of the peer's blob. */
+struct segment_peer {
+	struct fake_peer *peer;
+	int calls;
+	uint32_t last_index;
+};
+
+static int fake_fetch_segment(void *ctx, const uint8_t id[static 32], int urgent, uint32_t index,
+			      uint8_t *out, size_t cap, size_t *len)
+{
+	struct segment_peer *sp = ctx;
+	struct fake_peer *p = sp->peer;
+	size_t at = (size_t)index * MFS_BLOB_LEAF_BYTES;
+
+	(void)urgent;
+	__atomic_add_fetch(&sp->calls, 1, __ATOMIC_RELAXED);
+	sp->last_index = index;
+	if (memcmp(id, p->id, 32) != 0)
+		return MFS_E_NOTFOUND;
+	if (at >= p->len)
+		return MFS_E_CORRUPT;
+	*len = mfs_blob_leaf_len(p->len, index);
+	if (*len > cap)
+		return -ENOBUFS;
+	memcpy(out, p->blob + at, *len);
+	return 0;
+}
+
+static int fetch_via_segment_peer(void *ctx, const uint8_t id[static 32], int urgent,
+				  uint8_t **blob, size_t *len)
+{
+	struct segment_peer *sp = ctx;
+	return fake_fetch(sp->peer, id, urgent, blob, len);
+}
+
+/* With a fetcher that hands segments over as they arrive, a read of a
+ * blob held nowhere here asks for its own segment only, not the whole
+ * blob; reading on gets every byte right. */
+Test(reader, a_read_waits_for_its_segment_not_the_whole_blob)
+{
+	const size_t len = 300000; /* one chunk, five segments */
+	struct mfs_file_entry e;
+	uint8_t *data = ingest(len, 0, &e), *buf = malloc(len);
+	struct fake_peer peer = {0};
+	struct segment_peer sp = {.peer = &peer};
+	struct mfs_blob_fetcher fetcher = {.fetch = fetch_via_segment_peer,
+					   .fetch_segment = fake_fetch_segment,
+					   .ctx = &sp,
+					   .verifies = 1};
+	struct mfs_reader *r;
+	struct mfs_rfile *f;
+
+	move_to_peer(&peer, &e);
+	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, &fetcher, NULL), 0);
+	cr_assert_eq(mfs_rfile_open(&f, r, &e), 0);
+	cr_assert_eq(mfs_rfile_read(f, 200000, 4096, buf), 4096);
+	cr_assert_arr_eq(buf, data + 200000, 4096);
+	cr_assert_eq(sp.calls, 1);
+	cr_assert_eq(sp.last_index, 200000 / 65536, "the segment the read falls in");
+	cr_assert_eq(peer.calls, 0, "the whole blob was not asked for");
+	read_in_pages(f, buf, data, len);
 	mfs_rfile_close(f);
 	mfs_reader_free(r);
 	free(peer.blob);
