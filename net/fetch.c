@@ -67,6 +67,10 @@ struct fetch {
 	 * waiting, and once whole is lent to the config's fetched (handing:
 	 * a pool job has it; that job frees it). */
 	int streamed, handing;
+	/* The first segment a segment waiter waits for (UINT32_MAX: none):
+	 * asked first, so that a seek into a blob does not wait for the
+	 * segments before it. */
+	uint32_t wanted_from;
 	uint8_t avoid[MFS_NOISE_KEY_BYTES]; /* a peer that timed out on it */
 	int has_avoid;
 	uint8_t tried[MAX_TRIED][MFS_NOISE_KEY_BYTES]; /* said NOT_FOUND, or lied */
@@ -103,6 +107,29 @@ static uint32_t first_missing(const struct fetch *f)
 	while (f->got && i < f->n_leaves && f->got[i])
 		i++;
 	return (uint32_t)i;
+}
+
+/* 1 when segment i of f has arrived. */
+static int got_segment(const struct fetch *f, uint32_t i)
+{
+	return f->got && i < f->n_leaves && f->got[i];
+}
+
+/* The segments to ask next: from the one a segment waiter waits for, else
+ * from the first missing, up to the next one that arrived (all the rest
+ * while the leaves are unknown). */
+static void next_run(const struct fetch *f, uint32_t *from, uint32_t *count)
+{
+	uint32_t end;
+
+	*from = f->wanted_from != UINT32_MAX && !got_segment(f, f->wanted_from) &&
+			(!f->leaves || f->wanted_from < f->n_leaves)
+		? f->wanted_from
+		: first_missing(f);
+	end = *from + 1;
+	while (end < (f->leaves ? f->n_leaves : MFS_WIRE_MAX_LEAVES) && !got_segment(f, end))
+		end++;
+	*count = end - *from;
 }
 
 static void sweep_alone(struct mfs_netnode *n);
@@ -189,16 +216,16 @@ static struct conn *pick(struct mfs_netnode *n, const struct fetch *f, int *any_
 /* 0, or the error of mfs_peer_send (f stays queued). */
 static int ask(struct conn *c, struct fetch *f)
 {
-	struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = ++c->next_rid,
-				 .segment = first_missing(f)};
+	struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = ++c->next_rid};
 	struct req *r;
 	int rc;
 
+	next_run(f, &m.segment, &m.count);
 	memcpy(m.blob_id, f->id, sizeof m.blob_id);
 	if ((rc = mfs_peer_send(c->peer, &m)) != 0)
 		return rc;
 	r = &c->reqs[c->in_flight++];
-	*r = (struct req){.rid = m.request_id, .segment = m.segment};
+	*r = (struct req){.rid = m.request_id, .segment = m.segment, .count = m.count};
 	memcpy(r->id, f->id, sizeof r->id);
 	f->state = FETCH_ASKED;
 	f->asks++;
@@ -464,7 +491,9 @@ static void answer_segment(struct mfs_netnode *n, struct conn *c, struct req *r,
 {
 	struct fetch *f = fetch_find(n, r->id);
 	const size_t i = m->segment;
-	const int last_of_request = ++r->next_segment == mfs_blob_leaf_count(r->blob_len);
+	const size_t leaves = mfs_blob_leaf_count(r->blob_len);
+	const size_t end = leaves - r->segment < r->count ? leaves : (size_t)r->segment + r->count;
+	const int last_of_request = ++r->next_segment == end;
 
 	if (fetch_waiting(f) && f->leaves) {
 		if (!mfs_memeq(leaf, f->leaves + i * MFS_BLOB_ID_BYTES, MFS_BLOB_ID_BYTES)) {
@@ -474,6 +503,8 @@ static void answer_segment(struct mfs_netnode *n, struct conn *c, struct req *r,
 		if (!f->got[i]) {
 			memcpy(f->blob + i * MFS_BLOB_LEAF_BYTES, m->data, m->len);
 			f->got[i] = 1;
+			if (f->wanted_from == i)
+				f->wanted_from = UINT32_MAX;
 			if (i == f->n_leaves - 1)
 				f->len = i * MFS_BLOB_LEAF_BYTES + m->len;
 			if (++f->n_got == f->n_leaves) {
@@ -655,6 +686,7 @@ static struct fetch *fetch_join(struct mfs_netnode *n, const uint8_t *id, int ur
 		memcpy(f->id, id, sizeof f->id);
 		pthread_cond_init(&f->changed, NULL);
 		f->started_ms = node_now_ms();
+		f->wanted_from = UINT32_MAX;
 		f->next = n->fetches;
 		n->fetches = f;
 		kick(n);
@@ -725,6 +757,8 @@ int mfs_node_fetch_segment(struct mfs_netnode *n, const uint8_t id[static MFS_BL
 	}
 	/* Too many going on alone already: this one is waited for whole. */
 	whole = !f->streamed && f->state != FETCH_OK && count_alone(n) >= MAX_STREAMED;
+	if (!whole && !segment_known(f, index) && index < f->wanted_from)
+		f->wanted_from = index;
 	while (whole ? f->state != FETCH_OK && f->state != FETCH_FAILED : !segment_known(f, index))
 		pthread_cond_wait(&f->changed, &n->lock);
 	if (f->state == FETCH_FAILED) {

@@ -72,6 +72,7 @@ struct req {
 	uint32_t rid;
 	uint8_t id[MFS_BLOB_ID_BYTES];
 	uint32_t segment;             /* the first segment asked */
+	uint32_t count;               /* segments asked from it */
 	/* fetch.c, ours: the answer's head came (its blob's length), and the
 	 * segment expected next; the request ends after the blob's last. */
 	int answered;

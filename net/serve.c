@@ -40,7 +40,7 @@ struct job {
 	int want;                     /* WANT (else REQUEST) */
 	uint32_t rid;
 	uint8_t id[MFS_BLOB_ID_BYTES];
-	uint32_t first;               /* REQUEST: the first segment asked */
+	uint32_t first, count;        /* REQUEST: the segments asked */
 	uint8_t *ids;                 /* WANT: asked, then the ones held */
 	size_t n_ids;
 	uint8_t *blob;
@@ -65,7 +65,7 @@ static int leaves_of(struct job *j)
 	return 0;
 }
 
-/* The RESPONSE head, then the segments from the first asked (loop thread). */
+/* The RESPONSE head, then the segments asked (loop thread). */
 static void send_blob(struct conn *c, const struct job *j)
 {
 	struct mfs_wire_msg m = {.type = MFS_WIRE_RESPONSE, .request_id = j->rid,
@@ -78,7 +78,10 @@ static void send_blob(struct conn *c, const struct job *j)
 	memcpy(m.blob_id, j->id, sizeof m.blob_id);
 	mfs_peer_send(c->peer, &m);
 	m = (struct mfs_wire_msg){.type = MFS_WIRE_SEGMENT, .request_id = j->rid};
-	for (size_t i = j->first; i < mfs_blob_leaf_count(j->len); i++) {
+	const size_t leaves = mfs_blob_leaf_count(j->len);
+	const size_t end = leaves - j->first < j->count ? leaves : (size_t)j->first + j->count;
+
+	for (size_t i = j->first; i < end; i++) {
 		m.segment = (uint32_t)i;
 		m.data = j->blob + i * MFS_BLOB_LEAF_BYTES;
 		m.len = mfs_blob_leaf_len(j->len, i);
@@ -207,6 +210,7 @@ static void start_request(struct conn *c, struct job *j, const struct req *r)
 	j->gen = c->gen;
 	j->rid = r->rid;
 	j->first = r->segment;
+	j->count = r->count;
 	memcpy(j->id, r->id, sizeof j->id);
 	if (queue_job(c->node, j) != 0) {
 		c->serving--;
@@ -288,7 +292,7 @@ void serve_deferred(struct mfs_netnode *n)
 void serve_request(struct conn *c, const struct mfs_wire_msg *m)
 {
 	struct mfs_netnode *n = c->node;
-	struct req r = {.rid = m->request_id, .segment = m->segment};
+	struct req r = {.rid = m->request_id, .segment = m->segment, .count = m->count};
 	struct job *j;
 
 	memcpy(r.id, m->blob_id, sizeof r.id);

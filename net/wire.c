@@ -7,7 +7,7 @@
 /* Fixed parts of the bodies. */
 #define HELLO_BYTES 6u
 #define REF_BYTES (4u + MFS_BLOB_ID_BYTES) /* request id | blob id */
-#define REQUEST_BYTES (REF_BYTES + 4u)    /* | first segment */
+#define REQUEST_BYTES (REF_BYTES + 8u)    /* | first segment | count */
 #define RESPONSE_HEAD (REF_BYTES + 8u)    /* | blob length | first segment */
 #define SEGMENT_HEAD 8u                   /* request id | index */
 #define CODE_BYTES 2u
@@ -136,8 +136,16 @@ int mfs_wire_parse(struct mfs_wire_msg *m, enum mfs_wire_type type, const uint8_
 	case MFS_WIRE_RESPONSE:
 		m->request_id = get_be32(body);
 		memcpy(m->blob_id, body + 4, MFS_BLOB_ID_BYTES);
-		if (type == MFS_WIRE_REQUEST)
+		if (type == MFS_WIRE_REQUEST) {
 			m->segment = get_be32(body + REF_BYTES);
+			m->count = get_be32(body + REF_BYTES + 4);
+			/* Segments some blob has, at least one. */
+			if (m->segment >= MFS_WIRE_MAX_LEAVES || m->count == 0 ||
+			    m->count > MFS_WIRE_MAX_LEAVES) {
+				memset(m, 0, sizeof *m);
+				return MFS_E_FORMAT;
+			}
+		}
 		if (type != MFS_WIRE_RESPONSE)
 			break;
 		m->blob_len = get_be32(body + REF_BYTES);
@@ -236,6 +244,9 @@ size_t mfs_wire_encode(uint8_t *out, size_t cap, const struct mfs_wire_msg *m)
 		return 0;
 	if (m->type == MFS_WIRE_SEGMENT && m->segment >= MFS_WIRE_MAX_LEAVES)
 		return 0;
+	if (m->type == MFS_WIRE_REQUEST && (m->segment >= MFS_WIRE_MAX_LEAVES || m->count == 0 ||
+					    m->count > MFS_WIRE_MAX_LEAVES))
+		return 0;
 
 	out[0] = (uint8_t)m->type;
 	put_be32(out + 1, (uint32_t)body);
@@ -251,8 +262,10 @@ size_t mfs_wire_encode(uint8_t *out, size_t cap, const struct mfs_wire_msg *m)
 	case MFS_WIRE_RESPONSE:
 		put_be32(b, m->request_id);
 		memcpy(b + 4, m->blob_id, MFS_BLOB_ID_BYTES);
-		if (m->type == MFS_WIRE_REQUEST)
+		if (m->type == MFS_WIRE_REQUEST) {
 			put_be32(b + REF_BYTES, m->segment);
+			put_be32(b + REF_BYTES + 4, m->count);
+		}
 		if (m->type == MFS_WIRE_RESPONSE) {
 			put_be32(b + REF_BYTES, m->blob_len);
 			put_be32(b + REF_BYTES + 4, m->segment);

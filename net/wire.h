@@ -10,7 +10,7 @@
  *
  *   HANDSHAKE      0  version u16 | listen port u16 | max requests u16
  *   HANDSHAKE_ACK  1  the same, from the responder
- *   REQUEST        2  request id u32 | blob id [32] | first segment u32
+ *   REQUEST        2  request id u32 | blob id [32] | first segment u32 | count u32
  *   RESPONSE       3  request id u32 | blob id [32] | blob length u32 |
  *                     first segment u32 | leaf [32] * n
  *   HAVE           4  blob id [32] * n   (1 <= n <= MFS_WIRE_MAX_IDS)
@@ -21,7 +21,8 @@
  *
  * A blob is answered as a RESPONSE, the head, then one SEGMENT per piece
  * of the blob's hash list (crypto/hash.h: pieces of MFS_BLOB_LEAF_BYTES, one
- * sealed segment each), in order from the first segment asked to the last.
+ * sealed segment each), in order, count of them from the first asked (fewer
+ * when the blob ends first; 1 <= count <= MFS_WIRE_MAX_LEAVES).
  * RESPONSE carries all n = mfs_blob_leaf_count(blob length) leaves, which
  * the asker checks against the blob id before it takes any segment, and
  * then each SEGMENT against its leaf as it arrives: a blob is verified a
@@ -87,6 +88,7 @@ struct mfs_wire_msg {
 	/* REQUEST, RESPONSE: the first segment asked, and sent; SEGMENT: its
 	 * index. Always below the blob's leaf count. */
 	uint32_t segment;
+	uint32_t count;                     /* REQUEST: segments asked from segment */
 	uint16_t code;                      /* ERROR */
 	/* RESPONSE: the leaves; SEGMENT: its bytes; HAVE, WANT: ids; ERROR: text */
 	const uint8_t *data;

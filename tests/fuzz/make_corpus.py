@@ -100,7 +100,8 @@ def wire():
 
     hello = msg(0, struct.pack(">HHH", 1, 7000, 16))
     write("wire", "ok-hello", hello + msg(1, struct.pack(">HHH", 1, 0, 8)))
-    write("wire", "ok-request", msg(2, struct.pack(">I", 9) + rid + struct.pack(">I", 3)))
+    write("wire", "ok-request", msg(2, struct.pack(">I", 9) + rid + struct.pack(">II", 3, 2)))
+    write("wire", "bad-request-count", msg(2, struct.pack(">I", 9) + rid + struct.pack(">II", 3, 0)))
     # A head for a blob of 65,553 bytes (two leaves) from segment 1, then
     # a segment of it.
     write("wire", "ok-response", msg(3, struct.pack(">I", 9) + rid + struct.pack(">II", 65553, 1)

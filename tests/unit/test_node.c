@@ -386,6 +386,7 @@ enum half_mode {
 	HALF_TRICKLE,     /* a segment every HALF_TICK_MS */
 	HALF_KEEPALIVE,   /* one segment, then a HAVE every HALF_TICK_MS, forever */
 	HALF_SILENT,      /* two segments, then nothing */
+	HALF_HONEST,      /* what each REQUEST asks, noting it */
 };
 #define HALF_SENT 10u
 #define HALF_TICK_MS 150u
@@ -402,6 +403,8 @@ struct half_seeder {
 	uv_timer_t timer;          /* HALF_TRICKLE, HALF_KEEPALIVE (its loop's thread) */
 	int timer_on;
 	uint32_t rid, next;        /* the request being answered; the next segment */
+	uint32_t asked_first[4], asked_count[4]; /* HALF_HONEST: the REQUESTs */
+	unsigned asked, sent;      /* REQUESTs, and segments sent */
 };
 
 static void half_tick(uv_timer_t *t)
@@ -457,6 +460,15 @@ static void half_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void 
 		end = m->segment + 1u;
 	else if (h->mode == HALF_SILENT)
 		end = m->segment + 2u;
+	else if (h->mode == HALF_HONEST && m->type == MFS_WIRE_REQUEST) {
+		end = n - m->segment < m->count ? n : m->segment + m->count;
+		if (h->asked < 4) {
+			h->asked_first[h->asked] = m->segment;
+			h->asked_count[h->asked] = m->count;
+		}
+		h->asked++;
+		h->sent += (unsigned)(end - m->segment);
+	}
 
 	if (m->type != MFS_WIRE_REQUEST)
 		return;
@@ -751,6 +763,38 @@ Test(node, a_segment_is_handed_over_before_its_blob_is_whole)
 	stop_node(&leech);
 }
 
+/* A read into the middle of a blob not yet asked for (a seek) asks from
+ * its own segment; the segments before it are asked afterwards, just
+ * those: no segment crosses the wire twice. */
+Test(node, a_seek_asks_from_its_segment_and_nothing_twice)
+{
+	struct running leech;
+	struct half_seeder h = {.mode = HALF_HONEST};
+	static uint8_t piece[MFS_BLOB_LEAF_BYTES];
+	const size_t n = mfs_blob_leaf_count(BLOB_BYTES);
+	uint8_t *blob;
+	size_t len;
+	int rc;
+
+	run_node(&leech, 1, 0, 0, 0);
+	half_join(&h, &leech);
+	rc = mfs_node_fetch_segment(leech.node, ids[0], 1, 10, piece, sizeof piece, &len);
+	cr_assert_eq(rc, 0, "%s", mfs_strerror(rc));
+	cr_assert_eq(memcmp(piece, blobs[0] + 10 * MFS_BLOB_LEAF_BYTES, len), 0);
+	rc = mfs_node_fetch(leech.node, ids[0], 1, &blob, &len);
+	cr_assert_eq(rc, 0, "%s", mfs_strerror(rc));
+	cr_assert(len == BLOB_BYTES && memcmp(blob, blobs[0], len) == 0);
+	free(blob);
+	half_leave(&h);
+	stop_node(&leech);
+	cr_assert_eq(h.asked, 2, "%u REQUESTs", h.asked);
+	cr_assert_eq(h.asked_first[0], 10, "the seek's segment first");
+	cr_assert_eq(h.asked_count[0], MFS_WIRE_MAX_LEAVES - 10, "to the end: the length unknown");
+	cr_assert_eq(h.asked_first[1], 0);
+	cr_assert_eq(h.asked_count[1], 10, "then just the segments before it");
+	cr_assert_eq(h.sent, n, "%u segments sent for %zu", h.sent, n);
+}
+
 /* A fetch left going on alone that never ends (its peer fell silent) is
  * dropped when the node stops: the stop does not wait for it, and nothing
  * is lent. */
@@ -973,7 +1017,8 @@ static void hog_ready(struct mfs_peer *p, void *ctx)
 	struct hogs *h = ctx;
 
 	for (uint32_t i = 0; i < HOG_REQUESTS; i++) {
-		struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = i + 1};
+		struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = i + 1,
+					 .count = MFS_WIRE_MAX_LEAVES};
 
 		memcpy(m.blob_id, ids[i], MFS_BLOB_ID_BYTES);
 		mfs_peer_send(p, &m);

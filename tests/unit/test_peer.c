@@ -563,7 +563,7 @@ Test(peer, closing_while_connecting_calls_closed_once)
 	h_dial(NULL);
 	mfs_peer_close(h.side[0].p, -ECANCELED, MFS_WIRE_ERR_INTERNAL, "bye");
 	mfs_peer_close(h.side[0].p, -EIO, 0, NULL); /* a second call changes nothing */
-	cr_assert_eq(mfs_peer_send(h.side[0].p, &(struct mfs_wire_msg){ .type = MFS_WIRE_REQUEST }),
+	cr_assert_eq(mfs_peer_send(h.side[0].p, &(struct mfs_wire_msg){ .type = MFS_WIRE_REQUEST, .count = 1 }),
 		     -ENOTCONN);
 	h_run();
 	cr_assert_eq(h.side[0].closed, 1);
@@ -605,7 +605,7 @@ struct exchange {
 static void exchange_ready(struct side *s)
 {
 	static uint8_t ids[MFS_WIRE_MAX_IDS * MFS_BLOB_ID_BYTES];
-	struct mfs_wire_msg m = { .type = MFS_WIRE_REQUEST };
+	struct mfs_wire_msg m = { .type = MFS_WIRE_REQUEST, .count = 1 };
 
 	for (uint32_t i = 0; i < REQUESTS; i++) {
 		if (i == HAVE_AFTER) {
@@ -731,7 +731,7 @@ Test(peer, blob_sized_response_and_many_small_messages_in_order)
 	/* Every byte sent was received, both ways. */
 	cr_assert_eq(h.side[0].sent, h.side[1].received);
 	cr_assert_eq(h.side[1].sent, h.side[0].received);
-	wire_out = 11 + (REQUESTS * 45) + 5 + MFS_WIRE_MAX_IDS * 32;
+	wire_out = 11 + (REQUESTS * 49) + 5 + MFS_WIRE_MAX_IDS * 32;
 	cr_assert_eq(h.side[0].sent, wire_out);
 	/* NOT_FOUNDs, and two heads with their segments. */
 	cr_assert_eq(h.side[1].sent,
@@ -756,6 +756,7 @@ static void reasm_msg(unsigned k, struct mfs_wire_msg *m, uint8_t *data)
 	switch (k % 5) {
 	case 0:
 		m->type = MFS_WIRE_REQUEST;
+		m->count = 1;
 		break;
 	case 1:
 		m->type = MFS_WIRE_HAVE;
@@ -921,7 +922,7 @@ Test(peer, wrong_key_between_real_peers_lets_nothing_through)
 /* param: which ciphertext byte to flip; param < 0: flip in the HANDSHAKE. */
 static void tamper_script(struct raw *r)
 {
-	struct mfs_wire_msg m = { .type = MFS_WIRE_REQUEST, .request_id = 1 };
+	struct mfs_wire_msg m = { .type = MFS_WIRE_REQUEST, .request_id = 1, .count = 1 };
 
 	if (r->param < 0) {
 		if (raw_handshake(r))
@@ -1038,7 +1039,7 @@ enum bad_message { HUGE_HEAD, UNKNOWN_TYPE, HAVE_33, BAD_UTF8, EARLY_REQUEST, SE
 static void bad_message_script(struct raw *r)
 {
 	uint8_t head[MFS_WIRE_HEAD_BYTES + 8] = { 0 };
-	struct mfs_wire_msg m = { .type = MFS_WIRE_REQUEST };
+	struct mfs_wire_msg m = { .type = MFS_WIRE_REQUEST, .count = 1 };
 	int err;
 
 	if (r->param == EARLY_RESPONSE) {
@@ -1309,7 +1310,7 @@ Test(peer, an_idle_connection_times_out_and_traffic_keeps_it_alive)
 static void busy_on_ready(struct side *s)
 {
 	mfs_peer_close(s->p, 0, MFS_WIRE_ERR_BUSY, "too busy");
-	cr_assert_eq(mfs_peer_send(s->p, &(struct mfs_wire_msg){ .type = MFS_WIRE_REQUEST }),
+	cr_assert_eq(mfs_peer_send(s->p, &(struct mfs_wire_msg){ .type = MFS_WIRE_REQUEST, .count = 1 }),
 		     -ENOTCONN);
 }
 

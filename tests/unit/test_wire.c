@@ -76,6 +76,7 @@ static void round_trip(const struct mfs_wire_msg *m)
 		cr_assert_eq(got.request_id, m->request_id);
 		cr_assert_arr_eq(got.blob_id, m->blob_id, MFS_BLOB_ID_BYTES);
 		cr_assert_eq(got.segment, m->type == MFS_WIRE_NOT_FOUND ? 0 : m->segment);
+		cr_assert_eq(got.count, m->type == MFS_WIRE_REQUEST ? m->count : 0);
 		cr_assert_eq(got.blob_len, m->type == MFS_WIRE_RESPONSE ? m->blob_len : 0);
 		break;
 	case MFS_WIRE_SEGMENT:
@@ -139,6 +140,10 @@ static void accepted(uint8_t type, uint32_t len)
 	}
 	if (type == MFS_WIRE_SEGMENT)
 		memset(src + 4, 0, 4);
+	if (type == MFS_WIRE_REQUEST) { /* from segment 0, one of it */
+		memset(src + 36, 0, 8);
+		src[43] = 1;
+	}
 	cr_assert_eq(mfs_wire_parse(&m, t, src, len), 0, "type %u len %u", type, len);
 }
 
@@ -151,16 +156,17 @@ Test(wire, byte_layout_is_big_endian_as_documented)
 	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), sizeof hello);
 	cr_assert_arr_eq(enc, hello, sizeof hello);
 
-	/* REQUEST: request id | blob id | first segment. */
+	/* REQUEST: request id | blob id | first segment | count. */
 	m = (struct mfs_wire_msg){ .type = MFS_WIRE_REQUEST, .request_id = 0x01020304,
-				   .segment = 0x0a0b0c0d };
+				   .segment = 0xfe, .count = 0x100 };
 	blob_id(m.blob_id, 0x40);
-	put_head(want, 2, 40);
+	put_head(want, 2, 44);
 	want[5] = 1, want[6] = 2, want[7] = 3, want[8] = 4;
 	blob_id(want + 9, 0x40);
-	want[41] = 0x0a, want[42] = 0x0b, want[43] = 0x0c, want[44] = 0x0d;
-	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), MFS_WIRE_HEAD_BYTES + 40);
-	cr_assert_arr_eq(enc, want, MFS_WIRE_HEAD_BYTES + 40);
+	want[41] = 0, want[42] = 0, want[43] = 0, want[44] = 0xfe;
+	want[45] = 0, want[46] = 0, want[47] = 0x01, want[48] = 0x00;
+	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), MFS_WIRE_HEAD_BYTES + 44);
+	cr_assert_arr_eq(enc, want, MFS_WIRE_HEAD_BYTES + 44);
 	m.type = MFS_WIRE_NOT_FOUND; /* request id | blob id */
 	put_head(want, 6, 36);
 	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), MFS_WIRE_HEAD_BYTES + 36);
@@ -217,12 +223,13 @@ Test(wire, every_type_round_trips)
 	}
 	const enum mfs_wire_type refs[] = { MFS_WIRE_REQUEST, MFS_WIRE_NOT_FOUND };
 	for (size_t i = 0; i < 2; i++) {
-		m = (struct mfs_wire_msg){ .type = refs[i], .request_id = 0xfedcba98 };
+		m = (struct mfs_wire_msg){ .type = refs[i], .request_id = 0xfedcba98, .count = 1 };
 		blob_id(m.blob_id, 7);
 		round_trip(&m);
 	}
 
-	m = (struct mfs_wire_msg){ .type = MFS_WIRE_REQUEST, .request_id = 3, .segment = 255 };
+	m = (struct mfs_wire_msg){ .type = MFS_WIRE_REQUEST, .request_id = 3, .segment = 255,
+				   .count = MFS_WIRE_MAX_LEAVES };
 	round_trip(&m);
 
 	m = (struct mfs_wire_msg){ .type = MFS_WIRE_RESPONSE, .request_id = 0, .data = src };
@@ -276,10 +283,11 @@ Test(wire, lengths_each_type_cannot_have_are_refused)
 		accepted(t, 6);
 	}
 	refused(MFS_WIRE_REQUEST, 36);
-	refused(MFS_WIRE_REQUEST, 39);
-	refused(MFS_WIRE_REQUEST, 41);
+	refused(MFS_WIRE_REQUEST, 40);
+	refused(MFS_WIRE_REQUEST, 43);
+	refused(MFS_WIRE_REQUEST, 45);
 	refused(MFS_WIRE_REQUEST, 0);
-	accepted(MFS_WIRE_REQUEST, 40);
+	accepted(MFS_WIRE_REQUEST, 44);
 	refused(MFS_WIRE_NOT_FOUND, 35);
 	refused(MFS_WIRE_NOT_FOUND, 40);
 	refused(MFS_WIRE_NOT_FOUND, 68);
@@ -433,9 +441,27 @@ Test(wire, encoder_refuses_what_the_parser_would)
 	cr_assert_eq(mfs_wire_encoded_len(&m), 0);
 	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0);
 
-	m = (struct mfs_wire_msg){ .type = MFS_WIRE_REQUEST };
-	cr_assert_eq(mfs_wire_encode(enc, 44, &m), 0, "45 bytes needed");
-	cr_assert_eq(mfs_wire_encode(enc, 45, &m), 45);
+	m = (struct mfs_wire_msg){ .type = MFS_WIRE_REQUEST, .count = 1 };
+	cr_assert_eq(mfs_wire_encode(enc, 48, &m), 0, "49 bytes needed");
+	cr_assert_eq(mfs_wire_encode(enc, 49, &m), 49);
+	/* At least one segment, at most a blob's, from one a blob has; the
+	 * parser refuses the same. */
+	const struct { uint32_t segment, count; } bad_runs[] = {
+		{ 0, 0 }, { 0, MFS_WIRE_MAX_LEAVES + 1 }, { MFS_WIRE_MAX_LEAVES, 1 } };
+	for (size_t i = 0; i < sizeof bad_runs / sizeof bad_runs[0]; i++) {
+		m.segment = bad_runs[i].segment;
+		m.count = bad_runs[i].count;
+		cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0, "run %zu", i);
+		m.segment = 0;
+		m.count = 1;
+		cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 49);
+		enc[MFS_WIRE_HEAD_BYTES + 38] = (uint8_t)(bad_runs[i].segment >> 8);
+		enc[MFS_WIRE_HEAD_BYTES + 39] = (uint8_t)bad_runs[i].segment;
+		enc[MFS_WIRE_HEAD_BYTES + 42] = (uint8_t)(bad_runs[i].count >> 8);
+		enc[MFS_WIRE_HEAD_BYTES + 43] = (uint8_t)bad_runs[i].count;
+		cr_assert_eq(mfs_wire_parse(&got, MFS_WIRE_REQUEST, enc + MFS_WIRE_HEAD_BYTES, 44),
+			     MFS_E_FORMAT, "run %zu", i);
+	}
 }
 
 Test(wire, type_names)

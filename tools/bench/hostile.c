@@ -111,7 +111,8 @@ static void pump(struct conn *c)
 	} else if (h->mode == HOG) {
 		for (uint32_t i = 0; c->peer && i < HOG_IN_FLIGHT; i++) {
 			struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST,
-						 .request_id = ++c->next_request};
+						 .request_id = ++c->next_request,
+						 .count = MFS_WIRE_MAX_LEAVES};
 
 			memcpy(m.blob_id, h->ids[c->next_request % h->n_ids], MFS_BLOB_ID_BYTES);
 			send_msg(c, &m);
