@@ -142,8 +142,10 @@ static void cache_other_segments(struct mfs_reader *r, const struct mfs_chunk_re
 				 const uint8_t *blob, uint32_t except);
 
 /* The sealed bytes of segment index: from the volume without reading the
- * rest of the blob when it is there, else out of the whole blob (whose
- * other segments then go to the cache too, when it came from the peers). */
+ * rest of the blob when it is there; from the peers as soon as that segment
+ * arrived, when the fetcher has fetch_segment and the blob is not in the
+ * session cache either; else out of the whole blob (whose other segments
+ * then go to the cache too, when it came from the peers). */
 static int sealed_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref, uint32_t index,
 			  size_t blob_off, size_t sealed_len, uint8_t *out)
 {
