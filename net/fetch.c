@@ -633,6 +633,7 @@ static void lend_done(uv_work_t *w, int status)
 	pthread_mutex_lock(&n->lock);
 	n->jobs--;
 	j->f->handing = 0;
+	j->f->streamed = 0; /* lent: a waiter that came meanwhile frees it */
 	if (j->f->waiters == 0)
 		fetch_free(n, j->f);
 	pthread_mutex_unlock(&n->lock);
