@@ -26,14 +26,11 @@ bounded=1
 
 SIZE=$((4 * 1024 * 1024))
 PUB="$T/pub"
-MEGAFS_STORE=$PUB megafs init --size 64M --kdf fast >/dev/null 2>&1
-link=$(MEGAFS_STORE=$PUB megafs channel new "Over a bad link")
-random_file "$T/file.bin" "$SIZE"
-MEGAFS_STORE=$PUB mount_channel "$link" "$T/pub-mnt"
-cp "$T/file.bin" "$T/pub-mnt/"
-# Unmounted before any namespace exists: a mount namespace made while a
-# FUSE mount lives holds a copy of it, and the mount could not end.
-MEGAFS_STORE=$PUB megafs umount "$T/pub-mnt"
+# The publisher's mount is gone (publish_random unmounts it) before any
+# namespace exists: a mount namespace made while a FUSE mount lives holds a
+# copy of it, and the mount could not end.
+publish_random "$PUB" "Over a bad link" "$SIZE"
+link=$LINK
 MEGAFS_STORE=$PUB megafs channel export "$link" >"$T/manifest.json"
 SUB="$T/sub"
 MEGAFS_STORE=$SUB megafs init --size 64M --kdf fast >/dev/null 2>&1
