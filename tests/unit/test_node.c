@@ -795,6 +795,37 @@ Test(node, a_seek_asks_from_its_segment_and_nothing_twice)
 	cr_assert_eq(h.sent, n, "%u segments sent for %zu", h.sent, n);
 }
 
+static int ask_past_the_end(void *arg)
+{
+	struct half_seeder *h = arg;
+	struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = 1,
+				 .segment = (uint32_t)mfs_blob_leaf_count(BLOB_BYTES), .count = 1};
+
+	memcpy(m.blob_id, ids[0], MFS_BLOB_ID_BYTES);
+	return h->peer ? mfs_peer_send(h->peer, &m) : -ENOTCONN;
+}
+
+/* A REQUEST whose first segment is past the blob's end is malformed: the
+ * seeder closes the connection and serves nothing. */
+Test(node, a_request_past_the_blobs_end_closes_the_connection)
+{
+	struct running seeder;
+	struct half_seeder h = {.mode = HALF_HONEST};
+	struct mfs_node_stats st;
+
+	run_node(&seeder, 1, 0, 1, 0);
+	half_join(&h, &seeder);
+	cr_assert_eq(mfs_loop_call(h.loop, ask_past_the_end, &h), 0);
+	for (int i = 0; i < 100 && !__atomic_load_n(&h.closed, __ATOMIC_ACQUIRE); i++)
+		usleep(50000);
+	cr_assert(__atomic_load_n(&h.closed, __ATOMIC_ACQUIRE), "still connected");
+	mfs_node_stats(seeder.node, &st);
+	cr_assert_eq(st.blobs_served, 0);
+	cr_assert_eq(st.bytes_served, 0);
+	half_leave(&h);
+	stop_node(&seeder);
+}
+
 /* A fetch left going on alone that never ends (its peer fell silent) is
  * dropped when the node stops: the stop does not wait for it, and nothing
  * is lent. */

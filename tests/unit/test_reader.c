@@ -324,6 +324,18 @@ static int fake_fetch(void *ctx, const uint8_t id[static 32], int urgent, uint8_
 	return 0;
 }
 
+/* Closes and frees what a fetcher test made. */
+static void close_all(struct mfs_rfile *f, struct mfs_reader *r, struct fake_peer *peer,
+		      struct mfs_file_entry *e, uint8_t *buf, uint8_t *data)
+{
+	mfs_rfile_close(f);
+	mfs_reader_free(r);
+	free(peer->blob);
+	mfs_entry_clear(e);
+	free(buf);
+	free(data);
+}
+
 /* Reads f whole, 4 KiB at a time, into buf and compares it with data. */
 static void read_in_pages(struct mfs_rfile *f, uint8_t *buf, const uint8_t *data, size_t len)
 {
@@ -400,12 +412,7 @@ Test(reader, a_fetched_blob_serves_all_its_segments)
 	read_in_pages(f, buf, data, len);
 	cr_assert_eq(peer.calls, 1, "the blob was fetched %d times for one read of its chunk",
 		     peer.calls);
-	mfs_rfile_close(f);
-	mfs_reader_free(r);
-	free(peer.blob);
-	mfs_entry_clear(&e);
-	free(buf);
-	free(data);
+	close_all(f, r, &peer, &e, buf, data);
 }
 
 /* The fetcher's fetch_segment: piece index of the peer's blob. */
@@ -469,12 +476,7 @@ Test(reader, a_read_waits_for_its_segment_not_the_whole_blob)
 	cr_assert_eq(sp.last_index, 200000 / 65536, "the segment the read falls in");
 	cr_assert_eq(peer.calls, 0, "the whole blob was not asked for");
 	read_in_pages(f, buf, data, len);
-	mfs_rfile_close(f);
-	mfs_reader_free(r);
-	free(peer.blob);
-	mfs_entry_clear(&e);
-	free(buf);
-	free(data);
+	close_all(f, r, &peer, &e, buf, data);
 }
 
 Test(reader, a_chunk_under_another_key_is_refused)
