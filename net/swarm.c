@@ -120,20 +120,39 @@ static void remember(json_t *root, const char *key, const char *text, size_t max
 	json_object_set_new(root, key, fresh);
 }
 
+static void count_one(void *ctx, const char *kind, const char *text)
+{
+	(void)kind;
+	(void)text;
+	++*(size_t *)ctx;
+}
+
 int mfs_swarm_remembers(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES])
 {
-	struct mfs_vtxn *t;
-	json_t *root;
-	int any;
+	size_t count = 0;
 
-	if (mfs_vtxn_begin(vol, 0, &t) < 0)
-		return 0;
+	return mfs_swarm_remembered(vol, pk, count_one, &count) == 0 && count > 0;
+}
+
+int mfs_swarm_remembered(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			 void (*said)(void *ctx, const char *kind, const char *text), void *ctx)
+{
+	static const char *const lists[][2] = {{"trackers", "tracker"}, {"peers", "peer"}};
+	struct mfs_vtxn *t;
+	json_t *root, *v;
+	size_t i;
+	int rc = mfs_vtxn_begin(vol, 0, &t);
+
+	if (rc < 0)
+		return rc;
 	root = memory_load(t, pk);
-	any = json_array_size(json_object_get(root, "trackers")) > 0 ||
-	      json_array_size(json_object_get(root, "peers")) > 0;
-	json_decref(root);
 	mfs_vtxn_abort(t);
-	return any;
+	for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)
+		json_array_foreach(json_object_get(root, lists[l][0]), i, v)
+			if (json_is_string(v))
+				said(ctx, lists[l][1], json_string_value(v));
+	json_decref(root);
+	return 0;
 }
 
 static int memory_store(struct mfs_vtxn *t, const uint8_t *pk, json_t *root)

@@ -123,6 +123,12 @@ int mfs_swarm_forget(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK
 		     void (*said)(void *ctx, const char *kind, const char *text), void *ctx,
 		     size_t *unknown);
 
+/* Hands what the volume remembers for channel pk to said(ctx, "tracker"
+ * or "peer", text), trackers first, each newest first. 0, or the volume's
+ * errors (nothing remembered is 0 and no call). */
+int mfs_swarm_remembered(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN_PK_BYTES],
+			 void (*said)(void *ctx, const char *kind, const char *text), void *ctx);
+
 /* mfs_node_fetch on the swarm's node (blobs checked against their ids). */
 int mfs_swarm_fetch(struct mfs_swarm *s, const uint8_t id[static MFS_BLOB_ID_BYTES],
 		    int urgent, uint8_t **blob, size_t *len);

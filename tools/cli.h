@@ -24,6 +24,7 @@ enum cli_common_opt {
 	OPT_DHT_BOOTSTRAP,
 	OPT_DHT_INTERVAL,
 	OPT_DHT_PORT,
+	OPT_BOOTSTRAP,
 	OPT_PROXY,
 };
 

@@ -69,14 +69,11 @@ static void say_forgotten(void *ctx, const char *kind, const char *text)
 	printf("forgot %s %s\n", kind, text);
 }
 
-/* Forgets trackers and peers the volume remembers for link's channel:
- * those named, or all of them. */
-static int channel_forget(struct cli *c, struct mfs_volume *v, const char *link,
-			  const char *const *what, size_t n)
+/* The channel link names, in pk and shown (its link as printed), when the
+ * volume knows it: 0, else the command's status (the error printed). */
+static int known_channel(struct cli *c, struct mfs_volume *v, const char *link,
+			 uint8_t pk[static MFS_SIGN_PK_BYTES], char shown[static MFS_LINK_BYTES])
 {
-	uint8_t pk[MFS_SIGN_PK_BYTES];
-	char shown[MFS_LINK_BYTES];
-	size_t unknown;
 	int rc;
 
 	if (mfs_link_parse(pk, link) != 0)
@@ -85,14 +82,57 @@ static int channel_forget(struct cli *c, struct mfs_volume *v, const char *link,
 	rc = mfs_channel_find(v, pk, NULL, NULL);
 	if (rc == MFS_E_NOTFOUND)
 		return cli_fail(c, 0, "this volume does not know %s", shown);
-	if (rc == 0)
-		rc = mfs_swarm_forget(v, pk, what, n, say_forgotten, NULL, &unknown);
+	return rc == 0 ? 0 : cli_fail(c, rc, "reading the channels");
+}
+
+/* Forgets trackers and peers the volume remembers for link's channel:
+ * those named, or all of them. */
+static int channel_forget(struct cli *c, struct mfs_volume *v, const char *link,
+			  const char *const *what, size_t n)
+{
+	uint8_t pk[MFS_SIGN_PK_BYTES];
+	char shown[MFS_LINK_BYTES];
+	size_t unknown;
+	int rc = known_channel(c, v, link, pk, shown);
+
+	if (rc != 0)
+		return rc;
+	rc = mfs_swarm_forget(v, pk, what, n, say_forgotten, NULL, &unknown);
 	if (rc == MFS_E_NOTFOUND)
 		return cli_fail(c, 0, "%s remembers no tracker or peer '%s' (nothing was forgotten; "
 				"a peer is named HOST:PORT, a tracker by its whole URL)", shown,
 				what[unknown]);
 	if (rc != 0)
 		return cli_fail(c, rc, "forgetting for %s", shown);
+	return 0;
+}
+
+static void say_bootstrap_line(void *ctx, const char *kind, const char *text)
+{
+	++*(size_t *)ctx;
+	printf("%s %s\n", kind, text);
+}
+
+/* Prints a bootstrap file (net/bootstrap) of the trackers and peers the
+ * volume remembers for link's channel: what `--bootstrap FILE` takes. */
+static int channel_bootstrap(struct cli *c, struct mfs_volume *v, const char *link)
+{
+	uint8_t pk[MFS_SIGN_PK_BYTES];
+	char shown[MFS_LINK_BYTES];
+	size_t count = 0;
+	int rc = known_channel(c, v, link, pk, shown);
+
+	if (rc != 0)
+		return rc;
+	printf("# megafs bootstrap: ways into %s (megafs ... --bootstrap FILE)\n", shown);
+	rc = mfs_swarm_remembered(v, pk, say_bootstrap_line, &count);
+	if (rc != 0)
+		return cli_fail(c, rc, "reading what is remembered for %s", shown);
+	if (fflush(stdout) != 0)
+		return cli_fail(c, -errno, "writing the bootstrap file");
+	if (count == 0)
+		return cli_fail(c, 0, "this volume remembers no tracker or peer for %s yet (they are "
+				"remembered when a mount, fetch or serve of it stops)", shown);
 	return 0;
 }
 
@@ -479,7 +519,7 @@ static int channel_access(struct cli *c, struct mfs_volume *v, enum access_verb 
 	"channel new [--public] TITLE | list | subscribe LINK [TITLE] | import FILE|- |\n" \
 	"                 export LINK | show LINK | add LINK MAGNET [DIR] |\n" \
 	"                 grant LINK --to KEY --expires DURATION | revoke LINK --to KEY | rekey LINK |\n" \
-	"                 forget LINK [TRACKER-URL|PEER]..."
+	"                 forget LINK [TRACKER-URL|PEER]... | bootstrap LINK"
 
 /* Verbs and how many words each takes after "channel": min and max. */
 static const struct {
@@ -497,6 +537,7 @@ static const struct {
 	{"revoke", 2, 2, "revoke LINK --to KEY"},
 	{"rekey", 2, 2, "rekey LINK"},
 	{"forget", 2, 2 + 64, "forget LINK [TRACKER-URL|HOST:PORT]... (none: every one remembered)"},
+	{"bootstrap", 2, 2, "bootstrap LINK (prints a file for --bootstrap)"},
 };
 
 int cmd_channel(int argc, char **argv)
@@ -580,6 +621,8 @@ int cmd_channel(int argc, char **argv)
 		status = channel_access(&c, vol, REVOKE, argv[optind + 1], to, 0);
 	else if (strcmp(verb, "rekey") == 0)
 		status = channel_access(&c, vol, REKEY, argv[optind + 1], NULL, 0);
+	else if (strcmp(verb, "bootstrap") == 0)
+		status = channel_bootstrap(&c, vol, argv[optind + 1]);
 	else if (strcmp(verb, "forget") == 0)
 		status = channel_forget(&c, vol, argv[optind + 1], (const char *const *)argv + optind + 2,
 					(size_t)(argc - optind - 2));

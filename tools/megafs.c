@@ -22,9 +22,11 @@ struct subcommand {
 
 static int cmd_help(int argc, char **argv);
 
-/* The DHT options of mount, serve, fetch and fsck (tools/netopts.h). */
+/* The bootstrap and DHT options of mount, serve, fetch and fsck
+ * (tools/netopts.h). */
 #define DHT_OPTIONS \
-	"[--dht] [--dht-bootstrap HOST:PORT]... [--dht-interval S] [--dht-port PORT]"
+	"[--bootstrap FILE]... [--dht] [--dht-bootstrap HOST:PORT]... [--dht-interval S]\n" \
+	"                 [--dht-port PORT]"
 
 static const struct subcommand commands[] = {
 	{"init", cmd_init, "init [--size N] [--kdf PRESET] | init --hidden"},
@@ -32,7 +34,7 @@ static const struct subcommand commands[] = {
 	 "channel new [--public] TITLE | list | subscribe LINK [TITLE] | import FILE|- |\n"
 	 "                 export LINK | show LINK | add LINK MAGNET [DIR] |\n"
 	 "                 grant LINK --to KEY --expires DURATION | revoke LINK --to KEY | rekey LINK |\n"
-	 "                 forget LINK [TRACKER-URL|HOST:PORT]..."},
+	 "                 forget LINK [TRACKER-URL|HOST:PORT]... | bootstrap LINK"},
 	{"id", cmd_id, "id"},
 	{"ingest", cmd_ingest,
 	 "ingest FILE [--mode convergent|random] [--chunk-size N] [--channel LINK|--global]"},
@@ -96,6 +98,12 @@ static void usage(FILE *f)
 		"routing table when free, else any; the port used is saved. Peers met through\n"
 		"a tracker or the DHT are remembered per channel and dialled at the next start,\n"
 		"even with no --dht and no tracker.\n\n"
+		"--bootstrap FILE takes the trackers and peers a bootstrap file lists (lines\n"
+		"'tracker URL' and 'peer HOST:PORT#KEY'; '#' comments), as if each were given\n"
+		"with --tracker or --peer: ways in for when the usual ones are blocked, handed\n"
+		"over out of band. 'megafs channel bootstrap LINK' writes one from what the\n"
+		"volume remembers for the channel (it names peers' addresses: give it only to\n"
+		"those you would give the link).\n\n"
 		"--proxy socks5://[USER:PASS@]HOST:PORT dials every peer and tracker through a\n"
 		"SOCKS5 proxy such as Tor's (HOST an IP address; a tracker's name is resolved\n"
 		"by the proxy; wss:// keeps its TLS check inside). Not with the DHT (UDP). A\n"

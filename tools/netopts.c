@@ -1,13 +1,16 @@
 #include "tools/netopts.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/channel/channel.h"
+#include "net/bootstrap.h"
 #include "net/hostport.h"
 #include "net/tracker_client.h"
 
@@ -43,6 +46,129 @@ static int take_proxy(struct cli *c, struct net_opts *n, char *arg)
 	for (char *p = arg + sizeof "socks5://" - 1; at && p < at; p++)
 		*p = '*';
 	n->proxy = the_proxy;
+	return 1;
+}
+
+/* The texts of the bootstrap files read (entries point into them): freed
+ * at exit, since the options live as long as the process. */
+#define MAX_BOOTSTRAP_FILES 8
+static char *bootstrap_texts[MAX_BOOTSTRAP_FILES];
+static size_t n_bootstrap_texts;
+
+static void free_bootstrap_texts(void)
+{
+	while (n_bootstrap_texts)
+		free(bootstrap_texts[--n_bootstrap_texts]);
+}
+
+/* The whole of a small file, '\0'-terminated, in *out (free()): 0, -errno,
+ * or -EFBIG past max bytes. */
+static int read_small_file(const char *path, size_t max, char **out, size_t *len)
+{
+	char *buf = malloc(max + 2);
+	size_t got = 0;
+	ssize_t n = 1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0 || !buf) {
+		rc = fd < 0 ? -errno : -ENOMEM;
+		goto out;
+	}
+	while (got <= max && (n = read(fd, buf + got, max + 1 - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	if (got > max)
+		rc = -EFBIG;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0) {
+		free(buf);
+		return rc;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return 0;
+}
+
+struct bootstrap_take {
+	struct cli *c;
+	struct net_opts *n;
+	const char *path;
+	char *copy_at; /* where the next value goes, '\0'-terminated */
+};
+
+/* One entry: into --tracker's or --peer's list, as if given there. The
+ * file's text is rewritten in place: each value moves left over its kind
+ * and gets its '\0', so the entries need no memory of their own. */
+static int take_bootstrap_entry(void *ctx, enum mfs_bootstrap_kind kind, const char *value,
+				size_t len, size_t line)
+{
+	struct bootstrap_take *b = ctx;
+	struct net_opts *n = b->n;
+	char *text = b->copy_at;
+
+	memmove(text, value, len);
+	text[len] = '\0';
+	b->copy_at = text + len + 1;
+	if (kind == MFS_BOOTSTRAP_TRACKER) {
+		if (mfs_tracker_url_check(text) != 0)
+			return cli_usage(b->c, "--bootstrap %s, line %zu: '%s' is not a tracker URL "
+					 "(wss://HOST[:PORT][/PATH][#sha256=FINGERPRINT] or "
+					 "ws://HOST[:PORT][/PATH])", b->path, line, text);
+		if (n->n_trackers == NET_MAX_TRACKERS)
+			return cli_usage(b->c, "--bootstrap %s, line %zu: at most %d trackers in all",
+					 b->path, line, NET_MAX_TRACKERS);
+		n->trackers[n->n_trackers++] = text;
+	} else {
+		if (n->n_peers == NET_MAX_PEERS)
+			return cli_usage(b->c, "--bootstrap %s, line %zu: at most %d peers in all",
+					 b->path, line, NET_MAX_PEERS);
+		n->peers[n->n_peers++] = text;
+	}
+	return 0;
+}
+
+/* --bootstrap FILE: every entry or none (a usage error names the line). */
+static int take_bootstrap(struct cli *c, struct net_opts *n, const char *path)
+{
+	struct bootstrap_take b = {.c = c, .n = n, .path = path};
+	size_t len, line, trackers = n->n_trackers, peers = n->n_peers;
+	char why[MFS_BOOTSTRAP_WHY_MAX];
+	char *text;
+	int rc;
+
+	if (n_bootstrap_texts == MAX_BOOTSTRAP_FILES)
+		return cli_usage(c, "--bootstrap: at most %d files", MAX_BOOTSTRAP_FILES);
+	rc = read_small_file(path, MFS_BOOTSTRAP_FILE_MAX, &text, &len);
+	if (rc == -EFBIG)
+		return cli_usage(c, "--bootstrap %s: larger than %u bytes: not a bootstrap file",
+				 path, MFS_BOOTSTRAP_FILE_MAX);
+	if (rc != 0) {
+		cli_fail(c, rc, "--bootstrap %s", path);
+		return 2;
+	}
+	if (!n_bootstrap_texts)
+		atexit(free_bootstrap_texts);
+	bootstrap_texts[n_bootstrap_texts++] = text;
+	b.copy_at = text;
+	rc = mfs_bootstrap_parse(text, len, take_bootstrap_entry, &b, &line, why);
+	if (rc == -EINVAL && why[0] && line)
+		cli_usage(c, "--bootstrap %s, line %zu: %s", path, line, why);
+	else if (rc == -EINVAL && why[0])
+		cli_usage(c, "--bootstrap %s: %s", path, why);
+	if (rc != 0) {
+		n->n_trackers = trackers;
+		n->n_peers = peers;
+		return 2;
+	}
 	return 1;
 }
 
@@ -114,6 +240,8 @@ int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
 	case OPT_LISTEN:
 		n->listen = arg;
 		return 1;
+	case OPT_BOOTSTRAP:
+		return take_bootstrap(c, n, arg);
 	case OPT_DHT:
 	case OPT_DHT_BOOTSTRAP:
 	case OPT_DHT_INTERVAL:

@@ -6,6 +6,9 @@
  *                      pin too) per channel in the volume and used again later
  *   --listen HOST:PORT serve blobs to peers here (PORT 0: any free port)
  *   --peer ADDR        a peer to dial, HOST:PORT or HOST:PORT#NODEKEY
+ *   --bootstrap FILE   the trackers and peers a bootstrap file (net/bootstrap)
+ *                      lists, taken as if each were given with --tracker or
+ *                      --peer (and so remembered too); many allowed
  *   --dht              find and announce the channels in the Mainline DHT
  *                      (net/swarm_dht)
  *   --dht-bootstrap HOST:PORT  a DHT node to start from (many allowed; they
@@ -31,13 +34,14 @@
 #include "tools/cli.h"
 
 #define NET_MAX_TRACKERS 16
-#define NET_MAX_PEERS 64
+#define NET_MAX_PEERS 128
 #define NET_MAX_DHT_BOOTSTRAP 16
 
 #define NET_OPTIONS                                                  \
 	{"tracker", required_argument, NULL, OPT_TRACKER},           \
 	{"listen", required_argument, NULL, OPT_LISTEN},             \
 	{"peer", required_argument, NULL, OPT_PEER},                 \
+	{"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},       \
 	{"dht", no_argument, NULL, OPT_DHT},                         \
 	{"dht-bootstrap", required_argument, NULL, OPT_DHT_BOOTSTRAP}, \
 	{"dht-interval", required_argument, NULL, OPT_DHT_INTERVAL}, \

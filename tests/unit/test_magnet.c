@@ -11,6 +11,7 @@
 #include "crypto/mfs_error.h"
 #include "fs/blob/fileentry.h"
 #include "fs/channel/magnet.h"
+#include "tests/unit/testutil.h"
 
 #ifndef MFS_VECTORS_DIR
 #error "MFS_VECTORS_DIR must name tests/vectors"
@@ -181,8 +182,8 @@ static void verdict_line(FILE *f, const char *link)
 
 Test(magnet, verdicts_match_the_golden_vector)
 {
-	char *made = NULL, path[4096], *want;
-	size_t made_len = 0, want_len;
+	char *made = NULL;
+	size_t made_len = 0;
 	FILE *f = open_memstream(&made, &made_len);
 
 	cr_assert_not_null(f);
@@ -191,20 +192,6 @@ Test(magnet, verdicts_match_the_golden_vector)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		verdict_line(f, bad[i].link);
 	cr_assert_eq(fclose(f), 0);
-	snprintf(path, sizeof path, "%s/magnet.txt", MFS_VECTORS_DIR);
-	if (getenv("MFS_WRITE_VECTORS")) {
-		cr_assert_not_null(f = fopen(path, "wb"));
-		cr_assert_eq(fwrite(made, 1, made_len, f), made_len);
-		cr_assert_eq(fclose(f), 0);
-	}
-	cr_assert_not_null(f = fopen(path, "rb"), "%s is missing", path);
-	want = malloc(made_len + 1);
-	cr_assert_not_null(want);
-	want_len = fread(want, 1, made_len + 1, f);
-	fclose(f);
-	cr_assert_eq(want_len, made_len, "magnet.txt: %zu bytes made, %zu in the file", made_len,
-		     want_len);
-	cr_assert_eq(memcmp(want, made, made_len), 0, "the verdicts differ from magnet.txt");
-	free(want);
+	tu_golden(MFS_VECTORS_DIR, "magnet.txt", made, made_len);
 	free(made);
 }

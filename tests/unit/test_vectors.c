@@ -23,6 +23,7 @@
 #include "crypto/secure.h"
 #include "fs/blob/fileentry.h"
 #include "fs/store/store.c"
+#include "tests/unit/testutil.h"
 
 #ifndef MFS_VECTORS_DIR
 #error "MFS_VECTORS_DIR must name tests/vectors"
@@ -35,32 +36,9 @@ static void setup(void)
 
 TestSuite(vectors, .init = setup);
 
-/* Compares bytes[len] with the file name in tests/vectors/ (or writes it
- * there when MFS_WRITE_VECTORS is set). */
 static void golden(const char *name, const void *bytes, size_t len)
 {
-	char path[4096];
-	uint8_t *want;
-	size_t want_len;
-	FILE *f;
-
-	cr_assert(snprintf(path, sizeof path, "%s/%s", MFS_VECTORS_DIR, name) < (int)sizeof path);
-	if (getenv("MFS_WRITE_VECTORS")) {
-		f = fopen(path, "wb");
-		cr_assert_not_null(f, "%s", path);
-		cr_assert_eq(fwrite(bytes, 1, len, f), len);
-		cr_assert_eq(fclose(f), 0);
-		return;
-	}
-	f = fopen(path, "rb");
-	cr_assert_not_null(f, "%s is missing", path);
-	want = malloc(len + 1);
-	cr_assert_not_null(want);
-	want_len = fread(want, 1, len + 1, f);
-	fclose(f);
-	cr_assert_eq(want_len, len, "%s: %zu bytes made, %zu in the file", name, len, want_len);
-	cr_assert_arr_eq(want, bytes, len, "%s: the bytes made differ from the file", name);
-	free(want);
+	tu_golden(MFS_VECTORS_DIR, name, bytes, len);
 }
 
 static void fill(uint8_t *p, size_t len, uint8_t first)

@@ -170,3 +170,29 @@ int tu_loopback_socket(uint16_t *port, int backlog)
 	*port = ntohs(a.sin_port);
 	return fd;
 }
+
+void tu_golden(const char *dir, const char *name, const void *bytes, size_t len)
+{
+	char path[4096];
+	uint8_t *want;
+	size_t want_len;
+	FILE *f;
+
+	cr_assert(snprintf(path, sizeof path, "%s/%s", dir, name) < (int)sizeof path);
+	if (getenv("MFS_WRITE_VECTORS")) {
+		f = fopen(path, "wb");
+		cr_assert_not_null(f, "%s", path);
+		cr_assert_eq(fwrite(bytes, 1, len, f), len);
+		cr_assert_eq(fclose(f), 0);
+		return;
+	}
+	f = fopen(path, "rb");
+	cr_assert_not_null(f, "%s is missing", path);
+	want = malloc(len + 1);
+	cr_assert_not_null(want);
+	want_len = fread(want, 1, len + 1, f);
+	fclose(f);
+	cr_assert_eq(want_len, len, "%s: %zu bytes made, %zu in the file", name, len, want_len);
+	cr_assert_arr_eq(want, bytes, len, "%s: the bytes made differ from the file", name);
+	free(want);
+}

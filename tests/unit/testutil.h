@@ -52,6 +52,9 @@ void tu_ingest_random(struct mfs_volume_sink *sink, const char *name, size_t len
 int tu_pin_count(struct mfs_volume *v, const uint8_t id[32]);
 /* Reads a whole file into a malloc'ed buffer. */
 uint8_t *tu_read_file(const char *path, size_t *len);
+/* Asserts that bytes[len] are the golden vector dir/name, or writes them
+ * there when MFS_WRITE_VECTORS is set (a format meant to change). */
+void tu_golden(const char *dir, const char *name, const void *bytes, size_t len);
 /* A TCP socket bound to 127.0.0.1 on a port the kernel picks (*port),
  * listening when backlog > 0; the caller closes it (closed unlistened, the
  * port refuses connections for a while: nothing else takes it at once). */

@@ -10,7 +10,7 @@ _megafs()
 
 	local commands="init channel id ingest extract status fsck gc mount umount tracker serve fetch dht help version"
 	local common="--store --password-file --protect-file --protect --new-password-file"
-	local net="--tracker --listen --peer --proxy --dht --dht-bootstrap --dht-interval --dht-port"
+	local net="--tracker --listen --peer --bootstrap --proxy --dht --dht-bootstrap --dht-interval --dht-port"
 	local cmd="" sub="" i
 
 	for ((i = 1; i < cword; i++)); do
@@ -32,7 +32,7 @@ _megafs()
 		_filedir -d
 		return
 		;;
-	--password-file | --protect-file | --new-password-file | --tls-cert | --tls-key | -o | --output)
+	--password-file | --protect-file | --new-password-file | --tls-cert | --tls-key | --bootstrap | -o | --output)
 		[[ $cmd == mount && $prev == -o ]] && return
 		_filedir
 		return
@@ -61,7 +61,7 @@ _megafs()
 	init) opts="--size --kdf --hidden" ;;
 	channel)
 		if [[ -z $sub ]]; then
-			COMPREPLY=($(compgen -W "new list subscribe import export show add grant revoke rekey forget" -- "$cur"))
+			COMPREPLY=($(compgen -W "new list subscribe import export show add grant revoke rekey forget bootstrap" -- "$cur"))
 			return
 		fi
 		case $sub in
@@ -73,7 +73,7 @@ _megafs()
 		;;
 	ingest) opts="--mode --chunk-size --channel --global" ;;
 	extract) opts="-o --output" ;;
-	fsck) opts="--repair --tracker --peer --proxy --dht --dht-bootstrap --dht-interval --dht-port" ;;
+	fsck) opts="--repair --tracker --peer --bootstrap --proxy --dht --dht-bootstrap --dht-interval --dht-port" ;;
 	mount) opts="-f --foreground -o --options $net" ;;
 	umount) [[ $cur != -* ]] && _filedir -d ;;
 	tracker)
