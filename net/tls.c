@@ -105,8 +105,23 @@ static int check_chain(X509_STORE_CTX *x, void *arg)
 	return 0;
 }
 
+/* The SNI of a fronted tracker (info callback): libwebsockets names the
+ * Host header's host when it makes the SSL; the handshake's start, inside
+ * SSL_connect and before the ClientHello is written, puts the front's name
+ * in its place. */
+static void name_the_front(const SSL *ssl, int where, int ret)
+{
+	const struct mfs_tls_client *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+
+	(void)ret;
+	/* OpenSSL hands the connection as const to its info callbacks; it is
+	 * the same connection, being set up, that the handshake is about to use. */
+	if ((where & SSL_CB_HANDSHAKE_START) && t && t->sni[0])
+		SSL_set_tlsext_host_name((SSL *)ssl, t->sni);
+}
+
 int mfs_tls_client_init(struct mfs_tls_client *t, const char *host,
-			const uint8_t pin[MFS_TLS_PIN_BYTES])
+			const uint8_t pin[MFS_TLS_PIN_BYTES], int sni_is_host)
 {
 	X509_VERIFY_PARAM *param;
 	int rc = -EIO;
@@ -123,6 +138,16 @@ int mfs_tls_client_init(struct mfs_tls_client *t, const char *host,
 	SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_cert_verify_callback(t->ctx, check_chain, t);
+	t->sni[0] = '\0';
+	if (sni_is_host) {
+		/* An address is never an SNI (RFC 6066); a name too long is refused. */
+		if (strlen(host) >= sizeof t->sni || strchr(host, ':') ||
+		    strspn(host, "0123456789.") == strlen(host))
+			goto fail;
+		memcpy(t->sni, host, strlen(host) + 1);
+		SSL_CTX_set_app_data(t->ctx, t);
+		SSL_CTX_set_info_callback(t->ctx, name_the_front);
+	}
 	if (!pin) {
 		/* The name to find in the certificate: an address or a DNS name. */
 		param = SSL_CTX_get0_param(t->ctx);

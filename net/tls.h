@@ -2,6 +2,11 @@
  * libwebsockets uses, the client's check of a tracker's certificate, the
  * server's certificate files, and the text of a pin.
  *
+ * A fronted tracker (wss://HOST/#front=NAME, domain fronting) is dialled at
+ * NAME with NAME as the SNI, and HOST only in the HTTP Host header, inside
+ * TLS: an observer of the path sees NAME, a CDN's, and the CDN routes by
+ * Host to the tracker behind it.
+ *
  * A pin is the SHA-256 of the tracker's certificate, DER-encoded: what
  * `openssl x509 -noout -fingerprint -sha256 -in cert.pem` prints (with
  * colons) and `megafs tracker --tls-cert` prints at start (as
@@ -52,6 +57,7 @@ struct mfs_tls_client {
 	SSL_CTX *ctx;                 /* NULL until init */
 	int pinned;
 	uint8_t pin[MFS_TLS_PIN_BYTES];
+	char sni[254];                /* the name sent in its place; "" : none */
 	/* Why the last handshake's check refused the tracker; "" when it did
 	 * not (the owner empties it before each connect). */
 	char why[MFS_TLS_WHY_MAX];
@@ -59,10 +65,15 @@ struct mfs_tls_client {
 
 /* Makes t->ctx for a tracker at host (as the URL names it, without
  * brackets): TLS 1.3 only, the check above installed, the system's CAs
- * loaded unless pin (NULL: none) is given. 0, -ENOMEM, or -EIO (OpenSSL
- * refused a setting). On failure t holds nothing to clear. */
+ * loaded unless pin (NULL: none) is given. With sni_is_host, host is a
+ * front's name (domain fronting): every handshake of the context sends it
+ * as the SNI, whatever name libwebsockets gave the connection (the Host
+ * header's), and the unpinned check wants it in the certificate. 0,
+ * -ENOMEM, or -EIO (OpenSSL refused a setting, or host is an address or
+ * too long to be an SNI). On failure t holds nothing to clear. t must not
+ * move while the context lives. */
 int mfs_tls_client_init(struct mfs_tls_client *t, const char *host,
-			const uint8_t pin[MFS_TLS_PIN_BYTES]);
+			const uint8_t pin[MFS_TLS_PIN_BYTES], int sni_is_host);
 
 /* Frees t->ctx. NULL-safe, twice-safe. */
 void mfs_tls_client_clear(struct mfs_tls_client *t);

@@ -46,6 +46,7 @@ struct mfs_tracker_client {
 	void *ctx;
 	char *host;               /* as in the URL, without brackets */
 	char *host_header;        /* host[:port] as the URL had it */
+	char *front;              /* #front=NAME: dialled, and the TLS name; or NULL */
 	char *path;
 	int port;
 	int tls_on;               /* wss:// */
@@ -179,6 +180,13 @@ static void schedule_retry(struct mfs_tracker_client *c)
 	uv_timer_start(&c->retry, on_retry, delay, 0);
 }
 
+/* The name dialled and shown to TLS: the front's when the URL has one
+ * (the tracker's own name then travels only inside TLS, as the Host). */
+static const char *dial_host(const struct mfs_tracker_client *c)
+{
+	return c->front ? c->front : c->host;
+}
+
 /* lws connects to address: the tracker's, numeric, or the tunnel's. */
 static void connect_lws(struct mfs_tracker_client *c, const char *address)
 {
@@ -254,7 +262,7 @@ static void start_connect(struct mfs_tracker_client *c)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	c->resolver.data = c;
-	if (uv_getaddrinfo(c->loop, &c->resolver, on_resolved, c->host, NULL, &hints) == 0)
+	if (uv_getaddrinfo(c->loop, &c->resolver, on_resolved, dial_host(c), NULL, &hints) == 0)
 		c->resolving = 1;
 	else
 		schedule_retry(c);
@@ -497,14 +505,49 @@ static const struct lws_protocols protocols[] = {
 
 /* ---- the API -------------------------------------------------------------- */
 
-/* ws://HOST[:PORT][/PATH] or wss://HOST[:PORT][/PATH][#sha256=PIN];
+/* The fragment of a wss:// URL, text[0..len): "sha256=PIN" and
+ * "front=NAME", each at most once, joined by '&'. NAME is a host name or
+ * address as net/hostport reads one, without a port. 0 or -EINVAL. */
+static int parse_fragment(struct mfs_tracker_client *c, const char *text, size_t len)
+{
+	char front[MFS_HOSTPORT_HOST_MAX + 1];
+	const char *end = text + len;
+	uint16_t no_port = 0;
+
+	while (text < end) {
+		const char *amp = memchr(text, '&', (size_t)(end - text));
+		size_t n = amp ? (size_t)(amp - text) : (size_t)(end - text);
+
+		if (n > 6 && strncmp(text, "front=", 6) == 0 && !c->front) {
+			/* A name: an address (or a port) cannot be an SNI. */
+			if (mfs_hostport_parse(front, &no_port, text + 6, n - 6,
+					       MFS_HOSTPORT_PORT_OPTIONAL) != 0 || no_port != 0 ||
+			    memchr(text + 6, ':', n - 6) ||
+			    strspn(front, "0123456789.") == strlen(front))
+				return -EINVAL;
+			if (!(c->front = strdup(front)))
+				return -ENOMEM;
+		} else if (c->pinned || mfs_tls_pin_parse(c->pin, text, n) != 0) {
+			return -EINVAL;
+		} else {
+			c->pinned = 1;
+		}
+		text += n + (amp != NULL);
+		if (amp && text == end)
+			return -EINVAL; /* a trailing '&' */
+	}
+	return 0;
+}
+
+/* ws://HOST[:PORT][/PATH] or wss://HOST[:PORT][/PATH][#FRAGMENT];
  * HOST:PORT as net/hostport reads it, PORT 80 (ws) or 443 (wss) when left
- * out, and not 0; the pin as net/tls reads it, only on wss://. */
+ * out, and not 0; the fragment (parse_fragment) only on wss://. */
 static int parse_url(struct mfs_tracker_client *c, const char *url)
 {
 	char host[MFS_HOSTPORT_HOST_MAX + 1];
 	const char *authority, *path, *end;
 	uint16_t port;
+	int rc;
 
 	if (strncasecmp(url, "ws://", 5) == 0) {
 		authority = url + 5;
@@ -525,9 +568,10 @@ static int parse_url(struct mfs_tracker_client *c, const char *url)
 			       MFS_HOSTPORT_PORT_OPTIONAL) != 0 || port == 0)
 		return -EINVAL;
 	if (*end) {
-		if (!c->tls_on || mfs_tls_pin_parse(c->pin, end + 1, strlen(end + 1)) != 0)
+		if (!c->tls_on || !end[1])
 			return -EINVAL;
-		c->pinned = 1;
+		if ((rc = parse_fragment(c, end + 1, strlen(end + 1))) != 0)
+			return rc;
 	}
 	c->port = port;
 	c->host = strdup(host);
@@ -543,6 +587,7 @@ int mfs_tracker_url_check(const char *url)
 
 	free(probe.host);
 	free(probe.host_header);
+	free(probe.front);
 	free(probe.path);
 	return rc;
 }
@@ -564,6 +609,7 @@ static void finish_free(struct mfs_tracker_client *c)
 	mfs_tls_client_clear(&c->tls);
 	free(c->host);
 	free(c->host_header);
+	free(c->front);
 	free(c->path);
 	free(c);
 }
@@ -630,12 +676,13 @@ int mfs_tracker_client_new_via(struct mfs_tracker_client **out, uv_loop_t *loop,
 	info.gid = -1;
 	info.uid = -1;
 	if (c->tls_on) {
-		if ((rc = mfs_tls_client_init(&c->tls, c->host, c->pinned ? c->pin : NULL)) != 0)
+		if ((rc = mfs_tls_client_init(&c->tls, dial_host(c), c->pinned ? c->pin : NULL,
+					      c->front != NULL)) != 0)
 			goto fail;
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.provided_client_ssl_ctx = c->tls.ctx;
 	}
-	if (proxy && (rc = mfs_tunnel_new(&c->tunnel, loop, proxy, c->host, (uint16_t)c->port,
+	if (proxy && (rc = mfs_tunnel_new(&c->tunnel, loop, proxy, dial_host(c), (uint16_t)c->port,
 					  on_tunnel_fail, c)) != 0)
 		goto fail;
 	if ((rc = mfs_ws_start(&c->ws, loop, &info)) != 0)
@@ -778,7 +825,7 @@ int mfs_tracker_client_remote(const struct mfs_tracker_client *c, struct sockadd
 	/* Through the proxy: the URL's address, when it names one (a name
 	 * the proxy resolved is not known here). */
 	if (c->tunnel)
-		return mfs_hostport_sockaddr(out, NULL, c->host, (uint16_t)c->port) == 0 ?
+		return mfs_hostport_sockaddr(out, NULL, dial_host(c), (uint16_t)c->port) == 0 ?
 			0 : -EADDRNOTAVAIL;
 	if (getpeername(lws_get_socket_fd(c->wsi), (struct sockaddr *)out, &len) != 0)
 		return -errno;

@@ -17,7 +17,10 @@
  *
  * wss:// speaks TLS 1.3 (net/tls): the tracker's certificate is checked
  * against the pin in the URL's fragment (wss://HOST/#sha256=...) when it
- * has one, else against the system's CAs and the URL's host. A refused
+ * has one, else against the system's CAs and the URL's host. A fragment
+ * with front=NAME (wss://HOST/#front=NAME&sha256=..., domain fronting)
+ * dials NAME, sends NAME as the SNI and checks the certificate for it,
+ * while HOST goes only in the Host header. A refused
  * certificate, like any failed connect, is reported through the error
  * callback once (again only when the reason changes or after a connect),
  * and dialled again with the backoff; ws:// is plain text on the path.

@@ -25,6 +25,9 @@ packages=(
 	tor
 	# net_lossy.sh: packet loss between two network namespaces (no netem here)
 	nftables
+	# net_bootstrap.sh: a CDN's stand-in for domain fronting (routes by Host),
+	# and nDPI to say what a capture looks like
+	nginx-light libndpi-bin
 )
 
 missing=()

@@ -5,17 +5,27 @@
 # the channel through the file's other tracker, and one whose trackers are
 # all dropped fetches from the file's peer. Each time is reported and must
 # be under 30 s (issue 13's bound for discovery with the primary methods
-# blocked). A damaged file is refused before anything starts.
-# Everything runs in a network namespace of the test's own (unshare -n:
-# only the network is new, so the publisher's FUSE mount is not held by a
-# mount namespace); the drops are rules there, on its loopback. Needs root.
+# blocked). Then domain fronting: with the tracker's own address dropped, a
+# fronted tracker URL (wss://hidden.example/#front=front.example) reaches it
+# through nginx, a stand-in for a CDN that routes by the Host header, and a
+# capture shows the front's name on the wire and never the tracker's.
+# A damaged file is refused before anything starts.
+# Everything runs in namespaces of the test's own: network (the drops are
+# nftables rules on its loopback) and mount (its /etc/hosts names
+# front.example and hidden.example); both are made before any FUSE mount
+# exists, so none is held elsewhere. Needs root.
 if [ -z "${MFS_BOOTSTRAP_NETNS:-}" ]; then
-	[ "$(id -u)" = 0 ] || { echo "FAIL: net_bootstrap.sh needs root (a network namespace)" >&2; exit 1; }
-	exec env MFS_BOOTSTRAP_NETNS=1 unshare -n -- bash "$0" "$@"
+	[ "$(id -u)" = 0 ] || { echo "FAIL: net_bootstrap.sh needs root (namespaces)" >&2; exit 1; }
+	exec env MFS_BOOTSTRAP_NETNS=1 unshare -n -m -- bash "$0" "$@"
 fi
 source "$(dirname "$0")/lib.sh"
-command -v nft >/dev/null || fail "nft is missing (tools/deps.sh installs nftables)"
+for tool in nft nginx tcpdump openssl ndpiReader; do
+	command -v "$tool" >/dev/null || fail "$tool is missing (tools/deps.sh installs it)"
+done
 ip link set lo up
+printf '127.0.0.1 localhost front.example hidden.example\n' >"$T/hosts"
+mount --bind "$T/hosts" /etc/hosts
+UMOUNTS+=(/etc/hosts)
 
 publish_random "$T/pub" "Ways in" $((3 * 1024 * 1024))
 link=$LINK
@@ -106,6 +116,82 @@ ok "both trackers dropped: --bootstrap FILE reached the file's peer, 3 MiB cmp-i
 MEGAFS_STORE=$T/sub2 megafs channel bootstrap "$link" | grep -qxF "peer 127.0.0.1:$port#$key" ||
 	fail "the subscriber's volume did not remember the bootstrap peer"
 ok "the subscriber's volume remembers the peer it was handed: its own channel bootstrap lists it"
+
+# ---- domain fronting ----
+# nginx on 127.0.0.1 with one certificate, front.example's: a request whose
+# Host is hidden.example goes to tracker B (WebSocket upgrade passed on),
+# any other gets nginx's own page. Its workers run as nobody, which the
+# drop below spares: only megafs (root) is kept from B's own port.
+mkdir -p "$T/nginx"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj /CN=front.example -addext subjectAltName=DNS:front.example \
+	-keyout "$T/nginx/front.key" -out "$T/nginx/front.pem" 2>/dev/null || fail "openssl req failed"
+pin=$(openssl x509 -in "$T/nginx/front.pem" -noout -fingerprint -sha256 | sed 's/.*=//')
+front_port=$(free_port)
+cat >"$T/nginx/nginx.conf" <<EOF2
+daemon off;
+user nobody nogroup;
+worker_processes 1;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log;
+events {}
+http {
+	access_log off;
+	client_body_temp_path $T/nginx/body;
+	proxy_temp_path $T/nginx/proxy;
+	fastcgi_temp_path $T/nginx/fastcgi;
+	uwsgi_temp_path $T/nginx/uwsgi;
+	scgi_temp_path $T/nginx/scgi;
+	ssl_certificate $T/nginx/front.pem;
+	ssl_certificate_key $T/nginx/front.key;
+	ssl_protocols TLSv1.3;
+	server {
+		listen 127.0.0.1:$front_port ssl default_server;
+		server_name front.example;
+		location / { return 200 "front.example\\n"; }
+	}
+	server {
+		listen 127.0.0.1:$front_port ssl;
+		server_name hidden.example;
+		location / {
+			proxy_pass http://127.0.0.1:$PORT_B;
+			proxy_http_version 1.1;
+			proxy_set_header Upgrade \$http_upgrade;
+			proxy_set_header Connection "upgrade";
+			proxy_read_timeout 1h;
+		}
+	}
+}
+EOF2
+nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" >"$T/nginx/out" 2>&1 &
+PIDS+=($!)
+wait_for 10 grep -q . "$T/nginx/nginx.pid" || fail "nginx did not start: $(cat "$T/nginx/out" "$T/nginx/error.log" 2>/dev/null)"
+
+nft -f - <<EOF2
+table inet mfsblock
+delete table inet mfsblock
+table inet mfsblock {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		ct state new meta skuid != 65534 tcp dport { $PORT_A, $PORT_B } drop
+	}
+}
+EOF2
+fronted="wss://hidden.example:$front_port/#front=front.example&sha256=$pin"
+printf 'tracker %s\n' "$fronted" >"$T/boot3.txt"
+MEGAFS_STORE=$T/sub3 megafs init --size 64M --kdf fast >/dev/null 2>&1
+capture_start lo "$T/front.pcap" tcp port "$front_port"
+ms=$(fetch_in "$T/sub3" "$T/viafront.bin" --bootstrap "$T/boot3.txt")
+under_30s "$ms" "discovery through the fronted tracker"
+capture_stop
+ok "both trackers' ports dropped: a bootstrap file's fronted tracker ($fronted) found the channel through nginx, 3 MiB cmp-identical in $ms ms"
+grep -qaF front.example "$T/front.pcap" || fail "the capture does not show the front's name (no SNI?)"
+if grep -qaF hidden.example "$T/front.pcap"; then
+	fail "the tracker's own name crossed the wire in clear"
+fi
+ndpi=$(ndpiReader -d -i "$T/front.pcap" -v 2 2>&1) || fail "ndpiReader failed: $ndpi"
+grep -q "TLS.*front.example" <<<"$ndpi" || fail "nDPI does not see TLS to front.example: $ndpi"
+ok "the capture of the fronted connection names front.example (the SNI; nDPI: $(grep -o '\[proto: [^]]*\]' <<<"$ndpi" | sort -u | tr '\n' ' ')) and never hidden.example"
 
 # A damaged file: refused with its line, nothing started, the store as it was.
 cp -a "$T/sub2" "$T/sub2.before"

@@ -143,10 +143,10 @@ Test(tls, client_contexts_speak_tls13_only)
 	struct mfs_tls_client t = {0};
 	uint8_t pin[MFS_TLS_PIN_BYTES] = {1};
 
-	cr_assert_eq(mfs_tls_client_init(&t, "127.0.0.1", NULL), 0);
+	cr_assert_eq(mfs_tls_client_init(&t, "127.0.0.1", NULL, 0), 0);
 	cr_assert_eq(SSL_CTX_get_min_proto_version(t.ctx), TLS1_3_VERSION);
 	mfs_tls_client_clear(&t);
-	cr_assert_eq(mfs_tls_client_init(&t, "tracker.example", pin), 0);
+	cr_assert_eq(mfs_tls_client_init(&t, "tracker.example", pin, 0), 0);
 	cr_assert(t.pinned);
 	cr_assert_eq(SSL_CTX_get_min_proto_version(t.ctx), TLS1_3_VERSION);
 	mfs_tls_client_clear(&t);
@@ -169,4 +169,101 @@ Test(tls, tracker_urls_take_a_pin_on_wss_only)
 	cr_assert_eq(mfs_tracker_url_check("wss://127.0.0.1:0/"), -EINVAL);
 	cr_assert_eq(mfs_tracker_url_check("wss://"), -EINVAL);
 	cr_assert_eq(mfs_tracker_url_check("https://tracker.example"), -EPROTONOSUPPORT);
+}
+
+Test(tls, a_front_rides_in_the_fragment_beside_the_pin)
+{
+	cr_assert_eq(mfs_tracker_url_check("wss://hidden.example/#front=cdn.example"), 0);
+	cr_assert_eq(mfs_tracker_url_check("wss://hidden.example:8443/t#front=cdn.example&sha256="
+					   HEX), 0);
+	cr_assert_eq(mfs_tracker_url_check("wss://hidden.example/#sha256=" HEX
+					   "&front=cdn.example"), 0);
+	cr_assert_eq(mfs_tracker_url_check("ws://hidden.example/#front=cdn.example"), -EINVAL,
+		     "fronting needs TLS: the Host header travels inside it");
+	cr_assert_eq(mfs_tracker_url_check("wss://hidden.example/#front="), -EINVAL);
+	cr_assert_eq(mfs_tracker_url_check("wss://hidden.example/#front=cdn.example:443"), -EINVAL);
+	cr_assert_eq(mfs_tracker_url_check("wss://hidden.example/#front=a.example&front=b.example"),
+		     -EINVAL);
+	cr_assert_eq(mfs_tracker_url_check("wss://hidden.example/#front=cdn.example&"), -EINVAL);
+	cr_assert_eq(mfs_tracker_url_check("wss://hidden.example/#front=cdn.example&&sha256=" HEX),
+		     -EINVAL);
+	cr_assert_eq(mfs_tracker_url_check("wss://hidden.example/#sha256=" HEX "&sha256=" HEX),
+		     -EINVAL);
+	cr_assert_eq(mfs_tracker_url_check("wss://hidden.example/#front=192.0.2.7"), -EINVAL,
+		     "an address cannot be an SNI");
+	cr_assert_eq(mfs_tracker_url_check("wss://hidden.example/#front=[2001:db8::7]"), -EINVAL);
+}
+
+static char sni_seen[256];
+
+static int record_sni(SSL *ssl, int *alert, void *arg)
+{
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+	(void)alert;
+	(void)arg;
+	snprintf(sni_seen, sizeof sni_seen, "%s", name ? name : "(none)");
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* Moves what each side wrote to the other until neither wants more. */
+static void shake(SSL *client, SSL *server)
+{
+	for (int round = 0; round < 20; round++) {
+		int c = SSL_do_handshake(client), s = SSL_do_handshake(server);
+
+		if (c == 1 && s == 1)
+			return;
+	}
+	cr_assert_fail("the handshake did not finish");
+}
+
+/* The SNI a client context of net/tls sends when libwebsockets set another
+ * name on the connection first (as it does: the Host header's). */
+static void sni_sent(const char *ctx_host, int sni_is_host, const char *lws_name)
+{
+	struct mfs_tls_client t = {0};
+	uint8_t pin[MFS_TLS_PIN_BYTES];
+	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+	SSL *client, *server;
+	BIO *cb, *sb;
+	X509 *cert;
+	FILE *f;
+
+	cr_assert_not_null(f = fopen(vector("tls-tracker.pem"), "r"));
+	cr_assert_not_null(cert = PEM_read_X509(f, NULL, NULL, NULL));
+	fclose(f);
+	cr_assert_eq(mfs_tls_cert_pin(pin, cert), 0);
+	X509_free(cert);
+	cr_assert_eq(SSL_CTX_use_certificate_chain_file(sctx, vector("tls-tracker.pem")), 1);
+	cr_assert_eq(SSL_CTX_use_PrivateKey_file(sctx, vector("tls-tracker.key"), SSL_FILETYPE_PEM), 1);
+	SSL_CTX_set_tlsext_servername_callback(sctx, record_sni);
+	cr_assert_eq(mfs_tls_client_init(&t, ctx_host, pin, sni_is_host), 0);
+	client = SSL_new(t.ctx);
+	server = SSL_new(sctx);
+	cr_assert_eq(BIO_new_bio_pair(&cb, 0, &sb, 0), 1);
+	SSL_set_bio(client, cb, cb);
+	SSL_set_bio(server, sb, sb);
+	SSL_set_connect_state(client);
+	SSL_set_accept_state(server);
+	SSL_set_tlsext_host_name(client, lws_name);
+	sni_seen[0] = '\0';
+	shake(client, server);
+	SSL_free(client);
+	SSL_free(server);
+	SSL_CTX_free(sctx);
+	mfs_tls_client_clear(&t);
+}
+
+Test(tls, a_fronted_handshake_names_the_front_and_never_the_tracker)
+{
+	sni_sent("cdn.example", 1, "hidden.example");
+	cr_assert_str_eq(sni_seen, "cdn.example");
+	/* Not fronted: the name libwebsockets set goes out as it is. */
+	sni_sent("hidden.example", 0, "hidden.example");
+	cr_assert_str_eq(sni_seen, "hidden.example");
+	/* A front that is an address cannot be an SNI: refused at init. */
+	struct mfs_tls_client t = {0};
+	cr_assert_eq(mfs_tls_client_init(&t, "192.0.2.7", NULL, 1), -EIO);
+	cr_assert_null(t.ctx);
 }
