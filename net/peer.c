@@ -8,7 +8,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "net/dial.h"
-#include "net/link.h"
+#include "net/peer_link.h"
 #include "net/tls_link.h"
 #include "net/tcpopt.h"
 
@@ -36,7 +36,7 @@ struct out_block {
 
 struct mfs_peer {
 	struct mfs_dial dial;  /* its tcp is the connection's stream, dialled or accepted */
-	struct mfs_link link;  /* the bytes on that stream: plain, or net/tls_link */
+	struct mfs_peer_link link;  /* the bytes on that stream: plain, or net/tls_link */
 	uv_timer_t deadline; /* the handshake timeout, then the close linger */
 	uv_timer_t idle;
 	unsigned handles;      /* H_* initialised and not yet closed */
@@ -163,7 +163,7 @@ static void free_peer(struct mfs_peer *p)
 	mfs_peer_budget_release(p->budget, p->body_charged);
 	mfs_noise_hs_free(p->hs);
 	mfs_noise_transport_free(p->tx);
-	mfs_link_free(&p->link);
+	mfs_peer_link_free(&p->link);
 	/* rx and small_body held plaintext. */
 	mfs_memzero(p, sizeof *p);
 	free(p);
@@ -181,7 +181,7 @@ static void handle_gone(struct mfs_peer *p, unsigned handle)
 
 static void on_tcp_closed(uv_handle_t *h)
 {
-	struct mfs_link *l = h->data; /* the stream's data is its link's */
+	struct mfs_peer_link *l = h->data; /* the stream's data is its link's */
 
 	handle_gone(l->owner, H_TCP);
 }
@@ -212,7 +212,7 @@ static void hard_close(struct mfs_peer *p, int reason)
 		uv_close((uv_handle_t *)&p->idle, on_handle_closed);
 }
 
-static void on_shut(struct mfs_link *l, int status)
+static void on_shut(struct mfs_peer_link *l, int status)
 {
 	struct mfs_peer *p = l->owner;
 
@@ -228,7 +228,7 @@ static void start_shutdown(struct mfs_peer *p)
 	if (p->shutting || p->hard)
 		return;
 	p->shutting = 1;
-	err = mfs_link_shutdown(&p->link);
+	err = mfs_peer_link_shutdown(&p->link);
 	if (err)
 		hard_close(p, err);
 }
@@ -337,7 +337,7 @@ static void pump(struct mfs_peer *p)
 		bufs[n++] = uv_buf_init((char *)b->bytes, (unsigned)b->len);
 	if (!n)
 		return;
-	err = mfs_link_write(&p->link, bufs, n);
+	err = mfs_peer_link_write(&p->link, bufs, n);
 	if (err) {
 		hard_close(p, err);
 		return;
@@ -345,7 +345,7 @@ static void pump(struct mfs_peer *p)
 	p->writing = n;
 }
 
-static void on_written(struct mfs_link *l, int status)
+static void on_written(struct mfs_peer_link *l, int status)
 {
 	struct mfs_peer *p = l->owner;
 
@@ -706,7 +706,7 @@ static int take_frames(struct mfs_peer *p)
 	return 0;
 }
 
-static void on_alloc(struct mfs_link *l, uv_buf_t *buf)
+static void on_alloc(struct mfs_peer_link *l, uv_buf_t *buf)
 {
 	struct mfs_peer *p = l->owner;
 
@@ -714,7 +714,7 @@ static void on_alloc(struct mfs_link *l, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)p->rx + p->rx_len, (unsigned)(sizeof p->rx - p->rx_len));
 }
 
-static void on_read(struct mfs_link *l, ssize_t nread)
+static void on_read(struct mfs_peer_link *l, ssize_t nread)
 {
 	struct mfs_peer *p = l->owner;
 	int err;
@@ -749,7 +749,7 @@ static int start_io(struct mfs_peer *p)
 	int err;
 
 	p->connected = 1;
-	err = mfs_link_read_start(&p->link);
+	err = mfs_peer_link_read_start(&p->link);
 	p->last_rx = uv_now(p->dial.tcp.loop);
 	if (!err && p->idle_ms)
 		err = uv_timer_start(&p->idle, on_idle, p->idle_ms, 0);
@@ -758,7 +758,7 @@ static int start_io(struct mfs_peer *p)
 
 /* The link is open (at once for plain TCP; after TLS and the upgrade for
  * tls): the Noise handshake starts, the initiator writing message 1. */
-static void on_opened(struct mfs_link *l, int status)
+static void on_opened(struct mfs_peer_link *l, int status)
 {
 	struct mfs_peer *p = l->owner;
 	int err = status;
@@ -780,7 +780,7 @@ static int open_link(struct mfs_peer *p)
 
 	(void)mfs_tcp_bound_backoff(&p->dial.tcp); /* best effort: see net/tcpopt.h */
 	err = uv_tcp_nodelay(&p->dial.tcp, 1);
-	return err ? err : mfs_link_open(&p->link);
+	return err ? err : mfs_peer_link_open(&p->link);
 }
 
 static void on_dialled(struct mfs_dial *d, int status, const char *why, void *ctx)
@@ -802,7 +802,7 @@ static void on_dialled(struct mfs_dial *d, int status, const char *why, void *ct
 		fail(p, err);
 }
 
-static const struct mfs_link_callbacks link_callbacks = {
+static const struct mfs_peer_link_callbacks link_callbacks = {
 	.opened = on_opened,
 	.alloc = on_alloc,
 	.read = on_read,
@@ -834,7 +834,7 @@ static int new_peer(struct mfs_peer **out, uv_loop_t *loop, int initiator,
 		err = mfs_tls_link_init(&p->link, &p->dial.tcp, config->tls, initiator, expected_pk,
 					config->static_sk, &link_callbacks, p);
 	else
-		mfs_link_tcp(&p->link, &p->dial.tcp, &link_callbacks, p);
+		mfs_peer_link_tcp(&p->link, &p->dial.tcp, &link_callbacks, p);
 	if (uv_timer_init(loop, &p->deadline) == 0)
 		p->handles |= H_DEADLINE;
 	if (uv_timer_init(loop, &p->idle) == 0)
@@ -928,7 +928,7 @@ size_t mfs_peer_queued(const struct mfs_peer *p)
 
 size_t mfs_peer_kernel_backlog(const struct mfs_peer *p)
 {
-	return p->connected ? mfs_link_backlog(&p->link) : 0;
+	return p->connected ? mfs_peer_link_backlog(&p->link) : 0;
 }
 
 size_t mfs_peer_memory(const struct mfs_peer *p)

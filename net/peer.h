@@ -1,7 +1,7 @@
 /* peer: one encrypted, authenticated peer-wire connection on a libuv loop.
  *
  * A connection is TCP (dialled straight or through a SOCKS5 proxy: net/dial),
- * plain or dressed as HTTPS (net/link, net/tls_link), carrying Noise
+ * plain or dressed as HTTPS (net/peer_link, net/tls_link), carrying Noise
  * messages, each prefixed by its length (u16 big-endian), as the Noise
  * specification suggests for streams:
  *

@@ -718,6 +718,7 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 			.source = s->source,
 			.fetch_timeout_ms = config->fetch_timeout_ms,
 			.proxy = config->proxy,
+			.tls = config->tls,
 			.log = config->proxy ? node_log : NULL,
 			.log_ctx = s,
 			.learnt_key = on_learnt_key,

@@ -22,7 +22,8 @@
 
 /* What the client offers, in Chrome's order (OpenSSL cannot send GREASE,
  * nor order extensions as Chrome does). */
-#define CLIENT_SUITES_13 "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define CLIENT_SUITES_13 \
+	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 #define CLIENT_CIPHERS_12                                                             \
 	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                  \
 	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                  \
@@ -41,7 +42,7 @@ enum phase { P_TLS, P_HTTP, P_OPEN, P_REFUSING, P_FAILED };
 enum after { A_NOTHING, A_OWNER, A_REFUSED, A_FAIL };
 
 struct tls_state {
-	struct mfs_link *l;
+	struct mfs_peer_link *l;
 	SSL *ssl;
 	BIO *net_in;            /* ciphertext read from the socket, for OpenSSL */
 	BIO *net_out;           /* ciphertext OpenSSL made, for the socket */
@@ -204,7 +205,7 @@ static int stopped(const struct tls_state *t)
 
 static void on_refused_shut(uv_shutdown_t *req, int status)
 {
-	struct mfs_link *l = req->data;
+	struct mfs_peer_link *l = req->data;
 	struct tls_state *t = l->impl;
 
 	(void)status;
@@ -215,7 +216,7 @@ static void on_flushed(uv_write_t *req, int status)
 {
 	struct tls_write *w = req->data;
 	struct tls_state *t = w->t;
-	struct mfs_link *l = t->l;
+	struct mfs_peer_link *l = t->l;
 	enum after after = w->after;
 
 	t->unsent -= w->len;
@@ -285,7 +286,7 @@ static int write_plain(struct tls_state *t, const void *buf, size_t len)
 
 /* One binary frame carrying bufs, masked from the client, cut into
  * records of RECORD bytes. */
-static int tls_write(struct mfs_link *l, const uv_buf_t bufs[], unsigned n)
+static int tls_write(struct mfs_peer_link *l, const uv_buf_t bufs[], unsigned n)
 {
 	struct tls_state *t = l->impl;
 	uint8_t mask[4], stage[RECORD];
@@ -330,13 +331,13 @@ static int tls_write(struct mfs_link *l, const uv_buf_t bufs[], unsigned n)
 
 static void on_owner_shut(uv_shutdown_t *req, int status)
 {
-	struct mfs_link *l = req->data;
+	struct mfs_peer_link *l = req->data;
 
 	l->cb->shut(l, status);
 }
 
 /* A close frame and close_notify, then the write side shuts. */
-static int tls_shutdown(struct mfs_link *l)
+static int tls_shutdown(struct mfs_peer_link *l)
 {
 	struct tls_state *t = l->impl;
 	uint8_t head[MFS_WS_HEAD_MAX], mask[4];
@@ -359,14 +360,14 @@ static int tls_shutdown(struct mfs_link *l)
 	return uv_shutdown(&l->shutdown_req, (uv_stream_t *)l->tcp, on_owner_shut);
 }
 
-static size_t tls_backlog(const struct mfs_link *l)
+static size_t tls_backlog(const struct mfs_peer_link *l)
 {
 	const struct tls_state *t = l->impl;
 
-	return t->unsent + mfs_link_socket_backlog(l);
+	return t->unsent + mfs_peer_link_socket_backlog(l);
 }
 
-static void tls_free(struct mfs_link *l)
+static void tls_free(struct mfs_peer_link *l)
 {
 	struct tls_state *t = l->impl;
 
@@ -384,7 +385,7 @@ static void tls_free(struct mfs_link *l)
  * after, as a read error. */
 static void fail(struct tls_state *t, int err)
 {
-	struct mfs_link *l = t->l;
+	struct mfs_peer_link *l = t->l;
 
 	if (t->phase == P_FAILED)
 		return;
@@ -417,7 +418,7 @@ static void open_now(struct tls_state *t)
 /* Hands data to the owner, as much at a time as its buffer takes. */
 static void deliver(struct tls_state *t, const uint8_t *data, size_t len)
 {
-	struct mfs_link *l = t->l;
+	struct mfs_peer_link *l = t->l;
 
 	while (len && !stopped(t)) {
 		uv_buf_t buf;
@@ -622,7 +623,7 @@ static void progress(struct tls_state *t)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	struct mfs_link *l = h->data;
+	struct mfs_peer_link *l = h->data;
 	struct tls_state *t = l->impl;
 
 	(void)suggested;
@@ -631,7 +632,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-	struct mfs_link *l = s->data;
+	struct mfs_peer_link *l = s->data;
 	struct tls_state *t = l->impl;
 
 	(void)buf;
@@ -655,7 +656,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	progress(t);
 }
 
-static int tls_open(struct mfs_link *l)
+static int tls_open(struct mfs_peer_link *l)
 {
 	struct tls_state *t = l->impl;
 	int err = uv_read_start((uv_stream_t *)l->tcp, on_alloc, on_read);
@@ -669,7 +670,7 @@ static int tls_open(struct mfs_link *l)
 }
 
 /* The owner reads from now on: it was already reading the stream. */
-static int tls_read_start(struct mfs_link *l)
+static int tls_read_start(struct mfs_peer_link *l)
 {
 	struct tls_state *t = l->impl;
 
@@ -677,7 +678,7 @@ static int tls_read_start(struct mfs_link *l)
 	return 0;
 }
 
-static const struct mfs_link_ops tls_ops = {
+static const struct mfs_peer_link_ops tls_ops = {
 	.open = tls_open,
 	.read_start = tls_read_start,
 	.write = tls_write,
@@ -686,14 +687,14 @@ static const struct mfs_link_ops tls_ops = {
 	.free = tls_free,
 };
 
-int mfs_tls_link_init(struct mfs_link *l, uv_tcp_t *tcp, const struct mfs_tls_link_ctx *ctx,
+int mfs_tls_link_init(struct mfs_peer_link *l, uv_tcp_t *tcp, const struct mfs_tls_link_ctx *ctx,
 		      int initiator, const uint8_t *server_pk, const uint8_t *static_sk,
-		      const struct mfs_link_callbacks *cb, void *owner)
+		      const struct mfs_peer_link_callbacks *cb, void *owner)
 {
 	uint8_t own_pk[MFS_NOISE_KEY_BYTES];
 	struct tls_state *t;
 
-	mfs_link_tcp(l, tcp, cb, owner); /* closable whatever follows */
+	mfs_peer_link_tcp(l, tcp, cb, owner); /* closable whatever follows */
 	if (initiator ? !server_pk || !ctx->client : !ctx->server)
 		return -EINVAL;
 	if (!(t = calloc(1, sizeof *t)))

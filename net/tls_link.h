@@ -1,4 +1,4 @@
-/* tls_link: the tls peer transport (net/link), a peer connection that
+/* tls_link: the tls peer transport (net/peer_link), a peer connection that
  * looks like a browser's visit to a web page:
  *
  *   1. TLS 1.3 (OpenSSL over memory BIOs on the libuv stream). The client's
@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/link.h"
+#include "net/peer_link.h"
 
 #define MFS_TLS_LINK_SNI_MAX 256          /* with its NUL */
 #define MFS_TLS_LINK_PATH_TEXT 29         /* "/live/" + 22 + NUL */
@@ -62,13 +62,13 @@ void mfs_tls_link_ctx_clear(struct mfs_tls_link_ctx *t);
 /* The upgrade's path for the node whose static key is node_pk. */
 void mfs_tls_link_path(char out[static MFS_TLS_LINK_PATH_TEXT], const uint8_t node_pk[static 32]);
 
-/* Makes l a tls link on tcp (as mfs_link_tcp), the client when initiator
+/* Makes l a tls link on tcp (as mfs_peer_link_tcp), the client when initiator
  * (server_pk: the responder's key, required) else the server (its path
  * from the public key of static_sk; t->server required). l is usable for
  * closing even when this fails. 0, -EINVAL (no server_pk, no server
  * context), -ENOMEM. */
-int mfs_tls_link_init(struct mfs_link *l, uv_tcp_t *tcp, const struct mfs_tls_link_ctx *t,
+int mfs_tls_link_init(struct mfs_peer_link *l, uv_tcp_t *tcp, const struct mfs_tls_link_ctx *t,
 		      int initiator, const uint8_t *server_pk, const uint8_t *static_sk,
-		      const struct mfs_link_callbacks *cb, void *owner);
+		      const struct mfs_peer_link_callbacks *cb, void *owner);
 
 #endif

@@ -25,6 +25,9 @@ packages=(
 	tor
 	# net_lossy.sh: packet loss between two network namespaces (no netem here)
 	nftables
+	# net_tls_peer.sh: nDPI's ndpiReader classifies a capture of the tls
+	# transport (TLS, its SNI) and of the plain one; curl probes the seeder
+	libndpi-bin curl
 )
 
 missing=()
