@@ -93,7 +93,7 @@ Test(ws_frame, the_reader_takes_frames_cut_anywhere)
 		len += frame(stream + len, MFS_WS_OP_BINARY, data + 5, 300, masked);
 		len += frame(stream + len, MFS_WS_OP_BINARY, data + 305, 0, masked);
 		len += frame(stream + len, MFS_WS_OP_CONT, data + 305, 69695, masked);
-		len += frame(stream + len, MFS_WS_OP_CLOSE, NULL, 0, masked);
+		len += frame(stream + len, MFS_WS_OP_CLOSE, data, 0, masked);
 		len += frame(stream + len, MFS_WS_OP_BINARY, data, 9, masked); /* after close */
 		for (size_t step = 1; step < 20000; step = step * 3 + 1) {
 			struct mfs_ws_reader r;
