@@ -16,11 +16,7 @@ PUB="$T/pub" SUB="$T/sub"
 publish_random "$PUB" "Over TLS" $((2 * 1024 * 1024 + 4321))
 link=$LINK
 MEGAFS_STORE=$PUB megafs channel export "$link" >"$T/manifest.json"
-new_sub() {
-	MEGAFS_STORE=$1 megafs init --size 64M --kdf fast >/dev/null 2>&1
-	MEGAFS_STORE=$1 megafs channel subscribe "$link" >/dev/null
-	MEGAFS_STORE=$1 megafs channel import "$T/manifest.json" >/dev/null
-}
+new_sub() { subscriber_store "$1" "$link" "$T/manifest.json"; }
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 	-subj "/CN=$SNI" -keyout "$T/k.pem" -out "$T/c.pem" 2>/dev/null || fail "openssl req failed"
 
