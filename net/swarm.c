@@ -731,6 +731,10 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 			say(s, "cannot listen on %s: %s", config->listen, mfs_strerror(rc));
 	}
 	for (size_t i = 0; rc == 0 && i < n_peers; i++) {
+		/* Over tls a peer needs its key (the command line checked the
+		 * given ones): one remembered without it is passed over. */
+		if (config->tls && !strchr(peers[i], '#'))
+			continue;
 		rc = mfs_node_add_peer_text(s->node, peers[i]);
 		if (rc < 0)
 			say(s, "not a peer address: %s (HOST:PORT or HOST:PORT#KEY)", peers[i]);
