@@ -176,7 +176,7 @@ static void h_dial(const uint8_t *expected)
 /* Runs until every peer is gone, then checks nothing was left behind. */
 static void h_run(void)
 {
-	tu_uv_finish(&h.loop, &h.guard, &h.server, h.server_open);
+	tu_uv_finish(&h.loop, &h.guard, &h.server, &h.server_open);
 }
 
 /* ---- raw endpoints ---- */

@@ -200,7 +200,7 @@ static void h_dial(const uint8_t *expected)
 
 static void h_run(void)
 {
-	tu_uv_finish(&h.loop, &h.guard, &h.server, h.server_open);
+	tu_uv_finish(&h.loop, &h.guard, &h.server, &h.server_open);
 }
 
 /* ---- peers over tls ---- */

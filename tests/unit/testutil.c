@@ -197,11 +197,12 @@ void tu_uv_listen(uv_loop_t *loop, uv_tcp_t *server, struct sockaddr_in *addr,
 	cr_assert_eq(uv_tcp_getsockname(server, (struct sockaddr *)addr, &len), 0);
 }
 
-void tu_uv_finish(uv_loop_t *loop, uv_timer_t *guard, uv_tcp_t *server, int server_open)
+void tu_uv_finish(uv_loop_t *loop, uv_timer_t *guard, uv_tcp_t *server,
+		  const int *server_open)
 {
 	cr_assert_eq(uv_run(loop, UV_RUN_DEFAULT), 0);
 	uv_close((uv_handle_t *)guard, NULL);
-	if (server_open)
+	if (*server_open) /* read now: a connection callback may have closed it */
 		uv_close((uv_handle_t *)server, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
 	cr_assert_eq(uv_loop_close(loop), 0, "a handle outlived the test's objects");

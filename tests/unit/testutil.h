@@ -67,7 +67,8 @@ void tu_uv_start(uv_loop_t *loop, uv_timer_t *guard, unsigned ms);
 void tu_uv_listen(uv_loop_t *loop, uv_tcp_t *server, struct sockaddr_in *addr,
 		  uv_connection_cb cb);
 /* Runs loop to its end, closes the guard and the listener (when
- * server_open), and checks that no handle outlived the test's objects. */
-void tu_uv_finish(uv_loop_t *loop, uv_timer_t *guard, uv_tcp_t *server, int server_open);
+ * *server_open, read after the run), and checks that no handle outlived the test's objects. */
+void tu_uv_finish(uv_loop_t *loop, uv_timer_t *guard, uv_tcp_t *server,
+		  const int *server_open);
 
 #endif
