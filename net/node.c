@@ -655,6 +655,7 @@ int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 		.handshake_timeout_ms = 10000,
 		.budget = &n->budget,
 		.proxy = n->cfg.proxy,
+		.tls = n->cfg.tls,
 	};
 	n->peer_cb = (struct mfs_peer_callbacks){
 		.ready = on_ready, .message = on_message, .closed = on_closed, .admit = on_admit};
@@ -782,6 +783,8 @@ static int add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk, 
 	struct add_peer_job j = {.node = n, .learnt = learnt};
 
 	if (strlen(addr) >= sizeof j.addr || mfs_hostport_resolve_numeric(&j.sa, addr) != 0)
+		return -EINVAL;
+	if (n->cfg.tls && !pk) /* over tls, the path to ask for comes from the key */
 		return -EINVAL;
 	if (learnt && !allow_special && mfs_addr_is_special((const struct sockaddr *)&j.sa)) {
 		pthread_mutex_lock(&n->lock);

@@ -97,6 +97,8 @@
 #include "net/loop.h"
 #include "net/socks5.h"
 
+struct mfs_tls_link_ctx; /* net/tls_link */
+
 /* Where served blobs come from. Called on thread-pool threads. */
 struct mfs_serve_source {
 	/* The whole blob, malloc'ed; MFS_E_NOTFOUND when not held. */
@@ -124,6 +126,11 @@ struct mfs_node_config {
 	/* Every dial goes through this SOCKS5 proxy (borrowed, outlives the
 	 * node); NULL: straight. Incoming connections are not affected. */
 	const struct mfs_socks5_proxy *proxy;
+	/* Every connection, dialled and accepted, speaks the tls transport
+	 * (net/tls_link; the listener needs its server context); NULL: plain
+	 * TCP. Borrowed, outlives the node. A peer named without its key is
+	 * then refused (-EINVAL): the upgrade's path comes from the key. */
+	const struct mfs_tls_link_ctx *tls;
 	/* A blob that mfs_node_fetch_segment callers left before it was
 	 * whole, made whole: lent (verified, valid during the call) on a
 	 * thread-pool thread, e.g. to keep in a session cache; may be NULL

@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <linux/sockios.h>
 
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "net/dial.h"
+#include "net/peer_link.h"
+#include "net/tls_link.h"
 #include "net/tcpopt.h"
 
 #define LEN_BYTES 2u /* the length before each Noise message */
@@ -36,10 +36,9 @@ struct out_block {
 
 struct mfs_peer {
 	struct mfs_dial dial;  /* its tcp is the connection's stream, dialled or accepted */
+	struct mfs_peer_link link;  /* the bytes on that stream: plain, or net/tls_link */
 	uv_timer_t deadline; /* the handshake timeout, then the close linger */
 	uv_timer_t idle;
-	uv_write_t write_req;
-	uv_shutdown_t shutdown_req;
 	unsigned handles;      /* H_* initialised and not yet closed */
 
 	struct mfs_peer_callbacks cb;
@@ -59,7 +58,7 @@ struct mfs_peer {
 	struct mfs_noise_hs *hs;          /* until the split */
 	struct mfs_noise_transport *tx;   /* after it */
 
-	int connected;         /* TCP is up */
+	int connected;         /* the link is open: bytes flow */
 	int ready;             /* both hellos through */
 	int closing;           /* no callback but closed from now on */
 	int shutting;          /* uv_shutdown issued */
@@ -164,26 +163,34 @@ static void free_peer(struct mfs_peer *p)
 	mfs_peer_budget_release(p->budget, p->body_charged);
 	mfs_noise_hs_free(p->hs);
 	mfs_noise_transport_free(p->tx);
+	mfs_peer_link_free(&p->link);
 	/* rx and small_body held plaintext. */
 	mfs_memzero(p, sizeof *p);
 	free(p);
+}
+
+static void handle_gone(struct mfs_peer *p, unsigned handle)
+{
+	p->handles &= ~handle;
+	if (p->handles)
+		return;
+	if (!p->silent && p->cb.closed)
+		p->cb.closed(p, p->reason, p->ctx);
+	free_peer(p);
+}
+
+static void on_tcp_closed(uv_handle_t *h)
+{
+	struct mfs_peer_link *l = h->data; /* the stream's data is its link's */
+
+	handle_gone(l->owner, H_TCP);
 }
 
 static void on_handle_closed(uv_handle_t *h)
 {
 	struct mfs_peer *p = h->data;
 
-	if (h == (uv_handle_t *)&p->dial.tcp)
-		p->handles &= ~(unsigned)H_TCP;
-	else if (h == (uv_handle_t *)&p->deadline)
-		p->handles &= ~(unsigned)H_DEADLINE;
-	else
-		p->handles &= ~(unsigned)H_IDLE;
-	if (p->handles)
-		return;
-	if (!p->silent && p->cb.closed)
-		p->cb.closed(p, p->reason, p->ctx);
-	free_peer(p);
+	handle_gone(p, h == (uv_handle_t *)&p->deadline ? H_DEADLINE : H_IDLE);
 }
 
 /* Closes every handle now (pending writes are cancelled); the last close
@@ -198,16 +205,16 @@ static void hard_close(struct mfs_peer *p, int reason)
 		return;
 	p->hard = 1;
 	if (p->handles & H_TCP)
-		uv_close((uv_handle_t *)&p->dial.tcp, on_handle_closed);
+		uv_close((uv_handle_t *)&p->dial.tcp, on_tcp_closed);
 	if (p->handles & H_DEADLINE)
 		uv_close((uv_handle_t *)&p->deadline, on_handle_closed);
 	if (p->handles & H_IDLE)
 		uv_close((uv_handle_t *)&p->idle, on_handle_closed);
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status)
+static void on_shut(struct mfs_peer_link *l, int status)
 {
-	struct mfs_peer *p = req->data;
+	struct mfs_peer *p = l->owner;
 
 	/* Success: wait for the peer's end of stream (or the linger timer). */
 	if (status < 0)
@@ -221,8 +228,7 @@ static void start_shutdown(struct mfs_peer *p)
 	if (p->shutting || p->hard)
 		return;
 	p->shutting = 1;
-	p->shutdown_req.data = p;
-	err = uv_shutdown(&p->shutdown_req, (uv_stream_t *)&p->dial.tcp, on_shutdown);
+	err = mfs_peer_link_shutdown(&p->link);
 	if (err)
 		hard_close(p, err);
 }
@@ -318,8 +324,6 @@ static void on_idle(uv_timer_t *t)
 
 /* ---- output ---- */
 
-static void on_write(uv_write_t *req, int status);
-
 /* Hands the queue's first blocks to one uv_write, unless one is under way. */
 static void pump(struct mfs_peer *p)
 {
@@ -333,8 +337,7 @@ static void pump(struct mfs_peer *p)
 		bufs[n++] = uv_buf_init((char *)b->bytes, (unsigned)b->len);
 	if (!n)
 		return;
-	p->write_req.data = p;
-	err = uv_write(&p->write_req, (uv_stream_t *)&p->dial.tcp, bufs, n, on_write);
+	err = mfs_peer_link_write(&p->link, bufs, n);
 	if (err) {
 		hard_close(p, err);
 		return;
@@ -342,9 +345,9 @@ static void pump(struct mfs_peer *p)
 	p->writing = n;
 }
 
-static void on_write(uv_write_t *req, int status)
+static void on_written(struct mfs_peer_link *l, int status)
 {
-	struct mfs_peer *p = req->data;
+	struct mfs_peer *p = l->owner;
 
 	for (; p->writing; p->writing--) {
 		struct out_block *b = p->out_head;
@@ -703,21 +706,19 @@ static int take_frames(struct mfs_peer *p)
 	return 0;
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void on_alloc(struct mfs_peer_link *l, uv_buf_t *buf)
 {
-	struct mfs_peer *p = h->data;
+	struct mfs_peer *p = l->owner;
 
-	(void)suggested;
 	/* Never full: a full rx holds a whole message, taken on each read. */
 	*buf = uv_buf_init((char *)p->rx + p->rx_len, (unsigned)(sizeof p->rx - p->rx_len));
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void on_read(struct mfs_peer_link *l, ssize_t nread)
 {
-	struct mfs_peer *p = s->data;
+	struct mfs_peer *p = l->owner;
 	int err;
 
-	(void)buf;
 	if (nread < 0) {
 		int clean = p->ready && !p->rx_len && !p->head_got;
 
@@ -733,7 +734,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread == 0)
 		return;
-	p->last_rx = uv_now(s->loop);
+	p->last_rx = uv_now(p->dial.tcp.loop);
 	p->read_bytes += (uint64_t)nread;
 	p->rx_len += (size_t)nread;
 	err = take_frames(p);
@@ -748,14 +749,38 @@ static int start_io(struct mfs_peer *p)
 	int err;
 
 	p->connected = 1;
-	(void)mfs_tcp_bound_backoff(&p->dial.tcp); /* best effort: see net/tcpopt.h */
-	err = uv_tcp_nodelay(&p->dial.tcp, 1);
-	if (!err)
-		err = uv_read_start((uv_stream_t *)&p->dial.tcp, on_alloc, on_read);
+	err = mfs_peer_link_read_start(&p->link);
 	p->last_rx = uv_now(p->dial.tcp.loop);
 	if (!err && p->idle_ms)
 		err = uv_timer_start(&p->idle, on_idle, p->idle_ms, 0);
 	return err;
+}
+
+/* The link is open (at once for plain TCP; after TLS and the upgrade for
+ * tls): the Noise handshake starts, the initiator writing message 1. */
+static void on_opened(struct mfs_peer_link *l, int status)
+{
+	struct mfs_peer *p = l->owner;
+	int err = status;
+
+	if (p->closing)
+		return;
+	if (!err)
+		err = start_io(p);
+	if (!err && p->initiator)
+		err = write_hs_message(p); /* message 1 */
+	if (err)
+		fail(p, err);
+}
+
+/* The stream is connected: the link opens on it. */
+static int open_link(struct mfs_peer *p)
+{
+	int err;
+
+	(void)mfs_tcp_bound_backoff(&p->dial.tcp); /* best effort: see net/tcpopt.h */
+	err = uv_tcp_nodelay(&p->dial.tcp, 1);
+	return err ? err : mfs_peer_link_open(&p->link);
 }
 
 static void on_dialled(struct mfs_dial *d, int status, const char *why, void *ctx)
@@ -772,12 +797,18 @@ static void on_dialled(struct mfs_dial *d, int status, const char *why, void *ct
 		hard_close(p, status);
 		return;
 	}
-	err = start_io(p);
-	if (!err)
-		err = write_hs_message(p); /* message 1 */
+	err = open_link(p);
 	if (err)
 		fail(p, err);
 }
+
+static const struct mfs_peer_link_callbacks link_callbacks = {
+	.opened = on_opened,
+	.alloc = on_alloc,
+	.read = on_read,
+	.written = on_written,
+	.shut = on_shut,
+};
 
 static int new_peer(struct mfs_peer **out, uv_loop_t *loop, int initiator,
 		    const uint8_t *expected_pk, const struct mfs_peer_config *config,
@@ -799,11 +830,15 @@ static int new_peer(struct mfs_peer **out, uv_loop_t *loop, int initiator,
 		return err;
 	}
 	p->handles = H_TCP;
+	if (config->tls)
+		err = mfs_tls_link_init(&p->link, &p->dial.tcp, config->tls, initiator, expected_pk,
+					config->static_sk, &link_callbacks, p);
+	else
+		mfs_peer_link_tcp(&p->link, &p->dial.tcp, &link_callbacks, p);
 	if (uv_timer_init(loop, &p->deadline) == 0)
 		p->handles |= H_DEADLINE;
 	if (uv_timer_init(loop, &p->idle) == 0)
 		p->handles |= H_IDLE;
-	p->dial.tcp.data = p;
 	p->deadline.data = p;
 	p->idle.data = p;
 	p->cb = *cb;
@@ -818,6 +853,8 @@ static int new_peer(struct mfs_peer **out, uv_loop_t *loop, int initiator,
 		memcpy(p->expected_pk, expected_pk, MFS_NOISE_KEY_BYTES);
 	}
 	*out = p;
+	if (err)
+		return err;
 	if (p->handles != (H_TCP | H_DEADLINE | H_IDLE))
 		return -ENOMEM;
 	p->handshake_ms = config->handshake_timeout_ms ? config->handshake_timeout_ms
@@ -865,7 +902,7 @@ int mfs_peer_accept(struct mfs_peer **out, uv_stream_t *server,
 		return p ? abandon(p, err) : err;
 	err = uv_accept(server, (uv_stream_t *)&p->dial.tcp);
 	if (!err)
-		err = start_io(p);
+		err = open_link(p);
 	if (err)
 		return abandon(p, err);
 	*out = p;
@@ -891,13 +928,7 @@ size_t mfs_peer_queued(const struct mfs_peer *p)
 
 size_t mfs_peer_kernel_backlog(const struct mfs_peer *p)
 {
-	uv_os_fd_t fd;
-	int n = 0;
-
-	if (!p->connected || uv_fileno((const uv_handle_t *)&p->dial.tcp, &fd) != 0 ||
-	    ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0)
-		return 0;
-	return (size_t)n;
+	return p->connected ? mfs_peer_link_backlog(&p->link) : 0;
 }
 
 size_t mfs_peer_memory(const struct mfs_peer *p)

@@ -1,8 +1,9 @@
 /* peer: one encrypted, authenticated peer-wire connection on a libuv loop.
  *
- * A connection is TCP (dialled straight or through a SOCKS5 proxy: net/dial)
- * carrying Noise messages, each prefixed by its length
- * (u16 big-endian), as the Noise specification suggests for streams:
+ * A connection is TCP (dialled straight or through a SOCKS5 proxy: net/dial),
+ * plain or dressed as HTTPS (net/peer_link, net/tls_link), carrying Noise
+ * messages, each prefixed by its length (u16 big-endian), as the Noise
+ * specification suggests for streams:
  *
  *   1. the Noise_XX_25519_ChaChaPoly_BLAKE2b handshake (crypto/noise) with
  *      the prologue MFS_PEER_PROLOGUE and empty payloads; each side proves
@@ -53,6 +54,7 @@
 #define MFS_PEER_PROLOGUE "megafs peer wire 1"
 
 struct mfs_peer;
+struct mfs_tls_link_ctx;
 
 /* Memory shared by connections (one node's): bytes of incoming bodies
  * being reassembled and of queued output. Fields are read and changed with
@@ -107,6 +109,11 @@ struct mfs_peer_config {
 	/* mfs_peer_connect dials through this SOCKS5 proxy (net/dial), under
 	 * the handshake timeout; NULL: straight. Borrowed, outlives the peer. */
 	const struct mfs_socks5_proxy *proxy;
+	/* Both ends speak the tls transport (net/tls_link: TLS 1.3 and a
+	 * WebSocket, like a web page) instead of plain TCP; NULL: plain.
+	 * Borrowed, outlives the peer. Over tls an initiator must know the
+	 * responder's key (expected_pk): the upgrade's path comes from it. */
+	const struct mfs_tls_link_ctx *tls;
 };
 
 /* Soft limit on queued output: the owner should stop queueing above it. */

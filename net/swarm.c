@@ -737,6 +737,7 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 			.source = s->source,
 			.fetch_timeout_ms = config->fetch_timeout_ms,
 			.proxy = config->proxy,
+			.tls = config->tls,
 			.log = config->proxy ? node_log : NULL,
 			.log_ctx = s,
 			.learnt_key = on_learnt_key,
@@ -749,6 +750,10 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 			say(s, "cannot listen on %s: %s", config->listen, mfs_strerror(rc));
 	}
 	for (size_t i = 0; rc == 0 && i < n_peers; i++) {
+		/* Over tls a peer needs its key (the command line checked the
+		 * given ones): one remembered without it is passed over. */
+		if (config->tls && !strchr(peers[i], '#'))
+			continue;
 		rc = mfs_node_add_peer_text(s->node, peers[i]);
 		if (rc < 0)
 			say(s, "not a peer address: %s (HOST:PORT or HOST:PORT#KEY)", peers[i]);

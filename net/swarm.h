@@ -80,6 +80,10 @@ struct mfs_swarm_config {
 	 * outlives the swarm); NULL: straight. A tracker's host name is
 	 * resolved by the proxy. Never with dht (UDP). */
 	const struct mfs_socks5_proxy *proxy;
+	/* Peers speak the tls transport (net/tls_link; borrowed, outlives the
+	 * swarm); NULL: plain TCP. Trackers are not affected (wss:// is
+	 * theirs). */
+	const struct mfs_tls_link_ctx *tls;
 	/* Told, on the loop thread, each time a manifest from a tracker was
 	 * stored in the volume (a mount then shows it at once, not at its
 	 * next look at the volume); may be NULL. */

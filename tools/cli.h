@@ -26,6 +26,10 @@ enum cli_common_opt {
 	OPT_DHT_PORT,
 	OPT_BOOTSTRAP,
 	OPT_PROXY,
+	OPT_TRANSPORT,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_SNI,
 };
 
 #define CLI_COMMON_OPTIONS                                                   \

@@ -192,6 +192,8 @@ int cmd_fetch(int argc, char **argv)
 	}
 	if (net.listen)
 		return cli_usage(&c, "--listen: megafs fetch serves nobody (see megafs serve)");
+	if ((status = net_check(&c, &net)) != 0)
+		return status;
 	if (optind + 2 != argc || !out)
 		return cli_usage(&c, "usage: megafs fetch LINK PATH -o OUT [--tracker URL]... "
 				 "[--peer ADDR]... [--dht] [--dht-bootstrap HOST:PORT]...");

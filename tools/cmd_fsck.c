@@ -85,6 +85,8 @@ int cmd_fsck(int argc, char **argv)
 		return cli_usage(&c, "unexpected argument '%s'", argv[optind]);
 	if (net.listen)
 		return cli_usage(&c, "--listen: megafs fsck serves nobody (see megafs serve)");
+	if ((rc = net_check(&c, &net)) != 0)
+		return rc;
 	if (cli_open_volume(&c, &store, &vol) != 0)
 		return FSCK_FAILED;
 	r.vol = vol;

@@ -549,6 +549,8 @@ int cmd_mount(int argc, char **argv)
 	if (optind + 2 != argc)
 		return cli_usage(&c, "usage: megafs mount LINK DIR [-f] [-o OPTIONS] [--tracker URL]... "
 				 "[--listen HOST:PORT] [--peer ADDR]...");
+	if ((status = net_check(&c, &a.net)) != 0)
+		return status;
 	if (a.store[0])
 		c.store_arg = a.store;
 	if (a.password_file[0])

@@ -69,6 +69,8 @@ int cmd_serve(int argc, char **argv)
 		if (status != 1)
 			return status ? status : 2;
 	}
+	if ((status = net_check(&c, &net)) != 0)
+		return status;
 	for (int i = optind; i < argc; i++)
 		if (mfs_link_parse(key_scratch, argv[i]) != 0)
 			return cli_usage(&c, "'%s' is not a channel link (megafs://<64 hex digits>, "

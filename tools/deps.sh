@@ -25,9 +25,10 @@ packages=(
 	tor
 	# net_lossy.sh: packet loss between two network namespaces (no netem here)
 	nftables
-	# net_bootstrap.sh: a CDN's stand-in for domain fronting (routes by Host),
-	# and nDPI to say what a capture looks like
-	nginx-light libndpi-bin
+	# net_bootstrap.sh: a CDN's stand-in for domain fronting (routes by Host);
+	# it and net_tls_peer.sh: nDPI's ndpiReader classifies captures (TLS, its
+	# SNI; the plain transport); curl probes the tls seeder
+	nginx-light libndpi-bin curl
 )
 
 missing=()

@@ -27,6 +27,8 @@ static int cmd_help(int argc, char **argv);
 #define DHT_OPTIONS \
 	"[--bootstrap FILE]... [--dht] [--dht-bootstrap HOST:PORT]... [--dht-interval S]\n" \
 	"                 [--dht-port PORT]"
+/* The transport options of the same (tools/netopts.h). */
+#define TRANSPORT_OPTIONS "[--transport tcp|tls] [--tls-cert FILE --tls-key FILE] [--tls-sni NAME]"
 
 static const struct subcommand commands[] = {
 	{"init", cmd_init, "init [--size N] [--kdf PRESET] | init --hidden"},
@@ -42,12 +44,14 @@ static const struct subcommand commands[] = {
 	{"status", cmd_status, "status"},
 	{"fsck", cmd_fsck,
 	 "fsck [--repair] [--tracker URL]... [--peer ADDR]... [--proxy URL]\n"
-	 "                 " DHT_OPTIONS},
+	 "                 " DHT_OPTIONS "\n"
+	 "                 " TRANSPORT_OPTIONS},
 	{"gc", cmd_gc, "gc"},
 	{"mount", cmd_mount,
 	 "mount LINK DIR [-f] [-o OPTIONS] [--tracker URL]... [--listen HOST:PORT]\n"
 	 "                 [--peer HOST:PORT[#KEY]]... [--proxy socks5://[USER:PASS@]HOST:PORT]\n"
-	 "                 " DHT_OPTIONS},
+	 "                 " DHT_OPTIONS "\n"
+	 "                 " TRANSPORT_OPTIONS},
 	{"umount", cmd_umount, "umount DIR"},
 	{"tracker", cmd_tracker,
 	 "tracker --listen HOST:PORT [--db DIR] [--max-message N] [--max-subscriptions N]\n"
@@ -58,10 +62,12 @@ static const struct subcommand commands[] = {
 	 "                 [--tls-cert FILE --tls-key FILE] [--http-port PORT]"},
 	{"serve", cmd_serve,
 	 "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]... [--proxy URL]\n"
-	 "                 " DHT_OPTIONS " [LINK]..."},
+	 "                 " DHT_OPTIONS "\n"
+	 "                 " TRANSPORT_OPTIONS " [LINK]..."},
 	{"fetch", cmd_fetch,
 	 "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY]]... [--proxy URL]\n"
-	 "                 " DHT_OPTIONS},
+	 "                 " DHT_OPTIONS "\n"
+	 "                 " TRANSPORT_OPTIONS},
 	{"dht", cmd_dht, "dht status"},
 	{"help", cmd_help, "help [COMMAND]"},
 };
@@ -111,6 +117,12 @@ static void usage(FILE *f)
 		"SOCKS5 proxy such as Tor's (HOST an IP address; a tracker's name is resolved\n"
 		"by the proxy; wss:// keeps its TLS check inside). Not with the DHT (UDP). A\n"
 		"proxy that refuses every dial fails a read after about 2 s of redials.\n\n"
+		"--transport tls dresses every peer connection as a visit to a web page: TLS\n"
+		"1.3 (SNI --tls-sni, default www.example.com; ALPN h2, http/1.1), then an\n"
+		"HTTP/1.1 WebSocket upgrade on a path derived from the peer's node key, so\n"
+		"each --peer is HOST:PORT#KEY and both ends must use tls. A listener needs\n"
+		"--tls-cert and --tls-key (PEM; any certificate: the peer's key is checked\n"
+		"inside); any other request gets an ordinary web page. Trackers keep wss://.\n\n"
 		"Which volume opens depends only on the password. See megafs(1), megafs(7);\n"
 		"programs use megafs through libmegafs (megafs.h, pkg-config megafs):\n"
 		"libmegafs(3).\n");

@@ -12,6 +12,7 @@
 #include "fs/channel/channel.h"
 #include "net/bootstrap.h"
 #include "net/hostport.h"
+#include "net/tls_link.h"
 #include "net/tracker_client.h"
 
 #define DHT_VIA_PROXY                                                                       \
@@ -172,6 +173,68 @@ static int take_bootstrap(struct cli *c, struct net_opts *n, const char *path)
 	return 1;
 }
 
+/* The one tls context of the process (options are read once). */
+static struct mfs_tls_link_ctx the_tls;
+
+static void free_tls(void)
+{
+	mfs_tls_link_ctx_clear(&the_tls);
+}
+
+static int tls_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_TRANSPORT:
+		if (strcmp(arg, "tcp") != 0 && strcmp(arg, "tls") != 0)
+			return cli_usage(c, "--transport %s: tcp or tls", arg);
+		n->tls = strcmp(arg, "tls") == 0;
+		return 1;
+	case OPT_TLS_CERT:
+		n->tls_cert = arg;
+		return 1;
+	case OPT_TLS_KEY:
+		n->tls_key = arg;
+		return 1;
+	case OPT_TLS_SNI:
+		n->tls_sni = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int net_check(struct cli *c, struct net_opts *n)
+{
+	char why[384];
+	int rc;
+
+	if (!n->tls) {
+		if (n->tls_cert || n->tls_key || n->tls_sni)
+			return cli_usage(c, "--tls-cert, --tls-key and --tls-sni go with "
+					 "--transport tls");
+		return 0;
+	}
+	if (n->listen && (!n->tls_cert || !n->tls_key))
+		return cli_usage(c, "--transport tls with --listen needs --tls-cert FILE and "
+				 "--tls-key FILE (PEM; `openssl req -x509 -newkey ec -pkeyopt "
+				 "ec_paramgen_curve:P-256 -nodes -subj /CN=NAME -keyout k.pem -out "
+				 "c.pem` makes a pair)");
+	for (size_t i = 0; i < n->n_peers; i++)
+		if (!strchr(n->peers[i], '#'))
+			return cli_usage(c, "--peer %s: over --transport tls a peer is "
+					 "HOST:PORT#KEY (the request's path comes from its key)",
+					 n->peers[i]);
+	if (!the_tls.client) {
+		rc = mfs_tls_link_ctx_init(&the_tls, n->tls_sni, n->listen ? n->tls_cert : NULL,
+					   n->listen ? n->tls_key : NULL, why, sizeof why);
+		if (rc != 0)
+			return cli_fail(c, 0, "%s", why);
+		atexit(free_tls);
+	}
+	n->tls_ctx = &the_tls;
+	return 0;
+}
+
 /* --dht, --dht-bootstrap, --dht-interval, --dht-port (never with --proxy). */
 static int dht_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
 {
@@ -250,7 +313,7 @@ int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
 			return cli_usage(c, DHT_VIA_PROXY);
 		return dht_option(c, n, opt, arg);
 	default:
-		return 0;
+		return tls_option(c, n, opt, arg);
 	}
 }
 
@@ -268,6 +331,7 @@ void net_swarm_config(const struct net_opts *n, struct mfs_swarm_config *cfg)
 	cfg->dht_port_given = n->dht_port_given;
 	cfg->dht_port = n->dht_port;
 	cfg->proxy = n->proxy;
+	cfg->tls = n->tls_ctx;
 }
 
 int net_wanted(const struct net_opts *n)

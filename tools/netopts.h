@@ -21,7 +21,13 @@
  *                      any (implies --dht)
  *   --proxy URL        every peer and tracker dial through this SOCKS5
  *                      proxy, socks5://[USER:PASS@]HOST:PORT; refused with
- *                      the DHT options (UDP) */
+ *                      the DHT options (UDP)
+ *   --transport tcp|tls  how peers talk: plain TCP (the default), or TLS 1.3
+ *                      and a WebSocket that look like a web page
+ *                      (net/tls_link), for every peer dialled and accepted;
+ *                      then each --peer needs its #KEY, and a listener
+ *                      needs --tls-cert FILE and --tls-key FILE (PEM);
+ *                      --tls-sni NAME: the name the ClientHello shows */
 #ifndef MFS_NETOPTS_H
 #define MFS_NETOPTS_H
 
@@ -46,7 +52,11 @@
 	{"dht-bootstrap", required_argument, NULL, OPT_DHT_BOOTSTRAP}, \
 	{"dht-interval", required_argument, NULL, OPT_DHT_INTERVAL}, \
 	{"dht-port", required_argument, NULL, OPT_DHT_PORT},         \
-	{"proxy", required_argument, NULL, OPT_PROXY}
+	{"proxy", required_argument, NULL, OPT_PROXY},               \
+	{"transport", required_argument, NULL, OPT_TRANSPORT},       \
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},         \
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},           \
+	{"tls-sni", required_argument, NULL, OPT_TLS_SNI}
 
 struct net_opts {
 	const char *trackers[NET_MAX_TRACKERS];
@@ -62,11 +72,22 @@ struct net_opts {
 	uint16_t dht_port;
 	/* --proxy, in guarded memory, wiped and freed at exit; NULL: none. */
 	const struct mfs_socks5_proxy *proxy;
+	int tls;                     /* --transport tls */
+	const char *tls_cert, *tls_key, *tls_sni;
+	/* Made by net_check for --transport tls, freed at exit; NULL: tcp. */
+	const struct mfs_tls_link_ctx *tls_ctx;
 };
 
 /* 1 when opt was a network option (taken), 0 when not, 2 after a usage
  * error (printed). */
 int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg);
+
+/* After the options: checks what only the whole says (--tls-* without
+ * --transport tls; a tls listener without its certificate; a tls --peer
+ * without its key) and makes the tls context (reading the certificate).
+ * 0, else the exit status to return (said: 2 for a usage error, 1 for a
+ * file that cannot be used). */
+int net_check(struct cli *c, struct net_opts *n);
 
 /* The network part of a swarm's config (listen, trackers, peers, DHT)
  * from n; n must outlive the swarm's start. */

@@ -349,7 +349,39 @@ def socks5():
     write("socks5", "url-bad", b"\x80socks5://u:%z@[::1]:0")
 
 
+def ws_frame():
+    """A peer's frames: flags (1: masked, from a client; 0x80: a round trip
+    of the rest), piece size - 1, then the bytes."""
+    mask = bytes([0x37, 0xFA, 0x21, 0x3D])
+    hello = bytes(a ^ mask[i % 4] for i, a in enumerate(b"Hello"))
+    write("ws_frame", "ok-server-frames", bytes([0, 255, 0x82, 5]) + b"Hello" +
+          bytes([0x89, 0, 0x02, 0x7E, 0, 200]) + bytes(200) + bytes([0x88, 0]))
+    write("ws_frame", "ok-client-masked", bytes([1, 2, 0x82, 0x85]) + mask + hello)
+    write("ws_frame", "ok-64bit-length", bytes([0, 255, 0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]) +
+          bytes(300))
+    write("ws_frame", "ok-round-trip", bytes([0x81, 6]) + bytes(range(100)))
+    write("ws_frame", "bad-text", bytes([0, 255, 0x81, 1]) + b"a")
+    write("ws_frame", "bad-unmasked-client", bytes([1, 255, 0x82, 1]) + b"a")
+    write("ws_frame", "bad-short-form", bytes([0, 255, 0x82, 126, 0, 5]) + bytes(5))
+    write("ws_frame", "bad-long-ping", bytes([0, 255, 0x89, 126, 0, 200]))
+
+
+def http_head():
+    """A request (0) or an answer (1), then the head's bytes."""
+    write("http_head", "ok-upgrade", b"\0GET /live/abcdefghijklmnopqrstuv HTTP/1.1\r\n"
+          b"Host: cdn.example.org\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+          b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    write("http_head", "ok-curl", b"\0GET / HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n"
+          b"User-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n")
+    write("http_head", "ok-answer", b"\1HTTP/1.1 101 Switching Protocols\r\n"
+          b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+    write("http_head", "bad-folded", b"\0GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n")
+    write("http_head", "bad-cut", b"\0GET / HTTP/1.1\r\nHost: a\r\n")
+    write("http_head", "bad-answer-200", b"\1HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+
 for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet,
              volmap, bencode, krpc, dht, dht_table, bt_announce, webtorrent,
-             socks5):
+             socks5, ws_frame, http_head):
     make()

@@ -75,6 +75,14 @@ publish_random() {
 	MEGAFS_STORE=$store megafs umount "$T/pub-mnt"
 }
 
+# subscriber_store STORE LINK MANIFEST: a new store subscribed to LINK that
+# holds the manifest exported to the file MANIFEST: what moves is the blobs.
+subscriber_store() {
+	MEGAFS_STORE=$1 megafs init --size 64M --kdf fast >/dev/null 2>&1
+	MEGAFS_STORE=$1 megafs channel subscribe "$2" >/dev/null
+	MEGAFS_STORE=$1 megafs channel import "$3" >/dev/null
+}
+
 unmount() {
 	local pid
 	pid=$(mount_pid "$1")

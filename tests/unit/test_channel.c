@@ -97,7 +97,7 @@ static int publish(struct mfs_volume *v, const uint8_t pk[static MFS_SIGN_PK_BYT
 	return rc;
 }
 
-static int accept(struct mfs_volume *v, const char *text, size_t len, int subscribe_unknown,
+static int accept_text(struct mfs_volume *v, const char *text, size_t len, int subscribe_unknown,
 		  struct mfs_manifest *out, char *why)
 {
 	struct mfs_vtxn *t;
@@ -356,7 +356,7 @@ Test(channel, accept_across_stores_refuses_replays_and_rollbacks)
 	m2 = publish_sample(pk, 2, &len2);
 	m3 = publish_sample(pk, 3, &len3);
 
-	cr_assert_eq(accept(b.vol, m2, len2, 1, &m, why), 0, "%s", why);
+	cr_assert_eq(accept_text(b.vol, m2, len2, 1, &m, why), 0, "%s", why);
 	cr_assert_eq(m.sequence, 2);
 	cr_assert_arr_eq(m.public_key, pk, sizeof pk);
 	cr_assert_eq(json_array_size(m.collections), 2);
@@ -368,13 +368,13 @@ Test(channel, accept_across_stores_refuses_replays_and_rollbacks)
 	cr_assert_arr_eq(text, m2, len, "stored byte for byte");
 	free(text);
 
-	cr_assert_eq(accept(b.vol, m2, len2, 1, NULL, why), MFS_E_REPLAY, "the same bytes again");
+	cr_assert_eq(accept_text(b.vol, m2, len2, 1, NULL, why), MFS_E_REPLAY, "the same bytes again");
 	cr_assert(strstr(why, "sequence 2 <= last seen 2 (replay or rollback)"), "%s", why);
-	cr_assert_eq(accept(b.vol, m1, len1, 1, NULL, why), MFS_E_REPLAY, "an older one");
+	cr_assert_eq(accept_text(b.vol, m1, len1, 1, NULL, why), MFS_E_REPLAY, "an older one");
 	cr_assert(strstr(why, "sequence 1 <= last seen 2"), "%s", why);
 	cr_assert_eq(keyring_sequence(b.vol, pk, NULL), 2);
 
-	cr_assert_eq(accept(b.vol, m3, len3, 0, NULL, why), 0, "a newer one: %s", why);
+	cr_assert_eq(accept_text(b.vol, m3, len3, 0, NULL, why), 0, "a newer one: %s", why);
 	cr_assert_eq(keyring_sequence(b.vol, pk, NULL), 3);
 	cr_assert_eq(manifest(b.vol, pk, &text, &len), 0);
 	cr_assert_eq(len, len3);
@@ -385,7 +385,7 @@ Test(channel, accept_across_stores_refuses_replays_and_rollbacks)
 	empty = json_array();
 	cr_assert_eq(publish(b.vol, pk, empty, NULL), -EPERM);
 	json_decref(empty);
-	cr_assert_eq(accept(a.vol, m3, len3, 0, NULL, why), MFS_E_REPLAY);
+	cr_assert_eq(accept_text(a.vol, m3, len3, 0, NULL, why), MFS_E_REPLAY);
 	free(m1);
 	free(m2);
 	free(m3);
@@ -400,12 +400,12 @@ Test(channel, accept_of_an_unknown_channel_needs_subscribe_unknown)
 
 	new_channel(a.vol, pk);
 	m1 = publish_sample(pk, 1, &len);
-	cr_assert_eq(accept(b.vol, m1, len, 0, &m, why), MFS_E_NOTFOUND);
+	cr_assert_eq(accept_text(b.vol, m1, len, 0, &m, why), MFS_E_NOTFOUND);
 	cr_assert(strstr(why, "is not a channel of this volume"), "%s", why);
 	cr_assert_null(m.root, "out is cleared on failure");
 	cr_assert_eq(keyring_sequence(b.vol, pk, NULL), -1, "not subscribed");
 	subscribe(b.vol, pk);
-	cr_assert_eq(accept(b.vol, m1, len, 0, NULL, why), 0, "%s", why);
+	cr_assert_eq(accept_text(b.vol, m1, len, 0, NULL, why), 0, "%s", why);
 	cr_assert_eq(keyring_sequence(b.vol, pk, NULL), 1);
 	free(m1);
 }
@@ -424,11 +424,11 @@ Test(channel, accept_refuses_tampered_manifests)
 	digit += 13;
 	was = *digit;
 	*digit = was == '0' ? '1' : '0'; /* still hex, so only the signature fails */
-	cr_assert_eq(accept(b.vol, m1, len, 1, NULL, why), MFS_E_AUTH, "%s", why);
+	cr_assert_eq(accept_text(b.vol, m1, len, 1, NULL, why), MFS_E_AUTH, "%s", why);
 	cr_assert(strstr(why, "signature does not verify"), "%s", why);
 	*digit = was;
-	cr_assert_eq(accept(b.vol, m1, len - 1, 1, NULL, why), MFS_E_FORMAT, "truncated");
-	cr_assert_eq(accept(b.vol, "not json", 8, 1, NULL, why), MFS_E_FORMAT);
+	cr_assert_eq(accept_text(b.vol, m1, len - 1, 1, NULL, why), MFS_E_FORMAT, "truncated");
+	cr_assert_eq(accept_text(b.vol, "not json", 8, 1, NULL, why), MFS_E_FORMAT);
 	cr_assert_eq(keyring_sequence(b.vol, pk, NULL), -1, "nothing subscribed on failure");
 	free(m1);
 }
@@ -449,7 +449,7 @@ static int accept_signed(json_t *collections, char *why)
 	cr_assert_eq(mfs_manifest_sign(&text, &len, 1, TS, collections, pk, sk), 0);
 	mfs_secure_free(sk);
 	json_decref(collections);
-	rc = accept(b.vol, text, len, 1, NULL, why);
+	rc = accept_text(b.vol, text, len, 1, NULL, why);
 	if (rc != 0)
 		cr_assert_eq(keyring_sequence(b.vol, pk, NULL), -1, "refused: not subscribed");
 	free(text);
@@ -529,7 +529,7 @@ Test(channel, ingested_file_entries_travel_between_stores)
 	json_decref(cols);
 
 	cr_assert_eq(manifest(a.vol, pk, &text, &text_len), 0);
-	cr_assert_eq(accept(b.vol, text, text_len, 1, &m, why), 0, "%s", why);
+	cr_assert_eq(accept_text(b.vol, text, text_len, 1, &m, why), 0, "%s", why);
 	entry = json_array_get(json_object_get(json_array_get(m.collections, 0), "items"), 0);
 	cr_assert_eq(mfs_entry_from_json(&back, entry, why, sizeof why), 0, "%s", why);
 	cr_assert_str_eq(back.name, "clip.bin");

@@ -135,19 +135,10 @@ static void cb_closed(struct mfs_peer *p, int reason, void *ctx)
 	s->p = NULL;
 }
 
-static void on_guard(uv_timer_t *t)
-{
-	(void)t;
-	cr_assert_fail("the loop did not finish in %d ms", GUARD_MS);
-}
-
 static void h_start(void)
 {
 	memset(&h, 0, sizeof h);
-	cr_assert_eq(uv_loop_init(&h.loop), 0);
-	cr_assert_eq(uv_timer_init(&h.loop, &h.guard), 0);
-	cr_assert_eq(uv_timer_start(&h.guard, on_guard, GUARD_MS, 0), 0);
-	uv_unref((uv_handle_t *)&h.guard); /* the loop ends when the peers do */
+	tu_uv_start(&h.loop, &h.guard, GUARD_MS); /* the loop ends when the peers do */
 	h.cb = (struct mfs_peer_callbacks){ cb_ready, cb_message, cb_drained, cb_closed, NULL };
 	for (int i = 0; i < 2; i++) {
 		h.cfg[i] = (struct mfs_peer_config){
@@ -170,14 +161,8 @@ static void on_connection(uv_stream_t *server, int status)
 
 static void h_listen(void)
 {
-	int len = sizeof h.addr;
-
-	cr_assert_eq(uv_tcp_init(&h.loop, &h.server), 0);
+	tu_uv_listen(&h.loop, &h.server, &h.addr, on_connection);
 	h.server_open = 1;
-	cr_assert_eq(uv_ip4_addr("127.0.0.1", 0, &h.addr), 0);
-	cr_assert_eq(uv_tcp_bind(&h.server, (struct sockaddr *)&h.addr, 0), 0);
-	cr_assert_eq(uv_listen((uv_stream_t *)&h.server, 8, on_connection), 0);
-	cr_assert_eq(uv_tcp_getsockname(&h.server, (struct sockaddr *)&h.addr, &len), 0);
 }
 
 static void h_dial(const uint8_t *expected)
@@ -191,12 +176,7 @@ static void h_dial(const uint8_t *expected)
 /* Runs until every peer is gone, then checks nothing was left behind. */
 static void h_run(void)
 {
-	cr_assert_eq(uv_run(&h.loop, UV_RUN_DEFAULT), 0);
-	uv_close((uv_handle_t *)&h.guard, NULL);
-	if (h.server_open)
-		uv_close((uv_handle_t *)&h.server, NULL);
-	uv_run(&h.loop, UV_RUN_DEFAULT);
-	cr_assert_eq(uv_loop_close(&h.loop), 0, "a handle outlived its peer");
+	tu_uv_finish(&h.loop, &h.guard, &h.server, &h.server_open);
 }
 
 /* ---- raw endpoints ---- */

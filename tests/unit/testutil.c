@@ -196,3 +196,40 @@ void tu_golden(const char *dir, const char *name, const void *bytes, size_t len)
 	cr_assert_arr_eq(want, bytes, len, "%s: the bytes made differ from the file", name);
 	free(want);
 }
+
+static void on_guard(uv_timer_t *t)
+{
+	cr_assert_fail("the loop did not finish in %u ms", (unsigned)(uintptr_t)t->data);
+}
+
+void tu_uv_start(uv_loop_t *loop, uv_timer_t *guard, unsigned ms)
+{
+	cr_assert_eq(uv_loop_init(loop), 0);
+	cr_assert_eq(uv_timer_init(loop, guard), 0);
+	guard->data = (void *)(uintptr_t)ms;
+	cr_assert_eq(uv_timer_start(guard, on_guard, ms, 0), 0);
+	uv_unref((uv_handle_t *)guard);
+}
+
+void tu_uv_listen(uv_loop_t *loop, uv_tcp_t *server, struct sockaddr_in *addr,
+		  uv_connection_cb cb)
+{
+	int len = sizeof *addr;
+
+	cr_assert_eq(uv_tcp_init(loop, server), 0);
+	cr_assert_eq(uv_ip4_addr("127.0.0.1", 0, addr), 0);
+	cr_assert_eq(uv_tcp_bind(server, (struct sockaddr *)addr, 0), 0);
+	cr_assert_eq(uv_listen((uv_stream_t *)server, 8, cb), 0);
+	cr_assert_eq(uv_tcp_getsockname(server, (struct sockaddr *)addr, &len), 0);
+}
+
+void tu_uv_finish(uv_loop_t *loop, uv_timer_t *guard, uv_tcp_t *server,
+		  const int *server_open)
+{
+	cr_assert_eq(uv_run(loop, UV_RUN_DEFAULT), 0);
+	uv_close((uv_handle_t *)guard, NULL);
+	if (*server_open) /* read now: a connection callback may have closed it */
+		uv_close((uv_handle_t *)server, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	cr_assert_eq(uv_loop_close(loop), 0, "a handle outlived the test's objects");
+}

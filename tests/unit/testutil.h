@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
+#include <uv.h>
 
 #include "crypto/sign.h"
 #include "fs/blob/volume_io.h"
@@ -59,5 +61,17 @@ void tu_golden(const char *dir, const char *name, const void *bytes, size_t len)
  * listening when backlog > 0; the caller closes it (closed unlistened, the
  * port refuses connections for a while: nothing else takes it at once). */
 int tu_loopback_socket(uint16_t *port, int backlog);
+
+/* A libuv loop for a network test: initialised, with a guard timer that
+ * fails the test when the loop has not ended within ms (unreferenced: the
+ * loop ends when everything else has). */
+void tu_uv_start(uv_loop_t *loop, uv_timer_t *guard, unsigned ms);
+/* A listener on 127.0.0.1 at a port the kernel picks, written to *addr. */
+void tu_uv_listen(uv_loop_t *loop, uv_tcp_t *server, struct sockaddr_in *addr,
+		  uv_connection_cb cb);
+/* Runs loop to its end, closes the guard and the listener (when
+ * *server_open, read after the run), and checks that no handle outlived the test's objects. */
+void tu_uv_finish(uv_loop_t *loop, uv_timer_t *guard, uv_tcp_t *server,
+		  const int *server_open);
 
 #endif

@@ -10,7 +10,8 @@ _megafs()
 
 	local commands="init channel id ingest extract status fsck gc mount umount tracker serve fetch dht help version"
 	local common="--store --password-file --protect-file --protect --new-password-file"
-	local net="--tracker --listen --peer --bootstrap --proxy --dht --dht-bootstrap --dht-interval --dht-port"
+	local net="--tracker --listen --peer --bootstrap --proxy --dht --dht-bootstrap --dht-interval --dht-port
+		   --transport --tls-cert --tls-key --tls-sni"
 	local cmd="" sub="" i
 
 	for ((i = 1; i < cword; i++)); do
@@ -41,11 +42,15 @@ _megafs()
 		COMPREPLY=($(compgen -W "convergent random" -- "$cur"))
 		return
 		;;
+	--transport)
+		COMPREPLY=($(compgen -W "tcp tls" -- "$cur"))
+		return
+		;;
 	--kdf)
 		COMPREPLY=($(compgen -W "interactive moderate sensitive fast" -- "$cur"))
 		return
 		;;
-	--tracker | --listen | --peer | --proxy | --dht-bootstrap | --dht-interval | --dht-port | --size | --chunk-size | \
+	--tracker | --listen | --peer | --proxy | --dht-bootstrap | --dht-interval | --dht-port | --tls-sni | --size | --chunk-size | \
 		--channel | --expires | --to | --max-* | --idle-timeout | --interval | --range-v4 | --range-v6 | --http-port)
 		return
 		;;
@@ -73,7 +78,8 @@ _megafs()
 		;;
 	ingest) opts="--mode --chunk-size --channel --global" ;;
 	extract) opts="-o --output" ;;
-	fsck) opts="--repair --tracker --peer --bootstrap --proxy --dht --dht-bootstrap --dht-interval --dht-port" ;;
+	fsck) opts="--repair --tracker --peer --bootstrap --proxy --dht --dht-bootstrap --dht-interval --dht-port
+		    --transport --tls-cert --tls-key --tls-sni" ;;
 	mount) opts="-f --foreground -o --options $net" ;;
 	umount) [[ $cur != -* ]] && _filedir -d ;;
 	tracker)
