@@ -80,6 +80,20 @@ struct mfs_swarm_config {
 	 * outlives the swarm); NULL: straight. A tracker's host name is
 	 * resolved by the proxy. Never with dht (UDP). */
 	const struct mfs_socks5_proxy *proxy;
+	/* A pluggable transport (net/pt, net/swarm_pt) for every peer
+	 * connection: pt_path the binary, pt_transport its transport
+	 * ("obfs4"); NULL: none. Never with proxy or dht. Client (when there
+	 * are peers to dial): every dial goes through its SOCKS5 port with
+	 * the peer's bridge arguments ("HOST:PORT[#KEY];ARGS"); a remembered
+	 * peer without them is skipped, a given one refused. Server (listen
+	 * set): the PT listens on listen and relays to the node, which
+	 * listens on 127.0.0.1 (every peer then comes from there: the
+	 * per-range limit is lifted to the node's); its identity is kept in
+	 * the volume. Trackers are not used: a tracker names a peer by its
+	 * address and node key, with no bridge arguments, and would be
+	 * reached around the transport. */
+	const char *pt_path;
+	const char *pt_transport;
 	/* Told, on the loop thread, each time a manifest from a tracker was
 	 * stored in the volume (a mount then shows it at once, not at its
 	 * next look at the volume); may be NULL. */
@@ -148,7 +162,12 @@ void mfs_swarm_publish_owned(struct mfs_swarm *s);
  * nothing else could bring one), or -ETIMEDOUT after timeout_ms. */
 int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 			    unsigned timeout_ms);
-/* The port served on (0 when not listening) and the node's key. */
+/* A bridge's line (with pt_path and listen): "HOST:PORT#KEY;ARGS", the
+ * peer address a subscriber gives to --peer, HOST the address the PT
+ * listens on, into out[cap]. 0, or -ENOENT (no bridge), -ENOBUFS. */
+int mfs_swarm_bridge_line(const struct mfs_swarm *s, char *out, size_t cap);
+/* The port served on (the PT's, with pt_path; 0 when not listening) and
+ * the node's key. */
 uint16_t mfs_swarm_port(const struct mfs_swarm *s);
 const uint8_t *mfs_swarm_node_key(const struct mfs_swarm *s);
 void mfs_swarm_stats(struct mfs_swarm *s, struct mfs_node_stats *out);

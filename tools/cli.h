@@ -25,6 +25,8 @@ enum cli_common_opt {
 	OPT_DHT_INTERVAL,
 	OPT_DHT_PORT,
 	OPT_PROXY,
+	OPT_TRANSPORT,
+	OPT_PT,
 };
 
 #define CLI_COMMON_OPTIONS                                                   \

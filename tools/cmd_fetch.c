@@ -190,6 +190,8 @@ int cmd_fetch(int argc, char **argv)
 		if (status != 1)
 			return status ? status : 2;
 	}
+	if (net_options_done(&c, &net) != 0)
+		return 2;
 	if (net.listen)
 		return cli_usage(&c, "--listen: megafs fetch serves nobody (see megafs serve)");
 	if (optind + 2 != argc || !out)

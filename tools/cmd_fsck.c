@@ -83,6 +83,8 @@ int cmd_fsck(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage(&c, "unexpected argument '%s'", argv[optind]);
+	if (net_options_done(&c, &net) != 0)
+		return 2;
 	if (net.listen)
 		return cli_usage(&c, "--listen: megafs fsck serves nobody (see megafs serve)");
 	if (cli_open_volume(&c, &store, &vol) != 0)

@@ -546,6 +546,8 @@ int cmd_mount(int argc, char **argv)
 		if (opt == 'o' && status != 0)
 			return status;
 	}
+	if (net_options_done(&c, &a.net) != 0)
+		return 2;
 	if (optind + 2 != argc)
 		return cli_usage(&c, "usage: megafs mount LINK DIR [-f] [-o OPTIONS] [--tracker URL]... "
 				 "[--listen HOST:PORT] [--peer ADDR]...");

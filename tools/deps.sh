@@ -25,6 +25,10 @@ packages=(
 	tor
 	# net_lossy.sh: packet loss between two network namespaces (no netem here)
 	nftables
+	# net_obfs4.sh and test_pt, test_node: Tor's obfs4 pluggable transport
+	# (--transport obfs4 --pt), both ends; nDPI, to say what a capture of
+	# its traffic looks like to a DPI box (ndpiReader -d: no port guessing)
+	obfs4proxy libndpi-bin
 )
 
 missing=()

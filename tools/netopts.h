@@ -18,7 +18,13 @@
  *                      any (implies --dht)
  *   --proxy URL        every peer and tracker dial through this SOCKS5
  *                      proxy, socks5://[USER:PASS@]HOST:PORT; refused with
- *                      the DHT options (UDP) */
+ *                      the DHT options (UDP)
+ *   --transport obfs4 --pt PATH  every peer connection through the
+ *                      pluggable transport PATH (Tor's PT spec: net/pt);
+ *                      peers are bridges, HOST:PORT[#KEY];cert=...;iat-mode=N;
+ *                      with --listen, the PT listens there in front of the
+ *                      node; refused with --proxy, the DHT options and
+ *                      --tracker (none can carry a bridge's arguments) */
 #ifndef MFS_NETOPTS_H
 #define MFS_NETOPTS_H
 
@@ -42,7 +48,9 @@
 	{"dht-bootstrap", required_argument, NULL, OPT_DHT_BOOTSTRAP}, \
 	{"dht-interval", required_argument, NULL, OPT_DHT_INTERVAL}, \
 	{"dht-port", required_argument, NULL, OPT_DHT_PORT},         \
-	{"proxy", required_argument, NULL, OPT_PROXY}
+	{"proxy", required_argument, NULL, OPT_PROXY},               \
+	{"transport", required_argument, NULL, OPT_TRANSPORT},       \
+	{"pt", required_argument, NULL, OPT_PT}
 
 struct net_opts {
 	const char *trackers[NET_MAX_TRACKERS];
@@ -58,11 +66,19 @@ struct net_opts {
 	uint16_t dht_port;
 	/* --proxy, in guarded memory, wiped and freed at exit; NULL: none. */
 	const struct mfs_socks5_proxy *proxy;
+	const char *transport;       /* --transport: "obfs4", or NULL */
+	const char *pt;              /* --pt: the pluggable transport's binary */
 };
 
 /* 1 when opt was a network option (taken), 0 when not, 2 after a usage
  * error (printed). */
 int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg);
+
+/* After the last option: the checks between options (--transport needs
+ * --pt and refuses --proxy, the DHT and --tracker; a peer is a bridge
+ * exactly when a transport is given). 0, or 2 after a usage error
+ * (printed). */
+int net_options_done(struct cli *c, const struct net_opts *n);
 
 /* The network part of a swarm's config (listen, trackers, peers, DHT)
  * from n; n must outlive the swarm's start. */
