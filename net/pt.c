@@ -390,6 +390,9 @@ static int spawn(struct mfs_pt *pt, const struct mfs_pt_config *cfg, char *why, 
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	/* Nothing else of ours: not the store's files, not a pipe a parent
+	 * waits on to see close (a mount's daemon tells its parent so). */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	/* Its own process group (a terminal's ^C is ours to pass on, by
 	 * closing its stdin), no signal blocked or ignored as ours may be. */
 	posix_spawnattr_init(&attr);

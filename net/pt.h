@@ -14,7 +14,9 @@
  *     username the PT's client wants ("cert=...;iat-mode=N"); pure.
  *   - mfs_pt_start / mfs_pt_stop: the PT as a child process: its stdin a
  *     pipe (TOR_PT_EXIT_ON_STDIN_CLOSE=1: it dies with us), its stderr
- *     /dev/null (nothing it logs reaches ours), its stdout read until the
+ *     /dev/null (nothing it logs reaches ours), no other descriptor of
+ *     ours, an environment of the TOR_PT_* variables alone, a process
+ *     group of its own (a terminal's ^C is ours), its stdout read until the
  *     *METHODS DONE line, then read and dropped until it exits. Started
  *     on the caller's thread (blocks for at most the start timeout); the
  *     reader is one thread of its own. stop closes its stdin, waits,

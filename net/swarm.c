@@ -153,13 +153,15 @@ static int memory_store(struct mfs_vtxn *t, const uint8_t *pk, json_t *root)
 }
 
 /* Whether remembered entry text is what the user named: the same text,
- * or a peer named by its HOST:PORT without the key it was kept with. */
+ * or a peer named by its HOST:PORT without the key it was kept with, or
+ * a bridge by its HOST:PORT[#KEY] without its arguments. */
 static int names(const char *text, const char *what)
 {
 	size_t n = strlen(what);
 
-	return strcmp(text, what) == 0 || (strncmp(text, what, n) == 0 && text[n] == '#' &&
-					   !strchr(what, '#') && !strstr(what, "://"));
+	return strcmp(text, what) == 0 ||
+	       (strncmp(text, what, n) == 0 && !strstr(what, "://") &&
+		((text[n] == '#' && !strchr(what, '#')) || (text[n] == ';' && !strchr(what, ';'))));
 }
 
 /* Drops from root's list under key the entries what[] names (all when n

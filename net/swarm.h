@@ -128,7 +128,8 @@ int mfs_swarm_remembers(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN
 
 /* Forgets what the volume remembers for channel pk (no swarm need run):
  * each tracker URL or peer what[] names (a peer by "HOST:PORT#KEY" as
- * kept, or by its "HOST:PORT" alone), or every tracker and peer when n is
+ * kept, or by its "HOST:PORT" alone; a bridge also by its text without
+ * its arguments), or every tracker and peer when n is
  * 0; said(ctx, "tracker" or "peer", text) for each one forgotten (may be
  * NULL). 0; MFS_E_NOTFOUND when what[*unknown] names nothing remembered
  * (then nothing is forgotten); -ENOMEM or the volume's errors. */

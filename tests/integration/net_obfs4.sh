@@ -77,6 +77,31 @@ ok "megafs fetch --transport obfs4 through obfs4proxy (client) to the bridge: th
 [ -z "$(leftover)" ] || fail "the client's PT state is left behind: $(leftover)"
 ok "the client's obfs4proxy is gone with the fetch, its state directory removed"
 
+# The bridge is remembered with its arguments: a second fetch names none
+# (fetch keeps no blob: it goes through obfs4 again). Without the
+# transport the remembered bridge is skipped, saying so.
+MEGAFS_STORE=$SUB megafs fetch "$link" file.bin -o "$T/again.bin" --transport obfs4 \
+	--pt "$OBFS4" 2>"$T/again.err" || fail "a fetch through the remembered bridge failed: $(cat "$T/again.err")"
+cmp "$T/file.bin" "$T/again.bin" || fail "the file fetched through the remembered bridge differs"
+MEGAFS_STORE=$SUB timeout 5 "$MEGAFS" fetch "$link" file.bin -o "$T/plain-again.bin" \
+	>"$T/plain-again.err" 2>&1 || true
+grep -q "1 remembered peer skipped: bridges, reached only through their pluggable transport" \
+	"$T/plain-again.err" || fail "no word of the remembered bridge skipped: $(cat "$T/plain-again.err")"
+ok "the bridge is remembered with its arguments: a fetch with --transport obfs4 and no --peer is byte for byte; without the transport it is skipped, saying so"
+
+# A mount through obfs4: the daemon runs the PT, and stops it at the unmount.
+new_sub "$T/sub-mount"
+MEGAFS_STORE=$T/sub-mount mount_channel "$link" "$T/mnt" --transport obfs4 --pt "$OBFS4" \
+	--peer "$BRIDGE"
+daemon=$(mount_pid "$T/mnt")
+[ -n "$(pt_children "$daemon")" ] || fail "no obfs4proxy child of the mount's daemon ($daemon)"
+cmp "$T/file.bin" "$T/mnt/file.bin" || fail "the file read through the obfs4 mount differs"
+mount_pt=$(pt_children "$daemon")
+MEGAFS_STORE=$T/sub-mount megafs umount "$T/mnt"
+wait_for 10 bash -c "! kill -0 $mount_pt" || fail "the mount's obfs4proxy ($mount_pt) outlived the unmount"
+[ -z "$(leftover)" ] || fail "the mount's PT state is left behind: $(leftover)"
+ok "megafs mount --transport obfs4: the file read through the mount is byte for byte; the unmount stops its obfs4proxy"
+
 # nDPI, guessing by port off: obfs4 is bytes nobody can name.
 ndpi_says() {
 	ndpiReader -d -i "$1" -v 2 2>&1 | tee "$1.ndpi" |
@@ -162,6 +187,12 @@ expect_fail "a peer is a bridge" megafs fetch "$link" file.bin -o "$T/x.bin" \
 expect_fail "reached only through its pluggable transport" megafs fetch "$link" file.bin \
 	-o "$T/x.bin" --peer "$BRIDGE"
 ok "--transport without --pt, with --proxy, --dht or --tracker, a plain peer through obfs4 and a bridge without it are refused with a sentence"
+
+# channel forget names a bridge by its address and key, as a peer.
+MEGAFS_STORE=$SUB megafs channel forget "$link" "${BRIDGE%%;*}" >"$T/forgot" ||
+	fail "channel forget of the bridge failed: $(cat "$T/forgot")"
+grep -qF "$BRIDGE" "$T/forgot" || fail "channel forget did not list the bridge: $(cat "$T/forgot")"
+ok "channel forget LINK HOST:PORT#KEY forgets the remembered bridge"
 
 stop_serve
 finish

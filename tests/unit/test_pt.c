@@ -234,6 +234,32 @@ Test(pt_process, a_client_gets_the_environment_of_the_spec_and_its_port)
 	cr_assert_str_eq(env, want);
 }
 
+/* A descriptor of ours without O_CLOEXEC (a mount daemon's pipe to its
+ * parent, the store's files) does not reach the PT. */
+Test(pt_process, the_pt_holds_no_descriptor_of_ours)
+{
+	char path[128], why[400], body[256];
+	struct mfs_pt *pt;
+	int leak[2];
+
+	cr_assert_eq(pipe(leak), 0);
+	/* Far from the low numbers the shell opens its script on. */
+	cr_assert_eq(dup2(leak[0], 40), 40);
+	cr_assert_eq(dup2(leak[1], 41), 41);
+	close(leak[0]);
+	close(leak[1]);
+	leak[0] = 40;
+	leak[1] = 41;
+	snprintf(body, sizeof body, "[ -e /proc/$$/fd/%d ] && exit 9\n[ -e /proc/$$/fd/%d ] && exit 9\n"
+		 "echo 'VERSION 1'\necho 'CMETHOD obfs4 socks5 127.0.0.1:1'\n"
+		 "echo 'CMETHODS DONE'\ncat >/dev/null", leak[0], leak[1]);
+	script(path, "pt", body);
+	cr_assert_eq(start(&pt, path, NULL, 5000, why), 0, "%s", why);
+	mfs_pt_stop(pt);
+	close(leak[0]);
+	close(leak[1]);
+}
+
 Test(pt_process, a_server_gets_its_bind_address_and_orport)
 {
 	char path[128], why[400];
