@@ -96,11 +96,16 @@ MEGAFS_STORE=$T/sub-mount mount_channel "$link" "$T/mnt" --transport obfs4 --pt 
 daemon=$(mount_pid "$T/mnt")
 [ -n "$(pt_children "$daemon")" ] || fail "no obfs4proxy child of the mount's daemon ($daemon)"
 cmp "$T/file.bin" "$T/mnt/file.bin" || fail "the file read through the obfs4 mount differs"
+cert=${BRIDGE#*;cert=}
+cert=${cert%%;*}
+args_seen=$(tr '\0' ' ' <"/proc/$daemon/cmdline")
+[[ "$args_seen" == *"${BRIDGE%%;*};****"* ]] || fail "the bridge's arguments are not hidden: $args_seen"
+[[ "$args_seen" == *"$cert"* ]] && fail "the bridge's cert shows in the process list: $args_seen"
 mount_pt=$(pt_children "$daemon")
 MEGAFS_STORE=$T/sub-mount megafs umount "$T/mnt"
 wait_for 10 bash -c "! kill -0 $mount_pt" || fail "the mount's obfs4proxy ($mount_pt) outlived the unmount"
 [ -z "$(leftover)" ] || fail "the mount's PT state is left behind: $(leftover)"
-ok "megafs mount --transport obfs4: the file read through the mount is byte for byte; the unmount stops its obfs4proxy"
+ok "megafs mount --transport obfs4: the file read through the mount is byte for byte, the process list shows the bridge as ${BRIDGE:0:20}...;****...; the unmount stops its obfs4proxy"
 
 # nDPI, guessing by port off: obfs4 is bytes nobody can name.
 ndpi_says() {

@@ -10,7 +10,7 @@ _megafs()
 
 	local commands="init channel id ingest extract status fsck gc mount umount tracker serve fetch dht help version"
 	local common="--store --password-file --protect-file --protect --new-password-file"
-	local net="--tracker --listen --peer --proxy --dht --dht-bootstrap --dht-interval --dht-port"
+	local net="--tracker --listen --peer --proxy --transport --pt --dht --dht-bootstrap --dht-interval --dht-port"
 	local cmd="" sub="" i
 
 	for ((i = 1; i < cword; i++)); do
@@ -32,13 +32,17 @@ _megafs()
 		_filedir -d
 		return
 		;;
-	--password-file | --protect-file | --new-password-file | --tls-cert | --tls-key | -o | --output)
+	--password-file | --protect-file | --new-password-file | --tls-cert | --tls-key | -o | --output | --pt)
 		[[ $cmd == mount && $prev == -o ]] && return
 		_filedir
 		return
 		;;
 	--mode)
 		COMPREPLY=($(compgen -W "convergent random" -- "$cur"))
+		return
+		;;
+	--transport)
+		COMPREPLY=($(compgen -W "obfs4" -- "$cur"))
 		return
 		;;
 	--kdf)
@@ -73,7 +77,7 @@ _megafs()
 		;;
 	ingest) opts="--mode --chunk-size --channel --global" ;;
 	extract) opts="-o --output" ;;
-	fsck) opts="--repair --tracker --peer --proxy --dht --dht-bootstrap --dht-interval --dht-port" ;;
+	fsck) opts="--repair --tracker --peer --proxy --transport --pt --dht --dht-bootstrap --dht-interval --dht-port" ;;
 	mount) opts="-f --foreground -o --options $net" ;;
 	umount) [[ $cur != -* ]] && _filedir -d ;;
 	tracker)
