@@ -30,29 +30,24 @@ leftover() { ls "$TMPDIR" | grep -vxF "${KEEP:-/}" | head -3 || true; }
 pt_children() { pgrep -P "$1" -f obfs4proxy || true; }
 
 PUB="$T/pub" SUB="$T/sub"
-publish_random "$PUB" "Through obfs4" $((2 * 1024 * 1024 + 333))
+publish_for_subscribers "$PUB" "Through obfs4" $((2 * 1024 * 1024 + 333))
 link=$LINK
-MEGAFS_STORE=$PUB megafs channel export "$link" >"$T/manifest.json"
-new_sub() {
-	MEGAFS_STORE=$1 megafs init --size 64M --kdf fast >/dev/null 2>&1
-	MEGAFS_STORE=$1 megafs channel subscribe "$link" >/dev/null
-	MEGAFS_STORE=$1 megafs channel import "$T/manifest.json" >/dev/null
-}
+new_sub() { new_subscriber "$@"; }
 
 # serve_bridge OUT PORT: megafs serve behind obfs4proxy on 127.0.0.1:PORT;
-# sets SERVE_PID and BRIDGE (the line a subscriber gives to --peer).
+# sets BRIDGE_PID and BRIDGE (the line a subscriber gives to --peer).
 serve_bridge() {
 	MEGAFS_STORE=$PUB "$MEGAFS" serve --transport obfs4 --pt "$OBFS4" \
 		--listen "127.0.0.1:$2" >"$1" 2>&1 &
-	SERVE_PID=$!
-	PIDS+=("$SERVE_PID")
+	BRIDGE_PID=$!
+	PIDS+=("$BRIDGE_PID")
 	wait_for 20 grep -q "obfs4 bridge" "$1" || fail "megafs serve --transport obfs4 did not start: $(cat "$1")"
 	BRIDGE=$(sed -n 's/^megafs serve: obfs4 bridge //p' "$1")
 	KEEP=$(ls "$TMPDIR")
 }
 stop_serve() {
-	kill "$SERVE_PID"
-	wait "$SERVE_PID" 2>/dev/null || true
+	kill "$BRIDGE_PID"
+	wait "$BRIDGE_PID" 2>/dev/null || true
 	KEEP=
 }
 
@@ -61,7 +56,7 @@ serve_bridge "$T/serve.out" "$bport"
 [[ "$BRIDGE" =~ ^127\.0\.0\.1:$bport#[0-9a-f]{64}\;cert=[A-Za-z0-9+/]+\;iat-mode=0$ ]] ||
 	fail "the bridge line is not HOST:PORT#KEY;cert=...;iat-mode=0: '$BRIDGE'"
 ss -ltnp "sport = :$bport" | grep -q obfs4proxy || fail "obfs4proxy does not listen on $bport: $(ss -ltnp "sport = :$bport")"
-[ -n "$(pt_children "$SERVE_PID")" ] || fail "no obfs4proxy child of megafs serve"
+[ -n "$(pt_children "$BRIDGE_PID")" ] || fail "no obfs4proxy child of megafs serve"
 ok "megafs serve --transport obfs4: obfs4proxy listens on 127.0.0.1:$bport and the bridge line is printed (${BRIDGE:0:40}...)"
 
 # The fetch through obfs4, captured on lo.
@@ -119,12 +114,8 @@ said=$(ndpi_says "$T/obfs4.pcap")
 ok "nDPI (ndpiReader -d, no port guessing) on the obfs4 transfer ($packets packets): $said"
 
 # The same transfer on plain TCP, for comparison (recorded, not asserted).
-MEGAFS_STORE=$PUB "$MEGAFS" serve --listen 127.0.0.1:0 >"$T/plain.out" 2>&1 &
-plain_pid=$!
-PIDS+=("$plain_pid")
-wait_for 10 grep -q serving "$T/plain.out" || fail "plain megafs serve did not start"
-pport=$(sed -n 's/.* on port \([0-9]*\) .*/\1/p' "$T/plain.out")
-pkey=$(sed -n 's/.* as node \([0-9a-f]*\)$/\1/p' "$T/plain.out")
+serve_peer "$PUB" "$T/plain.out"
+plain_pid=$SERVE_PID pport=$SERVE_PORT pkey=$SERVE_KEY
 new_sub "$T/sub-plain"
 capture_start lo "$T/plain.pcap" "tcp port $pport"
 MEGAFS_STORE=$T/sub-plain megafs fetch "$link" file.bin -o "$T/plain.bin" \
@@ -135,7 +126,7 @@ cmp "$T/file.bin" "$T/plain.bin" || fail "the plain fetch differs"
 ok "for comparison, nDPI on a plain TCP transfer says: $(ndpi_says "$T/plain.pcap")"
 
 # The bridge's identity lives in the volume: a restart prints the same line.
-pt_pid=$(pt_children "$SERVE_PID")
+pt_pid=$(pt_children "$BRIDGE_PID")
 stop_serve
 wait_for 5 bash -c "! kill -0 $pt_pid" || fail "obfs4proxy ($pt_pid) outlived megafs serve"
 [ -z "$(leftover)" ] || fail "the server's PT state is left behind: $(leftover)"
