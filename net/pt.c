@@ -503,9 +503,16 @@ static int await_ready(struct mfs_pt *pt, const struct mfs_pt_config *cfg, char 
 		struct pollfd pfd = {.fd = pt->from_child, .events = POLLIN};
 		ssize_t r;
 		uint8_t *nl;
-		int rc, status;
+		int rc, status, ready = now < until ? poll(&pfd, 1, (int)(until - now)) : 0;
 
-		if (now >= until || poll(&pfd, 1, (int)(until - now)) == 0) {
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready < 0) {
+			int err = errno;
+			snprintf(why, why_len, "reading it: %s", strerror(err));
+			return -err;
+		}
+		if (ready == 0) {
 			snprintf(why, why_len, "it did not say it was ready within %u ms", timeout);
 			return -ETIMEDOUT;
 		}
@@ -564,8 +571,10 @@ int mfs_pt_start(struct mfs_pt **out, const struct mfs_pt_config *cfg, char *why
 	int rc;
 
 	*out = NULL;
-	if (!(pt = calloc(1, sizeof *pt)))
+	if (!(pt = calloc(1, sizeof *pt))) {
+		snprintf(why, why_len, "the pluggable transport %s: %s", cfg->path, strerror(ENOMEM));
 		return -ENOMEM;
+	}
 	pt->to_child = pt->from_child = -1;
 	rc = check_binary(cfg->path, reason, sizeof reason);
 	if (rc == 0)

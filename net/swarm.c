@@ -715,7 +715,7 @@ static int add_peers(struct mfs_swarm *s, char *const *peers, size_t n_peers)
 static int start_pt(struct mfs_swarm *s, int server, size_t n_peers)
 {
 	const struct mfs_swarm_config *c = &s->cfg;
-	char why[320];
+	char why[320] = "";
 	int rc;
 
 	if (!c->pt_path || (server ? !c->listen : !n_peers))
@@ -725,7 +725,8 @@ static int start_pt(struct mfs_swarm *s, int server, size_t n_peers)
 		    : mfs_swarm_pt_client_start(&s->pt, c->pt_path, c->pt_transport, why,
 						sizeof why);
 	if (rc != 0)
-		say(s, "%s", why);
+		say(s, "%s%s", why[0] ? "" : "the pluggable transport: ",
+		    why[0] ? why : mfs_strerror(rc));
 	return rc;
 }
 

@@ -151,8 +151,10 @@ int mfs_swarm_pt_client_start(struct mfs_swarm_pt *sp, const char *path, const c
 			 mfs_strerror(rc));
 		return rc;
 	}
-	if (!(sp->proxy = mfs_secure_alloc(sizeof *sp->proxy)))
+	if (!(sp->proxy = mfs_secure_alloc(sizeof *sp->proxy))) {
+		snprintf(why, why_len, "its proxy: %s", mfs_strerror(-ENOMEM));
 		return -ENOMEM;
+	}
 	memset(sp->proxy, 0, sizeof *sp->proxy);
 	rc = mfs_pt_start(&sp->client, &cfg, why, why_len);
 	if (rc == 0) {
