@@ -24,6 +24,7 @@
 #include "crypto/secure.h"
 #include "net/hostport.h"
 #include "net/node_int.h"
+#include "net/pt.h"
 #include "net/tcpopt.h"
 
 #define TICK_MS 100u
@@ -54,6 +55,7 @@ struct dial {
 	int answered;                 /* was ready once */
 	int told_why;                 /* a failed dial through the proxy was logged */
 	unsigned proxy_refusals;      /* dials in a row the proxy refused */
+	char bridge[MFS_PT_ARGS_MAX + 1]; /* its bridge arguments; "" when none */
 	uv_timer_t retry;
 	struct mfs_netnode *node;
 };
@@ -192,6 +194,13 @@ static void conn_unlink(struct mfs_netnode *n, struct conn *c)
 		}
 }
 
+/* Frees an unlinked connection whose peer is closed (or never was). */
+static void conn_free(struct conn *c)
+{
+	mfs_secure_free(c->bridge_proxy);
+	free(c);
+}
+
 /* A learnt peer named without a key proved d->pk: the owner hears of it
  * as "HOST:PORT#KEY" (to remember it as a tracker's peer). */
 static void tell_learnt_key(struct mfs_netnode *n, const struct dial *d)
@@ -310,7 +319,9 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 
 		d->told_why = 1;
 		/* The reason, not the peer: no log says whom this node dials. */
-		snprintf(line, sizeof line, "dialling a peer through the proxy: %s", why);
+		snprintf(line, sizeof line, "%s: %s",
+			 d->bridge[0] ? "dialling a bridge through the pluggable transport"
+				      : "dialling a peer through the proxy", why);
 		n->cfg.log(n->cfg.log_ctx, line);
 	}
 	if (d && !c->ready)
@@ -343,7 +354,7 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 			uv_timer_start(&d->retry, on_redial, delay, 0);
 		}
 	}
-	free(c);
+	conn_free(c);
 	fetch_pump(n);
 	node_maybe_finish_stop(n);
 }
@@ -406,18 +417,40 @@ static void on_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *c
 
 /* ---- dialling and listening ---- */
 
+/* The node's proxy with d's bridge arguments as the SOCKS5 username and
+ * one NUL byte as the password, as a pluggable transport's client takes
+ * them; in guarded memory. NULL when out of memory. */
+static struct mfs_socks5_proxy *bridge_proxy(const struct mfs_netnode *n, const struct dial *d)
+{
+	struct mfs_socks5_proxy *p = mfs_secure_alloc(sizeof *p);
+
+	if (!p)
+		return NULL;
+	*p = *n->cfg.proxy;
+	p->has_auth = 1;
+	p->user_len = strlen(d->bridge);
+	memcpy(p->user, d->bridge, p->user_len);
+	p->pass[0] = '\0';
+	p->pass_len = 1;
+	return p;
+}
+
 static void dial_now(struct mfs_netnode *n, struct dial *d)
 {
+	struct mfs_peer_config pc = n->peer_cfg;
 	struct conn *c;
 
 	if (d->conn || d->banned || node_stopping(n) || !(c = conn_new(n, d)))
 		return;
 	d->conn = c;
 	memcpy(&c->addr, &d->sa, sizeof c->addr);
-	if (mfs_peer_connect(&c->peer, mfs_loop_uv(n->loop), (const struct sockaddr *)&d->sa,
-			     d->has_pk ? d->pk : NULL, &n->peer_cfg, &n->peer_cb, c) != 0) {
+	if (d->bridge[0])
+		pc.proxy = c->bridge_proxy = bridge_proxy(n, d);
+	if ((d->bridge[0] && !pc.proxy) ||
+	    mfs_peer_connect(&c->peer, mfs_loop_uv(n->loop), (const struct sockaddr *)&d->sa,
+			     d->has_pk ? d->pk : NULL, &pc, &n->peer_cb, c) != 0) {
 		conn_unlink(n, c);
-		free(c);
+		conn_free(c);
 		d->conn = NULL;
 		if (gave_up(n, d))
 			return;
@@ -488,7 +521,7 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	if (mfs_peer_accept(&c->peer, server, &n->peer_cfg, &n->peer_cb, c) != 0) {
 		conn_unlink(n, c);
-		free(c);
+		conn_free(c);
 		return;
 	}
 	mfs_peer_remote_addr(c->peer, &c->addr);
@@ -542,6 +575,8 @@ static void on_dial_closed(uv_handle_t *h)
 {
 	struct dial *d = h->data;
 	struct mfs_netnode *n = d->node;
+
+	mfs_memzero(d->bridge, sizeof d->bridge); /* a bridge's cert opens it to anyone */
 	free(d);
 	n->handles--;
 	node_maybe_finish_stop(n);
@@ -711,6 +746,7 @@ struct add_peer_job {
 	uint8_t pk[MFS_NOISE_KEY_BYTES];
 	int has_pk;
 	int learnt;
+	char bridge[MFS_PT_ARGS_MAX + 1];
 };
 
 /* Room for one more learnt dial: 0, or -ENOSPC when every learnt dial
@@ -768,6 +804,7 @@ static int add_peer_on_loop(void *arg)
 	d->sa = j->sa;
 	memcpy(d->pk, j->pk, sizeof d->pk);
 	d->has_pk = j->has_pk;
+	memcpy(d->bridge, j->bridge, sizeof d->bridge);
 	uv_timer_init(mfs_loop_uv(n->loop), &d->retry);
 	d->retry.data = d;
 	n->handles++;
@@ -777,8 +814,9 @@ static int add_peer_on_loop(void *arg)
 	return 0;
 }
 
-static int add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk, int learnt,
-		    int allow_special)
+/* bridge: the peer's bridge arguments, "" when none. */
+static int add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk,
+		    const char *bridge, int learnt, int allow_special)
 {
 	struct add_peer_job j = {.node = n, .learnt = learnt};
 
@@ -786,6 +824,11 @@ static int add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk, 
 		return -EINVAL;
 	if (n->cfg.tls && !pk) /* over tls, the path to ask for comes from the key */
 		return -EINVAL;
+	/* A bridge is reached through its transport alone, and that
+	 * transport reaches nothing but bridges. */
+	if (!bridge[0] != !n->cfg.proxy_takes_bridge_args)
+		return -EPROTONOSUPPORT;
+	strcpy(j.bridge, bridge);
 	if (learnt && !allow_special && mfs_addr_is_special((const struct sockaddr *)&j.sa)) {
 		pthread_mutex_lock(&n->lock);
 		n->stats.peers_declined++;
@@ -802,25 +845,30 @@ static int add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk, 
 
 int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk)
 {
-	return add_peer(n, addr, pk, 0, 1);
+	return add_peer(n, addr, pk, "", 0, 1);
 }
 
-/* "HOST:PORT[#KEY]": split, then add_peer. 0 or a negative errno. */
+/* "HOST:PORT[#KEY][;ARGS]": split, then add_peer. 0 or a negative errno. */
 static int add_peer_text(struct mfs_netnode *n, const char *text, int learnt, int allow_special)
 {
-	const char *hash = strchr(text, '#');
-	size_t alen = hash ? (size_t)(hash - text) : strlen(text);
+	char head[MFS_PT_PEER_TEXT_MAX], bridge[MFS_PT_ARGS_MAX + 1];
+	const char *hash;
+	size_t alen;
 	char addr[64];
 	uint8_t pk[MFS_NOISE_KEY_BYTES];
 
+	if (mfs_pt_peer_split(head, sizeof head, bridge, text) != 0)
+		return -EINVAL;
+	hash = strchr(head, '#');
+	alen = hash ? (size_t)(hash - head) : strlen(head);
 	if (alen >= sizeof addr)
 		return -EINVAL;
-	memcpy(addr, text, alen);
+	memcpy(addr, head, alen);
 	addr[alen] = '\0';
 	if (hash && (strlen(hash + 1) != 2 * MFS_NOISE_KEY_BYTES ||
 		     mfs_hex_decode(pk, MFS_NOISE_KEY_BYTES, hash + 1) != 0))
 		return -EINVAL;
-	return add_peer(n, addr, hash ? pk : NULL, learnt, allow_special);
+	return add_peer(n, addr, hash ? pk : NULL, bridge, learnt, allow_special);
 }
 
 int mfs_node_add_learnt_peer(struct mfs_netnode *n, const char *text, int allow_special)

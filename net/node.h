@@ -131,6 +131,12 @@ struct mfs_node_config {
 	 * TCP. Borrowed, outlives the node. A peer named without its key is
 	 * then refused (-EINVAL): the upgrade's path comes from the key. */
 	const struct mfs_tls_link_ctx *tls;
+	/* The proxy is a pluggable transport's SOCKS5 port (net/pt): each
+	 * peer is dialled with the bridge arguments of its address
+	 * ("HOST:PORT[#KEY];ARGS") as the username and one NUL byte as the
+	 * password. A peer named without them is then refused, and one named
+	 * with them is refused when this is 0 (-EPROTONOSUPPORT both). */
+	int proxy_takes_bridge_args;
 	/* A blob that mfs_node_fetch_segment callers left before it was
 	 * whole, made whole: lent (verified, valid during the call) on a
 	 * thread-pool thread, e.g. to keep in a session cache; may be NULL
@@ -177,9 +183,14 @@ const uint8_t *mfs_node_public_key(const struct mfs_netnode *n);
 
 /* Adds a peer to dial: "HOST:PORT", with the static key it must prove
  * (NULL: any key). A peer already known (same address) is kept as it is;
- * a banned key is ignored. 0, -EINVAL (bad address) or -ESHUTDOWN. */
+ * a banned key is ignored. 0, -EINVAL (bad address), -EPROTONOSUPPORT
+ * (the node wants bridge arguments: proxy_takes_bridge_args) or
+ * -ESHUTDOWN. */
 int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk);
-/* Parses "HOST:PORT" or "HOST:PORT#<64 hex key>" and adds it. */
+/* Parses "HOST:PORT" or "HOST:PORT#<64 hex key>", either followed by
+ * ";ARGS", a bridge's arguments (net/pt: mfs_pt_peer_split), and adds it;
+ * -EPROTONOSUPPORT when the arguments are there and the node's proxy
+ * takes none, or missing and it wants them. */
 int mfs_node_add_peer_text(struct mfs_netnode *n, const char *text);
 /* Adds, as mfs_node_add_peer_text, a peer that someone else named (a
  * tracker): unless allow_special, one at a special address (net/addr:

@@ -86,6 +86,9 @@ struct conn {
 	struct mfs_netnode *node;
 	struct mfs_peer *peer;
 	struct dial *dial;            /* NULL when accepted */
+	/* Guarded: the node's proxy with the dial's bridge arguments as its
+	 * username (net/dial borrows it until the peer closed); NULL: none. */
+	struct mfs_socks5_proxy *bridge_proxy;
 	uint64_t gen;                 /* names it in thread-pool jobs */
 	int ready;
 	struct sockaddr_storage addr;

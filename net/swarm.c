@@ -17,12 +17,13 @@
 #include "net/logline.h"
 #include "net/loop.h"
 #include "net/swarm_dht.h"
+#include "net/swarm_pt.h"
 #include "net/tracker_client.h"
 
 #define MAX_TRACKERS 16u
 #define MAX_SOURCES (MAX_TRACKERS + 1u) /* the trackers and the DHT */
 #define MAX_REMEMBERED_PEERS 32u
-#define PEER_TEXT 128u
+#define PEER_TEXT MFS_PT_PEER_TEXT_MAX /* "HOST:PORT#KEY;ARGS" */
 
 /* A manifest a tracker pushed, waiting for its turn to be verified. */
 struct waiting {
@@ -59,13 +60,14 @@ struct mfs_swarm {
 	size_t n_trackers;
 	struct mfs_swarm_dht *dht;             /* NULL: no DHT */
 	struct tracker *dht_source;            /* the DHT's entry in trackers[], or NULL */
+	struct mfs_swarm_pt pt;                /* the pluggable transport, if any */
 
 	pthread_mutex_t lock;
 	pthread_cond_t manifest_stored;
 	uint64_t manifests_stored;             /* under lock */
 	int trackers_refused;                  /* under lock: the proxy refuses every one */
 	struct mfs_swarm_manifest_stats mstats; /* under lock */
-	/* peers to remember, "HOST:PORT#KEY", newest first (under lock) */
+	/* peers to remember, "HOST:PORT#KEY[;ARGS]", newest first (under lock) */
 	char peers[MAX_REMEMBERED_PEERS][PEER_TEXT];
 	size_t n_peers;
 	unsigned accepting;                    /* thread-pool jobs in flight (loop thread) */
@@ -170,13 +172,15 @@ static int memory_store(struct mfs_vtxn *t, const uint8_t *pk, json_t *root)
 }
 
 /* Whether remembered entry text is what the user named: the same text,
- * or a peer named by its HOST:PORT without the key it was kept with. */
+ * or a peer named by its HOST:PORT without the key it was kept with, or
+ * a bridge by its HOST:PORT[#KEY] without its arguments. */
 static int names(const char *text, const char *what)
 {
 	size_t n = strlen(what);
 
-	return strcmp(text, what) == 0 || (strncmp(text, what, n) == 0 && text[n] == '#' &&
-					   !strchr(what, '#') && !strstr(what, "://"));
+	return strcmp(text, what) == 0 ||
+	       (strncmp(text, what, n) == 0 && !strstr(what, "://") &&
+		((text[n] == '#' && !strchr(what, '#')) || (text[n] == ';' && !strchr(what, ';'))));
 }
 
 /* Drops from root's list under key the entries what[] names (all when n
@@ -687,6 +691,68 @@ static void keep_fetched(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES],
 	mfs_session_cache_put(cache, id, blob, len);
 }
 
+/* The peers to dial. A given one the node refuses fails the start; a
+ * remembered one of another transport (a bridge without the PT, a plain
+ * peer with it) is skipped. The log names a peer by its address alone:
+ * a bridge's arguments open it to anyone. */
+static int add_peers(struct mfs_swarm *s, char *const *peers, size_t n_peers)
+{
+	size_t skipped = 0;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n_peers; i++) {
+		int addr_len = (int)strcspn(peers[i], ";");
+
+		/* Over tls a peer needs its key (the command line checked the
+		 * given ones): one remembered without it is passed over. */
+		if (s->cfg.tls && !strchr(peers[i], '#'))
+			continue;
+		rc = mfs_node_add_peer_text(s->node, peers[i]);
+		if (rc == -EPROTONOSUPPORT && i >= s->cfg.n_peers) {
+			skipped++;
+			rc = 0;
+		} else if (rc == -EPROTONOSUPPORT && s->cfg.pt_path) {
+			say(s, "peer %.*s: through a pluggable transport a peer is "
+			    "HOST:PORT[#KEY];ARGS, with the bridge's arguments as megafs serve "
+			    "--transport %s prints them", addr_len, peers[i], s->cfg.pt_transport);
+		} else if (rc == -EPROTONOSUPPORT) {
+			say(s, "peer %.*s: a bridge (its arguments follow ';'), reached only "
+			    "through its pluggable transport: --transport and --pt", addr_len,
+			    peers[i]);
+		} else if (rc < 0) {
+			say(s, "not a peer address: %.*s (HOST:PORT or HOST:PORT#KEY, then "
+			    ";ARGS for a bridge)", addr_len, peers[i]);
+		} else {
+			note_peer(s, peers[i]);
+		}
+	}
+	if (skipped)
+		say(s, "%zu remembered peer%s skipped: %s", skipped, skipped == 1 ? "" : "s",
+		    s->cfg.pt_path ? "not bridges of this transport" : "bridges, reached only "
+		    "through their pluggable transport");
+	return rc;
+}
+
+/* The pluggable transport's client, when there are peers to dial through
+ * it; its server, in front of the node's listener, once that listens. */
+static int start_pt(struct mfs_swarm *s, int server, size_t n_peers)
+{
+	const struct mfs_swarm_config *c = &s->cfg;
+	char why[320] = "";
+	int rc;
+
+	if (!c->pt_path || (server ? !c->listen : !n_peers))
+		return 0;
+	rc = server ? mfs_swarm_pt_server_start(&s->pt, c->vol, c->pt_path, c->pt_transport,
+						c->listen, mfs_node_port(s->node), why, sizeof why)
+		    : mfs_swarm_pt_client_start(&s->pt, c->pt_path, c->pt_transport, why,
+						sizeof why);
+	if (rc != 0)
+		say(s, "%s%s", why[0] ? "" : "the pluggable transport: ",
+		    why[0] ? why : mfs_strerror(rc));
+	return rc;
+}
+
 int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *config)
 {
 	struct mfs_swarm *s = calloc(1, sizeof *s);
@@ -699,6 +765,10 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 	if (!s)
 		return -ENOMEM;
 	s->cfg = *config;
+	if (config->pt_path && (config->proxy || config->dht || !config->pt_transport)) {
+		free(s);
+		return -EINVAL;
+	}
 	if (!(s->inbox = calloc(config->n_channels ? config->n_channels : 1, sizeof *s->inbox))) {
 		free(s);
 		return -ENOMEM;
@@ -730,15 +800,21 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 		rc = mfs_store_source_new(&s->source, config->vol, config->cache);
 	if (rc == 0)
 		rc = mfs_loop_start(&s->loop);
+	if (rc == 0)
+		rc = start_pt(s, 0, n_peers);
 	if (rc == 0) {
+		int behind_pt = config->pt_path && config->listen;
 		struct mfs_node_config nc = {
 			.static_sk = s->sk,
-			.listen = config->listen,
+			/* Behind a PT every peer comes from 127.0.0.1: one range. */
+			.listen = behind_pt ? "127.0.0.1:0" : config->listen,
+			.max_per_range = behind_pt ? 64 : 0,
 			.source = s->source,
 			.fetch_timeout_ms = config->fetch_timeout_ms,
-			.proxy = config->proxy,
+			.proxy = s->pt.client ? s->pt.proxy : config->proxy,
+			.proxy_takes_bridge_args = s->pt.client != NULL,
 			.tls = config->tls,
-			.log = config->proxy ? node_log : NULL,
+			.log = config->proxy || s->pt.client ? node_log : NULL,
 			.log_ctx = s,
 			.learnt_key = on_learnt_key,
 			.learnt_key_ctx = s,
@@ -747,18 +823,19 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 		};
 		rc = mfs_node_start(&s->node, s->loop, &nc);
 		if (rc < 0)
-			say(s, "cannot listen on %s: %s", config->listen, mfs_strerror(rc));
+			say(s, "cannot listen on %s: %s", nc.listen, mfs_strerror(rc));
 	}
-	for (size_t i = 0; rc == 0 && i < n_peers; i++) {
-		/* Over tls a peer needs its key (the command line checked the
-		 * given ones): one remembered without it is passed over. */
-		if (config->tls && !strchr(peers[i], '#'))
-			continue;
-		rc = mfs_node_add_peer_text(s->node, peers[i]);
-		if (rc < 0)
-			say(s, "not a peer address: %s (HOST:PORT or HOST:PORT#KEY)", peers[i]);
-		else
-			note_peer(s, peers[i]);
+	if (rc == 0)
+		rc = start_pt(s, 1, n_peers);
+	if (rc == 0)
+		rc = add_peers(s, peers, n_peers);
+	if (rc == 0 && config->pt_path && n_urls) {
+		say(s, "trackers are not used with --transport %s: a tracker cannot name a "
+		    "bridge's arguments, and would be reached around the transport",
+		    config->pt_transport);
+		free_strings(urls, n_urls);
+		urls = NULL;
+		n_urls = 0;
 	}
 	if (rc == 0)
 		rc = mfs_loop_add_hook(s->loop, stop_trackers_hook, s);
@@ -810,6 +887,7 @@ void mfs_swarm_stop(struct mfs_swarm *s)
 	mfs_node_shutdown(s->node);
 	mfs_loop_stop(s->loop); /* runs stop_trackers_hook; waits for accept jobs */
 	mfs_node_stop(s->node);
+	mfs_swarm_pt_stop(&s->pt);
 	mfs_swarm_dht_free(s->dht);
 	if (s->loop)
 		save_memory(s);
@@ -966,7 +1044,21 @@ int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIG
 
 uint16_t mfs_swarm_port(const struct mfs_swarm *s)
 {
-	return mfs_node_port(s->node);
+	return s->pt.server ? mfs_pt_port(s->pt.server) : mfs_node_port(s->node);
+}
+
+int mfs_swarm_bridge_line(const struct mfs_swarm *s, char *out, size_t cap)
+{
+	char at[MFS_HOSTPORT_TEXT_MAX], key[2 * MFS_NOISE_KEY_BYTES + 1];
+	const char *args;
+
+	if (!s->pt.server)
+		return -ENOENT;
+	args = mfs_pt_args(s->pt.server);
+	mfs_hostport_format(at, sizeof at, mfs_pt_host(s->pt.server), mfs_pt_port(s->pt.server));
+	mfs_hex_encode(key, mfs_node_public_key(s->node), MFS_NOISE_KEY_BYTES);
+	return snprintf(out, cap, "%s#%s%s%s", at, key, *args ? ";" : "", args) >= (int)cap ?
+		       -ENOBUFS : 0;
 }
 
 const uint8_t *mfs_swarm_node_key(const struct mfs_swarm *s)

@@ -84,6 +84,20 @@ struct mfs_swarm_config {
 	 * swarm); NULL: plain TCP. Trackers are not affected (wss:// is
 	 * theirs). */
 	const struct mfs_tls_link_ctx *tls;
+	/* A pluggable transport (net/pt, net/swarm_pt) for every peer
+	 * connection: pt_path the binary, pt_transport its transport
+	 * ("obfs4"); NULL: none. Never with proxy or dht. Client (when there
+	 * are peers to dial): every dial goes through its SOCKS5 port with
+	 * the peer's bridge arguments ("HOST:PORT[#KEY];ARGS"); a remembered
+	 * peer without them is skipped, a given one refused. Server (listen
+	 * set): the PT listens on listen and relays to the node, which
+	 * listens on 127.0.0.1 (every peer then comes from there: the
+	 * per-range limit is lifted to the node's); its identity is kept in
+	 * the volume. Trackers are not used: a tracker names a peer by its
+	 * address and node key, with no bridge arguments, and would be
+	 * reached around the transport. */
+	const char *pt_path;
+	const char *pt_transport;
 	/* Told, on the loop thread, each time a manifest from a tracker was
 	 * stored in the volume (a mount then shows it at once, not at its
 	 * next look at the volume); may be NULL. */
@@ -118,7 +132,8 @@ int mfs_swarm_remembers(struct mfs_volume *vol, const uint8_t pk[static MFS_SIGN
 
 /* Forgets what the volume remembers for channel pk (no swarm need run):
  * each tracker URL or peer what[] names (a peer by "HOST:PORT#KEY" as
- * kept, or by its "HOST:PORT" alone), or every tracker and peer when n is
+ * kept, or by its "HOST:PORT" alone; a bridge also by its text without
+ * its arguments), or every tracker and peer when n is
  * 0; said(ctx, "tracker" or "peer", text) for each one forgotten (may be
  * NULL). 0; MFS_E_NOTFOUND when what[*unknown] names nothing remembered
  * (then nothing is forgotten); -ENOMEM or the volume's errors. */
@@ -158,7 +173,12 @@ void mfs_swarm_publish_owned(struct mfs_swarm *s);
  * nothing else could bring one), or -ETIMEDOUT after timeout_ms. */
 int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 			    unsigned timeout_ms);
-/* The port served on (0 when not listening) and the node's key. */
+/* A bridge's line (with pt_path and listen): "HOST:PORT#KEY;ARGS", the
+ * peer address a subscriber gives to --peer, HOST the address the PT
+ * listens on, into out[cap]. 0, or -ENOENT (no bridge), -ENOBUFS. */
+int mfs_swarm_bridge_line(const struct mfs_swarm *s, char *out, size_t cap);
+/* The port served on (the PT's, with pt_path; 0 when not listening) and
+ * the node's key. */
 uint16_t mfs_swarm_port(const struct mfs_swarm *s);
 const uint8_t *mfs_swarm_node_key(const struct mfs_swarm *s);
 void mfs_swarm_stats(struct mfs_swarm *s, struct mfs_node_stats *out);

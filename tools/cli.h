@@ -30,6 +30,7 @@ enum cli_common_opt {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_TLS_SNI,
+	OPT_PT,
 };
 
 #define CLI_COMMON_OPTIONS                                                   \

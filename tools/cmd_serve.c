@@ -11,6 +11,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/channel/channel.h"
+#include "net/pt.h"
 #include "tools/cli.h"
 #include "tools/netopts.h"
 #include "tools/notify.h"
@@ -55,7 +56,7 @@ int cmd_serve(int argc, char **argv)
 	struct mfs_swarm *swarm = NULL;
 	uint8_t (*channels)[MFS_SIGN_PK_BYTES] = NULL;
 	size_t n_channels = 0;
-	char key[2 * MFS_NOISE_KEY_BYTES + 1];
+	char key[2 * MFS_NOISE_KEY_BYTES + 1], bridge[MFS_PT_PEER_TEXT_MAX];
 	uint8_t key_scratch[MFS_SIGN_PK_BYTES];
 	sigset_t stop;
 	int opt, status, sig;
@@ -97,6 +98,9 @@ int cmd_serve(int argc, char **argv)
 		mfs_hex_encode(key, mfs_swarm_node_key(swarm), MFS_NOISE_KEY_BYTES);
 		printf("megafs serve: serving %zu channel%s on port %u as node %s\n", n_channels,
 		       n_channels == 1 ? "" : "s", mfs_swarm_port(swarm), key);
+		/* What a subscriber gives to --peer (HOST as the PT bound it). */
+		if (mfs_swarm_bridge_line(swarm, bridge, sizeof bridge) == 0)
+			printf("megafs serve: %s bridge %s\n", net.transport, bridge);
 		fflush(stdout);
 		mfs_notify("READY=1");
 		sigwait(&stop, &sig);

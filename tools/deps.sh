@@ -26,9 +26,11 @@ packages=(
 	# net_lossy.sh: packet loss between two network namespaces (no netem here)
 	nftables
 	# net_bootstrap.sh: a CDN's stand-in for domain fronting (routes by Host);
-	# it and net_tls_peer.sh: nDPI's ndpiReader classifies captures (TLS, its
-	# SNI; the plain transport); curl probes the tls seeder
-	nginx-light libndpi-bin curl
+	# net_obfs4.sh, test_pt and test_node: Tor's obfs4 pluggable transport
+	# (--transport obfs4 --pt), both ends; nDPI's ndpiReader (-d: no port
+	# guessing) says what captures of the transports look like to a DPI box;
+	# curl probes the tls seeder
+	nginx-light obfs4proxy libndpi-bin curl
 )
 
 missing=()

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "crypto/secure.h"
+#include "net/pt.h"
 #include "tools/cli.h"
 
 #ifndef MFS_VERSION
@@ -28,7 +29,9 @@ static int cmd_help(int argc, char **argv);
 	"[--bootstrap FILE]... [--dht] [--dht-bootstrap HOST:PORT]... [--dht-interval S]\n" \
 	"                 [--dht-port PORT]"
 /* The transport options of the same (tools/netopts.h). */
-#define TRANSPORT_OPTIONS "[--transport tcp|tls] [--tls-cert FILE --tls-key FILE] [--tls-sni NAME]"
+#define TRANSPORT_OPTIONS \
+	"[--transport tcp|tls|obfs4] [--tls-cert FILE --tls-key FILE] [--tls-sni NAME]\n" \
+	"                 [--pt PATH]"
 
 static const struct subcommand commands[] = {
 	{"init", cmd_init, "init [--size N] [--kdf PRESET] | init --hidden"},
@@ -49,7 +52,7 @@ static const struct subcommand commands[] = {
 	{"gc", cmd_gc, "gc"},
 	{"mount", cmd_mount,
 	 "mount LINK DIR [-f] [-o OPTIONS] [--tracker URL]... [--listen HOST:PORT]\n"
-	 "                 [--peer HOST:PORT[#KEY]]... [--proxy socks5://[USER:PASS@]HOST:PORT]\n"
+	 "                 [--peer HOST:PORT[#KEY][;ARGS]]... [--proxy socks5://[USER:PASS@]HOST:PORT]\n"
 	 "                 " DHT_OPTIONS "\n"
 	 "                 " TRANSPORT_OPTIONS},
 	{"umount", cmd_umount, "umount DIR"},
@@ -65,7 +68,7 @@ static const struct subcommand commands[] = {
 	 "                 " DHT_OPTIONS "\n"
 	 "                 " TRANSPORT_OPTIONS " [LINK]..."},
 	{"fetch", cmd_fetch,
-	 "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY]]... [--proxy URL]\n"
+	 "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY][;ARGS]]... [--proxy URL]\n"
 	 "                 " DHT_OPTIONS "\n"
 	 "                 " TRANSPORT_OPTIONS},
 	{"dht", cmd_dht, "dht status"},
@@ -123,6 +126,12 @@ static void usage(FILE *f)
 		"each --peer is HOST:PORT#KEY and both ends must use tls. A listener needs\n"
 		"--tls-cert and --tls-key (PEM; any certificate: the peer's key is checked\n"
 		"inside); any other request gets an ordinary web page. Trackers keep wss://.\n\n"
+		"--transport obfs4 --pt PATH runs PATH (e.g. /usr/bin/obfs4proxy) as Tor's\n"
+		"pluggable transport: every peer is a bridge, dialled through it, named\n"
+		"HOST:PORT#KEY;cert=...;iat-mode=N as `megafs serve --transport obfs4 --pt PATH\n"
+		"--listen HOST:PORT` prints it (the PT listens there; its identity is kept in\n"
+		"the volume). Bridges are given with --peer and remembered; not with --proxy,\n"
+		"--tracker or the DHT (none carries a bridge's cert).\n\n"
 		"Which volume opens depends only on the password. See megafs(1), megafs(7);\n"
 		"programs use megafs through libmegafs (megafs.h, pkg-config megafs):\n"
 		"libmegafs(3).\n");
@@ -175,6 +184,31 @@ static int hide_read_keys(int argc, char **argv)
 	return 0;
 }
 
+/* A bridge's arguments (HOST:PORT#KEY;cert=...) let whoever reads them
+ * reach the bridge and confirm what it is: as a read key, an argument
+ * holding them (net/pt's syntax after its first ';', an address before)
+ * is replaced by a guarded copy, and the original shows '*' for them. */
+static int hide_bridge_arguments(int argc, char **argv)
+{
+	char head[MFS_PT_PEER_TEXT_MAX], args[MFS_PT_ARGS_MAX + 1];
+
+	for (int i = 1; i < argc; i++) {
+		char *semi = strchr(argv[i], ';'), *copy;
+		size_t len = strlen(argv[i]);
+
+		if (!semi || mfs_pt_peer_split(head, sizeof head, args, argv[i]) != 0 ||
+		    !strchr(head, ':'))
+			continue;
+		if (!(copy = mfs_secure_alloc(len + 1)))
+			return -ENOMEM;
+		memcpy(copy, argv[i], len + 1);
+		memset(semi + 1, '*', strlen(semi + 1));
+		argv[i] = copy;
+	}
+	mfs_memzero(args, sizeof args);
+	return 0;
+}
+
 /* glibc gives each thread that allocates an arena of its own, up to 8 per
  * core, and each keeps what its blob buffers (1 MiB each) once took: a
  * mount streaming 256 MiB over the network (21 threads) peaked at 88 MiB
@@ -200,7 +234,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	limit_malloc_arenas();
-	if (hide_read_keys(argc, argv) != 0) {
+	if (hide_read_keys(argc, argv) != 0 || hide_bridge_arguments(argc, argv) != 0) {
 		fprintf(stderr, "megafs: out of memory\n");
 		return 1;
 	}

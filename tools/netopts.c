@@ -13,6 +13,7 @@
 #include "net/bootstrap.h"
 #include "net/hostport.h"
 #include "net/tls_link.h"
+#include "net/pt.h"
 #include "net/tracker_client.h"
 
 #define DHT_VIA_PROXY                                                                       \
@@ -185,9 +186,11 @@ static int tls_option(struct cli *c, struct net_opts *n, int opt, const char *ar
 {
 	switch (opt) {
 	case OPT_TRANSPORT:
-		if (strcmp(arg, "tcp") != 0 && strcmp(arg, "tls") != 0)
-			return cli_usage(c, "--transport %s: tcp or tls", arg);
+		if (strcmp(arg, "tcp") != 0 && strcmp(arg, "tls") != 0 && strcmp(arg, "obfs4") != 0)
+			return cli_usage(c, "--transport %s: tcp, tls, or obfs4 (with --pt PATH, a "
+					 "pluggable transport's binary)", arg);
 		n->tls = strcmp(arg, "tls") == 0;
+		n->transport = strcmp(arg, "obfs4") == 0 ? arg : NULL;
 		return 1;
 	case OPT_TLS_CERT:
 		n->tls_cert = arg;
@@ -203,11 +206,57 @@ static int tls_option(struct cli *c, struct net_opts *n, int opt, const char *ar
 	}
 }
 
+/* A given peer is a bridge (";ARGS" after its address) exactly when a
+ * transport is given. */
+static int check_peer(struct cli *c, const struct net_opts *n, const char *peer)
+{
+	char head[MFS_PT_PEER_TEXT_MAX], args[MFS_PT_ARGS_MAX + 1];
+	int addr_len = (int)strcspn(peer, ";");
+
+	if (mfs_pt_peer_split(head, sizeof head, args, peer) != 0)
+		return cli_usage(c, "--peer %.*s: bridge arguments are KEY=VALUE joined by ';', "
+				 "255 bytes at most", addr_len, peer);
+	if (n->transport && !args[0])
+		return cli_usage(c, "--peer %s: through --transport %s a peer is a bridge, "
+				 "HOST:PORT#KEY;cert=...;iat-mode=N, as megafs serve --transport "
+				 "%s prints it", peer, n->transport, n->transport);
+	if (!n->transport && args[0])
+		return cli_usage(c, "--peer %.*s: a bridge (arguments after ';') is reached "
+				 "only through its pluggable transport: --transport obfs4 --pt PATH",
+				 addr_len, peer);
+	return 0;
+}
+
+static int pt_check(struct cli *c, const struct net_opts *n)
+{
+	if (n->transport && !n->pt)
+		return cli_usage(c, "--transport %s needs --pt PATH, the pluggable transport's "
+				 "binary (e.g. /usr/bin/obfs4proxy)", n->transport);
+	if (n->pt && !n->transport)
+		return cli_usage(c, "--pt needs --transport (obfs4)");
+	if (n->transport && n->proxy)
+		return cli_usage(c, "--transport %s and --proxy: not chained (the transport's "
+				 "own SOCKS5 port is every dial's proxy); give one", n->transport);
+	if (n->transport && n->dht)
+		return cli_usage(c, "--transport %s and the DHT options: the DHT speaks UDP "
+				 "around the transport, and names no bridge", n->transport);
+	if (n->transport && n->n_trackers)
+		return cli_usage(c, "--transport %s and --tracker: a tracker names peers "
+				 "without their bridge arguments, and is reached around the "
+				 "transport; name the bridges with --peer", n->transport);
+	for (size_t i = 0; i < n->n_peers; i++)
+		if (check_peer(c, n, n->peers[i]) != 0)
+			return 2;
+	return 0;
+}
+
 int net_check(struct cli *c, struct net_opts *n)
 {
 	char why[384];
 	int rc;
 
+	if (pt_check(c, n) != 0)
+		return 2;
 	if (!n->tls) {
 		if (n->tls_cert || n->tls_key || n->tls_sni)
 			return cli_usage(c, "--tls-cert, --tls-key and --tls-sni go with "
@@ -305,6 +354,9 @@ int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg)
 		return 1;
 	case OPT_BOOTSTRAP:
 		return take_bootstrap(c, n, arg);
+	case OPT_PT:
+		n->pt = arg;
+		return 1;
 	case OPT_DHT:
 	case OPT_DHT_BOOTSTRAP:
 	case OPT_DHT_INTERVAL:
@@ -332,6 +384,8 @@ void net_swarm_config(const struct net_opts *n, struct mfs_swarm_config *cfg)
 	cfg->dht_port = n->dht_port;
 	cfg->proxy = n->proxy;
 	cfg->tls = n->tls_ctx;
+	cfg->pt_path = n->pt;
+	cfg->pt_transport = n->transport;
 }
 
 int net_wanted(const struct net_opts *n)

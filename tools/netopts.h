@@ -22,12 +22,19 @@
  *   --proxy URL        every peer and tracker dial through this SOCKS5
  *                      proxy, socks5://[USER:PASS@]HOST:PORT; refused with
  *                      the DHT options (UDP)
- *   --transport tcp|tls  how peers talk: plain TCP (the default), or TLS 1.3
- *                      and a WebSocket that look like a web page
- *                      (net/tls_link), for every peer dialled and accepted;
- *                      then each --peer needs its #KEY, and a listener
- *                      needs --tls-cert FILE and --tls-key FILE (PEM);
- *                      --tls-sni NAME: the name the ClientHello shows */
+ *   --transport tcp|tls|obfs4  how peers talk: plain TCP (the default);
+ *                      tls: TLS 1.3 and a WebSocket that look like a web
+ *                      page (net/tls_link), for every peer dialled and
+ *                      accepted; then each --peer needs its #KEY, and a
+ *                      listener needs --tls-cert FILE and --tls-key FILE
+ *                      (PEM); --tls-sni NAME: the name the ClientHello
+ *                      shows; obfs4 (with --pt PATH): every peer connection
+ *                      through the pluggable transport PATH (Tor's PT spec:
+ *                      net/pt); peers are bridges,
+ *                      HOST:PORT[#KEY];cert=...;iat-mode=N; with --listen,
+ *                      the PT listens there in front of the node; refused
+ *                      with --proxy, the DHT options and --tracker (none can
+ *                      carry a bridge's arguments) */
 #ifndef MFS_NETOPTS_H
 #define MFS_NETOPTS_H
 
@@ -56,7 +63,8 @@
 	{"transport", required_argument, NULL, OPT_TRANSPORT},       \
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},         \
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},           \
-	{"tls-sni", required_argument, NULL, OPT_TLS_SNI}
+	{"tls-sni", required_argument, NULL, OPT_TLS_SNI},           \
+	{"pt", required_argument, NULL, OPT_PT}
 
 struct net_opts {
 	const char *trackers[NET_MAX_TRACKERS];
@@ -76,18 +84,23 @@ struct net_opts {
 	const char *tls_cert, *tls_key, *tls_sni;
 	/* Made by net_check for --transport tls, freed at exit; NULL: tcp. */
 	const struct mfs_tls_link_ctx *tls_ctx;
+	const char *transport;       /* --transport obfs4: "obfs4", else NULL */
+	const char *pt;              /* --pt: the pluggable transport's binary */
 };
 
 /* 1 when opt was a network option (taken), 0 when not, 2 after a usage
  * error (printed). */
 int net_option(struct cli *c, struct net_opts *n, int opt, const char *arg);
 
-/* After the options: checks what only the whole says (--tls-* without
+/* After the options: checks what only the whole says (--transport obfs4
+ * needs --pt and refuses --proxy, the DHT and --tracker; a peer is a
+ * bridge exactly when a pluggable transport is given; --tls-* without
  * --transport tls; a tls listener without its certificate; a tls --peer
  * without its key) and makes the tls context (reading the certificate).
  * 0, else the exit status to return (said: 2 for a usage error, 1 for a
  * file that cannot be used). */
 int net_check(struct cli *c, struct net_opts *n);
+
 
 /* The network part of a swarm's config (listen, trackers, peers, DHT)
  * from n; n must outlive the swarm's start. */

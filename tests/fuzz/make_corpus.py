@@ -381,7 +381,30 @@ def http_head():
     write("http_head", "bad-answer-200", b"\1HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 
 
+def pt():
+    """A pluggable transport's stdout lines (first byte 0: obfs4proxy
+    0.0.14's own, as captured) or a bridge's address (first byte 1)."""
+    cert = b"F5jbRytwD2sbrGHJGvrg5oO8zamS7kULixr6zGG0NhGGhBnUlnhVkMJrxjkrNZrIclWDRw"
+    for name, line in [("version", b"VERSION 1"),
+                       ("cmethod", b"CMETHOD obfs4 socks5 127.0.0.1:43543"),
+                       ("smethod", b"SMETHOD obfs4 127.0.0.1:47001 ARGS:cert=" + cert +
+                        b",iat-mode=0"),
+                       ("smethod-escaped", b"SMETHOD x_1 [::1]:9 OTHER:stuff ARGS:a\\-b=c\\.d"),
+                       ("cmethods-done", b"CMETHODS DONE"),
+                       ("smethods-done", b"SMETHODS DONE\r"),
+                       ("cmethod-error", b"CMETHOD-ERROR foo no such transport is supported"),
+                       ("version-error", b"VERSION-ERROR no-version"),
+                       ("env-error", b"ENV-ERROR bad \x1b[31m\xff"),
+                       ("log", b'LOG SEVERITY=notice MESSAGE="hi"'),
+                       ("bad-args-comma", b"SMETHOD obfs4 127.0.0.1:1 ARGS:k=a\\,b")]:
+        write("pt", name, b"\0" + line)
+    write("pt", "bridge", b"\x01127.0.0.1:443#" + b"0123456789abcdef" * 4 + b";cert=" + cert +
+          b";iat-mode=0")
+    write("pt", "bridge-plain", b"\x01[::1]:7")
+    write("pt", "bridge-bad", b"\x01h:1;a=b;;c=d")
+
+
 for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet,
              volmap, bencode, krpc, dht, dht_table, bt_announce, webtorrent,
-             socks5, ws_frame, http_head):
+             socks5, ws_frame, http_head, pt):
     make()

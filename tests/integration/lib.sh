@@ -83,6 +83,28 @@ subscriber_store() {
 	MEGAFS_STORE=$1 megafs channel import "$3" >/dev/null
 }
 
+# publish_for_subscribers STORE TITLE BYTES: publish_random, and the
+# channel's manifest exported to $T/manifest.json; sets LINK.
+publish_for_subscribers() {
+	publish_random "$@"
+	MEGAFS_STORE=$1 megafs channel export "$LINK" >"$T/manifest.json"
+}
+
+# new_subscriber STORE: subscriber_store of $LINK and $T/manifest.json
+# (what publish_for_subscribers made).
+new_subscriber() { subscriber_store "$1" "$LINK" "$T/manifest.json"; }
+
+# serve_peer STORE OUT: megafs serve of STORE on 127.0.0.1 (any port), its
+# output to OUT; sets SERVE_PID, SERVE_PORT and SERVE_KEY.
+serve_peer() {
+	MEGAFS_STORE=$1 "$MEGAFS" serve --listen 127.0.0.1:0 >"$2" 2>&1 &
+	SERVE_PID=$!
+	PIDS+=("$SERVE_PID")
+	wait_for 10 grep -q serving "$2" || fail "megafs serve did not start: $(cat "$2")"
+	SERVE_PORT=$(sed -n 's/.* on port \([0-9]*\) .*/\1/p' "$2")
+	SERVE_KEY=$(sed -n 's/.* as node \([0-9a-f]*\)$/\1/p' "$2")
+}
+
 unmount() {
 	local pid
 	pid=$(mount_pid "$1")

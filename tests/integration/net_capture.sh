@@ -24,12 +24,8 @@ mapfile -t ids < <(MEGAFS_STORE=$PUB megafs channel show "$link" |
 	grep -o '"id":"[0-9a-f]\{64\}"' | cut -d'"' -f4)
 [ "${#ids[@]}" -ge 1 ] || fail "no blob ids in the manifest"
 
-MEGAFS_STORE=$PUB "$MEGAFS" serve --listen 127.0.0.1:0 >"$T/serve.out" 2>&1 &
-serve_pid=$!
-PIDS+=("$serve_pid")
-wait_for 10 grep -q serving "$T/serve.out" || fail "megafs serve did not start"
-port=$(sed -n 's/.* on port \([0-9]*\) .*/\1/p' "$T/serve.out")
-key=$(sed -n 's/.* as node \([0-9a-f]*\)$/\1/p' "$T/serve.out")
+serve_peer "$PUB" "$T/serve.out"
+serve_pid=$SERVE_PID port=$SERVE_PORT key=$SERVE_KEY
 
 capture_start lo "$T/wire.pcap" "tcp port $port"
 MEGAFS_STORE=$SUB megafs fetch "$link" "$name" -o "$T/got.txt" --peer "127.0.0.1:$port#$key" ||

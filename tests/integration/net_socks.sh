@@ -20,11 +20,10 @@ unset SSL_CERT_FILE SSL_CERT_DIR
 listening() { ss -ltn "sport = :$1" | grep -q LISTEN; }
 
 PUB="$T/pub" SUB="$T/sub"
-publish_random "$PUB" "Through a proxy" $((3 * 1024 * 1024 + 777))
+publish_for_subscribers "$PUB" "Through a proxy" $((3 * 1024 * 1024 + 777))
 link=$LINK
-MEGAFS_STORE=$PUB megafs channel export "$link" >"$T/manifest.json"
 # Each subscriber store knows the manifest: what moves is the blobs.
-new_sub() { subscriber_store "$1" "$link" "$T/manifest.json"; }
+new_sub() { new_subscriber "$@"; }
 
 # Two trackers, ws:// and wss:// (self-signed, pinned), the seeder on both.
 start_tracker "$T/tracker-db"

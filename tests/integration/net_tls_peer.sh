@@ -48,7 +48,7 @@ expect_fail "go with --transport tls" \
 expect_fail "--tls-key $T/c.pem" \
 	env MEGAFS_STORE="$PUB" "$MEGAFS" serve --listen 127.0.0.1:0 --transport tls \
 	--tls-cert "$T/c.pem" --tls-key "$T/c.pem"
-expect_fail "--transport udp: tcp or tls" \
+expect_fail "--transport udp: tcp, tls, or obfs4" \
 	env MEGAFS_STORE="$PUB" "$MEGAFS" serve --transport udp
 ok "serve and fetch refuse --transport tls without a certificate, a --peer without its key, --tls-* without --transport tls, a key that is no key, and a transport that does not exist"
 

@@ -19,6 +19,7 @@
 #include "fs/store/blobstore.h"
 #include "net/node.h"
 #include "net/peer.h"
+#include "net/pt.h"
 #include "tests/unit/testutil.h"
 
 #define BLOBS 24
@@ -94,6 +95,7 @@ static void (*next_fetched)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES
 			    const uint8_t *blob, size_t len);
 static unsigned next_per_range, next_idle_ms; /* the next node's slot limits (0: default) */
 static const struct mfs_socks5_proxy *next_proxy; /* the next node's proxy (NULL: none) */
+static int next_bridges; /* the next node's proxy takes bridge arguments */
 
 static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		     unsigned fetch_timeout_ms)
@@ -114,6 +116,7 @@ static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		.max_per_range = next_per_range,
 		.idle_timeout_ms = next_idle_ms,
 		.proxy = next_proxy,
+		.proxy_takes_bridge_args = next_bridges,
 		.learnt_key = on_learnt_key,
 		.learnt_key_ctx = r,
 		.fetched = next_fetched,
@@ -1389,6 +1392,127 @@ Test(node, with_no_peer_known_a_fetch_fails_once_the_proxy_refuses_every_tracker
 	cr_assert_eq(mfs_loop_call(leech.loop, refuse_discovery, leech.node), 0);
 	pthread_join(w.thread, NULL);
 	cr_assert_eq(w.rc, MFS_E_PROXY, "the fetch gave %d (%s)", w.rc, mfs_strerror(w.rc));
+	stop_node(&leech);
+}
+
+/* ---- bridges: through a pluggable transport ---- */
+
+static const char obfs4proxy[] = "/usr/bin/obfs4proxy";
+
+/* obfs4proxy in state directory dir (made here), server in front of
+ * orport when orport is not 0, else client. */
+static struct mfs_pt *obfs4(char dir[static 64], uint16_t orport)
+{
+	char relay[32], why[400];
+	struct mfs_pt *pt;
+	struct mfs_pt_config cfg = {.path = obfs4proxy, .transport = "obfs4", .state_dir = dir};
+
+	snprintf(dir, 64, "/tmp/mfs-test-node-pt-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	if (orport) {
+		snprintf(relay, sizeof relay, "127.0.0.1:%u", orport);
+		cfg.bind = "127.0.0.1:0";
+		cfg.orport = relay;
+	}
+	cr_assert_eq(mfs_pt_start(&pt, &cfg, why, sizeof why), 0, "%s", why);
+	return pt;
+}
+
+static void obfs4_stop(struct mfs_pt *pt, const char *dir)
+{
+	char cmd[128];
+
+	mfs_pt_stop(pt);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* A seeder's bridge: "127.0.0.1:PT_PORT#KEY;cert=...;iat-mode=0" (wrong:
+ * with a cert of another bridge). */
+static void bridge_text(char *out, size_t cap, const struct running *seeder,
+			const struct mfs_pt *pt, const char *args)
+{
+	const char *key = strchr(seeder->addr, '#');
+
+	snprintf(out, cap, "127.0.0.1:%u%s;%s", mfs_pt_port(pt), key, args);
+}
+
+/* Two seeders, each behind its own obfs4proxy server (its own cert), and
+ * a leech dialling through an obfs4proxy client: each bridge is dialled
+ * with its own arguments (with one shared username one of them would never
+ * finish its handshake: obfs4 drops a wrong cert silently), a blob only
+ * the second holds comes byte for byte, and a third bridge named with the
+ * first seeder with the first bridge's cert never becomes ready. */
+Test(node, each_bridge_is_dialled_with_its_own_arguments_through_obfs4proxy, .timeout = 60)
+{
+	char dir_a[64], dir_b[64], dir_c[64], dir_d[64], text[MFS_PT_PEER_TEXT_MAX];
+	struct running a, b, leech;
+	struct mfs_pt *pt_a, *pt_b, *pt_d, *client;
+	struct mfs_socks5_proxy proxy = {.host = "127.0.0.1"};
+	struct mfs_node_stats st, st_a, st_b;
+
+	if (access(obfs4proxy, X_OK) != 0)
+		cr_skip_test("no %s (tools/deps.sh installs it)", obfs4proxy);
+	run_node(&a, 1, 0, 1, 0);
+	run_node(&b, 1, 0, BLOBS, 0);
+	pt_a = obfs4(dir_a, mfs_node_port(a.node));
+	pt_b = obfs4(dir_b, mfs_node_port(b.node));
+	cr_assert_str_neq(mfs_pt_args(pt_a), mfs_pt_args(pt_b));
+	client = obfs4(dir_c, 0);
+	proxy.port = mfs_pt_port(client);
+	next_proxy = &proxy;
+	next_bridges = 1;
+	run_node(&leech, 0, 0, 0, 0);
+	next_proxy = NULL;
+	next_bridges = 0;
+	/* Through the transport, a peer without its bridge arguments is refused. */
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, a.addr), -EPROTONOSUPPORT);
+	cr_assert_eq(mfs_node_add_peer(leech.node, "127.0.0.1:9", NULL), -EPROTONOSUPPORT);
+	cr_assert_eq(mfs_node_add_learnt_peer(leech.node, a.addr, 1), -EPROTONOSUPPORT);
+	bridge_text(text, sizeof text, &a, pt_a, mfs_pt_args(pt_a));
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, text), 0);
+	bridge_text(text, sizeof text, &b, pt_b, mfs_pt_args(pt_b));
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, text), 0);
+	fetch_ok(&leech, BLOBS - 1);
+	for (int i = 0; i < 100; i++) {
+		mfs_node_stats(a.node, &st_a);
+		mfs_node_stats(b.node, &st_b);
+		if (st_a.peers_ready && st_b.peers_ready)
+			break;
+		usleep(100 * 1000);
+	}
+	cr_assert_eq(st_a.peers_ready, 1, "the first bridge's seeder saw no handshake");
+	cr_assert_eq(st_b.peers_ready, 1, "the second bridge's seeder saw no handshake");
+	/* A third bridge in front of the first seeder, named with the first
+	 * bridge's cert: obfs4 says nothing, and it never becomes ready. */
+	pt_d = obfs4(dir_d, mfs_node_port(a.node));
+	bridge_text(text, sizeof text, &a, pt_d, mfs_pt_args(pt_a));
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, text), 0);
+	usleep(2000 * 1000);
+	mfs_node_stats(leech.node, &st);
+	cr_assert_eq(st.peers_ready, 2, "%u ready", st.peers_ready);
+	mfs_node_stats(a.node, &st_a);
+	cr_assert_eq(st_a.peers_ready, 1, "%u ready", st_a.peers_ready);
+	stop_node(&leech);
+	obfs4_stop(pt_d, dir_d);
+	obfs4_stop(client, dir_c);
+	obfs4_stop(pt_a, dir_a);
+	obfs4_stop(pt_b, dir_b);
+	stop_node(&a);
+	stop_node(&b);
+}
+
+/* Without the transport, a bridge's address is refused: it would be
+ * dialled straight, its arguments unused. */
+Test(node, a_bridge_is_refused_without_the_transport)
+{
+	struct running leech;
+
+	run_node(&leech, 0, 0, 0, 0);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, "127.0.0.1:9;cert=abc;iat-mode=0"),
+		     -EPROTONOSUPPORT);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, "127.0.0.1:9;cert"), -EINVAL);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, "127.0.0.1:9"), 0);
 	stop_node(&leech);
 }
 

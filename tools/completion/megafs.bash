@@ -11,7 +11,7 @@ _megafs()
 	local commands="init channel id ingest extract status fsck gc mount umount tracker serve fetch dht help version"
 	local common="--store --password-file --protect-file --protect --new-password-file"
 	local net="--tracker --listen --peer --bootstrap --proxy --dht --dht-bootstrap --dht-interval --dht-port
-		   --transport --tls-cert --tls-key --tls-sni"
+		   --transport --tls-cert --tls-key --tls-sni --pt"
 	local cmd="" sub="" i
 
 	for ((i = 1; i < cword; i++)); do
@@ -33,7 +33,7 @@ _megafs()
 		_filedir -d
 		return
 		;;
-	--password-file | --protect-file | --new-password-file | --tls-cert | --tls-key | --bootstrap | -o | --output)
+	--password-file | --protect-file | --new-password-file | --tls-cert | --tls-key | --bootstrap | -o | --output | --pt)
 		[[ $cmd == mount && $prev == -o ]] && return
 		_filedir
 		return
@@ -43,7 +43,7 @@ _megafs()
 		return
 		;;
 	--transport)
-		COMPREPLY=($(compgen -W "tcp tls" -- "$cur"))
+		COMPREPLY=($(compgen -W "tcp tls obfs4" -- "$cur"))
 		return
 		;;
 	--kdf)
@@ -79,7 +79,7 @@ _megafs()
 	ingest) opts="--mode --chunk-size --channel --global" ;;
 	extract) opts="-o --output" ;;
 	fsck) opts="--repair --tracker --peer --bootstrap --proxy --dht --dht-bootstrap --dht-interval --dht-port
-		    --transport --tls-cert --tls-key --tls-sni" ;;
+		    --transport --tls-cert --tls-key --tls-sni --pt" ;;
 	mount) opts="-f --foreground -o --options $net" ;;
 	umount) [[ $cur != -* ]] && _filedir -d ;;
 	tracker)
