@@ -31,6 +31,7 @@ enum cli_common_opt {
 	OPT_TLS_KEY,
 	OPT_TLS_SNI,
 	OPT_PT,
+	OPT_MODE,
 };
 
 #define CLI_COMMON_OPTIONS                                                   \

@@ -31,7 +31,7 @@ static int cmd_help(int argc, char **argv);
 /* The transport options of the same (tools/netopts.h). */
 #define TRANSPORT_OPTIONS \
 	"[--transport tcp|tls|obfs4] [--tls-cert FILE --tls-key FILE] [--tls-sni NAME]\n" \
-	"                 [--pt PATH]"
+	"                 [--pt PATH] [--mode direct|obfs|tor]"
 
 static const struct subcommand commands[] = {
 	{"init", cmd_init, "init [--size N] [--kdf PRESET] | init --hidden"},
@@ -120,6 +120,10 @@ static void usage(FILE *f)
 		"SOCKS5 proxy such as Tor's (HOST an IP address; a tracker's name is resolved\n"
 		"by the proxy; wss:// keeps its TLS check inside). Not with the DHT (UDP). A\n"
 		"proxy that refuses every dial fails a read after about 2 s of redials.\n\n"
+		"--mode picks a connection mode (seed 000's) as a preset of these options:\n"
+		"direct (the default; no --proxy), obfs (--transport tls; no ws:// tracker,\n"
+		"no DHT: their bytes say what they are) or tor (--proxy socks5://127.0.0.1:9050\n"
+		"unless --proxy is given; no --listen, no DHT, no --transport obfs4).\n\n"
 		"--transport tls dresses every peer connection as a visit to a web page: TLS\n"
 		"1.3 (SNI --tls-sni, default www.example.com; ALPN h2, http/1.1), then an\n"
 		"HTTP/1.1 WebSocket upgrade on a path derived from the peer's node key, so\n"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "crypto/mfs_error.h"
@@ -191,6 +192,12 @@ static int tls_option(struct cli *c, struct net_opts *n, int opt, const char *ar
 					 "pluggable transport's binary)", arg);
 		n->tls = strcmp(arg, "tls") == 0;
 		n->transport = strcmp(arg, "obfs4") == 0 ? arg : NULL;
+		n->transport_given = 1;
+		return 1;
+	case OPT_MODE:
+		if (strcmp(arg, "direct") != 0 && strcmp(arg, "obfs") != 0 && strcmp(arg, "tor") != 0)
+			return cli_usage(c, "--mode %s: direct, obfs or tor", arg);
+		n->mode = arg;
 		return 1;
 	case OPT_TLS_CERT:
 		n->tls_cert = arg;
@@ -250,12 +257,48 @@ static int pt_check(struct cli *c, const struct net_opts *n)
 	return 0;
 }
 
+/* --mode: the preset, applied after the options (what was given stays,
+ * unless it contradicts the mode). 0, or 2 after a usage error. */
+static int apply_mode(struct cli *c, struct net_opts *n)
+{
+	char tor_port[] = "socks5://127.0.0.1:9050"; /* take_proxy may write to it */
+
+	if (!n->mode || strcmp(n->mode, "direct") == 0) {
+		if (n->mode && n->proxy)
+			return cli_usage(c, "--mode direct and --proxy: direct dials peers and "
+					 "trackers itself; give one");
+		return 0;
+	}
+	if (strcmp(n->mode, "obfs") == 0) {
+		if (n->dht)
+			return cli_usage(c, "--mode obfs and the DHT options: the DHT's UDP "
+					 "messages are plain BitTorrent KRPC, plain to see on the wire");
+		for (size_t i = 0; i < n->n_trackers; i++)
+			if (strncasecmp(n->trackers[i], "wss://", 6) != 0)
+				return cli_usage(c, "--mode obfs and the tracker %s: plain ws:// "
+						 "shows megafs's messages on the wire; use wss://",
+						 n->trackers[i]);
+		if (!n->transport_given)
+			n->tls = 1;
+		return 0;
+	}
+	if (n->listen)
+		return cli_usage(c, "--mode tor and --listen: a listener is reached at this "
+				 "machine's own address, around Tor");
+	if (n->transport)
+		return cli_usage(c, "--mode tor and --transport %s: not chained (the "
+				 "transport's own SOCKS5 port is every dial's proxy)", n->transport);
+	if (!n->proxy && take_proxy(c, n, tor_port) != 1)
+		return 2;
+	return 0;
+}
+
 int net_check(struct cli *c, struct net_opts *n)
 {
 	char why[384];
 	int rc;
 
-	if (pt_check(c, n) != 0)
+	if (apply_mode(c, n) != 0 || pt_check(c, n) != 0)
 		return 2;
 	if (!n->tls) {
 		if (n->tls_cert || n->tls_key || n->tls_sni)

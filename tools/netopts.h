@@ -34,7 +34,15 @@
  *                      HOST:PORT[#KEY];cert=...;iat-mode=N; with --listen,
  *                      the PT listens there in front of the node; refused
  *                      with --proxy, the DHT options and --tracker (none can
- *                      carry a bridge's arguments) */
+ *                      carry a bridge's arguments)
+ *   --mode direct|obfs|tor  seed 000's connection modes as presets of the
+ *                      above, applied after them: direct refuses --proxy;
+ *                      obfs is --transport tls (unless --transport is given)
+ *                      and refuses ws:// trackers and the DHT (their bytes
+ *                      say what they are); tor is --proxy
+ *                      socks5://127.0.0.1:9050 (Tor's port, unless --proxy
+ *                      is given) and refuses --listen and a pluggable
+ *                      transport */
 #ifndef MFS_NETOPTS_H
 #define MFS_NETOPTS_H
 
@@ -64,7 +72,8 @@
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},         \
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},           \
 	{"tls-sni", required_argument, NULL, OPT_TLS_SNI},           \
-	{"pt", required_argument, NULL, OPT_PT}
+	{"pt", required_argument, NULL, OPT_PT},                     \
+	{"mode", required_argument, NULL, OPT_MODE}
 
 struct net_opts {
 	const char *trackers[NET_MAX_TRACKERS];
@@ -86,6 +95,8 @@ struct net_opts {
 	const struct mfs_tls_link_ctx *tls_ctx;
 	const char *transport;       /* --transport obfs4: "obfs4", else NULL */
 	const char *pt;              /* --pt: the pluggable transport's binary */
+	int transport_given;         /* --transport, whichever */
+	const char *mode;            /* --mode: "direct", "obfs", "tor", or NULL */
 };
 
 /* 1 when opt was a network option (taken), 0 when not, 2 after a usage

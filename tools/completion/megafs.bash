@@ -11,7 +11,7 @@ _megafs()
 	local commands="init channel id ingest extract status fsck gc mount umount tracker serve fetch dht help version"
 	local common="--store --password-file --protect-file --protect --new-password-file"
 	local net="--tracker --listen --peer --bootstrap --proxy --dht --dht-bootstrap --dht-interval --dht-port
-		   --transport --tls-cert --tls-key --tls-sni --pt"
+		   --transport --tls-cert --tls-key --tls-sni --pt --mode"
 	local cmd="" sub="" i
 
 	for ((i = 1; i < cword; i++)); do
@@ -39,7 +39,11 @@ _megafs()
 		return
 		;;
 	--mode)
-		COMPREPLY=($(compgen -W "convergent random" -- "$cur"))
+		if [[ $cmd == ingest ]]; then
+			COMPREPLY=($(compgen -W "convergent random" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "direct obfs tor" -- "$cur"))
+		fi
 		return
 		;;
 	--transport)
@@ -79,7 +83,7 @@ _megafs()
 	ingest) opts="--mode --chunk-size --channel --global" ;;
 	extract) opts="-o --output" ;;
 	fsck) opts="--repair --tracker --peer --bootstrap --proxy --dht --dht-bootstrap --dht-interval --dht-port
-		    --transport --tls-cert --tls-key --tls-sni --pt" ;;
+		    --transport --tls-cert --tls-key --tls-sni --pt --mode" ;;
 	mount) opts="-f --foreground -o --options $net" ;;
 	umount) [[ $cur != -* ]] && _filedir -d ;;
 	tracker)
