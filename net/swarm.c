@@ -61,6 +61,7 @@ struct mfs_swarm {
 	struct mfs_swarm_dht *dht;             /* NULL: no DHT */
 	struct tracker *dht_source;            /* the DHT's entry in trackers[], or NULL */
 	struct mfs_swarm_pt pt;                /* the pluggable transport, if any */
+	unsigned plain_trackers_skipped;       /* remembered ws:// ones, with wss_only */
 
 	pthread_mutex_t lock;
 	pthread_cond_t manifest_stored;
@@ -607,6 +608,10 @@ static int load_memory(struct mfs_swarm *s, struct mfs_vtxn *t, char ***urls, si
 			size_t m;
 			if (!json_is_string(v) || mfs_tracker_url_check(json_string_value(v)) != 0)
 				continue; /* not one to use (an older version's mistake) */
+			if (c->wss_only && strncasecmp(json_string_value(v), "wss://", 6) != 0) {
+				s->plain_trackers_skipped++;
+				continue;
+			}
 			for (m = 0; m < *n_urls && strcmp((*urls)[m], json_string_value(v)); m++)
 				;
 			if (m == *n_urls && *n_urls < MAX_TRACKERS)
@@ -829,6 +834,10 @@ int mfs_swarm_start(struct mfs_swarm **out, const struct mfs_swarm_config *confi
 		rc = start_pt(s, 1, n_peers);
 	if (rc == 0)
 		rc = add_peers(s, peers, n_peers);
+	if (rc == 0 && s->plain_trackers_skipped)
+		say(s, "%u remembered ws:// tracker%s skipped: only wss:// ones are dialled in this "
+		    "mode (megafs channel forget LINK URL forgets one)", s->plain_trackers_skipped,
+		    s->plain_trackers_skipped == 1 ? "" : "s");
 	if (rc == 0 && config->pt_path && n_urls) {
 		say(s, "trackers are not used with --transport %s: a tracker cannot name a "
 		    "bridge's arguments, and would be reached around the transport",

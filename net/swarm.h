@@ -98,6 +98,9 @@ struct mfs_swarm_config {
 	 * reached around the transport. */
 	const char *pt_path;
 	const char *pt_transport;
+	/* Only wss:// trackers are dialled (--mode obfs): a remembered ws://
+	 * one is skipped, with a line, and stays remembered. */
+	int wss_only;
 	/* Told, on the loop thread, each time a manifest from a tracker was
 	 * stored in the volume (a mount then shows it at once, not at its
 	 * next look at the volume); may be NULL. */

@@ -427,6 +427,7 @@ void net_swarm_config(const struct net_opts *n, struct mfs_swarm_config *cfg)
 	cfg->dht_port = n->dht_port;
 	cfg->proxy = n->proxy;
 	cfg->tls = n->tls_ctx;
+	cfg->wss_only = n->mode && strcmp(n->mode, "obfs") == 0;
 	cfg->pt_path = n->pt;
 	cfg->pt_transport = n->transport;
 }

@@ -75,4 +75,22 @@ MEGAFS_STORE=$T/plain timeout 8 "$MEGAFS" fetch "$link" file.bin -o "$T/plain.bi
 	--peer "127.0.0.1:$port#$key" 2>"$T/plain.err" || rc=$?
 [ "$rc" != 0 ] && [ ! -e "$T/plain.bin" ] || fail "a plain fetch got the file from the obfs seeder"
 ok "--mode obfs is the tls transport: a fetch from the --mode obfs seeder is cmp-identical, a plain one gets nothing"
+
+# A store that remembers a ws:// tracker (the tor fetch above gave one):
+# --mode obfs skips it, says so, and never dials its port.
+MEGAFS_STORE=$T/tor megafs channel bootstrap "$link" | grep -qxF "tracker $TRACKER_URL" ||
+	fail "the tor fetch's store does not remember the ws:// tracker"
+tracker_port=${TRACKER_URL##*:}
+tracker_port=${tracker_port%%/*}
+rm -f "$T/tor.bin"
+MEGAFS_STORE=$T/tor strace -f -qq -e trace=connect -o "$T/obfs2.strace" "$MEGAFS" fetch "$link" \
+	file.bin -o "$T/tor.bin" --mode obfs --peer "127.0.0.1:$port#$key" 2>"$T/obfs2.err" ||
+	fail "the fetch with --mode obfs from a store that remembers ws:// failed: $(cat "$T/obfs2.err")"
+cmp "$T/file.bin" "$T/tor.bin" || fail "the file fetched differs"
+grep -q "1 remembered ws:// tracker skipped" "$T/obfs2.err" ||
+	fail "no line said the remembered ws:// tracker was skipped: $(cat "$T/obfs2.err")"
+if grep -q "htons($tracker_port)" "$T/obfs2.strace"; then
+	fail "--mode obfs connected to the remembered ws:// tracker"
+fi
+ok "--mode obfs skips the ws:// tracker the volume remembers (said, never dialled), the file cmp-identical"
 finish
