@@ -25,7 +25,7 @@ static int cmd_help(int argc, char **argv);
 
 /* The bootstrap and DHT options of mount, serve, fetch and fsck
  * (tools/netopts.h). */
-#define DHT_OPTIONS \
+#define DISCOVERY_OPTIONS \
 	"[--bootstrap FILE]... [--dht] [--dht-bootstrap HOST:PORT]... [--dht-interval S]\n" \
 	"                 [--dht-port PORT]"
 /* The transport options of the same (tools/netopts.h). */
@@ -47,13 +47,13 @@ static const struct subcommand commands[] = {
 	{"status", cmd_status, "status"},
 	{"fsck", cmd_fsck,
 	 "fsck [--repair] [--tracker URL]... [--peer ADDR]... [--proxy URL]\n"
-	 "                 " DHT_OPTIONS "\n"
+	 "                 " DISCOVERY_OPTIONS "\n"
 	 "                 " TRANSPORT_OPTIONS},
 	{"gc", cmd_gc, "gc"},
 	{"mount", cmd_mount,
 	 "mount LINK DIR [-f] [-o OPTIONS] [--tracker URL]... [--listen HOST:PORT]\n"
 	 "                 [--peer HOST:PORT[#KEY][;ARGS]]... [--proxy socks5://[USER:PASS@]HOST:PORT]\n"
-	 "                 " DHT_OPTIONS "\n"
+	 "                 " DISCOVERY_OPTIONS "\n"
 	 "                 " TRANSPORT_OPTIONS},
 	{"umount", cmd_umount, "umount DIR"},
 	{"tracker", cmd_tracker,
@@ -65,11 +65,11 @@ static const struct subcommand commands[] = {
 	 "                 [--tls-cert FILE --tls-key FILE] [--http-port PORT]"},
 	{"serve", cmd_serve,
 	 "serve [--listen HOST:PORT] [--tracker URL]... [--peer ADDR]... [--proxy URL]\n"
-	 "                 " DHT_OPTIONS "\n"
+	 "                 " DISCOVERY_OPTIONS "\n"
 	 "                 " TRANSPORT_OPTIONS " [LINK]..."},
 	{"fetch", cmd_fetch,
 	 "fetch LINK PATH -o OUT [--tracker URL]... [--peer HOST:PORT[#KEY][;ARGS]]... [--proxy URL]\n"
-	 "                 " DHT_OPTIONS "\n"
+	 "                 " DISCOVERY_OPTIONS "\n"
 	 "                 " TRANSPORT_OPTIONS},
 	{"dht", cmd_dht, "dht status"},
 	{"help", cmd_help, "help [COMMAND]"},

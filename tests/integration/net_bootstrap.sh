@@ -204,7 +204,15 @@ expect_fail "nul.txt: a NUL byte" env MEGAFS_STORE=$T/sub2 "$MEGAFS" fetch "$lin
 head -c 70000 /dev/zero | tr '\0' '#' >"$T/big.txt"
 expect_fail "larger than 65536 bytes" env MEGAFS_STORE=$T/sub2 "$MEGAFS" fetch "$link" \
 	file.bin -o "$T/never.bin" --bootstrap "$T/big.txt"
+# Past the limits: 17 trackers in all (16 is the most), 9 files (8).
+for i in $(seq 17); do echo "tracker ws://127.0.0.1:$((20000 + i))/"; done >"$T/many.txt"
+expect_fail "many.txt, line 16: at most 16 trackers in all" env MEGAFS_STORE=$T/sub2 "$MEGAFS" \
+	fetch "$link" file.bin -o "$T/never.bin" --tracker "$URL_B" --bootstrap "$T/many.txt"
+files=()
+for i in $(seq 9); do files+=(--bootstrap "$T/boot.txt"); done
+expect_fail "--bootstrap: at most 8 files" env MEGAFS_STORE=$T/sub2 "$MEGAFS" fetch "$link" \
+	file.bin -o "$T/never.bin" "${files[@]}"
 [ ! -e "$T/never.bin" ] || fail "a refused bootstrap file still fetched"
 diff -r "$T/sub2" "$T/sub2.before" >/dev/null || fail "a refused bootstrap file changed the store"
-ok "bad bootstrap files (unknown kind, NUL byte, 70 KB) refused by line, the store untouched"
+ok "bad bootstrap files (unknown kind, NUL byte, 70 KB, 17 trackers in all, 9 files) refused, the store untouched"
 finish
