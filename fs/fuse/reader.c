@@ -25,6 +25,8 @@
 #define MAX_WORKERS 16
 #define JOB_MAX 64
 #define SEEK_WINDOW 2 /* chunks either side of the reading position */
+/* Whole-chunk loads tracked at once: the workers and FUSE's threads. */
+#define LOADS_MAX (MAX_WORKERS + 16)
 
 enum seg_state { SEG_FREE, SEG_LOADING, SEG_READY };
 
@@ -56,6 +58,12 @@ struct mfs_reader {
 	pthread_mutex_t lock;
 	pthread_cond_t seg_changed;     /* a segment left LOADING, or the arena came */
 	pthread_cond_t job_queued;      /* a job was queued, or stop */
+	pthread_cond_t chunk_loaded;    /* a whole-chunk load ended */
+	/* The blobs being loaded whole (load_chunk), so that a reader of the
+	 * same chunk waits for that copy instead of reading the blob again.
+	 * Protected by lock. */
+	uint8_t loading[LOADS_MAX][MFS_BLOB_ID_BYTES];
+	unsigned char loading_used[LOADS_MAX];
 	/* The arena is allocated on a thread of its own, while the mount
 	 * starts (locking 16-28 MiB took 14-90 ms here, before the first read
 	 * could come); the first segment waits for it. Without it (no memory)
@@ -722,17 +730,47 @@ struct mfs_reader_config mfs_reader_download_config(size_t chunk_size)
 
 /* ---- read-ahead workers ---- */
 
+/* The entry of r->loading that holds id, or -1. Lock held. */
+static int loading_find(const struct mfs_reader *r, const uint8_t *id)
+{
+	for (int i = 0; i < LOADS_MAX; i++)
+		if (r->loading_used[i] && memcmp(r->loading[i], id, MFS_BLOB_ID_BYTES) == 0)
+			return i;
+	return -1;
+}
+
 /* Loads every segment of one chunk that is not cached yet, from one copy of
- * the blob. urgent: a reader waits for it (else read-ahead). */
+ * the blob. urgent: a reader waits for it (else read-ahead). When another
+ * thread is loading the chunk already, a reader waits for it to end and
+ * read-ahead leaves it: FUSE's threads take the kernel's read-ahead of one
+ * chunk at once, and each read the whole blob (a cold 512 MiB dd opened
+ * every blob 2.3 times). */
 static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk, int urgent)
 {
 	struct mfs_chunk_ref ref;
 	uint8_t *blob = NULL;
 	size_t blob_len, padded;
-	int missing = 0;
+	int missing = 0, entry = -1;
 
 	if (chunk_ref(f, chunk, &ref) != 0)
 		return;
+	pthread_mutex_lock(&r->lock);
+	if (loading_find(r, ref.id) >= 0) {
+		while (urgent && loading_find(r, ref.id) >= 0)
+			pthread_cond_wait(&r->chunk_loaded, &r->lock);
+		pthread_mutex_unlock(&r->lock);
+		goto out;
+	}
+	/* With every entry taken the load goes on untracked. */
+	for (int i = 0; entry < 0 && i < LOADS_MAX; i++)
+		if (!r->loading_used[i])
+			entry = i;
+	if (entry >= 0) {
+		memcpy(r->loading[entry], ref.id, MFS_BLOB_ID_BYTES);
+		r->loading_used[entry] = 1;
+	}
+	pthread_mutex_unlock(&r->lock);
+
 	padded = mfs_chunk_padded_len(ref.length);
 	for (uint32_t i = 0; !missing && i * (size_t)SEG < ref.length; i++) {
 		pthread_mutex_lock(&r->lock);
@@ -747,6 +785,13 @@ static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk
 		pthread_mutex_unlock(&r->lock);
 	}
 	free(blob);
+	if (entry >= 0) {
+		pthread_mutex_lock(&r->lock);
+		r->loading_used[entry] = 0;
+		pthread_cond_broadcast(&r->chunk_loaded);
+		pthread_mutex_unlock(&r->lock);
+	}
+out:
 	mfs_memzero(&ref, sizeof ref);
 }
 
@@ -827,6 +872,7 @@ int mfs_reader_new(struct mfs_reader **out, struct mfs_volume *vol,
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->seg_changed, NULL);
 	pthread_cond_init(&r->job_queued, NULL);
+	pthread_cond_init(&r->chunk_loaded, NULL);
 	r->segs = calloc(r->seg_count, sizeof *r->segs);
 	r->hash = calloc(r->hash_size, sizeof *r->hash);
 	if (!r->segs || !r->hash)
@@ -873,6 +919,7 @@ void mfs_reader_free(struct mfs_reader *r)
 	free(r->segs);
 	free(r->hash);
 	pthread_cond_destroy(&r->job_queued);
+	pthread_cond_destroy(&r->chunk_loaded);
 	pthread_cond_destroy(&r->seg_changed);
 	pthread_mutex_destroy(&r->lock);
 	free(r);

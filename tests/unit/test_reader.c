@@ -1,6 +1,7 @@
 /* fs/fuse/reader: byte ranges of files, segments, read-ahead, the fetch seam. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -413,6 +414,86 @@ Test(reader, a_fetched_blob_serves_all_its_segments)
 	cr_assert_eq(peer.calls, 1, "the blob was fetched %d times for one read of its chunk",
 		     peer.calls);
 	close_all(f, r, &peer, &e, buf, data);
+}
+
+/* A slow peer that holds the blob of chunk 1 (fake_peer's, 50 ms a fetch). */
+static int slow_fetch(void *ctx, const uint8_t id[static 32], int urgent, uint8_t **blob,
+		      size_t *len)
+{
+	struct fake_peer *p = ctx;
+
+	__atomic_add_fetch(&p->calls, 1, __ATOMIC_RELAXED);
+	(void)urgent;
+	if (memcmp(id, p->id, 32) != 0)
+		return MFS_E_NOTFOUND;
+	usleep(50 * 1000);
+	*blob = malloc(p->len);
+	memcpy(*blob, p->blob, p->len);
+	*len = p->len;
+	return 0;
+}
+
+struct page_reader {
+	struct mfs_rfile *f;
+	uint64_t off;
+	uint8_t page[4096];
+	ssize_t got;
+};
+
+static void *read_page(void *arg)
+{
+	struct page_reader *pr = arg;
+
+	pr->got = mfs_rfile_read(pr->f, pr->off, sizeof pr->page, pr->page);
+	return NULL;
+}
+
+/* The kernel hands a sequential reader's read-ahead to FUSE's threads at
+ * once: several reads of one chunk that is not cached yet, beside the
+ * reader's own read-ahead worker. The chunk's blob is got once, the others
+ * wait for that copy (each got its own: a cold read opened every blob 2.3
+ * times). */
+Test(reader, concurrent_reads_of_one_chunk_get_its_blob_once)
+{
+	const size_t len = 3u << 20;
+	struct mfs_file_entry e;
+	uint8_t *data = ingest(len, 0, &e);
+	struct fake_peer peer = {0};
+	struct mfs_blob_fetcher fetcher = {.fetch = slow_fetch, .ctx = &peer};
+	struct page_reader pr[6];
+	pthread_t th[6];
+	struct mfs_reader *r;
+	struct mfs_rfile *f;
+	struct mfs_vtxn *t;
+	uint8_t page[4096];
+
+	cr_assert_eq(e.chunk_count, 3);
+	memcpy(peer.id, e.chunks[1].id, 32);
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 1, &t), 0);
+	cr_assert_eq(mfs_blob_get(t, peer.id, &peer.blob, &peer.len), 0);
+	cr_assert_eq(mfs_blob_delete(t, peer.id), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, &fetcher, NULL), 0);
+	cr_assert_eq(mfs_rfile_open(&f, r, &e), 0);
+	/* Two reads near the end of chunk 0 make the reader sequential. */
+	cr_assert_eq(mfs_rfile_read(f, (1u << 20) - 8192, sizeof page, page), sizeof page);
+	cr_assert_eq(mfs_rfile_read(f, (1u << 20) - 4096, sizeof page, page), sizeof page);
+	for (int i = 0; i < 6; i++) {
+		pr[i] = (struct page_reader){.f = f, .off = (1u << 20) + (uint64_t)i * 65536 * 2};
+		cr_assert_eq(pthread_create(&th[i], NULL, read_page, &pr[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		cr_assert_eq(pr[i].got, (ssize_t)sizeof pr[i].page);
+		cr_assert_arr_eq(pr[i].page, data + pr[i].off, sizeof pr[i].page);
+	}
+	cr_assert_eq(peer.calls, 1, "chunk 1's blob was got %d times for 6 readers at once",
+		     peer.calls);
+	mfs_rfile_close(f);
+	mfs_reader_free(r);
+	free(peer.blob);
+	mfs_entry_clear(&e);
+	free(data);
 }
 
 /* The fetcher's fetch_segment: piece index of the peer's blob. */
