@@ -823,7 +823,7 @@ static int add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk,
 	if (strlen(addr) >= sizeof j.addr || mfs_hostport_resolve_numeric(&j.sa, addr) != 0)
 		return -EINVAL;
 	if (n->cfg.tls && !pk) /* over tls, the path to ask for comes from the key */
-		return -EINVAL;
+		return -ENOKEY;
 	/* A bridge is reached through its transport alone, and that
 	 * transport reaches nothing but bridges. */
 	if (!bridge[0] != !n->cfg.proxy_takes_bridge_args)

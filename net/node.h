@@ -184,7 +184,8 @@ const uint8_t *mfs_node_public_key(const struct mfs_netnode *n);
 /* Adds a peer to dial: "HOST:PORT", with the static key it must prove
  * (NULL: any key). A peer already known (same address) is kept as it is;
  * a banned key is ignored. 0, -EINVAL (bad address), -EPROTONOSUPPORT
- * (the node wants bridge arguments: proxy_takes_bridge_args) or
+ * (the node wants bridge arguments: proxy_takes_bridge_args), -ENOKEY
+ * (no key over tls, whose WebSocket path is made from it) or
  * -ESHUTDOWN. */
 int mfs_node_add_peer(struct mfs_netnode *n, const char *addr, const uint8_t *pk);
 /* Parses "HOST:PORT" or "HOST:PORT#<64 hex key>", either followed by

@@ -698,7 +698,8 @@ static void keep_fetched(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES],
 
 /* The peers to dial. A given one the node refuses fails the start; a
  * remembered one of another transport (a bridge without the PT, a plain
- * peer with it) is skipped. The log names a peer by its address alone:
+ * peer with it; over tls one without its key, which only a store written
+ * before peers were remembered with their keys holds) is skipped. The log names a peer by its address alone:
  * a bridge's arguments open it to anyone. */
 static int add_peers(struct mfs_swarm *s, char *const *peers, size_t n_peers)
 {
@@ -708,14 +709,13 @@ static int add_peers(struct mfs_swarm *s, char *const *peers, size_t n_peers)
 	for (size_t i = 0; rc == 0 && i < n_peers; i++) {
 		int addr_len = (int)strcspn(peers[i], ";");
 
-		/* Over tls a peer needs its key (the command line checked the
-		 * given ones): one remembered without it is passed over. */
-		if (s->cfg.tls && !strchr(peers[i], '#'))
-			continue;
 		rc = mfs_node_add_peer_text(s->node, peers[i]);
-		if (rc == -EPROTONOSUPPORT && i >= s->cfg.n_peers) {
+		if ((rc == -EPROTONOSUPPORT || rc == -ENOKEY) && i >= s->cfg.n_peers) {
 			skipped++;
 			rc = 0;
+		} else if (rc == -ENOKEY) {
+			say(s, "peer %.*s: over --transport tls a peer is HOST:PORT#KEY (its "
+			    "WebSocket path is made from its key)", addr_len, peers[i]);
 		} else if (rc == -EPROTONOSUPPORT && s->cfg.pt_path) {
 			say(s, "peer %.*s: through a pluggable transport a peer is "
 			    "HOST:PORT[#KEY];ARGS, with the bridge's arguments as megafs serve "
@@ -733,8 +733,9 @@ static int add_peers(struct mfs_swarm *s, char *const *peers, size_t n_peers)
 	}
 	if (skipped)
 		say(s, "%zu remembered peer%s skipped: %s", skipped, skipped == 1 ? "" : "s",
-		    s->cfg.pt_path ? "not bridges of this transport" : "bridges, reached only "
-		    "through their pluggable transport");
+		    s->cfg.pt_path ? "not bridges of this transport"
+		    : s->cfg.tls   ? "bridges, or without the key tls needs"
+				   : "bridges, reached only through their pluggable transport");
 	return rc;
 }
 

@@ -313,9 +313,9 @@ int net_check(struct cli *c, struct net_opts *n)
 				 "c.pem` makes a pair)");
 	for (size_t i = 0; i < n->n_peers; i++)
 		if (!strchr(n->peers[i], '#'))
-			return cli_usage(c, "--peer %s: over --transport tls a peer is "
-					 "HOST:PORT#KEY (the request's path comes from its key)",
-					 n->peers[i]);
+			return cli_usage(c, "peer %s (a --peer or a --bootstrap file's): over "
+					 "--transport tls a peer is HOST:PORT#KEY (the request's "
+					 "path comes from its key)", n->peers[i]);
 	if (!the_tls.client) {
 		rc = mfs_tls_link_ctx_init(&the_tls, n->tls_sni, n->listen ? n->tls_cert : NULL,
 					   n->listen ? n->tls_key : NULL, why, sizeof why);
