@@ -71,14 +71,8 @@ struct side {
 };
 
 static struct harness {
-	uv_loop_t loop;
-	uv_tcp_t server;
-	int server_open;
-	uv_timer_t guard;
-	struct sockaddr_in addr;
-	struct mfs_peer_config cfg[2];
-	struct mfs_peer_callbacks cb;
-	struct side side[2]; /* 0 dials, 1 accepts */
+	struct tu_peer_pair pp; /* side 0 dials, side 1 is accepted */
+	struct side side[2];
 } h;
 
 static void cb_ready(struct mfs_peer *p, void *ctx)
@@ -90,7 +84,7 @@ static void cb_ready(struct mfs_peer *p, void *ctx)
 	cr_assert_eq(s->ready, 0, "ready once");
 	cr_assert_eq(s->closed, 0);
 	s->ready = 1;
-	s->ready_at = uv_now(&h.loop);
+	s->ready_at = uv_now(&h.pp.loop);
 	memcpy(s->remote_pk, mfs_peer_remote_key(p), KEY);
 	s->hello = *mfs_peer_hello(p);
 	cr_assert_eq(mfs_peer_is_initiator(p), s == &h.side[0]);
@@ -130,7 +124,7 @@ static void cb_closed(struct mfs_peer *p, int reason, void *ctx)
 	cr_assert_eq(s->closed, 0, "closed once");
 	s->closed = 1;
 	s->reason = reason;
-	s->closed_at = uv_now(&h.loop);
+	s->closed_at = uv_now(&h.pp.loop);
 	mfs_peer_counters(p, &s->sent, &s->received);
 	s->p = NULL;
 }
@@ -138,10 +132,14 @@ static void cb_closed(struct mfs_peer *p, int reason, void *ctx)
 static void h_start(void)
 {
 	memset(&h, 0, sizeof h);
-	tu_uv_start(&h.loop, &h.guard, GUARD_MS); /* the loop ends when the peers do */
-	h.cb = (struct mfs_peer_callbacks){ cb_ready, cb_message, cb_drained, cb_closed, NULL };
+	tu_peer_pair_start(&h.pp, GUARD_MS);
 	for (int i = 0; i < 2; i++) {
-		h.cfg[i] = (struct mfs_peer_config){
+		h.pp.peer[i] = &h.side[i].p;
+		h.pp.ctx[i] = &h.side[i];
+	}
+	h.pp.cb = (struct mfs_peer_callbacks){ cb_ready, cb_message, cb_drained, cb_closed, NULL };
+	for (int i = 0; i < 2; i++) {
+		h.pp.cfg[i] = (struct mfs_peer_config){
 			.static_sk = sk[i],
 			.listen_port = (uint16_t)(1000 + i),
 			.max_requests = (uint16_t)(8 + i),
@@ -149,34 +147,20 @@ static void h_start(void)
 	}
 }
 
-static void on_connection(uv_stream_t *server, int status)
-{
-	cr_assert_eq(status, 0);
-	cr_assert_null(h.side[1].p, "one connection per round");
-	cr_assert_eq(mfs_peer_accept(&h.side[1].p, server, &h.cfg[1], &h.cb, &h.side[1]), 0);
-	cr_assert_not_null(h.side[1].p);
-	uv_close((uv_handle_t *)server, NULL);
-	h.server_open = 0;
-}
-
 static void h_listen(void)
 {
-	tu_uv_listen(&h.loop, &h.server, &h.addr, on_connection);
-	h.server_open = 1;
+	tu_peer_pair_listen(&h.pp);
 }
 
 static void h_dial(const uint8_t *expected)
 {
-	cr_assert_eq(mfs_peer_connect(&h.side[0].p, &h.loop, (struct sockaddr *)&h.addr, expected,
-				      &h.cfg[0], &h.cb, &h.side[0]),
-		     0);
-	cr_assert_not_null(h.side[0].p);
+	tu_peer_pair_dial(&h.pp, expected);
 }
 
 /* Runs until every peer is gone, then checks nothing was left behind. */
 static void h_run(void)
 {
-	tu_uv_finish(&h.loop, &h.guard, &h.server, &h.server_open);
+	tu_peer_pair_run(&h.pp);
 }
 
 /* ---- raw endpoints ---- */
@@ -413,11 +397,11 @@ static void raw_client(struct raw *r, void (*script)(struct raw *), int param)
 	cr_assert_geq(r->fd, 0);
 	set_timeouts(r->fd);
 	/* The kernel completes the connection from the listen backlog. */
-	cr_assert_eq(connect(r->fd, (struct sockaddr *)&h.addr, sizeof h.addr), 0);
+	cr_assert_eq(connect(r->fd, (struct sockaddr *)&h.pp.addr, sizeof h.pp.addr), 0);
 	cr_assert_eq(pthread_create(&r->thread, NULL, raw_main, r), 0);
 }
 
-/* A plain listening socket on 127.0.0.1 (h.addr), not yet accepted. */
+/* A plain listening socket on 127.0.0.1 (h.pp.addr), not yet accepted. */
 static int plain_listener(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -427,12 +411,12 @@ static int plain_listener(void)
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
 	cr_assert_eq(listen(fd, 4), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&h.addr, &len), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&h.pp.addr, &len), 0);
 	set_timeouts(fd);
 	return fd;
 }
 
-/* A raw responder, as sk[1], on a plain listener that h.addr points to. */
+/* A raw responder, as sk[1], on a plain listener that h.pp.addr points to. */
 static void raw_server(struct raw *r, void (*script)(struct raw *), int param)
 {
 	memset(r, 0, sizeof *r);
@@ -526,8 +510,8 @@ Test(peer, a_bad_address_fails_at_once_with_no_callback)
 	struct mfs_peer *p = (struct mfs_peer *)(uintptr_t)1;
 
 	h_start();
-	cr_assert_eq(mfs_peer_connect(&p, &h.loop, (struct sockaddr *)&ss, NULL, &h.cfg[0], &h.cb,
-				      &h.side[0]),
+	cr_assert_eq(mfs_peer_connect(&p, &h.pp.loop, (struct sockaddr *)&ss, NULL, &h.pp.cfg[0],
+				      &h.pp.cb, &h.side[0]),
 		     -EINVAL);
 	cr_assert_null(p);
 	h_run();
@@ -870,7 +854,7 @@ Test(peer, wrong_responder_key_stops_before_message_3)
 	/* The right key, for contrast: message 3 and HANDSHAKE come, then the
 	 * handshake times out waiting for an ACK. */
 	h_start();
-	h.cfg[0].handshake_timeout_ms = 300;
+	h.pp.cfg[0].handshake_timeout_ms = 300;
 	raw_server(&r, responder_to_msg2_then_listen, 0);
 	h_dial(pk[1]);
 	h_run();
@@ -1114,7 +1098,7 @@ Test(peer, a_body_is_checked_from_its_head_before_it_is_allocated)
 
 	/* The largest head before the hello: malformed, nothing allocated. */
 	h_start();
-	h.cfg[1].budget = &budget;
+	h.pp.cfg[1].budget = &budget;
 	h_listen();
 	raw_client(&r, bad_message_script, EARLY_RESPONSE);
 	h_run();
@@ -1130,7 +1114,7 @@ Test(peer, a_body_is_checked_from_its_head_before_it_is_allocated)
 	/* Ready, then a body larger than the budget has left: ERROR(BUSY). */
 	budget = (struct mfs_peer_budget){.limit = 48u << 10};
 	h_start();
-	h.cfg[1].budget = &budget;
+	h.pp.cfg[1].budget = &budget;
 	h_listen();
 	raw_client(&r, bad_message_script, RESPONSE_OVER_BUDGET);
 	h_run();
@@ -1216,7 +1200,7 @@ Test(peer, the_handshake_times_out)
 	for (int param = 0; param < 2; param++) {
 		h_start();
 		h_listen();
-		h.cfg[1].handshake_timeout_ms = 200;
+		h.pp.cfg[1].handshake_timeout_ms = 200;
 		raw_client(&r, silent_script, param);
 		h_run();
 		raw_join(&r);
@@ -1227,7 +1211,7 @@ Test(peer, the_handshake_times_out)
 
 	/* A server that accepts and never answers. */
 	h_start();
-	h.cfg[0].handshake_timeout_ms = 200;
+	h.pp.cfg[0].handshake_timeout_ms = 200;
 	raw_server(&r, silent_script, 0);
 	h_dial(NULL);
 	h_run();
@@ -1261,7 +1245,7 @@ static void start_ticking(struct side *s)
 	struct ticker *k = s->data;
 
 	k->s = s;
-	cr_assert_eq(uv_timer_init(&h.loop, &k->timer), 0);
+	cr_assert_eq(uv_timer_init(&h.pp.loop, &k->timer), 0);
 	k->timer.data = k;
 	cr_assert_eq(uv_timer_start(&k->timer, on_tick, 100, 100), 0);
 }
@@ -1272,7 +1256,7 @@ Test(peer, an_idle_connection_times_out_and_traffic_keeps_it_alive)
 
 	h_start();
 	h_listen();
-	h.cfg[1].idle_timeout_ms = 300;
+	h.pp.cfg[1].idle_timeout_ms = 300;
 	h.side[0].on_ready = start_ticking;
 	h.side[0].data = &k;
 	h_dial(NULL);

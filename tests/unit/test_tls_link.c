@@ -85,14 +85,8 @@ struct side {
 };
 
 static struct harness {
-	uv_loop_t loop;
-	uv_tcp_t server;
-	int server_open;
-	uv_timer_t guard;
-	struct sockaddr_in addr;
-	struct mfs_peer_config cfg[2];
-	struct mfs_peer_callbacks cb;
-	struct side side[2]; /* 0 dials, 1 accepts */
+	struct tu_peer_pair pp; /* side 0 dials, side 1 is accepted */
+	struct side side[2];
 	int exchange;        /* ready sides send SEGMENTS segments */
 } h;
 
@@ -168,39 +162,32 @@ static void cb_closed(struct mfs_peer *p, int reason, void *ctx)
 static void h_start(void)
 {
 	memset(&h, 0, sizeof h);
-	tu_uv_start(&h.loop, &h.guard, GUARD_MS); /* the loop ends when the peers do */
-	h.cb = (struct mfs_peer_callbacks){ .ready = cb_ready, .message = cb_message,
-					    .closed = cb_closed };
+	tu_peer_pair_start(&h.pp, GUARD_MS);
+	for (int i = 0; i < 2; i++) {
+		h.pp.peer[i] = &h.side[i].p;
+		h.pp.ctx[i] = &h.side[i];
+	}
+	h.pp.cb = (struct mfs_peer_callbacks){ .ready = cb_ready, .message = cb_message,
+					       .closed = cb_closed };
 	for (int i = 0; i < 2; i++)
-		h.cfg[i] = (struct mfs_peer_config){ .static_sk = sk[i], .tls = &tls,
-						     .handshake_timeout_ms = 5000 };
-}
-
-static void on_connection(uv_stream_t *server, int status)
-{
-	cr_assert_eq(status, 0);
-	cr_assert_null(h.side[1].p, "one connection per round");
-	cr_assert_eq(mfs_peer_accept(&h.side[1].p, server, &h.cfg[1], &h.cb, &h.side[1]), 0);
-	uv_close((uv_handle_t *)server, NULL);
-	h.server_open = 0;
+		h.pp.cfg[i] = (struct mfs_peer_config){ .static_sk = sk[i], .tls = &tls,
+							.handshake_timeout_ms = 5000 };
 }
 
 static void h_listen(void)
 {
-	tu_uv_listen(&h.loop, &h.server, &h.addr, on_connection);
-	h.server_open = 1;
+	tu_peer_pair_listen(&h.pp);
 }
 
 static void h_dial(const uint8_t *expected)
 {
-	cr_assert_eq(mfs_peer_connect(&h.side[0].p, &h.loop, (struct sockaddr *)&h.addr, expected,
-				      &h.cfg[0], &h.cb, &h.side[0]),
-		     0);
+	tu_peer_pair_dial(&h.pp, expected);
 }
 
+/* Runs until every peer is gone, then checks nothing was left behind. */
 static void h_run(void)
 {
-	tu_uv_finish(&h.loop, &h.guard, &h.server, &h.server_open);
+	tu_peer_pair_run(&h.pp);
 }
 
 /* ---- peers over tls ---- */
@@ -231,9 +218,9 @@ Test(tls_link, a_client_must_know_the_peers_key)
 	struct mfs_peer *p = (struct mfs_peer *)(uintptr_t)1;
 
 	h_start();
-	cr_assert_eq(uv_ip4_addr("127.0.0.1", 9, &h.addr), 0);
-	cr_assert_eq(mfs_peer_connect(&p, &h.loop, (struct sockaddr *)&h.addr, NULL, &h.cfg[0],
-				      &h.cb, &h.side[0]),
+	cr_assert_eq(uv_ip4_addr("127.0.0.1", 9, &h.pp.addr), 0);
+	cr_assert_eq(mfs_peer_connect(&p, &h.pp.loop, (struct sockaddr *)&h.pp.addr, NULL,
+				      &h.pp.cfg[0], &h.pp.cb, &h.side[0]),
 		     -EINVAL, "the path comes from the key");
 	cr_assert_null(p);
 	h_run();
@@ -257,7 +244,7 @@ Test(tls_link, a_client_with_another_key_sees_only_a_web_server)
 Test(tls_link, a_tls_client_and_a_plain_peer_do_not_connect)
 {
 	h_start();
-	h.cfg[1].tls = NULL;
+	h.pp.cfg[1].tls = NULL;
 	h_listen();
 	h_dial(pk[1]);
 	h_run();
@@ -364,7 +351,7 @@ static void probe(struct prober *pr)
 {
 	h_start();
 	h_listen();
-	pr->port = ntohs(h.addr.sin_port);
+	pr->port = ntohs(h.pp.addr.sin_port);
 	cr_assert_eq(pthread_create(&pr->thread, NULL, prober_main, pr), 0);
 	h_run();
 	pthread_join(pr->thread, NULL);
@@ -462,7 +449,7 @@ Test(tls_link, the_client_hello_names_the_sni_and_offers_h2_and_http11)
 	cr_assert_geq(c.fd, 0);
 	cr_assert_eq(pthread_create(&c.thread, NULL, catch_hello, &c), 0);
 	h_start();
-	cr_assert_eq(uv_ip4_addr("127.0.0.1", port, &h.addr), 0);
+	cr_assert_eq(uv_ip4_addr("127.0.0.1", port, &h.pp.addr), 0);
 	h_dial(pk[1]);
 	h_run();
 	pthread_join(c.thread, NULL);

@@ -233,3 +233,41 @@ void tu_uv_finish(uv_loop_t *loop, uv_timer_t *guard, uv_tcp_t *server,
 	uv_run(loop, UV_RUN_DEFAULT);
 	cr_assert_eq(uv_loop_close(loop), 0, "a handle outlived the test's objects");
 }
+
+void tu_peer_pair_start(struct tu_peer_pair *pp, unsigned guard_ms)
+{
+	memset(pp, 0, sizeof *pp);
+	tu_uv_start(&pp->loop, &pp->guard, guard_ms); /* the loop ends when the peers do */
+}
+
+static void pair_on_connection(uv_stream_t *server, int status)
+{
+	struct tu_peer_pair *pp = server->data;
+
+	cr_assert_eq(status, 0);
+	cr_assert_null(*pp->peer[1], "one connection per round");
+	cr_assert_eq(mfs_peer_accept(pp->peer[1], server, &pp->cfg[1], &pp->cb, pp->ctx[1]), 0);
+	cr_assert_not_null(*pp->peer[1]);
+	uv_close((uv_handle_t *)server, NULL);
+	pp->server_open = 0;
+}
+
+void tu_peer_pair_listen(struct tu_peer_pair *pp)
+{
+	tu_uv_listen(&pp->loop, &pp->server, &pp->addr, pair_on_connection);
+	pp->server.data = pp;
+	pp->server_open = 1;
+}
+
+void tu_peer_pair_dial(struct tu_peer_pair *pp, const uint8_t *expected)
+{
+	cr_assert_eq(mfs_peer_connect(pp->peer[0], &pp->loop, (struct sockaddr *)&pp->addr,
+				      expected, &pp->cfg[0], &pp->cb, pp->ctx[0]),
+		     0);
+	cr_assert_not_null(*pp->peer[0]);
+}
+
+void tu_peer_pair_run(struct tu_peer_pair *pp)
+{
+	tu_uv_finish(&pp->loop, &pp->guard, &pp->server, &pp->server_open);
+}

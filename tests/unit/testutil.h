@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <uv.h>
 
+#include "net/peer.h"
+
 #include "crypto/sign.h"
 #include "fs/blob/volume_io.h"
 #include "fs/store/store.h"
@@ -73,5 +75,29 @@ void tu_uv_listen(uv_loop_t *loop, uv_tcp_t *server, struct sockaddr_in *addr,
  * *server_open, read after the run), and checks that no handle outlived the test's objects. */
 void tu_uv_finish(uv_loop_t *loop, uv_timer_t *guard, uv_tcp_t *server,
 		  const int *server_open);
+
+/* Two mfs_peers over loopback TCP, one connection per round: side 0 dials,
+ * side 1 is accepted. The caller fills cfg[], cb, and for each side where
+ * its peer goes (peer[i]) and its callbacks' context (ctx[i]). */
+struct tu_peer_pair {
+	uv_loop_t loop;
+	uv_timer_t guard;
+	uv_tcp_t server;
+	int server_open;
+	struct sockaddr_in addr;
+	struct mfs_peer_config cfg[2];
+	struct mfs_peer_callbacks cb;
+	struct mfs_peer **peer[2];
+	void *ctx[2];
+};
+/* Zeroes pp and starts its loop with a guard of guard_ms. */
+void tu_peer_pair_start(struct tu_peer_pair *pp, unsigned guard_ms);
+/* Listens on pp->addr; the first connection becomes side 1 (the listener
+ * then closes). */
+void tu_peer_pair_listen(struct tu_peer_pair *pp);
+/* Side 0 dials pp->addr, expecting the static key expected (or any). */
+void tu_peer_pair_dial(struct tu_peer_pair *pp, const uint8_t *expected);
+/* Runs until every peer is gone: tu_uv_finish. */
+void tu_peer_pair_run(struct tu_peer_pair *pp);
 
 #endif
