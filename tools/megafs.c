@@ -223,11 +223,11 @@ static int hide_bridge_arguments(int argc, char **argv)
  * thread's heap is handed back to the kernel (the trim threshold follows
  * the mmap threshold up to only ~2 MiB) and faulted in again, zeroed, by
  * the next: a cold 512 MiB read of a local file took 13,000-45,000 page
- * faults and 1.56-2.01 CPU-s in the daemon, against ~3,300 and 1.31-1.42
- * with the two thresholds below (streaming 256 MiB from a peer: 1.5-2.0 s
- * -> 1.0-1.1 s wall). The peak RSS did not move: what stays mapped is what
- * was in use a moment before. Large buffers from mmap (a lower mmap
- * threshold) cost three times the CPU in page faults. */
+ * faults and 1.56-2.01 CPU-s in the daemon, against about 2,700 and
+ * 1.28-1.30 with the two thresholds below (streaming 256 MiB from a peer:
+ * 1.5-2.0 s -> 1.08-1.18 s wall). The peak RSS did not move: what stays
+ * mapped is what was in use a moment before. Large buffers from mmap (a
+ * lower mmap threshold) cost three times the CPU in page faults. */
 #define MMAP_THRESHOLD (2 << 20)  /* above a blob with its slot overhead */
 #define TRIM_THRESHOLD (16 << 20) /* free bytes a heap keeps at its top */
 
