@@ -66,8 +66,9 @@ struct mfs_reader {
 	unsigned char loading_used[LOADS_MAX];
 	/* The arena is allocated on a thread of its own, while the mount
 	 * starts (locking 16-28 MiB took 14-90 ms here, before the first read
-	 * could come); the first segment waits for it. Without it (no memory)
-	 * segments are decrypted into buffers of their own, uncached. */
+	 * could come). Until it comes, and without it (no memory), segments
+	 * are decrypted into buffers of their own, uncached; whole-chunk loads
+	 * (which only fill the cache) wait for it. */
 	pthread_t arena_thread;
 	int arena_thread_started;
 	int arena_done;                 /* protected by lock */
@@ -148,14 +149,16 @@ static int source_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uin
 
 static void cache_other_segments(struct mfs_reader *r, const struct mfs_chunk_ref *ref,
 				 const uint8_t *blob, uint32_t except);
+static void wait_for_arena(struct mfs_reader *r);
 
 /* The sealed bytes of segment index: from the volume without reading the
  * rest of the blob when it is there; from the peers as soon as that segment
  * arrived, when the fetcher has fetch_segment and the blob is not in the
  * session cache either; else out of the whole blob (whose other segments
- * then go to the cache too, when it came from the peers). */
+ * then go to the cache too, when it came from the peers: all of them when
+ * cached is 0, the caller keeping segment index in no cache slot). */
 static int sealed_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref, uint32_t index,
-			  size_t blob_off, size_t sealed_len, uint8_t *out)
+			  size_t blob_off, size_t sealed_len, uint8_t *out, int cached)
 {
 	size_t blob_len = mfs_blob_len(mfs_chunk_padded_len(ref->length)), got;
 	uint8_t *blob = NULL;
@@ -185,8 +188,10 @@ static int sealed_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref,
 	/* Only what crossed the network: a blob in the session cache is read
 	 * again at the cost of a lookup, and decrypting its other segments
 	 * would make each random read decrypt the whole chunk. */
-	if (rc == 0 && fetched)
-		cache_other_segments(r, ref, blob, index);
+	if (rc == 0 && fetched) {
+		wait_for_arena(r);
+		cache_other_segments(r, ref, blob, cached ? index : UINT32_MAX);
+	}
 	free(blob);
 	return rc;
 }
@@ -249,15 +254,22 @@ static struct seg *claim_slot_locked(struct mfs_reader *r, const uint8_t *id, ui
 }
 
 /* The cached segment (refs taken; *load 0), or a slot claimed for loading
- * it (refs taken, LOADING; *load 1), or NULL when every slot is in use
- * (*load 1: the caller decrypts into a buffer of its own). */
+ * it (refs taken, LOADING; *load 1), or NULL when every slot is in use or
+ * the arena has not come yet (*load 1: the caller decrypts into a buffer
+ * of its own). Not waiting for the arena: the first read of a fresh mount
+ * waited 24 ms for it before it asked a peer for anything. */
 static struct seg *seg_acquire(struct mfs_reader *r, const uint8_t *id, uint32_t index, int *load)
 {
 	struct seg *s, *victim;
 
 	pthread_mutex_lock(&r->lock);
-	while (!r->arena_done ||
-	       ((s = hash_find(r, id, index)) && s->state == SEG_LOADING))
+	*load = 1;
+	if (!r->arena_done) {
+		r->stats.segment_loads++;
+		pthread_mutex_unlock(&r->lock);
+		return NULL;
+	}
+	while ((s = hash_find(r, id, index)) && s->state == SEG_LOADING)
 		pthread_cond_wait(&r->seg_changed, &r->lock);
 	if (s) {
 		s->refs++;
@@ -270,8 +282,16 @@ static struct seg *seg_acquire(struct mfs_reader *r, const uint8_t *id, uint32_t
 	victim = claim_slot_locked(r, id, index);
 	r->stats.segment_loads++;
 	pthread_mutex_unlock(&r->lock);
-	*load = 1;
 	return victim;
+}
+
+/* Returns once the arena came (or could not be had). */
+static void wait_for_arena(struct mfs_reader *r)
+{
+	pthread_mutex_lock(&r->lock);
+	while (!r->arena_done)
+		pthread_cond_wait(&r->seg_changed, &r->lock);
+	pthread_mutex_unlock(&r->lock);
 }
 
 /* A slot claimed for loading segment index of id (refs taken, LOADING),
@@ -417,7 +437,9 @@ static int acquire_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref
 		sealed = malloc(sealed_len);
 		if (!data)
 			data = mfs_secure_alloc(SEG);
-		rc = sealed && data ? sealed_segment(r, ref, index, blob_off, sealed_len, sealed) : -ENOMEM;
+		rc = sealed && data
+			     ? sealed_segment(r, ref, index, blob_off, sealed_len, sealed, s != NULL)
+			     : -ENOMEM;
 		if (rc == 0)
 			rc = mfs_chunk_open_segment(data, sealed, sealed_len, index, padded, ref->key);
 		if (s)
@@ -754,6 +776,7 @@ static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk
 
 	if (chunk_ref(f, chunk, &ref) != 0)
 		return;
+	wait_for_arena(r); /* what it loads goes there */
 	pthread_mutex_lock(&r->lock);
 	if (loading_find(r, ref.id) >= 0) {
 		while (urgent && loading_find(r, ref.id) >= 0)
