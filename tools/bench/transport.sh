@@ -37,9 +37,11 @@
 #     every 2 ms), in the same run. megafs fetch checks each chunk (1 MiB)
 #     before writing it, so this is its first verified chunk; aria2c runs
 #     with --disk-cache=0 so what it gets reaches the file at once.
-#   wire/B: IP bytes sent both ways per byte of the file, counted by an
-#     nftables rule in the output hook of the sender (so bytes lost on the
-#     link count: they were sent). Loopback: the packets to or from the
+#   wire/B: IP bytes that crossed the link, both ways, per byte of the
+#     file, counted by an nftables rule in the prerouting hook of the
+#     receiver, before the loss rule (bytes lost on the link count; what
+#     tbf drops from a full queue at the sender never left and does not).
+#     Loopback: the packets to or from the
 #     server's port (the obfs4 bridge's for obfs4: obfs4proxy to obfs4proxy;
 #     the Tor client's 127.0.0.2 for Tor: client to its guard); veth: every
 #     packet on the veth, both namespaces (for Tor: the client's traffic with
@@ -53,9 +55,9 @@
 #   BENCH_REPEAT      cold runs per cell, the median shown (default 3)
 #   BENCH_SIZE_MB     file size of the loopback and clean veth rows (default 64)
 #   BENCH_LOSS10_MB   file size at 10 % loss (default 16)
-#   BENCH_LOSS40_MB   file size at 40 % loss (default 4)
+#   BENCH_LOSS40_MB   file size at 40 % loss (default 1: about 80 s for tcp)
 #   BENCH_SLOW_MB     file size at 256 kbit/s (default 1: about 33 s)
-#   BENCH_TIMEOUT_S   longest one transfer may take (default 300)
+#   BENCH_TIMEOUT_S   longest one transfer may take (default 150)
 #   BENCH_BUILD       the tree's build directory (default build/)
 #   BENCH_TMPDIR      scratch space (default /var/tmp)
 #
@@ -71,9 +73,9 @@ megafs=$(readlink -f "${BENCH_BUILD:-$root/build}/megafs")
 transports=${BENCH_TRANSPORTS:-"tcp tls obfs4 tor aria2c"}
 links=${BENCH_LINKS:-"loopback veth loss10 loss40 slow256"}
 repeat=${BENCH_REPEAT:-3}
-op_timeout=${BENCH_TIMEOUT_S:-300}
+op_timeout=${BENCH_TIMEOUT_S:-150}
 declare -A SIZE=([loopback]=${BENCH_SIZE_MB:-64} [veth]=${BENCH_SIZE_MB:-64}
-	[loss10]=${BENCH_LOSS10_MB:-16} [loss40]=${BENCH_LOSS40_MB:-4} [slow256]=${BENCH_SLOW_MB:-1})
+	[loss10]=${BENCH_LOSS10_MB:-16} [loss40]=${BENCH_LOSS40_MB:-1} [slow256]=${BENCH_SLOW_MB:-1})
 declare -A LINK_NAME=([loopback]="loopback" [veth]="veth 0 %" [loss10]="veth 10 %"
 	[loss40]="veth 40 %" [slow256]="veth 256k")
 python=/usr/bin/python3
@@ -131,6 +133,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# in_ns NS CMD...: CMD in the network namespace NS (only: the mounts stay
+# the host's). In the background the script calls nsenter itself, so that
+# $! is the command's PID (nsenter execs it), not a subshell's.
 in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
 
 # --- the namespaces and the veth ---------------------------------------------
@@ -161,33 +166,47 @@ set_link() {
 table inet mfsbench_loss {
 	chain in {
 		type filter hook prerouting priority -300; policy accept;
-		iifname "$dev" numgen random mod 100 < $pct drop
+		iifname "$dev" counter
+		iifname "$dev" numgen random mod 100 < $pct counter drop
 	}
 }
 NFT
 	done
 }
 
-# count_start LINK MATCH...: a fresh byte counter in both namespaces: on
-# the veth for the veth links, else packets on lo matching each MATCH.
+# count_start LINK MATCH...: a fresh byte counter in both namespaces, of
+# what arrives (before the loss rules drop any: it crossed the link; what a
+# full tbf queue drops at the sender never left): on the veth for the veth
+# links, else the packets on lo matching each MATCH.
 count_start() {
 	local l=$1 ns rules="" m
 	shift
 	if [[ $l == loopback ]]; then
 		for m in "$@"; do
-			rules+="oifname \"lo\" $m counter; "
+			rules+="iifname \"lo\" $m counter; "
 		done
 	fi
 	for ns in "$A:$VA" "$B:$VB"; do
-		[[ $l == loopback ]] || rules="oifname \"${ns#*:}\" counter;"
+		[[ $l == loopback ]] || rules="iifname \"${ns#*:}\" counter;"
 		in_ns "${ns%%:*}" nft delete table inet mfsbench_count 2>/dev/null || true
 		in_ns "${ns%%:*}" nft -f - <<NFT
 table inet mfsbench_count {
-	chain out { type filter hook output priority -10; policy accept; $rules }
+	chain in { type filter hook prerouting priority -400; policy accept; $rules }
 }
 NFT
 	done
 }
+# loss_seen: the share of the packets arriving on the veth that the loss
+# rules dropped, both namespaces, since set_link ("-" without loss rules).
+loss_seen() {
+	local ns
+	for ns in "$A" "$B"; do
+		in_ns "$ns" nft list table inet mfsbench_loss 2>/dev/null || true
+	done | awk '/counter packets/ { n = $0; sub(/.*counter packets /, "", n); sub(/ .*/, "", n)
+			if (/drop/) d += n; else a += n }
+		END { if (a) printf "%.1f %% of %d", 100 * d / a, a; else print "-" }'
+}
+
 count_bytes() {
 	local ns
 	for ns in "$A" "$B"; do
@@ -223,7 +242,7 @@ serve() {
 	local t=$1 out="$work/serve-$1.out" port pid
 	shift
 	port=$(free_port)
-	in_ns "$A" "$megafs" --store "$work/pub" serve --listen "$SRV:$port" "$@" >"$out" 2>&1 &
+	nsenter --net="/run/netns/$A" "$megafs" --store "$work/pub" serve --listen "$SRV:$port" "$@" >"$out" 2>&1 &
 	pid=$!
 	register_pid "$pid"
 	if [[ $t == obfs4 ]]; then
@@ -260,7 +279,7 @@ http {
 	server { listen $SRV:${PORT[aria2c]}; root $work/files; }
 }
 CONF
-	in_ns "$A" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
+	nsenter --net="/run/netns/$A" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
 	register_pid $!
 	for _ in $(seq 100); do
 		in_ns "$A" bash -c "exec 3<>/dev/tcp/$SRV/${PORT[aria2c]}" 2>/dev/null && break
@@ -270,91 +289,29 @@ fi
 
 # --- Tor: a private network in A, a client in A and one in B -------------------
 declare -A SOCKS # SOCKS[namespace]: its Tor client's SOCKS port
+# The nodes' and the clients' torrc: tests/integration/tornet.sh.
+source "$root/tests/integration/tornet.sh"
 tor_network() {
-	local i d v3ident fpr n ns
-	local -a or_port dir_port
-	mkdir -p "$work/tor"
-	: >"$work/tor/dirauthorities"
-	common_torrc() { # DIR NICK
-		cat <<CONF
-TestingTorNetwork 1
-DataDirectory $1
-Nickname $2
-PidFile $1/pid
-Log notice file $1/notice.log
-ShutdownWaitLength 0
-AssumeReachable 1
-TestingDirAuthVoteExit *
-TestingDirAuthVoteGuard *
-TestingDirAuthVoteHSDir *
-TestingMinExitFlagThreshold 0
-V3AuthNIntervalsValid 2
-CONF
-		cat "$work/tor/dirauthorities"
-	}
-	for i in 1 2 3; do
-		d=$work/tor/a$i
-		mkdir -p "$d/keys"
-		or_port[i]=$(free_port)
-		dir_port[i]=$(free_port)
-		echo "" | tor-gencert --create-identity-key -m 12 -a "$SRV:${dir_port[i]}" \
-			-i "$d/keys/authority_identity_key" -s "$d/keys/authority_signing_key" \
-			-c "$d/keys/authority_certificate" --passphrase-fd 0 >"$d/gencert.out" 2>&1 ||
-			die "tor-gencert: $(cat "$d/gencert.out")"
-		v3ident=$(sed -n 's/^fingerprint //p' "$d/keys/authority_certificate")
-		fpr=$(tor --quiet --ignore-missing-torrc --list-fingerprint --orport 1 \
-			--datadirectory "$d" | awk '{ $1 = ""; gsub(" ", ""); print }')
-		echo "DirAuthority a$i orport=${or_port[i]} no-v2 v3ident=$v3ident" \
-			"$SRV:${dir_port[i]} $fpr" >>"$work/tor/dirauthorities"
-	done
-	for i in 1 2 3; do
-		d=$work/tor/a$i
-		{
-			common_torrc "$d" "a$i"
-			cat <<CONF
-SocksPort 0
-Address $SRV
-ORPort $SRV:${or_port[i]}
-DirPort $SRV:${dir_port[i]}
-AuthoritativeDirectory 1
-V3AuthoritativeDirectory 1
-ContactInfo a$i@megafs.test
-TestingV3AuthInitialVotingInterval 10
-V3AuthVotingInterval 10
-TestingV3AuthInitialVoteDelay 2
-V3AuthVoteDelay 2
-TestingV3AuthInitialDistDelay 2
-V3AuthDistDelay 2
-ExitRelay 1
-ExitPolicy accept *:*
-ExitPolicyRejectPrivate 0
-CONF
-		} >"$d/torrc"
-	done
-	for ns in "$A" "$B"; do
-		n=client-$ns
-		mkdir -p "$work/tor/$n"
-		SOCKS[$ns]=$(free_port)
-		{
-			common_torrc "$work/tor/$n" "c${ns: -6}"
-			echo "SocksPort 127.0.0.1:${SOCKS[$ns]}"
-			# Counted by this address on loopback.
-			[[ $ns == "$B" ]] || echo "OutboundBindAddress 127.0.0.2"
-		} >"$work/tor/$n/torrc"
-	done
-	for n in a1 a2 a3 "client-$A"; do
-		in_ns "$A" tor -f "$work/tor/$n/torrc" --quiet >"$work/tor/$n/stdout" 2>&1 &
+	local why n ns
+	why=$(tornet_nodes "$work/tor" "$SRV") || die "$why"
+	SOCKS[$A]=$(free_port)
+	SOCKS[$B]=$(free_port)
+	# Counted by this address on loopback.
+	tornet_client "$work/tor" clientA "${SOCKS[$A]}" "OutboundBindAddress 127.0.0.2"
+	tornet_client "$work/tor" clientB "${SOCKS[$B]}"
+	for n in a1 a2 a3 clientA clientB; do
+		ns=$A
+		[[ $n == clientB ]] && ns=$B
+		nsenter --net="/run/netns/$ns" tor -f "$work/tor/$n/torrc" --quiet >"$work/tor/$n/stdout" 2>&1 &
 		register_pid $!
 	done
-	in_ns "$B" tor -f "$work/tor/client-$B/torrc" --quiet >"$work/tor/client-$B/stdout" 2>&1 &
-	register_pid $!
-	for ns in "$A" "$B"; do
+	for n in clientA clientB; do
 		for _ in $(seq 900); do
-			grep -q "Bootstrapped 100%" "$work/tor/client-$ns/notice.log" 2>/dev/null && break
+			tornet_bootstrapped "$work/tor" "$n" && break
 			sleep 0.1
 		done
-		grep -q "Bootstrapped 100%" "$work/tor/client-$ns/notice.log" ||
-			die "a Tor client did not bootstrap in 90 s: $(tail -3 "$work/tor/client-$ns/notice.log")"
+		tornet_bootstrapped "$work/tor" "$n" ||
+			die "the Tor client $n did not bootstrap in 90 s: $(tail -3 "$work/tor/$n/notice.log")"
 	done
 }
 if has tor; then
@@ -453,6 +410,7 @@ for l in $links; do
 				>>"$work/table"
 		fi
 	done
+	case $l in loss*) echo "${LINK_NAME[$l]}: $(loss_seen) packets dropped" >>"$work/losses" ;; esac
 done
 elapsed=$(secs "$started" "$(now)")
 
@@ -468,12 +426,14 @@ cat "$work/table"
 echo
 echo "MiB: the file's size. MiB/s: size / wall time of megafs fetch or aria2c, start"
 echo "to exit. 1st B: start to the file's first 16 bytes in the output file (megafs"
-echo "writes a chunk, 1 MiB, once verified). wire/B: IP bytes sent both ways per byte"
-echo "of the file, lost ones included (loopback: the server's port; obfs4: between the"
-echo "two obfs4proxy; tor: between the Tor client and its guard; veth: all of it)."
-echo "tcp, tls, obfs4: megafs fetch --peer to megafs serve [--transport T]; tor: megafs"
-echo "fetch --proxy socks5 through a private 3-relay Tor network to the tcp seeder;"
-echo "aria2c: HTTP from nginx, its default 1-5 connections. Loss: N % dropped at random"
-echo "on arrival, each way; 256k: tbf 256 kbit/s each way. See the script's header."
+echo "writes a chunk, 1 MiB, once verified). wire/B: IP bytes over the link both ways"
+echo "per byte of the file, lost ones included (loopback: to or from the server's port;"
+echo "obfs4: between the two obfs4proxy; tor: between the Tor client and its guard;"
+echo "veth: all of it). tcp, tls, obfs4: megafs fetch --peer to megafs serve"
+echo "[--transport T]; tor: megafs fetch --proxy socks5 through a private 3-relay Tor"
+echo "network to the tcp seeder; aria2c: HTTP from nginx, its default 1-5 connections."
+echo "Loss: N % dropped at random on arrival, each way; 256k: tbf 256 kbit/s each way."
+echo "See the script's header."
+[[ -s $work/losses ]] && echo "Measured: $(paste -sd';' "$work/losses" | sed 's/;/; /g')."
 grep -q 'timeout\|failed' "$work/table" && exit 1
 exit 0
