@@ -30,84 +30,19 @@ began=$(date +%s%N)
 elapsed() { echo "$((($(date +%s%N) - $1) / 1000000)) ms"; }
 
 # ---- the Tor network ----------------------------------------------------------------
-# A consensus every 10 s, the first one too (TestingTorNetwork alone: 150
-# s, then 5 minutes); the vote and distribution delays at the least tor
-# 0.4.9 takes (their sum under half the interval, each at least 2 s).
-NODES=3
+# tornet.sh: the nodes' and the client's configuration.
+source "$(dirname "$0")/tornet.sh"
 TOR_PIDS=()
-common_torrc() { # DIR NICK
-	cat <<CONF
-TestingTorNetwork 1
-DataDirectory $1
-Nickname $2
-PidFile $1/pid
-Log notice file $1/notice.log
-SafeLogging 0
-ShutdownWaitLength 0
-DisableDebuggerAttachment 0
-AssumeReachable 1
-TestingDirAuthVoteExit *
-TestingDirAuthVoteGuard *
-TestingDirAuthVoteHSDir *
-TestingMinExitFlagThreshold 0
-V3AuthNIntervalsValid 2
-CONF
-	cat "$T/tor/dirauthorities"
-}
-mkdir -p "$T/tor"
-for i in $(seq $NODES); do
-	d=$T/tor/a$i
-	mkdir -p "$d/keys"
-	or_port[i]=$(free_port)
-	dir_port[i]=$(free_port)
-	echo "" | tor-gencert --create-identity-key -m 12 -a "127.0.0.1:${dir_port[i]}" \
-		-i "$d/keys/authority_identity_key" -s "$d/keys/authority_signing_key" \
-		-c "$d/keys/authority_certificate" --passphrase-fd 0 >"$d/gencert.out" 2>&1 ||
-		fail "tor-gencert: $(cat "$d/gencert.out")"
-	v3ident=$(sed -n 's/^fingerprint //p' "$d/keys/authority_certificate")
-	fpr=$(tor --quiet --ignore-missing-torrc --list-fingerprint --orport 1 --datadirectory "$d" |
-		awk '{ $1 = ""; gsub(" ", ""); print }')
-	[ -n "$v3ident" ] && [ ${#fpr} -eq 40 ] || fail "no fingerprints for node $i: '$v3ident' '$fpr'"
-	echo "DirAuthority a$i orport=${or_port[i]} no-v2 v3ident=$v3ident 127.0.0.1:${dir_port[i]} $fpr" \
-		>>"$T/tor/dirauthorities"
-done
-for i in $(seq $NODES); do
-	d=$T/tor/a$i
-	{
-		common_torrc "$d" "a$i"
-		cat <<CONF
-SocksPort 0
-Address 127.0.0.1
-ORPort 127.0.0.1:${or_port[i]}
-DirPort 127.0.0.1:${dir_port[i]}
-AuthoritativeDirectory 1
-V3AuthoritativeDirectory 1
-ContactInfo a$i@megafs.test
-TestingV3AuthInitialVotingInterval 10
-V3AuthVotingInterval 10
-TestingV3AuthInitialVoteDelay 2
-V3AuthVoteDelay 2
-TestingV3AuthInitialDistDelay 2
-V3AuthDistDelay 2
-ExitRelay 1
-ExitPolicy accept *:*
-ExitPolicyRejectPrivate 0
-CONF
-	} >"$d/torrc"
-done
+why=$(tornet_nodes "$T/tor" 127.0.0.1) || fail "$why"
 socks=$(free_port)
-mkdir -p "$T/tor/client"
-{
-	common_torrc "$T/tor/client" client
-	echo "SocksPort 127.0.0.1:$socks"
-} >"$T/tor/client/torrc"
+tornet_client "$T/tor" client "$socks"
 for n in a1 a2 a3 client; do
 	tor -f "$T/tor/$n/torrc" --quiet >"$T/tor/$n/stdout" 2>&1 &
 	TOR_PIDS+=($!)
 	PIDS+=($!)
 done
-bootstrapped() { grep -q "Bootstrapped 100%" "$T/tor/client/notice.log"; }
-wait_for 90 bootstrapped || fail "the Tor client did not bootstrap in 90 s: $(tail -5 "$T/tor/client/notice.log")"
+wait_for 90 tornet_bootstrapped "$T/tor" client ||
+	fail "the Tor client did not bootstrap in 90 s: $(tail -5 "$T/tor/client/notice.log")"
 ok "a private Tor network (3 authority+relay+exit nodes, 1 client) bootstrapped in $(elapsed "$began")"
 
 # ---- the seeder and the tracker (straight, on 127.0.0.1) ----------------------------
