@@ -15,6 +15,7 @@
 #include "net/node.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@
 #define DEFAULT_MEMORY_BUDGET ((size_t)256 << 20)
 #define REDIAL_MIN_MS 250u
 #define REDIAL_MAX_MS 10000u
+#define HANDSHAKE_MS 10000u    /* a first dial's deadline (config's default) */
+#define HANDSHAKE_DOUBLINGS 4u  /* then doubled per failed dial in a row, 4 times at most */
 #define DEFAULT_IDLE_MS 60000u /* an accepted connection with nothing in flight */
 #define MAX_LEARNT 128u       /* dials of peers others named, at once */
 #define LEARNT_TRIES 4u       /* failed dials before such a peer that never answered goes */
@@ -435,10 +438,24 @@ static struct mfs_socks5_proxy *bridge_proxy(const struct mfs_netnode *n, const 
 	return p;
 }
 
+/* The deadline grows with the failures in a row because a link, not a
+ * constant, decides how long a dial takes: on a veth that loses 40 % of the
+ * packets each way, TCP's own SYN and retransmission backoff alone passed
+ * 10 s often (tools/bench/transport.sh's loss40 row: "the peer did not
+ * connect within 10000 ms" until the fetch gave up), and a dead peer fails
+ * fast all the same (a refused or unreachable address is not a timeout). */
+static unsigned handshake_deadline(const struct mfs_netnode *n, const struct dial *d)
+{
+	return n->cfg.handshake_timeout_ms
+	       << (d->failures < HANDSHAKE_DOUBLINGS ? d->failures : HANDSHAKE_DOUBLINGS);
+}
+
 static void dial_now(struct mfs_netnode *n, struct dial *d)
 {
 	struct mfs_peer_config pc = n->peer_cfg;
 	struct conn *c;
+
+	pc.handshake_timeout_ms = handshake_deadline(n, d);
 
 	if (d->conn || d->banned || node_stopping(n) || !(c = conn_new(n, d)))
 		return;
@@ -681,13 +698,16 @@ int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 	or_default(&n->cfg.max_requests, 16);
 	or_default(&n->cfg.request_timeout_ms, 5000);
 	or_default(&n->cfg.fetch_timeout_ms, 30000);
+	or_default(&n->cfg.handshake_timeout_ms, HANDSHAKE_MS);
+	if (n->cfg.handshake_timeout_ms > UINT_MAX >> HANDSHAKE_DOUBLINGS)
+		n->cfg.handshake_timeout_ms = UINT_MAX >> HANDSHAKE_DOUBLINGS;
 	if (!n->cfg.memory_budget)
 		n->cfg.memory_budget = DEFAULT_MEMORY_BUDGET;
 	n->budget.limit = n->cfg.memory_budget;
 	n->peer_cfg = (struct mfs_peer_config){
 		.static_sk = n->sk,
 		.max_requests = (uint16_t)n->cfg.max_requests,
-		.handshake_timeout_ms = 10000,
+		.handshake_timeout_ms = n->cfg.handshake_timeout_ms, /* dials: handshake_deadline */
 		.budget = &n->budget,
 		.proxy = n->cfg.proxy,
 		.tls = n->cfg.tls,

@@ -122,6 +122,9 @@ struct mfs_node_config {
 	unsigned max_requests;         /* served at once per connection; 0: 16 */
 	unsigned request_timeout_ms;   /* silence before asking another peer; 0: 5000 */
 	unsigned fetch_timeout_ms;     /* silence before a fetch fails; 0: 30000 */
+	/* A dial's deadline to connect and finish its handshake, doubled by
+	 * each of its dials in a row that failed (16 times at most); 0: 10000. */
+	unsigned handshake_timeout_ms;
 	size_t memory_budget;          /* bytes for every connection; 0: 256 MiB */
 	/* Every dial goes through this SOCKS5 proxy (borrowed, outlives the
 	 * node); NULL: straight. Incoming connections are not affected. */

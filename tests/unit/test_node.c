@@ -94,6 +94,7 @@ static size_t next_budget; /* memory_budget of the next node run (0: default) */
 static void (*next_fetched)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES],
 			    const uint8_t *blob, size_t len);
 static unsigned next_per_range, next_idle_ms; /* the next node's slot limits (0: default) */
+static unsigned next_handshake_ms; /* the next node's first-dial deadline (0: default) */
 static const struct mfs_socks5_proxy *next_proxy; /* the next node's proxy (NULL: none) */
 static int next_bridges; /* the next node's proxy takes bridge arguments */
 
@@ -115,6 +116,7 @@ static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		.memory_budget = next_budget,
 		.max_per_range = next_per_range,
 		.idle_timeout_ms = next_idle_ms,
+		.handshake_timeout_ms = next_handshake_ms,
 		.proxy = next_proxy,
 		.proxy_takes_bridge_args = next_bridges,
 		.learnt_key = on_learnt_key,
@@ -1312,6 +1314,51 @@ Test(node, a_full_range_of_busy_handshakes_refuses_the_newcomer_until_they_time_
 		close(fds[i]);
 	stop_node(&leech);
 	stop_node(&seeder);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* A peer that accepts and never says a word (a link that loses what it
+ * carries looks the same from here): each dial in a row waits twice as
+ * long as the one before it for the handshake, as a link, not a constant,
+ * decides how long one takes. */
+Test(node, each_failed_dial_in_a_row_doubles_the_next_ones_deadline)
+{
+	struct running leech;
+	uint16_t port;
+	char addr[32];
+	long held[3];
+	int lfd = tu_loopback_socket(&port, 8);
+
+	next_handshake_ms = 200;
+	run_node(&leech, 0, 0, 0, 0);
+	next_handshake_ms = 0;
+	snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, addr), 0);
+	for (int i = 0; i < 3; i++) {
+		struct timespec t0;
+		char b[256];
+		int fd = accept(lfd, NULL, NULL);
+
+		cr_assert_geq(fd, 0);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (read(fd, b, sizeof b) > 0) /* its handshake, then its close */
+			;
+		held[i] = ms_since(&t0);
+		close(fd);
+	}
+	cr_assert_geq(held[0], 150, "the first dial gave up after %ld ms", held[0]);
+	cr_assert_lt(held[0], 390, "the first dial waited %ld ms, not 200", held[0]);
+	cr_assert_geq(held[1], 350, "the second dial gave up after %ld ms, not 400", held[1]);
+	cr_assert_geq(held[2], 750, "the third dial gave up after %ld ms, not 800", held[2]);
+	stop_node(&leech);
+	close(lfd);
 }
 
 /* ---- through a proxy ---- */
