@@ -698,9 +698,8 @@ static void keep_fetched(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES],
 
 /* The peers to dial. A given one the node refuses fails the start; a
  * remembered one of another transport (a bridge without the PT, a plain
- * peer with it; over tls one without its key, which only a store written
- * before peers were remembered with their keys holds) is skipped. The log names a peer by its address alone:
- * a bridge's arguments open it to anyone. */
+ * peer with it; over tls, one without its key) is skipped. The log names a
+ * peer by its address alone: a bridge's arguments open it to anyone. */
 static int add_peers(struct mfs_swarm *s, char *const *peers, size_t n_peers)
 {
 	size_t skipped = 0;
