@@ -20,6 +20,7 @@
 #include "net/node.h"
 #include "net/peer.h"
 #include "net/pt.h"
+#include "net/tls_link.h"
 #include "tests/unit/testutil.h"
 
 #define BLOBS 24
@@ -97,6 +98,7 @@ static unsigned next_per_range, next_idle_ms; /* the next node's slot limits (0:
 static unsigned next_handshake_ms; /* the next node's first-dial deadline (0: default) */
 static const struct mfs_socks5_proxy *next_proxy; /* the next node's proxy (NULL: none) */
 static int next_bridges; /* the next node's proxy takes bridge arguments */
+static const struct mfs_tls_link_ctx *next_tls; /* the next node's tls transport (NULL: tcp) */
 
 static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		     unsigned fetch_timeout_ms)
@@ -119,6 +121,7 @@ static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		.handshake_timeout_ms = next_handshake_ms,
 		.proxy = next_proxy,
 		.proxy_takes_bridge_args = next_bridges,
+		.tls = next_tls,
 		.learnt_key = on_learnt_key,
 		.learnt_key_ctx = r,
 		.fetched = next_fetched,
@@ -1359,6 +1362,29 @@ Test(node, each_failed_dial_in_a_row_doubles_the_next_ones_deadline)
 	cr_assert_geq(held[2], 750, "the third dial gave up after %ld ms, not 800", held[2]);
 	stop_node(&leech);
 	close(lfd);
+}
+
+/* Over tls the WebSocket path is made from the peer's key: a peer without
+ * one is refused with its own code (the swarm skips such a remembered
+ * peer, and says so of a given one), not as a bad address. */
+Test(node, over_tls_a_peer_without_its_key_is_refused_with_enokey)
+{
+	struct mfs_tls_link_ctx tls;
+	struct running leech;
+	char why[256], keyed[128];
+
+	cr_assert_eq(mfs_tls_link_ctx_init(&tls, "www.example.com", NULL, NULL, why, sizeof why),
+		     0, "%s", why);
+	next_tls = &tls;
+	run_node(&leech, 0, 0, 0, 0);
+	next_tls = NULL;
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, "127.0.0.1:9"), -ENOKEY);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, "127.0.0.1"), -EINVAL,
+		     "a bad address is still -EINVAL");
+	snprintf(keyed, sizeof keyed, "127.0.0.1:9#%064x", 7);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, keyed), 0);
+	stop_node(&leech);
+	mfs_tls_link_ctx_clear(&tls);
 }
 
 /* ---- through a proxy ---- */
