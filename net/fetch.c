@@ -29,6 +29,9 @@
  * fetch_timeout_ms (10 minutes by default): a peer sending one byte in
  * each window cannot hold a reader forever. */
 #define PATIENCE_WINDOWS 20u
+/* Silence in the middle of an answer, in request timeouts, that replaces
+ * a dialled connection (fetch_conn_stalled). */
+#define STALL_WINDOWS 2u
 /* Fetches that go on with nobody waiting (mfs_node_fetch_segment's). */
 #define MAX_STREAMED 16u
 
@@ -192,7 +195,7 @@ static struct conn *pick(struct mfs_netnode *n, const struct fetch *f, int *any_
 	*any_untried = 0;
 	for (struct conn *c = n->conns; c; c = c->next) {
 		const uint8_t *pk;
-		if (!c->ready)
+		if (!c->ready || c->closing)
 			continue;
 		pk = mfs_peer_remote_key(c->peer);
 		if (tried(f, pk) || node_banned(n, pk))
@@ -344,6 +347,7 @@ static void note_progress(struct mfs_netnode *n, uint64_t now)
 		if (got == c->rx_seen)
 			continue;
 		c->rx_seen = got;
+		c->rx_ms = now;
 		n->rx_ms = now;
 		for (unsigned i = 0; i < c->in_flight; i++) {
 			struct fetch *f = fetch_find(n, c->reqs[i].id);
@@ -387,6 +391,31 @@ void fetch_tick(struct mfs_netnode *n)
 	fetch_pump_locked(n);
 	sweep_alone(n);
 	pthread_mutex_unlock(&n->lock);
+}
+
+/* Silence in the middle of an answer is the link's, not the peer's: once
+ * a blob's head has come, the peer sends the rest from memory. Replacing
+ * the connection is for a TCP connection whose state collapsed at heavy
+ * loss (its congestion control down to a segment every few seconds, or
+ * nothing at all for 30 s), where a new one streams at once; the fetches
+ * on it get a whole fetch_timeout_ms for that, within their
+ * PATIENCE_WINDOWS. */
+int fetch_conn_stalled(struct mfs_netnode *n, struct conn *c, uint64_t now)
+{
+	int streaming = 0;
+
+	if (!c->ready || !c->in_flight)
+		return 0;
+	for (unsigned i = 0; i < c->in_flight; i++)
+		streaming |= c->reqs[i].answered;
+	if (!streaming || now - c->rx_ms < (uint64_t)n->cfg.request_timeout_ms * STALL_WINDOWS)
+		return 0;
+	for (unsigned i = 0; i < c->in_flight; i++) {
+		struct fetch *f = fetch_find(n, c->reqs[i].id);
+		if (f)
+			f->progress_ms = now;
+	}
+	return 1;
 }
 
 /* A request for f ended: with none left in flight, f is asked again. */

@@ -148,6 +148,7 @@ void node_wake_parked(struct mfs_netnode *n)
 }
 
 static void close_idle(struct mfs_netnode *n, uint64_t now);
+static void replace_stalled(struct mfs_netnode *n, uint64_t now);
 
 static void on_tick(uv_timer_t *t)
 {
@@ -155,6 +156,7 @@ static void on_tick(uv_timer_t *t)
 	uint64_t now = node_now_ms();
 
 	fetch_tick(n);
+	replace_stalled(n, now);
 	serve_deferred(n);
 	close_idle(n, now);
 	node_wake_parked(n);
@@ -489,6 +491,28 @@ static void close_quietly(struct mfs_netnode *n, struct conn *c, const char *why
 	n->stats.peers_idle_closed++;
 	pthread_mutex_unlock(&n->lock);
 	mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, why);
+}
+
+/* A dialled connection stalled in the middle of an answer is closed and
+ * dialled again (net/node.h, "Stalls"); its requests go back to the queue
+ * (fetch_conn_lost), asked again from the first segment missing. */
+static void replace_stalled(struct mfs_netnode *n, uint64_t now)
+{
+	for (struct conn *c = n->conns; c; c = c->next) {
+		int stalled;
+
+		if (!c->dial || c->closing)
+			continue;
+		pthread_mutex_lock(&n->lock);
+		stalled = fetch_conn_stalled(n, c, now);
+		if (stalled)
+			n->stats.peers_stalled++;
+		pthread_mutex_unlock(&n->lock);
+		if (stalled) {
+			c->closing = 1;
+			mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, "stalled");
+		}
+	}
 }
 
 /* Accepted connections idle for idle_timeout_ms are closed (the peer

@@ -74,6 +74,15 @@
  * so a slow or lossy link that keeps delivering is waited for. Sockets
  * bound TCP's retransmission backoff (net/tcpopt.h).
  *
+ * Stalls: a dialled connection that began answering a request (the blob's
+ * head came) and then received nothing for two request_timeout_ms is
+ * closed and dialled again; its requests are asked again from the first
+ * segment missing, and their fetches' silence starts over (their whole
+ * time still bounded as above). At heavy loss a TCP connection's
+ * congestion state can collapse to nothing arriving for tens of seconds
+ * while a new connection streams at once; a peer still looking a blob up
+ * is silent before its head, and is waited for.
+ *
  * Peers come from mfs_node_add_peer (the command line, the volume's memory
  * of earlier peers) and mfs_node_add_learnt_peer (a tracker's answer: no
  * special address unless allowed, 128 at most, dropped after 4 dials that
@@ -240,6 +249,7 @@ struct mfs_node_stats {
 	uint64_t requests_deferred;             /* REQUESTs that waited for memory */
 	uint64_t peers_evicted;                 /* closed for holding too much */
 	uint64_t peers_idle_closed;             /* closed idle (timeout, or slot taken) */
+	uint64_t peers_stalled;                 /* dialled again, stalled mid-answer */
 	uint64_t peers_refused;                 /* newcomers refused: full, none idle */
 	unsigned peers_known;                   /* peers to dial (given and learnt) */
 	uint64_t peers_declined;                /* learnt peers not taken */

@@ -105,6 +105,7 @@ struct conn {
 	uint64_t have[HAVE_SLOTS];    /* id prefixes (0: empty) */
 	unsigned have_count;
 	uint64_t rx_seen;             /* bytes received, at the last tick */
+	uint64_t rx_ms;               /* the last tick rx_seen grew */
 
 	/* serve.c: its requests to us */
 	unsigned serving;             /* its requests we are answering */
@@ -196,6 +197,10 @@ void fetch_pump(struct mfs_netnode *n);
 /* Every tick: fetches past their request timeout are asked again, past
  * their whole timeout fail; then pump. Takes node->lock. */
 void fetch_tick(struct mfs_netnode *n);
+/* 1 when c stalled in the middle of an answer (net/node.h, "Stalls"): the
+ * fetches asked of it then start their silence over, for the connection
+ * that replaces it. node->lock held. */
+int fetch_conn_stalled(struct mfs_netnode *n, struct conn *c, uint64_t now);
 /* c closed: its requests in flight go back to the queue; node->lock held. */
 void fetch_conn_lost(struct mfs_netnode *n, struct conn *c);
 /* Every fetch not finished fails with err; node->lock held. */

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -690,6 +691,128 @@ Test(node, timeouts_count_silence_and_trickling_has_a_cap)
 	cr_assert(s >= 6.0 && s < 9.0, "keep-alive: failed after %.2f s, the cap is 6 s", s);
 }
 
+
+/* ---- a link that stalls ---- */
+
+#define RELAY_PAIRS 4
+
+/* A TCP relay on loopback in front of a seeder: its first connection
+ * carries stall_after bytes from the seeder and then nothing (both sockets
+ * held open: a link whose TCP state collapsed); later ones carry all. */
+struct stall_relay {
+	int listen_fd;
+	uint16_t port, target_port;
+	size_t stall_after;
+	pthread_t thread;
+	int stop;          /* atomic */
+	unsigned accepted; /* atomic */
+};
+
+struct relay_pair {
+	int fd[2];        /* 0: the leech's side, 1: the seeder's */
+	size_t down;      /* bytes carried from the seeder */
+	int stalls;
+};
+
+static void relay_close(struct relay_pair *p)
+{
+	close(p->fd[0]);
+	close(p->fd[1]);
+	p->fd[0] = p->fd[1] = -1;
+}
+
+static void relay_accept(struct stall_relay *r, struct relay_pair *pairs)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(r->target_port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int in = accept(r->listen_fd, NULL, NULL), out = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned n = __atomic_fetch_add(&r->accepted, 1, __ATOMIC_ACQ_REL);
+
+	cr_assert(in >= 0 && out >= 0 && n < RELAY_PAIRS);
+	cr_assert_eq(connect(out, (struct sockaddr *)&to, sizeof to), 0);
+	pairs[n] = (struct relay_pair){.fd = {in, out}, .stalls = n == 0};
+}
+
+static void *relay_run(void *arg)
+{
+	struct stall_relay *r = arg;
+	struct relay_pair pairs[RELAY_PAIRS];
+	char buf[16384];
+
+	for (unsigned i = 0; i < RELAY_PAIRS; i++)
+		pairs[i].fd[0] = pairs[i].fd[1] = -1;
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		struct pollfd pfd[1 + 2 * RELAY_PAIRS] = {{.fd = r->listen_fd, .events = POLLIN}};
+
+		for (unsigned i = 0; i < RELAY_PAIRS; i++) {
+			int stalled = pairs[i].stalls && pairs[i].down >= r->stall_after;
+			pfd[1 + 2 * i] = (struct pollfd){.fd = pairs[i].fd[0], .events = POLLIN};
+			pfd[2 + 2 * i] = (struct pollfd){.fd = stalled ? -1 : pairs[i].fd[1],
+							 .events = POLLIN};
+		}
+		if (poll(pfd, 1 + 2 * RELAY_PAIRS, 100) <= 0)
+			continue;
+		if (pfd[0].revents & POLLIN)
+			relay_accept(r, pairs);
+		for (unsigned i = 0; i < RELAY_PAIRS; i++)
+			for (int side = 0; side < 2; side++) {
+				struct relay_pair *p = &pairs[i];
+				size_t want = sizeof buf;
+				ssize_t got;
+
+				if (p->fd[side] < 0 || !(pfd[1 + 2 * i + side].revents & (POLLIN | POLLHUP)))
+					continue;
+				if (side == 1 && p->stalls && r->stall_after - p->down < want)
+					want = r->stall_after - p->down;
+				got = read(p->fd[side], buf, want);
+				if (got <= 0 || write(p->fd[!side], buf, (size_t)got) != got) {
+					relay_close(p);
+					continue;
+				}
+				if (side == 1)
+					p->down += (size_t)got;
+			}
+	}
+	for (unsigned i = 0; i < RELAY_PAIRS; i++)
+		if (pairs[i].fd[0] >= 0)
+			relay_close(&pairs[i]);
+	return NULL;
+}
+
+/* A dialled connection that stops in the middle of a blob is replaced: the
+ * fetch ends from a second connection, two request timeouts (2 s each)
+ * after the last byte, where keeping the stalled one would have failed it
+ * at its fetch timeout (10 s). A peer silent before its blob's head is
+ * waited for instead: a_silent_peer_is_not_asked_twice_for_one_blob. */
+Test(node, a_dialled_connection_stalled_in_the_middle_of_a_blob_is_replaced)
+{
+	struct running seeder, leech;
+	struct stall_relay r = {.stall_after = BLOB_BYTES / 4};
+	struct mfs_node_stats st;
+	struct timespec t0;
+	char addr[160];
+	double s;
+
+	run_node(&seeder, 1, 0, 1, 0);
+	run_node(&leech, 0, 0, 0, 10000);
+	r.target_port = mfs_node_port(seeder.node);
+	r.listen_fd = tu_loopback_socket(&r.port, 8);
+	cr_assert_eq(pthread_create(&r.thread, NULL, relay_run, &r), 0);
+	snprintf(addr, sizeof addr, "127.0.0.1:%u%s", r.port, strchr(seeder.addr, '#'));
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, addr), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fetch_ok(&leech, 0);
+	s = seconds_since(&t0);
+	mfs_node_stats(leech.node, &st);
+	cr_assert_eq(st.peers_stalled, 1);
+	cr_assert_eq(__atomic_load_n(&r.accepted, __ATOMIC_ACQUIRE), 2, "dialled again once");
+	cr_assert(s >= 4.0 && s < 9.0, "the fetch took %.2f s", s);
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(r.thread, NULL);
+	close(r.listen_fd);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
 
 /* ---- a segment before its blob is whole ---- */
 
