@@ -55,8 +55,8 @@
 #   BENCH_REPEAT      cold runs per cell, the median shown (default 3)
 #   BENCH_SIZE_MB     file size of the loopback and clean veth rows (default 64)
 #   BENCH_LOSS10_MB   file size at 10 % loss (default 16)
-#   BENCH_LOSS40_MB   file size at 40 % loss (default 1: 80 to 110 s a run
-#                     when megafs completes it, as measured here)
+#   BENCH_LOSS40_MB   file size at 40 % loss (default 1: 0.5 to 3 minutes
+#                     a run for megafs, as measured here)
 #   BENCH_SLOW_MB     file size at 256 kbit/s (default 1: about 33 s)
 #   BENCH_TIMEOUT_S   longest one transfer may take (default 150)
 #   BENCH_BUILD       the tree's build directory (default build/)
