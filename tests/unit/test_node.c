@@ -97,6 +97,7 @@ static void (*next_fetched)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES
 			    const uint8_t *blob, size_t len);
 static unsigned next_per_range, next_idle_ms; /* the next node's slot limits (0: default) */
 static unsigned next_handshake_ms; /* the next node's first-dial deadline (0: default) */
+static unsigned next_request_ms; /* the next node's request timeout (0: 2000) */
 static const struct mfs_socks5_proxy *next_proxy; /* the next node's proxy (NULL: none) */
 static int next_bridges; /* the next node's proxy takes bridge arguments */
 static const struct mfs_tls_link_ctx *next_tls; /* the next node's tls transport (NULL: tcp) */
@@ -115,7 +116,7 @@ static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		.listen = listen ? "127.0.0.1:0" : NULL,
 		.source = {.get = memory_get, .has = memory_has, .ctx = &r->src},
 		.fetch_timeout_ms = fetch_timeout_ms,
-		.request_timeout_ms = 2000,
+		.request_timeout_ms = next_request_ms ? next_request_ms : 2000,
 		.memory_budget = next_budget,
 		.max_per_range = next_per_range,
 		.idle_timeout_ms = next_idle_ms,
@@ -703,6 +704,7 @@ struct stall_relay {
 	int listen_fd;
 	uint16_t port, target_port;
 	size_t stall_after;
+	int stall_every;   /* every connection stalls, not just the first */
 	pthread_t thread;
 	int stop;          /* atomic */
 	unsigned accepted; /* atomic */
@@ -728,9 +730,11 @@ static void relay_accept(struct stall_relay *r, struct relay_pair *pairs)
 	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(r->target_port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int in = accept(r->listen_fd, NULL, NULL), out = socket(AF_INET, SOCK_STREAM, 0);
-	unsigned n = __atomic_fetch_add(&r->accepted, 1, __ATOMIC_ACQ_REL);
+	unsigned n = __atomic_fetch_add(&r->accepted, 1, __ATOMIC_ACQ_REL), slot = 0;
 
-	if (in < 0 || out < 0 || n >= RELAY_PAIRS ||
+	while (slot < RELAY_PAIRS && pairs[slot].fd[0] >= 0)
+		slot++;
+	if (in < 0 || out < 0 || slot == RELAY_PAIRS ||
 	    connect(out, (struct sockaddr *)&to, sizeof to) != 0) {
 		__atomic_store_n(&r->broken, 1, __ATOMIC_RELEASE);
 		if (in >= 0)
@@ -739,7 +743,7 @@ static void relay_accept(struct stall_relay *r, struct relay_pair *pairs)
 			close(out);
 		return;
 	}
-	pairs[n] = (struct relay_pair){.fd = {in, out}, .stalls = n == 0};
+	pairs[slot] = (struct relay_pair){.fd = {in, out}, .stalls = n == 0 || r->stall_every};
 }
 
 static void *relay_run(void *arg)
@@ -817,6 +821,47 @@ Test(node, a_dialled_connection_stalled_in_the_middle_of_a_blob_is_replaced)
 	cr_assert_eq(st.peers_stalled, 1);
 	cr_assert_eq(__atomic_load_n(&r.accepted, __ATOMIC_ACQUIRE), 2, "dialled again once");
 	cr_assert(s >= 4.0 && s < 9.0, "the fetch took %.2f s", s);
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(r.thread, NULL);
+	close(r.listen_fd);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+/* A peer that stalls every connection mid-blob restarts the fetch's
+ * silence each time, yet cannot hold it past its 20 fetch timeouts (here
+ * 20 x 500 ms): the replacement is bounded like trickling. */
+Test(node, a_peer_stalling_every_connection_fails_the_fetch_at_its_cap)
+{
+	struct running seeder, leech;
+	/* The handshake, the head and part of the first 64 KiB segment. */
+	struct stall_relay r = {.stall_after = 8192, .stall_every = 1};
+	struct mfs_node_stats st;
+	struct timespec t0;
+	uint8_t *blob = NULL;
+	size_t len;
+	char addr[160];
+	double s;
+	int rc;
+
+	run_node(&seeder, 1, 0, 1, 0);
+	next_request_ms = 200; /* a stall after 400 ms of silence, within the 500 */
+	run_node(&leech, 0, 0, 0, 500);
+	next_request_ms = 0;
+	r.target_port = mfs_node_port(seeder.node);
+	r.listen_fd = tu_loopback_socket(&r.port, 8);
+	cr_assert_eq(pthread_create(&r.thread, NULL, relay_run, &r), 0);
+	snprintf(addr, sizeof addr, "127.0.0.1:%u%s", r.port, strchr(seeder.addr, '#'));
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, addr), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = mfs_node_fetch(leech.node, ids[0], 1, &blob, &len);
+	s = seconds_since(&t0);
+	mfs_node_stats(leech.node, &st);
+	cr_assert_eq(rc, -ETIMEDOUT, "%s after %.2f s", mfs_strerror(rc), s);
+	cr_assert_null(blob);
+	cr_assert(s >= 9.5 && s < 13.0, "failed after %.2f s, the cap is 10 s", s);
+	cr_assert_geq(st.peers_stalled, 2, "replaced %llu times", (unsigned long long)st.peers_stalled);
+	cr_assert_eq(__atomic_load_n(&r.broken, __ATOMIC_ACQUIRE), 0, "the relay failed");
 	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(r.thread, NULL);
 	close(r.listen_fd);
