@@ -21,6 +21,10 @@
 #define PEERS_EVERY_MS (15u * 60u * 1000u)
 #define PUT_EVERY_MS (60u * 60u * 1000u)
 #define SAVE_EVERY_MS (10u * 60u * 1000u)
+/* While a pointer's blob is being fetched, its peers are looked up again
+ * this often: the peers found first may all be gone, and a seeder that
+ * announced after that lookup would otherwise wait for the next round. */
+#define REFIND_EVERY_MS 2000u
 
 static const char table_object[] = "\0dht-table";
 static const char status_object[] = "\0dht-status";
@@ -46,7 +50,7 @@ struct dht_channel {
 struct mfs_swarm_dht {
 	struct mfs_swarm_dht_config cfg;
 	struct mfs_dht *dht;                   /* NULL once closed */
-	uv_timer_t poll, peers, put, save;
+	uv_timer_t poll, peers, put, save, refind;
 	int timers;                            /* the timers are initialised */
 	struct dht_channel *ch;
 	struct sockaddr_storage boot[MFS_SWARM_DHT_BOOTSTRAP_MAX];
@@ -591,6 +595,15 @@ static void on_put_timer(uv_timer_t *h)
 		put_round(&d->ch[i]);
 }
 
+static void on_refind_timer(uv_timer_t *h)
+{
+	struct mfs_swarm_dht *d = h->data;
+
+	for (size_t i = 0; d->dht && i < d->cfg.n_channels; i++)
+		if (d->ch[i].fetching)
+			peers_round(&d->ch[i], 0);
+}
+
 static void on_save_timer(uv_timer_t *h)
 {
 	save_soon(h->data);
@@ -686,12 +699,14 @@ static int start_on_loop(void *arg)
 	uv_timer_init(uv, &d->peers);
 	uv_timer_init(uv, &d->put);
 	uv_timer_init(uv, &d->save);
-	d->poll.data = d->peers.data = d->put.data = d->save.data = d;
+	uv_timer_init(uv, &d->refind);
+	d->poll.data = d->peers.data = d->put.data = d->save.data = d->refind.data = d;
 	d->timers = 1;
 	uv_timer_start(&d->poll, on_poll, d->cfg.interval_s * 1000ull, d->cfg.interval_s * 1000ull);
 	uv_timer_start(&d->peers, on_peers_timer, PEERS_EVERY_MS, PEERS_EVERY_MS);
 	uv_timer_start(&d->put, on_put_timer, PUT_EVERY_MS, PUT_EVERY_MS);
 	uv_timer_start(&d->save, on_save_timer, SAVE_EVERY_MS, SAVE_EVERY_MS);
+	uv_timer_start(&d->refind, on_refind_timer, REFIND_EVERY_MS, REFIND_EVERY_MS);
 	say(d, "DHT: on UDP port %u", mfs_dht_port(d->dht, bind_at.ss_family == AF_INET6 ? 6 : 4));
 	/* Nobody to ask yet (a saved table of no node): the poll timer tries
 	 * the bootstrap addresses again. */
@@ -722,6 +737,7 @@ static void stop_on_loop(void *arg)
 		uv_close((uv_handle_t *)&d->peers, NULL);
 		uv_close((uv_handle_t *)&d->put, NULL);
 		uv_close((uv_handle_t *)&d->save, NULL);
+		uv_close((uv_handle_t *)&d->refind, NULL);
 	}
 }
 

@@ -26,7 +26,9 @@
  *     trusted;
  *   - the node announces itself (its listen port) under the channel's
  *     derived info-hash and looks up the peers announced there, at start,
- *     before each fetch and every 15 minutes; each found peer goes to the
+ *     before each fetch, every 2 seconds while a pointer's blob is being
+ *     fetched (the peers found first may be gone, the seeder announced
+ *     since), and every 15 minutes; each found peer goes to the
  *     node as a learnt peer, at a special address only when every bootstrap
  *     address given was special (as for trackers, net/swarm.h), or, with
  *     none given, every node of the saved table is; once one proves its
