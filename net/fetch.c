@@ -5,7 +5,9 @@
  * our requests in flight on each connection (conn.reqs) and the ids each
  * connection said it has (conn.have). Promises: a fetch ends OK only with
  * bytes that hash to its id; urgent fetches are asked before read-ahead
- * ones; no connection gets more than its limit; a peer that said
+ * ones, and read-ahead asked of a connection before an urgent fetch is
+ * taken back (CANCEL) and asked again behind it; no connection gets more
+ * than its limit (requests taken back not counted); a peer that said
  * NOT_FOUND is not asked again for that blob, one that timed out is asked
  * last, one that sent wrong leaves or a wrong segment is reported (node.c
  * bans it); segments that arrived are kept, and a blob is asked again from
@@ -175,13 +177,22 @@ static void conn_note_have(struct conn *c, const uint8_t *id)
 	c->have_count++;
 }
 
-/* 1 when c has a request for id in flight. */
+/* 1 when c has a request for id in flight (not taken back). */
 static int conn_asked(const struct conn *c, const uint8_t *id)
 {
 	for (unsigned i = 0; i < c->in_flight; i++)
-		if (memcmp(c->reqs[i].id, id, MFS_BLOB_ID_BYTES) == 0)
+		if (!c->reqs[i].cancelled && memcmp(c->reqs[i].id, id, MFS_BLOB_ID_BYTES) == 0)
 			return 1;
 	return 0;
+}
+
+/* 1 when c takes one more request: under its limit, not counting the ones
+ * taken back (their answerer stopped counting them on the CANCEL, which
+ * it reads before the next REQUEST), and with room to remember it. */
+static int conn_has_room(const struct conn *c)
+{
+	return c->in_flight - c->cancelled < c->limit &&
+	       c->in_flight < sizeof c->reqs / sizeof c->reqs[0];
 }
 
 /* The best ready connection to ask for f, or NULL. One already asked for
@@ -201,9 +212,9 @@ static struct conn *pick(struct mfs_netnode *n, const struct fetch *f, int *any_
 		if (tried(f, pk) || node_banned(n, pk))
 			continue;
 		*any_untried = 1;
-		if (c->in_flight >= c->limit || conn_asked(c, f->id))
+		if (!conn_has_room(c) || conn_asked(c, f->id))
 			continue;
-		long score = (long)c->in_flight * 4;
+		long score = (long)(c->in_flight - c->cancelled) * 4;
 		if (conn_has(c, f->id))
 			score -= 2;
 		if (f->has_avoid && memcmp(f->avoid, pk, MFS_NOISE_KEY_BYTES) == 0)
@@ -261,6 +272,41 @@ static void send_wants(struct mfs_netnode *n)
 			mfs_peer_send(c->peer, &m);
 }
 
+static void ask_ended(struct fetch *f);
+
+/* Takes r on c back (CANCEL): its fetch is asked again, of whichever peer,
+ * while r stays until CANCELLED (what comes of it meanwhile is kept). */
+static void cancel_request(struct mfs_netnode *n, struct conn *c, struct req *r)
+{
+	const struct mfs_wire_msg m = {.type = MFS_WIRE_CANCEL, .request_id = r->rid};
+
+	if (mfs_peer_send(c->peer, &m) != 0)
+		return; /* closing: fetch_conn_lost takes it back */
+	r->cancelled = 1;
+	c->cancelled++;
+	n->stats.cancels_sent++;
+	ask_ended(fetch_find(n, r->id));
+}
+
+/* An urgent fetch (a read waits for it) was just asked of c: the
+ * read-ahead asked of c before it is taken back, since c answers in
+ * order and on a slow link the read would wait behind all of it. It is
+ * asked again at once, now behind the urgent one (pick spreads it over
+ * the peers as any other). */
+static void cancel_behind(struct mfs_netnode *n, struct conn *c, const struct fetch *urgent)
+{
+	for (unsigned i = 0; i < c->in_flight; i++) {
+		struct req *r = &c->reqs[i];
+		const struct fetch *f;
+
+		if (r->cancelled || r->ended || memcmp(r->id, urgent->id, MFS_BLOB_ID_BYTES) == 0)
+			continue;
+		f = fetch_find(n, r->id);
+		if (!f || !f->urgent)
+			cancel_request(n, c, r);
+	}
+}
+
 /* A fetch fails when no byte has come for it for fetch_timeout_ms, or
  * after PATIENCE_WINDOWS of them in all: the timeout follows the link's
  * pace (a 1 MiB blob takes 33 s at 256 kbit/s, longer at 40 % loss)
@@ -288,7 +334,8 @@ void fetch_pump_locked(struct mfs_netnode *n)
 			}
 			struct conn *c = pick(n, f, &any_untried);
 			if (c) {
-				ask(c, f);
+				if (ask(c, f) == 0 && f->urgent)
+					cancel_behind(n, c, f);
 				continue;
 			}
 			/* Waiting for room on peers that are delivering: that
@@ -428,7 +475,8 @@ static void ask_ended(struct fetch *f)
 void fetch_conn_lost(struct mfs_netnode *n, struct conn *c)
 {
 	for (unsigned i = 0; i < c->in_flight; i++)
-		ask_ended(fetch_find(n, c->reqs[i].id));
+		if (!c->reqs[i].cancelled)
+			ask_ended(fetch_find(n, c->reqs[i].id));
 }
 
 void fetch_fail_all(struct mfs_netnode *n, int err)
@@ -455,9 +503,23 @@ static struct req *find_request(struct conn *c, uint32_t rid)
 static void request_ended(struct mfs_netnode *n, struct conn *c, struct req *r)
 {
 	struct fetch *f = fetch_find(n, r->id);
+	int cancelled = r->cancelled;
 
 	*r = c->reqs[--c->in_flight];
-	ask_ended(f);
+	if (cancelled)
+		c->cancelled--; /* its fetch was asked again when it was taken back */
+	else
+		ask_ended(f);
+}
+
+/* r's answer is whole, or NOT_FOUND: it ends, unless taken back, when it
+ * waits for CANCELLED and nothing more of it may come. Lock held. */
+static void answer_ended(struct mfs_netnode *n, struct conn *c, struct req *r)
+{
+	if (r->cancelled)
+		r->ended = 1;
+	else
+		request_ended(n, c, r);
 }
 
 /* The peer sent what does not match the blob id (leaves or a segment): it
@@ -547,7 +609,7 @@ static void answer_segment(struct mfs_netnode *n, struct conn *c, struct req *r,
 		}
 	}
 	if (last_of_request)
-		request_ended(n, c, r);
+		answer_ended(n, c, r);
 }
 
 void fetch_answer(struct conn *c, const struct mfs_wire_msg *m)
@@ -560,7 +622,7 @@ void fetch_answer(struct conn *c, const struct mfs_wire_msg *m)
 	/* Each answer in its turn: a head once, for the blob and from the
 	 * segment asked; then each segment in order, of the length the head's
 	 * blob length gives it. */
-	if (!r)
+	if (!r || r->ended)
 		wrong = "an answer to no request";
 	else if (m->type != MFS_WIRE_SEGMENT &&
 		 (r->answered || memcmp(r->id, m->blob_id, MFS_BLOB_ID_BYTES) != 0))
@@ -589,8 +651,24 @@ void fetch_answer(struct conn *c, const struct mfs_wire_msg *m)
 		struct fetch *f = fetch_find(n, r->id);
 		if (f)
 			note_tried(f, mfs_peer_remote_key(c->peer));
-		request_ended(n, c, r);
+		answer_ended(n, c, r);
 	}
+	fetch_pump_locked(n);
+	pthread_mutex_unlock(&n->lock);
+}
+
+void fetch_cancelled(struct conn *c, const struct mfs_wire_msg *m)
+{
+	struct mfs_netnode *n = c->node;
+	struct req *r = find_request(c, m->request_id);
+
+	if (!r || !r->cancelled) {
+		mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_PROTOCOL,
+			       "CANCELLED for no request taken back");
+		return;
+	}
+	pthread_mutex_lock(&n->lock);
+	request_ended(n, c, r);
 	fetch_pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
 }

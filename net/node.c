@@ -202,6 +202,7 @@ static void conn_unlink(struct mfs_netnode *n, struct conn *c)
 /* Frees an unlinked connection whose peer is closed (or never was). */
 static void conn_free(struct conn *c)
 {
+	serve_conn_gone(c);
 	mfs_secure_free(c->bridge_proxy);
 	free(c);
 }
@@ -381,7 +382,7 @@ static int on_admit(struct mfs_peer *p, enum mfs_wire_type type, size_t body_len
 	(void)p;
 	(void)body_len;
 	if ((type == MFS_WIRE_RESPONSE || type == MFS_WIRE_SEGMENT ||
-	     type == MFS_WIRE_NOT_FOUND) && c->in_flight == 0)
+	     type == MFS_WIRE_NOT_FOUND || type == MFS_WIRE_CANCELLED) && c->in_flight == 0)
 		return MFS_E_FORMAT;
 	return 0;
 }
@@ -407,6 +408,12 @@ static void on_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *c
 	case MFS_WIRE_WANT:
 		serve_want(c, m);
 		break;
+	case MFS_WIRE_CANCEL:
+		serve_cancel(c, m);
+		break;
+	case MFS_WIRE_CANCELLED:
+		fetch_cancelled(c, m);
+		break;
 	case MFS_WIRE_ERROR:
 		/* The peer tells why it is about to close, or that it is busy:
 		 * either way, the requests in flight go elsewhere. */
@@ -418,6 +425,12 @@ static void on_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *c
 		mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_PROTOCOL, "unexpected message");
 		break;
 	}
+}
+
+static void on_drained(struct mfs_peer *p, void *ctx)
+{
+	(void)p;
+	serve_drained(ctx);
 }
 
 /* ---- dialling and listening ---- */
@@ -736,7 +749,8 @@ int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 		.tls = n->cfg.tls,
 	};
 	n->peer_cb = (struct mfs_peer_callbacks){
-		.ready = on_ready, .message = on_message, .closed = on_closed, .admit = on_admit};
+		.ready = on_ready, .message = on_message, .closed = on_closed, .admit = on_admit,
+		.drained = on_drained};
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->quiet, NULL);
 	rc = mfs_loop_call(loop, start_on_loop, n);

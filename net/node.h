@@ -30,7 +30,9 @@
  *
  * Memory: one budget for the node (memory_budget, 256 MiB by default)
  * counts every connection's queued output and the bodies being received
- * (net/peer), and the blobs read for answers not yet queued. A REQUEST that
+ * (net/peer), and the blobs read for answers not yet wholly queued
+ * (answers go out whole, one after another per connection, queued a piece
+ * at a time while less than 256 KiB waits in the queue). A REQUEST that
  * comes while the budget is spent waits (answered later, in order, as
  * memory frees: every 100 ms and after each answer) instead of being
  * refused, and the connection holding the most memory, if more than a
@@ -39,11 +41,12 @@
  * starve the others. The budget can be passed by at most the
  * blobs being read at once (libuv's 4 pool threads, up to 16 MiB each) and
  * the hellos and errors the peer module always queues. A connection whose
- * memory passes 32 MiB is closed at its next REQUEST (its answers are not
- * being read). A body too large for what is left is refused from its head
- * (the connection closes, ERROR BUSY), and RESPONSE or NOT_FOUND while no
- * request of ours is in flight on that connection is refused from its head
- * as malformed, before anything is allocated.
+ * memory (its queue and its answers' blobs) passes 32 MiB is closed at its
+ * next REQUEST, WANT or CANCEL (its answers are not being read). A body too
+ * large for what is left is refused from its head (the connection closes,
+ * ERROR BUSY), and RESPONSE, NOT_FOUND or CANCELLED while no request of
+ * ours is in flight on that connection is refused from its head as
+ * malformed, before anything is allocated.
  *
  * Fetching: mfs_node_fetch blocks its caller (any thread but the loop's)
  * until peers delivered every segment of the blob (net/wire: the answer's
@@ -73,6 +76,14 @@
  * arriving on a connection (counted as read) carry every request on it,
  * so a slow or lossy link that keeps delivering is waited for. Sockets
  * bound TCP's retransmission backoff (net/tcpopt.h).
+ *
+ * Cancelling (net/wire: CANCEL, CANCELLED): when a fetch a read waits for
+ * (urgent) is asked of a connection, the read-ahead requests on it asked
+ * before are taken back and their fetches asked again at once (behind the
+ * urgent one); a request taken back waits for CANCELLED, and what comes of
+ * it meanwhile is taken as any answer. A peer's CANCEL drops its request
+ * wherever it is (waiting, being read, partly sent), and is answered
+ * CANCELLED. Stats: cancels_sent, cancels_served.
  *
  * Stalls: a dialled connection that began answering a request (the blob's
  * head came) and then received nothing for two request_timeout_ms is
@@ -254,6 +265,8 @@ struct mfs_node_stats {
 	unsigned peers_known;                   /* peers to dial (given and learnt) */
 	uint64_t peers_declined;                /* learnt peers not taken */
 	uint64_t peers_dropped;                 /* learnt peers dropped, never answering */
+	uint64_t cancels_sent;                  /* our requests taken back (CANCEL) */
+	uint64_t cancels_served;                /* theirs, dropped before answered whole */
 };
 void mfs_node_stats(struct mfs_netnode *n, struct mfs_node_stats *out);
 

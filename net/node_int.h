@@ -64,9 +64,14 @@
 #define MAX_BANNED 64u
 #define DEAD_SLOTS 256u       /* addresses of learnt peers dropped, remembered */
 #define WANT_IDS_BURST 4096u  /* ids a connection may have looked up at once */
+#define REQUEST_JOBS_MAX 4u   /* blobs being read for answers at once (libuv's pool) */
+/* Our requests on one connection, taken back (CANCEL) but not yet said
+ * CANCELLED, besides the ones in flight. */
+#define MAX_CANCELLED MAX_IN_FLIGHT
 
 struct fetch;                 /* fetch.c's */
 struct dial;                  /* node.c's: a peer we dial */
+struct answer;                /* serve.c's: an answer being sent in turns */
 
 struct req {
 	uint32_t rid;
@@ -78,6 +83,10 @@ struct req {
 	int answered;
 	uint32_t blob_len;
 	uint32_t next_segment;
+	/* fetch.c, ours: taken back with CANCEL; it stays until CANCELLED,
+	 * and what comes of it meanwhile is taken as any answer. ended: its
+	 * answer is whole (or NOT_FOUND), nothing more of it may come. */
+	int cancelled, ended;
 };
 
 /* One peer-wire connection (loop thread only). */
@@ -99,8 +108,9 @@ struct conn {
 
 	/* fetch.c: our requests to it, and what it said it has */
 	unsigned limit;               /* requests it takes at once */
-	unsigned in_flight;
-	struct req reqs[MAX_IN_FLIGHT];
+	unsigned in_flight;           /* in reqs, cancelled ones too */
+	unsigned cancelled;           /* of which taken back: not counted in limit */
+	struct req reqs[MAX_IN_FLIGHT + MAX_CANCELLED];
 	uint32_t next_rid;
 	uint64_t have[HAVE_SLOTS];    /* id prefixes (0: empty) */
 	unsigned have_count;
@@ -114,6 +124,13 @@ struct conn {
 	uint64_t want_refill_ms;      /* when want_tokens was last topped up */
 	struct req deferred[MAX_DEFERRED]; /* REQUESTs waiting for memory, oldest first */
 	unsigned n_deferred;
+	struct {
+		uint32_t rid;
+		int cancelled;            /* answered CANCELLED: the lookup's result is dropped */
+	} lookups[REQUEST_JOBS_MAX];  /* REQUESTs being looked up on the pool */
+	unsigned n_lookups;
+	struct answer *answers;       /* looked up, sent in turns as the queue drains */
+	size_t answer_bytes;          /* the blobs those hold */
 	int evicted;                  /* closed for holding too much */
 };
 
@@ -207,6 +224,8 @@ void fetch_conn_lost(struct mfs_netnode *n, struct conn *c);
 void fetch_fail_all(struct mfs_netnode *n, int err);
 /* RESPONSE, SEGMENT or NOT_FOUND from c. */
 void fetch_answer(struct conn *c, const struct mfs_wire_msg *m);
+/* CANCELLED from c: a request we took back is over. */
+void fetch_cancelled(struct conn *c, const struct mfs_wire_msg *m);
 /* HAVE from c: its ids steer the next requests. */
 void fetch_have(struct conn *c, const struct mfs_wire_msg *m);
 
@@ -219,6 +238,13 @@ void serve_want(struct conn *c, const struct mfs_wire_msg *m);
 /* Starts deferred REQUESTs while there is memory (every tick, and after
  * each answer). */
 void serve_deferred(struct mfs_netnode *n);
+/* CANCEL from c: the request is dropped wherever it is (deferred, being
+ * looked up, being sent), and CANCELLED said. */
+void serve_cancel(struct conn *c, const struct mfs_wire_msg *m);
+/* c's queue drained below the mark: the answers' next pieces are queued. */
+void serve_drained(struct conn *c);
+/* c is being freed: its answers not sent are dropped. */
+void serve_conn_gone(struct conn *c);
 
 /* ---- helpers (any thread) ---- */
 

@@ -72,6 +72,7 @@ struct mfs_peer {
 	size_t queued;         /* bytes in the blocks below */
 	unsigned writing;      /* blocks at out_head in the uv_write under way */
 	int over_soft;         /* queued passed MFS_PEER_QUEUE_SOFT since drained */
+	size_t low_mark;       /* drained once queued falls below it (0: not asked) */
 	uint64_t sent, received;
 	uint64_t read_bytes;   /* from the socket, as they come */
 
@@ -371,8 +372,10 @@ static void on_written(struct mfs_peer_link *l, int status)
 		return;
 	}
 	pump(p);
-	if (p->over_soft && p->queued < MFS_PEER_QUEUE_SOFT / 2 && !p->closing) {
+	if ((p->over_soft && p->queued < MFS_PEER_QUEUE_SOFT / 2) ||
+	    (p->low_mark && p->queued < p->low_mark)) {
 		p->over_soft = 0;
+		p->low_mark = 0;
 		if (p->cb.drained)
 			p->cb.drained(p, p->ctx);
 	}
@@ -779,6 +782,7 @@ static int open_link(struct mfs_peer *p)
 	int err;
 
 	(void)mfs_tcp_bound_backoff(&p->dial.tcp); /* best effort: see net/tcpopt.h */
+	(void)mfs_tcp_limit_unsent(&p->dial.tcp);
 	err = uv_tcp_nodelay(&p->dial.tcp, 1);
 	return err ? err : mfs_peer_link_open(&p->link);
 }
@@ -924,6 +928,11 @@ int mfs_peer_send(struct mfs_peer *p, const struct mfs_wire_msg *m)
 size_t mfs_peer_queued(const struct mfs_peer *p)
 {
 	return p->queued;
+}
+
+void mfs_peer_drained_below(struct mfs_peer *p, size_t mark)
+{
+	p->low_mark = mark;
 }
 
 size_t mfs_peer_kernel_backlog(const struct mfs_peer *p)

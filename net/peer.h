@@ -80,7 +80,8 @@ struct mfs_peer_callbacks {
 	/* A message other than the hellos; m borrows buffers valid during the
 	 * call only. The callback may send, or close p. */
 	void (*message)(struct mfs_peer *p, const struct mfs_wire_msg *m, void *ctx);
-	/* The output queue fell below half of MFS_PEER_QUEUE_SOFT (may be NULL). */
+	/* The output queue fell below half of MFS_PEER_QUEUE_SOFT, or below
+	 * the mark of mfs_peer_drained_below (may be NULL). */
 	void (*drained)(struct mfs_peer *p, void *ctx);
 	/* The connection is gone: reason 0 when closed by the owner or cleanly
 	 * by the peer, else a negative error (MFS_E_AUTH: handshake or frame
@@ -137,6 +138,9 @@ int mfs_peer_accept(struct mfs_peer **out, uv_stream_t *server,
 int mfs_peer_send(struct mfs_peer *p, const struct mfs_wire_msg *m);
 /* Bytes queued and not yet written to the socket. */
 size_t mfs_peer_queued(const struct mfs_peer *p);
+/* The drained callback comes once, when a write ends with fewer than mark
+ * bytes queued (call it with bytes queued: the end of their write tells). */
+void mfs_peer_drained_below(struct mfs_peer *p, size_t mark);
 /* Bytes handed to the kernel and not yet acknowledged by the far end (0
  * when not known): on a slow link, megabytes still on their way. */
 size_t mfs_peer_kernel_backlog(const struct mfs_peer *p);

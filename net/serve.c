@@ -2,10 +2,14 @@
  * the node in net/node_int.h).
  *
  * Owns: the lookups of REQUESTs and WANTs on libuv's thread pool, the
- * REQUESTs deferred for want of memory, each connection's WANT budget, and
- * cutting off the connection that holds the most memory. Promises: a
- * REQUEST taken is answered once (RESPONSE and its SEGMENTs, or NOT_FOUND)
- * while its connection lasts, in order when it had to wait; at most REQUEST_JOBS_MAX
+ * REQUESTs deferred for want of memory, the answers being sent in turns
+ * (a piece at a time as the queue drains, SERVE_AHEAD), each connection's
+ * WANT budget, and cutting off the connection that holds the most memory.
+ * Promises: a REQUEST taken is answered once (RESPONSE and its SEGMENTs,
+ * or NOT_FOUND) while its connection lasts, unless cancelled: a CANCEL is
+ * answered CANCELLED, after which nothing of that request is sent; answers
+ * go out whole, one after another, in the order their lookups ended (in
+ * order when they had to wait); at most REQUEST_JOBS_MAX
  * blobs are read at once, none while the budget is spent; a WANT over its
  * limits is dropped, not queued; a connection that asks more than its
  * hello allowed, or does not read its answers, is closed.
@@ -22,10 +26,14 @@
 #include "crypto/mfs_error.h"
 #include "net/node_int.h"
 
-/* Per connection: what it may hold (its queue and the body it is sending
- * us) before a further REQUEST closes it as not reading its answers. */
+/* Per connection: what it may hold (its queue, the blobs of its answers
+ * and the body it is sending us) before a further REQUEST closes it as not
+ * reading its answers. */
 #define MAX_CONN_MEMORY (32u << 20)
-#define REQUEST_JOBS_MAX 4u   /* blobs being read for answers at once (libuv's pool) */
+/* Answers are queued a piece at a time while the connection's queue holds
+ * less than this: what is not queued yet can still be cancelled, and an
+ * answer asked later does not wait behind megabytes already encrypted. */
+#define SERVE_AHEAD (256u << 10)
 /* WANTs served: ids a second per connection (and the burst, in
  * node_int.h), lookups in flight per connection and in all. Beyond, a
  * WANT is dropped unanswered. */
@@ -49,6 +57,24 @@ struct job {
 	int rc;
 };
 
+/* An answer looked up and being sent (loop thread). */
+struct answer {
+	struct answer *next;
+	uint32_t rid;
+	uint8_t id[MFS_BLOB_ID_BYTES];
+	uint8_t *blob;                /* charged to the budget until freed */
+	size_t len;
+	uint8_t *leaves;
+	uint32_t first, at, end;      /* the segments asked; the next to send */
+	int head_sent;
+};
+
+/* What c holds for the peer: its queue and the blobs of its answers. */
+static size_t conn_memory(const struct conn *c)
+{
+	return mfs_peer_memory(c->peer) + c->answer_bytes;
+}
+
 /* The blob's leaves for its RESPONSE (pool thread). 0, -ERANGE when the
  * first segment asked is past the blob's last, or -ENOMEM. */
 static int leaves_of(struct job *j)
@@ -65,33 +91,111 @@ static int leaves_of(struct job *j)
 	return 0;
 }
 
-/* The RESPONSE head, then the segments asked (loop thread). */
-static void send_blob(struct conn *c, const struct job *j)
+static void answer_free(struct mfs_netnode *n, struct conn *c, struct answer *a)
 {
-	struct mfs_wire_msg m = {.type = MFS_WIRE_RESPONSE, .request_id = j->rid,
-				 .blob_len = (uint32_t)j->len, .segment = j->first,
-				 .data = j->leaves,
-				 .len = mfs_blob_leaf_count(j->len) * MFS_BLOB_ID_BYTES};
+	c->answer_bytes -= a->len;
+	mfs_peer_budget_release(&n->budget, a->len);
+	free(a->blob);
+	free(a->leaves);
+	free(a);
+}
+
+/* Queues the next pieces of c's answers, the oldest first, while the queue
+ * holds less than SERVE_AHEAD; with more to send, asks to be told when it
+ * drains. */
+static void serve_pump(struct conn *c)
+{
 	struct mfs_netnode *n = c->node;
-	uint64_t sent = 0;
+	uint64_t sent = 0, whole = 0;
 
-	memcpy(m.blob_id, j->id, sizeof m.blob_id);
-	mfs_peer_send(c->peer, &m);
-	m = (struct mfs_wire_msg){.type = MFS_WIRE_SEGMENT, .request_id = j->rid};
-	const size_t leaves = mfs_blob_leaf_count(j->len);
-	const size_t end = leaves - j->first < j->count ? leaves : (size_t)j->first + j->count;
+	while (c->answers && !c->evicted && mfs_peer_queued(c->peer) < SERVE_AHEAD) {
+		struct answer *a = c->answers;
+		struct mfs_wire_msg m = {.type = MFS_WIRE_SEGMENT, .request_id = a->rid};
 
-	for (size_t i = j->first; i < end; i++) {
-		m.segment = (uint32_t)i;
-		m.data = j->blob + i * MFS_BLOB_LEAF_BYTES;
-		m.len = mfs_blob_leaf_len(j->len, i);
-		mfs_peer_send(c->peer, &m);
-		sent += m.len;
+		if (!a->head_sent) {
+			m = (struct mfs_wire_msg){
+				.type = MFS_WIRE_RESPONSE, .request_id = a->rid,
+				.blob_len = (uint32_t)a->len, .segment = a->first, .data = a->leaves,
+				.len = mfs_blob_leaf_count(a->len) * MFS_BLOB_ID_BYTES};
+			memcpy(m.blob_id, a->id, sizeof m.blob_id);
+		} else {
+			m.segment = a->at;
+			m.data = a->blob + (size_t)a->at * MFS_BLOB_LEAF_BYTES;
+			m.len = mfs_blob_leaf_len(a->len, a->at);
+		}
+		if (mfs_peer_send(c->peer, &m) != 0)
+			break; /* closing: the answers go with the connection */
+		if (!a->head_sent) {
+			a->head_sent = 1;
+		} else {
+			a->at++;
+			sent += m.len;
+		}
+		if (a->head_sent && a->at == a->end) {
+			c->answers = a->next;
+			c->serving--;
+			answer_free(n, c, a);
+			whole++;
+		}
 	}
-	pthread_mutex_lock(&n->lock);
-	n->stats.blobs_served++;
-	n->stats.bytes_served += sent;
-	pthread_mutex_unlock(&n->lock);
+	if (c->answers && !c->evicted)
+		mfs_peer_drained_below(c->peer, SERVE_AHEAD);
+	if (sent) {
+		pthread_mutex_lock(&n->lock);
+		n->stats.blobs_served += whole;
+		n->stats.bytes_served += sent;
+		pthread_mutex_unlock(&n->lock);
+	}
+}
+
+void serve_drained(struct conn *c)
+{
+	serve_pump(c);
+}
+
+void serve_conn_gone(struct conn *c)
+{
+	while (c->answers) {
+		struct answer *a = c->answers;
+		c->answers = a->next;
+		answer_free(c->node, c, a);
+	}
+}
+
+/* j's blob becomes c's newest answer (j gives up its blob and leaves).
+ * 0 or -ENOMEM. */
+static int answer_add(struct conn *c, struct job *j)
+{
+	struct answer *a = calloc(1, sizeof *a), **tail = &c->answers;
+	const size_t leaves = mfs_blob_leaf_count(j->len);
+
+	if (!a)
+		return -ENOMEM;
+	a->rid = j->rid;
+	memcpy(a->id, j->id, sizeof a->id);
+	a->blob = j->blob;
+	a->len = j->len;
+	a->leaves = j->leaves;
+	a->first = a->at = j->first;
+	a->end = (uint32_t)(leaves - j->first < j->count ? leaves : (size_t)j->first + j->count);
+	j->blob = j->leaves = NULL;
+	c->answer_bytes += a->len;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = a;
+	return 0;
+}
+
+/* 1 when the lookup of rid on c was cancelled; either way it is over. */
+static int lookup_ended(struct conn *c, uint32_t rid)
+{
+	for (unsigned i = 0; i < c->n_lookups; i++)
+		if (c->lookups[i].rid == rid) {
+			int cancelled = c->lookups[i].cancelled;
+			c->lookups[i] = c->lookups[--c->n_lookups];
+			return cancelled;
+		}
+	return 0;
 }
 
 static void job_run(uv_work_t *w)
@@ -123,18 +227,18 @@ static void job_done(uv_work_t *w, int status)
 	struct job *j = w->data;
 	struct mfs_netnode *n = j->node;
 	struct conn *c = node_conn_by_gen(n, j->gen);
+	int dropped = 0;
 
 	n->jobs--;
 	if (!j->want) {
 		n->request_jobs--;
-		if (j->blob) /* the queue charges it again, as sent */
-			mfs_peer_budget_release(&n->budget, j->len);
+		dropped = c && lookup_ended(c, j->rid); /* CANCELLED said already */
 	} else {
 		n->want_jobs--;
 		if (c)
 			c->want_jobs--;
 	}
-	if (c && status == 0) {
+	if (c && status == 0 && !dropped) {
 		struct mfs_wire_msg m = {.request_id = j->rid};
 		memcpy(m.blob_id, j->id, sizeof m.blob_id);
 		if (j->want) {
@@ -147,16 +251,16 @@ static void job_done(uv_work_t *w, int status)
 			c->serving--;
 			mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_PROTOCOL,
 				       "a segment past the blob's end");
+		} else if (j->rc == 0 && answer_add(c, j) == 0) {
+			serve_pump(c); /* the answer holds the blob's charge now */
 		} else {
 			c->serving--;
-			if (j->rc == 0) {
-				send_blob(c, j);
-			} else {
-				m.type = MFS_WIRE_NOT_FOUND;
-				mfs_peer_send(c->peer, &m);
-			}
+			m.type = MFS_WIRE_NOT_FOUND;
+			mfs_peer_send(c->peer, &m);
 		}
 	}
+	if (j->blob)
+		mfs_peer_budget_release(&n->budget, j->len);
 	free(j->blob);
 	free(j->leaves);
 	free(j->ids);
@@ -218,6 +322,9 @@ static void start_request(struct conn *c, struct job *j, const struct req *r)
 		return;
 	}
 	c->node->request_jobs++;
+	/* At most REQUEST_JOBS_MAX lookups run, whoever asked them. */
+	c->lookups[c->n_lookups].rid = r->rid;
+	c->lookups[c->n_lookups++].cancelled = 0;
 }
 
 /* The connection holding the most memory, if it holds more than a quarter
@@ -229,8 +336,8 @@ static void evict_hog(struct mfs_netnode *n, const struct conn *c)
 	size_t most = n->budget.limit / 4;
 
 	for (struct conn *k = n->conns; k; k = k->next)
-		if (k->peer && !k->evicted && mfs_peer_memory(k->peer) > most) {
-			most = mfs_peer_memory(k->peer);
+		if (k->peer && !k->evicted && conn_memory(k) > most) {
+			most = conn_memory(k);
 			hog = k;
 		}
 	if (hog && hog != c) {
@@ -301,9 +408,9 @@ void serve_request(struct conn *c, const struct mfs_wire_msg *m)
 			       "more requests than the hello allowed");
 		return;
 	}
-	/* Answers are queued as they are ready; a peer that keeps asking but
-	 * does not read what it is sent must not grow our memory. */
-	if (mfs_peer_memory(c->peer) > MAX_CONN_MEMORY) {
+	/* A peer that keeps asking but does not read what it is sent must not
+	 * grow our memory. */
+	if (conn_memory(c) > MAX_CONN_MEMORY) {
 		mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, "answers are not being read");
 		return;
 	}
@@ -350,7 +457,7 @@ void serve_want(struct conn *c, const struct mfs_wire_msg *m)
 
 	if (!n->cfg.source.has)
 		return;
-	if (mfs_peer_memory(c->peer) > MAX_CONN_MEMORY || !want_allowed(c, n_ids) ||
+	if (conn_memory(c) > MAX_CONN_MEMORY || !want_allowed(c, n_ids) ||
 	    !(j = calloc(1, sizeof *j)) || !(j->ids = malloc(m->len))) {
 		free(j);
 		pthread_mutex_lock(&n->lock);
@@ -372,3 +479,45 @@ void serve_want(struct conn *c, const struct mfs_wire_msg *m)
 	}
 }
 
+
+void serve_cancel(struct conn *c, const struct mfs_wire_msg *m)
+{
+	struct mfs_netnode *n = c->node;
+	const struct mfs_wire_msg told = {.type = MFS_WIRE_CANCELLED, .request_id = m->request_id};
+	int found = 0;
+
+	/* Each CANCEL queues a CANCELLED: one that does not read them goes
+	 * as one that does not read its answers. */
+	if (conn_memory(c) > MAX_CONN_MEMORY) {
+		mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, "answers are not being read");
+		return;
+	}
+	for (unsigned i = 0; i < c->n_deferred && !found; i++)
+		if (c->deferred[i].rid == m->request_id) {
+			memmove(c->deferred + i, c->deferred + i + 1,
+				(c->n_deferred - i - 1) * sizeof *c->deferred);
+			c->n_deferred--;
+			found = 1;
+		}
+	for (unsigned i = 0; i < c->n_lookups && !found; i++)
+		if (c->lookups[i].rid == m->request_id && !c->lookups[i].cancelled)
+			found = c->lookups[i].cancelled = 1;
+	for (struct answer **p = &c->answers; *p && !found; p = &(*p)->next)
+		if ((*p)->rid == m->request_id) {
+			struct answer *a = *p;
+			*p = a->next;
+			answer_free(n, c, a);
+			found = 1;
+			break;
+		}
+	/* Not found: answered whole already, or never asked; said all the
+	 * same, so the asker can forget it. */
+	if (found) {
+		c->serving--;
+		pthread_mutex_lock(&n->lock);
+		n->stats.cancels_served++;
+		pthread_mutex_unlock(&n->lock);
+	}
+	mfs_peer_send(c->peer, &told);
+	serve_pump(c);
+}

@@ -25,3 +25,14 @@ int mfs_tcp_bound_backoff(uv_tcp_t *t)
 		return -errno;
 	return 0;
 }
+
+int mfs_tcp_limit_unsent(uv_tcp_t *t)
+{
+	uv_os_fd_t fd;
+	int unsent = MFS_TCP_UNSENT_MAX;
+	int err = uv_fileno((uv_handle_t *)t, &fd);
+
+	if (err)
+		return err;
+	return setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &unsent, sizeof unsent) ? -errno : 0;
+}

@@ -1,5 +1,6 @@
 /* tcpopt: how every peer-wire TCP socket of this process behaves on a bad
- * link. Owns nothing; each call is on one socket, on the loop thread.
+ * link, and how much it holds unsent. Owns nothing; each call is on one
+ * socket, on the loop thread.
  *
  * A lost retransmission doubles TCP's retransmission timeout, up to two
  * minutes by default: at 40 % loss a working connection sat silent for
@@ -24,9 +25,18 @@
 /* Nothing acknowledged for this long: the connection is dead. */
 #define MFS_TCP_USER_TIMEOUT_MS 60000
 
+/* Bytes a socket holds that TCP has not sent yet, at most: the rest waits
+ * in the peer's own queue, where an answer not yet written can still be
+ * taken back (a CANCEL: net/serve.c serves answers in turns as the queue
+ * drains). Beyond a link's bandwidth-delay product this only adds delay
+ * in front of whatever is written next. */
+#define MFS_TCP_UNSENT_MAX (128u << 10)
+
 /* Sets both on t (a listener's accepted sockets inherit them). 0,
  * -ENOPROTOOPT when this kernel cannot bound the backoff, or -errno
  * (-EBADF before t has a socket). */
 int mfs_tcp_bound_backoff(uv_tcp_t *t);
+/* Sets TCP_NOTSENT_LOWAT to MFS_TCP_UNSENT_MAX on t. 0 or -errno. */
+int mfs_tcp_limit_unsent(uv_tcp_t *t);
 
 #endif

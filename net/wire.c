@@ -10,6 +10,7 @@
 #define REQUEST_BYTES (REF_BYTES + 8u)    /* | first segment | count */
 #define RESPONSE_HEAD (REF_BYTES + 8u)    /* | blob length | first segment */
 #define SEGMENT_HEAD 8u                   /* request id | index */
+#define RID_BYTES 4u                      /* request id */
 #define CODE_BYTES 2u
 
 static void put_be16(uint8_t *p, uint16_t v)
@@ -59,6 +60,9 @@ static int body_len_ok(enum mfs_wire_type type, size_t len)
 		       len % MFS_BLOB_ID_BYTES == 0;
 	case MFS_WIRE_ERROR:
 		return len >= CODE_BYTES && len <= CODE_BYTES + MFS_WIRE_MAX_TEXT;
+	case MFS_WIRE_CANCEL:
+	case MFS_WIRE_CANCELLED:
+		return len == RID_BYTES;
 	}
 	return 0;
 }
@@ -110,7 +114,7 @@ int mfs_wire_head_parse(const uint8_t head[static MFS_WIRE_HEAD_BYTES], enum mfs
 	enum mfs_wire_type t = (enum mfs_wire_type)head[0];
 	size_t len = get_be32(head + 1);
 
-	if (head[0] > MFS_WIRE_SEGMENT || !body_len_ok(t, len))
+	if (head[0] > MFS_WIRE_CANCELLED || !body_len_ok(t, len))
 		return MFS_E_FORMAT;
 	*type = t;
 	*body_len = len;
@@ -159,6 +163,10 @@ int mfs_wire_parse(struct mfs_wire_msg *m, enum mfs_wire_type type, const uint8_
 			memset(m, 0, sizeof *m);
 			return MFS_E_FORMAT;
 		}
+		break;
+	case MFS_WIRE_CANCEL:
+	case MFS_WIRE_CANCELLED:
+		m->request_id = get_be32(body);
 		break;
 	case MFS_WIRE_SEGMENT:
 		m->request_id = get_be32(body);
@@ -211,6 +219,9 @@ static size_t body_len_of(const struct mfs_wire_msg *m)
 		return m->len;
 	case MFS_WIRE_ERROR:
 		return CODE_BYTES + m->len;
+	case MFS_WIRE_CANCEL:
+	case MFS_WIRE_CANCELLED:
+		return RID_BYTES;
 	}
 	return 0;
 }
@@ -287,6 +298,10 @@ size_t mfs_wire_encode(uint8_t *out, size_t cap, const struct mfs_wire_msg *m)
 		if (m->len)
 			memcpy(b + CODE_BYTES, m->data, m->len);
 		break;
+	case MFS_WIRE_CANCEL:
+	case MFS_WIRE_CANCELLED:
+		put_be32(b, m->request_id);
+		break;
 	}
 	return total;
 }
@@ -298,7 +313,8 @@ const char *mfs_wire_type_name(enum mfs_wire_type type)
 		[MFS_WIRE_REQUEST] = "REQUEST",     [MFS_WIRE_RESPONSE] = "RESPONSE",
 		[MFS_WIRE_HAVE] = "HAVE",           [MFS_WIRE_WANT] = "WANT",
 		[MFS_WIRE_NOT_FOUND] = "NOT_FOUND", [MFS_WIRE_ERROR] = "ERROR",
-		[MFS_WIRE_SEGMENT] = "SEGMENT",
+		[MFS_WIRE_SEGMENT] = "SEGMENT",     [MFS_WIRE_CANCEL] = "CANCEL",
+		[MFS_WIRE_CANCELLED] = "CANCELLED",
 	};
 
 	if ((unsigned)type >= sizeof names / sizeof names[0])

@@ -18,6 +18,8 @@
  *   NOT_FOUND      6  request id u32 | blob id [32]
  *   ERROR          7  code u16 | UTF-8 text (at most MFS_WIRE_MAX_TEXT bytes)
  *   SEGMENT        8  request id u32 | segment index u32 | the segment's bytes
+ *   CANCEL         9  request id u32   (the asker: stop answering it)
+ *   CANCELLED     10  request id u32   (the answerer: nothing more of it follows)
  *
  * A blob is answered as a RESPONSE, the head, then one SEGMENT per piece
  * of the blob's hash list (crypto/hash.h: pieces of MFS_BLOB_LEAF_BYTES, one
@@ -41,7 +43,7 @@
 #include "crypto/hash.h"
 #include "fs/store/blobstore.h"
 
-#define MFS_WIRE_VERSION 3
+#define MFS_WIRE_VERSION 4
 #define MFS_WIRE_HEAD_BYTES 5u
 #define MFS_WIRE_MAX_IDS 1024u
 #define MFS_WIRE_MAX_TEXT 512u
@@ -62,6 +64,8 @@ enum mfs_wire_type {
 	MFS_WIRE_NOT_FOUND = 6,
 	MFS_WIRE_ERROR = 7,
 	MFS_WIRE_SEGMENT = 8,
+	MFS_WIRE_CANCEL = 9,
+	MFS_WIRE_CANCELLED = 10,
 };
 
 /* ERROR codes. */
@@ -82,7 +86,7 @@ struct mfs_wire_hello {
 struct mfs_wire_msg {
 	enum mfs_wire_type type;
 	struct mfs_wire_hello hello;               /* HANDSHAKE, HANDSHAKE_ACK */
-	uint32_t request_id;                /* REQUEST, RESPONSE, NOT_FOUND, SEGMENT */
+	uint32_t request_id;                /* all but the hellos, HAVE, WANT, ERROR */
 	uint8_t blob_id[MFS_BLOB_ID_BYTES]; /* REQUEST, RESPONSE, NOT_FOUND */
 	uint32_t blob_len;                  /* RESPONSE */
 	/* REQUEST, RESPONSE: the first segment asked, and sent; SEGMENT: its

@@ -699,12 +699,15 @@ Test(node, timeouts_count_silence_and_trickling_has_a_cap)
 
 /* A TCP relay on loopback in front of a seeder: its first connection
  * carries stall_after bytes from the seeder and then nothing (both sockets
- * held open: a link whose TCP state collapsed); later ones carry all. */
+ * held open: a link whose TCP state collapsed); later ones carry all, at
+ * down_bps when given. */
 struct stall_relay {
 	int listen_fd;
 	uint16_t port, target_port;
 	size_t stall_after;
 	int stall_every;   /* every connection stalls, not just the first */
+	size_t down_bps;   /* 0: as fast as it comes; else bytes a second from the
+			    * seeder, through a small receive buffer (a slow link) */
 	pthread_t thread;
 	int stop;          /* atomic */
 	unsigned accepted; /* atomic */
@@ -734,6 +737,12 @@ static void relay_accept(struct stall_relay *r, struct relay_pair *pairs)
 
 	while (slot < RELAY_PAIRS && pairs[slot].fd[0] >= 0)
 		slot++;
+	int small = 32768;
+
+	/* A slow link holds little in flight: without this, loopback's window
+	 * would let the seeder put megabytes in the relay's buffer at once. */
+	if (r->down_bps && out >= 0)
+		setsockopt(out, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
 	if (in < 0 || out < 0 || slot == RELAY_PAIRS ||
 	    connect(out, (struct sockaddr *)&to, sizeof to) != 0) {
 		__atomic_store_n(&r->broken, 1, __ATOMIC_RELEASE);
@@ -751,19 +760,31 @@ static void *relay_run(void *arg)
 	struct stall_relay *r = arg;
 	struct relay_pair pairs[RELAY_PAIRS];
 	char buf[16384];
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	for (unsigned i = 0; i < RELAY_PAIRS; i++)
 		pairs[i].fd[0] = pairs[i].fd[1] = -1;
 	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
 		struct pollfd pfd[1 + 2 * RELAY_PAIRS] = {{.fd = r->listen_fd, .events = POLLIN}};
 
+		/* What the rate allows by now, in all (pairs share the link). */
+		size_t allowed = SIZE_MAX, down = 0;
+		if (r->down_bps) {
+			for (unsigned i = 0; i < RELAY_PAIRS; i++)
+				down += pairs[i].down;
+			allowed = (size_t)(seconds_since(&t0) * (double)r->down_bps);
+			allowed = allowed > down ? allowed - down : 0;
+		}
 		for (unsigned i = 0; i < RELAY_PAIRS; i++) {
-			int stalled = pairs[i].stalls && pairs[i].down >= r->stall_after;
+			int stalled = (pairs[i].stalls && pairs[i].down >= r->stall_after) ||
+				      allowed == 0;
 			pfd[1 + 2 * i] = (struct pollfd){.fd = pairs[i].fd[0], .events = POLLIN};
 			pfd[2 + 2 * i] = (struct pollfd){.fd = stalled ? -1 : pairs[i].fd[1],
 							 .events = POLLIN};
 		}
-		if (poll(pfd, 1 + 2 * RELAY_PAIRS, 100) <= 0)
+		if (poll(pfd, 1 + 2 * RELAY_PAIRS, allowed == 0 ? 5 : 100) <= 0)
 			continue;
 		if (pfd[0].revents & POLLIN)
 			relay_accept(r, pairs);
@@ -777,6 +798,8 @@ static void *relay_run(void *arg)
 					continue;
 				if (side == 1 && p->stalls && r->stall_after - p->down < want)
 					want = r->stall_after - p->down;
+				if (side == 1 && allowed < want)
+					want = allowed;
 				got = read(p->fd[side], buf, want);
 				if (got <= 0 || write(p->fd[!side], buf, (size_t)got) != got) {
 					relay_close(p);
@@ -866,6 +889,220 @@ Test(node, a_peer_stalling_every_connection_fails_the_fetch_at_its_cap)
 	pthread_join(r.thread, NULL);
 	close(r.listen_fd);
 	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+/* ---- CANCEL: a read does not wait behind read-ahead ---- */
+
+struct timed_fetch {
+	struct running *r;
+	int blob, urgent;
+	int rc;
+	struct timespec t0;
+	double done_s;      /* seconds from t0 to the fetch's end */
+	pthread_t thread;
+};
+
+static void *timed_fetch_run(void *arg)
+{
+	struct timed_fetch *t = arg;
+	uint8_t *blob = NULL;
+	size_t len = 0;
+
+	t->rc = mfs_node_fetch(t->r->node, ids[t->blob], t->urgent, &blob, &len);
+	if (t->rc == 0 && (len != BLOB_BYTES || memcmp(blob, blobs[t->blob], len) != 0))
+		t->rc = MFS_E_CORRUPT;
+	t->done_s = seconds_since(&t->t0);
+	free(blob);
+	return NULL;
+}
+
+/* On a link of 2 MiB/s, four read-ahead blobs (4 MiB, 2 s) are asked
+ * first; a read of a fifth comes 300 ms later. The read-ahead asked before
+ * it is taken back (CANCEL) and asked again behind it, so the read ends
+ * first, in about its own 0.5 s instead of after the 2 s of read-ahead;
+ * then every read-ahead blob arrives whole all the same. */
+Test(node, a_read_is_not_held_behind_read_ahead_on_a_slow_link)
+{
+	struct running seeder, leech;
+	struct stall_relay r = {.stall_after = SIZE_MAX, .down_bps = 2u << 20};
+	struct timed_fetch ahead[4], read = {0};
+	struct mfs_node_stats leech_st, seeder_st;
+	struct timespec t0;
+	char addr[160];
+	unsigned before = 0;
+
+	run_node(&seeder, 1, 0, 5, 0);
+	run_node(&leech, 0, 0, 0, 20000);
+	r.target_port = mfs_node_port(seeder.node);
+	r.listen_fd = tu_loopback_socket(&r.port, 8);
+	cr_assert_eq(pthread_create(&r.thread, NULL, relay_run, &r), 0);
+	snprintf(addr, sizeof addr, "127.0.0.1:%u%s", r.port, strchr(seeder.addr, '#'));
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, addr), 0);
+	fetch_ok(&leech, 4); /* connected, and the link's pace is on */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 4; i++) {
+		ahead[i] = (struct timed_fetch){.r = &leech, .blob = i, .urgent = 0, .t0 = t0};
+		cr_assert_eq(pthread_create(&ahead[i].thread, NULL, timed_fetch_run, &ahead[i]), 0);
+	}
+	usleep(300000);
+	read = (struct timed_fetch){.r = &leech, .blob = 4, .urgent = 1, .t0 = t0};
+	/* blob 4 is the leech's already: the node fetches again all the same
+	 * (it keeps no store), so the read is asked on the wire. */
+	timed_fetch_run(&read);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(ahead[i].thread, NULL);
+		cr_assert_eq(ahead[i].rc, 0, "read-ahead blob %d: %s", i, mfs_strerror(ahead[i].rc));
+		before += ahead[i].done_s < read.done_s;
+	}
+	mfs_node_stats(leech.node, &leech_st);
+	mfs_node_stats(seeder.node, &seeder_st);
+	cr_log_info("read done at %.2f s; read-ahead at %.2f %.2f %.2f %.2f s; %llu cancels sent, "
+		    "%llu served\n", read.done_s, ahead[0].done_s, ahead[1].done_s, ahead[2].done_s,
+		    ahead[3].done_s, (unsigned long long)leech_st.cancels_sent,
+		    (unsigned long long)seeder_st.cancels_served);
+	cr_assert_eq(read.rc, 0, "the read: %s", mfs_strerror(read.rc));
+	cr_assert_leq(before, 1, "%u read-ahead blobs came before the read (%.2f s)", before,
+		      read.done_s);
+	cr_assert_geq(leech_st.cancels_sent, 1);
+	cr_assert_geq(seeder_st.cancels_served, 1);
+	cr_assert_eq(__atomic_load_n(&r.broken, __ATOMIC_ACQUIRE), 0, "the relay failed");
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(r.thread, NULL);
+	close(r.listen_fd);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+/* A raw asker: REQUEST then CANCEL at once, and a CANCEL of a request it
+ * never made; later a REQUEST it reads whole. */
+struct canceller {
+	struct mfs_loop *loop;
+	struct mfs_peer *peer;
+	uint8_t *sk;
+	struct sockaddr_in addr;
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+	int ready, closed;           /* atomic */
+	unsigned answers[3];         /* RESPONSE and SEGMENT per request id 1, 2 (atomic) */
+	uint32_t cancelled[4];       /* CANCELLED ids, in order */
+	unsigned n_cancelled;        /* atomic */
+};
+
+static void send_request(struct mfs_peer *p, uint32_t rid, int blob)
+{
+	struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = rid, .segment = 0,
+				 .count = MFS_WIRE_MAX_LEAVES};
+
+	memcpy(m.blob_id, ids[blob], sizeof m.blob_id);
+	mfs_peer_send(p, &m);
+}
+
+static void cancel_ready(struct mfs_peer *p, void *ctx)
+{
+	struct canceller *k = ctx;
+	const struct mfs_wire_msg cancel = {.type = MFS_WIRE_CANCEL, .request_id = 1},
+				  stray = {.type = MFS_WIRE_CANCEL, .request_id = 7};
+
+	send_request(p, 1, 0);
+	mfs_peer_send(p, &cancel);
+	mfs_peer_send(p, &stray);
+	__atomic_store_n(&k->ready, 1, __ATOMIC_RELEASE);
+}
+
+static void cancel_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *ctx)
+{
+	struct canceller *k = ctx;
+
+	(void)p;
+	if ((m->type == MFS_WIRE_RESPONSE || m->type == MFS_WIRE_SEGMENT) && m->request_id < 3)
+		__atomic_add_fetch(&k->answers[m->request_id], 1, __ATOMIC_RELAXED);
+	if (m->type == MFS_WIRE_CANCELLED) {
+		unsigned n = __atomic_load_n(&k->n_cancelled, __ATOMIC_ACQUIRE);
+		if (n < 4) {
+			k->cancelled[n] = m->request_id;
+			__atomic_store_n(&k->n_cancelled, n + 1, __ATOMIC_RELEASE);
+		}
+	}
+}
+
+static void cancel_closed(struct mfs_peer *p, int reason, void *ctx)
+{
+	struct canceller *k = ctx;
+
+	(void)p;
+	(void)reason;
+	k->peer = NULL;
+	__atomic_store_n(&k->closed, 1, __ATOMIC_RELEASE);
+}
+
+static int cancel_connect(void *arg)
+{
+	static const struct mfs_peer_callbacks cb = {
+		.ready = cancel_ready, .message = cancel_message, .closed = cancel_closed};
+	struct canceller *k = arg;
+
+	return dial_node(k->loop, &k->peer, k->sk, &k->addr, k->pk, &cb, k);
+}
+
+static int cancel_ask_again(void *arg)
+{
+	struct canceller *k = arg;
+
+	if (k->peer)
+		send_request(k->peer, 2, 1);
+	return 0;
+}
+
+static int cancel_close(void *arg)
+{
+	struct canceller *k = arg;
+
+	if (k->peer)
+		mfs_peer_close(k->peer, 0, 0, NULL);
+	return 0;
+}
+
+/* The seeder's side of CANCEL: a request cancelled while its blob is read
+ * is never answered, a CANCEL of an id it never had is said CANCELLED all
+ * the same (in order), and the connection goes on: the next request is
+ * answered whole (its head and 16 segments). */
+Test(node, a_cancelled_request_is_not_answered_and_cancelled_is_said)
+{
+	struct running seeder;
+	struct canceller k = {0};
+	struct mfs_node_stats st;
+	uint8_t kpk[MFS_NOISE_KEY_BYTES];
+
+	run_node(&seeder, 1, 0, 2, 0);
+	seeder.src.delay_ms = 300; /* the CANCEL comes while the blob is read */
+	k.sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
+	mfs_noise_keypair(kpk, k.sk);
+	memcpy(k.pk, mfs_node_public_key(seeder.node), MFS_NOISE_KEY_BYTES);
+	k.addr = (struct sockaddr_in){.sin_family = AF_INET,
+				      .sin_port = htons(mfs_node_port(seeder.node)),
+				      .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(mfs_loop_start(&k.loop), 0);
+	cr_assert_eq(mfs_loop_call(k.loop, cancel_connect, &k), 0);
+	for (int i = 0; i < 100 && __atomic_load_n(&k.n_cancelled, __ATOMIC_ACQUIRE) < 2; i++)
+		usleep(20000);
+	usleep(600000); /* past the lookup: nothing of request 1 may follow */
+	cr_assert_eq(__atomic_load_n(&k.n_cancelled, __ATOMIC_ACQUIRE), 2);
+	cr_assert_eq(k.cancelled[0], 1);
+	cr_assert_eq(k.cancelled[1], 7);
+	cr_assert_eq(__atomic_load_n(&k.answers[1], __ATOMIC_RELAXED), 0,
+		     "request 1 was answered after its CANCEL");
+	seeder.src.delay_ms = 0;
+	cr_assert_eq(mfs_loop_call(k.loop, cancel_ask_again, &k), 0);
+	for (int i = 0; i < 100 && __atomic_load_n(&k.answers[2], __ATOMIC_RELAXED) < 17; i++)
+		usleep(20000);
+	cr_assert_eq(__atomic_load_n(&k.answers[2], __ATOMIC_RELAXED), 17, "head and 16 segments");
+	cr_assert_eq(__atomic_load_n(&k.closed, __ATOMIC_ACQUIRE), 0);
+	mfs_node_stats(seeder.node, &st);
+	cr_assert_eq(st.cancels_served, 1, "the stray CANCEL cancelled nothing");
+	cr_assert_eq(st.blobs_served, 1);
+	cr_assert_eq(mfs_loop_call(k.loop, cancel_close, &k), 0);
+	mfs_loop_stop(k.loop);
+	mfs_secure_free(k.sk);
 	stop_node(&seeder);
 }
 

@@ -1315,7 +1315,7 @@ static void send_rules(struct side *s)
 	memset(text, 'x', sizeof text);
 	m = (struct mfs_wire_msg){ .type = MFS_WIRE_ERROR, .data = text, .len = sizeof text };
 	cr_assert_eq(mfs_peer_send(s->p, &m), MFS_E_FORMAT);
-	m = (struct mfs_wire_msg){ .type = (enum mfs_wire_type)9 };
+	m = (struct mfs_wire_msg){ .type = (enum mfs_wire_type)11 };
 	cr_assert_eq(mfs_peer_send(s->p, &m), MFS_E_FORMAT);
 	uint64_t sent, received;
 

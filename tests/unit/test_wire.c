@@ -83,6 +83,10 @@ static void round_trip(const struct mfs_wire_msg *m)
 		cr_assert_eq(got.request_id, m->request_id);
 		cr_assert_eq(got.segment, m->segment);
 		break;
+	case MFS_WIRE_CANCEL:
+	case MFS_WIRE_CANCELLED:
+		cr_assert_eq(got.request_id, m->request_id);
+		break;
 	case MFS_WIRE_ERROR:
 		cr_assert_eq(got.code, m->code);
 		break;
@@ -200,6 +204,16 @@ Test(wire, byte_layout_is_big_endian_as_documented)
 	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), sizeof error);
 	cr_assert_arr_eq(enc, error, sizeof error);
 
+	/* CANCEL and CANCELLED: request id. */
+	m = (struct mfs_wire_msg){ .type = MFS_WIRE_CANCEL, .request_id = 0x0a0b0c0d };
+	const uint8_t cancel[] = { 9, 0, 0, 0, 4, 0x0a, 0x0b, 0x0c, 0x0d };
+	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), sizeof cancel);
+	cr_assert_arr_eq(enc, cancel, sizeof cancel);
+	m.type = MFS_WIRE_CANCELLED;
+	const uint8_t cancelled[] = { 10, 0, 0, 0, 4, 0x0a, 0x0b, 0x0c, 0x0d };
+	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), sizeof cancelled);
+	cr_assert_arr_eq(enc, cancelled, sizeof cancelled);
+
 	uint8_t ids[64];
 	blob_id(ids, 0);
 	blob_id(ids + 32, 100);
@@ -259,6 +273,13 @@ Test(wire, every_type_round_trips)
 			round_trip(&m);
 		}
 		m.len = MFS_WIRE_MAX_IDS * MFS_BLOB_ID_BYTES;
+		round_trip(&m);
+	}
+
+	for (int t = MFS_WIRE_CANCEL; t <= MFS_WIRE_CANCELLED; t++) {
+		m = (struct mfs_wire_msg){ .type = t, .request_id = 0 };
+		round_trip(&m);
+		m.request_id = 0xffffffffu;
 		round_trip(&m);
 	}
 
@@ -326,8 +347,16 @@ Test(wire, lengths_each_type_cannot_have_are_refused)
 	accepted(MFS_WIRE_ERROR, 2);
 	accepted(MFS_WIRE_ERROR, 2 + MFS_WIRE_MAX_TEXT);
 
+	for (uint8_t t = MFS_WIRE_CANCEL; t <= MFS_WIRE_CANCELLED; t++) {
+		refused(t, 0);
+		refused(t, 3);
+		refused(t, 5);
+		refused(t, 36);
+		accepted(t, 4);
+	}
+
 	/* Unknown types, whatever the length. */
-	for (unsigned t = 9; t <= 255; t++) {
+	for (unsigned t = 11; t <= 255; t++) {
 		refused((uint8_t)t, 0);
 		refused((uint8_t)t, 6);
 		refused((uint8_t)t, 36);
@@ -437,7 +466,7 @@ Test(wire, encoder_refuses_what_the_parser_would)
 	m.len = MFS_WIRE_MAX_TEXT + 1;
 	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0);
 
-	m = (struct mfs_wire_msg){ .type = (enum mfs_wire_type)9 };
+	m = (struct mfs_wire_msg){ .type = (enum mfs_wire_type)11 };
 	cr_assert_eq(mfs_wire_encoded_len(&m), 0);
 	cr_assert_eq(mfs_wire_encode(enc, BIG, &m), 0);
 
@@ -475,6 +504,8 @@ Test(wire, type_names)
 	cr_assert_str_eq(mfs_wire_type_name(MFS_WIRE_NOT_FOUND), "NOT_FOUND");
 	cr_assert_str_eq(mfs_wire_type_name(MFS_WIRE_ERROR), "ERROR");
 	cr_assert_str_eq(mfs_wire_type_name(MFS_WIRE_SEGMENT), "SEGMENT");
-	cr_assert_str_eq(mfs_wire_type_name((enum mfs_wire_type)9), "UNKNOWN");
+	cr_assert_str_eq(mfs_wire_type_name(MFS_WIRE_CANCEL), "CANCEL");
+	cr_assert_str_eq(mfs_wire_type_name(MFS_WIRE_CANCELLED), "CANCELLED");
+	cr_assert_str_eq(mfs_wire_type_name((enum mfs_wire_type)11), "UNKNOWN");
 	cr_assert_str_eq(mfs_wire_type_name((enum mfs_wire_type)-1), "UNKNOWN");
 }
