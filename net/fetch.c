@@ -274,6 +274,13 @@ static void send_wants(struct mfs_netnode *n)
 
 static void ask_ended(struct fetch *f);
 
+/* 1 while a read waits for f (an urgent fetch that went on alone, its
+ * reader gone, is read-ahead now). */
+static int read_waits(const struct fetch *f)
+{
+	return f->urgent && f->waiters > 0;
+}
+
 /* Takes r on c back (CANCEL): its fetch is asked again, of whichever peer,
  * while r stays until CANCELLED (what comes of it meanwhile is kept). */
 static void cancel_request(struct mfs_netnode *n, struct conn *c, struct req *r)
@@ -288,11 +295,12 @@ static void cancel_request(struct mfs_netnode *n, struct conn *c, struct req *r)
 	ask_ended(fetch_find(n, r->id));
 }
 
-/* An urgent fetch (a read waits for it) was just asked of c: the
- * read-ahead asked of c before it is taken back, since c answers in
- * order and on a slow link the read would wait behind all of it. It is
- * asked again at once, now behind the urgent one (pick spreads it over
- * the peers as any other). */
+/* A fetch a read waits for was just asked of c: what was
+ * asked of c before it and no read waits for (read-ahead, or the rest of
+ * a blob whose read took its segment and left) is taken back, since c
+ * answers in order and on a slow link the read would wait behind all of
+ * it. It is asked again at once, now behind the urgent one (pick spreads
+ * it over the peers as any other). */
 static void cancel_behind(struct mfs_netnode *n, struct conn *c, const struct fetch *urgent)
 {
 	for (unsigned i = 0; i < c->in_flight; i++) {
@@ -302,7 +310,7 @@ static void cancel_behind(struct mfs_netnode *n, struct conn *c, const struct fe
 		if (r->cancelled || r->ended || memcmp(r->id, urgent->id, MFS_BLOB_ID_BYTES) == 0)
 			continue;
 		f = fetch_find(n, r->id);
-		if (!f || !f->urgent)
+		if (!f || !read_waits(f))
 			cancel_request(n, c, r);
 	}
 }
@@ -334,7 +342,7 @@ void fetch_pump_locked(struct mfs_netnode *n)
 			}
 			struct conn *c = pick(n, f, &any_untried);
 			if (c) {
-				if (ask(c, f) == 0 && f->urgent)
+				if (ask(c, f) == 0 && read_waits(f))
 					cancel_behind(n, c, f);
 				continue;
 			}

@@ -32,7 +32,7 @@
  * counts every connection's queued output and the bodies being received
  * (net/peer), and the blobs read for answers not yet wholly queued
  * (answers go out whole, one after another per connection, queued a piece
- * at a time while less than 256 KiB waits in the queue). A REQUEST that
+ * at a time while less than 128 KiB waits in the queue). A REQUEST that
  * comes while the budget is spent waits (answered later, in order, as
  * memory frees: every 100 ms and after each answer) instead of being
  * refused, and the connection holding the most memory, if more than a

@@ -64,7 +64,6 @@
 #define MAX_BANNED 64u
 #define DEAD_SLOTS 256u       /* addresses of learnt peers dropped, remembered */
 #define WANT_IDS_BURST 4096u  /* ids a connection may have looked up at once */
-#define REQUEST_JOBS_MAX 4u   /* blobs being read for answers at once (libuv's pool) */
 /* Our requests on one connection, taken back (CANCEL) but not yet said
  * CANCELLED, besides the ones in flight. */
 #define MAX_CANCELLED MAX_IN_FLIGHT
@@ -124,12 +123,9 @@ struct conn {
 	uint64_t want_refill_ms;      /* when want_tokens was last topped up */
 	struct req deferred[MAX_DEFERRED]; /* REQUESTs waiting for memory, oldest first */
 	unsigned n_deferred;
-	struct {
-		uint32_t rid;
-		int cancelled;            /* answered CANCELLED: the lookup's result is dropped */
-	} lookups[REQUEST_JOBS_MAX];  /* REQUESTs being looked up on the pool */
-	unsigned n_lookups;
-	struct answer *answers;       /* looked up, sent in turns as the queue drains */
+	/* Its REQUESTs being looked up or answered, in the order they came;
+	 * sent in turns as the queue drains. */
+	struct answer *answers;
 	size_t answer_bytes;          /* the blobs those hold */
 	int evicted;                  /* closed for holding too much */
 };

@@ -8,8 +8,8 @@
  * Promises: a REQUEST taken is answered once (RESPONSE and its SEGMENTs,
  * or NOT_FOUND) while its connection lasts, unless cancelled: a CANCEL is
  * answered CANCELLED, after which nothing of that request is sent; answers
- * go out whole, one after another, in the order their lookups ended (in
- * order when they had to wait); at most REQUEST_JOBS_MAX
+ * go out whole, one after another, in the order their REQUESTs came
+ * (NOT_FOUND as soon as it is known); at most REQUEST_JOBS_MAX
  * blobs are read at once, none while the budget is spent; a WANT over its
  * limits is dropped, not queued; a connection that asks more than its
  * hello allowed, or does not read its answers, is closed.
@@ -33,7 +33,8 @@
 /* Answers are queued a piece at a time while the connection's queue holds
  * less than this: what is not queued yet can still be cancelled, and an
  * answer asked later does not wait behind megabytes already encrypted. */
-#define SERVE_AHEAD (256u << 10)
+#define SERVE_AHEAD (128u << 10)
+#define REQUEST_JOBS_MAX 4u   /* blobs being read for answers at once (libuv's pool) */
 /* WANTs served: ids a second per connection (and the burst, in
  * node_int.h), lookups in flight per connection and in all. Beyond, a
  * WANT is dropped unanswered. */
@@ -57,9 +58,11 @@ struct job {
 	int rc;
 };
 
-/* An answer looked up and being sent (loop thread). */
+/* A REQUEST being looked up (not ready), or its answer being sent (loop
+ * thread). */
 struct answer {
 	struct answer *next;
+	int ready;                    /* looked up: the blob is here */
 	uint32_t rid;
 	uint8_t id[MFS_BLOB_ID_BYTES];
 	uint8_t *blob;                /* charged to the budget until freed */
@@ -108,7 +111,8 @@ static void serve_pump(struct conn *c)
 	struct mfs_netnode *n = c->node;
 	uint64_t sent = 0, whole = 0;
 
-	while (c->answers && !c->evicted && mfs_peer_queued(c->peer) < SERVE_AHEAD) {
+	while (c->answers && c->answers->ready && !c->evicted &&
+	       mfs_peer_queued(c->peer) < SERVE_AHEAD) {
 		struct answer *a = c->answers;
 		struct mfs_wire_msg m = {.type = MFS_WIRE_SEGMENT, .request_id = a->rid};
 
@@ -138,7 +142,7 @@ static void serve_pump(struct conn *c)
 			whole++;
 		}
 	}
-	if (c->answers && !c->evicted)
+	if (c->answers && c->answers->ready && !c->evicted)
 		mfs_peer_drained_below(c->peer, SERVE_AHEAD);
 	if (sent) {
 		pthread_mutex_lock(&n->lock);
@@ -162,40 +166,48 @@ void serve_conn_gone(struct conn *c)
 	}
 }
 
-/* j's blob becomes c's newest answer (j gives up its blob and leaves).
- * 0 or -ENOMEM. */
-static int answer_add(struct conn *c, struct job *j)
+/* A place for rid's answer after the others of c. NULL when out of memory. */
+static struct answer *answer_reserve(struct conn *c, uint32_t rid)
 {
 	struct answer *a = calloc(1, sizeof *a), **tail = &c->answers;
-	const size_t leaves = mfs_blob_leaf_count(j->len);
 
 	if (!a)
-		return -ENOMEM;
-	a->rid = j->rid;
+		return NULL;
+	a->rid = rid;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = a;
+	return a;
+}
+
+/* The place of rid's answer still being looked up, unlinked when unlink;
+ * NULL when there is none (cancelled). */
+static struct answer *answer_pending(struct conn *c, uint32_t rid, int unlink)
+{
+	for (struct answer **p = &c->answers; *p; p = &(*p)->next)
+		if (!(*p)->ready && (*p)->rid == rid) {
+			struct answer *a = *p;
+			if (unlink)
+				*p = a->next;
+			return a;
+		}
+	return NULL;
+}
+
+/* j's blob fills its place a (j gives up its blob and leaves). */
+static void answer_fill(struct conn *c, struct answer *a, struct job *j)
+{
+	const size_t leaves = mfs_blob_leaf_count(j->len);
+
 	memcpy(a->id, j->id, sizeof a->id);
 	a->blob = j->blob;
 	a->len = j->len;
 	a->leaves = j->leaves;
 	a->first = a->at = j->first;
 	a->end = (uint32_t)(leaves - j->first < j->count ? leaves : (size_t)j->first + j->count);
+	a->ready = 1;
 	j->blob = j->leaves = NULL;
 	c->answer_bytes += a->len;
-	while (*tail)
-		tail = &(*tail)->next;
-	*tail = a;
-	return 0;
-}
-
-/* 1 when the lookup of rid on c was cancelled; either way it is over. */
-static int lookup_ended(struct conn *c, uint32_t rid)
-{
-	for (unsigned i = 0; i < c->n_lookups; i++)
-		if (c->lookups[i].rid == rid) {
-			int cancelled = c->lookups[i].cancelled;
-			c->lookups[i] = c->lookups[--c->n_lookups];
-			return cancelled;
-		}
-	return 0;
 }
 
 static void job_run(uv_work_t *w)
@@ -227,37 +239,37 @@ static void job_done(uv_work_t *w, int status)
 	struct job *j = w->data;
 	struct mfs_netnode *n = j->node;
 	struct conn *c = node_conn_by_gen(n, j->gen);
-	int dropped = 0;
+	struct answer *a = NULL;
 
 	n->jobs--;
 	if (!j->want) {
 		n->request_jobs--;
-		dropped = c && lookup_ended(c, j->rid); /* CANCELLED said already */
+		/* No place left: cancelled, CANCELLED said already. */
+		a = c ? answer_pending(c, j->rid, j->rc != 0 || status != 0) : NULL;
 	} else {
 		n->want_jobs--;
 		if (c)
 			c->want_jobs--;
 	}
-	if (c && status == 0 && !dropped) {
-		struct mfs_wire_msg m = {.request_id = j->rid};
+	if (c && j->want && status == 0) {
+		struct mfs_wire_msg m = {.type = MFS_WIRE_HAVE, .data = j->ids,
+					 .len = j->n_ids * MFS_BLOB_ID_BYTES};
+		if (j->n_ids)
+			mfs_peer_send(c->peer, &m);
+	} else if (a && j->rc == 0 && status == 0) {
+		answer_fill(c, a, j); /* the answer holds the blob's charge now */
+		serve_pump(c);
+	} else if (a) {
+		struct mfs_wire_msg m = {.type = MFS_WIRE_NOT_FOUND, .request_id = j->rid};
 		memcpy(m.blob_id, j->id, sizeof m.blob_id);
-		if (j->want) {
-			m.type = MFS_WIRE_HAVE;
-			m.data = j->ids;
-			m.len = j->n_ids * MFS_BLOB_ID_BYTES;
-			if (j->n_ids)
-				mfs_peer_send(c->peer, &m);
-		} else if (j->rc == -ERANGE) {
-			c->serving--;
+		free(a);
+		c->serving--;
+		if (j->rc == -ERANGE)
 			mfs_peer_close(c->peer, MFS_E_FORMAT, MFS_WIRE_ERR_PROTOCOL,
 				       "a segment past the blob's end");
-		} else if (j->rc == 0 && answer_add(c, j) == 0) {
-			serve_pump(c); /* the answer holds the blob's charge now */
-		} else {
-			c->serving--;
-			m.type = MFS_WIRE_NOT_FOUND;
+		else if (status == 0)
 			mfs_peer_send(c->peer, &m);
-		}
+		serve_pump(c); /* the next may be ready */
 	}
 	if (j->blob)
 		mfs_peer_budget_release(&n->budget, j->len);
@@ -308,23 +320,33 @@ static int request_slot(struct mfs_netnode *n)
 	return n->request_jobs < REQUEST_JOBS_MAX && memory_left(n);
 }
 
-/* Queues the lookup of a REQUEST counted in c->serving (j: zeroed). */
+/* Queues the lookup of a REQUEST counted in c->serving (j: zeroed), its
+ * answer's place after the others of c. */
 static void start_request(struct conn *c, struct job *j, const struct req *r)
 {
+	struct answer *a = answer_reserve(c, r->rid);
+
 	j->gen = c->gen;
 	j->rid = r->rid;
 	j->first = r->segment;
 	j->count = r->count;
 	memcpy(j->id, r->id, sizeof j->id);
-	if (queue_job(c->node, j) != 0) {
+	if (!a) {
+		free(j);
+	} else if (queue_job(c->node, j) != 0) { /* j freed */
+		struct answer **p = &c->answers;
+		while (*p != a)
+			p = &(*p)->next;
+		*p = a->next;
+		free(a);
+		a = NULL;
+	}
+	if (!a) {
 		c->serving--;
 		not_found(c, r->rid, r->id);
 		return;
 	}
 	c->node->request_jobs++;
-	/* At most REQUEST_JOBS_MAX lookups run, whoever asked them. */
-	c->lookups[c->n_lookups].rid = r->rid;
-	c->lookups[c->n_lookups++].cancelled = 0;
 }
 
 /* The connection holding the most memory, if it holds more than a quarter
@@ -499,9 +521,6 @@ void serve_cancel(struct conn *c, const struct mfs_wire_msg *m)
 			c->n_deferred--;
 			found = 1;
 		}
-	for (unsigned i = 0; i < c->n_lookups && !found; i++)
-		if (c->lookups[i].rid == m->request_id && !c->lookups[i].cancelled)
-			found = c->lookups[i].cancelled = 1;
 	for (struct answer **p = &c->answers; *p && !found; p = &(*p)->next)
 		if ((*p)->rid == m->request_id) {
 			struct answer *a = *p;

@@ -30,7 +30,7 @@
  * taken back (a CANCEL: net/serve.c serves answers in turns as the queue
  * drains). Beyond a link's bandwidth-delay product this only adds delay
  * in front of whatever is written next. */
-#define MFS_TCP_UNSENT_MAX (128u << 10)
+#define MFS_TCP_UNSENT_MAX (32u << 10)
 
 /* Sets both on t (a listener's accepted sockets inherit them). 0,
  * -ENOPROTOOPT when this kernel cannot bound the backoff, or -errno

@@ -4,7 +4,7 @@
 #
 # One network namespace whose loopback is held to 256 kbit/s (tc tbf rate
 # 256kbit burst 4kb latency 400ms, as tools/bench/transport.sh's 256k
-# link); megafs serve and a fresh subscriber's mount (the manifest held,
+# link; MTU 1500); megafs serve and a fresh subscriber's mount (the manifest held,
 # --peer, no tracker) both inside it. Each run: mount, read the first byte
 # of a fresh 4 MiB file (head -c 1), then 4 KiB at 3.5 MiB (dd), unmount.
 # With OLD_MEGAFS (another build's binary) its runs alternate with
@@ -27,7 +27,7 @@ if [[ ${1:-} == --inner ]]; then
 	exit 0
 fi
 
-new=$(readlink -f "${1:-$root/build/tools/megafs}")
+new=$(readlink -f "${1:-$root/build/megafs}")
 old=${2:+$(readlink -f "$2")}
 repeat=${BENCH_REPEAT:-3}
 [ "$(id -u)" = 0 ] || { echo "slow_seek.sh: needs root (a namespace, tc)" >&2; exit 2; }
@@ -40,7 +40,9 @@ publish_for_subscribers "$PUB" "Slow seek" $((4 * 1024 * 1024))
 NS=mfsseek$$
 NETNS+=("$NS")
 ip netns add "$NS"
-ip -n "$NS" link set lo up
+# MTU 1500 as a real link's: tbf never sends a packet larger than its
+# burst, and loopback's 64 KiB segments would all be held.
+ip -n "$NS" link set lo mtu 1500 up
 tc -n "$NS" qdisc add dev lo root tbf rate 256kbit burst 4kb latency 400ms
 
 # run BIN: one run of BIN (its own serve and a fresh subscriber store).
