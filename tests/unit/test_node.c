@@ -815,6 +815,25 @@ static void *relay_run(void *arg)
 	return NULL;
 }
 
+/* Runs r in front of seeder, the leech's peer. */
+static void relay_start(struct stall_relay *r, struct running *seeder, struct running *leech)
+{
+	char addr[160];
+
+	r->target_port = mfs_node_port(seeder->node);
+	r->listen_fd = tu_loopback_socket(&r->port, 8);
+	cr_assert_eq(pthread_create(&r->thread, NULL, relay_run, r), 0);
+	snprintf(addr, sizeof addr, "127.0.0.1:%u%s", r->port, strchr(seeder->addr, '#'));
+	cr_assert_eq(mfs_node_add_peer_text(leech->node, addr), 0);
+}
+
+static void relay_stop(struct stall_relay *r)
+{
+	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(r->thread, NULL);
+	close(r->listen_fd);
+}
+
 /* A dialled connection that stops in the middle of a blob is replaced: the
  * fetch ends from a second connection, two request timeouts (2 s each)
  * after the last byte, where keeping the stalled one would have failed it
@@ -826,16 +845,11 @@ Test(node, a_dialled_connection_stalled_in_the_middle_of_a_blob_is_replaced)
 	struct stall_relay r = {.stall_after = BLOB_BYTES / 4};
 	struct mfs_node_stats st;
 	struct timespec t0;
-	char addr[160];
 	double s;
 
 	run_node(&seeder, 1, 0, 1, 0);
 	run_node(&leech, 0, 0, 0, 10000);
-	r.target_port = mfs_node_port(seeder.node);
-	r.listen_fd = tu_loopback_socket(&r.port, 8);
-	cr_assert_eq(pthread_create(&r.thread, NULL, relay_run, &r), 0);
-	snprintf(addr, sizeof addr, "127.0.0.1:%u%s", r.port, strchr(seeder.addr, '#'));
-	cr_assert_eq(mfs_node_add_peer_text(leech.node, addr), 0);
+	relay_start(&r, &seeder, &leech);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	fetch_ok(&leech, 0);
 	s = seconds_since(&t0);
@@ -844,9 +858,7 @@ Test(node, a_dialled_connection_stalled_in_the_middle_of_a_blob_is_replaced)
 	cr_assert_eq(st.peers_stalled, 1);
 	cr_assert_eq(__atomic_load_n(&r.accepted, __ATOMIC_ACQUIRE), 2, "dialled again once");
 	cr_assert(s >= 4.0 && s < 9.0, "the fetch took %.2f s", s);
-	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
-	pthread_join(r.thread, NULL);
-	close(r.listen_fd);
+	relay_stop(&r);
 	stop_node(&leech);
 	stop_node(&seeder);
 }
@@ -863,7 +875,6 @@ Test(node, a_peer_stalling_every_connection_fails_the_fetch_at_its_cap)
 	struct timespec t0;
 	uint8_t *blob = NULL;
 	size_t len;
-	char addr[160];
 	double s;
 	int rc;
 
@@ -871,11 +882,7 @@ Test(node, a_peer_stalling_every_connection_fails_the_fetch_at_its_cap)
 	next_request_ms = 200; /* a stall after 400 ms of silence, within the 500 */
 	run_node(&leech, 0, 0, 0, 500);
 	next_request_ms = 0;
-	r.target_port = mfs_node_port(seeder.node);
-	r.listen_fd = tu_loopback_socket(&r.port, 8);
-	cr_assert_eq(pthread_create(&r.thread, NULL, relay_run, &r), 0);
-	snprintf(addr, sizeof addr, "127.0.0.1:%u%s", r.port, strchr(seeder.addr, '#'));
-	cr_assert_eq(mfs_node_add_peer_text(leech.node, addr), 0);
+	relay_start(&r, &seeder, &leech);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = mfs_node_fetch(leech.node, ids[0], 1, &blob, &len);
 	s = seconds_since(&t0);
@@ -885,9 +892,7 @@ Test(node, a_peer_stalling_every_connection_fails_the_fetch_at_its_cap)
 	cr_assert(s >= 9.5 && s < 13.0, "failed after %.2f s, the cap is 10 s", s);
 	cr_assert_geq(st.peers_stalled, 2, "replaced %llu times", (unsigned long long)st.peers_stalled);
 	cr_assert_eq(__atomic_load_n(&r.broken, __ATOMIC_ACQUIRE), 0, "the relay failed");
-	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
-	pthread_join(r.thread, NULL);
-	close(r.listen_fd);
+	relay_stop(&r);
 	stop_node(&leech);
 	stop_node(&seeder);
 }
@@ -929,16 +934,11 @@ Test(node, a_read_is_not_held_behind_read_ahead_on_a_slow_link)
 	struct timed_fetch ahead[4], read = {0};
 	struct mfs_node_stats leech_st, seeder_st;
 	struct timespec t0;
-	char addr[160];
 	unsigned before = 0;
 
 	run_node(&seeder, 1, 0, 5, 0);
 	run_node(&leech, 0, 0, 0, 20000);
-	r.target_port = mfs_node_port(seeder.node);
-	r.listen_fd = tu_loopback_socket(&r.port, 8);
-	cr_assert_eq(pthread_create(&r.thread, NULL, relay_run, &r), 0);
-	snprintf(addr, sizeof addr, "127.0.0.1:%u%s", r.port, strchr(seeder.addr, '#'));
-	cr_assert_eq(mfs_node_add_peer_text(leech.node, addr), 0);
+	relay_start(&r, &seeder, &leech);
 	fetch_ok(&leech, 4); /* connected, and the link's pace is on */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < 4; i++) {
@@ -967,142 +967,8 @@ Test(node, a_read_is_not_held_behind_read_ahead_on_a_slow_link)
 	cr_assert_geq(leech_st.cancels_sent, 1);
 	cr_assert_geq(seeder_st.cancels_served, 1);
 	cr_assert_eq(__atomic_load_n(&r.broken, __ATOMIC_ACQUIRE), 0, "the relay failed");
-	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
-	pthread_join(r.thread, NULL);
-	close(r.listen_fd);
+	relay_stop(&r);
 	stop_node(&leech);
-	stop_node(&seeder);
-}
-
-/* A raw asker: REQUEST then CANCEL at once, and a CANCEL of a request it
- * never made; later a REQUEST it reads whole. */
-struct canceller {
-	struct mfs_loop *loop;
-	struct mfs_peer *peer;
-	uint8_t *sk;
-	struct sockaddr_in addr;
-	uint8_t pk[MFS_NOISE_KEY_BYTES];
-	int ready, closed;           /* atomic */
-	unsigned answers[3];         /* RESPONSE and SEGMENT per request id 1, 2 (atomic) */
-	uint32_t cancelled[4];       /* CANCELLED ids, in order */
-	unsigned n_cancelled;        /* atomic */
-};
-
-static void send_request(struct mfs_peer *p, uint32_t rid, int blob)
-{
-	struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = rid, .segment = 0,
-				 .count = MFS_WIRE_MAX_LEAVES};
-
-	memcpy(m.blob_id, ids[blob], sizeof m.blob_id);
-	mfs_peer_send(p, &m);
-}
-
-static void cancel_ready(struct mfs_peer *p, void *ctx)
-{
-	struct canceller *k = ctx;
-	const struct mfs_wire_msg cancel = {.type = MFS_WIRE_CANCEL, .request_id = 1},
-				  stray = {.type = MFS_WIRE_CANCEL, .request_id = 7};
-
-	send_request(p, 1, 0);
-	mfs_peer_send(p, &cancel);
-	mfs_peer_send(p, &stray);
-	__atomic_store_n(&k->ready, 1, __ATOMIC_RELEASE);
-}
-
-static void cancel_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *ctx)
-{
-	struct canceller *k = ctx;
-
-	(void)p;
-	if ((m->type == MFS_WIRE_RESPONSE || m->type == MFS_WIRE_SEGMENT) && m->request_id < 3)
-		__atomic_add_fetch(&k->answers[m->request_id], 1, __ATOMIC_RELAXED);
-	if (m->type == MFS_WIRE_CANCELLED) {
-		unsigned n = __atomic_load_n(&k->n_cancelled, __ATOMIC_ACQUIRE);
-		if (n < 4) {
-			k->cancelled[n] = m->request_id;
-			__atomic_store_n(&k->n_cancelled, n + 1, __ATOMIC_RELEASE);
-		}
-	}
-}
-
-static void cancel_closed(struct mfs_peer *p, int reason, void *ctx)
-{
-	struct canceller *k = ctx;
-
-	(void)p;
-	(void)reason;
-	k->peer = NULL;
-	__atomic_store_n(&k->closed, 1, __ATOMIC_RELEASE);
-}
-
-static int cancel_connect(void *arg)
-{
-	static const struct mfs_peer_callbacks cb = {
-		.ready = cancel_ready, .message = cancel_message, .closed = cancel_closed};
-	struct canceller *k = arg;
-
-	return dial_node(k->loop, &k->peer, k->sk, &k->addr, k->pk, &cb, k);
-}
-
-static int cancel_ask_again(void *arg)
-{
-	struct canceller *k = arg;
-
-	if (k->peer)
-		send_request(k->peer, 2, 1);
-	return 0;
-}
-
-static int cancel_close(void *arg)
-{
-	struct canceller *k = arg;
-
-	if (k->peer)
-		mfs_peer_close(k->peer, 0, 0, NULL);
-	return 0;
-}
-
-/* The seeder's side of CANCEL: a request cancelled while its blob is read
- * is never answered, a CANCEL of an id it never had is said CANCELLED all
- * the same (in order), and the connection goes on: the next request is
- * answered whole (its head and 16 segments). */
-Test(node, a_cancelled_request_is_not_answered_and_cancelled_is_said)
-{
-	struct running seeder;
-	struct canceller k = {0};
-	struct mfs_node_stats st;
-	uint8_t kpk[MFS_NOISE_KEY_BYTES];
-
-	run_node(&seeder, 1, 0, 2, 0);
-	seeder.src.delay_ms = 300; /* the CANCEL comes while the blob is read */
-	k.sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
-	mfs_noise_keypair(kpk, k.sk);
-	memcpy(k.pk, mfs_node_public_key(seeder.node), MFS_NOISE_KEY_BYTES);
-	k.addr = (struct sockaddr_in){.sin_family = AF_INET,
-				      .sin_port = htons(mfs_node_port(seeder.node)),
-				      .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	cr_assert_eq(mfs_loop_start(&k.loop), 0);
-	cr_assert_eq(mfs_loop_call(k.loop, cancel_connect, &k), 0);
-	for (int i = 0; i < 100 && __atomic_load_n(&k.n_cancelled, __ATOMIC_ACQUIRE) < 2; i++)
-		usleep(20000);
-	usleep(600000); /* past the lookup: nothing of request 1 may follow */
-	cr_assert_eq(__atomic_load_n(&k.n_cancelled, __ATOMIC_ACQUIRE), 2);
-	cr_assert_eq(k.cancelled[0], 1);
-	cr_assert_eq(k.cancelled[1], 7);
-	cr_assert_eq(__atomic_load_n(&k.answers[1], __ATOMIC_RELAXED), 0,
-		     "request 1 was answered after its CANCEL");
-	seeder.src.delay_ms = 0;
-	cr_assert_eq(mfs_loop_call(k.loop, cancel_ask_again, &k), 0);
-	for (int i = 0; i < 100 && __atomic_load_n(&k.answers[2], __ATOMIC_RELAXED) < 17; i++)
-		usleep(20000);
-	cr_assert_eq(__atomic_load_n(&k.answers[2], __ATOMIC_RELAXED), 17, "head and 16 segments");
-	cr_assert_eq(__atomic_load_n(&k.closed, __ATOMIC_ACQUIRE), 0);
-	mfs_node_stats(seeder.node, &st);
-	cr_assert_eq(st.cancels_served, 1, "the stray CANCEL cancelled nothing");
-	cr_assert_eq(st.blobs_served, 1);
-	cr_assert_eq(mfs_loop_call(k.loop, cancel_close, &k), 0);
-	mfs_loop_stop(k.loop);
-	mfs_secure_free(k.sk);
 	stop_node(&seeder);
 }
 
@@ -1388,6 +1254,117 @@ Test(node, a_want_flood_costs_bounded_lookups_while_an_honest_fetch_completes)
 	mfs_loop_stop(f.loop);
 	mfs_secure_free(f.sk);
 	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+/* A raw asker (a flooder's dialling, its own callbacks): REQUEST then
+ * CANCEL at once, and a CANCEL of a request it never made; later a REQUEST
+ * it reads whole. */
+struct canceller {
+	struct flooder base;         /* first: its callbacks take a canceller */
+	unsigned answers[3];         /* RESPONSE and SEGMENT per request id 1, 2 (atomic) */
+	uint32_t cancelled[4];       /* CANCELLED ids, in order */
+	unsigned n_cancelled;        /* atomic */
+};
+
+static void send_request(struct mfs_peer *p, uint32_t rid, int blob)
+{
+	struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = rid, .segment = 0,
+				 .count = MFS_WIRE_MAX_LEAVES};
+
+	memcpy(m.blob_id, ids[blob], sizeof m.blob_id);
+	mfs_peer_send(p, &m);
+}
+
+static void cancel_ready(struct mfs_peer *p, void *ctx)
+{
+	struct canceller *k = ctx;
+	const struct mfs_wire_msg cancel = {.type = MFS_WIRE_CANCEL, .request_id = 1},
+				  stray = {.type = MFS_WIRE_CANCEL, .request_id = 7};
+
+	send_request(p, 1, 0);
+	mfs_peer_send(p, &cancel);
+	mfs_peer_send(p, &stray);
+	__atomic_store_n(&k->base.ready, 1, __ATOMIC_RELEASE);
+}
+
+static void cancel_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void *ctx)
+{
+	struct canceller *k = ctx;
+
+	(void)p;
+	if ((m->type == MFS_WIRE_RESPONSE || m->type == MFS_WIRE_SEGMENT) && m->request_id < 3)
+		__atomic_add_fetch(&k->answers[m->request_id], 1, __ATOMIC_RELAXED);
+	if (m->type == MFS_WIRE_CANCELLED) {
+		unsigned n = __atomic_load_n(&k->n_cancelled, __ATOMIC_ACQUIRE);
+		if (n < 4) {
+			k->cancelled[n] = m->request_id;
+			__atomic_store_n(&k->n_cancelled, n + 1, __ATOMIC_RELEASE);
+		}
+	}
+}
+
+static int cancel_connect(void *arg)
+{
+	static const struct mfs_peer_callbacks cb = {
+		.ready = cancel_ready, .message = cancel_message, .closed = flood_closed};
+	struct canceller *k = arg;
+
+	return dial_node(k->base.loop, &k->base.peer, k->base.sk, &k->base.addr, k->base.pk, &cb,
+			 k);
+}
+
+static int cancel_ask_again(void *arg)
+{
+	struct canceller *k = arg;
+
+	if (k->base.peer)
+		send_request(k->base.peer, 2, 1);
+	return 0;
+}
+
+/* The seeder's side of CANCEL: a request cancelled while its blob is read
+ * is never answered, a CANCEL of an id it never had is said CANCELLED all
+ * the same (in order), and the connection goes on: the next request is
+ * answered whole (its head and 16 segments). */
+Test(node, a_cancelled_request_is_not_answered_and_cancelled_is_said)
+{
+	struct running seeder;
+	struct canceller k = {0};
+	struct flooder *f = &k.base;
+	struct mfs_node_stats st;
+	uint8_t kpk[MFS_NOISE_KEY_BYTES];
+
+	run_node(&seeder, 1, 0, 2, 0);
+	seeder.src.delay_ms = 300; /* the CANCEL comes while the blob is read */
+	f->sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
+	mfs_noise_keypair(kpk, f->sk);
+	memcpy(f->pk, mfs_node_public_key(seeder.node), MFS_NOISE_KEY_BYTES);
+	f->addr = (struct sockaddr_in){.sin_family = AF_INET,
+				       .sin_port = htons(mfs_node_port(seeder.node)),
+				       .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(mfs_loop_start(&f->loop), 0);
+	cr_assert_eq(mfs_loop_call(f->loop, cancel_connect, &k), 0);
+	for (int i = 0; i < 100 && __atomic_load_n(&k.n_cancelled, __ATOMIC_ACQUIRE) < 2; i++)
+		usleep(20000);
+	usleep(600000); /* past the lookup: nothing of request 1 may follow */
+	cr_assert_eq(__atomic_load_n(&k.n_cancelled, __ATOMIC_ACQUIRE), 2);
+	cr_assert_eq(k.cancelled[0], 1);
+	cr_assert_eq(k.cancelled[1], 7);
+	cr_assert_eq(__atomic_load_n(&k.answers[1], __ATOMIC_RELAXED), 0,
+		     "request 1 was answered after its CANCEL");
+	seeder.src.delay_ms = 0;
+	cr_assert_eq(mfs_loop_call(f->loop, cancel_ask_again, &k), 0);
+	for (int i = 0; i < 100 && __atomic_load_n(&k.answers[2], __ATOMIC_RELAXED) < 17; i++)
+		usleep(20000);
+	cr_assert_eq(__atomic_load_n(&k.answers[2], __ATOMIC_RELAXED), 17, "head and 16 segments");
+	cr_assert_eq(__atomic_load_n(&f->closed, __ATOMIC_ACQUIRE), 0);
+	mfs_node_stats(seeder.node, &st);
+	cr_assert_eq(st.cancels_served, 1, "the stray CANCEL cancelled nothing");
+	cr_assert_eq(st.blobs_served, 1);
+	cr_assert_eq(mfs_loop_call(f->loop, flood_close, f), 0);
+	mfs_loop_stop(f->loop);
+	mfs_secure_free(f->sk);
 	stop_node(&seeder);
 }
 
