@@ -372,8 +372,8 @@ static void on_written(struct mfs_peer_link *l, int status)
 		return;
 	}
 	pump(p);
-	if ((p->over_soft && p->queued < MFS_PEER_QUEUE_SOFT / 2) ||
-	    (p->low_mark && p->queued < p->low_mark)) {
+	if (!p->closing && ((p->over_soft && p->queued < MFS_PEER_QUEUE_SOFT / 2) ||
+			    (p->low_mark && p->queued < p->low_mark))) {
 		p->over_soft = 0;
 		p->low_mark = 0;
 		if (p->cb.drained)
