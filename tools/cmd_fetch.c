@@ -19,6 +19,10 @@
 #include "tools/netopts.h"
 
 #define MANIFEST_WAIT_MS 30000u
+/* With --dht: a DHT's bootstrap, its get and its get_peers are lookups of
+ * several seconds each before the manifest's blob is asked (a lookup
+ * waits out the timeouts of nodes gone since they were known). */
+#define MANIFEST_WAIT_DHT_MS 90000u
 
 static double now_s(void)
 {
@@ -223,7 +227,8 @@ int cmd_fetch(int argc, char **argv)
 	if (status == 0 && !swarm)
 		status = cli_fail(&c, 0, "no tracker or peer is known for %s: give --tracker, "
 				  "--peer or --dht", link);
-	if (status == 0 && (status = mfs_swarm_wait_manifest(swarm, pk, MANIFEST_WAIT_MS)) != 0)
+	if (status == 0 && (status = mfs_swarm_wait_manifest(
+					    swarm, pk, net.dht ? MANIFEST_WAIT_DHT_MS : MANIFEST_WAIT_MS)) != 0)
 		status = status == MFS_E_NOKEY ? cli_fail(&c, 0, "%s: %s", link, mfs_strerror(status))
 			: status == MFS_E_PROXY && net.proxy
 			? cli_fail(&c, 0, "no manifest of %s: the proxy at %s:%u refused every "
