@@ -397,6 +397,7 @@ enum half_mode {
 	HALF_KEEPALIVE,   /* one segment, then a HAVE every HALF_TICK_MS, forever */
 	HALF_SILENT,      /* two segments, then nothing */
 	HALF_HONEST,      /* what each REQUEST asks, noting it */
+	HALF_CANCELLED,   /* CANCELLED for the request, never taken back */
 };
 #define HALF_SENT 10u
 #define HALF_TICK_MS 150u
@@ -483,6 +484,11 @@ static void half_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void 
 	if (m->type != MFS_WIRE_REQUEST)
 		return;
 	cr_assert_arr_eq(m->blob_id, ids[0], MFS_BLOB_ID_BYTES);
+	if (h->mode == HALF_CANCELLED) {
+		struct mfs_wire_msg c = {.type = MFS_WIRE_CANCELLED, .request_id = m->request_id};
+		cr_assert_eq(mfs_peer_send(p, &c), 0);
+		return;
+	}
 	for (size_t i = 0; i < n; i++)
 		mfs_blob_leaf(leaves + i * MFS_BLOB_ID_BYTES, blobs[0] + i * MFS_BLOB_LEAF_BYTES,
 			      mfs_blob_leaf_len(BLOB_BYTES, i));
@@ -627,7 +633,8 @@ Test(node, a_blob_cut_off_midway_resumes_from_its_first_missing_segment)
  * sender is cut off, and the honest seeder serves the whole blob. */
 Test(node, lying_or_malformed_answers_are_caught_segment_by_segment)
 {
-	static const enum half_mode modes[] = {HALF_BAD_LEAVES, HALF_OUT_OF_TURN, HALF_SHORT_LAST};
+	static const enum half_mode modes[] = {HALF_BAD_LEAVES, HALF_OUT_OF_TURN, HALF_SHORT_LAST,
+					       HALF_CANCELLED};
 
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
 		struct mfs_node_stats st;
@@ -635,7 +642,8 @@ Test(node, lying_or_malformed_answers_are_caught_segment_by_segment)
 
 		cr_assert_eq(served, BLOB_BYTES, "mode %d", modes[i]);
 		cr_assert_eq(st.peers_banned, 1, "mode %d", modes[i]);
-		cr_assert_eq(st.bad_blobs, modes[i] != HALF_OUT_OF_TURN, "mode %d", modes[i]);
+		cr_assert_eq(st.bad_blobs, modes[i] != HALF_OUT_OF_TURN && modes[i] != HALF_CANCELLED,
+			     "mode %d", modes[i]);
 	}
 }
 
