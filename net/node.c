@@ -149,6 +149,7 @@ void node_wake_parked(struct mfs_netnode *n)
 
 static void close_idle(struct mfs_netnode *n, uint64_t now);
 static void replace_stalled(struct mfs_netnode *n, uint64_t now);
+static void close_unacked(struct mfs_netnode *n, uint64_t now);
 
 static void on_tick(uv_timer_t *t)
 {
@@ -157,6 +158,7 @@ static void on_tick(uv_timer_t *t)
 
 	fetch_tick(n);
 	replace_stalled(n, now);
+	close_unacked(n, now);
 	serve_deferred(n);
 	close_idle(n, now);
 	node_wake_parked(n);
@@ -233,7 +235,7 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 		return;
 	}
 	c->ready = 1;
-	c->active_ms = node_now_ms();
+	c->active_ms = c->acked_ms = node_now_ms();
 	c->limit = mfs_peer_hello(p)->max_requests;
 	if (c->limit > MAX_IN_FLIGHT)
 		c->limit = MAX_IN_FLIGHT;
@@ -528,6 +530,31 @@ static void replace_stalled(struct mfs_netnode *n, uint64_t now)
 	}
 }
 
+/* A connection whose bytes sent got no acknowledgement for
+ * unacked_timeout_ms is dead (net/node.h, "Dead peers"): aborted, as
+ * nothing sent on it would arrive. The closed callback redials a dialled
+ * one and takes its requests back. */
+static void close_unacked(struct mfs_netnode *n, uint64_t now)
+{
+	for (struct conn *c = n->conns; c; c = c->next) {
+		uint64_t acked;
+		uint32_t unacked;
+
+		if (!c->ready || c->closing || mfs_peer_acked(c->peer, &acked, &unacked) != 0)
+			continue;
+		if (!unacked || acked != c->acked_seen) {
+			c->acked_seen = acked;
+			c->acked_ms = now;
+		} else if (now - c->acked_ms >= n->cfg.unacked_timeout_ms) {
+			c->closing = 1;
+			pthread_mutex_lock(&n->lock);
+			n->stats.peers_unacked++;
+			pthread_mutex_unlock(&n->lock);
+			mfs_peer_abort(c->peer, -ETIMEDOUT);
+		}
+	}
+}
+
 /* Accepted connections idle for idle_timeout_ms are closed (the peer
  * dials again when it wants something); busy ones are marked active. */
 static void close_idle(struct mfs_netnode *n, uint64_t now)
@@ -733,6 +760,7 @@ int mfs_node_start(struct mfs_netnode **out, struct mfs_loop *loop,
 	or_default(&n->cfg.idle_timeout_ms, DEFAULT_IDLE_MS);
 	or_default(&n->cfg.max_requests, 16);
 	or_default(&n->cfg.request_timeout_ms, 5000);
+	or_default(&n->cfg.unacked_timeout_ms, 60000);
 	or_default(&n->cfg.fetch_timeout_ms, 30000);
 	or_default(&n->cfg.handshake_timeout_ms, HANDSHAKE_MS);
 	if (n->cfg.handshake_timeout_ms > UINT_MAX >> HANDSHAKE_DOUBLINGS)

@@ -94,6 +94,12 @@
  * while a new connection streams at once; a peer still looking a blob up
  * is silent before its head, and is waited for.
  *
+ * Dead peers: a connection whose bytes sent have had no acknowledgement
+ * from TCP for unacked_timeout_ms is closed (and a dialled one dialled
+ * again). TCP's own give-up is put off (net/tcpopt.h): it counts from the
+ * first retransmission still outstanding, which at heavy loss is always
+ * one, and it cut connections that were delivering. Stats: peers_unacked.
+ *
  * Peers come from mfs_node_add_peer (the command line, the volume's memory
  * of earlier peers) and mfs_node_add_learnt_peer (a tracker's answer: no
  * special address unless allowed, 128 at most, dropped after 4 dials that
@@ -142,6 +148,9 @@ struct mfs_node_config {
 	unsigned max_requests;         /* served at once per connection; 0: 16 */
 	unsigned request_timeout_ms;   /* silence before asking another peer; 0: 5000 */
 	unsigned fetch_timeout_ms;     /* silence before a fetch fails; 0: 30000 */
+	/* Bytes sent and none of them acknowledged for this long: the
+	 * connection is dead and closed ("Dead peers" above); 0: 60000. */
+	unsigned unacked_timeout_ms;
 	/* A dial's deadline to connect and finish its handshake, doubled by
 	 * each of its dials in a row that failed (16 times at most); 0: 10000. */
 	unsigned handshake_timeout_ms;
@@ -261,6 +270,7 @@ struct mfs_node_stats {
 	uint64_t peers_evicted;                 /* closed for holding too much */
 	uint64_t peers_idle_closed;             /* closed idle (timeout, or slot taken) */
 	uint64_t peers_stalled;                 /* dialled again, stalled mid-answer */
+	uint64_t peers_unacked;                 /* closed: nothing acknowledged (dead) */
 	uint64_t peers_refused;                 /* newcomers refused: full, none idle */
 	unsigned peers_known;                   /* peers to dial (given and learnt) */
 	uint64_t peers_declined;                /* learnt peers not taken */

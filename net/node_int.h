@@ -115,6 +115,10 @@ struct conn {
 	unsigned have_count;
 	uint64_t rx_seen;             /* bytes received, at the last tick */
 	uint64_t rx_ms;               /* the last tick rx_seen grew */
+	/* node.c: TCP's count of our bytes acknowledged, at the last tick,
+	 * and the last tick it grew or nothing waited for it. */
+	uint64_t acked_seen;
+	uint64_t acked_ms;
 
 	/* serve.c: its requests to us */
 	unsigned serving;             /* its requests we are answering */

@@ -940,6 +940,13 @@ size_t mfs_peer_kernel_backlog(const struct mfs_peer *p)
 	return p->connected ? mfs_peer_link_backlog(&p->link) : 0;
 }
 
+int mfs_peer_acked(const struct mfs_peer *p, uint64_t *acked, uint32_t *unacked)
+{
+	if (!p->connected)
+		return -ENOTCONN;
+	return mfs_tcp_acked((uv_tcp_t *)&p->dial.tcp, acked, unacked);
+}
+
 size_t mfs_peer_memory(const struct mfs_peer *p)
 {
 	return p->queued + p->body_charged + sizeof *p;

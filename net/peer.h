@@ -144,6 +144,10 @@ void mfs_peer_drained_below(struct mfs_peer *p, size_t mark);
 /* Bytes handed to the kernel and not yet acknowledged by the far end (0
  * when not known): on a slow link, megabytes still on their way. */
 size_t mfs_peer_kernel_backlog(const struct mfs_peer *p);
+/* What TCP says of the bytes sent on the connection's socket (to the
+ * peer, or to the proxy in between): net/tcpopt's mfs_tcp_acked. 0, or
+ * -ENOTCONN before the link is open, or -errno. */
+int mfs_peer_acked(const struct mfs_peer *p, uint64_t *acked, uint32_t *unacked);
 /* Everything the connection holds: the queue, the body being received and
  * the receive buffer. */
 size_t mfs_peer_memory(const struct mfs_peer *p);

@@ -8,13 +8,18 @@
  * first MiB and 121 to 195 s in all). Linux 6.15 lets a socket bound that
  * backoff (TCP_RTO_MAX_MS); the timeout still follows the measured round
  * trip below the bound (a path slower than the bound sends some segments
- * twice). And the kernel gives up on a connection after 15 retransmissions
- * of one segment, which with a bounded backoff comes after some 15 s: at
- * 40 % loss (each try fails with 64 % odds) that struck a working
- * connection every few minutes. TCP_USER_TIMEOUT makes it time instead:
- * 60 s with nothing acknowledged. On a kernel without TCP_RTO_MAX_MS the
- * call changes nothing (-ENOPROTOOPT): the link then backs off as TCP
- * does. */
+ * twice). On a kernel without it the call changes nothing (-ENOPROTOOPT):
+ * the link then backs off as TCP does.
+ *
+ * TCP's own give-up is of no use at heavy loss: it counts from the first
+ * retransmission still outstanding, and at 40 % loss some retransmission
+ * always is, so it struck connections that were delivering (15 tries of
+ * one segment: some 15 s with the bound; TCP_USER_TIMEOUT 60 s: the first
+ * minute of a transfer, measured). It is pushed out to
+ * MFS_TCP_USER_TIMEOUT_MS, a last resort; the owner of a socket tells a
+ * dead peer by what TCP_INFO says was acknowledged (mfs_tcp_acked): net/
+ * node closes a connection whose sent bytes got no acknowledgement for a
+ * minute. */
 #ifndef MFS_TCPOPT_H
 #define MFS_TCPOPT_H
 
@@ -22,8 +27,8 @@
 
 /* A lost segment is sent again at least this often. */
 #define MFS_TCP_RTO_MAX_MS 1000
-/* Nothing acknowledged for this long: the connection is dead. */
-#define MFS_TCP_USER_TIMEOUT_MS 60000
+/* The kernel's last resort: a retransmission outstanding this long. */
+#define MFS_TCP_USER_TIMEOUT_MS (30u * 60u * 1000u)
 
 /* Bytes a socket holds that TCP has not sent yet, at most: the rest waits
  * in the peer's own queue, where an answer not yet written can still be
@@ -36,6 +41,10 @@
  * -ENOPROTOOPT when this kernel cannot bound the backoff, or -errno
  * (-EBADF before t has a socket). */
 int mfs_tcp_bound_backoff(uv_tcp_t *t);
+/* What TCP says of t's bytes sent: *acked, the bytes acknowledged so far
+ * (it grows while the peer acknowledges anything new), and *unacked, the
+ * segments sent and not yet acknowledged. 0 or -errno. */
+int mfs_tcp_acked(uv_tcp_t *t, uint64_t *acked, uint32_t *unacked);
 /* Sets TCP_NOTSENT_LOWAT to MFS_TCP_UNSENT_MAX on t. 0 or -errno. */
 int mfs_tcp_limit_unsent(uv_tcp_t *t);
 

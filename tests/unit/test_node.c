@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,7 @@ static unsigned next_request_ms; /* the next node's request timeout (0: 2000) */
 static const struct mfs_socks5_proxy *next_proxy; /* the next node's proxy (NULL: none) */
 static int next_bridges; /* the next node's proxy takes bridge arguments */
 static const struct mfs_tls_link_ctx *next_tls; /* the next node's tls transport (NULL: tcp) */
+static unsigned next_unacked_ms; /* the next node's unacked timeout (0: default) */
 
 static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		     unsigned fetch_timeout_ms)
@@ -127,6 +129,7 @@ static void run_node(struct running *r, int listen, int corrupt, size_t count,
 		.learnt_key = on_learnt_key,
 		.learnt_key_ctx = r,
 		.fetched = next_fetched,
+		.unacked_timeout_ms = next_unacked_ms,
 	};
 	r->n_told = 0;
 	cr_assert_eq(mfs_loop_start(&r->loop), 0);
@@ -2106,6 +2109,65 @@ Test(node, learnt_peers_that_never_answer_are_bounded_and_dropped)
 	fetch_ok(&leech, 4);
 	for (int i = 0; i < DEAD_PEERS; i++)
 		close(fds[i]);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+/* Runs cmd (a shell line); 0 when it exited 0. */
+static int run_quiet(const char *cmd)
+{
+	char line[512];
+
+	snprintf(line, sizeof line, "{ %s; } >/dev/null 2>&1", cmd);
+	return system(line) == 0 ? 0 : -1;
+}
+
+/* The adversary is the network: every packet to and from the seeder's
+ * port vanishes where it arrives (nftables, in a network namespace of this
+ * test's own; a drop where it leaves would tell the sender's TCP at once),
+ * with no FIN or RST. The leech's REQUEST is then never acknowledged, and
+ * the node closes the connection after its unacked timeout (1.5 s here),
+ * where TCP would have waited out its own give-up (put off to 30 minutes,
+ * net/tcpopt.h). Once the path is back, the blob comes whole. */
+Test(node, a_peer_that_stops_acknowledging_is_closed_as_dead)
+{
+	struct running seeder, leech;
+	struct mfs_node_stats st;
+	struct timespec t0;
+	char rule[256];
+	uint8_t *blob;
+	size_t len;
+	int rc;
+
+	if (geteuid() != 0 || run_quiet("command -v nft && command -v ip") != 0)
+		cr_skip_test("needs root, nft and ip (tools/deps.sh installs them)");
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(run_quiet("ip link set lo up"), 0);
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	next_unacked_ms = 1500;
+	run_node(&leech, 0, 0, 0, 4000);
+	next_unacked_ms = 0;
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
+	fetch_ok(&leech, 0);
+
+	snprintf(rule, sizeof rule,
+		 "nft add table inet blackhole && "
+		 "nft add chain inet blackhole in '{ type filter hook prerouting priority -300; }' && "
+		 "nft add rule inet blackhole in tcp sport %u drop && "
+		 "nft add rule inet blackhole in tcp dport %u drop",
+		 mfs_node_port(seeder.node), mfs_node_port(seeder.node));
+	cr_assert_eq(run_quiet(rule), 0, "%s", rule);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = mfs_node_fetch(leech.node, ids[1], 1, &blob, &len);
+	cr_assert_eq(rc, -ETIMEDOUT, "the fetch through nothing: %s", mfs_strerror(rc));
+	mfs_node_stats(leech.node, &st);
+	cr_assert_eq(st.peers_unacked, 1, "closed as dead: %llu after %.1f s",
+		     (unsigned long long)st.peers_unacked, seconds_since(&t0));
+	cr_log_info("the connection closed as dead; the fetch failed after %.1f s",
+		    seconds_since(&t0));
+
+	cr_assert_eq(run_quiet("nft delete table inet blackhole"), 0);
+	fetch_ok(&leech, 1);
 	stop_node(&leech);
 	stop_node(&seeder);
 }
