@@ -34,6 +34,9 @@
 /* Silence in the middle of an answer, in request timeouts, that replaces
  * a dialled connection (fetch_conn_stalled). */
 #define STALL_WINDOWS 2u
+/* A lane idle this long takes over half of a sibling's answer (a reader
+ * between two blobs is not that idle). */
+#define STEAL_IDLE_MS 500u
 /* Fetches that go on with nobody waiting (mfs_node_fetch_segment's). */
 #define MAX_STREAMED 16u
 
@@ -118,6 +121,12 @@ static uint32_t first_missing(const struct fetch *f)
 static int got_segment(const struct fetch *f, uint32_t i)
 {
 	return f->got && i < f->n_leaves && f->got[i];
+}
+
+/* 1 while f still wants bytes. */
+static int fetch_waiting(const struct fetch *f)
+{
+	return f && (f->state == FETCH_QUEUED || f->state == FETCH_ASKED);
 }
 
 /* The segments to ask next: from the one a segment waiter waits for, else
@@ -227,14 +236,15 @@ static struct conn *pick(struct mfs_netnode *n, const struct fetch *f, int *any_
 	return best;
 }
 
-/* 0, or the error of mfs_peer_send (f stays queued). */
-static int ask(struct conn *c, struct fetch *f)
+/* Asks c for count segments of f from segment from. 0, or the error of
+ * mfs_peer_send (f stays as it was). */
+static int ask_run(struct conn *c, struct fetch *f, uint32_t from, uint32_t count)
 {
-	struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = ++c->next_rid};
+	struct mfs_wire_msg m = {.type = MFS_WIRE_REQUEST, .request_id = ++c->next_rid,
+				 .segment = from, .count = count};
 	struct req *r;
 	int rc;
 
-	next_run(f, &m.segment, &m.count);
 	memcpy(m.blob_id, f->id, sizeof m.blob_id);
 	if ((rc = mfs_peer_send(c->peer, &m)) != 0)
 		return rc;
@@ -245,6 +255,15 @@ static int ask(struct conn *c, struct fetch *f)
 	f->asks++;
 	f->asked_ms = node_now_ms();
 	return 0;
+}
+
+/* 0, or the error of mfs_peer_send (f stays queued). */
+static int ask(struct conn *c, struct fetch *f)
+{
+	uint32_t from, count;
+
+	next_run(f, &from, &count);
+	return ask_run(c, f, from, count);
 }
 
 /* WANT for the blobs just queued, to every ready peer: their HAVE answers
@@ -315,6 +334,20 @@ static void cancel_behind(struct mfs_netnode *n, struct conn *c, const struct fe
 	}
 }
 
+void fetch_spread(struct mfs_netnode *n, struct conn *lane)
+{
+	for (struct conn *c = n->conns; c; c = c->next) {
+		if (c == lane || c->dial != lane->dial || !c->ready || c->closing)
+			continue;
+		for (unsigned i = 0; i < c->in_flight; i++) {
+			struct req *r = &c->reqs[i];
+
+			if (!r->cancelled && !r->ended && !r->answered)
+				cancel_request(n, c, r);
+		}
+	}
+}
+
 /* A fetch fails when no byte has come for it for fetch_timeout_ms, or
  * after PATIENCE_WINDOWS of them in all: the timeout follows the link's
  * pace (a 1 MiB blob takes 33 s at 256 kbit/s, longer at 40 % loss)
@@ -325,6 +358,83 @@ static int fetch_expired(const struct mfs_netnode *n, const struct fetch *f, uin
 
 	return now - since >= n->cfg.fetch_timeout_ms ||
 	       now - f->started_ms >= (uint64_t)n->cfg.fetch_timeout_ms * PATIENCE_WINDOWS;
+}
+
+/* 1 when c carries none of our requests but the ones taken back. */
+static int conn_idle(const struct conn *c)
+{
+	return c->ready && !c->closing && c->in_flight == c->cancelled;
+}
+
+/* The segments of r's answer still to come that have not arrived by
+ * another way, past the one on its way now. */
+static uint32_t still_to_come(const struct fetch *f, const struct req *r, uint32_t *end)
+{
+	uint32_t missing = 0;
+
+	*end = f->n_leaves - r->segment < r->count ? (uint32_t)f->n_leaves : r->segment + r->count;
+	for (uint32_t i = r->next_segment + 1; i < *end; i++)
+		missing += !got_segment(f, i);
+	return missing;
+}
+
+/* On a lossy link (a peer with lanes: net/node.h, "Lossy links"), a
+ * connection left with nothing to ask takes over the second half of what
+ * a sibling still has to send of a blob: each connection there is slow,
+ * and the last blob would otherwise wait on one of them. The sibling's
+ * request is taken back once it reaches a segment that came this way
+ * (answer_segment). Every tick. */
+static void steal_for_lanes(struct mfs_netnode *n, uint64_t now)
+{
+	for (struct conn *c = n->conns; c; c = c->next) {
+		struct fetch *best = NULL;
+		uint32_t best_missing = 1, best_end = 0;
+
+		if (!c->dial || !conn_idle(c) || now - c->active_ms < STEAL_IDLE_MS)
+			continue;
+		for (struct conn *o = n->conns; o; o = o->next) {
+			if (o == c || o->dial != c->dial || !(o->lane || c->lane))
+				continue;
+			for (unsigned i = 0; i < o->in_flight; i++) {
+				const struct req *r = &o->reqs[i];
+				struct fetch *f;
+				uint32_t end, missing;
+
+				if (r->cancelled || r->ended || !r->answered)
+					continue;
+				f = fetch_find(n, r->id);
+				if (!fetch_waiting(f) || !f->leaves || conn_asked(c, f->id))
+					continue;
+				missing = still_to_come(f, r, &end);
+				if (missing > best_missing) {
+					best = f;
+					best_missing = missing;
+					best_end = end;
+				}
+			}
+		}
+		if (best) {
+			uint32_t from = best_end, half = 0;
+
+			while (half < best_missing / 2)
+				half += !got_segment(best, --from);
+			if (ask_run(c, best, from, best_end - from) == 0)
+				n->stats.segments_stolen += best_missing / 2;
+		}
+	}
+}
+
+/* f is whole: requests for it still under way elsewhere are taken back. */
+static void finish_others(struct mfs_netnode *n, const struct fetch *f, const struct req *done)
+{
+	for (struct conn *c = n->conns; c; c = c->next)
+		for (unsigned i = 0; i < c->in_flight; i++) {
+			struct req *r = &c->reqs[i];
+
+			if (r != done && !r->cancelled && !r->ended &&
+			    memcmp(r->id, f->id, MFS_BLOB_ID_BYTES) == 0)
+				cancel_request(n, c, r);
+		}
 }
 
 void fetch_pump_locked(struct mfs_netnode *n)
@@ -444,6 +554,7 @@ void fetch_tick(struct mfs_netnode *n)
 			fail_fetch(f, -ETIMEDOUT);
 	}
 	fetch_pump_locked(n);
+	steal_for_lanes(n, now);
 	sweep_alone(n);
 	pthread_mutex_unlock(&n->lock);
 }
@@ -455,15 +566,20 @@ void fetch_tick(struct mfs_netnode *n)
  * nothing at all for 30 s), where a new one streams at once; the fetches
  * on it get a whole fetch_timeout_ms for that, within their
  * PATIENCE_WINDOWS. */
-int fetch_conn_stalled(struct mfs_netnode *n, struct conn *c, uint64_t now)
+uint64_t fetch_conn_silence(const struct conn *c, uint64_t now)
 {
 	int streaming = 0;
 
-	if (!c->ready || !c->in_flight)
+	if (!c->ready)
 		return 0;
 	for (unsigned i = 0; i < c->in_flight; i++)
-		streaming |= c->reqs[i].answered;
-	if (!streaming || now - c->rx_ms < (uint64_t)n->cfg.request_timeout_ms * STALL_WINDOWS)
+		streaming |= c->reqs[i].answered && !c->reqs[i].ended;
+	return streaming && now > c->rx_ms ? now - c->rx_ms : 0;
+}
+
+int fetch_conn_stalled(struct mfs_netnode *n, struct conn *c, uint64_t now)
+{
+	if (fetch_conn_silence(c, now) < (uint64_t)n->cfg.request_timeout_ms * STALL_WINDOWS)
 		return 0;
 	for (unsigned i = 0; i < c->in_flight; i++) {
 		struct fetch *f = fetch_find(n, c->reqs[i].id);
@@ -545,12 +661,6 @@ static void lied(struct mfs_netnode *n, struct conn *c, struct req *r, struct fe
 		       "a blob that does not match its id");
 }
 
-/* 1 while f still wants bytes. */
-static int fetch_waiting(const struct fetch *f)
-{
-	return f && (f->state == FETCH_QUEUED || f->state == FETCH_ASKED);
-}
-
 /* The answer's head: its leaves, checked against the id, give the fetch
  * room for every segment. Lock held. */
 static void answer_head(struct mfs_netnode *n, struct conn *c, struct req *r,
@@ -610,6 +720,7 @@ static void answer_segment(struct mfs_netnode *n, struct conn *c, struct req *r,
 				f->state = FETCH_OK;
 				n->stats.blobs_fetched++;
 				n->stats.bytes_fetched += f->len;
+				finish_others(n, f, r);
 			}
 			/* Segment waiters take it now; the others at the end. */
 			if (f->waiters)
@@ -618,6 +729,8 @@ static void answer_segment(struct mfs_netnode *n, struct conn *c, struct req *r,
 	}
 	if (last_of_request)
 		answer_ended(n, c, r);
+	else if (!r->cancelled && fetch_waiting(f) && got_segment(f, r->next_segment))
+		cancel_request(n, c, r); /* what it sends next came another way */
 }
 
 void fetch_answer(struct conn *c, const struct mfs_wire_msg *m)

@@ -42,6 +42,13 @@
  * so a proxy that restarts within about 2 s is waited for. */
 #define PROXY_TRIES 4u
 #define DEAD_MS (10u * 60u * 1000u) /* how long a dropped learnt peer's address is refused */
+/* Lossy links (net/node.h, "Lossy links"). */
+#define LANES 4u              /* connections to a dialled peer on a lossy link, in all */
+#define GAP_MS 1000u          /* silence in the middle of an answer that is a gap */
+#define GAPS_LOSSY 3u         /* gaps within GAP_WINDOW_MS that make a link lossy */
+#define GAP_WINDOW_MS 30000u
+#define LOSSY_KEEP_MS 60000u  /* a link is lossy this long after its last gap */
+#define LANE_PAUSE_MS 5000u   /* no lane dialled this soon after one closed or failed */
 
 /* A peer to dial (loop thread only). */
 struct dial {
@@ -59,6 +66,12 @@ struct dial {
 	int told_why;                 /* a failed dial through the proxy was logged */
 	unsigned proxy_refusals;      /* dials in a row the proxy refused */
 	char bridge[MFS_PT_ARGS_MAX + 1]; /* its bridge arguments; "" when none */
+	/* Lossy links: gaps counted since gap_window_ms; lossy_ms, the last
+	 * gap once the link proved lossy (0: never); lanes, the connections
+	 * besides conn (open or opening; each conn->lane). */
+	unsigned gaps;
+	uint64_t gap_window_ms, lossy_ms, lanes_paused_until;
+	unsigned lanes;
 	uv_timer_t retry;
 	struct mfs_netnode *node;
 };
@@ -150,6 +163,7 @@ void node_wake_parked(struct mfs_netnode *n)
 static void close_idle(struct mfs_netnode *n, uint64_t now);
 static void replace_stalled(struct mfs_netnode *n, uint64_t now);
 static void close_unacked(struct mfs_netnode *n, uint64_t now);
+static void watch_gaps(struct mfs_netnode *n, uint64_t now);
 
 static void on_tick(uv_timer_t *t)
 {
@@ -159,6 +173,7 @@ static void on_tick(uv_timer_t *t)
 	fetch_tick(n);
 	replace_stalled(n, now);
 	close_unacked(n, now);
+	watch_gaps(n, now);
 	serve_deferred(n);
 	close_idle(n, now);
 	node_wake_parked(n);
@@ -255,6 +270,8 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 	}
 	pthread_mutex_lock(&n->lock);
 	n->stats.peers_ready++;
+	if (c->lane)
+		fetch_spread(n, c);
 	fetch_pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
 }
@@ -272,6 +289,12 @@ static void drop_dial(struct mfs_netnode *n, struct dial *d)
 	__atomic_sub_fetch(&n->n_dials, 1, __ATOMIC_RELAXED);
 	if (d->learnt)
 		n->n_learnt--;
+	for (struct conn *c = n->conns; c; c = c->next)
+		if (c->dial == d) { /* its lanes: d is freed before they close */
+			c->dial = NULL;
+			c->lane = 0;
+			mfs_peer_close(c->peer, 0, 0, NULL);
+		}
 	uv_timer_stop(&d->retry);
 	uv_close((uv_handle_t *)&d->retry, on_dial_closed);
 }
@@ -322,7 +345,7 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 	struct dial *d = c->dial;
 	const char *why = mfs_peer_dial_why(p);
 
-	if (d && why && n->cfg.proxy && n->cfg.log && !d->told_why) {
+	if (d && !c->lane && why && n->cfg.proxy && n->cfg.log && !d->told_why) {
 		char line[256];
 
 		d->told_why = 1;
@@ -332,7 +355,7 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 				      : "dialling a peer through the proxy", why);
 		n->cfg.log(n->cfg.log_ctx, line);
 	}
-	if (d && !c->ready)
+	if (d && !c->lane && !c->ready)
 		d->proxy_refusals = n->cfg.proxy && mfs_peer_dial_refused(p) ?
 			d->proxy_refusals + 1 : 0;
 	/* A peer that broke the protocol or failed to prove its key is not
@@ -349,7 +372,12 @@ static void on_closed(struct mfs_peer *p, int reason, void *ctx)
 	fetch_conn_lost(n, c);
 	pthread_mutex_unlock(&n->lock);
 	conn_unlink(n, c);
-	if (d) {
+	if (d && c->lane) {
+		/* Not dialled again: watch_gaps dials lanes while the link is
+		 * lossy, after a pause (a peer refusing them is not hammered). */
+		d->lanes--;
+		d->lanes_paused_until = node_now_ms() + LANE_PAUSE_MS;
+	} else if (d) {
 		d->conn = NULL;
 		if (c->told_idle && c->ready && reason == 0 && !d->banned) {
 			/* Nothing was wanted from it: dialled again when something is. */
@@ -467,15 +495,13 @@ static unsigned handshake_deadline(const struct mfs_netnode *n, const struct dia
 	       << (d->failures < HANDSHAKE_DOUBLINGS ? d->failures : HANDSHAKE_DOUBLINGS);
 }
 
-static void dial_now(struct mfs_netnode *n, struct dial *d)
+/* A new connection to d's peer (through its bridge when it has one); on
+ * failure it is gone again. 0 or -1. */
+static int connect_to_dial(struct mfs_netnode *n, struct dial *d, struct conn *c)
 {
 	struct mfs_peer_config pc = n->peer_cfg;
-	struct conn *c;
 
 	pc.handshake_timeout_ms = handshake_deadline(n, d);
-	if (d->conn || d->banned || node_stopping(n) || !(c = conn_new(n, d)))
-		return;
-	d->conn = c;
 	memcpy(&c->addr, &d->sa, sizeof c->addr);
 	if (d->bridge[0])
 		pc.proxy = c->bridge_proxy = bridge_proxy(n, d);
@@ -484,12 +510,80 @@ static void dial_now(struct mfs_netnode *n, struct dial *d)
 			     d->has_pk ? d->pk : NULL, &pc, &n->peer_cb, c) != 0) {
 		conn_unlink(n, c);
 		conn_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+static void dial_now(struct mfs_netnode *n, struct dial *d)
+{
+	struct conn *c;
+
+	if (d->conn || d->banned || node_stopping(n) || !(c = conn_new(n, d)))
+		return;
+	d->conn = c;
+	if (connect_to_dial(n, d, c) != 0) {
 		d->conn = NULL;
 		if (gave_up(n, d))
 			return;
 		d->failures++;
 		uv_timer_start(&d->retry, on_redial, REDIAL_MAX_MS, 0);
 	}
+}
+
+/* One more connection to d's peer, which must prove the key its first one
+ * proved; 0 or -1. */
+static int dial_lane(struct mfs_netnode *n, struct dial *d)
+{
+	struct conn *c = conn_new(n, d);
+
+	if (c)
+		c->lane = 1;
+	if (!c || connect_to_dial(n, d, c) != 0) {
+		d->lanes_paused_until = node_now_ms() + LANE_PAUSE_MS;
+		return -1;
+	}
+	d->lanes++;
+	pthread_mutex_lock(&n->lock);
+	n->stats.lanes_dialled++;
+	pthread_mutex_unlock(&n->lock);
+	return 0;
+}
+
+/* Counts the gaps (GAP_MS of silence in the middle of an answer) on each
+ * dialled peer's connections. GAPS_LOSSY of them within GAP_WINDOW_MS
+ * make its link lossy, and a peer whose link is lossy gets LANES
+ * connections in all (net/node.h, "Lossy links"). */
+static void watch_gaps(struct mfs_netnode *n, uint64_t now)
+{
+	for (struct conn *c = n->conns; c; c = c->next) {
+		struct dial *d = c->dial;
+		uint64_t silent;
+
+		if (!d || !c->ready || c->closing)
+			continue;
+		pthread_mutex_lock(&n->lock);
+		silent = fetch_conn_silence(c, now);
+		pthread_mutex_unlock(&n->lock);
+		if (silent < GAP_MS) {
+			c->in_gap = 0;
+			continue;
+		}
+		if (c->in_gap)
+			continue;
+		c->in_gap = 1;
+		if (now - d->gap_window_ms > GAP_WINDOW_MS) {
+			d->gap_window_ms = now;
+			d->gaps = 0;
+		}
+		if (++d->gaps >= GAPS_LOSSY || (d->lossy_ms && now - d->lossy_ms < LOSSY_KEEP_MS))
+			d->lossy_ms = now;
+	}
+	for (struct dial *d = n->dials; d; d = d->next)
+		while (d->lossy_ms && now - d->lossy_ms < LOSSY_KEEP_MS &&
+		       now >= d->lanes_paused_until && d->lanes + 1 < LANES && d->conn &&
+		       d->conn->ready && !d->banned && !node_stopping(n) && dial_lane(n, d) == 0)
+			;
 }
 
 /* Nothing of ours or theirs in flight, nothing waiting to be written. */

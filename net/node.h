@@ -94,6 +94,16 @@
  * while a new connection streams at once; a peer still looking a blob up
  * is silent before its head, and is waited for.
  *
+ * Lossy links: a dialled peer's connection silent for a second in the
+ * middle of an answer has a gap; three gaps within 30 s make the link
+ * lossy, and while it is (a minute after its last gap) the peer gets
+ * four connections in all (lanes, each proving the same key). When a
+ * lane is ready, the requests its siblings have not begun answering are
+ * taken back (CANCEL) and asked again, spread over them all. At heavy
+ * loss a TCP connection spends its time in retransmission timeouts, so
+ * several carry several times as much; a lane that closes is not dialled
+ * again for 5 s. Stats: lanes_dialled.
+ *
  * Dead peers: a connection whose bytes sent have had no acknowledgement
  * from TCP for unacked_timeout_ms is closed (and a dialled one dialled
  * again). TCP's own give-up is put off (net/tcpopt.h): it counts from the
@@ -271,6 +281,8 @@ struct mfs_node_stats {
 	uint64_t peers_idle_closed;             /* closed idle (timeout, or slot taken) */
 	uint64_t peers_stalled;                 /* dialled again, stalled mid-answer */
 	uint64_t peers_unacked;                 /* closed: nothing acknowledged (dead) */
+	uint64_t lanes_dialled;                 /* connections besides a peer's first */
+	uint64_t segments_stolen;               /* asked of a lane from a sibling's answer */
 	uint64_t peers_refused;                 /* newcomers refused: full, none idle */
 	unsigned peers_known;                   /* peers to dial (given and learnt) */
 	uint64_t peers_declined;                /* learnt peers not taken */

@@ -102,6 +102,8 @@ struct conn {
 	struct sockaddr_storage addr;
 	uint8_t range[MFS_ADDR_RANGE_BYTES]; /* its address's /24 or /64 */
 	int closing;                  /* we closed it (idle, or room made): not counted */
+	int lane;                     /* dialled besides its dial's first (a lossy link) */
+	int in_gap;                   /* node.c: silent mid-answer, the gap counted */
 	int told_idle;                /* the peer closes it as idle */
 	uint64_t active_ms;           /* when it last had anything in flight */
 
@@ -218,6 +220,14 @@ void fetch_tick(struct mfs_netnode *n);
  * fetches asked of it then start their silence over, for the connection
  * that replaces it. node->lock held. */
 int fetch_conn_stalled(struct mfs_netnode *n, struct conn *c, uint64_t now);
+/* How long c has received nothing in the middle of an answer (0 when no
+ * answer of ours is under way on it), as of the last tick. node->lock
+ * held. */
+uint64_t fetch_conn_silence(const struct conn *c, uint64_t now);
+/* c, a new lane to a peer, is ready: the requests its siblings have not
+ * begun answering are taken back (CANCEL) to be asked again, spread over
+ * them all. node->lock held; pump after. */
+void fetch_spread(struct mfs_netnode *n, struct conn *c);
 /* c closed: its requests in flight go back to the queue; node->lock held. */
 void fetch_conn_lost(struct mfs_netnode *n, struct conn *c);
 /* Every fetch not finished fails with err; node->lock held. */

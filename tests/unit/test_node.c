@@ -706,12 +706,14 @@ Test(node, timeouts_count_silence_and_trickling_has_a_cap)
 
 /* ---- a link that stalls ---- */
 
-#define RELAY_PAIRS 4
+#define RELAY_PAIRS 8
 
 /* A TCP relay on loopback in front of a seeder: its first connection
  * carries stall_after bytes from the seeder and then nothing (both sockets
  * held open: a link whose TCP state collapsed); later ones carry all, at
- * down_bps when given. */
+ * down_bps when given. With burst, every connection carries burst bytes
+ * from the seeder, then nothing for pause_ms, and again (a lossy link's
+ * gaps). */
 struct stall_relay {
 	int listen_fd;
 	uint16_t port, target_port;
@@ -719,6 +721,10 @@ struct stall_relay {
 	int stall_every;   /* every connection stalls, not just the first */
 	size_t down_bps;   /* 0: as fast as it comes; else bytes a second from the
 			    * seeder, through a small receive buffer (a slow link) */
+	size_t burst;      /* 0: no gaps */
+	unsigned pause_ms;
+	size_t carried[RELAY_PAIRS]; /* from the seeder, by connection accepted
+				      * (atomic; written when it closes) */
 	pthread_t thread;
 	int stop;          /* atomic */
 	unsigned accepted; /* atomic */
@@ -729,10 +735,15 @@ struct relay_pair {
 	int fd[2];        /* 0: the leech's side, 1: the seeder's */
 	size_t down;      /* bytes carried from the seeder */
 	int stalls;
+	unsigned index;   /* its place among the connections accepted */
+	size_t in_burst;  /* carried since its last pause */
+	struct timespec paused; /* when the burst ran out */
 };
 
-static void relay_close(struct relay_pair *p)
+static void relay_close(struct stall_relay *r, struct relay_pair *p)
 {
+	if (p->index < RELAY_PAIRS)
+		__atomic_store_n(&r->carried[p->index], p->down, __ATOMIC_RELEASE);
 	close(p->fd[0]);
 	close(p->fd[1]);
 	p->fd[0] = p->fd[1] = -1;
@@ -763,7 +774,8 @@ static void relay_accept(struct stall_relay *r, struct relay_pair *pairs)
 			close(out);
 		return;
 	}
-	pairs[slot] = (struct relay_pair){.fd = {in, out}, .stalls = n == 0 || r->stall_every};
+	pairs[slot] = (struct relay_pair){.fd = {in, out}, .stalls = n == 0 || r->stall_every,
+					  .index = n};
 }
 
 static void *relay_run(void *arg)
@@ -791,6 +803,13 @@ static void *relay_run(void *arg)
 		for (unsigned i = 0; i < RELAY_PAIRS; i++) {
 			int stalled = (pairs[i].stalls && pairs[i].down >= r->stall_after) ||
 				      allowed == 0;
+
+			if (r->burst && pairs[i].in_burst >= r->burst) {
+				if (seconds_since(&pairs[i].paused) * 1000.0 < r->pause_ms)
+					stalled = 1;
+				else
+					pairs[i].in_burst = 0;
+			}
 			pfd[1 + 2 * i] = (struct pollfd){.fd = pairs[i].fd[0], .events = POLLIN};
 			pfd[2 + 2 * i] = (struct pollfd){.fd = stalled ? -1 : pairs[i].fd[1],
 							 .events = POLLIN};
@@ -811,18 +830,24 @@ static void *relay_run(void *arg)
 					want = r->stall_after - p->down;
 				if (side == 1 && allowed < want)
 					want = allowed;
+				if (side == 1 && r->burst && r->burst - p->in_burst < want)
+					want = r->burst - p->in_burst;
 				got = read(p->fd[side], buf, want);
 				if (got <= 0 || write(p->fd[!side], buf, (size_t)got) != got) {
-					relay_close(p);
+					relay_close(r, p);
 					continue;
 				}
-				if (side == 1)
+				if (side == 1) {
 					p->down += (size_t)got;
+					p->in_burst += (size_t)got;
+					if (p->in_burst >= r->burst)
+						clock_gettime(CLOCK_MONOTONIC, &p->paused);
+				}
 			}
 	}
 	for (unsigned i = 0; i < RELAY_PAIRS; i++)
 		if (pairs[i].fd[0] >= 0)
-			relay_close(&pairs[i]);
+			relay_close(r, &pairs[i]);
 	return NULL;
 }
 
@@ -905,6 +930,50 @@ Test(node, a_peer_stalling_every_connection_fails_the_fetch_at_its_cap)
 	cr_assert_eq(__atomic_load_n(&r.broken, __ATOMIC_ACQUIRE), 0, "the relay failed");
 	relay_stop(&r);
 	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+/* A link with gaps (the relay carries 256 KiB, then nothing for 1.2 s,
+ * as a connection at heavy loss does) proves lossy after three of them,
+ * and the leech dials three more connections to the peer (lanes): the
+ * blobs asked of the first and not yet begun are taken back and spread,
+ * so every lane carries whole blobs. One connection would carry all 8 in
+ * some 40 s. */
+Test(node, a_link_with_gaps_gets_more_connections_and_the_blobs_spread_over_them)
+{
+	struct running seeder, leech;
+	struct stall_relay r = {.stall_after = SIZE_MAX, .burst = 256u << 10, .pause_ms = 1200};
+	struct fetcher_thread t[4];
+	struct mfs_node_stats st;
+	struct timespec t0;
+	unsigned accepted;
+
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	run_node(&leech, 0, 0, 0, 0);
+	relay_start(&r, &seeder, &leech);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct fetcher_thread){.r = &leech, .first = i, .step = 4, .count = 2};
+		pthread_create(&t[i].thread, NULL, fetch_some, &t[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i].thread, NULL);
+		cr_assert_eq(t[i].failed, 0, "%d failed, the last with %d (%s)", t[i].failed, t[i].why,
+			     mfs_strerror(t[i].why));
+	}
+	mfs_node_stats(leech.node, &st);
+	stop_node(&leech);
+	relay_stop(&r);
+	accepted = __atomic_load_n(&r.accepted, __ATOMIC_ACQUIRE);
+	cr_assert_eq(__atomic_load_n(&r.broken, __ATOMIC_ACQUIRE), 0, "the relay failed");
+	cr_assert_eq(st.lanes_dialled, 3, "lanes dialled: %llu", (unsigned long long)st.lanes_dialled);
+	cr_assert_eq(accepted, 4, "connections: %u", accepted);
+	cr_assert_geq(st.cancels_sent, 1, "nothing was taken back to be spread");
+	cr_log_info("8 blobs in %.1f s over %u connections; %llu segments taken over by an idle one",
+		    seconds_since(&t0), accepted, (unsigned long long)st.segments_stolen);
+	for (unsigned i = 0; i < accepted; i++)
+		cr_assert_geq(r.carried[i], BLOB_BYTES, "connection %u carried %zu bytes", i,
+			      r.carried[i]);
 	stop_node(&seeder);
 }
 
