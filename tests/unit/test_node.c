@@ -938,7 +938,8 @@ Test(node, a_peer_stalling_every_connection_fails_the_fetch_at_its_cap)
  * and the leech dials three more connections to the peer (lanes): the
  * blobs asked of the first and not yet begun are taken back and spread,
  * so every lane carries whole blobs. One connection would carry all 8 in
- * some 40 s. */
+ * some 40 s. Then a blob asked alone is shared: the idle lanes take over
+ * halves of its answer. */
 Test(node, a_link_with_gaps_gets_more_connections_and_the_blobs_spread_over_them)
 {
 	struct running seeder, leech;
@@ -946,6 +947,7 @@ Test(node, a_link_with_gaps_gets_more_connections_and_the_blobs_spread_over_them
 	struct fetcher_thread t[4];
 	struct mfs_node_stats st;
 	struct timespec t0;
+	uint64_t stolen;
 	unsigned accepted;
 
 	run_node(&seeder, 1, 0, BLOBS, 0);
@@ -962,6 +964,14 @@ Test(node, a_link_with_gaps_gets_more_connections_and_the_blobs_spread_over_them
 			     mfs_strerror(t[i].why));
 	}
 	mfs_node_stats(leech.node, &st);
+	cr_log_info("8 blobs in %.1f s over %u connections; %llu segments taken over by an idle one",
+		    seconds_since(&t0), __atomic_load_n(&r.accepted, __ATOMIC_ACQUIRE),
+		    (unsigned long long)st.segments_stolen);
+	stolen = st.segments_stolen;
+	/* One blob alone: the idle lanes take over halves of its answer. */
+	fetch_ok(&leech, 8);
+	mfs_node_stats(leech.node, &st);
+	cr_assert_gt(st.segments_stolen, stolen, "a lone blob's answer was not shared");
 	stop_node(&leech);
 	relay_stop(&r);
 	accepted = __atomic_load_n(&r.accepted, __ATOMIC_ACQUIRE);
@@ -969,8 +979,6 @@ Test(node, a_link_with_gaps_gets_more_connections_and_the_blobs_spread_over_them
 	cr_assert_eq(st.lanes_dialled, 3, "lanes dialled: %llu", (unsigned long long)st.lanes_dialled);
 	cr_assert_eq(accepted, 4, "connections: %u", accepted);
 	cr_assert_geq(st.cancels_sent, 1, "nothing was taken back to be spread");
-	cr_log_info("8 blobs in %.1f s over %u connections; %llu segments taken over by an idle one",
-		    seconds_since(&t0), accepted, (unsigned long long)st.segments_stolen);
 	for (unsigned i = 0; i < accepted; i++)
 		cr_assert_geq(r.carried[i], BLOB_BYTES, "connection %u carried %zu bytes", i,
 			      r.carried[i]);
