@@ -559,13 +559,6 @@ void fetch_tick(struct mfs_netnode *n)
 	pthread_mutex_unlock(&n->lock);
 }
 
-/* Silence in the middle of an answer is the link's, not the peer's: once
- * a blob's head has come, the peer sends the rest from memory. Replacing
- * the connection is for a TCP connection whose state collapsed at heavy
- * loss (its congestion control down to a segment every few seconds, or
- * nothing at all for 30 s), where a new one streams at once; the fetches
- * on it get a whole fetch_timeout_ms for that, within their
- * PATIENCE_WINDOWS. */
 uint64_t fetch_conn_silence(const struct conn *c, uint64_t now)
 {
 	int streaming = 0;
@@ -577,6 +570,13 @@ uint64_t fetch_conn_silence(const struct conn *c, uint64_t now)
 	return streaming && now > c->rx_ms ? now - c->rx_ms : 0;
 }
 
+/* Silence in the middle of an answer is the link's, not the peer's: once
+ * a blob's head has come, the peer sends the rest from memory. Replacing
+ * the connection is for a TCP connection whose state collapsed at heavy
+ * loss (its congestion control down to a segment every few seconds, or
+ * nothing at all for 30 s), where a new one streams at once; the fetches
+ * on it get a whole fetch_timeout_ms for that, within their
+ * PATIENCE_WINDOWS. */
 int fetch_conn_stalled(struct mfs_netnode *n, struct conn *c, uint64_t now)
 {
 	if (fetch_conn_silence(c, now) < (uint64_t)n->cfg.request_timeout_ms * STALL_WINDOWS)
