@@ -49,6 +49,16 @@
 #define GAP_WINDOW_MS 30000u
 #define LOSSY_KEEP_MS 60000u  /* a link is lossy this long after its last gap */
 #define LANE_PAUSE_MS 5000u   /* no lane dialled this soon after one closed or failed */
+#define RATE_SECONDS 10u      /* busy seconds a peer's rate is measured over */
+#define LANES_GAIN_PCT 150u   /* lanes stay when they bring this much of the rate before */
+#define NO_LANES_MS (10u * 60u * 1000u) /* no lanes to a peer after they did not help */
+
+enum lane_trial {
+	TRIAL_NONE,
+	TRIAL_WAITING,        /* lanes dialled, none ready yet */
+	TRIAL_RUNNING,        /* measuring the rate with them */
+	TRIAL_PASSED,         /* they helped: kept while the link is lossy */
+};
 
 /* A peer to dial (loop thread only). */
 struct dial {
@@ -72,6 +82,19 @@ struct dial {
 	unsigned gaps;
 	uint64_t gap_window_ms, lossy_ms, lanes_paused_until;
 	unsigned lanes;
+	/* What its connections received: rx_total in all; per_second, the
+	 * bytes of each of its last busy seconds (a request of ours in flight
+	 * on one of them); second_bytes, rx_total when this second began. The
+	 * lanes' trial: the rate before them (bytes a busy second), what came
+	 * in the busy seconds since the first lane was ready; no_lanes_until,
+	 * set when they did not help. */
+	uint64_t rx_total, second_start_ms, second_bytes;
+	uint64_t per_second[RATE_SECONDS];
+	unsigned n_seconds, next_second;
+	int second_busy;
+	enum lane_trial trial;
+	uint64_t rate_before, trial_bytes, no_lanes_until;
+	unsigned trial_seconds;
 	uv_timer_t retry;
 	struct mfs_netnode *node;
 };
@@ -164,6 +187,7 @@ static void close_idle(struct mfs_netnode *n, uint64_t now);
 static void replace_stalled(struct mfs_netnode *n, uint64_t now);
 static void close_unacked(struct mfs_netnode *n, uint64_t now);
 static void watch_gaps(struct mfs_netnode *n, uint64_t now);
+static void measure_rates(struct mfs_netnode *n, uint64_t now);
 
 static void on_tick(uv_timer_t *t)
 {
@@ -173,6 +197,7 @@ static void on_tick(uv_timer_t *t)
 	fetch_tick(n);
 	replace_stalled(n, now);
 	close_unacked(n, now);
+	measure_rates(n, now);
 	watch_gaps(n, now);
 	serve_deferred(n);
 	close_idle(n, now);
@@ -267,6 +292,11 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 			if (c->dial->learnt)
 				tell_learnt_key(n, c->dial);
 		}
+	}
+	if (c->lane && c->dial->trial == TRIAL_WAITING) {
+		c->dial->trial = TRIAL_RUNNING;
+		c->dial->trial_bytes = 0;
+		c->dial->trial_seconds = 0;
 	}
 	pthread_mutex_lock(&n->lock);
 	n->stats.peers_ready++;
@@ -550,6 +580,16 @@ static int dial_lane(struct mfs_netnode *n, struct dial *d)
 	return 0;
 }
 
+/* What d's connections received a busy second, over the last ones. */
+static uint64_t peer_rate(const struct dial *d)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < d->n_seconds; i++)
+		sum += d->per_second[i];
+	return d->n_seconds ? sum / d->n_seconds : 0;
+}
+
 /* Counts the gaps (GAP_MS of silence in the middle of an answer) on each
  * dialled peer's connections. GAPS_LOSSY of them within GAP_WINDOW_MS
  * make its link lossy, and a peer whose link is lossy gets LANES
@@ -579,11 +619,85 @@ static void watch_gaps(struct mfs_netnode *n, uint64_t now)
 		if (++d->gaps >= GAPS_LOSSY || (d->lossy_ms && now - d->lossy_ms < LOSSY_KEEP_MS))
 			d->lossy_ms = now;
 	}
-	for (struct dial *d = n->dials; d; d = d->next)
-		while (d->lossy_ms && now - d->lossy_ms < LOSSY_KEEP_MS &&
-		       now >= d->lanes_paused_until && d->lanes + 1 < LANES && d->conn &&
-		       d->conn->ready && !d->banned && !node_stopping(n) && dial_lane(n, d) == 0)
+	for (struct dial *d = n->dials; d; d = d->next) {
+		int lossy = d->lossy_ms && now - d->lossy_ms < LOSSY_KEEP_MS;
+
+		if (!lossy && !d->lanes)
+			d->trial = TRIAL_NONE;
+		if (!lossy || now < d->no_lanes_until || now < d->lanes_paused_until ||
+		    !d->conn || !d->conn->ready || d->banned || node_stopping(n))
+			continue;
+		if (d->trial == TRIAL_NONE) {
+			d->trial = TRIAL_WAITING;
+			d->rate_before = peer_rate(d);
+		}
+		while (d->lanes + 1 < LANES && dial_lane(n, d) == 0)
 			;
+	}
+}
+
+/* d's lanes have run RATE_SECONDS busy seconds: they stay if the peer's
+ * rate grew by LANES_GAIN_PCT, else they close (their requests are asked
+ * again of the first connection) and d gets none for NO_LANES_MS. A link
+ * that is slow, not lossy, has gaps too (a full queue drops packets), and
+ * there more connections only share the same rate. */
+static void judge_lanes(struct mfs_netnode *n, struct dial *d, uint64_t now)
+{
+	uint64_t rate = d->trial_bytes / d->trial_seconds;
+
+	if (rate * 100u >= d->rate_before * LANES_GAIN_PCT) {
+		d->trial = TRIAL_PASSED;
+		return;
+	}
+	d->trial = TRIAL_NONE;
+	d->lossy_ms = 0;
+	d->no_lanes_until = now + NO_LANES_MS;
+	for (struct conn *c = n->conns; c; c = c->next)
+		if (c->dial == d && c->lane && !c->closing) {
+			c->closing = 1;
+			mfs_peer_close(c->peer, 0, 0, NULL);
+		}
+	pthread_mutex_lock(&n->lock);
+	n->stats.lanes_dropped++;
+	pthread_mutex_unlock(&n->lock);
+}
+
+/* Counts what each dialled peer's connections receive, by busy second
+ * (a second with one of our requests in flight on them), for the lanes'
+ * trial. */
+static void measure_rates(struct mfs_netnode *n, uint64_t now)
+{
+	for (struct conn *c = n->conns; c; c = c->next) {
+		uint64_t got;
+
+		if (!c->dial || !c->peer)
+			continue;
+		got = mfs_peer_read_bytes(c->peer);
+		c->dial->rx_total += got - c->rx_counted;
+		c->rx_counted = got;
+		if (c->in_flight > c->cancelled)
+			c->dial->second_busy = 1;
+	}
+	for (struct dial *d = n->dials; d; d = d->next) {
+		uint64_t bytes = d->rx_total - d->second_bytes;
+
+		if (now - d->second_start_ms < 1000u)
+			continue;
+		if (d->second_busy) {
+			d->per_second[d->next_second] = bytes;
+			d->next_second = (d->next_second + 1) % RATE_SECONDS;
+			if (d->n_seconds < RATE_SECONDS)
+				d->n_seconds++;
+			if (d->trial == TRIAL_RUNNING) {
+				d->trial_bytes += bytes;
+				if (++d->trial_seconds >= RATE_SECONDS)
+					judge_lanes(n, d, now);
+			}
+		}
+		d->second_start_ms = now;
+		d->second_bytes = d->rx_total;
+		d->second_busy = 0;
+	}
 }
 
 /* Nothing of ours or theirs in flight, nothing waiting to be written. */

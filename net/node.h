@@ -99,16 +99,26 @@
  * lossy, and while it is (a minute after its last gap) the peer gets
  * four connections in all (lanes, each proving the same key). When a
  * lane is ready, the requests its siblings have not begun answering are
- * taken back (CANCEL) and asked again, spread over them all. At heavy
+ * taken back (CANCEL) and asked again, spread over them all; a lane idle
+ * for half a second takes over the second half of what a sibling still
+ * has to send of a blob. A request whose next segment came another way is
+ * taken back, and so are the requests for a blob made whole. At heavy
  * loss a TCP connection spends its time in retransmission timeouts, so
  * several carry several times as much; a lane that closes is not dialled
- * again for 5 s. Stats: lanes_dialled.
+ * again for 5 s. But a slow link has gaps too (its full queue drops
+ * packets), and there more connections only share one rate: the lanes
+ * are on trial for their first 10 busy seconds (a request of ours in
+ * flight), and unless the peer's rate grew by half over its rate before
+ * them they close, and the peer gets none for 10 minutes. Stats:
+ * lanes_dialled, lanes_dropped, segments_stolen.
  *
  * Dead peers: a connection whose bytes sent have had no acknowledgement
  * from TCP for unacked_timeout_ms is closed (and a dialled one dialled
  * again). TCP's own give-up is put off (net/tcpopt.h): it counts from the
  * first retransmission still outstanding, which at heavy loss is always
- * one, and it cut connections that were delivering. Stats: peers_unacked.
+ * one, and it cut connections that were delivering. Through a proxy or a
+ * pluggable transport the acknowledgements are the proxy's, so there only
+ * the stall rule tells. Stats: peers_unacked.
  *
  * Peers come from mfs_node_add_peer (the command line, the volume's memory
  * of earlier peers) and mfs_node_add_learnt_peer (a tracker's answer: no
@@ -282,6 +292,7 @@ struct mfs_node_stats {
 	uint64_t peers_stalled;                 /* dialled again, stalled mid-answer */
 	uint64_t peers_unacked;                 /* closed: nothing acknowledged (dead) */
 	uint64_t lanes_dialled;                 /* connections besides a peer's first */
+	uint64_t lanes_dropped;                 /* lanes closed: they did not help */
 	uint64_t segments_stolen;               /* asked of a lane from a sibling's answer */
 	uint64_t peers_refused;                 /* newcomers refused: full, none idle */
 	unsigned peers_known;                   /* peers to dial (given and learnt) */

@@ -104,6 +104,7 @@ struct conn {
 	int closing;                  /* we closed it (idle, or room made): not counted */
 	int lane;                     /* dialled besides its dial's first (a lossy link) */
 	int in_gap;                   /* node.c: silent mid-answer, the gap counted */
+	uint64_t rx_counted;          /* node.c: its bytes read, counted for its dial */
 	int told_idle;                /* the peer closes it as idle */
 	uint64_t active_ms;           /* when it last had anything in flight */
 

@@ -723,6 +723,7 @@ struct stall_relay {
 			    * seeder, through a small receive buffer (a slow link) */
 	size_t burst;      /* 0: no gaps */
 	unsigned pause_ms;
+	int shared_gaps;   /* the bursts and pauses are the link's, not each connection's */
 	size_t carried[RELAY_PAIRS]; /* from the seeder, by connection accepted
 				      * (atomic; written when it closes) */
 	pthread_t thread;
@@ -736,8 +737,10 @@ struct relay_pair {
 	size_t down;      /* bytes carried from the seeder */
 	int stalls;
 	unsigned index;   /* its place among the connections accepted */
-	size_t in_burst;  /* carried since its last pause */
-	struct timespec paused; /* when the burst ran out */
+	struct gaps {
+		size_t in_burst;        /* carried since the last pause */
+		struct timespec paused; /* when the burst ran out */
+	} own;
 };
 
 static void relay_close(struct stall_relay *r, struct relay_pair *p)
@@ -782,6 +785,7 @@ static void *relay_run(void *arg)
 {
 	struct stall_relay *r = arg;
 	struct relay_pair pairs[RELAY_PAIRS];
+	struct gaps link = {0};
 	char buf[16384];
 	struct timespec t0;
 
@@ -804,11 +808,13 @@ static void *relay_run(void *arg)
 			int stalled = (pairs[i].stalls && pairs[i].down >= r->stall_after) ||
 				      allowed == 0;
 
-			if (r->burst && pairs[i].in_burst >= r->burst) {
-				if (seconds_since(&pairs[i].paused) * 1000.0 < r->pause_ms)
+			struct gaps *g = r->shared_gaps ? &link : &pairs[i].own;
+
+			if (r->burst && g->in_burst >= r->burst) {
+				if (seconds_since(&g->paused) * 1000.0 < r->pause_ms)
 					stalled = 1;
 				else
-					pairs[i].in_burst = 0;
+					g->in_burst = 0;
 			}
 			pfd[1 + 2 * i] = (struct pollfd){.fd = pairs[i].fd[0], .events = POLLIN};
 			pfd[2 + 2 * i] = (struct pollfd){.fd = stalled ? -1 : pairs[i].fd[1],
@@ -821,6 +827,7 @@ static void *relay_run(void *arg)
 		for (unsigned i = 0; i < RELAY_PAIRS; i++)
 			for (int side = 0; side < 2; side++) {
 				struct relay_pair *p = &pairs[i];
+				struct gaps *g = r->shared_gaps ? &link : &p->own;
 				size_t want = sizeof buf;
 				ssize_t got;
 
@@ -830,8 +837,10 @@ static void *relay_run(void *arg)
 					want = r->stall_after - p->down;
 				if (side == 1 && allowed < want)
 					want = allowed;
-				if (side == 1 && r->burst && r->burst - p->in_burst < want)
-					want = r->burst - p->in_burst;
+				if (side == 1 && r->burst && g->in_burst >= r->burst)
+					continue; /* the link's burst ran out on another pair */
+				if (side == 1 && r->burst && r->burst - g->in_burst < want)
+					want = r->burst - g->in_burst;
 				got = read(p->fd[side], buf, want);
 				if (got <= 0 || write(p->fd[!side], buf, (size_t)got) != got) {
 					relay_close(r, p);
@@ -839,9 +848,9 @@ static void *relay_run(void *arg)
 				}
 				if (side == 1) {
 					p->down += (size_t)got;
-					p->in_burst += (size_t)got;
-					if (p->in_burst >= r->burst)
-						clock_gettime(CLOCK_MONOTONIC, &p->paused);
+					g->in_burst += (size_t)got;
+					if (g->in_burst >= r->burst)
+						clock_gettime(CLOCK_MONOTONIC, &g->paused);
 				}
 			}
 	}
@@ -982,6 +991,41 @@ Test(node, a_link_with_gaps_gets_more_connections_and_the_blobs_spread_over_them
 	for (unsigned i = 0; i < accepted; i++)
 		cr_assert_geq(r.carried[i], BLOB_BYTES, "connection %u carried %zu bytes", i,
 			      r.carried[i]);
+	stop_node(&seeder);
+}
+
+/* A link whose gaps are the whole link's (the relay's bursts and pauses
+ * shared by every connection: a slow link whose full queue drops packets)
+ * gets lanes too, but they do not raise the peer's rate: after their trial
+ * (10 busy seconds) they close, and the blobs still come whole over the
+ * first connection. */
+Test(node, lanes_that_do_not_raise_the_rate_are_closed)
+{
+	struct running seeder, leech;
+	struct stall_relay r = {.stall_after = SIZE_MAX, .burst = 1u << 20, .pause_ms = 1100,
+				.shared_gaps = 1};
+	struct fetcher_thread t[4];
+	struct mfs_node_stats st;
+
+	run_node(&seeder, 1, 0, BLOBS, 0);
+	run_node(&leech, 0, 0, 0, 0);
+	relay_start(&r, &seeder, &leech);
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct fetcher_thread){.r = &leech, .first = i, .step = 4, .count = 4};
+		pthread_create(&t[i].thread, NULL, fetch_some, &t[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i].thread, NULL);
+		cr_assert_eq(t[i].failed, 0, "%d failed, the last with %d (%s)", t[i].failed, t[i].why,
+			     mfs_strerror(t[i].why));
+	}
+	mfs_node_stats(leech.node, &st);
+	stop_node(&leech);
+	relay_stop(&r);
+	cr_assert_eq(__atomic_load_n(&r.broken, __ATOMIC_ACQUIRE), 0, "the relay failed");
+	cr_assert_eq(st.lanes_dialled, 3, "lanes dialled: %llu", (unsigned long long)st.lanes_dialled);
+	cr_assert_eq(st.lanes_dropped, 1, "lanes dropped: %llu", (unsigned long long)st.lanes_dropped);
+	cr_assert_eq(__atomic_load_n(&r.accepted, __ATOMIC_ACQUIRE), 4, "lanes dialled again");
 	stop_node(&seeder);
 }
 
