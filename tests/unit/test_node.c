@@ -259,6 +259,23 @@ static void *fetch_some(void *arg)
 	return NULL;
 }
 
+/* Four threads at once: thread i fetches blobs first + i, first + i + 4,
+ * ..., count each; every blob must come whole. */
+static void fetch_four_ways(struct running *r, int first, int count)
+{
+	struct fetcher_thread t[4];
+
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct fetcher_thread){.r = r, .first = first + i, .step = 4, .count = count};
+		pthread_create(&t[i].thread, NULL, fetch_some, &t[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i].thread, NULL);
+		cr_assert_eq(t[i].failed, 0, "%d failed, the last with %d (%s)", t[i].failed, t[i].why,
+			     mfs_strerror(t[i].why));
+	}
+}
+
 Test(node, a_seeder_that_lies_is_dropped_and_the_honest_one_serves)
 {
 	struct running honest, liar, leech;
@@ -291,7 +308,6 @@ Test(node, a_seeder_that_lies_is_dropped_and_the_honest_one_serves)
 Test(node, a_seeder_that_dies_midway_is_replaced)
 {
 	struct running a, b, leech;
-	struct fetcher_thread t[4];
 
 	run_node(&a, 1, 0, BLOBS, 0);
 	run_node(&b, 1, 0, BLOBS, 0);
@@ -301,15 +317,7 @@ Test(node, a_seeder_that_dies_midway_is_replaced)
 	for (int i = 0; i < 4; i++)
 		fetch_ok(&leech, i);
 	stop_node(&a);
-	for (int i = 0; i < 4; i++) {
-		t[i] = (struct fetcher_thread){.r = &leech, .first = 4 + i, .step = 4, .count = 5};
-		pthread_create(&t[i].thread, NULL, fetch_some, &t[i]);
-	}
-	for (int i = 0; i < 4; i++) {
-		pthread_join(t[i].thread, NULL);
-		cr_assert_eq(t[i].failed, 0, "%d failed, the last with %d (%s)", t[i].failed, t[i].why,
-			     mfs_strerror(t[i].why));
-	}
+	fetch_four_ways(&leech, 4, 5);
 	stop_node(&leech);
 	stop_node(&b);
 }
@@ -953,7 +961,6 @@ Test(node, a_link_with_gaps_gets_more_connections_and_the_blobs_spread_over_them
 {
 	struct running seeder, leech;
 	struct stall_relay r = {.stall_after = SIZE_MAX, .burst = 256u << 10, .pause_ms = 1200};
-	struct fetcher_thread t[4];
 	struct mfs_node_stats st;
 	struct timespec t0;
 	uint64_t stolen;
@@ -963,15 +970,7 @@ Test(node, a_link_with_gaps_gets_more_connections_and_the_blobs_spread_over_them
 	run_node(&leech, 0, 0, 0, 0);
 	relay_start(&r, &seeder, &leech);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (int i = 0; i < 4; i++) {
-		t[i] = (struct fetcher_thread){.r = &leech, .first = i, .step = 4, .count = 2};
-		pthread_create(&t[i].thread, NULL, fetch_some, &t[i]);
-	}
-	for (int i = 0; i < 4; i++) {
-		pthread_join(t[i].thread, NULL);
-		cr_assert_eq(t[i].failed, 0, "%d failed, the last with %d (%s)", t[i].failed, t[i].why,
-			     mfs_strerror(t[i].why));
-	}
+	fetch_four_ways(&leech, 0, 2);
 	mfs_node_stats(leech.node, &st);
 	cr_log_info("8 blobs in %.1f s over %u connections; %llu segments taken over by an idle one",
 		    seconds_since(&t0), __atomic_load_n(&r.accepted, __ATOMIC_ACQUIRE),
@@ -1004,21 +1003,12 @@ Test(node, lanes_that_do_not_raise_the_rate_are_closed)
 	struct running seeder, leech;
 	struct stall_relay r = {.stall_after = SIZE_MAX, .burst = 1u << 20, .pause_ms = 1100,
 				.shared_gaps = 1};
-	struct fetcher_thread t[4];
 	struct mfs_node_stats st;
 
 	run_node(&seeder, 1, 0, BLOBS, 0);
 	run_node(&leech, 0, 0, 0, 0);
 	relay_start(&r, &seeder, &leech);
-	for (int i = 0; i < 4; i++) {
-		t[i] = (struct fetcher_thread){.r = &leech, .first = i, .step = 4, .count = 4};
-		pthread_create(&t[i].thread, NULL, fetch_some, &t[i]);
-	}
-	for (int i = 0; i < 4; i++) {
-		pthread_join(t[i].thread, NULL);
-		cr_assert_eq(t[i].failed, 0, "%d failed, the last with %d (%s)", t[i].failed, t[i].why,
-			     mfs_strerror(t[i].why));
-	}
+	fetch_four_ways(&leech, 0, 4);
 	mfs_node_stats(leech.node, &st);
 	stop_node(&leech);
 	relay_stop(&r);
