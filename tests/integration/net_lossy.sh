@@ -17,6 +17,7 @@
 # loss: the sender's TCP learns of it at once.)
 # Needs root (namespaces, nftables, tc).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/veth.sh"
 
 [ "$(id -u)" = 0 ] || fail "net_lossy.sh makes network namespaces: it needs root"
 for tool in ip nft tc; do
@@ -45,16 +46,7 @@ MEGAFS_STORE=$SUB megafs channel import "$T/manifest.json" >/dev/null
 
 A=mfsa$$ B=mfsb$$
 NETNS+=("$A" "$B")
-ip netns add "$A"
-ip netns add "$B"
-ip link add "va$$" netns "$A" type veth peer name "vb$$" netns "$B"
-ip -n "$A" addr add 10.231.7.1/24 dev "va$$"
-ip -n "$B" addr add 10.231.7.2/24 dev "vb$$"
-for ns in "$A" "$B"; do
-	ip -n "$ns" link set lo up
-done
-ip -n "$A" link set "va$$" up
-ip -n "$B" link set "vb$$" up
+veth_pair "$A" "$B" "va$$" "vb$$" 10.231.7.1 10.231.7.2
 
 MEGAFS_STORE=$PUB ip netns exec "$A" "$MEGAFS" serve --listen 10.231.7.1:7001 >"$T/serve.out" 2>&1 &
 PIDS+=($!)
@@ -82,16 +74,8 @@ ok "a clean veth link: 4 MiB cmp-identical in $ms ms"
 # 40 % of the packets arriving on each side are dropped: about 64 % of
 # the exchanges (a segment and its ACK) fail.
 lossy() {
-	for side in "$A:va$$" "$B:vb$$"; do
-		ip netns exec "${side%%:*}" nft -f - <<-EOF
-	table inet lossy {
-		chain in {
-			type filter hook prerouting priority -300; policy accept;
-			iifname "${side##*:}" numgen random mod 100 < 40 drop
-		}
-	}
-	EOF
-	done
+	drop_arriving "$A" "va$$" 40 lossy
+	drop_arriving "$B" "vb$$" 40 lossy
 	# What the rule drops, measured: 200 datagrams sent, those that arrive counted.
 	/usr/bin/python3 - "$A" "$B" <<-'EOF' >"$T/loss.txt"
 	import subprocess, sys
@@ -131,7 +115,7 @@ else
 fi
 
 for side in "$A:va$$" "$B:vb$$"; do
-	tc -n "${side%%:*}" qdisc add dev "${side##*:}" root tbf rate 256kbit burst 4kb latency 400ms
+	slow_link "${side%%:*}" "${side##*:}"
 done
 ms=$(fetch slow)
 kbit=$((SIZE * 8 / ms))

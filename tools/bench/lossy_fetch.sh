@@ -27,6 +27,7 @@ limit=${BENCH_TIMEOUT_S:-600}
 links=${BENCH_LINKS:-"loss40 slow256"}
 [ "$(id -u)" = 0 ] || { echo "lossy_fetch.sh: needs root (namespaces, nft, tc)" >&2; exit 2; }
 source "$root/tests/integration/lib.sh" "$new"
+source "$root/tests/integration/veth.sh"
 
 # The publisher's mount ends before the namespaces exist (a mount namespace
 # made while a FUSE mount lives holds a copy of it).
@@ -34,16 +35,7 @@ PUB="$T/pub"
 publish_for_subscribers "$PUB" "Lossy fetch" $((size_mb * 1024 * 1024))
 A=mfsla$$ B=mfslb$$
 NETNS+=("$A" "$B")
-ip netns add "$A"
-ip netns add "$B"
-ip link add "va$$" netns "$A" type veth peer name "vb$$" netns "$B"
-ip -n "$A" addr add 10.231.11.1/24 dev "va$$"
-ip -n "$B" addr add 10.231.11.2/24 dev "vb$$"
-for ns in "$A" "$B"; do
-	ip -n "$ns" link set lo up
-done
-ip -n "$A" link set "va$$" up
-ip -n "$B" link set "vb$$" up
+veth_pair "$A" "$B" "va$$" "vb$$" 10.231.11.1 10.231.11.2
 
 # shape LINK on|off: the link's loss or rate on both ends.
 shape() {
@@ -51,18 +43,9 @@ shape() {
 	for side in "$A:va$$" "$B:vb$$"; do
 		ns=${side%%:*} dev=${side##*:}
 		case "$1 $2" in
-		"loss40 on")
-			ip netns exec "$ns" nft -f - <<-EOF
-			table inet lossy {
-				chain in {
-					type filter hook prerouting priority -300; policy accept;
-					iifname "$dev" numgen random mod 100 < 40 drop
-				}
-			}
-			EOF
-			;;
+		"loss40 on") drop_arriving "$ns" "$dev" 40 lossy ;;
 		"loss40 off") ip netns exec "$ns" nft delete table inet lossy ;;
-		"slow256 on") tc -n "$ns" qdisc add dev "$dev" root tbf rate 256kbit burst 4kb latency 400ms ;;
+		"slow256 on") slow_link "$ns" "$dev" ;;
 		"slow256 off") tc -n "$ns" qdisc del dev "$dev" root ;;
 		*) fail "no link $1" ;;
 		esac

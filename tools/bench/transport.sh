@@ -115,6 +115,7 @@ mfs_dir=$work
 # register_pid, release_all, remove_work, now/secs/ms/mibps/median,
 # drop_caches, free_port, wait_line.
 source "$script_dir/netlib.sh"
+source "$root/tests/integration/veth.sh"
 
 A=mfsbenchA$$ B=mfsbenchB$$ VA=vbA$$ VB=vbB$$
 SRV=10.231.9.1 CLI=10.231.9.2
@@ -140,16 +141,7 @@ trap 'exit 130' INT TERM
 in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
 
 # --- the namespaces and the veth ---------------------------------------------
-ip netns add "$A"
-ip netns add "$B"
-ip link add "$VA" netns "$A" type veth peer name "$VB" netns "$B"
-ip -n "$A" addr add "$SRV/24" dev "$VA"
-ip -n "$B" addr add "$CLI/24" dev "$VB"
-for ns in "$A" "$B"; do
-	ip -n "$ns" link set lo up
-done
-ip -n "$A" link set "$VA" up
-ip -n "$B" link set "$VB" up
+veth_pair "$A" "$B" "$VA" "$VB" "$SRV" "$CLI"
 
 # set_link LINK: the veth's loss and rate for LINK (loopback and veth: none).
 set_link() {
@@ -161,17 +153,9 @@ set_link() {
 		case $1 in
 		loss10) pct=10 ;;
 		loss40) pct=40 ;;
-		slow256) tc -n "$ns" qdisc add dev "$dev" root tbf rate 256kbit burst 4kb latency 400ms ;;
+		slow256) slow_link "$ns" "$dev" ;;
 		esac
-		[[ -z $pct ]] || in_ns "$ns" nft -f - <<NFT
-table inet mfsbench_loss {
-	chain in {
-		type filter hook prerouting priority -300; policy accept;
-		iifname "$dev" counter
-		iifname "$dev" numgen random mod 100 < $pct counter drop
-	}
-}
-NFT
+		[[ -z $pct ]] || drop_arriving "$ns" "$dev" "$pct" mfsbench_loss
 	done
 }
 
