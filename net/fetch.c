@@ -334,10 +334,17 @@ static void cancel_behind(struct mfs_netnode *n, struct conn *c, const struct fe
 	}
 }
 
-void fetch_spread(struct mfs_netnode *n, struct conn *lane)
+void fetch_conn_ready(struct mfs_netnode *n, struct conn *ready)
 {
+	uint64_t now = node_now_ms();
+
+	for (struct fetch *f = n->fetches; f; f = f->next)
+		if (f->state == FETCH_QUEUED && f->asks == 0 && f->progress_ms < now)
+			f->progress_ms = now;
+	if (!ready->lane)
+		return;
 	for (struct conn *c = n->conns; c; c = c->next) {
-		if (c == lane || c->dial != lane->dial || !c->ready || c->closing)
+		if (c == ready || c->dial != ready->dial || !c->ready || c->closing)
 			continue;
 		for (unsigned i = 0; i < c->in_flight; i++) {
 			struct req *r = &c->reqs[i];
@@ -351,13 +358,17 @@ void fetch_spread(struct mfs_netnode *n, struct conn *lane)
 /* A fetch fails when no byte has come for it for fetch_timeout_ms, or
  * after PATIENCE_WINDOWS of them in all: the timeout follows the link's
  * pace (a 1 MiB blob takes 33 s at 256 kbit/s, longer at 40 % loss)
- * instead of a constant tuned for fast links. */
+ * instead of a constant tuned for fast links. A fetch waiting for a
+ * connection does not count its silence while a peer's dial is under way
+ * (node_dial_awaited): the dial's own deadline bounds it. */
 static int fetch_expired(const struct mfs_netnode *n, const struct fetch *f, uint64_t now)
 {
 	uint64_t since = f->progress_ms > f->started_ms ? f->progress_ms : f->started_ms;
+	int silent = now - since >= n->cfg.fetch_timeout_ms;
 
-	return now - since >= n->cfg.fetch_timeout_ms ||
-	       now - f->started_ms >= (uint64_t)n->cfg.fetch_timeout_ms * PATIENCE_WINDOWS;
+	if (silent && f->asks == 0 && node_dial_awaited(n))
+		silent = 0;
+	return silent || now - f->started_ms >= (uint64_t)n->cfg.fetch_timeout_ms * PATIENCE_WINDOWS;
 }
 
 /* 1 when c carries none of our requests but the ones taken back. */
@@ -504,14 +515,8 @@ static void kick(struct mfs_netnode *n)
 static void note_progress(struct mfs_netnode *n, uint64_t now)
 {
 	for (struct conn *c = n->conns; c; c = c->next) {
-		uint64_t got;
-
-		if (!c->ready || !c->in_flight)
+		if (!c->ready || !c->in_flight || !c->rx_new)
 			continue;
-		got = mfs_peer_read_bytes(c->peer);
-		if (got == c->rx_seen)
-			continue;
-		c->rx_seen = got;
 		c->rx_ms = now;
 		n->rx_ms = now;
 		for (unsigned i = 0; i < c->in_flight; i++) {

@@ -34,6 +34,7 @@
 #define REDIAL_MAX_MS 10000u
 #define HANDSHAKE_MS 10000u    /* a first dial's deadline (config's default) */
 #define HANDSHAKE_DOUBLINGS 4u  /* then doubled per failed dial in a row, 4 times at most */
+#define DIALS_AWAITED 3u       /* failed dials in a row a waiting fetch sits out */
 #define DEFAULT_IDLE_MS 60000u /* an accepted connection with nothing in flight */
 #define MAX_LEARNT 128u       /* dials of peers others named, at once */
 #define LEARNT_TRIES 4u       /* failed dials before such a peer that never answered goes */
@@ -162,6 +163,15 @@ int node_peers_pending(const struct mfs_netnode *n)
 	return 0;
 }
 
+int node_dial_awaited(const struct mfs_netnode *n)
+{
+	for (const struct dial *d = n->dials; d; d = d->next)
+		if (!d->banned && !d->parked && (!d->conn || !d->conn->ready) &&
+		    d->failures < DIALS_AWAITED)
+			return 1;
+	return 0;
+}
+
 static void dial_now(struct mfs_netnode *n, struct dial *d);
 
 /* A peer that closed us as idle is dialled again only when a fetch found
@@ -189,11 +199,24 @@ static void close_unacked(struct mfs_netnode *n, uint64_t now);
 static void watch_gaps(struct mfs_netnode *n, uint64_t now);
 static void measure_rates(struct mfs_netnode *n, uint64_t now);
 
+/* What each connection received since the last tick, read once for all
+ * who ask (fetch.c's silences, the dials' rates). */
+static void count_received(struct mfs_netnode *n)
+{
+	for (struct conn *c = n->conns; c; c = c->next) {
+		uint64_t got = c->peer ? mfs_peer_read_bytes(c->peer) : c->rx_read;
+
+		c->rx_new = got - c->rx_read;
+		c->rx_read = got;
+	}
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	struct mfs_netnode *n = t->data;
 	uint64_t now = node_now_ms();
 
+	count_received(n);
 	fetch_tick(n);
 	replace_stalled(n, now);
 	close_unacked(n, now);
@@ -300,8 +323,7 @@ static void on_ready(struct mfs_peer *p, void *ctx)
 	}
 	pthread_mutex_lock(&n->lock);
 	n->stats.peers_ready++;
-	if (c->lane)
-		fetch_spread(n, c);
+	fetch_conn_ready(n, c);
 	fetch_pump_locked(n);
 	pthread_mutex_unlock(&n->lock);
 }
@@ -668,13 +690,9 @@ static void judge_lanes(struct mfs_netnode *n, struct dial *d, uint64_t now)
 static void measure_rates(struct mfs_netnode *n, uint64_t now)
 {
 	for (struct conn *c = n->conns; c; c = c->next) {
-		uint64_t got;
-
-		if (!c->dial || !c->peer)
+		if (!c->dial)
 			continue;
-		got = mfs_peer_read_bytes(c->peer);
-		c->dial->rx_total += got - c->rx_counted;
-		c->rx_counted = got;
+		c->dial->rx_total += c->rx_new;
 		if (c->in_flight > c->cancelled)
 			c->dial->second_busy = 1;
 	}

@@ -104,7 +104,9 @@ struct conn {
 	int closing;                  /* we closed it (idle, or room made): not counted */
 	int lane;                     /* dialled besides its dial's first (a lossy link) */
 	int in_gap;                   /* node.c: silent mid-answer, the gap counted */
-	uint64_t rx_counted;          /* node.c: its bytes read, counted for its dial */
+	/* node.c, once a tick: its bytes read in all, and those read since
+	 * the tick before (for fetch.c's silences and its dial's rate). */
+	uint64_t rx_read, rx_new;
 	int told_idle;                /* the peer closes it as idle */
 	uint64_t active_ms;           /* when it last had anything in flight */
 
@@ -116,8 +118,7 @@ struct conn {
 	uint32_t next_rid;
 	uint64_t have[HAVE_SLOTS];    /* id prefixes (0: empty) */
 	unsigned have_count;
-	uint64_t rx_seen;             /* bytes received, at the last tick */
-	uint64_t rx_ms;               /* the last tick rx_seen grew */
+	uint64_t rx_ms;               /* the last tick it received anything */
 	/* node.c: TCP's count of our bytes acknowledged, at the last tick,
 	 * and the last tick it grew or nothing waited for it. */
 	uint64_t acked_seen;
@@ -194,6 +195,12 @@ int node_banned(const struct mfs_netnode *n, const uint8_t *pk);
 struct conn *node_conn_by_gen(struct mfs_netnode *n, uint64_t gen);
 /* 1 while a known peer is being dialled or waits to be redialled. */
 int node_peers_pending(const struct mfs_netnode *n);
+/* 1 while a known peer is being dialled, or waits to be, and fewer than
+ * DIALS_AWAITED of its dials in a row failed: a fetch with no request in
+ * flight waits for it without counting its silence (on a lossy link, or
+ * through a pluggable transport, one dial can take longer than a fetch's
+ * timeout; each failed one doubles the next one's deadline). */
+int node_dial_awaited(const struct mfs_netnode *n);
 /* 1 when every peer known is dialled through the proxy and its last
  * PROXY_TRIES dials were refused there (the proxy's port closed, or its
  * SOCKS error for the peer), and none is connected or being dialled; with
@@ -225,10 +232,12 @@ int fetch_conn_stalled(struct mfs_netnode *n, struct conn *c, uint64_t now);
  * answer of ours is under way on it), as of the last tick. node->lock
  * held. */
 uint64_t fetch_conn_silence(const struct conn *c, uint64_t now);
-/* c, a new lane to a peer, is ready: the requests its siblings have not
- * begun answering are taken back (CANCEL) to be asked again, spread over
- * them all. node->lock held; pump after. */
-void fetch_spread(struct mfs_netnode *n, struct conn *c);
+/* c is ready. The fetches waiting for a connection start their silence
+ * over (they sat out its dial: node_dial_awaited). When c is a new lane
+ * to a peer, the requests its siblings have not begun answering are taken
+ * back (CANCEL) to be asked again, spread over them all. node->lock held;
+ * pump after. */
+void fetch_conn_ready(struct mfs_netnode *n, struct conn *c);
 /* c closed: its requests in flight go back to the queue; node->lock held. */
 void fetch_conn_lost(struct mfs_netnode *n, struct conn *c);
 /* Every fetch not finished fails with err; node->lock held. */

@@ -136,7 +136,8 @@ serve_bridge "$T/serve2.out" "$bport"
 ok "megafs serve stops its obfs4proxy and leaves no state directory; restarted, the bridge line is the same (kept in the volume)"
 
 # A wrong cert: obfs4's server drops the handshake silently; the dial's
-# timeout ends each try and the fetch fails with the reason.
+# deadline ends each try (10 s, then 20 and 40), and the fetch, which sits
+# out its peer's first three dials, fails with the reason.
 wrong=${BRIDGE%%;cert=*}";cert=$(head -c 52 /dev/urandom | base64 -w0 | tr -d =);iat-mode=0"
 new_sub "$T/sub-wrong"
 start=$(date +%s)

@@ -721,7 +721,8 @@ Test(node, timeouts_count_silence_and_trickling_has_a_cap)
  * held open: a link whose TCP state collapsed); later ones carry all, at
  * down_bps when given. With burst, every connection carries burst bytes
  * from the seeder, then nothing for pause_ms, and again (a lossy link's
- * gaps). */
+ * gaps). The first mute_first connections are held and never reach the
+ * seeder (dials whose handshake gets no answer). */
 struct stall_relay {
 	int listen_fd;
 	uint16_t port, target_port;
@@ -732,6 +733,7 @@ struct stall_relay {
 	size_t burst;      /* 0: no gaps */
 	unsigned pause_ms;
 	int shared_gaps;   /* the bursts and pauses are the link's, not each connection's */
+	unsigned mute_first;
 	size_t carried[RELAY_PAIRS]; /* from the seeder, by connection accepted
 				      * (atomic; written when it closes) */
 	pthread_t thread;
@@ -756,7 +758,8 @@ static void relay_close(struct stall_relay *r, struct relay_pair *p)
 	if (p->index < RELAY_PAIRS)
 		__atomic_store_n(&r->carried[p->index], p->down, __ATOMIC_RELEASE);
 	close(p->fd[0]);
-	close(p->fd[1]);
+	if (p->fd[1] >= 0)
+		close(p->fd[1]);
 	p->fd[0] = p->fd[1] = -1;
 }
 
@@ -770,6 +773,12 @@ static void relay_accept(struct stall_relay *r, struct relay_pair *pairs)
 
 	while (slot < RELAY_PAIRS && pairs[slot].fd[0] >= 0)
 		slot++;
+	if (n < r->mute_first && in >= 0 && slot < RELAY_PAIRS) {
+		if (out >= 0)
+			close(out);
+		pairs[slot] = (struct relay_pair){.fd = {in, -1}, .index = n};
+		return;
+	}
 	int small = 32768;
 
 	/* A slow link holds little in flight: without this, loopback's window
@@ -850,6 +859,8 @@ static void *relay_run(void *arg)
 				if (side == 1 && r->burst && r->burst - g->in_burst < want)
 					want = r->burst - g->in_burst;
 				got = read(p->fd[side], buf, want);
+				if (got > 0 && p->fd[!side] < 0)
+					continue; /* a mute connection: what the leech says is dropped */
 				if (got <= 0 || write(p->fd[!side], buf, (size_t)got) != got) {
 					relay_close(r, p);
 					continue;
@@ -913,6 +924,48 @@ Test(node, a_dialled_connection_stalled_in_the_middle_of_a_blob_is_replaced)
 	cr_assert(s >= 4.0 && s < 9.0, "the fetch took %.2f s", s);
 	relay_stop(&r);
 	stop_node(&leech);
+	stop_node(&seeder);
+}
+
+/* A dial can take longer than a fetch's timeout (on a lossy link, through
+ * a pluggable transport): a fetch with nothing in flight waits out its
+ * peer's dials, each deadline twice the one before (300, 600, 1200 ms
+ * here), while fewer than three failed in a row; after the third it fails
+ * at once, its silence long past the timeout (500 ms). */
+Test(node, a_fetch_waits_out_its_peers_dials_up_to_the_third_failed_one)
+{
+	struct running seeder, leech;
+	struct timespec t0;
+	double s;
+	int rc;
+
+	run_node(&seeder, 1, 0, 1, 0);
+	for (int all_mute = 0; all_mute < 2; all_mute++) {
+		struct stall_relay r = {.stall_after = SIZE_MAX, .mute_first = all_mute ? 99 : 2};
+		uint8_t *blob;
+		size_t len;
+
+		next_handshake_ms = 300;
+		run_node(&leech, 0, 0, 0, 500);
+		next_handshake_ms = 0;
+		relay_start(&r, &seeder, &leech);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rc = mfs_node_fetch(leech.node, ids[0], 1, &blob, &len);
+		s = seconds_since(&t0);
+		cr_assert_eq(__atomic_load_n(&r.broken, __ATOMIC_ACQUIRE), 0, "the relay failed");
+		if (!all_mute) {
+			cr_assert_eq(rc, 0, "two mute dials: %s after %.2f s", mfs_strerror(rc), s);
+			cr_assert(len == BLOB_BYTES && memcmp(blob, blobs[0], len) == 0);
+			free(blob);
+			cr_assert_eq(__atomic_load_n(&r.accepted, __ATOMIC_ACQUIRE), 3);
+			cr_assert_geq(s, 0.9, "the blob came after %.2f s, before the third dial", s);
+		} else {
+			cr_assert_eq(rc, -ETIMEDOUT, "every dial mute: %s", mfs_strerror(rc));
+			cr_assert(s >= 2.0 && s < 5.0, "every dial mute: failed after %.2f s", s);
+		}
+		relay_stop(&r);
+		stop_node(&leech);
+	}
 	stop_node(&seeder);
 }
 
