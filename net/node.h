@@ -41,8 +41,10 @@
  * starve the others. The budget can be passed by at most the
  * blobs being read at once (libuv's 4 pool threads, up to 16 MiB each) and
  * the hellos and errors the peer module always queues. A connection whose
- * memory (its queue and its answers' blobs) passes 32 MiB is closed at its
- * next REQUEST, WANT or CANCEL (its answers are not being read). A body too
+ * memory (its queue, counting each queued message's head, and its answers'
+ * blobs) passes 32 MiB is cut off at its next REQUEST or CANCEL (its
+ * answers are not being read; counted as evicted), and its WANTs are
+ * dropped. A body too
  * large for what is left is refused from its head (the connection closes,
  * ERROR BUSY), and RESPONSE, NOT_FOUND or CANCELLED while no request of
  * ours is in flight on that connection is refused from its head as
@@ -72,7 +74,12 @@
  * its last 4 dials in a row were refused there (the proxy's port closed,
  * its credentials refused, or its SOCKS error for that peer: about 2 s of
  * redials, so a proxy that restarts is waited for; one that never answers
- * is a silence, waited for as above). Silence, not time: bytes
+ * is a silence, waited for as above). A fetch waiting for a connection
+ * sits out the dials of its peers: its silence does not count while one
+ * is being dialled (or waits to be) and fewer than three of that peer's
+ * dials in a row failed, and starts over when a connection is ready (a
+ * dial's deadline doubles per failure; a peer that never answers fails
+ * the fetch when its third dial ends). Silence, not time: bytes
  * arriving on a connection (counted as read) carry every request on it,
  * so a slow or lossy link that keeps delivering is waited for. Sockets
  * bound TCP's retransmission backoff (net/tcpopt.h).

@@ -34,6 +34,14 @@ struct out_block {
 	uint8_t bytes[];
 };
 
+/* What a queued block holds of memory, as queued and the budget count it:
+ * its bytes and its head (a flood of small messages, CANCELLED's 27 bytes
+ * each, held twice as much as their bytes alone). */
+static size_t block_cost(const struct out_block *b)
+{
+	return sizeof *b + b->len;
+}
+
 struct mfs_peer {
 	struct mfs_dial dial;  /* its tcp is the connection's stream, dialled or accepted */
 	struct mfs_peer_link link;  /* the bytes on that stream: plain, or net/tls_link */
@@ -156,7 +164,7 @@ static void free_peer(struct mfs_peer *p)
 
 	for (b = p->out_head; b; b = next) {
 		next = b->next;
-		mfs_peer_budget_release(p->budget, b->len);
+		mfs_peer_budget_release(p->budget, block_cost(b));
 		free(b);
 	}
 	if (p->body != p->small_body)
@@ -356,8 +364,8 @@ static void on_written(struct mfs_peer_link *l, int status)
 		p->out_head = b->next;
 		if (!p->out_head)
 			p->out_tail = NULL;
-		p->queued -= b->len;
-		mfs_peer_budget_release(p->budget, b->len);
+		p->queued -= block_cost(b);
+		mfs_peer_budget_release(p->budget, block_cost(b));
 		free(b);
 	}
 	if (status < 0) {
@@ -389,8 +397,8 @@ static void append(struct mfs_peer *p, struct out_block *b)
 	else
 		p->out_head = b;
 	p->out_tail = b;
-	p->queued += b->len;
-	mfs_peer_budget_charge(p->budget, b->len);
+	p->queued += block_cost(b);
+	mfs_peer_budget_charge(p->budget, block_cost(b));
 	if (p->queued > MFS_PEER_QUEUE_SOFT)
 		p->over_soft = 1;
 	pump(p);

@@ -136,7 +136,8 @@ int mfs_peer_accept(struct mfs_peer **out, uv_stream_t *server,
  * return). 0; -ENOTCONN before ready or after close; MFS_E_FORMAT when m
  * breaks a wire rule or is a hello (those are this module's); -ENOMEM. */
 int mfs_peer_send(struct mfs_peer *p, const struct mfs_wire_msg *m);
-/* Bytes queued and not yet written to the socket. */
+/* Memory queued and not yet written to the socket: the bytes and each
+ * queued message's head (as the budget counts them). */
 size_t mfs_peer_queued(const struct mfs_peer *p);
 /* The drained callback comes once, when a write ends with fewer than mark
  * bytes queued (call it with bytes queued: the end of their write tells). */

@@ -349,9 +349,20 @@ static void start_request(struct conn *c, struct job *j, const struct req *r)
 	c->node->request_jobs++;
 }
 
+/* c holds too much and does not read: cut off at once, its queue
+ * dropped (an ERROR would wait behind that queue). */
+static void cut_off(struct mfs_netnode *n, struct conn *c)
+{
+	c->evicted = 1;
+	pthread_mutex_lock(&n->lock);
+	n->stats.peers_evicted++;
+	pthread_mutex_unlock(&n->lock);
+	mfs_peer_abort(c->peer, -ENOBUFS);
+}
+
 /* The connection holding the most memory, if it holds more than a quarter
- * of the budget and is not c: it is cut off at once (its queue dropped), so
- * that connections that do not read cannot keep the others waiting. */
+ * of the budget and is not c: it is cut off, so that connections that do
+ * not read cannot keep the others waiting. */
 static void evict_hog(struct mfs_netnode *n, const struct conn *c)
 {
 	struct conn *hog = NULL;
@@ -362,14 +373,8 @@ static void evict_hog(struct mfs_netnode *n, const struct conn *c)
 			most = conn_memory(k);
 			hog = k;
 		}
-	if (hog && hog != c) {
-		hog->evicted = 1;
-		pthread_mutex_lock(&n->lock);
-		n->stats.peers_evicted++;
-		pthread_mutex_unlock(&n->lock);
-		/* It does not read: an ERROR would wait behind its queue. */
-		mfs_peer_abort(hog->peer, -ENOBUFS);
-	}
+	if (hog && hog != c)
+		cut_off(n, hog);
 }
 
 /* The node is out of memory or reading REQUEST_JOBS_MAX blobs already:
@@ -433,7 +438,7 @@ void serve_request(struct conn *c, const struct mfs_wire_msg *m)
 	/* A peer that keeps asking but does not read what it is sent must not
 	 * grow our memory. */
 	if (conn_memory(c) > MAX_CONN_MEMORY) {
-		mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, "answers are not being read");
+		cut_off(n, c);
 		return;
 	}
 	if (!n->cfg.source.get) {
@@ -511,7 +516,7 @@ void serve_cancel(struct conn *c, const struct mfs_wire_msg *m)
 	/* Each CANCEL queues a CANCELLED: one that does not read them goes
 	 * as one that does not read its answers. */
 	if (conn_memory(c) > MAX_CONN_MEMORY) {
-		mfs_peer_close(c->peer, 0, MFS_WIRE_ERR_BUSY, "answers are not being read");
+		cut_off(n, c);
 		return;
 	}
 	for (unsigned i = 0; i < c->n_deferred && !found; i++)

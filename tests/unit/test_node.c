@@ -1545,6 +1545,86 @@ Test(node, a_cancelled_request_is_not_answered_and_cancelled_is_said)
 
 /* ---- the store source ---- */
 
+/* A peer that sends CANCELs and reads nothing: each is answered CANCELLED,
+ * a small message queued for a peer that does not read. A raw endpoint
+ * (its own Noise, never reading past the hello) packs 7,000 CANCELs in a
+ * Noise message; 1.5 million of them would queue some 64 MiB of
+ * CANCELLEDs. */
+#define FLOOD_CANCELS 1500000u
+
+struct cancel_flood {
+	struct tu_raw w;
+	uint8_t *sk;
+	struct sockaddr_in addr;
+	uint64_t sent;   /* CANCELs written (read after the join) */
+	int opened;      /* the hellos went through */
+};
+
+static void *cancel_flood_run(void *arg)
+{
+	static uint8_t plain[MFS_NOISE_MAX_PLAIN];
+	struct cancel_flood *fl = arg;
+	const struct mfs_wire_msg hello = {.type = MFS_WIRE_HANDSHAKE,
+					   .hello = {MFS_WIRE_VERSION, 0, 16}};
+	const struct mfs_wire_msg cancel = {.type = MFS_WIRE_CANCEL, .request_id = 1};
+	struct mfs_wire_msg ack;
+	size_t one = mfs_wire_encode(plain, sizeof plain, &cancel), per;
+
+	fl->w.fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fl->w.fd < 0 || one == 0)
+		return NULL;
+	tu_raw_set_timeouts(fl->w.fd);
+	if (connect(fl->w.fd, (struct sockaddr *)&fl->addr, sizeof fl->addr) != 0 ||
+	    tu_raw_handshake(&fl->w, 1, fl->sk) != 0 || tu_raw_send_msg(&fl->w, &hello, -1) != 0 ||
+	    tu_raw_recv_msg(&fl->w, &ack) != 0 || ack.type != MFS_WIRE_HANDSHAKE_ACK)
+		goto out;
+	fl->opened = 1;
+	per = sizeof plain / one;
+	for (size_t i = 1; i < per; i++)
+		memcpy(plain + i * one, plain, one);
+	while (fl->sent < FLOOD_CANCELS && tu_raw_send_plain(&fl->w, plain, per * one, -1) == 0)
+		fl->sent += per;
+out:
+	tu_raw_close(&fl->w);
+	return NULL;
+}
+
+/* The flooder is cut off once its queue passes 32 MiB (counting each
+ * queued message's head: a CANCELLED's 27 bytes hold 43), before all its
+ * CANCELs are written (some 1.24 million were, those in the kernel's
+ * buffers included), and an honest leech is served after it. */
+Test(node, a_cancel_flood_that_reads_nothing_is_cut_off_within_its_memory_cap)
+{
+	struct running seeder, leech;
+	struct cancel_flood fl = {.w = {.fd = -1}};
+	struct mfs_node_stats st;
+	uint8_t pk[MFS_NOISE_KEY_BYTES];
+	pthread_t t;
+
+	run_node(&seeder, 1, 0, 1, 0);
+	fl.sk = mfs_secure_alloc(MFS_NOISE_KEY_BYTES);
+	mfs_noise_keypair(pk, fl.sk);
+	fl.addr = (struct sockaddr_in){.sin_family = AF_INET,
+				       .sin_port = htons(mfs_node_port(seeder.node)),
+				       .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(pthread_create(&t, NULL, cancel_flood_run, &fl), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	mfs_node_stats(seeder.node, &st);
+	cr_log_info("cancel flood: %llu CANCELs sent, peak %zu bytes held, %llu evicted\n",
+		    (unsigned long long)fl.sent, st.memory_peak,
+		    (unsigned long long)st.peers_evicted);
+	cr_assert(fl.opened, "the flooder's hellos did not go through");
+	cr_assert_eq(st.peers_evicted, 1, "the flooder was not cut off");
+	cr_assert_lt(fl.sent, FLOOD_CANCELS, "every CANCEL went in");
+	cr_assert_lt(st.memory_peak, (size_t)36 << 20, "peak %zu", st.memory_peak);
+	run_node(&leech, 0, 0, 0, 0);
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
+	fetch_ok(&leech, 0);
+	stop_node(&leech);
+	mfs_secure_free(fl.sk);
+	stop_node(&seeder);
+}
+
 Test(node, the_store_source_answers_have_from_memory)
 {
 	struct tu_fixture fx;

@@ -166,16 +166,13 @@ static void h_run(void)
 /* ---- raw endpoints ---- */
 
 struct raw {
-	int fd;
+	struct tu_raw w;       /* the socket, the Noise transport */
 	int listen_fd;         /* raw responder: accepts here first */
 	int initiator;
 	const uint8_t *sk;
 	int param;
 	void (*script)(struct raw *r);
 	pthread_t thread;
-	struct mfs_noise_transport *t;
-	uint8_t remote_pk[KEY];
-	uint8_t frame[MFS_NOISE_MAX_MSG];
 	/* what the script saw */
 	int ok;                /* it got as far as it meant to */
 	int got_ack;
@@ -185,161 +182,27 @@ struct raw {
 	int eof;               /* the peer closed (rather than a read timeout) */
 };
 
-static void set_timeouts(int fd)
-{
-	struct timeval tv = { .tv_sec = 10 };
-	int one = 1;
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *b = buf;
-
-	while (len) {
-		ssize_t n = send(fd, b, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *b = buf;
-
-	while (len) {
-		ssize_t n = recv(fd, b, len, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* One write per Noise message: no Nagle wait on a lone length prefix. */
-static int send_frame(struct raw *r, const uint8_t *msg, size_t len)
-{
-	uint8_t *buf = malloc(2 + len);
-	int err = -1;
-
-	if (buf) {
-		buf[0] = (uint8_t)(len >> 8);
-		buf[1] = (uint8_t)len;
-		memcpy(buf + 2, msg, len);
-		err = write_all(r->fd, buf, 2 + len);
-	}
-	free(buf);
-	return err;
-}
-
-/* Reads one Noise message into r->frame. */
-static int recv_frame(struct raw *r, size_t *len)
-{
-	uint8_t l[2];
-
-	if (read_full(r->fd, l, 2))
-		return -1;
-	*len = (size_t)l[0] << 8 | l[1];
-	return read_full(r->fd, r->frame, *len);
-}
-
 /* Reads until the peer closes; counts what came. */
 static void drain(struct raw *r)
 {
 	uint8_t buf[4096];
 	ssize_t n;
 
-	while ((n = recv(r->fd, buf, sizeof buf, 0)) > 0)
+	while ((n = recv(r->w.fd, buf, sizeof buf, 0)) > 0)
 		r->tail += (size_t)n;
 	r->eof = n == 0;
 }
 
 static int raw_handshake(struct raw *r)
 {
-	struct mfs_noise_hs *hs;
-	uint8_t msg[256], hash[MFS_NOISE_HASH_BYTES];
-	size_t len, plen;
-	int err = mfs_noise_hs_new(&hs, r->initiator, r->sk, (const uint8_t *)MFS_PEER_PROLOGUE,
-				   strlen(MFS_PEER_PROLOGUE));
-
-	if (err)
-		return err;
-	for (int step = 0; step < 3 && !err; step++) {
-		if ((step % 2 == 0) == (r->initiator != 0)) {
-			err = mfs_noise_hs_write(hs, msg, sizeof msg, &len, NULL, 0);
-			if (!err)
-				err = send_frame(r, msg, len);
-		} else {
-			err = recv_frame(r, &len);
-			if (!err)
-				err = mfs_noise_hs_read(hs, NULL, 0, &plen, r->frame, len);
-		}
-	}
-	if (!err)
-		err = mfs_noise_hs_split(hs, &r->t, hash, r->remote_pk);
-	mfs_noise_hs_free(hs);
-	return err;
-}
-
-/* Encrypts plaintext (at most one Noise message) and sends it; flip >= 0
- * flips one bit of the ciphertext at that offset first. */
-static int send_plain(struct raw *r, const uint8_t *plain, size_t len, long flip)
-{
-	uint8_t *ct = malloc(len + MFS_NOISE_TAG_BYTES);
-	int err = ct ? mfs_noise_encrypt(r->t, ct, plain, len) : -ENOMEM;
-
-	if (!err && flip >= 0)
-		ct[flip] ^= 0x01;
-	if (!err)
-		err = send_frame(r, ct, len + MFS_NOISE_TAG_BYTES);
-	free(ct);
-	return err;
-}
-
-static int send_msg(struct raw *r, const struct mfs_wire_msg *m, long flip)
-{
-	uint8_t buf[2048];
-	size_t n = mfs_wire_encode(buf, sizeof buf, m);
-
-	return n ? send_plain(r, buf, n, flip) : -1;
+	return tu_raw_handshake(&r->w, r->initiator, r->sk);
 }
 
 static int send_hello(struct raw *r, enum mfs_wire_type type, uint16_t version)
 {
 	struct mfs_wire_msg m = { .type = type, .hello = { version, 7000, 3 } };
 
-	return send_msg(r, &m, -1);
-}
-
-/* Receives one small message (one Noise message, one wire message); *m
- * borrows r->frame. */
-static int recv_msg(struct raw *r, struct mfs_wire_msg *m)
-{
-	enum mfs_wire_type type;
-	size_t len, body_len;
-
-	if (recv_frame(r, &len) || len < MFS_NOISE_TAG_BYTES)
-		return -1;
-	if (mfs_noise_decrypt(r->t, r->frame, r->frame, len))
-		return -1;
-	len -= MFS_NOISE_TAG_BYTES;
-	if (len < MFS_WIRE_HEAD_BYTES || mfs_wire_head_parse(r->frame, &type, &body_len) ||
-	    body_len != len - MFS_WIRE_HEAD_BYTES)
-		return -1;
-	return mfs_wire_parse(m, type, r->frame + MFS_WIRE_HEAD_BYTES, body_len);
+	return tu_raw_send_msg(&r->w, &m, -1);
 }
 
 /* The usual opening of a raw initiator: handshake, HANDSHAKE, the ACK. */
@@ -348,7 +211,7 @@ static int open_ready(struct raw *r)
 	struct mfs_wire_msg m;
 
 	if (raw_handshake(r) || send_hello(r, MFS_WIRE_HANDSHAKE, MFS_WIRE_VERSION) ||
-	    recv_msg(r, &m))
+	    tu_raw_recv_msg(&r->w, &m))
 		return -1;
 	r->got_ack = m.type == MFS_WIRE_HANDSHAKE_ACK && m.hello.version == MFS_WIRE_VERSION &&
 		     m.hello.listen_port == 1001 && m.hello.max_requests == 9;
@@ -360,7 +223,7 @@ static void expect_error_then_eof(struct raw *r, uint16_t code)
 {
 	struct mfs_wire_msg m;
 
-	if (recv_msg(r, &m) == 0 && m.type == MFS_WIRE_ERROR) {
+	if (tu_raw_recv_msg(&r->w, &m) == 0 && m.type == MFS_WIRE_ERROR) {
 		r->got_error = 1;
 		r->error_code = m.code;
 	}
@@ -373,14 +236,13 @@ static void *raw_main(void *arg)
 	struct raw *r = arg;
 
 	if (r->listen_fd >= 0) {
-		r->fd = accept(r->listen_fd, NULL, NULL);
-		if (r->fd < 0)
+		r->w.fd = accept(r->listen_fd, NULL, NULL);
+		if (r->w.fd < 0)
 			return NULL;
-		set_timeouts(r->fd);
+		tu_raw_set_timeouts(r->w.fd);
 	}
 	r->script(r);
-	close(r->fd);
-	mfs_noise_transport_free(r->t);
+	tu_raw_close(&r->w);
 	return NULL;
 }
 
@@ -393,11 +255,11 @@ static void raw_client(struct raw *r, void (*script)(struct raw *), int param)
 	r->sk = sk[0];
 	r->script = script;
 	r->param = param;
-	r->fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(r->fd, 0);
-	set_timeouts(r->fd);
+	r->w.fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(r->w.fd, 0);
+	tu_raw_set_timeouts(r->w.fd);
 	/* The kernel completes the connection from the listen backlog. */
-	cr_assert_eq(connect(r->fd, (struct sockaddr *)&h.pp.addr, sizeof h.pp.addr), 0);
+	cr_assert_eq(connect(r->w.fd, (struct sockaddr *)&h.pp.addr, sizeof h.pp.addr), 0);
 	cr_assert_eq(pthread_create(&r->thread, NULL, raw_main, r), 0);
 }
 
@@ -412,7 +274,7 @@ static int plain_listener(void)
 	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
 	cr_assert_eq(listen(fd, 4), 0);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&h.pp.addr, &len), 0);
-	set_timeouts(fd);
+	tu_raw_set_timeouts(fd);
 	return fd;
 }
 
@@ -420,7 +282,7 @@ static int plain_listener(void)
 static void raw_server(struct raw *r, void (*script)(struct raw *), int param)
 {
 	memset(r, 0, sizeof *r);
-	r->fd = -1;
+	r->w.fd = -1;
 	r->listen_fd = plain_listener();
 	r->sk = sk[1];
 	r->script = script;
@@ -769,11 +631,11 @@ static void reasm_script(struct raw *r)
 		size_t n = cuts[c++ % (sizeof cuts / sizeof cuts[0])];
 
 		n = n < len - off ? n : len - off;
-		if (send_plain(r, stream + off, n, -1))
+		if (tu_raw_send_plain(&r->w, stream + off, n, -1))
 			goto out;
 		off += n;
 	}
-	shutdown(r->fd, SHUT_WR);
+	shutdown(r->w.fd, SHUT_WR);
 	drain(r);
 	r->ok = r->eof;
 out:
@@ -827,9 +689,10 @@ static void responder_to_msg2_then_listen(struct raw *r)
 	if (mfs_noise_hs_new(&hs, 0, r->sk, (const uint8_t *)MFS_PEER_PROLOGUE,
 			     strlen(MFS_PEER_PROLOGUE)))
 		return;
-	if (recv_frame(r, &len) == 0 && mfs_noise_hs_read(hs, NULL, 0, &plen, r->frame, len) == 0 &&
+	if (tu_raw_recv_frame(&r->w, &len) == 0 &&
+	    mfs_noise_hs_read(hs, NULL, 0, &plen, r->w.frame, len) == 0 &&
 	    mfs_noise_hs_write(hs, msg, sizeof msg, &len, NULL, 0) == 0 &&
-	    send_frame(r, msg, len) == 0) {
+	    tu_raw_send_frame(&r->w, msg, len) == 0) {
 		drain(r);
 		r->ok = r->eof;
 	}
@@ -892,10 +755,10 @@ static void tamper_script(struct raw *r)
 		if (raw_handshake(r))
 			return;
 		struct mfs_wire_msg hello = { .type = MFS_WIRE_HANDSHAKE, .hello = { 1, 0, 0 } };
-		if (send_msg(r, &hello, -r->param - 1))
+		if (tu_raw_send_msg(&r->w, &hello, -r->param - 1))
 			return;
 	} else {
-		if (open_ready(r) || send_msg(r, &m, r->param))
+		if (open_ready(r) || tu_raw_send_msg(&r->w, &m, r->param))
 			return;
 	}
 	drain(r);
@@ -963,8 +826,8 @@ static void garbage_script(struct raw *r)
 		break;
 	}
 	/* The responder may drop us before all is written: only its side counts. */
-	(void)write_all(r->fd, buf, len);
-	shutdown(r->fd, SHUT_WR);
+	(void)tu_raw_write_all(r->w.fd, buf, len);
+	shutdown(r->w.fd, SHUT_WR);
 	drain(r);
 	r->ok = 1;
 }
@@ -1013,7 +876,7 @@ static void bad_message_script(struct raw *r)
 		head[2] = (uint8_t)(MFS_WIRE_MAX_BODY >> 16);
 		head[3] = (uint8_t)(MFS_WIRE_MAX_BODY >> 8);
 		head[4] = (uint8_t)MFS_WIRE_MAX_BODY;
-		if (raw_handshake(r) == 0 && send_plain(r, head, MFS_WIRE_HEAD_BYTES, -1) == 0)
+		if (raw_handshake(r) == 0 && tu_raw_send_plain(&r->w, head, MFS_WIRE_HEAD_BYTES, -1) == 0)
 			expect_error_then_eof(r, MFS_WIRE_ERR_PROTOCOL);
 		return;
 	}
@@ -1024,7 +887,7 @@ static void bad_message_script(struct raw *r)
 		head[2] = (uint8_t)(MFS_WIRE_MAX_BODY >> 16);
 		head[3] = (uint8_t)(MFS_WIRE_MAX_BODY >> 8);
 		head[4] = (uint8_t)MFS_WIRE_MAX_BODY;
-		if (open_ready(r) == 0 && send_plain(r, head, MFS_WIRE_HEAD_BYTES, -1) == 0)
+		if (open_ready(r) == 0 && tu_raw_send_plain(&r->w, head, MFS_WIRE_HEAD_BYTES, -1) == 0)
 			expect_error_then_eof(r, MFS_WIRE_ERR_BUSY);
 		return;
 	}
@@ -1032,7 +895,7 @@ static void bad_message_script(struct raw *r)
 		err = raw_handshake(r);
 		if (!err)
 			err = r->param == EARLY_REQUEST
-				      ? send_msg(r, &m, -1)
+				      ? tu_raw_send_msg(&r->w, &m, -1)
 				      : send_hello(r, MFS_WIRE_HANDSHAKE_ACK, MFS_WIRE_VERSION);
 	} else {
 		err = open_ready(r);
@@ -1046,20 +909,20 @@ static void bad_message_script(struct raw *r)
 		head[2] = (uint8_t)((MFS_WIRE_MAX_BODY + 1) >> 16);
 		head[3] = (uint8_t)((MFS_WIRE_MAX_BODY + 1) >> 8);
 		head[4] = (uint8_t)(MFS_WIRE_MAX_BODY + 1);
-		err = send_plain(r, head, MFS_WIRE_HEAD_BYTES, -1);
+		err = tu_raw_send_plain(&r->w, head, MFS_WIRE_HEAD_BYTES, -1);
 		break;
 	case UNKNOWN_TYPE:
 		head[0] = 9, head[4] = 6;
-		err = send_plain(r, head, MFS_WIRE_HEAD_BYTES + 6, -1);
+		err = tu_raw_send_plain(&r->w, head, MFS_WIRE_HEAD_BYTES + 6, -1);
 		break;
 	case HAVE_33:
 		head[0] = MFS_WIRE_HAVE, head[4] = 33;
-		err = send_plain(r, head, MFS_WIRE_HEAD_BYTES, -1);
+		err = tu_raw_send_plain(&r->w, head, MFS_WIRE_HEAD_BYTES, -1);
 		break;
 	case BAD_UTF8: {
 		const uint8_t e[] = { 7, 0, 0, 0, 4, 0, 1, 0xc0, 0x80 };
 
-		err = send_plain(r, e, sizeof e, -1);
+		err = tu_raw_send_plain(&r->w, e, sizeof e, -1);
 		break;
 	}
 	case SECOND_HELLO:
@@ -1140,7 +1003,7 @@ static void server_version_1(struct raw *r)
 {
 	struct mfs_wire_msg m;
 
-	if (raw_handshake(r) || recv_msg(r, &m) || m.type != MFS_WIRE_HANDSHAKE ||
+	if (raw_handshake(r) || tu_raw_recv_msg(&r->w, &m) || m.type != MFS_WIRE_HANDSHAKE ||
 	    m.hello.version != MFS_WIRE_VERSION || m.hello.listen_port != 1000)
 		return;
 	if (r->param == 0) {
@@ -1150,7 +1013,7 @@ static void server_version_1(struct raw *r)
 	}
 	m = (struct mfs_wire_msg){ .type = MFS_WIRE_ERROR, .code = MFS_WIRE_ERR_VERSION,
 				   .data = (const uint8_t *)"v3 only", .len = 7 };
-	if (send_msg(r, &m, -1) == 0) {
+	if (tu_raw_send_msg(&r->w, &m, -1) == 0) {
 		drain(r);
 		r->ok = r->eof;
 	}

@@ -3,14 +3,19 @@
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <ftw.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "crypto/kdf.h"
+#include "crypto/noise.h"
 #include "fs/store/blobstore.h"
 #include "crypto/secure.h"
 #include "fs/fuse/fs.h"
@@ -270,4 +275,149 @@ void tu_peer_pair_dial(struct tu_peer_pair *pp, const uint8_t *expected)
 void tu_peer_pair_run(struct tu_peer_pair *pp)
 {
 	tu_uv_finish(&pp->loop, &pp->guard, &pp->server, &pp->server_open);
+}
+
+/* ---- raw peer-wire endpoints ---- */
+
+void tu_raw_set_timeouts(int fd)
+{
+	struct timeval tv = {.tv_sec = 10};
+	int one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+int tu_raw_write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+
+	while (len) {
+		ssize_t n = send(fd, b, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int tu_raw_read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *b = buf;
+
+	while (len) {
+		ssize_t n = recv(fd, b, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One write per Noise message: no Nagle wait on a lone length prefix. */
+int tu_raw_send_frame(struct tu_raw *w, const uint8_t *msg, size_t len)
+{
+	uint8_t *buf = malloc(2 + len);
+	int err = -1;
+
+	if (buf) {
+		buf[0] = (uint8_t)(len >> 8);
+		buf[1] = (uint8_t)len;
+		memcpy(buf + 2, msg, len);
+		err = tu_raw_write_all(w->fd, buf, 2 + len);
+	}
+	free(buf);
+	return err;
+}
+
+int tu_raw_recv_frame(struct tu_raw *w, size_t *len)
+{
+	uint8_t l[2];
+
+	if (tu_raw_read_full(w->fd, l, 2))
+		return -1;
+	*len = (size_t)l[0] << 8 | l[1];
+	return tu_raw_read_full(w->fd, w->frame, *len);
+}
+
+int tu_raw_handshake(struct tu_raw *w, int initiator, const uint8_t *sk)
+{
+	struct mfs_noise_hs *hs;
+	uint8_t msg[256], hash[MFS_NOISE_HASH_BYTES];
+	size_t len, plen;
+	int err = mfs_noise_hs_new(&hs, initiator, sk, (const uint8_t *)MFS_PEER_PROLOGUE,
+				   strlen(MFS_PEER_PROLOGUE));
+
+	if (err)
+		return -1;
+	for (int step = 0; step < 3 && !err; step++) {
+		if ((step % 2 == 0) == (initiator != 0)) {
+			err = mfs_noise_hs_write(hs, msg, sizeof msg, &len, NULL, 0);
+			if (!err)
+				err = tu_raw_send_frame(w, msg, len);
+		} else {
+			err = tu_raw_recv_frame(w, &len);
+			if (!err)
+				err = mfs_noise_hs_read(hs, NULL, 0, &plen, w->frame, len);
+		}
+	}
+	if (!err)
+		err = mfs_noise_hs_split(hs, &w->t, hash, w->remote_pk);
+	mfs_noise_hs_free(hs);
+	return err ? -1 : 0;
+}
+
+int tu_raw_send_plain(struct tu_raw *w, const uint8_t *plain, size_t len, long flip)
+{
+	uint8_t *ct = malloc(len + MFS_NOISE_TAG_BYTES);
+	int err = ct ? mfs_noise_encrypt(w->t, ct, plain, len) : -1;
+
+	if (!err && flip >= 0)
+		ct[flip] ^= 0x01;
+	if (!err)
+		err = tu_raw_send_frame(w, ct, len + MFS_NOISE_TAG_BYTES);
+	free(ct);
+	return err ? -1 : 0;
+}
+
+int tu_raw_send_msg(struct tu_raw *w, const struct mfs_wire_msg *m, long flip)
+{
+	uint8_t buf[2048];
+	size_t n = mfs_wire_encode(buf, sizeof buf, m);
+
+	return n ? tu_raw_send_plain(w, buf, n, flip) : -1;
+}
+
+int tu_raw_recv_msg(struct tu_raw *w, struct mfs_wire_msg *m)
+{
+	enum mfs_wire_type type;
+	size_t len, body_len;
+
+	if (tu_raw_recv_frame(w, &len) || len < MFS_NOISE_TAG_BYTES)
+		return -1;
+	if (mfs_noise_decrypt(w->t, w->frame, w->frame, len))
+		return -1;
+	len -= MFS_NOISE_TAG_BYTES;
+	if (len < MFS_WIRE_HEAD_BYTES || mfs_wire_head_parse(w->frame, &type, &body_len) ||
+	    body_len != len - MFS_WIRE_HEAD_BYTES)
+		return -1;
+	return mfs_wire_parse(m, type, w->frame + MFS_WIRE_HEAD_BYTES, body_len) ? -1 : 0;
+}
+
+void tu_raw_close(struct tu_raw *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	mfs_noise_transport_free(w->t);
+	w->t = NULL;
 }

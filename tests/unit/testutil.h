@@ -100,4 +100,36 @@ void tu_peer_pair_dial(struct tu_peer_pair *pp, const uint8_t *expected);
 /* Runs until every peer is gone: tu_uv_finish. */
 void tu_peer_pair_run(struct tu_peer_pair *pp);
 
+/* A "raw" peer-wire endpoint for tests that play a peer breaking the
+ * rules: a blocking socket, the Noise handshake done by hand with
+ * crypto/noise, then Noise messages (u16 length, ciphertext) carrying
+ * net/wire messages, as net/peer frames them. Each call returns 0 or -1
+ * (never asserts: raw endpoints may run in threads of their own). */
+struct tu_raw {
+	int fd;
+	struct mfs_noise_transport *t; /* after the handshake */
+	uint8_t remote_pk[MFS_NOISE_KEY_BYTES];
+	uint8_t frame[MFS_NOISE_MAX_MSG]; /* the last Noise message read */
+};
+/* 10 s send and receive timeouts, no Nagle. */
+void tu_raw_set_timeouts(int fd);
+int tu_raw_write_all(int fd, const void *buf, size_t len);
+int tu_raw_read_full(int fd, void *buf, size_t len);
+/* One Noise message, sent in one write. */
+int tu_raw_send_frame(struct tu_raw *w, const uint8_t *msg, size_t len);
+/* Reads one Noise message into w->frame, its length in *len. */
+int tu_raw_recv_frame(struct tu_raw *w, size_t *len);
+/* Noise XX as initiator or responder with static key sk (net/peer's
+ * prologue); w->t and w->remote_pk set. */
+int tu_raw_handshake(struct tu_raw *w, int initiator, const uint8_t *sk);
+/* Encrypts plain (at most one Noise message) and sends it; flip >= 0
+ * flips the ciphertext's bit 0 at that offset first. */
+int tu_raw_send_plain(struct tu_raw *w, const uint8_t *plain, size_t len, long flip);
+int tu_raw_send_msg(struct tu_raw *w, const struct mfs_wire_msg *m, long flip);
+/* Receives one small message (one Noise message, one wire message); *m
+ * borrows w->frame. */
+int tu_raw_recv_msg(struct tu_raw *w, struct mfs_wire_msg *m);
+/* Frees w->t and closes w->fd. */
+void tu_raw_close(struct tu_raw *w);
+
 #endif
