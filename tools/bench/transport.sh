@@ -61,6 +61,11 @@
 #   BENCH_TIMEOUT_S   longest one transfer may take (default 150)
 #   BENCH_BUILD       the tree's build directory (default build/)
 #   BENCH_TMPDIR      scratch space (default /var/tmp)
+#   BENCH_RTO_MAX_MS  net.ipv4.tcp_rto_max_ms in both namespaces, set before
+#                     anything starts there (Linux 6.15+; the kernel's default
+#                     is 120000). megafs bounds its own sockets' backoff at
+#                     1 s; this bounds the others' too (obfs4proxy's, Tor's,
+#                     aria2c's, nginx's), which megafs cannot set.
 #
 # Needs root (network namespaces, nft, tc, drop_caches), and aria2, nginx,
 # obfs4proxy, tor (tools/deps.sh installs them). Everything it starts is
@@ -142,6 +147,14 @@ in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
 
 # --- the namespaces and the veth ---------------------------------------------
 veth_pair "$A" "$B" "$VA" "$VB" "$SRV" "$CLI"
+rto_note="the kernel's TCP backoff bound"
+if [[ -n ${BENCH_RTO_MAX_MS:-} ]]; then
+	for ns in "$A" "$B"; do
+		in_ns "$ns" sysctl -qw net.ipv4.tcp_rto_max_ms="$BENCH_RTO_MAX_MS" ||
+			die "cannot set net.ipv4.tcp_rto_max_ms (Linux 6.15 or later)"
+	done
+	rto_note="net.ipv4.tcp_rto_max_ms=$BENCH_RTO_MAX_MS in both namespaces"
+fi
 
 # set_link LINK: the veth's loss and rate for LINK (loopback and veth: none).
 set_link() {
@@ -404,7 +417,8 @@ echo "megafs $rev: issue 13's transports over each link, beside aria2c over HTTP
 echo "$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores;" \
 	"kernel $(uname -r); $(obfs4proxy -version 2>/dev/null)," \
 	"tor $(tor --version 2>/dev/null | awk 'NR == 1 { sub(/\.$/, "", $3); print $3 }'), aria2c $(aria2c --version | awk 'NR == 1 { print $3 }')."
-echo "Median of $repeat cold runs per row; timeout $op_timeout s per transfer; took $(printf '%.0f' "$elapsed") s."
+echo "Median of $repeat cold runs per row; timeout $op_timeout s per transfer; took $(printf '%.0f' "$elapsed") s;"
+echo "$rto_note."
 echo
 printf '%-10s %-7s %5s %9s %10s %8s\n' link row MiB MiB/s "1st B ms" wire/B
 cat "$work/table"
