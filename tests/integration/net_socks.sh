@@ -269,8 +269,6 @@ for r in creds closed peerdown trkknown trkbare; do
 done
 [ "$(cat "$T/r-mute.ms")" -ge 69000 ] && [ "$(cat "$T/r-mute.ms")" -lt 100000 ] ||
 	fail "the mute proxy's fetch gave up in $(cat "$T/r-mute.ms") ms, not after its third dial (70 s)"
-grep -q "the proxy did not connect within 40000 ms" "$T/r-mute.out" ||
-	fail "a mute proxy's third dial: $(cat "$T/r-mute.out")"
 ok "refused by the proxy: the fetch fails in $(cat "$T/r-closed.ms") ms (closed port), $(cat "$T/r-creds.ms") ms (credentials), $(cat "$T/r-peerdown.ms") ms (SOCKS error), $(cat "$T/r-trkbare.ms") ms (only a tracker, no manifest), $(cat "$T/r-trkknown.ms") ms (only a tracker, the manifest known), naming the proxy; a mute one after its third dial"
 capture_stop
 packets=$(tcpdump -n -r "$T/refused.pcap" 2>/dev/null | grep -c . || true)
