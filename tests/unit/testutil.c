@@ -289,12 +289,11 @@ void tu_raw_set_timeouts(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-int tu_raw_write_all(int fd, const void *buf, size_t len)
+/* All of len bytes sent (sending) or received, EINTR retried; 0 or -1. */
+static int whole_io(int fd, uint8_t *b, size_t len, int sending)
 {
-	const uint8_t *b = buf;
-
 	while (len) {
-		ssize_t n = send(fd, b, len, MSG_NOSIGNAL);
+		ssize_t n = sending ? send(fd, b, len, MSG_NOSIGNAL) : recv(fd, b, len, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -306,21 +305,14 @@ int tu_raw_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int tu_raw_write_all(int fd, const void *buf, size_t len)
+{
+	return whole_io(fd, (uint8_t *)buf, len, 1); /* send does not write to it */
+}
+
 int tu_raw_read_full(int fd, void *buf, size_t len)
 {
-	uint8_t *b = buf;
-
-	while (len) {
-		ssize_t n = recv(fd, b, len, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return whole_io(fd, buf, len, 0);
 }
 
 /* One write per Noise message: no Nagle wait on a lone length prefix. */
