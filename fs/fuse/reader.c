@@ -22,6 +22,9 @@
 #define DEFAULT_CACHE_MIN (16u << 20)
 #define CACHE_PER_CHUNK (2u * MFS_CHUNK_SIZE_DEFAULT)
 #define DEFAULT_AHEAD 4
+/* The cache grows by blocks of this many segments (1 MiB), as reads need
+ * them, up to cache_bytes. */
+#define BLOCK_SEGS 16
 #define MAX_WORKERS 16
 #define JOB_MAX 64
 #define SEEK_WINDOW 2 /* chunks either side of the reading position */
@@ -56,7 +59,7 @@ struct mfs_reader {
 	struct mfs_reader_config cfg;
 
 	pthread_mutex_t lock;
-	pthread_cond_t seg_changed;     /* a segment left LOADING, or the arena came */
+	pthread_cond_t seg_changed;     /* a segment left LOADING */
 	pthread_cond_t job_queued;      /* a job was queued, or stop */
 	pthread_cond_t chunk_loaded;    /* a whole-chunk load ended */
 	/* The blobs being loaded whole (load_chunk), so that a reader of the
@@ -64,17 +67,18 @@ struct mfs_reader {
 	 * Protected by lock. */
 	uint8_t loading[LOADS_MAX][MFS_BLOB_ID_BYTES];
 	unsigned char loading_used[LOADS_MAX];
-	/* The arena is allocated on a thread of its own, while the mount
-	 * starts (locking 16-28 MiB took 14-90 ms here, before the first read
-	 * could come). Until it comes, and without it (no memory), segments
-	 * are decrypted into buffers of their own, uncached; whole-chunk loads
-	 * (which only fill the cache) wait for it. */
-	pthread_t arena_thread;
-	int arena_thread_started;
-	int arena_done;                 /* protected by lock */
-	uint8_t *arena;                 /* guarded: seg_count * SEG; set once, under lock */
+	/* The cache's memory is guarded and locked, and grows a block at a
+	 * time as reads need it, never shrinking: one guarded arena of 16-28
+	 * MiB locked at the mount's start held the process's memory map lock
+	 * for 8-21 ms (every thread's page fault and thread start waited), and
+	 * kept that much resident whatever was read. Segments of blocks not
+	 * allocated yet have no data; without memory for a block, segments are
+	 * decrypted into buffers of their own, uncached. Under lock. */
+	uint8_t **blocks;               /* seg_count / BLOCK_SEGS, NULL until grown */
+	size_t seg_have;                /* segments with data: the blocks grown */
+	int cannot_grow;                /* a block's allocation failed: no more tries */
 	struct seg *segs;
-	size_t seg_count;
+	size_t seg_count;               /* a multiple of BLOCK_SEGS */
 	struct seg **hash;
 	size_t hash_size;
 	uint64_t tick;
@@ -149,7 +153,6 @@ static int source_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uin
 
 static void cache_other_segments(struct mfs_reader *r, const struct mfs_chunk_ref *ref,
 				 const uint8_t *blob, uint32_t except);
-static void wait_for_arena(struct mfs_reader *r);
 
 /* The sealed bytes of segment index: from the volume without reading the
  * rest of the blob when it is there; from the peers as soon as that segment
@@ -188,10 +191,8 @@ static int sealed_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref,
 	/* Only what crossed the network: a blob in the session cache is read
 	 * again at the cost of a lookup, and decrypting its other segments
 	 * would make each random read decrypt the whole chunk. */
-	if (rc == 0 && fetched) {
-		wait_for_arena(r);
+	if (rc == 0 && fetched)
 		cache_other_segments(r, ref, blob, cached ? index : UINT32_MAX);
-	}
 	free(blob);
 	return rc;
 }
@@ -226,19 +227,42 @@ static void hash_remove(struct mfs_reader *r, struct seg *victim)
 		}
 }
 
-/* The least recently used slot nobody holds, taken for loading segment
- * index of id (refs 1, LOADING), or NULL when every slot is in use. Lock
- * held. */
+/* One more block of cache slots, free, at segs[seg_have]. Lock held: the
+ * few hundred microseconds of locking 1 MiB happen at most seg_count /
+ * BLOCK_SEGS times in a mount's life. */
+static int grow_locked(struct mfs_reader *r)
+{
+	size_t b = r->seg_have / BLOCK_SEGS;
+	uint8_t *block;
+
+	if (r->cannot_grow || r->seg_have >= r->seg_count)
+		return -ENOSPC;
+	if (!(block = mfs_secure_alloc((size_t)BLOCK_SEGS * SEG))) {
+		r->cannot_grow = 1;
+		return -ENOMEM;
+	}
+	r->blocks[b] = block;
+	for (size_t i = 0; i < BLOCK_SEGS; i++)
+		r->segs[r->seg_have + i].data = block + i * SEG;
+	r->seg_have += BLOCK_SEGS;
+	return 0;
+}
+
+/* A free slot, else a new block's, else the least recently used slot
+ * nobody holds, taken for loading segment index of id (refs 1, LOADING);
+ * NULL when every slot is in use and the cache cannot grow. Lock held. */
 static struct seg *claim_slot_locked(struct mfs_reader *r, const uint8_t *id, uint32_t index)
 {
 	struct seg *victim = NULL;
 
-	for (size_t i = 0; r->arena && i < r->seg_count; i++) {
+	for (size_t i = 0; i < r->seg_have; i++) {
 		struct seg *c = &r->segs[i];
 
 		if (c->refs == 0 && c->state != SEG_LOADING && (!victim || c->tick < victim->tick))
 			victim = c;
 	}
+	if ((!victim || victim->state == SEG_READY) && grow_locked(r) == 0)
+		victim = &r->segs[r->seg_have - BLOCK_SEGS];
 	if (victim) {
 		if (victim->state == SEG_READY)
 			hash_remove(r, victim);
@@ -254,21 +278,14 @@ static struct seg *claim_slot_locked(struct mfs_reader *r, const uint8_t *id, ui
 }
 
 /* The cached segment (refs taken; *load 0), or a slot claimed for loading
- * it (refs taken, LOADING; *load 1), or NULL when every slot is in use or
- * the arena has not come yet (*load 1: the caller decrypts into a buffer
- * of its own). Not waiting for the arena: the first read of a fresh mount
- * waited 24 ms for it before it asked a peer for anything. */
+ * it (refs taken, LOADING; *load 1), or NULL when every slot is in use
+ * (*load 1: the caller decrypts into a buffer of its own). */
 static struct seg *seg_acquire(struct mfs_reader *r, const uint8_t *id, uint32_t index, int *load)
 {
 	struct seg *s, *victim;
 
 	pthread_mutex_lock(&r->lock);
 	*load = 1;
-	if (!r->arena_done) {
-		r->stats.segment_loads++;
-		pthread_mutex_unlock(&r->lock);
-		return NULL;
-	}
 	while ((s = hash_find(r, id, index)) && s->state == SEG_LOADING)
 		pthread_cond_wait(&r->seg_changed, &r->lock);
 	if (s) {
@@ -285,15 +302,6 @@ static struct seg *seg_acquire(struct mfs_reader *r, const uint8_t *id, uint32_t
 	return victim;
 }
 
-/* Returns once the arena came (or could not be had). */
-static void wait_for_arena(struct mfs_reader *r)
-{
-	pthread_mutex_lock(&r->lock);
-	while (!r->arena_done)
-		pthread_cond_wait(&r->seg_changed, &r->lock);
-	pthread_mutex_unlock(&r->lock);
-}
-
 /* A slot claimed for loading segment index of id (refs taken, LOADING),
  * or NULL when it is cached or being loaded already, or no slot is free
  * now: never waits. */
@@ -302,7 +310,7 @@ static struct seg *seg_try_claim(struct mfs_reader *r, const uint8_t *id, uint32
 	struct seg *s = NULL;
 
 	pthread_mutex_lock(&r->lock);
-	if (r->arena_done && !hash_find(r, id, index) && (s = claim_slot_locked(r, id, index)))
+	if (!hash_find(r, id, index) && (s = claim_slot_locked(r, id, index)))
 		r->stats.segment_loads++;
 	pthread_mutex_unlock(&r->lock);
 	return s;
@@ -776,7 +784,6 @@ static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk
 
 	if (chunk_ref(f, chunk, &ref) != 0)
 		return;
-	wait_for_arena(r); /* what it loads goes there */
 	pthread_mutex_lock(&r->lock);
 	if (loading_find(r, ref.id) >= 0) {
 		while (urgent && loading_find(r, ref.id) >= 0)
@@ -846,21 +853,6 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void *arena_main(void *arg)
-{
-	struct mfs_reader *r = arg;
-	uint8_t *arena = mfs_secure_alloc(r->seg_count * SEG);
-
-	pthread_mutex_lock(&r->lock);
-	for (size_t i = 0; arena && i < r->seg_count; i++)
-		r->segs[i].data = arena + i * SEG;
-	r->arena = arena;
-	r->arena_done = 1;
-	pthread_cond_broadcast(&r->seg_changed);
-	pthread_mutex_unlock(&r->lock);
-	return NULL;
-}
-
 int mfs_reader_new(struct mfs_reader **out, struct mfs_volume *vol,
 		   struct mfs_session_cache *cache, const struct mfs_blob_fetcher *fetcher,
 		   const struct mfs_reader_config *config)
@@ -888,9 +880,9 @@ int mfs_reader_new(struct mfs_reader **out, struct mfs_volume *vol,
 		r->cfg.workers = cores < 1 ? 1 : cores > 4 ? 4 : (unsigned)cores;
 	if (r->cfg.workers > MAX_WORKERS)
 		r->cfg.workers = MAX_WORKERS;
-	r->seg_count = r->cfg.cache_bytes / SEG;
-	if (r->seg_count < 16)
-		r->seg_count = 16;
+	r->seg_count = (r->cfg.cache_bytes / SEG + BLOCK_SEGS - 1) / BLOCK_SEGS * BLOCK_SEGS;
+	if (r->seg_count < BLOCK_SEGS)
+		r->seg_count = BLOCK_SEGS;
 	r->hash_size = r->seg_count * 2 + 1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->seg_changed, NULL);
@@ -898,12 +890,9 @@ int mfs_reader_new(struct mfs_reader **out, struct mfs_volume *vol,
 	pthread_cond_init(&r->chunk_loaded, NULL);
 	r->segs = calloc(r->seg_count, sizeof *r->segs);
 	r->hash = calloc(r->hash_size, sizeof *r->hash);
-	if (!r->segs || !r->hash)
+	r->blocks = calloc(r->seg_count / BLOCK_SEGS, sizeof *r->blocks);
+	if (!r->segs || !r->hash || !r->blocks)
 		rc = -ENOMEM;
-	if (rc == 0 && pthread_create(&r->arena_thread, NULL, arena_main, r) == 0)
-		r->arena_thread_started = 1;
-	else if (rc == 0)
-		arena_main(r);
 	for (unsigned i = 0; rc == 0 && i < r->cfg.workers; i++) {
 		if (pthread_create(&r->workers[i], NULL, worker_main, r) != 0)
 			rc = -EAGAIN;
@@ -928,8 +917,6 @@ void mfs_reader_free(struct mfs_reader *r)
 	pthread_mutex_unlock(&r->lock);
 	for (unsigned i = 0; i < r->worker_count; i++)
 		pthread_join(r->workers[i], NULL);
-	if (r->arena_thread_started)
-		pthread_join(r->arena_thread, NULL);
 	/* Jobs never run still hold their files. */
 	while (r->job_count > 0) {
 		struct mfs_rfile *f = r->jobs[r->job_head].file;
@@ -938,7 +925,9 @@ void mfs_reader_free(struct mfs_reader *r)
 		r->job_count--;
 		rfile_unref(f);
 	}
-	mfs_secure_free(r->arena);
+	for (size_t b = 0; b < r->seg_have / BLOCK_SEGS; b++)
+		mfs_secure_free(r->blocks[b]);
+	free(r->blocks);
 	free(r->segs);
 	free(r->hash);
 	pthread_cond_destroy(&r->job_queued);
@@ -952,5 +941,6 @@ void mfs_reader_stats(struct mfs_reader *r, struct mfs_reader_stats *out)
 {
 	pthread_mutex_lock(&r->lock);
 	*out = r->stats;
+	out->cache_held_bytes = (uint64_t)r->seg_have * SEG;
 	pthread_mutex_unlock(&r->lock);
 }

@@ -2,10 +2,10 @@
  *
  * A read fetches only the chunks, and within them only the 64 KiB segments,
  * it needs: a 4 KiB read decrypts one segment. Decrypted segments live in a
- * bounded LRU (one guarded arena, cache_bytes), so memory stays bounded
- * whatever the file sizes; a segment another thread is loading is waited
- * for, never decrypted twice. The arena is allocated (and locked) on a
- * thread of its own while the mount starts; the first read waits for it.
+ * bounded LRU (guarded memory, grown 1 MiB at a time as reads need it, up
+ * to cache_bytes), so memory stays bounded whatever the file sizes and
+ * small when little is read; a segment another thread is loading is
+ * waited for, never decrypted twice.
  * Sequential reads make worker threads load the next readahead_chunks
  * chunks whole; a seek serves the wanted segment first (on the reader's
  * own thread) and drops read-ahead queued for the old position.
@@ -133,6 +133,7 @@ struct mfs_reader_config mfs_reader_download_config(size_t chunk_size);
 /* Statistics, for tests and benchmarks. */
 struct mfs_reader_stats {
 	uint64_t segment_hits, segment_loads, readahead_chunks;
+	uint64_t cache_held_bytes;   /* the segment cache's memory so far */
 };
 void mfs_reader_stats(struct mfs_reader *r, struct mfs_reader_stats *out);
 

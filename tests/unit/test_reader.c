@@ -90,6 +90,41 @@ Test(reader, random_reads_match_the_file)
 	free(buf);
 }
 
+/* The segment cache takes memory as reads need it, 1 MiB at a time, up to
+ * its bound: one small read holds one block, not the whole cache (which a
+ * reader that locked it all at its start held from the first byte). */
+Test(reader, the_cache_holds_memory_for_what_was_read_up_to_its_bound)
+{
+	const size_t len = 24u << 20;
+	struct mfs_file_entry e;
+	uint8_t *data = ingest(len, 0, &e), buf[4096];
+	struct mfs_reader *r;
+	struct mfs_rfile *f;
+	struct mfs_reader_config cfg = {.cache_bytes = 6u << 20, .readahead_chunks = 1};
+	struct mfs_reader_stats st;
+
+	cr_assert_eq(mfs_reader_new(&r, fx.vol, NULL, NULL, &cfg), 0);
+	mfs_reader_stats(r, &st);
+	cr_assert_eq(st.cache_held_bytes, 0, "nothing held before a read");
+	cr_assert_eq(mfs_rfile_open(&f, r, &e), 0);
+	cr_assert_eq(mfs_rfile_read(f, 5u << 20, sizeof buf, buf), (ssize_t)sizeof buf);
+	cr_assert_arr_eq(buf, data + (5u << 20), sizeof buf);
+	mfs_reader_stats(r, &st);
+	cr_assert_eq(st.cache_held_bytes, 1u << 20, "one read holds one block: %llu bytes",
+		     (unsigned long long)st.cache_held_bytes);
+	for (size_t off = 0; off < len; off += 64u << 10) {
+		cr_assert_eq(mfs_rfile_read(f, off, sizeof buf, buf), (ssize_t)sizeof buf);
+		cr_assert_arr_eq(buf, data + off, sizeof buf, "content at %zu", off);
+	}
+	mfs_reader_stats(r, &st);
+	cr_assert_eq(st.cache_held_bytes, cfg.cache_bytes, "the bound, not more: %llu bytes",
+		     (unsigned long long)st.cache_held_bytes);
+	mfs_rfile_close(f);
+	mfs_reader_free(r);
+	mfs_entry_clear(&e);
+	free(data);
+}
+
 /* Bytes gathered from a pinned read's pieces. */
 static size_t gather(const struct mfs_rread *rr, uint8_t *out)
 {
