@@ -24,8 +24,11 @@
 void __gcov_dump(void); /* gcc's libgcov (--coverage builds only) */
 #endif
 
-/* How long a first mount from a link without a key waits for the trackers'
- * manifest, to refuse a private channel at once. */
+/* How long a subscriber's mount whose volume holds no manifest of the
+ * channel yet waits for the first one before it returns: with it, the
+ * files are there when the mount returns (`megafs mount LINK DIR && cp
+ * DIR/f .` works), and a link without a key to a private channel is
+ * refused at once rather than showing nothing. */
 #define FIRST_MANIFEST_MS 5000u
 
 struct mount_args {
@@ -310,16 +313,25 @@ static int serve(struct cli *c, struct mount_args *a, const char *link, struct c
 			if (rc == 0 && swarm && owned)
 				mfs_swarm_publish_owned(swarm);
 		}
-		/* A subscriber's first mount from a link without a key: the
-		 * trackers' manifest says whether the channel is private, and
-		 * then the mount refuses at once rather than show nothing. */
-		if (rc == 0 && swarm && !owned && !a->keyed && !readable(vol, a->pk) &&
-		    mfs_swarm_wait_manifest(swarm, a->pk, FIRST_MANIFEST_MS) == MFS_E_NOKEY) {
-			rc = MFS_E_NOKEY;
-			snprintf(msg, sizeof msg, "%s is a private channel and this link has no read "
-				 "key: ask its owner for the link with the read key (%s#READ-KEY), "
-				 "or give them this volume's key (megafs id) for a grant and mount "
-				 "%s#grant", a->link, a->link, a->link);
+		/* A subscriber's mount with no manifest of the channel yet
+		 * returns once the first one is shown. From a link without a
+		 * key, the trackers' manifest says whether the channel is
+		 * private, and then the mount refuses at once. */
+		if (rc == 0 && swarm && !owned && !readable(vol, a->pk)) {
+			int first = mfs_swarm_wait_manifest(swarm, a->pk, FIRST_MANIFEST_MS);
+
+			if (first == MFS_E_NOKEY && !a->keyed) {
+				rc = MFS_E_NOKEY;
+				snprintf(msg, sizeof msg, "%s is a private channel and this link has "
+					 "no read key: ask its owner for the link with the read key "
+					 "(%s#READ-KEY), or give them this volume's key (megafs id) for a "
+					 "grant and mount %s#grant", a->link, a->link, a->link);
+			} else if (first == 0 && mfs_fs_show_stored(fs) != 0) {
+				mfs_log(fs, "could not read the channel's first manifest");
+			} else if (first == -ETIMEDOUT) {
+				fprintf(stderr, "megafs mount: no manifest of %s came within %u s: its "
+					"files appear when one comes\n", a->link, FIRST_MANIFEST_MS / 1000);
+			}
 		}
 	}
 

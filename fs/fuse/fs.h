@@ -65,6 +65,9 @@ void mfs_fs_free(struct mfs_fs *fs); /* NULL-safe; wipes the session cache */
  * process): the watcher looks now rather than at its next period. Any
  * thread; a void *ctx for net/swarm's stored hook. */
 void mfs_fs_poke(void *fs);
+/* Shows the channel's newest manifest in the volume now, from the calling
+ * thread (the watcher would within its next look): 0 or an error. */
+int mfs_fs_show_stored(struct mfs_fs *fs);
 /* The mount's session cache (after mfs_fs_start), e.g. to serve from it. */
 struct mfs_session_cache *mfs_fs_session_cache(struct mfs_fs *fs);
 const struct fuse_lowlevel_ops *mfs_fs_ops(void);

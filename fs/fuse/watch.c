@@ -105,6 +105,11 @@ void mfs_fs_poke(void *arg)
 	pthread_mutex_unlock(&fs->watch_lock);
 }
 
+int mfs_fs_show_stored(struct mfs_fs *fs)
+{
+	return mfs__publish_refresh(fs, 0);
+}
+
 static void *watcher_main(void *arg)
 {
 	struct mfs_fs *fs = arg;

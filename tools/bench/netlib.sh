@@ -138,15 +138,27 @@ new_store() { # DIR MiB
 }
 
 # mfs_mount STORE MNT: mounts the channel (the command returns once the
-# mount works), MFS_PID is the daemon (the mount's source is megafs:PID).
+# mount works), then mfs_mount_pid.
 mfs_mount() {
-	local s
+	mfs_mount_only "$@"
+	mfs_mount_pid "$2"
+}
+
+# mfs_mount_only STORE MNT: only the mount command, for timed paths (what
+# mfs_mount_pid does after it runs processes of its own).
+mfs_mount_only() {
 	mkdir -p "$2"
 	register_mount megafs "$2"
 	timeout --foreground "$op_timeout" "$megafs" --store "$1" mount "$mfs_link" "$2" \
 		--tracker "$mfs_tracker" >>"$mfs_dir/mount.log" 2>&1 ||
 		{ tail -5 "$mfs_dir/mount.log" >&2; die "megafs mount failed"; }
-	s=$(findmnt -n -o SOURCE --mountpoint "$2") || die "megafs: $2 is not mounted"
+}
+
+# mfs_mount_pid MNT: MFS_PID is the daemon serving MNT (the mount's source
+# is megafs:PID), registered.
+mfs_mount_pid() {
+	local s
+	s=$(findmnt -n -o SOURCE --mountpoint "$1") || die "megafs: $1 is not mounted"
 	[[ $s == megafs:* ]] || die "megafs: the mount's source is '$s', not megafs:PID"
 	MFS_PID=${s#megafs:}
 	register_pid "$MFS_PID"
