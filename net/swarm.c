@@ -1026,9 +1026,9 @@ int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIG
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;
 	}
-	/* No tracker and no DHT: nothing could bring one. */
+	/* No tracker and no DHT: nothing could bring one, so no wait. */
 	if (s->n_trackers == 0)
-		return have_manifest(s, pk) ? 0 : MFS_E_NOTFOUND;
+		return have_manifest(s, pk) ? 0 : -ETIMEDOUT;
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		uint64_t seen = s->manifests_stored;

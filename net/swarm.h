@@ -173,8 +173,8 @@ void mfs_swarm_publish_owned(struct mfs_swarm *s);
  * by a tracker): 0, MFS_E_NOKEY as soon as a pushed one is refused for
  * want of a key (a private channel: fs/channel), MFS_E_PROXY as soon as
  * the proxy refused 4 connects in a row to every tracker (with --proxy;
- * nothing else could bring one), MFS_E_NOTFOUND at once when the swarm has
- * no tracker and no DHT (nothing could), or -ETIMEDOUT after timeout_ms. */
+ * nothing else could bring one), or -ETIMEDOUT after timeout_ms (at once
+ * when the swarm has no tracker and no DHT: nothing could bring one). */
 int mfs_swarm_wait_manifest(struct mfs_swarm *s, const uint8_t pk[static MFS_SIGN_PK_BYTES],
 			    unsigned timeout_ms);
 /* A bridge's line (with pt_path and listen): "HOST:PORT#KEY;ARGS", the

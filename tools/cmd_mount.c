@@ -329,8 +329,8 @@ static int serve(struct cli *c, struct mount_args *a, const char *link, struct c
 			} else if (first == 0 && mfs_fs_show_stored(fs) != 0) {
 				mfs_log(fs, "could not read the channel's first manifest");
 			} else if (first == -ETIMEDOUT) {
-				fprintf(stderr, "megafs mount: no manifest of %s came within %u s: its "
-					"files appear when one comes\n", a->link, FIRST_MANIFEST_MS / 1000);
+				fprintf(stderr, "megafs mount: no manifest of %s yet: its files "
+					"appear when one comes\n", a->link);
 			}
 		}
 	}

@@ -383,25 +383,61 @@ static int load_page(struct mfs_store *s, const struct side *sd, const struct sb
 	return rc;
 }
 
-/* Reads a side's newest committed state. Pages whose position and
- * generation match hint's are shared, not read again. Caller holds the
- * store's lock (nothing moves under it). */
+void volmap_note_candidates(struct mfs_store *s, const struct side *sd, struct view *v)
+{
+	v->ncand_seen = 0;
+	for (unsigned j = 0; j < sd->ncand; j++)
+		if (mfs_store_slot_peek(s, sd->cand[j], v->cand_nonce[j], MFS_AEAD_NONCE_BYTES) != 0)
+			return;
+	v->ncand_seen = sd->ncand;
+}
+
+/* Whether none of sd's candidates was written since v noted them. */
+static int candidates_unchanged(struct mfs_store *s, const struct side *sd, const struct view *v)
+{
+	uint8_t nonce[MFS_AEAD_NONCE_BYTES];
+
+	if (v->ncand_seen == 0 || v->ncand_seen != sd->ncand)
+		return 0;
+	for (unsigned j = 0; j < sd->ncand; j++)
+		if (mfs_store_slot_peek(s, sd->cand[j], nonce, sizeof nonce) != 0 ||
+		    !mfs_memeq(nonce, v->cand_nonce[j], sizeof nonce))
+			return 0;
+	return 1;
+}
+
+/* Reads a side's newest committed state. hint itself when none of the
+ * side's candidates was written since it was noted (32 reads of 24 bytes,
+ * where opening the candidates decrypts 32 slots: 2-4 ms a write
+ * transaction here); else pages whose position and generation match
+ * hint's are shared, not read again. Caller holds the store's lock
+ * (nothing moves under it). */
 int volmap_load_view(struct mfs_store *s, const struct side *sd, struct view *hint,
 		     struct view **out)
 {
-	uint8_t *raw = malloc(MFS_SLOT_BYTES), *scratch = mfs_secure_alloc(MFS_SLOT_PAYLOAD);
-	struct sb_disk *d = malloc(sizeof *d);
+	uint8_t *raw, *scratch;
+	struct sb_disk *d;
 	uint8_t sb_nonce[MAX_CANDIDATES][MFS_AEAD_NONCE_BYTES];
 	uint32_t sb_pos[MAX_CANDIDATES];
 	struct view *v = NULL;
 	unsigned nsb;
-	int rc = raw && scratch && d ? 0 : -ENOMEM;
+	int rc;
 
+	if (hint && candidates_unchanged(s, sd, hint)) {
+		__atomic_add_fetch(&hint->refs, 1, __ATOMIC_RELAXED);
+		*out = hint;
+		return 0;
+	}
+	raw = malloc(MFS_SLOT_BYTES);
+	scratch = mfs_secure_alloc(MFS_SLOT_PAYLOAD);
+	d = malloc(sizeof *d);
+	rc = raw && scratch && d ? 0 : -ENOMEM;
 	if (rc == 0)
 		rc = scan_sb(s, sd, raw, scratch, d, sb_pos, sb_nonce, &nsb);
 	if (rc == 0 && hint && hint->gen == d->gen) {
 		__atomic_add_fetch(&hint->refs, 1, __ATOMIC_RELAXED);
 		v = hint;
+		volmap_note_candidates(s, sd, v);
 		goto out;
 	}
 	if (rc == 0 && !(v = volmap_view_new(d->nb)))
@@ -431,6 +467,8 @@ int volmap_load_view(struct mfs_store *s, const struct side *sd, struct view *hi
 	}
 	if (rc == 0 && v->entries != d->entries)
 		rc = MFS_E_CORRUPT;
+	if (rc == 0)
+		volmap_note_candidates(s, sd, v);
 out:
 	if (rc != 0) {
 		volmap_view_unref(v);

@@ -97,6 +97,14 @@ struct view {
 	uint32_t sb_pos[MAX_CANDIDATES];
 	uint8_t sb_nonce[MAX_CANDIDATES][MFS_AEAD_NONCE_BYTES]; /* as written: changes when rewritten */
 	unsigned nsb;
+	/* The first bytes (the nonce) of each of the side's candidates, as
+	 * read under the store's lock after this state was loaded or
+	 * committed (ncand_seen of them; 0: not known). Every write of a slot
+	 * has a fresh nonce, and every commit writes a candidate: while none of
+	 * them changed, no state newer than this one exists. Read and written
+	 * under the store's lock only. */
+	uint8_t cand_nonce[MAX_CANDIDATES][MFS_AEAD_NONCE_BYTES];
+	unsigned ncand_seen;
 };
 
 /* Copies of each map page a volume writes in a store of slot_count slots
@@ -195,9 +203,14 @@ int volmap_sb_check(const uint8_t *in, uint64_t slot_count);
 
 void volmap_page_encode(uint8_t *out, const struct page *p);
 
-/* Reads a side's newest committed state. Pages whose position and
- * generation match hint's are shared, not read again. Caller holds the
- * store's lock (nothing moves under it). */
+/* Notes the nonce of each of sd's candidates in v (caller holds the
+ * store's lock): after a state is loaded, and after a commit wrote and
+ * wiped its superblocks. */
+void volmap_note_candidates(struct mfs_store *s, const struct side *sd, struct view *v);
+/* Reads a side's newest committed state: hint itself while none of the
+ * side's candidates changed since it was noted, else from the candidates,
+ * sharing hint's pages whose position and generation match. Caller holds
+ * the store's lock (nothing moves under it). */
 int volmap_load_view(struct mfs_store *s, const struct side *sd, struct view *hint,
 		     struct view **out);
 

@@ -1636,6 +1636,7 @@ static int touch_protected(struct mfs_vtxn *t)
 		for (unsigned c = 0; c < cur->nsb; c++)
 			if (!holds_sb(nv, cur->sb_pos[c]))
 				wipe_unless_held(vol->store, cur->sb_pos[c], vol->mine);
+		volmap_note_candidates(vol->store, sd, nv);
 		side_install(vol, sd, nv);
 	} else {
 		wipe_all(vol->store, &written);
@@ -1689,6 +1690,7 @@ int mfs_vtxn_commit(struct mfs_vtxn *t)
 			wipe_unless_held(s, t->view->sb_pos[c], vol->theirs);
 	for (size_t i = 0; i < t->freed.n; i++)
 		wipe_unless_held(s, t->freed.p[i], vol->theirs);
+	volmap_note_candidates(s, &vol->self, nv);
 	side_install(vol, &vol->self, nv);
 	write_end(t);
 	return 0;

@@ -846,6 +846,49 @@ Test(volume, a_read_sees_what_another_process_committed)
 	close_store(&f);
 }
 
+/* A write transaction starts from the newest state: its own view while
+ * none of the volume's superblock candidates changed, else the candidates
+ * again. Two handles writing in turns each build on the other's commits
+ * (a write from a stale view would drop the other's objects from the map,
+ * and put its slots in use again). */
+Test(volume, a_write_builds_on_what_another_process_committed)
+{
+	struct fixture f = open_store(128);
+	struct mfs_store *other_store;
+	struct mfs_volume *mine = tu_volume(f.store, "pw", NULL), *theirs;
+	char name[16], value[16];
+
+	cr_assert_eq(mfs_store_open(&other_store, f.dir), 0);
+	cr_assert_eq(mfs_volume_open(&theirs, other_store, "pw", 2, NULL, 0), 0);
+	for (int i = 0; i < 6; i++) {
+		snprintf(name, sizeof name, "m%d", i);
+		put(mine, name, name, strlen(name));
+		put(mine, name, "mine again", 10); /* a write on its own commit */
+		snprintf(name, sizeof name, "t%d", i);
+		put(theirs, name, name, strlen(name));
+	}
+	for (int i = 0; i < 6; i++) {
+		snprintf(name, sizeof name, "m%d", i);
+		expect(theirs, name, (const uint8_t *)"mine again", 10);
+		expect(mine, name, (const uint8_t *)"mine again", 10);
+		snprintf(name, sizeof name, "t%d", i);
+		snprintf(value, sizeof value, "t%d", i);
+		expect(mine, name, (const uint8_t *)value, strlen(value));
+		expect(theirs, name, (const uint8_t *)value, strlen(value));
+	}
+	mfs_volume_close(theirs);
+	mfs_store_close(other_store);
+	mfs_volume_close(mine);
+	/* What the two left opens whole from the disk, too. */
+	cr_assert_eq(mfs_volume_open(&mine, f.store, "pw", 2, NULL, 0), 0);
+	for (int i = 0; i < 6; i++) {
+		snprintf(name, sizeof name, "t%d", i);
+		expect(mine, name, (const uint8_t *)name, strlen(name));
+	}
+	mfs_volume_close(mine);
+	close_store(&f);
+}
+
 /* A hidden volume's parity: per stripe of k (up to 32) data slots,
  * k + k/2 (rounded up) + 5 parity slots, numbered on from the last
  * stripe's. */
