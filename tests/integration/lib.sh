@@ -97,6 +97,7 @@ new_subscriber() { subscriber_store "$1" "$LINK" "$T/manifest.json"; }
 # serve_peer STORE OUT: megafs serve of STORE on 127.0.0.1 (any port), its
 # output to OUT; sets SERVE_PID, SERVE_PORT and SERVE_KEY.
 serve_peer() {
+	rm -f "$2" # an old run's "serving" must not be read before the fork truncates it
 	MEGAFS_STORE=$1 "$MEGAFS" serve --listen 127.0.0.1:0 >"$2" 2>&1 &
 	SERVE_PID=$!
 	PIDS+=("$SERVE_PID")

@@ -42,6 +42,9 @@ start_tracker_at B
 
 # The publisher seeds once with both trackers: its volume remembers them.
 serve() {
+	# Gone before the new process starts: its shell truncates the file only
+	# once forked, so the old run's "serving" could otherwise be read.
+	rm -f "$T/serve.out"
 	MEGAFS_STORE=$T/pub "$MEGAFS" serve --listen 127.0.0.1:0 "$@" >"$T/serve.out" 2>&1 &
 	SERVE_PID=$!
 	PIDS+=("$SERVE_PID")
