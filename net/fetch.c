@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/chunk.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/store/blobstore.h"
@@ -39,6 +40,14 @@
 #define STEAL_IDLE_MS 500u
 /* Fetches that go on with nobody waiting (mfs_node_fetch_segment's). */
 #define MAX_STREAMED 16u
+/* A read waits behind read-ahead asked before it of the same connection
+ * rather than have it taken back when, at the connection's rate, that
+ * read-ahead arrives within this: taking back costs the peer the blob's
+ * read and hashing again, and on a fast link (loopback streams took back
+ * every blob once) that costs more than the wait. */
+#define CANCEL_WORTH_MS 25u
+#define RATE_MIN_SEGMENTS 4u
+#define DEFAULT_CHUNK_LEAVES (MFS_CHUNK_SIZE_DEFAULT / MFS_BLOB_LEAF_BYTES + 1)
 
 enum fetch_state {
 	FETCH_QUEUED,     /* waiting for a peer to ask */
@@ -314,6 +323,46 @@ static void cancel_request(struct mfs_netnode *n, struct conn *c, struct req *r)
 	ask_ended(fetch_find(n, r->id));
 }
 
+/* The segments of r's answer still to come that have not arrived by
+ * another way, past the one on its way now. */
+static uint32_t still_to_come(const struct fetch *f, const struct req *r, uint32_t *end)
+{
+	uint32_t missing = 0;
+
+	*end = f->n_leaves - r->segment < r->count ? (uint32_t)f->n_leaves : r->segment + r->count;
+	for (uint32_t i = r->next_segment + 1; i < *end; i++)
+		missing += !got_segment(f, i);
+	return missing;
+}
+
+/* About the bytes c still has to send of what was asked of it before
+ * urgent and would be taken back (whole pieces: an estimate). */
+static uint64_t bytes_ahead(struct mfs_netnode *n, const struct conn *c,
+			    const struct fetch *urgent)
+{
+	uint64_t bytes = 0;
+
+	for (unsigned i = 0; i < c->in_flight; i++) {
+		const struct req *r = &c->reqs[i];
+		const struct fetch *f;
+		uint32_t end;
+
+		if (r->cancelled || r->ended || memcmp(r->id, urgent->id, MFS_BLOB_ID_BYTES) == 0)
+			continue;
+		f = fetch_find(n, r->id);
+		if (!f || read_waits(f))
+			continue;
+		/* Before its head the blob's length is unknown: taken as
+		 * a chunk of the default size. */
+		if (r->answered && f->leaves)
+			bytes += (uint64_t)(still_to_come(f, r, &end) + 1) * MFS_BLOB_LEAF_BYTES;
+		else
+			bytes += r->count < DEFAULT_CHUNK_LEAVES ? (uint64_t)r->count * MFS_BLOB_LEAF_BYTES
+								 : MFS_CHUNK_SIZE_DEFAULT;
+	}
+	return bytes;
+}
+
 /* A fetch a read waits for was just asked of c: what was
  * asked of c before it and no read waits for (read-ahead, or the rest of
  * a blob whose read took its segment and left) is taken back, since c
@@ -322,6 +371,8 @@ static void cancel_request(struct mfs_netnode *n, struct conn *c, struct req *r)
  * it over the peers as any other). */
 static void cancel_behind(struct mfs_netnode *n, struct conn *c, const struct fetch *urgent)
 {
+	if (c->rx_rate && bytes_ahead(n, c, urgent) * 1000 <= (uint64_t)c->rx_rate * CANCEL_WORTH_MS)
+		return;
 	for (unsigned i = 0; i < c->in_flight; i++) {
 		struct req *r = &c->reqs[i];
 		const struct fetch *f;
@@ -375,18 +426,6 @@ static int fetch_expired(const struct mfs_netnode *n, const struct fetch *f, uin
 static int conn_idle(const struct conn *c)
 {
 	return c->ready && !c->closing && c->in_flight == c->cancelled;
-}
-
-/* The segments of r's answer still to come that have not arrived by
- * another way, past the one on its way now. */
-static uint32_t still_to_come(const struct fetch *f, const struct req *r, uint32_t *end)
-{
-	uint32_t missing = 0;
-
-	*end = f->n_leaves - r->segment < r->count ? (uint32_t)f->n_leaves : r->segment + r->count;
-	for (uint32_t i = r->next_segment + 1; i < *end; i++)
-		missing += !got_segment(f, i);
-	return missing;
 }
 
 /* On a lossy link (a peer with lanes: net/node.h, "Lossy links"), a
@@ -679,6 +718,7 @@ static void answer_head(struct mfs_netnode *n, struct conn *c, struct req *r,
 		return;
 	}
 	r->answered = 1;
+	r->head_ns = uv_hrtime();
 	r->blob_len = m->blob_len;
 	r->next_segment = m->segment;
 	if (!fetch_waiting(f) || f->leaves)
@@ -697,6 +737,18 @@ static void answer_head(struct mfs_netnode *n, struct conn *c, struct req *r,
 	memcpy(f->leaves, m->data, m->len);
 	f->n_leaves = count;
 	pthread_cond_broadcast(&f->changed); /* a segment past the end is known now */
+}
+
+/* r's answer, whole, tells c's rate (an answer of a few segments is too
+ * quick to time). */
+static void note_rate(struct conn *c, const struct req *r)
+{
+	uint64_t took = uv_hrtime() - r->head_ns, sample;
+
+	if (r->rx_bytes < RATE_MIN_SEGMENTS * (uint64_t)MFS_BLOB_LEAF_BYTES || took == 0)
+		return;
+	sample = r->rx_bytes * 1000000000u / took;
+	c->rx_rate = c->rx_rate ? (3 * c->rx_rate + sample) / 4 : sample;
 }
 
 /* A segment, hashed (leaf) by the caller outside the lock. Lock held. */
@@ -732,8 +784,11 @@ static void answer_segment(struct mfs_netnode *n, struct conn *c, struct req *r,
 				pthread_cond_broadcast(&f->changed);
 		}
 	}
-	if (last_of_request)
+	r->rx_bytes += m->len;
+	if (last_of_request) {
+		note_rate(c, r);
 		answer_ended(n, c, r);
+	}
 	else if (!r->cancelled && fetch_waiting(f) && got_segment(f, r->next_segment))
 		cancel_request(n, c, r); /* what it sends next came another way */
 }

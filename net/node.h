@@ -87,8 +87,9 @@
  * Cancelling (net/wire: CANCEL, CANCELLED): when a fetch a read waits for
  * (urgent) is asked of a connection, the read-ahead requests on it asked
  * before are taken back and their fetches asked again at once (behind the
- * urgent one); a request taken back waits for CANCELLED, and what comes of
- * it meanwhile is taken as any answer. A peer's CANCEL drops its request
+ * urgent one), unless at the connection's rate (its answers timed) it
+ * arrives within 25 ms; a request taken back waits for CANCELLED, and
+ * what comes of it meanwhile is taken as any answer. A peer's CANCEL drops its request
  * wherever it is (waiting, being read, partly sent), and is answered
  * CANCELLED. Stats: cancels_sent, cancels_served.
  *
