@@ -739,16 +739,23 @@ static void answer_head(struct mfs_netnode *n, struct conn *c, struct req *r,
 	pthread_cond_broadcast(&f->changed); /* a segment past the end is known now */
 }
 
-/* r's answer, whole, tells c's rate (an answer of a few segments is too
- * quick to time). */
-static void note_rate(struct conn *c, const struct req *r)
+/* Each stretch of RATE_MIN_SEGMENTS segments of an answer (fewer are too
+ * quick to time) tells c's rate, whether or not the answer ends (one
+ * taken back may never). */
+static void note_rate(struct conn *c, struct req *r)
 {
-	uint64_t took = uv_hrtime() - r->head_ns, sample;
+	uint64_t now, took, sample;
 
-	if (r->rx_bytes < RATE_MIN_SEGMENTS * (uint64_t)MFS_BLOB_LEAF_BYTES || took == 0)
+	if (r->rx_bytes < RATE_MIN_SEGMENTS * (uint64_t)MFS_BLOB_LEAF_BYTES)
 		return;
-	sample = r->rx_bytes * 1000000000u / took;
-	c->rx_rate = c->rx_rate ? (3 * c->rx_rate + sample) / 4 : sample;
+	now = uv_hrtime();
+	took = now - r->head_ns;
+	if (took > 0) {
+		sample = r->rx_bytes * 1000000000u / took;
+		c->rx_rate = c->rx_rate ? (3 * c->rx_rate + sample) / 4 : sample;
+	}
+	r->head_ns = now;
+	r->rx_bytes = 0;
 }
 
 /* A segment, hashed (leaf) by the caller outside the lock. Lock held. */
@@ -785,10 +792,9 @@ static void answer_segment(struct mfs_netnode *n, struct conn *c, struct req *r,
 		}
 	}
 	r->rx_bytes += m->len;
-	if (last_of_request) {
-		note_rate(c, r);
+	note_rate(c, r);
+	if (last_of_request)
 		answer_ended(n, c, r);
-	}
 	else if (!r->cancelled && fetch_waiting(f) && got_segment(f, r->next_segment))
 		cancel_request(n, c, r); /* what it sends next came another way */
 }

@@ -82,8 +82,8 @@ struct req {
 	int answered;
 	uint32_t blob_len;
 	uint32_t next_segment;
-	uint64_t head_ns;             /* fetch.c: when the head came (uv_hrtime) */
-	uint64_t rx_bytes;            /* fetch.c: the segments' bytes since */
+	uint64_t head_ns;             /* fetch.c: when the head or the stretch's */
+	uint64_t rx_bytes;            /* last segment came; the bytes since */
 	/* fetch.c, ours: taken back with CANCEL; it stays until CANCELLED,
 	 * and what comes of it meanwhile is taken as any answer. ended: its
 	 * answer is whole (or NOT_FOUND), nothing more of it may come. */
@@ -109,9 +109,9 @@ struct conn {
 	/* node.c, once a tick: its bytes read in all, and those read since
 	 * the tick before (for fetch.c's silences and its dial's rate). */
 	uint64_t rx_read, rx_new;
-	/* fetch.c: the bytes a second its answers arrived at, from each
-	 * one's head to its last segment, smoothed; 0 until one of 4
-	 * segments or more ended. What cancel_behind weighs a wait with. */
+	/* fetch.c: the bytes a second its answers' segments arrived at,
+	 * timed over stretches of 4 (from the head on), smoothed; 0 until
+	 * one. What cancel_behind weighs a wait with. */
 	uint64_t rx_rate;
 	int told_idle;                /* the peer closes it as idle */
 	uint64_t active_ms;           /* when it last had anything in flight */
