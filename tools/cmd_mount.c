@@ -15,6 +15,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/channel/channel.h"
+#include "fs/fuse/bdi.h"
 #include "fs/fuse/fs.h"
 #include "fs/store/keyring.h"
 #include "tools/cli.h"
@@ -284,7 +285,12 @@ static int serve(struct cli *c, struct mount_args *a, const char *link, struct c
 		snprintf(msg, sizeof msg, "cannot mount on %s (does the directory exist, and is "
 			 "/dev/fuse there?)", a->mountpoint);
 	} else if (rc == 0) {
+		char source[32];
+
 		mounted = 1;
+		/* Best effort: only root may, and the mount works without. */
+		snprintf(source, sizeof source, "megafs:%ld", (long)getpid());
+		(void)mfs_bdi_raise_readahead(source, MFS_BDI_READAHEAD_KB);
 	}
 	if (rc == 0) {
 		rc = mfs_fs_start(fs, store, vol, se);

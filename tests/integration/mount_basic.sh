@@ -10,6 +10,12 @@ mount_channel "$link" "$mnt"
 [ "$(ls -A "$mnt")" = "" ] || fail "a new channel is empty"
 ok "an owned channel mounts, empty"
 
+# The kernel gives a FUSE mount 128 KiB of read-ahead whatever it asks;
+# a mount made by root raises its own to 1 MiB (fs/fuse/bdi.h).
+ra=$(cat "/sys/class/bdi/$(mountpoint -d "$mnt")/read_ahead_kb")
+[ "$ra" = 1024 ] || fail "the mount's read-ahead is $ra KiB, not 1024"
+ok "the mount's read-ahead is 1024 KiB"
+
 chunk=$((1 << 20))
 for size in 0 1 $chunk $((chunk + 1)); do
 	random_file "$T/in.$size" "$size"
