@@ -10,7 +10,13 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 
-#define RING 8          /* chunks in flight between the caller and the workers */
+/* Chunks in flight between the caller and the storer. The storer waits on
+ * the disk for each batch's commit (two syncs); the ring holds what the
+ * workers seal meanwhile: 8 left them idle a third of the time (a 1 GiB
+ * cp in 273 MiB/s, 16: 366). A slot is its plaintext and the sink's
+ * prepared bytes (2.2 MiB for 1 MiB chunks); the sealed blob a worker
+ * prepares from is the worker's own. */
+#define RING 16
 #define MAX_WORKERS 4
 #define READ_BYTES (1u << 20) /* what mfs_ingest_write_fd reads at a time */
 
@@ -27,7 +33,7 @@ struct ring_slot {
 	enum slot_state state;   /* protected by mfs_ingest.lock */
 	uint8_t *plain;          /* guarded, chunk_size bytes */
 	size_t len;
-	uint8_t *blob;
+	uint8_t *blob;           /* NULL when the sink prepares (the worker's own) */
 	uint8_t *prepared;       /* the sink's prepare output, or NULL */
 	struct mfs_chunk_ref ref;
 };
@@ -48,7 +54,9 @@ struct mfs_ingest {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;    /* any slot changed state, or stop */
 	pthread_t workers[MAX_WORKERS];
+	uint8_t *worker_blob[MAX_WORKERS]; /* when the sink prepares */
 	int worker_count;
+	int workers_begun;         /* each takes its worker_blob; under lock */
 	pthread_t storer;          /* the one thread that uses the sink until finish */
 	int storer_running;
 	int stop;                  /* protected by lock */
@@ -76,9 +84,13 @@ static void *worker_main(void *arg)
 {
 	struct mfs_ingest *w = arg;
 
+	uint8_t *own_blob;
+
 	pthread_mutex_lock(&w->lock);
+	own_blob = w->worker_blob[w->workers_begun++];
 	while (!w->stop) {
 		struct ring_slot *slot = NULL;
+		uint8_t *blob;
 
 		for (int i = 0; i < RING && !slot; i++)
 			if (w->ring[i].state == SLOT_FILLED)
@@ -89,9 +101,10 @@ static void *worker_main(void *arg)
 		}
 		slot->state = SLOT_SEALING;
 		pthread_mutex_unlock(&w->lock);
-		derive_and_seal(w, slot->plain, slot->len, slot->blob, &slot->ref);
+		blob = slot->blob ? slot->blob : own_blob;
+		derive_and_seal(w, slot->plain, slot->len, blob, &slot->ref);
 		if (slot->prepared)
-			w->sink.prepare(w->sink.ctx, slot->ref.id, slot->blob,
+			w->sink.prepare(w->sink.ctx, slot->ref.id, blob,
 					mfs_blob_len(mfs_chunk_padded_len(slot->len)), slot->prepared);
 		pthread_mutex_lock(&w->lock);
 		slot->state = SLOT_SEALED;
@@ -128,6 +141,8 @@ static void ingest_free(struct mfs_ingest *w)
 		free(w->ring[i].prepared);
 		mfs_memzero(&w->ring[i].ref, sizeof w->ring[i].ref);
 	}
+	for (int i = 0; i < MAX_WORKERS; i++)
+		free(w->worker_blob[i]);
 	free(w->node_blob);
 	mfs_secure_free(w->inline_refs);
 	for (int i = 0; i < MFS_INDEX_MAX_DEPTH; i++)
@@ -169,13 +184,17 @@ int mfs_ingest_begin(struct mfs_ingest **out, const char *name, const struct mfs
 	w->fanout = mfs_index_fanout(cs);
 	for (int i = 0; i < RING; i++) {
 		w->ring[i].plain = mfs_secure_alloc(cs);
-		w->ring[i].blob = malloc(mfs_blob_len(cs));
-		if (!w->ring[i].plain || !w->ring[i].blob)
+		if (!w->ring[i].plain)
 			rc = -ENOMEM;
 		if (sink->prepare &&
 		    !(w->ring[i].prepared = malloc(sink->prepared_bytes(sink->ctx, mfs_blob_len(cs)))))
 			rc = -ENOMEM;
+		if (!sink->prepare && !(w->ring[i].blob = malloc(mfs_blob_len(cs))))
+			rc = -ENOMEM;
 	}
+	for (int i = 0; sink->prepare && i < MAX_WORKERS; i++)
+		if (!(w->worker_blob[i] = malloc(mfs_blob_len(cs))))
+			rc = -ENOMEM;
 	w->node_blob = malloc(mfs_blob_len(cs));
 	w->inline_refs = mfs_secure_alloc(MFS_ENTRY_INLINE_MAX * sizeof *w->inline_refs);
 	if (!w->node_blob || !w->inline_refs)
@@ -253,8 +272,7 @@ static int store_one(struct mfs_ingest *w, struct ring_slot *slot)
 	int rc;
 
 	if (slot->prepared)
-		rc = w->sink.put_prepared(w->sink.ctx, slot->ref.id, slot->blob, blob_len,
-					  slot->prepared);
+		rc = w->sink.put_prepared(w->sink.ctx, slot->ref.id, blob_len, slot->prepared);
 	else
 		rc = w->sink.put(w->sink.ctx, slot->ref.id, slot->blob, blob_len);
 	if (rc == 0 && w->chunk_count < MFS_ENTRY_INLINE_MAX)

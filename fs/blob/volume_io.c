@@ -208,12 +208,11 @@ static size_t sink_prepared_bytes(void *ctx, size_t blob_len)
 	return mfs_blob_sealed_bytes(s->vol, blob_len) + mfs_blob_seal_scratch(s->vol, blob_len);
 }
 
-static int sink_put_prepared(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES],
-			     const uint8_t *blob, size_t len, const uint8_t *prepared)
+static int sink_put_prepared(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], size_t len,
+			     const uint8_t *prepared)
 {
 	struct mfs_volume_sink *s = ctx;
 
-	(void)blob;
 	return sink_gather(ctx, id, prepared, mfs_blob_sealed_bytes(s->vol, len), len, 1);
 }
 

@@ -244,7 +244,7 @@ static int failing_put(void *ctx, const uint8_t id[static 32], const uint8_t *bl
 
 Test(ingest, failed_ingest_rolls_back_everything)
 {
-	const size_t len = 40u << 20;
+	const size_t len = 64u << 20; /* past the failing put and the ring behind it */
 	uint8_t *data = malloc(len);
 	struct mfs_ingest_opts o = {.mode = MFS_MODE_RANDOM};
 	struct failing f = {.left = 30};

@@ -230,7 +230,7 @@ Test(writer, a_file_that_does_not_fit_gives_back_what_it_stored)
 Test(writer, a_file_abandoned_at_the_end_gives_back_what_it_stored)
 {
 	/* More than the chunks in flight and a batch of the sink. */
-	const size_t len = 24u << 20;
+	const size_t len = 48u << 20;
 	uint8_t *data = malloc(len);
 	uint64_t before = free_slots(), written;
 	struct writer *w = create("cut");
