@@ -1,8 +1,8 @@
 /* ingest: turns a byte stream into blobs and a FileEntry; extract undoes it.
  *
- * Streaming: mfs_ingest_write takes any amount of data and keeps at most eight
- * chunks of plaintext (guarded memory) and eight blobs in flight, whatever the
- * file size, so the same writer serves `megafs ingest` and writes through a
+ * Streaming: mfs_ingest_write takes any amount of data and keeps at most 16
+ * chunks of plaintext (guarded memory) and 16 blobs in flight (their
+ * prepared form when the sink prepares), whatever the file size, so the same writer serves `megafs ingest` and writes through a
  * mount. The caller's thread only copies: sealing (key, encryption, blob id)
  * runs on worker threads, one per core up to four, and blobs reach the
  * mfs_blob_sink on a storer thread of the writer's own, in chunk order, so
