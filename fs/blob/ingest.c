@@ -83,7 +83,6 @@ static void derive_and_seal(const struct mfs_ingest *w, const uint8_t *plain, si
 static void *worker_main(void *arg)
 {
 	struct mfs_ingest *w = arg;
-
 	uint8_t *own_blob;
 
 	pthread_mutex_lock(&w->lock);
