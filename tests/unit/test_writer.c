@@ -20,7 +20,9 @@ static struct mfs_fs *fs;
 
 static void setup(void)
 {
-	tu_fixture_open(&fx, 512);
+	/* 64 MiB of slots: room for a 48 MiB file (more than the chunks in
+	 * flight and a batch of the sink) wherever the writer is cut off. */
+	tu_fixture_open(&fx, 1024);
 	tu_channel_new(fx.vol, pk);
 	fs = tu_fs_start(&fx, pk, 1, NULL, NULL);
 }
