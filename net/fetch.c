@@ -156,6 +156,7 @@ static void next_run(const struct fetch *f, uint32_t *from, uint32_t *count)
 }
 
 static void sweep_alone(struct mfs_netnode *n);
+static void settle_alone(struct mfs_netnode *n, struct fetch *f);
 
 static void fail_fetch(struct fetch *f, int err)
 {
@@ -532,6 +533,7 @@ void fetch_pump(struct mfs_netnode *n)
 	pthread_mutex_lock(&n->lock);
 	n->kick_posted = 0;
 	fetch_pump_locked(n);
+	sweep_alone(n); /* whole ones their last reader left (fetch_leave) */
 	pthread_mutex_unlock(&n->lock);
 	node_wake_parked(n);
 }
@@ -541,8 +543,8 @@ static void on_kick(void *arg)
 	fetch_pump(arg);
 }
 
-/* A new or newly urgent fetch: one pump on the loop thread, however many
- * threads ask before it runs. Lock held. */
+/* A new or newly urgent fetch, or one left whole: one pump on the loop
+ * thread, however many threads ask before it runs. Lock held. */
 static void kick(struct mfs_netnode *n)
 {
 	if (!n->kick_posted && mfs_loop_post(n->loop, on_kick, n) == 0)
@@ -767,6 +769,7 @@ static void answer_segment(struct mfs_netnode *n, struct conn *c, struct req *r,
 	const size_t leaves = mfs_blob_leaf_count(r->blob_len);
 	const size_t end = leaves - r->segment < r->count ? leaves : (size_t)r->segment + r->count;
 	const int last_of_request = ++r->next_segment == end;
+	int whole = 0;
 
 	if (fetch_waiting(f) && f->leaves) {
 		if (!mfs_memeq(leaf, f->leaves + i * MFS_BLOB_ID_BYTES, MFS_BLOB_ID_BYTES)) {
@@ -785,6 +788,7 @@ static void answer_segment(struct mfs_netnode *n, struct conn *c, struct req *r,
 				n->stats.blobs_fetched++;
 				n->stats.bytes_fetched += f->len;
 				finish_others(n, f, r);
+				whole = 1;
 			}
 			/* Segment waiters take it now; the others at the end. */
 			if (f->waiters)
@@ -797,6 +801,10 @@ static void answer_segment(struct mfs_netnode *n, struct conn *c, struct req *r,
 		answer_ended(n, c, r);
 	else if (!r->cancelled && fetch_waiting(f) && got_segment(f, r->next_segment))
 		cancel_request(n, c, r); /* what it sends next came another way */
+	/* Whole with nobody waiting: lent (or freed) now, not at the next
+	 * tick; on a fast link a tick's worth of whole blobs is megabytes. */
+	if (whole)
+		settle_alone(n, f);
 }
 
 void fetch_answer(struct conn *c, const struct mfs_wire_msg *m)
@@ -898,8 +906,10 @@ static void fetch_leave(struct mfs_netnode *n, struct fetch *f)
 {
 	if (--f->waiters || f->handing) /* a lend job frees it when done */
 		return;
+	if (f->streamed && f->state == FETCH_OK)
+		kick(n); /* whole: lent by the loop thread's sweep_alone */
 	if (f->streamed && f->state != FETCH_FAILED)
-		return; /* goes on alone, or is lent by sweep_alone */
+		return; /* goes on alone, or is lent */
 	fetch_free(n, f);
 }
 
@@ -935,29 +945,34 @@ static void lend_done(uv_work_t *w, int status)
 	node_maybe_finish_stop(n);
 }
 
-/* Fetches going on alone: a failed one is dropped, a whole one lent to
- * the config's fetched first (loop thread, lock held). */
+/* f, when it ended going on alone: dropped when it failed, a whole one
+ * lent to the config's fetched first (loop thread, lock held; f may be
+ * freed). */
+static void settle_alone(struct mfs_netnode *n, struct fetch *f)
+{
+	struct lend_job *j;
+
+	if (!fetch_alone(f) || f->handing || (f->state != FETCH_OK && f->state != FETCH_FAILED))
+		return;
+	if (f->state == FETCH_OK && n->cfg.fetched && !n->stopping && (j = calloc(1, sizeof *j))) {
+		*j = (struct lend_job){.node = n, .f = f};
+		j->work.data = j;
+		if (uv_queue_work(mfs_loop_uv(n->loop), &j->work, lend_run, lend_done) == 0) {
+			f->handing = 1;
+			n->jobs++;
+			return;
+		}
+		free(j);
+	}
+	fetch_free(n, f);
+}
+
+/* Every fetch that ended going on alone (loop thread, lock held). */
 static void sweep_alone(struct mfs_netnode *n)
 {
 	for (struct fetch *f = n->fetches, *next; f; f = next) {
-		struct lend_job *j;
-
 		next = f->next;
-		if (!fetch_alone(f) || f->handing ||
-		    (f->state != FETCH_OK && f->state != FETCH_FAILED))
-			continue;
-		if (f->state == FETCH_OK && n->cfg.fetched && !n->stopping &&
-		    (j = calloc(1, sizeof *j))) {
-			*j = (struct lend_job){.node = n, .f = f};
-			j->work.data = j;
-			if (uv_queue_work(mfs_loop_uv(n->loop), &j->work, lend_run, lend_done) == 0) {
-				f->handing = 1;
-				n->jobs++;
-				continue;
-			}
-			free(j);
-		}
-		fetch_free(n, f);
+		settle_alone(n, f);
 	}
 }
 
