@@ -1249,6 +1249,23 @@ static void lending_leech(struct running *leech, struct half_seeder *h)
 	half_join(h, leech);
 }
 
+/* A trickling half seeder dialled into a lending leech, whose first
+ * segment the leech takes before the blob is whole. */
+static void trickle_first_segment(struct running *leech, struct half_seeder *h)
+{
+	static uint8_t piece[MFS_BLOB_LEAF_BYTES];
+	size_t len;
+	int rc;
+
+	lending_leech(leech, h);
+	rc = mfs_node_fetch_segment(leech->node, ids[0], 1, 0, piece, sizeof piece, &len);
+	cr_assert_eq(rc, 0, "%s", mfs_strerror(rc));
+	cr_assert_eq(len, MFS_BLOB_LEAF_BYTES);
+	cr_assert_eq(memcmp(piece, blobs[0], len), 0);
+	cr_assert_lt(__atomic_load_n(&h->next, __ATOMIC_ACQUIRE), mfs_blob_leaf_count(BLOB_BYTES),
+		     "the first segment came before the last was sent");
+}
+
 /* A segment is handed over as soon as it arrived and matched its leaf,
  * while the rest of the blob still trickles in (a segment every 150 ms);
  * one past the blob's end is refused once the leaves are known; the last
@@ -1266,13 +1283,7 @@ Test(node, a_segment_is_handed_over_before_its_blob_is_whole)
 	size_t len;
 	int rc;
 
-	lending_leech(&leech, &h);
-	rc = mfs_node_fetch_segment(leech.node, ids[0], 1, 0, piece, sizeof piece, &len);
-	cr_assert_eq(rc, 0, "%s", mfs_strerror(rc));
-	cr_assert_eq(len, MFS_BLOB_LEAF_BYTES);
-	cr_assert_eq(memcmp(piece, blobs[0], len), 0);
-	cr_assert_lt(__atomic_load_n(&h.next, __ATOMIC_ACQUIRE), n,
-		     "the first segment came before the last was sent");
+	trickle_first_segment(&leech, &h);
 	cr_assert_eq(mfs_node_fetch_segment(leech.node, ids[0], 1, (uint32_t)n, piece, sizeof piece,
 					    &len),
 		     MFS_E_CORRUPT, "past the end");
@@ -1301,19 +1312,12 @@ Test(node, a_blob_made_whole_with_nobody_waiting_is_lent_as_it_ends)
 {
 	struct running leech;
 	struct half_seeder h = {.mode = HALF_TRICKLE};
-	const uint32_t n = (uint32_t)mfs_blob_leaf_count(BLOB_BYTES);
-	static uint8_t piece[MFS_BLOB_LEAF_BYTES];
 	struct timespec last;
 	double waited;
-	size_t len;
-	int rc;
 
-	lending_leech(&leech, &h);
-	rc = mfs_node_fetch_segment(leech.node, ids[0], 1, 0, piece, sizeof piece, &len);
-	cr_assert_eq(rc, 0, "%s", mfs_strerror(rc));
-	cr_assert_lt(__atomic_load_n(&h.next, __ATOMIC_ACQUIRE), n, "left before it was whole");
+	trickle_first_segment(&leech, &h);
 	cr_assert(wait_lent(), "the whole blob was lent");
-	cr_assert_eq(__atomic_load_n(&h.next, __ATOMIC_ACQUIRE), n);
+	cr_assert_eq(__atomic_load_n(&h.next, __ATOMIC_ACQUIRE), mfs_blob_leaf_count(BLOB_BYTES));
 	last = h.last_sent;
 	waited = seconds_since(&last);
 	cr_assert_lt(waited, LENT_AT_ONCE_S, "lent %.3f s after its last segment was sent", waited);
