@@ -1440,6 +1440,43 @@ static int merge_page(struct page **out, const struct page *old, uint32_t b, uin
 	return 0;
 }
 
+static int entry_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct entry *)a)->vid, ((const struct entry *)b)->vid, VID_BYTES);
+}
+
+/* The old map's entries that fall in bucket b of a map of nb buckets: one
+ * old page while the map keeps or doubles its buckets; when it shrinks, the
+ * old pages that fold into b, merged in order into *tmp (the caller frees
+ * it). */
+static int old_bucket(const struct view *old, uint32_t b, uint32_t nb, const struct page **src,
+		      struct page **tmp)
+{
+	uint32_t n = 0;
+	struct page *p;
+
+	*tmp = NULL;
+	if (nb >= old->nb) {
+		*src = old->pages[b & (old->nb - 1)];
+		return 0;
+	}
+	for (uint32_t o = b; o < old->nb; o += nb)
+		n += old->pages[o] ? old->pages[o]->count : 0;
+	p = volmap_page_new(n);
+	if (!p)
+		return -ENOMEM;
+	n = 0;
+	for (uint32_t o = b; o < old->nb; o += nb) {
+		if (!old->pages[o])
+			continue;
+		memcpy(p->e + n, old->pages[o]->e, old->pages[o]->count * sizeof *p->e);
+		n += old->pages[o]->count;
+	}
+	qsort(p->e, n, sizeof *p->e, entry_cmp);
+	*src = *tmp = p;
+	return 0;
+}
+
 /* The map under nb buckets after this transaction: pages it does not
  * change are shared with the transaction's view. */
 static int build_map(struct mfs_vtxn *t, uint32_t nb, struct view *nv)
@@ -1458,7 +1495,8 @@ static int build_map(struct mfs_vtxn *t, uint32_t nb, struct view *nv)
 	if (rc == 0)
 		qsort(ch, nch, sizeof *ch, sorted_cmp);
 	for (uint32_t b = 0; rc == 0 && b < nb; b++) {
-		const struct page *src = old->pages[b & (old->nb - 1)];
+		const struct page *src = NULL;
+		struct page *merged = NULL;
 		size_t from = at;
 
 		while (at < nch && ch[at].bucket == b)
@@ -1466,7 +1504,10 @@ static int build_map(struct mfs_vtxn *t, uint32_t nb, struct view *nv)
 		if (!regrow && at == from) {
 			nv->pages[b] = volmap_page_ref(old->pages[b]);
 		} else {
-			rc = merge_page(&nv->pages[b], src, b, nb, ch + from, at - from, t->new_gen);
+			rc = old_bucket(old, b, nb, &src, &merged);
+			if (rc == 0)
+				rc = merge_page(&nv->pages[b], src, b, nb, ch + from, at - from, t->new_gen);
+			free(merged);
 			if (rc == 0 && nv->pages[b]->count == 0) {
 				free(nv->pages[b]);
 				nv->pages[b] = NULL;
@@ -1506,6 +1547,30 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 			return MFS_E_FULL;
 		nb *= 2;
 	}
+	/* A map at a quarter of its pages' room folds into half as many:
+	 * deletes and gc give back the pages a large write grew it by. At that
+	 * load no page of the halved map overflows short of a freak of the
+	 * hash (then it stays as it is), and a map never shrinks and grows
+	 * again on alternate commits. */
+	while (rc == 0 && nb > 1 && nv->entries <= (uint64_t)nb * PAGE_CAP / 4) {
+		struct view *half = volmap_view_new(nb / 2);
+		int hrc = half ? 0 : -ENOMEM;
+
+		if (hrc == 0) {
+			half->redundant = old->redundant;
+			half->copies = volmap_copies_for(old->redundant, nb / 2,
+							 mfs_store_header(t->vol->store)->slot_count);
+			hrc = build_map(t, nb / 2, half);
+		}
+		if (hrc != 0) {
+			volmap_view_unref(half);
+			rc = hrc == -E2BIG ? 0 : hrc;
+			break;
+		}
+		volmap_view_unref(nv);
+		nv = half;
+		nb /= 2;
+	}
 	for (uint32_t b = 0; rc == 0 && b < nb; b++) {
 		struct page *p = nv->pages[b];
 		uint8_t vid[VID_BYTES];
@@ -1527,7 +1592,7 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 		const struct page *p = old->pages[b];
 		int kept = 0;
 
-		kept = nv->pages[b] == p;
+		kept = b < nv->nb && nv->pages[b] == p;
 		for (unsigned c = 0; p && !kept && rc == 0 && c < volmap_copies(old); c++)
 			rc = poslist_add(&t->freed, p->pos[c]);
 	}

@@ -146,6 +146,55 @@ Test(volume, rewrite_grow_shrink_delete_account_slots)
 	close_store(&f);
 }
 
+/* An object's slots share one map page: several large objects fill the
+ * first; small ones stay in every page of the grown map. */
+Test(volume, a_map_grown_past_one_page_shrinks_back_when_its_objects_are_gone)
+{
+	enum { OBJECTS = 6, OBJECT_SLOTS = 512 };
+	const size_t len = (size_t)OBJECT_SLOTS * MFS_SLOT_DATA;
+	struct fixture f = open_store(OBJECTS * OBJECT_SLOTS + 128);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	uint8_t *data = malloc(len);
+	uint64_t base, slots = 0;
+	struct mfs_vtxn *t;
+	char name[16];
+
+	_Static_assert(OBJECTS * OBJECT_SLOTS > PAGE_CAP, "more entries than one page holds");
+	cr_assert_not_null(data);
+	tu_fill_random(data, len, 5);
+	for (int i = 0; i < 32; i++) { /* in every bucket of the grown map */
+		snprintf(name, sizeof name, "small%d", i);
+		put(v, name, name, strlen(name));
+	}
+	base = used(v);
+	for (int i = 0; i < OBJECTS; i++) {
+		snprintf(name, sizeof name, "big%d", i);
+		put(v, name, data, len);
+		slots += mfs_obj_slots_for(len);
+	}
+	cr_assert_gt(used(v), base + slots, "one page cannot list %llu slots: the map grew",
+		     (unsigned long long)slots);
+	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+	for (int i = 0; i < OBJECTS; i++) {
+		snprintf(name, sizeof name, "big%d", i);
+		cr_assert_eq(mfs_obj_delete(t, name, strlen(name)), 0);
+	}
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	cr_assert_eq(used(v), base, "the map gave its grown pages back");
+	mfs_volume_close(v);
+	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), 0);
+	cr_assert_eq(used(v), base);
+	for (int i = 0; i < 32; i++) {
+		snprintf(name, sizeof name, "small%d", i);
+		expect(v, name, (const uint8_t *)name, strlen(name));
+	}
+	put(v, "big0", data, len);
+	expect(v, "big0", data, len);
+	mfs_volume_close(v);
+	free(data);
+	close_store(&f);
+}
+
 static uint8_t *file_digest(const char *dir)
 {
 	static uint8_t id[32];
