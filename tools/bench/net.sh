@@ -32,7 +32,9 @@
 #                    and built when it has no megafs yet)
 #
 # Needs root: the page cache is dropped (echo 3 > drop_caches) before every
-# measured run, the namespace is made with unshare, and missing tools
+# measured run (then the harness's own timeout and head are read back in,
+# and with them the C library, so no timing counts a helper's cold start;
+# mount points exist before a timed mount), the namespace is made with unshare, and missing tools
 # (aria2, btfs, python3-libtorrent, ffmpeg, fuse3) are installed with
 # apt-get. Every run starts cold on the subscriber's side: a fresh store or
 # an empty download directory, a fresh mount. The seeders (megafs serve,
@@ -227,7 +229,7 @@ bt_dir="$work/bt"
 torrent="$bt_dir/bench.torrent" # bench/file.bin, bench/clip.mp4
 
 btfs_mount() { # TORRENT MNT DATA PORT -> BTFS_PID
-	mkdir -p "$2" "$3"
+	[[ -d $2 && -d $3 ]] || mkdir -p "$2" "$3"
 	register_mount btfs "$2"
 	btfs -f --data-directory="$3" --min-port="$4" --max-port="$4" "$1" "$2" \
 		>>"$bt_dir/btfs.log" 2>&1 &
@@ -335,6 +337,7 @@ bt_stream() {
 	local mnt="$bt_dir/mnt" data="$bt_dir/data" t0 t1 t2 port
 	rm -rf "$data"
 	port=$(free_port)
+	mkdir -p "$mnt" "$data" # a mount point is there before the mount
 	drop_caches
 	t0=$(now)
 	btfs_mount "$torrent" "$mnt" "$data" "$port"
@@ -442,6 +445,7 @@ mfs_download() {
 mfs_stream() {
 	local s="$mfs_dir/sub" mnt="$mfs_dir/mnt" t0 tm t1 t2
 	new_store "$s" "$store_mb"
+	mkdir -p "$mnt" # a mount point is there before the mount
 	drop_caches
 	t0=$(now)
 	mfs_mount_only "$s" "$mnt"
@@ -616,7 +620,8 @@ done
 echo
 echo "Goal: megafs better than every BitTorrent value on each row (goal: yes)."
 echo "Median of $repeat runs each; before every run the page cache is dropped (both"
-echo "seeders read from disk) and the subscriber starts empty (a new store, an empty"
+echo "seeders read from disk; the harness's timeout and head, with the C library, are"
+echo "read back in) and the subscriber starts empty (a new store, an empty"
 echo "download directory, a fresh mount). Seeders: megafs serve with megafs tracker;"
 echo "libtorrent 2.0 (tools/bench/bt_seed.py: its HTTP tracker has the seeder dial each"
 echo "client over TCP at once). N/A: the tool has no such mode."
