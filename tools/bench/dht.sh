@@ -114,7 +114,7 @@ work=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/mfs-dht-bench.XXXXXX")
 mfs_dir="$work/mfs"
 mkdir -p "$mfs_dir"
 
-# register_pid, release_all, remove_work, now/secs/median, wait_line,
+# register_pid, release_all, remove_work, secs/median, wait_line,
 # new_store, free_port, mfs_seed.
 source "$script_dir/netlib.sh"
 
@@ -333,21 +333,21 @@ resolve() {
 		mkdir -p "$mnt"
 		register_mount megafs "$mnt"
 		SUB_MOUNTS+=("$mnt")
-		t0=$(now)
+		t0=$EPOCHREALTIME
 		"$megafs" --store "$s" mount "$mfs_link" "$mnt" -f "$@" > >(stamp >"$out") 2>&1 &
 		pid=$!
 		register_pid "$pid"
 		until [[ -e $mnt/$probe_name ]]; do
 			if ! kill -0 "$pid" 2>/dev/null ||
-				(( $(ms "$(secs "$t0" "$(now)")") > op_timeout * 1000 )); then
-				log "$row: run $((i + 1)): no manifest after $(secs "$t0" "$(now)") s:"
+				(( $(ms "$(secs "$t0" "$EPOCHREALTIME")") > op_timeout * 1000 )); then
+				log "$row: run $((i + 1)): no manifest after $(secs "$t0" "$EPOCHREALTIME") s:"
 				sed 's/^/    /' "$out" >&2
 				[[ -z $PUBLISHER_LOG ]] || sed 's/^/    publisher: /' "$PUBLISHER_LOG" >&2
 				continue 2
 			fi
 			sleep 0.002
 		done
-		t1=$(now)
+		t1=$EPOCHREALTIME
 		ms+=("$(ms "$(secs "$t0" "$t1")")")
 		log "  $row: ${ms[-1]} ms"
 	done
@@ -429,7 +429,7 @@ MFS_PK=$(pk_of "$MFS_SEED")
 INFOHASH=$(hex_random 20)
 INFOHASH_LT=$(hex_random 20)
 CLIENT_PORT=$(free_port)
-started=$(now)
+started=$EPOCHREALTIME
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The publisher: a tracker, a channel with one small file, megafs serve.
@@ -512,7 +512,7 @@ for n in $sizes; do
 	end_network
 	wanted mixed && ROWS+=("$n.mixed")
 done
-elapsed=$(secs "$started" "$(now)")
+elapsed=$(secs "$started" "$EPOCHREALTIME")
 
 # --- the tables ----------------------------------------------------------------
 cell() { echo "${R[$1]:--}"; }

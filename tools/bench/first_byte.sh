@@ -85,11 +85,11 @@ one_run() {
 	new_store "$s" "$store_mb"
 	mkdir -p "$mnt" # a mount point is there before the mount
 	drop_caches
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	mfs_mount_only "$s" "$mnt"
-	tm=$(now)
+	tm=$EPOCHREALTIME
 	first_byte "$mnt/file.bin" || die "$1: no first byte through the mount"
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	mfs_mount_pid "$mnt"
 	mfs_umount "$mnt" "$MFS_PID"
 	rm -rf "$s"
@@ -104,14 +104,14 @@ traced() {
 	mkdir -p "$mnt"
 	register_mount megafs "$mnt"
 	drop_caches
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	strace -f -ttt -o "$out" -e trace=execve,clone,clone3,fdatasync,fsync,connect,mount,openat,exit_group \
 		"$megafs" --store "$s" mount "$mfs_link" "$mnt" \
 		--tracker "$mfs_tracker" >>"$mfs_dir/mount.log" 2>&1 &
 	st=$!
 	register_pid "$st"
 	first_byte "$mnt/file.bin" || die "$1 under strace: no first byte through the mount"
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	timeout 60 "$megafs" umount "$mnt" >/dev/null 2>&1 || fusermount3 -u "$mnt"
 	wait "$st" || true
 	echo "  first byte after $(ms "$(secs "$t0" "$t1")") ms under strace; the timeline" \

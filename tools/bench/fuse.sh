@@ -207,7 +207,6 @@ if [[ -n $old_rev ]]; then
 	fi
 fi
 
-now() { echo "$EPOCHREALTIME"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 mibps() { awk -v mb="$1" -v s="$2" 'BEGIN { printf "%.1f", mb / s }'; }
 ms() { awk -v s="$1" 'BEGIN { printf "%.0f", s * 1000 }'; }
@@ -366,9 +365,9 @@ cold_ms() {
 	local row=$1 f=$2 t0 t1
 	shift 2
 	cold "$f"
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	"$@"
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	add "$row" "$f" "$(ms "$(secs "$t0" "$t1")")"
 }
 
@@ -385,10 +384,10 @@ run_once() {
 	log "$f: cp in"
 	sync
 	cat "$src" >/dev/null
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	cp "$src" "$m/file.bin"
 	sync
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	add cp "$f" "$(mibps "$size_mb" "$(secs "$t0" "$t1")")"
 	cp "$clip" "$m/clip.mp4"
 	sync
@@ -398,9 +397,9 @@ run_once() {
 	cold "$f"
 	perf_start "$f" "$r" seqread
 	[[ -n ${PID[$f]} ]] && c0=$(cpu_ticks "${PID[$f]}")
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	dd if="$m/file.bin" of=/dev/null bs=1M status=none
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	[[ -n ${PID[$f]} ]] && c1=$(cpu_ticks "${PID[$f]}")
 	perf_stop
 	add cold "$f" "$(mibps "$size_mb" "$(secs "$t0" "$t1")")"
@@ -410,9 +409,9 @@ run_once() {
 	fi
 
 	log "$f: warm sequential read"
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	dd if="$m/file.bin" of=/dev/null bs=1M status=none
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	add warm "$f" "$(mibps "$size_mb" "$(secs "$t0" "$t1")")"
 
 	log "$f: $rr_n 4 KiB random reads, cold"
@@ -437,7 +436,7 @@ run_once() {
 }
 
 metrics=(cp cold warm cpu p50 p99 iops probe seek)
-started=$(now)
+started=$EPOCHREALTIME
 for f in "${cols[@]}"; do
 	for r in $(seq "$repeat"); do
 		run_once "$f" "$r"
@@ -448,7 +447,7 @@ for f in "${cols[@]}"; do
 		R[$k.$f]=$(median ${S[$k.$f]})
 	done
 done
-elapsed=$(secs "$started" "$(now)")
+elapsed=$(secs "$started" "$EPOCHREALTIME")
 
 # Each column's warm read as a percentage of plain's (the page cache alone).
 if [[ -n ${R[warm.plain]:-} ]]; then

@@ -75,7 +75,6 @@ need_mb=$(( store_mb * 13 / 10 + 2 * size_mb + 64 ))
 
 export MEGAFS_PASSWORD="bench-password"
 
-now() { echo "$EPOCHREALTIME"; }
 mibps() { awk -v mb="$1" -v s="$2" 'BEGIN { printf "%.1f", mb / s }'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
@@ -116,10 +115,10 @@ head -c "$((size_mb * 1048576))" /dev/urandom >"$src"
 log "ingest --mode convergent (store of ${store_mb}M)"
 new_store conv
 sync
-t0=$(now)
+t0=$EPOCHREALTIME
 "$megafs" ingest "$src" --mode convergent >"$work/conv.json" 2>"$work/conv.log" ||
 	{ cat "$work/conv.log" >&2; die "ingest --mode convergent failed"; }
-t1=$(now)
+t1=$EPOCHREALTIME
 conv_s=$(secs "$t0" "$t1")
 conv_free=$("$megafs" status | awk '$1 == "free" { print $2 }')
 rm -rf -- "$MEGAFS_STORE"
@@ -128,19 +127,19 @@ rm -rf -- "$MEGAFS_STORE"
 log "ingest --mode random (fresh store)"
 new_store rand
 sync
-t0=$(now)
+t0=$EPOCHREALTIME
 "$megafs" ingest "$src" --mode random >"$work/rand.json" 2>"$work/rand.log" ||
 	{ cat "$work/rand.log" >&2; die "ingest --mode random failed"; }
-t1=$(now)
+t1=$EPOCHREALTIME
 rand_s=$(secs "$t0" "$t1")
 
 # --- extract (from the random-mode store) -----------------------------------
 log "extract"
 dropped=$(drop_caches)
 out="$work/extracted.bin"
-t0=$(now)
+t0=$EPOCHREALTIME
 "$megafs" extract "$work/rand.json" -o "$out"
-t1=$(now)
+t1=$EPOCHREALTIME
 extr_s=$(secs "$t0" "$t1")
 if cmp -s "$src" "$out"; then
 	verdict="identical (cmp)"

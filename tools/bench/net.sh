@@ -133,7 +133,7 @@ work=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/mfs-net-bench.XXXXXX")
 side_pid=""
 
 # The helpers net.sh shares with first_byte.sh: register_pid, release_all,
-# now/secs/ms/median, drop_caches, wait_line, first_byte, new_store,
+# secs/ms/median, drop_caches, wait_line, first_byte, new_store,
 # mfs_mount, mfs_seed.
 source "$script_dir/netlib.sh"
 
@@ -269,7 +269,7 @@ bt_fetch() {
 	local -n dl_to=$2 rss_to=$3
 	shift 4
 	drop_caches
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	"$@" >>"$bt_dir/$name.log" 2>&1 &
 	pid=$!
 	register_pid "$pid"
@@ -278,7 +278,7 @@ bt_fetch() {
 	watchdog "$pid" "$op_timeout" "$name" &
 	wd=$!
 	wait "$pid" || rc=$?
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	kill "$wd" 2>/dev/null || true
 	wait "$wd" "$hp" 2>/dev/null || true
 	(( rc == 0 )) || { tail -5 "$bt_dir/$name.log" >&2; die "$name failed ($rc)"; }
@@ -317,7 +317,7 @@ bt_first_byte() {
 	rpc=$(free_port)
 	aria2_args "$out" "$(free_port)"
 	drop_caches
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	aria2c "${ARIA2_ARGS[@]}" --enable-rpc --rpc-listen-port="$rpc" --rpc-secret=bench \
 		--rpc-listen-all=false "$torrent" >>"$bt_dir/aria2c.log" 2>&1 &
 	pid=$!
@@ -339,13 +339,13 @@ bt_stream() {
 	port=$(free_port)
 	mkdir -p "$mnt" "$data" # a mount point is there before the mount
 	drop_caches
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	btfs_mount "$torrent" "$mnt" "$data" "$port"
 	first_byte "$mnt/bench/file.bin" "$BTFS_PID" || die "btfs: no first byte"
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	timeout --foreground -s KILL "$op_timeout" dd if="$mnt/bench/file.bin" of=/dev/null bs=1M \
 		status=none || die "btfs: the streaming read failed"
-	t2=$(now)
+	t2=$EPOCHREALTIME
 	TTFB_FS+=("$(ms "$(secs "$t0" "$t1")")")
 	STREAM+=("$(mibps "$size_mb" "$(secs "$t0" "$t2")")")
 	RSSFS+=("$(kib_to_mib "$(vm_hwm "$BTFS_PID")")")
@@ -363,9 +363,9 @@ bt_seek() {
 	drop_caches
 	btfs_mount "$torrent" "$mnt" "$data" "$(free_port)"
 	first_byte "$mnt/bench/file.bin" "$BTFS_PID" || die "btfs: no first byte"
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	seek_decode "$mnt/bench/clip.mp4" || die "btfs: ffmpeg failed"
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	SEEK+=("$(ms "$(secs "$t0" "$t1")")")
 	log "  btfs: seek + decode ${SEEK[-1]} ms"
 	cmp -s "$clip" "$mnt/bench/clip.mp4" || die "btfs: the mp4 read back differs"
@@ -418,7 +418,7 @@ mfs_download() {
 	new_store "$s" "$store_mb"
 	rm -f "$out"
 	drop_caches
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	"$megafs" --store "$s" fetch "$mfs_link" file.bin -o "$out" --tracker "$mfs_tracker" \
 		>>"$mfs_dir/fetch.log" 2>&1 &
 	pid=$!
@@ -428,7 +428,7 @@ mfs_download() {
 	watchdog "$pid" "$op_timeout" "megafs fetch" &
 	wd=$!
 	wait "$pid" || rc=$?
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	kill "$wd" 2>/dev/null || true
 	wait "$wd" "$hp" 2>/dev/null || true
 	(( rc == 0 )) || { tail -5 "$mfs_dir/fetch.log" >&2; die "megafs fetch failed ($rc)"; }
@@ -447,15 +447,15 @@ mfs_stream() {
 	new_store "$s" "$store_mb"
 	mkdir -p "$mnt" # a mount point is there before the mount
 	drop_caches
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	mfs_mount_only "$s" "$mnt"
-	tm=$(now)
+	tm=$EPOCHREALTIME
 	first_byte "$mnt/file.bin" || die "megafs: no first byte through the mount"
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	mfs_mount_pid "$mnt"
 	timeout --foreground -s KILL "$op_timeout" dd if="$mnt/file.bin" of=/dev/null bs=1M \
 		status=none || die "megafs: the streaming read failed"
-	t2=$(now)
+	t2=$EPOCHREALTIME
 	TTFB_FS+=("$(ms "$(secs "$t0" "$t1")")")
 	STREAM+=("$(mibps "$size_mb" "$(secs "$t0" "$t2")")")
 	RSSFS+=("$(kib_to_mib "$(vm_hwm "$MFS_PID")")")
@@ -474,9 +474,9 @@ mfs_seek() {
 	drop_caches
 	mfs_mount "$s" "$mnt"
 	first_byte "$mnt/file.bin" "$MFS_PID" || die "megafs: no first byte through the mount"
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	seek_decode "$mnt/clip.mp4" || die "megafs: ffmpeg failed"
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	SEEK+=("$(ms "$(secs "$t0" "$t1")")")
 	log "  megafs mount: seek + decode ${SEEK[-1]} ms"
 	cmp -s "$clip" "$mnt/clip.mp4" || die "megafs: the mp4 read back differs"
@@ -540,17 +540,17 @@ run_side() {
 floor=()
 for _ in $(seq "$repeat"); do
 	drop_caches
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	seek_decode "$clip"
-	floor+=("$(ms "$(secs "$t0" "$(now)")")")
+	floor+=("$(ms "$(secs "$t0" "$EPOCHREALTIME")")")
 done
 seek_floor=$(median "${floor[@]}")
 
-started=$(now)
+started=$EPOCHREALTIME
 for s in $sides; do
 	run_side "$s"
 done
-elapsed=$(secs "$started" "$(now)")
+elapsed=$(secs "$started" "$EPOCHREALTIME")
 
 # --- the table ---------------------------------------------------------------
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)

@@ -75,7 +75,6 @@ remove_work() {
 	fi
 }
 
-now() { echo "$EPOCHREALTIME"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 mibps() { awk -v mb="$1" -v s="$2" 'BEGIN { printf "%.1f", mb / s }'; }
 ms() { awk -v s="$1" 'BEGIN { printf "%.0f", s * 1000 }'; }

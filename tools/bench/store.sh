@@ -49,7 +49,6 @@ export MEGAFS_PASSWORD=bench-password
 
 cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 mibs() { awk -v b=$((size_mb << 20)) -v t="$1" 'BEGIN { printf "%.1f", b / 1048576 / t }'; }
-now() { date +%s.%N; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # ingest BIN: seconds and bytes written per byte, one run.
@@ -58,7 +57,7 @@ ingest_run() {
 	rm -rf "$s"
 	MEGAFS_STORE=$s "$bin" init --size "${store_mb}M" --kdf interactive >/dev/null
 	cold
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	MEGAFS_STORE=$s "$bin" ingest "$work/file" >/dev/null 2>"$work/err" &
 	local pid=$!
 	wb=0
@@ -68,7 +67,7 @@ ingest_run() {
 	done
 	wait "$pid" || die "ingest failed: $(cat "$work/err")"
 	sync
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') $(awk -v w="$wb" -v b=$((size_mb << 20)) 'BEGIN { printf "%.2f", w / b }')"
 }
 
@@ -83,10 +82,10 @@ cp_run() {
 	pid=$(awk -v d="$(readlink -f "$work/m")" \
 		'$2 == d && $1 ~ /^megafs:/ { sub("megafs:", "", $1); print $1 }' /proc/mounts)
 	cold
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	cp "$work/file" "$work/m/file"
 	sync
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	wb=$(awk '/^write_bytes/ {print $2}' "/proc/$pid/io")
 	MEGAFS_STORE=$s "$bin" umount "$work/m"
 	echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') $(awk -v w="$wb" -v b=$((size_mb << 20)) 'BEGIN { printf "%.2f", w / b }')"
@@ -96,10 +95,10 @@ plain_run() {
 	local t0 t1
 	rm -f "$work/plain"
 	cold
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	cp "$work/file" "$work/plain"
 	sync
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'
 }
 

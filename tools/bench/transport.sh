@@ -117,7 +117,7 @@ work=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/mfs-transport-bench.XXXXXX")
 : >"$work/pids"
 : >"$work/mounts"
 mfs_dir=$work
-# register_pid, release_all, remove_work, now/secs/ms/mibps/median,
+# register_pid, release_all, remove_work, secs/ms/mibps/median,
 # drop_caches, free_port, wait_line.
 source "$script_dir/netlib.sh"
 source "$root/tests/integration/veth.sh"
@@ -358,12 +358,12 @@ run_once() {
 	poll=$!
 	register_pid "$poll"
 	wait_line "$work/first" '^ready' "$poll" 10 || die "first_write.py did not start"
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	timeout -k 10 "$op_timeout" nsenter --net="/run/netns/$ns" "${cmd[@]}" >"$work/run.log" 2>&1 &
 	pid=$!
 	register_pid "$pid"
 	wait "$pid" || rc=$?
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	kill "$poll" 2>/dev/null || true
 	wait "$poll" 2>/dev/null || true
 	if (( rc == 124 || rc == 137 )); then
@@ -389,7 +389,7 @@ run_once() {
 
 # --- the table -------------------------------------------------------------------
 rev=$(git -C "$root" describe --always --dirty 2>/dev/null || echo "?")
-started=$(now)
+started=$EPOCHREALTIME
 : >"$work/table"
 for l in $links; do
 	set_link "$l"
@@ -410,7 +410,7 @@ for l in $links; do
 	done
 	case $l in loss*) echo "${LINK_NAME[$l]}: $(loss_seen) packets dropped" >>"$work/losses" ;; esac
 done
-elapsed=$(secs "$started" "$(now)")
+elapsed=$(secs "$started" "$EPOCHREALTIME")
 
 echo
 echo "megafs $rev: issue 13's transports over each link, beside aria2c over HTTP (nginx)."
