@@ -1522,6 +1522,27 @@ static int build_map(struct mfs_vtxn *t, uint32_t nb, struct view *nv)
 	return rc;
 }
 
+/* The map under nb buckets after this transaction, as a new view in *out
+ * (NULL on an error); -E2BIG when one of its pages would overflow. */
+static int map_view(struct mfs_vtxn *t, uint32_t nb, struct view **out)
+{
+	struct view *v = volmap_view_new(nb);
+	int rc = v ? 0 : -ENOMEM;
+
+	if (rc == 0) {
+		v->redundant = t->view->redundant;
+		v->copies = volmap_copies_for(v->redundant, nb,
+					      mfs_store_header(t->vol->store)->slot_count);
+		rc = build_map(t, nb, v);
+	}
+	if (rc != 0) {
+		volmap_view_unref(v);
+		v = NULL;
+	}
+	*out = v;
+	return rc;
+}
+
 /* The new view, its changed map pages written (not yet durable). */
 static int write_map(struct mfs_vtxn *t, struct view **out)
 {
@@ -1531,18 +1552,7 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 	uint32_t nb = old->nb;
 	int rc;
 
-	for (;;) {
-		nv = volmap_view_new(nb);
-		if (!nv)
-			return -ENOMEM;
-		nv->redundant = old->redundant;
-		nv->copies = volmap_copies_for(old->redundant, nb,
-					       mfs_store_header(t->vol->store)->slot_count);
-		rc = build_map(t, nb, nv);
-		if (rc != -E2BIG)
-			break;
-		volmap_view_unref(nv);
-		nv = NULL;
+	while ((rc = map_view(t, nb, &nv)) == -E2BIG) {
 		if (nb >= volmap_max_buckets(old))
 			return MFS_E_FULL;
 		nb *= 2;
@@ -1553,24 +1563,17 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 	 * hash (then it stays as it is), and a map never shrinks and grows
 	 * again on alternate commits. */
 	while (rc == 0 && nb > 1 && nv->entries <= (uint64_t)nb * PAGE_CAP / 4) {
-		struct view *half = volmap_view_new(nb / 2);
-		int hrc = half ? 0 : -ENOMEM;
+		struct view *half;
 
-		if (hrc == 0) {
-			half->redundant = old->redundant;
-			half->copies = volmap_copies_for(old->redundant, nb / 2,
-							 mfs_store_header(t->vol->store)->slot_count);
-			hrc = build_map(t, nb / 2, half);
+		rc = map_view(t, nb / 2, &half);
+		if (rc == 0) {
+			volmap_view_unref(nv);
+			nv = half;
+			nb /= 2;
 		}
-		if (hrc != 0) {
-			volmap_view_unref(half);
-			rc = hrc == -E2BIG ? 0 : hrc;
-			break;
-		}
-		volmap_view_unref(nv);
-		nv = half;
-		nb /= 2;
 	}
+	if (rc == -E2BIG)
+		rc = 0; /* the halved map did not fit: the one built stays */
 	for (uint32_t b = 0; rc == 0 && b < nb; b++) {
 		struct page *p = nv->pages[b];
 		uint8_t vid[VID_BYTES];

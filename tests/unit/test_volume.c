@@ -147,13 +147,13 @@ Test(volume, rewrite_grow_shrink_delete_account_slots)
 }
 
 /* An object's slots share one map page: several large objects fill the
- * first; small ones stay in every page of the grown map. */
-Test(volume, a_map_grown_past_one_page_shrinks_back_when_its_objects_are_gone)
+ * first; small ones stay in every page of the grown map. Deleting the large
+ * ones gives back every slot, the grown pages (and their copies) too; the
+ * volume opens again (password pw) with the same count and every object. */
+static void map_shrinks_back(struct fixture *f, struct mfs_volume *v, const char *pw)
 {
 	enum { OBJECTS = 6, OBJECT_SLOTS = 512 };
 	const size_t len = (size_t)OBJECT_SLOTS * MFS_SLOT_DATA;
-	struct fixture f = open_store(OBJECTS * OBJECT_SLOTS + 128);
-	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
 	uint8_t *data = malloc(len);
 	uint64_t base, slots = 0;
 	struct mfs_vtxn *t;
@@ -162,7 +162,7 @@ Test(volume, a_map_grown_past_one_page_shrinks_back_when_its_objects_are_gone)
 	_Static_assert(OBJECTS * OBJECT_SLOTS > PAGE_CAP, "more entries than one page holds");
 	cr_assert_not_null(data);
 	tu_fill_random(data, len, 5);
-	for (int i = 0; i < 32; i++) { /* in every bucket of the grown map */
+	for (int i = 0; i < 32; i++) {
 		snprintf(name, sizeof name, "small%d", i);
 		put(v, name, name, strlen(name));
 	}
@@ -170,7 +170,7 @@ Test(volume, a_map_grown_past_one_page_shrinks_back_when_its_objects_are_gone)
 	for (int i = 0; i < OBJECTS; i++) {
 		snprintf(name, sizeof name, "big%d", i);
 		put(v, name, data, len);
-		slots += mfs_obj_slots_for(len);
+		slots += mfs_obj_sealed_slots(v, len);
 	}
 	cr_assert_gt(used(v), base + slots, "one page cannot list %llu slots: the map grew",
 		     (unsigned long long)slots);
@@ -182,7 +182,7 @@ Test(volume, a_map_grown_past_one_page_shrinks_back_when_its_objects_are_gone)
 	cr_assert_eq(mfs_vtxn_commit(t), 0);
 	cr_assert_eq(used(v), base, "the map gave its grown pages back");
 	mfs_volume_close(v);
-	cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), 0);
+	cr_assert_eq(mfs_volume_open(&v, f->store, pw, strlen(pw), NULL, 0), 0);
 	cr_assert_eq(used(v), base);
 	for (int i = 0; i < 32; i++) {
 		snprintf(name, sizeof name, "small%d", i);
@@ -192,6 +192,25 @@ Test(volume, a_map_grown_past_one_page_shrinks_back_when_its_objects_are_gone)
 	expect(v, "big0", data, len);
 	mfs_volume_close(v);
 	free(data);
+}
+
+Test(volume, a_map_grown_past_one_page_shrinks_back_when_its_objects_are_gone)
+{
+	struct fixture f = open_store(6 * 512 + 128);
+
+	map_shrinks_back(&f, tu_volume(f.store, "pw", NULL), "pw");
+	close_store(&f);
+}
+
+/* The same in a hidden volume, whose map pages are kept in many copies and
+ * whose objects carry parity. */
+Test(volume, a_hidden_volume_map_shrinks_back_with_its_copies)
+{
+	struct fixture f = open_store(4 * 6 * 512);
+	struct mfs_volume *outer = tu_volume(f.store, "outer", NULL);
+
+	mfs_volume_close(outer);
+	map_shrinks_back(&f, tu_volume(f.store, "hidden", "outer"), "hidden");
 	close_store(&f);
 }
 
