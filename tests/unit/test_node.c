@@ -1352,7 +1352,9 @@ Test(node, a_blob_that_ends_with_a_lie_with_nobody_waiting_is_not_lent)
 	pthread_mutex_lock(&lent.lock);
 	cr_assert_eq(lent.count, 0, "nothing lent");
 	pthread_mutex_unlock(&lent.lock);
+	mfs_node_stats(leech.node, &st);
 	cr_assert_eq(st.blobs_fetched, 0);
+	cr_assert_eq(st.peers_banned, 1, "the liar is cut off");
 	half_leave(&h);
 	stop_node(&leech);
 }

@@ -151,8 +151,9 @@ rev=$(git -C "$root" describe --always --dirty 2>/dev/null || echo "?")
 echo
 echo "megafs first byte over loopback (tree $rev): a fresh subscriber store (${store_mb}M,"
 echo "--kdf fast), page cache dropped (then the harness's timeout and head read back"
-echo "in, with the C library; the mount point made before), one seeder (megafs serve) and a tracker on"
-echo "127.0.0.1; a ${size_mb} MiB random file. Median of $repeat runs, ms; the runs in brackets."
+echo "in, with the C library; the mount point made before), one seeder (megafs serve)"
+echo "and a tracker on 127.0.0.1; a ${size_mb} MiB random file. Median of $repeat runs, ms;"
+echo "the runs in brackets."
 echo
 printf "%-44s %14s %14s\n" "binary" "mount returns" "first byte"
 for b in "${bins[@]}"; do
