@@ -35,6 +35,11 @@
 /* Silence in the middle of an answer, in request timeouts, that replaces
  * a dialled connection (fetch_conn_stalled). */
 #define STALL_WINDOWS 2u
+/* Request timeouts without a whole answer on a connection receiving
+ * bytes before its requests are asked of another peer too
+ * (ask_past_slow): a segment in two windows is 6.5 KB/s at the default
+ * 5 s, a link no honest peer is slower than while another serves. */
+#define SLOW_WINDOWS 2u
 /* A lane idle this long takes over half of a sibling's answer (a reader
  * between two blobs is not that idle). */
 #define STEAL_IDLE_MS 500u
@@ -259,7 +264,8 @@ static int ask_run(struct conn *c, struct fetch *f, uint32_t from, uint32_t coun
 	if ((rc = mfs_peer_send(c->peer, &m)) != 0)
 		return rc;
 	r = &c->reqs[c->in_flight++];
-	*r = (struct req){.rid = m.request_id, .segment = m.segment, .count = m.count};
+	*r = (struct req){.rid = m.request_id, .segment = m.segment, .count = m.count,
+			  .asked_ms = node_now_ms()};
 	memcpy(r->id, f->id, sizeof r->id);
 	f->state = FETCH_ASKED;
 	f->asks++;
@@ -568,6 +574,58 @@ static void note_progress(struct mfs_netnode *n, uint64_t now)
 	}
 }
 
+/* A ready connection to another peer than c's that can be asked for f
+ * (not asked for it yet, not said NOT_FOUND, not banned, with room). */
+static int other_peer_for(struct mfs_netnode *n, const struct fetch *f, const struct conn *c)
+{
+	const uint8_t *slow = mfs_peer_remote_key(c->peer);
+
+	for (struct conn *o = n->conns; o; o = o->next) {
+		const uint8_t *pk;
+
+		if (!o->ready || o->closing || !conn_has_room(o) || conn_asked(o, f->id))
+			continue;
+		pk = mfs_peer_remote_key(o->peer);
+		if (memcmp(pk, slow, MFS_NOISE_KEY_BYTES) != 0 && !tried(f, pk) &&
+		    !node_banned(n, pk))
+			return 1;
+	}
+	return 0;
+}
+
+/* Bytes are not answers: a connection that sends anything but the
+ * answers it owes (keep-alives, a segment a few bytes at a time) keeps
+ * its requests from the silence rule below, so a request on which no
+ * answer arrived whole for SLOW_WINDOWS request timeouts since it was
+ * asked is asked of another peer too, when one can take it; the slow
+ * peer keeps its request (it may still be the faster) and is tried last.
+ * A request that waits its turn behind answers arriving on its
+ * connection is not slow. */
+static void ask_past_slow(struct mfs_netnode *n, uint64_t now)
+{
+	const uint64_t patience = (uint64_t)n->cfg.request_timeout_ms * SLOW_WINDOWS;
+
+	for (struct conn *c = n->conns; c; c = c->next) {
+		if (!c->ready || c->closing)
+			continue;
+		for (unsigned i = 0; i < c->in_flight; i++) {
+			const struct req *r = &c->reqs[i];
+			uint64_t since = r->asked_ms > c->answer_ms ? r->asked_ms : c->answer_ms;
+			struct fetch *f;
+
+			if (r->cancelled || r->ended || now - since < patience)
+				continue;
+			f = fetch_find(n, r->id);
+			if (!f || f->state != FETCH_ASKED || !other_peer_for(n, f, c))
+				continue;
+			n->stats.requests_slow++;
+			f->state = FETCH_QUEUED;
+			memcpy(f->avoid, mfs_peer_remote_key(c->peer), MFS_NOISE_KEY_BYTES);
+			f->has_avoid = 1;
+		}
+	}
+}
+
 /* A peer silent on a request for request_timeout_ms may still answer: the
  * fetch is asked of another peer too (never of the same one again),
  * without cancelling the request in flight. Silent, not slow: a request
@@ -599,6 +657,7 @@ void fetch_tick(struct mfs_netnode *n)
 		if ((f->state == FETCH_QUEUED || f->state == FETCH_ASKED) && fetch_expired(n, f, now))
 			fail_fetch(f, -ETIMEDOUT);
 	}
+	ask_past_slow(n, now);
 	fetch_pump_locked(n);
 	steal_for_lanes(n, now);
 	sweep_alone(n);
@@ -838,6 +897,7 @@ void fetch_answer(struct conn *c, const struct mfs_wire_msg *m)
 	else if (m->type == MFS_WIRE_SEGMENT)
 		mfs_blob_leaf(hash, m->data, m->len);
 	pthread_mutex_lock(&n->lock);
+	c->answer_ms = node_now_ms();
 	if (m->type == MFS_WIRE_RESPONSE) {
 		answer_head(n, c, r, m, mfs_memeq(hash, r->id, sizeof hash));
 	} else if (m->type == MFS_WIRE_SEGMENT) {

@@ -81,8 +81,14 @@
  * dial's deadline doubles per failure; a peer that never answers fails
  * the fetch when its third dial ends). Silence, not time: bytes
  * arriving on a connection (counted as read) carry every request on it,
- * so a slow or lossy link that keeps delivering is waited for. Sockets
- * bound TCP's retransmission backoff (net/tcpopt.h).
+ * so a slow or lossy link that keeps delivering is waited for. But bytes
+ * are not answers: a request on a connection where no answer of ours (a
+ * head or a segment) arrived whole for two request_timeout_ms since it
+ * was asked (a peer sending keep-alives, or a segment a few bytes at a
+ * time) is asked of another peer too when a ready one can take it, and
+ * the slow peer keeps its request but is tried last for it (stats:
+ * requests_slow). A peer alone is waited for as above. Sockets bound
+ * TCP's retransmission backoff (net/tcpopt.h).
  *
  * Cancelling (net/wire: CANCEL, CANCELLED): when a fetch a read waits for
  * (urgent) is asked of a connection, the read-ahead requests on it asked
@@ -290,6 +296,7 @@ struct mfs_node_stats {
 	uint64_t blobs_served, bytes_served;
 	unsigned peers_ready, peers_banned;
 	uint64_t bad_blobs, timeouts;
+	uint64_t requests_slow;                 /* asked of another peer: no answer came */
 	uint64_t wants_served, wants_dropped;   /* WANTs looked up, and dropped */
 	uint64_t want_ids;                      /* ids looked up for WANTs */
 	size_t memory_used, memory_peak;        /* of the memory budget */

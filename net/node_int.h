@@ -88,6 +88,7 @@ struct req {
 	 * and what comes of it meanwhile is taken as any answer. ended: its
 	 * answer is whole (or NOT_FOUND), nothing more of it may come. */
 	int cancelled, ended;
+	uint64_t asked_ms;            /* fetch.c: when it was sent */
 };
 
 /* One peer-wire connection (loop thread only). */
@@ -113,6 +114,9 @@ struct conn {
 	 * timed over stretches of 4 (from the head on), smoothed; 0 until
 	 * one. What cancel_behind weighs a wait with. */
 	uint64_t rx_rate;
+	/* fetch.c: the last tick an answer of ours (a head or a segment)
+	 * arrived whole on it: bytes that complete none are not answers. */
+	uint64_t answer_ms;
 	int told_idle;                /* the peer closes it as idle */
 	uint64_t active_ms;           /* when it last had anything in flight */
 

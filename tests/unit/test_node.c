@@ -537,7 +537,7 @@ static void half_message(struct mfs_peer *p, const struct mfs_wire_msg *m, void 
 		h->timer.data = h;
 		uv_timer_init(mfs_loop_uv(h->loop), &h->timer);
 		uv_timer_start(&h->timer, half_tick, HALF_TICK_MS, HALF_TICK_MS);
-		h->timer_on = 1;
+		__atomic_store_n(&h->timer_on, 1, __ATOMIC_RELEASE); /* the test waits for it */
 	}
 }
 
@@ -722,6 +722,51 @@ Test(node, timeouts_count_silence_and_trickling_has_a_cap)
 	cr_assert(s >= 6.0 && s < 9.0, "keep-alive: failed after %.2f s, the cap is 6 s", s);
 }
 
+/* Bytes are not answers (net/node.h, "Silence, not time"): a peer that
+ * sent one segment and since keeps its connection busy with a HAVE every
+ * 150 ms holds the request, but two request timeouts (2 x 500 ms) with no
+ * answer on it and the blob is asked of the honest seeder connected
+ * meanwhile, which serves all that is missing. Without the rule the
+ * keep-alives hold the fetch until its cap (20 fetch timeouts of 1 s) and
+ * it fails. */
+Test(node, a_peer_sending_bytes_but_no_answers_is_passed_over_for_another)
+{
+	struct running seeder, leech;
+	struct half_seeder h = {.mode = HALF_KEEPALIVE};
+	struct fetcher_thread t = {.first = 0, .step = 1, .count = 1};
+	struct mfs_node_stats st;
+	struct timespec t0;
+	double s;
+
+	run_node(&seeder, 1, 0, 1, 0);
+	next_request_ms = 500;
+	run_node(&leech, 1, 0, 0, 1000);
+	next_request_ms = 0;
+	half_join(&h, &leech);
+	t.r = &leech;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_create(&t.thread, NULL, fetch_some, &t);
+	for (int i = 0; i < 200 && !__atomic_load_n(&h.timer_on, __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
+	cr_assert(__atomic_load_n(&h.timer_on, __ATOMIC_ACQUIRE), "the keep-alive peer was not asked");
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
+	pthread_join(t.thread, NULL);
+	s = seconds_since(&t0);
+	cr_assert_eq(t.failed, 0, "the fetch: %s after %.2f s", mfs_strerror(t.why), s);
+	cr_assert_lt(s, 6.0, "the fetch took %.2f s (its cap is 20 s)", s);
+	mfs_node_stats(leech.node, &st);
+	cr_assert_geq(st.requests_slow, 1);
+	cr_assert_eq(st.timeouts, 0, "a HAVE every 150 ms is not silence");
+	cr_assert_eq(st.bytes_fetched, BLOB_BYTES);
+	mfs_node_stats(seeder.node, &st);
+	cr_assert_eq(st.bytes_served, BLOB_BYTES - MFS_BLOB_LEAF_BYTES,
+		     "the honest seeder sent %llu bytes: all but the segment the other sent",
+		     (unsigned long long)st.bytes_served);
+	cr_log_info("passed over after %.2f s", s);
+	half_leave(&h);
+	stop_node(&leech);
+	stop_node(&seeder);
+}
 
 /* ---- a link that stalls ---- */
 
