@@ -609,15 +609,18 @@ static void ask_past_slow(struct mfs_netnode *n, uint64_t now)
 		if (!c->ready || c->closing)
 			continue;
 		for (unsigned i = 0; i < c->in_flight; i++) {
-			const struct req *r = &c->reqs[i];
+			struct req *r = &c->reqs[i];
 			uint64_t since = r->asked_ms > c->answer_ms ? r->asked_ms : c->answer_ms;
 			struct fetch *f;
 
-			if (r->cancelled || r->ended || now - since < patience)
+			if (r->cancelled || r->ended || r->passed_over || now - since < patience)
 				continue;
 			f = fetch_find(n, r->id);
 			if (!f || f->state != FETCH_ASKED || !other_peer_for(n, f, c))
 				continue;
+			/* Once: the peer asked next has its own request, slow or
+			 * not, and every peer in turn would double the bytes. */
+			r->passed_over = 1;
 			n->stats.requests_slow++;
 			f->state = FETCH_QUEUED;
 			memcpy(f->avoid, mfs_peer_remote_key(c->peer), MFS_NOISE_KEY_BYTES);

@@ -89,6 +89,7 @@ struct req {
 	 * answer is whole (or NOT_FOUND), nothing more of it may come. */
 	int cancelled, ended;
 	uint64_t asked_ms;            /* fetch.c: when it was sent */
+	int passed_over;              /* fetch.c: its blob asked elsewhere for its slowness */
 };
 
 /* One peer-wire connection (loop thread only). */
