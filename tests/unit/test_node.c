@@ -2041,7 +2041,7 @@ Test(node, idle_connections_give_their_slots_to_a_newcomer_and_time_out)
 
 	/* One range (127.0.0.0/24) may hold 2 accepted connections. */
 	next_per_range = 2;
-	next_idle_ms = 4000;
+	next_idle_ms = 2000;
 	run_node(&seeder, 1, 0, BLOBS, 0);
 	next_per_range = next_idle_ms = 0;
 	run_node(&leech, 0, 0, 0, 0);
@@ -2069,7 +2069,7 @@ Test(node, idle_connections_give_their_slots_to_a_newcomer_and_time_out)
 	cr_assert(__atomic_load_n(&idlers[0].closed, __ATOMIC_ACQUIRE) ||
 		      __atomic_load_n(&idlers[1].closed, __ATOMIC_ACQUIRE),
 		  "one idler lost its slot");
-	/* The other one times out after 4 s with nothing in flight. */
+	/* The other one times out after 2 s with nothing in flight. */
 	cr_assert(wait_flag(&idlers[0].closed, 15) && wait_flag(&idlers[1].closed, 15),
 		  "an idle connection outlived its timeout");
 	mfs_node_stats(seeder.node, &st);
@@ -2078,13 +2078,14 @@ Test(node, idle_connections_give_their_slots_to_a_newcomer_and_time_out)
 		    (unsigned long long)st.peers_refused);
 	cr_assert_geq(st.peers_idle_closed, 2);
 	/* The leech's connection, idle too, was closed as such; wanting
-	 * nothing, the leech does not dial again (no churn every 4 s)... */
+	 * nothing, the leech does not dial again (no churn every 2 s: a
+	 * redial, 250 ms after the close, would be closed idle within 2.5 s)... */
 	for (int i = 0; i < 100 && st.peers_idle_closed < 3; i++) {
 		usleep(100000);
 		mfs_node_stats(seeder.node, &st);
 	}
 	cr_assert_eq(st.peers_idle_closed, 3, "the leech's idle connection");
-	sleep(5);
+	sleep(3);
 	mfs_node_stats(seeder.node, &st);
 	cr_assert_eq(st.peers_idle_closed, 3, "the leech dialled again while wanting nothing");
 	/* ...until it wants a blob: then it dials and is served. */
@@ -2114,8 +2115,12 @@ Test(node, a_full_range_of_busy_handshakes_refuses_the_newcomer_until_they_time_
 	int fds[2];
 
 	next_per_range = 2;
+	/* Handshakes time out after 3 s, not the default 10: the refusal
+	 * comes at once, and the leech's redials (0.25, 0.5, 1, 2 s apart)
+	 * find the range free at the one after it, 4 s in, not 16. */
+	next_handshake_ms = 3000;
 	run_node(&seeder, 1, 0, BLOBS, 0);
-	next_per_range = 0;
+	next_per_range = next_handshake_ms = 0;
 	run_node(&leech, 0, 0, 0, 0);
 	addr.sin_port = htons(mfs_node_port(seeder.node));
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -2132,7 +2137,7 @@ Test(node, a_full_range_of_busy_handshakes_refuses_the_newcomer_until_they_time_
 		usleep(50000);
 	}
 	cr_assert_geq(st.peers_refused, 1, "the newcomer was not refused");
-	/* ...until the handshake timeout (10 s) frees the range; it dials
+	/* ...until the handshake timeout (3 s) frees the range; it dials
 	 * again and is served. */
 	fetch_ok(&leech, 2);
 	mfs_node_stats(seeder.node, &st);
@@ -2566,8 +2571,12 @@ Test(node, a_peer_that_stops_acknowledging_is_closed_as_dead)
 	cr_assert_eq(run_quiet("ip link set lo up"), 0);
 	run_node(&seeder, 1, 0, BLOBS, 0);
 	next_unacked_ms = 1500;
+	/* The redials into the black hole are not what this tests: a 500 ms
+	 * first deadline (a loopback handshake takes a few ms) ends them
+	 * after 1 and 2 s instead of the default's 20 and 40 s. */
+	next_handshake_ms = 500;
 	run_node(&leech, 0, 0, 0, 4000);
-	next_unacked_ms = 0;
+	next_unacked_ms = next_handshake_ms = 0;
 	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
 	fetch_ok(&leech, 0);
 
