@@ -123,9 +123,38 @@ else
 	BT_AND=" and bittorrent-dht"
 	ok "a bittorrent-dht node on port $BT_PORT"
 fi
-BOOT=(--timeout-ms 500)
+# The megafs clients all have one id and port, and between two commands a
+# node with them serves: libtorrent's lookups see one node that answers,
+# not a new one each command that then went silent (a lookup waits 15 s
+# for each such node before it ends: tools/bench/dht.sh does the same).
+CLIENT_PORT=$($PY -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+BOOT=(--timeout-ms 500 --id "$(printf '0d%.0s' $(seq 20))" --bind "127.0.0.1:$CLIENT_PORT")
 for p in "${M[@]}" "${LT[@]}"; do BOOT+=(--bootstrap "127.0.0.1:$p"); done
-mfs() { "$DHT" "${BOOT[@]}" "$@"; }
+stay=-1 # the serving client's place in PIDS
+client_leaves() {
+	[ "$stay" -ge 0 ] || return 0
+	kill "${PIDS[stay]}" 2>/dev/null || true
+	wait "${PIDS[stay]}" 2>/dev/null || true
+}
+client_stays() {
+	"$DHT" "${BOOT[@]}" serve >>"$T/client.out" 2>&1 3>&- 4>&- &
+	if [ "$stay" -lt 0 ]; then
+		stay=${#PIDS[@]}
+		PIDS+=($!)
+	else
+		PIDS[stay]=$!
+	fi
+}
+mfs() {
+	local rc=0
+	client_leaves
+	"$DHT" "${BOOT[@]}" "$@" || rc=$?
+	client_stays
+	return "$rc"
+}
 
 # megafs puts a mutable salted item; libtorrent and bittorrent-dht get it.
 PK_M=$(pk_of "$SEED_M")
