@@ -17,12 +17,13 @@
 # its segments, and a served connection whose answers are still in the
 # kernel not taken for idle. (A drop where packets leave is no test of
 # loss: the sender's TCP learns of it at once.)
-# Needs root (namespaces, nftables, tc).
+# Needs root (namespaces, nftables, tc). Processes enter the namespaces
+# with nsenter --net, not ip netns exec (veth.sh says why).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/veth.sh"
 
 [ "$(id -u)" = 0 ] || fail "net_lossy.sh makes network namespaces: it needs root"
-for tool in ip nft tc; do
+for tool in ip nft tc nsenter; do
 	command -v "$tool" >/dev/null || fail "$tool is missing (tools/deps.sh installs it)"
 done
 
@@ -54,7 +55,7 @@ veth_pair "$C" "$D" "vc$$" "vd$$" 10.231.8.1 10.231.8.2
 
 # seed NS STORE ADDRESS NAME: megafs serve in NS; SEEDER is its peer text.
 seed() {
-	MEGAFS_STORE=$2 ip netns exec "$1" "$MEGAFS" serve --listen "$3" >"$T/$4.out" 2>&1 &
+	MEGAFS_STORE=$2 nsenter --net="/run/netns/$1" "$MEGAFS" serve --listen "$3" >"$T/$4.out" 2>&1 &
 	PIDS+=($!)
 	wait_for 10 grep -q serving "$T/$4.out" || fail "megafs serve did not start: $(cat "$T/$4.out")"
 	SEEDER="$3#$(sed -n 's/.* as node \([0-9a-f]*\)$/\1/p' "$T/$4.out")"
@@ -71,7 +72,7 @@ fetch() {
 	rm -rf "$T/sub-$1"
 	cp -a "$SUB" "$T/sub-$1"
 	start=$(date +%s%N)
-	MEGAFS_STORE=$T/sub-$1 timeout "${4:-600}" ip netns exec "$2" "$MEGAFS" fetch "$link" \
+	MEGAFS_STORE=$T/sub-$1 timeout "${4:-600}" nsenter --net="/run/netns/$2" "$MEGAFS" fetch "$link" \
 		"$file" -o "$out" --peer "$3" 2>"$T/$1.err" ||
 		fail "$1: the fetch failed after $((($(date +%s%N) - start) / 1000000)) ms: $(cat "$T/$1.err")"
 	cmp "$T/$file" "$out" || fail "$1: the file fetched differs"
@@ -101,10 +102,10 @@ lossy() {
 	          "for i in range(200):\n"
 	          "    s.sendto(b'x', ('10.231.7.2', 7999))\n"
 	          "    time.sleep(0.002)\n")
-	r = subprocess.Popen(["ip", "netns", "exec", sys.argv[2], "/usr/bin/python3", "-c", receiver],
+	r = subprocess.Popen(["nsenter", "--net=/run/netns/" + sys.argv[2], "/usr/bin/python3", "-c", receiver],
 	                     stdout=subprocess.PIPE, text=True)
 	assert r.stdout.readline().strip() == "ready"
-	subprocess.run(["ip", "netns", "exec", sys.argv[1], "/usr/bin/python3", "-c", sender], check=True)
+	subprocess.run(["nsenter", "--net=/run/netns/" + sys.argv[1], "/usr/bin/python3", "-c", sender], check=True)
 	print(200 - int(r.stdout.readline()))
 	EOF
 	dropped=$(cat "$T/loss.txt")

@@ -3,6 +3,12 @@
 # measure over such a link (tools/bench/lossy_fetch.sh, transport.sh).
 # The caller deletes the namespaces (ip netns del takes the veth along).
 
+# Commands run in a namespace with nsenter --net=/run/netns/NS, not ip netns
+# exec: that also makes a mount namespace, a copy of every mount (/ is
+# private here), and a FUSE mount of a test running beside this one
+# (tools/test.sh runs some two at a time) would live on in the copy for as
+# long as the command runs: its unmount could not end.
+
 # veth_pair NS_A NS_B DEV_A DEV_B ADDR_A ADDR_B: two fresh namespaces, each
 # with its loopback up and one end of a veth pair, addressed ADDR/24.
 veth_pair() {
@@ -24,7 +30,7 @@ veth_pair() {
 # not where they leave: a drop on output is told to the sender's TCP at
 # once, which is no loss at all.
 drop_arriving() {
-	ip netns exec "$1" nft -f - <<-EOF
+	nsenter --net="/run/netns/$1" nft -f - <<-EOF
 	table inet $4 {
 		chain in {
 			type filter hook prerouting priority -300; policy accept;
