@@ -10,7 +10,9 @@ tools/build.sh build
 tools/build.sh build-asan -DMFS_SANITIZE=ON
 
 echo "== tests (build/)"
-ctest --test-dir build --output-on-failure --timeout 900
+# -j2: only the tests that mostly wait (tests/CMakeLists.txt names them) run
+# two at a time; every other one runs alone (RUN_SERIAL).
+ctest --test-dir build --output-on-failure --timeout 900 -j2
 echo "== unit tests under ASan+UBSan (build-asan/)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	ctest --test-dir build-asan --output-on-failure --timeout 1800 -L unit
