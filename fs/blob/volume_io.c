@@ -1,6 +1,7 @@
 #include "fs/blob/volume_io.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,12 +43,29 @@ struct mfs_pending_blob {
 	int sealed;
 };
 
-/* Forgets the batch; its buffer stays for the next one. */
-static void drop_pending(struct mfs_volume_sink *s)
+/* Stores the sink's full batch while its caller gathers the next. */
+struct mfs_sink_committer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	int busy;   /* the full batch is being stored */
+	int quit;
+	int rc;     /* the last batch's result, until a wait takes it */
+};
+
+/* Forgets a batch's blobs; its buffers stay for the next one. */
+static void drop_batch(struct mfs_sink_batch *b)
 {
-	s->pending_count = 0;
-	s->batch_bytes = 0;
-	s->buf_used = 0;
+	b->pending_count = 0;
+	b->bytes = 0;
+	b->buf_used = 0;
+}
+
+static void free_batch(struct mfs_sink_batch *b)
+{
+	free(b->pending);
+	free(b->buf);
+	memset(b, 0, sizeof *b);
 }
 
 /* Writes in t the pinlog of the first count changes (none: drops it);
@@ -73,17 +91,17 @@ static int log_pins(struct mfs_volume_sink *s, struct mfs_vtxn *t, size_t count,
 	return rc;
 }
 
-/* Stores the gathered batch; settle: the pins get their owner in this
- * same transaction (a batch that is the first and the last needs no
- * pinlog at all). */
-static int store_batch(struct mfs_volume_sink *s, int settle)
+/* Stores batch b; settle: the pins get their owner in this same
+ * transaction (a batch that is the first and the last needs no pinlog at
+ * all). */
+static int store_batch(struct mfs_volume_sink *s, struct mfs_sink_batch *b, int settle)
 {
 	struct mfs_vtxn *t = NULL;
 	size_t first = s->count, logged = 0;
 	uint64_t added = 0, dedup = 0;
 	int rc = 0;
 
-	if (s->pending_count == 0 && !(settle && s->logged > 0))
+	if (b->pending_count == 0 && !(settle && s->logged > 0))
 		return 0;
 	if (s->pin && !settle && !s->claimed) {
 		mfs_random(&s->token, sizeof s->token);
@@ -92,9 +110,9 @@ static int store_batch(struct mfs_volume_sink *s, int settle)
 	}
 	if (rc == 0)
 		rc = mfs_vtxn_begin(s->vol, 1, &t);
-	for (size_t i = 0; rc == 0 && i < s->pending_count; i++) {
-		struct mfs_pending_blob *p = &s->pending[i];
-		const uint8_t *bytes = s->buf + p->offset;
+	for (size_t i = 0; rc == 0 && i < b->pending_count; i++) {
+		struct mfs_pending_blob *p = &b->pending[i];
+		const uint8_t *bytes = b->buf + p->offset;
 		int what = 0;
 
 		rc = p->sealed ? mfs_blob_put_sealed(t, p->id, bytes, p->len, s->pin, &what)
@@ -119,25 +137,135 @@ static int store_batch(struct mfs_volume_sink *s, int settle)
 	} else {
 		s->count = first; /* those changes died with the transaction */
 	}
-	drop_pending(s);
+	drop_batch(b);
 	return rc;
+}
+
+static void *committer_main(void *arg)
+{
+	struct mfs_volume_sink *s = arg;
+	struct mfs_sink_committer *c = s->committer;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		int rc;
+
+		while (!c->busy && !c->quit)
+			pthread_cond_wait(&c->changed, &c->lock);
+		if (!c->busy)
+			break;
+		pthread_mutex_unlock(&c->lock);
+		rc = store_batch(s, &s->full, 0);
+		pthread_mutex_lock(&c->lock);
+		c->rc = rc;
+		c->busy = 0;
+		pthread_cond_broadcast(&c->changed);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+static int committer_start(struct mfs_volume_sink *s)
+{
+	struct mfs_sink_committer *c = calloc(1, sizeof *c);
+	int rc;
+
+	if (!c)
+		return -ENOMEM;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->changed, NULL);
+	s->committer = c;
+	rc = -pthread_create(&c->thread, NULL, committer_main, s);
+	if (rc != 0) {
+		pthread_cond_destroy(&c->changed);
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		s->committer = NULL;
+	}
+	return rc;
+}
+
+/* Waits until no batch is being committed; the sink's error (a
+ * background commit's, kept until a rollback), or 0. */
+static int committer_wait(struct mfs_volume_sink *s)
+{
+	struct mfs_sink_committer *c = s->committer;
+
+	if (c) {
+		pthread_mutex_lock(&c->lock);
+		while (c->busy)
+			pthread_cond_wait(&c->changed, &c->lock);
+		if (c->rc != 0 && s->failed == 0)
+			s->failed = c->rc;
+		c->rc = 0;
+		pthread_mutex_unlock(&c->lock);
+	}
+	return s->failed;
+}
+
+static void committer_stop(struct mfs_volume_sink *s)
+{
+	struct mfs_sink_committer *c = s->committer;
+
+	if (!c)
+		return;
+	committer_wait(s);
+	pthread_mutex_lock(&c->lock);
+	c->quit = 1;
+	pthread_cond_broadcast(&c->changed);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->changed);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	s->committer = NULL;
+}
+
+/* The gathered batch goes to the committer (once the one before it is
+ * stored) and gathering goes on in the buffers that one left: the disk's
+ * two syncs per commit no longer stop the caller. Without a thread the
+ * batch is stored here. */
+static int commit_behind(struct mfs_volume_sink *s)
+{
+	struct mfs_sink_batch gathered = s->batch;
+	int rc = committer_wait(s);
+
+	if (rc != 0)
+		return rc;
+	if (!s->committer && committer_start(s) != 0)
+		return store_batch(s, &s->batch, 0);
+	s->batch = s->full;
+	s->full = gathered;
+	drop_batch(&s->batch);
+	pthread_mutex_lock(&s->committer->lock);
+	s->committer->busy = 1;
+	pthread_cond_broadcast(&s->committer->changed);
+	pthread_mutex_unlock(&s->committer->lock);
+	return 0;
 }
 
 int mfs_volume_sink_commit(struct mfs_volume_sink *s)
 {
-	return store_batch(s, 0);
+	int rc = committer_wait(s);
+
+	return rc != 0 ? rc : store_batch(s, &s->batch, 0);
 }
 
 int mfs_volume_sink_finish(struct mfs_volume_sink *s)
 {
-	return store_batch(s, 1);
+	int rc = committer_wait(s);
+
+	return rc != 0 ? rc : store_batch(s, &s->batch, 1);
 }
 
 int mfs_volume_sink_settle(struct mfs_volume_sink *s, struct mfs_vtxn *t)
 {
 	size_t logged;
+	int rc = committer_wait(s);
 
-	return s->pending_count > 0 ? -EINVAL : log_pins(s, t, 0, &logged);
+	if (rc != 0)
+		return rc;
+	return s->batch.pending_count > 0 ? -EINVAL : log_pins(s, t, 0, &logged);
 }
 
 /* Gathers one blob (copied: the caller reuses its buffers); stores the
@@ -147,42 +275,43 @@ int mfs_volume_sink_settle(struct mfs_volume_sink *s, struct mfs_vtxn *t)
 static int sink_gather(struct mfs_volume_sink *s, const uint8_t *id, const uint8_t *bytes,
 		       size_t bytes_len, size_t blob_len, int sealed)
 {
+	struct mfs_sink_batch *b = &s->batch;
 	struct mfs_pending_blob *p;
 
-	if (s->pending_count == s->pending_cap) {
-		size_t cap = s->pending_cap ? s->pending_cap * 2 : 16;
-		struct mfs_pending_blob *grown = realloc(s->pending, cap * sizeof *grown);
+	if (b->pending_count == b->pending_cap) {
+		size_t cap = b->pending_cap ? b->pending_cap * 2 : 16;
+		struct mfs_pending_blob *grown = realloc(b->pending, cap * sizeof *grown);
 
 		if (!grown)
 			return -ENOMEM;
-		s->pending = grown;
-		s->pending_cap = cap;
+		b->pending = grown;
+		b->pending_cap = cap;
 	}
-	if (bytes_len > s->buf_cap - s->buf_used) {
-		size_t cap = s->buf_used + bytes_len;
+	if (bytes_len > b->buf_cap - b->buf_used) {
+		size_t cap = b->buf_used + bytes_len;
 		uint8_t *grown;
 
 		/* Room for a whole batch and the blob that ends it. */
 		if (cap < MFS_SINK_BATCH_BYTES + bytes_len)
 			cap = MFS_SINK_BATCH_BYTES + bytes_len;
-		if (!(grown = realloc(s->buf, cap)))
+		if (!(grown = realloc(b->buf, cap)))
 			return -ENOMEM;
-		s->buf = grown;
-		s->buf_cap = cap;
+		b->buf = grown;
+		b->buf_cap = cap;
 	}
-	p = &s->pending[s->pending_count];
-	p->offset = s->buf_used;
+	p = &b->pending[b->pending_count];
+	p->offset = b->buf_used;
 	if (bytes_len > 0)
-		memcpy(s->buf + p->offset, bytes, bytes_len);
-	s->buf_used += bytes_len;
+		memcpy(b->buf + p->offset, bytes, bytes_len);
+	b->buf_used += bytes_len;
 	memcpy(p->id, id, MFS_BLOB_ID_BYTES);
 	p->len = blob_len;
 	p->sealed = sealed;
-	s->pending_count++;
+	b->pending_count++;
 	/* Count what the store pays: whole slots (a 64 KiB chunk takes two, and
 	 * as many again for parity in a redundant volume). */
-	s->batch_bytes += mfs_blob_sealed_bytes(s->vol, blob_len);
-	return s->batch_bytes >= MFS_SINK_BATCH_BYTES ? mfs_volume_sink_commit(s) : 0;
+	b->bytes += mfs_blob_sealed_bytes(s->vol, blob_len);
+	return b->bytes >= MFS_SINK_BATCH_BYTES ? commit_behind(s) : 0;
 }
 
 static int sink_put(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob,
@@ -250,7 +379,8 @@ int mfs_volume_sink_rollback(struct mfs_volume_sink *s)
 	size_t most = SIZE_MAX; /* changes a transaction may undo */
 	int rc = 0;
 
-	drop_pending(s);
+	committer_wait(s); /* its error is why we are here */
+	drop_batch(&s->batch);
 	while (rc == 0 && s->count > 0) {
 		struct mfs_vtxn *t = NULL;
 		size_t slots = 0, done = 0, logged = 0;
@@ -278,16 +408,18 @@ int mfs_volume_sink_rollback(struct mfs_volume_sink *s)
 			rc = 0;
 		}
 	}
+	if (rc == 0)
+		s->failed = 0;
 	return rc;
 }
 
 void mfs_volume_sink_clear(struct mfs_volume_sink *s)
 {
-	drop_pending(s);
+	committer_stop(s);
 	if (s->claimed)
 		mfs_store_unclaim(mfs_volume_store(s->vol), s->token);
-	free(s->pending);
-	free(s->buf);
+	free_batch(&s->batch);
+	free_batch(&s->full);
 	free(s->changes);
 	memset(s, 0, sizeof *s);
 }

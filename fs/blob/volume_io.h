@@ -2,8 +2,9 @@
  *
  * The sink gathers blobs (sealed for the volume when they come through
  * prepare) and stores them a batch at a time, each batch in one write
- * transaction begun and committed within one call: no transaction outlives a
- * call, so successive calls may come from different threads (FUSE serves
+ * transaction begun and committed within one call (the caller's, or one of
+ * the sink's committer thread): no transaction outlives a call, so
+ * successive calls may come from different threads (FUSE serves
  * one file's writes on any of its threads; a write transaction holds locks
  * its thread must release). A batch is MFS_SINK_BATCH_BYTES of slots: a
  * write transaction holds the store's lock (other writers, other processes
@@ -15,8 +16,11 @@
  * killed mid-file leaves a record `megafs gc` undoes) until they have an
  * owner: mfs_volume_sink_finish (the caller keeps the FileEntry) or
  * mfs_volume_sink_settle (a manifest takes it, in the caller's
- * transaction). One thread at a time per sink. The source reads a blob in
- * its own short read transaction. */
+ * transaction). One thread at a time per sink; a full batch is committed
+ * on a thread of the sink's own while the caller gathers the next (a
+ * commit waits on the disk twice; gathering only copies), and every other
+ * call first waits for that commit: an error of it is the next call's.
+ * The source reads a blob in its own short read transaction. */
 #ifndef MFS_VOLUME_IO_H
 #define MFS_VOLUME_IO_H
 
@@ -27,7 +31,7 @@
 #include "fs/blob/ingest.h"
 #include "fs/store/volume.h"
 
-#define MFS_SINK_BATCH_BYTES (12u << 20)
+#define MFS_SINK_BATCH_BYTES (24u << 20)
 
 struct mfs_sink_change {
 	uint8_t id[MFS_BLOB_ID_BYTES];
@@ -35,15 +39,25 @@ struct mfs_sink_change {
 };
 
 struct mfs_pending_blob;
+struct mfs_sink_committer;
+
+/* Blobs gathered, not stored yet. */
+struct mfs_sink_batch {
+	struct mfs_pending_blob *pending;
+	size_t pending_count, pending_cap;
+	uint8_t *buf;                  /* the blobs' bytes, kept for the next batch */
+	size_t buf_used, buf_cap;
+	size_t bytes;                  /* slots the batch will take, in bytes */
+};
 
 struct mfs_volume_sink {
 	struct mfs_volume *vol;
 	int pin;
-	struct mfs_pending_blob *pending; /* the batch not stored yet */
-	size_t pending_count, pending_cap;
-	uint8_t *buf;                  /* the batch's bytes, kept for the next */
-	size_t buf_used, buf_cap;
-	size_t batch_bytes;            /* slots the batch will take, in bytes */
+	struct mfs_sink_batch batch;   /* being gathered */
+	struct mfs_sink_batch full;    /* being committed by the committer, or
+					* its buffers kept for the next */
+	struct mfs_sink_committer *committer; /* started with the first full batch */
+	int failed;                    /* a background commit's error, until rollback */
 	struct mfs_sink_change *changes;
 	size_t count, cap;
 	uint64_t token;                /* the pinlog's, once claimed */

@@ -271,6 +271,49 @@ Test(ingest, failed_ingest_rolls_back_everything)
 	free(data);
 }
 
+/* A full batch is committed behind the caller (fs/blob/volume_io.h): when
+ * that commit fails (the store is full), the caller hears it at its next
+ * call, every later call says it too until the rollback, and the rollback
+ * gives back every slot, the batches committed behind it included. */
+Test(ingest, a_batch_failing_behind_the_caller_fails_every_call_until_the_rollback)
+{
+	const size_t len = 128u << 20; /* past a store of 1,200 slots (80 MiB) */
+	uint8_t *data = malloc(len);
+	struct mfs_ingest_opts o = {.mode = MFS_MODE_RANDOM};
+	struct mfs_volume_sink sink;
+	struct mfs_blob_sink as;
+	struct mfs_blob_stats st;
+	struct mfs_ingest *w;
+	struct mfs_vtxn *t;
+	uint64_t before;
+	int rc;
+
+	tu_fixture_close(&fx);
+	tu_fixture_open(&fx, 1200);
+	before = used();
+	tu_fill_random(data, len, 13);
+	mfs_volume_sink_init(&sink, fx.vol, 1);
+	as = mfs_volume_sink_as_sink(&sink);
+	cr_assert_eq(mfs_ingest_begin(&w, "big", &o, &as), 0);
+	rc = mfs_ingest_write(w, data, len);
+	if (rc == 0)
+		rc = mfs_ingest_flush(w); /* the storer may still be behind */
+	cr_assert_eq(rc, MFS_E_FULL, "the write: %s", mfs_strerror(rc));
+	mfs_ingest_abort(w);
+	cr_assert_eq(mfs_volume_sink_commit(&sink), MFS_E_FULL, "said again");
+	cr_assert_eq(mfs_volume_sink_finish(&sink), MFS_E_FULL, "and again");
+	cr_assert_gt(used(), before, "batches were committed before the one that failed");
+	cr_assert_eq(mfs_volume_sink_rollback(&sink), 0);
+	cr_assert_eq(used(), before, "every slot given back");
+	cr_assert_eq(mfs_volume_sink_finish(&sink), 0, "a rollback clears the error");
+	mfs_volume_sink_clear(&sink);
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 0, &t), 0);
+	mfs_blob_stats(t, &st);
+	cr_assert_eq(st.count, 0);
+	mfs_vtxn_abort(t);
+	free(data);
+}
+
 Test(ingest, bad_entries_are_refused)
 {
 	static const char *const bad[] = {
