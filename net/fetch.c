@@ -35,10 +35,10 @@
 /* Silence in the middle of an answer, in request timeouts, that replaces
  * a dialled connection (fetch_conn_stalled). */
 #define STALL_WINDOWS 2u
-/* Request timeouts without a whole answer on a connection receiving
- * bytes before its requests are asked of another peer too
- * (ask_past_slow): a segment in two windows is 6.5 KB/s at the default
- * 5 s, a link no honest peer is slower than while another serves. */
+/* Request timeouts with no answer arriving whole on a request's
+ * connection before it is asked of another peer too (ask_past_slow): a
+ * segment in two windows is 6.5 KB/s at the default 5 s, slower than any
+ * peer worth waiting for alone while another can serve. */
 #define SLOW_WINDOWS 2u
 /* A lane idle this long takes over half of a sibling's answer (a reader
  * between two blobs is not that idle). */

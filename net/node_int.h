@@ -115,8 +115,8 @@ struct conn {
 	 * timed over stretches of 4 (from the head on), smoothed; 0 until
 	 * one. What cancel_behind weighs a wait with. */
 	uint64_t rx_rate;
-	/* fetch.c: the last tick an answer of ours (a head or a segment)
-	 * arrived whole on it: bytes that complete none are not answers. */
+	/* fetch.c: when an answer to us (a head or a segment) last arrived
+	 * whole on it: bytes that complete none are not answers. */
 	uint64_t answer_ms;
 	int told_idle;                /* the peer closes it as idle */
 	uint64_t active_ms;           /* when it last had anything in flight */
