@@ -954,6 +954,46 @@ static void relay_stop(struct stall_relay *r)
 	close(r->listen_fd);
 }
 
+/* The same rule for a segment dripped through a link at 4 KB/s: bytes keep
+ * coming (no silence), but no segment arrives whole within two request
+ * timeouts, and the blob is asked of a second seeder, which serves it all.
+ * Without the rule the drip holds the fetch until its cap (20 s). */
+Test(node, a_segment_dripped_is_passed_over_for_another_peer)
+{
+	struct running dripper, seeder, leech;
+	struct stall_relay r = {.stall_after = SIZE_MAX, .down_bps = 4000};
+	struct fetcher_thread t = {.first = 0, .step = 1, .count = 1};
+	struct mfs_node_stats st;
+	struct timespec t0;
+	double s;
+
+	run_node(&dripper, 1, 0, 1, 0);
+	run_node(&seeder, 1, 0, 1, 0);
+	next_request_ms = 500;
+	run_node(&leech, 0, 0, 0, 1000);
+	next_request_ms = 0;
+	relay_start(&r, &dripper, &leech);
+	t.r = &leech;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_create(&t.thread, NULL, fetch_some, &t);
+	usleep(300000); /* asked of the dripper, its only peer */
+	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
+	pthread_join(t.thread, NULL);
+	s = seconds_since(&t0);
+	cr_assert_eq(t.failed, 0, "the fetch: %s after %.2f s", mfs_strerror(t.why), s);
+	cr_assert_lt(s, 8.0, "the fetch took %.2f s (its cap is 20 s)", s);
+	mfs_node_stats(leech.node, &st);
+	cr_assert_eq(st.requests_slow, 1);
+	mfs_node_stats(seeder.node, &st);
+	cr_assert_eq(st.bytes_served, BLOB_BYTES, "the second seeder sent %llu bytes",
+		     (unsigned long long)st.bytes_served);
+	cr_log_info("passed over after %.2f s", s);
+	stop_node(&leech);
+	relay_stop(&r);
+	stop_node(&seeder);
+	stop_node(&dripper);
+}
+
 /* A dialled connection that stops in the middle of a blob is replaced: the
  * fetch ends from a second connection, two request timeouts (2 s each)
  * after the last byte, where keeping the stalled one would have failed it
