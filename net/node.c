@@ -77,11 +77,13 @@ struct dial {
 	int told_why;                 /* a failed dial through the proxy was logged */
 	unsigned proxy_refusals;      /* dials in a row the proxy refused */
 	char bridge[MFS_PT_ARGS_MAX + 1]; /* its bridge arguments; "" when none */
-	/* Lossy links: gaps counted since gap_window_ms; lossy_ms, the last
+	/* Lossy links: gaps counted since gap_window_ms, the first of them at
+	 * first_gap_ms with rx_total then first_gap_bytes; lossy_ms, the last
 	 * gap once the link proved lossy (0: never); lanes, the connections
 	 * besides conn (open or opening; each conn->lane). */
 	unsigned gaps;
 	uint64_t gap_window_ms, lossy_ms, lanes_paused_until;
+	uint64_t first_gap_ms, first_gap_bytes;
 	unsigned lanes;
 	/* What its connections received: rx_total in all; per_second, the
 	 * bytes of each of its last busy seconds (a request of ours in flight
@@ -612,6 +614,25 @@ static uint64_t peer_rate(const struct dial *d)
 	return d->n_seconds ? sum / d->n_seconds : 0;
 }
 
+/* d's rate before lanes, for their trial. A link with gaps stops for over
+ * a second at a time, so a few one-second samples alias: four of them may
+ * hold one pause or two, and the rate they give is off by a quarter or a
+ * half. Measured from the first gap that made the link lossy, the window
+ * spans whole cycles of burst and gap; it counts idle time too, so the
+ * higher of the two estimates is the one the lanes must beat. */
+static uint64_t rate_before_lanes(const struct dial *d, uint64_t now)
+{
+	uint64_t rate = peer_rate(d);
+
+	if (d->gaps >= 2 && now > d->first_gap_ms) {
+		uint64_t cycles = (d->rx_total - d->first_gap_bytes) * 1000u / (now - d->first_gap_ms);
+
+		if (cycles > rate)
+			rate = cycles;
+	}
+	return rate;
+}
+
 /* Counts the gaps (GAP_MS of silence in the middle of an answer) on each
  * dialled peer's connections. GAPS_LOSSY of them within GAP_WINDOW_MS
  * make its link lossy, and a peer whose link is lossy gets LANES
@@ -638,6 +659,10 @@ static void watch_gaps(struct mfs_netnode *n, uint64_t now)
 			d->gap_window_ms = now;
 			d->gaps = 0;
 		}
+		if (d->gaps == 0) {
+			d->first_gap_ms = now;
+			d->first_gap_bytes = d->rx_total;
+		}
 		if (++d->gaps >= GAPS_LOSSY || (d->lossy_ms && now - d->lossy_ms < LOSSY_KEEP_MS))
 			d->lossy_ms = now;
 	}
@@ -651,7 +676,7 @@ static void watch_gaps(struct mfs_netnode *n, uint64_t now)
 			continue;
 		if (d->trial == TRIAL_NONE) {
 			d->trial = TRIAL_WAITING;
-			d->rate_before = peer_rate(d);
+			d->rate_before = rate_before_lanes(d, now);
 		}
 		while (d->lanes + 1 < LANES && dial_lane(n, d) == 0)
 			;

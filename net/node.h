@@ -123,8 +123,10 @@
  * packets), and there more connections only share one rate: the lanes
  * are on trial for their first 10 busy seconds (a request of ours in
  * flight), and unless the peer's rate grew by half over its rate before
- * them they close, and the peer gets none for 10 minutes. Stats:
- * lanes_dialled, lanes_dropped, segments_stolen.
+ * them (the higher of its busy seconds' and its rate since the first gap,
+ * which spans whole cycles of burst and gap) they close, and the peer
+ * gets none for 10 minutes. Stats: lanes_dialled, lanes_dropped,
+ * segments_stolen.
  *
  * Dead peers: a connection whose bytes sent have had no acknowledgement
  * from TCP for unacked_timeout_ms is closed (and a dialled one dialled
