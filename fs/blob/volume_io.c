@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
@@ -43,14 +44,26 @@ struct mfs_pending_blob {
 	int sealed;
 };
 
-/* Stores the sink's full batch while its caller gathers the next. */
+/* Stores the sink's full batch while its caller gathers the next. The
+ * commits of a run of batches are chained (mfs_vtxn_commit_chained): a
+ * batch's syncs run while the next one's slots are written, and the
+ * committer keeps the chain's write transaction (and with it the store's
+ * lock) open between them. The chain ends when a call of the sink waits
+ * for it, when another writer waits for the lock (at the next commit),
+ * when no batch came for CHAIN_IDLE_MS, and after CHAIN_LINKS batches. */
+#define CHAIN_IDLE_MS 100
+#define CHAIN_LINKS 8u
 struct mfs_sink_committer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	int busy;   /* the full batch is being stored */
+	int busy;        /* the full batch is being stored */
+	int chained;     /* the committer holds a chained transaction */
+	int drain;       /* a call waits for the chain to end */
 	int quit;
-	int rc;     /* the last batch's result, until a wait takes it */
+	int rc;          /* an error of the committer's, until a wait takes it */
+	struct mfs_vtxn *chain;   /* committer thread only */
+	unsigned links;           /* batches in the chain so far */
 };
 
 /* Forgets a batch's blobs; its buffers stay for the next one. */
@@ -93,8 +106,10 @@ static int log_pins(struct mfs_volume_sink *s, struct mfs_vtxn *t, size_t count,
 
 /* Stores batch b; settle: the pins get their owner in this same
  * transaction (a batch that is the first and the last needs no pinlog at
- * all). */
-static int store_batch(struct mfs_volume_sink *s, struct mfs_sink_batch *b, int settle)
+ * all). c: the committer's, to store it in the chain's transaction and
+ * chain the commit (NULL: begun and committed here). */
+static int store_batch(struct mfs_volume_sink *s, struct mfs_sink_batch *b, int settle,
+		       struct mfs_sink_committer *c)
 {
 	struct mfs_vtxn *t = NULL;
 	size_t first = s->count, logged = 0;
@@ -108,8 +123,12 @@ static int store_batch(struct mfs_volume_sink *s, struct mfs_sink_batch *b, int 
 		rc = mfs_store_claim(mfs_volume_store(s->vol), s->token);
 		s->claimed = rc == 0;
 	}
-	if (rc == 0)
+	if (c && c->chain) {
+		t = c->chain;
+		c->chain = NULL;
+	} else if (rc == 0) {
 		rc = mfs_vtxn_begin(s->vol, 1, &t);
+	}
 	for (size_t i = 0; rc == 0 && i < b->pending_count; i++) {
 		struct mfs_pending_blob *p = &b->pending[i];
 		const uint8_t *bytes = b->buf + p->offset;
@@ -126,10 +145,17 @@ static int store_batch(struct mfs_volume_sink *s, struct mfs_sink_batch *b, int 
 	}
 	if (rc == 0)
 		rc = log_pins(s, t, settle ? 0 : s->count, &logged);
-	if (rc == 0)
+	if (rc == 0 && c && ++c->links < CHAIN_LINKS) {
+		rc = mfs_vtxn_commit_chained(t, &c->chain);
+		if (!c->chain)
+			c->links = 0; /* committed in full: someone waits for the lock */
+	} else if (rc == 0) {
 		rc = mfs_vtxn_commit(t);
-	else
+		if (c)
+			c->links = 0;
+	} else {
 		mfs_vtxn_abort(t);
+	}
 	if (rc == 0) {
 		s->blobs_added += added;
 		s->blobs_deduplicated += dedup;
@@ -141,24 +167,59 @@ static int store_batch(struct mfs_volume_sink *s, struct mfs_sink_batch *b, int 
 	return rc;
 }
 
+/* Commits the chain's open transaction (it holds nothing of its own
+ * unless a batch failed in it): the commits before it are then durable. */
+static int end_chain(struct mfs_sink_committer *c)
+{
+	struct mfs_vtxn *t = c->chain;
+
+	c->chain = NULL;
+	c->links = 0;
+	return t ? mfs_vtxn_commit(t) : 0;
+}
+
+static void committer_error(struct mfs_sink_committer *c, int rc)
+{
+	if (rc != 0 && c->rc == 0)
+		c->rc = rc;
+}
+
 static void *committer_main(void *arg)
 {
 	struct mfs_volume_sink *s = arg;
 	struct mfs_sink_committer *c = s->committer;
+	struct timespec idle_until;
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		int rc;
+		int rc, timed_out = 0;
 
-		while (!c->busy && !c->quit)
-			pthread_cond_wait(&c->changed, &c->lock);
-		if (!c->busy)
-			break;
-		pthread_mutex_unlock(&c->lock);
-		rc = store_batch(s, &s->full, 0);
-		pthread_mutex_lock(&c->lock);
-		c->rc = rc;
-		c->busy = 0;
+		while (!c->busy && !c->quit && !(c->chained && (c->drain || timed_out)))
+			if (c->chained)
+				timed_out = pthread_cond_timedwait(&c->changed, &c->lock,
+								   &idle_until) == ETIMEDOUT;
+			else
+				pthread_cond_wait(&c->changed, &c->lock);
+		if (c->busy) {
+			pthread_mutex_unlock(&c->lock);
+			rc = store_batch(s, &s->full, 0, c);
+			pthread_mutex_lock(&c->lock);
+			committer_error(c, rc);
+			c->busy = 0;
+			c->chained = c->chain != NULL;
+			clock_gettime(CLOCK_REALTIME, &idle_until);
+			idle_until.tv_nsec += CHAIN_IDLE_MS * 1000000L;
+			idle_until.tv_sec += idle_until.tv_nsec / 1000000000L;
+			idle_until.tv_nsec %= 1000000000L;
+		} else if (c->chained) {
+			pthread_mutex_unlock(&c->lock);
+			rc = end_chain(c);
+			pthread_mutex_lock(&c->lock);
+			committer_error(c, rc);
+			c->chained = 0;
+		} else {
+			break; /* quit */
+		}
 		pthread_cond_broadcast(&c->changed);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -185,22 +246,31 @@ static int committer_start(struct mfs_volume_sink *s)
 	return rc;
 }
 
-/* Waits until no batch is being committed; the sink's error (a
- * background commit's, kept until a rollback), or 0. */
-static int committer_wait(struct mfs_volume_sink *s)
+/* Waits until no batch is being committed and, with drain, until the
+ * chain has ended (every batch durable, the store's lock given back); the
+ * sink's error (a background commit's, kept until a rollback), or 0. */
+static int committer_wait_for(struct mfs_volume_sink *s, int drain)
 {
 	struct mfs_sink_committer *c = s->committer;
 
 	if (c) {
 		pthread_mutex_lock(&c->lock);
-		while (c->busy)
+		c->drain += drain;
+		pthread_cond_broadcast(&c->changed);
+		while (c->busy || (drain && c->chained))
 			pthread_cond_wait(&c->changed, &c->lock);
+		c->drain -= drain;
 		if (c->rc != 0 && s->failed == 0)
 			s->failed = c->rc;
 		c->rc = 0;
 		pthread_mutex_unlock(&c->lock);
 	}
 	return s->failed;
+}
+
+static int committer_wait(struct mfs_volume_sink *s)
+{
+	return committer_wait_for(s, 1);
 }
 
 static void committer_stop(struct mfs_volume_sink *s)
@@ -228,12 +298,12 @@ static void committer_stop(struct mfs_volume_sink *s)
 static int commit_behind(struct mfs_volume_sink *s)
 {
 	struct mfs_sink_batch gathered = s->batch;
-	int rc = committer_wait(s);
+	int rc = committer_wait_for(s, 0);
 
 	if (rc != 0)
 		return rc;
 	if (!s->committer && committer_start(s) != 0)
-		return store_batch(s, &s->batch, 0);
+		return store_batch(s, &s->batch, 0, NULL);
 	s->batch = s->full;
 	s->full = gathered;
 	drop_batch(&s->batch);
@@ -248,14 +318,14 @@ int mfs_volume_sink_commit(struct mfs_volume_sink *s)
 {
 	int rc = committer_wait(s);
 
-	return rc != 0 ? rc : store_batch(s, &s->batch, 0);
+	return rc != 0 ? rc : store_batch(s, &s->batch, 0, NULL);
 }
 
 int mfs_volume_sink_finish(struct mfs_volume_sink *s)
 {
 	int rc = committer_wait(s);
 
-	return rc != 0 ? rc : store_batch(s, &s->batch, 1);
+	return rc != 0 ? rc : store_batch(s, &s->batch, 1, NULL);
 }
 
 int mfs_volume_sink_settle(struct mfs_volume_sink *s, struct mfs_vtxn *t)

@@ -2,8 +2,10 @@
  *
  * The sink gathers blobs (sealed for the volume when they come through
  * prepare) and stores them a batch at a time, each batch in one write
- * transaction begun and committed within one call (the caller's, or one of
- * the sink's committer thread): no transaction outlives a call, so
+ * transaction: begun and committed within one call of the caller's, or on
+ * the sink's committer thread, which chains the commits of a run of
+ * batches (mfs_vtxn_commit_chained) and alone holds the chain's
+ * transaction. No transaction outlives a call of the caller's, so
  * successive calls may come from different threads (FUSE serves
  * one file's writes on any of its threads; a write transaction holds locks
  * its thread must release). A batch is MFS_SINK_BATCH_BYTES of slots: a

@@ -39,6 +39,7 @@ struct mfs_store {
 	int whole_pages;               /* slot writes include LMDB's page header (below) */
 	pthread_mutex_t lock;          /* the writer's lock within this process (recursive) */
 	unsigned lock_depth;           /* protected by lock */
+	unsigned lock_waiters;         /* threads waiting for lock (atomic) */
 };
 
 int mfs_store_lmdb_error(int rc)
@@ -732,21 +733,53 @@ int mfs_store_sync(struct mfs_store *s)
 	return fdatasync(s->fd) == 0 ? 0 : -errno;
 }
 
+/* The byte (far past data.mdb's end, below the claims) that a process
+ * waiting for the writer's lock holds a shared lock on meanwhile, so that
+ * the holder can tell it is wanted (mfs_store_lock_wanted). */
+#define WAIT_BYTE ((INT64_C(1) << 62) - 1)
+
+static int wait_mark(struct mfs_store *s, short type)
+{
+	struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = WAIT_BYTE, .l_len = 1};
+
+	return fcntl(s->fd, F_OFD_SETLK, &fl);
+}
+
 int mfs_store_lock(struct mfs_store *s)
 {
+	int marked = 0, rc = 0;
+
+	__atomic_add_fetch(&s->lock_waiters, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&s->lock);
+	__atomic_sub_fetch(&s->lock_waiters, 1, __ATOMIC_RELAXED);
 	if (s->lock_depth++ > 0)
 		return 0; /* this thread holds it already */
-	while (flock(s->fd, LOCK_EX) != 0) {
-		if (errno != EINTR) {
-			int rc = -errno;
-
-			s->lock_depth--;
-			pthread_mutex_unlock(&s->lock);
-			return rc;
+	while (flock(s->fd, marked ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK && !marked) {
+			marked = 1; /* held elsewhere: say we wait, then wait */
+			wait_mark(s, F_RDLCK);
+		} else if (errno != EINTR) {
+			rc = -errno;
+			break;
 		}
 	}
-	return 0;
+	if (marked)
+		wait_mark(s, F_UNLCK);
+	if (rc != 0) {
+		s->lock_depth--;
+		pthread_mutex_unlock(&s->lock);
+	}
+	return rc;
+}
+
+int mfs_store_lock_wanted(struct mfs_store *s)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = WAIT_BYTE, .l_len = 1};
+
+	if (__atomic_load_n(&s->lock_waiters, __ATOMIC_RELAXED) > 0)
+		return 1;
+	/* Our own description holds no mark: any mark is another's. */
+	return fcntl(s->fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
 }
 
 void mfs_store_unlock(struct mfs_store *s)

@@ -88,6 +88,12 @@ uint64_t mfs_store_slot_offset(const struct mfs_store *s, uint32_t pos);
  * -errno. */
 int mfs_store_lock(struct mfs_store *s);
 void mfs_store_unlock(struct mfs_store *s);
+/* 1 when another thread of this process, or another process (any other
+ * open of the store), waits for the writer's lock; a holder that keeps it
+ * across transactions (chained commits) then gives it up. A waiting
+ * process says so with a shared lock on one byte far past data.mdb's end
+ * (2^62 - 1, below the claims), held only while it waits. */
+int mfs_store_lock_wanted(struct mfs_store *s);
 
 /* Claims: a mark that a process is at work on something it has written to
  * a volume (an ingest's pins, say), which the kernel takes away when the

@@ -63,6 +63,7 @@ struct mfs_volume {
 	struct side self;
 	struct side prot;                /* prot.keys NULL when nothing is protected */
 	pthread_mutex_t write_lock;      /* one write transaction at a time */
+	unsigned writers_waiting;        /* threads waiting for write_lock (atomic) */
 	pthread_mutex_t view_lock;       /* self.view, prot.view */
 	int redundant;                   /* ours: parity and copies (fixed at creation) */
 	/* Write transactions only (under write_lock): */
@@ -72,6 +73,7 @@ struct mfs_volume {
 	uint8_t *theirs;                 /* the same for the protected volume */
 	uint8_t cand_usable[MAX_CANDIDATES];      /* ours free of the protected volume */
 	uint8_t prot_cand_usable[MAX_CANDIDATES]; /* its free of ours */
+	struct behind *behind;           /* a commit still syncing (write transactions only) */
 	int opened;                      /* open succeeded: close refreshes */
 	int protect_lost;                /* the stored protect key does not read: no writes */
 	int creating;                    /* self.view is not on disk yet */
@@ -91,6 +93,20 @@ struct poslist {
 };
 
 struct bufs;
+
+/* A commit whose syncs and superblock run on a thread of their own while
+ * the transaction chained to it writes (mfs_vtxn_commit_chained). The
+ * chain's thread holds the locks throughout; this thread only syncs and
+ * writes the superblock copies, to candidates chosen by put_sb as a commit
+ * in line would. */
+struct behind {
+	pthread_t thread;
+	int threaded;                    /* 0: it ran in line (no thread could start) */
+	struct mfs_volume *vol;
+	struct view *old, *nv;           /* the state replaced and the new one (references) */
+	struct poslist alloc, freed, sb_written;
+	int rc;
+};
 
 struct mfs_vtxn {
 	struct mfs_volume *vol;
@@ -540,7 +556,9 @@ static int write_start(struct mfs_volume *v, struct mfs_vtxn **out)
 
 	if (rc != 0)
 		return rc;
+	__atomic_add_fetch(&v->writers_waiting, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&v->write_lock);
+	__atomic_sub_fetch(&v->writers_waiting, 1, __ATOMIC_RELAXED);
 	rc = mfs_store_lock(v->store);
 	if (rc != 0) {
 		pthread_mutex_unlock(&v->write_lock);
@@ -637,6 +655,8 @@ static void wipe_unless_held(struct mfs_store *s, uint32_t pos, const uint8_t *h
 		mfs_store_slot_wipe(s, pos);
 }
 
+static int finish_behind(struct mfs_volume *vol);
+
 void mfs_vtxn_abort(struct mfs_vtxn *t)
 {
 	if (!t)
@@ -645,6 +665,10 @@ void mfs_vtxn_abort(struct mfs_vtxn *t)
 		txn_free(t);
 		return;
 	}
+	/* A commit behind this one ends first: the state it made (or failed
+	 * to make) is the one the locks are given back with. An abort is a
+	 * failure already; that commit's error, if any, adds nothing. */
+	finish_behind(t->vol);
 	/* Nothing durable references what this transaction wrote. */
 	wipe_all(t->vol->store, &t->alloc);
 	write_end(t);
@@ -1715,10 +1739,89 @@ static int touch_protected(struct mfs_vtxn *t)
 	return rc;
 }
 
+/* The durable half of a commit: sync (the slots and map pages), the
+ * superblock copies, sync. */
+static int make_durable(struct mfs_volume *vol, struct bufs *bufs, const struct view *old,
+			struct view *nv, struct poslist *sb_written)
+{
+	struct mfs_store *s = vol->store;
+	int rc = mfs_store_sync(s);
+
+	if (rc == 0)
+		rc = put_sb(s, bufs->raw, bufs->scratch, &vol->self, old, nv, vol->cand_usable,
+			    sb_written);
+	if (rc == 0)
+		rc = mfs_store_sync(s);
+	return rc;
+}
+
+/* A commit that did not become durable: take back a superblock that may
+ * have reached the disk first (it would name slots about to be wiped). */
+static void take_back_sb(struct mfs_store *s, const struct poslist *sb_written)
+{
+	wipe_all(s, sb_written);
+	mfs_store_sync(s);
+}
+
+/* Durable: nv (a reference given up) becomes the volume's state, and what
+ * it replaced leaves the store. */
+static void now_durable(struct mfs_volume *vol, const struct view *old, struct view *nv,
+			const struct poslist *freed)
+{
+	struct mfs_store *s = vol->store;
+
+	for (unsigned c = 0; c < old->nsb; c++)
+		if (!holds_sb(nv, old->sb_pos[c]))
+			wipe_unless_held(s, old->sb_pos[c], vol->theirs);
+	for (size_t i = 0; i < freed->n; i++)
+		wipe_unless_held(s, freed->p[i], vol->theirs);
+	volmap_note_candidates(s, &vol->self, nv);
+	side_install(vol, &vol->self, nv);
+}
+
+static void *behind_main(void *arg)
+{
+	struct behind *b = arg;
+	struct bufs *bufs = bufs_take();
+
+	b->rc = bufs ? make_durable(b->vol, bufs, b->old, b->nv, &b->sb_written) : -ENOMEM;
+	bufs_give(bufs);
+	return NULL;
+}
+
+/* Waits for the commit behind (if any) and ends it: its state installed
+ * and what it replaced wiped, or, when it failed, everything it wrote
+ * taken back (the transaction chained to it, built on that state, must
+ * then fail too). Returns that commit's result. */
+static int finish_behind(struct mfs_volume *vol)
+{
+	struct behind *b = vol->behind;
+	int rc;
+
+	if (!b)
+		return 0;
+	vol->behind = NULL;
+	if (b->threaded)
+		pthread_join(b->thread, NULL);
+	rc = b->rc;
+	if (rc == 0) {
+		now_durable(vol, b->old, b->nv, &b->freed);
+	} else {
+		take_back_sb(vol->store, &b->sb_written);
+		wipe_all(vol->store, &b->alloc);
+		volmap_view_unref(b->nv);
+	}
+	volmap_view_unref(b->old);
+	free(b->alloc.p);
+	free(b->freed.p);
+	free(b->sb_written.p);
+	free(b);
+	return rc;
+}
+
 int mfs_vtxn_commit(struct mfs_vtxn *t)
 {
 	struct mfs_volume *vol;
-	struct mfs_store *s;
 	struct poslist sb_written = {0};
 	struct view *nv = NULL;
 	int rc;
@@ -1728,39 +1831,83 @@ int mfs_vtxn_commit(struct mfs_vtxn *t)
 		return 0;
 	}
 	vol = t->vol;
-	s = vol->store;
+	rc = finish_behind(vol);
+	if (rc != 0) {
+		mfs_vtxn_abort(t);
+		return rc;
+	}
 	if (t->chg_count == 0 && !t->sb_dirty) {
 		write_end(t);
 		return 0;
 	}
 	rc = write_map(t, &nv);
 	if (rc == 0)
-		rc = mfs_store_sync(s);
-	if (rc == 0)
-		rc = put_sb(s, t->bufs->raw, t->bufs->scratch, &vol->self, t->view, nv, vol->cand_usable,
-			    &sb_written);
-	if (rc == 0)
-		rc = mfs_store_sync(s);
+		rc = make_durable(vol, t->bufs, t->view, nv, &sb_written);
 	if (rc != 0) {
-		/* Take back a superblock that may have reached the disk first:
-		 * it would name slots about to be wiped. */
-		wipe_all(s, &sb_written);
-		mfs_store_sync(s);
+		take_back_sb(vol->store, &sb_written);
 		free(sb_written.p);
 		volmap_view_unref(nv);
 		mfs_vtxn_abort(t);
 		return rc;
 	}
 	free(sb_written.p);
-	/* Durable: what the new state replaced leaves the store. */
-	for (unsigned c = 0; c < t->view->nsb; c++)
-		if (!holds_sb(nv, t->view->sb_pos[c]))
-			wipe_unless_held(s, t->view->sb_pos[c], vol->theirs);
-	for (size_t i = 0; i < t->freed.n; i++)
-		wipe_unless_held(s, t->freed.p[i], vol->theirs);
-	volmap_note_candidates(s, &vol->self, nv);
-	side_install(vol, &vol->self, nv);
+	now_durable(vol, t->view, nv, &t->freed);
 	write_end(t);
+	return 0;
+}
+
+int mfs_vtxn_commit_chained(struct mfs_vtxn *t, struct mfs_vtxn **next)
+{
+	struct mfs_volume *vol = t->vol;
+	struct mfs_vtxn *n = NULL;
+	struct behind *b = NULL;
+	struct view *nv = NULL;
+	int rc;
+
+	*next = NULL;
+	if (!t->write) {
+		mfs_vtxn_abort(t);
+		return -EINVAL;
+	}
+	/* Someone waits for the locks a chain would keep: commit in full. */
+	if (__atomic_load_n(&vol->writers_waiting, __ATOMIC_RELAXED) > 0 ||
+	    mfs_store_lock_wanted(vol->store))
+		return mfs_vtxn_commit(t);
+	/* The commit before this one is durable before this one's superblock
+	 * can follow it. */
+	rc = finish_behind(vol);
+	if (rc == 0)
+		rc = write_map(t, &nv);
+	if (rc == 0 && (!(n = calloc(1, sizeof *n)) || !(b = calloc(1, sizeof *b))))
+		rc = -ENOMEM;
+	if (rc != 0) {
+		free(n);
+		volmap_view_unref(nv);
+		mfs_vtxn_abort(t);
+		return rc;
+	}
+	/* The next transaction: t's locks, thread and buffers, on the state
+	 * t writes, with every position t wrote or replaced still busy. */
+	n->vol = vol;
+	n->write = 1;
+	n->bufs = t->bufs;
+	t->bufs = NULL;
+	__atomic_add_fetch(&nv->refs, 1, __ATOMIC_RELAXED);
+	n->view = nv;
+	n->sb = nv->sb;
+	n->new_gen = next_gen(nv->gen);
+	n->prot_current = t->prot_current;
+	*b = (struct behind){.vol = vol, .old = t->view, .nv = nv, .alloc = t->alloc,
+			     .freed = t->freed};
+	t->view = NULL;
+	t->alloc = (struct poslist){0};
+	t->freed = (struct poslist){0};
+	txn_free(t);
+	b->threaded = pthread_create(&b->thread, NULL, behind_main, b) == 0;
+	if (!b->threaded)
+		behind_main(b);
+	vol->behind = b;
+	*next = n;
 	return 0;
 }
 

@@ -21,7 +21,9 @@
  * map pages, syncs, writes the superblock to candidates not holding the
  * current one, syncs, and only then overwrites what it replaced with random
  * bytes: the store never holds two versions of anything, and a crash leaves
- * the last committed state. Every open and every close commits (a
+ * the last committed state. A chained commit (mfs_vtxn_commit_chained)
+ * does the syncs and the superblock on a thread of its own while the next
+ * transaction writes. Every open and every close commits (a
  * superblock refresh), so any session of any volume changes the store file
  * the same way.
  *
@@ -99,6 +101,17 @@ void mfs_volume_subkey(struct mfs_volume *v, uint8_t out[static 32], uint64_t id
 int mfs_vtxn_begin(struct mfs_volume *v, int write, struct mfs_vtxn **out);
 int mfs_vtxn_commit(struct mfs_vtxn *t);     /* writes the superblock if changed */
 void mfs_vtxn_abort(struct mfs_vtxn *t);     /* NULL-safe */
+/* Commits write transaction t as far as its map, and returns in *next a
+ * write transaction on t's new state (t's locks, to be used on the same
+ * thread) while t's syncs and superblock run on a thread of their own: the
+ * next batch's slots are written while the disk takes t's. t is durable,
+ * and its state what readers see, once a transaction chained after it
+ * commits or aborts (next's commit returns t's error when t failed: next
+ * was built on it). next sees t's changes; positions t wrote or replaced
+ * stay untouched until then, so a crash leaves the state before t or t's.
+ * When another thread or process waits for the store's lock, t is
+ * committed in full instead and *next is NULL. */
+int mfs_vtxn_commit_chained(struct mfs_vtxn *t, struct mfs_vtxn **next);
 struct mfs_superblock *mfs_vtxn_sb(struct mfs_vtxn *t); /* writable in write txns */
 void mfs_vtxn_sb_dirty(struct mfs_vtxn *t);
 

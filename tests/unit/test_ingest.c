@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto/mfs_error.h"
@@ -311,6 +312,53 @@ Test(ingest, a_batch_failing_behind_the_caller_fails_every_call_until_the_rollba
 	mfs_blob_stats(t, &st);
 	cr_assert_eq(st.count, 0);
 	mfs_vtxn_abort(t);
+	free(data);
+}
+
+/* The committer chains its batches' commits and keeps the chain's write
+ * transaction, and with it the store's lock, open between them
+ * (fs/blob/volume_io.c). Another writer, here on the caller's own thread
+ * between two writes (as a FUSE thread publishing would be), gets the
+ * lock once no batch has come for a moment: it is not shut out until the
+ * file ends. Without that rule this test does not end (the committer
+ * waits for a batch that the blocked caller cannot give) unless the
+ * writer came before the batch's commit, which then did not chain. */
+Test(ingest, another_writer_gets_the_lock_while_a_file_is_being_written)
+{
+	const size_t len = 48u << 20; /* one batch handed to the committer, one gathering */
+	uint8_t *data = malloc(len);
+	struct mfs_ingest_opts o = {.mode = MFS_MODE_RANDOM};
+	struct mfs_volume_sink sink;
+	struct mfs_file_entry e;
+	struct mfs_blob_sink as;
+	struct mfs_ingest *w;
+	struct timespec t0, t1;
+	struct mfs_vtxn *t;
+	double waited;
+
+	tu_fill_random(data, len, 17);
+	mfs_volume_sink_init(&sink, fx.vol, 1);
+	as = mfs_volume_sink_as_sink(&sink);
+	cr_assert_eq(mfs_ingest_begin(&w, "big", &o, &as), 0);
+	cr_assert_eq(mfs_ingest_write(w, data, 30u << 20), 0);
+	cr_assert_eq(mfs_ingest_flush(w), 0);
+	/* Most likely after the batch's chained commit: the chain is open and
+	 * waits for the next batch. */
+	usleep(50000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 1, &t), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_eq(mfs_obj_write(t, "other", 5, "x", 1), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	cr_log_info("the other writer waited %.3f s for the lock", waited);
+	cr_assert_lt(waited, 10.0);
+	cr_assert_eq(mfs_ingest_write(w, data + (30u << 20), len - (30u << 20)), 0);
+	cr_assert_eq(mfs_ingest_finish(w, 1, &e), 0);
+	cr_assert_eq(mfs_volume_sink_finish(&sink), 0);
+	mfs_volume_sink_clear(&sink);
+	extract_and_compare(&e, data, len);
+	mfs_entry_clear(&e);
 	free(data);
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "crypto/hash.h"
@@ -338,6 +339,59 @@ Test(store, a_claim_is_seen_from_any_handle_until_released_or_closed)
 	mfs_store_close(a);
 	cr_assert_eq(mfs_store_claimed(b, 7), 0, "closing the store drops its claims, as dying does");
 	mfs_store_close(b);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* A process waiting for the writer's lock is seen waiting by the holder
+ * (mfs_store_lock_wanted: chained commits give the lock up then), and
+ * only while it waits. */
+Test(store, a_process_waiting_for_the_lock_is_seen_by_its_holder)
+{
+	char *dir;
+	struct mfs_store *s;
+	int ready[2], status, seen = 0;
+	pid_t child;
+
+	tu_store(&dir, 16);
+	cr_assert_eq(mfs_store_open(&s, dir), 0);
+	cr_assert_eq(mfs_store_lock(s), 0);
+	cr_assert_eq(mfs_store_lock_wanted(s), 0, "nobody waits yet");
+	cr_assert_eq(pipe(ready), 0);
+	child = fork();
+	cr_assert(child >= 0);
+	if (child == 0) {
+		struct mfs_store *other;
+		char byte = 1;
+
+		if (mfs_store_open(&other, dir) != 0)
+			_exit(2);
+		if (write(ready[1], &byte, 1) != 1)
+			_exit(3);
+		if (mfs_store_lock(other) != 0) /* waits for the parent */
+			_exit(4);
+		mfs_store_unlock(other);
+		mfs_store_close(other);
+		_exit(0);
+	}
+	{
+		char byte;
+
+		cr_assert_eq(read(ready[0], &byte, 1), 1);
+	}
+	for (int i = 0; i < 500 && !seen; i++) { /* up to 5 s for it to block */
+		seen = mfs_store_lock_wanted(s);
+		if (!seen)
+			usleep(10000);
+	}
+	cr_assert_eq(seen, 1, "the waiting process was not seen");
+	mfs_store_unlock(s);
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %d", status);
+	cr_assert_eq(mfs_store_lock(s), 0);
+	cr_assert_eq(mfs_store_lock_wanted(s), 0, "the mark went with the wait");
+	mfs_store_unlock(s);
+	mfs_store_close(s);
 	tu_rmtree(dir);
 	free(dir);
 }

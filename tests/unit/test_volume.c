@@ -1227,3 +1227,172 @@ Test(volume, a_session_never_wipes_what_the_other_volume_now_holds)
 	free(secret);
 	close_store(&f);
 }
+
+/* ---- chained commits (mfs_vtxn_commit_chained) ---- */
+
+static void write_in(struct mfs_vtxn *t, const char *name, const uint8_t *data, size_t len)
+{
+	cr_assert_eq(mfs_obj_write(t, name, strlen(name), data, len), 0, "write %s", name);
+}
+
+/* A chain of commits ends with every transaction's objects, each later
+ * one seeing the earlier ones' before they are durable; the state a
+ * reopened volume finds is the same, and the slots it uses add up. */
+Test(volume, chained_commits_keep_every_link_and_see_the_ones_before)
+{
+	struct fixture f = open_store(256);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	uint8_t *data = malloc(4 * 200000), *got = malloc(200000);
+	struct mfs_vtxn *t, *next;
+	uint64_t before;
+
+	tu_fill_random(data, 4 * 200000, 7);
+	put(v, "base", data, 200000);
+	before = used(v);
+	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+	write_in(t, "a", data + 200000, 200000);
+	cr_assert_eq(mfs_vtxn_commit_chained(t, &next), 0);
+	t = next;
+	cr_assert_eq(mfs_obj_read(t, "a", 1, 0, got, 200000), 0, "the next link sees a");
+	cr_assert_arr_eq(got, data + 200000, 200000);
+	write_in(t, "b", data + 400000, 200000);
+	cr_assert_eq(mfs_obj_delete(t, "base", 4), 0);
+	cr_assert_eq(mfs_vtxn_commit_chained(t, &next), 0);
+	t = next;
+	write_in(t, "c", data + 600000, 200000);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	for (int round = 0; round < 2; round++) {
+		uint8_t *dummy;
+		uint64_t n;
+
+		expect(v, "a", data + 200000, 200000);
+		expect(v, "b", data + 400000, 200000);
+		expect(v, "c", data + 600000, 200000);
+		cr_assert_eq(get(v, "base", &dummy, &n), MFS_E_NOTFOUND);
+		cr_assert_eq(used(v), before + 2 * mfs_obj_slots_for(200000));
+		mfs_volume_close(v);
+		cr_assert_eq(mfs_volume_open(&v, f.store, "pw", 2, NULL, 0), 0);
+	}
+	mfs_volume_close(v);
+	free(data);
+	free(got);
+	close_store(&f);
+}
+
+/* While a link's syncs run, the next link writes only to positions that
+ * neither the durable state nor the link behind it holds: the slots the
+ * link behind replaced still make the durable state, and a crash then
+ * must find them whole. Here the next link fills every free position it
+ * has, which would take those slots were they free to it. */
+Test(volume, the_next_link_never_writes_where_the_one_behind_freed)
+{
+	struct fixture f = open_store(256);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	const size_t len = 1u << 20;
+	uint8_t *data = malloc(len);
+	uint32_t old[16];
+	struct mfs_vtxn *t, *next;
+	unsigned written = 0;
+	int rc = 0;
+
+	tu_fill_random(data, len, 3);
+	put(v, "old", data, len);
+	for (uint32_t i = 0; i < 16; i++)
+		old[i] = slot_pos(v, "old", i);
+	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+	data[0] ^= 1;
+	write_in(t, "old", data, len); /* old's 16 slots replaced */
+	cr_assert_eq(mfs_vtxn_commit_chained(t, &next), 0);
+	t = next;
+	while (rc == 0) {
+		char name[16];
+
+		sprintf(name, "fill%u", written);
+		rc = mfs_obj_write(t, name, strlen(name), data, 65536); /* one slot */
+		if (rc == 0) {
+			uint32_t pos;
+
+			cr_assert_eq(mfs_obj_slot_position(t, name, strlen(name), 0, &pos), 0);
+			for (uint32_t i = 0; i < 16; i++)
+				cr_assert_neq(pos, old[i], "%s took a slot the durable state holds",
+					      name);
+			written++;
+		}
+	}
+	cr_assert_eq(rc, MFS_E_FULL, "%s", mfs_strerror(rc));
+	cr_assert_gt(written, 100, "the next link filled the store (%u objects)", written);
+	mfs_vtxn_abort(t);
+	expect(v, "old", data, len); /* the link behind is durable */
+	data[0] ^= 1;
+	mfs_volume_close(v);
+	free(data);
+	close_store(&f);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char buf[1 << 16];
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ssize_t n;
+
+	cr_assert(in >= 0 && out >= 0);
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		cr_assert_eq(write(out, buf, (size_t)n), n);
+	cr_assert_eq(n, 0);
+	close(in);
+	close(out);
+}
+
+/* The store copied while a link's syncs may still run and the next link
+ * has written slots of its own (a crash then, with every write on the
+ * disk): the copy opens, holds what was durable before the chain, holds
+ * the link behind whole or not at all, and nothing of the open link. */
+Test(volume, a_crash_in_the_middle_of_a_chain_leaves_a_state_before_it)
+{
+	struct fixture f = open_store(256);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL), *w;
+	struct mfs_store *copy;
+	uint8_t *data = malloc(600000), *dummy;
+	char from[4096], to[4096], *dir;
+	struct mfs_vtxn *t, *next;
+	uint64_t n;
+	int rc;
+
+	tu_fill_random(data, 600000, 11);
+	put(v, "base", data, 200000);
+	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+	write_in(t, "a", data + 200000, 200000);
+	cr_assert_eq(mfs_obj_delete(t, "base", 4), 0);
+	cr_assert_eq(mfs_vtxn_commit_chained(t, &next), 0);
+	t = next;
+	write_in(t, "b", data + 400000, 200000);
+	/* The crash: the store as it is now, header and all. */
+	tu_store(&dir, 8);
+	snprintf(from, sizeof from, "%s/data.mdb", f.dir);
+	snprintf(to, sizeof to, "%s/data.mdb", dir);
+	copy_file(from, to);
+	snprintf(from, sizeof from, "%s/header", f.dir);
+	snprintf(to, sizeof to, "%s/header", dir);
+	copy_file(from, to);
+	mfs_vtxn_abort(t);
+	cr_assert_eq(mfs_store_open(&copy, dir), 0);
+	cr_assert_eq(mfs_volume_open(&w, copy, "pw", 2, NULL, 0), 0);
+	rc = get(w, "a", &dummy, &n);
+	if (rc == 0) { /* the link behind was durable: base went with it */
+		cr_assert_eq(n, 200000);
+		cr_assert_arr_eq(dummy, data + 200000, 200000);
+		free(dummy);
+		cr_assert_eq(get(w, "base", &dummy, &n), MFS_E_NOTFOUND);
+	} else {
+		cr_assert_eq(rc, MFS_E_NOTFOUND, "%s", mfs_strerror(rc));
+		expect(w, "base", data, 200000);
+	}
+	cr_assert_eq(get(w, "b", &dummy, &n), MFS_E_NOTFOUND, "the open link is not there");
+	mfs_volume_close(w);
+	mfs_store_close(copy);
+	tu_rmtree(dir);
+	free(dir);
+	mfs_volume_close(v);
+	free(data);
+	close_store(&f);
+}
