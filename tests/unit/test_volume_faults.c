@@ -125,21 +125,31 @@ static void expect_state_before(struct fixture *f, uint64_t used_before)
 	free(got);
 }
 
+/* base committed; then a transaction that writes a and deletes base,
+ * whose commit will meet syncs failing from the first-th on. *before: the
+ * slots used before it. */
+static struct mfs_vtxn *doomed(struct fixture *f, long first, uint64_t *before)
+{
+	struct mfs_vtxn *t;
+
+	put(f->vol, "base", f->data);
+	*before = used(f->vol);
+	cr_assert_eq(mfs_vtxn_begin(f->vol, 1, &t), 0);
+	cr_assert_eq(mfs_obj_write(t, "a", 1, f->data + LEN, LEN), 0);
+	cr_assert_eq(mfs_obj_delete(t, "base", 4), 0);
+	fail_syncs_from(first);
+	return t;
+}
+
 /* The first sync of a commit fails (its slots may not be on the disk),
  * and, in the second case, the second (its superblock may be). */
 Test(volume_faults, a_commit_whose_sync_fails_leaves_the_state_before)
 {
 	for (long first = 0; first < 2; first++) {
 		struct fixture f = setup();
-		struct mfs_vtxn *t;
 		uint64_t before;
+		struct mfs_vtxn *t = doomed(&f, first, &before);
 
-		put(f.vol, "base", f.data);
-		before = used(f.vol);
-		cr_assert_eq(mfs_vtxn_begin(f.vol, 1, &t), 0);
-		cr_assert_eq(mfs_obj_write(t, "a", 1, f.data + LEN, LEN), 0);
-		cr_assert_eq(mfs_obj_delete(t, "base", 4), 0);
-		fail_syncs_from(first);
 		cr_assert_eq(mfs_vtxn_commit(t), -EIO, "sync %ld failed", first);
 		fail_syncs_from(-1);
 		expect_state_before(&f, before);
@@ -154,15 +164,9 @@ Test(volume_faults, a_link_whose_syncs_fail_behind_fails_the_next_and_leaves_the
 {
 	for (long first = 0; first < 2; first++) {
 		struct fixture f = setup();
-		struct mfs_vtxn *t, *next;
 		uint64_t before;
+		struct mfs_vtxn *t = doomed(&f, first, &before), *next;
 
-		put(f.vol, "base", f.data);
-		before = used(f.vol);
-		cr_assert_eq(mfs_vtxn_begin(f.vol, 1, &t), 0);
-		cr_assert_eq(mfs_obj_write(t, "a", 1, f.data + LEN, LEN), 0);
-		cr_assert_eq(mfs_obj_delete(t, "base", 4), 0);
-		fail_syncs_from(first);
 		cr_assert_eq(mfs_vtxn_commit_chained(t, &next), 0, "the map is written");
 		cr_assert_eq(mfs_obj_write(next, "b", 1, f.data + 2 * LEN, LEN), 0);
 		cr_assert_eq(mfs_vtxn_commit(next), -EIO, "sync %ld failed behind", first);
