@@ -51,16 +51,23 @@ static int ietf(int encrypt, uint8_t *out, const uint8_t *in, size_t len, const 
 	return rc;
 }
 
+void mfs_aead_xsplit(uint8_t subkey[static 32], uint8_t ietf_nonce[static MFS_AEAD_IETF_NONCE_BYTES],
+		     const uint8_t nonce[static MFS_AEAD_NONCE_BYTES], const uint8_t key[static 32])
+{
+	crypto_core_hchacha20(subkey, nonce, key, NULL);
+	memset(ietf_nonce, 0, 4);
+	memcpy(ietf_nonce + 4, nonce + 16, 8);
+}
+
 /* XChaCha20-Poly1305 as one IETF pass under the HChaCha20 subkey. */
 static int xchacha(int encrypt, uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad,
 		   size_t ad_len, const uint8_t nonce[static MFS_AEAD_NONCE_BYTES],
 		   const uint8_t key[static 32], uint8_t tag[static MFS_AEAD_TAG_BYTES])
 {
-	uint8_t subkey[32], ietf_nonce[MFS_AEAD_IETF_NONCE_BYTES] = {0};
+	uint8_t subkey[32], ietf_nonce[MFS_AEAD_IETF_NONCE_BYTES];
 	int rc;
 
-	crypto_core_hchacha20(subkey, nonce, key, NULL);
-	memcpy(ietf_nonce + 4, nonce + 16, 8);
+	mfs_aead_xsplit(subkey, ietf_nonce, nonce, key);
 	rc = ietf(encrypt, out, in, len, ad, ad_len, ietf_nonce, subkey, tag);
 	sodium_memzero(subkey, sizeof subkey);
 	return rc;
@@ -94,6 +101,62 @@ int mfs_aead_open(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad
 		return MFS_E_AUTH;
 	}
 	return 0;
+}
+
+/* RFC 8439's cipher alone from keystream byte `at` of the message (its block
+ * 1 on: block 0 keys Poly1305). 0 or NO_OPENSSL. */
+static int keystream_xor(uint8_t *out, const uint8_t *in, size_t len, uint64_t at,
+			 const uint8_t nonce[static MFS_AEAD_IETF_NONCE_BYTES],
+			 const uint8_t key[static 32])
+{
+	static const uint8_t zeros[64];
+	uint64_t block = 1 + at / 64;
+	EVP_CIPHER_CTX *c;
+	uint8_t iv[16], skip[64];
+	int n, ok;
+
+	/* OpenSSL counts blocks in 32 bits; so does RFC 8439's message. */
+	if (block > UINT32_MAX || len > INT_MAX || !(c = EVP_CIPHER_CTX_new()))
+		return NO_OPENSSL;
+	for (int i = 0; i < 4; i++)
+		iv[i] = (uint8_t)(block >> (8 * i));
+	memcpy(iv + 4, nonce, MFS_AEAD_IETF_NONCE_BYTES);
+	ok = EVP_EncryptInit_ex(c, EVP_chacha20(), NULL, key, iv) == 1 &&
+	     (at % 64 == 0 || EVP_EncryptUpdate(c, skip, &n, zeros, (int)(at % 64)) == 1) &&
+	     (len == 0 || EVP_EncryptUpdate(c, out, &n, in, (int)len) == 1);
+	EVP_CIPHER_CTX_free(c);
+	sodium_memzero(skip, sizeof skip);
+	return ok ? 0 : NO_OPENSSL;
+}
+
+void mfs_aead_decrypt_unchecked(uint8_t *out, const uint8_t *in, size_t len, uint64_t from,
+				const uint8_t nonce[static MFS_AEAD_NONCE_BYTES],
+				const uint8_t key[static 32])
+{
+	uint8_t subkey[32], ietf_nonce[MFS_AEAD_IETF_NONCE_BYTES], block[64];
+
+	mfs_aead_xsplit(subkey, ietf_nonce, nonce, key);
+	if (keystream_xor(out, in, len, from, ietf_nonce, subkey) != 0) {
+		/* libsodium from a block boundary: the first partial block
+		 * through a copy. */
+		uint64_t ic = 1 + from / 64;
+		size_t head = from % 64 ? 64 - from % 64 : 0;
+
+		if (head > len)
+			head = len;
+		if (head > 0) {
+			memset(block, 0, sizeof block);
+			memcpy(block + from % 64, in, head);
+			crypto_stream_chacha20_ietf_xor_ic(block, block, sizeof block, ietf_nonce,
+							   (uint32_t)ic, subkey);
+			memcpy(out, block + from % 64, head);
+			ic++;
+		}
+		crypto_stream_chacha20_ietf_xor_ic(out + head, in + head, len - head, ietf_nonce,
+						   (uint32_t)ic, subkey);
+		sodium_memzero(block, sizeof block);
+	}
+	sodium_memzero(subkey, sizeof subkey);
 }
 
 void mfs_aead_ietf_seal(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad,

@@ -20,6 +20,23 @@ void mfs_aead_seal(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *a
 int mfs_aead_open(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad, size_t ad_len,
 		  const uint8_t nonce[static MFS_AEAD_NONCE_BYTES], const uint8_t key[static 32]);
 
+/* Plaintext bytes [from, from + len) of an XChaCha20-Poly1305 ciphertext
+ * (in holds those bytes of it), without reading or checking the tag: only for
+ * bytes whose authenticity something else has shown (a MAC over them, or
+ * their hash against an id that was). ChaCha20 alone, so a tampered byte
+ * gives a wrong byte, not an error. in and out may be the same buffer. */
+void mfs_aead_decrypt_unchecked(uint8_t *out, const uint8_t *in, size_t len, uint64_t from,
+				const uint8_t nonce[static MFS_AEAD_NONCE_BYTES],
+				const uint8_t key[static 32]);
+
+/* XChaCha20's split: the HChaCha20 subkey of key and nonce's first 16
+ * bytes, and the RFC 8439 nonce under it (0^4 || nonce's last 8 bytes).
+ * mfs_aead_ietf_* under these give mfs_aead_*'s bytes; other first four
+ * bytes of ietf_nonce give further messages under the same nonce (the
+ * volume's slot pieces). Wipe subkey after use. */
+void mfs_aead_xsplit(uint8_t subkey[static 32], uint8_t ietf_nonce[static MFS_AEAD_IETF_NONCE_BYTES],
+		     const uint8_t nonce[static MFS_AEAD_NONCE_BYTES], const uint8_t key[static 32]);
+
 /* RFC 8439 ChaCha20-Poly1305, the same conventions. */
 void mfs_aead_ietf_seal(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad,
 			size_t ad_len, const uint8_t nonce[static MFS_AEAD_IETF_NONCE_BYTES],

@@ -156,15 +156,52 @@ size_t mfs_chunk_segment_span(size_t padded_len, size_t index, size_t *blob_off,
 	return len;
 }
 
-int mfs_chunk_open_segment(uint8_t *out, const uint8_t *sealed, size_t sealed_len, size_t index,
-			   size_t padded_len, const uint8_t key[static MFS_CHUNK_KEY_BYTES])
+/* Segment index's nonce, when sealed_len is its length in a blob sealed
+ * from padded_len bytes: 0, else MFS_E_FORMAT. */
+static int segment_at(uint8_t nonce[static MFS_AEAD_NONCE_BYTES], size_t sealed_len, size_t index,
+		      size_t padded_len)
 {
-	uint8_t nonce[MFS_AEAD_NONCE_BYTES], ad[8];
 	size_t blob_off, want;
 
 	if (mfs_chunk_segment_span(padded_len, index, &blob_off, &want) == 0 || want != sealed_len)
 		return MFS_E_FORMAT;
 	segment_nonce(nonce, index);
+	return 0;
+}
+
+int mfs_chunk_open_segment(uint8_t *out, const uint8_t *sealed, size_t sealed_len, size_t index,
+			   size_t padded_len, const uint8_t key[static MFS_CHUNK_KEY_BYTES])
+{
+	uint8_t nonce[MFS_AEAD_NONCE_BYTES], ad[8];
+
+	if (segment_at(nonce, sealed_len, index, padded_len) != 0)
+		return MFS_E_FORMAT;
 	padded_ad(ad, padded_len);
 	return mfs_aead_open(out, sealed, sealed_len - MFS_AEAD_TAG_BYTES, ad, sizeof ad, nonce, key);
+}
+
+int mfs_chunk_decrypt_segment(uint8_t *out, const uint8_t *sealed, size_t sealed_len, size_t index,
+			      size_t padded_len, const uint8_t key[static MFS_CHUNK_KEY_BYTES])
+{
+	uint8_t nonce[MFS_AEAD_NONCE_BYTES];
+
+	if (segment_at(nonce, sealed_len, index, padded_len) != 0)
+		return MFS_E_FORMAT;
+	return mfs_chunk_decrypt_part(out, sealed, 0, sealed_len - MFS_AEAD_TAG_BYTES, index,
+				      padded_len, key);
+}
+
+int mfs_chunk_decrypt_part(uint8_t *out, const uint8_t *sealed, size_t from, size_t len,
+			   size_t index, size_t padded_len,
+			   const uint8_t key[static MFS_CHUNK_KEY_BYTES])
+{
+	uint8_t nonce[MFS_AEAD_NONCE_BYTES];
+	size_t blob_off, sealed_len;
+	size_t plain = mfs_chunk_segment_span(padded_len, index, &blob_off, &sealed_len);
+
+	if (plain == 0 || from > plain || len > plain - from)
+		return MFS_E_FORMAT;
+	segment_nonce(nonce, index);
+	mfs_aead_decrypt_unchecked(out, sealed, len, from, nonce, key);
+	return 0;
 }

@@ -39,6 +39,7 @@ enum seg_state { SEG_FREE, SEG_LOADING, SEG_READY };
 struct seg {
 	uint8_t id[MFS_BLOB_ID_BYTES];
 	uint32_t index;
+	uint32_t lo, hi; /* the plaintext bytes data holds: all (0, SEG), or a seek's */
 	enum seg_state state;
 	unsigned refs;
 	uint64_t tick;
@@ -277,10 +278,13 @@ static struct seg *claim_slot_locked(struct mfs_reader *r, const uint8_t *id, ui
 	return victim;
 }
 
-/* The cached segment (refs taken; *load 0), or a slot claimed for loading
- * it (refs taken, LOADING; *load 1), or NULL when every slot is in use
- * (*load 1: the caller decrypts into a buffer of its own). */
-static struct seg *seg_acquire(struct mfs_reader *r, const uint8_t *id, uint32_t index, int *load)
+/* The cached segment, when it holds bytes [lo, hi) (refs taken; *load 0),
+ * or a slot claimed for loading it (refs taken, LOADING; *load 1): a new
+ * one, or the cached one when it holds only part of them and nobody reads
+ * it. NULL when that part is in use or every slot is (*load 1: the caller
+ * decrypts into a buffer of its own). */
+static struct seg *seg_acquire(struct mfs_reader *r, const uint8_t *id, uint32_t index,
+			       uint32_t lo, uint32_t hi, int *load)
 {
 	struct seg *s, *victim;
 
@@ -288,13 +292,24 @@ static struct seg *seg_acquire(struct mfs_reader *r, const uint8_t *id, uint32_t
 	*load = 1;
 	while ((s = hash_find(r, id, index)) && s->state == SEG_LOADING)
 		pthread_cond_wait(&r->seg_changed, &r->lock);
-	if (s) {
+	if (s && s->lo <= lo && hi <= s->hi) {
 		s->refs++;
 		s->tick = ++r->tick;
 		r->stats.segment_hits++;
 		pthread_mutex_unlock(&r->lock);
 		*load = 0;
 		return s;
+	}
+	if (s) {
+		victim = s->refs == 0 ? s : NULL;
+		if (victim) {
+			victim->state = SEG_LOADING;
+			victim->refs = 1;
+			victim->tick = ++r->tick;
+			r->stats.segment_loads++;
+		}
+		pthread_mutex_unlock(&r->lock);
+		return victim;
 	}
 	victim = claim_slot_locked(r, id, index);
 	r->stats.segment_loads++;
@@ -316,12 +331,15 @@ static struct seg *seg_try_claim(struct mfs_reader *r, const uint8_t *id, uint32
 	return s;
 }
 
-/* Ends a load: READY on success, else the slot is freed. */
-static void seg_loaded(struct mfs_reader *r, struct seg *s, int ok)
+/* Ends a load: READY holding bytes [lo, hi) on success, else the slot is
+ * freed. */
+static void seg_loaded(struct mfs_reader *r, struct seg *s, int ok, uint32_t lo, uint32_t hi)
 {
 	pthread_mutex_lock(&r->lock);
 	if (ok) {
 		s->state = SEG_READY;
+		s->lo = lo;
+		s->hi = hi;
 	} else {
 		hash_remove(r, s);
 		s->state = SEG_FREE;
@@ -353,8 +371,10 @@ static void cache_other_segments(struct mfs_reader *r, const struct mfs_chunk_re
 		if (i == except || mfs_chunk_segment_span(padded, i, &at, &sealed_len) == 0 ||
 		    !(s = seg_try_claim(r, ref->id, i)))
 			continue;
-		seg_loaded(r, s, mfs_chunk_open_segment(s->data, blob + at, sealed_len, i, padded,
-							ref->key) == 0);
+		seg_loaded(r, s,
+			   mfs_chunk_decrypt_segment(s->data, blob + at, sealed_len, i, padded,
+						     ref->key) == 0,
+			   0, SEG);
 		seg_release(r, s);
 	}
 }
@@ -424,35 +444,74 @@ static int chunk_ref(struct mfs_rfile *f, uint64_t chunk, struct mfs_chunk_ref *
 
 static void piece_release(struct mfs_reader *r, struct mfs_rpiece *piece);
 
+/* Bytes [at, at + n) of segment index of chunk ref, decrypted into
+ * data + at from the volume, which reads and opens only the slot's pieces
+ * that hold them: a seek's few KiB cost a piece, not 64 KiB twice.
+ * MFS_E_NOTFOUND when the volume does not hold the blob. */
+static int part_from_volume(struct mfs_reader *r, const struct mfs_chunk_ref *ref, uint32_t index,
+			    size_t blob_off, size_t at, size_t n, uint8_t *data)
+{
+	size_t padded = mfs_chunk_padded_len(ref->length);
+	uint8_t *sealed = malloc(n);
+	struct mfs_vtxn *t;
+	int rc;
+
+	if (!sealed)
+		return -ENOMEM;
+	rc = mfs_vtxn_begin(r->vol, 0, &t);
+	if (rc == 0) {
+		rc = mfs_blob_read_known(t, ref->id, mfs_blob_len(padded), blob_off + at, sealed, n);
+		mfs_vtxn_abort(t);
+	}
+	if (rc == 0)
+		rc = mfs_chunk_decrypt_part(data + at, sealed, at, n, index, padded, ref->key);
+	free(sealed);
+	return rc;
+}
+
 /* Segment index of chunk ref, decrypted: pinned in the cache (piece->seg),
  * or, when every cache slot is in use, in a guarded buffer of the piece's
- * own (piece->own). *plain points at it until piece_release. */
+ * own (piece->own). *plain points at it until piece_release. A seek
+ * (part) needs only bytes [at, at + n): those alone are loaded when the
+ * blob is in the volume (not the session cache), and the cache keeps them
+ * as a part that a later read of the rest loads whole. */
 static int acquire_segment(struct mfs_reader *r, const struct mfs_chunk_ref *ref, uint32_t index,
-			   struct mfs_rpiece *piece, const uint8_t **plain)
+			   size_t at, size_t n, int part, struct mfs_rpiece *piece,
+			   const uint8_t **plain)
 {
 	size_t padded = mfs_chunk_padded_len(ref->length), blob_off, sealed_len;
+	uint32_t lo = part ? (uint32_t)at : 0, hi = part ? (uint32_t)(at + n) : SEG;
 	uint8_t *sealed = NULL, *data;
-	int load, rc = 0;
+	int load, rc = MFS_E_NOTFOUND;
 	struct seg *s;
 
 	piece->seg = NULL;
 	piece->own = NULL;
 	if (mfs_chunk_segment_span(padded, index, &blob_off, &sealed_len) == 0)
 		return MFS_E_CORRUPT;
-	s = seg_acquire(r, ref->id, index, &load);
+	s = seg_acquire(r, ref->id, index, lo, hi, &load);
 	data = s ? s->data : NULL;
 	if (load) {
-		sealed = malloc(sealed_len);
 		if (!data)
 			data = mfs_secure_alloc(SEG);
-		rc = sealed && data
-			     ? sealed_segment(r, ref, index, blob_off, sealed_len, sealed, s != NULL)
-			     : -ENOMEM;
-		if (rc == 0)
-			rc = mfs_chunk_open_segment(data, sealed, sealed_len, index, padded, ref->key);
+		if (data && part && (!r->cache || mfs_session_cache_has(r->cache, ref->id) != 1))
+			rc = part_from_volume(r, ref, index, blob_off, at, n, data);
+		if (rc == MFS_E_NOTFOUND) {
+			lo = 0;
+			hi = SEG;
+			sealed = malloc(sealed_len);
+			rc = sealed && data ? sealed_segment(r, ref, index, blob_off, sealed_len, sealed,
+							     s != NULL)
+					    : -ENOMEM;
+			if (rc == 0)
+				rc = mfs_chunk_decrypt_segment(data, sealed, sealed_len, index, padded,
+							       ref->key);
+			free(sealed);
+		}
 		if (s)
-			seg_loaded(r, s, rc == 0);
-		free(sealed);
+			seg_loaded(r, s, rc == 0, lo, hi);
+	} else {
+		rc = 0;
 	}
 	if (s)
 		piece->seg = s;
@@ -511,12 +570,20 @@ static int blob_held(struct mfs_reader *r, const uint8_t *id)
 	return held;
 }
 
+/* Whether segment index of the blob is cached whole (or being loaded). */
+static int segment_cached_locked(struct mfs_reader *r, const uint8_t *id, uint32_t index)
+{
+	const struct seg *s = hash_find(r, id, index);
+
+	return s && (s->state == SEG_LOADING || (s->lo == 0 && s->hi == SEG));
+}
+
 static int segment_cached(struct mfs_reader *r, const struct mfs_chunk_ref *ref, uint32_t index)
 {
 	int found;
 
 	pthread_mutex_lock(&r->lock);
-	found = hash_find(r, ref->id, index) != NULL;
+	found = segment_cached_locked(r, ref->id, index);
 	pthread_mutex_unlock(&r->lock);
 	return found;
 }
@@ -580,7 +647,7 @@ static int read_range(struct mfs_rfile *f, uint64_t off, size_t len, emit_fn emi
 				n = (size_t)(end - pos);
 			if (n > ref.length - in_chunk)
 				n = ref.length - in_chunk;
-			rc = acquire_segment(r, &ref, index, &piece, &plain);
+			rc = acquire_segment(r, &ref, index, at, n, !sequential, &piece, &plain);
 			if (rc == 0)
 				rc = emit(ctx, &piece, plain + at, n);
 			pos += n;
@@ -804,7 +871,7 @@ static void load_chunk(struct mfs_reader *r, struct mfs_rfile *f, uint64_t chunk
 	padded = mfs_chunk_padded_len(ref.length);
 	for (uint32_t i = 0; !missing && i * (size_t)SEG < ref.length; i++) {
 		pthread_mutex_lock(&r->lock);
-		missing = hash_find(r, ref.id, i) == NULL;
+		missing = !segment_cached_locked(r, ref.id, i);
 		pthread_mutex_unlock(&r->lock);
 	}
 	if (missing && blob_get(r, ref.id, urgent, &blob, &blob_len, NULL) == 0 &&

@@ -17,6 +17,10 @@
  * the fetcher's fetch_segment, a read takes its segments as they arrive
  * (each checked against the blob's hash list) instead of waiting for the
  * whole blob.
+ * Every one of those sources shows its bytes authentic before the reader
+ * sees them (the volume's and the session cache's own tags, the blob id, a
+ * leaf), so segments are decrypted without checking their tags again
+ * (mfs_chunk_decrypt_segment).
  *
  * Threads: every call may come from any thread. */
 #ifndef MFS_READER_H

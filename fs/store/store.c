@@ -21,12 +21,13 @@
 
 #define HEADER_BYTES 80
 #define HEADER_SUM_BYTES 16
-/* 6: a volume that is not redundant keeps two copies of each map page (volume
+/* 7: slots sealed in four pieces, each with its own tag (a small read opens
+ * one). 6: a volume that is not redundant keeps two copies of each map page (volume
  * format 6). 5: slots of 17 pages, one sealed blob segment each; blob ids are SHA-256
  * hash lists. 4: a hidden volume keeps up to 16 copies of each map page. 3: hidden
  * volumes keep parity (volume format 3). 2: slots written in
  * place. 1: LMDB copy-on-write for every slot write (not deniable). */
-#define STORE_VERSION 6
+#define STORE_VERSION 7
 #define FILL_BATCH 256
 
 static const char magic[8] = {'M', 'E', 'G', 'A', 'F', 'S', 0, 'S'};
@@ -689,14 +690,15 @@ int mfs_store_slot_read(struct mfs_store *s, uint32_t pos, uint8_t value[static 
 	return slot_io(s, pos, value, 0);
 }
 
-int mfs_store_slot_peek(struct mfs_store *s, uint32_t pos, uint8_t *buf, size_t len)
+int mfs_store_slot_read_part(struct mfs_store *s, uint32_t pos, size_t off, uint8_t *buf,
+			     size_t len)
 {
 	ssize_t n;
 
-	if (pos >= s->hdr.slot_count || len > MFS_SLOT_BYTES)
+	if (pos >= s->hdr.slot_count || off > MFS_SLOT_BYTES || len > MFS_SLOT_BYTES - off)
 		return MFS_E_FORMAT;
 	do
-		n = pread(s->fd, buf, len, (off_t)s->offsets[pos]);
+		n = pread(s->fd, buf, len, (off_t)(s->offsets[pos] + off));
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
@@ -722,10 +724,11 @@ int mfs_store_slot_wipe(struct mfs_store *s, uint32_t pos)
 	return rc;
 }
 
-void mfs_store_slot_prefetch(struct mfs_store *s, uint32_t pos)
+void mfs_store_slot_prefetch(struct mfs_store *s, uint32_t pos, size_t off, size_t len)
 {
-	if (pos < s->hdr.slot_count)
-		posix_fadvise(s->fd, (off_t)s->offsets[pos], MFS_SLOT_BYTES, POSIX_FADV_WILLNEED);
+	if (pos < s->hdr.slot_count && off <= MFS_SLOT_BYTES && len <= MFS_SLOT_BYTES - off)
+		posix_fadvise(s->fd, (off_t)(s->offsets[pos] + off), (off_t)len,
+			      POSIX_FADV_WILLNEED);
 }
 
 int mfs_store_sync(struct mfs_store *s)

@@ -66,18 +66,20 @@ const struct mfs_store_header *mfs_store_header(const struct mfs_store *s);
 /* Copies slot pos's value into value. 0, MFS_E_FORMAT (pos out of range) or
  * -errno. */
 int mfs_store_slot_read(struct mfs_store *s, uint32_t pos, uint8_t value[static MFS_SLOT_BYTES]);
-/* Copies the first len bytes (at most MFS_SLOT_BYTES) of slot pos: a cheap
- * look at whether a slot changed. */
-int mfs_store_slot_peek(struct mfs_store *s, uint32_t pos, uint8_t *buf, size_t len);
+/* Copies len bytes of slot pos's value from byte off on (within the
+ * value): a cheap look at whether a slot changed, or the part of a slot a
+ * read needs. MFS_E_FORMAT when out of range. */
+int mfs_store_slot_read_part(struct mfs_store *s, uint32_t pos, size_t off, uint8_t *buf,
+			     size_t len);
 /* Overwrites slot pos in place (not durable until mfs_store_sync). Caller
  * holds mfs_store_lock. */
 int mfs_store_slot_write(struct mfs_store *s, uint32_t pos,
 			 const uint8_t value[static MFS_SLOT_BYTES]);
 /* Overwrites slot pos with fresh random bytes. Caller holds the lock. */
 int mfs_store_slot_wipe(struct mfs_store *s, uint32_t pos);
-/* Asks the kernel to start reading slot pos now (a cold read of many slots
- * then costs one wait, not one per slot). */
-void mfs_store_slot_prefetch(struct mfs_store *s, uint32_t pos);
+/* Asks the kernel to start reading len bytes of slot pos from byte off on
+ * now (a cold read of many slots then costs one wait, not one per slot). */
+void mfs_store_slot_prefetch(struct mfs_store *s, uint32_t pos, size_t off, size_t len);
 /* Makes every write so far durable. */
 int mfs_store_sync(struct mfs_store *s);
 /* Where slot pos's value starts in data.mdb (tests and forensics). */

@@ -104,17 +104,75 @@ static void make_ad(uint8_t ad[static AD_BYTES], const uint8_t vid[static VID_BY
 	mfs_le_put(ad + VID_BYTES, gen, 8);
 }
 
+_Static_assert(PIECE_FROM(PIECES - 1) + PIECE_DATA + MFS_AEAD_TAG_BYTES == MFS_SLOT_PAYLOAD,
+	       "the last piece ends the payload with the segment's tag");
+_Static_assert(PAD_AT <= MFS_SLOT_BYTES, "the pieces fit a slot");
+
+/* Piece k's subkey and nonce: the slot's nonce split as XChaCha20 does,
+ * the piece's number in the four bytes it leaves zero (piece 0 is thus
+ * XChaCha20-Poly1305 under the slot's nonce, bit for bit). */
+static void piece_nonce(uint8_t ietf_nonce[static MFS_AEAD_IETF_NONCE_BYTES], unsigned k)
+{
+	mfs_le_put(ietf_nonce, k, 4);
+}
+
 /* Seals a payload (MFS_SLOT_PAYLOAD bytes, built in guarded memory) into a
  * slot value. The plaintext never enters the store file. */
 void volmap_seal_slot(uint8_t *value, const uint8_t *payload, const struct vol_keys *k,
 		      const uint8_t vid[static VID_BYTES], uint64_t gen)
 {
-	uint8_t ad[AD_BYTES];
+	uint8_t ad[AD_BYTES], nonce[MFS_AEAD_NONCE_BYTES], subkey[32];
+	uint8_t ietf_nonce[MFS_AEAD_IETF_NONCE_BYTES];
 
 	make_ad(ad, vid, gen);
-	mfs_random(value, MFS_AEAD_NONCE_BYTES);
-	mfs_aead_seal(value + CT_AT, payload, MFS_SLOT_PAYLOAD, ad, sizeof ad, value, k->seal);
+	mfs_random(nonce, sizeof nonce);
+	mfs_aead_xsplit(subkey, ietf_nonce, nonce, k->seal);
+	for (unsigned p = 0; p < PIECES; p++) {
+		uint8_t *at = value + PIECE_AT(p);
+
+		memcpy(at, nonce, sizeof nonce);
+		piece_nonce(ietf_nonce, p);
+		mfs_aead_ietf_seal(at + MFS_AEAD_NONCE_BYTES, payload + PIECE_FROM(p),
+				   PIECE_FROM(p + 1) - PIECE_FROM(p), ad, sizeof ad, ietf_nonce, subkey);
+	}
+	mfs_memzero(subkey, sizeof subkey);
 	mfs_random(value + PAD_AT, MFS_SLOT_BYTES - PAD_AT);
+}
+
+static unsigned piece_of(size_t payload_off)
+{
+	unsigned p = 0;
+
+	while (p + 1 < PIECES && payload_off >= PIECE_FROM(p + 1))
+		p++;
+	return p;
+}
+
+/* Opens pieces first..last of a slot value (raw, at their slot offsets)
+ * into out. Every piece repeats the slot's nonce: pieces of two writes do
+ * not open together. 0 or E_STALE. */
+static int open_pieces(const uint8_t *raw, const struct vol_keys *k,
+		       const uint8_t vid[static VID_BYTES], uint64_t gen, uint8_t *out,
+		       unsigned first, unsigned last)
+{
+	const uint8_t *nonce = raw + PIECE_AT(first);
+	uint8_t ad[AD_BYTES], subkey[32], ietf_nonce[MFS_AEAD_IETF_NONCE_BYTES];
+	int rc = 0;
+
+	for (unsigned p = first + 1; p <= last; p++)
+		if (!mfs_memeq(raw + PIECE_AT(p), nonce, MFS_AEAD_NONCE_BYTES))
+			return E_STALE;
+	make_ad(ad, vid, gen);
+	mfs_aead_xsplit(subkey, ietf_nonce, nonce, k->seal);
+	for (unsigned p = first; rc == 0 && p <= last; p++) {
+		piece_nonce(ietf_nonce, p);
+		if (mfs_aead_ietf_open(out + PIECE_FROM(p), raw + PIECE_AT(p) + MFS_AEAD_NONCE_BYTES,
+				       PIECE_FROM(p + 1) - PIECE_FROM(p), ad, sizeof ad, ietf_nonce,
+				       subkey) != 0)
+			rc = E_STALE;
+	}
+	mfs_memzero(subkey, sizeof subkey);
+	return rc;
 }
 
 /* Reads slot pos and opens it as (vid, gen) into out. E_STALE when it does
@@ -122,14 +180,39 @@ void volmap_seal_slot(uint8_t *value, const uint8_t *payload, const struct vol_k
 int volmap_open_slot(struct mfs_store *s, uint8_t *raw, const struct vol_keys *k, uint32_t pos,
 		     const uint8_t vid[static VID_BYTES], uint64_t gen, uint8_t *out)
 {
-	uint8_t ad[AD_BYTES];
-	int rc = mfs_store_slot_read(s, pos, raw);
+	int rc = mfs_store_slot_read_part(s, pos, 0, raw, PAD_AT);
 
-	if (rc != 0)
-		return rc;
-	make_ad(ad, vid, gen);
-	rc = mfs_aead_open(out, raw + CT_AT, MFS_SLOT_PAYLOAD, ad, sizeof ad, raw, k->seal);
-	return rc == 0 ? 0 : E_STALE;
+	return rc != 0 ? rc : open_pieces(raw, k, vid, gen, out, 0, PIECES - 1);
+}
+
+void volmap_prefetch_part(struct mfs_store *s, uint32_t pos, size_t from, size_t to)
+{
+	unsigned first, last;
+
+	if (from >= to || to > MFS_SLOT_PAYLOAD)
+		return;
+	first = piece_of(from);
+	last = piece_of(to - 1);
+	mfs_store_slot_prefetch(s, pos, PIECE_AT(first), PIECE_AT(last + 1) - PIECE_AT(first));
+}
+
+int volmap_open_slot_part(struct mfs_store *s, uint8_t *raw, const struct vol_keys *k,
+			  uint32_t pos, const uint8_t vid[static VID_BYTES], uint64_t gen,
+			  uint8_t *out, size_t from, size_t to, int *len_too)
+{
+	unsigned first, last;
+	int rc;
+
+	if (from >= to || to > MFS_SLOT_PAYLOAD)
+		return MFS_E_FORMAT;
+	first = piece_of(from);
+	last = piece_of(to - 1);
+	rc = mfs_store_slot_read_part(s, pos, PIECE_AT(first), raw + PIECE_AT(first),
+				      PIECE_AT(last + 1) - PIECE_AT(first));
+	if (rc == 0)
+		rc = open_pieces(raw, k, vid, gen, out, first, last);
+	*len_too = first == 0;
+	return rc;
 }
 
 /* ---- views and pages ---- */
@@ -387,7 +470,8 @@ void volmap_note_candidates(struct mfs_store *s, const struct side *sd, struct v
 {
 	v->ncand_seen = 0;
 	for (unsigned j = 0; j < sd->ncand; j++)
-		if (mfs_store_slot_peek(s, sd->cand[j], v->cand_nonce[j], MFS_AEAD_NONCE_BYTES) != 0)
+		if (mfs_store_slot_read_part(s, sd->cand[j], 0, v->cand_nonce[j],
+					     MFS_AEAD_NONCE_BYTES) != 0)
 			return;
 	v->ncand_seen = sd->ncand;
 }
@@ -400,7 +484,7 @@ static int candidates_unchanged(struct mfs_store *s, const struct side *sd, cons
 	if (v->ncand_seen == 0 || v->ncand_seen != sd->ncand)
 		return 0;
 	for (unsigned j = 0; j < sd->ncand; j++)
-		if (mfs_store_slot_peek(s, sd->cand[j], nonce, sizeof nonce) != 0 ||
+		if (mfs_store_slot_read_part(s, sd->cand[j], 0, nonce, sizeof nonce) != 0 ||
 		    !mfs_memeq(nonce, v->cand_nonce[j], sizeof nonce))
 			return 0;
 	return 1;

@@ -22,8 +22,20 @@
 
 #define VID_BYTES 16
 #define AD_BYTES (VID_BYTES + 8)
-#define CT_AT MFS_AEAD_NONCE_BYTES
-#define PAD_AT (CT_AT + MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES)
+/* A slot's payload is sealed in PIECES pieces, each its own message with
+ * its own tag, so that a read of a few KiB opens (and reads from the disk)
+ * one piece, not the slot. Piece k holds payload bytes [PIECE_FROM(k),
+ * PIECE_FROM(k + 1)): the first also the length, the last also the sealed
+ * segment's tag, so that 16 KiB-aligned ranges of a blob's segment (data
+ * offset d is payload byte 8 + d) fall in one piece each. In the slot,
+ * piece k is nonce[24] | ciphertext | tag[16] at PIECE_AT(k); the random
+ * padding starts at PAD_AT. */
+#define PIECES 4u
+#define PIECE_DATA ((MFS_SLOT_DATA - MFS_AEAD_TAG_BYTES) / PIECES) /* 16 KiB */
+#define PIECE_FROM(k) ((k) == 0 ? 0u : (k) >= PIECES ? MFS_SLOT_PAYLOAD : 8u + (k) * PIECE_DATA)
+#define PIECE_EXTRA (MFS_AEAD_NONCE_BYTES + MFS_AEAD_TAG_BYTES)
+#define PIECE_AT(k) ((k) * PIECE_EXTRA + PIECE_FROM(k))
+#define PAD_AT PIECE_AT(PIECES)
 #define SB_MAGIC 0x5653464du /* "MFSV" */
 #define SB_VERSION 6u
 #define SB_HEAD 96
@@ -189,6 +201,17 @@ void volmap_seal_slot(uint8_t *value, const uint8_t *payload, const struct vol_k
  * not open: overwritten since, or damaged. */
 int volmap_open_slot(struct mfs_store *s, uint8_t *raw, const struct vol_keys *k, uint32_t pos,
 		     const uint8_t vid[static VID_BYTES], uint64_t gen, uint8_t *out);
+/* The same for payload bytes [from, to) only: reads and opens the pieces
+ * that hold them (and no others) into out at their payload offsets, raw at
+ * their slot offsets. *len_too is set when the length (payload bytes 0-7)
+ * was among them. */
+int volmap_open_slot_part(struct mfs_store *s, uint8_t *raw, const struct vol_keys *k,
+			  uint32_t pos, const uint8_t vid[static VID_BYTES], uint64_t gen,
+			  uint8_t *out, size_t from, size_t to, int *len_too);
+
+/* Asks the disk ahead for the pieces of slot pos that hold payload bytes
+ * [from, to) (see mfs_store_slot_prefetch). */
+void volmap_prefetch_part(struct mfs_store *s, uint32_t pos, size_t from, size_t to);
 
 void volmap_page_unref(struct page *p);
 

@@ -603,7 +603,7 @@ static int view_moved(struct mfs_volume *vol, const struct view *v)
 
 	if (v->nsb == 0 || vol->creating)
 		return 0;
-	if (mfs_store_slot_peek(vol->store, v->sb_pos[0], nonce, sizeof nonce) != 0)
+	if (mfs_store_slot_read_part(vol->store, v->sb_pos[0], 0, nonce, sizeof nonce) != 0)
 		return 1;
 	return !mfs_memeq(nonce, v->sb_nonce[0], sizeof nonce);
 }
@@ -859,6 +859,14 @@ static int size_once(struct mfs_vtxn *t, const struct volmap_obj *o, int rebuild
 
 #define READ_BATCH 32u
 
+/* Where the first len bytes from object byte off lie in off's slot: from
+ * payload offset *at, *n bytes. */
+static void slot_span(uint64_t off, size_t len, size_t *at, size_t *n)
+{
+	*at = LEN_BYTES + (size_t)(off % MFS_SLOT_DATA);
+	*n = MFS_SLOT_PAYLOAD - *at < len ? MFS_SLOT_PAYLOAD - *at : len;
+}
+
 /* Copies [off, off+len) of object o of total bytes; slot 0 must already be
  * open in scratch when the range starts in it. Slots are looked up a batch
  * at a time and all of a batch is asked of the disk at once, so a cold read
@@ -878,19 +886,21 @@ static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t t
 
 		if (count > READ_BATCH)
 			count = READ_BATCH;
-		for (uint32_t i = 0; i < count; i++) {
+		for (size_t i = 0, ahead = 0, at, n; i < count; i++, ahead += n) {
+			slot_span(off + ahead, len - ahead, &at, &n);
 			found[i] = from + i == 0; /* open in scratch already */
 			if (found[i])
 				continue;
-			volmap_obj_vid(vids[i], k, o, from + i);
+			volmap_obj_vid(vids[i], k, o, from + (uint32_t)i);
 			found[i] = lookup(t, vids[i], &e[i]) == 0;
-			if (found[i])
-				mfs_store_slot_prefetch(t->vol->store, e[i].pos);
+			/* One slot is read at once anyway: no need to ask ahead. */
+			if (found[i] && count > 1)
+				volmap_prefetch_part(t->vol->store, e[i].pos, at, at + n);
 		}
 		for (uint32_t i = 0; i < count; i++) {
-			/* Byte off of the object sits in slot from + i at payload offset at. */
-			size_t at = LEN_BYTES + (size_t)(off % MFS_SLOT_DATA);
-			size_t n = MFS_SLOT_PAYLOAD - at < len ? MFS_SLOT_PAYLOAD - at : len;
+			size_t at, n;
+
+			slot_span(off, len, &at, &n);
 
 			/* Missing: damage when the object exists (its length says it
 			 * reaches here), else simply absent (a known-length read does
@@ -900,16 +910,21 @@ static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t t
 				return lookup(t, vids[i], &e[i]) == 0 ? MFS_E_CORRUPT : MFS_E_NOTFOUND;
 			}
 			if (from + i != 0) {
-				int rc = volmap_open_slot(t->vol->store, t->bufs->raw, k, e[i].pos, vids[i],
-							  e[i].gen, t->bufs->scratch);
+				/* Only the pieces that hold the range. */
+				int len_too, rc = volmap_open_slot_part(t->vol->store, t->bufs->raw, k,
+									e[i].pos, vids[i], e[i].gen,
+									t->bufs->scratch, at, at + n,
+									&len_too);
 
-				if (rc == E_STALE && rebuild)
+				if (rc == E_STALE && rebuild) {
 					rc = rebuild_slot(t, o, from + i);
+					len_too = 1;
+				}
 				if (rc != 0)
 					return rc;
 				/* Every slot repeats the length: one that disagrees
 				 * was not written with the rest. */
-				if (mfs_le_get(t->bufs->scratch, LEN_BYTES) != total)
+				if (len_too && mfs_le_get(t->bufs->scratch, LEN_BYTES) != total)
 					return MFS_E_CORRUPT;
 			}
 			memcpy(dst, t->bufs->scratch + at, n);

@@ -4,10 +4,11 @@
  * name its objects' slots (a 16-byte slot id = PRF(naming key, object name,
  * slot index), never written anywhere in clear) and seal them
  * (XChaCha20-Poly1305, random nonce, the slot id and the writing commit's
- * generation as associated data). To anyone without the password every slot
- * is 69,616 random bytes.
+ * generation as associated data) in four pieces of about 16 KiB, each with
+ * its own tag, so that a small read opens one piece. To anyone without the
+ * password every slot is 69,616 random bytes.
  *
- *   slot value = nonce[24] | ciphertext[MFS_SLOT_PAYLOAD] | mac[16] | random[4016]
+ *   slot value = 4 x (nonce[24] | piece ciphertext | mac[16]) | random[3896]
  *   object     = every slot i: u64 length | data[i * MFS_SLOT_DATA, +MFS_SLOT_DATA)
  *
  * MFS_SLOT_DATA is one sealed blob segment, so each segment of a blob is

@@ -260,14 +260,28 @@ static void meta_id(uint8_t vid[16], const struct outer_keys *k, const char *wha
 	mfs_keyed_hash(vid, 16, k->meta, what, strlen(what), idx, sizeof idx);
 }
 
+/* A slot as megafs(7) (VOLUMES, Slots) lays it out: four pieces, each the
+ * slot's nonce N, then payload bytes [from, to) sealed with RFC 8439's
+ * AEAD under HChaCha20(seal key, N[0..16]) with the nonce u32(k) || N[16..24]. */
 static int opens(uint8_t *out, const uint8_t *value, const struct outer_keys *k,
 		 const uint8_t vid[16], uint64_t gen)
 {
-	uint8_t ad[24];
+	static const size_t from[5] = {0, 16392, 32776, 49160, MFS_SLOT_PAYLOAD};
+	uint8_t ad[24], subkey[32], nonce[12];
+	int ok = 1;
 
 	memcpy(ad, vid, 16);
 	mfs_le_put(ad + 16, gen, 8);
-	return mfs_aead_open(out, value + 24, MFS_SLOT_PAYLOAD, ad, sizeof ad, value, k->seal) == 0;
+	mfs_aead_xsplit(subkey, nonce, value, k->seal);
+	for (unsigned p = 0; ok && p < 4; p++) {
+		const uint8_t *piece = value + 40 * p + from[p];
+
+		mfs_le_put(nonce, p, 4);
+		ok = memcmp(piece, value, 24) == 0 &&
+		     mfs_aead_ietf_open(out + from[p], piece + 24, from[p + 1] - from[p], ad, sizeof ad,
+					nonce, subkey) == 0;
+	}
+	return ok;
 }
 
 static double chi2_of(const uint8_t *b, size_t len)

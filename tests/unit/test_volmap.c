@@ -1,6 +1,7 @@
-/* fs/store/volmap: format 6 of a volume, held to golden vectors made once
- * from fixed keys (tests/vectors/volume-format-6.txt; slot-format-5.bin: a
- * sealed slot of 17 pages),
+/* fs/store/volmap: format 7 of a volume, held to golden vectors made once
+ * from fixed keys (tests/vectors/volume-format-6.txt: ids, candidates,
+ * superblock and map pages, unchanged since format 6; slot-format-7.bin: a
+ * sealed slot of 17 pages, in four pieces),
  * so a silent change of slot ids, candidates, the superblock, map pages or
  * the slot seal fails here. MFS_WRITE_VECTORS=1 writes the files instead
  * (only when the format changes on purpose, with a new version). */
@@ -18,7 +19,7 @@
 #define MFS_SOURCE_DIR "."
 #endif
 #define VECTORS MFS_SOURCE_DIR "/tests/vectors/volume-format-6.txt"
-#define SLOT_VECTOR MFS_SOURCE_DIR "/tests/vectors/slot-format-5.bin"
+#define SLOT_VECTOR MFS_SOURCE_DIR "/tests/vectors/slot-format-7.bin"
 
 static struct vol_keys *fixed_keys(void)
 {
@@ -142,8 +143,8 @@ Test(volmap, ids_candidates_superblock_and_map_pages_match_the_golden_vectors)
 }
 
 /* A slot sealed once under the fixed keys (payload: object slot 0 of
- * "format 5", at generation 5): it must still open, to the same bytes. */
-Test(volmap, a_slot_sealed_by_format_5_still_opens)
+ * "format 7", at generation 5): it must still open, to the same bytes. */
+Test(volmap, a_slot_sealed_by_format_7_still_opens)
 {
 	struct vol_keys *k;
 	struct mfs_store *s;
@@ -156,7 +157,7 @@ Test(volmap, a_slot_sealed_by_format_5_still_opens)
 	k = fixed_keys();
 	slot_vid(vid, k, "vector", 6, 0);
 	payload[0] = 8; /* u64 length, then the bytes */
-	memcpy(payload + 8, "format 5", 8);
+	memcpy(payload + 8, "format 7", 8);
 	if (getenv("MFS_WRITE_VECTORS")) {
 		FILE *f = fopen(SLOT_VECTOR, "wb");
 
@@ -232,4 +233,147 @@ Test(volmap, superblocks_with_a_bad_copy_count_are_refused)
 			     cases[i].seed);
 	}
 	free(payload);
+}
+
+/* Slot pos of a fresh store holding value. */
+static struct mfs_store *store_with(char **dir, uint32_t pos, const uint8_t *value)
+{
+	struct mfs_store *s;
+
+	tu_store(dir, 16);
+	cr_assert_eq(mfs_store_open(&s, *dir), 0);
+	cr_assert_eq(mfs_store_lock(s), 0);
+	cr_assert_eq(mfs_store_slot_write(s, pos, value), 0);
+	mfs_store_unlock(s);
+	return s;
+}
+
+static void close_store(struct mfs_store *s, char *dir)
+{
+	mfs_store_close(s);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* A range of a slot opens from its pieces alone: the same bytes as the
+ * whole slot gives, for ranges inside each piece, across pieces, and at
+ * both ends; nothing of the slot outside those pieces is read; the length
+ * is reported only with piece 0. */
+Test(volmap, a_slot_opens_in_part_from_the_pieces_that_hold_the_range)
+{
+	static const size_t ranges[][2] = {{0, 8},	   {8, 4104},	    {16391, 16393},
+					   {16392, 20488}, {20000, 40000},  {49160, 65560},
+					   {65559, 65560}, {0, MFS_SLOT_PAYLOAD}};
+	struct vol_keys *k;
+	struct mfs_store *s;
+	uint8_t vid[VID_BYTES], *value = malloc(MFS_SLOT_BYTES), *raw = malloc(MFS_SLOT_BYTES);
+	uint8_t *payload = malloc(MFS_SLOT_PAYLOAD), *part = malloc(MFS_SLOT_PAYLOAD);
+	char *dir;
+
+	cr_assert_eq(mfs_crypto_init(), 0);
+	k = fixed_keys();
+	slot_vid(vid, k, "pieces", 6, 2);
+	tu_fill_random(payload, MFS_SLOT_PAYLOAD, 7);
+	volmap_seal_slot(value, payload, k, vid, 9);
+	s = store_with(&dir, 5, value);
+	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+		size_t from = ranges[i][0], to = ranges[i][1];
+		unsigned first = 0, last = 0;
+		int len_too = -1;
+
+		while (first + 1 < PIECES && from >= PIECE_FROM(first + 1))
+			first++;
+		while (last + 1 < PIECES && to - 1 >= PIECE_FROM(last + 1))
+			last++;
+		memset(raw, 0xee, MFS_SLOT_BYTES);
+		memset(part, 0, MFS_SLOT_PAYLOAD);
+		cr_assert_eq(volmap_open_slot_part(s, raw, k, 5, vid, 9, part, from, to, &len_too), 0,
+			     "[%zu, %zu)", from, to);
+		cr_assert_arr_eq(part + from, payload + from, to - from, "[%zu, %zu)", from, to);
+		cr_assert_eq(len_too, first == 0, "[%zu, %zu): the length with piece 0 only", from, to);
+		for (size_t b = 0; b < MFS_SLOT_BYTES; b++)
+			if (b < PIECE_AT(first) || b >= PIECE_AT(last + 1))
+				cr_assert_eq(raw[b], 0xee, "[%zu, %zu): slot byte %zu read", from, to, b);
+	}
+	cr_assert_eq(volmap_open_slot_part(s, raw, k, 5, vid, 9, part, 10, 10, &(int){0}),
+		     MFS_E_FORMAT, "an empty range");
+	cr_assert_eq(volmap_open_slot_part(s, raw, k, 5, vid, 9, part, 0, MFS_SLOT_PAYLOAD + 1,
+					   &(int){0}),
+		     MFS_E_FORMAT, "past the payload");
+	close_store(s, dir);
+	free(value);
+	free(raw);
+	free(payload);
+	free(part);
+	mfs_secure_free(k);
+}
+
+/* What the store's adversary can do to one slot's pieces: a flipped byte
+ * fails its piece (and the whole slot) but not the others; two pieces of
+ * the same length swapped fail both; a piece of another write of the same
+ * id and generation fails every open that takes it with a piece of this
+ * write, and opens alone (megafs(7), Slots: only blob reads, whose bytes
+ * are the same at every write, take a piece alone). */
+Test(volmap, a_tampered_moved_or_foreign_piece_does_not_open_with_the_others)
+{
+	struct vol_keys *k;
+	struct mfs_store *s;
+	uint8_t vid[VID_BYTES], *value = malloc(MFS_SLOT_BYTES), *other = malloc(MFS_SLOT_BYTES);
+	uint8_t *raw = malloc(MFS_SLOT_BYTES), *payload = malloc(MFS_SLOT_PAYLOAD);
+	uint8_t *out = malloc(MFS_SLOT_PAYLOAD), *tmp = malloc(MFS_SLOT_BYTES);
+	const size_t p1 = PIECE_AT(1), p2 = PIECE_AT(2), piece = PIECE_AT(2) - PIECE_AT(1);
+	int len_too;
+	char *dir;
+
+	cr_assert_eq(mfs_crypto_init(), 0);
+	k = fixed_keys();
+	slot_vid(vid, k, "pieces", 6, 0);
+	tu_fill_random(payload, MFS_SLOT_PAYLOAD, 8);
+	volmap_seal_slot(value, payload, k, vid, 3);
+	volmap_seal_slot(other, payload, k, vid, 3); /* the same bytes, another write */
+
+	memcpy(tmp, value, MFS_SLOT_BYTES);
+	tmp[PIECE_AT(2) + 100] ^= 1;
+	s = store_with(&dir, 1, tmp);
+	cr_assert_eq(volmap_open_slot(s, raw, k, 1, vid, 3, out), E_STALE, "a flipped byte");
+	cr_assert_eq(volmap_open_slot_part(s, raw, k, 1, vid, 3, out, PIECE_FROM(2),
+					   PIECE_FROM(2) + 10, &len_too),
+		     E_STALE, "its piece");
+	cr_assert_eq(volmap_open_slot_part(s, raw, k, 1, vid, 3, out, 0, PIECE_FROM(2), &len_too), 0,
+		     "the pieces before it");
+	cr_assert_arr_eq(out, payload, PIECE_FROM(2));
+	close_store(s, dir);
+
+	memcpy(tmp, value, MFS_SLOT_BYTES);
+	memcpy(tmp + p1, value + p2, piece);
+	memcpy(tmp + p2, value + p1, piece);
+	s = store_with(&dir, 1, tmp);
+	cr_assert_eq(volmap_open_slot_part(s, raw, k, 1, vid, 3, out, PIECE_FROM(1),
+					   PIECE_FROM(1) + 1, &len_too),
+		     E_STALE, "piece 2 in piece 1's place");
+	cr_assert_eq(volmap_open_slot_part(s, raw, k, 1, vid, 3, out, PIECE_FROM(2),
+					   PIECE_FROM(2) + 1, &len_too),
+		     E_STALE, "piece 1 in piece 2's place");
+	close_store(s, dir);
+
+	memcpy(tmp, value, MFS_SLOT_BYTES);
+	memcpy(tmp + p2, other + p2, piece);
+	s = store_with(&dir, 1, tmp);
+	cr_assert_eq(volmap_open_slot(s, raw, k, 1, vid, 3, out), E_STALE,
+		     "another write's piece 2 with this write's others");
+	cr_assert_eq(volmap_open_slot_part(s, raw, k, 1, vid, 3, out, PIECE_FROM(1),
+					   PIECE_FROM(3), &len_too),
+		     E_STALE, "pieces 1 and 2 of two writes");
+	cr_assert_eq(volmap_open_slot_part(s, raw, k, 1, vid, 3, out, PIECE_FROM(2),
+					   PIECE_FROM(3), &len_too),
+		     0, "the foreign piece alone");
+	cr_assert_arr_eq(out + PIECE_FROM(2), payload + PIECE_FROM(2), PIECE_FROM(3) - PIECE_FROM(2));
+	close_store(s, dir);
+	free(value);
+	free(other);
+	free(raw);
+	free(payload);
+	free(out);
+	free(tmp);
+	mfs_secure_free(k);
 }
