@@ -28,6 +28,10 @@
 #define MAX_WORKERS 16
 #define JOB_MAX 64
 #define SEEK_WINDOW 2 /* chunks either side of the reading position */
+/* A read that is not sequential and at most this long loads only the bytes
+ * it reads of each segment (a random reader's page); a longer one loads
+ * whole segments, which the reads after it (ffprobe's, a player's) use. */
+#define PART_MAX (SEG / 2)
 /* Whole-chunk loads tracked at once: the workers and FUSE's threads. */
 #define LOADS_MAX (MAX_WORKERS + 16)
 
@@ -647,7 +651,8 @@ static int read_range(struct mfs_rfile *f, uint64_t off, size_t len, emit_fn emi
 				n = (size_t)(end - pos);
 			if (n > ref.length - in_chunk)
 				n = ref.length - in_chunk;
-			rc = acquire_segment(r, &ref, index, at, n, !sequential, &piece, &plain);
+			rc = acquire_segment(r, &ref, index, at, n, !sequential && len <= PART_MAX,
+					     &piece, &plain);
 			if (rc == 0)
 				rc = emit(ctx, &piece, plain + at, n);
 			pos += n;
