@@ -15,6 +15,11 @@
  *   aead_seal, aead_open        mfs_aead_seal / mfs_aead_open: the same
  *                               cipher through crypto/aead.c (HChaCha20 by
  *                               libsodium, the bulk by OpenSSL's EVP)
+ *   aead_decrypt_unchecked      mfs_aead_decrypt_unchecked: ChaCha20 alone
+ *                               (segments whose bytes are authenticated)
+ *   aead_pieces_4k, _16k, _64k  1 MiB sealed as RFC 8439 messages of 4, 16
+ *                               and 64 KiB under one XChaCha20 subkey (a
+ *                               volume slot's pieces are 16 KiB)
  *   blake2b256                  crypto_generichash, 32-byte output
  *   sha256_libsodium            crypto_hash_sha256
  *   blob_id                     mfs_blob_id of a 1 MiB chunk's blob (the
@@ -122,6 +127,45 @@ static void op_aead_open(struct bufs *b)
 		exit(1);
 	}
 	sink ^= b->out[0];
+}
+
+/* The cipher alone, for bytes authenticated otherwise (the reader's
+ * segments): ChaCha20 without Poly1305. */
+static void op_decrypt_unchecked(struct bufs *b)
+{
+	mfs_aead_decrypt_unchecked(b->out, b->cipher, BUF_BYTES, 0, fixed_nonce, b->key);
+	sink ^= b->out[0];
+}
+
+/* 1 MiB sealed as messages of piece bytes under one XChaCha20 subkey, as a
+ * volume seals a slot's pieces: what the messages' number costs. */
+static void seal_pieces(struct bufs *b, size_t piece)
+{
+	uint8_t subkey[32], nonce[MFS_AEAD_IETF_NONCE_BYTES];
+
+	sodium_increment(b->nonce, sizeof b->nonce);
+	mfs_aead_xsplit(subkey, nonce, b->nonce, b->key);
+	for (size_t off = 0; off < BUF_BYTES; off += piece) {
+		nonce[0] = (uint8_t)(off / piece);
+		mfs_aead_ietf_seal(b->out + off / piece * (piece + MFS_AEAD_TAG_BYTES), b->plain + off,
+				   piece, NULL, 0, nonce, subkey);
+	}
+	sink ^= b->out[0];
+}
+
+static void op_pieces_4k(struct bufs *b)
+{
+	seal_pieces(b, 4096);
+}
+
+static void op_pieces_16k(struct bufs *b)
+{
+	seal_pieces(b, 16384);
+}
+
+static void op_pieces_64k(struct bufs *b)
+{
+	seal_pieces(b, 65536);
 }
 
 static void op_blake2b(struct bufs *b)
@@ -338,6 +382,10 @@ int main(int argc, char **argv)
 		{"xchacha20poly1305_decrypt", op_decrypt},
 		{"aead_seal", op_aead_seal},
 		{"aead_open", op_aead_open},
+		{"aead_decrypt_unchecked", op_decrypt_unchecked},
+		{"aead_pieces_4k", op_pieces_4k},
+		{"aead_pieces_16k", op_pieces_16k},
+		{"aead_pieces_64k", op_pieces_64k},
 		{"blake2b256", op_blake2b},
 		{"sha256_libsodium", op_sha256},
 		{"blob_id", op_blob_id},
@@ -407,6 +455,8 @@ int main(int argc, char **argv)
 		b.blob_len = mfs_blob_len(mfs_chunk_padded_len(BUF_BYTES));
 		b.slot_count = (b.blob_len + MFS_SLOT_DATA - 1) / MFS_SLOT_DATA;
 		room = b.slot_count * MFS_SLOT_PAYLOAD; /* >= blob_len >= BUF_BYTES + tag */
+		if (room < BUF_BYTES / 4096 * (4096 + MFS_AEAD_TAG_BYTES))
+			room = BUF_BYTES / 4096 * (4096 + MFS_AEAD_TAG_BYTES); /* 4 KiB pieces */
 		b.plain = malloc(BUF_BYTES);
 		b.out = malloc(room);
 		b.cipher = malloc(BUF_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES);
