@@ -248,6 +248,21 @@ static struct mfs_store *store_with(char **dir, uint32_t pos, const uint8_t *val
 	return s;
 }
 
+/* The fixed keys (returned), with value sealed from random payload bytes
+ * (of seed) as slot index of the object "pieces" (vid) at generation gen. */
+static struct vol_keys *sealed_random(uint8_t vid[static VID_BYTES], uint32_t index, uint64_t seed,
+				      uint64_t gen, uint8_t *value, uint8_t *payload)
+{
+	struct vol_keys *k;
+
+	cr_assert_eq(mfs_crypto_init(), 0);
+	k = fixed_keys();
+	slot_vid(vid, k, "pieces", 6, index);
+	tu_fill_random(payload, MFS_SLOT_PAYLOAD, seed);
+	volmap_seal_slot(value, payload, k, vid, gen);
+	return k;
+}
+
 static void close_store(struct mfs_store *s, char *dir)
 {
 	mfs_store_close(s);
@@ -270,11 +285,7 @@ Test(volmap, a_slot_opens_in_part_from_the_pieces_that_hold_the_range)
 	uint8_t *payload = malloc(MFS_SLOT_PAYLOAD), *part = malloc(MFS_SLOT_PAYLOAD);
 	char *dir;
 
-	cr_assert_eq(mfs_crypto_init(), 0);
-	k = fixed_keys();
-	slot_vid(vid, k, "pieces", 6, 2);
-	tu_fill_random(payload, MFS_SLOT_PAYLOAD, 7);
-	volmap_seal_slot(value, payload, k, vid, 9);
+	k = sealed_random(vid, 2, 7, 9, value, payload);
 	s = store_with(&dir, 5, value);
 	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
 		size_t from = ranges[i][0], to = ranges[i][1];
@@ -325,11 +336,7 @@ Test(volmap, a_tampered_moved_or_foreign_piece_does_not_open_with_the_others)
 	int len_too;
 	char *dir;
 
-	cr_assert_eq(mfs_crypto_init(), 0);
-	k = fixed_keys();
-	slot_vid(vid, k, "pieces", 6, 0);
-	tu_fill_random(payload, MFS_SLOT_PAYLOAD, 8);
-	volmap_seal_slot(value, payload, k, vid, 3);
+	k = sealed_random(vid, 0, 8, 3, value, payload);
 	volmap_seal_slot(other, payload, k, vid, 3); /* the same bytes, another write */
 
 	memcpy(tmp, value, MFS_SLOT_BYTES);
