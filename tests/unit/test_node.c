@@ -722,6 +722,25 @@ Test(node, timeouts_count_silence_and_trickling_has_a_cap)
 	cr_assert(s >= 6.0 && s < 9.0, "keep-alive: failed after %.2f s, the cap is 6 s", s);
 }
 
+/* The end of a slow-peer test: seeder joins the leech's peers while t's
+ * fetch waits on the slow one; the fetch must succeed within cap seconds of
+ * t0, with its request asked of another peer once. Returns the seconds, the
+ * leech's stats in st. */
+static double passed_over(struct running *leech, struct running *seeder, struct fetcher_thread *t,
+			  const struct timespec *t0, double cap, struct mfs_node_stats *st)
+{
+	double s;
+
+	cr_assert_eq(mfs_node_add_peer_text(leech->node, seeder->addr), 0);
+	pthread_join(t->thread, NULL);
+	s = seconds_since(t0);
+	cr_assert_eq(t->failed, 0, "the fetch: %s after %.2f s", mfs_strerror(t->why), s);
+	cr_assert_lt(s, cap, "the fetch took %.2f s (its cap is 20 s)", s);
+	mfs_node_stats(leech->node, st);
+	cr_assert_eq(st->requests_slow, 1);
+	return s;
+}
+
 /* Bytes are not answers (net/node.h, "Silence, not time"): a peer that
  * sent one segment and since keeps its connection busy with a HAVE every
  * 150 ms holds the request, but two request timeouts (2 x 500 ms) with no
@@ -749,13 +768,7 @@ Test(node, a_peer_sending_bytes_but_no_answers_is_passed_over_for_another)
 	for (int i = 0; i < 200 && !__atomic_load_n(&h.timer_on, __ATOMIC_ACQUIRE); i++)
 		usleep(10000);
 	cr_assert(__atomic_load_n(&h.timer_on, __ATOMIC_ACQUIRE), "the keep-alive peer was not asked");
-	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
-	pthread_join(t.thread, NULL);
-	s = seconds_since(&t0);
-	cr_assert_eq(t.failed, 0, "the fetch: %s after %.2f s", mfs_strerror(t.why), s);
-	cr_assert_lt(s, 6.0, "the fetch took %.2f s (its cap is 20 s)", s);
-	mfs_node_stats(leech.node, &st);
-	cr_assert_eq(st.requests_slow, 1);
+	s = passed_over(&leech, &seeder, &t, &t0, 6.0, &st);
 	cr_assert_eq(st.timeouts, 0, "a HAVE every 150 ms is not silence");
 	cr_assert_eq(st.bytes_fetched, BLOB_BYTES);
 	mfs_node_stats(seeder.node, &st);
@@ -977,13 +990,7 @@ Test(node, a_segment_dripped_is_passed_over_for_another_peer)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_create(&t.thread, NULL, fetch_some, &t);
 	usleep(300000); /* asked of the dripper, its only peer */
-	cr_assert_eq(mfs_node_add_peer_text(leech.node, seeder.addr), 0);
-	pthread_join(t.thread, NULL);
-	s = seconds_since(&t0);
-	cr_assert_eq(t.failed, 0, "the fetch: %s after %.2f s", mfs_strerror(t.why), s);
-	cr_assert_lt(s, 8.0, "the fetch took %.2f s (its cap is 20 s)", s);
-	mfs_node_stats(leech.node, &st);
-	cr_assert_eq(st.requests_slow, 1);
+	s = passed_over(&leech, &seeder, &t, &t0, 8.0, &st);
 	mfs_node_stats(seeder.node, &st);
 	cr_assert_eq(st.bytes_served, BLOB_BYTES, "the second seeder sent %llu bytes",
 		     (unsigned long long)st.bytes_served);
