@@ -16,6 +16,14 @@ int mfs_crypto_init(void);
 void *mfs_secure_alloc(size_t len);   /* NULL on failure */
 void mfs_secure_free(void *p);
 void mfs_memzero(void *p, size_t len);
+/* Guarded, locked (as far as RLIMIT_MEMLOCK lets: like mfs_secure_alloc),
+ * kept out of core dumps, wiped when unmapped; of huge pages when len is
+ * 2 MiB or more (where the kernel has them): for large buffers of secrets
+ * (the reader's segment cache). Unlike mfs_secure_alloc it writes nothing
+ * into them. mfs_secure_unmap takes the length given to mfs_secure_map;
+ * NULL is a no-op. */
+void *mfs_secure_map(size_t len);
+void mfs_secure_unmap(void *p, size_t len);
 /* Wipes a malloc'ed block (all of it, as malloc sized it) and frees it;
  * NULL-safe. For ordinary memory that held secrets: JSON text with chunk
  * keys (what mfs_cjson_encode and json_dumps return), manifests. */

@@ -608,26 +608,36 @@ static int view_moved(struct mfs_volume *vol, const struct view *v)
 	return !mfs_memeq(nonce, v->sb_nonce[0], sizeof nonce);
 }
 
-int mfs_vtxn_begin(struct mfs_volume *v, int write, struct mfs_vtxn **out)
+/* A read transaction; with ask, on the newest state on disk. */
+static int read_begin(struct mfs_volume *v, int ask, struct mfs_vtxn **out)
 {
 	struct mfs_vtxn *t;
-	int rc;
+	int rc = txn_new(v, 0, &t);
 
-	if (write)
-		return v->protect_lost ? MFS_E_OVERWRITTEN : write_start(v, out);
-	rc = txn_new(v, 0, &t);
 	if (rc != 0)
 		return rc;
 	t->view = side_view(v, &v->self);
 	/* Another process may have committed: it rewrote the superblock (new
 	 * nonce) and wiped ours. One small read tells; a full look only then. */
-	if (view_moved(v, t->view) && side_load(v, &v->self) == 0) {
+	if (ask && view_moved(v, t->view) && side_load(v, &v->self) == 0) {
 		volmap_view_unref(t->view);
 		t->view = side_view(v, &v->self);
 	}
 	t->sb = t->view->sb;
 	*out = t;
 	return 0;
+}
+
+int mfs_vtxn_begin(struct mfs_volume *v, int write, struct mfs_vtxn **out)
+{
+	if (write)
+		return v->protect_lost ? MFS_E_OVERWRITTEN : write_start(v, out);
+	return read_begin(v, 1, out);
+}
+
+int mfs_vtxn_begin_known(struct mfs_volume *v, struct mfs_vtxn **out)
+{
+	return read_begin(v, 0, out);
 }
 
 struct mfs_superblock *mfs_vtxn_sb(struct mfs_vtxn *t)
@@ -867,12 +877,13 @@ static void slot_span(uint64_t off, size_t len, size_t *at, size_t *n)
 	*n = MFS_SLOT_PAYLOAD - *at < len ? MFS_SLOT_PAYLOAD - *at : len;
 }
 
-/* Copies [off, off+len) of object o of total bytes; slot 0 must already be
- * open in scratch when the range starts in it. Slots are looked up a batch
- * at a time and all of a batch is asked of the disk at once, so a cold read
- * waits once per batch, not once per slot. */
+/* Copies [off, off+len) of object o of total bytes; with slot0_open,
+ * slot 0 is open in scratch already (else it is opened in part like the
+ * others). Slots are looked up a batch at a time and all of a batch is
+ * asked of the disk at once, so a cold read waits once per batch, not once
+ * per slot. */
 static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t total, uint64_t off,
-		      uint8_t *dst, size_t len, int rebuild)
+		      uint8_t *dst, size_t len, int rebuild, int slot0_open)
 {
 	const struct vol_keys *k = t->vol->self.keys;
 	uint8_t vids[READ_BATCH][VID_BYTES];
@@ -888,7 +899,7 @@ static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t t
 			count = READ_BATCH;
 		for (size_t i = 0, ahead = 0, at, n; i < count; i++, ahead += n) {
 			slot_span(off + ahead, len - ahead, &at, &n);
-			found[i] = from + i == 0; /* open in scratch already */
+			found[i] = slot0_open && from + i == 0;
 			if (found[i])
 				continue;
 			volmap_obj_vid(vids[i], k, o, from + (uint32_t)i);
@@ -909,7 +920,7 @@ static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t t
 				volmap_obj_vid(vids[i], k, o, 0);
 				return lookup(t, vids[i], &e[i]) == 0 ? MFS_E_CORRUPT : MFS_E_NOTFOUND;
 			}
-			if (from + i != 0) {
+			if (!(slot0_open && from + i == 0)) {
 				/* Only the pieces that hold the range. */
 				int len_too, rc = volmap_open_slot_part(t->vol->store, t->bufs->raw, k,
 									e[i].pos, vids[i], e[i].gen,
@@ -972,13 +983,13 @@ static int read_once(struct mfs_vtxn *t, struct obj_read *r)
 	uint64_t stored;
 	int rc;
 
-	if (!r->known || (r->len > 0 && slot_of(r->off) == 0)) {
+	/* A known length is checked where slot 0's first piece is read anyway,
+	 * as in every other slot: a seek into slot 0 opens only its pieces. */
+	if (!r->known) {
 		rc = size_once(t, &r->o, r->rebuild, &stored); /* opens slot 0 into scratch */
 		if (rc != 0)
 			return rc;
-		if (r->known && stored != r->total)
-			return MFS_E_CORRUPT;
-		if (!r->known && (rc = shape_agrees(t, &r->o, stored)) != 0)
+		if ((rc = shape_agrees(t, &r->o, stored)) != 0)
 			return rc;
 		r->total = stored;
 	}
@@ -990,7 +1001,7 @@ static int read_once(struct mfs_vtxn *t, struct obj_read *r)
 			return -ENOMEM;
 		r->len = (size_t)r->total;
 	}
-	rc = read_range(t, &r->o, r->total, r->off, r->dst, r->len, r->rebuild);
+	rc = read_range(t, &r->o, r->total, r->off, r->dst, r->len, r->rebuild, !r->known);
 	if (rc != 0 && r->whole) {
 		free(r->dst);
 		r->dst = NULL;

@@ -100,6 +100,15 @@ void mfs_volume_subkey(struct mfs_volume *v, uint8_t out[static 32], uint64_t id
 		       const char ctx[static 8]);
 
 int mfs_vtxn_begin(struct mfs_volume *v, int write, struct mfs_vtxn **out);
+/* A read transaction on the newest state this process knows, without the
+ * small disk read by which mfs_vtxn_begin learns whether another process
+ * committed since (a system call per transaction: a seek's is one read).
+ * For reads of data that never changes under its name (blobs): a slot
+ * wiped or reused under the state moves the read to the newer state, as in
+ * any transaction, so what it reads is right. What it can miss is only what
+ * another process stored since: a caller that finds nothing asks again in
+ * a transaction of mfs_vtxn_begin before it concludes the data is absent. */
+int mfs_vtxn_begin_known(struct mfs_volume *v, struct mfs_vtxn **out);
 int mfs_vtxn_commit(struct mfs_vtxn *t);     /* writes the superblock if changed */
 void mfs_vtxn_abort(struct mfs_vtxn *t);     /* NULL-safe */
 /* Commits write transaction t as far as its map, and returns in *next a
@@ -125,8 +134,9 @@ int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t
 int mfs_obj_get(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t **data,
 		uint64_t *len);
 /* The same for a caller that knows the object's length (e.g. a blob's,
- * from its chunk): a range that misses slot 0 then costs no decryption of
- * slot 0. A wrong length shows as MFS_E_CORRUPT or MFS_E_FORMAT. */
+ * from its chunk): every slot, slot 0 too, is opened only in the pieces
+ * that hold the range. A wrong length shows as MFS_E_CORRUPT where a slot's
+ * first piece (which repeats the length) is read, or as MFS_E_FORMAT. */
 int mfs_obj_read_known(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total,
 		       uint64_t off, void *buf, size_t len);
 /* Opens every slot of an object, its parity slots too: *lost receives how

@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <sodium.h> /* the reference the AEAD is held to */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crypto/aead.h"
 #include "crypto/canon_json.h"
@@ -498,4 +501,75 @@ Test(crypto, a_hex_digit_of_either_case_has_its_value_and_nothing_else_has_one)
 	for (int c = -128; c < 128; c++)
 		if (!strchr(digits, c) || c == 0)
 			cr_assert_eq(mfs_hex_digit((char)c), -1, "%d", c);
+}
+
+/* The /proc/self/smaps entry holding address a: its range, permissions and
+ * VmFlags. 0 when found. */
+static int mapping_of(const void *a, uintptr_t *from, uintptr_t *to, char perms[5],
+		      char flags[256])
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int found = 0, rc = -1;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		char p[5];
+
+		if (sscanf(line, "%lx-%lx %4s ", &lo, &hi, p) == 3) {
+			found = (uintptr_t)a >= lo && (uintptr_t)a < hi;
+			if (found) {
+				*from = lo;
+				*to = hi;
+				memcpy(perms, p, 5);
+			}
+		} else if (found && strncmp(line, "VmFlags:", 8) == 0) {
+			snprintf(flags, 256, "%.200s", line + 8);
+			rc = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+/* What the reader's cache keeps its plaintext in: every byte asked for is
+ * writable, locked (kept out of swap), out of core dumps, of huge pages
+ * when 2 MiB or more, between two pages nobody can touch; and unmapped
+ * when given back. Read from the kernel's own account of the mapping. */
+Test(crypto, secure_map_gives_locked_guarded_memory_kept_out_of_core_dumps)
+{
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	const size_t lens[] = {100, (3u << 20) + 5};
+
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		const size_t len = lens[i], align = len >= (2u << 20) ? 2u << 20 : page;
+		const size_t inner = (len + align - 1) / align * align;
+		uint8_t *p = mfs_secure_map(len);
+		uintptr_t from, to;
+		char perms[5], flags[256];
+
+		cr_assert_not_null(p);
+		cr_assert_eq((uintptr_t)p % align, 0, "aligned to %zu", align);
+		memset(p, 0xa5, len);
+		cr_assert_eq(mapping_of(p, &from, &to, perms, flags), 0);
+		cr_assert_eq(from, (uintptr_t)p);
+		cr_assert_eq(to, (uintptr_t)p + inner, "%zu bytes mapped for %zu", (size_t)(to - from), len);
+		cr_assert_str_eq(perms, "rw-p");
+		cr_assert_not_null(strstr(flags, " lo"), "locked: %s", flags);
+		cr_assert_not_null(strstr(flags, " dd"), "not dumped: %s", flags);
+		if (align > page)
+			cr_assert_not_null(strstr(flags, " hg"), "huge pages asked for: %s", flags);
+		cr_assert_eq(mapping_of(p - 1, &from, &to, perms, flags), 0);
+		cr_assert_str_eq(perms, "---p", "a guard page before");
+		cr_assert_eq(mapping_of(p + inner, &from, &to, perms, flags), 0);
+		cr_assert_str_eq(perms, "---p", "a guard page after");
+		mfs_secure_unmap(p, len);
+		cr_assert_not(mapping_of(p, &from, &to, perms, flags) == 0 &&
+				      from == (uintptr_t)p && to == (uintptr_t)p + inner,
+			      "unmapped");
+	}
+	mfs_secure_unmap(NULL, 1);
+	cr_assert_null(mfs_secure_map(0));
 }

@@ -147,7 +147,7 @@ Test(reader, a_seek_loads_the_part_it_reads_and_later_reads_get_the_rest)
 	free(buf);
 }
 
-/* The segment cache takes memory as reads need it, 1 MiB at a time, up to
+/* The segment cache takes memory as reads need it, 2 MiB at a time, up to
  * its bound: one small read holds one block, not the whole cache (which a
  * reader that locked it all at its start held from the first byte). */
 Test(reader, the_cache_holds_memory_for_what_was_read_up_to_its_bound)
@@ -167,7 +167,7 @@ Test(reader, the_cache_holds_memory_for_what_was_read_up_to_its_bound)
 	cr_assert_eq(mfs_rfile_read(f, 5u << 20, sizeof buf, buf), (ssize_t)sizeof buf);
 	cr_assert_arr_eq(buf, data + (5u << 20), sizeof buf);
 	mfs_reader_stats(r, &st);
-	cr_assert_eq(st.cache_held_bytes, 1u << 20, "one read holds one block: %llu bytes",
+	cr_assert_eq(st.cache_held_bytes, 2u << 20, "one read holds one block: %llu bytes",
 		     (unsigned long long)st.cache_held_bytes);
 	for (size_t off = 0; off < len; off += 64u << 10) {
 		cr_assert_eq(mfs_rfile_read(f, off, sizeof buf, buf), (ssize_t)sizeof buf);
@@ -196,9 +196,9 @@ static size_t gather(const struct mfs_rread *rr, uint8_t *out)
 
 /* The mount replies from pinned pieces: the same bytes as a copying read,
  * across segment and chunk boundaries and at the end of the file; held
- * pieces are never evicted, so a cache of 4 segments with 4 pinned still
- * serves another read (from pieces of its own) and the pinned bytes stay
- * as they were. */
+ * pieces are never evicted, so a cache of 32 segments with 32 pinned
+ * still serves another read (from pieces of its own) and the pinned bytes
+ * stay as they were. */
 Test(reader, pinned_reads_give_the_bytes_and_hold_them)
 {
 	const size_t len = (3u << 20) + 777, seg = 65536;
@@ -207,7 +207,8 @@ Test(reader, pinned_reads_give_the_bytes_and_hold_them)
 	struct mfs_reader *r;
 	struct mfs_rfile *f;
 	struct mfs_rread held, other;
-	struct mfs_reader_config cfg = {.cache_bytes = 4 * seg};
+	struct mfs_reader_config cfg = {.cache_bytes = 32 * seg}; /* one block */
+	struct mfs_reader_stats st;
 	const uint64_t offs[] = {0, seg - 1, (1u << 20) - 100, len - 500, len - 1, len, len + 9};
 	const size_t lens[] = {1, 2, 200, 1000, 1, 10, 10};
 
@@ -226,15 +227,20 @@ Test(reader, pinned_reads_give_the_bytes_and_hold_them)
 		mfs_rread_release(&held);
 		mfs_rread_release(&held); /* twice is harmless */
 	}
-	/* Four segments pinned (the whole cache), then a read elsewhere. */
-	cr_assert_eq(mfs_rfile_read_pinned(f, seg / 2, 4 * seg, &held), (ssize_t)(4 * seg));
-	cr_assert_eq(held.count, 5, "4 segments straddled: 5 pieces");
-	cr_assert_eq(mfs_rfile_read_pinned(f, 2u << 20, 3 * seg, &other), (ssize_t)(3 * seg));
+	/* Every slot of the cache pinned (33 pieces, one from a buffer of its
+	 * own), then a read elsewhere. */
+	cr_assert_eq(mfs_rfile_read_pinned(f, seg / 2, 32 * seg, &held), (ssize_t)(32 * seg));
+	cr_assert_eq(held.count, 33, "32 segments straddled: 33 pieces");
+	mfs_reader_stats(r, &st);
+	cr_assert_eq(st.cache_held_bytes, 32 * seg, "the cache is 32 slots: %llu bytes",
+		     (unsigned long long)st.cache_held_bytes);
+	cr_assert_eq(mfs_rfile_read_pinned(f, 34 * seg, 3 * seg, &other), (ssize_t)(3 * seg));
 	cr_assert_eq(gather(&other, buf), 3 * seg);
-	cr_assert_arr_eq(buf, data + (2u << 20), 3 * seg);
+	cr_assert_arr_eq(buf, data + 34 * seg, 3 * seg);
 	mfs_rread_release(&other);
-	cr_assert_eq(gather(&held, buf), 4 * seg);
-	cr_assert_arr_eq(buf, data + seg / 2, 4 * seg, "pinned pieces kept their bytes");
+	for (size_t at = 0, i = 0; i < (size_t)held.count; at += held.iov[i++].iov_len)
+		cr_assert_arr_eq(held.iov[i].iov_base, data + seg / 2 + at, held.iov[i].iov_len,
+				 "pinned piece %zu kept its bytes", i);
 	mfs_rread_release(&held);
 	/* Longer than the pieces the struct holds (1 MiB): arrays of its own. */
 	cr_assert_eq(mfs_rfile_read_pinned(f, 100, (2u << 20) + 1, &held), (ssize_t)(2u << 20) + 1);

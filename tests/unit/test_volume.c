@@ -914,6 +914,56 @@ Test(volume, a_read_sees_what_another_process_committed)
 	close_store(&f);
 }
 
+/* Bytes [0, len) of name through a transaction of mfs_vtxn_begin_known. */
+static int read_known(struct mfs_volume *v, const char *name, uint8_t *buf, size_t len)
+{
+	struct mfs_vtxn *t;
+	int rc;
+
+	cr_assert_eq(mfs_vtxn_begin_known(v, &t), 0);
+	rc = mfs_obj_read_known(t, name, strlen(name), len, 0, buf, len);
+	mfs_vtxn_abort(t);
+	return rc;
+}
+
+/* A transaction that does not ask the disk reads on the state this
+ * process knew last. What another process added since is not found there
+ * (a transaction that asks finds it); what it wrote over or removed moves
+ * the read to the newer state: the new bytes or not found, never a wiped
+ * slot's. */
+Test(volume, a_read_that_does_not_ask_moves_on_when_another_process_wrote_over_its_state)
+{
+	struct fixture f = open_store(128);
+	struct mfs_store *other_store;
+	struct mfs_volume *mine = tu_volume(f.store, "pw", NULL), *theirs;
+	uint8_t buf[10];
+
+	cr_assert_eq(mfs_store_open(&other_store, f.dir), 0);
+	cr_assert_eq(mfs_volume_open(&theirs, other_store, "pw", 2, NULL, 0), 0);
+	put(mine, "kept", "old bytes.", 10);
+	put(mine, "gone", "gone bytes", 10);
+	cr_assert_eq(read_known(mine, "kept", buf, 10), 0);
+	cr_assert_arr_eq(buf, "old bytes.", 10);
+	put(theirs, "new", "new object", 10);
+	cr_assert_eq(read_known(mine, "new", buf, 10), MFS_E_NOTFOUND, "not in the state it knew");
+	expect(mine, "new", (const uint8_t *)"new object", 10);
+	put(theirs, "kept", "new bytes!", 10);
+	cr_assert_eq(read_known(mine, "kept", buf, 10), 0);
+	cr_assert_arr_eq(buf, "new bytes!", 10, "the newer state's bytes");
+	{
+		struct mfs_vtxn *t;
+
+		cr_assert_eq(mfs_vtxn_begin(theirs, 1, &t), 0);
+		cr_assert_eq(mfs_obj_delete(t, "gone", 4), 0);
+		cr_assert_eq(mfs_vtxn_commit(t), 0);
+	}
+	cr_assert_eq(read_known(mine, "gone", buf, 10), MFS_E_NOTFOUND);
+	mfs_volume_close(theirs);
+	mfs_store_close(other_store);
+	mfs_volume_close(mine);
+	close_store(&f);
+}
+
 /* A write transaction starts from the newest state: its own view while
  * none of the volume's superblock candidates changed, else the candidates
  * again. Two handles writing in turns each build on the other's commits
