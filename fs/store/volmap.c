@@ -175,14 +175,18 @@ static int open_pieces(const uint8_t *raw, const struct vol_keys *k,
 	return rc;
 }
 
-/* Reads slot pos and opens it as (vid, gen) into out. E_STALE when it does
- * not open: overwritten since, or damaged. */
+int volmap_open_value(const uint8_t *value, const struct vol_keys *k,
+		      const uint8_t vid[static VID_BYTES], uint64_t gen, uint8_t *out)
+{
+	return open_pieces(value, k, vid, gen, out, 0, PIECES - 1);
+}
+
 int volmap_open_slot(struct mfs_store *s, uint8_t *raw, const struct vol_keys *k, uint32_t pos,
 		     const uint8_t vid[static VID_BYTES], uint64_t gen, uint8_t *out)
 {
 	int rc = mfs_store_slot_read_part(s, pos, 0, raw, PAD_AT);
 
-	return rc != 0 ? rc : open_pieces(raw, k, vid, gen, out, 0, PIECES - 1);
+	return rc != 0 ? rc : volmap_open_value(raw, k, vid, gen, out);
 }
 
 void volmap_prefetch_part(struct mfs_store *s, uint32_t pos, size_t from, size_t to)

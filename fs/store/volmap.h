@@ -197,6 +197,10 @@ void volmap_side_init(struct side *sd, struct vol_keys *k, uint64_t slot_count);
 void volmap_seal_slot(uint8_t *value, const uint8_t *payload, const struct vol_keys *k,
 		      const uint8_t vid[static VID_BYTES], uint64_t gen);
 
+/* Opens a slot value (as volmap_seal_slot made it) as (vid, gen) into out:
+ * 0 or E_STALE. */
+int volmap_open_value(const uint8_t *value, const struct vol_keys *k,
+		      const uint8_t vid[static VID_BYTES], uint64_t gen, uint8_t *out);
 /* Reads slot pos and opens it as (vid, gen) into out. E_STALE when it does
  * not open: overwritten since, or damaged. */
 int volmap_open_slot(struct mfs_store *s, uint8_t *raw, const struct vol_keys *k, uint32_t pos,

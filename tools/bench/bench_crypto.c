@@ -32,11 +32,20 @@
  *                               (64 KiB segments) + mfs_blob_id
  *   seal_convergent             mfs_chunk_key_convergent + the same
  *   chunk_open                  mfs_chunk_open_range of a whole chunk
- *   model_ingest_convergent     seal_convergent, then each 64 KiB slot of the
- *                               blob resealed as the volume layer does it
- *                               (owner tag + XChaCha20-Poly1305): the crypto
- *                               megafs ingest does per byte, without LMDB
- *   model_extract               per-slot open + chunk_open: extract's crypto
+ *   model_ingest_random         seal_random, then the blob cut into store
+ *                               slots, each sealed by the volume's own
+ *                               volmap_seal_slot (four pieces, the random
+ *                               nonce and padding): the crypto megafs ingest
+ *                               --mode random does per byte, one core
+ *   model_ingest_convergent     the same after seal_convergent (--mode
+ *                               convergent, a file written through a mount)
+ *   model_extract               each slot opened (volmap_open_value) + the
+ *                               chunk opened with its tags (chunk_open): the
+ *                               crypto megafs extract does per byte
+ *   model_read                  each slot opened + the chunk's segments
+ *                               decrypted without their tags
+ *                               (mfs_chunk_decrypt_segment): a mount's
+ *                               sequential read of a blob in the volume
  *   slot_payload, slot_data,    layout facts for scripts (bytes of payload
  *   chunk_blob                  per store slot, of object data per slot;
  *                               bytes of a sealed 1 MiB chunk); --layout
@@ -58,8 +67,9 @@
 #include "crypto/chunk.h"
 #include "crypto/hash.h"
 #include "crypto/kdf.h"
+#include "crypto/le.h"
 #include "crypto/secure.h"
-#include "fs/store/volume.h" /* MFS_SLOT_PAYLOAD only (a macro; nothing linked) */
+#include "fs/store/volmap.h" /* the volume's slot sealing */
 
 #define MIB (1u << 20)
 #define BUF_BYTES MIB
@@ -69,8 +79,10 @@ struct bufs {
 	uint8_t *out;     /* scratch: room for a sealed chunk or blob */
 	uint8_t *cipher;  /* a valid AEAD ciphertext of plain (fixed nonce) */
 	uint8_t *blob;    /* a valid sealed chunk of plain */
-	uint8_t *slots;   /* model: the blob cut into sealed slot payloads */
-	uint8_t *slots_w; /* model: where op_model_ingest writes its slots */
+	uint8_t *slots;   /* model: the blob cut into sealed slots (MFS_SLOT_BYTES each) */
+	uint8_t *slots_w; /* model: where the ingest models write their slots */
+	uint8_t *payload; /* model: one slot's payload being built (guarded) */
+	struct vol_keys *keys; /* model: a volume's keys (guarded) */
 	size_t blob_len;
 	size_t slot_count;
 	uint8_t key[32];
@@ -246,58 +258,69 @@ static void op_chunk_open(struct bufs *b)
 	sink ^= b->out[0];
 }
 
-/* The volume layer's per-slot work: an owner tag (keyed BLAKE2b of the slot
- * key) and XChaCha20-Poly1305 over the payload with a random nonce. */
-static void model_slot_seal(uint8_t *payload, uint32_t index, const uint8_t key[static 32])
-{
-	uint8_t slot_key[16], tag[16], nonce[MFS_AEAD_NONCE_BYTES];
+static const uint8_t model_vid[VID_BYTES] = {0x6d, 0x66, 0x73};
 
-	mfs_keyed_hash(slot_key, sizeof slot_key, key, "bslot", 5, &index, sizeof index);
-	mfs_keyed_hash(tag, sizeof tag, key, slot_key, sizeof slot_key, NULL, 0);
-	mfs_random(nonce, sizeof nonce);
-	mfs_aead_seal(payload, payload, MFS_SLOT_PAYLOAD, slot_key, sizeof slot_key, nonce, key);
-	sink ^= tag[0];
+/* The blob in b->out cut into slots as the volume writes an object (each
+ * payload: the length, then up to MFS_SLOT_DATA bytes) and sealed into dst
+ * by the volume's own code. */
+static void model_slots_seal(struct bufs *b, const uint8_t *blob, uint8_t *dst)
+{
+	for (size_t s = 0; s < b->slot_count; s++) {
+		size_t off = s * MFS_SLOT_DATA;
+		size_t n = b->blob_len - off < MFS_SLOT_DATA ? b->blob_len - off : MFS_SLOT_DATA;
+
+		mfs_le_put(b->payload, b->blob_len, MFS_SLOT_PAYLOAD - MFS_SLOT_DATA);
+		memcpy(b->payload + MFS_SLOT_PAYLOAD - MFS_SLOT_DATA, blob + off, n);
+		memset(b->payload + MFS_SLOT_PAYLOAD - MFS_SLOT_DATA + n, 0, MFS_SLOT_DATA - n);
+		volmap_seal_slot(dst + s * MFS_SLOT_BYTES, b->payload, b->keys, model_vid, s);
+	}
+}
+
+static void op_model_ingest_random(struct bufs *b)
+{
+	op_seal_random(b);
+	model_slots_seal(b, b->out, b->slots_w);
+	sink ^= b->slots_w[0];
 }
 
 static void op_model_ingest(struct bufs *b)
 {
 	uint8_t id[MFS_BLOB_ID_BYTES];
-	size_t stride = MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES;
 
 	seal_convergent(b, id);
-	for (size_t s = 0; s < b->slot_count; s++) {
-		size_t off = s * MFS_SLOT_DATA;
-		size_t n = b->blob_len - off < MFS_SLOT_DATA ? b->blob_len - off : MFS_SLOT_DATA;
-		uint8_t *dst = b->slots_w + s * stride;
+	model_slots_seal(b, b->out, b->slots_w);
+	sink ^= id[0] ^ b->slots_w[0];
+}
 
-		memset(dst, 0, MFS_SLOT_PAYLOAD - MFS_SLOT_DATA); /* the object's length */
-		memcpy(dst + MFS_SLOT_PAYLOAD - MFS_SLOT_DATA, b->out + off, n);
-		memset(dst + MFS_SLOT_PAYLOAD - MFS_SLOT_DATA + n, 0, MFS_SLOT_DATA - n);
-		model_slot_seal(dst, (uint32_t)s, b->key);
-	}
-	sink ^= id[0];
+static void model_slots_open(struct bufs *b)
+{
+	for (size_t s = 0; s < b->slot_count; s++)
+		if (volmap_open_value(b->slots + s * MFS_SLOT_BYTES, b->keys, model_vid, s,
+				      b->out + s * MFS_SLOT_PAYLOAD) != 0) {
+			fprintf(stderr, "bench: slot open failed\n");
+			exit(1);
+		}
 }
 
 static void op_model_extract(struct bufs *b)
 {
-	size_t stride = MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES;
+	model_slots_open(b);
+	op_chunk_open(b);
+}
 
-	for (size_t s = 0; s < b->slot_count; s++) {
-		uint8_t slot_key[16], tag[16], nonce[MFS_AEAD_NONCE_BYTES];
-		uint32_t index = (uint32_t)s;
+static void op_model_read(struct bufs *b)
+{
+	const size_t padded = mfs_chunk_padded_len(BUF_BYTES);
+	size_t at, len;
 
-		/* Same nonce as in setup; the point is the cost, not the secrecy. */
-		memset(nonce, (int)s, sizeof nonce);
-		mfs_keyed_hash(slot_key, sizeof slot_key, b->key, "bslot", 5, &index, sizeof index);
-		mfs_keyed_hash(tag, sizeof tag, b->key, slot_key, sizeof slot_key, NULL, 0);
-		if (mfs_aead_open(b->out + s * MFS_SLOT_PAYLOAD, b->slots + s * stride, MFS_SLOT_PAYLOAD,
-				  slot_key, sizeof slot_key, nonce, b->key) != 0) {
-			fprintf(stderr, "bench: slot open failed\n");
+	model_slots_open(b);
+	for (uint32_t i = 0; mfs_chunk_segment_span(padded, i, &at, &len); i++)
+		if (mfs_chunk_decrypt_segment(b->out + (size_t)i * MFS_SEGMENT_BYTES, b->blob + at, len,
+					      i, padded, b->key) != 0) {
+			fprintf(stderr, "bench: segment decrypt failed\n");
 			exit(1);
 		}
-		sink ^= tag[0];
-	}
-	op_chunk_open(b);
+	sink ^= b->out[0];
 }
 
 struct test {
@@ -394,8 +417,10 @@ int main(int argc, char **argv)
 		{"seal_random", op_seal_random},
 		{"seal_convergent", op_seal_convergent},
 		{"chunk_open", op_chunk_open},
+		{"model_ingest_random", op_model_ingest_random},
 		{"model_ingest_convergent", op_model_ingest},
 		{"model_extract", op_model_extract},
+		{"model_read", op_model_read},
 	};
 	uint64_t mib = 1024;
 	int sensitive = 0, kdf = 1, throughput = 1, layout_only = 0, opt;
@@ -461,34 +486,24 @@ int main(int argc, char **argv)
 		b.out = malloc(room);
 		b.cipher = malloc(BUF_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES);
 		b.blob = malloc(b.blob_len);
-		b.slots = malloc(b.slot_count * (MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES));
-		b.slots_w = malloc(b.slot_count * (MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES));
-		if (!b.plain || !b.out || !b.cipher || !b.blob || !b.slots || !b.slots_w) {
+		b.slots = malloc(b.slot_count * MFS_SLOT_BYTES);
+		b.slots_w = malloc(b.slot_count * MFS_SLOT_BYTES);
+		b.payload = mfs_secure_alloc(MFS_SLOT_PAYLOAD);
+		b.keys = mfs_secure_alloc(sizeof *b.keys);
+		if (!b.plain || !b.out || !b.cipher || !b.blob || !b.slots || !b.slots_w ||
+		    !b.payload || !b.keys) {
 			fprintf(stderr, "bench: out of memory\n");
 			return 1;
 		}
 		randombytes_buf(b.plain, BUF_BYTES);
 		randombytes_buf(b.key, sizeof b.key);
 		randombytes_buf(b.secret, sizeof b.secret);
+		randombytes_buf(b.keys, sizeof *b.keys);
 		crypto_aead_xchacha20poly1305_ietf_encrypt(b.cipher, &clen, b.plain, BUF_BYTES, NULL, 0,
 							   NULL, fixed_nonce, b.key);
 		mfs_chunk_seal(b.blob, b.plain, BUF_BYTES, b.key);
-		/* Valid slots for model_extract: the blob sealed slot by slot. */
-		for (size_t s = 0; s < b.slot_count; s++) {
-			uint8_t *dst = b.slots + s * (MFS_SLOT_PAYLOAD + MFS_AEAD_TAG_BYTES);
-			size_t off = s * MFS_SLOT_DATA;
-			size_t n = b.blob_len - off < MFS_SLOT_DATA ? b.blob_len - off : MFS_SLOT_DATA;
-			uint8_t slot_key[16], nonce[MFS_AEAD_NONCE_BYTES];
-			uint32_t index = (uint32_t)s;
-
-			memset(dst, 0, MFS_SLOT_PAYLOAD);
-			memcpy(dst + MFS_SLOT_PAYLOAD - MFS_SLOT_DATA, b.blob + off, n);
-			memset(nonce, (int)s, sizeof nonce);
-			mfs_keyed_hash(slot_key, sizeof slot_key, b.key, "bslot", 5, &index,
-				       sizeof index);
-			mfs_aead_seal(dst, dst, MFS_SLOT_PAYLOAD, slot_key, sizeof slot_key, nonce,
-				      b.key);
-		}
+		/* Valid slots for model_extract and model_read: the blob's. */
+		model_slots_seal(&b, b.blob, b.slots);
 		printf("size %" PRIu64 " MiB\n", mib);
 		fflush(stdout);
 		for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
@@ -499,6 +514,8 @@ int main(int argc, char **argv)
 		free(b.blob);
 		free(b.slots);
 		free(b.slots_w);
+		mfs_secure_free(b.payload);
+		mfs_secure_free(b.keys);
 	}
 	if (kdf) {
 		if (run_kdf("interactive", 5) != 0 || run_kdf("moderate", 3) != 0)
