@@ -52,6 +52,9 @@ struct mfs_blob_source {
 	/* Fills *blob (malloc'ed, caller frees) with the blob's bytes. */
 	int (*get)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 		   size_t *len);
+	/* Optional (NULL): asks ahead for a blob of len bytes that get will
+	 * be asked for soon, without waiting. */
+	void (*prefetch)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], size_t len);
 	void *ctx;
 };
 

@@ -484,15 +484,28 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* Chunks whose blobs extract asks of its source before it reads them: the
+ * disk fetches them while the chunk before is decrypted and written. */
+#define EXTRACT_AHEAD 2u
+
 int mfs_extract_fd(const struct mfs_file_entry *e, const struct mfs_blob_source *src, int fd)
 {
 	struct mfs_chunk_cursor *cur = NULL;
 	struct mfs_chunk_ref ref;
 	uint8_t *plain = mfs_secure_alloc(e->chunk_size);
+	uint64_t asked = 0;
 	int rc = plain ? mfs_chunk_cursor_new(&cur, e, src) : -ENOMEM;
 
 	for (uint64_t i = 0; rc == 0 && i < e->chunk_count; i++) {
-		rc = mfs_chunk_cursor_get(cur, i, &ref);
+		for (; rc == 0 && src->prefetch && asked < e->chunk_count && asked <= i + EXTRACT_AHEAD;
+		     asked++) {
+			rc = mfs_chunk_cursor_get(cur, asked, &ref);
+			if (rc == 0)
+				src->prefetch(src->ctx, ref.id,
+					      mfs_blob_len(mfs_chunk_padded_len(ref.length)));
+		}
+		if (rc == 0)
+			rc = mfs_chunk_cursor_get(cur, i, &ref);
 		if (rc == 0)
 			rc = mfs_chunk_read(src, &ref, 0, ref.length, plain);
 		if (rc == 0)

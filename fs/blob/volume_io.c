@@ -507,9 +507,20 @@ static int source_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uin
 	return rc;
 }
 
+/* A hint: a state a moment old does as well (mfs_vtxn_begin_known). */
+static void source_prefetch(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], size_t len)
+{
+	struct mfs_vtxn *t;
+
+	if (mfs_vtxn_begin_known(ctx, &t) == 0) {
+		mfs_blob_prefetch(t, id, len);
+		mfs_vtxn_abort(t);
+	}
+}
+
 struct mfs_blob_source mfs_volume_source(struct mfs_volume *v)
 {
-	return (struct mfs_blob_source){.get = source_get, .ctx = v};
+	return (struct mfs_blob_source){.get = source_get, .prefetch = source_prefetch, .ctx = v};
 }
 
 static int txn_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
@@ -518,7 +529,12 @@ static int txn_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_
 	return mfs_blob_get(ctx, id, blob, len);
 }
 
+static void txn_prefetch(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], size_t len)
+{
+	mfs_blob_prefetch(ctx, id, len);
+}
+
 struct mfs_blob_source mfs_txn_source(struct mfs_vtxn *t)
 {
-	return (struct mfs_blob_source){.get = txn_get, .ctx = t};
+	return (struct mfs_blob_source){.get = txn_get, .prefetch = txn_prefetch, .ctx = t};
 }

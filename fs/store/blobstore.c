@@ -417,6 +417,14 @@ int mfs_blob_read_known(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_
 	return mfs_obj_read_known(t, name, mfs_blob_object_name(name, id), blob_len, off, buf, len);
 }
 
+int mfs_blob_prefetch(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+		      size_t blob_len)
+{
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
+
+	return mfs_obj_prefetch(t, name, mfs_blob_object_name(name, id), blob_len);
+}
+
 int mfs_blob_get(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 		 size_t *len)
 {

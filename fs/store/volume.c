@@ -1072,6 +1072,27 @@ int mfs_obj_read_known(struct mfs_vtxn *t, const void *name, size_t name_len, ui
 	return read_obj(t, name, name_len, &r);
 }
 
+int mfs_obj_prefetch(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total)
+{
+	const uint64_t n = mfs_obj_slots_for(total);
+	struct volmap_obj o;
+	uint8_t vid[VID_BYTES];
+	struct entry e;
+	int rc = check_name(name_len);
+
+	if (rc != 0)
+		return rc;
+	if (n > MAX_OBJ_SLOTS)
+		return MFS_E_FORMAT;
+	volmap_obj_init(&o, t->vol->self.keys, name, name_len);
+	for (uint32_t i = 0; i < n; i++) {
+		volmap_obj_vid(vid, t->vol->self.keys, &o, i);
+		if (lookup(t, vid, &e) == 0)
+			volmap_prefetch_part(t->vol->store, e.pos, 0, MFS_SLOT_PAYLOAD);
+	}
+	return 0;
+}
+
 int mfs_obj_slot_position(struct mfs_vtxn *t, const void *name, size_t name_len, uint32_t index,
 			  uint32_t *pos)
 {

@@ -139,6 +139,10 @@ int mfs_obj_get(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t *
  * first piece (which repeats the length) is read, or as MFS_E_FORMAT. */
 int mfs_obj_read_known(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total,
 		       uint64_t off, void *buf, size_t len);
+/* Asks the disk ahead for the slots of an object of total bytes (those the
+ * map holds), without waiting: a read of them soon finds them in memory.
+ * A hint: nothing is checked or opened. */
+int mfs_obj_prefetch(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total);
 /* Opens every slot of an object, its parity slots too: *lost receives how
  * many did not open (0: intact). Returns 0 while the object still reads
  * (its lost data slots rebuilt from parity: mfs_obj_rewrite restores it),

@@ -109,7 +109,7 @@ static int entry_of(struct mfs_file_entry *e, uint32_t depth, uint64_t size, siz
 
 static void look_up(const struct mfs_file_entry *e, struct nodes *n, uint64_t index)
 {
-	struct mfs_blob_source src = {get, n};
+	struct mfs_blob_source src = {.get = get, .ctx = n};
 	struct mfs_chunk_cursor *c;
 	struct mfs_chunk_ref ref;
 	uint64_t want;
@@ -129,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct nodes n = {.count = 0};
 	struct mfs_file_entry e;
-	struct mfs_blob_source src = {get, &n};
+	struct mfs_blob_source src = {.get = get, .ctx = &n};
 	uint64_t file_size, index, named = 0;
 	uint32_t depth;
 

@@ -167,6 +167,82 @@ Test(ingest, round_trips_at_edges)
 	round_trip(33 * mib - 1, MFS_MODE_RANDOM, 0); /* 33 chunks: first size past inline */
 }
 
+/* A source that passes calls on to the volume's and writes them down. */
+struct recorded {
+	struct mfs_blob_source inner;
+	char op[64];                          /* 'p' prefetch, 'g' get */
+	uint8_t id[64][MFS_BLOB_ID_BYTES];
+	size_t len[64];
+	int n;
+};
+
+static void record(struct recorded *r, char op, const uint8_t *id, size_t len)
+{
+	cr_assert_lt(r->n, 64);
+	r->op[r->n] = op;
+	memcpy(r->id[r->n], id, MFS_BLOB_ID_BYTES);
+	r->len[r->n++] = len;
+}
+
+static int recorded_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
+			size_t *len)
+{
+	struct recorded *r = ctx;
+	int rc = r->inner.get(r->inner.ctx, id, blob, len);
+
+	record(r, 'g', id, rc == 0 ? *len : 0);
+	return rc;
+}
+
+static void recorded_prefetch(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], size_t len)
+{
+	struct recorded *r = ctx;
+
+	record(r, 'p', id, len);
+	r->inner.prefetch(r->inner.ctx, id, len);
+}
+
+/* Extract asks its source ahead for each chunk's blob, once, in the file's
+ * order, at most two chunks ahead of the one it reads, with the blob's length;
+ * the bytes come out the same. */
+Test(ingest, extract_asks_ahead_for_the_chunks_it_reads_next)
+{
+	const size_t len = 6 * (1u << 20) + 5;
+	uint8_t *data = malloc(len), *back = malloc(len);
+	struct recorded r = {.inner = mfs_volume_source(fx.vol)};
+	struct mfs_blob_source src = {.get = recorded_get, .prefetch = recorded_prefetch, .ctx = &r};
+	struct mfs_file_entry e;
+	int fd = memfd_create("extract", 0), gets = 0, asked = 0;
+
+	tu_fill_random(data, len, 77);
+	ingest(data, len, MFS_MODE_RANDOM, 0, &e);
+	cr_assert_eq(e.index_depth, 0, "chunks inline: the blobs read are the chunks");
+	cr_assert_eq(mfs_extract_fd(&e, &src, fd), 0);
+	cr_assert_eq(pread(fd, back, len, 0), (ssize_t)len);
+	cr_assert_arr_eq(back, data, len);
+	for (int i = 0; i < r.n; i++) {
+		if (r.op[i] == 'p') {
+			cr_assert_lt(asked, (int)e.chunk_count);
+			cr_assert_arr_eq(r.id[i], e.chunks[asked].id, MFS_BLOB_ID_BYTES, "ask %d", asked);
+			cr_assert_eq(r.len[i], mfs_blob_len(mfs_chunk_padded_len(e.chunks[asked].length)));
+			cr_assert_leq(asked, gets + 2, "asked at most two chunks ahead");
+			asked++;
+		} else {
+			cr_assert_lt(gets, asked, "chunk %d asked for before it is read", gets);
+			cr_assert_arr_eq(r.id[i], e.chunks[gets].id, MFS_BLOB_ID_BYTES);
+			cr_assert_eq(r.len[i], mfs_blob_len(mfs_chunk_padded_len(e.chunks[gets].length)),
+				     "the length asked ahead is the blob's");
+			gets++;
+		}
+	}
+	cr_assert_eq(asked, (int)e.chunk_count);
+	cr_assert_eq(gets, (int)e.chunk_count);
+	close(fd);
+	mfs_entry_clear(&e);
+	free(data);
+	free(back);
+}
+
 Test(ingest, round_trip_100_mib)
 {
 	round_trip(100u << 20, MFS_MODE_CONVERGENT, 0);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "crypto/hash.h"
@@ -961,6 +962,90 @@ Test(volume, a_read_that_does_not_ask_moves_on_when_another_process_wrote_over_i
 	mfs_volume_close(theirs);
 	mfs_store_close(other_store);
 	mfs_volume_close(mine);
+	close_store(&f);
+}
+
+/* How many of the pages of [at, at + len) of data.mdb are in the page cache
+ * (mincore through a read-only map of the file). */
+static size_t pages_cached(struct fixture *f, uint64_t at, size_t len)
+{
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	const uint64_t from = at / page * page;
+	const size_t span = (size_t)(at + len - from + page - 1) / page * page;
+	unsigned char vec[64];
+	char path[4096];
+	size_t n = 0;
+	void *map;
+	int fd;
+
+	cr_assert_leq(span / page, sizeof vec);
+	snprintf(path, sizeof path, "%s/data.mdb", f->dir);
+	fd = open(path, O_RDONLY);
+	cr_assert(fd >= 0);
+	map = mmap(NULL, span, PROT_READ, MAP_SHARED, fd, (off_t)from);
+	cr_assert_neq(map, MAP_FAILED);
+	cr_assert_eq(mincore(map, span, vec), 0);
+	for (size_t i = 0; i < span / page; i++)
+		n += vec[i] & 1;
+	munmap(map, span);
+	close(fd);
+	return n;
+}
+
+/* Drops data.mdb's clean pages from the page cache. */
+static void evict_store(struct fixture *f)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/data.mdb", f->dir);
+	fd = open(path, O_RDONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(fdatasync(fd), 0);
+	cr_assert_eq(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	close(fd);
+}
+
+/* mfs_obj_prefetch asks the disk for every slot of the object, and only
+ * for those: each comes into the page cache without a read that waits,
+ * and another object's slot stays out. */
+Test(volume, a_prefetch_brings_the_objects_slots_into_the_page_cache)
+{
+	const size_t len = 3 * MFS_SLOT_DATA + 1000, page = (size_t)sysconf(_SC_PAGESIZE);
+	struct fixture f = open_store(128);
+	struct mfs_volume *v = tu_volume(f.store, "pw", NULL);
+	uint8_t *data = malloc(len);
+	uint32_t pos[4], other;
+	struct mfs_vtxn *t;
+
+	memset(data, 0x5a, len);
+	put(v, "wanted", data, len);
+	put(v, "other", "other bytes", 11);
+	for (uint32_t i = 0; i < 4; i++)
+		pos[i] = slot_pos(v, "wanted", i);
+	other = slot_pos(v, "other", 0);
+	evict_store(&f);
+	for (uint32_t i = 0; i < 4; i++)
+		cr_assert_eq(pages_cached(&f, mfs_store_slot_offset(f.store, pos[i]), MFS_SLOT_BYTES),
+			     0, "slot %u evicted", i);
+	cr_assert_eq(mfs_vtxn_begin_known(v, &t), 0);
+	cr_assert_eq(mfs_obj_prefetch(t, "wanted", 6, len), 0);
+	cr_assert_eq(mfs_obj_prefetch(t, "absent", 6, len), 0, "a hint: nothing to ask for");
+	mfs_vtxn_abort(t);
+	for (uint32_t i = 0; i < 4; i++) {
+		/* The pieces; the random padding after them is never read. */
+		const uint64_t at = mfs_store_slot_offset(f.store, pos[i]);
+		const size_t want = (size_t)((at + PAD_AT - at / page * page + page - 1) / page);
+
+		/* The disk's answer arrives in its own time. */
+		for (int tries = 0; tries < 200 && pages_cached(&f, at, PAD_AT) < want; tries++)
+			usleep(10000);
+		cr_assert_eq(pages_cached(&f, at, PAD_AT), want, "slot %u in the page cache", i);
+	}
+	cr_assert_eq(pages_cached(&f, mfs_store_slot_offset(f.store, other) + 8 * page, page), 0,
+		     "another object's slot not asked for");
+	free(data);
+	mfs_volume_close(v);
 	close_store(&f);
 }
 
