@@ -200,6 +200,15 @@ void volmap_prefetch_part(struct mfs_store *s, uint32_t pos, size_t from, size_t
 	mfs_store_slot_prefetch(s, pos, PIECE_AT(first), PIECE_AT(last + 1) - PIECE_AT(first));
 }
 
+void volmap_part_span(size_t from, size_t to, size_t *lo, size_t *hi)
+{
+	*lo = *hi = 0;
+	if (from >= to || to > MFS_SLOT_PAYLOAD)
+		return;
+	*lo = PIECE_FROM(piece_of(from));
+	*hi = PIECE_FROM(piece_of(to - 1) + 1);
+}
+
 int volmap_open_slot_part(struct mfs_store *s, uint8_t *raw, const struct vol_keys *k,
 			  uint32_t pos, const uint8_t vid[static VID_BYTES], uint64_t gen,
 			  uint8_t *out, size_t from, size_t to, int *len_too)

@@ -213,6 +213,9 @@ int volmap_open_slot_part(struct mfs_store *s, uint8_t *raw, const struct vol_ke
 			  uint32_t pos, const uint8_t vid[static VID_BYTES], uint64_t gen,
 			  uint8_t *out, size_t from, size_t to, int *len_too);
 
+/* The payload bytes [*lo, *hi) that volmap_open_slot_part writes into out
+ * for [from, to): those of its pieces (both 0 when it writes nothing). */
+void volmap_part_span(size_t from, size_t to, size_t *lo, size_t *hi);
 /* Asks the disk ahead for the pieces of slot pos that hold payload bytes
  * [from, to) (see mfs_store_slot_prefetch). */
 void volmap_prefetch_part(struct mfs_store *s, uint32_t pos, size_t from, size_t to);

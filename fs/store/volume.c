@@ -432,7 +432,9 @@ static int drop_slot(struct mfs_vtxn *t, const uint8_t vid[static VID_BYTES])
  * and every read is a transaction. Scratch is wiped when given back; both
  * are freed when the thread ends. */
 struct bufs {
-	uint8_t *scratch;
+	/* Through scratch_of or scratch_part only: they note what to wipe. */
+	uint8_t *scratch_mem;
+	size_t dirty_lo, dirty_hi; /* [lo, hi): what bufs_give wipes */
 	uint8_t *raw;
 	uint8_t *stripe; /* redundant volumes: a stripe's payloads, guarded; wiped after use */
 	uint8_t *values; /* and a stripe's sealed slots */
@@ -445,6 +447,28 @@ struct bufs {
 	uint32_t rebuilt_pos[STRIPE];
 };
 
+/* Scratch for any use: bufs_give wipes all of it. */
+static uint8_t *scratch_of(struct bufs *b)
+{
+	b->dirty_lo = 0;
+	b->dirty_hi = MFS_SLOT_PAYLOAD;
+	return b->scratch_mem;
+}
+
+/* Scratch for a use that writes only [lo, hi) of it (a slot opened in
+ * part): a seek's transaction wipes its piece, not 64 KiB. */
+static uint8_t *scratch_part(struct bufs *b, size_t lo, size_t hi)
+{
+	if (b->dirty_lo == b->dirty_hi) {
+		b->dirty_lo = lo;
+		b->dirty_hi = hi;
+	} else {
+		b->dirty_lo = lo < b->dirty_lo ? lo : b->dirty_lo;
+		b->dirty_hi = hi > b->dirty_hi ? hi : b->dirty_hi;
+	}
+	return b->scratch_mem;
+}
+
 static pthread_key_t bufs_key;
 static pthread_once_t bufs_once = PTHREAD_ONCE_INIT;
 
@@ -454,7 +478,7 @@ static void bufs_free(void *p)
 
 	if (!b)
 		return;
-	mfs_secure_free(b->scratch);
+	mfs_secure_free(b->scratch_mem);
 	mfs_secure_free(b->stripe);
 	free(b->raw);
 	free(b->values);
@@ -477,7 +501,7 @@ static struct bufs *bufs_take(void)
 		return b;
 	}
 	b = calloc(1, sizeof *b);
-	if (b && (!(b->scratch = mfs_secure_alloc(MFS_SLOT_PAYLOAD)) ||
+	if (b && (!(b->scratch_mem = mfs_secure_alloc(MFS_SLOT_PAYLOAD)) ||
 		  !(b->raw = malloc(MFS_SLOT_BYTES)))) {
 		bufs_free(b);
 		b = NULL;
@@ -498,7 +522,8 @@ static void bufs_give(struct bufs *b)
 {
 	if (!b)
 		return;
-	mfs_memzero(b->scratch, MFS_SLOT_PAYLOAD);
+	mfs_memzero(b->scratch_mem + b->dirty_lo, b->dirty_hi - b->dirty_lo);
+	b->dirty_lo = b->dirty_hi = 0;
 	bufs_forget_rebuilt(b);
 	if (pthread_getspecific(bufs_key) || pthread_setspecific(bufs_key, b) != 0)
 		bufs_free(b); /* a nested transaction's: one pair is kept */
@@ -845,7 +870,7 @@ static int rebuild_slot(struct mfs_vtxn *t, const struct volmap_obj *o, uint32_t
 	memcpy(b->rebuilt_vid, first, VID_BYTES);
 	memcpy(b->rebuilt_pos, pos, k * sizeof pos[0]);
 done:
-	memcpy(b->scratch, b->stripe + (size_t)(index - from) * MFS_SLOT_PAYLOAD, MFS_SLOT_PAYLOAD);
+	memcpy(scratch_of(b), b->stripe + (size_t)(index - from) * MFS_SLOT_PAYLOAD, MFS_SLOT_PAYLOAD);
 	return 0;
 }
 
@@ -853,7 +878,7 @@ done:
  * is rebuilt from its stripe. */
 static int obj_slot(struct mfs_vtxn *t, const struct volmap_obj *o, uint32_t index, int rebuild)
 {
-	int rc = open_obj_slot(t, o, index, t->bufs->scratch);
+	int rc = open_obj_slot(t, o, index, scratch_of(t->bufs));
 
 	return rc == E_STALE && rebuild ? rebuild_slot(t, o, index) : rc;
 }
@@ -863,7 +888,7 @@ static int size_once(struct mfs_vtxn *t, const struct volmap_obj *o, int rebuild
 	int rc = obj_slot(t, o, 0, rebuild);
 
 	if (rc == 0)
-		*len = mfs_le_get(t->bufs->scratch, LEN_BYTES);
+		*len = mfs_le_get(scratch_of(t->bufs), LEN_BYTES);
 	return rc;
 }
 
@@ -909,6 +934,7 @@ static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t t
 				volmap_prefetch_part(t->vol->store, e[i].pos, at, at + n);
 		}
 		for (uint32_t i = 0; i < count; i++) {
+			uint8_t *scratch;
 			size_t at, n;
 
 			slot_span(off, len, &at, &n);
@@ -922,10 +948,14 @@ static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t t
 			}
 			if (!(slot0_open && from + i == 0)) {
 				/* Only the pieces that hold the range. */
-				int len_too, rc = volmap_open_slot_part(t->vol->store, t->bufs->raw, k,
-									e[i].pos, vids[i], e[i].gen,
-									t->bufs->scratch, at, at + n,
-									&len_too);
+				size_t lo, hi;
+				int len_too, rc;
+
+				volmap_part_span(at, at + n, &lo, &hi);
+				scratch = scratch_part(t->bufs, lo, hi);
+				rc = volmap_open_slot_part(t->vol->store, t->bufs->raw, k, e[i].pos,
+							   vids[i], e[i].gen, scratch, at, at + n,
+							   &len_too);
 
 				if (rc == E_STALE && rebuild) {
 					rc = rebuild_slot(t, o, from + i);
@@ -935,10 +965,12 @@ static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t t
 					return rc;
 				/* Every slot repeats the length: one that disagrees
 				 * was not written with the rest. */
-				if (len_too && mfs_le_get(t->bufs->scratch, LEN_BYTES) != total)
+				if (len_too && mfs_le_get(scratch, LEN_BYTES) != total)
 					return MFS_E_CORRUPT;
+			} else {
+				scratch = scratch_of(t->bufs); /* slot 0, opened whole */
 			}
-			memcpy(dst, t->bufs->scratch + at, n);
+			memcpy(dst, scratch + at, n);
 			dst += n;
 			off += n;
 			len -= n;
@@ -1116,7 +1148,7 @@ int mfs_obj_slot_position(struct mfs_vtxn *t, const void *name, size_t name_len,
  * damaged. MFS_E_NOTFOUND when o is absent. */
 static int check_once(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t *lost)
 {
-	const uint8_t *payload = t->bufs->scratch;
+	const uint8_t *payload = scratch_of(t->bufs);
 	uint64_t len = 0, n = 1, np = 0;
 	int rc = 0;
 
@@ -1124,7 +1156,7 @@ static int check_once(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t *
 	for (uint64_t i = 0; rc == 0 && i < n + np; i++) {
 		uint32_t index = i < n ? (uint32_t)i : MFS_OBJ_PARITY_INDEX | (uint32_t)(i - n);
 
-		rc = open_obj_slot(t, o, index, t->bufs->scratch);
+		rc = open_obj_slot(t, o, index, scratch_of(t->bufs));
 		if (rc == MFS_E_NOTFOUND && i == 0)
 			return rc;
 		if (rc == E_STALE || rc == MFS_E_NOTFOUND) {
@@ -1347,7 +1379,7 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 	struct mfs_volume *v = t->vol;
 	const uint64_t new_n = mfs_obj_slots_for(len);
 	const uint32_t width = stripe_width(v->redundant);
-	uint8_t *scratch = t->bufs->scratch, *values = t->bufs->raw;
+	uint8_t *scratch = scratch_of(t->bufs), *values = t->bufs->raw;
 	struct volmap_obj o;
 	uint8_t vid[VID_BYTES];
 	uint64_t old_n;
@@ -1652,11 +1684,11 @@ static int write_map(struct mfs_vtxn *t, struct view **out)
 		if (!p || p->pos[0] != NO_POS)
 			continue; /* empty, or shared with the old view */
 		volmap_meta_vid(vid, k, "map", b);
-		volmap_page_encode(t->bufs->scratch, p);
+		volmap_page_encode(scratch_of(t->bufs), p);
 		for (unsigned c = 0; rc == 0 && c < volmap_copies(nv); c++) {
 			rc = alloc_pos(t, &p->pos[c]);
 			if (rc == 0) {
-				volmap_seal_slot(t->bufs->raw, t->bufs->scratch, k, vid, p->gen);
+				volmap_seal_slot(t->bufs->raw, scratch_of(t->bufs), k, vid, p->gen);
 				rc = mfs_store_slot_write(t->vol->store, p->pos[c], t->bufs->raw);
 			}
 		}
@@ -1766,7 +1798,7 @@ static int touch_protected(struct mfs_vtxn *t)
 		nv->copies = cur->copies;
 		nv->entries = cur->entries;
 		nv->npages = cur->npages;
-		rc = put_sb(vol->store, t->bufs->raw, t->bufs->scratch, sd, cur, nv,
+		rc = put_sb(vol->store, t->bufs->raw, scratch_of(t->bufs), sd, cur, nv,
 			    vol->prot_cand_usable, &written);
 	}
 	if (rc == 0)
@@ -1795,7 +1827,7 @@ static int make_durable(struct mfs_volume *vol, struct bufs *bufs, const struct 
 	int rc = mfs_store_sync(s);
 
 	if (rc == 0)
-		rc = put_sb(s, bufs->raw, bufs->scratch, &vol->self, old, nv, vol->cand_usable,
+		rc = put_sb(s, bufs->raw, scratch_of(bufs), &vol->self, old, nv, vol->cand_usable,
 			    sb_written);
 	if (rc == 0)
 		rc = mfs_store_sync(s);
