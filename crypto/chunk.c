@@ -183,9 +183,10 @@ int mfs_chunk_open_segment(uint8_t *out, const uint8_t *sealed, size_t sealed_le
 int mfs_chunk_decrypt_segment(uint8_t *out, const uint8_t *sealed, size_t sealed_len, size_t index,
 			      size_t padded_len, const uint8_t key[static MFS_CHUNK_KEY_BYTES])
 {
-	uint8_t nonce[MFS_AEAD_NONCE_BYTES];
+	size_t blob_off, span_len;
 
-	if (segment_at(nonce, sealed_len, index, padded_len) != 0)
+	if (mfs_chunk_segment_span(padded_len, index, &blob_off, &span_len) == 0 ||
+	    span_len != sealed_len)
 		return MFS_E_FORMAT;
 	return mfs_chunk_decrypt_part(out, sealed, 0, sealed_len - MFS_AEAD_TAG_BYTES, index,
 				      padded_len, key);

@@ -63,8 +63,9 @@ int mfs_chunk_open_segment(uint8_t *out, const uint8_t *sealed, size_t sealed_le
 int mfs_chunk_decrypt_segment(uint8_t *out, const uint8_t *sealed, size_t sealed_len, size_t index,
 			      size_t padded_len, const uint8_t key[static MFS_CHUNK_KEY_BYTES]);
 /* Plaintext bytes [from, from + len) of segment index alone, out of its
- * sealed bytes [from, from + len) (sealed points at the first), on the same
- * terms. MFS_E_FORMAT when the range is not within the segment. */
+ * sealed bytes [from, from + len) (sealed points at the first; out may be
+ * sealed), on the same terms. MFS_E_FORMAT when the range is not within
+ * the segment. */
 int mfs_chunk_decrypt_part(uint8_t *out, const uint8_t *sealed, size_t from, size_t len,
 			   size_t index, size_t padded_len,
 			   const uint8_t key[static MFS_CHUNK_KEY_BYTES]);

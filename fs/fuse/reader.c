@@ -456,21 +456,19 @@ static int part_from_volume(struct mfs_reader *r, const struct mfs_chunk_ref *re
 			    size_t blob_off, size_t at, size_t n, uint8_t *data)
 {
 	size_t padded = mfs_chunk_padded_len(ref->length);
-	uint8_t *sealed = malloc(n);
 	struct mfs_vtxn *t;
-	int rc;
-
-	if (!sealed)
-		return -ENOMEM;
 	/* Not found here falls back to sealed_segment, which asks anew. */
-	rc = mfs_vtxn_begin_known(r->vol, &t);
+	int rc = mfs_vtxn_begin_known(r->vol, &t);
+
+	/* The sealed bytes land where their plaintext goes, and are decrypted
+	 * there. */
 	if (rc == 0) {
-		rc = mfs_blob_read_known(t, ref->id, mfs_blob_len(padded), blob_off + at, sealed, n);
+		rc = mfs_blob_read_known(t, ref->id, mfs_blob_len(padded), blob_off + at, data + at,
+					 n);
 		mfs_vtxn_abort(t);
 	}
 	if (rc == 0)
-		rc = mfs_chunk_decrypt_part(data + at, sealed, at, n, index, padded, ref->key);
-	free(sealed);
+		rc = mfs_chunk_decrypt_part(data + at, data + at, at, n, index, padded, ref->key);
 	return rc;
 }
 
