@@ -91,7 +91,10 @@ static void fill_attr(const struct mfs_fs *fs, struct stat *st, uint64_t ino,
 	st->st_gid = fs->gid;
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
-	st->st_blksize = 65536;
+	/* The preferred I/O size: a chunk. cp writes max(128 KiB, st_blksize)
+	 * at a time, and a FUSE write costs a round trip to this daemon (cp
+	 * of 1 GiB: 376-389 MiB/s with 64 KiB here, 396-413 with 1 MiB). */
+	st->st_blksize = MFS_CHUNK_SIZE_DEFAULT;
 	st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec = mtime;
 	if (kind == MFS_NODE_DIR) {
 		st->st_mode = S_IFDIR | (fs->cfg.writable ? 0755 : 0555);

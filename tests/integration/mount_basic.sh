@@ -26,7 +26,10 @@ random_file "$T/big" $((300 << 20))
 cp "$T/big" "$mnt/big.bin" || fail "cp of 300 MiB"
 cmp "$T/big" "$mnt/big.bin" || fail "cmp of 300 MiB"
 [ "$(stat -c %s "$mnt/big.bin")" = $((300 << 20)) ] || fail "true size"
-ok "cp of 0, 1, chunk, chunk+1 bytes and 300 MiB; cmp through the mount"
+# A file's preferred I/O size is a chunk: cp (which writes max(128 KiB,
+# st_blksize) at a time) then hands the mount whole chunks.
+[ "$(stat -c %o "$mnt/big.bin")" = "$chunk" ] || fail "st_blksize $(stat -c %o "$mnt/big.bin")"
+ok "cp of 0, 1, chunk, chunk+1 bytes and 300 MiB; cmp through the mount; st_blksize a chunk"
 
 make_video "$T/clip.mp4" 20
 cp "$T/clip.mp4" "$mnt/clip.mp4"
