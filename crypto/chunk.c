@@ -183,13 +183,12 @@ int mfs_chunk_open_segment(uint8_t *out, const uint8_t *sealed, size_t sealed_le
 int mfs_chunk_decrypt_segment(uint8_t *out, const uint8_t *sealed, size_t sealed_len, size_t index,
 			      size_t padded_len, const uint8_t key[static MFS_CHUNK_KEY_BYTES])
 {
-	size_t blob_off, span_len;
+	uint8_t nonce[MFS_AEAD_NONCE_BYTES];
 
-	if (mfs_chunk_segment_span(padded_len, index, &blob_off, &span_len) == 0 ||
-	    span_len != sealed_len)
+	if (segment_at(nonce, sealed_len, index, padded_len) != 0)
 		return MFS_E_FORMAT;
-	return mfs_chunk_decrypt_part(out, sealed, 0, sealed_len - MFS_AEAD_TAG_BYTES, index,
-				      padded_len, key);
+	mfs_aead_decrypt_unchecked(out, sealed, sealed_len - MFS_AEAD_TAG_BYTES, 0, nonce, key);
+	return 0;
 }
 
 int mfs_chunk_decrypt_part(uint8_t *out, const uint8_t *sealed, size_t from, size_t len,
