@@ -148,6 +148,17 @@ static unsigned piece_of(size_t payload_off)
 	return p;
 }
 
+/* The pieces first..last that hold payload bytes [from, to): 0, or -1 when
+ * the range is empty or not within a payload. */
+static int pieces_for(size_t from, size_t to, unsigned *first, unsigned *last)
+{
+	if (from >= to || to > MFS_SLOT_PAYLOAD)
+		return -1;
+	*first = piece_of(from);
+	*last = piece_of(to - 1);
+	return 0;
+}
+
 /* Opens pieces first..last of a slot value (raw, at their slot offsets)
  * into out. Every piece repeats the slot's nonce: pieces of two writes do
  * not open together. 0 or E_STALE. */
@@ -193,20 +204,20 @@ void volmap_prefetch_part(struct mfs_store *s, uint32_t pos, size_t from, size_t
 {
 	unsigned first, last;
 
-	if (from >= to || to > MFS_SLOT_PAYLOAD)
-		return;
-	first = piece_of(from);
-	last = piece_of(to - 1);
-	mfs_store_slot_prefetch(s, pos, PIECE_AT(first), PIECE_AT(last + 1) - PIECE_AT(first));
+	if (pieces_for(from, to, &first, &last) == 0)
+		mfs_store_slot_prefetch(s, pos, PIECE_AT(first),
+					PIECE_AT(last + 1) - PIECE_AT(first));
 }
 
 void volmap_part_span(size_t from, size_t to, size_t *lo, size_t *hi)
 {
+	unsigned first, last;
+
 	*lo = *hi = 0;
-	if (from >= to || to > MFS_SLOT_PAYLOAD)
-		return;
-	*lo = PIECE_FROM(piece_of(from));
-	*hi = PIECE_FROM(piece_of(to - 1) + 1);
+	if (pieces_for(from, to, &first, &last) == 0) {
+		*lo = PIECE_FROM(first);
+		*hi = PIECE_FROM(last + 1);
+	}
 }
 
 int volmap_open_slot_part(struct mfs_store *s, uint8_t *raw, const struct vol_keys *k,
@@ -216,10 +227,8 @@ int volmap_open_slot_part(struct mfs_store *s, uint8_t *raw, const struct vol_ke
 	unsigned first, last;
 	int rc;
 
-	if (from >= to || to > MFS_SLOT_PAYLOAD)
+	if (pieces_for(from, to, &first, &last) != 0)
 		return MFS_E_FORMAT;
-	first = piece_of(from);
-	last = piece_of(to - 1);
 	rc = mfs_store_slot_read_part(s, pos, PIECE_AT(first), raw + PIECE_AT(first),
 				      PIECE_AT(last + 1) - PIECE_AT(first));
 	if (rc == 0)
