@@ -752,6 +752,20 @@ static int check_name(size_t name_len)
 	return name_len == 0 || name_len > MFS_OBJ_NAME_MAX ? MFS_E_FORMAT : 0;
 }
 
+/* Object name, of len bytes, in t's volume: the name checked, len within
+ * one object's slots (else MFS_E_FORMAT, -EFBIG), then o derived. */
+static int obj_named(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t len,
+		     struct volmap_obj *o)
+{
+	int rc = check_name(name_len);
+
+	if (rc == 0 && mfs_obj_slots_for(len) > MAX_OBJ_SLOTS)
+		rc = -EFBIG;
+	if (rc == 0)
+		volmap_obj_init(o, t->vol->self.keys, name, name_len);
+	return rc;
+}
+
 /* Data slots a stripe holds: STRIPE in a redundant volume, else each slot
  * stands alone. */
 static uint32_t stripe_width(int redundant)
@@ -1106,23 +1120,17 @@ int mfs_obj_read_known(struct mfs_vtxn *t, const void *name, size_t name_len, ui
 
 int mfs_obj_prefetch(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total)
 {
-	const uint64_t n = mfs_obj_slots_for(total);
 	struct volmap_obj o;
 	uint8_t vid[VID_BYTES];
 	struct entry e;
-	int rc = check_name(name_len);
+	int rc = obj_named(t, name, name_len, total, &o);
 
-	if (rc != 0)
-		return rc;
-	if (n > MAX_OBJ_SLOTS)
-		return MFS_E_FORMAT;
-	volmap_obj_init(&o, t->vol->self.keys, name, name_len);
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; rc == 0 && i < mfs_obj_slots_for(total); i++) {
 		volmap_obj_vid(vid, t->vol->self.keys, &o, i);
 		if (lookup(t, vid, &e) == 0)
 			volmap_prefetch_part(t->vol->store, e.pos, 0, MFS_SLOT_PAYLOAD);
 	}
-	return 0;
+	return rc;
 }
 
 int mfs_obj_slot_position(struct mfs_vtxn *t, const void *name, size_t name_len, uint32_t index,
@@ -1383,20 +1391,17 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 	struct volmap_obj o;
 	uint8_t vid[VID_BYTES];
 	uint64_t old_n;
-	int rc = check_name(name_len);
+	int rc = obj_named(t, name, name_len, len, &o);
 
 	if (rc != 0)
 		return rc;
 	if (!t->write)
 		return -EROFS;
-	if (new_n > MAX_OBJ_SLOTS)
-		return -EFBIG;
 	if (v->redundant && (rc = bufs_stripe(t->bufs)) == 0) {
 		bufs_forget_rebuilt(t->bufs); /* the buffer seals now */
 		scratch = t->bufs->stripe;
 		values = t->bufs->values;
 	}
-	volmap_obj_init(&o, v->self.keys, name, name_len);
 	if (rc == 0)
 		rc = slots_now(t, &o, &old_n);
 	if (rc == 0)
@@ -1441,15 +1446,12 @@ int mfs_obj_insert_sealed(struct mfs_vtxn *t, const void *name, size_t name_len,
 	struct volmap_obj o;
 	uint8_t vid[VID_BYTES];
 	struct entry e;
-	int rc = check_name(name_len);
+	int rc = obj_named(t, name, name_len, len, &o);
 
 	if (rc != 0)
 		return rc;
 	if (!t->write)
 		return -EROFS;
-	if (mfs_obj_slots_for(len) > MAX_OBJ_SLOTS)
-		return -EFBIG;
-	volmap_obj_init(&o, k, name, name_len);
 	if (is_record(&o))
 		return MFS_E_FORMAT; /* records are written whole, never sealed ahead */
 	volmap_obj_vid(vid, k, &o, 0);
