@@ -120,9 +120,12 @@ static size_t page_bytes(void)
  * asked for (MADV_HUGEPAGE; most kernels give them only when asked). */
 #define HUGE_BYTES ((size_t)2 << 20)
 
-static size_t map_align(size_t len, size_t page)
+/* The bytes mapped for len (a whole number of huge pages, or of pages),
+ * and their alignment. */
+static size_t map_inner(size_t len, size_t page, size_t *align)
 {
-	return len >= HUGE_BYTES ? HUGE_BYTES : page;
+	*align = len >= HUGE_BYTES ? HUGE_BYTES : page;
+	return (len + *align - 1) / *align * *align;
 }
 
 /* sodium_malloc fills what it gives with a garbage byte through 4 KiB
@@ -132,13 +135,13 @@ static size_t map_align(size_t len, size_t page)
  * 0.09 ms per MiB at its first touch (mlock's here), and is not written. */
 void *mfs_secure_map(size_t len)
 {
-	const size_t page = page_bytes(), align = map_align(len, page);
-	size_t inner, span;
+	const size_t page = page_bytes();
+	size_t align, inner, span;
 	uint8_t *base, *p;
 
 	if (len == 0 || len > SIZE_MAX / 2)
 		return NULL;
-	inner = (len + align - 1) / align * align;
+	inner = map_inner(len, page, &align);
 	span = inner + align + 2 * page; /* room to align, and a guard page each side */
 	base = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (base == MAP_FAILED)
@@ -163,12 +166,12 @@ void *mfs_secure_map(size_t len)
 
 void mfs_secure_unmap(void *p, size_t len)
 {
-	const size_t page = page_bytes(), align = map_align(len, page);
-	size_t inner;
+	const size_t page = page_bytes();
+	size_t align, inner;
 
 	if (!p)
 		return;
-	inner = (len + align - 1) / align * align;
+	inner = map_inner(len, page, &align);
 	sodium_memzero(p, inner);
 	(void)munlock(p, inner);
 	munmap((uint8_t *)p - page, inner + 2 * page);
