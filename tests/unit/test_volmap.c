@@ -290,6 +290,7 @@ Test(volmap, a_slot_opens_in_part_from_the_pieces_that_hold_the_range)
 	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
 		size_t from = ranges[i][0], to = ranges[i][1];
 		unsigned first = 0, last = 0;
+		size_t lo, hi;
 		int len_too = -1;
 
 		while (first + 1 < PIECES && from >= PIECE_FROM(first + 1))
@@ -302,6 +303,13 @@ Test(volmap, a_slot_opens_in_part_from_the_pieces_that_hold_the_range)
 			     "[%zu, %zu)", from, to);
 		cr_assert_arr_eq(part + from, payload + from, to - from, "[%zu, %zu)", from, to);
 		cr_assert_eq(len_too, first == 0, "[%zu, %zu): the length with piece 0 only", from, to);
+		/* What the volume wipes after a read in part: all the open wrote. */
+		volmap_part_span(from, to, &lo, &hi);
+		cr_assert(lo == PIECE_FROM(first) && hi == PIECE_FROM(last + 1), "[%zu, %zu)", from, to);
+		for (size_t b = 0; b < MFS_SLOT_PAYLOAD; b++)
+			if (b < lo || b >= hi)
+				cr_assert_eq(part[b], 0, "[%zu, %zu): payload byte %zu written", from,
+					     to, b);
 		for (size_t b = 0; b < MFS_SLOT_BYTES; b++)
 			if (b < PIECE_AT(first) || b >= PIECE_AT(last + 1))
 				cr_assert_eq(raw[b], 0xee, "[%zu, %zu): slot byte %zu read", from, to, b);
@@ -311,6 +319,14 @@ Test(volmap, a_slot_opens_in_part_from_the_pieces_that_hold_the_range)
 	cr_assert_eq(volmap_open_slot_part(s, raw, k, 5, vid, 9, part, 0, MFS_SLOT_PAYLOAD + 1,
 					   &(int){0}),
 		     MFS_E_FORMAT, "past the payload");
+	{
+		size_t lo = 1, hi = 1;
+
+		volmap_part_span(10, 10, &lo, &hi);
+		cr_assert(lo == 0 && hi == 0, "an empty range: nothing written");
+		volmap_part_span(0, MFS_SLOT_PAYLOAD + 1, &lo, &hi);
+		cr_assert(lo == 0 && hi == 0, "past the payload: nothing written");
+	}
 	close_store(s, dir);
 	free(value);
 	free(raw);

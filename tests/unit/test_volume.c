@@ -113,6 +113,14 @@ Test(volume, objects_round_trip_at_slot_boundaries)
 		     MFS_E_NOTFOUND);
 	cr_assert_eq(mfs_obj_read_known(t, "obj6", 4, 1u << 20, 300000, part, 1000), 0);
 	cr_assert_arr_eq(part, data + 300000, 1000);
+	/* Slot 0 is opened in part like the rest: absent is "not found", and
+	 * a wrong length shows where the slot's first piece (which holds the
+	 * length) is read; a range past that piece is not checked against it,
+	 * as in every other slot. */
+	cr_assert_eq(mfs_obj_read_known(t, "absent", 6, 1u << 20, 0, part, 10), MFS_E_NOTFOUND);
+	cr_assert_eq(mfs_obj_read_known(t, "obj6", 4, (1u << 20) + 1, 0, part, 10), MFS_E_CORRUPT);
+	cr_assert_eq(mfs_obj_read_known(t, "obj6", 4, (1u << 20) + 1, 40000, part, 10), 0);
+	cr_assert_arr_eq(part, data + 40000, 10);
 	mfs_vtxn_abort(t);
 	mfs_volume_close(v);
 	free(data);
@@ -1031,6 +1039,8 @@ Test(volume, a_prefetch_brings_the_objects_slots_into_the_page_cache)
 	cr_assert_eq(mfs_vtxn_begin_known(v, &t), 0);
 	cr_assert_eq(mfs_obj_prefetch(t, "wanted", 6, len), 0);
 	cr_assert_eq(mfs_obj_prefetch(t, "absent", 6, len), 0, "a hint: nothing to ask for");
+	cr_assert_eq(mfs_obj_prefetch(t, "", 0, len), MFS_E_FORMAT);
+	cr_assert_eq(mfs_obj_prefetch(t, "wanted", 6, UINT64_MAX / 2), -EFBIG);
 	mfs_vtxn_abort(t);
 	for (uint32_t i = 0; i < 4; i++) {
 		/* The pieces; the random padding after them is never read. */
