@@ -196,7 +196,8 @@ typedef int (*megafs_progress_cb)(uint64_t done, uint64_t total, void *user);
 
 /* Fetches the file at path of channel link into local_path (written beside
  * it as local_path".part" and renamed when whole: a failed fetch leaves no
- * partial file under either name). With net (trackers or peers given, or
+ * partial file under either name; a local_path that is a device or a FIFO
+ * is written where it is). With net (trackers or peers given, or
  * remembered by the volume), the channel is subscribed to when unknown
  * (the link's read key kept), its newest manifest is awaited from the
  * trackers and blobs missing from the volume come from peers, checked

@@ -14,6 +14,7 @@
 
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "fs/blob/outfile.h"
 #include "fs/channel/channel.h"
 #include "fs/fuse/lookup.h"
 #include "fs/fuse/reader.h"
@@ -145,35 +146,26 @@ MEGAFS_API int megafs_fetch_file(megafs *m, const char *link, const char *path,
 				 megafs_progress_cb progress, void *user)
 {
 	struct told t = {progress, user, 0};
+	struct mfs_outfile dest = {.fd = -1};
 	struct fetch f;
-	int fd = -1;
-	char *part = NULL;
 	int rc;
 
 	if (!m || !link || !path || !local_path)
 		return -EINVAL;
 	if ((rc = lib_net_check(net, 0)) != 0)
 		return rc;
-	if (asprintf(&part, "%s.part", local_path) < 0)
-		return -ENOMEM;
 	rc = fetch_open(m, link, path, net, &f);
-	if (rc == 0 && (fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		rc = -errno;
+	if (rc != 0)
+		return rc;
+	rc = mfs_outfile_open(&dest, local_path, 0644);
 	t.total = rc == 0 ? f.entry.size : 0;
 	if (rc == 0)
-		rc = mfs_rfile_copy_fd(f.file, 0, t.total, fd, progress ? tell : NULL, &t, NULL);
+		rc = mfs_rfile_copy_fd(f.file, 0, t.total, dest.fd, progress ? tell : NULL, &t, NULL);
 	if (rc == 0 && t.total == 0)
 		rc = tell_empty(&t);
-	if (rc == 0 && fsync(fd) != 0)
-		rc = -errno;
-	if (fd >= 0 && close(fd) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(part, local_path) != 0)
-		rc = -errno;
-	if (rc != 0 && fd >= 0)
-		unlink(part);
+	if (dest.fd >= 0)
+		rc = mfs_outfile_close(&dest, rc);
 	fetch_close(&f);
-	free(part);
 	return rc;
 }
 

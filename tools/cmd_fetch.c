@@ -11,6 +11,7 @@
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
 #include "fs/blob/fileentry.h"
+#include "fs/blob/outfile.h"
 #include "fs/channel/channel.h"
 #include "fs/fuse/lookup.h"
 #include "fs/fuse/reader.h"
@@ -128,9 +129,11 @@ static int show_progress(void *ctx, uint64_t done)
 
 /* Reads the whole file through the reader (read-ahead keeps many blobs in
  * flight across the peers) into fd. */
-static int copy_out(struct cli *c, struct mfs_reader *r, const struct mfs_file_entry *e, int fd,
-		    const char *out_path, const struct mfs_socks5_proxy *proxy)
+static int copy_out(struct cli *c, struct mfs_reader *r, const struct mfs_file_entry *e,
+		    struct mfs_outfile *dest, const char *out_path,
+		    const struct mfs_socks5_proxy *proxy)
 {
+	const int fd = dest->fd;
 	struct mfs_rfile *f = NULL;
 	struct shown shown = {.total = e->size, .started = now_s()};
 	int tty = isatty(STDERR_FILENO), rc;
@@ -141,8 +144,8 @@ static int copy_out(struct cli *c, struct mfs_reader *r, const struct mfs_file_e
 		rc = mfs_rfile_copy_fd(f, 0, e->size, fd, tty ? show_progress : NULL, &shown, &off);
 	if (tty)
 		fputc('\n', stderr);
-	if (rc == 0 && fsync(fd) != 0)
-		rc = -errno;
+	if (rc == 0)
+		rc = mfs_outfile_sync(dest);
 	if (rc == -ENOSPC || rc == -EDQUOT)
 		no_room(c, fd, out_path, rc, e->size, off, 0);
 	else if (rc == MFS_E_NOTFOUND)
@@ -177,9 +180,10 @@ int cmd_fetch(int argc, char **argv)
 	struct mfs_file_entry entry = {0};
 	struct mfs_link *l = NULL;
 	uint8_t pk[MFS_SIGN_PK_BYTES];
-	char link[MFS_LINK_BYTES], tmp[4096];
+	struct mfs_outfile dest = {.fd = -1};
+	char link[MFS_LINK_BYTES];
 	const char *out = NULL;
-	int opt, status, fd = -1;
+	int opt, status;
 	struct cli c;
 
 	cli_init(&c, "fetch");
@@ -211,10 +215,6 @@ int cmd_fetch(int argc, char **argv)
 	}
 	memcpy(pk, l->pk, sizeof pk);
 	mfs_link_format(link, pk);
-	if (snprintf(tmp, sizeof tmp, "%s.part", out) >= (int)sizeof tmp) {
-		mfs_secure_free(l);
-		return cli_usage(&c, "-o %s: path too long", out);
-	}
 	if (cli_open_volume(&c, &store, &vol) != 0) {
 		mfs_secure_free(l);
 		return 1;
@@ -251,19 +251,17 @@ int cmd_fetch(int argc, char **argv)
 			cli_fail(&c, status, "starting the reader");
 	}
 	/* Written beside the target and renamed when whole: a failed fetch
-	 * leaves no truncated file under the asked name. */
-	if (status == 0 && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		status = cli_fail(&c, -errno, "%s", tmp);
+	 * leaves no truncated file under the asked name (fs/blob/outfile.h). */
+	if (status == 0 && (status = mfs_outfile_open(&dest, out, 0644)) != 0)
+		status = cli_fail(&c, status, "%s", out);
+	if (status == 0 && !dest.in_place)
+		status = reserve_room(&c, dest.fd, out, entry.size);
 	if (status == 0)
-		status = reserve_room(&c, fd, out, entry.size);
-	if (status == 0)
-		status = copy_out(&c, reader, &entry, fd, out, net.proxy);
-	if (fd >= 0 && close(fd) != 0 && status == 0)
-		status = cli_fail(&c, -errno, "%s", tmp);
-	if (status == 0 && rename(tmp, out) != 0)
-		status = cli_fail(&c, -errno, "%s", out);
-	if (status != 0 && fd >= 0)
-		unlink(tmp);
+		status = copy_out(&c, reader, &entry, &dest, out, net.proxy);
+	if (dest.fd >= 0 && status != 0)
+		mfs_outfile_close(&dest, status);
+	else if (dest.fd >= 0 && (status = mfs_outfile_close(&dest, 0)) != 0)
+		status = cli_fail(&c, status, "%s", out);
 	mfs_reader_free(reader);
 	mfs_swarm_stop(swarm);
 	mfs_entry_clear(&entry);

@@ -12,6 +12,7 @@
 #include "crypto/hash.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "fs/blob/outfile.h"
 #include "fs/blob/volume_io.h"
 #include "fs/channel/channel.h"
 #include "tools/cli.h"
@@ -218,9 +219,9 @@ int cmd_extract(int argc, char **argv)
 	struct mfs_store *store = NULL;
 	struct mfs_volume *vol = NULL;
 	struct mfs_blob_source src;
+	struct mfs_outfile out;
 	const char *out_path = NULL;
-	char partial[4096];
-	int opt, rc, fd = -1, status = 1, to_stdout;
+	int opt, rc, status = 1, to_stdout;
 	struct cli c;
 
 	cli_init(&c, "extract");
@@ -239,30 +240,13 @@ int cmd_extract(int argc, char **argv)
 	if (cli_open_volume(&c, &store, &vol) != 0)
 		goto out;
 	if (to_stdout) {
-		fd = STDOUT_FILENO;
-	} else {
-		/* Write beside the target and rename: a failure leaves no half file. */
-		if (snprintf(partial, sizeof partial, "%s.partial", out_path) >= (int)sizeof partial) {
-			cli_fail(&c, -ENAMETOOLONG, "%s", out_path);
-			goto out;
-		}
-		fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			cli_fail(&c, -errno, "%s", partial);
-			goto out;
-		}
+		mfs_outfile_borrow(&out, STDOUT_FILENO);
+	} else if ((rc = mfs_outfile_open(&out, out_path, 0600)) != 0) {
+		cli_fail(&c, rc, "%s", out_path);
+		goto out;
 	}
 	src = mfs_volume_source(vol);
-	rc = mfs_extract_fd(&entry, &src, fd);
-	if (rc == 0 && !to_stdout && fsync(fd) != 0)
-		rc = -errno;
-	if (!to_stdout) {
-		close(fd);
-		if (rc == 0 && rename(partial, out_path) != 0)
-			rc = -errno;
-		if (rc != 0)
-			unlink(partial);
-	}
+	rc = mfs_outfile_close(&out, mfs_extract_fd(&entry, &src, out.fd));
 	if (rc == MFS_E_NOTFOUND)
 		cli_fail(&c, 0, "%s: a blob of this file is not in the volume", entry.name);
 	else if (rc == MFS_E_AUTH)

@@ -44,7 +44,7 @@ e["chunks"][0]["key"] = ("1" if k[0] != "1" else "2") + k[1:]
 json.dump(e, open(sys.argv[2], "w"))
 PY
 expect_fail "does not open with its key" megafs extract "$T/bad3.json" -o "$T/x"
-[ ! -e "$T/x" ] && [ ! -e "$T/x.partial" ] || fail "a failed extract left a file"
+[ ! -e "$T/x" ] && [ ! -e "$T/x.part" ] || fail "a failed extract left a file"
 ok "malformed and wrong file entries: clear errors, no output file"
 
 cp "$data" "$T/data.bak"

@@ -40,6 +40,13 @@ megafs ingest "$T/in.$chunk" --mode random --chunk-size 64K >"$T/r.json" 2>/dev/
 grep -q '"chunkSize":65536' "$T/r.json" || fail "chunk size option"
 grep -q '"mode":"random"' "$T/r.json" || fail "mode option"
 megafs extract "$T/r.json" -o - | cmp - "$T/in.$chunk" || fail "extract to stdout"
+# A FIFO (or a device: -o /dev/null) is written where it is, not renamed over.
+mkfifo "$T/fifo"
+cat "$T/fifo" >"$T/via-fifo" &
+megafs extract "$T/r.json" -o "$T/fifo" || fail "extract into a FIFO"
+wait $!
+[ -p "$T/fifo" ] || fail "extract replaced the FIFO with a file"
+cmp "$T/via-fifo" "$T/in.$chunk" || fail "extract into a FIFO gave other bytes"
 megafs ingest "$T/in.1" --channel "$link" >/dev/null 2>&1 || fail "ingest --channel"
 expect_fail "does not own" megafs ingest "$T/in.1" --channel "$other"
 expect_fail "--mode takes" megafs ingest "$T/in.1" --mode xor

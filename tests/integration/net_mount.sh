@@ -61,7 +61,14 @@ MEGAFS_STORE=$THIRD megafs fetch "$link" big.bin -o "$T/fetched.bin" --tracker "
 	fail "megafs fetch failed"
 cmp "$T/big.bin" "$T/fetched.bin" || fail "megafs fetch wrote different bytes"
 [ ! -e "$T/fetched.bin.part" ] || fail "megafs fetch left its .part file"
-ok "megafs fetch (a third store) wrote big.bin byte for byte"
+mkfifo "$T/fifo"
+cat "$T/fifo" >"$T/via-fifo" &
+MEGAFS_STORE=$THIRD megafs fetch "$link" late.bin -o "$T/fifo" --tracker "$TRACKER_URL" ||
+	fail "megafs fetch into a FIFO failed"
+wait $!
+[ -p "$T/fifo" ] || fail "megafs fetch replaced the FIFO with a file"
+cmp "$T/late.bin" "$T/via-fifo" || fail "megafs fetch into a FIFO gave other bytes"
+ok "megafs fetch (a third store) wrote big.bin byte for byte, and late.bin into a FIFO"
 
 # The publisher goes: its store seeds through megafs serve instead.
 MEGAFS_STORE=$PUB megafs umount "$T/pub"
