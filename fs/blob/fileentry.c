@@ -198,13 +198,20 @@ int mfs_chunk_read(const struct mfs_blob_source *src, const struct mfs_chunk_ref
 	rc = src->get(src->ctx, ref->id, &blob, &blob_len);
 	if (rc != 0)
 		return rc;
-	/* A blob too short for the chunk it should hold is damaged. */
-	if (mfs_blob_padded_len(blob_len) < mfs_chunk_padded_len(ref->length))
-		rc = MFS_E_CORRUPT;
-	else
-		rc = mfs_chunk_open_range(out, blob, blob_len, off, len, ref->key);
+	rc = mfs_chunk_open_blob(ref, blob, blob_len, off, len, out);
 	free(blob);
 	return rc;
+}
+
+int mfs_chunk_open_blob(const struct mfs_chunk_ref *ref, const uint8_t *blob, size_t blob_len,
+			size_t off, size_t len, uint8_t *out)
+{
+	if (off > ref->length || len > ref->length - off)
+		return MFS_E_FORMAT;
+	/* A blob too short for the chunk it should hold is damaged. */
+	if (mfs_blob_padded_len(blob_len) < mfs_chunk_padded_len(ref->length))
+		return MFS_E_CORRUPT;
+	return mfs_chunk_open_range(out, blob, blob_len, off, len, ref->key);
 }
 
 struct level_cache {

@@ -85,6 +85,12 @@ int mfs_entry_foreach_blob(const struct mfs_file_entry *e, const struct mfs_blob
 			   int (*fn)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES]),
 			   void *ctx);
 
+/* Opens bytes [off, off+len) of chunk ref, whose blob (blob_len bytes) is
+ * at blob, into out: MFS_E_CORRUPT for a blob too short for the chunk,
+ * MFS_E_AUTH for one its key does not open. */
+int mfs_chunk_open_blob(const struct mfs_chunk_ref *ref, const uint8_t *blob, size_t blob_len,
+			size_t off, size_t len, uint8_t *out);
+
 /* Opens bytes [off, off+len) of chunk ref from src into out. */
 int mfs_chunk_read(const struct mfs_blob_source *src, const struct mfs_chunk_ref *ref, size_t off,
 		   size_t len, uint8_t *out);

@@ -487,16 +487,103 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 /* Chunks whose blobs extract asks of its source before it reads them: the
  * disk fetches them while the chunk before is decrypted and written. */
 #define EXTRACT_AHEAD 2u
+/* Blobs read and waiting for the writer: the reading thread stays this
+ * far ahead of the one that opens the chunks and writes them. */
+#define EXTRACT_QUEUE 2u
 
-int mfs_extract_fd(const struct mfs_file_entry *e, const struct mfs_blob_source *src, int fd)
+/* extract on two cores: the caller's thread reads the blobs (the source
+ * need not work from another thread: a transaction's does not), a writer
+ * thread opens each chunk and writes it, in order. Lives in guarded memory:
+ * the queued refs hold the chunks' keys. */
+struct extract_pipe {
+	pthread_mutex_t mu;
+	pthread_cond_t changed;
+	struct {
+		uint8_t *blob;
+		size_t blob_len;
+		struct mfs_chunk_ref ref;
+	} queue[EXTRACT_QUEUE];
+	unsigned head, count;
+	int last_queued;  /* the reader has queued everything it will */
+	int rc;           /* the writer's first error; it then only drains */
+	int fd;
+	uint8_t *plain;   /* one chunk, guarded */
+};
+
+static void *extract_writer(void *arg)
+{
+	struct extract_pipe *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		unsigned at;
+		int rc;
+
+		while (p->count == 0 && !p->last_queued)
+			pthread_cond_wait(&p->changed, &p->mu);
+		if (p->count == 0)
+			break;
+		at = p->head;
+		rc = p->rc;
+		pthread_mutex_unlock(&p->mu);
+		if (rc == 0)
+			rc = mfs_chunk_open_blob(&p->queue[at].ref, p->queue[at].blob,
+						 p->queue[at].blob_len, 0, p->queue[at].ref.length,
+						 p->plain);
+		if (rc == 0)
+			rc = write_all(p->fd, p->plain, p->queue[at].ref.length);
+		free(p->queue[at].blob);
+		mfs_memzero(&p->queue[at], sizeof p->queue[at]);
+		pthread_mutex_lock(&p->mu);
+		if (p->rc == 0)
+			p->rc = rc;
+		p->head = (p->head + 1) % EXTRACT_QUEUE;
+		p->count--;
+		pthread_cond_broadcast(&p->changed);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Hands blob (taken: freed by the writer) for ref to the writer, waiting
+ * for room. The writer's error, if it has one (blob is then freed here). */
+static int extract_queue(struct extract_pipe *p, const struct mfs_chunk_ref *ref, uint8_t *blob,
+			 size_t blob_len)
+{
+	int rc;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->count == EXTRACT_QUEUE && p->rc == 0)
+		pthread_cond_wait(&p->changed, &p->mu);
+	rc = p->rc;
+	if (rc == 0) {
+		unsigned at = (p->head + p->count) % EXTRACT_QUEUE;
+
+		p->queue[at].blob = blob;
+		p->queue[at].blob_len = blob_len;
+		p->queue[at].ref = *ref;
+		p->count++;
+		pthread_cond_broadcast(&p->changed);
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (rc != 0)
+		free(blob);
+	return rc;
+}
+
+/* Reads each chunk's blob in order and queues it, asking the source ahead. */
+static int extract_read(const struct mfs_file_entry *e, const struct mfs_blob_source *src,
+			struct extract_pipe *p)
 {
 	struct mfs_chunk_cursor *cur = NULL;
 	struct mfs_chunk_ref ref;
-	uint8_t *plain = mfs_secure_alloc(e->chunk_size);
 	uint64_t asked = 0;
-	int rc = plain ? mfs_chunk_cursor_new(&cur, e, src) : -ENOMEM;
+	int rc = mfs_chunk_cursor_new(&cur, e, src);
 
 	for (uint64_t i = 0; rc == 0 && i < e->chunk_count; i++) {
+		uint8_t *blob = NULL;
+		size_t blob_len = 0;
+
 		for (; rc == 0 && src->prefetch && asked < e->chunk_count && asked <= i + EXTRACT_AHEAD;
 		     asked++) {
 			rc = mfs_chunk_cursor_get(cur, asked, &ref);
@@ -507,12 +594,49 @@ int mfs_extract_fd(const struct mfs_file_entry *e, const struct mfs_blob_source 
 		if (rc == 0)
 			rc = mfs_chunk_cursor_get(cur, i, &ref);
 		if (rc == 0)
-			rc = mfs_chunk_read(src, &ref, 0, ref.length, plain);
+			rc = src->get(src->ctx, ref.id, &blob, &blob_len);
 		if (rc == 0)
-			rc = write_all(fd, plain, ref.length);
+			rc = extract_queue(p, &ref, blob, blob_len);
 	}
 	mfs_memzero(&ref, sizeof ref);
 	mfs_chunk_cursor_free(cur);
-	mfs_secure_free(plain);
+	return rc;
+}
+
+int mfs_extract_fd(const struct mfs_file_entry *e, const struct mfs_blob_source *src, int fd)
+{
+	struct extract_pipe *p = mfs_secure_alloc(sizeof *p);
+	pthread_t writer;
+	int rc = p ? 0 : -ENOMEM;
+
+	if (rc == 0) {
+		memset(p, 0, sizeof *p);
+		p->fd = fd;
+		p->plain = mfs_secure_alloc(e->chunk_size);
+		if (!p->plain)
+			rc = -ENOMEM;
+	}
+	if (rc == 0 && (rc = -pthread_mutex_init(&p->mu, NULL)) == 0 &&
+	    (rc = -pthread_cond_init(&p->changed, NULL)) != 0)
+		pthread_mutex_destroy(&p->mu);
+	if (rc == 0 && (rc = -pthread_create(&writer, NULL, extract_writer, p)) != 0) {
+		pthread_cond_destroy(&p->changed);
+		pthread_mutex_destroy(&p->mu);
+	}
+	if (rc == 0) {
+		rc = extract_read(e, src, p);
+		pthread_mutex_lock(&p->mu);
+		p->last_queued = 1;
+		pthread_cond_broadcast(&p->changed);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(writer, NULL);
+		if (rc == 0)
+			rc = p->rc;
+		pthread_cond_destroy(&p->changed);
+		pthread_mutex_destroy(&p->mu);
+	}
+	if (p)
+		mfs_secure_free(p->plain);
+	mfs_secure_free(p);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* fs/blob: FileEntry, ingest and extract through a volume, index trees. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -461,28 +462,116 @@ Test(ingest, bad_entries_are_refused)
 	}
 }
 
+/* Swaps blob id for another of the same length: its key will not open it. */
+static void tamper(const uint8_t *id)
+{
+	struct mfs_vtxn *t;
+	uint8_t *blob;
+	size_t blob_len;
+
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 1, &t), 0);
+	cr_assert_eq(mfs_blob_get(t, id, &blob, &blob_len), 0);
+	cr_assert_eq(mfs_blob_delete(t, id), 0);
+	blob[100] ^= 1;
+	cr_assert_eq(mfs_blob_put_hashed(t, id, blob, blob_len, 1, NULL), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	free(blob);
+}
+
 Test(ingest, tampered_blob_is_detected_on_extract)
 {
 	const size_t len = 200000;
-	uint8_t *data = malloc(len), *blob;
+	uint8_t *data = malloc(len);
 	struct mfs_file_entry e;
 	struct mfs_blob_source src = mfs_volume_source(fx.vol);
-	struct mfs_vtxn *t;
-	size_t blob_len;
 	int fd = memfd_create("x", 0);
 
 	tu_fill_random(data, len, 13);
 	ingest(data, len, MFS_MODE_RANDOM, 0, &e);
-	/* Swap the blob for another of the same length: the key will not open it. */
-	cr_assert_eq(mfs_vtxn_begin(fx.vol, 1, &t), 0);
-	cr_assert_eq(mfs_blob_get(t, e.chunks[0].id, &blob, &blob_len), 0);
-	cr_assert_eq(mfs_blob_delete(t, e.chunks[0].id), 0);
-	blob[100] ^= 1;
-	cr_assert_eq(mfs_blob_put_hashed(t, e.chunks[0].id, blob, blob_len, 1, NULL), 0);
-	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	tamper(e.chunks[0].id);
 	cr_assert_eq(mfs_extract_fd(&e, &src, fd), MFS_E_AUTH);
 	close(fd);
-	free(blob);
 	mfs_entry_clear(&e);
 	free(data);
+}
+
+/* extract reads on one thread and opens and writes on another: a chunk
+ * that does not open stops both. What came before it is written, nothing
+ * of it or after it, and the reading stops within the queue's reach
+ * (the chunk being opened, one queued, one in hand) instead of reading the
+ * rest of the file. */
+Test(ingest, extract_stops_at_the_first_chunk_that_does_not_open)
+{
+	const size_t chunk = 1u << 16, len = 12 * chunk;
+	uint8_t *data = malloc(len), *back = malloc(len);
+	struct recorded r = {.inner = mfs_volume_source(fx.vol)};
+	struct mfs_blob_source src = {.get = recorded_get, .prefetch = recorded_prefetch, .ctx = &r};
+	struct mfs_file_entry e;
+	int fd = memfd_create("x", 0), gets = 0;
+
+	tu_fill_random(data, len, 31);
+	ingest(data, len, MFS_MODE_RANDOM, (uint32_t)chunk, &e);
+	cr_assert_eq(e.chunk_count, 12);
+	tamper(e.chunks[3].id);
+	cr_assert_eq(mfs_extract_fd(&e, &src, fd), MFS_E_AUTH);
+	cr_assert_eq(lseek(fd, 0, SEEK_END), (off_t)(3 * chunk), "the chunks before it, whole");
+	cr_assert_eq(pread(fd, back, 3 * chunk, 0), (ssize_t)(3 * chunk));
+	cr_assert_arr_eq(back, data, 3 * chunk);
+	for (int i = 0; i < r.n; i++)
+		gets += r.op[i] == 'g';
+	cr_assert_geq(gets, 4);
+	cr_assert_leq(gets, 6, "read %d of 12 chunks after the fourth failed", gets);
+	close(fd);
+	mfs_entry_clear(&e);
+	free(data);
+	free(back);
+}
+
+/* An output that refuses the bytes (here a descriptor open for reading):
+ * its error, and the reading stops. */
+Test(ingest, extract_returns_the_outputs_error_and_stops_reading)
+{
+	const size_t chunk = 1u << 16, len = 12 * chunk;
+	uint8_t *data = malloc(len);
+	struct recorded r = {.inner = mfs_volume_source(fx.vol)};
+	struct mfs_blob_source src = {.get = recorded_get, .prefetch = recorded_prefetch, .ctx = &r};
+	struct mfs_file_entry e;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), gets = 0;
+
+	cr_assert_geq(fd, 0);
+	tu_fill_random(data, len, 32);
+	ingest(data, len, MFS_MODE_RANDOM, (uint32_t)chunk, &e);
+	cr_assert_eq(mfs_extract_fd(&e, &src, fd), -EBADF);
+	for (int i = 0; i < r.n; i++)
+		gets += r.op[i] == 'g';
+	cr_assert_leq(gets, 3, "read %d of 12 chunks after the first write failed", gets);
+	close(fd);
+	mfs_entry_clear(&e);
+	free(data);
+}
+
+/* A blob missing from the source: its error, and the chunks before it
+ * written. */
+Test(ingest, extract_writes_what_it_read_before_a_missing_blob)
+{
+	const size_t chunk = 1u << 16, len = 5 * chunk;
+	uint8_t *data = malloc(len), *back = malloc(len);
+	struct mfs_blob_source src = mfs_volume_source(fx.vol);
+	struct mfs_file_entry e;
+	struct mfs_vtxn *t;
+	int fd = memfd_create("x", 0);
+
+	tu_fill_random(data, len, 33);
+	ingest(data, len, MFS_MODE_RANDOM, (uint32_t)chunk, &e);
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 1, &t), 0);
+	cr_assert_eq(mfs_blob_delete(t, e.chunks[2].id), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	cr_assert_eq(mfs_extract_fd(&e, &src, fd), MFS_E_NOTFOUND);
+	cr_assert_eq(lseek(fd, 0, SEEK_END), (off_t)(2 * chunk));
+	cr_assert_eq(pread(fd, back, 2 * chunk, 0), (ssize_t)(2 * chunk));
+	cr_assert_arr_eq(back, data, 2 * chunk);
+	close(fd);
+	mfs_entry_clear(&e);
+	free(data);
+	free(back);
 }

@@ -21,8 +21,10 @@
 # Each ingest goes into a fresh store (megafs init --kdf fast, so unlocking
 # costs nothing); extract reads back the random-mode store and its output is
 # compared with the source (cmp). The source file is in the page cache when
-# ingested (it was just written); the page cache is dropped before extract
-# when this process may do so (root), and the table says whether it was.
+# ingested (it was just written); the page cache is dropped before each
+# extract when this process may do so (root), and the table says whether it
+# was. extract runs twice: into /dev/null (its own speed, next to its
+# crypto) and into a file (next to dd writing the same bytes to that disk).
 set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -135,8 +137,18 @@ t1=$EPOCHREALTIME
 rand_s=$(secs "$t0" "$t1")
 
 # --- extract (from the random-mode store) -----------------------------------
-log "extract"
+# Twice from a cold store: into /dev/null (the command's own speed, against
+# its crypto) and into a file, synced and renamed (against the disk: the
+# same bytes written by dd conv=fsync, the source in the page cache).
+log "extract -o /dev/null"
 dropped=$(drop_caches)
+t0=$EPOCHREALTIME
+"$megafs" extract "$work/rand.json" -o /dev/null
+t1=$EPOCHREALTIME
+null_s=$(secs "$t0" "$t1")
+log "extract -o FILE"
+drop_caches >/dev/null
+cat "$src" >/dev/null
 out="$work/extracted.bin"
 t0=$EPOCHREALTIME
 "$megafs" extract "$work/rand.json" -o "$out"
@@ -148,12 +160,20 @@ else
 	verdict="DIFFERENT from the source (cmp failed)"
 fi
 rm -rf -- "$MEGAFS_STORE" "$out"
+log "dd conv=fsync (the disk's write)"
+t0=$EPOCHREALTIME
+dd if="$src" of="$out" bs=1M conv=fsync status=none
+t1=$EPOCHREALTIME
+dd_s=$(secs "$t0" "$t1")
+rm -f -- "$out"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 conv_r=$(mibps "$size_mb" "$conv_s")
 rand_r=$(mibps "$size_mb" "$rand_s")
 extr_r=$(mibps "$size_mb" "$extr_s")
+null_r=$(mibps "$size_mb" "$null_s")
+dd_r=$(mibps "$size_mb" "$dd_s")
 cache_note="page cache dropped before extract"
 [[ $dropped == yes ]] || cache_note="page cache NOT dropped (no permission): extract read from memory"
 
@@ -173,8 +193,13 @@ printf "%-44s %9s %9s %12s %9s\n" "" "time (s)" "MiB/s" "model MiB/s" "x model"
 row3() { printf "%-44s %9s %9s %12s %9s\n" "$1" "$2" "$3" "$4" "$(ratio "$3" "$4")"; }
 row3 "megafs ingest --mode convergent" "$conv_s" "$conv_r" "${B[model_ingest_convergent]}"
 row3 "megafs ingest --mode random" "$rand_s" "$rand_r" "${B[model_ingest_random]}"
-row3 "megafs extract (random-mode store)" "$extr_s" "$extr_r" "${B[model_extract]}"
+row3 "megafs extract -o /dev/null (random-mode)" "$null_s" "$null_r" "${B[model_extract]}"
 echo "(a model is one core's; the commands hash and seal on two threads and more, so they may pass 1.00)"
+echo
+printf "%-44s %9s %9s %12s %9s\n" "" "time (s)" "MiB/s" "disk MiB/s" "x disk"
+printf "%-44s %9s %9s %12s %9s\n" "megafs extract -o FILE (synced)" "$extr_s" "$extr_r" "$dd_r" \
+	"$(ratio "$extr_r" "$dd_r")"
+echo "(disk: dd conv=fsync of the same bytes from the page cache to that disk, this run)"
 echo
 echo "extract output: $verdict"
 echo "free slots after the convergent ingest: $conv_free (store of ${store_mb}M)"
