@@ -56,6 +56,9 @@ struct mfs_blob_source {
 	 * be asked for soon, without waiting. */
 	void (*prefetch)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], size_t len);
 	void *ctx;
+	/* get may run on several threads at once (a volume's source: each
+	 * call its own transaction); else one call at a time. */
+	int concurrent;
 };
 
 uint32_t mfs_index_fanout(uint32_t chunk_size);

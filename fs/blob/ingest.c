@@ -485,158 +485,152 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 }
 
 /* Chunks whose blobs extract asks of its source before it reads them: the
- * disk fetches them while the chunk before is decrypted and written. */
+ * disk fetches them while the chunks before are opened and written. */
 #define EXTRACT_AHEAD 2u
-/* Blobs read and waiting for the writer: the reading thread stays this
- * far ahead of the one that opens the chunks and writes them. */
-#define EXTRACT_QUEUE 2u
+/* Threads extract works on when its source allows more than one. */
+#define EXTRACT_THREADS_MAX 4
 
-/* extract on two cores: the caller's thread reads the blobs (the source
- * need not work from another thread: a transaction's does not), a writer
- * thread opens each chunk and writes it, in order. Lives in guarded memory:
- * the queued refs hold the chunks' keys. */
-struct extract_pipe {
-	pthread_mutex_t mu;
-	pthread_cond_t changed;
-	struct {
-		uint8_t *blob;
-		size_t blob_len;
-		struct mfs_chunk_ref ref;
-	} queue[EXTRACT_QUEUE];
-	unsigned head, count;
-	int last_queued;  /* the reader has queued everything it will */
-	int rc;           /* the writer's first error; it then only drains */
+/* One extract: each worker claims the next chunk, reads its blob, opens it
+ * into its own buffer and writes it when the chunks before it are written
+ * (the writes take turns in file order: the output may be a pipe). */
+struct extract_job {
+	const struct mfs_file_entry *e;
+	const struct mfs_blob_source *src;
 	int fd;
-	uint8_t *plain;   /* one chunk, guarded */
+	pthread_mutex_t mu;
+	pthread_cond_t turned;
+	struct mfs_chunk_cursor *cur; /* the index, read under mu */
+	uint64_t next;                /* the next chunk to claim */
+	uint64_t asked;               /* chunks asked of the source ahead */
+	uint64_t turn;                /* the chunk whose bytes go out next */
+	uint64_t failed_at;           /* the first chunk that failed, else chunk_count */
+	int rc;                       /* its error */
 };
 
-static void *extract_writer(void *arg)
+/* Under x->mu: claims the next chunk into *i and *ref, and asks the source
+ * for the chunks up to EXTRACT_AHEAD past it that it was not asked for yet
+ * (a hint: an index node that does not read stops the asking; the chunk's
+ * own claim then fails on it). 1 when claimed; 0 when no chunk is left or
+ * one failed; <0 when chunk *i's place in the index could not be read. */
+static int extract_claim(struct extract_job *x, uint64_t *i, struct mfs_chunk_ref *ref)
 {
-	struct extract_pipe *p = arg;
-
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		unsigned at;
-		int rc;
-
-		while (p->count == 0 && !p->last_queued)
-			pthread_cond_wait(&p->changed, &p->mu);
-		if (p->count == 0)
-			break;
-		at = p->head;
-		rc = p->rc;
-		pthread_mutex_unlock(&p->mu);
-		if (rc == 0)
-			rc = mfs_chunk_open_blob(&p->queue[at].ref, p->queue[at].blob,
-						 p->queue[at].blob_len, 0, p->queue[at].ref.length,
-						 p->plain);
-		if (rc == 0)
-			rc = write_all(p->fd, p->plain, p->queue[at].ref.length);
-		free(p->queue[at].blob);
-		mfs_memzero(&p->queue[at], sizeof p->queue[at]);
-		pthread_mutex_lock(&p->mu);
-		if (p->rc == 0)
-			p->rc = rc;
-		p->head = (p->head + 1) % EXTRACT_QUEUE;
-		p->count--;
-		pthread_cond_broadcast(&p->changed);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-/* Hands blob (taken: freed by the writer) for ref to the writer, waiting
- * for room. The writer's error, if it has one (blob is then freed here). */
-static int extract_queue(struct extract_pipe *p, const struct mfs_chunk_ref *ref, uint8_t *blob,
-			 size_t blob_len)
-{
+	const struct mfs_blob_source *src = x->src;
+	struct mfs_chunk_ref ahead;
 	int rc;
 
-	pthread_mutex_lock(&p->mu);
-	while (p->count == EXTRACT_QUEUE && p->rc == 0)
-		pthread_cond_wait(&p->changed, &p->mu);
-	rc = p->rc;
-	if (rc == 0) {
-		unsigned at = (p->head + p->count) % EXTRACT_QUEUE;
-
-		p->queue[at].blob = blob;
-		p->queue[at].blob_len = blob_len;
-		p->queue[at].ref = *ref;
-		p->count++;
-		pthread_cond_broadcast(&p->changed);
+	if (x->next >= x->failed_at)
+		return 0;
+	*i = x->next++;
+	for (; src->prefetch && x->asked < x->e->chunk_count && x->asked <= *i + EXTRACT_AHEAD;
+	     x->asked++) {
+		if (mfs_chunk_cursor_get(x->cur, x->asked, &ahead) != 0)
+			break;
+		src->prefetch(src->ctx, ahead.id, mfs_blob_len(mfs_chunk_padded_len(ahead.length)));
 	}
-	pthread_mutex_unlock(&p->mu);
-	if (rc != 0)
-		free(blob);
+	mfs_memzero(&ahead, sizeof ahead);
+	rc = mfs_chunk_cursor_get(x->cur, *i, ref);
+	return rc == 0 ? 1 : rc;
+}
+
+/* Under x->mu: chunk i ended with rc; the first failure in file order is
+ * the one that counts. */
+static void extract_done(struct extract_job *x, uint64_t i, int rc)
+{
+	if (rc != 0 && i < x->failed_at) {
+		x->failed_at = i;
+		x->rc = rc;
+	}
+	if (rc == 0)
+		x->turn = i + 1;
+	pthread_cond_broadcast(&x->turned);
+}
+
+static int extract_chunk(struct extract_job *x, uint64_t i, const struct mfs_chunk_ref *ref,
+			 uint8_t *plain)
+{
+	uint8_t *blob = NULL;
+	size_t blob_len = 0;
+	int rc = x->src->get(x->src->ctx, ref->id, &blob, &blob_len);
+
+	if (rc == 0)
+		rc = mfs_chunk_open_blob(ref, blob, blob_len, 0, ref->length, plain);
+	free(blob);
+	pthread_mutex_lock(&x->mu);
+	while (rc == 0 && x->turn != i && i < x->failed_at)
+		pthread_cond_wait(&x->turned, &x->mu);
+	/* A chunk after one that failed is not written: the output ends with
+	 * the last chunk before the failure. */
+	if (rc == 0 && i >= x->failed_at)
+		rc = x->rc;
+	pthread_mutex_unlock(&x->mu);
+	if (rc == 0)
+		rc = write_all(x->fd, plain, ref->length);
 	return rc;
 }
 
-/* Reads each chunk's blob in order and queues it, asking the source ahead. */
-static int extract_read(const struct mfs_file_entry *e, const struct mfs_blob_source *src,
-			struct extract_pipe *p)
+struct extract_worker {
+	struct extract_job *x;
+	uint8_t *plain; /* one chunk, guarded */
+	pthread_t thread;
+	int started;
+};
+
+static void *extract_work(void *arg)
 {
-	struct mfs_chunk_cursor *cur = NULL;
+	struct extract_worker *w = arg;
+	struct extract_job *x = w->x;
 	struct mfs_chunk_ref ref;
-	uint64_t asked = 0;
-	int rc = mfs_chunk_cursor_new(&cur, e, src);
+	uint64_t i = 0;
+	int claimed;
 
-	for (uint64_t i = 0; rc == 0 && i < e->chunk_count; i++) {
-		uint8_t *blob = NULL;
-		size_t blob_len = 0;
+	pthread_mutex_lock(&x->mu);
+	while ((claimed = extract_claim(x, &i, &ref)) == 1) {
+		int rc;
 
-		for (; rc == 0 && src->prefetch && asked < e->chunk_count && asked <= i + EXTRACT_AHEAD;
-		     asked++) {
-			rc = mfs_chunk_cursor_get(cur, asked, &ref);
-			if (rc == 0)
-				src->prefetch(src->ctx, ref.id,
-					      mfs_blob_len(mfs_chunk_padded_len(ref.length)));
-		}
-		if (rc == 0)
-			rc = mfs_chunk_cursor_get(cur, i, &ref);
-		if (rc == 0)
-			rc = src->get(src->ctx, ref.id, &blob, &blob_len);
-		if (rc == 0)
-			rc = extract_queue(p, &ref, blob, blob_len);
+		pthread_mutex_unlock(&x->mu);
+		rc = extract_chunk(x, i, &ref, w->plain);
+		pthread_mutex_lock(&x->mu);
+		extract_done(x, i, rc);
 	}
+	if (claimed < 0)
+		extract_done(x, i, claimed);
+	pthread_mutex_unlock(&x->mu);
 	mfs_memzero(&ref, sizeof ref);
-	mfs_chunk_cursor_free(cur);
-	return rc;
+	return NULL;
 }
 
 int mfs_extract_fd(const struct mfs_file_entry *e, const struct mfs_blob_source *src, int fd)
 {
-	struct extract_pipe *p = mfs_secure_alloc(sizeof *p);
-	pthread_t writer;
-	int rc = p ? 0 : -ENOMEM;
+	struct extract_job x = {.e = e, .src = src, .fd = fd, .failed_at = e->chunk_count};
+	struct extract_worker w[EXTRACT_THREADS_MAX] = {{0}};
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = !src->concurrent ? 1 : cores < 2 ? 1 : cores > EXTRACT_THREADS_MAX
+		? EXTRACT_THREADS_MAX : (int)cores;
+	int rc = mfs_chunk_cursor_new(&x.cur, e, src);
 
-	if (rc == 0) {
-		memset(p, 0, sizeof *p);
-		p->fd = fd;
-		p->plain = mfs_secure_alloc(e->chunk_size);
-		if (!p->plain)
+	for (int k = 0; rc == 0 && k < n; k++) {
+		w[k].x = &x;
+		if (!(w[k].plain = mfs_secure_alloc(e->chunk_size)))
 			rc = -ENOMEM;
 	}
-	if (rc == 0 && (rc = -pthread_mutex_init(&p->mu, NULL)) == 0 &&
-	    (rc = -pthread_cond_init(&p->changed, NULL)) != 0)
-		pthread_mutex_destroy(&p->mu);
-	if (rc == 0 && (rc = -pthread_create(&writer, NULL, extract_writer, p)) != 0) {
-		pthread_cond_destroy(&p->changed);
-		pthread_mutex_destroy(&p->mu);
-	}
+	if (rc == 0 && (rc = -pthread_mutex_init(&x.mu, NULL)) == 0 &&
+	    (rc = -pthread_cond_init(&x.turned, NULL)) != 0)
+		pthread_mutex_destroy(&x.mu);
 	if (rc == 0) {
-		rc = extract_read(e, src, p);
-		pthread_mutex_lock(&p->mu);
-		p->last_queued = 1;
-		pthread_cond_broadcast(&p->changed);
-		pthread_mutex_unlock(&p->mu);
-		pthread_join(writer, NULL);
-		if (rc == 0)
-			rc = p->rc;
-		pthread_cond_destroy(&p->changed);
-		pthread_mutex_destroy(&p->mu);
+		/* The caller's thread is the first worker; a thread that does
+		 * not start leaves the work to those that did. */
+		for (int k = 1; k < n; k++)
+			w[k].started = pthread_create(&w[k].thread, NULL, extract_work, &w[k]) == 0;
+		extract_work(&w[0]);
+		for (int k = 1; k < n; k++)
+			if (w[k].started)
+				pthread_join(w[k].thread, NULL);
+		rc = x.rc;
+		pthread_cond_destroy(&x.turned);
+		pthread_mutex_destroy(&x.mu);
 	}
-	if (p)
-		mfs_secure_free(p->plain);
-	mfs_secure_free(p);
+	for (int k = 0; k < n; k++)
+		mfs_secure_free(w[k].plain);
+	mfs_chunk_cursor_free(x.cur);
 	return rc;
 }

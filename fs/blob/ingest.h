@@ -58,12 +58,13 @@ int mfs_ingest_flush(struct mfs_ingest *w);
 int mfs_ingest_finish(struct mfs_ingest *w, int64_t mtime, struct mfs_file_entry *out);
 void mfs_ingest_abort(struct mfs_ingest *w); /* NULL-safe */
 
-/* Writes the whole file of entry e, from blobs of src, to fd, on two
- * threads: the caller's reads the blobs in order (src is called from it
- * alone, asked a few chunks ahead), a second opens each chunk and writes
- * it. The first error (a blob missing or damaged, a chunk that does not
- * open, a failed write) stops both: every chunk before it is written,
- * nothing of it or after. */
+/* Writes the whole file of entry e, from blobs of src, to fd (a file or a
+ * pipe: written in order). On one thread per core (at most 4) when src is
+ * concurrent, else on the caller's alone: each thread reads a chunk's blob,
+ * opens it and writes it when the chunks before it are written; the source
+ * is asked a few chunks ahead. The first error in file order (a blob
+ * missing or damaged, a chunk that does not open, a failed write) stops
+ * them all: every chunk before it is written, nothing of it or after. */
 int mfs_extract_fd(const struct mfs_file_entry *e, const struct mfs_blob_source *src, int fd);
 
 #endif

@@ -520,7 +520,8 @@ static void source_prefetch(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES
 
 struct mfs_blob_source mfs_volume_source(struct mfs_volume *v)
 {
-	return (struct mfs_blob_source){.get = source_get, .prefetch = source_prefetch, .ctx = v};
+	return (struct mfs_blob_source){
+		.get = source_get, .prefetch = source_prefetch, .ctx = v, .concurrent = 1};
 }
 
 static int txn_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,

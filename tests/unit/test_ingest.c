@@ -1,6 +1,7 @@
 /* fs/blob: FileEntry, ingest and extract through a volume, index trees. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,21 +169,37 @@ Test(ingest, round_trips_at_edges)
 	round_trip(33 * mib - 1, MFS_MODE_RANDOM, 0); /* 33 chunks: first size past inline */
 }
 
-/* A source that passes calls on to the volume's and writes them down. */
+/* A source that passes calls on to the volume's and writes them down (from
+ * any thread: extract reads on two when the source allows it). */
+#define RECORDED_MAX 256
 struct recorded {
 	struct mfs_blob_source inner;
-	char op[64];                          /* 'p' prefetch, 'g' get */
-	uint8_t id[64][MFS_BLOB_ID_BYTES];
-	size_t len[64];
+	pthread_mutex_t mu;
+	char op[RECORDED_MAX];                /* 'p' prefetch, 'g' get */
+	uint8_t id[RECORDED_MAX][MFS_BLOB_ID_BYTES];
+	size_t len[RECORDED_MAX];
 	int n;
+	const uint8_t *slow; /* a blob whose get takes 50 ms longer, or NULL */
 };
 
 static void record(struct recorded *r, char op, const uint8_t *id, size_t len)
 {
-	cr_assert_lt(r->n, 64);
+	pthread_mutex_lock(&r->mu);
+	cr_assert_lt(r->n, RECORDED_MAX);
 	r->op[r->n] = op;
 	memcpy(r->id[r->n], id, MFS_BLOB_ID_BYTES);
 	r->len[r->n++] = len;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* The chunks whose blobs r saw got. */
+static int gets_of(const struct recorded *r)
+{
+	int gets = 0;
+
+	for (int i = 0; i < r->n; i++)
+		gets += r->op[i] == 'g';
+	return gets;
 }
 
 static int recorded_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
@@ -190,6 +207,9 @@ static int recorded_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], u
 {
 	struct recorded *r = ctx;
 	int rc = r->inner.get(r->inner.ctx, id, blob, len);
+
+	if (r->slow && memcmp(id, r->slow, MFS_BLOB_ID_BYTES) == 0)
+		usleep(50000);
 
 	record(r, 'g', id, rc == 0 ? *len : 0);
 	return rc;
@@ -210,7 +230,7 @@ Test(ingest, extract_asks_ahead_for_the_chunks_it_reads_next)
 {
 	const size_t len = 6 * (1u << 20) + 5;
 	uint8_t *data = malloc(len), *back = malloc(len);
-	struct recorded r = {.inner = mfs_volume_source(fx.vol)};
+	struct recorded r = {.inner = mfs_volume_source(fx.vol), .mu = PTHREAD_MUTEX_INITIALIZER};
 	struct mfs_blob_source src = {.get = recorded_get, .prefetch = recorded_prefetch, .ctx = &r};
 	struct mfs_file_entry e;
 	int fd = memfd_create("extract", 0), gets = 0, asked = 0;
@@ -495,59 +515,123 @@ Test(ingest, tampered_blob_is_detected_on_extract)
 	free(data);
 }
 
-/* extract reads on one thread and opens and writes on another: a chunk
- * that does not open stops both. What came before it is written, nothing
- * of it or after it, and the reading stops within the queue's reach
- * (the chunk being opened, one queued, one in hand) instead of reading the
- * rest of the file. */
-Test(ingest, extract_stops_at_the_first_chunk_that_does_not_open)
+/* A chunk that does not open stops extract, on one thread or two. What
+ * came before it is written, nothing of it or after it, and the reading
+ * stops within reach of the failure (the other thread's chunk and the two
+ * asked ahead) instead of reading the rest of the file. */
+static void stops_at_a_chunk_that_does_not_open(int concurrent)
 {
 	const size_t chunk = 1u << 16, len = 12 * chunk;
 	uint8_t *data = malloc(len), *back = malloc(len);
-	struct recorded r = {.inner = mfs_volume_source(fx.vol)};
-	struct mfs_blob_source src = {.get = recorded_get, .prefetch = recorded_prefetch, .ctx = &r};
+	struct recorded r = {.inner = mfs_volume_source(fx.vol), .mu = PTHREAD_MUTEX_INITIALIZER};
+	struct mfs_blob_source src = {.get = recorded_get, .prefetch = recorded_prefetch, .ctx = &r,
+				      .concurrent = concurrent};
 	struct mfs_file_entry e;
-	int fd = memfd_create("x", 0), gets = 0;
+	int fd = memfd_create("x", 0);
 
 	tu_fill_random(data, len, 31);
 	ingest(data, len, MFS_MODE_RANDOM, (uint32_t)chunk, &e);
 	cr_assert_eq(e.chunk_count, 12);
 	tamper(e.chunks[3].id);
+	/* On two threads, the other one has read chunk 4 and waits for its
+	 * turn when chunk 3 fails: it must not write it. */
+	r.slow = e.chunks[3].id;
 	cr_assert_eq(mfs_extract_fd(&e, &src, fd), MFS_E_AUTH);
 	cr_assert_eq(lseek(fd, 0, SEEK_END), (off_t)(3 * chunk), "the chunks before it, whole");
 	cr_assert_eq(pread(fd, back, 3 * chunk, 0), (ssize_t)(3 * chunk));
 	cr_assert_arr_eq(back, data, 3 * chunk);
-	for (int i = 0; i < r.n; i++)
-		gets += r.op[i] == 'g';
-	cr_assert_geq(gets, 4);
-	cr_assert_leq(gets, 6, "read %d of 12 chunks after the fourth failed", gets);
+	cr_assert_geq(gets_of(&r), 4);
+	cr_assert_leq(gets_of(&r), 6, "read %d of 12 chunks after the fourth failed", gets_of(&r));
 	close(fd);
 	mfs_entry_clear(&e);
 	free(data);
 	free(back);
 }
 
+Test(ingest, extract_stops_at_the_first_chunk_that_does_not_open)
+{
+	stops_at_a_chunk_that_does_not_open(0);
+	stops_at_a_chunk_that_does_not_open(1);
+}
+
 /* An output that refuses the bytes (here a descriptor open for reading):
  * its error, and the reading stops. */
-Test(ingest, extract_returns_the_outputs_error_and_stops_reading)
+static void returns_the_outputs_error(int concurrent)
 {
 	const size_t chunk = 1u << 16, len = 12 * chunk;
 	uint8_t *data = malloc(len);
-	struct recorded r = {.inner = mfs_volume_source(fx.vol)};
-	struct mfs_blob_source src = {.get = recorded_get, .prefetch = recorded_prefetch, .ctx = &r};
+	struct recorded r = {.inner = mfs_volume_source(fx.vol), .mu = PTHREAD_MUTEX_INITIALIZER};
+	struct mfs_blob_source src = {.get = recorded_get, .prefetch = recorded_prefetch, .ctx = &r,
+				      .concurrent = concurrent};
 	struct mfs_file_entry e;
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), gets = 0;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	cr_assert_geq(fd, 0);
 	tu_fill_random(data, len, 32);
 	ingest(data, len, MFS_MODE_RANDOM, (uint32_t)chunk, &e);
 	cr_assert_eq(mfs_extract_fd(&e, &src, fd), -EBADF);
-	for (int i = 0; i < r.n; i++)
-		gets += r.op[i] == 'g';
-	cr_assert_leq(gets, 3, "read %d of 12 chunks after the first write failed", gets);
+	cr_assert_leq(gets_of(&r), 3, "read %d of 12 chunks after the first write failed",
+		      gets_of(&r));
 	close(fd);
 	mfs_entry_clear(&e);
 	free(data);
+}
+
+Test(ingest, extract_returns_the_outputs_error_and_stops_reading)
+{
+	returns_the_outputs_error(0);
+	returns_the_outputs_error(1);
+}
+
+/* On two threads (a source that allows it) the chunks still go out in the
+ * file's order, each blob read once and asked for before it is read; here
+ * through an index tree (40 chunks), whose nodes the threads share. */
+Test(ingest, extract_on_two_threads_writes_in_order_and_reads_each_blob_once)
+{
+	const size_t chunk = 1u << 16, len = 40 * chunk + 17;
+	uint8_t *data = malloc(len), *back = malloc(len);
+	struct recorded r = {.inner = mfs_volume_source(fx.vol), .mu = PTHREAD_MUTEX_INITIALIZER};
+	struct mfs_blob_source src = {.get = recorded_get, .prefetch = recorded_prefetch, .ctx = &r,
+				      .concurrent = 1};
+	struct mfs_file_entry e;
+	int fd = memfd_create("x", 0);
+
+	tu_fill_random(data, len, 34);
+	ingest(data, len, MFS_MODE_RANDOM, (uint32_t)chunk, &e);
+	cr_assert_gt(e.index_depth, 0);
+	for (int round = 0; round < 3; round++) {
+		r.n = 0;
+		cr_assert_eq(ftruncate(fd, 0), 0);
+		cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+		cr_assert_eq(mfs_extract_fd(&e, &src, fd), 0);
+		cr_assert_eq(lseek(fd, 0, SEEK_END), (off_t)len);
+		cr_assert_eq(pread(fd, back, len, 0), (ssize_t)len);
+		cr_assert_arr_eq(back, data, len, "round %d", round);
+		for (uint64_t c = 0; c < e.chunk_count; c++) {
+			struct mfs_chunk_cursor *cur;
+			struct mfs_chunk_ref ref;
+			int asked_at = -1, got = 0;
+
+			cr_assert_eq(mfs_chunk_cursor_new(&cur, &e, &r.inner), 0);
+			cr_assert_eq(mfs_chunk_cursor_get(cur, c, &ref), 0);
+			mfs_chunk_cursor_free(cur);
+			for (int i = 0; i < r.n; i++) {
+				if (memcmp(r.id[i], ref.id, MFS_BLOB_ID_BYTES) != 0)
+					continue;
+				if (r.op[i] == 'p' && asked_at < 0)
+					asked_at = i;
+				if (r.op[i] == 'g') {
+					cr_assert_geq(asked_at, 0, "chunk %lu read before asked", c);
+					got++;
+				}
+			}
+			cr_assert_eq(got, 1, "chunk %lu read %d times", c, got);
+		}
+	}
+	close(fd);
+	mfs_entry_clear(&e);
+	free(data);
+	free(back);
 }
 
 /* A blob missing from the source: its error, and the chunks before it
