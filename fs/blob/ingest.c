@@ -1,6 +1,7 @@
 #include "fs/blob/ingest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,6 +504,7 @@ struct extract_job {
 	uint64_t next;                /* the next chunk to claim */
 	uint64_t asked;               /* chunks asked of the source ahead */
 	uint64_t turn;                /* the chunk whose bytes go out next */
+	uint64_t written;             /* bytes out: the turn's holder's alone */
 	uint64_t failed_at;           /* the first chunk that failed, else chunk_count */
 	int rc;                       /* its error */
 };
@@ -565,6 +567,15 @@ static int extract_chunk(struct extract_job *x, uint64_t i, const struct mfs_chu
 	pthread_mutex_unlock(&x->mu);
 	if (rc == 0)
 		rc = write_all(x->fd, plain, ref->length);
+	if (rc == 0) {
+		/* The disk starts on these bytes now, while the next chunks are
+		 * read, rather than all at the caller's fsync; not a file (a
+		 * pipe: ESPIPE), nothing to start. The turn makes x->written
+		 * this thread's alone. */
+		sync_file_range(x->fd, (off64_t)x->written, (off64_t)ref->length,
+				SYNC_FILE_RANGE_WRITE);
+		x->written += ref->length;
+	}
 	return rc;
 }
 
