@@ -1,7 +1,6 @@
 #include "fs/blob/ingest.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "crypto/le.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "fs/blob/outfile.h"
 
 /* Chunks in flight between the caller and the storer. When the storer
  * itself waited on the disk for each batch's commit (two syncs), 8 left
@@ -568,12 +568,8 @@ static int extract_chunk(struct extract_job *x, uint64_t i, const struct mfs_chu
 	if (rc == 0)
 		rc = write_all(x->fd, plain, ref->length);
 	if (rc == 0) {
-		/* The disk starts on these bytes now, while the next chunks are
-		 * read, rather than all at the caller's fsync; not a file (a
-		 * pipe: ESPIPE), nothing to start. The turn makes x->written
-		 * this thread's alone. */
-		sync_file_range(x->fd, (off64_t)x->written, (off64_t)ref->length,
-				SYNC_FILE_RANGE_WRITE);
+		/* The turn makes x->written this thread's alone. */
+		mfs_outfile_start_writeback(x->fd, x->written, ref->length);
 		x->written += ref->length;
 	}
 	return rc;

@@ -59,6 +59,12 @@ int mfs_outfile_sync(struct mfs_outfile *o)
 	return o->in_place && (errno == EINVAL || errno == EROFS) ? 0 : -errno;
 }
 
+void mfs_outfile_start_writeback(int fd, uint64_t off, uint64_t len)
+{
+	/* ESPIPE or EINVAL where there is no page cache to write back. */
+	(void)sync_file_range(fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE);
+}
+
 int mfs_outfile_close(struct mfs_outfile *o, int rc)
 {
 	if (rc == 0)

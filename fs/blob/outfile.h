@@ -13,6 +13,7 @@
 #ifndef MFS_OUTFILE_H
 #define MFS_OUTFILE_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 struct mfs_outfile {
@@ -35,6 +36,12 @@ void mfs_outfile_borrow(struct mfs_outfile *o, int fd);
 /* Syncs what was written to o, where it can be synced (not a pipe, a
  * terminal or a character device). 0 or -errno (ENOSPC: the disk filled). */
 int mfs_outfile_sync(struct mfs_outfile *o);
+
+/* Starts the disk writing bytes [off, off+len) of fd, just written, without
+ * waiting for it: a long output's pages are then on their way while the
+ * rest is made, and the final fsync has little left (else a file's worth
+ * of dirty pages waits for it). Not a file (a pipe, a device): nothing. */
+void mfs_outfile_start_writeback(int fd, uint64_t off, uint64_t len);
 
 /* Ends o: when rc is 0, syncs the data (where the file can be synced),
  * closes and renames PATH.part to path; else, or when any of that fails,

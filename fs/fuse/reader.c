@@ -11,6 +11,7 @@
 #include "crypto/chunk.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "fs/blob/outfile.h"
 #include "fs/store/blobstore.h"
 
 #define SEG MFS_SEGMENT_BYTES
@@ -794,6 +795,9 @@ static int write_iov(int fd, struct iovec *iov, int n)
 int mfs_rfile_copy_fd(struct mfs_rfile *f, uint64_t off, uint64_t len, int fd,
 		      int (*progress)(void *ctx, uint64_t done), void *ctx, uint64_t *done)
 {
+	/* Where fd writes from, to start the disk on what it wrote (-1: not
+	 * a file, nothing to start). */
+	off_t at = lseek(fd, 0, SEEK_CUR);
 	uint64_t copied = 0;
 	int rc = 0;
 
@@ -808,6 +812,8 @@ int mfs_rfile_copy_fd(struct mfs_rfile *f, uint64_t off, uint64_t len, int fd,
 		} else {
 			/* Partial writes are not counted: done says what is whole. */
 			rc = write_iov(fd, rr.iov, rr.count);
+			if (rc == 0 && at >= 0)
+				mfs_outfile_start_writeback(fd, (uint64_t)at + copied, (uint64_t)n);
 			if (rc == 0)
 				copied += (uint64_t)n;
 		}
