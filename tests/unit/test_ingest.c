@@ -659,3 +659,32 @@ Test(ingest, extract_writes_what_it_read_before_a_missing_blob)
 	free(data);
 	free(back);
 }
+
+/* mfs_chunk_open_blob's bad inputs: a range past the chunk, a blob too
+ * short for the chunk its ref names; nothing is written to out. */
+Test(ingest, open_blob_refuses_a_bad_range_and_a_short_blob)
+{
+	const size_t len = 3000;
+	uint8_t *data = malloc(len), *blob, out[16];
+	struct mfs_blob_source src = mfs_volume_source(fx.vol);
+	struct mfs_file_entry e;
+	size_t blob_len;
+
+	tu_fill_random(data, len, 35);
+	ingest(data, len, MFS_MODE_RANDOM, 0, &e);
+	cr_assert_eq(src.get(src.ctx, e.chunks[0].id, &blob, &blob_len), 0);
+	memset(out, 0xAA, sizeof out);
+	cr_expect_eq(mfs_chunk_open_blob(&e.chunks[0], blob, blob_len, len - 8, 16, out),
+		     MFS_E_FORMAT);
+	cr_expect_eq(mfs_chunk_open_blob(&e.chunks[0], blob, blob_len, len + 1, 0, out),
+		     MFS_E_FORMAT);
+	cr_expect_eq(mfs_chunk_open_blob(&e.chunks[0], blob, blob_len / 2, 0, 16, out),
+		     MFS_E_CORRUPT);
+	for (size_t i = 0; i < sizeof out; i++)
+		cr_expect_eq(out[i], 0xAA, "byte %zu written", i);
+	cr_expect_eq(mfs_chunk_open_blob(&e.chunks[0], blob, blob_len, 100, 16, out), 0);
+	cr_expect_arr_eq(out, data + 100, 16);
+	free(blob);
+	mfs_entry_clear(&e);
+	free(data);
+}
