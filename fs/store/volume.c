@@ -1545,7 +1545,7 @@ static int merge_page(struct page **out, const struct page *old, uint32_t b, uin
 	return 0;
 }
 
-static int entry_cmp(const void *a, const void *b)
+static int entries_by_vid(const void *a, const void *b)
 {
 	return memcmp(((const struct entry *)a)->vid, ((const struct entry *)b)->vid, VID_BYTES);
 }
@@ -1577,7 +1577,7 @@ static int old_bucket(const struct view *old, uint32_t b, uint32_t nb, const str
 		memcpy(p->e + n, old->pages[o]->e, old->pages[o]->count * sizeof *p->e);
 		n += old->pages[o]->count;
 	}
-	qsort(p->e, n, sizeof *p->e, entry_cmp);
+	qsort(p->e, n, sizeof *p->e, entries_by_vid);
 	*src = *tmp = p;
 	return 0;
 }

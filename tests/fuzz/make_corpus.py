@@ -203,6 +203,46 @@ def volmap():
     write("volmap", "superblock-version-5", sb(2, 0, 1, version=5))
 
 
+def volobj():
+    """Reads of an object whose slots the harness patches and seals again:
+    a 13-byte head (volume and read, offset, length, told length), then
+    patches (slot, payload offset, count, bytes; a count of 0 loses the
+    slot)."""
+    slot_data = 65552
+    obj_len = 2 * slot_data + 1000
+
+    def inp(volume, read, off=0, length=0, total=obj_len, patches=()):
+        head = bytes([volume | read << 1]) + struct.pack("<III", off, length, total)
+        for slot, at, data in patches:
+            head += struct.pack("<BHH", slot, at, len(data)) + data
+        return head
+
+    def length(n):
+        return struct.pack("<Q", n)
+    for v, name in ((0, "outer"), (1, "hidden")):
+        write("volobj", "get-" + name, inp(v, 0))
+        write("volobj", "read-across-slots-" + name, inp(v, 1, slot_data - 100, 300))
+        write("volobj", "read-past-end-" + name, inp(v, 1, obj_len - 10, 11))
+        write("volobj", "known-" + name, inp(v, 2, 2 * slot_data + 5, 900))
+        write("volobj", "known-wrong-total-" + name, inp(v, 2, 0, 10, obj_len + 1))
+        write("volobj", "check-" + name, inp(v, 3))
+        write("volobj", "get-slot1-lost-" + name, inp(v, 0, patches=[(1, 0, b"")]))
+        write("volobj", "get-slot0-longer-" + name,
+              inp(v, 0, patches=[(0, 0, length(obj_len + slot_data))]))
+        write("volobj", "get-slot0-shorter-" + name, inp(v, 0, patches=[(0, 0, length(10))]))
+        write("volobj", "get-slot2-disagrees-" + name,
+              inp(v, 0, patches=[(2, 0, length(obj_len - 1))]))
+        write("volobj", "read-slot2-huge-" + name,
+              inp(v, 1, 2 * slot_data, 16, patches=[(2, 0, length(2 ** 63))]))
+        write("volobj", "known-data-patched-" + name,
+              inp(v, 2, slot_data + 40, 64, patches=[(1, 48, b"patched")]))
+        write("volobj", "check-two-lost-" + name,
+              inp(v, 3, patches=[(0, 0, b""), (2, 0, b"")]))
+    write("volobj", "get-parity-lost-hidden", inp(1, 0, patches=[(3, 0, b""), (0, 0, b"")]))
+    write("volobj", "get-parity-patched-hidden",
+          inp(1, 0, patches=[(3, 100, b"\xff" * 32), (1, 0, b"")]))
+
+
 def bep5_packets():
     """(name, bytes) of each example packet of the golden vector bep5-krpc.txt."""
     for line in vector("bep5-krpc.txt").decode().splitlines():
@@ -407,6 +447,6 @@ def pt():
 
 
 for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet,
-             volmap, bencode, krpc, dht, dht_table, bt_announce, webtorrent,
+             volmap, volobj, bencode, krpc, dht, dht_table, bt_announce, webtorrent,
              socks5, ws_frame, http_head, pt):
     make()
