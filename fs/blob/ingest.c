@@ -58,6 +58,7 @@ struct mfs_ingest {
 	pthread_cond_t changed;    /* any slot changed state, or stop */
 	pthread_t workers[MAX_WORKERS];
 	uint8_t *worker_blob[MAX_WORKERS]; /* when the sink prepares */
+	size_t prepared_cap;       /* bytes of each ring slot's prepared buffer */
 	int worker_count;
 	int workers_begun;         /* each takes its worker_blob; under lock */
 	pthread_t storer;          /* the one thread that uses the sink until finish */
@@ -184,12 +185,13 @@ int mfs_ingest_begin(struct mfs_ingest **out, const char *name, const struct mfs
 	w->sink = *sink;
 	strcpy(w->name, name);
 	w->fanout = mfs_index_fanout(cs);
+	if (sink->prepare)
+		w->prepared_cap = sink->prepared_bytes(sink->ctx, mfs_blob_len(cs));
 	for (int i = 0; i < RING; i++) {
 		w->ring[i].plain = mfs_secure_alloc(cs);
 		if (!w->ring[i].plain)
 			rc = -ENOMEM;
-		if (sink->prepare &&
-		    !(w->ring[i].prepared = malloc(sink->prepared_bytes(sink->ctx, mfs_blob_len(cs)))))
+		if (sink->prepare && !(w->ring[i].prepared = malloc(w->prepared_cap)))
 			rc = -ENOMEM;
 		if (!sink->prepare && !(w->ring[i].blob = malloc(mfs_blob_len(cs))))
 			rc = -ENOMEM;
@@ -274,7 +276,8 @@ static int store_one(struct mfs_ingest *w, struct ring_slot *slot)
 	int rc;
 
 	if (slot->prepared)
-		rc = w->sink.put_prepared(w->sink.ctx, slot->ref.id, blob_len, slot->prepared);
+		rc = w->sink.put_prepared(w->sink.ctx, slot->ref.id, blob_len, &slot->prepared,
+					  w->prepared_cap);
 	else
 		rc = w->sink.put(w->sink.ctx, slot->ref.id, slot->blob, blob_len);
 	if (rc == 0 && w->chunk_count < MFS_ENTRY_INLINE_MAX)

@@ -26,13 +26,16 @@ struct mfs_blob_sink {
 	 * without its lock, before put: prepare writes at most
 	 * prepared_bytes(blob_len) bytes for a blob of up to blob_len bytes;
 	 * put_prepared then stores the blob from them alone (the blob's
-	 * buffer is another's by then) on the caller's thread. Ingest runs
-	 * prepare on its workers, so a store's sealing runs in parallel. */
+	 * buffer is another's by then) on the caller's thread. It may keep
+	 * the buffer (malloc'ed, of prepared_cap bytes) rather than copy it:
+	 * on return *prepared holds a buffer of prepared_cap bytes that is
+	 * the caller's (to free()), the same or another. Ingest runs prepare on its workers, so a store's sealing runs in
+	 * parallel. */
 	size_t (*prepared_bytes)(void *ctx, size_t blob_len);
 	void (*prepare)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob,
 			size_t len, uint8_t *prepared);
 	int (*put_prepared)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], size_t len,
-			    const uint8_t *prepared);
+			    uint8_t **prepared, size_t prepared_cap);
 	void *ctx;
 };
 

@@ -36,11 +36,14 @@ static int remember(struct mfs_volume_sink *s, const uint8_t *id, int what)
 }
 
 /* A blob gathered for the next batch: its bytes (at offset in the batch
- * buffer), sealed for the volume or in clear. */
+ * buffer, or in a buffer of its own taken from put_prepared's caller),
+ * sealed for the volume or in clear. */
 struct mfs_pending_blob {
 	uint8_t id[MFS_BLOB_ID_BYTES];
 	size_t len;
 	size_t offset;
+	uint8_t *owned;   /* NULL: in the batch buffer */
+	size_t owned_cap;
 	int sealed;
 };
 
@@ -66,9 +69,49 @@ struct mfs_sink_committer {
 	unsigned links;           /* batches in the chain so far */
 };
 
-/* Forgets a batch's blobs; its buffers stay for the next one. */
-static void drop_batch(struct mfs_sink_batch *b)
+/* Keeps buf (spare_size bytes) to give in exchange for a prepared blob. */
+static void spare_give(struct mfs_volume_sink *s, uint8_t *buf, size_t size)
 {
+	if (size == s->spare_size && s->spare_count == s->spare_cap) {
+		size_t cap = s->spare_cap ? s->spare_cap * 2 : 32;
+		uint8_t **grown = realloc(s->spare, cap * sizeof *grown);
+
+		if (grown) {
+			s->spare = grown;
+			s->spare_cap = cap;
+		}
+	}
+	if (size == s->spare_size && s->spare_count < s->spare_cap)
+		s->spare[s->spare_count++] = buf;
+	else
+		free(buf);
+}
+
+static void spare_free(struct mfs_volume_sink *s)
+{
+	while (s->spare_count > 0)
+		free(s->spare[--s->spare_count]);
+}
+
+/* A buffer of size bytes for put_prepared's caller: a spare, else a new one
+ * (NULL when there is no memory: the blob is then copied). */
+static uint8_t *spare_take(struct mfs_volume_sink *s, size_t size)
+{
+	if (size != s->spare_size) {
+		spare_free(s);
+		s->spare_size = size;
+	}
+	return s->spare_count > 0 ? s->spare[--s->spare_count] : malloc(size);
+}
+
+/* Forgets a batch's blobs (stored or not); its buffers stay for the next
+ * one, the blobs' own buffers go back to the spares. The sink's thread
+ * only: the committer leaves a batch it stored as it is. */
+static void drop_batch(struct mfs_volume_sink *s, struct mfs_sink_batch *b)
+{
+	for (size_t i = 0; i < b->pending_count; i++)
+		if (b->pending[i].owned)
+			spare_give(s, b->pending[i].owned, b->pending[i].owned_cap);
 	b->pending_count = 0;
 	b->bytes = 0;
 	b->buf_used = 0;
@@ -76,6 +119,8 @@ static void drop_batch(struct mfs_sink_batch *b)
 
 static void free_batch(struct mfs_sink_batch *b)
 {
+	for (size_t i = 0; i < b->pending_count; i++)
+		free(b->pending[i].owned);
 	free(b->pending);
 	free(b->buf);
 	memset(b, 0, sizeof *b);
@@ -131,7 +176,7 @@ static int store_batch(struct mfs_volume_sink *s, struct mfs_sink_batch *b, int 
 	}
 	for (size_t i = 0; rc == 0 && i < b->pending_count; i++) {
 		struct mfs_pending_blob *p = &b->pending[i];
-		const uint8_t *bytes = b->buf + p->offset;
+		const uint8_t *bytes = p->owned ? p->owned : b->buf + p->offset;
 		int what = 0;
 
 		rc = p->sealed ? mfs_blob_put_sealed(t, p->id, bytes, p->len, s->pin, &what)
@@ -163,7 +208,6 @@ static int store_batch(struct mfs_volume_sink *s, struct mfs_sink_batch *b, int 
 	} else {
 		s->count = first; /* those changes died with the transaction */
 	}
-	drop_batch(b);
 	return rc;
 }
 
@@ -302,11 +346,14 @@ static int commit_behind(struct mfs_volume_sink *s)
 
 	if (rc != 0)
 		return rc;
-	if (!s->committer && committer_start(s) != 0)
-		return store_batch(s, &s->batch, 0, NULL);
+	if (!s->committer && committer_start(s) != 0) {
+		rc = store_batch(s, &s->batch, 0, NULL);
+		drop_batch(s, &s->batch);
+		return rc;
+	}
 	s->batch = s->full;
 	s->full = gathered;
-	drop_batch(&s->batch);
+	drop_batch(s, &s->batch);
 	pthread_mutex_lock(&s->committer->lock);
 	s->committer->busy = 1;
 	pthread_cond_broadcast(&s->committer->changed);
@@ -314,18 +361,26 @@ static int commit_behind(struct mfs_volume_sink *s)
 	return 0;
 }
 
-int mfs_volume_sink_commit(struct mfs_volume_sink *s)
+/* Stores the gathered batch here, after the committer's. */
+static int store_here(struct mfs_volume_sink *s, int settle)
 {
 	int rc = committer_wait(s);
 
-	return rc != 0 ? rc : store_batch(s, &s->batch, 0, NULL);
+	if (rc == 0) {
+		rc = store_batch(s, &s->batch, settle, NULL);
+		drop_batch(s, &s->batch);
+	}
+	return rc;
+}
+
+int mfs_volume_sink_commit(struct mfs_volume_sink *s)
+{
+	return store_here(s, 0);
 }
 
 int mfs_volume_sink_finish(struct mfs_volume_sink *s)
 {
-	int rc = committer_wait(s);
-
-	return rc != 0 ? rc : store_batch(s, &s->batch, 1, NULL);
+	return store_here(s, 1);
 }
 
 int mfs_volume_sink_settle(struct mfs_volume_sink *s, struct mfs_vtxn *t)
@@ -338,12 +393,13 @@ int mfs_volume_sink_settle(struct mfs_volume_sink *s, struct mfs_vtxn *t)
 	return s->batch.pending_count > 0 ? -EINVAL : log_pins(s, t, 0, &logged);
 }
 
-/* Gathers one blob (copied: the caller reuses its buffers); stores the
- * batch once it is full. The copies go to one buffer kept from batch to
- * batch: a megabyte malloc'ed and freed per blob is an mmap and 256 page
- * faults each time (more than the copy costs). */
-static int sink_gather(struct mfs_volume_sink *s, const uint8_t *id, const uint8_t *bytes,
-		       size_t bytes_len, size_t blob_len, int sealed)
+/* Adds one blob to the batch being gathered: owned (a buffer of owned_cap
+ * bytes the batch keeps), or bytes copied (the caller reuses its buffers).
+ * The copies go to one buffer kept from batch to batch: a megabyte
+ * malloc'ed and freed per blob is an mmap and 256 page faults each time
+ * (more than the copy costs). */
+static int gather(struct mfs_volume_sink *s, const uint8_t *id, const uint8_t *bytes,
+		  size_t bytes_len, size_t blob_len, int sealed, uint8_t *owned, size_t owned_cap)
 {
 	struct mfs_sink_batch *b = &s->batch;
 	struct mfs_pending_blob *p;
@@ -357,7 +413,7 @@ static int sink_gather(struct mfs_volume_sink *s, const uint8_t *id, const uint8
 		b->pending = grown;
 		b->pending_cap = cap;
 	}
-	if (bytes_len > b->buf_cap - b->buf_used) {
+	if (!owned && bytes_len > b->buf_cap - b->buf_used) {
 		size_t cap = b->buf_used + bytes_len;
 		uint8_t *grown;
 
@@ -370,10 +426,13 @@ static int sink_gather(struct mfs_volume_sink *s, const uint8_t *id, const uint8
 		b->buf_cap = cap;
 	}
 	p = &b->pending[b->pending_count];
+	p->owned = owned;
+	p->owned_cap = owned_cap;
 	p->offset = b->buf_used;
-	if (bytes_len > 0)
+	if (!owned && bytes_len > 0) {
 		memcpy(b->buf + p->offset, bytes, bytes_len);
-	b->buf_used += bytes_len;
+		b->buf_used += bytes_len;
+	}
 	memcpy(p->id, id, MFS_BLOB_ID_BYTES);
 	p->len = blob_len;
 	p->sealed = sealed;
@@ -381,13 +440,21 @@ static int sink_gather(struct mfs_volume_sink *s, const uint8_t *id, const uint8
 	/* Count what the store pays: whole slots (a 64 KiB chunk takes two, and
 	 * as many again for parity in a redundant volume). */
 	b->bytes += mfs_blob_sealed_bytes(s->vol, blob_len);
-	return b->bytes >= MFS_SINK_BATCH_BYTES ? commit_behind(s) : 0;
+	return 0;
+}
+
+/* Stores the batch once it is full. */
+static int gathered(struct mfs_volume_sink *s)
+{
+	return s->batch.bytes >= MFS_SINK_BATCH_BYTES ? commit_behind(s) : 0;
 }
 
 static int sink_put(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob,
 		    size_t len)
 {
-	return sink_gather(ctx, id, blob, len, len, 0);
+	int rc = gather(ctx, id, blob, len, len, 0, NULL, 0);
+
+	return rc != 0 ? rc : gathered(ctx);
 }
 
 /* The sealed slots, then the scratch mfs_blob_seal needs (it holds a
@@ -407,12 +474,23 @@ static size_t sink_prepared_bytes(void *ctx, size_t blob_len)
 	return mfs_blob_sealed_bytes(s->vol, blob_len) + mfs_blob_seal_scratch(s->vol, blob_len);
 }
 
+/* Keeps the caller's buffer and gives it a spare: the sealed slots are not
+ * copied again (a megabyte per chunk), and the batch's memory stays what
+ * it was, one buffer per blob in flight instead of one large buffer. */
 static int sink_put_prepared(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], size_t len,
-			     const uint8_t *prepared)
+			     uint8_t **prepared, size_t prepared_cap)
 {
 	struct mfs_volume_sink *s = ctx;
+	const size_t sealed_len = mfs_blob_sealed_bytes(s->vol, len);
+	uint8_t *spare = spare_take(s, prepared_cap);
+	int rc;
 
-	return sink_gather(ctx, id, prepared, mfs_blob_sealed_bytes(s->vol, len), len, 1);
+	rc = gather(s, id, *prepared, sealed_len, len, 1, spare ? *prepared : NULL, prepared_cap);
+	if (rc == 0 && spare)
+		*prepared = spare;
+	else if (spare)
+		spare_give(s, spare, prepared_cap);
+	return rc != 0 ? rc : gathered(s);
 }
 
 struct mfs_blob_sink mfs_volume_sink_as_sink(struct mfs_volume_sink *s)
@@ -450,7 +528,7 @@ int mfs_volume_sink_rollback(struct mfs_volume_sink *s)
 	int rc = 0;
 
 	committer_wait(s); /* its error is why we are here */
-	drop_batch(&s->batch);
+	drop_batch(s, &s->batch);
 	while (rc == 0 && s->count > 0) {
 		struct mfs_vtxn *t = NULL;
 		size_t slots = 0, done = 0, logged = 0;
@@ -490,6 +568,8 @@ void mfs_volume_sink_clear(struct mfs_volume_sink *s)
 		mfs_store_unclaim(mfs_volume_store(s->vol), s->token);
 	free_batch(&s->batch);
 	free_batch(&s->full);
+	spare_free(s);
+	free(s->spare);
 	free(s->changes);
 	memset(s, 0, sizeof *s);
 }

@@ -20,7 +20,8 @@
  * mfs_volume_sink_settle (a manifest takes it, in the caller's
  * transaction). One thread at a time per sink; a full batch is committed
  * on a thread of the sink's own while the caller gathers the next (a
- * commit waits on the disk twice; gathering only copies), and every other
+ * commit waits on the disk twice; gathering only copies a blob, or keeps
+ * a prepared blob's buffer and hands back a spare), and every other
  * call first waits for that commit: an error of it is the next call's.
  * The source reads a blob in its own short read transaction. */
 #ifndef MFS_VOLUME_IO_H
@@ -47,7 +48,7 @@ struct mfs_sink_committer;
 struct mfs_sink_batch {
 	struct mfs_pending_blob *pending;
 	size_t pending_count, pending_cap;
-	uint8_t *buf;                  /* the blobs' bytes, kept for the next batch */
+	uint8_t *buf;                  /* copied blobs' bytes, kept for the next batch */
 	size_t buf_used, buf_cap;
 	size_t bytes;                  /* slots the batch will take, in bytes */
 };
@@ -59,6 +60,9 @@ struct mfs_volume_sink {
 	struct mfs_sink_batch full;    /* being committed by the committer, or
 					* its buffers kept for the next */
 	struct mfs_sink_committer *committer; /* started with the first full batch */
+	uint8_t **spare;               /* buffers of spare_size bytes, given in
+					* exchange for prepared blobs kept */
+	size_t spare_count, spare_cap, spare_size;
 	int failed;                    /* a background commit's error, until rollback */
 	struct mfs_sink_change *changes;
 	size_t count, cap;

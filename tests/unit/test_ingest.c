@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -687,4 +688,91 @@ Test(ingest, open_blob_refuses_a_bad_range_and_a_short_blob)
 	free(blob);
 	mfs_entry_clear(&e);
 	free(data);
+}
+
+/* Seals chunk i (plain_len random bytes) into blob and names it. */
+static size_t make_blob(uint8_t *blob, uint8_t *plain, size_t plain_len, uint64_t i,
+			uint8_t id[static MFS_BLOB_ID_BYTES])
+{
+	const uint8_t key[MFS_CHUNK_KEY_BYTES] = {7};
+	const size_t len = mfs_blob_len(mfs_chunk_padded_len(plain_len));
+
+	tu_fill_random(plain, plain_len, 1000 + i);
+	mfs_chunk_seal(blob, plain, plain_len, key);
+	mfs_blob_id(id, blob, len);
+	return len;
+}
+
+/* The volume sink keeps a prepared blob's buffer instead of copying it
+ * and gives back one of the same size: the buffers of stored batches come
+ * back as those spares (memory stays bounded by what is in flight), a
+ * caller that changes size gets buffers of the new size, and every blob
+ * reads back whole. */
+Test(ingest, the_sink_keeps_prepared_buffers_and_gives_back_spares_of_their_size)
+{
+	enum { BLOBS = 64, SMALL = 4 };
+	const size_t big_plain = MFS_CHUNK_SIZE_DEFAULT, small_plain = 5000;
+	uint8_t ids[BLOBS + SMALL][MFS_BLOB_ID_BYTES];
+	uint8_t *plain = malloc(big_plain), *blob = malloc(mfs_blob_len(big_plain) + 64);
+	uint8_t *seen[BLOBS];
+	struct mfs_volume_sink sink;
+	struct mfs_blob_sink as;
+	struct mfs_vtxn *t;
+	size_t cap, small_cap, recycled = 0;
+	uint8_t *buf;
+
+	tu_fixture_close(&fx);
+	tu_fixture_open(&fx, 2048);
+	mfs_volume_sink_init(&sink, fx.vol, 1);
+	as = mfs_volume_sink_as_sink(&sink);
+	cap = as.prepared_bytes(as.ctx, mfs_blob_len(mfs_chunk_padded_len(big_plain)));
+	buf = malloc(cap);
+	for (int i = 0; i < BLOBS; i++) {
+		size_t len = make_blob(blob, plain, big_plain, (uint64_t)i, ids[i]);
+		uint8_t *given = buf;
+
+		as.prepare(as.ctx, ids[i], blob, len, buf);
+		cr_assert_eq(as.put_prepared(as.ctx, ids[i], len, &buf, cap), 0);
+		cr_assert_neq(buf, given, "blob %d: the buffer was kept, another given", i);
+		cr_assert_geq(malloc_usable_size(buf), cap);
+		seen[i] = given;
+		for (int j = 0; j < i && buf; j++)
+			if (seen[j] == buf) {
+				recycled++;
+				break;
+			}
+		memset(buf, 0xA5, cap); /* the caller's whole, every byte */
+	}
+	cr_assert_gt(recycled, BLOBS / 4, "stored batches' buffers come back (%zu)", recycled);
+
+	small_cap = as.prepared_bytes(as.ctx, mfs_blob_len(mfs_chunk_padded_len(small_plain)));
+	cr_assert_lt(small_cap, cap);
+	free(buf);
+	buf = malloc(small_cap);
+	for (int i = BLOBS; i < BLOBS + SMALL; i++) {
+		size_t len = make_blob(blob, plain, small_plain, (uint64_t)i, ids[i]);
+
+		as.prepare(as.ctx, ids[i], blob, len, buf);
+		cr_assert_eq(as.put_prepared(as.ctx, ids[i], len, &buf, small_cap), 0);
+		cr_assert_geq(malloc_usable_size(buf), small_cap);
+		memset(buf, 0x5A, small_cap);
+	}
+	free(buf);
+	cr_assert_eq(mfs_volume_sink_finish(&sink), 0);
+	mfs_volume_sink_clear(&sink);
+
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 0, &t), 0);
+	for (int i = 0; i < BLOBS + SMALL; i++) {
+		uint8_t *back, again[MFS_BLOB_ID_BYTES];
+		size_t back_len, len = make_blob(blob, plain, i < BLOBS ? big_plain : small_plain,
+						 (uint64_t)i, again);
+
+		cr_assert_eq(mfs_blob_get(t, ids[i], &back, &back_len), 0, "blob %d", i);
+		cr_assert_eq(back_len, len);
+		cr_assert_arr_eq(back, blob, len, "blob %d reads back whole", i);
+		free(back);
+	}
+	mfs_vtxn_abort(t);
+	free(plain);
+	free(blob);
 }
