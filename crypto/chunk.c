@@ -92,10 +92,14 @@ void mfs_chunk_seal(uint8_t *blob, const uint8_t *plain, size_t plain_len,
 
 		if (have > seg_len)
 			have = seg_len;
-		/* Padding is built in place: copy what exists, zero the rest. */
-		memmove(dst, plain + seg_off, have);
-		memset(dst + have, 0, seg_len - have);
 		segment_nonce(nonce, s);
+		if (have == seg_len) { /* sealed straight from the plaintext */
+			mfs_aead_seal(dst, plain + seg_off, seg_len, ad, sizeof ad, nonce, key);
+			continue;
+		}
+		/* Padding is built in place: copy what exists, zero the rest. */
+		memcpy(dst, plain + seg_off, have);
+		memset(dst + have, 0, seg_len - have);
 		mfs_aead_seal(dst, dst, seg_len, ad, sizeof ad, nonce, key);
 	}
 }

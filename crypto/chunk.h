@@ -37,7 +37,7 @@ void mfs_chunk_key_convergent(uint8_t key[static MFS_CHUNK_KEY_BYTES],
 void mfs_chunk_key_random(uint8_t key[static MFS_CHUNK_KEY_BYTES]);
 
 /* Seals plain (plain_len bytes, padded internally) into blob, which must hold
- * mfs_blob_len(mfs_chunk_padded_len(plain_len)) bytes. */
+ * mfs_blob_len(mfs_chunk_padded_len(plain_len)) bytes and not overlap it. */
 void mfs_chunk_seal(uint8_t *blob, const uint8_t *plain, size_t plain_len,
 		    const uint8_t key[static MFS_CHUNK_KEY_BYTES]);
 
