@@ -29,8 +29,8 @@ struct mfs_blob_sink {
 	 * buffer is another's by then) on the caller's thread. It may keep
 	 * the buffer (malloc'ed, of prepared_cap bytes) rather than copy it:
 	 * on return *prepared holds a buffer of prepared_cap bytes that is
-	 * the caller's (to free()), the same or another. Ingest runs prepare on its workers, so a store's sealing runs in
-	 * parallel. */
+	 * the caller's (to free()), the same or another. Ingest runs
+	 * prepare on its workers, so a store's sealing runs in parallel. */
 	size_t (*prepared_bytes)(void *ctx, size_t blob_len);
 	void (*prepare)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob,
 			size_t len, uint8_t *prepared);
