@@ -45,13 +45,17 @@ peer="127.0.0.1:$port#$key"
 
 socks=$(free_port)
 microsocks -i 127.0.0.1 -p "$socks" -b 127.0.0.2 -u alice -P 's3cret:pw' >"$T/microsocks.out" 2>&1 &
-PIDS+=($!)
+socks_pid=$!
+PIDS+=($socks_pid)
 wait_for 10 listening "$socks" || fail "microsocks did not start"
 
 capture_start any "$T/syn.pcap" \
 	"(tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or udp port 53 or tcp port 53"
 new_sub "$SUB"
 # The password holds ':' (percent-encoded); argv loses the credentials.
+# The proxy is stopped until the fetch's command line has been read: a
+# fetch that finished first (a fast machine) would leave nothing to read.
+kill -STOP "$socks_pid"
 start=$(date +%s%N)
 MEGAFS_STORE=$SUB "$MEGAFS" fetch "$link" file.bin -o "$T/got.bin" --peer "$peer" \
 	--proxy "socks5://alice:s3cret%3Apw@127.0.0.1:$socks" 2>"$T/fetch.err" &
@@ -59,6 +63,7 @@ fetch_pid=$!
 # Read once the options are (the instant before is the read key's too).
 wait_for 5 grep -qa 'socks5://\*' "/proc/$fetch_pid/cmdline" || true
 seen_args=$(tr '\0' ' ' <"/proc/$fetch_pid/cmdline" 2>/dev/null || true)
+kill -CONT "$socks_pid"
 wait "$fetch_pid" || fail "the fetch through microsocks failed: $(cat "$T/fetch.err")"
 ms=$((($(date +%s%N) - start) / 1000000))
 cmp "$T/file.bin" "$T/got.bin" || fail "the file fetched through the proxy differs"
