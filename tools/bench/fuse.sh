@@ -469,24 +469,30 @@ vers+="$(ffmpeg -version 2>/dev/null | awk 'NR == 1 { print $1 " " $3 }'), kerne
 # better METRIC: "hi" or "lo" (MiB/s and IOPS higher, times and CPU lower).
 declare -A BETTER=([cp]=hi [cold]=hi [warm]=hi [iops]=hi [p50]=lo [p99]=lo [probe]=lo
 	[seek]=lo [cpu]=lo)
-# goal METRIC: whether megafs beats gocryptfs and cryfs (those run), and for
-# the cold read reaches half of plain.
+# The issue's goals (issue 9): megafs at least as good as gocryptfs and
+# cryfs on every row, cp at least 1.5x gocryptfs'; the cold read at least
+# 0.9x plain's, the warm one at least half of it.
+declare -A FACTOR=([cp.gocryptfs]=1.5)
+declare -A OF_PLAIN=([cold]=0.9 [warm]=0.5)
+# goal METRIC: whether megafs meets the row's goals against the columns run.
 goal() {
-	local k=$1 mine=${R[$1.megafs]:-} o v verdict=yes compared=0
+	local k=$1 mine=${R[$1.megafs]:-} o v f verdict=yes compared=0
 	[[ -n $mine && -n ${BETTER[$k]:-} ]] || { echo "-"; return; }
 	for o in gocryptfs cryfs; do
 		v=${R[$k.$o]:-}
+		f=${FACTOR[$k.$o]:-1}
 		[[ -n $v ]] || continue
 		compared=1
 		if [[ ${BETTER[$k]} == hi ]]; then
-			awk -v a="$mine" -v b="$v" 'BEGIN { exit !(a > b) }' || verdict=NO
+			awk -v a="$mine" -v b="$v" -v f="$f" 'BEGIN { exit !(a >= f * b) }' || verdict=NO
 		else
-			awk -v a="$mine" -v b="$v" 'BEGIN { exit !(a < b) }' || verdict=NO
+			awk -v a="$mine" -v b="$v" -v f="$f" 'BEGIN { exit !(a <= f * b) }' || verdict=NO
 		fi
 	done
-	if [[ $k == cold && -n ${R[cold.plain]:-} ]]; then
+	if [[ -n ${OF_PLAIN[$k]:-} && -n ${R[$k.plain]:-} ]]; then
 		compared=1
-		awk -v a="$mine" -v b="${R[cold.plain]}" 'BEGIN { exit !(a >= b / 2) }' || verdict=NO
+		awk -v a="$mine" -v b="${R[$k.plain]}" -v f="${OF_PLAIN[$k]}" \
+			'BEGIN { exit !(a >= f * b) }' || verdict=NO
 	fi
 	(( compared )) || verdict="-"
 	echo "$verdict"
@@ -526,8 +532,9 @@ row iops "4 KiB random reads, cold, $rr_n pages once (IOPS)"
 row probe "ffprobe the mp4, cold (ms)"
 row seek "seek to 90% + decode a frame, cold (ms)"
 echo
-echo "Goals: megafs faster than gocryptfs and cryfs on every row (less CPU); its cold"
-echo "sequential read at least half of plain's. (goal column: yes when met, for megafs.)"
+echo "Goals (issue 9): megafs at least as good as gocryptfs and cryfs on every row (as"
+echo "little CPU), cp at least 1.5x gocryptfs'; its cold sequential read at least 0.9x"
+echo "plain's, its warm one at least half of plain's. (goal column: yes when met.)"
 echo "Every run from a fresh filesystem. Cold: FUSE filesystems unmounted and mounted"
 echo "again, then sync and drop_caches (3). Warm: the same dd right after the cold one."
 echo "cp in: cp (source in the page cache) + sync; for megafs cp's close publishes."
