@@ -27,19 +27,27 @@ mount_channel "$link" "$mnt"
 	|| fail "the dead mount's session cache was not swept: $(ls "$MEGAFS_STORE")"
 ok "the next mount sweeps the dead mount's session cache"
 
+# One writer (dd: one descriptor, closed once; a close publishes) fed
+# through a FIFO that stops halfway through the file until the mount is
+# dead: a cp of the whole file can end before any fixed wait on a fast
+# machine.
 random_file "$T/big" $((400 << 20))
 pid=$(mount_pid "$mnt")
-cp "$T/big" "$mnt/big.bin" 2>/dev/null &
+mkfifo "$T/feed"
+dd if="$T/feed" of="$mnt/big.bin" bs=1M iflag=fullblock 2>/dev/null &
 writer=$!
-sleep 1
+exec 4>"$T/feed"
+head -c $((200 << 20)) "$T/big" >&4
 kill -9 "$pid"
-wait "$writer" 2>/dev/null && fail "cp survived the death of the mount"
+tail -c +$(((200 << 20) + 1)) "$T/big" >&4 2>/dev/null || true
+exec 4>&-
+wait "$writer" 2>/dev/null && fail "the write survived the death of the mount"
 fusermount3 -u "$mnt" || fail "fusermount3 -u after kill -9 during cp"
 megafs status >/dev/null || fail "the store does not open after kill -9 during cp"
 [ "$(sequence_of "$link")" = "$seq" ] || fail "a half-written file was published"
 mount_channel "$link" "$mnt"
 [ ! -e "$mnt/big.bin" ] || fail "the half-written file is visible"
 cmp "$T/keep" "$mnt/keep.bin" || fail "the earlier file after the crash"
-ok "kill -9 during cp: nothing half-published, the earlier file intact"
+ok "kill -9 halfway through a write: nothing half-published, the earlier file intact"
 unmount "$mnt"
 finish
