@@ -131,14 +131,17 @@ verified=$(grep -c "was refused" "$T/serve.err" || true)
 stats=$(sed -n 's/^megafs serve: manifests from trackers: //p' "$T/serve.err")
 echo "   serve: 300 fake manifests of 900 KB pushed, $verified verified, VmHWM ${hwm} KiB"
 echo "   serve: $stats"
-[ "$verified" -lt 300 ] || fail "every fake manifest was queued and verified ($verified)"
+# Fewer than 300 verified shows manifests dropped while one waited; on a
+# machine fast enough to verify each before the next arrives none need be,
+# so the bound is shown by the peak below (300 x 900 KB queued would be
+# 270 MB), not by the count.
+[ "$verified" -le 300 ] || fail "more fake manifests verified ($verified) than were sent"
 # Junk is refused before any write transaction: one for sequence 2 only (or
 # none counted: serve may be stopped after sequence 2 reached the store and
 # before its loop counted the job that wrote it).
 writes=$(sed -n 's/.* \([0-9]*\) write transactions.*/\1/p' <<<"$stats")
 [ -n "$writes" ] && [ "$writes" -le 1 ] ||
 	fail "write transactions were opened for junk: $stats"
-# 300 x 900 KB queued would be 270 MB on their own.
 [ "$hwm" -lt 131072 ] || fail "megafs serve peaked at $hwm KiB"
 ok "swarm: a flood of 300 fake manifests kept to one waiting per tracker ($verified verified, peak $hwm KiB); sequence 2 stored from the honest tracker"
 finish
