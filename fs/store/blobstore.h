@@ -1,6 +1,6 @@
 /* blobstore: seed 001's BlobStore on a volume.
  *
- * Blobs are content-addressed (id = BLAKE2b-256 of the bytes) and stored as
+ * Blobs are content-addressed (id = the SHA-256 hash list of crypto/hash.h) and stored as
  * volume objects "b"+id. A blob table (objects "\0bt"+bucket, a linear hash
  * table that doubles as it fills) records each blob's size, pin flag and LRU
  * tick, so stats, enumeration and eviction need no scan of the store.
