@@ -4,12 +4,15 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <sodium.h>
+#include <string.h>
 
 static const uint8_t LEAF_TAG = 0x00, LIST_TAG = 0x01;
 
-/* The hash list through OpenSSL's EVP. 0, or -1 when OpenSSL fails (no
- * memory): the caller then computes the same bytes with libsodium. */
-static int blob_id_evp(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *data, size_t len)
+/* The hash list through OpenSSL's EVP, each leaf kept in leaves when it is
+ * not NULL. 0, or -1 when OpenSSL fails (no memory): the caller then
+ * computes the same bytes with libsodium. */
+static int blob_id_evp(uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t *leaves, const uint8_t *data,
+		       size_t len)
 {
 	EVP_MD_CTX *list = EVP_MD_CTX_new(), *leaf = EVP_MD_CTX_new();
 	const EVP_MD *sha256 = EVP_sha256();
@@ -25,6 +28,8 @@ static int blob_id_evp(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *data
 		     EVP_DigestUpdate(leaf, &LEAF_TAG, 1) == 1 &&
 		     EVP_DigestUpdate(leaf, data + off, n) == 1 &&
 		     EVP_DigestFinal_ex(leaf, h, NULL) == 1 && EVP_DigestUpdate(list, h, sizeof h) == 1;
+		if (ok && leaves)
+			memcpy(leaves + off / MFS_BLOB_LEAF_BYTES * MFS_BLOB_ID_BYTES, h, sizeof h);
 		off += n;
 	} while (ok && off < len);
 	ok = ok && EVP_DigestFinal_ex(list, id, NULL) == 1;
@@ -33,7 +38,8 @@ static int blob_id_evp(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *data
 	return ok ? 0 : -1;
 }
 
-static void blob_id_sodium(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *data, size_t len)
+static void blob_id_sodium(uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t *leaves,
+			   const uint8_t *data, size_t len)
 {
 	crypto_hash_sha256_state list, leaf;
 	uint8_t h[32];
@@ -49,6 +55,8 @@ static void blob_id_sodium(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *
 		crypto_hash_sha256_update(&leaf, data + off, n);
 		crypto_hash_sha256_final(&leaf, h);
 		crypto_hash_sha256_update(&list, h, sizeof h);
+		if (leaves)
+			memcpy(leaves + off / MFS_BLOB_LEAF_BYTES * MFS_BLOB_ID_BYTES, h, sizeof h);
 		off += n;
 	} while (off < len);
 	crypto_hash_sha256_final(&list, id);
@@ -56,8 +64,15 @@ static void blob_id_sodium(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *
 
 void mfs_blob_id(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *data, size_t len)
 {
-	if (blob_id_evp(id, data, len) != 0)
-		blob_id_sodium(id, data, len);
+	if (blob_id_evp(id, NULL, data, len) != 0)
+		blob_id_sodium(id, NULL, data, len);
+}
+
+void mfs_blob_id_leaves(uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t *leaves,
+			const uint8_t *data, size_t len)
+{
+	if (blob_id_evp(id, leaves, data, len) != 0)
+		blob_id_sodium(id, leaves, data, len);
 }
 
 size_t mfs_blob_leaf_count(size_t len)

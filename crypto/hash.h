@@ -22,6 +22,11 @@
  * piece i), the pieces data cut every MFS_BLOB_LEAF_BYTES (the last may be
  * shorter; no bytes are one empty piece). Defined for any data. */
 void mfs_blob_id(uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *data, size_t len);
+/* mfs_blob_id, keeping the leaves too: mfs_blob_leaf_count(len) of them,
+ * MFS_BLOB_ID_BYTES each, in leaves (a volume stores each with its piece,
+ * so a seeder sends them without hashing the blob again). */
+void mfs_blob_id_leaves(uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t *leaves,
+			const uint8_t *data, size_t len);
 /* The pieces (leaves) of a blob of len bytes: ceil(len / MFS_BLOB_LEAF_BYTES),
  * 1 for no bytes. */
 size_t mfs_blob_leaf_count(size_t len);

@@ -163,9 +163,12 @@ struct mfs_tls_link_ctx; /* net/tls_link */
 
 /* Where served blobs come from. Called on thread-pool threads. */
 struct mfs_serve_source {
-	/* The whole blob, malloc'ed; MFS_E_NOTFOUND when not held. */
+	/* The whole blob, malloc'ed; MFS_E_NOTFOUND when not held. *leaves,
+	 * when the source keeps them, receives the id's leaves (malloc'ed,
+	 * mfs_blob_leaf_count(*len) of them), else NULL: serving computes
+	 * them. */
 	int (*get)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
-		   size_t *len);
+		   size_t *len, uint8_t **leaves);
 	/* 1 when held, else 0. */
 	int (*has)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES]);
 	void *ctx;

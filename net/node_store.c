@@ -146,13 +146,16 @@ static int held_refresh(struct store_source *s)
 	return 0;
 }
 
+/* A blob of the session cache comes without leaves (the cache does not
+ * keep them); the volume's slots keep theirs. */
 static int store_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
-		     size_t *len)
+		     size_t *len, uint8_t **leaves)
 {
 	struct store_source *s = ctx;
 	struct mfs_vtxn *t;
 	int rc = MFS_E_NOTFOUND;
 
+	*leaves = NULL;
 	if (s->cache)
 		rc = mfs_session_cache_get(s->cache, id, blob, len);
 	if (rc == 0)
@@ -160,7 +163,7 @@ static int store_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint
 	rc = mfs_vtxn_begin(s->vol, 0, &t);
 	if (rc < 0)
 		return rc;
-	rc = mfs_blob_get(t, id, blob, len);
+	rc = mfs_blob_get_leaves(t, id, blob, len, leaves);
 	mfs_vtxn_abort(t);
 	return rc;
 }

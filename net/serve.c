@@ -54,7 +54,7 @@ struct job {
 	size_t n_ids;
 	uint8_t *blob;
 	size_t len;
-	uint8_t *leaves;              /* REQUEST: the blob's, computed here */
+	uint8_t *leaves;              /* REQUEST: the blob's, from the source or computed here */
 	int rc;
 };
 
@@ -78,14 +78,17 @@ static size_t conn_memory(const struct conn *c)
 	return mfs_peer_memory(c->peer) + c->answer_bytes;
 }
 
-/* The blob's leaves for its RESPONSE (pool thread). 0, -ERANGE when the
- * first segment asked is past the blob's last, or -ENOMEM. */
+/* The blob's leaves for its RESPONSE (pool thread), hashed when the source
+ * gave none. 0, -ERANGE when the first segment asked is past the blob's
+ * last, or -ENOMEM. */
 static int leaves_of(struct job *j)
 {
 	size_t n = mfs_blob_leaf_count(j->len);
 
 	if (j->first >= n)
 		return -ERANGE;
+	if (j->leaves)
+		return 0;
 	if (!(j->leaves = malloc(n * MFS_BLOB_ID_BYTES)))
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
@@ -216,7 +219,7 @@ static void job_run(uv_work_t *w)
 	const struct mfs_serve_source *src = &j->node->cfg.source;
 
 	if (!j->want) {
-		j->rc = src->get(src->ctx, j->id, &j->blob, &j->len);
+		j->rc = src->get(src->ctx, j->id, &j->blob, &j->len, &j->leaves);
 		if (j->rc == 0 && j->len > MFS_BLOB_MAX_BYTES)
 			j->rc = MFS_E_NOTFOUND; /* no blob: nothing to answer with */
 		if (j->rc == 0)

@@ -21,6 +21,8 @@
  * the worker's own. */
 #define RING 8
 #define MAX_WORKERS 4
+/* The leaves of the largest chunk's blob (16 MiB in 64 KiB segments). */
+#define MAX_LEAVES (MFS_CHUNK_SIZE_MAX / MFS_SEGMENT_BYTES)
 #define READ_BYTES (1u << 20) /* what mfs_ingest_write_fd reads at a time */
 
 struct index_level {
@@ -72,22 +74,24 @@ struct mfs_ingest {
 	int failed;                /* the caller's first error; everything after fails with it */
 };
 
+/* A chunk's blob and its ref; with leaves (not NULL), the blob id's leaves
+ * too, for a sink that stores them with the blob. */
 static void derive_and_seal(const struct mfs_ingest *w, const uint8_t *plain, size_t len,
-			    uint8_t *blob, struct mfs_chunk_ref *ref)
+			    uint8_t *blob, struct mfs_chunk_ref *ref, uint8_t *leaves)
 {
 	if (w->opts.mode == MFS_MODE_CONVERGENT)
 		mfs_chunk_key_convergent(ref->key, plain, len, w->convergence);
 	else
 		mfs_chunk_key_random(ref->key);
 	mfs_chunk_seal(blob, plain, len, ref->key);
-	mfs_blob_id(ref->id, blob, mfs_blob_len(mfs_chunk_padded_len(len)));
+	mfs_blob_id_leaves(ref->id, leaves, blob, mfs_blob_len(mfs_chunk_padded_len(len)));
 	ref->length = (uint32_t)len;
 }
 
 static void *worker_main(void *arg)
 {
 	struct mfs_ingest *w = arg;
-	uint8_t *own_blob;
+	uint8_t *own_blob, leaves[MAX_LEAVES * MFS_BLOB_ID_BYTES];
 
 	pthread_mutex_lock(&w->lock);
 	own_blob = w->worker_blob[w->workers_begun++];
@@ -105,9 +109,10 @@ static void *worker_main(void *arg)
 		slot->state = SLOT_SEALING;
 		pthread_mutex_unlock(&w->lock);
 		blob = slot->blob ? slot->blob : own_blob;
-		derive_and_seal(w, slot->plain, slot->len, blob, &slot->ref);
+		derive_and_seal(w, slot->plain, slot->len, blob, &slot->ref,
+				slot->prepared ? leaves : NULL);
 		if (slot->prepared)
-			w->sink.prepare(w->sink.ctx, slot->ref.id, blob,
+			w->sink.prepare(w->sink.ctx, slot->ref.id, leaves, blob,
 					mfs_blob_len(mfs_chunk_padded_len(slot->len)), slot->prepared);
 		pthread_mutex_lock(&w->lock);
 		slot->state = SLOT_SEALED;
@@ -240,7 +245,7 @@ static int flush_level(struct mfs_ingest *w, uint32_t l)
 	lv->node[0] = (uint8_t)l;
 	memset(lv->node + 1, 0, 3);
 	mfs_le_put(lv->node + 4, lv->count, 4);
-	derive_and_seal(w, lv->node, len, w->node_blob, &ref);
+	derive_and_seal(w, lv->node, len, w->node_blob, &ref, NULL);
 	rc = w->sink.put(w->sink.ctx, ref.id, w->node_blob, mfs_blob_len(mfs_chunk_padded_len(len)));
 	lv->count = 0;
 	if (rc == 0)

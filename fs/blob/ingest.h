@@ -30,10 +30,11 @@ struct mfs_blob_sink {
 	 * the buffer (malloc'ed, of prepared_cap bytes) rather than copy it:
 	 * on return *prepared holds a buffer of prepared_cap bytes that is
 	 * the caller's (to free()), the same or another. Ingest runs
-	 * prepare on its workers, so a store's sealing runs in parallel. */
+	 * prepare on its workers, so a store's sealing runs in parallel.
+	 * prepare is given the id's leaves (mfs_blob_id_leaves) with the id. */
 	size_t (*prepared_bytes)(void *ctx, size_t blob_len);
-	void (*prepare)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob,
-			size_t len, uint8_t *prepared);
+	void (*prepare)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *leaves,
+			const uint8_t *blob, size_t len, uint8_t *prepared);
 	int (*put_prepared)(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], size_t len,
 			    uint8_t **prepared, size_t prepared_cap);
 	void *ctx;

@@ -460,11 +460,12 @@ static int sink_put(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], const
 /* The sealed slots, then the scratch mfs_blob_seal needs (it holds a
  * blob, which is ciphertext: no need for guarded memory). */
 static void sink_prepare(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES],
-			 const uint8_t *blob, size_t len, uint8_t *prepared)
+			 const uint8_t *leaves, const uint8_t *blob, size_t len, uint8_t *prepared)
 {
 	struct mfs_volume_sink *s = ctx;
 
-	mfs_blob_seal(s->vol, prepared, prepared + mfs_blob_sealed_bytes(s->vol, len), id, blob, len);
+	mfs_blob_seal(s->vol, prepared, prepared + mfs_blob_sealed_bytes(s->vol, len), id, leaves,
+		      blob, len);
 }
 
 static size_t sink_prepared_bytes(void *ctx, size_t blob_len)

@@ -341,11 +341,12 @@ size_t mfs_blob_seal_scratch(struct mfs_volume *v, size_t len)
 }
 
 void mfs_blob_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch,
-		   const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob, size_t len)
+		   const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *leaves,
+		   const uint8_t *blob, size_t len)
 {
 	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
 
-	mfs_obj_seal(v, sealed, scratch, name, mfs_blob_object_name(name, id), blob, len);
+	mfs_obj_seal(v, sealed, scratch, name, mfs_blob_object_name(name, id), blob, len, leaves);
 }
 
 int mfs_blob_put(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
@@ -431,6 +432,18 @@ int mfs_blob_get(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
 	uint64_t n;
 	int rc = mfs_obj_get(t, name, mfs_blob_object_name(name, id), blob, &n);
+
+	if (rc == 0)
+		*len = (size_t)n;
+	return rc;
+}
+
+int mfs_blob_get_leaves(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			uint8_t **blob, size_t *len, uint8_t **leaves)
+{
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
+	uint64_t n;
+	int rc = mfs_obj_get_leaves(t, name, mfs_blob_object_name(name, id), blob, &n, leaves);
 
 	if (rc == 0)
 		*len = (size_t)n;

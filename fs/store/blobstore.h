@@ -50,11 +50,12 @@ int mfs_blob_put_hashed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_
 /* Seals a blob for this volume ahead of its transaction (any thread; see
  * mfs_obj_seal): sealed receives mfs_blob_sealed_bytes(v, len) bytes, scratch
  * mfs_blob_seal_scratch(v, len). The caller vouches that id is the blob's
- * hash. */
+ * hash, and leaves (NULL: computed here) its leaves (mfs_blob_id_leaves). */
 size_t mfs_blob_sealed_bytes(struct mfs_volume *v, size_t len);
 size_t mfs_blob_seal_scratch(struct mfs_volume *v, size_t len);
 void mfs_blob_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch,
-		   const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob, size_t len);
+		   const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *leaves,
+		   const uint8_t *blob, size_t len);
 /* mfs_blob_put_hashed for a blob sealed by mfs_blob_seal. */
 int mfs_blob_put_sealed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 			const uint8_t *sealed, size_t len, int pin, int *what);
@@ -72,6 +73,11 @@ int mfs_blob_prefetch(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BY
 /* The whole blob in a malloc'ed buffer (free()). */
 int mfs_blob_get(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 		 size_t *len);
+/* The same, with the leaves of its id as the volume keeps them (in a
+ * malloc'ed buffer of mfs_blob_leaf_count(*len) leaves): what a seeder
+ * sends, read instead of hashed. */
+int mfs_blob_get_leaves(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+			uint8_t **blob, size_t *len, uint8_t **leaves);
 /* Adds or removes one pin (-EINVAL when unpinning a blob with none); the
  * last unpin makes the blob a cache entry, evictable under the cap. */
 int mfs_blob_pin(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]);

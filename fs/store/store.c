@@ -21,13 +21,14 @@
 
 #define HEADER_BYTES 80
 #define HEADER_SUM_BYTES 16
-/* 7: slots sealed in four pieces, each with its own tag (a small read opens
+/* 8: every slot keeps the SHA-256 leaf of its data (a seeder reads a blob's
+ * leaves instead of hashing it). 7: slots sealed in four pieces, each with its own tag (a small read opens
  * one). 6: a volume that is not redundant keeps two copies of each map page (volume
  * format 6). 5: slots of 17 pages, one sealed blob segment each; blob ids are SHA-256
  * hash lists. 4: a hidden volume keeps up to 16 copies of each map page. 3: hidden
  * volumes keep parity (volume format 3). 2: slots written in
  * place. 1: LMDB copy-on-write for every slot write (not deniable). */
-#define STORE_VERSION 7
+#define STORE_VERSION 8
 #define FILL_BATCH 256
 
 static const char magic[8] = {'M', 'E', 'G', 'A', 'F', 'S', 0, 'S'};

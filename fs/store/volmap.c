@@ -104,8 +104,9 @@ static void make_ad(uint8_t ad[static AD_BYTES], const uint8_t vid[static VID_BY
 	mfs_le_put(ad + VID_BYTES, gen, 8);
 }
 
-_Static_assert(PIECE_FROM(PIECES - 1) + PIECE_DATA + MFS_AEAD_TAG_BYTES == MFS_SLOT_PAYLOAD,
-	       "the last piece ends the payload with the segment's tag");
+_Static_assert(PIECE_FROM(PIECES - 1) + PIECE_DATA + MFS_AEAD_TAG_BYTES + MFS_SLOT_LEAF ==
+		       MFS_SLOT_PAYLOAD,
+	       "the last piece ends the payload with the segment's tag and the slot's leaf");
 _Static_assert(PAD_AT <= MFS_SLOT_BYTES, "the pieces fit a slot");
 
 /* Piece k's subkey and nonce: the slot's nonce split as XChaCha20 does,
@@ -362,7 +363,7 @@ static int sb_decode(struct sb_disk *d, const uint8_t *in, uint64_t slot_count)
 	    d->nb == 0 || (d->nb & (d->nb - 1)) != 0 || d->redundant > 1 ||
 	    d->nb > (d->redundant ? MAX_BUCKETS_REDUNDANT : MAX_BUCKETS) || d->copies == 0 ||
 	    d->copies > MAP_COPIES || (!d->redundant && d->copies > OUTER_MAP_COPIES) ||
-	    SB_HEAD + (uint64_t)d->nb * SB_DIR_BYTES(d->copies) > MFS_SLOT_PAYLOAD)
+	    SB_HEAD + (uint64_t)d->nb * SB_DIR_BYTES(d->copies) > META_BYTES)
 		return MFS_E_CORRUPT;
 	for (uint32_t b = 0; b < d->nb; b++) {
 		const unsigned copies = d->copies;

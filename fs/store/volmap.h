@@ -26,7 +26,7 @@
  * its own tag, so that a read of a few KiB opens (and reads from the disk)
  * one piece, not the slot. Piece k holds payload bytes [PIECE_FROM(k),
  * PIECE_FROM(k + 1)): the first also the length, the last also the sealed
- * segment's tag, so that 16 KiB-aligned ranges of a blob's segment (data
+ * segment's tag and the slot's leaf, so that 16 KiB-aligned ranges of a blob's segment (data
  * offset d is payload byte 8 + d) fall in one piece each. In the slot,
  * piece k is nonce[24] | ciphertext | tag[16] at PIECE_AT(k); the random
  * padding starts at PAD_AT. */
@@ -56,7 +56,10 @@
 #define MAX_BUCKETS_REDUNDANT 2048u
 #define PAGE_HEAD 4
 #define ENTRY_BYTES 24 /* slot id, position u32, generation u32 */
-#define PAGE_CAP ((MFS_SLOT_PAYLOAD - PAGE_HEAD) / ENTRY_BYTES)
+/* What a superblock or a map page fills of its slot's payload: the bytes
+ * before the place of an object slot's leaf, so their format is format 6's. */
+#define META_BYTES (MFS_SLOT_PAYLOAD - MFS_SLOT_LEAF)
+#define PAGE_CAP ((META_BYTES - PAGE_HEAD) / ENTRY_BYTES)
 #define MAX_CANDIDATES 32u
 #define MIN_CANDIDATES 4u
 #define SB_COPIES 2u
@@ -65,10 +68,10 @@
  * it. Never returned past volume.c (it becomes MFS_E_CORRUPT). */
 #define E_STALE (MFS_E_FIRST - 1)
 
-_Static_assert(SB_HEAD + MAX_BUCKETS * SB_DIR_BYTES(1) <= MFS_SLOT_PAYLOAD, "superblock fits");
-_Static_assert(SB_HEAD + MAX_BUCKETS_REDUNDANT * SB_DIR_BYTES(MIN_MAP_COPIES) <= MFS_SLOT_PAYLOAD,
+_Static_assert(SB_HEAD + MAX_BUCKETS * SB_DIR_BYTES(1) <= META_BYTES, "superblock fits");
+_Static_assert(SB_HEAD + MAX_BUCKETS_REDUNDANT * SB_DIR_BYTES(MIN_MAP_COPIES) <= META_BYTES,
 	       "a redundant volume's largest map keeps five copies of each page");
-_Static_assert(SB_HEAD + 2048u * SB_DIR_BYTES(OUTER_MAP_COPIES) <= MFS_SLOT_PAYLOAD,
+_Static_assert(SB_HEAD + 2048u * SB_DIR_BYTES(OUTER_MAP_COPIES) <= META_BYTES,
 	       "a volume keeps two copies of each map page up to 2,048 pages");
 
 /* One volume's keys, in guarded memory. */
@@ -130,7 +133,7 @@ struct view {
  * has: readers never recompute this. */
 static inline unsigned volmap_copies_for(int redundant, uint32_t nb, uint64_t slot_count)
 {
-	const uint64_t fit = ((MFS_SLOT_PAYLOAD - SB_HEAD) / nb - SB_DIR_BYTES(0)) / 4u;
+	const uint64_t fit = ((META_BYTES - SB_HEAD) / nb - SB_DIR_BYTES(0)) / 4u;
 	uint64_t c = slot_count / 32 < MIN_MAP_COPIES ? MIN_MAP_COPIES : slot_count / 32;
 
 	c = c < MAP_COPIES ? c : MAP_COPIES;

@@ -735,7 +735,11 @@ static int catch_up(struct mfs_vtxn *t, int tries)
 
 /* ---- objects: layout ---- */
 
-_Static_assert(MFS_SLOT_PAYLOAD == LEN_BYTES + MFS_SLOT_DATA, "a slot: the length, then data");
+_Static_assert(MFS_SLOT_PAYLOAD == LEN_BYTES + MFS_SLOT_DATA + MFS_SLOT_LEAF,
+	       "a slot: the length, the data, the data's leaf");
+_Static_assert(MFS_SLOT_DATA == MFS_BLOB_LEAF_BYTES && MFS_SLOT_LEAF == MFS_BLOB_ID_BYTES,
+	       "a slot's data is a blob's leaf piece");
+#define LEAF_AT (LEN_BYTES + MFS_SLOT_DATA) /* the leaf's place in a payload */
 
 uint64_t mfs_obj_slots_for(uint64_t len)
 {
@@ -913,7 +917,7 @@ static int size_once(struct mfs_vtxn *t, const struct volmap_obj *o, int rebuild
 static void slot_span(uint64_t off, size_t len, size_t *at, size_t *n)
 {
 	*at = LEN_BYTES + (size_t)(off % MFS_SLOT_DATA);
-	*n = MFS_SLOT_PAYLOAD - *at < len ? MFS_SLOT_PAYLOAD - *at : len;
+	*n = LEAF_AT - *at < len ? LEAF_AT - *at : len;
 }
 
 /* Copies [off, off+len) of object o of total bytes; with slot0_open,
@@ -922,7 +926,7 @@ static void slot_span(uint64_t off, size_t len, size_t *at, size_t *n)
  * asked of the disk at once, so a cold read waits once per batch, not once
  * per slot. */
 static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t total, uint64_t off,
-		      uint8_t *dst, size_t len, int rebuild, int slot0_open)
+		      uint8_t *dst, size_t len, int rebuild, int slot0_open, uint8_t *leaves)
 {
 	const struct vol_keys *k = t->vol->self.keys;
 	uint8_t vids[READ_BATCH][VID_BYTES];
@@ -945,7 +949,8 @@ static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t t
 			found[i] = lookup(t, vids[i], &e[i]) == 0;
 			/* One slot is read at once anyway: no need to ask ahead. */
 			if (found[i] && count > 1)
-				volmap_prefetch_part(t->vol->store, e[i].pos, at, at + n);
+				volmap_prefetch_part(t->vol->store, e[i].pos, at,
+						     leaves ? MFS_SLOT_PAYLOAD : at + n);
 		}
 		for (uint32_t i = 0; i < count; i++) {
 			uint8_t *scratch;
@@ -961,14 +966,15 @@ static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t t
 				return lookup(t, vids[i], &e[i]) == 0 ? MFS_E_CORRUPT : MFS_E_NOTFOUND;
 			}
 			if (!(slot0_open && from + i == 0)) {
-				/* Only the pieces that hold the range. */
+				/* Only the pieces that hold the range (and the leaf). */
+				const size_t to = leaves ? MFS_SLOT_PAYLOAD : at + n;
 				size_t lo, hi;
 				int len_too, rc;
 
-				volmap_part_span(at, at + n, &lo, &hi);
+				volmap_part_span(at, to, &lo, &hi);
 				scratch = scratch_part(t->bufs, lo, hi);
 				rc = volmap_open_slot_part(t->vol->store, t->bufs->raw, k, e[i].pos,
-							   vids[i], e[i].gen, scratch, at, at + n,
+							   vids[i], e[i].gen, scratch, at, to,
 							   &len_too);
 
 				if (rc == E_STALE && rebuild) {
@@ -985,6 +991,9 @@ static int read_range(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t t
 				scratch = scratch_of(t->bufs); /* slot 0, opened whole */
 			}
 			memcpy(dst, scratch + at, n);
+			if (leaves) /* whole reads only: slot by slot, from slot 0 */
+				memcpy(leaves + (size_t)(from + i) * MFS_SLOT_LEAF, scratch + LEAF_AT,
+				       MFS_SLOT_LEAF);
 			dst += n;
 			off += n;
 			len -= n;
@@ -999,10 +1008,12 @@ struct obj_read {
 	uint64_t total; /* given (known), else found */
 	int known;      /* the caller knows the length: slot 0 only when read */
 	int whole;      /* allocate dst for the whole object (mfs_obj_get) */
+	int with_leaves; /* whole, and allocate leaves for the slots' leaves */
 	int rebuild;    /* rebuild slots that do not open (redundant volumes) */
 	uint64_t off;
 	size_t len;     /* 0: the length only */
 	uint8_t *dst;
+	uint8_t *leaves;
 };
 
 /* Whether the map holds exactly the data slots an object of len bytes
@@ -1043,15 +1054,25 @@ static int read_once(struct mfs_vtxn *t, struct obj_read *r)
 		if (r->total > (uint64_t)MAX_OBJ_SLOTS * MFS_SLOT_DATA)
 			return MFS_E_CORRUPT;
 		r->dst = malloc(r->total ? (size_t)r->total : 1);
-		if (!r->dst)
-			return -ENOMEM;
+		if (r->with_leaves)
+			r->leaves = malloc((size_t)mfs_obj_slots_for(r->total) * MFS_SLOT_LEAF);
+		if (!r->dst || (r->with_leaves && !r->leaves)) {
+			rc = -ENOMEM;
+			goto fail;
+		}
 		r->len = (size_t)r->total;
 	}
-	rc = read_range(t, &r->o, r->total, r->off, r->dst, r->len, r->rebuild, !r->known);
-	if (rc != 0 && r->whole) {
-		free(r->dst);
-		r->dst = NULL;
-	}
+	rc = read_range(t, &r->o, r->total, r->off, r->dst, r->len, r->rebuild, !r->known,
+			r->leaves);
+	/* An empty object reads no slot in the range: its one leaf is slot 0's. */
+	if (rc == 0 && r->leaves && r->total == 0)
+		memcpy(r->leaves, scratch_of(t->bufs) + LEAF_AT, MFS_SLOT_LEAF);
+	if (rc == 0 || !r->whole)
+		return rc;
+fail:
+	free(r->dst);
+	free(r->leaves);
+	r->dst = r->leaves = NULL;
 	return rc;
 }
 
@@ -1106,6 +1127,20 @@ int mfs_obj_get(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t *
 	if (rc == 0) {
 		*data = r.dst;
 		*len = r.total;
+	}
+	return rc;
+}
+
+int mfs_obj_get_leaves(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t **data,
+		       uint64_t *len, uint8_t **leaves)
+{
+	struct obj_read r = {.whole = 1, .with_leaves = 1};
+	int rc = read_obj(t, name, name_len, &r);
+
+	if (rc == 0) {
+		*data = r.dst;
+		*len = r.total;
+		*leaves = r.leaves;
 	}
 	return rc;
 }
@@ -1183,6 +1218,13 @@ static int check_once(struct mfs_vtxn *t, const struct volmap_obj *o, uint64_t *
 		} else if (mfs_le_get(payload, LEN_BYTES) != len) {
 			rc = MFS_E_CORRUPT;
 		}
+		if (rc == 0) {
+			uint8_t leaf[MFS_SLOT_LEAF];
+
+			mfs_blob_leaf(leaf, payload + LEN_BYTES, mfs_blob_leaf_len((size_t)len, i));
+			if (!mfs_memeq(leaf, payload + LEAF_AT, sizeof leaf))
+				rc = MFS_E_CORRUPT; /* a peer would ban whoever served it */
+		}
 	}
 	return rc;
 }
@@ -1222,8 +1264,10 @@ int mfs_obj_rewrite(struct mfs_vtxn *t, const void *name, size_t name_len)
 
 /* ---- objects: writing ---- */
 
-/* Builds slot idx's payload of an object (data, len bytes) in payload. */
-static void fill_payload(uint8_t *payload, uint32_t idx, const uint8_t *data, uint64_t len)
+/* Builds slot idx's payload of an object (data, len bytes) in payload;
+ * its leaf from leaves when given, else hashed here. */
+static void fill_payload(uint8_t *payload, uint32_t idx, const uint8_t *data, uint64_t len,
+			 const uint8_t *leaves)
 {
 	const uint64_t from = (uint64_t)idx * MFS_SLOT_DATA;
 	uint64_t n = len > from ? len - from : 0;
@@ -1233,6 +1277,10 @@ static void fill_payload(uint8_t *payload, uint32_t idx, const uint8_t *data, ui
 	mfs_le_put(payload, len, LEN_BYTES);
 	memcpy(payload + LEN_BYTES, data + from, (size_t)n);
 	memset(payload + LEN_BYTES + n, 0, MFS_SLOT_DATA - (size_t)n);
+	if (leaves)
+		memcpy(payload + LEAF_AT, leaves + (size_t)idx * MFS_SLOT_LEAF, MFS_SLOT_LEAF);
+	else
+		mfs_blob_leaf(payload + LEAF_AT, payload + LEN_BYTES, (size_t)n);
 }
 
 uint64_t mfs_obj_sealed_slots(struct mfs_volume *v, uint64_t len)
@@ -1254,8 +1302,8 @@ size_t mfs_obj_seal_scratch(struct mfs_volume *v, uint64_t len)
  * (the sealed slots in stripe_vid's order; scratch as mfs_obj_seal_scratch
  * says) and says how many data slots it holds. */
 static uint32_t seal_stripe(const struct vol_keys *keys, int redundant, const struct volmap_obj *o,
-			    const uint8_t *data, uint64_t len, uint32_t from, uint64_t gen,
-			    uint8_t *scratch, uint8_t *values)
+			    const uint8_t *data, uint64_t len, const uint8_t *leaves, uint32_t from,
+			    uint64_t gen, uint8_t *scratch, uint8_t *values)
 {
 	const uint64_t n = mfs_obj_slots_for(len);
 	const uint32_t k = (uint32_t)(n - from < stripe_width(redundant) ? n - from
@@ -1268,7 +1316,7 @@ static uint32_t seal_stripe(const struct vol_keys *keys, int redundant, const st
 		blocks[j] = scratch + (redundant ? (size_t)j * MFS_SLOT_PAYLOAD : 0);
 	for (uint32_t j = 0; j < total; j++) {
 		if (j < k)
-			fill_payload(blocks[j], from + j, data, len);
+			fill_payload(blocks[j], from + j, data, len, leaves);
 		if (redundant && j == k)
 			mfs_parity_encode(blocks + k, blocks, k, total - k, MFS_SLOT_PAYLOAD);
 		stripe_vid(vid, keys, o, from, k, j);
@@ -1408,7 +1456,7 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 		rc = have_room(t, new_n + (v->redundant ? parity_slots(new_n, is_record(&o)) : 0),
 			       new_n > old_n);
 	for (uint32_t from = 0; rc == 0 && from < new_n; from += width) {
-		uint32_t k = seal_stripe(v->self.keys, v->redundant, &o, data, len, from,
+		uint32_t k = seal_stripe(v->self.keys, v->redundant, &o, data, len, NULL, from,
 					 (uint32_t)t->new_gen, scratch, values);
 
 		for (uint32_t j = 0; rc == 0 && j < stripe_slots(v->redundant, is_record(&o), k);
@@ -1423,7 +1471,7 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 }
 
 void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const void *name,
-		  size_t name_len, const void *data, size_t len)
+		  size_t name_len, const void *data, size_t len, const uint8_t *leaves)
 {
 	const uint64_t n = mfs_obj_slots_for(len);
 	const uint32_t width = stripe_width(v->redundant);
@@ -1431,8 +1479,8 @@ void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const
 
 	volmap_obj_init(&o, v->self.keys, name, name_len);
 	for (uint32_t from = 0; from < n; from += width) {
-		uint32_t k = seal_stripe(v->self.keys, v->redundant, &o, data, len, from, 0, scratch,
-					 sealed);
+		uint32_t k = seal_stripe(v->self.keys, v->redundant, &o, data, len, leaves, from, 0,
+					 scratch, sealed);
 
 		sealed += (size_t)stripe_slots(v->redundant, 0, k) * MFS_SLOT_BYTES;
 	}

@@ -8,11 +8,14 @@
  * its own tag, so that a small read opens one piece. To anyone without the
  * password every slot is 69,616 random bytes.
  *
- *   slot value = 4 x (nonce[24] | piece ciphertext | mac[16]) | random[3896]
+ *   slot value = 4 x (nonce[24] | piece ciphertext | mac[16]) | random[3864]
  *   object     = every slot i: u64 length | data[i * MFS_SLOT_DATA, +MFS_SLOT_DATA)
+ *                              | leaf of that data
  *
  * MFS_SLOT_DATA is one sealed blob segment, so each segment of a blob is
- * one slot, and every slot says its object's length.
+ * one slot, every slot says its object's length, and every slot keeps its
+ * data's SHA-256 leaf (crypto/hash.h): a blob's leaves are read, not
+ * hashed again, when it is served.
  *
  * Where a slot sits is the volume's secret: its position map (slot id ->
  * store position), kept in map pages (slots themselves) that the superblock
@@ -49,7 +52,8 @@
 #include "fs/store/store.h"
 
 #define MFS_SLOT_DATA 65552u /* object bytes per slot: one sealed 64 KiB segment */
-#define MFS_SLOT_PAYLOAD (8u + MFS_SLOT_DATA)
+#define MFS_SLOT_LEAF 32u    /* the leaf of the slot's data (mfs_blob_leaf) */
+#define MFS_SLOT_PAYLOAD (8u + MFS_SLOT_DATA + MFS_SLOT_LEAF)
 #define MFS_OBJ_NAME_MAX 64
 
 struct mfs_volume;
@@ -133,6 +137,11 @@ int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t
 /* The whole object in a malloc'ed buffer (free()); slot 0 is opened once. */
 int mfs_obj_get(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t **data,
 		uint64_t *len);
+/* mfs_obj_get that also gives the leaves its slots keep, one per data slot
+ * (mfs_blob_leaf_count(*len) of them, MFS_BLOB_ID_BYTES each, in a
+ * malloc'ed buffer): for an object that is a blob, the leaves of its id. */
+int mfs_obj_get_leaves(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t **data,
+		       uint64_t *len, uint8_t **leaves);
 /* The same for a caller that knows the object's length (e.g. a blob's,
  * from its chunk): every slot, slot 0 too, is opened only in the pieces
  * that hold the range. A wrong length shows as MFS_E_CORRUPT where a slot's
@@ -145,7 +154,8 @@ int mfs_obj_read_known(struct mfs_vtxn *t, const void *name, size_t name_len, ui
  * than one object's slots. */
 int mfs_obj_prefetch(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total);
 /* Opens every slot of an object, its parity slots too: *lost receives how
- * many did not open (0: intact). Returns 0 while the object still reads
+ * many did not open (0: intact); a data slot whose leaf is not its data's
+ * is damage (MFS_E_CORRUPT). Returns 0 while the object still reads
  * (its lost data slots rebuilt from parity: mfs_obj_rewrite restores it),
  * MFS_E_CORRUPT when it does not or when a slot's length disagrees with
  * slot 0's (or slot 0's with the slots the map holds), MFS_E_NOTFOUND when
@@ -164,9 +174,11 @@ int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len);
  * so it may run on any thread ahead of time (ingest does it on its workers).
  * sealed receives mfs_obj_sealed_slots(v, len) * MFS_SLOT_BYTES bytes;
  * scratch (mfs_obj_seal_scratch(v, len) bytes) holds the object's bytes in
- * clear for a moment: guarded memory for secrets. */
+ * clear for a moment: guarded memory for secrets. leaves, when not NULL,
+ * are the data's (mfs_blob_id_leaves), computed already by the caller:
+ * they are taken as they are; else the leaves are computed here. */
 void mfs_obj_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch, const void *name,
-		  size_t name_len, const void *data, size_t len);
+		  size_t name_len, const void *data, size_t len, const uint8_t *leaves);
 /* Stores, as a new object, slots sealed by mfs_obj_seal for an object of len
  * bytes. MFS_E_EXISTS when an object of that name exists; MFS_E_FULL (before
  * anything is written) when the slots do not fit; MFS_E_FORMAT for a record

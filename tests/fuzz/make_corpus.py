@@ -209,11 +209,14 @@ def volobj():
     patches (slot, payload offset, count, bytes; a count of 0 loses the
     slot)."""
     slot_data = 65552
+    payload = 8 + slot_data + 32  # the length, the data, the data's leaf
     obj_len = 2 * slot_data + 1000
 
     def inp(volume, read, off=0, length=0, total=obj_len, patches=()):
         head = bytes([volume | read << 1]) + struct.pack("<III", off, length, total)
         for slot, at, data in patches:
+            if at > 0xffff:  # counted back from the payload's last byte
+                slot, at = slot | 0x80, payload - 1 - at
             head += struct.pack("<BHH", slot, at, len(data)) + data
         return head
 
@@ -238,6 +241,17 @@ def volobj():
               inp(v, 2, slot_data + 40, 64, patches=[(1, 48, b"patched")]))
         write("volobj", "check-two-lost-" + name,
               inp(v, 3, patches=[(0, 0, b""), (2, 0, b"")]))
+        # The leaf after each slot's data: a get with leaves, a leaf
+        # patched (the get gives it as it is, check calls it damage), a
+        # data byte patched under its old leaf.
+        write("volobj", "get-leaves-" + name, inp(v, 0 | 4))
+        write("volobj", "get-leaves-slot1-lost-" + name, inp(v, 0 | 4, patches=[(1, 0, b"")]))
+        write("volobj", "get-leaves-leaf-patched-" + name,
+              inp(v, 0 | 4, patches=[(2, 8 + slot_data, b"leaf")]))
+        write("volobj", "check-leaf-patched-" + name,
+              inp(v, 3, patches=[(1, 8 + slot_data + 31, b"!")]))
+        write("volobj", "check-data-patched-" + name,
+              inp(v, 3, patches=[(0, 8, b"data")]))
     write("volobj", "get-parity-lost-hidden", inp(1, 0, patches=[(3, 0, b""), (0, 0, b"")]))
     write("volobj", "get-parity-patched-hidden",
           inp(1, 0, patches=[(3, 100, b"\xff" * 32), (1, 0, b"")]))

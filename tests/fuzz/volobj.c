@@ -13,12 +13,15 @@
  * three data slots.
  *
  *   byte 0       bit 0: the volume (0 outer, 1 hidden);
- *                bits 1-2: the read: 0 mfs_obj_get, 1 mfs_obj_read,
- *                2 mfs_obj_read_known, 3 mfs_obj_check
+ *                bits 1-2: the read: 0 mfs_obj_get (mfs_obj_get_leaves
+ *                with bit 3), 1 mfs_obj_read, 2 mfs_obj_read_known,
+ *                3 mfs_obj_check
  *   bytes 1-4    offset of the read (le32), 5-8 its length (le32, at most
  *                READ_MAX), 9-12 the length read_known is told (le32)
- *   then patches, at most PATCHES_MAX: byte slot (modulo the object's
- *                slots: data slots, then parity), u16 le payload offset
+ *   then patches, at most PATCHES_MAX: byte slot (its low 7 bits modulo
+ *                the object's slots: data slots, then parity; bit 7: the
+ *                offset counts back from the payload's last byte, so the
+ *                leaf past 64 KiB is reached), u16 le payload offset
  *                (modulo the payload), u16 le count, then count bytes
  *                written there (cut at the payload's end and the input's);
  *                a count of 0 writes random bytes over the slot instead
@@ -32,8 +35,8 @@
  * slot 0 says, one that fills the slots the map holds, and every slot a
  * read opens the first piece of says the same; with no patch, and no more
  * slots lost than the hidden volume's parity rebuilds, every read of a
- * range inside the object succeeds; check counts exactly the slots that do
- * not open. */
+ * range inside the object succeeds; the leaves a get gives are the ones its
+ * slots hold; check counts exactly the slots that do not open. */
 #include <ftw.h>
 #include <stdio.h>
 
@@ -183,8 +186,9 @@ static void apply_patches(struct side_obj *so, struct patched *p, const uint8_t 
 
 	must(value != NULL, "memory");
 	for (unsigned n = 0; n < PATCHES_MAX && size - at >= 5; n++) {
-		const unsigned i = in[at] % so->count;
-		const size_t off = (size_t)mfs_le_get(in + at + 1, 2) % MFS_SLOT_PAYLOAD;
+		const unsigned i = (in[at] & 0x7f) % so->count;
+		const size_t back = (size_t)mfs_le_get(in + at + 1, 2) % MFS_SLOT_PAYLOAD;
+		const size_t off = in[at] & 0x80 ? MFS_SLOT_PAYLOAD - 1 - back : back;
 		size_t count = (size_t)mfs_le_get(in + at + 3, 2);
 
 		at += 5;
@@ -260,7 +264,8 @@ static void check_lengths(const struct side_obj *so, const struct patched *p, ui
 	while (len > 0) {
 		const unsigned i = (unsigned)(off / MFS_SLOT_DATA);
 		const size_t at = LEN_BYTES + (size_t)(off % MFS_SLOT_DATA);
-		const size_t n = MFS_SLOT_PAYLOAD - at < len ? MFS_SLOT_PAYLOAD - at : len;
+		const size_t n = LEN_BYTES + MFS_SLOT_DATA - at < len ? LEN_BYTES + MFS_SLOT_DATA - at
+								      : len;
 
 		if (i >= DATA_SLOTS)
 			abort();
@@ -272,6 +277,23 @@ static void check_lengths(const struct side_obj *so, const struct patched *p, ui
 	}
 }
 
+/* The leaves a whole read gave are those the slots keep (patched or not;
+ * a slot rebuilt from parity: the original's), whatever the data. */
+static void check_leaves(const struct side_obj *so, const struct patched *p, const uint8_t *leaves)
+{
+	for (unsigned i = 0; i < DATA_SLOTS; i++) {
+		const uint8_t *payload = p->payload[i] ? p->payload[i] : so->slot[i].payload;
+
+		if (p->lost[i] && !p->intact)
+			continue;
+		if (p->lost[i])
+			payload = so->slot[i].payload;
+		if (memcmp(leaves + (size_t)i * MFS_SLOT_LEAF, payload + LEN_BYTES + MFS_SLOT_DATA,
+			   MFS_SLOT_LEAF) != 0)
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int ready;
@@ -279,7 +301,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct side_obj *so;
 	struct mfs_vtxn *t;
 	uint64_t off, total, len64, lost;
-	uint8_t *buf = NULL;
+	uint8_t *buf = NULL, *leaves = NULL;
 	size_t len;
 	int rc, redundant, read;
 
@@ -304,7 +326,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	must(mfs_vtxn_begin(so->vol, 0, &t) == 0, "read transaction");
 	switch (read) {
 	case 0:
-		rc = mfs_obj_get(t, obj_name, sizeof obj_name - 1, &buf, &len64);
+		rc = data[0] & 8 ? mfs_obj_get_leaves(t, obj_name, sizeof obj_name - 1, &buf, &len64,
+						      &leaves)
+				 : mfs_obj_get(t, obj_name, sizeof obj_name - 1, &buf, &len64);
 		if (rc == 0) {
 			const uint8_t *slot0 = p.payload[0] ? p.payload[0] : so->slot[0].payload;
 
@@ -314,8 +338,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			check_bytes(so, &p, redundant, 0, buf, (size_t)len64);
 			check_lengths(so, &p, len64, 0, (size_t)len64);
+			if (leaves)
+				check_leaves(so, &p, leaves);
 		}
 		free(buf);
+		free(leaves);
 		break;
 	case 1:
 	case 2:

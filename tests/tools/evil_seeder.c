@@ -17,10 +17,12 @@
 static struct mfs_serve_source honest;
 static unsigned long served;
 
+/* The blob with a bit flipped, and the honest leaves its volume keeps: the
+ * leaves pass the id, the segment fails its leaf. */
 static int lying_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
-		     size_t *len)
+		     size_t *len, uint8_t **leaves)
 {
-	int rc = honest.get(ctx, id, blob, len);
+	int rc = honest.get(ctx, id, blob, len, leaves);
 	if (rc == 0 && *len > 0) {
 		(*blob)[*len / 2] ^= 0x20;
 		__atomic_add_fetch(&served, 1, __ATOMIC_RELAXED);

@@ -731,7 +731,7 @@ Test(ingest, the_sink_keeps_prepared_buffers_and_gives_back_spares_of_their_size
 		size_t len = make_blob(blob, plain, big_plain, (uint64_t)i, ids[i]);
 		uint8_t *given = buf;
 
-		as.prepare(as.ctx, ids[i], blob, len, buf);
+		as.prepare(as.ctx, ids[i], NULL, blob, len, buf);
 		cr_assert_eq(as.put_prepared(as.ctx, ids[i], len, &buf, cap), 0);
 		cr_assert_neq(buf, given, "blob %d: the buffer was kept, another given", i);
 		cr_assert_geq(malloc_usable_size(buf), cap);
@@ -752,7 +752,7 @@ Test(ingest, the_sink_keeps_prepared_buffers_and_gives_back_spares_of_their_size
 	for (int i = BLOBS; i < BLOBS + SMALL; i++) {
 		size_t len = make_blob(blob, plain, small_plain, (uint64_t)i, ids[i]);
 
-		as.prepare(as.ctx, ids[i], blob, len, buf);
+		as.prepare(as.ctx, ids[i], NULL, blob, len, buf);
 		cr_assert_eq(as.put_prepared(as.ctx, ids[i], len, &buf, small_cap), 0);
 		cr_assert_geq(malloc_usable_size(buf), small_cap);
 		memset(buf, 0x5A, small_cap);

@@ -40,10 +40,11 @@ struct memory_source {
 };
 
 static int memory_get(void *ctx, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
-		      size_t *len)
+		      size_t *len, uint8_t **leaves)
 {
 	struct memory_source *m = ctx;
 
+	*leaves = NULL; /* computed by the node */
 	__atomic_add_fetch(&m->get_calls, 1, __ATOMIC_RELAXED);
 	if (m->delay_ms)
 		usleep(m->delay_ms * 1000u);
@@ -1867,6 +1868,26 @@ Test(node, the_store_source_answers_have_from_memory)
 	cr_assert_eq(mfs_store_source_new(&src, fx.vol, NULL), 0);
 	for (int i = 0; i < 6; i++)
 		cr_assert_eq(src.has(src.ctx, ids[i]), i < 4, "blob %d", i);
+	/* A blob comes with the leaves its slots keep: its id's. */
+	{
+		uint8_t *blob, *leaves, want[MFS_BLOB_ID_BYTES], listed[MFS_BLOB_ID_BYTES];
+		size_t len, n;
+
+		cr_assert_eq(src.get(src.ctx, ids[2], &blob, &len, &leaves), 0);
+		cr_assert_eq(len, BLOB_BYTES);
+		cr_assert_not_null(leaves, "the volume keeps them: nothing to hash");
+		n = mfs_blob_leaf_count(len);
+		cr_assert_gt(n, 1);
+		for (size_t i = 0; i < n; i++) {
+			mfs_blob_leaf(want, blob + i * MFS_BLOB_LEAF_BYTES, mfs_blob_leaf_len(len, i));
+			cr_assert_arr_eq(leaves + i * MFS_BLOB_ID_BYTES, want, sizeof want,
+					 "leaf %zu", i);
+		}
+		mfs_blob_id_of_leaves(listed, leaves, n);
+		cr_assert_arr_eq(listed, ids[2], sizeof listed);
+		free(blob);
+		free(leaves);
+	}
 	/* 20,480 lookups (20 WANTs of 1,024 ids): no decryption, one build. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int k = 0; k < 20480; k++) {

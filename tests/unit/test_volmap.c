@@ -1,7 +1,8 @@
-/* fs/store/volmap: format 7 of a volume, held to golden vectors made once
+/* fs/store/volmap: format 8 of a volume, held to golden vectors made once
  * from fixed keys (tests/vectors/volume-format-6.txt: ids, candidates,
- * superblock and map pages, unchanged since format 6; slot-format-7.bin: a
- * sealed slot of 17 pages, in four pieces),
+ * superblock and map pages, unchanged since format 6; slot-format-8.bin: a
+ * sealed slot of 17 pages, in four pieces, its payload ending in its data's
+ * leaf),
  * so a silent change of slot ids, candidates, the superblock, map pages or
  * the slot seal fails here. MFS_WRITE_VECTORS=1 writes the files instead
  * (only when the format changes on purpose, with a new version). */
@@ -19,7 +20,7 @@
 #define MFS_SOURCE_DIR "."
 #endif
 #define VECTORS MFS_SOURCE_DIR "/tests/vectors/volume-format-6.txt"
-#define SLOT_VECTOR MFS_SOURCE_DIR "/tests/vectors/slot-format-7.bin"
+#define SLOT_VECTOR MFS_SOURCE_DIR "/tests/vectors/slot-format-8.bin"
 
 static struct vol_keys *fixed_keys(void)
 {
@@ -97,11 +98,11 @@ static char *format_lines(size_t *len)
 	v->entries = 3;
 	volmap_page_encode(payload, p);
 	hex_line(out, "map_page_head", payload, PAGE_HEAD + 3 * ENTRY_BYTES);
-	mfs_blob_id(digest, payload, MFS_SLOT_PAYLOAD);
+	mfs_blob_id(digest, payload, META_BYTES);
 	hex_line(out, "map_page_digest", digest, sizeof digest);
 	volmap_sb_encode(payload, v);
 	hex_line(out, "superblock_head", payload, SB_HEAD + 2 * SB_DIR_BYTES(1));
-	mfs_blob_id(digest, payload, MFS_SLOT_PAYLOAD);
+	mfs_blob_id(digest, payload, META_BYTES);
 	hex_line(out, "superblock_digest", digest, sizeof digest);
 	/* A redundant volume: copies of each map page (16 in a small map),
 	 * parity slots. */
@@ -143,8 +144,8 @@ Test(volmap, ids_candidates_superblock_and_map_pages_match_the_golden_vectors)
 }
 
 /* A slot sealed once under the fixed keys (payload: object slot 0 of
- * "format 7", at generation 5): it must still open, to the same bytes. */
-Test(volmap, a_slot_sealed_by_format_7_still_opens)
+ * "format 8", at generation 5): it must still open, to the same bytes. */
+Test(volmap, a_slot_sealed_by_format_8_still_opens)
 {
 	struct vol_keys *k;
 	struct mfs_store *s;
@@ -156,8 +157,9 @@ Test(volmap, a_slot_sealed_by_format_7_still_opens)
 	cr_assert_eq(mfs_crypto_init(), 0);
 	k = fixed_keys();
 	slot_vid(vid, k, "vector", 6, 0);
-	payload[0] = 8; /* u64 length, then the bytes */
-	memcpy(payload + 8, "format 7", 8);
+	payload[0] = 8; /* u64 length, the bytes, their leaf */
+	memcpy(payload + 8, "format 8", 8);
+	mfs_blob_leaf(payload + 8 + MFS_SLOT_DATA, payload + 8, 8);
 	if (getenv("MFS_WRITE_VECTORS")) {
 		FILE *f = fopen(SLOT_VECTOR, "wb");
 

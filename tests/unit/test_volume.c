@@ -535,7 +535,7 @@ Test(volume, objects_sealed_ahead_of_their_transaction)
 	put(v, "seed", "s", 1); /* the map's first page exists from here on */
 	before = used(v);
 	tu_fill_random(data, len, 31);
-	mfs_obj_seal(v, sealed, scratch, "pre", 3, data, len);
+	mfs_obj_seal(v, sealed, scratch, "pre", 3, data, len, NULL);
 	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
 	cr_assert_eq(mfs_obj_insert_sealed(t, "pre", 3, sealed, len), 0);
 	cr_assert_eq(mfs_obj_insert_sealed(t, "pre", 3, sealed, len), MFS_E_EXISTS);
@@ -543,7 +543,7 @@ Test(volume, objects_sealed_ahead_of_their_transaction)
 	expect(v, "pre", data, len);
 	cr_assert_eq(used(v), before + 4);
 	/* Slots sealed with another volume's keys are not this volume's. */
-	mfs_obj_seal(other, sealed, scratch, "alien", 5, data, len);
+	mfs_obj_seal(other, sealed, scratch, "alien", 5, data, len, NULL);
 	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
 	cr_assert_eq(mfs_obj_insert_sealed(t, "alien", 5, sealed, len), 0);
 	cr_assert_eq(mfs_vtxn_commit(t), 0);
@@ -587,8 +587,8 @@ static void store_with_foreign_slot(struct fixture *f, struct mfs_volume *v, con
 	struct mfs_vtxn *t;
 
 	cr_assert(index < n && index < other_n);
-	mfs_obj_seal(v, sealed, scratch, name, strlen(name), data, len);
-	mfs_obj_seal(v, other, scratch, name, strlen(name), data, other_len);
+	mfs_obj_seal(v, sealed, scratch, name, strlen(name), data, len, NULL);
+	mfs_obj_seal(v, other, scratch, name, strlen(name), data, other_len, NULL);
 	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
 	cr_assert_eq(mfs_obj_insert_sealed(t, name, strlen(name), sealed, len), 0);
 	cr_assert_eq(mfs_vtxn_commit(t), 0);
@@ -1284,6 +1284,104 @@ Test(volume, a_hidden_volume_rebuilds_slots_written_over_from_parity)
 	close_store(&f);
 }
 
+/* The leaves a whole read gives: those of the data (mfs_blob_id_leaves),
+ * and their list is the data's id. */
+static void expect_leaves(struct mfs_volume *v, const char *name, const uint8_t *data, size_t len)
+{
+	const size_t n = mfs_blob_leaf_count(len);
+	uint8_t *want = malloc(n * MFS_BLOB_ID_BYTES), *got, *leaves, id[MFS_BLOB_ID_BYTES];
+	uint8_t listed[MFS_BLOB_ID_BYTES];
+	struct mfs_vtxn *t;
+	uint64_t got_len;
+
+	mfs_blob_id_leaves(id, want, data, len);
+	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
+	cr_assert_eq(mfs_obj_get_leaves(t, name, strlen(name), &got, &got_len, &leaves), 0, "%s",
+		     name);
+	mfs_vtxn_abort(t);
+	cr_assert_eq(got_len, len);
+	cr_assert_arr_eq(got, data, len, "%s: the data", name);
+	cr_assert_arr_eq(leaves, want, n * MFS_BLOB_ID_BYTES, "%s: every slot's leaf", name);
+	mfs_blob_id_of_leaves(listed, leaves, n);
+	cr_assert_arr_eq(listed, id, sizeof id, "%s: the leaves list to the id", name);
+	free(got);
+	free(leaves);
+	free(want);
+}
+
+/* Format 8: whatever wrote an object (a write, slots sealed ahead with the
+ * leaves given or hashed there, a hidden volume's parity rebuilding a slot
+ * lost), every slot keeps its data's leaf, and a whole read gives them. A
+ * leaf given wrong is kept as given (the slot is authentic), and a check
+ * calls it damage. */
+Test(volume, every_slot_keeps_its_datas_leaf_however_the_object_was_written)
+{
+	struct fixture f = open_store(400);
+	const size_t len = 2 * MFS_SLOT_DATA + 77, short_len = 100;
+	uint8_t *data = malloc(len), *other = malloc(len), *sealed, *scratch;
+	uint8_t *leaves = malloc(3 * MFS_BLOB_ID_BYTES), id[MFS_BLOB_ID_BYTES];
+	uint32_t pos[3], parity[64];
+	struct mfs_volume *v;
+	struct mfs_vtxn *t;
+	uint64_t lost;
+
+	tu_fill_random(data, len, 61);
+	tu_fill_random(other, len, 62);
+	for (int hidden = 0; hidden <= 1; hidden++) {
+		v = hidden ? tu_volume(f.store, "hidden", "outer") : tu_volume(f.store, "outer", NULL);
+		sealed = malloc(mfs_obj_sealed_slots(v, len) * MFS_SLOT_BYTES);
+		scratch = malloc(mfs_obj_seal_scratch(v, len));
+		put(v, "written", data, len);
+		put(v, "short", data, short_len);
+		put(v, "empty", "", 0);
+		expect_leaves(v, "written", data, len);
+		expect_leaves(v, "short", data, short_len);
+		expect_leaves(v, "empty", (const uint8_t *)"", 0);
+
+		mfs_blob_id_leaves(id, leaves, data, len);
+		mfs_obj_seal(v, sealed, scratch, "given", 5, data, len, leaves);
+		cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+		cr_assert_eq(mfs_obj_insert_sealed(t, "given", 5, sealed, len), 0);
+		cr_assert_eq(mfs_vtxn_commit(t), 0);
+		mfs_obj_seal(v, sealed, scratch, "hashed", 6, data, len, NULL);
+		cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+		cr_assert_eq(mfs_obj_insert_sealed(t, "hashed", 6, sealed, len), 0);
+		cr_assert_eq(mfs_vtxn_commit(t), 0);
+		expect_leaves(v, "given", data, len);
+		expect_leaves(v, "hashed", data, len);
+
+		/* Another data's leaves: kept, and a check finds them out. */
+		mfs_blob_id_leaves(id, leaves, other, len);
+		mfs_obj_seal(v, sealed, scratch, "lied", 4, data, len, leaves);
+		cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+		cr_assert_eq(mfs_obj_insert_sealed(t, "lied", 4, sealed, len), 0);
+		cr_assert_eq(mfs_vtxn_commit(t), 0);
+		cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
+		cr_assert_eq(mfs_obj_check(t, "hashed", 6, &lost), 0);
+		cr_assert_eq(lost, 0);
+		cr_assert_eq(mfs_obj_check(t, "lied", 4, &lost), MFS_E_CORRUPT,
+			     "a slot whose leaf is not its data's is damage");
+		mfs_vtxn_abort(t);
+
+		if (hidden) {
+			/* Slots 0 and 2 written over: parity brings their leaves back. */
+			slot_positions(v, "written", 3, pos, parity);
+			mfs_volume_close(v);
+			write_over(f.store, pos[0]);
+			write_over(f.store, pos[2]);
+			cr_assert_eq(mfs_volume_open(&v, f.store, "hidden", 6, NULL, 0), 0);
+			expect_leaves(v, "written", data, len);
+		}
+		mfs_volume_close(v);
+		free(sealed);
+		free(scratch);
+	}
+	free(data);
+	free(other);
+	free(leaves);
+	close_store(&f);
+}
+
 /* A record (a name starting with a zero byte, as the protect key's) keeps
  * 16 slots per small stripe: one of them is enough. */
 Test(volume, a_hidden_volume_record_comes_back_from_any_one_of_its_sixteen_slots)
@@ -1388,7 +1486,7 @@ Test(volume, sealed_ahead_objects_of_a_hidden_volume_carry_parity)
 	sealed = malloc(mfs_obj_sealed_slots(hidden, len) * MFS_SLOT_BYTES);
 	scratch = mfs_secure_alloc(mfs_obj_seal_scratch(hidden, len));
 	tu_fill_random(secret, len, 52);
-	mfs_obj_seal(hidden, sealed, scratch, "pre", 3, secret, len);
+	mfs_obj_seal(hidden, sealed, scratch, "pre", 3, secret, len, NULL);
 	cr_assert_eq(mfs_vtxn_begin(hidden, 1, &t), 0);
 	cr_assert_eq(mfs_obj_insert_sealed(t, "pre", 3, sealed, len), 0);
 	cr_assert_eq(mfs_vtxn_commit(t), 0);

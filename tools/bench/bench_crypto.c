@@ -261,17 +261,18 @@ static void op_chunk_open(struct bufs *b)
 static const uint8_t model_vid[VID_BYTES] = {0x6d, 0x66, 0x73};
 
 /* The blob in b->out cut into slots as the volume writes an object (each
- * payload: the length, then up to MFS_SLOT_DATA bytes) and sealed into dst
- * by the volume's own code. */
+ * payload: the length, up to MFS_SLOT_DATA bytes, the leaf: copied from the
+ * id's, which the model has hashed already, so zeros here) and sealed into
+ * dst by the volume's own code. */
 static void model_slots_seal(struct bufs *b, const uint8_t *blob, uint8_t *dst)
 {
 	for (size_t s = 0; s < b->slot_count; s++) {
 		size_t off = s * MFS_SLOT_DATA;
 		size_t n = b->blob_len - off < MFS_SLOT_DATA ? b->blob_len - off : MFS_SLOT_DATA;
 
-		mfs_le_put(b->payload, b->blob_len, MFS_SLOT_PAYLOAD - MFS_SLOT_DATA);
-		memcpy(b->payload + MFS_SLOT_PAYLOAD - MFS_SLOT_DATA, blob + off, n);
-		memset(b->payload + MFS_SLOT_PAYLOAD - MFS_SLOT_DATA + n, 0, MFS_SLOT_DATA - n);
+		mfs_le_put(b->payload, b->blob_len, 8);
+		memcpy(b->payload + 8, blob + off, n);
+		memset(b->payload + 8 + n, 0, MFS_SLOT_DATA - n + MFS_SLOT_LEAF);
 		volmap_seal_slot(dst + s * MFS_SLOT_BYTES, b->payload, b->keys, model_vid, s);
 	}
 }
