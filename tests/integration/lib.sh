@@ -17,7 +17,19 @@ cleanup() {
 	for m in "${MOUNTS[@]}"; do
 		mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m" 2>/dev/null
 	done
+	# Then wait, but not forever: a tor relay once deadlocked in its own
+	# clean exit after "Catching signal TERM, exiting cleanly" and held
+	# the test until ctest's timeout. What is left after 10 s is killed.
+	for _ in $(seq 100); do
+		local left=0
+		for p in "${PIDS[@]}"; do
+			kill -0 "$p" 2>/dev/null && left=1
+		done
+		((left)) || break
+		sleep 0.1
+	done
 	for p in "${PIDS[@]}"; do
+		{ kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null; } || true
 		wait "$p" 2>/dev/null || true
 	done
 	for m in "${UMOUNTS[@]}"; do
@@ -176,7 +188,9 @@ wait_for() {
 capture_start() {
 	local iface=$1 file=$2
 	shift 2
-	tcpdump -i "$iface" --immediate-mode -n -U -s 0 -w "$file" "$@" 2>"$file.err" &
+	# A 32 MiB buffer: with the default 2 MiB the kernel dropped packets of
+	# a loopback transfer when a busy machine kept tcpdump from reading.
+	tcpdump -i "$iface" --immediate-mode -B 32768 -n -U -s 0 -w "$file" "$@" 2>"$file.err" &
 	CAPTURE_PID=$!
 	PIDS+=("$CAPTURE_PID")
 	wait_for 10 grep -q "listening on $iface" "$file.err" ||
