@@ -11,12 +11,23 @@ mount_channel "$link" "$mnt"
 cp "$T/keep" "$mnt/keep.bin"
 seq=$(sequence_of "$link")
 
+# The read: dd through a FIFO this script drains, stopped at 10 MiB of the
+# 50 until the mount is dead (a cat of the whole file can end before any
+# fixed wait). A fresh mount first, so no page of the file is cached and
+# the rest must come from the dead daemon.
+unmount "$mnt"
+mount_channel "$link" "$mnt"
 pid=$(mount_pid "$mnt")
-cat "$mnt/keep.bin" >/dev/null &
+mkfifo "$T/drain"
+dd if="$mnt/keep.bin" of="$T/drain" bs=1M 2>"$T/reader.err" &
 reader=$!
-sleep 0.2
+exec 5<"$T/drain"
+[ "$(head -c $((10 << 20)) <&5 | wc -c)" = $((10 << 20)) ] ||
+	fail "the read stopped before the kill: $(cat "$T/reader.err")"
 kill -9 "$pid"
-wait "$reader" 2>/dev/null || true
+cat <&5 >/dev/null
+exec 5<&-
+wait "$reader" && fail "the read went on after the mount died"
 fusermount3 -u "$mnt" || fail "fusermount3 -u after kill -9 while reading"
 megafs status >/dev/null || fail "the store does not open after kill -9"
 [ "$(sequence_of "$link")" = "$seq" ] || fail "the manifest changed"
