@@ -690,6 +690,23 @@ Test(ingest, open_blob_refuses_a_bad_range_and_a_short_blob)
 	free(data);
 }
 
+/* The binary is linked with --wrap=malloc (tests/CMakeLists.txt): while
+ * fail_malloc_of is set, an allocation of exactly that many bytes fails,
+ * as with no memory left for it. Every other goes through. */
+void *__real_malloc(size_t size);
+void *__wrap_malloc(size_t size);
+static size_t fail_malloc_of;
+static unsigned long mallocs_failed;
+
+void *__wrap_malloc(size_t size)
+{
+	if (size != 0 && size == __atomic_load_n(&fail_malloc_of, __ATOMIC_ACQUIRE)) {
+		__atomic_add_fetch(&mallocs_failed, 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
+	return __real_malloc(size);
+}
+
 /* Seals chunk i (plain_len random bytes) into blob and names it. */
 static size_t make_blob(uint8_t *blob, uint8_t *plain, size_t plain_len, uint64_t i,
 			uint8_t id[static MFS_BLOB_ID_BYTES])
@@ -766,6 +783,65 @@ Test(ingest, the_sink_keeps_prepared_buffers_and_gives_back_spares_of_their_size
 		uint8_t *back, again[MFS_BLOB_ID_BYTES];
 		size_t back_len, len = make_blob(blob, plain, i < BLOBS ? big_plain : small_plain,
 						 (uint64_t)i, again);
+
+		cr_assert_eq(mfs_blob_get(t, ids[i], &back, &back_len), 0, "blob %d", i);
+		cr_assert_eq(back_len, len);
+		cr_assert_arr_eq(back, blob, len, "blob %d reads back whole", i);
+		free(back);
+	}
+	mfs_vtxn_abort(t);
+	free(plain);
+	free(blob);
+}
+
+/* With no memory for a spare buffer, the sink copies the prepared blob
+ * into its batch and the caller keeps its own buffer (and may write over
+ * it at once): nothing is lost, and once memory is back the buffers are
+ * exchanged again. */
+Test(ingest, with_no_memory_for_a_spare_the_sink_copies_the_prepared_blob)
+{
+	enum { BLOBS = 4, COPIED = 2 };
+	const size_t plain_len = MFS_CHUNK_SIZE_DEFAULT;
+	uint8_t ids[BLOBS][MFS_BLOB_ID_BYTES];
+	uint8_t *plain = malloc(plain_len), *blob = malloc(mfs_blob_len(plain_len));
+	struct mfs_volume_sink sink;
+	struct mfs_blob_sink as;
+	struct mfs_vtxn *t;
+	uint8_t *buf;
+	size_t cap;
+
+	tu_fixture_close(&fx);
+	tu_fixture_open(&fx, 512);
+	mfs_volume_sink_init(&sink, fx.vol, 1);
+	as = mfs_volume_sink_as_sink(&sink);
+	cap = as.prepared_bytes(as.ctx, mfs_blob_len(plain_len));
+	buf = malloc(cap);
+	mallocs_failed = 0;
+	for (int i = 0; i < BLOBS; i++) {
+		size_t len = make_blob(blob, plain, plain_len, (uint64_t)i, ids[i]);
+		uint8_t *given = buf;
+		int rc;
+
+		as.prepare(as.ctx, ids[i], NULL, blob, len, buf);
+		__atomic_store_n(&fail_malloc_of, i < COPIED ? cap : 0, __ATOMIC_RELEASE);
+		rc = as.put_prepared(as.ctx, ids[i], len, &buf, cap);
+		__atomic_store_n(&fail_malloc_of, 0, __ATOMIC_RELEASE);
+		cr_assert_eq(rc, 0, "blob %d", i);
+		if (i < COPIED)
+			cr_assert_eq(buf, given, "blob %d: no spare, so the caller keeps its buffer", i);
+		else
+			cr_assert_neq(buf, given, "blob %d: memory is back, the buffer was kept", i);
+		memset(buf, 0xA5, cap); /* the caller's whole, every byte */
+	}
+	cr_assert_geq(mallocs_failed, COPIED, "the spare's allocation failed (%lu)", mallocs_failed);
+	free(buf);
+	cr_assert_eq(mfs_volume_sink_finish(&sink), 0);
+	mfs_volume_sink_clear(&sink);
+
+	cr_assert_eq(mfs_vtxn_begin(fx.vol, 0, &t), 0);
+	for (int i = 0; i < BLOBS; i++) {
+		uint8_t *back, again[MFS_BLOB_ID_BYTES];
+		size_t back_len, len = make_blob(blob, plain, plain_len, (uint64_t)i, again);
 
 		cr_assert_eq(mfs_blob_get(t, ids[i], &back, &back_len), 0, "blob %d", i);
 		cr_assert_eq(back_len, len);
