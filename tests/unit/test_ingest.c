@@ -720,6 +720,20 @@ static size_t make_blob(uint8_t *blob, uint8_t *plain, size_t plain_len, uint64_
 	return len;
 }
 
+/* Blob i as make_blob made it (plain_len bytes of plain) reads back whole
+ * under id; plain and blob are scratch. */
+static void made_blob_reads_back(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+				 int i, size_t plain_len, uint8_t *plain, uint8_t *blob)
+{
+	uint8_t *back, again[MFS_BLOB_ID_BYTES];
+	size_t back_len, len = make_blob(blob, plain, plain_len, (uint64_t)i, again);
+
+	cr_assert_eq(mfs_blob_get(t, id, &back, &back_len), 0, "blob %d", i);
+	cr_assert_eq(back_len, len);
+	cr_assert_arr_eq(back, blob, len, "blob %d reads back whole", i);
+	free(back);
+}
+
 /* The volume sink keeps a prepared blob's buffer instead of copying it
  * and gives back one of the same size: the buffers of stored batches come
  * back as those spares (memory stays bounded by what is in flight), a
@@ -779,16 +793,8 @@ Test(ingest, the_sink_keeps_prepared_buffers_and_gives_back_spares_of_their_size
 	mfs_volume_sink_clear(&sink);
 
 	cr_assert_eq(mfs_vtxn_begin(fx.vol, 0, &t), 0);
-	for (int i = 0; i < BLOBS + SMALL; i++) {
-		uint8_t *back, again[MFS_BLOB_ID_BYTES];
-		size_t back_len, len = make_blob(blob, plain, i < BLOBS ? big_plain : small_plain,
-						 (uint64_t)i, again);
-
-		cr_assert_eq(mfs_blob_get(t, ids[i], &back, &back_len), 0, "blob %d", i);
-		cr_assert_eq(back_len, len);
-		cr_assert_arr_eq(back, blob, len, "blob %d reads back whole", i);
-		free(back);
-	}
+	for (int i = 0; i < BLOBS + SMALL; i++)
+		made_blob_reads_back(t, ids[i], i, i < BLOBS ? big_plain : small_plain, plain, blob);
 	mfs_vtxn_abort(t);
 	free(plain);
 	free(blob);
@@ -839,15 +845,8 @@ Test(ingest, with_no_memory_for_a_spare_the_sink_copies_the_prepared_blob)
 	mfs_volume_sink_clear(&sink);
 
 	cr_assert_eq(mfs_vtxn_begin(fx.vol, 0, &t), 0);
-	for (int i = 0; i < BLOBS; i++) {
-		uint8_t *back, again[MFS_BLOB_ID_BYTES];
-		size_t back_len, len = make_blob(blob, plain, plain_len, (uint64_t)i, again);
-
-		cr_assert_eq(mfs_blob_get(t, ids[i], &back, &back_len), 0, "blob %d", i);
-		cr_assert_eq(back_len, len);
-		cr_assert_arr_eq(back, blob, len, "blob %d reads back whole", i);
-		free(back);
-	}
+	for (int i = 0; i < BLOBS; i++)
+		made_blob_reads_back(t, ids[i], i, plain_len, plain, blob);
 	mfs_vtxn_abort(t);
 	free(plain);
 	free(blob);
