@@ -429,13 +429,7 @@ int mfs_blob_prefetch(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BY
 int mfs_blob_get(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 		 size_t *len)
 {
-	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
-	uint64_t n;
-	int rc = mfs_obj_get(t, name, mfs_blob_object_name(name, id), blob, &n);
-
-	if (rc == 0)
-		*len = (size_t)n;
-	return rc;
+	return mfs_blob_get_leaves(t, id, blob, len, NULL);
 }
 
 int mfs_blob_get_leaves(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],

@@ -74,8 +74,8 @@ int mfs_blob_prefetch(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BY
 int mfs_blob_get(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES], uint8_t **blob,
 		 size_t *len);
 /* The same, with the leaves of its id as the volume keeps them (in a
- * malloc'ed buffer of mfs_blob_leaf_count(*len) leaves): what a seeder
- * sends, read instead of hashed. */
+ * malloc'ed buffer of mfs_blob_leaf_count(*len) leaves; leaves NULL:
+ * none): what a seeder sends, read instead of hashed. */
 int mfs_blob_get_leaves(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 			uint8_t **blob, size_t *len, uint8_t **leaves);
 /* Adds or removes one pin (-EINVAL when unpinning a blob with none); the

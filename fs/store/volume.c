@@ -1121,26 +1121,20 @@ int mfs_obj_read(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t
 int mfs_obj_get(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t **data,
 		uint64_t *len)
 {
-	struct obj_read r = {.whole = 1};
-	int rc = read_obj(t, name, name_len, &r);
-
-	if (rc == 0) {
-		*data = r.dst;
-		*len = r.total;
-	}
-	return rc;
+	return mfs_obj_get_leaves(t, name, name_len, data, len, NULL);
 }
 
 int mfs_obj_get_leaves(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t **data,
 		       uint64_t *len, uint8_t **leaves)
 {
-	struct obj_read r = {.whole = 1, .with_leaves = 1};
+	struct obj_read r = {.whole = 1, .with_leaves = leaves != NULL};
 	int rc = read_obj(t, name, name_len, &r);
 
 	if (rc == 0) {
 		*data = r.dst;
 		*len = r.total;
-		*leaves = r.leaves;
+		if (leaves)
+			*leaves = r.leaves;
 	}
 	return rc;
 }

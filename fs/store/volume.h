@@ -139,7 +139,8 @@ int mfs_obj_get(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t *
 		uint64_t *len);
 /* mfs_obj_get that also gives the leaves its slots keep, one per data slot
  * (mfs_blob_leaf_count(*len) of them, MFS_BLOB_ID_BYTES each, in a
- * malloc'ed buffer): for an object that is a blob, the leaves of its id. */
+ * malloc'ed buffer; leaves NULL: none, mfs_obj_get): for an object that is
+ * a blob, the leaves of its id. */
 int mfs_obj_get_leaves(struct mfs_vtxn *t, const void *name, size_t name_len, uint8_t **data,
 		       uint64_t *len, uint8_t **leaves);
 /* The same for a caller that knows the object's length (e.g. a blob's,
