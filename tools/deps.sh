@@ -8,6 +8,8 @@ packages=(
 	libuv1-dev libwebsockets-dev libwebsockets-evlib-uv
 	ffmpeg tcpdump iproute2 openssl
 	util-linux coreutils binutils
+	# forensics.sh: fincore, the page cache a session leaves behind
+	util-linux-extra
 	# net_full.sh: a small ext2 image on a loop device (mkfs.ext2, mount -o loop)
 	e2fsprogs mount
 	# The Mainline DHT's interop tests: real DHT nodes (dht_krpc.sh) and an

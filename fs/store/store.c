@@ -639,8 +639,15 @@ void mfs_store_close(struct mfs_store *s)
 {
 	if (!s)
 		return;
-	if (s->fd >= 0)
+	/* What a session read or wrote stays in the page cache after it, and
+	 * which of a store's pages are resident (mincore(2), fincore(1)), and
+	 * how fast each reads, is a trace of that session anyone on the running
+	 * machine can see: positions no volume they can open holds, read
+	 * recently, are another volume's. Every session drops them alike. */
+	if (s->fd >= 0) {
+		posix_fadvise(s->fd, 0, 0, POSIX_FADV_DONTNEED);
 		close(s->fd);
+	}
 	free(s->path);
 	free(s->offsets);
 	pthread_mutex_destroy(&s->lock);

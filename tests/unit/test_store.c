@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -289,6 +290,78 @@ Test(store, slot_writes_change_nothing_but_slot_values)
 	tu_rmtree(dir);
 	free(data);
 	free(dir);
+}
+
+/* data.mdb's pages in the page cache (mincore on a mapping that faults
+ * none in): what root on the running machine can count. */
+static size_t resident_pages(const char *data)
+{
+	struct stat st;
+	int fd = open(data, O_RDONLY);
+	size_t n = 0, pages;
+	uint8_t *vec;
+	void *map;
+
+	cr_assert(fd >= 0 && fstat(fd, &st) == 0);
+	pages = ((size_t)st.st_size + 4095) / 4096;
+	vec = malloc(pages);
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert(vec && map != MAP_FAILED);
+	cr_assert_eq(mincore(map, (size_t)st.st_size, vec), 0);
+	for (size_t i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	munmap(map, (size_t)st.st_size);
+	close(fd);
+	free(vec);
+	return n;
+}
+
+/* Which slots a session touched must not outlive it in the page cache.
+ * On disk, not /tmp: tmpfs keeps every page resident, which shows nothing. */
+Test(store, closing_leaves_none_of_the_stores_pages_in_the_page_cache)
+{
+	struct mfs_kdf_limits kdf;
+	struct mfs_volume *v;
+	struct mfs_store *s;
+	struct mfs_vtxn *t;
+	char dir[] = "/var/tmp/mfs-test-XXXXXX", *data;
+	uint8_t *blob = malloc(300000), *back = malloc(300000);
+
+	cr_assert_eq(mfs_crypto_init(), 0);
+	cr_assert_eq(mfs_kdf_preset(&kdf, "fast"), 0);
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(mfs_store_create(dir, 64, &kdf), 0);
+	data = path_of(dir, "data.mdb");
+	cr_assert_eq(resident_pages(data), 0, "init leaves nothing in the page cache");
+	cr_assert_eq(mfs_store_open(&s, dir), 0);
+	v = tu_volume(s, "pw", NULL);
+	tu_fill_random(blob, 300000, 7);
+	cr_assert_eq(mfs_vtxn_begin(v, 1, &t), 0);
+	cr_assert_eq(mfs_obj_write(t, "x", 1, blob, 300000), 0);
+	cr_assert_eq(mfs_vtxn_commit(t), 0);
+	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
+	cr_assert_eq(mfs_obj_read(t, "x", 1, 0, back, 300000), 0);
+	mfs_vtxn_abort(t);
+	cr_assert(memcmp(back, blob, 300000) == 0);
+	mfs_volume_close(v);
+	/* Else the test below proves nothing. */
+	cr_assert_gt(resident_pages(data), 5 * 17, "the session's slots were in the page cache");
+	mfs_store_close(s);
+	cr_assert_eq(resident_pages(data), 0, "closing the store dropped every page");
+	/* Dropped, not lost. */
+	cr_assert_eq(mfs_store_open(&s, dir), 0);
+	cr_assert_eq(mfs_volume_open(&v, s, "pw", 2, NULL, 0), 0);
+	cr_assert_eq(mfs_vtxn_begin(v, 0, &t), 0);
+	memset(back, 0, 300000);
+	cr_assert_eq(mfs_obj_read(t, "x", 1, 0, back, 300000), 0);
+	mfs_vtxn_abort(t);
+	cr_assert(memcmp(back, blob, 300000) == 0);
+	mfs_volume_close(v);
+	mfs_store_close(s);
+	tu_rmtree(dir);
+	free(data);
+	free(blob);
+	free(back);
 }
 
 /* Headers anyone who can write the file could forge, checksum and all. */
