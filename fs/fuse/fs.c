@@ -40,6 +40,7 @@ struct handle {
 	struct writer *writer;
 	char *text;                    /* a magnet file's content */
 	size_t text_len;
+	pid_t opener;                  /* the thread that opened it (FUSE's pid) */
 	struct handle *prev, *next;    /* protected by fs->handles_lock */
 };
 
@@ -516,6 +517,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		reply_err(req, rc);
 		return;
 	}
+	h->opener = fuse_req_ctx(req)->pid;
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = h->kind == H_READ; /* content never changes under a number */
 	track(fs, h);
@@ -544,6 +546,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	e.ino = h->writer->ino;
 	fill_attr(fs, &e.attr, e.ino, MFS_NODE_FILE, 0, h->writer->mtime, 0);
+	h->opener = fuse_req_ctx(req)->pid;
 	fi->fh = (uint64_t)(uintptr_t)h;
 	track(fs, h);
 	fuse_reply_create(req, &e, fi);
@@ -600,9 +603,17 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	/* close() of a written file publishes it, so that the next open by
-	 * path finds it (the release that follows is not waited for). */
-	reply_err(req, h->kind == H_WRITE ? mfs__writer_flush(fs_of(req), h->writer) : 0);
+	/* Every close(2) of every copy of the descriptor flushes, and a file
+	 * is published once, whole. The opener's close publishes it, so that
+	 * the next open by path finds it (the release that follows is not
+	 * waited for); another process's close is that of a copy it
+	 * inherited (a child's in "{ cat a; cat b; } > f") while the opener
+	 * may still write, and the release publishes what the opener did not. */
+	if (h->kind != H_WRITE)
+		reply_err(req, 0);
+	else
+		reply_err(req, mfs__writer_flush(fs_of(req), h->writer,
+						 fuse_req_ctx(req)->pid == h->opener));
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

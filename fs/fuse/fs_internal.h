@@ -185,10 +185,12 @@ int mfs__writer_write(struct mfs_fs *fs, struct writer *w, const void *data, siz
 /* ftruncate while being written: it may only grow (with zeros); -EPERM for
  * any other size, or once the file is no longer being written. */
 int mfs__writer_grow(struct mfs_fs *fs, struct writer *w, uint64_t size);
-/* close(): publishes the file if anything was written (a close of an empty
- * file is a shell's dup-and-close: it waits for a later close); later calls
- * return the first result. */
-int mfs__writer_flush(struct mfs_fs *fs, struct writer *w);
+/* close(): with publish (the opener's close), publishes the file if
+ * anything was written (a close of an empty file is a shell's
+ * dup-and-close: it waits for a later close); later calls return the first
+ * result. Without (a copy of the descriptor closed elsewhere): the
+ * writer's failure if it failed, else 0, and it stays open. */
+int mfs__writer_flush(struct mfs_fs *fs, struct writer *w, int publish);
 /* The last close of a handle: publishes the file if it was not yet, and
  * drops the handle's open. w may be freed on return. */
 void mfs__writer_close(struct mfs_fs *fs, struct writer *w);

@@ -281,12 +281,14 @@ static int writer_finish(struct mfs_fs *fs, struct writer *w)
 	return rc;
 }
 
-int mfs__writer_flush(struct mfs_fs *fs, struct writer *w)
+int mfs__writer_flush(struct mfs_fs *fs, struct writer *w, int publish)
 {
 	int rc = 0;
 
 	pthread_mutex_lock(&w->lock);
-	if (w->written > 0 || w->state != W_OPEN)
+	if (!publish)
+		rc = w->state == W_FAILED ? w->error : 0;
+	else if (w->written > 0 || w->state != W_OPEN)
 		rc = writer_finish(fs, w);
 	pthread_mutex_unlock(&w->lock);
 	return rc;

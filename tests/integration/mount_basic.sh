@@ -62,6 +62,28 @@ cp "$T/sparse" "$mnt/sparse.bin" || fail "cp of a file ending in a hole"
 cmp "$T/sparse" "$mnt/sparse.bin" || fail "sparse content"
 ok "echo >, dd of= and a sparse cp (ftruncate at the end) publish whole files"
 
+# Every close of every copy of a descriptor reaches the mount: here each cat
+# closes the copy it inherited while the shell, which opened the file, goes
+# on writing; the shell's close publishes it, once.
+seq=$(sequence_of "$link")
+{ cat "$T/in.$chunk"; cat "$T/sparse"; } >"$mnt/group.bin" || fail "{ cat; cat; } >"
+cat "$T/in.$chunk" "$T/sparse" | cmp - "$mnt/group.bin" || fail "{ cat; cat; } > content"
+[ "$(sequence_of "$link")" = $((seq + 1)) ] || fail "{ cat; cat; } > published $(($(sequence_of "$link") - seq)) times"
+# Closed by another thread than the one that opened it: the release
+# publishes (the close does not wait for it).
+python3 - "$mnt/thread.bin" "$T/in.$chunk" <<'PY' || fail "a close from another thread"
+import os, sys, threading
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+with open(sys.argv[2], "rb") as src:
+    os.write(fd, src.read())
+t = threading.Thread(target=os.close, args=(fd,))
+t.start()
+t.join()
+PY
+for _ in $(seq 50); do cmp -s "$T/in.$chunk" "$mnt/thread.bin" && break; sleep 0.1; done
+cmp "$T/in.$chunk" "$mnt/thread.bin" || fail "closed by another thread: not published"
+ok "{ cat a; cat b; } > f publishes a then b, once; a file closed by another thread is published"
+
 megafs channel export "$link" >"$T/old-manifest.json" || fail "channel export"
 seq=$(sequence_of "$link")
 mkdir "$mnt/Season 2" || fail mkdir

@@ -119,14 +119,58 @@ Test(writer, a_file_written_in_pieces_is_published_whole_on_close)
 	cr_assert_eq(written, len);
 	cr_assert_null(published("f.bin", &got), "invisible until it is closed");
 
-	cr_assert_eq(mfs__writer_flush(fs, w), 0);
+	cr_assert_eq(mfs__writer_flush(fs, w, 1), 0);
 	cr_assert_eq(mfs__writer_state(w, &written), W_PUBLISHED);
 	assert_published("f.bin", data, len);
 	/* A second close returns the first one's result; writes are over. */
-	cr_assert_eq(mfs__writer_flush(fs, w), 0);
+	cr_assert_eq(mfs__writer_flush(fs, w, 1), 0);
 	cr_assert_eq(mfs__writer_write(fs, w, data, 1, len), -EIO);
 	cr_assert_eq(fs->sequence, 1, "published once");
 	done(w);
+	free(data);
+}
+
+/* "{ cat a; cat b; } > f": each cat closes its copy of the shell's
+ * descriptor while the shell may still write; the shell's close publishes. */
+Test(writer, a_copy_of_the_descriptor_closed_elsewhere_neither_publishes_nor_ends_it)
+{
+	const size_t len = (2u << 20) + 4099, half = (1u << 20) + 17;
+	uint8_t *data = malloc(len);
+	struct writer *w = create("group.bin");
+	uint64_t written;
+	size_t got;
+
+	tu_fill_random(data, len, 9);
+	cr_assert_eq(mfs__writer_write(fs, w, data, half, 0), 0);
+	cr_assert_eq(mfs__writer_flush(fs, w, 0), 0);
+	cr_assert_eq(mfs__writer_state(w, &written), W_OPEN, "still being written");
+	cr_assert_null(published("group.bin", &got), "nothing published at a copy's close");
+	cr_assert_eq(mfs__writer_write(fs, w, data + half, len - half, half), 0);
+	cr_assert_eq(mfs__writer_flush(fs, w, 0), 0);
+	cr_assert_eq(fs->sequence, 0);
+	cr_assert_eq(mfs__writer_flush(fs, w, 1), 0, "the opener's close");
+	assert_published("group.bin", data, len);
+	cr_assert_eq(fs->sequence, 1, "published once, whole");
+	done(w);
+	free(data);
+}
+
+/* A thread other than the opener closes it: the release publishes. */
+Test(writer, the_last_release_publishes_what_no_close_did)
+{
+	const size_t len = 300001;
+	uint8_t *data = malloc(len);
+	struct writer *w = create("late.bin");
+	uint64_t ino = w->ino;
+
+	tu_fill_random(data, len, 10);
+	cr_assert_eq(mfs__writer_write(fs, w, data, len, 0), 0);
+	cr_assert_eq(mfs__writer_flush(fs, w, 0), 0);
+	mfs__writer_close(fs, w);
+	assert_published("late.bin", data, len);
+	cr_assert_eq(fs->sequence, 1);
+	mfs__writer_forget(fs, ino, 1);
+	cr_assert_null(mfs__writer_find(fs, ino));
 	free(data);
 }
 
@@ -168,7 +212,7 @@ Test(writer, a_close_before_any_write_waits_for_the_last_one)
 	size_t got;
 
 	/* A shell's dup-and-close (echo x > f): not published yet. */
-	cr_assert_eq(mfs__writer_flush(fs, w), 0);
+	cr_assert_eq(mfs__writer_flush(fs, w, 1), 0);
 	cr_assert_eq(mfs__writer_state(w, &written), W_OPEN);
 	cr_assert_null(published("empty", &got));
 	/* The release: published, empty. */
@@ -221,7 +265,8 @@ Test(writer, a_file_that_does_not_fit_gives_back_what_it_stored)
 	cr_assert_eq(rc, MFS_E_FULL);
 	cr_assert_eq(mfs__writer_state(w, &written), W_FAILED);
 	cr_assert_eq(free_slots(), before, "its blobs are gone");
-	cr_assert_eq(mfs__writer_flush(fs, w), MFS_E_FULL, "closing says why");
+	cr_assert_eq(mfs__writer_flush(fs, w, 0), MFS_E_FULL, "a copy's close says why");
+	cr_assert_eq(mfs__writer_flush(fs, w, 1), MFS_E_FULL, "closing says why");
 	cr_assert_eq(mfs__writer_write(fs, w, data, 1, written), -EIO);
 	done(w);
 	cr_assert_null(published("big", &got));
@@ -284,7 +329,7 @@ Test(writer, a_magnet_file_becomes_a_magnet_item_and_stores_nothing)
 
 	cr_assert_eq(mfs__writer_write(fs, w, line, 10, 0), 0);
 	cr_assert_eq(mfs__writer_write(fs, w, line + 10, sizeof line - 11, 10), 0);
-	cr_assert_eq(mfs__writer_flush(fs, w), 0);
+	cr_assert_eq(mfs__writer_flush(fs, w, 1), 0);
 	cr_assert_eq(mfs__writer_state(w, &written), W_PUBLISHED);
 	cr_assert_str_eq(magnet_at("Ep 1.magnet"), LINK, "the link, without its newline");
 	cr_assert_eq(fs->sequence, 1);
@@ -305,7 +350,7 @@ Test(writer, a_magnet_file_that_is_no_link_or_not_its_name_is_refused)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		w = create(cases[i][0]);
 		cr_assert_eq(mfs__writer_write(fs, w, cases[i][1], strlen(cases[i][1]), 0), 0);
-		cr_assert_eq(mfs__writer_flush(fs, w), -EINVAL, "%s", cases[i][1]);
+		cr_assert_eq(mfs__writer_flush(fs, w, 1), -EINVAL, "%s", cases[i][1]);
 		cr_assert_eq(mfs__writer_state(w, &written), W_FAILED);
 		done(w);
 	}
@@ -320,7 +365,7 @@ Test(writer, a_magnet_file_longer_than_a_link_fails_at_the_write)
 	memset(big, 'a', sizeof big);
 	cr_assert_eq(mfs__writer_write(fs, w, big, MFS_MAGNET_MAX + 2, 0), 0, "room for a CRLF");
 	cr_assert_eq(mfs__writer_write(fs, w, big, 1, MFS_MAGNET_MAX + 2), -EFBIG);
-	cr_assert_eq(mfs__writer_flush(fs, w), -EFBIG);
+	cr_assert_eq(mfs__writer_flush(fs, w, 1), -EFBIG);
 	done(w);
 	w = create("hole.magnet");
 	cr_assert_eq(mfs__writer_grow(fs, w, UINT64_C(1) << 40), -EFBIG, "a hole too");
