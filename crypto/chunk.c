@@ -8,6 +8,7 @@
 #include "crypto/hash.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "crypto/sha256x2.h"
 
 _Static_assert(MFS_BLOB_LEAF_BYTES == MFS_SEGMENT_BYTES + MFS_AEAD_TAG_BYTES,
 	       "a blob id's leaf is one sealed segment");
@@ -55,6 +56,25 @@ void mfs_chunk_key_convergent(uint8_t key[static MFS_CHUNK_KEY_BYTES],
 	for (int i = 0; i < 8; i++)
 		len_le[i] = (uint8_t)((uint64_t)plain_len >> (8 * i));
 	mfs_hmac_sha256(key, secret, len_le, sizeof len_le, plain, plain_len);
+}
+
+void mfs_chunk_keys_convergent2(uint8_t key[2][MFS_CHUNK_KEY_BYTES], const uint8_t *const plain[2],
+				const size_t plain_len[2], const uint8_t secret[static 32])
+{
+	uint8_t len_le[2][8];
+	struct mfs_sha256x2_msg m[2];
+
+	if (!mfs_sha256x2_available()) {
+		for (int i = 0; i < 2; i++)
+			mfs_chunk_key_convergent(key[i], plain[i], plain_len[i], secret);
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		for (int b = 0; b < 8; b++)
+			len_le[i][b] = (uint8_t)((uint64_t)plain_len[i] >> (8 * b));
+		m[i] = (struct mfs_sha256x2_msg){len_le[i], sizeof len_le[i], plain[i], plain_len[i]};
+	}
+	mfs_hmac_sha256x2(key, secret, m);
 }
 
 void mfs_chunk_key_random(uint8_t key[static MFS_CHUNK_KEY_BYTES])

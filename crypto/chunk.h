@@ -34,6 +34,10 @@ size_t mfs_blob_padded_len(size_t blob_len);
 void mfs_chunk_key_convergent(uint8_t key[static MFS_CHUNK_KEY_BYTES],
 			      const uint8_t *plain, size_t plain_len,
 			      const uint8_t secret[static 32]);
+/* Two chunks' convergent keys, each mfs_chunk_key_convergent's, hashed
+ * together where the CPU has SHA extensions (crypto/sha256x2.h). */
+void mfs_chunk_keys_convergent2(uint8_t key[2][MFS_CHUNK_KEY_BYTES], const uint8_t *const plain[2],
+				const size_t plain_len[2], const uint8_t secret[static 32]);
 void mfs_chunk_key_random(uint8_t key[static MFS_CHUNK_KEY_BYTES]);
 
 /* Seals plain (plain_len bytes, padded internally) into blob, which must hold

@@ -74,15 +74,38 @@ struct mfs_ingest {
 	int failed;                /* the caller's first error; everything after fails with it */
 };
 
-/* A chunk's blob and its ref; with leaves (not NULL), the blob id's leaves
- * too, for a sink that stores them with the blob. */
-static void derive_and_seal(const struct mfs_ingest *w, const uint8_t *plain, size_t len,
-			    uint8_t *blob, struct mfs_chunk_ref *ref, uint8_t *leaves)
+static void derive_key(const struct mfs_ingest *w, const uint8_t *plain, size_t len,
+		       uint8_t key[static MFS_CHUNK_KEY_BYTES])
 {
 	if (w->opts.mode == MFS_MODE_CONVERGENT)
-		mfs_chunk_key_convergent(ref->key, plain, len, w->convergence);
+		mfs_chunk_key_convergent(key, plain, len, w->convergence);
 	else
-		mfs_chunk_key_random(ref->key);
+		mfs_chunk_key_random(key);
+}
+
+/* The keys of n (1 or 2) chunks: two convergent keys hash together. */
+static void derive_keys(const struct mfs_ingest *w, struct ring_slot *const slot[2], int n)
+{
+	if (w->opts.mode != MFS_MODE_CONVERGENT || n == 1) {
+		for (int i = 0; i < n; i++)
+			derive_key(w, slot[i]->plain, slot[i]->len, slot[i]->ref.key);
+	} else {
+		const uint8_t *const plain[2] = {slot[0]->plain, slot[1]->plain};
+		const size_t len[2] = {slot[0]->len, slot[1]->len};
+		uint8_t key[2][MFS_CHUNK_KEY_BYTES];
+
+		mfs_chunk_keys_convergent2(key, plain, len, w->convergence);
+		memcpy(slot[0]->ref.key, key[0], MFS_CHUNK_KEY_BYTES);
+		memcpy(slot[1]->ref.key, key[1], MFS_CHUNK_KEY_BYTES);
+		mfs_memzero(key, sizeof key);
+	}
+}
+
+/* A chunk's blob and its ref, its key derived; with leaves (not NULL), the
+ * blob id's leaves too, for a sink that stores them with the blob. */
+static void seal(const uint8_t *plain, size_t len, uint8_t *blob, struct mfs_chunk_ref *ref,
+		 uint8_t *leaves)
+{
 	mfs_chunk_seal(blob, plain, len, ref->key);
 	mfs_blob_id_leaves(ref->id, leaves, blob, mfs_blob_len(mfs_chunk_padded_len(len)));
 	ref->length = (uint32_t)len;
@@ -96,27 +119,37 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&w->lock);
 	own_blob = w->worker_blob[w->workers_begun++];
 	while (!w->stop) {
-		struct ring_slot *slot = NULL;
-		uint8_t *blob;
+		struct ring_slot *slot[2] = {NULL, NULL};
+		int filled = 0, n;
 
-		for (int i = 0; i < RING && !slot; i++)
-			if (w->ring[i].state == SLOT_FILLED)
-				slot = &w->ring[i];
-		if (!slot) {
+		for (int i = 0; i < RING; i++)
+			if (w->ring[i].state == SLOT_FILLED && filled++ < 2)
+				slot[filled - 1] = &w->ring[i];
+		if (filled == 0) {
 			pthread_cond_wait(&w->changed, &w->lock);
 			continue;
 		}
-		slot->state = SLOT_SEALING;
+		/* Two at once (their convergent keys hash together) only when a
+		 * third waits for another worker. */
+		n = filled >= 3 ? 2 : 1;
+		for (int i = 0; i < n; i++)
+			slot[i]->state = SLOT_SEALING;
 		pthread_mutex_unlock(&w->lock);
-		blob = slot->blob ? slot->blob : own_blob;
-		derive_and_seal(w, slot->plain, slot->len, blob, &slot->ref,
-				slot->prepared ? leaves : NULL);
-		if (slot->prepared)
-			w->sink.prepare(w->sink.ctx, slot->ref.id, leaves, blob,
-					mfs_blob_len(mfs_chunk_padded_len(slot->len)), slot->prepared);
-		pthread_mutex_lock(&w->lock);
-		slot->state = SLOT_SEALED;
-		pthread_cond_broadcast(&w->changed);
+		derive_keys(w, slot, n);
+		for (int i = 0; i < n; i++) {
+			struct ring_slot *s = slot[i];
+			uint8_t *blob = s->blob ? s->blob : own_blob;
+
+			seal(s->plain, s->len, blob, &s->ref, s->prepared ? leaves : NULL);
+			if (s->prepared)
+				w->sink.prepare(w->sink.ctx, s->ref.id, leaves, blob,
+						mfs_blob_len(mfs_chunk_padded_len(s->len)), s->prepared);
+			pthread_mutex_lock(&w->lock);
+			s->state = SLOT_SEALED;
+			pthread_cond_broadcast(&w->changed);
+			if (i + 1 < n)
+				pthread_mutex_unlock(&w->lock);
+		}
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
@@ -245,7 +278,8 @@ static int flush_level(struct mfs_ingest *w, uint32_t l)
 	lv->node[0] = (uint8_t)l;
 	memset(lv->node + 1, 0, 3);
 	mfs_le_put(lv->node + 4, lv->count, 4);
-	derive_and_seal(w, lv->node, len, w->node_blob, &ref, NULL);
+	derive_key(w, lv->node, len, ref.key);
+	seal(lv->node, len, w->node_blob, &ref, NULL);
 	rc = w->sink.put(w->sink.ctx, ref.id, w->node_blob, mfs_blob_len(mfs_chunk_padded_len(len)));
 	lv->count = 0;
 	if (rc == 0)

@@ -13,6 +13,7 @@
 #include "crypto/canon_json.h"
 #include "crypto/chunk.h"
 #include "crypto/hash.h"
+#include "crypto/sha256x2.h"
 #include "crypto/kdf.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
@@ -221,7 +222,8 @@ static void blob_id_reference(uint8_t id[32], const uint8_t *data, size_t len)
  * reference itself is held to the definition. */
 Test(crypto, blob_id_is_the_sha256_hash_list_of_its_segments)
 {
-	static const size_t lens[] = {0, 1, 65551, 65552, 65553, 2 * 65552, 1048832, 16781312};
+	static const size_t lens[] = {0,	   1,	    65551,   65552,   65553,
+				      2 * 65552, 3 * 65552 + 5, 1048832, 16781312};
 	const size_t max = 16781312;
 	uint8_t *data = malloc(max), ours[32], theirs[32];
 	char hex[65];
@@ -245,6 +247,84 @@ Test(crypto, blob_id_is_the_sha256_hash_list_of_its_segments)
 	mfs_blob_id(theirs, data, 65553);
 	cr_assert(memcmp(ours, theirs, 32) != 0);
 	free(data);
+}
+
+static void sha256_reference(uint8_t out[32], const struct mfs_sha256x2_msg *m)
+{
+	crypto_hash_sha256_state st;
+
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, m->prefix, m->prefix_len);
+	crypto_hash_sha256_update(&st, m->data, m->len);
+	crypto_hash_sha256_final(&st, out);
+}
+
+/* Two messages at once, each of its own length and prefix: every way the
+ * blocks fall (prefix across one or two blocks, padding in one or two,
+ * one message ending long before the other), libsodium's bytes. */
+Test(crypto, sha256_two_at_once_is_sha256_of_each)
+{
+	const size_t max = 300000;
+	uint8_t *a = malloc(max), *b = malloc(max), prefix[128], out[2][32], ref[32], key[32];
+
+	if (!mfs_sha256x2_available())
+		cr_skip_test("this CPU has no SHA extensions: nothing calls mfs_sha256x2");
+	cr_assert(a && b);
+	mfs_random(a, max);
+	mfs_random(b, max);
+	mfs_random(prefix, sizeof prefix);
+	mfs_random(key, sizeof key);
+	for (int t = 0; t < 4000; t++) {
+		uint32_t r[4];
+		struct mfs_sha256x2_msg m[2];
+
+		mfs_random(r, sizeof r);
+		m[0] = (struct mfs_sha256x2_msg){prefix, r[0] % 129, a, r[1] % (t % 9 == 0 ? max : 300)};
+		m[1] = (struct mfs_sha256x2_msg){prefix + 1, r[2] % 128, b + 1,
+						 r[3] % (t % 7 == 0 ? max - 1 : 200)};
+		mfs_sha256x2(out, m);
+		for (int i = 0; i < 2; i++) {
+			sha256_reference(ref, &m[i]);
+			cr_assert_arr_eq(out[i], ref, 32, "lane %d: prefix %zu, %zu bytes", i,
+					 m[i].prefix_len, m[i].len);
+		}
+		if (t % 10 == 0) {
+			crypto_auth_hmacsha256_state st;
+
+			m[0].prefix_len %= 65;
+			m[1].prefix_len %= 65;
+			mfs_hmac_sha256x2(out, key, m);
+			for (int i = 0; i < 2; i++) {
+				crypto_auth_hmacsha256_init(&st, key, sizeof key);
+				crypto_auth_hmacsha256_update(&st, m[i].prefix, m[i].prefix_len);
+				crypto_auth_hmacsha256_update(&st, m[i].data, m[i].len);
+				crypto_auth_hmacsha256_final(&st, ref);
+				cr_assert_arr_eq(out[i], ref, 32, "HMAC lane %d", i);
+			}
+		}
+	}
+	free(a);
+	free(b);
+}
+
+/* Two chunks' convergent keys at once are each one's key. */
+Test(crypto, two_convergent_keys_at_once_are_each_ones)
+{
+	const size_t len[2] = {1u << 20, 4097};
+	uint8_t *a = malloc(len[0]), *b = malloc(len[1]), secret[32], two[2][32], one[32];
+	const uint8_t *const plain[2] = {a, b};
+
+	cr_assert(a && b);
+	mfs_random(a, len[0]);
+	mfs_random(b, len[1]);
+	mfs_random(secret, sizeof secret);
+	mfs_chunk_keys_convergent2(two, plain, len, secret);
+	for (int i = 0; i < 2; i++) {
+		mfs_chunk_key_convergent(one, plain[i], len[i], secret);
+		cr_assert_arr_eq(two[i], one, 32, "chunk %d", i);
+	}
+	free(a);
+	free(b);
 }
 
 /* Convergent keys: HMAC-SHA-256 through OpenSSL, libsodium's bytes. */

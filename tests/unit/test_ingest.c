@@ -1,5 +1,6 @@
 /* fs/blob: FileEntry, ingest and extract through a volume, index trees. */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -300,13 +301,22 @@ Test(ingest, index_tree_two_levels)
 
 Test(ingest, convergent_dedups_random_does_not)
 {
-	const size_t len = 3u << 20;
-	uint8_t *data = malloc(len);
+	const size_t len = (24u << 20) + 5000, chunk = MFS_CHUNK_SIZE_DEFAULT;
+	uint8_t *data = malloc(len), key[MFS_CHUNK_KEY_BYTES];
 	struct mfs_file_entry a, b, c, d;
 	uint64_t before;
 
 	tu_fill_random(data, len, 11);
 	ingest(data, len, MFS_MODE_CONVERGENT, 0, &a);
+	/* Each key is its chunk's own, whether a worker hashed it alone or
+	 * beside another (crypto/sha256x2.h). */
+	cr_assert_eq(a.chunk_count, 25);
+	for (uint64_t i = 0; i < a.chunk_count; i++) {
+		size_t n = len - i * chunk < chunk ? len - i * chunk : chunk;
+
+		mfs_chunk_key_convergent(key, data + i * chunk, n, secret);
+		cr_assert_arr_eq(a.chunks[i].key, key, sizeof key, "chunk %" PRIu64, i);
+	}
 	before = used();
 	ingest(data, len, MFS_MODE_CONVERGENT, 0, &b);
 	cr_assert_eq(used(), before, "a second convergent ingest takes zero new slots");
