@@ -257,7 +257,7 @@ static int change_pins(struct mfs_vtxn *t, struct bucket *b, struct entry *e, in
 
 /* Stores a blob given in clear (blob) or sealed for this volume (sealed). */
 static int put_blob(struct mfs_vtxn *t, const uint8_t *id, const uint8_t *blob,
-		    const uint8_t *sealed, size_t len, int pin, int *what)
+		    const uint8_t *leaves, const uint8_t *sealed, size_t len, int pin, int *what)
 {
 	struct mfs_superblock *sb = mfs_vtxn_sb(t);
 	uint8_t name[MFS_BLOB_OBJ_NAME_MAX];
@@ -294,7 +294,8 @@ static int put_blob(struct mfs_vtxn *t, const uint8_t *id, const uint8_t *blob,
 	if (sealed)
 		rc = mfs_obj_insert_sealed(t, name, mfs_blob_object_name(name, id), sealed, len);
 	else
-		rc = mfs_obj_write(t, name, mfs_blob_object_name(name, id), blob, len);
+		rc = mfs_obj_write_leaves(t, name, mfs_blob_object_name(name, id), blob, len,
+					  leaves);
 	memcpy(fresh.id, id, MFS_BLOB_ID_BYTES);
 	fresh.size = (uint32_t)len;
 	fresh.pins = pin ? 1 : 0;
@@ -321,13 +322,13 @@ static int put_blob(struct mfs_vtxn *t, const uint8_t *id, const uint8_t *blob,
 int mfs_blob_put_hashed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 			const uint8_t *blob, size_t len, int pin, int *what)
 {
-	return put_blob(t, id, blob, NULL, len, pin, what);
+	return put_blob(t, id, blob, NULL, NULL, len, pin, what);
 }
 
 int mfs_blob_put_sealed(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 			const uint8_t *sealed, size_t len, int pin, int *what)
 {
-	return put_blob(t, id, NULL, sealed, len, pin, what);
+	return put_blob(t, id, NULL, NULL, sealed, len, pin, what);
 }
 
 size_t mfs_blob_sealed_bytes(struct mfs_volume *v, size_t len)
@@ -349,28 +350,47 @@ void mfs_blob_seal(struct mfs_volume *v, uint8_t *sealed, uint8_t *scratch,
 	mfs_obj_seal(v, sealed, scratch, name, mfs_blob_object_name(name, id), blob, len, leaves);
 }
 
-int mfs_blob_put(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
-		 const uint8_t *blob, size_t len, int pin, int *what)
+/* The id of bytes that may be anyone's, checked, and their leaves, which
+ * the slots keep (malloc'ed into *leaves). */
+static int check_id(const uint8_t id[static MFS_BLOB_ID_BYTES], const uint8_t *blob, size_t len,
+		    uint8_t **leaves)
 {
 	uint8_t actual[MFS_BLOB_ID_BYTES];
 
-	mfs_blob_id(actual, blob, len);
-	if (!mfs_memeq(actual, id, sizeof actual))
-		return MFS_E_CORRUPT;
-	return mfs_blob_put_hashed(t, id, blob, len, pin, what);
+	*leaves = len > MFS_BLOB_MAX_BYTES ? NULL
+					   : malloc(mfs_blob_leaf_count(len) * MFS_BLOB_ID_BYTES);
+	if (!*leaves)
+		return len > MFS_BLOB_MAX_BYTES ? MFS_E_FORMAT : -ENOMEM;
+	mfs_blob_id_leaves(actual, *leaves, blob, len);
+	if (mfs_memeq(actual, id, sizeof actual))
+		return 0;
+	free(*leaves);
+	*leaves = NULL;
+	return MFS_E_CORRUPT;
+}
+
+int mfs_blob_put(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
+		 const uint8_t *blob, size_t len, int pin, int *what)
+{
+	uint8_t *leaves;
+	int rc = check_id(id, blob, len, &leaves);
+
+	if (rc == 0)
+		rc = put_blob(t, id, blob, leaves, NULL, len, pin, what);
+	free(leaves);
+	return rc;
 }
 
 int mfs_blob_restore(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 		     const uint8_t *blob, size_t len)
 {
-	uint8_t name[MFS_BLOB_OBJ_NAME_MAX], actual[MFS_BLOB_ID_BYTES];
+	uint8_t name[MFS_BLOB_OBJ_NAME_MAX], *leaves;
 	struct bucket b;
 	struct entry *e;
-	int rc;
+	int rc = check_id(id, blob, len, &leaves);
 
-	mfs_blob_id(actual, blob, len);
-	if (!mfs_memeq(actual, id, sizeof actual))
-		return MFS_E_CORRUPT;
+	if (rc != 0)
+		return rc;
 	rc = lookup(t, id, &b, &e);
 	if (rc == 0 && !e)
 		rc = MFS_E_NOTFOUND;
@@ -378,7 +398,8 @@ int mfs_blob_restore(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYT
 		rc = MFS_E_CORRUPT; /* the table is damaged, or the bytes are another blob's */
 	free(b.entries);
 	if (rc == 0)
-		rc = mfs_obj_write(t, name, mfs_blob_object_name(name, id), blob, len);
+		rc = mfs_obj_write_leaves(t, name, mfs_blob_object_name(name, id), blob, len, leaves);
+	free(leaves);
 	return rc;
 }
 

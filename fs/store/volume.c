@@ -1426,6 +1426,12 @@ static int put_sealed(struct mfs_vtxn *t, const struct volmap_obj *o, const uint
 int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const void *data,
 		  size_t len)
 {
+	return mfs_obj_write_leaves(t, name, name_len, data, len, NULL);
+}
+
+int mfs_obj_write_leaves(struct mfs_vtxn *t, const void *name, size_t name_len, const void *data,
+			 size_t len, const uint8_t *leaves)
+{
 	struct mfs_volume *v = t->vol;
 	const uint64_t new_n = mfs_obj_slots_for(len);
 	const uint32_t width = stripe_width(v->redundant);
@@ -1450,7 +1456,7 @@ int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const v
 		rc = have_room(t, new_n + (v->redundant ? parity_slots(new_n, is_record(&o)) : 0),
 			       new_n > old_n);
 	for (uint32_t from = 0; rc == 0 && from < new_n; from += width) {
-		uint32_t k = seal_stripe(v->self.keys, v->redundant, &o, data, len, NULL, from,
+		uint32_t k = seal_stripe(v->self.keys, v->redundant, &o, data, len, leaves, from,
 					 (uint32_t)t->new_gen, scratch, values);
 
 		for (uint32_t j = 0; rc == 0 && j < stripe_slots(v->redundant, is_record(&o), k);

@@ -169,6 +169,10 @@ int mfs_obj_rewrite(struct mfs_vtxn *t, const void *name, size_t name_len);
  * written) when the volume lacks free slots. */
 int mfs_obj_write(struct mfs_vtxn *t, const void *name, size_t name_len, const void *data,
 		  size_t len);
+/* mfs_obj_write with the data's leaves (mfs_blob_id_leaves) computed
+ * already by the caller, taken as they are (NULL: computed here). */
+int mfs_obj_write_leaves(struct mfs_vtxn *t, const void *name, size_t name_len, const void *data,
+			 size_t len, const uint8_t *leaves);
 int mfs_obj_delete(struct mfs_vtxn *t, const void *name, size_t name_len);
 
 /* Sealing an object's slots needs only the volume's keys, not a transaction,

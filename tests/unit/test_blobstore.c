@@ -71,6 +71,32 @@ Test(blobstore, put_verifies_get_has_stats)
 	mfs_vtxn_abort(t);
 }
 
+/* A checked put keeps the leaves it hashed to check the id: the slots hold
+ * the id's leaves, as a seeder sends them. */
+Test(blobstore, a_put_keeps_the_leaves_it_checked)
+{
+	const size_t len = 2 * MFS_BLOB_LEAF_BYTES + 100, n = mfs_blob_leaf_count(len);
+	uint8_t *blob = malloc(len), id[32], want[3 * 32], *got, *leaves;
+	struct mfs_vtxn *t = w();
+	size_t got_len;
+
+	cr_assert_eq(n, 3);
+	tu_fill_random(blob, len, 4);
+	mfs_blob_id_leaves(id, want, blob, len);
+	cr_assert_eq(mfs_blob_put(t, id, blob, len, 1, NULL), 0);
+	cr_assert_eq(mfs_blob_restore(t, id, blob, len), 0, "written again from the same bytes");
+	cr_assert_eq(mfs_blob_get_leaves(t, id, &got, &got_len, &leaves), 0);
+	cr_assert_eq(got_len, len);
+	cr_assert_arr_eq(got, blob, len);
+	cr_assert_arr_eq(leaves, want, n * 32);
+	free(got);
+	free(leaves);
+	blob[len - 1] ^= 1;
+	cr_assert_eq(mfs_blob_restore(t, id, blob, len), MFS_E_CORRUPT);
+	mfs_vtxn_abort(t);
+	free(blob);
+}
+
 Test(blobstore, pins_are_references)
 {
 	uint8_t blob[3000], id[32];
