@@ -64,11 +64,6 @@ void mfs_chunk_keys_convergent2(uint8_t key[2][MFS_CHUNK_KEY_BYTES], const uint8
 	uint8_t len_le[2][8];
 	struct mfs_sha256x2_msg m[2];
 
-	if (!mfs_sha256x2_available()) {
-		for (int i = 0; i < 2; i++)
-			mfs_chunk_key_convergent(key[i], plain[i], plain_len[i], secret);
-		return;
-	}
 	for (int i = 0; i < 2; i++) {
 		for (int b = 0; b < 8; b++)
 			len_le[i][b] = (uint8_t)((uint64_t)plain_len[i] >> (8 * b));

@@ -1,7 +1,9 @@
 #include "crypto/sha256x2.h"
 
+#include <sodium.h>
 #include <string.h>
 
+#include "crypto/hash.h"
 #include "crypto/secure.h"
 
 #define PREFIX_MAX 128u
@@ -162,17 +164,17 @@ int mfs_sha256x2_available(void)
 {
 	static int known = -1;
 	unsigned a, b, c, d;
-	int yes;
+	int yes = __atomic_load_n(&known, __ATOMIC_RELAXED);
 
-	if (known >= 0)
-		return known;
+	if (yes >= 0)
+		return yes;
 	yes = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSSE3) && (c & bit_SSE4_1) &&
 	      __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
 	__atomic_store_n(&known, yes, __ATOMIC_RELAXED);
 	return yes;
 }
 
-void mfs_sha256x2(uint8_t out[2][32], const struct mfs_sha256x2_msg m[2])
+static void pair(uint8_t out[2][32], const struct mfs_sha256x2_msg m[2])
 {
 	struct lane l[2];
 	uint32_t s[2][8];
@@ -197,13 +199,28 @@ int mfs_sha256x2_available(void)
 	return 0;
 }
 
+#endif
+
 void mfs_sha256x2(uint8_t out[2][32], const struct mfs_sha256x2_msg m[2])
 {
-	(void)m;
-	memset(out, 0, 64); /* never called: not available */
-}
+	crypto_hash_sha256_state st;
 
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (mfs_sha256x2_available() && m[0].prefix_len <= PREFIX_MAX &&
+	    m[1].prefix_len <= PREFIX_MAX) {
+		pair(out, m);
+		return;
+	}
 #endif
+	/* Correct everywhere; slow (portable C). */
+	for (int i = 0; i < 2; i++) {
+		crypto_hash_sha256_init(&st);
+		crypto_hash_sha256_update(&st, m[i].prefix, m[i].prefix_len);
+		crypto_hash_sha256_update(&st, m[i].data, m[i].len);
+		crypto_hash_sha256_final(&st, out[i]);
+	}
+	sodium_memzero(&st, sizeof st);
+}
 
 void mfs_hmac_sha256x2(uint8_t out[2][32], const uint8_t key[static 32],
 		       const struct mfs_sha256x2_msg m[2])
@@ -211,6 +228,12 @@ void mfs_hmac_sha256x2(uint8_t out[2][32], const uint8_t key[static 32],
 	uint8_t ipad[2][PREFIX_MAX], opad[64], inner[2][32];
 	struct mfs_sha256x2_msg h[2];
 
+	if (!mfs_sha256x2_available() || m[0].prefix_len > PREFIX_MAX - 64 ||
+	    m[1].prefix_len > PREFIX_MAX - 64) {
+		for (int i = 0; i < 2; i++)
+			mfs_hmac_sha256(out[i], key, m[i].prefix, m[i].prefix_len, m[i].data, m[i].len);
+		return;
+	}
 	for (int i = 0; i < 64; i++) {
 		ipad[0][i] = ipad[1][i] = (uint8_t)((i < 32 ? key[i] : 0) ^ 0x36);
 		opad[i] = (uint8_t)((i < 32 ? key[i] : 0) ^ 0x5c);

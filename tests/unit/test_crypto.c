@@ -261,14 +261,14 @@ static void sha256_reference(uint8_t out[32], const struct mfs_sha256x2_msg *m)
 
 /* Two messages at once, each of its own length and prefix: every way the
  * blocks fall (prefix across one or two blocks, padding in one or two,
- * one message ending long before the other), libsodium's bytes. */
+ * one message ending long before the other), libsodium's bytes; prefixes
+ * too long for the pair take the one-by-one path, as does every call on a
+ * CPU without SHA extensions. */
 Test(crypto, sha256_two_at_once_is_sha256_of_each)
 {
 	const size_t max = 300000;
-	uint8_t *a = malloc(max), *b = malloc(max), prefix[128], out[2][32], ref[32], key[32];
+	uint8_t *a = malloc(max), *b = malloc(max), prefix[131], out[2][32], ref[32], key[32];
 
-	if (!mfs_sha256x2_available())
-		cr_skip_test("this CPU has no SHA extensions: nothing calls mfs_sha256x2");
 	cr_assert(a && b);
 	mfs_random(a, max);
 	mfs_random(b, max);
@@ -279,7 +279,7 @@ Test(crypto, sha256_two_at_once_is_sha256_of_each)
 		struct mfs_sha256x2_msg m[2];
 
 		mfs_random(r, sizeof r);
-		m[0] = (struct mfs_sha256x2_msg){prefix, r[0] % 129, a, r[1] % (t % 9 == 0 ? max : 300)};
+		m[0] = (struct mfs_sha256x2_msg){prefix, r[0] % 131, a, r[1] % (t % 9 == 0 ? max : 300)};
 		m[1] = (struct mfs_sha256x2_msg){prefix + 1, r[2] % 128, b + 1,
 						 r[3] % (t % 7 == 0 ? max - 1 : 200)};
 		mfs_sha256x2(out, m);
@@ -291,7 +291,7 @@ Test(crypto, sha256_two_at_once_is_sha256_of_each)
 		if (t % 10 == 0) {
 			crypto_auth_hmacsha256_state st;
 
-			m[0].prefix_len %= 65;
+			m[0].prefix_len %= 70;
 			m[1].prefix_len %= 65;
 			mfs_hmac_sha256x2(out, key, m);
 			for (int i = 0; i < 2; i++) {
