@@ -75,7 +75,9 @@ for i in 1 2 3; do
 	world "$T/a$i" no
 	world "$T/b$i" yes
 	# Root on the running machine, megafs exited: fincore(1) shows which
-	# of the file's pages the sessions left in the page cache.
+	# of the file's pages the sessions left in the page cache (on tmpfs
+	# every page stays, in every store alike: nothing to see).
+	[ "$(stat -f -c %T "$T")" = tmpfs ] ||
 	for d in a b; do
 		res=$(fincore --noheadings --bytes --output RES "$T/$d$i/data.mdb")
 		[ "$res" -eq 0 ] || fail "pair $i: $((res)) bytes of $d's data.mdb left in the page cache"
