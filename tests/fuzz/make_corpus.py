@@ -460,7 +460,20 @@ def pt():
     write("pt", "bridge-bad", b"\x01h:1;a=b;;c=d")
 
 
+def sha256x2():
+    # prefix lengths, split (big-endian), then bytes: block edges, padding in
+    # one block or two, a prefix too long for the pair, a blob of three leaves.
+    def inp(pa, pb, split, data):
+        return bytes([pa, pb, split >> 8, split & 0xFF]) + data
+    pattern = bytes(range(256))
+    write("sha256x2", "empty", inp(0, 0, 0, b""))
+    write("sha256x2", "tag-byte", inp(1, 1, 55, pattern[:55] + pattern[:64]))
+    write("sha256x2", "hmac-prefix", inp(72, 8, 200, pattern * 2))
+    write("sha256x2", "too-long-prefix", inp(130, 129, 300, pattern * 3))
+    write("sha256x2", "three-leaves", inp(1, 1, 65552 & 0xFFFF, pattern * 769))
+
+
 for make in (canon_json, manifest, fileentry, index, wire, noise, tracker, store_header, magnet,
              volmap, volobj, bencode, krpc, dht, dht_table, bt_announce, webtorrent,
-             socks5, ws_frame, http_head, pt):
+             socks5, ws_frame, http_head, pt, sha256x2):
     make()
