@@ -9,6 +9,7 @@
 #include "crypto/le.h"
 #include "crypto/mfs_error.h"
 #include "crypto/secure.h"
+#include "crypto/sha256x2.h"
 #include "fs/blob/outfile.h"
 
 /* Chunks in flight between the caller and the storer. When the storer
@@ -129,9 +130,11 @@ static void *worker_main(void *arg)
 			pthread_cond_wait(&w->changed, &w->lock);
 			continue;
 		}
-		/* Two at once (their convergent keys hash together) only when a
-		 * third waits for another worker. */
-		n = filled >= 3 ? 2 : 1;
+		/* Two at once only when their convergent keys hash together
+		 * (random keys gain nothing) and a third waits for another
+		 * worker: else the other worker would idle. */
+		n = filled >= 3 && w->opts.mode == MFS_MODE_CONVERGENT && mfs_sha256x2_available()
+			? 2 : 1;
 		for (int i = 0; i < n; i++)
 			slot[i]->state = SLOT_SEALING;
 		pthread_mutex_unlock(&w->lock);
