@@ -22,7 +22,10 @@
  * 100 ms to lock before the first read. */
 #define DEFAULT_CACHE_MIN (16u << 20)
 #define CACHE_PER_CHUNK (2u * MFS_CHUNK_SIZE_DEFAULT)
-#define DEFAULT_AHEAD 4
+#define DEFAULT_AHEAD 8
+/* Queued chunks a worker asks the disk for before it loads its own (see
+ * ask_disk_ahead). */
+#define ASK_AHEAD 8
 /* The cache grows by blocks of this many segments (2 MiB: one huge page,
  * see mfs_secure_map), as reads need them, up to cache_bytes. */
 #define BLOCK_SEGS 32
@@ -56,6 +59,7 @@ struct job {
 	struct mfs_rfile *file;
 	uint64_t chunk;
 	uint64_t generation;
+	int asked; /* its slots were asked of the disk (ask_disk_ahead) */
 };
 
 struct mfs_reader {
@@ -549,6 +553,7 @@ static void queue_ahead(struct mfs_reader *r, struct mfs_rfile *f, uint64_t from
 		j->file = f;
 		j->chunk = c;
 		j->generation = f->generation;
+		j->asked = 0;
 		f->refs++;
 		f->ahead = c + 1;
 		pthread_cond_signal(&r->job_queued);
@@ -902,6 +907,52 @@ out:
 	mfs_memzero(&ref, sizeof ref);
 }
 
+/* A chunk load waits for the disk most of its time (its slots sit at
+ * random places), and a worker asks for one chunk's slots at once: with
+ * one load per core the disk had two chunks to read and sat idle between
+ * them (a cold 1 GiB dd: 670 MiB/s; the kernel reads a plain file at
+ * 1,079). So a worker that takes a job first asks the disk for the slots
+ * of the chunks queued behind it that nobody asked for yet (up to
+ * ASK_AHEAD), and they are in the page cache, or on their way, when a
+ * worker takes them: 905 MiB/s (medians of 5; 12 workers without asking
+ * ahead reached 820-930, with 12 MiB more memory). Blobs the volume does
+ * not hold (the session cache's, a peer's) are not found and cost a
+ * lookup. Called and returns with r->lock held; drops it meanwhile. */
+static void ask_disk_ahead(struct mfs_reader *r)
+{
+	struct mfs_rfile *files[ASK_AHEAD];
+	uint64_t chunks[ASK_AHEAD];
+	unsigned n = 0, asked = 0;
+
+	for (size_t k = 0; k < r->job_count && n < ASK_AHEAD; k++) {
+		struct job *j = &r->jobs[(r->job_head + k) % JOB_MAX];
+
+		if (j->asked || j->generation != j->file->generation)
+			continue;
+		j->asked = 1;
+		j->file->refs++;
+		files[n] = j->file;
+		chunks[n++] = j->chunk;
+	}
+	if (n == 0)
+		return;
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned i = 0; i < n; i++) {
+		struct mfs_chunk_ref ref;
+		struct mfs_vtxn *t;
+
+		if (chunk_ref(files[i], chunks[i], &ref) == 0 && mfs_vtxn_begin(r->vol, 0, &t) == 0) {
+			asked += mfs_blob_prefetch(t, ref.id,
+						   mfs_blob_len(mfs_chunk_padded_len(ref.length))) == 0;
+			mfs_vtxn_abort(t);
+		}
+		mfs_memzero(&ref, sizeof ref);
+		rfile_unref(files[i]);
+	}
+	pthread_mutex_lock(&r->lock);
+	r->stats.asked_ahead += asked;
+}
+
 static void *worker_main(void *arg)
 {
 	struct mfs_reader *r = arg;
@@ -920,6 +971,8 @@ static void *worker_main(void *arg)
 		r->job_head = (r->job_head + 1) % JOB_MAX;
 		r->job_count--;
 		current = j.generation == j.file->generation;
+		if (current)
+			ask_disk_ahead(r);
 		pthread_mutex_unlock(&r->lock);
 		if (current)
 			load_chunk(r, j.file, j.chunk, 0);

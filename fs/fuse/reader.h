@@ -7,7 +7,7 @@
  * small when little is read; a segment another thread is loading is
  * waited for, never decrypted twice.
  * Sequential reads make worker threads load the next readahead_chunks
- * chunks whole; a seek serves the wanted segment first (on the reader's
+ * chunks whole (asking the disk for the queued ones' slots early); a seek serves the wanted segment first (on the reader's
  * own thread) and drops read-ahead queued for the old position.
  *
  * Blobs come from, in order: the session cache (blobs fetched this mount),
@@ -54,7 +54,7 @@ struct mfs_blob_fetcher {
 struct mfs_reader_config {
 	size_t cache_bytes;          /* decrypted segments kept; 0: what two sequential
 	                              * readers have in flight, at least 16 MiB */
-	unsigned readahead_chunks;   /* chunks loaded ahead of a sequential reader; 0: 4 */
+	unsigned readahead_chunks;   /* chunks loaded ahead of a sequential reader; 0: 8 */
 	unsigned workers;            /* read-ahead threads; 0: one per core, at most 4;
 	                              * at most 16 (more help when blobs come from peers) */
 };
@@ -140,6 +140,7 @@ struct mfs_reader_config mfs_reader_download_config(size_t chunk_size);
 /* Statistics, for tests and benchmarks. */
 struct mfs_reader_stats {
 	uint64_t segment_hits, segment_loads, readahead_chunks;
+	uint64_t asked_ahead;        /* queued chunks asked of the disk before a worker took them */
 	uint64_t cache_held_bytes;   /* the segment cache's memory so far */
 };
 void mfs_reader_stats(struct mfs_reader *r, struct mfs_reader_stats *out);

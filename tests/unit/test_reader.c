@@ -330,6 +330,7 @@ Test(reader, sequential_reads_load_ahead)
 	}
 	mfs_reader_stats(r, &st);
 	cr_assert_gt(st.readahead_chunks, 0, "workers loaded chunks ahead");
+	cr_assert_gt(st.asked_ahead, 0, "and asked the disk for the queued ones early");
 	cr_assert_gt(st.segment_hits, 0, "and the reader found them");
 	mfs_rfile_close(f);
 	mfs_reader_free(r);
