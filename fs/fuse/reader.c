@@ -357,6 +357,18 @@ static void seg_loaded(struct mfs_reader *r, struct seg *s, int ok, uint32_t lo,
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* A sequential reader read s to its end: s goes first when room is made,
+ * before the read-ahead it has not reached (loaded earlier than s was read,
+ * plain LRU evicted that first and the chunk was loaded again: a download
+ * with 6 chunks of cache loaded 48 chunks 62 to 91 times). Others still
+ * reading s hold it. */
+static void seg_consumed(struct mfs_reader *r, struct seg *s)
+{
+	pthread_mutex_lock(&r->lock);
+	s->tick = 0;
+	pthread_mutex_unlock(&r->lock);
+}
+
 static void seg_release(struct mfs_reader *r, struct seg *s)
 {
 	pthread_mutex_lock(&r->lock);
@@ -658,6 +670,9 @@ static int read_range(struct mfs_rfile *f, uint64_t off, size_t len, emit_fn emi
 				n = ref.length - in_chunk;
 			rc = acquire_segment(r, &ref, index, at, n, !sequential && len <= PART_MAX,
 					     &piece, &plain);
+			if (rc == 0 && sequential && piece.seg &&
+			    (at + n == SEG || in_chunk + n == ref.length))
+				seg_consumed(r, piece.seg);
 			if (rc == 0)
 				rc = emit(ctx, &piece, plain + at, n);
 			pos += n;
@@ -836,7 +851,7 @@ struct mfs_reader_config mfs_reader_download_config(size_t chunk_size)
 	return (struct mfs_reader_config){
 		.readahead_chunks = MFS_READER_DOWNLOAD_AHEAD,
 		.workers = 8,
-		.cache_bytes = (MFS_READER_DOWNLOAD_AHEAD + 2) * chunk_size,
+		.cache_bytes = (MFS_READER_DOWNLOAD_AHEAD + 1) * chunk_size,
 	};
 }
 

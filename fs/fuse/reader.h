@@ -129,8 +129,10 @@ int mfs_rfile_copy_fd(struct mfs_rfile *f, uint64_t off, uint64_t len, int fd,
 /* A reader's settings for a download, which reads each byte once: many
  * chunks in flight across the peers (MFS_READER_DOWNLOAD_AHEAD chunks of
  * read-ahead, 8 workers waiting on peers, not cores), and a segment cache
- * holding only that window, not a mount's. 5 MiB in flight covers
- * ~100 MiB/s from one peer at a 50 ms round trip; on loopback (1 GiB from
+ * holding only that window and the chunk being copied, not a mount's (a
+ * consumed segment is evicted first: nothing ahead is loaded twice).
+ * 5 MiB in flight covers ~100 MiB/s from one peer at a 50 ms round trip;
+ * on loopback (1 GiB from
  * one seeder, medians of 3) 8 fetched at 301 MiB/s with a peak RSS of
  * 26.0 MiB, 6 at 295 MiB/s and 23.0 MiB, 5 at 272 MiB/s and 22.0 MiB
  * (6 beside it: 275, 23.0; aria2c: about 24). */
