@@ -465,10 +465,14 @@ const char *mfs_session_cache_path(const struct mfs_session_cache *c)
 }
 
 /* Under write_lock: deletes the records of victims[0..n) and, when e is not
- * NULL, stores value under e's key, in one transaction; then brings the
- * index up to date (after the commit, so a failure changes nothing). */
+ * NULL, stores blob sealed under e's key, in one transaction; then brings
+ * the index up to date (after the commit, so a failure changes nothing).
+ * The blob is sealed straight into the space LMDB reserves for the record
+ * (MDB_RESERVE): sealing into a buffer of its own first cost a malloc and a
+ * copy of every blob, and a streaming mount's workers each held one while
+ * they waited for this lock. */
 static int commit_change(struct mfs_session_cache *c, struct entry **victims, size_t n,
-			 struct entry *e, const uint8_t *value, size_t value_len)
+			 struct entry *e, const uint8_t *blob, size_t blob_len)
 {
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(c->env, NULL, 0, &txn);
@@ -483,9 +487,16 @@ static int commit_change(struct mfs_session_cache *c, struct entry **victims, si
 			rc = 0;
 	}
 	if (rc == 0 && e) {
-		MDB_val k = {RECORD_KEY_BYTES, e->key}, v = {value_len, (void *)value};
+		MDB_val k = {RECORD_KEY_BYTES, e->key}, v = {blob_len + VALUE_OVERHEAD, NULL};
 
-		rc = mdb_put(txn, c->dbi, &k, &v, 0);
+		rc = mdb_put(txn, c->dbi, &k, &v, MDB_RESERVE);
+		if (rc == 0) {
+			uint8_t *value = v.mv_data;
+
+			mfs_random(value, MFS_AEAD_NONCE_BYTES);
+			mfs_aead_seal(value + MFS_AEAD_NONCE_BYTES, blob, blob_len, e->key,
+				      RECORD_KEY_BYTES, value, c->keys->seal);
+		}
 	}
 	if (rc == 0)
 		rc = mdb_txn_commit(txn);
@@ -564,8 +575,8 @@ static int advance(struct mfs_session_cache *c)
  * reuses freed pages only two commits later), evicts the oldest entry on
  * its own and tries again; with nothing left to evict, lets the last
  * eviction's pages become reusable once. */
-static int store_locked(struct mfs_session_cache *c, struct entry *e, const uint8_t *value,
-			size_t value_len)
+static int store_locked(struct mfs_session_cache *c, struct entry *e, const uint8_t *blob,
+			size_t blob_len)
 {
 	struct entry **victims;
 	int advanced = 0;
@@ -575,7 +586,7 @@ static int store_locked(struct mfs_session_cache *c, struct entry *e, const uint
 	for (;;) {
 		rc = pick_victims(c, e->size, 0, &victims, &n);
 		if (rc == 0)
-			rc = commit_change(c, victims, n, e, value, value_len);
+			rc = commit_change(c, victims, n, e, blob, blob_len);
 		free(victims);
 		if (rc != MFS_E_FULL)
 			return rc;
@@ -604,7 +615,6 @@ int mfs_session_cache_put(struct mfs_session_cache *c, const uint8_t id[static M
 			  const uint8_t *blob, size_t len)
 {
 	uint8_t key[RECORD_KEY_BYTES];
-	uint8_t *value = NULL;
 	struct entry *e = NULL;
 	int rc = 0;
 
@@ -613,31 +623,19 @@ int mfs_session_cache_put(struct mfs_session_cache *c, const uint8_t id[static M
 	record_key(key, c, id);
 	if (index_has(c, key))
 		return 0;
-	/* Seal before taking any lock: the work is the same whoever wins. The
-	 * blob is ciphertext already; only the key is secret. */
-	value = malloc(len + VALUE_OVERHEAD);
-	e = calloc(1, sizeof *e);
-	if (!value || !e) {
-		rc = -ENOMEM;
-		goto out;
-	}
+	if (!(e = calloc(1, sizeof *e)))
+		return -ENOMEM;
 	memcpy(e->key, key, RECORD_KEY_BYTES);
 	e->size = len;
-	mfs_random(value, MFS_AEAD_NONCE_BYTES);
-	mfs_aead_seal(value + MFS_AEAD_NONCE_BYTES, blob, len, key, RECORD_KEY_BYTES, value,
-		      c->keys->seal);
-
 	pthread_mutex_lock(&c->write_lock);
 	/* Another thread may have stored it meanwhile. */
 	if (!index_has(c, key)) {
-		rc = store_locked(c, e, value, len + VALUE_OVERHEAD);
+		rc = store_locked(c, e, blob, len);
 		if (rc == 0)
 			e = NULL; /* the index owns it */
 	}
 	pthread_mutex_unlock(&c->write_lock);
-out:
 	free(e);
-	free(value);
 	return rc;
 }
 
