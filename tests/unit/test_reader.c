@@ -270,6 +270,18 @@ static int note_copy(void *ctx, uint64_t done)
 	return ++s->calls == s->stop_after;
 }
 
+/* The end of a test that copies a file out through a reader. */
+static void copy_test_end(int fd, struct mfs_rfile *f, struct mfs_reader *r,
+			  struct mfs_file_entry *e, uint8_t *back, uint8_t *data)
+{
+	close(fd);
+	mfs_rfile_close(f);
+	mfs_reader_free(r);
+	mfs_entry_clear(e);
+	free(back);
+	free(data);
+}
+
 /* A download reads each byte once: its cache holds the read-ahead window
  * and the chunk being copied, and what is decrypted ahead is not evicted
  * before the copy takes it (evicted, a chunk is loaded again). Threads
@@ -300,12 +312,7 @@ Test(reader, a_download_loads_each_chunk_once)
 		      "%llu chunk loads for %llu chunks",
 		      (unsigned long long)st.readahead_chunks, (unsigned long long)e.chunk_count);
 	cr_assert_leq(st.cache_held_bytes, cfg.cache_bytes + (2u << 20));
-	close(fd);
-	mfs_rfile_close(f);
-	mfs_reader_free(r);
-	mfs_entry_clear(&e);
-	free(back);
-	free(data);
+	copy_test_end(fd, f, r, &e, back, data);
 }
 
 /* A download's copy: the bytes of a range land in the file whole, progress
@@ -343,12 +350,7 @@ Test(reader, copy_to_a_file_descriptor)
 	cr_assert_eq(done, 10, "the ten bytes the file has were written");
 	cr_assert_eq(mfs_rfile_copy_fd(f, 0, 10, -1, NULL, NULL, &done), -EBADF);
 	cr_assert_eq(done, 0);
-	close(fd);
-	mfs_rfile_close(f);
-	mfs_reader_free(r);
-	mfs_entry_clear(&e);
-	free(back);
-	free(data);
+	copy_test_end(fd, f, r, &e, back, data);
 }
 
 Test(reader, sequential_reads_load_ahead)
