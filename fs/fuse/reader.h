@@ -121,7 +121,8 @@ void mfs_rread_release(struct mfs_rread *rr);
  * error (MFS_E_CORRUPT when the file ends before off + len), -errno of a
  * write, or -ECANCELED. Each piece written to a file is handed to the
  * disk at once (mfs_outfile_start_writeback). A download's copy: megafs
- * fetch, libmegafs. */
+ * fetch, libmegafs. From then on f is read in order, once: segments it
+ * read through leave the cache first (read f no other way meanwhile). */
 #define MFS_RFILE_COPY_PIECE (1u << 20)
 int mfs_rfile_copy_fd(struct mfs_rfile *f, uint64_t off, uint64_t len, int fd,
 		      int (*progress)(void *ctx, uint64_t done), void *ctx, uint64_t *done);
