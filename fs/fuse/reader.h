@@ -7,8 +7,9 @@
  * small when little is read; a segment another thread is loading is
  * waited for, never decrypted twice.
  * Sequential reads make worker threads load the next readahead_chunks
- * chunks whole (asking the disk for the queued ones' slots early); a seek serves the wanted segment first (on the reader's
- * own thread) and drops read-ahead queued for the old position.
+ * chunks whole (asking the disk early for the queued ones' slots); a seek
+ * serves the wanted segment first (on the reader's own thread) and drops
+ * read-ahead queued for the old position.
  *
  * Blobs come from, in order: the session cache (blobs fetched this mount),
  * the volume (pinned or cached blobs), then the fetcher, the seam where the
@@ -130,11 +131,10 @@ int mfs_rfile_copy_fd(struct mfs_rfile *f, uint64_t off, uint64_t len, int fd,
 /* A reader's settings for a download, which reads each byte once: many
  * chunks in flight across the peers (MFS_READER_DOWNLOAD_AHEAD chunks of
  * read-ahead, 8 workers waiting on peers, not cores), and a segment cache
- * holding only that window and the chunk being copied, not a mount's (a
- * consumed segment is evicted first: nothing ahead is loaded twice).
- * 5 MiB in flight covers ~100 MiB/s from one peer at a 50 ms round trip;
- * on loopback (1 GiB from
- * one seeder, medians of 3) 8 fetched at 301 MiB/s with a peak RSS of
+ * holding only that window and the chunk being copied, not a mount's (what
+ * the copy read through is evicted first, so read-ahead is seldom loaded
+ * twice). 5 MiB in flight covers ~100 MiB/s from one peer at a 50 ms round
+ * trip; on loopback (1 GiB from one seeder, medians of 3) 8 fetched at 301 MiB/s with a peak RSS of
  * 26.0 MiB, 6 at 295 MiB/s and 23.0 MiB, 5 at 272 MiB/s and 22.0 MiB
  * (6 beside it: 275, 23.0; aria2c: about 24). */
 #define MFS_READER_DOWNLOAD_AHEAD 5u
@@ -143,7 +143,8 @@ struct mfs_reader_config mfs_reader_download_config(size_t chunk_size);
 /* Statistics, for tests and benchmarks. */
 struct mfs_reader_stats {
 	uint64_t segment_hits, segment_loads, readahead_chunks;
-	uint64_t asked_ahead;        /* queued chunks asked of the disk before a worker took them */
+	uint64_t asked_ahead;        /* queued chunks whose slots were asked of the disk
+	                              * before a worker took them (those the volume holds) */
 	uint64_t cache_held_bytes;   /* the segment cache's memory so far */
 };
 void mfs_reader_stats(struct mfs_reader *r, struct mfs_reader_stats *out);

@@ -67,7 +67,8 @@ int mfs_blob_read(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES]
 /* mfs_blob_read for a caller that knows the blob's length. */
 int mfs_blob_read_known(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 			size_t blob_len, uint64_t off, void *buf, size_t len);
-/* Asks the disk ahead for a blob of blob_len bytes (mfs_obj_prefetch). */
+/* Asks the disk ahead for a blob of blob_len bytes: the slots asked for, or
+ * an error (mfs_obj_prefetch). */
 int mfs_blob_prefetch(struct mfs_vtxn *t, const uint8_t id[static MFS_BLOB_ID_BYTES],
 		      size_t blob_len);
 /* The whole blob in a malloc'ed buffer (free()). */

@@ -1152,14 +1152,16 @@ int mfs_obj_prefetch(struct mfs_vtxn *t, const void *name, size_t name_len, uint
 	struct volmap_obj o;
 	uint8_t vid[VID_BYTES];
 	struct entry e;
-	int rc = obj_named(t, name, name_len, total, &o);
+	int rc = obj_named(t, name, name_len, total, &o), asked = 0;
 
 	for (uint32_t i = 0; rc == 0 && i < mfs_obj_slots_for(total); i++) {
 		volmap_obj_vid(vid, t->vol->self.keys, &o, i);
-		if (lookup(t, vid, &e) == 0)
+		if (lookup(t, vid, &e) == 0) {
 			volmap_prefetch_part(t->vol->store, e.pos, 0, MFS_SLOT_PAYLOAD);
+			asked++;
+		}
 	}
-	return rc;
+	return rc == 0 ? asked : rc;
 }
 
 int mfs_obj_slot_position(struct mfs_vtxn *t, const void *name, size_t name_len, uint32_t index,

@@ -151,7 +151,8 @@ int mfs_obj_read_known(struct mfs_vtxn *t, const void *name, size_t name_len, ui
 		       uint64_t off, void *buf, size_t len);
 /* Asks the disk ahead for the slots of an object of total bytes (those the
  * map holds), without waiting: a read of them soon finds them in memory.
- * A hint: nothing is opened. MFS_E_FORMAT for a bad name, -EFBIG for more
+ * A hint: nothing is opened. Returns how many slots it asked for (0: the
+ * map holds none of them), MFS_E_FORMAT for a bad name, -EFBIG for more
  * than one object's slots. */
 int mfs_obj_prefetch(struct mfs_vtxn *t, const void *name, size_t name_len, uint64_t total);
 /* Opens every slot of an object, its parity slots too: *lost receives how

@@ -288,7 +288,7 @@ static void copy_test_end(int fd, struct mfs_rfile *f, struct mfs_reader *r,
  * interleaving badly still load one now and then twice (48 to 52 loads for
  * 48 chunks with two busy loops beside); with plain LRU order, which
  * evicted the read-ahead before the segments already read, 62 to 91. */
-Test(reader, a_download_loads_each_chunk_once)
+Test(reader, a_download_seldom_loads_a_chunk_twice)
 {
 	const size_t len = 48u << 20;
 	struct mfs_file_entry e;
